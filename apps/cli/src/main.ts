@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { demoCommand } from './commands/demo.js';
+import { echoCommand } from './commands/echo.js';
+import { identityCommand } from './commands/identity.js';
+import { CliError, ExitCode } from './errors.js';
+
+const program = new Command('pursuance')
+  .description('Pursuance over Cwtch: task coordination for groups that cannot trust a server')
+  .version('0.1.0')
+  .exitOverride()
+  .showHelpAfterError();
+program.addCommand(identityCommand()).addCommand(echoCommand()).addCommand(demoCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  } else if (err instanceof CliError) {
+    process.stderr.write(`pursuance: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+  } else {
+    process.stderr.write(`pursuance: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = ExitCode.failure;
+  }
+}

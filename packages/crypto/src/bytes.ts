@@ -1,0 +1,47 @@
+import { timingSafeEqual } from 'node:crypto';
+
+/** Concatenate byte arrays into one fresh Uint8Array. */
+export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/** Constant-time equality (length is not secret). */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  return timingSafeEqual(a, b);
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+export function fromHex(hex: string): Uint8Array {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new TypeError('invalid hex string');
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
+/** Standard base64 with padding (what Go's encoding/json uses for []byte). */
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+/** Strict standard base64: rejects anything Node's lenient decoder would silently skip. */
+export function fromBase64(text: string): Uint8Array {
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) {
+    throw new TypeError('invalid base64 string');
+  }
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+/** Overwrite a buffer holding secret material once it is no longer needed. */
+export function wipe(bytes: Uint8Array): void {
+  bytes.fill(0);
+}

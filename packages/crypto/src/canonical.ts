@@ -1,0 +1,97 @@
+import { decode, encode, rfc8949EncodeOptions } from 'cborg';
+import { equalBytes } from './bytes.js';
+import { InvalidEncodingError, NonCanonicalEncodingError } from './errors.js';
+
+/**
+ * Canonical bytes for everything that is signed or hashed: deterministically encoded CBOR
+ * (RFC 8949 §4.2.1, "core deterministic encoding") over a deliberately small data model:
+ *
+ *   null | boolean | safe integer | string | Uint8Array | CanonicalValue[] | { [key: string]: CanonicalValue }
+ *
+ * - integers use the shortest form; map keys are sorted bytewise by their encoded form;
+ *   no indefinite lengths, no tags, no floats, no undefined, no duplicate keys;
+ * - decoding is strict and additionally re-encodes the value and requires identical bytes,
+ *   so exactly one byte string is accepted for every value (signatures cannot be malleated by
+ *   re-encoding, and event ids = hash of the bytes are stable).
+ * CBOR (rather than canonical JSON) because signed payloads carry many raw byte strings
+ * (keys, ciphertexts, signatures) that JSON would need base64 for.
+ */
+export type CanonicalValue =
+  | null
+  | boolean
+  | number
+  | string
+  | Uint8Array
+  | readonly CanonicalValue[]
+  | { readonly [key: string]: CanonicalValue };
+
+const DECODE_OPTIONS = {
+  strict: true,
+  rejectDuplicateMapKeys: true,
+  allowIndefinite: false,
+  allowUndefined: false,
+  allowNaN: false,
+  allowInfinity: false,
+  allowBigInt: false,
+  useMaps: false,
+} as const;
+
+/** Nesting limit: deeper structures are refused rather than risking stack exhaustion. */
+export const MAX_CANONICAL_DEPTH = 64;
+
+/**
+ * A UTF-16 string with an unpaired surrogate has no UTF-8 encoding: the encoder would silently
+ * write U+FFFD, so two different strings (or two distinct map keys) would get the same bytes.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function checkString(value: string): void {
+  if (LONE_SURROGATE.test(value)) throw new InvalidEncodingError('strings must be well-formed Unicode (unpaired surrogate)');
+}
+
+function check(value: unknown, depth: number): void {
+  if (depth > MAX_CANONICAL_DEPTH) throw new InvalidEncodingError('value nests too deeply');
+  if (value === null || typeof value === 'boolean') return;
+  if (typeof value === 'string') {
+    checkString(value);
+    return;
+  }
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new InvalidEncodingError('only safe integers are allowed (no floats)');
+    return;
+  }
+  if (value instanceof Uint8Array) return;
+  if (Array.isArray(value)) {
+    for (const v of value) check(v, depth + 1);
+    return;
+  }
+  if (typeof value === 'object') {
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) throw new InvalidEncodingError('only plain objects are allowed');
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      checkString(k);
+      if (v === undefined) throw new InvalidEncodingError('undefined is not encodable; omit the key instead');
+      check(v, depth + 1);
+    }
+    return;
+  }
+  throw new InvalidEncodingError(`type ${typeof value} is not encodable`);
+}
+
+export function canonicalEncode(value: CanonicalValue): Uint8Array {
+  check(value, 0);
+  return encode(value, rfc8949EncodeOptions);
+}
+
+export function canonicalDecode(bytes: Uint8Array): CanonicalValue {
+  let value: unknown;
+  try {
+    value = decode(bytes, DECODE_OPTIONS);
+  } catch (cause) {
+    throw new InvalidEncodingError(`not valid CBOR: ${(cause as Error).message}`, { cause });
+  }
+  check(value, 0);
+  const again = encode(value, rfc8949EncodeOptions);
+  if (!equalBytes(again, bytes)) throw new NonCanonicalEncodingError('bytes are not the canonical encoding of their value');
+  return value as CanonicalValue;
+}

@@ -1,0 +1,34 @@
+import { createHash, createHmac } from 'node:crypto';
+
+// node:crypto (OpenSSL) is several times faster than pure-JS hashing on this platform and all
+// of these are standard algorithms, so they live here behind plain functions.
+
+export function sha256(...parts: readonly Uint8Array[]): Uint8Array {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+export function sha512(...parts: readonly Uint8Array[]): Uint8Array {
+  const h = createHash('sha512');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+export function sha3_256(...parts: readonly Uint8Array[]): Uint8Array {
+  const h = createHash('sha3-256');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+export function sha3_512(...parts: readonly Uint8Array[]): Uint8Array {
+  const h = createHash('sha3-512');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+export function hmacSha256(key: Uint8Array, ...parts: readonly Uint8Array[]): Uint8Array {
+  const h = createHmac('sha256', key);
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}

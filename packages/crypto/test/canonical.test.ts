@@ -1,0 +1,420 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  CryptoError,
+  InvalidEncodingError,
+  MAX_CANONICAL_DEPTH,
+  NonCanonicalEncodingError,
+  canonicalDecode,
+  canonicalEncode,
+  type CanonicalValue,
+} from '../src/index.js';
+import { hex, unhex } from './helpers.js';
+import { CBOR_CANONICAL_EXAMPLES, CBOR_REJECTED_EXAMPLES } from './vectors/cbor.js';
+
+// ---------------------------------------------------------------------------------------------
+// An independent reference encoder for the data model (RFC 8949 §4.2.1 core deterministic
+// encoding: shortest arguments, definite lengths, map keys sorted bytewise by their encoding).
+
+function head(major: number, argument: number | bigint): Uint8Array {
+  const n = BigInt(argument);
+  const m = major << 5;
+  if (n < 24n) return Uint8Array.of(m | Number(n));
+  if (n <= 0xffn) return Uint8Array.of(m | 24, Number(n));
+  if (n <= 0xffffn) return Uint8Array.of(m | 25, Number(n >> 8n), Number(n & 0xffn));
+  const bytes = n <= 0xffff_ffffn ? 4 : 8;
+  const out = new Uint8Array(1 + bytes);
+  out[0] = m | (bytes === 4 ? 26 : 27);
+  for (let i = 0; i < bytes; i++) out[bytes - i] = Number((n >> BigInt(8 * i)) & 0xffn);
+  return out;
+}
+
+function referenceEncode(value: CanonicalValue): Uint8Array {
+  if (value === null) return Uint8Array.of(0xf6);
+  if (value === false) return Uint8Array.of(0xf4);
+  if (value === true) return Uint8Array.of(0xf5);
+  if (typeof value === 'number') return value >= 0 ? head(0, value) : head(1, -1n - BigInt(value));
+  if (typeof value === 'string') {
+    const utf8 = new TextEncoder().encode(value);
+    return Buffer.concat([head(3, utf8.length), utf8]);
+  }
+  if (value instanceof Uint8Array) return Buffer.concat([head(2, value.length), value]);
+  if (Array.isArray(value)) return Buffer.concat([head(4, value.length), ...value.map(referenceEncode)]);
+  const entries = Object.entries(value as Record<string, CanonicalValue>).map(([k, v]) => [referenceEncode(k), referenceEncode(v)] as const);
+  entries.sort(([a], [b]) => Buffer.compare(a, b));
+  return Buffer.concat([head(5, entries.length), ...entries.flat()]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arbitraries
+
+const keyArb = fc.oneof(fc.string({ maxLength: 6 }), fc.string({ unit: 'binary', maxLength: 30 }), fc.constantFrom('__proto__', 'constructor', '0', '10', '-1'));
+const scalarArb = fc.oneof(
+  fc.constant(null),
+  fc.boolean(),
+  fc.integer(),
+  fc.maxSafeInteger(),
+  fc.constantFrom(0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, -24, -25, -256, -257, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.string({ maxLength: 30 }),
+  fc.uint8Array({ maxLength: 40 }),
+);
+const { value: canonicalValueArb } = fc.letrec<{ value: CanonicalValue }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    scalarArb,
+    fc.array(tie('value'), { maxLength: 6 }),
+    fc.array(fc.tuple(keyArb, tie('value')), { maxLength: 6 }).map((entries) => Object.fromEntries(entries) as CanonicalValue),
+  ),
+}));
+
+/** Rebuild every object in `value` with its keys inserted in a shuffled order. */
+function reorderKeys(value: CanonicalValue, random: () => number): CanonicalValue {
+  if (Array.isArray(value)) return value.map((v: CanonicalValue) => reorderKeys(v, random));
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
+  const entries = Object.entries(value as Record<string, CanonicalValue>);
+  for (let i = entries.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [entries[i], entries[j]] = [entries[j]!, entries[i]!];
+  }
+  return Object.fromEntries(entries.map(([k, v]) => [k, reorderKeys(v, random)]));
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function isCanonicalError(err: unknown): boolean {
+  return err instanceof NonCanonicalEncodingError || err instanceof InvalidEncodingError;
+}
+
+function expectRejected(bytes: Uint8Array, label = hex(bytes)): void {
+  let thrown: unknown;
+  try {
+    canonicalDecode(bytes);
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown, `${label} should be rejected`).toBeInstanceOf(CryptoError);
+  expect(isCanonicalError(thrown), `${label}: ${String(thrown)}`).toBe(true);
+}
+
+/** The decode contract for arbitrary input: a typed rejection, or a value that re-encodes to the same bytes. */
+function checkDecodeContract(bytes: Uint8Array): boolean {
+  let value: CanonicalValue;
+  try {
+    value = canonicalDecode(bytes);
+  } catch (err) {
+    if (!isCanonicalError(err)) throw new Error(`canonicalDecode(${hex(bytes)}) threw a non-CryptoError: ${String(err)}`);
+    return false;
+  }
+  expect(hex(canonicalEncode(value))).toBe(hex(bytes));
+  expect(hex(referenceEncode(value))).toBe(hex(bytes));
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('RFC 8949 Appendix A examples', () => {
+  it('encode to exactly the listed bytes, and decode back', () => {
+    for (const { hex: expected, value } of CBOR_CANONICAL_EXAMPLES) {
+      expect(hex(canonicalEncode(value)), expected).toBe(expected);
+      expect(canonicalDecode(unhex(expected)), expected).toEqual(value);
+    }
+  });
+
+  it('the reference encoder agrees with them (so it can be trusted in the properties below)', () => {
+    for (const { hex: expected, value } of CBOR_CANONICAL_EXAMPLES) expect(hex(referenceEncode(value))).toBe(expected);
+  });
+
+  it('everything outside the data model or not deterministically encoded is rejected', () => {
+    for (const { hex: bytes, what } of CBOR_REJECTED_EXAMPLES) expectRejected(unhex(bytes), what);
+  });
+});
+
+describe('canonicalEncode / canonicalDecode properties', () => {
+  it('round trip: decode(encode(v)) = v, and re-encoding gives the same bytes', () => {
+    fc.assert(
+      fc.property(canonicalValueArb, (value) => {
+        const bytes = canonicalEncode(value);
+        const decoded = canonicalDecode(bytes);
+        expect(decoded).toEqual(value);
+        expect(hex(canonicalEncode(decoded))).toBe(hex(bytes));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('encoding equals the independent RFC 8949 §4.2.1 reference encoding', () => {
+    fc.assert(
+      fc.property(canonicalValueArb, (value) => {
+        expect(hex(canonicalEncode(value))).toBe(hex(referenceEncode(value)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('encoding does not depend on object key insertion order', () => {
+    fc.assert(
+      fc.property(canonicalValueArb, fc.integer(), (value, seed) => {
+        const shuffled = reorderKeys(value, mulberry32(seed));
+        expect(hex(canonicalEncode(shuffled))).toBe(hex(canonicalEncode(value)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('different values have different encodings (injective on random pairs)', () => {
+    fc.assert(
+      fc.property(canonicalValueArb, canonicalValueArb, (a, b) => {
+        const same = hex(canonicalEncode(a)) === hex(canonicalEncode(b));
+        if (same) expect(canonicalDecode(canonicalEncode(a))).toEqual(canonicalDecode(canonicalEncode(b)));
+        else expect(canonicalDecode(canonicalEncode(a))).not.toEqual(canonicalDecode(canonicalEncode(b)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('hand-built non-canonical encodings are rejected', () => {
+  const cases: [string, string][] = [
+    ['unsorted map keys', 'a2' + '6162' + '01' + '6161' + '02'],
+    ['map keys sorted lexicographically instead of by encoded length', 'a2' + '626161' + '02' + '6162' + '01'],
+    ['unsorted keys in a nested map', '81' + 'a2' + '6163' + 'f6' + '6161' + 'f6'],
+    ['duplicate map keys', 'a2' + '6161' + '01' + '6161' + '02'],
+    ['duplicate keys with different values of different types', 'a2' + '6161' + 'f4' + '6161' + 'f5'],
+    ['non-minimal uint (1 as 1 byte)', '1801'],
+    ['non-minimal uint (23 as 1 byte)', '1817'],
+    ['non-minimal uint (1 as 2 bytes)', '190001'],
+    ['non-minimal uint (255 as 2 bytes)', '1900ff'],
+    ['non-minimal uint (1 as 4 bytes)', '1a00000001'],
+    ['non-minimal uint (65535 as 4 bytes)', '1a0000ffff'],
+    ['non-minimal uint (1 as 8 bytes)', '1b0000000000000001'],
+    ['non-minimal uint (2^32-1 as 8 bytes)', '1b00000000ffffffff'],
+    ['non-minimal negative int (-1 as 1 byte)', '3800'],
+    ['non-minimal negative int (-1 as 8 bytes)', '3b0000000000000000'],
+    ['non-minimal text length', '780161'],
+    ['non-minimal byte-string length', '580100'],
+    ['non-minimal array length', '980101'],
+    ['non-minimal map length', 'b8016161f6'],
+    ['indefinite-length text string', '7f' + '6161' + 'ff'],
+    ['indefinite-length empty text string', '7fff'],
+    ['indefinite-length byte string', '5f' + '4100' + 'ff'],
+    ['indefinite-length array', '9f' + '01' + 'ff'],
+    ['indefinite-length map', 'bf' + '6161' + '01' + 'ff'],
+    ['half float 1.0', 'f93c00'],
+    ['single float 1.0', 'fa3f800000'],
+    ['double float 1.0', 'fb3ff0000000000000'],
+    ['double float 1.5 inside an array', '81fb3ff8000000000000'],
+    ['float as a map value', 'a16161f93c00'],
+    ['undefined', 'f7'],
+    ['undefined in an array', '8201f7'],
+    ['undefined as a map value', 'a16161f7'],
+    ['simple value 0', 'e0'],
+    ['simple value 19', 'f3'],
+    ['simple value 32', 'f820'],
+    ['tag 0 (date string)', 'c0' + '6161'],
+    ['tag 1 (epoch)', 'c101'],
+    ['tag 2 (bignum 1)', 'c24101'],
+    ['tag 24 (embedded CBOR)', 'd8184101'],
+    ['tag 55799 (self-described CBOR)', 'd9d9f7' + '01'],
+    ['tagged map value', 'a16161c101'],
+    ['integer map key', 'a1' + '01' + '02'],
+    ['byte-string map key', 'a1' + '4100' + '01'],
+    ['array map key', 'a1' + '80' + '01'],
+    ['null map key', 'a1' + 'f6' + '01'],
+    ['integer 2^53 (outside the safe range)', '1b0020000000000000'],
+    ['integer -(2^53) - 1', '3b0020000000000000'],
+    ['trailing byte after a complete item', '0100'],
+    ['two concatenated items', '6161' + '6162'],
+    ['empty input', ''],
+    ['truncated array', '8301'],
+    ['truncated text', '6461'],
+    ['truncated argument', '19ff'],
+    ['lone break', 'ff'],
+    ['reserved additional info 28', '1c'],
+    ['reserved additional info 31 on major type 0', '1f'],
+    ['invalid UTF-8 in text', '62c328'],
+    ['overlong UTF-8 encoding of "/"', '62c0af'],
+    ['UTF-8-encoded surrogate half', '63eda080'],
+    ['huge byte-string length', '5bffffffffffffffff'],
+    ['huge array length', '9b00000000ffffffff'],
+  ];
+
+  for (const [what, bytes] of cases) {
+    it(what, () => expectRejected(unhex(bytes), what));
+  }
+
+  it('nesting deeper than MAX_CANONICAL_DEPTH is rejected, at the limit it is accepted', () => {
+    const nested = (depth: number): Uint8Array => unhex('81'.repeat(depth) + '01');
+    expect(canonicalDecode(nested(MAX_CANONICAL_DEPTH))).toBeDefined();
+    expectRejected(nested(MAX_CANONICAL_DEPTH + 1));
+    expectRejected(nested(100_000)); // must not escape as a RangeError (stack overflow)
+    expectRejected(unhex('a1616181'.repeat(2000) + '01'));
+  });
+});
+
+describe('canonicalEncode refuses values outside the data model', () => {
+  const bad: [string, unknown][] = [
+    ['float', 1.5],
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['-Infinity', Number.NEGATIVE_INFINITY],
+    ['2^53', 2 ** 53],
+    ['-(2^53)', -(2 ** 53)],
+    ['bigint', 1n],
+    ['undefined', undefined],
+    ['undefined in an array', [1, undefined]],
+    ['array hole', [1, , 3]], // eslint-disable-line no-sparse-arrays
+    ['undefined object value', { a: undefined }],
+    ['function', () => 1],
+    ['symbol', Symbol('s')],
+    ['Date', new Date(0)],
+    ['Map', new Map([['a', 1]])],
+    ['Set', new Set([1])],
+    ['class instance', new (class Point { public x = 1; })()],
+    ['Int8Array', new Int8Array(2)],
+    ['Uint16Array', new Uint16Array(2)],
+    ['ArrayBuffer', new ArrayBuffer(2)],
+    ['DataView', new DataView(new ArrayBuffer(2))],
+    ['float nested in an object', { a: [{ b: 0.5 }] }],
+    ['lone high surrogate', 'a\ud800b'],
+    ['lone low surrogate', '\udc00'],
+    ['reversed surrogate pair', '\udc00\ud800'],
+    ['lone surrogate in a map key', { '\ud83d': 1 }],
+    ['lone surrogate nested in an array', [['\udfff']]],
+  ];
+
+  for (const [what, value] of bad) {
+    it(what, () => {
+      let thrown: unknown;
+      try {
+        canonicalEncode(value as CanonicalValue);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(InvalidEncodingError);
+    });
+  }
+
+  it('nesting: MAX_CANONICAL_DEPTH levels encode, one more does not', () => {
+    const nest = (depth: number): CanonicalValue => {
+      let v: CanonicalValue = 1;
+      for (let i = 0; i < depth; i++) v = i % 2 === 0 ? [v] : { k: v };
+      return v;
+    };
+    expect(canonicalDecode(canonicalEncode(nest(MAX_CANONICAL_DEPTH)))).toEqual(nest(MAX_CANONICAL_DEPTH));
+    expect(() => canonicalEncode(nest(MAX_CANONICAL_DEPTH + 1))).toThrow(InvalidEncodingError);
+  });
+
+  it('two strings differing only in an unpaired surrogate cannot collide (they would both become U+FFFD)', () => {
+    expect(hex(canonicalEncode('\ufffd'))).toBe('63efbfbd');
+    expect(() => canonicalEncode('\ud800')).toThrow(InvalidEncodingError);
+    expect(() => canonicalEncode({ '\ud800': 1, '\ufffd': 2 })).toThrow(InvalidEncodingError);
+  });
+});
+
+describe('edge cases of the data model', () => {
+  it('-0 encodes as the integer 0', () => {
+    expect(hex(canonicalEncode(-0))).toBe('00');
+    expect(Object.is(canonicalDecode(unhex('00')), 0)).toBe(true);
+  });
+
+  it('Buffer (a Uint8Array subclass) encodes as a byte string and decodes as a plain Uint8Array', () => {
+    const bytes = canonicalEncode(Buffer.from([1, 2, 3]));
+    expect(hex(bytes)).toBe('43010203');
+    expect(canonicalDecode(bytes)).toEqual(Uint8Array.of(1, 2, 3));
+  });
+
+  it('null-prototype objects encode like plain objects', () => {
+    const obj = Object.assign(Object.create(null) as Record<string, CanonicalValue>, { b: 2, a: 1 });
+    expect(hex(canonicalEncode(obj))).toBe(hex(canonicalEncode({ a: 1, b: 2 })));
+  });
+
+  it('"__proto__" is an ordinary key: it round trips as an own property and pollutes nothing', () => {
+    const value = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}') as CanonicalValue;
+    const bytes = canonicalEncode(value);
+    const decoded = canonicalDecode(bytes) as Record<string, CanonicalValue>;
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+    expect(Object.hasOwn(decoded, '__proto__')).toBe(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(hex(canonicalEncode(decoded))).toBe(hex(bytes));
+  });
+
+  it('integer-like keys are ordered by their encoding, not by JS property order', () => {
+    // JS enumerates "10" before "b"; CBOR deterministic order is by encoded key: "b" (61 62) < "10" (62 31 30).
+    expect(hex(canonicalEncode({ '10': 1, b: 2 }))).toBe('a2' + '616202' + '62313001');
+    expect(canonicalDecode(unhex('a2' + '616202' + '62313001'))).toEqual({ '10': 1, b: 2 });
+  });
+});
+
+describe('fuzzing canonicalDecode', () => {
+  it('100,000 random byte strings: each decodes to a value that re-encodes identically, or throws a CryptoError', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
+        if (checkDecodeContract(bytes)) accepted++;
+      }),
+      { numRuns: 100_000 },
+    );
+    expect(accepted).toBeGreaterThan(0);
+  });
+
+  it('CBOR-shaped random bytes (header bytes over-represented)', () => {
+    const headers = [0x00, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x20, 0x38, 0x40, 0x41, 0x58, 0x5f, 0x60, 0x61, 0x62, 0x78, 0x7f, 0x80, 0x81, 0x82, 0x98, 0x9f, 0xa0, 0xa1, 0xa2, 0xb8, 0xbf, 0xc0, 0xc2, 0xd8, 0xf4, 0xf5, 0xf6, 0xf7, 0xf9, 0xfa, 0xfb, 0xff];
+    const byte = fc.oneof(fc.constantFrom(...headers), fc.integer({ min: 0, max: 255 }));
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.array(byte, { maxLength: 24 }), (list) => {
+        if (checkDecodeContract(Uint8Array.from(list))) accepted++;
+      }),
+      { numRuns: 30_000 },
+    );
+    expect(accepted).toBeGreaterThan(100);
+  });
+
+  it('mutated valid encodings (bit flips, truncation, insertion, deletion) keep the contract', () => {
+    const mutation = fc.record({
+      kind: fc.constantFrom('flip', 'truncate', 'insert', 'delete', 'replace'),
+      position: fc.nat(),
+      bit: fc.nat({ max: 7 }),
+      byte: fc.integer({ min: 0, max: 255 }),
+    });
+    let accepted = 0;
+    fc.assert(
+      fc.property(canonicalValueArb, mutation, (value, m) => {
+        const bytes = canonicalEncode(value);
+        const i = m.position % (bytes.length + (m.kind === 'insert' ? 1 : 0));
+        let mutated: Uint8Array;
+        switch (m.kind) {
+          case 'flip':
+            mutated = new Uint8Array(bytes);
+            mutated[i] = mutated[i]! ^ (1 << m.bit);
+            break;
+          case 'truncate':
+            mutated = bytes.subarray(0, i);
+            break;
+          case 'insert':
+            mutated = Uint8Array.from([...bytes.subarray(0, i), m.byte, ...bytes.subarray(i)]);
+            break;
+          case 'delete':
+            mutated = Uint8Array.from([...bytes.subarray(0, i), ...bytes.subarray(i + 1)]);
+            break;
+          default:
+            mutated = new Uint8Array(bytes);
+            mutated[i] = m.byte;
+        }
+        if (checkDecodeContract(mutated)) accepted++;
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(accepted).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,745 @@
+/**
+ * A small client for tor's control port (torspec control-spec): reply parsing, authentication,
+ * GETINFO, ADD_ONION / DEL_ONION and HS_DESC events — exactly what TorACN needs.
+ *
+ * Written by hand on purpose: there is no maintained npm library for tor's control protocol
+ * (the packages that exist have been abandoned for years and predate SAFECOOKIE, v3 onion
+ * services and ED25519-V3 keys). The protocol is line-based and small, and owning the parser
+ * lets us bound everything a broken or hostile control port can make us buffer.
+ *
+ * Security notes:
+ * - Every failure is an AcnControlError / AcnTimeoutError / AcnClosedError; malformed input
+ *   never throws anything else and never grows memory past the configured limits.
+ * - Key material (ADD_ONION) and credentials (AUTHENTICATE) are never put in error messages.
+ * - The COOKIEFILE path that tor announces is only used for SAFECOOKIE, where tor must prove
+ *   it knows the cookie before we send anything derived from it. Plain COOKIE sends the file's
+ *   contents, so it is only used with a cookie file the caller named explicitly.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { AcnClosedError, AcnControlError, AcnTimeoutError } from '../errors.js';
+
+// ---------------------------------------------------------------------------------------------
+// Reply parsing
+// ---------------------------------------------------------------------------------------------
+
+/** One line of a reply; `data` is set for a data line ("250+key=" … "."), dot-unstuffed. */
+export interface ReplyLine {
+  readonly status: number;
+  readonly text: string;
+  readonly data?: string;
+}
+
+/** A complete reply: every line shares the status code (control-spec §2.3). 6xx = async event. */
+export interface ControlReply {
+  readonly status: number;
+  readonly lines: readonly ReplyLine[];
+}
+
+export interface ReplyParserLimits {
+  /** Longest line accepted, without its line ending. */
+  readonly maxLineBytes: number;
+  /** Largest reply accepted, counting every line of it (data lines included). */
+  readonly maxReplyBytes: number;
+  /** Most lines in one reply (bounds per-line object overhead for floods of tiny lines). */
+  readonly maxReplyLines: number;
+}
+
+/**
+ * Generous for what TorACN asks (bootstrap phase, ADD_ONION, events) and for `ns/all` of a
+ * test network; a hostile peer can make us hold at most about maxReplyBytes.
+ */
+export const DEFAULT_REPLY_LIMITS: ReplyParserLimits = {
+  maxLineBytes: 64 * 1024,
+  maxReplyBytes: 4 * 1024 * 1024,
+  maxReplyLines: 16 * 1024,
+};
+
+const LF = 0x0a;
+const STATUS_LINE = /^([0-9]{3})([ +-])/;
+
+/**
+ * Incremental parser for the control-port byte stream. Feed it chunks in arrival order; it
+ * calls `onReply` once per complete reply. After the first malformed input it stays failed and
+ * rethrows the same AcnControlError, since the stream can no longer be trusted.
+ */
+export class ControlReplyParser {
+  readonly #onReply: (reply: ControlReply) => void;
+  readonly #limits: ReplyParserLimits;
+  #lineParts: Buffer[] = [];
+  #lineBytes = 0;
+  #lines: ReplyLine[] = [];
+  #replyBytes = 0;
+  #status = -1;
+  /** Set while inside a data block: the opening line and the data lines so far. */
+  #data: { text: string; lines: string[] } | undefined;
+  #failure: AcnControlError | undefined;
+
+  public constructor(onReply: (reply: ControlReply) => void, limits: Partial<ReplyParserLimits> = {}) {
+    this.#onReply = onReply;
+    this.#limits = { ...DEFAULT_REPLY_LIMITS, ...limits };
+  }
+
+  /** Bytes held for a line that has not ended yet (at most maxLineBytes + 1, for a CR). */
+  public get bufferedLineBytes(): number {
+    return this.#lineBytes;
+  }
+
+  /** True when no reply is half-received (a clean point to close the stream). */
+  public get idle(): boolean {
+    return this.#lineBytes === 0 && this.#lines.length === 0 && this.#data === undefined;
+  }
+
+  public push(chunk: Uint8Array): void {
+    if (this.#failure) throw this.#failure;
+    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let start = 0;
+    while (start < buf.length) {
+      const lf = buf.indexOf(LF, start);
+      const end = lf === -1 ? buf.length : lf;
+      const len = end - start;
+      // Checked before buffering, so a line that never ends costs at most maxLineBytes.
+      if (this.#lineBytes + len > this.#limits.maxLineBytes + 1) {
+        this.#fail(`a reply line is longer than ${this.#limits.maxLineBytes} bytes`);
+      }
+      if (lf === -1) {
+        this.#lineParts.push(Buffer.from(buf.subarray(start)));
+        this.#lineBytes += len;
+        return;
+      }
+      const piece = buf.subarray(start, end);
+      const line = this.#lineParts.length === 0 ? piece : Buffer.concat([...this.#lineParts, piece]);
+      this.#lineParts = [];
+      this.#lineBytes = 0;
+      start = lf + 1;
+      // tor always sends CRLF; a bare LF is accepted as well, as other controllers do.
+      const body = line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, line.length - 1) : line;
+      if (body.length > this.#limits.maxLineBytes) {
+        this.#fail(`a reply line is longer than ${this.#limits.maxLineBytes} bytes`);
+      }
+      this.#replyBytes += line.length + 1;
+      if (this.#replyBytes > this.#limits.maxReplyBytes) {
+        this.#fail(`a reply is larger than ${this.#limits.maxReplyBytes} bytes`);
+      }
+      this.#line(body.toString('utf8'));
+    }
+  }
+
+  /** The stream ended: anything half-received is an error. */
+  public end(): void {
+    if (this.#failure) throw this.#failure;
+    if (!this.idle) this.#fail('the control connection ended in the middle of a reply');
+  }
+
+  #line(text: string): void {
+    if (this.#data !== undefined) {
+      if (text === '.') {
+        this.#push({ status: this.#status, text: this.#data.text, data: this.#data.lines.join('\n') });
+        this.#data = undefined;
+        return;
+      }
+      // Dot-stuffing (control-spec §2.3): a data line starting with "." was sent as "..".
+      this.#data.lines.push(text.startsWith('.') ? text.slice(1) : text);
+      this.#countLine();
+      return;
+    }
+    const m = STATUS_LINE.exec(text);
+    if (m === null) this.#fail('a reply line does not start with a status code');
+    const status = Number(m[1]);
+    if (this.#lines.length > 0 && status !== this.#status) {
+      this.#fail('the status code changed in the middle of a reply');
+    }
+    this.#status = status;
+    const rest = text.slice(4);
+    switch (m[2]) {
+      case '-':
+        this.#push({ status, text: rest });
+        return;
+      case '+':
+        this.#data = { text: rest, lines: [] };
+        this.#countLine();
+        return;
+      default: {
+        this.#push({ status, text: rest });
+        const reply: ControlReply = { status, lines: this.#lines };
+        this.#lines = [];
+        this.#replyBytes = 0;
+        this.#status = -1;
+        this.#onReply(reply);
+      }
+    }
+  }
+
+  #push(line: ReplyLine): void {
+    this.#lines.push(line);
+    this.#countLine();
+  }
+
+  #countLine(): void {
+    const n = this.#lines.length + (this.#data?.lines.length ?? 0);
+    if (n > this.#limits.maxReplyLines) this.#fail(`a reply has more than ${this.#limits.maxReplyLines} lines`);
+  }
+
+  #fail(message: string): never {
+    this.#lineParts = [];
+    this.#lineBytes = 0;
+    this.#lines = [];
+    this.#data = undefined;
+    this.#failure = new AcnControlError(`malformed tor control reply: ${message}`);
+    throw this.#failure;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reply arguments: KEYWORD=Value pairs where Value may be a QuotedString (control-spec §2.1.1)
+// ---------------------------------------------------------------------------------------------
+
+export interface ReplyArgs {
+  /** Bare words in order (e.g. "AUTH" in "AUTH METHODS=…"). */
+  readonly words: readonly string[];
+  /** KEY=value pairs with quoted values unescaped. Later duplicates win. */
+  readonly values: ReadonlyMap<string, string>;
+}
+
+const SIMPLE_ESCAPES: Readonly<Record<string, number>> = { n: 0x0a, r: 0x0d, t: 0x09 };
+
+/**
+ * Split a reply line into words and KEY=value pairs. Quoted values use C-style escapes
+ * (\\ \" \n \r \t and up to three octal digits). Throws AcnControlError on an unterminated
+ * quote; everything else is taken literally.
+ */
+export function parseReplyArgs(text: string): ReplyArgs {
+  const words: string[] = [];
+  const values = new Map<string, string>();
+  let i = 0;
+  while (i < text.length) {
+    if (text[i] === ' ') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < text.length && text[j] !== ' ' && text[j] !== '=') j++;
+    const key = text.slice(i, j);
+    if (text[j] !== '=') {
+      words.push(key);
+      i = j;
+      continue;
+    }
+    j++;
+    if (text[j] === '"') {
+      const { value, next } = readQuoted(text, j);
+      values.set(key, value);
+      i = next;
+    } else {
+      let k = j;
+      while (k < text.length && text[k] !== ' ') k++;
+      values.set(key, text.slice(j, k));
+      i = k;
+    }
+  }
+  return { words, values };
+}
+
+function readQuoted(text: string, openQuote: number): { value: string; next: number } {
+  const bytes: number[] = [];
+  const pushText = (s: string): void => {
+    for (const b of Buffer.from(s, 'utf8')) bytes.push(b);
+  };
+  let i = openQuote + 1;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '"') return { value: Buffer.from(bytes).toString('utf8'), next: i + 1 };
+    if (c !== '\\') {
+      pushText(c);
+      i++;
+      continue;
+    }
+    const e = text[i + 1];
+    if (e === undefined) break;
+    const octal = /^[0-7]{1,3}/.exec(text.slice(i + 1, i + 4));
+    if (octal !== null) {
+      bytes.push(Number.parseInt(octal[0], 8) & 0xff);
+      i += 1 + octal[0].length;
+    } else {
+      const simple = SIMPLE_ESCAPES[e];
+      if (simple !== undefined) bytes.push(simple);
+      else pushText(e);
+      i += 2;
+    }
+  }
+  throw new AcnControlError('malformed tor control reply: unterminated quoted string');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+// ---------------------------------------------------------------------------------------------
+
+export interface TorControlOptions {
+  readonly host?: string;
+  readonly port: number;
+  /** TCP connect timeout (default 10 s). */
+  readonly connectTimeoutMs?: number;
+  /** Longest wait for the reply to one command (default 30 s). */
+  readonly commandTimeoutMs?: number;
+  readonly limits?: Partial<ReplyParserLimits>;
+}
+
+export interface TorAuthOptions {
+  /** Cookie file to use; allows plain COOKIE auth and overrides the path tor announces. */
+  readonly cookieFile?: string;
+  /** Control password (for HashedControlPassword). */
+  readonly password?: string;
+}
+
+export type TorAuthMethod = 'SAFECOOKIE' | 'COOKIE' | 'HASHEDPASSWORD' | 'NULL';
+
+export interface ProtocolInfo {
+  readonly methods: readonly string[];
+  readonly cookieFile: string | undefined;
+  readonly torVersion: string | undefined;
+}
+
+export interface OnionPort {
+  /** Port advertised on the onion service. */
+  readonly virtPort: number;
+  /** Where tor forwards streams, "host:port". */
+  readonly target: string;
+}
+
+export interface WaitOptions {
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface BootstrapPhase {
+  readonly progress: number;
+  readonly tag: string;
+  readonly summary: string;
+}
+
+interface Pending {
+  readonly resolve: (reply: ControlReply) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+const SAFECOOKIE_SERVER_KEY = 'Tor safe cookie authentication server-to-controller hash';
+const SAFECOOKIE_CLIENT_KEY = 'Tor safe cookie authentication controller-to-server hash';
+const COOKIE_LENGTH = 32;
+const NONCE_LENGTH = 32;
+const GETINFO_KEY = /^[A-Za-z0-9/_.:@-]+$/;
+const EVENT_NAME = /^[A-Z_]+$/;
+const SERVICE_ID = /^[a-z2-7]{56}$/;
+const TARGET = /^[A-Za-z0-9.:[\]-]+$/;
+
+export class TorControlClient {
+  readonly #socket: Socket;
+  readonly #parser: ControlReplyParser;
+  readonly #commandTimeoutMs: number;
+  readonly #pending: Pending[] = [];
+  readonly #eventListeners = new Set<(event: ControlReply) => void>();
+  readonly #closeListeners = new Set<(err: Error) => void>();
+  #closeError: Error | undefined;
+  #closing = false;
+  #protocolInfoSent = false;
+
+  private constructor(socket: Socket, options: TorControlOptions) {
+    this.#socket = socket;
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? 30_000;
+    this.#parser = new ControlReplyParser((reply) => this.#dispatch(reply), options.limits);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.#parser.push(chunk);
+      } catch (err) {
+        this.#shutdown(toControlError(err));
+      }
+    });
+    socket.on('end', () => {
+      try {
+        this.#parser.end();
+      } catch (err) {
+        this.#shutdown(toControlError(err));
+      }
+    });
+    socket.on('error', (err) => this.#shutdown(new AcnControlError('tor control connection failed', { cause: err })));
+    socket.on('close', () => this.#shutdown(new AcnControlError('tor closed the control connection')));
+  }
+
+  /** Open a TCP connection to the control port (not yet authenticated). */
+  public static connect(options: TorControlOptions): Promise<TorControlClient> {
+    const host = options.host ?? '127.0.0.1';
+    const timeoutMs = options.connectTimeoutMs ?? 10_000;
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host, port: options.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new AcnTimeoutError(`tor control port ${host}:${options.port} did not accept a connection in ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new AcnControlError(`cannot connect to the tor control port ${host}:${options.port}`, { cause: err }));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        socket.setNoDelay(true);
+        resolve(new TorControlClient(socket, options));
+      });
+    });
+  }
+
+  public get closed(): boolean {
+    return this.#closeError !== undefined;
+  }
+
+  /** Called once when the connection goes away (with the reason); returns an unsubscribe. */
+  public onClose(listener: (err: Error) => void): () => void {
+    if (this.#closeError !== undefined) {
+      queueMicrotask(() => listener(this.#closeError!));
+      return () => undefined;
+    }
+    this.#closeListeners.add(listener);
+    return () => this.#closeListeners.delete(listener);
+  }
+
+  /** Receive every asynchronous event (status 650) this connection gets. */
+  public onEvent(listener: (event: ControlReply) => void): () => void {
+    this.#eventListeners.add(listener);
+    return () => this.#eventListeners.delete(listener);
+  }
+
+  /**
+   * Send one command line and wait for its reply. Rejects with AcnControlError when tor answers
+   * with anything but 2xx. `redacted` replaces the command in error messages (for secrets).
+   */
+  public async command(line: string, redacted?: string): Promise<ControlReply> {
+    const reply = await this.#request(line);
+    if (reply.status < 200 || reply.status > 299) {
+      const first = reply.lines[0]?.text ?? '';
+      throw new AcnControlError(`tor refused ${redacted ?? commandName(line)}: ${reply.status} ${truncate(first, 200)}`);
+    }
+    return reply;
+  }
+
+  #request(line: string): Promise<ControlReply> {
+    if (this.#closeError !== undefined) return Promise.reject(this.#closeError);
+    // A CR or LF would let a caller-supplied value smuggle in a second command.
+    if (/[\r\n\0]/.test(line)) return Promise.reject(new AcnControlError('control command contains a line break'));
+    return new Promise<ControlReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // The reply may still come and would then be matched to the next command: drop the link.
+        this.#shutdown(new AcnTimeoutError(`tor did not answer ${commandName(line)} within ${this.#commandTimeoutMs} ms`));
+      }, this.#commandTimeoutMs);
+      this.#pending.push({ resolve, reject, timer });
+      this.#socket.write(`${line}\r\n`);
+    });
+  }
+
+  #dispatch(reply: ControlReply): void {
+    if (reply.status >= 600 && reply.status <= 699) {
+      for (const listener of [...this.#eventListeners]) {
+        try {
+          listener(reply);
+        } catch {
+          // A listener's bug must not break the connection for everyone else.
+        }
+      }
+      return;
+    }
+    const pending = this.#pending.shift();
+    if (pending === undefined) {
+      this.#shutdown(new AcnControlError('malformed tor control reply: a reply arrived with no command pending'));
+      return;
+    }
+    clearTimeout(pending.timer);
+    pending.resolve(reply);
+  }
+
+  #shutdown(reason: Error): void {
+    if (this.#closeError !== undefined) return;
+    const err = this.#closing ? new AcnClosedError('the tor control connection was closed') : reason;
+    this.#closeError = err;
+    this.#socket.destroy();
+    for (const p of this.#pending.splice(0)) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.#eventListeners.clear();
+    for (const listener of [...this.#closeListeners]) {
+      try {
+        listener(err);
+      } catch {
+        // ignore: see #dispatch
+      }
+    }
+    this.#closeListeners.clear();
+  }
+
+  /** Close the connection; pending commands reject with AcnClosedError. Onions not added with
+   * Flags=Detach disappear with it. */
+  public async close(): Promise<void> {
+    if (this.#closeError !== undefined) return;
+    this.#closing = true;
+    const closed = new Promise<void>((resolve) => this.#socket.once('close', () => resolve()));
+    this.#socket.end('QUIT\r\n');
+    const timer = setTimeout(() => this.#socket.destroy(), 1000);
+    await closed;
+    clearTimeout(timer);
+    this.#shutdown(new AcnClosedError());
+  }
+
+  // ----- authentication ------------------------------------------------------------------------
+
+  public async protocolInfo(): Promise<ProtocolInfo> {
+    this.#protocolInfoSent = true;
+    const reply = await this.command('PROTOCOLINFO 1');
+    let methods: string[] = [];
+    let cookieFile: string | undefined;
+    let torVersion: string | undefined;
+    for (const line of reply.lines) {
+      const args = parseReplyArgs(line.text);
+      if (args.words[0] === 'AUTH') {
+        methods = (args.values.get('METHODS') ?? '').split(',').filter((m) => m.length > 0);
+        cookieFile = args.values.get('COOKIEFILE');
+      } else if (args.words[0] === 'VERSION') {
+        torVersion = args.values.get('Tor');
+      }
+    }
+    return { methods, cookieFile, torVersion };
+  }
+
+  /**
+   * PROTOCOLINFO, then the best method tor offers that we can use: SAFECOOKIE, COOKIE (only with
+   * an explicit cookieFile), HASHEDPASSWORD (with a password), NULL. tor closes the connection
+   * after a failed AUTHENTICATE, so there is exactly one attempt.
+   */
+  public async authenticate(options: TorAuthOptions = {}): Promise<TorAuthMethod> {
+    if (this.#protocolInfoSent) throw new AcnControlError('authenticate() must be the first exchange on a connection');
+    const info = await this.protocolInfo();
+    const offered = new Set(info.methods);
+    const reasons: string[] = [];
+
+    if (offered.has('SAFECOOKIE')) {
+      const path = options.cookieFile ?? info.cookieFile;
+      const cookie = path === undefined ? undefined : await readCookie(path, reasons);
+      if (cookie !== undefined) {
+        try {
+          await this.#safeCookie(cookie);
+        } finally {
+          cookie.fill(0);
+        }
+        return 'SAFECOOKIE';
+      }
+    }
+    if (offered.has('COOKIE') && options.cookieFile !== undefined) {
+      const cookie = await readCookie(options.cookieFile, reasons);
+      if (cookie !== undefined) {
+        try {
+          await this.command(`AUTHENTICATE ${Buffer.from(cookie).toString('hex')}`, 'AUTHENTICATE (COOKIE)');
+        } finally {
+          cookie.fill(0);
+        }
+        return 'COOKIE';
+      }
+    }
+    if (offered.has('HASHEDPASSWORD') && options.password !== undefined) {
+      // Hex form of the password: no quoting rules to get wrong (control-spec §3.5).
+      await this.command(`AUTHENTICATE ${Buffer.from(options.password, 'utf8').toString('hex')}`, 'AUTHENTICATE (HASHEDPASSWORD)');
+      return 'HASHEDPASSWORD';
+    }
+    if (offered.has('NULL')) {
+      await this.command('AUTHENTICATE', 'AUTHENTICATE (NULL)');
+      return 'NULL';
+    }
+    const why = reasons.length > 0 ? `; ${reasons.join('; ')}` : '';
+    throw new AcnControlError(
+      `no usable tor control authentication method (tor offers ${info.methods.join(',') || 'none'}; configure cookieFile or password${why})`,
+    );
+  }
+
+  async #safeCookie(cookie: Uint8Array): Promise<void> {
+    const clientNonce = randomBytes(NONCE_LENGTH);
+    const reply = await this.command(`AUTHCHALLENGE SAFECOOKIE ${clientNonce.toString('hex')}`);
+    const args = parseReplyArgs(reply.lines[0]?.text ?? '');
+    const serverHash = hexValue(args.values.get('SERVERHASH'), 32);
+    const serverNonce = hexValue(args.values.get('SERVERNONCE'), NONCE_LENGTH);
+    if (args.words[0] !== 'AUTHCHALLENGE' || serverHash === undefined || serverNonce === undefined) {
+      throw new AcnControlError('malformed tor control reply: bad AUTHCHALLENGE answer');
+    }
+    const expected = hmac(SAFECOOKIE_SERVER_KEY, cookie, clientNonce, serverNonce);
+    // tor proves it knows the cookie first; otherwise this is not our tor (or not our cookie).
+    if (!timingSafeEqual(expected, serverHash)) {
+      throw new AcnControlError('tor control port failed the SAFECOOKIE server check (wrong cookie file or not tor)');
+    }
+    const clientHash = hmac(SAFECOOKIE_CLIENT_KEY, cookie, clientNonce, serverNonce);
+    await this.command(`AUTHENTICATE ${clientHash.toString('hex')}`, 'AUTHENTICATE (SAFECOOKIE)');
+  }
+
+  // ----- commands ------------------------------------------------------------------------------
+
+  /** GETINFO for one or more keys; returns key → value (data values joined with "\n"). */
+  public async getInfo(keys: readonly string[]): Promise<Map<string, string>> {
+    if (keys.length === 0 || !keys.every((k) => GETINFO_KEY.test(k))) {
+      throw new AcnControlError('invalid GETINFO key');
+    }
+    const reply = await this.command(`GETINFO ${keys.join(' ')}`);
+    const out = new Map<string, string>();
+    for (const line of reply.lines) {
+      const eq = line.text.indexOf('=');
+      if (eq <= 0) continue; // the final "OK"
+      const key = line.text.slice(0, eq);
+      out.set(key, line.data ?? line.text.slice(eq + 1));
+    }
+    for (const k of keys) {
+      if (!out.has(k)) throw new AcnControlError(`malformed tor control reply: GETINFO did not return ${k}`);
+    }
+    return out;
+  }
+
+  public async bootstrapPhase(): Promise<BootstrapPhase> {
+    const raw = (await this.getInfo(['status/bootstrap-phase'])).get('status/bootstrap-phase') ?? '';
+    const args = parseReplyArgs(raw);
+    const progress = Number.parseInt(args.values.get('PROGRESS') ?? '', 10);
+    if (!Number.isFinite(progress) || progress < 0 || progress > 100) {
+      throw new AcnControlError('malformed tor control reply: bad bootstrap PROGRESS');
+    }
+    return { progress, tag: args.values.get('TAG') ?? '', summary: args.values.get('SUMMARY') ?? '' };
+  }
+
+  /** SETEVENTS replaces the whole subscription set of this connection. */
+  public async setEvents(events: readonly string[]): Promise<void> {
+    if (!events.every((e) => EVENT_NAME.test(e))) throw new AcnControlError('invalid event name');
+    await this.command(['SETEVENTS', ...events].join(' '));
+  }
+
+  /**
+   * ADD_ONION with our own 64-byte expanded ed25519 key (Flags=DiscardPK: tor must not echo it
+   * back). Returns tor's ServiceID; the caller must compare it with the address it expects,
+   * because tor accepts any 64 bytes and silently serves whatever address they imply.
+   */
+  public async addOnionEd25519V3(expandedSecretKey: Uint8Array, ports: readonly OnionPort[]): Promise<string> {
+    if (expandedSecretKey.length !== 64) throw new AcnControlError('an ED25519-V3 expanded key is 64 bytes');
+    if (ports.length === 0) throw new AcnControlError('ADD_ONION needs at least one port');
+    const portArgs = ports.map((p) => {
+      if (!isPort(p.virtPort) || !TARGET.test(p.target)) throw new AcnControlError('invalid ADD_ONION port mapping');
+      return `Port=${p.virtPort},${p.target}`;
+    });
+    const key = Buffer.from(expandedSecretKey).toString('base64');
+    const reply = await this.command(`ADD_ONION ED25519-V3:${key} Flags=DiscardPK ${portArgs.join(' ')}`, 'ADD_ONION');
+    for (const line of reply.lines) {
+      const args = parseReplyArgs(line.text);
+      const id = args.values.get('ServiceID');
+      if (id !== undefined) {
+        if (!SERVICE_ID.test(id)) throw new AcnControlError('malformed tor control reply: bad ServiceID');
+        return id;
+      }
+    }
+    throw new AcnControlError('malformed tor control reply: ADD_ONION returned no ServiceID');
+  }
+
+  public async delOnion(serviceId: string): Promise<void> {
+    if (!SERVICE_ID.test(serviceId)) throw new AcnControlError('invalid onion service id');
+    await this.command(`DEL_ONION ${serviceId}`);
+  }
+
+  /**
+   * Resolves at the first `HS_DESC UPLOADED <serviceId>` event, i.e. once one HSDir holds the
+   * descriptor. Registers at once, so call it *before* ADD_ONION to not miss a fast upload.
+   * Needs `setEvents(['HS_DESC', …])` on this connection.
+   */
+  public waitForHsDescUploaded(serviceId: string, options: WaitOptions): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        offEvent();
+        offClose();
+        options.signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(new AcnClosedError('waiting for the onion descriptor upload was cancelled'));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new AcnTimeoutError(`tor did not publish the onion service descriptor within ${options.timeoutMs} ms`));
+      }, options.timeoutMs);
+      const offEvent = this.onEvent((event) => {
+        const words = (event.lines[0]?.text ?? '').split(' ');
+        if (words[0] === 'HS_DESC' && words[1] === 'UPLOADED' && words[2] === serviceId) {
+          cleanup();
+          resolve();
+        }
+      });
+      const offClose = this.onClose((err) => {
+        cleanup();
+        reject(err);
+      });
+      if (options.signal?.aborted === true) onAbort();
+      else options.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+// ---------------------------------------------------------------------------------------------
+
+function isPort(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= 65535;
+}
+
+function commandName(line: string): string {
+  return line.split(' ', 1)[0] ?? '';
+}
+
+/** For text from tor that goes into an error message: bounded and without control characters. */
+function truncate(s: string, max: number): string {
+  let clean = '';
+  for (const ch of s) {
+    const code = ch.codePointAt(0)!;
+    clean += code < 0x20 || (code >= 0x7f && code <= 0x9f) ? '?' : ch;
+  }
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+function toControlError(err: unknown): Error {
+  return err instanceof AcnControlError ? err : new AcnControlError('tor control connection failed', { cause: err });
+}
+
+function hexValue(value: string | undefined, bytes: number): Buffer | undefined {
+  if (value === undefined || value.length !== bytes * 2 || !/^[0-9a-fA-F]+$/.test(value)) return undefined;
+  return Buffer.from(value, 'hex');
+}
+
+function hmac(key: string, cookie: Uint8Array, clientNonce: Uint8Array, serverNonce: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(cookie).update(clientNonce).update(serverNonce).digest();
+}
+
+/** Read exactly COOKIE_LENGTH bytes, refusing anything else (never slurp an arbitrary file). */
+async function readCookie(path: string, reasons: string[]): Promise<Uint8Array | undefined> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, 'r');
+    const stat = await handle.stat();
+    if (!stat.isFile()) {
+      reasons.push('the cookie file is not a regular file');
+      return undefined;
+    }
+    const buf = Buffer.alloc(COOKIE_LENGTH + 1);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    if (bytesRead !== COOKIE_LENGTH) {
+      buf.fill(0);
+      reasons.push(`the cookie file is not ${COOKIE_LENGTH} bytes`);
+      return undefined;
+    }
+    const cookie = new Uint8Array(buf.subarray(0, COOKIE_LENGTH));
+    buf.fill(0);
+    return cookie;
+  } catch (err) {
+    reasons.push(`cannot read the cookie file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  } finally {
+    await handle?.close();
+  }
+}

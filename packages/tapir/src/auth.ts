@@ -1,0 +1,141 @@
+import {
+  CryptoError,
+  Identity,
+  concatBytes,
+  equalBytes,
+  fromBase64,
+  onionFromPublicKey,
+  sha3_256,
+  toBase64,
+  x25519PublicFromEd25519,
+} from '@pursuance/crypto';
+import { z } from 'zod';
+import type { Application } from './application.js';
+import type { Connection } from './connection.js';
+import { HandshakeInvalidError, IdentityMismatchError, TranscriptMismatchError } from './errors.js';
+import {
+  AUTHENTICATION_CAPABILITY,
+  AUTH_COMMITMENT,
+  AUTH_INBOUND_CHALLENGE,
+  AUTH_INBOUND_HOSTNAME,
+  AUTH_OUTBOUND_CHALLENGE,
+  AUTH_OUTBOUND_HOSTNAME,
+  AUTH_PROTOCOL_LABEL,
+  COMMITMENT_SIZE,
+} from './wire-profile.js';
+
+const key32 = z
+  .string()
+  .max(64)
+  .transform((s, ctx) => {
+    try {
+      const bytes = fromBase64(s);
+      if (bytes.length === 32) return bytes;
+    } catch {
+      // fall through to the issue below
+    }
+    ctx.addIssue({ code: 'custom', message: 'expected base64 of 32 bytes' });
+    return z.NEVER;
+  });
+
+/** [R] The one plaintext handshake message each side sends (Cwtch's AuthMessage shape). */
+export const AuthMessageSchema = z.strictObject({
+  LongTermPublicKey: key32,
+  EphemeralPublicKey: key32,
+});
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Parse a peer's handshake message; any defect is a HandshakeInvalidError. */
+export function parseAuthMessage(payload: Uint8Array): { longTerm: Uint8Array; ephemeral: Uint8Array } {
+  let json: unknown;
+  try {
+    json = JSON.parse(decoder.decode(payload));
+  } catch (cause) {
+    throw new HandshakeInvalidError('auth message is not UTF-8 JSON', { cause });
+  }
+  const parsed = AuthMessageSchema.safeParse(json);
+  if (!parsed.success) throw new HandshakeInvalidError(`auth message: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  return { longTerm: parsed.data.LongTermPublicKey, ephemeral: parsed.data.EphemeralPublicKey };
+}
+
+function montgomery(edPublic: Uint8Array, what: string): Uint8Array {
+  try {
+    return x25519PublicFromEd25519(edPublic);
+  } catch (cause) {
+    throw new HandshakeInvalidError(`${what} is not a valid ed25519 key`, { cause });
+  }
+}
+
+function dh(identity: Identity, pub: Uint8Array): Uint8Array {
+  try {
+    return identity.diffieHellman(pub);
+  } catch (cause) {
+    if (cause instanceof CryptoError) throw new HandshakeInvalidError(`key exchange refused: ${cause.message}`, { cause });
+    throw cause;
+  }
+}
+
+/**
+ * Mutual authentication by triple Diffie-Hellman (Tapir's AuthApp):
+ *  1. each side sends {LongTermPublicKey, EphemeralPublicKey} in the clear (one round trip);
+ *  2. the dialler checks the peer's long-term key is the onion it dialled — this is what makes
+ *     the ACN untrusted: a wrong or hijacked route cannot impersonate the destination;
+ *  3. session key = SHA3-256(DH(Lo, Ei) ‖ DH(Li, Eo) ‖ DH(Eo, Ei)) (o = outbound, i = inbound),
+ *     so only someone holding the claimed long-term secret AND this session's ephemeral secret
+ *     can derive it; a replayed handshake meets a fresh ephemeral and gets a different key;
+ *  4. from then on packets are sealed; each side sends a Merlin commitment to both hostnames
+ *     and both handshake messages, and requires the peer's to be identical.
+ * No signatures are made, so a transcript proves nothing to third parties (deniability).
+ */
+export class AuthApp implements Application {
+  public readonly name = 'auth';
+  public readonly capability = AUTHENTICATION_CAPABILITY;
+
+  public async run(conn: Connection): Promise<void> {
+    conn.transcript.newProtocol(AUTH_PROTOCOL_LABEL);
+    const local = conn.localIdentity;
+    const ephemeral = Identity.generate();
+    const ourMessage = encoder.encode(
+      JSON.stringify({ LongTermPublicKey: toBase64(local.publicKey), EphemeralPublicKey: toBase64(ephemeral.publicKey) }),
+    );
+    await conn.send(ourMessage);
+    const theirMessage = await conn.expect();
+    const theirs = parseAuthMessage(theirMessage);
+
+    if (equalBytes(theirs.ephemeral, ephemeral.publicKey) || equalBytes(theirs.ephemeral, theirs.longTerm)) {
+      throw new HandshakeInvalidError('ephemeral key reflected or reused');
+    }
+    const remoteOnion = onionFromPublicKey(theirs.longTerm);
+    if (conn.outbound && conn.expectedRemote !== undefined && remoteOnion !== conn.expectedRemote) {
+      throw new IdentityMismatchError(conn.expectedRemote, remoteOnion);
+    }
+
+    const theirLongTermX = montgomery(theirs.longTerm, 'long-term key');
+    const theirEphemeralX = montgomery(theirs.ephemeral, 'ephemeral key');
+    // Each side computes the same three values; only the roles of "ours" and "theirs" swap.
+    const loEi = conn.outbound ? dh(local, theirEphemeralX) : dh(ephemeral, theirLongTermX);
+    const liEo = conn.outbound ? dh(ephemeral, theirLongTermX) : dh(local, theirEphemeralX);
+    const eoEi = dh(ephemeral, theirEphemeralX);
+    const sessionKey = sha3_256(concatBytes(loEi, liEo, eoEi));
+    for (const secret of [loEi, liEo, eoEi]) secret.fill(0);
+    conn.setEncryptionKey(sessionKey);
+    sessionKey.fill(0);
+
+    const [outboundOnion, inboundOnion] = conn.outbound ? [local.onion, remoteOnion] : [remoteOnion, local.onion];
+    const [outboundMessage, inboundMessage] = conn.outbound ? [ourMessage, theirMessage] : [theirMessage, ourMessage];
+    conn.transcript.add(AUTH_OUTBOUND_HOSTNAME, outboundOnion);
+    conn.transcript.add(AUTH_INBOUND_HOSTNAME, inboundOnion);
+    conn.transcript.add(AUTH_OUTBOUND_CHALLENGE, outboundMessage);
+    conn.transcript.add(AUTH_INBOUND_CHALLENGE, inboundMessage);
+    const commitment = conn.transcript.commit(AUTH_COMMITMENT, COMMITMENT_SIZE);
+
+    await conn.send(commitment);
+    const theirCommitment = await conn.expect();
+    if (!equalBytes(theirCommitment, commitment)) throw new TranscriptMismatchError();
+
+    conn.setRemoteOnion(remoteOnion);
+    conn.grantCapability(this.capability);
+  }
+}

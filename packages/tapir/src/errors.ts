@@ -1,0 +1,150 @@
+/**
+ * Typed errors of the tapir package, each with a stable `code`. A connection that fails for
+ * any of these reasons is closed; the error says why (never with key material or payloads).
+ */
+export type TapirErrorCode =
+  | 'ACN_UNREACHABLE'
+  | 'ACN_TIMEOUT'
+  | 'ACN_CONTROL'
+  | 'ACN_CLOSED'
+  | 'FRAME_INVALID'
+  | 'FRAME_TOO_LARGE'
+  | 'DECRYPTION_FAILED'
+  | 'CONNECTION_CLOSED'
+  | 'HANDSHAKE_INVALID'
+  | 'IDENTITY_MISMATCH'
+  | 'TRANSCRIPT_MISMATCH'
+  | 'HANDSHAKE_TIMEOUT'
+  | 'CAPABILITY_MISSING'
+  | 'PROOF_OF_WORK_INVALID'
+  | 'PROOF_OF_WORK_TOO_HARD'
+  | 'PROTOCOL_VIOLATION'
+  | 'TOO_MANY_CONNECTIONS';
+
+export class TapirError extends Error {
+  public readonly code: TapirErrorCode;
+  public constructor(code: TapirErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The onion name is not published, or the stream could not be opened. */
+export class AcnUnreachableError extends TapirError {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super('ACN_UNREACHABLE', message, options);
+  }
+}
+
+/** Opening a stream or publishing a service took longer than allowed. */
+export class AcnTimeoutError extends TapirError {
+  public constructor(message: string) {
+    super('ACN_TIMEOUT', message);
+  }
+}
+
+/** The tor control port refused a command or answered something unexpected. */
+export class AcnControlError extends TapirError {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super('ACN_CONTROL', message, options);
+  }
+}
+
+/** The ACN was closed while an operation was under way. */
+export class AcnClosedError extends TapirError {
+  public constructor(message = 'the ACN is closed') {
+    super('ACN_CLOSED', message);
+  }
+}
+
+/** A packet's framing is malformed (wrong size, bad length prefix, non-zero padding). */
+export class FrameInvalidError extends TapirError {
+  public constructor(message: string) {
+    super('FRAME_INVALID', message);
+  }
+}
+
+/** A payload does not fit in one packet. */
+export class FrameTooLargeError extends TapirError {
+  public constructor(message: string) {
+    super('FRAME_TOO_LARGE', message);
+  }
+}
+
+/** A sealed packet failed authentication: tampered, replayed from another session, or wrong key. */
+export class PacketDecryptionError extends TapirError {
+  public constructor() {
+    super('DECRYPTION_FAILED', 'packet failed authenticated decryption');
+  }
+}
+
+/** The connection was closed (by the peer, by us, or after an error). */
+export class ConnectionClosedError extends TapirError {
+  public constructor(message = 'connection closed', options?: { cause?: unknown }) {
+    super('CONNECTION_CLOSED', message, options);
+  }
+}
+
+/** A handshake message is malformed or carries invalid keys. */
+export class HandshakeInvalidError extends TapirError {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super('HANDSHAKE_INVALID', message, options);
+  }
+}
+
+/** The peer proved a different identity from the onion name we dialled. */
+export class IdentityMismatchError extends TapirError {
+  public constructor(expected: string, actual: string) {
+    super('IDENTITY_MISMATCH', `dialled ${expected} but the peer is ${actual}`);
+  }
+}
+
+/** The two sides' transcript commitments differ: the handshake was tampered with. */
+export class TranscriptMismatchError extends TapirError {
+  public constructor() {
+    super('TRANSCRIPT_MISMATCH', 'transcript commitments differ');
+  }
+}
+
+/** The peer did not finish the handshake (or an application step) in time. */
+export class HandshakeTimeoutError extends TapirError {
+  public constructor(ms: number) {
+    super('HANDSHAKE_TIMEOUT', `handshake not completed within ${ms} ms`);
+  }
+}
+
+/** An application in a chain ran without granting the capability the next one needs. */
+export class CapabilityMissingError extends TapirError {
+  public constructor(capability: string) {
+    super('CAPABILITY_MISSING', `connection lacks capability ${capability}`);
+  }
+}
+
+/** A proof-of-work solution does not meet the difficulty. */
+export class ProofOfWorkInvalidError extends TapirError {
+  public constructor(message = 'proof of work does not meet the difficulty') {
+    super('PROOF_OF_WORK_INVALID', message);
+  }
+}
+
+/** The server asked for more proof of work than this client is willing to do. */
+export class ProofOfWorkTooHardError extends TapirError {
+  public constructor(asked: number, limit: number) {
+    super('PROOF_OF_WORK_TOO_HARD', `server asks ${asked} bits of work, limit is ${limit}`);
+  }
+}
+
+/** The peer sent a message the current application does not accept. */
+export class ProtocolViolationError extends TapirError {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super('PROTOCOL_VIOLATION', message, options);
+  }
+}
+
+/** The service is at its connection limit. */
+export class TooManyConnectionsError extends TapirError {
+  public constructor(limit: number) {
+    super('TOO_MANY_CONNECTIONS', `connection limit of ${limit} reached`);
+  }
+}

@@ -1,0 +1,192 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import type { Identity, OnionName } from '@pursuance/crypto';
+import type { ACN, ACNListener, OpenOptions } from './acn/acn.js';
+import type { Application } from './application.js';
+import { Connection } from './connection.js';
+import { ConnectionClosedError, HandshakeTimeoutError, TapirError, TooManyConnectionsError } from './errors.js';
+import { TAPIR_PORT } from './wire-profile.js';
+
+export interface TapirServiceOptions {
+  /** Open connections at most (inbound + outbound); more are refused at once. */
+  readonly maxConnections?: number;
+  /** Connections still in setup (auth, proof of work) at most; bounds half-open floods. */
+  readonly maxPendingHandshakes?: number;
+  /** A connection must finish its setup applications within this time. */
+  readonly handshakeTimeoutMs?: number;
+  /** Per-connection read-ahead in packets before the socket is paused. */
+  readonly maxQueuedPackets?: number;
+}
+
+export interface ServiceMetrics {
+  accepted: number;
+  dialled: number;
+  established: number;
+  refused: number;
+  failed: Record<string, number>;
+}
+
+export interface TapirServiceEvents {
+  /** A connection finished its setup applications. */
+  established: [Connection];
+  /** A connection closed with an error (handshake failure, bad packet, protocol violation…). */
+  connectionError: [Connection | undefined, TapirError];
+}
+
+/**
+ * Hosts one identity's tapir endpoint: accepts inbound connections on an ACN and dials out,
+ * running an application chain on each. It enforces the connection limits and handshake
+ * timeout, keeps serving when a peer misbehaves (the offending connection is closed with a
+ * typed error, reported on `connectionError`), and can broadcast to connections holding a
+ * capability.
+ */
+export class TapirService extends EventEmitter<TapirServiceEvents> {
+  readonly #acn: ACN;
+  readonly #identity: Identity;
+  readonly #maxConnections: number;
+  readonly #maxPending: number;
+  readonly #handshakeTimeoutMs: number;
+  readonly #maxQueuedPackets: number;
+  readonly #connections = new Map<number, Connection>();
+  readonly #listeners: ACNListener[] = [];
+  #pending = 0;
+  #closed = false;
+  public readonly metrics: ServiceMetrics = { accepted: 0, dialled: 0, established: 0, refused: 0, failed: {} };
+
+  public constructor(acn: ACN, identity: Identity, options: TapirServiceOptions = {}) {
+    super();
+    this.#acn = acn;
+    this.#identity = identity;
+    this.#maxConnections = options.maxConnections ?? 256;
+    this.#maxPending = options.maxPendingHandshakes ?? 64;
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 30_000;
+    this.#maxQueuedPackets = options.maxQueuedPackets ?? 64;
+  }
+
+  public get identity(): Identity {
+    return this.#identity;
+  }
+
+  public get onion(): OnionName {
+    return this.#identity.onion;
+  }
+
+  /** Publish this identity on `port` and run `appFactory()` on every inbound connection. */
+  public async listen(appFactory: () => Application, port: number = TAPIR_PORT): Promise<ACNListener> {
+    const listener = await this.#acn.listen(this.#identity, port, (socket) => this.#accept(socket, appFactory));
+    this.#listeners.push(listener);
+    return listener;
+  }
+
+  /**
+   * Dial `onion` and run `app` (normally an ApplicationChain ending in setup only). Resolves
+   * with the connection once it is established; rejects with the typed error otherwise.
+   * `identity` lets a caller use a throwaway identity (relay sessions are unlinkable).
+   */
+  public async connect(
+    onion: OnionName,
+    app: Application,
+    options: { port?: number; identity?: Identity } & OpenOptions = {},
+  ): Promise<Connection> {
+    if (this.#closed) throw new ConnectionClosedError('service is closed');
+    if (this.#connections.size >= this.#maxConnections) throw new TooManyConnectionsError(this.#maxConnections);
+    const socket = await this.#acn.open(onion, options.port ?? TAPIR_PORT, options);
+    this.metrics.dialled += 1;
+    const conn = new Connection({
+      socket,
+      outbound: true,
+      localIdentity: options.identity ?? this.#identity,
+      expectedRemote: onion,
+      maxQueuedPackets: this.#maxQueuedPackets,
+    });
+    const established = new Promise<void>((resolve) => conn.onEstablished(resolve));
+    this.#run(conn, app);
+    await Promise.race([
+      established,
+      conn.closed.then((error) => {
+        throw error ?? new ConnectionClosedError('closed during setup');
+      }),
+    ]);
+    return conn;
+  }
+
+  /** Send `payload` to every established connection holding `capability`. */
+  public async broadcast(payload: Uint8Array, capability: string): Promise<number> {
+    const targets = [...this.#connections.values()].filter((c) => c.isEstablished && c.hasCapability(capability));
+    await Promise.allSettled(targets.map((c) => c.send(payload)));
+    return targets.length;
+  }
+
+  public connections(): Connection[] {
+    return [...this.#connections.values()];
+  }
+
+  public async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled(this.#listeners.map((l) => l.close()));
+    for (const conn of this.#connections.values()) conn.close();
+    this.#connections.clear();
+  }
+
+  #accept(socket: Socket, appFactory: () => Application): void {
+    if (this.#closed || this.#connections.size >= this.#maxConnections || this.#pending >= this.#maxPending) {
+      this.metrics.refused += 1;
+      socket.destroy();
+      this.emit('connectionError', undefined, new TooManyConnectionsError(this.#maxConnections));
+      return;
+    }
+    this.metrics.accepted += 1;
+    const conn = new Connection({
+      socket,
+      outbound: false,
+      localIdentity: this.#identity,
+      maxQueuedPackets: this.#maxQueuedPackets,
+    });
+    let app: Application;
+    try {
+      app = appFactory();
+    } catch (err) {
+      conn.close(new ConnectionClosedError('application factory failed', { cause: err }));
+      return;
+    }
+    this.#run(conn, app);
+  }
+
+  #run(conn: Connection, app: Application): void {
+    this.#connections.set(conn.id, conn);
+    this.#pending += 1;
+    let pending = true;
+    const settle = (): void => {
+      if (!pending) return;
+      pending = false;
+      this.#pending -= 1;
+      clearTimeout(timer);
+    };
+    const timer = setTimeout(() => conn.close(new HandshakeTimeoutError(this.#handshakeTimeoutMs)), this.#handshakeTimeoutMs);
+    conn.onEstablished(() => {
+      settle();
+      this.metrics.established += 1;
+      this.emit('established', conn);
+    });
+    void conn.closed.then((error) => {
+      settle();
+      this.#connections.delete(conn.id);
+      if (error && !(error instanceof ConnectionClosedError && conn.isEstablished)) this.#fail(conn, error);
+    });
+    app.run(conn).then(
+      () => {
+        // A chain without a main app ends after setup; the connection stays open for its owner.
+      },
+      (err: unknown) => {
+        const error = err instanceof TapirError ? err : new ConnectionClosedError(`application failed: ${String(err)}`, { cause: err });
+        conn.close(error);
+      },
+    );
+  }
+
+  #fail(conn: Connection, error: TapirError): void {
+    this.metrics.failed[error.code] = (this.metrics.failed[error.code] ?? 0) + 1;
+    this.emit('connectionError', conn, error);
+  }
+}

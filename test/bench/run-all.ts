@@ -1,0 +1,2 @@
+/** `npm run bench`: every benchmark in test/bench, one after another (they compete for 2 cores). */
+await import('./tapir.bench.js');

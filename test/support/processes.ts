@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../apps/cli/dist/main.js', import.meta.url));
+
+export interface Spawned {
+  readonly child: ChildProcess;
+  /** Resolves with the first stdout line matching `pattern`; rejects if the process exits first. */
+  waitForLine(pattern: RegExp): Promise<RegExpExecArray>;
+  stdout(): string;
+  stderr(): string;
+  /** Send a signal and wait for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters: { pattern: RegExp; resolve: (m: RegExpExecArray) => void; reject: (e: Error) => void }[] = [];
+  const check = (): void => {
+    for (const w of [...waiters]) {
+      const m = w.pattern.exec(out);
+      if (m) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  };
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    check();
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  void exited.then((code) => {
+    for (const w of waiters.splice(0)) w.reject(new Error(`process exited (${code}) before printing ${w.pattern}: ${err}`));
+  });
+  return {
+    child,
+    waitForLine: (pattern) =>
+      new Promise((resolve, reject) => {
+        waiters.push({ pattern, resolve, reject });
+        check();
+      }),
+    stdout: () => out,
+    stderr: () => err,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Run the CLI to completion. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = spawnCli(args, env);
+  const code = await new Promise<number | null>((resolve) => p.child.once('exit', resolve));
+  // Let the pipes flush.
+  await new Promise((r) => setImmediate(r));
+  return { code, stdout: p.stdout(), stderr: p.stderr() };
+}

@@ -1,0 +1,81 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Identity, parseOnionName } from '@pursuance/crypto';
+import { ApplicationChain, AuthApp, LoopbackACN, TapirService } from '@pursuance/tapir';
+import { runCli, spawnCli, type Spawned } from '../support/processes.js';
+
+let dir: string;
+let env: NodeJS.ProcessEnv;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pursuance-sys-'));
+  env = { PURSUANCE_PASSWORD: 'correct horse battery', PURSUANCE_LOOPBACK_REGISTRY: join(dir, 'registry') };
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the pursuance CLI as separate processes on one loopback network', () => {
+  let server: Spawned | undefined;
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('creates an identity sealed under the password, never storing the seed in the clear', async () => {
+    const created = await runCli(['identity', 'create', '--data-dir', join(dir, 'alice')], env);
+    expect(created.code).toBe(0);
+    const onion = parseOnionName(created.stdout.trim());
+    const file = await readFile(join(dir, 'alice', 'identity.json'), 'utf8');
+    expect(JSON.parse(file)).toMatchObject({ onion, sealed: { kdf: 'scrypt', v: 1 } });
+    expect((await stat(join(dir, 'alice', 'identity.json'))).mode & 0o077).toBe(0);
+    expect((await runCli(['identity', 'show', '--verify', '--data-dir', join(dir, 'alice')], env)).stdout.trim()).toBe(onion);
+    const wrong = await runCli(['identity', 'show', '--verify', '--data-dir', join(dir, 'alice')], { ...env, PURSUANCE_PASSWORD: 'nope nope' });
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toContain('wrong password');
+    // Refuses to overwrite.
+    expect((await runCli(['identity', 'create', '--data-dir', join(dir, 'alice')], env)).code).toBe(2);
+    expect(JSON.parse(await readFile(join(dir, 'alice', 'identity.json'), 'utf8'))).toEqual(JSON.parse(file));
+  });
+
+  it('serves an authenticated echo from one process to clients in other processes', async () => {
+    server = spawnCli(['echo', 'serve', '--data-dir', join(dir, 'alice')], env);
+    const [, onion] = await server.waitForLine(/listening ([a-z2-7]{56})\n/);
+
+    const sent = await runCli(['echo', 'send', onion!, 'across processes'], env);
+    expect(sent.stdout).toBe('across processes\n');
+    expect(sent.code).toBe(0);
+
+    // And from this test process, checking the authenticated identity explicitly.
+    const acn = new LoopbackACN({ registryDir: env.PURSUANCE_LOOPBACK_REGISTRY! });
+    const client = new TapirService(acn, Identity.generate());
+    const conn = await client.connect(parseOnionName(onion!), new ApplicationChain([new AuthApp()]));
+    expect(conn.remoteOnion).toBe(onion);
+    await conn.send(Uint8Array.of(1, 2, 3));
+    expect(await conn.expect()).toEqual(Uint8Array.of(1, 2, 3));
+    await client.close();
+    await acn.close();
+
+    expect(await server.stop('SIGTERM')).toBe(0);
+    server = undefined;
+    // After a graceful stop the service is unpublished.
+    const gone = await runCli(['echo', 'send', onion!, 'anyone?'], env);
+    expect(gone.code).toBe(4);
+    expect(gone.stderr).toContain('ACN_UNREACHABLE');
+  });
+
+  it('rejects a malformed onion address with a usage error', async () => {
+    const bad = await runCli(['echo', 'send', 'not-an-onion', 'x'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('not an onion address');
+  });
+
+  it('runs the README demo (npm start) to a successful authenticated round trip', async () => {
+    const first = await runCli(['demo', '--data-dir', join(dir, 'demo')], env);
+    expect(first.code).toBe(0);
+    const [, onion] = /created identity ([a-z2-7]{56})/.exec(first.stdout)!;
+    expect(first.stdout).toContain(`3DH-authenticated ${onion} from `);
+    const second = await runCli(['demo', '--data-dir', join(dir, 'demo')], env);
+    expect(second.stdout).toContain(`unlocked identity ${onion}`);
+  });
+});

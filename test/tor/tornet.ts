@@ -1,0 +1,193 @@
+/**
+ * Test fixture: a private Tor network (test/tor/tornet.sh) for integration tests.
+ *
+ *   const net = await startTorNetwork();          // ~15–30 s on 2 cores
+ *   const [a, b] = createTorAcnPair(net);         // TorACN on client0 and client1
+ *   …
+ *   await a.close(); await b.close(); await net.stop();
+ *
+ * The tors get __OwningControllerProcess = this process, so they exit by themselves (~15 s)
+ * if the test runner dies without calling stop().
+ */
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TorACN, type TorACNOptions } from '../../packages/tapir/src/acn/tor-acn.js';
+
+export const TORNET_SCRIPT = fileURLToPath(new URL('./tornet.sh', import.meta.url));
+
+export interface TorNetworkClient {
+  readonly name: string;
+  readonly socksPort: number;
+  readonly controlPort: number;
+  /** null when the network uses TORNET_CONTROL_PASSWORD instead of cookies. */
+  readonly cookieFile: string | null;
+  readonly dataDir: string;
+  readonly log: string;
+}
+
+export interface TorNetwork {
+  readonly dir: string;
+  readonly host: string;
+  readonly basePort: number;
+  /** Seconds the script took from start to "every client ready", as it measured. */
+  readonly bootstrapSeconds: number;
+  readonly clients: readonly TorNetworkClient[];
+  /** The script's own output (progress lines and timings). */
+  readonly output: string;
+  stop(): Promise<void>;
+}
+
+export interface StartTorNetworkOptions {
+  /** Use this directory (keys are reused across starts); default: a fresh temp dir, removed on stop. */
+  readonly dir?: string;
+  /** First of the 3 × (authorities + relays + clients) consecutive ports; default: a free range. */
+  readonly basePort?: number;
+  /** Seconds to wait for readiness (the script's TORNET_TIMEOUT, default 180). */
+  readonly timeoutSeconds?: number;
+  /** Extra TORNET_* settings (TORNET_AUTHS, TORNET_CLIENTS, …). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Thrown when the machine has no tor: tests that need it must fail, not skip. */
+export class TorNotInstalledError extends Error {
+  public constructor(what: string) {
+    super(
+      `${what} is not installed or not on PATH; the Tor integration tests need the Debian 'tor' package ` +
+        `(apt-get install -y tor), which provides tor and tor-gencert`,
+    );
+    this.name = 'TorNotInstalledError';
+  }
+}
+
+const PORTS_PER_NODE = 3;
+
+/** Full path of an executable on PATH or in the usual sbin dirs (Debian puts tor in /usr/sbin,
+ * which is not on a non-root user's PATH). */
+async function findBinary(name: string): Promise<string | undefined> {
+  const dirs = (process.env['PATH'] ?? '').split(delimiter).filter((d) => d.length > 0);
+  for (const dir of [...dirs, '/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin']) {
+    const path = join(dir, name);
+    try {
+      await access(path, constants.X_OK);
+      return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Paths of tor and tor-gencert; throws TorNotInstalledError if either is missing. */
+export async function assertTorInstalled(): Promise<{ tor: string; gencert: string }> {
+  const tor = process.env['TORNET_TOR'] ?? (await findBinary('tor'));
+  if (tor === undefined) throw new TorNotInstalledError('tor');
+  const gencert = process.env['TORNET_GENCERT'] ?? (await findBinary('tor-gencert'));
+  if (gencert === undefined) throw new TorNotInstalledError('tor-gencert');
+  return { tor, gencert };
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A random run of `count` ports that are free right now (above the usual ephemeral range start). */
+export async function findFreePortRange(count: number): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = 20_000 + Math.floor(Math.random() * (32_000 - count));
+    let free = true;
+    for (let p = base; p < base + count && free; p++) free = await portFree(p);
+    if (free) return base;
+  }
+  throw new Error(`no run of ${count} free loopback ports found`);
+}
+
+function runScript(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [TORNET_SCRIPT, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const collect = (chunk: Buffer): void => {
+      output += chunk.toString('utf8');
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, output }));
+  });
+}
+
+interface NetworkJson {
+  readonly host: string;
+  readonly basePort: number;
+  readonly bootstrapSeconds: number;
+  readonly clients: TorNetworkClient[];
+}
+
+/** Start a private network (5 authorities + 2 clients by default) and wait until it is ready. */
+export async function startTorNetwork(options: StartTorNetworkOptions = {}): Promise<TorNetwork> {
+  const binaries = await assertTorInstalled();
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'tornet-')));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TORNET_TOR: binaries.tor,
+    TORNET_GENCERT: binaries.gencert,
+    ...options.env,
+    TORNET_OWNER_PID: String(process.pid),
+  };
+  if (options.timeoutSeconds !== undefined) env['TORNET_TIMEOUT'] = String(options.timeoutSeconds);
+  const nodes =
+    Number(env['TORNET_AUTHS'] ?? 5) + Number(env['TORNET_RELAYS'] ?? 0) + Number(env['TORNET_CLIENTS'] ?? 2);
+  const basePort = options.basePort ?? (await findFreePortRange(nodes * PORTS_PER_NODE));
+
+  const started = await runScript(['start', dir, String(basePort)], env);
+  const stop = async (): Promise<void> => {
+    await runScript(['stop', dir], env);
+    if (ownDir) await rm(dir, { recursive: true, force: true });
+  };
+  if (started.code !== 0) {
+    await stop();
+    throw new Error(`tornet.sh start failed (exit ${started.code}):\n${started.output}`);
+  }
+  const json = JSON.parse(await readFile(join(dir, 'network.json'), 'utf8')) as NetworkJson;
+  let stopped: Promise<void> | undefined;
+  return {
+    dir,
+    host: json.host,
+    basePort: json.basePort,
+    bootstrapSeconds: json.bootstrapSeconds,
+    clients: json.clients,
+    output: started.output,
+    stop: () => (stopped ??= stop()),
+  };
+}
+
+/** TorACN options for one client of the network (cookie auth, or TORNET_CONTROL_PASSWORD). */
+export function torAcnOptions(network: TorNetwork, clientIndex: number, extra: Partial<TorACNOptions> = {}): TorACNOptions {
+  const client = network.clients[clientIndex];
+  if (client === undefined) throw new RangeError(`the network has no client ${clientIndex}`);
+  const password = process.env['TORNET_CONTROL_PASSWORD'];
+  return {
+    controlHost: network.host,
+    controlPort: client.controlPort,
+    socksHost: network.host,
+    socksPort: client.socksPort,
+    ...(client.cookieFile !== null ? { cookieFile: client.cookieFile } : {}),
+    ...(password !== undefined && client.cookieFile === null ? { password } : {}),
+    ...extra,
+  };
+}
+
+/** Two TorACN instances on two different client tors, for tests of peer-to-peer paths. */
+export function createTorAcnPair(network: TorNetwork, extra: Partial<TorACNOptions> = {}): [TorACN, TorACN] {
+  if (network.clients.length < 2) throw new RangeError('createTorAcnPair needs a network with two clients');
+  return [new TorACN(torAcnOptions(network, 0, extra)), new TorACN(torAcnOptions(network, 1, extra))];
+}

@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const pkg = (name: string): string => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+
+// Tests run against package sources (no build needed); apps that are spawned as real
+// processes in system tests use the built dist, which .ci/run builds first.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@pursuance\/crypto$/, replacement: pkg('crypto') },
+      { find: /^@pursuance\/tapir$/, replacement: pkg('tapir') },
+    ],
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/system/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 240_000,
+    pool: 'forks',
+    globalSetup: ['test/support/global-setup.ts'],
+  },
+});
