@@ -6,10 +6,15 @@ const pkg = (name: string): string => fileURLToPath(new URL(`./packages/${name}/
 // Tests run against package sources (no build needed); apps that are spawned as real
 // processes in system tests use the built dist, which .ci/run builds first.
 export default defineConfig({
+  // Decorator metadata for TypeORM/NestJS classes under test (Vite 8's Oxc transform); the
+  // tsconfigs say the same, this keeps tests independent of which tsconfig Oxc picks up.
+  oxc: { decorator: { legacy: true, emitDecoratorMetadata: true } },
   resolve: {
     alias: [
       { find: /^@pursuance\/crypto$/, replacement: pkg('crypto') },
       { find: /^@pursuance\/tapir$/, replacement: pkg('tapir') },
+      { find: /^@pursuance\/pursuance$/, replacement: pkg('pursuance') },
+      { find: /^@pursuance\/relay$/, replacement: pkg('relay') },
     ],
   },
   test: {

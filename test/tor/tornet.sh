@@ -107,9 +107,16 @@ ctl() {
 NRELAYS=0
 node_status() {
   local k=$1 out r h m p=''
-  local cmds=("GETINFO ns/all" "GETINFO md/all")
+  local cmds=("GETINFO ns/all" "GETINFO md/all" "GETINFO consensus/valid-after")
   [[ ${ROLES[$k]} == client ]] && cmds+=("GETINFO status/bootstrap-phase")
   out=$(ctl "$k" "${cmds[@]}") || { echo "control port not answering"; return 1; }
+  # Only a consensus voted by this run counts: a stale cached one would pass the counts below.
+  local va
+  va=$(sed -n 's/^250-consensus\/valid-after=//p' <<<"$out")
+  if [[ -z $va || $va < $START_UTC ]]; then
+    echo "no consensus from this run yet"
+    return 1
+  fi
   r=$(grep -c '^r ' <<<"$out" || true)
   h=$(grep -c '^s .*HSDir' <<<"$out" || true)
   m=$(grep -c '^ntor-onion-key ' <<<"$out" || true)
@@ -190,6 +197,14 @@ gen_auth_keys() { # NODE_INDEX — reuses keys when the certificate was made for
     printf '%s\n' "$addr" >"$d/keys/tornet-address"
   fi
   gen_relay_keys "$k"
+}
+
+# Directory state from an earlier run (consensuses, descriptors, votes, guard state) would let
+# the readiness checks pass on stale data; keep only keys and fingerprints.
+clear_state() { # NODE_INDEX
+  local d=$DIR/${NAMES[$1]}
+  rm -rf "$d"/cached-* "$d"/diff-cache "$d"/v3-status-votes "$d"/sr-state "$d"/state \
+    "$d"/router-stability "$d"/consensus-transparency-* "$d"/key-pinning-journal "$d"/hs "$d"/onion_services
 }
 
 gen_relay_keys() { # NODE_INDEX — `--ORPort 1` is needed for tor to make and print relay keys
@@ -310,6 +325,7 @@ wait_ready() {
 cmd_start() {
   local t0 t_keys t_auth k
   t0=$(now)
+  START_UTC=$(date -u -d "@${t0%.*}" '+%Y-%m-%d %H:%M:%S')
   for v in AUTHS RELAYS CLIENTS VOTING TIMEOUT BASE; do
     is_uint "${!v}" || die "$v must be a non-negative integer (got '${!v}')"
   done
@@ -360,6 +376,7 @@ cmd_start() {
   fi
   lines=$(dirauthority_lines)
   for ((k = 0; k < n; k++)); do
+    clear_state "$k"
     write_torrc "$k" "$lines" "$hashed"
     "$TOR" --defaults-torrc /dev/null -f "$DIR/${NAMES[$k]}/torrc" --verify-config \
       >"$DIR/${NAMES[$k]}/verify.log" 2>&1 ||

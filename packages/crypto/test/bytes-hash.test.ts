@@ -1,0 +1,78 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { concatBytes, equalBytes, fromBase64, fromHex, hmacSha256, sha256, sha3_256, sha3_512, sha512, toBase64, toHex, wipe } from '../src/index.js';
+import { hex, utf8 } from './helpers.js';
+import { HASH_ABC, RFC4231_CASE2 } from './vectors/hash.js';
+
+describe('hash known answers', () => {
+  it('SHA-256, SHA-512, SHA3-256, SHA3-512 of "abc"', () => {
+    expect(hex(sha256(utf8('abc')))).toBe(HASH_ABC.sha256);
+    expect(hex(sha512(utf8('abc')))).toBe(HASH_ABC.sha512);
+    expect(hex(sha3_256(utf8('abc')))).toBe(HASH_ABC.sha3_256);
+    expect(hex(sha3_512(utf8('abc')))).toBe(HASH_ABC.sha3_512);
+  });
+
+  it('hashing several parts equals hashing their concatenation', () => {
+    for (const f of [sha256, sha512, sha3_256, sha3_512]) {
+      expect(hex(f(utf8('a'), utf8(''), utf8('bc')))).toBe(hex(f(utf8('abc'))));
+    }
+  });
+
+  it('HMAC-SHA-256, RFC 4231 test case 2 (also split into parts)', () => {
+    expect(hex(hmacSha256(utf8(RFC4231_CASE2.key), utf8(RFC4231_CASE2.data)))).toBe(RFC4231_CASE2.hmacSha256);
+    expect(hex(hmacSha256(utf8(RFC4231_CASE2.key), utf8('what do ya '), utf8('want for nothing?')))).toBe(RFC4231_CASE2.hmacSha256);
+  });
+});
+
+describe('byte helpers', () => {
+  it('hex round trip (and views are encoded from their offset)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.nat({ max: 8 }), (bytes, offset) => {
+        const backing = new Uint8Array(offset + bytes.length).fill(0xaa);
+        backing.set(bytes, offset);
+        const view = backing.subarray(offset);
+        expect(toHex(view)).toBe(Buffer.from(bytes).toString('hex'));
+        expect(fromHex(toHex(view))).toEqual(bytes);
+      }),
+    );
+    expect(fromHex('ABcd')).toEqual(Uint8Array.of(0xab, 0xcd));
+  });
+
+  it('fromHex rejects odd lengths and non-hex characters', () => {
+    for (const bad of ['a', 'abc', 'zz', '0x00', 'a b0', 'ab\n']) expect(() => fromHex(bad), bad).toThrow(TypeError);
+  });
+
+  it('base64 round trip (and views are encoded from their offset)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.nat({ max: 8 }), (bytes, offset) => {
+        const backing = new Uint8Array(offset + bytes.length).fill(0x55);
+        backing.set(bytes, offset);
+        const text = toBase64(backing.subarray(offset));
+        expect(text).toBe(Buffer.from(bytes).toString('base64'));
+        expect(fromBase64(text)).toEqual(bytes);
+      }),
+    );
+  });
+
+  it('fromBase64 rejects what a lenient decoder would skip or guess', () => {
+    for (const bad of ['AAA', 'AA=', 'A===', 'AA==AA==', 'AAAA\n', ' AAAA', 'AA AA', 'AB-_', 'AAAA=', '====', 'A']) {
+      expect(() => fromBase64(bad), JSON.stringify(bad)).toThrow(TypeError);
+    }
+    expect(fromBase64('')).toEqual(new Uint8Array());
+  });
+
+  it('equalBytes', () => {
+    expect(equalBytes(Uint8Array.of(1, 2), Uint8Array.of(1, 2))).toBe(true);
+    expect(equalBytes(Uint8Array.of(1, 2), Uint8Array.of(1, 3))).toBe(false);
+    expect(equalBytes(Uint8Array.of(1, 2), Uint8Array.of(1, 2, 3))).toBe(false);
+    expect(equalBytes(new Uint8Array(), new Uint8Array())).toBe(true);
+  });
+
+  it('concatBytes and wipe', () => {
+    expect(concatBytes(Uint8Array.of(1), new Uint8Array(), Uint8Array.of(2, 3))).toEqual(Uint8Array.of(1, 2, 3));
+    expect(concatBytes()).toEqual(new Uint8Array());
+    const secret = Uint8Array.of(9, 9, 9);
+    wipe(secret);
+    expect(secret).toEqual(new Uint8Array(3));
+  });
+});
