@@ -15,6 +15,7 @@ export default defineConfig({
       { find: /^@pursuance\/tapir$/, replacement: pkg('tapir') },
       { find: /^@pursuance\/pursuance$/, replacement: pkg('pursuance') },
       { find: /^@pursuance\/relay$/, replacement: pkg('relay') },
+      { find: /^@pursuance\/migrations$/, replacement: fileURLToPath(new URL('./migrations/src/index.ts', import.meta.url)) },
     ],
   },
   test: {
