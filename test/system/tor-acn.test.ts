@@ -3,14 +3,14 @@
  * 2 client tors on loopback. Needs the Debian `tor` package; without it every test here FAILS
  * (TorNotInstalledError from beforeAll) rather than skipping, so CI cannot silently lose it.
  */
-import type { Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '@pursuance/crypto';
 import { AcnTimeoutError, AcnUnreachableError } from '../../packages/tapir/src/errors.js';
 import type { ACNListener } from '../../packages/tapir/src/acn/acn.js';
 import { TorACN, type OpenRetryInfo } from '../../packages/tapir/src/acn/tor-acn.js';
 import { TorControlClient } from '../../packages/tapir/src/acn/tor-control.js';
-import { createTorAcnPair, startTorNetwork, torAcnOptions, type TorNetwork } from '../tor/tornet.js';
+import { createTorAcnPair, startTorNetwork, torAcnOptions, torControlAuth, type TorNetwork } from '../tor/tornet.js';
 
 const TAPIR_PORT = 9878;
 
@@ -107,12 +107,11 @@ describe('TorACN on a private Tor network', () => {
     const c = Identity.generate();
     const client = network!.clients[0]!;
     const control = await TorControlClient.connect({ port: client.controlPort });
-    const { createServer } = await import('node:net');
     const server = createServer(echo);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const localPort = (server.address() as { port: number }).port;
     try {
-      await control.authenticate(client.cookieFile !== null ? { cookieFile: client.cookieFile } : {});
+      await control.authenticate(torControlAuth(client));
       const key = c.torExpandedSecretKey();
       const id = await control.addOnionEd25519V3(key, [{ virtPort: TAPIR_PORT, target: `127.0.0.1:${localPort}` }]);
       key.fill(0);
@@ -139,7 +138,7 @@ describe('TorACN on a private Tor network', () => {
     const client = network!.clients[0]!;
     const control = await TorControlClient.connect({ port: client.controlPort });
     try {
-      await control.authenticate(client.cookieFile !== null ? { cookieFile: client.cookieFile } : {});
+      await control.authenticate(torControlAuth(client));
       const d = Identity.generate();
       const key = d.torExpandedSecretKey();
       key[0] = key[0]! | 7; // undo the clamping of the scalar's low bits

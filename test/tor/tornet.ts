@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TorACN, type TorACNOptions } from '../../packages/tapir/src/acn/tor-acn.js';
+import type { TorAuthOptions } from '../../packages/tapir/src/acn/tor-control.js';
 
 export const TORNET_SCRIPT = fileURLToPath(new URL('./tornet.sh', import.meta.url));
 
@@ -170,18 +171,24 @@ export async function startTorNetwork(options: StartTorNetworkOptions = {}): Pro
   };
 }
 
-/** TorACN options for one client of the network (cookie auth, or TORNET_CONTROL_PASSWORD). */
+/** Control-port credentials for a client: its cookie file, or TORNET_CONTROL_PASSWORD. */
+export function torControlAuth(client: TorNetworkClient): TorAuthOptions {
+  if (client.cookieFile !== null) return { cookieFile: client.cookieFile };
+  const password = process.env['TORNET_CONTROL_PASSWORD'];
+  if (password === undefined) throw new Error('the network uses password auth but TORNET_CONTROL_PASSWORD is not set');
+  return { password };
+}
+
+/** TorACN options for one client of the network. */
 export function torAcnOptions(network: TorNetwork, clientIndex: number, extra: Partial<TorACNOptions> = {}): TorACNOptions {
   const client = network.clients[clientIndex];
   if (client === undefined) throw new RangeError(`the network has no client ${clientIndex}`);
-  const password = process.env['TORNET_CONTROL_PASSWORD'];
   return {
     controlHost: network.host,
     controlPort: client.controlPort,
     socksHost: network.host,
     socksPort: client.socksPort,
-    ...(client.cookieFile !== null ? { cookieFile: client.cookieFile } : {}),
-    ...(password !== undefined && client.cookieFile === null ? { password } : {}),
+    ...torControlAuth(client),
     ...extra,
   };
 }

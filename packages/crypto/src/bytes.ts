@@ -38,7 +38,10 @@ export function fromBase64(text: string): Uint8Array {
   if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) {
     throw new TypeError('invalid base64 string');
   }
-  return new Uint8Array(Buffer.from(text, 'base64'));
+  const bytes = Buffer.from(text, 'base64');
+  // Unused trailing bits must be zero ('AB==' and 'AA==' must not both decode to [0]).
+  if (bytes.toString('base64') !== text) throw new TypeError('non-canonical base64 (non-zero trailing bits)');
+  return new Uint8Array(bytes);
 }
 
 /** Overwrite a buffer holding secret material once it is no longer needed. */

@@ -1,4 +1,5 @@
 import { sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import nacl from 'tweetnacl';
 import { InvalidKeyError, InvalidSignatureFormatError } from './errors.js';
 import { importOkpPrivateKey, importOkpPublicKey, rawPublicKey } from './key-objects.js';
@@ -32,6 +33,19 @@ export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
 
 export function signWithKeyObject(key: KeyObject, message: Uint8Array): Uint8Array {
   return new Uint8Array(nodeSign(null, message, key));
+}
+
+/**
+ * Small-order public keys (the identity point and the other torsion points) admit
+ * signatures that verify for every message, e.g. (R = identity, S = 0); no honest key is
+ * ever small-order, so such keys are refused everywhere a key is accepted.
+ */
+export function isWeakPublicKey(publicKey: Uint8Array): boolean {
+  try {
+    return ed25519.Point.fromBytes(publicKey).isSmallOrder();
+  } catch {
+    return true; // not a curve point at all
+  }
 }
 
 function checkSignature(signature: Uint8Array): void {
@@ -70,7 +84,7 @@ export class NodeSignatureVerifier implements SignatureVerifier {
     let key = this.keys.get(id);
     if (key === undefined) {
       try {
-        key = publicKeyObject(publicKey);
+        key = isWeakPublicKey(publicKey) ? null : publicKeyObject(publicKey);
       } catch {
         key = null;
       }
@@ -105,7 +119,7 @@ export class NaclSignatureVerifier implements SignatureVerifier {
     if (publicKey.length !== ED25519_PUBLIC_KEY_LENGTH) throw new InvalidKeyError('an ed25519 public key is 32 bytes');
     // tweetnacl skips the S < L check that OpenSSL (and RFC 8032) perform; without it this
     // reference verifier would accept the malleated signature (R, S + L) the default rejects.
-    if (!scalarIsCanonical(signature)) return false;
+    if (!scalarIsCanonical(signature) || isWeakPublicKey(publicKey)) return false;
     return nacl.sign.detached.verify(message, signature, publicKey);
   }
 }

@@ -1,6 +1,6 @@
 import { randomBytes, scrypt } from 'node:crypto';
 import { fromBase64, toBase64 } from './bytes.js';
-import { DecryptionError, KdfParametersError, WrongPasswordError } from './errors.js';
+import { DecryptionError, InvalidEncodingError, KdfParametersError, WrongPasswordError } from './errors.js';
 import { secretboxOpen, secretboxSeal } from './nacl.js';
 
 /**
@@ -30,7 +30,7 @@ function checkParams(params: ScryptParams): void {
   if (!Number.isSafeInteger(p) || p < 1 || p > 16) throw new KdfParametersError('scrypt p must be in [1, 16]');
 }
 
-export function deriveKeyFromPassword(
+export async function deriveKeyFromPassword(
   password: string,
   salt: Uint8Array,
   params: ScryptParams = DEFAULT_SCRYPT_PARAMS,
@@ -73,9 +73,17 @@ export async function sealWithPassword(
 
 export async function openWithPassword(password: string, sealed: PasswordSealed): Promise<Uint8Array> {
   if (sealed.v !== 1 || sealed.kdf !== 'scrypt') throw new KdfParametersError('unsupported sealed-blob version');
-  const key = await deriveKeyFromPassword(password, fromBase64(sealed.salt), { N: sealed.N, r: sealed.r, p: sealed.p });
+  let salt: Uint8Array;
+  let box: Uint8Array;
   try {
-    return secretboxOpen(key, fromBase64(sealed.box));
+    salt = fromBase64(sealed.salt);
+    box = fromBase64(sealed.box);
+  } catch (cause) {
+    throw new InvalidEncodingError('sealed blob is not valid base64', { cause });
+  }
+  const key = await deriveKeyFromPassword(password, salt, { N: sealed.N, r: sealed.r, p: sealed.p });
+  try {
+    return secretboxOpen(key, box);
   } catch (err) {
     if (err instanceof DecryptionError) throw new WrongPasswordError();
     throw err;

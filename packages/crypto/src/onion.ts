@@ -1,6 +1,7 @@
 import { base32 } from '@scure/base';
 import { concatBytes, equalBytes } from './bytes.js';
 import { InvalidOnionAddressError } from './errors.js';
+import { isWeakPublicKey } from './ed25519.js';
 import { sha3_256 } from './hash.js';
 
 /**
@@ -41,6 +42,7 @@ export function publicKeyFromOnion(onion: string): Uint8Array {
   if (!equalBytes(raw.subarray(32, 34), checksum(publicKey))) {
     throw new InvalidOnionAddressError('onion checksum mismatch');
   }
+  if (isWeakPublicKey(publicKey)) throw new InvalidOnionAddressError('onion key is not a valid, full-order ed25519 point');
   return new Uint8Array(publicKey);
 }
 

@@ -55,7 +55,7 @@ describe('byte helpers', () => {
   });
 
   it('fromBase64 rejects what a lenient decoder would skip or guess', () => {
-    for (const bad of ['AAA', 'AA=', 'A===', 'AA==AA==', 'AAAA\n', ' AAAA', 'AA AA', 'AB-_', 'AAAA=', '====', 'A']) {
+    for (const bad of ['AAA', 'AA=', 'A===', 'AA==AA==', 'AAAA\n', ' AAAA', 'AA AA', 'AB-_', 'AAAA=', '====', 'A', 'AB==', 'AAB=']) {
       expect(() => fromBase64(bad), JSON.stringify(bad)).toThrow(TypeError);
     }
     expect(fromBase64('')).toEqual(new Uint8Array());

@@ -4,6 +4,10 @@ import {
   ED25519_SIGNATURE_LENGTH,
   Identity,
   InvalidKeyError,
+  InvalidOnionAddressError,
+  isWeakPublicKey,
+  onionFromPublicKey,
+  publicKeyFromOnion,
   InvalidSignatureFormatError,
   NaclSignatureVerifier,
   NodeSignatureVerifier,
@@ -240,5 +244,27 @@ describe('node:crypto and tweetnacl verifiers agree (property)', () => {
       }),
       { numRuns: 50 },
     );
+  });
+});
+
+describe('small-order public keys', () => {
+  // The identity point (y = 1) and a point of order 2 (y = -1): torsion points, never honest keys.
+  const identityPoint = new Uint8Array(32);
+  identityPoint[0] = 1;
+  const orderTwo = unhex('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f');
+  const universalSignature = new Uint8Array(64);
+  universalSignature.set(identityPoint, 0); // R = identity, S = 0
+
+  it('are weak, and no signature under them verifies (not even the universal forgery)', () => {
+    for (const key of [identityPoint, orderTwo]) {
+      expect(isWeakPublicKey(key)).toBe(true);
+      expect(new NodeSignatureVerifier().verify(utf8('any message'), universalSignature, key)).toBe(false);
+      expect(new NaclSignatureVerifier().verify(utf8('any message'), universalSignature, key)).toBe(false);
+    }
+    expect(isWeakPublicKey(Identity.generate().publicKey)).toBe(false);
+  });
+
+  it('are refused as onion names', () => {
+    expect(() => publicKeyFromOnion(onionFromPublicKey(identityPoint))).toThrow(InvalidOnionAddressError);
   });
 });

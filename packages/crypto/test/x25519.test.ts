@@ -166,4 +166,17 @@ describe('ed25519 → X25519 conversion', () => {
     expect(hex(id.x25519SecretKey())).toBe(secretHex);
     expect(hex(id.x25519PublicKey())).toBe(pubHex);
   });
+
+  it('Identity.diffieHellman agrees with x25519() and with the peer, and refuses low-order keys', () => {
+    const a = Identity.fromSeed(unhex(RFC8032_ED25519[0]!.secretKey));
+    const b = Identity.fromSeed(unhex(RFC8032_ED25519[1]!.secretKey));
+    const expected = hex(x25519(a.x25519SecretKey(), b.x25519PublicKey()));
+    expect(hex(a.diffieHellman(b.x25519PublicKey()))).toBe(expected);
+    expect(hex(a.diffieHellman(b.x25519PublicKey()))).toBe(expected); // cached key object, same answer
+    expect(hex(b.diffieHellman(a.x25519PublicKey()))).toBe(expected);
+    const peer = generateX25519KeyPair();
+    expect(hex(a.diffieHellman(peer.publicKey))).toBe(hex(x25519(peer.secretKey, a.x25519PublicKey())));
+    for (const point of X25519_LOW_ORDER_POINTS) expectThrowsType(() => a.diffieHellman(unhex(point)), WeakSharedSecretError);
+    expectThrowsType(() => a.diffieHellman(new Uint8Array(31)), InvalidKeyError);
+  });
 });
