@@ -85,11 +85,20 @@ async function findBinary(name: string): Promise<string | undefined> {
 
 /** Paths of tor and tor-gencert; throws TorNotInstalledError if either is missing. */
 export async function assertTorInstalled(): Promise<{ tor: string; gencert: string }> {
-  const tor = process.env['TORNET_TOR'] ?? (await findBinary('tor'));
-  if (tor === undefined) throw new TorNotInstalledError('tor');
-  const gencert = process.env['TORNET_GENCERT'] ?? (await findBinary('tor-gencert'));
-  if (gencert === undefined) throw new TorNotInstalledError('tor-gencert');
+  const tor = await resolveBinary('tor', process.env['TORNET_TOR']);
+  const gencert = await resolveBinary('tor-gencert', process.env['TORNET_GENCERT']);
   return { tor, gencert };
+}
+
+async function resolveBinary(name: string, override: string | undefined): Promise<string> {
+  const path = override ?? (await findBinary(name));
+  if (path === undefined) throw new TorNotInstalledError(name);
+  try {
+    await access(path, constants.X_OK);
+  } catch {
+    throw new TorNotInstalledError(`${name} (${path})`);
+  }
+  return path;
 }
 
 function portFree(port: number): Promise<boolean> {

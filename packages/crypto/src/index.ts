@@ -22,3 +22,4 @@ export * from './kdf.js';
 export * from './padding.js';
 export * from './canonical.js';
 export * from './identity.js';
+export * from './anonymous-box.js';

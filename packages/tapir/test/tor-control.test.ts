@@ -738,8 +738,10 @@ describe('TorACN with a fake tor', () => {
     const ctl = new AbortController();
     const aborted = acn.open(b.onion, 9878, { signal: ctl.signal });
     setTimeout(() => ctl.abort(), 50);
-    await expect(aborted).rejects.toBeInstanceOf(AcnClosedError);
-    await expect(acn.open(b.onion, 9878, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AcnClosedError);
+    // Like LoopbackACN, a caller's abort is AcnUnreachableError; closing the ACN is AcnClosedError.
+    await expect(aborted).rejects.toThrow(/aborted by the caller/);
+    await expect(aborted).rejects.toBeInstanceOf(AcnUnreachableError);
+    await expect(acn.open(b.onion, 9878, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AcnUnreachableError);
 
     const pending = acn.open(b.onion, 9878);
     setTimeout(() => void acn.close(), 50);

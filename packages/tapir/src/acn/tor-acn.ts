@@ -2,6 +2,8 @@
  * TorACN: the ACN backed by a running tor daemon. Onion services are published over tor's
  * control port (ADD_ONION with the identity's own key) and streams are opened through its
  * SOCKS5 port. Like every ACN it authenticates nothing; the tapir handshake binds identities.
+ * (So it is fine that tor delivers inbound streams to a plain 127.0.0.1 listener that any local
+ * process could also connect to.)
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { SocksClient } from 'socks';
@@ -86,6 +88,8 @@ export class TorACN implements ACN {
     this.#assertOpen();
     if (!isPort(port)) throw new RangeError(`invalid onion port ${port}`);
     const server = createServer(onConnection);
+    // Accept errors (e.g. EMFILE) must not crash the process; tor simply retries the stream.
+    server.on('error', () => undefined);
     const localPort = await listenOnLoopback(server);
     const cancelWait = new AbortController();
     let control: TorControlClient | undefined;
@@ -296,14 +300,17 @@ function stopError(reason: StopReason, onion: string, port: number, timeoutMs: n
     case 'acn-closed':
       return new AcnClosedError();
     default:
-      return new AcnClosedError(`opening ${abbreviate(onion)}:${port} was aborted by the caller`);
+      // Same mapping as LoopbackACN: errors.ts has no dedicated "aborted" class.
+      return new AcnUnreachableError(`opening ${abbreviate(onion)}:${port} was aborted by the caller`);
   }
 }
 
 function listenOnLoopback(server: Server): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(new AcnControlError('cannot open a local listener for the onion service', { cause: err })));
+    const onError = (err: Error): void => reject(new AcnControlError('cannot open a local listener for the onion service', { cause: err }));
+    server.once('error', onError);
     server.listen(0, '127.0.0.1', () => {
+      server.removeListener('error', onError);
       const addr = server.address();
       if (addr === null || typeof addr === 'string') reject(new AcnControlError('local listener has no TCP port'));
       else resolve(addr.port);

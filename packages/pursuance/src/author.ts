@@ -1,0 +1,287 @@
+import { randomBytes } from 'node:crypto';
+import { equalBytes, fromHex, publicKeyFromOnion, sealToIdentity, type CanonicalValue, type Identity, type OnionName } from '@pursuance/crypto';
+import type { EventBody, EventKind, Rotation, Share, TaskContent } from './bodies.js';
+import { signEvent, type EventId, type SignedEvent } from './envelope.js';
+import { ActionNotAllowedError, RejectionCode } from './errors.js';
+import { Keyring, makeRotation, makeShare, newRoleKey, sealContent, type RoleKey } from './keys.js';
+import { PursuanceLog } from './log.js';
+import { checkRole } from './rules/compile.js';
+import type { RoleId, Rules } from './rules/schema.js';
+import type { PublicState } from './state.js';
+import { collectKeys } from './view.js';
+
+export interface NewPursuance {
+  readonly name: string;
+  readonly description?: string;
+  readonly rules: Rules;
+  /** Other founders (ed25519 public keys); the creator is always a founder. */
+  readonly cofounders?: readonly Uint8Array[];
+  /** Roles every founder holds from the start (default: every role, so founders read all). */
+  readonly founderRoles?: readonly RoleId[];
+  readonly relay?: string | null;
+}
+
+export interface NewTask {
+  readonly audience: readonly RoleId[];
+  readonly parent?: EventId | null;
+  readonly title: string;
+  readonly body?: string;
+  readonly assignees?: { members?: readonly OnionName[]; roles?: readonly RoleId[] };
+  readonly labels?: readonly string[];
+  readonly due?: number | null;
+}
+
+/**
+ * A member acting on a pursuance: builds each event, signs it with the next sequence number
+ * on the current heads, and checks it with the very fold every peer runs before returning
+ * it. An action the rules forbid never leaves this object: it throws ActionNotAllowedError
+ * with the reason (and the denying rule), and nothing is added to the log.
+ */
+export class PursuanceAuthor {
+  public readonly keyring: Keyring;
+
+  public constructor(
+    public readonly identity: Identity,
+    public readonly log: PursuanceLog,
+    keyring?: Keyring,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.keyring = keyring ?? collectKeys(log, identity);
+  }
+
+  /** Create a pursuance: a genesis with the rules, founders, and a first key per role. */
+  public static create(identity: Identity, spec: NewPursuance, clock: () => number = Date.now): PursuanceAuthor {
+    const founders = [identity.publicKey, ...(spec.cofounders ?? []).filter((k) => !equalBytes(k, identity.publicKey))];
+    const founderRoles = [...(spec.founderRoles ?? Object.keys(spec.rules.roles))].sort();
+    const keys = founderRoles.map((role) => newRoleKey(role));
+    const body: EventBody<'genesis'> = {
+      name: spec.name,
+      description: spec.description ?? '',
+      founders,
+      rules: spec.rules,
+      members: founders.map((member) => ({ member, roles: founderRoles })),
+      keys: keys.map((k) => makeRotation(k, founders)),
+      relay: spec.relay ?? null,
+      nonce: new Uint8Array(randomBytes(16)),
+    };
+    const genesis = signEvent(identity, { pursuance: null, seq: 1, parents: [], time: clock(), kind: 'genesis', audience: [], body });
+    const keyring = new Keyring();
+    for (const k of keys) keyring.add(k);
+    return new PursuanceAuthor(identity, new PursuanceLog(genesis), keyring, clock);
+  }
+
+  public get state(): PublicState {
+    return this.log.state();
+  }
+
+  /** Learn keys from lockboxes addressed to us that arrived since (call after ingesting events). */
+  public refreshKeys(): void {
+    collectKeys(this.log, this.identity, this.keyring);
+  }
+
+  #publish<K extends EventKind>(kind: K, body: EventBody<K>, audience: readonly RoleId[] = []): SignedEvent<K> {
+    const parents = this.log.heads().map((id) => fromHex(id));
+    const event = signEvent(this.identity, {
+      pursuance: fromHex(this.log.id),
+      seq: this.log.lastSeq(this.identity.onion) + 1,
+      parents,
+      time: this.clock(),
+      kind,
+      audience,
+      body,
+    });
+    const rejection = this.log.dryRun(event);
+    if (rejection) throw new ActionNotAllowedError(rejection.code, rejection.reason, rejection.rule);
+    const result = this.log.add(event);
+    if (result.status === 'rejected') throw new ActionNotAllowedError(result.rejection!.code, result.rejection!.reason, result.rejection!.rule);
+    return event;
+  }
+
+  #mayRotate(role: RoleId): boolean {
+    const applier = this.log.applier();
+    const roles = [...(this.state.members.get(this.identity.onion)?.roles ?? [])].sort();
+    return checkRole(applier.ability(this.identity.onion), roles, 'rotate', role).ok;
+  }
+
+  /** Keys of `role` we hold that `recipient` may receive: the current one, and history where allowed. */
+  #sharesFor(role: RoleId, recipients: readonly Uint8Array[], includeHistory: boolean): Share[] {
+    const r = this.state.roles.get(role);
+    if (!r || r.epochs.length === 0) return [];
+    const epochs = includeHistory && this.state.rules.roles[role]?.history === 'all' ? r.epochs : [r.epochs.at(-1)!];
+    const out: Share[] = [];
+    for (const epoch of epochs) {
+      const k = this.keyring.get(epoch.keyIdHex);
+      if (k) out.push(makeShare(k, recipients));
+    }
+    return out;
+  }
+
+  #rotation(role: RoleId, excluded: ReadonlySet<OnionName>): Rotation {
+    const k = newRoleKey(role);
+    const holders = [...this.state.roles.get(role)!.holders].filter((o) => !excluded.has(o)).sort();
+    this.keyring.add(k);
+    return makeRotation(k, holders.map((o) => this.state.members.get(o)!.key));
+  }
+
+  // --- membership -----------------------------------------------------------------------
+
+  public addMember(memberKey: Uint8Array, options: { name?: string; roles?: readonly RoleId[] } = {}): SignedEvent<'member.add'> {
+    const roles = [...new Set(options.roles ?? [])].sort();
+    const keys = roles.flatMap((role) => this.#sharesFor(role, [memberKey], true));
+    return this.#publish('member.add', { member: memberKey, ...(options.name ? { name: options.name } : {}), roles, keys });
+  }
+
+  /** Expel a member; rotates every role they hold that we may rotate (others become due). */
+  public removeMember(member: OnionName, reason?: string): SignedEvent<'member.remove'> {
+    const target = this.state.members.get(member);
+    if (!target) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, `${member} is not a member`);
+    const excluded = new Set([member]);
+    const rotations = [...target.roles].sort().filter((r) => this.#mayRotate(r)).map((r) => this.#rotation(r, excluded));
+    return this.#publish('member.remove', { member: target.key, ...(reason ? { reason } : {}), rotations });
+  }
+
+  public leave(): SignedEvent<'member.leave'> {
+    return this.#publish('member.leave', {});
+  }
+
+  public assignRole(member: OnionName, role: RoleId): SignedEvent<'role.assign'> {
+    const target = this.state.members.get(member);
+    if (!target) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, `${member} is not a member`);
+    return this.#publish('role.assign', { member: target.key, role, keys: this.#sharesFor(role, [target.key], true) });
+  }
+
+  public removeRole(member: OnionName, role: RoleId): SignedEvent<'role.remove'> {
+    const target = this.state.members.get(member);
+    if (!target) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, `${member} is not a member`);
+    const rotation = this.#mayRotate(role) && this.state.roles.get(role)?.holders.has(member) ? this.#rotation(role, new Set([member])) : null;
+    return this.#publish('role.remove', { member: target.key, role, rotation });
+  }
+
+  // --- rules, keys, relay, succession -------------------------------------------------------
+
+  public changeRules(rules: Rules): SignedEvent<'rules.change'> {
+    return this.#publish('rules.change', { rules });
+  }
+
+  public rotateKeys(roles: readonly RoleId[]): SignedEvent<'keys.rotate'> {
+    return this.#publish('keys.rotate', { rotations: [...new Set(roles)].sort().map((r) => this.#rotation(r, new Set())) });
+  }
+
+  /** Give every current holder who lacks it the current key of each role we hold a key for. */
+  public shareMissingKeys(): SignedEvent<'keys.share'> | null {
+    const shares: Share[] = [];
+    for (const [role, r] of this.state.roles) {
+      const current = r.epochs.at(-1);
+      if (!current || !this.keyring.has(current.keyIdHex)) continue;
+      const lacking = [...r.holders].filter((o) => !current.recipients.has(o)).sort();
+      if (lacking.length === 0) continue;
+      const mine = this.state.members.get(this.identity.onion);
+      if (!mine?.roles.has(role) && !this.#mayRotate(role)) continue;
+      shares.push(makeShare(this.keyring.get(current.keyIdHex)!, lacking.map((o) => this.state.members.get(o)!.key)));
+    }
+    return shares.length ? this.#publish('keys.share', { shares }) : null;
+  }
+
+  /** Announce a new relay; the new group invite is sealed to every current member. */
+  public moveRelay(bundle: string, groupInvite: Uint8Array): SignedEvent<'relay.move'> {
+    const invites = [...this.state.members.values()]
+      .sort((a, b) => (a.onion < b.onion ? -1 : 1))
+      .map((m) => ({ to: m.key, box: sealToIdentity(m.key, groupInvite) }));
+    return this.#publish('relay.move', { bundle, invites });
+  }
+
+  public nominateFounder(candidate: OnionName): SignedEvent<'founder.nominate'> {
+    return this.#publish('founder.nominate', { candidate: publicKeyFromOnion(candidate) });
+  }
+
+  public endorseNomination(nomination: EventId): SignedEvent<'founder.endorse'> {
+    return this.#publish('founder.endorse', { nomination: fromHex(nomination) });
+  }
+
+  public claimNomination(nomination: EventId): SignedEvent<'founder.claim'> {
+    return this.#publish('founder.claim', { nomination: fromHex(nomination) });
+  }
+
+  // --- tasks ----------------------------------------------------------------------------
+
+  #currentKeys(audience: readonly RoleId[]): RoleKey[] {
+    return [...audience].sort().map((role) => {
+      const current = this.state.roles.get(role)?.epochs.at(-1);
+      if (!current) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_KEY, `role "${role}" has no key yet: rotate its keys first`);
+      const k = this.keyring.get(current.keyIdHex);
+      if (!k) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_KEY, `you do not hold the current key of role "${role}"`);
+      return k;
+    });
+  }
+
+  #taskAudience(task: EventId): readonly RoleId[] {
+    const t = this.state.tasks.get(task);
+    if (!t) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, 'no such task');
+    return t.audience;
+  }
+
+  #sealed(kind: string, task: EventId | null, content: CanonicalValue, audience: readonly RoleId[]) {
+    return sealContent({ kind, task, content }, this.#currentKeys(audience));
+  }
+
+  public createTask(spec: NewTask): SignedEvent<'task.create'> {
+    const audience = [...new Set(spec.audience)].sort();
+    const content: TaskContent<'task.create'> = {
+      title: spec.title,
+      body: spec.body ?? '',
+      assignees: {
+        members: (spec.assignees?.members ?? []).map((o) => publicKeyFromOnion(o)),
+        roles: [...(spec.assignees?.roles ?? [])],
+      },
+      labels: [...(spec.labels ?? [])],
+      due: spec.due ?? null,
+    };
+    const sealed = sealContent({ kind: 'task.create', task: null, content: content as unknown as CanonicalValue }, this.#currentKeys(audience));
+    return this.#publish('task.create', { parent: spec.parent ? fromHex(spec.parent) : null, sealed }, audience);
+  }
+
+  #taskEvent<K extends 'task.edit' | 'task.assign' | 'task.status' | 'task.close' | 'task.reopen' | 'task.comment'>(
+    kind: K,
+    task: EventId,
+    content: TaskContent<K>,
+  ): SignedEvent<K> {
+    const audience = this.#taskAudience(task);
+    const sealed = this.#sealed(kind, task, content as unknown as CanonicalValue, audience);
+    return this.#publish(kind, { task: fromHex(task), sealed } as EventBody<K>, audience);
+  }
+
+  public editTask(task: EventId, patch: TaskContent<'task.edit'>): SignedEvent<'task.edit'> {
+    return this.#taskEvent('task.edit', task, patch);
+  }
+
+  public assignTask(
+    task: EventId,
+    change: { add?: { members?: OnionName[]; roles?: RoleId[] }; remove?: { members?: OnionName[]; roles?: RoleId[] } },
+  ): SignedEvent<'task.assign'> {
+    const side = (s?: { members?: OnionName[]; roles?: RoleId[] }) => ({
+      members: (s?.members ?? []).map((o) => publicKeyFromOnion(o)),
+      roles: [...(s?.roles ?? [])],
+    });
+    return this.#taskEvent('task.assign', task, { add: side(change.add), remove: side(change.remove) });
+  }
+
+  public setStatus(task: EventId, to: string): SignedEvent<'task.status'> {
+    return this.#taskEvent('task.status', task, { to });
+  }
+
+  public closeTask(task: EventId, to?: string, note?: string): SignedEvent<'task.close'> {
+    return this.#taskEvent('task.close', task, { to: to ?? this.state.rules.workflow.closed[0]!, ...(note ? { note } : {}) });
+  }
+
+  public reopenTask(task: EventId, to?: string, note?: string): SignedEvent<'task.reopen'> {
+    return this.#taskEvent('task.reopen', task, { to: to ?? this.state.rules.workflow.initial, ...(note ? { note } : {}) });
+  }
+
+  public comment(task: EventId, body: string): SignedEvent<'task.comment'> {
+    return this.#taskEvent('task.comment', task, { body });
+  }
+
+  public moveTask(task: EventId, parent: EventId | null): SignedEvent<'task.move'> {
+    return this.#publish('task.move', { task: fromHex(task), parent: parent ? fromHex(parent) : null }, this.#taskAudience(task));
+  }
+}

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { RoleIdSchema, RulesSchema } from './rules/schema.js';
+import { bytes, bytesUpTo } from './zod-bytes.js';
+
+/**
+ * Bodies of every event kind. Governance events are public to all members; task events carry
+ * public structure (task id, parent) and a `sealed` part only the task's audience can open.
+ */
+const key = bytes(32);
+const eventId = bytes(32);
+const name = z.string().min(1).max(120);
+
+/** A role key sealed to one member's X25519 key (derived from their ed25519 identity). */
+export const LockboxSchema = z.strictObject({ to: key, box: bytesUpTo(256) });
+/** A new key for a role: its id (a commitment to the key) and lockboxes to holders. */
+export const RotationSchema = z.strictObject({ role: RoleIdSchema, keyId: bytes(32), lockboxes: z.array(LockboxSchema).max(5000) });
+/** An existing key (by id) given to holders who lack it. */
+export const ShareSchema = z.strictObject({ role: RoleIdSchema, keyId: bytes(32), lockboxes: z.array(LockboxSchema).min(1).max(5000) });
+/** Content sealed for a task's audience: a content key wrapped under each audience role's key. */
+export const SealedSchema = z.strictObject({
+  keys: z.array(z.strictObject({ role: RoleIdSchema, keyId: bytes(32), wrapped: bytes(72) })).min(1).max(16),
+  ct: bytesUpTo(256 * 1024),
+});
+
+export const BODY_SCHEMAS = {
+  genesis: z.strictObject({
+    name,
+    description: z.string().max(4000),
+    founders: z.array(key).min(1).max(64),
+    rules: RulesSchema,
+    members: z.array(z.strictObject({ member: key, name: name.optional(), roles: z.array(RoleIdSchema).max(64) })).max(1000),
+    keys: z.array(RotationSchema).max(64),
+    relay: z.string().max(4096).nullable(),
+    nonce: bytes(16),
+  }),
+  'member.add': z.strictObject({ member: key, name: name.optional(), roles: z.array(RoleIdSchema).max(64), keys: z.array(ShareSchema).max(256) }),
+  'member.remove': z.strictObject({ member: key, reason: z.string().max(1000).optional(), rotations: z.array(RotationSchema).max(64) }),
+  'member.leave': z.strictObject({}),
+  'role.assign': z.strictObject({ member: key, role: RoleIdSchema, keys: z.array(ShareSchema).max(256) }),
+  'role.remove': z.strictObject({ member: key, role: RoleIdSchema, rotation: RotationSchema.nullable() }),
+  'rules.change': z.strictObject({ rules: RulesSchema }),
+  'keys.rotate': z.strictObject({ rotations: z.array(RotationSchema).min(1).max(64) }),
+  'keys.share': z.strictObject({ shares: z.array(ShareSchema).min(1).max(256) }),
+  'relay.move': z.strictObject({ bundle: z.string().min(1).max(4096), invites: z.array(LockboxSchema).max(5000) }),
+  'founder.nominate': z.strictObject({ candidate: key }),
+  'founder.endorse': z.strictObject({ nomination: eventId }),
+  'founder.claim': z.strictObject({ nomination: eventId }),
+  'task.create': z.strictObject({ parent: eventId.nullable(), sealed: SealedSchema }),
+  'task.edit': z.strictObject({ task: eventId, sealed: SealedSchema }),
+  'task.assign': z.strictObject({ task: eventId, sealed: SealedSchema }),
+  'task.status': z.strictObject({ task: eventId, sealed: SealedSchema }),
+  'task.close': z.strictObject({ task: eventId, sealed: SealedSchema }),
+  'task.reopen': z.strictObject({ task: eventId, sealed: SealedSchema }),
+  'task.comment': z.strictObject({ task: eventId, sealed: SealedSchema }),
+  'task.move': z.strictObject({ task: eventId, parent: eventId.nullable() }),
+} as const;
+
+export type EventKind = keyof typeof BODY_SCHEMAS;
+export const EVENT_KINDS = Object.keys(BODY_SCHEMAS) as [EventKind, ...EventKind[]];
+export type EventBody<K extends EventKind = EventKind> = z.infer<(typeof BODY_SCHEMAS)[K]>;
+export type Rotation = z.infer<typeof RotationSchema>;
+export type Share = z.infer<typeof ShareSchema>;
+export type Lockbox = z.infer<typeof LockboxSchema>;
+export type Sealed = z.infer<typeof SealedSchema>;
+
+export const TASK_CONTENT_KINDS = ['task.create', 'task.edit', 'task.assign', 'task.status', 'task.close', 'task.reopen', 'task.comment'] as const;
+export type TaskContentKind = (typeof TASK_CONTENT_KINDS)[number];
+
+/** Private payloads inside `sealed.ct`, per task kind (validated by readers after decryption). */
+const assignees = z.strictObject({ members: z.array(key).max(256), roles: z.array(RoleIdSchema).max(64) });
+const state = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/);
+export const CONTENT_SCHEMAS = {
+  'task.create': z.strictObject({
+    title: z.string().min(1).max(300),
+    body: z.string().max(20_000),
+    assignees,
+    labels: z.array(z.string().min(1).max(40)).max(32),
+    due: z.number().int().min(0).nullable(),
+  }),
+  'task.edit': z.strictObject({
+    title: z.string().min(1).max(300).optional(),
+    body: z.string().max(20_000).optional(),
+    labels: z.array(z.string().min(1).max(40)).max(32).optional(),
+    due: z.number().int().min(0).nullable().optional(),
+  }),
+  'task.assign': z.strictObject({ add: assignees, remove: assignees }),
+  'task.status': z.strictObject({ to: state }),
+  'task.close': z.strictObject({ to: state, note: z.string().max(2000).optional() }),
+  'task.reopen': z.strictObject({ to: state, note: z.string().max(2000).optional() }),
+  'task.comment': z.strictObject({ body: z.string().min(1).max(20_000) }),
+} as const;
+export type TaskContent<K extends TaskContentKind = TaskContentKind> = z.infer<(typeof CONTENT_SCHEMAS)[K]>;

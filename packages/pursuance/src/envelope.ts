@@ -1,0 +1,165 @@
+import {
+  CryptoError,
+  canonicalDecode,
+  canonicalEncode,
+  concatBytes,
+  onionFromPublicKey,
+  sha256,
+  toHex,
+  defaultVerifier,
+  type CanonicalValue,
+  type Identity,
+  type OnionName,
+  type SignatureVerifier,
+} from '@pursuance/crypto';
+import { z } from 'zod';
+import { BODY_SCHEMAS, EVENT_KINDS, type EventBody, type EventKind } from './bodies.js';
+import { EventRejectedError, RejectionCode } from './errors.js';
+import { RoleIdSchema } from './rules/schema.js';
+import { bytes } from './zod-bytes.js';
+
+/**
+ * The signed event envelope. Canonical CBOR (see @pursuance/crypto canonical.ts) of
+ *   { event: { v, pursuance, author, seq, parents, time, kind, audience, body }, sig }
+ * where `sig` is ed25519 over DOMAIN ‖ canonical(event), and the event id is
+ * SHA-256 of the whole signed encoding. Genesis has `pursuance: null`; the pursuance id is the
+ * genesis event id, so it never depends on a relay.
+ */
+export const EVENT_FORMAT_VERSION = 1;
+export const MAX_EVENT_BYTES = 1024 * 1024;
+const DOMAIN = new TextEncoder().encode('pursuance/event/v1\n');
+
+export type EventId = string & { readonly __eventId: true };
+export type PursuanceId = EventId;
+
+const eventIdBytes = bytes(32);
+
+export const HeaderSchema = z.strictObject({
+  v: z.literal(EVENT_FORMAT_VERSION),
+  pursuance: eventIdBytes.nullable(),
+  author: bytes(32),
+  seq: z.number().int().min(1).max(2 ** 40),
+  parents: z.array(eventIdBytes).max(64),
+  time: z.number().int().min(0).max(2 ** 50),
+  kind: z.enum(EVENT_KINDS),
+  audience: z.array(RoleIdSchema).max(16),
+  body: z.unknown(),
+});
+
+export interface EventHeader<K extends EventKind = EventKind> {
+  readonly v: typeof EVENT_FORMAT_VERSION;
+  readonly pursuance: Uint8Array | null;
+  readonly author: Uint8Array;
+  readonly seq: number;
+  readonly parents: readonly Uint8Array[];
+  readonly time: number;
+  readonly kind: K;
+  readonly audience: readonly string[];
+  readonly body: EventBody<K>;
+}
+
+/** A verified event: parsed, schema-checked, signature-checked. */
+export interface SignedEvent<K extends EventKind = EventKind> {
+  readonly id: EventId;
+  readonly bytes: Uint8Array;
+  readonly header: EventHeader<K>;
+  readonly author: OnionName;
+  readonly parentIds: readonly EventId[];
+  readonly pursuanceId: PursuanceId | null;
+}
+
+export function eventIdFromBytes(id: Uint8Array): EventId {
+  return toHex(id) as EventId;
+}
+
+function sortedUniqueBytes(list: readonly Uint8Array[]): boolean {
+  for (let i = 1; i < list.length; i++) if (Buffer.compare(list[i - 1]!, list[i]!) >= 0) return false;
+  return true;
+}
+
+function sortedUniqueStrings(list: readonly string[]): boolean {
+  for (let i = 1; i < list.length; i++) if (list[i - 1]! >= list[i]!) return false;
+  return true;
+}
+
+function headerValue(h: EventHeader): CanonicalValue {
+  return {
+    v: h.v,
+    pursuance: h.pursuance,
+    author: h.author,
+    seq: h.seq,
+    parents: [...h.parents],
+    time: h.time,
+    kind: h.kind,
+    audience: [...h.audience],
+    body: h.body as CanonicalValue,
+  };
+}
+
+/** Sign a header. Parents and audience are sorted here, so callers need not. */
+export function signEvent<K extends EventKind>(identity: Identity, header: Omit<EventHeader<K>, 'v' | 'author'>): SignedEvent<K> {
+  const full: EventHeader<K> = {
+    ...header,
+    v: EVENT_FORMAT_VERSION,
+    author: identity.publicKey,
+    parents: [...header.parents].sort(Buffer.compare),
+    audience: [...new Set(header.audience)].sort(),
+  };
+  const encodedHeader = canonicalEncode(headerValue(full));
+  const sig = identity.sign(concatBytes(DOMAIN, encodedHeader));
+  const signed = canonicalEncode({ event: headerValue(full), sig });
+  return decodeEvent(signed) as SignedEvent<K>;
+}
+
+const EnvelopeSchema = z.strictObject({ event: z.unknown(), sig: bytes(64) });
+
+/**
+ * Parse and verify an event from bytes: canonical encoding, envelope and header schema, the
+ * kind's body schema (unknown fields and kinds rejected), sorted parents/audience, signature.
+ * Throws EventRejectedError with a code; never returns an unverified event.
+ */
+export function decodeEvent(bytesIn: Uint8Array, verifier: SignatureVerifier = defaultVerifier): SignedEvent {
+  if (bytesIn.length > MAX_EVENT_BYTES) throw new EventRejectedError(RejectionCode.INVALID_ENCODING, `event exceeds ${MAX_EVENT_BYTES} bytes`);
+  let value: CanonicalValue;
+  try {
+    value = canonicalDecode(bytesIn);
+  } catch (cause) {
+    const detail = cause instanceof CryptoError ? cause.message : 'undecodable';
+    throw new EventRejectedError(RejectionCode.INVALID_ENCODING, `not a canonical event: ${detail}`, { cause });
+  }
+  const envelope = EnvelopeSchema.safeParse(value);
+  if (!envelope.success) throw schemaError('envelope', envelope.error);
+  const header = HeaderSchema.safeParse(envelope.data.event);
+  if (!header.success) throw schemaError('event header', header.error);
+  const h = header.data;
+  const body = BODY_SCHEMAS[h.kind].safeParse(h.body);
+  if (!body.success) throw schemaError(`${h.kind} body`, body.error);
+  if (!sortedUniqueBytes(h.parents)) throw new EventRejectedError(RejectionCode.INVALID_SCHEMA, 'parents must be sorted and unique');
+  if (!sortedUniqueStrings(h.audience)) throw new EventRejectedError(RejectionCode.INVALID_SCHEMA, 'audience must be sorted and unique');
+  if ((h.kind === 'genesis') !== (h.pursuance === null)) {
+    throw new EventRejectedError(RejectionCode.INVALID_GENESIS, 'only a genesis event has no pursuance id');
+  }
+  const signedPart = canonicalEncode(envelope.data.event as CanonicalValue);
+  let valid: boolean;
+  try {
+    valid = verifier.verify(concatBytes(DOMAIN, signedPart), envelope.data.sig, h.author);
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new EventRejectedError(RejectionCode.BAD_SIGNATURE, 'signature does not verify under the author key');
+  const eventHeader = { ...h, body: body.data } as EventHeader;
+  return {
+    id: toHex(sha256(bytesIn)) as EventId,
+    bytes: bytesIn,
+    header: eventHeader,
+    author: onionFromPublicKey(h.author),
+    parentIds: h.parents.map(eventIdFromBytes),
+    pursuanceId: h.pursuance === null ? null : eventIdFromBytes(h.pursuance),
+  };
+}
+
+function schemaError(what: string, error: z.ZodError): EventRejectedError {
+  const issue = error.issues[0];
+  const path = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+  return new EventRejectedError(RejectionCode.INVALID_SCHEMA, `invalid ${what}${path}: ${issue?.message ?? 'invalid'}`);
+}

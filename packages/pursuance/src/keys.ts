@@ -1,0 +1,140 @@
+import {
+  CryptoError,
+  canonicalDecode,
+  canonicalEncode,
+  equalBytes,
+  openFromIdentity,
+  padToSize,
+  randomKey,
+  sealToIdentity,
+  secretboxOpen,
+  secretboxSeal,
+  sha256,
+  toHex,
+  unpad,
+  type CanonicalValue,
+  type Identity,
+} from '@pursuance/crypto';
+import type { Lockbox, Rotation, Sealed, Share } from './bodies.js';
+import { ContentUnreadableError } from './errors.js';
+
+/**
+ * Per-role keys. A role key is 32 random bytes; its public id is a commitment
+ * keyId = SHA-256("pursuance/role-key/v1" ‖ canonical({role, key})), published in the
+ * rotation that introduces it. Whoever opens a lockbox checks the key against that id, so a
+ * member can never plant a key: only a valid rotation event introduces an id, and a share
+ * must deliver exactly that key.
+ */
+const KEY_ID_DOMAIN = new TextEncoder().encode('pursuance/role-key/v1');
+/** Sealed content is padded to a multiple of this, so its length says little about it. */
+export const CONTENT_PADDING_BUCKET = 256;
+
+export type KeyIdHex = string;
+
+export function roleKeyId(role: string, key: Uint8Array): Uint8Array {
+  return sha256(KEY_ID_DOMAIN, canonicalEncode({ role, key }));
+}
+
+export interface RoleKey {
+  readonly role: string;
+  readonly keyId: Uint8Array;
+  readonly key: Uint8Array;
+}
+
+export function newRoleKey(role: string): RoleKey {
+  const key = randomKey();
+  return { role, key, keyId: roleKeyId(role, key) };
+}
+
+function lockboxPayload(k: RoleKey): Uint8Array {
+  return canonicalEncode({ role: k.role, keyId: k.keyId, key: k.key });
+}
+
+export function sealLockbox(k: RoleKey, recipient: Uint8Array): Lockbox {
+  return { to: recipient, box: sealToIdentity(recipient, lockboxPayload(k)) };
+}
+
+/** A rotation introducing `k` with lockboxes to `holders` (ed25519 public keys). */
+export function makeRotation(k: RoleKey, holders: readonly Uint8Array[]): Rotation {
+  return { role: k.role, keyId: k.keyId, lockboxes: holders.map((h) => sealLockbox(k, h)) };
+}
+
+export function makeShare(k: RoleKey, recipients: readonly Uint8Array[]): Share {
+  return { role: k.role, keyId: k.keyId, lockboxes: recipients.map((h) => sealLockbox(k, h)) };
+}
+
+/**
+ * Open a lockbox addressed to `me`. Returns undefined when it does not open or does not
+ * deliver the key the id commits to (a planted or corrupted key is never accepted).
+ */
+export function openLockbox(me: Identity, role: string, keyId: Uint8Array, lockbox: Lockbox): RoleKey | undefined {
+  if (!equalBytes(lockbox.to, me.publicKey)) return undefined;
+  try {
+    const v = canonicalDecode(openFromIdentity(me, lockbox.box)) as { role?: unknown; keyId?: unknown; key?: unknown };
+    if (v.role !== role || !(v.keyId instanceof Uint8Array) || !(v.key instanceof Uint8Array) || v.key.length !== 32) return undefined;
+    if (!equalBytes(v.keyId, keyId) || !equalBytes(roleKeyId(role, v.key), keyId)) return undefined;
+    return { role, keyId, key: v.key };
+  } catch (err) {
+    if (err instanceof CryptoError) return undefined;
+    throw err;
+  }
+}
+
+/** The role keys one member holds, by key id. */
+export class Keyring {
+  readonly #keys = new Map<KeyIdHex, RoleKey>();
+
+  public add(k: RoleKey): void {
+    this.#keys.set(toHex(k.keyId), k);
+  }
+
+  public get(keyId: Uint8Array | KeyIdHex): RoleKey | undefined {
+    return this.#keys.get(typeof keyId === 'string' ? keyId : toHex(keyId));
+  }
+
+  public has(keyId: Uint8Array | KeyIdHex): boolean {
+    return this.get(keyId) !== undefined;
+  }
+
+  public get size(): number {
+    return this.#keys.size;
+  }
+
+  public keyIds(): KeyIdHex[] {
+    return [...this.#keys.keys()];
+  }
+}
+
+/**
+ * Seal a task payload for an audience: a fresh content key encrypts the padded canonical
+ * payload; the content key is wrapped under each audience role's current key.
+ */
+export function sealContent(payload: CanonicalValue, roleKeys: readonly RoleKey[]): Sealed {
+  const contentKey = randomKey();
+  const plain = canonicalEncode(payload);
+  const size = Math.ceil((plain.length + 4) / CONTENT_PADDING_BUCKET) * CONTENT_PADDING_BUCKET;
+  try {
+    return {
+      keys: roleKeys.map((k) => ({ role: k.role, keyId: k.keyId, wrapped: secretboxSeal(k.key, contentKey) })),
+      ct: secretboxSeal(contentKey, padToSize(plain, size)),
+    };
+  } finally {
+    contentKey.fill(0);
+  }
+}
+
+/** Open sealed content with any key in the ring; ContentUnreadableError if none fits. */
+export function openContent(sealed: Sealed, keyring: Keyring): CanonicalValue {
+  for (const wrapped of sealed.keys) {
+    const k = keyring.get(wrapped.keyId);
+    if (!k || k.role !== wrapped.role) continue;
+    try {
+      const contentKey = secretboxOpen(k.key, wrapped.wrapped);
+      return canonicalDecode(unpad(secretboxOpen(contentKey, sealed.ct)));
+    } catch (err) {
+      if (err instanceof CryptoError) throw new ContentUnreadableError(`sealed content is corrupt: ${err.message}`);
+      throw err;
+    }
+  }
+  throw new ContentUnreadableError('no key in this keyring opens the content');
+}

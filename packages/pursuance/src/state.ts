@@ -1,0 +1,129 @@
+import { canonicalEncode, sha256, toHex, type CanonicalValue, type OnionName } from '@pursuance/crypto';
+import type { EventId, PursuanceId } from './envelope.js';
+import type { Rejection } from './errors.js';
+import type { RoleId, Rules } from './rules/schema.js';
+
+/**
+ * The public state of a pursuance: everything every member can verify and must agree on.
+ * Task content is not here (it is sealed to audiences; see view.ts), but task structure is:
+ * that a task exists, its audience, its parent and whether it is closed.
+ */
+export interface MemberState {
+  readonly onion: OnionName;
+  readonly key: Uint8Array;
+  name: string | undefined;
+  readonly roles: Set<RoleId>;
+  /** Per role: the epoch index current when the member last received the role. */
+  readonly roleSince: Map<RoleId, number>;
+  readonly addedBy: EventId;
+}
+
+export interface KeyEpoch {
+  readonly epoch: number;
+  readonly keyId: Uint8Array;
+  readonly keyIdHex: string;
+  readonly introducedBy: EventId;
+  /** Members that have been sent a lockbox for this key (rotation or share). */
+  readonly recipients: Set<OnionName>;
+}
+
+export interface RoleState {
+  readonly id: RoleId;
+  readonly holders: Set<OnionName>;
+  readonly epochs: KeyEpoch[];
+  readonly epochsById: Map<string, KeyEpoch>;
+  /** Set when a holder left without a rotation: the current key must be replaced before new content uses it. */
+  rotationDueSince: EventId | null;
+}
+
+export interface TaskState {
+  readonly id: EventId;
+  readonly audience: readonly RoleId[];
+  parent: EventId | null;
+  readonly createdBy: OnionName;
+  closed: boolean;
+  readonly children: Set<EventId>;
+}
+
+export interface Nomination {
+  readonly id: EventId;
+  readonly candidate: OnionName;
+  readonly time: number;
+  readonly endorsers: Set<OnionName>;
+  open: boolean;
+}
+
+export interface Equivocation {
+  readonly author: OnionName;
+  readonly seq: number;
+  readonly events: readonly EventId[];
+}
+
+export interface PublicState {
+  readonly id: PursuanceId;
+  name: string;
+  description: string;
+  rules: Rules;
+  rulesRevision: number;
+  readonly founders: Set<OnionName>;
+  readonly members: Map<OnionName, MemberState>;
+  readonly roles: Map<RoleId, RoleState>;
+  readonly tasks: Map<EventId, TaskState>;
+  relay: { bundle: string | null; movedBy: EventId | null };
+  readonly nominations: Map<EventId, Nomination>;
+  lastFounderActivity: number;
+}
+
+export function newRoleState(id: RoleId): RoleState {
+  return { id, holders: new Set(), epochs: [], epochsById: new Map(), rotationDueSince: null };
+}
+
+const sorted = <T>(values: Iterable<T>): T[] => [...values].sort();
+
+/** A canonical, order-independent rendering of the public state (what the state hash covers). */
+export function publicStateValue(
+  state: PublicState,
+  acceptedLogHash: Uint8Array,
+  rejections: readonly Rejection[],
+  equivocations: readonly Equivocation[],
+): CanonicalValue {
+  return {
+    id: state.id,
+    name: state.name,
+    description: state.description,
+    rules: state.rules as unknown as CanonicalValue,
+    rulesRevision: state.rulesRevision,
+    founders: sorted(state.founders),
+    members: sorted(state.members.keys()).map((onion) => {
+      const m = state.members.get(onion)!;
+      return { onion, name: m.name ?? null, roles: sorted(m.roles) };
+    }),
+    roles: sorted(state.roles.keys()).map((id) => {
+      const r = state.roles.get(id)!;
+      return {
+        id,
+        holders: sorted(r.holders),
+        epochs: r.epochs.map((e) => ({ keyId: e.keyId, by: e.introducedBy, recipients: sorted(e.recipients) })),
+        rotationDue: r.rotationDueSince,
+      };
+    }),
+    tasks: sorted(state.tasks.keys()).map((id) => {
+      const t = state.tasks.get(id)!;
+      return { id, audience: [...t.audience], parent: t.parent, closed: t.closed, createdBy: t.createdBy };
+    }),
+    relay: { bundle: state.relay.bundle, movedBy: state.relay.movedBy },
+    nominations: sorted(state.nominations.keys()).map((id) => {
+      const n = state.nominations.get(id)!;
+      return { id, candidate: n.candidate, endorsers: sorted(n.endorsers), open: n.open };
+    }),
+    log: acceptedLogHash,
+    rejected: [...rejections].sort((a, b) => (a.eventId < b.eventId ? -1 : 1)).map((r) => [r.eventId, r.code]),
+    equivocations: [...equivocations]
+      .sort((a, b) => (a.author === b.author ? a.seq - b.seq : a.author < b.author ? -1 : 1))
+      .map((e) => ({ author: e.author, seq: e.seq, events: sorted(e.events) })),
+  };
+}
+
+export function stateHash(value: CanonicalValue): string {
+  return toHex(sha256(canonicalEncode(value)));
+}

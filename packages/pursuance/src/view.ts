@@ -1,0 +1,211 @@
+import { onionFromPublicKey, toHex, type Identity, type OnionName } from '@pursuance/crypto';
+import { CONTENT_SCHEMAS, type EventBody, type Rotation, type Share, type TaskContentKind } from './bodies.js';
+import type { EventId, SignedEvent } from './envelope.js';
+import { ContentUnreadableError, RejectionCode, type Rejection } from './errors.js';
+import { Keyring, openContent, openLockbox } from './keys.js';
+import type { PursuanceLog } from './log.js';
+import type { RoleId, Rules } from './rules/schema.js';
+
+/**
+ * What one member can read: the keys addressed to them (each checked against the key id a
+ * valid rotation published) and the task content sealed to roles they hold keys for, folded
+ * in the log's public order so every reader of a task sees the same task.
+ *
+ * Content rules (the workflow) are checked here, by readers only: a status change the
+ * workflow does not allow is reported in `contentRejections` and changes nothing, identically
+ * for everyone who can read it.
+ */
+export interface CommentView {
+  readonly id: EventId;
+  readonly author: OnionName;
+  readonly time: number;
+  readonly body: string;
+}
+
+export interface HistoryEntry {
+  readonly id: EventId;
+  readonly kind: string;
+  readonly author: OnionName;
+  readonly time: number;
+}
+
+export interface TaskView {
+  readonly id: EventId;
+  readonly audience: readonly RoleId[];
+  parent: EventId | null;
+  readonly createdBy: OnionName;
+  readonly createdAt: number;
+  closed: boolean;
+  /** False when this member holds no key for the task's audience: only structure is known. */
+  readable: boolean;
+  title?: string;
+  body?: string;
+  status?: string;
+  assignees?: { members: OnionName[]; roles: RoleId[] };
+  labels?: string[];
+  due?: number | null;
+  readonly comments: CommentView[];
+  readonly history: HistoryEntry[];
+}
+
+export interface MemberViewResult {
+  readonly keyring: Keyring;
+  readonly tasks: Map<EventId, TaskView>;
+  readonly contentRejections: Rejection[];
+}
+
+/** Open every lockbox addressed to `me` in accepted key-bearing events, in fold order. */
+export function collectKeys(log: PursuanceLog, me: Identity, keyring: Keyring = new Keyring()): Keyring {
+  for (const id of log.order()) {
+    if (!log.isAccepted(id)) continue;
+    for (const { role, keyId, lockboxes } of keyBearing(log.event(id)!)) {
+      if (keyring.has(keyId)) continue;
+      for (const lb of lockboxes) {
+        const k = openLockbox(me, role, keyId, lb);
+        if (k) keyring.add(k);
+      }
+    }
+  }
+  return keyring;
+}
+
+function keyBearing(e: SignedEvent): (Rotation | Share)[] {
+  const b = e.header.body as Record<string, unknown>;
+  switch (e.header.kind) {
+    case 'genesis':
+      return (b as EventBody<'genesis'>).keys;
+    case 'member.add':
+    case 'role.assign':
+      return (b as EventBody<'member.add'>).keys;
+    case 'member.remove':
+      return (b as EventBody<'member.remove'>).rotations;
+    case 'role.remove': {
+      const rot = (b as EventBody<'role.remove'>).rotation;
+      return rot ? [rot] : [];
+    }
+    case 'keys.rotate':
+      return (b as EventBody<'keys.rotate'>).rotations;
+    case 'keys.share':
+      return (b as EventBody<'keys.share'>).shares;
+    default:
+      return [];
+  }
+}
+
+export function buildMemberView(log: PursuanceLog, me: Identity, keyring: Keyring = collectKeys(log, me)): MemberViewResult {
+  const tasks = new Map<EventId, TaskView>();
+  const contentRejections: Rejection[] = [];
+  let rules: Rules = log.genesis.header.body.rules;
+  for (const id of log.order()) {
+    if (!log.isAccepted(id)) continue;
+    const e = log.event(id)!;
+    const kind = e.header.kind;
+    if (kind === 'rules.change') rules = (e.header.body as EventBody<'rules.change'>).rules;
+    if (kind === 'task.move') {
+      const b = e.header.body as EventBody<'task.move'>;
+      const t = tasks.get(toHex(b.task) as EventId);
+      if (t) t.parent = b.parent ? (toHex(b.parent) as EventId) : null;
+      continue;
+    }
+    if (!kind.startsWith('task.')) continue;
+    const b = e.header.body as EventBody<'task.edit'>;
+    const taskId = kind === 'task.create' ? e.id : (toHex(b.task) as EventId);
+    let task = tasks.get(taskId);
+    if (kind === 'task.create') {
+      const parent = (e.header.body as EventBody<'task.create'>).parent;
+      task = {
+        id: e.id,
+        audience: [...e.header.audience],
+        parent: parent ? (toHex(parent) as EventId) : null,
+        createdBy: e.author,
+        createdAt: e.header.time,
+        closed: false,
+        readable: false,
+        comments: [],
+        history: [],
+      };
+      tasks.set(e.id, task);
+    }
+    if (!task) continue;
+    task.history.push({ id: e.id, kind, author: e.author, time: e.header.time });
+    if (kind === 'task.close') task.closed = true;
+    if (kind === 'task.reopen') task.closed = false;
+    let content: unknown;
+    try {
+      content = openContent(b.sealed, keyring);
+    } catch (err) {
+      if (err instanceof ContentUnreadableError) continue;
+      throw err;
+    }
+    const parsed = CONTENT_SCHEMAS[kind as TaskContentKind].safeParse(content);
+    if (!parsed.success) {
+      contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: `sealed ${kind} content: ${parsed.error.issues[0]?.message ?? 'invalid'}` });
+      continue;
+    }
+    const problem = applyContent(task, kind as TaskContentKind, parsed.data, e, rules);
+    if (problem) contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_STATE, reason: problem });
+  }
+  return { keyring, tasks, contentRejections };
+}
+
+function applyContent(task: TaskView, kind: TaskContentKind, data: unknown, e: SignedEvent, rules: Rules): string | null {
+  const wf = rules.workflow;
+  const closedStates = new Set(wf.closed);
+  switch (kind) {
+    case 'task.create': {
+      const c = data as (typeof CONTENT_SCHEMAS)['task.create']['_output'];
+      task.readable = true;
+      task.title = c.title;
+      task.body = c.body;
+      task.status = wf.initial;
+      task.assignees = { members: c.assignees.members.map((k) => onionFromPublicKey(k)), roles: [...c.assignees.roles] };
+      task.labels = [...new Set(c.labels)];
+      task.due = c.due;
+      return null;
+    }
+    case 'task.edit': {
+      const c = data as (typeof CONTENT_SCHEMAS)['task.edit']['_output'];
+      if (c.title !== undefined) task.title = c.title;
+      if (c.body !== undefined) task.body = c.body;
+      if (c.labels !== undefined) task.labels = [...new Set(c.labels)];
+      if (c.due !== undefined) task.due = c.due;
+      return null;
+    }
+    case 'task.assign': {
+      const c = data as (typeof CONTENT_SCHEMAS)['task.assign']['_output'];
+      const members = new Set(task.assignees?.members ?? []);
+      const roles = new Set(task.assignees?.roles ?? []);
+      for (const k of c.add.members) members.add(onionFromPublicKey(k));
+      for (const r of c.add.roles) roles.add(r);
+      for (const k of c.remove.members) members.delete(onionFromPublicKey(k));
+      for (const r of c.remove.roles) roles.delete(r);
+      task.assignees = { members: [...members].sort(), roles: [...roles].sort() };
+      return null;
+    }
+    case 'task.status': {
+      const { to } = data as { to: string };
+      const from = task.status ?? wf.initial;
+      if (closedStates.has(to)) return `"${to}" is a closed state: close the task instead`;
+      if (!wf.transitions.some((t) => t.from === from && t.to === to)) return `the workflow has no transition from "${from}" to "${to}"`;
+      task.status = to;
+      return null;
+    }
+    case 'task.close': {
+      const { to } = data as { to: string };
+      // The public layer already closed the task; a bad target state falls back to the first closed state.
+      task.status = closedStates.has(to) ? to : wf.closed[0];
+      return closedStates.has(to) ? null : `"${to}" is not a closed state`;
+    }
+    case 'task.reopen': {
+      const { to } = data as { to: string };
+      const open = wf.states.includes(to) && !closedStates.has(to);
+      task.status = open ? to : wf.initial;
+      return open ? null : `"${to}" is not an open state`;
+    }
+    case 'task.comment': {
+      const { body } = data as { body: string };
+      task.comments.push({ id: e.id, author: e.author, time: e.header.time, body });
+      return null;
+    }
+  }
+}

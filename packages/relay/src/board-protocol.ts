@@ -1,0 +1,138 @@
+import { toBase64 } from '@pursuance/crypto';
+import { z } from 'zod';
+import { MalformedRequestError, MalformedResponseError } from './errors.js';
+import type { EncryptedGroupMessage } from './group-message.js';
+import {
+  GROUP_CIPHERTEXT_SIZE,
+  GROUP_SIGNATURE_SIZE,
+  MessageType,
+  POST_FAILURE_CODES,
+  TOKEN_INPUT_SIZE,
+  TOKEN_MAC_SIZE,
+  type PostFailureCode,
+} from './protocol-profile.js';
+import type { SpentToken } from './tokens.js';
+import { base64Bytes, decodeJSON, encodeJSON } from './wire-json.js';
+
+/**
+ * Codec of the board protocol: Cwtch's `groups.Message` envelope with one payload member,
+ * one JSON object per sealed tapir packet. Every object is strict (unknown fields are refused)
+ * and every byte field has its one accepted size, so the board's parser accepts exactly the
+ * requests it can act on and nothing else.
+ */
+
+const EgmSchema = z.strictObject({
+  Ciphertext: base64Bytes(GROUP_CIPHERTEXT_SIZE),
+  Signature: base64Bytes(GROUP_SIGNATURE_SIZE),
+});
+const SpentTokenSchema = z.strictObject({ T: base64Bytes(TOKEN_INPUT_SIZE), MAC: base64Bytes(TOKEN_MAC_SIZE) });
+
+const BoardRequestSchema = z.discriminatedUnion('MessageType', [
+  z.strictObject({
+    MessageType: z.literal(MessageType.PostRequest),
+    PostRequest: z.strictObject({ Token: SpentTokenSchema, EGM: EgmSchema }),
+  }),
+  z.strictObject({
+    MessageType: z.literal(MessageType.ReplayRequest),
+    // [S] Empty LastCommit = replay everything; otherwise the signature to replay from.
+    ReplayRequest: z.strictObject({ LastCommit: z.union([z.literal(''), base64Bytes(GROUP_SIGNATURE_SIZE)]) }),
+  }),
+]);
+
+export type BoardRequest =
+  | { readonly kind: 'post'; readonly message: EncryptedGroupMessage; readonly token: SpentToken }
+  | { readonly kind: 'replay'; readonly since: Uint8Array | undefined };
+
+/** Board side: parse one request payload. Anything malformed is a MalformedRequestError. */
+export function parseBoardRequest(payload: Uint8Array): BoardRequest {
+  const request = decodeJSON(payload, BoardRequestSchema, (reason, cause) => new MalformedRequestError(reason, { cause }));
+  if (request.MessageType === MessageType.PostRequest) {
+    const { Token, EGM } = request.PostRequest;
+    return { kind: 'post', message: { ciphertext: EGM.Ciphertext, signature: EGM.Signature }, token: { input: Token.T, mac: Token.MAC } };
+  }
+  const last = request.ReplayRequest.LastCommit;
+  return { kind: 'replay', since: typeof last === 'string' ? undefined : last };
+}
+
+const egmJSON = (m: EncryptedGroupMessage) => ({ Ciphertext: toBase64(m.ciphertext), Signature: toBase64(m.signature) });
+
+export function encodePostRequest(message: EncryptedGroupMessage, token: SpentToken): Uint8Array {
+  return encodeJSON({
+    MessageType: MessageType.PostRequest,
+    PostRequest: { Token: { T: toBase64(token.input), MAC: toBase64(token.mac) }, EGM: egmJSON(message) },
+  });
+}
+
+export function encodeReplayRequest(since?: Uint8Array): Uint8Array {
+  return encodeJSON({ MessageType: MessageType.ReplayRequest, ReplayRequest: { LastCommit: since === undefined ? '' : toBase64(since) } });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Board → client.
+// ---------------------------------------------------------------------------------------------
+
+export function encodePostResult(result: { ok: true } | { ok: false; code: PostFailureCode }): Uint8Array {
+  return encodeJSON({
+    MessageType: MessageType.PostResult,
+    PostResult: result.ok ? { Success: true } : { Success: false, Code: result.code },
+  });
+}
+
+export function encodeReplayResult(count: number): Uint8Array {
+  return encodeJSON({ MessageType: MessageType.ReplayResult, ReplayResult: { NumMessages: count } });
+}
+
+/** [S] During a replay the messages follow the ReplayResult as bare EGM objects. */
+export function encodeBareMessage(message: EncryptedGroupMessage): Uint8Array {
+  return encodeJSON(egmJSON(message));
+}
+
+export function encodeNewMessage(message: EncryptedGroupMessage): Uint8Array {
+  return encodeJSON({ MessageType: MessageType.NewMessage, NewMessage: { EGM: egmJSON(message) } });
+}
+
+const BoardResponseSchema = z.discriminatedUnion('MessageType', [
+  z.strictObject({
+    MessageType: z.literal(MessageType.PostResult),
+    PostResult: z.union([
+      z.strictObject({ Success: z.literal(true) }),
+      z.strictObject({ Success: z.literal(false), Code: z.enum(POST_FAILURE_CODES) }),
+    ]),
+  }),
+  z.strictObject({
+    MessageType: z.literal(MessageType.ReplayResult),
+    ReplayResult: z.strictObject({ NumMessages: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+  }),
+  z.strictObject({ MessageType: z.literal(MessageType.NewMessage), NewMessage: z.strictObject({ EGM: EgmSchema }) }),
+]);
+
+export type BoardResponse =
+  | { readonly kind: 'postResult'; readonly ok: true }
+  | { readonly kind: 'postResult'; readonly ok: false; readonly code: PostFailureCode }
+  | { readonly kind: 'replayResult'; readonly count: number }
+  | { readonly kind: 'newMessage'; readonly message: EncryptedGroupMessage };
+
+const responseError = (reason: string, cause?: unknown) => new MalformedResponseError(reason, { cause });
+
+/** Client side: parse one envelope from the board. */
+export function parseBoardResponse(payload: Uint8Array): BoardResponse {
+  const response = decodeJSON(payload, BoardResponseSchema, responseError);
+  switch (response.MessageType) {
+    case MessageType.PostResult: {
+      const r = response.PostResult;
+      return r.Success ? { kind: 'postResult', ok: true } : { kind: 'postResult', ok: false, code: r.Code };
+    }
+    case MessageType.ReplayResult:
+      return { kind: 'replayResult', count: response.ReplayResult.NumMessages };
+    case MessageType.NewMessage: {
+      const { EGM } = response.NewMessage;
+      return { kind: 'newMessage', message: { ciphertext: EGM.Ciphertext, signature: EGM.Signature } };
+    }
+  }
+}
+
+/** Client side: one of the bare EGMs that follow a ReplayResult. */
+export function parseBareMessage(payload: Uint8Array): EncryptedGroupMessage {
+  const egm = decodeJSON(payload, EgmSchema, responseError);
+  return { ciphertext: egm.Ciphertext, signature: egm.Signature };
+}

@@ -1,0 +1,64 @@
+import type { Identity } from '@pursuance/crypto';
+import { TapirService, type ACN, type TapirServiceOptions } from '@pursuance/tapir';
+import { BoardServer, type BoardLimits } from './board-server.js';
+import { exportKeyBundle, signKeyBundle, type SignedKeyBundle } from './key-bundle.js';
+import type { RelayStore } from './store.js';
+import { TokenService } from './token-service.js';
+import type { VoprfKeyPair } from './voprf.js';
+
+export interface RelayServerOptions {
+  readonly acn: ACN;
+  /** The board's identity: its onion is the relay's address and signs the key bundle. */
+  readonly boardIdentity: Identity;
+  /** The token service's own identity (a second onion). */
+  readonly tokenIdentity: Identity;
+  readonly tokenKey: VoprfKeyPair;
+  readonly store: RelayStore;
+  /** Proof-of-work bits demanded per token batch. */
+  readonly powDifficulty: number;
+  /** Connection limits and handshake timeout, applied to both services. */
+  readonly service?: TapirServiceOptions;
+  readonly boardLimits?: Partial<BoardLimits>;
+  /** Virtual onion port (default: tapir's). */
+  readonly port?: number;
+}
+
+/**
+ * A whole relay in one object: the board and the token service, each on its own onion and
+ * identity, and the signed key bundle naming both. The daemon adds persistence, metrics and
+ * logs around it; tests run it in-process.
+ */
+export class RelayServer {
+  public readonly board: BoardServer;
+  public readonly tokens: TokenService;
+  public readonly boardService: TapirService;
+  public readonly tokenService: TapirService;
+  public readonly bundle: SignedKeyBundle;
+  public readonly exportedBundle: string;
+
+  private constructor(options: RelayServerOptions) {
+    this.bundle = signKeyBundle(options.boardIdentity, options.tokenIdentity.onion, options.tokenKey.publicKey);
+    this.exportedBundle = exportKeyBundle(this.bundle);
+    this.board = new BoardServer({ store: options.store, tokenSecretKey: options.tokenKey.secretKey, boardOnion: options.boardIdentity.onion, limits: options.boardLimits });
+    this.tokens = new TokenService({ key: options.tokenKey, powDifficulty: options.powDifficulty });
+    this.boardService = new TapirService(options.acn, options.boardIdentity, options.service);
+    this.tokenService = new TapirService(options.acn, options.tokenIdentity, options.service);
+  }
+
+  public static async start(options: RelayServerOptions): Promise<RelayServer> {
+    const relay = new RelayServer(options);
+    try {
+      await relay.tokenService.listen(relay.tokens.chain, options.port);
+      await relay.boardService.listen(relay.board.chain, options.port);
+    } catch (err) {
+      await relay.close();
+      throw err;
+    }
+    return relay;
+  }
+
+  /** Unpublish both services and drop their connections. The store stays open (its owner closes it). */
+  public async close(): Promise<void> {
+    await Promise.allSettled([this.boardService.close(), this.tokenService.close()]);
+  }
+}

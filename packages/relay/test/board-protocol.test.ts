@@ -1,0 +1,155 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { toBase64 } from '@pursuance/crypto';
+import {
+  BOARD_PAYLOAD_LIMIT,
+  GROUP_CIPHERTEXT_SIZE,
+  GROUP_SIGNATURE_SIZE,
+  MAX_TOKEN_BATCH_SIZE,
+  MalformedRequestError,
+  MalformedResponseError,
+  TOKEN_PAYLOAD_LIMIT,
+  encodeBareMessage,
+  encodeNewMessage,
+  encodePostRequest,
+  encodePostResult,
+  encodeReplayRequest,
+  encodeReplayResult,
+  encodeTokenRequest,
+  encodeTokenResponse,
+  parseBareMessage,
+  parseBoardRequest,
+  parseBoardResponse,
+  parseTokenRequest,
+  parseTokenResponse,
+  type BoardRequest,
+} from '../src/index.js';
+import { randomMessage } from './fixtures.js';
+
+const encoder = new TextEncoder();
+const token = { input: new Uint8Array(32).fill(7), mac: new Uint8Array(32).fill(8) };
+
+describe('packet budgets (every message fits one tapir packet)', () => {
+  it('a post request with the fixed-size ciphertext fits the 8150-byte sealed payload', () => {
+    const message = { ciphertext: new Uint8Array(GROUP_CIPHERTEXT_SIZE).fill(0xff), signature: new Uint8Array(GROUP_SIGNATURE_SIZE).fill(0xff) };
+    const bytes = encodePostRequest(message, token);
+    // base64(4096) = 5464 chars, base64(64) = 88, base64(32) = 44 twice, plus 98 bytes of JSON.
+    expect(toBase64(message.ciphertext).length).toBe(5464);
+    expect(bytes.length).toBeLessThan(BOARD_PAYLOAD_LIMIT);
+    expect(bytes.length).toBe(5464 + 88 + 44 + 44 + 98);
+    expect(BOARD_PAYLOAD_LIMIT).toBe(8150);
+    expect(encodeNewMessage(message).length).toBeLessThan(BOARD_PAYLOAD_LIMIT);
+    expect(encodeBareMessage(message).length).toBeLessThan(BOARD_PAYLOAD_LIMIT);
+  });
+
+  it('a full token batch request and response fit the 8190-byte plain payload', () => {
+    const elements = Array.from({ length: MAX_TOKEN_BATCH_SIZE }, () => new Uint8Array(32).fill(0xff));
+    expect(encodeTokenRequest(elements).length).toBeLessThan(TOKEN_PAYLOAD_LIMIT);
+    expect(encodeTokenResponse(elements, new Uint8Array(64)).length).toBeLessThan(TOKEN_PAYLOAD_LIMIT);
+    expect(TOKEN_PAYLOAD_LIMIT).toBe(8190);
+  });
+});
+
+describe('board request codec', () => {
+  it('round-trips posts and replays (all, since)', () => {
+    const message = randomMessage();
+    expect(parseBoardRequest(encodePostRequest(message, token))).toEqual({ kind: 'post', message, token });
+    expect(parseBoardRequest(encodeReplayRequest())).toEqual({ kind: 'replay', since: undefined });
+    expect(parseBoardRequest(encodeReplayRequest(message.signature))).toEqual({ kind: 'replay', since: message.signature });
+  });
+
+  it('round-trips responses', () => {
+    const message = randomMessage();
+    expect(parseBoardResponse(encodePostResult({ ok: true }))).toEqual({ kind: 'postResult', ok: true });
+    expect(parseBoardResponse(encodePostResult({ ok: false, code: 'TOKEN_SPENT' }))).toEqual({ kind: 'postResult', ok: false, code: 'TOKEN_SPENT' });
+    expect(parseBoardResponse(encodeReplayResult(3))).toEqual({ kind: 'replayResult', count: 3 });
+    expect(parseBoardResponse(encodeNewMessage(message))).toEqual({ kind: 'newMessage', message });
+    expect(parseBareMessage(encodeBareMessage(message))).toEqual(message);
+    expect(() => parseBoardResponse(encodeBareMessage(message))).toThrow(MalformedResponseError);
+  });
+
+  it('refuses any other ciphertext or signature length, unknown fields, and mismatched types', () => {
+    const valid = JSON.parse(new TextDecoder().decode(encodePostRequest(randomMessage(), token)));
+    const cases: unknown[] = [
+      { ...valid, PostRequest: { ...valid.PostRequest, EGM: { ...valid.PostRequest.EGM, Ciphertext: toBase64(new Uint8Array(GROUP_CIPHERTEXT_SIZE - 1)) } } },
+      { ...valid, PostRequest: { ...valid.PostRequest, EGM: { ...valid.PostRequest.EGM, Ciphertext: toBase64(new Uint8Array(GROUP_CIPHERTEXT_SIZE + 3)) } } },
+      { ...valid, PostRequest: { ...valid.PostRequest, EGM: { ...valid.PostRequest.EGM, Signature: '' } } },
+      { ...valid, PostRequest: { ...valid.PostRequest, EGM: { ...valid.PostRequest.EGM, Signature: toBase64(new Uint8Array(65)) } } },
+      { ...valid, Extra: 1 },
+      { ...valid, PostRequest: { ...valid.PostRequest, Group: 'x' } },
+      { ...valid, MessageType: 0 },
+      { MessageType: 2 },
+      { MessageType: 0, ReplayRequest: { LastCommit: toBase64(new Uint8Array(63)) } },
+      { MessageType: 4, NewMessage: { EGM: valid.PostRequest.EGM } },
+      [valid],
+      null,
+    ];
+    for (const c of cases) expect(() => parseBoardRequest(encoder.encode(JSON.stringify(c)))).toThrow(MalformedRequestError);
+    expect(() => parseBoardRequest(Uint8Array.of(0xff, 0xfe))).toThrow(MalformedRequestError);
+    expect(() => parseBoardRequest(new Uint8Array(0))).toThrow(MalformedRequestError);
+  });
+
+  it('token codecs refuse empty and oversized batches', () => {
+    const e = new Uint8Array(32).fill(1);
+    expect(parseTokenRequest(encodeTokenRequest([e]))).toEqual([e]);
+    expect(() => parseTokenRequest(encodeTokenRequest([]))).toThrow(MalformedRequestError);
+    expect(() => parseTokenRequest(encodeTokenRequest(Array.from({ length: MAX_TOKEN_BATCH_SIZE + 1 }, () => e)))).toThrow(MalformedRequestError);
+    expect(parseTokenResponse(encodeTokenResponse([e], new Uint8Array(64)))).toEqual({ evaluated: [e], proof: new Uint8Array(64) });
+    expect(() => parseTokenResponse(encodeTokenResponse([e], new Uint8Array(63)))).toThrow(MalformedResponseError);
+  });
+});
+
+describe('fuzzing the board request parser', () => {
+  const b64 = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max }).map((b) => toBase64(b));
+  const nearSize = (size: number) => fc.oneof(b64(size, size), b64(Math.max(0, size - 2), size + 2), fc.string({ maxLength: 8 }));
+  const egm = fc.record({ Ciphertext: nearSize(GROUP_CIPHERTEXT_SIZE), Signature: nearSize(GROUP_SIGNATURE_SIZE) });
+  const spent = fc.record({ T: nearSize(32), MAC: nearSize(32) });
+  const messageType = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4), fc.integer(), fc.string({ maxLength: 3 }), fc.constant(null));
+  const nearValid = fc.oneof(
+    fc.record({ MessageType: messageType, PostRequest: fc.record({ Token: spent, EGM: egm }) }),
+    fc.record({ MessageType: messageType, ReplayRequest: fc.record({ LastCommit: fc.oneof(fc.constant(''), nearSize(64)) }) }),
+  );
+  // Structural mutations of near-valid requests: drop, add or replace a field anywhere.
+  const mutated = fc
+    .tuple(nearValid, fc.constantFrom('none', 'drop', 'add', 'replace'), fc.jsonValue({ maxDepth: 2 }))
+    .map(([value, how, extra]) => {
+      const obj = structuredClone(value) as Record<string, unknown>;
+      const inner = Object.values(obj).find((v) => typeof v === 'object' && v !== null) as Record<string, unknown> | undefined;
+      const target = inner ?? obj;
+      const key = Object.keys(target)[0] ?? 'x';
+      if (how === 'drop') delete target[key];
+      if (how === 'add') target.Unexpected = extra;
+      if (how === 'replace') target[key] = extra;
+      return obj;
+    });
+  const payload = fc.oneof(
+    { weight: 4, arbitrary: mutated.map((v) => encoder.encode(JSON.stringify(v))) },
+    { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => encoder.encode(JSON.stringify(v))) },
+    { weight: 2, arbitrary: fc.uint8Array({ maxLength: 600 }) },
+    { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 300 }).map((s) => encoder.encode(s)) },
+  );
+
+  it('accepts only well-formed requests and refuses everything else with MalformedRequestError (50,000 inputs)', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(payload, (bytes) => {
+        let request: BoardRequest;
+        try {
+          request = parseBoardRequest(bytes);
+        } catch (err) {
+          return err instanceof MalformedRequestError;
+        }
+        accepted++;
+        // Whatever is accepted has the relay's exact sizes and re-encodes to an equal request.
+        if (request.kind === 'post') {
+          if (request.message.ciphertext.length !== GROUP_CIPHERTEXT_SIZE || request.message.signature.length !== GROUP_SIGNATURE_SIZE) return false;
+          return JSON.stringify(parseBoardRequest(encodePostRequest(request.message, request.token))) === JSON.stringify(request);
+        }
+        return request.since === undefined || request.since.length === GROUP_SIGNATURE_SIZE;
+      }),
+      { numRuns: 50_000, seed: 20261122 },
+    );
+    // The generator reaches the accepting paths too, not only the refusals.
+    expect(accepted).toBeGreaterThan(20);
+  });
+});
