@@ -112,7 +112,7 @@ function checkDecodeContract(bytes: Uint8Array): boolean {
   try {
     value = canonicalDecode(bytes);
   } catch (err) {
-    if (!isCanonicalError(err)) throw new Error(`canonicalDecode(${hex(bytes)}) threw a non-CryptoError: ${String(err)}`);
+    if (!isCanonicalError(err)) throw new Error(`canonicalDecode(${hex(bytes)}) threw a non-CryptoError: ${String(err)}`, { cause: err });
     return false;
   }
   expect(hex(canonicalEncode(value))).toBe(hex(bytes));

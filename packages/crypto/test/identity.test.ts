@@ -174,7 +174,7 @@ describe('secrets are not leaked through serialisation', () => {
         json: JSON.stringify(id),
         jsonNested: JSON.stringify({ owner: id, list: [id] }),
         string: String(id),
-        template: `${id}`,
+        template: `${id as unknown as string}`,
         inspect: inspect(id),
         inspectDeep: inspect(id, { showHidden: true, depth: Infinity, getters: true }),
         inspectNested: inspect({ owner: { id } }, { depth: Infinity }),

@@ -13,7 +13,7 @@ import {
   type PasswordSealed,
   type ScryptParams,
 } from '../src/index.js';
-import { expectRejectsType, expectThrowsType, flipBit, hex, unhex, utf8 } from './helpers.js';
+import { expectRejectsType, flipBit, hex, unhex, utf8 } from './helpers.js';
 import { RFC7914_SCRYPT } from './vectors/rfc7914.js';
 
 const SEED = unhex('4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb');

@@ -4,7 +4,7 @@ import type { EventId, SignedEvent } from './envelope.js';
 import { RejectionCode } from './errors.js';
 import { allows, checkPlain, checkRole, checkTask, compileAbility, permissionUniverse, type Check, type PursuanceAbility } from './rules/compile.js';
 import type { RoleId, Rules, TaskAction } from './rules/schema.js';
-import { newRoleState, type MemberState, type PublicState, type RoleState } from './state.js';
+import { newRoleState, type MemberState, type PublicState } from './state.js';
 
 /**
  * The public rules of every event kind. `validate` never mutates: it returns a rejection, or

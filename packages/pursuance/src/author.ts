@@ -246,7 +246,7 @@ export class PursuanceAuthor {
     content: TaskContent<K>,
   ): SignedEvent<K> {
     const audience = this.#taskAudience(task);
-    const sealed = this.#sealed(kind, task, content as unknown as CanonicalValue, audience);
+    const sealed = this.#sealed(kind, task, content, audience);
     return this.#publish(kind, { task: fromHex(task), sealed } as EventBody<K>, audience);
   }
 

@@ -102,7 +102,7 @@ export function signEvent<K extends EventKind>(identity: Identity, header: Omit<
     ...header,
     v: EVENT_FORMAT_VERSION,
     author: identity.publicKey,
-    parents: [...header.parents].sort(Buffer.compare),
+    parents: [...header.parents].sort((a, b) => Buffer.compare(a, b)),
     audience: [...new Set(header.audience)].sort(),
   };
   const encodedHeader = canonicalEncode(headerValue(full));

@@ -1,6 +1,6 @@
 import { onionFromPublicKey, toHex, type OnionName } from '@pursuance/crypto';
 import type { EventBody } from './bodies.js';
-import type { EventId, PursuanceId, SignedEvent } from './envelope.js';
+import type { SignedEvent } from './envelope.js';
 import { RejectionCode } from './errors.js';
 import { newRoleState, type MemberState, type PublicState } from './state.js';
 
@@ -16,7 +16,7 @@ export function stateFromGenesis(e: SignedEvent): { ok: true; state: PublicState
   if (!founders.has(e.author)) return fail('the genesis must be signed by one of its founders');
 
   const state: PublicState = {
-    id: e.id as PursuanceId,
+    id: e.id,
     name: b.name,
     description: b.description,
     rules: b.rules,
@@ -31,7 +31,7 @@ export function stateFromGenesis(e: SignedEvent): { ok: true; state: PublicState
   };
   const addMember = (key: Uint8Array, name: string | undefined): MemberState => {
     const onion = onionFromPublicKey(key);
-    const m: MemberState = { onion, key, name, roles: new Set(), roleSince: new Map(), addedBy: e.id as EventId };
+    const m: MemberState = { onion, key, name, roles: new Set(), roleSince: new Map(), addedBy: e.id };
     state.members.set(onion, m);
     return m;
   };
@@ -60,7 +60,7 @@ export function stateFromGenesis(e: SignedEvent): { ok: true; state: PublicState
       recipients.add(onion);
     }
     const keyIdHex = toHex(rot.keyId);
-    const epoch = { epoch: 0, keyId: rot.keyId, keyIdHex, introducedBy: e.id as EventId, recipients };
+    const epoch = { epoch: 0, keyId: rot.keyId, keyIdHex, introducedBy: e.id, recipients };
     r.epochs.push(epoch);
     r.epochsById.set(keyIdHex, epoch);
   }

@@ -229,7 +229,7 @@ export class PursuanceLog {
     const initial = stateFromGenesis(g);
     if (!initial.ok) throw new EventRejectedError(initial.code, initial.reason);
     this.genesis = g as SignedEvent<'genesis'>;
-    this.id = g.id as PursuanceId;
+    this.id = g.id;
     this.#store(g);
   }
 

@@ -137,7 +137,14 @@ export function buildMemberView(log: PursuanceLog, me: Identity, keyring: Keyrin
       if (err instanceof ContentUnreadableError) continue;
       throw err;
     }
-    const parsed = CONTENT_SCHEMAS[kind as TaskContentKind].safeParse(content);
+    // Sealed content names its kind and task, so it cannot be replayed onto another event.
+    const wrapper = content as { kind?: unknown; task?: unknown; content?: unknown };
+    const expectedTask = kind === 'task.create' ? null : taskId;
+    if (wrapper.kind !== kind || wrapper.task !== expectedTask) {
+      contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: `sealed content is bound to another event kind or task` });
+      continue;
+    }
+    const parsed = CONTENT_SCHEMAS[kind as TaskContentKind].safeParse(wrapper.content);
     if (!parsed.success) {
       contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: `sealed ${kind} content: ${parsed.error.issues[0]?.message ?? 'invalid'}` });
       continue;

@@ -36,7 +36,7 @@ function toRawRule(cap: Capability, inverted: boolean, roleId: RoleId): RawRuleO
   const named = cap.subject === 'task' ? cap.audience : 'roles' in cap ? cap.roles : '*';
   const conditionKey = cap.subject === 'task' ? 'audienceRole' : 'role';
   const rule: RawRuleOf<PursuanceAbility> = {
-    action: cap.action as Action,
+    action: cap.action,
     subject: subjectName,
     inverted,
     reason: cap.reason ?? `${inverted ? 'role' : 'granted by role'} "${roleId}": ${inverted ? 'cannot ' : ''}${describe(cap)}`,
