@@ -1,2 +1,3 @@
 /** `npm run bench`: every benchmark in test/bench, one after another (they compete for 2 cores). */
 await import('./tapir.bench.js');
+await import('./pursuance.bench.js');

@@ -5,8 +5,8 @@ import { signEvent, type EventId, type SignedEvent } from './envelope.js';
 import { ActionNotAllowedError, RejectionCode } from './errors.js';
 import { Keyring, makeRotation, makeShare, newRoleKey, sealContent, type RoleKey } from './keys.js';
 import { PursuanceLog } from './log.js';
-import { checkRole } from './rules/compile.js';
-import type { RoleId, Rules } from './rules/schema.js';
+import { checkRole, checkTask } from './rules/compile.js';
+import type { RoleId, Rules, TaskAction } from './rules/schema.js';
 import type { PublicState } from './state.js';
 import { collectKeys } from './view.js';
 
@@ -30,6 +30,16 @@ export interface NewTask {
   readonly labels?: readonly string[];
   readonly due?: number | null;
 }
+
+/** The capability each sealed task event needs (as in the fold: reopening needs `close`). */
+const TASK_ACTION_OF = {
+  'task.edit': 'edit',
+  'task.assign': 'assign',
+  'task.status': 'transition',
+  'task.close': 'close',
+  'task.reopen': 'close',
+  'task.comment': 'comment',
+} as const satisfies Record<string, TaskAction>;
 
 /**
  * A member acting on a pursuance: builds each event, signs it with the next sequence number
@@ -220,6 +230,21 @@ export class PursuanceAuthor {
     return t.audience;
   }
 
+  /**
+   * The fold's own checks for a task action, run before sealing: without them, an action the
+   * rules forbid on an audience whose keys we lack would be refused as UNKNOWN_KEY ("you do
+   * not hold the key") instead of naming the rule that denies it.
+   */
+  #mayTask(action: TaskAction, audience: readonly RoleId[]): void {
+    const me = this.state.members.get(this.identity.onion);
+    if (!me) throw new ActionNotAllowedError(RejectionCode.NOT_A_MEMBER, `${this.identity.onion} is not a member at this point`);
+    for (const role of audience) {
+      if (!this.state.roles.has(role)) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, `role "${role}" does not exist`);
+    }
+    const check = checkTask(this.log.applier().ability(this.identity.onion), [...me.roles].sort(), action, audience);
+    if (!check.ok) throw new ActionNotAllowedError(RejectionCode.DENIED, check.reason, check.rule);
+  }
+
   #sealed(kind: string, task: EventId | null, content: CanonicalValue, audience: readonly RoleId[]) {
     return sealContent({ kind, task, content }, this.#currentKeys(audience));
   }
@@ -236,6 +261,7 @@ export class PursuanceAuthor {
       labels: [...(spec.labels ?? [])],
       due: spec.due ?? null,
     };
+    if (audience.length > 0) this.#mayTask('create', audience);
     const sealed = sealContent({ kind: 'task.create', task: null, content: content as unknown as CanonicalValue }, this.#currentKeys(audience));
     return this.#publish('task.create', { parent: spec.parent ? fromHex(spec.parent) : null, sealed }, audience);
   }
@@ -246,6 +272,7 @@ export class PursuanceAuthor {
     content: TaskContent<K>,
   ): SignedEvent<K> {
     const audience = this.#taskAudience(task);
+    this.#mayTask(TASK_ACTION_OF[kind], audience);
     const sealed = this.#sealed(kind, task, content, audience);
     return this.#publish(kind, { task: fromHex(task), sealed } as EventBody<K>, audience);
   }

@@ -114,6 +114,37 @@ export function signEvent<K extends EventKind>(identity: Identity, header: Omit<
 const EnvelopeSchema = z.strictObject({ event: z.unknown(), sig: bytes(64) });
 
 /**
+ * A canonical envelope is the map {sig, event} in that key order ("sig" sorts first), so its
+ * bytes are a fixed 77-byte prefix — map header, "sig", the 64-byte signature, "event" —
+ * followed by exactly the canonical header that was signed. Slicing it out saves re-encoding
+ * the header for every event on replay; the prefix is checked and re-encoding is the fallback.
+ */
+const ENVELOPE_PREFIX = Uint8Array.from([0xa2, 0x63, 0x73, 0x69, 0x67, 0x58, 0x40]);
+const EVENT_KEY = Uint8Array.from([0x65, 0x65, 0x76, 0x65, 0x6e, 0x74]);
+const SIGNED_OFFSET = ENVELOPE_PREFIX.length + 64 + EVENT_KEY.length;
+
+function signedHeaderBytes(envelopeBytes: Uint8Array, header: unknown): Uint8Array {
+  const prefixOk =
+    envelopeBytes.length > SIGNED_OFFSET &&
+    ENVELOPE_PREFIX.every((b, i) => envelopeBytes[i] === b) &&
+    EVENT_KEY.every((b, i) => envelopeBytes[ENVELOPE_PREFIX.length + 64 + i] === b);
+  return prefixOk ? envelopeBytes.subarray(SIGNED_OFFSET) : canonicalEncode(header as CanonicalValue);
+}
+
+/** Author key → onion name; replay sees the same few dozen authors over and over. */
+const onionCache = new Map<string, OnionName>();
+function authorOnion(key: Uint8Array): OnionName {
+  const id = Buffer.from(key).toString('base64');
+  let onion = onionCache.get(id);
+  if (onion === undefined) {
+    onion = onionFromPublicKey(key);
+    if (onionCache.size >= 10_000) onionCache.clear();
+    onionCache.set(id, onion);
+  }
+  return onion;
+}
+
+/**
  * Parse and verify an event from bytes: canonical encoding, envelope and header schema, the
  * kind's body schema (unknown fields and kinds rejected), sorted parents/audience, signature.
  * Throws EventRejectedError with a code; never returns an unverified event.
@@ -139,7 +170,7 @@ export function decodeEvent(bytesIn: Uint8Array, verifier: SignatureVerifier = d
   if ((h.kind === 'genesis') !== (h.pursuance === null)) {
     throw new EventRejectedError(RejectionCode.INVALID_GENESIS, 'only a genesis event has no pursuance id');
   }
-  const signedPart = canonicalEncode(envelope.data.event as CanonicalValue);
+  const signedPart = signedHeaderBytes(bytesIn, envelope.data.event);
   let valid: boolean;
   try {
     valid = verifier.verify(concatBytes(DOMAIN, signedPart), envelope.data.sig, h.author);
@@ -152,7 +183,7 @@ export function decodeEvent(bytesIn: Uint8Array, verifier: SignatureVerifier = d
     id: toHex(sha256(bytesIn)) as EventId,
     bytes: bytesIn,
     header: eventHeader,
-    author: onionFromPublicKey(h.author),
+    author: authorOnion(h.author),
     parentIds: h.parents.map(eventIdFromBytes),
     pursuanceId: h.pursuance === null ? null : eventIdFromBytes(h.pursuance),
   };
