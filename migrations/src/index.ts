@@ -3,4 +3,6 @@
  * TypeORM migrations, one folder per database (relay/, node/), exported as explicit class
  * lists so apps load exactly these (no globbing of files at run time), in order.
  */
-export {};
+export { relayMigrations } from './relay/index.js';
+export { RelayInitialSchema1763769600000 } from './relay/1763769600000-RelayInitialSchema.js';
+export { nodeMigrations, NodeEventStore1763856000000 } from './node/index.js';

@@ -1,0 +1,61 @@
+import { Inject, Module, type DynamicModule, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { CqrsModule, EventBus } from '@nestjs/cqrs';
+import { CommandHandlers } from './commands/handlers.js';
+import { PursuanceRegistry } from './domain/registry.js';
+import type { RulesTemplate } from './domain/templates.js';
+import { PursuanceChangedEvent } from './events.js';
+import { HttpBinding } from './http/binding.js';
+import { ErrorFilter } from './http/error.filter.js';
+import { OPENAPI_DOCUMENT, OpenApiController } from './http/openapi.controller.js';
+import { PursuancesController, TEMPLATES } from './http/pursuances.controller.js';
+import { SecurityGuard } from './http/security.guard.js';
+import { StreamController } from './http/stream.controller.js';
+import { QueryHandlers } from './queries/queries.js';
+
+/** Everything the module needs that is created before Nest starts (store, unlocked identity…). */
+export interface NodeRuntime {
+  readonly registry: PursuanceRegistry;
+  readonly binding: HttpBinding;
+  readonly templates: RulesTemplate[];
+  readonly openapi: { document: unknown };
+}
+
+/** Publishes every registry change on the CQRS event bus (for SSE and the sync service). */
+class RegistryEventsBridge implements OnModuleInit, OnModuleDestroy {
+  #off: (() => void) | undefined;
+  public constructor(
+    @Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry,
+    @Inject(EventBus) private readonly events: EventBus,
+  ) {}
+  public onModuleInit(): void {
+    this.#off = this.registry.onChange((c) => {
+      this.events.publish(new PursuanceChangedEvent(c.pursuanceId, c.events.map((e) => e.id), c.origin));
+    });
+  }
+  public onModuleDestroy(): void {
+    this.#off?.();
+  }
+}
+
+@Module({})
+export class NodeModule {
+  public static forRoot(runtime: NodeRuntime): DynamicModule {
+    return {
+      module: NodeModule,
+      imports: [CqrsModule.forRoot()],
+      controllers: [PursuancesController, StreamController, OpenApiController],
+      providers: [
+        { provide: PursuanceRegistry, useValue: runtime.registry },
+        { provide: HttpBinding, useValue: runtime.binding },
+        { provide: TEMPLATES, useValue: runtime.templates },
+        { provide: OPENAPI_DOCUMENT, useValue: runtime.openapi },
+        { provide: APP_GUARD, useClass: SecurityGuard },
+        { provide: APP_FILTER, useClass: ErrorFilter },
+        RegistryEventsBridge,
+        ...CommandHandlers,
+        ...QueryHandlers,
+      ],
+    };
+  }
+}

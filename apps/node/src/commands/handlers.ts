@@ -1,0 +1,195 @@
+import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
+import { Inject } from '@nestjs/common';
+import { publicKeyFromOnion } from '@pursuance/crypto';
+import type { SignedEvent } from '@pursuance/pursuance';
+import { PursuanceRegistry, type IngestReport, type PursuanceEntry } from '../domain/registry.js';
+import { ProgressEvent } from '../events.js';
+import {
+  AddMemberCommand,
+  AssignRoleCommand,
+  ChangeRulesCommand,
+  ChangeTaskCommand,
+  CreatePursuanceCommand,
+  CreateTaskCommand,
+  IngestEventsCommand,
+  LeavePursuanceCommand,
+  MoveRelayCommand,
+  RebuildProjectionsCommand,
+  RemoveMemberCommand,
+  RemoveRoleCommand,
+  RotateKeysCommand,
+  ShareKeysCommand,
+} from './commands.js';
+
+@CommandHandler(CreatePursuanceCommand)
+export class CreatePursuanceHandler implements ICommandHandler<CreatePursuanceCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: CreatePursuanceCommand): Promise<PursuanceEntry> {
+    return this.registry.create({ name: c.name, description: c.description, rules: c.rules });
+  }
+}
+
+@CommandHandler(AddMemberCommand)
+export class AddMemberHandler implements ICommandHandler<AddMemberCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: AddMemberCommand): Promise<SignedEvent> {
+    const key = publicKeyFromOnion(c.member);
+    return this.registry.act(c.pursuanceId, (a) => a.addMember(key, { ...(c.name ? { name: c.name } : {}), roles: c.roles }));
+  }
+}
+
+@CommandHandler(AssignRoleCommand)
+export class AssignRoleHandler implements ICommandHandler<AssignRoleCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: AssignRoleCommand): Promise<SignedEvent> {
+    return this.registry.act(c.pursuanceId, (a) => a.assignRole(c.member, c.role));
+  }
+}
+
+@CommandHandler(RemoveRoleCommand)
+export class RemoveRoleHandler implements ICommandHandler<RemoveRoleCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: RemoveRoleCommand): Promise<SignedEvent> {
+    return this.registry.act(c.pursuanceId, (a) => a.removeRole(c.member, c.role));
+  }
+}
+
+@CommandHandler(RemoveMemberCommand)
+export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: RemoveMemberCommand): Promise<SignedEvent> {
+    return this.registry.act(c.pursuanceId, (a) => a.removeMember(c.member, c.reason));
+  }
+}
+
+@CommandHandler(LeavePursuanceCommand)
+export class LeavePursuanceHandler implements ICommandHandler<LeavePursuanceCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: LeavePursuanceCommand): Promise<SignedEvent> {
+    return this.registry.act(c.pursuanceId, (a) => a.leave());
+  }
+}
+
+@CommandHandler(ChangeRulesCommand)
+export class ChangeRulesHandler implements ICommandHandler<ChangeRulesCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: ChangeRulesCommand): Promise<SignedEvent> {
+    return this.registry.act(c.pursuanceId, (a) => a.changeRules(c.rules));
+  }
+}
+
+@CommandHandler(RotateKeysCommand)
+export class RotateKeysHandler implements ICommandHandler<RotateKeysCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: RotateKeysCommand): Promise<SignedEvent> {
+    return this.registry.act(c.pursuanceId, (a) => a.rotateKeys(c.roles));
+  }
+}
+
+@CommandHandler(ShareKeysCommand)
+export class ShareKeysHandler implements ICommandHandler<ShareKeysCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public async execute(c: ShareKeysCommand): Promise<SignedEvent | null> {
+    let shared: SignedEvent | null = null;
+    try {
+      shared = await this.registry.act(c.pursuanceId, (a) => {
+        const e = a.shareMissingKeys();
+        if (!e) throw new NothingToShare();
+        return e;
+      });
+    } catch (err) {
+      if (!(err instanceof NothingToShare)) throw err;
+    }
+    return shared;
+  }
+}
+
+/** Internal signal: every holder already has every key we could share. */
+class NothingToShare extends Error {}
+
+@CommandHandler(MoveRelayCommand)
+export class MoveRelayHandler implements ICommandHandler<MoveRelayCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: MoveRelayCommand): Promise<SignedEvent> {
+    return this.registry.act(c.pursuanceId, (a) => a.moveRelay(c.bundle, c.groupInvite));
+  }
+}
+
+@CommandHandler(CreateTaskCommand)
+export class CreateTaskHandler implements ICommandHandler<CreateTaskCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: CreateTaskCommand): Promise<SignedEvent> {
+    return this.registry.act(c.pursuanceId, (a) => a.createTask(c.task));
+  }
+}
+
+@CommandHandler(ChangeTaskCommand)
+export class ChangeTaskHandler implements ICommandHandler<ChangeTaskCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: ChangeTaskCommand): Promise<SignedEvent> {
+    const { taskId: t, change } = c;
+    return this.registry.act(c.pursuanceId, (a): SignedEvent => {
+      switch (change.op) {
+        case 'edit': {
+          const { op: _op, ...patch } = change;
+          return a.editTask(t, patch);
+        }
+        case 'assign':
+          return a.assignTask(t, { ...(change.add ? { add: change.add } : {}), ...(change.remove ? { remove: change.remove } : {}) });
+        case 'status':
+          return a.setStatus(t, change.to);
+        case 'close':
+          return a.closeTask(t, change.to, change.note);
+        case 'reopen':
+          return a.reopenTask(t, change.to, change.note);
+        case 'comment':
+          return a.comment(t, change.body);
+        case 'move':
+          return a.moveTask(t, change.parent);
+      }
+    });
+  }
+}
+
+@CommandHandler(IngestEventsCommand)
+export class IngestEventsHandler implements ICommandHandler<IngestEventsCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: IngestEventsCommand): Promise<IngestReport> {
+    return this.registry.ingest(c.pursuanceId, c.events, c.origin);
+  }
+}
+
+@CommandHandler(RebuildProjectionsCommand)
+export class RebuildProjectionsHandler implements ICommandHandler<RebuildProjectionsCommand> {
+  public constructor(
+    @Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry,
+    @Inject(EventBus) private readonly events: EventBus,
+  ) {}
+  public async execute(): Promise<{ pursuances: number; events: number; seconds: number }> {
+    const started = performance.now();
+    let events = 0;
+    await this.registry.load((p) => {
+      events = Math.max(events, p.done);
+      this.events.publish(new ProgressEvent('replay', p.pursuanceId, p.done, p.total));
+    });
+    const total = this.registry.list().reduce((n, e) => n + e.log.size, 0);
+    return { pursuances: this.registry.list().length, events: total, seconds: (performance.now() - started) / 1000 };
+  }
+}
+
+export const CommandHandlers = [
+  CreatePursuanceHandler,
+  AddMemberHandler,
+  AssignRoleHandler,
+  RemoveRoleHandler,
+  RemoveMemberHandler,
+  LeavePursuanceHandler,
+  ChangeRulesHandler,
+  RotateKeysHandler,
+  ShareKeysHandler,
+  MoveRelayHandler,
+  CreateTaskHandler,
+  ChangeTaskHandler,
+  IngestEventsHandler,
+  RebuildProjectionsHandler,
+];

@@ -1,0 +1,24 @@
+/** Typed errors of the node's domain layer; the HTTP layer maps them to status codes. */
+export class UnknownPursuanceError extends Error {
+  public readonly code = 'UNKNOWN_PURSUANCE';
+  public constructor(id: string) {
+    super(`no pursuance ${id} on this node`);
+    this.name = 'UnknownPursuanceError';
+  }
+}
+
+export class UnknownTaskError extends Error {
+  public readonly code = 'UNKNOWN_TASK';
+  public constructor(id: string) {
+    super(`no task ${id} in this pursuance`);
+    this.name = 'UnknownTaskError';
+  }
+}
+
+export class InvalidRequestError extends Error {
+  public readonly code = 'INVALID_REQUEST';
+  public constructor(message: string) {
+    super(message);
+    this.name = 'InvalidRequestError';
+  }
+}

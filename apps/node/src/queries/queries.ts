@@ -1,0 +1,136 @@
+import { Inject } from '@nestjs/common';
+import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
+import type { EventId, Rejection, Rules } from '@pursuance/pursuance';
+import { UnknownTaskError } from '../domain/errors.js';
+import { feedOf, membersOf, rolesOf, summaryOf, taskModel, tasksOf, type FeedItem, type MemberModel, type PursuanceSummary, type RoleModel, type TaskModel } from '../domain/read-models.js';
+import { PursuanceRegistry } from '../domain/registry.js';
+
+export class ListPursuancesQuery extends Query<PursuanceSummary[]> {}
+export class GetPursuanceQuery extends Query<PursuanceSummary> {
+  public constructor(public readonly pursuanceId: string) {
+    super();
+  }
+}
+export class ListMembersQuery extends Query<MemberModel[]> {
+  public constructor(public readonly pursuanceId: string) {
+    super();
+  }
+}
+export class ListRolesQuery extends Query<RoleModel[]> {
+  public constructor(public readonly pursuanceId: string) {
+    super();
+  }
+}
+export class GetRulesQuery extends Query<Rules> {
+  public constructor(public readonly pursuanceId: string) {
+    super();
+  }
+}
+export class ListTasksQuery extends Query<TaskModel[]> {
+  public constructor(public readonly pursuanceId: string) {
+    super();
+  }
+}
+export class GetTaskQuery extends Query<TaskModel> {
+  public constructor(
+    public readonly pursuanceId: string,
+    public readonly taskId: string,
+  ) {
+    super();
+  }
+}
+export class FeedQuery extends Query<FeedItem[]> {
+  public constructor(
+    public readonly pursuanceId: string,
+    public readonly limit: number,
+  ) {
+    super();
+  }
+}
+export class RejectionsQuery extends Query<Rejection[]> {
+  public constructor(public readonly pursuanceId: string) {
+    super();
+  }
+}
+
+abstract class RegistryQuery {
+  public constructor(@Inject(PursuanceRegistry) protected readonly registry: PursuanceRegistry) {}
+}
+
+@QueryHandler(ListPursuancesQuery)
+export class ListPursuancesHandler extends RegistryQuery implements IQueryHandler<ListPursuancesQuery> {
+  public execute(): Promise<PursuanceSummary[]> {
+    return Promise.resolve(this.registry.list().map((e) => summaryOf(e, this.registry.identity.onion)));
+  }
+}
+
+@QueryHandler(GetPursuanceQuery)
+export class GetPursuanceHandler extends RegistryQuery implements IQueryHandler<GetPursuanceQuery> {
+  public execute(q: GetPursuanceQuery): Promise<PursuanceSummary> {
+    return Promise.resolve(summaryOf(this.registry.get(q.pursuanceId), this.registry.identity.onion));
+  }
+}
+
+@QueryHandler(ListMembersQuery)
+export class ListMembersHandler extends RegistryQuery implements IQueryHandler<ListMembersQuery> {
+  public execute(q: ListMembersQuery): Promise<MemberModel[]> {
+    return Promise.resolve(membersOf(this.registry.get(q.pursuanceId)));
+  }
+}
+
+@QueryHandler(ListRolesQuery)
+export class ListRolesHandler extends RegistryQuery implements IQueryHandler<ListRolesQuery> {
+  public execute(q: ListRolesQuery): Promise<RoleModel[]> {
+    return Promise.resolve(rolesOf(this.registry.get(q.pursuanceId), this.registry.view(q.pursuanceId)));
+  }
+}
+
+@QueryHandler(GetRulesQuery)
+export class GetRulesHandler extends RegistryQuery implements IQueryHandler<GetRulesQuery> {
+  public execute(q: GetRulesQuery): Promise<Rules> {
+    return Promise.resolve(this.registry.get(q.pursuanceId).log.state().rules);
+  }
+}
+
+@QueryHandler(ListTasksQuery)
+export class ListTasksHandler extends RegistryQuery implements IQueryHandler<ListTasksQuery> {
+  public execute(q: ListTasksQuery): Promise<TaskModel[]> {
+    return Promise.resolve(tasksOf(this.registry.get(q.pursuanceId), this.registry.view(q.pursuanceId)));
+  }
+}
+
+@QueryHandler(GetTaskQuery)
+export class GetTaskHandler extends RegistryQuery implements IQueryHandler<GetTaskQuery> {
+  public execute(q: GetTaskQuery): Promise<TaskModel> {
+    const task = taskModel(this.registry.get(q.pursuanceId), this.registry.view(q.pursuanceId), q.taskId as EventId);
+    if (!task) throw new UnknownTaskError(q.taskId);
+    return Promise.resolve(task);
+  }
+}
+
+@QueryHandler(FeedQuery)
+export class FeedHandler extends RegistryQuery implements IQueryHandler<FeedQuery> {
+  public execute(q: FeedQuery): Promise<FeedItem[]> {
+    return Promise.resolve(feedOf(this.registry.get(q.pursuanceId), q.limit));
+  }
+}
+
+@QueryHandler(RejectionsQuery)
+export class RejectionsHandler extends RegistryQuery implements IQueryHandler<RejectionsQuery> {
+  public execute(q: RejectionsQuery): Promise<Rejection[]> {
+    const entry = this.registry.get(q.pursuanceId);
+    return Promise.resolve([...entry.log.rejections(), ...this.registry.view(q.pursuanceId).contentRejections]);
+  }
+}
+
+export const QueryHandlers = [
+  ListPursuancesHandler,
+  GetPursuanceHandler,
+  ListMembersHandler,
+  ListRolesHandler,
+  GetRulesHandler,
+  ListTasksHandler,
+  GetTaskHandler,
+  FeedHandler,
+  RejectionsHandler,
+];

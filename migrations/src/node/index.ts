@@ -1,0 +1,5 @@
+import { NodeEventStore1763856000000 } from './1763856000000-NodeEventStore.js';
+
+/** The node database's migrations, in order. */
+export const nodeMigrations = [NodeEventStore1763856000000];
+export { NodeEventStore1763856000000 };
