@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { demoCommand } from './commands/demo.js';
 import { echoCommand } from './commands/echo.js';
 import { identityCommand } from './commands/identity.js';
+import { nodeCommand } from './commands/node.js';
 import { CliError, ExitCode } from './errors.js';
 
 const program = new Command('pursuance')
@@ -10,7 +11,7 @@ const program = new Command('pursuance')
   .version('0.1.0')
   .exitOverride()
   .showHelpAfterError();
-program.addCommand(identityCommand()).addCommand(echoCommand()).addCommand(demoCommand());
+program.addCommand(identityCommand()).addCommand(nodeCommand()).addCommand(echoCommand()).addCommand(demoCommand());
 
 try {
   await program.parseAsync(process.argv);

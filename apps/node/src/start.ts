@@ -57,7 +57,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       logger: options.logger === undefined ? new Logger() : options.logger,
       abortOnError: false,
     });
-    app.enableShutdownHooks();
+    // No enableShutdownHooks(): Nest would re-raise SIGTERM after closing; the embedding
+    // program (the CLI) owns signals and calls close(), which runs the destroy hooks.
     openapi.document = SwaggerModule.createDocument(
       app,
       new DocumentBuilder().setTitle('Pursuance node').setDescription('The local node API (127.0.0.1 only, per-node token)').setVersion('0.1.0').addBearerAuth().build(),

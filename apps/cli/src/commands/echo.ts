@@ -4,7 +4,7 @@ import { TapirError, TapirService } from '@pursuance/tapir';
 import { makeAcn, withAcnOptions, type AcnFlags } from '../acn-options.js';
 import { authOnly, echoServiceApp } from '../echo-app.js';
 import { CliError, ExitCode } from '../errors.js';
-import { loadIdentity } from '../identity-store.js';
+import { loadProfileIdentity as loadIdentity } from '../profile.js';
 import { readPassword } from '../password.js';
 import { untilSignal } from '../signals.js';
 

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { createIdentity, loadIdentity, readPublicOnion } from '../identity-store.js';
+import { createProfileIdentity as createIdentity, loadProfileIdentity as loadIdentity, readProfileOnion as readPublicOnion } from '../profile.js';
 import { readPassword } from '../password.js';
 
 export function identityCommand(): Command {

@@ -1,0 +1,73 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { http } from '../../apps/node/test/http.js';
+import { spawnCli, type Spawned } from '../support/processes.js';
+
+let dir: string;
+const env = { PURSUANCE_PASSWORD: 'node process password' };
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'node-proc-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function startProcess(): Promise<{ proc: Spawned; port: number; token: string; onion: string }> {
+  const proc = spawnCli(['node', 'start', '--data-dir', dir, '--port', '0'], env);
+  const [, onion] = await proc.waitForLine(/node ([a-z2-7]{56})\n/);
+  const [, port] = await proc.waitForLine(/dashboard http:\/\/127\.0\.0\.1:(\d+)\/\n/);
+  const [, token] = await proc.waitForLine(/token ([A-Za-z0-9_-]{43})\n/);
+  return { proc, port: Number(port), token: token!, onion: onion! };
+}
+
+describe('pursuance node start (a real process, a real SQLite file)', () => {
+  it('serves its API, survives a graceful restart with the same state, and keeps its token', async () => {
+    const first = await startProcess();
+    const created = await http(first.port, 'POST', '/api/pursuances', { token: first.token, body: { name: 'Proc', template: 'activist-cell' } });
+    expect(created.status).toBe(201);
+    const { id, stateHash } = created.body as { id: string; stateHash: string };
+    await http(first.port, 'POST', `/api/pursuances/${id}/tasks`, { token: first.token, body: { audience: ['member'], title: 'durable' } });
+    const before = (await http(first.port, 'GET', `/api/pursuances/${id}`, { token: first.token })).body as { stateHash: string };
+    expect(before.stateHash).not.toBe(stateHash);
+    expect(await first.proc.stop('SIGTERM')).toBe(0);
+
+    const second = await startProcess();
+    try {
+      expect(second.onion).toBe(first.onion);
+      expect(second.token).toBe(first.token);
+      const after = (await http(second.port, 'GET', `/api/pursuances/${id}`, { token: second.token })).body as { stateHash: string };
+      expect(after.stateHash).toBe(before.stateHash);
+    } finally {
+      await second.proc.stop('SIGTERM');
+    }
+  });
+
+  it('keeps every acknowledged command across kill -9', async () => {
+    const node = await startProcess();
+    const { id } = (await http(node.port, 'POST', '/api/pursuances', { token: node.token, body: { name: 'Crash', template: 'activist-cell' } })).body as { id: string };
+    const acknowledged: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const r = await http(node.port, 'POST', `/api/pursuances/${id}/tasks`, { token: node.token, body: { audience: ['member'], title: `t${i}` } });
+      expect(r.status).toBe(201);
+      acknowledged.push((r.body as { id: string }).id);
+    }
+    const hash = ((await http(node.port, 'GET', `/api/pursuances/${id}`, { token: node.token })).body as { stateHash: string }).stateHash;
+    node.proc.child.kill('SIGKILL');
+    await node.proc.stop();
+    const again = await startProcess();
+    try {
+      const tasks = (await http(again.port, 'GET', `/api/pursuances/${id}/tasks`, { token: again.token })).body as { id: string }[];
+      expect(tasks.map((t) => t.id)).toEqual(expect.arrayContaining(acknowledged));
+      expect(((await http(again.port, 'GET', `/api/pursuances/${id}`, { token: again.token })).body as { stateHash: string }).stateHash).toBe(hash);
+    } finally {
+      await again.proc.stop('SIGTERM');
+    }
+  });
+
+  it('refuses a wrong password with exit code 3 and touches nothing', async () => {
+    const proc = spawnCli(['node', 'start', '--data-dir', dir, '--port', '0'], { PURSUANCE_PASSWORD: 'wrong wrong' });
+    expect(await new Promise((resolve) => proc.child.once('exit', resolve))).toBe(3);
+  });
+});
