@@ -227,6 +227,11 @@ export class Applier {
     const check = checkPlain(mine, this.#rolesOf(e.author), 'change', 'Rules');
     if (!check.ok) return denied(check);
     if (!this.state.founders.has(e.author)) {
+      // Dropping a role takes it from every holder: only someone who may remove it may drop it.
+      for (const roleId of Object.keys(this.state.rules.roles).sort()) {
+        if (b.rules.roles[roleId] || checkRole(mine, this.#rolesOf(e.author), 'remove', roleId).ok) continue;
+        return reject(RejectionCode.ESCALATION, `the new rules would drop role "${roleId}" from its holders, which you may not remove yourself`);
+      }
       // No escalation: new rules may not grant any role a permission the author lacks now.
       for (const roleId of Object.keys(b.rules.roles)) {
         const granted = compileAbility(b.rules, [roleId], false);
@@ -234,6 +239,18 @@ export class Applier {
           if (allows(granted, p) && !allows(mine, p)) {
             return reject(RejectionCode.ESCALATION, `the new rules would let role "${roleId}" ${p[0]} ${p[1]}${p[2] === '*' ? '' : ` "${p[2]}"`}, which you may not do yourself`);
           }
+        }
+      }
+      // Ranks (who wins conflicts), history access and succession shape who holds power and
+      // who reads what; only founders change them.
+      const old = this.state.rules;
+      if (JSON.stringify(old.succession) !== JSON.stringify(b.rules.succession)) {
+        return reject(RejectionCode.ESCALATION, 'only founders change the succession rules');
+      }
+      for (const [roleId, role] of Object.entries(b.rules.roles)) {
+        const before = old.roles[roleId];
+        if (before ? before.rank !== role.rank || before.history !== role.history : role.rank >= this.rankOf(e.author)) {
+          return reject(RejectionCode.ESCALATION, `only founders change the rank or history access of role "${roleId}" (or create roles ranked at or above their own)`);
         }
       }
     }

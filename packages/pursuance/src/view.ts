@@ -38,6 +38,12 @@ export interface TaskView {
   closed: boolean;
   /** False when this member holds no key for the task's audience: only structure is known. */
   readable: boolean;
+  /**
+   * Whether this reader saw the task from its creation. A reader who joined later (a
+   * since-join role) cannot know the earlier status, so it takes later status changes as given
+   * instead of judging them against the workflow — otherwise readers would disagree.
+   */
+  judged: boolean;
   title?: string;
   body?: string;
   status?: string;
@@ -121,6 +127,7 @@ export function buildMemberView(log: PursuanceLog, me: Identity, keyring: Keyrin
         createdAt: e.header.time,
         closed: false,
         readable: false,
+        judged: false,
         comments: [],
         history: [],
       };
@@ -162,6 +169,7 @@ function applyContent(task: TaskView, kind: TaskContentKind, data: unknown, e: S
     case 'task.create': {
       const c = data as (typeof CONTENT_SCHEMAS)['task.create']['_output'];
       task.readable = true;
+      task.judged = true;
       task.title = c.title;
       task.body = c.body;
       task.status = wf.initial;
@@ -193,6 +201,10 @@ function applyContent(task: TaskView, kind: TaskContentKind, data: unknown, e: S
       const { to } = data as { to: string };
       const from = task.status ?? wf.initial;
       if (closedStates.has(to)) return `"${to}" is a closed state: close the task instead`;
+      if (!task.judged) {
+        task.status = wf.states.includes(to) ? to : task.status;
+        return null;
+      }
       if (!wf.transitions.some((t) => t.from === from && t.to === to)) return `the workflow has no transition from "${from}" to "${to}"`;
       task.status = to;
       return null;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Identity } from '@pursuance/crypto';
+import { type Identity } from '@pursuance/crypto';
 import { PursuanceAuthor, PursuanceLog, RulesSchema, type Rules } from '../src/index.js';
 
 export function template(name: string): Rules {

@@ -33,7 +33,7 @@ describe('pursuance core smoke test', () => {
     try {
       alice.closeTask(open.id);
     } catch (err) {
-      expect((err as ActionNotAllowedError).message).toContain('only organizers close tasks');
+      expect((err as ActionNotAllowedError).message).toContain('no rule grants close on tasks for audience "member"');
     }
     syncInto(founder, alice.log);
     founder.closeTask(open.id, 'done');

@@ -1,0 +1,554 @@
+import { canonicalDecode, canonicalEncode, fromHex, Identity, type CanonicalValue } from '@pursuance/crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  EventRejectedError,
+  PursuanceAuthor,
+  PursuanceLog,
+  RejectionCode,
+  collectKeys,
+  decodeEvent,
+  makeRotation,
+  makeShare,
+  newRoleKey,
+  type EventId,
+  type Rejection,
+  type SignedEvent,
+} from '../src/index.js';
+import { Network, expectRefused, forge, loadTemplate, rawHeader, sealAs, sealWith, signRaw } from './harness.js';
+import { clock } from './helpers.js';
+
+/**
+ * The illegal-event corpus: each event is built by hand (envelope.ts `signEvent`, or raw
+ * bytes) where the author API would refuse to make it, delivered to an honest member's log,
+ * and must be rejected there with the right code. Plus a decodeEvent fuzz.
+ */
+const NAMES = ['ada', 'cora', 'hana', 'hugo', 'hedy', 'tom', 'nora', 'zed'] as const;
+type Name = (typeof NAMES)[number];
+
+/** An open-coalition pursuance (rules/templates/open-coalition.json) with a few members and tasks. */
+function coalition() {
+  const id = Object.fromEntries(NAMES.map((n) => [n, Identity.generate()])) as Record<Name, Identity>;
+  const net = Network.create('ada', id.ada, { name: 'City Coalition', rules: loadTemplate('open-coalition') }, clock());
+  net.act('ada', (a) => {
+    a.addMember(id.cora.publicKey, { name: 'cora', roles: ['coalition', 'coordinator'] });
+    a.addMember(id.hana.publicKey, { name: 'hana', roles: ['coalition', 'housing', 'housing-lead'] });
+    a.addMember(id.hugo.publicKey, { name: 'hugo', roles: ['coalition', 'housing'] });
+    a.addMember(id.hedy.publicKey, { name: 'hedy', roles: ['housing'] });
+    a.addMember(id.tom.publicKey, { name: 'tom', roles: ['coalition', 'transit', 'transit-lead'] });
+    a.addMember(id.nora.publicKey, { name: 'nora', roles: ['coalition'] });
+  });
+  for (const n of ['cora', 'hana', 'hugo', 'hedy', 'tom', 'nora'] as const) net.join(n, id[n]);
+  const survey = net.act('hugo', (h) => h.createTask({ audience: ['housing'], title: 'Tenant survey' })).id;
+  const flyers = net.act('hana', (h) => h.createTask({ audience: ['housing'], title: 'Flyers' })).id;
+  const busLanes = net.act('tom', (t) => t.createTask({ audience: ['transit'], title: 'Bus lane map' })).id;
+  const rally = net.act('cora', (c) => c.createTask({ audience: ['coalition'], title: 'Joint rally' })).id;
+  const ada = net.member('ada');
+  return { net, id, ada, survey, flyers, busLanes, rally };
+}
+
+const comment = (body: string): CanonicalValue => ({ body });
+
+/** A comment on `task` by `who`, sealed as they would seal it (or as a forger who lacks the key). */
+function commentBy(who: PursuanceAuthor, task: EventId, body = 'hello', options: Parameters<typeof forge>[5] = {}): SignedEvent<'task.comment'> {
+  const audience = who.log.state().tasks.get(task)!.audience;
+  return forge(who.identity, who.log, 'task.comment', { task: fromHex(task), sealed: sealAs(who.log, who.keyring, 'task.comment', task, comment(body), audience) }, audience, options);
+}
+
+function rejected(log: PursuanceLog, e: SignedEvent, code: RejectionCode, reason?: string): Rejection {
+  log.add(e.bytes);
+  const r = log.rejectionOf(e.id);
+  expect(r, `${e.header.kind} should be rejected with ${code}`).toBeDefined();
+  expect(r!.code, r!.reason).toBe(code);
+  if (reason !== undefined) expect(r!.reason).toContain(reason);
+  expect(log.isAccepted(e.id)).toBe(false);
+  return r!;
+}
+
+function invalid(log: PursuanceLog, bytes: Uint8Array, code: RejectionCode): void {
+  const size = log.size;
+  const hash = log.stateHash();
+  const result = log.add(bytes);
+  expect(result.status).toBe('invalid');
+  expect(result.rejection?.code, result.rejection?.reason).toBe(code);
+  expect(log.rejectionOf(result.id!)?.code).toBe(code);
+  expect(log.size, 'invalid bytes are never stored').toBe(size);
+  // Bytes that never parse are reported but are not part of the shared state.
+  expect(log.stateHash()).toBe(hash);
+}
+
+/** Concatenate byte arrays (into a fresh array). */
+const cat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));
+
+/** A copy of `log` holding the same events: a fresh judge for one forged event. */
+function judge(log: PursuanceLog): PursuanceLog {
+  const copy = new PursuanceLog(log.genesis.bytes);
+  copy.addAll([...log.events()].map((e) => e.bytes));
+  return copy;
+}
+
+describe('illegal bytes: never become events', () => {
+  const fx = coalition();
+  const { ada, id, survey } = fx;
+  const hugo = fx.net.member('hugo');
+  const valid = commentBy(hugo, survey);
+
+  it('forged signature: BAD_SIGNATURE (log.add reports it invalid, nothing stored)', () => {
+    const sig = new Uint8Array(decodeEnvelope(valid.bytes).sig);
+    sig[10] = sig[10]! ^ 0x01;
+    invalid(ada.log, canonicalEncode({ event: rawHeader(valid), sig }), RejectionCode.BAD_SIGNATURE);
+  });
+
+  it("someone else's signature on hugo's event: BAD_SIGNATURE", () => {
+    invalid(ada.log, signRaw(id.zed, rawHeader(valid)), RejectionCode.BAD_SIGNATURE);
+  });
+
+  it('tampered content under the original signature: BAD_SIGNATURE', () => {
+    const header = rawHeader(valid) as { body: { sealed: { ct: Uint8Array } } };
+    header.body.sealed.ct = Uint8Array.from(header.body.sealed.ct, (b, i) => (i === 0 ? b ^ 1 : b));
+    invalid(ada.log, canonicalEncode({ event: header as unknown as CanonicalValue, sig: decodeEnvelope(valid.bytes).sig }), RejectionCode.BAD_SIGNATURE);
+  });
+
+  it.each<[string, (b: Uint8Array) => Uint8Array]>([
+    ['truncated bytes', (b) => b.subarray(0, b.length - 1)],
+    ['a trailing byte', (b) => cat(b, Uint8Array.of(0))],
+    ['empty input', () => new Uint8Array(0)],
+    ['not CBOR at all', () => new TextEncoder().encode('{"event":{}}')],
+    [
+      'envelope keys out of canonical order (non-canonical encoding)',
+      (b) => {
+        const { event, sig } = decodeEnvelope(b);
+        return cat(Uint8Array.of(0xa2), canonicalEncode('event'), canonicalEncode(event), canonicalEncode('sig'), canonicalEncode(sig));
+      },
+    ],
+    [
+      'an integer not in its shortest form (non-canonical encoding)',
+      (b) => {
+        // "v": 1 is 0x61 0x76 0x01; the same value as a one-byte-argument integer is 0x18 0x01.
+        const at = indexOf(b, [0x61, 0x76, 0x01]);
+        expect(at).toBeGreaterThan(0);
+        return cat(b.subarray(0, at + 2), Uint8Array.of(0x18, 0x01), b.subarray(at + 3));
+      },
+    ],
+    ['an event larger than the size limit', () => new Uint8Array(1024 * 1024 + 1)],
+  ])('%s: INVALID_ENCODING', (_what, mangle) => {
+    invalid(ada.log, mangle(valid.bytes), RejectionCode.INVALID_ENCODING);
+  });
+
+  type Header = Record<string, CanonicalValue> & { body: Record<string, CanonicalValue>; parents: Uint8Array[] };
+  it.each<[string, (h: Header) => void]>([
+    ['an unknown body field', (h) => void (h.body.extra = 1)],
+    ['an unknown header field', (h) => void (h.priority = 'high')],
+    ['an unknown kind', (h) => void (h.kind = 'task.delete')],
+    ['a missing body field', (h) => void delete h.body.sealed],
+    ['another envelope version', (h) => void (h.v = 2)],
+    ['a 31-byte task id', (h) => void (h.body.task = new Uint8Array(31))],
+    ['unsorted parents', (h) => void (h.parents = [new Uint8Array(32).fill(0xff), ...h.parents])],
+    ['a negative sequence number', (h) => void (h.seq = -1)],
+  ])('%s (properly signed): INVALID_SCHEMA', (_what, change) => {
+    const header = rawHeader(valid) as Header;
+    change(header);
+    invalid(ada.log, signRaw(id.hugo, header), RejectionCode.INVALID_SCHEMA);
+  });
+
+  it('an event of another pursuance: WRONG_PURSUANCE', () => {
+    const other = PursuanceAuthor.create(id.hugo, { name: 'Elsewhere', rules: loadTemplate('open-coalition') });
+    const header = rawHeader(valid);
+    header.pursuance = fromHex(other.log.id);
+    invalid(ada.log, signRaw(id.hugo, header), RejectionCode.WRONG_PURSUANCE);
+  });
+
+  it('a second genesis: INVALID_GENESIS', () => {
+    const again = PursuanceAuthor.create(id.ada, { name: 'City Coalition', rules: loadTemplate('open-coalition') });
+    invalid(ada.log, again.log.genesis.bytes, RejectionCode.INVALID_GENESIS);
+  });
+
+  it('a genesis naming a pursuance, or another kind naming none: INVALID_GENESIS', () => {
+    const genesis = rawHeader(ada.log.genesis);
+    genesis.pursuance = fromHex(ada.log.id);
+    invalid(ada.log, signRaw(id.ada, genesis), RejectionCode.INVALID_GENESIS);
+    const orphan = rawHeader(valid);
+    orphan.pursuance = null;
+    invalid(ada.log, signRaw(id.hugo, orphan), RejectionCode.INVALID_GENESIS);
+  });
+});
+
+describe('illegal events: well-formed, signed, and rejected by the fold', () => {
+  it('closing a task outside your audience: DENIED, naming the missing grant', () => {
+    const { net, ada, busLanes } = coalition();
+    const hugo = net.member('hugo');
+    expectRefused(() => hugo.closeTask(busLanes, 'done'), RejectionCode.DENIED, 'no rule grants close on tasks for audience "transit" to roles coalition, housing');
+    const audience = ['transit'];
+    const close = forge(hugo.identity, hugo.log, 'task.close', { task: fromHex(busLanes), sealed: sealAs(hugo.log, hugo.keyring, 'task.close', busLanes, { to: 'done' }, audience) }, audience);
+    rejected(ada.log, close, RejectionCode.DENIED, 'no rule grants close on tasks for audience "transit" to roles coalition, housing');
+    expect(ada.log.state().tasks.get(busLanes)!.closed).toBe(false);
+  });
+
+  it('assigning a role you may not grant: DENIED (missing grant, and a cannot rule with its reason)', () => {
+    const { net, id, ada } = coalition();
+    const hugo = net.member('hugo');
+    const self = forge(id.hugo, hugo.log, 'role.assign', { member: id.hugo.publicKey, role: 'transit', keys: [] });
+    rejected(ada.log, self, RejectionCode.DENIED, 'no rule grants assigning role "transit" to roles coalition, housing');
+    const hana = net.member('hana');
+    const coordinator = forge(id.hana, hana.log, 'role.assign', { member: id.hugo.publicKey, role: 'coordinator', keys: [] });
+    const r = rejected(ada.log, coordinator, RejectionCode.DENIED, "denied by rule: coordinators are appointed by the coalition's founders");
+    expect(r.rule).toBe("coordinators are appointed by the coalition's founders, not by group leads");
+    expect(ada.log.state().members.get(id.hugo.onion)!.roles.has('coordinator')).toBe(false);
+  });
+
+  it('content sealed to a key its author knew was rotated away: STALE_EPOCH; a concurrent one is fine', () => {
+    const { net, id, ada, survey } = coalition();
+    const hana = net.member('hana');
+    const hugo = net.member('hugo');
+    const oldKey = hana.keyring.get(ada.log.state().roles.get('housing')!.epochs.at(-1)!.keyIdHex)!;
+    // Hugo writes before he hears of the rotation (built now, delivered later).
+    const concurrent = forge(id.hugo, hugo.log, 'task.comment', { task: fromHex(survey), sealed: sealWith([oldKey], 'task.comment', survey, comment('before')) }, ['housing']);
+    const removal = net.act('hana', (h) => h.removeRole(id.hedy.onion, 'housing'));
+    expect(removal.header.body.rotation).not.toBeNull();
+    // Hana has seen her own rotation, and still seals to the old key.
+    const stale = forge(id.hana, hana.log, 'task.comment', { task: fromHex(survey), sealed: sealWith([oldKey], 'task.comment', survey, comment('after')) }, ['housing']);
+    rejected(ada.log, stale, RejectionCode.STALE_EPOCH, 'content sealed to a key of "housing" its author knew had been rotated');
+    ada.log.add(concurrent.bytes);
+    expect(ada.log.isAccepted(concurrent.id), JSON.stringify(ada.log.rejectionOf(concurrent.id))).toBe(true);
+    // Arrival order does not matter.
+    const other = new PursuanceLog(ada.log.genesis.bytes);
+    other.addAll([...ada.log.events()].reverse().map((e) => e.bytes));
+    expect(other.rejectionOf(stale.id)?.code).toBe(RejectionCode.STALE_EPOCH);
+    expect(other.stateHash()).toBe(ada.log.stateHash());
+  });
+
+  it('content under the old key after a holder left without a rotation: STALE_EPOCH until someone rotates', () => {
+    const { net, id, ada, survey } = coalition();
+    // The coordinator may not rotate the housing key, so expelling hedy leaves it due.
+    const expel = net.act('cora', (c) => c.removeMember(id.hedy.onion));
+    expect(expel.header.body.rotations).toEqual([]);
+    expect(ada.log.state().roles.get('housing')!.rotationDueSince).toBe(expel.id);
+    const hugo = net.member('hugo');
+    expectRefused(() => hugo.comment(survey, 'x'), RejectionCode.STALE_EPOCH, 'must be rotated after a holder left');
+    rejected(ada.log, commentBy(hugo, survey), RejectionCode.STALE_EPOCH, 'must be rotated after a holder left');
+    // The group lead (not a founder) rotates; work resumes, and hedy cannot read it.
+    net.act('hana', (h) => h.rotateKeys(['housing']));
+    const resumed = net.act('hugo', (h) => h.comment(survey, 'resumed'));
+    expect(ada.log.isAccepted(resumed.id)).toBe(true);
+    expect(collectKeys(net.member('hedy').log, id.hedy).has(ada.log.state().roles.get('housing')!.epochs.at(-1)!.keyIdHex)).toBe(false);
+  });
+
+  it('a key id no rotation introduced: UNKNOWN_KEY (in sealed content and in a share)', () => {
+    const { net, id, ada, survey } = coalition();
+    const planted = newRoleKey('housing');
+    const hugo = net.member('hugo');
+    const sealed = forge(id.hugo, hugo.log, 'task.comment', { task: fromHex(survey), sealed: sealWith([planted], 'task.comment', survey, comment('x')) }, ['housing']);
+    rejected(ada.log, sealed, RejectionCode.UNKNOWN_KEY, 'no rotation introduced this key for "housing"');
+    const hana = net.member('hana');
+    const share = forge(id.hana, hana.log, 'keys.share', { shares: [makeShare(planted, [id.hugo.publicKey])] });
+    rejected(ada.log, share, RejectionCode.UNKNOWN_KEY, 'no rotation introduced this key for "housing"');
+    expect(collectKeys(ada.log, id.hugo).has(planted.keyId)).toBe(false);
+  });
+
+  it('a lockbox to a non-holder: LOCKBOX_INVALID (rotation, share, and a removal that keeps the removed)', () => {
+    const { net, id, ada } = coalition();
+    const hana = net.member('hana');
+    const state = ada.log.state();
+    const holders = [...state.roles.get('housing')!.holders].sort().map((o) => state.members.get(o)!.key);
+    const leaky = forge(id.hana, hana.log, 'keys.rotate', { rotations: [makeRotation(newRoleKey('housing'), [...holders, id.tom.publicKey])] });
+    // Each forged event goes to its own copy of ada's log: they share hana's next sequence number.
+    rejected(judge(ada.log), leaky, RejectionCode.LOCKBOX_INVALID, `${id.tom.onion} may not receive the new key of "housing"`);
+    const current = hana.keyring.get(state.roles.get('housing')!.epochs.at(-1)!.keyIdHex)!;
+    const share = forge(id.hana, hana.log, 'keys.share', { shares: [makeShare(current, [id.tom.publicKey])] });
+    rejected(judge(ada.log), share, RejectionCode.LOCKBOX_INVALID, `${id.tom.onion} may not receive key epoch 0 of "housing"`);
+    const keepsHedy = forge(id.hana, hana.log, 'role.remove', { member: id.hedy.publicKey, role: 'housing', rotation: makeRotation(newRoleKey('housing'), holders) });
+    const log = judge(ada.log);
+    rejected(log, keepsHedy, RejectionCode.LOCKBOX_INVALID, `${id.hedy.onion} may not receive the new key of "housing"`);
+    expect(log.state().roles.get('housing')!.epochs).toHaveLength(1);
+    expect(log.state().members.get(id.hedy.onion)!.roles.has('housing')).toBe(true);
+  });
+
+  it('an older key to someone who got a "since-join" role later: LOCKBOX_INVALID (the current key is fine)', () => {
+    const { net, id, ada } = coalition();
+    net.act('ada', (a) => a.rotateKeys(['housing-lead']));
+    net.act('ada', (a) => a.assignRole(id.hugo.onion, 'housing-lead'));
+    const epochs = ada.log.state().roles.get('housing-lead')!.epochs;
+    expect(epochs).toHaveLength(2);
+    const hana = net.member('hana'); // a holder since epoch 0
+    const [old, current] = epochs.map((e) => hana.keyring.get(e.keyIdHex)!);
+    const leak = forge(id.hana, hana.log, 'keys.share', { shares: [makeShare(old!, [id.hugo.publicKey])] });
+    rejected(judge(ada.log), leak, RejectionCode.LOCKBOX_INVALID, `${id.hugo.onion} may not receive key epoch 0 of "housing-lead"`);
+    const fine = forge(id.hana, hana.log, 'keys.share', { shares: [makeShare(current!, [id.hugo.publicKey])] });
+    const log = judge(ada.log);
+    log.add(fine.bytes);
+    expect(log.isAccepted(fine.id), JSON.stringify(log.rejectionOf(fine.id))).toBe(true);
+    const hugoKeys = collectKeys(net.member('hugo').log, id.hugo);
+    expect([hugoKeys.has(epochs[0]!.keyIdHex), hugoKeys.has(epochs[1]!.keyIdHex)]).toEqual([false, true]);
+  });
+
+  it("a removed member's later event, and an outsider's: NOT_A_MEMBER", () => {
+    const { net, id, ada, survey } = coalition();
+    net.act('hana', (h) => h.removeRole(id.hedy.onion, 'housing'));
+    net.act('cora', (c) => c.removeMember(id.hedy.onion));
+    const hedy = net.member('hedy');
+    expectRefused(() => hedy.comment(survey, 'x'), RejectionCode.NOT_A_MEMBER);
+    rejected(ada.log, forge(id.hedy, hedy.log, 'member.leave', {}), RejectionCode.NOT_A_MEMBER, `${id.hedy.onion} is not a member at this point`);
+    rejected(ada.log, forge(id.zed, ada.log, 'member.add', { member: id.zed.publicKey, roles: [], keys: [] }), RejectionCode.NOT_A_MEMBER);
+  });
+
+  it("a removed member's concurrent events come after the removal: NOT_A_MEMBER, in every arrival order", () => {
+    const { net, id, ada, survey, rally } = coalition();
+    const hedy = net.member('hedy');
+    // Hedy, offline, comments twice. Nobody sees it before the removal.
+    const e1 = commentBy(hedy, survey, 'one');
+    const e2 = commentBy(hedy, survey, 'two', { seq: e1.header.seq + 1, parents: [e1.id] });
+    // Meanwhile nora (low rank) comments and the coordinator, having seen that, expels hedy.
+    // Hedy's e1 outranks nora's comment, so a plain linearisation would apply e1 first.
+    net.act('nora', (n) => n.comment(rally, 'count me in'));
+    const removal = net.act('cora', (c) => c.removeMember(id.hedy.onion));
+    const all = [...ada.log.events()].map((e) => e.bytes);
+    const orders = [
+      [...all, e1.bytes, e2.bytes],
+      [e1.bytes, e2.bytes, ...all].reverse(),
+      [...all.slice(0, 5), e1.bytes, ...all.slice(5), e2.bytes],
+    ];
+    const hashes = new Set<string>();
+    for (const order of orders) {
+      const log = new PursuanceLog(ada.log.genesis.bytes);
+      log.addAll(order);
+      expect(log.isAccepted(removal.id)).toBe(true);
+      expect(log.rejectionOf(e1.id)?.code).toBe(RejectionCode.NOT_A_MEMBER);
+      expect(log.rejectionOf(e2.id)?.code).toBe(RejectionCode.NOT_A_MEMBER);
+      expect(log.order().indexOf(removal.id)).toBeLessThan(log.order().indexOf(e1.id));
+      hashes.add(log.stateHash());
+    }
+    expect(hashes.size).toBe(1);
+  });
+
+  it('equivocation: two events with one author and sequence number are both rejected and reported', () => {
+    const { net, id, ada, survey } = coalition();
+    const hugo = net.member('hugo');
+    const a = commentBy(hugo, survey, 'version A');
+    const b = commentBy(hugo, survey, 'version B');
+    expect(a.header.seq).toBe(b.header.seq);
+    expect(ada.log.add(a.bytes).status).toBe('accepted');
+    ada.log.add(b.bytes);
+    rejected(ada.log, a, RejectionCode.EQUIVOCATION, `signed two events with sequence number ${a.header.seq}`);
+    rejected(ada.log, b, RejectionCode.EQUIVOCATION);
+    expect(ada.log.equivocations()).toEqual([{ author: id.hugo.onion, seq: a.header.seq, events: [a.id, b.id] }]);
+    // Another member, receiving them the other way round, agrees.
+    const other = new PursuanceLog(ada.log.genesis.bytes);
+    other.addAll([...ada.log.events()].reverse().map((e) => e.bytes));
+    expect(other.equivocations().map((q) => [q.author, q.seq, [...q.events].sort()])).toEqual([[id.hugo.onion, a.header.seq, [a.id, b.id].sort()]]);
+    expect(other.stateHash()).toBe(ada.log.stateHash());
+  });
+
+  it("a sequence gap, or an event that does not descend from its author's previous one: SEQUENCE_GAP", () => {
+    const { net, id, ada, survey } = coalition();
+    const hugo = net.member('hugo');
+    const skip = commentBy(hugo, survey, 'skip', { seq: hugo.log.lastSeq(id.hugo.onion) + 2 });
+    rejected(ada.log, skip, RejectionCode.SEQUENCE_GAP, `sequence ${skip.header.seq} does not follow the author's known sequence ${skip.header.seq - 2}`);
+    const detached = commentBy(hugo, survey, 'detached', { parents: [ada.log.genesis.id] });
+    rejected(ada.log, detached, RejectionCode.SEQUENCE_GAP);
+  });
+
+  it('a subtask cycle via task.move: INVALID_STATE', () => {
+    const { net, id, ada, survey, flyers } = coalition();
+    net.act('hana', (h) => h.moveTask(flyers, survey));
+    const hana = net.member('hana');
+    expectRefused(() => hana.moveTask(survey, flyers), RejectionCode.INVALID_STATE, 'a task cannot become a subtask of itself or of its own subtasks');
+    const cycle = forge(id.hana, hana.log, 'task.move', { task: fromHex(survey), parent: fromHex(flyers) }, ['housing']);
+    rejected(ada.log, cycle, RejectionCode.INVALID_STATE, 'a task cannot become a subtask of itself or of its own subtasks');
+    const self = forge(id.hugo, net.member('hugo').log, 'task.move', { task: fromHex(survey), parent: fromHex(survey) }, ['housing']);
+    rejected(ada.log, self, RejectionCode.INVALID_STATE);
+    expect(ada.log.state().tasks.get(survey)!.parent).toBeNull();
+    expect(ada.log.state().tasks.get(flyers)!.parent).toBe(survey);
+  });
+});
+
+describe('content rules, checked by every reader alike', () => {
+  it('sealed content bound to another task or kind: rejected in the view, changing nothing', () => {
+    const { net, id, survey, flyers } = coalition();
+    const hugo = net.member('hugo');
+    // A comment sealed for flyers, replayed onto survey; a comment's content under a status event.
+    const moved = forge(id.hugo, hugo.log, 'task.comment', { task: fromHex(survey), sealed: sealAs(hugo.log, hugo.keyring, 'task.comment', flyers, comment('replayed'), ['housing']) }, ['housing']);
+    hugo.log.add(moved);
+    const rekinded = forge(id.hugo, hugo.log, 'task.status', { task: fromHex(survey), sealed: sealAs(hugo.log, hugo.keyring, 'task.comment', survey, comment('not a status'), ['housing']) }, ['housing']);
+    hugo.log.add(rekinded);
+    net.sync();
+    expect(net.member('ada').log.isAccepted(moved.id)).toBe(true); // the public layer cannot see inside
+    for (const reader of ['ada', 'hana', 'hugo', 'hedy']) {
+      const view = net.view(reader);
+      expect(view.contentRejections).toEqual([
+        { eventId: moved.id, code: RejectionCode.INVALID_SCHEMA, reason: 'sealed content is bound to another event kind or task' },
+        { eventId: rekinded.id, code: RejectionCode.INVALID_SCHEMA, reason: 'sealed content is bound to another event kind or task' },
+      ]);
+      expect(view.tasks.get(survey)!.comments).toEqual([]);
+      expect(view.tasks.get(flyers)!.comments).toEqual([]);
+      expect(view.tasks.get(survey)!.status).toBe('proposal');
+    }
+  });
+
+  it('an invalid workflow transition: content rejection INVALID_STATE, identical for every reader', () => {
+    const { net, survey } = coalition();
+    const skip = net.act('hugo', (h) => h.setStatus(survey, 'blocked')); // proposal -> blocked is not a transition
+    const closing = net.act('hugo', (h) => h.setStatus(survey, 'done')); // closed states need task.close
+    const ok = net.act('hana', (h) => h.setStatus(survey, 'active'));
+    expect(net.member('ada').log.isAccepted(skip.id)).toBe(true);
+    const seen = new Set<string>();
+    for (const reader of ['ada', 'hana', 'hugo', 'hedy']) {
+      const view = net.view(reader);
+      expect(view.contentRejections).toEqual([
+        { eventId: skip.id, code: RejectionCode.INVALID_STATE, reason: 'the workflow has no transition from "proposal" to "blocked"' },
+        { eventId: closing.id, code: RejectionCode.INVALID_STATE, reason: '"done" is a closed state: close the task instead' },
+      ]);
+      expect(view.tasks.get(survey)!.status).toBe('active');
+      expect(view.tasks.get(survey)!.history.map((h) => h.id)).toContain(ok.id);
+      seen.add(JSON.stringify(view.contentRejections));
+    }
+    expect(seen.size).toBe(1);
+    // Someone outside the audience sees the structure only, and judges nothing.
+    const tom = net.view('tom');
+    expect(tom.contentRejections).toEqual([]);
+    expect(tom.tasks.get(survey)).toMatchObject({ readable: false });
+    expect(tom.tasks.get(survey)!.status).toBeUndefined();
+  });
+});
+
+describe('decodeEvent fuzz', () => {
+  const { net, id, ada, survey } = coalition();
+  net.act('hana', (h) => h.removeRole(id.hedy.onion, 'housing'));
+  net.act('cora', (c) => c.moveRelay('relay-2', new Uint8Array(48)));
+  net.act('hugo', (h) => h.comment(survey, 'a comment to mutate'));
+  const bases = [...ada.log.events()].map((e) => e.bytes);
+  const kinds = new Set([...ada.log.events()].map((e) => e.header.kind));
+
+  const mutation = fc.oneof(
+    fc.record({ op: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+    fc.record({ op: fc.constant('set' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
+    fc.record({ op: fc.constant('delete' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 8 }) }),
+    fc.record({ op: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
+    fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }),
+    fc.record({ op: fc.constant('duplicate' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 32 }) }),
+  );
+  type Mutation = typeof mutation extends fc.Arbitrary<infer T> ? T : never;
+
+  function mutate(input: Uint8Array, m: Mutation): Uint8Array {
+    const at = input.length === 0 ? 0 : m.at % input.length;
+    switch (m.op) {
+      case 'flip': {
+        const out = input.slice();
+        out[at] = (out[at] ?? 0) ^ (1 << m.bit);
+        return out;
+      }
+      case 'set': {
+        const out = input.slice();
+        if (out.length > 0) out[at] = m.value;
+        return out;
+      }
+      case 'delete':
+        return cat(input.subarray(0, at), input.subarray(at + m.len));
+      case 'insert':
+        return cat(input.subarray(0, at), m.bytes, input.subarray(at));
+      case 'truncate':
+        return input.subarray(0, at);
+      case 'duplicate':
+        return cat(input.subarray(0, at + m.len), input.subarray(at));
+    }
+  }
+
+  it('20,000 mutated valid encodings: each decodes to the very same event or throws EventRejectedError', () => {
+    expect(kinds.size).toBeGreaterThanOrEqual(6);
+    const codes = new Map<string, number>();
+    let runs = 0;
+    fc.assert(
+      fc.property(fc.nat({ max: bases.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), (which, mutations) => {
+        runs++;
+        const original = bases[which]!;
+        const bytes = mutations.reduce(mutate, original);
+        let outcome: string;
+        try {
+          const e = decodeEvent(bytes);
+          // Whatever still verifies must be the untouched event: no mutation yields another valid one.
+          expect(Buffer.from(e.bytes).equals(Buffer.from(original))).toBe(true);
+          outcome = 'decoded';
+        } catch (err) {
+          if (!(err instanceof EventRejectedError)) throw err;
+          expect(Object.values(RejectionCode)).toContain(err.code);
+          outcome = err.code;
+        }
+        codes.set(outcome, (codes.get(outcome) ?? 0) + 1);
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(runs).toBeGreaterThanOrEqual(20_000);
+    // The fuzz reaches every layer: the CBOR decoder, the schemas, and the signature check.
+    for (const code of [RejectionCode.INVALID_ENCODING, RejectionCode.INVALID_SCHEMA, RejectionCode.BAD_SIGNATURE]) {
+      expect(codes.get(code) ?? 0, `${code} in ${JSON.stringify([...codes])}`).toBeGreaterThan(0);
+    }
+  });
+
+  it('mutated values re-encoded canonically (so they pass the CBOR layer) are rejected by schema or signature', () => {
+    const leaf = fc.oneof(fc.constant(null), fc.boolean(), fc.integer({ min: -1000, max: 2 ** 40 }), fc.string({ maxLength: 12 }), fc.uint8Array({ maxLength: 40 }));
+    const value: fc.Arbitrary<CanonicalValue> = fc.oneof(leaf, fc.array(leaf, { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 6 }), leaf, { maxKeys: 3 }));
+    fc.assert(
+      fc.property(fc.nat({ max: bases.length - 1 }), fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), value, (which, path, replacement) => {
+        const envelope = canonicalDecode(bases[which]!);
+        if (!replaceAt(envelope, path, replacement)) return;
+        const bytes = canonicalEncode(envelope);
+        if (Buffer.from(bytes).equals(Buffer.from(bases[which]!))) return;
+        try {
+          decodeEvent(bytes);
+        } catch (err) {
+          if (err instanceof EventRejectedError) return;
+          throw err;
+        }
+        throw new Error('a changed event decoded');
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('the log never throws on mutated bytes either', () => {
+    const log = new PursuanceLog(ada.log.genesis.bytes);
+    const hash = log.stateHash();
+    fc.assert(
+      fc.property(fc.nat({ max: bases.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 2 }), (which, mutations) => {
+        const bytes = mutations.reduce(mutate, bases[which]!);
+        const result = log.add(bytes);
+        expect(['invalid', 'duplicate', 'queued', 'accepted', 'rejected']).toContain(result.status);
+        if (result.status !== 'invalid') expect(Buffer.from(bytes).equals(Buffer.from(bases[which]!))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(log.size).toBeLessThanOrEqual(bases.length);
+    if (log.size === 1) expect(log.stateHash()).toBe(hash);
+  });
+});
+
+function decodeEnvelope(bytes: Uint8Array): { event: CanonicalValue; sig: Uint8Array } {
+  return canonicalDecode(bytes) as { event: CanonicalValue; sig: Uint8Array };
+}
+
+function indexOf(haystack: Uint8Array, needle: readonly number[]): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/** Replace the node reached by following `path` (indices taken modulo each container's size). */
+function replaceAt(root: CanonicalValue, path: readonly number[], replacement: CanonicalValue): boolean {
+  let node = root;
+  for (let depth = 0; depth < path.length; depth++) {
+    const container = node as Record<string, CanonicalValue> | CanonicalValue[];
+    if (container === null || typeof container !== 'object' || container instanceof Uint8Array) return false;
+    const keys = Array.isArray(container) ? container.map((_, i) => i) : Object.keys(container);
+    if (keys.length === 0) return false;
+    const key = keys[path[depth]! % keys.length]!;
+    const child = (container as Record<string | number, CanonicalValue>)[key]!;
+    const last = depth === path.length - 1 || child === null || typeof child !== 'object' || child instanceof Uint8Array;
+    if (last) {
+      (container as Record<string | number, CanonicalValue>)[key] = replacement;
+      return true;
+    }
+    node = child;
+  }
+  return false;
+}
