@@ -6,3 +6,5 @@
 export { relayMigrations } from './relay/index.js';
 export { RelayInitialSchema1763769600000 } from './relay/1763769600000-RelayInitialSchema.js';
 export { nodeMigrations, NodeEventStore1763856000000 } from './node/index.js';
+export { cwtchMigrations } from './cwtch/index.js';
+export { CwtchInitialSchema1763942400000 } from './cwtch/1763942400000-CwtchInitialSchema.js';

@@ -45,7 +45,7 @@ function benchRules(): Rules {
       ],
     },
     succession: { quorum: 1, inactivityDays: null },
-  } as Rules;
+  };
 }
 
 /** A seeded PRNG, so the generated log has the same shape every run. */
@@ -136,7 +136,7 @@ function rotationOf1000(): [string, string][] {
   ];
 }
 
-async function main(): Promise<void> {
+function main(): void {
   process.stdout.write(`pursuance benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
   const { log, members, seconds } = generate();
   const bytes = [...log.events()].map((e) => e.bytes);
@@ -186,4 +186,4 @@ async function main(): Promise<void> {
   printTable('rotation', rotationOf1000());
 }
 
-await main();
+main();

@@ -33,15 +33,16 @@ export function toBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
-/** Strict standard base64: rejects anything Node's lenient decoder would silently skip. */
+/**
+ * Strict standard base64: only the canonical encoding of some bytes is accepted. Node's
+ * decoder is lenient (skips whitespace and invalid characters, accepts URL-safe letters and
+ * non-zero trailing bits), so the decoded bytes are re-encoded and must give back the input
+ * exactly — which rejects all of those at once, and is several times cheaper than a regex.
+ */
 export function fromBase64(text: string): Uint8Array {
-  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) {
-    throw new TypeError('invalid base64 string');
-  }
   const bytes = Buffer.from(text, 'base64');
-  // Unused trailing bits must be zero ('AB==' and 'AA==' must not both decode to [0]).
-  if (bytes.toString('base64') !== text) throw new TypeError('non-canonical base64 (non-zero trailing bits)');
-  return new Uint8Array(bytes);
+  if (bytes.toString('base64') !== text) throw new TypeError('invalid or non-canonical base64 string');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Overwrite a buffer holding secret material once it is no longer needed. */

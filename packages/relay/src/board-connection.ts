@@ -15,8 +15,9 @@ type Job = () => Promise<void>;
  * serial job queue, so the client sees a consistent stream.
  *
  * Replay follows Cwtch: ReplayResult{n}, then n bare messages in storage order, then live
- * pushes. Messages stored while the replay runs are buffered and sent after it (those already
- * in the replayed range are skipped by seq), so nothing falls in the gap.
+ * pushes. Messages stored while the replay runs are buffered (or, past a bound, re-read from
+ * the store) and sent after it, skipping those already in the replayed range by seq, so
+ * nothing falls in the gap and a long replay costs bounded memory.
  */
 export class BoardConnection {
   readonly #server: BoardServer;
@@ -25,6 +26,8 @@ export class BoardConnection {
   #pumping = false;
   #state: 'idle' | 'syncing' | 'synced' = 'idle';
   #syncBuffer: StoredMessage[] = [];
+  /** The sync buffer hit its bound and dropped messages: catch up from the store instead. */
+  #syncOverflow = false;
   #queuedPushes = 0;
   #inflight = 0;
   #slotFree: (() => void) | undefined;
@@ -68,8 +71,10 @@ export class BoardConnection {
   public push(message: StoredMessage, payload: Uint8Array): void {
     const limit = this.#server.limits.maxPendingPushes;
     if (this.#state === 'syncing') {
-      this.#syncBuffer.push(message);
-      if (this.#syncBuffer.length > limit) this.#fail(new SlowConsumerError());
+      // A long replay must not cost unbounded memory: past the bound, stop buffering and
+      // let the replay catch up from the store.
+      if (this.#syncBuffer.length < limit) this.#syncBuffer.push(message);
+      else this.#syncOverflow = true;
       return;
     }
     if (this.#state !== 'synced') return;
@@ -105,28 +110,58 @@ export class BoardConnection {
     const store = this.#server.store;
     this.#state = 'syncing';
     this.#syncBuffer = [];
+    this.#syncOverflow = false;
     // [S] Cwtch semantics: from the named message itself; an unknown signature means everything.
     const fromSeq = since === undefined ? 1 : ((await store.seqOf(since)) ?? 1);
     const toSeq = await store.lastSeq();
     const total = await store.count(fromSeq, toSeq);
     await this.#conn.send(encodeReplayResult(total));
-    let sent = 0;
-    let cursor = fromSeq;
-    while (sent < total) {
-      const page = await store.read(cursor, toSeq, Math.min(this.#server.limits.replayPageSize, total - sent));
-      // Only pruning can shrink the range after counting; the client must replay again.
-      if (page.length === 0) throw new ReplayInterruptedError();
-      for (const message of page) await this.#conn.send(encodeBareMessage(message));
-      sent += page.length;
-      cursor = page.at(-1)!.seq + 1;
-    }
-    for (const message of this.#syncBuffer) {
-      if (message.seq > toSeq) await this.#conn.send(this.#server.newMessagePayload(message));
-    }
-    this.#syncBuffer = [];
+    const sent = await this.#sendRange(fromSeq, toSeq, total, encodeBareMessage);
+    // Only pruning can shrink the range after counting; the client must replay again.
+    if (sent < total) throw new ReplayInterruptedError();
+    await this.#catchUp(toSeq);
     this.#state = 'synced';
     this.#conn.grantCapability(BOARD_SYNCED_CAPABILITY);
     this.#server.emit('replayed', total);
+  }
+
+  /**
+   * Send, as live pushes, what was stored after the replayed range: from the sync buffer, or
+   * from the store when the buffer overflowed. Returns once the buffer is empty at a moment
+   * when nothing is awaited, so switching to "synced" right after loses nothing.
+   */
+  async #catchUp(replayedTo: number): Promise<void> {
+    let cursor = replayedTo;
+    for (;;) {
+      if (this.#syncOverflow) {
+        this.#syncOverflow = false;
+        this.#syncBuffer = [];
+        const last = await this.#server.store.lastSeq();
+        await this.#sendRange(cursor + 1, last, Number.MAX_SAFE_INTEGER, (m) => this.#server.newMessagePayload(m));
+        cursor = Math.max(cursor, last);
+        continue;
+      }
+      const next = this.#syncBuffer.shift();
+      if (next === undefined) return;
+      if (next.seq > cursor) {
+        await this.#conn.send(this.#server.newMessagePayload(next));
+        cursor = next.seq;
+      }
+    }
+  }
+
+  /** Send up to `max` stored messages with fromSeq ≤ seq ≤ toSeq, page by page; returns how many. */
+  async #sendRange(fromSeq: number, toSeq: number, max: number, encode: (m: StoredMessage) => Uint8Array): Promise<number> {
+    let sent = 0;
+    let cursor = fromSeq;
+    while (sent < max && cursor <= toSeq) {
+      const page = await this.#server.store.read(cursor, toSeq, Math.min(this.#server.limits.replayPageSize, max - sent));
+      if (page.length === 0) break;
+      for (const message of page) await this.#conn.send(encode(message));
+      sent += page.length;
+      cursor = page.at(-1)!.seq + 1;
+    }
+    return sent;
   }
 
   #enqueue(job: Job): void {

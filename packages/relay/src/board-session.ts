@@ -92,6 +92,23 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
     }));
   }
 
+  /**
+   * Replay (all, or since a signature) and then follow live pushes, all into `onMessage`.
+   * Resolves with the replayed count once caught up; call the returned function to stop
+   * following. Live pushes may repeat a replayed message: de-duplicate by signature.
+   */
+  public async subscribe(onMessage: (message: EncryptedGroupMessage) => void, options: { since?: Uint8Array } = {}): Promise<{ replayed: number; unsubscribe: () => void }> {
+    // Pushes only start after the replay, so listening first loses nothing and reorders nothing.
+    this.on('message', onMessage);
+    try {
+      const replayed = await this.replayEach({ ...options, onMessage });
+      return { replayed, unsubscribe: () => this.off('message', onMessage) };
+    } catch (err) {
+      this.off('message', onMessage);
+      throw err;
+    }
+  }
+
   public close(): void {
     this.#conn.close();
   }

@@ -48,7 +48,7 @@ export class MemoryRelayStore implements RelayStore {
       this.#prune(state);
       return Promise.resolve({ kind: 'stored', message });
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
@@ -99,7 +99,7 @@ export class MemoryRelayStore implements RelayStore {
     try {
       return Promise.resolve(fn());
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 }

@@ -71,10 +71,11 @@ export class RelayClient implements TokenSource {
   /** One unspent token; buys more when the wallet is empty, and in the background when low. */
   public async takeToken(): Promise<Token> {
     let token = this.wallet.take();
-    if (token === undefined) {
+    // Many concurrent posts may drain one batch: keep buying (one purchase at a time) until
+    // this caller gets a token, or a purchase fails.
+    while (token === undefined) {
       await this.#topUp();
       token = this.wallet.take();
-      if (token === undefined) throw new TokensUnavailableError('no tokens after a purchase');
     }
     if (this.wallet.size < this.#lowWaterMark) {
       // Background top-up; a failure here resurfaces on the next purchase that must succeed.
@@ -98,14 +99,15 @@ export class RelayClient implements TokenSource {
 
   /** Authenticate to the board with a fresh ephemeral identity. */
   public async openSession(): Promise<BoardSession> {
-    const identity = Identity.generate();
-    const conn = await this.#service.connect(this.bundle.boardOnion, new ApplicationChain([new AuthApp()]), { ...this.#dialOptions(), identity });
-    const session = new BoardSession(conn, this, this.bundle.boardOnion, identity.onion);
+    const options = this.#dialOptions();
+    const conn = await this.#service.connect(this.bundle.boardOnion, new ApplicationChain([new AuthApp()]), options);
+    const session = new BoardSession(conn, this, this.bundle.boardOnion, options.identity.onion);
     this.#sessions.add(session);
     void session.closed.then(() => this.#sessions.delete(session));
     return session;
   }
 
+  /** A fresh throwaway identity for every connection. */
   #dialOptions(): { identity: Identity; timeoutMs?: number } {
     const identity = Identity.generate();
     return this.#connectTimeoutMs === undefined ? { identity } : { identity, timeoutMs: this.#connectTimeoutMs };

@@ -59,6 +59,14 @@ export class RelayServer {
 
   /** Unpublish both services and drop their connections. The store stays open (its owner closes it). */
   public async close(): Promise<void> {
-    await Promise.allSettled([this.boardService.close(), this.tokenService.close()]);
+    await Promise.allSettled(
+      [this.boardService, this.tokenService].map((service) => {
+        // close() refuses new connections at once, then waits for its listeners, which wait
+        // for their open sockets: so drop the open connections right after starting it.
+        const closing = service.close();
+        for (const conn of service.connections()) conn.close();
+        return closing;
+      }),
+    );
   }
 }

@@ -9,6 +9,7 @@ import {
   MalformedRequestError,
   MalformedResponseError,
   TOKEN_PAYLOAD_LIMIT,
+  decodeStrictBase64,
   encodeBareMessage,
   encodeNewMessage,
   encodePostRequest,
@@ -96,6 +97,25 @@ describe('board request codec', () => {
     expect(() => parseTokenRequest(encodeTokenRequest(Array.from({ length: MAX_TOKEN_BATCH_SIZE + 1 }, () => e)))).toThrow(MalformedRequestError);
     expect(parseTokenResponse(encodeTokenResponse([e], new Uint8Array(64)))).toEqual({ evaluated: [e], proof: new Uint8Array(64) });
     expect(() => parseTokenResponse(encodeTokenResponse([e], new Uint8Array(63)))).toThrow(MalformedResponseError);
+  });
+});
+
+describe('strict base64', () => {
+  it('accepts exactly one text per byte string', () => {
+    expect(decodeStrictBase64('QUJD')).toEqual(encoder.encode('ABC'));
+    expect(decodeStrictBase64('QQ==')).toEqual(encoder.encode('A'));
+    expect(decodeStrictBase64('')).toEqual(new Uint8Array(0));
+    // Non-zero trailing bits, missing or extra padding, URL-safe or foreign characters, whitespace.
+    for (const bad of ['QR==', 'QQ', 'QQ=', 'QQ===', 'QUJD=', '-_8=', 'Q UJD', 'QUJD\n', 'QU*D', 'QUJ']) {
+      expect(decodeStrictBase64(bad), JSON.stringify(bad)).toBeUndefined();
+    }
+  });
+
+  it('agrees with the encoder on random data', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+      const decoded = decodeStrictBase64(toBase64(bytes));
+      return decoded !== undefined && Buffer.from(decoded).equals(Buffer.from(bytes));
+    }));
   });
 });
 

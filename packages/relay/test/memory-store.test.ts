@@ -1,10 +1,10 @@
 import { MemoryRelayState, MemoryRelayStore } from '../src/index.js';
 import { runRelayStoreContractTests } from './store-contract.js';
 
-runRelayStoreContractTests('MemoryRelayStore', () => {
+runRelayStoreContractTests(() => {
   const state = new MemoryRelayState();
   return Promise.resolve({
     open: (options = {}) => Promise.resolve(new MemoryRelayStore({ ...options, state })),
     cleanup: () => Promise.resolve(),
   });
-});
+}, 'MemoryRelayStore');

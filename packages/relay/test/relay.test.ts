@@ -12,6 +12,7 @@ import {
   generateVoprfKeyPair,
   spendToken,
   type EncryptedGroupMessage,
+  type Token,
 } from '../src/index.js';
 import { issueTokens, randomMessage, randomOnion } from './fixtures.js';
 import { nextEvents, relayWorld, type RelayWorld } from './relay-world.js';
@@ -43,6 +44,30 @@ describe('relay board and token service, in process', () => {
     for (const m of fresh) await alice.post(m);
     expect((await pushed).map(hex)).toEqual(fresh.map(hex));
     expect((await bob.replay()).length).toBe(5);
+  });
+
+  it('subscribes: replayed messages then live pushes into one handler, until unsubscribed', async () => {
+    const alice = await world.client().openSession();
+    const bob = await world.client().openSession();
+    const before = randomMessage();
+    await alice.post(before);
+    const seen: string[] = [];
+    let live!: () => void;
+    const gotLive = new Promise<void>((resolve) => (live = resolve));
+    const { replayed, unsubscribe } = await bob.subscribe((m) => {
+      seen.push(hex(m));
+      if (seen.length === 2) live();
+    });
+    expect(replayed).toBe(1);
+    const after = randomMessage();
+    await alice.post(after);
+    await gotLive;
+    expect(seen).toEqual([hex(before), hex(after)]);
+    unsubscribe();
+    const pushed = nextEvents(bob, 'message', 1);
+    await alice.post(randomMessage());
+    await pushed;
+    expect(seen.length).toBe(2);
   });
 
   it('does not push to sessions that have not replayed yet', async () => {
@@ -252,6 +277,36 @@ describe('replay edge cases', () => {
     expect(all.length).toBe((await world.store.stats()).messages);
   });
 
+  it('catches up from the store when more is posted during a replay than the push buffer holds', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let reads = 0;
+    class GatedStore extends MemoryRelayStore {
+      public override async read(fromSeq: number, toSeq: number, limit: number) {
+        if (++reads === 1) await gate;
+        return super.read(fromSeq, toSeq, limit);
+      }
+    }
+    await world.cleanup();
+    world = await relayWorld({ store: new GatedStore(), boardLimits: { maxPendingPushes: 3 } });
+    const writer = await world.client({ batchSize: 20 }).openSession();
+    const early = Array.from({ length: 5 }, () => randomMessage());
+    for (const m of early) await writer.post(m);
+    const reader = await world.client().openSession();
+    const received: string[] = [];
+    const live = nextEvents<EncryptedGroupMessage>(reader, 'message', 10);
+    const replay = reader.replayEach({ onMessage: (m) => received.push(hex(m)) });
+    await vi.waitUntil(() => reads === 1);
+    // Ten posts while the replay is held: far more than the 3-message buffer.
+    const late = Array.from({ length: 10 }, () => randomMessage());
+    for (const m of late) await writer.post(m);
+    release();
+    expect(await replay).toBe(5);
+    expect(received).toEqual(early.map(hex));
+    expect((await live).map(hex)).toEqual(late.map(hex));
+    expect(reader.isClosed).toBe(false);
+  });
+
   it('marks a synced session with the synced capability', async () => {
     const established = new Promise<Connection>((resolve) => world.relay.boardService.once('established', resolve));
     const session = await world.client().openSession();
@@ -262,7 +317,7 @@ describe('replay edge cases', () => {
   });
 });
 
-async function takeTokens(client: { takeToken(): Promise<import('../src/index.js').Token> }, n: number) {
+async function takeTokens(client: { takeToken(): Promise<Token> }, n: number) {
   const out = [];
   for (let i = 0; i < n; i++) out.push(await client.takeToken());
   return out;

@@ -18,7 +18,7 @@ export function record(tokenInput: Uint8Array = new Uint8Array(randomBytes(32)))
   return { ...randomMessage(), tokenInput };
 }
 
-export function runRelayStoreContractTests(name: string, setup: () => Promise<StoreHarness>): void {
+export function runRelayStoreContractTests(setup: () => Promise<StoreHarness>, name = 'RelayStore'): void {
   describe(`RelayStore contract: ${name}`, () => {
     let harness: StoreHarness;
     let store: RelayStore;

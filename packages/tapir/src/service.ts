@@ -124,9 +124,13 @@ export class TapirService extends EventEmitter<TapirServiceEvents> {
   public async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled(this.#listeners.map((l) => l.close()));
+    // Stop accepting first, then drop live connections, then wait for the listeners: a
+    // listener only finishes closing once its sockets are gone, so waiting before dropping
+    // them would hang for as long as any peer stays connected.
+    const closing = this.#listeners.map((l) => l.close());
     for (const conn of this.#connections.values()) conn.close();
     this.#connections.clear();
+    await Promise.allSettled(closing);
   }
 
   #accept(socket: Socket, appFactory: () => Application): void {

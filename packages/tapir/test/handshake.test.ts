@@ -191,3 +191,12 @@ describe('auth message parser fuzzing', () => {
     expect(parsed).toBeGreaterThan(1000);
   });
 });
+
+describe('service shutdown', () => {
+  it('closes promptly while peers are still connected', async () => {
+    const { service: server } = await world.echoServer();
+    const conns = await Promise.all([0, 1, 2].map(() => world.client().connect(server.onion, auth())));
+    await server.close();
+    for (const c of conns) await expect(c.expect()).rejects.toThrow();
+  });
+});

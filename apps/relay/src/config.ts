@@ -1,0 +1,206 @@
+import { readFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_POW_DIFFICULTY, MAX_POW_DIFFICULTY } from '@pursuance/tapir';
+import { z } from 'zod';
+import { DaemonError, ExitCode } from './errors.js';
+import type { LogLevel } from './logger.js';
+
+/**
+ * The daemon's settings. Each comes from (highest first) a command-line flag, its environment
+ * variable, the JSON config file (`--config`), or the default. The password is deliberately
+ * not a setting: it comes from `--password-file` or PURSUANCE_RELAY_PASSWORD only.
+ */
+export interface RelayConfig {
+  readonly dataDir: string;
+  readonly passwordFile: string | undefined;
+  readonly powDifficulty: number;
+  /** 0 = unlimited. */
+  readonly maxStorageMb: number;
+  readonly metrics: boolean;
+  /** 0 = any free port (printed on start). */
+  readonly metricsPort: number;
+  readonly maxConnections: number;
+  readonly maxPendingHandshakes: number;
+  readonly handshakeTimeoutMs: number;
+  readonly logLevel: LogLevel;
+  readonly tor: boolean;
+  readonly torControl: string;
+  readonly torSocks: string;
+  readonly torCookie: string | undefined;
+  readonly loopbackRegistry: string | undefined;
+}
+
+export const DEFAULTS = {
+  dataDir: '.data/relay',
+  powDifficulty: DEFAULT_POW_DIFFICULTY,
+  maxStorageMb: 0,
+  metrics: true,
+  metricsPort: 9464,
+  maxConnections: 512,
+  maxPendingHandshakes: 64,
+  handshakeTimeoutMs: 30_000,
+  logLevel: 'info' as LogLevel,
+  tor: false,
+  torControl: '127.0.0.1:9051',
+  torSocks: '127.0.0.1:9050',
+} as const;
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const RANGES = {
+  powDifficulty: [0, MAX_POW_DIFFICULTY],
+  maxStorageMb: [0, 1_000_000],
+  metricsPort: [0, 65535],
+  maxConnections: [1, 100_000],
+  maxPendingHandshakes: [1, 100_000],
+  handshakeTimeoutMs: [100, 600_000],
+} as const;
+
+/** The config file: a JSON object with any of these keys (unknown keys are an error). */
+export const ConfigFileSchema = z.strictObject({
+  dataDir: z.string().min(1).optional(),
+  passwordFile: z.string().min(1).optional(),
+  powDifficulty: int(...RANGES.powDifficulty).optional(),
+  maxStorageMb: int(...RANGES.maxStorageMb).optional(),
+  metrics: z.boolean().optional(),
+  metricsPort: int(...RANGES.metricsPort).optional(),
+  maxConnections: int(...RANGES.maxConnections).optional(),
+  maxPendingHandshakes: int(...RANGES.maxPendingHandshakes).optional(),
+  handshakeTimeoutMs: int(...RANGES.handshakeTimeoutMs).optional(),
+  logLevel: z.enum(LOG_LEVELS).optional(),
+  tor: z.boolean().optional(),
+  torControl: z.string().min(1).optional(),
+  torSocks: z.string().min(1).optional(),
+  torCookie: z.string().min(1).optional(),
+  loopbackRegistry: z.string().min(1).optional(),
+});
+export type ConfigFile = z.infer<typeof ConfigFileSchema>;
+
+function integer(name: keyof typeof RANGES) {
+  const [min, max] = RANGES[name];
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer in [${min}, ${max}]`);
+    }
+    return n;
+  };
+}
+
+/** The commander definition of `pursuance-relay` (flags, env vars, help text). */
+export function relayProgram(): Command {
+  return new Command('pursuance-relay')
+    .description(
+      'Untrusted Cwtch-style relay: a token service (proof of work → blinded Privacy Pass tokens) and a message board ' +
+        '(store-and-forward of fixed-size group ciphertexts), on two onion services. Prints its key bundle on start.',
+    )
+    .version('0.1.0')
+    .addOption(new Option('--data-dir <dir>', 'relay keys and database').env('PURSUANCE_RELAY_DATA_DIR').default(DEFAULTS.dataDir))
+    .addOption(new Option('--config <file>', 'JSON config file (flags and env vars override it)').env('PURSUANCE_RELAY_CONFIG'))
+    .addOption(
+      new Option('--password-file <file>', 'file holding the password that seals the relay keys (else PURSUANCE_RELAY_PASSWORD)').env(
+        'PURSUANCE_RELAY_PASSWORD_FILE',
+      ),
+    )
+    .addOption(
+      new Option('--pow-difficulty <bits>', 'proof-of-work bits per token batch')
+        .env('PURSUANCE_RELAY_POW_DIFFICULTY')
+        .default(DEFAULTS.powDifficulty)
+        .argParser(integer('powDifficulty')),
+    )
+    .addOption(
+      new Option('--max-storage-mb <mb>', 'storage cap (250 messages per MB; oldest pruned first); 0 = unlimited')
+        .env('PURSUANCE_RELAY_MAX_STORAGE_MB')
+        .default(DEFAULTS.maxStorageMb)
+        .argParser(integer('maxStorageMb')),
+    )
+    .addOption(
+      new Option('--metrics-port <port>', 'Prometheus metrics on 127.0.0.1:<port>/metrics; 0 = any free port')
+        .env('PURSUANCE_RELAY_METRICS_PORT')
+        .default(DEFAULTS.metricsPort)
+        .argParser(integer('metricsPort')),
+    )
+    .addOption(new Option('--no-metrics', 'do not serve metrics'))
+    .addOption(
+      new Option('--max-connections <n>', 'open connections per service')
+        .env('PURSUANCE_RELAY_MAX_CONNECTIONS')
+        .default(DEFAULTS.maxConnections)
+        .argParser(integer('maxConnections')),
+    )
+    .addOption(
+      new Option('--max-pending-handshakes <n>', 'connections still in handshake per service (bounds half-open floods)')
+        .env('PURSUANCE_RELAY_MAX_PENDING_HANDSHAKES')
+        .default(DEFAULTS.maxPendingHandshakes)
+        .argParser(integer('maxPendingHandshakes')),
+    )
+    .addOption(
+      new Option('--handshake-timeout-ms <ms>', 'time a connection gets to finish auth / proof of work')
+        .env('PURSUANCE_RELAY_HANDSHAKE_TIMEOUT_MS')
+        .default(DEFAULTS.handshakeTimeoutMs)
+        .argParser(integer('handshakeTimeoutMs')),
+    )
+    .addOption(new Option('--log-level <level>', 'JSON log level on stderr').choices(LOG_LEVELS).env('PURSUANCE_RELAY_LOG_LEVEL').default(DEFAULTS.logLevel))
+    .addOption(new Option('--tor', 'publish on a tor daemon instead of the loopback network').env('PURSUANCE_RELAY_TOR'))
+    .addOption(new Option('--tor-control <host:port>', 'tor control port').env('PURSUANCE_TOR_CONTROL').default(DEFAULTS.torControl))
+    .addOption(new Option('--tor-socks <host:port>', 'tor SOCKS port').env('PURSUANCE_TOR_SOCKS').default(DEFAULTS.torSocks))
+    .addOption(new Option('--tor-cookie <path>', 'tor control auth cookie file (default: what tor announces)').env('PURSUANCE_TOR_COOKIE'))
+    .addOption(new Option('--loopback-registry <dir>', 'directory shared by loopback peers on this machine').env('PURSUANCE_LOOPBACK_REGISTRY'))
+    .addHelpText(
+      'after',
+      `
+Password: the relay's keys are sealed at rest (scrypt + secretbox) under a password read from
+--password-file or PURSUANCE_RELAY_PASSWORD (at least 8 characters when the keys are created).
+
+Exit codes: 0 ok, 1 failure, 2 usage/config, 3 wrong password, 4 network, 5 storage, 6 data dir in use.`,
+    );
+}
+
+export type ValueSource = string | undefined;
+
+/**
+ * Merge parsed flags with the config file: a value from the command line or environment wins;
+ * a default is replaced by the file's value when the file has one.
+ */
+export function resolveConfig(opts: Record<string, unknown>, sourceOf: (key: string) => ValueSource, file: ConfigFile = {}): RelayConfig {
+  const pick = <K extends keyof ConfigFile & keyof RelayConfig>(key: K, fallback: RelayConfig[K]): RelayConfig[K] => {
+    const source = sourceOf(key);
+    const fromFlags = opts[key] as RelayConfig[K] | undefined;
+    if ((source === 'cli' || source === 'env') && fromFlags !== undefined) return fromFlags;
+    const fromFile = file[key] as RelayConfig[K] | undefined;
+    if (fromFile !== undefined) return fromFile;
+    return fromFlags ?? fallback;
+  };
+  return {
+    dataDir: pick('dataDir', DEFAULTS.dataDir),
+    passwordFile: pick('passwordFile', undefined),
+    powDifficulty: pick('powDifficulty', DEFAULTS.powDifficulty),
+    maxStorageMb: pick('maxStorageMb', DEFAULTS.maxStorageMb),
+    metrics: pick('metrics', DEFAULTS.metrics),
+    metricsPort: pick('metricsPort', DEFAULTS.metricsPort),
+    maxConnections: pick('maxConnections', DEFAULTS.maxConnections),
+    maxPendingHandshakes: pick('maxPendingHandshakes', DEFAULTS.maxPendingHandshakes),
+    handshakeTimeoutMs: pick('handshakeTimeoutMs', DEFAULTS.handshakeTimeoutMs),
+    logLevel: pick('logLevel', DEFAULTS.logLevel),
+    tor: pick('tor', DEFAULTS.tor),
+    torControl: pick('torControl', DEFAULTS.torControl),
+    torSocks: pick('torSocks', DEFAULTS.torSocks),
+    torCookie: pick('torCookie', undefined),
+    loopbackRegistry: pick('loopbackRegistry', undefined),
+  };
+}
+
+export async function readConfigFile(path: string): Promise<ConfigFile> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (cause) {
+    throw new DaemonError(`cannot read config file ${path}: ${(cause as Error).message}`, ExitCode.usage, { cause });
+  }
+  const parsed = ConfigFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new DaemonError(`config file ${path}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`, ExitCode.usage);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,140 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BoardServer, RelayStore } from '@pursuance/relay';
+import type { TapirService } from '@pursuance/tapir';
+
+export type ServiceName = 'board' | 'token';
+
+export interface MetricSources {
+  readonly store: RelayStore;
+  readonly board: BoardServer;
+  readonly services: Readonly<Record<ServiceName, TapirService>>;
+  /** The operator's cap in MB (0 = unlimited). */
+  readonly maxStorageMb: number;
+}
+
+/**
+ * Prometheus metrics (prom-client). Counts and codes only: nothing here is derived from
+ * message content or identities. The storage cap and pruning are exported so an operator sees
+ * how close the relay runs to its cap and how much it has pruned.
+ */
+export class RelayMetrics {
+  public readonly registry = new Registry();
+  public readonly posts: Counter<'outcome'>;
+  public readonly postsRejected: Counter<'code'>;
+  public readonly tokensIssued: Counter;
+  public readonly tokenBatches: Counter;
+  public readonly replays: Counter;
+  public readonly replayedMessages: Counter;
+  public readonly pruned: Counter;
+  public readonly connectionErrors: Counter<'service' | 'code'>;
+  public readonly commitPosts: Histogram;
+  public readonly commitSeconds: Histogram;
+
+  public constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'relay_' });
+    this.posts = new Counter({ name: 'relay_posts_total', help: 'Acknowledged posts (stored, or idempotent repeats of a stored signature)', labelNames: ['outcome'], registers });
+    this.postsRejected = new Counter({ name: 'relay_posts_rejected_total', help: 'Refused posts by reason', labelNames: ['code'], registers });
+    this.tokensIssued = new Counter({ name: 'relay_tokens_issued_total', help: 'Blinded tokens evaluated', registers });
+    this.tokenBatches = new Counter({ name: 'relay_token_batches_total', help: 'Token batches issued (one proof of work each)', registers });
+    this.replays = new Counter({ name: 'relay_replays_total', help: 'Completed replays', registers });
+    this.replayedMessages = new Counter({ name: 'relay_replayed_messages_total', help: 'Messages sent in replays', registers });
+    this.pruned = new Counter({ name: 'relay_pruned_messages_total', help: 'Messages deleted by the storage cap', registers });
+    this.connectionErrors = new Counter({
+      name: 'relay_connection_errors_total',
+      help: 'Connections closed with an error, by service and error code',
+      labelNames: ['service', 'code'],
+      registers,
+    });
+    this.commitPosts = new Histogram({
+      name: 'relay_commit_posts',
+      help: 'Posts per durable commit (group commit)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers,
+    });
+    this.commitSeconds = new Histogram({
+      name: 'relay_commit_duration_seconds',
+      help: 'Duration of one durable commit',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    });
+    const { store, board, services, maxStorageMb } = sources;
+    new Gauge({
+      name: 'relay_stored_messages',
+      help: 'Messages currently stored',
+      registers,
+      async collect() {
+        this.set((await store.stats()).messages);
+      },
+    });
+    new Gauge({
+      name: 'relay_spent_tokens',
+      help: 'Spent token inputs remembered',
+      registers,
+      async collect() {
+        this.set((await store.stats()).spentTokens);
+      },
+    });
+    new Gauge({
+      name: 'relay_storage_cap_messages',
+      help: 'Storage cap in messages (0 = unlimited)',
+      registers,
+      async collect() {
+        this.set((await store.stats()).maxMessages ?? 0);
+      },
+    });
+    new Gauge({ name: 'relay_storage_cap_megabytes', help: 'Storage cap set by the operator in MB (0 = unlimited)', registers }).set(maxStorageMb);
+    new Gauge({
+      name: 'relay_board_sessions',
+      help: 'Open board sessions',
+      registers,
+      collect() {
+        this.set(board.sessionCount);
+      },
+    });
+    new Gauge({
+      name: 'relay_connections_open',
+      help: 'Open connections by service',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        for (const [name, service] of Object.entries(services)) this.set({ service: name }, service.connections().length);
+      },
+    });
+    new Gauge({
+      name: 'relay_connections',
+      help: 'Connections since start by service and state (accepted, established, refused)',
+      labelNames: ['service', 'state'],
+      registers,
+      collect() {
+        for (const [name, service] of Object.entries(services)) {
+          for (const state of ['accepted', 'established', 'refused'] as const) this.set({ service: name, state }, service.metrics[state]);
+        }
+      },
+    });
+  }
+
+  /** Serve `/metrics` on 127.0.0.1 only. Resolves with the bound port. */
+  public async serve(port: number): Promise<{ port: number; close: () => Promise<void> }> {
+    const server: Server = createServer((req, res) => {
+      if (req.method !== 'GET' || req.url !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    return {
+      port: (server.address() as AddressInfo).port,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+}

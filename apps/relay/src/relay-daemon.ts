@@ -1,0 +1,191 @@
+import { chmod, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ScryptParams } from '@pursuance/crypto';
+import { MESSAGES_PER_MB, RelayServer, relayCause } from '@pursuance/relay';
+import type { ACN } from '@pursuance/tapir';
+import { makeAcn } from './acn-options.js';
+import type { RelayConfig } from './config.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { DaemonError, ExitCode } from './errors.js';
+import { loadOrCreateRelayKeys } from './keystore.js';
+import { code, type Logger } from './logger.js';
+import { RelayMetrics, type ServiceName } from './metrics.js';
+import { TypeormRelayStore, type CommitInfo } from './store/typeorm-relay-store.js';
+
+export interface RelayDaemonOptions {
+  readonly config: RelayConfig;
+  readonly password: string;
+  readonly log: Logger;
+  /** Only for tests: cheaper scrypt when creating keys. */
+  readonly scryptParams?: ScryptParams;
+}
+
+export function databasePath(dataDir: string): string {
+  return join(dataDir, 'relay.sqlite');
+}
+
+/**
+ * The relay daemon: the core RelayServer wired to its persistent keys, the SQLite store, an
+ * ACN, Prometheus metrics and JSON logs. Start-up failures become DaemonErrors with the exit
+ * code the CLI documents; `stop` is the graceful path (stop accepting, commit what is queued,
+ * checkpoint, unpublish).
+ */
+export class RelayDaemon {
+  public readonly relay: RelayServer;
+  public readonly metricsPort: number | undefined;
+  readonly #store: TypeormRelayStore;
+  readonly #acn: ACN;
+  readonly #log: Logger;
+  readonly #closeMetrics: (() => Promise<void>) | undefined;
+  readonly #unlock: () => Promise<void>;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(parts: {
+    relay: RelayServer;
+    store: TypeormRelayStore;
+    acn: ACN;
+    log: Logger;
+    metrics: { port: number; close: () => Promise<void> } | undefined;
+    unlock: () => Promise<void>;
+  }) {
+    this.relay = parts.relay;
+    this.#store = parts.store;
+    this.#acn = parts.acn;
+    this.#log = parts.log;
+    this.metricsPort = parts.metrics?.port;
+    this.#closeMetrics = parts.metrics?.close;
+    this.#unlock = parts.unlock;
+  }
+
+  public get exportedBundle(): string {
+    return this.relay.exportedBundle;
+  }
+
+  public static async start(options: RelayDaemonOptions): Promise<RelayDaemon> {
+    const { config, log } = options;
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    await chmod(config.dataDir, 0o700);
+    const unlock = await lockDataDir(config.dataDir);
+    const cleanups: (() => Promise<unknown>)[] = [unlock];
+    const fail = async (err: unknown): Promise<never> => {
+      for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+      throw err;
+    };
+    try {
+      const { keys, created } = await loadOrCreateRelayKeys(config.dataDir, options.password, options.scryptParams);
+      let onCommit: (info: CommitInfo) => void = () => undefined;
+      const maxMessages = config.maxStorageMb > 0 ? config.maxStorageMb * MESSAGES_PER_MB : undefined;
+      let store: TypeormRelayStore;
+      try {
+        store = await TypeormRelayStore.open({ path: databasePath(config.dataDir), maxMessages, onCommit: (info) => onCommit(info) });
+      } catch (cause) {
+        throw new DaemonError(`cannot open the relay database: ${(cause as Error).message}`, ExitCode.storage, { cause });
+      }
+      cleanups.push(() => store.close());
+      const acn = makeAcn(config);
+      cleanups.push(() => acn.close());
+      let relay: RelayServer;
+      try {
+        relay = await RelayServer.start({
+          acn,
+          boardIdentity: keys.boardIdentity,
+          tokenIdentity: keys.tokenIdentity,
+          tokenKey: keys.tokenKey,
+          store,
+          powDifficulty: config.powDifficulty,
+          service: {
+            maxConnections: config.maxConnections,
+            maxPendingHandshakes: config.maxPendingHandshakes,
+            handshakeTimeoutMs: config.handshakeTimeoutMs,
+          },
+        });
+      } catch (cause) {
+        throw new DaemonError(`cannot publish the relay services: ${(cause as Error).message}`, ExitCode.network, { cause });
+      }
+      cleanups.push(() => relay.close());
+      const metrics = new RelayMetrics({
+        store,
+        board: relay.board,
+        services: { board: relay.boardService, token: relay.tokenService },
+        maxStorageMb: config.maxStorageMb,
+      });
+      let served: { port: number; close: () => Promise<void> } | undefined;
+      if (config.metrics) {
+        try {
+          served = await metrics.serve(config.metricsPort);
+        } catch (cause) {
+          throw new DaemonError(`cannot serve metrics on 127.0.0.1:${config.metricsPort}: ${(cause as Error).message}`, ExitCode.network, { cause });
+        }
+      }
+      onCommit = (info) => {
+        metrics.commitPosts.observe(info.posts);
+        metrics.commitSeconds.observe(info.seconds);
+        if (info.pruned > 0) {
+          metrics.pruned.inc(info.pruned);
+          log.info('storage.pruned', { messages: info.pruned });
+        }
+      };
+      wire(relay, metrics, log);
+      const stats = await store.stats();
+      log.info('relay.started', {
+        keysCreated: created,
+        migrationsApplied: store.appliedMigrations.length,
+        messages: stats.messages,
+        spentTokens: stats.spentTokens,
+        maxMessages: stats.maxMessages ?? 0,
+        powDifficulty: config.powDifficulty,
+        acn: code(acn.kind),
+        board: code(relay.bundle.boardOnion),
+        tokenService: code(relay.bundle.tokenOnion),
+      });
+      return new RelayDaemon({ relay, store, acn, log, metrics: served, unlock });
+    } catch (err) {
+      return fail(err);
+    }
+  }
+
+  public stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.relay.close();
+      await this.#store.close();
+      await this.#acn.close();
+      await this.#closeMetrics?.();
+      await this.#unlock();
+      this.#log.info('relay.stopped');
+    })();
+    return this.#stopping;
+  }
+}
+
+/** Metrics and debug logs for relay events: counts and codes only. */
+function wire(relay: RelayServer, metrics: RelayMetrics, log: Logger): void {
+  relay.board.on('posted', (outcome) => {
+    metrics.posts.inc({ outcome });
+    log.debug('post.acknowledged', { outcome: code(outcome) });
+  });
+  relay.board.on('postRejected', (reason) => {
+    metrics.postsRejected.inc({ code: reason });
+    log.debug('post.rejected', { code: code(reason) });
+  });
+  relay.board.on('replayed', (count) => {
+    metrics.replays.inc();
+    metrics.replayedMessages.inc(count);
+    log.debug('replay.done', { messages: count });
+  });
+  relay.tokens.on('issued', (count) => {
+    metrics.tokenBatches.inc();
+    metrics.tokensIssued.inc(count);
+    log.debug('tokens.issued', { tokens: count });
+  });
+  const services: [ServiceName, RelayServer['boardService']][] = [
+    ['board', relay.boardService],
+    ['token', relay.tokenService],
+  ];
+  for (const [name, service] of services) {
+    service.on('connectionError', (_conn, error) => {
+      const reason = relayCause(error)?.code ?? error.code;
+      metrics.connectionErrors.inc({ service: name, code: reason });
+      log.debug('connection.closed', { service: code(name), code: code(reason) });
+    });
+  }
+}

@@ -1,0 +1,4 @@
+import { RelayInitialSchema1763769600000 } from './1763769600000-RelayInitialSchema.js';
+
+/** Every relay migration, oldest first. Append new ones; never edit or reorder old ones. */
+export const relayMigrations = [RelayInitialSchema1763769600000];

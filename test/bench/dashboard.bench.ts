@@ -1,0 +1,223 @@
+/**
+ * Dashboard benchmarks in headless Chromium against a real node (figures printed, never asserted):
+ *  - first paint, board rendered and time to interactive of a board with 5,000 tasks
+ *    (generated through the pursuance core into the node's store, as its own member would);
+ *  - click-to-paint latency of a card's menu on that board;
+ *  - time from a command in one browser (creating a task) to the update in another browser
+ *    context on the same node (server-sent events, then a refetch), on a small board and on
+ *    the 5,000-task board.
+ * BENCH_DASHBOARD_TASKS changes the board size; BENCH_DASHBOARD_RUNS the number of loads.
+ */
+import { rm } from 'node:fs/promises';
+import type { Browser, Page } from 'playwright-core';
+import type { EventId, Rules } from '@pursuance/pursuance';
+import { http } from '../../apps/node/test/http.js';
+import { buildDashboard, launchChromium, startTestNode, tempDir } from '../support/dashboard.js';
+import { fmt, printTable } from './measure.js';
+
+const TASKS = Number(process.env.BENCH_DASHBOARD_TASKS ?? 5000);
+const RUNS = Number(process.env.BENCH_DASHBOARD_RUNS ?? 3);
+const PINGS = 10;
+
+const RULES = {
+  format: 'pursuance-rules/1',
+  title: 'bench',
+  description: '',
+  roles: {
+    crew: {
+      title: 'Crew',
+      description: '',
+      rank: 100,
+      history: 'all',
+      can: (['create', 'edit', 'assign', 'comment', 'transition', 'close'] as const).map((action) => ({ subject: 'task', action, audience: '*' })),
+      cannot: [],
+    },
+  },
+  workflow: {
+    states: ['open', 'doing', 'review', 'done'],
+    initial: 'open',
+    closed: ['done'],
+    transitions: [
+      { from: 'open', to: 'doing' },
+      { from: 'doing', to: 'review' },
+      { from: 'review', to: 'doing' },
+    ],
+  },
+  succession: { quorum: 1, inactivityDays: null },
+} as unknown as Rules;
+
+/** Runs in the page before the app: timestamps for the first card on the board and the first idle moment after it. */
+const INSTRUMENT = `
+  window.__bench = { longTasks: 0, longTaskMs: 0 };
+  try {
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) { window.__bench.longTasks++; window.__bench.longTaskMs += e.duration; } }).observe({ type: 'longtask', buffered: true });
+  } catch {}
+  const watch = new MutationObserver(() => {
+    if (window.__bench.boardAt === undefined && document.querySelector('[data-testid="board"] [data-testid="task-card"]')) {
+      window.__bench.boardAt = performance.now();
+      window.__bench.cards = document.querySelectorAll('[data-testid="task-card"]').length;
+      watch.disconnect();
+      requestAnimationFrame(() => setTimeout(() => {
+        window.__bench.paintedAt = performance.now();
+        requestIdleCallback(() => { window.__bench.idleAt = performance.now(); }, { timeout: 30000 });
+      }, 0));
+    }
+  });
+  watch.observe(document, { childList: true, subtree: true });
+`;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+interface Load {
+  fp: number;
+  fcp: number;
+  board: number;
+  painted: number;
+  idle: number;
+  cards: number;
+  longTasks: number;
+  longTaskMs: number;
+  tasksBytes: number;
+  clickToPaint: number;
+}
+
+async function loadBoard(browser: Browser, url: string, token: string): Promise<Load> {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+  await context.addInitScript(`sessionStorage.setItem('pursuance.token', ${JSON.stringify(token)});${INSTRUMENT}`);
+  const page = await context.newPage();
+  await page.goto(url);
+  // A function, not a string: the dashboard's CSP forbids eval, which string predicates need.
+  await page.waitForFunction(() => (globalThis as unknown as { __bench: { idleAt?: number } }).__bench.idleAt !== undefined, undefined, { timeout: 120_000 });
+  const m = await page.evaluate<Record<string, number>>(`({
+    ...window.__bench,
+    fp: performance.getEntriesByName('first-paint')[0]?.startTime ?? NaN,
+    fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN,
+    tasksBytes: performance.getEntriesByType('resource').filter((e) => /\\/tasks$/.test(e.name)).map((e) => e.encodedBodySize)[0] ?? NaN,
+  })`);
+  const clickToPaint = await page.evaluate<number>(`(async () => {
+    const b = document.querySelector('[data-testid="move-button"]');
+    const t0 = performance.now();
+    b.click();
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+    if (!document.querySelector('[role="menu"]')) throw new Error('the menu did not open');
+    return performance.now() - t0;
+  })()`);
+  await context.close();
+  return {
+    fp: m.fp!,
+    fcp: m.fcp!,
+    board: m.boardAt!,
+    painted: m.paintedAt!,
+    idle: m.idleAt!,
+    cards: m.cards!,
+    longTasks: m.longTasks!,
+    longTaskMs: m.longTaskMs!,
+    tasksBytes: m.tasksBytes!,
+    clickToPaint,
+  };
+}
+
+/** Create a task in browser A's form and time until browser B's board shows it. */
+async function pingPong(a: Page, b: Page, base: string, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const title = `Ping ${Date.now()}-${i}`;
+    await a.goto(`${base}/new-task`);
+    await a.getByRole('checkbox', { name: /^Crew/ }).check();
+    await a.getByLabel('Title').fill(title);
+    const started = performance.now();
+    await a.getByRole('button', { name: 'Create task' }).click();
+    await b.getByTestId('task-card').filter({ hasText: title }).waitFor({ timeout: 60_000 });
+    out.push(performance.now() - started);
+  }
+  return out;
+}
+
+async function openSignedIn(browser: Browser, url: string, token: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+  await context.addInitScript(`sessionStorage.setItem('pursuance.token', ${JSON.stringify(token)});`);
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor();
+  return page;
+}
+
+process.stdout.write(`\ndashboard benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
+const buildDir = await tempDir('bench-build');
+let started = performance.now();
+buildDashboard(buildDir);
+const buildSeconds = (performance.now() - started) / 1000;
+const t = await startTestNode(buildDir, 'bench');
+const browser = await launchChromium();
+try {
+  const { node } = t;
+  const create = async (name: string) =>
+    ((await http(node.port, 'POST', '/api/pursuances', { token: node.token, body: { name, rules: RULES } })).body as { id: string }).id;
+  const big = await create('Bench board');
+  const small = await create('Small board');
+
+  started = performance.now();
+  const ids: EventId[] = [];
+  for (let i = 0; i < TASKS; i++) {
+    const e = await node.registry.act(big, (a) =>
+      a.createTask({ audience: ['crew'], title: `Task ${i}: ${['leaflets', 'banner', 'hall', 'press', 'legal'][i % 5]}`, labels: [`l${i % 7}`], due: i % 3 === 0 ? Date.now() + i * 3_600_000 : null }),
+    );
+    ids.push(e.id);
+  }
+  let events = TASKS;
+  for (let i = 0; i < TASKS; i++) {
+    if (i % 10 < 3) await node.registry.act(big, (a) => a.setStatus(ids[i]!, 'doing'));
+    else if (i % 10 === 9) await node.registry.act(big, (a) => a.closeTask(ids[i]!, 'done'));
+    else continue;
+    events += 1;
+  }
+  const genSeconds = (performance.now() - started) / 1000;
+  for (let i = 0; i < 5; i++) await node.registry.act(small, (a) => a.createTask({ audience: ['crew'], title: `Small ${i}` }));
+
+  printTable('setup', [
+    ['dashboard build (vite build)', `${fmt(buildSeconds, 1)} s`],
+    [`generate ${fmt(TASKS)} tasks (${fmt(events)} signed events) into the node`, `${fmt(genSeconds, 1)} s (${fmt(events / genSeconds)} events/s)`],
+  ]);
+
+  // Warm the node's member view (decrypting every task once) so loads measure the dashboard.
+  started = performance.now();
+  await http(node.port, 'GET', `/api/pursuances/${big}/tasks`, { token: node.token });
+  const viewSeconds = (performance.now() - started) / 1000;
+
+  const loads: Load[] = [];
+  for (let i = 0; i < RUNS; i++) loads.push(await loadBoard(browser, `${node.url}/p/${big}/board`, node.token));
+  const col = (k: keyof Load) => loads.map((l) => l[k]);
+  const ms = (k: keyof Load) => `${fmt(median(col(k)))} ms (runs: ${col(k).map((x) => fmt(x)).join(', ')})`;
+  printTable(`board with ${fmt(TASKS)} tasks, headless Chromium (median of ${RUNS} fresh loads)`, [
+    ['node: first GET …/tasks after the writes (builds the member view)', `${fmt(viewSeconds * 1000)} ms`],
+    ['GET …/tasks body', `${fmt(median(col('tasksBytes')) / 1e6, 1)} MB`],
+    ['first paint', ms('fp')],
+    ['first contentful paint', ms('fcp')],
+    ['board rendered (first cards in the DOM)', ms('board')],
+    ['board painted', ms('painted')],
+    ['time to interactive (first idle after the board)', ms('idle')],
+    ['cards rendered (columns show 100 each, then “Show more”)', fmt(median(col('cards')))],
+    ['long tasks before idle', `${fmt(median(col('longTasks')))} (${fmt(median(col('longTaskMs')))} ms)`],
+    ['click “Move…” → menu painted', ms('clickToPaint')],
+  ]);
+
+  const rows: [string, string][] = [];
+  for (const [label, id] of [
+    ['small board (5 tasks)', small],
+    [`board with ${fmt(TASKS)} tasks`, big],
+  ] as const) {
+    const base = `${node.url}/p/${id}`;
+    const a = await openSignedIn(browser, `${base}/new-task`, node.token);
+    const b = await openSignedIn(browser, `${base}/board`, node.token);
+    await b.getByTestId('task-card').first().waitFor({ timeout: 60_000 });
+    const times = await pingPong(a, b, base, PINGS);
+    rows.push([`${label}: command in A → card in B`, `median ${fmt(median(times))} ms, min ${fmt(Math.min(...times))}, max ${fmt(Math.max(...times))} (${PINGS} tasks)`]);
+    await a.context().close();
+    await b.context().close();
+  }
+  printTable('live update between two browser contexts on one node (SSE `changed` → refetch → render)', rows);
+} finally {
+  await browser.close();
+  await t.close();
+  await rm(buildDir, { recursive: true, force: true });
+}

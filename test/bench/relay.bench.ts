@@ -1,0 +1,336 @@
+/**
+ * Relay benchmarks, each beside a baseline measured in the same run (figures are printed,
+ * never asserted):
+ *  - posts/s end to end (token spend + durable group-committed ack) with 1, 8 and 64
+ *    concurrent clients against the daemon process, beside raw SQLite inserts of the same rows
+ *    with the same durability (WAL, synchronous=FULL);
+ *  - replay of 100,000 stored messages (messages/s, MB/s) beside raw loopback TCP;
+ *  - token issuance (end to end, per proof-of-work difficulty) and the per-token crypto
+ *    (server batch evaluation + proof, client verification + unblinding, redemption check);
+ *  - relay RSS with 1,000,000 stored messages (database generated directly).
+ * Clients run in this process and the relay in its own, sharing the machine's 2 cores.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sqlite3 from 'sqlite3';
+import { Identity } from '@pursuance/crypto';
+import {
+  GROUP_CIPHERTEXT_SIZE,
+  GROUP_SIGNATURE_SIZE,
+  MemoryKeyBundlePins,
+  MemoryRelayStore,
+  RelayClient,
+  RelayServer,
+  blindInputs,
+  evaluateBlindedBatch,
+  finalizeBatch,
+  generateVoprfKeyPair,
+  newTokenInputs,
+  spendToken,
+  trustKeyBundle,
+  verifySpentToken,
+  type EncryptedGroupMessage,
+  type SignedKeyBundle,
+} from '@pursuance/relay';
+import { LoopbackACN, PACKET_SIZE } from '@pursuance/tapir';
+import { startRelayProcess, type RelayProcess } from '../../apps/relay/test/support/relay-process.js';
+import { fmt, printTable, rateOf, timeAsync } from './measure.js';
+
+const POSTS_PER_RUN = 3000;
+const REPLAY_MESSAGES = 100_000;
+const RSS_MESSAGES = 1_000_000;
+
+function message(): EncryptedGroupMessage {
+  return { ciphertext: new Uint8Array(randomBytes(GROUP_CIPHERTEXT_SIZE)), signature: new Uint8Array(randomBytes(GROUP_SIGNATURE_SIZE)) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small promise wrappers over sqlite3 for the baselines and for generating databases.
+// ---------------------------------------------------------------------------------------------
+
+function openDb(path: string): Promise<sqlite3.Database> {
+  return new Promise((resolve, reject) => {
+    const db = new sqlite3.Database(path, (err) => (err ? reject(err) : resolve(db)));
+  });
+}
+function run(db: sqlite3.Database, sql: string, params: unknown[] = []): Promise<void> {
+  return new Promise((resolve, reject) => db.run(sql, params, (err) => (err ? reject(err) : resolve())));
+}
+function closeDb(db: sqlite3.Database): Promise<void> {
+  return new Promise((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())));
+}
+
+/** Raw inserts of relay-sized rows (message + spent token) with the relay's durability. */
+async function rawSqliteBaseline(dir: string): Promise<[string, string][]> {
+  const db = await openDb(join(dir, 'baseline.sqlite'));
+  await run(db, 'PRAGMA journal_mode = WAL');
+  await run(db, 'PRAGMA synchronous = FULL');
+  await run(db, 'CREATE TABLE m (seq INTEGER PRIMARY KEY AUTOINCREMENT, signature BLOB NOT NULL UNIQUE, ciphertext BLOB NOT NULL)');
+  await run(db, 'CREATE TABLE t (input BLOB PRIMARY KEY) WITHOUT ROWID');
+  const row = () => {
+    const m = message();
+    return [Buffer.from(m.signature), Buffer.from(m.ciphertext), randomBytes(32)] as const;
+  };
+  const insertOne = async () => {
+    const [sig, ct, tok] = row();
+    await run(db, 'BEGIN');
+    await run(db, 'INSERT INTO t (input) VALUES (?)', [tok]);
+    await run(db, 'INSERT INTO m (signature, ciphertext) VALUES (?, ?)', [sig, ct]);
+    await run(db, 'COMMIT');
+  };
+  const single = 1000;
+  const one = await timeAsync(async () => {
+    for (let i = 0; i < single; i++) await insertOne();
+  });
+  const batched = async (size: number, batches: number) =>
+    timeAsync(async () => {
+      for (let b = 0; b < batches; b++) {
+        await run(db, 'BEGIN');
+        for (let i = 0; i < size; i++) {
+          const [sig, ct, tok] = row();
+          await run(db, 'INSERT INTO t (input) VALUES (?)', [tok]);
+          await run(db, 'INSERT INTO m (signature, ciphertext) VALUES (?, ?)', [sig, ct]);
+        }
+        await run(db, 'COMMIT');
+      }
+    });
+  const b8 = await batched(8, 200);
+  const b64 = await batched(64, 40);
+  await closeDb(db);
+  return [
+    ['baseline: raw SQLite, 1 row + token per durable commit', `${fmt(single / one.seconds)} rows/s`],
+    ['baseline: raw SQLite, 8 rows per durable commit', `${fmt(1600 / b8.seconds)} rows/s`],
+    ['baseline: raw SQLite, 64 rows per durable commit', `${fmt(2560 / b64.seconds)} rows/s`],
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// End-to-end posts against the daemon.
+// ---------------------------------------------------------------------------------------------
+
+async function clientsWithTokens(acn: LoopbackACN, bundle: SignedKeyBundle, count: number, tokensEach: number): Promise<RelayClient[]> {
+  const clients = Array.from({ length: count }, () => new RelayClient({ acn, bundle, batchSize: 100, lowWaterMark: 0 }));
+  for (const client of clients) {
+    while (client.wallet.size < tokensEach) await client.buyTokens(Math.min(100, tokensEach - client.wallet.size));
+  }
+  return clients;
+}
+
+function histogramMean(metrics: string, name: string): number {
+  const sum = Number(new RegExp(`^${name}_sum (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+  const count = Number(new RegExp(`^${name}_count (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+  return sum / count;
+}
+
+async function postsEndToEnd(relay: RelayProcess, acn: LoopbackACN, bundle: SignedKeyBundle): Promise<[string, string][]> {
+  const rows: [string, string][] = [];
+  for (const concurrency of [1, 8, 64]) {
+    const perClient = Math.ceil(POSTS_PER_RUN / concurrency);
+    const clients = await clientsWithTokens(acn, bundle, concurrency, perClient);
+    const sessions = await Promise.all(clients.map((c) => c.openSession()));
+    const messages = sessions.map(() => Array.from({ length: perClient }, message));
+    const before = await relay.metrics();
+    const { seconds } = await timeAsync(() =>
+      Promise.all(
+        sessions.map(async (session, i) => {
+          for (const m of messages[i]!) await session.post(m);
+        }),
+      ),
+    );
+    const after = await relay.metrics();
+    const commits = (text: string) => Number(/^relay_commit_posts_count (\S+)$/m.exec(text)?.[1] ?? 0);
+    const total = perClient * concurrency;
+    rows.push([
+      `posts/s end to end, ${concurrency} client${concurrency > 1 ? 's' : ''} (sequential posts each)`,
+      `${fmt(total / seconds)} /s (${fmt((seconds / total) * concurrency * 1000, 2)} ms per post per client; ${fmt(total / (commits(after) - commits(before)), 1)} posts per commit)`,
+    ]);
+    await Promise.all(clients.map((c) => c.close()));
+  }
+  const metrics = await relay.metrics();
+  rows.push(['mean durable commit (relay_commit_duration_seconds)', `${fmt(histogramMean(metrics, 'relay_commit_duration_seconds') * 1000, 2)} ms`]);
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Databases generated directly (for replay and RSS): same schema, via the daemon's migrations.
+// ---------------------------------------------------------------------------------------------
+
+async function fillDatabase(path: string, count: number): Promise<void> {
+  const db = await openDb(path);
+  await run(db, 'PRAGMA synchronous = OFF'); // setup only, not measured
+  const perTx = 5000;
+  for (let done = 0; done < count; done += perTx) {
+    await run(db, 'BEGIN');
+    const n = Math.min(perTx, count - done);
+    for (let i = 0; i < n; i += 100) {
+      const rows = Math.min(100, n - i);
+      const params: Buffer[] = [];
+      const tokens: Buffer[] = [];
+      for (let r = 0; r < rows; r++) {
+        params.push(randomBytes(GROUP_SIGNATURE_SIZE), randomBytes(GROUP_CIPHERTEXT_SIZE));
+        tokens.push(randomBytes(32));
+      }
+      await run(db, `INSERT INTO relay_messages (signature, ciphertext) VALUES ${Array(rows).fill('(?,?)').join(',')}`, params);
+      await run(db, `INSERT INTO relay_spent_tokens (input) VALUES ${Array(rows).fill('(?)').join(',')}`, tokens);
+    }
+    await run(db, 'COMMIT');
+  }
+  await run(db, 'PRAGMA wal_checkpoint(TRUNCATE)');
+  await closeDb(db);
+}
+
+/** A daemon data dir (keys + migrated schema) holding `count` generated messages. */
+async function generatedRelay(root: string, name: string, count: number): Promise<{ dataDir: string; dbPath: string }> {
+  const dataDir = join(root, name);
+  const first = await startRelayProcess({ dataDir, registryDir: join(root, 'registry'), args: ['--no-metrics'] });
+  await first.stop();
+  const dbPath = join(dataDir, 'relay.sqlite');
+  await fillDatabase(dbPath, count);
+  return { dataDir, dbPath };
+}
+
+async function rawTcpMBs(bytes: number): Promise<number> {
+  let received = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const server = createServer((socket) =>
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received >= bytes) done();
+    }),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const socket = createConnection({ host: '127.0.0.1', port: (server.address() as { port: number }).port, noDelay: true });
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  const chunk = Buffer.alloc(PACKET_SIZE, 7);
+  const { seconds } = await timeAsync(async () => {
+    for (let sent = 0; sent < bytes; sent += PACKET_SIZE) {
+      if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
+    }
+    await finished;
+  });
+  socket.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return bytes / seconds / 1e6;
+}
+
+async function replayThroughput(root: string, acn: LoopbackACN): Promise<[string, string][]> {
+  const { dataDir } = await generatedRelay(root, 'replay', REPLAY_MESSAGES);
+  const relay = await startRelayProcess({ dataDir, registryDir: join(root, 'registry'), args: ['--no-metrics'] });
+  const bundle = await trustKeyBundle(relay.bundle, new MemoryKeyBundlePins());
+  const client = new RelayClient({ acn, bundle });
+  const session = await client.openSession();
+  let bytes = 0;
+  const { value: count, seconds } = await timeAsync(() => session.replayEach({ onMessage: (m) => (bytes += m.ciphertext.length + m.signature.length) }));
+  await client.close();
+  await relay.stop();
+  const wireBytes = (count + 1) * PACKET_SIZE;
+  const tcp = await rawTcpMBs(wireBytes);
+  return [
+    [`replay of ${fmt(count)} stored messages, one client`, `${fmt(count / seconds)} messages/s in ${fmt(seconds, 1)} s`],
+    ['replay payload throughput (ciphertext + signature)', `${fmt(bytes / seconds / 1e6, 1)} MB/s (${fmt(wireBytes / seconds / 1e6, 1)} MB/s of 8192-byte packets)`],
+    ['baseline: raw TCP loopback, same number of 8192-byte writes', `${fmt(tcp, 1)} MB/s`],
+  ];
+}
+
+async function rssWithMillion(root: string, acn: LoopbackACN): Promise<[string, string][]> {
+  const generated = await timeAsync(() => generatedRelay(root, 'million', RSS_MESSAGES));
+  const { dataDir, dbPath } = generated.value;
+  const size = (await stat(dbPath)).size;
+  const started = await timeAsync(() => startRelayProcess({ dataDir, registryDir: join(root, 'registry'), args: ['--no-metrics'] }));
+  const relay = started.value;
+  const rss = async () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(await readFile(`/proc/${relay.child.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+  const idle = await rss();
+  const bundle = await trustKeyBundle(relay.bundle, new MemoryKeyBundlePins());
+  const [client] = await clientsWithTokens(acn, bundle, 1, 1000);
+  const session = await client!.openSession();
+  const first = message();
+  await session.post(first);
+  for (let i = 1; i < 1000; i++) await session.post(message());
+  const afterPosts = await rss();
+  // A member catching up on the newest 1,000 messages of a million (Cwtch "replay since").
+  let replayed = 0;
+  await session.replayEach({ since: first.signature, onMessage: () => replayed++ });
+  const afterReplay = await rss();
+  await client!.close();
+  await relay.stop();
+  return [
+    [`database with ${fmt(RSS_MESSAGES)} messages (+ as many spent tokens)`, `${fmt(size / 1e9, 2)} GB, generated in ${fmt(generated.seconds, 0)} s`],
+    ['relay start-up (unseal keys, open, count) to ready', `${fmt(started.seconds, 1)} s`],
+    ['relay RSS idle, 1,000,000 messages stored', `${fmt(idle, 0)} MiB`],
+    ['relay RSS after 1,000 more posts', `${fmt(afterPosts, 0)} MiB`],
+    [`relay RSS after a replay since (${fmt(replayed)} messages)`, `${fmt(afterReplay, 0)} MiB`],
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens.
+// ---------------------------------------------------------------------------------------------
+
+async function tokenIssuance(root: string): Promise<[string, string][]> {
+  const rows: [string, string][] = [];
+  const key = generateVoprfKeyPair();
+  const board = Identity.generate().onion;
+  const items = blindInputs(newTokenInputs(100));
+  const batch = evaluateBlindedBatch(key, items.map((i) => i.blinded));
+  const outputs = finalizeBatch(items, batch.evaluated, key.publicKey, batch.proof);
+  const m = message();
+  const spent = spendToken({ input: items[0]!.input, output: outputs[0]! }, m, board);
+  const evaluate = rateOf('server: evaluate 100 blinded + batch DLEQ proof', () => evaluateBlindedBatch(key, items.map((i) => i.blinded)), 2);
+  const finalize = rateOf('client: verify proof + unblind 100', () => finalizeBatch(items, batch.evaluated, key.publicKey, batch.proof), 2);
+  const redeem = rateOf('relay: redemption check (PRF re-evaluation + HMAC)', () => verifySpentToken(key.secretKey, spent, m, board), 2);
+  rows.push(
+    [evaluate.label, `${fmt(evaluate.perSecond * 100)} tokens/s`],
+    [finalize.label, `${fmt(finalize.perSecond * 100)} tokens/s`],
+    [redeem.label, `${fmt(redeem.perSecond)} redemptions/s`],
+  );
+  for (const difficulty of [1, 16]) {
+    const registryDir = join(root, `tokens-${difficulty}`);
+    const acn = new LoopbackACN({ registryDir });
+    const relay = await RelayServer.start({
+      acn,
+      boardIdentity: Identity.generate(),
+      tokenIdentity: Identity.generate(),
+      tokenKey: generateVoprfKeyPair(),
+      store: new MemoryRelayStore(),
+      powDifficulty: difficulty,
+    });
+    const bundle = await trustKeyBundle(relay.exportedBundle, new MemoryKeyBundlePins());
+    const client = new RelayClient({ acn, bundle, batchSize: 100 });
+    const batches = difficulty > 8 ? 10 : 40;
+    const { seconds } = await timeAsync(async () => {
+      for (let i = 0; i < batches; i++) await client.buyTokens();
+    });
+    rows.push([`issuance end to end, PoW ${difficulty} bit${difficulty > 1 ? 's' : ''}, batches of 100`, `${fmt((batches * 100) / seconds)} tokens/s (${fmt((seconds / batches) * 1000, 1)} ms per batch)`]);
+    await client.close();
+    await relay.close();
+    await acn.close();
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  process.stdout.write(`relay benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
+  const root = await mkdtemp(join(tmpdir(), 'relay-bench-'));
+  const acn = new LoopbackACN({ registryDir: join(root, 'registry') });
+  try {
+    printTable('tokens (VOPRF ristretto255-SHA512)', await tokenIssuance(root));
+
+    const relay = await startRelayProcess({ dataDir: join(root, 'posts'), registryDir: join(root, 'registry'), args: ['--pow-difficulty', '1'] });
+    const bundle = await trustKeyBundle(relay.bundle, new MemoryKeyBundlePins());
+    const posts = await postsEndToEnd(relay, acn, bundle);
+    await relay.stop();
+    printTable('posts through the daemon (WAL, synchronous=FULL, group commit)', [...posts, ...(await rawSqliteBaseline(root))]);
+
+    printTable('replay', await replayThroughput(root, acn));
+    printTable('memory', await rssWithMillion(root, acn));
+  } finally {
+    await acn.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();
