@@ -4,6 +4,7 @@ import { demoCommand } from './commands/demo.js';
 import { echoCommand } from './commands/echo.js';
 import { identityCommand } from './commands/identity.js';
 import { nodeCommand } from './commands/node.js';
+import { relayCommand } from './commands/relay.js';
 import { CliError, ExitCode } from './errors.js';
 
 const program = new Command('pursuance')
@@ -11,7 +12,7 @@ const program = new Command('pursuance')
   .version('0.1.0')
   .exitOverride()
   .showHelpAfterError();
-program.addCommand(identityCommand()).addCommand(nodeCommand()).addCommand(echoCommand()).addCommand(demoCommand());
+program.addCommand(identityCommand()).addCommand(nodeCommand()).addCommand(relayCommand()).addCommand(echoCommand()).addCommand(demoCommand());
 
 try {
   await program.parseAsync(process.argv);
