@@ -12,7 +12,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sqlite3 from 'sqlite3';
@@ -37,7 +36,7 @@ import {
 } from '@pursuance/relay';
 import { LoopbackACN, PACKET_SIZE } from '@pursuance/tapir';
 import { startRelayProcess, type RelayProcess } from '../../apps/relay/test/support/relay-process.js';
-import { fmt, printTable, rateOf, timeAsync } from './measure.js';
+import { fmt, printTable, rateOf, rawTcpThroughput, timeAsync } from './measure.js';
 
 const POSTS_PER_RUN = 3000;
 const REPLAY_MESSAGES = 100_000;
@@ -192,30 +191,6 @@ async function generatedRelay(root: string, name: string, count: number): Promis
   return { dataDir, dbPath };
 }
 
-async function rawTcpMBs(bytes: number): Promise<number> {
-  let received = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  const server = createServer((socket) =>
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (received >= bytes) done();
-    }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const socket = createConnection({ host: '127.0.0.1', port: (server.address() as { port: number }).port, noDelay: true });
-  await new Promise<void>((resolve) => socket.once('connect', resolve));
-  const chunk = Buffer.alloc(PACKET_SIZE, 7);
-  const { seconds } = await timeAsync(async () => {
-    for (let sent = 0; sent < bytes; sent += PACKET_SIZE) {
-      if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
-    }
-    await finished;
-  });
-  socket.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return bytes / seconds / 1e6;
-}
 
 async function replayThroughput(root: string, acn: LoopbackACN): Promise<[string, string][]> {
   const { dataDir } = await generatedRelay(root, 'replay', REPLAY_MESSAGES);
@@ -228,7 +203,7 @@ async function replayThroughput(root: string, acn: LoopbackACN): Promise<[string
   await client.close();
   await relay.stop();
   const wireBytes = (count + 1) * PACKET_SIZE;
-  const tcp = await rawTcpMBs(wireBytes);
+  const tcp = await rawTcpThroughput(wireBytes);
   return [
     [`replay of ${fmt(count)} stored messages, one client`, `${fmt(count / seconds)} messages/s in ${fmt(seconds, 1)} s`],
     ['replay payload throughput (ciphertext + signature)', `${fmt(bytes / seconds / 1e6, 1)} MB/s (${fmt(wireBytes / seconds / 1e6, 1)} MB/s of 8192-byte packets)`],

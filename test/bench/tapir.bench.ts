@@ -5,7 +5,6 @@
  * Run with `npm run bench`. Figures are printed, not asserted.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -19,7 +18,7 @@ import {
   x25519SecretFromEd25519Seed,
 } from '@pursuance/crypto';
 import { ApplicationChain, AuthApp, LoopbackACN, MAX_SEALED_PAYLOAD, PACKET_SIZE, TapirService, type Connection } from '@pursuance/tapir';
-import { fmt, printTable, rateOf, timeAsync } from './measure.js';
+import { fmt, printTable, rateOf, rawTcpThroughput, timeAsync } from './measure.js';
 
 const BULK_BYTES = 64 * 1024 * 1024;
 
@@ -48,31 +47,6 @@ function primitiveBaselines(): [string, string][] {
   return rates.map((r) => [r.label, `${fmt(r.perSecond)} /s`]);
 }
 
-async function rawTcpThroughput(bytes: number): Promise<number> {
-  let received = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  const server = createServer((socket) => {
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (received >= bytes) done();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  const socket = createConnection({ host: '127.0.0.1', port, noDelay: true });
-  await new Promise<void>((resolve) => socket.once('connect', resolve));
-  const chunk = Buffer.alloc(PACKET_SIZE, 7);
-  const { seconds } = await timeAsync(async () => {
-    for (let sent = 0; sent < bytes; sent += PACKET_SIZE) {
-      if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
-    }
-    await finished;
-  });
-  socket.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return bytes / seconds / 1e6;
-}
 
 async function main(): Promise<void> {
   process.stdout.write(`tapir benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
