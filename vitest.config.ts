@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import vue from '@vitejs/plugin-vue';
 import { defineConfig } from 'vitest/config';
 
 const pkg = (name: string): string => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
@@ -6,6 +7,8 @@ const pkg = (name: string): string => fileURLToPath(new URL(`./packages/${name}/
 // Tests run against package sources (no build needed); apps that are spawned as real
 // processes in system tests use the built dist, which .ci/run builds first.
 export default defineConfig({
+  // The dashboard's component tests import .vue files (apps/dashboard/test, happy-dom per file).
+  plugins: [vue()],
   // Decorator metadata for TypeORM/NestJS classes under test (Vite 8's Oxc transform); the
   // tsconfigs say the same, this keeps tests independent of which tsconfig Oxc picks up.
   oxc: { decorator: { legacy: true, emitDecoratorMetadata: true } },

@@ -1,0 +1,146 @@
+import { EventEmitter } from 'node:events';
+import { Identity, equalBytes, type OnionName } from '@pursuance/crypto';
+import {
+  TokenService,
+  encodeBareMessage,
+  encodeNewMessage,
+  encodePostResult,
+  encodeReplayResult,
+  exportKeyBundle,
+  generateVoprfKeyPair,
+  parseBoardRequest,
+  signKeyBundle,
+  verifySpentToken,
+  type EncryptedGroupMessage,
+} from '@pursuance/relay';
+import { ApplicationChain, AuthApp, TapirService, type ACN, type Connection } from '@pursuance/tapir';
+
+/**
+ * A hostile relay for tests, built from the relay package's own pieces (token service, board
+ * codec, token checks), so clients talk to it exactly as to the real one. It stores what is
+ * posted, but every replay and every live push goes through a policy the test controls: drop,
+ * modify, duplicate, reorder, or re-send old messages — per session. It cannot forge group
+ * messages (it has no group key and no member's signing key), which is the point.
+ */
+export interface RelaySession {
+  /** 1, 2, 3… in the order sessions authenticated. */
+  readonly n: number;
+  /** The (ephemeral) identity the client authenticated with. */
+  readonly remote: OnionName;
+}
+
+export interface Policy {
+  /** What a replay to `session` sends, given the messages it asked for in storage order. */
+  replay(session: RelaySession, requested: readonly EncryptedGroupMessage[]): EncryptedGroupMessage[];
+  /** What a live push of `message` to `session` sends (possibly nothing, possibly more). */
+  push(session: RelaySession, message: EncryptedGroupMessage): EncryptedGroupMessage[];
+}
+
+export const honest: Policy = { replay: (_s, requested) => [...requested], push: (_s, m) => [m] };
+
+interface LiveSession extends RelaySession {
+  readonly conn: Connection;
+  synced: boolean;
+  chain: Promise<void>;
+}
+
+export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; posted: [EncryptedGroupMessage] }> {
+  public readonly stored: EncryptedGroupMessage[] = [];
+  public policy: Policy = honest;
+  public readonly bundle: string;
+  public readonly onion: OnionName;
+  readonly #board: TapirService;
+  readonly #tokens: TapirService;
+  readonly #secretKey: Uint8Array;
+  readonly #sessions = new Set<LiveSession>();
+  #count = 0;
+
+  private constructor(acn: ACN) {
+    super();
+    const boardIdentity = Identity.generate();
+    const tokenIdentity = Identity.generate();
+    const key = generateVoprfKeyPair();
+    this.#secretKey = key.secretKey;
+    this.onion = boardIdentity.onion;
+    this.bundle = exportKeyBundle(signKeyBundle(boardIdentity, tokenIdentity.onion, key.publicKey));
+    this.#board = new TapirService(acn, boardIdentity);
+    this.#tokens = new TapirService(acn, tokenIdentity);
+    const tokenService = new TokenService({ key, powDifficulty: 2, lingerMs: 1000 });
+    void this.#tokens.listen(tokenService.chain);
+  }
+
+  public static async start(acn: ACN): Promise<AdversarialRelay> {
+    const relay = new AdversarialRelay(acn);
+    await relay.#board.listen(() => new ApplicationChain([new AuthApp()], { name: 'adversarial-board', run: (conn) => relay.#serve(conn) }));
+    return relay;
+  }
+
+  public has(signature: Uint8Array): boolean {
+    return this.stored.some((m) => equalBytes(m.signature, signature));
+  }
+
+  async #serve(conn: Connection): Promise<void> {
+    const session: LiveSession = { n: ++this.#count, remote: conn.remoteOnion!, conn, synced: false, chain: Promise.resolve() };
+    this.#sessions.add(session);
+    void conn.closed.then(() => this.#sessions.delete(session));
+    this.emit('session', { n: session.n, remote: session.remote });
+    for (;;) {
+      const request = parseBoardRequest(await conn.expect());
+      if (request.kind === 'post') {
+        if (!verifySpentToken(this.#secretKey, request.token, request.message, this.onion)) {
+          this.#send(session, [encodePostResult({ ok: false, code: 'TOKEN_INVALID' })]);
+          continue;
+        }
+        const fresh = !this.has(request.message.signature);
+        if (fresh) this.stored.push(request.message);
+        this.#send(session, [encodePostResult({ ok: true })]);
+        if (fresh) {
+          this.emit('posted', request.message);
+          for (const s of this.#sessions) {
+            if (s.synced) this.#send(s, this.policy.push(s, request.message).map(encodeNewMessage));
+          }
+        }
+      } else {
+        const since = request.since;
+        const from = since === undefined ? 0 : Math.max(0, this.stored.findIndex((m) => equalBytes(m.signature, since)));
+        const out = this.policy.replay(session, this.stored.slice(from));
+        // Synced from this snapshot on: later posts are pushed after these (one send chain).
+        session.synced = true;
+        this.#send(session, [encodeReplayResult(out.length), ...out.map(encodeBareMessage)]);
+      }
+    }
+  }
+
+  #send(session: LiveSession, payloads: Uint8Array[]): void {
+    session.chain = session.chain.then(async () => {
+      for (const p of payloads) await session.conn.send(p);
+    }).catch(() => undefined);
+  }
+
+  /** Push any message to every synced session, outside the policy (a replay of old or foreign messages). */
+  public inject(message: EncryptedGroupMessage): void {
+    for (const s of this.#sessions) if (s.synced) this.#send(s, [encodeNewMessage(message)]);
+  }
+
+  public async close(): Promise<void> {
+    for (const service of [this.#board, this.#tokens]) {
+      const closing = service.close();
+      for (const c of service.connections()) c.close();
+      await closing;
+    }
+  }
+}
+
+/** A copy of `message` with one ciphertext byte changed (a relay "modifying" a message). */
+export function modifiedCiphertext(message: EncryptedGroupMessage): EncryptedGroupMessage {
+  const ciphertext = new Uint8Array(message.ciphertext);
+  ciphertext[200]! ^= 0x40;
+  return { ciphertext, signature: message.signature };
+}
+
+/** A copy with the signature changed: it still decrypts, but cannot verify. */
+export function modifiedSignature(message: EncryptedGroupMessage): EncryptedGroupMessage {
+  const signature = new Uint8Array(message.signature);
+  signature[3]! ^= 0x01;
+  return { ciphertext: message.ciphertext, signature };
+}

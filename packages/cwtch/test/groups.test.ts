@@ -1,0 +1,192 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Identity, randomKey, toHex } from '@pursuance/crypto';
+import { exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
+import {
+  InviteInvalidError,
+  InviteRejectedError,
+  OVERLAY,
+  deriveGroupId,
+  encodeGroupInvite,
+  parseGroupInvite,
+  type CwtchPeer,
+  type GroupMessage,
+} from '../src/index.js';
+import { until, waitForEvent } from './helpers.js';
+import { cwtchWorld, type CwtchWorld } from './world.js';
+
+let world: CwtchWorld;
+beforeAll(async () => {
+  world = await cwtchWorld();
+});
+afterAll(async () => {
+  await world.cleanup();
+});
+
+const texts = (peer: CwtchPeer, groupId: string) => peer.groupMessages(groupId).map((m) => m.overlay?.d);
+
+/** `from` invites `to` over p2p; `to` accepts the invite it receives. Resolves with the group id. */
+async function invite(from: CwtchPeer, to: CwtchPeer, groupId: string): Promise<string> {
+  if (from.contact(to.onion)?.state !== 'accepted') await from.addContact(to.onion);
+  const received = waitForEvent<{ text: string; from: string }>(to, 'groupInvite');
+  await from.inviteToGroup(groupId, to.onion);
+  const { text, from: sender } = await received;
+  expect(sender).toBe(from.onion);
+  return to.acceptGroupInvite(text);
+}
+
+async function synced(peer: CwtchPeer, relay: string): Promise<void> {
+  await until<{ relay: string }>(peer, 'relaySynced', () => peer.isRelaySynced(relay));
+}
+
+describe('groups on a relay', () => {
+  it('invites over p2p, posts, receives, acknowledges own posts by their echo', async () => {
+    const relay = await world.relay();
+    const alice = (await world.peer('alice')).peer;
+    const bob = (await world.peer('bob')).peer;
+    await alice.addRelay(relay.bundle);
+    const groupId = await alice.createGroup({ name: 'crew', relay: relay.onion });
+    expect(await invite(alice, bob, groupId)).toBe(groupId);
+    expect(bob.group(groupId)).toMatchObject({ name: 'crew', relay: relay.onion, owner: alice.onion });
+    await synced(bob, relay.onion);
+
+    const acked = waitForEvent<{ signature: string }>(alice, 'groupMessageAcked');
+    const atBob = waitForEvent<GroupMessage>(bob, 'groupMessage');
+    const posted = await alice.postToGroup(groupId, { o: OVERLAY.chat, d: 'hello crew' });
+    expect((await acked).signature).toBe(posted.signature);
+    expect(await atBob).toMatchObject({ groupId, sender: alice.onion, own: false, overlay: { o: OVERLAY.chat, d: 'hello crew' } });
+
+    const atAlice = waitForEvent<GroupMessage>(alice, 'groupMessage', (m) => !m.own);
+    await bob.postToGroup(groupId, { o: OVERLAY.chat, d: 'hi alice' });
+    expect((await atAlice).overlay?.d).toBe('hi alice');
+    expect(texts(alice, groupId)).toEqual(['hello crew', 'hi alice']);
+    expect(texts(bob, groupId)).toEqual(['hello crew', 'hi alice']);
+    // Bob's reply points at Alice's message: one chain, no gaps.
+    expect(alice.gapReport(groupId)).toEqual({ missing: [], incompleteFragments: [], corruptFragments: [], withheld: [] });
+  });
+
+  it('fragments a large payload and reassembles it at the other end', async () => {
+    const relay = await world.relay();
+    const alice = (await world.peer('alice-f')).peer;
+    const bob = (await world.peer('bob-f')).peer;
+    await alice.addRelay(relay.bundle);
+    const groupId = await alice.createGroup({ name: 'big', relay: relay.onion });
+    await invite(alice, bob, groupId);
+    await synced(bob, relay.onion);
+    const big = 'x'.repeat(10_000) + 'end';
+    const atBob = waitForEvent<GroupMessage>(bob, 'groupMessage');
+    const posted = await alice.postToGroup(groupId, { o: OVERLAY.chat, d: big });
+    expect(posted.parts).toHaveLength(3);
+    const got = await atBob;
+    expect(got.overlay?.d).toBe(big);
+    expect(got.parts).toEqual(posted.parts);
+  });
+
+  it('uses a fresh ephemeral identity for every relay session', async () => {
+    const relay = await world.relay();
+    const remotes: string[] = [];
+    relay.server.boardService.on('established', (conn) => remotes.push(conn.remoteOnion!));
+    const alice = await world.peer('alice-e');
+    await alice.peer.addRelay(relay.bundle);
+    await alice.peer.createGroup({ name: 'g', relay: relay.onion });
+    await synced(alice.peer, relay.onion);
+    await alice.restart();
+    await synced(alice.peer, relay.onion);
+    expect(remotes).toHaveLength(2);
+    expect(new Set(remotes).size).toBe(2);
+    expect(remotes).not.toContain(alice.peer.onion);
+  });
+
+  it('keeps many groups on many relays apart (trial decryption per relay)', async () => {
+    const [r1, r2] = [await world.relay(), await world.relay()];
+    const alice = (await world.peer('alice-m')).peer;
+    const bob = (await world.peer('bob-m')).peer;
+    const carol = (await world.peer('carol-m')).peer;
+    await alice.addRelay(r1.bundle);
+    await alice.addRelay(r2.bundle);
+    await carol.addRelay(r1.bundle);
+    const g1 = await alice.createGroup({ name: 'one', relay: r1.onion });
+    const g2 = await alice.createGroup({ name: 'two', relay: r1.onion });
+    const g3 = await alice.createGroup({ name: 'three', relay: r2.onion });
+    const foreign = await carol.createGroup({ name: 'not bob', relay: r1.onion });
+    for (const g of [g1, g2, g3]) await invite(alice, bob, g);
+    await synced(bob, r1.onion);
+    await synced(bob, r2.onion);
+    const got: GroupMessage[] = [];
+    bob.on('groupMessage', (m) => got.push(m));
+    await carol.postToGroup(foreign, { o: OVERLAY.chat, d: 'carol only' });
+    for (const [g, text] of [[g1, 'in one'], [g2, 'in two'], [g3, 'in three']] as const) await alice.postToGroup(g, { o: OVERLAY.chat, d: text });
+    await until(bob, 'groupMessage', () => got.length === 3);
+    expect(Object.fromEntries(got.map((m) => [m.groupId, m.overlay?.d]))).toEqual({ [g1]: 'in one', [g2]: 'in two', [g3]: 'in three' });
+    expect(bob.groups().map((g) => g.id).sort()).toEqual([g1, g2, g3].sort());
+  });
+
+  it('an offline member catches up from where it stopped, without duplicates', async () => {
+    const relay = await world.relay();
+    const alice = (await world.peer('alice-o')).peer;
+    const bob = await world.peer('bob-o');
+    await alice.addRelay(relay.bundle);
+    const groupId = await alice.createGroup({ name: 'o', relay: relay.onion });
+    await invite(alice, bob.peer, groupId);
+    await synced(bob.peer, relay.onion);
+    await alice.postToGroup(groupId, { o: OVERLAY.chat, d: 'long before' });
+    await alice.postToGroup(groupId, { o: OVERLAY.chat, d: 'before' });
+    await until(bob.peer, 'groupMessage', () => bob.peer.groupMessages(groupId).length === 2);
+    await bob.stop();
+    const acked = new Set<string>();
+    alice.on('groupMessageAcked', (a) => acked.add(a.signature));
+    const posts: string[] = [];
+    for (const text of ['while', 'you', 'were away']) posts.push((await alice.postToGroup(groupId, { o: OVERLAY.chat, d: text })).signature);
+    await until(alice, 'groupMessageAcked', () => posts.every((s) => acked.has(s)));
+    const peer = await bob.restart();
+    const replayed = await waitForEvent<{ relay: string; count: number }>(peer, 'relaySynced');
+    // Replay starts at the last message bob processed (sent again as the boundary), not at the
+    // start: 1 + 3 of the relay's 5 messages.
+    expect(replayed.count).toBe(4);
+    await until(peer, 'groupMessage', () => peer.groupMessages(groupId).length === 5);
+    expect(texts(peer, groupId)).toEqual(['long before', 'before', 'while', 'you', 'were away']);
+  });
+
+  it('joining a group on a relay it already follows replays that relay from the start (the group history predates its cursor)', async () => {
+    const relay = await world.relay();
+    const alice = (await world.peer('alice-j')).peer;
+    const bob = (await world.peer('bob-j')).peer;
+    await alice.addRelay(relay.bundle);
+    const first = await alice.createGroup({ name: 'first', relay: relay.onion });
+    await invite(alice, bob, first);
+    await synced(bob, relay.onion);
+    await alice.postToGroup(first, { o: OVERLAY.chat, d: 'in first' });
+    await until(bob, 'groupMessage', () => bob.groupMessages(first).length === 1);
+    // A second group on the same relay, with history from before bob joins it.
+    const second = await alice.createGroup({ name: 'second', relay: relay.onion });
+    const acked = waitForEvent<{ groupId: string }>(alice, 'groupMessageAcked', (a) => a.groupId === second);
+    await alice.postToGroup(second, { o: OVERLAY.chat, d: 'old news in second' });
+    await acked;
+    await alice.postToGroup(first, { o: OVERLAY.chat, d: 'later in first' });
+    await until(bob, 'groupMessage', () => bob.groupMessages(first).length === 2);
+    await invite(alice, bob, second);
+    await until(bob, 'groupMessage', () => bob.groupMessages(second).length === 1);
+    expect(texts(bob, second)).toEqual(['old news in second']);
+    expect(texts(bob, first)).toEqual(['in first', 'later in first']);
+  });
+
+  it('refuses invites whose relay bundle changed since it was pinned, or whose group id does not match', async () => {
+    const relay = await world.relay();
+    const alice = (await world.peer('alice-i')).peer;
+    const bob = (await world.peer('bob-i')).peer;
+    await alice.addRelay(relay.bundle);
+    const groupId = await alice.createGroup({ name: 'i', relay: relay.onion });
+    await invite(alice, bob, groupId);
+    // The same board identity now presents other keys (a relay swapping its token key).
+    const board = relay.server.boardService.identity;
+    const changed = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, generateVoprfKeyPair().publicKey));
+    const key = randomKey();
+    const parsed = parseGroupInvite(alice.groupInvite(groupId)).invite;
+    const text = encodeGroupInvite({ ...parsed, groupId: deriveGroupId(key, relay.onion), key }, changed);
+    await expect(bob.acceptGroupInvite(text)).rejects.toBeInstanceOf(InviteRejectedError);
+    // A group id that is not derived from the key and relay.
+    const forgedId = encodeGroupInvite({ ...parsed, key }, relay.bundle);
+    await expect(bob.acceptGroupInvite(forgedId)).rejects.toBeInstanceOf(InviteInvalidError);
+    expect(bob.groups().map((g) => g.id)).toEqual([groupId]);
+    expect(toHex(bob.group(groupId).key)).toBe(toHex(alice.group(groupId).key));
+  });
+});
