@@ -12,6 +12,9 @@ import { PursuancesController, TEMPLATES } from './http/pursuances.controller.js
 import { SecurityGuard } from './http/security.guard.js';
 import { StreamController } from './http/stream.controller.js';
 import { QueryHandlers } from './queries/queries.js';
+import { SyncController } from './http/sync.controller.js';
+import { SyncCommandHandlers } from './sync/sync.handlers.js';
+import { SyncService } from './sync/sync.service.js';
 
 /** Everything the module needs that is created before Nest starts (store, unlocked identity…). */
 export interface NodeRuntime {
@@ -19,6 +22,7 @@ export interface NodeRuntime {
   readonly binding: HttpBinding;
   readonly templates: RulesTemplate[];
   readonly openapi: { document: unknown };
+  readonly sync: SyncService;
 }
 
 /** Publishes every registry change on the CQRS event bus (for SSE and the sync service). */
@@ -44,17 +48,19 @@ export class NodeModule {
     return {
       module: NodeModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [PursuancesController, StreamController, OpenApiController],
+      controllers: [PursuancesController, SyncController, StreamController, OpenApiController],
       providers: [
         { provide: PursuanceRegistry, useValue: runtime.registry },
         { provide: HttpBinding, useValue: runtime.binding },
         { provide: TEMPLATES, useValue: runtime.templates },
         { provide: OPENAPI_DOCUMENT, useValue: runtime.openapi },
+        { provide: SyncService, useValue: runtime.sync },
         { provide: APP_GUARD, useClass: SecurityGuard },
         { provide: APP_FILTER, useClass: ErrorFilter },
         RegistryEventsBridge,
         ...CommandHandlers,
         ...QueryHandlers,
+        ...SyncCommandHandlers,
       ],
     };
   }

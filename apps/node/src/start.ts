@@ -1,19 +1,25 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Logger, type INestApplication, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Identity, ScryptParams } from '@pursuance/crypto';
+import { CwtchPeer, ProfileNotFoundError, WrongPasswordError, type CwtchPeerOptions } from '@pursuance/cwtch';
+import { TypeormProfileStore } from '@pursuance/cwtch-store-sqlite';
+import { LoopbackACN, type ACN } from '@pursuance/tapir';
 import { NodeModule } from './app.module.js';
 import { loadOrCreateToken } from './config.js';
 import { PursuanceRegistry, type ReplayProgress } from './domain/registry.js';
 import { loadTemplates } from './domain/templates.js';
 import { HttpBinding } from './http/binding.js';
-import { openOrCreateIdentity } from './identity-store.js';
+import { DEFAULT_DASHBOARD_DIR, serveDashboard } from './http/static.js';
+import { ProfilePasswordError } from './identity-store.js';
 import { EventStore } from './store/event-store.js';
+import { SyncService } from './sync/sync.service.js';
 
 export const DEFAULT_TEMPLATES_DIR = fileURLToPath(new URL('../../../rules/templates', import.meta.url));
 
@@ -27,6 +33,14 @@ export interface StartNodeOptions {
   readonly logger?: LoggerService | false;
   readonly onReplayProgress?: (p: ReplayProgress) => void;
   readonly clock?: () => number;
+  /** Built dashboard to serve at / (default: apps/dashboard/dist, if built; null: none). */
+  readonly dashboardDir?: string | null;
+  /** The network (default: LoopbackACN on the shared registry). */
+  readonly acn?: ACN;
+  /** Display name for a new profile. */
+  readonly displayName?: string;
+  /** Cwtch peer timings (tests shorten retries). */
+  readonly peerOptions?: Partial<Omit<CwtchPeerOptions, 'store' | 'acn' | 'password'>>;
 }
 
 export interface RunningNode {
@@ -35,28 +49,58 @@ export interface RunningNode {
   readonly token: string;
   readonly identity: Identity;
   readonly registry: PursuanceRegistry;
+  readonly peer: CwtchPeer;
+  readonly sync: SyncService;
   readonly app: INestApplication;
   close(): Promise<void>;
 }
 
+/** Open the node's Cwtch profile (its identity, contacts, groups), creating it on first start. */
+async function openPeer(options: StartNodeOptions, acn: ACN): Promise<{ peer: CwtchPeer; profileStore: TypeormProfileStore }> {
+  const profileStore = await TypeormProfileStore.open({ path: join(options.dataDir, 'profile.sqlite') });
+  const common = { store: profileStore, acn, password: options.password, ...options.peerOptions };
+  try {
+    try {
+      return { peer: await CwtchPeer.open(common), profileStore };
+    } catch (err) {
+      if (!(err instanceof ProfileNotFoundError)) throw err;
+      const peer = await CwtchPeer.create({ ...common, displayName: options.displayName ?? '', ...(options.scrypt ? { scryptParams: options.scrypt } : {}) });
+      return { peer, profileStore };
+    }
+  } catch (err) {
+    await profileStore.close().catch(() => undefined);
+    if (err instanceof WrongPasswordError) throw new ProfilePasswordError();
+    throw err;
+  }
+}
+
 /**
- * Start a node: unlock (or create) the profile identity, open the event store (migrations run
- * here), replay every pursuance, then serve the API on 127.0.0.1 only.
+ * Start a node: unlock (or create) the Cwtch profile — the member's one identity — open the
+ * event store (migrations run here), replay every pursuance, start group sync, then serve the
+ * API on 127.0.0.1 only.
  */
 export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
-  const identity = await openOrCreateIdentity(options.dataDir, options.password, options.scrypt);
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const acn = options.acn ?? new LoopbackACN();
+  const { peer, profileStore } = await openPeer(options, acn);
+  const identity = peer.identity;
   const store = await EventStore.open(join(options.dataDir, 'node.sqlite'));
+  let sync: SyncService | undefined;
   try {
     const registry = new PursuanceRegistry(store, identity, options.clock);
     await registry.load(options.onReplayProgress);
+    sync = new SyncService(peer, registry);
+    await peer.start();
+    await sync.start();
     const token = await loadOrCreateToken(options.dataDir);
     const binding = new HttpBinding(token);
     const templates = await loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR);
     const openapi = { document: {} as unknown };
-    const app = await NestFactory.create(NodeModule.forRoot({ registry, binding, templates, openapi }), {
+    const app = await NestFactory.create(NodeModule.forRoot({ registry, binding, templates, openapi, sync }), {
       logger: options.logger === undefined ? new Logger() : options.logger,
       abortOnError: false,
     });
+    serveDashboard(app, options.dashboardDir === undefined ? DEFAULT_DASHBOARD_DIR : options.dashboardDir);
     // No enableShutdownHooks(): Nest would re-raise SIGTERM after closing; the embedding
     // program (the CLI) owns signals and calls close(), which runs the destroy hooks.
     openapi.document = SwaggerModule.createDocument(
@@ -73,15 +117,24 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       token,
       identity,
       registry,
+      peer,
+      sync,
       app,
       async close() {
         await app.close();
+        sync?.stop();
+        await peer.stop();
         await registry.idle();
         await store.close();
+        await profileStore.close();
+        if (!options.acn) await acn.close();
       },
     };
   } catch (err) {
+    sync?.stop();
+    await peer.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
+    await profileStore.close().catch(() => undefined);
     throw err;
   }
 }

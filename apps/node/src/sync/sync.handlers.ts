@@ -1,0 +1,56 @@
+import { Inject } from '@nestjs/common';
+import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { SyncService } from './sync.service.js';
+
+/** Connect a pursuance to a relay: create its Cwtch group there and post its log. */
+export class AttachRelayCommand extends Command<{ groupId: string }> {
+  public constructor(
+    public readonly pursuanceId: string,
+    public readonly bundle: string,
+  ) {
+    super();
+  }
+}
+
+/** Send the pursuance's group invite to a contact over p2p. */
+export class InviteContactCommand extends Command<void> {
+  public constructor(
+    public readonly pursuanceId: string,
+    public readonly onion: string,
+  ) {
+    super();
+  }
+}
+
+/** Join a pursuance from its group invite (pasted, or received from a contact). */
+export class AcceptInviteCommand extends Command<{ pursuanceId: string }> {
+  public constructor(public readonly invite: string) {
+    super();
+  }
+}
+
+@CommandHandler(AttachRelayCommand)
+export class AttachRelayHandler implements ICommandHandler<AttachRelayCommand> {
+  public constructor(@Inject(SyncService) private readonly sync: SyncService) {}
+  public async execute(c: AttachRelayCommand): Promise<{ groupId: string }> {
+    return { groupId: await this.sync.attach(c.pursuanceId, c.bundle) };
+  }
+}
+
+@CommandHandler(InviteContactCommand)
+export class InviteContactHandler implements ICommandHandler<InviteContactCommand> {
+  public constructor(@Inject(SyncService) private readonly sync: SyncService) {}
+  public execute(c: InviteContactCommand): Promise<void> {
+    return this.sync.inviteContact(c.pursuanceId, c.onion);
+  }
+}
+
+@CommandHandler(AcceptInviteCommand)
+export class AcceptInviteHandler implements ICommandHandler<AcceptInviteCommand> {
+  public constructor(@Inject(SyncService) private readonly sync: SyncService) {}
+  public async execute(c: AcceptInviteCommand): Promise<{ pursuanceId: string }> {
+    return { pursuanceId: await this.sync.accept(c.invite) };
+  }
+}
+
+export const SyncCommandHandlers = [AttachRelayHandler, InviteContactHandler, AcceptInviteHandler];

@@ -1,0 +1,179 @@
+import type { CwtchPeer, GroupMessage } from '@pursuance/cwtch';
+import { sha256, toHex } from '@pursuance/crypto';
+import type { SignedEvent } from '@pursuance/pursuance';
+import type { PursuanceRegistry } from '../domain/registry.js';
+
+/** Cwtch groups that carry a pursuance are named after it, so invitees can map them too. */
+export const GROUP_NAME_PREFIX = 'pursuance:';
+
+export interface SyncStatus {
+  readonly pursuanceId: string;
+  readonly groupId: string | null;
+  readonly relay: string | null;
+  readonly relaySynced: boolean;
+  readonly groupMessages: number;
+  readonly gaps: readonly string[];
+  readonly withheld: readonly string[];
+  readonly lastMessageAt: number | null;
+}
+
+/**
+ * Moves a pursuance's signed events between this node's event store and its Cwtch group:
+ * every local event is posted to the group (fragmented by the peer when large), every group
+ * message that is a pursuance event is ingested through the fold (rejections stored with their
+ * reason), and gaps are repaired from other members by the peer.
+ *
+ * Durability without a separate outbox: on start and after each relay sync the service
+ * compares the group's history with the log and re-posts any of its own events (all events,
+ * when it moved the group) that the group does not hold yet. Posting is idempotent for
+ * receivers, so a crash between storing and posting only delays an event.
+ */
+export class SyncService {
+  readonly #lastMessageAt = new Map<string, number>();
+  /** Group messages for a pursuance we do not hold yet (joining), kept until its genesis arrives. */
+  readonly #waiting = new Map<string, Uint8Array[]>();
+  #off: (() => void)[] = [];
+
+  public constructor(
+    private readonly peer: CwtchPeer,
+    private readonly registry: PursuanceRegistry,
+  ) {}
+
+  public async start(): Promise<void> {
+    const onGroup = (m: GroupMessage): void => void this.#receive(m.groupId, [m.payload], m.timestamp);
+    const onSynced = (): void => void this.reconcileAll();
+    this.peer.on('groupMessage', onGroup);
+    this.peer.on('relaySynced', onSynced);
+    this.#off.push(() => this.peer.off('groupMessage', onGroup), () => this.peer.off('relaySynced', onSynced));
+    this.#off.push(
+      this.registry.onChange((change) => {
+        if (change.origin === 'local') void this.#publish(change.pursuanceId, change.events);
+      }),
+    );
+    // Whatever the peer already holds (from before a restart) is ingested first.
+    for (const group of this.peer.groups()) {
+      const pursuanceId = this.pursuanceOf(group.id);
+      if (pursuanceId) await this.#receive(group.id, this.peer.groupHistory(group.id).map((m) => m.payload), null);
+    }
+    await this.reconcileAll();
+  }
+
+  public stop(): void {
+    for (const off of this.#off.splice(0)) off();
+  }
+
+  public pursuanceOf(groupId: string): string | null {
+    const name = this.peer.group(groupId).name;
+    return name.startsWith(GROUP_NAME_PREFIX) ? name.slice(GROUP_NAME_PREFIX.length) : null;
+  }
+
+  public groupOf(pursuanceId: string): string | null {
+    const candidates = this.peer.groups().filter((g) => g.name === GROUP_NAME_PREFIX + pursuanceId);
+    if (candidates.length === 0) return null;
+    // After a move the old group is kept for history; follow it to the current one.
+    return this.peer.currentGroupId(candidates[0]!.id);
+  }
+
+  /** Create the Cwtch group for a pursuance on a relay and post its log there. */
+  public async attach(pursuanceId: string, relayBundle: string): Promise<string> {
+    const relay = await this.peer.addRelay(relayBundle);
+    const existing = this.groupOf(pursuanceId);
+    if (existing) return existing;
+    const groupId = await this.peer.createGroup({ name: GROUP_NAME_PREFIX + pursuanceId, relay, members: null });
+    await this.reconcile(pursuanceId, true);
+    return groupId;
+  }
+
+  /** The invite a member hands a newcomer (Cwtch group invite naming the pursuance). */
+  public invite(pursuanceId: string): string {
+    const groupId = this.groupOf(pursuanceId);
+    if (!groupId) throw new Error(`pursuance ${pursuanceId} is not attached to a group`);
+    return this.peer.groupInvite(groupId);
+  }
+
+  /** Send the group invite to a contact over p2p (queued until they are online). */
+  public async inviteContact(pursuanceId: string, onion: string): Promise<void> {
+    const groupId = this.groupOf(pursuanceId);
+    if (!groupId) throw new Error(`pursuance ${pursuanceId} is not attached to a group`);
+    if (!this.peer.contact(onion)) await this.peer.addContact(onion);
+    await this.peer.inviteToGroup(groupId, onion);
+  }
+
+  /** Join: accept a group invite; the relay replays the history, which the fold takes in. */
+  public async accept(inviteText: string): Promise<string> {
+    const groupId = await this.peer.acceptGroupInvite(inviteText);
+    const pursuanceId = this.pursuanceOf(groupId);
+    if (!pursuanceId) throw new Error('this invite is not for a pursuance');
+    return pursuanceId;
+  }
+
+  /** Post every event of ours (or, with `all`, every event) the group does not hold yet. */
+  public async reconcile(pursuanceId: string, all = false): Promise<number> {
+    const groupId = this.groupOf(pursuanceId);
+    if (!groupId || !this.registry.has(pursuanceId)) return 0;
+    const held = new Set<string>();
+    for (const m of this.peer.groupHistory(groupId)) {
+      held.add(eventIdOf(m.payload));
+    }
+    const log = this.registry.get(pursuanceId).log;
+    const me = this.registry.identity.onion;
+    const missing = log.order().map((id) => log.event(id)!).filter((e) => !held.has(e.id) && (all || e.author === me));
+    for (const e of missing) await this.peer.postToGroup(groupId, e.bytes);
+    return missing.length;
+  }
+
+  public async reconcileAll(): Promise<void> {
+    for (const entry of this.registry.list()) await this.reconcile(entry.id).catch(() => undefined);
+  }
+
+  public status(pursuanceId: string): SyncStatus {
+    const groupId = this.groupOf(pursuanceId);
+    if (!groupId) {
+      return { pursuanceId, groupId: null, relay: null, relaySynced: false, groupMessages: 0, gaps: [], withheld: [], lastMessageAt: null };
+    }
+    const group = this.peer.group(groupId);
+    const report = this.peer.gapReport(groupId);
+    return {
+      pursuanceId,
+      groupId,
+      relay: group.relay,
+      relaySynced: this.peer.isRelaySynced(group.relay),
+      groupMessages: this.peer.groupHistory(groupId).length,
+      gaps: report.missing,
+      withheld: report.withheld,
+      lastMessageAt: this.#lastMessageAt.get(pursuanceId) ?? null,
+    };
+  }
+
+  async #publish(pursuanceId: string, events: readonly SignedEvent[]): Promise<void> {
+    const groupId = this.groupOf(pursuanceId);
+    if (!groupId) return;
+    for (const e of events) await this.peer.postToGroup(groupId, e.bytes).catch(() => undefined);
+  }
+
+  async #receive(groupId: string, payloads: readonly Uint8Array[], time: number | null): Promise<void> {
+    const pursuanceId = this.pursuanceOf(groupId);
+    if (!pursuanceId) return;
+    // Only pursuance events travel in these groups; anything else is kept as an invalid input
+    // with its reason by the ingest below, never silently dropped.
+    const events = [...payloads];
+    if (events.length === 0) return;
+    if (time !== null) this.#lastMessageAt.set(pursuanceId, time);
+    if (!this.registry.has(pursuanceId)) {
+      const waiting = [...(this.#waiting.get(pursuanceId) ?? []), ...events];
+      if (!waiting.some((p) => eventIdOf(p) === pursuanceId)) {
+        this.#waiting.set(pursuanceId, waiting);
+        return;
+      }
+      this.#waiting.delete(pursuanceId);
+      await this.registry.ingest(pursuanceId, waiting, 'group');
+      return;
+    }
+    await this.registry.ingest(pursuanceId, events, 'group');
+  }
+}
+
+/** The event id a payload would have (SHA-256 of its bytes): cheap, no verification. */
+function eventIdOf(payload: Uint8Array): string {
+  return toHex(sha256(payload));
+}

@@ -1,0 +1,162 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_SCRYPT_PARAMS, fromHex } from '@pursuance/crypto';
+import { signEvent, type EventId } from '@pursuance/pursuance';
+import { LoopbackACN } from '@pursuance/tapir';
+import { startNode, type RunningNode } from '../../apps/node/src/index.js';
+import { http } from '../../apps/node/test/http.js';
+import { spawnCli, type Spawned } from '../support/processes.js';
+
+/**
+ * Three member nodes and a relay daemon process on one loopback network: a pursuance created
+ * on one node reaches the others only through the relay (Cwtch group, sealed fixed-size
+ * ciphertexts), and each node shows exactly what its member's roles allow.
+ */
+let dir: string;
+let registryDir: string;
+let relay: Spawned;
+let bundle: string;
+const nodes: RunningNode[] = [];
+const FAST = {
+  retry: { baseMs: 50, maxMs: 400, jitter: 0 },
+  relayRetry: { baseMs: 50, maxMs: 400, jitter: 0 },
+  repairDelayMs: 50,
+  relayClient: { batchSize: 10 },
+};
+
+async function node(name: string): Promise<RunningNode> {
+  const n = await startNode({
+    dataDir: join(dir, name),
+    password: `${name} password`,
+    displayName: name,
+    scrypt: TEST_SCRYPT_PARAMS,
+    logger: false,
+    dashboardDir: null,
+    acn: new LoopbackACN({ registryDir }),
+    peerOptions: FAST,
+  });
+  nodes.push(n);
+  return n;
+}
+
+/** Resolve when `predicate` holds for this node, re-checking on every change it sees. */
+function until(n: RunningNode, predicate: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): boolean => {
+      try {
+        return predicate();
+      } catch {
+        return false;
+      }
+    };
+    if (check()) return resolve();
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out waiting for ${what}`));
+    }, timeoutMs);
+    const off = n.registry.onChange(() => {
+      if (check()) {
+        clearTimeout(timer);
+        off();
+        resolve();
+      }
+    });
+  });
+}
+
+const api = (n: RunningNode, method: string, path: string, body?: unknown) => http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'node-sync-'));
+  registryDir = join(dir, 'registry');
+  relay = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay'), '--loopback-registry', registryDir, '--pow-difficulty', '1'], {
+    PURSUANCE_RELAY_PASSWORD: 'relay password',
+  });
+  bundle = (await relay.waitForLine(/key-bundle (\S+)\n/))[1]!;
+  await relay.waitForLine(/^ready$/m);
+});
+
+afterAll(async () => {
+  for (const n of nodes) await n.close().catch(() => undefined);
+  await relay?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('nodes sync a pursuance through an untrusted relay', () => {
+  let founder: RunningNode;
+  let alice: RunningNode;
+  let bob: RunningNode;
+  let pursuanceId: string;
+
+  it('invites two members who join from the invite and reach the founder’s state', { timeout: 120_000 }, async () => {
+    [founder, alice, bob] = [await node('founder'), await node('alice'), await node('bob')];
+    const created = await api(founder, 'POST', '/api/pursuances', { name: 'Synced cell', template: 'activist-cell' });
+    pursuanceId = (created.body as { id: string }).id;
+    expect((await api(founder, 'POST', `/api/pursuances/${pursuanceId}/relay/attach`, { bundle })).status).toBe(200);
+    await api(founder, 'POST', `/api/pursuances/${pursuanceId}/members`, { onion: alice.identity.onion, name: 'alice', roles: ['member'] });
+    await api(founder, 'POST', `/api/pursuances/${pursuanceId}/members`, { onion: bob.identity.onion, name: 'bob', roles: ['member', 'organizer'] });
+    const invite = ((await api(founder, 'GET', `/api/pursuances/${pursuanceId}/invite`)).body as { invite: string }).invite;
+
+    for (const member of [alice, bob]) {
+      const accepted = await api(member, 'POST', '/api/invites/accept', { invite });
+      expect(accepted.body).toEqual({ pursuanceId });
+    }
+    const hash = () => founder.registry.get(pursuanceId).log.stateHash();
+    await until(alice, () => alice.registry.get(pursuanceId).log.stateHash() === hash(), 'alice to catch up');
+    await until(bob, () => bob.registry.get(pursuanceId).log.stateHash() === hash(), 'bob to catch up');
+    const status = (await api(alice, 'GET', `/api/pursuances/${pursuanceId}/sync`)).body as { relaySynced: boolean; gaps: string[] };
+    expect(status.gaps).toEqual([]);
+  });
+
+  it('each node shows exactly the tasks its roles allow, and events flow both ways', { timeout: 120_000 }, async () => {
+    const open = (await api(founder, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'Flyers' })).body as { id: string };
+    const secret = (await api(founder, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['organizer'], title: 'Lawyer' })).body as { id: string };
+    for (const n of [alice, bob]) await until(n, () => n.registry.get(pursuanceId).log.state().tasks.has(secret.id as EventId), 'tasks to arrive');
+
+    const seen = async (n: RunningNode) => ((await api(n, 'GET', `/api/pursuances/${pursuanceId}/tasks`)).body as { id: string; title: string | null; readable: boolean }[]);
+    const aliceTasks = await seen(alice);
+    expect(aliceTasks.find((t) => t.id === open.id)?.title).toBe('Flyers');
+    expect(aliceTasks.find((t) => t.id === secret.id)).toMatchObject({ readable: false, title: null });
+    expect((await seen(bob)).find((t) => t.id === secret.id)?.title).toBe('Lawyer');
+
+    // Alice acts; the founder receives it through the relay.
+    await api(alice, 'POST', `/api/pursuances/${pursuanceId}/tasks/${open.id}/changes`, { op: 'comment', body: 'printing now' });
+    await until(founder, () => founder.registry.get(pursuanceId).log.stateHash() === alice.registry.get(pursuanceId).log.stateHash(), 'alice’s comment');
+    const detail = (await api(founder, 'GET', `/api/pursuances/${pursuanceId}/tasks/${open.id}`)).body as { comments: { body: string }[] };
+    expect(detail.comments.map((c) => c.body)).toEqual(['printing now']);
+  });
+
+  it('after a removal the removed member reads no later task and its later events are rejected with the reason', { timeout: 120_000 }, async () => {
+    await api(founder, 'DELETE', `/api/pursuances/${pursuanceId}/members/${alice.identity.onion}`, { reason: 'left' });
+    const later = (await api(founder, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'After alice' })).body as { id: string };
+    await until(alice, () => alice.registry.get(pursuanceId).log.state().tasks.has(later.id as EventId), 'the later task to reach alice');
+    const aliceView = (await api(alice, 'GET', `/api/pursuances/${pursuanceId}/tasks/${later.id}`)).body as { readable: boolean };
+    expect(aliceView.readable).toBe(false);
+    const roles = (await api(bob, 'GET', `/api/pursuances/${pursuanceId}/roles`)).body as { id: string; epoch: number; iHoldKey: boolean }[];
+    await until(bob, () => bob.registry.get(pursuanceId).log.state().tasks.has(later.id as EventId), 'the later task to reach bob');
+    expect(roles.find((r) => r.id === 'member')).toMatchObject({ epoch: 1, iHoldKey: true });
+
+    // Alice's node now refuses her locally (she is not a member)…
+    const refused = await api(alice, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'sneaky' });
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ code: 'NOT_A_MEMBER' });
+
+    // …and if a modified client signs and posts one anyway, the others reject it with the reason.
+    const log = alice.registry.get(pursuanceId).log;
+    const forged = signEvent(alice.identity, {
+      pursuance: fromHex(pursuanceId),
+      seq: log.lastSeq(alice.identity.onion) + 1,
+      parents: log.heads().map((h) => fromHex(h)),
+      time: Date.now(),
+      kind: 'member.leave',
+      audience: [],
+      body: {},
+    });
+    await alice.peer.postToGroup(alice.sync.groupOf(pursuanceId)!, forged.bytes);
+    await until(founder, () => founder.registry.get(pursuanceId).log.event(forged.id) !== undefined, 'the forged event to reach the founder');
+    const rejections = (await api(founder, 'GET', `/api/pursuances/${pursuanceId}/rejections`)).body as { eventId: string; code: string; reason: string }[];
+    expect(rejections.find((r) => r.eventId === forged.id)).toMatchObject({ code: 'NOT_A_MEMBER', reason: expect.stringContaining('not a member') });
+  });
+});
