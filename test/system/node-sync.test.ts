@@ -71,7 +71,7 @@ const api = (n: RunningNode, method: string, path: string, body?: unknown) => ht
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'node-sync-'));
   registryDir = join(dir, 'registry');
-  relay = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay'), '--loopback-registry', registryDir, '--pow-difficulty', '1'], {
+  relay = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay'), '--loopback-registry', registryDir, '--pow-difficulty', '1', '--no-metrics'], {
     PURSUANCE_RELAY_PASSWORD: 'relay password',
   });
   bundle = (await relay.waitForLine(/key-bundle (\S+)\n/))[1]!;
@@ -158,5 +158,37 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
     await until(founder, () => founder.registry.get(pursuanceId).log.event(forged.id) !== undefined, 'the forged event to reach the founder');
     const rejections = (await api(founder, 'GET', `/api/pursuances/${pursuanceId}/rejections`)).body as { eventId: string; code: string; reason: string }[];
     expect(rejections.find((r) => r.eventId === forged.id)).toMatchObject({ code: 'NOT_A_MEMBER', reason: expect.stringContaining('not a member') });
+  });
+
+  it('moves to a second relay; a member offline during the move follows; the first relay can then stop', { timeout: 180_000 }, async () => {
+    const relay2 = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay2'), '--loopback-registry', registryDir, '--pow-difficulty', '1', '--no-metrics'], {
+      PURSUANCE_RELAY_PASSWORD: 'relay password',
+    });
+    const bundle2 = (await relay2.waitForLine(/key-bundle (\S+)\n/))[1]!;
+    await relay2.waitForLine(/^ready$/m);
+    const board2 = /board ([a-z2-7]{56})/.exec(relay2.stdout())![1]!;
+    try {
+      // Bob goes offline; the founder moves the pursuance and keeps working.
+      await bob.close();
+      nodes.splice(nodes.indexOf(bob), 1);
+      const moved = await api(founder, 'POST', `/api/pursuances/${pursuanceId}/relay/move`, { bundle: bundle2 });
+      expect(moved.status).toBe(200);
+      const afterMove = (await api(founder, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'On the new relay' })).body as { id: string };
+      expect(((await api(founder, 'GET', `/api/pursuances/${pursuanceId}/sync`)).body as { relay: string }).relay).toBe(board2);
+
+      // Bob returns: the old relay still holds the move, which he follows to the new one.
+      bob = await node('bob');
+      await until(bob, () => bob.registry.get(pursuanceId).log.state().tasks.has(afterMove.id as EventId), 'bob to follow the move');
+      expect(((await api(bob, 'GET', `/api/pursuances/${pursuanceId}/sync`)).body as { relay: string }).relay).toBe(board2);
+
+      // The first relay goes away; nothing is lost and work continues on the second.
+      await relay.stop();
+      const last = (await api(bob, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'Only relay 2 now' })).body as { id: string };
+      await until(founder, () => founder.registry.get(pursuanceId).log.state().tasks.has(last.id as EventId), 'bob’s task on relay 2');
+      await until(bob, () => bob.registry.get(pursuanceId).log.stateHash() === founder.registry.get(pursuanceId).log.stateHash(), 'equal state');
+      expect(founder.registry.get(pursuanceId).log.state().relay.bundle).toBe(bundle2);
+    } finally {
+      await relay2.stop();
+    }
   });
 });

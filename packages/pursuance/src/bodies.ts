@@ -12,6 +12,8 @@ const name = z.string().min(1).max(120);
 
 /** A role key sealed to one member's X25519 key (derived from their ed25519 identity). */
 export const LockboxSchema = z.strictObject({ to: key, box: bytesUpTo(256) });
+/** A new group invite sealed to one member (relay moves); invites are larger than role keys. */
+export const InviteLockboxSchema = z.strictObject({ to: key, box: bytesUpTo(8192) });
 /** A new key for a role: its id (a commitment to the key) and lockboxes to holders. */
 export const RotationSchema = z.strictObject({ role: RoleIdSchema, keyId: bytes(32), lockboxes: z.array(LockboxSchema).max(5000) });
 /** An existing key (by id) given to holders who lack it. */
@@ -41,7 +43,7 @@ export const BODY_SCHEMAS = {
   'rules.change': z.strictObject({ rules: RulesSchema }),
   'keys.rotate': z.strictObject({ rotations: z.array(RotationSchema).min(1).max(64) }),
   'keys.share': z.strictObject({ shares: z.array(ShareSchema).min(1).max(256) }),
-  'relay.move': z.strictObject({ bundle: z.string().min(1).max(4096), invites: z.array(LockboxSchema).max(5000) }),
+  'relay.move': z.strictObject({ bundle: z.string().min(1).max(4096), invites: z.array(InviteLockboxSchema).max(5000) }),
   'founder.nominate': z.strictObject({ candidate: key }),
   'founder.endorse': z.strictObject({ nomination: eventId }),
   'founder.claim': z.strictObject({ nomination: eventId }),

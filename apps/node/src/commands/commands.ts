@@ -86,16 +86,6 @@ export class ShareKeysCommand extends Command<SignedEvent | null> {
   }
 }
 
-export class MoveRelayCommand extends Command<SignedEvent> {
-  public constructor(
-    public readonly pursuanceId: string,
-    public readonly bundle: string,
-    public readonly groupInvite: Uint8Array,
-  ) {
-    super();
-  }
-}
-
 export class CreateTaskCommand extends Command<SignedEvent> {
   public constructor(
     public readonly pursuanceId: string,

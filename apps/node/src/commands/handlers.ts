@@ -13,7 +13,6 @@ import {
   CreateTaskCommand,
   IngestEventsCommand,
   LeavePursuanceCommand,
-  MoveRelayCommand,
   RebuildProjectionsCommand,
   RemoveMemberCommand,
   RemoveRoleCommand,
@@ -107,14 +106,6 @@ export class ShareKeysHandler implements ICommandHandler<ShareKeysCommand> {
 /** Internal signal: every holder already has every key we could share. */
 class NothingToShare extends Error {}
 
-@CommandHandler(MoveRelayCommand)
-export class MoveRelayHandler implements ICommandHandler<MoveRelayCommand> {
-  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
-  public execute(c: MoveRelayCommand): Promise<SignedEvent> {
-    return this.registry.act(c.pursuanceId, (a) => a.moveRelay(c.bundle, c.groupInvite));
-  }
-}
-
 @CommandHandler(CreateTaskCommand)
 export class CreateTaskHandler implements ICommandHandler<CreateTaskCommand> {
   public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
@@ -187,7 +178,6 @@ export const CommandHandlers = [
   ChangeRulesHandler,
   RotateKeysHandler,
   ShareKeysHandler,
-  MoveRelayHandler,
   CreateTaskHandler,
   ChangeTaskHandler,
   IngestEventsHandler,

@@ -13,7 +13,6 @@ import {
   CreateTaskCommand,
   IngestEventsCommand,
   LeavePursuanceCommand,
-  MoveRelayCommand,
   RebuildProjectionsCommand,
   RemoveMemberCommand,
   RemoveRoleCommand,
@@ -42,7 +41,6 @@ import {
   CreatePursuanceBody,
   CreateTaskBody,
   EventsBody,
-  MoveRelayBody,
   Onion,
   RemoveMemberBody,
   RotateKeysBody,
@@ -157,13 +155,6 @@ export class PursuancesController {
   @ApiBody(schema(ChangeRulesBody))
   public async changeRules(@Param('id') id: string, @Body() body: unknown) {
     return eventRef(await this.commands.execute(new ChangeRulesCommand(id, ChangeRulesBody.parse(body).rules)));
-  }
-
-  @Post('pursuances/:id/relay')
-  @ApiBody(schema(MoveRelayBody))
-  public async moveRelay(@Param('id') id: string, @Body() body: unknown) {
-    const b = MoveRelayBody.parse(body);
-    return eventRef(await this.commands.execute(new MoveRelayCommand(id, b.bundle, new TextEncoder().encode(b.groupInvite))));
   }
 
   @Get('pursuances/:id/tasks')

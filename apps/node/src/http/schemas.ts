@@ -18,7 +18,6 @@ export const RemoveMemberBody = z.strictObject({ reason: z.string().max(1000).op
 export const AssignRoleBody = z.strictObject({ role: RoleIdSchema });
 export const RotateKeysBody = z.strictObject({ roles: roles.min(1) });
 export const ChangeRulesBody = z.strictObject({ rules: RulesSchema });
-export const MoveRelayBody = z.strictObject({ bundle: z.string().min(1).max(4096), groupInvite: z.string().max(16_384) });
 export const CreateTaskBody = z.strictObject({
   audience: roles.min(1),
   parent: EventIdSchema.nullable().optional(),

@@ -3,7 +3,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { PursuanceRegistry } from '../domain/registry.js';
-import { AcceptInviteCommand, AttachRelayCommand, InviteContactCommand } from '../sync/sync.handlers.js';
+import { AcceptInviteCommand, AttachRelayCommand, InviteContactCommand, MoveRelayToCommand } from '../sync/sync.handlers.js';
 import { SyncService } from '../sync/sync.service.js';
 import { Onion } from './schemas.js';
 
@@ -29,6 +29,14 @@ export class SyncController {
   public attach(@Param('id') id: string, @Body() body: unknown) {
     this.registry.get(id);
     return this.commands.execute(new AttachRelayCommand(id, AttachBody.parse(body).bundle));
+  }
+
+  @Post('pursuances/:id/relay/move')
+  @HttpCode(200)
+  @ApiBody(schema(AttachBody))
+  public move(@Param('id') id: string, @Body() body: unknown) {
+    this.registry.get(id);
+    return this.commands.execute(new MoveRelayToCommand(id, AttachBody.parse(body).bundle));
   }
 
   @Get('pursuances/:id/invite')

@@ -53,4 +53,22 @@ export class AcceptInviteHandler implements ICommandHandler<AcceptInviteCommand>
   }
 }
 
-export const SyncCommandHandlers = [AttachRelayHandler, InviteContactHandler, AcceptInviteHandler];
+/** Move the pursuance to another relay (see SyncService.move). */
+export class MoveRelayToCommand extends Command<{ groupId: string; eventId: string }> {
+  public constructor(
+    public readonly pursuanceId: string,
+    public readonly bundle: string,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(MoveRelayToCommand)
+export class MoveRelayToHandler implements ICommandHandler<MoveRelayToCommand> {
+  public constructor(@Inject(SyncService) private readonly sync: SyncService) {}
+  public execute(c: MoveRelayToCommand): Promise<{ groupId: string; eventId: string }> {
+    return this.sync.move(c.pursuanceId, c.bundle);
+  }
+}
+
+export const SyncCommandHandlers = [AttachRelayHandler, InviteContactHandler, AcceptInviteHandler, MoveRelayToHandler];

@@ -1,6 +1,6 @@
 import type { CwtchPeer, GroupMessage } from '@pursuance/cwtch';
-import { sha256, toHex } from '@pursuance/crypto';
-import type { SignedEvent } from '@pursuance/pursuance';
+import { openFromIdentity, sha256, toHex } from '@pursuance/crypto';
+import type { EventBody, SignedEvent } from '@pursuance/pursuance';
 import type { PursuanceRegistry } from '../domain/registry.js';
 
 /** Cwtch groups that carry a pursuance are named after it, so invitees can map them too. */
@@ -32,7 +32,10 @@ export class SyncService {
   readonly #lastMessageAt = new Map<string, number>();
   /** Group messages for a pursuance we do not hold yet (joining), kept until its genesis arrives. */
   readonly #waiting = new Map<string, Uint8Array[]>();
+  /** Pursuances this node is moving right now (its own relay.move is posted by move()). */
+  readonly #moving = new Set<string>();
   #off: (() => void)[] = [];
+  #inbound: Promise<void> = Promise.resolve();
 
   public constructor(
     private readonly peer: CwtchPeer,
@@ -40,14 +43,19 @@ export class SyncService {
   ) {}
 
   public async start(): Promise<void> {
-    const onGroup = (m: GroupMessage): void => void this.#receive(m.groupId, [m.payload], m.timestamp);
+    // One message at a time: a joining node must see the genesis ingested before it judges
+    // whether the next message belongs to a pursuance it holds.
+    const onGroup = (m: GroupMessage): void => {
+      this.#inbound = this.#inbound.then(() => this.#receive(m.groupId, [m.payload], m.timestamp)).catch(() => undefined);
+    };
     const onSynced = (): void => void this.reconcileAll();
     this.peer.on('groupMessage', onGroup);
     this.peer.on('relaySynced', onSynced);
     this.#off.push(() => this.peer.off('groupMessage', onGroup), () => this.peer.off('relaySynced', onSynced));
     this.#off.push(
       this.registry.onChange((change) => {
-        if (change.origin === 'local') void this.#publish(change.pursuanceId, change.events);
+        if (change.origin === 'local' && !this.#moving.has(change.pursuanceId)) void this.#publish(change.pursuanceId, change.events);
+        if (change.origin !== 'local') void this.#follow(change.pursuanceId, change.events);
       }),
     );
     // Whatever the peer already holds (from before a restart) is ingested first.
@@ -70,8 +78,53 @@ export class SyncService {
   public groupOf(pursuanceId: string): string | null {
     const candidates = this.peer.groups().filter((g) => g.name === GROUP_NAME_PREFIX + pursuanceId);
     if (candidates.length === 0) return null;
-    // After a move the old group is kept for history; follow it to the current one.
-    return this.peer.currentGroupId(candidates[0]!.id);
+    // After a move the old groups are kept for history; the newest one (followed through any
+    // Cwtch-level move) is where the pursuance lives now.
+    const newest = candidates.reduce((a, b) => (b.createdAt > a.createdAt ? b : a));
+    return this.peer.currentGroupId(newest.id);
+  }
+
+  /**
+   * Move a pursuance to another relay (any member the rules allow): a new group there, its
+   * invite sealed to every current member inside a signed relay.move event — which also
+   * leaves out anyone removed, so the move re-keys the group — posted in the old group, and
+   * the whole log re-posted in the new one so joiners and late followers find everything.
+   */
+  public async move(pursuanceId: string, bundle: string): Promise<{ groupId: string; eventId: string }> {
+    const oldGroup = this.groupOf(pursuanceId);
+    if (!oldGroup) throw new Error(`pursuance ${pursuanceId} is not attached to a group`);
+    const relay = await this.peer.addRelay(bundle);
+    const groupId = await this.peer.createGroup({ name: GROUP_NAME_PREFIX + pursuanceId, relay, members: null });
+    const invite = this.peer.groupInvite(groupId);
+    this.#moving.add(pursuanceId);
+    try {
+      const event = await this.registry.act(pursuanceId, (a) => a.moveRelay(bundle, new TextEncoder().encode(invite)));
+      await this.peer.postToGroup(oldGroup, event.bytes);
+      await this.reconcile(pursuanceId, true);
+      return { groupId, eventId: event.id };
+    } finally {
+      this.#moving.delete(pursuanceId);
+    }
+  }
+
+  /** A relay.move accepted from the group: open our sealed invite and follow. */
+  async #follow(pursuanceId: string, events: readonly SignedEvent[]): Promise<void> {
+    const log = this.registry.get(pursuanceId).log;
+    for (const e of events) {
+      if (e.header.kind !== 'relay.move' || !log.isAccepted(e.id)) continue;
+      const body = e.header.body as EventBody<'relay.move'>;
+      const mine = body.invites.find((lb) => lb.to.every((b, i) => b === this.registry.identity.publicKey[i]));
+      if (!mine) continue;
+      let invite: string;
+      try {
+        invite = new TextDecoder().decode(openFromIdentity(this.registry.identity, mine.box));
+      } catch {
+        continue;
+      }
+      const before = this.groupOf(pursuanceId);
+      const joined = await this.peer.acceptGroupInvite(invite).catch(() => null);
+      if (joined && joined !== before) await this.reconcile(pursuanceId);
+    }
   }
 
   /** Create the Cwtch group for a pursuance on a relay and post its log there. */

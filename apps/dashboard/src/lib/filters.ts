@@ -1,0 +1,103 @@
+import type { TaskModel } from './types.js';
+
+/** Local filters and search over the tasks this member can read (nothing leaves the browser). */
+export interface TaskFilters {
+  label: string;
+  /** '' any, 'me', 'unassigned', 'member:<onion>', 'role:<id>' */
+  assignee: string;
+  /** '' any, 'overdue', 'week' (due within 7 days), 'none' (no due date), 'has' */
+  due: string;
+  /** '' any, or a role id in the task's audience */
+  audience: string;
+  search: string;
+  showClosed: boolean;
+}
+
+export function emptyFilters(): TaskFilters {
+  return { label: '', assignee: '', due: '', audience: '', search: '', showClosed: true };
+}
+
+const DAY = 86_400_000;
+
+export function isAssignedTo(task: TaskModel, me: string, myRoles: readonly string[]): boolean {
+  const a = task.assignees;
+  if (!a) return false;
+  return a.members.includes(me) || a.roles.some((r) => myRoles.includes(r));
+}
+
+export function matchesFilters(task: TaskModel, f: TaskFilters, ctx: { me: string; myRoles: readonly string[]; now: number }): boolean {
+  if (!task.readable) return false;
+  if (!f.showClosed && task.closed) return false;
+  if (f.label && !task.labels.includes(f.label)) return false;
+  if (f.audience && !task.audience.includes(f.audience)) return false;
+  if (f.assignee) {
+    const a = task.assignees ?? { members: [], roles: [] };
+    if (f.assignee === 'me' && !isAssignedTo(task, ctx.me, ctx.myRoles)) return false;
+    if (f.assignee === 'unassigned' && (a.members.length > 0 || a.roles.length > 0)) return false;
+    if (f.assignee.startsWith('member:') && !a.members.includes(f.assignee.slice(7))) return false;
+    if (f.assignee.startsWith('role:') && !a.roles.includes(f.assignee.slice(5))) return false;
+  }
+  if (f.due) {
+    if (f.due === 'none' && task.due !== null) return false;
+    if (f.due === 'has' && task.due === null) return false;
+    if (f.due === 'overdue' && (task.due === null || task.due >= ctx.now || task.closed)) return false;
+    if (f.due === 'week' && (task.due === null || task.due < ctx.now || task.due > ctx.now + 7 * DAY)) return false;
+  }
+  if (f.search.trim()) {
+    const words = f.search.toLowerCase().split(/\s+/).filter(Boolean);
+    const hay = `${task.title ?? ''}\n${task.body ?? ''}\n${task.labels.join(' ')}\n${task.comments.map((c) => c.body).join('\n')}`.toLowerCase();
+    if (!words.every((w) => hay.includes(w))) return false;
+  }
+  return true;
+}
+
+export function filterTasks(tasks: readonly TaskModel[], f: TaskFilters, ctx: { me: string; myRoles: readonly string[]; now: number }): TaskModel[] {
+  return tasks.filter((t) => matchesFilters(t, f, ctx));
+}
+
+export function allLabels(tasks: readonly TaskModel[]): string[] {
+  const set = new Set<string>();
+  for (const t of tasks) for (const l of t.labels) set.add(l);
+  return [...set].sort();
+}
+
+/** Group tasks by workflow status, in workflow order (unknown statuses are dropped). */
+export function groupByStatus(tasks: readonly TaskModel[], states: readonly string[]): Map<string, TaskModel[]> {
+  const out = new Map<string, TaskModel[]>(states.map((s) => [s, []]));
+  for (const t of tasks) if (t.status !== null) out.get(t.status)?.push(t);
+  return out;
+}
+
+export interface TreeNode {
+  readonly task: TaskModel;
+  readonly children: TreeNode[];
+}
+
+/**
+ * The task tree among readable tasks. A task whose parent this member cannot read is shown at
+ * the top level, so nothing readable is hidden.
+ */
+export function buildTree(tasks: readonly TaskModel[]): TreeNode[] {
+  const byId = new Map(tasks.filter((t) => t.readable).map((t) => [t.id, { task: t, children: [] as TreeNode[] }]));
+  const roots: TreeNode[] = [];
+  for (const node of byId.values()) {
+    const parent = node.task.parent ? byId.get(node.task.parent) : undefined;
+    (parent ? parent.children : roots).push(node);
+  }
+  return roots;
+}
+
+/** Ids of a task and everything below it (a task cannot move under these). */
+export function subtreeIds(tasks: readonly TaskModel[], id: string): Set<string> {
+  const children = new Map<string, string[]>();
+  for (const t of tasks) if (t.parent) children.set(t.parent, [...(children.get(t.parent) ?? []), t.id]);
+  const out = new Set<string>();
+  const stack = [id];
+  while (stack.length) {
+    const x = stack.pop()!;
+    if (out.has(x)) continue;
+    out.add(x);
+    stack.push(...(children.get(x) ?? []));
+  }
+  return out;
+}

@@ -1,0 +1,159 @@
+import { computed, ref, shallowRef, type ComputedRef, type Ref, type ShallowRef } from 'vue';
+import { ApiError, type ApiClient } from './api.js';
+import { capabilitiesFor, type Capabilities } from './capabilities.js';
+import { shortOnion } from './format.js';
+import type { Rules } from './rules-engine.js';
+import type { EventRef, FeedItem, IngestReport, MemberModel, NewTaskInput, PursuanceSummary, Rejection, RoleModel, SyncStatus, TaskChange, TaskModel } from './types.js';
+
+/** The parts of a pursuance a view can ask for; the store refetches the parts in use. */
+export type Part = 'summary' | 'tasks' | 'members' | 'roles' | 'rules' | 'feed' | 'rejections' | 'sync';
+
+/**
+ * One pursuance as this node sees it, kept fresh: every `changed` event for it (and every
+ * action taken here) refetches the parts views have asked for. Fetches are coalesced: while
+ * one is running, further requests collapse into a single follow-up.
+ *
+ * Lists are shallow refs holding the API's JSON as is (5,000 tasks with their comments and
+ * history would be slow to make deeply reactive, and nothing mutates them in place).
+ */
+export class PursuanceStore {
+  public readonly summary: ShallowRef<PursuanceSummary | null> = shallowRef(null);
+  public readonly tasks: ShallowRef<readonly TaskModel[]> = shallowRef([]);
+  public readonly members: ShallowRef<readonly MemberModel[]> = shallowRef([]);
+  public readonly roles: ShallowRef<readonly RoleModel[]> = shallowRef([]);
+  public readonly rules: ShallowRef<Rules | null> = shallowRef(null);
+  public readonly feed: ShallowRef<readonly FeedItem[]> = shallowRef([]);
+  public readonly rejections: ShallowRef<readonly Rejection[]> = shallowRef([]);
+  /** Group sync status; null where the node has no sync API (or it failed: Health says so). */
+  public readonly sync: ShallowRef<SyncStatus | null> = shallowRef(null);
+  /** True until the first load of the parts asked for has finished. */
+  public readonly loading = ref(true);
+  public readonly error: ShallowRef<ApiError | null> = shallowRef(null);
+  /** How many refreshes have completed (tests and the benchmark wait on it). */
+  public readonly generation = ref(0);
+
+  public readonly isMember: ComputedRef<boolean>;
+  public readonly caps: ComputedRef<Capabilities>;
+  public readonly taskById: ComputedRef<Map<string, TaskModel>>;
+  public readonly names: ComputedRef<Map<string, string | null>>;
+
+  readonly #wanted = new Set<Part>(['summary', 'members', 'roles', 'rules']);
+  readonly #loaded = new Set<Part>();
+  #running: Promise<void> | null = null;
+  #again = false;
+  #rulesRevision = -1;
+
+  public constructor(
+    public readonly id: string,
+    private readonly api: ApiClient,
+    private readonly me: Ref<string | null>,
+  ) {
+    this.isMember = computed(() => this.me.value !== null && this.members.value.some((m) => m.onion === this.me.value));
+    this.caps = computed(() => capabilitiesFor(this.rules.value, this.summary.value?.myRoles ?? [], this.summary.value?.amFounder ?? false, this.isMember.value));
+    this.taskById = computed(() => new Map(this.tasks.value.map((t) => [t.id, t])));
+    this.names = computed(() => new Map(this.members.value.map((m) => [m.onion, m.name])));
+  }
+
+  /** How to name a member: "you", their name, or their short address (marked when a founder). */
+  public who(onion: string): string {
+    if (onion === this.me.value) return 'you';
+    const name = this.names.value.get(onion);
+    if (name) return name;
+    return this.summary.value?.founders.includes(onion) ? `founder ${shortOnion(onion)}` : shortOnion(onion);
+  }
+
+  /** Ask for parts (a view calls this when it mounts); resolves once they are loaded. */
+  public want(...parts: Part[]): Promise<void> {
+    const missing = parts.filter((p) => !this.#loaded.has(p));
+    for (const p of parts) this.#wanted.add(p);
+    return missing.length ? this.refresh() : Promise.resolve();
+  }
+
+  public has(part: Part): boolean {
+    return this.#loaded.has(part);
+  }
+
+  /** Refetch every wanted part; concurrent calls share one follow-up fetch. */
+  public refresh(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        this.#again = false;
+        await this.#load();
+      } while (this.#again);
+    };
+    this.#running = run().finally(() => {
+      this.#running = null;
+    });
+    return this.#running;
+  }
+
+  async #load(): Promise<void> {
+    const wanted = [...this.#wanted];
+    try {
+      const summary = await this.api.pursuance(this.id);
+      const jobs: Promise<void>[] = [];
+      const get = <T>(part: Part, fetcher: () => Promise<T>, set: (v: T) => void) => {
+        if (!wanted.includes(part)) return;
+        jobs.push(
+          fetcher().then((v) => {
+            set(v);
+            this.#loaded.add(part);
+          }),
+        );
+      };
+      get('tasks', () => this.api.tasks(this.id), (v) => (this.tasks.value = v));
+      get('members', () => this.api.members(this.id), (v) => (this.members.value = v));
+      get('roles', () => this.api.roles(this.id), (v) => (this.roles.value = v));
+      if (summary.rulesRevision !== this.#rulesRevision || !this.rules.value) {
+        get('rules', () => this.api.rules(this.id), (v) => {
+          this.rules.value = v;
+          this.#rulesRevision = summary.rulesRevision;
+        });
+      }
+      get('feed', () => this.api.feed(this.id), (v) => (this.feed.value = v));
+      get('rejections', () => this.api.rejections(this.id), (v) => (this.rejections.value = v));
+      get('sync', () => this.api.syncStatus(this.id).catch(() => null), (v) => (this.sync.value = v));
+      await Promise.all(jobs);
+      this.summary.value = summary;
+      this.#loaded.add('summary');
+      this.error.value = null;
+    } catch (err) {
+      this.error.value = ApiError.from(err);
+    } finally {
+      this.loading.value = false;
+      this.generation.value += 1;
+    }
+  }
+
+  /** Run an action, then refresh; a refusal is thrown as ApiError (with the node's reason). */
+  async #act<T>(call: () => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await call();
+    } catch (err) {
+      throw ApiError.from(err);
+    }
+    await this.refresh();
+    return result;
+  }
+
+  public createTask = (input: NewTaskInput): Promise<TaskModel> => this.#act(() => this.api.createTask(this.id, input));
+  public changeTask = (taskId: string, change: TaskChange): Promise<EventRef> => this.#act(() => this.api.changeTask(this.id, taskId, change));
+  public addMember = (onion: string, name: string | undefined, roles: string[]): Promise<EventRef> =>
+    this.#act(() => this.api.addMember(this.id, { onion, ...(name ? { name } : {}), roles }));
+  public removeMember = (onion: string, reason?: string): Promise<EventRef> => this.#act(() => this.api.removeMember(this.id, onion, reason));
+  public assignRole = (onion: string, role: string): Promise<EventRef> => this.#act(() => this.api.assignRole(this.id, onion, role));
+  public removeRole = (onion: string, role: string): Promise<EventRef> => this.#act(() => this.api.removeRole(this.id, onion, role));
+  public rotateKeys = (roles: string[]): Promise<EventRef> => this.#act(() => this.api.rotateKeys(this.id, roles));
+  public shareKeys = (): Promise<EventRef> => this.#act(() => this.api.shareKeys(this.id));
+  public changeRules = (rules: Rules): Promise<EventRef> => this.#act(() => this.api.changeRules(this.id, rules));
+  public attachRelay = (bundle: string): Promise<{ groupId: string }> => this.#act(() => this.api.attachRelay(this.id, bundle));
+  public moveRelayTo = (bundle: string): Promise<{ groupId: string; eventId: string }> => this.#act(() => this.api.moveRelayTo(this.id, bundle));
+  public leave = (): Promise<EventRef> => this.#act(() => this.api.leave(this.id));
+  public importEvents = (events: string[]): Promise<IngestReport> => this.#act(() => this.api.importEvents(this.id, events));
+  public exportEvents = (): Promise<{ events: string[] }> => this.api.exportEvents(this.id);
+}

@@ -1,0 +1,167 @@
+/**
+ * The node API's response shapes, as the dashboard reads them. They mirror the read models in
+ * apps/node/src/domain/read-models.ts (plain JSON); the node is the authority.
+ */
+import type { Rules } from './rules-engine.js';
+
+export type { Rules };
+
+export interface PursuanceSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly founders: readonly string[];
+  readonly members: number;
+  readonly myRoles: readonly string[];
+  readonly amFounder: boolean;
+  readonly rulesTitle: string;
+  readonly rulesRevision: number;
+  readonly relay: string | null;
+  readonly events: number;
+  readonly rejected: number;
+  readonly pending: number;
+  readonly stateHash: string;
+}
+
+export interface MemberModel {
+  readonly onion: string;
+  readonly name: string | null;
+  readonly roles: readonly string[];
+  readonly founder: boolean;
+}
+
+export interface RoleModel {
+  readonly id: string;
+  readonly title: string;
+  readonly description: string;
+  readonly rank: number;
+  readonly history: string;
+  readonly holders: readonly string[];
+  readonly epoch: number;
+  readonly keyId: string | null;
+  readonly rotatedBy: string | null;
+  readonly rotatedAt: number | null;
+  readonly rotationDue: boolean;
+  readonly holdersWithoutKey: readonly string[];
+  readonly iHoldKey: boolean;
+}
+
+export interface CommentView {
+  readonly id: string;
+  readonly author: string;
+  readonly time: number;
+  readonly body: string;
+}
+
+export interface HistoryEntry {
+  readonly id: string;
+  readonly kind: string;
+  readonly author: string;
+  readonly time: number;
+}
+
+export interface Assignees {
+  readonly members: readonly string[];
+  readonly roles: readonly string[];
+}
+
+export interface TaskModel {
+  readonly id: string;
+  readonly audience: readonly string[];
+  readonly parent: string | null;
+  readonly children: readonly string[];
+  readonly closed: boolean;
+  readonly readable: boolean;
+  readonly createdBy: string;
+  readonly createdAt: number;
+  readonly title: string | null;
+  readonly body: string | null;
+  readonly status: string | null;
+  readonly assignees: Assignees | null;
+  readonly labels: readonly string[];
+  readonly due: number | null;
+  readonly comments: readonly CommentView[];
+  readonly history: readonly HistoryEntry[];
+}
+
+export interface Rejection {
+  readonly eventId: string;
+  readonly code: string;
+  readonly reason: string;
+  readonly rule?: string;
+}
+
+export interface FeedItem {
+  readonly id: string;
+  readonly kind: string;
+  readonly author: string;
+  readonly time: number;
+  readonly accepted: boolean;
+  readonly rejection: Rejection | null;
+}
+
+export interface IngestReport {
+  readonly pursuanceId: string;
+  readonly received: number;
+  readonly stored: number;
+  readonly accepted: number;
+  readonly rejected: readonly Rejection[];
+  readonly invalid: readonly Rejection[];
+  readonly pending: number;
+}
+
+export interface RulesTemplate {
+  readonly id: string;
+  readonly rules: Rules;
+}
+
+export interface EventRef {
+  readonly id: string | null;
+  readonly kind: string | null;
+}
+
+export interface NewTaskInput {
+  audience: string[];
+  parent?: string | null;
+  title: string;
+  body?: string;
+  assignees?: { members?: string[]; roles?: string[] };
+  labels?: string[];
+  due?: number | null;
+}
+
+type Side = { members?: string[]; roles?: string[] };
+export type TaskChange =
+  | { op: 'edit'; title?: string; body?: string; labels?: string[]; due?: number | null }
+  | { op: 'assign'; add?: Side; remove?: Side }
+  | { op: 'status'; to: string }
+  | { op: 'close'; to?: string; note?: string }
+  | { op: 'reopen'; to?: string; note?: string }
+  | { op: 'comment'; body: string }
+  | { op: 'move'; parent: string | null };
+
+/** GET /api/pursuances/:id/sync: group sync over Cwtch (apps/node/src/sync/sync.service.ts). */
+export interface SyncStatus {
+  readonly pursuanceId: string;
+  readonly groupId: string | null;
+  readonly relay: string | null;
+  readonly relaySynced: boolean;
+  readonly groupMessages: number;
+  readonly gaps: readonly string[];
+  readonly withheld: readonly string[];
+  readonly lastMessageAt: number | null;
+}
+
+/** SSE payloads of /api/stream. */
+export interface ChangedEvent {
+  readonly pursuanceId: string;
+  readonly events: readonly string[];
+  readonly origin: string;
+}
+
+export interface ProgressEvent {
+  readonly job: 'replay' | 'resync';
+  readonly pursuanceId: string;
+  readonly done: number;
+  readonly total: number;
+}

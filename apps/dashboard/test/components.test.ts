@@ -1,0 +1,215 @@
+// @vitest-environment happy-dom
+import { flushPromises, mount } from '@vue/test-utils';
+import { reactive, type Component } from 'vue';
+import { afterEach, describe, expect, it } from 'vitest';
+import TokenGate from '../src/components/TokenGate.vue';
+import { APP, createAppContext, type AppContext } from '../src/lib/context.js';
+import { emptyFilters } from '../src/lib/filters.js';
+import type { Rules } from '../src/lib/rules-engine.js';
+import { TOKEN_KEY } from '../src/lib/session.js';
+import BoardView from '../src/views/BoardView.vue';
+import HealthView from '../src/views/HealthView.vue';
+import NewTask from '../src/views/NewTask.vue';
+import RulesView from '../src/views/RulesView.vue';
+import TaskDetail from '../src/views/TaskDetail.vue';
+import { FakeEventSource, FOUNDER, MEMBER, MemoryStorage, PID, fakeFetch, members, pursuanceRoutes, roles, summary, task, cellRules, type Call } from './fakes.js';
+
+const TOKEN = 'T'.repeat(43);
+
+/** The app context over a scripted node: `me` is the founder or the member of the fixture pursuance. */
+async function setup(me: 'founder' | 'member', extra: Record<string, (c: Call) => unknown> = {}) {
+  const state = {
+    summary: me === 'founder' ? summary() : summary({ amFounder: false, myRoles: ['member'] }),
+    tasks: [task({ id: 'a'.repeat(64), title: 'Banner', status: 'in-progress', labels: ['art'] }), task({ id: 'b'.repeat(64), title: 'Flyers' })],
+    members: members(),
+    roles: roles(),
+    rules: cellRules(),
+  };
+  const f = fakeFetch({ ...pursuanceRoutes(state), ...extra });
+  const storage = new MemoryStorage();
+  const ctx = createAppContext({ fetch: f.fetch, eventSource: (url) => new FakeEventSource(url), storage, window });
+  await ctx.connect(TOKEN);
+  const store = ctx.store(PID);
+  await store.want('tasks', 'summary', 'members', 'roles', 'rules');
+  return { ctx, store, state, f, storage };
+}
+
+const mounted: { unmount(): void }[] = [];
+function mountWith(component: Component, ctx: AppContext, props: Record<string, unknown> = {}) {
+  const w = mount(component as Component<Record<string, unknown>>, { props, global: { provide: { [APP as symbol]: ctx } }, attachTo: document.body });
+  mounted.push(w);
+  return w;
+}
+afterEach(() => {
+  for (const w of mounted.splice(0)) w.unmount();
+});
+
+describe('token gate', () => {
+  it('checks the shape, then the node, and keeps the token in session storage', async () => {
+    const f = fakeFetch({ 'GET /api/node': (c) => (c.headers.authorization === `Bearer ${TOKEN}` ? { onion: FOUNDER } : { status: 401, body: { code: 'BAD_TOKEN', message: 'no' } }), 'GET /api/pursuances': () => [] });
+    const storage = new MemoryStorage();
+    const ctx = createAppContext({ fetch: f.fetch, eventSource: (url) => new FakeEventSource(url), storage, window });
+    const w = mountWith(TokenGate, ctx);
+    await w.find('#token').setValue('too-short');
+    await w.find('form').trigger('submit');
+    expect(w.find('[data-testid="token-error"]').text()).toContain('43 characters');
+    expect(f.calls).toHaveLength(0);
+    await w.find('#token').setValue('W'.repeat(43));
+    await w.find('form').trigger('submit');
+    await flushPromises();
+    expect(w.find('[data-testid="token-error"]').text()).toBe('The node refused this token.');
+    expect(storage.getItem(TOKEN_KEY)).toBeNull();
+    await w.find('#token').setValue(TOKEN);
+    await w.find('form').trigger('submit');
+    await flushPromises();
+    expect(storage.getItem(TOKEN_KEY)).toBe(TOKEN);
+    expect(ctx.me.value).toBe(FOUNDER);
+    expect(FakeEventSource.last?.url).toBe(`/api/stream?token=${TOKEN}`);
+  });
+});
+
+describe('board', () => {
+  it('shows a column per workflow status and offers only the moves the member may make', async () => {
+    const { ctx, store, f } = await setup('member', { [`POST /api/pursuances/${PID}/tasks/${'a'.repeat(64)}/changes`]: () => ({ id: 'e', kind: 'task.status' }) });
+    const w = mountWith(BoardView, ctx, { store, filters: reactive(emptyFilters()) });
+    await flushPromises();
+    expect(w.findAll('[data-testid="column"]').map((c) => c.attributes('data-status'))).toEqual(['open', 'in-progress', 'review', 'done', 'dropped']);
+    const banner = w.find(`[data-task="${'a'.repeat(64)}"]`);
+    expect(banner.attributes('draggable')).toBe('true');
+    await banner.find('[data-testid="move-button"]').trigger('click');
+    await flushPromises();
+    // A member moves along the workflow but may not close (no done/dropped).
+    const items = banner.findAll('[role="menuitem"]');
+    expect(items.map((i) => i.attributes('data-target'))).toEqual(['review', 'open']);
+    expect(document.activeElement).toBe(items[0]!.element);
+    await items[0]!.trigger('keydown', { key: 'ArrowDown' });
+    expect(document.activeElement).toBe(items[1]!.element);
+    await items[0]!.trigger('click');
+    await flushPromises();
+    expect(f.calls.find((c) => c.method === 'POST')?.body).toEqual({ op: 'status', to: 'review' });
+  });
+
+  it('counts tasks it cannot read without showing them, and filters locally', async () => {
+    const { ctx, store, state } = await setup('member');
+    state.tasks = [...state.tasks, task({ title: null, readable: false, status: null, audience: ['organizer'] })];
+    await store.refresh();
+    const filters = reactive(emptyFilters());
+    const w = mountWith(BoardView, ctx, { store, filters });
+    await flushPromises();
+    expect(w.find('[data-testid="sealed-count"]').text()).toContain('1 task is sealed');
+    expect(w.findAll('[data-testid="task-card"]')).toHaveLength(2);
+    filters.search = 'banner';
+    await flushPromises();
+    expect(w.findAll('[data-testid="task-card"]').map((c) => c.find('h3').text())).toEqual(['Banner']);
+    expect(w.find('[data-testid="filter-count"]').text()).toBe('1 of 2 tasks');
+  });
+});
+
+describe('task detail', () => {
+  it('hides what the member may not do, says why, and shows a refusal with its rule', async () => {
+    const tid = 'b'.repeat(64);
+    const { ctx, store } = await setup('member', {
+      [`POST /api/pursuances/${PID}/tasks/${tid}/changes`]: () => ({ status: 403, body: { code: 'DENIED', message: 'denied by rule: quiet hours', rule: 'quiet hours' } }),
+    });
+    const w = mountWith(TaskDetail, ctx, { store, taskId: tid });
+    await flushPromises();
+    expect(w.find('[data-testid="task-title"]').text()).toBe('Flyers');
+    const buttons = w.findAll('button').map((b) => b.text());
+    expect(buttons).toContain('Move to in-progress');
+    expect(buttons.some((b) => b.startsWith('Close as'))).toBe(false);
+    expect(buttons).not.toContain('Edit');
+    const denied = w.find('[data-testid="denied"]').text();
+    expect(denied).toContain('close: denied by rule: only organizers close tasks');
+    expect(denied).toContain('edit: no rule grants edit');
+    // The comment form says who will read the comment before it is sent.
+    const note = w.find('form[aria-label="Add a comment"] [data-testid="audience-note"]').text();
+    expect(note).toContain('Visible to: Member');
+    expect(note).toContain('2 people: you, ada');
+    await w.find('#c-body').setValue('on it');
+    await w.find('form[aria-label="Add a comment"]').trigger('submit');
+    await flushPromises();
+    expect(w.find('[data-testid="error-reason"]').text()).toBe('denied by rule: quiet hours');
+    expect(w.find('[data-testid="error-rule"]').text()).toBe('quiet hours');
+  });
+});
+
+describe('new task', () => {
+  it('offers only audiences the member may create for, and shows who will see it', async () => {
+    const { ctx, store, f } = await setup('member', { [`POST /api/pursuances/${PID}/tasks`]: (c) => task({ title: (c.body as { title: string }).title }) });
+    const w = mountWith(NewTask, ctx, { store });
+    await flushPromises();
+    const audience = w.findAll('input[name="audience"]');
+    expect(audience.map((a) => (a.element as HTMLInputElement).value)).toEqual(['member']);
+    expect(w.find('[data-testid="audience-note"]').text()).toContain('Choose who can see this');
+    await audience[0]!.setValue(true);
+    expect(w.find('[data-testid="visible-to"]').text()).toBe('Member');
+    await w.find('#t-title').setValue('Paint the banner');
+    await w.find('#t-labels').setValue('art, weekend, art');
+    await w.find('form').trigger('submit');
+    await flushPromises();
+    expect(f.calls.find((c) => c.method === 'POST')?.body).toEqual({ audience: ['member'], title: 'Paint the banner', labels: ['art', 'weekend'] });
+  });
+});
+
+describe('rules', () => {
+  it('shows a dry run of a rule change before it is signed', async () => {
+    const { ctx, store } = await setup('founder');
+    const w = mountWith(RulesView, ctx, { store });
+    await flushPromises();
+    expect(w.text()).toContain('may not close and reopen tasks of any role: only organizers close tasks');
+    await w.findAll('button').find((b) => b.text() === 'Propose a change…')!.trigger('click');
+    const draft = JSON.parse((w.find('#rules-draft').element as HTMLTextAreaElement).value) as Rules;
+    draft.roles.member!.cannot = [];
+    draft.roles.member!.can.push({ subject: 'task', action: 'close', audience: ['member'] });
+    await w.find('#rules-draft').setValue(JSON.stringify(draft));
+    const dry = w.find('[data-testid="dry-run"]').text();
+    expect(dry).toContain('gains: close and reopen tasks of Member');
+    expect(w.find('[data-testid="dry-member"]').text()).toContain('mo');
+    await w.find('#rules-draft').setValue('{ not json');
+    expect(w.find('[data-testid="rules-invalid"]').text()).toMatch(/^not valid JSON/);
+  });
+});
+
+describe('health', () => {
+  it('shows group sync status with gaps, and moves the group to another relay', async () => {
+    const { ctx, store, f } = await setup('founder', { [`POST /api/pursuances/${PID}/relay/move`]: () => ({ groupId: 'h'.repeat(64), eventId: 'e' }) });
+    const w = mountWith(HealthView, ctx, { store });
+    await flushPromises();
+    expect(w.find('[data-testid="sync-status"]').text()).toContain('in sync with the relay');
+    expect(w.find('[data-testid="gaps"]').text()).toBe('1 missing, being repaired from other members');
+    await w.find('#relay-bundle').setValue('new-relay-bundle');
+    await w.find('form[aria-labelledby="h-relay"]').trigger('submit');
+    await flushPromises();
+    expect(f.calls.find((c) => c.method === 'POST')).toMatchObject({ path: `/api/pursuances/${PID}/relay/move`, body: { bundle: 'new-relay-bundle' } });
+  });
+
+  it('offers to attach a pursuance that is in no group yet', async () => {
+    const { ctx, store, f } = await setup('founder', {
+      [`GET /api/pursuances/${PID}/sync`]: () => ({ pursuanceId: PID, groupId: null, relay: null, relaySynced: false, groupMessages: 0, gaps: [], withheld: [], lastMessageAt: null }),
+      [`POST /api/pursuances/${PID}/relay/attach`]: () => ({ groupId: 'g'.repeat(64) }),
+    });
+    const w = mountWith(HealthView, ctx, { store });
+    await flushPromises();
+    expect(w.find('[data-testid="sync-status"]').text()).toContain('not attached to a relay group yet');
+    expect(w.find('#h-relay').text()).toBe('Attach to a relay');
+    await w.find('#relay-bundle').setValue('relay-bundle');
+    await w.find('form[aria-labelledby="h-relay"]').trigger('submit');
+    await flushPromises();
+    expect(f.calls.find((c) => c.method === 'POST')).toMatchObject({ path: `/api/pursuances/${PID}/relay/attach`, body: { bundle: 'relay-bundle' } });
+  });
+});
+
+describe('live updates', () => {
+  it('refetches a pursuance when the node says it changed, and announces it', async () => {
+    const { ctx, store, state, f } = await setup('founder');
+    const before = f.calls.filter((c) => c.path.endsWith('/tasks')).length;
+    state.tasks = [...state.tasks, task({ title: 'From elsewhere' })];
+    FakeEventSource.last!.emit('changed', { pursuanceId: PID, events: ['x'], origin: 'import' });
+    await flushPromises();
+    expect(f.calls.filter((c) => c.path.endsWith('/tasks')).length).toBe(before + 1);
+    expect(store.tasks.value.map((t) => t.title)).toContain('From elsewhere');
+    expect(ctx.announcer.polite.value).toContain('Cell 9: 1 new event (import).');
+    expect(ctx.live.lastRemote[PID]).toBeTypeOf('number');
+    void MEMBER;
+  });
+});

@@ -1,0 +1,245 @@
+import { RulesSchema, type Rules } from '../src/lib/rules-engine.js';
+import type { EventSourceLike } from '../src/lib/live.js';
+import type { MemberModel, PursuanceSummary, RoleModel, TaskModel } from '../src/lib/types.js';
+
+/**
+ * Test doubles: rules documents of the shapes the templates use (kept here, so the shipped
+ * templates can evolve), read models, a scripted fetch and a fake EventSource.
+ */
+const taskCap = (action: string, audience: '*' | string[], reason?: string) => ({ subject: 'task', action, audience, ...(reason ? { reason } : {}) });
+const WORKFLOW = {
+  states: ['open', 'in-progress', 'review', 'done', 'dropped'],
+  initial: 'open',
+  closed: ['done', 'dropped'],
+  transitions: [
+    { from: 'open', to: 'in-progress' },
+    { from: 'in-progress', to: 'review' },
+    { from: 'review', to: 'in-progress' },
+    { from: 'in-progress', to: 'open' },
+  ],
+};
+
+/** A small cell: organizers run everything; members work member tasks but may not close them. */
+export function cellRules(): Rules {
+  const doc = {
+    format: 'pursuance-rules/1',
+    title: 'Small activist cell',
+    description: 'Organizers and members.',
+    roles: {
+      organizer: {
+        title: 'Organizer',
+        rank: 800,
+        history: 'all',
+        can: [
+          ...['create', 'edit', 'assign', 'comment', 'transition', 'close'].map((a) => taskCap(a, '*')),
+          { subject: 'role', action: 'assign', roles: '*' },
+          { subject: 'role', action: 'remove', roles: ['member'] },
+          { subject: 'keys', action: 'rotate', roles: '*' },
+          { subject: 'member', action: 'invite' },
+          { subject: 'member', action: 'expel' },
+        ],
+      },
+      member: {
+        title: 'Member',
+        rank: 100,
+        history: 'since-join',
+        can: ['create', 'comment', 'transition', 'assign'].map((a) => taskCap(a, ['member'])),
+        cannot: [taskCap('close', '*', 'only organizers close tasks')],
+      },
+    },
+    workflow: WORKFLOW,
+    succession: { quorum: 1, inactivityDays: 60 },
+  };
+  return RulesSchema.parse(doc);
+}
+
+/** Job roles beside a shared reading role (the newsroom's shape): editors may not appoint editors. */
+export function deskRules(): Rules {
+  const doc = {
+    format: 'pursuance-rules/1',
+    title: 'Desk',
+    roles: {
+      editor: {
+        title: 'Editor',
+        rank: 800,
+        history: 'all',
+        can: [...['create', 'edit', 'close'].map((a) => taskCap(a, '*')), { subject: 'role', action: 'assign', roles: '*' }],
+        cannot: [{ subject: 'role', action: 'assign', roles: ['editor'], reason: 'editors are appointed by the founders' }],
+      },
+      reporter: {
+        title: 'Reporter',
+        rank: 400,
+        history: 'all',
+        can: ['create', 'edit', 'comment'].map((a) => taskCap(a, ['desk'])),
+        cannot: [taskCap('close', '*', 'only editors publish or spike a story')],
+      },
+      desk: { title: 'Desk', rank: 200, history: 'all', can: [] },
+    },
+    workflow: WORKFLOW,
+    succession: { quorum: 2, inactivityDays: null },
+  };
+  return RulesSchema.parse(doc);
+}
+
+export const FOUNDER = 'a'.repeat(56);
+export const MEMBER = 'b'.repeat(56);
+export const OTHER = 'c'.repeat(56);
+export const PID = '1'.repeat(64);
+
+export function summary(over: Partial<PursuanceSummary> = {}): PursuanceSummary {
+  return {
+    id: PID,
+    name: 'Cell 9',
+    description: '',
+    founders: [FOUNDER],
+    members: 2,
+    myRoles: ['member', 'organizer'],
+    amFounder: true,
+    rulesTitle: 'Small activist cell',
+    rulesRevision: 0,
+    relay: null,
+    events: 5,
+    rejected: 0,
+    pending: 0,
+    stateHash: 'f'.repeat(64),
+    ...over,
+  };
+}
+
+export function members(): MemberModel[] {
+  return [
+    { onion: FOUNDER, name: 'ada', roles: ['member', 'organizer'], founder: true },
+    { onion: MEMBER, name: 'mo', roles: ['member'], founder: false },
+  ];
+}
+
+export function roles(iHoldKey = true): RoleModel[] {
+  const base = { description: '', history: 'all', epoch: 0, keyId: 'k'.repeat(32), rotatedBy: FOUNDER, rotatedAt: 1, rotationDue: false, holdersWithoutKey: [], iHoldKey };
+  return [
+    { ...base, id: 'member', title: 'Member', rank: 100, holders: [FOUNDER, MEMBER] },
+    { ...base, id: 'organizer', title: 'Organizer', rank: 800, holders: [FOUNDER] },
+  ];
+}
+
+let n = 0;
+export function task(over: Partial<TaskModel> = {}): TaskModel {
+  n += 1;
+  const id = over.id ?? n.toString(16).padStart(64, '0');
+  return {
+    id,
+    audience: ['member'],
+    parent: null,
+    children: [],
+    closed: false,
+    readable: true,
+    createdBy: FOUNDER,
+    createdAt: n,
+    title: `Task ${n}`,
+    body: '',
+    status: 'open',
+    assignees: { members: [], roles: [] },
+    labels: [],
+    due: null,
+    comments: [],
+    history: [],
+    ...over,
+  };
+}
+
+export interface Call {
+  readonly method: string;
+  readonly path: string;
+  readonly body: unknown;
+  readonly headers: Record<string, string>;
+}
+
+type Handler = (call: Call) => unknown;
+
+/**
+ * A scripted fetch: routes are "METHOD /path" (query strings ignored); a handler returns a
+ * JSON body, or { status, body } for an error. Every call is recorded.
+ */
+export function fakeFetch(routes: Record<string, Handler>): { fetch: (input: string, init?: RequestInit) => Promise<Response>; calls: Call[] } {
+  const calls: Call[] = [];
+  return {
+    calls,
+    fetch(input: string, init: RequestInit = {}) {
+      const method = init.method ?? 'GET';
+      const path = input.split('?')[0]!;
+      const call: Call = { method, path, body: init.body ? JSON.parse(init.body as string) : undefined, headers: (init.headers ?? {}) as Record<string, string> };
+      calls.push(call);
+      const handler = routes[`${method} ${path}`];
+      if (!handler) return Promise.resolve(new Response(JSON.stringify({ code: 'NOT_FOUND', message: `no route ${method} ${path}` }), { status: 404 }));
+      const out = handler(call) as { status?: number; body?: unknown } | undefined;
+      const isWrapped = out !== null && typeof out === 'object' && 'status' in out && typeof out.status === 'number';
+      const status = isWrapped ? out.status! : 200;
+      const body = isWrapped ? out.body : out;
+      return Promise.resolve(new Response(body === undefined ? '' : JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } }));
+    },
+  };
+}
+
+/** The routes of one pursuance, from mutable fixtures (tests change them between refreshes). */
+export function pursuanceRoutes(state: { summary: PursuanceSummary; tasks: TaskModel[]; members: MemberModel[]; roles: RoleModel[]; rules: Rules }): Record<string, Handler> {
+  const p = `/api/pursuances/${PID}`;
+  return {
+    'GET /api/node': () => ({ onion: state.summary.amFounder ? FOUNDER : MEMBER }),
+    'GET /api/pursuances': () => [state.summary],
+    [`GET ${p}`]: () => state.summary,
+    [`GET ${p}/tasks`]: () => state.tasks,
+    [`GET ${p}/members`]: () => state.members,
+    [`GET ${p}/roles`]: () => state.roles,
+    [`GET ${p}/rules`]: () => state.rules,
+    [`GET ${p}/feed`]: () => [],
+    [`GET ${p}/rejections`]: () => [],
+    [`GET ${p}/sync`]: () => ({ pursuanceId: PID, groupId: 'g'.repeat(64), relay: 'relay-bundle', relaySynced: true, groupMessages: 12, gaps: ['m1'], withheld: [], lastMessageAt: 5 }),
+  };
+}
+
+export class FakeEventSource implements EventSourceLike {
+  public static last: FakeEventSource | null = null;
+  public onopen: ((e: Event) => void) | null = null;
+  public onerror: ((e: Event) => void) | null = null;
+  public readyState = 0;
+  public closed = false;
+  readonly #listeners = new Map<string, ((e: MessageEvent<string>) => void)[]>();
+  public constructor(public readonly url: string) {
+    FakeEventSource.last = this;
+  }
+  public addEventListener(type: string, listener: (e: MessageEvent<string>) => void): void {
+    this.#listeners.set(type, [...(this.#listeners.get(type) ?? []), listener]);
+  }
+  public close(): void {
+    this.closed = true;
+    this.readyState = 2;
+  }
+  public open(): void {
+    this.readyState = 1;
+    this.onopen?.(new Event('open'));
+  }
+  public emit(type: string, data: unknown): void {
+    for (const l of this.#listeners.get(type) ?? []) l({ data: JSON.stringify(data) } as MessageEvent<string>);
+  }
+}
+
+export class MemoryStorage implements Storage {
+  readonly #map = new Map<string, string>();
+  public get length(): number {
+    return this.#map.size;
+  }
+  public clear(): void {
+    this.#map.clear();
+  }
+  public getItem(key: string): string | null {
+    return this.#map.get(key) ?? null;
+  }
+  public key(i: number): string | null {
+    return [...this.#map.keys()][i] ?? null;
+  }
+  public removeItem(key: string): void {
+    this.#map.delete(key);
+  }
+  public setItem(key: string, value: string): void {
+    this.#map.set(key, value);
+  }
+}
