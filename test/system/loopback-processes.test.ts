@@ -70,12 +70,23 @@ describe('the pursuance CLI as separate processes on one loopback network', () =
     expect(bad.stderr).toContain('not an onion address');
   });
 
-  it('runs the README demo (npm start) to a successful authenticated round trip', async () => {
-    const first = await runCli(['demo', '--data-dir', join(dir, 'demo')], env);
+  it('runs the README demo (npm start): a relay and three nodes, each reading only what its roles allow', { timeout: 120_000 }, async () => {
+    const first = await runCli(['demo', '--data-dir', join(dir, 'demo'), '--once'], env);
+    expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    const [, onion] = /created identity ([a-z2-7]{56})/.exec(first.stdout)!;
-    expect(first.stdout).toContain(`3DH-authenticated ${onion} from `);
-    const second = await runCli(['demo', '--data-dir', join(dir, 'demo')], env);
-    expect(second.stdout).toContain(`unlocked identity ${onion}`);
+    const line = (name: string, text = first.stdout) => new RegExp(`^${name} +http://127\\.0\\.0\\.1:\\d+/ +token [A-Za-z0-9_-]{43} +\\(([a-z2-7]{56}); reads (\\d+) of (\\d+) tasks\\)$`, 'm').exec(text);
+    const [founder, alice, bob] = [line('founder'), line('alice'), line('bob')];
+    // The sample has four tasks; one is sealed to organizers, which alice is not.
+    expect([founder?.[2], founder?.[3]]).toEqual(['4', '4']);
+    expect([alice?.[2], alice?.[3]]).toEqual(['3', '4']);
+    expect([bob?.[2], bob?.[3]]).toEqual(['4', '4']);
+    const id = /^pursuance ([0-9a-f]{64})$/m.exec(first.stdout)?.[1];
+    // A second run reopens the same profiles and pursuance.
+    const second = await runCli(['demo', '--data-dir', join(dir, 'demo'), '--once'], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain(`pursuance ${id}`);
+    expect(second.stdout).not.toContain('first run');
+    expect(line('alice', second.stdout)?.[1]).toBe(alice?.[1]);
   });
+
 });

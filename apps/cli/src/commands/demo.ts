@@ -1,57 +1,141 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { Identity } from '@pursuance/crypto';
-import { LoopbackACN, TapirService } from '@pursuance/tapir';
-import { authOnly, echoServiceApp } from '../echo-app.js';
-import { identityPath } from '@pursuance/node/identity';
-import { createProfileIdentity as createIdentity, loadProfileIdentity as loadIdentity } from '../profile.js';
+import { publicKeyFromOnion } from '@pursuance/crypto';
+import type { EventId } from '@pursuance/pursuance';
+import { LoopbackACN } from '@pursuance/tapir';
+import { CliError, ExitCode } from '../errors.js';
 import { readPassword } from '../password.js';
 import { untilSignal } from '../signals.js';
-import { access } from 'node:fs/promises';
+
+type RunningNode = Awaited<ReturnType<(typeof import('@pursuance/node'))['startNode']>>;
+
+const MEMBERS = [
+  { name: 'founder', roles: [] as string[] },
+  { name: 'alice', roles: ['member'] },
+  { name: 'bob', roles: ['member', 'organizer'] },
+] as const;
+
+/** Start the relay daemon as a child process and read its key bundle from its stdout. */
+async function startRelay(dataDir: string, registryDir: string, password: string): Promise<{ child: ChildProcess; bundle: string }> {
+  const main = fileURLToPath(new URL('./main.js', import.meta.resolve('@pursuance/relay-daemon')));
+  const child = spawn(process.execPath, [main, '--data-dir', dataDir, '--loopback-registry', registryDir, '--pow-difficulty', '8', '--no-metrics'], {
+    env: { ...process.env, PURSUANCE_RELAY_PASSWORD: password },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  let bundle: string | undefined;
+  for await (const line of lines) {
+    if (line.startsWith('key-bundle ')) bundle = line.slice('key-bundle '.length);
+    if (line === 'ready') break;
+  }
+  if (!bundle) throw new CliError('the relay did not start (see `pursuance relay start --help`)', ExitCode.failure);
+  return { child, bundle };
+}
+
+/** Resolve once `predicate` holds on this node (re-checked on every change it takes in). */
+function until(node: RunningNode, predicate: () => boolean): Promise<void> {
+  return new Promise((done) => {
+    const check = (): boolean => {
+      try {
+        return predicate();
+      } catch {
+        return false;
+      }
+    };
+    if (check()) return done();
+    const off = node.registry.onChange(() => {
+      if (check()) {
+        off();
+        done();
+      }
+    });
+  });
+}
 
 /**
- * What `npm start` runs at this stage of the project: create (or unlock) the profile identity,
- * publish it on a private loopback network, and prove an authenticated, encrypted round trip
- * from a second identity. Later milestones grow this into the relay + three-node demo.
+ * A first run sets up a sample pursuance: the founder creates it from the activist-cell
+ * template on the relay, adds alice (member) and bob (member + organizer), invites them,
+ * they join from the invite; then tasks for members and one sealed to organizers only.
+ */
+async function seed(nodes: RunningNode[], bundle: string): Promise<string> {
+  const [founder, alice, bob] = nodes as [RunningNode, RunningNode, RunningNode];
+  const { RulesSchema } = await import('@pursuance/pursuance');
+  const { loadTemplates, DEFAULT_TEMPLATES_DIR } = await import('@pursuance/node');
+  const template = (await loadTemplates(DEFAULT_TEMPLATES_DIR)).find((t) => t.id === 'activist-cell')!;
+  const entry = await founder.registry.create({ name: 'Demo cell', description: 'A sample pursuance made by `pursuance demo`.', rules: RulesSchema.parse(template.rules) });
+  const id = entry.id;
+  await founder.sync.attach(id, bundle);
+  for (const [i, member] of MEMBERS.entries()) {
+    if (i === 0) continue;
+    await founder.registry.act(id, (a) => a.addMember(publicKeyFromOnion(nodes[i]!.identity.onion), { name: member.name, roles: member.roles }));
+  }
+  const invite = founder.sync.invite(id);
+  for (const joiner of [alice, bob]) {
+    await joiner.sync.accept(invite);
+    await until(joiner, () => joiner.registry.get(id).log.stateHash() === founder.registry.get(id).log.stateHash());
+  }
+  const banner = await founder.registry.act(id, (a) => a.createTask({ audience: ['member'], title: 'Paint the banner', body: 'Big letters, bright colours.', labels: ['art'] }));
+  await founder.registry.act(id, (a) => a.createTask({ audience: ['member'], title: 'Buy paint', parent: banner.id as EventId, labels: ['art', 'errand'] }));
+  await founder.registry.act(id, (a) => a.createTask({ audience: ['member'], title: 'Flyers for Saturday', labels: ['outreach'] }));
+  await founder.registry.act(id, (a) => a.createTask({ audience: ['organizer'], title: 'Meet the lawyer (organizers only)', body: 'Sealed to the organizer role key.' }));
+  await until(alice, () => alice.registry.get(id).log.state().tasks.has(banner.id as EventId));
+  await alice.registry.act(id, (a) => a.setStatus(banner.id as EventId, 'in-progress'));
+  await alice.registry.act(id, (a) => a.comment(banner.id as EventId, 'I have the sheets and brushes.'));
+  await until(bob, () => bob.registry.get(id).log.stateHash() === alice.registry.get(id).log.stateHash());
+  return id;
+}
+
+/**
+ * What `npm start` runs: a relay and three nodes (a founder and two members) on one loopback
+ * network, each with its own data dir under --data-dir, a sample pursuance on the first run,
+ * and each node's dashboard address and token. Ctrl-C stops everything.
  */
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('create or unlock a profile identity and run an authenticated echo over the loopback network')
-    .addOption(new Option('--data-dir <dir>', 'profile directory').default('.data/demo').env('PURSUANCE_DATA_DIR'))
-    .option('--password-file <file>', 'read the password from this file')
-    .option('--serve', 'keep serving after the round trip until Ctrl-C')
-    .action(async (opts: { dataDir: string; passwordFile?: string; serve?: boolean }) => {
-      const exists = await access(identityPath(opts.dataDir)).then(() => true, () => false);
-      const password = await readPassword(opts, exists ? 'unlock' : 'create');
-      const identity = exists ? await loadIdentity(opts.dataDir, password) : await createIdentity(opts.dataDir, password);
-      process.stdout.write(`${exists ? 'unlocked' : 'created'} identity ${identity.onion} in ${opts.dataDir}\n`);
-
-      const registryDir = await mkdtemp(join(tmpdir(), 'pursuance-demo-'));
-      const acn = new LoopbackACN({ registryDir });
-      const service = new TapirService(acn, identity);
-      const visitor = new TapirService(acn, Identity.generate());
+    .description('run a demo network on this machine: a relay and three nodes with a sample pursuance')
+    .addOption(new Option('--data-dir <dir>', 'where the demo keeps its relay and nodes').default('.data/demo').env('PURSUANCE_DEMO_DIR'))
+    .option('--password-file <file>', 'read the password (used for every demo profile) from this file')
+    .option('--once', 'set up, print the addresses, and exit (for scripts and tests)')
+    .action(async (opts: { dataDir: string; passwordFile?: string; once?: boolean }) => {
+      const root = resolve(opts.dataDir);
+      await mkdir(root, { recursive: true, mode: 0o700 });
+      const password = await readPassword(opts, 'unlock');
+      const registryDir = join(root, 'registry');
+      const relay = await startRelay(join(root, 'relay'), registryDir, password);
+      const { startNode } = await import('@pursuance/node');
+      const nodes: RunningNode[] = [];
+      const acns: LoopbackACN[] = [];
       try {
-        await service.listen(echoServiceApp);
-        process.stdout.write(`listening on the loopback network as ${identity.onion}.onion\n`);
-        const started = performance.now();
-        const conn = await visitor.connect(identity.onion, authOnly());
-        const message = `hello from ${visitor.onion.slice(0, 8)}…`;
-        await conn.send(new TextEncoder().encode(message));
-        const reply = new TextDecoder().decode(await conn.expect());
-        const ms = (performance.now() - started).toFixed(1);
-        process.stdout.write(`3DH-authenticated ${conn.remoteOnion} from ${visitor.onion}; echo "${reply}" in ${ms} ms\n`);
-        conn.close();
-        if (opts.serve) {
-          process.stdout.write('serving; press Ctrl-C to stop\n');
+        for (const member of MEMBERS) {
+          const acn = new LoopbackACN({ registryDir });
+          acns.push(acn);
+          nodes.push(await startNode({ dataDir: join(root, member.name), password, displayName: member.name, acn, logger: false, port: 0 }));
+        }
+        let id = nodes[0]!.registry.list()[0]?.id;
+        if (id === undefined) {
+          process.stdout.write('first run: creating the sample pursuance "Demo cell"…\n');
+          id = await seed(nodes, relay.bundle);
+        }
+        for (const [i, member] of MEMBERS.entries()) {
+          const n = nodes[i]!;
+          const tasks = n.registry.has(id) ? n.registry.view(id).tasks : new Map();
+          const readable = [...tasks.values()].filter((t) => t.readable).length;
+          process.stdout.write(`${member.name.padEnd(8)} ${n.url}/  token ${n.token}  (${n.identity.onion}; reads ${readable} of ${tasks.size} tasks)\n`);
+        }
+        process.stdout.write(`pursuance ${id}\n`);
+        if (!opts.once) {
+          process.stdout.write('demo network running; press Ctrl-C to stop\n');
           await untilSignal();
         }
       } finally {
-        await visitor.close();
-        await service.close();
-        await acn.close();
-        await rm(registryDir, { recursive: true, force: true });
+        for (const n of nodes) await n.close().catch(() => undefined);
+        for (const a of acns) await a.close().catch(() => undefined);
+        relay.child.kill('SIGTERM');
+        await new Promise((done) => relay.child.once('exit', done));
       }
     });
 }

@@ -1,39 +1,47 @@
 import { Command, Option } from 'commander';
 import { ProfilePasswordError } from '@pursuance/node/identity';
+import { makeAcn, withAcnOptions, type AcnFlags } from '../acn-options.js';
 import { CliError, ExitCode } from '../errors.js';
 import { readPassword } from '../password.js';
 import { untilSignal } from '../signals.js';
 
 export function nodeCommand(): Command {
   const cmd = new Command('node').description('run your local pursuance node');
-  cmd
-    .command('start')
-    .description('unlock your profile, replay your pursuances and serve the dashboard API on 127.0.0.1')
-    .addOption(new Option('--data-dir <dir>', 'profile and event store directory').default('.data/node').env('PURSUANCE_DATA_DIR'))
-    .addOption(new Option('--port <port>', 'HTTP port on 127.0.0.1 (0 = any free port)').default('7878').env('PURSUANCE_PORT'))
-    .option('--password-file <file>', 'read the password from this file')
-    .action(async (opts: { dataDir: string; port: string; passwordFile?: string }) => {
+  withAcnOptions(
+    cmd
+      .command('start')
+      .description('unlock your profile, replay your pursuances, sync them over Cwtch and serve the dashboard on 127.0.0.1')
+      .addOption(new Option('--data-dir <dir>', 'profile and event store directory').default('.data/node').env('PURSUANCE_DATA_DIR'))
+      .addOption(new Option('--port <port>', 'HTTP port on 127.0.0.1 (0 = any free port)').default('7878').env('PURSUANCE_PORT'))
+      .option('--name <name>', 'display name for a new profile')
+      .option('--password-file <file>', 'read the password from this file'),
+  ).action(async (opts: AcnFlags & { dataDir: string; port: string; name?: string; passwordFile?: string }) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('--port must be 0–65535', ExitCode.usage);
       const password = await readPassword(opts, 'unlock');
       // NestJS loads only for this command, keeping the rest of the CLI quick to start.
       const { startNode } = await import('@pursuance/node');
+      const acn = makeAcn(opts);
       let node;
       try {
         node = await startNode({
           dataDir: opts.dataDir,
           password,
           port,
+          acn,
+          ...(opts.name ? { displayName: opts.name } : {}),
           logger: false,
           onReplayProgress: (p) => process.stderr.write(`replay ${p.pursuanceId.slice(0, 12)}… ${p.done}/${p.total}\n`),
         });
       } catch (err) {
+        await acn.close();
         if (err instanceof ProfilePasswordError) throw new CliError(err.message, ExitCode.wrongPassword);
         throw err;
       }
       process.stdout.write(`node ${node.identity.onion}\ndashboard ${node.url}/\ntoken ${node.token}\n`);
       await untilSignal();
       await node.close();
+      await acn.close();
     });
   return cmd;
 }
