@@ -5,13 +5,13 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { publicKeyFromOnion } from '@pursuance/crypto';
-import type { EventId } from '@pursuance/pursuance';
 import { LoopbackACN } from '@pursuance/tapir';
+import type { startNode as startNodeFn } from '@pursuance/node';
 import { CliError, ExitCode } from '../errors.js';
 import { readPassword } from '../password.js';
 import { untilSignal } from '../signals.js';
 
-type RunningNode = Awaited<ReturnType<(typeof import('@pursuance/node'))['startNode']>>;
+type RunningNode = Awaited<ReturnType<typeof startNodeFn>>;
 
 const MEMBERS = [
   { name: 'founder', roles: [] as string[] },
@@ -26,7 +26,7 @@ async function startRelay(dataDir: string, registryDir: string, password: string
     env: { ...process.env, PURSUANCE_RELAY_PASSWORD: password },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   let bundle: string | undefined;
   for await (const line of lines) {
     if (line.startsWith('key-bundle ')) bundle = line.slice('key-bundle '.length);
@@ -79,12 +79,12 @@ async function seed(nodes: RunningNode[], bundle: string): Promise<string> {
     await until(joiner, () => joiner.registry.get(id).log.stateHash() === founder.registry.get(id).log.stateHash());
   }
   const banner = await founder.registry.act(id, (a) => a.createTask({ audience: ['member'], title: 'Paint the banner', body: 'Big letters, bright colours.', labels: ['art'] }));
-  await founder.registry.act(id, (a) => a.createTask({ audience: ['member'], title: 'Buy paint', parent: banner.id as EventId, labels: ['art', 'errand'] }));
+  await founder.registry.act(id, (a) => a.createTask({ audience: ['member'], title: 'Buy paint', parent: banner.id, labels: ['art', 'errand'] }));
   await founder.registry.act(id, (a) => a.createTask({ audience: ['member'], title: 'Flyers for Saturday', labels: ['outreach'] }));
   await founder.registry.act(id, (a) => a.createTask({ audience: ['organizer'], title: 'Meet the lawyer (organizers only)', body: 'Sealed to the organizer role key.' }));
-  await until(alice, () => alice.registry.get(id).log.state().tasks.has(banner.id as EventId));
-  await alice.registry.act(id, (a) => a.setStatus(banner.id as EventId, 'in-progress'));
-  await alice.registry.act(id, (a) => a.comment(banner.id as EventId, 'I have the sheets and brushes.'));
+  await until(alice, () => alice.registry.get(id).log.state().tasks.has(banner.id));
+  await alice.registry.act(id, (a) => a.setStatus(banner.id, 'in-progress'));
+  await alice.registry.act(id, (a) => a.comment(banner.id, 'I have the sheets and brushes.'));
   await until(bob, () => bob.registry.get(id).log.stateHash() === alice.registry.get(id).log.stateHash());
   return id;
 }
@@ -122,9 +122,9 @@ export function demoCommand(): Command {
         }
         for (const [i, member] of MEMBERS.entries()) {
           const n = nodes[i]!;
-          const tasks = n.registry.has(id) ? n.registry.view(id).tasks : new Map();
-          const readable = [...tasks.values()].filter((t) => t.readable).length;
-          process.stdout.write(`${member.name.padEnd(8)} ${n.url}/  token ${n.token}  (${n.identity.onion}; reads ${readable} of ${tasks.size} tasks)\n`);
+          const tasks = n.registry.has(id) ? [...n.registry.view(id).tasks.values()] : [];
+          const readable = tasks.filter((t) => t.readable).length;
+          process.stdout.write(`${member.name.padEnd(8)} ${n.url}/  token ${n.token}  (${n.identity.onion}; reads ${readable} of ${tasks.length} tasks)\n`);
         }
         process.stdout.write(`pursuance ${id}\n`);
         if (!opts.once) {
