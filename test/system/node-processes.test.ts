@@ -1,0 +1,131 @@
+import { request } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { http } from '../../apps/node/test/http.js';
+import { spawnCli, type Spawned } from '../support/processes.js';
+
+/**
+ * The whole system as separate processes: one relay daemon and three `pursuance node start`
+ * processes (real sockets, real SQLite files), driven only through their HTTP APIs. Waiting
+ * is on each node's server-sent `changed` events, never on timers.
+ */
+interface NodeProc {
+  readonly proc: Spawned;
+  readonly port: number;
+  readonly token: string;
+  readonly onion: string;
+  /** Count of `changed` events seen so far, and a way to wait for the next one. */
+  changes(): number;
+  after(seen: number): Promise<void>;
+  closeStream(): void;
+}
+
+let dir: string;
+let registry: string;
+let relay: Spawned;
+let bundle: string;
+const procs: NodeProc[] = [];
+
+function watch(port: number, token: string): Pick<NodeProc, 'after' | 'closeStream'> & { count: () => number } {
+  let count = 0;
+  let waiters: { seen: number; resolve: () => void }[] = [];
+  const req = request({ host: '127.0.0.1', port, path: `/api/stream?token=${token}`, headers: { host: `127.0.0.1:${port}`, accept: 'text/event-stream' } }, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      const events = chunk.split('\n\n').filter((b) => /^event: changed$/m.test(b)).length;
+      if (events === 0) return;
+      count += events;
+      const ready = waiters.filter((w) => count > w.seen);
+      waiters = waiters.filter((w) => count <= w.seen);
+      for (const w of ready) w.resolve();
+    });
+  });
+  req.on('error', () => undefined);
+  req.end();
+  return {
+    count: () => count,
+    after: (seen) => (count > seen ? Promise.resolve() : new Promise((resolve) => waiters.push({ seen, resolve }))),
+    closeStream: () => req.destroy(),
+  };
+}
+
+async function startNodeProcess(name: string): Promise<NodeProc> {
+  const proc = spawnCli(['node', 'start', '--data-dir', join(dir, name), '--port', '0', '--loopback-registry', registry, '--name', name], {
+    PURSUANCE_PASSWORD: `${name} password`,
+  });
+  const onion = (await proc.waitForLine(/node ([a-z2-7]{56})\n/))[1]!;
+  const port = Number((await proc.waitForLine(/dashboard http:\/\/127\.0\.0\.1:(\d+)\/\n/))[1]);
+  const token = (await proc.waitForLine(/token ([A-Za-z0-9_-]{43})\n/))[1]!;
+  const w = watch(port, token);
+  const node: NodeProc = { proc, port, token, onion, changes: w.count, after: w.after, closeStream: w.closeStream };
+  procs.push(node);
+  return node;
+}
+
+const api = (n: NodeProc, method: string, path: string, body?: unknown) => http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
+
+/** Wait until `check` (an API read) holds, re-checking after every change the node reports. */
+async function until(n: NodeProc, check: () => Promise<boolean>): Promise<void> {
+  for (;;) {
+    const seen = n.changes();
+    if (await check()) return;
+    await n.after(seen);
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'node-procs-'));
+  registry = join(dir, 'registry');
+  relay = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay'), '--loopback-registry', registry, '--pow-difficulty', '1', '--no-metrics'], {
+    PURSUANCE_RELAY_PASSWORD: 'relay password',
+  });
+  bundle = (await relay.waitForLine(/key-bundle (\S+)\n/))[1]!;
+  await relay.waitForLine(/^ready$/m);
+});
+
+afterAll(async () => {
+  for (const p of procs) {
+    p.closeStream();
+    await p.proc.stop('SIGTERM');
+  }
+  await relay?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('three node processes and a relay process', () => {
+  it('invite, join, tasks per audience, and removal all travel through the relay', { timeout: 180_000 }, async () => {
+    const [founder, alice, bob] = [await startNodeProcess('founder'), await startNodeProcess('alice'), await startNodeProcess('bob')];
+    const { id } = (await api(founder, 'POST', '/api/pursuances', { name: 'Processes', template: 'activist-cell' })).body as { id: string };
+    expect((await api(founder, 'POST', `/api/pursuances/${id}/relay/attach`, { bundle })).status).toBe(200);
+    await api(founder, 'POST', `/api/pursuances/${id}/members`, { onion: alice.onion, name: 'alice', roles: ['member'] });
+    await api(founder, 'POST', `/api/pursuances/${id}/members`, { onion: bob.onion, name: 'bob', roles: ['member', 'organizer'] });
+    const { invite } = (await api(founder, 'GET', `/api/pursuances/${id}/invite`)).body as { invite: string };
+    const hashOf = async (n: NodeProc) => ((await api(n, 'GET', `/api/pursuances/${id}`)).body as { stateHash?: string }).stateHash;
+    for (const member of [alice, bob]) {
+      expect((await api(member, 'POST', '/api/invites/accept', { invite })).body).toEqual({ pursuanceId: id });
+      const target = await hashOf(founder);
+      await until(member, async () => (await hashOf(member)) === target);
+    }
+
+    const open = (await api(founder, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'Visible to members' })).body as { id: string };
+    const sealed = (await api(founder, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['organizer'], title: 'Organizers only' })).body as { id: string };
+    const taskOf = async (n: NodeProc, t: string) => (await api(n, 'GET', `/api/pursuances/${id}/tasks/${t}`)).body as { title?: string | null; readable?: boolean };
+    for (const n of [alice, bob]) await until(n, async () => (await taskOf(n, sealed.id)).readable !== undefined);
+    expect(await taskOf(alice, open.id)).toMatchObject({ title: 'Visible to members', readable: true });
+    expect(await taskOf(alice, sealed.id)).toMatchObject({ title: null, readable: false });
+    expect(await taskOf(bob, sealed.id)).toMatchObject({ title: 'Organizers only', readable: true });
+
+    // Removal rotates the member key; alice's node sees later member tasks only as sealed.
+    await api(founder, 'DELETE', `/api/pursuances/${id}/members/${alice.onion}`, { reason: 'left' });
+    const later = (await api(founder, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'After alice' })).body as { id: string };
+    await until(alice, async () => (await taskOf(alice, later.id)).readable !== undefined);
+    expect(await taskOf(alice, later.id)).toMatchObject({ title: null, readable: false });
+    await until(bob, async () => (await taskOf(bob, later.id)).readable === true);
+    const roles = (await api(bob, 'GET', `/api/pursuances/${id}/roles`)).body as { id: string; epoch: number; iHoldKey: boolean }[];
+    expect(roles.find((r) => r.id === 'member')).toMatchObject({ epoch: 1, iHoldKey: true });
+    const refused = await api(alice, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'not any more' });
+    expect(refused.body).toMatchObject({ code: 'NOT_A_MEMBER' });
+  });
+});
