@@ -4,3 +4,4 @@ await import('./pursuance.bench.js');
 await import('./relay.bench.js');
 await import('./cwtch.bench.js');
 await import('./dashboard.bench.js');
+await import('./node.bench.js');

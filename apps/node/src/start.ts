@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Logger, type INestApplication, type LoggerService } from '@nestjs/common';
+import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Identity, ScryptParams } from '@pursuance/crypto';
 import { CwtchPeer, ProfileNotFoundError, WrongPasswordError, type CwtchPeerOptions } from '@pursuance/cwtch';
@@ -51,7 +52,7 @@ export interface RunningNode {
   readonly registry: PursuanceRegistry;
   readonly peer: CwtchPeer;
   readonly sync: SyncService;
-  readonly app: INestApplication;
+  readonly app: NestExpressApplication;
   close(): Promise<void>;
 }
 
@@ -96,10 +97,14 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const binding = new HttpBinding(token);
     const templates = await loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR);
     const openapi = { document: {} as unknown };
-    const app = await NestFactory.create(NodeModule.forRoot({ registry, binding, templates, openapi, sync }), {
+    const app = await NestFactory.create<NestExpressApplication>(NodeModule.forRoot({ registry, binding, templates, openapi, sync }), {
       logger: options.logger === undefined ? new Logger() : options.logger,
       abortOnError: false,
+      bodyParser: false,
     });
+    // Event imports carry many signed events: allow bodies well past Express's 100 kB default,
+    // still bounded (the schemas cap counts and sizes per field).
+    app.useBodyParser('json', { limit: '32mb' });
     serveDashboard(app, options.dashboardDir === undefined ? DEFAULT_DASHBOARD_DIR : options.dashboardDir);
     // No enableShutdownHooks(): Nest would re-raise SIGTERM after closing; the embedding
     // program (the CLI) owns signals and calls close(), which runs the destroy hooks.

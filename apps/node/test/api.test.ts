@@ -112,3 +112,17 @@ describe('commands and queries over HTTP', () => {
     expect(again.events).toBe(6);
   });
 });
+
+describe('request size', () => {
+  it('accepts an event import larger than Express’s 100 kB default', async () => {
+    const list = (await http(node.port, 'GET', '/api/pursuances', { token: node.token })).body as { id: string }[];
+    const id = list[0]!.id;
+    const exported = (await http(node.port, 'GET', `/api/pursuances/${id}/events`, { token: node.token })).body as { events: string[] };
+    // The same events many times over: idempotent, but a body of several hundred kB.
+    const events = Array.from({ length: 200 }, () => exported.events).flat();
+    const r = await http(node.port, 'POST', `/api/pursuances/${id}/events`, { token: node.token, body: { events } });
+    expect(JSON.stringify({ events }).length).toBeGreaterThan(200_000);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ stored: 0 });
+  });
+});

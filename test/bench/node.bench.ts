@@ -1,0 +1,203 @@
+/**
+ * Node benchmarks (figures printed, never asserted):
+ *  - end-to-end latency from a command on node A (a task comment over A's HTTP API) to the
+ *    event being in node B's projection (what B's API serves), over LoopbackACN through a
+ *    relay daemon process: p50 / p99 over BENCH_LATENCY_EVENTS (default 1,000) events;
+ *  - cold rebuild of projections (POST /api/admin/rebuild) from a BENCH_NODE_EVENTS-event
+ *    store (default 100,000), beside the pure fold rate of the same bytes in this process,
+ *    and the node process's peak RSS (VmHWM).
+ */
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TEST_SCRYPT_PARAMS } from '@pursuance/crypto';
+import { EventStore, startNode, type RunningNode } from '@pursuance/node';
+import { PursuanceLog, decodeEvent } from '@pursuance/pursuance';
+import { LoopbackACN } from '@pursuance/tapir';
+import { http } from '../../apps/node/test/http.js';
+import { generateBacklog } from '../support/backlog.js';
+import { spawnCli } from '../support/processes.js';
+import { fmt, printTable, timeAsync } from './measure.js';
+
+const LATENCY_EVENTS = Number(process.env.BENCH_LATENCY_EVENTS ?? 1_000);
+const STORE_EVENTS = Number(process.env.BENCH_NODE_EVENTS ?? 100_000);
+const FAST = {
+  retry: { baseMs: 50, maxMs: 400, jitter: 0 },
+  relayRetry: { baseMs: 50, maxMs: 400, jitter: 0 },
+  repairDelayMs: 50,
+  relayClient: { batchSize: 10 },
+};
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function until(n: RunningNode, predicate: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): boolean => {
+      try {
+        return predicate();
+      } catch {
+        return false;
+      }
+    };
+    if (check()) return resolve();
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out waiting for ${what}`));
+    }, timeoutMs);
+    const off = n.registry.onChange(() => {
+      if (check()) {
+        clearTimeout(timer);
+        off();
+        resolve();
+      }
+    });
+  });
+}
+
+async function latency(): Promise<[string, string][]> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-node-latency-'));
+  const registryDir = join(dir, 'registry');
+  const relay = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay'), '--loopback-registry', registryDir, '--pow-difficulty', '1', '--no-metrics'], {
+    PURSUANCE_RELAY_PASSWORD: 'bench relay password',
+  });
+  const nodes: RunningNode[] = [];
+  try {
+    const bundle = (await relay.waitForLine(/key-bundle (\S+)\n/))[1]!;
+    await relay.waitForLine(/^ready$/m);
+    const node = async (name: string): Promise<RunningNode> => {
+      const n = await startNode({
+        dataDir: join(dir, name),
+        password: `${name} password`,
+        displayName: name,
+        scrypt: TEST_SCRYPT_PARAMS,
+        logger: false,
+        dashboardDir: null,
+        acn: new LoopbackACN({ registryDir }),
+        peerOptions: FAST,
+      });
+      nodes.push(n);
+      return n;
+    };
+    const [a, b] = [await node('a'), await node('b')];
+    const api = (n: RunningNode, method: string, path: string, body?: unknown) => http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
+    const ok = <T>(r: { status: number; body: unknown }, what: string): T => {
+      if (r.status >= 300) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body as T;
+    };
+    const { id } = ok<{ id: string }>(await api(a, 'POST', '/api/pursuances', { name: 'Latency', template: 'activist-cell' }), 'create');
+    ok(await api(a, 'POST', `/api/pursuances/${id}/relay/attach`, { bundle }), 'attach');
+    ok(await api(a, 'POST', `/api/pursuances/${id}/members`, { onion: b.identity.onion, name: 'b', roles: ['member'] }), 'add member');
+    const task = ok<{ id: string }>(await api(a, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'latency' }), 'task');
+    const { invite } = ok<{ invite: string }>(await api(a, 'GET', `/api/pursuances/${id}/invite`), 'invite');
+    ok(await api(b, 'POST', '/api/invites/accept', { invite }), 'accept');
+    await until(b, () => b.registry.get(id).log.stateHash() === a.registry.get(id).log.stateHash(), 'B to join and catch up');
+
+    // When each event lands in B's projection (onChange fires after B's store append and fold).
+    const arrived = new Map<string, number>();
+    let waiting: { id: string; resolve: () => void } | undefined;
+    b.registry.onChange((change) => {
+      const at = performance.now();
+      for (const e of change.events) arrived.set(e.id, at);
+      if (waiting && arrived.has(waiting.id)) waiting.resolve();
+    });
+    const samples: number[] = [];
+    const { seconds } = await timeAsync(async () => {
+      for (let i = 0; i < LATENCY_EVENTS; i++) {
+        const t0 = performance.now();
+        const ref = ok<{ id: string }>(await api(a, 'POST', `/api/pursuances/${id}/tasks/${task.id}/changes`, { op: 'comment', body: `c${i}` }), 'comment');
+        if (!arrived.has(ref.id)) await new Promise<void>((resolve) => (waiting = { id: ref.id, resolve }));
+        waiting = undefined;
+        samples.push(arrived.get(ref.id)! - t0);
+      }
+    });
+    const hashesEqual = b.registry.get(id).log.stateHash() === a.registry.get(id).log.stateHash();
+    samples.sort((x, y) => x - y);
+    return [
+      ['events (task comments, one at a time)', fmt(samples.length)],
+      ['p50', `${fmt(percentile(samples, 50), 1)} ms`],
+      ['p99', `${fmt(percentile(samples, 99), 1)} ms`],
+      ['min / max', `${fmt(samples[0]!, 1)} / ${fmt(samples.at(-1)!, 1)} ms`],
+      ['throughput (sequential)', `${fmt(samples.length / seconds, 1)} events/s`],
+      ['state hashes equal afterwards', String(hashesEqual)],
+    ];
+  } finally {
+    for (const n of nodes) await n.close().catch(() => undefined);
+    await relay.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function timeSync<T>(fn: () => T): { value: T; seconds: number } {
+  const start = performance.now();
+  const value = fn();
+  return { value, seconds: (performance.now() - start) / 1000 };
+}
+
+async function vm(pid: number): Promise<{ hwm: number; rss: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
+}
+
+async function rebuild(): Promise<[string, string][]> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-node-rebuild-'));
+  try {
+    const gen = timeSync(() => generateBacklog(STORE_EVENTS, { members: 50, rotations: 20, seed: 42 }));
+    const backlog = gen.value;
+    const totalBytes = backlog.bytes.reduce((n, x) => n + x.length, 0);
+
+    // Pure fold rate (pursuance core, this process): parse + verify + fold the same bytes.
+    global.gc?.();
+    const fold = timeSync(() => {
+      const log = new PursuanceLog(backlog.bytes[0]!);
+      log.addAll(backlog.bytes.slice(1));
+      return log.stateHash();
+    });
+
+    // Write the node's event store directly (as a long-running node would have it).
+    const write = await timeAsync(async () => {
+      const store = await EventStore.open(join(dir, 'node', 'node.sqlite'));
+      for (let i = 0; i < backlog.bytes.length; i += 5_000) {
+        await store.append(backlog.bytes.slice(i, i + 5_000).map((x) => decodeEvent(x)), 'import');
+      }
+      await store.close();
+    });
+
+    // The node as its own process: start-up replays the store, then a timed rebuild.
+    const started = performance.now();
+    const proc = spawnCli(['node', 'start', '--data-dir', join(dir, 'node'), '--port', '0'], { PURSUANCE_PASSWORD: 'bench node password' });
+    try {
+      const port = Number((await proc.waitForLine(/dashboard http:\/\/127\.0\.0\.1:(\d+)\/\n/))[1]);
+      const token = (await proc.waitForLine(/token ([A-Za-z0-9_-]{43})\n/))[1]!;
+      const startup = (performance.now() - started) / 1000;
+      const afterStart = await vm(proc.child.pid!);
+      const rebuilt = await timeAsync(() => http(port, 'POST', '/api/admin/rebuild', { token }));
+      if (rebuilt.value.status !== 200) throw new Error(`rebuild: ${rebuilt.value.status} ${rebuilt.value.text}`);
+      const info = (await http(port, 'GET', `/api/pursuances/${backlog.id}`, { token })).body as { stateHash: string; events: number };
+      const mem = await vm(proc.child.pid!);
+      const foldRate = backlog.bytes.length / fold.seconds;
+      const rebuildRate = backlog.bytes.length / rebuilt.seconds;
+      return [
+        [`generated log (${fmt(gen.seconds, 1)} s to generate)`, `${fmt(backlog.bytes.length)} events, ${fmt(totalBytes / 1e6, 1)} MB`],
+        ['store written directly (EventStore.append, 5,000 per tx)', `${fmt(write.seconds, 2)} s`],
+        ['pure fold, same bytes (PursuanceLog.addAll + stateHash)', `${fmt(fold.seconds, 2)} s = ${fmt(foldRate)} events/s`],
+        ['node process start-up (scrypt unlock + replay + listen)', `${fmt(startup, 2)} s`],
+        ['POST /api/admin/rebuild (store read + fold)', `${fmt(rebuilt.seconds, 2)} s = ${fmt(rebuildRate)} events/s (${fmt((rebuildRate / foldRate) * 100, 1)} % of pure fold)`],
+        ['state hash equals the in-process fold', String(info.stateHash === fold.value && info.events === backlog.bytes.length)],
+        ['node RSS after start-up', `${fmt(afterStart.rss / 1e6)} MB`],
+        ['node RSS after rebuild', `${fmt(mem.rss / 1e6)} MB`],
+        ['node peak RSS (VmHWM, start-up + rebuild)', `${fmt(mem.hwm / 1e6)} MB`],
+      ];
+    } finally {
+      await proc.stop('SIGTERM');
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+process.stdout.write(`node benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
+printTable(`command on A → visible in B (LoopbackACN, relay daemon process), ${fmt(LATENCY_EVENTS)} events`, await latency());
+printTable(`cold rebuild of projections from a ${fmt(STORE_EVENTS)}-event store`, await rebuild());

@@ -1,0 +1,108 @@
+import { Identity } from '@pursuance/crypto';
+import { PursuanceAuthor, type EventId, type PursuanceLog, type Rules } from '@pursuance/pursuance';
+
+/**
+ * A large signed pursuance log generated in-process (the same shape as the pursuance core
+ * benchmark's): a throwaway founder, several members with overlapping roles, tasks (a quarter
+ * sealed to restricted roles), comments, status changes, assignments, closes and key rotations.
+ * Deterministic in shape (seeded PRNG), fresh in keys on every call.
+ */
+export interface Backlog {
+  readonly log: PursuanceLog;
+  readonly id: string;
+  /** Every event's bytes, genesis first, in an order a fresh log can take them in. */
+  readonly bytes: Uint8Array[];
+  readonly ids: string[];
+}
+
+const ROLES = ['everyone', 'organizers', 'editors', 'legal'] as const;
+
+function rules(): Rules {
+  const all = { subject: 'task', audience: '*' } as const;
+  return {
+    format: 'pursuance-rules/1',
+    title: 'backlog',
+    description: '',
+    roles: Object.fromEntries(
+      ROLES.map((r, i) => [
+        r,
+        {
+          title: r,
+          description: '',
+          rank: 100 + i,
+          history: 'all' as const,
+          can: [
+            ...(['create', 'edit', 'assign', 'comment', 'transition', 'close'] as const).map((action) => ({ ...all, action })),
+            { subject: 'keys' as const, action: 'rotate' as const, roles: '*' as const },
+          ],
+          cannot: [],
+        },
+      ]),
+    ),
+    workflow: {
+      states: ['open', 'doing', 'done'],
+      initial: 'open',
+      closed: ['done'],
+      transitions: [
+        { from: 'open', to: 'doing' },
+        { from: 'doing', to: 'open' },
+      ],
+    },
+    succession: { quorum: 1, inactivityDays: null },
+  };
+}
+
+function prng(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 0x1_0000_0000;
+  };
+}
+
+export function generateBacklog(target: number, options: { members?: number; rotations?: number; seed?: number } = {}): Backlog {
+  const memberCount = options.members ?? 12;
+  const maxRotations = options.rotations ?? 3;
+  let t = 1_800_000_000_000;
+  const now = (): number => (t += 1000);
+  const rand = prng(options.seed ?? 7);
+  const founderId = Identity.generate();
+  const founder = PursuanceAuthor.create(founderId, { name: 'backlog', rules: rules() }, now);
+  const log = founder.log;
+  const ids: Identity[] = [founderId];
+  for (let i = 1; i < memberCount; i++) {
+    const id = Identity.generate();
+    founder.addMember(id.publicKey, { roles: ['everyone', ...ROLES.slice(1).filter(() => rand() < 0.35)] });
+    ids.push(id);
+  }
+  const authors = ids.map((id) => (id === founderId ? founder : new PursuanceAuthor(id, log, undefined, now)));
+  const tasks: EventId[] = [];
+  let rotations = 0;
+  while (log.size < target) {
+    const a = authors[Math.floor(rand() * authors.length)]!;
+    const roles = [...(log.state().members.get(a.identity.onion)?.roles ?? [])];
+    const r = rand();
+    if (rotations < maxRotations && log.size > (rotations + 1) * (target / (maxRotations + 1))) {
+      founder.rotateKeys([ROLES[rotations % ROLES.length]!]);
+      for (const x of authors) x.refreshKeys();
+      rotations++;
+    } else if (r < 0.1 || tasks.length < 10) {
+      const restricted = roles.filter((x) => x !== 'everyone');
+      const audience = rand() < 0.25 && restricted.length ? [restricted[Math.floor(rand() * restricted.length)]!] : ['everyone'];
+      tasks.push(a.createTask({ audience, title: `task ${tasks.length}`, body: 'x'.repeat(Math.floor(rand() * 200)) }).id);
+    } else {
+      const task = tasks[Math.floor(rand() * tasks.length)]!;
+      const state = log.state().tasks.get(task)!;
+      if (!state.audience.every((role) => roles.includes(role))) continue;
+      if (state.closed) a.reopenTask(task);
+      else if (r < 0.7) a.comment(task, `comment ${log.size}`);
+      else if (r < 0.85) a.setStatus(task, rand() < 0.5 ? 'doing' : 'open');
+      else if (r < 0.95) a.assignTask(task, { add: { members: [a.identity.onion] } });
+      else a.closeTask(task);
+    }
+  }
+  const order = log.order();
+  return { log, id: log.id, bytes: order.map((e) => log.event(e)!.bytes), ids: [...order] };
+}
