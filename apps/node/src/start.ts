@@ -113,7 +113,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       new DocumentBuilder().setTitle('Pursuance node').setDescription('The local node API (127.0.0.1 only, per-node token)').setVersion('0.1.0').addBearerAuth().build(),
     );
     await app.listen(options.port ?? 0, '127.0.0.1');
-    const server = app.getHttpServer() as Server;
+    const server = app.getHttpServer();
     const address = server.address() as AddressInfo;
     binding.port = address.port;
     return {
