@@ -112,6 +112,10 @@ export class ApiClient {
   public importEvents = (id: string, events: string[]) => this.request<IngestReport>('POST', this.#p(id, '/events'), { events });
   public attachRelay = (id: string, bundle: string) => this.request<{ groupId: string }>('POST', this.#p(id, '/relay/attach'), { bundle });
   public moveRelayTo = (id: string, bundle: string) => this.request<{ groupId: string; eventId: string }>('POST', this.#p(id, '/relay/move'), { bundle });
+  /** The group invite (Cwtch group on the pursuance's relay) a member hands a newcomer; 4xx/5xx while not attached. */
+  public groupInvite = (id: string) => this.request<{ invite: string }>('GET', this.#p(id, '/invite'));
+  /** Join the group named by an invite: the relay then replays the pursuance's history into this node. */
+  public acceptInvite = (invite: string) => this.request<{ pursuanceId: string }>('POST', '/api/invites/accept', { invite });
   public syncStatus = (id: string) => this.request<SyncStatus>('GET', this.#p(id, '/sync'));
   public rebuild = () => this.request<{ pursuances: number; events: number; seconds: number }>('POST', '/api/admin/rebuild');
 }
