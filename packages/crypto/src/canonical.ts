@@ -83,6 +83,23 @@ export function canonicalEncode(value: CanonicalValue): Uint8Array {
   return encode(value, rfc8949EncodeOptions);
 }
 
+/**
+ * Strict decode and data-model check, WITHOUT the re-encode comparison. Only for bytes whose
+ * exact form is pinned another way — e.g. covered byte for byte by a signature — where a
+ * second encoding of the same value could only come from the signer and would be a different
+ * message anyway. Everything else uses canonicalDecode.
+ */
+export function strictDecode(bytes: Uint8Array): CanonicalValue {
+  let value: unknown;
+  try {
+    value = decode(bytes, DECODE_OPTIONS);
+  } catch (cause) {
+    throw new InvalidEncodingError(`not valid CBOR: ${(cause as Error).message}`, { cause });
+  }
+  check(value, 0);
+  return value as CanonicalValue;
+}
+
 export function canonicalDecode(bytes: Uint8Array): CanonicalValue {
   let value: unknown;
   try {

@@ -2,6 +2,7 @@ import {
   CryptoError,
   canonicalDecode,
   canonicalEncode,
+  strictDecode,
   concatBytes,
   onionFromPublicKey,
   sha256,
@@ -123,12 +124,16 @@ const ENVELOPE_PREFIX = Uint8Array.from([0xa2, 0x63, 0x73, 0x69, 0x67, 0x58, 0x4
 const EVENT_KEY = Uint8Array.from([0x65, 0x65, 0x76, 0x65, 0x6e, 0x74]);
 const SIGNED_OFFSET = ENVELOPE_PREFIX.length + 64 + EVENT_KEY.length;
 
-function signedHeaderBytes(envelopeBytes: Uint8Array, header: unknown): Uint8Array {
-  const prefixOk =
+function hasEnvelopePrefix(envelopeBytes: Uint8Array): boolean {
+  return (
     envelopeBytes.length > SIGNED_OFFSET &&
     ENVELOPE_PREFIX.every((b, i) => envelopeBytes[i] === b) &&
-    EVENT_KEY.every((b, i) => envelopeBytes[ENVELOPE_PREFIX.length + 64 + i] === b);
-  return prefixOk ? envelopeBytes.subarray(SIGNED_OFFSET) : canonicalEncode(header as CanonicalValue);
+    EVENT_KEY.every((b, i) => envelopeBytes[ENVELOPE_PREFIX.length + 64 + i] === b)
+  );
+}
+
+function signedHeaderBytes(envelopeBytes: Uint8Array, header: unknown): Uint8Array {
+  return hasEnvelopePrefix(envelopeBytes) ? envelopeBytes.subarray(SIGNED_OFFSET) : canonicalEncode(header as CanonicalValue);
 }
 
 /** Author key → onion name; replay sees the same few dozen authors over and over. */
@@ -153,7 +158,11 @@ export function decodeEvent(bytesIn: Uint8Array, verifier: SignatureVerifier = d
   if (bytesIn.length > MAX_EVENT_BYTES) throw new EventRejectedError(RejectionCode.INVALID_ENCODING, `event exceeds ${MAX_EVENT_BYTES} bytes`);
   let value: CanonicalValue;
   try {
-    value = canonicalDecode(bytesIn);
+    // With the fixed envelope prefix in place, the rest of the bytes is exactly the signed
+    // header (checked by the signature below), so nobody but the signer can re-encode it and
+    // the re-encode comparison can be skipped on this hot path. Anything else gets the full
+    // canonical check.
+    value = hasEnvelopePrefix(bytesIn) ? strictDecode(bytesIn) : canonicalDecode(bytesIn);
   } catch (cause) {
     const detail = cause instanceof CryptoError ? cause.message : 'undecodable';
     throw new EventRejectedError(RejectionCode.INVALID_ENCODING, `not a canonical event: ${detail}`, { cause });
