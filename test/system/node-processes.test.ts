@@ -95,7 +95,7 @@ afterAll(async () => {
 });
 
 describe('three node processes and a relay process', () => {
-  it('invite, join, tasks per audience, and removal all travel through the relay', { timeout: 180_000 }, async () => {
+  it('invite, join, tasks per audience, removal, and a relay move with an offline member all travel through the relays', { timeout: 240_000 }, async () => {
     const [founder, alice, bob] = [await startNodeProcess('founder'), await startNodeProcess('alice'), await startNodeProcess('bob')];
     const { id } = (await api(founder, 'POST', '/api/pursuances', { name: 'Processes', template: 'activist-cell' })).body as { id: string };
     expect((await api(founder, 'POST', `/api/pursuances/${id}/relay/attach`, { bundle })).status).toBe(200);
@@ -127,5 +127,30 @@ describe('three node processes and a relay process', () => {
     expect(roles.find((r) => r.id === 'member')).toMatchObject({ epoch: 1, iHoldKey: true });
     const refused = await api(alice, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'not any more' });
     expect(refused.body).toMatchObject({ code: 'NOT_A_MEMBER' });
+
+    // Relay move while bob's node is down; bob follows on restart; then the first relay stops.
+    const relay2 = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay2'), '--loopback-registry', registry, '--pow-difficulty', '1', '--no-metrics'], {
+      PURSUANCE_RELAY_PASSWORD: 'relay password',
+    });
+    try {
+      const bundle2 = (await relay2.waitForLine(/key-bundle (\S+)\n/))[1]!;
+      await relay2.waitForLine(/^ready$/m);
+      const board2 = /board ([a-z2-7]{56})/.exec(relay2.stdout())![1]!;
+      bob.closeStream();
+      expect(await bob.proc.stop('SIGTERM')).toBe(0);
+      procs.splice(procs.indexOf(bob), 1);
+      expect((await api(founder, 'POST', `/api/pursuances/${id}/relay/move`, { bundle: bundle2 })).status).toBe(200);
+      const moved = (await api(founder, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'On relay 2' })).body as { id: string };
+      const bob2 = await startNodeProcess('bob');
+      await until(bob2, async () => (await taskOf(bob2, moved.id)).readable === true);
+      expect(((await api(bob2, 'GET', `/api/pursuances/${id}/sync`)).body as { relay: string }).relay).toBe(board2);
+      await relay.stop();
+      const last = (await api(bob2, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'Only relay 2' })).body as { id: string };
+      await until(founder, async () => (await taskOf(founder, last.id)).readable === true);
+      const target = await hashOf(founder);
+      await until(bob2, async () => (await hashOf(bob2)) === target);
+    } finally {
+      await relay2.stop();
+    }
   });
 });
