@@ -18,6 +18,7 @@ import { http } from '../../apps/node/test/http.js';
 import { generateBacklog } from '../support/backlog.js';
 import { spawnCli } from '../support/processes.js';
 import { fmt, printTable, timeAsync } from './measure.js';
+import { untilChange } from '../support/until-change.js';
 
 const LATENCY_EVENTS = Number(process.env.BENCH_LATENCY_EVENTS ?? 1_000);
 const STORE_EVENTS = Number(process.env.BENCH_NODE_EVENTS ?? 100_000);
@@ -32,29 +33,6 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-function until(n: RunningNode, predicate: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = (): boolean => {
-      try {
-        return predicate();
-      } catch {
-        return false;
-      }
-    };
-    if (check()) return resolve();
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out waiting for ${what}`));
-    }, timeoutMs);
-    const off = n.registry.onChange(() => {
-      if (check()) {
-        clearTimeout(timer);
-        off();
-        resolve();
-      }
-    });
-  });
-}
 
 async function latency(): Promise<[string, string][]> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-node-latency-'));
@@ -92,7 +70,7 @@ async function latency(): Promise<[string, string][]> {
     const task = ok<{ id: string }>(await api(a, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'latency' }), 'task');
     const { invite } = ok<{ invite: string }>(await api(a, 'GET', `/api/pursuances/${id}/invite`), 'invite');
     ok(await api(b, 'POST', '/api/invites/accept', { invite }), 'accept');
-    await until(b, () => b.registry.get(id).log.stateHash() === a.registry.get(id).log.stateHash(), 'B to join and catch up');
+    await untilChange(b, () => b.registry.get(id).log.stateHash() === a.registry.get(id).log.stateHash(), 'B to join and catch up', 120_000);
 
     // When each event lands in B's projection (onChange fires after B's store append and fold).
     const arrived = new Map<string, number>();

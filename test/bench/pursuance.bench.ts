@@ -7,115 +7,21 @@
  *  - rotating a role held by 1,000 members: time and event size.
  */
 import { Identity, verifySignature } from '@pursuance/crypto';
-import { PursuanceAuthor, PursuanceLog, buildMemberView, type EventId, type Rules } from '@pursuance/pursuance';
+import { PursuanceAuthor, PursuanceLog, buildMemberView } from '@pursuance/pursuance';
+import { backlogRules, generateBacklog } from '../support/backlog.js';
 import { fmt, printTable, rateOf } from './measure.js';
 
 const TARGET_EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
-const ROLES = ['everyone', 'organizers', 'editors', 'legal', 'comms', 'finance'] as const;
-
-function benchRules(): Rules {
-  const all = { subject: 'task', audience: '*' } as const;
-  return {
-    format: 'pursuance-rules/1',
-    title: 'bench',
-    description: '',
-    roles: Object.fromEntries(
-      ROLES.map((r, i) => [
-        r,
-        {
-          title: r,
-          description: '',
-          rank: 100 + i,
-          history: 'all' as const,
-          can: [
-            ...(['create', 'edit', 'assign', 'comment', 'transition', 'close'] as const).map((action) => ({ ...all, action })),
-            { subject: 'keys' as const, action: 'rotate' as const, roles: '*' as const },
-          ],
-          cannot: [],
-        },
-      ]),
-    ),
-    workflow: {
-      states: ['open', 'doing', 'done'],
-      initial: 'open',
-      closed: ['done'],
-      transitions: [
-        { from: 'open', to: 'doing' },
-        { from: 'doing', to: 'open' },
-      ],
-    },
-    succession: { quorum: 1, inactivityDays: null },
-  };
-}
-
-/** A seeded PRNG, so the generated log has the same shape every run. */
-function prng(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
-}
-
 function generate(): { log: PursuanceLog; members: Identity[]; seconds: number } {
   const started = performance.now();
-  let t = 1_800_000_000_000;
-  const now = (): number => (t += 1000);
-  const rand = prng(42);
-  const founderId = Identity.generate();
-  const founder = PursuanceAuthor.create(founderId, { name: 'bench', rules: benchRules() }, now);
-  const log = founder.log;
-  const members: Identity[] = [founderId];
-  for (let i = 0; i < 49; i++) {
-    const id = Identity.generate();
-    const extra = ROLES.slice(1).filter(() => rand() < 0.3);
-    founder.addMember(id.publicKey, { roles: ['everyone', ...extra] });
-    members.push(id);
-  }
-  // Every member acts on the shared log (each with its own keyring).
-  const authors = members.map((id) => (id === founderId ? founder : new PursuanceAuthor(id, log, undefined, now)));
-  const tasks: EventId[] = [];
-  let rotations = 0;
-  while (log.size < TARGET_EVENTS) {
-    const a = authors[Math.floor(rand() * authors.length)]!;
-    const roles = [...(log.state().members.get(a.identity.onion)?.roles ?? [])];
-    const r = rand();
-    if (rotations < 20 && log.size > (rotations + 1) * (TARGET_EVENTS / 21)) {
-      founder.rotateKeys([ROLES[rotations % ROLES.length]!]);
-      for (const x of authors) x.refreshKeys();
-      rotations++;
-    } else if (r < 0.1 || tasks.length < 10) {
-      // A quarter of the task traffic is sealed to a restricted role, the rest to everyone.
-      const restricted = roles.filter((x) => x !== 'everyone');
-      const audience = rand() < 0.25 && restricted.length ? [restricted[Math.floor(rand() * restricted.length)]!] : ['everyone'];
-      tasks.push(a.createTask({ audience, title: `task ${tasks.length}`, body: 'x'.repeat(Math.floor(rand() * 400)) }).id);
-    } else {
-      const task = tasks[Math.floor(rand() * tasks.length)]!;
-      const audience = log.state().tasks.get(task)!.audience;
-      if (!audience.every((role) => roles.includes(role))) continue;
-      const state = log.state().tasks.get(task)!;
-      if (state.closed) {
-        a.reopenTask(task);
-      } else if (r < 0.7) {
-        a.comment(task, `comment ${log.size}`);
-      } else if (r < 0.85) {
-        a.setStatus(task, rand() < 0.5 ? 'doing' : 'open');
-      } else if (r < 0.95) {
-        a.assignTask(task, { add: { members: [a.identity.onion] } });
-      } else {
-        a.closeTask(task);
-      }
-    }
-  }
-  return { log, members, seconds: (performance.now() - started) / 1000 };
+  const backlog = generateBacklog(TARGET_EVENTS, { members: 50, roles: 6, rotations: 20, seed: 42, bodyLength: 400 });
+  return { log: backlog.log, members: backlog.members, seconds: (performance.now() - started) / 1000 };
 }
 
 function rotationOf1000(): [string, string][] {
   let t = 1_800_000_000_000;
   const now = (): number => (t += 1000);
-  const founder = PursuanceAuthor.create(Identity.generate(), { name: 'big', rules: benchRules() }, now);
+  const founder = PursuanceAuthor.create(Identity.generate(), { name: 'big', rules: backlogRules() }, now);
   for (let i = 0; i < 999; i++) founder.addMember(Identity.generate().publicKey, { roles: ['everyone'] });
   const holders = founder.log.state().roles.get('everyone')!.holders.size;
   const started = performance.now();

@@ -13,11 +13,14 @@ export interface Backlog {
   /** Every event's bytes, genesis first, in an order a fresh log can take them in. */
   readonly bytes: Uint8Array[];
   readonly ids: string[];
+  /** The members' identities, founder first (to build their decrypted views). */
+  readonly members: Identity[];
 }
 
-const ROLES = ['everyone', 'organizers', 'editors', 'legal'] as const;
+const ALL_ROLES = ['everyone', 'organizers', 'editors', 'legal', 'comms', 'finance'] as const;
 
-function rules(): Rules {
+/** The permissive rules the backlog uses: every role may do everything to any task and rotate keys. */
+export function backlogRules(ROLES: readonly string[] = ALL_ROLES): Rules {
   const all = { subject: 'task', audience: '*' } as const;
   return {
     format: 'pursuance-rules/1',
@@ -62,14 +65,25 @@ function prng(seed: number): () => number {
   };
 }
 
-export function generateBacklog(target: number, options: { members?: number; rotations?: number; seed?: number } = {}): Backlog {
+export interface BacklogOptions {
+  readonly members?: number;
+  readonly rotations?: number;
+  readonly seed?: number;
+  /** How many roles (2–6): 'everyone' plus restricted ones. */
+  readonly roles?: number;
+  /** Longest task body, in characters. */
+  readonly bodyLength?: number;
+}
+
+export function generateBacklog(target: number, options: BacklogOptions = {}): Backlog {
+  const ROLES = ALL_ROLES.slice(0, Math.min(Math.max(options.roles ?? 4, 2), ALL_ROLES.length));
   const memberCount = options.members ?? 12;
   const maxRotations = options.rotations ?? 3;
   let t = 1_800_000_000_000;
   const now = (): number => (t += 1000);
   const rand = prng(options.seed ?? 7);
   const founderId = Identity.generate();
-  const founder = PursuanceAuthor.create(founderId, { name: 'backlog', rules: rules() }, now);
+  const founder = PursuanceAuthor.create(founderId, { name: 'backlog', rules: backlogRules(ROLES) }, now);
   const log = founder.log;
   const ids: Identity[] = [founderId];
   for (let i = 1; i < memberCount; i++) {
@@ -91,7 +105,7 @@ export function generateBacklog(target: number, options: { members?: number; rot
     } else if (r < 0.1 || tasks.length < 10) {
       const restricted = roles.filter((x) => x !== 'everyone');
       const audience = rand() < 0.25 && restricted.length ? [restricted[Math.floor(rand() * restricted.length)]!] : ['everyone'];
-      tasks.push(a.createTask({ audience, title: `task ${tasks.length}`, body: 'x'.repeat(Math.floor(rand() * 200)) }).id);
+      tasks.push(a.createTask({ audience, title: `task ${tasks.length}`, body: 'x'.repeat(Math.floor(rand() * (options.bodyLength ?? 200))) }).id);
     } else {
       const task = tasks[Math.floor(rand() * tasks.length)]!;
       const state = log.state().tasks.get(task)!;
@@ -104,5 +118,5 @@ export function generateBacklog(target: number, options: { members?: number; rot
     }
   }
   const order = log.order();
-  return { log, id: log.id, bytes: order.map((e) => log.event(e)!.bytes), ids: [...order] };
+  return { log, id: log.id, bytes: order.map((e) => log.event(e)!.bytes), ids: [...order], members: ids };
 }

@@ -8,6 +8,7 @@ import { LoopbackACN } from '@pursuance/tapir';
 import { startNode, type RunningNode } from '../../apps/node/src/index.js';
 import { http } from '../../apps/node/test/http.js';
 import { spawnCli, type Spawned } from '../support/processes.js';
+import { untilChange } from '../support/until-change.js';
 
 /**
  * Three member nodes and a relay daemon process on one loopback network: a pursuance created
@@ -41,30 +42,6 @@ async function node(name: string): Promise<RunningNode> {
   return n;
 }
 
-/** Resolve when `predicate` holds for this node, re-checking on every change it sees. */
-function until(n: RunningNode, predicate: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = (): boolean => {
-      try {
-        return predicate();
-      } catch {
-        return false;
-      }
-    };
-    if (check()) return resolve();
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out waiting for ${what}`));
-    }, timeoutMs);
-    const off = n.registry.onChange(() => {
-      if (check()) {
-        clearTimeout(timer);
-        off();
-        resolve();
-      }
-    });
-  });
-}
 
 const api = (n: RunningNode, method: string, path: string, body?: unknown) => http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
 
@@ -104,8 +81,8 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
       expect(accepted.body).toEqual({ pursuanceId });
     }
     const hash = () => founder.registry.get(pursuanceId).log.stateHash();
-    await until(alice, () => alice.registry.get(pursuanceId).log.stateHash() === hash(), 'alice to catch up');
-    await until(bob, () => bob.registry.get(pursuanceId).log.stateHash() === hash(), 'bob to catch up');
+    await untilChange(alice, () => alice.registry.get(pursuanceId).log.stateHash() === hash(), 'alice to catch up');
+    await untilChange(bob, () => bob.registry.get(pursuanceId).log.stateHash() === hash(), 'bob to catch up');
     const status = (await api(alice, 'GET', `/api/pursuances/${pursuanceId}/sync`)).body as { relaySynced: boolean; gaps: string[] };
     expect(status.gaps).toEqual([]);
   });
@@ -113,7 +90,7 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
   it('each node shows exactly the tasks its roles allow, and events flow both ways', { timeout: 120_000 }, async () => {
     const open = (await api(founder, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'Flyers' })).body as { id: string };
     const secret = (await api(founder, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['organizer'], title: 'Lawyer' })).body as { id: string };
-    for (const n of [alice, bob]) await until(n, () => n.registry.get(pursuanceId).log.state().tasks.has(secret.id as EventId), 'tasks to arrive');
+    for (const n of [alice, bob]) await untilChange(n, () => n.registry.get(pursuanceId).log.state().tasks.has(secret.id as EventId), 'tasks to arrive');
 
     const seen = async (n: RunningNode) => ((await api(n, 'GET', `/api/pursuances/${pursuanceId}/tasks`)).body as { id: string; title: string | null; readable: boolean }[]);
     const aliceTasks = await seen(alice);
@@ -123,7 +100,7 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
 
     // Alice acts; the founder receives it through the relay.
     await api(alice, 'POST', `/api/pursuances/${pursuanceId}/tasks/${open.id}/changes`, { op: 'comment', body: 'printing now' });
-    await until(founder, () => founder.registry.get(pursuanceId).log.stateHash() === alice.registry.get(pursuanceId).log.stateHash(), 'alice’s comment');
+    await untilChange(founder, () => founder.registry.get(pursuanceId).log.stateHash() === alice.registry.get(pursuanceId).log.stateHash(), 'alice’s comment');
     const detail = (await api(founder, 'GET', `/api/pursuances/${pursuanceId}/tasks/${open.id}`)).body as { comments: { body: string }[] };
     expect(detail.comments.map((c) => c.body)).toEqual(['printing now']);
   });
@@ -131,11 +108,11 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
   it('after a removal the removed member reads no later task and its later events are rejected with the reason', { timeout: 120_000 }, async () => {
     await api(founder, 'DELETE', `/api/pursuances/${pursuanceId}/members/${alice.identity.onion}`, { reason: 'left' });
     const later = (await api(founder, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'After alice' })).body as { id: string };
-    await until(alice, () => alice.registry.get(pursuanceId).log.state().tasks.has(later.id as EventId), 'the later task to reach alice');
+    await untilChange(alice, () => alice.registry.get(pursuanceId).log.state().tasks.has(later.id as EventId), 'the later task to reach alice');
     const aliceView = (await api(alice, 'GET', `/api/pursuances/${pursuanceId}/tasks/${later.id}`)).body as { readable: boolean };
     expect(aliceView.readable).toBe(false);
     const roles = (await api(bob, 'GET', `/api/pursuances/${pursuanceId}/roles`)).body as { id: string; epoch: number; iHoldKey: boolean }[];
-    await until(bob, () => bob.registry.get(pursuanceId).log.state().tasks.has(later.id as EventId), 'the later task to reach bob');
+    await untilChange(bob, () => bob.registry.get(pursuanceId).log.state().tasks.has(later.id as EventId), 'the later task to reach bob');
     expect(roles.find((r) => r.id === 'member')).toMatchObject({ epoch: 1, iHoldKey: true });
 
     // Alice's node now refuses her locally (she is not a member)…
@@ -155,7 +132,7 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
       body: {},
     });
     await alice.peer.postToGroup(alice.sync.groupOf(pursuanceId)!, forged.bytes);
-    await until(founder, () => founder.registry.get(pursuanceId).log.event(forged.id) !== undefined, 'the forged event to reach the founder');
+    await untilChange(founder, () => founder.registry.get(pursuanceId).log.event(forged.id) !== undefined, 'the forged event to reach the founder');
     const rejections = (await api(founder, 'GET', `/api/pursuances/${pursuanceId}/rejections`)).body as { eventId: string; code: string; reason: string }[];
     expect(rejections.find((r) => r.eventId === forged.id)).toMatchObject({ code: 'NOT_A_MEMBER', reason: expect.stringContaining('not a member') });
   });
@@ -178,14 +155,14 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
 
       // Bob returns: the old relay still holds the move, which he follows to the new one.
       bob = await node('bob');
-      await until(bob, () => bob.registry.get(pursuanceId).log.state().tasks.has(afterMove.id as EventId), 'bob to follow the move');
+      await untilChange(bob, () => bob.registry.get(pursuanceId).log.state().tasks.has(afterMove.id as EventId), 'bob to follow the move');
       expect(((await api(bob, 'GET', `/api/pursuances/${pursuanceId}/sync`)).body as { relay: string }).relay).toBe(board2);
 
       // The first relay goes away; nothing is lost and work continues on the second.
       await relay.stop();
       const last = (await api(bob, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'Only relay 2 now' })).body as { id: string };
-      await until(founder, () => founder.registry.get(pursuanceId).log.state().tasks.has(last.id as EventId), 'bob’s task on relay 2');
-      await until(bob, () => bob.registry.get(pursuanceId).log.stateHash() === founder.registry.get(pursuanceId).log.stateHash(), 'equal state');
+      await untilChange(founder, () => founder.registry.get(pursuanceId).log.state().tasks.has(last.id as EventId), 'bob’s task on relay 2');
+      await untilChange(bob, () => bob.registry.get(pursuanceId).log.stateHash() === founder.registry.get(pursuanceId).log.stateHash(), 'equal state');
       expect(founder.registry.get(pursuanceId).log.state().relay.bundle).toBe(bundle2);
     } finally {
       await relay2.stop();
