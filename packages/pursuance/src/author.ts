@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { equalBytes, fromHex, publicKeyFromOnion, sealToIdentity, type CanonicalValue, type Identity, type OnionName } from '@pursuance/crypto';
 import type { EventBody, EventKind, Rotation, Share, TaskContent } from './bodies.js';
-import { signEvent, type EventId, type SignedEvent } from './envelope.js';
+import { signEvent, unsignedCandidate, type EventId, type SignedEvent } from './envelope.js';
 import { ActionNotAllowedError, RejectionCode } from './errors.js';
 import { Keyring, makeRotation, makeShare, newRoleKey, sealContent, type RoleKey } from './keys.js';
 import { PursuanceLog } from './log.js';
@@ -90,18 +90,19 @@ export class PursuanceAuthor {
   }
 
   #publish<K extends EventKind>(kind: K, body: EventBody<K>, audience: readonly RoleId[] = []): SignedEvent<K> {
-    const parents = this.log.heads().map((id) => fromHex(id));
-    const event = signEvent(this.identity, {
+    const header = {
       pursuance: fromHex(this.log.id),
       seq: this.log.lastSeq(this.identity.onion) + 1,
-      parents,
+      parents: this.log.heads().map((id) => fromHex(id)),
       time: this.clock(),
       kind,
       audience,
       body,
-    });
-    const rejection = this.log.dryRun(event);
+    };
+    // Checked with the very rules every peer applies BEFORE anything is signed.
+    const rejection = this.log.dryRun(unsignedCandidate(this.identity, header));
     if (rejection) throw new ActionNotAllowedError(rejection.code, rejection.reason, rejection.rule);
+    const event = signEvent(this.identity, header);
     const result = this.log.add(event);
     if (result.status === 'rejected') throw new ActionNotAllowedError(result.rejection!.code, result.rejection!.reason, result.rejection!.rule);
     return event;

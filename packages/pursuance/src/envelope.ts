@@ -97,15 +97,35 @@ function headerValue(h: EventHeader): CanonicalValue {
   };
 }
 
-/** Sign a header. Parents and audience are sorted here, so callers need not. */
-export function signEvent<K extends EventKind>(identity: Identity, header: Omit<EventHeader<K>, 'v' | 'author'>): SignedEvent<K> {
-  const full: EventHeader<K> = {
+function normalisedHeader<K extends EventKind>(author: Uint8Array, header: Omit<EventHeader<K>, 'v' | 'author'>): EventHeader<K> {
+  return {
     ...header,
     v: EVENT_FORMAT_VERSION,
-    author: identity.publicKey,
+    author,
     parents: [...header.parents].sort((a, b) => Buffer.compare(a, b)),
     audience: [...new Set(header.audience)].sort(),
   };
+}
+
+/**
+ * The event a header would become, before anything is signed: for checking an action against
+ * the rules first. It has no bytes and a placeholder id; never store or send it.
+ */
+export function unsignedCandidate<K extends EventKind>(identity: Identity, header: Omit<EventHeader<K>, 'v' | 'author'>): SignedEvent<K> {
+  const full = normalisedHeader(identity.publicKey, header);
+  return {
+    id: '0'.repeat(64) as EventId,
+    bytes: new Uint8Array(0),
+    header: full,
+    author: identity.onion,
+    parentIds: full.parents.map(eventIdFromBytes),
+    pursuanceId: full.pursuance === null ? null : eventIdFromBytes(full.pursuance),
+  };
+}
+
+/** Sign a header. Parents and audience are sorted here, so callers need not. */
+export function signEvent<K extends EventKind>(identity: Identity, header: Omit<EventHeader<K>, 'v' | 'author'>): SignedEvent<K> {
+  const full = normalisedHeader(identity.publicKey, header);
   const encodedHeader = canonicalEncode(headerValue(full));
   const sig = identity.sign(concatBytes(DOMAIN, encodedHeader));
   const signed = canonicalEncode({ event: headerValue(full), sig });

@@ -52,3 +52,21 @@ describe('pursuance core smoke test', () => {
     expect(founder.log.rejections()).toEqual([]);
   });
 });
+
+describe('checking before signing', () => {
+  it('never signs an action the rules refuse', async () => {
+    const { vi } = await import('vitest');
+    const now = clock();
+    const founderId = Identity.generate();
+    const memberId = Identity.generate();
+    const founder = PursuanceAuthor.create(founderId, { name: 'Cell', rules: template('activist-cell') }, now);
+    founder.addMember(memberId.publicKey, { roles: ['member'] });
+    const task = founder.createTask({ audience: ['member'], title: 'x' });
+    const member = joinAs(memberId, founder.log, now);
+    const sign = vi.spyOn(memberId, 'sign');
+    expect(() => member.closeTask(task.id)).toThrow(ActionNotAllowedError);
+    expect(sign).not.toHaveBeenCalled();
+    member.comment(task.id, 'allowed');
+    expect(sign).toHaveBeenCalledTimes(1);
+  });
+});
