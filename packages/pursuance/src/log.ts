@@ -419,6 +419,11 @@ export class PursuanceLog {
     return out;
   }
 
+  /** How many events wait for missing ancestors (the size of pending(), without building it). */
+  public pendingCount(): number {
+    return this.#events.size - this.#current().processed.size;
+  }
+
   /** Ids the pending events name but nobody here has: what to ask peers for. */
   public missing(): EventId[] {
     return [...new Set(this.pending().flatMap((p) => p.missing))].sort();

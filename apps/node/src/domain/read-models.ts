@@ -95,7 +95,7 @@ export function summaryOf(entry: PursuanceEntry, me: OnionName): PursuanceSummar
     relay: state.relay.bundle,
     events: entry.log.size,
     rejected,
-    pending: entry.log.pending().length,
+    pending: entry.log.pendingCount(),
     stateHash: entry.log.stateHash(),
   };
 }

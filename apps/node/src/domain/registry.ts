@@ -196,8 +196,7 @@ export class PursuanceRegistry {
         entry.version += 1;
         this.#notify(pursuanceId, fresh, origin);
       }
-      const freshIds = new Set(fresh.map((e) => e.id));
-      const rejected = entry.log.rejections().filter((r) => freshIds.has(r.eventId as never));
+      const rejected = fresh.map((e) => entry.log.rejectionOf(e.id)).filter((r): r is Rejection => r !== undefined);
       return {
         pursuanceId,
         received: inputs.length,
@@ -205,7 +204,7 @@ export class PursuanceRegistry {
         accepted: fresh.filter((e) => entry.log.isAccepted(e.id)).length,
         rejected,
         invalid,
-        pending: entry.log.pending().length,
+        pending: entry.log.pendingCount(),
       };
     });
   }

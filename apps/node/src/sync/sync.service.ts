@@ -36,6 +36,8 @@ export class SyncService {
   readonly #moving = new Set<string>();
   #off: (() => void)[] = [];
   #inbound: Promise<void> = Promise.resolve();
+  readonly #buffered = new Map<string, { payloads: Uint8Array[]; time: number }>();
+  #drainScheduled = false;
 
   public constructor(
     private readonly peer: CwtchPeer,
@@ -43,10 +45,21 @@ export class SyncService {
   ) {}
 
   public async start(): Promise<void> {
-    // One message at a time: a joining node must see the genesis ingested before it judges
-    // whether the next message belongs to a pursuance it holds.
+    // Messages are buffered and ingested in batches, one batch at a time: a relay replay
+    // delivers thousands of messages, and ingesting each alone would refold the log (and
+    // rescan it) per message. Serial batches also let a joining node ingest the genesis
+    // before it judges whether the next messages belong to a pursuance it holds.
     const onGroup = (m: GroupMessage): void => {
-      this.#inbound = this.#inbound.then(() => this.#receive(m.groupId, [m.payload], m.timestamp)).catch(() => undefined);
+      const batch = this.#buffered.get(m.groupId) ?? { payloads: [], time: 0 };
+      batch.payloads.push(m.payload);
+      batch.time = Math.max(batch.time, m.timestamp);
+      this.#buffered.set(m.groupId, batch);
+      if (this.#drainScheduled) return;
+      this.#drainScheduled = true;
+      setImmediate(() => {
+        this.#drainScheduled = false;
+        this.#inbound = this.#inbound.then(() => this.#drain()).catch(() => undefined);
+      });
     };
     const onSynced = (): void => void this.reconcileAll();
     this.peer.on('groupMessage', onGroup);
@@ -202,6 +215,13 @@ export class SyncService {
     const groupId = this.groupOf(pursuanceId);
     if (!groupId) return;
     for (const e of events) await this.peer.postToGroup(groupId, e.bytes).catch(() => undefined);
+  }
+
+  /** Ingest everything buffered so far; messages arriving meanwhile form the next batch. */
+  async #drain(): Promise<void> {
+    const batches = [...this.#buffered];
+    this.#buffered.clear();
+    for (const [groupId, batch] of batches) await this.#receive(groupId, batch.payloads, batch.time);
   }
 
   async #receive(groupId: string, payloads: readonly Uint8Array[], time: number | null): Promise<void> {
