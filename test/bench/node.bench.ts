@@ -10,25 +10,17 @@
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TEST_SCRYPT_PARAMS } from '@pursuance/crypto';
 import { EventStore, startNode, type RunningNode } from '@pursuance/node';
 import { PursuanceLog, decodeEvent } from '@pursuance/pursuance';
-import { LoopbackACN } from '@pursuance/tapir';
 import { http } from '../../apps/node/test/http.js';
 import { generateBacklog } from '../support/backlog.js';
 import { spawnCli } from '../support/processes.js';
 import { fmt, printTable, timeAsync } from './measure.js';
+import { testNodeOptions } from '../support/test-node.js';
 import { untilChange } from '../support/until-change.js';
 
 const LATENCY_EVENTS = Number(process.env.BENCH_LATENCY_EVENTS ?? 1_000);
 const STORE_EVENTS = Number(process.env.BENCH_NODE_EVENTS ?? 100_000);
-const FAST = {
-  retry: { baseMs: 50, maxMs: 400, jitter: 0 },
-  relayRetry: { baseMs: 50, maxMs: 400, jitter: 0 },
-  repairDelayMs: 50,
-  relayClient: { batchSize: 10 },
-};
-
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
@@ -45,16 +37,7 @@ async function latency(): Promise<[string, string][]> {
     const bundle = (await relay.waitForLine(/key-bundle (\S+)\n/))[1]!;
     await relay.waitForLine(/^ready$/m);
     const node = async (name: string): Promise<RunningNode> => {
-      const n = await startNode({
-        dataDir: join(dir, name),
-        password: `${name} password`,
-        displayName: name,
-        scrypt: TEST_SCRYPT_PARAMS,
-        logger: false,
-        dashboardDir: null,
-        acn: new LoopbackACN({ registryDir }),
-        peerOptions: FAST,
-      });
+      const n = await startNode(testNodeOptions(dir, name, registryDir));
       nodes.push(n);
       return n;
     };

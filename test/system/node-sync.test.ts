@@ -2,12 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_SCRYPT_PARAMS, fromHex } from '@pursuance/crypto';
+import { fromHex } from '@pursuance/crypto';
 import { signEvent, type EventId } from '@pursuance/pursuance';
-import { LoopbackACN } from '@pursuance/tapir';
 import { startNode, type RunningNode } from '../../apps/node/src/index.js';
 import { http } from '../../apps/node/test/http.js';
 import { spawnCli, type Spawned } from '../support/processes.js';
+import { testNodeOptions } from '../support/test-node.js';
 import { untilChange } from '../support/until-change.js';
 
 /**
@@ -20,24 +20,8 @@ let registryDir: string;
 let relay: Spawned;
 let bundle: string;
 const nodes: RunningNode[] = [];
-const FAST = {
-  retry: { baseMs: 50, maxMs: 400, jitter: 0 },
-  relayRetry: { baseMs: 50, maxMs: 400, jitter: 0 },
-  repairDelayMs: 50,
-  relayClient: { batchSize: 10 },
-};
-
 async function node(name: string): Promise<RunningNode> {
-  const n = await startNode({
-    dataDir: join(dir, name),
-    password: `${name} password`,
-    displayName: name,
-    scrypt: TEST_SCRYPT_PARAMS,
-    logger: false,
-    dashboardDir: null,
-    acn: new LoopbackACN({ registryDir }),
-    peerOptions: FAST,
-  });
+  const n = await startNode(testNodeOptions(dir, name, registryDir));
   nodes.push(n);
   return n;
 }
