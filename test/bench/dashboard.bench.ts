@@ -5,14 +5,22 @@
  *  - click-to-paint latency of a card's menu on that board;
  *  - time from a command in one browser (creating a task) to the update in another browser
  *    context on the same node (server-sent events, then a refetch), on a small board and on
- *    the 5,000-task board.
+ *    the 5,000-task board;
+ *  - the same across the demo network: the founder's browser on node A, a member's browser on
+ *    node B, events carried by a relay daemon process over LoopbackACN; beside it, the same
+ *    path without browsers (A's API → B's projection) measured in the same run.
  * BENCH_DASHBOARD_TASKS changes the board size; BENCH_DASHBOARD_RUNS the number of loads.
  */
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { startNode, type RunningNode } from '@pursuance/node';
 import type { EventId, Rules } from '@pursuance/pursuance';
 import { http } from '../../apps/node/test/http.js';
 import { buildDashboard, launchChromium, startTestNode, tempDir } from '../support/dashboard.js';
+import { spawnCli } from '../support/processes.js';
+import { testNodeOptions } from '../support/test-node.js';
+import { untilChange } from '../support/until-change.js';
 import { fmt, printTable } from './measure.js';
 
 const TASKS = Number(process.env.BENCH_DASHBOARD_TASKS ?? 5000);
@@ -133,6 +141,59 @@ async function pingPong(a: Page, b: Page, base: string, n: number): Promise<numb
   return out;
 }
 
+/**
+ * Two nodes in one pursuance synced through a relay daemon process: the founder (A) attaches it
+ * to the relay and adds B as crew; B accepts the group invite and catches up.
+ */
+async function relayPair(buildDir: string): Promise<{ a: RunningNode; b: RunningNode; id: string; close(): Promise<void> }> {
+  const dir = await tempDir('bench-relay');
+  const registryDir = join(dir, 'registry');
+  const relay = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay'), '--loopback-registry', registryDir, '--pow-difficulty', '1', '--no-metrics'], {
+    PURSUANCE_RELAY_PASSWORD: 'bench relay password',
+  });
+  const nodes: RunningNode[] = [];
+  const close = async () => {
+    for (const n of nodes) await n.close().catch(() => undefined);
+    await relay.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const bundle = (await relay.waitForLine(/key-bundle (\S+)\n/))[1]!;
+    await relay.waitForLine(/^ready$/m);
+    for (const name of ['a', 'b']) nodes.push(await startNode({ ...testNodeOptions(dir, name, registryDir), dashboardDir: buildDir }));
+    const [a, b] = nodes as [RunningNode, RunningNode];
+    const call = async <T>(n: RunningNode, method: string, path: string, body?: unknown): Promise<T> => {
+      const r = await http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
+      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body as T;
+    };
+    const { id } = await call<{ id: string }>(a, 'POST', '/api/pursuances', { name: 'Relay board', rules: RULES });
+    await call(a, 'POST', `/api/pursuances/${id}/relay/attach`, { bundle });
+    await call(a, 'POST', `/api/pursuances/${id}/members`, { onion: b.identity.onion, name: 'b', roles: ['crew'] });
+    for (let i = 0; i < 5; i++) await call(a, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['crew'], title: `Relay ${i}` });
+    const { invite } = await call<{ invite: string }>(a, 'GET', `/api/pursuances/${id}/invite`);
+    await call(b, 'POST', '/api/invites/accept', { invite });
+    await untilChange(b, () => b.registry.has(id) && b.registry.get(id).log.stateHash() === a.registry.get(id).log.stateHash(), 'B to join and catch up', 120_000);
+    return { a, b, id, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** A command on A's API until the event is in B's projection: the browsers' share is the rest. */
+async function apiPingPong(a: RunningNode, b: RunningNode, id: string, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const r = await http(a.port, 'POST', `/api/pursuances/${id}/tasks`, { token: a.token, body: { audience: ['crew'], title: `API ping ${i}` } });
+    const eventId = (r.body as { id: EventId }).id;
+    await untilChange(b, () => b.registry.get(id).log.state().tasks.has(eventId), 'the task on B', 60_000);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
 async function openSignedIn(browser: Browser, url: string, token: string): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
   await context.addInitScript(`sessionStorage.setItem('pursuance.token', ${JSON.stringify(token)});`);
@@ -216,6 +277,25 @@ try {
     await b.context().close();
   }
   printTable('live update between two browser contexts on one node (SSE `changed` → refetch → render)', rows);
+
+  const pair = await relayPair(buildDir);
+  try {
+    const base = (n: RunningNode) => `${n.url}/p/${pair.id}`;
+    const a = await openSignedIn(browser, `${base(pair.a)}/new-task`, pair.a.token);
+    const b = await openSignedIn(browser, `${base(pair.b)}/board`, pair.b.token);
+    await b.getByTestId('task-card').first().waitFor({ timeout: 60_000 });
+    const viaBrowsers = await pingPong(a, b, base(pair.a), PINGS);
+    const viaApi = await apiPingPong(pair.a, pair.b, pair.id, PINGS);
+    const line = (times: number[]) => `median ${fmt(median(times))} ms, min ${fmt(Math.min(...times))}, max ${fmt(Math.max(...times))} (${times.length} tasks)`;
+    printTable('demo network: founder on node A, member on node B, relay daemon process, LoopbackACN', [
+      ["browser on A: “Create task” → card on B's board (in B's browser)", line(viaBrowsers)],
+      ["baseline, same run: A's API → task in B's projection (no browsers)", line(viaApi)],
+    ]);
+    await a.context().close();
+    await b.context().close();
+  } finally {
+    await pair.close();
+  }
 } finally {
   await browser.close();
   await t.close();

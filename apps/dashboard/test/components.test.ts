@@ -9,7 +9,9 @@ import type { Rules } from '../src/lib/rules-engine.js';
 import { TOKEN_KEY } from '../src/lib/session.js';
 import BoardView from '../src/views/BoardView.vue';
 import HealthView from '../src/views/HealthView.vue';
+import MembersView from '../src/views/MembersView.vue';
 import NewTask from '../src/views/NewTask.vue';
+import PursuanceView from '../src/views/PursuanceView.vue';
 import RulesView from '../src/views/RulesView.vue';
 import TaskDetail from '../src/views/TaskDetail.vue';
 import { FakeEventSource, FOUNDER, MEMBER, MemoryStorage, PID, fakeFetch, members, pursuanceRoutes, roles, summary, task, cellRules, type Call } from './fakes.js';
@@ -130,6 +132,62 @@ describe('task detail', () => {
     await flushPromises();
     expect(w.find('[data-testid="error-reason"]').text()).toBe('denied by rule: quiet hours');
     expect(w.find('[data-testid="error-rule"]').text()).toBe('quiet hours');
+  });
+});
+
+describe('members', () => {
+  it('locks the add form while a member is being added, then clears it for the next one', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const added: unknown[] = [];
+    const { ctx, store, state } = await setup('founder', {
+      [`POST /api/pursuances/${PID}/members`]: async (c) => {
+        added.push(c.body);
+        await held;
+        const b = c.body as { onion: string; name?: string; roles: string[] };
+        state.members = [...state.members, { onion: b.onion, name: b.name ?? null, roles: b.roles, founder: false }];
+        return { id: 'e1', kind: 'member.add' };
+      },
+    });
+    const w = mountWith(MembersView, ctx, { store });
+    await flushPromises();
+    const onion = 'a'.repeat(56);
+    const form = w.find('form[aria-labelledby="add-title"]');
+    const locked = () => (form.find('fieldset.bare').element as HTMLFieldSetElement).disabled;
+    await w.find('#m-onion').setValue(onion);
+    await w.find('#m-name').setValue('ana');
+    await form.findAll('input[type="checkbox"]').find((c) => (c.element as HTMLInputElement).value === 'member')!.setValue(true);
+    expect(locked()).toBe(false);
+    await form.trigger('submit');
+    // While the node works on it, nothing in the form can be changed (or lost by the reset).
+    expect(locked()).toBe(true);
+    expect(form.attributes('aria-busy')).toBe('true');
+    release();
+    await flushPromises();
+    expect(w.find(`tr[data-member="${onion}"]`).text()).toContain('Member');
+    expect(locked()).toBe(false);
+    expect((w.find('#m-onion').element as HTMLInputElement).value).toBe('');
+    expect((w.find('#m-name').element as HTMLInputElement).value).toBe('');
+    expect(form.findAll('input[type="checkbox"]').some((c) => (c.element as HTMLInputElement).checked)).toBe(false);
+    expect(added).toEqual([{ onion, name: 'ana', roles: ['member'] }]);
+  });
+});
+
+describe('pursuance sections', () => {
+  it('offers "New task" to a member who may create one, and not after their removal', async () => {
+    const { ctx, store, state } = await setup('member');
+    const w = mountWith(PursuanceView, ctx, { route: { name: 'board', pursuanceId: PID } });
+    await flushPromises();
+    const links = () => w.findAll('nav[aria-label="Pursuance sections"] a').map((a) => a.text());
+    expect(links()).toContain('New task');
+    expect(w.find('[data-testid="not-member"]').exists()).toBe(false);
+    state.members = state.members.filter((m) => m.onion !== MEMBER);
+    state.summary = summary({ amFounder: false, myRoles: [] });
+    await store.refresh();
+    await flushPromises();
+    expect(w.find('[data-testid="not-member"]').exists()).toBe(true);
+    expect(links()).not.toContain('New task');
+    expect(links()).toContain('Board');
   });
 });
 

@@ -157,24 +157,25 @@ type Handler = (call: Call) => unknown;
 
 /**
  * A scripted fetch: routes are "METHOD /path" (query strings ignored); a handler returns a
- * JSON body, or { status, body } for an error. Every call is recorded.
+ * JSON body, or { status, body } for an error (or a promise of either, to hold a request open).
+ * Every call is recorded.
  */
 export function fakeFetch(routes: Record<string, Handler>): { fetch: (input: string, init?: RequestInit) => Promise<Response>; calls: Call[] } {
   const calls: Call[] = [];
   return {
     calls,
-    fetch(input: string, init: RequestInit = {}) {
+    async fetch(input: string, init: RequestInit = {}) {
       const method = init.method ?? 'GET';
       const path = input.split('?')[0]!;
       const call: Call = { method, path, body: init.body ? JSON.parse(init.body as string) : undefined, headers: (init.headers ?? {}) as Record<string, string> };
       calls.push(call);
       const handler = routes[`${method} ${path}`];
-      if (!handler) return Promise.resolve(new Response(JSON.stringify({ code: 'NOT_FOUND', message: `no route ${method} ${path}` }), { status: 404 }));
-      const out = handler(call) as { status?: number; body?: unknown } | undefined;
+      if (!handler) return new Response(JSON.stringify({ code: 'NOT_FOUND', message: `no route ${method} ${path}` }), { status: 404 });
+      const out = (await handler(call)) as { status?: number; body?: unknown } | undefined;
       const isWrapped = out !== null && typeof out === 'object' && 'status' in out && typeof out.status === 'number';
       const status = isWrapped ? out.status! : 200;
       const body = isWrapped ? out.body : out;
-      return Promise.resolve(new Response(body === undefined ? '' : JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } }));
+      return new Response(body === undefined ? '' : JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
     },
   };
 }

@@ -1,3 +1,4 @@
+import { flushPromises } from '@vue/test-utils';
 import { ref } from 'vue';
 import { describe, expect, it } from 'vitest';
 import { ApiClient, ApiError } from '../src/lib/api.js';
@@ -73,6 +74,56 @@ describe('PursuanceStore', () => {
     await store.changeTask('t1', { op: 'comment', body: 'hi' });
     expect(count('/tasks')).toBe(2);
     expect(store.tasks.value[0]!.comments.map((c) => c.body)).toEqual(['hi']);
+  });
+
+  it('settles an action after one fresh load even while changes keep arriving', async () => {
+    // A busy pursuance: every load is overtaken by another `changed` event (each task fetch
+    // asks for a refresh, as the SSE handler would). The action's promise must still settle.
+    let storm = false;
+    let stormy: PursuanceStore | null = null;
+    const { store, state, count } = setup(FOUNDER, {
+      [`GET /api/pursuances/${PID}/tasks`]: () => {
+        if (storm) void stormy?.refresh();
+        return state.tasks;
+      },
+      [`POST /api/pursuances/${PID}/tasks/t1/changes`]: () => {
+        state.tasks = [{ ...state.tasks[0]!, title: 'Renamed' }];
+        return { id: 'e', kind: 'task.edit' };
+      },
+    });
+    stormy = store;
+    await store.want('tasks');
+    storm = true;
+    await store.changeTask('t1', { op: 'edit', title: 'Renamed' });
+    expect(store.tasks.value[0]!.title).toBe('Renamed');
+    const during = count('/tasks');
+    storm = false;
+    await store.refresh();
+    // The storm stops with the changes: at most the load in flight and one follow-up.
+    expect(count('/tasks') - during).toBeLessThanOrEqual(2);
+  });
+
+  it('fetches the parts alongside the summary, and a failed summary fails the load', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let fail = false;
+    const { store, state, count } = setup(FOUNDER, {
+      [`GET /api/pursuances/${PID}`]: async () => {
+        await held;
+        return fail ? { status: 503, body: { code: 'UNAVAILABLE', message: 'busy' } } : state.summary;
+      },
+    });
+    const loading = store.want('tasks');
+    await flushPromises();
+    // The summary is still held by the node, and the tasks are already on their way.
+    expect(count('/tasks')).toBe(1);
+    release();
+    await loading;
+    expect(store.summary.value?.name).toBe('Cell 9');
+    fail = true;
+    await store.refresh();
+    expect(store.error.value).toMatchObject({ status: 503, code: 'UNAVAILABLE' });
+    expect(store.summary.value?.name).toBe('Cell 9');
   });
 
   it('loads the group sync status, and treats a node without the sync API as having none', async () => {

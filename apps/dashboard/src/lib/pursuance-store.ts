@@ -39,8 +39,11 @@ export class PursuanceStore {
 
   readonly #wanted = new Set<Part>(['summary', 'members', 'roles', 'rules']);
   readonly #loaded = new Set<Part>();
-  #running: Promise<void> | null = null;
-  #again = false;
+  /** Refresh requests made, and the newest one a finished load has answered. */
+  #requested = 0;
+  #covered = 0;
+  #pumping = false;
+  #waiters: { ticket: number; resolve: () => void }[] = [];
   #rulesRevision = -1;
 
   public constructor(
@@ -73,32 +76,55 @@ export class PursuanceStore {
     return this.#loaded.has(part);
   }
 
-  /** Refetch every wanted part; concurrent calls share one follow-up fetch. */
+  /**
+   * Refetch every wanted part. Resolves once a load that started after this call has finished:
+   * calls made while a load runs share one follow-up load, and a caller never waits on later
+   * ones (a busy pursuance sends `changed` events faster than a load takes, which must not keep
+   * an action's promise, and the form waiting on it, pending).
+   */
   public refresh(): Promise<void> {
-    if (this.#running) {
-      this.#again = true;
-      return this.#running;
-    }
-    const run = async (): Promise<void> => {
-      do {
-        this.#again = false;
+    const ticket = ++this.#requested;
+    const done = new Promise<void>((resolve) => this.#waiters.push({ ticket, resolve }));
+    if (!this.#pumping) void this.#pump();
+    return done;
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (this.#covered < this.#requested) {
+        const covers = this.#requested;
         await this.#load();
-      } while (this.#again);
-    };
-    this.#running = run().finally(() => {
-      this.#running = null;
-    });
-    return this.#running;
+        this.#covered = covers;
+        const ready = this.#waiters.filter((w) => w.ticket <= covers);
+        this.#waiters = this.#waiters.filter((w) => w.ticket > covers);
+        for (const w of ready) w.resolve();
+      }
+    } finally {
+      this.#pumping = false;
+    }
   }
 
   async #load(): Promise<void> {
     const wanted = [...this.#wanted];
     try {
-      const summary = await this.api.pursuance(this.id);
+      // The parts are fetched alongside the summary (one round trip, not two); only the rules
+      // wait for it, to be refetched when their revision changed. Every fetch is settled before
+      // the first failure is reported, so none is left rejecting unobserved.
+      let failure: unknown = null;
       const jobs: Promise<void>[] = [];
+      const track = (job: Promise<void>): Promise<void> => {
+        const settled = job.catch((err: unknown) => {
+          failure ??= err;
+        });
+        jobs.push(settled);
+        return settled;
+      };
+      const got: { summary?: PursuanceSummary } = {};
+      const summaryLoaded = track(this.api.pursuance(this.id).then((v) => void (got.summary = v)));
       const get = <T>(part: Part, fetcher: () => Promise<T>, set: (v: T) => void) => {
         if (!wanted.includes(part)) return;
-        jobs.push(
+        void track(
           fetcher().then((v) => {
             set(v);
             this.#loaded.add(part);
@@ -108,17 +134,20 @@ export class PursuanceStore {
       get('tasks', () => this.api.tasks(this.id), (v) => (this.tasks.value = v));
       get('members', () => this.api.members(this.id), (v) => (this.members.value = v));
       get('roles', () => this.api.roles(this.id), (v) => (this.roles.value = v));
-      if (summary.rulesRevision !== this.#rulesRevision || !this.rules.value) {
-        get('rules', () => this.api.rules(this.id), (v) => {
-          this.rules.value = v;
-          this.#rulesRevision = summary.rulesRevision;
-        });
-      }
       get('feed', () => this.api.feed(this.id), (v) => (this.feed.value = v));
       get('rejections', () => this.api.rejections(this.id), (v) => (this.rejections.value = v));
       get('sync', () => this.api.syncStatus(this.id).catch(() => null), (v) => (this.sync.value = v));
+      await summaryLoaded;
+      const revision = got.summary?.rulesRevision;
+      if (revision !== undefined && (revision !== this.#rulesRevision || !this.rules.value)) {
+        get('rules', () => this.api.rules(this.id), (v) => {
+          this.rules.value = v;
+          this.#rulesRevision = revision;
+        });
+      }
       await Promise.all(jobs);
-      this.summary.value = summary;
+      if (failure !== null || !got.summary) throw failure;
+      this.summary.value = got.summary;
       this.#loaded.add('summary');
       this.error.value = null;
     } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * The node API's response shapes, as the dashboard reads them. They mirror the read models in
- * apps/node/src/domain/read-models.ts (plain JSON); the node is the authority.
+ * apps/node/src/domain/read-models.ts (plain JSON); the node is the authority, and
+ * test/contracts/api-types.ts fails the typecheck when the two drift apart.
  */
 import type { Rules } from './rules-engine.js';
 

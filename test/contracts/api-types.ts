@@ -1,0 +1,48 @@
+/**
+ * The dashboard keeps its own copy of the node API's response shapes (apps/dashboard/src/lib/
+ * types.ts): it is a browser bundle and must not import the node app. This file is the
+ * contract between the two copies, checked by `tsc -b` (the typecheck step of CI): if the node
+ * adds, drops or changes a field the dashboard reads, the build fails here.
+ *
+ * Each check asks two things: what the node sends is assignable to what the dashboard expects,
+ * and both name exactly the same fields (the dashboard knows every field the node sends).
+ */
+import type * as Dash from '../../apps/dashboard/src/lib/types.js';
+import type { ProgressEvent as NodeProgress } from '../../apps/node/src/events.js';
+import type { FeedItem, MemberModel, PursuanceSummary, RoleModel, TaskModel } from '../../apps/node/src/domain/read-models.js';
+import type { IngestReport } from '../../apps/node/src/domain/registry.js';
+import type { SyncStatus } from '../../apps/node/src/sync/sync.service.js';
+import type { Rejection } from '../../packages/pursuance/src/index.js';
+
+type Fields<T> = keyof T;
+type SameFields<A, B> = [Fields<A>] extends [Fields<B>] ? ([Fields<B>] extends [Fields<A>] ? true : false) : false;
+type Reads<Node, Dashboard> = [Node] extends [Dashboard] ? SameFields<Node, Dashboard> : false;
+
+/** The node's progress event carries exactly the SSE payload fields. */
+type NodeProgressPayload = Pick<NodeProgress, 'job' | 'pursuanceId' | 'done' | 'total'>;
+
+export const contract: {
+  summary: Reads<PursuanceSummary, Dash.PursuanceSummary>;
+  member: Reads<MemberModel, Dash.MemberModel>;
+  role: Reads<RoleModel, Dash.RoleModel>;
+  task: Reads<TaskModel, Dash.TaskModel>;
+  comment: Reads<TaskModel['comments'][number], Dash.CommentView>;
+  history: Reads<TaskModel['history'][number], Dash.HistoryEntry>;
+  feed: Reads<FeedItem, Dash.FeedItem>;
+  rejection: Reads<Rejection, Dash.Rejection>;
+  ingest: Reads<IngestReport, Dash.IngestReport>;
+  sync: Reads<SyncStatus, Dash.SyncStatus>;
+  progress: Reads<NodeProgressPayload, Dash.ProgressEvent>;
+} = {
+  summary: true,
+  member: true,
+  role: true,
+  task: true,
+  comment: true,
+  history: true,
+  feed: true,
+  rejection: true,
+  ingest: true,
+  sync: true,
+  progress: true,
+};
