@@ -114,6 +114,8 @@ describe('dashboards of three members syncing through a relay', () => {
     await pageF.getByLabel("Relay's server bundle").fill(relayBundle);
     await pageF.getByRole('button', { name: 'Attach', exact: true }).click();
     await pageF.getByTestId('sync-status').filter({ hasText: /group \S+ on relay/ }).waitFor();
+    await pageF.getByTestId('relay-connection').filter({ hasText: /^connected, in sync since / }).waitFor();
+    expect(await pageF.getByTestId('gaps').textContent()).toBe('none');
     await screenshot(pageF, 'relay-00-founder-health-attached');
 
     await tab(pageF, 'Members & roles').click();

@@ -234,16 +234,34 @@ describe('health', () => {
     const w = mountWith(HealthView, ctx, { store });
     await flushPromises();
     expect(w.find('[data-testid="sync-status"]').text()).toContain('in sync with the relay');
-    expect(w.find('[data-testid="gaps"]').text()).toBe('1 missing, being repaired from other members');
+    expect(w.find('[data-testid="gaps"]').text()).toBe(
+      '2 detected and 1 message repaired from other members since this node started; 1 still missing, being repaired from other members',
+    );
+    expect(w.find('[data-testid="relay-connection"]').text()).toMatch(/^connected, in sync since /);
     await w.find('#relay-bundle').setValue('new-relay-bundle');
     await w.find('form[aria-labelledby="h-relay"]').trigger('submit');
     await flushPromises();
     expect(f.calls.find((c) => c.method === 'POST')).toMatchObject({ path: `/api/pursuances/${PID}/relay/move`, body: { bundle: 'new-relay-bundle' } });
   });
 
+  it('says when the relay connection was lost, and why', async () => {
+    const status = { pursuanceId: PID, groupId: 'g'.repeat(64), relay: 'r', relaySynced: false, groupMessages: 3, gaps: [], withheld: [], lastMessageAt: 5, gapsDetected: 0, gapsRepaired: 0 };
+    const sync: { lastSyncAt: number | null; lastDown: { at: number; code: string } | null } = { lastSyncAt: 1_000, lastDown: { at: 2_000, code: 'ECONNREFUSED' } };
+    const { ctx, store } = await setup('founder', { [`GET /api/pursuances/${PID}/sync`]: () => ({ ...status, ...sync }) });
+    const w = mountWith(HealthView, ctx, { store });
+    await flushPromises();
+    expect(w.find('[data-testid="relay-connection"]').text()).toMatch(/^connection lost .+ \(ECONNREFUSED\): reconnecting$/);
+    expect(w.find('[data-testid="gaps"]').text()).toBe('none');
+    sync.lastDown = null;
+    sync.lastSyncAt = null;
+    await store.refresh();
+    await flushPromises();
+    expect(w.find('[data-testid="relay-connection"]').text()).toBe('connecting: the relay is replaying the group');
+  });
+
   it('offers to attach a pursuance that is in no group yet', async () => {
     const { ctx, store, f } = await setup('founder', {
-      [`GET /api/pursuances/${PID}/sync`]: () => ({ pursuanceId: PID, groupId: null, relay: null, relaySynced: false, groupMessages: 0, gaps: [], withheld: [], lastMessageAt: null }),
+      [`GET /api/pursuances/${PID}/sync`]: () => ({ pursuanceId: PID, groupId: null, relay: null, relaySynced: false, groupMessages: 0, gaps: [], withheld: [], lastMessageAt: null, lastSyncAt: null, lastDown: null, gapsDetected: 0, gapsRepaired: 0 }),
       [`POST /api/pursuances/${PID}/relay/attach`]: () => ({ groupId: 'g'.repeat(64) }),
     });
     const w = mountWith(HealthView, ctx, { store });

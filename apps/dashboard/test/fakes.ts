@@ -193,7 +193,7 @@ export function pursuanceRoutes(state: { summary: PursuanceSummary; tasks: TaskM
     [`GET ${p}/rules`]: () => state.rules,
     [`GET ${p}/feed`]: () => [],
     [`GET ${p}/rejections`]: () => [],
-    [`GET ${p}/sync`]: () => ({ pursuanceId: PID, groupId: 'g'.repeat(64), relay: 'relay-bundle', relaySynced: true, groupMessages: 12, gaps: ['m1'], withheld: [], lastMessageAt: 5 }),
+    [`GET ${p}/sync`]: () => ({ pursuanceId: PID, groupId: 'g'.repeat(64), relay: 'relay-bundle', relaySynced: true, groupMessages: 12, gaps: ['m1'], withheld: [], lastMessageAt: 5, lastSyncAt: 4, lastDown: null, gapsDetected: 2, gapsRepaired: 1 }),
   };
 }
 

@@ -147,6 +147,7 @@ export class CwtchPeer extends EventEmitter<CwtchPeerEvents> {
   #settings: Settings = { displayName: '', attributes: {} };
   #started = false;
   #stopped = false;
+  #membership: ((groupId: string) => readonly OnionName[] | null) | null = null;
 
   private constructor(options: CwtchPeerOptions, vault: ProfileVault, identity: Identity) {
     super();
@@ -175,6 +176,7 @@ export class CwtchPeer extends EventEmitter<CwtchPeerEvents> {
       self: identity.onion,
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       mayServe: (onion, group) => this.#mayServe(onion, group),
+      candidates: (group) => this.#candidates(group),
     });
     this.#wire();
   }
@@ -777,9 +779,34 @@ export class CwtchPeer extends EventEmitter<CwtchPeerEvents> {
     this.#repairTimers.set(groupId, timer);
   }
 
+  /**
+   * Who else is in an open group (one without a fixed member list), as the application above
+   * knows it — a pursuance knows its members. Those members may be asked for, and are served,
+   * the group's messages in gap repair, even if they never posted (a silent member is not in
+   * the group's log, and would otherwise be refused as a stranger).
+   */
+  public setGroupMembership(resolver: (groupId: string) => readonly OnionName[] | null): void {
+    this.#membership = resolver;
+  }
+
+  #knownMembers(state: GroupState): readonly OnionName[] {
+    if (state.record.members !== null) return state.record.members;
+    try {
+      return this.#membership?.(state.record.id) ?? [];
+    } catch {
+      return [];
+    }
+  }
+
+  #candidates(state: GroupState): OnionName[] {
+    const { members, owner } = state.record;
+    if (members !== null) return [...members];
+    return [...new Set([owner, ...state.log.senders(), ...this.#knownMembers(state)])];
+  }
+
   #isCandidate(onion: OnionName, state: GroupState): boolean {
     const { members, owner } = state.record;
-    return members !== null ? members.includes(onion) : onion === owner || state.log.senders().has(onion);
+    return members !== null ? members.includes(onion) : onion === owner || state.log.senders().has(onion) || this.#knownMembers(state).includes(onion);
   }
 
   #mayServe(onion: OnionName, state: GroupState): boolean {

@@ -40,6 +40,8 @@ export interface RepairEngineOptions {
   readonly requestTimeoutMs: number;
   /** May `onion` receive this group's messages from us? */
   readonly mayServe: (onion: OnionName, group: GroupState) => boolean;
+  /** Whom to ask for this group's missing messages (never ourselves). */
+  readonly candidates: (group: GroupState) => readonly OnionName[];
 }
 
 interface PendingRequest {
@@ -100,7 +102,7 @@ export class RepairEngine extends EventEmitter<RepairEvents> {
     const unreachable = new Set<OnionName>();
     for (let round = 0; round < MAX_REPAIR_ROUNDS && !this.#stopped; round++) {
       if (state.log.missing().length === 0) break;
-      const candidates = [...new Set([...(state.record.members ?? []), state.record.owner, ...state.log.senders()])].filter((o) => o !== self);
+      const candidates = this.#options.candidates(state).filter((o) => o !== self);
       let progress = false;
       for (const onion of candidates) {
         if (unreachable.has(onion) || this.#stopped) continue;

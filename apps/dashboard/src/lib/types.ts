@@ -151,6 +151,10 @@ export interface SyncStatus {
   readonly gaps: readonly string[];
   readonly withheld: readonly string[];
   readonly lastMessageAt: number | null;
+  readonly lastSyncAt: number | null;
+  readonly lastDown: { readonly at: number; readonly code: string | null } | null;
+  readonly gapsDetected: number;
+  readonly gapsRepaired: number;
 }
 
 /** SSE payloads of /api/stream. */

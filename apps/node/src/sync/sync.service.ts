@@ -15,6 +15,13 @@ export interface SyncStatus {
   readonly gaps: readonly string[];
   readonly withheld: readonly string[];
   readonly lastMessageAt: number | null;
+  /** When the relay connection last finished its replay (live from then on); null if never. */
+  readonly lastSyncAt: number | null;
+  /** When the relay connection last dropped, with the error code if there was one. */
+  readonly lastDown: { readonly at: number; readonly code: string | null } | null;
+  /** Gaps in the group's signed chain seen since this node started, and messages repaired from other members. */
+  readonly gapsDetected: number;
+  readonly gapsRepaired: number;
 }
 
 /**
@@ -30,6 +37,11 @@ export interface SyncStatus {
  */
 export class SyncService {
   readonly #lastMessageAt = new Map<string, number>();
+  /** Relay connection health, by relay onion / group id (counters since this node started). */
+  readonly #lastSyncAt = new Map<string, number>();
+  readonly #lastDown = new Map<string, { at: number; code: string | null }>();
+  readonly #gapsDetected = new Map<string, number>();
+  readonly #gapsRepaired = new Map<string, number>();
   /** Group messages for a pursuance we do not hold yet (joining), kept until its genesis arrives. */
   readonly #waiting = new Map<string, Uint8Array[]>();
   /** Pursuances this node is moving right now (its own relay.move is posted by move()). */
@@ -61,10 +73,33 @@ export class SyncService {
         this.#inbound = this.#inbound.then(() => this.#drain()).catch(() => undefined);
       });
     };
-    const onSynced = (): void => void this.reconcileAll();
+    // A pursuance's groups are open Cwtch groups: the pursuance's member list says who may
+    // ask for and serve missing messages (a member who never posted is no stranger).
+    this.peer.setGroupMembership((groupId) => {
+      const pursuanceId = this.pursuanceOf(groupId);
+      if (pursuanceId === null || !this.registry.has(pursuanceId)) return null;
+      return [...this.registry.get(pursuanceId).log.state().members.keys()];
+    });
+    const onSynced = ({ relay }: { relay: string }): void => {
+      this.#lastSyncAt.set(relay, Date.now());
+      void this.reconcileAll();
+    };
+    const onDown = ({ relay, code }: { relay: string; code: string | undefined }): void => void this.#lastDown.set(relay, { at: Date.now(), code: code ?? null });
+    const bump = (counts: Map<string, number>, groupId: string, by: number) => counts.set(groupId, (counts.get(groupId) ?? 0) + by);
+    const onGap = ({ groupId }: { groupId: string }): void => void bump(this.#gapsDetected, groupId, 1);
+    const onRepaired = ({ groupId, signatures }: { groupId: string; signatures: string[] }): void => void bump(this.#gapsRepaired, groupId, signatures.length);
     this.peer.on('groupMessage', onGroup);
     this.peer.on('relaySynced', onSynced);
-    this.#off.push(() => this.peer.off('groupMessage', onGroup), () => this.peer.off('relaySynced', onSynced));
+    this.peer.on('relayDown', onDown);
+    this.peer.on('gap', onGap);
+    this.peer.on('gapRepaired', onRepaired);
+    this.#off.push(
+      () => this.peer.off('groupMessage', onGroup),
+      () => this.peer.off('relaySynced', onSynced),
+      () => this.peer.off('relayDown', onDown),
+      () => this.peer.off('gap', onGap),
+      () => this.peer.off('gapRepaired', onRepaired),
+    );
     this.#off.push(
       this.registry.onChange((change) => {
         if (change.origin === 'local' && !this.#moving.has(change.pursuanceId)) void this.#publish(change.pursuanceId, change.events);
@@ -195,7 +230,7 @@ export class SyncService {
   public status(pursuanceId: string): SyncStatus {
     const groupId = this.groupOf(pursuanceId);
     if (!groupId) {
-      return { pursuanceId, groupId: null, relay: null, relaySynced: false, groupMessages: 0, gaps: [], withheld: [], lastMessageAt: null };
+      return { pursuanceId, groupId: null, relay: null, relaySynced: false, groupMessages: 0, gaps: [], withheld: [], lastMessageAt: null, lastSyncAt: null, lastDown: null, gapsDetected: 0, gapsRepaired: 0 };
     }
     const group = this.peer.group(groupId);
     const report = this.peer.gapReport(groupId);
@@ -208,6 +243,10 @@ export class SyncService {
       gaps: report.missing,
       withheld: report.withheld,
       lastMessageAt: this.#lastMessageAt.get(pursuanceId) ?? null,
+      lastSyncAt: this.#lastSyncAt.get(group.relay) ?? null,
+      lastDown: this.#lastDown.get(group.relay) ?? null,
+      gapsDetected: this.#gapsDetected.get(groupId) ?? 0,
+      gapsRepaired: this.#gapsRepaired.get(groupId) ?? 0,
     };
   }
 
