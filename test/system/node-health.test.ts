@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopbackACN } from '@pursuance/tapir';
 import { startNode, type RunningNode, type SyncStatus } from '../../apps/node/src/index.js';
-import { http } from '../../apps/node/test/http.js';
+import { http, nextSse } from '../../apps/node/test/http.js';
 import { AdversarialRelay, honest, type RelaySession } from '../../packages/cwtch/test/adversarial-relay.js';
 import { testNodeOptions } from '../support/test-node.js';
 import { untilChange } from '../support/until-change.js';
@@ -83,6 +83,9 @@ describe('sync health under a relay that drops a message for one member', () => 
   });
 
   it('detects the dropped message as a gap, repairs it from the founder, and counts both', { timeout: 120_000 }, async () => {
+    // The member's dashboard hears of the repair over SSE (`sync`), though no new event says so.
+    const heard = nextSse(member.port, member.token, 'sync', (d) => d['pursuanceId'] === pursuanceId && member.sync.status(pursuanceId).gapsRepaired > 0);
+    await heard.ready;
     let dropped = 0;
     relay.policy = {
       replay: honest.replay,
@@ -101,13 +104,17 @@ describe('sync health under a relay that drops a message for one member', () => 
     expect(s.gapsRepaired).toBeGreaterThanOrEqual(1);
     expect(s.gaps).toEqual([]);
     expect(s.withheld).toEqual([]);
+    await heard.event;
     // The founder's own view of the relay was untouched.
     expect(await status(founder)).toMatchObject({ gapsDetected: 0, gapsRepaired: 0 });
   });
 
   it('says when the relay connection was lost', { timeout: 60_000 }, async () => {
     const before = Date.now();
+    const heard = nextSse(member.port, member.token, 'sync', (d) => d['pursuanceId'] === pursuanceId);
+    await heard.ready;
     await relay.close();
+    await heard.event;
     await untilRelay(member, () => !member.peer.isRelaySynced(relay.onion) && member.sync.status(pursuanceId).lastDown !== null, 'the member to notice the relay is gone');
     const s = await status(member);
     expect(s.relaySynced).toBe(false);

@@ -288,4 +288,19 @@ describe('live updates', () => {
     expect(ctx.live.lastRemote[PID]).toBeTypeOf('number');
     void MEMBER;
   });
+
+  it('refetches only the sync status when the node says its sync health changed', async () => {
+    let synced = true;
+    const { store, f } = await setup('founder', {
+      [`GET /api/pursuances/${PID}/sync`]: () => ({ pursuanceId: PID, groupId: 'g'.repeat(64), relay: 'r', relaySynced: synced, groupMessages: 1, gaps: [], withheld: [], lastMessageAt: 1, lastSyncAt: 1, lastDown: synced ? null : { at: 2, code: null }, gapsDetected: 0, gapsRepaired: 0 }),
+    });
+    await store.want('sync');
+    expect(store.sync.value?.relaySynced).toBe(true);
+    const calls = f.calls.length;
+    synced = false;
+    FakeEventSource.last!.emit('sync', { pursuanceId: PID });
+    await flushPromises();
+    expect(store.sync.value).toMatchObject({ relaySynced: false, lastDown: { at: 2 } });
+    expect(f.calls.slice(calls).map((c) => c.path)).toEqual([`/api/pursuances/${PID}/sync`]);
+  });
 });

@@ -4,7 +4,7 @@ import { CqrsModule, EventBus } from '@nestjs/cqrs';
 import { CommandHandlers } from './commands/handlers.js';
 import { PursuanceRegistry } from './domain/registry.js';
 import type { RulesTemplate } from './domain/templates.js';
-import { PursuanceChangedEvent } from './events.js';
+import { PursuanceChangedEvent, SyncHealthEvent } from './events.js';
 import { HttpBinding } from './http/binding.js';
 import { ErrorFilter } from './http/error.filter.js';
 import { OPENAPI_DOCUMENT, OpenApiController } from './http/openapi.controller.js';
@@ -25,20 +25,26 @@ export interface NodeRuntime {
   readonly sync: SyncService;
 }
 
-/** Publishes every registry change on the CQRS event bus (for SSE and the sync service). */
+/** Publishes every registry change, and every change of sync health, on the CQRS event bus (for SSE and the sync service). */
 class RegistryEventsBridge implements OnModuleInit, OnModuleDestroy {
   #off: (() => void) | undefined;
+  #offHealth: (() => void) | undefined;
   public constructor(
     @Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry,
+    @Inject(SyncService) private readonly sync: SyncService,
     @Inject(EventBus) private readonly events: EventBus,
   ) {}
   public onModuleInit(): void {
     this.#off = this.registry.onChange((c) => {
       this.events.publish(new PursuanceChangedEvent(c.pursuanceId, c.events.map((e) => e.id), c.origin));
     });
+    this.#offHealth = this.sync.onHealth((pursuanceId) => {
+      this.events.publish(new SyncHealthEvent(pursuanceId));
+    });
   }
   public onModuleDestroy(): void {
     this.#off?.();
+    this.#offHealth?.();
   }
 }
 

@@ -16,3 +16,8 @@ export class ProgressEvent {
     public readonly total: number,
   ) {}
 }
+
+/** A pursuance's sync health changed (relay link, gaps): the dashboard refetches its sync status. */
+export class SyncHealthEvent {
+  public constructor(public readonly pursuanceId: string) {}
+}

@@ -81,6 +81,8 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
     if (listShown || !known) jobs.push(refreshPursuances());
     void Promise.all(jobs).then(say);
   });
+  // Sync health (relay link, gaps) changes without new events: only the sync status is refetched.
+  live.onSync((e) => void stores.get(e.pursuanceId)?.refreshSync());
 
   const ctx: AppContext = {
     session,

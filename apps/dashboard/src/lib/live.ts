@@ -1,9 +1,9 @@
 import { reactive, ref, type Ref } from 'vue';
-import type { ChangedEvent, ProgressEvent } from './types.js';
+import type { ChangedEvent, ProgressEvent, SyncHealthEvent } from './types.js';
 
 /**
  * The node's server-sent events (/api/stream): `changed` when a pursuance gained events,
- * `progress` for replay and resync, `ping` every 15 s. EventSource cannot send headers, so the
+ * `sync` when its sync health changed, `progress` for replay and resync, `ping` every 15 s. EventSource cannot send headers, so the
  * token goes in the query string (the node accepts that for GET /api/stream only).
  */
 export type LiveStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -27,6 +27,7 @@ export interface Live {
   connect(token: string): void;
   disconnect(): void;
   onChanged(listener: (e: ChangedEvent) => void): () => void;
+  onSync(listener: (e: SyncHealthEvent) => void): () => void;
 }
 
 const EVENT_SOURCE_CLOSED = 2;
@@ -37,6 +38,7 @@ export function createLive(factory: EventSourceFactory = (url) => new EventSourc
   const lastRemote = reactive<Record<string, number>>({});
   const lastEventAt = ref<number | null>(null);
   const listeners = new Set<(e: ChangedEvent) => void>();
+  const syncListeners = new Set<(e: SyncHealthEvent) => void>();
   let source: EventSourceLike | null = null;
 
   const parse = <T>(e: MessageEvent<string>): T | null => {
@@ -72,6 +74,12 @@ export function createLive(factory: EventSourceFactory = (url) => new EventSourc
         if (data.origin !== 'local') lastRemote[data.pursuanceId] = clock();
         for (const l of listeners) l(data);
       });
+      s.addEventListener('sync', (e) => {
+        const data = parse<SyncHealthEvent>(e);
+        if (!data) return;
+        lastEventAt.value = clock();
+        for (const l of syncListeners) l(data);
+      });
       s.addEventListener('progress', (e) => {
         const data = parse<ProgressEvent>(e);
         if (!data) return;
@@ -89,6 +97,10 @@ export function createLive(factory: EventSourceFactory = (url) => new EventSourc
     onChanged(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    onSync(listener) {
+      syncListeners.add(listener);
+      return () => syncListeners.delete(listener);
     },
   };
 }

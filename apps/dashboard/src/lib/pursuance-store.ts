@@ -158,6 +158,13 @@ export class PursuanceStore {
     }
   }
 
+  /** Refetch the sync status alone (the node says its relay link or gaps changed). */
+  public async refreshSync(): Promise<void> {
+    if (!this.#wanted.has('sync')) return;
+    this.sync.value = await this.api.syncStatus(this.id).catch(() => null);
+    this.#loaded.add('sync');
+  }
+
   /** Run an action, then refresh; a refusal is thrown as ApiError (with the node's reason). */
   async #act<T>(call: () => Promise<T>): Promise<T> {
     let result: T;

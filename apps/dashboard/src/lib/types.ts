@@ -164,6 +164,10 @@ export interface ChangedEvent {
   readonly origin: string;
 }
 
+export interface SyncHealthEvent {
+  readonly pursuanceId: string;
+}
+
 export interface ProgressEvent {
   readonly job: 'replay' | 'resync';
   readonly pursuanceId: string;

@@ -2,11 +2,12 @@ import { Controller, Inject, Sse, type MessageEvent } from '@nestjs/common';
 import { EventBus, ofType } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { interval, map, merge, type Observable } from 'rxjs';
-import { ProgressEvent, PursuanceChangedEvent } from '../events.js';
+import { ProgressEvent, PursuanceChangedEvent, SyncHealthEvent } from '../events.js';
 
 /**
  * Server-sent events: `changed` when a pursuance gained events (the dashboard refetches),
- * `progress` for long jobs (replay, resync), and a `ping` every 15 s to keep proxies and the
+ * `sync` when its sync health changed (relay link, gaps; the dashboard refetches the sync
+ * status), `progress` for long jobs (replay, resync), and a `ping` every 15 s to keep proxies and the
  * browser from timing the stream out. EventSource cannot send headers, so this route takes
  * the token as a query parameter (see SecurityGuard).
  */
@@ -26,7 +27,11 @@ export class StreamController {
       ofType(ProgressEvent),
       map((e) => ({ type: 'progress', data: { job: e.job, pursuanceId: e.pursuanceId, done: e.done, total: e.total } })),
     );
+    const health = this.events.pipe(
+      ofType(SyncHealthEvent),
+      map((e) => ({ type: 'sync', data: { pursuanceId: e.pursuanceId } })),
+    );
     const ping = interval(15_000).pipe(map(() => ({ type: 'ping', data: {} })));
-    return merge(changed, progress, ping);
+    return merge(changed, health, progress, ping);
   }
 }

@@ -42,6 +42,8 @@ export class SyncService {
   readonly #lastDown = new Map<string, { at: number; code: string | null }>();
   readonly #gapsDetected = new Map<string, number>();
   readonly #gapsRepaired = new Map<string, number>();
+  readonly #healthListeners = new Set<(pursuanceId: string) => void>();
+  readonly #healthDue = new Set<string>();
   /** Group messages for a pursuance we do not hold yet (joining), kept until its genesis arrives. */
   readonly #waiting = new Map<string, Uint8Array[]>();
   /** Pursuances this node is moving right now (its own relay.move is posted by move()). */
@@ -82,23 +84,36 @@ export class SyncService {
     });
     const onSynced = ({ relay }: { relay: string }): void => {
       this.#lastSyncAt.set(relay, Date.now());
+      this.#healthOfRelay(relay);
       void this.reconcileAll();
     };
-    const onDown = ({ relay, code }: { relay: string; code: string | undefined }): void => void this.#lastDown.set(relay, { at: Date.now(), code: code ?? null });
+    const onDown = ({ relay, code }: { relay: string; code: string | undefined }): void => {
+      this.#lastDown.set(relay, { at: Date.now(), code: code ?? null });
+      this.#healthOfRelay(relay);
+    };
     const bump = (counts: Map<string, number>, groupId: string, by: number) => counts.set(groupId, (counts.get(groupId) ?? 0) + by);
-    const onGap = ({ groupId }: { groupId: string }): void => void bump(this.#gapsDetected, groupId, 1);
-    const onRepaired = ({ groupId, signatures }: { groupId: string; signatures: string[] }): void => void bump(this.#gapsRepaired, groupId, signatures.length);
+    const onGap = ({ groupId }: { groupId: string }): void => {
+      bump(this.#gapsDetected, groupId, 1);
+      this.#healthOfGroup(groupId);
+    };
+    const onRepaired = ({ groupId, signatures }: { groupId: string; signatures: string[] }): void => {
+      bump(this.#gapsRepaired, groupId, signatures.length);
+      this.#healthOfGroup(groupId);
+    };
+    const onRepairDone = ({ groupId }: { groupId: string }): void => this.#healthOfGroup(groupId);
     this.peer.on('groupMessage', onGroup);
     this.peer.on('relaySynced', onSynced);
     this.peer.on('relayDown', onDown);
     this.peer.on('gap', onGap);
     this.peer.on('gapRepaired', onRepaired);
+    this.peer.on('repairFinished', onRepairDone);
     this.#off.push(
       () => this.peer.off('groupMessage', onGroup),
       () => this.peer.off('relaySynced', onSynced),
       () => this.peer.off('relayDown', onDown),
       () => this.peer.off('gap', onGap),
       () => this.peer.off('gapRepaired', onRepaired),
+      () => this.peer.off('repairFinished', onRepairDone),
     );
     this.#off.push(
       this.registry.onChange((change) => {
@@ -116,6 +131,39 @@ export class SyncService {
 
   public stop(): void {
     for (const off of this.#off.splice(0)) off();
+  }
+
+  /**
+   * Listen for changes of a pursuance's sync health (relay link up or down, gaps found or
+   * repaired) — no new events, so the registry says nothing; the dashboard's Health needs it.
+   * Bursts (a replay finding many gaps) reach listeners once per pursuance per turn.
+   */
+  public onHealth(listener: (pursuanceId: string) => void): () => void {
+    this.#healthListeners.add(listener);
+    return () => this.#healthListeners.delete(listener);
+  }
+
+  #healthOfRelay(relay: string): void {
+    for (const group of this.peer.groups()) {
+      const pursuanceId = group.relay === relay ? this.pursuanceOf(group.id) : null;
+      if (pursuanceId !== null && this.groupOf(pursuanceId) === group.id) this.#healthChanged(pursuanceId);
+    }
+  }
+
+  #healthOfGroup(groupId: string): void {
+    const pursuanceId = this.pursuanceOf(groupId);
+    if (pursuanceId !== null) this.#healthChanged(pursuanceId);
+  }
+
+  #healthChanged(pursuanceId: string): void {
+    if (this.#healthDue.size === 0) {
+      setImmediate(() => {
+        const due = [...this.#healthDue];
+        this.#healthDue.clear();
+        for (const id of due) for (const l of this.#healthListeners) l(id);
+      });
+    }
+    this.#healthDue.add(pursuanceId);
   }
 
   public pursuanceOf(groupId: string): string | null {
