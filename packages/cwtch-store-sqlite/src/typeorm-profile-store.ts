@@ -1,8 +1,5 @@
 import 'reflect-metadata';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import sqlite3 from 'sqlite3';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import {
   ProfileExistsError,
   StoreClosedError,
@@ -15,7 +12,7 @@ import {
   type ProfileStore,
   type StoreOp,
 } from '@pursuance/cwtch';
-import { cwtchMigrations } from '@pursuance/migrations';
+import { cwtchMigrations, openDurableSqlite } from '@pursuance/migrations';
 import { cwtchEntities } from './entities.js';
 
 export interface TypeormProfileStoreOptions {
@@ -50,22 +47,8 @@ export class TypeormProfileStore implements ProfileStore {
   }
 
   public static async open(options: TypeormProfileStoreOptions): Promise<TypeormProfileStore> {
-    await mkdir(dirname(options.path), { recursive: true, mode: 0o700 });
-    const common = { type: 'sqlite' as const, database: options.path, entities: cwtchEntities, synchronize: false, logging: false, enableWAL: true, busyTimeout: 10_000 };
-    const writer = new DataSource({ ...common, migrations: cwtchMigrations, migrationsRun: false });
-    await writer.initialize();
-    let reader: DataSource | undefined;
-    try {
-      await writer.query('PRAGMA synchronous = FULL');
-      const applied = await writer.runMigrations({ transaction: 'each' });
-      reader = new DataSource({ ...common, flags: sqlite3.OPEN_READONLY });
-      await reader.initialize();
-      return new TypeormProfileStore(writer, reader, applied.map((m) => m.name));
-    } catch (err) {
-      await writer.destroy().catch(() => undefined);
-      await reader?.destroy().catch(() => undefined);
-      throw err;
-    }
+    const { writer, reader, applied } = await openDurableSqlite({ path: options.path, entities: cwtchEntities, migrations: cwtchMigrations, reader: true });
+    return new TypeormProfileStore(writer, reader!, applied);
   }
 
   #check(): void {

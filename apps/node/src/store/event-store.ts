@@ -1,7 +1,5 @@
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { DataSource } from 'typeorm';
-import { nodeMigrations } from '@pursuance/migrations';
+import type { DataSource } from 'typeorm';
+import { nodeMigrations, openDurableSqlite } from '@pursuance/migrations';
 import type { Rejection, SignedEvent } from '@pursuance/pursuance';
 import { nodeEntities, RejectedInputRow, StoredEventRow, type EventOrigin } from './entities.js';
 
@@ -22,27 +20,8 @@ export class EventStore {
   private constructor(public readonly dataSource: DataSource) {}
 
   public static async open(path: string): Promise<EventStore> {
-    if (path !== ':memory:') await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const ds = new DataSource({
-      type: 'sqlite',
-      database: path,
-      entities: nodeEntities,
-      migrations: nodeMigrations,
-      migrationsRun: false,
-      synchronize: false,
-      logging: false,
-      enableWAL: path !== ':memory:',
-      busyTimeout: 10_000,
-    });
-    await ds.initialize();
-    try {
-      await ds.query('PRAGMA synchronous = FULL');
-      await ds.runMigrations({ transaction: 'each' });
-    } catch (err) {
-      await ds.destroy().catch(() => undefined);
-      throw err;
-    }
-    return new EventStore(ds);
+    const { writer } = await openDurableSqlite({ path, entities: nodeEntities, migrations: nodeMigrations });
+    return new EventStore(writer);
   }
 
   /** Append events in one transaction; returns how many were new. */

@@ -1,9 +1,6 @@
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import sqlite3 from 'sqlite3';
-import { DataSource, type QueryRunner } from 'typeorm';
+import type { DataSource, QueryRunner } from 'typeorm';
 import { toHex } from '@pursuance/crypto';
-import { relayMigrations } from '@pursuance/migrations';
+import { openDurableSqlite, relayMigrations } from '@pursuance/migrations';
 import {
   StoreClosedError,
   StoreFailedError,
@@ -90,26 +87,12 @@ export class TypeormRelayStore implements RelayStore {
   }
 
   public static async open(options: TypeormRelayStoreOptions): Promise<TypeormRelayStore> {
-    await mkdir(dirname(options.path), { recursive: true, mode: 0o700 });
-    const common = { type: 'sqlite' as const, database: options.path, entities: relayEntities, synchronize: false, logging: false, enableWAL: true, busyTimeout: 10_000 };
-    const writer = new DataSource({ ...common, migrations: relayMigrations, migrationsRun: false });
-    await writer.initialize();
-    let reader: DataSource | undefined;
+    const { writer, reader, applied } = await openDurableSqlite({ path: options.path, entities: relayEntities, migrations: relayMigrations, reader: true });
     try {
-      // FULL: the WAL is fsynced at every commit, so "committed" means "on disk".
-      await writer.query('PRAGMA synchronous = FULL');
-      const applied = await writer.runMigrations({ transaction: 'each' });
-      reader = new DataSource({ ...common, flags: sqlite3.OPEN_READONLY });
-      await reader.initialize();
       const [seqRow] = await writer.query<{ seq: number }[]>(`SELECT seq FROM sqlite_sequence WHERE name = 'relay_messages'`);
       const [countRow] = await writer.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM relay_messages');
       const [spentRow] = await writer.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM relay_spent_tokens');
-      return new TypeormRelayStore(writer, reader, options, {
-        lastSeq: seqRow?.seq ?? 0,
-        messages: countRow?.n ?? 0,
-        spentTokens: spentRow?.n ?? 0,
-        applied: applied.map((m) => m.name),
-      });
+      return new TypeormRelayStore(writer, reader!, options, { lastSeq: seqRow?.seq ?? 0, messages: countRow?.n ?? 0, spentTokens: spentRow?.n ?? 0, applied });
     } catch (err) {
       await writer.destroy().catch(() => undefined);
       await reader?.destroy().catch(() => undefined);
