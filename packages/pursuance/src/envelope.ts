@@ -83,7 +83,8 @@ function sortedUniqueStrings(list: readonly string[]): boolean {
   return true;
 }
 
-function headerValue(h: EventHeader): CanonicalValue {
+/** A header as the canonical value that is signed (and encoded in the envelope). */
+export function headerValue(h: EventHeader): Record<string, CanonicalValue> {
   return {
     v: h.v,
     pursuance: h.pursuance,
@@ -93,7 +94,7 @@ function headerValue(h: EventHeader): CanonicalValue {
     time: h.time,
     kind: h.kind,
     audience: [...h.audience],
-    body: h.body as CanonicalValue,
+    body: h.body,
   };
 }
 

@@ -28,6 +28,7 @@ import {
   type Sealed,
   type SignedEvent,
 } from '../src/index.js';
+import { headerValue } from '../src/envelope.js';
 
 export const TEMPLATES_DIR = new URL('../../../rules/templates/', import.meta.url);
 
@@ -61,18 +62,7 @@ export function signRaw(signer: Identity, header: Record<string, CanonicalValue>
 
 /** A verified event's header as a plain canonical value (a deep copy), to alter and re-sign. */
 export function rawHeader(e: SignedEvent): Record<string, CanonicalValue> {
-  const h = structuredClone(e.header);
-  return {
-    v: h.v,
-    pursuance: h.pursuance,
-    author: h.author,
-    seq: h.seq,
-    parents: [...h.parents],
-    time: h.time,
-    kind: h.kind,
-    audience: [...h.audience],
-    body: h.body,
-  };
+  return headerValue(structuredClone(e.header));
 }
 
 export interface ForgeOptions {
