@@ -12,16 +12,14 @@
  * BENCH_DASHBOARD_TASKS changes the board size; BENCH_DASHBOARD_RUNS the number of loads.
  */
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { startNode, type RunningNode } from '@pursuance/node';
+import type { RunningNode } from '@pursuance/node';
 import type { EventId, Rules } from '@pursuance/pursuance';
 import { http } from '../../apps/node/test/http.js';
 import { buildDashboard, launchChromium, startTestNode, tempDir } from '../support/dashboard.js';
-import { spawnCli } from '../support/processes.js';
-import { testNodeOptions } from '../support/test-node.js';
 import { untilChange } from '../support/until-change.js';
 import { fmt, printTable } from './measure.js';
+import { startRelayPair } from './relay-pair.js';
 
 const TASKS = Number(process.env.BENCH_DASHBOARD_TASKS ?? 5000);
 const RUNS = Number(process.env.BENCH_DASHBOARD_RUNS ?? 3);
@@ -141,46 +139,6 @@ async function pingPong(a: Page, b: Page, base: string, n: number): Promise<numb
   return out;
 }
 
-/**
- * Two nodes in one pursuance synced through a relay daemon process: the founder (A) attaches it
- * to the relay and adds B as crew; B accepts the group invite and catches up.
- */
-async function relayPair(buildDir: string): Promise<{ a: RunningNode; b: RunningNode; id: string; close(): Promise<void> }> {
-  const dir = await tempDir('bench-relay');
-  const registryDir = join(dir, 'registry');
-  const relay = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay'), '--loopback-registry', registryDir, '--pow-difficulty', '1', '--no-metrics'], {
-    PURSUANCE_RELAY_PASSWORD: 'bench relay password',
-  });
-  const nodes: RunningNode[] = [];
-  const close = async () => {
-    for (const n of nodes) await n.close().catch(() => undefined);
-    await relay.stop();
-    await rm(dir, { recursive: true, force: true });
-  };
-  try {
-    const bundle = (await relay.waitForLine(/key-bundle (\S+)\n/))[1]!;
-    await relay.waitForLine(/^ready$/m);
-    for (const name of ['a', 'b']) nodes.push(await startNode({ ...testNodeOptions(dir, name, registryDir), dashboardDir: buildDir }));
-    const [a, b] = nodes as [RunningNode, RunningNode];
-    const call = async <T>(n: RunningNode, method: string, path: string, body?: unknown): Promise<T> => {
-      const r = await http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
-      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-      return r.body as T;
-    };
-    const { id } = await call<{ id: string }>(a, 'POST', '/api/pursuances', { name: 'Relay board', rules: RULES });
-    await call(a, 'POST', `/api/pursuances/${id}/relay/attach`, { bundle });
-    await call(a, 'POST', `/api/pursuances/${id}/members`, { onion: b.identity.onion, name: 'b', roles: ['crew'] });
-    for (let i = 0; i < 5; i++) await call(a, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['crew'], title: `Relay ${i}` });
-    const { invite } = await call<{ invite: string }>(a, 'GET', `/api/pursuances/${id}/invite`);
-    await call(b, 'POST', '/api/invites/accept', { invite });
-    await untilChange(b, () => b.registry.has(id) && b.registry.get(id).log.stateHash() === a.registry.get(id).log.stateHash(), 'B to join and catch up', 120_000);
-    return { a, b, id, close };
-  } catch (err) {
-    await close();
-    throw err;
-  }
-}
-
 /** A command on A's API until the event is in B's projection: the browsers' share is the rest. */
 async function apiPingPong(a: RunningNode, b: RunningNode, id: string, n: number): Promise<number[]> {
   const out: number[] = [];
@@ -278,8 +236,9 @@ try {
   }
   printTable('live update between two browser contexts on one node (SSE `changed` → refetch → render)', rows);
 
-  const pair = await relayPair(buildDir);
+  const pair = await startRelayPair({ pursuance: { name: 'Relay board', rules: RULES }, roles: ['crew'], dashboardDir: buildDir });
   try {
+    for (let i = 0; i < 5; i++) await pair.call(pair.a, 'POST', `/api/pursuances/${pair.id}/tasks`, { audience: ['crew'], title: `Relay ${i}` });
     const base = (n: RunningNode) => `${n.url}/p/${pair.id}`;
     const a = await openSignedIn(browser, `${base(pair.a)}/new-task`, pair.a.token);
     const b = await openSignedIn(browser, `${base(pair.b)}/board`, pair.b.token);

@@ -10,13 +10,13 @@
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventStore, startNode, type RunningNode } from '@pursuance/node';
+import { EventStore } from '@pursuance/node';
 import { PursuanceLog, decodeEvent } from '@pursuance/pursuance';
 import { http } from '../../apps/node/test/http.js';
 import { generateBacklog } from '../support/backlog.js';
 import { spawnCli } from '../support/processes.js';
 import { fmt, printTable, timeAsync } from './measure.js';
-import { testNodeOptions } from '../support/test-node.js';
+import { startRelayPair } from './relay-pair.js';
 import { untilChange } from '../support/until-change.js';
 
 const LATENCY_EVENTS = Number(process.env.BENCH_LATENCY_EVENTS ?? 1_000);
@@ -27,33 +27,11 @@ function percentile(sorted: readonly number[], p: number): number {
 
 
 async function latency(): Promise<[string, string][]> {
-  const dir = await mkdtemp(join(tmpdir(), 'bench-node-latency-'));
-  const registryDir = join(dir, 'registry');
-  const relay = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay'), '--loopback-registry', registryDir, '--pow-difficulty', '1', '--no-metrics'], {
-    PURSUANCE_RELAY_PASSWORD: 'bench relay password',
-  });
-  const nodes: RunningNode[] = [];
+  const pair = await startRelayPair({ pursuance: { name: 'Latency', template: 'activist-cell' }, roles: ['member'] });
+  const { a, b, id } = pair;
   try {
-    const bundle = (await relay.waitForLine(/key-bundle (\S+)\n/))[1]!;
-    await relay.waitForLine(/^ready$/m);
-    const node = async (name: string): Promise<RunningNode> => {
-      const n = await startNode(testNodeOptions(dir, name, registryDir));
-      nodes.push(n);
-      return n;
-    };
-    const [a, b] = [await node('a'), await node('b')];
-    const api = (n: RunningNode, method: string, path: string, body?: unknown) => http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
-    const ok = <T>(r: { status: number; body: unknown }, what: string): T => {
-      if (r.status >= 300) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
-      return r.body as T;
-    };
-    const { id } = ok<{ id: string }>(await api(a, 'POST', '/api/pursuances', { name: 'Latency', template: 'activist-cell' }), 'create');
-    ok(await api(a, 'POST', `/api/pursuances/${id}/relay/attach`, { bundle }), 'attach');
-    ok(await api(a, 'POST', `/api/pursuances/${id}/members`, { onion: b.identity.onion, name: 'b', roles: ['member'] }), 'add member');
-    const task = ok<{ id: string }>(await api(a, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'latency' }), 'task');
-    const { invite } = ok<{ invite: string }>(await api(a, 'GET', `/api/pursuances/${id}/invite`), 'invite');
-    ok(await api(b, 'POST', '/api/invites/accept', { invite }), 'accept');
-    await untilChange(b, () => b.registry.get(id).log.stateHash() === a.registry.get(id).log.stateHash(), 'B to join and catch up', 120_000);
+    const task = await pair.call<{ id: string }>(a, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'latency' });
+    await untilChange(b, () => b.registry.get(id).log.stateHash() === a.registry.get(id).log.stateHash(), 'B to hold the task', 60_000);
 
     // When each event lands in B's projection (onChange fires after B's store append and fold).
     const arrived = new Map<string, number>();
@@ -67,7 +45,7 @@ async function latency(): Promise<[string, string][]> {
     const { seconds } = await timeAsync(async () => {
       for (let i = 0; i < LATENCY_EVENTS; i++) {
         const t0 = performance.now();
-        const ref = ok<{ id: string }>(await api(a, 'POST', `/api/pursuances/${id}/tasks/${task.id}/changes`, { op: 'comment', body: `c${i}` }), 'comment');
+        const ref = await pair.call<{ id: string }>(a, 'POST', `/api/pursuances/${id}/tasks/${task.id}/changes`, { op: 'comment', body: `c${i}` });
         if (!arrived.has(ref.id)) await new Promise<void>((resolve) => (waiting = { id: ref.id, resolve }));
         waiting = undefined;
         samples.push(arrived.get(ref.id)! - t0);
@@ -84,9 +62,7 @@ async function latency(): Promise<[string, string][]> {
       ['state hashes equal afterwards', String(hashesEqual)],
     ];
   } finally {
-    for (const n of nodes) await n.close().catch(() => undefined);
-    await relay.stop();
-    await rm(dir, { recursive: true, force: true });
+    await pair.close();
   }
 }
 
