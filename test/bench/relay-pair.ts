@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNode, type RunningNode } from '@pursuance/node';
 import { http } from '../../apps/node/test/http.js';
-import { spawnCli } from '../support/processes.js';
+import { startRelayProcess } from '../support/processes.js';
 import { testNodeOptions } from '../support/test-node.js';
 import { untilChange } from '../support/until-change.js';
 
@@ -33,9 +33,7 @@ export interface RelayPairOptions {
 export async function startRelayPair(options: RelayPairOptions): Promise<RelayPair> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-relay-pair-'));
   const registryDir = join(dir, 'registry');
-  const relay = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay'), '--loopback-registry', registryDir, '--pow-difficulty', '1', '--no-metrics'], {
-    PURSUANCE_RELAY_PASSWORD: 'bench relay password',
-  });
+  const { relay, bundle } = await startRelayProcess(join(dir, 'relay'), registryDir);
   const nodes: RunningNode[] = [];
   const close = async () => {
     for (const n of nodes) await n.close().catch(() => undefined);
@@ -48,8 +46,6 @@ export async function startRelayPair(options: RelayPairOptions): Promise<RelayPa
     return r.body as T;
   };
   try {
-    const bundle = (await relay.waitForLine(/key-bundle (\S+)\n/))[1]!;
-    await relay.waitForLine(/^ready$/m);
     for (const name of ['a', 'b']) nodes.push(await startNode({ ...testNodeOptions(dir, name, registryDir), dashboardDir: options.dashboardDir ?? null }));
     const [a, b] = nodes as [RunningNode, RunningNode];
     const { id } = await call<{ id: string }>(a, 'POST', '/api/pursuances', options.pursuance);

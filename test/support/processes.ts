@@ -60,3 +60,22 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promi
   await new Promise((r) => setImmediate(r));
   return { code, stdout: p.stdout(), stderr: p.stderr() };
 }
+
+/**
+ * A relay daemon process (`pursuance relay start`) on the loopback network of `registryDir`,
+ * with test settings (PoW difficulty 1, no metrics port); resolves once it is ready, with the
+ * key bundle members pin.
+ */
+export async function startRelayProcess(dataDir: string, registryDir: string): Promise<{ relay: Spawned; bundle: string }> {
+  const relay = spawnCli(['relay', 'start', '--data-dir', dataDir, '--loopback-registry', registryDir, '--pow-difficulty', '1', '--no-metrics'], {
+    PURSUANCE_RELAY_PASSWORD: 'relay password',
+  });
+  try {
+    const bundle = (await relay.waitForLine(/key-bundle (\S+)\n/))[1]!;
+    await relay.waitForLine(/^ready$/m);
+    return { relay, bundle };
+  } catch (err) {
+    await relay.stop();
+    throw err;
+  }
+}

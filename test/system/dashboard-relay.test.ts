@@ -16,7 +16,7 @@ import { TEST_SCRYPT_PARAMS } from '@pursuance/crypto';
 import { LoopbackACN } from '@pursuance/tapir';
 import { startNode, type RunningNode } from '../../apps/node/src/index.js';
 import { buildDashboard, launchChromium, screenshot, signIn } from '../support/dashboard.js';
-import { spawnCli, type Spawned } from '../support/processes.js';
+import { startRelayProcess, type Spawned } from '../support/processes.js';
 
 const FAST = {
   retry: { baseMs: 50, maxMs: 400, jitter: 0 },
@@ -74,12 +74,9 @@ const column = (page: Page, status: string) => page.locator(`[data-status="${sta
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dashboard-relay-'));
   registryDir = join(dir, 'registry');
-  relay = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay'), '--loopback-registry', registryDir, '--pow-difficulty', '1', '--no-metrics'], {
-    PURSUANCE_RELAY_PASSWORD: 'relay password',
-  });
+  const relayStarting = startRelayProcess(join(dir, 'relay'), registryDir);
   buildDir = buildDashboard(join(dir, 'build'));
-  relayBundle = (await relay.waitForLine(/key-bundle (\S+)\n/))[1]!;
-  await relay.waitForLine(/^ready$/m);
+  ({ relay, bundle: relayBundle } = await relayStarting);
   [founder, nodeA, nodeB] = await Promise.all([node('founder'), node('ana'), node('ben')]);
   browser = await launchChromium();
   [pageF, pageA, pageB] = await Promise.all([openPage(founder, '/'), openPage(nodeA, '/join'), openPage(nodeB, '/join')]);

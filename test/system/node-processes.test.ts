@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http } from '../../apps/node/test/http.js';
-import { spawnCli, type Spawned } from '../support/processes.js';
+import { spawnCli, startRelayProcess, type Spawned } from '../support/processes.js';
 
 /**
  * The whole system as separate processes: one relay daemon and three `pursuance node start`
@@ -78,11 +78,7 @@ async function until(n: NodeProc, check: () => Promise<boolean>): Promise<void> 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'node-procs-'));
   registry = join(dir, 'registry');
-  relay = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay'), '--loopback-registry', registry, '--pow-difficulty', '1', '--no-metrics'], {
-    PURSUANCE_RELAY_PASSWORD: 'relay password',
-  });
-  bundle = (await relay.waitForLine(/key-bundle (\S+)\n/))[1]!;
-  await relay.waitForLine(/^ready$/m);
+  ({ relay, bundle } = await startRelayProcess(join(dir, 'relay'), registry));
 });
 
 afterAll(async () => {
@@ -129,12 +125,8 @@ describe('three node processes and a relay process', () => {
     expect(refused.body).toMatchObject({ code: 'NOT_A_MEMBER' });
 
     // Relay move while bob's node is down; bob follows on restart; then the first relay stops.
-    const relay2 = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay2'), '--loopback-registry', registry, '--pow-difficulty', '1', '--no-metrics'], {
-      PURSUANCE_RELAY_PASSWORD: 'relay password',
-    });
+    const { relay: relay2, bundle: bundle2 } = await startRelayProcess(join(dir, 'relay2'), registry);
     try {
-      const bundle2 = (await relay2.waitForLine(/key-bundle (\S+)\n/))[1]!;
-      await relay2.waitForLine(/^ready$/m);
       const board2 = /board ([a-z2-7]{56})/.exec(relay2.stdout())![1]!;
       bob.closeStream();
       expect(await bob.proc.stop('SIGTERM')).toBe(0);

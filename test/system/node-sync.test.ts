@@ -6,7 +6,7 @@ import { fromHex } from '@pursuance/crypto';
 import { signEvent, type EventId } from '@pursuance/pursuance';
 import { startNode, type RunningNode } from '../../apps/node/src/index.js';
 import { http } from '../../apps/node/test/http.js';
-import { spawnCli, type Spawned } from '../support/processes.js';
+import { startRelayProcess, type Spawned } from '../support/processes.js';
 import { testNodeOptions } from '../support/test-node.js';
 import { untilChange } from '../support/until-change.js';
 
@@ -32,11 +32,7 @@ const api = (n: RunningNode, method: string, path: string, body?: unknown) => ht
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'node-sync-'));
   registryDir = join(dir, 'registry');
-  relay = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay'), '--loopback-registry', registryDir, '--pow-difficulty', '1', '--no-metrics'], {
-    PURSUANCE_RELAY_PASSWORD: 'relay password',
-  });
-  bundle = (await relay.waitForLine(/key-bundle (\S+)\n/))[1]!;
-  await relay.waitForLine(/^ready$/m);
+  ({ relay, bundle } = await startRelayProcess(join(dir, 'relay'), registryDir));
 });
 
 afterAll(async () => {
@@ -122,11 +118,7 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
   });
 
   it('moves to a second relay; a member offline during the move follows; the first relay can then stop', { timeout: 180_000 }, async () => {
-    const relay2 = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay2'), '--loopback-registry', registryDir, '--pow-difficulty', '1', '--no-metrics'], {
-      PURSUANCE_RELAY_PASSWORD: 'relay password',
-    });
-    const bundle2 = (await relay2.waitForLine(/key-bundle (\S+)\n/))[1]!;
-    await relay2.waitForLine(/^ready$/m);
+    const { relay: relay2, bundle: bundle2 } = await startRelayProcess(join(dir, 'relay2'), registryDir);
     const board2 = /board ([a-z2-7]{56})/.exec(relay2.stdout())![1]!;
     try {
       // Bob goes offline; the founder moves the pursuance and keeps working.
