@@ -1,9 +1,9 @@
 import { equalBytes, onionFromPublicKey, toHex, type OnionName } from '@pursuance/crypto';
-import type { Lockbox, Rotation, Sealed, Share } from './bodies.js';
+import type { InviteLockbox, Lockbox, Rotation, Sealed, Share } from './bodies.js';
 import type { EventId, SignedEvent } from './envelope.js';
 import { RejectionCode } from './errors.js';
 import { allows, checkPlain, checkRole, checkTask, compileAbility, permissionUniverse, type Check, type PursuanceAbility } from './rules/compile.js';
-import type { RoleId, Rules, TaskAction } from './rules/schema.js';
+import { declaredRole, type RoleId, type Rules, type TaskAction } from './rules/schema.js';
 import { newRoleState, type MemberState, type PublicState } from './state.js';
 
 /**
@@ -15,12 +15,36 @@ export type Outcome = { ok: false; code: RejectionCode; reason: string; rule?: s
 
 /** What the fold knows about causality, for staleness checks. */
 export interface Causality {
-  /** Is `ancestor` in the causal past of `event` (an ancestor, not the event itself)? */
+  /** Is the ACCEPTED event `ancestor` in the causal past of `event` (an ancestor, not the event itself)? */
   isAncestor(event: SignedEvent, ancestor: EventId): boolean;
+  /** The latest time claimed by any accepted event in the causal past of `event` (0 if none). */
+  causalTime(event: SignedEvent): number;
+  /** Every accepted event in the causal past of `event` (real parent edges; any order). */
+  acceptedAncestors(event: SignedEvent): Iterable<SignedEvent>;
 }
 
 const FOUNDER_RANK = 1000;
 const DAY_MS = 86_400_000;
+/**
+ * Succession by inactivity (see rules/README.md): a claim may be dated at most this far past
+ * the latest time in its causal past, and needs this many witnesses — members at nomination
+ * time, neither founders nor the nominee — whose accepted events in the claim's causal past are
+ * dated after the quiet period. Time an author claims alone never proves anyone's absence.
+ */
+export const CLAIM_MAX_SKEW_MS = 3_600_000;
+export const SUCCESSION_WITNESSES = 2;
+
+/** The capability each sealed task event needs (reopening needs `close`), shared with the author. */
+export const TASK_ACTION_OF = new Map<string, TaskAction>([
+  ['task.create', 'create'],
+  ['task.edit', 'edit'],
+  ['task.assign', 'assign'],
+  ['task.status', 'transition'],
+  ['task.close', 'close'],
+  ['task.reopen', 'close'],
+  ['task.comment', 'comment'],
+  ['task.move', 'edit'],
+]);
 
 const reject = (code: RejectionCode, reason: string, rule?: string): Outcome => ({ ok: false, code, reason, ...(rule ? { rule } : {}) });
 const accept = (commit: () => void): Outcome => ({ ok: true, commit });
@@ -40,7 +64,7 @@ export class Applier {
     const m = this.state.members.get(onion);
     if (!m) return -1;
     let rank = 0;
-    for (const r of m.roles) rank = Math.max(rank, this.state.rules.roles[r]?.rank ?? 0);
+    for (const r of m.roles) rank = Math.max(rank, declaredRole(this.state.rules, r)?.rank ?? 0);
     return rank;
   }
 
@@ -137,7 +161,7 @@ export class Applier {
     });
   }
 
-  #memberRemove(e: SignedEvent, b: { member: Uint8Array; rotations: Rotation[] }): Outcome {
+  #memberRemove(e: SignedEvent, b: { member: Uint8Array; rotations: Rotation[]; invites?: InviteLockbox[] | undefined }): Outcome {
     const check = checkPlain(this.ability(e.author), this.#rolesOf(e.author), 'expel', 'Member');
     if (!check.ok) return denied(check);
     const onion = onionFromPublicKey(b.member);
@@ -147,6 +171,9 @@ export class Applier {
     const excluded = new Set([onion]);
     const rotations = this.#validateRotations(e, b.rotations, excluded);
     if (!rotations.ok) return rotations;
+    // The re-keyed Cwtch group's invite goes to the members who stay, never to the one removed.
+    const badInvite = this.#checkLockboxes(b.invites ?? [], (o) => this.state.members.has(o) && o !== onion, 'the re-keyed group invite');
+    if (badInvite) return badInvite;
     return accept(() => {
       this.#dropMember(target, e.id, new Set(b.rotations.map((r) => r.role)));
       rotations.commit();
@@ -229,7 +256,7 @@ export class Applier {
     if (!this.state.founders.has(e.author)) {
       // Dropping a role takes it from every holder: only someone who may remove it may drop it.
       for (const roleId of Object.keys(this.state.rules.roles).sort()) {
-        if (b.rules.roles[roleId] || checkRole(mine, this.#rolesOf(e.author), 'remove', roleId).ok) continue;
+        if (declaredRole(b.rules, roleId) || checkRole(mine, this.#rolesOf(e.author), 'remove', roleId).ok) continue;
         return reject(RejectionCode.ESCALATION, `the new rules would drop role "${roleId}" from its holders, which you may not remove yourself`);
       }
       // No escalation: new rules may not grant any role a permission the author lacks now.
@@ -248,7 +275,7 @@ export class Applier {
         return reject(RejectionCode.ESCALATION, 'only founders change the succession rules');
       }
       for (const [roleId, role] of Object.entries(b.rules.roles)) {
-        const before = old.roles[roleId];
+        const before = declaredRole(old, roleId);
         if (before ? before.rank !== role.rank || before.history !== role.history : role.rank >= this.rankOf(e.author)) {
           return reject(RejectionCode.ESCALATION, `only founders change the rank or history access of role "${roleId}" (or create roles ranked at or above their own)`);
         }
@@ -259,7 +286,7 @@ export class Applier {
       this.state.rulesRevision += 1;
       for (const roleId of Object.keys(b.rules.roles)) if (!this.state.roles.has(roleId)) this.state.roles.set(roleId, newRoleState(roleId));
       for (const [roleId, r] of [...this.state.roles]) {
-        if (b.rules.roles[roleId]) continue;
+        if (declaredRole(b.rules, roleId)) continue;
         // A role the rules no longer declare: holders lose it; its keys stay readable history.
         for (const onion of r.holders) this.state.members.get(onion)?.roles.delete(roleId);
         r.holders.clear();
@@ -278,7 +305,7 @@ export class Applier {
     return this.#validateShares(e, b.shares, new Map());
   }
 
-  #checkLockboxes(lockboxes: readonly Lockbox[], allowed: (onion: OnionName) => boolean, what: string): Outcome | null {
+  #checkLockboxes(lockboxes: readonly (Lockbox | InviteLockbox)[], allowed: (onion: OnionName) => boolean, what: string): Outcome | null {
     const seen = new Set<string>();
     for (const lb of lockboxes) {
       const onion = onionFromPublicKey(lb.to);
@@ -330,7 +357,7 @@ export class Applier {
       if (!sharer.roles.has(share.role) && !mayRotate) {
         return reject(RejectionCode.DENIED, `only holders of "${share.role}" or those who may rotate its keys share its keys`);
       }
-      const readsHistory = this.state.rules.roles[share.role]?.history === 'all';
+      const readsHistory = declaredRole(this.state.rules, share.role)?.history === 'all';
       const current = r.epochs.length - 1;
       const allowed = (onion: OnionName): boolean => {
         const isPending = pending.get(share.role)?.has(onion) ?? false;
@@ -375,7 +402,8 @@ export class Applier {
     if (!this.state.members.has(candidate)) return reject(RejectionCode.UNKNOWN_TARGET, `${candidate} is not a member`);
     if (this.state.founders.has(candidate)) return reject(RejectionCode.INVALID_STATE, `${candidate} is already a founder`);
     return accept(() => {
-      this.state.nominations.set(e.id, { id: e.id, candidate, time: e.header.time, endorsers: new Set([e.author]), open: true });
+      const electorate = new Set(this.state.members.keys());
+      this.state.nominations.set(e.id, { id: e.id, candidate, time: e.header.time, electorate, endorsers: new Set([e.author]), open: true });
       if (this.state.rules.succession.quorum <= 1) this.#promote(candidate, e.id);
     });
   }
@@ -398,8 +426,26 @@ export class Applier {
     if (n.candidate !== e.author) return reject(RejectionCode.DENIED, 'only the nominee claims a nomination');
     const days = this.state.rules.succession.inactivityDays;
     if (days === null) return reject(RejectionCode.DENIED, 'these rules have no inactivity clause');
-    const quiet = e.header.time - Math.max(n.time, this.state.lastFounderActivity);
-    if (quiet < days * DAY_MS) return reject(RejectionCode.INVALID_STATE, `founders were active within the last ${days} days`);
+    const past = this.causality.causalTime(e);
+    if (e.header.time > past + CLAIM_MAX_SKEW_MS) {
+      return reject(RejectionCode.INVALID_STATE, 'the claim is dated ahead of everything it has seen: time its author claims alone proves nothing');
+    }
+    // Inactivity is shown by others: members who were there at the nomination, are neither
+    // founders nor the nominee, and signed accepted events, seen by the claim, dated after the
+    // quiet period. Founders' own events in between count as activity (lastFounderActivity).
+    const since = Math.max(n.time, this.state.lastFounderActivity) + days * DAY_MS;
+    const witnesses = new Set<OnionName>();
+    for (const a of this.causality.acceptedAncestors(e)) {
+      if (a.header.time < since || a.author === e.author || this.state.founders.has(a.author) || !n.electorate.has(a.author)) continue;
+      witnesses.add(a.author);
+      if (witnesses.size >= SUCCESSION_WITNESSES) break;
+    }
+    if (witnesses.size < SUCCESSION_WITNESSES) {
+      return reject(
+        RejectionCode.INVALID_STATE,
+        `founders were active within the last ${days} days, as far as the claim shows: it needs events from ${SUCCESSION_WITNESSES} other members dated after the quiet period`,
+      );
+    }
     return accept(() => this.#promote(n.candidate, n.id));
   }
 
@@ -474,9 +520,8 @@ export class Applier {
 
   #taskContent(e: SignedEvent, b: { task: Uint8Array; sealed: Sealed }): Outcome {
     const kind = e.header.kind;
-    const action: TaskAction = ({ 'task.edit': 'edit', 'task.assign': 'assign', 'task.status': 'transition', 'task.close': 'close', 'task.reopen': 'close', 'task.comment': 'comment' } as const)[
-      kind as 'task.edit'
-    ];
+    const action = TASK_ACTION_OF.get(kind);
+    if (action === undefined) return reject(RejectionCode.INVALID_SCHEMA, `${kind} is not a task content event`);
     const target = this.#taskTarget(e, b.task, action);
     if (!target.ok) return target.outcome;
     const task = this.state.tasks.get(target.id)!;

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { equalBytes, fromHex, publicKeyFromOnion, sealToIdentity, type CanonicalValue, type Identity, type OnionName } from '@pursuance/crypto';
-import type { EventBody, EventKind, Rotation, Share, TaskContent } from './bodies.js';
+import { equalBytes, fromHex, onionFromPublicKey, publicKeyFromOnion, sealToIdentity, type CanonicalValue, type Identity, type OnionName } from '@pursuance/crypto';
+import { TASK_ACTION_OF } from './applier.js';
+import { CONTENT_SCHEMAS, type EventBody, type EventKind, type Rotation, type Share, type TaskContent, type TaskContentKind } from './bodies.js';
 import { signEvent, unsignedCandidate, type EventId, type SignedEvent } from './envelope.js';
-import { ActionNotAllowedError, RejectionCode } from './errors.js';
-import { Keyring, makeRotation, makeShare, newRoleKey, sealContent, type RoleKey } from './keys.js';
+import { ActionNotAllowedError, ContentUnreadableError, RejectionCode } from './errors.js';
+import { Keyring, boundContent, makeRotation, makeShare, newRoleKey, openContent, sealContent, type RoleKey } from './keys.js';
 import { PursuanceLog } from './log.js';
 import { checkRole, checkTask } from './rules/compile.js';
-import type { RoleId, Rules, TaskAction } from './rules/schema.js';
+import { declaredRole, type RoleId, type Rules, type TaskAction } from './rules/schema.js';
 import type { PublicState } from './state.js';
-import { collectKeys } from './view.js';
+import { buildMemberView, collectKeys, type MemberViewResult } from './view.js';
 
 export interface NewPursuance {
   readonly name: string;
@@ -31,15 +32,19 @@ export interface NewTask {
   readonly due?: number | null;
 }
 
-/** The capability each sealed task event needs (as in the fold: reopening needs `close`). */
-const TASK_ACTION_OF = {
-  'task.edit': 'edit',
-  'task.assign': 'assign',
-  'task.status': 'transition',
-  'task.close': 'close',
-  'task.reopen': 'close',
-  'task.comment': 'comment',
-} as const satisfies Record<string, TaskAction>;
+export interface AuthorOptions {
+  /**
+   * Fresh 32-byte secrets for new role keys, each ALREADY persisted by the caller: a key must
+   * exist at rest before anything is signed or sealed with it, or a rotation that leaves its
+   * creator out of the lockboxes would lose the key on a restart. Default: random, unkept.
+   */
+  readonly keySecret?: () => Uint8Array;
+  /** This member's decrypted view (for workflow checks); default: built from the log. */
+  readonly view?: () => MemberViewResult;
+}
+
+/** Rejection codes of a lost key race: the same intent, re-sealed on the current keys, is safe to re-send. */
+const KEY_RACE_CODES = new Set<string>([RejectionCode.LOCKBOX_INVALID, RejectionCode.STALE_EPOCH, RejectionCode.UNKNOWN_KEY]);
 
 /**
  * A member acting on a pursuance: builds each event, signs it with the next sequence number
@@ -55,15 +60,16 @@ export class PursuanceAuthor {
     public readonly log: PursuanceLog,
     keyring?: Keyring,
     private readonly clock: () => number = Date.now,
+    private readonly options: AuthorOptions = {},
   ) {
     this.keyring = keyring ?? collectKeys(log, identity);
   }
 
   /** Create a pursuance: a genesis with the rules, founders, and a first key per role. */
-  public static create(identity: Identity, spec: NewPursuance, clock: () => number = Date.now): PursuanceAuthor {
+  public static create(identity: Identity, spec: NewPursuance, clock: () => number = Date.now, options: AuthorOptions = {}): PursuanceAuthor {
     const founders = [identity.publicKey, ...(spec.cofounders ?? []).filter((k) => !equalBytes(k, identity.publicKey))];
     const founderRoles = [...(spec.founderRoles ?? Object.keys(spec.rules.roles))].sort();
-    const keys = founderRoles.map((role) => newRoleKey(role));
+    const keys = founderRoles.map((role) => newRoleKey(role, options.keySecret?.()));
     const body: EventBody<'genesis'> = {
       name: spec.name,
       description: spec.description ?? '',
@@ -77,7 +83,7 @@ export class PursuanceAuthor {
     const genesis = signEvent(identity, { pursuance: null, seq: 1, parents: [], time: clock(), kind: 'genesis', audience: [], body });
     const keyring = new Keyring();
     for (const k of keys) keyring.add(k);
-    return new PursuanceAuthor(identity, new PursuanceLog(genesis), keyring, clock);
+    return new PursuanceAuthor(identity, new PursuanceLog(genesis), keyring, clock, options);
   }
 
   public get state(): PublicState {
@@ -89,23 +95,38 @@ export class PursuanceAuthor {
     collectKeys(this.log, this.identity, this.keyring);
   }
 
-  #publish<K extends EventKind>(kind: K, body: EventBody<K>, audience: readonly RoleId[] = []): SignedEvent<K> {
+  /** The sequence number the next event of ours takes. */
+  #nextSeq(): number {
+    return this.log.lastSeq(this.identity.onion) + 1;
+  }
+
+  #publish<K extends EventKind>(kind: K, body: EventBody<K>, audience: readonly RoleId[] = [], seq = this.#nextSeq()): SignedEvent<K> {
+    if (seq !== this.#nextSeq()) throw new ActionNotAllowedError(RejectionCode.SEQUENCE_GAP, 'the log changed while the event was being built');
     const header = {
       pursuance: fromHex(this.log.id),
-      seq: this.log.lastSeq(this.identity.onion) + 1,
+      seq,
       parents: this.log.heads().map((id) => fromHex(id)),
       time: this.clock(),
       kind,
       audience,
       body,
     };
-    // Checked with the very rules every peer applies BEFORE anything is signed.
+    // Checked with the very checks every peer applies (sequence included) BEFORE anything is signed.
     const rejection = this.log.dryRun(unsignedCandidate(this.identity, header));
     if (rejection) throw new ActionNotAllowedError(rejection.code, rejection.reason, rejection.rule);
     const event = signEvent(this.identity, header);
-    const result = this.log.add(event);
-    if (result.status === 'rejected') throw new ActionNotAllowedError(result.rejection!.code, result.rejection!.reason, result.rejection!.rule);
+    // Never keep an event we refuse ourselves: the next event would name it as a parent.
+    const refused = this.log.addOwn(event);
+    if (refused) throw new ActionNotAllowedError(refused.code, refused.reason, refused.rule);
     return event;
+  }
+
+  #newKey(role: RoleId): RoleKey {
+    return newRoleKey(role, this.options.keySecret?.());
+  }
+
+  #view(): MemberViewResult {
+    return this.options.view ? this.options.view() : buildMemberView(this.log, this.identity, this.keyring);
   }
 
   #mayRotate(role: RoleId): boolean {
@@ -118,7 +139,7 @@ export class PursuanceAuthor {
   #sharesFor(role: RoleId, recipients: readonly Uint8Array[], includeHistory: boolean): Share[] {
     const r = this.state.roles.get(role);
     if (!r || r.epochs.length === 0) return [];
-    const epochs = includeHistory && this.state.rules.roles[role]?.history === 'all' ? r.epochs : [r.epochs.at(-1)!];
+    const epochs = includeHistory && declaredRole(this.state.rules, role)?.history === 'all' ? r.epochs : [r.epochs.at(-1)!];
     const out: Share[] = [];
     for (const epoch of epochs) {
       const k = this.keyring.get(epoch.keyIdHex);
@@ -128,7 +149,7 @@ export class PursuanceAuthor {
   }
 
   #rotation(role: RoleId, excluded: ReadonlySet<OnionName>): Rotation {
-    const k = newRoleKey(role);
+    const k = this.#newKey(role);
     const holders = [...this.state.roles.get(role)!.holders].filter((o) => !excluded.has(o)).sort();
     this.keyring.add(k);
     return makeRotation(k, holders.map((o) => this.state.members.get(o)!.key));
@@ -142,13 +163,23 @@ export class PursuanceAuthor {
     return this.#publish('member.add', { member: memberKey, ...(options.name ? { name: options.name } : {}), roles, keys });
   }
 
-  /** Expel a member; rotates every role they hold that we may rotate (others become due). */
-  public removeMember(member: OnionName, reason?: string): SignedEvent<'member.remove'> {
+  /**
+   * Expel a member; rotates every role they hold that we may rotate (others become due). With
+   * `groupInvite` (a new Cwtch group's invite), the invite is sealed to every member who stays,
+   * so the removed member also loses the group: it stops receiving and cannot post there.
+   */
+  public removeMember(member: OnionName, reason?: string, groupInvite?: Uint8Array): SignedEvent<'member.remove'> {
     const target = this.state.members.get(member);
     if (!target) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, `${member} is not a member`);
     const excluded = new Set([member]);
     const rotations = [...target.roles].sort().filter((r) => this.#mayRotate(r)).map((r) => this.#rotation(r, excluded));
-    return this.#publish('member.remove', { member: target.key, ...(reason ? { reason } : {}), rotations });
+    const invites = groupInvite
+      ? [...this.state.members.values()]
+          .filter((m) => m.onion !== member)
+          .sort((a, b) => (a.onion < b.onion ? -1 : 1))
+          .map((m) => ({ to: m.key, box: sealToIdentity(m.key, groupInvite) }))
+      : undefined;
+    return this.#publish('member.remove', { member: target.key, ...(reason ? { reason } : {}), rotations, ...(invites ? { invites } : {}) });
   }
 
   public leave(): SignedEvent<'member.leave'> {
@@ -246,8 +277,36 @@ export class PursuanceAuthor {
     if (!check.ok) throw new ActionNotAllowedError(RejectionCode.DENIED, check.reason, check.rule);
   }
 
-  #sealed(kind: string, task: EventId | null, content: CanonicalValue, audience: readonly RoleId[]) {
-    return sealContent({ kind, task, content }, this.#currentKeys(audience));
+  /** Seal content for the event about to be signed with sequence number `seq` (see ContentBinding). */
+  #sealed(kind: string, task: EventId | null, content: CanonicalValue, audience: readonly RoleId[], seq: number) {
+    const binding = { kind, task, pursuance: this.log.id, author: this.identity.publicKey, seq };
+    return sealContent(boundContent(binding, content), this.#currentKeys(audience));
+  }
+
+  /**
+   * The workflow checks readers apply to status changes (view.ts), run before signing: a
+   * status the workflow does not allow would be acknowledged, stored for good, then ignored by
+   * every reader.
+   */
+  #checkWorkflow(kind: TaskContentKind, task: EventId, content: CanonicalValue): void {
+    if (kind !== 'task.status' && kind !== 'task.close' && kind !== 'task.reopen') return;
+    const wf = this.state.rules.workflow;
+    const closed = new Set(wf.closed);
+    const to = (content as { to: string }).to;
+    const refuse = (reason: string): never => {
+      throw new ActionNotAllowedError(RejectionCode.INVALID_STATE, reason);
+    };
+    if (kind === 'task.close') {
+      if (!closed.has(to)) refuse(`"${to}" is not a closed state`);
+      return;
+    }
+    if (!wf.states.includes(to)) refuse(`"${to}" is not a state of the workflow`);
+    if (closed.has(to)) refuse(kind === 'task.status' ? `"${to}" is a closed state: close the task instead` : `"${to}" is not an open state`);
+    if (kind === 'task.reopen') return;
+    const view = this.#view().tasks.get(task);
+    if (!view?.judged) return;
+    const from = view.status ?? wf.initial;
+    if (!wf.transitions.some((t) => t.from === from && t.to === to)) refuse(`the workflow has no transition from "${from}" to "${to}"`);
   }
 
   public createTask(spec: NewTask): SignedEvent<'task.create'> {
@@ -263,8 +322,11 @@ export class PursuanceAuthor {
       due: spec.due ?? null,
     };
     if (audience.length > 0) this.#mayTask('create', audience);
-    const sealed = sealContent({ kind: 'task.create', task: null, content: content as unknown as CanonicalValue }, this.#currentKeys(audience));
-    return this.#publish('task.create', { parent: spec.parent ? fromHex(spec.parent) : null, sealed }, audience);
+    const parsed = CONTENT_SCHEMAS['task.create'].safeParse(content);
+    if (!parsed.success) throw new ActionNotAllowedError(RejectionCode.INVALID_SCHEMA, `task content: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    const seq = this.#nextSeq();
+    const sealed = this.#sealed('task.create', null, content, audience, seq);
+    return this.#publish('task.create', { parent: spec.parent ? fromHex(spec.parent) : null, sealed }, audience, seq);
   }
 
   #taskEvent<K extends 'task.edit' | 'task.assign' | 'task.status' | 'task.close' | 'task.reopen' | 'task.comment'>(
@@ -273,9 +335,15 @@ export class PursuanceAuthor {
     content: TaskContent<K>,
   ): SignedEvent<K> {
     const audience = this.#taskAudience(task);
-    this.#mayTask(TASK_ACTION_OF[kind], audience);
-    const sealed = this.#sealed(kind, task, content, audience);
-    return this.#publish(kind, { task: fromHex(task), sealed } as EventBody<K>, audience);
+    this.#mayTask(TASK_ACTION_OF.get(kind)!, audience);
+    // Readers validate the content schema after decrypting; an author that skipped it would get
+    // its event acknowledged here and ignored by everyone.
+    const parsed = CONTENT_SCHEMAS[kind].safeParse(content);
+    if (!parsed.success) throw new ActionNotAllowedError(RejectionCode.INVALID_SCHEMA, `${kind} content: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    this.#checkWorkflow(kind, task, content);
+    const seq = this.#nextSeq();
+    const sealed = this.#sealed(kind, task, content, audience, seq);
+    return this.#publish(kind, { task: fromHex(task), sealed } as EventBody<K>, audience, seq);
   }
 
   public editTask(task: EventId, patch: TaskContent<'task.edit'>): SignedEvent<'task.edit'> {
@@ -311,5 +379,78 @@ export class PursuanceAuthor {
 
   public moveTask(task: EventId, parent: EventId | null): SignedEvent<'task.move'> {
     return this.#publish('task.move', { task: fromHex(task), parent: parent ? fromHex(parent) : null }, this.#taskAudience(task));
+  }
+
+  // --- lost races -------------------------------------------------------------------------
+
+  /**
+   * One of our own events that the fold rejected after the fact (a concurrent event won): when
+   * it lost only a key race (a lockbox or seal on a key rotated concurrently) the same intent is
+   * signed again on the current state — it is then checked like any new action, so it throws
+   * ActionNotAllowedError if the intent is no longer allowed. Returns null when there is nothing
+   * safe to re-send: the event was accepted, is not ours, lost for another reason (the group
+   * decided otherwise), or its intent is already fulfilled.
+   */
+  public retryLostRace(event: SignedEvent): SignedEvent | null {
+    if (event.author !== this.identity.onion) return null;
+    const rejection = this.log.rejectionOf(event.id);
+    if (!rejection || !KEY_RACE_CODES.has(rejection.code)) return null;
+    const kind = event.header.kind;
+    switch (kind) {
+      case 'member.add': {
+        const b = event.header.body as EventBody<'member.add'>;
+        if (this.state.members.has(onionFromPublicKey(b.member))) return null;
+        return this.addMember(b.member, { ...(b.name ? { name: b.name } : {}), roles: b.roles });
+      }
+      case 'role.assign': {
+        const b = event.header.body as EventBody<'role.assign'>;
+        const target = this.state.members.get(onionFromPublicKey(b.member));
+        if (!target || target.roles.has(b.role)) return null;
+        return this.assignRole(target.onion, b.role);
+      }
+      case 'keys.share':
+        return this.shareMissingKeys();
+      case 'task.create':
+      case 'task.edit':
+      case 'task.assign':
+      case 'task.status':
+      case 'task.close':
+      case 'task.reopen':
+      case 'task.comment':
+        return this.#resealTask(event as SignedEvent<TaskContentKind>);
+      default:
+        return null;
+    }
+  }
+
+  /** Re-send our task event with the same content, sealed to the audience's current keys. */
+  #resealTask(event: SignedEvent<TaskContentKind>): SignedEvent | null {
+    const kind = event.header.kind;
+    let opened: CanonicalValue;
+    try {
+      opened = openContent((event.header.body as EventBody<'task.edit'>).sealed, this.keyring);
+    } catch (err) {
+      if (err instanceof ContentUnreadableError) return null;
+      throw err;
+    }
+    const wrapper = opened as { content?: CanonicalValue };
+    const parsed = CONTENT_SCHEMAS[kind].safeParse(wrapper.content);
+    if (!parsed.success) return null;
+    if (kind === 'task.create') {
+      const c = parsed.data as TaskContent<'task.create'>;
+      const parent = (event.header.body as EventBody<'task.create'>).parent;
+      return this.createTask({
+        audience: event.header.audience,
+        parent: parent ? (Buffer.from(parent).toString('hex') as EventId) : null,
+        title: c.title,
+        body: c.body,
+        assignees: { members: c.assignees.members.map((k) => onionFromPublicKey(k)), roles: c.assignees.roles },
+        labels: c.labels,
+        due: c.due,
+      });
+    }
+    const task = Buffer.from((event.header.body as EventBody<'task.edit'>).task).toString('hex') as EventId;
+    if (!this.state.tasks.has(task)) return null;
+    return this.#taskEvent(kind, task, parsed.data);
   }
 }

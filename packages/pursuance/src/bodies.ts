@@ -36,7 +36,13 @@ export const BODY_SCHEMAS = {
     nonce: bytes(16),
   }),
   'member.add': z.strictObject({ member: key, name: name.optional(), roles: z.array(RoleIdSchema).max(64), keys: z.array(ShareSchema).max(256) }),
-  'member.remove': z.strictObject({ member: key, reason: z.string().max(1000).optional(), rotations: z.array(RotationSchema).max(64) }),
+  'member.remove': z.strictObject({
+    member: key,
+    reason: z.string().max(1000).optional(),
+    rotations: z.array(RotationSchema).max(64),
+    /** The re-keyed Cwtch group's invite, sealed to each member who stays (the removed one gets none). */
+    invites: z.array(InviteLockboxSchema).max(5000).optional(),
+  }),
   'member.leave': z.strictObject({}),
   'role.assign': z.strictObject({ member: key, role: RoleIdSchema, keys: z.array(ShareSchema).max(256) }),
   'role.remove': z.strictObject({ member: key, role: RoleIdSchema, rotation: RotationSchema.nullable() }),
@@ -63,6 +69,7 @@ export type EventBody<K extends EventKind = EventKind> = z.infer<(typeof BODY_SC
 export type Rotation = z.infer<typeof RotationSchema>;
 export type Share = z.infer<typeof ShareSchema>;
 export type Lockbox = z.infer<typeof LockboxSchema>;
+export type InviteLockbox = z.infer<typeof InviteLockboxSchema>;
 export type Sealed = z.infer<typeof SealedSchema>;
 
 export const TASK_CONTENT_KINDS = ['task.create', 'task.edit', 'task.assign', 'task.status', 'task.close', 'task.reopen', 'task.comment'] as const;

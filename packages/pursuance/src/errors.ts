@@ -35,6 +35,16 @@ export const RejectionCode = {
   INVALID_GENESIS: 'INVALID_GENESIS',
   /** New rules that fail validation. */
   INVALID_RULES: 'INVALID_RULES',
+  /**
+   * Judging the event threw (a bug the event found): the event is rejected, identically on
+   * every replica, instead of crashing the fold.
+   */
+  JUDGEMENT_FAILED: 'JUDGEMENT_FAILED',
+  /**
+   * Not kept: the event waits for ancestors this log lacks, and its author is nobody known as a
+   * member, or already has too many events waiting. Offer it again once more is known.
+   */
+  PENDING_REFUSED: 'PENDING_REFUSED',
 } as const;
 export type RejectionCode = (typeof RejectionCode)[keyof typeof RejectionCode];
 

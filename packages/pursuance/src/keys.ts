@@ -41,8 +41,13 @@ export interface RoleKey {
   readonly key: Uint8Array;
 }
 
-export function newRoleKey(role: string): RoleKey {
-  const key = randomKey();
+/**
+ * A new role key. `secret`, when given, is 32 fresh random bytes the caller has already
+ * persisted (so a key exists at rest before anything is sealed with it); by default, random.
+ */
+export function newRoleKey(role: string, secret?: Uint8Array): RoleKey {
+  if (secret !== undefined && secret.length !== 32) throw new RangeError('a role key secret is 32 bytes');
+  const key = secret ? Uint8Array.from(secret) : randomKey();
   return { role, key, keyId: roleKeyId(role, key) };
 }
 
@@ -121,6 +126,37 @@ export function sealContent(payload: CanonicalValue, roleKeys: readonly RoleKey[
   } finally {
     contentKey.fill(0);
   }
+}
+
+/**
+ * What sealed task content is bound to: the event it is sealed for. The wrapper travels inside
+ * the ciphertext, so only someone holding the audience key could re-bind it — and they can read
+ * it anyway; a member without the key cannot re-post another's sealed content as theirs.
+ */
+export interface ContentBinding {
+  readonly kind: string;
+  readonly task: string | null;
+  readonly pursuance: string;
+  readonly author: Uint8Array;
+  readonly seq: number;
+}
+
+export function boundContent(binding: ContentBinding, content: CanonicalValue): CanonicalValue {
+  return { kind: binding.kind, task: binding.task, pursuance: binding.pursuance, author: binding.author, seq: binding.seq, content };
+}
+
+/** Why opened content does not belong to `expected` (null when it does). */
+export function contentBindingProblem(opened: CanonicalValue, expected: ContentBinding): string | null {
+  if (opened === null || typeof opened !== 'object' || Array.isArray(opened) || opened instanceof Uint8Array) return 'sealed content is not a bound payload';
+  const w = opened as { readonly [k: string]: CanonicalValue };
+  const own = (k: string): CanonicalValue | undefined => (Object.hasOwn(w, k) ? w[k] : undefined);
+  if (own('kind') !== expected.kind || own('task') !== expected.task) return 'sealed content is bound to another event kind or task';
+  const author = own('author');
+  if (own('pursuance') !== expected.pursuance || own('seq') !== expected.seq || !(author instanceof Uint8Array) || !equalBytes(author, expected.author)) {
+    return 'sealed content is bound to another author or event';
+  }
+  if (own('content') === undefined) return 'sealed content has no payload';
+  return null;
 }
 
 /** Open sealed content with any key in the ring; ContentUnreadableError if none fits. */

@@ -28,11 +28,20 @@ import { publicStateValue, stateHash, type Equivocation, type PublicState } from
  *     nothing. Two events with one author and sequence number (equivocation) are both
  *     rejected. An author's event must have its previous event in its causal past.
  *
- * Causality comes from per-event vector clocks of author sequence numbers, which also decide
- * staleness ("did the author know this key had been rotated?").
+ * Causality comes from per-event vector clocks. Only ACCEPTED events advance the causal clock
+ * (what an event "has seen" for staleness and removal precedence), so a rejected event can never
+ * widen what a later event claims to know. A separate sequence clock advances on every
+ * well-sequenced, non-equivocating event — accepted or refused by the rules — because an
+ * author's chain must survive a lost race: if only accepted events counted, one concurrent
+ * refusal would make every later event of that author a SEQUENCE_GAP. An event that skips
+ * sequence numbers or equivocates advances neither clock. Clocks are Float64Array: exact for
+ * every integer up to 2^53, so the schema's 2^40 bound on sequence numbers never wraps.
  *
  * New events that descend from every current head (the normal case for a live member) are
- * applied incrementally; anything else marks the fold dirty and the next read refolds.
+ * applied incrementally; anything else marks the fold dirty and the next read refolds. Events
+ * waiting for ancestors this log lacks (pending) are set aside: they do not stop later events
+ * that do not depend on them from being applied incrementally. Only someone who is or was a
+ * member in some known event may have events pending, and at most MAX_PENDING_PER_AUTHOR each.
  */
 export type AddStatus = 'accepted' | 'rejected' | 'pending' | 'duplicate' | 'invalid' | 'queued';
 
@@ -47,14 +56,17 @@ export interface PendingEvent {
   readonly missing: readonly EventId[];
 }
 
-const CLASS: Partial<Record<EventKind, number>> = {
-  genesis: 0,
-  'member.remove': 0,
-  'role.remove': 0,
-  'member.leave': 0,
-  'keys.rotate': 0,
-};
-const classOf = (kind: EventKind): number => CLASS[kind] ?? (kind.startsWith('task.') ? 2 : 1);
+/** Events one author may have waiting for missing ancestors; more are refused until some arrive. */
+export const MAX_PENDING_PER_AUTHOR = 1024;
+
+const CLASS = new Map<EventKind, number>([
+  ['genesis', 0],
+  ['member.remove', 0],
+  ['role.remove', 0],
+  ['member.leave', 0],
+  ['keys.rotate', 0],
+]);
+const classOf = (kind: EventKind): number => CLASS.get(kind) ?? (kind.startsWith('task.') ? 2 : 1);
 
 interface ReadyItem {
   readonly cls: number;
@@ -63,6 +75,13 @@ interface ReadyItem {
 }
 const readyLess = (a: ReadyItem, b: ReadyItem): boolean =>
   a.cls !== b.cls ? a.cls < b.cls : a.rank !== b.rank ? a.rank > b.rank : a.id < b.id;
+
+/** Per-author counters indexed by author; Float64Array holds every sequence number exactly. */
+type Clock = Float64Array;
+
+function mergeInto(target: Clock, source: Clock): void {
+  for (let i = 0; i < source.length; i++) if (source[i]! > target[i]!) target[i] = source[i]!;
+}
 
 /** One complete fold over the event set. */
 class FoldRun implements Causality {
@@ -75,7 +94,12 @@ class FoldRun implements Causality {
   public logHash: Uint8Array = new Uint8Array(32);
   /** Set when a removal forces a constraint on an already processed event. */
   public restartWith: Map<EventId, Set<EventId>> | null = null;
-  readonly #vc = new Map<EventId, Int32Array>();
+  /** Causal clock: per author, the highest sequence number of an ACCEPTED event seen. */
+  readonly #vc = new Map<EventId, Clock>();
+  /** Sequence clock: per author, the highest well-sequenced (non-equivocating) event seen. */
+  readonly #chain = new Map<EventId, Clock>();
+  /** The latest author-claimed time among accepted events in the causal past, the event included if accepted. */
+  readonly #pastTime = new Map<EventId, number>();
   readonly #authorIndex = new Map<OnionName, number>();
 
   public constructor(
@@ -95,25 +119,43 @@ class FoldRun implements Causality {
     return i;
   }
 
-  /** Merge of the parents' clocks: what the author of `e` knew. */
-  #knownBefore(e: SignedEvent): Int32Array {
-    let size = 0;
-    for (const p of e.parentIds) size = Math.max(size, this.#vc.get(p)?.length ?? 0);
-    const vc = new Int32Array(Math.max(size, this.#authorIndex.size + 1));
+  /** Merge of the parents' clocks of one kind: what the author of `e` knew. */
+  #merged(clocks: Map<EventId, Clock>, e: SignedEvent): Clock {
+    const vc = new Float64Array(this.#authorIndex.size + 1);
     for (const p of e.parentIds) {
-      const pv = this.#vc.get(p);
-      if (!pv) continue;
-      for (let i = 0; i < pv.length; i++) if (pv[i]! > vc[i]!) vc[i] = pv[i]!;
+      const pv = clocks.get(p);
+      if (pv) mergeInto(vc, pv);
     }
     return vc;
   }
 
   public isAncestor(event: SignedEvent, ancestor: EventId): boolean {
     const a = this.log.event(ancestor);
-    if (!a || ancestor === event.id) return false;
-    const known = this.#knownBefore(event);
+    if (!a || ancestor === event.id || !this.accepted.has(ancestor)) return false;
     const idx = this.#authorIndex.get(a.author);
-    return idx !== undefined && (known[idx] ?? 0) >= a.header.seq;
+    if (idx === undefined) return false;
+    const known = this.#merged(this.#vc, event);
+    return (known[idx] ?? 0) >= a.header.seq;
+  }
+
+  public causalTime(event: SignedEvent): number {
+    let t = 0;
+    for (const p of event.parentIds) t = Math.max(t, this.#pastTime.get(p) ?? 0);
+    return t;
+  }
+
+  public *acceptedAncestors(event: SignedEvent): Generator<SignedEvent> {
+    const stack = [...event.parentIds];
+    const seen = new Set<EventId>();
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const e = this.log.event(id);
+      if (!e) continue;
+      if (this.accepted.has(id)) yield e;
+      for (const p of e.parentIds) stack.push(p);
+    }
   }
 
   public parentsOf(id: EventId): EventId[] {
@@ -122,43 +164,70 @@ class FoldRun implements Causality {
     return virtual ? [...e.parentIds, ...virtual] : [...e.parentIds];
   }
 
+  /**
+   * Judge one event against the current state without changing anything: sequence, then the
+   * rules. Whatever goes wrong while judging becomes a rejection of this event, never an
+   * exception out of the fold.
+   */
+  public judge(e: SignedEvent): { outcome: Outcome; chain: Clock } {
+    const authorIdx = this.#index(e.author);
+    const chain = this.#merged(this.#chain, e);
+    const seqKnown = chain[authorIdx] ?? 0;
+    if (this.log.isEquivocating(e.id)) {
+      return { outcome: { ok: false, code: RejectionCode.EQUIVOCATION, reason: `${e.author} signed two events with sequence number ${e.header.seq}` }, chain };
+    }
+    if (e.header.seq !== seqKnown + 1) {
+      return { outcome: { ok: false, code: RejectionCode.SEQUENCE_GAP, reason: `sequence ${e.header.seq} does not follow the author's known sequence ${seqKnown}` }, chain };
+    }
+    // Well sequenced: the author's chain goes on through this event whatever the rules say.
+    chain[authorIdx] = e.header.seq;
+    if (e.pursuanceId === null) return { outcome: { ok: false, code: RejectionCode.INVALID_GENESIS, reason: 'a pursuance has exactly one genesis' }, chain };
+    try {
+      return { outcome: this.applier.validate(e), chain };
+    } catch (err) {
+      return { outcome: judgementFailed(err), chain };
+    }
+  }
+
   /** Process one event whose parents are all processed. */
   public process(e: SignedEvent): void {
-    const known = this.#knownBefore(e);
     const authorIdx = this.#index(e.author);
-    const seqKnown = known[authorIdx] ?? 0;
-    let outcome: Outcome;
-    if (this.log.isEquivocating(e.id)) {
-      outcome = { ok: false, code: RejectionCode.EQUIVOCATION, reason: `${e.author} signed two events with sequence number ${e.header.seq}` };
-    } else if (e.header.seq !== seqKnown + 1) {
-      outcome = {
-        ok: false,
-        code: RejectionCode.SEQUENCE_GAP,
-        reason: `sequence ${e.header.seq} does not follow the author's known sequence ${seqKnown}`,
-      };
-    } else if (e.pursuanceId === null) {
-      outcome = { ok: false, code: RejectionCode.INVALID_GENESIS, reason: 'a pursuance has exactly one genesis' };
-    } else {
-      outcome = this.applier.validate(e);
+    const judged = this.judge(e);
+    let outcome = judged.outcome;
+    if (outcome.ok) {
+      try {
+        outcome.commit();
+      } catch (err) {
+        // A commit that throws is a bug in the rules code; every replica hits it identically, so
+        // rejecting the event keeps replicas in step instead of crashing all of them.
+        outcome = judgementFailed(err);
+      }
     }
-    const vc = known.length > authorIdx ? known : Int32Array.from({ length: authorIdx + 1 }, (_, i) => known[i] ?? 0);
-    vc[authorIdx] = Math.max(vc[authorIdx] ?? 0, e.header.seq);
+    this.#chain.set(e.id, judged.chain);
+    const vc = this.#merged(this.#vc, e);
+    let pastTime = this.causalTime(e);
+    if (outcome.ok) {
+      vc[authorIdx] = e.header.seq;
+      pastTime = Math.max(pastTime, e.header.time);
+    }
     this.#vc.set(e.id, vc);
+    this.#pastTime.set(e.id, pastTime);
     this.#finish(e, outcome);
-    if (outcome.ok) this.#enforceRemovalPrecedence(e, known);
+    if (outcome.ok) this.#enforceRemovalPrecedence(e, vc);
   }
 
   /** Record the genesis, which the log has already turned into the initial state. */
   public processGenesis(e: SignedEvent): void {
-    const vc = new Int32Array(1);
+    const vc = new Float64Array(1);
     vc[this.#index(e.author)] = 1;
     this.#vc.set(e.id, vc);
+    this.#chain.set(e.id, vc);
+    this.#pastTime.set(e.id, e.header.time);
     this.#finish(e, { ok: true, commit: () => undefined });
   }
 
   #finish(e: SignedEvent, outcome: Outcome): void {
     if (outcome.ok) {
-      outcome.commit();
       this.applier.noteAccepted(e);
       this.accepted.add(e.id);
       this.logHash = sha256(this.logHash, Buffer.from(e.id, 'hex'));
@@ -169,13 +238,14 @@ class FoldRun implements Causality {
     this.processed.add(e.id);
   }
 
-  #enforceRemovalPrecedence(e: SignedEvent, known: Int32Array): void {
+  #enforceRemovalPrecedence(e: SignedEvent, vc: Clock): void {
     const kind = e.header.kind;
     if (kind !== 'member.remove' && kind !== 'role.remove') return;
     const removed = onionFromPublicKey((e.header.body as EventBody<'member.remove'>).member);
     if (removed === e.author) return;
     const idx = this.#authorIndex.get(removed);
-    const cutoff = idx === undefined ? 0 : (known[idx] ?? 0);
+    // What the remover had seen of the removed member: accepted events only (see the header).
+    const cutoff = idx === undefined ? 0 : (vc[idx] ?? 0);
     const late: EventId[] = [];
     for (const x of this.log.eventsBy(removed)) {
       if (x.header.seq > cutoff && this.processed.has(x.id) && x.id !== e.id && !this.#reaches(e.id, x.id)) late.push(x.id);
@@ -205,6 +275,11 @@ class FoldRun implements Causality {
   }
 }
 
+function judgementFailed(err: unknown): Outcome {
+  const detail = err instanceof Error ? `${err.name}: ${err.message}` : 'a non-error value was thrown';
+  return { ok: false, code: RejectionCode.JUDGEMENT_FAILED, reason: `judging this event failed (${detail.slice(0, 200)})` };
+}
+
 export interface PursuanceLogOptions {
   readonly verifier?: SignatureVerifier;
 }
@@ -219,6 +294,13 @@ export class PursuanceLog {
   readonly #equivocating = new Set<EventId>();
   readonly #equivocations: Equivocation[] = [];
   readonly #invalid: Rejection[] = [];
+  /** Everyone who is or was a member in some known event (genesis, or named by a member.add). */
+  readonly #everNamed = new Set<OnionName>();
+  /** Events waiting, directly or through another pending event, for an ancestor this log lacks. */
+  readonly #pending = new Set<EventId>();
+  /** For pending events: the missing or pending parent id → the events waiting on it. */
+  readonly #waitingOn = new Map<EventId, Set<EventId>>();
+  readonly #pendingByAuthor = new Map<OnionName, number>();
   #run: FoldRun | undefined;
   #heads = new Set<EventId>();
   #dirty = true;
@@ -230,6 +312,7 @@ export class PursuanceLog {
     if (!initial.ok) throw new EventRejectedError(initial.code, initial.reason);
     this.genesis = g as SignedEvent<'genesis'>;
     this.id = g.id;
+    for (const onion of initial.state.members.keys()) this.#everNamed.add(onion);
     this.#store(g);
   }
 
@@ -238,6 +321,7 @@ export class PursuanceLog {
     const list = this.#byAuthor.get(e.author) ?? [];
     list.push(e);
     this.#byAuthor.set(e.author, list);
+    if (e.header.kind === 'member.add') this.#everNamed.add(onionFromPublicKey((e.header.body as EventBody<'member.add'>).member));
     const key = `${e.author}:${e.header.seq}`;
     const other = this.#bySeq.get(key);
     if (other === undefined) {
@@ -251,9 +335,34 @@ export class PursuanceLog {
     }
   }
 
+  /** Undo #store for an event nothing else names (the author's own event it will not publish). */
+  #unstore(e: SignedEvent): void {
+    this.#events.delete(e.id);
+    const list = this.#byAuthor.get(e.author);
+    if (list) {
+      const i = list.findIndex((x) => x.id === e.id);
+      if (i >= 0) list.splice(i, 1);
+    }
+    const key = `${e.author}:${e.header.seq}`;
+    if (this.#bySeq.get(key) === e.id) this.#bySeq.delete(key);
+    this.#dirty = true;
+  }
+
+  /** Parents this log lacks, or that are themselves pending. */
+  #blockers(e: SignedEvent): EventId[] {
+    return e.parentIds.filter((p) => !this.#events.has(p) || this.#pending.has(p));
+  }
+
+  #invalidResult(rejection: Rejection): AddResult {
+    this.#invalid.push(rejection);
+    return { status: 'invalid', id: rejection.eventId as EventId, rejection };
+  }
+
   /**
    * Add an event (bytes from the network or a SignedEvent). Idempotent. Invalid bytes and
-   * events of another pursuance are reported and never stored.
+   * events of another pursuance are reported and never stored; so are events that would wait
+   * for missing ancestors when their author is nobody this log knows as a member, or already
+   * has MAX_PENDING_PER_AUTHOR events waiting (PENDING_REFUSED: offer them again later).
    */
   public add(input: Uint8Array | SignedEvent): AddResult {
     let e: SignedEvent;
@@ -262,28 +371,39 @@ export class PursuanceLog {
     } catch (err) {
       if (!(err instanceof EventRejectedError)) throw err;
       const id = toHex(sha256(input as Uint8Array)) as EventId;
-      const rejection = { eventId: id, code: err.code, reason: err.message };
-      this.#invalid.push(rejection);
-      return { status: 'invalid', id, rejection };
+      return this.#invalidResult({ eventId: id, code: err.code, reason: err.message });
     }
     if (this.#events.has(e.id)) return { status: 'duplicate', id: e.id };
     if (e.pursuanceId !== this.id) {
-      const rejection = {
+      return this.#invalidResult({
         eventId: e.id,
         code: e.pursuanceId === null ? RejectionCode.INVALID_GENESIS : RejectionCode.WRONG_PURSUANCE,
         reason: e.pursuanceId === null ? 'a second genesis' : 'the event belongs to another pursuance',
-      };
-      this.#invalid.push(rejection);
-      return { status: 'invalid', id: e.id, rejection };
+      });
     }
     if (e.parentIds.length === 0) {
-      const rejection = { eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: 'only the genesis has no parents' };
-      this.#invalid.push(rejection);
-      return { status: 'invalid', id: e.id, rejection };
+      return this.#invalidResult({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: 'only the genesis has no parents' });
+    }
+    const blockers = this.#blockers(e);
+    if (blockers.length > 0) {
+      // Anyone holding the group key can send events with made-up parents; only members (past
+      // or present) may park events here, and only so many each, so such noise stays bounded.
+      if (!this.#everNamed.has(e.author)) {
+        return { status: 'invalid', id: e.id, rejection: { eventId: e.id, code: RejectionCode.PENDING_REFUSED, reason: 'an event waiting for missing ancestors must come from someone who is or was a member' } };
+      }
+      if ((this.#pendingByAuthor.get(e.author) ?? 0) >= MAX_PENDING_PER_AUTHOR) {
+        return { status: 'invalid', id: e.id, rejection: { eventId: e.id, code: RejectionCode.PENDING_REFUSED, reason: `${e.author} already has ${MAX_PENDING_PER_AUTHOR} events waiting for missing ancestors` } };
+      }
     }
     const wasEquivocating = this.#equivocating.size;
     this.#store(e);
-    if (this.#equivocating.size !== wasEquivocating) this.#dirty = true;
+    if (blockers.length > 0) {
+      this.#markPending(e, blockers);
+      if (this.#equivocating.size !== wasEquivocating) this.#dirty = true;
+      return { status: 'pending', id: e.id };
+    }
+    const released = this.#release(e.id);
+    if (this.#equivocating.size !== wasEquivocating || released) this.#dirty = true;
     if (!this.#dirty && this.#isTail(e)) {
       this.#run!.process(e);
       this.#advanceHeads(e);
@@ -295,17 +415,89 @@ export class PursuanceLog {
     return { status: 'queued', id: e.id };
   }
 
-  /** Add many events, then fold once. */
+  #markPending(e: SignedEvent, blockers: readonly EventId[]): void {
+    this.#pending.add(e.id);
+    this.#pendingByAuthor.set(e.author, (this.#pendingByAuthor.get(e.author) ?? 0) + 1);
+    for (const b of blockers) {
+      const set = this.#waitingOn.get(b) ?? new Set<EventId>();
+      set.add(e.id);
+      this.#waitingOn.set(b, set);
+    }
+  }
+
+  /** `id` is now present and not pending: free the events that waited only on it. Returns whether any were freed. */
+  #release(id: EventId): boolean {
+    let freed = false;
+    const queue = [id];
+    while (queue.length) {
+      const ready = queue.pop()!;
+      const waiters = this.#waitingOn.get(ready);
+      if (!waiters) continue;
+      this.#waitingOn.delete(ready);
+      for (const w of waiters) {
+        const e = this.#events.get(w)!;
+        if (!this.#pending.has(w) || this.#blockers(e).length > 0) continue;
+        this.#pending.delete(w);
+        this.#pendingByAuthor.set(e.author, (this.#pendingByAuthor.get(e.author) ?? 1) - 1);
+        freed = true;
+        queue.push(w);
+      }
+    }
+    return freed;
+  }
+
+  /**
+   * Add many events, then fold once. Events refused as PENDING_REFUSED (their author's member.add
+   * came later in the batch) are offered again until nothing more is taken, so a batch gives the
+   * same log in any order.
+   */
   public addAll(inputs: Iterable<Uint8Array | SignedEvent>): AddResult[] {
-    const results: AddResult[] = [];
-    for (const input of inputs) results.push(this.add(input));
+    const list = [...inputs];
+    const results = list.map((input) => this.add(input));
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (let i = 0; i < list.length; i++) {
+        if (results[i]!.rejection?.code !== RejectionCode.PENDING_REFUSED) continue;
+        const again = this.add(list[i]!);
+        if (again.rejection?.code !== RejectionCode.PENDING_REFUSED) progress = true;
+        results[i] = again;
+      }
+    }
     return results;
+  }
+
+  /**
+   * Add an event this member authored, only if the fold accepts it: an event its own author
+   * refuses must never stay in the log, where the next event would name it as a parent (a
+   * phantom nobody else would accept). Returns the rejection instead of keeping it.
+   */
+  public addOwn(e: SignedEvent): Rejection | null {
+    if (this.#events.has(e.id)) return null;
+    const result = this.add(e);
+    if (result.status === 'invalid') return result.rejection!;
+    if (result.status === 'pending') {
+      this.#forgetPending(e);
+      return { eventId: e.id, code: RejectionCode.SEQUENCE_GAP, reason: 'the event names parents this log does not hold' };
+    }
+    const rejection = this.#current().rejections.get(e.id);
+    if (rejection || !this.#current().accepted.has(e.id)) {
+      this.#unstore(e);
+      return rejection ?? { eventId: e.id, code: RejectionCode.INVALID_STATE, reason: 'the event was not accepted' };
+    }
+    return null;
+  }
+
+  #forgetPending(e: SignedEvent): void {
+    this.#pending.delete(e.id);
+    this.#pendingByAuthor.set(e.author, (this.#pendingByAuthor.get(e.author) ?? 1) - 1);
+    for (const set of this.#waitingOn.values()) set.delete(e.id);
+    this.#unstore(e);
   }
 
   /** A tail event descends from every head and from nothing unprocessed: it is last in any refold. */
   #isTail(e: SignedEvent): boolean {
     const run = this.#run;
-    if (!run || run.processed.size !== this.#events.size - 1) return false;
+    if (!run || run.processed.size + this.#pending.size !== this.#events.size - 1) return false;
     const parents = new Set(e.parentIds);
     if (parents.size === 0) return false;
     for (const p of parents) if (!run.processed.has(p)) return false;
@@ -333,7 +525,7 @@ export class PursuanceLog {
     const run = new FoldRun(this, initial.state, virtual);
     const waiting = new Map<EventId, number>();
     for (const e of this.#events.values()) {
-      if (e.id === this.genesis.id) continue;
+      if (e.id === this.genesis.id || this.#pending.has(e.id)) continue;
       const parents = run.parentsOf(e.id);
       waiting.set(e.id, parents.length);
       for (const p of parents) {
@@ -360,7 +552,12 @@ export class PursuanceLog {
       if (run.restartWith) return run;
       release(item.id);
     }
-    this.#heads = new Set([...run.processed].filter((id) => !(run.children.get(id) ?? []).some((c) => run.processed.has(c))));
+    // Heads follow REAL parent edges only: a virtual edge (removal precedence) is an ordering
+    // constraint of the fold, not something any author named, so an author whose event got a
+    // virtual child must still build on it or its next event would skip its own sequence.
+    const heads = new Set(run.processed);
+    for (const id of run.processed) for (const p of this.#events.get(id)!.parentIds) heads.delete(p);
+    this.#heads = heads;
     return run;
   }
 
@@ -410,18 +607,17 @@ export class PursuanceLog {
 
   /** Events waiting for ancestors this log does not have (a gap to repair from peers). */
   public pending(): PendingEvent[] {
-    const run = this.#current();
     const out: PendingEvent[] = [];
-    for (const e of this.#events.values()) {
-      if (run.processed.has(e.id)) continue;
-      out.push({ id: e.id, missing: e.parentIds.filter((p) => !this.#events.has(p)) });
+    for (const id of this.#pending) {
+      const e = this.#events.get(id)!;
+      out.push({ id, missing: e.parentIds.filter((p) => !this.#events.has(p)) });
     }
     return out;
   }
 
   /** How many events wait for missing ancestors (the size of pending(), without building it). */
   public pendingCount(): number {
-    return this.#events.size - this.#current().processed.size;
+    return this.#pending.size;
   }
 
   /** Ids the pending events name but nobody here has: what to ask peers for. */
@@ -457,11 +653,20 @@ export class PursuanceLog {
     return max;
   }
 
-  /** Validate a candidate event as if appended now, without changing anything. */
+  /**
+   * Validate a candidate event as if appended now, without changing anything: the same
+   * sequence, equivocation and rules checks a replica applies when the event arrives.
+   */
   public dryRun(e: SignedEvent): Rejection | null {
     const run = this.#current();
     if (e.pursuanceId !== this.id) return { eventId: e.id, code: RejectionCode.WRONG_PURSUANCE, reason: 'another pursuance' };
-    const outcome = run.applier.validate(e);
+    const missing = e.parentIds.filter((p) => !run.processed.has(p));
+    if (missing.length > 0) return { eventId: e.id, code: RejectionCode.SEQUENCE_GAP, reason: 'the event names parents that are not in the folded log' };
+    const other = this.#bySeq.get(`${e.author}:${e.header.seq}`);
+    if (other !== undefined && other !== e.id) {
+      return { eventId: e.id, code: RejectionCode.EQUIVOCATION, reason: `${e.author} already signed an event with sequence number ${e.header.seq}` };
+    }
+    const { outcome } = run.judge(e);
     return outcome.ok ? null : { eventId: e.id, code: outcome.code, reason: outcome.reason, ...(outcome.rule ? { rule: outcome.rule } : {}) };
   }
 

@@ -49,6 +49,8 @@ export interface Nomination {
   readonly id: EventId;
   readonly candidate: OnionName;
   readonly time: number;
+  /** Members when the nomination was accepted: only they can witness founders' inactivity. */
+  readonly electorate: ReadonlySet<OnionName>;
   readonly endorsers: Set<OnionName>;
   open: boolean;
 }

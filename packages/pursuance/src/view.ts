@@ -1,8 +1,8 @@
-import { onionFromPublicKey, toHex, type Identity, type OnionName } from '@pursuance/crypto';
+import { onionFromPublicKey, toHex, type CanonicalValue, type Identity, type OnionName } from '@pursuance/crypto';
 import { CONTENT_SCHEMAS, type EventBody, type Rotation, type Share, type TaskContentKind } from './bodies.js';
 import type { EventId, SignedEvent } from './envelope.js';
 import { ContentUnreadableError, RejectionCode, type Rejection } from './errors.js';
-import { Keyring, openContent, openLockbox } from './keys.js';
+import { Keyring, contentBindingProblem, newRoleKey, openContent, openLockbox } from './keys.js';
 import type { PursuanceLog } from './log.js';
 import type { RoleId, Rules } from './rules/schema.js';
 
@@ -75,6 +75,30 @@ export function collectKeys(log: PursuanceLog, me: Identity, keyring: Keyring = 
   return keyring;
 }
 
+/**
+ * Recover role keys from secrets this member created and kept (see newRoleKey): a key whose
+ * rotation left its own creator out (someone rotating a role they do not hold) reaches them by
+ * no lockbox, so only the kept secret brings it back after a restart. Returns how many were added.
+ */
+export function recoverKeysFromSecrets(log: PursuanceLog, secrets: Iterable<Uint8Array>, keyring: Keyring): number {
+  const wanted = new Map<string, string>();
+  for (const [role, r] of log.state().roles) for (const epoch of r.epochs) if (!keyring.has(epoch.keyIdHex)) wanted.set(epoch.keyIdHex, role);
+  if (wanted.size === 0) return 0;
+  const roles = [...new Set(wanted.values())];
+  let added = 0;
+  for (const secret of secrets) {
+    for (const role of roles) {
+      const k = newRoleKey(role, secret);
+      const hex = toHex(k.keyId);
+      if (wanted.get(hex) === role && !keyring.has(hex)) {
+        keyring.add(k);
+        added += 1;
+      }
+    }
+  }
+  return added;
+}
+
 function keyBearing(e: SignedEvent): (Rotation | Share)[] {
   const b = e.header.body as Record<string, unknown>;
   switch (e.header.kind) {
@@ -101,66 +125,88 @@ function keyBearing(e: SignedEvent): (Rotation | Share)[] {
 export function buildMemberView(log: PursuanceLog, me: Identity, keyring: Keyring = collectKeys(log, me)): MemberViewResult {
   const tasks = new Map<EventId, TaskView>();
   const contentRejections: Rejection[] = [];
-  let rules: Rules = log.genesis.header.body.rules;
+  const ctx: ViewContext = { log, keyring, tasks, contentRejections, rules: log.genesis.header.body.rules };
   for (const id of log.order()) {
     if (!log.isAccepted(id)) continue;
     const e = log.event(id)!;
-    const kind = e.header.kind;
-    if (kind === 'rules.change') rules = (e.header.body as EventBody<'rules.change'>).rules;
-    if (kind === 'task.move') {
-      const b = e.header.body as EventBody<'task.move'>;
-      const t = tasks.get(toHex(b.task) as EventId);
-      if (t) t.parent = b.parent ? (toHex(b.parent) as EventId) : null;
-      continue;
-    }
-    if (!kind.startsWith('task.')) continue;
-    const b = e.header.body as EventBody<'task.edit'>;
-    const taskId = kind === 'task.create' ? e.id : (toHex(b.task) as EventId);
-    let task = tasks.get(taskId);
-    if (kind === 'task.create') {
-      const parent = (e.header.body as EventBody<'task.create'>).parent;
-      task = {
-        id: e.id,
-        audience: [...e.header.audience],
-        parent: parent ? (toHex(parent) as EventId) : null,
-        createdBy: e.author,
-        createdAt: e.header.time,
-        closed: false,
-        readable: false,
-        judged: false,
-        comments: [],
-        history: [],
-      };
-      tasks.set(e.id, task);
-    }
-    if (!task) continue;
-    task.history.push({ id: e.id, kind, author: e.author, time: e.header.time });
-    if (kind === 'task.close') task.closed = true;
-    if (kind === 'task.reopen') task.closed = false;
-    let content: unknown;
     try {
-      content = openContent(b.sealed, keyring);
+      viewEvent(ctx, e);
     } catch (err) {
-      if (err instanceof ContentUnreadableError) continue;
-      throw err;
+      // One event that trips the reader must not blank everyone's board: it is reported and skipped.
+      const detail = err instanceof Error ? err.message : 'a non-error value was thrown';
+      contentRejections.push({ eventId: e.id, code: RejectionCode.JUDGEMENT_FAILED, reason: `reading this event failed (${detail.slice(0, 200)})` });
     }
-    // Sealed content names its kind and task, so it cannot be replayed onto another event.
-    const wrapper = content as { kind?: unknown; task?: unknown; content?: unknown };
-    const expectedTask = kind === 'task.create' ? null : taskId;
-    if (wrapper.kind !== kind || wrapper.task !== expectedTask) {
-      contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: `sealed content is bound to another event kind or task` });
-      continue;
-    }
-    const parsed = CONTENT_SCHEMAS[kind as TaskContentKind].safeParse(wrapper.content);
-    if (!parsed.success) {
-      contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: `sealed ${kind} content: ${parsed.error.issues[0]?.message ?? 'invalid'}` });
-      continue;
-    }
-    const problem = applyContent(task, kind as TaskContentKind, parsed.data, e, rules);
-    if (problem) contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_STATE, reason: problem });
   }
   return { keyring, tasks, contentRejections };
 }
+
+interface ViewContext {
+  readonly log: PursuanceLog;
+  readonly keyring: Keyring;
+  readonly tasks: Map<EventId, TaskView>;
+  readonly contentRejections: Rejection[];
+  rules: Rules;
+}
+
+function viewEvent(ctx: ViewContext, e: SignedEvent): void {
+  const { log, keyring, tasks, contentRejections } = ctx;
+  const kind = e.header.kind;
+  if (kind === 'rules.change') ctx.rules = (e.header.body as EventBody<'rules.change'>).rules;
+  if (kind === 'task.move') {
+    const b = e.header.body as EventBody<'task.move'>;
+    const t = tasks.get(toHex(b.task) as EventId);
+    if (t) t.parent = b.parent ? (toHex(b.parent) as EventId) : null;
+    return;
+  }
+  if (!kind.startsWith('task.')) return;
+  const b = e.header.body as EventBody<'task.edit'>;
+  const taskId = kind === 'task.create' ? e.id : (toHex(b.task) as EventId);
+  let task = tasks.get(taskId);
+  if (kind === 'task.create') {
+    const parent = (e.header.body as EventBody<'task.create'>).parent;
+    task = {
+      id: e.id,
+      audience: [...e.header.audience],
+      parent: parent ? (toHex(parent) as EventId) : null,
+      createdBy: e.author,
+      createdAt: e.header.time,
+      closed: false,
+      readable: false,
+      judged: false,
+      comments: [],
+      history: [],
+    };
+    tasks.set(e.id, task);
+  }
+  if (!task) return;
+  task.history.push({ id: e.id, kind, author: e.author, time: e.header.time });
+  if (kind === 'task.close') task.closed = true;
+  if (kind === 'task.reopen') task.closed = false;
+  let content: CanonicalValue;
+  try {
+    content = openContent(b.sealed, keyring);
+  } catch (err) {
+    if (err instanceof ContentUnreadableError) return;
+    throw err;
+  }
+  // Sealed content names the event it was sealed for — its kind, task, pursuance, author and
+  // sequence number (the event id itself hashes the sealed bytes, so it cannot be inside
+  // them) — so nobody can re-post someone else's sealed content as their own event.
+  const expectedTask = kind === 'task.create' ? null : taskId;
+  const binding = contentBindingProblem(content, { kind, task: expectedTask, pursuance: log.id, author: e.header.author, seq: e.header.seq });
+  if (binding) {
+    contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: binding });
+    return;
+  }
+  const wrapper = content as { content?: unknown };
+  const parsed = CONTENT_SCHEMAS[kind as TaskContentKind].safeParse(wrapper.content);
+  if (!parsed.success) {
+    contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: `sealed ${kind} content: ${parsed.error.issues[0]?.message ?? 'invalid'}` });
+    return;
+  }
+  const problem = applyContent(task, kind as TaskContentKind, parsed.data, e, ctx.rules);
+  if (problem) contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_STATE, reason: problem });
+  }
 
 function applyContent(task: TaskView, kind: TaskContentKind, data: unknown, e: SignedEvent, rules: Rules): string | null {
   const wf = rules.workflow;

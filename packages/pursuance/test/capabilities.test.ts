@@ -123,6 +123,8 @@ function fixture(): Fixture {
 
 /** One action, expressed both through the author API and as the event a forger would sign. */
 interface Op {
+  /** What happens in the pursuance before the actor's client is started (e.g. time passing). */
+  setup?(fx: Fixture): void;
   act(a: PursuanceAuthor, fx: Fixture): SignedEvent;
   forge(a: PursuanceAuthor, fx: Fixture): SignedEvent;
 }
@@ -142,7 +144,7 @@ const op = {
   create: (audience: string): Op => ({
     act: (a) => a.createTask({ audience: [audience], title: 'new' }),
     forge: (a, fx) =>
-      forge(a.identity, a.log, 'task.create', { parent: null, sealed: sealAs(a.log, a.keyring, 'task.create', null, CONTENT['task.create'], [audience]) }, [audience], { time: fx.now() }),
+      forge(a.identity, a.log, 'task.create', { parent: null, sealed: sealAs(a.log, a.keyring, 'task.create', null, CONTENT['task.create'], [audience], a.identity) }, [audience], { time: fx.now() }),
   }),
   task: (kind: Exclude<TaskContentKind, 'task.create'>, name: TaskName): Op => ({
     act: (a, fx) => {
@@ -165,7 +167,7 @@ const op = {
     forge: (a, fx) => {
       const id = fx.task[name];
       const audience = a.log.state().tasks.get(id)!.audience;
-      return forge(a.identity, a.log, kind, { task: fromHex(id), sealed: sealAs(a.log, a.keyring, kind, id, CONTENT[kind], audience) }, audience, { time: fx.now() });
+      return forge(a.identity, a.log, kind, { task: fromHex(id), sealed: sealAs(a.log, a.keyring, kind, id, CONTENT[kind], audience, a.identity) }, audience, { time: fx.now() });
     },
   }),
   move: (name: TaskName, parent: TaskName): Op => ({
@@ -219,20 +221,18 @@ const op = {
     act: (a, fx) => a.endorseNomination(fx.nomination),
     forge: (a, fx) => forge(a.identity, a.log, 'founder.endorse', { nomination: fromHex(fx.nomination) }, [], { time: fx.now() }),
   }),
-  /** Claim S's nomination, `quietDays` after the last founder activity. */
-  claim: (quietDays: number): Op => {
-    const at = (fx: Fixture): void => fx.advance(quietDays * DAY);
-    return {
-      act: (a, fx) => {
-        at(fx);
-        return a.claimNomination(fx.nomination);
-      },
-      forge: (a, fx) => {
-        at(fx);
-        return forge(a.identity, a.log, 'founder.claim', { nomination: fromHex(fx.nomination) }, [], { time: fx.now() });
-      },
-    };
-  },
+  /**
+   * Claim S's nomination, `quietDays` after the last founder activity. The quiet time is shown
+   * by two other members (A and S2) who post once it has passed, and the claim has seen them.
+   */
+  claim: (quietDays: number): Op => ({
+    setup: (fx) => {
+      fx.advance(quietDays * DAY);
+      for (const [name, task] of [['A', 'tAdmin'], ['S2', 'tStaff']] as const) fx.founder.log.add(fx.author(name).comment(fx.task[task], 'still here').bytes);
+    },
+    act: (a, fx) => a.claimNomination(fx.nomination),
+    forge: (a, fx) => forge(a.identity, a.log, 'founder.claim', { nomination: fromHex(fx.nomination) }, [], { time: fx.now() }),
+  }),
 };
 
 /** Remove a role from rules, and every mention of it, so the rules stay valid. */
@@ -361,17 +361,20 @@ function runRow(actor: Name, action: Op, expected: Allowed | Denied): void {
   if ('ok' in expected) {
     // Through the author, delivered to the founder's log...
     const fx = fixture();
+    action.setup?.(fx);
     const e = action.act(fx.author(actor), fx);
     if (actor !== 'F') expect(fx.founder.log.add(e.bytes).status).toBe('accepted');
     expect(fx.founder.log.isAccepted(e.id)).toBe(true);
     expected.ok(fx, e);
     // ...and the hand-built twin is accepted as well, so the forged denials below are faithful.
     const twin = fixture();
+    action.setup?.(twin);
     const forged = action.forge(twin.author(actor), twin);
     expect(twin.founder.log.add(forged.bytes).status, JSON.stringify(twin.founder.log.rejectionOf(forged.id))).toBe('accepted');
     return;
   }
   const fx = fixture();
+  action.setup?.(fx);
   const author = fx.author(actor);
   const before = author.log.size;
   let refused: unknown;
@@ -389,6 +392,7 @@ function runRow(actor: Name, action: Op, expected: Allowed | Denied): void {
 
   // The same event, forged past the author's check, reaches another member's log.
   const twin = fixture();
+  action.setup?.(twin);
   const forged = action.forge(twin.author(actor), twin);
   const result = twin.founder.log.add(forged.bytes);
   expect(result.status).toBe('rejected');

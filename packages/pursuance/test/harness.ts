@@ -12,6 +12,7 @@ import {
   PursuanceAuthor,
   PursuanceLog,
   RulesSchema,
+  boundContent,
   buildMemberView,
   sealContent,
   signEvent,
@@ -106,11 +107,14 @@ export function sealAs(
   task: EventId | null,
   content: CanonicalValue,
   audience: readonly RoleId[],
+  by: Identity,
+  seq: number = log.lastSeq(by.onion) + 1,
 ): Sealed {
   const roles = [...new Set(audience)].sort();
   const current = roles.map((role) => log.state().roles.get(role)!.epochs.at(-1)!);
   const held = current.map((epoch) => keyring.get(epoch.keyIdHex)).filter((k): k is RoleKey => k !== undefined);
-  const sealed = held.length > 0 ? sealContent({ kind, task, content }, held) : { keys: [], ct: new Uint8Array(randomBytes(256)) };
+  const bound = boundContent({ kind, task, pursuance: log.id, author: by.publicKey, seq }, content);
+  const sealed = held.length > 0 ? sealContent(bound, held) : { keys: [], ct: new Uint8Array(randomBytes(256)) };
   const keys = roles.map((role, i) => {
     const real = sealed.keys.find((k) => k.role === role);
     return real ?? { role, keyId: current[i]!.keyId, wrapped: new Uint8Array(randomBytes(72)) };
@@ -118,9 +122,9 @@ export function sealAs(
   return { keys, ct: sealed.ct };
 }
 
-/** Sealed content under exactly the given keys (old, planted, whatever the test needs). */
-export function sealWith(keys: readonly RoleKey[], kind: string, task: EventId | null, content: CanonicalValue): Sealed {
-  return sealContent({ kind, task, content }, keys);
+/** Sealed content under exactly the given keys (old, planted, whatever the test needs), bound to `by`'s next event in `log`. */
+export function sealWith(keys: readonly RoleKey[], kind: string, task: EventId | null, content: CanonicalValue, log: PursuanceLog, by: Identity): Sealed {
+  return sealContent(boundContent({ kind, task, pursuance: log.id, author: by.publicKey, seq: log.lastSeq(by.onion) + 1 }, content), keys);
 }
 
 /** Assert that `fn` is refused by the author with `code`, and that the reason says `reason`. */

@@ -52,7 +52,7 @@ const comment = (body: string): CanonicalValue => ({ body });
 /** A comment on `task` by `who`, sealed as they would seal it (or as a forger who lacks the key). */
 function commentBy(who: PursuanceAuthor, task: EventId, body = 'hello', options: Parameters<typeof forge>[5] = {}): SignedEvent<'task.comment'> {
   const audience = who.log.state().tasks.get(task)!.audience;
-  return forge(who.identity, who.log, 'task.comment', { task: fromHex(task), sealed: sealAs(who.log, who.keyring, 'task.comment', task, comment(body), audience) }, audience, options);
+  return forge(who.identity, who.log, 'task.comment', { task: fromHex(task), sealed: sealAs(who.log, who.keyring, 'task.comment', task, comment(body), audience, who.identity) }, audience, options);
 }
 
 function rejected(log: PursuanceLog, e: SignedEvent, code: RejectionCode, reason?: string): Rejection {
@@ -179,7 +179,7 @@ describe('illegal events: well-formed, signed, and rejected by the fold', () => 
     const hugo = net.member('hugo');
     expectRefused(() => hugo.closeTask(busLanes, 'done'), RejectionCode.DENIED, 'no rule grants close on tasks for audience "transit" to roles coalition, housing');
     const audience = ['transit'];
-    const close = forge(hugo.identity, hugo.log, 'task.close', { task: fromHex(busLanes), sealed: sealAs(hugo.log, hugo.keyring, 'task.close', busLanes, { to: 'done' }, audience) }, audience);
+    const close = forge(hugo.identity, hugo.log, 'task.close', { task: fromHex(busLanes), sealed: sealAs(hugo.log, hugo.keyring, 'task.close', busLanes, { to: 'done' }, audience, hugo.identity) }, audience);
     rejected(ada.log, close, RejectionCode.DENIED, 'no rule grants close on tasks for audience "transit" to roles coalition, housing');
     expect(ada.log.state().tasks.get(busLanes)!.closed).toBe(false);
   });
@@ -202,11 +202,11 @@ describe('illegal events: well-formed, signed, and rejected by the fold', () => 
     const hugo = net.member('hugo');
     const oldKey = hana.keyring.get(ada.log.state().roles.get('housing')!.epochs.at(-1)!.keyIdHex)!;
     // Hugo writes before he hears of the rotation (built now, delivered later).
-    const concurrent = forge(id.hugo, hugo.log, 'task.comment', { task: fromHex(survey), sealed: sealWith([oldKey], 'task.comment', survey, comment('before')) }, ['housing']);
+    const concurrent = forge(id.hugo, hugo.log, 'task.comment', { task: fromHex(survey), sealed: sealWith([oldKey], 'task.comment', survey, comment('before'), hugo.log, id.hugo) }, ['housing']);
     const removal = net.act('hana', (h) => h.removeRole(id.hedy.onion, 'housing'));
     expect(removal.header.body.rotation).not.toBeNull();
     // Hana has seen her own rotation, and still seals to the old key.
-    const stale = forge(id.hana, hana.log, 'task.comment', { task: fromHex(survey), sealed: sealWith([oldKey], 'task.comment', survey, comment('after')) }, ['housing']);
+    const stale = forge(id.hana, hana.log, 'task.comment', { task: fromHex(survey), sealed: sealWith([oldKey], 'task.comment', survey, comment('after'), hana.log, id.hana) }, ['housing']);
     rejected(ada.log, stale, RejectionCode.STALE_EPOCH, 'content sealed to a key of "housing" its author knew had been rotated');
     ada.log.add(concurrent.bytes);
     expect(ada.log.isAccepted(concurrent.id), JSON.stringify(ada.log.rejectionOf(concurrent.id))).toBe(true);
@@ -237,7 +237,7 @@ describe('illegal events: well-formed, signed, and rejected by the fold', () => 
     const { net, id, ada, survey } = coalition();
     const planted = newRoleKey('housing');
     const hugo = net.member('hugo');
-    const sealed = forge(id.hugo, hugo.log, 'task.comment', { task: fromHex(survey), sealed: sealWith([planted], 'task.comment', survey, comment('x')) }, ['housing']);
+    const sealed = forge(id.hugo, hugo.log, 'task.comment', { task: fromHex(survey), sealed: sealWith([planted], 'task.comment', survey, comment('x'), hugo.log, id.hugo) }, ['housing']);
     rejected(ada.log, sealed, RejectionCode.UNKNOWN_KEY, 'no rotation introduced this key for "housing"');
     const hana = net.member('hana');
     const share = forge(id.hana, hana.log, 'keys.share', { shares: [makeShare(planted, [id.hugo.publicKey])] });
@@ -366,9 +366,9 @@ describe('content rules, checked by every reader alike', () => {
     const { net, id, survey, flyers } = coalition();
     const hugo = net.member('hugo');
     // A comment sealed for flyers, replayed onto survey; a comment's content under a status event.
-    const moved = forge(id.hugo, hugo.log, 'task.comment', { task: fromHex(survey), sealed: sealAs(hugo.log, hugo.keyring, 'task.comment', flyers, comment('replayed'), ['housing']) }, ['housing']);
+    const moved = forge(id.hugo, hugo.log, 'task.comment', { task: fromHex(survey), sealed: sealAs(hugo.log, hugo.keyring, 'task.comment', flyers, comment('replayed'), ['housing'], hugo.identity) }, ['housing']);
     hugo.log.add(moved);
-    const rekinded = forge(id.hugo, hugo.log, 'task.status', { task: fromHex(survey), sealed: sealAs(hugo.log, hugo.keyring, 'task.comment', survey, comment('not a status'), ['housing']) }, ['housing']);
+    const rekinded = forge(id.hugo, hugo.log, 'task.status', { task: fromHex(survey), sealed: sealAs(hugo.log, hugo.keyring, 'task.comment', survey, comment('not a status'), ['housing'], hugo.identity) }, ['housing']);
     hugo.log.add(rekinded);
     net.sync();
     expect(net.member('ada').log.isAccepted(moved.id)).toBe(true); // the public layer cannot see inside
@@ -386,8 +386,18 @@ describe('content rules, checked by every reader alike', () => {
 
   it('an invalid workflow transition: content rejection INVALID_STATE, identical for every reader', () => {
     const { net, survey } = coalition();
-    const skip = net.act('hugo', (h) => h.setStatus(survey, 'blocked')); // proposal -> blocked is not a transition
-    const closing = net.act('hugo', (h) => h.setStatus(survey, 'done')); // closed states need task.close
+    // The author refuses both before signing (what a replica's reader would reject)…
+    expectRefused(() => net.member('hugo').setStatus(survey, 'blocked'), RejectionCode.INVALID_STATE, 'no transition from "proposal" to "blocked"');
+    expectRefused(() => net.member('hugo').setStatus(survey, 'done'), RejectionCode.INVALID_STATE, 'close the task instead');
+    // …so a client that skips the check publishes them by hand.
+    const hugo = net.member('hugo');
+    const status = (to: string): SignedEvent => {
+      const e = forge(hugo.identity, hugo.log, 'task.status', { task: fromHex(survey), sealed: sealAs(hugo.log, hugo.keyring, 'task.status', survey, { to }, ['housing'], hugo.identity) }, ['housing']);
+      hugo.log.add(e);
+      return e;
+    };
+    const skip = net.act('hugo', () => status('blocked')); // proposal -> blocked is not a transition
+    const closing = net.act('hugo', () => status('done')); // closed states need task.close
     const ok = net.act('hana', (h) => h.setStatus(survey, 'active'));
     expect(net.member('ada').log.isAccepted(skip.id)).toBe(true);
     const seen = new Set<string>();
@@ -511,7 +521,7 @@ describe('decodeEvent fuzz', () => {
       fc.property(fc.nat({ max: bases.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 2 }), (which, mutations) => {
         const bytes = mutations.reduce(mutate, bases[which]!);
         const result = log.add(bytes);
-        expect(['invalid', 'duplicate', 'queued', 'accepted', 'rejected']).toContain(result.status);
+        expect(['invalid', 'duplicate', 'queued', 'pending', 'accepted', 'rejected']).toContain(result.status);
         if (result.status !== 'invalid') expect(Buffer.from(bytes).equals(Buffer.from(bases[which]!))).toBe(true);
       }),
       { numRuns: 2000 },

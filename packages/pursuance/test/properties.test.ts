@@ -5,6 +5,7 @@ import {
   ActionNotAllowedError,
   PursuanceAuthor,
   PursuanceLog,
+  RejectionCode,
   allows,
   collectKeys,
   compileAbility,
@@ -197,7 +198,10 @@ function seededShuffle<T>(list: readonly T[], seed: number): T[] {
 
 function foldOf(world: World, order: readonly SignedEvent[]): PursuanceLog {
   const log = new PursuanceLog(world.actors[0]!.log.genesis.bytes);
-  for (const e of order) log.add(e.bytes);
+  // One at a time, as events trickle in from a relay; what a replica refuses to park (an
+  // author whose member.add has not arrived) it is offered again at the end, as nodes retry.
+  const refused = order.filter((e) => log.add(e.bytes).rejection?.code === RejectionCode.PENDING_REFUSED);
+  log.addAll(refused.map((e) => e.bytes));
   return log;
 }
 

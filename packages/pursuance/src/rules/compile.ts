@@ -1,5 +1,5 @@
 import { createMongoAbility, subject, type MongoAbility, type RawRuleOf } from '@casl/ability';
-import type { Capability, RoleId, Rules, TaskAction } from './schema.js';
+import { declaredRole, type Capability, type RoleId, type Rules, type TaskAction } from './schema.js';
 
 /**
  * Rules + the roles a member holds → a CASL ability. Every permission check in the fold goes
@@ -50,7 +50,7 @@ export function compileAbility(rules: Rules, roles: Iterable<RoleId>, isFounder:
   const grants: RawRuleOf<PursuanceAbility>[] = [];
   const denials: RawRuleOf<PursuanceAbility>[] = [];
   for (const roleId of [...roles].sort()) {
-    const role = rules.roles[roleId];
+    const role = declaredRole(rules, roleId);
     if (!role) continue;
     for (const cap of role.can) grants.push(toRawRule(cap, false, roleId));
     for (const cap of role.cannot) denials.push(toRawRule(cap, true, roleId));

@@ -93,5 +93,13 @@ export const RulesSchema = z
     }
   });
 export type Rules = z.infer<typeof RulesSchema>;
+
+/**
+ * A role the rules declare, looked up as an OWN property: role ids are chosen by members, and a
+ * plain `rules.roles[id]` would find Object.prototype's `constructor` for a role nobody declared.
+ */
+export function declaredRole(rules: Rules, id: string): Role | undefined {
+  return Object.hasOwn(rules.roles, id) ? rules.roles[id] : undefined;
+}
 /** The rules as written in JSON (defaults not yet applied). */
 export type RulesInput = z.input<typeof RulesSchema>;
