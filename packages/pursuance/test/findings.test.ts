@@ -157,8 +157,14 @@ describe('finding 1: rejected events never widen what later events have seen', (
 
 describe('finding 2: names from members never reach Object.prototype, and judging never crashes', () => {
   const withConstructorRole = (): Rules => {
-    const r = structuredClone(RULES_INPUT) as { roles: Record<string, unknown> };
-    r.roles.constructor = { title: 'Builders', rank: 20, history: 'all', can: [{ subject: 'task', action: 'create', audience: ['constructor'] }] };
+    const r = structuredClone(RULES_INPUT);
+    // Defined as an own property, as JSON.parse would: a role its rules really declare.
+    Object.defineProperty(r.roles, 'constructor', {
+      value: { title: 'Builders', rank: 20, history: 'all', can: [{ subject: 'task', action: 'create', audience: ['constructor'] }] },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
     return RulesSchema.parse(r);
   };
 
