@@ -1,6 +1,7 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import local from './eslint-rules/index.js';
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.tsbuild/**', 'test/tor/data/**', 'coverage/**', 'test-results/**'] },
@@ -18,6 +19,13 @@ export default tseslint.config(
       'no-console': 'error',
       eqeqeq: ['error', 'always'],
     },
+  },
+  {
+    // Names chosen by other members (roles, fields, onions) must never be looked up on plain
+    // objects, where `constructor` or `__proto__` finds Object.prototype (issue 11).
+    files: ['packages/pursuance/src/**/*.ts', 'apps/node/src/**/*.ts'],
+    plugins: { local },
+    rules: { 'local/no-dynamic-record-lookup': 'error' },
   },
   {
     files: ['**/test/**/*.ts', 'test/**/*.ts', '**/*.test.ts'],

@@ -26,7 +26,7 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/system/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/system/**/*.test.ts', 'eslint-rules/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 240_000,
     pool: 'forks',

@@ -16,6 +16,8 @@ const run = (label, cmd, args) => {
 
 let stageFailures = 0;
 if (!run('typecheck', bin('tsc'), ['-b'])) stageFailures++;
+// The local lint rules (eslint-rules/) are plain JS checked by tsc through JSDoc, outside `tsc -b`.
+if (!run('typecheck lint rules', bin('tsc'), ['-p', 'eslint-rules'])) stageFailures++;
 // The dashboard's .vue files are outside `tsc -b`: vue-tsc checks them (and its tests) with its own tsconfig.
 if (!run('typecheck dashboard', bin('vue-tsc'), ['--noEmit', '-p', 'apps/dashboard/tsconfig.json'])) stageFailures++;
 if (!run('lint', bin('eslint'), ['.', '--max-warnings=0'])) stageFailures++;
