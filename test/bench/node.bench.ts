@@ -10,7 +10,7 @@
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventStore } from '@pursuance/node';
+import { openNodeStore } from '@pursuance/node';
 import { PursuanceLog, decodeEvent } from '@pursuance/pursuance';
 import { http } from '../../apps/node/test/http.js';
 import { generateBacklog } from '../support/backlog.js';
@@ -94,13 +94,14 @@ async function rebuild(): Promise<[string, string][]> {
     });
 
     // Write the node's event store directly (as a long-running node would have it).
+    // The store is sealed under the profile's identity: this creates the profile the node then unlocks.
+    const opened = await openNodeStore({ dataDir: join(dir, 'node'), password: 'bench node password' });
     const write = await timeAsync(async () => {
-      const store = await EventStore.open(join(dir, 'node', 'node.sqlite'));
       for (let i = 0; i < backlog.bytes.length; i += 5_000) {
-        await store.append(backlog.bytes.slice(i, i + 5_000).map((x) => decodeEvent(x)), 'import');
+        await opened.store.append(backlog.bytes.slice(i, i + 5_000).map((x) => decodeEvent(x)), 'import');
       }
-      await store.close();
     });
+    await opened.close();
 
     // The node as its own process: start-up replays the store, then a timed rebuild.
     const started = performance.now();

@@ -1,5 +1,5 @@
 import { Identity } from '@pursuance/crypto';
-import { PursuanceAuthor, type EventId, type PursuanceLog, type Rules } from '@pursuance/pursuance';
+import { ActionNotAllowedError, PursuanceAuthor, type EventId, type PursuanceLog, type Rules } from '@pursuance/pursuance';
 
 /**
  * A large signed pursuance log generated in-process (the same shape as the pursuance core
@@ -112,7 +112,14 @@ export function generateBacklog(target: number, options: BacklogOptions = {}): B
       if (!state.audience.every((role) => roles.includes(role))) continue;
       if (state.closed) a.reopenTask(task);
       else if (r < 0.7) a.comment(task, `comment ${log.size}`);
-      else if (r < 0.85) a.setStatus(task, rand() < 0.5 ? 'doing' : 'open');
+      else if (r < 0.85) {
+        // The author refuses a status the workflow does not allow from here (e.g. open → open).
+        try {
+          a.setStatus(task, rand() < 0.5 ? 'doing' : 'open');
+        } catch (err) {
+          if (!(err instanceof ActionNotAllowedError)) throw err;
+        }
+      }
       else if (r < 0.95) a.assignTask(task, { add: { members: [a.identity.onion] } });
       else a.closeTask(task);
     }

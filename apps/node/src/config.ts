@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ownerOnly } from './store/private-dir.js';
 
 export interface NodeConfig {
   readonly dataDir: string;
@@ -17,7 +18,11 @@ export async function loadOrCreateToken(dataDir: string): Promise<string> {
   const path = join(dataDir, 'api-token');
   try {
     const token = (await readFile(path, 'utf8')).trim();
-    if (/^[A-Za-z0-9_-]{43}$/.test(token)) return token;
+    if (/^[A-Za-z0-9_-]{43}$/.test(token)) {
+      // Kept, but never left readable by others (a token file copied in, or from an older version).
+      await ownerOnly(path);
+      return token;
+    }
   } catch {
     // first start
   }

@@ -1,6 +1,7 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Identity, WrongPasswordError, parseOnionName, type PasswordSealed, type ScryptParams } from '@pursuance/crypto';
+import { ownerOnly } from './store/private-dir.js';
 
 /**
  * A profile's long-term identity on disk: `identity.json` in the data dir holds the onion name
@@ -36,6 +37,28 @@ export class ProfilePasswordError extends Error {
   }
 }
 
+/** The shortest password a new profile may have (counted in characters, not bytes). */
+export const MIN_PASSWORD_LENGTH = 8;
+
+/** A new profile's password is empty or too short: refused before anything is sealed under it. */
+export class WeakPasswordError extends Error {
+  public readonly code = 'WEAK_PASSWORD';
+  public constructor(public readonly empty: boolean) {
+    super(empty ? `the profile password is empty; choose one of at least ${MIN_PASSWORD_LENGTH} characters` : `choose a profile password of at least ${MIN_PASSWORD_LENGTH} characters`);
+    this.name = 'WeakPasswordError';
+  }
+}
+
+/**
+ * Refuse an empty (or all-blank) or short password for a new profile: everything at rest —
+ * the identity, the profile, the event store's key — is only as safe as this password.
+ * Existing profiles open with whatever they were sealed with.
+ */
+export function checkNewPassword(password: string): void {
+  if (password.trim().length === 0) throw new WeakPasswordError(true);
+  if ([...password].length < MIN_PASSWORD_LENGTH) throw new WeakPasswordError(false);
+}
+
 export function identityPath(dataDir: string): string {
   return join(dataDir, 'identity.json');
 }
@@ -51,6 +74,7 @@ export async function createIdentity(dataDir: string, password: string, params?:
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await chmod(dataDir, 0o700);
   if (await hasIdentity(dataDir)) throw new IdentityExistsError(dataDir);
+  checkNewPassword(password);
   const identity = Identity.generate();
   const file: IdentityFile = { onion: identity.onion, sealed: await identity.sealWithPassword(password, params) };
   const path = identityPath(dataDir);
@@ -67,6 +91,7 @@ export async function loadIdentity(dataDir: string, password: string): Promise<I
   } catch {
     throw new IdentityMissingError(dataDir);
   }
+  await ownerOnly(identityPath(dataDir));
   let identity: Identity;
   try {
     identity = await Identity.openWithPassword(password, file.sealed);

@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Logger, type LoggerService } from '@nestjs/common';
@@ -17,8 +16,9 @@ import { PursuanceRegistry, type ReplayProgress } from './domain/registry.js';
 import { loadTemplates } from './domain/templates.js';
 import { HttpBinding } from './http/binding.js';
 import { DEFAULT_DASHBOARD_DIR, serveDashboard } from './http/static.js';
-import { ProfilePasswordError } from './identity-store.js';
+import { ProfilePasswordError, checkNewPassword } from './identity-store.js';
 import { EventStore } from './store/event-store.js';
+import { makePrivateDir } from './store/private-dir.js';
 import { SyncService } from './sync/sync.service.js';
 
 export const DEFAULT_TEMPLATES_DIR = fileURLToPath(new URL('../../../rules/templates', import.meta.url));
@@ -56,7 +56,7 @@ export interface RunningNode {
 }
 
 /** Open the node's Cwtch profile (its identity, contacts, groups), creating it on first start. */
-async function openPeer(options: StartNodeOptions, acn: ACN): Promise<{ peer: CwtchPeer; profileStore: TypeormProfileStore }> {
+async function openPeer(options: Pick<StartNodeOptions, 'dataDir' | 'password' | 'scrypt' | 'displayName' | 'peerOptions'>, acn: ACN): Promise<{ peer: CwtchPeer; profileStore: TypeormProfileStore }> {
   const profileStore = await TypeormProfileStore.open({ path: join(options.dataDir, 'profile.sqlite') });
   const common = { store: profileStore, acn, password: options.password, ...options.peerOptions };
   try {
@@ -64,6 +64,8 @@ async function openPeer(options: StartNodeOptions, acn: ACN): Promise<{ peer: Cw
       return { peer: await CwtchPeer.open(common), profileStore };
     } catch (err) {
       if (!(err instanceof ProfileNotFoundError)) throw err;
+      // A new profile: its password is the only thing between a stolen disk and everything.
+      checkNewPassword(options.password);
       const peer = await CwtchPeer.create({ ...common, displayName: options.displayName ?? '', ...(options.scrypt ? { scryptParams: options.scrypt } : {}) });
       return { peer, profileStore };
     }
@@ -75,16 +77,63 @@ async function openPeer(options: StartNodeOptions, acn: ACN): Promise<{ peer: Cw
 }
 
 /**
- * Start a node: unlock (or create) the Cwtch profile — the member's one identity — open the
- * event store (migrations run here), replay every pursuance, start group sync, then serve the
- * API on 127.0.0.1 only.
+ * A node's event store opened outside a running node (tools and benchmarks that write a store
+ * directly): unlocks — or creates — the profile for the identity the store is sealed under.
+ * Never while a node runs on the same data dir.
+ */
+export async function openNodeStore(options: Pick<StartNodeOptions, 'dataDir' | 'password' | 'scrypt' | 'displayName'>): Promise<{ store: EventStore; identity: Identity; close(): Promise<void> }> {
+  await makePrivateDir(options.dataDir);
+  const acn = new LoopbackACN();
+  try {
+    const { peer, profileStore } = await openPeer(options, acn);
+    try {
+      const store = await EventStore.open(join(options.dataDir, 'node.sqlite'), peer.identity);
+      return {
+        store,
+        identity: peer.identity,
+        async close() {
+          await store.close();
+          await profileStore.close();
+          await acn.close();
+        },
+      };
+    } catch (err) {
+      await profileStore.close().catch(() => undefined);
+      throw err;
+    }
+  } catch (err) {
+    await acn.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Start a node: make the data dir and everything in it owner-only, unlock (or create, refusing
+ * an empty or short password: WeakPasswordError) the Cwtch profile — the member's one
+ * identity — open the event store sealed under a key derived from that identity (migrations
+ * and the sealing of an older plaintext store run here), replay every pursuance, start group
+ * sync, then serve the API on 127.0.0.1 only.
  */
 export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
-  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  await makePrivateDir(options.dataDir);
   const acn = options.acn ?? new LoopbackACN();
-  const { peer, profileStore } = await openPeer(options, acn);
+  let peer: CwtchPeer;
+  let profileStore: TypeormProfileStore;
+  try {
+    ({ peer, profileStore } = await openPeer(options, acn));
+  } catch (err) {
+    if (!options.acn) await acn.close().catch(() => undefined);
+    throw err;
+  }
   const identity = peer.identity;
-  const store = await EventStore.open(join(options.dataDir, 'node.sqlite'));
+  let store: EventStore;
+  try {
+    store = await EventStore.open(join(options.dataDir, 'node.sqlite'), identity);
+  } catch (err) {
+    await profileStore.close().catch(() => undefined);
+    if (!options.acn) await acn.close().catch(() => undefined);
+    throw err;
+  }
   let sync: SyncService | undefined;
   try {
     const registry = new PursuanceRegistry(store, identity, options.clock);
@@ -139,6 +188,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     await peer.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     await profileStore.close().catch(() => undefined);
+    if (!options.acn) await acn.close().catch(() => undefined);
     throw err;
   }
 }

@@ -82,6 +82,14 @@ export class Applier {
     return [...(this.state.members.get(onion)?.roles ?? [])].sort();
   }
 
+  /**
+   * Is `role` declared by the CURRENT rules? The state keeps roles the rules dropped (their keys
+   * are readable history), but nobody may be given one, rotate it or address new tasks to it.
+   */
+  #declared(role: RoleId): boolean {
+    return declaredRole(this.state.rules, role) !== undefined && this.state.roles.has(role);
+  }
+
   #invalidate(): void {
     this.#abilities.clear();
   }
@@ -145,7 +153,7 @@ export class Applier {
     if (this.state.members.has(onion)) return reject(RejectionCode.INVALID_STATE, `${onion} is already a member`);
     const roles = [...new Set(b.roles)];
     for (const role of roles) {
-      if (!this.state.roles.has(role)) return reject(RejectionCode.UNKNOWN_TARGET, `role "${role}" does not exist`);
+      if (!this.#declared(role)) return reject(RejectionCode.UNKNOWN_TARGET, `role "${role}" does not exist`);
       const c = checkRole(this.ability(e.author), this.#rolesOf(e.author), 'assign', role);
       if (!c.ok) return denied(c);
     }
@@ -213,7 +221,7 @@ export class Applier {
   #roleAssign(e: SignedEvent, b: { member: Uint8Array; role: RoleId; keys: Share[] }): Outcome {
     const onion = onionFromPublicKey(b.member);
     const target = this.state.members.get(onion);
-    if (!this.state.roles.has(b.role)) return reject(RejectionCode.UNKNOWN_TARGET, `role "${b.role}" does not exist`);
+    if (!this.#declared(b.role)) return reject(RejectionCode.UNKNOWN_TARGET, `role "${b.role}" does not exist`);
     const check = checkRole(this.ability(e.author), this.#rolesOf(e.author), 'assign', b.role);
     if (!check.ok) return denied(check);
     if (!target) return reject(RejectionCode.UNKNOWN_TARGET, `${onion} is not a member`);
@@ -322,7 +330,7 @@ export class Applier {
     for (const rot of rotations) {
       if (roles.has(rot.role)) return reject(RejectionCode.LOCKBOX_INVALID, `two rotations of "${rot.role}" in one event`);
       roles.add(rot.role);
-      const r = this.state.roles.get(rot.role);
+      const r = this.#declared(rot.role) ? this.state.roles.get(rot.role) : undefined;
       if (!r) return reject(RejectionCode.UNKNOWN_TARGET, `role "${rot.role}" does not exist`);
       const check = checkRole(this.ability(e.author), this.#rolesOf(e.author), 'rotate', rot.role);
       if (!check.ok) return denied(check);
@@ -474,7 +482,7 @@ export class Applier {
   #taskCreate(e: SignedEvent, b: { parent: Uint8Array | null; sealed: Sealed }): Outcome {
     const audience = e.header.audience;
     if (audience.length === 0) return reject(RejectionCode.INVALID_SCHEMA, 'a task needs an audience of at least one role');
-    for (const role of audience) if (!this.state.roles.has(role)) return reject(RejectionCode.UNKNOWN_TARGET, `role "${role}" does not exist`);
+    for (const role of audience) if (!this.#declared(role)) return reject(RejectionCode.UNKNOWN_TARGET, `role "${role}" does not exist`);
     const check = checkTask(this.ability(e.author), this.#rolesOf(e.author), 'create', audience);
     if (!check.ok) return denied(check);
     const parentId = b.parent ? (toHex(b.parent) as EventId) : null;

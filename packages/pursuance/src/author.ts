@@ -149,8 +149,10 @@ export class PursuanceAuthor {
   }
 
   #rotation(role: RoleId, excluded: ReadonlySet<OnionName>): Rotation {
+    const r = this.state.roles.get(role);
+    if (!r || !declaredRole(this.state.rules, role)) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, `role "${role}" does not exist`);
     const k = this.#newKey(role);
-    const holders = [...this.state.roles.get(role)!.holders].filter((o) => !excluded.has(o)).sort();
+    const holders = [...r.holders].filter((o) => !excluded.has(o)).sort();
     this.keyring.add(k);
     return makeRotation(k, holders.map((o) => this.state.members.get(o)!.key));
   }
@@ -271,7 +273,7 @@ export class PursuanceAuthor {
     const me = this.state.members.get(this.identity.onion);
     if (!me) throw new ActionNotAllowedError(RejectionCode.NOT_A_MEMBER, `${this.identity.onion} is not a member at this point`);
     for (const role of audience) {
-      if (!this.state.roles.has(role)) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, `role "${role}" does not exist`);
+      if (!this.state.roles.has(role) || !declaredRole(this.state.rules, role)) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, `role "${role}" does not exist`);
     }
     const check = checkTask(this.log.applier().ability(this.identity.onion), [...me.roles].sort(), action, audience);
     if (!check.ok) throw new ActionNotAllowedError(RejectionCode.DENIED, check.reason, check.rule);

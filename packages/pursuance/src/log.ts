@@ -41,7 +41,7 @@ import { publicStateValue, stateHash, type Equivocation, type PublicState } from
  * applied incrementally; anything else marks the fold dirty and the next read refolds. Events
  * waiting for ancestors this log lacks (pending) are set aside: they do not stop later events
  * that do not depend on them from being applied incrementally. Only someone who is or was a
- * member in some known event may have events pending, and at most MAX_PENDING_PER_AUTHOR each.
+ * member in some folded state may have events pending, and at most MAX_PENDING_PER_AUTHOR each.
  */
 export type AddStatus = 'accepted' | 'rejected' | 'pending' | 'duplicate' | 'invalid' | 'queued';
 
@@ -230,6 +230,7 @@ class FoldRun implements Causality {
     if (outcome.ok) {
       this.applier.noteAccepted(e);
       this.accepted.add(e.id);
+      if (e.header.kind === 'member.add') this.log.noteMember(onionFromPublicKey((e.header.body as EventBody<'member.add'>).member));
       this.logHash = sha256(this.logHash, Buffer.from(e.id, 'hex'));
     } else {
       this.rejections.set(e.id, { eventId: e.id, code: outcome.code, reason: outcome.reason, ...(outcome.rule ? { rule: outcome.rule } : {}) });
@@ -294,7 +295,7 @@ export class PursuanceLog {
   readonly #equivocating = new Set<EventId>();
   readonly #equivocations: Equivocation[] = [];
   readonly #invalid: Rejection[] = [];
-  /** Everyone who is or was a member in some known event (genesis, or named by a member.add). */
+  /** Everyone who is or was a member in some state this log has folded (genesis, or an accepted member.add). */
   readonly #everNamed = new Set<OnionName>();
   /** Events waiting, directly or through another pending event, for an ancestor this log lacks. */
   readonly #pending = new Set<EventId>();
@@ -321,7 +322,6 @@ export class PursuanceLog {
     const list = this.#byAuthor.get(e.author) ?? [];
     list.push(e);
     this.#byAuthor.set(e.author, list);
-    if (e.header.kind === 'member.add') this.#everNamed.add(onionFromPublicKey((e.header.body as EventBody<'member.add'>).member));
     const key = `${e.author}:${e.header.seq}`;
     const other = this.#bySeq.get(key);
     if (other === undefined) {
@@ -333,6 +333,11 @@ export class PursuanceLog {
       if (existing) (existing.events as EventId[]).push(e.id);
       else this.#equivocations.push({ author: e.author, seq: e.header.seq, events: [other, e.id] });
     }
+  }
+
+  /** Called by the fold for each accepted member.add: its member may have events wait for ancestors. */
+  public noteMember(onion: OnionName): void {
+    this.#everNamed.add(onion);
   }
 
   /** Undo #store for an event nothing else names (the author's own event it will not publish). */
@@ -388,6 +393,8 @@ export class PursuanceLog {
     if (blockers.length > 0) {
       // Anyone holding the group key can send events with made-up parents; only members (past
       // or present) may park events here, and only so many each, so such noise stays bounded.
+      // Membership is known from folded states: bring the fold up to date before refusing.
+      if (!this.#everNamed.has(e.author)) this.#current();
       if (!this.#everNamed.has(e.author)) {
         return { status: 'invalid', id: e.id, rejection: { eventId: e.id, code: RejectionCode.PENDING_REFUSED, reason: 'an event waiting for missing ancestors must come from someone who is or was a member' } };
       }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -102,8 +103,9 @@ export function demoCommand(): Command {
     .option('--once', 'set up, print the addresses, and exit (for scripts and tests)')
     .action(async (opts: { dataDir: string; passwordFile?: string; once?: boolean }) => {
       const root = resolve(opts.dataDir);
+      const fresh = !existsSync(join(root, MEMBERS[0].name, 'profile.sqlite'));
       await mkdir(root, { recursive: true, mode: 0o700 });
-      const password = await readPassword(opts, 'unlock');
+      const password = await readPassword(opts, fresh ? 'create' : 'unlock');
       const registryDir = join(root, 'registry');
       const relay = await startRelay(join(root, 'relay'), registryDir, password);
       const { startNode } = await import('@pursuance/node');

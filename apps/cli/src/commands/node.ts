@@ -1,5 +1,7 @@
 import { Command, Option } from 'commander';
-import { ProfilePasswordError } from '@pursuance/node/identity';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ProfilePasswordError, WeakPasswordError } from '@pursuance/node/identity';
 import { makeAcn, withAcnOptions, type AcnFlags } from '../acn-options.js';
 import { CliError, ExitCode } from '../errors.js';
 import { readPassword } from '../password.js';
@@ -18,7 +20,9 @@ export function nodeCommand(): Command {
   ).action(async (opts: AcnFlags & { dataDir: string; port: string; name?: string; passwordFile?: string }) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('--port must be 0–65535', ExitCode.usage);
-      const password = await readPassword(opts, 'unlock');
+      // A new profile's password is chosen here: asked twice on a terminal, and too short is refused.
+      const fresh = !existsSync(join(opts.dataDir, 'profile.sqlite'));
+      const password = await readPassword(opts, fresh ? 'create' : 'unlock');
       // NestJS loads only for this command, keeping the rest of the CLI quick to start.
       const { startNode } = await import('@pursuance/node');
       const acn = makeAcn(opts);
@@ -36,6 +40,7 @@ export function nodeCommand(): Command {
       } catch (err) {
         await acn.close();
         if (err instanceof ProfilePasswordError) throw new CliError(err.message, ExitCode.wrongPassword);
+        if (err instanceof WeakPasswordError) throw new CliError(err.message, ExitCode.usage);
         throw err;
       }
       process.stdout.write(`node ${node.identity.onion}\ndashboard ${node.url}/\ntoken ${node.token}\n`);

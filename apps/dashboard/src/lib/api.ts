@@ -4,6 +4,7 @@ import type {
   IngestReport,
   MemberModel,
   NewTaskInput,
+  OwnRejection,
   PursuanceSummary,
   Rejection,
   RoleModel,
@@ -108,6 +109,8 @@ export class ApiClient {
   public changeTask = (id: string, taskId: string, change: TaskChange) => this.request<EventRef>('POST', this.#p(id, `/tasks/${encodeURIComponent(taskId)}/changes`), change);
   public feed = (id: string, limit = 200) => this.request<FeedItem[]>('GET', this.#p(id, `/feed?limit=${limit}`));
   public rejections = (id: string) => this.request<Rejection[]>('GET', this.#p(id, '/rejections'));
+  /** Your own events refused after a race (newest first), each with what the node did about it. */
+  public ownRejections = (id: string) => this.request<OwnRejection[]>('GET', this.#p(id, '/own-rejections'));
   public exportEvents = (id: string) => this.request<{ events: string[] }>('GET', this.#p(id, '/events'));
   public importEvents = (id: string, events: string[]) => this.request<IngestReport>('POST', this.#p(id, '/events'), { events });
   public attachRelay = (id: string, bundle: string) => this.request<{ groupId: string }>('POST', this.#p(id, '/relay/attach'), { bundle });

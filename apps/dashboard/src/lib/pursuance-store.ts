@@ -3,10 +3,10 @@ import { ApiError, type ApiClient } from './api.js';
 import { capabilitiesFor, type Capabilities } from './capabilities.js';
 import { shortOnion } from './format.js';
 import type { Rules } from './rules-engine.js';
-import type { EventRef, FeedItem, IngestReport, MemberModel, NewTaskInput, PursuanceSummary, Rejection, RoleModel, SyncStatus, TaskChange, TaskModel } from './types.js';
+import type { EventRef, FeedItem, IngestReport, MemberModel, NewTaskInput, OwnRejection, PursuanceSummary, Rejection, RoleModel, SyncStatus, TaskChange, TaskModel } from './types.js';
 
 /** The parts of a pursuance a view can ask for; the store refetches the parts in use. */
-export type Part = 'summary' | 'tasks' | 'members' | 'roles' | 'rules' | 'feed' | 'rejections' | 'sync';
+export type Part = 'summary' | 'tasks' | 'members' | 'roles' | 'rules' | 'feed' | 'rejections' | 'ownRejections' | 'sync';
 
 /**
  * One pursuance as this node sees it, kept fresh: every `changed` event for it (and every
@@ -24,6 +24,8 @@ export class PursuanceStore {
   public readonly rules: ShallowRef<Rules | null> = shallowRef(null);
   public readonly feed: ShallowRef<readonly FeedItem[]> = shallowRef([]);
   public readonly rejections: ShallowRef<readonly Rejection[]> = shallowRef([]);
+  /** Your own events refused after a race; null where the node cannot say (an older node). */
+  public readonly ownRejections: ShallowRef<readonly OwnRejection[] | null> = shallowRef(null);
   /** Group sync status; null where the node has no sync API (or it failed: Health says so). */
   public readonly sync: ShallowRef<SyncStatus | null> = shallowRef(null);
   /** True until the first load of the parts asked for has finished. */
@@ -136,6 +138,7 @@ export class PursuanceStore {
       get('roles', () => this.api.roles(this.id), (v) => (this.roles.value = v));
       get('feed', () => this.api.feed(this.id), (v) => (this.feed.value = v));
       get('rejections', () => this.api.rejections(this.id), (v) => (this.rejections.value = v));
+      get('ownRejections', () => this.api.ownRejections(this.id).catch(() => null), (v) => (this.ownRejections.value = v));
       get('sync', () => this.api.syncStatus(this.id).catch(() => null), (v) => (this.sync.value = v));
       await summaryLoaded;
       const revision = got.summary?.rulesRevision;

@@ -92,6 +92,22 @@ export interface Rejection {
   readonly rule?: string;
 }
 
+/** One of your own events every replica refused after a race, and what your node did about it. */
+export interface OwnRejection {
+  readonly eventId: string;
+  readonly kind: string;
+  readonly code: string;
+  readonly reason: string;
+  readonly rule: string | null;
+  readonly signedAt: number;
+  readonly seenAt: number;
+  readonly retryOf: string | null;
+  readonly outcome:
+    | { readonly status: 'resent'; readonly eventId: string; readonly kind: string }
+    | { readonly status: 'not-resent'; readonly reason: string }
+    | { readonly status: 'earlier'; readonly reason: string };
+}
+
 export interface FeedItem {
   readonly id: string;
   readonly kind: string;

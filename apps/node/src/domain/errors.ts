@@ -22,3 +22,18 @@ export class InvalidRequestError extends Error {
     this.name = 'InvalidRequestError';
   }
 }
+
+/**
+ * A pursuance this node could not rebuild from its store at start-up (or on rebuild): it is
+ * set aside so the node and its other pursuances keep working. The reason says what failed.
+ */
+export class PursuanceQuarantinedError extends Error {
+  public readonly code = 'PURSUANCE_QUARANTINED';
+  public constructor(
+    public readonly pursuanceId: string,
+    public readonly reason: string,
+  ) {
+    super(`pursuance ${pursuanceId} is quarantined on this node: ${reason}`);
+    this.name = 'PursuanceQuarantinedError';
+  }
+}

@@ -109,11 +109,13 @@ export function membersOf(entry: PursuanceEntry): MemberModel[] {
 
 export function rolesOf(entry: PursuanceEntry, view: MemberViewResult): RoleModel[] {
   const state = entry.log.state();
+  // Role ids are chosen by whoever wrote the rules: own properties only ("constructor" is no role).
+  const declared = (id: string) => (Object.hasOwn(state.rules.roles, id) ? state.rules.roles[id] : undefined);
   return [...state.roles.values()]
-    .filter((r) => state.rules.roles[r.id])
+    .filter((r) => declared(r.id) !== undefined)
     .sort((a, b) => (a.id < b.id ? -1 : 1))
     .map((r) => {
-      const def = state.rules.roles[r.id]!;
+      const def = declared(r.id)!;
       const current = r.epochs.at(-1);
       const rotation = current ? entry.log.event(current.introducedBy) : undefined;
       return {

@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import { ZodError } from 'zod';
 import { ActionNotAllowedError, EventRejectedError } from '@pursuance/pursuance';
 import { CryptoError } from '@pursuance/crypto';
-import { InvalidRequestError, UnknownPursuanceError, UnknownTaskError } from '../domain/errors.js';
+import { InvalidRequestError, PursuanceQuarantinedError, UnknownPursuanceError, UnknownTaskError } from '../domain/errors.js';
 
 /**
  * Maps typed errors to HTTP answers with a stable `code` and a human-readable `message`
@@ -22,6 +22,9 @@ export class ErrorFilter implements ExceptionFilter {
       send(error.getStatus(), typeof r === 'object' ? (r as Record<string, unknown>) : { code: 'HTTP', message: r });
     } else if (error instanceof ActionNotAllowedError) {
       send(403, { code: error.code, message: error.message, ...(error.rule ? { rule: error.rule } : {}) });
+    } else if (error instanceof PursuanceQuarantinedError) {
+      // The pursuance exists here but could not be rebuilt: a conflict with its stored state, not a server fault.
+      send(409, { code: error.code, message: error.message, pursuanceId: error.pursuanceId });
     } else if (error instanceof UnknownPursuanceError || error instanceof UnknownTaskError) {
       send(404, { code: error.code, message: error.message });
     } else if (error instanceof ZodError) {

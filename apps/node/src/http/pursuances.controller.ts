@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { fromBase64, toBase64 } from '@pursuance/crypto';
 import type { EventId, NewTask } from '@pursuance/pursuance';
@@ -32,6 +32,8 @@ import {
   ListPursuancesQuery,
   ListRolesQuery,
   ListTasksQuery,
+  OwnRejectionsQuery,
+  QuarantineQuery,
   RejectionsQuery,
 } from '../queries/queries.js';
 import {
@@ -50,6 +52,29 @@ import {
 export const TEMPLATES = Symbol('TEMPLATES');
 const schema = (s: z.ZodType) => ({ schema: z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown> });
 const eventRef = (e: { id: string; header: { kind: string } }) => ({ id: e.id, kind: e.header.kind });
+const responseSchema = (s: z.ZodType) => ({ schema: z.toJSONSchema(s, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown> });
+
+/** Response shapes documented in the OpenAPI document (the read models are plain TypeScript). */
+const OwnRejectionDoc = z.object({
+  eventId: z.string(),
+  kind: z.string(),
+  code: z.string().describe('the rejection code every replica gives (e.g. LOCKBOX_INVALID)'),
+  reason: z.string(),
+  rule: z.string().nullable(),
+  signedAt: z.number().describe('the event\'s own time (ms)'),
+  seenAt: z.number().describe('when this node saw it refused (ms)'),
+  retryOf: z.string().nullable().describe('the refused event this one re-sent, if it was a re-send'),
+  outcome: z.discriminatedUnion('status', [
+    z.object({ status: z.literal('resent'), eventId: z.string(), kind: z.string() }),
+    z.object({ status: z.literal('not-resent'), reason: z.string() }),
+    z.object({ status: z.literal('earlier'), reason: z.string() }),
+  ]),
+});
+const QuarantineDoc = z.object({
+  pursuances: z.array(z.object({ pursuanceId: z.string(), code: z.string(), reason: z.string(), at: z.number() })),
+  events: z.array(z.object({ pursuanceId: z.string(), eventId: z.string(), code: z.literal('QUARANTINED'), reason: z.string(), at: z.number() })),
+});
+const QuarantinedDoc = z.object({ code: z.literal('PURSUANCE_QUARANTINED'), message: z.string(), pursuanceId: z.string() });
 
 /** Commands and queries over HTTP. Every route is behind SecurityGuard (see app.module.ts). */
 @ApiTags('pursuances')
@@ -193,6 +218,29 @@ export class PursuancesController {
   @Get('pursuances/:id/rejections')
   public rejections(@Param('id') id: string) {
     return this.queries.execute(new RejectionsQuery(id));
+  }
+
+  @Get('pursuances/:id/own-rejections')
+  @ApiOperation({
+    summary: 'Your own events refused after a race',
+    description:
+      'Events this member signed that every replica now refuses because a concurrent event was ordered before them (a lost race), newest first, with the reason and what this node did: re-sent as a new event where that is safe, or not. Losses already in the log when the node started are listed as `earlier` and never re-sent. Changes arrive as `changed` server-sent events.',
+  })
+  @ApiOkResponse({ schema: { type: 'array', items: responseSchema(OwnRejectionDoc).schema } })
+  @ApiConflictResponse({ description: 'the pursuance is quarantined on this node', ...responseSchema(QuarantinedDoc) })
+  public ownRejections(@Param('id') id: string) {
+    return this.queries.execute(new OwnRejectionsQuery(id));
+  }
+
+  @Get('quarantine')
+  @ApiOperation({
+    summary: 'Pursuances and stored events set aside at start-up',
+    description:
+      'A pursuance that could not be rebuilt from the event store is quarantined: the node runs without it, and every route for it answers 409 PURSUANCE_QUARANTINED. A stored event that could not be taken into its log is quarantined alone (its bytes stay stored). POST /api/admin/rebuild tries again.',
+  })
+  @ApiOkResponse(responseSchema(QuarantineDoc))
+  public quarantine() {
+    return this.queries.execute(new QuarantineQuery());
   }
 
   /** Raw signed events (base64): what a member hands a newcomer before group sync exists for them. */

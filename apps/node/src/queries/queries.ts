@@ -3,7 +3,8 @@ import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import type { EventId, Rejection, Rules } from '@pursuance/pursuance';
 import { UnknownTaskError } from '../domain/errors.js';
 import { feedOf, membersOf, rolesOf, summaryOf, taskModel, tasksOf, type FeedItem, type MemberModel, type PursuanceSummary, type RoleModel, type TaskModel } from '../domain/read-models.js';
-import { PursuanceRegistry } from '../domain/registry.js';
+import type { OwnRejection } from '../domain/races.js';
+import { PursuanceRegistry, type QuarantinedEvent, type QuarantinedPursuance } from '../domain/registry.js';
 
 export class ListPursuancesQuery extends Query<PursuanceSummary[]> {}
 export class GetPursuanceQuery extends Query<PursuanceSummary> {
@@ -47,11 +48,24 @@ export class FeedQuery extends Query<FeedItem[]> {
     super();
   }
 }
-export class RejectionsQuery extends Query<Rejection[]> {
+/** A rejection as the API lists it: the log's, the view's, or a stored event quarantined at load. */
+export type ListedRejection = Rejection | { readonly eventId: string; readonly code: 'QUARANTINED'; readonly reason: string };
+
+export class RejectionsQuery extends Query<ListedRejection[]> {
   public constructor(public readonly pursuanceId: string) {
     super();
   }
 }
+export class OwnRejectionsQuery extends Query<OwnRejection[]> {
+  public constructor(public readonly pursuanceId: string) {
+    super();
+  }
+}
+export interface QuarantineReport {
+  readonly pursuances: readonly QuarantinedPursuance[];
+  readonly events: readonly QuarantinedEvent[];
+}
+export class QuarantineQuery extends Query<QuarantineReport> {}
 
 abstract class RegistryQuery {
   public constructor(@Inject(PursuanceRegistry) protected readonly registry: PursuanceRegistry) {}
@@ -117,9 +131,24 @@ export class FeedHandler extends RegistryQuery implements IQueryHandler<FeedQuer
 
 @QueryHandler(RejectionsQuery)
 export class RejectionsHandler extends RegistryQuery implements IQueryHandler<RejectionsQuery> {
-  public execute(q: RejectionsQuery): Promise<Rejection[]> {
+  public execute(q: RejectionsQuery): Promise<ListedRejection[]> {
     const entry = this.registry.get(q.pursuanceId);
-    return Promise.resolve([...entry.log.rejections(), ...this.registry.view(q.pursuanceId).contentRejections]);
+    const quarantined = this.registry.quarantinedEvents(q.pursuanceId).map((e) => ({ eventId: e.eventId, code: e.code, reason: e.reason }));
+    return Promise.resolve([...entry.log.rejections(), ...this.registry.view(q.pursuanceId).contentRejections, ...quarantined]);
+  }
+}
+
+@QueryHandler(OwnRejectionsQuery)
+export class OwnRejectionsHandler extends RegistryQuery implements IQueryHandler<OwnRejectionsQuery> {
+  public execute(q: OwnRejectionsQuery): Promise<OwnRejection[]> {
+    return Promise.resolve(this.registry.ownRejections(q.pursuanceId));
+  }
+}
+
+@QueryHandler(QuarantineQuery)
+export class QuarantineHandler extends RegistryQuery implements IQueryHandler<QuarantineQuery> {
+  public execute(): Promise<QuarantineReport> {
+    return Promise.resolve({ pursuances: this.registry.quarantined(), events: this.registry.quarantinedEvents() });
   }
 }
 
@@ -133,4 +162,6 @@ export const QueryHandlers = [
   GetTaskHandler,
   FeedHandler,
   RejectionsHandler,
+  OwnRejectionsHandler,
+  QuarantineHandler,
 ];

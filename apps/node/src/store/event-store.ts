@@ -1,7 +1,10 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import { randomKey, type Identity } from '@pursuance/crypto';
 import { nodeMigrations, openDurableSqlite } from '@pursuance/migrations';
 import type { Rejection, SignedEvent } from '@pursuance/pursuance';
-import { nodeEntities, RejectedInputRow, StoredEventRow, type EventOrigin } from './entities.js';
+import { nodeEntities, type EventOrigin } from './entities.js';
+import { KeyVaultEmptyError, StoreCorruptError, StoreKeyMismatchError } from './errors.js';
+import { StoreKeys } from './store-keys.js';
 
 export interface StoredEvent {
   readonly seq: number;
@@ -10,78 +13,297 @@ export interface StoredEvent {
   readonly bytes: Uint8Array;
 }
 
+/** An input kept because it never parsed, verified or belonged anywhere (or was set aside), with the reason. */
+export interface RejectedInput {
+  readonly hash: string;
+  readonly pursuanceId: string | null;
+  readonly code: string;
+  readonly reason: string;
+  readonly origin: string;
+  readonly receivedAt: number;
+  readonly bytes: Buffer;
+}
+
+/**
+ * How many unused key secrets act() and create() make sure are at rest first: one action
+ * rotates at most one key per role, and rules hold at most 64 roles.
+ */
+export const KEY_SECRETS_PER_ACTION = 80;
+/** A top-up fills the vault this far past the minimum, so most actions write nothing extra. */
+const KEY_SECRET_TOP_UP = 48;
+const KEY_CHECK = 'key-check';
+const PAGE = 2000;
+
+/** A Buffer (SQLite's blobs) as a plain Uint8Array view, which the canonical encoding expects. */
+const plainBytes = (bytes: Uint8Array): Uint8Array => (Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes);
+const asBuffer = (value: unknown, what: string): Buffer => {
+  if (!(value instanceof Uint8Array)) throw new StoreCorruptError(`a stored ${what} is malformed`);
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+};
+const asString = (value: unknown, what: string): string => {
+  if (typeof value !== 'string') throw new StoreCorruptError(`a stored ${what} is malformed`);
+  return value;
+};
+const asNumber = (value: unknown, what: string): number => {
+  if (typeof value !== 'number') throw new StoreCorruptError(`a stored ${what} is malformed`);
+  return value;
+};
+
 /**
  * The append-only event store (SQLite through TypeORM, WAL, synchronous=FULL): an append
  * resolves only after its transaction is on disk, so an event the node acknowledged (to its
- * user, or as synced) survives a crash. Appends are idempotent by event id. Nothing is ever
+ * user, or as synced) survives a crash. Appends are idempotent by event id. Events are never
  * updated or deleted; projections are rebuilt from here.
+ *
+ * Sealed at rest (see entities.ts and store-keys.ts): the file shows keyed tags, local
+ * sequence numbers and sealed blobs only. It also keeps the node's key vault: random secrets
+ * for the role keys this node creates, each at rest before an author may use it, marked used
+ * in the same transaction as the first event stored after it was drawn.
  */
 export class EventStore {
-  private constructor(public readonly dataSource: DataSource) {}
+  readonly #keys: StoreKeys;
+  /** Unused secrets at rest, not yet handed out (in vault order). */
+  readonly #pool: { seq: number; secret: Uint8Array }[] = [];
+  /** Handed out, not yet marked used: the next append marks them, whether or not its events used them. */
+  readonly #drawn = new Set<number>();
 
-  public static async open(path: string): Promise<EventStore> {
-    const { writer } = await openDurableSqlite({ path, entities: nodeEntities, migrations: nodeMigrations });
-    return new EventStore(writer);
+  private constructor(
+    public readonly dataSource: DataSource,
+    keys: StoreKeys,
+    private readonly path: string,
+  ) {
+    this.#keys = keys;
   }
 
-  /** Append events in one transaction; returns how many were new. */
+  /**
+   * Open (creating or migrating) the store sealed under `identity`'s store key. A store from
+   * before sealing is sealed here, row by row, in one transaction; its plaintext tables are
+   * dropped and the file compacted so no plaintext page is left behind.
+   */
+  public static async open(path: string, identity: Identity): Promise<EventStore> {
+    const { writer } = await openDurableSqlite({ path, entities: nodeEntities, migrations: nodeMigrations });
+    const store = new EventStore(writer, StoreKeys.forIdentity(identity), path);
+    try {
+      await store.#checkKey();
+      await store.#sealPlaintextRows();
+      await store.#loadPool();
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw err;
+    }
+    return store;
+  }
+
+  async #checkKey(): Promise<void> {
+    const [row] = await this.dataSource.query<{ value: Buffer }[]>(`SELECT value FROM node_store_meta WHERE name = ?`, [KEY_CHECK]);
+    if (!row) {
+      // A new store, or one from before sealing: whatever rows it has are plaintext (sealed below).
+      await this.dataSource.query(`INSERT INTO node_store_meta (name, value) VALUES (?, ?)`, [KEY_CHECK, this.#keys.seal({ t: 'check' })]);
+      return;
+    }
+    if (!this.#keys.opens(row.value, 'check')) throw new StoreKeyMismatchError(this.path);
+  }
+
+  async #sealPlaintextRows(): Promise<void> {
+    const [legacy] = await this.dataSource.query<{ n: number }[]>(`SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('node_events', 'node_rejected_inputs')`);
+    if (!legacy || legacy.n === 0) return;
+    // Zero the pages the plaintext tables free, then rebuild the file and empty the WAL, which
+    // may still hold plaintext frames from before.
+    await this.dataSource.query('PRAGMA secure_delete = ON');
+    await this.dataSource.transaction(async (tx) => {
+      for (let after = 0; ; ) {
+        const rows = await tx.query<{ seq: number; id: string; pursuance_id: string; origin: string; received_at: number; bytes: Buffer }[]>(
+          `SELECT seq, id, pursuance_id, origin, received_at, bytes FROM node_events WHERE seq > ? ORDER BY seq LIMIT ?`,
+          [after, PAGE],
+        );
+        if (rows.length === 0) break;
+        after = rows.at(-1)!.seq;
+        for (const r of rows) await this.#insertEvent(tx, r.id, r.pursuance_id, r.origin, r.received_at, r.bytes);
+      }
+      for (let offset = 0; ; offset += PAGE) {
+        const rows = await tx.query<{ hash: string; pursuance_id: string | null; code: string; reason: string; origin: string; received_at: number; bytes: Buffer }[]>(
+          `SELECT hash, pursuance_id, code, reason, origin, received_at, bytes FROM node_rejected_inputs ORDER BY received_at, rowid LIMIT ? OFFSET ?`,
+          [PAGE, offset],
+        );
+        if (rows.length === 0) break;
+        for (const r of rows) await this.#insertReject(tx, r.hash, r.pursuance_id, r.code, r.reason, r.origin, r.received_at, r.bytes);
+      }
+      await tx.query(`DROP INDEX IF EXISTS "IDX_node_events_pursuance_seq"`);
+      await tx.query(`DROP TABLE IF EXISTS "node_events"`);
+      await tx.query(`DROP TABLE IF EXISTS "node_rejected_inputs"`);
+    });
+    await this.dataSource.query('VACUUM');
+    await this.dataSource.query('PRAGMA wal_checkpoint(TRUNCATE)');
+    await this.dataSource.query('PRAGMA secure_delete = OFF');
+  }
+
+  async #insertEvent(q: Pick<EntityManager, 'query'>, id: string, pursuanceId: string, origin: string, receivedAt: number, bytes: Uint8Array): Promise<number> {
+    const b = plainBytes(bytes);
+    await q.query(`INSERT OR IGNORE INTO node_sealed_events (event_tag, pursuance_tag, sealed) VALUES (?, ?, ?)`, [
+      this.#keys.tag('event', id),
+      this.#keys.tag('pursuance', pursuanceId),
+      this.#keys.seal({ t: 'event', id, p: pursuanceId, o: origin, r: receivedAt, b }),
+    ]);
+    const [row] = await q.query<{ n: number }[]>('SELECT changes() AS n');
+    return row?.n ?? 0;
+  }
+
+  async #insertReject(q: Pick<EntityManager, 'query'>, hash: string, pursuanceId: string | null, code: string, reason: string, origin: string, receivedAt: number, bytes: Uint8Array): Promise<void> {
+    await q.query(`INSERT OR IGNORE INTO node_sealed_rejects (input_tag, pursuance_tag, sealed) VALUES (?, ?, ?)`, [
+      this.#keys.tag('input', hash),
+      pursuanceId === null ? null : this.#keys.tag('pursuance', pursuanceId),
+      this.#keys.seal({ t: 'reject', h: hash, p: pursuanceId, c: code, m: reason, o: origin, r: receivedAt, b: plainBytes(bytes) }),
+    ]);
+  }
+
+  /** Append events in one transaction; returns how many were new. Marks every drawn key secret used. */
   public async append(events: readonly SignedEvent[], origin: EventOrigin, now: number = Date.now()): Promise<number> {
     if (events.length === 0) return 0;
-    return this.dataSource.transaction(async (tx) => {
-      let inserted = 0;
-      for (const e of events) {
-        await tx.query(
-          `INSERT OR IGNORE INTO node_events (id, pursuance_id, kind, author, origin, received_at, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-          [e.id, e.pursuanceId ?? e.id, e.header.kind, e.author, origin, now, Buffer.from(e.bytes)],
-        );
-        const [row] = await tx.query<{ n: number }[]>('SELECT changes() AS n');
-        inserted += row?.n ?? 0;
-      }
-      return inserted;
+    const drawn = [...this.#drawn];
+    const inserted = await this.dataSource.transaction(async (tx) => {
+      let n = 0;
+      for (const e of events) n += await this.#insertEvent(tx, e.id, e.pursuanceId ?? e.id, origin, now, e.bytes);
+      if (drawn.length > 0) await tx.query(`UPDATE node_key_vault SET used = 1 WHERE seq IN (${drawn.map(() => '?').join(', ')})`, drawn);
+      return n;
     });
+    for (const seq of drawn) this.#drawn.delete(seq);
+    return inserted;
   }
 
   /** Keep an input that never parsed, verified or belonged anywhere, with the reason. */
   public async recordInvalid(rejection: Rejection, bytes: Uint8Array, origin: EventOrigin, pursuanceId: string | null, now: number = Date.now()): Promise<void> {
-    await this.dataSource.query(
-      `INSERT OR IGNORE INTO node_rejected_inputs (hash, pursuance_id, code, reason, origin, received_at, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      [rejection.eventId, pursuanceId, rejection.code, rejection.reason, origin, now, Buffer.from(bytes)],
-    );
+    await this.#insertReject(this.dataSource, rejection.eventId, pursuanceId, rejection.code, rejection.reason, origin, now, bytes);
+  }
+
+  /** Forget a kept input once it has been taken into the log (a refused pending event offered again). */
+  public async deleteRejectedInput(hash: string): Promise<void> {
+    await this.dataSource.query(`DELETE FROM node_sealed_rejects WHERE input_tag = ?`, [this.#keys.tag('input', hash)]);
+  }
+
+  #openEvent(row: { seq: number; event_tag: string; pursuance_tag: string; sealed: Buffer }): StoredEvent & { origin: string; receivedAt: number } {
+    const r = this.#keys.open(row.sealed, 'event');
+    const id = asString(r.id, 'event id');
+    const pursuanceId = asString(r.p, 'pursuance id');
+    // The tags bind each sealed row to its place: rows moved or swapped on disk are refused.
+    if (this.#keys.tag('event', id) !== row.event_tag || this.#keys.tag('pursuance', pursuanceId) !== row.pursuance_tag) {
+      throw new StoreCorruptError(`stored event row ${row.seq} is not where it belongs`);
+    }
+    const bytes = asBuffer(r.b, 'event');
+    return { seq: row.seq, id, pursuanceId, origin: asString(r.o, 'origin'), receivedAt: asNumber(r.r, 'time'), bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
   }
 
   public async pursuanceIds(): Promise<string[]> {
-    const rows = await this.dataSource.query<{ id: string }[]>(`SELECT DISTINCT pursuance_id AS id FROM node_events ORDER BY pursuance_id`);
-    return rows.map((r) => r.id);
+    const firsts = await this.dataSource.query<{ seq: number }[]>(`SELECT MIN(seq) AS seq FROM node_sealed_events GROUP BY pursuance_tag`);
+    const ids: string[] = [];
+    for (const { seq } of firsts) {
+      const [row] = await this.dataSource.query<{ seq: number; event_tag: string; pursuance_tag: string; sealed: Buffer }[]>(
+        `SELECT seq, event_tag, pursuance_tag, sealed FROM node_sealed_events WHERE seq = ?`,
+        [seq],
+      );
+      ids.push(this.#openEvent(row!).pursuanceId);
+    }
+    return ids.sort();
   }
 
   public async count(pursuanceId?: string): Promise<number> {
     const rows = pursuanceId
-      ? await this.dataSource.query<{ n: number }[]>(`SELECT COUNT(*) AS n FROM node_events WHERE pursuance_id = ?`, [pursuanceId])
-      : await this.dataSource.query<{ n: number }[]>(`SELECT COUNT(*) AS n FROM node_events`);
+      ? await this.dataSource.query<{ n: number }[]>(`SELECT COUNT(*) AS n FROM node_sealed_events WHERE pursuance_tag = ?`, [this.#keys.tag('pursuance', pursuanceId)])
+      : await this.dataSource.query<{ n: number }[]>(`SELECT COUNT(*) AS n FROM node_sealed_events`);
     return rows[0]?.n ?? 0;
   }
 
   /** Stream a pursuance's events in arrival order, in pages (keeps memory flat on big stores). */
-  public async *stream(pursuanceId: string, pageSize = 2000): AsyncGenerator<StoredEvent[]> {
+  public async *stream(pursuanceId: string, pageSize = PAGE): AsyncGenerator<StoredEvent[]> {
+    const tag = this.#keys.tag('pursuance', pursuanceId);
     let after = 0;
     for (;;) {
-      const rows = await this.dataSource.query<{ seq: number; id: string; pursuanceId: string; bytes: Buffer }[]>(
-        `SELECT seq, id, pursuance_id AS pursuanceId, bytes FROM node_events WHERE pursuance_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
-        [pursuanceId, after, pageSize],
+      const rows = await this.dataSource.query<{ seq: number; event_tag: string; pursuance_tag: string; sealed: Buffer }[]>(
+        `SELECT seq, event_tag, pursuance_tag, sealed FROM node_sealed_events WHERE pursuance_tag = ? AND seq > ? ORDER BY seq LIMIT ?`,
+        [tag, after, pageSize],
       );
       if (rows.length === 0) return;
       after = rows.at(-1)!.seq;
-      yield rows.map((r) => ({ seq: r.seq, id: r.id, pursuanceId: r.pursuanceId, bytes: new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) }));
+      yield rows.map((row) => {
+        const { seq, id, bytes } = this.#openEvent(row);
+        return { seq, id, pursuanceId, bytes };
+      });
     }
   }
 
-  public async rejectedInputs(pursuanceId: string): Promise<RejectedInputRow[]> {
-    return this.dataSource.getRepository(RejectedInputRow).find({ where: { pursuanceId }, order: { receivedAt: 'ASC' } });
+  /** The inputs kept for a pursuance, in arrival order. */
+  public async rejectedInputs(pursuanceId: string): Promise<RejectedInput[]> {
+    const rows = await this.dataSource.query<{ seq: number; input_tag: string; sealed: Buffer }[]>(
+      `SELECT seq, input_tag, sealed FROM node_sealed_rejects WHERE pursuance_tag = ? ORDER BY seq`,
+      [this.#keys.tag('pursuance', pursuanceId)],
+    );
+    return rows.map((row) => {
+      const r = this.#keys.open(row.sealed, 'reject');
+      const hash = asString(r.h, 'input hash');
+      if (this.#keys.tag('input', hash) !== row.input_tag || r.p !== pursuanceId) throw new StoreCorruptError(`kept input row ${row.seq} is not where it belongs`);
+      return {
+        hash,
+        pursuanceId,
+        code: asString(r.c, 'rejection code'),
+        reason: asString(r.m, 'rejection reason'),
+        origin: asString(r.o, 'origin'),
+        receivedAt: asNumber(r.r, 'time'),
+        bytes: asBuffer(r.b, 'input'),
+      };
+    });
+  }
+
+  // --- key vault ------------------------------------------------------------------------
+
+  async #loadPool(): Promise<void> {
+    const rows = await this.dataSource.query<{ seq: number; sealed: Buffer }[]>(`SELECT seq, sealed FROM node_key_vault WHERE used = 0 ORDER BY seq`);
+    this.#pool.length = 0;
+    for (const row of rows) this.#pool.push({ seq: row.seq, secret: this.#openSecret(row.sealed) });
+  }
+
+  #openSecret(sealed: Buffer): Uint8Array {
+    const secret = this.#keys.open(sealed, 'key').s;
+    if (!(secret instanceof Uint8Array) || secret.length !== 32) throw new StoreCorruptError('a stored key secret is malformed');
+    return Uint8Array.from(secret);
+  }
+
+  /** Make sure at least `min` unused key secrets are at rest (one transaction when some are missing). */
+  public async ensureKeySecrets(min: number = KEY_SECRETS_PER_ACTION): Promise<void> {
+    if (this.#pool.length >= min) return;
+    const fresh = Array.from({ length: min + KEY_SECRET_TOP_UP - this.#pool.length }, () => randomKey());
+    const added = await this.dataSource.transaction(async (tx) => {
+      const out: { seq: number; secret: Uint8Array }[] = [];
+      for (const secret of fresh) {
+        await tx.query(`INSERT INTO node_key_vault (used, sealed) VALUES (0, ?)`, [this.#keys.seal({ t: 'key', s: secret })]);
+        const [row] = await tx.query<{ seq: number }[]>('SELECT last_insert_rowid() AS seq');
+        out.push({ seq: row!.seq, secret });
+      }
+      return out;
+    });
+    // Only once committed may an author use them.
+    this.#pool.push(...added);
+  }
+
+  /**
+   * A fresh secret for a new role key (AuthorOptions.keySecret): already at rest, handed out
+   * once. KeyVaultEmptyError rather than an unkept key when none is left.
+   */
+  public takeKeySecret(): Uint8Array {
+    const next = this.#pool.shift();
+    if (!next) throw new KeyVaultEmptyError();
+    this.#drawn.add(next.seq);
+    return Uint8Array.from(next.secret);
+  }
+
+  /** Every secret an event stored here may have used (recovery of keys at load). */
+  public async usedKeySecrets(): Promise<Uint8Array[]> {
+    const rows = await this.dataSource.query<{ sealed: Buffer }[]>(`SELECT sealed FROM node_key_vault WHERE used = 1 ORDER BY seq`);
+    return rows.map((row) => this.#openSecret(row.sealed));
   }
 
   public async close(): Promise<void> {
-    await this.dataSource.destroy();
+    this.#keys.wipe();
+    for (const { secret } of this.#pool) secret.fill(0);
+    this.#pool.length = 0;
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 }
-
-export { StoredEventRow };

@@ -1,0 +1,217 @@
+import 'reflect-metadata';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { DataSource } from 'typeorm';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Identity, equalBytes } from '@pursuance/crypto';
+import { nodeMigrations } from '@pursuance/migrations';
+import { PursuanceAuthor, RejectionCode, type Rejection, type Rules, type SignedEvent } from '@pursuance/pursuance';
+import { DEFAULT_TEMPLATES_DIR } from '../src/start.js';
+import { loadTemplates } from '../src/domain/templates.js';
+import { nodeEntities } from '../src/store/entities.js';
+import { KeyVaultEmptyError, StoreCorruptError, StoreKeyMismatchError } from '../src/store/errors.js';
+import { EventStore, KEY_SECRETS_PER_ACTION } from '../src/store/event-store.js';
+import { StoreKeys, hkdfSha256 } from '../src/store/store-keys.js';
+
+let dir: string;
+let rules: Rules;
+const me = Identity.generate();
+
+beforeAll(async () => {
+  rules = (await loadTemplates(DEFAULT_TEMPLATES_DIR)).find((t) => t.id === 'activist-cell')!.rules;
+});
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'node-event-store-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A small real pursuance: genesis, a member added, a task. */
+function sampleEvents(): SignedEvent[] {
+  const author = PursuanceAuthor.create(me, { name: 'Store cell', rules });
+  const add = author.addMember(Identity.generate().publicKey, { name: 'mo', roles: ['member'] });
+  const task = author.createTask({ audience: ['member'], title: 'Leaflets' });
+  return [author.log.genesis, add, task];
+}
+
+async function withStore<T>(path: string, identity: Identity, run: (store: EventStore) => Promise<T>): Promise<T> {
+  const store = await EventStore.open(path, identity);
+  try {
+    return await run(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function allEvents(store: EventStore, pursuanceId: string): Promise<{ id: string; bytes: Uint8Array }[]> {
+  const out: { id: string; bytes: Uint8Array }[] = [];
+  for await (const page of store.stream(pursuanceId, 2)) out.push(...page);
+  return out;
+}
+
+describe('node event store: unique by event id', () => {
+  it('stores one row for the same event appended twice, or the same id from two origins', async () => {
+    const path = join(dir, 'node.sqlite');
+    const events = sampleEvents();
+    const id = events[0]!.id;
+    await withStore(path, me, async (store) => {
+      expect(await store.append(events, 'local')).toBe(3);
+      expect(await store.append(events, 'local')).toBe(0);
+      expect(await store.append([events[1]!], 'group')).toBe(0);
+      expect(await store.append([events[2]!, events[1]!], 'peer')).toBe(0);
+      expect(await store.count(id)).toBe(3);
+      expect(await store.count()).toBe(3);
+      const stored = await allEvents(store, id);
+      expect(stored.map((e) => e.id)).toEqual(events.map((e) => e.id));
+      expect(stored.every((e, i) => equalBytes(e.bytes, events[i]!.bytes))).toBe(true);
+      expect(await store.pursuanceIds()).toEqual([id]);
+    });
+  });
+
+  it('refuses a raw second INSERT of the same event id (the unique constraint, not only the code)', async () => {
+    const path = join(dir, 'node.sqlite');
+    const [genesis] = sampleEvents();
+    await withStore(path, me, async (store) => {
+      await store.append([genesis!], 'local');
+      const [row] = await store.dataSource.query<{ event_tag: string; pursuance_tag: string; sealed: Buffer }[]>(`SELECT event_tag, pursuance_tag, sealed FROM node_sealed_events`);
+      await expect(
+        store.dataSource.query(`INSERT INTO node_sealed_events (event_tag, pursuance_tag, sealed) VALUES (?, ?, ?)`, [row!.event_tag, row!.pursuance_tag, row!.sealed]),
+      ).rejects.toThrow(/UNIQUE constraint failed: node_sealed_events\.event_tag/);
+      expect(await store.count()).toBe(1);
+    });
+  });
+
+  it('keeps each rejected input once, by its hash, and forgets it on request', async () => {
+    const path = join(dir, 'node.sqlite');
+    const [genesis] = sampleEvents();
+    const bytes = Uint8Array.of(1, 2, 3);
+    const rejection: Rejection = { eventId: 'ab'.repeat(32), code: RejectionCode.INVALID_ENCODING, reason: 'not CBOR' };
+    await withStore(path, me, async (store) => {
+      await store.recordInvalid(rejection, bytes, 'group', genesis!.id, 5);
+      await store.recordInvalid(rejection, bytes, 'peer', genesis!.id, 6);
+      const kept = await store.rejectedInputs(genesis!.id);
+      expect(kept.map((k) => ({ ...k, bytes: [...k.bytes] }))).toEqual([
+        { hash: rejection.eventId, pursuanceId: genesis!.id, code: 'INVALID_ENCODING', reason: 'not CBOR', origin: 'group', receivedAt: 5, bytes: [1, 2, 3] },
+      ]);
+      await store.deleteRejectedInput(rejection.eventId);
+      expect(await store.rejectedInputs(genesis!.id)).toEqual([]);
+    });
+  });
+});
+
+describe('node event store: migrations', () => {
+  it('create the schema on an empty database, are no-ops on restart, and match the entities', async () => {
+    const path = join(dir, 'node.sqlite');
+    await withStore(path, me, () => Promise.resolve());
+    await withStore(path, me, () => Promise.resolve());
+    const ds = new DataSource({ type: 'sqlite', database: path, entities: nodeEntities, migrations: nodeMigrations, synchronize: false });
+    await ds.initialize();
+    try {
+      expect(await ds.showMigrations()).toBe(false); // nothing pending
+      // The schema the migrations built is exactly what the entities describe.
+      const diff = await ds.driver.createSchemaBuilder().log();
+      expect(diff.upQueries.map((q) => q.query)).toEqual([]);
+      const [mode] = await ds.query<{ journal_mode: string }[]>('PRAGMA journal_mode');
+      expect(mode?.journal_mode).toBe('wal');
+      const tables = (await ds.query<{ name: string }[]>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)).map((t) => t.name);
+      // The first schema's plaintext tables are gone.
+      expect(tables).toEqual(['migrations', 'node_key_vault', 'node_sealed_events', 'node_sealed_rejects', 'node_store_meta', 'sqlite_sequence']);
+    } finally {
+      await ds.destroy();
+    }
+  });
+
+  it('match the entities without the store opening (fresh migrations only), and roll back to nothing', async () => {
+    const ds = new DataSource({ type: 'sqlite', database: join(dir, 'm.sqlite'), entities: nodeEntities, migrations: nodeMigrations, synchronize: false });
+    await ds.initialize();
+    try {
+      await ds.runMigrations({ transaction: 'each' });
+      expect((await ds.driver.createSchemaBuilder().log()).upQueries.map((q) => q.query)).toEqual([]);
+      await ds.undoLastMigration();
+      await ds.undoLastMigration();
+      expect(await ds.query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'node_%'`)).toEqual([]);
+    } finally {
+      await ds.destroy();
+    }
+  });
+});
+
+describe('node event store: sealed rows', () => {
+  it('opens only under the key of the identity that created it', async () => {
+    const path = join(dir, 'node.sqlite');
+    await withStore(path, me, (store) => store.append(sampleEvents(), 'local'));
+    const err = await EventStore.open(path, Identity.generate()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreKeyMismatchError);
+    expect((err as StoreKeyMismatchError).code).toBe('STORE_KEY_MISMATCH');
+    await withStore(path, me, async (store) => expect(await store.count()).toBe(3));
+  });
+
+  it('refuses a sealed row moved to another row (tags bind each row to its event)', async () => {
+    const path = join(dir, 'node.sqlite');
+    const events = sampleEvents();
+    await withStore(path, me, async (store) => {
+      await store.append(events, 'local');
+      // Swap two rows' sealed blobs, as someone editing the file could.
+      await store.dataSource.query(`UPDATE node_sealed_events SET sealed = (SELECT sealed FROM node_sealed_events WHERE seq = 2) WHERE seq = 3`);
+      await expect(allEvents(store, events[0]!.id)).rejects.toThrow(StoreCorruptError);
+    });
+  });
+
+  it('derive the store key with HKDF-SHA256 (RFC 5869 test case 1, first block)', () => {
+    const okm = hkdfSha256(new Uint8Array(22).fill(0x0b), Uint8Array.from({ length: 13 }, (_, i) => i), Uint8Array.from({ length: 10 }, (_, i) => 0xf0 + i));
+    expect(Buffer.from(okm).toString('hex')).toBe('3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf');
+  });
+
+  it('seal and open round-trip any record, and refuse any tampered byte (property)', () => {
+    const keys = StoreKeys.forIdentity(me);
+    const other = StoreKeys.forIdentity(Identity.generate());
+    fc.assert(
+      fc.property(fc.string(), fc.uint8Array({ maxLength: 600 }), fc.nat(), fc.nat(), (text, bytes, when, flip) => {
+        const sealed = keys.seal({ t: 'event', s: text, b: bytes, r: when });
+        expect(sealed.length % 256).toBe(40); // padded to the bucket, plus nonce and tag
+        const opened = keys.open(sealed, 'event');
+        expect(opened.s).toBe(text);
+        expect(equalBytes(opened.b as Uint8Array, bytes)).toBe(true);
+        const tampered = Buffer.from(sealed);
+        tampered[flip % tampered.length]! ^= 1;
+        expect(() => keys.open(tampered, 'event')).toThrow(StoreCorruptError);
+        expect(() => other.open(sealed, 'event')).toThrow(StoreCorruptError);
+        expect(() => keys.open(sealed, 'reject')).toThrow(StoreCorruptError);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('node event store: key vault', () => {
+  it('hands out only secrets already at rest, once each, and marks them used with the next append', async () => {
+    const path = join(dir, 'node.sqlite');
+    const events = sampleEvents();
+    const drawn: Uint8Array[] = [];
+    await withStore(path, me, async (store) => {
+      expect(() => store.takeKeySecret()).toThrow(KeyVaultEmptyError);
+      await store.ensureKeySecrets();
+      const [atRest] = await store.dataSource.query<{ n: number }[]>(`SELECT COUNT(*) AS n FROM node_key_vault WHERE used = 0`);
+      expect(atRest!.n).toBeGreaterThanOrEqual(KEY_SECRETS_PER_ACTION);
+      drawn.push(store.takeKeySecret(), store.takeKeySecret());
+      expect(equalBytes(drawn[0]!, drawn[1]!)).toBe(false);
+      expect(await store.usedKeySecrets()).toEqual([]);
+      await store.append([events[0]!], 'local');
+      const used = await store.usedKeySecrets();
+      expect(used.map((s) => Buffer.from(s).toString('hex'))).toEqual(drawn.map((s) => Buffer.from(s).toString('hex')));
+      // A secret drawn by an action that then failed is burned by the next append, never handed out again.
+      drawn.push(store.takeKeySecret());
+      await store.append([events[1]!], 'local');
+      expect(await store.usedKeySecrets()).toHaveLength(3);
+    });
+    await withStore(path, me, async (store) => {
+      await store.ensureKeySecrets();
+      const next = Array.from({ length: KEY_SECRETS_PER_ACTION }, () => Buffer.from(store.takeKeySecret()).toString('hex'));
+      for (const s of drawn) expect(next).not.toContain(Buffer.from(s).toString('hex'));
+      expect(new Set(next).size).toBe(next.length);
+    });
+  });
+});
