@@ -9,7 +9,7 @@ import { PursuanceLog } from './log.js';
 import { checkRole, checkTask } from './rules/compile.js';
 import { declaredRole, type RoleId, type Rules, type TaskAction } from './rules/schema.js';
 import type { PublicState } from './state.js';
-import { buildMemberView, collectKeys, type MemberViewResult } from './view.js';
+import { buildTaskView, collectKeys, type MemberViewResult } from './view.js';
 
 export interface NewPursuance {
   readonly name: string;
@@ -125,9 +125,6 @@ export class PursuanceAuthor {
     return newRoleKey(role, this.options.keySecret?.());
   }
 
-  #view(): MemberViewResult {
-    return this.options.view ? this.options.view() : buildMemberView(this.log, this.identity, this.keyring);
-  }
 
   #mayRotate(role: RoleId): boolean {
     const applier = this.log.applier();
@@ -305,7 +302,7 @@ export class PursuanceAuthor {
     if (!wf.states.includes(to)) refuse(`"${to}" is not a state of the workflow`);
     if (closed.has(to)) refuse(kind === 'task.status' ? `"${to}" is a closed state: close the task instead` : `"${to}" is not an open state`);
     if (kind === 'task.reopen') return;
-    const view = this.#view().tasks.get(task);
+    const view = this.options.view ? this.options.view().tasks.get(task) : buildTaskView(this.log, task, this.keyring);
     if (!view?.judged) return;
     const from = view.status ?? wf.initial;
     if (!wf.transitions.some((t) => t.from === from && t.to === to)) refuse(`the workflow has no transition from "${from}" to "${to}"`);

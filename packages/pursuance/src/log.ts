@@ -90,6 +90,8 @@ class FoldRun implements Causality {
   public readonly accepted = new Set<EventId>();
   public readonly rejections = new Map<EventId, Rejection>();
   public readonly processed = new Set<EventId>();
+  /** Each processed event's index in `order`. */
+  public readonly position = new Map<EventId, number>();
   public readonly children = new Map<EventId, EventId[]>();
   public logHash: Uint8Array = new Uint8Array(32);
   /** Set when a removal forces a constraint on an already processed event. */
@@ -235,6 +237,7 @@ class FoldRun implements Causality {
     } else {
       this.rejections.set(e.id, { eventId: e.id, code: outcome.code, reason: outcome.reason, ...(outcome.rule ? { rule: outcome.rule } : {}) });
     }
+    this.position.set(e.id, this.order.length);
     this.order.push(e.id);
     this.processed.add(e.id);
   }
@@ -302,6 +305,9 @@ export class PursuanceLog {
   /** For pending events: the missing or pending parent id → the events waiting on it. */
   readonly #waitingOn = new Map<EventId, Set<EventId>>();
   readonly #pendingByAuthor = new Map<OnionName, number>();
+  /** Task id → the events about it (its task.create included), and every rules.change: for one task's view. */
+  readonly #byTask = new Map<EventId, EventId[]>();
+  readonly #rulesChanges: EventId[] = [];
   #run: FoldRun | undefined;
   #heads = new Set<EventId>();
   #dirty = true;
@@ -322,6 +328,14 @@ export class PursuanceLog {
     const list = this.#byAuthor.get(e.author) ?? [];
     list.push(e);
     this.#byAuthor.set(e.author, list);
+    const task = taskOf(e);
+    if (task !== null) {
+      const events = this.#byTask.get(task) ?? [];
+      events.push(e.id);
+      this.#byTask.set(task, events);
+    } else if (e.header.kind === 'rules.change') {
+      this.#rulesChanges.push(e.id);
+    }
     const key = `${e.author}:${e.header.seq}`;
     const other = this.#bySeq.get(key);
     if (other === undefined) {
@@ -350,6 +364,10 @@ export class PursuanceLog {
     }
     const key = `${e.author}:${e.header.seq}`;
     if (this.#bySeq.get(key) === e.id) this.#bySeq.delete(key);
+    const task = taskOf(e);
+    const events = task === null ? this.#rulesChanges : this.#byTask.get(task);
+    const at = events?.indexOf(e.id) ?? -1;
+    if (at >= 0) events!.splice(at, 1);
     this.#dirty = true;
   }
 
@@ -622,6 +640,17 @@ export class PursuanceLog {
     return out;
   }
 
+  /**
+   * The accepted events one task's view needs — its own events and every rules change (the
+   * workflow) — in fold order: a task's status without folding every other task.
+   */
+  public acceptedEventsOfTask(task: EventId): SignedEvent[] {
+    const run = this.#current();
+    const ids = [...(this.#byTask.get(task) ?? []), ...this.#rulesChanges].filter((id) => run.accepted.has(id));
+    ids.sort((a, b) => run.position.get(a)! - run.position.get(b)!);
+    return ids.map((id) => this.#events.get(id)!);
+  }
+
   /** How many events wait for missing ancestors (the size of pending(), without building it). */
   public pendingCount(): number {
     return this.#pending.size;
@@ -693,4 +722,11 @@ export class PursuanceLog {
   public applier(): Applier {
     return this.#current().applier;
   }
+}
+
+/** The task an event is about (a task.create is about itself), or null. */
+function taskOf(e: SignedEvent): EventId | null {
+  if (e.header.kind === 'task.create') return e.id;
+  if (!e.header.kind.startsWith('task.')) return null;
+  return toHex((e.header.body as EventBody<'task.edit'>).task) as EventId;
 }

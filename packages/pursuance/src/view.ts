@@ -140,6 +140,22 @@ export function buildMemberView(log: PursuanceLog, me: Identity, keyring: Keyrin
   return { keyring, tasks, contentRejections };
 }
 
+/**
+ * One task as `keyring` reads it, folded from that task's events alone (and the rules changes):
+ * what an author needs to check a status change without rebuilding the whole view.
+ */
+export function buildTaskView(log: PursuanceLog, task: EventId, keyring: Keyring): TaskView | undefined {
+  const ctx: ViewContext = { log, keyring, tasks: new Map(), contentRejections: [], rules: log.genesis.header.body.rules };
+  for (const e of log.acceptedEventsOfTask(task)) {
+    try {
+      viewEvent(ctx, e);
+    } catch {
+      // As in buildMemberView: an event that trips the reader is skipped.
+    }
+  }
+  return ctx.tasks.get(task);
+}
+
 interface ViewContext {
   readonly log: PursuanceLog;
   readonly keyring: Keyring;
