@@ -201,10 +201,23 @@ export class Applier {
     });
   }
 
+  /**
+   * Roles whose CURRENT key `onion` may know: held, received by lockbox, or made by them (a
+   * member may rotate a role it does not hold, and then knows the new key). A departure must
+   * replace each of these keys, not only those of the roles held.
+   */
+  public rolesKnownBy(onion: OnionName): RoleId[] {
+    const out: RoleId[] = [];
+    for (const [role, r] of this.state.roles) {
+      const current = r.epochs.at(-1);
+      if (r.holders.has(onion) || (current && (current.recipients.has(onion) || current.creator === onion))) out.push(role);
+    }
+    return out.sort();
+  }
+
   #dropMember(member: MemberState, by: EventId, rotated: Set<RoleId>): void {
-    for (const role of member.roles) {
-      const r = this.state.roles.get(role);
-      if (!r) continue;
+    for (const role of this.rolesKnownBy(member.onion)) {
+      const r = this.state.roles.get(role)!;
       r.holders.delete(member.onion);
       if (!rotated.has(role) && r.epochs.length > 0) r.rotationDueSince = by;
     }
@@ -342,7 +355,8 @@ export class Applier {
       for (const rot of rotations) {
         const r = this.state.roles.get(rot.role)!;
         const keyIdHex = toHex(rot.keyId);
-        const epoch = { epoch: r.epochs.length, keyId: rot.keyId, keyIdHex, introducedBy: e.id, recipients: new Set(rot.lockboxes.map((l) => onionFromPublicKey(l.to))) };
+        const recipients = new Set(rot.lockboxes.map((l) => onionFromPublicKey(l.to)));
+        const epoch = { epoch: r.epochs.length, keyId: rot.keyId, keyIdHex, introducedBy: e.id, creator: e.author, recipients };
         r.epochs.push(epoch);
         r.epochsById.set(keyIdHex, epoch);
         r.rotationDueSince = null;

@@ -171,7 +171,9 @@ export class PursuanceAuthor {
     const target = this.state.members.get(member);
     if (!target) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, `${member} is not a member`);
     const excluded = new Set([member]);
-    const rotations = [...target.roles].sort().filter((r) => this.#mayRotate(r)).map((r) => this.#rotation(r, excluded));
+    // Every key they may know (held, received or made), not only their roles' (others become due).
+    const known = this.log.applier().rolesKnownBy(member).filter((r) => declaredRole(this.state.rules, r));
+    const rotations = known.filter((r) => this.#mayRotate(r)).map((r) => this.#rotation(r, excluded));
     const invites = groupInvite
       ? [...this.state.members.values()]
           .filter((m) => m.onion !== member)

@@ -40,7 +40,9 @@ import { publicStateValue, stateHash, type Equivocation, type PublicState } from
  * New events that descend from every current head (the normal case for a live member) are
  * applied incrementally; anything else marks the fold dirty and the next read refolds. Events
  * waiting for ancestors this log lacks (pending) are set aside: they do not stop later events
- * that do not depend on them from being applied incrementally. Only someone who is or was a
+ * that do not depend on them from being applied incrementally, and they are no evidence of
+ * anything (equivocation included) until their ancestors arrive, because which events wait
+ * depends on arrival order. Only someone who is or was a
  * member in some folded state may have events pending, and at most MAX_PENDING_PER_AUTHOR each.
  */
 export type AddStatus = 'accepted' | 'rejected' | 'pending' | 'duplicate' | 'invalid' | 'queued';
@@ -321,6 +323,7 @@ export class PursuanceLog {
     this.id = g.id;
     for (const onion of initial.state.members.keys()) this.#everNamed.add(onion);
     this.#store(g);
+    this.#noteSequence(g);
   }
 
   #store(e: SignedEvent): void {
@@ -336,6 +339,14 @@ export class PursuanceLog {
     } else if (e.header.kind === 'rules.change') {
       this.#rulesChanges.push(e.id);
     }
+  }
+
+  /**
+   * Sequence bookkeeping, for events the fold will judge (never for pending ones): which events
+   * wait is a matter of arrival order (and of the per-author bound), so a pending event counted
+   * as equivocation evidence would make replicas holding the same events disagree.
+   */
+  #noteSequence(e: SignedEvent): void {
     const key = `${e.author}:${e.header.seq}`;
     const other = this.#bySeq.get(key);
     if (other === undefined) {
@@ -424,9 +435,9 @@ export class PursuanceLog {
     this.#store(e);
     if (blockers.length > 0) {
       this.#markPending(e, blockers);
-      if (this.#equivocating.size !== wasEquivocating) this.#dirty = true;
       return { status: 'pending', id: e.id };
     }
+    this.#noteSequence(e);
     const released = this.#release(e.id);
     if (this.#equivocating.size !== wasEquivocating || released) this.#dirty = true;
     if (!this.#dirty && this.#isTail(e)) {
@@ -464,6 +475,7 @@ export class PursuanceLog {
         if (!this.#pending.has(w) || this.#blockers(e).length > 0) continue;
         this.#pending.delete(w);
         this.#pendingByAuthor.set(e.author, (this.#pendingByAuthor.get(e.author) ?? 1) - 1);
+        this.#noteSequence(e);
         freed = true;
         queue.push(w);
       }

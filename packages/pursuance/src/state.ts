@@ -23,6 +23,8 @@ export interface KeyEpoch {
   readonly keyId: Uint8Array;
   readonly keyIdHex: string;
   readonly introducedBy: EventId;
+  /** Who made the key (the rotation's author): they know it whether or not they hold the role. */
+  readonly creator: OnionName;
   /** Members that have been sent a lockbox for this key (rotation or share). */
   readonly recipients: Set<OnionName>;
 }

@@ -15,7 +15,7 @@ import {
   type RulesInput,
   type SignedEvent,
 } from '../src/index.js';
-import { Network, expectRefused, forge, loadTemplate } from './harness.js';
+import { Network, expectRefused, forge, loadTemplate, sealAs } from './harness.js';
 import { clock } from './helpers.js';
 
 /**
@@ -152,6 +152,44 @@ describe('finding 1: rejected events never widen what later events have seen', (
     expect(log.add(third).rejection?.code, 'seq 3 does not follow the chain (nothing at 1 or 2)').toBe(RejectionCode.SEQUENCE_GAP);
     const first = forge(id.m, log, 'member.leave', {}, [], { seq: 1 });
     expect(log.add(first).status).toBe('accepted');
+  });
+});
+
+describe('found by the convergence run: a removal replaces every key the member may know', () => {
+  it('a member who rotated a role it does not hold loses that key too when removed', () => {
+    const id = people('f', 'o', 'w');
+    const now = clock();
+    const net = Network.create('f', id.f, { name: 'Rotator', rules: RULES }, now);
+    net.act('f', (f) => {
+      f.addMember(id.o.publicKey, { roles: ['organizer'] });
+      f.addMember(id.w.publicKey, { roles: ['writer'] });
+    });
+    const o = net.join('o', id.o);
+    net.join('w', id.w);
+    // The organizer may rotate any role: it makes the writer key without holding "writer".
+    net.act('o', (a) => a.rotateKeys(['writer']));
+    const removal = net.act('f', (f) => f.removeMember(id.o.onion));
+    expect(removal.header.body.rotations.map((r) => r.role).sort()).toEqual(['organizer', 'writer']);
+    const task = net.act('w', (w) => w.createTask({ audience: ['writer'], title: 'after the removal' }));
+    expect(buildMemberView(net.founder.log, id.o, o.keyring).tasks.get(task.id)?.readable).toBe(false);
+    expect(net.view('w').tasks.get(task.id)?.readable).toBe(true);
+  });
+
+  it('when the remover may not rotate such a key, it becomes due: nobody seals new content to it until it is replaced', () => {
+    const id = people('f', 'o', 'a', 'w');
+    const now = clock();
+    const net = Network.create('f', id.f, { name: 'Due', rules: RULES }, now);
+    net.act('f', (f) => {
+      f.addMember(id.o.publicKey, { roles: ['organizer'] });
+      f.addMember(id.w.publicKey, { roles: ['writer'] });
+    });
+    net.join('o', id.o);
+    const w = net.join('w', id.w);
+    net.act('o', (a) => a.rotateKeys(['writer']));
+    // The organizer leaves on its own (no rotation at all): the writer key it made is due.
+    net.act('o', (a) => a.leave());
+    const stale = forge(id.w, w.log, 'task.create', { parent: null, sealed: sealAs(w.log, w.keyring, 'task.create', null, { title: 'x', body: '', assignees: { members: [], roles: [] }, labels: [], due: null }, ['writer'], id.w) }, ['writer']);
+    expect(net.founder.log.add(stale).rejection?.code).toBe(RejectionCode.STALE_EPOCH);
   });
 });
 

@@ -69,12 +69,29 @@ export const SuccessionSchema = z.strictObject({
   inactivityDays: z.number().int().min(1).max(3650).nullable(),
 });
 
+/**
+ * A record keyed by member-chosen ids. zod builds the parsed record by assignment, where an own
+ * "__proto__" key (CBOR maps may carry one) sets the prototype instead and silently vanishes, so
+ * signed rules would hold a role no replica sees: refuse it before parsing, like any invalid id.
+ * The cast keeps the record's own input and output types; the pre-check returns its input as is.
+ */
+function idRecord<K extends z.ZodString, V extends z.ZodType>(key: K, value: V) {
+  const record = z.record(key, value);
+  const guarded = z.preprocess((raw, ctx) => {
+    if (typeof raw === 'object' && raw !== null && Object.hasOwn(raw, '__proto__')) {
+      ctx.addIssue({ code: 'custom', message: '"__proto__" is not a valid id' });
+    }
+    return raw;
+  }, record);
+  return guarded as unknown as typeof record;
+}
+
 export const RulesSchema = z
   .strictObject({
     format: z.literal(RULES_FORMAT),
     title: z.string().min(1).max(120),
     description: z.string().max(4000).default(''),
-    roles: z.record(RoleIdSchema, RoleSchema).refine((r) => Object.keys(r).length >= 1 && Object.keys(r).length <= 64, {
+    roles: idRecord(RoleIdSchema, RoleSchema).refine((r) => Object.keys(r).length >= 1 && Object.keys(r).length <= 64, {
       message: 'declare between 1 and 64 roles',
     }),
     workflow: WorkflowSchema,
