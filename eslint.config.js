@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import local from './eslint-rules/index.js';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.tsbuild/**', 'test/tor/data/**', 'coverage/**', 'test-results/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '.tsbuild/**', 'test/tor/data/**', 'coverage/**', 'test-results/**', '.stryker-tmp/**', 'mutation/reports/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

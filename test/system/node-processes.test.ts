@@ -113,12 +113,14 @@ describe('three node processes and a relay process', () => {
     expect(await taskOf(alice, sealed.id)).toMatchObject({ title: null, readable: false });
     expect(await taskOf(bob, sealed.id)).toMatchObject({ title: 'Organizers only', readable: true });
 
-    // Removal rotates the member key; alice's node sees later member tasks only as sealed.
-    await api(founder, 'DELETE', `/api/pursuances/${id}/members/${alice.onion}`, { reason: 'left' });
+    // Removal rotates the member key and re-keys the group: alice's node learns of its removal
+    // and receives nothing later (not even the task's sealed structure).
+    const removal = (await api(founder, 'DELETE', `/api/pursuances/${id}/members/${alice.onion}`, { reason: 'left' })).body as { id: string };
+    await until(alice, async () => !((await api(alice, 'GET', `/api/pursuances/${id}/members`)).body as { onion: string }[]).some((m) => m.onion === alice.onion));
     const later = (await api(founder, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'After alice' })).body as { id: string };
-    await until(alice, async () => (await taskOf(alice, later.id)).readable !== undefined);
-    expect(await taskOf(alice, later.id)).toMatchObject({ title: null, readable: false });
     await until(bob, async () => (await taskOf(bob, later.id)).readable === true);
+    expect((await api(alice, 'GET', `/api/pursuances/${id}/tasks/${later.id}`)).status).toBe(404);
+    expect(removal).toMatchObject({ kind: 'member.remove' });
     const roles = (await api(bob, 'GET', `/api/pursuances/${id}/roles`)).body as { id: string; epoch: number; iHoldKey: boolean }[];
     expect(roles.find((r) => r.id === 'member')).toMatchObject({ epoch: 1, iHoldKey: true });
     const refused = await api(alice, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'not any more' });

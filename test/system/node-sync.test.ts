@@ -85,22 +85,35 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
     expect(detail.comments.map((c) => c.body)).toEqual(['printing now']);
   });
 
-  it('after a removal the removed member reads no later task and its later events are rejected with the reason', { timeout: 120_000 }, async () => {
-    await api(founder, 'DELETE', `/api/pursuances/${pursuanceId}/members/${alice.identity.onion}`, { reason: 'left' });
+  it('after a removal the group is re-keyed: the removed member receives nothing later, and its later events reach no one', { timeout: 120_000 }, async () => {
+    const oldGroup = founder.sync.groupOf(pursuanceId)!;
+    const removal = (await api(founder, 'DELETE', `/api/pursuances/${pursuanceId}/members/${alice.identity.onion}`, { reason: 'left' })).body as { id: string };
+    const newGroup = founder.sync.groupOf(pursuanceId)!;
+    expect(newGroup).not.toBe(oldGroup);
+    await untilChange(alice, () => alice.registry.get(pursuanceId).log.isAccepted(removal.id as EventId), 'alice to learn of her removal');
     const later = (await api(founder, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'After alice' })).body as { id: string };
-    await untilChange(alice, () => alice.registry.get(pursuanceId).log.state().tasks.has(later.id as EventId), 'the later task to reach alice');
-    const aliceView = (await api(alice, 'GET', `/api/pursuances/${pursuanceId}/tasks/${later.id}`)).body as { readable: boolean };
-    expect(aliceView.readable).toBe(false);
-    const roles = (await api(bob, 'GET', `/api/pursuances/${pursuanceId}/roles`)).body as { id: string; epoch: number; iHoldKey: boolean }[];
     await untilChange(bob, () => bob.registry.get(pursuanceId).log.state().tasks.has(later.id as EventId), 'the later task to reach bob');
+    const roles = (await api(bob, 'GET', `/api/pursuances/${pursuanceId}/roles`)).body as { id: string; epoch: number; iHoldKey: boolean }[];
     expect(roles.find((r) => r.id === 'member')).toMatchObject({ epoch: 1, iHoldKey: true });
+    // A message in the old group, after the task on the same relay: once alice's peer has it, it
+    // has been shown everything before it — and could not open the new group's messages.
+    const barrier = await founder.peer.postToGroup(oldGroup, new TextEncoder().encode('barrier'));
+    await new Promise<void>((resolve) => {
+      const check = () => alice.peer.groupMessages(oldGroup).some((m) => m.signature === barrier.signature) && (alice.peer.off('groupMessage', check), resolve());
+      alice.peer.on('groupMessage', check);
+      check();
+    });
+    expect(alice.peer.groups().map((g) => g.id)).not.toContain(newGroup);
+    expect(alice.registry.get(pursuanceId).log.event(later.id as EventId)).toBeUndefined();
+    expect((await api(alice, 'GET', `/api/pursuances/${pursuanceId}/tasks/${later.id}`)).status).toBe(404);
 
     // Alice's node now refuses her locally (she is not a member)…
     const refused = await api(alice, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'sneaky' });
     expect(refused.status).toBe(403);
     expect(refused.body).toMatchObject({ code: 'NOT_A_MEMBER' });
 
-    // …and if a modified client signs and posts one anyway, the others reject it with the reason.
+    // …a modified client posting one into the group she still knows reaches no one (the others'
+    // peers refuse her there)…
     const log = alice.registry.get(pursuanceId).log;
     const forged = signEvent(alice.identity, {
       pursuance: fromHex(pursuanceId),
@@ -111,8 +124,12 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
       audience: [],
       body: {},
     });
-    await alice.peer.postToGroup(alice.sync.groupOf(pursuanceId)!, forged.bytes);
-    await untilChange(founder, () => founder.registry.get(pursuanceId).log.event(forged.id) !== undefined, 'the forged event to reach the founder');
+    const refusedByFounder = new Promise<string>((resolve) => founder.peer.once('groupMessageRejected', (r) => resolve(r.code)));
+    await alice.peer.postToGroup(oldGroup, forged.bytes);
+    expect(await refusedByFounder).toBe('NOT_A_MEMBER');
+    expect(founder.registry.get(pursuanceId).log.event(forged.id)).toBeUndefined();
+    // …and handed to a member some other way, the fold rejects it with the reason.
+    await api(founder, 'POST', `/api/pursuances/${pursuanceId}/events`, { events: [Buffer.from(forged.bytes).toString('base64')] });
     const rejections = (await api(founder, 'GET', `/api/pursuances/${pursuanceId}/rejections`)).body as { eventId: string; code: string; reason: string }[];
     expect(rejections.find((r) => r.eventId === forged.id)).toMatchObject({ code: 'NOT_A_MEMBER', reason: expect.stringContaining('not a member') });
   });

@@ -156,7 +156,7 @@ export class CwtchPeer extends EventEmitter<CwtchPeerEvents> {
     this.identity = identity;
     this.#acn = options.acn;
     this.#now = options.now ?? Date.now;
-    this.#groups = new GroupManager({ vault, identity, now: this.#now });
+    this.#groups = new GroupManager({ vault, identity, now: this.#now, admits: (state, sender) => this.#knownMembers(state).includes(sender) });
     this.#links = new PeerLinks({
       acn: options.acn,
       identity,
@@ -491,7 +491,9 @@ export class CwtchPeer extends EventEmitter<CwtchPeerEvents> {
     try {
       const request = parseAttributeRequest(message.data);
       if (request.scope === PUBLIC_SCOPE) {
-        const value = request.path === DISPLAY_NAME_PATH ? this.#settings.displayName : this.#settings.attributes[request.path];
+        // The path comes from a remote peer: only our own attributes answer, never Object.prototype's.
+        const attributes = this.#settings.attributes;
+        const value = request.path === DISPLAY_NAME_PATH ? this.#settings.displayName : Object.hasOwn(attributes, request.path) ? attributes[request.path] : undefined;
         if (value !== undefined) response = { exists: true, value };
       }
     } catch {
@@ -616,6 +618,21 @@ export class CwtchPeer extends EventEmitter<CwtchPeerEvents> {
     }
     if (following) await this.#groups.resetCursor(record.relay);
     return record.id;
+  }
+
+  /**
+   * Retire a group its members have re-keyed away from (someone was expelled, so a new group
+   * with a new key carries on), or bring it back (`retired` false: the application's choice
+   * of group changed again). A retired group's history stays readable, but only senders the
+   * membership resolver (setGroupMembership) still names are taken in from it, asked for gap
+   * repair or served — whoever was expelled still holds its key and may keep posting. It stays
+   * synced, because a member who had not yet learned of the re-keying may still post there;
+   * our own posts already queued for it are still delivered. Persistent and idempotent.
+   */
+  public async setGroupRetired(groupId: string, retired: boolean): Promise<void> {
+    const record = this.#groups.get(groupId).record;
+    if ((record.retired === true) === retired) return;
+    await this.#groups.updateGroup({ ...record, retired });
   }
 
   /** Where a group lives now (following moves). */
@@ -801,16 +818,19 @@ export class CwtchPeer extends EventEmitter<CwtchPeerEvents> {
   #candidates(state: GroupState): OnionName[] {
     const { members, owner } = state.record;
     if (members !== null) return [...members];
+    if (state.record.retired === true) return [...this.#knownMembers(state)];
     return [...new Set([owner, ...state.log.senders(), ...this.#knownMembers(state)])];
   }
 
   #isCandidate(onion: OnionName, state: GroupState): boolean {
     const { members, owner } = state.record;
+    if (members === null && state.record.retired === true) return this.#knownMembers(state).includes(onion);
     return members !== null ? members.includes(onion) : onion === owner || state.log.senders().has(onion) || this.#knownMembers(state).includes(onion);
   }
 
   #mayServe(onion: OnionName, state: GroupState): boolean {
     if (state.record.members !== null) return state.record.members.includes(onion);
+    if (state.record.retired === true) return this.#knownMembers(state).includes(onion);
     return this.#isCandidate(onion, state) || this.#contacts.get(onion)?.state === 'accepted';
   }
 }

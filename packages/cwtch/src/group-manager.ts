@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { fromHex, toHex, type Identity, type OnionName } from '@pursuance/crypto';
 import type { EncryptedGroupMessage } from '@pursuance/relay';
-import { CwtchError, GroupUnknownError, PeerMessageInvalidError } from './errors.js';
+import { CwtchError, GroupUnknownError, NotAMemberError, PeerMessageInvalidError } from './errors.js';
 import { decryptGroupCiphertext, sealGroupMessage, trialDecrypt, verifyGroupMessage } from './group-envelope.js';
 import { groupGenesis } from './group-id.js';
 import { GroupLog, type DeliveredGroupMessage, type GapReport, type LogEntry } from './group-log.js';
@@ -67,6 +67,7 @@ export class GroupManager extends EventEmitter<GroupManagerEvents> {
   readonly #vault: ProfileVault;
   readonly #identity: Identity;
   readonly #now: () => number;
+  readonly #admits: (state: GroupState, sender: OnionName) => boolean;
   readonly #groups = new Map<string, GroupState>();
   readonly #cursors = new Map<string, Uint8Array>();
   /** Own posts not yet seen back from their relay: signature → group id. */
@@ -77,11 +78,18 @@ export class GroupManager extends EventEmitter<GroupManagerEvents> {
   readonly #pendingCursors = new Map<string, Uint8Array>();
   #flush: Promise<void> | undefined;
 
-  public constructor(options: { vault: ProfileVault; identity: Identity; now: () => number }) {
+  public constructor(options: {
+    vault: ProfileVault;
+    identity: Identity;
+    now: () => number;
+    /** Who may still post into a retired group (the application's current members). */
+    admits?: (state: GroupState, sender: OnionName) => boolean;
+  }) {
     super();
     this.#vault = options.vault;
     this.#identity = options.identity;
     this.#now = options.now;
+    this.#admits = options.admits ?? (() => false);
   }
 
   /** Load groups, their logs, the relay cursors and the unacknowledged posts. */
@@ -226,6 +234,9 @@ export class GroupManager extends EventEmitter<GroupManagerEvents> {
       throw err;
     }
     const own = opened.sender === this.#identity.onion;
+    // A retired group's key is still held by whoever was re-keyed out of it: nothing of theirs
+    // is stored or delivered any more, whichever way it arrives (relay or repair).
+    if (state.record.retired === true && !own && !this.#admits(state, opened.sender)) return this.#reject(state, source, new NotAMemberError());
     const entry: LogEntry = {
       signature: message.signature,
       previous: opened.previous,

@@ -58,6 +58,11 @@ export const GroupRecordSchema = z.strictObject({
   movedTo: z.string().nullable(),
   /** The group this one continues after a move. */
   movedFrom: z.string().nullable(),
+  /**
+   * Retired by the application (its members re-keyed into another group): history stays, and
+   * new messages are taken only from senders the application still counts as members.
+   */
+  retired: z.boolean().optional(),
 });
 export type GroupRecord = z.infer<typeof GroupRecordSchema>;
 

@@ -140,6 +140,10 @@ describe('contacts and direct messages', () => {
     expect(await bob.requestAttribute(alice.onion, 'bio')).toEqual({ exists: true, value: 'organiser' });
     expect(await bob.requestAttribute(alice.onion, 'phone')).toEqual({ exists: false, value: '' });
     expect(await bob.requestAttribute(alice.onion, 'name', 'private')).toEqual({ exists: false, value: '' });
+    // Paths are a stranger's words: Object.prototype's names are no attributes of ours.
+    for (const path of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      expect(await bob.requestAttribute(alice.onion, path), path).toEqual({ exists: false, value: '' });
+    }
   });
 });
 

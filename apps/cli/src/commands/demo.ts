@@ -130,8 +130,9 @@ export function demoCommand(): Command {
         }
         process.stdout.write(`pursuance ${id}\n`);
         if (!opts.once) {
+          const stopped = untilSignal();
           process.stdout.write('demo network running; press Ctrl-C to stop\n');
-          await untilSignal();
+          await stopped;
         }
       } finally {
         for (const n of nodes) await n.close().catch(() => undefined);

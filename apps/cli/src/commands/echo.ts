@@ -23,8 +23,9 @@ export function echoCommand(): Command {
     service.on('established', (conn) => process.stderr.write(`peer connected: ${conn.remoteOnion ?? '?'}\n`));
     service.on('connectionError', (_conn, error) => process.stderr.write(`connection refused: ${error.code}\n`));
     await service.listen(echoServiceApp);
+    const stopped = untilSignal();
     process.stdout.write(`listening ${identity.onion}\n`);
-    await untilSignal();
+    await stopped;
     await service.close();
     await acn.close();
   });

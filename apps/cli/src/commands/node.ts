@@ -43,8 +43,10 @@ export function nodeCommand(): Command {
         if (err instanceof WeakPasswordError) throw new CliError(err.message, ExitCode.usage);
         throw err;
       }
+      // Listen for signals before announcing readiness: whoever reads the line may stop us at once.
+      const stopped = untilSignal();
       process.stdout.write(`node ${node.identity.onion}\ndashboard ${node.url}/\ntoken ${node.token}\n`);
-      await untilSignal();
+      await stopped;
       await node.close();
       await acn.close();
     });

@@ -4,6 +4,7 @@ import { publicKeyFromOnion } from '@pursuance/crypto';
 import type { SignedEvent } from '@pursuance/pursuance';
 import { PursuanceRegistry, type IngestReport, type PursuanceEntry } from '../domain/registry.js';
 import { ProgressEvent } from '../events.js';
+import { SyncService } from '../sync/sync.service.js';
 import {
   AddMemberCommand,
   AssignRoleCommand,
@@ -53,11 +54,12 @@ export class RemoveRoleHandler implements ICommandHandler<RemoveRoleCommand> {
   }
 }
 
+/** Removal also re-keys the pursuance's Cwtch group, so the removed node hears nothing new (SyncService.removeMember). */
 @CommandHandler(RemoveMemberCommand)
 export class RemoveMemberHandler implements ICommandHandler<RemoveMemberCommand> {
-  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public constructor(@Inject(SyncService) private readonly sync: SyncService) {}
   public execute(c: RemoveMemberCommand): Promise<SignedEvent> {
-    return this.registry.act(c.pursuanceId, (a) => a.removeMember(c.member, c.reason));
+    return this.sync.removeMember(c.pursuanceId, c.member, c.reason);
   }
 }
 

@@ -1,10 +1,22 @@
-import type { CwtchPeer, GroupMessage } from '@pursuance/cwtch';
-import { openFromIdentity, sha256, toHex } from '@pursuance/crypto';
-import type { EventBody, SignedEvent } from '@pursuance/pursuance';
+import { OVERLAY, parseGroupInvite, type CwtchPeer, type GroupMessage, type GroupRecord } from '@pursuance/cwtch';
+import { equalBytes, onionFromPublicKey, openFromIdentity, sha256, toHex, type OnionName } from '@pursuance/crypto';
+import type { EventId, InviteLockbox, SignedEvent } from '@pursuance/pursuance';
 import type { PursuanceRegistry } from '../domain/registry.js';
+import { GROUP_NAME_PREFIX, KEY_RACE_CODES, REKEY_KINDS, handedTo, invitesOf, lastRekey, parseGroupName } from './rekey.js';
 
-/** Cwtch groups that carry a pursuance are named after it, so invitees can map them too. */
-export const GROUP_NAME_PREFIX = 'pursuance:';
+export { GROUP_NAME_PREFIX, parseGroupName } from './rekey.js';
+
+/** The group a re-keying event hands this member, once its sealed invite is opened and checked. */
+interface Handover {
+  readonly groupId: string;
+  readonly invite: string;
+}
+
+/** The accepted re-keying event last in fold order, and the group it hands us (null: none for us). */
+interface Winner {
+  readonly event: SignedEvent;
+  readonly handover: Handover | null;
+}
 
 export interface SyncStatus {
   readonly pursuanceId: string;
@@ -34,6 +46,14 @@ export interface SyncStatus {
  * compares the group's history with the log and re-posts any of its own events (all events,
  * when it moved the group) that the group does not hold yet. Posting is idempotent for
  * receivers, so a crash between storing and posting only delays an event.
+ *
+ * Re-keying: a removal (when the pursuance has a group) and a relay move each create a new
+ * group and carry its invite sealed to every member who stays. The pursuance's group is the
+ * one handed to us by the accepted re-keying event that comes last in fold order — the same
+ * event on every member that holds the same events, whatever order they arrived in. Once we
+ * are in it, every other group of the pursuance is retired: its history stays, but the peer
+ * takes in nothing more there from anyone who is no longer a member (an expelled member still
+ * holds its key), while a member who had not yet learned of the re-keying still gets through.
  */
 export class SyncService {
   readonly #lastMessageAt = new Map<string, number>();
@@ -46,8 +66,17 @@ export class SyncService {
   readonly #healthDue = new Set<string>();
   /** Group messages for a pursuance we do not hold yet (joining), kept until its genesis arrives. */
   readonly #waiting = new Map<string, Uint8Array[]>();
-  /** Pursuances this node is moving right now (its own relay.move is posted by move()). */
-  readonly #moving = new Set<string>();
+  /** Groups this node is creating for a re-keying it has not signed yet (never current, never retired). */
+  readonly #creating = new Set<string>();
+  /** Our sealed invite in each re-keying event (null: none for us, or it does not open or fit). */
+  readonly #handovers = new Map<EventId, Handover | null>();
+  readonly #winners = new Map<string, { version: number; size: number; winner: Winner | null }>();
+  /** Per pursuance, the running or next settle (joining the current group, retiring the rest). */
+  readonly #settling = new Map<string, Promise<void>>();
+  /** (re-keying event, member) pairs whose member we looked at handing the new group over p2p. */
+  readonly #reinvited = new Set<string>();
+  /** (pursuance, re-keying event) pairs for which our stored invites were looked through. */
+  readonly #adoptChecked = new Set<string>();
   #off: (() => void)[] = [];
   #inbound: Promise<void> = Promise.resolve();
   readonly #buffered = new Map<string, { payloads: Uint8Array[]; time: number }>();
@@ -56,7 +85,17 @@ export class SyncService {
   public constructor(
     private readonly peer: CwtchPeer,
     private readonly registry: PursuanceRegistry,
-  ) {}
+  ) {
+    // A pursuance's groups are open Cwtch groups: the pursuance's member list says who may
+    // ask for and serve missing messages (a member who never posted is no stranger), and who
+    // may still post into a retired group. Set before the peer starts syncing, so a retired
+    // group never judges a sender without it.
+    this.peer.setGroupMembership((groupId) => {
+      const pursuanceId = this.pursuanceOf(groupId);
+      if (pursuanceId === null || !this.registry.has(pursuanceId)) return null;
+      return [...this.registry.get(pursuanceId).log.state().members.keys()];
+    });
+  }
 
   public async start(): Promise<void> {
     // Messages are buffered and ingested in batches, one batch at a time: a relay replay
@@ -75,13 +114,6 @@ export class SyncService {
         this.#inbound = this.#inbound.then(() => this.#drain()).catch(() => undefined);
       });
     };
-    // A pursuance's groups are open Cwtch groups: the pursuance's member list says who may
-    // ask for and serve missing messages (a member who never posted is no stranger).
-    this.peer.setGroupMembership((groupId) => {
-      const pursuanceId = this.pursuanceOf(groupId);
-      if (pursuanceId === null || !this.registry.has(pursuanceId)) return null;
-      return [...this.registry.get(pursuanceId).log.state().members.keys()];
-    });
     const onSynced = ({ relay }: { relay: string }): void => {
       this.#lastSyncAt.set(relay, Date.now());
       this.#healthOfRelay(relay);
@@ -101,13 +133,22 @@ export class SyncService {
       this.#healthOfGroup(groupId);
     };
     const onRepairDone = ({ groupId }: { groupId: string }): void => this.#healthOfGroup(groupId);
+    // A member who added us may hand us the group over p2p when a re-keying missed us (see #adopt).
+    const onInvite = ({ invite }: { invite: { invite: { name: string } } }): void => {
+      const pursuanceId = parseGroupName(invite.invite.name)?.pursuanceId;
+      if (pursuanceId === undefined || !this.registry.has(pursuanceId)) return;
+      for (const key of [...this.#adoptChecked]) if (key.startsWith(`${pursuanceId}:`)) this.#adoptChecked.delete(key);
+      void this.#settle(pursuanceId);
+    };
     this.peer.on('groupMessage', onGroup);
     this.peer.on('relaySynced', onSynced);
     this.peer.on('relayDown', onDown);
     this.peer.on('gap', onGap);
     this.peer.on('gapRepaired', onRepaired);
     this.peer.on('repairFinished', onRepairDone);
+    this.peer.on('groupInvite', onInvite);
     this.#off.push(
+      () => this.peer.off('groupInvite', onInvite),
       () => this.peer.off('groupMessage', onGroup),
       () => this.peer.off('relaySynced', onSynced),
       () => this.peer.off('relayDown', onDown),
@@ -117,8 +158,12 @@ export class SyncService {
     );
     this.#off.push(
       this.registry.onChange((change) => {
-        if (change.origin === 'local' && !this.#moving.has(change.pursuanceId)) void this.#publish(change.pursuanceId, change.events);
-        if (change.origin !== 'local') void this.#follow(change.pursuanceId, change.events);
+        // Settle first: a re-keying event of ours is published into the group it creates.
+        const settled = this.#settle(change.pursuanceId);
+        if (change.origin === 'local') void settled.then(() => this.#publish(change.pursuanceId, change.events));
+        // Events of someone who is no longer a member reach some of us only (see reconcile):
+        // pass them on into the current group as soon as we hold them.
+        else if (this.#fromNonMembers(change.pursuanceId, change.events)) void settled.then(() => this.reconcile(change.pursuanceId)).catch(() => undefined);
       }),
     );
     // Whatever the peer already holds (from before a restart) is ingested first.
@@ -126,6 +171,8 @@ export class SyncService {
       const pursuanceId = this.pursuanceOf(group.id);
       if (pursuanceId) await this.#receive(group.id, this.peer.groupHistory(group.id).map((m) => m.payload), null);
     }
+    // A switch a crash interrupted (joined but not yet retired, or not yet joined) completes.
+    for (const entry of this.registry.list()) await this.#settle(entry.id);
     await this.reconcileAll();
   }
 
@@ -167,17 +214,182 @@ export class SyncService {
   }
 
   public pursuanceOf(groupId: string): string | null {
-    const name = this.peer.group(groupId).name;
-    return name.startsWith(GROUP_NAME_PREFIX) ? name.slice(GROUP_NAME_PREFIX.length) : null;
+    return parseGroupName(this.peer.group(groupId).name)?.pursuanceId ?? null;
   }
 
+  #groupsOf(pursuanceId: string): GroupRecord[] {
+    return this.peer.groups().filter((g) => parseGroupName(g.name)?.pursuanceId === pursuanceId);
+  }
+
+  /**
+   * The group a pursuance lives in for this member: the one handed to us by the accepted
+   * re-keying event last in fold order, once we are in it. Before any re-keying (or when that
+   * event has no invite for us — we joined later), the newest group we hold that is not
+   * retired; retired groups only when nothing else is left.
+   */
   public groupOf(pursuanceId: string): string | null {
-    const candidates = this.peer.groups().filter((g) => g.name === GROUP_NAME_PREFIX + pursuanceId);
+    const candidates = this.#groupsOf(pursuanceId).filter((g) => !this.#creating.has(g.id));
     if (candidates.length === 0) return null;
-    // After a move the old groups are kept for history; the newest one (followed through any
-    // Cwtch-level move) is where the pursuance lives now.
-    const newest = candidates.reduce((a, b) => (b.createdAt > a.createdAt ? b : a));
+    const winner = this.registry.has(pursuanceId) ? this.#winner(pursuanceId) : null;
+    const handed = winner?.handover?.groupId;
+    if (handed !== undefined && candidates.some((g) => g.id === handed)) return this.peer.currentGroupId(handed);
+    const live = candidates.filter((g) => g.retired !== true);
+    const newest = (live.length > 0 ? live : candidates).reduce((a, b) => (b.createdAt > a.createdAt ? b : a));
     return this.peer.currentGroupId(newest.id);
+  }
+
+  /** The accepted re-keying event last in fold order (cached until the log changes). */
+  #winner(pursuanceId: string): Winner | null {
+    const entry = this.registry.get(pursuanceId);
+    const cached = this.#winners.get(pursuanceId);
+    if (cached && cached.version === entry.version && cached.size === entry.log.size) return cached.winner;
+    const log = entry.log;
+    const last = lastRekey(log);
+    const winner: Winner | null = last ? { event: last, handover: this.#handover(pursuanceId, last.id, invitesOf(last)) } : null;
+    this.#winners.set(pursuanceId, { version: entry.version, size: log.size, winner });
+    return winner;
+  }
+
+  /** Open our invite in a re-keying event; it must name a group of this very pursuance. */
+  #handover(pursuanceId: string, eventId: EventId, invites: readonly InviteLockbox[]): Handover | null {
+    if (this.#handovers.has(eventId)) return this.#handovers.get(eventId)!;
+    let handover: Handover | null = null;
+    const mine = invites.find((lb) => equalBytes(lb.to, this.registry.identity.publicKey));
+    if (mine) {
+      try {
+        const invite = new TextDecoder('utf-8', { fatal: true }).decode(openFromIdentity(this.registry.identity, mine.box));
+        const parsed = parseGroupInvite(invite).invite;
+        if (parseGroupName(parsed.name)?.pursuanceId === pursuanceId) handover = { groupId: parsed.groupId, invite };
+      } catch {
+        // A box that does not open or an invite that does not parse hands us nothing.
+      }
+    }
+    this.#handovers.set(eventId, handover);
+    return handover;
+  }
+
+  /** Join the group the winning re-keying event hands us and retire every other one (serialised per pursuance). */
+  #settle(pursuanceId: string): Promise<void> {
+    const next = (this.#settling.get(pursuanceId) ?? Promise.resolve()).then(() => this.#settleNow(pursuanceId)).catch(() => undefined);
+    this.#settling.set(pursuanceId, next);
+    return next;
+  }
+
+  async #settleNow(pursuanceId: string): Promise<void> {
+    if (!this.registry.has(pursuanceId)) return;
+    const winner = this.#winner(pursuanceId);
+    if (!winner) return;
+    let target: string | null;
+    if (winner.handover) {
+      target = winner.handover.groupId;
+      if (!this.#groupsOf(pursuanceId).some((g) => g.id === target)) {
+        // Its messages (the whole log, re-posted by whoever re-keyed) come with the relay's
+        // replay; our own events it lacks are re-posted after that replay (relaySynced).
+        const joined = await this.peer.acceptGroupInvite(winner.handover.invite).catch(() => null);
+        if (joined !== target) return;
+      }
+    } else {
+      target = await this.#adopt(pursuanceId, winner);
+      if (target === null) return;
+    }
+    for (const g of this.#groupsOf(pursuanceId)) {
+      if (this.#creating.has(g.id)) continue;
+      const retire = g.id !== target;
+      if ((g.retired === true) !== retire) await this.peer.setGroupRetired(g.id, retire);
+    }
+    if (winner.handover) this.#reinvite(pursuanceId, winner);
+  }
+
+  /**
+   * A member the winning re-keying event left out although still a member — added
+   * concurrently, by someone who had not seen it — holds no key to the group the others moved
+   * to. Whoever added them hands it over p2p (#reinvite); here we take it, but only from the
+   * member who added us, and only while the latest re-keying handed us nothing.
+   */
+  async #adopt(pursuanceId: string, winner: Winner): Promise<string | null> {
+    const key = `${pursuanceId}:${winner.event.id}`;
+    if (this.#adoptChecked.has(key)) return null;
+    // Left out, we may not even hold what made us a member (an addition re-signed after the
+    // re-keying lives in the new group): any addition of us counts, unless we are gone for good.
+    const adder = this.#lastAdderOfMe(pursuanceId);
+    if (adder === null || adder === this.registry.identity.onion) return null;
+    this.#adoptChecked.add(key);
+    const messages = await this.peer.directMessages(adder);
+    for (const m of messages.reverse()) {
+      if (m.direction !== 'in' || m.overlay !== OVERLAY.groupInvite) continue;
+      let groupId: string;
+      try {
+        const { invite } = parseGroupInvite(m.data);
+        if (parseGroupName(invite.name)?.pursuanceId !== pursuanceId) continue;
+        groupId = invite.groupId;
+      } catch {
+        continue;
+      }
+      // The newest invite from them for this pursuance is the one that counts.
+      const joined = this.#groupsOf(pursuanceId).some((g) => g.id === groupId) ? groupId : await this.peer.acceptGroupInvite(m.data).catch(() => null);
+      return joined === groupId ? groupId : null;
+    }
+    return null;
+  }
+
+  /** Hand our group over p2p to each member we added whom the winning re-keying event left out. */
+  #reinvite(pursuanceId: string, winner: Winner): void {
+    const log = this.registry.get(pursuanceId).log;
+    const me = this.registry.identity.onion;
+    const handed = handedTo(winner.event);
+    for (const onion of log.state().members.keys()) {
+      if (onion === me || handed.has(onion)) continue;
+      const key = `${winner.event.id}:${onion}`;
+      if (this.#reinvited.has(key)) continue;
+      this.#reinvited.add(key);
+      if (this.#additionOf(pursuanceId, onion)?.author !== me) continue;
+      void this.inviteContact(pursuanceId, onion).catch(() => undefined);
+    }
+  }
+
+  /** The accepted member.add that last added `onion`, if any (founders have none). */
+  #additionOf(pursuanceId: string, onion: OnionName): SignedEvent | undefined {
+    const log = this.registry.get(pursuanceId).log;
+    const order = log.order();
+    for (let i = order.length - 1; i >= 0; i--) {
+      const e = log.event(order[i]!);
+      if (e?.header.kind !== 'member.add' || !log.isAccepted(e.id)) continue;
+      if (onionFromPublicKey((e.header.body as { member: Uint8Array }).member) === onion) return e;
+    }
+    return undefined;
+  }
+
+  /**
+   * Who last added us — by an accepted addition, or one refused only for racing a key rotation
+   * (its author re-signs it, in the group we are not in yet) — unless an accepted removal (or
+   * our leaving) came after it in fold order: then nobody may hand us a group.
+   */
+  #lastAdderOfMe(pursuanceId: string): OnionName | null {
+    const log = this.registry.get(pursuanceId).log;
+    const me = this.registry.identity.onion;
+    let adder: OnionName | null = null;
+    for (const id of log.order()) {
+      const e = log.event(id)!;
+      const kind = e.header.kind;
+      if (kind === 'member.add' && onionFromPublicKey((e.header.body as { member: Uint8Array }).member) === me) {
+        if (log.isAccepted(id) || KEY_RACE_CODES.has(log.rejectionOf(id)?.code ?? '')) adder = e.author;
+      } else if (!log.isAccepted(id)) continue;
+      else if (kind === 'member.leave' && e.author === me) adder = null;
+      else if (kind === 'member.remove' && onionFromPublicKey((e.header.body as { member: Uint8Array }).member) === me) adder = null;
+    }
+    return adder;
+  }
+
+  /**
+   * Remove a member. When the pursuance has a group, re-key it on the same relay: a new group,
+   * its invite sealed inside the signed removal to every member who stays, the removal
+   * announced in the old group (where the others learn of it) and the whole log re-posted in
+   * the new one. Without a group (never attached) the removal carries no invite.
+   */
+  public async removeMember(pursuanceId: string, member: OnionName, reason: string | undefined): Promise<SignedEvent> {
+    const current = this.groupOf(pursuanceId);
+    if (current === null) return this.registry.act(pursuanceId, (a) => a.removeMember(member, reason));
+    return this.#rekey(pursuanceId, current, this.peer.group(current).relay, (a, invite) => a.removeMember(member, reason, invite));
   }
 
   /**
@@ -190,37 +402,32 @@ export class SyncService {
     const oldGroup = this.groupOf(pursuanceId);
     if (!oldGroup) throw new Error(`pursuance ${pursuanceId} is not attached to a group`);
     const relay = await this.peer.addRelay(bundle);
-    const groupId = await this.peer.createGroup({ name: GROUP_NAME_PREFIX + pursuanceId, relay, members: null });
-    const invite = this.peer.groupInvite(groupId);
-    this.#moving.add(pursuanceId);
-    try {
-      const event = await this.registry.act(pursuanceId, (a) => a.moveRelay(bundle, new TextEncoder().encode(invite)));
-      await this.peer.postToGroup(oldGroup, event.bytes);
-      await this.reconcile(pursuanceId, true);
-      return { groupId, eventId: event.id };
-    } finally {
-      this.#moving.delete(pursuanceId);
-    }
+    const event = await this.#rekey(pursuanceId, oldGroup, relay, (a, invite) => a.moveRelay(bundle, invite));
+    return { groupId: this.groupOf(pursuanceId)!, eventId: event.id };
   }
 
-  /** A relay.move accepted from the group: open our sealed invite and follow. */
-  async #follow(pursuanceId: string, events: readonly SignedEvent[]): Promise<void> {
-    const log = this.registry.get(pursuanceId).log;
-    for (const e of events) {
-      if (e.header.kind !== 'relay.move' || !log.isAccepted(e.id)) continue;
-      const body = e.header.body as EventBody<'relay.move'>;
-      const mine = body.invites.find((lb) => lb.to.every((b, i) => b === this.registry.identity.publicKey[i]));
-      if (!mine) continue;
-      let invite: string;
-      try {
-        invite = new TextDecoder().decode(openFromIdentity(this.registry.identity, mine.box));
-      } catch {
-        continue;
-      }
-      const before = this.groupOf(pursuanceId);
-      const joined = await this.peer.acceptGroupInvite(invite).catch(() => null);
-      if (joined && joined !== before) await this.reconcile(pursuanceId);
+  async #rekey<T extends SignedEvent>(
+    pursuanceId: string,
+    oldGroup: string,
+    relay: string,
+    sign: (author: Parameters<Parameters<PursuanceRegistry['act']>[1]>[0], invite: Uint8Array) => T,
+  ): Promise<T> {
+    const groupId = await this.peer.createGroup({ name: `${GROUP_NAME_PREFIX}${pursuanceId}:${oldGroup}`, relay, members: null });
+    this.#creating.add(groupId);
+    let event: T;
+    try {
+      const invite = new TextEncoder().encode(this.peer.groupInvite(groupId));
+      event = await this.registry.act(pursuanceId, (a) => sign(a, invite));
+    } catch (err) {
+      // Refused (or not stored): nobody will ever be handed this group.
+      await this.peer.setGroupRetired(groupId, true).catch(() => undefined);
+      throw err;
+    } finally {
+      this.#creating.delete(groupId);
     }
+    await this.#settle(pursuanceId);
+    await this.reconcile(pursuanceId, true);
+    return event;
   }
 
   /** Create the Cwtch group for a pursuance on a relay and post its log there. */
@@ -256,19 +463,60 @@ export class SyncService {
     return pursuanceId;
   }
 
-  /** Post every event of ours (or, with `all`, every event) the group does not hold yet. */
+  /**
+   * Post every event of ours (or, with `all`, every event) the group does not hold yet — and
+   * those of anyone who is no longer a member. Nobody else re-posts those after a re-keying,
+   * yet members must all hold the same events to reach the same state: an expelled member's
+   * last events may have reached some of us in the old group before we retired it (others had
+   * retired it already and refused them), and members' later events may name them as parents.
+   * Our own re-keying events are also announced in the group each replaced, if it lacks them
+   * (a crash between signing one and posting it there must not leave the others behind).
+   */
   public async reconcile(pursuanceId: string, all = false): Promise<number> {
     const groupId = this.groupOf(pursuanceId);
     if (!groupId || !this.registry.has(pursuanceId)) return 0;
-    const held = new Set<string>();
-    for (const m of this.peer.groupHistory(groupId)) {
-      held.add(eventIdOf(m.payload));
-    }
+    const held = this.#heldIn(groupId);
     const log = this.registry.get(pursuanceId).log;
     const me = this.registry.identity.onion;
-    const missing = log.order().map((id) => log.event(id)!).filter((e) => !held.has(e.id) && (all || e.author === me));
+    const members = log.state().members;
+    const missing: SignedEvent[] = [];
+    const ownRekeys: SignedEvent[] = [];
+    for (const id of log.order()) {
+      const e = log.event(id)!;
+      if (e.author === me && REKEY_KINDS.has(e.header.kind) && log.isAccepted(id)) ownRekeys.push(e);
+      if (held.has(e.id)) continue;
+      if (all || e.author === me || !members.has(e.author)) missing.push(e);
+    }
     for (const e of missing) await this.peer.postToGroup(groupId, e.bytes);
+    await this.#announce(pursuanceId, ownRekeys);
     return missing.length;
+  }
+
+  /** Did non-members' events just arrive, with the group's replay done (so what it lacks is known)? */
+  #fromNonMembers(pursuanceId: string, events: readonly SignedEvent[]): boolean {
+    if (events.length === 0 || !this.registry.has(pursuanceId)) return false;
+    const groupId = this.groupOf(pursuanceId);
+    if (groupId === null || !this.peer.isRelaySynced(this.peer.group(groupId).relay)) return false;
+    const members = this.registry.get(pursuanceId).log.state().members;
+    return events.some((e) => !members.has(e.author));
+  }
+
+  /** Post each of our re-keying events in the group it replaced, where the others still are. */
+  async #announce(pursuanceId: string, rekeys: readonly SignedEvent[]): Promise<void> {
+    for (const e of rekeys) {
+      const invites = invitesOf(e);
+      const handed = invites.length > 0 ? this.#handover(pursuanceId, e.id, invites) : null;
+      if (!handed || !this.#groupsOf(pursuanceId).some((g) => g.id === handed.groupId)) continue;
+      const replaced = parseGroupName(this.peer.group(handed.groupId).name)?.replaces ?? null;
+      if (replaced === null || !this.#groupsOf(pursuanceId).some((g) => g.id === replaced)) continue;
+      if (!this.#heldIn(replaced, false).has(e.id)) await this.peer.postToGroup(replaced, e.bytes);
+    }
+  }
+
+  /** Event ids a group holds (across Cwtch-level moves unless `history` is false). */
+  #heldIn(groupId: string, history = true): Set<string> {
+    const messages = history ? this.peer.groupHistory(groupId) : this.peer.groupMessages(groupId);
+    return new Set(messages.map((m) => eventIdOf(m.payload)));
   }
 
   public async reconcileAll(): Promise<void> {

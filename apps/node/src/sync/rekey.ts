@@ -1,0 +1,49 @@
+import { onionFromPublicKey, type OnionName } from '@pursuance/crypto';
+import { RejectionCode, type InviteLockbox, type PursuanceLog, type SignedEvent } from '@pursuance/pursuance';
+
+/**
+ * Cwtch groups that carry a pursuance are named after it, so invitees can map them too. A
+ * group made by re-keying (a removal or a relay move) is named `pursuance:<id>:<group it
+ * replaces>`: its creator knows, even after a crash, where the re-keying event must be announced.
+ */
+export const GROUP_NAME_PREFIX = 'pursuance:';
+
+/** Event kinds that may hand the remaining members a new Cwtch group (sealed invites in the body). */
+export const REKEY_KINDS: ReadonlySet<string> = new Set(['relay.move', 'member.remove']);
+
+/** Refusals of an addition that only mean it lost a race with a key rotation (its author re-signs it). */
+export const KEY_RACE_CODES: ReadonlySet<string> = new Set([RejectionCode.LOCKBOX_INVALID, RejectionCode.STALE_EPOCH, RejectionCode.UNKNOWN_KEY]);
+
+/** Parse a group name: the pursuance it carries and the group it replaced, if any. */
+export function parseGroupName(name: string): { pursuanceId: string; replaces: string | null } | null {
+  if (!name.startsWith(GROUP_NAME_PREFIX)) return null;
+  const [pursuanceId, replaces, ...rest] = name.slice(GROUP_NAME_PREFIX.length).split(':');
+  if (!pursuanceId || rest.length > 0) return null;
+  return { pursuanceId, replaces: replaces || null };
+}
+
+/** The sealed group invites a re-keying event carries (none: it hands over no group). */
+export function invitesOf(e: SignedEvent): readonly InviteLockbox[] {
+  return REKEY_KINDS.has(e.header.kind) ? ((e.header.body as { invites?: InviteLockbox[] }).invites ?? []) : [];
+}
+
+/**
+ * The re-keying event whose group is the pursuance's group: the accepted one with invites
+ * that comes last in fold order. Fold order is the same on every member that holds the same
+ * events, whatever order they arrived in, so every member follows the same group; and the
+ * fold accepts invites only to current members (never the one removed), so that group was
+ * handed to no one the fold had removed by then.
+ */
+export function lastRekey(log: PursuanceLog): SignedEvent | null {
+  const order = log.order();
+  for (let i = order.length - 1; i >= 0; i--) {
+    const e = log.event(order[i]!);
+    if (e && invitesOf(e).length > 0 && log.isAccepted(e.id)) return e;
+  }
+  return null;
+}
+
+/** Who a re-keying event hands the new group to. */
+export function handedTo(e: SignedEvent): Set<OnionName> {
+  return new Set(invitesOf(e).map((lb) => onionFromPublicKey(lb.to)));
+}

@@ -1,0 +1,152 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Identity, TEST_SCRYPT_PARAMS, onionFromPublicKey, type OnionName } from '@pursuance/crypto';
+import { ActionNotAllowedError, PursuanceAuthor, PursuanceLog, RejectionCode, RulesSchema, type Rules, type SignedEvent } from '@pursuance/pursuance';
+import { startNode } from '../src/index.js';
+import { handedTo, lastRekey, parseGroupName } from '../src/sync/rekey.js';
+import { http } from './http.js';
+
+/**
+ * Which group a pursuance lives in after re-keyings (removals and relay moves that hand the
+ * members who stay a new Cwtch group): the accepted one last in fold order. Every replica
+ * must pick the same one whatever order events reach it in, and that group must never have
+ * been handed to anyone who is no longer a member.
+ */
+function activistCell(): Rules {
+  const json = JSON.parse(readFileSync(new URL('../../../rules/templates/activist-cell.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  delete json.$schema;
+  return RulesSchema.parse(json);
+}
+
+function clock(start = 1_800_000_000_000): () => number {
+  let t = start;
+  return () => (t += 1000);
+}
+
+/** A small cell: the founder, two organizers (who may expel and move) and three members. */
+function cell() {
+  const now = clock();
+  const ids = Array.from({ length: 6 }, () => Identity.generate());
+  const founder = PursuanceAuthor.create(ids[0]!, { name: 'cell', rules: activistCell() }, now);
+  ids.slice(1).forEach((id, i) => founder.addMember(id.publicKey, { roles: i < 2 ? ['member', 'organizer'] : ['member'] }));
+  const replica = (id: Identity) => {
+    const log = new PursuanceLog(founder.log.genesis.bytes);
+    log.addAll([...founder.log.events()].map((e) => e.bytes));
+    return new PursuanceAuthor(id, log, undefined, now);
+  };
+  // The three who may re-key act each on their own replica of the same start.
+  return { ids, actors: [founder, replica(ids[1]!), replica(ids[2]!)], base: [...founder.log.events()] };
+}
+
+type Step = { t: 'remove'; actor: number; target: number } | { t: 'move'; actor: number } | { t: 'task'; actor: number } | { t: 'sync'; from: number; to: number };
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ t: fc.constant('remove' as const), actor: fc.nat(2), target: fc.integer({ min: 1, max: 5 }) }),
+  fc.record({ t: fc.constant('move' as const), actor: fc.nat(2) }),
+  fc.record({ t: fc.constant('task' as const), actor: fc.nat(2) }),
+  fc.record({ t: fc.constant('sync' as const), from: fc.nat(2), to: fc.nat(2) }),
+);
+
+function seededShuffle<T>(list: readonly T[], seed: number): T[] {
+  const out = [...list];
+  let x = seed | 1;
+  for (let i = out.length - 1; i > 0; i--) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const j = Math.abs(x) % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+describe('the re-keying event a pursuance follows', () => {
+  it('is the same on every replica, whatever the arrival order, and its group went to members only', () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 3, maxLength: 14 }), fc.array(fc.integer(), { minLength: 3, maxLength: 3 }), (steps, seeds) => {
+        const { ids, actors, base } = cell();
+        let groups = 0;
+        for (const s of steps) {
+          try {
+            if (s.t === 'sync') {
+              actors[s.to]!.log.addAll([...actors[s.from]!.log.events()].map((e) => e.bytes));
+              actors[s.to]!.refreshKeys();
+            } else if (s.t === 'remove') {
+              actors[s.actor]!.removeMember(ids[s.target]!.onion, undefined, new TextEncoder().encode(`group ${++groups}`));
+            } else if (s.t === 'move') {
+              actors[s.actor]!.moveRelay('relay bundle', new TextEncoder().encode(`group ${++groups}`));
+            } else {
+              actors[s.actor]!.createTask({ audience: ['member'], title: 'racing' });
+            }
+          } catch (err) {
+            // An actor already removed (in its own view), or a target gone: nothing signed.
+            if (!(err instanceof ActionNotAllowedError)) throw err;
+          }
+        }
+        const all = new Map<string, SignedEvent>();
+        for (const a of actors) for (const e of a.log.events()) all.set(e.id, e);
+        const events = [...all.values()].filter((e) => !base.some((b) => b.id === e.id) && e.pursuanceId !== null);
+        const folds = seeds.map((seed) => {
+          const log = new PursuanceLog(actors[0]!.log.genesis.bytes);
+          log.addAll(base.map((e) => e.bytes));
+          for (const e of seededShuffle(events, seed)) log.add(e.bytes);
+          return log;
+        });
+        const winners = folds.map((log) => lastRekey(log)?.id ?? null);
+        expect(new Set(winners).size).toBe(1);
+        const log = folds[0]!;
+        expect(log.pendingCount()).toBe(0);
+        const winner = lastRekey(log);
+        if (winner === null) return;
+        const members = log.state().members;
+        for (const onion of handedTo(winner)) expect(members.has(onion)).toBe(true);
+        // Whoever an accepted removal expelled never holds the group everyone follows.
+        for (const id of log.order()) {
+          const e = log.event(id)!;
+          if (e.header.kind !== 'member.remove' || !log.isAccepted(id)) continue;
+          const removed: OnionName = onionFromPublicKey((e.header.body as { member: Uint8Array }).member);
+          if (!members.has(removed)) expect(handedTo(winner).has(removed)).toBe(false);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('names its group after the pursuance and the group it replaces', () => {
+    const id = 'a'.repeat(64);
+    expect(parseGroupName(`pursuance:${id}`)).toEqual({ pursuanceId: id, replaces: null });
+    expect(parseGroupName(`pursuance:${id}:${'b'.repeat(32)}`)).toEqual({ pursuanceId: id, replaces: 'b'.repeat(32) });
+    expect(parseGroupName('crew')).toBeNull();
+    expect(parseGroupName('pursuance:')).toBeNull();
+    expect(parseGroupName(`pursuance:${id}:x:y`)).toBeNull();
+  });
+});
+
+describe('removing a member from a pursuance with no group', () => {
+  it('signs a plain removal (no invites), and creates no group', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'node-rekey-'));
+    const node = await startNode({ dataDir: dir, password: 'node test password', scrypt: TEST_SCRYPT_PARAMS, logger: false, dashboardDir: null });
+    try {
+      const api = (method: string, path: string, body?: unknown) => http(node.port, method, path, { token: node.token, ...(body === undefined ? {} : { body }) });
+      const { id } = (await api('POST', '/api/pursuances', { name: 'Offline cell', template: 'activist-cell' })).body as { id: string };
+      const member = Identity.generate().onion;
+      await api('POST', `/api/pursuances/${id}/members`, { onion: member, roles: ['member'] });
+      const removed = await api('DELETE', `/api/pursuances/${id}/members/${member}`, {});
+      expect(removed.status).toBeLessThan(300);
+      const event = node.registry.get(id).log.event((removed.body as { id: string }).id as never)!;
+      expect(event.header.kind).toBe('member.remove');
+      expect((event.header.body as { invites?: unknown[] }).invites).toBeUndefined();
+      expect(node.registry.get(id).log.isAccepted(event.id)).toBe(true);
+      expect(node.peer.groups()).toEqual([]);
+      expect(node.sync.groupOf(id)).toBeNull();
+      // The code a refused removal gets is unchanged by re-keying.
+      expect((await api('DELETE', `/api/pursuances/${id}/members/${member}`, {})).body).toMatchObject({ code: RejectionCode.UNKNOWN_TARGET });
+    } finally {
+      await node.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
