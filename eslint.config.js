@@ -3,6 +3,59 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import local from './eslint-rules/index.js';
 
+// The layer arrows (issue 12): which workspace packages each package may import. Anything not
+// listed is an error, so an upward or sideways import fails the lint, not a review.
+const WORKSPACES = ['crypto', 'tapir', 'relay', 'cwtch', 'pursuance', 'cwtch-store-sqlite', 'migrations', 'node', 'relay-daemon', 'cli', 'dashboard'];
+const MAY_IMPORT = {
+  'packages/crypto': [],
+  'packages/tapir': ['crypto'],
+  'packages/relay': ['crypto', 'tapir'],
+  'packages/cwtch': ['crypto', 'tapir', 'relay'],
+  // The pursuance core knows no transport.
+  'packages/pursuance': ['crypto'],
+  'packages/cwtch-store-sqlite': ['crypto', 'cwtch', 'migrations'],
+  migrations: [],
+  'apps/relay': ['crypto', 'tapir', 'relay', 'migrations'],
+  'apps/node': ['crypto', 'tapir', 'relay', 'cwtch', 'cwtch-store-sqlite', 'pursuance', 'migrations'],
+  'apps/cli': ['crypto', 'tapir', 'relay', 'cwtch', 'pursuance', 'node', 'relay-daemon'],
+};
+// Only the crypto package touches key bytes through curve, hash and box libraries; the two
+// stated exceptions are the VOPRF (relay tokens: ristretto255 has no place in crypto's API)
+// and tapir's Merlin transcript (Keccak-f over transcript bytes, not keys).
+const KEY_BYTE_LIBRARIES = ['@noble/*', '@scure/*', 'tweetnacl', 'tweetnacl/*'];
+const KEY_BYTE_EXCEPTIONS = ['packages/relay/src/voprf.ts', 'packages/tapir/src/transcript.ts'];
+// node:crypto outside the crypto package: randomness and constant-time compares only; the tor
+// control-port client also computes the SAFECOOKIE HMAC-SHA256 that Tor's control spec fixes.
+const NODE_CRYPTO_ALLOWED = ['randomBytes', 'timingSafeEqual'];
+const NODE_CRYPTO_EXTRA = { 'packages/tapir/src/acn/tor-control.ts': ['createHmac'] };
+
+function layerRules(dir, { keyLibraries, nodeCrypto = NODE_CRYPTO_ALLOWED }) {
+  const allowed = new Set(MAY_IMPORT[dir]);
+  const forbidden = WORKSPACES.filter((w) => !allowed.has(w) && `packages/${w}` !== dir && `apps/${w}` !== dir);
+  const patterns = [
+    {
+      group: forbidden.flatMap((w) => [`@pursuance/${w}`, `@pursuance/${w}/*`]),
+      message: `${dir} may import only ${[...allowed].map((w) => `@pursuance/${w}`).join(', ') || 'no workspace package'} (layer arrows: apps → packages; cwtch → relay → tapir → crypto; pursuance → crypto).`,
+    },
+    // Inside a package's src/ no relative import needs a `src/` segment: one that has it leaves the package.
+    { group: ['**/packages/**', '**/apps/**', '**/src/**'], message: 'import another workspace by its package name, never by a relative path into its sources.' },
+  ];
+  if (!keyLibraries) patterns.push({ group: KEY_BYTE_LIBRARIES, message: 'key bytes are handled in @pursuance/crypto only.' });
+  const paths = dir === 'packages/crypto' ? [] : [{ name: 'node:crypto', allowImportNames: nodeCrypto, message: 'key bytes are handled in @pursuance/crypto only.' }];
+  return { 'no-restricted-imports': ['error', { patterns, paths }] };
+}
+
+const exceptions = [...KEY_BYTE_EXCEPTIONS, ...Object.keys(NODE_CRYPTO_EXTRA)];
+const architecture = Object.keys(MAY_IMPORT).flatMap((dir) => [
+  { files: [`${dir}/src/**/*.ts`], ignores: exceptions, rules: layerRules(dir, { keyLibraries: dir === 'packages/crypto' }) },
+  ...exceptions
+    .filter((f) => f.startsWith(`${dir}/`))
+    .map((f) => ({
+      files: [f],
+      rules: layerRules(dir, { keyLibraries: KEY_BYTE_EXCEPTIONS.includes(f), nodeCrypto: [...NODE_CRYPTO_ALLOWED, ...(NODE_CRYPTO_EXTRA[f] ?? [])] }),
+    })),
+]);
+
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.tsbuild/**', 'test/tor/data/**', 'coverage/**', 'test-results/**', '.stryker-tmp/**', 'mutation/reports/**'] },
   js.configs.recommended,
@@ -27,6 +80,7 @@ export default tseslint.config(
     plugins: { local },
     rules: { 'local/no-dynamic-record-lookup': 'error' },
   },
+  ...architecture,
   {
     files: ['**/test/**/*.ts', 'test/**/*.ts', '**/*.test.ts'],
     rules: {
