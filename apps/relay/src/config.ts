@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_POW_DIFFICULTY, MAX_POW_DIFFICULTY } from '@pursuance/tapir';
+import { DEFAULT_POW_DIFFICULTY, DEFAULT_TOR_CONTROL, DEFAULT_TOR_SOCKS, MAX_POW_DIFFICULTY } from '@pursuance/tapir';
 import { z } from 'zod';
 import { DaemonError, ExitCode } from './errors.js';
 import type { LogLevel } from './logger.js';
@@ -41,8 +41,8 @@ export const DEFAULTS = {
   handshakeTimeoutMs: 30_000,
   logLevel: 'info' as LogLevel,
   tor: false,
-  torControl: '127.0.0.1:9051',
-  torSocks: '127.0.0.1:9050',
+  torControl: DEFAULT_TOR_CONTROL,
+  torSocks: DEFAULT_TOR_SOCKS,
 } as const;
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;

@@ -2,8 +2,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ScryptParams } from '@pursuance/crypto';
 import { MESSAGES_PER_MB, RelayServer, relayCause } from '@pursuance/relay';
-import type { ACN } from '@pursuance/tapir';
-import { makeAcn } from './acn-options.js';
+import { AcnConfigError, acnFromConfig, type ACN } from '@pursuance/tapir';
 import type { RelayConfig } from './config.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { DaemonError, ExitCode } from './errors.js';
@@ -82,7 +81,13 @@ export class RelayDaemon {
         throw new DaemonError(`cannot open the relay database: ${(cause as Error).message}`, ExitCode.storage, { cause });
       }
       cleanups.push(() => store.close());
-      const acn = makeAcn(config);
+      let acn: ACN;
+      try {
+        acn = acnFromConfig(config);
+      } catch (cause) {
+        if (cause instanceof AcnConfigError) throw new DaemonError(cause.message, ExitCode.usage, { cause });
+        throw cause;
+      }
       cleanups.push(() => acn.close());
       let relay: RelayServer;
       try {

@@ -6,6 +6,7 @@ export type TapirErrorCode =
   | 'ACN_UNREACHABLE'
   | 'ACN_TIMEOUT'
   | 'ACN_CONTROL'
+  | 'ACN_CONFIG'
   | 'ACN_CLOSED'
   | 'FRAME_INVALID'
   | 'FRAME_TOO_LARGE'
@@ -48,6 +49,13 @@ export class AcnTimeoutError extends TapirError {
 export class AcnControlError extends TapirError {
   public constructor(message: string, options?: { cause?: unknown }) {
     super('ACN_CONTROL', message, options);
+  }
+}
+
+/** A network setting (a tor port, say) is malformed; nothing was opened. */
+export class AcnConfigError extends TapirError {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super('ACN_CONFIG', message, options);
   }
 }
 

@@ -26,3 +26,4 @@ export * from './acn/acn.js';
 export * from './acn/loopback-acn.js';
 export * from './acn/tor-control.js';
 export * from './acn/tor-acn.js';
+export * from './acn/acn-config.js';
