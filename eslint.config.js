@@ -27,7 +27,7 @@ const KEY_BYTE_EXCEPTIONS = ['packages/relay/src/voprf.ts', 'packages/tapir/src/
 // node:crypto outside the crypto package: randomness and constant-time compares only; the tor
 // control-port client also computes the SAFECOOKIE HMAC-SHA256 that Tor's control spec fixes.
 const NODE_CRYPTO_ALLOWED = ['randomBytes', 'timingSafeEqual'];
-const NODE_CRYPTO_EXTRA = { 'packages/tapir/src/acn/tor-control.ts': ['createHmac'] };
+const NODE_CRYPTO_EXTRA = { 'packages/tapir/src/acn/tor-control-auth.ts': ['createHmac', 'timingSafeEqual'] };
 
 function layerRules(dir, { keyLibraries, nodeCrypto = NODE_CRYPTO_ALLOWED }) {
   const allowed = new Set(MAY_IMPORT[dir]);

@@ -24,6 +24,8 @@ export * from './pow.js';
 export * from './service.js';
 export * from './acn/acn.js';
 export * from './acn/loopback-acn.js';
+export * from './acn/tor-control-reply.js';
+export * from './acn/tor-control-args.js';
 export * from './acn/tor-control.js';
 export * from './acn/tor-acn.js';
 export * from './acn/acn-config.js';

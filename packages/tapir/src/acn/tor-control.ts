@@ -1,6 +1,8 @@
 /**
- * A small client for tor's control port (torspec control-spec): reply parsing, authentication,
- * GETINFO, ADD_ONION / DEL_ONION and HS_DESC events — exactly what TorACN needs.
+ * A small client for tor's control port (torspec control-spec): authentication, GETINFO,
+ * ADD_ONION / DEL_ONION and HS_DESC events — exactly what TorACN needs. The reply parser
+ * (tor-control-reply.ts), reply arguments (tor-control-args.ts) and cookie authentication
+ * (tor-control-auth.ts) live beside it.
  *
  * Written by hand on purpose: there is no maintained npm library for tor's control protocol
  * (the packages that exist have been abandoned for years and predate SAFECOOKIE, v3 onion
@@ -15,265 +17,12 @@
  *   it knows the cookie before we send anything derived from it. Plain COOKIE sends the file's
  *   contents, so it is only used with a cookie file the caller named explicitly.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { AcnClosedError, AcnControlError, AcnTimeoutError } from '../errors.js';
-
-// ---------------------------------------------------------------------------------------------
-// Reply parsing
-// ---------------------------------------------------------------------------------------------
-
-/** One line of a reply; `data` is set for a data line ("250+key=" … "."), dot-unstuffed. */
-export interface ReplyLine {
-  readonly status: number;
-  readonly text: string;
-  readonly data?: string;
-}
-
-/** A complete reply: every line shares the status code (control-spec §2.3). 6xx = async event. */
-export interface ControlReply {
-  readonly status: number;
-  readonly lines: readonly ReplyLine[];
-}
-
-export interface ReplyParserLimits {
-  /** Longest line accepted, without its line ending. */
-  readonly maxLineBytes: number;
-  /** Largest reply accepted, counting every line of it (data lines included). */
-  readonly maxReplyBytes: number;
-  /** Most lines in one reply (bounds per-line object overhead for floods of tiny lines). */
-  readonly maxReplyLines: number;
-}
-
-/**
- * Generous for what TorACN asks (bootstrap phase, ADD_ONION, events) and for `ns/all` of a
- * test network; a hostile peer can make us hold at most about maxReplyBytes.
- */
-export const DEFAULT_REPLY_LIMITS: ReplyParserLimits = {
-  maxLineBytes: 64 * 1024,
-  maxReplyBytes: 4 * 1024 * 1024,
-  maxReplyLines: 16 * 1024,
-};
-
-const LF = 0x0a;
-const STATUS_LINE = /^([0-9]{3})([ +-])/;
-
-/**
- * Incremental parser for the control-port byte stream. Feed it chunks in arrival order; it
- * calls `onReply` once per complete reply. After the first malformed input it stays failed and
- * rethrows the same AcnControlError, since the stream can no longer be trusted.
- */
-export class ControlReplyParser {
-  readonly #onReply: (reply: ControlReply) => void;
-  readonly #limits: ReplyParserLimits;
-  #lineParts: Buffer[] = [];
-  #lineBytes = 0;
-  #lines: ReplyLine[] = [];
-  #replyBytes = 0;
-  #status = -1;
-  /** Set while inside a data block: the opening line and the data lines so far. */
-  #data: { text: string; lines: string[] } | undefined;
-  #failure: AcnControlError | undefined;
-
-  public constructor(onReply: (reply: ControlReply) => void, limits: Partial<ReplyParserLimits> = {}) {
-    this.#onReply = onReply;
-    this.#limits = { ...DEFAULT_REPLY_LIMITS, ...limits };
-  }
-
-  /** Bytes held for a line that has not ended yet (at most maxLineBytes + 1, for a CR). */
-  public get bufferedLineBytes(): number {
-    return this.#lineBytes;
-  }
-
-  /** True when no reply is half-received (a clean point to close the stream). */
-  public get idle(): boolean {
-    return this.#lineBytes === 0 && this.#lines.length === 0 && this.#data === undefined;
-  }
-
-  public push(chunk: Uint8Array): void {
-    if (this.#failure) throw this.#failure;
-    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    let start = 0;
-    while (start < buf.length) {
-      const lf = buf.indexOf(LF, start);
-      const end = lf === -1 ? buf.length : lf;
-      const len = end - start;
-      // Checked before buffering, so a line that never ends costs at most maxLineBytes.
-      if (this.#lineBytes + len > this.#limits.maxLineBytes + 1) {
-        this.#fail(`a reply line is longer than ${this.#limits.maxLineBytes} bytes`);
-      }
-      if (lf === -1) {
-        this.#lineParts.push(Buffer.from(buf.subarray(start)));
-        this.#lineBytes += len;
-        return;
-      }
-      const piece = buf.subarray(start, end);
-      const line = this.#lineParts.length === 0 ? piece : Buffer.concat([...this.#lineParts, piece]);
-      this.#lineParts = [];
-      this.#lineBytes = 0;
-      start = lf + 1;
-      // tor always sends CRLF; a bare LF is accepted as well, as other controllers do.
-      const body = line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, line.length - 1) : line;
-      if (body.length > this.#limits.maxLineBytes) {
-        this.#fail(`a reply line is longer than ${this.#limits.maxLineBytes} bytes`);
-      }
-      this.#replyBytes += line.length + 1;
-      if (this.#replyBytes > this.#limits.maxReplyBytes) {
-        this.#fail(`a reply is larger than ${this.#limits.maxReplyBytes} bytes`);
-      }
-      this.#line(body.toString('utf8'));
-    }
-  }
-
-  /** The stream ended: anything half-received is an error. */
-  public end(): void {
-    if (this.#failure) throw this.#failure;
-    if (!this.idle) this.#fail('the control connection ended in the middle of a reply');
-  }
-
-  #line(text: string): void {
-    if (this.#data !== undefined) {
-      if (text === '.') {
-        this.#push({ status: this.#status, text: this.#data.text, data: this.#data.lines.join('\n') });
-        this.#data = undefined;
-        return;
-      }
-      // Dot-stuffing (control-spec §2.3): a data line starting with "." was sent as "..".
-      this.#data.lines.push(text.startsWith('.') ? text.slice(1) : text);
-      this.#countLine();
-      return;
-    }
-    const m = STATUS_LINE.exec(text);
-    if (m === null) this.#fail('a reply line does not start with a status code');
-    const status = Number(m[1]);
-    if (this.#lines.length > 0 && status !== this.#status) {
-      this.#fail('the status code changed in the middle of a reply');
-    }
-    this.#status = status;
-    const rest = text.slice(4);
-    switch (m[2]) {
-      case '-':
-        this.#push({ status, text: rest });
-        return;
-      case '+':
-        this.#data = { text: rest, lines: [] };
-        this.#countLine();
-        return;
-      default: {
-        this.#push({ status, text: rest });
-        const reply: ControlReply = { status, lines: this.#lines };
-        this.#lines = [];
-        this.#replyBytes = 0;
-        this.#status = -1;
-        this.#onReply(reply);
-      }
-    }
-  }
-
-  #push(line: ReplyLine): void {
-    this.#lines.push(line);
-    this.#countLine();
-  }
-
-  #countLine(): void {
-    const n = this.#lines.length + (this.#data?.lines.length ?? 0);
-    if (n > this.#limits.maxReplyLines) this.#fail(`a reply has more than ${this.#limits.maxReplyLines} lines`);
-  }
-
-  #fail(message: string): never {
-    this.#lineParts = [];
-    this.#lineBytes = 0;
-    this.#lines = [];
-    this.#data = undefined;
-    this.#failure = new AcnControlError(`malformed tor control reply: ${message}`);
-    throw this.#failure;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reply arguments: KEYWORD=Value pairs where Value may be a QuotedString (control-spec §2.1.1)
-// ---------------------------------------------------------------------------------------------
-
-export interface ReplyArgs {
-  /** Bare words in order (e.g. "AUTH" in "AUTH METHODS=…"). */
-  readonly words: readonly string[];
-  /** KEY=value pairs with quoted values unescaped. Later duplicates win. */
-  readonly values: ReadonlyMap<string, string>;
-}
-
-const SIMPLE_ESCAPES: Readonly<Record<string, number>> = { n: 0x0a, r: 0x0d, t: 0x09 };
-
-/**
- * Split a reply line into words and KEY=value pairs. Quoted values use C-style escapes
- * (\\ \" \n \r \t and up to three octal digits). Throws AcnControlError on an unterminated
- * quote; everything else is taken literally.
- */
-export function parseReplyArgs(text: string): ReplyArgs {
-  const words: string[] = [];
-  const values = new Map<string, string>();
-  let i = 0;
-  while (i < text.length) {
-    if (text[i] === ' ') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < text.length && text[j] !== ' ' && text[j] !== '=') j++;
-    const key = text.slice(i, j);
-    if (text[j] !== '=') {
-      words.push(key);
-      i = j;
-      continue;
-    }
-    j++;
-    if (text[j] === '"') {
-      const { value, next } = readQuoted(text, j);
-      values.set(key, value);
-      i = next;
-    } else {
-      let k = j;
-      while (k < text.length && text[k] !== ' ') k++;
-      values.set(key, text.slice(j, k));
-      i = k;
-    }
-  }
-  return { words, values };
-}
-
-function readQuoted(text: string, openQuote: number): { value: string; next: number } {
-  const bytes: number[] = [];
-  const pushText = (s: string): void => {
-    for (const b of Buffer.from(s, 'utf8')) bytes.push(b);
-  };
-  let i = openQuote + 1;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (c === '"') return { value: Buffer.from(bytes).toString('utf8'), next: i + 1 };
-    if (c !== '\\') {
-      pushText(c);
-      i++;
-      continue;
-    }
-    const e = text[i + 1];
-    if (e === undefined) break;
-    const octal = /^[0-7]{1,3}/.exec(text.slice(i + 1, i + 4));
-    if (octal !== null) {
-      bytes.push(Number.parseInt(octal[0], 8) & 0xff);
-      i += 1 + octal[0].length;
-    } else {
-      const simple = SIMPLE_ESCAPES[e];
-      if (simple !== undefined) bytes.push(simple);
-      else pushText(e);
-      i += 2;
-    }
-  }
-  throw new AcnControlError('malformed tor control reply: unterminated quoted string');
-}
-
-// ---------------------------------------------------------------------------------------------
-// The client
-// ---------------------------------------------------------------------------------------------
+import { parseReplyArgs } from './tor-control-args.js';
+import { SAFECOOKIE_NONCE_LENGTH, answerSafeCookieChallenge, readCookie } from './tor-control-auth.js';
+import { ControlReplyParser, type ControlReply, type ReplyParserLimits } from './tor-control-reply.js';
 
 export interface TorControlOptions {
   readonly host?: string;
@@ -324,10 +73,6 @@ interface Pending {
   readonly timer: NodeJS.Timeout;
 }
 
-const SAFECOOKIE_SERVER_KEY = 'Tor safe cookie authentication server-to-controller hash';
-const SAFECOOKIE_CLIENT_KEY = 'Tor safe cookie authentication controller-to-server hash';
-const COOKIE_LENGTH = 32;
-const NONCE_LENGTH = 32;
 const GETINFO_KEY = /^[A-Za-z0-9/_.:@-]+$/;
 const EVENT_NAME = /^[A-Z_]+$/;
 const SERVICE_ID = /^[a-z2-7]{56}$/;
@@ -559,20 +304,9 @@ export class TorControlClient {
   }
 
   async #safeCookie(cookie: Uint8Array): Promise<void> {
-    const clientNonce = randomBytes(NONCE_LENGTH);
+    const clientNonce = randomBytes(SAFECOOKIE_NONCE_LENGTH);
     const reply = await this.command(`AUTHCHALLENGE SAFECOOKIE ${clientNonce.toString('hex')}`);
-    const args = parseReplyArgs(reply.lines[0]?.text ?? '');
-    const serverHash = hexValue(args.values.get('SERVERHASH'), 32);
-    const serverNonce = hexValue(args.values.get('SERVERNONCE'), NONCE_LENGTH);
-    if (args.words[0] !== 'AUTHCHALLENGE' || serverHash === undefined || serverNonce === undefined) {
-      throw new AcnControlError('malformed tor control reply: bad AUTHCHALLENGE answer');
-    }
-    const expected = hmac(SAFECOOKIE_SERVER_KEY, cookie, clientNonce, serverNonce);
-    // tor proves it knows the cookie first; otherwise this is not our tor (or not our cookie).
-    if (!timingSafeEqual(expected, serverHash)) {
-      throw new AcnControlError('tor control port failed the SAFECOOKIE server check (wrong cookie file or not tor)');
-    }
-    const clientHash = hmac(SAFECOOKIE_CLIENT_KEY, cookie, clientNonce, serverNonce);
+    const clientHash = answerSafeCookieChallenge(cookie, clientNonce, reply.lines[0]?.text ?? '');
     await this.command(`AUTHENTICATE ${clientHash.toString('hex')}`, 'AUTHENTICATE (SAFECOOKIE)');
   }
 
@@ -680,7 +414,6 @@ export class TorControlClient {
     });
   }
 }
-
 // ---------------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------------
@@ -705,41 +438,4 @@ function truncate(s: string, max: number): string {
 
 function toControlError(err: unknown): Error {
   return err instanceof AcnControlError ? err : new AcnControlError('tor control connection failed', { cause: err });
-}
-
-function hexValue(value: string | undefined, bytes: number): Buffer | undefined {
-  if (value === undefined || value.length !== bytes * 2 || !/^[0-9a-fA-F]+$/.test(value)) return undefined;
-  return Buffer.from(value, 'hex');
-}
-
-function hmac(key: string, cookie: Uint8Array, clientNonce: Uint8Array, serverNonce: Uint8Array): Buffer {
-  return createHmac('sha256', key).update(cookie).update(clientNonce).update(serverNonce).digest();
-}
-
-/** Read exactly COOKIE_LENGTH bytes, refusing anything else (never slurp an arbitrary file). */
-async function readCookie(path: string, reasons: string[]): Promise<Uint8Array | undefined> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(path, 'r');
-    const stat = await handle.stat();
-    if (!stat.isFile()) {
-      reasons.push('the cookie file is not a regular file');
-      return undefined;
-    }
-    const buf = Buffer.alloc(COOKIE_LENGTH + 1);
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-    if (bytesRead !== COOKIE_LENGTH) {
-      buf.fill(0);
-      reasons.push(`the cookie file is not ${COOKIE_LENGTH} bytes`);
-      return undefined;
-    }
-    const cookie = new Uint8Array(buf.subarray(0, COOKIE_LENGTH));
-    buf.fill(0);
-    return cookie;
-  } catch (err) {
-    reasons.push(`cannot read the cookie file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    return undefined;
-  } finally {
-    await handle?.close();
-  }
 }
