@@ -1,5 +1,6 @@
 // @ts-check
 import js from '@eslint/js';
+import pluginVue from 'eslint-plugin-vue';
 import tseslint from 'typescript-eslint';
 import local from './eslint-rules/index.js';
 
@@ -93,6 +94,18 @@ export default tseslint.config(
       'no-console': 'off',
       '@typescript-eslint/unbound-method': 'off',
     },
+  },
+  // The dashboard's single-file components: Vue's essential (correctness) rules; layout is left to the formatter, with TypeScript parsing the
+  // <script setup lang="ts"> blocks (vue-tsc type-checks them; type-aware lint stays on .ts files).
+  ...pluginVue.configs['flat/essential'].map((c) => ({ ...c, files: ['apps/dashboard/**/*.vue'] })),
+  {
+    files: ['apps/dashboard/**/*.vue'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      parserOptions: { ...tseslint.configs.disableTypeChecked.languageOptions?.parserOptions, parser: tseslint.parser, extraFileExtensions: ['.vue'], sourceType: 'module' },
+    },
+    // Undefined names are vue-tsc's job (it knows the DOM types); ESLint's scope analysis does not.
+    rules: { ...tseslint.configs.disableTypeChecked.rules, 'no-undef': 'off' },
   },
   {
     files: ['**/*.js', '**/*.mjs'],
