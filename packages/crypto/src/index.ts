@@ -11,15 +11,29 @@
  * verifySignature(canonicalEncode({ hello: 'world' }), sig, publicKeyFromOnion(alice.onion)); // true
  * ```
  */
-export * from './errors.js';
-export * from './bytes.js';
-export * from './hash.js';
-export * from './onion.js';
-export * from './ed25519.js';
-export * from './x25519.js';
-export * from './nacl.js';
-export * from './kdf.js';
-export * from './padding.js';
-export * from './canonical.js';
-export * from './identity.js';
-export * from './anonymous-box.js';
+
+export {
+  CryptoError,
+  type CryptoErrorCode,
+  DecryptionError,
+  InvalidEncodingError,
+  InvalidKeyError,
+  InvalidOnionAddressError,
+  InvalidSignatureFormatError,
+  KdfParametersError,
+  NonCanonicalEncodingError,
+  PaddingError,
+  WeakSharedSecretError,
+  WrongPasswordError,
+} from './errors.js';
+export { concatBytes, equalBytes, fromBase64, fromHex, toBase64, toHex, wipe } from './bytes.js';
+export { hmacSha256, sha256, sha3_256, sha512 } from './hash.js';
+export { type OnionName, isOnionName, onionFromPublicKey, parseOnionName, publicKeyFromOnion } from './onion.js';
+export { type SignatureVerifier, defaultVerifier, verifySignature } from './ed25519.js';
+export { x25519, x25519PublicFromEd25519, x25519SecretFromEd25519Seed } from './x25519.js';
+export { randomKey, secretboxOpen, secretboxSeal } from './nacl.js';
+export { type PasswordSealed, type ScryptParams, TEST_SCRYPT_PARAMS, openWithPassword, sealWithPassword } from './kdf.js';
+export { padToSize, unpad } from './padding.js';
+export { type CanonicalValue, canonicalDecode, canonicalEncode, strictDecode } from './canonical.js';
+export { Identity } from './identity.js';
+export { openFromIdentity, sealToIdentity } from './anonymous-box.js';

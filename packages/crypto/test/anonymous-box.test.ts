@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ANONYMOUS_BOX_OVERHEAD, DecryptionError, Identity, openFromIdentity, sealToIdentity } from '../src/index.js';
+import { DecryptionError, Identity, openFromIdentity, sealToIdentity } from '../src/index.js';
+import { ANONYMOUS_BOX_OVERHEAD } from '../src/anonymous-box.js';
 
 describe('anonymous sealed box to an identity', () => {
   const alice = Identity.generate();

@@ -1,14 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  CryptoError,
-  InvalidEncodingError,
-  MAX_CANONICAL_DEPTH,
-  NonCanonicalEncodingError,
-  canonicalDecode,
-  canonicalEncode,
-  type CanonicalValue,
-} from '../src/index.js';
+import { CryptoError, canonicalDecode, canonicalEncode, type CanonicalValue } from '../src/index.js';
+import { InvalidEncodingError, NonCanonicalEncodingError } from '../src/errors.js';
+import { MAX_CANONICAL_DEPTH } from '../src/canonical.js';
 import { hex, unhex } from './helpers.js';
 import { CBOR_CANONICAL_EXAMPLES, CBOR_REJECTED_EXAMPLES } from './vectors/cbor.js';
 

@@ -4,27 +4,10 @@ import { createHash } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
-import {
-  DecryptionError,
-  Identity,
-  InvalidEncodingError,
-  InvalidOnionAddressError,
-  KdfParametersError,
-  NaclSignatureVerifier,
-  NodeSignatureVerifier,
-  NonCanonicalEncodingError,
-  TEST_SCRYPT_PARAMS,
-  canonicalDecode,
-  deriveKeyFromPassword,
-  isOnionName,
-  isWeakPublicKey,
-  onionFromPublicKey,
-  openFromIdentity,
-  openWithPassword,
-  publicKeyFromOnion,
-  sealWithPassword,
-  strictDecode,
-} from '../src/index.js';
+import { DecryptionError, Identity, InvalidOnionAddressError, TEST_SCRYPT_PARAMS, canonicalDecode, isOnionName, onionFromPublicKey, openFromIdentity, openWithPassword, publicKeyFromOnion, sealWithPassword, strictDecode } from '../src/index.js';
+import { InvalidEncodingError, KdfParametersError, NonCanonicalEncodingError } from '../src/errors.js';
+import { NaclSignatureVerifier, NodeSignatureVerifier, isWeakPublicKey } from '../src/ed25519.js';
+import { deriveKeyFromPassword } from '../src/kdf.js';
 import { expectRejectsType, expectThrowsType, unhex } from './helpers.js';
 
 /** y = 2 (sign bit clear) has no x on the curve: 32 bytes that are not an ed25519 point. */

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_SCRYPT_PARAMS,
-  Identity,
-  KDF_SALT_LENGTH,
-  KdfParametersError,
-  SEALED_OVERHEAD,
-  TEST_SCRYPT_PARAMS,
-  WrongPasswordError,
-  deriveKeyFromPassword,
-  openWithPassword,
-  sealWithPassword,
-  type PasswordSealed,
-  type ScryptParams,
-} from '../src/index.js';
+import { Identity, TEST_SCRYPT_PARAMS, WrongPasswordError, openWithPassword, sealWithPassword, type PasswordSealed, type ScryptParams } from '../src/index.js';
+import { DEFAULT_SCRYPT_PARAMS, KDF_SALT_LENGTH, deriveKeyFromPassword } from '../src/kdf.js';
+import { KdfParametersError } from '../src/errors.js';
+import { SEALED_OVERHEAD } from '../src/nacl.js';
 import { expectRejectsType, flipBit, hex, unhex, utf8 } from './helpers.js';
 import { RFC7914_SCRYPT } from './vectors/rfc7914.js';
 

@@ -1,22 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  DecryptionError,
-  Identity,
-  InvalidKeyError,
-  SEALED_OVERHEAD,
-  SECRETBOX_KEY_LENGTH,
-  SECRETBOX_NONCE_LENGTH,
-  SECRETBOX_OVERHEAD,
-  boxOpen,
-  boxSeal,
-  generateX25519KeyPair,
-  openSealedToPublicKey,
-  randomKey,
-  sealToPublicKey,
-  secretboxOpen,
-  secretboxSeal,
-} from '../src/index.js';
+import { DecryptionError, Identity, randomKey, secretboxOpen, secretboxSeal } from '../src/index.js';
+import { InvalidKeyError } from '../src/errors.js';
+import { SEALED_OVERHEAD, SECRETBOX_KEY_LENGTH, SECRETBOX_NONCE_LENGTH, SECRETBOX_OVERHEAD, boxOpen, boxSeal, openSealedToPublicKey, sealToPublicKey } from '../src/nacl.js';
+import { generateX25519KeyPair } from '../src/x25519.js';
 import { expectThrowsType, flipBit, hex, unhex, utf8 } from './helpers.js';
 import { NACL_BOX, NACL_FIRSTKEY, NACL_NONCE, NACL_PLAINTEXT } from './vectors/nacl.js';
 import { RFC7748_DH } from './vectors/rfc7748.js';

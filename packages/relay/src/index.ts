@@ -15,23 +15,70 @@
  * const all = await session.replay();
  * ```
  */
-export * from './errors.js';
-export * from './protocol-profile.js';
-export * from './group-message.js';
-export * from './voprf.js';
-export * from './tokens.js';
-export * from './wire-json.js';
-export * from './board-protocol.js';
-export * from './token-protocol.js';
-export * from './key-bundle.js';
-export * from './store.js';
-export * from './memory-store.js';
-export * from './tapir-errors.js';
-export * from './token-service.js';
-export * from './token-purchase.js';
-export * from './token-wallet.js';
-export * from './board-server.js';
-export * from './board-connection.js';
-export * from './board-session.js';
-export * from './relay-server.js';
-export * from './relay-client.js';
+
+export {
+  KeyBundleChangedError,
+  KeyBundleInvalidError,
+  MalformedRequestError,
+  MalformedResponseError,
+  PostRejectedError,
+  RelayError,
+  type RelayErrorCode,
+  ReplayInterruptedError,
+  SessionClosedError,
+  SlowConsumerError,
+  StoreClosedError,
+  StoreFailedError,
+  TokenBatchInvalidError,
+  TokenInvalidError,
+  TokenProofInvalidError,
+  TokenSpentError,
+  TokensUnavailableError,
+  TooManyFailedSpendsError,
+} from './errors.js';
+export { GROUP_CIPHERTEXT_SIZE, GROUP_PADDED_PLAINTEXT_SIZE, GROUP_SIGNATURE_SIZE, MESSAGES_PER_MB } from './protocol-profile.js';
+export type { EncryptedGroupMessage } from './group-message.js';
+export {
+  type VoprfKeyPair,
+  blindInputs,
+  evaluateBlindedBatch,
+  finalizeBatch,
+  generateVoprfKeyPair,
+  voprfKeyPairFromSecret,
+} from './voprf.js';
+export { type SpentToken, newTokenInputs, spendToken, verifySpentToken } from './tokens.js';
+export {
+  encodeBareMessage,
+  encodeNewMessage,
+  encodePostRequest,
+  encodePostResult,
+  encodeReplayResult,
+  parseBoardRequest,
+} from './board-protocol.js';
+export { encodeTokenRequest } from './token-protocol.js';
+export {
+  type KeyBundle,
+  MemoryKeyBundlePins,
+  type SignedKeyBundle,
+  exportKeyBundle,
+  importKeyBundle,
+  sameKeys,
+  signKeyBundle,
+  trustKeyBundle,
+} from './key-bundle.js';
+export {
+  type PostOutcome,
+  type PostRecord,
+  type RelayStore,
+  type RelayStoreOptions,
+  type StoreStats,
+  type StoredMessage,
+  messagesToPrune,
+} from './store.js';
+export { MemoryRelayStore } from './memory-store.js';
+export { relayCause } from './tapir-errors.js';
+export { TokenService } from './token-service.js';
+export { BoardServer } from './board-server.js';
+export { BoardSession } from './board-session.js';
+export { RelayServer } from './relay-server.js';
+export { RelayClient, type RelayClientOptions } from './relay-client.js';

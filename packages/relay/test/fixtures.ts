@@ -1,16 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Identity, type OnionName } from '@pursuance/crypto';
-import {
-  GROUP_CIPHERTEXT_SIZE,
-  GROUP_SIGNATURE_SIZE,
-  blindInputs,
-  evaluateBlindedBatch,
-  finalizeBatch,
-  newTokenInputs,
-  type EncryptedGroupMessage,
-  type Token,
-  type VoprfKeyPair,
-} from '../src/index.js';
+import { GROUP_CIPHERTEXT_SIZE, GROUP_SIGNATURE_SIZE, blindInputs, evaluateBlindedBatch, finalizeBatch, newTokenInputs, type EncryptedGroupMessage, type VoprfKeyPair } from '../src/index.js';
+import type { Token } from '../src/tokens.js';
 
 /** A relay-sized message with random bytes (the relay never looks inside). */
 export function randomMessage(): EncryptedGroupMessage {

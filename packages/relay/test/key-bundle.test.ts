@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Identity, fromBase64, toBase64 } from '@pursuance/crypto';
-import {
-  KEY_BUNDLE_PREFIX,
-  KeyBundleChangedError,
-  KeyBundleInvalidError,
-  MemoryKeyBundlePins,
-  exportKeyBundle,
-  generateVoprfKeyPair,
-  importKeyBundle,
-  signKeyBundle,
-  trustKeyBundle,
-} from '../src/index.js';
+import { KeyBundleChangedError, KeyBundleInvalidError, MemoryKeyBundlePins, exportKeyBundle, generateVoprfKeyPair, importKeyBundle, signKeyBundle, trustKeyBundle } from '../src/index.js';
+import { KEY_BUNDLE_PREFIX } from '../src/protocol-profile.js';
 
 const board = Identity.generate();
 const token = Identity.generate();

@@ -1,4 +1,5 @@
-import { MemoryRelayState, MemoryRelayStore } from '../src/index.js';
+import { MemoryRelayStore } from '../src/index.js';
+import { MemoryRelayState } from '../src/memory-store.js';
 import { runRelayStoreContractTests } from './store-contract.js';
 
 runRelayStoreContractTests(() => {

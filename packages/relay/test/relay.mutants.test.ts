@@ -3,31 +3,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Identity, toBase64 } from '@pursuance/crypto';
 import { ApplicationChain, ProofOfWorkApp, TapirService, type Application, type Connection } from '@pursuance/tapir';
-import {
-  BoardServer,
-  MAX_FAILED_SPENDS_PER_SESSION,
-  MAX_PENDING_PUSHES,
-  MAX_PIPELINED_POSTS,
-  MalformedRequestError,
-  MemoryRelayStore,
-  MessageType,
-  REPLAY_PAGE_SIZE,
-  TokenPurchaseApp,
-  TokenService,
-  blindInputs,
-  evaluateBlindedBatch,
-  evaluateInput,
-  finalizeBatch,
-  generateVoprfKeyPair,
-  isValidElement,
-  parseBoardRequest,
-  spendToken,
-  verifySpentToken,
-  voprfKeyPairFromSecret,
-  type RelayStore,
-  type Token,
-  type VoprfKeyPair,
-} from '../src/index.js';
+import { BoardServer, MemoryRelayStore, TokenService, blindInputs, evaluateBlindedBatch, finalizeBatch, generateVoprfKeyPair, parseBoardRequest, spendToken, verifySpentToken, voprfKeyPairFromSecret, type RelayStore, type VoprfKeyPair } from '../src/index.js';
+import { MAX_FAILED_SPENDS_PER_SESSION, MAX_PENDING_PUSHES, MAX_PIPELINED_POSTS, MessageType, REPLAY_PAGE_SIZE } from '../src/protocol-profile.js';
+import { MalformedRequestError } from '../src/errors.js';
+import { TokenPurchaseApp } from '../src/token-purchase.js';
+import { evaluateInput, isValidElement } from '../src/voprf.js';
+import type { Token } from '../src/tokens.js';
 import { issueTokens, randomMessage, randomOnion } from './fixtures.js';
 import { nextEvents, relayWorld, type RelayWorld } from './relay-world.js';
 

@@ -2,18 +2,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Identity, toHex } from '@pursuance/crypto';
 import { ApplicationChain, AuthApp, ProofOfWorkApp, TAPIR_PORT, TapirService, encodeFrame, type Connection } from '@pursuance/tapir';
-import {
-  BOARD_SYNCED_CAPABILITY,
-  MemoryRelayStore,
-  SessionClosedError,
-  TokenProofInvalidError,
-  TokenPurchaseApp,
-  encodeTokenRequest,
-  generateVoprfKeyPair,
-  spendToken,
-  type EncryptedGroupMessage,
-  type Token,
-} from '../src/index.js';
+import { MemoryRelayStore, encodeTokenRequest, generateVoprfKeyPair, spendToken, type EncryptedGroupMessage } from '../src/index.js';
+import { BOARD_SYNCED_CAPABILITY } from '../src/protocol-profile.js';
+import { SessionClosedError, TokenProofInvalidError } from '../src/errors.js';
+import { TokenPurchaseApp } from '../src/token-purchase.js';
+import type { Token } from '../src/tokens.js';
 import { issueTokens, randomMessage, randomOnion } from './fixtures.js';
 import { nextEvents, relayWorld, type RelayWorld } from './relay-world.js';
 

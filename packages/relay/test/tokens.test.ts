@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { TOKEN_INPUT_SIZE, TOKEN_MAC_SIZE, generateVoprfKeyPair, postBytes, spendToken, verifySpentToken } from '../src/index.js';
+import { generateVoprfKeyPair, spendToken, verifySpentToken } from '../src/index.js';
+import { TOKEN_INPUT_SIZE, TOKEN_MAC_SIZE } from '../src/protocol-profile.js';
+import { postBytes } from '../src/group-message.js';
 import { issueTokens, randomMessage, randomOnion } from './fixtures.js';
 
 describe('spending a token', () => {

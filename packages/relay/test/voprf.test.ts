@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '@pursuance/crypto';
-import {
-  TokenBatchInvalidError,
-  TokenProofInvalidError,
-  blindInputs,
-  deriveVoprfKeyPair,
-  evaluateBlindedBatch,
-  evaluateInput,
-  finalizeBatch,
-  generateVoprfKeyPair,
-  isValidElement,
-  voprfKeyPairFromSecret,
-} from '../src/index.js';
+import { blindInputs, evaluateBlindedBatch, finalizeBatch, generateVoprfKeyPair, voprfKeyPairFromSecret } from '../src/index.js';
+import { TokenBatchInvalidError, TokenProofInvalidError } from '../src/errors.js';
+import { deriveVoprfKeyPair, evaluateInput, isValidElement } from '../src/voprf.js';
 
 /**
  * RFC 9497 Appendix A.1.2: ristretto255-SHA512, VOPRF mode. The random blinds and proof

@@ -13,19 +13,36 @@
  * const conn = await client.connect(server.onion, new ApplicationChain([new AuthApp()]));
  * ```
  */
-export * from './errors.js';
-export * from './wire-profile.js';
-export * from './frame.js';
-export * from './transcript.js';
-export * from './connection.js';
-export * from './application.js';
-export * from './auth.js';
-export * from './pow.js';
-export * from './service.js';
-export * from './acn/acn.js';
-export * from './acn/loopback-acn.js';
-export * from './acn/tor-control-reply.js';
-export * from './acn/tor-control-args.js';
-export * from './acn/tor-control.js';
-export * from './acn/tor-acn.js';
-export * from './acn/acn-config.js';
+
+export {
+  AcnClosedError,
+  AcnConfigError,
+  AcnControlError,
+  AcnTimeoutError,
+  AcnUnreachableError,
+  CapabilityMissingError,
+  ConnectionClosedError,
+  FrameInvalidError,
+  FrameTooLargeError,
+  HandshakeInvalidError,
+  HandshakeTimeoutError,
+  IdentityMismatchError,
+  PacketDecryptionError,
+  ProofOfWorkInvalidError,
+  ProofOfWorkTooHardError,
+  ProtocolViolationError,
+  TapirError,
+  type TapirErrorCode,
+  TooManyConnectionsError,
+  TranscriptMismatchError,
+} from './errors.js';
+export { MAX_PLAIN_PAYLOAD, MAX_SEALED_PAYLOAD, PACKET_SIZE, TAPIR_PORT } from './wire-profile.js';
+export { encodeFrame, sealPacket } from './frame.js';
+export { Connection } from './connection.js';
+export { type Application, ApplicationChain } from './application.js';
+export { AuthApp } from './auth.js';
+export { DEFAULT_POW_DIFFICULTY, MAX_POW_DIFFICULTY, ProofOfWorkApp } from './pow.js';
+export { TapirService, type TapirServiceOptions } from './service.js';
+export type { ACN } from './acn/acn.js';
+export { LoopbackACN } from './acn/loopback-acn.js';
+export { type AcnConfig, DEFAULT_TOR_CONTROL, DEFAULT_TOR_SOCKS, acnFromConfig } from './acn/acn-config.js';

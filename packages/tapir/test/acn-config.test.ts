@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AcnConfigError, LoopbackACN, TorACN, acnFromConfig, parseHostPort } from '../src/index.js';
+import { AcnConfigError, LoopbackACN, acnFromConfig } from '../src/index.js';
+import { TorACN } from '../src/acn/tor-acn.js';
+import { parseHostPort } from '../src/acn/acn-config.js';
 
 describe('parseHostPort', () => {
   it('takes every host:port with a port in 1…65535 and gives both back', () => {

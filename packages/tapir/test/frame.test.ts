@@ -1,19 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { randomKey } from '@pursuance/crypto';
-import {
-  FrameInvalidError,
-  FrameTooLargeError,
-  MAX_PLAIN_PAYLOAD,
-  MAX_SEALED_PAYLOAD,
-  PACKET_SIZE,
-  PacketDecryptionError,
-  TapirError,
-  decodeFrame,
-  encodeFrame,
-  openPacket,
-  sealPacket,
-} from '../src/index.js';
+import { MAX_PLAIN_PAYLOAD, MAX_SEALED_PAYLOAD, PACKET_SIZE, TapirError, encodeFrame, sealPacket } from '../src/index.js';
+import { FrameInvalidError, FrameTooLargeError, PacketDecryptionError } from '../src/errors.js';
+import { decodeFrame, openPacket } from '../src/frame.js';
 
 const payload = fc.uint8Array({ maxLength: MAX_SEALED_PAYLOAD });
 

@@ -3,19 +3,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Identity, toBase64 } from '@pursuance/crypto';
-import {
-  AUTHENTICATION_CAPABILITY,
-  ApplicationChain,
-  AuthApp,
-  type Connection,
-  HandshakeInvalidError,
-  IdentityMismatchError,
-  MAX_SEALED_PAYLOAD,
-  PACKET_SIZE,
-  TAPIR_PORT,
-  encodeFrame,
-  parseAuthMessage,
-} from '../src/index.js';
+import { ApplicationChain, AuthApp, type Connection, MAX_SEALED_PAYLOAD, PACKET_SIZE, TAPIR_PORT, encodeFrame } from '../src/index.js';
+import { AUTHENTICATION_CAPABILITY } from '../src/wire-profile.js';
+import { HandshakeInvalidError, IdentityMismatchError } from '../src/errors.js';
+import { parseAuthMessage } from '../src/auth.js';
 import { loopbackWorld, type LoopbackWorld } from './helpers/loopback.js';
 import { flipByteAt, interpose } from './helpers/proxy.js';
 

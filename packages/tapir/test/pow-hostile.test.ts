@@ -1,16 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Identity, sha256 } from '@pursuance/crypto';
-import {
-  ApplicationChain,
-  Connection,
-  POW_CHALLENGE,
-  POW_DIFFICULTY,
-  POW_PROTOCOL_LABEL,
-  POW_SEED,
-  ProofOfWorkApp,
-  TAPIR_PORT,
-  meetsDifficulty,
-} from '../src/index.js';
+import { ApplicationChain, Connection, ProofOfWorkApp, TAPIR_PORT } from '../src/index.js';
+import { POW_CHALLENGE, POW_DIFFICULTY, POW_PROTOCOL_LABEL, POW_SEED } from '../src/wire-profile.js';
+import { meetsDifficulty } from '../src/pow.js';
 import { echoApp, loopbackWorld, type LoopbackWorld } from './helpers/loopback.js';
 
 /**

@@ -1,17 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Identity, toBase64 } from '@pursuance/crypto';
-import {
-  ApplicationChain,
-  AuthApp,
-  Connection,
-  PROOF_OF_WORK_CAPABILITY,
-  ProofOfWorkApp,
-  ProofOfWorkTooHardError,
-  TAPIR_PORT,
-  leadingZeroBits,
-  meetsDifficulty,
-  solveProofOfWork,
-} from '../src/index.js';
+import { ApplicationChain, AuthApp, Connection, ProofOfWorkApp, TAPIR_PORT } from '../src/index.js';
+import { PROOF_OF_WORK_CAPABILITY } from '../src/wire-profile.js';
+import { ProofOfWorkTooHardError } from '../src/errors.js';
+import { leadingZeroBits, meetsDifficulty, solveProofOfWork } from '../src/pow.js';
 import { echoApp, loopbackWorld, type LoopbackWorld } from './helpers/loopback.js';
 
 let world: LoopbackWorld;

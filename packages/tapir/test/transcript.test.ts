@@ -2,7 +2,7 @@ import { __tests } from '@scure/sr25519';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '@pursuance/crypto';
-import { MerlinTranscript, Transcript } from '../src/index.js';
+import { MerlinTranscript, Transcript } from '../src/transcript.js';
 
 describe('Merlin transcript', () => {
   it('matches the published Merlin test vector (gtank/merlin, merlin.cool)', () => {
