@@ -1,7 +1,8 @@
-import { OVERLAY, parseGroupInvite, type CwtchPeer, type GroupMessage, type GroupRecord } from '@pursuance/cwtch';
+import { OVERLAY, parseGroupInvite, type GroupMessage, type GroupRecord } from '@pursuance/cwtch';
 import { equalBytes, onionFromPublicKey, openFromIdentity, sha256, toHex, type OnionName } from '@pursuance/crypto';
 import type { EventId, InviteLockbox, SignedEvent } from '@pursuance/pursuance';
 import type { PursuanceRegistry } from '../domain/registry.js';
+import type { SyncPeer } from './sync-peer.js';
 import { GROUP_NAME_PREFIX, KEY_RACE_CODES, REKEY_KINDS, handedTo, invitesOf, lastRekey, parseGroupName } from './rekey.js';
 
 export { GROUP_NAME_PREFIX, parseGroupName } from './rekey.js';
@@ -83,7 +84,7 @@ export class SyncService {
   #drainScheduled = false;
 
   public constructor(
-    private readonly peer: CwtchPeer,
+    private readonly peer: SyncPeer,
     private readonly registry: PursuanceRegistry,
   ) {
     // A pursuance's groups are open Cwtch groups: the pursuance's member list says who may

@@ -1,0 +1,35 @@
+import type { CwtchPeer, CwtchPeerEvents } from '@pursuance/cwtch';
+
+/**
+ * What the sync service needs of a Cwtch peer: its groups and their histories, posting,
+ * group invites and re-keying, relays' health, and its events. Narrow on purpose, so the
+ * service's batching, health and reconcile logic can be tested against a small fake.
+ */
+export type SyncPeer = PeerEvents &
+  Pick<
+  CwtchPeer,
+  | 'setGroupMembership'
+  | 'groups'
+  | 'group'
+  | 'currentGroupId'
+  | 'groupHistory'
+  | 'groupMessages'
+  | 'gapReport'
+  | 'isRelaySynced'
+  | 'postToGroup'
+  | 'createGroup'
+  | 'groupInvite'
+  | 'acceptGroupInvite'
+  | 'setGroupRetired'
+  | 'addRelay'
+  | 'contact'
+  | 'addContact'
+  | 'inviteToGroup'
+  | 'directMessages'
+>;
+
+/** Subscribing to the peer's events (what EventEmitter<CwtchPeerEvents> offers, minus chaining). */
+interface PeerEvents {
+  on<K extends keyof CwtchPeerEvents>(event: K, listener: (...args: CwtchPeerEvents[K]) => void): unknown;
+  off<K extends keyof CwtchPeerEvents>(event: K, listener: (...args: CwtchPeerEvents[K]) => void): unknown;
+}

@@ -1,0 +1,231 @@
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Contact, CwtchPeerEvents, DirectMessage, FullGapReport, GroupMessage, GroupRecord, Overlay } from '@pursuance/cwtch';
+import { Identity, sha256, toHex, type OnionName } from '@pursuance/crypto';
+import { PursuanceAuthor, PursuanceLog, RulesSchema, type Rules, type SignedEvent } from '@pursuance/pursuance';
+import { PursuanceRegistry } from '../src/domain/registry.js';
+import { EventStore } from '../src/store/event-store.js';
+import type { SyncPeer } from '../src/sync/sync-peer.js';
+import { SyncService } from '../src/sync/sync.service.js';
+
+/**
+ * The sync service against a fake Cwtch peer (its narrow SyncPeer interface), with a real
+ * registry and event store: how group messages are batched into the fold, how health changes
+ * reach listeners, and what reconciling posts. The peer's own behaviour (relays, repair) is
+ * tested in packages/cwtch and, end to end, by the system tests.
+ */
+
+const RELAY = 'relay'.padEnd(56, 'a') as OnionName;
+
+/** Groups, histories and posts in memory; emits what a CwtchPeer emits when a test says so. */
+class FakePeer extends EventEmitter<CwtchPeerEvents> implements SyncPeer {
+  readonly records = new Map<string, GroupRecord>();
+  readonly history = new Map<string, GroupMessage[]>();
+  readonly posted: { groupId: string; payload: Uint8Array }[] = [];
+  readonly gaps = new Map<string, string[]>();
+  readonly synced = new Set<string>();
+  #serial = 0;
+
+  public constructor(private readonly me: OnionName) {
+    super();
+  }
+
+  public addGroup(id: string, name: string): void {
+    this.records.set(id, { id, name, key: new Uint8Array(32), relay: RELAY, bundle: '', members: null, owner: this.me, createdAt: this.records.size, movedTo: null, movedFrom: null, retired: false });
+    this.history.set(id, []);
+  }
+
+  public message(groupId: string, payload: Uint8Array, sender: OnionName, own = false): GroupMessage {
+    const signature = (this.#serial++).toString(16).padStart(128, '0');
+    return { groupId, signature, parts: [signature], sender, timestamp: 1_900_000_000_000 + this.#serial, payload, own, overlay: undefined };
+  }
+
+  public setGroupMembership(): void {}
+  public groups(): GroupRecord[] {
+    return [...this.records.values()];
+  }
+  public group(groupId: string): GroupRecord {
+    const g = this.records.get(groupId);
+    if (!g) throw new Error(`no group ${groupId}`);
+    return g;
+  }
+  public currentGroupId(groupId: string): string {
+    return groupId;
+  }
+  public groupHistory(groupId: string): GroupMessage[] {
+    return this.history.get(groupId) ?? [];
+  }
+  public groupMessages(groupId: string): GroupMessage[] {
+    return this.groupHistory(groupId);
+  }
+  public gapReport(groupId: string): FullGapReport {
+    return { missing: this.gaps.get(groupId) ?? [], incompleteFragments: [], corruptFragments: [], withheld: [] };
+  }
+  public isRelaySynced(relay: string): boolean {
+    return this.synced.has(relay);
+  }
+  public postToGroup(groupId: string, content: Overlay | Uint8Array): Promise<{ groupId: string; signature: string; parts: readonly string[] }> {
+    const payload = content as Uint8Array;
+    this.posted.push({ groupId, payload });
+    const m = this.message(groupId, payload, this.me, true);
+    this.history.get(groupId)!.push(m);
+    return Promise.resolve({ groupId, signature: m.signature, parts: m.parts });
+  }
+  public createGroup(): Promise<string> {
+    return Promise.reject(new Error('not used here'));
+  }
+  public groupInvite(): string {
+    throw new Error('not used here');
+  }
+  public acceptGroupInvite(): Promise<string> {
+    return Promise.reject(new Error('not used here'));
+  }
+  public setGroupRetired(groupId: string, retired: boolean): Promise<void> {
+    this.group(groupId).retired = retired;
+    return Promise.resolve();
+  }
+  public addRelay(): Promise<OnionName> {
+    return Promise.resolve(RELAY);
+  }
+  public contact(): Contact | undefined {
+    return undefined;
+  }
+  public addContact(): Promise<Contact> {
+    return Promise.reject(new Error('not used here'));
+  }
+  public inviteToGroup(): Promise<string> {
+    return Promise.reject(new Error('not used here'));
+  }
+  public directMessages(): Promise<DirectMessage[]> {
+    return Promise.resolve([]);
+  }
+}
+
+function activistCell(): Rules {
+  const json = JSON.parse(readFileSync(new URL('../../../rules/templates/activist-cell.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  delete json.$schema;
+  return RulesSchema.parse(json);
+}
+
+const idOf = (bytes: Uint8Array): string => toHex(sha256(bytes));
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+/** A node (registry + store) for `identity`, with a fake peer and the sync service over it. */
+async function node(identity: Identity) {
+  const dir = await mkdtemp(join(tmpdir(), 'sync-service-'));
+  const store = await EventStore.open(join(dir, 'node.sqlite'), identity);
+  let t = 1_900_000_000_000;
+  const registry = new PursuanceRegistry(store, identity, () => (t += 1000));
+  const peer = new FakePeer(identity.onion);
+  const sync = new SyncService(peer, registry);
+  cleanup.push(async () => {
+    sync.stop();
+    await registry.idle();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { registry, peer, sync };
+}
+
+/** The founder's node with a pursuance in group g1, a member `ben` and ben's own replica. */
+async function founded() {
+  const founder = Identity.generate();
+  const ben = Identity.generate();
+  const n = await node(founder);
+  const entry = await n.registry.create({ name: 'cell', rules: activistCell() });
+  await n.registry.act(entry.id, (a) => a.addMember(ben.publicKey, { name: 'ben', roles: ['member'] }));
+  const replica = new PursuanceLog(entry.log.genesis.bytes);
+  replica.addAll([...entry.log.events()].map((e) => e.bytes));
+  const benAuthor = new PursuanceAuthor(ben, replica);
+  const group = '1'.repeat(32);
+  n.peer.addGroup(group, `pursuance:${entry.id}`);
+  return { ...n, pursuanceId: entry.id, ben, benAuthor, group };
+}
+
+describe('SyncService over a fake peer', () => {
+  it('takes a burst of group messages into the fold as one batch', async () => {
+    const f = await founded();
+    await f.sync.start();
+    const task = f.benAuthor.createTask({ audience: ['member'], title: 'flyers' });
+    const comments: SignedEvent[] = [task];
+    for (let i = 0; i < 200; i++) comments.push(f.benAuthor.comment(task.id, `note ${i}`));
+    const ingest = vi.spyOn(f.registry, 'ingest');
+    for (const e of comments) f.peer.emit('groupMessage', f.peer.message(f.group, e.bytes, f.ben.onion));
+    await vi.waitFor(() => expect(f.registry.get(f.pursuanceId).log.event(comments.at(-1)!.id)).toBeDefined(), { timeout: 60_000, interval: 20 });
+    expect(ingest).toHaveBeenCalledTimes(1);
+    expect(ingest.mock.calls[0]![1]).toHaveLength(201);
+    for (const e of comments) expect(f.registry.get(f.pursuanceId).log.isAccepted(e.id)).toBe(true);
+    expect(f.sync.status(f.pursuanceId).lastMessageAt).toBeGreaterThan(0);
+  });
+
+  it('holds the messages of a pursuance it does not have until its genesis arrives, then takes them in with it', async () => {
+    const f = await founded();
+    const joiner = await node(f.ben);
+    joiner.peer.addGroup(f.group, `pursuance:${f.pursuanceId}`);
+    await joiner.sync.start();
+    const events = [...f.registry.get(f.pursuanceId).log.events()];
+    const [genesis, ...rest] = events;
+    for (const e of rest) joiner.peer.emit('groupMessage', joiner.peer.message(f.group, e.bytes, e.author));
+    // Drained (a turn later) without a genesis: nothing to fold yet, and nothing dropped.
+    await new Promise((resolve) => setImmediate(resolve));
+    await joiner.registry.idle();
+    expect(joiner.registry.has(f.pursuanceId)).toBe(false);
+    joiner.peer.emit('groupMessage', joiner.peer.message(f.group, genesis!.bytes, genesis!.author));
+    await vi.waitFor(() => expect(joiner.registry.has(f.pursuanceId)).toBe(true), { timeout: 60_000, interval: 20 });
+    expect(joiner.registry.get(f.pursuanceId).log.stateHash()).toBe(f.registry.get(f.pursuanceId).log.stateHash());
+  });
+
+  it('tells health listeners once per turn per pursuance, and counts gaps, repairs and the last relay outage', async () => {
+    const f = await founded();
+    await f.sync.start();
+    const heard: string[] = [];
+    f.sync.onHealth((id) => heard.push(id));
+    f.peer.emit('relayDown', { relay: RELAY, code: 'ACN_UNREACHABLE' });
+    for (let i = 0; i < 3; i++) f.peer.emit('gap', { groupId: f.group, signature: `${i}`.repeat(128) });
+    f.peer.emit('gapRepaired', { groupId: f.group, signatures: ['a'.repeat(128), 'b'.repeat(128)], from: f.ben.onion });
+    f.peer.gaps.set(f.group, ['c'.repeat(128)]);
+    await vi.waitFor(() => expect(heard).toEqual([f.pursuanceId]), { timeout: 10_000, interval: 5 });
+    const status = f.sync.status(f.pursuanceId);
+    expect(status).toMatchObject({ groupId: f.group, relay: RELAY, relaySynced: false, gapsDetected: 3, gapsRepaired: 2, gaps: ['c'.repeat(128)] });
+    expect(status.lastDown?.code).toBe('ACN_UNREACHABLE');
+    // A group of no pursuance (not named for one) moves nobody's health.
+    f.peer.addGroup('2'.repeat(32), 'chat with friends');
+    f.peer.emit('gap', { groupId: '2'.repeat(32), signature: 'd'.repeat(128) });
+    f.peer.emit('relaySynced', { relay: RELAY, count: 0 });
+    await vi.waitFor(() => expect(heard).toEqual([f.pursuanceId, f.pursuanceId]), { timeout: 10_000, interval: 5 });
+    expect(f.sync.status(f.pursuanceId).lastSyncAt).not.toBeNull();
+  });
+
+  it('reconciles: posts its own events the group lacks, and with `all` every event, each once', async () => {
+    const f = await founded();
+    const log = f.registry.get(f.pursuanceId).log;
+    // ben's task reached us another way (say, gap repair); the group holds none of it.
+    const task = f.benAuthor.createTask({ audience: ['member'], title: 'flyers' });
+    await f.registry.ingest(f.pursuanceId, [task.bytes], 'peer');
+    expect(log.isAccepted(task.id)).toBe(true);
+    const mine = [...log.events()].filter((e) => e.author === f.registry.identity.onion).map((e) => e.id);
+    expect(await f.sync.reconcile(f.pursuanceId)).toBe(mine.length);
+    expect(f.peer.posted.map((p) => idOf(p.payload)).sort()).toEqual([...mine].sort());
+    // ben is a member: posting ben's events is ben's job, unless everything is re-posted (a move).
+    expect(await f.sync.reconcile(f.pursuanceId)).toBe(0);
+    expect(await f.sync.reconcile(f.pursuanceId, true)).toBe(1);
+    expect(idOf(f.peer.posted.at(-1)!.payload)).toBe(task.id);
+    expect(await f.sync.reconcile(f.pursuanceId, true)).toBe(0);
+  });
+
+  it('posts each local event into the pursuance group as soon as it is stored', async () => {
+    const f = await founded();
+    await f.sync.start();
+    const before = f.peer.posted.length;
+    const task = await f.registry.act(f.pursuanceId, (a) => a.createTask({ audience: ['member'], title: 'banner' }));
+    await vi.waitFor(() => expect(f.peer.posted.map((p) => idOf(p.payload))).toContain(task.id), { timeout: 10_000, interval: 5 });
+    expect(f.peer.posted.slice(before).map((p) => p.groupId)).toEqual([f.group]);
+  });
+});
