@@ -8,4 +8,4 @@ export { RelayInitialSchema1763769600000 } from './relay/1763769600000-RelayInit
 export { nodeMigrations, NodeEventStore1763856000000 } from './node/index.js';
 export { cwtchMigrations } from './cwtch/index.js';
 export { CwtchInitialSchema1763942400000 } from './cwtch/1763942400000-CwtchInitialSchema.js';
-export { openDurableSqlite, type DurableSqlite, type DurableSqliteOptions } from './open-sqlite.js';
+export { openDurableSqlite, ownerOnly, type DurableSqlite, type DurableSqliteOptions } from './open-sqlite.js';

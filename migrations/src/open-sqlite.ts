@@ -60,8 +60,12 @@ function sqliteFiles(path: string): string[] {
   return [path, `${path}-wal`, `${path}-shm`];
 }
 
-/** Take group and other permissions off a file (or directory) if it exists; owner bits stay. */
-async function ownerOnly(path: string): Promise<void> {
+/**
+ * Take group and other permissions off a file (or directory) if it exists; owner bits stay.
+ * Applied to what already exists too: files made before, or a data dir made 0755 by hand,
+ * must not stay readable by other users of the machine.
+ */
+export async function ownerOnly(path: string): Promise<void> {
   let mode: number;
   try {
     mode = (await stat(path)).mode;

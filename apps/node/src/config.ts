@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ownerOnly } from './store/private-dir.js';
+import { ownerOnly } from '@pursuance/migrations';
 
 export interface NodeConfig {
   readonly dataDir: string;

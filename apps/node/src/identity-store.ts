@@ -1,7 +1,7 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Identity, WrongPasswordError, parseOnionName, type PasswordSealed, type ScryptParams } from '@pursuance/crypto';
-import { ownerOnly } from './store/private-dir.js';
+import { ownerOnly } from '@pursuance/migrations';
 
 /**
  * A profile's long-term identity on disk: `identity.json` in the data dir holds the onion name

@@ -1,21 +1,6 @@
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-
-/**
- * Take group and other permissions off `path` (owner bits stay), if it exists. Applied to
- * what already exists too: a data dir made 0755 by hand, or files from before, must not stay
- * readable by other users of the machine.
- */
-export async function ownerOnly(path: string): Promise<void> {
-  let mode: number;
-  try {
-    mode = (await stat(path)).mode;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  if ((mode & 0o077) !== 0) await chmod(path, mode & 0o700);
-}
+import { ownerOnly } from '@pursuance/migrations';
 
 /** The files a node keeps in its data dir (databases with their WAL and shm, token, identity). */
 const NODE_FILES = ['node.sqlite', 'profile.sqlite'].flatMap((db) => [db, `${db}-wal`, `${db}-shm`, `${db}-journal`]).concat(['api-token', 'identity.json', 'identity.json.tmp']);
