@@ -1,9 +1,9 @@
-import { request } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http } from '../../apps/node/test/http.js';
+import { watchChanges } from '../support/change-stream.js';
 import { spawnCli, startRelayProcess, type Spawned } from '../support/processes.js';
 
 /**
@@ -28,29 +28,6 @@ let relay: Spawned;
 let bundle: string;
 const procs: NodeProc[] = [];
 
-function watch(port: number, token: string): Pick<NodeProc, 'after' | 'closeStream'> & { count: () => number } {
-  let count = 0;
-  let waiters: { seen: number; resolve: () => void }[] = [];
-  const req = request({ host: '127.0.0.1', port, path: `/api/stream?token=${token}`, headers: { host: `127.0.0.1:${port}`, accept: 'text/event-stream' } }, (res) => {
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      const events = chunk.split('\n\n').filter((b) => /^event: changed$/m.test(b)).length;
-      if (events === 0) return;
-      count += events;
-      const ready = waiters.filter((w) => count > w.seen);
-      waiters = waiters.filter((w) => count <= w.seen);
-      for (const w of ready) w.resolve();
-    });
-  });
-  req.on('error', () => undefined);
-  req.end();
-  return {
-    count: () => count,
-    after: (seen) => (count > seen ? Promise.resolve() : new Promise((resolve) => waiters.push({ seen, resolve }))),
-    closeStream: () => req.destroy(),
-  };
-}
-
 async function startNodeProcess(name: string): Promise<NodeProc> {
   const proc = spawnCli(['node', 'start', '--data-dir', join(dir, name), '--port', '0', '--loopback-registry', registry, '--name', name], {
     PURSUANCE_PASSWORD: `${name} password`,
@@ -58,8 +35,8 @@ async function startNodeProcess(name: string): Promise<NodeProc> {
   const onion = (await proc.waitForLine(/node ([a-z2-7]{56})\n/))[1]!;
   const port = Number((await proc.waitForLine(/dashboard http:\/\/127\.0\.0\.1:(\d+)\/\n/))[1]);
   const token = (await proc.waitForLine(/token ([A-Za-z0-9_-]{43})\n/))[1]!;
-  const w = watch(port, token);
-  const node: NodeProc = { proc, port, token, onion, changes: w.count, after: w.after, closeStream: w.closeStream };
+  const w = watchChanges(port, token);
+  const node: NodeProc = { proc, port, token, onion, changes: w.count, after: w.after, closeStream: w.close };
   procs.push(node);
   return node;
 }

@@ -1,4 +1,3 @@
-import { request } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { signEvent, type EventId } from '@pursuance/pursuance';
 import { LoopbackACN } from '@pursuance/tapir';
 import { startNode, type RunningNode } from '../../apps/node/src/index.js';
 import { http } from '../../apps/node/test/http.js';
+import { watchChanges } from '../support/change-stream.js';
 import { spawnCli, startRelayProcess, type Spawned } from '../support/processes.js';
 import { FAST_PEER, testNodeOptions } from '../support/test-node.js';
 import { untilChange } from '../support/until-change.js';
@@ -43,30 +43,6 @@ async function node(name: string): Promise<RunningNode> {
   return n;
 }
 
-/** Count the node's `changed` server-sent events, and wait for the next one. */
-function watch(port: number, token: string): Pick<NodeProc, 'changes' | 'after' | 'closeStream'> {
-  let count = 0;
-  let waiters: { seen: number; resolve: () => void }[] = [];
-  const req = request({ host: '127.0.0.1', port, path: `/api/stream?token=${token}`, headers: { host: `127.0.0.1:${port}`, accept: 'text/event-stream' } }, (res) => {
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      const events = chunk.split('\n\n').filter((b) => /^event: changed$/m.test(b)).length;
-      if (events === 0) return;
-      count += events;
-      const ready = waiters.filter((w) => count > w.seen);
-      waiters = waiters.filter((w) => count <= w.seen);
-      for (const w of ready) w.resolve();
-    });
-  });
-  req.on('error', () => undefined);
-  req.end();
-  return {
-    changes: () => count,
-    after: (seen) => (count > seen ? Promise.resolve() : new Promise((resolve) => waiters.push({ seen, resolve }))),
-    closeStream: () => req.destroy(),
-  };
-}
-
 async function startNodeProcess(name: string): Promise<NodeProc> {
   const proc = spawnCli(['node', 'start', '--data-dir', join(dir, name), '--port', '0', '--loopback-registry', registryDir, '--name', name], {
     PURSUANCE_PASSWORD: `${name} password`,
@@ -74,7 +50,8 @@ async function startNodeProcess(name: string): Promise<NodeProc> {
   const onion = (await proc.waitForLine(/node ([a-z2-7]{56})\n/))[1]!;
   const port = Number((await proc.waitForLine(/dashboard http:\/\/127\.0\.0\.1:(\d+)\/\n/))[1]);
   const token = (await proc.waitForLine(/token ([A-Za-z0-9_-]{43})\n/))[1]!;
-  const p: NodeProc = { proc, port, token, onion, ...watch(port, token) };
+  const w = watchChanges(port, token);
+  const p: NodeProc = { proc, port, token, onion, changes: w.count, after: w.after, closeStream: w.close };
   procs.push(p);
   return p;
 }
