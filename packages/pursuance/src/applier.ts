@@ -216,12 +216,23 @@ export class Applier {
   }
 
   #dropMember(member: MemberState, by: EventId, rotated: Set<RoleId>): void {
+    for (const role of this.state.roles.keys()) this.#markLeft(role, member.onion, by);
     for (const role of this.rolesKnownBy(member.onion)) {
       const r = this.state.roles.get(role)!;
       r.holders.delete(member.onion);
       if (!rotated.has(role) && r.epochs.length > 0) r.rotationDueSince = by;
     }
     this.state.members.delete(member.onion);
+  }
+
+  /** Record `by` on every key of `role` that `onion` may know (see KeyEpoch.leftBy). */
+  #markLeft(role: RoleId, onion: OnionName, by: EventId): void {
+    const r = this.state.roles.get(role)!;
+    const current = r.epochs.at(-1);
+    for (const epoch of r.epochs) {
+      const knew = epoch.recipients.has(onion) || epoch.creator === onion || (epoch === current && r.holders.has(onion));
+      if (knew) epoch.leftBy.push(by);
+    }
   }
 
   #grantRole(member: MemberState, role: RoleId): void {
@@ -259,6 +270,7 @@ export class Applier {
     if (!rotations.ok) return rotations;
     return accept(() => {
       const r = this.state.roles.get(b.role)!;
+      this.#markLeft(b.role, onion, e.id);
       target.roles.delete(b.role);
       target.roleSince.delete(b.role);
       r.holders.delete(onion);
@@ -356,7 +368,7 @@ export class Applier {
         const r = this.state.roles.get(rot.role)!;
         const keyIdHex = toHex(rot.keyId);
         const recipients = new Set(rot.lockboxes.map((l) => onionFromPublicKey(l.to)));
-        const epoch = { epoch: r.epochs.length, keyId: rot.keyId, keyIdHex, introducedBy: e.id, creator: e.author, recipients };
+        const epoch = { epoch: r.epochs.length, keyId: rot.keyId, keyIdHex, introducedBy: e.id, creator: e.author, recipients, leftBy: [] };
         r.epochs.push(epoch);
         r.epochsById.set(keyIdHex, epoch);
         r.rotationDueSince = null;
@@ -488,6 +500,10 @@ export class Applier {
       }
       if (!next && r.rotationDueSince !== null && this.causality.isAncestor(e, r.rotationDueSince)) {
         return reject(RejectionCode.STALE_EPOCH, `the key of "${wrapped.role}" must be rotated after a holder left before new content uses it`);
+      }
+      // Superseded by a rotation this author had not seen, but known to someone it saw leave.
+      if (epoch.leftBy.some((d) => this.causality.isAncestor(e, d))) {
+        return reject(RejectionCode.STALE_EPOCH, `content sealed to a key of "${wrapped.role}" that a member its author saw leave knew`);
       }
     }
     return null;

@@ -60,7 +60,7 @@ export function stateFromGenesis(e: SignedEvent): { ok: true; state: PublicState
       recipients.add(onion);
     }
     const keyIdHex = toHex(rot.keyId);
-    const epoch = { epoch: 0, keyId: rot.keyId, keyIdHex, introducedBy: e.id, creator: e.author, recipients };
+    const epoch = { epoch: 0, keyId: rot.keyId, keyIdHex, introducedBy: e.id, creator: e.author, recipients, leftBy: [] };
     r.epochs.push(epoch);
     r.epochsById.set(keyIdHex, epoch);
   }

@@ -27,6 +27,12 @@ export interface KeyEpoch {
   readonly creator: OnionName;
   /** Members that have been sent a lockbox for this key (rotation or share). */
   readonly recipients: Set<OnionName>;
+  /**
+   * Departures (member.remove, member.leave, role.remove) of someone who knew this key. New
+   * content sealed to it by an author who had seen one of them is refused, whether or not a
+   * later rotation exists: the one who left can read whatever is sealed to it.
+   */
+  readonly leftBy: EventId[];
 }
 
 export interface RoleState {

@@ -193,6 +193,58 @@ describe('found by the convergence run: a removal replaces every key the member 
   });
 });
 
+describe('found by mutation testing: content is never sealed to a key someone its author saw leave knew', () => {
+  it('a key superseded by a rotation the author had not seen, but known to a writer who left before, is STALE_EPOCH', () => {
+    const id = people('f', 'o', 'w1', 'w2');
+    const now = clock();
+    const net = Network.create('f', id.f, { name: 'Superseded', rules: RULES }, now);
+    net.act('f', (f) => {
+      f.addMember(id.o.publicKey, { roles: ['organizer'] });
+      f.addMember(id.w1.publicKey, { roles: ['writer'] });
+      f.addMember(id.w2.publicKey, { roles: ['writer'] });
+    });
+    const o = net.join('o', id.o);
+    net.join('w1', id.w1);
+    const w2 = net.join('w2', id.w2);
+    // w1 leaves; everyone sees it. The organizer then rotates the writer key (without w1),
+    // but w2 has not seen that rotation yet and seals a task to the key w1 held.
+    net.act('w1', (a) => a.leave());
+    const rotation = o.rotateKeys(['writer']);
+    const sealed = sealAs(w2.log, w2.keyring, 'task.create', null, { title: 'after w1 left', body: '', assignees: { members: [], roles: [] }, labels: [], due: null }, ['writer'], id.w2);
+    const stale = forge(id.w2, w2.log, 'task.create', { parent: null, sealed }, ['writer']);
+    for (const order of [[rotation, stale], [stale, rotation]]) {
+      const log = replica(net.founder.log.genesis, [...net.founder.log.events()].slice(1).concat(order));
+      expect(log.isAccepted(rotation.id)).toBe(true);
+      expect(log.rejectionOf(stale.id)?.code).toBe(RejectionCode.STALE_EPOCH);
+    }
+  });
+
+  it('a key a member knew before losing the role by role.remove (no rotation), superseded concurrently, is STALE_EPOCH for authors who saw the removal', () => {
+    const id = people('f', 'o', 'a', 'w1', 'w2');
+    const now = clock();
+    const net = Network.create('f', id.f, { name: 'Demoted', rules: RULES }, now);
+    net.act('f', (f) => {
+      f.addMember(id.o.publicKey, { roles: ['organizer'] });
+      f.addMember(id.a.publicKey, { roles: ['admin'] });
+      f.addMember(id.w1.publicKey, { roles: ['writer'] });
+      f.addMember(id.w2.publicKey, { roles: ['writer'] });
+    });
+    const o = net.join('o', id.o);
+    net.join('a', id.a);
+    net.join('w1', id.w1);
+    const w2 = net.join('w2', id.w2);
+    // The admin may take "writer" away but not rotate its key: the removal carries no rotation.
+    const demotion = net.act('a', (a) => a.removeRole(id.w1.onion, 'writer'));
+    expect(demotion.header.body.rotation).toBeNull();
+    const rotation = o.rotateKeys(['writer']);
+    const sealed = sealAs(w2.log, w2.keyring, 'task.create', null, { title: 'after the demotion', body: '', assignees: { members: [], roles: [] }, labels: [], due: null }, ['writer'], id.w2);
+    const stale = forge(id.w2, w2.log, 'task.create', { parent: null, sealed }, ['writer']);
+    const log = replica(net.founder.log.genesis, [...net.founder.log.events()].slice(1).concat([rotation, stale]));
+    expect(log.isAccepted(rotation.id)).toBe(true);
+    expect(log.rejectionOf(stale.id)?.code).toBe(RejectionCode.STALE_EPOCH);
+  });
+});
+
 describe('finding 2: names from members never reach Object.prototype, and judging never crashes', () => {
   const withConstructorRole = (): Rules => {
     const r = structuredClone(RULES_INPUT);
