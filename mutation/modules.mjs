@@ -8,8 +8,8 @@ export const MODULES = {
   },
   tapir: {
     mutate: ['auth', 'frame', 'pow'].map((f) => `packages/tapir/src/${f}.ts`),
-    // tor-control.test.ts drives the control-port client only; it covers none of these files.
-    tests: ['packages/tapir/test/**/*.test.ts', '!packages/tapir/test/tor-control.test.ts'],
+    // The control-port and TorACN tests drive the tor client only; they cover none of these files.
+    tests: ['packages/tapir/test/**/*.test.ts', '!packages/tapir/test/tor-control-*.test.ts', '!packages/tapir/test/tor-acn-fake.test.ts'],
   },
   relay: {
     mutate: ['voprf', 'tokens', 'token-service', 'token-protocol', 'board-protocol', 'board-server', 'wire-json'].map((f) => `packages/relay/src/${f}.ts`),
@@ -31,12 +31,7 @@ export const MODULES = {
     mutate: ['apps/node/src/http/security.guard.ts', 'apps/node/src/store/event-store.ts'],
     // The tests that exercise the guard (over HTTP) and the store; the other node tests start
     // whole nodes for unrelated behaviour and would only slow every mutant down.
-    tests: ['api', 'token-hostile', 'event-store', 'at-rest', 'key-vault', 'quarantine', 'pending-refused'].map((f) => `apps/node/test/${f}.test.ts`),
-    // With bail, vitest stops the worker thread at the first failing test while the node under
-    // test still has sqlite3 work in flight: the native module crashes the process (SIGSEGV),
-    // Stryker retries twice and records a killed mutant as a RuntimeError. Without bail the
-    // failing test's afterAll closes the node first.
-    disableBail: true,
+    tests: ['api', 'token-hostile', 'event-store', 'at-rest', 'key-vault', 'quarantine', 'pending-refused', 'node.mutants'].map((f) => `apps/node/test/${f}.test.ts`),
   },
 };
 

@@ -26,6 +26,9 @@ export default {
   // infinite loop (a mutant that really loops still ends as Timeout).
   concurrency: Number(process.env.MUTATE_CONCURRENCY ?? 2),
   timeoutMS: 15_000,
+  // The dry run of a big module (pursuance: ~70 s alone) exceeds Stryker's 5-minute default
+  // when other runs share the cores.
+  dryRunTimeoutMinutes: 20,
   timeoutFactor: 2.5,
   // Re-runs only test what changed since the last run of this module (sources or tests). It does
   // not notice a new test that covers a static (module-level) survivor: pass --force then.
