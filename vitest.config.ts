@@ -4,6 +4,11 @@ import { defineConfig } from 'vitest/config';
 
 const pkg = (name: string): string => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
 
+/** `built`: the project spawns compiled programs (dist/), so `tsc -b` runs before it. */
+function project(name: string, include: string, built = false) {
+  return { extends: true as const, test: { name, include: [include], ...(built ? { globalSetup: ['test/support/global-setup.ts'] } : {}) } };
+}
+
 // Tests run against package sources (no build needed); apps that are spawned as real
 // processes in system tests use the built dist, which .ci/run builds first.
 export default defineConfig({
@@ -26,10 +31,19 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/system/**/*.test.ts', 'eslint-rules/**/*.test.ts'],
+    // One project per workspace (`npx vitest run --project cwtch`), plus the system tests and
+    // the lint rules; every project shares this config (aliases, timeouts).
+    projects: [
+      ...['crypto', 'tapir', 'relay', 'cwtch', 'cwtch-store-sqlite', 'pursuance'].map((name) => project(name, `packages/${name}/test/**/*.test.ts`)),
+      project('node', 'apps/node/test/**/*.test.ts'),
+      project('relay-daemon', 'apps/relay/test/**/*.test.ts'),
+      project('cli', 'apps/cli/test/**/*.test.ts'),
+      project('dashboard', 'apps/dashboard/test/**/*.test.ts'),
+      project('system', 'test/system/**/*.test.ts', true),
+      project('eslint-rules', 'eslint-rules/**/*.test.ts'),
+    ],
     testTimeout: 30_000,
     hookTimeout: 240_000,
     pool: 'forks',
-    globalSetup: ['test/support/global-setup.ts'],
   },
 });

@@ -18,11 +18,14 @@ const ignoreStatic = process.env.MUTATE_IGNORE_STATIC === undefined ? (mod.ignor
 // own (Stryker needs a green initial run), e.g. regression tests written ahead of their fix.
 const skipped = (process.env.MUTATE_SKIP_TESTS ?? '').split(',').filter((g) => g !== '');
 
+// The root config's per-workspace projects would replace `include` below: one flat project here.
+const { projects: _projects, ...baseTest } = base.test ?? {};
+
 export default defineConfig({
   ...base,
   root: new URL('..', import.meta.url).pathname,
   test: {
-    ...base.test,
+    ...baseTest,
     globalSetup: [],
     setupFiles: [...(base.test?.setupFiles === undefined ? [] : [base.test.setupFiles].flat()), ...(process.env.MUTATE_SKIP_TEST_NAMES ? ['mutation/skip-tests.setup.ts'] : [])],
     // Instrumented code with per-test coverage runs several times slower on a loaded machine;
