@@ -1,7 +1,7 @@
 // Tests added because a mutation run (npm run mutate -- pursuance) showed these checks could be
 // removed or weakened with every other test still passing.
 import { randomBytes } from 'node:crypto';
-import { Identity, type CanonicalValue, type SignatureVerifier } from '@pursuance/crypto';
+import { Identity, openFromIdentity, type CanonicalValue, type SignatureVerifier } from '@pursuance/crypto';
 import { describe, expect, it } from 'vitest';
 import { EventRejectedError, PursuanceAuthor, PursuanceLog, RejectionCode, decodeEvent, makeRotation, makeShare, newRoleKey, type SignedEvent } from '../src/index.js';
 import { expectRefused, forge, loadTemplate, rawHeader, sealAs, signRaw } from './harness.js';
@@ -291,5 +291,58 @@ describe('PursuanceLog.add results and dryRun', () => {
     const taken = author.createTask({ audience: ['member'], title: 'first' });
     const sibling = forge(founder, log, 'member.add', { member: Identity.generate().publicKey, roles: [], keys: [] }, [], { seq: taken.header.seq, parents: heads });
     expect(log.dryRun(sibling)?.code).toBe(RejectionCode.EQUIVOCATION);
+  });
+});
+
+describe('the author: strangers, undeclared roles, group invites and history keys', () => {
+  function cell() {
+    const founder = Identity.generate();
+    const author = PursuanceAuthor.create(founder, { name: 'Author cell', rules: loadTemplate('activist-cell') }, clock());
+    const members = Array.from({ length: 3 }, () => Identity.generate());
+    for (const m of members) author.addMember(m.publicKey, { roles: ['member'] });
+    return { founder, author, members };
+  }
+  const refusedWith = (fn: () => unknown, code: RejectionCode): void => {
+    let caught: unknown;
+    try {
+      fn();
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as { code?: unknown } | undefined)?.code, String(caught)).toBe(code);
+    expect((caught as Error).name).toBe('ActionNotAllowedError');
+  };
+
+  it('refuses a stranger or an undeclared role with a typed error before signing, never a TypeError', () => {
+    const { author, members } = cell();
+    const stranger = Identity.generate().onion;
+    const size = author.log.size;
+    refusedWith(() => author.assignRole(stranger, 'member'), RejectionCode.UNKNOWN_TARGET);
+    refusedWith(() => author.removeRole(stranger, 'member'), RejectionCode.UNKNOWN_TARGET);
+    refusedWith(() => author.removeRole(members[0]!.onion, 'nope'), RejectionCode.UNKNOWN_TARGET);
+    for (const role of ['nope', 'constructor']) refusedWith(() => author.rotateKeys([role]), RejectionCode.UNKNOWN_TARGET);
+    expect(author.log.size).toBe(size);
+  });
+
+  it('a removal carries its reason and the re-keyed group invite sealed to each member who stays, in onion order, none to the one removed', () => {
+    const { founder, author, members } = cell();
+    const invite = new TextEncoder().encode('group invite text');
+    const removed = members[1]!;
+    const removal = author.removeMember(removed.onion, 'moved away', invite);
+    expect(removal.header.body.reason).toBe('moved away');
+    const stay = [founder, members[0]!, members[2]!].sort((a, b) => (a.onion < b.onion ? -1 : 1));
+    const invites = removal.header.body.invites ?? [];
+    expect(invites.map((lb) => Buffer.from(lb.to).toString('hex'))).toEqual(stay.map((m) => Buffer.from(m.publicKey).toString('hex')));
+    for (const [i, m] of stay.entries()) expect(new TextDecoder().decode(openFromIdentity(m, invites[i]!.box))).toBe('group invite text');
+    expect(() => openFromIdentity(removed, invites[0]!.box)).toThrow();
+  });
+
+  it('assigning a role whose history is "all" hands over its older keys too; one with since-join history only the current key', () => {
+    const { author, members } = cell();
+    author.rotateKeys(['organizer', 'member']);
+    const organizer = author.assignRole(members[0]!.onion, 'organizer');
+    expect(organizer.header.body.keys.map((s) => s.role)).toEqual(['organizer', 'organizer']);
+    const epochs = author.state.roles.get('organizer')!.epochs.map((e) => Buffer.from(e.keyId).toString('hex'));
+    expect(organizer.header.body.keys.map((s) => Buffer.from(s.keyId).toString('hex')).sort()).toEqual([...epochs].sort());
   });
 });
