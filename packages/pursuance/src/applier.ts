@@ -4,7 +4,7 @@ import type { EventId, SignedEvent } from './envelope.js';
 import { RejectionCode } from './errors.js';
 import { allows, checkPlain, checkRole, checkTask, compileAbility, permissionUniverse, type Check, type PursuanceAbility } from './rules/compile.js';
 import { declaredRole, type RoleId, type Rules, type TaskAction } from './rules/schema.js';
-import { newRoleState, type MemberState, type PublicState } from './state.js';
+import { newRoleState, type KeyEpoch, type MemberState, type PublicState, type RoleState } from './state.js';
 
 /**
  * The public rules of every event kind. `validate` never mutates: it returns a rejection, or
@@ -210,7 +210,7 @@ export class Applier {
     const out: RoleId[] = [];
     for (const [role, r] of this.state.roles) {
       const current = r.epochs.at(-1);
-      if (r.holders.has(onion) || (current && (current.recipients.has(onion) || current.creator === onion))) out.push(role);
+      if (r.holders.has(onion) || (current !== undefined && mayKnow(r, current, onion))) out.push(role);
     }
     return out.sort();
   }
@@ -228,11 +228,7 @@ export class Applier {
   /** Record `by` on every key of `role` that `onion` may know (see KeyEpoch.leftBy). */
   #markLeft(role: RoleId, onion: OnionName, by: EventId): void {
     const r = this.state.roles.get(role)!;
-    const current = r.epochs.at(-1);
-    for (const epoch of r.epochs) {
-      const knew = epoch.recipients.has(onion) || epoch.creator === onion || (epoch === current && r.holders.has(onion));
-      if (knew) epoch.leftBy.push(by);
-    }
+    for (const epoch of r.epochs) if (mayKnow(r, epoch, onion)) epoch.leftBy.push(by);
   }
 
   #grantRole(member: MemberState, role: RoleId): void {
@@ -582,3 +578,11 @@ export function sameKey(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 export { FOUNDER_RANK };
+
+/**
+ * Whether `onion` may know this key of `r`: a lockbox reached them, they made it, or it is the
+ * current key of a role they hold.
+ */
+function mayKnow(r: RoleState, epoch: KeyEpoch, onion: OnionName): boolean {
+  return epoch.recipients.has(onion) || epoch.creator === onion || (epoch === r.epochs.at(-1) && r.holders.has(onion));
+}

@@ -127,6 +127,11 @@ function epochsFrom(log: PursuanceLog, role: string, event: EventId): string[] {
     .map((e) => e.keyIdHex);
 }
 
+
+/** The bodies of a task's comments as `reader` sees them in a fresh member view of `log`. */
+function commentBodies(log: PursuanceLog, reader: Identity, task: EventId): (string | null)[] {
+  return buildMemberView(log, reader).tasks.get(task)!.comments.map((c) => c.body);
+}
 describe('forged and malformed bytes never become events', () => {
   it('a flipped signature bit, and another member signing as someone else: BAD_SIGNATURE', () => {
     const { net, id, plan, genesis, base } = cell();
@@ -347,12 +352,7 @@ describe('back-dating and inflated sequence numbers', () => {
     forEachReplica(judged, (log, name) => {
       expect(log.lastSeq(id.max.onion), name).toBe(2 ** 40);
       expect(log.equivocations(), name).toEqual([]);
-      expect(
-        buildMemberView(log, id.mia)
-          .tasks.get(plan)!
-          .comments.map((c) => c.body),
-        name,
-      ).toEqual(['first', 'me too', 'honest']);
+      expect(commentBodies(log, id.mia, plan), name).toEqual(['first', 'me too', 'honest']);
     });
     expectSameViews(judged, everyone);
   });
@@ -393,12 +393,7 @@ describe('equivocation', () => {
     expectRejected(judged, c, RejectionCode.SEQUENCE_GAP, `does not follow the author's known sequence ${a.header.seq - 1}`);
     expectAccepted(judged, honest);
     forEachReplica(judged, (log, name) => {
-      expect(
-        buildMemberView(log, id.mia)
-          .tasks.get(plan)!
-          .comments.map((c) => c.body),
-        name,
-      ).toEqual(['first', 'me too', 'honest']);
+      expect(commentBodies(log, id.mia, plan), name).toEqual(['first', 'me too', 'honest']);
     });
     expectSameViews(judged, everyone);
   });
