@@ -1,7 +1,8 @@
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { http, type HttpResult } from '../../apps/node/test/http.js';
-import { spawnCli, type Spawned } from './processes.js';
+import { spawnNodeProcess } from './node-process.js';
+import type { Spawned } from './processes.js';
 
 /**
  * `pursuance node start` processes on one loopback network, each restartable on its own data
@@ -50,18 +51,8 @@ export class NodeCluster {
   }
 
   async #launch(name: string, dataDir: string): Promise<Pick<NodeHandle, 'onion' | 'port' | 'token' | 'proc' | 'closeStream'>> {
-    const proc = spawnCli(['node', 'start', '--data-dir', dataDir, '--port', '0', '--loopback-registry', this.registry, '--name', name], {
-      PURSUANCE_PASSWORD: `${name} password`,
-    });
-    try {
-      const onion = (await proc.waitForLine(/node ([a-z2-7]{56})\n/))[1]!;
-      const port = Number((await proc.waitForLine(/dashboard http:\/\/127\.0\.0\.1:(\d+)\/\n/))[1]);
-      const token = (await proc.waitForLine(/token ([A-Za-z0-9_-]{43})\n/))[1]!;
-      return { onion, port, token, proc, closeStream: this.#watch(port, token) };
-    } catch (err) {
-      await proc.stop('SIGKILL');
-      throw err;
-    }
+    const n = await spawnNodeProcess(name, dataDir, this.registry);
+    return { ...n, closeStream: this.#watch(n.port, n.token) };
   }
 
   /**

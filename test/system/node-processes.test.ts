@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http } from '../../apps/node/test/http.js';
 import { watchChanges } from '../support/change-stream.js';
-import { spawnCli, startRelayProcess, type Spawned } from '../support/processes.js';
+import { spawnNodeProcess } from '../support/node-process.js';
+import { startRelayProcess, type Spawned } from '../support/processes.js';
 
 /**
  * The whole system as separate processes: one relay daemon and three `pursuance node start`
@@ -29,14 +30,9 @@ let bundle: string;
 const procs: NodeProc[] = [];
 
 async function startNodeProcess(name: string): Promise<NodeProc> {
-  const proc = spawnCli(['node', 'start', '--data-dir', join(dir, name), '--port', '0', '--loopback-registry', registry, '--name', name], {
-    PURSUANCE_PASSWORD: `${name} password`,
-  });
-  const onion = (await proc.waitForLine(/node ([a-z2-7]{56})\n/))[1]!;
-  const port = Number((await proc.waitForLine(/dashboard http:\/\/127\.0\.0\.1:(\d+)\/\n/))[1]);
-  const token = (await proc.waitForLine(/token ([A-Za-z0-9_-]{43})\n/))[1]!;
-  const w = watchChanges(port, token);
-  const node: NodeProc = { proc, port, token, onion, changes: w.count, after: w.after, closeStream: w.close };
+  const n = await spawnNodeProcess(name, join(dir, name), registry);
+  const w = watchChanges(n.port, n.token);
+  const node: NodeProc = { ...n, changes: w.count, after: w.after, closeStream: w.close };
   procs.push(node);
   return node;
 }

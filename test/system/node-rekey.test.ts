@@ -10,7 +10,8 @@ import { LoopbackACN } from '@pursuance/tapir';
 import { startNode, type RunningNode } from '../../apps/node/src/index.js';
 import { http } from '../../apps/node/test/http.js';
 import { watchChanges } from '../support/change-stream.js';
-import { spawnCli, startRelayProcess, type Spawned } from '../support/processes.js';
+import { spawnNodeProcess } from '../support/node-process.js';
+import { startRelayProcess, type Spawned } from '../support/processes.js';
 import { FAST_PEER, testNodeOptions } from '../support/test-node.js';
 import { untilChange } from '../support/until-change.js';
 
@@ -44,14 +45,9 @@ async function node(name: string): Promise<RunningNode> {
 }
 
 async function startNodeProcess(name: string): Promise<NodeProc> {
-  const proc = spawnCli(['node', 'start', '--data-dir', join(dir, name), '--port', '0', '--loopback-registry', registryDir, '--name', name], {
-    PURSUANCE_PASSWORD: `${name} password`,
-  });
-  const onion = (await proc.waitForLine(/node ([a-z2-7]{56})\n/))[1]!;
-  const port = Number((await proc.waitForLine(/dashboard http:\/\/127\.0\.0\.1:(\d+)\/\n/))[1]);
-  const token = (await proc.waitForLine(/token ([A-Za-z0-9_-]{43})\n/))[1]!;
-  const w = watchChanges(port, token);
-  const p: NodeProc = { proc, port, token, onion, changes: w.count, after: w.after, closeStream: w.close };
+  const n = await spawnNodeProcess(name, join(dir, name), registryDir);
+  const w = watchChanges(n.port, n.token);
+  const p: NodeProc = { ...n, changes: w.count, after: w.after, closeStream: w.close };
   procs.push(p);
   return p;
 }
