@@ -830,8 +830,8 @@ export class CwtchPeer extends EventEmitter<CwtchPeerEvents> {
 
   #mayServe(onion: OnionName, state: GroupState): boolean {
     if (state.record.members !== null) return state.record.members.includes(onion);
-    if (state.record.retired === true) return this.#knownMembers(state).includes(onion);
-    return this.#isCandidate(onion, state) || this.#contacts.get(onion)?.state === 'accepted';
+    // A retired group serves only the members the application still counts (#isCandidate).
+    return this.#isCandidate(onion, state) || (state.record.retired !== true && this.#contacts.get(onion)?.state === 'accepted');
   }
 }
 
