@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { equalBytes, fromHex, onionFromPublicKey, publicKeyFromOnion, sealToIdentity, type CanonicalValue, type Identity, type OnionName } from '@pursuance/crypto';
-import { TASK_ACTION_OF } from './applier.js';
 import { CONTENT_SCHEMAS, type EventBody, type EventKind, type Rotation, type Share, type TaskContent, type TaskContentKind } from './bodies.js';
 import { signEvent, unsignedCandidate, type EventId, type SignedEvent } from './envelope.js';
 import { ActionNotAllowedError, ContentUnreadableError, RejectionCode } from './errors.js';
 import { Keyring, boundContent, makeRotation, makeShare, newRoleKey, openContent, sealContent, type RoleKey } from './keys.js';
 import { PursuanceLog } from './log.js';
+import { PERMISSION_OF } from './permissions.js';
 import { checkRole, checkTask } from './rules/compile.js';
 import { declaredRole, type RoleId, type Rules, type TaskAction } from './rules/schema.js';
 import type { PublicState } from './state.js';
@@ -129,7 +129,7 @@ export class PursuanceAuthor {
   #mayRotate(role: RoleId): boolean {
     const applier = this.log.applier();
     const roles = [...(this.state.members.get(this.identity.onion)?.roles ?? [])].sort();
-    return checkRole(applier.ability(this.identity.onion), roles, 'rotate', role).ok;
+    return checkRole(applier.ability(this.identity.onion), roles, PERMISSION_OF['keys.rotate'].action, role).ok;
   }
 
   /** Keys of `role` we hold that `recipient` may receive: the current one, and history where allowed. */
@@ -322,7 +322,7 @@ export class PursuanceAuthor {
       labels: [...(spec.labels ?? [])],
       due: spec.due ?? null,
     };
-    if (audience.length > 0) this.#mayTask('create', audience);
+    if (audience.length > 0) this.#mayTask(PERMISSION_OF['task.create'].action, audience);
     const parsed = CONTENT_SCHEMAS['task.create'].safeParse(content);
     if (!parsed.success) throw new ActionNotAllowedError(RejectionCode.INVALID_SCHEMA, `task content: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     const seq = this.#nextSeq();
@@ -336,7 +336,7 @@ export class PursuanceAuthor {
     content: TaskContent<K>,
   ): SignedEvent<K> {
     const audience = this.#taskAudience(task);
-    this.#mayTask(TASK_ACTION_OF.get(kind)!, audience);
+    this.#mayTask(PERMISSION_OF[kind].action, audience);
     // Readers validate the content schema after decrypting; an author that skipped it would get
     // its event acknowledged here and ignored by everyone.
     const parsed = CONTENT_SCHEMAS[kind].safeParse(content);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RoleIdSchema, RulesSchema } from './rules/schema.js';
-import { bytes, bytesUpTo } from './zod-bytes.js';
+import { bytes, bytesUpTo } from '@pursuance/codec';
 
 /**
  * Bodies of every event kind. Governance events are public to all members; task events carry

@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { BODY_SCHEMAS, EVENT_KINDS, type EventBody, type EventKind } from './bodies.js';
 import { EventRejectedError, RejectionCode } from './errors.js';
 import { RoleIdSchema } from './rules/schema.js';
-import { bytes } from './zod-bytes.js';
+import { bytes } from '@pursuance/codec';
 
 /**
  * The signed event envelope. Canonical CBOR (see @pursuance/crypto canonical.ts) of
@@ -67,6 +67,14 @@ export interface SignedEvent<K extends EventKind = EventKind> {
   readonly author: OnionName;
   readonly parentIds: readonly EventId[];
   readonly pursuanceId: PursuanceId | null;
+}
+
+/**
+ * Narrow an event to one kind, typing its body by that kind's schema. Sound for decoded events:
+ * decodeEvent checked the body against BODY_SCHEMAS[kind].
+ */
+export function isKind<K extends EventKind>(e: SignedEvent, kind: K): e is SignedEvent<K> {
+  return e.header.kind === kind;
 }
 
 export function eventIdFromBytes(id: Uint8Array): EventId {

@@ -12,14 +12,12 @@
  * founder.log.stateHash(); // equal on every member holding the same events
  * ```
  */
-export * from './errors.js';
-export * from './rules/schema.js';
-export * from './rules/compile.js';
-export * from './bodies.js';
-export * from './envelope.js';
-export * from './keys.js';
-export * from './state.js';
-export * from './applier.js';
-export * from './log.js';
-export * from './view.js';
-export * from './author.js';
+
+export { ActionNotAllowedError, ContentUnreadableError, EventRejectedError, type Rejection, RejectionCode } from './errors.js';
+export { RoleIdSchema, type Rules, RulesSchema } from './rules/schema.js';
+export type { InviteLockbox } from './bodies.js';
+export { type EventId, type SignedEvent, decodeEvent, signEvent } from './envelope.js';
+export type { PublicState } from './state.js';
+export { PursuanceLog } from './log.js';
+export { type MemberViewResult, type TaskView, buildMemberView, recoverKeysFromSecrets } from './view.js';
+export { type AuthorOptions, type NewPursuance, type NewTask, PursuanceAuthor } from './author.js';

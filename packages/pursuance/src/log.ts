@@ -1,41 +1,15 @@
-import { canonicalEncode, onionFromPublicKey, sha256, toHex, type OnionName, type SignatureVerifier } from '@pursuance/crypto';
-import { Applier, type Causality, type Outcome } from './applier.js';
-import type { EventBody, EventKind } from './bodies.js';
+import { canonicalEncode, sha256, toHex, type OnionName, type SignatureVerifier } from '@pursuance/crypto';
+import type { EventBody } from './bodies.js';
 import { decodeEvent, type EventId, type PursuanceId, type SignedEvent } from './envelope.js';
 import { EventRejectedError, RejectionCode, type Rejection } from './errors.js';
+import type { Applier } from './fold/applier.js';
+import { fold, type FoldRun, type FoldSource } from './fold/run.js';
 import { stateFromGenesis } from './genesis.js';
-import { MinHeap } from './heap.js';
 import { publicStateValue, stateHash, type Equivocation, type PublicState } from './state.js';
 
 /**
- * A pursuance's log and its deterministic fold.
- *
- * Events form a DAG (each names the heads its author knew). The state is a fold over one
- * linearisation that depends only on the SET of events, never on arrival order:
- *
- *  1. Greedy topological order. Among events whose parents are all processed, take the
- *     smallest (class, −authority, id): removals and key rotations before other governance,
- *     governance before tasks; then the author's authority rank (founders highest) at the
- *     moment the event became ready; then the event id. So when two conflicting actions are
- *     concurrent, the higher authority's is applied first.
- *  2. A removal defeats concurrent actions of the removed member. When a removal of M is
- *     accepted, every event of M that the remover had not seen (M's sequence number above
- *     what the removal's causal past knows of M) must come after it. If such an event was
- *     already processed, that constraint becomes a virtual edge and the fold restarts. Virtual
- *     edges only accumulate, so this terminates; they are re-derived from the event set alone,
- *     so it stays deterministic.
- *  3. Rejected events stay in the DAG (their descendants are judged on their own) but change
- *     nothing. Two events with one author and sequence number (equivocation) are both
- *     rejected. An author's event must have its previous event in its causal past.
- *
- * Causality comes from per-event vector clocks. Only ACCEPTED events advance the causal clock
- * (what an event "has seen" for staleness and removal precedence), so a rejected event can never
- * widen what a later event claims to know. A separate sequence clock advances on every
- * well-sequenced, non-equivocating event — accepted or refused by the rules — because an
- * author's chain must survive a lost race: if only accepted events counted, one concurrent
- * refusal would make every later event of that author a SEQUENCE_GAP. An event that skips
- * sequence numbers or equivocates advances neither clock. Clocks are Float64Array: exact for
- * every integer up to 2^53, so the schema's 2^40 bound on sequence numbers never wraps.
+ * A pursuance's log: the events this member holds, and its answers about them. The public
+ * state is their deterministic fold (fold/run.ts), which depends only on the SET of events.
  *
  * New events that descend from every current head (the normal case for a live member) are
  * applied incrementally; anything else marks the fold dirty and the next read refolds. Events
@@ -60,231 +34,6 @@ export interface PendingEvent {
 
 /** Events one author may have waiting for missing ancestors; more are refused until some arrive. */
 export const MAX_PENDING_PER_AUTHOR = 1024;
-
-const CLASS = new Map<EventKind, number>([
-  ['genesis', 0],
-  ['member.remove', 0],
-  ['role.remove', 0],
-  ['member.leave', 0],
-  ['keys.rotate', 0],
-]);
-const classOf = (kind: EventKind): number => CLASS.get(kind) ?? (kind.startsWith('task.') ? 2 : 1);
-
-interface ReadyItem {
-  readonly cls: number;
-  readonly rank: number;
-  readonly id: EventId;
-}
-const readyLess = (a: ReadyItem, b: ReadyItem): boolean =>
-  a.cls !== b.cls ? a.cls < b.cls : a.rank !== b.rank ? a.rank > b.rank : a.id < b.id;
-
-/** Per-author counters indexed by author; Float64Array holds every sequence number exactly. */
-type Clock = Float64Array;
-
-function mergeInto(target: Clock, source: Clock): void {
-  for (let i = 0; i < source.length; i++) if (source[i]! > target[i]!) target[i] = source[i]!;
-}
-
-/** One complete fold over the event set. */
-class FoldRun implements Causality {
-  public readonly applier: Applier;
-  public readonly order: EventId[] = [];
-  public readonly accepted = new Set<EventId>();
-  public readonly rejections = new Map<EventId, Rejection>();
-  public readonly processed = new Set<EventId>();
-  /** Each processed event's index in `order`. */
-  public readonly position = new Map<EventId, number>();
-  public readonly children = new Map<EventId, EventId[]>();
-  public logHash: Uint8Array = new Uint8Array(32);
-  /** Set when a removal forces a constraint on an already processed event. */
-  public restartWith: Map<EventId, Set<EventId>> | null = null;
-  /** Causal clock: per author, the highest sequence number of an ACCEPTED event seen. */
-  readonly #vc = new Map<EventId, Clock>();
-  /** Sequence clock: per author, the highest well-sequenced (non-equivocating) event seen. */
-  readonly #chain = new Map<EventId, Clock>();
-  /** The latest author-claimed time among accepted events in the causal past, the event included if accepted. */
-  readonly #pastTime = new Map<EventId, number>();
-  readonly #authorIndex = new Map<OnionName, number>();
-
-  public constructor(
-    private readonly log: PursuanceLog,
-    state: PublicState,
-    private readonly virtualParents: Map<EventId, Set<EventId>>,
-  ) {
-    this.applier = new Applier(state, this);
-  }
-
-  #index(onion: OnionName): number {
-    let i = this.#authorIndex.get(onion);
-    if (i === undefined) {
-      i = this.#authorIndex.size;
-      this.#authorIndex.set(onion, i);
-    }
-    return i;
-  }
-
-  /** Merge of the parents' clocks of one kind: what the author of `e` knew. */
-  #merged(clocks: Map<EventId, Clock>, e: SignedEvent): Clock {
-    const vc = new Float64Array(this.#authorIndex.size + 1);
-    for (const p of e.parentIds) {
-      const pv = clocks.get(p);
-      if (pv) mergeInto(vc, pv);
-    }
-    return vc;
-  }
-
-  public isAncestor(event: SignedEvent, ancestor: EventId): boolean {
-    const a = this.log.event(ancestor);
-    if (!a || ancestor === event.id || !this.accepted.has(ancestor)) return false;
-    const idx = this.#authorIndex.get(a.author);
-    if (idx === undefined) return false;
-    const known = this.#merged(this.#vc, event);
-    return (known[idx] ?? 0) >= a.header.seq;
-  }
-
-  public causalTime(event: SignedEvent): number {
-    let t = 0;
-    for (const p of event.parentIds) t = Math.max(t, this.#pastTime.get(p) ?? 0);
-    return t;
-  }
-
-  public *acceptedAncestors(event: SignedEvent): Generator<SignedEvent> {
-    const stack = [...event.parentIds];
-    const seen = new Set<EventId>();
-    while (stack.length) {
-      const id = stack.pop()!;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      const e = this.log.event(id);
-      if (!e) continue;
-      if (this.accepted.has(id)) yield e;
-      for (const p of e.parentIds) stack.push(p);
-    }
-  }
-
-  public parentsOf(id: EventId): EventId[] {
-    const e = this.log.event(id)!;
-    const virtual = this.virtualParents.get(id);
-    return virtual ? [...e.parentIds, ...virtual] : [...e.parentIds];
-  }
-
-  /**
-   * Judge one event against the current state without changing anything: sequence, then the
-   * rules. Whatever goes wrong while judging becomes a rejection of this event, never an
-   * exception out of the fold.
-   */
-  public judge(e: SignedEvent): { outcome: Outcome; chain: Clock } {
-    const authorIdx = this.#index(e.author);
-    const chain = this.#merged(this.#chain, e);
-    const seqKnown = chain[authorIdx] ?? 0;
-    if (this.log.isEquivocating(e.id)) {
-      return { outcome: { ok: false, code: RejectionCode.EQUIVOCATION, reason: `${e.author} signed two events with sequence number ${e.header.seq}` }, chain };
-    }
-    if (e.header.seq !== seqKnown + 1) {
-      return { outcome: { ok: false, code: RejectionCode.SEQUENCE_GAP, reason: `sequence ${e.header.seq} does not follow the author's known sequence ${seqKnown}` }, chain };
-    }
-    // Well sequenced: the author's chain goes on through this event whatever the rules say.
-    chain[authorIdx] = e.header.seq;
-    if (e.pursuanceId === null) return { outcome: { ok: false, code: RejectionCode.INVALID_GENESIS, reason: 'a pursuance has exactly one genesis' }, chain };
-    try {
-      return { outcome: this.applier.validate(e), chain };
-    } catch (err) {
-      return { outcome: judgementFailed(err), chain };
-    }
-  }
-
-  /** Process one event whose parents are all processed. */
-  public process(e: SignedEvent): void {
-    const authorIdx = this.#index(e.author);
-    const judged = this.judge(e);
-    let outcome = judged.outcome;
-    if (outcome.ok) {
-      try {
-        outcome.commit();
-      } catch (err) {
-        // A commit that throws is a bug in the rules code; every replica hits it identically, so
-        // rejecting the event keeps replicas in step instead of crashing all of them.
-        outcome = judgementFailed(err);
-      }
-    }
-    this.#chain.set(e.id, judged.chain);
-    const vc = this.#merged(this.#vc, e);
-    let pastTime = this.causalTime(e);
-    if (outcome.ok) {
-      vc[authorIdx] = e.header.seq;
-      pastTime = Math.max(pastTime, e.header.time);
-    }
-    this.#vc.set(e.id, vc);
-    this.#pastTime.set(e.id, pastTime);
-    this.#finish(e, outcome);
-    if (outcome.ok) this.#enforceRemovalPrecedence(e, vc);
-  }
-
-  /** Record the genesis, which the log has already turned into the initial state. */
-  public processGenesis(e: SignedEvent): void {
-    const vc = new Float64Array(1);
-    vc[this.#index(e.author)] = 1;
-    this.#vc.set(e.id, vc);
-    this.#chain.set(e.id, vc);
-    this.#pastTime.set(e.id, e.header.time);
-    this.#finish(e, { ok: true, commit: () => undefined });
-  }
-
-  #finish(e: SignedEvent, outcome: Outcome): void {
-    if (outcome.ok) {
-      this.applier.noteAccepted(e);
-      this.accepted.add(e.id);
-      if (e.header.kind === 'member.add') this.log.noteMember(onionFromPublicKey((e.header.body as EventBody<'member.add'>).member));
-      this.logHash = sha256(this.logHash, Buffer.from(e.id, 'hex'));
-    } else {
-      this.rejections.set(e.id, { eventId: e.id, code: outcome.code, reason: outcome.reason, ...(outcome.rule ? { rule: outcome.rule } : {}) });
-    }
-    this.position.set(e.id, this.order.length);
-    this.order.push(e.id);
-    this.processed.add(e.id);
-  }
-
-  #enforceRemovalPrecedence(e: SignedEvent, vc: Clock): void {
-    const kind = e.header.kind;
-    if (kind !== 'member.remove' && kind !== 'role.remove') return;
-    const removed = onionFromPublicKey((e.header.body as EventBody<'member.remove'>).member);
-    if (removed === e.author) return;
-    const idx = this.#authorIndex.get(removed);
-    // What the remover had seen of the removed member: accepted events only (see the header).
-    const cutoff = idx === undefined ? 0 : (vc[idx] ?? 0);
-    const late: EventId[] = [];
-    for (const x of this.log.eventsBy(removed)) {
-      if (x.header.seq > cutoff && this.processed.has(x.id) && x.id !== e.id && !this.#reaches(e.id, x.id)) late.push(x.id);
-    }
-    if (late.length === 0) return;
-    const next = new Map([...this.virtualParents].map(([k, v]) => [k, new Set(v)]));
-    for (const x of late) {
-      const set = next.get(x) ?? new Set<EventId>();
-      set.add(e.id);
-      next.set(x, set);
-    }
-    this.restartWith = next;
-  }
-
-  /** Is `target` reachable from `from` by walking parents (real and virtual)? */
-  #reaches(from: EventId, target: EventId): boolean {
-    const stack = [from];
-    const seen = new Set<EventId>();
-    while (stack.length) {
-      const id = stack.pop()!;
-      if (id === target) return true;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      for (const p of this.parentsOf(id)) if (this.log.event(p)) stack.push(p);
-    }
-    return false;
-  }
-}
-
-function judgementFailed(err: unknown): Outcome {
-  const detail = err instanceof Error ? `${err.name}: ${err.message}` : 'a non-error value was thrown';
-  return { ok: false, code: RejectionCode.JUDGEMENT_FAILED, reason: `judging this event failed (${detail.slice(0, 200)})` };
-}
 
 export interface PursuanceLogOptions {
   readonly verifier?: SignatureVerifier;
@@ -313,6 +62,8 @@ export class PursuanceLog {
   #run: FoldRun | undefined;
   #heads = new Set<EventId>();
   #dirty = true;
+  /** The log as the fold reads it; kept private so the fold's one callback is not public API. */
+  readonly #source: FoldSource;
 
   public constructor(genesis: SignedEvent | Uint8Array, options: PursuanceLogOptions = {}) {
     this.#verifier = options.verifier;
@@ -324,6 +75,16 @@ export class PursuanceLog {
     for (const onion of initial.state.members.keys()) this.#everNamed.add(onion);
     this.#store(g);
     this.#noteSequence(g);
+    this.#source = {
+      genesis: this.genesis,
+      event: (id) => this.#events.get(id),
+      events: () => this.#events.values(),
+      isPending: (id) => this.#pending.has(id),
+      eventsBy: (onion) => this.eventsBy(onion),
+      isEquivocating: (id) => this.#equivocating.has(id),
+      // Its member may now have events wait for ancestors (see add).
+      noteMember: (onion) => void this.#everNamed.add(onion),
+    };
   }
 
   #store(e: SignedEvent): void {
@@ -358,11 +119,6 @@ export class PursuanceLog {
       if (existing) (existing.events as EventId[]).push(e.id);
       else this.#equivocations.push({ author: e.author, seq: e.header.seq, events: [other, e.id] });
     }
-  }
-
-  /** Called by the fold for each accepted member.add: its member may have events wait for ancestors. */
-  public noteMember(onion: OnionName): void {
-    this.#everNamed.add(onion);
   }
 
   /** Undo #store for an event nothing else names (the author's own event it will not publish). */
@@ -547,60 +303,11 @@ export class PursuanceLog {
     this.#heads.add(e.id);
   }
 
-  #fold(): FoldRun {
-    let virtual = new Map<EventId, Set<EventId>>();
-    for (;;) {
-      const run = this.#foldOnce(virtual);
-      if (!run.restartWith) return run;
-      virtual = run.restartWith;
-    }
-  }
-
-  #foldOnce(virtual: Map<EventId, Set<EventId>>): FoldRun {
-    const initial = stateFromGenesis(this.genesis);
-    if (!initial.ok) throw new EventRejectedError(initial.code, initial.reason);
-    const run = new FoldRun(this, initial.state, virtual);
-    const waiting = new Map<EventId, number>();
-    for (const e of this.#events.values()) {
-      if (e.id === this.genesis.id || this.#pending.has(e.id)) continue;
-      const parents = run.parentsOf(e.id);
-      waiting.set(e.id, parents.length);
-      for (const p of parents) {
-        const list = run.children.get(p) ?? [];
-        list.push(e.id);
-        run.children.set(p, list);
-      }
-    }
-    const heap = new MinHeap<ReadyItem>(readyLess);
-    const release = (id: EventId): void => {
-      for (const child of run.children.get(id) ?? []) {
-        const left = waiting.get(child)! - 1;
-        waiting.set(child, left);
-        if (left === 0) {
-          const c = this.#events.get(child)!;
-          heap.push({ cls: classOf(c.header.kind), rank: run.applier.rankOf(c.author), id: child });
-        }
-      }
-    };
-    run.processGenesis(this.genesis);
-    release(this.genesis.id);
-    for (let item = heap.pop(); item; item = heap.pop()) {
-      run.process(this.#events.get(item.id)!);
-      if (run.restartWith) return run;
-      release(item.id);
-    }
-    // Heads follow REAL parent edges only: a virtual edge (removal precedence) is an ordering
-    // constraint of the fold, not something any author named, so an author whose event got a
-    // virtual child must still build on it or its next event would skip its own sequence.
-    const heads = new Set(run.processed);
-    for (const id of run.processed) for (const p of this.#events.get(id)!.parentIds) heads.delete(p);
-    this.#heads = heads;
-    return run;
-  }
-
   #current(): FoldRun {
     if (this.#dirty || !this.#run) {
-      this.#run = this.#fold();
+      const { run, heads } = fold(this.#source);
+      this.#run = run;
+      this.#heads = heads;
       this.#dirty = false;
     }
     return this.#run;

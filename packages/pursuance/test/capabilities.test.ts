@@ -1,20 +1,10 @@
 import { fromHex, Identity, type CanonicalValue } from '@pursuance/crypto';
 import { describe, expect, it } from 'vitest';
-import {
-  ActionNotAllowedError,
-  PursuanceAuthor,
-  PursuanceLog,
-  RejectionCode,
-  RulesSchema,
-  makeRotation,
-  newRoleKey,
-  type EventId,
-  type Rules,
-  type RulesInput,
-  type SignedEvent,
-  type TaskContentKind,
-} from '../src/index.js';
-import { forge, sealAs } from './harness.js';
+import { ActionNotAllowedError, PursuanceAuthor, PursuanceLog, RejectionCode, RulesSchema, type EventId, type Rules, type SignedEvent } from '../src/index.js';
+import { makeRotation, newRoleKey } from '../src/keys.js';
+import type { RulesInput } from '../src/rules/schema.js';
+import type { TaskContentKind } from '../src/bodies.js';
+import { forge, sealAs } from './support/harness.js';
 
 /**
  * Table tests: every capability, allowed and denied, through the author API (refused before

@@ -1,22 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { fromHex, Identity } from '@pursuance/crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  Applier,
-  PursuanceAuthor,
-  PursuanceLog,
-  RejectionCode,
-  RulesSchema,
-  buildMemberView,
-  collectKeys,
-  recoverKeysFromSecrets,
-  type EventId,
-  type Rules,
-  type RulesInput,
-  type SignedEvent,
-} from '../src/index.js';
-import { Network, expectRefused, forge, loadTemplate, sealAs } from './harness.js';
-import { clock } from './helpers.js';
+import { PursuanceAuthor, PursuanceLog, RejectionCode, RulesSchema, buildMemberView, recoverKeysFromSecrets, type EventId, type Rules, type SignedEvent } from '../src/index.js';
+import { Applier } from '../src/fold/applier.js';
+import { collectKeys } from '../src/view.js';
+import type { RulesInput } from '../src/rules/schema.js';
+import { Network, expectRefused, forge, loadTemplate, sealAs } from './support/harness.js';
+import { clock } from './support/helpers.js';
 
 /**
  * Regressions for the attacks and races of issue 11, one block per finding. Each test failed on

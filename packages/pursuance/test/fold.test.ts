@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Identity, fromHex } from '@pursuance/crypto';
-import {
-  PursuanceAuthor,
-  PursuanceLog,
-  RejectionCode,
-  buildMemberView,
-  collectKeys,
-  makeShare,
-  newRoleKey,
-  sealContent,
-  signEvent,
-  type SignedEvent,
-} from '../src/index.js';
-import { clock, joinAs, syncInto, template } from './helpers.js';
+import { PursuanceAuthor, PursuanceLog, RejectionCode, buildMemberView, signEvent, type SignedEvent } from '../src/index.js';
+import { collectKeys } from '../src/view.js';
+import { makeShare, newRoleKey, sealContent } from '../src/keys.js';
+import { clock, joinAs, syncInto, template } from './support/helpers.js';
 
 /** Fold every ordering of a few event groups and check they agree. */
 function allOrders<T>(items: readonly T[]): T[][] {

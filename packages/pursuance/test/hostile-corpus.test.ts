@@ -1,31 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Identity, canonicalDecode, canonicalEncode, fromHex, type CanonicalValue } from '@pursuance/crypto';
 import { describe, expect, it } from 'vitest';
-import {
-  CLAIM_MAX_SKEW_MS,
-  EventRejectedError,
-  MAX_EVENT_BYTES,
-  MAX_PENDING_PER_AUTHOR,
-  PursuanceAuthor,
-  PursuanceLog,
-  RejectionCode,
-  RulesSchema,
-  boundContent,
-  buildMemberView,
-  collectKeys,
-  makeRotation,
-  makeShare,
-  newRoleKey,
-  sealContent,
-  signEvent,
-  type EventBody,
-  type EventId,
-  type RoleKey,
-  type Rules,
-  type SignedEvent,
-} from '../src/index.js';
-import { Network, forge, loadTemplate, rawHeader, sealAs, signRaw, type ForgeOptions } from './harness.js';
-import { clock } from './helpers.js';
+import { EventRejectedError, PursuanceAuthor, PursuanceLog, RejectionCode, RulesSchema, buildMemberView, signEvent, type EventId, type Rules, type SignedEvent } from '../src/index.js';
+import { CLAIM_MAX_SKEW_MS } from '../src/fold/governance.js';
+import { MAX_EVENT_BYTES } from '../src/envelope.js';
+import { MAX_PENDING_PER_AUTHOR } from '../src/log.js';
+import { boundContent, makeRotation, makeShare, newRoleKey, sealContent, type RoleKey } from '../src/keys.js';
+import { collectKeys } from '../src/view.js';
+import type { EventBody } from '../src/bodies.js';
+import { Network, forge, loadTemplate, rawHeader, sealAs, signRaw, type ForgeOptions } from './support/harness.js';
+import { clock } from './support/helpers.js';
 import {
   expectAccepted,
   expectNeverStored,
@@ -39,7 +23,7 @@ import {
   unknownId,
   verdictOf,
   type Judged,
-} from './hostile-kit.js';
+} from './support/hostile-kit.js';
 
 /**
  * The malicious-member corpus. Each case is a member (or outsider) doing by hand what the

@@ -2,31 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { Identity, fromHex, onionFromPublicKey, type OnionName } from '@pursuance/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  ActionNotAllowedError,
-  EventRejectedError,
-  PursuanceAuthor,
-  PursuanceLog,
-  RulesSchema,
-  buildMemberView,
-  declaredRole,
-  decodeEvent,
-  makeRotation,
-  makeShare,
-  newRoleKey,
-  signEvent,
-  type EventBody,
-  type EventId,
-  type EventKind,
-  type RoleKey,
-  type Rotation,
-  type Rules,
-  type Sealed,
-  type SignedEvent,
-} from '../src/index.js';
-import { sealAs } from './harness.js';
-import { clock, template } from './helpers.js';
-import { agreement, atOnce, bytesOf, idOf, reofferRefused, restart, rng, shuffled, type Input, type Replica } from './hostile-kit.js';
+import { ActionNotAllowedError, EventRejectedError, PursuanceAuthor, PursuanceLog, RulesSchema, buildMemberView, decodeEvent, signEvent, type EventId, type Rules, type SignedEvent } from '../src/index.js';
+import { declaredRole } from '../src/rules/schema.js';
+import { makeRotation, makeShare, newRoleKey, type RoleKey } from '../src/keys.js';
+import type { EventBody, EventKind, Rotation, Sealed } from '../src/bodies.js';
+import { sealAs } from './support/harness.js';
+import { clock, template } from './support/helpers.js';
+import { agreement, atOnce, bytesOf, idOf, reofferRefused, restart, rng, shuffled, type Input, type Replica } from './support/hostile-kit.js';
 
 /**
  * A pursuance where a random subset of the non-founders is malicious. Honest members act

@@ -1,24 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Identity, fromHex, type OnionName } from '@pursuance/crypto';
-import {
-  ActionNotAllowedError,
-  PursuanceAuthor,
-  PursuanceLog,
-  RejectionCode,
-  allows,
-  buildMemberView,
-  buildTaskView,
-  collectKeys,
-  compileAbility,
-  makeShare,
-  permissionUniverse,
-  signEvent,
-  type EventId,
-  type Rules,
-  type SignedEvent,
-} from '../src/index.js';
-import { clock, template } from './helpers.js';
+import { ActionNotAllowedError, PursuanceAuthor, PursuanceLog, RejectionCode, buildMemberView, signEvent, type EventId, type Rules, type SignedEvent } from '../src/index.js';
+import { allows, compileAbility, permissionUniverse } from '../src/rules/compile.js';
+import { buildTaskView, collectKeys } from '../src/view.js';
+import { makeShare } from '../src/keys.js';
+import { clock, template } from './support/helpers.js';
 
 /**
  * Random multi-replica histories: a founder and members act on their OWN replicas and sync

@@ -3,9 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import { Identity, openFromIdentity, type CanonicalValue, type SignatureVerifier } from '@pursuance/crypto';
 import { describe, expect, it } from 'vitest';
-import { EventRejectedError, PursuanceAuthor, PursuanceLog, RejectionCode, decodeEvent, makeRotation, makeShare, newRoleKey, type SignedEvent } from '../src/index.js';
-import { expectRefused, forge, loadTemplate, rawHeader, sealAs, signRaw } from './harness.js';
-import { clock } from './helpers.js';
+import { EventRejectedError, PursuanceAuthor, PursuanceLog, RejectionCode, decodeEvent, type SignedEvent } from '../src/index.js';
+import { makeRotation, makeShare, newRoleKey } from '../src/keys.js';
+import { expectRefused, forge, loadTemplate, rawHeader, sealAs, signRaw } from './support/harness.js';
+import { clock } from './support/helpers.js';
 
 /** The code decodeEvent refuses `bytes` with (it must refuse). */
 function refusal(bytes: Uint8Array, verifier?: SignatureVerifier): RejectionCode {
@@ -210,6 +211,18 @@ describe('the fold refuses membership, role and key events that break a rule', (
   it('an event that is not about a task with a non-empty audience: INVALID_SCHEMA', () => {
     const { id, log } = cell();
     expect(verdict(log, forge(id.m1, log, 'member.leave', {}, ['member']))).toBe(RejectionCode.INVALID_SCHEMA);
+  });
+
+  it('an event object of a kind outside the kind list (handed over, never decoded): INVALID_SCHEMA, Object.prototype names included', () => {
+    const { id, log } = cell();
+    const leave = forge(id.m1, log, 'member.leave', {});
+    for (const kind of ['member.promote', 'constructor', 'toString']) {
+      const copy = new PursuanceLog(log.genesis.bytes);
+      copy.addAll([...log.events()].map((e) => e.bytes));
+      const odd = { ...leave, header: { ...leave.header, kind } } as unknown as SignedEvent;
+      copy.add(odd);
+      expect(copy.rejectionOf(odd.id)?.code, kind).toBe(RejectionCode.INVALID_SCHEMA);
+    }
   });
 });
 

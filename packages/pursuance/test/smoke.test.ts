@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Identity } from '@pursuance/crypto';
 import { ActionNotAllowedError, PursuanceAuthor, buildMemberView } from '../src/index.js';
-import { clock, joinAs, syncInto, template } from './helpers.js';
+import { clock, joinAs, syncInto, template } from './support/helpers.js';
 
 describe('pursuance core smoke test', () => {
   it('founder creates, invites, assigns, and members read exactly what their roles allow', () => {

@@ -3,9 +3,10 @@ import { Identity } from '@pursuance/crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { RULES_SCHEMA_PATH, renderRulesJsonSchema } from '../../../rules/generate-schema.js';
-import { RejectionCode, RulesSchema, collectKeys } from '../src/index.js';
-import { Network, expectRefused, loadTemplate, templateJson, templateNames } from './harness.js';
-import { clock } from './helpers.js';
+import { RejectionCode, RulesSchema } from '../src/index.js';
+import { collectKeys } from '../src/view.js';
+import { Network, expectRefused, loadTemplate, templateJson, templateNames } from './support/harness.js';
+import { clock } from './support/helpers.js';
 
 const committedSchema = readFileSync(RULES_SCHEMA_PATH, 'utf8');
 const validateJson = new Ajv2020({ allErrors: true, strict: true }).compile(JSON.parse(committedSchema) as object);

@@ -6,19 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { canonicalEncode, padToSize, randomKey, secretboxSeal, sha256, toHex, type Identity } from '@pursuance/crypto';
 import { expect } from 'vitest';
-import {
-  CONTENT_PADDING_BUCKET,
-  PursuanceLog,
-  RejectionCode,
-  buildMemberView,
-  collectKeys,
-  type AddResult,
-  type EventId,
-  type Rejection,
-  type RoleKey,
-  type Sealed,
-  type SignedEvent,
-} from '../src/index.js';
+import { PursuanceLog, RejectionCode, buildMemberView, type EventId, type Rejection, type SignedEvent } from '../../src/index.js';
+import { CONTENT_PADDING_BUCKET, type RoleKey } from '../../src/keys.js';
+import { collectKeys } from '../../src/view.js';
+import type { AddResult } from '../../src/log.js';
+import type { Sealed } from '../../src/bodies.js';
 
 export type Input = SignedEvent | Uint8Array;
 

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { type Identity } from '@pursuance/crypto';
-import { PursuanceAuthor, PursuanceLog, RulesSchema, type Rules } from '../src/index.js';
+import { PursuanceAuthor, PursuanceLog, RulesSchema, type Rules } from '../../src/index.js';
 
 export function template(name: string): Rules {
-  const json = JSON.parse(readFileSync(new URL(`../../../rules/templates/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  const json = JSON.parse(readFileSync(new URL(`../../../../rules/templates/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
   delete json.$schema;
   return RulesSchema.parse(json);
 }

@@ -7,31 +7,13 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { canonicalEncode, concatBytes, fromHex, type CanonicalValue, type Identity } from '@pursuance/crypto';
 import { expect } from 'vitest';
-import {
-  ActionNotAllowedError,
-  PursuanceAuthor,
-  PursuanceLog,
-  RulesSchema,
-  boundContent,
-  buildMemberView,
-  sealContent,
-  signEvent,
-  type EventBody,
-  type EventId,
-  type EventKind,
-  type Keyring,
-  type MemberViewResult,
-  type NewPursuance,
-  type RejectionCode,
-  type RoleId,
-  type RoleKey,
-  type Rules,
-  type Sealed,
-  type SignedEvent,
-} from '../src/index.js';
-import { headerValue } from '../src/envelope.js';
+import { ActionNotAllowedError, PursuanceAuthor, PursuanceLog, RulesSchema, buildMemberView, signEvent, type EventId, type MemberViewResult, type NewPursuance, type RejectionCode, type Rules, type SignedEvent } from '../../src/index.js';
+import { boundContent, sealContent, type Keyring, type RoleKey } from '../../src/keys.js';
+import type { EventBody, EventKind, Sealed } from '../../src/bodies.js';
+import type { RoleId } from '../../src/rules/schema.js';
+import { headerValue } from '../../src/envelope.js';
 
-export const TEMPLATES_DIR = new URL('../../../rules/templates/', import.meta.url);
+export const TEMPLATES_DIR = new URL('../../../../rules/templates/', import.meta.url);
 
 /** Every template file name (without .json). */
 export function templateNames(): string[] {

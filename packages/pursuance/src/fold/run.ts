@@ -1,0 +1,360 @@
+import { onionFromPublicKey, sha256, type OnionName } from '@pursuance/crypto';
+import type { EventKind } from '../bodies.js';
+import { isKind, type EventId, type SignedEvent } from '../envelope.js';
+import { EventRejectedError, RejectionCode, type Rejection } from '../errors.js';
+import { stateFromGenesis } from '../genesis.js';
+import { MinHeap } from '../heap.js';
+import type { PublicState } from '../state.js';
+import { Applier } from './applier.js';
+import type { Causality, Outcome } from './context.js';
+
+/**
+ * The deterministic fold: the public state as a function of the SET of events, never of their
+ * arrival order. It folds one linearisation:
+ *
+ *  1. Greedy topological order. Among events whose parents are all processed, take the
+ *     smallest (class, −authority, id): removals and key rotations before other governance,
+ *     governance before tasks; then the author's authority rank (founders highest) at the
+ *     moment the event became ready; then the event id. So when two conflicting actions are
+ *     concurrent, the higher authority's is applied first.
+ *  2. A removal defeats concurrent actions of the removed member. When a removal of M is
+ *     accepted, every event of M that the remover had not seen (M's sequence number above
+ *     what the removal's causal past knows of M) must come after it. If such an event was
+ *     already processed, that constraint becomes a virtual edge and the fold restarts. Virtual
+ *     edges only accumulate, so this terminates; they are re-derived from the event set alone,
+ *     so it stays deterministic.
+ *  3. Rejected events stay in the DAG (their descendants are judged on their own) but change
+ *     nothing. Two events with one author and sequence number (equivocation) are both
+ *     rejected. An author's event must have its previous event in its causal past.
+ *
+ * Causality comes from per-event vector clocks. Only ACCEPTED events advance the causal clock
+ * (what an event "has seen" for staleness and removal precedence), so a rejected event can never
+ * widen what a later event claims to know. A separate sequence clock advances on every
+ * well-sequenced, non-equivocating event — accepted or refused by the rules — because an
+ * author's chain must survive a lost race: if only accepted events counted, one concurrent
+ * refusal would make every later event of that author a SEQUENCE_GAP. An event that skips
+ * sequence numbers or equivocates advances neither clock. Clocks are Float64Array: exact for
+ * every integer up to 2^53, so the schema's 2^40 bound on sequence numbers never wraps.
+ *
+ * The log (log.ts) owns the events and decides when to refold; this module only reads them.
+ */
+
+/** What the fold reads from the log, and the one thing it tells the log back. */
+export interface FoldSource {
+  readonly genesis: SignedEvent<'genesis'>;
+  event(id: EventId): SignedEvent | undefined;
+  /** Every stored event (pending ones included). */
+  events(): Iterable<SignedEvent>;
+  /** Waiting for ancestors the log lacks: left out of the fold until they arrive. */
+  isPending(id: EventId): boolean;
+  eventsBy(onion: OnionName): readonly SignedEvent[];
+  isEquivocating(id: EventId): boolean;
+  /** An accepted member.add named `onion`: from now on its events may wait for missing ancestors. */
+  noteMember(onion: OnionName): void;
+}
+
+/**
+ * Among events ready at once, who goes first: what takes rights or keys away (0) before what
+ * uses them — governance and membership (1), then task changes (2) — so a removal racing an
+ * action of the removed member is judged first on every replica. Typed over every kind: a new
+ * kind must be placed here to compile.
+ */
+const ORDER_CLASS = {
+  genesis: 0,
+  'member.remove': 0,
+  'role.remove': 0,
+  'member.leave': 0,
+  'keys.rotate': 0,
+  'member.add': 1,
+  'role.assign': 1,
+  'rules.change': 1,
+  'keys.share': 1,
+  'relay.move': 1,
+  'founder.nominate': 1,
+  'founder.endorse': 1,
+  'founder.claim': 1,
+  'task.create': 2,
+  'task.edit': 2,
+  'task.assign': 2,
+  'task.status': 2,
+  'task.close': 2,
+  'task.reopen': 2,
+  'task.comment': 2,
+  'task.move': 2,
+} as const satisfies { readonly [K in EventKind]: 0 | 1 | 2 };
+const CLASS = new Map<EventKind, number>(Object.entries(ORDER_CLASS) as [EventKind, number][]);
+const classOf = (kind: EventKind): number => CLASS.get(kind)!;
+
+interface ReadyItem {
+  readonly cls: number;
+  readonly rank: number;
+  readonly id: EventId;
+}
+const readyLess = (a: ReadyItem, b: ReadyItem): boolean =>
+  a.cls !== b.cls ? a.cls < b.cls : a.rank !== b.rank ? a.rank > b.rank : a.id < b.id;
+
+/** Per-author counters indexed by author; Float64Array holds every sequence number exactly. */
+type Clock = Float64Array;
+
+function mergeInto(target: Clock, source: Clock): void {
+  for (let i = 0; i < source.length; i++) if (source[i]! > target[i]!) target[i] = source[i]!;
+}
+
+/** One complete fold over the event set. */
+export class FoldRun implements Causality {
+  public readonly applier: Applier;
+  public readonly order: EventId[] = [];
+  public readonly accepted = new Set<EventId>();
+  public readonly rejections = new Map<EventId, Rejection>();
+  public readonly processed = new Set<EventId>();
+  /** Each processed event's index in `order`. */
+  public readonly position = new Map<EventId, number>();
+  public readonly children = new Map<EventId, EventId[]>();
+  public logHash: Uint8Array = new Uint8Array(32);
+  /** Set when a removal forces a constraint on an already processed event. */
+  public restartWith: Map<EventId, Set<EventId>> | null = null;
+  /** Causal clock: per author, the highest sequence number of an ACCEPTED event seen. */
+  readonly #vc = new Map<EventId, Clock>();
+  /** Sequence clock: per author, the highest well-sequenced (non-equivocating) event seen. */
+  readonly #chain = new Map<EventId, Clock>();
+  /** The latest author-claimed time among accepted events in the causal past, the event included if accepted. */
+  readonly #pastTime = new Map<EventId, number>();
+  readonly #authorIndex = new Map<OnionName, number>();
+
+  public constructor(
+    private readonly source: FoldSource,
+    state: PublicState,
+    private readonly virtualParents: Map<EventId, Set<EventId>>,
+  ) {
+    this.applier = new Applier(state, this);
+  }
+
+  #index(onion: OnionName): number {
+    let i = this.#authorIndex.get(onion);
+    if (i === undefined) {
+      i = this.#authorIndex.size;
+      this.#authorIndex.set(onion, i);
+    }
+    return i;
+  }
+
+  /** Merge of the parents' clocks of one kind: what the author of `e` knew. */
+  #merged(clocks: Map<EventId, Clock>, e: SignedEvent): Clock {
+    const vc = new Float64Array(this.#authorIndex.size + 1);
+    for (const p of e.parentIds) {
+      const pv = clocks.get(p);
+      if (pv) mergeInto(vc, pv);
+    }
+    return vc;
+  }
+
+  public isAncestor(event: SignedEvent, ancestor: EventId): boolean {
+    const a = this.source.event(ancestor);
+    if (!a || ancestor === event.id || !this.accepted.has(ancestor)) return false;
+    const idx = this.#authorIndex.get(a.author);
+    if (idx === undefined) return false;
+    const known = this.#merged(this.#vc, event);
+    return (known[idx] ?? 0) >= a.header.seq;
+  }
+
+  public causalTime(event: SignedEvent): number {
+    let t = 0;
+    for (const p of event.parentIds) t = Math.max(t, this.#pastTime.get(p) ?? 0);
+    return t;
+  }
+
+  public *acceptedAncestors(event: SignedEvent): Generator<SignedEvent> {
+    const stack = [...event.parentIds];
+    const seen = new Set<EventId>();
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const e = this.source.event(id);
+      if (!e) continue;
+      if (this.accepted.has(id)) yield e;
+      for (const p of e.parentIds) stack.push(p);
+    }
+  }
+
+  public parentsOf(id: EventId): EventId[] {
+    const e = this.source.event(id)!;
+    const virtual = this.virtualParents.get(id);
+    return virtual ? [...e.parentIds, ...virtual] : [...e.parentIds];
+  }
+
+  /**
+   * Judge one event against the current state without changing anything: sequence, then the
+   * rules. Whatever goes wrong while judging becomes a rejection of this event, never an
+   * exception out of the fold.
+   */
+  public judge(e: SignedEvent): { outcome: Outcome; chain: Clock } {
+    const authorIdx = this.#index(e.author);
+    const chain = this.#merged(this.#chain, e);
+    const seqKnown = chain[authorIdx] ?? 0;
+    if (this.source.isEquivocating(e.id)) {
+      return { outcome: { ok: false, code: RejectionCode.EQUIVOCATION, reason: `${e.author} signed two events with sequence number ${e.header.seq}` }, chain };
+    }
+    if (e.header.seq !== seqKnown + 1) {
+      return { outcome: { ok: false, code: RejectionCode.SEQUENCE_GAP, reason: `sequence ${e.header.seq} does not follow the author's known sequence ${seqKnown}` }, chain };
+    }
+    // Well sequenced: the author's chain goes on through this event whatever the rules say.
+    chain[authorIdx] = e.header.seq;
+    if (e.pursuanceId === null) return { outcome: { ok: false, code: RejectionCode.INVALID_GENESIS, reason: 'a pursuance has exactly one genesis' }, chain };
+    try {
+      return { outcome: this.applier.validate(e), chain };
+    } catch (err) {
+      return { outcome: judgementFailed(err), chain };
+    }
+  }
+
+  /** Process one event whose parents are all processed. */
+  public process(e: SignedEvent): void {
+    const authorIdx = this.#index(e.author);
+    const judged = this.judge(e);
+    let outcome = judged.outcome;
+    if (outcome.ok) {
+      try {
+        outcome.commit();
+      } catch (err) {
+        // A commit that throws is a bug in the rules code; every replica hits it identically, so
+        // rejecting the event keeps replicas in step instead of crashing all of them.
+        outcome = judgementFailed(err);
+      }
+    }
+    this.#chain.set(e.id, judged.chain);
+    const vc = this.#merged(this.#vc, e);
+    let pastTime = this.causalTime(e);
+    if (outcome.ok) {
+      vc[authorIdx] = e.header.seq;
+      pastTime = Math.max(pastTime, e.header.time);
+    }
+    this.#vc.set(e.id, vc);
+    this.#pastTime.set(e.id, pastTime);
+    this.#finish(e, outcome);
+    if (outcome.ok) this.#enforceRemovalPrecedence(e, vc);
+  }
+
+  /** Record the genesis, which the log has already turned into the initial state. */
+  public processGenesis(e: SignedEvent): void {
+    const vc = new Float64Array(1);
+    vc[this.#index(e.author)] = 1;
+    this.#vc.set(e.id, vc);
+    this.#chain.set(e.id, vc);
+    this.#pastTime.set(e.id, e.header.time);
+    this.#finish(e, { ok: true, commit: () => undefined });
+  }
+
+  #finish(e: SignedEvent, outcome: Outcome): void {
+    if (outcome.ok) {
+      this.applier.noteAccepted(e);
+      this.accepted.add(e.id);
+      if (isKind(e, 'member.add')) this.source.noteMember(onionFromPublicKey(e.header.body.member));
+      this.logHash = sha256(this.logHash, Buffer.from(e.id, 'hex'));
+    } else {
+      this.rejections.set(e.id, { eventId: e.id, code: outcome.code, reason: outcome.reason, ...(outcome.rule ? { rule: outcome.rule } : {}) });
+    }
+    this.position.set(e.id, this.order.length);
+    this.order.push(e.id);
+    this.processed.add(e.id);
+  }
+
+  #enforceRemovalPrecedence(e: SignedEvent, vc: Clock): void {
+    if (!isKind(e, 'member.remove') && !isKind(e, 'role.remove')) return;
+    const removed = onionFromPublicKey(e.header.body.member);
+    if (removed === e.author) return;
+    const idx = this.#authorIndex.get(removed);
+    // What the remover had seen of the removed member: accepted events only (see the header).
+    const cutoff = idx === undefined ? 0 : (vc[idx] ?? 0);
+    const late: EventId[] = [];
+    for (const x of this.source.eventsBy(removed)) {
+      if (x.header.seq > cutoff && this.processed.has(x.id) && x.id !== e.id && !this.#reaches(e.id, x.id)) late.push(x.id);
+    }
+    if (late.length === 0) return;
+    const next = new Map([...this.virtualParents].map(([k, v]) => [k, new Set(v)]));
+    for (const x of late) {
+      const set = next.get(x) ?? new Set<EventId>();
+      set.add(e.id);
+      next.set(x, set);
+    }
+    this.restartWith = next;
+  }
+
+  /** Is `target` reachable from `from` by walking parents (real and virtual)? */
+  #reaches(from: EventId, target: EventId): boolean {
+    const stack = [from];
+    const seen = new Set<EventId>();
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (id === target) return true;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      for (const p of this.parentsOf(id)) if (this.source.event(p)) stack.push(p);
+    }
+    return false;
+  }
+}
+
+function judgementFailed(err: unknown): Outcome {
+  const detail = err instanceof Error ? `${err.name}: ${err.message}` : 'a non-error value was thrown';
+  return { ok: false, code: RejectionCode.JUDGEMENT_FAILED, reason: `judging this event failed (${detail.slice(0, 200)})` };
+}
+
+/** A finished fold and the heads of what it processed (the parents of the next event). */
+export interface Folded {
+  readonly run: FoldRun;
+  readonly heads: Set<EventId>;
+}
+
+/** Fold every event of `source` that is not pending, restarting while removals add virtual edges. */
+export function fold(source: FoldSource): Folded {
+  let virtual = new Map<EventId, Set<EventId>>();
+  for (;;) {
+    const folded = foldOnce(source, virtual);
+    if (!folded.run.restartWith) return folded;
+    virtual = folded.run.restartWith;
+  }
+}
+
+function foldOnce(source: FoldSource, virtual: Map<EventId, Set<EventId>>): Folded {
+  const genesis = source.genesis;
+  const initial = stateFromGenesis(genesis);
+  if (!initial.ok) throw new EventRejectedError(initial.code, initial.reason);
+  const run = new FoldRun(source, initial.state, virtual);
+  const waiting = new Map<EventId, number>();
+  for (const e of source.events()) {
+    if (e.id === genesis.id || source.isPending(e.id)) continue;
+    const parents = run.parentsOf(e.id);
+    waiting.set(e.id, parents.length);
+    for (const p of parents) {
+      const list = run.children.get(p) ?? [];
+      list.push(e.id);
+      run.children.set(p, list);
+    }
+  }
+  const heap = new MinHeap<ReadyItem>(readyLess);
+  const release = (id: EventId): void => {
+    for (const child of run.children.get(id) ?? []) {
+      const left = waiting.get(child)! - 1;
+      waiting.set(child, left);
+      if (left === 0) {
+        const c = source.event(child)!;
+        heap.push({ cls: classOf(c.header.kind), rank: run.applier.rankOf(c.author), id: child });
+      }
+    }
+  };
+  run.processGenesis(genesis);
+  release(genesis.id);
+  for (let item = heap.pop(); item; item = heap.pop()) {
+    run.process(source.event(item.id)!);
+    // Unfinished: fold() runs again with the new virtual edges, so no heads are worked out.
+    if (run.restartWith) return { run, heads: new Set() };
+    release(item.id);
+  }
+  // Heads follow REAL parent edges only: a virtual edge (removal precedence) is an ordering
+  // constraint of the fold, not something any author named, so an author whose event got a
+  // virtual child must still build on it or its next event would skip its own sequence.
+  const heads = new Set(run.processed);
+  for (const id of run.processed) for (const p of source.event(id)!.parentIds) heads.delete(p);
+  return { run, heads };
+}

@@ -1,0 +1,48 @@
+import type { EventKind } from './bodies.js';
+import type { TaskAction } from './rules/schema.js';
+
+/**
+ * The capability (CASL action on a subject, see rules/compile.ts) an author must hold for each
+ * event kind. The fold checks it on every replica and the author checks it before signing;
+ * both read it here, so they cannot drift apart. Typed over every EventKind: a new kind does
+ * not compile until someone decides what it needs.
+ *
+ * `null`: no rules capability decides, the fold checks who may itself (see the comments).
+ */
+export type Permission =
+  | { readonly subject: 'Task'; readonly action: TaskAction }
+  | { readonly subject: 'Role'; readonly action: 'assign' | 'remove' }
+  | { readonly subject: 'Keys'; readonly action: 'rotate' }
+  | { readonly subject: 'Member'; readonly action: 'invite' | 'expel' }
+  | { readonly subject: 'Rules'; readonly action: 'change' }
+  | { readonly subject: 'Relay'; readonly action: 'move' };
+
+export const PERMISSION_OF = {
+  // Nobody: a pursuance has exactly one genesis.
+  genesis: null,
+  'member.add': { subject: 'Member', action: 'invite' },
+  'member.remove': { subject: 'Member', action: 'expel' },
+  // Any member, for themselves (except the last founder).
+  'member.leave': null,
+  'role.assign': { subject: 'Role', action: 'assign' },
+  'role.remove': { subject: 'Role', action: 'remove' },
+  'rules.change': { subject: 'Rules', action: 'change' },
+  'keys.rotate': { subject: 'Keys', action: 'rotate' },
+  // Holders of the role, or whoever may rotate its keys (fold/keys.ts validateShares).
+  'keys.share': null,
+  'relay.move': { subject: 'Relay', action: 'move' },
+  // Founders nominate and endorse; only the nominee claims (fold/governance.ts).
+  'founder.nominate': null,
+  'founder.endorse': null,
+  'founder.claim': null,
+  'task.create': { subject: 'Task', action: 'create' },
+  'task.edit': { subject: 'Task', action: 'edit' },
+  'task.assign': { subject: 'Task', action: 'assign' },
+  'task.status': { subject: 'Task', action: 'transition' },
+  'task.close': { subject: 'Task', action: 'close' },
+  // Reopening undoes a close: the same capability.
+  'task.reopen': { subject: 'Task', action: 'close' },
+  'task.comment': { subject: 'Task', action: 'comment' },
+  // Moving a task under another parent edits its structure.
+  'task.move': { subject: 'Task', action: 'edit' },
+} as const satisfies { readonly [K in EventKind]: Permission | null };
