@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { record, runRelayStoreContractTests } from '../../../packages/relay/test/store-contract.js';
+import { record, runRelayStoreContractTests } from '@pursuance/relay/testing';
 import { TypeormRelayStore, type CommitInfo } from '../src/store/typeorm-relay-store.js';
 
 runRelayStoreContractTests(async () => {

@@ -4,5 +4,4 @@
  * @pursuance/migrations as `cwtchMigrations`). Passes the same conformance suite as the
  * in-memory store.
  */
-export * from './entities.js';
-export * from './typeorm-profile-store.js';
+export { TypeormProfileStore, type TypeormProfileStoreOptions } from './typeorm-profile-store.js';

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { describe, expect, it } from 'vitest';
+import { runProfileStoreContractTests } from '@pursuance/cwtch/testing';
 import { cwtchMigrations } from '@pursuance/migrations';
-import { cwtchEntities, TypeormProfileStore } from '../src/index.js';
-import { runProfileStoreContractTests } from '../../cwtch/test/support/profile-store-contract.js';
+import { TypeormProfileStore } from '../src/index.js';
+import { cwtchEntities } from '../src/entities.js';
 
 async function dump(path: string): Promise<string> {
   const ds = new DataSource({ type: 'sqlite', database: path, entities: cwtchEntities, synchronize: false });
@@ -21,7 +22,7 @@ async function dump(path: string): Promise<string> {
   }
 }
 
-runProfileStoreContractTests('sqlite (TypeORM)', async () => {
+runProfileStoreContractTests(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cwtch-store-'));
   const path = join(dir, 'profile.sqlite');
   return {
@@ -29,7 +30,7 @@ runProfileStoreContractTests('sqlite (TypeORM)', async () => {
     snapshot: () => dump(path),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
-});
+}, 'sqlite (TypeORM)');
 
 describe('cwtch migrations', () => {
   it('create the schema (WAL) on an empty database, are no-ops on restart, and match the entities', async () => {

@@ -1,6 +1,6 @@
+import { decodeJSON, encodeJSON } from '@pursuance/codec';
 import { z } from 'zod';
 import { PeerMessageInvalidError } from './errors.js';
-import { decodeJSON, encodeJSON } from './json-codec.js';
 import { GET_VAL_FIELDS as G, MAX_ATTRIBUTE_PATH_LENGTH, MAX_ATTRIBUTE_VALUE_LENGTH, RET_VAL_FIELDS as R } from './protocol-profile.js';
 
 /** Public profile attributes by request/response: Cwtch's peerGetVal / peerRetVal. */
@@ -27,7 +27,7 @@ export function encodeAttributeRequest(request: AttributeRequest): Uint8Array {
 }
 
 export function parseAttributeRequest(bytes: Uint8Array): AttributeRequest {
-  const r = decodeJSON(bytes, MAX_BYTES, GetValSchema, fail);
+  const r = decodeJSON(bytes, GetValSchema, fail, { maxBytes: MAX_BYTES });
   return { scope: r[G.scope], path: r[G.path] };
 }
 
@@ -36,6 +36,6 @@ export function encodeAttributeResponse(response: AttributeResponse): Uint8Array
 }
 
 export function parseAttributeResponse(bytes: Uint8Array): AttributeResponse {
-  const r = decodeJSON(bytes, MAX_BYTES, RetValSchema, fail);
+  const r = decodeJSON(bytes, RetValSchema, fail, { maxBytes: MAX_BYTES });
   return { value: r[R.value], exists: r[R.exists] };
 }

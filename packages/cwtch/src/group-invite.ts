@@ -1,9 +1,9 @@
 import { fromBase64, isOnionName, toBase64, type OnionName } from '@pursuance/crypto';
+import { parseJSONText } from '@pursuance/codec';
 import { RelayError, importKeyBundle, type SignedKeyBundle } from '@pursuance/relay';
 import { z } from 'zod';
 import { InviteInvalidError } from './errors.js';
 import { deriveGroupId, isGroupId } from './group-id.js';
-import { parseJSONText } from './json-codec.js';
 import {
   GROUP_INVITE_PREFIX,
   GROUP_INVITE_VERSION,
@@ -83,7 +83,7 @@ export function parseGroupInvite(text: string): ParsedGroupInvite {
   } catch (cause) {
     throw fail('invite part is not base64 UTF-8', cause);
   }
-  const raw = parseJSONText(json, MAX_INVITE_LENGTH, InviteSchema, fail);
+  const raw = parseJSONText(json, InviteSchema, fail, { maxLength: MAX_INVITE_LENGTH });
   let key: Uint8Array;
   try {
     key = fromBase64(raw.SharedKey);

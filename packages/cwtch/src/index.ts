@@ -18,24 +18,54 @@
  * await alice.postToGroup(groupId, { o: OVERLAY.chat, d: 'hello' });
  * ```
  */
-export * from './errors.js';
-export * from './protocol-profile.js';
-export * from './store.js';
-export * from './vault.js';
-export * from './records.js';
-export * from './backoff.js';
-export * from './peer-protocol.js';
-export * from './overlays.js';
-export * from './attributes.js';
-export * from './group-id.js';
-export * from './group-invite.js';
-export * from './fragments.js';
-export * from './group-envelope.js';
-export * from './group-log.js';
-export * from './group-manager.js';
-export * from './repair-protocol.js';
-export * from './peer-links.js';
-export * from './outbox.js';
-export * from './relay-sync.js';
-export * from './repair.js';
-export * from './cwtch-peer.js';
+export {
+  ContactBlockedError,
+  ContactUnknownError,
+  CwtchError,
+  type CwtchErrorCode,
+  FragmentInvalidError,
+  GroupMessageInvalidError,
+  GroupUnknownError,
+  InviteInvalidError,
+  InviteRejectedError,
+  MoveNotAuthorisedError,
+  NotAMemberError,
+  NotDecryptableError,
+  OverlayInvalidError,
+  PayloadTooLargeError,
+  PeerMessageInvalidError,
+  PeerStoppedError,
+  PeerUnreachableError,
+  ProfileCorruptError,
+  ProfileExistsError,
+  ProfileNotFoundError,
+  RelayUnknownError,
+  RequestTimeoutError,
+  SignatureInvalidError,
+  StoreClosedError,
+  StoreFailedError,
+  StoreInvalidOperationError,
+  WrongPasswordError,
+} from './errors.js';
+export { OVERLAY } from './protocol-profile.js';
+export {
+  type ListOptions,
+  MemoryProfileStore,
+  type ProfileRecord,
+  type ProfileStore,
+  type StoreOp,
+  validateHeader,
+  validateListOptions,
+  validateOps,
+} from './store.js';
+export type { Contact, DirectMessage, GroupRecord, RelayRecord } from './records.js';
+export type { AttributeResponse } from './attributes.js';
+export { type Overlay, encodeOverlay } from './overlays.js';
+export { deriveGroupId, groupGenesis } from './group-id.js';
+export { encodeGroupInvite, parseGroupInvite } from './group-invite.js';
+export { type GroupKeys, sealGroupMessage, trialDecrypt } from './group-envelope.js';
+// Everything CwtchPeer's methods and events name, so callers can write their types down.
+export { CwtchPeer, type CreatePeerOptions, type CwtchPeerOptions } from './cwtch-peer.js';
+export type { CwtchPeerEvents, FullGapReport, GroupMessage, ReceivedDirectMessage } from './peer-context.js';
+export type { MembershipResolver } from './groups.js';
+export type { RepairOutcome } from './repair.js';

@@ -1,6 +1,6 @@
+import { decodeJSON, encodeJSON } from '@pursuance/codec';
 import { z } from 'zod';
 import { OverlayInvalidError } from './errors.js';
-import { decodeJSON, encodeJSON } from './json-codec.js';
 import { MAX_OVERLAY_TYPE, MAX_PEER_MESSAGE_DATA, OVERLAY } from './protocol-profile.js';
 
 /**
@@ -20,7 +20,7 @@ export function encodeOverlay(overlay: Overlay): Uint8Array {
 }
 
 export function parseOverlay(bytes: Uint8Array, maxBytes: number = MAX_PEER_MESSAGE_DATA): Overlay {
-  const parsed = decodeJSON(bytes, maxBytes, OverlaySchema, fail);
+  const parsed = decodeJSON(bytes, OverlaySchema, fail, { maxBytes });
   return { o: parsed.o, d: parsed.d };
 }
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { base64UpTo, decodeJSON, encodeJSON } from '@pursuance/codec';
 import { toBase64, toHex } from '@pursuance/crypto';
 import { z } from 'zod';
 import { PeerMessageInvalidError } from './errors.js';
-import { base64Field, decodeJSON, encodeJSON } from './json-codec.js';
 import { MAX_PEER_CONTEXT_LENGTH, MAX_PEER_MESSAGE_DATA, MAX_PEER_MESSAGE_ID_LENGTH, PEER_MESSAGE_FIELDS as F } from './protocol-profile.js';
 
 /**
@@ -22,13 +22,13 @@ export const MAX_PEER_MESSAGE_BYTES = 8150;
 const PeerMessageSchema = z.strictObject({
   [F.id]: z.string().min(1).max(MAX_PEER_MESSAGE_ID_LENGTH).regex(/^[A-Za-z0-9_-]+$/),
   [F.context]: z.string().min(1).max(MAX_PEER_CONTEXT_LENGTH).regex(/^[\x21-\x7e]+$/),
-  [F.data]: base64Field(MAX_PEER_MESSAGE_DATA),
+  [F.data]: base64UpTo(MAX_PEER_MESSAGE_DATA),
 });
 
 const fail = (reason: string, cause?: unknown) => new PeerMessageInvalidError(`peer message: ${reason}`, { cause });
 
 export function parsePeerMessage(payload: Uint8Array): PeerMessage {
-  const m = decodeJSON(payload, MAX_PEER_MESSAGE_BYTES, PeerMessageSchema, fail);
+  const m = decodeJSON(payload, PeerMessageSchema, fail, { maxBytes: MAX_PEER_MESSAGE_BYTES });
   return { id: m[F.id], context: m[F.context], data: m[F.data] };
 }
 

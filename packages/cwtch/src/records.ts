@@ -1,3 +1,4 @@
+import { bytes } from '@pursuance/codec';
 import type { CanonicalValue, OnionName } from '@pursuance/crypto';
 import { z } from 'zod';
 import { ProfileCorruptError } from './errors.js';
@@ -21,8 +22,8 @@ export const COLLECTIONS = {
 } as const;
 
 const onion = z.string().refine(isValidOnion, 'onion name') as unknown as z.ZodType<OnionName>;
-const bytes = (size?: number): z.ZodType<Uint8Array> =>
-  z.instanceof(Uint8Array).refine((b) => size === undefined || b.length === size, { message: `expected ${size} bytes` });
+/** Payloads and ciphertexts whose size the record does not fix (their codecs bound them). */
+const anyBytes: z.ZodType<Uint8Array> = z.instanceof(Uint8Array);
 const int = z.number().int().min(0);
 
 export const SettingsSchema = z.strictObject({
@@ -72,7 +73,7 @@ export const OutboxEntrySchema = z.strictObject({
   id: z.string(),
   to: onion,
   context: z.string(),
-  data: bytes(),
+  data: anyBytes,
   attempts: int,
   nextAttemptAt: int,
   createdAt: int,
@@ -94,11 +95,11 @@ export const FragmentHeaderSchema = z.strictObject({ id: bytes(16), index: int, 
 
 export const GroupEntrySchema = z.strictObject({
   signature: bytes(64),
-  ciphertext: bytes(),
+  ciphertext: anyBytes,
   previous: bytes(64),
   sender: onion,
   timestamp: int,
-  payload: bytes(),
+  payload: anyBytes,
   fragment: FragmentHeaderSchema.nullable(),
   own: z.boolean(),
   acked: z.boolean(),

@@ -1,9 +1,9 @@
-import { fromBase64, toBase64 } from '@pursuance/crypto';
+import { base64Bytes, decodeJSON, encodeJSON } from '@pursuance/codec';
+import { toBase64 } from '@pursuance/crypto';
 import type { EncryptedGroupMessage } from '@pursuance/relay';
 import { z } from 'zod';
 import { PeerMessageInvalidError } from './errors.js';
 import { isGroupId } from './group-id.js';
-import { decodeJSON, encodeJSON } from './json-codec.js';
 import { GROUP_CIPHERTEXT_SIZE, GROUP_SIGNATURE_SIZE, GROUP_SYNC_MESSAGE_SIZE, MAX_PEER_MESSAGE_DATA, MAX_REPAIR_SIGNATURES_PER_REQUEST } from './protocol-profile.js';
 
 /**
@@ -19,23 +19,9 @@ export interface RepairRequest {
   readonly signatures: readonly Uint8Array[];
 }
 
-const signature = z
-  .string()
-  .length(88)
-  .transform((text, ctx) => {
-    try {
-      const bytes = fromBase64(text);
-      if (bytes.length === GROUP_SIGNATURE_SIZE) return bytes;
-    } catch {
-      // reported below
-    }
-    ctx.addIssue({ code: 'custom', message: 'expected base64 of 64 bytes' });
-    return z.NEVER;
-  });
-
 const RequestSchema = z.strictObject({
   GroupID: z.string().refine(isGroupId, 'group id'),
-  Signatures: z.array(signature).min(1).max(MAX_REPAIR_SIGNATURES_PER_REQUEST),
+  Signatures: z.array(base64Bytes(GROUP_SIGNATURE_SIZE)).min(1).max(MAX_REPAIR_SIGNATURES_PER_REQUEST),
 });
 const fail = (reason: string, cause?: unknown) => new PeerMessageInvalidError(`repair request: ${reason}`, { cause });
 
@@ -44,7 +30,7 @@ export function encodeRepairRequest(request: RepairRequest): Uint8Array {
 }
 
 export function parseRepairRequest(bytes: Uint8Array): RepairRequest {
-  const r = decodeJSON(bytes, MAX_PEER_MESSAGE_DATA, RequestSchema, fail);
+  const r = decodeJSON(bytes, RequestSchema, fail, { maxBytes: MAX_PEER_MESSAGE_DATA });
   return { groupId: r.GroupID, signatures: r.Signatures };
 }
 

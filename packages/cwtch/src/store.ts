@@ -7,7 +7,7 @@ import { ProfileExistsError, StoreClosedError, StoreInvalidOperationError } from
  * store only ever sees random-looking names and ciphertexts.
  *
  * Implementations: MemoryProfileStore (tests, throwaway peers) and the SQLite/TypeORM store in
- * packages/cwtch-store-sqlite. Both pass packages/cwtch/test/support/profile-store-contract.ts.
+ * packages/cwtch-store-sqlite. Both pass the contract suite in `@pursuance/cwtch/testing`.
  */
 export interface ProfileRecord {
   readonly key: string;

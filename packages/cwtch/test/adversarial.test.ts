@@ -1,22 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, TEST_SCRYPT_PARAMS, randomKey, toHex } from '@pursuance/crypto';
 import type { EncryptedGroupMessage } from '@pursuance/relay';
-import {
-  GroupManager,
-  MAX_GROUP_PAYLOAD_PER_MESSAGE,
-  MemoryProfileStore,
-  OVERLAY,
-  ProfileVault,
-  WITHHELD_REASON,
-  deriveGroupId,
-  groupGenesis,
-  sealGroupMessage,
-  type CwtchPeer,
-  type RepairOutcome,
-} from '../src/index.js';
-import { AdversarialRelay, honest, modifiedCiphertext, modifiedSignature, type RelaySession } from './adversarial-relay.js';
-import { craftGroupMessage, until, waitForEvent } from './helpers.js';
-import { cwtchWorld, type CwtchWorld, type PeerHandle } from './world.js';
+import { MemoryProfileStore, OVERLAY, deriveGroupId, groupGenesis, sealGroupMessage, type CwtchPeer } from '../src/index.js';
+import { GroupManager } from '../src/group-manager.js';
+import { MAX_GROUP_PAYLOAD_PER_MESSAGE } from '../src/protocol-profile.js';
+import { ProfileVault } from '../src/vault.js';
+import { WITHHELD_REASON, type RepairOutcome } from '../src/repair.js';
+import { AdversarialRelay, honest, modifiedCiphertext, modifiedSignature, type RelaySession } from './support/adversarial-relay.js';
+import { craftGroupMessage, until, waitForEvent } from './support/helpers.js';
+import { cwtchWorld, type CwtchWorld, type PeerHandle } from './support/world.js';
 
 /**
  * Three members on a hostile relay. Whatever the relay does — drop for one member, modify,

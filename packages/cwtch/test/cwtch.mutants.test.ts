@@ -4,32 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EncryptedGroupMessage } from '@pursuance/relay';
 import { Identity, canonicalEncode, padToSize, toHex, type CanonicalValue } from '@pursuance/crypto';
 import { ApplicationChain, AuthApp, TapirService } from '@pursuance/tapir';
-import {
-  FRAGMENT_ID_SIZE,
-  FragmentInvalidError,
-  GROUP_PADDED_PLAINTEXT_SIZE,
-  GroupLog,
-  GroupMessageInvalidError,
-  MAX_GROUP_PAYLOAD_PER_MESSAGE,
-  PEER_CONTEXT,
-  RepairEngine,
-  WITHHELD_REASON,
-  decodeGroupPlaintext,
-  encodeRepairAnswer,
-  encodeGroupPlaintext,
-  encodePeerMessage,
-  groupGenesis,
-  newMessageId,
-  parsePeerMessage,
-  parseRepairRequest,
-  type GroupManager,
-  type LogEntry,
-  type PeerLink,
-  type PeerLinks,
-  type PeerMessage,
-  type RepairOutcome,
-} from '../src/index.js';
-import { cwtchWorld, type CwtchWorld, type PeerHandle } from './world.js';
+import { FragmentInvalidError, GroupMessageInvalidError, groupGenesis } from '../src/index.js';
+import { FRAGMENT_ID_SIZE, GROUP_PADDED_PLAINTEXT_SIZE, MAX_GROUP_PAYLOAD_PER_MESSAGE, PEER_CONTEXT } from '../src/protocol-profile.js';
+import { GroupLog, type LogEntry } from '../src/group-log.js';
+import { RepairEngine, WITHHELD_REASON, type RepairOutcome } from '../src/repair.js';
+import { decodeGroupPlaintext, encodeGroupPlaintext } from '../src/group-envelope.js';
+import { encodeRepairAnswer, parseRepairRequest } from '../src/repair-protocol.js';
+import { encodePeerMessage, newMessageId, parsePeerMessage, type PeerMessage } from '../src/peer-protocol.js';
+import type { GroupManager } from '../src/group-manager.js';
+import type { PeerLink, PeerLinks } from '../src/peer-links.js';
+import { cwtchWorld, type CwtchWorld, type PeerHandle } from './support/world.js';
 
 const sender = Identity.generate().onion;
 const previous = new Uint8Array(64).fill(7);

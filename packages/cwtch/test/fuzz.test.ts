@@ -2,32 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Identity, canonicalEncode, concatBytes, padToSize, toBase64, type CanonicalValue } from '@pursuance/crypto';
 import { exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
-import {
-  CwtchError,
-  GROUP_PADDED_PLAINTEXT_SIZE,
-  GROUP_SYNC_MESSAGE_SIZE,
-  MAX_GROUP_PAYLOAD_PER_MESSAGE,
-  decodeGroupPlaintext,
-  encodeAttributeRequest,
-  encodeAttributeResponse,
-  encodeGroupInvite,
-  encodeGroupPlaintext,
-  encodeOverlay,
-  encodePeerMessage,
-  encodeRepairAnswer,
-  encodeRepairRequest,
-  groupGenesis,
-  openGroupMessage,
-  parseAttributeRequest,
-  parseAttributeResponse,
-  parseGroupInvite,
-  parseOverlay,
-  parsePeerMessage,
-  parseRepairAnswer,
-  parseRepairRequest,
-  sealGroupMessage,
-} from '../src/index.js';
-import { testGroup } from './helpers.js';
+import { CwtchError, encodeGroupInvite, encodeOverlay, groupGenesis, parseGroupInvite, sealGroupMessage } from '../src/index.js';
+import { GROUP_PADDED_PLAINTEXT_SIZE, GROUP_SYNC_MESSAGE_SIZE, MAX_GROUP_PAYLOAD_PER_MESSAGE } from '../src/protocol-profile.js';
+import { decodeGroupPlaintext, encodeGroupPlaintext, openGroupMessage } from '../src/group-envelope.js';
+import { encodeAttributeRequest, encodeAttributeResponse, parseAttributeRequest, parseAttributeResponse } from '../src/attributes.js';
+import { encodePeerMessage, parsePeerMessage } from '../src/peer-protocol.js';
+import { encodeRepairAnswer, encodeRepairRequest, parseRepairAnswer, parseRepairRequest } from '../src/repair-protocol.js';
+import { parseOverlay } from '../src/overlays.js';
+import { testGroup } from './support/helpers.js';
 
 /**
  * Every parser of network bytes this package adds, fed >= 20,000 inputs each: random bytes,

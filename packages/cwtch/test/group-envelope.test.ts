@@ -1,26 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Identity, fromHex, randomKey, toHex } from '@pursuance/crypto';
-import {
-  FragmentInvalidError,
-  GROUP_CIPHERTEXT_SIZE,
-  GroupMessageInvalidError,
-  MAX_FRAGMENTS,
-  MAX_GROUP_PAYLOAD,
-  MAX_GROUP_PAYLOAD_PER_MESSAGE,
-  NotAMemberError,
-  NotDecryptableError,
-  SignatureInvalidError,
-  decodeGroupPlaintext,
-  deriveGroupId,
-  encodeGroupPlaintext,
-  groupGenesis,
-  openGroupMessage,
-  sealGroupMessage,
-  splitPayload,
-  trialDecrypt,
-  type GroupKeys,
-} from '../src/index.js';
-import { craftGroupMessage, testGroup } from './helpers.js';
+import { FragmentInvalidError, GroupMessageInvalidError, NotAMemberError, NotDecryptableError, SignatureInvalidError, deriveGroupId, groupGenesis, sealGroupMessage, trialDecrypt, type GroupKeys } from '../src/index.js';
+import { GROUP_CIPHERTEXT_SIZE, MAX_FRAGMENTS, MAX_GROUP_PAYLOAD, MAX_GROUP_PAYLOAD_PER_MESSAGE } from '../src/protocol-profile.js';
+import { decodeGroupPlaintext, encodeGroupPlaintext, openGroupMessage } from '../src/group-envelope.js';
+import { splitPayload } from '../src/fragments.js';
+import { craftGroupMessage, testGroup } from './support/helpers.js';
 
 const alice = Identity.generate();
 const bob = Identity.generate();

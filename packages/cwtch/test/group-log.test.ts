@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Identity, toHex } from '@pursuance/crypto';
-import { GroupLog, MAX_GROUP_PAYLOAD_PER_MESSAGE, groupGenesis, splitPayload, type LogEntry } from '../src/index.js';
+import { groupGenesis } from '../src/index.js';
+import { GroupLog, type LogEntry } from '../src/group-log.js';
+import { MAX_GROUP_PAYLOAD_PER_MESSAGE } from '../src/protocol-profile.js';
+import { splitPayload } from '../src/fragments.js';
 
 const alice = Identity.generate().onion;
 const groupId = '0123456789abcdef0123456789abcdef';

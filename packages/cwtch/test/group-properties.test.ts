@@ -2,20 +2,14 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Identity, TEST_SCRYPT_PARAMS, randomKey, toHex } from '@pursuance/crypto';
 import type { EncryptedGroupMessage } from '@pursuance/relay';
-import {
-  COLLECTIONS,
-  GroupManager,
-  MAX_GROUP_PAYLOAD_PER_MESSAGE,
-  MemoryProfileStore,
-  ProfileVault,
-  deriveGroupId,
-  groupGenesis,
-  sealGroupMessage,
-  splitPayload,
-  type GapReport,
-  type GroupRecord,
-} from '../src/index.js';
-import { craftGroupMessage } from './helpers.js';
+import { MemoryProfileStore, deriveGroupId, groupGenesis, sealGroupMessage, type GroupRecord } from '../src/index.js';
+import { COLLECTIONS } from '../src/records.js';
+import { GroupManager } from '../src/group-manager.js';
+import { MAX_GROUP_PAYLOAD_PER_MESSAGE } from '../src/protocol-profile.js';
+import { ProfileVault } from '../src/vault.js';
+import { splitPayload } from '../src/fragments.js';
+import type { GapReport } from '../src/group-log.js';
+import { craftGroupMessage } from './support/helpers.js';
 
 /**
  * The central property of the group log: the stored set and the gap report depend only on

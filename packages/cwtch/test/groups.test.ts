@@ -11,8 +11,8 @@ import {
   type CwtchPeer,
   type GroupMessage,
 } from '../src/index.js';
-import { until, waitForEvent } from './helpers.js';
-import { cwtchWorld, type CwtchWorld } from './world.js';
+import { until, waitForEvent } from './support/helpers.js';
+import { cwtchWorld, type CwtchWorld } from './support/world.js';
 
 let world: CwtchWorld;
 beforeAll(async () => {

@@ -1,7 +1,8 @@
-import { MemoryProfileState, MemoryProfileStore } from '../src/index.js';
-import { runProfileStoreContractTests } from './support/profile-store-contract.js';
+import { runProfileStoreContractTests } from '@pursuance/cwtch/testing';
+import { MemoryProfileStore } from '../src/index.js';
+import { MemoryProfileState } from '../src/store.js';
 
-runProfileStoreContractTests('memory', () => {
+runProfileStoreContractTests(() => {
   const state = new MemoryProfileState();
   return Promise.resolve({
     open: () => Promise.resolve(new MemoryProfileStore(state)),
@@ -15,4 +16,4 @@ runProfileStoreContractTests('memory', () => {
       ),
     cleanup: () => Promise.resolve(),
   });
-});
+}, 'memory');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OVERLAY, encodeGroupInvite, parseGroupInvite, type CwtchPeer } from '../src/index.js';
-import { until, waitForEvent } from './helpers.js';
-import { cwtchWorld, type CwtchWorld } from './world.js';
+import { until, waitForEvent } from './support/helpers.js';
+import { cwtchWorld, type CwtchWorld } from './support/world.js';
 
 let world: CwtchWorld;
 beforeAll(async () => {

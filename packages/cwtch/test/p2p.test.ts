@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, toBase64 } from '@pursuance/crypto';
 import { ApplicationChain, AuthApp, TapirService, type Connection } from '@pursuance/tapir';
-import { OVERLAY, PEER_CONTEXT, encodeOverlay, encodePeerMessage, parsePeerMessage, retryDelay, type CwtchPeer } from '../src/index.js';
-import { until, waitForEvent } from './helpers.js';
-import { cwtchWorld, type CwtchWorld } from './world.js';
+import { OVERLAY, encodeOverlay, type CwtchPeer } from '../src/index.js';
+import { PEER_CONTEXT } from '../src/protocol-profile.js';
+import { encodePeerMessage, parsePeerMessage } from '../src/peer-protocol.js';
+import { retryDelay } from '../src/backoff.js';
+import { until, waitForEvent } from './support/helpers.js';
+import { cwtchWorld, type CwtchWorld } from './support/world.js';
 
 let world: CwtchWorld;
 beforeAll(async () => {

@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, fromHex, randomKey, toHex } from '@pursuance/crypto';
 import { ApplicationChain, AuthApp, TapirService, type Connection } from '@pursuance/tapir';
-import { OVERLAY, PEER_CONTEXT, deriveGroupId, encodePeerMessage, encodeRepairRequest, newMessageId, parsePeerMessage, parseRepairAnswer, type CwtchPeer } from '../src/index.js';
-import { until, waitForEvent } from './helpers.js';
-import { cwtchWorld, type CwtchWorld, type PeerHandle } from './world.js';
+import { OVERLAY, deriveGroupId, type CwtchPeer } from '../src/index.js';
+import { PEER_CONTEXT } from '../src/protocol-profile.js';
+import { encodePeerMessage, newMessageId, parsePeerMessage } from '../src/peer-protocol.js';
+import { encodeRepairRequest, parseRepairAnswer } from '../src/repair-protocol.js';
+import { until, waitForEvent } from './support/helpers.js';
+import { cwtchWorld, type CwtchWorld, type PeerHandle } from './support/world.js';
 
 /**
  * Gap repair asked by someone outside the group. The signatures of a group's messages are not

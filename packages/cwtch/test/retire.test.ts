@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex, type OnionName } from '@pursuance/crypto';
-import { OVERLAY, type CwtchPeer, type RepairOutcome } from '../src/index.js';
-import { AdversarialRelay, honest, type RelaySession } from './adversarial-relay.js';
-import { until, waitForEvent } from './helpers.js';
-import { cwtchWorld, type CwtchWorld, type PeerHandle } from './world.js';
+import { OVERLAY, type CwtchPeer } from '../src/index.js';
+import type { RepairOutcome } from '../src/repair.js';
+import { AdversarialRelay, honest, type RelaySession } from './support/adversarial-relay.js';
+import { until, waitForEvent } from './support/helpers.js';
+import { cwtchWorld, type CwtchWorld, type PeerHandle } from './support/world.js';
 
 /**
  * An application re-keyed its group away from carol (expelled) and retires the old one: carol

@@ -1,6 +1,6 @@
+import { runRelayStoreContractTests } from '@pursuance/relay/testing';
 import { MemoryRelayStore } from '../src/index.js';
 import { MemoryRelayState } from '../src/memory-store.js';
-import { runRelayStoreContractTests } from './store-contract.js';
 
 runRelayStoreContractTests(() => {
   const state = new MemoryRelayState();

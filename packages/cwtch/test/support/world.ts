@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Identity, TEST_SCRYPT_PARAMS, type OnionName } from '@pursuance/crypto';
 import { MemoryKeyBundlePins, MemoryRelayStore, RelayServer, generateVoprfKeyPair, trustKeyBundle, type RelayStore } from '@pursuance/relay';
 import { LoopbackACN } from '@pursuance/tapir';
-import { CwtchPeer, MemoryProfileState, MemoryProfileStore, type CwtchPeerOptions } from '../src/index.js';
+import { CwtchPeer, MemoryProfileStore, type CwtchPeerOptions } from '../../src/index.js';
+import { MemoryProfileState } from '../../src/store.js';
 
 export const PASSWORD = 'test password';
 

@@ -1,6 +1,8 @@
 import { Identity, canonicalEncode, padToSize, randomKey, secretboxSeal, type CanonicalValue, type OnionName } from '@pursuance/crypto';
 import type { EncryptedGroupMessage } from '@pursuance/relay';
-import { GROUP_PADDED_PLAINTEXT_SIZE, deriveGroupId, groupSignedBytes, type GroupKeys } from '../src/index.js';
+import { deriveGroupId, type GroupKeys } from '../../src/index.js';
+import { GROUP_PADDED_PLAINTEXT_SIZE } from '../../src/protocol-profile.js';
+import { groupSignedBytes } from '../../src/group-envelope.js';
 
 /** A group on a made-up relay (no network): what sealing and checking need. */
 export function testGroup(options: { members?: OnionName[] | null; relay?: OnionName } = {}): GroupKeys {

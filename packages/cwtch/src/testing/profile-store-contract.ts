@@ -1,19 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Identity, TEST_SCRYPT_PARAMS } from '@pursuance/crypto';
-import {
-  CwtchPeer,
-  MAX_STORE_VALUE_SIZE,
-  ProfileCorruptError,
-  ProfileExistsError,
-  ProfileNotFoundError,
-  ProfileVault,
-  StoreClosedError,
-  StoreInvalidOperationError,
-  WrongPasswordError,
-  type ProfileStore,
-  type StoreOp,
-} from '../../src/index.js';
 import { LoopbackACN } from '@pursuance/tapir';
+import { CwtchPeer } from '../cwtch-peer.js';
+import { ProfileCorruptError, ProfileExistsError, ProfileNotFoundError, StoreClosedError, StoreInvalidOperationError, WrongPasswordError } from '../errors.js';
+import { MAX_STORE_VALUE_SIZE, type ProfileStore, type StoreOp } from '../store.js';
+import { ProfileVault } from '../vault.js';
 
 /**
  * The ProfileStore contract. Every implementation runs this suite (memory in packages/cwtch,
@@ -37,8 +28,8 @@ async function keys(store: ProfileStore, collection: string): Promise<string[]> 
   return (await store.list(collection)).map((r) => r.key);
 }
 
-export function runProfileStoreContractTests(name: string, setup: () => Promise<ProfileStoreHarness>): void {
-  describe(`ProfileStore contract: ${name}`, () => {
+export function runProfileStoreContractTests(setup: () => Promise<ProfileStoreHarness>, title = 'ProfileStore'): void {
+  describe(`ProfileStore contract: ${title}`, () => {
     let harness: ProfileStoreHarness;
     let store: ProfileStore;
     beforeEach(async () => {

@@ -1,0 +1,49 @@
+import { KeyBundleChangedError, importKeyBundle, sameKeys, type SignedKeyBundle } from '@pursuance/relay';
+import { COLLECTIONS, RelayRecordSchema, decodeRecord, toCanonical, type RelayRecord } from './records.js';
+import type { ProfileVault } from './vault.js';
+
+/**
+ * The relays a profile trusts, each pinned to the signed key bundle it was first seen with
+ * (trust on first use): a relay that later presents other keys is refused, whoever hands us
+ * its bundle — an invite from a member, or the user.
+ */
+export class RelayBook {
+  readonly #vault: ProfileVault;
+  readonly #relays = new Map<string, RelayRecord>();
+
+  public constructor(vault: ProfileVault) {
+    this.#vault = vault;
+  }
+
+  public async load(): Promise<void> {
+    for await (const r of this.#vault.all(COLLECTIONS.relays)) {
+      const relay = decodeRecord(RelayRecordSchema, r.value, 'relay');
+      this.#relays.set(relay.boardOnion, relay);
+    }
+  }
+
+  public all(): RelayRecord[] {
+    return [...this.#relays.values()];
+  }
+
+  public get(boardOnion: string): RelayRecord | undefined {
+    return this.#relays.get(boardOnion);
+  }
+
+  /**
+   * Verify an exported bundle's signature and pin it on first use; KeyBundleChangedError if it
+   * differs from the pinned one.
+   */
+  public async trust(bundleText: string): Promise<SignedKeyBundle> {
+    const bundle = importKeyBundle(bundleText);
+    const pinned = this.#relays.get(bundle.boardOnion);
+    if (pinned !== undefined) {
+      if (!sameKeys(importKeyBundle(pinned.bundle), bundle)) throw new KeyBundleChangedError();
+      return bundle;
+    }
+    const record: RelayRecord = { boardOnion: bundle.boardOnion, bundle: bundleText };
+    await this.#vault.write([this.#vault.put(COLLECTIONS.relays, record.boardOnion, toCanonical(record))]);
+    this.#relays.set(record.boardOnion, record);
+    return bundle;
+  }
+}
