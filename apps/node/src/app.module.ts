@@ -1,10 +1,10 @@
-import { Global, Inject, Module, type DynamicModule, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Global, Inject, Module, type DynamicModule, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule, EventBus } from '@nestjs/cqrs';
 import { CommandHandlers } from './commands/handlers.js';
 import { PursuanceRegistry } from './domain/registry.js';
 import type { RulesTemplate } from './domain/templates.js';
-import { PursuanceChangedEvent, SyncHealthEvent } from './events.js';
+import { PursuanceChangedEvent } from './events.js';
 import { HttpBinding } from './http/binding.js';
 import { ErrorFilter } from './http/error.filter.js';
 import { OPENAPI_DOCUMENT, OpenApiController } from './http/openapi.controller.js';
@@ -13,6 +13,7 @@ import { SecurityGuard } from './http/security.guard.js';
 import { StreamController } from './http/stream.controller.js';
 import { SyncController } from './http/sync.controller.js';
 import { QueryHandlers } from './queries/queries.js';
+import { SyncHealthPublisher, SyncOnPursuanceChanged } from './sync/sync.events.js';
 import { SyncCommandHandlers } from './sync/sync.handlers.js';
 import { SyncService } from './sync/sync.service.js';
 
@@ -26,8 +27,31 @@ export interface NodeRuntime {
 }
 
 /**
- * Core: what every feature shares — the runtime objects made before Nest starts, and the
- * request guard (127.0.0.1, Host/Origin, per-node token) and error filter for every route.
+ * The registry's one listener in the node: every change goes onto the CQRS event bus as a
+ * PursuanceChangedEvent, where the sync service and the live stream both take it from.
+ * Subscribed at bootstrap, alongside the bus's handlers; start.ts lets no change happen
+ * before the application is initialised (sync starts after app.init()).
+ */
+class RegistryChangePublisher implements OnApplicationBootstrap, OnModuleDestroy {
+  #off: (() => void) | undefined;
+  public constructor(
+    @Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry,
+    @Inject(EventBus) private readonly events: EventBus,
+  ) {}
+  public onApplicationBootstrap(): void {
+    this.#off = this.registry.onChange((c) => {
+      this.events.publish(new PursuanceChangedEvent(c.pursuanceId, c.events, c.origin));
+    });
+  }
+  public onModuleDestroy(): void {
+    this.#off?.();
+  }
+}
+
+/**
+ * Core: what every feature shares — the runtime objects made before Nest starts, the
+ * registry's change notices on the event bus, and the request guard (127.0.0.1, Host/Origin,
+ * per-node token) and error filter for every route.
  */
 @Global()
 @Module({})
@@ -42,7 +66,7 @@ class CoreModule {
     ];
     return {
       module: CoreModule,
-      providers: [...values, { provide: APP_GUARD, useClass: SecurityGuard }, { provide: APP_FILTER, useClass: ErrorFilter }],
+      providers: [...values, RegistryChangePublisher, { provide: APP_GUARD, useClass: SecurityGuard }, { provide: APP_FILTER, useClass: ErrorFilter }],
       exports: values.map((v) => v.provide),
     };
   }
@@ -50,52 +74,32 @@ class CoreModule {
 
 /** Pursuances: commands and queries on the signed log, and the API document describing them. */
 @Module({
-  imports: [CqrsModule],
   controllers: [PursuancesController, OpenApiController],
   providers: [...CommandHandlers, ...QueryHandlers],
 })
 class PursuancesModule {}
 
-/** Sync: the Cwtch group link of each pursuance (attach, invites, relay moves, health). */
+/**
+ * Sync: the Cwtch group link of each pursuance (attach, invites, relay moves, health). The sync
+ * service hears of new events from the event bus and publishes its health changes there.
+ */
 @Module({
-  imports: [CqrsModule],
   controllers: [SyncController],
-  providers: [...SyncCommandHandlers],
+  providers: [...SyncCommandHandlers, SyncOnPursuanceChanged, SyncHealthPublisher],
 })
 class SyncModule {}
 
-/** Publishes every registry change, and every change of sync health, on the CQRS event bus (for SSE). */
-class RegistryEventsBridge implements OnModuleInit, OnModuleDestroy {
-  #off: (() => void) | undefined;
-  #offHealth: (() => void) | undefined;
-  public constructor(
-    @Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry,
-    @Inject(SyncService) private readonly sync: SyncService,
-    @Inject(EventBus) private readonly events: EventBus,
-  ) {}
-  public onModuleInit(): void {
-    this.#off = this.registry.onChange((c) => {
-      this.events.publish(new PursuanceChangedEvent(c.pursuanceId, c.events.map((e) => e.id), c.origin));
-    });
-    this.#offHealth = this.sync.onHealth((pursuanceId) => {
-      this.events.publish(new SyncHealthEvent(pursuanceId));
-    });
-  }
-  public onModuleDestroy(): void {
-    this.#off?.();
-    this.#offHealth?.();
-  }
-}
-
 /** Live: the server-sent event stream the dashboard listens to, fed from the event bus. */
 @Module({
-  imports: [CqrsModule],
   controllers: [StreamController],
-  providers: [RegistryEventsBridge],
 })
 class LiveModule {}
 
-/** The local node's HTTP application: one module per feature over a shared core. */
+/**
+ * The local node's HTTP application: one module per feature over a shared core. One CQRS
+ * module, global: a feature importing CqrsModule again would get an event bus of its own, and
+ * what the core publishes would never reach it.
+ */
 @Module({})
 export class NodeModule {
   public static forRoot(runtime: NodeRuntime): DynamicModule {

@@ -1,10 +1,20 @@
-/** Events published on the Nest event bus (for SSE and the sync service). */
-export class PursuanceChangedEvent {
+import type { PursuanceChange } from './domain/registry.js';
+
+/**
+ * Events published on the Nest event bus, the node's one channel for change notices: the sync
+ * service (an events handler) and the live stream (SSE) both consume them from there.
+ */
+
+/** A pursuance gained events (stored and folded): the registry's change, as published on the bus. */
+export class PursuanceChangedEvent implements PursuanceChange {
+  public readonly eventIds: readonly string[];
   public constructor(
     public readonly pursuanceId: string,
-    public readonly eventIds: readonly string[],
-    public readonly origin: string,
-  ) {}
+    public readonly events: PursuanceChange['events'],
+    public readonly origin: PursuanceChange['origin'],
+  ) {
+    this.eventIds = events.map((e) => e.id);
+  }
 }
 
 /** Progress of a long-running job (replay, resync), for progress bars. */

@@ -2,6 +2,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Identity, WrongPasswordError, parseOnionName, type PasswordSealed, type ScryptParams } from '@pursuance/crypto';
 import { ownerOnly } from '@pursuance/migrations';
+import { checkNewPassword } from '@pursuance/password';
 
 /**
  * A profile's long-term identity on disk: `identity.json` in the data dir holds the onion name
@@ -35,28 +36,6 @@ export class ProfilePasswordError extends Error {
     super('wrong password for this profile');
     this.name = 'ProfilePasswordError';
   }
-}
-
-/** The shortest password a new profile may have (counted in characters, not bytes). */
-export const MIN_PASSWORD_LENGTH = 8;
-
-/** A new profile's password is empty or too short: refused before anything is sealed under it. */
-export class WeakPasswordError extends Error {
-  public readonly code = 'WEAK_PASSWORD';
-  public constructor(public readonly empty: boolean) {
-    super(empty ? `the profile password is empty; choose one of at least ${MIN_PASSWORD_LENGTH} characters` : `choose a profile password of at least ${MIN_PASSWORD_LENGTH} characters`);
-    this.name = 'WeakPasswordError';
-  }
-}
-
-/**
- * Refuse an empty (or all-blank) or short password for a new profile: everything at rest —
- * the identity, the profile, the event store's key — is only as safe as this password.
- * Existing profiles open with whatever they were sealed with.
- */
-export function checkNewPassword(password: string): void {
-  if (password.trim().length === 0) throw new WeakPasswordError(true);
-  if ([...password].length < MIN_PASSWORD_LENGTH) throw new WeakPasswordError(false);
 }
 
 export function identityPath(dataDir: string): string {

@@ -16,7 +16,8 @@ import { PursuanceRegistry, type ReplayProgress } from './domain/registry.js';
 import { loadTemplates } from './domain/templates.js';
 import { HttpBinding } from './http/binding.js';
 import { DEFAULT_DASHBOARD_DIR, serveDashboard } from './http/static.js';
-import { ProfilePasswordError, checkNewPassword } from './identity-store.js';
+import { checkNewPassword } from '@pursuance/password';
+import { ProfilePasswordError } from './identity-store.js';
 import { EventStore } from './store/event-store.js';
 import { makePrivateDir } from './store/private-dir.js';
 import { SyncService } from './sync/sync.service.js';
@@ -135,33 +136,39 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     throw err;
   }
   let sync: SyncService | undefined;
+  let app: NestExpressApplication | undefined;
   try {
     const registry = new PursuanceRegistry(store, identity, options.clock);
     await registry.load(options.onReplayProgress);
     sync = new SyncService(peer, registry);
-    await peer.start();
-    await sync.start();
     const token = await loadOrCreateToken(options.dataDir);
     const binding = new HttpBinding(token);
     const templates = await loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR);
     const openapi = { document: {} as unknown };
-    const app = await NestFactory.create<NestExpressApplication>(NodeModule.forRoot({ registry, binding, templates, openapi, sync }), {
+    const nest = await NestFactory.create<NestExpressApplication>(NodeModule.forRoot({ registry, binding, templates, openapi, sync }), {
       logger: options.logger === undefined ? new Logger() : options.logger,
       abortOnError: false,
       bodyParser: false,
     });
+    app = nest;
     // Event imports carry many signed events: allow bodies well past Express's 100 kB default,
     // still bounded (the schemas cap counts and sizes per field).
-    app.useBodyParser('json', { limit: '32mb' });
-    serveDashboard(app, options.dashboardDir === undefined ? DEFAULT_DASHBOARD_DIR : options.dashboardDir);
+    nest.useBodyParser('json', { limit: '32mb' });
+    serveDashboard(nest, options.dashboardDir === undefined ? DEFAULT_DASHBOARD_DIR : options.dashboardDir);
     // No enableShutdownHooks(): Nest would re-raise SIGTERM after closing; the embedding
     // program (the CLI) owns signals and calls close(), which runs the destroy hooks.
     openapi.document = SwaggerModule.createDocument(
-      app,
+      nest,
       new DocumentBuilder().setTitle('Pursuance node').setDescription('The local node API (127.0.0.1 only, per-node token)').setVersion('0.1.0').addBearerAuth().build(),
     );
-    await app.listen(options.port ?? 0, '127.0.0.1');
-    const server = app.getHttpServer();
+    // The event bus is how the sync service hears of new events: its handlers (and the
+    // registry's publisher) are subscribed at bootstrap, so the application is initialised
+    // before sync starts ingesting what the peer holds.
+    await nest.init();
+    await peer.start();
+    await sync.start();
+    await nest.listen(options.port ?? 0, '127.0.0.1');
+    const server = nest.getHttpServer();
     const address = server.address() as AddressInfo;
     binding.port = address.port;
     return {
@@ -172,9 +179,9 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       registry,
       peer,
       sync,
-      app,
+      app: nest,
       async close() {
-        await app.close();
+        await nest.close();
         sync?.stop();
         await peer.stop();
         await registry.idle();
@@ -184,6 +191,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       },
     };
   } catch (err) {
+    await app?.close().catch(() => undefined);
     sync?.stop();
     await peer.stop().catch(() => undefined);
     await store.close().catch(() => undefined);

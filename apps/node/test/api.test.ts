@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, TEST_SCRYPT_PARAMS } from '@pursuance/crypto';
 import { startNode, type RunningNode } from '../src/index.js';
-import { http, nextSse } from './http.js';
+import { http, nextSse } from './support/http.js';
 
 let dir: string;
 let node: RunningNode;

@@ -11,9 +11,10 @@ import { NodeEventStore1763856000000 } from '@pursuance/migrations';
 import { PursuanceAuthor, type Rules } from '@pursuance/pursuance';
 import { LoopbackACN } from '@pursuance/tapir';
 import { loadTemplates } from '../src/domain/templates.js';
-import { ProfilePasswordError, WeakPasswordError } from '../src/identity-store.js';
+import { WeakPasswordError } from '@pursuance/password';
+import { ProfilePasswordError } from '../src/identity-store.js';
 import { DEFAULT_TEMPLATES_DIR, openNodeStore, startNode, type RunningNode } from '../src/start.js';
-import { http } from './http.js';
+import { http } from './support/http.js';
 
 let dir: string;
 let node: RunningNode | undefined;

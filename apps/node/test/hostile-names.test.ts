@@ -6,7 +6,7 @@ import { Identity, toBase64 } from '@pursuance/crypto';
 import { PursuanceAuthor, PursuanceLog, RulesSchema } from '@pursuance/pursuance';
 import { startNode, type RunningNode } from '../src/index.js';
 import { testNodeOptions } from '../../../test/support/test-node.js';
-import { http } from './http.js';
+import { http } from './support/http.js';
 
 /**
  * Finding 2 through the API: names that are also Object.prototype members, in every field a

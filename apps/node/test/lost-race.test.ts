@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '@pursuance/crypto';
 import { startNode, type RunningNode } from '../src/index.js';
 import { testNodeOptions } from '../../../test/support/test-node.js';
-import { http, nextSse } from './http.js';
+import { http, nextSse } from './support/http.js';
 
 /**
  * Findings 4 and 9: an event this node acknowledged can lose a race afterwards (here a

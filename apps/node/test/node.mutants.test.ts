@@ -14,7 +14,7 @@ import { DEFAULT_TEMPLATES_DIR, startNode, type RunningNode } from '../src/start
 import { StoreCorruptError } from '../src/store/errors.js';
 import { EventStore, KEY_SECRETS_PER_ACTION } from '../src/store/event-store.js';
 import { StoreKeys } from '../src/store/store-keys.js';
-import { http } from './http.js';
+import { http } from './support/http.js';
 
 describe('the API guard, on a real node', () => {
   let dir: string;

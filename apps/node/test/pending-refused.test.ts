@@ -8,7 +8,7 @@ import { PursuanceAuthor, PursuanceLog, RulesSchema, signEvent, type SignedEvent
 import { startNode, type RunningNode } from '../src/index.js';
 import { EventStore } from '../src/store/event-store.js';
 import { testNodeOptions } from '../../../test/support/test-node.js';
-import { http } from './http.js';
+import { http } from './support/http.js';
 
 /**
  * Finding 6, node side: an event waiting for ancestors is refused (PENDING_REFUSED) when its

@@ -7,7 +7,7 @@ import { PursuanceAuthor, PursuanceLog, RulesSchema, signEvent } from '@pursuanc
 import { startNode, type RunningNode } from '../src/index.js';
 import { EventStore } from '../src/store/event-store.js';
 import { testNodeOptions } from '../../../test/support/test-node.js';
-import { http } from './http.js';
+import { http } from './support/http.js';
 
 /**
  * Finding 2: a stored event that makes rebuilding a pursuance throw must not keep the node

@@ -8,7 +8,7 @@ import { Identity, TEST_SCRYPT_PARAMS, onionFromPublicKey, type OnionName } from
 import { ActionNotAllowedError, PursuanceAuthor, PursuanceLog, RejectionCode, RulesSchema, type Rules, type SignedEvent } from '@pursuance/pursuance';
 import { startNode } from '../src/index.js';
 import { handedTo, lastRekey, parseGroupName } from '../src/sync/rekey.js';
-import { http } from './http.js';
+import { http } from './support/http.js';
 
 /**
  * Which group a pursuance lives in after re-keyings (removals and relay moves that hand the

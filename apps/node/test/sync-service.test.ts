@@ -1,22 +1,30 @@
+import 'reflect-metadata';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { EventBus } from '@nestjs/cqrs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Contact, CwtchPeerEvents, DirectMessage, FullGapReport, GroupMessage, GroupRecord, Overlay } from '@pursuance/cwtch';
 import { Identity, sha256, toHex, type OnionName } from '@pursuance/crypto';
 import { PursuanceAuthor, PursuanceLog, RulesSchema, type Rules, type SignedEvent } from '@pursuance/pursuance';
+import { NodeModule } from '../src/app.module.js';
 import { PursuanceRegistry } from '../src/domain/registry.js';
+import { PursuanceChangedEvent } from '../src/events.js';
+import { HttpBinding } from '../src/http/binding.js';
 import { EventStore } from '../src/store/event-store.js';
 import type { SyncPeer } from '../src/sync/sync-peer.js';
 import { SyncService } from '../src/sync/sync.service.js';
 
 /**
  * The sync service against a fake Cwtch peer (its narrow SyncPeer interface), with a real
- * registry and event store: how group messages are batched into the fold, how health changes
- * reach listeners, and what reconciling posts. The peer's own behaviour (relays, repair) is
- * tested in packages/cwtch and, end to end, by the system tests.
+ * registry and event store, wired by the node's real Nest modules (no HTTP server): how group
+ * messages are batched into the fold, how health changes reach listeners, what reconciling
+ * posts, and that the CQRS event bus is the one way it hears of new events. The peer's own
+ * behaviour (relays, repair) is tested in packages/cwtch and, end to end, by the system tests.
  */
 
 const RELAY = 'relay'.padEnd(56, 'a') as OnionName;
@@ -117,7 +125,20 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-/** A node (registry + store) for `identity`, with a fake peer and the sync service over it. */
+/** Error lines the node logs through Nest. */
+class ErrorLines implements LoggerService {
+  readonly lines: string[] = [];
+  public log(): void {}
+  public warn(): void {}
+  public error(...parts: unknown[]): void {
+    this.lines.push(parts.map(String).join(' '));
+  }
+}
+
+/**
+ * A node (registry + store) for `identity`, with a fake peer and the sync service over it,
+ * inside the node's Nest application (initialised as startNode does before sync starts).
+ */
 async function node(identity: Identity) {
   const dir = await mkdtemp(join(tmpdir(), 'sync-service-'));
   const store = await EventStore.open(join(dir, 'node.sqlite'), identity);
@@ -125,13 +146,24 @@ async function node(identity: Identity) {
   const registry = new PursuanceRegistry(store, identity, () => (t += 1000));
   const peer = new FakePeer(identity.onion);
   const sync = new SyncService(peer, registry);
+  const errors = new ErrorLines();
+  const app = await NestFactory.createApplicationContext(
+    NodeModule.forRoot({ registry, binding: new HttpBinding('t'.repeat(43)), templates: [], openapi: { document: {} }, sync }),
+    { logger: errors, abortOnError: false },
+  );
+  let open = true;
+  const closeApp = async (): Promise<void> => {
+    if (open) await app.close();
+    open = false;
+  };
   cleanup.push(async () => {
+    await closeApp();
     sync.stop();
     await registry.idle();
     await store.close();
     await rm(dir, { recursive: true, force: true });
   });
-  return { registry, peer, sync };
+  return { registry, peer, sync, bus: app.get(EventBus), errors, closeApp };
 }
 
 /** The founder's node with a pursuance in group g1, a member `ben` and ben's own replica. */
@@ -227,5 +259,58 @@ describe('SyncService over a fake peer', () => {
     const task = await f.registry.act(f.pursuanceId, (a) => a.createTask({ audience: ['member'], title: 'banner' }));
     await vi.waitFor(() => expect(f.peer.posted.map((p) => idOf(p.payload))).toContain(task.id), { timeout: 10_000, interval: 5 });
     expect(f.peer.posted.slice(before).map((p) => p.groupId)).toEqual([f.group]);
+  });
+
+  it('hears of new events from the event bus: a change published there is posted to the group', async () => {
+    const f = await founded();
+    await f.sync.start();
+    const before = f.peer.posted.length;
+    // Published on the bus alone (the registry never saw it): still posted, as a local change.
+    const task = f.benAuthor.createTask({ audience: ['member'], title: 'flyers' });
+    f.bus.publish(new PursuanceChangedEvent(f.pursuanceId, [task], 'local'));
+    await vi.waitFor(() => expect(f.peer.posted.length).toBeGreaterThan(before), { timeout: 10_000, interval: 5 });
+    expect(f.peer.posted.slice(before).map((p) => [p.groupId, idOf(p.payload)])).toEqual([[f.group, task.id]]);
+  });
+
+  it('reacts to each stored local event exactly once, in order (the bus is its only channel)', async () => {
+    const f = await founded();
+    await f.sync.start();
+    const changed = vi.spyOn(f.sync, 'changed');
+    const before = f.peer.posted.length;
+    const first = await f.registry.act(f.pursuanceId, (a) => a.createTask({ audience: ['member'], title: 'banner' }));
+    // The registry notifies (and the bus delivers) before act() resolves.
+    expect(changed).toHaveBeenCalledTimes(1);
+    const second = await f.registry.act(f.pursuanceId, (a) => a.createTask({ audience: ['member'], title: 'leaflets' }));
+    expect(changed).toHaveBeenCalledTimes(2);
+    // Reactions run one after another per pursuance: once the second is posted, a second
+    // reaction to the first (another listener) would have posted it again already.
+    await vi.waitFor(() => expect(f.peer.posted.map((p) => idOf(p.payload))).toContain(second.id), { timeout: 10_000, interval: 5 });
+    expect(f.peer.posted.slice(before).map((p) => idOf(p.payload))).toEqual([first.id, second.id]);
+  });
+
+  it('hears nothing of the registry once its application is closed: there is no path around the bus', async () => {
+    const f = await founded();
+    await f.sync.start();
+    const changed = vi.spyOn(f.sync, 'changed');
+    await f.registry.act(f.pursuanceId, (a) => a.createTask({ audience: ['member'], title: 'heard' }));
+    expect(changed).toHaveBeenCalledTimes(1);
+    await f.closeApp();
+    await f.registry.act(f.pursuanceId, (a) => a.createTask({ audience: ['member'], title: 'unheard' }));
+    expect(changed).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps handling changes after a reaction throws, logging the error by code only', async () => {
+    const f = await founded();
+    await f.sync.start();
+    const before = f.peer.posted.length;
+    vi.spyOn(f.sync, 'changed').mockImplementationOnce(() => {
+      throw Object.assign(new Error('secret payload text'), { code: 'TEST_FAILURE' });
+    });
+    await f.registry.act(f.pursuanceId, (a) => a.createTask({ audience: ['member'], title: 'lost reaction' }));
+    const next = await f.registry.act(f.pursuanceId, (a) => a.createTask({ audience: ['member'], title: 'next' }));
+    await vi.waitFor(() => expect(f.peer.posted.map((p) => idOf(p.payload))).toContain(next.id), { timeout: 10_000, interval: 5 });
+    expect(f.peer.posted.slice(before).map((p) => idOf(p.payload))).toEqual([next.id]);
+    expect(f.errors.lines.join('\n')).toContain('TEST_FAILURE');
+    expect(f.errors.lines.join('\n')).not.toContain('secret payload text');
   });
 });

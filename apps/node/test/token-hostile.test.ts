@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_SCRYPT_PARAMS } from '@pursuance/crypto';
 import { startNode, type RunningNode } from '../src/index.js';
-import { http, type HttpResult } from './http.js';
+import { http, type HttpResult } from './support/http.js';
 
 /**
  * The node's API token against near misses: every credential that is not exactly the token,

@@ -63,7 +63,14 @@ export interface QuarantinedEvent {
 /** The code a quarantined stored event is kept under among the rejected inputs. */
 export const QUARANTINED = 'QUARANTINED';
 
-export type ChangeListener = (change: { pursuanceId: string; events: readonly SignedEvent[]; origin: EventOrigin }) => void;
+/** Events a pursuance just gained (stored and folded), and where they came from. */
+export interface PursuanceChange {
+  readonly pursuanceId: string;
+  readonly events: readonly SignedEvent[];
+  readonly origin: EventOrigin;
+}
+
+export type ChangeListener = (change: PursuanceChange) => void;
 
 /**
  * The node's pursuances in memory: each a PursuanceLog folded from the event store, plus this
@@ -104,6 +111,11 @@ export class PursuanceRegistry {
     return run;
   }
 
+  /**
+   * Listen for changes. Inside the node there is one listener, which puts each change on the
+   * CQRS event bus (PursuanceChangedEvent) for the sync service and the live stream; tools and
+   * tests may listen here directly.
+   */
   public onChange(listener: ChangeListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);

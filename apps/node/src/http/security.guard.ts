@@ -1,5 +1,5 @@
-import { timingSafeEqual } from 'node:crypto';
 import { ForbiddenException, Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { equalBytes } from '@pursuance/crypto';
 import type { Request } from 'express';
 import { HttpBinding } from './binding.js';
 
@@ -34,7 +34,5 @@ export class SecurityGuard implements CanActivate {
 }
 
 function sameToken(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+  return equalBytes(Buffer.from(a), Buffer.from(b));
 }

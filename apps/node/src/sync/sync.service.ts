@@ -1,7 +1,7 @@
 import { OVERLAY, parseGroupInvite, type GroupMessage, type GroupRecord } from '@pursuance/cwtch';
 import { equalBytes, onionFromPublicKey, openFromIdentity, sha256, toHex, type OnionName } from '@pursuance/crypto';
 import type { EventId, InviteLockbox, SignedEvent } from '@pursuance/pursuance';
-import type { PursuanceRegistry } from '../domain/registry.js';
+import type { PursuanceChange, PursuanceRegistry } from '../domain/registry.js';
 import type { SyncPeer } from './sync-peer.js';
 import { GROUP_NAME_PREFIX, KEY_RACE_CODES, REKEY_KINDS, handedTo, invitesOf, lastRekey, parseGroupName } from './rekey.js';
 
@@ -79,6 +79,7 @@ export class SyncService {
   /** (pursuance, re-keying event) pairs for which our stored invites were looked through. */
   readonly #adoptChecked = new Set<string>();
   #off: (() => void)[] = [];
+  #running = false;
   #inbound: Promise<void> = Promise.resolve();
   readonly #buffered = new Map<string, { payloads: Uint8Array[]; time: number }>();
   #drainScheduled = false;
@@ -157,16 +158,10 @@ export class SyncService {
       () => this.peer.off('gapRepaired', onRepaired),
       () => this.peer.off('repairFinished', onRepairDone),
     );
-    this.#off.push(
-      this.registry.onChange((change) => {
-        // Settle first: a re-keying event of ours is published into the group it creates.
-        const settled = this.#settle(change.pursuanceId);
-        if (change.origin === 'local') void settled.then(() => this.#publish(change.pursuanceId, change.events));
-        // Events of someone who is no longer a member reach some of us only (see reconcile):
-        // pass them on into the current group as soon as we hold them.
-        else if (this.#fromNonMembers(change.pursuanceId, change.events)) void settled.then(() => this.reconcile(change.pursuanceId)).catch(() => undefined);
-      }),
-    );
+    // Changes (from the event bus, see changed()) count from here on, before the ingest below
+    // makes any; stop() ends them.
+    this.#running = true;
+    this.#off.push(() => (this.#running = false));
     // Whatever the peer already holds (from before a restart) is ingested first.
     for (const group of this.peer.groups()) {
       const pursuanceId = this.pursuanceOf(group.id);
@@ -179,6 +174,20 @@ export class SyncService {
 
   public stop(): void {
     for (const off of this.#off.splice(0)) off();
+  }
+
+  /**
+   * React to a pursuance gaining events: the registry's changes reach the service only through
+   * the CQRS event bus (SyncOnPursuanceChanged), and count only between start() and stop().
+   */
+  public changed(change: PursuanceChange): void {
+    if (!this.#running) return;
+    // Settle first: a re-keying event of ours is published into the group it creates.
+    const settled = this.#settle(change.pursuanceId);
+    if (change.origin === 'local') void settled.then(() => this.#publish(change.pursuanceId, change.events));
+    // Events of someone who is no longer a member reach some of us only (see reconcile):
+    // pass them on into the current group as soon as we hold them.
+    else if (this.#fromNonMembers(change.pursuanceId, change.events)) void settled.then(() => this.reconcile(change.pursuanceId)).catch(() => undefined);
   }
 
   /**

@@ -1,0 +1,51 @@
+import { Inject, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { EventBus, EventsHandler, type IEventHandler } from '@nestjs/cqrs';
+import { PursuanceChangedEvent, SyncHealthEvent } from '../events.js';
+import { SyncService } from './sync.service.js';
+
+/**
+ * The sync service's one way to hear of a pursuance gaining events: the CQRS event bus, the
+ * same channel the live stream reads. A local event is posted to the pursuance's group, a
+ * non-member's is passed on (see SyncService.changed).
+ */
+@EventsHandler(PursuanceChangedEvent)
+export class SyncOnPursuanceChanged implements IEventHandler<PursuanceChangedEvent> {
+  readonly #logger = new Logger('SyncService');
+  public constructor(@Inject(SyncService) private readonly sync: SyncService) {}
+
+  public handle(event: PursuanceChangedEvent): void {
+    // The bus would log a thrown error whole (its message may quote payloads); a failure here
+    // is logged by code only, and the next change is handled as usual.
+    try {
+      this.sync.changed(event);
+    } catch (err) {
+      this.#logger.error(`reacting to a change of pursuance ${event.pursuanceId} failed (${errorCode(err)})`);
+    }
+  }
+}
+
+/** Publishes each change of sync health (relay link, gaps) on the event bus, for the live stream. */
+export class SyncHealthPublisher implements OnApplicationBootstrap, OnModuleDestroy {
+  #off: (() => void) | undefined;
+  public constructor(
+    @Inject(SyncService) private readonly sync: SyncService,
+    @Inject(EventBus) private readonly events: EventBus,
+  ) {}
+  public onApplicationBootstrap(): void {
+    this.#off = this.sync.onHealth((pursuanceId) => {
+      this.events.publish(new SyncHealthEvent(pursuanceId));
+    });
+  }
+  public onModuleDestroy(): void {
+    this.#off?.();
+  }
+}
+
+/** A stable code for an error (its `code`, else its class name), never its message. */
+function errorCode(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? code : err.name;
+  }
+  return typeof err;
+}
