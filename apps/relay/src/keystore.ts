@@ -17,7 +17,7 @@ import {
 import { generateVoprfKeyPair, voprfKeyPairFromSecret, type VoprfKeyPair } from '@pursuance/relay';
 import { z } from 'zod';
 import { DaemonError, ExitCode } from './errors.js';
-import { MIN_PASSWORD_LENGTH } from './password.js';
+import { WeakPasswordError, checkNewPassword } from '@pursuance/password';
 
 /**
  * The relay's long-term secrets: the board identity seed, the token-service identity seed and
@@ -57,8 +57,11 @@ export async function loadOrCreateRelayKeys(dataDir: string, password: string, p
 }
 
 async function createKeys(dataDir: string, password: string, params?: ScryptParams): Promise<RelayKeys> {
-  if (password.length < MIN_PASSWORD_LENGTH) {
-    throw new DaemonError(`choose a relay password of at least ${MIN_PASSWORD_LENGTH} characters`, ExitCode.usage);
+  try {
+    checkNewPassword(password, 'relay');
+  } catch (err) {
+    if (err instanceof WeakPasswordError) throw new DaemonError(err.message, ExitCode.usage, { cause: err });
+    throw err;
   }
   const boardSeed = new Uint8Array(randomBytes(32));
   const tokenSeed = new Uint8Array(randomBytes(32));

@@ -1,27 +1,18 @@
-import { readFile } from 'node:fs/promises';
+import { isPasswordError, readPassword } from '@pursuance/password';
 import { DaemonError, ExitCode } from './errors.js';
 
 export const PASSWORD_ENV = 'PURSUANCE_RELAY_PASSWORD';
-export const MIN_PASSWORD_LENGTH = 8;
 
 /**
- * The password sealing the relay keys: from --password-file, else PURSUANCE_RELAY_PASSWORD.
- * Never a flag (command lines are visible to other users) and never prompted (a daemon has no
- * terminal). One trailing newline in the file is ignored.
+ * The password sealing the relay keys: from --password-file, else PURSUANCE_RELAY_PASSWORD
+ * (the shared rules of @pursuance/password). Never prompted: a daemon has no terminal.
+ * Whether it is strong enough is judged where the keys are first sealed (keystore).
  */
 export async function readRelayPassword(passwordFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  let value: string | undefined;
-  if (passwordFile !== undefined) {
-    try {
-      value = (await readFile(passwordFile, 'utf8')).replace(/\r?\n$/, '');
-    } catch (cause) {
-      throw new DaemonError(`cannot read the password file ${passwordFile}`, ExitCode.usage, { cause });
-    }
-  } else {
-    value = env[PASSWORD_ENV];
+  try {
+    return await readPassword({ file: passwordFile, envName: PASSWORD_ENV, env, interactive: false, subject: 'relay' }, 'unlock');
+  } catch (err) {
+    if (isPasswordError(err)) throw new DaemonError(err.message, ExitCode.usage, { cause: err });
+    throw err;
   }
-  if (value === undefined || value.length === 0) {
-    throw new DaemonError(`no password: use --password-file or ${PASSWORD_ENV}`, ExitCode.usage);
-  }
-  return value;
 }

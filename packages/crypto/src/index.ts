@@ -26,7 +26,7 @@ export {
   WeakSharedSecretError,
   WrongPasswordError,
 } from './errors.js';
-export { concatBytes, equalBytes, fromBase64, fromHex, toBase64, toHex, wipe } from './bytes.js';
+export { concatBytes, decodeStrictBase64, equalBytes, fromBase64, fromHex, toBase64, toHex, wipe } from './bytes.js';
 export { hmacSha256, sha256, sha3_256, sha512 } from './hash.js';
 export { type OnionName, isOnionName, onionFromPublicKey, parseOnionName, publicKeyFromOnion } from './onion.js';
 export { type SignatureVerifier, defaultVerifier, verifySignature } from './ed25519.js';

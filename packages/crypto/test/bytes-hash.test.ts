@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, equalBytes, fromBase64, fromHex, hmacSha256, sha256, sha3_256, sha512, toBase64, toHex, wipe } from '../src/index.js';
 import { sha3_512 } from '../src/hash.js';
-import { hex, utf8 } from './helpers.js';
+import { hex, utf8 } from './support/helpers.js';
 import { HASH_ABC, RFC4231_CASE2 } from './vectors/hash.js';
 
 describe('hash known answers', () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CryptoError, canonicalDecode, canonicalEncode, type CanonicalValue } from '../src/index.js';
 import { InvalidEncodingError, NonCanonicalEncodingError } from '../src/errors.js';
 import { MAX_CANONICAL_DEPTH } from '../src/canonical.js';
-import { hex, unhex } from './helpers.js';
+import { hex, unhex } from './support/helpers.js';
 import { CBOR_CANONICAL_EXAMPLES, CBOR_REJECTED_EXAMPLES } from './vectors/cbor.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import { DecryptionError, Identity, InvalidOnionAddressError, TEST_SCRYPT_PARAMS
 import { InvalidEncodingError, KdfParametersError, NonCanonicalEncodingError } from '../src/errors.js';
 import { NaclSignatureVerifier, NodeSignatureVerifier, isWeakPublicKey } from '../src/ed25519.js';
 import { deriveKeyFromPassword } from '../src/kdf.js';
-import { expectRejectsType, expectThrowsType, unhex } from './helpers.js';
+import { expectRejectsType, expectThrowsType, unhex } from './support/helpers.js';
 
 /** y = 2 (sign bit clear) has no x on the curve: 32 bytes that are not an ed25519 point. */
 const NOT_A_POINT = unhex('0200000000000000000000000000000000000000000000000000000000000000');

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Identity, InvalidOnionAddressError, onionFromPublicKey, publicKeyFromOnion, defaultVerifier, sha512, verifySignature } from '../src/index.js';
 import { ED25519_SIGNATURE_LENGTH, isWeakPublicKey, NaclSignatureVerifier, NodeSignatureVerifier, publicKeyFromSeed } from '../src/ed25519.js';
 import { InvalidKeyError, InvalidSignatureFormatError } from '../src/errors.js';
-import { expectThrowsType, flipBit, hex, unhex, utf8 } from './helpers.js';
+import { expectThrowsType, flipBit, hex, unhex, utf8 } from './support/helpers.js';
 import { RFC8032_ED25519 } from './vectors/rfc8032.js';
 import { TOR_ED25519_VECTORS } from './vectors/tor.js';
 

@@ -4,7 +4,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Identity, TEST_SCRYPT_PARAMS, publicKeyFromOnion, sha512, verifySignature } from '../src/index.js';
-import { hex, unhex, utf8 } from './helpers.js';
+import { hex, unhex, utf8 } from './support/helpers.js';
 import { RFC8032_ED25519 } from './vectors/rfc8032.js';
 import { TOR_BUILD_ADDRESS, TOR_ED25519_VECTORS } from './vectors/tor.js';
 

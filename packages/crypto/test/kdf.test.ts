@@ -3,7 +3,7 @@ import { Identity, TEST_SCRYPT_PARAMS, WrongPasswordError, openWithPassword, sea
 import { DEFAULT_SCRYPT_PARAMS, KDF_SALT_LENGTH, deriveKeyFromPassword } from '../src/kdf.js';
 import { KdfParametersError } from '../src/errors.js';
 import { SEALED_OVERHEAD } from '../src/nacl.js';
-import { expectRejectsType, flipBit, hex, unhex, utf8 } from './helpers.js';
+import { expectRejectsType, flipBit, hex, unhex, utf8 } from './support/helpers.js';
 import { RFC7914_SCRYPT } from './vectors/rfc7914.js';
 
 const SEED = unhex('4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb');

@@ -4,7 +4,7 @@ import { DecryptionError, Identity, randomKey, secretboxOpen, secretboxSeal } fr
 import { InvalidKeyError } from '../src/errors.js';
 import { SEALED_OVERHEAD, SECRETBOX_KEY_LENGTH, SECRETBOX_NONCE_LENGTH, SECRETBOX_OVERHEAD, boxOpen, boxSeal, openSealedToPublicKey, sealToPublicKey } from '../src/nacl.js';
 import { generateX25519KeyPair } from '../src/x25519.js';
-import { expectThrowsType, flipBit, hex, unhex, utf8 } from './helpers.js';
+import { expectThrowsType, flipBit, hex, unhex, utf8 } from './support/helpers.js';
 import { NACL_BOX, NACL_FIRSTKEY, NACL_NONCE, NACL_PLAINTEXT } from './vectors/nacl.js';
 import { RFC7748_DH } from './vectors/rfc7748.js';
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CryptoError, Identity, InvalidOnionAddressError, isOnionName, onionFromPublicKey, parseOnionName, publicKeyFromOnion } from '../src/index.js';
 import { ONION_NAME_LENGTH } from '../src/onion.js';
-import { expectThrowsType, hex, referenceOnion, unhex } from './helpers.js';
+import { expectThrowsType, hex, referenceOnion, unhex } from './support/helpers.js';
 import { RFC8032_ED25519 } from './vectors/rfc8032.js';
 import { TOR_BUILD_ADDRESS, TOR_INVALID_ADDRESSES } from './vectors/tor.js';
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CryptoError, PaddingError, padToSize, unpad } from '../src/index.js';
 import { PADDING_HEADER_LENGTH, maxPayloadForPaddedSize } from '../src/padding.js';
-import { expectThrowsType, hex, unhex } from './helpers.js';
+import { expectThrowsType, hex, unhex } from './support/helpers.js';
 
 /** (data, size) with data.length <= size - 4. */
 const paddedCase = fc

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Identity, x25519, x25519PublicFromEd25519, x25519SecretFromEd25519Seed } from '../src/index.js';
 import { InvalidKeyError, WeakSharedSecretError } from '../src/errors.js';
 import { generateX25519KeyPair, x25519PublicFromSecret } from '../src/x25519.js';
-import { expectThrowsType, hex, unhex } from './helpers.js';
+import { expectThrowsType, hex, unhex } from './support/helpers.js';
 import { NOBLE_ED_TO_X25519, RFC7748_DH, RFC7748_ITERATED, RFC7748_SCALAR_MULT, X25519_LOW_ORDER_POINTS } from './vectors/rfc7748.js';
 import { RFC8032_ED25519 } from './vectors/rfc8032.js';
 import { TOR_ED25519_VECTORS } from './vectors/tor.js';

@@ -12,7 +12,7 @@ import {
   type PostFailureCode,
 } from './protocol-profile.js';
 import type { SpentToken } from './tokens.js';
-import { base64Bytes, decodeJSON, encodeJSON } from './wire-json.js';
+import { base64Bytes, decodeJSON, encodeJSON } from '@pursuance/codec';
 
 /**
  * Codec of the board protocol: Cwtch's `groups.Message` envelope with one payload member,

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { KeyBundleChangedError, KeyBundleInvalidError } from './errors.js';
 import { KEY_BUNDLE_CONTEXT, KEY_BUNDLE_KEYS, KEY_BUNDLE_PREFIX, MAX_KEY_BUNDLE_LENGTH } from './protocol-profile.js';
 import { isValidElement } from './voprf.js';
-import { base64Bytes, decodeJSON, encodeJSON } from './wire-json.js';
+import { base64Bytes, decodeJSON, encodeJSON } from '@pursuance/codec';
 
 /**
  * A relay's signed key bundle: its board onion, its token-service onion and its token public

@@ -3,7 +3,7 @@ import type { EncryptedGroupMessage } from './group-message.js';
 /**
  * The relay's storage port. The board and the token checks use only this interface; the
  * daemon provides a TypeORM/SQLite implementation, tests an in-memory one, and both pass the
- * same contract suite (packages/relay/test/store-contract.ts).
+ * same contract suite (`runRelayStoreContractTests(setup, title?)` from `@pursuance/relay/testing`).
  *
  * A store holds exactly two things: messages (signature, ciphertext) in storage order, and
  * the inputs of spent tokens. Nothing about clients, sessions or addresses.

@@ -2,7 +2,7 @@ import { toBase64 } from '@pursuance/crypto';
 import { z } from 'zod';
 import { MalformedRequestError, MalformedResponseError } from './errors.js';
 import { MAX_TOKEN_BATCH_SIZE, VOPRF_ELEMENT_SIZE, VOPRF_PROOF_SIZE } from './protocol-profile.js';
-import { base64Bytes, decodeJSON, encodeJSON } from './wire-json.js';
+import { base64Bytes, decodeJSON, encodeJSON } from '@pursuance/codec';
 
 /**
  * Codec of the token service, one JSON object per packet after proof of work:

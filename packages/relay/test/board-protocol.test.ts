@@ -1,13 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { toBase64 } from '@pursuance/crypto';
+import { decodeStrictBase64, toBase64 } from '@pursuance/crypto';
 import { GROUP_CIPHERTEXT_SIZE, GROUP_SIGNATURE_SIZE, encodeBareMessage, encodeNewMessage, encodePostRequest, encodePostResult, encodeReplayResult, encodeTokenRequest, parseBoardRequest } from '../src/index.js';
 import { BOARD_PAYLOAD_LIMIT, MAX_TOKEN_BATCH_SIZE, TOKEN_PAYLOAD_LIMIT } from '../src/protocol-profile.js';
 import { MalformedRequestError, MalformedResponseError } from '../src/errors.js';
-import { decodeStrictBase64 } from '../src/wire-json.js';
 import { encodeReplayRequest, parseBareMessage, parseBoardResponse, type BoardRequest } from '../src/board-protocol.js';
 import { encodeTokenResponse, parseTokenRequest, parseTokenResponse } from '../src/token-protocol.js';
-import { randomMessage } from './fixtures.js';
+import { randomMessage } from './support/fixtures.js';
 
 const encoder = new TextEncoder();
 const token = { input: new Uint8Array(32).fill(7), mac: new Uint8Array(32).fill(8) };

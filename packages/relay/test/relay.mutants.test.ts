@@ -9,8 +9,8 @@ import { MalformedRequestError } from '../src/errors.js';
 import { TokenPurchaseApp } from '../src/token-purchase.js';
 import { evaluateInput, isValidElement } from '../src/voprf.js';
 import type { Token } from '../src/tokens.js';
-import { issueTokens, randomMessage, randomOnion } from './fixtures.js';
-import { nextEvents, relayWorld, type RelayWorld } from './relay-world.js';
+import { issueTokens, randomMessage, randomOnion } from './support/fixtures.js';
+import { nextEvents, relayWorld, type RelayWorld } from './support/relay-world.js';
 
 /** An honestly issued token (valid PRF output) for an input of any length. */
 function tokenFor(key: VoprfKeyPair, input: Uint8Array): Token {

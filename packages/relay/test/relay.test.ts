@@ -7,8 +7,8 @@ import { BOARD_SYNCED_CAPABILITY } from '../src/protocol-profile.js';
 import { SessionClosedError, TokenProofInvalidError } from '../src/errors.js';
 import { TokenPurchaseApp } from '../src/token-purchase.js';
 import type { Token } from '../src/tokens.js';
-import { issueTokens, randomMessage, randomOnion } from './fixtures.js';
-import { nextEvents, relayWorld, type RelayWorld } from './relay-world.js';
+import { issueTokens, randomMessage, randomOnion } from './support/fixtures.js';
+import { nextEvents, relayWorld, type RelayWorld } from './support/relay-world.js';
 
 let world: RelayWorld;
 beforeEach(async () => {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { generateVoprfKeyPair, spendToken, verifySpentToken } from '../src/index.js';
 import { TOKEN_INPUT_SIZE, TOKEN_MAC_SIZE } from '../src/protocol-profile.js';
 import { postBytes } from '../src/group-message.js';
-import { issueTokens, randomMessage, randomOnion } from './fixtures.js';
+import { issueTokens, randomMessage, randomOnion } from './support/fixtures.js';
 
 describe('spending a token', () => {
   const key = generateVoprfKeyPair();

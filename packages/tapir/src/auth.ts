@@ -3,12 +3,12 @@ import {
   Identity,
   concatBytes,
   equalBytes,
-  fromBase64,
   onionFromPublicKey,
   sha3_256,
   toBase64,
   x25519PublicFromEd25519,
 } from '@pursuance/crypto';
+import { base64Bytes, decodeJSON, encodeJSON } from '@pursuance/codec';
 import { z } from 'zod';
 import type { Application } from './application.js';
 import type { Connection } from './connection.js';
@@ -24,19 +24,7 @@ import {
   COMMITMENT_SIZE,
 } from './wire-profile.js';
 
-const key32 = z
-  .string()
-  .max(64)
-  .transform((s, ctx) => {
-    try {
-      const bytes = fromBase64(s);
-      if (bytes.length === 32) return bytes;
-    } catch {
-      // fall through to the issue below
-    }
-    ctx.addIssue({ code: 'custom', message: 'expected base64 of 32 bytes' });
-    return z.NEVER;
-  });
+const key32 = base64Bytes(32);
 
 /** [R] The one plaintext handshake message each side sends (Cwtch's AuthMessage shape). */
 export const AuthMessageSchema = z.strictObject({
@@ -44,20 +32,10 @@ export const AuthMessageSchema = z.strictObject({
   EphemeralPublicKey: key32,
 });
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
-
 /** Parse a peer's handshake message; any defect is a HandshakeInvalidError. */
 export function parseAuthMessage(payload: Uint8Array): { longTerm: Uint8Array; ephemeral: Uint8Array } {
-  let json: unknown;
-  try {
-    json = JSON.parse(decoder.decode(payload));
-  } catch (cause) {
-    throw new HandshakeInvalidError('auth message is not UTF-8 JSON', { cause });
-  }
-  const parsed = AuthMessageSchema.safeParse(json);
-  if (!parsed.success) throw new HandshakeInvalidError(`auth message: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-  return { longTerm: parsed.data.LongTermPublicKey, ephemeral: parsed.data.EphemeralPublicKey };
+  const message = decodeJSON(payload, AuthMessageSchema, (reason, cause) => new HandshakeInvalidError(`auth message: ${reason}`, { cause }));
+  return { longTerm: message.LongTermPublicKey, ephemeral: message.EphemeralPublicKey };
 }
 
 function montgomery(edPublic: Uint8Array, what: string): Uint8Array {
@@ -97,9 +75,7 @@ export class AuthApp implements Application {
     conn.transcript.newProtocol(AUTH_PROTOCOL_LABEL);
     const local = conn.localIdentity;
     const ephemeral = Identity.generate();
-    const ourMessage = encoder.encode(
-      JSON.stringify({ LongTermPublicKey: toBase64(local.publicKey), EphemeralPublicKey: toBase64(ephemeral.publicKey) }),
-    );
+    const ourMessage = encodeJSON({ LongTermPublicKey: toBase64(local.publicKey), EphemeralPublicKey: toBase64(ephemeral.publicKey) });
     await conn.send(ourMessage);
     const theirMessage = await conn.expect();
     const theirs = parseAuthMessage(theirMessage);

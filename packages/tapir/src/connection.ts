@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Identity, OnionName } from '@pursuance/crypto';
+import { decodeJSON, encodeJSON } from '@pursuance/codec';
 import type { z } from 'zod';
 import { ConnectionClosedError, ProtocolViolationError, type TapirError } from './errors.js';
 import { decodeFrame, encodeFrame, openPacket, sealPacket } from './frame.js';
@@ -21,8 +22,6 @@ interface Waiter {
   reject(error: TapirError): void;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-const utf8Encoder = new TextEncoder();
 let nextConnectionId = 1;
 
 /**
@@ -144,7 +143,7 @@ export class Connection {
   }
 
   public sendJSON(value: unknown): Promise<void> {
-    return this.send(utf8Encoder.encode(JSON.stringify(value)));
+    return this.send(encodeJSON(value));
   }
 
   /** The next payload from the peer. Rejects with the closing error once the connection is closed. */
@@ -167,21 +166,13 @@ export class Connection {
   /** The next payload parsed as UTF-8 JSON and validated by `schema`; anything else is a protocol violation. */
   public async expectJSON<T>(schema: z.ZodType<T>): Promise<T> {
     const payload = await this.expect();
-    let value: unknown;
     try {
-      value = JSON.parse(utf8.decode(payload));
-    } catch (cause) {
-      const error = new ProtocolViolationError('payload is not UTF-8 JSON', { cause });
-      this.close(error);
+      return decodeJSON(payload, schema, (reason, cause) => new ProtocolViolationError(`unexpected message: ${reason}`, { cause }));
+    } catch (error) {
+      // A peer that breaks the protocol gets no second message on this channel.
+      if (error instanceof ProtocolViolationError) this.close(error);
       throw error;
     }
-    const parsed = schema.safeParse(value);
-    if (!parsed.success) {
-      const error = new ProtocolViolationError(`unexpected message: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-      this.close(error);
-      throw error;
-    }
-    return parsed.data;
   }
 
   /** Close the connection. The first error given wins and is what waiters and `closed` see. */

@@ -6,7 +6,7 @@ import { ApplicationChain, AuthApp, TAPIR_PORT, type Application, type Connectio
 import { AUTHENTICATION_CAPABILITY, AUTH_COMMITMENT, AUTH_INBOUND_CHALLENGE, AUTH_INBOUND_HOSTNAME, AUTH_OUTBOUND_CHALLENGE, AUTH_OUTBOUND_HOSTNAME, AUTH_PROTOCOL_LABEL, COMMITMENT_SIZE } from '../src/wire-profile.js';
 import { TranscriptMismatchError } from '../src/errors.js';
 import { parseAuthMessage } from '../src/auth.js';
-import { echoApp, loopbackWorld, type LoopbackWorld } from './helpers/loopback.js';
+import { echoApp, loopbackWorld, type LoopbackWorld } from './support/loopback.js';
 
 /**
  * Hostile 3DH peers. The rogue below is the honest AuthApp's algorithm with two knobs: it can

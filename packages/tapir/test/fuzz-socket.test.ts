@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, randomKey, toBase64 } from '@pursuance/crypto';
 import { ApplicationChain, AuthApp, PACKET_SIZE, TAPIR_PORT, encodeFrame, sealPacket } from '../src/index.js';
-import { loopbackWorld, type LoopbackWorld } from './helpers/loopback.js';
+import { loopbackWorld, type LoopbackWorld } from './support/loopback.js';
 
 let world: LoopbackWorld;
 beforeAll(async () => {

@@ -7,8 +7,8 @@ import { ApplicationChain, AuthApp, type Connection, MAX_SEALED_PAYLOAD, PACKET_
 import { AUTHENTICATION_CAPABILITY } from '../src/wire-profile.js';
 import { HandshakeInvalidError, IdentityMismatchError } from '../src/errors.js';
 import { parseAuthMessage } from '../src/auth.js';
-import { loopbackWorld, type LoopbackWorld } from './helpers/loopback.js';
-import { flipByteAt, interpose } from './helpers/proxy.js';
+import { loopbackWorld, type LoopbackWorld } from './support/loopback.js';
+import { flipByteAt, interpose } from './support/proxy.js';
 
 let world: LoopbackWorld;
 beforeEach(async () => {

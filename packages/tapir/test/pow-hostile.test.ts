@@ -3,7 +3,7 @@ import { Identity, sha256 } from '@pursuance/crypto';
 import { ApplicationChain, Connection, ProofOfWorkApp, TAPIR_PORT } from '../src/index.js';
 import { POW_CHALLENGE, POW_DIFFICULTY, POW_PROTOCOL_LABEL, POW_SEED } from '../src/wire-profile.js';
 import { meetsDifficulty } from '../src/pow.js';
-import { echoApp, loopbackWorld, type LoopbackWorld } from './helpers/loopback.js';
+import { echoApp, loopbackWorld, type LoopbackWorld } from './support/loopback.js';
 
 /**
  * Proof-of-work boundary: with difficulty d, a solution whose hash has exactly d leading zero

@@ -4,7 +4,7 @@ import { ApplicationChain, AuthApp, Connection, ProofOfWorkApp, TAPIR_PORT } fro
 import { PROOF_OF_WORK_CAPABILITY } from '../src/wire-profile.js';
 import { ProofOfWorkTooHardError } from '../src/errors.js';
 import { leadingZeroBits, meetsDifficulty, solveProofOfWork } from '../src/pow.js';
-import { echoApp, loopbackWorld, type LoopbackWorld } from './helpers/loopback.js';
+import { echoApp, loopbackWorld, type LoopbackWorld } from './support/loopback.js';
 
 let world: LoopbackWorld;
 beforeEach(async () => {

@@ -7,7 +7,7 @@ import { ApplicationChain, AuthApp, Connection, MAX_PLAIN_PAYLOAD, MAX_POW_DIFFI
 import { FrameInvalidError } from '../src/errors.js';
 import { decodeFrame, openPacket } from '../src/frame.js';
 import { meetsDifficulty, solveProofOfWork } from '../src/pow.js';
-import { echoApp, loopbackWorld, type LoopbackWorld } from './helpers/loopback.js';
+import { echoApp, loopbackWorld, type LoopbackWorld } from './support/loopback.js';
 
 let world: LoopbackWorld;
 beforeEach(async () => {

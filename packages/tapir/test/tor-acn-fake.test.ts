@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Identity } from '@pursuance/crypto';
 import { type OpenRetryInfo, TorACN, socks5ReplyCode } from '../src/acn/tor-acn.js';
 import { AcnClosedError, AcnControlError, AcnTimeoutError, AcnUnreachableError } from '../src/errors.js';
-import { type FakeTorOptions, type SocksBehaviour, FakeTor, fakeSocks, rawServer } from './helpers/fake-tor.js';
+import { type FakeTorOptions, type SocksBehaviour, FakeTor, fakeSocks, rawServer } from './support/fake-tor.js';
 
 describe('TorACN with a fake tor', () => {
   const cleanup: (() => Promise<void>)[] = [];

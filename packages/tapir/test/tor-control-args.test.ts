@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseReplyArgs } from '../src/acn/tor-control-args.js';
 import { AcnControlError } from '../src/errors.js';
-import { expectControlError } from './helpers/fake-tor.js';
+import { expectControlError } from './support/fake-tor.js';
 
 describe('parseReplyArgs', () => {
   it('splits words and KEY=value pairs, unescaping quoted values', () => {

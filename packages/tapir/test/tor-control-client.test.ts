@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TorControlClient } from '../src/acn/tor-control.js';
 import { AcnClosedError, AcnControlError, AcnTimeoutError, TapirError } from '../src/errors.js';
-import { type FakeTorOptions, FakeTor, rawServer } from './helpers/fake-tor.js';
+import { type FakeTorOptions, FakeTor, rawServer } from './support/fake-tor.js';
 
 describe('TorControlClient authentication', () => {
   let dir: string;

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type ControlReply, ControlReplyParser } from '../src/acn/tor-control-reply.js';
 import { AcnControlError } from '../src/errors.js';
-import { parseAll, expectControlError, serialize } from './helpers/fake-tor.js';
+import { parseAll, expectControlError, serialize } from './support/fake-tor.js';
 
 describe('ControlReplyParser', () => {
   it('parses a single-line reply', () => {

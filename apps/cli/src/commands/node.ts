@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ProfilePasswordError, WeakPasswordError } from '@pursuance/node/identity';
+import { ProfilePasswordError } from '@pursuance/node/identity';
+import { WeakPasswordError } from '@pursuance/password';
 import { makeAcn, withAcnOptions, type AcnFlags } from '../acn-options.js';
 import { CliError, ExitCode } from '../errors.js';
 import { readPassword } from '../password.js';

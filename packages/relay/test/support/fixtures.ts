@@ -1,12 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { Identity, type OnionName } from '@pursuance/crypto';
-import { GROUP_CIPHERTEXT_SIZE, GROUP_SIGNATURE_SIZE, blindInputs, evaluateBlindedBatch, finalizeBatch, newTokenInputs, type EncryptedGroupMessage, type VoprfKeyPair } from '../src/index.js';
-import type { Token } from '../src/tokens.js';
+import { blindInputs, evaluateBlindedBatch, finalizeBatch, newTokenInputs, type VoprfKeyPair } from '../../src/index.js';
+import type { Token } from '../../src/tokens.js';
 
-/** A relay-sized message with random bytes (the relay never looks inside). */
-export function randomMessage(): EncryptedGroupMessage {
-  return { ciphertext: new Uint8Array(randomBytes(GROUP_CIPHERTEXT_SIZE)), signature: new Uint8Array(randomBytes(GROUP_SIGNATURE_SIZE)) };
-}
+// One definition, shipped with the test kit (store implementers need it too).
+export { randomMessage } from '../../src/testing/fixtures.js';
 
 /** Issue tokens directly with the key (no network), for tests of spending. */
 export function issueTokens(key: VoprfKeyPair, count: number): Token[] {

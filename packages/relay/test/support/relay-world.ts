@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Identity } from '@pursuance/crypto';
 import { LoopbackACN, type TapirError } from '@pursuance/tapir';
-import { MemoryKeyBundlePins, MemoryRelayStore, RelayClient, RelayServer, generateVoprfKeyPair, trustKeyBundle, type RelayClientOptions, type RelayStore, type SignedKeyBundle } from '../src/index.js';
-import type { RelayServerOptions } from '../src/relay-server.js';
+import { MemoryKeyBundlePins, MemoryRelayStore, RelayClient, RelayServer, generateVoprfKeyPair, trustKeyBundle, type RelayClientOptions, type RelayStore, type SignedKeyBundle } from '../../src/index.js';
+import type { RelayServerOptions } from '../../src/relay-server.js';
 
 export interface RelayWorld {
   readonly registryDir: string;

@@ -3,7 +3,8 @@
  * the cookie file safely and the SAFECOOKIE proofs, in which tor must show it knows the cookie
  * before we send anything derived from it.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { equalBytes } from '@pursuance/crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { AcnControlError } from '../errors.js';
 import { parseReplyArgs } from './tor-control-args.js';
@@ -36,7 +37,7 @@ export function answerSafeCookieChallenge(cookie: Uint8Array, clientNonce: Uint8
   }
   const expected = hmac(SAFECOOKIE_SERVER_KEY, cookie, clientNonce, serverNonce);
   // tor proves it knows the cookie first; otherwise this is not our tor (or not our cookie).
-  if (!timingSafeEqual(expected, serverHash)) {
+  if (!equalBytes(expected, serverHash)) {
     throw new AcnControlError('tor control port failed the SAFECOOKIE server check (wrong cookie file or not tor)');
   }
   return hmac(SAFECOOKIE_CLIENT_KEY, cookie, clientNonce, serverNonce);
