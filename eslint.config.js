@@ -6,29 +6,34 @@ import local from './eslint-rules/index.js';
 
 // The layer arrows (issue 12): which workspace packages each package may import. Anything not
 // listed is an error, so an upward or sideways import fails the lint, not a review.
-const WORKSPACES = ['crypto', 'tapir', 'relay', 'cwtch', 'pursuance', 'cwtch-store-sqlite', 'migrations', 'node', 'relay-daemon', 'cli', 'dashboard'];
+const WORKSPACES = ['crypto', 'codec', 'password', 'tapir', 'relay', 'cwtch', 'pursuance', 'cwtch-store-sqlite', 'migrations', 'node', 'relay-daemon', 'cli', 'dashboard'];
 const MAY_IMPORT = {
   'packages/crypto': [],
-  'packages/tapir': ['crypto'],
-  'packages/relay': ['crypto', 'tapir'],
-  'packages/cwtch': ['crypto', 'tapir', 'relay'],
+  // The one strict JSON/base64 codec every wire format parses through.
+  'packages/codec': ['crypto'],
+  // Where a password comes from and whether a new one is strong enough (CLI, node, relay daemon).
+  'packages/password': [],
+  'packages/tapir': ['crypto', 'codec'],
+  'packages/relay': ['crypto', 'codec', 'tapir'],
+  'packages/cwtch': ['crypto', 'codec', 'tapir', 'relay'],
   // The pursuance core knows no transport.
-  'packages/pursuance': ['crypto'],
+  'packages/pursuance': ['crypto', 'codec'],
   'packages/cwtch-store-sqlite': ['crypto', 'cwtch', 'migrations'],
   migrations: [],
-  'apps/relay': ['crypto', 'tapir', 'relay', 'migrations'],
-  'apps/node': ['crypto', 'tapir', 'relay', 'cwtch', 'cwtch-store-sqlite', 'pursuance', 'migrations'],
-  'apps/cli': ['crypto', 'tapir', 'relay', 'cwtch', 'pursuance', 'node', 'relay-daemon'],
+  'apps/relay': ['crypto', 'password', 'tapir', 'relay', 'migrations'],
+  'apps/node': ['crypto', 'password', 'tapir', 'relay', 'cwtch', 'cwtch-store-sqlite', 'pursuance', 'migrations'],
+  'apps/cli': ['crypto', 'password', 'tapir', 'relay', 'cwtch', 'pursuance', 'node', 'relay-daemon'],
 };
 // Only the crypto package touches key bytes through curve, hash and box libraries; the two
 // stated exceptions are the VOPRF (relay tokens: ristretto255 has no place in crypto's API)
 // and tapir's Merlin transcript (Keccak-f over transcript bytes, not keys).
 const KEY_BYTE_LIBRARIES = ['@noble/*', '@scure/*', 'tweetnacl', 'tweetnacl/*'];
 const KEY_BYTE_EXCEPTIONS = ['packages/relay/src/voprf.ts', 'packages/tapir/src/transcript.ts'];
-// node:crypto outside the crypto package: randomness and constant-time compares only; the tor
-// control-port client also computes the SAFECOOKIE HMAC-SHA256 that Tor's control spec fixes.
-const NODE_CRYPTO_ALLOWED = ['randomBytes', 'timingSafeEqual'];
-const NODE_CRYPTO_EXTRA = { 'packages/tapir/src/acn/tor-control-auth.ts': ['createHmac', 'timingSafeEqual'] };
+// node:crypto outside the crypto package: randomness only (byte compares go through crypto's
+// equalBytes); the tor control-port client also computes the SAFECOOKIE HMAC-SHA256 that Tor's
+// control spec fixes.
+const NODE_CRYPTO_ALLOWED = ['randomBytes'];
+const NODE_CRYPTO_EXTRA = { 'packages/tapir/src/acn/tor-control-auth.ts': ['createHmac'] };
 
 function layerRules(dir, { keyLibraries, nodeCrypto = NODE_CRYPTO_ALLOWED }) {
   const allowed = new Set(MAY_IMPORT[dir]);

@@ -19,7 +19,12 @@ export default defineConfig({
   oxc: { decorator: { legacy: true, emitDecoratorMetadata: true } },
   resolve: {
     alias: [
+      // Test kits (subpath exports) before the bare packages they live in.
+      { find: /^@pursuance\/cwtch\/testing$/, replacement: fileURLToPath(new URL('./packages/cwtch/src/testing/index.ts', import.meta.url)) },
+      { find: /^@pursuance\/relay\/testing$/, replacement: fileURLToPath(new URL('./packages/relay/src/testing/index.ts', import.meta.url)) },
       { find: /^@pursuance\/crypto$/, replacement: pkg('crypto') },
+      { find: /^@pursuance\/codec$/, replacement: pkg('codec') },
+      { find: /^@pursuance\/password$/, replacement: pkg('password') },
       { find: /^@pursuance\/tapir$/, replacement: pkg('tapir') },
       { find: /^@pursuance\/pursuance$/, replacement: pkg('pursuance') },
       { find: /^@pursuance\/relay$/, replacement: pkg('relay') },
@@ -34,7 +39,7 @@ export default defineConfig({
     // One project per workspace (`npx vitest run --project cwtch`), plus the system tests and
     // the lint rules; every project shares this config (aliases, timeouts).
     projects: [
-      ...['crypto', 'tapir', 'relay', 'cwtch', 'cwtch-store-sqlite', 'pursuance'].map((name) => project(name, `packages/${name}/test/**/*.test.ts`)),
+      ...['crypto', 'codec', 'password', 'tapir', 'relay', 'cwtch', 'cwtch-store-sqlite', 'pursuance'].map((name) => project(name, `packages/${name}/test/**/*.test.ts`)),
       project('node', 'apps/node/test/**/*.test.ts'),
       project('relay-daemon', 'apps/relay/test/**/*.test.ts'),
       project('cli', 'apps/cli/test/**/*.test.ts'),

@@ -12,15 +12,25 @@ export const MODULES = {
     tests: ['packages/tapir/test/**/*.test.ts', '!packages/tapir/test/tor-control-*.test.ts', '!packages/tapir/test/tor-acn-fake.test.ts'],
   },
   relay: {
-    mutate: ['voprf', 'tokens', 'token-service', 'token-protocol', 'board-protocol', 'board-server', 'wire-json'].map((f) => `packages/relay/src/${f}.ts`),
+    mutate: ['voprf', 'tokens', 'token-service', 'token-protocol', 'board-protocol', 'board-server'].map((f) => `packages/relay/src/${f}.ts`),
     tests: ['packages/relay/test/**/*.test.ts'],
+  },
+  // The one strict JSON/base64 codec: judged by its own tests and by the relay's, whose wire
+  // formats are the strictest users (exact-size fields, hostile payloads).
+  codec: {
+    mutate: ['packages/codec/src/json.ts', 'packages/codec/src/fields.ts'],
+    tests: ['packages/codec/test/**/*.test.ts', 'packages/relay/test/board-protocol.test.ts', 'packages/relay/test/relay.mutants.test.ts'],
   },
   cwtch: {
     mutate: ['group-envelope', 'group-log', 'repair', 'repair-protocol'].map((f) => `packages/cwtch/src/${f}.ts`),
     tests: ['packages/cwtch/test/**/*.test.ts'],
   },
   pursuance: {
-    mutate: ['envelope', 'applier', 'log', 'author'].map((f) => `packages/pursuance/src/${f}.ts`),
+    // The applier was split into fold/ (one module per section of the rules, the dispatch table
+    // and the fold run, formerly inside log.ts); permissions.ts is the kind→capability table.
+    mutate: ['envelope', 'permissions', 'fold/context', 'fold/dispatch', 'fold/applier', 'fold/membership', 'fold/governance', 'fold/keys', 'fold/tasks', 'fold/run', 'log', 'author'].map(
+      (f) => `packages/pursuance/src/${f}.ts`,
+    ),
     tests: ['packages/pursuance/test/**/*.test.ts'],
     // Half of this module's ~1,900 mutants are static (module-level schemas and tables); each
     // would run the whole suite (~35 s): over 4 hours on two cores. They are skipped (Ignored
@@ -35,4 +45,4 @@ export const MODULES = {
   },
 };
 
-export const ORDER = ['crypto', 'tapir', 'relay', 'cwtch', 'pursuance', 'node'];
+export const ORDER = ['crypto', 'codec', 'tapir', 'relay', 'cwtch', 'pursuance', 'node'];

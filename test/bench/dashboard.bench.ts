@@ -15,7 +15,7 @@ import { rm } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
 import type { RunningNode } from '@pursuance/node';
 import type { EventId, Rules } from '@pursuance/pursuance';
-import { http } from '../../apps/node/test/http.js';
+import { http } from '../../apps/node/test/support/http.js';
 import { buildDashboard, launchChromium, startTestNode, tempDir } from '../support/dashboard.js';
 import { untilChange } from '../support/until-change.js';
 import { fmt, printTable } from './measure.js';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openNodeStore } from '@pursuance/node';
 import { PursuanceLog, decodeEvent } from '@pursuance/pursuance';
-import { http } from '../../apps/node/test/http.js';
+import { http } from '../../apps/node/test/support/http.js';
 import { generateBacklog } from '../support/backlog.js';
 import { spawnCli } from '../support/processes.js';
 import { fmt, printTable, timeAsync } from './measure.js';

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNode, type RunningNode } from '@pursuance/node';
-import { http } from '../../apps/node/test/http.js';
+import { http } from '../../apps/node/test/support/http.js';
 import { startRelayProcess } from '../support/processes.js';
 import { testNodeOptions } from '../support/test-node.js';
 import { untilChange } from '../support/until-change.js';

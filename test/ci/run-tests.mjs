@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The project's full check, as CI runs it: typecheck, lint, then every vitest test, and a
-// closing line "N passed, N failed" computed from vitest's JSON report (CI does not read
-// vitest's own summary). Exits non-zero when anything failed, was skipped, or nothing ran.
+// The project's full check, as CI runs it: typecheck, lint, format and dependency checks, then
+// every vitest test, and a closing line "N passed, N failed" computed from vitest's JSON report
+// (CI does not read vitest's own summary). Exits non-zero when anything failed, was skipped, or nothing ran.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 
@@ -21,6 +21,9 @@ if (!run('typecheck lint rules', bin('tsc'), ['-p', 'eslint-rules'])) stageFailu
 // The dashboard's .vue files are outside `tsc -b`: vue-tsc checks them (and its tests) with its own tsconfig.
 if (!run('typecheck dashboard', bin('vue-tsc'), ['--noEmit', '-p', 'apps/dashboard/tsconfig.json'])) stageFailures++;
 if (!run('lint', bin('eslint'), ['.', '--max-warnings=0'])) stageFailures++;
+if (!run('format', bin('prettier'), ['--check', '.'])) stageFailures++;
+// Every import declared by its workspace, every declared dependency used (knip.config.ts).
+if (!run('dependencies', bin('knip'), [])) stageFailures++;
 
 mkdirSync('.tsbuild', { recursive: true });
 const report = '.tsbuild/vitest-report.json';

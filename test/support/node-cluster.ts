@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { http, type HttpResult } from '../../apps/node/test/http.js';
+import { http, type HttpResult } from '../../apps/node/test/support/http.js';
 import { spawnNodeProcess } from './node-process.js';
 import type { Spawned } from './processes.js';
 

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onionFromPublicKey, type OnionName } from '@pursuance/crypto';
 import { PursuanceLog, type EventId } from '@pursuance/pursuance';
-import type { HttpResult } from '../../apps/node/test/http.js';
+import type { HttpResult } from '../../apps/node/test/support/http.js';
 import { NodeCluster, type NodeHandle } from '../support/node-cluster.js';
 import { startRelayProcess, type Spawned } from '../support/processes.js';
 

@@ -8,7 +8,7 @@
 import { rm } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http } from '../../apps/node/test/http.js';
+import { http } from '../../apps/node/test/support/http.js';
 import { buildDashboard, launchChromium, screenshot, signIn, startTestNode, tempDir, type TestNode } from '../support/dashboard.js';
 
 /** A newsroom: stories sealed to the desk, which editors and reporters hold; a source on a private tip line. */

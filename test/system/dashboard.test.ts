@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '@pursuance/crypto';
-import { http } from '../../apps/node/test/http.js';
+import { http } from '../../apps/node/test/support/http.js';
 import { contrastProblems, unnamedControls } from '../support/a11y.js';
 import { buildDashboard, launchChromium, screenshot, signIn, startTestNode, tempDir, type TestNode } from '../support/dashboard.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PursuanceLog, decodeEvent } from '@pursuance/pursuance';
-import { http } from '../../apps/node/test/http.js';
+import { http } from '../../apps/node/test/support/http.js';
 import { generateBacklog, type Backlog } from '../support/backlog.js';
 import { spawnCli, type Spawned } from '../support/processes.js';
 

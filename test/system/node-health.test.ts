@@ -1,7 +1,7 @@
 /**
  * What a node's sync status (the dashboard's Health) reports when the relay misbehaves: a
  * founder and a member on a hostile relay (built from the relay package's own pieces, see
- * packages/cwtch/test/adversarial-relay.ts) that drops one live message for the member only.
+ * packages/cwtch/test/support/adversarial-relay.ts) that drops one live message for the member only.
  * The member's node must see the gap in the signed chain, repair it from the founder over p2p,
  * and say so; when the relay goes away, the status says the connection was lost.
  */
@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopbackACN } from '@pursuance/tapir';
 import { startNode, type RunningNode, type SyncStatus } from '../../apps/node/src/index.js';
-import { http, nextSse } from '../../apps/node/test/http.js';
-import { AdversarialRelay, honest, type RelaySession } from '../../packages/cwtch/test/adversarial-relay.js';
+import { http, nextSse } from '../../apps/node/test/support/http.js';
+import { AdversarialRelay, honest, type RelaySession } from '../../packages/cwtch/test/support/adversarial-relay.js';
 import { testNodeOptions } from '../support/test-node.js';
 import { untilChange } from '../support/until-change.js';
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http } from '../../apps/node/test/http.js';
+import { http } from '../../apps/node/test/support/http.js';
 import { watchChanges } from '../support/change-stream.js';
 import { spawnNodeProcess } from '../support/node-process.js';
 import { startRelayProcess, type Spawned } from '../support/processes.js';

@@ -8,7 +8,7 @@ import { TypeormProfileStore } from '@pursuance/cwtch-store-sqlite';
 import { signEvent, type EventId } from '@pursuance/pursuance';
 import { LoopbackACN } from '@pursuance/tapir';
 import { startNode, type RunningNode } from '../../apps/node/src/index.js';
-import { http } from '../../apps/node/test/http.js';
+import { http } from '../../apps/node/test/support/http.js';
 import { watchChanges } from '../support/change-stream.js';
 import { spawnNodeProcess } from '../support/node-process.js';
 import { startRelayProcess, type Spawned } from '../support/processes.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex } from '@pursuance/crypto';
 import { signEvent, type EventId } from '@pursuance/pursuance';
 import { startNode, type RunningNode } from '../../apps/node/src/index.js';
-import { http } from '../../apps/node/test/http.js';
+import { http } from '../../apps/node/test/support/http.js';
 import { startRelayProcess, type Spawned } from '../support/processes.js';
 import { testNodeOptions } from '../support/test-node.js';
 import { untilChange } from '../support/until-change.js';

@@ -6,7 +6,7 @@ import { toHex } from '@pursuance/crypto';
 import { MemoryKeyBundlePins, RelayClient, spendToken, trustKeyBundle, type EncryptedGroupMessage, type SpentToken } from '@pursuance/relay';
 import { LoopbackACN } from '@pursuance/tapir';
 import { startRelayProcess, type RelayProcess } from '../../apps/relay/test/support/relay-process.js';
-import { randomMessage } from '../../packages/relay/test/fixtures.js';
+import { randomMessage } from '../../packages/relay/test/support/fixtures.js';
 
 /**
  * Crash safety: several rounds of SIGKILL while four clients post as fast as they can, then

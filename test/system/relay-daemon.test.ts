@@ -13,7 +13,7 @@ import {
 } from '@pursuance/relay';
 import { LoopbackACN } from '@pursuance/tapir';
 import { metricValue, runRelay, startRelayProcess, type RelayProcess } from '../../apps/relay/test/support/relay-process.js';
-import { randomMessage } from '../../packages/relay/test/fixtures.js';
+import { randomMessage } from '../../packages/relay/test/support/fixtures.js';
 
 let dir: string;
 let registryDir: string;

@@ -18,7 +18,7 @@ import {
 } from '@pursuance/relay';
 import { ApplicationChain, AuthApp, LoopbackACN, PACKET_SIZE, ProofOfWorkApp, TAPIR_PORT, TapirService, encodeFrame, sealPacket, type Connection } from '@pursuance/tapir';
 import { metricValue, startRelayProcess, type RelayProcess } from '../../apps/relay/test/support/relay-process.js';
-import { randomMessage } from '../../packages/relay/test/fixtures.js';
+import { randomMessage } from '../../packages/relay/test/support/fixtures.js';
 
 /**
  * Hostile input against a live relay process: random bytes and frames on both onions,

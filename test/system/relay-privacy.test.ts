@@ -15,7 +15,7 @@ import {
 } from '@pursuance/relay';
 import { Connection, LoopbackACN, TAPIR_PORT } from '@pursuance/tapir';
 import { startRelayProcess, type RelayProcess } from '../../apps/relay/test/support/relay-process.js';
-import { interpose } from '../../packages/tapir/test/helpers/proxy.js';
+import { interpose } from '../../packages/tapir/test/support/proxy.js';
 
 /**
  * What the relay learns. Several simulated groups post padded secretbox ciphertexts whose

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { capabilitiesFor, keyCheck, moveTargets } from '../src/lib/capabilities.js';
-import { cellRules, deskRules, roles, task } from './fakes.js';
+import { cellRules, deskRules, roles, task } from './support/fakes.js';
 
 const cell = cellRules();
 

@@ -4,7 +4,7 @@ import { inviteString, makeBundle, parseBundle, parseInvite } from '../src/lib/i
 import { createLive } from '../src/lib/live.js';
 import { parseRoute, pathOf } from '../src/lib/router.js';
 import { createSession, TOKEN_KEY } from '../src/lib/session.js';
-import { FakeEventSource, FOUNDER, MemoryStorage, PID, fakeFetch } from './fakes.js';
+import { FakeEventSource, FOUNDER, MemoryStorage, PID, fakeFetch } from './support/fakes.js';
 
 const TOKEN = 'T'.repeat(43);
 

@@ -14,7 +14,7 @@ import NewTask from '../src/views/NewTask.vue';
 import PursuanceView from '../src/views/PursuanceView.vue';
 import RulesView from '../src/views/RulesView.vue';
 import TaskDetail from '../src/views/TaskDetail.vue';
-import { FakeEventSource, FOUNDER, MEMBER, MemoryStorage, PID, fakeFetch, members, pursuanceRoutes, roles, summary, task, cellRules, type Call } from './fakes.js';
+import { FakeEventSource, FOUNDER, MEMBER, MemoryStorage, PID, fakeFetch, members, pursuanceRoutes, roles, summary, task, cellRules, type Call } from './support/fakes.js';
 
 const TOKEN = 'T'.repeat(43);
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dryRunRules, parseRules } from '../src/lib/dry-run.js';
 import type { Rules } from '../src/lib/rules-engine.js';
-import { cellRules, FOUNDER, MEMBER, members } from './fakes.js';
+import { cellRules, FOUNDER, MEMBER, members } from './support/fakes.js';
 
 const cell = cellRules();
 const clone = (r: Rules): Rules => JSON.parse(JSON.stringify(r)) as Rules;

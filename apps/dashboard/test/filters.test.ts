@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { allLabels, buildTree, emptyFilters, filterTasks, groupByStatus, subtreeIds } from '../src/lib/filters.js';
-import { FOUNDER, MEMBER, task } from './fakes.js';
+import { FOUNDER, MEMBER, task } from './support/fakes.js';
 
 const now = Date.UTC(2026, 10, 22);
 const day = 86_400_000;

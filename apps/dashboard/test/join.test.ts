@@ -8,7 +8,7 @@ import { APP, createAppContext, type AppContext } from '../src/lib/context.js';
 import { createJoin, inviteKind } from '../src/lib/join.js';
 import type { ChangedEvent, PursuanceSummary } from '../src/lib/types.js';
 import JoinPursuance from '../src/views/JoinPursuance.vue';
-import { FakeEventSource, MemoryStorage, PID, cellRules, fakeFetch, members, pursuanceRoutes, roles, summary, task, type Call } from './fakes.js';
+import { FakeEventSource, MemoryStorage, PID, cellRules, fakeFetch, members, pursuanceRoutes, roles, summary, task, type Call } from './support/fakes.js';
 
 const TOKEN = 'T'.repeat(43);
 const GROUP_INVITE = `tofubundle:${'QUJD'.repeat(20)}||torv3${'eyJHcm91cElEIjoiYWJjIn0='}`;

@@ -3,7 +3,7 @@ import { ref } from 'vue';
 import { describe, expect, it } from 'vitest';
 import { ApiClient, ApiError } from '../src/lib/api.js';
 import { PursuanceStore } from '../src/lib/pursuance-store.js';
-import { FOUNDER, MEMBER, PID, fakeFetch, members, pursuanceRoutes, roles, summary, task, cellRules } from './fakes.js';
+import { FOUNDER, MEMBER, PID, fakeFetch, members, pursuanceRoutes, roles, summary, task, cellRules } from './support/fakes.js';
 
 function setup(me = FOUNDER, extra: Parameters<typeof fakeFetch>[0] = {}) {
   const state = { summary: summary(), tasks: [task({ title: 'One' })], members: members(), roles: roles(), rules: cellRules(), down: false };

@@ -1,6 +1,6 @@
-import { RulesSchema, type Rules } from '../src/lib/rules-engine.js';
-import type { EventSourceLike } from '../src/lib/live.js';
-import type { MemberModel, PursuanceSummary, RoleModel, TaskModel } from '../src/lib/types.js';
+import { RulesSchema, type Rules } from '../../src/lib/rules-engine.js';
+import type { EventSourceLike } from '../../src/lib/live.js';
+import type { MemberModel, PursuanceSummary, RoleModel, TaskModel } from '../../src/lib/types.js';
 
 /**
  * Test doubles: rules documents of the shapes the templates use (kept here, so the shipped

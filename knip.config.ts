@@ -1,0 +1,21 @@
+import type { KnipConfig } from 'knip';
+
+// `npm run deps`: every import is declared by the workspace that makes it, and every declared
+// dependency is imported somewhere. Only dependency findings are checked here; unused exports
+// are kept deliberate by each package's explicit index instead.
+const config: KnipConfig = {
+  include: ['dependencies', 'unlisted', 'unresolved', 'binaries'],
+  ignoreDependencies: [
+    // Loaded by name from mutation/stryker.config.mjs (`plugins`), which knip does not read.
+    '@stryker-mutator/vitest-runner',
+  ],
+  workspaces: {
+    'apps/dashboard': {
+      // The dashboard bundles the pursuance core's pure rule modules from source (see
+      // src/lib/rules-engine.ts); they import CASL, which the bundle therefore needs.
+      ignoreDependencies: ['@casl/ability'],
+    },
+  },
+};
+
+export default config;
