@@ -6,7 +6,21 @@ import local from './eslint-rules/index.js';
 
 // The layer arrows (issue 12): which workspace packages each package may import. Anything not
 // listed is an error, so an upward or sideways import fails the lint, not a review.
-const WORKSPACES = ['crypto', 'codec', 'password', 'tapir', 'relay', 'cwtch', 'pursuance', 'cwtch-store-sqlite', 'migrations', 'node', 'relay-daemon', 'cli', 'dashboard'];
+const WORKSPACES = [
+  'crypto',
+  'codec',
+  'password',
+  'tapir',
+  'relay',
+  'cwtch',
+  'pursuance',
+  'cwtch-store-sqlite',
+  'migrations',
+  'node',
+  'relay-daemon',
+  'cli',
+  'dashboard',
+];
 const MAY_IMPORT = {
   'packages/crypto': [],
   // The one strict JSON/base64 codec every wire format parses through.
@@ -44,10 +58,14 @@ function layerRules(dir, { keyLibraries, nodeCrypto = NODE_CRYPTO_ALLOWED }) {
       message: `${dir} may import only ${[...allowed].map((w) => `@pursuance/${w}`).join(', ') || 'no workspace package'} (layer arrows: apps → packages; cwtch → relay → tapir → crypto; pursuance → crypto).`,
     },
     // Inside a package's src/ no relative import needs a `src/` segment: one that has it leaves the package.
-    { group: ['**/packages/**', '**/apps/**', '**/src/**'], message: 'import another workspace by its package name, never by a relative path into its sources.' },
+    {
+      group: ['**/packages/**', '**/apps/**', '**/src/**'],
+      message: 'import another workspace by its package name, never by a relative path into its sources.',
+    },
   ];
   if (!keyLibraries) patterns.push({ group: KEY_BYTE_LIBRARIES, message: 'key bytes are handled in @pursuance/crypto only.' });
-  const paths = dir === 'packages/crypto' ? [] : [{ name: 'node:crypto', allowImportNames: nodeCrypto, message: 'key bytes are handled in @pursuance/crypto only.' }];
+  const paths =
+    dir === 'packages/crypto' ? [] : [{ name: 'node:crypto', allowImportNames: nodeCrypto, message: 'key bytes are handled in @pursuance/crypto only.' }];
   return { 'no-restricted-imports': ['error', { patterns, paths }] };
 }
 
@@ -63,7 +81,18 @@ const architecture = Object.keys(MAY_IMPORT).flatMap((dir) => [
 ]);
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.tsbuild/**', 'test/tor/data/**', 'coverage/**', 'test-results/**', '.stryker-tmp/**', 'mutation/reports/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '.tsbuild/**',
+      'test/tor/data/**',
+      'coverage/**',
+      'test-results/**',
+      '.stryker-tmp/**',
+      'mutation/reports/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -107,7 +136,12 @@ export default tseslint.config(
     files: ['apps/dashboard/**/*.vue'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
-      parserOptions: { ...tseslint.configs.disableTypeChecked.languageOptions?.parserOptions, parser: tseslint.parser, extraFileExtensions: ['.vue'], sourceType: 'module' },
+      parserOptions: {
+        ...tseslint.configs.disableTypeChecked.languageOptions?.parserOptions,
+        parser: tseslint.parser,
+        extraFileExtensions: ['.vue'],
+        sourceType: 'module',
+      },
     },
     // Undefined names are vue-tsc's job (it knows the DOM types); ESLint's scope analysis does not.
     rules: { ...tseslint.configs.disableTypeChecked.rules, 'no-undef': 'off' },

@@ -39,7 +39,9 @@ export default defineConfig({
     // One project per workspace (`npx vitest run --project cwtch`), plus the system tests and
     // the lint rules; every project shares this config (aliases, timeouts).
     projects: [
-      ...['crypto', 'codec', 'password', 'tapir', 'relay', 'cwtch', 'cwtch-store-sqlite', 'pursuance'].map((name) => project(name, `packages/${name}/test/**/*.test.ts`)),
+      ...['crypto', 'codec', 'password', 'tapir', 'relay', 'cwtch', 'cwtch-store-sqlite', 'pursuance'].map((name) =>
+        project(name, `packages/${name}/test/**/*.test.ts`),
+      ),
       project('node', 'apps/node/test/**/*.test.ts'),
       project('relay-daemon', 'apps/relay/test/**/*.test.ts'),
       project('cli', 'apps/cli/test/**/*.test.ts'),

@@ -67,7 +67,9 @@ describe('key bytes stay in @pursuance/crypto', () => {
   it('node:crypto outside crypto: randomness only (byte compares through equalBytes; and the control-port HMAC)', async () => {
     expect(await restricted('apps/node/src/config.ts', "import { randomBytes } from 'node:crypto';\nvoid randomBytes;")).toHaveLength(0);
     expect(await restricted('apps/node/src/config.ts', "import { timingSafeEqual } from 'node:crypto';\nvoid timingSafeEqual;")).toHaveLength(1);
-    expect(await restricted('packages/tapir/src/acn/tor-control-auth.ts', "import { timingSafeEqual } from 'node:crypto';\nvoid timingSafeEqual;")).toHaveLength(1);
+    expect(
+      await restricted('packages/tapir/src/acn/tor-control-auth.ts', "import { timingSafeEqual } from 'node:crypto';\nvoid timingSafeEqual;"),
+    ).toHaveLength(1);
     expect(await restricted('apps/node/src/config.ts', "import { createCipheriv } from 'node:crypto';\nvoid createCipheriv;")).toHaveLength(1);
     expect(await restricted('packages/pursuance/src/keys.ts', "import { sign } from 'node:crypto';\nvoid sign;")).toHaveLength(1);
     expect(await restricted('packages/tapir/src/acn/tor-control-auth.ts', "import { createHmac } from 'node:crypto';\nvoid createHmac;")).toHaveLength(0);

@@ -56,8 +56,7 @@ export const noDynamicRecordLookup = createRule({
     messages: {
       lookup:
         '`{{object}}[{{key}}]`: `{{key}}` is an arbitrary string, so names like `constructor` or `__proto__` reach Object.prototype. Use a Map, or check Object.hasOwn({{object}}, {{key}}) first.',
-      inOperator:
-        '`{{key}} in {{object}}` is true for Object.prototype names such as `constructor`. Use a Map, or Object.hasOwn({{object}}, {{key}}).',
+      inOperator: '`{{key}} in {{object}}` is true for Object.prototype names such as `constructor`. Use a Map, or Object.hasOwn({{object}}, {{key}}).',
     },
     schema: [],
   },
@@ -139,7 +138,8 @@ export const noDynamicRecordLookup = createRule({
      * @returns {boolean}
      */
     const falseImpliesOwn = (test, object, key) => {
-      if (test.type === 'LogicalExpression' && test.operator === '||') return falseImpliesOwn(test.left, object, key) || falseImpliesOwn(test.right, object, key);
+      if (test.type === 'LogicalExpression' && test.operator === '||')
+        return falseImpliesOwn(test.left, object, key) || falseImpliesOwn(test.right, object, key);
       return test.type === 'UnaryExpression' && test.operator === '!' && isOwnCheck(test.argument, object, key);
     };
 
@@ -180,7 +180,8 @@ export const noDynamicRecordLookup = createRule({
           case 'Program': {
             const index = parent.body.indexOf(/** @type {never} */ (child));
             for (const earlier of parent.body.slice(0, Math.max(index, 0))) {
-              if (earlier.type === 'IfStatement' && earlier.alternate === null && exits(earlier.consequent) && falseImpliesOwn(earlier.test, object, key)) return true;
+              if (earlier.type === 'IfStatement' && earlier.alternate === null && exits(earlier.consequent) && falseImpliesOwn(earlier.test, object, key))
+                return true;
             }
             break;
           }

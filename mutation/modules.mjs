@@ -28,9 +28,20 @@ export const MODULES = {
   pursuance: {
     // The applier was split into fold/ (one module per section of the rules, the dispatch table
     // and the fold run, formerly inside log.ts); permissions.ts is the kind→capability table.
-    mutate: ['envelope', 'permissions', 'fold/context', 'fold/dispatch', 'fold/applier', 'fold/membership', 'fold/governance', 'fold/keys', 'fold/tasks', 'fold/run', 'log', 'author'].map(
-      (f) => `packages/pursuance/src/${f}.ts`,
-    ),
+    mutate: [
+      'envelope',
+      'permissions',
+      'fold/context',
+      'fold/dispatch',
+      'fold/applier',
+      'fold/membership',
+      'fold/governance',
+      'fold/keys',
+      'fold/tasks',
+      'fold/run',
+      'log',
+      'author',
+    ].map((f) => `packages/pursuance/src/${f}.ts`),
     tests: ['packages/pursuance/test/**/*.test.ts'],
     // Half of this module's ~1,900 mutants are static (module-level schemas and tables); each
     // would run the whole suite (~35 s): over 4 hours on two cores. They are skipped (Ignored
@@ -41,7 +52,9 @@ export const MODULES = {
     mutate: ['apps/node/src/http/security.guard.ts', 'apps/node/src/store/event-store.ts'],
     // The tests that exercise the guard (over HTTP) and the store; the other node tests start
     // whole nodes for unrelated behaviour and would only slow every mutant down.
-    tests: ['api', 'token-hostile', 'event-store', 'at-rest', 'key-vault', 'quarantine', 'pending-refused', 'node.mutants'].map((f) => `apps/node/test/${f}.test.ts`),
+    tests: ['api', 'token-hostile', 'event-store', 'at-rest', 'key-vault', 'quarantine', 'pending-refused', 'node.mutants'].map(
+      (f) => `apps/node/test/${f}.test.ts`,
+    ),
   },
 };
 

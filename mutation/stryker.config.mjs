@@ -11,7 +11,11 @@ const dir = `mutation/reports/${name}${process.env.MUTATE_TAG ? `-${process.env.
 
 // MUTATE_ONLY names a file of Stryker mutate ranges (`path:line:col-line:col`, one a line) to
 // test only those mutants of the module (e.g. a second pass over earlier survivors).
-const only = process.env.MUTATE_ONLY ? readFileSync(process.env.MUTATE_ONLY, 'utf8').split('\n').filter((l) => l !== '') : undefined;
+const only = process.env.MUTATE_ONLY
+  ? readFileSync(process.env.MUTATE_ONLY, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+  : undefined;
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {

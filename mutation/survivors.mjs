@@ -17,9 +17,8 @@ for (const [file, { source, mutants }] of Object.entries(report.files)) {
     counts[m.status] = (counts[m.status] ?? 0) + 1;
     if (m.status !== 'Survived' && m.status !== 'NoCoverage') continue;
     const { start, end } = m.location;
-    const original = start.line === end.line
-      ? sourceLines[start.line - 1].slice(start.column - 1, end.column - 1)
-      : `${sourceLines[start.line - 1].slice(start.column - 1)}…`;
+    const original =
+      start.line === end.line ? sourceLines[start.line - 1].slice(start.column - 1, end.column - 1) : `${sourceLines[start.line - 1].slice(start.column - 1)}…`;
     const clip = (s) => (s.length > 90 ? `${s.slice(0, 87)}...` : s).replace(/\s+/g, ' ');
     lines.push(`${file}:${start.line}:${start.column} ${m.mutatorName} ${m.status} \`${clip(original)}\` → \`${clip(m.replacement ?? '')}\``);
   }

@@ -27,7 +27,10 @@ export default defineConfig({
   test: {
     ...baseTest,
     globalSetup: [],
-    setupFiles: [...(base.test?.setupFiles === undefined ? [] : [base.test.setupFiles].flat()), ...(process.env.MUTATE_SKIP_TEST_NAMES ? ['mutation/skip-tests.setup.ts'] : [])],
+    setupFiles: [
+      ...(base.test?.setupFiles === undefined ? [] : [base.test.setupFiles].flat()),
+      ...(process.env.MUTATE_SKIP_TEST_NAMES ? ['mutation/skip-tests.setup.ts'] : []),
+    ],
     // Instrumented code with per-test coverage runs several times slower on a loaded machine;
     // a fuzz test that fits 30 s normally must not fail the dry run (Stryker times mutants itself).
     testTimeout: 180_000,

@@ -59,7 +59,7 @@ function registry(): z.core.$ZodRegistry<Meta> {
   };
   const rules = RulesSchema.shape;
   add(rules.format, { description: `The rules format and version; always "${RULES_FORMAT}".` });
-  add(rules.title, { description: 'Short name of this set of rules (a template name, or the pursuance\'s own).' });
+  add(rules.title, { description: "Short name of this set of rules (a template name, or the pursuance's own)." });
   add(rules.description, { description: 'What kind of group these rules are for and how it works, for people joining it.' });
   add(rules.roles, { description: 'The roles, by id (1–64). Each role has its own key per epoch; tasks are sealed to roles.' });
 
@@ -70,10 +70,11 @@ function registry(): z.core.$ZodRegistry<Meta> {
   add(role.description, { description: 'What holders of this role do.' });
   add(role.rank, {
     description:
-      'Authority rank 0–999. Among concurrent actions of the same kind, the higher-ranked author\'s is applied first (founders rank 1000). A member\'s rank is the best rank among their roles.',
+      "Authority rank 0–999. Among concurrent actions of the same kind, the higher-ranked author's is applied first (founders rank 1000). A member's rank is the best rank among their roles.",
   });
   add(role.history, {
-    description: '"all": a new holder receives the keys of every earlier epoch and reads the role\'s history; "since-join": only the key current when they got the role, and later ones.',
+    description:
+      '"all": a new holder receives the keys of every earlier epoch and reads the role\'s history; "since-join": only the key current when they got the role, and later ones.',
   });
   add(role.can, { description: 'Capabilities holders are granted. A member holding several roles has the union of their grants.' });
   add(role.cannot, {
@@ -108,7 +109,8 @@ function registry(): z.core.$ZodRegistry<Meta> {
   add(SuccessionSchema, {
     id: 'Succession',
     title: 'Founder succession',
-    description: 'How a member becomes a founder: a founder nominates them; they become a founder when `quorum` founders have endorsed, or by claiming after founders have been inactive.',
+    description:
+      'How a member becomes a founder: a founder nominates them; they become a founder when `quorum` founders have endorsed, or by claiming after founders have been inactive.',
   });
   const succ = SuccessionSchema.shape;
   add(succ.quorum, { description: 'Founders (the nominator counts) whose endorsement makes a nominee a founder.' });
@@ -120,7 +122,10 @@ function registry(): z.core.$ZodRegistry<Meta> {
 
 /** The JSON Schema for rules documents, as a JSON value. */
 export function rulesJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(RulesSchema, { io: 'input', target: 'draft-2020-12', metadata: registry(), unrepresentable: 'throw' }) as Record<string, unknown>;
+  const generated = z.toJSONSchema(RulesSchema, { io: 'input', target: 'draft-2020-12', metadata: registry(), unrepresentable: 'throw' }) as Record<
+    string,
+    unknown
+  >;
   const { $schema: dialect, $defs, properties, ...rest } = generated;
   if (typeof properties !== 'object' || properties === null) throw new Error('generate-schema: expected an object schema');
   return {

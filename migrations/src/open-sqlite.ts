@@ -35,7 +35,15 @@ export async function openDurableSqlite(options: DurableSqliteOptions): Promise<
     await writeFile(options.path, new Uint8Array(0), { flag: 'a', mode: 0o600 });
     for (const path of sqliteFiles(options.path)) await ownerOnly(path);
   }
-  const common = { type: 'sqlite' as const, database: options.path, entities: options.entities, synchronize: false, logging: false, enableWAL: onDisk, busyTimeout: 10_000 };
+  const common = {
+    type: 'sqlite' as const,
+    database: options.path,
+    entities: options.entities,
+    synchronize: false,
+    logging: false,
+    enableWAL: onDisk,
+    busyTimeout: 10_000,
+  };
   const writer = new DataSource({ ...common, migrations: [...options.migrations], migrationsRun: false });
   await writer.initialize();
   let reader: DataSource | null = null;

@@ -52,7 +52,8 @@ function trialDecryption(): [string, string][] {
       const key = randomKey();
       return { id: deriveGroupId(key, relay), key, relay, members: null };
     });
-  const seal = (g: GroupKeys) => sealGroupMessage(g, sender, { timestamp: 1, previous: groupGenesis(g.id), payload: encodeOverlay({ o: 1, d: 'benchmark' }), fragment: undefined });
+  const seal = (g: GroupKeys) =>
+    sealGroupMessage(g, sender, { timestamp: 1, previous: groupGenesis(g.id), payload: encodeOverlay({ o: 1, d: 'benchmark' }), fragment: undefined });
   const rows: [string, string][] = [];
   const base = groups(1)[0]!;
   const ct = seal(base).ciphertext;
@@ -121,7 +122,12 @@ async function preparedRelay(root: string, registryDir: string, count: number): 
       const rows = Math.min(100, n - i);
       const params: Buffer[] = [];
       for (let r = 0; r < rows; r++) {
-        const m = sealGroupMessage(group, owner, { timestamp: 1_700_000_000_000 + done + i + r, previous, payload: encodeOverlay({ o: OVERLAY.chat, d: `message ${done + i + r}` }), fragment: undefined });
+        const m = sealGroupMessage(group, owner, {
+          timestamp: 1_700_000_000_000 + done + i + r,
+          previous,
+          payload: encodeOverlay({ o: OVERLAY.chat, d: `message ${done + i + r}` }),
+          fragment: undefined,
+        });
         previous = m.signature;
         params.push(Buffer.from(m.signature), Buffer.from(m.ciphertext));
       }
@@ -137,7 +143,14 @@ async function preparedRelay(root: string, registryDir: string, count: number): 
 
 async function syncOnce(prepared: PreparedRelay, registryDir: string, store: ProfileStore): Promise<number> {
   const acn = new LoopbackACN({ registryDir });
-  const peer = await CwtchPeer.create({ store, acn, password: 'bench', displayName: 'newcomer', scryptParams: TEST_SCRYPT_PARAMS, relayClient: { batchSize: 10 } });
+  const peer = await CwtchPeer.create({
+    store,
+    acn,
+    password: 'bench',
+    displayName: 'newcomer',
+    scryptParams: TEST_SCRYPT_PARAMS,
+    relayClient: { batchSize: 10 },
+  });
   const groupId = await peer.acceptGroupInvite(prepared.invite);
   const { seconds } = await timeAsync(async () => {
     const synced = new Promise<number>((resolve) => peer.once('relaySynced', ({ count }) => resolve(count)));
@@ -198,7 +211,8 @@ function percentile(sorted: number[], p: number): number {
 async function directMessageRoundTrip(root: string): Promise<[string, string][]> {
   const registryDir = join(root, 'dm-registry');
   const acns = [new LoopbackACN({ registryDir }), new LoopbackACN({ registryDir })];
-  const make = (name: string, acn: LoopbackACN) => CwtchPeer.create({ store: new MemoryProfileStore(), acn, password: 'bench', displayName: name, scryptParams: TEST_SCRYPT_PARAMS });
+  const make = (name: string, acn: LoopbackACN) =>
+    CwtchPeer.create({ store: new MemoryProfileStore(), acn, password: 'bench', displayName: name, scryptParams: TEST_SCRYPT_PARAMS });
   const alice = await make('alice', acns[0]!);
   const bob = await make('bob', acns[1]!);
   await alice.start();
@@ -226,7 +240,15 @@ async function directMessageRoundTrip(root: string): Promise<[string, string][]>
 
   // Baseline: one sealed tapir packet there and back on the same kind of link.
   const server = new TapirService(acns[0]!, Identity.generate());
-  await server.listen(() => new ApplicationChain([new AuthApp()], { name: 'echo', run: async (c: Connection) => { for (;;) await c.send(await c.expect()); } }));
+  await server.listen(
+    () =>
+      new ApplicationChain([new AuthApp()], {
+        name: 'echo',
+        run: async (c: Connection) => {
+          for (;;) await c.send(await c.expect());
+        },
+      }),
+  );
   const client = new TapirService(acns[1]!, Identity.generate());
   const conn = await client.connect(server.onion, new ApplicationChain([new AuthApp()]));
   const raw: number[] = [];

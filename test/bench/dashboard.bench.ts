@@ -179,7 +179,12 @@ try {
   const ids: EventId[] = [];
   for (let i = 0; i < TASKS; i++) {
     const e = await node.registry.act(big, (a) =>
-      a.createTask({ audience: ['crew'], title: `Task ${i}: ${['leaflets', 'banner', 'hall', 'press', 'legal'][i % 5]}`, labels: [`l${i % 7}`], due: i % 3 === 0 ? Date.now() + i * 3_600_000 : null }),
+      a.createTask({
+        audience: ['crew'],
+        title: `Task ${i}: ${['leaflets', 'banner', 'hall', 'press', 'legal'][i % 5]}`,
+        labels: [`l${i % 7}`],
+        due: i % 3 === 0 ? Date.now() + i * 3_600_000 : null,
+      }),
     );
     ids.push(e.id);
   }
@@ -206,7 +211,10 @@ try {
   const loads: Load[] = [];
   for (let i = 0; i < RUNS; i++) loads.push(await loadBoard(browser, `${node.url}/p/${big}/board`, node.token));
   const col = (k: keyof Load) => loads.map((l) => l[k]);
-  const ms = (k: keyof Load) => `${fmt(median(col(k)))} ms (runs: ${col(k).map((x) => fmt(x)).join(', ')})`;
+  const ms = (k: keyof Load) =>
+    `${fmt(median(col(k)))} ms (runs: ${col(k)
+      .map((x) => fmt(x))
+      .join(', ')})`;
   printTable(`board with ${fmt(TASKS)} tasks, headless Chromium (median of ${RUNS} fresh loads)`, [
     ['node: first GET …/tasks after the writes (builds the member view)', `${fmt(viewSeconds * 1000)} ms`],
     ['GET …/tasks body', `${fmt(median(col('tasksBytes')) / 1e6, 1)} MB`],
@@ -230,7 +238,10 @@ try {
     const b = await openSignedIn(browser, `${base}/board`, node.token);
     await b.getByTestId('task-card').first().waitFor({ timeout: 60_000 });
     const times = await pingPong(a, b, base, PINGS);
-    rows.push([`${label}: command in A → card in B`, `median ${fmt(median(times))} ms, min ${fmt(Math.min(...times))}, max ${fmt(Math.max(...times))} (${PINGS} tasks)`]);
+    rows.push([
+      `${label}: command in A → card in B`,
+      `median ${fmt(median(times))} ms, min ${fmt(Math.min(...times))}, max ${fmt(Math.max(...times))} (${PINGS} tasks)`,
+    ]);
     await a.context().close();
     await b.context().close();
   }

@@ -25,7 +25,6 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-
 async function latency(): Promise<[string, string][]> {
   const pair = await startRelayPair({ pursuance: { name: 'Latency', template: 'activist-cell' }, roles: ['member'] });
   const { a, b, id } = pair;
@@ -98,7 +97,10 @@ async function rebuild(): Promise<[string, string][]> {
     const opened = await openNodeStore({ dataDir: join(dir, 'node'), password: 'bench node password' });
     const write = await timeAsync(async () => {
       for (let i = 0; i < backlog.bytes.length; i += 5_000) {
-        await opened.store.append(backlog.bytes.slice(i, i + 5_000).map((x) => decodeEvent(x)), 'import');
+        await opened.store.append(
+          backlog.bytes.slice(i, i + 5_000).map((x) => decodeEvent(x)),
+          'import',
+        );
       }
     });
     await opened.close();
@@ -122,7 +124,10 @@ async function rebuild(): Promise<[string, string][]> {
         ['store written directly (EventStore.append, 5,000 per tx)', `${fmt(write.seconds, 2)} s`],
         ['pure fold, same bytes (PursuanceLog.addAll + stateHash)', `${fmt(fold.seconds, 2)} s = ${fmt(foldRate)} events/s`],
         ['node process start-up (scrypt unlock + replay + listen)', `${fmt(startup, 2)} s`],
-        ['POST /api/admin/rebuild (store read + fold)', `${fmt(rebuilt.seconds, 2)} s = ${fmt(rebuildRate)} events/s (${fmt((rebuildRate / foldRate) * 100, 1)} % of pure fold)`],
+        [
+          'POST /api/admin/rebuild (store read + fold)',
+          `${fmt(rebuilt.seconds, 2)} s = ${fmt(rebuildRate)} events/s (${fmt((rebuildRate / foldRate) * 100, 1)} % of pure fold)`,
+        ],
         ['state hash equals the in-process fold', String(info.stateHash === fold.value && info.events === backlog.bytes.length)],
         ['node RSS after start-up', `${fmt(afterStart.rss / 1e6)} MB`],
         ['node RSS after rebuild', `${fmt(mem.rss / 1e6)} MB`],

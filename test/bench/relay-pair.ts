@@ -53,7 +53,12 @@ export async function startRelayPair(options: RelayPairOptions): Promise<RelayPa
     await call(a, 'POST', `/api/pursuances/${id}/members`, { onion: b.identity.onion, name: 'b', roles: [...options.roles] });
     const { invite } = await call<{ invite: string }>(a, 'GET', `/api/pursuances/${id}/invite`);
     await call(b, 'POST', '/api/invites/accept', { invite });
-    await untilChange(b, () => b.registry.has(id) && b.registry.get(id).log.stateHash() === a.registry.get(id).log.stateHash(), 'B to join and catch up', 120_000);
+    await untilChange(
+      b,
+      () => b.registry.has(id) && b.registry.get(id).log.stateHash() === a.registry.get(id).log.stateHash(),
+      'B to join and catch up',
+      120_000,
+    );
     return { a, b, id, call, close };
   } catch (err) {
     await close();

@@ -191,7 +191,6 @@ async function generatedRelay(root: string, name: string, count: number): Promis
   return { dataDir, dbPath };
 }
 
-
 async function replayThroughput(root: string, acn: LoopbackACN): Promise<[string, string][]> {
   const { dataDir } = await generatedRelay(root, 'replay', REPLAY_MESSAGES);
   const relay = await startRelayProcess({ dataDir, registryDir: join(root, 'registry'), args: ['--no-metrics'] });
@@ -206,7 +205,10 @@ async function replayThroughput(root: string, acn: LoopbackACN): Promise<[string
   const tcp = await rawTcpThroughput(wireBytes);
   return [
     [`replay of ${fmt(count)} stored messages, one client`, `${fmt(count / seconds)} messages/s in ${fmt(seconds, 1)} s`],
-    ['replay payload throughput (ciphertext + signature)', `${fmt(bytes / seconds / 1e6, 1)} MB/s (${fmt(wireBytes / seconds / 1e6, 1)} MB/s of 8192-byte packets)`],
+    [
+      'replay payload throughput (ciphertext + signature)',
+      `${fmt(bytes / seconds / 1e6, 1)} MB/s (${fmt(wireBytes / seconds / 1e6, 1)} MB/s of 8192-byte packets)`,
+    ],
     ['baseline: raw TCP loopback, same number of 8192-byte writes', `${fmt(tcp, 1)} MB/s`],
   ];
 }
@@ -250,11 +252,22 @@ async function tokenIssuance(root: string): Promise<[string, string][]> {
   const key = generateVoprfKeyPair();
   const board = Identity.generate().onion;
   const items = blindInputs(newTokenInputs(100));
-  const batch = evaluateBlindedBatch(key, items.map((i) => i.blinded));
+  const batch = evaluateBlindedBatch(
+    key,
+    items.map((i) => i.blinded),
+  );
   const outputs = finalizeBatch(items, batch.evaluated, key.publicKey, batch.proof);
   const m = message();
   const spent = spendToken({ input: items[0]!.input, output: outputs[0]! }, m, board);
-  const evaluate = rateOf('server: evaluate 100 blinded + batch DLEQ proof', () => evaluateBlindedBatch(key, items.map((i) => i.blinded)), 2);
+  const evaluate = rateOf(
+    'server: evaluate 100 blinded + batch DLEQ proof',
+    () =>
+      evaluateBlindedBatch(
+        key,
+        items.map((i) => i.blinded),
+      ),
+    2,
+  );
   const finalize = rateOf('client: verify proof + unblind 100', () => finalizeBatch(items, batch.evaluated, key.publicKey, batch.proof), 2);
   const redeem = rateOf('relay: redemption check (PRF re-evaluation + HMAC)', () => verifySpentToken(key.secretKey, spent, m, board), 2);
   rows.push(
@@ -279,7 +292,10 @@ async function tokenIssuance(root: string): Promise<[string, string][]> {
     const { seconds } = await timeAsync(async () => {
       for (let i = 0; i < batches; i++) await client.buyTokens();
     });
-    rows.push([`issuance end to end, PoW ${difficulty} bit${difficulty > 1 ? 's' : ''}, batches of 100`, `${fmt((batches * 100) / seconds)} tokens/s (${fmt((seconds / batches) * 1000, 1)} ms per batch)`]);
+    rows.push([
+      `issuance end to end, PoW ${difficulty} bit${difficulty > 1 ? 's' : ''}, batches of 100`,
+      `${fmt((batches * 100) / seconds)} tokens/s (${fmt((seconds / batches) * 1000, 1)} ms per batch)`,
+    ]);
     await client.close();
     await relay.close();
     await acn.close();

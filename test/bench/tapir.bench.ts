@@ -47,7 +47,6 @@ function primitiveBaselines(): [string, string][] {
   return rates.map((r) => [r.label, `${fmt(r.perSecond)} /s`]);
 }
 
-
 async function main(): Promise<void> {
   process.stdout.write(`tapir benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
   printTable('baseline: raw primitives (same run)', primitiveBaselines());
@@ -114,7 +113,7 @@ async function main(): Promise<void> {
   });
   conn.close();
   const tapirMBs = sinkTarget / bulk.seconds / 1e6;
-  const wireMBs = (sinkTarget / payload.length) * PACKET_SIZE / bulk.seconds / 1e6;
+  const wireMBs = ((sinkTarget / payload.length) * PACKET_SIZE) / bulk.seconds / 1e6;
   const tcpMBs = await rawTcpThroughput(BULK_BYTES);
 
   printTable('tapir over LoopbackACN (client and server in one process, 2 cores)', [

@@ -119,8 +119,7 @@ export function generateBacklog(target: number, options: BacklogOptions = {}): B
         } catch (err) {
           if (!(err instanceof ActionNotAllowedError)) throw err;
         }
-      }
-      else if (r < 0.95) a.assignTask(task, { add: { members: [a.identity.onion] } });
+      } else if (r < 0.95) a.assignTask(task, { add: { members: [a.identity.onion] } });
       else a.closeTask(task);
     }
   }

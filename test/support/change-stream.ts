@@ -13,17 +13,20 @@ export interface ChangeStream {
 export function watchChanges(port: number, token: string): ChangeStream {
   let count = 0;
   let waiters: { seen: number; resolve: () => void }[] = [];
-  const req = request({ host: '127.0.0.1', port, path: `/api/stream?token=${token}`, headers: { host: `127.0.0.1:${port}`, accept: 'text/event-stream' } }, (res) => {
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      const events = chunk.split('\n\n').filter((b) => /^event: changed$/m.test(b)).length;
-      if (events === 0) return;
-      count += events;
-      const ready = waiters.filter((w) => count > w.seen);
-      waiters = waiters.filter((w) => count <= w.seen);
-      for (const w of ready) w.resolve();
-    });
-  });
+  const req = request(
+    { host: '127.0.0.1', port, path: `/api/stream?token=${token}`, headers: { host: `127.0.0.1:${port}`, accept: 'text/event-stream' } },
+    (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        const events = chunk.split('\n\n').filter((b) => /^event: changed$/m.test(b)).length;
+        if (events === 0) return;
+        count += events;
+        const ready = waiters.filter((w) => count > w.seen);
+        waiters = waiters.filter((w) => count <= w.seen);
+        for (const w of ready) w.resolve();
+      });
+    },
+  );
   req.on('error', () => undefined);
   req.end();
   return {

@@ -144,13 +144,16 @@ export class NodeCluster {
   }
 
   #watch(port: number, token: string): () => void {
-    const req = request({ host: '127.0.0.1', port, path: `/api/stream?token=${token}`, headers: { host: `127.0.0.1:${port}`, accept: 'text/event-stream' } }, (res) => {
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        if (/^event: (changed|sync)$/m.test(chunk)) this.#wake();
-      });
-      res.on('error', () => undefined);
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path: `/api/stream?token=${token}`, headers: { host: `127.0.0.1:${port}`, accept: 'text/event-stream' } },
+      (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (/^event: (changed|sync)$/m.test(chunk)) this.#wake();
+        });
+        res.on('error', () => undefined);
+      },
+    );
     // The stream ends when its process is stopped; nothing to report.
     req.on('error', () => undefined);
     req.end();

@@ -15,9 +15,12 @@ afterAll(async () => {
 
 describe('pursuance relay start', () => {
   it('runs the relay daemon with its own options and stops cleanly on SIGTERM', async () => {
-    const relay = spawnCli(['relay', 'start', '--data-dir', join(dir, 'relay'), '--loopback-registry', join(dir, 'registry'), '--pow-difficulty', '1', '--no-metrics'], {
-      PURSUANCE_RELAY_PASSWORD: 'relay cli password',
-    });
+    const relay = spawnCli(
+      ['relay', 'start', '--data-dir', join(dir, 'relay'), '--loopback-registry', join(dir, 'registry'), '--pow-difficulty', '1', '--no-metrics'],
+      {
+        PURSUANCE_RELAY_PASSWORD: 'relay cli password',
+      },
+    );
     const [, bundle] = await relay.waitForLine(/key-bundle (\S+)\n/);
     await relay.waitForLine(/^ready$/m);
     expect(importKeyBundle(bundle!).boardOnion).toMatch(/^[a-z2-7]{56}$/);

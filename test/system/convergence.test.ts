@@ -193,7 +193,11 @@ function audienceFor(c: Choices): string[] {
 }
 
 const createTask = (round: number, c: Choices, n: NodeHandle, audience = audienceFor(c)) =>
-  send(round, n, `task.create [${audience.join(',')}]`, 'POST', p('/tasks'), { audience, title: `r${round} ${n.name} ${c.int(1000)}`, body: 'convergence run' });
+  send(round, n, `task.create [${audience.join(',')}]`, 'POST', p('/tasks'), {
+    audience,
+    title: `r${round} ${n.name} ${c.int(1000)}`,
+    body: 'convergence run',
+  });
 
 function taskChange(round: number, c: Choices, n: NodeHandle): Promise<unknown> {
   if (tasks.length === 0) return createTask(round, c, n);
@@ -312,7 +316,10 @@ async function removalRace(round: number, c: Choices, view: Map<string, string[]
   const editor = admins(view).find((n) => n !== founder && n !== target);
   const racing: Promise<unknown>[] = [createTask(round, c, target, ['desk']), taskChange(round, c, target)];
   if (editor) racing.push(c.chance(50) ? removeRole(round, editor, target, 'desk') : taskChange(round, c, editor));
-  const [removal] = await Promise.all([send(round, founder, `member.remove ${target.name}`, 'DELETE', p(`/members/${target.onion}`), { reason: 'convergence run' }), ...racing]);
+  const [removal] = await Promise.all([
+    send(round, founder, `member.remove ${target.name}`, 'DELETE', p(`/members/${target.onion}`), { reason: 'convergence run' }),
+    ...racing,
+  ]);
   await letSee(founder, acksOf(round, [target]));
   await createTask(round, c, founder, ['desk']);
   if (!removal || removal.status >= 300) return false;
@@ -430,18 +437,24 @@ function diagnostics(v: Verdict, notes: readonly string[]): string {
     const unacked = s.feed.filter((f) => f.author === s.node.onion && f.id !== pid && !ackBy.has(f.id));
     if (unacked.length > 0) {
       out.push(`  own events no command acknowledged (refused, or answered after a stop cut the request): ${unacked.length}`);
-      for (const f of unacked) out.push(`    ${short(f.id)} ${f.kind} ${f.accepted ? 'accepted' : `rejected ${f.rejection?.code}: ${f.rejection?.reason.slice(0, 160)}`}`);
+      for (const f of unacked)
+        out.push(`    ${short(f.id)} ${f.kind} ${f.accepted ? 'accepted' : `rejected ${f.rejection?.code}: ${f.rejection?.reason.slice(0, 160)}`}`);
     }
     const ownRejected = s.feed.filter((f) => f.author === s.node.onion && !f.accepted);
     if (ownRejected.length > 0) {
       out.push(`  own events rejected: ${ownRejected.length}`);
-      for (const f of ownRejected) out.push(`    ${short(f.id)} ${f.kind}${ackBy.has(f.id) ? ` (acked r${ackBy.get(f.id)!.round})` : ''}: ${f.rejection?.code} ${f.rejection?.reason.slice(0, 160)}`);
+      for (const f of ownRejected)
+        out.push(
+          `    ${short(f.id)} ${f.kind}${ackBy.has(f.id) ? ` (acked r${ackBy.get(f.id)!.round})` : ''}: ${f.rejection?.code} ${f.rejection?.reason.slice(0, 160)}`,
+        );
     }
     if (member && s !== reference) {
       const differing = s.feed.filter((f) => refDecisions.has(f.id) && refDecisions.get(f.id)!.accepted !== f.accepted);
       for (const f of differing) {
         const r = refDecisions.get(f.id)!;
-        out.push(`  decided differently from ${reference!.node.name}: ${short(f.id)} ${f.kind} by ${nameOf(f.author)}: here ${f.accepted ? 'accepted' : f.rejection?.code}, there ${r.accepted ? 'accepted' : r.rejection?.code}`);
+        out.push(
+          `  decided differently from ${reference!.node.name}: ${short(f.id)} ${f.kind} by ${nameOf(f.author)}: here ${f.accepted ? 'accepted' : f.rejection?.code}, there ${r.accepted ? 'accepted' : r.rejection?.code}`,
+        );
       }
     }
   }
@@ -495,91 +508,105 @@ afterAll(async () => {
 });
 
 describe('four node processes and a relay under a random concurrent schedule with restarts', () => {
-  it('converge: members agree on one state hash with nothing pending, no acknowledged write is lost, the removed member gets no later key', { timeout: 300_000 }, async () => {
-    const [schedule] = fc.sample(scheduleArb, { seed: SEED, numRuns: 1 });
-    console.log(`convergence seed ${SEED} (replay: CONVERGENCE_SEED=${SEED} npx vitest run test/system/convergence.test.ts)`);
+  it(
+    'converge: members agree on one state hash with nothing pending, no acknowledged write is lost, the removed member gets no later key',
+    { timeout: 300_000 },
+    async () => {
+      const [schedule] = fc.sample(scheduleArb, { seed: SEED, numRuns: 1 });
+      console.log(`convergence seed ${SEED} (replay: CONVERGENCE_SEED=${SEED} npx vitest run test/system/convergence.test.ts)`);
 
-    let removalDue = false;
-    let removalTries = 0;
-    const stopsDue: ('SIGTERM' | 'SIGKILL')[] = [];
-    const play = async (round: number, spec: RoundSpec, mayStop: boolean): Promise<void> => {
-      const c = new Choices(spec.draws);
-      if (mayStop && stopsDue.length > 0) await Promise.all(restarts); // one stop at a time: earlier victims are back first
-      const view = await roster();
-      const work: Promise<unknown>[] = [];
-      if (removalDue && removalTries < 3) {
-        // The removal round races its own target's actions; stops wait for the next round.
-        removalTries++;
-        work.push(removalRace(round, c, view).then((ok) => (removalDue = !ok)));
-      } else {
-        if (spec.kind === 'roleRace') work.push(roleRace(round, c, view));
-        else if (spec.kind === 'rotationRace') work.push(rotationRace(round, c, view));
-        else {
-          const n = spec.kind === 'noise' ? 2 : 2 + c.int(3);
-          for (let i = 0; i < n; i++) {
-            const actor = c.pick(cluster.nodes.filter((x) => x.up));
-            work.push(spec.kind === 'noise' ? noise(round, c, actor) : randomCommand(round, c, actor, view));
+      let removalDue = false;
+      let removalTries = 0;
+      const stopsDue: ('SIGTERM' | 'SIGKILL')[] = [];
+      const play = async (round: number, spec: RoundSpec, mayStop: boolean): Promise<void> => {
+        const c = new Choices(spec.draws);
+        if (mayStop && stopsDue.length > 0) await Promise.all(restarts); // one stop at a time: earlier victims are back first
+        const view = await roster();
+        const work: Promise<unknown>[] = [];
+        if (removalDue && removalTries < 3) {
+          // The removal round races its own target's actions; stops wait for the next round.
+          removalTries++;
+          work.push(removalRace(round, c, view).then((ok) => (removalDue = !ok)));
+        } else {
+          if (spec.kind === 'roleRace') work.push(roleRace(round, c, view));
+          else if (spec.kind === 'rotationRace') work.push(rotationRace(round, c, view));
+          else {
+            const n = spec.kind === 'noise' ? 2 : 2 + c.int(3);
+            for (let i = 0; i < n; i++) {
+              const actor = c.pick(cluster.nodes.filter((x) => x.up));
+              work.push(spec.kind === 'noise' ? noise(round, c, actor) : randomCommand(round, c, actor, view));
+            }
           }
+          // Each stop picks its victim synchronously (and marks it as being stopped) before the next one picks.
+          if (mayStop) for (const signal of stopsDue.splice(0)) work.push(stopMidFlight(round, c, view, signal));
         }
-        // Each stop picks its victim synchronously (and marks it as being stopped) before the next one picks.
-        if (mayStop) for (const signal of stopsDue.splice(0)) work.push(stopMidFlight(round, c, view, signal));
+        await Promise.all(work);
+        // Half the rounds end once every member has processed what was acknowledged in them, so
+        // the next round builds on them; the others go straight on, racing what is in flight.
+        if (c.chance(50)) await letSeeAll(round);
+      };
+      // Every scheduled stop and the removal happen, however many commands that takes.
+      const lastPlanned = Math.max(schedule!.removalAt, ...schedule!.kills, ...schedule!.terms);
+      let round = 1;
+      for (; round <= schedule!.rounds.length && (commands < MAX_COMMANDS || round <= lastPlanned || removalDue || stopsDue.length > 0); round++) {
+        if (round === schedule!.removalAt) removalDue = true;
+        for (const signal of ['SIGKILL', 'SIGTERM'] as const)
+          if ((signal === 'SIGKILL' ? schedule!.kills : schedule!.terms).includes(round)) stopsDue.push(signal);
+        await play(round, schedule!.rounds[round - 1]!, true);
       }
-      await Promise.all(work);
-      // Half the rounds end once every member has processed what was acknowledged in them, so
-      // the next round builds on them; the others go straight on, racing what is in flight.
-      if (c.chance(50)) await letSeeAll(round);
-    };
-    // Every scheduled stop and the removal happen, however many commands that takes.
-    const lastPlanned = Math.max(schedule!.removalAt, ...schedule!.kills, ...schedule!.terms);
-    let round = 1;
-    for (; round <= schedule!.rounds.length && (commands < MAX_COMMANDS || round <= lastPlanned || removalDue || stopsDue.length > 0); round++) {
-      if (round === schedule!.removalAt) removalDue = true;
-      for (const signal of ['SIGKILL', 'SIGTERM'] as const) if ((signal === 'SIGKILL' ? schedule!.kills : schedule!.terms).includes(round)) stopsDue.push(signal);
-      await play(round, schedule!.rounds[round - 1]!, true);
-    }
-    await Promise.all(restarts);
-    for (const spec of schedule!.tail) await play(round++, spec, false);
-    expect(restarted, `nodes were stopped and restarted mid-schedule; transcript:\n${transcript.join('\n')}`).toEqual({
-      SIGTERM: schedule!.terms.length,
-      SIGKILL: schedule!.kills.length,
-    });
-    expect(removed.size, `the founder's removal of a member was acknowledged (${removalTries} tries); transcript:\n${transcript.join('\n')}`).toBe(1);
+      await Promise.all(restarts);
+      for (const spec of schedule!.tail) await play(round++, spec, false);
+      expect(restarted, `nodes were stopped and restarted mid-schedule; transcript:\n${transcript.join('\n')}`).toEqual({
+        SIGTERM: schedule!.terms.length,
+        SIGKILL: schedule!.kills.length,
+      });
+      expect(removed.size, `the founder's removal of a member was acknowledged (${removalTries} tries); transcript:\n${transcript.join('\n')}`).toBe(1);
 
-    // After the removal: a fresh key for the desk and a desk task, which the removed member must not read.
-    const last = round;
-    const endChoices = new Choices([7, 11, 13, 17]);
-    await rotate(last, founder, ['desk']);
-    await createTask(last, endChoices, founder, ['desk']);
+      // After the removal: a fresh key for the desk and a desk task, which the removed member must not read.
+      const last = round;
+      const endChoices = new Choices([7, 11, 13, 17]);
+      await rotate(last, founder, ['desk']);
+      await createTask(last, endChoices, founder, ['desk']);
 
-    const converged = await cluster.until(async () => (await verdict()).converged, QUIESCENCE_MS);
-    const v = await verdict();
-    const report = diagnostics(v, [
-      converged ? 'members converged' : `NOT CONVERGED within ${QUIESCENCE_MS / 1000} s`,
-      `${commands} commands, ${acks.length} acknowledged, ${failures.length} failures, ${cluster.crashes.length} crashes`,
-      ...failures.map((f) => `failure: ${f}`),
-      ...cluster.crashes.map((f) => `crash: ${f}`),
-    ]);
-    if (!converged || failures.length > 0 || cluster.crashes.length > 0 || process.env['CONVERGENCE_VERBOSE'] !== undefined) console.log(report);
-    console.log(`convergence seed ${SEED}: ${commands} commands, ${acks.length} acknowledged, refusals ${[...refusals].map(([k, n]) => `${k}×${n}`).join(', ')}`);
+      const converged = await cluster.until(async () => (await verdict()).converged, QUIESCENCE_MS);
+      const v = await verdict();
+      const report = diagnostics(v, [
+        converged ? 'members converged' : `NOT CONVERGED within ${QUIESCENCE_MS / 1000} s`,
+        `${commands} commands, ${acks.length} acknowledged, ${failures.length} failures, ${cluster.crashes.length} crashes`,
+        ...failures.map((f) => `failure: ${f}`),
+        ...cluster.crashes.map((f) => `crash: ${f}`),
+      ]);
+      if (!converged || failures.length > 0 || cluster.crashes.length > 0 || process.env['CONVERGENCE_VERBOSE'] !== undefined) console.log(report);
+      console.log(
+        `convergence seed ${SEED}: ${commands} commands, ${acks.length} acknowledged, refusals ${[...refusals].map(([k, n]) => `${k}×${n}`).join(', ')}`,
+      );
 
-    expect(failures, 'no 5xx, no request left unanswered, stops end as asked').toEqual([]);
-    expect(cluster.crashes, 'no node process exits on its own').toEqual([]);
-    expect(v.members.map((s) => s.node.name).sort(), 'the members at the end').toEqual(cluster.nodes.filter((n) => !removed.has(n)).map((n) => n.name).sort());
-    expect([...v.hashes], 'every member reports the same state hash').toHaveLength(1);
-    expect(v.pending, 'no member has pending events').toEqual([]);
-    expect(
-      v.missing.map((m) => ({ node: m.node, missing: m.acks.map((a) => `${a.kind} ${a.id} acked by ${a.node} in r${a.round}`) })),
-      'every acknowledged event is in every member log',
-    ).toEqual([]);
+      expect(failures, 'no 5xx, no request left unanswered, stops end as asked').toEqual([]);
+      expect(cluster.crashes, 'no node process exits on its own').toEqual([]);
+      expect(v.members.map((s) => s.node.name).sort(), 'the members at the end').toEqual(
+        cluster.nodes
+          .filter((n) => !removed.has(n))
+          .map((n) => n.name)
+          .sort(),
+      );
+      expect([...v.hashes], 'every member reports the same state hash').toHaveLength(1);
+      expect(v.pending, 'no member has pending events').toEqual([]);
+      expect(
+        v.missing.map((m) => ({ node: m.node, missing: m.acks.map((a) => `${a.kind} ${a.id} acked by ${a.node} in r${a.round}`) })),
+        'every acknowledged event is in every member log',
+      ).toEqual([]);
 
-    // The founder's projection equals a fresh fold of exactly what it exports.
-    const exported = ((await cluster.api(founder, 'GET', p('/events'))).body as { events: string[] }).events.map((s) => new Uint8Array(Buffer.from(s, 'base64')));
-    const fold = new PursuanceLog(exported[0]!);
-    fold.addAll(exported.slice(1));
-    expect(fold.stateHash(), 'a fresh fold of the founder export').toBe([...v.hashes][0]);
+      // The founder's projection equals a fresh fold of exactly what it exports.
+      const exported = ((await cluster.api(founder, 'GET', p('/events'))).body as { events: string[] }).events.map(
+        (s) => new Uint8Array(Buffer.from(s, 'base64')),
+      );
+      const fold = new PursuanceLog(exported[0]!);
+      fold.addAll(exported.slice(1));
+      expect(fold.stateHash(), 'a fresh fold of the founder export').toBe([...v.hashes][0]);
 
-    for (const gone of removed.keys()) await expectNoLaterKeys(fold, gone);
-  });
+      for (const gone of removed.keys()) await expectNoLaterKeys(fold, gone);
+    },
+  );
 });
 
 /** Wait (softly) until every member node has processed what members acknowledged in `round`. */
@@ -603,7 +630,7 @@ async function expectNoLaterKeys(fold: PursuanceLog, gone: NodeHandle): Promise<
   const children = new Map<EventId, EventId[]>();
   for (const e of fold.events()) for (const parent of e.parentIds) children.set(parent, [...(children.get(parent) ?? []), e.id]);
   const after = new Set<EventId>(removals.map((e) => e.id));
-  for (const queue = [...after]; queue.length > 0; ) {
+  for (const queue = [...after]; queue.length > 0;) {
     for (const child of children.get(queue.pop()!) ?? []) {
       if (after.has(child)) continue;
       after.add(child);

@@ -66,7 +66,8 @@ let pageS: Page;
 let id: string;
 const pageErrors: string[] = [];
 
-const api = (n: TestNode, method: string, path: string, body?: unknown) => http(n.node.port, method, path, { token: n.node.token, ...(body === undefined ? {} : { body }) });
+const api = (n: TestNode, method: string, path: string, body?: unknown) =>
+  http(n.node.port, method, path, { token: n.node.token, ...(body === undefined ? {} : { body }) });
 
 /** Carry every signed event `from` holds to `to` (what group sync will do); returns the receiver's report. */
 async function carry(from: TestNode, to: TestNode): Promise<{ accepted: number; rejected: { code: string; reason: string }[] }> {
@@ -97,8 +98,12 @@ beforeAll(async () => {
   const created = await api(editor, 'POST', '/api/pursuances', { name: 'Harbour desk', rules: RULES });
   expect(created.status).toBe(201);
   id = (created.body as { id: string }).id;
-  expect((await api(editor, 'POST', `/api/pursuances/${id}/members`, { onion: reporter.node.identity.onion, name: 'rae', roles: ['desk', 'reporter'] })).status).toBe(201);
-  expect((await api(editor, 'POST', `/api/pursuances/${id}/members`, { onion: source.node.identity.onion, name: 'sol', roles: ['tipline-1'] })).status).toBe(201);
+  expect(
+    (await api(editor, 'POST', `/api/pursuances/${id}/members`, { onion: reporter.node.identity.onion, name: 'rae', roles: ['desk', 'reporter'] })).status,
+  ).toBe(201);
+  expect((await api(editor, 'POST', `/api/pursuances/${id}/members`, { onion: source.node.identity.onion, name: 'sol', roles: ['tipline-1'] })).status).toBe(
+    201,
+  );
   // The reporter's node takes the events in through the API; the source joins through its dashboard (first test).
   expect((await carry(editor, reporter)).rejected).toEqual([]);
   [pageE, pageR, pageS] = await Promise.all([openPage(editor, `/p/${id}/members`), openPage(reporter, `/p/${id}/board`), openPage(source, '/join')]);

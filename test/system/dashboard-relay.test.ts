@@ -110,14 +110,23 @@ describe('dashboards of three members syncing through a relay', () => {
     await pageF.getByRole('heading', { name: 'Attach to a relay' }).waitFor();
     await pageF.getByLabel("Relay's server bundle").fill(relayBundle);
     await pageF.getByRole('button', { name: 'Attach', exact: true }).click();
-    await pageF.getByTestId('sync-status').filter({ hasText: /group \S+ on relay/ }).waitFor();
-    await pageF.getByTestId('relay-connection').filter({ hasText: /^connected, in sync since / }).waitFor();
+    await pageF
+      .getByTestId('sync-status')
+      .filter({ hasText: /group \S+ on relay/ })
+      .waitFor();
+    await pageF
+      .getByTestId('relay-connection')
+      .filter({ hasText: /^connected, in sync since / })
+      .waitFor();
     expect(await pageF.getByTestId('gaps').textContent()).toBe('none');
     await screenshot(pageF, 'relay-00-founder-health-attached');
 
     await tab(pageF, 'Members & roles').click();
     const add = pageF.locator('form[aria-labelledby="add-title"]');
-    for (const [n, name, role] of [[nodeA, 'ana', 'Member'], [nodeB, 'ben', 'Organizer']] as const) {
+    for (const [n, name, role] of [
+      [nodeA, 'ana', 'Member'],
+      [nodeB, 'ben', 'Organizer'],
+    ] as const) {
       await add.getByLabel('Their node address').fill(n.identity.onion);
       await add.getByLabel(/^Name/).fill(name);
       await add.getByRole('checkbox', { name: role, exact: true }).check();
@@ -141,7 +150,10 @@ describe('dashboards of three members syncing through a relay', () => {
       await page.getByRole('button', { name: 'Join', exact: true }).click();
     }
     await screenshot(pageA, 'relay-02-a-join');
-    for (const [page, role] of [[pageA, 'Member'], [pageB, 'Organizer']] as const) {
+    for (const [page, role] of [
+      [pageA, 'Member'],
+      [pageB, 'Organizer'],
+    ] as const) {
       await page.waitForURL(`**/p/${pursuanceId}/board`, { timeout: 90_000 });
       await page.getByTestId('pursuance-name').filter({ hasText: 'Relay cell' }).waitFor();
       await page.getByTestId('my-roles').filter({ hasText: role }).waitFor({ timeout: 90_000 });
@@ -175,35 +187,39 @@ describe('dashboards of three members syncing through a relay', () => {
     await screenshot(pageB, 'relay-05-b-board-sealed');
   });
 
-  it('removing A rotates the `member` key and re-keys the group: A’s dashboard says A is no longer a member, and later tasks never reach A', { timeout: 180_000 }, async () => {
-    await tab(pageF, 'Members & roles').click();
-    const row = pageF.locator(`tr[data-member="${nodeA.identity.onion}"]`);
-    await row.getByRole('button', { name: 'Remove…' }).click();
-    await row.getByLabel(/^Reason/).fill('moved away');
-    await row.getByTestId('confirm-remove').click();
-    await row.waitFor({ state: 'detached' });
+  it(
+    'removing A rotates the `member` key and re-keys the group: A’s dashboard says A is no longer a member, and later tasks never reach A',
+    { timeout: 180_000 },
+    async () => {
+      await tab(pageF, 'Members & roles').click();
+      const row = pageF.locator(`tr[data-member="${nodeA.identity.onion}"]`);
+      await row.getByRole('button', { name: 'Remove…' }).click();
+      await row.getByLabel(/^Reason/).fill('moved away');
+      await row.getByTestId('confirm-remove').click();
+      await row.waitFor({ state: 'detached' });
 
-    await tab(pageF, 'Keys').click();
-    const memberKey = pageF.locator('tr[data-role="member"]');
-    await expect.poll(() => memberKey.getByTestId('epoch').textContent(), { timeout: 30_000 }).toMatch(/^\s*1/);
-    expect(await memberKey.getByTestId('rotated').textContent()).toContain('by you');
-    await screenshot(pageF, 'relay-06-founder-keys');
+      await tab(pageF, 'Keys').click();
+      const memberKey = pageF.locator('tr[data-role="member"]');
+      await expect.poll(() => memberKey.getByTestId('epoch').textContent(), { timeout: 30_000 }).toMatch(/^\s*1/);
+      expect(await memberKey.getByTestId('rotated').textContent()).toContain('by you');
+      await screenshot(pageF, 'relay-06-founder-keys');
 
-    // A later task for `member` goes to the re-keyed group only: it reaches B, never A's node.
-    await tab(pageF, 'New task').click();
-    await pageF.getByRole('checkbox', { name: /^Member/ }).check();
-    await pageF.getByLabel('Title').fill('After ana left');
-    await pageF.getByRole('button', { name: 'Create task' }).click();
-    await pageF.getByTestId('task-title').filter({ hasText: 'After ana left' }).waitFor();
+      // A later task for `member` goes to the re-keyed group only: it reaches B, never A's node.
+      await tab(pageF, 'New task').click();
+      await pageF.getByRole('checkbox', { name: /^Member/ }).check();
+      await pageF.getByLabel('Title').fill('After ana left');
+      await pageF.getByRole('button', { name: 'Create task' }).click();
+      await pageF.getByTestId('task-title').filter({ hasText: 'After ana left' }).waitFor();
 
-    const after = [...founder.registry.view(pursuanceId).tasks.entries()].find(([, t]) => t.title === 'After ana left')![0];
-    await expect.poll(() => nodeB.registry.get(pursuanceId).log.event(after) !== undefined, { timeout: 90_000 }).toBe(true);
-    await pageA.getByTestId('not-member').waitFor({ timeout: 90_000 });
-    expect(nodeA.registry.get(pursuanceId).log.event(after), 'not even sealed').toBeUndefined();
-    expect(await pageA.getByText('After ana left').count()).toBe(0);
-    expect(await pageA.evaluate('window.__noReload')).toBe(1);
-    await screenshot(pageA, 'relay-07-a-removed');
-  });
+      const after = [...founder.registry.view(pursuanceId).tasks.entries()].find(([, t]) => t.title === 'After ana left')![0];
+      await expect.poll(() => nodeB.registry.get(pursuanceId).log.event(after) !== undefined, { timeout: 90_000 }).toBe(true);
+      await pageA.getByTestId('not-member').waitFor({ timeout: 90_000 });
+      expect(nodeA.registry.get(pursuanceId).log.event(after), 'not even sealed').toBeUndefined();
+      expect(await pageA.getByText('After ana left').count()).toBe(0);
+      expect(await pageA.evaluate('window.__noReload')).toBe(1);
+      await screenshot(pageA, 'relay-07-a-removed');
+    },
+  );
 
   it("shows a refused action with the node's reason, and nothing reaches the others", { timeout: 60_000 }, async () => {
     // Leaving is offered to every member (the rules allow it); the founder's node refuses the last founder.

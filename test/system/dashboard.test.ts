@@ -100,7 +100,11 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     await page.getByRole('radio', { name: new RegExp(template.rules.title) }).check();
     const explained = page.getByRole('heading', { name: `What these rules mean: ${template.rules.title}` });
     await explained.waitFor();
-    for (const role of Object.values(template.rules.roles)) await page.getByRole('heading', { name: new RegExp(`^${role.title} \\(`) }).first().waitFor();
+    for (const role of Object.values(template.rules.roles))
+      await page
+        .getByRole('heading', { name: new RegExp(`^${role.title} \\(`) })
+        .first()
+        .waitFor();
     await page.getByLabel('Name', { exact: true }).fill('Cell 9');
     await page.getByLabel(/^Description/).fill('Housing action in the east end');
     await screenshot(page, '02-create-from-template');
@@ -238,7 +242,9 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     await row.locator('.chip', { hasText: high.title }).waitFor();
     await row.getByRole('button', { name: `Take role ${high.title} from mo` }).click();
     await row.locator('.chip', { hasText: high.title }).waitFor({ state: 'detached' });
-    const held = ((await api('GET', `/api/pursuances/${pursuanceId}/members`)).body as { onion: string; roles: string[] }[]).find((m) => m.onion === member.onion);
+    const held = ((await api('GET', `/api/pursuances/${pursuanceId}/members`)).body as { onion: string; roles: string[] }[]).find(
+      (m) => m.onion === member.onion,
+    );
     expect(held?.roles).toEqual([low.id]);
     const invite = await page.getByRole('textbox', { name: 'Invite string' }).inputValue();
     expect(invite).toBe(`pursuance-invite:1:${pursuanceId}:${t.node.identity.onion}`);
@@ -311,7 +317,14 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
   });
 
   it('is keyboard- and screen-reader-friendly: skip link, named controls, AA contrast', async () => {
-    for (const path of ['/', `/p/${pursuanceId}/board`, `/p/${pursuanceId}/new-task`, `/p/${pursuanceId}/members`, `/p/${pursuanceId}/keys`, `/p/${pursuanceId}/health`]) {
+    for (const path of [
+      '/',
+      `/p/${pursuanceId}/board`,
+      `/p/${pursuanceId}/new-task`,
+      `/p/${pursuanceId}/members`,
+      `/p/${pursuanceId}/keys`,
+      `/p/${pursuanceId}/health`,
+    ]) {
       await page.goto(`${t.node.url}${path}`);
       await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor();
       if (path.includes('/p/')) await page.getByTestId('pursuance-name').filter({ hasText: 'Cell 9' }).waitFor();

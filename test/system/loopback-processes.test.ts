@@ -74,7 +74,8 @@ describe('the pursuance CLI as separate processes on one loopback network', () =
     const first = await runCli(['demo', '--data-dir', join(dir, 'demo'), '--once'], env);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    const line = (name: string, text = first.stdout) => new RegExp(`^${name} +http://127\\.0\\.0\\.1:\\d+/ +token [A-Za-z0-9_-]{43} +\\(([a-z2-7]{56}); reads (\\d+) of (\\d+) tasks\\)$`, 'm').exec(text);
+    const line = (name: string, text = first.stdout) =>
+      new RegExp(`^${name} +http://127\\.0\\.0\\.1:\\d+/ +token [A-Za-z0-9_-]{43} +\\(([a-z2-7]{56}); reads (\\d+) of (\\d+) tasks\\)$`, 'm').exec(text);
     const [founder, alice, bob] = [line('founder'), line('alice'), line('bob')];
     // The sample has four tasks; one is sealed to organizers, which alice is not.
     expect([founder?.[2], founder?.[3]]).toEqual(['4', '4']);
@@ -88,5 +89,4 @@ describe('the pursuance CLI as separate processes on one loopback network', () =
     expect(second.stdout).not.toContain('first run');
     expect(line('alice', second.stdout)?.[1]).toBe(alice?.[1]);
   });
-
 });

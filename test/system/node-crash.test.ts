@@ -40,7 +40,8 @@ async function startProcess(dataDir: string): Promise<NodeProcess> {
   return { proc, port: Number(port), token: token! };
 }
 
-const api = (n: NodeProcess, method: string, path: string, body?: unknown) => http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
+const api = (n: NodeProcess, method: string, path: string, body?: unknown) =>
+  http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
 const importBatch = (n: NodeProcess, events: string[]) => api(n, 'POST', `/api/pursuances/${backlog.id}/events`, { events });
 
 async function stateHash(n: NodeProcess): Promise<string> {
@@ -118,52 +119,56 @@ describe('a node killed with SIGKILL during ingest of a large backlog', () => {
   // Two independent data dirs; in each the node is killed twice mid-ingest (during the first
   // import, then during the re-import), so four kill -9 / restart cycles in all.
   for (const round of [1, 2]) {
-    it(`round ${round}: keeps every acknowledged batch, reaches the uninterrupted state hash, and rebuilds to the same hash`, { timeout: 180_000 }, async () => {
-      const dataDir = join(root, `round-${round}`);
-      const everyBatch = batches.map((_, i) => i);
-      const acknowledged = new Set<number>();
+    it(
+      `round ${round}: keeps every acknowledged batch, reaches the uninterrupted state hash, and rebuilds to the same hash`,
+      { timeout: 180_000 },
+      async () => {
+        const dataDir = join(root, `round-${round}`);
+        const everyBatch = batches.map((_, i) => i);
+        const acknowledged = new Set<number>();
 
-      // Kill 1: during the first import (round 1 right after the 2nd ack, round 2 a third in).
-      let node = await startProcess(dataDir);
-      const firstKillAfter = round === 1 ? 1 : Math.floor(batches.length / 3);
-      for (const i of await killDuringIngest(node, 0, everyBatch.slice(1), firstKillAfter)) acknowledged.add(i);
-      expect(acknowledged.size).toBeGreaterThan(1);
-      expect(acknowledged.size).toBeLessThan(batches.length); // the kill landed mid-ingest
+        // Kill 1: during the first import (round 1 right after the 2nd ack, round 2 a third in).
+        let node = await startProcess(dataDir);
+        const firstKillAfter = round === 1 ? 1 : Math.floor(batches.length / 3);
+        for (const i of await killDuringIngest(node, 0, everyBatch.slice(1), firstKillAfter)) acknowledged.add(i);
+        expect(acknowledged.size).toBeGreaterThan(1);
+        expect(acknowledged.size).toBeLessThan(batches.length); // the kill landed mid-ingest
 
-      // Kill 2: restart, check durability, then kill again during a re-import of everything.
-      node = await startProcess(dataDir);
-      await expectDurable(node, acknowledged);
-      for (const i of await killDuringIngest(node, 0, everyBatch.slice(1), Math.floor(batches.length / 2))) acknowledged.add(i);
-
-      // Restart: everything acknowledged by either run is there without re-import.
-      node = await startProcess(dataDir);
-      try {
+        // Kill 2: restart, check durability, then kill again during a re-import of everything.
+        node = await startProcess(dataDir);
         await expectDurable(node, acknowledged);
+        for (const i of await killDuringIngest(node, 0, everyBatch.slice(1), Math.floor(batches.length / 2))) acknowledged.add(i);
 
-        // Re-import the whole backlog (idempotent): the uninterrupted state hash.
-        for (const batch of batches) expect((await importBatch(node, batch)).status).toBe(200);
-        const held = await exportedIds(node);
-        expect(held.ids.size).toBe(backlog.ids.length);
-        expect(await stateHash(node)).toBe(reference);
-        const info = (await api(node, 'GET', `/api/pursuances/${backlog.id}`)).body as { events: number };
-        expect(info.events).toBe(EVENTS);
+        // Restart: everything acknowledged by either run is there without re-import.
+        node = await startProcess(dataDir);
+        try {
+          await expectDurable(node, acknowledged);
 
-        // Projection rebuild from the store: the same state hash.
-        const rebuilt = await api(node, 'POST', '/api/admin/rebuild');
-        expect(rebuilt.status).toBe(200);
-        expect(await stateHash(node)).toBe(reference);
-      } finally {
-        expect(await node.proc.stop('SIGTERM')).toBe(0);
-      }
+          // Re-import the whole backlog (idempotent): the uninterrupted state hash.
+          for (const batch of batches) expect((await importBatch(node, batch)).status).toBe(200);
+          const held = await exportedIds(node);
+          expect(held.ids.size).toBe(backlog.ids.length);
+          expect(await stateHash(node)).toBe(reference);
+          const info = (await api(node, 'GET', `/api/pursuances/${backlog.id}`)).body as { events: number };
+          expect(info.events).toBe(EVENTS);
 
-      // And a graceful restart replays the store to the same hash.
-      node = await startProcess(dataDir);
-      try {
-        expect(await stateHash(node)).toBe(reference);
-      } finally {
-        await node.proc.stop('SIGTERM');
-      }
-    });
+          // Projection rebuild from the store: the same state hash.
+          const rebuilt = await api(node, 'POST', '/api/admin/rebuild');
+          expect(rebuilt.status).toBe(200);
+          expect(await stateHash(node)).toBe(reference);
+        } finally {
+          expect(await node.proc.stop('SIGTERM')).toBe(0);
+        }
+
+        // And a graceful restart replays the store to the same hash.
+        node = await startProcess(dataDir);
+        try {
+          expect(await stateHash(node)).toBe(reference);
+        } finally {
+          await node.proc.stop('SIGTERM');
+        }
+      },
+    );
   }
 });
 

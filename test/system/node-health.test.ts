@@ -46,7 +46,8 @@ function untilRelay(n: RunningNode, holds: () => boolean, what: string): Promise
     check();
   });
 }
-const sameState = () => member.registry.has(pursuanceId) && member.registry.get(pursuanceId).log.stateHash() === founder.registry.get(pursuanceId).log.stateHash();
+const sameState = () =>
+  member.registry.has(pursuanceId) && member.registry.get(pursuanceId).log.stateHash() === founder.registry.get(pursuanceId).log.stateHash();
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'node-health-'));
@@ -98,7 +99,12 @@ describe('sync health under a relay that drops a message for one member', () => 
     relay.policy = honest;
 
     expect(dropped).toBeGreaterThanOrEqual(2);
-    expect(member.registry.get(pursuanceId).log.state().tasks.has(first.id as never)).toBe(true);
+    expect(
+      member.registry
+        .get(pursuanceId)
+        .log.state()
+        .tasks.has(first.id as never),
+    ).toBe(true);
     const s = await status(member);
     expect(s.gapsDetected).toBeGreaterThanOrEqual(1);
     expect(s.gapsRepaired).toBeGreaterThanOrEqual(1);
@@ -115,7 +121,11 @@ describe('sync health under a relay that drops a message for one member', () => 
     await heard.ready;
     await relay.close();
     await heard.event;
-    await untilRelay(member, () => !member.peer.isRelaySynced(relay.onion) && member.sync.status(pursuanceId).lastDown !== null, 'the member to notice the relay is gone');
+    await untilRelay(
+      member,
+      () => !member.peer.isRelaySynced(relay.onion) && member.sync.status(pursuanceId).lastDown !== null,
+      'the member to notice the relay is gone',
+    );
     const s = await status(member);
     expect(s.relaySynced).toBe(false);
     expect(s.lastDown?.at).toBeGreaterThanOrEqual(before);

@@ -46,7 +46,9 @@ describe('pursuance node start (a real process, a real SQLite file)', () => {
 
   it('keeps every acknowledged command across kill -9', async () => {
     const node = await startProcess();
-    const { id } = (await http(node.port, 'POST', '/api/pursuances', { token: node.token, body: { name: 'Crash', template: 'activist-cell' } })).body as { id: string };
+    const { id } = (await http(node.port, 'POST', '/api/pursuances', { token: node.token, body: { name: 'Crash', template: 'activist-cell' } })).body as {
+      id: string;
+    };
     const acknowledged: string[] = [];
     for (let i = 0; i < 40; i++) {
       const r = await http(node.port, 'POST', `/api/pursuances/${id}/tasks`, { token: node.token, body: { audience: ['member'], title: `t${i}` } });

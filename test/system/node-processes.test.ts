@@ -37,7 +37,8 @@ async function startNodeProcess(name: string): Promise<NodeProc> {
   return node;
 }
 
-const api = (n: NodeProc, method: string, path: string, body?: unknown) => http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
+const api = (n: NodeProc, method: string, path: string, body?: unknown) =>
+  http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
 
 /** Wait until `check` (an API read) holds, re-checking after every change the node reports. */
 async function until(n: NodeProc, check: () => Promise<boolean>): Promise<void> {
@@ -80,7 +81,8 @@ describe('three node processes and a relay process', () => {
 
     const open = (await api(founder, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'Visible to members' })).body as { id: string };
     const sealed = (await api(founder, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['organizer'], title: 'Organizers only' })).body as { id: string };
-    const taskOf = async (n: NodeProc, t: string) => (await api(n, 'GET', `/api/pursuances/${id}/tasks/${t}`)).body as { title?: string | null; readable?: boolean };
+    const taskOf = async (n: NodeProc, t: string) =>
+      (await api(n, 'GET', `/api/pursuances/${id}/tasks/${t}`)).body as { title?: string | null; readable?: boolean };
     for (const n of [alice, bob]) await until(n, async () => (await taskOf(n, sealed.id)).readable !== undefined);
     expect(await taskOf(alice, open.id)).toMatchObject({ title: 'Visible to members', readable: true });
     expect(await taskOf(alice, sealed.id)).toMatchObject({ title: null, readable: false });
@@ -89,7 +91,10 @@ describe('three node processes and a relay process', () => {
     // Removal rotates the member key and re-keys the group: alice's node learns of its removal
     // and receives nothing later (not even the task's sealed structure).
     const removal = (await api(founder, 'DELETE', `/api/pursuances/${id}/members/${alice.onion}`, { reason: 'left' })).body as { id: string };
-    await until(alice, async () => !((await api(alice, 'GET', `/api/pursuances/${id}/members`)).body as { onion: string }[]).some((m) => m.onion === alice.onion));
+    await until(
+      alice,
+      async () => !((await api(alice, 'GET', `/api/pursuances/${id}/members`)).body as { onion: string }[]).some((m) => m.onion === alice.onion),
+    );
     const later = (await api(founder, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'After alice' })).body as { id: string };
     await until(bob, async () => (await taskOf(bob, later.id)).readable === true);
     expect((await api(alice, 'GET', `/api/pursuances/${id}/tasks/${later.id}`)).status).toBe(404);

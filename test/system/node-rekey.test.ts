@@ -53,7 +53,8 @@ async function startNodeProcess(name: string): Promise<NodeProc> {
 }
 
 type Target = RunningNode | NodeProc;
-const api = (n: Target, method: string, path: string, body?: unknown) => http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
+const api = (n: Target, method: string, path: string, body?: unknown) =>
+  http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
 
 /**
  * Wait until an API read holds on a node process, re-checking after each change it reports —
@@ -155,7 +156,7 @@ describe('removing a member re-keys the Cwtch group', () => {
     expect(founder.peer.group(oldGroup).retired).toBe(true);
     await settled(alice, () => alice.sync.groupOf(id) === newGroup && alice.peer.group(oldGroup).retired === true, 'alice to follow into the new group');
     // Bob's node learns of its removal in the old group (which it stays in: it has nothing else).
-    const members = async (n: Target) => ((await api(n, 'GET', p('/members'))).body as { onion: string; roles: string[] }[]);
+    const members = async (n: Target) => (await api(n, 'GET', p('/members'))).body as { onion: string; roles: string[] }[];
     await until(bob, async () => !(await members(bob)).some((m) => m.onion === bob.onion), 'bob’s node to see the removal');
     expect(((await api(bob, 'GET', p('/sync'))).body as { groupId: string }).groupId).toBe(oldGroup);
     expect((await api(bob, 'GET', '/api/pursuances')).status).toBe(200);
@@ -189,7 +190,7 @@ describe('removing a member re-keys the Cwtch group', () => {
     const counted = await groupMessages();
     await founder.peer.postToGroup(oldGroup, new TextEncoder().encode('a barrier, not an event'));
     await until(bob, async () => (await groupMessages()) > counted, 'bob’s node to take in the barrier');
-    const rejections = async (n: Target) => ((await api(n, 'GET', p('/rejections'))).body as { eventId: string; code: string }[]);
+    const rejections = async (n: Target) => (await api(n, 'GET', p('/rejections'))).body as { eventId: string; code: string }[];
 
     // No trace of anything after the removal on bob's node: events, members, roles, tasks.
     const idOf = (b64: string) => toHex(sha256(Buffer.from(b64, 'base64')));
@@ -262,7 +263,11 @@ describe('removing a member re-keys the Cwtch group', () => {
     const p = (path: string) => `/api/pursuances/${id}${path}`;
     await api(founder, 'POST', p('/relay/attach'), { bundle });
     await api(founder, 'POST', p('/members'), { onion: alice.identity.onion, name: 'alice', roles: ['member', 'organizer'] });
-    for (const [n, name] of [[carol, 'carol'], [dave, 'dave']] as const) await api(founder, 'POST', p('/members'), { onion: n.identity.onion, name, roles: ['member'] });
+    for (const [n, name] of [
+      [carol, 'carol'],
+      [dave, 'dave'],
+    ] as const)
+      await api(founder, 'POST', p('/members'), { onion: n.identity.onion, name, roles: ['member'] });
     const { invite } = (await api(founder, 'GET', p('/invite'))).body as { invite: string };
     const hash = (n: RunningNode) => n.registry.get(id).log.stateHash();
     for (const n of [alice, carol, dave]) {
@@ -285,7 +290,8 @@ describe('removing a member re-keys the Cwtch group', () => {
 
     // Each removal's invites name the other's target, who is gone once the other is applied:
     // whichever the fold orders first wins everywhere, and its group is the one.
-    const both = (n: RunningNode) => [removeDave.id, removeCarol.id].every((e) => n.registry.get(id).log.isAccepted(e as EventId) || n.registry.get(id).log.rejectionOf(e as EventId));
+    const both = (n: RunningNode) =>
+      [removeDave.id, removeCarol.id].every((e) => n.registry.get(id).log.isAccepted(e as EventId) || n.registry.get(id).log.rejectionOf(e as EventId));
     await settled(founder, () => both(founder), 'the founder to see both removals');
     const log = founder.registry.get(id).log;
     const winner = [removeDave, removeCarol].filter((r) => log.isAccepted(r.id as EventId));
@@ -294,7 +300,11 @@ describe('removing a member re-keys the Cwtch group', () => {
     const winnerGroup = winner[0] === removeDave ? founderGroup : aliceGroup;
     const remaining = [founder, alice, survivor];
     for (const n of remaining) {
-      await settled(n, () => n.sync.groupOf(id) === winnerGroup && hash(n) === hash(founder) && n.registry.get(id).log.pendingCount() === 0, 'every remaining member to settle in the winning group');
+      await settled(
+        n,
+        () => n.sync.groupOf(id) === winnerGroup && hash(n) === hash(founder) && n.registry.get(id).log.pendingCount() === 0,
+        'every remaining member to settle in the winning group',
+      );
     }
     // The survivor's racing task is kept everywhere; the expelled member's is defeated by the removal.
     const [kept, defeated] = survivor === carol ? [carolTask, daveTask] : [daveTask, carolTask];
@@ -313,44 +323,54 @@ describe('removing a member re-keys the Cwtch group', () => {
     expect(expelled.registry.get(id).log.event(after.id as EventId)).toBeUndefined();
   });
 
-  it('a member added concurrently with a removal (so left out of its invites) is handed the new group by whoever added them', { timeout: 300_000 }, async () => {
-    const [founder, alice, bob, jay] = [await node('f3'), await node('a3'), await node('b3'), await node('j3')];
-    const id = ((await api(founder, 'POST', '/api/pursuances', { name: 'Growing cell', template: 'activist-cell' })).body as { id: string }).id;
-    const p = (path: string) => `/api/pursuances/${id}${path}`;
-    await api(founder, 'POST', p('/relay/attach'), { bundle });
-    await api(founder, 'POST', p('/members'), { onion: alice.identity.onion, name: 'alice', roles: ['member', 'organizer'] });
-    await api(founder, 'POST', p('/members'), { onion: bob.identity.onion, name: 'bob', roles: ['member'] });
-    const hash = (n: RunningNode) => n.registry.get(id).log.stateHash();
-    const first = (await api(founder, 'GET', p('/invite'))).body as { invite: string };
-    for (const n of [alice, bob]) {
-      await api(n, 'POST', '/api/invites/accept', first);
-      await untilChange(n, () => hash(n) === hash(founder), 'a member to join');
-    }
-    const oldGroup = founder.sync.groupOf(id)!;
+  it(
+    'a member added concurrently with a removal (so left out of its invites) is handed the new group by whoever added them',
+    { timeout: 300_000 },
+    async () => {
+      const [founder, alice, bob, jay] = [await node('f3'), await node('a3'), await node('b3'), await node('j3')];
+      const id = ((await api(founder, 'POST', '/api/pursuances', { name: 'Growing cell', template: 'activist-cell' })).body as { id: string }).id;
+      const p = (path: string) => `/api/pursuances/${id}${path}`;
+      await api(founder, 'POST', p('/relay/attach'), { bundle });
+      await api(founder, 'POST', p('/members'), { onion: alice.identity.onion, name: 'alice', roles: ['member', 'organizer'] });
+      await api(founder, 'POST', p('/members'), { onion: bob.identity.onion, name: 'bob', roles: ['member'] });
+      const hash = (n: RunningNode) => n.registry.get(id).log.stateHash();
+      const first = (await api(founder, 'GET', p('/invite'))).body as { invite: string };
+      for (const n of [alice, bob]) {
+        await api(n, 'POST', '/api/invites/accept', first);
+        await untilChange(n, () => hash(n) === hash(founder), 'a member to join');
+      }
+      const oldGroup = founder.sync.groupOf(id)!;
 
-    // The relay is down: the founder removes bob while alice, unaware, adds jay and hands him the
-    // invite she has — to the old group, which the founder's removal re-keys without him.
-    await relay.stop();
-    const removal = (await api(founder, 'DELETE', p(`/members/${bob.identity.onion}`), {})).body as { id: string };
-    const newGroup = founder.sync.groupOf(id)!;
-    expect(newGroup).not.toBe(oldGroup);
-    const added = await api(alice, 'POST', p('/members'), { onion: jay.identity.onion, name: 'jay', roles: ['member'] });
-    expect(added.status).toBeLessThan(300);
-    const stale = (await api(alice, 'GET', p('/invite'))).body as { invite: string };
-    expect(alice.sync.groupOf(id)).toBe(oldGroup);
-    ({ relay } = await startRelayProcess(join(dir, 'relay'), registryDir));
-    expect((await api(jay, 'POST', '/api/invites/accept', stale)).body).toEqual({ pursuanceId: id });
+      // The relay is down: the founder removes bob while alice, unaware, adds jay and hands him the
+      // invite she has — to the old group, which the founder's removal re-keys without him.
+      await relay.stop();
+      const removal = (await api(founder, 'DELETE', p(`/members/${bob.identity.onion}`), {})).body as { id: string };
+      const newGroup = founder.sync.groupOf(id)!;
+      expect(newGroup).not.toBe(oldGroup);
+      const added = await api(alice, 'POST', p('/members'), { onion: jay.identity.onion, name: 'jay', roles: ['member'] });
+      expect(added.status).toBeLessThan(300);
+      const stale = (await api(alice, 'GET', p('/invite'))).body as { invite: string };
+      expect(alice.sync.groupOf(id)).toBe(oldGroup);
+      ({ relay } = await startRelayProcess(join(dir, 'relay'), registryDir));
+      expect((await api(jay, 'POST', '/api/invites/accept', stale)).body).toEqual({ pursuanceId: id });
 
-    // Jay ends up where the others are, and the old group is retired for him too.
-    const inNewGroup = (n: RunningNode) => n.sync.groupOf(id) === newGroup && n.registry.get(id).log.isAccepted(removal.id as EventId);
-    for (const n of [founder, alice, jay]) await settled(n, () => inNewGroup(n) && n.registry.get(id).log.state().members.has(jay.identity.onion), 'everyone to settle in the new group with jay a member');
-    await settled(jay, () => jay.peer.group(oldGroup).retired === true, 'jay to retire the old group');
-    const task = (await api(founder, 'POST', p('/tasks'), { audience: ['member'], title: 'For jay too' })).body as { id: string };
-    await settled(jay, () => jay.registry.get(id).log.isAccepted(task.id as EventId), 'the founder’s later task to reach jay');
-    const reply = (await api(jay, 'POST', p('/tasks'), { audience: ['member'], title: 'From jay' })).body as { id: string };
-    await settled(founder, () => founder.registry.get(id).log.isAccepted(reply.id as EventId), 'jay’s task to reach the founder');
-    for (const n of [alice, jay]) await settled(n, () => hash(n) === hash(founder) && n.registry.get(id).log.pendingCount() === 0, 'alice and jay to converge with the founder');
-    expect(bob.peer.groups().map((g) => g.id)).not.toContain(newGroup);
-    expect(bob.registry.get(id).log.event(task.id as EventId)).toBeUndefined();
-  });
+      // Jay ends up where the others are, and the old group is retired for him too.
+      const inNewGroup = (n: RunningNode) => n.sync.groupOf(id) === newGroup && n.registry.get(id).log.isAccepted(removal.id as EventId);
+      for (const n of [founder, alice, jay])
+        await settled(
+          n,
+          () => inNewGroup(n) && n.registry.get(id).log.state().members.has(jay.identity.onion),
+          'everyone to settle in the new group with jay a member',
+        );
+      await settled(jay, () => jay.peer.group(oldGroup).retired === true, 'jay to retire the old group');
+      const task = (await api(founder, 'POST', p('/tasks'), { audience: ['member'], title: 'For jay too' })).body as { id: string };
+      await settled(jay, () => jay.registry.get(id).log.isAccepted(task.id as EventId), 'the founder’s later task to reach jay');
+      const reply = (await api(jay, 'POST', p('/tasks'), { audience: ['member'], title: 'From jay' })).body as { id: string };
+      await settled(founder, () => founder.registry.get(id).log.isAccepted(reply.id as EventId), 'jay’s task to reach the founder');
+      for (const n of [alice, jay])
+        await settled(n, () => hash(n) === hash(founder) && n.registry.get(id).log.pendingCount() === 0, 'alice and jay to converge with the founder');
+      expect(bob.peer.groups().map((g) => g.id)).not.toContain(newGroup);
+      expect(bob.registry.get(id).log.event(task.id as EventId)).toBeUndefined();
+    },
+  );
 });

@@ -26,8 +26,8 @@ async function node(name: string): Promise<RunningNode> {
   return n;
 }
 
-
-const api = (n: RunningNode, method: string, path: string, body?: unknown) => http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
+const api = (n: RunningNode, method: string, path: string, body?: unknown) =>
+  http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'node-sync-'));
@@ -70,9 +70,19 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
   it('each node shows exactly the tasks its roles allow, and events flow both ways', { timeout: 120_000 }, async () => {
     const open = (await api(founder, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'Flyers' })).body as { id: string };
     const secret = (await api(founder, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['organizer'], title: 'Lawyer' })).body as { id: string };
-    for (const n of [alice, bob]) await untilChange(n, () => n.registry.get(pursuanceId).log.state().tasks.has(secret.id as EventId), 'tasks to arrive');
+    for (const n of [alice, bob])
+      await untilChange(
+        n,
+        () =>
+          n.registry
+            .get(pursuanceId)
+            .log.state()
+            .tasks.has(secret.id as EventId),
+        'tasks to arrive',
+      );
 
-    const seen = async (n: RunningNode) => ((await api(n, 'GET', `/api/pursuances/${pursuanceId}/tasks`)).body as { id: string; title: string | null; readable: boolean }[]);
+    const seen = async (n: RunningNode) =>
+      (await api(n, 'GET', `/api/pursuances/${pursuanceId}/tasks`)).body as { id: string; title: string | null; readable: boolean }[];
     const aliceTasks = await seen(alice);
     expect(aliceTasks.find((t) => t.id === open.id)?.title).toBe('Flyers');
     expect(aliceTasks.find((t) => t.id === secret.id)).toMatchObject({ readable: false, title: null });
@@ -92,14 +102,23 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
     expect(newGroup).not.toBe(oldGroup);
     await untilChange(alice, () => alice.registry.get(pursuanceId).log.isAccepted(removal.id as EventId), 'alice to learn of her removal');
     const later = (await api(founder, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'After alice' })).body as { id: string };
-    await untilChange(bob, () => bob.registry.get(pursuanceId).log.state().tasks.has(later.id as EventId), 'the later task to reach bob');
+    await untilChange(
+      bob,
+      () =>
+        bob.registry
+          .get(pursuanceId)
+          .log.state()
+          .tasks.has(later.id as EventId),
+      'the later task to reach bob',
+    );
     const roles = (await api(bob, 'GET', `/api/pursuances/${pursuanceId}/roles`)).body as { id: string; epoch: number; iHoldKey: boolean }[];
     expect(roles.find((r) => r.id === 'member')).toMatchObject({ epoch: 1, iHoldKey: true });
     // A message in the old group, after the task on the same relay: once alice's peer has it, it
     // has been shown everything before it — and could not open the new group's messages.
     const barrier = await founder.peer.postToGroup(oldGroup, new TextEncoder().encode('barrier'));
     await new Promise<void>((resolve) => {
-      const check = () => alice.peer.groupMessages(oldGroup).some((m) => m.signature === barrier.signature) && (alice.peer.off('groupMessage', check), resolve());
+      const check = () =>
+        alice.peer.groupMessages(oldGroup).some((m) => m.signature === barrier.signature) && (alice.peer.off('groupMessage', check), resolve());
       alice.peer.on('groupMessage', check);
       check();
     });
@@ -143,18 +162,36 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
       nodes.splice(nodes.indexOf(bob), 1);
       const moved = await api(founder, 'POST', `/api/pursuances/${pursuanceId}/relay/move`, { bundle: bundle2 });
       expect(moved.status).toBe(200);
-      const afterMove = (await api(founder, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'On the new relay' })).body as { id: string };
+      const afterMove = (await api(founder, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'On the new relay' })).body as {
+        id: string;
+      };
       expect(((await api(founder, 'GET', `/api/pursuances/${pursuanceId}/sync`)).body as { relay: string }).relay).toBe(board2);
 
       // Bob returns: the old relay still holds the move, which he follows to the new one.
       bob = await node('bob');
-      await untilChange(bob, () => bob.registry.get(pursuanceId).log.state().tasks.has(afterMove.id as EventId), 'bob to follow the move');
+      await untilChange(
+        bob,
+        () =>
+          bob.registry
+            .get(pursuanceId)
+            .log.state()
+            .tasks.has(afterMove.id as EventId),
+        'bob to follow the move',
+      );
       expect(((await api(bob, 'GET', `/api/pursuances/${pursuanceId}/sync`)).body as { relay: string }).relay).toBe(board2);
 
       // The first relay goes away; nothing is lost and work continues on the second.
       await relay.stop();
       const last = (await api(bob, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'Only relay 2 now' })).body as { id: string };
-      await untilChange(founder, () => founder.registry.get(pursuanceId).log.state().tasks.has(last.id as EventId), 'bob’s task on relay 2');
+      await untilChange(
+        founder,
+        () =>
+          founder.registry
+            .get(pursuanceId)
+            .log.state()
+            .tasks.has(last.id as EventId),
+        'bob’s task on relay 2',
+      );
       await untilChange(bob, () => bob.registry.get(pursuanceId).log.stateHash() === founder.registry.get(pursuanceId).log.stateHash(), 'equal state');
       expect(founder.registry.get(pursuanceId).log.state().relay.bundle).toBe(bundle2);
     } finally {

@@ -3,14 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '@pursuance/crypto';
-import {
-  KeyBundleInvalidError,
-  MemoryKeyBundlePins,
-  RelayClient,
-  importKeyBundle,
-  trustKeyBundle,
-  type EncryptedGroupMessage,
-} from '@pursuance/relay';
+import { KeyBundleInvalidError, MemoryKeyBundlePins, RelayClient, importKeyBundle, trustKeyBundle, type EncryptedGroupMessage } from '@pursuance/relay';
 import { LoopbackACN } from '@pursuance/tapir';
 import { metricValue, runRelay, startRelayProcess, type RelayProcess } from '../../apps/relay/test/support/relay-process.js';
 import { randomMessage } from '../../packages/relay/test/support/fixtures.js';
@@ -106,7 +99,9 @@ describe('pursuance-relay as a separate process', () => {
     expect((await stat(join(dir, 'main', 'relay-keys.json'))).mode & 0o077).toBe(0);
     expect((await stat(join(dir, 'main'))).mode & 0o077).toBe(0);
 
-    const wrong = await runRelay(['--data-dir', join(dir, 'main'), '--loopback-registry', registryDir, '--no-metrics'], { PURSUANCE_RELAY_PASSWORD: 'not the password' });
+    const wrong = await runRelay(['--data-dir', join(dir, 'main'), '--loopback-registry', registryDir, '--no-metrics'], {
+      PURSUANCE_RELAY_PASSWORD: 'not the password',
+    });
     expect(wrong.code).toBe(3);
     expect(wrong.stderr).toContain('wrong password');
 
@@ -115,7 +110,9 @@ describe('pursuance-relay as a separate process', () => {
     const session = await (await client(again.bundle)).openSession();
     expect((await session.replay()).length).toBe(4);
     // A second daemon on the same data dir is refused.
-    const twin = await runRelay(['--data-dir', join(dir, 'main'), '--loopback-registry', registryDir, '--no-metrics'], { PURSUANCE_RELAY_PASSWORD: 'relay password 1' });
+    const twin = await runRelay(['--data-dir', join(dir, 'main'), '--loopback-registry', registryDir, '--no-metrics'], {
+      PURSUANCE_RELAY_PASSWORD: 'relay password 1',
+    });
     expect(twin.code).toBe(6);
     expect(await again.stop('SIGINT')).toBe(0);
   });

@@ -16,7 +16,18 @@ import {
   type EncryptedGroupMessage,
   type SignedKeyBundle,
 } from '@pursuance/relay';
-import { ApplicationChain, AuthApp, LoopbackACN, PACKET_SIZE, ProofOfWorkApp, TAPIR_PORT, TapirService, encodeFrame, sealPacket, type Connection } from '@pursuance/tapir';
+import {
+  ApplicationChain,
+  AuthApp,
+  LoopbackACN,
+  PACKET_SIZE,
+  ProofOfWorkApp,
+  TAPIR_PORT,
+  TapirService,
+  encodeFrame,
+  sealPacket,
+  type Connection,
+} from '@pursuance/tapir';
 import { metricValue, startRelayProcess, type RelayProcess } from '../../apps/relay/test/support/relay-process.js';
 import { randomMessage } from '../../packages/relay/test/support/fixtures.js';
 
@@ -109,7 +120,9 @@ describe('a live relay under hostile input', () => {
   it('closes every fuzzed raw connection on both onions while serving an honest client', async () => {
     const hello = () => {
       const id = Identity.generate();
-      return encodeFrame(encoder.encode(JSON.stringify({ LongTermPublicKey: toBase64(id.publicKey), EphemeralPublicKey: toBase64(Identity.generate().publicKey) })));
+      return encodeFrame(
+        encoder.encode(JSON.stringify({ LongTermPublicKey: toBase64(id.publicKey), EphemeralPublicKey: toBase64(Identity.generate().publicKey) })),
+      );
     };
     const input = fc.oneof(
       fc.uint8Array({ maxLength: 3 * PACKET_SIZE }),
@@ -138,7 +151,13 @@ describe('a live relay under hostile input', () => {
   it('closes authenticated sessions that send fuzzed or oversized board requests, and token requests after work that are malformed', async () => {
     const b64 = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max }).map((b) => toBase64(b));
     const request = fc.oneof(
-      fc.record({ MessageType: fc.constantFrom(0, 1, 2, 3, 4, 9), PostRequest: fc.record({ Token: fc.record({ T: b64(30, 34), MAC: b64(30, 34) }), EGM: fc.record({ Ciphertext: b64(4090, 4100), Signature: b64(60, 66) }) }) }),
+      fc.record({
+        MessageType: fc.constantFrom(0, 1, 2, 3, 4, 9),
+        PostRequest: fc.record({
+          Token: fc.record({ T: b64(30, 34), MAC: b64(30, 34) }),
+          EGM: fc.record({ Ciphertext: b64(4090, 4100), Signature: b64(60, 66) }),
+        }),
+      }),
       fc.record({ MessageType: fc.constantFrom(0, 2), ReplayRequest: fc.record({ LastCommit: fc.oneof(b64(60, 66), fc.integer()) }) }),
       fc.jsonValue({ maxDepth: 3 }),
       fc.constant({ MessageType: 0, ReplayRequest: { LastCommit: 'x'.repeat(8000) } }),
@@ -228,7 +247,9 @@ describe('a live relay under hostile input', () => {
       }),
     );
     const after = await relay.metrics();
-    const refused = metricValue(after, 'relay_connections', '{service="board",state="refused"}')! - metricValue(before, 'relay_connections', '{service="board",state="refused"}')!;
+    const refused =
+      metricValue(after, 'relay_connections', '{service="board",state="refused"}')! -
+      metricValue(before, 'relay_connections', '{service="board",state="refused"}')!;
     expect(refused).toBeGreaterThanOrEqual(120 - 32);
     expect(metricValue(after, 'relay_connection_errors_total', '{service="board",code="HANDSHAKE_TIMEOUT"}')).toBeGreaterThanOrEqual(1);
     for (const c of idle) c.close();

@@ -145,9 +145,15 @@ describe('what the relay learns', () => {
     const dbPath = join(dir, 'data', 'relay.sqlite');
     const total = GROUPS * MEMBERS * POSTS_PER_MEMBER;
     // One fixed length for every ciphertext, 64-byte signatures, and nothing else stored.
-    const lengths = await query<{ c: number; s: number; n: number }>(dbPath, 'SELECT length(ciphertext) AS c, length(signature) AS s, COUNT(*) AS n FROM relay_messages GROUP BY 1, 2');
+    const lengths = await query<{ c: number; s: number; n: number }>(
+      dbPath,
+      'SELECT length(ciphertext) AS c, length(signature) AS s, COUNT(*) AS n FROM relay_messages GROUP BY 1, 2',
+    );
     expect(lengths).toEqual([{ c: GROUP_CIPHERTEXT_SIZE, s: 64, n: total }]);
-    const columns = await query<{ name: string; type: string }>(dbPath, "SELECT m.name || '.' || p.name AS name, p.type AS type FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name LIKE 'relay_%' ORDER BY 1");
+    const columns = await query<{ name: string; type: string }>(
+      dbPath,
+      "SELECT m.name || '.' || p.name AS name, p.type AS type FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name LIKE 'relay_%' ORDER BY 1",
+    );
     expect(columns.map((c) => c.name)).toEqual(['relay_messages.ciphertext', 'relay_messages.seq', 'relay_messages.signature', 'relay_spent_tokens.input']);
 
     const sessionSecrets = new Map(sessionOnions.map((o, i) => [`session ${i} onion`, o] as [string, string]));
@@ -156,7 +162,10 @@ describe('what the relay learns', () => {
     expect([...running.keys()].some((f) => f.endsWith('-wal'))).toBe(true);
     expect(await relay.stop('SIGTERM')).toBe(0);
     const stopped = await dataDirFiles();
-    for (const [phase, files] of [['running', running], ['stopped', stopped]] as const) {
+    for (const [phase, files] of [
+      ['running', running],
+      ['stopped', stopped],
+    ] as const) {
       for (const [name, bytes] of files) {
         expect(findAny(bytes, secrets), `${phase} ${name}`).toEqual([]);
         expect(findAny(bytes, sessionSecrets), `${phase} ${name}`).toEqual([]);

@@ -133,7 +133,14 @@ describe('TorACN on a private Tor network', () => {
 
   it('runs the CLI echo service and client as separate processes over Tor', async () => {
     const [c1, c2] = net().clients;
-    const flags = (c: typeof c1) => ['--tor', '--tor-control', `127.0.0.1:${c!.controlPort}`, '--tor-socks', `127.0.0.1:${c!.socksPort}`, ...(c!.cookieFile ? ['--tor-cookie', c!.cookieFile] : [])];
+    const flags = (c: typeof c1) => [
+      '--tor',
+      '--tor-control',
+      `127.0.0.1:${c!.controlPort}`,
+      '--tor-socks',
+      `127.0.0.1:${c!.socksPort}`,
+      ...(c!.cookieFile ? ['--tor-cookie', c!.cookieFile] : []),
+    ];
     const { mkdtemp, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
@@ -163,7 +170,10 @@ describe('TorACN on a private Tor network', () => {
     const b2 = Identity.generate();
     const [l1, l2] = await Promise.all([bob.listen(b1, TAPIR_PORT, echo), bob.listen(b2, 1234, echo)]);
     try {
-      for (const [id, port] of [[b1, TAPIR_PORT], [b2, 1234]] as const) {
+      for (const [id, port] of [
+        [b1, TAPIR_PORT],
+        [b2, 1234],
+      ] as const) {
         const socket = await alice.open(id.onion, port, { timeoutMs: 60_000 });
         try {
           const payload = Buffer.from(`to ${port}`);

@@ -154,8 +154,7 @@ export async function startTorNetwork(options: StartTorNetworkOptions = {}): Pro
     TORNET_OWNER_PID: String(process.pid),
   };
   if (options.timeoutSeconds !== undefined) env['TORNET_TIMEOUT'] = String(options.timeoutSeconds);
-  const nodes =
-    Number(env['TORNET_AUTHS'] ?? 5) + Number(env['TORNET_RELAYS'] ?? 0) + Number(env['TORNET_CLIENTS'] ?? 2);
+  const nodes = Number(env['TORNET_AUTHS'] ?? 5) + Number(env['TORNET_RELAYS'] ?? 0) + Number(env['TORNET_CLIENTS'] ?? 2);
   const basePort = options.basePort ?? (await findFreePortRange(nodes * PORTS_PER_NODE));
 
   const started = await runScript(['start', dir, String(basePort)], env);

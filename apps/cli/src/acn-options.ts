@@ -12,9 +12,7 @@ export function withAcnOptions(command: Command): Command {
     .addOption(new Option('--tor-control <host:port>', 'tor control port').default(DEFAULT_TOR_CONTROL).env('PURSUANCE_TOR_CONTROL'))
     .addOption(new Option('--tor-socks <host:port>', 'tor SOCKS port').default(DEFAULT_TOR_SOCKS).env('PURSUANCE_TOR_SOCKS'))
     .addOption(new Option('--tor-cookie <path>', 'tor control auth cookie file (default: what tor announces)').env('PURSUANCE_TOR_COOKIE'))
-    .addOption(
-      new Option('--loopback-registry <dir>', 'directory shared by loopback peers on this machine').env('PURSUANCE_LOOPBACK_REGISTRY'),
-    );
+    .addOption(new Option('--loopback-registry <dir>', 'directory shared by loopback peers on this machine').env('PURSUANCE_LOOPBACK_REGISTRY'));
 }
 
 /** The ACN the flags ask for; a malformed port is a usage error. */

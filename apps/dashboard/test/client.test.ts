@@ -19,7 +19,10 @@ describe('ApiClient', () => {
 
   it("turns a refusal into an ApiError carrying the node's code, reason and rule", async () => {
     const f = fakeFetch({
-      [`POST /api/pursuances/${PID}/tasks/t1/changes`]: () => ({ status: 403, body: { code: 'DENIED', message: 'denied by rule: only organizers close tasks', rule: 'only organizers close tasks' } }),
+      [`POST /api/pursuances/${PID}/tasks/t1/changes`]: () => ({
+        status: 403,
+        body: { code: 'DENIED', message: 'denied by rule: only organizers close tasks', rule: 'only organizers close tasks' },
+      }),
     });
     const err = await new ApiClient(() => TOKEN, f.fetch).changeTask(PID, 't1', { op: 'close' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
@@ -31,7 +34,10 @@ describe('ApiClient', () => {
     const f = fakeFetch({ 'GET /api/pursuances': () => ({ status: 401, body: { code: 'BAD_TOKEN', message: 'missing or wrong node token' } }) });
     await expect(new ApiClient(() => TOKEN, f.fetch, onUnauthorized).pursuances()).rejects.toMatchObject({ code: 'BAD_TOKEN' });
     expect(onUnauthorized).toHaveBeenCalledOnce();
-    const down = new ApiClient(() => TOKEN, () => Promise.reject(new TypeError('Failed to fetch')));
+    const down = new ApiClient(
+      () => TOKEN,
+      () => Promise.reject(new TypeError('Failed to fetch')),
+    );
     await expect(down.pursuances()).rejects.toMatchObject({ status: 0, code: 'NETWORK', message: 'Failed to fetch' });
   });
 });
@@ -52,7 +58,10 @@ describe('session', () => {
 
 describe('live stream', () => {
   it('connects with the token in the query, relays changes and progress', () => {
-    const live = createLive((url) => new FakeEventSource(url), () => 1234);
+    const live = createLive(
+      (url) => new FakeEventSource(url),
+      () => 1234,
+    );
     const seen: string[] = [];
     live.onChanged((e) => seen.push(`${e.pursuanceId}:${e.origin}`));
     live.connect('a b');
@@ -101,9 +110,15 @@ describe('invites and event bundles', () => {
   });
 
   it('checks a pasted bundle before anything is sent', () => {
-    expect(parseBundle(makeBundle(PID, ['AAAA', 'AQID']))).toEqual({ ok: true, bundle: { format: 'pursuance-events/1', pursuance: PID, events: ['AAAA', 'AQID'] } });
+    expect(parseBundle(makeBundle(PID, ['AAAA', 'AQID']))).toEqual({
+      ok: true,
+      bundle: { format: 'pursuance-events/1', pursuance: PID, events: ['AAAA', 'AQID'] },
+    });
     expect(parseBundle('nope')).toMatchObject({ ok: false });
-    expect(parseBundle(JSON.stringify({ format: 'pursuance-events/1', pursuance: PID, events: [] }))).toEqual({ ok: false, error: 'the bundle holds no events' });
+    expect(parseBundle(JSON.stringify({ format: 'pursuance-events/1', pursuance: PID, events: [] }))).toEqual({
+      ok: false,
+      error: 'the bundle holds no events',
+    });
     expect(parseBundle(JSON.stringify({ format: 'pursuance-events/1', pursuance: PID, events: ['not base64!'] }))).toMatchObject({ ok: false });
   });
 });

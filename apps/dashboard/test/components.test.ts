@@ -14,7 +14,21 @@ import NewTask from '../src/views/NewTask.vue';
 import PursuanceView from '../src/views/PursuanceView.vue';
 import RulesView from '../src/views/RulesView.vue';
 import TaskDetail from '../src/views/TaskDetail.vue';
-import { FakeEventSource, FOUNDER, MEMBER, MemoryStorage, PID, fakeFetch, members, pursuanceRoutes, roles, summary, task, cellRules, type Call } from './support/fakes.js';
+import {
+  FakeEventSource,
+  FOUNDER,
+  MEMBER,
+  MemoryStorage,
+  PID,
+  fakeFetch,
+  members,
+  pursuanceRoutes,
+  roles,
+  summary,
+  task,
+  cellRules,
+  type Call,
+} from './support/fakes.js';
 
 const TOKEN = 'T'.repeat(43);
 
@@ -48,7 +62,11 @@ afterEach(() => {
 
 describe('token gate', () => {
   it('checks the shape, then the node, and keeps the token in session storage', async () => {
-    const f = fakeFetch({ 'GET /api/node': (c) => (c.headers.authorization === `Bearer ${TOKEN}` ? { onion: FOUNDER } : { status: 401, body: { code: 'BAD_TOKEN', message: 'no' } }), 'GET /api/pursuances': () => [] });
+    const f = fakeFetch({
+      'GET /api/node': (c) =>
+        c.headers.authorization === `Bearer ${TOKEN}` ? { onion: FOUNDER } : { status: 401, body: { code: 'BAD_TOKEN', message: 'no' } },
+      'GET /api/pursuances': () => [],
+    });
     const storage = new MemoryStorage();
     const ctx = createAppContext({ fetch: f.fetch, eventSource: (url) => new FakeEventSource(url), storage, window });
     const w = mountWith(TokenGate, ctx);
@@ -72,7 +90,9 @@ describe('token gate', () => {
 
 describe('board', () => {
   it('shows a column per workflow status and offers only the moves the member may make', async () => {
-    const { ctx, store, f } = await setup('member', { [`POST /api/pursuances/${PID}/tasks/${'a'.repeat(64)}/changes`]: () => ({ id: 'e', kind: 'task.status' }) });
+    const { ctx, store, f } = await setup('member', {
+      [`POST /api/pursuances/${PID}/tasks/${'a'.repeat(64)}/changes`]: () => ({ id: 'e', kind: 'task.status' }),
+    });
     const w = mountWith(BoardView, ctx, { store, filters: reactive(emptyFilters()) });
     await flushPromises();
     expect(w.findAll('[data-testid="column"]').map((c) => c.attributes('data-status'))).toEqual(['open', 'in-progress', 'review', 'done', 'dropped']);
@@ -111,7 +131,10 @@ describe('task detail', () => {
   it('hides what the member may not do, says why, and shows a refusal with its rule', async () => {
     const tid = 'b'.repeat(64);
     const { ctx, store } = await setup('member', {
-      [`POST /api/pursuances/${PID}/tasks/${tid}/changes`]: () => ({ status: 403, body: { code: 'DENIED', message: 'denied by rule: quiet hours', rule: 'quiet hours' } }),
+      [`POST /api/pursuances/${PID}/tasks/${tid}/changes`]: () => ({
+        status: 403,
+        body: { code: 'DENIED', message: 'denied by rule: quiet hours', rule: 'quiet hours' },
+      }),
     });
     const w = mountWith(TaskDetail, ctx, { store, taskId: tid });
     await flushPromises();
@@ -156,7 +179,10 @@ describe('members', () => {
     const locked = () => (form.find('fieldset.bare').element as HTMLFieldSetElement).disabled;
     await w.find('#m-onion').setValue(onion);
     await w.find('#m-name').setValue('ana');
-    await form.findAll('input[type="checkbox"]').find((c) => (c.element as HTMLInputElement).value === 'member')!.setValue(true);
+    await form
+      .findAll('input[type="checkbox"]')
+      .find((c) => (c.element as HTMLInputElement).value === 'member')!
+      .setValue(true);
     expect(locked()).toBe(false);
     await form.trigger('submit');
     // While the node works on it, nothing in the form can be changed (or lost by the reset).
@@ -215,7 +241,10 @@ describe('rules', () => {
     const w = mountWith(RulesView, ctx, { store });
     await flushPromises();
     expect(w.text()).toContain('may not close and reopen tasks of any role: only organizers close tasks');
-    await w.findAll('button').find((b) => b.text() === 'Propose a change…')!.trigger('click');
+    await w
+      .findAll('button')
+      .find((b) => b.text() === 'Propose a change…')!
+      .trigger('click');
     const draft = JSON.parse((w.find('#rules-draft').element as HTMLTextAreaElement).value) as Rules;
     draft.roles.member!.cannot = [];
     draft.roles.member!.can.push({ subject: 'task', action: 'close', audience: ['member'] });
@@ -245,8 +274,22 @@ describe('health', () => {
   });
 
   it('says when the relay connection was lost, and why', async () => {
-    const status = { pursuanceId: PID, groupId: 'g'.repeat(64), relay: 'r', relaySynced: false, groupMessages: 3, gaps: [], withheld: [], lastMessageAt: 5, gapsDetected: 0, gapsRepaired: 0 };
-    const sync: { lastSyncAt: number | null; lastDown: { at: number; code: string } | null } = { lastSyncAt: 1_000, lastDown: { at: 2_000, code: 'ECONNREFUSED' } };
+    const status = {
+      pursuanceId: PID,
+      groupId: 'g'.repeat(64),
+      relay: 'r',
+      relaySynced: false,
+      groupMessages: 3,
+      gaps: [],
+      withheld: [],
+      lastMessageAt: 5,
+      gapsDetected: 0,
+      gapsRepaired: 0,
+    };
+    const sync: { lastSyncAt: number | null; lastDown: { at: number; code: string } | null } = {
+      lastSyncAt: 1_000,
+      lastDown: { at: 2_000, code: 'ECONNREFUSED' },
+    };
     const { ctx, store } = await setup('founder', { [`GET /api/pursuances/${PID}/sync`]: () => ({ ...status, ...sync }) });
     const w = mountWith(HealthView, ctx, { store });
     await flushPromises();
@@ -261,7 +304,20 @@ describe('health', () => {
 
   it('offers to attach a pursuance that is in no group yet', async () => {
     const { ctx, store, f } = await setup('founder', {
-      [`GET /api/pursuances/${PID}/sync`]: () => ({ pursuanceId: PID, groupId: null, relay: null, relaySynced: false, groupMessages: 0, gaps: [], withheld: [], lastMessageAt: null, lastSyncAt: null, lastDown: null, gapsDetected: 0, gapsRepaired: 0 }),
+      [`GET /api/pursuances/${PID}/sync`]: () => ({
+        pursuanceId: PID,
+        groupId: null,
+        relay: null,
+        relaySynced: false,
+        groupMessages: 0,
+        gaps: [],
+        withheld: [],
+        lastMessageAt: null,
+        lastSyncAt: null,
+        lastDown: null,
+        gapsDetected: 0,
+        gapsRepaired: 0,
+      }),
       [`POST /api/pursuances/${PID}/relay/attach`]: () => ({ groupId: 'g'.repeat(64) }),
     });
     const w = mountWith(HealthView, ctx, { store });
@@ -292,7 +348,20 @@ describe('live updates', () => {
   it('refetches only the sync status when the node says its sync health changed', async () => {
     let synced = true;
     const { store, f } = await setup('founder', {
-      [`GET /api/pursuances/${PID}/sync`]: () => ({ pursuanceId: PID, groupId: 'g'.repeat(64), relay: 'r', relaySynced: synced, groupMessages: 1, gaps: [], withheld: [], lastMessageAt: 1, lastSyncAt: 1, lastDown: synced ? null : { at: 2, code: null }, gapsDetected: 0, gapsRepaired: 0 }),
+      [`GET /api/pursuances/${PID}/sync`]: () => ({
+        pursuanceId: PID,
+        groupId: 'g'.repeat(64),
+        relay: 'r',
+        relaySynced: synced,
+        groupMessages: 1,
+        gaps: [],
+        withheld: [],
+        lastMessageAt: 1,
+        lastSyncAt: 1,
+        lastDown: synced ? null : { at: 2, code: null },
+        gapsDetected: 0,
+        gapsRepaired: 0,
+      }),
     });
     await store.want('sync');
     expect(store.sync.value?.relaySynced).toBe(true);

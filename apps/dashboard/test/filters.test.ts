@@ -8,8 +8,21 @@ const ctx = { me: MEMBER, myRoles: ['member'], now };
 
 describe('local filters and search', () => {
   const a = task({ title: 'Banner', labels: ['art'], assignees: { members: [MEMBER], roles: [] }, due: now - day });
-  const b = task({ title: 'Book the hall', body: 'call the caretaker', labels: ['logistics'], audience: ['organizer'], assignees: { members: [], roles: ['member'] }, due: now + 3 * day });
-  const c = task({ title: 'Leaflets', labels: ['art', 'print'], closed: true, status: 'done', comments: [{ id: 'x', author: FOUNDER, time: 1, body: 'printer is broken' }] });
+  const b = task({
+    title: 'Book the hall',
+    body: 'call the caretaker',
+    labels: ['logistics'],
+    audience: ['organizer'],
+    assignees: { members: [], roles: ['member'] },
+    due: now + 3 * day,
+  });
+  const c = task({
+    title: 'Leaflets',
+    labels: ['art', 'print'],
+    closed: true,
+    status: 'done',
+    comments: [{ id: 'x', author: FOUNDER, time: 1, body: 'printer is broken' }],
+  });
   const sealed = task({ readable: false, title: null, status: null, labels: [] });
   const all = [a, b, c, sealed];
   const titles = (f: Partial<ReturnType<typeof emptyFilters>>) => filterTasks(all, { ...emptyFilters(), ...f }, ctx).map((t) => t.title);
@@ -40,7 +53,11 @@ describe('local filters and search', () => {
 
   it('groups by workflow status and lists labels', () => {
     const g = groupByStatus([a, b, c], ['open', 'in-progress', 'done']);
-    expect([...g].map(([s, ts]) => [s, ts.length])).toEqual([['open', 2], ['in-progress', 0], ['done', 1]]);
+    expect([...g].map(([s, ts]) => [s, ts.length])).toEqual([
+      ['open', 2],
+      ['in-progress', 0],
+      ['done', 1],
+    ]);
     expect(allLabels(all)).toEqual(['art', 'logistics', 'print']);
   });
 

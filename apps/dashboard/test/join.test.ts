@@ -168,7 +168,16 @@ describe('invite panel', () => {
 
   it('points to Health when the pursuance is on no relay yet, and keeps the manual invite', async () => {
     const routes = pursuanceRoutes(state());
-    routes[`GET /api/pursuances/${PID}/sync`] = () => ({ pursuanceId: PID, groupId: null, relay: null, relaySynced: false, groupMessages: 0, gaps: [], withheld: [], lastMessageAt: null });
+    routes[`GET /api/pursuances/${PID}/sync`] = () => ({
+      pursuanceId: PID,
+      groupId: null,
+      relay: null,
+      relaySynced: false,
+      groupMessages: 0,
+      gaps: [],
+      withheld: [],
+      lastMessageAt: null,
+    });
     const { ctx, f } = await app(routes);
     const w = mountWith(InvitePanel, ctx, { store: ctx.store(PID) });
     await flushPromises();

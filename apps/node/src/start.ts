@@ -57,7 +57,10 @@ export interface RunningNode {
 }
 
 /** Open the node's Cwtch profile (its identity, contacts, groups), creating it on first start. */
-async function openPeer(options: Pick<StartNodeOptions, 'dataDir' | 'password' | 'scrypt' | 'displayName' | 'peerOptions'>, acn: ACN): Promise<{ peer: CwtchPeer; profileStore: TypeormProfileStore }> {
+async function openPeer(
+  options: Pick<StartNodeOptions, 'dataDir' | 'password' | 'scrypt' | 'displayName' | 'peerOptions'>,
+  acn: ACN,
+): Promise<{ peer: CwtchPeer; profileStore: TypeormProfileStore }> {
   const profileStore = await TypeormProfileStore.open({ path: join(options.dataDir, 'profile.sqlite') });
   const common = { store: profileStore, acn, password: options.password, ...options.peerOptions };
   try {
@@ -82,7 +85,9 @@ async function openPeer(options: Pick<StartNodeOptions, 'dataDir' | 'password' |
  * directly): unlocks — or creates — the profile for the identity the store is sealed under.
  * Never while a node runs on the same data dir.
  */
-export async function openNodeStore(options: Pick<StartNodeOptions, 'dataDir' | 'password' | 'scrypt' | 'displayName'>): Promise<{ store: EventStore; identity: Identity; close(): Promise<void> }> {
+export async function openNodeStore(
+  options: Pick<StartNodeOptions, 'dataDir' | 'password' | 'scrypt' | 'displayName'>,
+): Promise<{ store: EventStore; identity: Identity; close(): Promise<void> }> {
   await makePrivateDir(options.dataDir);
   const acn = new LoopbackACN();
   try {
@@ -159,7 +164,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     // program (the CLI) owns signals and calls close(), which runs the destroy hooks.
     openapi.document = SwaggerModule.createDocument(
       nest,
-      new DocumentBuilder().setTitle('Pursuance node').setDescription('The local node API (127.0.0.1 only, per-node token)').setVersion('0.1.0').addBearerAuth().build(),
+      new DocumentBuilder()
+        .setTitle('Pursuance node')
+        .setDescription('The local node API (127.0.0.1 only, per-node token)')
+        .setVersion('0.1.0')
+        .addBearerAuth()
+        .build(),
     );
     // The event bus is how the sync service hears of new events: its handlers (and the
     // registry's publisher) are subscribed at bootstrap, so the application is initialised

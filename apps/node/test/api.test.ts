@@ -32,10 +32,16 @@ describe('API security', () => {
     expect((await http(p, 'GET', '/api/pursuances', { token: 'x'.repeat(43) })).status).toBe(401);
     expect((await http(p, 'GET', '/api/pursuances', { token: node.token, headers: { host: `evil.example:${p}` } })).status).toBe(403);
     expect((await http(p, 'GET', '/api/pursuances', { token: node.token, headers: { host: `127.0.0.1:${p + 1}` } })).status).toBe(403);
-    const foreign = await http(p, 'POST', '/api/pursuances', { token: node.token, headers: { origin: 'http://evil.example' }, body: { name: 'x', template: 'activist-cell' } });
+    const foreign = await http(p, 'POST', '/api/pursuances', {
+      token: node.token,
+      headers: { origin: 'http://evil.example' },
+      body: { name: 'x', template: 'activist-cell' },
+    });
     expect(foreign.status).toBe(403);
     expect(foreign.body).toMatchObject({ code: 'BAD_ORIGIN' });
-    expect((await http(p, 'GET', '/api/pursuances', { token: node.token, headers: { origin: `http://localhost:${p}`, host: `localhost:${p}` } })).status).toBe(200);
+    expect((await http(p, 'GET', '/api/pursuances', { token: node.token, headers: { origin: `http://localhost:${p}`, host: `localhost:${p}` } })).status).toBe(
+      200,
+    );
     // Nothing was created by the refused requests.
     expect((await http(p, 'GET', '/api/pursuances', { token: node.token })).body).toEqual([]);
   });
@@ -53,14 +59,19 @@ describe('commands and queries over HTTP', () => {
     pursuanceId = (created.body as { id: string }).id;
     expect(created.body).toMatchObject({ name: 'Cell 9', amFounder: true, rulesTitle: 'Small activist cell' });
 
-    expect((await http(p, 'POST', `/api/pursuances/${pursuanceId}/members`, { token: t, body: { onion: member.onion, name: 'mo', roles: ['member'] } })).status).toBe(201);
+    expect(
+      (await http(p, 'POST', `/api/pursuances/${pursuanceId}/members`, { token: t, body: { onion: member.onion, name: 'mo', roles: ['member'] } })).status,
+    ).toBe(201);
     const task = await http(p, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { token: t, body: { audience: ['member'], title: 'Banner', labels: ['art'] } });
     expect(task.body).toMatchObject({ title: 'Banner', status: 'open', readable: true, audience: ['member'] });
     const taskId = (task.body as { id: string }).id;
     const change = async (body: unknown) => http(p, 'POST', `/api/pursuances/${pursuanceId}/tasks/${taskId}/changes`, { token: t, body });
     expect((await change({ op: 'status', to: 'in-progress' })).status).toBe(201);
     expect((await change({ op: 'comment', body: 'paint bought' })).status).toBe(201);
-    const detail = (await http(p, 'GET', `/api/pursuances/${pursuanceId}/tasks/${taskId}`, { token: t })).body as { status: string; comments: { body: string }[] };
+    const detail = (await http(p, 'GET', `/api/pursuances/${pursuanceId}/tasks/${taskId}`, { token: t })).body as {
+      status: string;
+      comments: { body: string }[];
+    };
     expect(detail.status).toBe('in-progress');
     expect(detail.comments.map((c) => c.body)).toEqual(['paint bought']);
 
@@ -80,7 +91,10 @@ describe('commands and queries over HTTP', () => {
     const bad = await http(node.port, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { token: node.token, body: { audience: [], title: '' } });
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ code: 'INVALID_REQUEST' });
-    const unknownRole = await http(node.port, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { token: node.token, body: { audience: ['nobody'], title: 'x' } });
+    const unknownRole = await http(node.port, 'POST', `/api/pursuances/${pursuanceId}/tasks`, {
+      token: node.token,
+      body: { audience: ['nobody'], title: 'x' },
+    });
     expect(unknownRole.status).toBe(403);
     expect((await http(node.port, 'GET', `/api/pursuances/nope`, { token: node.token })).status).toBe(404);
     const after = (await http(node.port, 'GET', `/api/pursuances/${pursuanceId}`, { token: node.token })).body as { stateHash: string };

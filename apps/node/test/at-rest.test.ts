@@ -19,7 +19,8 @@ import { http } from './support/http.js';
 let dir: string;
 let node: RunningNode | undefined;
 const password = 'at rest test password';
-const start = async (pw = password): Promise<RunningNode> => (node = await startNode({ dataDir: dir, password: pw, scrypt: TEST_SCRYPT_PARAMS, logger: false, dashboardDir: null }));
+const start = async (pw = password): Promise<RunningNode> =>
+  (node = await startNode({ dataDir: dir, password: pw, scrypt: TEST_SCRYPT_PARAMS, logger: false, dashboardDir: null }));
 let cellRules: Rules;
 
 /** The activist-cell rules with distinctive role ids and titles, so a scan can look for them. */
@@ -28,8 +29,17 @@ function renamedRules(base: Rules): Rules {
   const mapRoles = (v: unknown): unknown => (Array.isArray(v) ? v.map((r: string) => ids[r] ?? r) : v);
   const roles: Record<string, unknown> = {};
   for (const [id, role] of Object.entries(base.roles)) {
-    const mapRule = (c: Record<string, unknown>) => ({ ...c, ...('audience' in c ? { audience: mapRoles(c.audience) } : {}), ...('roles' in c ? { roles: mapRoles(c.roles) } : {}) });
-    roles[ids[id]!] = { ...role, title: `Title of ${ids[id]} quokka`, can: role.can.map((c) => mapRule(c as Record<string, unknown>)), cannot: (role.cannot ?? []).map((c) => mapRule(c as Record<string, unknown>)) };
+    const mapRule = (c: Record<string, unknown>) => ({
+      ...c,
+      ...('audience' in c ? { audience: mapRoles(c.audience) } : {}),
+      ...('roles' in c ? { roles: mapRoles(c.roles) } : {}),
+    });
+    roles[ids[id]!] = {
+      ...role,
+      title: `Title of ${ids[id]} quokka`,
+      can: role.can.map((c) => mapRule(c as Record<string, unknown>)),
+      cannot: (role.cannot ?? []).map((c) => mapRule(c as Record<string, unknown>)),
+    };
   }
   return { ...base, title: 'Rules of the Marmoset compact', roles } as Rules;
 }
@@ -75,13 +85,33 @@ describe('the node event store at rest (finding 10)', () => {
     });
     expect(created.status).toBe(201);
     const id = (created.body as { id: string }).id;
-    expect((await http(n.port, 'POST', `/api/pursuances/${id}/members`, { token: n.token, body: { onion: member.onion, name: 'Zebulon Quartzfeld', roles: ['lanternwick'] } })).status).toBe(201);
-    const task = await http(n.port, 'POST', `/api/pursuances/${id}/tasks`, { token: n.token, body: { audience: ['lanternwick'], title: 'Paint the Vexillum banner' } });
+    expect(
+      (
+        await http(n.port, 'POST', `/api/pursuances/${id}/members`, {
+          token: n.token,
+          body: { onion: member.onion, name: 'Zebulon Quartzfeld', roles: ['lanternwick'] },
+        })
+      ).status,
+    ).toBe(201);
+    const task = await http(n.port, 'POST', `/api/pursuances/${id}/tasks`, {
+      token: n.token,
+      body: { audience: ['lanternwick'], title: 'Paint the Vexillum banner' },
+    });
     expect(task.status).toBe(201);
     const taskId = (task.body as { id: string }).id;
-    expect((await http(n.port, 'POST', `/api/pursuances/${id}/tasks/${taskId}/changes`, { token: n.token, body: { op: 'comment', body: 'bring the Heliotrope paint' } })).status).toBe(201);
+    expect(
+      (
+        await http(n.port, 'POST', `/api/pursuances/${id}/tasks/${taskId}/changes`, {
+          token: n.token,
+          body: { op: 'comment', body: 'bring the Heliotrope paint' },
+        })
+      ).status,
+    ).toBe(201);
     // An input that never verified is kept too, with its reason: sealed like the rest.
-    const bogus = await http(n.port, 'POST', `/api/pursuances/${id}/events`, { token: n.token, body: { events: [Buffer.from('Zebulon Quartzfeld planted').toString('base64')] } });
+    const bogus = await http(n.port, 'POST', `/api/pursuances/${id}/events`, {
+      token: n.token,
+      body: { events: [Buffer.from('Zebulon Quartzfeld planted').toString('base64')] },
+    });
     expect(bogus.status).toBeLessThan(500);
 
     const needles: Record<string, Uint8Array> = {
@@ -169,8 +199,14 @@ describe('the node event store at rest (finding 10)', () => {
     const opened = await openNodeStore({ dataDir: dir, password, scrypt: TEST_SCRYPT_PARAMS });
     try {
       expect(await opened.store.count(author.log.id)).toBe(2);
-      expect((await opened.store.rejectedInputs(author.log.id)).map((r) => [r.code, r.reason, r.origin])).toEqual([['MALFORMED', 'said Ottoline Brackwater', 'peer']]);
-      const tables = (await opened.store.dataSource.query<{ name: string }[]>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('node_events', 'node_rejected_inputs')`)).length;
+      expect((await opened.store.rejectedInputs(author.log.id)).map((r) => [r.code, r.reason, r.origin])).toEqual([
+        ['MALFORMED', 'said Ottoline Brackwater', 'peer'],
+      ]);
+      const tables = (
+        await opened.store.dataSource.query<{ name: string }[]>(
+          `SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('node_events', 'node_rejected_inputs')`,
+        )
+      ).length;
       expect(tables).toBe(0);
     } finally {
       await opened.close();
@@ -179,7 +215,7 @@ describe('the node event store at rest (finding 10)', () => {
 });
 
 describe('data dir permissions (finding 10)', () => {
-  it('forces an existing 0755 data dir to 0700 and the node\'s files in it, old and new, to owner-only', async () => {
+  it("forces an existing 0755 data dir to 0700 and the node's files in it, old and new, to owner-only", async () => {
     await chmod(dir, 0o755);
     await writeFile(join(dir, 'api-token'), `${'a'.repeat(43)}\n`, { mode: 0o644 });
     await chmod(join(dir, 'api-token'), 0o644);
@@ -201,7 +237,16 @@ describe('data dir permissions (finding 10)', () => {
       for (const f of files.filter((x) => x !== 'unrelated.txt')) expect([f, (await stat(join(dir, f))).mode & 0o077]).toEqual([f, 0]);
       expect((await stat(join(dir, 'unrelated.txt'))).mode & 0o777).toBe(0o644);
     };
-    await check(['api-token', 'identity.json', 'node.sqlite', 'node.sqlite-wal', 'node.sqlite-shm', 'profile.sqlite', 'profile.sqlite-wal', 'profile.sqlite-shm']);
+    await check([
+      'api-token',
+      'identity.json',
+      'node.sqlite',
+      'node.sqlite-wal',
+      'node.sqlite-shm',
+      'profile.sqlite',
+      'profile.sqlite-wal',
+      'profile.sqlite-shm',
+    ]);
     await n.close();
     node = undefined;
     await check(['api-token', 'identity.json', 'node.sqlite', 'profile.sqlite']);

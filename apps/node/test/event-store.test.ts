@@ -76,9 +76,15 @@ describe('node event store: unique by event id', () => {
     const [genesis] = sampleEvents();
     await withStore(path, me, async (store) => {
       await store.append([genesis!], 'local');
-      const [row] = await store.dataSource.query<{ event_tag: string; pursuance_tag: string; sealed: Buffer }[]>(`SELECT event_tag, pursuance_tag, sealed FROM node_sealed_events`);
+      const [row] = await store.dataSource.query<{ event_tag: string; pursuance_tag: string; sealed: Buffer }[]>(
+        `SELECT event_tag, pursuance_tag, sealed FROM node_sealed_events`,
+      );
       await expect(
-        store.dataSource.query(`INSERT INTO node_sealed_events (event_tag, pursuance_tag, sealed) VALUES (?, ?, ?)`, [row!.event_tag, row!.pursuance_tag, row!.sealed]),
+        store.dataSource.query(`INSERT INTO node_sealed_events (event_tag, pursuance_tag, sealed) VALUES (?, ?, ?)`, [
+          row!.event_tag,
+          row!.pursuance_tag,
+          row!.sealed,
+        ]),
       ).rejects.toThrow(/UNIQUE constraint failed: node_sealed_events\.event_tag/);
       expect(await store.count()).toBe(1);
     });
@@ -161,7 +167,11 @@ describe('node event store: sealed rows', () => {
   });
 
   it('derive the store key with HKDF-SHA256 (RFC 5869 test case 1, first block)', () => {
-    const okm = hkdfSha256(new Uint8Array(22).fill(0x0b), Uint8Array.from({ length: 13 }, (_, i) => i), Uint8Array.from({ length: 10 }, (_, i) => 0xf0 + i));
+    const okm = hkdfSha256(
+      new Uint8Array(22).fill(0x0b),
+      Uint8Array.from({ length: 13 }, (_, i) => i),
+      Uint8Array.from({ length: 10 }, (_, i) => 0xf0 + i),
+    );
     expect(Buffer.from(okm).toString('hex')).toBe('3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf');
   });
 

@@ -73,7 +73,8 @@ async function hostileRules(): Promise<Record<string, unknown>> {
 const GET_ROUTES = ['', '/members', '/roles', '/rules', '/tasks', '/feed', '/rejections', '/own-rejections', '/events', '/sync'];
 
 async function everyReadAnswers(): Promise<void> {
-  for (const path of ['/api/node', '/api/pursuances', '/api/quarantine', '/api/templates', '/api/openapi.json']) await expectStatus('GET', path, undefined, 200);
+  for (const path of ['/api/node', '/api/pursuances', '/api/quarantine', '/api/templates', '/api/openapi.json'])
+    await expectStatus('GET', path, undefined, 200);
   for (const id of [hostile, plain, planted]) for (const path of GET_ROUTES) await expectStatus('GET', `/api/pursuances/${id}${path}`, undefined, 200);
   await expectStatus('GET', `/api/pursuances/${hostile}/tasks/${taskId}`, undefined, 200);
   await expectStatus('GET', `/api/pursuances/${plain}/tasks/${plainTask}`, undefined, 200);
@@ -100,7 +101,13 @@ describe('prototype names in every user-chosen field', () => {
     const task = await expectStatus(
       'POST',
       `${p}/tasks`,
-      { audience: ['constructor'], title: 'hasOwnProperty', body: 'valueOf', labels: PROTO, assignees: { roles: ['constructor'], members: [members.proto.onion] } },
+      {
+        audience: ['constructor'],
+        title: 'hasOwnProperty',
+        body: 'valueOf',
+        labels: PROTO,
+        assignees: { roles: ['constructor'], members: [members.proto.onion] },
+      },
       201,
     );
     taskId = task.id as string;
@@ -116,7 +123,10 @@ describe('prototype names in every user-chosen field', () => {
     const detail = await expectStatus('GET', `${p}/tasks/${taskId}`, undefined, 200);
     expect(detail).toMatchObject({ title: 'hasOwnProperty', body: 'valueOf', status: 'constructor', labels: ['__proto__', 'constructor'], readable: true });
     const roles = (await expectStatus('GET', `${p}/roles`, undefined, 200)) as unknown as { id: string; title: string; holders: string[] }[];
-    expect(roles.find((r) => r.id === 'constructor')).toMatchObject({ title: 'Constructor', holders: [node.identity.onion, members.ctor.onion, members.str.onion].sort() });
+    expect(roles.find((r) => r.id === 'constructor')).toMatchObject({
+      title: 'Constructor',
+      holders: [node.identity.onion, members.ctor.onion, members.str.onion].sort(),
+    });
     const named = (await expectStatus('GET', `${p}/members`, undefined, 200)) as unknown as { name: string | null }[];
     expect(named.map((m) => m.name).sort()).toEqual(expect.arrayContaining(['__proto__', 'constructor', 'toString']));
     const rejections = (await expectStatus('GET', `${p}/rejections`, undefined, 200)) as unknown as unknown[];
@@ -136,7 +146,8 @@ describe('prototype names in every user-chosen field', () => {
     const refused = async (method: string, path: string, body?: unknown) => {
       const r = await call(method, path, body);
       const b = r.body as { code?: unknown; message?: unknown };
-      if (r.status < 400 || r.status >= 500 || typeof b.code !== 'string' || typeof b.message !== 'string') wrong.push(`${method} ${path} ${JSON.stringify(body ?? null)} → ${r.status} ${r.text}`);
+      if (r.status < 400 || r.status >= 500 || typeof b.code !== 'string' || typeof b.message !== 'string')
+        wrong.push(`${method} ${path} ${JSON.stringify(body ?? null)} → ${r.status} ${r.text}`);
     };
     await refused('POST', `${p}/members/${members.ctor.onion}/roles`, { role: 'constructor' });
     await refused('POST', `${p}/members`, { onion: members.str.onion, roles: ['constructor'] });
@@ -211,12 +222,16 @@ describe('prototype names in every user-chosen field', () => {
 
   it('answers every read, and starts again on the same store with the same state', async () => {
     await everyReadAnswers();
-    const hashes = await Promise.all([hostile, plain, planted].map(async (id) => (await expectStatus('GET', `/api/pursuances/${id}`, undefined, 200)).stateHash));
+    const hashes = await Promise.all(
+      [hostile, plain, planted].map(async (id) => (await expectStatus('GET', `/api/pursuances/${id}`, undefined, 200)).stateHash),
+    );
     await node.close();
     node = await startNode(options());
     expect(((await call('GET', '/api/quarantine')).body as { pursuances: unknown[] }).pursuances).toEqual([]);
     await everyReadAnswers();
-    const again = await Promise.all([hostile, plain, planted].map(async (id) => (await expectStatus('GET', `/api/pursuances/${id}`, undefined, 200)).stateHash));
+    const again = await Promise.all(
+      [hostile, plain, planted].map(async (id) => (await expectStatus('GET', `/api/pursuances/${id}`, undefined, 200)).stateHash),
+    );
     expect(again).toEqual(hashes);
   });
 });

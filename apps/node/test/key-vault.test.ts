@@ -8,7 +8,8 @@ import { http } from './support/http.js';
 
 let dir: string;
 let node: RunningNode | undefined;
-const start = async (): Promise<RunningNode> => (node = await startNode({ dataDir: dir, password: 'key vault test password', scrypt: TEST_SCRYPT_PARAMS, logger: false, dashboardDir: null }));
+const start = async (): Promise<RunningNode> =>
+  (node = await startNode({ dataDir: dir, password: 'key vault test password', scrypt: TEST_SCRYPT_PARAMS, logger: false, dashboardDir: null }));
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'node-key-vault-'));
@@ -27,7 +28,9 @@ describe('keys this node creates survive a restart (finding 5)', () => {
     const id = (created.body as { id: string }).id;
     // Another member keeps the role, so the rotation has recipients, none of them this node.
     const other = Identity.generate();
-    expect((await http(n.port, 'POST', `/api/pursuances/${id}/members`, { token: n.token, body: { onion: other.onion, name: 'mo', roles: ['member'] } })).status).toBe(201);
+    expect(
+      (await http(n.port, 'POST', `/api/pursuances/${id}/members`, { token: n.token, body: { onion: other.onion, name: 'mo', roles: ['member'] } })).status,
+    ).toBe(201);
     const dropped = await http(n.port, 'DELETE', `/api/pursuances/${id}/members/${n.identity.onion}/roles/member`, { token: n.token });
     expect(dropped.status).toBe(200);
     const roles = (await http(n.port, 'GET', `/api/pursuances/${id}/roles`, { token: n.token })).body as { id: string; epoch: number }[];

@@ -29,7 +29,8 @@ let a: RunningNode; // founder
 let b: RunningNode; // organizer
 let pid: string;
 
-const api = (n: RunningNode, method: string, path: string, body?: unknown) => http(n.port, method, `/api/pursuances/${pid}${path}`, { token: n.token, ...(body === undefined ? {} : { body }) });
+const api = (n: RunningNode, method: string, path: string, body?: unknown) =>
+  http(n.port, method, `/api/pursuances/${pid}${path}`, { token: n.token, ...(body === undefined ? {} : { body }) });
 const ok = async (n: RunningNode, method: string, path: string, body?: unknown) => {
   const r = await api(n, method, path, body);
   expect(r.status, `${method} ${path}: ${r.text}`).toBeLessThan(300);
@@ -44,7 +45,8 @@ const ship = async (from: RunningNode, to: RunningNode) => {
 };
 const ownRejections = async (n: RunningNode) => (await ok(n, 'GET', '/own-rejections')) as unknown as OwnRejection[];
 const summary = async (n: RunningNode) => (await ok(n, 'GET', '')) as { stateHash: string; events: number; pending: number };
-const rolesOf = async (n: RunningNode, onion: string) => ((await ok(n, 'GET', '/members')) as unknown as { onion: string; roles: string[] }[]).find((m) => m.onion === onion)?.roles;
+const rolesOf = async (n: RunningNode, onion: string) =>
+  ((await ok(n, 'GET', '/members')) as unknown as { onion: string; roles: string[] }[]).find((m) => m.onion === onion)?.roles;
 const feedItem = async (n: RunningNode, id: string) =>
   ((await api(n, 'GET', '/feed?limit=5000')).body as { id: string; accepted: boolean; rejection: { code: string } | null }[]).find((f) => f.id === id);
 
@@ -86,7 +88,13 @@ describe('a lost race of our own event', () => {
 
     const [loss, ...others] = await ownRejections(a);
     expect(others).toEqual([]);
-    expect(loss).toMatchObject({ eventId: assign.id, kind: 'role.assign', code: 'LOCKBOX_INVALID', retryOf: null, outcome: { status: 'resent', kind: 'role.assign' } });
+    expect(loss).toMatchObject({
+      eventId: assign.id,
+      kind: 'role.assign',
+      code: 'LOCKBOX_INVALID',
+      retryOf: null,
+      outcome: { status: 'resent', kind: 'role.assign' },
+    });
     expect(loss!.reason).toMatch(/key epoch 0 of "member"/);
     const resent = (loss!.outcome as { eventId: string }).eventId;
     expect(resent).not.toBe(assign.id);
@@ -101,7 +109,9 @@ describe('a lost race of our own event', () => {
     for (const n of [a, b]) {
       expect(await rolesOf(n, x.onion)).toEqual(['member']);
       expect((await feedItem(n, resent))?.accepted).toBe(true);
-      const member = ((await ok(n, 'GET', '/roles')) as unknown as { id: string; epoch: number; holdersWithoutKey: string[] }[]).find((r) => r.id === 'member')!;
+      const member = ((await ok(n, 'GET', '/roles')) as unknown as { id: string; epoch: number; holdersWithoutKey: string[] }[]).find(
+        (r) => r.id === 'member',
+      )!;
       expect(member.epoch).toBe(1);
       expect(member.holdersWithoutKey).toEqual([]); // X got the current key this time
     }
@@ -138,7 +148,15 @@ describe('a lost race of our own event', () => {
 
   it('is described in the OpenAPI document', async () => {
     const doc = (await http(a.port, 'GET', '/api/openapi.json', { token: a.token })).body as {
-      paths: Record<string, { get?: { summary?: string; responses?: Record<string, { content?: Record<string, { schema?: { items?: { properties?: Record<string, unknown> } } }> }> } }>;
+      paths: Record<
+        string,
+        {
+          get?: {
+            summary?: string;
+            responses?: Record<string, { content?: Record<string, { schema?: { items?: { properties?: Record<string, unknown> } } }> }>;
+          };
+        }
+      >;
     };
     const route = doc.paths['/api/pursuances/{id}/own-rejections']?.get;
     expect(route?.summary).toBe('Your own events refused after a race');

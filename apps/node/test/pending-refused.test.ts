@@ -34,7 +34,9 @@ const post = async (events: readonly SignedEvent[]) => {
   return r.body as Report;
 };
 const feedItem = async (id: string) =>
-  ((await http(node!.port, 'GET', `/api/pursuances/${pid}/feed?limit=5000`, { token: node!.token })).body as { id: string; accepted: boolean }[]).find((f) => f.id === id);
+  ((await http(node!.port, 'GET', `/api/pursuances/${pid}/feed?limit=5000`, { token: node!.token })).body as { id: string; accepted: boolean }[]).find(
+    (f) => f.id === id,
+  );
 const keptInputs = async () => {
   const store = await EventStore.open(join(root, 'c', 'node.sqlite'), identity);
   try {
@@ -56,7 +58,9 @@ function memberWithTask(title: string): { add: SignedEvent; task: SignedEvent } 
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'node-pending-refused-'));
-  const { $schema: _schema, ...template } = JSON.parse(await readFile(new URL('../../../rules/templates/activist-cell.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const { $schema: _schema, ...template } = JSON.parse(
+    await readFile(new URL('../../../rules/templates/activist-cell.json', import.meta.url), 'utf8'),
+  ) as Record<string, unknown>;
   founder = PursuanceAuthor.create(Identity.generate(), { name: 'Orphans', rules: RulesSchema.parse(template) });
   pid = founder.log.id;
   node = await startNode(options());
@@ -88,7 +92,15 @@ describe('inputs refused while their ancestors are missing', () => {
 
   it('keeps a stranger’s orphan refused, and offers kept inputs again at start', async () => {
     const stranger = Identity.generate();
-    const orphan = signEvent(stranger, { pursuance: fromHex(pid), seq: 1, parents: [new Uint8Array(randomBytes(32))], time: 1, kind: 'member.leave', audience: [], body: {} });
+    const orphan = signEvent(stranger, {
+      pursuance: fromHex(pid),
+      seq: 1,
+      parents: [new Uint8Array(randomBytes(32))],
+      time: 1,
+      kind: 'member.leave',
+      audience: [],
+      body: {},
+    });
     const { add, task } = memberWithTask('Flyers');
     expect((await post([orphan, task])).invalid.map((r) => r.code)).toEqual(['PENDING_REFUSED', 'PENDING_REFUSED']);
     const { add: other } = memberWithTask('Unrelated');

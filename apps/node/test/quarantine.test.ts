@@ -27,7 +27,9 @@ const get = (path: string) => http(node!.port, 'GET', path, { token: node!.token
 
 /** A genesis signed by someone who is not among its founders: INVALID_GENESIS for any replica. */
 async function invalidGenesis() {
-  const { $schema: _schema, ...template } = JSON.parse(await readFile(new URL('../../../rules/templates/activist-cell.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const { $schema: _schema, ...template } = JSON.parse(
+    await readFile(new URL('../../../rules/templates/activist-cell.json', import.meta.url), 'utf8'),
+  ) as Record<string, unknown>;
   const founder = PursuanceAuthor.create(Identity.generate(), { name: 'Planted', rules: RulesSchema.parse(template) });
   const { v: _v, author: _author, ...header } = founder.log.genesis.header;
   return signEvent(Identity.generate(), header);
@@ -110,7 +112,9 @@ describe('quarantine at start', () => {
     node = await startNode(options());
 
     const q = (await get('/api/quarantine')).body as { events: { pursuanceId: string; eventId: string; code: string; reason: string }[] };
-    expect(q.events).toEqual([expect.objectContaining({ pursuanceId: good, eventId: goodTask, code: 'QUARANTINED', reason: expect.stringMatching(/TypeError/) })]);
+    expect(q.events).toEqual([
+      expect.objectContaining({ pursuanceId: good, eventId: goodTask, code: 'QUARANTINED', reason: expect.stringMatching(/TypeError/) }),
+    ]);
     expect((await get(`/api/pursuances/${good}`)).status).toBe(200);
     expect((await get(`/api/pursuances/${good}/tasks/${goodTask}`)).status).toBe(404);
     const rejections = (await get(`/api/pursuances/${good}/rejections`)).body as { eventId: string; code: string }[];

@@ -42,7 +42,8 @@ function cell() {
   return { ids, actors: [founder, replica(ids[1]!), replica(ids[2]!)], base: [...founder.log.events()] };
 }
 
-type Step = { t: 'remove'; actor: number; target: number } | { t: 'move'; actor: number } | { t: 'task'; actor: number } | { t: 'sync'; from: number; to: number };
+type Step =
+  { t: 'remove'; actor: number; target: number } | { t: 'move'; actor: number } | { t: 'task'; actor: number } | { t: 'sync'; from: number; to: number };
 const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ t: fc.constant('remove' as const), actor: fc.nat(2), target: fc.integer({ min: 1, max: 5 }) }),
   fc.record({ t: fc.constant('move' as const), actor: fc.nat(2) }),
@@ -130,7 +131,8 @@ describe('removing a member from a pursuance with no group', () => {
     const dir = await mkdtemp(join(tmpdir(), 'node-rekey-'));
     const node = await startNode({ dataDir: dir, password: 'node test password', scrypt: TEST_SCRYPT_PARAMS, logger: false, dashboardDir: null });
     try {
-      const api = (method: string, path: string, body?: unknown) => http(node.port, method, path, { token: node.token, ...(body === undefined ? {} : { body }) });
+      const api = (method: string, path: string, body?: unknown) =>
+        http(node.port, method, path, { token: node.token, ...(body === undefined ? {} : { body }) });
       const { id } = (await api('POST', '/api/pursuances', { name: 'Offline cell', template: 'activist-cell' })).body as { id: string };
       const member = Identity.generate().onion;
       await api('POST', `/api/pursuances/${id}/members`, { onion: member, roles: ['member'] });

@@ -43,7 +43,19 @@ class FakePeer extends EventEmitter<CwtchPeerEvents> implements SyncPeer {
   }
 
   public addGroup(id: string, name: string): void {
-    this.records.set(id, { id, name, key: new Uint8Array(32), relay: RELAY, bundle: '', members: null, owner: this.me, createdAt: this.records.size, movedTo: null, movedFrom: null, retired: false });
+    this.records.set(id, {
+      id,
+      name,
+      key: new Uint8Array(32),
+      relay: RELAY,
+      bundle: '',
+      members: null,
+      owner: this.me,
+      createdAt: this.records.size,
+      movedTo: null,
+      movedFrom: null,
+      retired: false,
+    });
     this.history.set(id, []);
   }
 

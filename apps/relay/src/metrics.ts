@@ -35,7 +35,12 @@ export class RelayMetrics {
   public constructor(sources: MetricSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'relay_' });
-    this.posts = new Counter({ name: 'relay_posts_total', help: 'Acknowledged posts (stored, or idempotent repeats of a stored signature)', labelNames: ['outcome'], registers });
+    this.posts = new Counter({
+      name: 'relay_posts_total',
+      help: 'Acknowledged posts (stored, or idempotent repeats of a stored signature)',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.postsRejected = new Counter({ name: 'relay_posts_rejected_total', help: 'Refused posts by reason', labelNames: ['code'], registers });
     this.tokensIssued = new Counter({ name: 'relay_tokens_issued_total', help: 'Blinded tokens evaluated', registers });
     this.tokenBatches = new Counter({ name: 'relay_token_batches_total', help: 'Token batches issued (one proof of work each)', registers });

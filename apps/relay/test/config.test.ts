@@ -6,7 +6,9 @@ function configFrom(argv: string[], env: Record<string, string> = {}, file: Conf
   const saved = { ...process.env };
   Object.assign(process.env, env);
   try {
-    const program = relayProgram().exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+    const program = relayProgram()
+      .exitOverride()
+      .configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
     program.parse(argv, { from: 'user' });
     return resolveConfig(program.opts(), (key) => program.getOptionValueSource(key), file);
   } finally {

@@ -19,7 +19,9 @@ export class NodeSealedRows1764720000000 implements MigrationInterface {
       `CREATE TABLE "node_sealed_rejects" ("seq" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "input_tag" varchar(64) NOT NULL, "pursuance_tag" varchar(64), "sealed" blob NOT NULL, CONSTRAINT "UQ_node_sealed_rejects_input_tag" UNIQUE ("input_tag"))`,
     );
     await q.query(`CREATE INDEX "IDX_node_sealed_rejects_pursuance_seq" ON "node_sealed_rejects" ("pursuance_tag", "seq")`);
-    await q.query(`CREATE TABLE "node_key_vault" ("seq" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "used" boolean NOT NULL DEFAULT (0), "sealed" blob NOT NULL)`);
+    await q.query(
+      `CREATE TABLE "node_key_vault" ("seq" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "used" boolean NOT NULL DEFAULT (0), "sealed" blob NOT NULL)`,
+    );
     await q.query(`CREATE TABLE "node_store_meta" ("name" varchar(32) PRIMARY KEY NOT NULL, "value" blob NOT NULL)`);
     const [events] = (await q.query(`SELECT COUNT(*) AS n FROM "node_events"`)) as { n: number }[];
     const [rejects] = (await q.query(`SELECT COUNT(*) AS n FROM "node_rejected_inputs"`)) as { n: number }[];

@@ -16,14 +16,7 @@ import { InvalidEncodingError, NonCanonicalEncodingError } from './errors.js';
  * CBOR (rather than canonical JSON) because signed payloads carry many raw byte strings
  * (keys, ciphertexts, signatures) that JSON would need base64 for.
  */
-export type CanonicalValue =
-  | null
-  | boolean
-  | number
-  | string
-  | Uint8Array
-  | readonly CanonicalValue[]
-  | { readonly [key: string]: CanonicalValue };
+export type CanonicalValue = null | boolean | number | string | Uint8Array | readonly CanonicalValue[] | { readonly [key: string]: CanonicalValue };
 
 const DECODE_OPTIONS = {
   strict: true,

@@ -57,11 +57,7 @@ export interface PasswordSealed {
   readonly box: string;
 }
 
-export async function sealWithPassword(
-  password: string,
-  plaintext: Uint8Array,
-  params: ScryptParams = DEFAULT_SCRYPT_PARAMS,
-): Promise<PasswordSealed> {
+export async function sealWithPassword(password: string, plaintext: Uint8Array, params: ScryptParams = DEFAULT_SCRYPT_PARAMS): Promise<PasswordSealed> {
   const salt = new Uint8Array(randomBytes(KDF_SALT_LENGTH));
   const key = await deriveKeyFromPassword(password, salt, params);
   try {

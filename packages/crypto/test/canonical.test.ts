@@ -42,7 +42,11 @@ function referenceEncode(value: CanonicalValue): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Arbitraries
 
-const keyArb = fc.oneof(fc.string({ maxLength: 6 }), fc.string({ unit: 'binary', maxLength: 30 }), fc.constantFrom('__proto__', 'constructor', '0', '10', '-1'));
+const keyArb = fc.oneof(
+  fc.string({ maxLength: 6 }),
+  fc.string({ unit: 'binary', maxLength: 30 }),
+  fc.constantFrom('__proto__', 'constructor', '0', '10', '-1'),
+);
 const scalarArb = fc.oneof(
   fc.constant(null),
   fc.boolean(),
@@ -273,7 +277,12 @@ describe('canonicalEncode refuses values outside the data model', () => {
     ['Date', new Date(0)],
     ['Map', new Map([['a', 1]])],
     ['Set', new Set([1])],
-    ['class instance', new (class Point { public x = 1; })()],
+    [
+      'class instance',
+      new (class Point {
+        public x = 1;
+      })(),
+    ],
     ['Int8Array', new Int8Array(2)],
     ['Uint16Array', new Uint16Array(2)],
     ['ArrayBuffer', new ArrayBuffer(2)],
@@ -362,7 +371,10 @@ describe('fuzzing canonicalDecode', () => {
   });
 
   it('CBOR-shaped random bytes (header bytes over-represented)', () => {
-    const headers = [0x00, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x20, 0x38, 0x40, 0x41, 0x58, 0x5f, 0x60, 0x61, 0x62, 0x78, 0x7f, 0x80, 0x81, 0x82, 0x98, 0x9f, 0xa0, 0xa1, 0xa2, 0xb8, 0xbf, 0xc0, 0xc2, 0xd8, 0xf4, 0xf5, 0xf6, 0xf7, 0xf9, 0xfa, 0xfb, 0xff];
+    const headers = [
+      0x00, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x20, 0x38, 0x40, 0x41, 0x58, 0x5f, 0x60, 0x61, 0x62, 0x78, 0x7f, 0x80, 0x81, 0x82, 0x98, 0x9f, 0xa0, 0xa1, 0xa2,
+      0xb8, 0xbf, 0xc0, 0xc2, 0xd8, 0xf4, 0xf5, 0xf6, 0xf7, 0xf9, 0xfa, 0xfb, 0xff,
+    ];
     const byte = fc.oneof(fc.constantFrom(...headers), fc.integer({ min: 0, max: 255 }));
     let accepted = 0;
     fc.assert(

@@ -4,7 +4,20 @@ import { createHash } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
-import { DecryptionError, Identity, InvalidOnionAddressError, TEST_SCRYPT_PARAMS, canonicalDecode, isOnionName, onionFromPublicKey, openFromIdentity, openWithPassword, publicKeyFromOnion, sealWithPassword, strictDecode } from '../src/index.js';
+import {
+  DecryptionError,
+  Identity,
+  InvalidOnionAddressError,
+  TEST_SCRYPT_PARAMS,
+  canonicalDecode,
+  isOnionName,
+  onionFromPublicKey,
+  openFromIdentity,
+  openWithPassword,
+  publicKeyFromOnion,
+  sealWithPassword,
+  strictDecode,
+} from '../src/index.js';
 import { InvalidEncodingError, KdfParametersError, NonCanonicalEncodingError } from '../src/errors.js';
 import { NaclSignatureVerifier, NodeSignatureVerifier, isWeakPublicKey } from '../src/ed25519.js';
 import { deriveKeyFromPassword } from '../src/kdf.js';

@@ -2,7 +2,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DecryptionError, Identity, randomKey, secretboxOpen, secretboxSeal } from '../src/index.js';
 import { InvalidKeyError } from '../src/errors.js';
-import { SEALED_OVERHEAD, SECRETBOX_KEY_LENGTH, SECRETBOX_NONCE_LENGTH, SECRETBOX_OVERHEAD, boxOpen, boxSeal, openSealedToPublicKey, sealToPublicKey } from '../src/nacl.js';
+import {
+  SEALED_OVERHEAD,
+  SECRETBOX_KEY_LENGTH,
+  SECRETBOX_NONCE_LENGTH,
+  SECRETBOX_OVERHEAD,
+  boxOpen,
+  boxSeal,
+  openSealedToPublicKey,
+  sealToPublicKey,
+} from '../src/nacl.js';
 import { generateX25519KeyPair } from '../src/x25519.js';
 import { expectThrowsType, flipBit, hex, unhex, utf8 } from './support/helpers.js';
 import { NACL_BOX, NACL_FIRSTKEY, NACL_NONCE, NACL_PLAINTEXT } from './vectors/nacl.js';

@@ -156,11 +156,10 @@ export class TypeormProfileStore implements ProfileStore {
     this.#check();
     const { afterSeq, limit } = validateListOptions(options);
     if (limit === 0) return [];
-    const rows = await this.#reader.query<{ seq: number; key: string; value: Buffer }[]>('SELECT seq, key, value FROM cwtch_records WHERE collection = ? AND seq > ? ORDER BY seq LIMIT ?', [
-      collection,
-      afterSeq,
-      Math.min(limit, Number.MAX_SAFE_INTEGER),
-    ]);
+    const rows = await this.#reader.query<{ seq: number; key: string; value: Buffer }[]>(
+      'SELECT seq, key, value FROM cwtch_records WHERE collection = ? AND seq > ? ORDER BY seq LIMIT ?',
+      [collection, afterSeq, Math.min(limit, Number.MAX_SAFE_INTEGER)],
+    );
     return rows.map((r) => ({ seq: r.seq, key: r.key, value: bytes(r.value) }));
   }
 

@@ -115,13 +115,15 @@ export function decodeGroupPlaintext(padded: Uint8Array): GroupPlaintext {
   if (typeof sender !== 'string' || onionKey(sender) === undefined) throw new GroupMessageInvalidError('sender is not an onion name');
   if (!isCount(timestamp)) throw new GroupMessageInvalidError('timestamp is not a non-negative integer');
   if (!(previous instanceof Uint8Array) || previous.length !== GROUP_SIGNATURE_SIZE) throw new GroupMessageInvalidError('previous signature is not 64 bytes');
-  if (!(payload instanceof Uint8Array) || payload.length > MAX_GROUP_PAYLOAD_PER_MESSAGE) throw new GroupMessageInvalidError('payload is not bytes of an allowed size');
+  if (!(payload instanceof Uint8Array) || payload.length > MAX_GROUP_PAYLOAD_PER_MESSAGE)
+    throw new GroupMessageInvalidError('payload is not bytes of an allowed size');
   let fragment: FragmentHeader | undefined;
   const f = value[F.fragment];
   if (f !== undefined) {
     if (!isMap(f) || !exactKeys(f, [FF.id, FF.index, FF.count, FF.length])) throw new GroupMessageInvalidError('fragment header has the wrong fields');
     const { [FF.id]: id, [FF.index]: index, [FF.count]: count, [FF.length]: length } = f;
-    if (!(id instanceof Uint8Array) || !isCount(index) || !isCount(count) || !isCount(length)) throw new GroupMessageInvalidError('fragment header has the wrong types');
+    if (!(id instanceof Uint8Array) || !isCount(index) || !isCount(count) || !isCount(length))
+      throw new GroupMessageInvalidError('fragment header has the wrong types');
     fragment = { id, index, count, length };
     checkFragment(fragment, payload.length);
   }
@@ -170,7 +172,10 @@ export function openGroupMessage(group: GroupKeys, message: EncryptedGroupMessag
  * that opens the ciphertext names the group. Undefined when none does (someone else's group,
  * or a ciphertext a relay modified).
  */
-export function trialDecrypt<G extends { readonly key: Uint8Array }>(ciphertext: Uint8Array, groups: readonly G[]): { group: G; padded: Uint8Array } | undefined {
+export function trialDecrypt<G extends { readonly key: Uint8Array }>(
+  ciphertext: Uint8Array,
+  groups: readonly G[],
+): { group: G; padded: Uint8Array } | undefined {
   if (ciphertext.length !== GROUP_CIPHERTEXT_SIZE) return undefined;
   for (const group of groups) {
     try {

@@ -95,7 +95,8 @@ export function parseGroupInvite(text: string): ParsedGroupInvite {
   if (deriveGroupId(key, relay) !== raw.GroupID) throw fail('group id is not derived from this key and relay');
   const owner = raw.Owner;
   const members = raw.Members;
-  if (members !== null && (!members.includes(owner) || new Set(members).size !== members.length)) throw fail('member list must name the owner, each member once');
+  if (members !== null && (!members.includes(owner) || new Set(members).size !== members.length))
+    throw fail('member list must name the owner, each member once');
   let bundle: SignedKeyBundle;
   try {
     bundle = importKeyBundle(bundleText);

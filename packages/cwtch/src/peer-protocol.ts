@@ -20,8 +20,16 @@ export interface PeerMessage {
 export const MAX_PEER_MESSAGE_BYTES = 8150;
 
 const PeerMessageSchema = z.strictObject({
-  [F.id]: z.string().min(1).max(MAX_PEER_MESSAGE_ID_LENGTH).regex(/^[A-Za-z0-9_-]+$/),
-  [F.context]: z.string().min(1).max(MAX_PEER_CONTEXT_LENGTH).regex(/^[\x21-\x7e]+$/),
+  [F.id]: z
+    .string()
+    .min(1)
+    .max(MAX_PEER_MESSAGE_ID_LENGTH)
+    .regex(/^[A-Za-z0-9_-]+$/),
+  [F.context]: z
+    .string()
+    .min(1)
+    .max(MAX_PEER_CONTEXT_LENGTH)
+    .regex(/^[\x21-\x7e]+$/),
   [F.data]: base64UpTo(MAX_PEER_MESSAGE_DATA),
 });
 

@@ -4,7 +4,13 @@ import type { EncryptedGroupMessage } from '@pursuance/relay';
 import { z } from 'zod';
 import { PeerMessageInvalidError } from './errors.js';
 import { isGroupId } from './group-id.js';
-import { GROUP_CIPHERTEXT_SIZE, GROUP_SIGNATURE_SIZE, GROUP_SYNC_MESSAGE_SIZE, MAX_PEER_MESSAGE_DATA, MAX_REPAIR_SIGNATURES_PER_REQUEST } from './protocol-profile.js';
+import {
+  GROUP_CIPHERTEXT_SIZE,
+  GROUP_SIGNATURE_SIZE,
+  GROUP_SYNC_MESSAGE_SIZE,
+  MAX_PEER_MESSAGE_DATA,
+  MAX_REPAIR_SIGNATURES_PER_REQUEST,
+} from './protocol-profile.js';
 
 /**
  * Gap repair between members, over the p2p channel:

@@ -149,11 +149,13 @@ export class RepairEngine extends EventEmitter<RepairEvents> {
         this.#pending.delete(id);
         reject(new RequestTimeoutError('repair request was not answered in time'));
       }, this.#options.requestTimeoutMs);
-      const done = <T>(fn: (v: T) => void) => (v: T) => {
-        clearTimeout(timer);
-        this.#pending.delete(id);
-        fn(v);
-      };
+      const done =
+        <T>(fn: (v: T) => void) =>
+        (v: T) => {
+          clearTimeout(timer);
+          this.#pending.delete(id);
+          fn(v);
+        };
       this.#pending.set(id, { onion, limit: signatures.length, answers: [], resolve: done(resolve), reject: done(reject) });
       void link.connection.closed.then(() => this.#pending.get(id)?.reject(new PeerUnreachableError('link closed during repair')));
     });

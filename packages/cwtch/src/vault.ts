@@ -126,7 +126,9 @@ export class ProfileVault {
   }
 
   #recordKey(collection: string, key: string): string {
-    return toHex(hmacSha256(this.#indexKey, encoder.encode('record'), Uint8Array.of(0), encoder.encode(collection), Uint8Array.of(0), encoder.encode(key)).subarray(0, 20));
+    return toHex(
+      hmacSha256(this.#indexKey, encoder.encode('record'), Uint8Array.of(0), encoder.encode(collection), Uint8Array.of(0), encoder.encode(key)).subarray(0, 20),
+    );
   }
 
   #seal(collection: string, key: string, value: CanonicalValue): Uint8Array {
@@ -142,7 +144,14 @@ export class ProfileVault {
       throw new ProfileCorruptError('a profile record does not decode', { cause });
     }
     const record = decoded as { c?: unknown; k?: unknown; v?: CanonicalValue };
-    if (typeof record !== 'object' || record === null || record.c !== collection || typeof record.k !== 'string' || (key !== undefined && record.k !== key) || record.v === undefined) {
+    if (
+      typeof record !== 'object' ||
+      record === null ||
+      record.c !== collection ||
+      typeof record.k !== 'string' ||
+      (key !== undefined && record.k !== key) ||
+      record.v === undefined
+    ) {
       throw new ProfileCorruptError('a profile record is not where it belongs');
     }
     return { key: record.k, value: record.v };

@@ -186,7 +186,12 @@ describe('an adversarial relay', () => {
     const injected = [
       craftGroupMessage(keys, bob.peer.identity, { ...base, s: alice.peer.onion }), // bob forging alice
       craftGroupMessage(keys, mallory, { ...base, s: mallory.onion }), // non-member
-      craftGroupMessage(keys, bob.peer.identity, { ...base, s: bob.peer.onion, d: new Uint8Array(7), f: { m: new Uint8Array(16), i: 0, n: 2, l: MAX_GROUP_PAYLOAD_PER_MESSAGE + 1 } }),
+      craftGroupMessage(keys, bob.peer.identity, {
+        ...base,
+        s: bob.peer.onion,
+        d: new Uint8Array(7),
+        f: { m: new Uint8Array(16), i: 0, n: 2, l: MAX_GROUP_PAYLOAD_PER_MESSAGE + 1 },
+      }),
       craftGroupMessage(keys, bob.peer.identity, { ...base, s: bob.peer.onion }, randomKey()), // wrong key
     ];
     const rejected: string[] = [];
@@ -210,10 +215,31 @@ describe('repair answers from members', () => {
     const key = randomKey();
     const relayOnion = Identity.generate().onion;
     const id = deriveGroupId(key, relayOnion);
-    await manager.addGroup({ id, name: 'g', key, relay: relayOnion, bundle: '', members: null, owner: identity.onion, createdAt: 0, movedTo: null, movedFrom: null });
+    await manager.addGroup({
+      id,
+      name: 'g',
+      key,
+      relay: relayOnion,
+      bundle: '',
+      members: null,
+      owner: identity.onion,
+      createdAt: 0,
+      movedTo: null,
+      movedFrom: null,
+    });
     const sender = Identity.generate();
-    const good = sealGroupMessage({ id, key, relay: relayOnion, members: null }, sender, { timestamp: 1, previous: groupGenesis(id), payload: new Uint8Array(1), fragment: undefined });
-    const wrongKey = sealGroupMessage({ id, key: randomKey(), relay: relayOnion, members: null }, sender, { timestamp: 1, previous: groupGenesis(id), payload: new Uint8Array(1), fragment: undefined });
+    const good = sealGroupMessage({ id, key, relay: relayOnion, members: null }, sender, {
+      timestamp: 1,
+      previous: groupGenesis(id),
+      payload: new Uint8Array(1),
+      fragment: undefined,
+    });
+    const wrongKey = sealGroupMessage({ id, key: randomKey(), relay: relayOnion, members: null }, sender, {
+      timestamp: 1,
+      previous: groupGenesis(id),
+      payload: new Uint8Array(1),
+      fragment: undefined,
+    });
     expect(manager.receiveFromPeer(id, good, new Set())).toMatchObject({ kind: 'rejected', error: { code: 'PEER_MESSAGE_INVALID' } });
     expect(manager.receiveFromPeer(id, wrongKey, new Set([toHex(wrongKey.signature)]))).toMatchObject({ kind: 'rejected', error: { code: 'NOT_DECRYPTABLE' } });
     expect(manager.receiveFromPeer(id, good, new Set([toHex(good.signature)]))).toMatchObject({ kind: 'accepted' });

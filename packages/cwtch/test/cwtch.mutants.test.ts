@@ -99,7 +99,17 @@ describe('GroupLog fragment sets (entries added directly, as the log trusts its 
     const signature = new Uint8Array(64);
     new DataView(signature.buffer).setUint32(0, ++counter);
     const fragmentId = new Uint8Array(FRAGMENT_ID_SIZE).fill(id);
-    return { signature, previous: genesis, sender, timestamp: counter, payload, fragment: { id: fragmentId, index, count, length }, own: false, acked: false, source: 'relay' };
+    return {
+      signature,
+      previous: genesis,
+      sender,
+      timestamp: counter,
+      payload,
+      fragment: { id: fragmentId, index, count, length },
+      own: false,
+      acked: false,
+      source: 'relay',
+    };
   };
   const total = MAX_GROUP_PAYLOAD_PER_MESSAGE + 5;
   const last = new Uint8Array(5);
@@ -189,7 +199,17 @@ describe('RepairEngine asking a member that misbehaves', () => {
   const genesis = groupGenesis(groupId);
   const member = Identity.generate().onion;
   const signatureOf = (n: number): Uint8Array => new Uint8Array(64).fill(n);
-  const entry = (signature: Uint8Array, previous: Uint8Array): LogEntry => ({ signature, previous, sender: member, timestamp: 1, payload: new Uint8Array(1), fragment: undefined, own: false, acked: false, source: 'relay' });
+  const entry = (signature: Uint8Array, previous: Uint8Array): LogEntry => ({
+    signature,
+    previous,
+    sender: member,
+    timestamp: 1,
+    payload: new Uint8Array(1),
+    fragment: undefined,
+    own: false,
+    acked: false,
+    source: 'relay',
+  });
   const answer = (signature: Uint8Array): Uint8Array => encodeRepairAnswer({ ciphertext: new Uint8Array(4096), signature });
 
   interface Script {
@@ -226,7 +246,9 @@ describe('RepairEngine asking a member that misbehaves', () => {
       send: (message: PeerMessage): Promise<void> => {
         requested();
         const asked = parseRepairRequest(message.data).signatures;
-        setImmediate(() => script.serve(asked, (context, data) => engine.handle(link as unknown as PeerLink, { id: message.id, context, data }), close, message.id));
+        setImmediate(() =>
+          script.serve(asked, (context, data) => engine.handle(link as unknown as PeerLink, { id: message.id, context, data }), close, message.id),
+        );
         return Promise.resolve();
       },
     };

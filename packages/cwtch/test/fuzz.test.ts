@@ -130,13 +130,19 @@ describe('fuzzing the peer parsers (only typed errors)', () => {
     const valid = [encoder.encode(invite)];
     const decoder = new TextDecoder();
     fc.assert(
-      fc.property(fc.oneof(inputs(valid, 200).map((b) => decoder.decode(b)), fc.string({ maxLength: 300 })), (text) => {
-        try {
-          parseGroupInvite(text);
-        } catch (err) {
-          if (!(err instanceof CwtchError)) throw err;
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          inputs(valid, 200).map((b) => decoder.decode(b)),
+          fc.string({ maxLength: 300 }),
+        ),
+        (text) => {
+          try {
+            parseGroupInvite(text);
+          } catch (err) {
+            if (!(err instanceof CwtchError)) throw err;
+          }
+        },
+      ),
       { numRuns: RUNS, seed: 5 },
     );
   });
@@ -156,7 +162,16 @@ describe('fuzzing the peer parsers (only typed errors)', () => {
     ];
     // Random CBOR maps shaped like a plaintext, padded to the one size.
     const cborish = fc
-      .record({ v: fc.oneof(fc.constant(1), fc.integer()), s: fc.oneof(fc.constant(alice.onion), fc.string()), t: fc.integer(), p: fc.uint8Array({ maxLength: 70 }), d: fc.uint8Array({ maxLength: 50 }) }, { requiredKeys: [] })
+      .record(
+        {
+          v: fc.oneof(fc.constant(1), fc.integer()),
+          s: fc.oneof(fc.constant(alice.onion), fc.string()),
+          t: fc.integer(),
+          p: fc.uint8Array({ maxLength: 70 }),
+          d: fc.uint8Array({ maxLength: 50 }),
+        },
+        { requiredKeys: [] },
+      )
       .map((m) => padToSize(canonicalEncode(m as Record<string, CanonicalValue>), GROUP_PADDED_PLAINTEXT_SIZE));
     const padded = fc.oneof(
       { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...validPlain), fc.array(edit, { minLength: 1, maxLength: 3 })).map(([v, e]) => mutate(v, e)) },
@@ -166,9 +181,11 @@ describe('fuzzing the peer parsers (only typed errors)', () => {
     fc.assert(fc.property(padded, onlyTyped(decodeGroupPlaintext)), { numRuns: RUNS, seed: 6 });
 
     const egm = sealGroupMessage(group, alice, { timestamp: 1, previous, payload: new Uint8Array(10), fragment: undefined });
-    const whole = fc.tuple(fc.boolean(), fc.array(edit, { minLength: 1, maxLength: 3 })).map(([which, e]) =>
-      which ? { ciphertext: mutate(egm.ciphertext, e), signature: egm.signature } : { ciphertext: egm.ciphertext, signature: mutate(egm.signature, e) },
-    );
+    const whole = fc
+      .tuple(fc.boolean(), fc.array(edit, { minLength: 1, maxLength: 3 }))
+      .map(([which, e]) =>
+        which ? { ciphertext: mutate(egm.ciphertext, e), signature: egm.signature } : { ciphertext: egm.ciphertext, signature: mutate(egm.signature, e) },
+      );
     fc.assert(
       fc.property(whole, (m) => {
         try {

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { Identity, fromHex, randomKey, toHex } from '@pursuance/crypto';
-import { FragmentInvalidError, GroupMessageInvalidError, NotAMemberError, NotDecryptableError, SignatureInvalidError, deriveGroupId, groupGenesis, sealGroupMessage, trialDecrypt, type GroupKeys } from '../src/index.js';
+import {
+  FragmentInvalidError,
+  GroupMessageInvalidError,
+  NotAMemberError,
+  NotDecryptableError,
+  SignatureInvalidError,
+  deriveGroupId,
+  groupGenesis,
+  sealGroupMessage,
+  trialDecrypt,
+  type GroupKeys,
+} from '../src/index.js';
 import { GROUP_CIPHERTEXT_SIZE, MAX_FRAGMENTS, MAX_GROUP_PAYLOAD, MAX_GROUP_PAYLOAD_PER_MESSAGE } from '../src/protocol-profile.js';
 import { decodeGroupPlaintext, encodeGroupPlaintext, openGroupMessage } from '../src/group-envelope.js';
 import { splitPayload } from '../src/fragments.js';

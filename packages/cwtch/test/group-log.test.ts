@@ -13,7 +13,18 @@ let counter = 0;
 function entry(previous: Uint8Array, extra: Partial<LogEntry> = {}): LogEntry {
   const signature = new Uint8Array(64);
   new DataView(signature.buffer).setUint32(0, ++counter);
-  return { signature, previous, sender: alice, timestamp: counter, payload: new Uint8Array([counter & 255]), fragment: undefined, own: false, acked: false, source: 'relay', ...extra };
+  return {
+    signature,
+    previous,
+    sender: alice,
+    timestamp: counter,
+    payload: new Uint8Array([counter & 255]),
+    fragment: undefined,
+    own: false,
+    acked: false,
+    source: 'relay',
+    ...extra,
+  };
 }
 
 describe('GroupLog', () => {

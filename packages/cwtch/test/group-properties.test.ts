@@ -77,7 +77,12 @@ beforeAll(() => {
     craftGroupMessage(record, outsider, { ...base, s: senders[0]!.onion }), // forged sender
     sealGroupMessage(record, outsider, { timestamp: 1, previous: genesis, payload: new Uint8Array(1), fragment: undefined }), // non-member
     sealGroupMessage({ ...record, key: randomKey() }, senders[1]!, { timestamp: 1, previous: genesis, payload: new Uint8Array(1), fragment: undefined }), // wrong key
-    craftGroupMessage(record, senders[2]!, { ...base, s: senders[2]!.onion, d: new Uint8Array(5), f: { m: new Uint8Array(16), i: 0, n: 2, l: MAX_GROUP_PAYLOAD_PER_MESSAGE + 5 } }), // truncated fragment
+    craftGroupMessage(record, senders[2]!, {
+      ...base,
+      s: senders[2]!.onion,
+      d: new Uint8Array(5),
+      f: { m: new Uint8Array(16), i: 0, n: 2, l: MAX_GROUP_PAYLOAD_PER_MESSAGE + 5 },
+    }), // truncated fragment
   );
 });
 
@@ -161,5 +166,4 @@ describe('group message sets (property)', () => {
     const all = await deliver(everything());
     expect(all.report).toEqual({ missing: [], incompleteFragments: [], corruptFragments: [] });
   });
-
 });

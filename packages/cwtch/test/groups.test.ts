@@ -114,10 +114,20 @@ describe('groups on a relay', () => {
     const got: GroupMessage[] = [];
     bob.on('groupMessage', (m) => got.push(m));
     await carol.postToGroup(foreign, { o: OVERLAY.chat, d: 'carol only' });
-    for (const [g, text] of [[g1, 'in one'], [g2, 'in two'], [g3, 'in three']] as const) await alice.postToGroup(g, { o: OVERLAY.chat, d: text });
+    for (const [g, text] of [
+      [g1, 'in one'],
+      [g2, 'in two'],
+      [g3, 'in three'],
+    ] as const)
+      await alice.postToGroup(g, { o: OVERLAY.chat, d: text });
     await until(bob, 'groupMessage', () => got.length === 3);
     expect(Object.fromEntries(got.map((m) => [m.groupId, m.overlay?.d]))).toEqual({ [g1]: 'in one', [g2]: 'in two', [g3]: 'in three' });
-    expect(bob.groups().map((g) => g.id).sort()).toEqual([g1, g2, g3].sort());
+    expect(
+      bob
+        .groups()
+        .map((g) => g.id)
+        .sort(),
+    ).toEqual([g1, g2, g3].sort());
   });
 
   it('an offline member catches up from where it stopped, without duplicates', async () => {

@@ -66,7 +66,9 @@ async function askForRepair(identity: Identity, to: CwtchPeer, groupId: string, 
   try {
     const conn: Connection = await service.connect(to.onion, new ApplicationChain([new AuthApp()]));
     const id = newMessageId();
-    await conn.send(encodePeerMessage({ id, context: PEER_CONTEXT.groupSyncRequest, data: encodeRepairRequest({ groupId, signatures: signatures.map(fromHex) }) }));
+    await conn.send(
+      encodePeerMessage({ id, context: PEER_CONTEXT.groupSyncRequest, data: encodeRepairRequest({ groupId, signatures: signatures.map(fromHex) }) }),
+    );
     const replies: Reply[] = [];
     for (;;) {
       const message = parsePeerMessage(await conn.expect());

@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { equalBytes, fromHex, onionFromPublicKey, publicKeyFromOnion, sealToIdentity, type CanonicalValue, type Identity, type OnionName } from '@pursuance/crypto';
+import {
+  equalBytes,
+  fromHex,
+  onionFromPublicKey,
+  publicKeyFromOnion,
+  sealToIdentity,
+  type CanonicalValue,
+  type Identity,
+  type OnionName,
+} from '@pursuance/crypto';
 import { CONTENT_SCHEMAS, type EventBody, type EventKind, type Rotation, type Share, type TaskContent, type TaskContentKind } from './bodies.js';
 import { signEvent, unsignedCandidate, type EventId, type SignedEvent } from './envelope.js';
 import { ActionNotAllowedError, ContentUnreadableError, RejectionCode } from './errors.js';
@@ -125,7 +134,6 @@ export class PursuanceAuthor {
     return newRoleKey(role, this.options.keySecret?.());
   }
 
-
   #mayRotate(role: RoleId): boolean {
     const applier = this.log.applier();
     const roles = [...(this.state.members.get(this.identity.onion)?.roles ?? [])].sort();
@@ -151,7 +159,10 @@ export class PursuanceAuthor {
     const k = this.#newKey(role);
     const holders = [...r.holders].filter((o) => !excluded.has(o)).sort();
     this.keyring.add(k);
-    return makeRotation(k, holders.map((o) => this.state.members.get(o)!.key));
+    return makeRotation(
+      k,
+      holders.map((o) => this.state.members.get(o)!.key),
+    );
   }
 
   // --- membership -----------------------------------------------------------------------
@@ -172,7 +183,10 @@ export class PursuanceAuthor {
     if (!target) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, `${member} is not a member`);
     const excluded = new Set([member]);
     // Every key they may know (held, received or made), not only their roles' (others become due).
-    const known = this.log.applier().rolesKnownBy(member).filter((r) => declaredRole(this.state.rules, r));
+    const known = this.log
+      .applier()
+      .rolesKnownBy(member)
+      .filter((r) => declaredRole(this.state.rules, r));
     const rotations = known.filter((r) => this.#mayRotate(r)).map((r) => this.#rotation(r, excluded));
     const invites = groupInvite
       ? [...this.state.members.values()]
@@ -220,7 +234,12 @@ export class PursuanceAuthor {
       if (lacking.length === 0) continue;
       const mine = this.state.members.get(this.identity.onion);
       if (!mine?.roles.has(role) && !this.#mayRotate(role)) continue;
-      shares.push(makeShare(this.keyring.get(current.keyIdHex)!, lacking.map((o) => this.state.members.get(o)!.key)));
+      shares.push(
+        makeShare(
+          this.keyring.get(current.keyIdHex)!,
+          lacking.map((o) => this.state.members.get(o)!.key),
+        ),
+      );
     }
     return shares.length ? this.#publish('keys.share', { shares }) : null;
   }
@@ -272,7 +291,8 @@ export class PursuanceAuthor {
     const me = this.state.members.get(this.identity.onion);
     if (!me) throw new ActionNotAllowedError(RejectionCode.NOT_A_MEMBER, `${this.identity.onion} is not a member at this point`);
     for (const role of audience) {
-      if (!this.state.roles.has(role) || !declaredRole(this.state.rules, role)) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, `role "${role}" does not exist`);
+      if (!this.state.roles.has(role) || !declaredRole(this.state.rules, role))
+        throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, `role "${role}" does not exist`);
     }
     const check = checkTask(this.log.applier().ability(this.identity.onion), [...me.roles].sort(), action, audience);
     if (!check.ok) throw new ActionNotAllowedError(RejectionCode.DENIED, check.reason, check.rule);

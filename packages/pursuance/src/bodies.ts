@@ -20,7 +20,10 @@ export const RotationSchema = z.strictObject({ role: RoleIdSchema, keyId: bytes(
 export const ShareSchema = z.strictObject({ role: RoleIdSchema, keyId: bytes(32), lockboxes: z.array(LockboxSchema).min(1).max(5000) });
 /** Content sealed for a task's audience: a content key wrapped under each audience role's key. */
 export const SealedSchema = z.strictObject({
-  keys: z.array(z.strictObject({ role: RoleIdSchema, keyId: bytes(32), wrapped: bytes(72) })).min(1).max(16),
+  keys: z
+    .array(z.strictObject({ role: RoleIdSchema, keyId: bytes(32), wrapped: bytes(72) }))
+    .min(1)
+    .max(16),
   ct: bytesUpTo(256 * 1024),
 });
 

@@ -39,9 +39,17 @@ export const HeaderSchema = z.strictObject({
   v: z.literal(EVENT_FORMAT_VERSION),
   pursuance: eventIdBytes.nullable(),
   author: bytes(32),
-  seq: z.number().int().min(1).max(2 ** 40),
+  seq: z
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 40),
   parents: z.array(eventIdBytes).max(64),
-  time: z.number().int().min(0).max(2 ** 50),
+  time: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 50),
   kind: z.enum(EVENT_KINDS),
   audience: z.array(RoleIdSchema).max(16),
   body: z.unknown(),

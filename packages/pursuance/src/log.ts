@@ -181,10 +181,26 @@ export class PursuanceLog {
       // Membership is known from folded states: bring the fold up to date before refusing.
       if (!this.#everNamed.has(e.author)) this.#current();
       if (!this.#everNamed.has(e.author)) {
-        return { status: 'invalid', id: e.id, rejection: { eventId: e.id, code: RejectionCode.PENDING_REFUSED, reason: 'an event waiting for missing ancestors must come from someone who is or was a member' } };
+        return {
+          status: 'invalid',
+          id: e.id,
+          rejection: {
+            eventId: e.id,
+            code: RejectionCode.PENDING_REFUSED,
+            reason: 'an event waiting for missing ancestors must come from someone who is or was a member',
+          },
+        };
       }
       if ((this.#pendingByAuthor.get(e.author) ?? 0) >= MAX_PENDING_PER_AUTHOR) {
-        return { status: 'invalid', id: e.id, rejection: { eventId: e.id, code: RejectionCode.PENDING_REFUSED, reason: `${e.author} already has ${MAX_PENDING_PER_AUTHOR} events waiting for missing ancestors` } };
+        return {
+          status: 'invalid',
+          id: e.id,
+          rejection: {
+            eventId: e.id,
+            code: RejectionCode.PENDING_REFUSED,
+            reason: `${e.author} already has ${MAX_PENDING_PER_AUTHOR} events waiting for missing ancestors`,
+          },
+        };
       }
     }
     const wasEquivocating = this.#equivocating.size;
@@ -247,7 +263,7 @@ export class PursuanceLog {
   public addAll(inputs: Iterable<Uint8Array | SignedEvent>): AddResult[] {
     const list = [...inputs];
     const results = list.map((input) => this.add(input));
-    for (let progress = true; progress; ) {
+    for (let progress = true; progress;) {
       progress = false;
       for (let i = 0; i < list.length; i++) {
         if (results[i]!.rejection?.code !== RejectionCode.PENDING_REFUSED) continue;

@@ -217,12 +217,16 @@ function viewEvent(ctx: ViewContext, e: SignedEvent): void {
   const wrapper = content as { content?: unknown };
   const parsed = CONTENT_SCHEMAS[kind as TaskContentKind].safeParse(wrapper.content);
   if (!parsed.success) {
-    contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: `sealed ${kind} content: ${parsed.error.issues[0]?.message ?? 'invalid'}` });
+    contentRejections.push({
+      eventId: e.id,
+      code: RejectionCode.INVALID_SCHEMA,
+      reason: `sealed ${kind} content: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+    });
     return;
   }
   const problem = applyContent(task, kind as TaskContentKind, parsed.data, e, ctx.rules);
   if (problem) contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_STATE, reason: problem });
-  }
+}
 
 function applyContent(task: TaskView, kind: TaskContentKind, data: unknown, e: SignedEvent, rules: Rules): string | null {
   const wf = rules.workflow;

@@ -24,7 +24,11 @@ const RULES_INPUT: RulesInput = {
       rank: 900,
       history: 'all',
       can: [
-        ...(['create', 'edit', 'assign', 'comment', 'transition', 'close'] as const).map((action) => ({ subject: 'task' as const, action, audience: '*' as const })),
+        ...(['create', 'edit', 'assign', 'comment', 'transition', 'close'] as const).map((action) => ({
+          subject: 'task' as const,
+          action,
+          audience: '*' as const,
+        })),
         { subject: 'role', action: 'assign', roles: ['staff', 'guest'] },
         { subject: 'role', action: 'remove', roles: ['staff', 'guest'] },
         { subject: 'keys', action: 'rotate', roles: '*' },
@@ -41,7 +45,11 @@ const RULES_INPUT: RulesInput = {
       rank: 500,
       history: 'all',
       can: [
-        ...(['create', 'edit', 'assign', 'comment', 'transition', 'close'] as const).map((action) => ({ subject: 'task' as const, action, audience: ['staff'] })),
+        ...(['create', 'edit', 'assign', 'comment', 'transition', 'close'] as const).map((action) => ({
+          subject: 'task' as const,
+          action,
+          audience: ['staff'],
+        })),
         { subject: 'role', action: 'assign', roles: ['guest'] },
         { subject: 'keys', action: 'rotate', roles: ['guest'] },
       ],
@@ -62,7 +70,15 @@ const RULES_INPUT: RulesInput = {
       ],
     },
   },
-  workflow: { states: ['todo', 'doing', 'done', 'dropped'], initial: 'todo', closed: ['done', 'dropped'], transitions: [{ from: 'todo', to: 'doing' }, { from: 'doing', to: 'todo' }] },
+  workflow: {
+    states: ['todo', 'doing', 'done', 'dropped'],
+    initial: 'todo',
+    closed: ['done', 'dropped'],
+    transitions: [
+      { from: 'todo', to: 'doing' },
+      { from: 'doing', to: 'todo' },
+    ],
+  },
   succession: { quorum: 2, inactivityDays: 7 },
 };
 const RULES: Rules = RulesSchema.parse(RULES_INPUT);
@@ -91,7 +107,16 @@ function fixture(): Fixture {
   const founder = PursuanceAuthor.create(ID.F, { name: 'Table', rules: RULES, cofounders: [ID.F2.publicKey] }, now);
   const roles: Partial<Record<Name, string[]>> = { A: ['admin', 'vault'], S: ['staff'], S2: ['staff'], G: ['guest'], G2: ['guest'], N: [] };
   for (const [name, r] of Object.entries(roles)) founder.addMember(ID[name as Name].publicKey, { name, roles: r });
-  const audience: Record<TaskName, string> = { tAdmin: 'admin', tVault: 'vault', tStaff: 'staff', tStaff2: 'staff', tGuest: 'guest', cStaff: 'staff', cVault: 'vault', cGuest: 'guest' };
+  const audience: Record<TaskName, string> = {
+    tAdmin: 'admin',
+    tVault: 'vault',
+    tStaff: 'staff',
+    tStaff2: 'staff',
+    tGuest: 'guest',
+    cStaff: 'staff',
+    cVault: 'vault',
+    cGuest: 'guest',
+  };
   const task = {} as Record<TaskName, EventId>;
   for (const name of TASKS) task[name] = founder.createTask({ audience: [audience[name]], title: name }).id;
   for (const name of ['cStaff', 'cVault', 'cGuest'] as const) founder.closeTask(task[name], 'done');
@@ -134,7 +159,14 @@ const op = {
   create: (audience: string): Op => ({
     act: (a) => a.createTask({ audience: [audience], title: 'new' }),
     forge: (a, fx) =>
-      forge(a.identity, a.log, 'task.create', { parent: null, sealed: sealAs(a.log, a.keyring, 'task.create', null, CONTENT['task.create'], [audience], a.identity) }, [audience], { time: fx.now() }),
+      forge(
+        a.identity,
+        a.log,
+        'task.create',
+        { parent: null, sealed: sealAs(a.log, a.keyring, 'task.create', null, CONTENT['task.create'], [audience], a.identity) },
+        [audience],
+        { time: fx.now() },
+      ),
   }),
   task: (kind: Exclude<TaskContentKind, 'task.create'>, name: TaskName): Op => ({
     act: (a, fx) => {
@@ -157,13 +189,22 @@ const op = {
     forge: (a, fx) => {
       const id = fx.task[name];
       const audience = a.log.state().tasks.get(id)!.audience;
-      return forge(a.identity, a.log, kind, { task: fromHex(id), sealed: sealAs(a.log, a.keyring, kind, id, CONTENT[kind], audience, a.identity) }, audience, { time: fx.now() });
+      return forge(a.identity, a.log, kind, { task: fromHex(id), sealed: sealAs(a.log, a.keyring, kind, id, CONTENT[kind], audience, a.identity) }, audience, {
+        time: fx.now(),
+      });
     },
   }),
   move: (name: TaskName, parent: TaskName): Op => ({
     act: (a, fx) => a.moveTask(fx.task[name], fx.task[parent]),
     forge: (a, fx) =>
-      forge(a.identity, a.log, 'task.move', { task: fromHex(fx.task[name]), parent: fromHex(fx.task[parent]) }, a.log.state().tasks.get(fx.task[name])!.audience, { time: fx.now() }),
+      forge(
+        a.identity,
+        a.log,
+        'task.move',
+        { task: fromHex(fx.task[name]), parent: fromHex(fx.task[parent]) },
+        a.log.state().tasks.get(fx.task[name])!.audience,
+        { time: fx.now() },
+      ),
   }),
   assignRole: (member: Name, role: string): Op => ({
     act: (a) => a.assignRole(ID[member].onion, role),
@@ -218,7 +259,11 @@ const op = {
   claim: (quietDays: number): Op => ({
     setup: (fx) => {
       fx.advance(quietDays * DAY);
-      for (const [name, task] of [['A', 'tAdmin'], ['S2', 'tStaff']] as const) fx.founder.log.add(fx.author(name).comment(fx.task[task], 'still here').bytes);
+      for (const [name, task] of [
+        ['A', 'tAdmin'],
+        ['S2', 'tStaff'],
+      ] as const)
+        fx.founder.log.add(fx.author(name).comment(fx.task[task], 'still here').bytes);
     },
     act: (a, fx) => a.claimNomination(fx.nomination),
     forge: (a, fx) => forge(a.identity, a.log, 'founder.claim', { nomination: fromHex(fx.nomination) }, [], { time: fx.now() }),
@@ -248,7 +293,8 @@ type Denied = { code: RejectionCode; reason: string; rule?: string };
 type Row = [label: string, actor: Name, action: Op, expected: Allowed | Denied];
 
 const closed = (name: TaskName, value: boolean) => (fx: Fixture) => expect(fx.founder.log.state().tasks.get(fx.task[name])!.closed).toBe(value);
-const holds = (member: Name, role: string, value: boolean) => (fx: Fixture) => expect(fx.founder.log.state().members.get(ID[member].onion)?.roles.has(role) ?? false).toBe(value);
+const holds = (member: Name, role: string, value: boolean) => (fx: Fixture) =>
+  expect(fx.founder.log.state().members.get(ID[member].onion)?.roles.has(role) ?? false).toBe(value);
 const isFounder = (member: Name, value: boolean) => (fx: Fixture) => expect(fx.founder.log.state().founders.has(ID[member].onion)).toBe(value);
 const accepted = () => () => undefined;
 const grants = (what: string, roles: string): Denied => ({ code: RejectionCode.DENIED, reason: `no rule grants ${what} to ${roles}` });
@@ -276,7 +322,12 @@ const TASK_ROWS: Row[] = [
   ['staff close a staff task', 'S', op.task('task.close', 'tStaff'), { ok: closed('tStaff', true) }],
   ['admins close an admin task', 'A', op.task('task.close', 'tAdmin'), { ok: closed('tAdmin', true) }],
   ['guests may not close a guest task', 'G', op.task('task.close', 'tGuest'), grants('close on tasks for audience "guest"', 'roles guest')],
-  ['admins may not close a vault task (cannot rule beats the grant)', 'A', op.task('task.close', 'tVault'), deniedBy('vault tasks are closed by founders only')],
+  [
+    'admins may not close a vault task (cannot rule beats the grant)',
+    'A',
+    op.task('task.close', 'tVault'),
+    deniedBy('vault tasks are closed by founders only'),
+  ],
   ['founders close a vault task', 'F', op.task('task.close', 'tVault'), { ok: closed('tVault', true) }],
   ['staff reopen a closed staff task', 'S', op.task('task.reopen', 'cStaff'), { ok: closed('cStaff', false) }],
   ['admins may not reopen a vault task (reopening needs close)', 'A', op.task('task.reopen', 'cVault'), deniedBy('vault tasks are closed by founders only')],
@@ -305,7 +356,12 @@ const GOVERNANCE_ROWS: Row[] = [
   ['admins expel', 'A', op.expel('G2'), { ok: (fx) => expect(fx.founder.log.state().members.has(ID.G2.onion)).toBe(false) }],
   ['staff may not expel', 'S', op.expel('G2'), grants('expelling members', 'roles staff')],
   ['admins change the rules', 'A', op.rules((r) => (r.title = 'Renamed')), { ok: (fx) => expect(fx.founder.log.state().rules.title).toBe('Renamed') }],
-  ['admins may hand a power they hold to another role', 'A', op.rules((r) => r.roles.guest!.can.push({ subject: 'relay', action: 'move' })), { ok: accepted() }],
+  [
+    'admins may hand a power they hold to another role',
+    'A',
+    op.rules((r) => r.roles.guest!.can.push({ subject: 'relay', action: 'move' })),
+    { ok: accepted() },
+  ],
   ['staff may not change the rules', 'S', op.rules((r) => (r.title = 'Renamed')), grants('changing the rules', 'roles staff')],
   [
     'no escalation: admins may not let staff assign the admin role',
@@ -322,7 +378,17 @@ const GOVERNANCE_ROWS: Row[] = [
   [
     'no escalation: admins may not grant a new role what they lack',
     'A',
-    op.rules((r) => (r.roles.auditor = { title: 'Auditor', description: '', rank: 1, history: 'all', can: [{ subject: 'role', action: 'remove', roles: ['admin'] }], cannot: [] })),
+    op.rules(
+      (r) =>
+        (r.roles.auditor = {
+          title: 'Auditor',
+          description: '',
+          rank: 1,
+          history: 'all',
+          can: [{ subject: 'role', action: 'remove', roles: ['admin'] }],
+          cannot: [],
+        }),
+    ),
     { code: RejectionCode.ESCALATION, reason: 'the new rules would let role "auditor" remove Role "admin", which you may not do yourself' },
   ],
   [
@@ -343,7 +409,12 @@ const SUCCESSION_ROWS: Row[] = [
   ['the nominee may not endorse', 'S', op.endorse(), { code: RejectionCode.DENIED, reason: 'only founders endorse a nomination' }],
   ['a founder endorses once', 'F', op.endorse(), { code: RejectionCode.INVALID_STATE, reason: 'already endorsed' }],
   ['the nominee claims after 8 quiet days', 'S', op.claim(8), { ok: isFounder('S', true) }],
-  ['the nominee may not claim while founders are active', 'S', op.claim(6), { code: RejectionCode.INVALID_STATE, reason: 'founders were active within the last 7 days' }],
+  [
+    'the nominee may not claim while founders are active',
+    'S',
+    op.claim(6),
+    { code: RejectionCode.INVALID_STATE, reason: 'founders were active within the last 7 days' },
+  ],
   ['only the nominee claims', 'A', op.claim(8), { code: RejectionCode.DENIED, reason: 'only the nominee claims a nomination' }],
 ];
 

@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { fromHex, Identity } from '@pursuance/crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { PursuanceAuthor, PursuanceLog, RejectionCode, RulesSchema, buildMemberView, recoverKeysFromSecrets, type EventId, type Rules, type SignedEvent } from '../src/index.js';
+import {
+  PursuanceAuthor,
+  PursuanceLog,
+  RejectionCode,
+  RulesSchema,
+  buildMemberView,
+  recoverKeysFromSecrets,
+  type EventId,
+  type Rules,
+  type SignedEvent,
+} from '../src/index.js';
 import { Applier } from '../src/fold/applier.js';
 import { collectKeys } from '../src/view.js';
 import type { RulesInput } from '../src/rules/schema.js';
@@ -23,7 +33,11 @@ const RULES_INPUT: RulesInput = {
       rank: 800,
       history: 'all',
       can: [
-        ...(['create', 'edit', 'assign', 'comment', 'transition', 'close'] as const).map((action) => ({ subject: 'task' as const, action, audience: '*' as const })),
+        ...(['create', 'edit', 'assign', 'comment', 'transition', 'close'] as const).map((action) => ({
+          subject: 'task' as const,
+          action,
+          audience: '*' as const,
+        })),
         { subject: 'role', action: 'assign', roles: '*' },
         { subject: 'role', action: 'remove', roles: '*' },
         { subject: 'keys', action: 'rotate', roles: '*' },
@@ -62,7 +76,15 @@ const RULES_INPUT: RulesInput = {
       ],
     },
   },
-  workflow: { states: ['todo', 'doing', 'done'], initial: 'todo', closed: ['done'], transitions: [{ from: 'todo', to: 'doing' }, { from: 'doing', to: 'todo' }] },
+  workflow: {
+    states: ['todo', 'doing', 'done'],
+    initial: 'todo',
+    closed: ['done'],
+    transitions: [
+      { from: 'todo', to: 'doing' },
+      { from: 'doing', to: 'todo' },
+    ],
+  },
   succession: { quorum: 2, inactivityDays: 90 },
 };
 const RULES: Rules = RulesSchema.parse(RULES_INPUT);
@@ -114,7 +136,9 @@ describe('finding 1: rejected events never widen what later events have seen', (
     }
     // The honest organizer has no key to share with the puppet; the puppet reads nothing new.
     const shared = net.member('h').shareMissingKeys();
-    expect(shared === null || shared.header.body.shares.every((s) => s.lockboxes.every((l) => !Buffer.from(l.to).equals(Buffer.from(id.p.publicKey))))).toBe(true);
+    expect(shared === null || shared.header.body.shares.every((s) => s.lockboxes.every((l) => !Buffer.from(l.to).equals(Buffer.from(id.p.publicKey))))).toBe(
+      true,
+    );
     net.sync();
     const secret = net.act('f', (f) => f.createTask({ audience: ['organizer'], title: 'after the removal' }));
     const puppetView = buildMemberView(net.founder.log, id.p);
@@ -122,7 +146,11 @@ describe('finding 1: rejected events never widen what later events have seen', (
     expect(puppetView.tasks.get(secret.id)?.readable).toBe(false);
     // Every arrival order agrees.
     const all = [...net.founder.log.events()].filter((e) => e.id !== net.founder.log.id);
-    const hashes = new Set([net.founder.log.stateHash(), replica(net.founder.log.genesis, all).stateHash(), replica(net.founder.log.genesis, [...all].reverse()).stateHash()]);
+    const hashes = new Set([
+      net.founder.log.stateHash(),
+      replica(net.founder.log.genesis, all).stateHash(),
+      replica(net.founder.log.genesis, [...all].reverse()).stateHash(),
+    ]);
     expect(hashes.size).toBe(1);
   });
 
@@ -178,7 +206,24 @@ describe('found by the convergence run: a removal replaces every key the member 
     net.act('o', (a) => a.rotateKeys(['writer']));
     // The organizer leaves on its own (no rotation at all): the writer key it made is due.
     net.act('o', (a) => a.leave());
-    const stale = forge(id.w, w.log, 'task.create', { parent: null, sealed: sealAs(w.log, w.keyring, 'task.create', null, { title: 'x', body: '', assignees: { members: [], roles: [] }, labels: [], due: null }, ['writer'], id.w) }, ['writer']);
+    const stale = forge(
+      id.w,
+      w.log,
+      'task.create',
+      {
+        parent: null,
+        sealed: sealAs(
+          w.log,
+          w.keyring,
+          'task.create',
+          null,
+          { title: 'x', body: '', assignees: { members: [], roles: [] }, labels: [], due: null },
+          ['writer'],
+          id.w,
+        ),
+      },
+      ['writer'],
+    );
     expect(net.founder.log.add(stale).rejection?.code).toBe(RejectionCode.STALE_EPOCH);
   });
 });
@@ -200,9 +245,20 @@ describe('found by mutation testing: content is never sealed to a key someone it
     // but w2 has not seen that rotation yet and seals a task to the key w1 held.
     net.act('w1', (a) => a.leave());
     const rotation = o.rotateKeys(['writer']);
-    const sealed = sealAs(w2.log, w2.keyring, 'task.create', null, { title: 'after w1 left', body: '', assignees: { members: [], roles: [] }, labels: [], due: null }, ['writer'], id.w2);
+    const sealed = sealAs(
+      w2.log,
+      w2.keyring,
+      'task.create',
+      null,
+      { title: 'after w1 left', body: '', assignees: { members: [], roles: [] }, labels: [], due: null },
+      ['writer'],
+      id.w2,
+    );
     const stale = forge(id.w2, w2.log, 'task.create', { parent: null, sealed }, ['writer']);
-    for (const order of [[rotation, stale], [stale, rotation]]) {
+    for (const order of [
+      [rotation, stale],
+      [stale, rotation],
+    ]) {
       const log = replica(net.founder.log.genesis, [...net.founder.log.events()].slice(1).concat(order));
       expect(log.isAccepted(rotation.id)).toBe(true);
       expect(log.rejectionOf(stale.id)?.code).toBe(RejectionCode.STALE_EPOCH);
@@ -227,7 +283,15 @@ describe('found by mutation testing: content is never sealed to a key someone it
     const demotion = net.act('a', (a) => a.removeRole(id.w1.onion, 'writer'));
     expect(demotion.header.body.rotation).toBeNull();
     const rotation = o.rotateKeys(['writer']);
-    const sealed = sealAs(w2.log, w2.keyring, 'task.create', null, { title: 'after the demotion', body: '', assignees: { members: [], roles: [] }, labels: [], due: null }, ['writer'], id.w2);
+    const sealed = sealAs(
+      w2.log,
+      w2.keyring,
+      'task.create',
+      null,
+      { title: 'after the demotion', body: '', assignees: { members: [], roles: [] }, labels: [], due: null },
+      ['writer'],
+      id.w2,
+    );
     const stale = forge(id.w2, w2.log, 'task.create', { parent: null, sealed }, ['writer']);
     const log = replica(net.founder.log.genesis, [...net.founder.log.events()].slice(1).concat([rotation, stale]));
     expect(log.isAccepted(rotation.id)).toBe(true);
@@ -255,7 +319,13 @@ describe('finding 2: names from members never reach Object.prototype, and judgin
     f.changeRules(RULES); // drops "constructor"
     expect(f.state.members.get(id.b.onion)!.roles.has('constructor')).toBe(false);
     const b = new PursuanceAuthor(id.b, replica(f.log.genesis, f.log.events()));
-    const attempt = forge(id.b, b.log, 'task.create', { parent: null, sealed: { keys: [{ role: 'constructor', keyId: new Uint8Array(32), wrapped: new Uint8Array(72) }], ct: new Uint8Array(32) } }, ['constructor']);
+    const attempt = forge(
+      id.b,
+      b.log,
+      'task.create',
+      { parent: null, sealed: { keys: [{ role: 'constructor', keyId: new Uint8Array(32), wrapped: new Uint8Array(72) }], ct: new Uint8Array(32) } },
+      ['constructor'],
+    );
     const result = f.log.add(attempt);
     expect(result.rejection?.code).not.toBe(RejectionCode.JUDGEMENT_FAILED);
     expect(result.status).toBe('rejected');
@@ -441,7 +511,11 @@ describe('finding 7: sealed content is bound to its author and event', () => {
     net.sync();
     const view = net.view('f');
     expect(view.tasks.get(task.id)!.comments.map((c) => [c.author, c.body])).toEqual([[id.a.onion, 'my own words']]);
-    expect(view.contentRejections).toContainEqual({ eventId: stolen.id, code: RejectionCode.INVALID_SCHEMA, reason: 'sealed content is bound to another author or event' });
+    expect(view.contentRejections).toContainEqual({
+      eventId: stolen.id,
+      code: RejectionCode.INVALID_SCHEMA,
+      reason: 'sealed content is bound to another author or event',
+    });
   });
 });
 

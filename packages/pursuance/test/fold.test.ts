@@ -198,4 +198,3 @@ describe('key distribution', () => {
     expect(buildMemberView(founder.log, bId).tasks.get(t.id)?.readable).toBe(false);
   });
 });
-

@@ -43,7 +43,14 @@ const comment = (body: string): CanonicalValue => ({ body });
 /** A comment on `task` by `who`, sealed as they would seal it (or as a forger who lacks the key). */
 function commentBy(who: PursuanceAuthor, task: EventId, body = 'hello', options: Parameters<typeof forge>[5] = {}): SignedEvent<'task.comment'> {
   const audience = who.log.state().tasks.get(task)!.audience;
-  return forge(who.identity, who.log, 'task.comment', { task: fromHex(task), sealed: sealAs(who.log, who.keyring, 'task.comment', task, comment(body), audience, who.identity) }, audience, options);
+  return forge(
+    who.identity,
+    who.log,
+    'task.comment',
+    { task: fromHex(task), sealed: sealAs(who.log, who.keyring, 'task.comment', task, comment(body), audience, who.identity) },
+    audience,
+    options,
+  );
 }
 
 /** Concatenate byte arrays (into a fresh array). */
@@ -58,17 +65,23 @@ describe('illegal bytes: never become events', () => {
   it('forged signature: BAD_SIGNATURE (log.add reports it invalid, nothing stored)', () => {
     const sig = new Uint8Array(decodeEnvelope(valid.bytes).sig);
     sig[10] = sig[10]! ^ 0x01;
-    given(ada.log).whenBytes(canonicalEncode({ event: rawHeader(valid), sig })).thenInvalid(RejectionCode.BAD_SIGNATURE);
+    given(ada.log)
+      .whenBytes(canonicalEncode({ event: rawHeader(valid), sig }))
+      .thenInvalid(RejectionCode.BAD_SIGNATURE);
   });
 
   it("someone else's signature on hugo's event: BAD_SIGNATURE", () => {
-    given(ada.log).whenBytes(signRaw(id.zed, rawHeader(valid))).thenInvalid(RejectionCode.BAD_SIGNATURE);
+    given(ada.log)
+      .whenBytes(signRaw(id.zed, rawHeader(valid)))
+      .thenInvalid(RejectionCode.BAD_SIGNATURE);
   });
 
   it('tampered content under the original signature: BAD_SIGNATURE', () => {
     const header = rawHeader(valid) as { body: { sealed: { ct: Uint8Array } } };
     header.body.sealed.ct = Uint8Array.from(header.body.sealed.ct, (b, i) => (i === 0 ? b ^ 1 : b));
-    given(ada.log).whenBytes(canonicalEncode({ event: header as unknown as CanonicalValue, sig: decodeEnvelope(valid.bytes).sig })).thenInvalid(RejectionCode.BAD_SIGNATURE);
+    given(ada.log)
+      .whenBytes(canonicalEncode({ event: header as unknown as CanonicalValue, sig: decodeEnvelope(valid.bytes).sig }))
+      .thenInvalid(RejectionCode.BAD_SIGNATURE);
   });
 
   it.each<[string, (b: Uint8Array) => Uint8Array]>([
@@ -139,9 +152,19 @@ describe('illegal events: well-formed, signed, and rejected by the fold', () => 
   it('closing a task outside your audience: DENIED, naming the missing grant', () => {
     const { net, ada, busLanes } = coalition();
     const hugo = net.member('hugo');
-    expectRefused(() => hugo.closeTask(busLanes, 'done'), RejectionCode.DENIED, 'no rule grants close on tasks for audience "transit" to roles coalition, housing');
+    expectRefused(
+      () => hugo.closeTask(busLanes, 'done'),
+      RejectionCode.DENIED,
+      'no rule grants close on tasks for audience "transit" to roles coalition, housing',
+    );
     const audience = ['transit'];
-    const close = forge(hugo.identity, hugo.log, 'task.close', { task: fromHex(busLanes), sealed: sealAs(hugo.log, hugo.keyring, 'task.close', busLanes, { to: 'done' }, audience, hugo.identity) }, audience);
+    const close = forge(
+      hugo.identity,
+      hugo.log,
+      'task.close',
+      { task: fromHex(busLanes), sealed: sealAs(hugo.log, hugo.keyring, 'task.close', busLanes, { to: 'done' }, audience, hugo.identity) },
+      audience,
+    );
     given(ada.log).when(close).thenRejected(RejectionCode.DENIED, 'no rule grants close on tasks for audience "transit" to roles coalition, housing');
     expect(ada.log.state().tasks.get(busLanes)!.closed).toBe(false);
   });
@@ -155,7 +178,11 @@ describe('illegal events: well-formed, signed, and rejected by the fold', () => 
     const coordinator = forge(id.hana, hana.log, 'role.assign', { member: id.hugo.publicKey, role: 'coordinator', keys: [] });
     given(ada.log)
       .when(coordinator)
-      .thenRejected(RejectionCode.DENIED, "denied by rule: coordinators are appointed by the coalition's founders", "coordinators are appointed by the coalition's founders, not by group leads");
+      .thenRejected(
+        RejectionCode.DENIED,
+        "denied by rule: coordinators are appointed by the coalition's founders",
+        "coordinators are appointed by the coalition's founders, not by group leads",
+      );
     expect(ada.log.state().members.get(id.hugo.onion)!.roles.has('coordinator')).toBe(false);
   });
 
@@ -165,11 +192,23 @@ describe('illegal events: well-formed, signed, and rejected by the fold', () => 
     const hugo = net.member('hugo');
     const oldKey = hana.keyring.get(ada.log.state().roles.get('housing')!.epochs.at(-1)!.keyIdHex)!;
     // Hugo writes before he hears of the rotation (built now, delivered later).
-    const concurrent = forge(id.hugo, hugo.log, 'task.comment', { task: fromHex(survey), sealed: sealWith([oldKey], 'task.comment', survey, comment('before'), hugo.log, id.hugo) }, ['housing']);
+    const concurrent = forge(
+      id.hugo,
+      hugo.log,
+      'task.comment',
+      { task: fromHex(survey), sealed: sealWith([oldKey], 'task.comment', survey, comment('before'), hugo.log, id.hugo) },
+      ['housing'],
+    );
     const removal = net.act('hana', (h) => h.removeRole(id.hedy.onion, 'housing'));
     expect(removal.header.body.rotation).not.toBeNull();
     // Hana has seen her own rotation, and still seals to the old key.
-    const stale = forge(id.hana, hana.log, 'task.comment', { task: fromHex(survey), sealed: sealWith([oldKey], 'task.comment', survey, comment('after'), hana.log, id.hana) }, ['housing']);
+    const stale = forge(
+      id.hana,
+      hana.log,
+      'task.comment',
+      { task: fromHex(survey), sealed: sealWith([oldKey], 'task.comment', survey, comment('after'), hana.log, id.hana) },
+      ['housing'],
+    );
     given(ada.log).when(stale).thenRejected(RejectionCode.STALE_EPOCH, 'content sealed to a key of "housing" its author knew had been rotated');
     given(ada.log).when(concurrent).thenAccepted();
     // Arrival order does not matter.
@@ -199,7 +238,13 @@ describe('illegal events: well-formed, signed, and rejected by the fold', () => 
     const { net, id, ada, survey } = coalition();
     const planted = newRoleKey('housing');
     const hugo = net.member('hugo');
-    const sealed = forge(id.hugo, hugo.log, 'task.comment', { task: fromHex(survey), sealed: sealWith([planted], 'task.comment', survey, comment('x'), hugo.log, id.hugo) }, ['housing']);
+    const sealed = forge(
+      id.hugo,
+      hugo.log,
+      'task.comment',
+      { task: fromHex(survey), sealed: sealWith([planted], 'task.comment', survey, comment('x'), hugo.log, id.hugo) },
+      ['housing'],
+    );
     given(ada.log).when(sealed).thenRejected(RejectionCode.UNKNOWN_KEY, 'no rotation introduced this key for "housing"');
     const hana = net.member('hana');
     const share = forge(id.hana, hana.log, 'keys.share', { shares: [makeShare(planted, [id.hugo.publicKey])] });
@@ -218,7 +263,11 @@ describe('illegal events: well-formed, signed, and rejected by the fold', () => 
     const current = hana.keyring.get(state.roles.get('housing')!.epochs.at(-1)!.keyIdHex)!;
     const share = forge(id.hana, hana.log, 'keys.share', { shares: [makeShare(current, [id.tom.publicKey])] });
     given(ada.log.events()).when(share).thenRejected(RejectionCode.LOCKBOX_INVALID, `${id.tom.onion} may not receive key epoch 0 of "housing"`);
-    const keepsHedy = forge(id.hana, hana.log, 'role.remove', { member: id.hedy.publicKey, role: 'housing', rotation: makeRotation(newRoleKey('housing'), holders) });
+    const keepsHedy = forge(id.hana, hana.log, 'role.remove', {
+      member: id.hedy.publicKey,
+      role: 'housing',
+      rotation: makeRotation(newRoleKey('housing'), holders),
+    });
     const { log } = given(ada.log.events());
     given(log).when(keepsHedy).thenRejected(RejectionCode.LOCKBOX_INVALID, `${id.hedy.onion} may not receive the new key of "housing"`);
     expect(log.state().roles.get('housing')!.epochs).toHaveLength(1);
@@ -247,8 +296,12 @@ describe('illegal events: well-formed, signed, and rejected by the fold', () => 
     net.act('cora', (c) => c.removeMember(id.hedy.onion));
     const hedy = net.member('hedy');
     expectRefused(() => hedy.comment(survey, 'x'), RejectionCode.NOT_A_MEMBER);
-    given(ada.log).when(forge(id.hedy, hedy.log, 'member.leave', {})).thenRejected(RejectionCode.NOT_A_MEMBER, `${id.hedy.onion} is not a member at this point`);
-    given(ada.log).when(forge(id.zed, ada.log, 'member.add', { member: id.zed.publicKey, roles: [], keys: [] })).thenRejected(RejectionCode.NOT_A_MEMBER);
+    given(ada.log)
+      .when(forge(id.hedy, hedy.log, 'member.leave', {}))
+      .thenRejected(RejectionCode.NOT_A_MEMBER, `${id.hedy.onion} is not a member at this point`);
+    given(ada.log)
+      .when(forge(id.zed, ada.log, 'member.add', { member: id.zed.publicKey, roles: [], keys: [] }))
+      .thenRejected(RejectionCode.NOT_A_MEMBER);
   });
 
   it("a removed member's concurrent events come after the removal: NOT_A_MEMBER, in every arrival order", () => {
@@ -262,11 +315,7 @@ describe('illegal events: well-formed, signed, and rejected by the fold', () => 
     net.act('nora', (n) => n.comment(rally, 'count me in'));
     const removal = net.act('cora', (c) => c.removeMember(id.hedy.onion));
     const all = [...ada.log.events()].map((e) => e.bytes);
-    const orders = [
-      [...all, e1.bytes, e2.bytes],
-      [e1.bytes, e2.bytes, ...all].reverse(),
-      [...all.slice(0, 5), e1.bytes, ...all.slice(5), e2.bytes],
-    ];
+    const orders = [[...all, e1.bytes, e2.bytes], [e1.bytes, e2.bytes, ...all].reverse(), [...all.slice(0, 5), e1.bytes, ...all.slice(5), e2.bytes]];
     const hashes = new Set<string>();
     for (const order of orders) {
       const log = new PursuanceLog(ada.log.genesis.bytes);
@@ -302,7 +351,9 @@ describe('illegal events: well-formed, signed, and rejected by the fold', () => 
     const { net, id, ada, survey } = coalition();
     const hugo = net.member('hugo');
     const skip = commentBy(hugo, survey, 'skip', { seq: hugo.log.lastSeq(id.hugo.onion) + 2 });
-    given(ada.log).when(skip).thenRejected(RejectionCode.SEQUENCE_GAP, `sequence ${skip.header.seq} does not follow the author's known sequence ${skip.header.seq - 2}`);
+    given(ada.log)
+      .when(skip)
+      .thenRejected(RejectionCode.SEQUENCE_GAP, `sequence ${skip.header.seq} does not follow the author's known sequence ${skip.header.seq - 2}`);
     const detached = commentBy(hugo, survey, 'detached', { parents: [ada.log.genesis.id] });
     given(ada.log).when(detached).thenRejected(RejectionCode.SEQUENCE_GAP);
   });
@@ -326,9 +377,21 @@ describe('content rules, checked by every reader alike', () => {
     const { net, id, survey, flyers } = coalition();
     const hugo = net.member('hugo');
     // A comment sealed for flyers, replayed onto survey; a comment's content under a status event.
-    const moved = forge(id.hugo, hugo.log, 'task.comment', { task: fromHex(survey), sealed: sealAs(hugo.log, hugo.keyring, 'task.comment', flyers, comment('replayed'), ['housing'], hugo.identity) }, ['housing']);
+    const moved = forge(
+      id.hugo,
+      hugo.log,
+      'task.comment',
+      { task: fromHex(survey), sealed: sealAs(hugo.log, hugo.keyring, 'task.comment', flyers, comment('replayed'), ['housing'], hugo.identity) },
+      ['housing'],
+    );
     hugo.log.add(moved);
-    const rekinded = forge(id.hugo, hugo.log, 'task.status', { task: fromHex(survey), sealed: sealAs(hugo.log, hugo.keyring, 'task.comment', survey, comment('not a status'), ['housing'], hugo.identity) }, ['housing']);
+    const rekinded = forge(
+      id.hugo,
+      hugo.log,
+      'task.status',
+      { task: fromHex(survey), sealed: sealAs(hugo.log, hugo.keyring, 'task.comment', survey, comment('not a status'), ['housing'], hugo.identity) },
+      ['housing'],
+    );
     hugo.log.add(rekinded);
     net.sync();
     expect(net.member('ada').log.isAccepted(moved.id)).toBe(true); // the public layer cannot see inside
@@ -352,7 +415,13 @@ describe('content rules, checked by every reader alike', () => {
     // …so a client that skips the check publishes them by hand.
     const hugo = net.member('hugo');
     const status = (to: string): SignedEvent => {
-      const e = forge(hugo.identity, hugo.log, 'task.status', { task: fromHex(survey), sealed: sealAs(hugo.log, hugo.keyring, 'task.status', survey, { to }, ['housing'], hugo.identity) }, ['housing']);
+      const e = forge(
+        hugo.identity,
+        hugo.log,
+        'task.status',
+        { task: fromHex(survey), sealed: sealAs(hugo.log, hugo.keyring, 'task.status', survey, { to }, ['housing'], hugo.identity) },
+        ['housing'],
+      );
       hugo.log.add(e);
       return e;
     };
@@ -454,8 +523,18 @@ describe('decodeEvent fuzz', () => {
   });
 
   it('mutated values re-encoded canonically (so they pass the CBOR layer) are rejected by schema or signature', () => {
-    const leaf = fc.oneof(fc.constant(null), fc.boolean(), fc.integer({ min: -1000, max: 2 ** 40 }), fc.string({ maxLength: 12 }), fc.uint8Array({ maxLength: 40 }));
-    const value: fc.Arbitrary<CanonicalValue> = fc.oneof(leaf, fc.array(leaf, { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 6 }), leaf, { maxKeys: 3 }));
+    const leaf = fc.oneof(
+      fc.constant(null),
+      fc.boolean(),
+      fc.integer({ min: -1000, max: 2 ** 40 }),
+      fc.string({ maxLength: 12 }),
+      fc.uint8Array({ maxLength: 40 }),
+    );
+    const value: fc.Arbitrary<CanonicalValue> = fc.oneof(
+      leaf,
+      fc.array(leaf, { maxLength: 3 }),
+      fc.dictionary(fc.string({ maxLength: 6 }), leaf, { maxKeys: 3 }),
+    );
     fc.assert(
       fc.property(fc.nat({ max: bases.length - 1 }), fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), value, (which, path, replacement) => {
         const envelope = canonicalDecode(bases[which]!);

@@ -2,7 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { Identity, fromHex, onionFromPublicKey, type OnionName } from '@pursuance/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ActionNotAllowedError, EventRejectedError, PursuanceAuthor, PursuanceLog, RulesSchema, buildMemberView, decodeEvent, signEvent, type EventId, type Rules, type SignedEvent } from '../src/index.js';
+import {
+  ActionNotAllowedError,
+  EventRejectedError,
+  PursuanceAuthor,
+  PursuanceLog,
+  RulesSchema,
+  buildMemberView,
+  decodeEvent,
+  signEvent,
+  type EventId,
+  type Rules,
+  type SignedEvent,
+} from '../src/index.js';
 import { declaredRole } from '../src/rules/schema.js';
 import { makeRotation, makeShare, newRoleKey, type RoleKey } from '../src/keys.js';
 import type { EventBody, EventKind, Rotation, Sealed } from '../src/bodies.js';
@@ -91,7 +103,14 @@ function sync(to: PursuanceAuthor, from: PursuanceAuthor): void {
 }
 
 /** Sealed task content as a member would seal it where it holds keys, and structurally valid noise otherwise. */
-function sealedFor(me: PursuanceAuthor, kind: string, task: EventId | null, content: Record<string, unknown>, audience: readonly string[], seq: number): Sealed {
+function sealedFor(
+  me: PursuanceAuthor,
+  kind: string,
+  task: EventId | null,
+  content: Record<string, unknown>,
+  audience: readonly string[],
+  seq: number,
+): Sealed {
   const roles = me.log.state().roles;
   if (audience.every((r) => (roles.get(r)?.epochs.length ?? 0) > 0)) {
     return sealAs(me.log, me.keyring, kind, task, content as never, audience, me.identity, seq);
@@ -113,7 +132,14 @@ function rulesVariant(rules: Rules, which: number, x: number): Rules | null {
   switch (which % 5) {
     case 0:
       // A role named like Object.prototype's constructor (an own property, as JSON.parse would make it).
-      Reflect.set(next.roles, 'constructor', { title: '__proto__', description: 'toString', rank: x % 1000, history: 'all', can: [{ subject: 'task', action: 'create', audience: ['constructor'] }], cannot: [] });
+      Reflect.set(next.roles, 'constructor', {
+        title: '__proto__',
+        description: 'toString',
+        rank: x % 1000,
+        history: 'all',
+        can: [{ subject: 'task', action: 'create', audience: ['constructor'] }],
+        cannot: [],
+      });
       break;
     case 1: {
       const member = declaredRole(next, 'member');
@@ -128,7 +154,11 @@ function rulesVariant(rules: Rules, which: number, x: number): Rules | null {
       next.succession = { quorum: 1, inactivityDays: 1 };
       break;
     default:
-      next.workflow = { ...next.workflow, states: [...next.workflow.states, 'constructor'], transitions: [...next.workflow.transitions, { from: 'open', to: 'constructor' }] };
+      next.workflow = {
+        ...next.workflow,
+        states: [...next.workflow.states, 'constructor'],
+        transitions: [...next.workflow.transitions, { from: 'open', to: 'constructor' }],
+      };
   }
   const parsed = RulesSchema.safeParse(next);
   return parsed.success ? parsed.data : null;
@@ -145,7 +175,13 @@ function forgeStep(world: World, s: Extract<Step, { t: 'evil' }>, now: () => num
   const tasks = [...state.tasks.keys()].sort();
   const known = [...log.events()].map((e) => e.id);
   // The author's own sequence as its own replica knows it, ignoring its absurd numbers.
-  const base = Math.max(0, ...log.eventsBy(me.identity.onion).map((e) => e.header.seq).filter((n) => n < 1_000_000));
+  const base = Math.max(
+    0,
+    ...log
+      .eventsBy(me.identity.onion)
+      .map((e) => e.header.seq)
+      .filter((n) => n < 1_000_000),
+  );
   const seq = [base + 1, base + 1, Math.max(1, base), base + 2, 2 ** 32 + base + 1, 2_000_000_000, 2 ** 40, base + 1][s.seq]!;
   const parents = (() => {
     switch (s.parents) {
@@ -170,18 +206,30 @@ function forgeStep(world: World, s: Extract<Step, { t: 'evil' }>, now: () => num
   const t = now();
   const time = [t, 0, Math.max(0, t - 1e12), t + 100 * DAY_MS, 2 ** 50][s.time]!;
   const rotation = (r: string, mask: number): Rotation => makeRotation(newRoleKey(r), subset(keys, mask));
-  const shares = (r: string, to: readonly Uint8Array[]) => heldKeys(me, r).slice(-1 - (s.x % 2)).map((k) => makeShare(k, to));
+  const shares = (r: string, to: readonly Uint8Array[]) =>
+    heldKeys(me, r)
+      .slice(-1 - (s.x % 2))
+      .map((k) => makeShare(k, to));
   let kind: EventKind;
   let body: unknown;
   let audience: string[] = [];
   switch (s.kind) {
     case 0:
       kind = 'member.add';
-      body = { member: key, ...(s.y % 3 ? { name: pick(NAMES, s.y)! } : {}), roles: subset([...ROLES], s.y), keys: subset([...ROLES], s.y).flatMap((r) => shares(r, [key])) };
+      body = {
+        member: key,
+        ...(s.y % 3 ? { name: pick(NAMES, s.y)! } : {}),
+        roles: subset([...ROLES], s.y),
+        keys: subset([...ROLES], s.y).flatMap((r) => shares(r, [key])),
+      };
       break;
     case 1:
       kind = 'member.remove';
-      body = { member: key, rotations: s.y % 2 ? [rotation(role, s.x)] : [], ...(s.y % 3 === 0 ? { invites: subset(keys, s.y).map((to) => ({ to, box: new Uint8Array(48) })) } : {}) };
+      body = {
+        member: key,
+        rotations: s.y % 2 ? [rotation(role, s.x)] : [],
+        ...(s.y % 3 === 0 ? { invites: subset(keys, s.y).map((to) => ({ to, box: new Uint8Array(48) })) } : {}),
+      };
       break;
     case 2:
       kind = 'role.assign';
@@ -213,7 +261,17 @@ function forgeStep(world: World, s: Extract<Step, { t: 'evil' }>, now: () => num
     case 7:
       kind = 'task.create';
       audience = [role];
-      body = { parent: s.x % 4 === 0 ? (pick(tasks, s.y) ? fromHex(pick(tasks, s.y)!) : null) : null, sealed: sealedFor(me, kind, null, { title: pick(NAMES, s.y), body: '', assignees: { members: [], roles: [] }, labels: [...NAMES], due: null }, audience, seq) };
+      body = {
+        parent: s.x % 4 === 0 ? (pick(tasks, s.y) ? fromHex(pick(tasks, s.y)!) : null) : null,
+        sealed: sealedFor(
+          me,
+          kind,
+          null,
+          { title: pick(NAMES, s.y), body: '', assignees: { members: [], roles: [] }, labels: [...NAMES], due: null },
+          audience,
+          seq,
+        ),
+      };
       break;
     case 8: {
       const task = pick(tasks, s.x) ?? toId(randomBytes(32));
@@ -477,9 +535,21 @@ describe('malicious members (property-based)', () => {
           const closed = closedUnderParents(stored, world.genesis.id);
           expect(got.pending, r.name).toEqual([...stored.keys()].filter((id) => id !== world.genesis.id && !closed.has(id)).sort());
         }
-        const closed = closedUnderParents(new Map(events.map((b) => { const e = decodeEvent(b); return [e.id, e] as const; })), world.genesis.id);
+        const closed = closedUnderParents(
+          new Map(
+            events.map((b) => {
+              const e = decodeEvent(b);
+              return [e.id, e] as const;
+            }),
+          ),
+          world.genesis.id,
+        );
         // Given only what is closed under parents, nothing is left pending.
-        const closedOnly = atOnce('closed set', world.genesis, events.filter((b) => closed.has(idOf(b))));
+        const closedOnly = atOnce(
+          'closed set',
+          world.genesis,
+          events.filter((b) => closed.has(idOf(b))),
+        );
         expect(closedOnly.log.pendingCount()).toBe(0);
         // Every member (and outsider) can build a view on every replica without an exception.
         for (const id of world.ids) buildMemberView(reference.log, id);

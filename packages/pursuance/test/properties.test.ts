@@ -1,7 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Identity, fromHex, type OnionName } from '@pursuance/crypto';
-import { ActionNotAllowedError, PursuanceAuthor, PursuanceLog, RejectionCode, buildMemberView, signEvent, type EventId, type Rules, type SignedEvent } from '../src/index.js';
+import {
+  ActionNotAllowedError,
+  PursuanceAuthor,
+  PursuanceLog,
+  RejectionCode,
+  buildMemberView,
+  signEvent,
+  type EventId,
+  type Rules,
+  type SignedEvent,
+} from '../src/index.js';
 import { allows, compileAbility, permissionUniverse } from '../src/rules/compile.js';
 import { buildTaskView, collectKeys } from '../src/view.js';
 import { makeShare } from '../src/keys.js';
@@ -13,10 +23,7 @@ import { clock, template } from './support/helpers.js';
  * replica, and malicious key shares built by hand). The union of all events is then fed to
  * fresh logs in many orders.
  */
-type Step =
-  | { t: 'act'; actor: number; op: number; x: number; y: number }
-  | { t: 'sync'; from: number; to: number }
-  | { t: 'leak'; actor: number; x: number };
+type Step = { t: 'act'; actor: number; op: number; x: number; y: number } | { t: 'sync'; from: number; to: number } | { t: 'leak'; actor: number; x: number };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ t: fc.constant('act' as const), actor: fc.nat(4), op: fc.nat(13), x: fc.nat(50), y: fc.nat(50) }) },
@@ -239,7 +246,7 @@ describe('deterministic fold (property-based)', () => {
         // Reachable: roles non-founders hold at first, plus every role one of those may assign.
         const reachable = new Set<string>(['member', 'organizer']);
         const single = (r: string) => compileAbility(rules0, [r], false);
-        for (let grew = true; grew; ) {
+        for (let grew = true; grew;) {
           grew = false;
           for (const r of Object.keys(rules0.roles)) {
             if (!reachable.has(r) && [...reachable].some((q) => allows(single(q), ['assign', 'Role', r]))) {
@@ -254,7 +261,11 @@ describe('deterministic fold (property-based)', () => {
           if (state.founders.has(onion)) continue;
           const ability = compileAbility(state.rules, m.roles, false);
           for (const p of permissionUniverse(state.rules)) {
-            if (allows(ability, p)) expect(ceiling.some((c) => allows(c, p)), `${onion} gained ${p.join(' ')}`).toBe(true);
+            if (allows(ability, p))
+              expect(
+                ceiling.some((c) => allows(c, p)),
+                `${onion} gained ${p.join(' ')}`,
+              ).toBe(true);
           }
         }
       }),

@@ -34,7 +34,11 @@ describe('decodeEvent: order, uniqueness and the signature verifier', () => {
   });
 
   it('an audience out of order or with a role twice (properly signed): INVALID_SCHEMA', () => {
-    for (const audience of [['organizer', 'member'], ['member', 'member'], ['member', 'member', 'organizer']]) {
+    for (const audience of [
+      ['organizer', 'member'],
+      ['member', 'member'],
+      ['member', 'member', 'organizer'],
+    ]) {
       const h = header();
       h.audience = audience;
       expect(refusal(signRaw(founder, h)), audience.join(',')).toBe(RejectionCode.INVALID_SCHEMA);
@@ -302,7 +306,10 @@ describe('PursuanceLog.add results and dryRun', () => {
     // The founder's next sequence number, reused on top of the same parents as an accepted event: equivocation.
     const heads = log.heads();
     const taken = author.createTask({ audience: ['member'], title: 'first' });
-    const sibling = forge(founder, log, 'member.add', { member: Identity.generate().publicKey, roles: [], keys: [] }, [], { seq: taken.header.seq, parents: heads });
+    const sibling = forge(founder, log, 'member.add', { member: Identity.generate().publicKey, roles: [], keys: [] }, [], {
+      seq: taken.header.seq,
+      parents: heads,
+    });
     expect(log.dryRun(sibling)?.code).toBe(RejectionCode.EQUIVOCATION);
   });
 });

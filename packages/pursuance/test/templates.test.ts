@@ -131,7 +131,11 @@ const scenarios: Record<string, () => void> = {
     const flyers = net.act('mia', (m) => m.createTask({ audience: ['member'], title: 'Print flyers', labels: ['outreach'] })).id;
     const paper = net.act('max', (m) => m.createTask({ audience: ['member'], parent: flyers, title: 'Buy paper' })).id;
     const plan = net.act('olga', (o) => o.createTask({ audience: ['organizer'], title: 'Plan the action' })).id;
-    expectRefused(() => net.member('mia').createTask({ audience: ['organizer'], title: 'x' }), RejectionCode.DENIED, 'no rule grants create on tasks for audience "organizer"');
+    expectRefused(
+      () => net.member('mia').createTask({ audience: ['organizer'], title: 'x' }),
+      RejectionCode.DENIED,
+      'no rule grants create on tasks for audience "organizer"',
+    );
 
     net.act('mia', (m) => m.setStatus(flyers, 'in-progress'));
     net.act('max', (m) => m.comment(flyers, 'paper is in the cupboard'));
@@ -141,7 +145,11 @@ const scenarios: Record<string, () => void> = {
 
     // max loses the member role: olga rotates the member key without him.
     net.act('olga', (o) => o.removeRole(p.max!.onion, 'member'));
-    expectRefused(() => net.member('max').comment(paper, 'still here'), RejectionCode.DENIED, 'no rule grants comment on tasks for audience "member" to no roles');
+    expectRefused(
+      () => net.member('max').comment(paper, 'still here'),
+      RejectionCode.DENIED,
+      'no rule grants comment on tasks for audience "member" to no roles',
+    );
     const after = net.act('mia', (m) => m.createTask({ audience: ['member'], title: 'Debrief' })).id;
     net.act('olga', (o) => o.addMember(p.nel!.publicKey, { name: 'nel', roles: ['member'] }));
     net.join('nel', p.nel!);
@@ -185,8 +193,16 @@ const scenarios: Record<string, () => void> = {
     const tipSam = net.act('sam', (s) => s.createTask({ audience: ['tipline-1'], title: 'Council contracts go to one firm' })).id;
     const tipSue = net.act('sue', (s) => s.createTask({ audience: ['tipline-2'], title: 'Containers skip inspection' })).id;
     const sam = net.member('sam');
-    expectRefused(() => sam.createTask({ audience: ['desk'], title: 'x' }), RejectionCode.DENIED, 'no rule grants create on tasks for audience "desk" to roles tipline-1');
-    expectRefused(() => sam.createTask({ audience: ['tipline-2'], title: 'x' }), RejectionCode.DENIED, 'no rule grants create on tasks for audience "tipline-2"');
+    expectRefused(
+      () => sam.createTask({ audience: ['desk'], title: 'x' }),
+      RejectionCode.DENIED,
+      'no rule grants create on tasks for audience "desk" to roles tipline-1',
+    );
+    expectRefused(
+      () => sam.createTask({ audience: ['tipline-2'], title: 'x' }),
+      RejectionCode.DENIED,
+      'no rule grants create on tasks for audience "tipline-2"',
+    );
     expectRefused(() => sam.closeTask(tipSam), RejectionCode.DENIED, 'no rule grants close on tasks for audience "tipline-1"');
     expectRefused(() => sam.addMember(Identity.generate().publicKey), RejectionCode.DENIED, 'no rule grants inviting members');
     net.act('eve', (e) => e.comment(tipSam, 'Can you share the tender documents?'));
@@ -235,7 +251,12 @@ const scenarios: Record<string, () => void> = {
       expect(s.comments.map((c) => c.body)).toEqual(['Paragraph 3 needs a second source.']);
       expect(net.view(reader).contentRejections).toEqual([]);
     }
-    expect(net.view('sam').tasks.get(tipSam)!.comments.map((c) => c.body)).toEqual(['Can you share the tender documents?', 'Sending them over the usual way.']);
+    expect(
+      net
+        .view('sam')
+        .tasks.get(tipSam)!
+        .comments.map((c) => c.body),
+    ).toEqual(['Can you share the tender documents?', 'Sending them over the usual way.']);
     expect(net.view('eve').tasks.get(tipSue)).toMatchObject({ status: 'spiked', closed: true });
     // Neither the burned source nor the expelled reporter holds any key introduced after they left.
     const state = net.founder.log.state();
@@ -263,14 +284,22 @@ const scenarios: Record<string, () => void> = {
     expectRefused(() => hana.addMember(p.hugo!.publicKey, { roles: ['transit'] }), RejectionCode.DENIED, 'no rule grants assigning role "transit"');
     expectRefused(() => hana.addMember(p.hugo!.publicKey, { roles: ['coalition'] }), RejectionCode.DENIED, 'no rule grants assigning role "coalition"');
     net.act('hana', (h) => h.addMember(p.hugo!.publicKey, { name: 'hugo', roles: ['housing'] }));
-    expectRefused(() => net.member('hana').assignRole(p.hugo!.onion, 'coordinator'), RejectionCode.DENIED, "denied by rule: coordinators are appointed by the coalition's founders");
+    expectRefused(
+      () => net.member('hana').assignRole(p.hugo!.onion, 'coordinator'),
+      RejectionCode.DENIED,
+      "denied by rule: coordinators are appointed by the coalition's founders",
+    );
     net.act('cora', (c) => c.assignRole(p.hugo!.onion, 'coalition'));
     net.act('tom', (t) => t.addMember(p.tia!.publicKey, { name: 'tia', roles: ['transit'] }));
     net.act('cora', (c) => c.assignRole(p.tia!.onion, 'coalition'));
     net.join('hugo', p.hugo!);
     net.join('tia', p.tia!);
     // Open: any coalition member invites, but cannot hand out roles.
-    expectRefused(() => net.member('hugo').addMember(p.nora!.publicKey, { roles: ['housing'] }), RejectionCode.DENIED, 'no rule grants assigning role "housing"');
+    expectRefused(
+      () => net.member('hugo').addMember(p.nora!.publicKey, { roles: ['housing'] }),
+      RejectionCode.DENIED,
+      'no rule grants assigning role "housing"',
+    );
     net.act('hugo', (h) => h.addMember(p.nora!.publicKey, { name: 'nora' }));
     net.join('nora', p.nora!);
 

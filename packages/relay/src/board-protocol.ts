@@ -94,10 +94,7 @@ export function encodeNewMessage(message: EncryptedGroupMessage): Uint8Array {
 const BoardResponseSchema = z.discriminatedUnion('MessageType', [
   z.strictObject({
     MessageType: z.literal(MessageType.PostResult),
-    PostResult: z.union([
-      z.strictObject({ Success: z.literal(true) }),
-      z.strictObject({ Success: z.literal(false), Code: z.enum(POST_FAILURE_CODES) }),
-    ]),
+    PostResult: z.union([z.strictObject({ Success: z.literal(true) }), z.strictObject({ Success: z.literal(false), Code: z.enum(POST_FAILURE_CODES) })]),
   }),
   z.strictObject({
     MessageType: z.literal(MessageType.ReplayResult),

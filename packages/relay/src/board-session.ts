@@ -97,7 +97,10 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
    * Resolves with the replayed count once caught up; call the returned function to stop
    * following. Live pushes may repeat a replayed message: de-duplicate by signature.
    */
-  public async subscribe(onMessage: (message: EncryptedGroupMessage) => void, options: { since?: Uint8Array } = {}): Promise<{ replayed: number; unsubscribe: () => void }> {
+  public async subscribe(
+    onMessage: (message: EncryptedGroupMessage) => void,
+    options: { since?: Uint8Array } = {},
+  ): Promise<{ replayed: number; unsubscribe: () => void }> {
     // Pushes only start after the replay, so listening first loses nothing and reorders nothing.
     this.on('message', onMessage);
     try {
@@ -178,4 +181,3 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
 function checkSizes(message: EncryptedGroupMessage): void {
   if (!hasRelaySizes(message)) throw new MalformedRequestError('a relay post is a 4096-byte ciphertext with a 64-byte signature');
 }
-

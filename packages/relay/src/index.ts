@@ -38,23 +38,9 @@ export {
 } from './errors.js';
 export { GROUP_CIPHERTEXT_SIZE, GROUP_PADDED_PLAINTEXT_SIZE, GROUP_SIGNATURE_SIZE, MESSAGES_PER_MB } from './protocol-profile.js';
 export type { EncryptedGroupMessage } from './group-message.js';
-export {
-  type VoprfKeyPair,
-  blindInputs,
-  evaluateBlindedBatch,
-  finalizeBatch,
-  generateVoprfKeyPair,
-  voprfKeyPairFromSecret,
-} from './voprf.js';
+export { type VoprfKeyPair, blindInputs, evaluateBlindedBatch, finalizeBatch, generateVoprfKeyPair, voprfKeyPairFromSecret } from './voprf.js';
 export { type SpentToken, newTokenInputs, spendToken, verifySpentToken } from './tokens.js';
-export {
-  encodeBareMessage,
-  encodeNewMessage,
-  encodePostRequest,
-  encodePostResult,
-  encodeReplayResult,
-  parseBoardRequest,
-} from './board-protocol.js';
+export { encodeBareMessage, encodeNewMessage, encodePostRequest, encodePostResult, encodeReplayResult, parseBoardRequest } from './board-protocol.js';
 export { encodeTokenRequest } from './token-protocol.js';
 export {
   type KeyBundle,
@@ -66,15 +52,7 @@ export {
   signKeyBundle,
   trustKeyBundle,
 } from './key-bundle.js';
-export {
-  type PostOutcome,
-  type PostRecord,
-  type RelayStore,
-  type RelayStoreOptions,
-  type StoreStats,
-  type StoredMessage,
-  messagesToPrune,
-} from './store.js';
+export { type PostOutcome, type PostRecord, type RelayStore, type RelayStoreOptions, type StoreStats, type StoredMessage, messagesToPrune } from './store.js';
 export { MemoryRelayStore } from './memory-store.js';
 export { relayCause } from './tapir-errors.js';
 export { TokenService } from './token-service.js';

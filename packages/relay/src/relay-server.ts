@@ -39,7 +39,12 @@ export class RelayServer {
   private constructor(options: RelayServerOptions) {
     this.bundle = signKeyBundle(options.boardIdentity, options.tokenIdentity.onion, options.tokenKey.publicKey);
     this.exportedBundle = exportKeyBundle(this.bundle);
-    this.board = new BoardServer({ store: options.store, tokenSecretKey: options.tokenKey.secretKey, boardOnion: options.boardIdentity.onion, limits: options.boardLimits });
+    this.board = new BoardServer({
+      store: options.store,
+      tokenSecretKey: options.tokenKey.secretKey,
+      boardOnion: options.boardIdentity.onion,
+      limits: options.boardLimits,
+    });
     this.tokens = new TokenService({ key: options.tokenKey, powDifficulty: options.powDifficulty });
     this.boardService = new TapirService(options.acn, options.boardIdentity, options.service);
     this.tokenService = new TapirService(options.acn, options.tokenIdentity, options.service);

@@ -42,7 +42,10 @@ export class TokenService extends EventEmitter<TokenServiceEvents> {
 
   /** The application chain for one inbound connection. */
   public readonly chain = (): Application =>
-    new ApplicationChain([new ProofOfWorkApp({ difficulty: this.#powDifficulty }), new TokenIssuanceApp(this.#key, (n) => this.emit('issued', n))], lingerApp(this.#lingerMs));
+    new ApplicationChain(
+      [new ProofOfWorkApp({ difficulty: this.#powDifficulty }), new TokenIssuanceApp(this.#key, (n) => this.emit('issued', n))],
+      lingerApp(this.#lingerMs),
+    );
 }
 
 class TokenIssuanceApp implements Application {

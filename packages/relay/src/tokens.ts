@@ -41,12 +41,7 @@ export function spendToken(token: Token, message: EncryptedGroupMessage, boardOn
  * Relay: does `spent` authorise this post here? (Whether t was used before is the store's
  * business; this only checks the PRF and the binding.)
  */
-export function verifySpentToken(
-  secretKey: Uint8Array,
-  spent: SpentToken,
-  message: EncryptedGroupMessage,
-  boardOnion: OnionName,
-): boolean {
+export function verifySpentToken(secretKey: Uint8Array, spent: SpentToken, message: EncryptedGroupMessage, boardOnion: OnionName): boolean {
   if (spent.input.length !== TOKEN_INPUT_SIZE || spent.mac.length !== TOKEN_MAC_SIZE) return false;
   const output = evaluateInput(secretKey, spent.input);
   return equalBytes(spent.mac, spendMac(output, message, boardOnion));

@@ -97,12 +97,7 @@ export function evaluateBlindedBatch(key: VoprfKeyPair, blinded: readonly Uint8A
  * failure (bad proof, wrong key, invalid element, count mismatch) is a TokenProofInvalidError,
  * and no output is returned, so a lying token service cannot hand out tagged tokens.
  */
-export function finalizeBatch(
-  items: readonly BlindedInput[],
-  evaluated: readonly Uint8Array[],
-  publicKey: Uint8Array,
-  proof: Uint8Array,
-): Uint8Array[] {
+export function finalizeBatch(items: readonly BlindedInput[], evaluated: readonly Uint8Array[], publicKey: Uint8Array, proof: Uint8Array): Uint8Array[] {
   if (evaluated.length !== items.length) throw new TokenProofInvalidError('evaluated batch has the wrong size');
   if (proof.length !== VOPRF_PROOF_SIZE) throw new TokenProofInvalidError('proof has the wrong size');
   try {

@@ -1,7 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeStrictBase64, toBase64 } from '@pursuance/crypto';
-import { GROUP_CIPHERTEXT_SIZE, GROUP_SIGNATURE_SIZE, encodeBareMessage, encodeNewMessage, encodePostRequest, encodePostResult, encodeReplayResult, encodeTokenRequest, parseBoardRequest } from '../src/index.js';
+import {
+  GROUP_CIPHERTEXT_SIZE,
+  GROUP_SIGNATURE_SIZE,
+  encodeBareMessage,
+  encodeNewMessage,
+  encodePostRequest,
+  encodePostResult,
+  encodeReplayResult,
+  encodeTokenRequest,
+  parseBoardRequest,
+} from '../src/index.js';
 import { BOARD_PAYLOAD_LIMIT, MAX_TOKEN_BATCH_SIZE, TOKEN_PAYLOAD_LIMIT } from '../src/protocol-profile.js';
 import { MalformedRequestError, MalformedResponseError } from '../src/errors.js';
 import { encodeReplayRequest, parseBareMessage, parseBoardResponse, type BoardRequest } from '../src/board-protocol.js';
@@ -93,10 +103,12 @@ describe('strict base64', () => {
   });
 
   it('agrees with the encoder on random data', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
-      const decoded = decodeStrictBase64(toBase64(bytes));
-      return decoded !== undefined && Buffer.from(decoded).equals(Buffer.from(bytes));
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        const decoded = decodeStrictBase64(toBase64(bytes));
+        return decoded !== undefined && Buffer.from(decoded).equals(Buffer.from(bytes));
+      }),
+    );
   });
 });
 
@@ -111,18 +123,16 @@ describe('fuzzing the board request parser', () => {
     fc.record({ MessageType: messageType, ReplayRequest: fc.record({ LastCommit: fc.oneof(fc.constant(''), nearSize(64)) }) }),
   );
   // Structural mutations of near-valid requests: drop, add or replace a field anywhere.
-  const mutated = fc
-    .tuple(nearValid, fc.constantFrom('none', 'drop', 'add', 'replace'), fc.jsonValue({ maxDepth: 2 }))
-    .map(([value, how, extra]) => {
-      const obj = structuredClone(value) as Record<string, unknown>;
-      const inner = Object.values(obj).find((v) => typeof v === 'object' && v !== null) as Record<string, unknown> | undefined;
-      const target = inner ?? obj;
-      const key = Object.keys(target)[0] ?? 'x';
-      if (how === 'drop') delete target[key];
-      if (how === 'add') target.Unexpected = extra;
-      if (how === 'replace') target[key] = extra;
-      return obj;
-    });
+  const mutated = fc.tuple(nearValid, fc.constantFrom('none', 'drop', 'add', 'replace'), fc.jsonValue({ maxDepth: 2 })).map(([value, how, extra]) => {
+    const obj = structuredClone(value) as Record<string, unknown>;
+    const inner = Object.values(obj).find((v) => typeof v === 'object' && v !== null) as Record<string, unknown> | undefined;
+    const target = inner ?? obj;
+    const key = Object.keys(target)[0] ?? 'x';
+    if (how === 'drop') delete target[key];
+    if (how === 'add') target.Unexpected = extra;
+    if (how === 'replace') target[key] = extra;
+    return obj;
+  });
   const payload = fc.oneof(
     { weight: 4, arbitrary: mutated.map((v) => encoder.encode(JSON.stringify(v))) },
     { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => encoder.encode(JSON.stringify(v))) },

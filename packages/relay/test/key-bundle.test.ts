@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { Identity, fromBase64, toBase64 } from '@pursuance/crypto';
-import { KeyBundleChangedError, KeyBundleInvalidError, MemoryKeyBundlePins, exportKeyBundle, generateVoprfKeyPair, importKeyBundle, signKeyBundle, trustKeyBundle } from '../src/index.js';
+import {
+  KeyBundleChangedError,
+  KeyBundleInvalidError,
+  MemoryKeyBundlePins,
+  exportKeyBundle,
+  generateVoprfKeyPair,
+  importKeyBundle,
+  signKeyBundle,
+  trustKeyBundle,
+} from '../src/index.js';
 import { KEY_BUNDLE_PREFIX } from '../src/protocol-profile.js';
 
 const board = Identity.generate();

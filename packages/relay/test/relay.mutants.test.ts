@@ -3,7 +3,21 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Identity, toBase64 } from '@pursuance/crypto';
 import { ApplicationChain, ProofOfWorkApp, TapirService, type Application, type Connection } from '@pursuance/tapir';
-import { BoardServer, MemoryRelayStore, TokenService, blindInputs, evaluateBlindedBatch, finalizeBatch, generateVoprfKeyPair, parseBoardRequest, spendToken, verifySpentToken, voprfKeyPairFromSecret, type RelayStore, type VoprfKeyPair } from '../src/index.js';
+import {
+  BoardServer,
+  MemoryRelayStore,
+  TokenService,
+  blindInputs,
+  evaluateBlindedBatch,
+  finalizeBatch,
+  generateVoprfKeyPair,
+  parseBoardRequest,
+  spendToken,
+  verifySpentToken,
+  voprfKeyPairFromSecret,
+  type RelayStore,
+  type VoprfKeyPair,
+} from '../src/index.js';
 import { MAX_FAILED_SPENDS_PER_SESSION, MAX_PENDING_PUSHES, MAX_PIPELINED_POSTS, MessageType, REPLAY_PAGE_SIZE } from '../src/protocol-profile.js';
 import { MalformedRequestError } from '../src/errors.js';
 import { TokenPurchaseApp } from '../src/token-purchase.js';
@@ -15,7 +29,10 @@ import { nextEvents, relayWorld, type RelayWorld } from './support/relay-world.j
 /** An honestly issued token (valid PRF output) for an input of any length. */
 function tokenFor(key: VoprfKeyPair, input: Uint8Array): Token {
   const items = blindInputs([input]);
-  const batch = evaluateBlindedBatch(key, items.map((i) => i.blinded));
+  const batch = evaluateBlindedBatch(
+    key,
+    items.map((i) => i.blinded),
+  );
   const [output] = finalizeBatch(items, batch.evaluated, key.publicKey, batch.proof);
   return { input, output: output! };
 }

@@ -89,7 +89,11 @@ describe('VOPRF(ristretto255, SHA-512) against RFC 9497 Appendix A.1.2', () => {
       expect(items.map((i) => toHex(i.blinded))).toEqual(v.blinded);
       expect(items.map((i) => toHex(i.blind))).toEqual(v.blinds);
 
-      const batch = evaluateBlindedBatch(key, items.map((i) => i.blinded), scalarSource(v.proofRandomScalar));
+      const batch = evaluateBlindedBatch(
+        key,
+        items.map((i) => i.blinded),
+        scalarSource(v.proofRandomScalar),
+      );
       expect(batch.evaluated.map(toHex)).toEqual(v.evaluated);
       expect(toHex(batch.proof)).toBe(v.proof);
 
@@ -104,7 +108,10 @@ describe('VOPRF(ristretto255, SHA-512) against RFC 9497 Appendix A.1.2', () => {
 describe('VOPRF batch proofs protect the client', () => {
   const key = generateVoprfKeyPair();
   const items = blindInputs([Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(3)]);
-  const batch = evaluateBlindedBatch(key, items.map((i) => i.blinded));
+  const batch = evaluateBlindedBatch(
+    key,
+    items.map((i) => i.blinded),
+  );
 
   it('accepts an honest batch and agrees with server-side evaluation', () => {
     const outputs = finalizeBatch(items, batch.evaluated, key.publicKey, batch.proof);
@@ -113,7 +120,10 @@ describe('VOPRF batch proofs protect the client', () => {
 
   it('refuses a batch evaluated under another key (a tagging token service)', () => {
     const other = generateVoprfKeyPair();
-    const tagged = evaluateBlindedBatch(other, items.map((i) => i.blinded));
+    const tagged = evaluateBlindedBatch(
+      other,
+      items.map((i) => i.blinded),
+    );
     expect(() => finalizeBatch(items, tagged.evaluated, key.publicKey, tagged.proof)).toThrow(TokenProofInvalidError);
   });
 

@@ -1,13 +1,4 @@
-import {
-  CryptoError,
-  Identity,
-  concatBytes,
-  equalBytes,
-  onionFromPublicKey,
-  sha3_256,
-  toBase64,
-  x25519PublicFromEd25519,
-} from '@pursuance/crypto';
+import { CryptoError, Identity, concatBytes, equalBytes, onionFromPublicKey, sha3_256, toBase64, x25519PublicFromEd25519 } from '@pursuance/crypto';
 import { base64Bytes, decodeJSON, encodeJSON } from '@pursuance/codec';
 import { z } from 'zod';
 import type { Application } from './application.js';

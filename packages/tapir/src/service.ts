@@ -83,11 +83,7 @@ export class TapirService extends EventEmitter<TapirServiceEvents> {
    * with the connection once it is established; rejects with the typed error otherwise.
    * `identity` lets a caller use a throwaway identity (relay sessions are unlinkable).
    */
-  public async connect(
-    onion: OnionName,
-    app: Application,
-    options: { port?: number; identity?: Identity } & OpenOptions = {},
-  ): Promise<Connection> {
+  public async connect(onion: OnionName, app: Application, options: { port?: number; identity?: Identity } & OpenOptions = {}): Promise<Connection> {
     if (this.#closed) throw new ConnectionClosedError('service is closed');
     if (this.#connections.size >= this.#maxConnections) throw new TooManyConnectionsError(this.#maxConnections);
     const socket = await this.#acn.open(onion, options.port ?? TAPIR_PORT, options);

@@ -14,7 +14,19 @@ describe('parseHostPort', () => {
   });
 
   it('refuses port 0, ports above 65535, a missing port or host, spaces and extra colons as AcnConfigError naming the setting', () => {
-    for (const bad of ['127.0.0.1:0', '127.0.0.1:65536', '127.0.0.1:999999', '127.0.0.1', ':9050', '127.0.0.1:', ' 127.0.0.1:9050', 'a:b:9050', '[::1]:9050', 'host:-1', '']) {
+    for (const bad of [
+      '127.0.0.1:0',
+      '127.0.0.1:65536',
+      '127.0.0.1:999999',
+      '127.0.0.1',
+      ':9050',
+      '127.0.0.1:',
+      ' 127.0.0.1:9050',
+      'a:b:9050',
+      '[::1]:9050',
+      'host:-1',
+      '',
+    ]) {
       let caught: unknown;
       try {
         parseHostPort(bad, '--tor-socks');

@@ -3,7 +3,16 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Identity, concatBytes, equalBytes, onionFromPublicKey, sha3_256, toBase64, x25519PublicFromEd25519 } from '@pursuance/crypto';
 import { ApplicationChain, AuthApp, TAPIR_PORT, type Application, type Connection } from '../src/index.js';
-import { AUTHENTICATION_CAPABILITY, AUTH_COMMITMENT, AUTH_INBOUND_CHALLENGE, AUTH_INBOUND_HOSTNAME, AUTH_OUTBOUND_CHALLENGE, AUTH_OUTBOUND_HOSTNAME, AUTH_PROTOCOL_LABEL, COMMITMENT_SIZE } from '../src/wire-profile.js';
+import {
+  AUTHENTICATION_CAPABILITY,
+  AUTH_COMMITMENT,
+  AUTH_INBOUND_CHALLENGE,
+  AUTH_INBOUND_HOSTNAME,
+  AUTH_OUTBOUND_CHALLENGE,
+  AUTH_OUTBOUND_HOSTNAME,
+  AUTH_PROTOCOL_LABEL,
+  COMMITMENT_SIZE,
+} from '../src/wire-profile.js';
 import { TranscriptMismatchError } from '../src/errors.js';
 import { parseAuthMessage } from '../src/auth.js';
 import { echoApp, loopbackWorld, type LoopbackWorld } from './support/loopback.js';

@@ -100,9 +100,7 @@ describe('frame parser fuzzing', () => {
     for (const [at, value] of changes) frame[at] = value;
     return frame;
   });
-  const noise = fc
-    .tuple(fc.oneof(fc.constant(PACKET_SIZE), fc.nat(PACKET_SIZE + 16)), fc.integer())
-    .map(([len, seed]) => fill(len, seed));
+  const noise = fc.tuple(fc.oneof(fc.constant(PACKET_SIZE), fc.nat(PACKET_SIZE + 16)), fc.integer()).map(([len, seed]) => fill(len, seed));
 
   it('decodeFrame: 100,000 inputs give a payload or a FrameInvalidError, nothing else', () => {
     let ok = 0;

@@ -20,7 +20,9 @@ describe('a live service under random input', () => {
   const encoder = new TextEncoder();
   const authJson = fc
     .record({ LongTermPublicKey: fc.uint8Array({ minLength: 32, maxLength: 32 }), EphemeralPublicKey: fc.uint8Array({ minLength: 32, maxLength: 32 }) })
-    .map((m) => encodeFrame(encoder.encode(JSON.stringify({ LongTermPublicKey: toBase64(m.LongTermPublicKey), EphemeralPublicKey: toBase64(m.EphemeralPublicKey) }))));
+    .map((m) =>
+      encodeFrame(encoder.encode(JSON.stringify({ LongTermPublicKey: toBase64(m.LongTermPublicKey), EphemeralPublicKey: toBase64(m.EphemeralPublicKey) }))),
+    );
   const validAuthThenGarbage = fc.constant(null).map(() => {
     const id = Identity.generate();
     const eph = Identity.generate();

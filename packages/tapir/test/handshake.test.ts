@@ -61,10 +61,13 @@ describe('3DH authentication over loopback sockets', () => {
     const clientEnd = await world
       .client()
       .connect(server.onion, auth())
-      .then(async (conn) => {
-        await expect(conn.expect()).rejects.toThrow();
-        return 'closed by server';
-      }, () => 'rejected');
+      .then(
+        async (conn) => {
+          await expect(conn.expect()).rejects.toThrow();
+          return 'closed by server';
+        },
+        () => 'rejected',
+      );
     expect(['closed by server', 'rejected']).toContain(clientEnd);
     expect((await serverError).code).toBe('DECRYPTION_FAILED');
     await proxy.close();
@@ -168,15 +171,21 @@ describe('auth message parser fuzzing', () => {
   it('100,000 inputs give two 32-byte keys or a HandshakeInvalidError', () => {
     let parsed = 0;
     fc.assert(
-      fc.property(fc.oneof(jsonish.map((s) => encoder.encode(s)), fc.uint8Array({ maxLength: 200 })), (bytes) => {
-        try {
-          const m = parseAuthMessage(bytes);
-          if (m.longTerm.length !== 32 || m.ephemeral.length !== 32) throw new Error('bad key length accepted');
-          parsed++;
-        } catch (err) {
-          if (!(err instanceof HandshakeInvalidError)) throw err;
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          jsonish.map((s) => encoder.encode(s)),
+          fc.uint8Array({ maxLength: 200 }),
+        ),
+        (bytes) => {
+          try {
+            const m = parseAuthMessage(bytes);
+            if (m.longTerm.length !== 32 || m.ephemeral.length !== 32) throw new Error('bad key length accepted');
+            parsed++;
+          } catch (err) {
+            if (!(err instanceof HandshakeInvalidError)) throw err;
+          }
+        },
+      ),
       { numRuns: 100_000 },
     );
     expect(parsed).toBeGreaterThan(1000);

@@ -54,9 +54,9 @@ describe('application chains with proof of work', () => {
 
   it('lets a client refuse a server that demands too much work', async () => {
     const { service: server } = await world.echoServer({}, () => new ApplicationChain([new ProofOfWorkApp({ difficulty: 20 })], echoApp()));
-    await expect(
-      world.client().connect(server.onion, new ApplicationChain([new ProofOfWorkApp({ maxDifficulty: 10 })])),
-    ).rejects.toBeInstanceOf(ProofOfWorkTooHardError);
+    await expect(world.client().connect(server.onion, new ApplicationChain([new ProofOfWorkApp({ maxDifficulty: 10 })]))).rejects.toBeInstanceOf(
+      ProofOfWorkTooHardError,
+    );
   });
 
   async function rawClient(onion: string): Promise<Connection> {

@@ -3,7 +3,20 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Identity, randomKey, toBase64 } from '@pursuance/crypto';
-import { ApplicationChain, AuthApp, Connection, MAX_PLAIN_PAYLOAD, MAX_POW_DIFFICULTY, PACKET_SIZE, ProofOfWorkApp, TAPIR_PORT, encodeFrame, sealPacket, type Application, type TapirError } from '../src/index.js';
+import {
+  ApplicationChain,
+  AuthApp,
+  Connection,
+  MAX_PLAIN_PAYLOAD,
+  MAX_POW_DIFFICULTY,
+  PACKET_SIZE,
+  ProofOfWorkApp,
+  TAPIR_PORT,
+  encodeFrame,
+  sealPacket,
+  type Application,
+  type TapirError,
+} from '../src/index.js';
 import { FrameInvalidError } from '../src/errors.js';
 import { decodeFrame, openPacket } from '../src/frame.js';
 import { meetsDifficulty, solveProofOfWork } from '../src/pow.js';

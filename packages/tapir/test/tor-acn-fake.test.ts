@@ -26,7 +26,11 @@ describe('TorACN with a fake tor', () => {
       onOpenRetry: (r) => retries.push(r),
       ...acnOpts,
     });
-    cleanup.push(() => tor.stop(), () => socks.stop(), () => acn.close());
+    cleanup.push(
+      () => tor.stop(),
+      () => socks.stop(),
+      () => acn.close(),
+    );
     return { tor, socks, acn, retries };
   }
 
@@ -74,7 +78,10 @@ describe('TorACN with a fake tor', () => {
     const { acn, socks, retries } = await setup({}, [{ reply: 4 }, { reply: 4 }, { reply: 0 }]);
     const s = await acn.open(b.onion, 9878);
     expect(socks.requests).toEqual(Array(3).fill(`${b.onion}.onion:9878`));
-    expect(retries.map((r) => [r.attempt, r.socks5Reply])).toEqual([[1, 4], [2, 4]]);
+    expect(retries.map((r) => [r.attempt, r.socks5Reply])).toEqual([
+      [1, 4],
+      [2, 4],
+    ]);
     const echoed = await new Promise<string>((resolve) => {
       s.once('data', (d: Buffer) => resolve(d.toString()));
       s.write('ping');

@@ -9,9 +9,7 @@ import { expectControlError } from './support/fake-tor.js';
 
 describe('parseReplyArgs', () => {
   it('splits words and KEY=value pairs, unescaping quoted values', () => {
-    const args = parseReplyArgs(
-      String.raw`AUTH METHODS=COOKIE,SAFECOOKIE COOKIEFILE="/tmp/a \"b\"\\c\n\101\303\251"  TAG=done`,
-    );
+    const args = parseReplyArgs(String.raw`AUTH METHODS=COOKIE,SAFECOOKIE COOKIEFILE="/tmp/a \"b\"\\c\n\101\303\251"  TAG=done`);
     expect(args.words).toEqual(['AUTH']);
     expect(args.values.get('METHODS')).toBe('COOKIE,SAFECOOKIE');
     expect(args.values.get('COOKIEFILE')).toBe('/tmp/a "b"\\c\nAé');

@@ -75,14 +75,8 @@ describe('ControlReplyParser', () => {
   it('fuzz: arbitrary bytes in arbitrary chunks only ever raise AcnControlError, within limits', () => {
     const limits = { maxLineBytes: 64, maxReplyBytes: 512, maxReplyLines: 16 };
     // Bytes biased towards what the grammar cares about, so deep states are actually reached.
-    const interesting = fc.oneof(
-      fc.constantFrom(...Buffer.from('0123456789 +-.\r\n\r\n250 OK\r\n650 ')),
-      fc.integer({ min: 0, max: 255 }),
-    );
-    const token = fc.oneof(
-      fc.constantFrom('250 OK\r\n', '250-', '250+', '.\r\n', '..', '650 ', '\r\n', '\n', '550 ', 'X=', '"'),
-      fc.string({ maxLength: 80 }),
-    );
+    const interesting = fc.oneof(fc.constantFrom(...Buffer.from('0123456789 +-.\r\n\r\n250 OK\r\n650 ')), fc.integer({ min: 0, max: 255 }));
+    const token = fc.oneof(fc.constantFrom('250 OK\r\n', '250-', '250+', '.\r\n', '..', '650 ', '\r\n', '\n', '550 ', 'X=', '"'), fc.string({ maxLength: 80 }));
     const streams = fc.oneof(
       fc.uint8Array({ maxLength: 600 }),
       fc.array(interesting, { maxLength: 600 }).map((a) => Uint8Array.from(a)),
@@ -120,14 +114,12 @@ describe('ControlReplyParser', () => {
           .tuple(text, fc.array(fc.string({ unit: fc.constantFrom(...'ab.. =+-'), maxLength: 12 }), { minLength: 1, maxLength: 5 }))
           .map(([t, d]) => ({ status, text: t, data: d.join('\n') })),
       );
-    const reply = fc
-      .constantFrom(250, 251, 451, 510, 552, 650)
-      .chain((status) =>
-        fc.tuple(fc.array(line(status), { maxLength: 4 }), text).map(([mid, end]) => ({
-          status,
-          lines: [...mid, { status, text: end }],
-        })),
-      );
+    const reply = fc.constantFrom(250, 251, 451, 510, 552, 650).chain((status) =>
+      fc.tuple(fc.array(line(status), { maxLength: 4 }), text).map(([mid, end]) => ({
+        status,
+        lines: [...mid, { status, text: end }],
+      })),
+    );
     fc.assert(
       fc.property(fc.array(reply, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 17 }), (replies, cut) => {
         const bytes = Buffer.from(serialize(replies), 'utf8');

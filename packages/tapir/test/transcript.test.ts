@@ -39,10 +39,33 @@ describe('Merlin transcript', () => {
       for (const [l, v] of entries) t.add(l, v);
       return toHex(t.commit('c'));
     };
-    const base = commit([['a', '1'], ['b', '2']]);
-    expect(commit([['a', '1'], ['b', '3']])).not.toBe(base);
-    expect(commit([['a', '1'], ['c', '2']])).not.toBe(base);
-    expect(commit([['b', '2'], ['a', '1']])).not.toBe(base);
-    expect(commit([['a', '1'], ['b', '2']])).toBe(base);
+    const base = commit([
+      ['a', '1'],
+      ['b', '2'],
+    ]);
+    expect(
+      commit([
+        ['a', '1'],
+        ['b', '3'],
+      ]),
+    ).not.toBe(base);
+    expect(
+      commit([
+        ['a', '1'],
+        ['c', '2'],
+      ]),
+    ).not.toBe(base);
+    expect(
+      commit([
+        ['b', '2'],
+        ['a', '1'],
+      ]),
+    ).not.toBe(base);
+    expect(
+      commit([
+        ['a', '1'],
+        ['b', '2'],
+      ]),
+    ).toBe(base);
   });
 });

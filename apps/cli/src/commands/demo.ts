@@ -67,7 +67,11 @@ async function seed(nodes: RunningNode[], bundle: string): Promise<string> {
   const { RulesSchema } = await import('@pursuance/pursuance');
   const { loadTemplates, DEFAULT_TEMPLATES_DIR } = await import('@pursuance/node');
   const template = (await loadTemplates(DEFAULT_TEMPLATES_DIR)).find((t) => t.id === 'activist-cell')!;
-  const entry = await founder.registry.create({ name: 'Demo cell', description: 'A sample pursuance made by `pursuance demo`.', rules: RulesSchema.parse(template.rules) });
+  const entry = await founder.registry.create({
+    name: 'Demo cell',
+    description: 'A sample pursuance made by `pursuance demo`.',
+    rules: RulesSchema.parse(template.rules),
+  });
   const id = entry.id;
   await founder.sync.attach(id, bundle);
   for (const [i, member] of MEMBERS.entries()) {
@@ -79,10 +83,14 @@ async function seed(nodes: RunningNode[], bundle: string): Promise<string> {
     await joiner.sync.accept(invite);
     await until(joiner, () => joiner.registry.get(id).log.stateHash() === founder.registry.get(id).log.stateHash());
   }
-  const banner = await founder.registry.act(id, (a) => a.createTask({ audience: ['member'], title: 'Paint the banner', body: 'Big letters, bright colours.', labels: ['art'] }));
+  const banner = await founder.registry.act(id, (a) =>
+    a.createTask({ audience: ['member'], title: 'Paint the banner', body: 'Big letters, bright colours.', labels: ['art'] }),
+  );
   await founder.registry.act(id, (a) => a.createTask({ audience: ['member'], title: 'Buy paint', parent: banner.id, labels: ['art', 'errand'] }));
   await founder.registry.act(id, (a) => a.createTask({ audience: ['member'], title: 'Flyers for Saturday', labels: ['outreach'] }));
-  await founder.registry.act(id, (a) => a.createTask({ audience: ['organizer'], title: 'Meet the lawyer (organizers only)', body: 'Sealed to the organizer role key.' }));
+  await founder.registry.act(id, (a) =>
+    a.createTask({ audience: ['organizer'], title: 'Meet the lawyer (organizers only)', body: 'Sealed to the organizer role key.' }),
+  );
   await until(alice, () => alice.registry.get(id).log.state().tasks.has(banner.id));
   await alice.registry.act(id, (a) => a.setStatus(banner.id, 'in-progress'));
   await alice.registry.act(id, (a) => a.comment(banner.id, 'I have the sheets and brushes.'));

@@ -19,37 +19,37 @@ export function nodeCommand(): Command {
       .option('--name <name>', 'display name for a new profile')
       .option('--password-file <file>', 'read the password from this file'),
   ).action(async (opts: AcnFlags & { dataDir: string; port: string; name?: string; passwordFile?: string }) => {
-      const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('--port must be 0–65535', ExitCode.usage);
-      // A new profile's password is chosen here: asked twice on a terminal, and too short is refused.
-      const fresh = !existsSync(join(opts.dataDir, 'profile.sqlite'));
-      const password = await readPassword(opts, fresh ? 'create' : 'unlock');
-      // NestJS loads only for this command, keeping the rest of the CLI quick to start.
-      const { startNode } = await import('@pursuance/node');
-      const acn = makeAcn(opts);
-      let node;
-      try {
-        node = await startNode({
-          dataDir: opts.dataDir,
-          password,
-          port,
-          acn,
-          ...(opts.name ? { displayName: opts.name } : {}),
-          logger: false,
-          onReplayProgress: (p) => process.stderr.write(`replay ${p.pursuanceId.slice(0, 12)}… ${p.done}/${p.total}\n`),
-        });
-      } catch (err) {
-        await acn.close();
-        if (err instanceof ProfilePasswordError) throw new CliError(err.message, ExitCode.wrongPassword);
-        if (err instanceof WeakPasswordError) throw new CliError(err.message, ExitCode.usage);
-        throw err;
-      }
-      // Listen for signals before announcing readiness: whoever reads the line may stop us at once.
-      const stopped = untilSignal();
-      process.stdout.write(`node ${node.identity.onion}\ndashboard ${node.url}/\ntoken ${node.token}\n`);
-      await stopped;
-      await node.close();
+    const port = Number(opts.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('--port must be 0–65535', ExitCode.usage);
+    // A new profile's password is chosen here: asked twice on a terminal, and too short is refused.
+    const fresh = !existsSync(join(opts.dataDir, 'profile.sqlite'));
+    const password = await readPassword(opts, fresh ? 'create' : 'unlock');
+    // NestJS loads only for this command, keeping the rest of the CLI quick to start.
+    const { startNode } = await import('@pursuance/node');
+    const acn = makeAcn(opts);
+    let node;
+    try {
+      node = await startNode({
+        dataDir: opts.dataDir,
+        password,
+        port,
+        acn,
+        ...(opts.name ? { displayName: opts.name } : {}),
+        logger: false,
+        onReplayProgress: (p) => process.stderr.write(`replay ${p.pursuanceId.slice(0, 12)}… ${p.done}/${p.total}\n`),
+      });
+    } catch (err) {
       await acn.close();
-    });
+      if (err instanceof ProfilePasswordError) throw new CliError(err.message, ExitCode.wrongPassword);
+      if (err instanceof WeakPasswordError) throw new CliError(err.message, ExitCode.usage);
+      throw err;
+    }
+    // Listen for signals before announcing readiness: whoever reads the line may stop us at once.
+    const stopped = untilSignal();
+    process.stdout.write(`node ${node.identity.onion}\ndashboard ${node.url}/\ntoken ${node.token}\n`);
+    await stopped;
+    await node.close();
+    await acn.close();
+  });
   return cmd;
 }

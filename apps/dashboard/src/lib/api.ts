@@ -73,7 +73,12 @@ export class ApiClient {
     if (!res.ok) {
       const b = (json ?? {}) as { code?: unknown; message?: unknown; rule?: unknown };
       const message = typeof b.message === 'string' ? b.message : Array.isArray(b.message) ? b.message.join('; ') : `${res.status} ${res.statusText}`;
-      const error = new ApiError(res.status, typeof b.code === 'string' ? b.code : `HTTP_${res.status}`, message, typeof b.rule === 'string' ? b.rule : undefined);
+      const error = new ApiError(
+        res.status,
+        typeof b.code === 'string' ? b.code : `HTTP_${res.status}`,
+        message,
+        typeof b.rule === 'string' ? b.rule : undefined,
+      );
       if (res.status === 401) this.onUnauthorized();
       throw error;
     }
@@ -94,7 +99,8 @@ export class ApiClient {
   public addMember = (id: string, body: { onion: string; name?: string; roles: string[] }) => this.request<EventRef>('POST', this.#p(id, '/members'), body);
   public removeMember = (id: string, onion: string, reason?: string) =>
     this.request<EventRef>('DELETE', this.#p(id, `/members/${encodeURIComponent(onion)}`), reason ? { reason } : {});
-  public assignRole = (id: string, onion: string, role: string) => this.request<EventRef>('POST', this.#p(id, `/members/${encodeURIComponent(onion)}/roles`), { role });
+  public assignRole = (id: string, onion: string, role: string) =>
+    this.request<EventRef>('POST', this.#p(id, `/members/${encodeURIComponent(onion)}/roles`), { role });
   public removeRole = (id: string, onion: string, role: string) =>
     this.request<EventRef>('DELETE', this.#p(id, `/members/${encodeURIComponent(onion)}/roles/${encodeURIComponent(role)}`));
   public leave = (id: string) => this.request<EventRef>('POST', this.#p(id, '/leave'));
@@ -106,7 +112,8 @@ export class ApiClient {
   public tasks = (id: string) => this.request<TaskModel[]>('GET', this.#p(id, '/tasks'));
   public task = (id: string, taskId: string) => this.request<TaskModel>('GET', this.#p(id, `/tasks/${encodeURIComponent(taskId)}`));
   public createTask = (id: string, task: NewTaskInput) => this.request<TaskModel>('POST', this.#p(id, '/tasks'), task);
-  public changeTask = (id: string, taskId: string, change: TaskChange) => this.request<EventRef>('POST', this.#p(id, `/tasks/${encodeURIComponent(taskId)}/changes`), change);
+  public changeTask = (id: string, taskId: string, change: TaskChange) =>
+    this.request<EventRef>('POST', this.#p(id, `/tasks/${encodeURIComponent(taskId)}/changes`), change);
   public feed = (id: string, limit = 200) => this.request<FeedItem[]>('GET', this.#p(id, `/feed?limit=${limit}`));
   public rejections = (id: string) => this.request<Rejection[]>('GET', this.#p(id, '/rejections'));
   /** Your own events refused after a race (newest first), each with what the node did about it. */

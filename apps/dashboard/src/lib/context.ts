@@ -44,10 +44,14 @@ export interface AppDeps {
 
 export function createAppContext(deps: AppDeps = {}): AppContext {
   const session = createSession(deps.storage);
-  const api = new ApiClient(() => session.token.value, deps.fetch, () => {
-    session.clear('The node refused the token. Enter the token it printed when it started.');
-    live.disconnect();
-  });
+  const api = new ApiClient(
+    () => session.token.value,
+    deps.fetch,
+    () => {
+      session.clear('The node refused the token. Enter the token it printed when it started.');
+      live.disconnect();
+    },
+  );
   const live = createLive(deps.eventSource);
   const router = createRouter(deps.window);
   const announcer = createAnnouncer();

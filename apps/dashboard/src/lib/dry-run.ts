@@ -118,7 +118,9 @@ export function dryRunRules(current: Rules, proposed: Rules, members: readonly M
   if (current.title !== proposed.title) other.push(`title becomes "${proposed.title}"`);
   if (current.description !== proposed.description) other.push('description changed');
   if (JSON.stringify(current.succession) !== JSON.stringify(proposed.succession)) {
-    other.push(`succession: quorum ${proposed.succession.quorum}, inactivity ${proposed.succession.inactivityDays ?? 'never'} (was ${current.succession.quorum}, ${current.succession.inactivityDays ?? 'never'})`);
+    other.push(
+      `succession: quorum ${proposed.succession.quorum}, inactivity ${proposed.succession.inactivityDays ?? 'never'} (was ${current.succession.quorum}, ${current.succession.inactivityDays ?? 'never'})`,
+    );
   }
 
   const escalations: string[] = [];

@@ -3,7 +3,20 @@ import { ApiError, type ApiClient } from './api.js';
 import { capabilitiesFor, type Capabilities } from './capabilities.js';
 import { shortOnion } from './format.js';
 import type { Rules } from './rules-engine.js';
-import type { EventRef, FeedItem, IngestReport, MemberModel, NewTaskInput, OwnRejection, PursuanceSummary, Rejection, RoleModel, SyncStatus, TaskChange, TaskModel } from './types.js';
+import type {
+  EventRef,
+  FeedItem,
+  IngestReport,
+  MemberModel,
+  NewTaskInput,
+  OwnRejection,
+  PursuanceSummary,
+  Rejection,
+  RoleModel,
+  SyncStatus,
+  TaskChange,
+  TaskModel,
+} from './types.js';
 
 /** The parts of a pursuance a view can ask for; the store refetches the parts in use. */
 export type Part = 'summary' | 'tasks' | 'members' | 'roles' | 'rules' | 'feed' | 'rejections' | 'ownRejections' | 'sync';
@@ -54,7 +67,9 @@ export class PursuanceStore {
     private readonly me: Ref<string | null>,
   ) {
     this.isMember = computed(() => this.me.value !== null && this.members.value.some((m) => m.onion === this.me.value));
-    this.caps = computed(() => capabilitiesFor(this.rules.value, this.summary.value?.myRoles ?? [], this.summary.value?.amFounder ?? false, this.isMember.value));
+    this.caps = computed(() =>
+      capabilitiesFor(this.rules.value, this.summary.value?.myRoles ?? [], this.summary.value?.amFounder ?? false, this.isMember.value),
+    );
     this.taskById = computed(() => new Map(this.tasks.value.map((t) => [t.id, t])));
     this.names = computed(() => new Map(this.members.value.map((m) => [m.onion, m.name])));
   }
@@ -133,20 +148,52 @@ export class PursuanceStore {
           }),
         );
       };
-      get('tasks', () => this.api.tasks(this.id), (v) => (this.tasks.value = v));
-      get('members', () => this.api.members(this.id), (v) => (this.members.value = v));
-      get('roles', () => this.api.roles(this.id), (v) => (this.roles.value = v));
-      get('feed', () => this.api.feed(this.id), (v) => (this.feed.value = v));
-      get('rejections', () => this.api.rejections(this.id), (v) => (this.rejections.value = v));
-      get('ownRejections', () => this.api.ownRejections(this.id).catch(() => null), (v) => (this.ownRejections.value = v));
-      get('sync', () => this.api.syncStatus(this.id).catch(() => null), (v) => (this.sync.value = v));
+      get(
+        'tasks',
+        () => this.api.tasks(this.id),
+        (v) => (this.tasks.value = v),
+      );
+      get(
+        'members',
+        () => this.api.members(this.id),
+        (v) => (this.members.value = v),
+      );
+      get(
+        'roles',
+        () => this.api.roles(this.id),
+        (v) => (this.roles.value = v),
+      );
+      get(
+        'feed',
+        () => this.api.feed(this.id),
+        (v) => (this.feed.value = v),
+      );
+      get(
+        'rejections',
+        () => this.api.rejections(this.id),
+        (v) => (this.rejections.value = v),
+      );
+      get(
+        'ownRejections',
+        () => this.api.ownRejections(this.id).catch(() => null),
+        (v) => (this.ownRejections.value = v),
+      );
+      get(
+        'sync',
+        () => this.api.syncStatus(this.id).catch(() => null),
+        (v) => (this.sync.value = v),
+      );
       await summaryLoaded;
       const revision = got.summary?.rulesRevision;
       if (revision !== undefined && (revision !== this.#rulesRevision || !this.rules.value)) {
-        get('rules', () => this.api.rules(this.id), (v) => {
-          this.rules.value = v;
-          this.#rulesRevision = revision;
-        });
+        get(
+          'rules',
+          () => this.api.rules(this.id),
+          (v) => {
+            this.rules.value = v;
+            this.#rulesRevision = revision;
+          },
+        );
       }
       await Promise.all(jobs);
       if (failure !== null || !got.summary) throw failure;

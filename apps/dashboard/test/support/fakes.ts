@@ -114,7 +114,17 @@ export function members(): MemberModel[] {
 }
 
 export function roles(iHoldKey = true): RoleModel[] {
-  const base = { description: '', history: 'all', epoch: 0, keyId: 'k'.repeat(32), rotatedBy: FOUNDER, rotatedAt: 1, rotationDue: false, holdersWithoutKey: [], iHoldKey };
+  const base = {
+    description: '',
+    history: 'all',
+    epoch: 0,
+    keyId: 'k'.repeat(32),
+    rotatedBy: FOUNDER,
+    rotatedAt: 1,
+    rotationDue: false,
+    holdersWithoutKey: [],
+    iHoldKey,
+  };
   return [
     { ...base, id: 'member', title: 'Member', rank: 100, holders: [FOUNDER, MEMBER] },
     { ...base, id: 'organizer', title: 'Organizer', rank: 800, holders: [FOUNDER] },
@@ -167,7 +177,12 @@ export function fakeFetch(routes: Record<string, Handler>): { fetch: (input: str
     async fetch(input: string, init: RequestInit = {}) {
       const method = init.method ?? 'GET';
       const path = input.split('?')[0]!;
-      const call: Call = { method, path, body: init.body ? JSON.parse(init.body as string) : undefined, headers: (init.headers ?? {}) as Record<string, string> };
+      const call: Call = {
+        method,
+        path,
+        body: init.body ? JSON.parse(init.body as string) : undefined,
+        headers: (init.headers ?? {}) as Record<string, string>,
+      };
       calls.push(call);
       const handler = routes[`${method} ${path}`];
       if (!handler) return new Response(JSON.stringify({ code: 'NOT_FOUND', message: `no route ${method} ${path}` }), { status: 404 });
@@ -181,7 +196,13 @@ export function fakeFetch(routes: Record<string, Handler>): { fetch: (input: str
 }
 
 /** The routes of one pursuance, from mutable fixtures (tests change them between refreshes). */
-export function pursuanceRoutes(state: { summary: PursuanceSummary; tasks: TaskModel[]; members: MemberModel[]; roles: RoleModel[]; rules: Rules }): Record<string, Handler> {
+export function pursuanceRoutes(state: {
+  summary: PursuanceSummary;
+  tasks: TaskModel[];
+  members: MemberModel[];
+  roles: RoleModel[];
+  rules: Rules;
+}): Record<string, Handler> {
   const p = `/api/pursuances/${PID}`;
   return {
     'GET /api/node': () => ({ onion: state.summary.amFounder ? FOUNDER : MEMBER }),
@@ -193,7 +214,20 @@ export function pursuanceRoutes(state: { summary: PursuanceSummary; tasks: TaskM
     [`GET ${p}/rules`]: () => state.rules,
     [`GET ${p}/feed`]: () => [],
     [`GET ${p}/rejections`]: () => [],
-    [`GET ${p}/sync`]: () => ({ pursuanceId: PID, groupId: 'g'.repeat(64), relay: 'relay-bundle', relaySynced: true, groupMessages: 12, gaps: ['m1'], withheld: [], lastMessageAt: 5, lastSyncAt: 4, lastDown: null, gapsDetected: 2, gapsRepaired: 1 }),
+    [`GET ${p}/sync`]: () => ({
+      pursuanceId: PID,
+      groupId: 'g'.repeat(64),
+      relay: 'relay-bundle',
+      relaySynced: true,
+      groupMessages: 12,
+      gaps: ['m1'],
+      withheld: [],
+      lastMessageAt: 5,
+      lastSyncAt: 4,
+      lastDown: null,
+      gapsDetected: 2,
+      gapsRepaired: 1,
+    }),
   };
 }
 

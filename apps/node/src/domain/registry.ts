@@ -377,9 +377,9 @@ export class PursuanceRegistry {
     const settled: string[] = [];
     // Taking one in can make another acceptable (its author's member.add, room under the
     // per-author bound), so repeat until a pass takes nothing.
-    for (let moved = waiting.length > 0; moved; ) {
+    for (let moved = waiting.length > 0; moved;) {
       moved = false;
-      for (let i = 0; i < waiting.length; ) {
+      for (let i = 0; i < waiting.length;) {
         const row = waiting[i]!;
         const result = entry.log.add(new Uint8Array(row.bytes.buffer, row.bytes.byteOffset, row.bytes.byteLength));
         if (result.status === 'invalid') {
@@ -437,7 +437,10 @@ export class PursuanceRegistry {
     for (const loss of losses) {
       let outcome: OwnRejectionOutcome;
       if (!loss.mayRetry) {
-        outcome = { status: 'not-resent', reason: loss.retryOf ? 'it was itself a re-send of a refused event; act again if it still applies' : 'it was re-sent once already' };
+        outcome = {
+          status: 'not-resent',
+          reason: loss.retryOf ? 'it was itself a re-send of a refused event; act again if it still applies' : 'it was re-sent once already',
+        };
       } else {
         races.noteRetry(loss.event.id, null);
         let again: SignedEvent | null = null;
@@ -447,8 +450,12 @@ export class PursuanceRegistry {
             ? { status: 'resent', eventId: again.id, kind: again.header.kind }
             : { status: 'not-resent', reason: 're-signing it automatically is not safe or no longer needed; act again if it still applies' };
         } catch (err) {
-          if (!(err instanceof ActionNotAllowedError)) this.warn(`pursuance ${entry.id}: re-sending refused event ${loss.event.id} failed (${this.#describe(err).code})`);
-          outcome = { status: 'not-resent', reason: err instanceof ActionNotAllowedError ? `no longer allowed: ${err.message}` : 'the re-send failed unexpectedly' };
+          if (!(err instanceof ActionNotAllowedError))
+            this.warn(`pursuance ${entry.id}: re-sending refused event ${loss.event.id} failed (${this.#describe(err).code})`);
+          outcome = {
+            status: 'not-resent',
+            reason: err instanceof ActionNotAllowedError ? `no longer allowed: ${err.message}` : 'the re-send failed unexpectedly',
+          };
         }
         if (again) {
           races.noteRetry(loss.event.id, again.id);

@@ -61,7 +61,7 @@ const OwnRejectionDoc = z.object({
   code: z.string().describe('the rejection code every replica gives (e.g. LOCKBOX_INVALID)'),
   reason: z.string(),
   rule: z.string().nullable(),
-  signedAt: z.number().describe('the event\'s own time (ms)'),
+  signedAt: z.number().describe("the event's own time (ms)"),
   seenAt: z.number().describe('when this node saw it refused (ms)'),
   retryOf: z.string().nullable().describe('the refused event this one re-sent, if it was a re-send'),
   outcome: z.discriminatedUnion('status', [
@@ -255,7 +255,13 @@ export class PursuancesController {
   @ApiBody(schema(EventsBody))
   public async ingest(@Param('id') id: string, @Body() body: unknown) {
     const b = EventsBody.parse(body);
-    return this.commands.execute(new IngestEventsCommand(id, b.events.map((s) => fromBase64(s)), 'import'));
+    return this.commands.execute(
+      new IngestEventsCommand(
+        id,
+        b.events.map((s) => fromBase64(s)),
+        'import',
+      ),
+    );
   }
 
   @Post('admin/rebuild')

@@ -3,14 +3,20 @@ import { isOnionName } from '@pursuance/crypto';
 import { RoleIdSchema, RulesSchema } from '@pursuance/pursuance';
 
 /** Request bodies of the HTTP API, validated with zod (and described in the OpenAPI document). */
-export const Onion = z.string().refine(isOnionName, 'expected a 56-character onion name').transform((s) => s);
+export const Onion = z
+  .string()
+  .refine(isOnionName, 'expected a 56-character onion name')
+  .transform((s) => s);
 const EventIdSchema = z.string().regex(/^[0-9a-f]{64}$/, 'expected an event id (64 hex characters)');
 const roles = z.array(RoleIdSchema).max(64);
 
 export const CreatePursuanceBody = z.strictObject({
   name: z.string().min(1).max(120),
   description: z.string().max(4000).default(''),
-  template: z.string().regex(/^[a-z0-9-]+$/).optional(),
+  template: z
+    .string()
+    .regex(/^[a-z0-9-]+$/)
+    .optional(),
   rules: RulesSchema.optional(),
 });
 export const AddMemberBody = z.strictObject({ onion: Onion, name: z.string().min(1).max(120).optional(), roles: roles.default([]) });

@@ -2,7 +2,19 @@ import { Inject } from '@nestjs/common';
 import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import type { EventId, Rejection, Rules } from '@pursuance/pursuance';
 import { UnknownTaskError } from '../domain/errors.js';
-import { feedOf, membersOf, rolesOf, summaryOf, taskModel, tasksOf, type FeedItem, type MemberModel, type PursuanceSummary, type RoleModel, type TaskModel } from '../domain/read-models.js';
+import {
+  feedOf,
+  membersOf,
+  rolesOf,
+  summaryOf,
+  taskModel,
+  tasksOf,
+  type FeedItem,
+  type MemberModel,
+  type PursuanceSummary,
+  type RoleModel,
+  type TaskModel,
+} from '../domain/read-models.js';
 import type { OwnRejection } from '../domain/races.js';
 import { PursuanceRegistry, type QuarantinedEvent, type QuarantinedPursuance } from '../domain/registry.js';
 

@@ -105,13 +105,15 @@ export class EventStore {
   }
 
   async #sealPlaintextRows(): Promise<void> {
-    const [legacy] = await this.dataSource.query<{ n: number }[]>(`SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('node_events', 'node_rejected_inputs')`);
+    const [legacy] = await this.dataSource.query<{ n: number }[]>(
+      `SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('node_events', 'node_rejected_inputs')`,
+    );
     if (!legacy || legacy.n === 0) return;
     // Zero the pages the plaintext tables free, then rebuild the file and empty the WAL, which
     // may still hold plaintext frames from before.
     await this.dataSource.query('PRAGMA secure_delete = ON');
     await this.dataSource.transaction(async (tx) => {
-      for (let after = 0; ; ) {
+      for (let after = 0; ;) {
         const rows = await tx.query<{ seq: number; id: string; pursuance_id: string; origin: string; received_at: number; bytes: Buffer }[]>(
           `SELECT seq, id, pursuance_id, origin, received_at, bytes FROM node_events WHERE seq > ? ORDER BY seq LIMIT ?`,
           [after, PAGE],
@@ -121,10 +123,12 @@ export class EventStore {
         for (const r of rows) await this.#insertEvent(tx, r.id, r.pursuance_id, r.origin, r.received_at, r.bytes);
       }
       for (let offset = 0; ; offset += PAGE) {
-        const rows = await tx.query<{ hash: string; pursuance_id: string | null; code: string; reason: string; origin: string; received_at: number; bytes: Buffer }[]>(
-          `SELECT hash, pursuance_id, code, reason, origin, received_at, bytes FROM node_rejected_inputs ORDER BY received_at, rowid LIMIT ? OFFSET ?`,
-          [PAGE, offset],
-        );
+        const rows = await tx.query<
+          { hash: string; pursuance_id: string | null; code: string; reason: string; origin: string; received_at: number; bytes: Buffer }[]
+        >(`SELECT hash, pursuance_id, code, reason, origin, received_at, bytes FROM node_rejected_inputs ORDER BY received_at, rowid LIMIT ? OFFSET ?`, [
+          PAGE,
+          offset,
+        ]);
         if (rows.length === 0) break;
         for (const r of rows) await this.#insertReject(tx, r.hash, r.pursuance_id, r.code, r.reason, r.origin, r.received_at, r.bytes);
       }
@@ -148,7 +152,16 @@ export class EventStore {
     return row?.n ?? 0;
   }
 
-  async #insertReject(q: Pick<EntityManager, 'query'>, hash: string, pursuanceId: string | null, code: string, reason: string, origin: string, receivedAt: number, bytes: Uint8Array): Promise<void> {
+  async #insertReject(
+    q: Pick<EntityManager, 'query'>,
+    hash: string,
+    pursuanceId: string | null,
+    code: string,
+    reason: string,
+    origin: string,
+    receivedAt: number,
+    bytes: Uint8Array,
+  ): Promise<void> {
     await q.query(`INSERT OR IGNORE INTO node_sealed_rejects (input_tag, pursuance_tag, sealed) VALUES (?, ?, ?)`, [
       this.#keys.tag('input', hash),
       pursuanceId === null ? null : this.#keys.tag('pursuance', pursuanceId),
@@ -171,7 +184,13 @@ export class EventStore {
   }
 
   /** Keep an input that never parsed, verified or belonged anywhere, with the reason. */
-  public async recordInvalid(rejection: Rejection, bytes: Uint8Array, origin: EventOrigin, pursuanceId: string | null, now: number = Date.now()): Promise<void> {
+  public async recordInvalid(
+    rejection: Rejection,
+    bytes: Uint8Array,
+    origin: EventOrigin,
+    pursuanceId: string | null,
+    now: number = Date.now(),
+  ): Promise<void> {
     await this.#insertReject(this.dataSource, rejection.eventId, pursuanceId, rejection.code, rejection.reason, origin, now, bytes);
   }
 
@@ -189,7 +208,14 @@ export class EventStore {
       throw new StoreCorruptError(`stored event row ${row.seq} is not where it belongs`);
     }
     const bytes = asBuffer(r.b, 'event');
-    return { seq: row.seq, id, pursuanceId, origin: asString(r.o, 'origin'), receivedAt: asNumber(r.r, 'time'), bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+    return {
+      seq: row.seq,
+      id,
+      pursuanceId,
+      origin: asString(r.o, 'origin'),
+      receivedAt: asNumber(r.r, 'time'),
+      bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    };
   }
 
   public async pursuanceIds(): Promise<string[]> {
@@ -207,7 +233,9 @@ export class EventStore {
 
   public async count(pursuanceId?: string): Promise<number> {
     const rows = pursuanceId
-      ? await this.dataSource.query<{ n: number }[]>(`SELECT COUNT(*) AS n FROM node_sealed_events WHERE pursuance_tag = ?`, [this.#keys.tag('pursuance', pursuanceId)])
+      ? await this.dataSource.query<{ n: number }[]>(`SELECT COUNT(*) AS n FROM node_sealed_events WHERE pursuance_tag = ?`, [
+          this.#keys.tag('pursuance', pursuanceId),
+        ])
       : await this.dataSource.query<{ n: number }[]>(`SELECT COUNT(*) AS n FROM node_sealed_events`);
     return rows[0]?.n ?? 0;
   }
@@ -239,7 +267,8 @@ export class EventStore {
     return rows.map((row) => {
       const r = this.#keys.open(row.sealed, 'reject');
       const hash = asString(r.h, 'input hash');
-      if (this.#keys.tag('input', hash) !== row.input_tag || r.p !== pursuanceId) throw new StoreCorruptError(`kept input row ${row.seq} is not where it belongs`);
+      if (this.#keys.tag('input', hash) !== row.input_tag || r.p !== pursuanceId)
+        throw new StoreCorruptError(`kept input row ${row.seq} is not where it belongs`);
       return {
         hash,
         pursuanceId,

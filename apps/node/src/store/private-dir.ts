@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { ownerOnly } from '@pursuance/migrations';
 
 /** The files a node keeps in its data dir (databases with their WAL and shm, token, identity). */
-const NODE_FILES = ['node.sqlite', 'profile.sqlite'].flatMap((db) => [db, `${db}-wal`, `${db}-shm`, `${db}-journal`]).concat(['api-token', 'identity.json', 'identity.json.tmp']);
+const NODE_FILES = ['node.sqlite', 'profile.sqlite']
+  .flatMap((db) => [db, `${db}-wal`, `${db}-shm`, `${db}-journal`])
+  .concat(['api-token', 'identity.json', 'identity.json.tmp']);
 
 /**
  * Make a data dir private: create it 0700, or force an existing one to 0700, and the node's

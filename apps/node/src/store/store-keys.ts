@@ -80,11 +80,12 @@ export class StoreKeys {
     try {
       value = canonicalDecode(unpad(secretboxOpen(this.#sealKey, sealed)));
     } catch (cause) {
-      if (cause instanceof DecryptionError) throw new StoreCorruptError('a stored row does not open under this profile\'s store key', { cause });
+      if (cause instanceof DecryptionError) throw new StoreCorruptError("a stored row does not open under this profile's store key", { cause });
       if (cause instanceof PaddingError) throw new StoreCorruptError('a stored row is badly padded', { cause });
       throw new StoreCorruptError('a stored row does not decode', { cause });
     }
-    if (typeof value !== 'object' || value === null || value instanceof Uint8Array || Array.isArray(value)) throw new StoreCorruptError('a stored row is not a record');
+    if (typeof value !== 'object' || value === null || value instanceof Uint8Array || Array.isArray(value))
+      throw new StoreCorruptError('a stored row is not a record');
     const record = value as Record<string, CanonicalValue>;
     if (!Object.hasOwn(record, 't') || record.t !== t) throw new StoreCorruptError(`a stored row is not a ${t} record`);
     return record;

@@ -7,26 +7,26 @@ import type { CwtchPeer, CwtchPeerEvents } from '@pursuance/cwtch';
  */
 export type SyncPeer = PeerEvents &
   Pick<
-  CwtchPeer,
-  | 'setGroupMembership'
-  | 'groups'
-  | 'group'
-  | 'currentGroupId'
-  | 'groupHistory'
-  | 'groupMessages'
-  | 'gapReport'
-  | 'isRelaySynced'
-  | 'postToGroup'
-  | 'createGroup'
-  | 'groupInvite'
-  | 'acceptGroupInvite'
-  | 'setGroupRetired'
-  | 'addRelay'
-  | 'contact'
-  | 'addContact'
-  | 'inviteToGroup'
-  | 'directMessages'
->;
+    CwtchPeer,
+    | 'setGroupMembership'
+    | 'groups'
+    | 'group'
+    | 'currentGroupId'
+    | 'groupHistory'
+    | 'groupMessages'
+    | 'gapReport'
+    | 'isRelaySynced'
+    | 'postToGroup'
+    | 'createGroup'
+    | 'groupInvite'
+    | 'acceptGroupInvite'
+    | 'setGroupRetired'
+    | 'addRelay'
+    | 'contact'
+    | 'addContact'
+    | 'inviteToGroup'
+    | 'directMessages'
+  >;
 
 /** Subscribing to the peer's events (what EventEmitter<CwtchPeerEvents> offers, minus chaining). */
 interface PeerEvents {

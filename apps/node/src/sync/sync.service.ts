@@ -165,7 +165,12 @@ export class SyncService {
     // Whatever the peer already holds (from before a restart) is ingested first.
     for (const group of this.peer.groups()) {
       const pursuanceId = this.pursuanceOf(group.id);
-      if (pursuanceId) await this.#receive(group.id, this.peer.groupHistory(group.id).map((m) => m.payload), null);
+      if (pursuanceId)
+        await this.#receive(
+          group.id,
+          this.peer.groupHistory(group.id).map((m) => m.payload),
+          null,
+        );
     }
     // A switch a crash interrupted (joined but not yet retired, or not yet joined) completes.
     for (const entry of this.registry.list()) await this.#settle(entry.id);
@@ -536,7 +541,20 @@ export class SyncService {
   public status(pursuanceId: string): SyncStatus {
     const groupId = this.groupOf(pursuanceId);
     if (!groupId) {
-      return { pursuanceId, groupId: null, relay: null, relaySynced: false, groupMessages: 0, gaps: [], withheld: [], lastMessageAt: null, lastSyncAt: null, lastDown: null, gapsDetected: 0, gapsRepaired: 0 };
+      return {
+        pursuanceId,
+        groupId: null,
+        relay: null,
+        relaySynced: false,
+        groupMessages: 0,
+        gaps: [],
+        withheld: [],
+        lastMessageAt: null,
+        lastSyncAt: null,
+        lastDown: null,
+        gapsDetected: 0,
+        gapsRepaired: 0,
+      };
     }
     const group = this.peer.group(groupId);
     const report = this.peer.gapReport(groupId);

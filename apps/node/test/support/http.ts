@@ -50,32 +50,40 @@ export function http(
 }
 
 /** Open the SSE stream and resolve with the first event of `type` whose data satisfies `match`. */
-export function nextSse(port: number, token: string, type: string, match: (data: Record<string, unknown>) => boolean): { ready: Promise<void>; event: Promise<Record<string, unknown>>; close(): void } {
+export function nextSse(
+  port: number,
+  token: string,
+  type: string,
+  match: (data: Record<string, unknown>) => boolean,
+): { ready: Promise<void>; event: Promise<Record<string, unknown>>; close(): void } {
   let close = (): void => undefined;
   let markReady!: () => void;
   const ready = new Promise<void>((r) => (markReady = r));
   const event = new Promise<Record<string, unknown>>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: `/api/stream?token=${token}`, headers: { host: `127.0.0.1:${port}`, accept: 'text/event-stream' } }, (res) => {
-      markReady();
-      let buffer = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        buffer += d;
-        for (let i = buffer.indexOf('\n\n'); i >= 0; i = buffer.indexOf('\n\n')) {
-          const block = buffer.slice(0, i);
-          buffer = buffer.slice(i + 2);
-          const t = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (t === type && data) {
-            const parsed = JSON.parse(data) as Record<string, unknown>;
-            if (match(parsed)) {
-              resolve(parsed);
-              req.destroy();
+    const req = request(
+      { host: '127.0.0.1', port, path: `/api/stream?token=${token}`, headers: { host: `127.0.0.1:${port}`, accept: 'text/event-stream' } },
+      (res) => {
+        markReady();
+        let buffer = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          buffer += d;
+          for (let i = buffer.indexOf('\n\n'); i >= 0; i = buffer.indexOf('\n\n')) {
+            const block = buffer.slice(0, i);
+            buffer = buffer.slice(i + 2);
+            const t = /^event: (.*)$/m.exec(block)?.[1];
+            const data = /^data: (.*)$/m.exec(block)?.[1];
+            if (t === type && data) {
+              const parsed = JSON.parse(data) as Record<string, unknown>;
+              if (match(parsed)) {
+                resolve(parsed);
+                req.destroy();
+              }
             }
           }
-        }
-      });
-    });
+        });
+      },
+    );
     req.on('error', (err) => reject(err));
     close = () => req.destroy();
     req.end();

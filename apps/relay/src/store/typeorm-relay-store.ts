@@ -138,12 +138,24 @@ export class TypeormRelayStore implements RelayStore {
   }
 
   /** One transaction: spend the batch's tokens, store its new messages, prune to the cap. */
-  private async transact(records: readonly PostRecord[]): Promise<{ outcomes: PostOutcome[]; lastSeq: number; newTokens: number; stored: number; pruned: number }> {
+  private async transact(
+    records: readonly PostRecord[],
+  ): Promise<{ outcomes: PostOutcome[]; lastSeq: number; newTokens: number; stored: number; pruned: number }> {
     const runner = this.#writer.createQueryRunner();
     try {
       await runner.startTransaction();
-      const spent = await this.#existing(runner, 'relay_spent_tokens', 'input', records.map((r) => r.tokenInput));
-      const signatures = await this.#existing(runner, 'relay_messages', 'signature', records.map((r) => r.signature));
+      const spent = await this.#existing(
+        runner,
+        'relay_spent_tokens',
+        'input',
+        records.map((r) => r.tokenInput),
+      );
+      const signatures = await this.#existing(
+        runner,
+        'relay_messages',
+        'signature',
+        records.map((r) => r.signature),
+      );
       const outcomes: PostOutcome[] = [];
       const tokenRows: Buffer[] = [];
       const messageRows: (number | Buffer)[][] = [];

@@ -29,7 +29,10 @@ export interface RelayProcessOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-function spawnRelay(args: readonly string[], env: NodeJS.ProcessEnv): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null>; onOut: (cb: () => void) => void } {
+function spawnRelay(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null>; onOut: (cb: () => void) => void } {
   const child = spawn(process.execPath, [RELAY_MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

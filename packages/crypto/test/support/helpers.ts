@@ -41,12 +41,7 @@ export function base32(bytes: Uint8Array): string {
 
 /** rend-spec-v3 onion name, computed independently of src/onion.ts. */
 export function referenceOnion(publicKey: Uint8Array, version = 0x03, corruptChecksum = false): string {
-  const checksum = createHash('sha3-256')
-    .update('.onion checksum')
-    .update(publicKey)
-    .update(Uint8Array.of(version))
-    .digest()
-    .subarray(0, 2);
+  const checksum = createHash('sha3-256').update('.onion checksum').update(publicKey).update(Uint8Array.of(version)).digest().subarray(0, 2);
   if (corruptChecksum) checksum[0] = checksum[0]! ^ 0x01;
   return base32(Buffer.concat([publicKey, checksum, Uint8Array.of(version)])).toLowerCase();
 }
@@ -63,10 +58,7 @@ export function expectThrowsType<E extends Error>(fn: () => unknown, type: abstr
   return thrown as E;
 }
 
-export async function expectRejectsType<E extends Error>(
-  promise: Promise<unknown>,
-  type: abstract new (...args: never[]) => E,
-): Promise<E> {
+export async function expectRejectsType<E extends Error>(promise: Promise<unknown>, type: abstract new (...args: never[]) => E): Promise<E> {
   let thrown: unknown;
   try {
     await promise;

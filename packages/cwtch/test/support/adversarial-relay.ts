@@ -102,7 +102,13 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
         }
       } else {
         const since = request.since;
-        const from = since === undefined ? 0 : Math.max(0, this.stored.findIndex((m) => equalBytes(m.signature, since)));
+        const from =
+          since === undefined
+            ? 0
+            : Math.max(
+                0,
+                this.stored.findIndex((m) => equalBytes(m.signature, since)),
+              );
         const out = this.policy.replay(session, this.stored.slice(from));
         // Synced from this snapshot on: later posts are pushed after these (one send chain).
         session.synced = true;
@@ -112,9 +118,11 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
   }
 
   #send(session: LiveSession, payloads: Uint8Array[]): void {
-    session.chain = session.chain.then(async () => {
-      for (const p of payloads) await session.conn.send(p);
-    }).catch(() => undefined);
+    session.chain = session.chain
+      .then(async () => {
+        for (const p of payloads) await session.conn.send(p);
+      })
+      .catch(() => undefined);
   }
 
   /** Push any message to every synced session, outside the policy (a replay of old or foreign messages). */

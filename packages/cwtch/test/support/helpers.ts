@@ -15,7 +15,12 @@ export function testGroup(options: { members?: OnionName[] | null; relay?: Onion
  * Hand-made group message: any plaintext map (valid or not), sealed under `key`, signed by
  * `signer` over (group id, relay, ciphertext) — for forging, truncating and fuzzing.
  */
-export function craftGroupMessage(group: GroupKeys, signer: Identity, plaintext: Record<string, CanonicalValue>, key: Uint8Array = group.key): EncryptedGroupMessage {
+export function craftGroupMessage(
+  group: GroupKeys,
+  signer: Identity,
+  plaintext: Record<string, CanonicalValue>,
+  key: Uint8Array = group.key,
+): EncryptedGroupMessage {
   const ciphertext = secretboxSeal(key, padToSize(canonicalEncode(plaintext), GROUP_PADDED_PLAINTEXT_SIZE));
   return { ciphertext, signature: signer.sign(groupSignedBytes(group.id, group.relay, ciphertext)) };
 }

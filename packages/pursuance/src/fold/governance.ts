@@ -41,7 +41,10 @@ export const rulesChange: Handler<'rules.change'> = (ctx, e) => {
       const granted = compileAbility(b.rules, [roleId], false);
       for (const p of permissionUniverse(b.rules)) {
         if (allows(granted, p) && !allows(mine, p)) {
-          return reject(RejectionCode.ESCALATION, `the new rules would let role "${roleId}" ${p[0]} ${p[1]}${p[2] === '*' ? '' : ` "${p[2]}"`}, which you may not do yourself`);
+          return reject(
+            RejectionCode.ESCALATION,
+            `the new rules would let role "${roleId}" ${p[0]} ${p[1]}${p[2] === '*' ? '' : ` "${p[2]}"`}, which you may not do yourself`,
+          );
         }
       }
     }
@@ -54,7 +57,10 @@ export const rulesChange: Handler<'rules.change'> = (ctx, e) => {
     for (const [roleId, role] of Object.entries(b.rules.roles)) {
       const before = declaredRole(old, roleId);
       if (before ? before.rank !== role.rank || before.history !== role.history : role.rank >= ctx.rankOf(e.author)) {
-        return reject(RejectionCode.ESCALATION, `only founders change the rank or history access of role "${roleId}" (or create roles ranked at or above their own)`);
+        return reject(
+          RejectionCode.ESCALATION,
+          `only founders change the rank or history access of role "${roleId}" (or create roles ranked at or above their own)`,
+        );
       }
     }
   }

@@ -90,8 +90,7 @@ interface ReadyItem {
   readonly rank: number;
   readonly id: EventId;
 }
-const readyLess = (a: ReadyItem, b: ReadyItem): boolean =>
-  a.cls !== b.cls ? a.cls < b.cls : a.rank !== b.rank ? a.rank > b.rank : a.id < b.id;
+const readyLess = (a: ReadyItem, b: ReadyItem): boolean => (a.cls !== b.cls ? a.cls < b.cls : a.rank !== b.rank ? a.rank > b.rank : a.id < b.id);
 
 /** Per-author counters indexed by author; Float64Array holds every sequence number exactly. */
 type Clock = Float64Array;
@@ -196,7 +195,10 @@ export class FoldRun implements Causality {
       return { outcome: { ok: false, code: RejectionCode.EQUIVOCATION, reason: `${e.author} signed two events with sequence number ${e.header.seq}` }, chain };
     }
     if (e.header.seq !== seqKnown + 1) {
-      return { outcome: { ok: false, code: RejectionCode.SEQUENCE_GAP, reason: `sequence ${e.header.seq} does not follow the author's known sequence ${seqKnown}` }, chain };
+      return {
+        outcome: { ok: false, code: RejectionCode.SEQUENCE_GAP, reason: `sequence ${e.header.seq} does not follow the author's known sequence ${seqKnown}` },
+        chain,
+      };
     }
     // Well sequenced: the author's chain goes on through this event whatever the rules say.
     chain[authorIdx] = e.header.seq;

@@ -84,7 +84,12 @@ export function checkRole(ability: PursuanceAbility, roles: readonly string[], a
   return decide(ability, action, subject(subjectName, { role }), what, roles);
 }
 
-export function checkPlain(ability: PursuanceAbility, roles: readonly string[], action: 'invite' | 'expel' | 'change' | 'move', subjectName: 'Member' | 'Rules' | 'Relay'): Check {
+export function checkPlain(
+  ability: PursuanceAbility,
+  roles: readonly string[],
+  action: 'invite' | 'expel' | 'change' | 'move',
+  subjectName: 'Member' | 'Rules' | 'Relay',
+): Check {
   const what = { invite: 'inviting members', expel: 'expelling members', change: 'changing the rules', move: 'moving the relay' }[action];
   return decide(ability, action, subjectName, what, roles);
 }

@@ -7,9 +7,7 @@ import { z } from 'zod';
  */
 export const RULES_FORMAT = 'pursuance-rules/1';
 
-export const RoleIdSchema = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,31}$/, 'role ids are lowercase letters, digits and dashes, starting with a letter');
+export const RoleIdSchema = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'role ids are lowercase letters, digits and dashes, starting with a letter');
 export type RoleId = z.infer<typeof RoleIdSchema>;
 
 const roleList = z.union([z.literal('*'), z.array(RoleIdSchema).min(1).max(64)]);
@@ -50,7 +48,10 @@ export const WorkflowSchema = z
     initial: StateIdSchema,
     /** States that count as closed; entering or leaving one needs the `close` capability. */
     closed: z.array(StateIdSchema).min(1),
-    transitions: z.array(z.strictObject({ from: StateIdSchema, to: StateIdSchema })).min(1).max(256),
+    transitions: z
+      .array(z.strictObject({ from: StateIdSchema, to: StateIdSchema }))
+      .min(1)
+      .max(256),
   })
   .superRefine((w, ctx) => {
     const states = new Set(w.states);

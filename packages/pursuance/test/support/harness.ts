@@ -7,7 +7,20 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { canonicalEncode, concatBytes, fromHex, type CanonicalValue, type Identity } from '@pursuance/crypto';
 import { expect } from 'vitest';
-import { ActionNotAllowedError, PursuanceAuthor, PursuanceLog, RulesSchema, buildMemberView, signEvent, type EventId, type MemberViewResult, type NewPursuance, type RejectionCode, type Rules, type SignedEvent } from '../../src/index.js';
+import {
+  ActionNotAllowedError,
+  PursuanceAuthor,
+  PursuanceLog,
+  RulesSchema,
+  buildMemberView,
+  signEvent,
+  type EventId,
+  type MemberViewResult,
+  type NewPursuance,
+  type RejectionCode,
+  type Rules,
+  type SignedEvent,
+} from '../../src/index.js';
 import { boundContent, sealContent, type Keyring, type RoleKey } from '../../src/keys.js';
 import type { EventBody, EventKind, Sealed } from '../../src/bodies.js';
 import type { RoleId } from '../../src/rules/schema.js';

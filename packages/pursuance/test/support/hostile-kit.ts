@@ -86,7 +86,15 @@ export function restart(r: Replica): Replica {
 
 /** Everything any replica must agree on, in comparable form. */
 export function agreement(log: PursuanceLog): { hash: string; order: readonly EventId[]; pending: EventId[]; size: number } {
-  return { hash: log.stateHash(), order: [...log.order()], pending: log.pending().map((p) => p.id).sort(), size: log.size };
+  return {
+    hash: log.stateHash(),
+    order: [...log.order()],
+    pending: log
+      .pending()
+      .map((p) => p.id)
+      .sort(),
+    size: log.size,
+  };
 }
 
 export interface Judged {
@@ -150,7 +158,15 @@ export function readable(log: PursuanceLog, me: Identity): unknown {
     rejections: [...view.contentRejections].sort((a, b) => (a.eventId < b.eventId ? -1 : 1)),
     tasks: [...view.tasks.values()]
       .sort((a, b) => (a.id < b.id ? -1 : 1))
-      .map((t) => ({ id: t.id, readable: t.readable, closed: t.closed, title: t.title, status: t.status, labels: t.labels, comments: t.comments.map((c) => [c.author, c.body]) })),
+      .map((t) => ({
+        id: t.id,
+        readable: t.readable,
+        closed: t.closed,
+        title: t.title,
+        status: t.status,
+        labels: t.labels,
+        comments: t.comments.map((c) => [c.author, c.body]),
+      })),
   };
 }
 

@@ -8,7 +8,10 @@ export { randomMessage } from '../../src/testing/fixtures.js';
 /** Issue tokens directly with the key (no network), for tests of spending. */
 export function issueTokens(key: VoprfKeyPair, count: number): Token[] {
   const items = blindInputs(newTokenInputs(count));
-  const batch = evaluateBlindedBatch(key, items.map((i) => i.blinded));
+  const batch = evaluateBlindedBatch(
+    key,
+    items.map((i) => i.blinded),
+  );
   const outputs = finalizeBatch(items, batch.evaluated, key.publicKey, batch.proof);
   return items.map((item, i) => ({ input: item.input, output: outputs[i]! }));
 }

@@ -3,7 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Identity } from '@pursuance/crypto';
 import { LoopbackACN, type TapirError } from '@pursuance/tapir';
-import { MemoryKeyBundlePins, MemoryRelayStore, RelayClient, RelayServer, generateVoprfKeyPair, trustKeyBundle, type RelayClientOptions, type RelayStore, type SignedKeyBundle } from '../../src/index.js';
+import {
+  MemoryKeyBundlePins,
+  MemoryRelayStore,
+  RelayClient,
+  RelayServer,
+  generateVoprfKeyPair,
+  trustKeyBundle,
+  type RelayClientOptions,
+  type RelayStore,
+  type SignedKeyBundle,
+} from '../../src/index.js';
 import type { RelayServerOptions } from '../../src/relay-server.js';
 
 export interface RelayWorld {
@@ -62,7 +72,11 @@ export async function relayWorld(options: Partial<RelayServerOptions> = {}): Pro
 }
 
 /** Resolves with the next `count` events of `name` on `emitter`. */
-export function nextEvents<T>(emitter: { on(name: string, cb: (v: T) => void): unknown; off(name: string, cb: (v: T) => void): unknown }, name: string, count: number): Promise<T[]> {
+export function nextEvents<T>(
+  emitter: { on(name: string, cb: (v: T) => void): unknown; off(name: string, cb: (v: T) => void): unknown },
+  name: string,
+  count: number,
+): Promise<T[]> {
   return new Promise((resolve) => {
     const seen: T[] = [];
     const cb = (v: T): void => {

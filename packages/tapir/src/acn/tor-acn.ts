@@ -111,9 +111,7 @@ export class TorACN implements ACN {
       // tor accepts any 64-byte blob and serves whatever address it implies: never trust that
       // the service is the identity's without checking (TOR-TESTNET, "Trap").
       if (added !== identity.onion) {
-        throw new AcnControlError(
-          `tor published ${abbreviate(added)} instead of ${abbreviate(identity.onion)}; the expanded key does not match the identity`,
-        );
+        throw new AcnControlError(`tor published ${abbreviate(added)} instead of ${abbreviate(identity.onion)}; the expanded key does not match the identity`);
       }
       await uploaded;
       this.#assertOpen();
@@ -172,10 +170,9 @@ export class TorACN implements ACN {
             continue;
           }
           const what = code === undefined ? 'no SOCKS connection' : `SOCKS5 reply 0x0${code.toString(16)}`;
-          throw new AcnUnreachableError(
-            `cannot reach ${abbreviate(name)}:${port} through tor (${what}, ${attempt} attempt${attempt === 1 ? '' : 's'})`,
-            { cause: err },
-          );
+          throw new AcnUnreachableError(`cannot reach ${abbreviate(name)}:${port} through tor (${what}, ${attempt} attempt${attempt === 1 ? '' : 's'})`, {
+            cause: err,
+          });
         }
       }
     } finally {
@@ -336,13 +333,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * One SOCKS5 CONNECT through tor. We dial the proxy ourselves and hand the socket to `socks`
  * (existing_socket) so that an abort can destroy it at any stage, which `socks` cannot do.
  */
-async function socksConnect(
-  proxy: { host: string; port: number },
-  host: string,
-  port: number,
-  timeoutMs: number,
-  signal: AbortSignal,
-): Promise<Socket> {
+async function socksConnect(proxy: { host: string; port: number }, host: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
   const raw = connect({ host: proxy.host, port: proxy.port });
   const onAbort = (): void => {
     raw.destroy();

@@ -135,11 +135,7 @@ export class FakeTor {
           let ok = false;
           if (challenge !== undefined) {
             const key = 'Tor safe cookie authentication controller-to-server hash';
-            const expected = createHmac('sha256', key)
-              .update(o.cookie!)
-              .update(challenge.clientNonce)
-              .update(challenge.serverNonce)
-              .digest();
+            const expected = createHmac('sha256', key).update(o.cookie!).update(challenge.clientNonce).update(challenge.serverNonce).digest();
             ok = expected.equals(given);
           } else if (o.methods.includes('NULL')) {
             ok = true;

@@ -16,7 +16,10 @@ export interface LoopbackWorld {
   readonly registryDir: string;
   acn(): LoopbackACN;
   /** An auth→echo server on a fresh identity; its connection errors are collected. */
-  echoServer(options?: ConstructorParameters<typeof TapirService>[2], chain?: () => Application): Promise<{
+  echoServer(
+    options?: ConstructorParameters<typeof TapirService>[2],
+    chain?: () => Application,
+  ): Promise<{
     service: TapirService;
     errors: TapirError[];
     nextError(): Promise<TapirError>;
