@@ -181,26 +181,10 @@ export class PursuanceLog {
       // Membership is known from folded states: bring the fold up to date before refusing.
       if (!this.#everNamed.has(e.author)) this.#current();
       if (!this.#everNamed.has(e.author)) {
-        return {
-          status: 'invalid',
-          id: e.id,
-          rejection: {
-            eventId: e.id,
-            code: RejectionCode.PENDING_REFUSED,
-            reason: 'an event waiting for missing ancestors must come from someone who is or was a member',
-          },
-        };
+        return pendingRefused(e, 'an event waiting for missing ancestors must come from someone who is or was a member');
       }
       if ((this.#pendingByAuthor.get(e.author) ?? 0) >= MAX_PENDING_PER_AUTHOR) {
-        return {
-          status: 'invalid',
-          id: e.id,
-          rejection: {
-            eventId: e.id,
-            code: RejectionCode.PENDING_REFUSED,
-            reason: `${e.author} already has ${MAX_PENDING_PER_AUTHOR} events waiting for missing ancestors`,
-          },
-        };
+        return pendingRefused(e, `${e.author} already has ${MAX_PENDING_PER_AUTHOR} events waiting for missing ancestors`);
       }
     }
     const wasEquivocating = this.#equivocating.size;
@@ -464,4 +448,12 @@ function taskOf(e: SignedEvent): EventId | null {
   if (e.header.kind === 'task.create') return e.id;
   if (!e.header.kind.startsWith('task.')) return null;
   return toHex((e.header.body as EventBody<'task.edit'>).task) as EventId;
+}
+
+/**
+ * A pending event refused at the door: not stored and not recorded as invalid (the sender may
+ * offer it again once its ancestors are here), so it leaves no trace in the log.
+ */
+function pendingRefused(e: SignedEvent, reason: string): AddResult {
+  return { status: 'invalid', id: e.id, rejection: { eventId: e.id, code: RejectionCode.PENDING_REFUSED, reason } };
 }
