@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # System packages the test suite needs beyond npm: the Debian `tor` package (tor + tor-gencert)
-# for the private-Tor-network tests, and Debian's `chromium` for the dashboard's browser tests
+# for the private-Tor-network tests, `obfs4proxy` for the bridge test's pluggable transport, and Debian's `chromium` for the dashboard's browser tests
 # (driven by playwright-core; never `npx playwright install`, which downloads a browser).
 # Idempotent; run as root (or through sudo).
 set -euo pipefail
 need=()
 command -v tor >/dev/null 2>&1 || need+=(tor)
 command -v tor-gencert >/dev/null 2>&1 || need+=(tor)
+command -v obfs4proxy >/dev/null 2>&1 || need+=(obfs4proxy)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""

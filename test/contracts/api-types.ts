@@ -11,7 +11,9 @@ import type * as Dash from '../../apps/dashboard/src/lib/types.js';
 import type { ProgressEvent as NodeProgress } from '../../apps/node/src/events.js';
 import type { FeedItem, MemberModel, PursuanceSummary, RoleModel, TaskModel } from '../../apps/node/src/domain/read-models.js';
 import type { IngestReport } from '../../apps/node/src/domain/registry.js';
+import type { NetworkView } from '../../apps/node/src/network/network-status.js';
 import type { SyncStatus } from '../../apps/node/src/sync/sync.service.js';
+import type { AcnStatus } from '../../packages/tapir/src/index.js';
 import type { Rejection } from '../../packages/pursuance/src/index.js';
 
 type Fields<T> = keyof T;
@@ -33,6 +35,8 @@ export const contract: {
   ingest: Reads<IngestReport, Dash.IngestReport>;
   sync: Reads<SyncStatus, Dash.SyncStatus>;
   progress: Reads<NodeProgressPayload, Dash.ProgressEvent>;
+  network: Reads<NetworkView, Dash.NetworkView>;
+  networkStatus: Reads<AcnStatus, Dash.NetworkStatus>;
 } = {
   summary: true,
   member: true,
@@ -45,4 +49,6 @@ export const contract: {
   ingest: true,
   sync: true,
   progress: true,
+  network: true,
+  networkStatus: true,
 };

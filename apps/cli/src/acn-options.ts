@@ -1,26 +1,92 @@
+import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { AcnConfigError, DEFAULT_TOR_CONTROL, DEFAULT_TOR_SOCKS, acnFromConfig, type ACN, type AcnConfig } from '@pursuance/tapir';
+import { isPasswordError, readPassword } from '@pursuance/password';
+import {
+  ACN_SETTINGS,
+  AcnConfigError,
+  TOR_CONTROL_PASSWORD_ENV,
+  TOR_CONTROL_PASSWORD_FILE_FLAG,
+  TorAbortedError,
+  TorBootstrapTimeoutError,
+  TorLaunchError,
+  TorNotFoundError,
+  acnConfigFromFlags,
+  acnFromConfig,
+  openAcn,
+  type ACN,
+  type AcnConfig,
+  type TorBootstrapProgress,
+} from '@pursuance/tapir';
 import { CliError, ExitCode } from './errors.js';
 
-/** The network flags every peer-facing command takes (the shared ACN configuration). */
-export type AcnFlags = AcnConfig;
+/** The parsed network flags of a command (named after the flags; see tapir's flagAttribute). */
+export type AcnFlags = Readonly<Record<string, unknown>> & { readonly torControlPasswordFile?: string };
 
-/** Adds the network flags shared by every command that talks to peers. */
+/** Adds the network flags shared by every command that talks to peers (tapir's ACN_SETTINGS). */
 export function withAcnOptions(command: Command): Command {
-  return command
-    .addOption(new Option('--tor', 'use a tor daemon instead of the loopback network'))
-    .addOption(new Option('--tor-control <host:port>', 'tor control port').default(DEFAULT_TOR_CONTROL).env('PURSUANCE_TOR_CONTROL'))
-    .addOption(new Option('--tor-socks <host:port>', 'tor SOCKS port').default(DEFAULT_TOR_SOCKS).env('PURSUANCE_TOR_SOCKS'))
-    .addOption(new Option('--tor-cookie <path>', 'tor control auth cookie file (default: what tor announces)').env('PURSUANCE_TOR_COOKIE'))
-    .addOption(new Option('--loopback-registry <dir>', 'directory shared by loopback peers on this machine').env('PURSUANCE_LOOPBACK_REGISTRY'));
+  for (const setting of ACN_SETTINGS) {
+    const option = new Option(setting.flag, setting.description).env(setting.env);
+    if (setting.kind === 'list') option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+    command.addOption(option);
+  }
+  return command.addOption(
+    new Option(TOR_CONTROL_PASSWORD_FILE_FLAG, `control password of a tor you run, read from a file (or set ${TOR_CONTROL_PASSWORD_ENV})`),
+  );
 }
 
-/** The ACN the flags ask for; a malformed port is a usage error. */
+/** The ACN the flags ask for, for commands that open nothing up front (no managed tor); a bad setting is a usage error. */
 export function makeAcn(flags: AcnFlags): ACN {
   try {
-    return acnFromConfig(flags);
+    return acnFromConfig(acnConfigFromFlags(flags));
   } catch (err) {
     if (err instanceof AcnConfigError) throw new CliError(err.message, ExitCode.usage);
+    throw err;
+  }
+}
+
+export interface OpenNetworkOptions {
+  /** The command's data dir: a tor we start keeps its state in `<dataDir>/tor` unless --tor-data-dir says otherwise. */
+  readonly dataDir?: string;
+  readonly signal?: AbortSignal;
+  /** Where bootstrap progress is reported (default: stderr, one line per change). */
+  readonly onProgress?: (progress: TorBootstrapProgress) => void;
+}
+
+/**
+ * Open the network the flags ask for: loopback, a tor the user runs, or a tor of our own
+ * (started, bootstrapped with progress on stderr, stopped again by the ACN's close()). Failures
+ * become the CLI's documented exit codes: bad settings 2, tor missing or failing to start 1,
+ * tor not reaching the network in time 4.
+ */
+export async function openNetwork(flags: AcnFlags, options: OpenNetworkOptions = {}): Promise<ACN> {
+  const given = acnConfigFromFlags(flags);
+  const managed = given.tor === true && given.torControl === undefined && given.torPreset === undefined;
+  const config: AcnConfig = {
+    ...given,
+    torDataDir: given.torDataDir ?? (managed && options.dataDir !== undefined ? join(options.dataDir, 'tor') : undefined),
+    torControlPassword: await controlPassword(flags),
+  };
+  const onProgress =
+    options.onProgress ??
+    ((p: TorBootstrapProgress) => process.stderr.write(`tor: bootstrapped ${p.progress} % (${p.summary})${p.warning ? `: ${p.warning}` : ''}\n`));
+  try {
+    return await openAcn(config, { onProgress, signal: options.signal });
+  } catch (err) {
+    if (err instanceof AcnConfigError) throw new CliError(err.message, ExitCode.usage);
+    if (err instanceof TorNotFoundError || err instanceof TorLaunchError) throw new CliError(err.message, ExitCode.failure);
+    if (err instanceof TorBootstrapTimeoutError) throw new CliError(err.message, ExitCode.unreachable);
+    if (err instanceof TorAbortedError) throw new CliError('stopped while tor was starting', ExitCode.failure);
+    throw err;
+  }
+}
+
+/** An external tor's control password: from --tor-control-password-file or its environment variable, never a flag value. */
+async function controlPassword(flags: AcnFlags): Promise<string | undefined> {
+  if (flags.torControlPasswordFile === undefined && process.env[TOR_CONTROL_PASSWORD_ENV] === undefined) return undefined;
+  try {
+    return await readPassword({ file: flags.torControlPasswordFile, envName: TOR_CONTROL_PASSWORD_ENV, interactive: false }, 'unlock');
+  } catch (err) {
+    if (isPasswordError(err)) throw new CliError(err.message.replace('--password-file', '--tor-control-password-file'), ExitCode.usage);
     throw err;
   }
 }

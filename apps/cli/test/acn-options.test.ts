@@ -1,28 +1,71 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
-import { describe, expect, it } from 'vitest';
-import { LoopbackACN } from '@pursuance/tapir';
-import { makeAcn, withAcnOptions } from '../src/acn-options.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACN_SETTINGS, LoopbackACN, acnConfigFromFlags } from '@pursuance/tapir';
+import { makeAcn, openNetwork, withAcnOptions, type AcnFlags } from '../src/acn-options.js';
 import { CliError, ExitCode } from '../src/errors.js';
 
+const parse = (args: string[]): AcnFlags => withAcnOptions(new Command('x')).exitOverride().parse(args, { from: 'user' }).opts();
+
+async function refusal(p: Promise<unknown>): Promise<CliError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(CliError);
+  return err as CliError;
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cli-acn-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
 describe('the CLI network flags', () => {
-  it('default to the system tor ports and map onto the shared ACN configuration', async () => {
-    const cmd = withAcnOptions(new Command('x')).exitOverride();
-    cmd.parse(['--tor-socks', '127.0.0.1:9150'], { from: 'user' });
-    expect(cmd.opts()).toMatchObject({ torControl: '127.0.0.1:9051', torSocks: '127.0.0.1:9150' });
+  it('offer every shared network setting, with no tor address defaulted (so --tor alone means a tor of our own)', () => {
+    const flags = withAcnOptions(new Command('x')).options.map((o) => o.long);
+    for (const s of ACN_SETTINGS) expect(flags).toContain(s.flag.split(' ')[0]);
+    const opts = parse(['--tor', '--bridge', 'a', '--bridge', 'b', '--torrc-line', 'x 1']);
+    expect(acnConfigFromFlags(opts)).toEqual({ tor: true, bridges: ['a', 'b'], torrcLines: ['x 1'] });
+    expect(opts.torControl).toBeUndefined();
+    expect(opts.torSocks).toBeUndefined();
+  });
+
+  it('open the loopback network without --tor', async () => {
     const acn = makeAcn({});
     expect(acn).toBeInstanceOf(LoopbackACN);
     await acn.close();
+    const opened = await openNetwork(parse([]), { dataDir: dir });
+    expect(opened).toBeInstanceOf(LoopbackACN);
+    await opened.close();
   });
 
-  it('turn a malformed tor port into a usage error (exit 2) naming the flag', () => {
-    let caught: unknown;
-    try {
-      makeAcn({ tor: true, torControl: '127.0.0.1:0' });
-    } catch (err) {
-      caught = err;
-    }
-    expect(caught).toBeInstanceOf(CliError);
-    expect((caught as CliError).exitCode).toBe(ExitCode.usage);
-    expect((caught as Error).message).toMatch(/^--tor-control must be host:port/);
+  it('turn bad or contradictory settings into usage errors (exit 2) naming the flag, before any tor starts', async () => {
+    expect(() => makeAcn({ tor: true, torControl: '127.0.0.1:0' })).toThrow(/^--tor-control must be host:port/);
+    expect(() => makeAcn({ tor: true, torControl: '127.0.0.1:0' })).toThrow(CliError);
+    const contradictory = await refusal(
+      openNetwork(parse(['--tor', '--tor-control', '127.0.0.1:9051', '--bridge', 'obfs4 1.2.3.4:443 AAAA']), { dataDir: dir }),
+    );
+    expect(contradictory.exitCode).toBe(ExitCode.usage);
+    expect(contradictory.message).toMatch(/--bridge/);
+    const injected = await refusal(openNetwork(parse(['--tor', '--torrc-line', 'ControlPort 9999']), { dataDir: dir }));
+    expect(injected.exitCode).toBe(ExitCode.usage);
+    const noDir = await refusal(openNetwork(parse(['--tor'])));
+    expect(noDir.message).toMatch(/--tor-data-dir/);
+  });
+
+  it('read an external tor control password from a file, never echoing it in an error', async () => {
+    await writeFile(join(dir, 'pw'), 'hunter2-control\n');
+    const missing = await refusal(openNetwork(parse(['--tor', '--tor-control', '127.0.0.1:9051', '--tor-control-password-file', join(dir, 'nope')])));
+    expect(missing.exitCode).toBe(ExitCode.usage);
+    // With a password but no tor control address, the password has no tor to go to.
+    const stray = await refusal(openNetwork(parse(['--tor', '--tor-control-password-file', join(dir, 'pw')]), { dataDir: dir }));
+    expect(stray.message).toMatch(/--tor-control-password/);
+    expect(stray.message).not.toContain('hunter2');
   });
 });

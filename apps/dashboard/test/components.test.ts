@@ -258,6 +258,43 @@ describe('rules', () => {
 });
 
 describe('health', () => {
+  it("shows the node's Tor status and follows it live: lost, then back with the outage counted", async () => {
+    const status = {
+      state: 'up',
+      bootstrap: { progress: 100, summary: 'Done' },
+      version: '0.4.9.11',
+      circuitsOk: true,
+      outages: 0,
+      lastDownAt: null,
+      lastUpAt: 1_000,
+      lastError: null,
+    };
+    const { ctx, store } = await setup('founder', { 'GET /api/network': () => ({ kind: 'tor', status }) });
+    const w = mountWith(HealthView, ctx, { store });
+    await flushPromises();
+    const line = () => w.find('[data-testid="network-status"]').text();
+    expect(line()).toBe('Tor 0.4.9.11: connected');
+    expect(w.find('section[aria-labelledby="h-network"]').text()).toContain('circuits established');
+    FakeEventSource.last!.emit('network', { ...status, state: 'down', circuitsOk: false, outages: 1, lastDownAt: 2_000, lastError: 'ACN_CONTROL' });
+    await flushPromises();
+    expect(line()).toBe('Tor 0.4.9.11: connection lost (ACN_CONTROL), reconnecting');
+    FakeEventSource.last!.emit('network', { ...status, outages: 1, lastDownAt: 2_000, lastUpAt: 3_000 });
+    await flushPromises();
+    expect(line()).toBe('Tor 0.4.9.11: connected');
+    expect(w.find('section[aria-labelledby="h-network"]').text()).toMatch(/1 outage since start, last lost .+, back since /);
+  });
+
+  it('says when the node runs on the loopback network, and when it reports no network at all', async () => {
+    const loop = await setup('founder', { 'GET /api/network': () => ({ kind: 'loopback', status: null }) });
+    const w = mountWith(HealthView, loop.ctx, { store: loop.store });
+    await flushPromises();
+    expect(w.find('[data-testid="network-status"]').text()).toMatch(/^loopback network/);
+    const none = await setup('founder');
+    const w2 = mountWith(HealthView, none.ctx, { store: none.store });
+    await flushPromises();
+    expect(w2.find('section[aria-labelledby="h-network"]').text()).toContain('not available from this node');
+  });
+
   it('shows group sync status with gaps, and moves the group to another relay', async () => {
     const { ctx, store, f } = await setup('founder', { [`POST /api/pursuances/${PID}/relay/move`]: () => ({ groupId: 'h'.repeat(64), eventId: 'e' }) });
     const w = mountWith(HealthView, ctx, { store });

@@ -13,6 +13,7 @@ import { SecurityGuard } from './http/security.guard.js';
 import { StreamController } from './http/stream.controller.js';
 import { SyncController } from './http/sync.controller.js';
 import { QueryHandlers } from './queries/queries.js';
+import { NETWORK, NetworkController, NetworkStatusPublisher, type NetworkSource } from './network/network-status.js';
 import { SyncHealthPublisher, SyncOnPursuanceChanged } from './sync/sync.events.js';
 import { SyncCommandHandlers } from './sync/sync.handlers.js';
 import { SyncService } from './sync/sync.service.js';
@@ -24,6 +25,7 @@ export interface NodeRuntime {
   readonly templates: RulesTemplate[];
   readonly openapi: { document: unknown };
   readonly sync: SyncService;
+  readonly network: NetworkSource;
 }
 
 /**
@@ -63,6 +65,7 @@ class CoreModule {
       { provide: TEMPLATES, useValue: runtime.templates },
       { provide: OPENAPI_DOCUMENT, useValue: runtime.openapi },
       { provide: SyncService, useValue: runtime.sync },
+      { provide: NETWORK, useValue: runtime.network },
     ];
     return {
       module: CoreModule,
@@ -89,6 +92,13 @@ class PursuancesModule {}
 })
 class SyncModule {}
 
+/** Network: the state of the node's tor (or loopback network), for Health and the live stream. */
+@Module({
+  controllers: [NetworkController],
+  providers: [NetworkStatusPublisher],
+})
+class NetworkModule {}
+
 /** Live: the server-sent event stream the dashboard listens to, fed from the event bus. */
 @Module({
   controllers: [StreamController],
@@ -105,7 +115,7 @@ export class NodeModule {
   public static forRoot(runtime: NodeRuntime): DynamicModule {
     return {
       module: NodeModule,
-      imports: [CqrsModule.forRoot(), CoreModule.forRoot(runtime), PursuancesModule, SyncModule, LiveModule],
+      imports: [CqrsModule.forRoot(), CoreModule.forRoot(runtime), PursuancesModule, SyncModule, NetworkModule, LiveModule],
     };
   }
 }

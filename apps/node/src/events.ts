@@ -1,3 +1,4 @@
+import type { AcnStatus } from '@pursuance/tapir';
 import type { PursuanceChange } from './domain/registry.js';
 
 /**
@@ -30,4 +31,9 @@ export class ProgressEvent {
 /** A pursuance's sync health changed (relay link, gaps): the dashboard refetches its sync status. */
 export class SyncHealthEvent {
   public constructor(public readonly pursuanceId: string) {}
+}
+
+/** The node's network (tor, or the loopback network) changed state: up, down, bootstrap, circuits. */
+export class NetworkStatusEvent {
+  public constructor(public readonly status: AcnStatus) {}
 }

@@ -150,7 +150,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const binding = new HttpBinding(token);
     const templates = await loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR);
     const openapi = { document: {} as unknown };
-    const nest = await NestFactory.create<NestExpressApplication>(NodeModule.forRoot({ registry, binding, templates, openapi, sync }), {
+    const nest = await NestFactory.create<NestExpressApplication>(NodeModule.forRoot({ registry, binding, templates, openapi, sync, network: acn }), {
       logger: options.logger === undefined ? new Logger() : options.logger,
       abortOnError: false,
       bodyParser: false,

@@ -160,7 +160,7 @@ async function node(identity: Identity) {
   const sync = new SyncService(peer, registry);
   const errors = new ErrorLines();
   const app = await NestFactory.createApplicationContext(
-    NodeModule.forRoot({ registry, binding: new HttpBinding('t'.repeat(43)), templates: [], openapi: { document: {} }, sync }),
+    NodeModule.forRoot({ registry, binding: new HttpBinding('t'.repeat(43)), templates: [], openapi: { document: {} }, sync, network: { kind: 'loopback' } }),
     { logger: errors, abortOnError: false },
   );
   let open = true;

@@ -1,6 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_POW_DIFFICULTY, DEFAULT_TOR_CONTROL, DEFAULT_TOR_SOCKS, MAX_POW_DIFFICULTY } from '@pursuance/tapir';
+import {
+  ACN_SETTINGS,
+  AcnConfigFileSchema,
+  DEFAULT_POW_DIFFICULTY,
+  MAX_POW_DIFFICULTY,
+  TOR_CONTROL_PASSWORD_ENV,
+  TOR_CONTROL_PASSWORD_FILE_FLAG,
+  acnConfigFromFlags,
+  flagAttribute,
+  type AcnConfig,
+} from '@pursuance/tapir';
 import { z } from 'zod';
 import { DaemonError, ExitCode } from './errors.js';
 import type { LogLevel } from './logger.js';
@@ -23,11 +33,10 @@ export interface RelayConfig {
   readonly maxPendingHandshakes: number;
   readonly handshakeTimeoutMs: number;
   readonly logLevel: LogLevel;
-  readonly tor: boolean;
-  readonly torControl: string;
-  readonly torSocks: string;
-  readonly torCookie: string | undefined;
-  readonly loopbackRegistry: string | undefined;
+  /** The network: loopback, a tor the operator runs, or one we start (tapir's shared settings). */
+  readonly acn: AcnConfig;
+  /** --tor-control-password-file: read at start, never a flag value. */
+  readonly torControlPasswordFile: string | undefined;
 }
 
 export const DEFAULTS = {
@@ -40,9 +49,6 @@ export const DEFAULTS = {
   maxPendingHandshakes: 64,
   handshakeTimeoutMs: 30_000,
   logLevel: 'info' as LogLevel,
-  tor: false,
-  torControl: DEFAULT_TOR_CONTROL,
-  torSocks: DEFAULT_TOR_SOCKS,
 } as const;
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -69,11 +75,9 @@ export const ConfigFileSchema = z.strictObject({
   maxPendingHandshakes: int(...RANGES.maxPendingHandshakes).optional(),
   handshakeTimeoutMs: int(...RANGES.handshakeTimeoutMs).optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
-  tor: z.boolean().optional(),
-  torControl: z.string().min(1).optional(),
-  torSocks: z.string().min(1).optional(),
-  torCookie: z.string().min(1).optional(),
-  loopbackRegistry: z.string().min(1).optional(),
+  torControlPasswordFile: z.string().min(1).optional(),
+  // The network keys every program shares (tor, torControl, bridges, …; see tapir's ACN_SETTINGS).
+  ...AcnConfigFileSchema.shape,
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 
@@ -88,9 +92,23 @@ function integer(name: keyof typeof RANGES) {
   };
 }
 
+/** The shared network flags (tapir's ACN_SETTINGS), as commander options. */
+function withNetworkOptions(command: Command): Command {
+  for (const setting of ACN_SETTINGS) {
+    const option = new Option(setting.flag, setting.description).env(setting.env);
+    if (setting.kind === 'list') option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+    command.addOption(option);
+  }
+  return command.addOption(
+    new Option(TOR_CONTROL_PASSWORD_FILE_FLAG, `control password of a tor you run, from a file (or ${TOR_CONTROL_PASSWORD_ENV})`).env(
+      'PURSUANCE_TOR_CONTROL_PASSWORD_FILE',
+    ),
+  );
+}
+
 /** The commander definition of `pursuance-relay` (flags, env vars, help text). */
 export function relayProgram(): Command {
-  return new Command('pursuance-relay')
+  return withNetworkOptions(new Command('pursuance-relay'))
     .description(
       'Untrusted Cwtch-style relay: a token service (proof of work → blinded Privacy Pass tokens) and a message board ' +
         '(store-and-forward of fixed-size group ciphertexts), on two onion services. Prints its key bundle on start.',
@@ -141,11 +159,6 @@ export function relayProgram(): Command {
         .argParser(integer('handshakeTimeoutMs')),
     )
     .addOption(new Option('--log-level <level>', 'JSON log level on stderr').choices(LOG_LEVELS).env('PURSUANCE_RELAY_LOG_LEVEL').default(DEFAULTS.logLevel))
-    .addOption(new Option('--tor', 'publish on a tor daemon instead of the loopback network').env('PURSUANCE_RELAY_TOR'))
-    .addOption(new Option('--tor-control <host:port>', 'tor control port').env('PURSUANCE_TOR_CONTROL').default(DEFAULTS.torControl))
-    .addOption(new Option('--tor-socks <host:port>', 'tor SOCKS port').env('PURSUANCE_TOR_SOCKS').default(DEFAULTS.torSocks))
-    .addOption(new Option('--tor-cookie <path>', 'tor control auth cookie file (default: what tor announces)').env('PURSUANCE_TOR_COOKIE'))
-    .addOption(new Option('--loopback-registry <dir>', 'directory shared by loopback peers on this machine').env('PURSUANCE_LOOPBACK_REGISTRY'))
     .addHelpText(
       'after',
       `
@@ -182,12 +195,26 @@ export function resolveConfig(opts: Record<string, unknown>, sourceOf: (key: str
     maxPendingHandshakes: pick('maxPendingHandshakes', DEFAULTS.maxPendingHandshakes),
     handshakeTimeoutMs: pick('handshakeTimeoutMs', DEFAULTS.handshakeTimeoutMs),
     logLevel: pick('logLevel', DEFAULTS.logLevel),
-    tor: pick('tor', DEFAULTS.tor),
-    torControl: pick('torControl', DEFAULTS.torControl),
-    torSocks: pick('torSocks', DEFAULTS.torSocks),
-    torCookie: pick('torCookie', undefined),
-    loopbackRegistry: pick('loopbackRegistry', undefined),
+    torControlPasswordFile: pick('torControlPasswordFile', undefined),
+    acn: resolveNetwork(opts, sourceOf, file),
   };
+}
+
+/**
+ * The network settings: each from its flag or environment variable, else the config file. A
+ * managed tor keeps its state in `<data dir>/tor` unless told otherwise.
+ */
+function resolveNetwork(opts: Record<string, unknown>, sourceOf: (key: string) => ValueSource, file: ConfigFile): AcnConfig {
+  const fromFlags = acnConfigFromFlags(opts);
+  const merged: Record<string, unknown> = {};
+  for (const setting of ACN_SETTINGS) {
+    const attribute = flagAttribute(setting.flag);
+    const flagged = sourceOf(attribute) === 'cli' || sourceOf(attribute) === 'env';
+    const value = flagged ? fromFlags[setting.key] : (file[setting.key] ?? fromFlags[setting.key]);
+    if (value !== undefined) merged[setting.key] = value;
+  }
+  if (file.torControlPassword !== undefined) merged.torControlPassword = file.torControlPassword;
+  return merged;
 }
 
 export async function readConfigFile(path: string): Promise<ConfigFile> {

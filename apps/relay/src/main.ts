@@ -4,7 +4,7 @@ import { CommanderError } from 'commander';
 import { readConfigFile, relayProgram, resolveConfig } from './config.js';
 import { DaemonError, ExitCode } from './errors.js';
 import { code, createLogger } from './logger.js';
-import { readRelayPassword } from './password.js';
+import { readRelayPassword, readTorControlPassword } from './password.js';
 import { RelayDaemon } from './relay-daemon.js';
 
 /**
@@ -16,12 +16,21 @@ const program = relayProgram().exitOverride().showHelpAfterError();
 const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 let signalled: (signal: NodeJS.Signals) => void = () => undefined;
 const stopRequested = new Promise<NodeJS.Signals>((resolve) => (signalled = resolve));
+// A signal during start-up (a managed tor still bootstrapping) aborts the start.
+const starting = new AbortController();
+/** How long a graceful stop may take: whatever the network does, a stopped relay exits. */
+const STOP_BUDGET_MS = 4_000;
 let signalCount = 0;
 for (const signal of signals) {
   process.on(signal, () => {
     // A second signal means "now": skip the graceful path.
     if (++signalCount > 1) process.exit(ExitCode.failure);
+    starting.abort();
     signalled(signal);
+    setTimeout(() => {
+      process.stderr.write(`pursuance-relay: stopping took over ${STOP_BUDGET_MS / 1000} s; exiting\n`);
+      process.exit(ExitCode.failure);
+    }, STOP_BUDGET_MS).unref();
   });
 }
 
@@ -30,7 +39,14 @@ program.action(async (opts: Record<string, unknown>) => {
   const config = resolveConfig(opts, (key) => program.getOptionValueSource(key), file);
   const log = createLogger(config.logLevel);
   const password = await readRelayPassword(config.passwordFile);
-  const daemon = await RelayDaemon.start({ config, password, log });
+  const torControlPassword = await readTorControlPassword(config.torControlPasswordFile);
+  const daemon = await RelayDaemon.start({
+    config,
+    password,
+    log,
+    signal: starting.signal,
+    ...(torControlPassword !== undefined ? { torControlPassword } : {}),
+  });
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   out(`board ${daemon.relay.bundle.boardOnion}`);
   out(`token-service ${daemon.relay.bundle.tokenOnion}`);

@@ -1,4 +1,5 @@
 import { isPasswordError, readPassword } from '@pursuance/password';
+import { TOR_CONTROL_PASSWORD_ENV } from '@pursuance/tapir';
 import { DaemonError, ExitCode } from './errors.js';
 
 export const PASSWORD_ENV = 'PURSUANCE_RELAY_PASSWORD';
@@ -13,6 +14,17 @@ export async function readRelayPassword(passwordFile: string | undefined, env: N
     return await readPassword({ file: passwordFile, envName: PASSWORD_ENV, env, interactive: false, subject: 'relay' }, 'unlock');
   } catch (err) {
     if (isPasswordError(err)) throw new DaemonError(err.message, ExitCode.usage, { cause: err });
+    throw err;
+  }
+}
+
+/** An external tor's control password, if one is given (--tor-control-password-file, else its environment variable). */
+export async function readTorControlPassword(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  if (file === undefined && env[TOR_CONTROL_PASSWORD_ENV] === undefined) return undefined;
+  try {
+    return await readPassword({ file, envName: TOR_CONTROL_PASSWORD_ENV, env, interactive: false }, 'unlock');
+  } catch (err) {
+    if (isPasswordError(err)) throw new DaemonError(err.message.replace('--password-file', '--tor-control-password-file'), ExitCode.usage, { cause: err });
     throw err;
   }
 }

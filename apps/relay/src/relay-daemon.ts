@@ -2,7 +2,17 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ScryptParams } from '@pursuance/crypto';
 import { MESSAGES_PER_MB, RelayServer, relayCause } from '@pursuance/relay';
-import { AcnConfigError, acnFromConfig, type ACN } from '@pursuance/tapir';
+import {
+  AcnConfigError,
+  TorAbortedError,
+  TorBootstrapTimeoutError,
+  TorLaunchError,
+  TorNotFoundError,
+  openAcn,
+  type ACN,
+  type AcnConfig,
+  type AcnStatus,
+} from '@pursuance/tapir';
 import type { RelayConfig } from './config.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { DaemonError, ExitCode } from './errors.js';
@@ -17,6 +27,10 @@ export interface RelayDaemonOptions {
   readonly log: Logger;
   /** Only for tests: cheaper scrypt when creating keys. */
   readonly scryptParams?: ScryptParams;
+  /** An external tor's control password (from --tor-control-password-file or the environment). */
+  readonly torControlPassword?: string;
+  /** Aborts a managed tor's bootstrap (a signal during start-up). */
+  readonly signal?: AbortSignal;
 }
 
 export function databasePath(dataDir: string): string {
@@ -81,14 +95,9 @@ export class RelayDaemon {
         throw new DaemonError(`cannot open the relay database: ${(cause as Error).message}`, ExitCode.storage, { cause });
       }
       cleanups.push(() => store.close());
-      let acn: ACN;
-      try {
-        acn = acnFromConfig(config);
-      } catch (cause) {
-        if (cause instanceof AcnConfigError) throw new DaemonError(cause.message, ExitCode.usage, { cause });
-        throw cause;
-      }
+      const acn = await openNetwork(config, options);
       cleanups.push(() => acn.close());
+      watchNetwork(acn, log);
       let relay: RelayServer;
       try {
         relay = await RelayServer.start({
@@ -160,6 +169,45 @@ export class RelayDaemon {
     })();
     return this.#stopping;
   }
+}
+
+/**
+ * The relay's network: loopback, the operator's tor, or a tor of its own under `<data dir>/tor`
+ * (bootstrap progress logged). Failures map to the documented exit codes: bad settings 2, tor
+ * missing or failing to start 1, tor not reaching the network in time 4.
+ */
+async function openNetwork(config: RelayConfig, options: RelayDaemonOptions): Promise<ACN> {
+  const { acn: given } = config;
+  const managed = given.tor === true && given.torControl === undefined && given.torPreset === undefined;
+  const acnConfig: AcnConfig = {
+    ...given,
+    ...(managed && given.torDataDir === undefined ? { torDataDir: join(config.dataDir, 'tor') } : {}),
+    ...(options.torControlPassword !== undefined ? { torControlPassword: options.torControlPassword } : {}),
+  };
+  try {
+    return await openAcn(acnConfig, {
+      signal: options.signal,
+      onProgress: (p) => options.log.info('tor.bootstrap', { progress: p.progress, phase: code(p.tag) }),
+    });
+  } catch (cause) {
+    if (cause instanceof AcnConfigError) throw new DaemonError(cause.message, ExitCode.usage, { cause });
+    if (cause instanceof TorBootstrapTimeoutError) throw new DaemonError(cause.message, ExitCode.network, { cause });
+    if (cause instanceof TorNotFoundError || cause instanceof TorLaunchError || cause instanceof TorAbortedError) {
+      throw new DaemonError(cause.message, ExitCode.failure, { cause });
+    }
+    throw cause;
+  }
+}
+
+/** Logs the network going down and coming back (a tor restart): the relay itself keeps running and re-publishes. */
+function watchNetwork(acn: ACN, log: Logger): void {
+  let last: AcnStatus['state'] | undefined;
+  acn.onStatus?.((status) => {
+    if (status.state === last) return;
+    last = status.state;
+    if (status.state === 'down') log.warn('network.down', { outages: status.outages, code: code(status.lastError ?? 'unknown') });
+    else if (status.state === 'up') log.info('network.up', { outages: status.outages });
+  });
 }
 
 /** Metrics and debug logs for relay events: counts and codes only. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ACN_SETTINGS } from '@pursuance/tapir';
 import { DEFAULTS, relayProgram, resolveConfig, type ConfigFile } from '../src/config.js';
 
 /** Parse argv + env with the real commander definition, then merge the config file. */
@@ -25,18 +26,27 @@ describe('relay configuration', () => {
       maxStorageMb: 0,
       metrics: true,
       metricsPort: 9464,
-      tor: false,
+      acn: {},
       logLevel: 'info',
     });
   });
 
   it('takes the config file over defaults, env over the file, and flags over env', () => {
     const file: ConfigFile = { powDifficulty: 20, maxStorageMb: 5, metricsPort: 9000, logLevel: 'warn', tor: true };
-    expect(configFrom([], {}, file)).toMatchObject({ powDifficulty: 20, maxStorageMb: 5, metricsPort: 9000, logLevel: 'warn', tor: true });
+    expect(configFrom([], {}, file)).toMatchObject({ powDifficulty: 20, maxStorageMb: 5, metricsPort: 9000, logLevel: 'warn', acn: { tor: true } });
     expect(configFrom([], { PURSUANCE_RELAY_POW_DIFFICULTY: '12' }, file)).toMatchObject({ powDifficulty: 12, maxStorageMb: 5 });
     expect(configFrom(['--pow-difficulty', '8'], { PURSUANCE_RELAY_POW_DIFFICULTY: '12' }, file)).toMatchObject({ powDifficulty: 8 });
     expect(configFrom(['--no-metrics'], {}, { metrics: true })).toMatchObject({ metrics: false });
     expect(configFrom(['--max-storage-mb', '0'], {}, file)).toMatchObject({ maxStorageMb: 0 });
+  });
+
+  it('takes every shared network setting (tapir ACN_SETTINGS) from flags, env or the file, flags first', () => {
+    const flags = relayProgram().options.map((o) => o.long);
+    for (const s of ACN_SETTINGS) expect(flags).toContain(s.flag.split(' ')[0]);
+    const file: ConfigFile = { tor: true, bridges: ['from file'], torrcLines: ['A 1'], torControlPassword: 'in the file' };
+    expect(configFrom([], {}, file).acn).toEqual({ tor: true, bridges: ['from file'], torrcLines: ['A 1'], torControlPassword: 'in the file' });
+    expect(configFrom(['--bridge', 'x', '--bridge', 'y'], {}, file).acn).toMatchObject({ bridges: ['x', 'y'], torrcLines: ['A 1'] });
+    expect(configFrom([], { PURSUANCE_TOR_PRESET: 'tor-browser' }, file).acn).toMatchObject({ torPreset: 'tor-browser', tor: true });
   });
 
   it('refuses out-of-range and non-numeric values', () => {

@@ -20,7 +20,12 @@ export type TapirErrorCode =
   | 'PROOF_OF_WORK_INVALID'
   | 'PROOF_OF_WORK_TOO_HARD'
   | 'PROTOCOL_VIOLATION'
-  | 'TOO_MANY_CONNECTIONS';
+  | 'TOO_MANY_CONNECTIONS'
+  | 'TOR_CONFIG'
+  | 'TOR_NOT_FOUND'
+  | 'TOR_LAUNCH'
+  | 'TOR_BOOTSTRAP_TIMEOUT'
+  | 'TOR_ABORTED';
 
 export class TapirError extends Error {
   public readonly code: TapirErrorCode;
@@ -154,5 +159,41 @@ export class ProtocolViolationError extends TapirError {
 export class TooManyConnectionsError extends TapirError {
   public constructor(limit: number) {
     super('TOO_MANY_CONNECTIONS', `connection limit of ${limit} reached`);
+  }
+}
+
+/** A managed tor's configuration (a torrc line, a bridge line, the transport plugin) is refused;
+ * the message says why and where, never the value itself (bridge lines are semi-secret). */
+export class TorConfigError extends TapirError {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super('TOR_CONFIG', message, options);
+  }
+}
+
+/** The tor binary to launch does not exist or is not executable. */
+export class TorNotFoundError extends TapirError {
+  public constructor(message: string) {
+    super('TOR_NOT_FOUND', message);
+  }
+}
+
+/** A managed tor could not be started, or exited before it was ready. */
+export class TorLaunchError extends TapirError {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super('TOR_LAUNCH', message, options);
+  }
+}
+
+/** A managed tor did not finish bootstrapping in time (it has been stopped). */
+export class TorBootstrapTimeoutError extends TapirError {
+  public constructor(message: string) {
+    super('TOR_BOOTSTRAP_TIMEOUT', message);
+  }
+}
+
+/** Launching a managed tor was cancelled by the caller's AbortSignal (it has been stopped). */
+export class TorAbortedError extends TapirError {
+  public constructor(message = 'launching tor was aborted') {
+    super('TOR_ABORTED', message);
   }
 }

@@ -43,6 +43,34 @@ export { type Application, ApplicationChain } from './application.js';
 export { AuthApp } from './auth.js';
 export { DEFAULT_POW_DIFFICULTY, MAX_POW_DIFFICULTY, ProofOfWorkApp } from './pow.js';
 export { TapirService, type TapirServiceOptions } from './service.js';
-export type { ACN } from './acn/acn.js';
+export type { ACN, ACNListener, AcnState, AcnStatus, BootstrapStatus, ListenOptions, OpenOptions, TorStatus } from './acn/acn.js';
+export { type OpenRetryInfo, type ReconnectFailureInfo, TorACN, type TorACNOptions } from './acn/tor-acn.js';
+export type { ReconnectPolicy, TorACNClock } from './acn/tor-control-backoff.js';
 export { LoopbackACN } from './acn/loopback-acn.js';
-export { type AcnConfig, DEFAULT_TOR_CONTROL, DEFAULT_TOR_SOCKS, acnFromConfig } from './acn/acn-config.js';
+export {
+  type AcnConfig,
+  type AcnPlan,
+  DEFAULT_TOR_CONTROL,
+  DEFAULT_TOR_SOCKS,
+  type ManagedTorPlan,
+  type OpenAcnOptions,
+  type TorPreset,
+  type TorPresetName,
+  acnFromConfig,
+  openAcn,
+  planAcn,
+  readTorrcFile,
+  torPreset,
+} from './acn/acn-config.js';
+export { type LaunchTorOptions, type ManagedTor, type TorBootstrapProgress, type TorExit, findTorBinary, launchTor } from './acn/managed-tor.js';
+export { ManagedTorACN } from './acn/managed-tor-acn.js';
+export {
+  ACN_SETTINGS,
+  AcnConfigFileSchema,
+  acnConfigFromFlags,
+  flagAttribute,
+  TOR_CONTROL_PASSWORD_ENV,
+  TOR_CONTROL_PASSWORD_FILE_FLAG,
+  type AcnSetting,
+} from './acn/acn-settings.js';
+export { TorAbortedError, TorBootstrapTimeoutError, TorConfigError, TorLaunchError, TorNotFoundError } from './errors.js';

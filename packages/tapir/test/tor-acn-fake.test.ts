@@ -45,7 +45,7 @@ describe('TorACN with a fake tor', () => {
     expect(listener.onion).toBe(a.onion);
     const add = tor.commands.find((c) => c.startsWith('ADD_ONION'))!;
     expect(add).toMatch(/^ADD_ONION ED25519-V3:\S{88} Flags=DiscardPK Port=9878,127\.0\.0\.1:\d+$/);
-    expect(tor.commands).toContain('SETEVENTS HS_DESC');
+    expect(tor.commands).toContain('SETEVENTS HS_DESC STATUS_CLIENT');
     await listener.close();
     expect(tor.commands.at(-1)).toBe(`DEL_ONION ${a.onion}`);
   });

@@ -1,7 +1,9 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { Identity, InvalidOnionAddressError, parseOnionName } from '@pursuance/crypto';
 import { TapirError, TapirService } from '@pursuance/tapir';
-import { makeAcn, withAcnOptions, type AcnFlags } from '../acn-options.js';
+import { openNetwork, withAcnOptions, type AcnFlags } from '../acn-options.js';
 import { authOnly, echoServiceApp } from '../echo-app.js';
 import { CliError, ExitCode } from '../errors.js';
 import { loadProfileIdentity as loadIdentity } from '../profile.js';
@@ -18,7 +20,7 @@ export function echoCommand(): Command {
       .option('--password-file <file>', 'read the password from this file'),
   ).action(async (opts: AcnFlags & { dataDir: string; passwordFile?: string }) => {
     const identity = await loadIdentity(opts.dataDir, await readPassword(opts, 'unlock'));
-    const acn = makeAcn(opts);
+    const acn = await openNetwork(opts, { dataDir: opts.dataDir });
     const service = new TapirService(acn, identity);
     service.on('established', (conn) => process.stderr.write(`peer connected: ${conn.remoteOnion ?? '?'}\n`));
     service.on('connectionError', (_conn, error) => process.stderr.write(`connection refused: ${error.code}\n`));
@@ -43,7 +45,8 @@ export function echoCommand(): Command {
       if (err instanceof InvalidOnionAddressError) throw new CliError(`not an onion address: ${err.message}`, ExitCode.usage);
       throw err;
     }
-    const acn = makeAcn(opts);
+    // A throwaway identity has no data dir: a tor we start for it keeps its cache under tmp.
+    const acn = await openNetwork(opts, { dataDir: join(tmpdir(), 'pursuance-echo-send') });
     const client = new TapirService(acn, Identity.generate());
     try {
       const conn = await client.connect(onion, authOnly());

@@ -3,10 +3,17 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProfilePasswordError } from '@pursuance/node/identity';
 import { WeakPasswordError } from '@pursuance/password';
-import { makeAcn, withAcnOptions, type AcnFlags } from '../acn-options.js';
+import { openNetwork, withAcnOptions, type AcnFlags } from '../acn-options.js';
 import { CliError, ExitCode } from '../errors.js';
 import { readPassword } from '../password.js';
-import { untilSignal } from '../signals.js';
+import { stopWithin, untilSignal } from '../signals.js';
+
+/**
+ * How long a stop may take before the process exits anyway: everything acknowledged is already
+ * durable in SQLite, so a network that will not let go (an unreachable relay, a hung tor) must
+ * not keep a stopped node alive.
+ */
+const SHUTDOWN_BUDGET_MS = 4_000;
 
 export function nodeCommand(): Command {
   const cmd = new Command('node').description('run your local pursuance node');
@@ -26,7 +33,10 @@ export function nodeCommand(): Command {
     const password = await readPassword(opts, fresh ? 'create' : 'unlock');
     // NestJS loads only for this command, keeping the rest of the CLI quick to start.
     const { startNode } = await import('@pursuance/node');
-    const acn = makeAcn(opts);
+    // Ctrl-C while tor bootstraps stops tor too (the launch is aborted, no tor is left running).
+    const starting = new AbortController();
+    void untilSignal().then(() => starting.abort());
+    const acn = await openNetwork(opts, { dataDir: opts.dataDir, signal: starting.signal });
     let node;
     try {
       node = await startNode({
@@ -48,8 +58,11 @@ export function nodeCommand(): Command {
     const stopped = untilSignal();
     process.stdout.write(`node ${node.identity.onion}\ndashboard ${node.url}/\ntoken ${node.token}\n`);
     await stopped;
-    await node.close();
-    await acn.close();
+    const running = node;
+    await stopWithin(SHUTDOWN_BUDGET_MS, async () => {
+      await running.close();
+      await acn.close();
+    });
   });
   return cmd;
 }

@@ -3,6 +3,7 @@ import type {
   FeedItem,
   IngestReport,
   MemberModel,
+  NetworkView,
   NewTaskInput,
   OwnRejection,
   PursuanceSummary,
@@ -127,5 +128,6 @@ export class ApiClient {
   /** Join the group named by an invite: the relay then replays the pursuance's history into this node. */
   public acceptInvite = (invite: string) => this.request<{ pursuanceId: string }>('POST', '/api/invites/accept', { invite });
   public syncStatus = (id: string) => this.request<SyncStatus>('GET', this.#p(id, '/sync'));
+  public network = () => this.request<NetworkView>('GET', '/api/network');
   public rebuild = () => this.request<{ pursuances: number; events: number; seconds: number }>('POST', '/api/admin/rebuild');
 }

@@ -1,9 +1,10 @@
 import { reactive, ref, type Ref } from 'vue';
-import type { ChangedEvent, ProgressEvent, SyncHealthEvent } from './types.js';
+import type { ChangedEvent, NetworkStatus, ProgressEvent, SyncHealthEvent } from './types.js';
 
 /**
  * The node's server-sent events (/api/stream): `changed` when a pursuance gained events,
- * `sync` when its sync health changed, `progress` for replay and resync, `ping` every 15 s. EventSource cannot send headers, so the
+ * `sync` when its sync health changed, `network` with the node's tor status when it changes,
+ * `progress` for replay and resync, `ping` every 15 s. EventSource cannot send headers, so the
  * token goes in the query string (the node accepts that for GET /api/stream only).
  */
 export type LiveStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -24,6 +25,8 @@ export interface Live {
   /** When the last `changed` event arrived from outside this node (import, sync), per pursuance. */
   readonly lastRemote: Record<string, number>;
   readonly lastEventAt: Ref<number | null>;
+  /** The node's latest network status as pushed (null until the first `network` event). */
+  readonly network: Ref<NetworkStatus | null>;
   connect(token: string): void;
   disconnect(): void;
   onChanged(listener: (e: ChangedEvent) => void): () => void;
@@ -37,6 +40,7 @@ export function createLive(factory: EventSourceFactory = (url) => new EventSourc
   const progress = reactive<Record<string, ProgressEvent>>({});
   const lastRemote = reactive<Record<string, number>>({});
   const lastEventAt = ref<number | null>(null);
+  const network = ref<NetworkStatus | null>(null);
   const listeners = new Set<(e: ChangedEvent) => void>();
   const syncListeners = new Set<(e: SyncHealthEvent) => void>();
   let source: EventSourceLike | null = null;
@@ -54,6 +58,7 @@ export function createLive(factory: EventSourceFactory = (url) => new EventSourc
     progress,
     lastRemote,
     lastEventAt,
+    network,
     connect(token: string) {
       source?.close();
       status.value = 'connecting';
@@ -84,6 +89,12 @@ export function createLive(factory: EventSourceFactory = (url) => new EventSourc
         const data = parse<ProgressEvent>(e);
         if (!data) return;
         progress[`${data.job}:${data.pursuanceId}`] = data;
+      });
+      s.addEventListener('network', (e) => {
+        const data = parse<NetworkStatus>(e);
+        if (!data) return;
+        lastEventAt.value = clock();
+        network.value = data;
       });
       s.addEventListener('ping', () => {
         lastEventAt.value = clock();

@@ -190,3 +190,21 @@ export interface ProgressEvent {
   readonly done: number;
   readonly total: number;
 }
+
+/** The node's network status (GET /api/network, SSE `network`; tapir's AcnStatus). */
+export interface NetworkStatus {
+  readonly state: 'connecting' | 'up' | 'down' | 'closed';
+  readonly bootstrap: { readonly progress: number; readonly summary: string } | null;
+  readonly version: string | null;
+  readonly circuitsOk: boolean;
+  readonly outages: number;
+  readonly lastDownAt: number | null;
+  readonly lastUpAt: number | null;
+  readonly lastError: string | null;
+}
+
+/** GET /api/network (apps/node/src/network/network-status.ts). */
+export interface NetworkView {
+  readonly kind: 'loopback' | 'tor';
+  readonly status: NetworkStatus | null;
+}

@@ -2,12 +2,12 @@ import { Controller, Inject, Sse, type MessageEvent } from '@nestjs/common';
 import { EventBus, ofType } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { interval, map, merge, type Observable } from 'rxjs';
-import { ProgressEvent, PursuanceChangedEvent, SyncHealthEvent } from '../events.js';
+import { NetworkStatusEvent, ProgressEvent, PursuanceChangedEvent, SyncHealthEvent } from '../events.js';
 
 /**
  * Server-sent events: `changed` when a pursuance gained events (the dashboard refetches),
  * `sync` when its sync health changed (relay link, gaps; the dashboard refetches the sync
- * status), `progress` for long jobs (replay, resync), and a `ping` every 15 s to keep proxies and the
+ * status), `network` with the node's tor status whenever it changes (down, up, bootstrap), `progress` for long jobs (replay, resync), and a `ping` every 15 s to keep proxies and the
  * browser from timing the stream out. EventSource cannot send headers, so this route takes
  * the token as a query parameter (see SecurityGuard).
  */
@@ -31,7 +31,11 @@ export class StreamController {
       ofType(SyncHealthEvent),
       map((e) => ({ type: 'sync', data: { pursuanceId: e.pursuanceId } })),
     );
+    const network = this.events.pipe(
+      ofType(NetworkStatusEvent),
+      map((e) => ({ type: 'network', data: e.status })),
+    );
     const ping = interval(15_000).pipe(map(() => ({ type: 'ping', data: {} })));
-    return merge(changed, health, progress, ping);
+    return merge(changed, health, progress, network, ping);
   }
 }

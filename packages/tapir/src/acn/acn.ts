@@ -14,8 +14,9 @@ export interface ACN {
   /**
    * Publish an onion service for `identity` on virtual port `port`; every inbound stream is
    * handed to `onConnection`. Resolves once the service is reachable by other ACN users.
+   * Rejects with an AcnError subclass on timeout, when `options.signal` aborts, or on close().
    */
-  listen(identity: Identity, port: number, onConnection: (socket: Socket) => void): Promise<ACNListener>;
+  listen(identity: Identity, port: number, onConnection: (socket: Socket) => void, options?: ListenOptions): Promise<ACNListener>;
 
   /** Open a stream to `onion`:`port`. Rejects with an AcnError subclass when unreachable. */
   open(onion: OnionName, port: number, options?: OpenOptions): Promise<Socket>;
@@ -23,8 +24,15 @@ export interface ACN {
   /** Progress 0–100 (100 = ready) and a human-readable summary, as tor reports bootstrap. */
   bootstrapStatus(): Promise<BootstrapStatus>;
 
-  /** Close every listener this ACN opened and release its resources. */
+  /** Close every listener this ACN opened and release its resources; ends every listen() and
+   * open() still in flight (AcnClosedError) instead of letting them run to their timeouts. */
   close(): Promise<void>;
+
+  /** Health of the network underneath, for apps to show without knowing the ACN's kind. */
+  status?(): AcnStatus;
+
+  /** Called with the new status on every change; returns an unsubscribe function. */
+  onStatus?(listener: (status: AcnStatus) => void): () => void;
 }
 
 export interface ACNListener {
@@ -32,6 +40,13 @@ export interface ACNListener {
   readonly port: number;
   /** Stop accepting; unpublish the service. Existing streams are left to their owners. */
   close(): Promise<void>;
+}
+
+export interface ListenOptions {
+  /** Abandon publishing (AcnClosedError); the local listener and the onion are removed. */
+  readonly signal?: AbortSignal;
+  /** Give up publishing after this many milliseconds (default: the ACN's publish timeout). */
+  readonly timeoutMs?: number;
 }
 
 export interface OpenOptions {
@@ -44,3 +59,29 @@ export interface BootstrapStatus {
   readonly progress: number;
   readonly summary: string;
 }
+
+/**
+ * 'connecting': never connected yet; 'up': connected (onions published); 'down': the connection
+ * was lost and is being re-established; 'closed': close() was called.
+ */
+export type AcnState = 'connecting' | 'up' | 'down' | 'closed';
+
+export interface AcnStatus {
+  readonly state: AcnState;
+  /** Last known bootstrap progress; null while unknown (e.g. while tor is unreachable). */
+  readonly bootstrap: BootstrapStatus | null;
+  /** The network daemon's version (tor's), when it told us. */
+  readonly version: string | null;
+  /** Whether tor reports an established circuit (GETINFO status/circuit-established). */
+  readonly circuitsOk: boolean;
+  /** How many times the connection went from up to down. */
+  readonly outages: number;
+  /** Epoch milliseconds of the last loss and of the last (re)connection. */
+  readonly lastDownAt: number | null;
+  readonly lastUpAt: number | null;
+  /** Stable error code (TapirErrorCode) of the last failure; never a message or a secret. */
+  readonly lastError: string | null;
+}
+
+/** The status of a TorACN (the same shape every ACN reports). */
+export type TorStatus = AcnStatus;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Identity, OnionName } from '@pursuance/crypto';
 import { AcnClosedError, AcnTimeoutError, AcnUnreachableError } from '../errors.js';
-import type { ACN, ACNListener, BootstrapStatus, OpenOptions } from './acn.js';
+import type { ACN, ACNListener, AcnStatus, BootstrapStatus, OpenOptions } from './acn.js';
 
 /**
  * Development/test ACN: "onion services" are TCP listeners on 127.0.0.1, found through a
@@ -23,6 +23,7 @@ export class LoopbackACN implements ACN {
   public readonly kind = 'loopback' as const;
   readonly #registry: string;
   readonly #listeners = new Set<ACNListener>();
+  readonly #statusListeners = new Set<(status: AcnStatus) => void>();
   #closed = false;
 
   public constructor(options: { registryDir?: string } = {}) {
@@ -102,8 +103,32 @@ export class LoopbackACN implements ACN {
     return Promise.resolve({ progress: 100, summary: 'loopback network ready' });
   }
 
+  /** Nothing underneath can go down: 'up' until close(). */
+  public status(): AcnStatus {
+    return Object.freeze({
+      state: this.#closed ? 'closed' : 'up',
+      bootstrap: { progress: 100, summary: 'loopback network ready' },
+      version: null,
+      circuitsOk: !this.#closed,
+      outages: 0,
+      lastDownAt: null,
+      lastUpAt: null,
+      lastError: null,
+    });
+  }
+
+  public onStatus(listener: (status: AcnStatus) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => {
+      this.#statusListeners.delete(listener);
+    };
+  }
+
   public async close(): Promise<void> {
-    this.#closed = true;
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const listener of [...this.#statusListeners]) listener(this.status());
+    }
     await Promise.allSettled([...this.#listeners].map((l) => l.close()));
   }
 }

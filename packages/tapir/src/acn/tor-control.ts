@@ -32,6 +32,8 @@ export interface TorControlOptions {
   /** Longest wait for the reply to one command (default 30 s). */
   readonly commandTimeoutMs?: number;
   readonly limits?: Partial<ReplyParserLimits>;
+  /** Abandons a connection attempt still in progress (AcnClosedError). */
+  readonly signal?: AbortSignal;
 }
 
 export interface TorAuthOptions {
@@ -115,18 +117,31 @@ export class TorControlClient {
   public static connect(options: TorControlOptions): Promise<TorControlClient> {
     const host = options.host ?? '127.0.0.1';
     const timeoutMs = options.connectTimeoutMs ?? 10_000;
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(new AcnClosedError('connecting to the tor control port was cancelled'));
     return new Promise((resolve, reject) => {
       const socket = connect({ host, port: options.port });
+      const settle = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = (): void => {
+        settle();
+        socket.destroy();
+        reject(new AcnClosedError('connecting to the tor control port was cancelled'));
+      };
       const timer = setTimeout(() => {
+        settle();
         socket.destroy();
         reject(new AcnTimeoutError(`tor control port ${host}:${options.port} did not accept a connection in ${timeoutMs} ms`));
       }, timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
       socket.once('error', (err) => {
-        clearTimeout(timer);
+        settle();
         reject(new AcnControlError(`cannot connect to the tor control port ${host}:${options.port}`, { cause: err }));
       });
       socket.once('connect', () => {
-        clearTimeout(timer);
+        settle();
         socket.removeAllListeners('error');
         socket.setNoDelay(true);
         resolve(new TorControlClient(socket, options));
@@ -341,6 +356,20 @@ export class TorControlClient {
     return { progress, tag: args.values.get('TAG') ?? '', summary: args.values.get('SUMMARY') ?? '' };
   }
 
+  /** GETINFO status/circuit-established: whether tor has built a circuit recently. */
+  public async circuitEstablished(): Promise<boolean> {
+    const raw = (await this.getInfo(['status/circuit-established'])).get('status/circuit-established');
+    if (raw !== '0' && raw !== '1') throw new AcnControlError('malformed tor control reply: bad status/circuit-established');
+    return raw === '1';
+  }
+
+  /** GETINFO version: tor's version string (bounded, printable ASCII). */
+  public async version(): Promise<string> {
+    const raw = (await this.getInfo(['version'])).get('version') ?? '';
+    if (!/^[\x20-\x7e]{1,100}$/.test(raw)) throw new AcnControlError('malformed tor control reply: bad version');
+    return raw;
+  }
+
   /** SETEVENTS replaces the whole subscription set of this connection. */
   public async setEvents(events: readonly string[]): Promise<void> {
     if (!events.every((e) => EVENT_NAME.test(e))) throw new AcnControlError('invalid event name');
@@ -414,6 +443,31 @@ export class TorControlClient {
     });
   }
 }
+/** What a STATUS_CLIENT event says about tor's health (control-spec §4.1.10). */
+export type ClientStatusEvent = { readonly kind: 'bootstrap'; readonly phase: BootstrapPhase } | { readonly kind: 'circuits'; readonly established: boolean };
+
+/**
+ * Reads the STATUS_CLIENT events TorACN shows in its status: BOOTSTRAP progress and
+ * CIRCUIT_(NOT_)ESTABLISHED. Returns undefined for any other event; throws AcnControlError on a
+ * malformed BOOTSTRAP event. The summary is bounded and stripped of control characters.
+ */
+export function parseClientStatusEvent(event: ControlReply): ClientStatusEvent | undefined {
+  const text = event.lines[0]?.text ?? '';
+  if (!text.startsWith('STATUS_CLIENT ')) return undefined;
+  const args = parseReplyArgs(text);
+  const action = args.words[2];
+  if (action === 'CIRCUIT_ESTABLISHED') return { kind: 'circuits', established: true };
+  if (action === 'CIRCUIT_NOT_ESTABLISHED') return { kind: 'circuits', established: false };
+  if (action !== 'BOOTSTRAP') return undefined;
+  const raw = args.values.get('PROGRESS') ?? '';
+  const progress = /^\d{1,3}$/.test(raw) ? Number(raw) : NaN;
+  if (!(progress >= 0 && progress <= 100)) throw new AcnControlError('malformed tor control reply: bad bootstrap PROGRESS');
+  return {
+    kind: 'bootstrap',
+    phase: { progress, tag: truncate(args.values.get('TAG') ?? '', 64), summary: truncate(args.values.get('SUMMARY') ?? '', 200) },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------------

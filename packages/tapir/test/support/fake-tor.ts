@@ -72,17 +72,39 @@ export interface FakeTorOptions {
   /** Emit HS_DESC UPLOADED this many ms after ADD_ONION (undefined: never). */
   uploadAfterMs?: number;
   bootstrap?: string;
+  /** GETINFO version (default "0.4.9.11"). */
+  version?: string;
+  /** GETINFO status/circuit-established (default "1"). */
+  circuitEstablished?: string;
+  /**
+   * Answer a command with this raw text instead of the normal reply;
+   * undefined: behave normally. For hostile or broken control ports.
+   */
+  override?: (command: string, line: string) => string | undefined;
+  /** Read commands and never answer (a hung tor). */
+  silent?: boolean;
+}
+
+/** One command as the fake received it, with the number of the connection it came on. */
+export interface LoggedCommand {
+  readonly connection: number;
+  readonly line: string;
 }
 
 export class FakeTor {
   public readonly commands: string[] = [];
-  public readonly server: Server;
+  public readonly log: LoggedCommand[] = [];
+  public server: Server;
   public port = 0;
-  readonly #opts: FakeTorOptions;
+  /** Connections accepted so far (the first is number 1). */
+  public connections = 0;
+  /** Mutable: a test may change the behaviour between connections. */
+  public readonly options: FakeTorOptions;
   readonly #sockets = new Set<Socket>();
+  readonly #authenticated = new Set<Socket>();
 
   public constructor(opts: FakeTorOptions) {
-    this.#opts = opts;
+    this.options = opts;
     this.server = createServer((socket) => this.#serve(socket));
   }
 
@@ -96,9 +118,47 @@ export class FakeTor {
     await closeServer(this.server);
   }
 
+  /** Cut every control connection, as a tor that restarts or crashes does (and keep listening). */
+  public dropConnections(): void {
+    for (const s of this.#sockets) s.destroy();
+  }
+
+  /** tor is gone: connections are cut and the port refuses new ones until comeBack(). */
+  public async goDown(): Promise<void> {
+    await this.stop();
+  }
+
+  /** tor is back on the same port. */
+  public async comeBack(): Promise<void> {
+    this.server = createServer((socket) => this.#serve(socket));
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+  }
+
+  /** Send an asynchronous event (status 650) on every authenticated connection. */
+  public emitEvent(text: string): void {
+    for (const s of this.#authenticated) if (!s.destroyed) s.write(`650 ${text}\r\n`);
+  }
+
+  /** Control connections open right now. */
+  public get openConnections(): number {
+    return this.#sockets.size;
+  }
+
+  /** The commands of connection `n` (1-based). */
+  public commandsOf(n: number): string[] {
+    return this.log.filter((c) => c.connection === n).map((c) => c.line);
+  }
+
   #serve(socket: Socket): void {
     this.#sockets.add(socket);
-    socket.on('close', () => this.#sockets.delete(socket));
+    const connection = ++this.connections;
+    socket.on('close', () => {
+      this.#sockets.delete(socket);
+      this.#authenticated.delete(socket);
+    });
     socket.on('error', () => undefined);
     let buffered = '';
     let authenticated = false;
@@ -113,9 +173,15 @@ export class FakeTor {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 2);
         this.commands.push(line);
+        this.log.push({ connection, line });
         const [cmd, ...args] = line.split(' ');
-        const o = this.#opts;
-        if (cmd === 'PROTOCOLINFO') {
+        const o = this.options;
+        const overridden = cmd !== undefined ? o.override?.(cmd, line) : undefined;
+        if (o.silent === true) {
+          // say nothing
+        } else if (overridden !== undefined) {
+          send(overridden);
+        } else if (cmd === 'PROTOCOLINFO') {
           const cookieFile = o.cookieFileInReply !== undefined ? ` COOKIEFILE="${o.cookieFileInReply}"` : '';
           send(`250-PROTOCOLINFO 1\r\n250-AUTH METHODS=${o.methods}${cookieFile}\r\n250-VERSION Tor="0.4.9.11"\r\n250 OK\r\n`);
         } else if (cmd === 'AUTHCHALLENGE') {
@@ -146,6 +212,7 @@ export class FakeTor {
           }
           if (ok) {
             authenticated = true;
+            this.#authenticated.add(socket);
             send('250 OK\r\n');
           } else {
             send('515 Authentication failed: Password did not match HashedControlPassword value\r\n');
@@ -154,8 +221,15 @@ export class FakeTor {
         } else if (!authenticated) {
           send('514 Authentication required.\r\n');
           socket.end();
-        } else if (cmd === 'GETINFO' && args[0] === 'status/bootstrap-phase') {
-          send(`250-status/bootstrap-phase=${o.bootstrap ?? 'NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY="Done"'}\r\n250 OK\r\n`);
+        } else if (cmd === 'GETINFO') {
+          const known: Record<string, string> = {
+            'status/bootstrap-phase': o.bootstrap ?? 'NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY="Done"',
+            version: o.version ?? '0.4.9.11',
+            'status/circuit-established': o.circuitEstablished ?? '1',
+          };
+          const unknown = args.find((k) => known[k] === undefined);
+          if (unknown !== undefined) send(`552 Unrecognized key "${unknown}"\r\n`);
+          else send(`${args.map((k) => `250-${k}=${known[k]}\r\n`).join('')}250 OK\r\n`);
         } else if (cmd === 'SETEVENTS') {
           send('250 OK\r\n');
         } else if (cmd === 'ADD_ONION') {

@@ -1,0 +1,240 @@
+/**
+ * Managed tor (tapir launches and owns the system `tor`) on the private Tor network of
+ * test/tor/tornet.sh: it joins the network through extra torrc lines read from the network's own
+ * client torrc, bootstraps with reported progress, serves an onion that the network's client 1
+ * reaches, and is gone after stop. Then the same through a bridge that is in no consensus: a
+ * plain bridge, and obfs4 with Debian's obfs4proxy, where the managed tor's only OR connections
+ * are to the bridge.
+ *
+ * Needs the Debian `tor` package (and `obfs4proxy` for the obfs4 test); without them the tests
+ * FAIL (TorNotInstalledError / an install hint), never skip, like tor-acn.test.ts.
+ */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Identity } from '@pursuance/crypto';
+import { openAcn } from '../../packages/tapir/src/acn/acn-config.js';
+import { findExecutable, launchTor, type ManagedTor, type TorBootstrapProgress } from '../../packages/tapir/src/acn/managed-tor.js';
+import { ManagedTorACN } from '../../packages/tapir/src/acn/managed-tor-acn.js';
+import { TorACN } from '../../packages/tapir/src/acn/tor-acn.js';
+import { TorControlClient } from '../../packages/tapir/src/acn/tor-control.js';
+import { startTorBridge, startTorNetwork, torAcnOptions, torNetworkClientTorrcLines, type TorBridge, type TorNetwork } from '../tor/tornet.js';
+
+const PORT = 9878;
+
+function echo(socket: Socket): void {
+  socket.on('error', () => undefined);
+  socket.pipe(socket);
+}
+
+/** Write `payload` and read back exactly as many bytes. */
+function roundTrip(socket: Socket, payload: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      got += chunk.length;
+      if (got >= payload.length) resolve(Buffer.concat(chunks));
+    });
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error(`stream closed after ${got} of ${payload.length} bytes`)));
+    socket.write(payload);
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Progress must only go up, start below 100 and end at 100 ("done"). */
+function expectMonotonicToDone(seen: readonly TorBootstrapProgress[]): void {
+  expect(seen.length).toBeGreaterThan(1);
+  expect(seen[0]!.progress).toBeLessThan(100);
+  for (let i = 1; i < seen.length; i++) expect(seen[i]!.progress).toBeGreaterThanOrEqual(seen[i - 1]!.progress);
+  expect(seen.at(-1)).toMatchObject({ progress: 100, tag: 'done' });
+}
+
+describe('managed tor on a private Tor network', () => {
+  let network: TorNetwork | undefined;
+  let startError: unknown;
+  let joinLines: string[] = [];
+  let client1: TorACN | undefined;
+  let work: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'managed-tor-'));
+    try {
+      network = await startTorNetwork();
+      joinLines = await torNetworkClientTorrcLines(network);
+    } catch (err) {
+      // Rethrown by every test: a missing tor is N failures, not N skips.
+      startError = err;
+      return;
+    }
+    console.info(`[managed-tor] private network ready in ${network.bootstrapSeconds} s`);
+    client1 = new TorACN(torAcnOptions(network, 1));
+  }, 240_000);
+
+  afterAll(async () => {
+    await client1?.close();
+    await network?.stop();
+    await rm(work, { recursive: true, force: true });
+  }, 60_000);
+
+  function net(): TorNetwork {
+    if (network === undefined) throw startError instanceof Error ? startError : new Error('the Tor network did not start');
+    return network;
+  }
+
+  /** Publish an echo onion through `acn` and reach it from the network's client 1. */
+  async function echoFromClient1(acn: TorACN, label: string): Promise<void> {
+    const identity = Identity.generate();
+    const listener = await acn.listen(identity, PORT, echo);
+    try {
+      expect(listener.onion).toBe(identity.onion);
+      const socket = await client1!.open(identity.onion, PORT, { timeoutMs: 60_000 });
+      try {
+        const payload = Buffer.from(`${label}: ${'x'.repeat(2000)}`);
+        expect((await roundTrip(socket, payload)).equals(payload)).toBe(true);
+      } finally {
+        socket.destroy();
+      }
+    } finally {
+      await listener.close();
+    }
+  }
+
+  it('launches tor, bootstraps on the network with monotonic progress, serves an onion, and stops it by PID', async () => {
+    net();
+    const seen: TorBootstrapProgress[] = [];
+    const dataDir = join(work, 'direct');
+    const t0 = Date.now();
+    const acn = await openAcn({ tor: true, torDataDir: dataDir, torrcLines: joinLines }, { onProgress: (p) => seen.push(p) });
+    const bootstrapMs = Date.now() - t0;
+    expect(acn).toBeInstanceOf(ManagedTorACN);
+    const tor = (acn as ManagedTorACN).managedTor;
+    let closed = false;
+    try {
+      expectMonotonicToDone(seen);
+      expect(tor.version).toMatch(/^\d+\.\d+\.\d+/);
+      expect(isAlive(tor.pid)).toBe(true);
+      expect(tor.controlPort).not.toBe(tor.socksPort);
+      // Private data directory, owned by this process, cookie auth in it.
+      expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+      const torrc = await readFile(join(dataDir, 'torrc'), 'utf8');
+      expect(torrc).toContain(`__OwningControllerProcess ${process.pid}`);
+      expect(torrc).toContain('ExitRelay 0');
+      expect(torrc).not.toMatch(/^ORPort/m);
+      expect(tor.cookieFile).toBe(join(dataDir, 'control_auth_cookie'));
+      expect(await acn.bootstrapStatus()).toEqual({ progress: 100, summary: 'Done' });
+      console.info(`[managed-tor] managed tor ${tor.version} bootstrapped in ${bootstrapMs} ms (${seen.length} progress reports)`);
+
+      const t1 = Date.now();
+      await echoFromClient1(acn as TorACN, 'managed');
+      console.info(`[managed-tor] onion on the managed tor reached from client 1 after ${Date.now() - t1} ms`);
+
+      await acn.close();
+      closed = true;
+      expect(await tor.exited).toMatchObject({ stopped: true });
+      expect(isAlive(tor.pid)).toBe(false);
+      // stop() again is harmless.
+      await tor.stop();
+    } finally {
+      if (!closed) await acn.close();
+    }
+  }, 180_000);
+
+  describe('through a bridge', () => {
+    let bridge: TorBridge | undefined;
+    let obfs4proxy: string | undefined;
+
+    beforeAll(async () => {
+      if (network === undefined) return;
+      obfs4proxy = await findExecutable('obfs4proxy');
+      const t0 = Date.now();
+      bridge = await startTorBridge(network, obfs4proxy !== undefined ? { obfs4Plugin: obfs4proxy } : {});
+      console.info(`[managed-tor] bridge ready in ${Date.now() - t0} ms (obfs4: ${obfs4proxy !== undefined})`);
+    }, 180_000);
+
+    afterAll(async () => {
+      await bridge?.stop();
+    }, 60_000);
+
+    /** Fingerprints of every OR connection and of every built circuit's first hop. */
+    async function entryPoints(tor: ManagedTor): Promise<{ orconns: string[]; firstHops: string[] }> {
+      const control = await TorControlClient.connect({ port: tor.controlPort });
+      try {
+        await control.authenticate({ cookieFile: tor.cookieFile });
+        const info = await control.getInfo(['orconn-status', 'circuit-status']);
+        const orconns = [...(info.get('orconn-status') ?? '').matchAll(/\$([0-9A-F]{40})/g)].map((m) => m[1]!);
+        const firstHops = (info.get('circuit-status') ?? '')
+          .split('\n')
+          .filter((line) => / BUILT /.test(line))
+          .map((line) => /BUILT \$([0-9A-F]{40})/.exec(line)?.[1] ?? `unparsed: ${line}`);
+        return { orconns, firstHops };
+      } finally {
+        await control.close();
+      }
+    }
+
+    async function bootstrapThroughBridge(line: string, name: string): Promise<TorBootstrapProgress[]> {
+      const seen: TorBootstrapProgress[] = [];
+      const t0 = Date.now();
+      const tor = await launchTor({ dataDir: join(work, name), torrcLines: joinLines, bridges: [line], onProgress: (p) => seen.push(p) });
+      const ms = Date.now() - t0;
+      const acn = new ManagedTorACN(tor);
+      try {
+        expectMonotonicToDone(seen);
+        console.info(`[managed-tor] ${name}: bootstrapped through the bridge in ${ms} ms`);
+        // The bridge is in no consensus, so reaching the network at all proves it was used; and
+        // every connection this tor holds, and every circuit, starts at the bridge.
+        const { orconns, firstHops } = await entryPoints(tor);
+        expect(orconns.length).toBeGreaterThan(0);
+        expect(new Set(orconns)).toEqual(new Set([bridge!.fingerprint]));
+        for (const hop of firstHops) expect(hop).toBe(bridge!.fingerprint);
+        await echoFromClient1(acn, name);
+        expect(new Set((await entryPoints(tor)).orconns)).toEqual(new Set([bridge!.fingerprint]));
+      } finally {
+        await acn.close();
+      }
+      expect(isAlive(tor.pid)).toBe(false);
+      return seen;
+    }
+
+    it('bootstraps through a plain bridge that is in no consensus, and serves an onion through it', async () => {
+      const network = net();
+      // The network does not know the bridge: a client can find the network only through it.
+      const control = await TorControlClient.connect({ port: network.clients[1]!.controlPort });
+      try {
+        await control.authenticate(torAcnOptions(network, 1));
+        const consensus = (await control.getInfo(['ns/all'])).get('ns/all') ?? '';
+        // Relays appear in `r` lines by the unpadded base64 of their identity digest.
+        const asListed = (fingerprint: string): string => ` ${Buffer.from(fingerprint, 'hex').toString('base64').replace(/=+$/, '')} `;
+        const auth0 = (await readFile(join(network.dir, 'auth0', 'fingerprint'), 'utf8')).trim().split(' ')[1]!;
+        expect(consensus).toContain(asListed(auth0));
+        expect(consensus).not.toContain(asListed(bridge!.fingerprint));
+      } finally {
+        await control.close();
+      }
+      const seen = await bootstrapThroughBridge(bridge!.plainLine, 'plain-bridge');
+      expect(seen.some((p) => p.tag.endsWith('_pt'))).toBe(false);
+    }, 180_000);
+
+    it('bootstraps through an obfs4 bridge with Debian’s obfs4proxy (found on PATH)', async () => {
+      net();
+      if (obfs4proxy === undefined) throw new Error('obfs4proxy is not installed; the obfs4 bridge test needs it (apt-get install -y obfs4proxy)');
+      const seen = await bootstrapThroughBridge(bridge!.obfs4Line!, 'obfs4-bridge');
+      // tor reported connecting through the pluggable transport.
+      expect(seen.map((p) => p.tag)).toContain('conn_done_pt');
+      expect(await readFile(join(work, 'obfs4-bridge', 'torrc'), 'utf8')).toContain(`ClientTransportPlugin obfs4 exec ${obfs4proxy}`);
+    }, 180_000);
+  });
+});
