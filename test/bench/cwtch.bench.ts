@@ -8,7 +8,11 @@
  *    process (database filled directly with valid, signed, chained messages), beside the bare
  *    replay of the same messages with no processing;
  *  - direct-message round trip (send → acknowledgement) p50/p99 over LoopbackACN, beside a bare
- *    tapir sealed-packet round trip.
+ *    tapir sealed-packet round trip;
+ *  - a burst of 30 and of 1,000 group posts through a relay daemon process (sealed, signed,
+ *    stored, posted, acknowledged as durable; tokens bought on the way), with a window of one
+ *    post in flight (the old behaviour, as the baseline) beside the pipelined window; and the
+ *    same with a fixed round trip added to every relay connection (a Tor circuit's latency).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -31,12 +35,19 @@ import {
 } from '@pursuance/cwtch';
 import { TypeormProfileStore } from '@pursuance/cwtch-store-sqlite';
 import { MemoryKeyBundlePins, RelayClient, trustKeyBundle } from '@pursuance/relay';
-import { ApplicationChain, AuthApp, LoopbackACN, TapirService, type Connection } from '@pursuance/tapir';
+import { ApplicationChain, AuthApp, LoopbackACN, TapirService, type ACN, type Connection } from '@pursuance/tapir';
 import { startRelayProcess } from '../../apps/relay/test/support/relay-process.js';
+import { delayedACN } from './delayed-acn.js';
 import { fmt, printTable, rateOf, timeAsync } from './measure.js';
 
 /** CWTCH_BENCH_SYNC_SIZES=10000 (comma-separated) runs smaller syncs, e.g. for profiling. */
 const SYNC_SIZES = (process.env.CWTCH_BENCH_SYNC_SIZES ?? '10000,100000').split(',').map(Number);
+/** CWTCH_BENCH_SECTIONS=bursts (comma-separated: trial, dm, sync, bursts) runs only those sections. */
+const SECTIONS = new Set((process.env.CWTCH_BENCH_SECTIONS ?? 'trial,dm,sync,bursts').split(','));
+/** The client's post window (packages/relay's POST_WINDOW; the window-1 run is the old behaviour). */
+const POST_WINDOW = 16;
+/** Round trip added to every relay connection in the "Tor-like" runs (a hidden-service circuit's order of magnitude). */
+const ADDED_RTT_MS = Number(process.env.CWTCH_BENCH_ADDED_RTT_MS ?? 300);
 const RTT_WARMUP = 30;
 const RTT_SAMPLES = 400;
 
@@ -271,13 +282,93 @@ async function directMessageRoundTrip(root: string): Promise<[string, string][]>
   ];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Bursts of group posts through a relay daemon.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A fresh peer (empty token wallet) with a group on the relay posts `count` chat messages at
+ * once; the time runs from the first post until the relay acknowledged the last as durable.
+ */
+async function burstOnce(acn: ACN, bundle: string, count: number, window: number): Promise<number> {
+  const peer = await CwtchPeer.create({
+    store: new MemoryProfileStore(),
+    acn,
+    password: 'bench',
+    displayName: 'poster',
+    scryptParams: TEST_SCRYPT_PARAMS,
+    relayClient: { window },
+  });
+  try {
+    const relay = await peer.addRelay(bundle);
+    const groupId = await peer.createGroup({ name: 'burst', relay });
+    const synced = new Promise<void>((resolve) => peer.once('relaySynced', () => resolve()));
+    await peer.start();
+    await synced;
+    const acked = new Set<string>();
+    let check = (): void => undefined;
+    peer.on('groupMessagePosted', ({ signature }) => {
+      acked.add(signature);
+      check();
+    });
+    const { seconds } = await timeAsync(async () => {
+      const posts = await Promise.all(Array.from({ length: count }, (_, i) => peer.postToGroup(groupId, { o: OVERLAY.chat, d: `burst ${i}` })));
+      const wanted = posts.flatMap((p) => p.parts);
+      await new Promise<void>((resolve) => {
+        check = () => {
+          if (wanted.every((s) => acked.has(s))) resolve();
+        };
+        check();
+      });
+    });
+    return seconds;
+  } finally {
+    await peer.stop();
+  }
+}
+
+async function burstBenchmarks(root: string): Promise<[string, string][]> {
+  const registryDir = join(root, 'burst-registry');
+  const relay = await startRelayProcess({ dataDir: join(root, 'burst-relay'), registryDir, args: ['--no-metrics'] });
+  const loopback = new LoopbackACN({ registryDir });
+  const delayed = delayedACN(new LoopbackACN({ registryDir }), ADDED_RTT_MS / 2);
+  const rows: [string, string][] = [];
+  const pair = async (label: string, acn: ACN, count: number) => {
+    const old = await burstOnce(acn, relay.bundle, count, 1);
+    const piped = await burstOnce(acn, relay.bundle, count, POST_WINDOW);
+    rows.push(
+      [`baseline: ${label}, window 1 (one post per round trip)`, `${fmt(old, 2)} s (${fmt(count / old)} posts/s)`],
+      [`${label}, window ${POST_WINDOW}`, `${fmt(piped, 2)} s (${fmt(count / piped)} posts/s, ×${fmt(old / piped, 1)})`],
+    );
+  };
+  try {
+    await pair('30-post burst, loopback', loopback, 30);
+    await pair('1,000-post burst, loopback', loopback, 1000);
+    await pair(`30-post burst, +${ADDED_RTT_MS} ms round trip`, delayed, 30);
+    await pair(`200-post burst, +${ADDED_RTT_MS} ms round trip`, delayed, 200);
+  } finally {
+    await loopback.close();
+    await delayed.close();
+    await relay.stop();
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   process.stdout.write(`\ncwtch benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
-  printTable('trial decryption (one process, 1 core)', trialDecryption());
+  if (SECTIONS.has('trial')) printTable('trial decryption (one process, 1 core)', trialDecryption());
   const root = await mkdtemp(join(tmpdir(), 'cwtch-bench-'));
   try {
-    printTable('direct messages over LoopbackACN (both peers in this process; includes sealing profile records)', await directMessageRoundTrip(root));
-    printTable('new member sync from a relay daemon process (peer in this process, 2 cores shared)', await syncBenchmarks(root));
+    if (SECTIONS.has('dm')) {
+      printTable('direct messages over LoopbackACN (both peers in this process; includes sealing profile records)', await directMessageRoundTrip(root));
+    }
+    if (SECTIONS.has('sync')) printTable('new member sync from a relay daemon process (peer in this process, 2 cores shared)', await syncBenchmarks(root));
+    if (SECTIONS.has('bursts')) {
+      printTable(
+        'group post bursts through a relay daemon process (seal, sign, store, post, durable ack; tokens bought on the way)',
+        await burstBenchmarks(root),
+      );
+    }
   } finally {
     await rm(root, { recursive: true, force: true });
   }

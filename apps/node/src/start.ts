@@ -154,6 +154,9 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       logger: options.logger === undefined ? new Logger() : options.logger,
       abortOnError: false,
       bodyParser: false,
+      // close() must not wait for idle keep-alive connections (a browser tab, an SSE client):
+      // a stop has a budget, and what was acknowledged is already durable.
+      forceCloseConnections: true,
     });
     app = nest;
     // Event imports carry many signed events: allow bodies well past Express's 100 kB default,

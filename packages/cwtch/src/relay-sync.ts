@@ -9,8 +9,10 @@ import type { RetryPolicy } from './protocol-profile.js';
  * One relay, kept in sync: a session on a fresh ephemeral identity (RelayClient makes a new
  * one per session, so the relay cannot link our sessions), a replay from the last message we
  * processed, then live pushes; when the session drops, a new session after a backoff. Tokens
- * are bought and topped up by the RelayClient. Our own posts are queued here and sent, in
- * order, whenever a session is synced.
+ * are bought ahead of need by the RelayClient. Our own posts are queued here and, whenever a
+ * session is synced, sent in queue order with a window of them in flight (acknowledgements are
+ * matched to posts by position). A keepalive ends a session the relay stopped answering, and
+ * `stop()` aborts whatever is under way, so it returns promptly whatever the network does.
  */
 export interface RelaySyncEvents {
   /** A session finished its replay (`count` messages) and now receives live pushes. */
@@ -31,19 +33,30 @@ export interface RelaySyncOptions {
   /** Called synchronously for every message, replayed or live, in relay order. */
   readonly onMessage: (message: EncryptedGroupMessage, phase: 'replay' | 'live') => void;
   readonly retry: RetryPolicy;
-  readonly client?: Partial<Pick<RelayClientOptions, 'batchSize' | 'lowWaterMark' | 'maxPowDifficulty' | 'connectTimeoutMs'>>;
+  readonly client?: Partial<
+    Pick<RelayClientOptions, 'batchSize' | 'lowWaterMark' | 'maxPowDifficulty' | 'connectTimeoutMs' | 'handshakeTimeoutMs' | 'window' | 'keepalive'>
+  >;
 }
 
 const MAX_POST_ATTEMPTS = 3;
+
+interface QueuedPost {
+  readonly message: EncryptedGroupMessage;
+  readonly id: string;
+  attempts: number;
+  /** Handed to the current session (written, or waiting for a window slot): not to be sent again. */
+  sending: boolean;
+}
 
 export class RelaySync extends EventEmitter<RelaySyncEvents> {
   readonly #options: RelaySyncOptions;
   readonly #client: RelayClient;
   readonly #sleeper = new Sleeper();
-  readonly #posts: { message: EncryptedGroupMessage; id: string; attempts: number }[] = [];
+  /** Fires on stop: ends the session being opened, its handshake, and every post not yet written. */
+  readonly #stopping = new AbortController();
+  readonly #posts: QueuedPost[] = [];
   #session: BoardSession | undefined;
   #synced: BoardSession | undefined;
-  #pumping = false;
   #running: Promise<void> | undefined;
   #stopped = false;
   #immediate = false;
@@ -74,13 +87,15 @@ export class RelaySync extends EventEmitter<RelaySyncEvents> {
     while (!this.#stopped) {
       let error: Error | undefined;
       try {
-        const session = await this.#client.openSession();
+        const session = await this.#client.openSession({ signal: this.#stopping.signal });
         this.sessions += 1;
         this.#session = session;
         if (this.#stopped) {
           session.close();
           break;
         }
+        // Tokens for what is queued are bought while the replay runs, not after it.
+        if (this.#posts.length > 0) this.#client.reserve(this.#posts.length);
         // Attach before the replay: live pushes only follow it, and must not be missed.
         session.on('message', (m) => {
           if (this.#session === session) this.#options.onMessage(m, 'live');
@@ -101,7 +116,7 @@ export class RelaySync extends EventEmitter<RelaySyncEvents> {
         failures = 0;
         this.#synced = session;
         this.emit('synced', count);
-        void this.#pump();
+        this.#pump();
         error = await session.closed;
       } catch (err) {
         error = err as Error;
@@ -131,52 +146,74 @@ export class RelaySync extends EventEmitter<RelaySyncEvents> {
     session?.close();
   }
 
-  /** Queue our message for this relay (sent in order, after any queued before it). */
+  /** Queue our message for this relay (stored by the relay in queue order, after any queued before it). */
   public post(message: EncryptedGroupMessage): void {
     const id = toHex(message.signature);
     if (this.#posts.some((p) => p.id === id)) return;
-    this.#posts.push({ message, id, attempts: 0 });
-    void this.#pump();
+    this.#posts.push({ message, id, attempts: 0, sending: false });
+    // Only with a session: while the relay is unreachable its token service likely is too.
+    if (this.isSynced) this.#client.reserve(this.#posts.length);
+    this.#pump();
   }
 
   public get queuedPosts(): number {
     return this.#posts.length;
   }
 
-  async #pump(): Promise<void> {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    try {
-      while (!this.#stopped && this.#posts.length > 0) {
-        const session = this.#synced;
-        if (session === undefined || session.isClosed) return;
-        const next = this.#posts[0]!;
-        try {
-          await session.post(next.message);
-          this.#posts.shift();
-          this.emit('posted', next.id);
-        } catch (err) {
-          if (err instanceof PostRejectedError && ++next.attempts >= MAX_POST_ATTEMPTS) {
-            this.#posts.shift();
-            this.emit('postFailed', next.id, err);
-            continue;
-          }
-          if (err instanceof PostRejectedError) continue;
-          // Session trouble: drop it; the next synced session picks the queue up again.
-          if (!session.isClosed) session.close();
-          if (this.#synced !== undefined && this.#synced !== session) continue;
-          return;
-        }
-      }
-    } finally {
-      this.#pumping = false;
+  /**
+   * Hand every queued post not yet handed over to the synced session, in queue order. The
+   * session keeps a window of them in flight and writes them in this order, so the relay
+   * stores them in it; each acknowledgement or refusal comes back for exactly its post.
+   */
+  #pump(): void {
+    const session = this.#synced;
+    if (this.#stopped || session === undefined || session.isClosed) return;
+    for (const entry of this.#posts) {
+      if (entry.sending) continue;
+      entry.sending = true;
+      session.post(entry.message, { signal: this.#stopping.signal }).then(
+        () => this.#acknowledged(entry),
+        (err: unknown) => this.#failed(entry, session, err as Error),
+      );
     }
   }
 
+  #acknowledged(entry: QueuedPost): void {
+    this.#remove(entry);
+    this.emit('posted', entry.id);
+  }
+
+  #failed(entry: QueuedPost, session: BoardSession, err: Error): void {
+    entry.sending = false;
+    if (this.#stopped) return;
+    if (err instanceof PostRejectedError) {
+      if (++entry.attempts >= MAX_POST_ATTEMPTS) {
+        this.#remove(entry);
+        this.emit('postFailed', entry.id, err);
+      } else {
+        // Sent again behind the posts already in flight: the relay refused only this one.
+        this.#pump();
+      }
+      return;
+    }
+    // Session trouble (closed, no tokens): drop the session; the next synced one sends what
+    // is left, in queue order. A post that failed after a newer session was synced goes now.
+    if (!session.isClosed) session.close();
+    if (this.#synced !== session) this.#pump();
+  }
+
+  #remove(entry: QueuedPost): void {
+    const at = this.#posts.indexOf(entry);
+    if (at >= 0) this.#posts.splice(at, 1);
+  }
+
+  /** Stop syncing: aborts a session being opened (network step or handshake) and every post under way. */
   public async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     this.#sleeper.wakeAll();
     this.#session?.close();
+    this.#synced?.close();
     await this.#running?.catch(() => undefined);
     await this.#client.close();
   }

@@ -1,6 +1,6 @@
 import type { Connection } from '@pursuance/tapir';
 import type { BoardServer } from './board-server.js';
-import { encodeBareMessage, encodePostResult, encodeReplayResult, parseBoardRequest, type BoardRequest } from './board-protocol.js';
+import { encodeBareMessage, encodePong, encodePostResult, encodeReplayResult, parseBoardRequest, type BoardRequest } from './board-protocol.js';
 import { ReplayInterruptedError, SlowConsumerError, TooManyFailedSpendsError } from './errors.js';
 import { BOARD_SYNCED_CAPABILITY } from './protocol-profile.js';
 import type { StoredMessage } from './store.js';
@@ -10,8 +10,9 @@ type Job = () => Promise<void>;
 
 /**
  * One client session on the board. Requests are read in order; posts are processed
- * concurrently (so one client's pipelined posts share a group commit) but answered in request
- * order. Everything this session sends — post results, replays, live pushes — goes through one
+ * concurrently (so one client's pipelined posts share a group commit) but answered strictly in
+ * request order: clients match answers to requests by position (the protocol has no ids).
+ * Everything this session sends — post results, replays, pongs, live pushes — goes through one
  * serial job queue, so the client sees a consistent stream.
  *
  * Replay follows Cwtch: ReplayResult{n}, then n bare messages in storage order, then live
@@ -29,6 +30,7 @@ export class BoardConnection {
   /** The sync buffer hit its bound and dropped messages: catch up from the store instead. */
   #syncOverflow = false;
   #queuedPushes = 0;
+  #queuedPongs = 0;
   #inflight = 0;
   #slotFree: (() => void) | undefined;
   #failedSpends = 0;
@@ -60,6 +62,7 @@ export class BoardConnection {
         throw toTapirError(err);
       }
       if (request.kind === 'post') this.#post(request);
+      else if (request.kind === 'ping') this.#pong();
       else {
         const since = request.since;
         this.#enqueue(() => this.#replay(since));
@@ -85,6 +88,22 @@ export class BoardConnection {
     this.#enqueue(async () => {
       this.#queuedPushes -= 1;
       await this.#conn.send(payload);
+    });
+  }
+
+  /**
+   * Through the job queue like every answer: a pong follows the results of the posts before
+   * it, so it proves the whole session is moving, not just the socket. An honest client has
+   * one ping out at a time; one that sends pings faster than it reads pongs is dropped.
+   */
+  #pong(): void {
+    if (++this.#queuedPongs > this.#server.limits.maxPipelinedPosts) {
+      this.#fail(new SlowConsumerError());
+      return;
+    }
+    this.#enqueue(async () => {
+      this.#queuedPongs -= 1;
+      await this.#conn.send(encodePong());
     });
   }
 

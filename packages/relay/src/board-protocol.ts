@@ -37,11 +37,14 @@ const BoardRequestSchema = z.discriminatedUnion('MessageType', [
     // [S] Empty LastCommit = replay everything; otherwise the signature to replay from.
     ReplayRequest: z.strictObject({ LastCommit: z.union([z.literal(''), base64Bytes(GROUP_SIGNATURE_SIZE)]) }),
   }),
+  // [O] Keepalive: an empty object, so a ping carries nothing a relay could use to tag a client.
+  z.strictObject({ MessageType: z.literal(MessageType.Ping), Ping: z.strictObject({}) }),
 ]);
 
 export type BoardRequest =
   | { readonly kind: 'post'; readonly message: EncryptedGroupMessage; readonly token: SpentToken }
-  | { readonly kind: 'replay'; readonly since: Uint8Array | undefined };
+  | { readonly kind: 'replay'; readonly since: Uint8Array | undefined }
+  | { readonly kind: 'ping' };
 
 /** Board side: parse one request payload. Anything malformed is a MalformedRequestError. */
 export function parseBoardRequest(payload: Uint8Array): BoardRequest {
@@ -50,6 +53,7 @@ export function parseBoardRequest(payload: Uint8Array): BoardRequest {
     const { Token, EGM } = request.PostRequest;
     return { kind: 'post', message: { ciphertext: EGM.Ciphertext, signature: EGM.Signature }, token: { input: Token.T, mac: Token.MAC } };
   }
+  if (request.MessageType === MessageType.Ping) return { kind: 'ping' };
   const last = request.ReplayRequest.LastCommit;
   return { kind: 'replay', since: typeof last === 'string' ? undefined : last };
 }
@@ -65,6 +69,10 @@ export function encodePostRequest(message: EncryptedGroupMessage, token: SpentTo
 
 export function encodeReplayRequest(since?: Uint8Array): Uint8Array {
   return encodeJSON({ MessageType: MessageType.ReplayRequest, ReplayRequest: { LastCommit: since === undefined ? '' : toBase64(since) } });
+}
+
+export function encodePing(): Uint8Array {
+  return encodeJSON({ MessageType: MessageType.Ping, Ping: {} });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -91,6 +99,10 @@ export function encodeNewMessage(message: EncryptedGroupMessage): Uint8Array {
   return encodeJSON({ MessageType: MessageType.NewMessage, NewMessage: { EGM: egmJSON(message) } });
 }
 
+export function encodePong(): Uint8Array {
+  return encodeJSON({ MessageType: MessageType.Pong, Pong: {} });
+}
+
 const BoardResponseSchema = z.discriminatedUnion('MessageType', [
   z.strictObject({
     MessageType: z.literal(MessageType.PostResult),
@@ -101,13 +113,15 @@ const BoardResponseSchema = z.discriminatedUnion('MessageType', [
     ReplayResult: z.strictObject({ NumMessages: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
   }),
   z.strictObject({ MessageType: z.literal(MessageType.NewMessage), NewMessage: z.strictObject({ EGM: EgmSchema }) }),
+  z.strictObject({ MessageType: z.literal(MessageType.Pong), Pong: z.strictObject({}) }),
 ]);
 
 export type BoardResponse =
   | { readonly kind: 'postResult'; readonly ok: true }
   | { readonly kind: 'postResult'; readonly ok: false; readonly code: PostFailureCode }
   | { readonly kind: 'replayResult'; readonly count: number }
-  | { readonly kind: 'newMessage'; readonly message: EncryptedGroupMessage };
+  | { readonly kind: 'newMessage'; readonly message: EncryptedGroupMessage }
+  | { readonly kind: 'pong' };
 
 const responseError = (reason: string, cause?: unknown) => new MalformedResponseError(reason, { cause });
 
@@ -125,6 +139,8 @@ export function parseBoardResponse(payload: Uint8Array): BoardResponse {
       const { EGM } = response.NewMessage;
       return { kind: 'newMessage', message: { ciphertext: EGM.Ciphertext, signature: EGM.Signature } };
     }
+    case MessageType.Pong:
+      return { kind: 'pong' };
   }
 }
 

@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { OnionName } from '@pursuance/crypto';
 import { TapirError, type Connection } from '@pursuance/tapir';
-import { encodePostRequest, encodeReplayRequest, parseBareMessage, parseBoardResponse } from './board-protocol.js';
+import { eitherSignal, raceAbort, throwIfAborted } from './abort.js';
+import { encodePing, encodePostRequest, encodeReplayRequest, parseBareMessage, parseBoardResponse } from './board-protocol.js';
 import type { PostReply } from './board-server.js';
-import { MalformedRequestError, MalformedResponseError, PostRejectedError, SessionClosedError } from './errors.js';
+import { MalformedRequestError, MalformedResponseError, PostRejectedError, SessionClosedError, SessionUnresponsiveError } from './errors.js';
 import { hasRelaySizes, type EncryptedGroupMessage } from './group-message.js';
+import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS, POST_WINDOW } from './protocol-profile.js';
 import { relayCause, toTapirError } from './tapir-errors.js';
 import { spendToken, type SpentToken, type Token } from './tokens.js';
 
@@ -19,40 +21,91 @@ interface ReplayWaiter extends Waiter<number> {
   count: number;
 }
 
+/** A request awaiting its answer. The board answers in request order, whatever the kind. */
+type Pending =
+  | { readonly kind: 'postResult'; readonly waiter: Waiter<PostReply> }
+  | { readonly kind: 'pong'; readonly waiter: Waiter<void> }
+  | { readonly kind: 'replayResult'; readonly waiter: ReplayWaiter };
+
 export interface BoardSessionEvents {
   /** A live push: a message stored after this session's replay. May repeat one already seen. */
   message: [EncryptedGroupMessage];
+  /** The board answered a ping (keepalive or `ping()`). */
+  pong: [];
   closed: [error: Error | undefined];
 }
 
 /** Where a session gets tokens from (the RelayClient, with its automatic top-up). */
 export interface TokenSource {
-  takeToken(): Promise<Token>;
+  takeToken(options?: { signal?: AbortSignal }): Promise<Token>;
+  /** Give back a token taken but never spent (its post was aborted before it was sent). */
+  returnToken?(token: Token): void;
 }
 
+/** What a session needs of its connection: a tapir Connection (tests may pass a stand-in). */
+export type BoardChannel = Pick<Connection, 'send' | 'expect' | 'close' | 'closed' | 'isClosed'>;
+
+export interface KeepaliveOptions {
+  /** Ping after this long with nothing outstanding and nothing heard. */
+  readonly intervalMs: number;
+  /** Close the session after this long without a byte while an answer is due. */
+  readonly timeoutMs: number;
+}
+
+export interface BoardSessionOptions {
+  /** Posts in flight at most (sent, not yet acknowledged). */
+  readonly window?: number;
+  /** Liveness check; `false` turns it off. */
+  readonly keepalive?: KeepaliveOptions | false;
+}
+
+const DEFAULT_KEEPALIVE: KeepaliveOptions = Object.freeze({ intervalMs: KEEPALIVE_INTERVAL_MS, timeoutMs: KEEPALIVE_TIMEOUT_MS });
+
 /**
- * A client's session with one relay's board, on a fresh ephemeral identity. Posts may be
- * issued concurrently (they are pipelined and answered in order); `replay` makes the session
- * "synced", after which every newly stored message arrives as a `message` event.
+ * A client's session with one relay's board, on a fresh ephemeral identity. Posts are
+ * pipelined: up to `window` are in flight, written in the order `post` was called, and the
+ * board answers in request order, so each answer is matched by position to its post (the
+ * protocol carries no request ids). `replay` makes the session "synced", after which every
+ * newly stored message arrives as a `message` event. A keepalive closes the session with
+ * SessionUnresponsiveError when the relay stops answering while the stream stays open.
  */
 export class BoardSession extends EventEmitter<BoardSessionEvents> {
   /** The throwaway identity this session authenticated with (never reused). */
   public readonly localOnion: OnionName;
   public readonly closed: Promise<Error | undefined>;
-  readonly #conn: Connection;
+  readonly #conn: BoardChannel;
   readonly #tokens: TokenSource;
   readonly #boardOnion: OnionName;
-  readonly #posts: Waiter<PostReply>[] = [];
-  readonly #replays: ReplayWaiter[] = [];
+  readonly #window: number;
+  /** Every request sent and not yet answered, in request order. */
+  readonly #pending: Pending[] = [];
+  #postsInFlight = 0;
+  /** Fires when the session closes: ends waits for a window slot or a token. */
+  readonly #ending = new AbortController();
+  readonly #keepalive: Keepalive | undefined;
   #active: ReplayWaiter | undefined;
   #closeError: Error | undefined;
+  /** The last post handed to the writer: the next one is written after it. */
+  #writeTail: Promise<unknown> = Promise.resolve();
+  #slotFree: (() => void) | undefined;
 
-  public constructor(conn: Connection, tokens: TokenSource, boardOnion: OnionName, localOnion: OnionName) {
+  public constructor(conn: BoardChannel, tokens: TokenSource, boardOnion: OnionName, localOnion: OnionName, options: BoardSessionOptions = {}) {
     super();
     this.#conn = conn;
     this.#tokens = tokens;
     this.#boardOnion = boardOnion;
     this.localOnion = localOnion;
+    this.#window = options.window ?? POST_WINDOW;
+    if (!Number.isInteger(this.#window) || this.#window < 1) throw new RangeError('window must be a positive integer');
+    const keepalive = options.keepalive ?? DEFAULT_KEEPALIVE;
+    if (keepalive !== false) {
+      this.#keepalive = new Keepalive(
+        keepalive,
+        () => this.#outstanding(),
+        () => void this.ping().catch(() => undefined),
+        () => this.#conn.close(toTapirError(new SessionUnresponsiveError(keepalive.timeoutMs))),
+      );
+    }
     this.closed = this.#read();
   }
 
@@ -60,18 +113,39 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
     return this.#conn.isClosed;
   }
 
-  /** Post one message, spending one token; resolves once the relay acknowledged it as durable. */
-  public async post(message: EncryptedGroupMessage): Promise<void> {
-    checkSizes(message);
-    const token = await this.#tokens.takeToken();
-    const reply = await this.postSpent(message, spendToken(token, message, this.#boardOnion));
-    if (!reply.ok) throw new PostRejectedError(reply.code);
+  /** Posts sent and not yet answered. */
+  public get postsInFlight(): number {
+    return this.#postsInFlight;
   }
 
-  /** Low level: post with an already spent token and return the relay's verdict. */
+  /**
+   * Post one message, spending one token; resolves once the relay acknowledged it as durable,
+   * rejects with PostRejectedError (the relay's code) if the relay refused exactly this post,
+   * or SessionClosedError if the session ended first. Concurrent posts are written in call
+   * order, so the board stores them in that order. `signal` cancels a post not yet written.
+   */
+  public async post(message: EncryptedGroupMessage, options: { signal?: AbortSignal } = {}): Promise<void> {
+    checkSizes(message);
+    // Each post waits for the one before it to be written (slot, token), never for its answer.
+    const written = this.#writeTail.then(() => this.#writePost(message, options.signal));
+    this.#writeTail = written.catch(() => undefined);
+    const { reply } = await written;
+    const result = await reply;
+    if (!result.ok) throw new PostRejectedError(result.code);
+  }
+
+  /** Low level: post with an already spent token and return the relay's verdict (no window). */
   public postSpent(message: EncryptedGroupMessage, spent: SpentToken): Promise<PostReply> {
     checkSizes(message);
-    return this.#request(this.#posts, encodePostRequest(message, spent), (resolve, reject) => ({ resolve, reject }));
+    return this.#request<PostReply>(encodePostRequest(message, spent), (resolve, reject) => {
+      this.#postsInFlight += 1;
+      return { kind: 'postResult', waiter: { resolve, reject } };
+    });
+  }
+
+  /** Ask the board for a pong; resolves when it arrives (after the answers to earlier requests). */
+  public ping(): Promise<void> {
+    return this.#request<void>(encodePing(), (resolve, reject) => ({ kind: 'pong', waiter: { resolve, reject } }));
   }
 
   /** Replay all stored messages (or from the one with signature `since`), then go live. */
@@ -83,12 +157,9 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
 
   /** Streaming replay: `onMessage` per replayed message; resolves with the count. */
   public replayEach(options: { since?: Uint8Array; onMessage: (message: EncryptedGroupMessage) => void }): Promise<number> {
-    return this.#request(this.#replays, encodeReplayRequest(options.since), (resolve, reject) => ({
-      resolve,
-      reject,
-      onMessage: options.onMessage,
-      remaining: 0,
-      count: 0,
+    return this.#request<number>(encodeReplayRequest(options.since), (resolve, reject) => ({
+      kind: 'replayResult',
+      waiter: { resolve, reject, onMessage: options.onMessage, remaining: 0, count: 0 },
     }));
   }
 
@@ -116,26 +187,71 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
     this.#conn.close();
   }
 
-  #request<T, W extends Waiter<T>>(queue: W[], payload: Uint8Array, make: (resolve: (v: T) => void, reject: (e: Error) => void) => W): Promise<T> {
-    if (this.#conn.isClosed) return Promise.reject(new SessionClosedError(undefined, { cause: this.#closeError }));
+  async #writePost(message: EncryptedGroupMessage, callerSignal: AbortSignal | undefined): Promise<{ reply: Promise<PostReply> }> {
+    const { signal, dispose } = eitherSignal(this.#ending.signal, callerSignal);
+    try {
+      await this.#slot(signal);
+      const token = await this.#tokens.takeToken({ signal });
+      if (signal.aborted) {
+        // Taken but never spent: it still buys a post, on this relay or after a reconnect.
+        this.#tokens.returnToken?.(token);
+        throwIfAborted(signal);
+      }
+      // Wrapped: an async function would otherwise wait for the answer, not just the write.
+      return { reply: this.postSpent(message, spendToken(token, message, this.#boardOnion)) };
+    } catch (err) {
+      if (this.#conn.isClosed) throw this.#closedError();
+      throw err;
+    } finally {
+      dispose();
+    }
+  }
+
+  /** Wait until fewer than `window` posts are in flight. Only the head of the write queue waits. */
+  async #slot(signal: AbortSignal): Promise<void> {
+    while (this.#postsInFlight >= this.#window) {
+      throwIfAborted(signal);
+      await raceAbort(new Promise<void>((resolve) => (this.#slotFree = resolve)), signal);
+    }
+    throwIfAborted(signal);
+  }
+
+  #outstanding(): number {
+    return this.#pending.length + (this.#active === undefined ? 0 : 1);
+  }
+
+  #closedError(): SessionClosedError {
+    return new SessionClosedError(undefined, { cause: this.#closeError });
+  }
+
+  #request<T>(payload: Uint8Array, make: (resolve: (v: T) => void, reject: (e: Error) => void) => Pending): Promise<T> {
+    if (this.#conn.isClosed) return Promise.reject(this.#closedError());
     return new Promise<T>((resolve, reject) => {
       // Queue the waiter before writing: replies arrive in request order.
-      queue.push(make(resolve, reject));
+      this.#pending.push(make(resolve, reject));
+      this.#keepalive?.sent();
       this.#conn.send(payload).catch((err: unknown) => this.#conn.close(toTapirError(err)));
     });
   }
 
   async #read(): Promise<Error | undefined> {
     try {
-      for (;;) this.#dispatch(await this.#conn.expect());
+      for (;;) {
+        const payload = await this.#conn.expect();
+        this.#dispatch(payload);
+        this.#keepalive?.heard();
+      }
     } catch (err) {
-      // A response we cannot parse: the relay is broken or hostile, drop the session.
+      // A response we cannot parse or match: the relay is broken or hostile, drop the session.
       if (!(err instanceof TapirError)) this.#conn.close(toTapirError(err));
     }
+    this.#keepalive?.stop();
     const closedWith = await this.#conn.closed;
     this.#closeError = relayCause(closedWith) ?? closedWith;
-    const failure = new SessionClosedError(undefined, { cause: this.#closeError });
-    for (const waiter of [...this.#posts.splice(0), ...this.#replays.splice(0)]) waiter.reject(failure);
+    this.#ending.abort();
+    const failure = this.#closedError();
+    this.#postsInFlight = 0;
+    for (const { waiter } of this.#pending.splice(0)) waiter.reject(failure);
     this.#active?.reject(failure);
     this.#active = undefined;
     this.emit('closed', this.#closeError);
@@ -151,30 +267,132 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
     }
     const response = parseBoardResponse(payload);
     switch (response.kind) {
+      case 'newMessage':
+        this.emit('message', response.message);
+        return;
       case 'postResult': {
-        const waiter = this.#posts.shift();
-        if (waiter === undefined) throw new MalformedResponseError('post result without a pending post');
+        const { waiter } = this.#answered('postResult');
+        this.#postsInFlight -= 1;
+        const free = this.#slotFree;
+        this.#slotFree = undefined;
+        free?.();
         waiter.resolve(response.ok ? { ok: true } : { ok: false, code: response.code });
         return;
       }
       case 'replayResult': {
-        const waiter = this.#replays.shift();
-        if (waiter === undefined) throw new MalformedResponseError('replay result without a pending replay');
+        const { waiter } = this.#answered('replayResult');
         waiter.count = response.count;
         waiter.remaining = response.count;
         if (response.count === 0) this.#finishReplay(waiter);
         else this.#active = waiter;
         return;
       }
-      case 'newMessage':
-        this.emit('message', response.message);
+      case 'pong':
+        this.#answered('pong').waiter.resolve();
+        this.emit('pong');
         return;
     }
+  }
+
+  /**
+   * The oldest pending request, which an answer of `kind` must be for. Answers carry no request
+   * id, so position is the only match: an answer of another kind than the oldest request's, or
+   * one with no request at all, comes from a broken or lying relay.
+   */
+  #answered<K extends Pending['kind']>(kind: K): Extract<Pending, { kind: K }> {
+    const head = this.#pending[0];
+    if (head === undefined) throw new MalformedResponseError(`${kind} without a pending request`);
+    if (head.kind !== kind) throw new MalformedResponseError(`${kind} where the answer to an earlier request was due (${head.kind})`);
+    this.#pending.shift();
+    return head as Extract<Pending, { kind: K }>;
   }
 
   #finishReplay(waiter: ReplayWaiter): void {
     this.#active = undefined;
     waiter.resolve(waiter.count);
+  }
+}
+
+/**
+ * Liveness of one session, on two timers and no clock: while nothing is outstanding, an idle
+ * timer sends a ping after `intervalMs` of silence; while anything is outstanding (that ping
+ * included), a deadline of `timeoutMs` is re-armed by every packet heard, and its expiry
+ * declares the session dead. A frozen relay (or a circuit tor has not yet noticed is gone) can
+ * keep the stream open; it cannot keep a session alive without answering.
+ */
+class Keepalive {
+  readonly #options: KeepaliveOptions;
+  readonly #outstanding: () => number;
+  readonly #ping: () => void;
+  readonly #dead: () => void;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #deadline: NodeJS.Timeout | undefined;
+  #heard = 0;
+  #stopped = false;
+
+  public constructor(options: KeepaliveOptions, outstanding: () => number, ping: () => void, dead: () => void) {
+    this.#options = options;
+    this.#outstanding = outstanding;
+    this.#ping = ping;
+    this.#dead = dead;
+    this.#armIdle();
+  }
+
+  /** A request went out. */
+  public sent(): void {
+    if (this.#stopped) return;
+    this.#clearIdle();
+    this.#deadline ??= this.#timer(this.#options.timeoutMs, () => this.#expire());
+  }
+
+  /** A packet arrived (and was dispatched). */
+  public heard(): void {
+    if (this.#stopped) return;
+    this.#heard += 1;
+    clearTimeout(this.#deadline);
+    this.#deadline = undefined;
+    if (this.#outstanding() > 0) this.#deadline = this.#timer(this.#options.timeoutMs, () => this.#expire());
+    else this.#armIdle();
+  }
+
+  public stop(): void {
+    this.#stopped = true;
+    this.#clearIdle();
+    clearTimeout(this.#deadline);
+    this.#deadline = undefined;
+  }
+
+  #armIdle(): void {
+    this.#clearIdle();
+    this.#idleTimer = this.#timer(this.#options.intervalMs, () => {
+      this.#idleTimer = undefined;
+      if (!this.#stopped && this.#outstanding() === 0) this.#ping();
+    });
+  }
+
+  #clearIdle(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  #expire(): void {
+    this.#deadline = undefined;
+    // Timers run before pending socket reads in an event-loop turn: after a long synchronous
+    // stretch (a big replay's processing) the answer may already be waiting. Look once more
+    // after this turn's I/O before declaring the relay dead.
+    const heard = this.#heard;
+    setImmediate(() => {
+      if (this.#stopped || this.#heard !== heard) return;
+      if (this.#outstanding() > 0) this.#dead();
+      else this.#armIdle();
+    });
+  }
+
+  #timer(ms: number, fn: () => void): NodeJS.Timeout {
+    const timer = setTimeout(fn, ms);
+    // A session must not keep the process alive on its own.
+    timer.unref();
+    return timer;
   }
 }
 

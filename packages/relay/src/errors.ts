@@ -19,7 +19,9 @@ export type RelayErrorCode =
   | 'REPLAY_INTERRUPTED'
   | 'SLOW_CONSUMER'
   | 'TOO_MANY_FAILED_SPENDS'
-  | 'SESSION_CLOSED';
+  | 'SESSION_CLOSED'
+  | 'SESSION_UNRESPONSIVE'
+  | 'ABORTED';
 
 export class RelayError extends Error {
   public readonly code: RelayErrorCode;
@@ -139,5 +141,19 @@ export class TooManyFailedSpendsError extends RelayError {
 export class SessionClosedError extends RelayError {
   public constructor(message = 'relay session closed', options?: { cause?: unknown }) {
     super('SESSION_CLOSED', message, options);
+  }
+}
+
+/** The relay stopped answering on an open session (keepalive): the client closed it. */
+export class SessionUnresponsiveError extends RelayError {
+  public constructor(public readonly timeoutMs: number) {
+    super('SESSION_UNRESPONSIVE', `relay session silent for ${timeoutMs} ms while an answer was due`);
+  }
+}
+
+/** The caller aborted the operation (its AbortSignal fired, or the client was closed). */
+export class OperationAbortedError extends RelayError {
+  public constructor(message = 'relay operation aborted', options?: { cause?: unknown }) {
+    super('ABORTED', message, options);
   }
 }

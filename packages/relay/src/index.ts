@@ -21,11 +21,13 @@ export {
   KeyBundleInvalidError,
   MalformedRequestError,
   MalformedResponseError,
+  OperationAbortedError,
   PostRejectedError,
   RelayError,
   type RelayErrorCode,
   ReplayInterruptedError,
   SessionClosedError,
+  SessionUnresponsiveError,
   SlowConsumerError,
   StoreClosedError,
   StoreFailedError,
@@ -40,7 +42,16 @@ export { GROUP_CIPHERTEXT_SIZE, GROUP_PADDED_PLAINTEXT_SIZE, GROUP_SIGNATURE_SIZ
 export type { EncryptedGroupMessage } from './group-message.js';
 export { type VoprfKeyPair, blindInputs, evaluateBlindedBatch, finalizeBatch, generateVoprfKeyPair, voprfKeyPairFromSecret } from './voprf.js';
 export { type SpentToken, newTokenInputs, spendToken, verifySpentToken } from './tokens.js';
-export { encodeBareMessage, encodeNewMessage, encodePostRequest, encodePostResult, encodeReplayResult, parseBoardRequest } from './board-protocol.js';
+export {
+  encodeBareMessage,
+  encodeNewMessage,
+  encodePing,
+  encodePong,
+  encodePostRequest,
+  encodePostResult,
+  encodeReplayResult,
+  parseBoardRequest,
+} from './board-protocol.js';
 export { encodeTokenRequest } from './token-protocol.js';
 export {
   type KeyBundle,
@@ -57,6 +68,6 @@ export { MemoryRelayStore } from './memory-store.js';
 export { relayCause } from './tapir-errors.js';
 export { TokenService } from './token-service.js';
 export { BoardServer } from './board-server.js';
-export { BoardSession } from './board-session.js';
+export { BoardSession, type KeepaliveOptions } from './board-session.js';
 export { RelayServer } from './relay-server.js';
 export { RelayClient, type RelayClientOptions } from './relay-client.js';

@@ -69,6 +69,10 @@ export const MessageType = {
   PostRequest: 2,
   PostResult: 3,
   NewMessage: 4,
+  /** [O] Client → board keepalive; Cwtch has none (it relies on tor's circuit timeouts). */
+  Ping: 5,
+  /** [O] Board → client answer to a Ping, sent in request order like every other answer. */
+  Pong: 6,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -80,6 +84,8 @@ export const ENVELOPE_FIELDS = {
   postRequest: 'PostRequest',
   postResult: 'PostResult',
   newMessage: 'NewMessage',
+  ping: 'Ping',
+  pong: 'Pong',
 } as const;
 
 /**
@@ -88,6 +94,25 @@ export const ENVELOPE_FIELDS = {
  */
 export const POST_FAILURE_CODES = ['TOKEN_INVALID', 'TOKEN_SPENT', 'STORE_FAILED'] as const;
 export type PostFailureCode = (typeof POST_FAILURE_CODES)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Client behaviour. [O]
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Posts a client keeps in flight on one board session (sent, not yet acknowledged). One post
+ * per round trip costs ~300 ms each over Tor; a window lets a burst share round trips. Below
+ * the board's MAX_PIPELINED_POSTS so an honest client never meets its backpressure.
+ */
+export const POST_WINDOW = 16;
+/** A session with nothing outstanding and nothing heard for this long sends a Ping. */
+export const KEEPALIVE_INTERVAL_MS = 4_000;
+/**
+ * A session waiting on any answer (post, replay, ping) that hears nothing at all for this long
+ * is dead: the relay stopped answering while the stream stayed open (a frozen relay, a broken
+ * circuit tor has not noticed yet). A dead session is detected within interval + timeout.
+ */
+export const KEEPALIVE_TIMEOUT_MS = 6_000;
 
 /** Capability the board grants a connection once its replay is done and live pushes flow. [D] */
 export const BOARD_SYNCED_CAPABILITY = 'CwtchServerSyncedCapability';

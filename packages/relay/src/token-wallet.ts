@@ -15,4 +15,9 @@ export class TokenWallet {
   public take(): Token | undefined {
     return this.#tokens.shift();
   }
+
+  /** A token taken but never spent goes back to the front (it is the oldest). */
+  public putBack(token: Token): void {
+    this.#tokens.unshift(token);
+  }
 }

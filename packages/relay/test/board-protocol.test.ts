@@ -14,7 +14,7 @@ import {
 } from '../src/index.js';
 import { BOARD_PAYLOAD_LIMIT, MAX_TOKEN_BATCH_SIZE, TOKEN_PAYLOAD_LIMIT } from '../src/protocol-profile.js';
 import { MalformedRequestError, MalformedResponseError } from '../src/errors.js';
-import { encodeReplayRequest, parseBareMessage, parseBoardResponse, type BoardRequest } from '../src/board-protocol.js';
+import { encodePing, encodePong, encodeReplayRequest, parseBareMessage, parseBoardResponse, type BoardRequest } from '../src/board-protocol.js';
 import { encodeTokenResponse, parseTokenRequest, parseTokenResponse } from '../src/token-protocol.js';
 import { randomMessage } from './support/fixtures.js';
 
@@ -48,6 +48,8 @@ describe('board request codec', () => {
     expect(parseBoardRequest(encodePostRequest(message, token))).toEqual({ kind: 'post', message, token });
     expect(parseBoardRequest(encodeReplayRequest())).toEqual({ kind: 'replay', since: undefined });
     expect(parseBoardRequest(encodeReplayRequest(message.signature))).toEqual({ kind: 'replay', since: message.signature });
+    expect(parseBoardRequest(encodePing())).toEqual({ kind: 'ping' });
+    expect(new TextDecoder().decode(encodePing())).toBe('{"MessageType":5,"Ping":{}}');
   });
 
   it('round-trips responses', () => {
@@ -56,6 +58,8 @@ describe('board request codec', () => {
     expect(parseBoardResponse(encodePostResult({ ok: false, code: 'TOKEN_SPENT' }))).toEqual({ kind: 'postResult', ok: false, code: 'TOKEN_SPENT' });
     expect(parseBoardResponse(encodeReplayResult(3))).toEqual({ kind: 'replayResult', count: 3 });
     expect(parseBoardResponse(encodeNewMessage(message))).toEqual({ kind: 'newMessage', message });
+    expect(parseBoardResponse(encodePong())).toEqual({ kind: 'pong' });
+    expect(new TextDecoder().decode(encodePong())).toBe('{"MessageType":6,"Pong":{}}');
     expect(parseBareMessage(encodeBareMessage(message))).toEqual(message);
     expect(() => parseBoardResponse(encodeBareMessage(message))).toThrow(MalformedResponseError);
   });
@@ -73,6 +77,12 @@ describe('board request codec', () => {
       { MessageType: 2 },
       { MessageType: 0, ReplayRequest: { LastCommit: toBase64(new Uint8Array(63)) } },
       { MessageType: 4, NewMessage: { EGM: valid.PostRequest.EGM } },
+      // A ping carries nothing: no field inside it, no other member beside it.
+      { MessageType: 5, Ping: { Nonce: 1 } },
+      { MessageType: 5, Ping: {}, Extra: 1 },
+      { MessageType: 5, Ping: null },
+      { MessageType: 5 },
+      { MessageType: 6, Pong: {} },
       [valid],
       null,
     ];
@@ -117,10 +127,11 @@ describe('fuzzing the board request parser', () => {
   const nearSize = (size: number) => fc.oneof(b64(size, size), b64(Math.max(0, size - 2), size + 2), fc.string({ maxLength: 8 }));
   const egm = fc.record({ Ciphertext: nearSize(GROUP_CIPHERTEXT_SIZE), Signature: nearSize(GROUP_SIGNATURE_SIZE) });
   const spent = fc.record({ T: nearSize(32), MAC: nearSize(32) });
-  const messageType = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4), fc.integer(), fc.string({ maxLength: 3 }), fc.constant(null));
+  const messageType = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 5, 6), fc.integer(), fc.string({ maxLength: 3 }), fc.constant(null));
   const nearValid = fc.oneof(
     fc.record({ MessageType: messageType, PostRequest: fc.record({ Token: spent, EGM: egm }) }),
     fc.record({ MessageType: messageType, ReplayRequest: fc.record({ LastCommit: fc.oneof(fc.constant(''), nearSize(64)) }) }),
+    fc.record({ MessageType: messageType, Ping: fc.oneof(fc.constant({}), fc.dictionary(fc.string({ maxLength: 4 }), fc.jsonValue({ maxDepth: 1 }))) }),
   );
   // Structural mutations of near-valid requests: drop, add or replace a field anywhere.
   const mutated = fc.tuple(nearValid, fc.constantFrom('none', 'drop', 'add', 'replace'), fc.jsonValue({ maxDepth: 2 })).map(([value, how, extra]) => {
@@ -142,6 +153,7 @@ describe('fuzzing the board request parser', () => {
 
   it('accepts only well-formed requests and refuses everything else with MalformedRequestError (50,000 inputs)', () => {
     let accepted = 0;
+    let pings = 0;
     fc.assert(
       fc.property(payload, (bytes) => {
         let request: BoardRequest;
@@ -156,11 +168,72 @@ describe('fuzzing the board request parser', () => {
           if (request.message.ciphertext.length !== GROUP_CIPHERTEXT_SIZE || request.message.signature.length !== GROUP_SIGNATURE_SIZE) return false;
           return JSON.stringify(parseBoardRequest(encodePostRequest(request.message, request.token))) === JSON.stringify(request);
         }
+        if (request.kind === 'ping') {
+          pings++;
+          // Exactly one text is a ping.
+          return new TextDecoder().decode(bytes) === '{"MessageType":5,"Ping":{}}';
+        }
         return request.since === undefined || request.since.length === GROUP_SIGNATURE_SIZE;
       }),
       { numRuns: 50_000, seed: 20261122 },
     );
     // The generator reaches the accepting paths too, not only the refusals.
     expect(accepted).toBeGreaterThan(20);
+    expect(pings).toBeGreaterThan(5);
+  });
+});
+
+describe('fuzzing the board response parser (the client side)', () => {
+  const b64 = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max }).map((b) => toBase64(b));
+  const nearSize = (size: number) => fc.oneof(b64(size, size), b64(Math.max(0, size - 2), size + 2), fc.string({ maxLength: 8 }));
+  const egm = fc.record({ Ciphertext: nearSize(GROUP_CIPHERTEXT_SIZE), Signature: nearSize(GROUP_SIGNATURE_SIZE) });
+  const messageType = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 5, 6), fc.integer(), fc.constant(null));
+  const anything = fc.jsonValue({ maxDepth: 1 });
+  const nearValid = fc.oneof(
+    fc.record({
+      MessageType: messageType,
+      PostResult: fc.oneof(
+        fc.record({ Success: fc.oneof(fc.boolean(), anything) }),
+        fc.record({
+          Success: fc.oneof(fc.boolean(), anything),
+          Code: fc.oneof(fc.constantFrom('TOKEN_INVALID', 'TOKEN_SPENT', 'STORE_FAILED', 'NOPE'), anything),
+        }),
+      ),
+    }),
+    fc.record({ MessageType: messageType, ReplayResult: fc.record({ NumMessages: fc.oneof(fc.integer(), fc.double(), anything) }) }),
+    fc.record({ MessageType: messageType, NewMessage: fc.record({ EGM: egm }) }),
+    fc.record({ MessageType: messageType, Pong: fc.oneof(fc.constant({}), fc.dictionary(fc.string({ maxLength: 4 }), anything)) }),
+    egm,
+  );
+  const payload = fc.oneof(
+    { weight: 4, arbitrary: nearValid.map((v) => encoder.encode(JSON.stringify(v))) },
+    { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => encoder.encode(JSON.stringify(v))) },
+    { weight: 2, arbitrary: fc.uint8Array({ maxLength: 600 }) },
+  );
+
+  it('accepts only well-formed answers, each re-encoding to itself, and refuses the rest with MalformedResponseError (20,000 inputs)', () => {
+    const kinds = new Set<string>();
+    fc.assert(
+      fc.property(payload, (bytes) => {
+        let response: ReturnType<typeof parseBoardResponse>;
+        try {
+          response = parseBoardResponse(bytes);
+        } catch (err) {
+          return err instanceof MalformedResponseError;
+        }
+        kinds.add(response.kind);
+        const again =
+          response.kind === 'postResult'
+            ? encodePostResult(response.ok ? { ok: true } : { ok: false, code: response.code })
+            : response.kind === 'replayResult'
+              ? encodeReplayResult(response.count)
+              : response.kind === 'newMessage'
+                ? encodeNewMessage(response.message)
+                : encodePong();
+        return JSON.stringify(parseBoardResponse(again)) === JSON.stringify(response);
+      }),
+      { numRuns: 20_000, seed: 20261123 },
+    );
+    expect([...kinds].sort()).toEqual(['newMessage', 'pong', 'postResult', 'replayResult']);
   });
 });

@@ -4,6 +4,7 @@ import {
   TokenService,
   encodeBareMessage,
   encodeNewMessage,
+  encodePong,
   encodePostResult,
   encodeReplayResult,
   exportKeyBundle,
@@ -47,6 +48,8 @@ interface LiveSession extends RelaySession {
 export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; posted: [EncryptedGroupMessage] }> {
   public readonly stored: EncryptedGroupMessage[] = [];
   public policy: Policy = honest;
+  /** Frozen: reads every request and answers nothing (no results, pongs or pushes), connections stay open. */
+  public silent = false;
   public readonly bundle: string;
   public readonly onion: OnionName;
   readonly #board: TapirService;
@@ -75,6 +78,11 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
     return relay;
   }
 
+  /** Board connections currently open. */
+  public get openSessions(): number {
+    return [...this.#sessions].filter((s) => !s.conn.isClosed).length;
+  }
+
   public has(signature: Uint8Array): boolean {
     return this.stored.some((m) => equalBytes(m.signature, signature));
   }
@@ -100,6 +108,9 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
             if (s.synced) this.#send(s, this.policy.push(s, request.message).map(encodeNewMessage));
           }
         }
+      } else if (request.kind === 'ping') {
+        // Keepalives are answered honestly: the policies under test are about messages.
+        this.#send(session, [encodePong()]);
       } else {
         const since = request.since;
         const from =
@@ -118,6 +129,7 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
   }
 
   #send(session: LiveSession, payloads: Uint8Array[]): void {
+    if (this.silent) return;
     session.chain = session.chain
       .then(async () => {
         for (const p of payloads) await session.conn.send(p);
