@@ -152,6 +152,73 @@ describe('managed tor on a private Tor network', () => {
     }
   }, 180_000);
 
+  it('relaunches a killed managed tor on the same ports; the same onion is reachable again from client 1', async () => {
+    net();
+    const dataDir = join(work, 'relaunch');
+    const acn = (await openAcn({ tor: true, torDataDir: dataDir, torrcLines: joinLines })) as ManagedTorACN;
+    try {
+      const identity = Identity.generate();
+      const listener = await acn.listen(identity, PORT, echo);
+      const reach = async (label: string): Promise<void> => {
+        const socket = await client1!.open(identity.onion, PORT, { timeoutMs: 60_000 });
+        try {
+          const payload = Buffer.from(`${label}: ${'y'.repeat(2000)}`);
+          expect((await roundTrip(socket, payload)).equals(payload)).toBe(true);
+        } finally {
+          socket.destroy();
+        }
+      };
+      await reach('before');
+      const first = acn.managedTor;
+      const upAgain = new Promise<number>((resolve) => {
+        const off = acn.onStatus((s) => {
+          if (s.state === 'up' && s.outages === 1) {
+            off();
+            resolve(Date.now());
+          }
+        });
+      });
+      const killedAt = Date.now();
+      process.kill(first.pid, 'SIGKILL');
+      const upAt = await upAgain;
+      // TorACN is back as soon as the new tor's control port is; the swap to the new ManagedTor
+      // follows once that tor has bootstrapped.
+      const deadline = Date.now() + 120_000;
+      while (acn.managedTor === first && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      const relaunchedAt = Date.now();
+      const second = acn.managedTor;
+      expect(second.pid).not.toBe(first.pid);
+      expect([second.controlPort, second.socksPort]).toEqual([first.controlPort, first.socksPort]);
+      expect(await first.exited).toMatchObject({ signal: 'SIGKILL', stopped: false });
+      // The client dials the same address; the listener object never changed.
+      expect(listener.onion).toBe(identity.onion);
+      // client 1's cached descriptor names the dead tor's introduction points: its first tries
+      // may fail until it fetches the one the new tor published.
+      const failures: string[] = [];
+      for (let tries = 1; ; tries++) {
+        try {
+          await reach(`after, try ${tries}`);
+          break;
+        } catch (err) {
+          failures.push(`${(err as { code?: string }).code ?? (err as Error).name}: ${(err as Error).message}`);
+          if (Date.now() - killedAt > 240_000) throw new Error(`the onion was not reachable again within 240 s: ${failures.join(' | ')}`, { cause: err });
+          await new Promise((resolve) => setTimeout(resolve, 1000)); // pace the retries; each open() already retries
+        }
+      }
+      const reachedAt = Date.now();
+      expect(acn.status()).toMatchObject({ state: 'up', outages: 1 });
+      console.info(
+        `[managed-tor] SIGKILLed managed tor: control connection up again after ${upAt - killedAt} ms, relaunched tor bootstrapped by ${relaunchedAt - killedAt} ms, ` +
+          `same onion reached from client 1 after ${reachedAt - killedAt} ms (${failures.length} failed tries first)`,
+      );
+      if (failures.length > 0) console.info(`[managed-tor] failed tries: ${failures.join(' | ')}`);
+      await acn.close();
+      expect(isAlive(second.pid)).toBe(false);
+    } finally {
+      await acn.close();
+    }
+  }, 360_000);
+
   describe('through a bridge', () => {
     let bridge: TorBridge | undefined;
     let obfs4proxy: string | undefined;

@@ -62,8 +62,16 @@ export {
   readTorrcFile,
   torPreset,
 } from './acn/acn-config.js';
-export { type LaunchTorOptions, type ManagedTor, type TorBootstrapProgress, type TorExit, findTorBinary, launchTor } from './acn/managed-tor.js';
-export { ManagedTorACN } from './acn/managed-tor-acn.js';
+export {
+  type LaunchTorOptions,
+  type ManagedTor,
+  type RelaunchTorOptions,
+  type TorBootstrapProgress,
+  type TorExit,
+  findTorBinary,
+  launchTor,
+} from './acn/managed-tor.js';
+export { DEFAULT_RELAUNCH_POLICY, type ManagedTorACNOptions, type RelaunchEvent, ManagedTorACN } from './acn/managed-tor-acn.js';
 export {
   ACN_SETTINGS,
   AcnConfigFileSchema,

@@ -180,6 +180,17 @@ describe('managedTorrc', () => {
     expect(text).not.toMatch(/ORPort|UseBridges|Bridge /);
   });
 
+  it('pins the control and SOCKS ports when given (a relaunch), and refuses ports that are not ports', () => {
+    const text = managedTorrc({ dataDirectory: DATA_DIR, owningPid: PID, controlPort: 40123, socksPort: 40124 });
+    const pinned = baseDirectives(DATA_DIR, PID).map((d) =>
+      d.key === 'ControlPort' ? { ...d, value: '127.0.0.1:40123' } : d.key === 'SocksPort' ? { ...d, value: '127.0.0.1:40124' } : d,
+    );
+    expect(readTorrc(text)).toEqual(pinned);
+    for (const bad of [{ controlPort: 0 }, { socksPort: 65536 }, { controlPort: 1.5 }, { controlPort: 9000, socksPort: 9000 }]) {
+      expect(() => managedTorrc({ dataDirectory: DATA_DIR, owningPid: PID, ...bad })).toThrow(TorConfigError);
+    }
+  });
+
   it('adds UseBridges, the bridge lines and the transport plugin, then the extra lines, in canonical form', () => {
     const text = managedTorrc({
       dataDirectory: DATA_DIR,

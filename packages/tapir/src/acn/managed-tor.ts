@@ -56,6 +56,15 @@ export interface LaunchTorOptions {
   readonly startTimeoutMs?: number | undefined;
   /** stop(): how long SIGTERM gets before SIGKILL (default 10 s). */
   readonly stopGraceMs?: number | undefined;
+  /** Listen on these ports instead of random ones (a relaunch reuses its predecessor's). When a
+   * port is taken, tor cannot bind it and the launch fails with TorLaunchError: never another port. */
+  readonly controlPort?: number | undefined;
+  readonly socksPort?: number | undefined;
+}
+
+export interface RelaunchTorOptions {
+  /** Aborting stops the new tor and rejects with TorAbortedError. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface TorExit {
@@ -85,6 +94,12 @@ export interface ManagedTor {
   bootstrapStatus(): Promise<TorBootstrapProgress>;
   /** SIGTERM by PID, SIGKILL after the grace period; resolves once tor has exited. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Launch a new tor in place of this one (after it died): the same options, DataDirectory and
+   * torrc, on this tor's control and SOCKS ports, so that a TorACN reconnects where it was.
+   * Fails like launchTor (TorLaunchError when a port is taken); no bootstrap progress callback.
+   */
+  relaunch(options?: RelaunchTorOptions): Promise<ManagedTor>;
 }
 
 const DEFAULT_BOOTSTRAP_TIMEOUT_MS = 300_000;
@@ -417,6 +432,8 @@ export async function launchTor(options: LaunchTorOptions): Promise<ManagedTor> 
     bridges: options.bridges,
     transportPlugin,
     extraLines: options.torrcLines,
+    controlPort: options.controlPort,
+    socksPort: options.socksPort,
   });
 
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -488,7 +505,7 @@ export async function launchTor(options: LaunchTorOptions): Promise<ManagedTor> 
     await client.setEvents([]);
     const socksPort = await unlessStopped(bootstrapConditions.stopped, socksPortOf(client));
     bootstrapConditions.dispose();
-    return managedTor(tor, client, { version, controlPort, socksPort, paths, graceMs });
+    return managedTor(tor, client, { version, controlPort, socksPort, paths, graceMs, options });
   } catch (err) {
     conditions.dispose();
     bootstrapConditions?.dispose();
@@ -536,7 +553,7 @@ async function launchFailure(
 function managedTor(
   tor: TorProcess,
   control: TorControlClient,
-  info: { version: string; controlPort: number; socksPort: number; paths: ManagedTorPaths; graceMs: number },
+  info: { version: string; controlPort: number; socksPort: number; paths: ManagedTorPaths; graceMs: number; options: LaunchTorOptions },
 ): ManagedTor {
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
@@ -570,5 +587,14 @@ function managedTor(
       return phase;
     },
     stop: () => (stopping ??= stop()),
+    relaunch: (relaunchOptions = {}) =>
+      launchTor({
+        ...info.options,
+        controlPort: info.controlPort,
+        socksPort: info.socksPort,
+        // Progress is for the first start (CLI output); a relaunch shows in TorACN's status.
+        onProgress: undefined,
+        signal: relaunchOptions.signal,
+      }),
   };
 }

@@ -91,6 +91,11 @@ export interface ManagedTorrcOptions {
   readonly transportPlugin?: string | undefined;
   /** Extra `Keyword value` lines, e.g. to join a private network; see parseTorrcLine. */
   readonly extraLines?: readonly string[] | undefined;
+  /** A fixed control port instead of `auto`: a relaunched tor must come back where its
+   * controller (TorACN) reconnects. */
+  readonly controlPort?: number | undefined;
+  /** A fixed SOCKS port instead of `auto`, for the same reason. */
+  readonly socksPort?: number | undefined;
 }
 
 export interface TorrcLine {
@@ -284,6 +289,12 @@ function torrcValue(value: string): string {
   return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
+function portValue(port: number | undefined, what: string): string {
+  if (port === undefined) return 'auto';
+  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(what, 'must be a port number (1…65535)');
+  return String(port);
+}
+
 function checkPath(path: unknown, what: string): string {
   assertCleanText(path, what);
   if (!isAbsolute(path)) fail(what, 'must be an absolute path');
@@ -292,7 +303,7 @@ function checkPath(path: unknown, what: string): string {
 
 /**
  * The managed torrc: private DataDirectory, control and SOCKS ports on random loopback ports
- * (the control port written to a file, cookie auth), client only with no exit, tor tied to
+ * unless pinned (the control port written to a file, cookie auth), client only with no exit, tor tied to
  * `owningPid`, a notice log in the DataDirectory; then `UseBridges 1`, the bridges and the
  * transport plugin; then the extra lines. Throws TorConfigError (naming the offending entry).
  */
@@ -300,6 +311,9 @@ export function managedTorrc(options: ManagedTorrcOptions): string {
   const dataDirectory = checkPath(options.dataDirectory, 'tor data directory');
   if (!Number.isSafeInteger(options.owningPid) || options.owningPid < 1) fail('owning process', 'must be a process id');
   const paths = managedTorPaths(dataDirectory);
+  const controlPort = portValue(options.controlPort, 'control port');
+  const socksPort = portValue(options.socksPort, 'SOCKS port');
+  if (controlPort !== 'auto' && controlPort === socksPort) fail('SOCKS port', 'must differ from the control port');
 
   const bridgeInput = options.bridges ?? [];
   if (!Array.isArray(bridgeInput)) fail('bridges', 'must be a list of bridge lines');
@@ -326,11 +340,11 @@ export function managedTorrc(options: ManagedTorrcOptions): string {
   const lines = [
     '# Written by tapir for a tor it launches and owns; rewritten on every start.',
     `DataDirectory ${torrcValue(dataDirectory)}`,
-    `ControlPort ${MANAGED_TOR_HOST}:auto`,
+    `ControlPort ${MANAGED_TOR_HOST}:${controlPort}`,
     `ControlPortWriteToFile ${torrcValue(paths.controlPortFile)}`,
     'CookieAuthentication 1',
     `CookieAuthFile ${torrcValue(paths.cookieFile)}`,
-    `SocksPort ${MANAGED_TOR_HOST}:auto`,
+    `SocksPort ${MANAGED_TOR_HOST}:${socksPort}`,
     'ClientOnly 1',
     'ExitRelay 0',
     'ExitPolicy reject *:*',
