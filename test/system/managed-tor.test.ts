@@ -10,7 +10,6 @@
  * FAIL (TorNotInstalledError / an install hint), never skip, like tor-acn.test.ts.
  */
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,38 +20,10 @@ import { ManagedTorACN } from '../../packages/tapir/src/acn/managed-tor-acn.js';
 import { TorACN } from '../../packages/tapir/src/acn/tor-acn.js';
 import { TorControlClient } from '../../packages/tapir/src/acn/tor-control.js';
 import { startTorBridge, startTorNetwork, torAcnOptions, torNetworkClientTorrcLines, type TorBridge, type TorNetwork } from '../tor/tornet.js';
+import { echo, roundTrip } from '../tor/echo-stream.js';
+import { isAlive } from '../../packages/tapir/test/support/process-alive.js';
 
 const PORT = 9878;
-
-function echo(socket: Socket): void {
-  socket.on('error', () => undefined);
-  socket.pipe(socket);
-}
-
-/** Write `payload` and read back exactly as many bytes. */
-function roundTrip(socket: Socket, payload: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let got = 0;
-    socket.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      got += chunk.length;
-      if (got >= payload.length) resolve(Buffer.concat(chunks));
-    });
-    socket.once('error', reject);
-    socket.once('close', () => reject(new Error(`stream closed after ${got} of ${payload.length} bytes`)));
-    socket.write(payload);
-  });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Progress must only go up, start below 100 and end at 100 ("done"). */
 function expectMonotonicToDone(seen: readonly TorBootstrapProgress[]): void {

@@ -3,7 +3,7 @@
  * 2 client tors on loopback. Needs the Debian `tor` package; without it every test here FAILS
  * (TorNotInstalledError from beforeAll) rather than skipping, so CI cannot silently lose it.
  */
-import { createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '@pursuance/crypto';
 import { AcnTimeoutError, AcnUnreachableError } from '../../packages/tapir/src/errors.js';
@@ -12,30 +12,10 @@ import { TorACN, type OpenRetryInfo } from '../../packages/tapir/src/acn/tor-acn
 import { TorControlClient } from '../../packages/tapir/src/acn/tor-control.js';
 import { ApplicationChain, AuthApp, TapirService, type Connection } from '@pursuance/tapir';
 import { createTorAcnPair, startTorNetwork, torAcnOptions, torControlAuth, type TorNetwork } from '../tor/tornet.js';
+import { echo, roundTrip } from '../tor/echo-stream.js';
 import { runCli, spawnCli } from '../support/processes.js';
 
 const TAPIR_PORT = 9878;
-
-function echo(socket: Socket): void {
-  socket.on('error', () => undefined);
-  socket.pipe(socket);
-}
-
-/** Write `payload` and read back exactly as many bytes. */
-function roundTrip(socket: Socket, payload: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let got = 0;
-    socket.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      got += chunk.length;
-      if (got >= payload.length) resolve(Buffer.concat(chunks));
-    });
-    socket.once('error', reject);
-    socket.once('close', () => reject(new Error(`stream closed after ${got} of ${payload.length} bytes`)));
-    socket.write(payload);
-  });
-}
 
 describe('TorACN on a private Tor network', () => {
   let network: TorNetwork | undefined;

@@ -6,7 +6,6 @@
  * fresh stream to the same listener. Needs the Debian `tor` package; without it the test FAILS
  * (TorNotInstalledError from beforeAll), like test/system/tor-acn.test.ts, instead of skipping.
  */
-import type { Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '@pursuance/crypto';
@@ -14,32 +13,12 @@ import type { TorStatus } from '../../packages/tapir/src/acn/acn.js';
 import { TorACN } from '../../packages/tapir/src/acn/tor-acn.js';
 import { restartTorClient } from '../tor/restart.js';
 import { startTorNetwork, torAcnOptions, type TorNetwork } from '../tor/tornet.js';
+import { echo, roundTrip } from '../tor/echo-stream.js';
 
 const TAPIR_PORT = 9878;
 /** Generous: tor must notice, restart, bootstrap from its cache, re-publish, and client 1 must
  * drop its stale descriptor; on a loaded 2-core machine all of that can be slow. */
 const RECOVERY_LIMIT_MS = 180_000;
-
-function echo(socket: Socket): void {
-  socket.on('error', () => undefined);
-  socket.pipe(socket);
-}
-
-/** Write `payload` and read back exactly as many bytes. */
-function roundTrip(socket: Socket, payload: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let got = 0;
-    socket.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      got += chunk.length;
-      if (got >= payload.length) resolve(Buffer.concat(chunks));
-    });
-    socket.once('error', reject);
-    socket.once('close', () => reject(new Error(`stream closed after ${got} of ${payload.length} bytes`)));
-    socket.write(payload);
-  });
-}
 
 /** A fresh stream from `from` to the onion, and one echo over it. */
 async function echoThrough(from: TorACN, onion: Identity['onion'], text: string): Promise<void> {

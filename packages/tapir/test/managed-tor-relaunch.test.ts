@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TorStatus } from '../src/acn/acn.js';
 import { launchTor } from '../src/acn/managed-tor.js';
 import { ManagedTorACN, type ManagedTorACNOptions, type RelaunchEvent } from '../src/acn/managed-tor-acn.js';
+import { isAlive } from './support/process-alive.js';
 
 const FAKE_TOR = String.raw`
 const fs = require('node:fs');
@@ -78,15 +79,6 @@ afterAll(async () => {
   for (const acn of acns) await acn.close();
   await rm(root, { recursive: true, force: true });
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** PIDs of live fake tors started from `dataDir`. */
 async function torsFrom(dataDir: string): Promise<number[]> {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TorAbortedError, TorBootstrapTimeoutError, TorConfigError, TorLaunchError, TorNotFoundError } from '../src/errors.js';
 import { findTorBinary, launchTor, type TorBootstrapProgress } from '../src/acn/managed-tor.js';
+import { isAlive } from './support/process-alive.js';
 
 let root: string;
 
@@ -36,15 +37,6 @@ async function processesMentioning(needle: string): Promise<number[]> {
     }
   }
   return pids;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A stand-in for tor: `--verify-config` runs `verify`, a real start runs `start`. */
