@@ -32,7 +32,9 @@ async function start(name: string, args: string[] = [], env: NodeJS.ProcessEnv =
 }
 
 async function client(bundle: string, options: { batchSize?: number } = {}): Promise<RelayClient> {
-  const c = new RelayClient({ acn, bundle: await trustKeyBundle(bundle, new MemoryKeyBundlePins()), batchSize: options.batchSize ?? 10 });
+  // No token lookahead (low-water mark 0): tokens are bought only when the wallet is empty, so the
+  // relay's issuance metrics below count exactly the batches these posts needed.
+  const c = new RelayClient({ acn, bundle: await trustKeyBundle(bundle, new MemoryKeyBundlePins()), batchSize: options.batchSize ?? 10, lowWaterMark: 0 });
   clients.push(c);
   return c;
 }

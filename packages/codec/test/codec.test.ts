@@ -47,6 +47,14 @@ describe('decodeJSON', () => {
     expect(refusal(() => decodeJSON(encodeJSON(5), Point, fail)).message).toMatch(/^invalid at \(root\): /);
   });
 
+  it('names a nested path with dots, and says what was expected there', () => {
+    const Nested = z.strictObject({ outer: z.strictObject({ key: base64Bytes(4) }) });
+    const err = refusal(() => decodeJSON(encodeJSON({ outer: { key: 'AAE=' } }), Nested, fail));
+    expect(err.message).toBe('invalid at outer.key: expected base64 of 4 bytes');
+    const upTo = refusal(() => parseJSONText('{"k":"AAAA"}', z.strictObject({ k: base64UpTo(2) }), fail));
+    expect(upTo.message).toBe('invalid at k: expected base64 of at most 2 bytes');
+  });
+
   it('keeps prototype names as plain data (JSON.parse makes own properties, strict schemas refuse them)', () => {
     const payload = new TextEncoder().encode('{"x":1,"key":"AAAAAA==","__proto__":{"polluted":true}}');
     refusal(() => decodeJSON(payload, Point, fail));
@@ -101,6 +109,13 @@ describe('base64 fields', () => {
 });
 
 describe('byte-string schemas over decoded values', () => {
+  it('say what they expected', () => {
+    expect(bytes(3).safeParse(new Uint8Array(2)).error?.issues[0]?.message).toBe('expected 3 bytes');
+    expect(bytesUpTo(3).safeParse(new Uint8Array(4)).error?.issues[0]?.message).toBe('expected at most 3 bytes');
+    const issue = base64Bytes(2).safeParse('AAF=').error?.issues[0];
+    expect(issue).toMatchObject({ code: 'custom', message: 'expected base64 of 2 bytes' });
+  });
+
   it('check the instance and the length, boundaries included', () => {
     expect(bytes(3).safeParse(new Uint8Array(3)).success).toBe(true);
     expect(bytes(3).safeParse(new Uint8Array(2)).success).toBe(false);
