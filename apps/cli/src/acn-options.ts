@@ -70,7 +70,16 @@ export async function openNetwork(flags: AcnFlags, options: OpenNetworkOptions =
     options.onProgress ??
     ((p: TorBootstrapProgress) => process.stderr.write(`tor: bootstrapped ${p.progress} % (${p.summary})${p.warning ? `: ${p.warning}` : ''}\n`));
   try {
-    return await openAcn(config, { onProgress, signal: options.signal });
+    return await openAcn(config, {
+      onProgress,
+      signal: options.signal,
+      // Our own tor died: it is started again on the same ports; one line each way on stderr.
+      onRelaunch: (e) => {
+        if (e.kind === 'exited') process.stderr.write(`tor: exited unexpectedly; starting it again in ${Math.round(e.delayMs / 1000)} s\n`);
+        else if (e.kind === 'relaunched') process.stderr.write(`tor: running again (down ${Math.round(e.downMs / 1000)} s)\n`);
+        else process.stderr.write(`tor: restart attempt ${e.attempt} failed (${e.code})\n`);
+      },
+    });
   } catch (err) {
     if (err instanceof AcnConfigError) throw new CliError(err.message, ExitCode.usage);
     if (err instanceof TorNotFoundError || err instanceof TorLaunchError) throw new CliError(err.message, ExitCode.failure);

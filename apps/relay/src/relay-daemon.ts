@@ -188,6 +188,12 @@ async function openNetwork(config: RelayConfig, options: RelayDaemonOptions): Pr
     return await openAcn(acnConfig, {
       signal: options.signal,
       onProgress: (p) => options.log.info('tor.bootstrap', { progress: p.progress, phase: code(p.tag) }),
+      // Our own tor died (crash, OOM kill): it is started again on the same ports; say so.
+      onRelaunch: (e) => {
+        if (e.kind === 'exited') options.log.warn('tor.exited', { pid: e.pid, retryInMs: e.delayMs });
+        else if (e.kind === 'failed') options.log.warn('tor.relaunch_failed', { attempt: e.attempt, code: code(e.code), retryInMs: e.delayMs });
+        else options.log.info('tor.relaunched', { attempt: e.attempt, pid: e.pid, downMs: e.downMs });
+      },
     });
   } catch (cause) {
     if (cause instanceof AcnConfigError) throw new DaemonError(cause.message, ExitCode.usage, { cause });

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TorStatus } from '../src/acn/acn.js';
+import { openAcn } from '../src/acn/acn-config.js';
 import { launchTor } from '../src/acn/managed-tor.js';
 import { ManagedTorACN, type ManagedTorACNOptions, type RelaunchEvent } from '../src/acn/managed-tor-acn.js';
 import { isAlive } from './support/process-alive.js';
@@ -252,4 +253,34 @@ describe('ManagedTorACN relaunching its tor (fake tor)', () => {
     expect(await torsFrom(h.dataDir)).toEqual([]);
     expect(h.events.some((e) => e.kind === 'relaunched')).toBe(false);
   }, 30_000);
+});
+
+describe('openAcn passes the relaunch hook through to a managed tor', () => {
+  it('tells the program that its tor died and that it runs again', async () => {
+    const dataDir = join(root, 'via-open-acn');
+    const events: RelaunchEvent[] = [];
+    let wake: () => void = () => undefined;
+    const acn = await openAcn(
+      { tor: true, torDataDir: dataDir, torBinary: fakeTor },
+      {
+        onRelaunch: (e) => {
+          events.push(e);
+          wake();
+        },
+      },
+    );
+    expect(acn).toBeInstanceOf(ManagedTorACN);
+    acns.push(acn as ManagedTorACN);
+    const [pid] = await torsFrom(dataDir);
+    process.kill(pid!, 'SIGKILL');
+    // Waits on the hook itself (no timer); the test's own timeout bounds it.
+    await new Promise<void>((resolve) => {
+      wake = () => {
+        if (events.some((e) => e.kind === 'relaunched')) resolve();
+      };
+      wake();
+    });
+    expect(events[0]).toMatchObject({ kind: 'exited', pid });
+    expect(events.at(-1)).toMatchObject({ kind: 'relaunched', attempt: 1 });
+  });
 });

@@ -4,7 +4,7 @@ import { AcnConfigError, TorConfigError } from '../errors.js';
 import type { ACN } from './acn.js';
 import { LoopbackACN } from './loopback-acn.js';
 import { launchTor, type TorBootstrapProgress } from './managed-tor.js';
-import { ManagedTorACN } from './managed-tor-acn.js';
+import { ManagedTorACN, type RelaunchEvent } from './managed-tor-acn.js';
 import { TorACN, type TorACNOptions } from './tor-acn.js';
 import { parseBridgeLine, parseTorrcLine, parseTorrcText, parseTransportPlugin } from './torrc.js';
 
@@ -232,6 +232,8 @@ export interface OpenAcnOptions {
   readonly bootstrapTimeoutMs?: number | undefined;
   /** Extra TorACN options (timeouts, retry hooks) for both tor kinds. */
   readonly torAcn?: Partial<TorACNOptions> | undefined;
+  /** Managed tor: told when tor died and when it was relaunched (for the program's log). */
+  readonly onRelaunch?: ((event: RelaunchEvent) => void) | undefined;
 }
 
 const MAX_TORRC_FILE_BYTES = 64 * 1024;
@@ -289,7 +291,7 @@ export async function openAcn(config: AcnConfig, options: OpenAcnOptions = {}): 
           signal: options.signal,
           bootstrapTimeoutMs: options.bootstrapTimeoutMs,
         });
-        return new ManagedTorACN(tor, options.torAcn);
+        return new ManagedTorACN(tor, options.torAcn, options.onRelaunch !== undefined ? { onRelaunch: options.onRelaunch } : {});
       } catch (err) {
         if (err instanceof TorConfigError) throw new AcnConfigError(err.message, { cause: err });
         throw err;
