@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { isPasswordError, readPassword } from '@pursuance/password';
 import {
@@ -59,18 +58,13 @@ export interface OpenNetworkOptions {
  * tor not reaching the network in time 4.
  */
 export async function openNetwork(flags: AcnFlags, options: OpenNetworkOptions = {}): Promise<ACN> {
-  const given = acnConfigFromFlags(flags);
-  const managed = given.tor === true && given.torControl === undefined && given.torPreset === undefined;
-  const config: AcnConfig = {
-    ...given,
-    torDataDir: given.torDataDir ?? (managed && options.dataDir !== undefined ? join(options.dataDir, 'tor') : undefined),
-    torControlPassword: await controlPassword(flags),
-  };
+  const config: AcnConfig = { ...acnConfigFromFlags(flags), torControlPassword: await controlPassword(flags) };
   const onProgress =
     options.onProgress ??
     ((p: TorBootstrapProgress) => process.stderr.write(`tor: bootstrapped ${p.progress} % (${p.summary})${p.warning ? `: ${p.warning}` : ''}\n`));
   try {
     return await openAcn(config, {
+      programDataDir: options.dataDir,
       onProgress,
       signal: options.signal,
       // Our own tor died: it is started again on the same ports; one line each way on stderr.

@@ -177,15 +177,13 @@ export class RelayDaemon {
  * missing or failing to start 1, tor not reaching the network in time 4.
  */
 async function openNetwork(config: RelayConfig, options: RelayDaemonOptions): Promise<ACN> {
-  const { acn: given } = config;
-  const managed = given.tor === true && given.torControl === undefined && given.torPreset === undefined;
   const acnConfig: AcnConfig = {
-    ...given,
-    ...(managed && given.torDataDir === undefined ? { torDataDir: join(config.dataDir, 'tor') } : {}),
+    ...config.acn,
     ...(options.torControlPassword !== undefined ? { torControlPassword: options.torControlPassword } : {}),
   };
   try {
     return await openAcn(acnConfig, {
+      programDataDir: config.dataDir,
       signal: options.signal,
       onProgress: (p) => options.log.info('tor.bootstrap', { progress: p.progress, phase: code(p.tag) }),
       // Our own tor died (crash, OOM kill): it is started again on the same ports; say so.

@@ -54,6 +54,7 @@ export {
   DEFAULT_TOR_SOCKS,
   type ManagedTorPlan,
   type OpenAcnOptions,
+  type PlanDefaults,
   type TorPreset,
   type TorPresetName,
   acnFromConfig,

@@ -263,3 +263,13 @@ describe('openAcn', () => {
     await expect(stat(dataDir)).rejects.toThrow();
   });
 });
+
+describe('where a managed tor keeps its state', () => {
+  it('defaults to <program data dir>/tor, an explicit --tor-data-dir wins, and an external tor gets neither', () => {
+    const managed = (plan: ReturnType<typeof planAcn>) => (plan.kind === 'managed' ? plan.launch.dataDir : undefined);
+    expect(managed(planAcn({ tor: true }, { programDataDir: '/home/a/.pursuance' }))).toBe('/home/a/.pursuance/tor');
+    expect(managed(planAcn({ tor: true, torDataDir: '/elsewhere' }, { programDataDir: '/home/a/.pursuance' }))).toBe('/elsewhere');
+    expect(() => planAcn({ tor: true })).toThrow(/--tor-data-dir is needed/);
+    expect(planAcn({ tor: true, torPreset: 'system' }, { programDataDir: '/home/a/.pursuance' }).kind).toBe('external');
+  });
+});

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { AcnConfigError, TorConfigError } from '../errors.js';
 import type { ACN } from './acn.js';
 import { LoopbackACN } from './loopback-acn.js';
@@ -71,6 +71,12 @@ export interface AcnConfig {
   readonly loopbackRegistry?: string | undefined;
 }
 
+/** What the program using the configuration supplies itself. */
+export interface PlanDefaults {
+  /** The program's own data dir: a managed tor without --tor-data-dir keeps its state in `<programDataDir>/tor`. */
+  readonly programDataDir?: string | undefined;
+}
+
 /** What a configuration asks for, fully validated, before anything is opened or started. */
 export type AcnPlan =
   | { readonly kind: 'loopback'; readonly registryDir: string | undefined }
@@ -136,7 +142,7 @@ function hasManagedSettings(config: AcnConfig): string | undefined {
  * Validate a configuration and say what it asks for; throws AcnConfigError on any bad or
  * contradictory setting (a managed-only setting with an external tor, say). Pure and sync.
  */
-export function planAcn(config: AcnConfig): AcnPlan {
+export function planAcn(config: AcnConfig, defaults: PlanDefaults = {}): AcnPlan {
   if (config.tor !== true) return { kind: 'loopback', registryDir: config.loopbackRegistry };
 
   const presetName = config.torPreset;
@@ -187,7 +193,8 @@ export function planAcn(config: AcnConfig): AcnPlan {
     if (value !== undefined)
       throw new AcnConfigError(`${flag} applies to an external tor; give --tor-control (or --tor-preset) too, or drop it to let us start tor`);
   }
-  const dataDir = optionalString(config.torDataDir, '--tor-data-dir');
+  const dataDir =
+    optionalString(config.torDataDir, '--tor-data-dir') ?? (defaults.programDataDir !== undefined ? join(defaults.programDataDir, 'tor') : undefined);
   if (dataDir === undefined) throw new AcnConfigError('--tor-data-dir is needed to start a managed tor');
   const torBinary = optionalString(config.torBinary, '--tor-binary');
   const torrcFile = optionalString(config.torrcFile, '--torrc-file');
@@ -232,6 +239,8 @@ export interface OpenAcnOptions {
   readonly bootstrapTimeoutMs?: number | undefined;
   /** Extra TorACN options (timeouts, retry hooks) for both tor kinds. */
   readonly torAcn?: Partial<TorACNOptions> | undefined;
+  /** The program's own data dir (see PlanDefaults). */
+  readonly programDataDir?: string | undefined;
   /** Managed tor: told when tor died and when it was relaunched (for the program's log). */
   readonly onRelaunch?: ((event: RelaunchEvent) => void) | undefined;
 }
@@ -272,7 +281,7 @@ export async function readTorrcFile(path: string): Promise<string[]> {
  * TorBootstrapTimeoutError or TorAbortedError, and then leaves no tor running.
  */
 export async function openAcn(config: AcnConfig, options: OpenAcnOptions = {}): Promise<ACN> {
-  const plan = planAcn(config);
+  const plan = planAcn(config, { programDataDir: options.programDataDir });
   switch (plan.kind) {
     case 'loopback':
       return new LoopbackACN(plan.registryDir !== undefined ? { registryDir: plan.registryDir } : {});
