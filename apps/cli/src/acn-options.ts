@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { isPasswordError, readPassword } from '@pursuance/password';
+import { isPasswordError, readOptionalPassword } from '@pursuance/password';
 import {
   ACN_SETTINGS,
   AcnConfigError,
@@ -85,11 +85,10 @@ export async function openNetwork(flags: AcnFlags, options: OpenNetworkOptions =
 
 /** An external tor's control password: from --tor-control-password-file or its environment variable, never a flag value. */
 async function controlPassword(flags: AcnFlags): Promise<string | undefined> {
-  if (flags.torControlPasswordFile === undefined && process.env[TOR_CONTROL_PASSWORD_ENV] === undefined) return undefined;
   try {
-    return await readPassword({ file: flags.torControlPasswordFile, envName: TOR_CONTROL_PASSWORD_ENV, interactive: false }, 'unlock');
+    return await readOptionalPassword({ file: flags.torControlPasswordFile, fileFlag: '--tor-control-password-file', envName: TOR_CONTROL_PASSWORD_ENV });
   } catch (err) {
-    if (isPasswordError(err)) throw new CliError(err.message.replace('--password-file', '--tor-control-password-file'), ExitCode.usage);
+    if (isPasswordError(err)) throw new CliError(err.message, ExitCode.usage);
     throw err;
   }
 }

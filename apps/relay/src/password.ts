@@ -1,4 +1,4 @@
-import { isPasswordError, readPassword } from '@pursuance/password';
+import { isPasswordError, readOptionalPassword, readPassword } from '@pursuance/password';
 import { TOR_CONTROL_PASSWORD_ENV } from '@pursuance/tapir';
 import { DaemonError, ExitCode } from './errors.js';
 
@@ -20,11 +20,10 @@ export async function readRelayPassword(passwordFile: string | undefined, env: N
 
 /** An external tor's control password, if one is given (--tor-control-password-file, else its environment variable). */
 export async function readTorControlPassword(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  if (file === undefined && env[TOR_CONTROL_PASSWORD_ENV] === undefined) return undefined;
   try {
-    return await readPassword({ file, envName: TOR_CONTROL_PASSWORD_ENV, env, interactive: false }, 'unlock');
+    return await readOptionalPassword({ file, fileFlag: '--tor-control-password-file', envName: TOR_CONTROL_PASSWORD_ENV, env });
   } catch (err) {
-    if (isPasswordError(err)) throw new DaemonError(err.message.replace('--password-file', '--tor-control-password-file'), ExitCode.usage, { cause: err });
+    if (isPasswordError(err)) throw new DaemonError(err.message, ExitCode.usage, { cause: err });
     throw err;
   }
 }

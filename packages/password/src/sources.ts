@@ -5,7 +5,9 @@ import { checkNewPassword, type PasswordSubject } from './policy.js';
 
 export interface PasswordSources {
   /** --password-file: the file's text, one trailing newline ignored (editors add one). */
-  readonly file?: string;
+  readonly file?: string | undefined;
+  /** The flag that names `file`, for messages (default `--password-file`). */
+  readonly fileFlag?: string;
   /** The environment variable consulted when no file is given. */
   readonly envName: string;
   readonly env?: NodeJS.ProcessEnv;
@@ -36,10 +38,22 @@ export async function readPassword(sources: PasswordSources, purpose: 'unlock' |
     }
   }
   if (value === undefined || (purpose === 'unlock' && value.length === 0)) {
-    throw new NoPasswordError(`--password-file${sources.interactive ? ', ' : ' or '}${sources.envName}${sources.interactive ? ', or run on a terminal' : ''}`);
+    throw new NoPasswordError(
+      `${sources.fileFlag ?? '--password-file'}${sources.interactive ? ', ' : ' or '}${sources.envName}${sources.interactive ? ', or run on a terminal' : ''}`,
+    );
   }
   if (purpose === 'create') checkNewPassword(value, subject);
   return value;
+}
+
+/**
+ * A secret that may be absent (an external tor's control password): undefined when neither the
+ * file nor the environment variable is given; otherwise read as readPassword does. Never prompts.
+ */
+export async function readOptionalPassword(sources: Omit<PasswordSources, 'interactive'>): Promise<string | undefined> {
+  const env = sources.env ?? process.env;
+  if (sources.file === undefined && env[sources.envName] === undefined) return undefined;
+  return readPassword({ ...sources, interactive: false }, 'unlock');
 }
 
 async function readPasswordFile(path: string): Promise<string> {

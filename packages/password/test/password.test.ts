@@ -3,7 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIN_PASSWORD_LENGTH, NoPasswordError, PasswordFileError, WeakPasswordError, checkNewPassword, isPasswordError, readPassword } from '../src/index.js';
+import {
+  MIN_PASSWORD_LENGTH,
+  NoPasswordError,
+  PasswordFileError,
+  WeakPasswordError,
+  checkNewPassword,
+  isPasswordError,
+  readOptionalPassword,
+  readPassword,
+} from '../src/index.js';
 
 describe('checkNewPassword', () => {
   it('refuses empty and all-blank passwords as empty, and counts characters, not bytes', () => {
@@ -80,5 +89,16 @@ describe('readPassword', () => {
     const sources = { envName: 'APP_PASSWORD', env: { APP_PASSWORD: 'short' }, interactive: false } as const;
     await expect(readPassword(sources, 'create')).rejects.toBeInstanceOf(WeakPasswordError);
     expect(await readPassword(sources, 'unlock')).toBe('short');
+  });
+
+  it('reads an optional secret only when one is given, naming its own flag when it is unusable', async () => {
+    const sources = { envName: 'CTL_PASSWORD', fileFlag: '--tor-control-password-file' };
+    expect(await readOptionalPassword({ ...sources, env: {} })).toBeUndefined();
+    expect(await readOptionalPassword({ ...sources, env: { CTL_PASSWORD: 'from env' } })).toBe('from env');
+    // Set but empty is a mistake, not "no password": refused, and the message names the right flag.
+    const empty = await readOptionalPassword({ ...sources, env: { CTL_PASSWORD: '' } }).catch((e: unknown) => e);
+    expect(empty).toBeInstanceOf(NoPasswordError);
+    expect((empty as Error).message).toBe('no password: use --tor-control-password-file or CTL_PASSWORD');
+    await expect(readOptionalPassword({ ...sources, file: join(dir, 'absent'), env: {} })).rejects.toBeInstanceOf(PasswordFileError);
   });
 });
