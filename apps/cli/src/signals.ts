@@ -17,18 +17,22 @@ export function untilSignal(): Promise<NodeJS.Signals> {
  */
 export async function stopWithin(budgetMs: number, stop: () => Promise<void>): Promise<void> {
   const giveUp = (why: string): void => {
+    release();
     process.stderr.write(`pursuance: ${why}; exiting without waiting\n`);
     process.exit(1);
   };
   const timer = setTimeout(() => giveUp(`stopping took over ${budgetMs / 1000} s`), budgetMs);
   const again = (): void => giveUp('second signal');
+  const release = (): void => {
+    clearTimeout(timer);
+    process.off('SIGINT', again);
+    process.off('SIGTERM', again);
+  };
   process.once('SIGINT', again);
   process.once('SIGTERM', again);
   try {
     await stop();
   } finally {
-    clearTimeout(timer);
-    process.off('SIGINT', again);
-    process.off('SIGTERM', again);
+    release();
   }
 }

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ACN_SETTINGS } from '@pursuance/tapir';
-import { DEFAULTS, relayProgram, resolveConfig, type ConfigFile } from '../src/config.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DaemonError } from '../src/errors.js';
+import { DEFAULTS, readConfigFile, relayProgram, resolveConfig, type ConfigFile } from '../src/config.js';
 
 /** Parse argv + env with the real commander definition, then merge the config file. */
 function configFrom(argv: string[], env: Record<string, string> = {}, file: ConfigFile = {}) {
@@ -55,5 +59,31 @@ describe('relay configuration', () => {
     expect(() => configFrom(['--max-connections', '1e3'])).toThrow(/integer/);
     expect(() => configFrom([], { PURSUANCE_RELAY_HANDSHAKE_TIMEOUT_MS: 'soon' })).toThrow(/integer/);
     expect(() => configFrom(['--log-level', 'chatty'])).toThrow();
+  });
+
+  it('refuses a config file whose network keys are hostile: prototype names, wrong types, absurd lists', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'relay-config-'));
+    try {
+      const cases = [
+        '{"__proto__": {"tor": true}}',
+        '{"constructor": "x"}',
+        '{"tor": "yes"}',
+        '{"torPreset": "__proto__"}',
+        '{"bridges": "obfs4 1.2.3.4:443 AAAA"}',
+        '{"bridges": [""]}',
+        `{"torrcLines": ${JSON.stringify(Array.from({ length: 257 }, (_, i) => `Opt${i} 1`))}}`,
+        '{"torControlPassword": ""}',
+      ];
+      for (const [i, text] of cases.entries()) {
+        const path = join(dir, `c${i}.json`);
+        await writeFile(path, text);
+        const err = await readConfigFile(path).catch((e: unknown) => e);
+        expect(err, text.slice(0, 40)).toBeInstanceOf(DaemonError);
+        expect((err as DaemonError).exitCode, text.slice(0, 40)).toBe(2);
+      }
+      expect(({} as Record<string, unknown>).tor).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
