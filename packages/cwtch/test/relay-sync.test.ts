@@ -18,7 +18,7 @@ import {
   type PostRecord,
   type RelayStore,
 } from '@pursuance/relay';
-import { randomMessage } from '@pursuance/relay/testing';
+import { GatedStore, randomMessage } from '@pursuance/relay/testing';
 import { LoopbackACN, TAPIR_PORT, type ACN } from '@pursuance/tapir';
 import { RelaySync, type RelaySyncOptions } from '../src/relay-sync.js';
 import { AdversarialRelay } from './support/adversarial-relay.js';
@@ -26,27 +26,6 @@ import { waitForEvent } from './support/helpers.js';
 
 const WINDOW = 16;
 const hex = (m: EncryptedGroupMessage) => toHex(m.signature);
-
-/** A memory store whose posts wait until the test releases them, oldest first. */
-class GatedStore extends MemoryRelayStore {
-  public pending = 0;
-  public maxPending = 0;
-  public released = 0;
-  readonly #gates: (() => void)[] = [];
-
-  public override async post(record: PostRecord): Promise<PostOutcome> {
-    this.pending += 1;
-    this.maxPending = Math.max(this.maxPending, this.pending);
-    await new Promise<void>((resolve) => this.#gates.push(resolve));
-    this.pending -= 1;
-    this.released += 1;
-    return super.post(record);
-  }
-
-  public releaseOldest(): void {
-    this.#gates.shift()?.();
-  }
-}
 
 /** A memory store that fails every post of one message (the relay answers STORE_FAILED). */
 class FailingFor extends MemoryRelayStore {

@@ -6,7 +6,6 @@ import { Identity, toHex } from '@pursuance/crypto';
 import { ApplicationChain, AuthApp, LoopbackACN, TapirService, type ACN } from '@pursuance/tapir';
 import {
   MemoryKeyBundlePins,
-  MemoryRelayStore,
   RelayClient,
   exportKeyBundle,
   generateVoprfKeyPair,
@@ -15,38 +14,16 @@ import {
   trustKeyBundle,
   type RelayClientOptions,
 } from '../src/index.js';
-import type { PostRecord, PostOutcome } from '../src/store.js';
 import { encodePing, encodePostRequest, parseBoardResponse } from '../src/board-protocol.js';
 import { OperationAbortedError, SessionUnresponsiveError } from '../src/errors.js';
 import type { EncryptedGroupMessage } from '../src/group-message.js';
 import { POST_WINDOW } from '../src/protocol-profile.js';
+import { GatedStore } from '../src/testing/gated-store.js';
 import { issueTokens, randomMessage } from './support/fixtures.js';
 import { muteListener, silentBoard } from './support/silent-board.js';
 import { nextEvents, relayWorld, type RelayWorld } from './support/relay-world.js';
 
 const hex = (m: EncryptedGroupMessage) => toHex(m.signature);
-
-/** A memory store whose posts wait until the test releases them, oldest first. */
-class GatedStore extends MemoryRelayStore {
-  public pending = 0;
-  public maxPending = 0;
-  /** Posts let through so far. */
-  public released = 0;
-  readonly #gates: (() => void)[] = [];
-
-  public override async post(record: PostRecord): Promise<PostOutcome> {
-    this.pending += 1;
-    this.maxPending = Math.max(this.maxPending, this.pending);
-    await new Promise<void>((resolve) => this.#gates.push(resolve));
-    this.pending -= 1;
-    this.released += 1;
-    return super.post(record);
-  }
-
-  public releaseOldest(): void {
-    this.#gates.shift()?.();
-  }
-}
 
 describe('pipelined posts over 127.0.0.1', () => {
   let world: RelayWorld;
