@@ -10,7 +10,6 @@ import {
   TorLaunchError,
   TorNotFoundError,
   acnConfigFromFlags,
-  acnFromConfig,
   openAcn,
   type ACN,
   type AcnConfig,
@@ -31,16 +30,6 @@ export function withAcnOptions(command: Command): Command {
   return command.addOption(
     new Option(TOR_CONTROL_PASSWORD_FILE_FLAG, `control password of a tor you run, read from a file (or set ${TOR_CONTROL_PASSWORD_ENV})`),
   );
-}
-
-/** The ACN the flags ask for, for commands that open nothing up front (no managed tor); a bad setting is a usage error. */
-export function makeAcn(flags: AcnFlags): ACN {
-  try {
-    return acnFromConfig(acnConfigFromFlags(flags));
-  } catch (err) {
-    if (err instanceof AcnConfigError) throw new CliError(err.message, ExitCode.usage);
-    throw err;
-  }
 }
 
 export interface OpenNetworkOptions {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACN_SETTINGS, LoopbackACN, acnConfigFromFlags } from '@pursuance/tapir';
-import { makeAcn, openNetwork, withAcnOptions, type AcnFlags } from '../src/acn-options.js';
+import { openNetwork, withAcnOptions, type AcnFlags } from '../src/acn-options.js';
 import { CliError, ExitCode } from '../src/errors.js';
 
 const parse = (args: string[]): AcnFlags => withAcnOptions(new Command('x')).exitOverride().parse(args, { from: 'user' }).opts();
@@ -37,17 +37,15 @@ describe('the CLI network flags', () => {
   });
 
   it('open the loopback network without --tor', async () => {
-    const acn = makeAcn({});
-    expect(acn).toBeInstanceOf(LoopbackACN);
-    await acn.close();
     const opened = await openNetwork(parse([]), { dataDir: dir });
     expect(opened).toBeInstanceOf(LoopbackACN);
     await opened.close();
   });
 
   it('turn bad or contradictory settings into usage errors (exit 2) naming the flag, before any tor starts', async () => {
-    expect(() => makeAcn({ tor: true, torControl: '127.0.0.1:0' })).toThrow(/^--tor-control must be host:port/);
-    expect(() => makeAcn({ tor: true, torControl: '127.0.0.1:0' })).toThrow(CliError);
+    const badPort = await refusal(openNetwork(parse(['--tor', '--tor-control', '127.0.0.1:0'])));
+    expect(badPort.exitCode).toBe(ExitCode.usage);
+    expect(badPort.message).toMatch(/^--tor-control must be host:port/);
     const contradictory = await refusal(
       openNetwork(parse(['--tor', '--tor-control', '127.0.0.1:9051', '--bridge', 'obfs4 1.2.3.4:443 AAAA']), { dataDir: dir }),
     );

@@ -220,14 +220,15 @@ export function planAcn(config: AcnConfig, defaults: PlanDefaults = {}): AcnPlan
  */
 export function acnFromConfig(config: AcnConfig): ACN {
   const plan = planAcn(config);
-  switch (plan.kind) {
-    case 'loopback':
-      return new LoopbackACN(plan.registryDir !== undefined ? { registryDir: plan.registryDir } : {});
-    case 'external':
-      return new TorACN(plan.options);
-    case 'managed':
-      throw new AcnConfigError('tor without --tor-control or --tor-preset starts a managed tor, which needs openAcn()');
-  }
+  if (plan.kind === 'managed') throw new AcnConfigError('tor without --tor-control or --tor-preset starts a managed tor, which needs openAcn()');
+  return openPlanned(plan);
+}
+
+/** The ACN of a plan that starts nothing: the loopback network or an external tor. */
+function openPlanned(plan: Exclude<AcnPlan, { kind: 'managed' }>, torAcn: Partial<TorACNOptions> = {}): ACN {
+  return plan.kind === 'loopback'
+    ? new LoopbackACN(plan.registryDir !== undefined ? { registryDir: plan.registryDir } : {})
+    : new TorACN({ ...plan.options, ...torAcn });
 }
 
 export interface OpenAcnOptions {
@@ -282,29 +283,22 @@ export async function readTorrcFile(path: string): Promise<string[]> {
  */
 export async function openAcn(config: AcnConfig, options: OpenAcnOptions = {}): Promise<ACN> {
   const plan = planAcn(config, { programDataDir: options.programDataDir });
-  switch (plan.kind) {
-    case 'loopback':
-      return new LoopbackACN(plan.registryDir !== undefined ? { registryDir: plan.registryDir } : {});
-    case 'external':
-      return new TorACN({ ...plan.options, ...options.torAcn });
-    case 'managed': {
-      const fromFile = plan.launch.torrcFile === undefined ? [] : await readTorrcFile(plan.launch.torrcFile);
-      try {
-        const tor = await launchTor({
-          dataDir: plan.launch.dataDir,
-          torBinary: plan.launch.torBinary,
-          bridges: plan.launch.bridges,
-          transportPlugin: plan.launch.transportPlugin,
-          torrcLines: [...fromFile, ...plan.launch.torrcLines],
-          onProgress: options.onProgress,
-          signal: options.signal,
-          bootstrapTimeoutMs: options.bootstrapTimeoutMs,
-        });
-        return new ManagedTorACN(tor, options.torAcn, options.onRelaunch !== undefined ? { onRelaunch: options.onRelaunch } : {});
-      } catch (err) {
-        if (err instanceof TorConfigError) throw new AcnConfigError(err.message, { cause: err });
-        throw err;
-      }
-    }
+  if (plan.kind !== 'managed') return openPlanned(plan, options.torAcn);
+  const fromFile = plan.launch.torrcFile === undefined ? [] : await readTorrcFile(plan.launch.torrcFile);
+  try {
+    const tor = await launchTor({
+      dataDir: plan.launch.dataDir,
+      torBinary: plan.launch.torBinary,
+      bridges: plan.launch.bridges,
+      transportPlugin: plan.launch.transportPlugin,
+      torrcLines: [...fromFile, ...plan.launch.torrcLines],
+      onProgress: options.onProgress,
+      signal: options.signal,
+      bootstrapTimeoutMs: options.bootstrapTimeoutMs,
+    });
+    return new ManagedTorACN(tor, options.torAcn, options.onRelaunch !== undefined ? { onRelaunch: options.onRelaunch } : {});
+  } catch (err) {
+    if (err instanceof TorConfigError) throw new AcnConfigError(err.message, { cause: err });
+    throw err;
   }
 }
