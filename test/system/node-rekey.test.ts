@@ -302,8 +302,13 @@ describe('removing a member re-keys the Cwtch group', () => {
     for (const n of remaining) {
       await settled(
         n,
-        () => n.sync.groupOf(id) === winnerGroup && hash(n) === hash(founder) && n.registry.get(id).log.pendingCount() === 0,
-        'every remaining member to settle in the winning group',
+        // Retiring the losing group follows the switch to the winner: wait for both.
+        () =>
+          n.sync.groupOf(id) === winnerGroup &&
+          hash(n) === hash(founder) &&
+          n.registry.get(id).log.pendingCount() === 0 &&
+          n.peer.groups().every((g) => g.id === winnerGroup || g.retired),
+        'every remaining member to settle in the winning group and retire the other',
       );
     }
     // The survivor's racing task is kept everywhere; the expelled member's is defeated by the removal.
