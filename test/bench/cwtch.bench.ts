@@ -38,6 +38,7 @@ import { MemoryKeyBundlePins, RelayClient, trustKeyBundle } from '@pursuance/rel
 import { ApplicationChain, AuthApp, LoopbackACN, TapirService, type ACN, type Connection } from '@pursuance/tapir';
 import { startRelayProcess } from '../../apps/relay/test/support/relay-process.js';
 import { delayedACN } from './delayed-acn.js';
+import { burstOnce } from './group-burst.js';
 import { fmt, printTable, rateOf, timeAsync } from './measure.js';
 
 /** CWTCH_BENCH_SYNC_SIZES=10000 (comma-separated) runs smaller syncs, e.g. for profiling. */
@@ -285,47 +286,6 @@ async function directMessageRoundTrip(root: string): Promise<[string, string][]>
 // ---------------------------------------------------------------------------------------------
 // Bursts of group posts through a relay daemon.
 // ---------------------------------------------------------------------------------------------
-
-/**
- * A fresh peer (empty token wallet) with a group on the relay posts `count` chat messages at
- * once; the time runs from the first post until the relay acknowledged the last as durable.
- */
-async function burstOnce(acn: ACN, bundle: string, count: number, window: number): Promise<number> {
-  const peer = await CwtchPeer.create({
-    store: new MemoryProfileStore(),
-    acn,
-    password: 'bench',
-    displayName: 'poster',
-    scryptParams: TEST_SCRYPT_PARAMS,
-    relayClient: { window },
-  });
-  try {
-    const relay = await peer.addRelay(bundle);
-    const groupId = await peer.createGroup({ name: 'burst', relay });
-    const synced = new Promise<void>((resolve) => peer.once('relaySynced', () => resolve()));
-    await peer.start();
-    await synced;
-    const acked = new Set<string>();
-    let check = (): void => undefined;
-    peer.on('groupMessagePosted', ({ signature }) => {
-      acked.add(signature);
-      check();
-    });
-    const { seconds } = await timeAsync(async () => {
-      const posts = await Promise.all(Array.from({ length: count }, (_, i) => peer.postToGroup(groupId, { o: OVERLAY.chat, d: `burst ${i}` })));
-      const wanted = posts.flatMap((p) => p.parts);
-      await new Promise<void>((resolve) => {
-        check = () => {
-          if (wanted.every((s) => acked.has(s))) resolve();
-        };
-        check();
-      });
-    });
-    return seconds;
-  } finally {
-    await peer.stop();
-  }
-}
 
 async function burstBenchmarks(root: string): Promise<[string, string][]> {
   const registryDir = join(root, 'burst-registry');

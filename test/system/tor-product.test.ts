@@ -53,7 +53,8 @@ interface Proc {
   readonly name: string;
   readonly program: Program;
   readonly dataDir: string;
-  readonly tor: { readonly pid: number; readonly controlPort: number };
+  /** Replaced when the test restarts that tor under the process (the process relaunches it on the same ports). */
+  tor: { readonly pid: number; readonly controlPort: number };
   /** From spawning the process until its tor reported 100 %, and until it announced itself. */
   readonly bootstrapMs: number;
   readonly readyMs: number;
@@ -424,6 +425,78 @@ describe('the whole product over a private Tor network, each process with a tor 
     await expectOnlyTorConnections(alice, false);
     expect(await readdir(registry), 'the loopback registry every process was pointed at').toEqual([]);
   });
+
+  it(
+    'the tor under the relay, then the one under a node, restarts mid-run; delivery resumes without touching either process',
+    { timeout: 4 * WAIT_MS },
+    async () => {
+      net();
+      const networkOf = async (n: NodeProc) => ((await api(n, 'GET', '/api/network')).body as { status: { state: string; outages: number } }).status;
+      /** A task from `from` reaches `to` (readable), and how long that took. */
+      const deliver = async (from: NodeProc, to: NodeProc, title: string): Promise<number> => {
+        const t0 = Date.now();
+        const created = await api(from, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title });
+        expect(created.status).toBe(201);
+        const task = (created.body as { id: string }).id;
+        await until(to, `"${title}" to arrive`, async () => (await taskOf(to, task)).readable === true);
+        return Date.now() - t0;
+      };
+      /** Stop `p`'s tor as its operating system or a user would (SIGTERM, a clean exit); `p` must start it again by itself. */
+      const restartTorUnder = async (p: Proc, relaunched: RegExp, stream: 'stdout' | 'stderr'): Promise<{ downMs: number }> => {
+        const old = p.tor;
+        const t0 = Date.now();
+        process.kill(old.pid, 'SIGTERM');
+        const deadline = Date.now() + 20_000;
+        while ((await isRunning(old.pid)) && Date.now() < deadline) await delay(100);
+        expect(await isRunning(old.pid), `${p.name}'s tor ignored SIGTERM`).toBe(false);
+        const back = await p.program.waitForLine(relaunched, stream, WAIT_MS);
+        p.tor = await managedTorOf(p.program, join(p.dataDir, 'tor'));
+        expect(p.tor.pid).not.toBe(old.pid);
+        // The same control port: nothing a dialler or the process knows of has moved.
+        expect(p.tor.controlPort).toBe(old.controlPort);
+        return { downMs: back.at - t0 };
+      };
+
+      // Before: the flow works both ways.
+      await deliver(founder, bob, 'Before any restart');
+
+      // The relay's tor: its onion is re-published by the relay, and the nodes' sessions, which died
+      // with the old tor's circuits, find it again.
+      const relayPid = relay.program.pid;
+      const t1 = Date.now();
+      const relayTor = await restartTorUnder(relay, /"event":"tor\.relaunched"/, 'stderr');
+      await relay.program.waitForLine(/"event":"network\.up".*"outages":1\b/, 'stderr', WAIT_MS);
+      const viaRelay = await deliver(founder, bob, 'After the relay tor restart');
+      const arrivedAfter = Date.now() - t1;
+      await deliver(bob, founder, 'Back the other way');
+      expect(relay.program.running() && relay.program.pid === relayPid, 'the relay process kept running').toBe(true);
+      report(
+        `restart of the relay's tor: relaunched ${relayTor.downMs} ms after SIGTERM; the next task founder → bob arrived ${arrivedAfter} ms after the SIGTERM ` +
+          `(that task itself ${viaRelay} ms)`,
+      );
+
+      // Bob's tor: bob's node reconnects to its tor, re-publishes its own onion, and its relay session comes back.
+      const bobPid = bob.program.pid;
+      expect(await networkOf(bob)).toMatchObject({ state: 'up', outages: 0 });
+      const t2 = Date.now();
+      const bobTor = await restartTorUnder(bob, /^tor: running again/, 'stderr');
+      await until(bob, 'its network status to show the outage and the recovery', async () => {
+        const s = await networkOf(bob);
+        return s.state === 'up' && s.outages === 1;
+      });
+      const toBob = await deliver(founder, bob, 'After bob tor restart');
+      const fromBob = await deliver(bob, founder, 'From bob after his tor restart');
+      expect(bob.program.running() && bob.program.pid === bobPid, "bob's node kept running").toBe(true);
+      report(
+        `restart of bob's tor: relaunched ${bobTor.downMs} ms after SIGTERM; founder → bob and bob → founder both delivered ${Date.now() - t2} ms after the SIGTERM ` +
+          `(those tasks ${toBob} / ${fromBob} ms)`,
+      );
+      const target = await hashOf(founder);
+      await until(bob, "to reach the founder's state", async () => (await hashOf(bob)) === target);
+      // The restarted tors are the processes' own, and still the only way out.
+      for (const p of [relay, bob]) await expectOnlyTorConnections(p);
+    },
+  );
 
   it('SIGTERM ends every process, and its tor, within 5 s', { timeout: 120_000 }, async () => {
     net();

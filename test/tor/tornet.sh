@@ -238,6 +238,7 @@ write_torrc() { # NODE_INDEX DIRAUTHORITY_LINES HASHED_PASSWORD
     echo "DataDirectory $d"
     echo "Nickname ${NAMES[$k]}"
     echo "Log notice file $d/notice.log"
+    [[ -z ${TORNET_INFO_LOG:-} ]] || echo "Log info file $d/info.log"
     echo "ShutdownWaitLength 0"
     # Parsing the GeoIP databases costs ~1.7 s CPU and ~35 MB per tor, for nothing here.
     echo 'GeoIPFile ""'

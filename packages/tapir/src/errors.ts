@@ -184,6 +184,13 @@ export class TorLaunchError extends TapirError {
   }
 }
 
+/**
+ * Another tor still holds the managed tor's DataDirectory lock (typically the tor of an earlier
+ * run that crashed: it exits on its own once it notices its owner is gone), and it did not let
+ * go within the wait. A TorLaunchError, so callers that map launch failures need no new case.
+ */
+export class TorDataDirectoryBusyError extends TorLaunchError {}
+
 /** A managed tor did not finish bootstrapping in time (it has been stopped). */
 export class TorBootstrapTimeoutError extends TapirError {
   public constructor(message: string) {

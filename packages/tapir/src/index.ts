@@ -82,4 +82,4 @@ export {
   TOR_CONTROL_PASSWORD_FILE_FLAG,
   type AcnSetting,
 } from './acn/acn-settings.js';
-export { TorAbortedError, TorBootstrapTimeoutError, TorConfigError, TorLaunchError, TorNotFoundError } from './errors.js';
+export { TorAbortedError, TorBootstrapTimeoutError, TorConfigError, TorDataDirectoryBusyError, TorLaunchError, TorNotFoundError } from './errors.js';

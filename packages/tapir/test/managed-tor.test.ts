@@ -6,10 +6,11 @@
  * covered on the private network in test/system/managed-tor.test.ts.
  */
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TorAbortedError, TorBootstrapTimeoutError, TorConfigError, TorLaunchError, TorNotFoundError } from '../src/errors.js';
+import { TorAbortedError, TorBootstrapTimeoutError, TorConfigError, TorDataDirectoryBusyError, TorLaunchError, TorNotFoundError } from '../src/errors.js';
 import { findTorBinary, launchTor, type TorBootstrapProgress } from '../src/acn/managed-tor.js';
 import { isAlive } from './support/process-alive.js';
 
@@ -181,6 +182,62 @@ describe('launchTor with the real tor, offline (DisableNetwork 1)', () => {
     expect((err as TorAbortedError).code).toBe('TOR_ABORTED');
     expect(calls).toBe(1);
     expect(await processesMentioning(dataDir)).toEqual([]);
+  }, 60_000);
+
+  /** A tor left over from an earlier run: it holds `dataDir`'s lock until killed. */
+  async function staleTor(dataDir: string): Promise<{ kill(): void; exited: Promise<void> }> {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    const torrc = join(root, `${dataDir.split('/').pop()}-stale.torrc`);
+    await writeFile(torrc, `DataDirectory ${dataDir}\nSocksPort 0\nDisableNetwork 1\nLog notice file ${dataDir}/stale.log\n`);
+    const child = spawn(await findTorBinary(), ['--defaults-torrc', '/dev/null', '-f', torrc], { stdio: 'ignore' });
+    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    // Holding the lock: tor logs its start-up once it has taken it.
+    for (let i = 0; i < 200 && !(await readFile(join(dataDir, 'stale.log'), 'utf8').catch(() => '')).includes('DisableNetwork is set'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return { kill: () => child.kill('SIGKILL'), exited };
+  }
+
+  it('waits for the tor of an earlier run to let go of the data directory, then starts', async () => {
+    const dataDir = join(root, 'busy-then-free');
+    const stale = await staleTor(dataDir);
+    let killedAt = 0;
+    // Longer than tor's own 5 s wait, so at least one start fails on the lock and is tried again.
+    const timer = setTimeout(() => {
+      killedAt = Date.now();
+      stale.kill();
+    }, 7_000);
+    try {
+      const err = await rejection(launchTor({ dataDir, torrcLines: ['DisableNetwork 1'], bootstrapTimeoutMs: 15_000 }));
+      // Past the lock: it started and was controlled, then (offline) timed out bootstrapping.
+      expect(err, err.message).toBeInstanceOf(TorBootstrapTimeoutError);
+      expect(killedAt).toBeGreaterThan(0);
+      const log = await readFile(join(dataDir, 'notice.log'), 'utf8');
+      expect(log).toContain('another Tor process is running with the same data directory');
+      expect(log).toContain('Bootstrapped 0%');
+    } finally {
+      clearTimeout(timer);
+      stale.kill();
+      await stale.exited;
+    }
+    expect(await processesMentioning(dataDir)).toEqual([]);
+  }, 90_000);
+
+  it('gives up with TorDataDirectoryBusyError when the other tor keeps the data directory', async () => {
+    const dataDir = join(root, 'busy');
+    const stale = await staleTor(dataDir);
+    try {
+      const err = await rejection(launchTor({ dataDir, torrcLines: ['DisableNetwork 1'], dataDirBusyWaitMs: 1 }));
+      expect(err).toBeInstanceOf(TorDataDirectoryBusyError);
+      expect(err).toBeInstanceOf(TorLaunchError);
+      expect((err as TorLaunchError).code).toBe('TOR_LAUNCH');
+      expect(err.message).toContain(`another tor is still using ${dataDir}`);
+      // The other tor is not ours to stop; only our attempt is gone.
+      expect(await processesMentioning(`${dataDir}/torrc`)).toEqual([]);
+    } finally {
+      stale.kill();
+      await stale.exited;
+    }
   }, 60_000);
 
   it('reports an option the real tor does not know as TorConfigError', async () => {

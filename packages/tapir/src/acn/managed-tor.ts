@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, chmod, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
-import { TorAbortedError, TorBootstrapTimeoutError, TorConfigError, TorLaunchError, TorNotFoundError } from '../errors.js';
+import { TorAbortedError, TorBootstrapTimeoutError, TorConfigError, TorDataDirectoryBusyError, TorLaunchError, TorNotFoundError } from '../errors.js';
 import type { TorACNOptions } from './tor-acn.js';
 import { parseReplyArgs } from './tor-control-args.js';
 import { TorControlClient } from './tor-control.js';
@@ -60,6 +60,9 @@ export interface LaunchTorOptions {
    * port is taken, tor cannot bind it and the launch fails with TorLaunchError: never another port. */
   readonly controlPort?: number | undefined;
   readonly socksPort?: number | undefined;
+  /** How long to keep trying while another tor holds the DataDirectory (default 30 s: the tor of a
+   * crashed earlier run notices its dead owner within ~15 s). Each try lasts ≥ 5 s (tor's own wait). */
+  readonly dataDirBusyWaitMs?: number | undefined;
 }
 
 export interface RelaunchTorOptions {
@@ -105,6 +108,9 @@ export interface ManagedTor {
 const DEFAULT_BOOTSTRAP_TIMEOUT_MS = 300_000;
 const DEFAULT_START_TIMEOUT_MS = 60_000;
 const DEFAULT_STOP_GRACE_MS = 10_000;
+const DEFAULT_DATA_DIR_BUSY_WAIT_MS = 30_000;
+/** What tor logs when its DataDirectory lock is held by another process. */
+const DATA_DIR_LOCKED = 'another Tor process is running with the same data directory';
 const POLL_MS = 100;
 const BOOTSTRAP_POLL_MS = 1000;
 const FALLBACK_BIN_DIRS = ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin', '/opt/homebrew/bin'];
@@ -214,6 +220,16 @@ async function torComplaints(paths: readonly string[], max = 5): Promise<string[
     }
   }
   return found.slice(-max);
+}
+
+/** Whether tor's log, from byte `from` on (what this launch appended), contains `text`. */
+async function torLogged(path: string, from: number, text: string): Promise<boolean> {
+  const log = await readFile(path).catch(() => Buffer.alloc(0));
+  return log.subarray(from).toString('utf8').includes(text);
+}
+
+async function sizeOf(path: string): Promise<number> {
+  return (await stat(path).catch(() => ({ size: 0 }))).size;
 }
 
 function explain(lines: readonly string[]): string {
@@ -440,12 +456,26 @@ export async function launchTor(options: LaunchTorOptions): Promise<ManagedTor> 
   await chmod(dataDir, 0o700); // mkdir leaves an existing directory's mode alone; tor insists
   await writeFile(paths.torrc, torrc, { mode: 0o600 });
   await chmod(paths.torrc, 0o600);
-  // A file from an earlier run would point at a port nobody (or something else) listens on.
-  await rm(paths.controlPortFile, { force: true });
   await verifyConfig(binary, paths);
   if (isAborted(options.signal)) throw new TorAbortedError();
 
+  const busyUntil = Date.now() + (options.dataDirBusyWaitMs ?? DEFAULT_DATA_DIR_BUSY_WAIT_MS);
+  for (;;) {
+    try {
+      return await startTor(binary, paths, options);
+    } catch (err) {
+      // No tight loop: tor itself waited 5 s for the lock before giving up.
+      if (!(err instanceof TorDataDirectoryBusyError) || Date.now() >= busyUntil || isAborted(options.signal)) throw err;
+    }
+  }
+}
+
+/** One tor process from spawn to 100 % bootstrapped (or failed, and stopped). */
+async function startTor(binary: string, paths: ManagedTorPaths, options: LaunchTorOptions): Promise<ManagedTor> {
+  // A file from an earlier run or try would point at a port nobody (or something else) listens on.
+  await rm(paths.controlPortFile, { force: true });
   const startedAt = Date.now();
+  const logStart = await sizeOf(paths.logFile);
   const tor = await TorProcess.spawn(binary, paths);
   const graceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
   const startDeadline = startedAt + (options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
@@ -511,7 +541,7 @@ export async function launchTor(options: LaunchTorOptions): Promise<ManagedTor> 
     bootstrapConditions?.dispose();
     await control?.close().catch(() => undefined);
     await tor.stop(graceMs);
-    throw await launchFailure(err, phase, last, paths, options);
+    throw await launchFailure(err, { phase, last, logStart }, paths, options);
   }
 }
 
@@ -522,11 +552,17 @@ function isAborted(signal: AbortSignal | undefined): boolean {
 
 async function launchFailure(
   err: unknown,
-  phase: string,
-  last: TorBootstrapProgress | undefined,
+  { phase, last, logStart }: { phase: string; last: TorBootstrapProgress | undefined; logStart: number },
   paths: ManagedTorPaths,
   options: LaunchTorOptions,
 ): Promise<Error> {
+  // tor may open its control port before it finds the lock taken, so this failure can come as
+  // an exit or as a control connection that broke.
+  if (phase === 'start' && !(err instanceof LaunchStopped && err.stop.kind === 'aborted') && (await torLogged(paths.logFile, logStart, DATA_DIR_LOCKED))) {
+    return new TorDataDirectoryBusyError(
+      `another tor is still using ${paths.dataDirectory} (the tor of an earlier run that has not exited yet?); stop it, or wait and try again`,
+    );
+  }
   const complaints = explain(await torComplaints([paths.logFile, paths.stdoutFile]));
   if (!(err instanceof LaunchStopped)) {
     if (err instanceof TorLaunchError) return err;
