@@ -19,5 +19,5 @@ export type { InviteLockbox } from './bodies.js';
 export { type EventId, type SignedEvent, decodeEvent, signEvent } from './envelope.js';
 export type { PublicState } from './state.js';
 export { PursuanceLog } from './log.js';
-export { type MemberViewResult, type TaskView, buildMemberView, recoverKeysFromSecrets } from './view.js';
+export { type MemberViewResult, type TaskView, MemberViewCache, buildMemberView, recoverKeysFromSecrets } from './view.js';
 export { type AuthorOptions, type NewPursuance, type NewTask, PursuanceAuthor } from './author.js';

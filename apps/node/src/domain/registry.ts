@@ -4,7 +4,7 @@ import {
   EventRejectedError,
   PursuanceAuthor,
   PursuanceLog,
-  buildMemberView,
+  MemberViewCache,
   decodeEvent,
   recoverKeysFromSecrets,
   type AuthorOptions,
@@ -80,7 +80,7 @@ export type ChangeListener = (change: PursuanceChange) => void;
  */
 export class PursuanceRegistry {
   readonly #entries = new Map<string, PursuanceEntry>();
-  readonly #views = new Map<string, { version: number; view: MemberViewResult }>();
+  readonly #views = new Map<string, { version: number; view: MemberViewResult; cache: MemberViewCache }>();
   readonly #listeners = new Set<ChangeListener>();
   readonly #races = new Map<string, OwnRaceTracker>();
   readonly #quarantined = new Map<string, QuarantinedPursuance>();
@@ -182,8 +182,10 @@ export class PursuanceRegistry {
     const entry = this.get(id);
     const cached = this.#views.get(id);
     if (cached && cached.version === entry.version) return cached.view;
-    const view = buildMemberView(entry.log, this.identity, entry.author.keyring);
-    this.#views.set(id, { version: entry.version, view });
+    // A replaced author (a reload) brings another keyring: start a cache for it.
+    const cache = cached?.cache.keyring === entry.author.keyring ? cached.cache : new MemberViewCache(entry.author.keyring);
+    const view = cache.current(entry.log);
+    this.#views.set(id, { version: entry.version, view, cache });
     return view;
   }
 

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { Identity } from '@pursuance/crypto';
+import { MemberViewCache, PursuanceAuthor, buildMemberView } from '../src/index.js';
+import { clock, joinAs, syncInto, template } from './support/helpers.js';
+
+/** The incremental member view on the cases a random history reaches only rarely (see also properties.test.ts). */
+describe('MemberViewCache', () => {
+  it('re-reads what was sealed to a role once a key for it arrives later (a role granted after the task)', () => {
+    const now = clock();
+    const [founderId, memberId] = [Identity.generate(), Identity.generate()];
+    const founder = PursuanceAuthor.create(founderId, { name: 'cell', rules: template('activist-cell') }, now);
+    founder.addMember(memberId.publicKey, { roles: ['member'] });
+    const secret = founder.createTask({ audience: ['organizer'], title: 'Meeting point' });
+    const member = joinAs(memberId, founder.log, now);
+    const cache = new MemberViewCache(member.keyring);
+    expect(cache.current(member.log).tasks.get(secret.id)).toMatchObject({ readable: false });
+
+    founder.assignRole(memberId.onion, 'organizer');
+    syncInto(member, founder.log);
+    const view = cache.current(member.log);
+    expect(view.tasks.get(secret.id)).toMatchObject({ readable: true, title: 'Meeting point' });
+    expect(view).toEqual(buildMemberView(member.log, memberId, member.keyring));
+  });
+
+  it('reads only the new events when they come after everything already read', () => {
+    const now = clock();
+    const founderId = Identity.generate();
+    const founder = PursuanceAuthor.create(founderId, { name: 'cell', rules: template('activist-cell') }, now);
+    const cache = new MemberViewCache(founder.keyring);
+    cache.current(founder.log);
+    for (let i = 0; i < 20; i++) {
+      founder.createTask({ audience: ['member'], title: `task ${i}` });
+      expect(cache.current(founder.log).tasks.size).toBe(i + 1);
+    }
+    expect(cache.rebuilds).toBe(1);
+    expect(cache.current(founder.log)).toEqual(buildMemberView(founder.log, founderId, founder.keyring));
+  });
+});
