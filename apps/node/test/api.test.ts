@@ -95,8 +95,11 @@ describe('commands and queries over HTTP', () => {
       token: node.token,
       body: { audience: ['nobody'], title: 'x' },
     });
-    expect(unknownRole.status).toBe(403);
-    expect((await http(node.port, 'GET', `/api/pursuances/nope`, { token: node.token })).status).toBe(404);
+    // A role that does not exist is unknown (404); an id that could never exist is malformed (400).
+    expect(unknownRole.status).toBe(404);
+    expect(unknownRole.body).toMatchObject({ code: 'UNKNOWN_TARGET' });
+    expect((await http(node.port, 'GET', `/api/pursuances/nope`, { token: node.token })).status).toBe(400);
+    expect((await http(node.port, 'GET', `/api/pursuances/${'f'.repeat(64)}`, { token: node.token })).status).toBe(404);
     const after = (await http(node.port, 'GET', `/api/pursuances/${pursuanceId}`, { token: node.token })).body as { stateHash: string };
     expect(after.stateHash).toBe(before.stateHash);
   });

@@ -1,25 +1,38 @@
-/** Typed errors of the node's domain layer; the HTTP layer maps them to status codes. */
-export class UnknownPursuanceError extends Error {
+/**
+ * Typed errors of the node's domain layer. Each has a stable `code` (what clients and tests
+ * match on) and a message in plain words meant for the person who made the request; the HTTP
+ * layer maps each class to a status in one table (http/error-table.ts).
+ */
+export abstract class NodeError extends Error {
+  public abstract readonly code: string;
+  /** The request field the error concerns, when one does (so a form can show it beside that field). */
+  public readonly field: string | undefined;
+  public constructor(message: string, options?: { cause?: unknown; field?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.field = options?.field;
+    this.name = new.target.name;
+  }
+}
+
+export class UnknownPursuanceError extends NodeError {
   public readonly code = 'UNKNOWN_PURSUANCE';
   public constructor(id: string) {
-    super(`no pursuance ${id} on this node`);
-    this.name = 'UnknownPursuanceError';
+    super(`There is no pursuance ${id} on this node.`);
   }
 }
 
-export class UnknownTaskError extends Error {
+export class UnknownTaskError extends NodeError {
   public readonly code = 'UNKNOWN_TASK';
   public constructor(id: string) {
-    super(`no task ${id} in this pursuance`);
-    this.name = 'UnknownTaskError';
+    super(`There is no task ${id} in this pursuance (or it has not reached this node yet).`);
   }
 }
 
-export class InvalidRequestError extends Error {
+/** A request that is well-formed JSON but asks for something that cannot be done as asked. */
+export class InvalidRequestError extends NodeError {
   public readonly code = 'INVALID_REQUEST';
-  public constructor(message: string) {
-    super(message);
-    this.name = 'InvalidRequestError';
+  public constructor(message: string, field?: string) {
+    super(message, field === undefined ? undefined : { field });
   }
 }
 
@@ -27,13 +40,53 @@ export class InvalidRequestError extends Error {
  * A pursuance this node could not rebuild from its store at start-up (or on rebuild): it is
  * set aside so the node and its other pursuances keep working. The reason says what failed.
  */
-export class PursuanceQuarantinedError extends Error {
+export class PursuanceQuarantinedError extends NodeError {
   public readonly code = 'PURSUANCE_QUARANTINED';
   public constructor(
     public readonly pursuanceId: string,
     public readonly reason: string,
   ) {
-    super(`pursuance ${pursuanceId} is quarantined on this node: ${reason}`);
-    this.name = 'PursuanceQuarantinedError';
+    super(`Pursuance ${pursuanceId} is set aside on this node because it could not be rebuilt from its store (${reason}).`);
+  }
+}
+
+/** Invites, invitations and relay moves need the pursuance's Cwtch group, which attaching to a relay creates. */
+export class NotAttachedError extends NodeError {
+  public readonly code = 'NOT_ATTACHED';
+  public constructor(public readonly pursuanceId: string) {
+    super('This pursuance is not on a relay yet, so nobody can join or receive it. Attach it to a relay first (Health → Attach).');
+  }
+}
+
+/** Pasted text that is not a usable invite to a pursuance (garbage, cut short, or for another kind of group). */
+export class InvalidInviteError extends NodeError {
+  public readonly code = 'INVALID_INVITE';
+  public constructor(
+    message = 'This is not a valid pursuance invite. Check that you pasted the whole invite, exactly as you received it.',
+    options?: { cause?: unknown },
+  ) {
+    super(message, { ...options, field: 'invite' });
+  }
+}
+
+/** Pasted text that is not a relay's signed key bundle (garbage, cut short, or its signature does not check). */
+export class InvalidBundleError extends NodeError {
+  public readonly code = 'INVALID_BUNDLE';
+  public constructor(options?: { cause?: unknown }) {
+    super("This is not a valid relay bundle. Paste the relay's whole bundle, exactly as its operator printed it.", { ...options, field: 'bundle' });
+  }
+}
+
+/**
+ * The relay named (by a bundle or an invite's bundle) presents other keys than the ones this
+ * node pinned for it the first time: someone may be impersonating it. Nothing was changed.
+ */
+export class RelayKeysChangedError extends NodeError {
+  public readonly code = 'RELAY_KEYS_CHANGED';
+  public constructor(field: 'bundle' | 'invite', options?: { cause?: unknown }) {
+    super(
+      'This relay now presents different keys from the ones this node saw first. It may be an impostor: ask its operator before going on. Nothing was changed.',
+      { ...options, field },
+    );
   }
 }

@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { fromBase64, toBase64 } from '@pursuance/crypto';
-import type { EventId, NewTask } from '@pursuance/pursuance';
+import { toBase64 } from '@pursuance/crypto';
+import { EventRejectedError, decodeEvent, type EventId, type NewTask, type SignedEvent } from '@pursuance/pursuance';
 import {
   AddMemberCommand,
   AssignRoleCommand,
@@ -43,16 +43,35 @@ import {
   CreatePursuanceBody,
   CreateTaskBody,
   EventsBody,
-  Onion,
+  FeedQueryString,
+  MemberParams,
+  MemberRoleParams,
+  NoBody,
+  PursuanceParams,
   RemoveMemberBody,
   RotateKeysBody,
   TaskChangeBody,
+  TaskParams,
+  type PursuanceParamsDto,
+  type MemberParamsDto,
+  type MemberRoleParamsDto,
+  type TaskParamsDto,
+  type FeedQueryStringDto,
+  type NoBodyDto,
+  type CreatePursuanceBodyDto,
+  type AddMemberBodyDto,
+  type RemoveMemberBodyDto,
+  type AssignRoleBodyDto,
+  type RotateKeysBodyDto,
+  type ChangeRulesBodyDto,
+  type CreateTaskBodyDto,
+  type TaskChangeBodyDto,
+  type EventsBodyDto,
 } from './schemas.js';
+import { ApiInput, RequestValidationError, responseSchema, valid } from './validation.js';
 
 export const TEMPLATES = Symbol('TEMPLATES');
-const schema = (s: z.ZodType) => ({ schema: z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown> });
 const eventRef = (e: { id: string; header: { kind: string } }) => ({ id: e.id, kind: e.header.kind });
-const responseSchema = (s: z.ZodType) => ({ schema: z.toJSONSchema(s, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown> });
 
 /** Response shapes documented in the OpenAPI document (the read models are plain TypeScript). */
 const OwnRejectionDoc = z.object({
@@ -104,120 +123,128 @@ export class PursuancesController {
   }
 
   @Post('pursuances')
-  @ApiBody(schema(CreatePursuanceBody))
-  public async create(@Body() body: unknown) {
-    const b = CreatePursuanceBody.parse(body);
-    const rules = b.rules ?? this.templates.find((t) => t.id === b.template)?.rules;
-    if (!rules) throw new InvalidRequestError('give `rules`, or the id of a template from GET /api/templates');
+  @ApiInput({ body: CreatePursuanceBody })
+  public async create(@Body(valid.body(CreatePursuanceBody)) b: CreatePursuanceBodyDto) {
+    let rules = b.rules;
+    if (!rules) {
+      if (b.template === undefined) throw new InvalidRequestError('Choose a template (or give rules of your own).', 'template');
+      rules = this.templates.find((t) => t.id === b.template)?.rules;
+      if (!rules) throw new InvalidRequestError(`There is no template "${b.template}". Pick one of GET /api/templates.`, 'template');
+    }
     const entry = await this.commands.execute(new CreatePursuanceCommand(b.name, b.description, rules));
     return this.queries.execute(new GetPursuanceQuery(entry.id));
   }
 
   @Get('pursuances/:id')
-  public get(@Param('id') id: string) {
-    return this.queries.execute(new GetPursuanceQuery(id));
+  @ApiInput({ params: PursuanceParams })
+  public get(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
+    return this.queries.execute(new GetPursuanceQuery(p.id));
   }
 
   @Get('pursuances/:id/members')
-  public members(@Param('id') id: string) {
-    return this.queries.execute(new ListMembersQuery(id));
+  @ApiInput({ params: PursuanceParams })
+  public members(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
+    return this.queries.execute(new ListMembersQuery(p.id));
   }
 
   @Post('pursuances/:id/members')
-  @ApiBody(schema(AddMemberBody))
-  public async addMember(@Param('id') id: string, @Body() body: unknown) {
-    const b = AddMemberBody.parse(body);
-    return eventRef(await this.commands.execute(new AddMemberCommand(id, b.onion, b.name, b.roles)));
+  @ApiInput({ params: PursuanceParams, body: AddMemberBody })
+  public async addMember(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(AddMemberBody)) b: AddMemberBodyDto) {
+    return eventRef(await this.commands.execute(new AddMemberCommand(p.id, b.onion, b.name, b.roles)));
   }
 
   @Delete('pursuances/:id/members/:onion')
-  @ApiBody(schema(RemoveMemberBody))
-  public async removeMember(@Param('id') id: string, @Param('onion') onion: string, @Body() body: unknown) {
-    const b = RemoveMemberBody.parse(body ?? {});
-    return eventRef(await this.commands.execute(new RemoveMemberCommand(id, Onion.parse(onion), b.reason)));
+  @ApiInput({ params: MemberParams, body: RemoveMemberBody, bodyRequired: false })
+  public async removeMember(@Param(valid.params(MemberParams)) p: MemberParamsDto, @Body(valid.body(RemoveMemberBody)) b: RemoveMemberBodyDto) {
+    return eventRef(await this.commands.execute(new RemoveMemberCommand(p.id, p.onion, b?.reason)));
   }
 
   @Post('pursuances/:id/members/:onion/roles')
-  @ApiBody(schema(AssignRoleBody))
-  public async assignRole(@Param('id') id: string, @Param('onion') onion: string, @Body() body: unknown) {
-    const b = AssignRoleBody.parse(body);
-    return eventRef(await this.commands.execute(new AssignRoleCommand(id, Onion.parse(onion), b.role)));
+  @ApiInput({ params: MemberParams, body: AssignRoleBody })
+  public async assignRole(@Param(valid.params(MemberParams)) p: MemberParamsDto, @Body(valid.body(AssignRoleBody)) b: AssignRoleBodyDto) {
+    return eventRef(await this.commands.execute(new AssignRoleCommand(p.id, p.onion, b.role)));
   }
 
   @Delete('pursuances/:id/members/:onion/roles/:role')
-  public async removeRole(@Param('id') id: string, @Param('onion') onion: string, @Param('role') role: string) {
-    return eventRef(await this.commands.execute(new RemoveRoleCommand(id, Onion.parse(onion), role)));
+  @ApiInput({ params: MemberRoleParams, body: NoBody, bodyRequired: false })
+  public async removeRole(@Param(valid.params(MemberRoleParams)) p: MemberRoleParamsDto, @Body(valid.body(NoBody)) _: NoBodyDto) {
+    return eventRef(await this.commands.execute(new RemoveRoleCommand(p.id, p.onion, p.role)));
   }
 
   @Post('pursuances/:id/leave')
-  public async leave(@Param('id') id: string) {
-    return eventRef(await this.commands.execute(new LeavePursuanceCommand(id)));
+  @ApiInput({ params: PursuanceParams, body: NoBody, bodyRequired: false })
+  public async leave(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(NoBody)) _: NoBodyDto) {
+    return eventRef(await this.commands.execute(new LeavePursuanceCommand(p.id)));
   }
 
   @Get('pursuances/:id/roles')
-  public roles(@Param('id') id: string) {
-    return this.queries.execute(new ListRolesQuery(id));
+  @ApiInput({ params: PursuanceParams })
+  public roles(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
+    return this.queries.execute(new ListRolesQuery(p.id));
   }
 
   @Post('pursuances/:id/keys/rotate')
-  @ApiBody(schema(RotateKeysBody))
-  public async rotate(@Param('id') id: string, @Body() body: unknown) {
-    return eventRef(await this.commands.execute(new RotateKeysCommand(id, RotateKeysBody.parse(body).roles)));
+  @ApiInput({ params: PursuanceParams, body: RotateKeysBody })
+  public async rotate(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(RotateKeysBody)) b: RotateKeysBodyDto) {
+    return eventRef(await this.commands.execute(new RotateKeysCommand(p.id, b.roles)));
   }
 
   @Post('pursuances/:id/keys/share')
-  public async share(@Param('id') id: string) {
-    const e = await this.commands.execute(new ShareKeysCommand(id));
+  @ApiInput({ params: PursuanceParams, body: NoBody, bodyRequired: false })
+  public async share(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(NoBody)) _: NoBodyDto) {
+    const e = await this.commands.execute(new ShareKeysCommand(p.id));
     return e ? eventRef(e) : { id: null, kind: null };
   }
 
   @Get('pursuances/:id/rules')
-  public rules(@Param('id') id: string) {
-    return this.queries.execute(new GetRulesQuery(id));
+  @ApiInput({ params: PursuanceParams })
+  public rules(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
+    return this.queries.execute(new GetRulesQuery(p.id));
   }
 
   @Put('pursuances/:id/rules')
-  @ApiBody(schema(ChangeRulesBody))
-  public async changeRules(@Param('id') id: string, @Body() body: unknown) {
-    return eventRef(await this.commands.execute(new ChangeRulesCommand(id, ChangeRulesBody.parse(body).rules)));
+  @ApiInput({ params: PursuanceParams, body: ChangeRulesBody })
+  public async changeRules(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(ChangeRulesBody)) b: ChangeRulesBodyDto) {
+    return eventRef(await this.commands.execute(new ChangeRulesCommand(p.id, b.rules)));
   }
 
   @Get('pursuances/:id/tasks')
-  public tasks(@Param('id') id: string) {
-    return this.queries.execute(new ListTasksQuery(id));
+  @ApiInput({ params: PursuanceParams })
+  public tasks(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
+    return this.queries.execute(new ListTasksQuery(p.id));
   }
 
   @Post('pursuances/:id/tasks')
-  @ApiBody(schema(CreateTaskBody))
-  public async createTask(@Param('id') id: string, @Body() body: unknown) {
-    const b = CreateTaskBody.parse(body);
+  @ApiInput({ params: PursuanceParams, body: CreateTaskBody })
+  public async createTask(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(CreateTaskBody)) b: CreateTaskBodyDto) {
     const task: NewTask = { ...b, parent: (b.parent ?? null) as EventId | null };
-    const e = await this.commands.execute(new CreateTaskCommand(id, task));
-    return this.queries.execute(new GetTaskQuery(id, e.id));
+    const e = await this.commands.execute(new CreateTaskCommand(p.id, task));
+    return this.queries.execute(new GetTaskQuery(p.id, e.id));
   }
 
   @Get('pursuances/:id/tasks/:taskId')
-  public task(@Param('id') id: string, @Param('taskId') taskId: string) {
-    return this.queries.execute(new GetTaskQuery(id, taskId));
+  @ApiInput({ params: TaskParams })
+  public task(@Param(valid.params(TaskParams)) p: TaskParamsDto) {
+    return this.queries.execute(new GetTaskQuery(p.id, p.taskId));
   }
 
   @Post('pursuances/:id/tasks/:taskId/changes')
-  @ApiBody(schema(TaskChangeBody))
-  public async changeTask(@Param('id') id: string, @Param('taskId') taskId: string, @Body() body: unknown) {
-    const change = TaskChangeBody.parse(body) as TaskChange;
-    const e = await this.commands.execute(new ChangeTaskCommand(id, taskId as EventId, change));
+  @ApiInput({ params: TaskParams, body: TaskChangeBody })
+  public async changeTask(@Param(valid.params(TaskParams)) p: TaskParamsDto, @Body(valid.body(TaskChangeBody)) change: TaskChangeBodyDto) {
+    const e = await this.commands.execute(new ChangeTaskCommand(p.id, p.taskId as EventId, change as TaskChange));
     return eventRef(e);
   }
 
   @Get('pursuances/:id/feed')
-  public feed(@Param('id') id: string, @Query('limit') limit?: string) {
-    const n = Math.min(Math.max(Number(limit ?? 200) || 200, 1), 5000);
-    return this.queries.execute(new FeedQuery(id, n));
+  @ApiInput({ params: PursuanceParams, query: FeedQueryString })
+  public feed(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Query(valid.query(FeedQueryString)) q: FeedQueryStringDto) {
+    return this.queries.execute(new FeedQuery(p.id, q.limit ?? 200));
   }
 
   @Get('pursuances/:id/rejections')
-  public rejections(@Param('id') id: string) {
-    return this.queries.execute(new RejectionsQuery(id));
+  @ApiInput({ params: PursuanceParams })
+  public rejections(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
+    return this.queries.execute(new RejectionsQuery(p.id));
   }
 
   @Get('pursuances/:id/own-rejections')
@@ -226,10 +253,11 @@ export class PursuancesController {
     description:
       'Events this member signed that every replica now refuses because a concurrent event was ordered before them (a lost race), newest first, with the reason and what this node did: re-sent as a new event where that is safe, or not. Losses already in the log when the node started are listed as `earlier` and never re-sent. Changes arrive as `changed` server-sent events.',
   })
+  @ApiInput({ params: PursuanceParams })
   @ApiOkResponse({ schema: { type: 'array', items: responseSchema(OwnRejectionDoc).schema } })
   @ApiConflictResponse({ description: 'the pursuance is quarantined on this node', ...responseSchema(QuarantinedDoc) })
-  public ownRejections(@Param('id') id: string) {
-    return this.queries.execute(new OwnRejectionsQuery(id));
+  public ownRejections(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
+    return this.queries.execute(new OwnRejectionsQuery(p.id));
   }
 
   @Get('quarantine')
@@ -245,28 +273,43 @@ export class PursuancesController {
 
   /** Raw signed events (base64): what a member hands a newcomer before group sync exists for them. */
   @Get('pursuances/:id/events')
-  public events(@Param('id') id: string) {
-    const entry = this.registry.get(id);
+  @ApiInput({ params: PursuanceParams })
+  public events(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
+    const entry = this.registry.get(p.id);
     return { events: entry.log.order().map((eid) => toBase64(entry.log.event(eid)!.bytes)) };
   }
 
+  /**
+   * Import signed events. All or nothing as to their form: a batch holding anything that is
+   * not a signed event of this very pursuance (pasted garbage, a cut-off export, another
+   * pursuance's events) is refused whole, before anything is stored. Events that are well
+   * formed but refused by the rules are kept with their reason, as from the group.
+   */
   @Post('pursuances/:id/events')
   @HttpCode(200)
-  @ApiBody(schema(EventsBody))
-  public async ingest(@Param('id') id: string, @Body() body: unknown) {
-    const b = EventsBody.parse(body);
-    return this.commands.execute(
-      new IngestEventsCommand(
-        id,
-        b.events.map((s) => fromBase64(s)),
-        'import',
-      ),
-    );
+  @ApiInput({ params: PursuanceParams, body: EventsBody })
+  public async ingest(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(EventsBody)) b: EventsBodyDto) {
+    b.events.forEach((bytes, i) => checkImported(p.id, bytes, i));
+    return this.commands.execute(new IngestEventsCommand(p.id, b.events, 'import'));
   }
 
   @Post('admin/rebuild')
   @HttpCode(200)
-  public rebuild() {
+  @ApiInput({ body: NoBody, bodyRequired: false })
+  public rebuild(@Body(valid.body(NoBody)) _: NoBodyDto) {
     return this.commands.execute(new RebuildProjectionsCommand());
   }
+}
+
+/** One imported event must decode as a signed event, and belong to the pursuance it is imported into. */
+function checkImported(pursuanceId: string, bytes: Uint8Array, index: number): void {
+  const field = `events.${index}`;
+  let event: SignedEvent;
+  try {
+    event = decodeEvent(bytes);
+  } catch (err) {
+    if (!(err instanceof EventRejectedError)) throw err;
+    throw new RequestValidationError('body', [{ field, message: 'is not a signed pursuance event (it may be cut short or altered)' }]);
+  }
+  if ((event.pursuanceId ?? event.id) !== pursuanceId) throw new RequestValidationError('body', [{ field, message: 'is an event of another pursuance' }]);
 }

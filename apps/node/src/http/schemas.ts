@@ -1,53 +1,115 @@
 import { z } from 'zod';
-import { isOnionName } from '@pursuance/crypto';
+import { decodeStrictBase64, isOnionName } from '@pursuance/crypto';
 import { RoleIdSchema, RulesSchema } from '@pursuance/pursuance';
 
-/** Request bodies of the HTTP API, validated with zod (and described in the OpenAPI document). */
-export const Onion = z
+/**
+ * Every input of the HTTP API — bodies, path parameters, query strings — as a zod schema, and
+ * its DTO type: `XDto = z.output<typeof X>` is what the handler receives once
+ * ZodValidationPipe has checked it, and ApiInput documents the same schema in OpenAPI. (A DTO
+ * type never shares its schema's name: decorator metadata would then name the schema object.)
+ * Messages are worded to follow a field name ("must be …").
+ */
+export const Onion = z.string().max(64).refine(isOnionName, 'must be a 56-character onion address (the letters and digits before ".onion")');
+const Hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be an id of 64 lowercase hex characters');
+const EventIdSchema = Hex64;
+const RoleId = z
   .string()
-  .refine(isOnionName, 'expected a 56-character onion name')
-  .transform((s) => s);
-const EventIdSchema = z.string().regex(/^[0-9a-f]{64}$/, 'expected an event id (64 hex characters)');
-const roles = z.array(RoleIdSchema).max(64);
+  .max(32)
+  .refine((s) => RoleIdSchema.safeParse(s).success, 'must be a role id: lowercase letters, digits and dashes, starting with a letter');
+const roles = z.array(RoleId).max(64);
+
+// --- path parameters and query strings ------------------------------------------------------
+
+export const PursuanceParams = z.strictObject({ id: Hex64 });
+export type PursuanceParamsDto = z.output<typeof PursuanceParams>;
+export const MemberParams = z.strictObject({ id: Hex64, onion: Onion });
+export type MemberParamsDto = z.output<typeof MemberParams>;
+export const MemberRoleParams = z.strictObject({ id: Hex64, onion: Onion, role: RoleId });
+export type MemberRoleParamsDto = z.output<typeof MemberRoleParams>;
+export const TaskParams = z.strictObject({ id: Hex64, taskId: Hex64 });
+export type TaskParamsDto = z.output<typeof TaskParams>;
+
+/** Unknown query parameters are ignored: a GET may carry the token as one (see SecurityGuard). */
+export const FeedQueryString = z.object({ limit: z.coerce.number().int().min(1).max(5000).optional() });
+export type FeedQueryStringDto = z.output<typeof FeedQueryString>;
+
+// --- bodies ----------------------------------------------------------------------------------
+
+/** Routes that take no body refuse one with fields in it, rather than act as if it were not sent. */
+export const NoBody = z.strictObject({}).optional();
+export type NoBodyDto = z.output<typeof NoBody>;
 
 export const CreatePursuanceBody = z.strictObject({
   name: z.string().min(1).max(120),
   description: z.string().max(4000).default(''),
   template: z
     .string()
-    .regex(/^[a-z0-9-]+$/)
+    .max(64)
+    .regex(/^[a-z0-9-]+$/, 'must be the id of a template from GET /api/templates')
     .optional(),
   rules: RulesSchema.optional(),
 });
+export type CreatePursuanceBodyDto = z.output<typeof CreatePursuanceBody>;
 export const AddMemberBody = z.strictObject({ onion: Onion, name: z.string().min(1).max(120).optional(), roles: roles.default([]) });
-export const RemoveMemberBody = z.strictObject({ reason: z.string().max(1000).optional() });
-export const AssignRoleBody = z.strictObject({ role: RoleIdSchema });
+export type AddMemberBodyDto = z.output<typeof AddMemberBody>;
+export const RemoveMemberBody = z.strictObject({ reason: z.string().max(1000).optional() }).optional();
+export type RemoveMemberBodyDto = z.output<typeof RemoveMemberBody>;
+export const AssignRoleBody = z.strictObject({ role: RoleId });
+export type AssignRoleBodyDto = z.output<typeof AssignRoleBody>;
 export const RotateKeysBody = z.strictObject({ roles: roles.min(1) });
+export type RotateKeysBodyDto = z.output<typeof RotateKeysBody>;
 export const ChangeRulesBody = z.strictObject({ rules: RulesSchema });
+export type ChangeRulesBodyDto = z.output<typeof ChangeRulesBody>;
+const label = z.string().min(1).max(40);
 export const CreateTaskBody = z.strictObject({
   audience: roles.min(1),
   parent: EventIdSchema.nullable().optional(),
   title: z.string().min(1).max(300),
   body: z.string().max(20_000).optional(),
   assignees: z.strictObject({ members: z.array(Onion).max(256).optional(), roles: roles.optional() }).optional(),
-  labels: z.array(z.string().min(1).max(40)).max(32).optional(),
+  labels: z.array(label).max(32).optional(),
   due: z.number().int().min(0).nullable().optional(),
 });
+export type CreateTaskBodyDto = z.output<typeof CreateTaskBody>;
 const side = z.strictObject({ members: z.array(Onion).max(256).optional(), roles: roles.optional() });
+const state = z.string().min(1).max(32);
 export const TaskChangeBody = z.discriminatedUnion('op', [
   z.strictObject({
     op: z.literal('edit'),
     title: z.string().min(1).max(300).optional(),
     body: z.string().max(20_000).optional(),
-    labels: z.array(z.string().min(1).max(40)).max(32).optional(),
+    labels: z.array(label).max(32).optional(),
     due: z.number().int().min(0).nullable().optional(),
   }),
   z.strictObject({ op: z.literal('assign'), add: side.optional(), remove: side.optional() }),
-  z.strictObject({ op: z.literal('status'), to: z.string().min(1).max(32) }),
-  z.strictObject({ op: z.literal('close'), to: z.string().min(1).max(32).optional(), note: z.string().max(2000).optional() }),
-  z.strictObject({ op: z.literal('reopen'), to: z.string().min(1).max(32).optional(), note: z.string().max(2000).optional() }),
+  z.strictObject({ op: z.literal('status'), to: state }),
+  z.strictObject({ op: z.literal('close'), to: state.optional(), note: z.string().max(2000).optional() }),
+  z.strictObject({ op: z.literal('reopen'), to: state.optional(), note: z.string().max(2000).optional() }),
   z.strictObject({ op: z.literal('comment'), body: z.string().min(1).max(20_000) }),
   z.strictObject({ op: z.literal('move'), parent: EventIdSchema.nullable() }),
 ]);
+export type TaskChangeBodyDto = z.output<typeof TaskChangeBody>;
+
+/** One raw signed event, base64 (strict: only the canonical encoding of some bytes). */
+const EventBytes = z
+  .string()
+  .max(2_000_000)
+  .transform((s, ctx) => {
+    const bytes = decodeStrictBase64(s);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'is not base64 (standard alphabet, with padding)' });
+      return z.NEVER;
+    }
+    return bytes;
+  });
 /** Raw signed events, base64, for import/export (invites before group sync, backups). */
-export const EventsBody = z.strictObject({ events: z.array(z.string().max(2_000_000)).min(1).max(10_000) });
+export const EventsBody = z.strictObject({ events: z.array(EventBytes).min(1).max(10_000) });
+export type EventsBodyDto = z.output<typeof EventsBody>;
+
+/** A relay's exported key bundle, as its operator printed it. */
+export const RelayBundleBody = z.strictObject({ bundle: z.string().min(1).max(4096) });
+export type RelayBundleBodyDto = z.output<typeof RelayBundleBody>;
+export const InviteContactBody = z.strictObject({ onion: Onion });
+export type InviteContactBodyDto = z.output<typeof InviteContactBody>;
+export const AcceptInviteBody = z.strictObject({ invite: z.string().min(1).max(16_384) });
+export type AcceptInviteBodyDto = z.output<typeof AcceptInviteBody>;

@@ -1,16 +1,20 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
-import { z } from 'zod';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { PursuanceRegistry } from '../domain/registry.js';
 import { AcceptInviteCommand, AttachRelayCommand, InviteContactCommand, MoveRelayToCommand } from '../sync/sync.handlers.js';
 import { SyncService } from '../sync/sync.service.js';
-import { Onion } from './schemas.js';
-
-const AttachBody = z.strictObject({ bundle: z.string().min(1).max(4096) });
-const InviteBody = z.strictObject({ onion: Onion });
-const AcceptBody = z.strictObject({ invite: z.string().min(1).max(16_384) });
-const schema = (s: z.ZodType) => ({ schema: z.toJSONSchema(s, { io: 'input' }) as Record<string, unknown> });
+import {
+  AcceptInviteBody,
+  InviteContactBody,
+  PursuanceParams,
+  RelayBundleBody,
+  type PursuanceParamsDto,
+  type RelayBundleBodyDto,
+  type InviteContactBodyDto,
+  type AcceptInviteBodyDto,
+} from './schemas.js';
+import { ApiInput, valid } from './validation.js';
 
 /** Group sync over Cwtch: relay attachment, invites, joining, and sync health. */
 @ApiTags('sync')
@@ -25,45 +29,47 @@ export class SyncController {
 
   @Post('pursuances/:id/relay/attach')
   @HttpCode(200)
-  @ApiBody(schema(AttachBody))
-  public attach(@Param('id') id: string, @Body() body: unknown) {
-    this.registry.get(id);
-    return this.commands.execute(new AttachRelayCommand(id, AttachBody.parse(body).bundle));
+  @ApiInput({ params: PursuanceParams, body: RelayBundleBody })
+  public attach(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(RelayBundleBody)) b: RelayBundleBodyDto) {
+    this.registry.get(p.id);
+    return this.commands.execute(new AttachRelayCommand(p.id, b.bundle));
   }
 
   @Post('pursuances/:id/relay/move')
   @HttpCode(200)
-  @ApiBody(schema(AttachBody))
-  public move(@Param('id') id: string, @Body() body: unknown) {
-    this.registry.get(id);
-    return this.commands.execute(new MoveRelayToCommand(id, AttachBody.parse(body).bundle));
+  @ApiInput({ params: PursuanceParams, body: RelayBundleBody })
+  public move(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(RelayBundleBody)) b: RelayBundleBodyDto) {
+    this.registry.get(p.id);
+    return this.commands.execute(new MoveRelayToCommand(p.id, b.bundle));
   }
 
   @Get('pursuances/:id/invite')
-  public invite(@Param('id') id: string) {
-    this.registry.get(id);
-    return { invite: this.sync.invite(id) };
+  @ApiInput({ params: PursuanceParams })
+  public invite(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
+    this.registry.get(p.id);
+    return { invite: this.sync.invite(p.id) };
   }
 
   @Post('pursuances/:id/invites')
   @HttpCode(202)
-  @ApiBody(schema(InviteBody))
-  public async inviteContact(@Param('id') id: string, @Body() body: unknown) {
-    this.registry.get(id);
-    await this.commands.execute(new InviteContactCommand(id, InviteBody.parse(body).onion));
+  @ApiInput({ params: PursuanceParams, body: InviteContactBody })
+  public async inviteContact(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(InviteContactBody)) b: InviteContactBodyDto) {
+    this.registry.get(p.id);
+    await this.commands.execute(new InviteContactCommand(p.id, b.onion));
     return { queued: true };
   }
 
   @Post('invites/accept')
   @HttpCode(200)
-  @ApiBody(schema(AcceptBody))
-  public accept(@Body() body: unknown) {
-    return this.commands.execute(new AcceptInviteCommand(AcceptBody.parse(body).invite));
+  @ApiInput({ body: AcceptInviteBody })
+  public accept(@Body(valid.body(AcceptInviteBody)) b: AcceptInviteBodyDto) {
+    return this.commands.execute(new AcceptInviteCommand(b.invite));
   }
 
   @Get('pursuances/:id/sync')
-  public status(@Param('id') id: string) {
-    this.registry.get(id);
-    return this.sync.status(id);
+  @ApiInput({ params: PursuanceParams })
+  public status(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
+    this.registry.get(p.id);
+    return this.sync.status(p.id);
   }
 }

@@ -1,6 +1,7 @@
-import { OVERLAY, parseGroupInvite, type GroupMessage, type GroupRecord } from '@pursuance/cwtch';
-import { equalBytes, onionFromPublicKey, openFromIdentity, sha256, toHex, type OnionName } from '@pursuance/crypto';
+import { InviteInvalidError, InviteRejectedError, OVERLAY, parseGroupInvite, type GroupMessage, type GroupRecord } from '@pursuance/cwtch';
+import { CryptoError, equalBytes, onionFromPublicKey, openFromIdentity, sha256, toHex, type OnionName } from '@pursuance/crypto';
 import type { EventId, InviteLockbox, SignedEvent } from '@pursuance/pursuance';
+import { InvalidBundleError, InvalidInviteError, InvalidRequestError, NotAttachedError, RelayKeysChangedError } from '../domain/errors.js';
 import type { PursuanceChange, PursuanceRegistry } from '../domain/registry.js';
 import type { SyncPeer } from './sync-peer.js';
 import { GROUP_NAME_PREFIX, KEY_RACE_CODES, REKEY_KINDS, handedTo, invitesOf, lastRekey, parseGroupName } from './rekey.js';
@@ -415,8 +416,8 @@ export class SyncService {
    */
   public async move(pursuanceId: string, bundle: string): Promise<{ groupId: string; eventId: string }> {
     const oldGroup = this.groupOf(pursuanceId);
-    if (!oldGroup) throw new Error(`pursuance ${pursuanceId} is not attached to a group`);
-    const relay = await this.peer.addRelay(bundle);
+    if (!oldGroup) throw new NotAttachedError(pursuanceId);
+    const relay = await this.#trustRelay(bundle);
     const event = await this.#rekey(pursuanceId, oldGroup, relay, (a, invite) => a.moveRelay(bundle, invite));
     return { groupId: this.groupOf(pursuanceId)!, eventId: event.id };
   }
@@ -447,7 +448,7 @@ export class SyncService {
 
   /** Create the Cwtch group for a pursuance on a relay and post its log there. */
   public async attach(pursuanceId: string, relayBundle: string): Promise<string> {
-    const relay = await this.peer.addRelay(relayBundle);
+    const relay = await this.#trustRelay(relayBundle);
     const existing = this.groupOf(pursuanceId);
     if (existing) return existing;
     const groupId = await this.peer.createGroup({ name: GROUP_NAME_PREFIX + pursuanceId, relay, members: null });
@@ -458,24 +459,49 @@ export class SyncService {
   /** The invite a member hands a newcomer (Cwtch group invite naming the pursuance). */
   public invite(pursuanceId: string): string {
     const groupId = this.groupOf(pursuanceId);
-    if (!groupId) throw new Error(`pursuance ${pursuanceId} is not attached to a group`);
+    if (!groupId) throw new NotAttachedError(pursuanceId);
     return this.peer.groupInvite(groupId);
   }
 
   /** Send the group invite to a contact over p2p (queued until they are online). */
   public async inviteContact(pursuanceId: string, onion: string): Promise<void> {
     const groupId = this.groupOf(pursuanceId);
-    if (!groupId) throw new Error(`pursuance ${pursuanceId} is not attached to a group`);
+    if (!groupId) throw new NotAttachedError(pursuanceId);
+    if (onion === this.registry.identity.onion) throw new InvalidRequestError('That is your own address: invite someone else.', 'onion');
     if (!this.peer.contact(onion)) await this.peer.addContact(onion);
     await this.peer.inviteToGroup(groupId, onion);
   }
 
   /** Join: accept a group invite; the relay replays the history, which the fold takes in. */
   public async accept(inviteText: string): Promise<string> {
-    const groupId = await this.peer.acceptGroupInvite(inviteText);
-    const pursuanceId = this.pursuanceOf(groupId);
-    if (!pursuanceId) throw new Error('this invite is not for a pursuance');
-    return pursuanceId;
+    // Checked before joining: a group that is no pursuance's must not be joined at all.
+    let name: string;
+    try {
+      name = parseGroupInvite(inviteText).invite.name;
+    } catch (err) {
+      throw inviteError(err);
+    }
+    if (parseGroupName(name) === null) throw new InvalidInviteError('This invite is to a Cwtch group, not to a pursuance.');
+    let groupId: string;
+    try {
+      groupId = await this.peer.acceptGroupInvite(inviteText);
+    } catch (err) {
+      throw inviteError(err);
+    }
+    return this.pursuanceOf(groupId)!;
+  }
+
+  /** Pin a relay's bundle (first use) or check it against the pinned one, in the user's terms. */
+  async #trustRelay(bundle: string): Promise<string> {
+    try {
+      return await this.peer.addRelay(bundle);
+    } catch (err) {
+      // The relay package's errors are matched by their stable codes (the node does not depend on it).
+      const code = (err as { code?: unknown }).code;
+      if (code === 'KEY_BUNDLE_CHANGED') throw new RelayKeysChangedError('bundle', { cause: err });
+      if (code === 'KEY_BUNDLE_INVALID' || err instanceof CryptoError) throw new InvalidBundleError({ cause: err });
+      throw err;
+    }
   }
 
   /**
@@ -607,6 +633,13 @@ export class SyncService {
     }
     await this.registry.ingest(pursuanceId, events, 'group');
   }
+}
+
+/** A pasted invite refused by the peer, in the user's terms (anything else is no fault of the invite). */
+function inviteError(err: unknown): unknown {
+  if (err instanceof InviteRejectedError) return new RelayKeysChangedError('invite', { cause: err });
+  if (err instanceof InviteInvalidError || err instanceof CryptoError) return new InvalidInviteError(undefined, { cause: err });
+  return err;
 }
 
 /** The event id a payload would have (SHA-256 of its bytes): cheap, no verification. */
