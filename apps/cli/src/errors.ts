@@ -5,6 +5,8 @@ export const ExitCode = {
   usage: 2,
   wrongPassword: 3,
   unreachable: 4,
+  /** Ctrl-C at a prompt: 128 + SIGINT, what a shell reports for a program stopped by Ctrl-C. */
+  interrupted: 130,
 } as const;
 
 /** An error the CLI reports as one line and a specific exit code (no stack trace). */

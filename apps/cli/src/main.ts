@@ -27,3 +27,7 @@ try {
     process.exitCode = ExitCode.failure;
   }
 }
+// Every command closes what it opened, in order, before it returns; a stray handle (a socket's
+// linger timer, a peer's retry timer) must not keep a finished command alive after Ctrl-C.
+// stdout/stderr are synchronous for files, pipes and terminals on Linux: nothing written is lost.
+process.exit();

@@ -31,3 +31,40 @@ export async function loadOrCreateToken(dataDir: string): Promise<string> {
   await chmod(path, 0o600);
   return token;
 }
+
+/**
+ * Where a data dir's dashboard port is remembered: chosen on the first start, reused on every
+ * later one, so the dashboard's address (and a bookmark of it) stays the same.
+ */
+const PORT_FILE = 'dashboard-port';
+
+/** The port this data dir's dashboard was given before, if any (a damaged file counts as none). */
+export async function readDashboardPort(dataDir: string): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dataDir, PORT_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const port = /^\s*(\d{1,5})\s*$/.exec(text)?.[1];
+  const n = port === undefined ? NaN : Number(port);
+  return n >= 1 && n <= 65535 ? n : undefined;
+}
+
+export async function writeDashboardPort(dataDir: string, port: number): Promise<void> {
+  const path = join(dataDir, PORT_FILE);
+  await writeFile(path, `${port}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+}
+
+/** The port the node was told to serve on is taken (or not ours to take). */
+export class PortInUseError extends Error {
+  public readonly code = 'PORT_IN_USE';
+  public constructor(
+    public readonly port: number,
+    options?: ErrorOptions,
+  ) {
+    super(`port ${port} on 127.0.0.1 is in use`, options);
+    this.name = 'PortInUseError';
+  }
+}

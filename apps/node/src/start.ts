@@ -11,7 +11,7 @@ import { CwtchPeer, ProfileNotFoundError, WrongPasswordError, type CwtchPeerOpti
 import { TypeormProfileStore } from '@pursuance/cwtch-store-sqlite';
 import { LoopbackACN, type ACN } from '@pursuance/tapir';
 import { NodeModule } from './app.module.js';
-import { loadOrCreateToken } from './config.js';
+import { PortInUseError, loadOrCreateToken, readDashboardPort, writeDashboardPort } from './config.js';
 import { PursuanceRegistry, type ReplayProgress } from './domain/registry.js';
 import { loadTemplates } from './domain/templates.js';
 import { HttpBinding } from './http/binding.js';
@@ -27,8 +27,12 @@ export const DEFAULT_TEMPLATES_DIR = fileURLToPath(new URL('../../../rules/templ
 export interface StartNodeOptions {
   readonly dataDir: string;
   readonly password: string;
-  /** 0 = any free port. The node always binds 127.0.0.1. */
-  readonly port?: number;
+  /**
+   * The dashboard's port; the node always binds 127.0.0.1. A number is exactly that port (0: any
+   * free one), remembered nowhere; a port in use is a PortInUseError. A StablePort is the data
+   * dir's own port (see StablePort). Default 0.
+   */
+  readonly port?: number | StablePort;
   readonly templatesDir?: string;
   readonly scrypt?: ScryptParams;
   readonly logger?: LoggerService | false;
@@ -44,10 +48,39 @@ export interface StartNodeOptions {
   readonly peerOptions?: Partial<Omit<CwtchPeerOptions, 'store' | 'acn' | 'password'>>;
 }
 
+/**
+ * The data dir's own dashboard port, so its address survives restarts (bookmarks, an open tab):
+ * the port it was given before if that is free; on the first start `firstChoice` if free, else
+ * any free port; the port chosen is remembered in the data dir. A remembered port that is taken
+ * gives way to a free port for this run only (the remembered one is kept for the next).
+ */
+export interface StablePort {
+  readonly stable: true;
+  readonly firstChoice?: number;
+}
+
+/** How the dashboard's port was found, for the program to tell its user when it changed. */
+export type PortOutcome =
+  /** The number asked for. */
+  | { readonly kind: 'given' }
+  /** The data dir's remembered port. */
+  | { readonly kind: 'remembered' }
+  /** A first start: this port is now the data dir's (`busy`: the first choice, which was taken). */
+  | { readonly kind: 'chosen'; readonly busy?: number }
+  /** The remembered port was taken: another one, for this run only. */
+  | { readonly kind: 'moved'; readonly remembered: number };
+
 export interface RunningNode {
   readonly url: string;
   readonly port: number;
+  readonly portOutcome: PortOutcome;
   readonly token: string;
+  /**
+   * The one-click sign-in address: the dashboard with the token in the URL fragment, which the
+   * browser never sends (not to the node, not in a Referer); the dashboard stores it and removes
+   * it from the address bar.
+   */
+  readonly signInUrl: string;
   readonly identity: Identity;
   readonly registry: PursuanceRegistry;
   readonly peer: CwtchPeer;
@@ -111,6 +144,42 @@ export async function openNodeStore(
     await acn.close().catch(() => undefined);
     throw err;
   }
+}
+
+const PORT_TAKEN = new Set(['EADDRINUSE', 'EACCES']);
+
+/** Listen on `port`; false when it is taken (or a privileged port), any other failure thrown. */
+async function tryListen(nest: NestExpressApplication, port: number): Promise<boolean> {
+  try {
+    await nest.listen(port, '127.0.0.1');
+    return true;
+  } catch (err) {
+    if (PORT_TAKEN.has((err as NodeJS.ErrnoException).code ?? '')) return false;
+    throw err;
+  }
+}
+
+async function listenExactly(nest: NestExpressApplication, port: number): Promise<void> {
+  if (!(await tryListen(nest, port))) throw new PortInUseError(port);
+}
+
+/** Serve on the port StartNodeOptions.port asks for (see StablePort), remembering a new stable one. */
+async function listen(nest: NestExpressApplication, port: number | StablePort, dataDir: string): Promise<PortOutcome> {
+  if (typeof port === 'number') {
+    await listenExactly(nest, port);
+    return { kind: 'given' };
+  }
+  const remembered = await readDashboardPort(dataDir);
+  if (remembered !== undefined) {
+    if (await tryListen(nest, remembered)) return { kind: 'remembered' };
+    await listenExactly(nest, 0);
+    return { kind: 'moved', remembered };
+  }
+  let busy: number | undefined;
+  if (port.firstChoice && !(await tryListen(nest, port.firstChoice))) busy = port.firstChoice;
+  if (!port.firstChoice || busy !== undefined) await listenExactly(nest, 0);
+  await writeDashboardPort(dataDir, (nest.getHttpServer().address() as AddressInfo).port);
+  return busy === undefined ? { kind: 'chosen' } : { kind: 'chosen', busy };
 }
 
 /**
@@ -180,14 +249,16 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     await nest.init();
     await peer.start();
     await sync.start();
-    await nest.listen(options.port ?? 0, '127.0.0.1');
-    const server = nest.getHttpServer();
-    const address = server.address() as AddressInfo;
+    const portOutcome = await listen(nest, options.port ?? 0, options.dataDir);
+    const address = nest.getHttpServer().address() as AddressInfo;
     binding.port = address.port;
+    const url = `http://127.0.0.1:${address.port}`;
     return {
-      url: `http://127.0.0.1:${address.port}`,
+      url,
       port: address.port,
+      portOutcome,
       token,
+      signInUrl: `${url}/#token=${token}`,
       identity,
       registry,
       peer,

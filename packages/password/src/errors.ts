@@ -26,6 +26,15 @@ export class PasswordMismatchError extends Error {
   }
 }
 
+/** The user closed the password prompt (Ctrl-C): no password, and no one to tell but the user. */
+export class PromptClosedError extends Error {
+  public readonly code = 'PROMPT_CLOSED';
+  public constructor(options?: ErrorOptions) {
+    super('stopped at the password prompt', options);
+    this.name = 'PromptClosedError';
+  }
+}
+
 export type PasswordError = WeakPasswordError | NoPasswordError | PasswordFileError | PasswordMismatchError;
 
 export function isPasswordError(err: unknown): err is PasswordError {

@@ -21,10 +21,20 @@ export class WeakPasswordError extends Error {
 }
 
 /**
- * Refuse an empty (or all-blank) or short new password: everything at rest is only as safe as
- * this password. Existing stores open with whatever they were sealed with, so only creation checks.
+ * Why a new password is refused, or undefined when it is acceptable: empty (or all blank) or
+ * shorter than MIN_PASSWORD_LENGTH characters. Everything at rest is only as safe as this password.
+ */
+export function newPasswordProblem(password: string, subject: PasswordSubject = 'profile'): WeakPasswordError | undefined {
+  if (password.trim().length === 0) return new WeakPasswordError(true, subject);
+  if ([...password].length < MIN_PASSWORD_LENGTH) return new WeakPasswordError(false, subject);
+  return undefined;
+}
+
+/**
+ * Refuse an empty (or all-blank) or short new password. Existing stores open with whatever they
+ * were sealed with, so only creation checks.
  */
 export function checkNewPassword(password: string, subject: PasswordSubject = 'profile'): void {
-  if (password.trim().length === 0) throw new WeakPasswordError(true, subject);
-  if ([...password].length < MIN_PASSWORD_LENGTH) throw new WeakPasswordError(false, subject);
+  const problem = newPasswordProblem(password, subject);
+  if (problem) throw problem;
 }

@@ -8,9 +8,12 @@ import { Command, Option } from 'commander';
 import { publicKeyFromOnion } from '@pursuance/crypto';
 import { LoopbackACN } from '@pursuance/tapir';
 import type { startNode as startNodeFn } from '@pursuance/node';
+import { ProfilePasswordError } from '@pursuance/node/identity';
+import { WeakPasswordError } from '@pursuance/password';
 import { CliError, ExitCode } from '../errors.js';
 import { readPassword } from '../password.js';
-import { untilSignal } from '../signals.js';
+import { stopWithin } from '../signals.js';
+import { portNotice } from './node.js';
 
 type RunningNode = Awaited<ReturnType<typeof startNodeFn>>;
 
@@ -20,21 +23,72 @@ const MEMBERS = [
   { name: 'bob', roles: ['member', 'organizer'] },
 ] as const;
 
-/** Start the relay daemon as a child process and read its key bundle from its stdout. */
-async function startRelay(dataDir: string, registryDir: string, password: string): Promise<{ child: ChildProcess; bundle: string }> {
+/** The demo's relay daemon, a child process. */
+interface RelayChild {
+  readonly child: ChildProcess;
+  readonly bundle: string;
+  /** Resolves once it has exited and its output has been read: why it ended, and the exit code to pass on. */
+  readonly closed: Promise<RelayEnd>;
+  /** Its last one-line complaint (`pursuance-relay: <why>` on stderr), if any. */
+  complaint(): string | undefined;
+}
+
+/**
+ * Start the relay daemon as a child process and read its key bundle from its stdout. A relay
+ * that does not start (a wrong password, its data dir in use…) fails the demo with the relay's
+ * own message and exit code.
+ */
+async function startRelay(dataDir: string, registryDir: string, password: string): Promise<RelayChild> {
   const main = fileURLToPath(new URL('./main.js', import.meta.resolve('@pursuance/relay-daemon')));
   const child = spawn(process.execPath, [main, '--data-dir', dataDir, '--loopback-registry', registryDir, '--pow-difficulty', '8', '--no-metrics'], {
     env: { ...process.env, PURSUANCE_RELAY_PASSWORD: password },
-    stdio: ['ignore', 'pipe', 'ignore'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: a Ctrl-C at the terminal reaches the demo alone, which stops the
+    // relay once, in order (a second signal would make the relay skip its graceful stop).
+    detached: true,
   });
-  const lines = createInterface({ input: child.stdout });
-  let bundle: string | undefined;
-  for await (const line of lines) {
-    if (line.startsWith('key-bundle ')) bundle = line.slice('key-bundle '.length);
-    if (line === 'ready') break;
+  const closed = new Promise<RelayEnd>((resolve) =>
+    child.once('close', (code, signal) =>
+      resolve({
+        exitCode: code !== null && code > 0 ? code : ExitCode.failure,
+        why: code === null ? `it was killed (${signal ?? 'signal'})` : `it exited with code ${code}`,
+      }),
+    ),
+  );
+  // Never left behind: if the demo exits any other way (its stop budget, an uncaught error).
+  const orphanGuard = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.once('exit', orphanGuard);
+  void closed.then(() => process.off('exit', orphanGuard));
+  // stderr carries its JSON logs (read and dropped: a pipe nobody reads would stall the relay
+  // once full) and, when it fails, one line saying why.
+  let complaint: string | undefined;
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    if (line.startsWith(RELAY_COMPLAINT)) complaint = line.slice(RELAY_COMPLAINT.length);
+  });
+  const bundle = await new Promise<string | undefined>((resolve) => {
+    let announced: string | undefined;
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      if (line.startsWith('key-bundle ')) announced = line.slice('key-bundle '.length);
+      if (line === 'ready') resolve(announced);
+    });
+    lines.on('close', () => resolve(undefined));
+  });
+  if (bundle === undefined) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const end = await closed;
+    throw new CliError(`the demo's relay did not start: ${complaint ?? end.why}`, end.exitCode);
   }
-  if (!bundle) throw new CliError('the relay did not start (see `pursuance relay start --help`)', ExitCode.failure);
-  return { child, bundle };
+  return { child, bundle, closed, complaint: () => complaint };
+}
+
+const RELAY_COMPLAINT = 'pursuance-relay: ';
+
+interface RelayEnd {
+  readonly exitCode: number;
+  readonly why: string;
 }
 
 /** Resolve once `predicate` holds on this node (re-checked on every change it takes in). */
@@ -99,9 +153,17 @@ async function seed(nodes: RunningNode[], bundle: string): Promise<string> {
 }
 
 /**
+ * How long the demo's stop may take before it exits anyway (code 1): three nodes and the relay
+ * close in parallel, well within this; what was acknowledged is already durable.
+ */
+const STOP_BUDGET_MS = 4_000;
+
+/**
  * What `npm start` runs: a relay and three nodes (a founder and two members) on one loopback
  * network, each with its own data dir under --data-dir, a sample pursuance on the first run,
- * and each node's dashboard address and token. Ctrl-C stops everything.
+ * and each node's dashboard address, token and sign-in link (each node keeps its port from run
+ * to run). Ctrl-C stops everything; a relay that fails stops the demo with the relay's message
+ * and exit code.
  */
 export function demoCommand(): Command {
   return new Command('demo')
@@ -115,38 +177,102 @@ export function demoCommand(): Command {
       await mkdir(root, { recursive: true, mode: 0o700 });
       const password = await readPassword(opts, fresh ? 'create' : 'unlock');
       const registryDir = join(root, 'registry');
-      const relay = await startRelay(join(root, 'relay'), registryDir, password);
-      const { startNode } = await import('@pursuance/node');
+      const signals = demoSignals();
       const nodes: RunningNode[] = [];
       const acns: LoopbackACN[] = [];
+      let relay: RelayChild | undefined;
+      let relayFailed: CliError | undefined;
       try {
+        relay = await startRelay(join(root, 'relay'), registryDir, password);
+        const { startNode } = await import('@pursuance/node');
         for (const member of MEMBERS) {
+          if (signals.requested()) break;
           const acn = new LoopbackACN({ registryDir });
           acns.push(acn);
-          nodes.push(await startNode({ dataDir: join(root, member.name), password, displayName: member.name, acn, logger: false, port: 0 }));
+          const node = await startNode({
+            dataDir: join(root, member.name),
+            password,
+            displayName: member.name,
+            acn,
+            logger: false,
+            port: { stable: true },
+          }).catch((err: unknown) => {
+            if (err instanceof ProfilePasswordError) throw new CliError(`${member.name}: ${err.message}`, ExitCode.wrongPassword);
+            if (err instanceof WeakPasswordError) throw new CliError(err.message, ExitCode.usage);
+            throw err;
+          });
+          nodes.push(node);
+          const notice = portNotice(node.portOutcome, node.port);
+          if (notice) process.stderr.write(`${member.name}: ${notice}\n`);
         }
-        let id = nodes[0]!.registry.list()[0]?.id;
-        if (id === undefined) {
+        let id = signals.requested() ? undefined : nodes[0]!.registry.list()[0]?.id;
+        if (id === undefined && !signals.requested()) {
           process.stdout.write('first run: creating the sample pursuance "Demo cell"…\n');
           id = await seed(nodes, relay.bundle);
         }
-        for (const [i, member] of MEMBERS.entries()) {
-          const n = nodes[i]!;
-          const tasks = n.registry.has(id) ? [...n.registry.view(id).tasks.values()] : [];
-          const readable = tasks.filter((t) => t.readable).length;
-          process.stdout.write(`${member.name.padEnd(8)} ${n.url}/  token ${n.token}  (${n.identity.onion}; reads ${readable} of ${tasks.length} tasks)\n`);
+        if (id !== undefined && !signals.requested()) {
+          for (const [i, member] of MEMBERS.entries()) {
+            const n = nodes[i]!;
+            const tasks = n.registry.has(id) ? [...n.registry.view(id).tasks.values()] : [];
+            const readable = tasks.filter((t) => t.readable).length;
+            process.stdout.write(`${member.name.padEnd(8)} ${n.url}/  token ${n.token}  (${n.identity.onion}; reads ${readable} of ${tasks.length} tasks)\n`);
+            process.stdout.write(`${''.padEnd(8)} sign-in ${n.signInUrl}\n`);
+          }
+          process.stdout.write(`pursuance ${id}\n`);
         }
-        process.stdout.write(`pursuance ${id}\n`);
-        if (!opts.once) {
-          const stopped = untilSignal();
+        if (!opts.once && !signals.requested()) {
           process.stdout.write('demo network running; press Ctrl-C to stop\n');
-          await stopped;
+          // The relay ending on its own (killed, crashed) ends the demo too, saying why.
+          const running = relay;
+          const ended = await Promise.race([signals.stop.then(() => undefined), running.closed]);
+          if (ended !== undefined) relayFailed = new CliError(`the demo's relay stopped: ${running.complaint() ?? ended.why}`, ended.exitCode);
         }
       } finally {
-        for (const n of nodes) await n.close().catch(() => undefined);
-        for (const a of acns) await a.close().catch(() => undefined);
-        relay.child.kill('SIGTERM');
-        await new Promise((done) => relay.child.once('exit', done));
+        signals.stopping();
+        const child = relay?.child;
+        await stopWithin(STOP_BUDGET_MS, async () => {
+          if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+          await Promise.all(nodes.map((n) => n.close().catch(() => undefined)));
+          await Promise.all(acns.map((a) => a.close().catch(() => undefined)));
+          await relay?.closed;
+        });
+        signals.release();
       }
+      if (relayFailed) throw relayFailed;
     });
+}
+
+/**
+ * SIGINT/SIGTERM for the demo's whole run. The first asks it to stop: at once when it is
+ * running, after the step in progress while it starts. A second one before the stop has begun
+ * exits at once; once it has begun, stopWithin answers it. Either way the relay goes too (the
+ * exit hook in startRelay): it runs in its own process group, out of the terminal's reach.
+ */
+function demoSignals(): { stop: Promise<void>; requested(): boolean; stopping(): void; release(): void } {
+  let requested = false;
+  let stopping = false;
+  let resolveStop!: () => void;
+  const stop = new Promise<void>((resolve) => (resolveStop = resolve));
+  const onSignal = (): void => {
+    if (!requested) {
+      requested = true;
+      resolveStop();
+    } else if (!stopping) {
+      process.stderr.write('pursuance: second signal; exiting without waiting\n');
+      process.exit(ExitCode.failure);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    stop,
+    requested: () => requested,
+    stopping: () => {
+      stopping = true;
+    },
+    release: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }

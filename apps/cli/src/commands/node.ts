@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { PortOutcome, StablePort } from '@pursuance/node';
 import { ProfilePasswordError } from '@pursuance/node/identity';
 import { WeakPasswordError } from '@pursuance/password';
 import { openNetwork, withAcnOptions, type AcnFlags } from '../acn-options.js';
@@ -15,6 +16,28 @@ import { stopWithin, untilSignal } from '../signals.js';
  */
 const SHUTDOWN_BUDGET_MS = 4_000;
 
+/** The dashboard's port on a data dir's first start, when --port does not say otherwise. */
+export const DEFAULT_PORT = 7878;
+
+/**
+ * --port as StartNodeOptions.port: left out, the data dir's own port (DEFAULT_PORT the first
+ * time, if free); 0, the data dir's own port too, but any free one the first time; any other
+ * number, exactly that port for this run.
+ */
+export function portChoice(flag: string | undefined): number | StablePort {
+  if (flag === undefined) return { stable: true, firstChoice: DEFAULT_PORT };
+  const port = /^\d{1,5}$/.test(flag) ? Number(flag) : NaN;
+  if (!(port >= 0 && port <= 65535)) throw new CliError('--port must be 0–65535', ExitCode.usage);
+  return port === 0 ? { stable: true } : port;
+}
+
+/** One line on stderr when the dashboard is not where this data dir's bookmarks point. */
+export function portNotice(outcome: PortOutcome, port: number): string | undefined {
+  if (outcome.kind === 'moved') return `dashboard: port ${outcome.remembered}, this data dir's, is in use; serving on ${port} for this run only`;
+  if (outcome.kind === 'chosen' && outcome.busy !== undefined) return `dashboard: port ${outcome.busy} is in use; this data dir's dashboard is now on ${port}`;
+  return undefined;
+}
+
 export function nodeCommand(): Command {
   const cmd = new Command('node').description('run your local pursuance node');
   withAcnOptions(
@@ -22,17 +45,21 @@ export function nodeCommand(): Command {
       .command('start')
       .description('unlock your profile, replay your pursuances, sync them over Cwtch and serve the dashboard on 127.0.0.1')
       .addOption(new Option('--data-dir <dir>', 'profile and event store directory').default('.data/node').env('PURSUANCE_DATA_DIR'))
-      .addOption(new Option('--port <port>', 'HTTP port on 127.0.0.1 (0 = any free port)').default('7878').env('PURSUANCE_PORT'))
+      .addOption(
+        new Option(
+          '--port <port>',
+          `dashboard port on 127.0.0.1 (default: the one this data dir used before, ${DEFAULT_PORT} the first time; 0: any free one the first time)`,
+        ).env('PURSUANCE_PORT'),
+      )
       .option('--name <name>', 'display name for a new profile')
       .option('--password-file <file>', 'read the password from this file'),
-  ).action(async (opts: AcnFlags & { dataDir: string; port: string; name?: string; passwordFile?: string }) => {
-    const port = Number(opts.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('--port must be 0–65535', ExitCode.usage);
+  ).action(async (opts: AcnFlags & { dataDir: string; port?: string; name?: string; passwordFile?: string }) => {
+    const port = portChoice(opts.port);
     // A new profile's password is chosen here: asked twice on a terminal, and too short is refused.
     const fresh = !existsSync(join(opts.dataDir, 'profile.sqlite'));
     const password = await readPassword(opts, fresh ? 'create' : 'unlock');
     // NestJS loads only for this command, keeping the rest of the CLI quick to start.
-    const { startNode } = await import('@pursuance/node');
+    const { startNode, PortInUseError } = await import('@pursuance/node');
     // Ctrl-C while tor bootstraps stops tor too (the launch is aborted, no tor is left running).
     const starting = new AbortController();
     void untilSignal().then(() => starting.abort());
@@ -52,11 +79,16 @@ export function nodeCommand(): Command {
       await acn.close();
       if (err instanceof ProfilePasswordError) throw new CliError(err.message, ExitCode.wrongPassword);
       if (err instanceof WeakPasswordError) throw new CliError(err.message, ExitCode.usage);
+      if (err instanceof PortInUseError)
+        throw new CliError(`${err.message}: choose another --port, or leave --port out for this data dir's own`, ExitCode.failure);
       throw err;
     }
     // Listen for signals before announcing readiness: whoever reads the line may stop us at once.
-    const stopped = untilSignal();
-    process.stdout.write(`node ${node.identity.onion}\ndashboard ${node.url}/\ntoken ${node.token}\n`);
+    // A Ctrl-C that came while the node was starting stops it now.
+    const stopped = starting.signal.aborted ? Promise.resolve() : untilSignal();
+    const notice = portNotice(node.portOutcome, node.port);
+    if (notice) process.stderr.write(`${notice}\n`);
+    process.stdout.write(`node ${node.identity.onion}\ndashboard ${node.url}/\ntoken ${node.token}\nsign-in ${node.signInUrl}\n`);
     await stopped;
     const running = node;
     await stopWithin(SHUTDOWN_BUDGET_MS, async () => {

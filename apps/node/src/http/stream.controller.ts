@@ -1,7 +1,8 @@
-import { Controller, Inject, Sse, type MessageEvent } from '@nestjs/common';
+import { Controller, Inject, Req, Sse, type MessageEvent, type OnModuleDestroy } from '@nestjs/common';
 import { EventBus, ofType } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { interval, map, merge, type Observable } from 'rxjs';
+import type { Request } from 'express';
+import { ReplaySubject, interval, map, merge, takeUntil, type Observable } from 'rxjs';
 import { NetworkStatusEvent, ProgressEvent, PursuanceChangedEvent, SyncHealthEvent } from '../events.js';
 
 /**
@@ -10,15 +11,47 @@ import { NetworkStatusEvent, ProgressEvent, PursuanceChangedEvent, SyncHealthEve
  * status), `network` with the node's tor status whenever it changes (down, up, bootstrap), `progress` for long jobs (replay, resync), and a `ping` every 15 s to keep proxies and the
  * browser from timing the stream out. EventSource cannot send headers, so this route takes
  * the token as a query parameter (see SecurityGuard).
+ *
+ * Every stream ends when the node stops: a dashboard tab left open must not hold a stopping
+ * node. The first hook of close() completes them and waits (briefly: a client that reads
+ * nothing gets no say) until each response has been ended, before the server drops its
+ * connections: the dashboard sees the stream end rather than a broken connection.
  */
+/** How long a stopping node waits for its streams' last bytes to be handed to the OS. */
+const STREAM_END_PATIENCE_MS = 500;
+
 @ApiTags('live')
 @ApiBearerAuth()
 @Controller('api')
-export class StreamController {
+export class StreamController implements OnModuleDestroy {
+  // Replays its one value: a stream asked for while the node is stopping ends at once.
+  readonly #closing = new ReplaySubject<void>(1);
+
+  /** Each open stream's response, settled once it has been ended (or its connection closed). */
+  readonly #open = new Set<Promise<void>>();
+
   public constructor(@Inject(EventBus) private readonly events: EventBus) {}
 
+  public async onModuleDestroy(): Promise<void> {
+    this.#closing.next();
+    this.#closing.complete();
+    let timer: NodeJS.Timeout | undefined;
+    const patience = new Promise<void>((resolve) => (timer = setTimeout(resolve, STREAM_END_PATIENCE_MS)));
+    await Promise.race([Promise.all(this.#open), patience]);
+    clearTimeout(timer);
+  }
+
   @Sse('stream')
-  public stream(): Observable<MessageEvent> {
+  public stream(@Req() request: Request): Observable<MessageEvent> {
+    const response = request.res;
+    if (response && !response.writableFinished && !response.destroyed) {
+      const ended = new Promise<void>((resolve) => {
+        response.once('finish', resolve);
+        response.once('close', resolve);
+      });
+      this.#open.add(ended);
+      void ended.then(() => this.#open.delete(ended));
+    }
     const changed = this.events.pipe(
       ofType(PursuanceChangedEvent),
       map((e) => ({ type: 'changed', data: { pursuanceId: e.pursuanceId, events: e.eventIds, origin: e.origin } })),
@@ -36,6 +69,6 @@ export class StreamController {
       map((e) => ({ type: 'network', data: e.status })),
     );
     const ping = interval(15_000).pipe(map(() => ({ type: 'ping', data: {} })));
-    return merge(changed, health, progress, network, ping);
+    return merge(changed, health, progress, network, ping).pipe(takeUntil(this.#closing));
   }
 }
