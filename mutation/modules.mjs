@@ -48,6 +48,12 @@ export const MODULES = {
     // in the report); MUTATE_IGNORE_STATIC=0 runs them.
     ignoreStatic: true,
   },
+  // The member view's incremental cache: a wrong "nothing changed" would show members stale or
+  // unreadable content. Judged by the tests that compare it with the full rebuild.
+  view: {
+    mutate: ['packages/pursuance/src/view.ts:141-197'],
+    tests: ['packages/pursuance/test/view-cache.test.ts', 'packages/pursuance/test/properties.test.ts'],
+  },
   node: {
     mutate: ['apps/node/src/http/security.guard.ts', 'apps/node/src/store/event-store.ts'],
     // The tests that exercise the guard (over HTTP) and the store; the other node tests start
@@ -58,4 +64,4 @@ export const MODULES = {
   },
 };
 
-export const ORDER = ['crypto', 'codec', 'tapir', 'relay', 'cwtch', 'pursuance', 'node'];
+export const ORDER = ['crypto', 'codec', 'tapir', 'relay', 'cwtch', 'pursuance', 'view', 'node'];

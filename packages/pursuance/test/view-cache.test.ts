@@ -35,4 +35,19 @@ describe('MemberViewCache', () => {
     expect(cache.rebuilds).toBe(1);
     expect(cache.current(founder.log)).toEqual(buildMemberView(founder.log, founderId, founder.keyring));
   });
+
+  it('starts again for another log object (a pursuance reloaded from the store)', () => {
+    const now = clock();
+    const founderId = Identity.generate();
+    const founder = PursuanceAuthor.create(founderId, { name: 'cell', rules: template('activist-cell') }, now);
+    founder.createTask({ audience: ['member'], title: 'one' });
+    const cache = new MemberViewCache(founder.keyring);
+    cache.current(founder.log);
+    const reloaded = joinAs(founderId, founder.log, now).log;
+    founder.createTask({ audience: ['member'], title: 'two' });
+    // The reloaded copy lacks the second task: reading it must not keep what the first log showed.
+    expect(cache.current(reloaded).tasks.size).toBe(1);
+    expect(cache.current(founder.log).tasks.size).toBe(2);
+    expect(cache.rebuilds).toBe(3);
+  });
 });
