@@ -3,6 +3,8 @@ import App from './App.vue';
 import { APP, createAppContext } from './lib/context.js';
 import './styles.css';
 
+const ctx = createAppContext();
 const app = createApp(App);
-app.provide(APP, createAppContext());
+app.provide(APP, ctx);
+app.use(ctx.router);
 app.mount('#app');

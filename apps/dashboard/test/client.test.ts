@@ -2,7 +2,6 @@ import { describe, expect, it, vi } from 'vitest';
 import { ApiClient, ApiError } from '../src/lib/api.js';
 import { inviteString, makeBundle, parseBundle, parseInvite } from '../src/lib/invite.js';
 import { createLive } from '../src/lib/live.js';
-import { parseRoute, pathOf } from '../src/lib/router.js';
 import { createSession, TOKEN_KEY } from '../src/lib/session.js';
 import { FakeEventSource, FOUNDER, MemoryStorage, PID, fakeFetch } from './support/fakes.js';
 
@@ -82,22 +81,6 @@ describe('live stream', () => {
     live.disconnect();
     expect(es.closed).toBe(true);
     expect(live.status.value).toBe('closed');
-  });
-});
-
-describe('router', () => {
-  it('parses and prints every route', () => {
-    const routes = [
-      { name: 'home' },
-      { name: 'new' },
-      { name: 'join' },
-      { name: 'board', pursuanceId: PID },
-      { name: 'keys', pursuanceId: PID },
-      { name: 'task', pursuanceId: PID, taskId: 'abc' },
-    ] as const;
-    for (const r of routes) expect(parseRoute(pathOf(r))).toEqual(r);
-    expect(parseRoute(`/p/${PID}`)).toEqual({ name: 'board', pursuanceId: PID });
-    expect(parseRoute('/p/x/nope')).toEqual({ name: 'not-found', path: '/p/x/nope' });
   });
 });
 

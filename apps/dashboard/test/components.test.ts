@@ -1,6 +1,7 @@
 // @vitest-environment happy-dom
 import { flushPromises, mount } from '@vue/test-utils';
 import { reactive, type Component } from 'vue';
+import { createMemoryHistory, RouterView } from 'vue-router';
 import { afterEach, describe, expect, it } from 'vitest';
 import TokenGate from '../src/components/TokenGate.vue';
 import { APP, createAppContext, type AppContext } from '../src/lib/context.js';
@@ -43,7 +44,7 @@ async function setup(me: 'founder' | 'member', extra: Record<string, (c: Call) =
   };
   const f = fakeFetch({ ...pursuanceRoutes(state), ...extra });
   const storage = new MemoryStorage();
-  const ctx = createAppContext({ fetch: f.fetch, eventSource: (url) => new FakeEventSource(url), storage, window });
+  const ctx = createAppContext({ fetch: f.fetch, eventSource: (url) => new FakeEventSource(url), storage, window, history: createMemoryHistory() });
   await ctx.connect(TOKEN);
   const store = ctx.store(PID);
   await store.want('tasks', 'summary', 'members', 'roles', 'rules');
@@ -52,7 +53,11 @@ async function setup(me: 'founder' | 'member', extra: Record<string, (c: Call) =
 
 const mounted: { unmount(): void }[] = [];
 function mountWith(component: Component, ctx: AppContext, props: Record<string, unknown> = {}) {
-  const w = mount(component as Component<Record<string, unknown>>, { props, global: { provide: { [APP as symbol]: ctx } }, attachTo: document.body });
+  const w = mount(component as Component<Record<string, unknown>>, {
+    props,
+    global: { provide: { [APP as symbol]: ctx }, plugins: [ctx.router] },
+    attachTo: document.body,
+  });
   mounted.push(w);
   return w;
 }
@@ -68,7 +73,7 @@ describe('token gate', () => {
       'GET /api/pursuances': () => [],
     });
     const storage = new MemoryStorage();
-    const ctx = createAppContext({ fetch: f.fetch, eventSource: (url) => new FakeEventSource(url), storage, window });
+    const ctx = createAppContext({ fetch: f.fetch, eventSource: (url) => new FakeEventSource(url), storage, window, history: createMemoryHistory() });
     const w = mountWith(TokenGate, ctx);
     await w.find('#token').setValue('too-short');
     await w.find('form').trigger('submit');
@@ -202,8 +207,11 @@ describe('members', () => {
 describe('pursuance sections', () => {
   it('offers "New task" to a member who may create one, and not after their removal', async () => {
     const { ctx, store, state } = await setup('member');
-    const w = mountWith(PursuanceView, ctx, { route: { name: 'board', pursuanceId: PID } });
+    await ctx.router.push(`/p/${PID}/board`);
+    const w = mountWith(RouterView, ctx);
     await flushPromises();
+    expect(w.findComponent(PursuanceView).props()).toEqual({ id: PID });
+    expect(w.findComponent(BoardView).props('store')).toBe(store);
     const links = () => w.findAll('nav[aria-label="Pursuance sections"] a').map((a) => a.text());
     expect(links()).toContain('New task');
     expect(w.find('[data-testid="not-member"]').exists()).toBe(false);

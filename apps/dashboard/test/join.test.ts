@@ -1,6 +1,7 @@
 // @vitest-environment happy-dom
 import { flushPromises, mount } from '@vue/test-utils';
 import { shallowRef, type Component } from 'vue';
+import { createMemoryHistory } from 'vue-router';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import InvitePanel from '../src/components/InvitePanel.vue';
 import { ApiError } from '../src/lib/api.js';
@@ -92,7 +93,11 @@ describe('createJoin', () => {
 
 const mounted: { unmount(): void }[] = [];
 function mountWith(component: Component, ctx: AppContext, props: Record<string, unknown> = {}) {
-  const w = mount(component as Component<Record<string, unknown>>, { props, global: { provide: { [APP as symbol]: ctx } }, attachTo: document.body });
+  const w = mount(component as Component<Record<string, unknown>>, {
+    props,
+    global: { provide: { [APP as symbol]: ctx }, plugins: [ctx.router] },
+    attachTo: document.body,
+  });
   mounted.push(w);
   return w;
 }
@@ -102,7 +107,13 @@ afterEach(() => {
 
 async function app(routes: Record<string, (c: Call) => unknown>) {
   const f = fakeFetch(routes);
-  const ctx = createAppContext({ fetch: f.fetch, eventSource: (url) => new FakeEventSource(url), storage: new MemoryStorage(), window });
+  const ctx = createAppContext({
+    fetch: f.fetch,
+    eventSource: (url) => new FakeEventSource(url),
+    storage: new MemoryStorage(),
+    window,
+    history: createMemoryHistory(),
+  });
   await ctx.connect(TOKEN);
   return { ctx, f };
 }
@@ -115,7 +126,7 @@ describe('join view', () => {
       'GET /api/pursuances': () => listed,
       'POST /api/invites/accept': () => ({ pursuanceId: PID }),
     });
-    ctx.router.push('/join');
+    await ctx.router.push('/join');
     const w = mountWith(JoinPursuance, ctx);
     const join = w.find('[data-testid="join-by-invite"]');
     expect(join.find('button[type="submit"]').attributes('disabled')).toBeDefined();
@@ -131,7 +142,8 @@ describe('join view', () => {
     listed = [summary({ amFounder: false, myRoles: ['member'] })];
     FakeEventSource.last!.emit('changed', { pursuanceId: PID, events: ['e1'], origin: 'sync' });
     await flushPromises();
-    expect(ctx.router.path.value).toBe(`/p/${PID}/board`);
+    // The navigation loads the pursuance views first (lazy routes).
+    await vi.waitFor(() => expect(ctx.router.currentRoute.value.fullPath).toBe(`/p/${PID}/board`), { timeout: 20_000, interval: 20 });
     expect(w.find('[data-testid="join-done"]').text()).toContain('Open “Cell 9”');
   });
 

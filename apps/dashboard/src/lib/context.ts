@@ -1,9 +1,10 @@
-import { inject, ref, shallowRef, type InjectionKey, type Ref, type ShallowRef } from 'vue';
+import { computed, inject, ref, shallowRef, type ComputedRef, type InjectionKey, type Ref, type ShallowRef } from 'vue';
+import { createWebHistory, type Router, type RouterHistory } from 'vue-router';
 import { createAnnouncer, type Announcer } from './announcer.js';
 import { ApiClient, ApiError, type Fetch } from './api.js';
 import { createLive, type EventSourceFactory, type Live } from './live.js';
 import { PursuanceStore } from './pursuance-store.js';
-import { createRouter, type Router } from './router.js';
+import { createAppRouter } from './router.js';
 import { createSession, type Session } from './session.js';
 import type { PursuanceSummary, RulesTemplate } from './types.js';
 
@@ -16,6 +17,10 @@ export interface AppContext {
   readonly announcer: Announcer;
   /** This node's onion (who "me" is), once connected. */
   readonly me: Ref<string | null>;
+  /** A token is in use and the node accepted it. */
+  readonly connected: ComputedRef<boolean>;
+  /** A token kept from before is being checked with the node (the page says "Connecting…"). */
+  readonly resuming: Ref<boolean>;
   readonly pursuances: ShallowRef<readonly PursuanceSummary[]>;
   readonly pursuancesError: ShallowRef<ApiError | null>;
   readonly templates: ShallowRef<readonly RulesTemplate[]>;
@@ -24,6 +29,12 @@ export interface AppContext {
   store(id: string): PursuanceStore;
   /** Check the token with the node, keep it, open the live stream. */
   connect(token: string): Promise<void>;
+  /**
+   * True once connected: a token kept from before (or brought by a sign-in link) is checked
+   * with the node first, once however many navigations ask; one it refuses is dropped, with
+   * the reason for the sign-in page.
+   */
+  resume(): Promise<boolean>;
   disconnect(): void;
 }
 
@@ -39,11 +50,18 @@ export interface AppDeps {
   fetch?: Fetch;
   eventSource?: EventSourceFactory;
   storage?: Storage;
+  /** The address bar the sign-in link is read from (the page's window by default). */
   window?: Window;
+  /**
+   * The router's history: by default the browser's, made after the session has taken a sign-in
+   * link's token out of the address (one made earlier would put it back); tests pass a memory one.
+   */
+  history?: RouterHistory;
 }
 
 export function createAppContext(deps: AppDeps = {}): AppContext {
-  const session = createSession(deps.storage);
+  // Before the router reads the address: a sign-in link's token is taken out of it first.
+  const session = createSession(deps.storage, deps.window);
   const api = new ApiClient(
     () => session.token.value,
     deps.fetch,
@@ -53,9 +71,12 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
     },
   );
   const live = createLive(deps.eventSource);
-  const router = createRouter(deps.window);
+  const router = createAppRouter({ token: session.token, resume: () => ctx.resume() }, deps.history ?? createWebHistory());
   const announcer = createAnnouncer();
   const me = ref<string | null>(null);
+  const connected = computed(() => me.value !== null && session.token.value !== null);
+  const resuming = ref(false);
+  let resumed: Promise<boolean> | null = null;
   const pursuances = shallowRef<readonly PursuanceSummary[]>([]);
   const pursuancesError = shallowRef<ApiError | null>(null);
   const templates = shallowRef<readonly RulesTemplate[]>([]);
@@ -78,7 +99,8 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
       announcer.say(`${name}: ${n} new event${n === 1 ? '' : 's'}${e.origin === 'local' ? '' : ` (${e.origin})`}.`);
     };
     // The list of pursuances is refetched only where it is shown (or for one not seen yet).
-    const listShown = router.route.value.name === 'home' || router.route.value.name === 'join';
+    const shown = router.currentRoute.value.name;
+    const listShown = shown === 'home' || shown === 'join';
     const known = pursuances.value.some((p) => p.id === e.pursuanceId);
     const jobs: Promise<void>[] = [];
     if (store) jobs.push(store.refresh());
@@ -95,6 +117,8 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
     router,
     announcer,
     me,
+    connected,
+    resuming,
     pursuances,
     pursuancesError,
     templates,
@@ -117,6 +141,28 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
       me.value = node.onion;
       live.connect(token);
       await refreshPursuances();
+    },
+    resume() {
+      if (connected.value) return Promise.resolve(true);
+      const token = session.token.value;
+      if (token === null) return Promise.resolve(false);
+      resumed ??= (async () => {
+        resuming.value = true;
+        try {
+          await ctx.connect(token);
+          return true;
+        } catch (err) {
+          const e = ApiError.from(err);
+          session.clear(
+            e.status === 401 ? 'The node refused the saved token (did it restart with a new data dir?).' : `Could not reach the node: ${e.message}`,
+          );
+          return false;
+        } finally {
+          resuming.value = false;
+          resumed = null;
+        }
+      })();
+      return resumed;
     },
     disconnect() {
       live.disconnect();

@@ -1,68 +1,86 @@
-import { computed, shallowRef, type ComputedRef, type ShallowRef } from 'vue';
+import { watch, type Ref } from 'vue';
+import { createRouter, type LocationQueryValue, type RouteRecordRaw, type Router, type RouterHistory } from 'vue-router';
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** Shown without a token (the sign-in page itself). */
+    public?: boolean;
+    /** Board, tree and "my tasks" share the pursuance's filters (kept by PursuanceView). */
+    filtered?: boolean;
+  }
+}
+
+/** The sign-in page's route name; `?to=` carries the address the visitor asked for. */
+export const GATE = 'sign-in';
 
 /**
- * A small History-API router: the node serves index.html for every non-API path, so these
- * URLs survive a reload and can be bookmarked.
+ * The dashboard's addresses. They are History-API paths (no `#`): the node serves index.html
+ * for every GET outside /api (apps/node/src/http/static.ts), so each survives a reload and can
+ * be bookmarked. Views are loaded on first use.
  */
-export type Route =
-  | { name: 'home' }
-  | { name: 'new' }
-  | { name: 'join' }
-  | { name: 'board' | 'tree' | 'mine' | 'members' | 'rules' | 'keys' | 'health' | 'new-task'; pursuanceId: string }
-  | { name: 'task'; pursuanceId: string; taskId: string }
-  | { name: 'not-found'; path: string };
+export const routes: readonly RouteRecordRaw[] = [
+  { path: '/', name: 'home', component: () => import('../views/PursuanceList.vue') },
+  { path: '/new', name: 'new', component: () => import('../views/CreatePursuance.vue') },
+  { path: '/join', name: 'join', component: () => import('../views/JoinPursuance.vue') },
+  { path: '/sign-in', name: GATE, component: () => import('../views/SignIn.vue'), meta: { public: true } },
+  {
+    path: '/p/:id',
+    component: () => import('../views/PursuanceView.vue'),
+    props: true,
+    children: [
+      { path: '', redirect: { name: 'board' } },
+      { path: 'board', name: 'board', component: () => import('../views/BoardView.vue'), meta: { filtered: true } },
+      { path: 'tree', name: 'tree', component: () => import('../views/TreeView.vue'), meta: { filtered: true } },
+      { path: 'mine', name: 'mine', component: () => import('../views/MyTasks.vue'), meta: { filtered: true } },
+      { path: 'new-task', name: 'new-task', component: () => import('../views/NewTask.vue') },
+      { path: 'tasks/:taskId', name: 'task', component: () => import('../views/TaskDetail.vue'), props: (r) => ({ taskId: r.params.taskId }) },
+      { path: 'members', name: 'members', component: () => import('../views/MembersView.vue') },
+      { path: 'rules', name: 'rules', component: () => import('../views/RulesView.vue') },
+      { path: 'keys', name: 'keys', component: () => import('../views/KeysView.vue') },
+      { path: 'health', name: 'health', component: () => import('../views/HealthView.vue') },
+    ],
+  },
+  { path: '/:path(.*)*', name: 'not-found', component: () => import('../views/NotFound.vue') },
+];
 
-export type PursuanceTab = 'board' | 'tree' | 'mine' | 'members' | 'rules' | 'keys' | 'health' | 'new-task';
-const TABS = new Set<string>(['board', 'tree', 'mine', 'members', 'rules', 'keys', 'health', 'new-task']);
-
-export function parseRoute(path: string): Route {
-  const parts = path.split('?')[0]!.split('/').filter(Boolean).map(decodeURIComponent);
-  if (parts.length === 0) return { name: 'home' };
-  if (parts.length === 1 && parts[0] === 'new') return { name: 'new' };
-  if (parts.length === 1 && parts[0] === 'join') return { name: 'join' };
-  if (parts[0] === 'p' && parts[1]) {
-    const pursuanceId = parts[1];
-    if (parts.length === 2) return { name: 'board', pursuanceId };
-    if (parts.length === 3 && TABS.has(parts[2]!)) return { name: parts[2] as PursuanceTab, pursuanceId };
-    if (parts.length === 4 && parts[2] === 'tasks') return { name: 'task', pursuanceId, taskId: parts[3]! };
-  }
-  return { name: 'not-found', path };
+/**
+ * Where to go after signing in: the `?to=` address when it is a path of this dashboard, else
+ * home. A scheme-relative (`//host`) or backslashed address is refused: the sign-in page must
+ * never become a way to send someone elsewhere.
+ */
+export function returnPath(to: LocationQueryValue | LocationQueryValue[] | undefined): string {
+  const path = Array.isArray(to) ? to[0] : to;
+  if (typeof path !== 'string' || !/^\/(?![/\\])/.test(path) || path.includes('\\')) return '/';
+  if (path === '/sign-in' || path.startsWith('/sign-in?') || path.startsWith('/sign-in#')) return '/';
+  return path;
 }
 
-export function pathOf(route: Route): string {
-  switch (route.name) {
-    case 'home':
-      return '/';
-    case 'new':
-    case 'join':
-      return `/${route.name}`;
-    case 'task':
-      return `/p/${encodeURIComponent(route.pursuanceId)}/tasks/${encodeURIComponent(route.taskId)}`;
-    case 'not-found':
-      return route.path;
-    default:
-      return `/p/${encodeURIComponent(route.pursuanceId)}/${route.name}`;
-  }
+/** What the router needs to know about the session. */
+export interface Gatekeeper {
+  /** The token in use; null once it is dropped (refused by the node, or forgotten). */
+  readonly token: Ref<string | null>;
+  /** True once connected, checking a saved token with the node first if need be. */
+  resume(): Promise<boolean>;
 }
 
-export interface Router {
-  readonly path: ShallowRef<string>;
-  readonly route: ComputedRef<Route>;
-  push(path: string): void;
-}
-
-export function createRouter(win: Window = window): Router {
-  const path = shallowRef(win.location.pathname);
-  win.addEventListener('popstate', () => {
-    path.value = win.location.pathname;
+/**
+ * The router with the token gate as a navigation guard: a visitor without a working token is
+ * sent to the sign-in page, which brings them back to the address they asked for. A token
+ * dropped while a page is open sends them there too.
+ */
+export function createAppRouter(gate: Gatekeeper, history: RouterHistory): Router {
+  const router = createRouter({ history, routes: [...routes] });
+  router.beforeEach(async (to) => {
+    const connected = await gate.resume();
+    if (to.name === GATE) return connected ? returnPath(to.query.to) : true;
+    if (connected || to.meta.public) return true;
+    return { name: GATE, query: { to: to.fullPath } };
   });
-  return {
-    path,
-    route: computed(() => parseRoute(path.value)),
-    push(to: string) {
-      if (to === path.value) return;
-      win.history.pushState(null, '', to);
-      path.value = to;
-    },
-  };
+  watch(gate.token, (token) => {
+    const here = router.currentRoute.value;
+    // Before the first navigation (matched is empty) the guard decides.
+    if (token !== null || here.matched.length === 0 || here.meta.public) return;
+    void router.replace({ name: GATE, query: { to: here.fullPath } });
+  });
+  return router;
 }
