@@ -64,6 +64,10 @@ describe('the node serves the dashboard', () => {
     expect((await http(t.node.port, 'GET', '/p/abc/tasks/def')).text).toContain('<div id="app"></div>');
     const asset = /\/assets\/[^"]+\.js/.exec(root.text)![0];
     expect((await http(t.node.port, 'GET', asset)).status).toBe(200);
+    // A view from another build is missing, not the page (the dashboard reloads on that error).
+    const missing = await http(t.node.port, 'GET', '/assets/BoardView-0ld8uild.js');
+    expect(missing.status).toBe(404);
+    expect(missing.text).not.toContain('<div id="app">');
     // /api is never answered by the static layer: no token, no data; unknown API paths are not the SPA.
     expect((await http(t.node.port, 'GET', '/api/pursuances')).status).toBe(401);
     const unknown = await http(t.node.port, 'GET', '/api/no-such-route', { token: t.node.token });

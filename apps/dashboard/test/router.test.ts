@@ -1,13 +1,13 @@
 // @vitest-environment happy-dom
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils';
 import fc from 'fast-check';
-import type { Component } from 'vue';
+import { ref, type Component } from 'vue';
 import { createMemoryHistory, createRouter, type RouterHistory } from 'vue-router';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import App from '../src/App.vue';
 import TokenGate from '../src/components/TokenGate.vue';
 import { APP, createAppContext, type AppContext } from '../src/lib/context.js';
-import { returnPath, routes } from '../src/lib/router.js';
+import { createAppRouter, isChunkLoadError, returnPath, routes } from '../src/lib/router.js';
 import { TOKEN_KEY } from '../src/lib/session.js';
 import BoardView from '../src/views/BoardView.vue';
 import CreatePursuance from '../src/views/CreatePursuance.vue';
@@ -334,5 +334,33 @@ describe('the way back after signing in', () => {
         expect(new URL(path, 'http://127.0.0.1:7878/x/').origin).toBe('http://127.0.0.1:7878');
       }),
     );
+  });
+});
+
+describe('a view the node no longer has', () => {
+  const gone = () => Promise.reject(new TypeError('Failed to fetch dynamically imported module: http://127.0.0.1:7878/assets/BoardView-0ld.js'));
+
+  it('reloads the page at that address once, not in a loop', async () => {
+    const assign = vi.fn();
+    vi.stubGlobal('location', { ...window.location, assign });
+    window.sessionStorage.clear();
+    const gate = { token: ref<string | null>(TOKEN), resume: () => Promise.resolve(true) };
+    const router = createAppRouter(gate, createMemoryHistory());
+    router.addRoute({ path: '/old-view', component: gone });
+    await router.push('/old-view').catch(() => undefined);
+    expect(assign).toHaveBeenCalledTimes(1);
+    expect(assign).toHaveBeenCalledWith('/old-view');
+    // Still missing after the reload: the error stands, no second reload.
+    await router.push('/old-view').catch(() => undefined);
+    expect(assign).toHaveBeenCalledTimes(1);
+    vi.unstubAllGlobals();
+  });
+
+  it('tells a missing view from other failures', () => {
+    expect(isChunkLoadError(new TypeError('Failed to fetch dynamically imported module: /assets/a.js'))).toBe(true);
+    expect(isChunkLoadError(new TypeError('error loading dynamically imported module'))).toBe(true);
+    expect(isChunkLoadError(new TypeError('Importing a module script failed.'))).toBe(true);
+    expect(isChunkLoadError(new Error('NETWORK Failed to fetch'))).toBe(false);
+    expect(isChunkLoadError('dynamically imported module')).toBe(false);
   });
 });

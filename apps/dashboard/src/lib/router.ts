@@ -76,6 +76,15 @@ export function createAppRouter(gate: Gatekeeper, history: RouterHistory): Route
     if (connected || to.meta.public) return true;
     return { name: GATE, query: { to: to.fullPath } };
   });
+  // A view that fails to load is usually one the node no longer has (the dashboard was rebuilt
+  // or the node upgraded while this tab stayed open): load the page afresh at that address, once.
+  router.onError((err: unknown, to) => {
+    if (!isChunkLoadError(err)) return;
+    const key = `reloaded:${to.fullPath}`;
+    if (window.sessionStorage.getItem(key) !== null) return;
+    window.sessionStorage.setItem(key, '1');
+    window.location.assign(to.fullPath);
+  });
   watch(gate.token, (token) => {
     const here = router.currentRoute.value;
     // Before the first navigation (matched is empty) the guard decides.
@@ -83,4 +92,10 @@ export function createAppRouter(gate: Gatekeeper, history: RouterHistory): Route
     void router.replace({ name: GATE, query: { to: here.fullPath } });
   });
   return router;
+}
+
+/** What browsers throw for a dynamic import whose file is missing (Chromium, Firefox and WebKit word it differently). */
+export function isChunkLoadError(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return /dynamically imported module|error loading dynamically imported|Importing a module script failed/i.test(message);
 }

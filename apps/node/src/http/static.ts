@@ -31,8 +31,8 @@ export function isApiPath(path: string): boolean {
 
 /**
  * Serve the built dashboard at / as plain Express middleware, registered before Nest's
- * routes: static files first, then index.html for any other GET that is not under /api (the
- * dashboard's own routes, e.g. /p/<id>/board). /api is never answered here, so every API
+ * routes: static files first, then index.html for any other GET that is not under /api or
+ * /assets (the dashboard's own routes, e.g. /p/<id>/board). /api is never answered here, so every API
  * route still goes through SecurityGuard. The files are public: the dashboard asks its user
  * for the token. Returns false (serving nothing) when `dir` holds no build.
  */
@@ -59,6 +59,12 @@ export function serveDashboard(app: INestApplication, dir: string | null): boole
   app.use((req: Request, res: Response, next: NextFunction) => {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || isApiPath(req.path)) {
       next();
+      return;
+    }
+    // A built file that is not there (a tab still running an older build asking for a view it
+    // has not loaded yet) is a 404, not the page: the dashboard reloads itself on that error.
+    if (req.path.startsWith('/assets/')) {
+      res.status(404).setHeader('Cache-Control', 'no-cache').type('text/plain').send('not found');
       return;
     }
     res.setHeader('Cache-Control', 'no-cache');
