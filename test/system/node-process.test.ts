@@ -14,8 +14,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function startProcess(): Promise<{ proc: Spawned; port: number; token: string; onion: string }> {
-  const proc = spawnCli(['node', 'start', '--data-dir', dir, '--port', '0'], env);
+async function startProcess(extra: readonly string[] = []): Promise<{ proc: Spawned; port: number; token: string; onion: string }> {
+  const proc = spawnCli(['node', 'start', '--data-dir', dir, '--port', '0', ...extra], env);
   const [, onion] = await proc.waitForLine(/node ([a-z2-7]{56})\n/);
   const [, port] = await proc.waitForLine(/dashboard http:\/\/127\.0\.0\.1:(\d+)\/\n/);
   const [, token] = await proc.waitForLine(/token ([A-Za-z0-9_-]{43})\n/);
@@ -65,6 +65,31 @@ describe('pursuance node start (a real process, a real SQLite file)', () => {
       expect(((await http(again.port, 'GET', `/api/pursuances/${id}`, { token: again.token })).body as { stateHash: string }).stateHash).toBe(hash);
     } finally {
       await again.proc.stop('SIGTERM');
+    }
+  });
+
+  it('--name names the profile, renames it on a later start, and refuses an unsafe name as a usage error', async () => {
+    const profileName = async (n: { port: number; token: string }) => ((await http(n.port, 'GET', '/api/profile', { token: n.token })).body as { name: string }).name;
+    const first = await startProcess(['--name', '  Ada  ']);
+    try {
+      expect(await profileName(first)).toBe('Ada');
+    } finally {
+      expect(await first.proc.stop('SIGTERM')).toBe(0);
+    }
+    const renamed = await startProcess(['--name', 'Ada L.']);
+    try {
+      expect(await profileName(renamed)).toBe('Ada L.');
+    } finally {
+      expect(await renamed.proc.stop('SIGTERM')).toBe(0);
+    }
+    const refused = spawnCli(['node', 'start', '--data-dir', dir, '--port', '0', '--name', 'Ada\u202eevil'], env);
+    expect(await new Promise((resolve) => refused.child.once('exit', resolve))).toBe(2);
+    expect(refused.stderr()).toContain('--name must not contain');
+    const unchanged = await startProcess();
+    try {
+      expect(await profileName(unchanged)).toBe('Ada L.');
+    } finally {
+      await unchanged.proc.stop('SIGTERM');
     }
   });
 

@@ -21,7 +21,7 @@ describe('local filters and search', () => {
     labels: ['art', 'print'],
     closed: true,
     status: 'done',
-    comments: [{ id: 'x', author: FOUNDER, time: 1, body: 'printer is broken' }],
+    comments: [{ id: 'x', author: FOUNDER, authorName: 'ada', time: 1, body: 'printer is broken' }],
   });
   const sealed = task({ readable: false, title: null, status: null, labels: [] });
   const all = [a, b, c, sealed];

@@ -66,7 +66,7 @@ describe('PursuanceStore', () => {
   it('refreshes after an accepted action', async () => {
     const { store, state, count } = setup(FOUNDER, {
       [`POST /api/pursuances/${PID}/tasks/t1/changes`]: () => {
-        state.tasks = [{ ...state.tasks[0]!, comments: [{ id: 'c', author: FOUNDER, time: 2, body: 'hi' }] }];
+        state.tasks = [{ ...state.tasks[0]!, comments: [{ id: 'c', author: FOUNDER, authorName: 'ada', time: 2, body: 'hi' }] }];
         return { id: 'c', kind: 'task.comment' };
       },
     });

@@ -2,12 +2,15 @@ import { Global, Inject, Module, type DynamicModule, type OnApplicationBootstrap
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule, EventBus } from '@nestjs/cqrs';
 import { CommandHandlers } from './commands/handlers.js';
+import { FollowProfileName } from './commands/profile.events.js';
+import { PROFILE, ProfileService, type ProfileSource } from './domain/profile.js';
 import { PursuanceRegistry } from './domain/registry.js';
 import type { RulesTemplate } from './domain/templates.js';
 import { PursuanceChangedEvent } from './events.js';
 import { HttpBinding } from './http/binding.js';
 import { ErrorFilter } from './http/error.filter.js';
 import { OPENAPI_DOCUMENT, OpenApiController } from './http/openapi.controller.js';
+import { ProfileController } from './http/profile.controller.js';
 import { PursuancesController, TEMPLATES } from './http/pursuances.controller.js';
 import { SecurityGuard } from './http/security.guard.js';
 import { StreamController } from './http/stream.controller.js';
@@ -26,6 +29,8 @@ export interface NodeRuntime {
   readonly openapi: { document: unknown };
   readonly sync: SyncService;
   readonly network: NetworkSource;
+  /** The node's display name (the Cwtch peer's). */
+  readonly profile: ProfileSource;
 }
 
 /**
@@ -66,19 +71,28 @@ class CoreModule {
       { provide: OPENAPI_DOCUMENT, useValue: runtime.openapi },
       { provide: SyncService, useValue: runtime.sync },
       { provide: NETWORK, useValue: runtime.network },
+      { provide: PROFILE, useValue: runtime.profile },
     ];
+    const profileService = {
+      provide: ProfileService,
+      useFactory: (registry: PursuanceRegistry, profile: ProfileSource) => new ProfileService(registry, profile),
+      inject: [PursuanceRegistry, PROFILE],
+    };
     return {
       module: CoreModule,
-      providers: [...values, RegistryChangePublisher, { provide: APP_GUARD, useClass: SecurityGuard }, { provide: APP_FILTER, useClass: ErrorFilter }],
-      exports: values.map((v) => v.provide),
+      providers: [...values, profileService, RegistryChangePublisher, { provide: APP_GUARD, useClass: SecurityGuard }, { provide: APP_FILTER, useClass: ErrorFilter }],
+      exports: [...values.map((v) => v.provide), ProfileService],
     };
   }
 }
 
-/** Pursuances: commands and queries on the signed log, and the API document describing them. */
+/**
+ * Pursuances: commands and queries on the signed log, the node's profile (its name in each
+ * pursuance), and the API document describing them.
+ */
 @Module({
-  controllers: [PursuancesController, OpenApiController],
-  providers: [...CommandHandlers, ...QueryHandlers],
+  controllers: [PursuancesController, ProfileController, OpenApiController],
+  providers: [...CommandHandlers, ...QueryHandlers, FollowProfileName],
 })
 class PursuancesModule {}
 

@@ -98,7 +98,12 @@ async function openPeer(
   const common = { store: profileStore, acn, password: options.password, ...options.peerOptions };
   try {
     try {
-      return { peer: await CwtchPeer.open(common), profileStore };
+      const peer = await CwtchPeer.open(common);
+      // `--name` on an existing profile renames it; the node carries the name into each
+      // pursuance once it is caught up there (see domain/profile.ts).
+      const name = options.displayName?.trim();
+      if (name && name !== peer.displayName) await peer.setDisplayName(name);
+      return { peer, profileStore };
     } catch (err) {
       if (!(err instanceof ProfileNotFoundError)) throw err;
       // A new profile: its password is the only thing between a stolen disk and everything.
@@ -219,7 +224,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const binding = new HttpBinding(token);
     const templates = await loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR);
     const openapi = { document: {} as unknown };
-    const nest = await NestFactory.create<NestExpressApplication>(NodeModule.forRoot({ registry, binding, templates, openapi, sync, network: acn }), {
+    const nest = await NestFactory.create<NestExpressApplication>(NodeModule.forRoot({ registry, binding, templates, openapi, sync, network: acn, profile: peer }), {
       logger: options.logger === undefined ? new Logger() : options.logger,
       abortOnError: false,
       bodyParser: false,

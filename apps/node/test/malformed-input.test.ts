@@ -92,6 +92,7 @@ async function snapshot(): Promise<unknown> {
     pursuances.push({ id: p.id, stateHash: p.stateHash, events: p.events, rejected: p.rejected, pending: p.pending, rejections: rejections.length });
   }
   return {
+    profile: { name: node.peer.displayName, api: (await call('GET', '/api/profile')).body },
     pursuances: pursuances.sort((a, b) => (a.id < b.id ? -1 : 1)),
     groups: node.peer
       .groups()
@@ -212,11 +213,13 @@ const ROUTES: Record<string, () => RouteInput> = {
   'POST /api/pursuances/:id/invites': () => ({ params: { id: attached }, bodies: [{ onion: stranger.onion }], schema: S.InviteContactBody }),
   'POST /api/invites/accept': () => ({ bodies: [{ invite }], schema: S.AcceptInviteBody }),
   'GET /api/pursuances/:id/sync': () => ({ params: { id: attached } }),
+  'PUT /api/profile': () => ({ bodies: [{ name: 'Sam' }], schema: S.ProfileBody }),
 };
 
 /** Routes that take no input at all (no path parameters, no body, no query): nothing to get wrong. */
 const NO_INPUT = [
   'GET /api/node',
+  'GET /api/profile',
   'GET /api/templates',
   'GET /api/pursuances',
   'GET /api/quarantine',

@@ -9,7 +9,7 @@ import {
   type Identity,
   type OnionName,
 } from '@pursuance/crypto';
-import { CONTENT_SCHEMAS, type EventBody, type EventKind, type Rotation, type Share, type TaskContent, type TaskContentKind } from './bodies.js';
+import { CONTENT_SCHEMAS, displayNameProblem, type EventBody, type EventKind, type Rotation, type Share, type TaskContent, type TaskContentKind } from './bodies.js';
 import { signEvent, unsignedCandidate, type EventId, type SignedEvent } from './envelope.js';
 import { ActionNotAllowedError, ContentUnreadableError, RejectionCode } from './errors.js';
 import { Keyring, boundContent, makeRotation, makeShare, newRoleKey, openContent, sealContent, type RoleKey } from './keys.js';
@@ -29,6 +29,8 @@ export interface NewPursuance {
   /** Roles every founder holds from the start (default: every role, so founders read all). */
   readonly founderRoles?: readonly RoleId[];
   readonly relay?: string | null;
+  /** The creator's display name, carried in the genesis (a valid display name; see bodies.ts). */
+  readonly founderName?: string;
 }
 
 export interface NewTask {
@@ -76,6 +78,7 @@ export class PursuanceAuthor {
 
   /** Create a pursuance: a genesis with the rules, founders, and a first key per role. */
   public static create(identity: Identity, spec: NewPursuance, clock: () => number = Date.now, options: AuthorOptions = {}): PursuanceAuthor {
+    if (spec.founderName !== undefined) checkDisplayName(spec.founderName);
     const founders = [identity.publicKey, ...(spec.cofounders ?? []).filter((k) => !equalBytes(k, identity.publicKey))];
     const founderRoles = [...(spec.founderRoles ?? Object.keys(spec.rules.roles))].sort();
     const keys = founderRoles.map((role) => newRoleKey(role, options.keySecret?.()));
@@ -84,7 +87,11 @@ export class PursuanceAuthor {
       description: spec.description ?? '',
       founders,
       rules: spec.rules,
-      members: founders.map((member) => ({ member, roles: founderRoles })),
+      members: founders.map((member) => ({
+        member,
+        ...(spec.founderName !== undefined && equalBytes(member, identity.publicKey) ? { name: spec.founderName } : {}),
+        roles: founderRoles,
+      })),
       keys: keys.map((k) => makeRotation(k, founders)),
       relay: spec.relay ?? null,
       nonce: new Uint8Array(randomBytes(16)),
@@ -168,6 +175,7 @@ export class PursuanceAuthor {
   // --- membership -----------------------------------------------------------------------
 
   public addMember(memberKey: Uint8Array, options: { name?: string; roles?: readonly RoleId[] } = {}): SignedEvent<'member.add'> {
+    if (options.name) checkDisplayName(options.name);
     const roles = [...new Set(options.roles ?? [])].sort();
     const keys = roles.flatMap((role) => this.#sharesFor(role, [memberKey], true));
     return this.#publish('member.add', { member: memberKey, ...(options.name ? { name: options.name } : {}), roles, keys });
@@ -195,6 +203,12 @@ export class PursuanceAuthor {
           .map((m) => ({ to: m.key, box: sealToIdentity(m.key, groupInvite) }))
       : undefined;
     return this.#publish('member.remove', { member: target.key, ...(reason ? { reason } : {}), rotations, ...(invites ? { invites } : {}) });
+  }
+
+  /** Set our own display name in this pursuance (any member; see fold/membership.ts memberRename). */
+  public rename(name: string): SignedEvent<'member.rename'> {
+    checkDisplayName(name);
+    return this.#publish('member.rename', { name });
   }
 
   public leave(): SignedEvent<'member.leave'> {
@@ -474,4 +488,13 @@ export class PursuanceAuthor {
     if (!this.state.tasks.has(task)) return null;
     return this.#taskEvent(kind, task, parsed.data);
   }
+}
+
+/**
+ * Refuse a display name the event schema would refuse, before anything is signed: the dry run
+ * judges rules, not schemas, and signing an invalid body throws a decoding error instead.
+ */
+function checkDisplayName(name: string): void {
+  const problem = displayNameProblem(name);
+  if (problem !== null) throw new ActionNotAllowedError(RejectionCode.INVALID_SCHEMA, `the name ${problem}`);
 }

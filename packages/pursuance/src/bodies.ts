@@ -10,6 +10,38 @@ const key = bytes(32);
 const eventId = bytes(32);
 const name = z.string().min(1).max(120);
 
+/**
+ * Characters a display name must not hold: controls (line breaks among them), the Unicode line
+ * and paragraph separators, lone surrogates, and the bidi embeddings, overrides and isolates
+ * (U+202A–202E, U+2066–2069) that would let a name reorder or disguise the text shown after it
+ * ("admin" on screen, something else in the log).
+ */
+const UNSAFE_IN_NAME = /[\p{Cc}\p{Cs}\u2028\u2029\u202A-\u202E\u2066-\u2069]/u;
+export const DISPLAY_NAME_MAX = 120;
+
+/**
+ * Why `s` is no valid display name (null when it is one). Signed names are stored as signed, so
+ * a valid one is already trimmed: the same person shows as the same text on every replica.
+ * Length counts code points, so a name in any script gets the same room.
+ */
+export function displayNameProblem(s: string): string | null {
+  if (s.trim() !== s) return 'must not start or end with spaces';
+  const length = [...s].length;
+  if (length < 1) return 'must not be empty';
+  if (length > DISPLAY_NAME_MAX) return `is too long (at most ${DISPLAY_NAME_MAX} characters)`;
+  if (UNSAFE_IN_NAME.test(s)) return 'must not contain line breaks, control characters or text-direction overrides';
+  return null;
+}
+
+/** A member's display name as it is signed: see displayNameProblem. */
+export const DisplayNameSchema = z
+  .string()
+  .max(DISPLAY_NAME_MAX * 2)
+  .superRefine((s, ctx) => {
+    const problem = displayNameProblem(s);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 /** A role key sealed to one member's X25519 key (derived from their ed25519 identity). */
 export const LockboxSchema = z.strictObject({ to: key, box: bytesUpTo(256) });
 /** A new group invite sealed to one member (relay moves); invites are larger than role keys. */
@@ -47,6 +79,8 @@ export const BODY_SCHEMAS = {
     invites: z.array(InviteLockboxSchema).max(5000).optional(),
   }),
   'member.leave': z.strictObject({}),
+  /** A member names themself: applies to the author only (names chosen in member.add are the adder's). */
+  'member.rename': z.strictObject({ name: DisplayNameSchema }),
   'role.assign': z.strictObject({ member: key, role: RoleIdSchema, keys: z.array(ShareSchema).max(256) }),
   'role.remove': z.strictObject({ member: key, role: RoleIdSchema, rotation: RotationSchema.nullable() }),
   'rules.change': z.strictObject({ rules: RulesSchema }),

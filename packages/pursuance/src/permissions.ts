@@ -24,6 +24,8 @@ export const PERMISSION_OF = {
   'member.remove': { subject: 'Member', action: 'expel' },
   // Any member, for themselves (except the last founder).
   'member.leave': null,
+  // Any member, and only for themselves: the body names no member (fold/membership.ts).
+  'member.rename': null,
   'role.assign': { subject: 'Role', action: 'assign' },
   'role.remove': { subject: 'Role', action: 'remove' },
   'rules.change': { subject: 'Rules', action: 'change' },

@@ -65,7 +65,7 @@ const steps: fc.Arbitrary<Step[]> = fc.array(
       arbitrary: fc.record({
         t: fc.constant('evil' as const),
         actor: fc.nat(50),
-        kind: fc.nat(12),
+        kind: fc.nat(13),
         parents: mostly(0, 5),
         seq: mostly(0, 7),
         time: mostly(0, 4),
@@ -295,6 +295,11 @@ function forgeStep(world: World, s: Extract<Step, { t: 'evil' }>, now: () => num
       body = { nomination: fromHex(nomination) };
       break;
     }
+    case 12:
+      // Prototype names, from members, the removed and strangers, on any parents and at any time.
+      kind = 'member.rename';
+      body = { name: pick(NAMES, s.y) };
+      break;
     default: {
       const task = pick(tasks, s.x);
       if (!task) return null;

@@ -28,7 +28,7 @@ import { clock, template } from './support/helpers.js';
 type Step = { t: 'act'; actor: number; op: number; x: number; y: number } | { t: 'sync'; from: number; to: number } | { t: 'leak'; actor: number; x: number };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ t: fc.constant('act' as const), actor: fc.nat(4), op: fc.nat(13), x: fc.nat(50), y: fc.nat(50) }) },
+  { weight: 6, arbitrary: fc.record({ t: fc.constant('act' as const), actor: fc.nat(4), op: fc.nat(14), x: fc.nat(50), y: fc.nat(50) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('sync' as const), from: fc.nat(4), to: fc.nat(4) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('leak' as const), actor: fc.nat(4), x: fc.nat(50) }) },
 );
@@ -170,6 +170,11 @@ function run(steps: readonly Step[]): World {
         case 12:
           if (ids[4] && !state.members.has(ids[4].onion)) me.addMember(ids[4].publicKey, { roles: [pick(roles, s.y)!] });
           break;
+        case 13:
+          // Renames race each other, removals (the removed member renames on its stale
+          // replica) and additions; prototype names among them.
+          me.rename(pick(['Ana', 'Ana B.', '__proto__', 'constructor', 'Zoë 🌻'], s.x + s.y)!);
+          break;
         default:
           if (tasks.length) me.assignTask(pick(tasks, s.x)!, { add: { members: [pick<OnionName>(members, s.y)!] } });
       }
@@ -274,6 +279,34 @@ describe('deterministic fold (property-based)', () => {
       }),
       { numRuns: 30 },
     );
+  });
+
+  it("a member's name is the one their own last accepted rename set, whoever else renamed concurrently", () => {
+    let renamed = 0;
+    fc.assert(
+      fc.property(script, (steps) => {
+        const world = run(steps);
+        const log = foldOf(world, [...world.all.values()]);
+        const state = log.state();
+        const expected = new Map<string, string | undefined>();
+        for (const m of log.genesis.header.body.members) expected.set(world.ids.find((id) => Buffer.from(id.publicKey).equals(Buffer.from(m.member)))!.onion, m.name);
+        for (const id of log.order()) {
+          if (!log.isAccepted(id)) continue;
+          const e = log.event(id)!;
+          if (e.header.kind === 'member.add') {
+            const b = e.header.body as { member: Uint8Array; name?: string };
+            expected.set(world.ids.find((i) => Buffer.from(i.publicKey).equals(Buffer.from(b.member)))!.onion, b.name);
+          } else if (e.header.kind === 'member.rename') {
+            renamed++;
+            expected.set(e.author, (e.header.body as { name: string }).name);
+          }
+        }
+        for (const [onion, m] of state.members) expect(m.name, onion).toBe(expected.get(onion));
+      }),
+      { numRuns: 40 },
+    );
+    // Not vacuous: the random histories do rename people.
+    expect(renamed).toBeGreaterThan(0);
   });
 
   it('no sequence of events gives a non-founder a permission outside what the genesis rules make reachable', () => {

@@ -51,10 +51,16 @@ export function nodeCommand(): Command {
           `dashboard port on 127.0.0.1 (default: the one this data dir used before, ${DEFAULT_PORT} the first time; 0: any free one the first time)`,
         ).env('PURSUANCE_PORT'),
       )
-      .option('--name <name>', 'display name for a new profile')
+      .option('--name <name>', 'your display name (sets it on a new profile, changes it on an existing one)')
       .option('--password-file <file>', 'read the password from this file'),
   ).action(async (opts: AcnFlags & { dataDir: string; port?: string; name?: string; passwordFile?: string }) => {
     const port = portChoice(opts.port);
+    const name = opts.name?.trim();
+    if (name !== undefined) {
+      const { displayNameProblem } = await import('@pursuance/pursuance');
+      const problem = displayNameProblem(name);
+      if (problem !== null) throw new CliError(`--name ${problem}`, ExitCode.usage);
+    }
     // A new profile's password is chosen here: asked twice on a terminal, and too short is refused.
     const fresh = !existsSync(join(opts.dataDir, 'profile.sqlite'));
     const password = await readPassword(opts, fresh ? 'create' : 'unlock');
@@ -71,7 +77,7 @@ export function nodeCommand(): Command {
         password,
         port,
         acn,
-        ...(opts.name ? { displayName: opts.name } : {}),
+        ...(name ? { displayName: name } : {}),
         logger: false,
         onReplayProgress: (p) => process.stderr.write(`replay ${p.pursuanceId.slice(0, 12)}… ${p.done}/${p.total}\n`),
       });

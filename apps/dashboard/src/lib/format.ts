@@ -33,6 +33,7 @@ const KIND_WORDS: Record<string, string> = {
   genesis: 'created the pursuance',
   'member.add': 'added a member',
   'member.remove': 'removed a member',
+  'member.rename': 'changed their name',
   'member.leave': 'left',
   'role.assign': 'assigned a role',
   'role.remove': 'removed a role',
@@ -66,4 +67,24 @@ export function parseLabels(text: string): string[] {
         .filter(Boolean),
     ),
   ];
+}
+
+const PLURALS = new Intl.PluralRules('en');
+
+/**
+ * A count with its noun in the right form: `count(1, 'comment', 'comments')` → "1 comment",
+ * `count(2, …)` → "2 comments" (by the language's plural rules, so 0 takes the plural).
+ */
+export function count(n: number, one: string, other: string): string {
+  return `${n} ${PLURALS.select(n) === 'one' ? one : other}`;
+}
+
+/** How close a text is to its length limit: the counter shows from 90 % of it on (or once over). */
+export function lengthNote(length: number, max: number): { readonly show: boolean; readonly over: boolean; readonly text: string } {
+  const left = max - length;
+  return {
+    show: length >= Math.floor(max * 0.9),
+    over: left < 0,
+    text: left < 0 ? `${count(-left, 'character', 'characters')} over the limit of ${max.toLocaleString('en')}` : `${count(left, 'character', 'characters')} left of ${max.toLocaleString('en')}`,
+  };
 }

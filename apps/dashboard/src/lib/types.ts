@@ -10,6 +10,8 @@ export type { Rules };
 export interface PursuanceSummary {
   readonly id: string;
   readonly name: string;
+  /** Our own display name in this pursuance (null until set). */
+  readonly myName: string | null;
   readonly description: string;
   readonly founders: readonly string[];
   readonly members: number;
@@ -50,6 +52,7 @@ export interface RoleModel {
 export interface CommentView {
   readonly id: string;
   readonly author: string;
+  readonly authorName: string | null;
   readonly time: number;
   readonly body: string;
 }
@@ -58,6 +61,7 @@ export interface HistoryEntry {
   readonly id: string;
   readonly kind: string;
   readonly author: string;
+  readonly authorName: string | null;
   readonly time: number;
 }
 
@@ -74,6 +78,7 @@ export interface TaskModel {
   readonly closed: boolean;
   readonly readable: boolean;
   readonly createdBy: string;
+  readonly createdByName: string | null;
   readonly createdAt: number;
   readonly title: string | null;
   readonly body: string | null;
@@ -112,6 +117,7 @@ export interface FeedItem {
   readonly id: string;
   readonly kind: string;
   readonly author: string;
+  readonly authorName: string | null;
   readonly time: number;
   readonly accepted: boolean;
   readonly rejection: Rejection | null;

@@ -90,6 +90,7 @@ export function summary(over: Partial<PursuanceSummary> = {}): PursuanceSummary 
   return {
     id: PID,
     name: 'Cell 9',
+    myName: 'ada',
     description: '',
     founders: [FOUNDER],
     members: 2,
@@ -143,6 +144,7 @@ export function task(over: Partial<TaskModel> = {}): TaskModel {
     closed: false,
     readable: true,
     createdBy: FOUNDER,
+    createdByName: 'ada',
     createdAt: n,
     title: `Task ${n}`,
     body: '',

@@ -1,6 +1,7 @@
 import { Command } from '@nestjs/cqrs';
 import type { OnionName } from '@pursuance/crypto';
 import type { EventId, NewTask, Rules, SignedEvent } from '@pursuance/pursuance';
+import type { ProfileUpdate } from '../domain/profile.js';
 import type { IngestReport, PursuanceEntry } from '../domain/registry.js';
 import type { EventOrigin } from '../store/entities.js';
 
@@ -110,6 +111,13 @@ export class ChangeTaskCommand extends Command<SignedEvent> {
     public readonly taskId: EventId,
     public readonly change: TaskChange,
   ) {
+    super();
+  }
+}
+
+/** Change this node's display name: in its profile, and by a signed rename in each pursuance. */
+export class SetProfileNameCommand extends Command<ProfileUpdate> {
+  public constructor(public readonly name: string) {
     super();
   }
 }

@@ -2,6 +2,7 @@ import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
 import { Inject } from '@nestjs/common';
 import { publicKeyFromOnion } from '@pursuance/crypto';
 import type { SignedEvent } from '@pursuance/pursuance';
+import { ProfileService, type ProfileUpdate } from '../domain/profile.js';
 import { PursuanceRegistry, type IngestReport, type PursuanceEntry } from '../domain/registry.js';
 import { ProgressEvent } from '../events.js';
 import { SyncService } from '../sync/sync.service.js';
@@ -18,14 +19,28 @@ import {
   RemoveMemberCommand,
   RemoveRoleCommand,
   RotateKeysCommand,
+  SetProfileNameCommand,
   ShareKeysCommand,
 } from './commands.js';
 
+/** The founder's display name (the profile's) goes into the genesis: nobody sees "founder abc…". */
 @CommandHandler(CreatePursuanceCommand)
 export class CreatePursuanceHandler implements ICommandHandler<CreatePursuanceCommand> {
-  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public constructor(
+    @Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry,
+    @Inject(ProfileService) private readonly profile: ProfileService,
+  ) {}
   public execute(c: CreatePursuanceCommand): Promise<PursuanceEntry> {
-    return this.registry.create({ name: c.name, description: c.description, rules: c.rules });
+    const founderName = this.profile.name();
+    return this.registry.create({ name: c.name, description: c.description, rules: c.rules, ...(founderName !== null ? { founderName } : {}) });
+  }
+}
+
+@CommandHandler(SetProfileNameCommand)
+export class SetProfileNameHandler implements ICommandHandler<SetProfileNameCommand> {
+  public constructor(@Inject(ProfileService) private readonly profile: ProfileService) {}
+  public execute(c: SetProfileNameCommand): Promise<ProfileUpdate> {
+    return this.profile.setName(c.name);
   }
 }
 
@@ -172,6 +187,7 @@ export class RebuildProjectionsHandler implements ICommandHandler<RebuildProject
 
 export const CommandHandlers = [
   CreatePursuanceHandler,
+  SetProfileNameHandler,
   AddMemberHandler,
   AssignRoleHandler,
   RemoveRoleHandler,

@@ -1,5 +1,5 @@
-import type { OnionName } from '@pursuance/crypto';
-import type { EventId, MemberViewResult, PublicState, Rejection, Rules, TaskView } from '@pursuance/pursuance';
+import { onionFromPublicKey, type OnionName } from '@pursuance/crypto';
+import type { EventId, MemberViewResult, PublicState, Rejection, Rules, SignedEvent, TaskView } from '@pursuance/pursuance';
 import type { PursuanceEntry } from './registry.js';
 
 /**
@@ -14,6 +14,8 @@ export interface PursuanceSummary {
   readonly founders: readonly string[];
   readonly members: number;
   readonly myRoles: readonly string[];
+  /** This node's display name in this pursuance (null: none set there yet). */
+  readonly myName: string | null;
   readonly amFounder: boolean;
   readonly rulesTitle: string;
   readonly rulesRevision: number;
@@ -47,6 +49,10 @@ export interface RoleModel {
   readonly iHoldKey: boolean;
 }
 
+/** A comment or history entry as the API lists it: the author's display name beside the onion. */
+export type CommentModel = TaskView['comments'][number] & { readonly authorName: string | null };
+export type HistoryModel = TaskView['history'][number] & { readonly authorName: string | null };
+
 export interface TaskModel {
   readonly id: string;
   readonly audience: readonly string[];
@@ -55,6 +61,7 @@ export interface TaskModel {
   readonly closed: boolean;
   readonly readable: boolean;
   readonly createdBy: string;
+  readonly createdByName: string | null;
   readonly createdAt: number;
   readonly title: string | null;
   readonly body: string | null;
@@ -62,18 +69,48 @@ export interface TaskModel {
   readonly assignees: { members: readonly string[]; roles: readonly string[] } | null;
   readonly labels: readonly string[];
   readonly due: number | null;
-  readonly comments: TaskView['comments'];
-  readonly history: TaskView['history'];
+  readonly comments: readonly CommentModel[];
+  readonly history: readonly HistoryModel[];
 }
 
 export interface FeedItem {
   readonly id: string;
   readonly kind: string;
   readonly author: string;
+  readonly authorName: string | null;
   readonly time: number;
   readonly accepted: boolean;
   readonly rejection: Rejection | null;
 }
+
+const knownNames = new WeakMap<PursuanceEntry, { version: number; size: number; names: ReadonlyMap<string, string> }>();
+
+/**
+ * Display names by onion: each member's current name, and for someone no longer a member the
+ * last name they had (their events stay in the feed and in task histories). Names come from the
+ * accepted events only — the genesis, additions (the adder's choice) and the members' own
+ * renames — in fold order, so every replica shows the same. Cached until the pursuance changes.
+ */
+export function namesOf(entry: PursuanceEntry): ReadonlyMap<string, string> {
+  const cached = knownNames.get(entry);
+  if (cached && cached.version === entry.version && cached.size === entry.log.size) return cached.names;
+  const names = new Map<string, string>();
+  const set = (onion: string, name: string | undefined) => (name === undefined ? names.delete(onion) : names.set(onion, name));
+  for (const m of entry.log.genesis.header.body.members) set(onionFromPublicKey(m.member), m.name);
+  for (const id of entry.log.order()) {
+    if (!entry.log.isAccepted(id)) continue;
+    const e = entry.log.event(id)!;
+    if (isAddition(e)) set(onionFromPublicKey(e.header.body.member), e.header.body.name);
+    else if (isRename(e)) set(e.author, e.header.body.name);
+  }
+  // The fold's own answer wins for current members (it is what the state hash covers).
+  for (const m of entry.log.state().members.values()) set(m.onion, m.name);
+  knownNames.set(entry, { version: entry.version, size: entry.log.size, names });
+  return names;
+}
+
+const isAddition = (e: SignedEvent): e is SignedEvent & { header: { body: { member: Uint8Array; name?: string } } } => e.header.kind === 'member.add';
+const isRename = (e: SignedEvent): e is SignedEvent & { header: { body: { name: string } } } => e.header.kind === 'member.rename';
 
 function myRoles(state: PublicState, me: OnionName): string[] {
   return [...(state.members.get(me)?.roles ?? [])].sort();
@@ -89,6 +126,7 @@ export function summaryOf(entry: PursuanceEntry, me: OnionName): PursuanceSummar
     founders: [...state.founders].sort(),
     members: state.members.size,
     myRoles: myRoles(state, me),
+    myName: state.members.get(me)?.name ?? null,
     amFounder: state.founders.has(me),
     rulesTitle: state.rules.title,
     rulesRevision: state.rulesRevision,
@@ -140,6 +178,8 @@ export function taskModel(entry: PursuanceEntry, view: MemberViewResult, id: Eve
   const pub = entry.log.state().tasks.get(id);
   const t = view.tasks.get(id);
   if (!pub || !t) return undefined;
+  const names = namesOf(entry);
+  const nameOf = (onion: string) => names.get(onion) ?? null;
   return {
     id,
     audience: [...pub.audience],
@@ -148,6 +188,7 @@ export function taskModel(entry: PursuanceEntry, view: MemberViewResult, id: Eve
     closed: pub.closed,
     readable: t.readable,
     createdBy: t.createdBy,
+    createdByName: nameOf(t.createdBy),
     createdAt: t.createdAt,
     title: t.title ?? null,
     body: t.body ?? null,
@@ -155,8 +196,8 @@ export function taskModel(entry: PursuanceEntry, view: MemberViewResult, id: Eve
     assignees: t.assignees ?? null,
     labels: t.labels ?? [],
     due: t.due ?? null,
-    comments: t.comments,
-    history: t.history,
+    comments: t.comments.map((c) => ({ ...c, authorName: nameOf(c.author) })),
+    history: t.history.map((h) => ({ ...h, authorName: nameOf(h.author) })),
   };
 }
 
@@ -169,12 +210,13 @@ export function tasksOf(entry: PursuanceEntry, view: MemberViewResult): TaskMode
 
 export function feedOf(entry: PursuanceEntry, limit = 200): FeedItem[] {
   const order = entry.log.order();
+  const names = namesOf(entry);
   const out: FeedItem[] = [];
   for (let i = order.length - 1; i >= 0 && out.length < limit; i--) {
     const id = order[i]!;
     const e = entry.log.event(id)!;
     const rejection = entry.log.rejectionOf(id) ?? null;
-    out.push({ id, kind: e.header.kind, author: e.author, time: e.header.time, accepted: rejection === null, rejection });
+    out.push({ id, kind: e.header.kind, author: e.author, authorName: names.get(e.author) ?? null, time: e.header.time, accepted: rejection === null, rejection });
   }
   return out;
 }

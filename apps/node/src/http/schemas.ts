@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { decodeStrictBase64, isOnionName } from '@pursuance/crypto';
-import { RoleIdSchema, RulesSchema } from '@pursuance/pursuance';
+import { RoleIdSchema, RulesSchema, displayNameProblem } from '@pursuance/pursuance';
 
 /**
  * Every input of the HTTP API — bodies, path parameters, query strings — as a zod schema, and
@@ -17,6 +17,18 @@ const RoleId = z
   .max(32)
   .refine((s) => RoleIdSchema.safeParse(s).success, 'must be a role id: lowercase letters, digits and dashes, starting with a letter');
 const roles = z.array(RoleId).max(64);
+/**
+ * A person's display name as typed: trimmed, then held to what a signed name may be (1–120
+ * characters; no line breaks, control characters or text-direction overrides).
+ */
+const DisplayName = z
+  .string()
+  .max(1000)
+  .trim()
+  .superRefine((s, ctx) => {
+    const problem = displayNameProblem(s);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 // --- path parameters and query strings ------------------------------------------------------
 
@@ -50,7 +62,7 @@ export const CreatePursuanceBody = z.strictObject({
   rules: RulesSchema.optional(),
 });
 export type CreatePursuanceBodyDto = z.output<typeof CreatePursuanceBody>;
-export const AddMemberBody = z.strictObject({ onion: Onion, name: z.string().min(1).max(120).optional(), roles: roles.default([]) });
+export const AddMemberBody = z.strictObject({ onion: Onion, name: DisplayName.optional(), roles: roles.default([]) });
 export type AddMemberBodyDto = z.output<typeof AddMemberBody>;
 export const RemoveMemberBody = z.strictObject({ reason: z.string().max(1000).optional() }).optional();
 export type RemoveMemberBodyDto = z.output<typeof RemoveMemberBody>;
@@ -113,3 +125,7 @@ export const InviteContactBody = z.strictObject({ onion: Onion });
 export type InviteContactBodyDto = z.output<typeof InviteContactBody>;
 export const AcceptInviteBody = z.strictObject({ invite: z.string().min(1).max(16_384) });
 export type AcceptInviteBodyDto = z.output<typeof AcceptInviteBody>;
+
+/** This node's display name (the profile's), carried into every pursuance it is a member of. */
+export const ProfileBody = z.strictObject({ name: DisplayName });
+export type ProfileBodyDto = z.output<typeof ProfileBody>;

@@ -4,7 +4,7 @@ import { RejectionCode } from '../errors.js';
 import { reject, type FoldContext, type Handler, type Outcome } from './context.js';
 import { claim, endorse, nominate, relayMove, rulesChange } from './governance.js';
 import { keysRotate, keysShare } from './keys.js';
-import { memberAdd, memberLeave, memberRemove, roleAssign, roleRemove } from './membership.js';
+import { memberAdd, memberLeave, memberRemove, memberRename, roleAssign, roleRemove } from './membership.js';
 import { taskContent, taskCreate, taskMove } from './tasks.js';
 
 /**
@@ -18,6 +18,7 @@ const HANDLERS: { readonly [K in EventKind]: Handler<K> } = {
   'member.add': memberAdd,
   'member.remove': memberRemove,
   'member.leave': memberLeave,
+  'member.rename': memberRename,
   'role.assign': roleAssign,
   'role.remove': roleRemove,
   'rules.change': rulesChange,

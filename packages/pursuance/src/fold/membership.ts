@@ -77,6 +77,21 @@ export const memberLeave: Handler<'member.leave'> = (ctx, e) => {
   });
 };
 
+/**
+ * A member sets their own display name. The body names no member, so it can only ever apply to
+ * its author; Applier.validate has already refused authors who are not (or no longer) members.
+ * Setting the name one already has changes nothing and is accepted: it is harmless, and a node
+ * that re-sends its name (a lost store, a restart) must not see its own event refused.
+ */
+export const memberRename: Handler<'member.rename'> = (ctx, e) => {
+  const me = ctx.state.members.get(e.author);
+  if (!me) return reject(RejectionCode.NOT_A_MEMBER, `${e.author} is not a member at this point`);
+  const name = e.header.body.name;
+  return accept(() => {
+    me.name = name;
+  });
+};
+
 export const roleAssign: Handler<'role.assign'> = (ctx, e) => {
   const { state } = ctx;
   const b = e.header.body;

@@ -66,6 +66,8 @@ const ORDER_CLASS = {
   'member.leave': 0,
   'keys.rotate': 0,
   'member.add': 1,
+  // Takes nothing from anyone: a rename racing its author's removal loses by removal precedence.
+  'member.rename': 1,
   'role.assign': 1,
   'rules.change': 1,
   'keys.share': 1,
