@@ -69,7 +69,8 @@ describe('pursuance node start (a real process, a real SQLite file)', () => {
   });
 
   it('--name names the profile, renames it on a later start, and refuses an unsafe name as a usage error', async () => {
-    const profileName = async (n: { port: number; token: string }) => ((await http(n.port, 'GET', '/api/profile', { token: n.token })).body as { name: string }).name;
+    const profileName = async (n: { port: number; token: string }) =>
+      ((await http(n.port, 'GET', '/api/profile', { token: n.token })).body as { name: string }).name;
     const first = await startProcess(['--name', '  Ada  ']);
     try {
       expect(await profileName(first)).toBe('Ada');

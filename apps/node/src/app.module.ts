@@ -80,7 +80,13 @@ class CoreModule {
     };
     return {
       module: CoreModule,
-      providers: [...values, profileService, RegistryChangePublisher, { provide: APP_GUARD, useClass: SecurityGuard }, { provide: APP_FILTER, useClass: ErrorFilter }],
+      providers: [
+        ...values,
+        profileService,
+        RegistryChangePublisher,
+        { provide: APP_GUARD, useClass: SecurityGuard },
+        { provide: APP_FILTER, useClass: ErrorFilter },
+      ],
       exports: [...values.map((v) => v.provide), ProfileService],
     };
   }

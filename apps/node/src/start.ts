@@ -224,14 +224,17 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const binding = new HttpBinding(token);
     const templates = await loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR);
     const openapi = { document: {} as unknown };
-    const nest = await NestFactory.create<NestExpressApplication>(NodeModule.forRoot({ registry, binding, templates, openapi, sync, network: acn, profile: peer }), {
-      logger: options.logger === undefined ? new Logger() : options.logger,
-      abortOnError: false,
-      bodyParser: false,
-      // close() must not wait for idle keep-alive connections (a browser tab, an SSE client):
-      // a stop has a budget, and what was acknowledged is already durable.
-      forceCloseConnections: true,
-    });
+    const nest = await NestFactory.create<NestExpressApplication>(
+      NodeModule.forRoot({ registry, binding, templates, openapi, sync, network: acn, profile: peer }),
+      {
+        logger: options.logger === undefined ? new Logger() : options.logger,
+        abortOnError: false,
+        bodyParser: false,
+        // close() must not wait for idle keep-alive connections (a browser tab, an SSE client):
+        // a stop has a budget, and what was acknowledged is already durable.
+        forceCloseConnections: true,
+      },
+    );
     app = nest;
     // Event imports carry many signed events: allow bodies well past Express's 100 kB default,
     // still bounded (the schemas cap counts and sizes per field).

@@ -35,7 +35,8 @@ async function restart(name: string): Promise<RunningNode> {
   return start(name, 'ignored on an existing profile');
 }
 
-const api = async (n: RunningNode, method: string, path: string, body?: unknown) => http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
+const api = async (n: RunningNode, method: string, path: string, body?: unknown) =>
+  http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
 const ok = async (n: RunningNode, method: string, path: string, body?: unknown) => {
   const r = await api(n, method, path, body);
   if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${r.text}`);
@@ -46,7 +47,11 @@ interface Member {
   onion: string;
   name: string | null;
 }
-const nameIn = (n: RunningNode, pursuanceId: string, onion: string) => n.registry.get(pursuanceId).log.state().members.get(onion as never)?.name;
+const nameIn = (n: RunningNode, pursuanceId: string, onion: string) =>
+  n.registry
+    .get(pursuanceId)
+    .log.state()
+    .members.get(onion as never)?.name;
 const renamesBy = (n: RunningNode, pursuanceId: string, onion: string) =>
   [...n.registry.get(pursuanceId).log.events()].filter((e) => e.header.kind === 'member.rename' && e.author === onion);
 
@@ -119,7 +124,15 @@ describe('the node’s name', () => {
     expect(await ok(bea, 'GET', '/api/profile')).toEqual({ onion: bea.identity.onion, name: 'Bea' });
     // A change Fran makes reaches Bea (so Bea is caught up again) without a second rename.
     const task = (await ok(fran, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'Flyers' })) as { id: string };
-    await untilChange(bea, () => bea.registry.get(pursuanceId).log.state().tasks.has(task.id as never), 'the task to reach Bea');
+    await untilChange(
+      bea,
+      () =>
+        bea.registry
+          .get(pursuanceId)
+          .log.state()
+          .tasks.has(task.id as never),
+      'the task to reach Bea',
+    );
     await vi.waitFor(() => expect(bea.sync.status(pursuanceId).relaySynced).toBe(true), { timeout: 60_000, interval: 20 });
     await bea.registry.idle();
     expect(renamesBy(bea, pursuanceId, bea.identity.onion)).toHaveLength(1);
@@ -145,7 +158,15 @@ describe('the node’s name', () => {
 
   it('names task authors, commenters and history entries', { timeout: 120_000 }, async () => {
     const task = (await ok(fran, 'POST', `/api/pursuances/${pursuanceId}/tasks`, { audience: ['member'], title: 'Banner' })) as { id: string };
-    await untilChange(bea, () => bea.registry.get(pursuanceId).log.state().tasks.has(task.id as never), 'the task to reach Bea');
+    await untilChange(
+      bea,
+      () =>
+        bea.registry
+          .get(pursuanceId)
+          .log.state()
+          .tasks.has(task.id as never),
+      'the task to reach Bea',
+    );
     await ok(bea, 'POST', `/api/pursuances/${pursuanceId}/tasks/${task.id}/changes`, { op: 'comment', body: 'I can paint it' });
     const seen = (await ok(bea, 'GET', `/api/pursuances/${pursuanceId}/tasks/${task.id}`)) as {
       createdBy: string;

@@ -160,7 +160,12 @@ async function node(identity: Identity) {
   const sync = new SyncService(peer, registry);
   const errors = new ErrorLines();
   const app = await NestFactory.createApplicationContext(
-    NodeModule.forRoot({ registry, binding: new HttpBinding('t'.repeat(43)), templates: [], openapi: { document: {} }, sync,
+    NodeModule.forRoot({
+      registry,
+      binding: new HttpBinding('t'.repeat(43)),
+      templates: [],
+      openapi: { document: {} },
+      sync,
       network: { kind: 'loopback' },
       // No display name: these tests are about sync, and a nameless node signs no renames.
       profile: { displayName: '', setDisplayName: () => Promise.resolve() },

@@ -9,7 +9,16 @@ import {
   type Identity,
   type OnionName,
 } from '@pursuance/crypto';
-import { CONTENT_SCHEMAS, displayNameProblem, type EventBody, type EventKind, type Rotation, type Share, type TaskContent, type TaskContentKind } from './bodies.js';
+import {
+  CONTENT_SCHEMAS,
+  displayNameProblem,
+  type EventBody,
+  type EventKind,
+  type Rotation,
+  type Share,
+  type TaskContent,
+  type TaskContentKind,
+} from './bodies.js';
 import { signEvent, unsignedCandidate, type EventId, type SignedEvent } from './envelope.js';
 import { ActionNotAllowedError, ContentUnreadableError, RejectionCode } from './errors.js';
 import { Keyring, boundContent, makeRotation, makeShare, newRoleKey, openContent, sealContent, type RoleKey } from './keys.js';

@@ -289,7 +289,8 @@ describe('deterministic fold (property-based)', () => {
         const log = foldOf(world, [...world.all.values()]);
         const state = log.state();
         const expected = new Map<string, string | undefined>();
-        for (const m of log.genesis.header.body.members) expected.set(world.ids.find((id) => Buffer.from(id.publicKey).equals(Buffer.from(m.member)))!.onion, m.name);
+        for (const m of log.genesis.header.body.members)
+          expected.set(world.ids.find((id) => Buffer.from(id.publicKey).equals(Buffer.from(m.member)))!.onion, m.name);
         for (const id of log.order()) {
           if (!log.isAccepted(id)) continue;
           const e = log.event(id)!;

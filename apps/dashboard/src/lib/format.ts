@@ -85,6 +85,9 @@ export function lengthNote(length: number, max: number): { readonly show: boolea
   return {
     show: length >= Math.floor(max * 0.9),
     over: left < 0,
-    text: left < 0 ? `${count(-left, 'character', 'characters')} over the limit of ${max.toLocaleString('en')}` : `${count(left, 'character', 'characters')} left of ${max.toLocaleString('en')}`,
+    text:
+      left < 0
+        ? `${count(-left, 'character', 'characters')} over the limit of ${max.toLocaleString('en')}`
+        : `${count(left, 'character', 'characters')} left of ${max.toLocaleString('en')}`,
   };
 }

@@ -216,7 +216,15 @@ export function feedOf(entry: PursuanceEntry, limit = 200): FeedItem[] {
     const id = order[i]!;
     const e = entry.log.event(id)!;
     const rejection = entry.log.rejectionOf(id) ?? null;
-    out.push({ id, kind: e.header.kind, author: e.author, authorName: names.get(e.author) ?? null, time: e.header.time, accepted: rejection === null, rejection });
+    out.push({
+      id,
+      kind: e.header.kind,
+      author: e.author,
+      authorName: names.get(e.author) ?? null,
+      time: e.header.time,
+      accepted: rejection === null,
+      rejection,
+    });
   }
   return out;
 }
