@@ -44,6 +44,8 @@ export interface StartNodeOptions {
   readonly acn?: ACN;
   /** Display name for a new profile. */
   readonly displayName?: string;
+  /** Also give an existing profile `displayName` (the CLI's `--name`; otherwise the name set in the dashboard stays). */
+  readonly renameProfile?: boolean;
   /** Cwtch peer timings (tests shorten retries). */
   readonly peerOptions?: Partial<Omit<CwtchPeerOptions, 'store' | 'acn' | 'password'>>;
 }
@@ -91,7 +93,7 @@ export interface RunningNode {
 
 /** Open the node's Cwtch profile (its identity, contacts, groups), creating it on first start. */
 async function openPeer(
-  options: Pick<StartNodeOptions, 'dataDir' | 'password' | 'scrypt' | 'displayName' | 'peerOptions'>,
+  options: Pick<StartNodeOptions, 'dataDir' | 'password' | 'scrypt' | 'displayName' | 'renameProfile' | 'peerOptions'>,
   acn: ACN,
 ): Promise<{ peer: CwtchPeer; profileStore: TypeormProfileStore }> {
   const profileStore = await TypeormProfileStore.open({ path: join(options.dataDir, 'profile.sqlite') });
@@ -102,7 +104,7 @@ async function openPeer(
       // `--name` on an existing profile renames it; the node carries the name into each
       // pursuance once it is caught up there (see domain/profile.ts).
       const name = options.displayName?.trim();
-      if (name && name !== peer.displayName) await peer.setDisplayName(name);
+      if (options.renameProfile === true && name && name !== peer.displayName) await peer.setDisplayName(name);
       return { peer, profileStore };
     } catch (err) {
       if (!(err instanceof ProfileNotFoundError)) throw err;

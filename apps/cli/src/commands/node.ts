@@ -77,7 +77,7 @@ export function nodeCommand(): Command {
         password,
         port,
         acn,
-        ...(name ? { displayName: name } : {}),
+        ...(name ? { displayName: name, renameProfile: true } : {}),
         logger: false,
         onReplayProgress: (p) => process.stderr.write(`replay ${p.pursuanceId.slice(0, 12)}… ${p.done}/${p.total}\n`),
       });
