@@ -21,19 +21,16 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { LoopbackACN, type ACN } from '@pursuance/tapir';
 import { http } from '../../apps/node/test/support/http.js';
 import { TorACN } from '../../packages/tapir/src/acn/tor-acn.js';
 import { watchChanges, type ChangeStream } from '../support/change-stream.js';
-import { CLI } from '../support/processes.js';
-import { percentile, spawnProgram, type Program } from '../support/tor-product.js';
+import { percentile, startNodeProgram, startRelayProgram, type AnnouncedNode, type AnnouncedRelay } from '../support/tor-product.js';
 import { startTorNetwork, torAcnOptions, torNetworkClientTorrcLines, type TorNetwork } from '../tor/tornet.js';
 import { burstOnce } from './group-burst.js';
 import { fmt, printTable } from './measure.js';
 
-const RELAY_MAIN = fileURLToPath(new URL('../../apps/relay/dist/main.js', import.meta.url));
 const MOVE_EVENTS = Number(process.env.TOR_BENCH_MOVE_EVENTS ?? 10_000);
 const LATENCY_TASKS = 50;
 const BURST_TASKS = 30;
@@ -45,22 +42,9 @@ const RECHECK_MS = 2_000;
 
 type Mode = 'loopback' | 'tor';
 
-interface Proc {
-  readonly name: string;
-  readonly program: Program;
-  readonly readyMs: number;
-  /** Tor only: spawn → its tor reported 100 %. */
-  readonly bootstrapMs: number | null;
-}
-interface NodeProc extends Proc {
-  readonly port: number;
-  readonly token: string;
-  readonly onion: string;
-  readonly changes: ChangeStream;
-}
-interface RelayProc extends Proc {
-  readonly bundle: string;
-}
+type NodeProc = AnnouncedNode & { readonly name: string; readonly changes: ChangeStream };
+type RelayProc = AnnouncedRelay & { readonly name: string };
+type Proc = NodeProc | RelayProc;
 
 /** How the processes of one mode reach each other. */
 interface Network {
@@ -78,44 +62,14 @@ const ms = (v: number): string => `${fmt(v)} ms`;
 const s = (v: number): string => `${fmt(v / 1000, 2)} s`;
 
 async function startRelay(net: Network, name: string): Promise<RelayProc> {
-  const program = spawnProgram(name, RELAY_MAIN, ['--data-dir', join(net.dir, name), '--pow-difficulty', '1', '--no-metrics', ...net.flags], {
-    PURSUANCE_RELAY_PASSWORD: 'relay password',
-  });
-  try {
-    const bundle = (await program.waitForLine(/^key-bundle (\S+)$/, 'stdout', START_MS)).match[1]!;
-    const ready = await program.waitForLine(/^ready$/, 'stdout', START_MS);
-    const booted = net.mode === 'tor' ? await program.waitForLine(/"event":"tor\.bootstrap".*"progress":100\b/, 'stderr', 1_000) : undefined;
-    return { name, program, bundle, readyMs: ready.at - program.startedAt, bootstrapMs: booted ? booted.at - program.startedAt : null };
-  } catch (err) {
-    await program.stop('SIGKILL', 10_000);
-    throw err;
-  }
+  const args = ['--data-dir', join(net.dir, name), '--pow-difficulty', '1', '--no-metrics', ...net.flags];
+  return { name, ...(await startRelayProgram(name, args, {}, { tor: net.mode === 'tor', startMs: START_MS })) };
 }
 
 async function startNode(net: Network, name: string): Promise<NodeProc> {
-  const program = spawnProgram(name, CLI, ['node', 'start', '--data-dir', join(net.dir, name), '--port', '0', '--name', name, ...net.flags], {
-    PURSUANCE_PASSWORD: `${name} password`,
-  });
-  try {
-    const onion = (await program.waitForLine(/^node ([a-z2-7]{56})$/, 'stdout', START_MS)).match[1]!;
-    const port = Number((await program.waitForLine(/^dashboard http:\/\/127\.0\.0\.1:(\d+)\/$/, 'stdout', 10_000)).match[1]);
-    const tokenLine = await program.waitForLine(/^token ([A-Za-z0-9_-]{43})$/, 'stdout', 10_000);
-    const booted = net.mode === 'tor' ? await program.waitForLine(/^tor: bootstrapped 100 %/, 'stderr', 1_000) : undefined;
-    const token = tokenLine.match[1]!;
-    return {
-      name,
-      program,
-      port,
-      token,
-      onion,
-      changes: watchChanges(port, token),
-      readyMs: tokenLine.at - program.startedAt,
-      bootstrapMs: booted ? booted.at - program.startedAt : null,
-    };
-  } catch (err) {
-    await program.stop('SIGKILL', 10_000);
-    throw err;
-  }
+  const args = ['--data-dir', join(net.dir, name), '--port', '0', '--name', name, ...net.flags];
+  const started = await startNodeProgram(name, args, {}, { tor: net.mode === 'tor', startMs: START_MS });
+  return { name, ...started, changes: watchChanges(started.port, started.token) };
 }
 
 async function api<T>(n: NodeProc, method: string, path: string, body?: unknown): Promise<T> {
@@ -219,7 +173,7 @@ async function productFlow(net: Network): Promise<Figures> {
     return figures;
   } finally {
     for (const p of procs.reverse()) {
-      if ('changes' in p) (p as NodeProc).changes.close();
+      if ('changes' in p) p.changes.close();
       await p.program.stop('SIGTERM', 10_000);
     }
   }

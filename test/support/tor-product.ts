@@ -7,6 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { CLI } from './processes.js';
 
 export interface TimedLine {
   /** Date.now() when the line arrived. */
@@ -259,4 +261,79 @@ export async function listeningPorts(pid: number): Promise<Set<number>> {
 export function percentile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the programs' announcements
+// ---------------------------------------------------------------------------------------------
+
+export const RELAY_MAIN = fileURLToPath(new URL('../../apps/relay/dist/main.js', import.meta.url));
+
+/** What a relay daemon printed on start (the bootstrap line only when it runs its own tor). */
+export interface AnnouncedRelay {
+  readonly program: Program;
+  readonly bundle: string;
+  readonly board: string;
+  /** Spawn → `ready`. */
+  readonly readyMs: number;
+  /** Spawn → its managed tor at 100 %, or null without `tor`. */
+  readonly bootstrapMs: number | null;
+}
+
+/** What `pursuance node start` printed on start. */
+export interface AnnouncedNode {
+  readonly program: Program;
+  readonly onion: string;
+  readonly port: number;
+  readonly token: string;
+  /** Spawn → the token line (the last of its announcement). */
+  readonly readyMs: number;
+  readonly bootstrapMs: number | null;
+}
+
+/** Spawn a relay daemon with `args` and read its announcement; a program that never announces is killed. */
+export async function startRelayProgram(
+  name: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  opts: { tor: boolean; startMs: number },
+): Promise<AnnouncedRelay> {
+  const program = spawnProgram(name, RELAY_MAIN, args, { PURSUANCE_RELAY_PASSWORD: 'relay password', ...env });
+  try {
+    const bundle = (await program.waitForLine(/^key-bundle (\S+)$/, 'stdout', opts.startMs)).match[1]!;
+    const ready = await program.waitForLine(/^ready$/, 'stdout', opts.startMs);
+    const board = (await program.waitForLine(/^board ([a-z2-7]{56})$/, 'stdout', 1_000)).match[1]!;
+    const booted = opts.tor ? await program.waitForLine(/"event":"tor\.bootstrap".*"progress":100\b/, 'stderr', 1_000) : undefined;
+    return { program, bundle, board, readyMs: ready.at - program.startedAt, bootstrapMs: booted ? booted.at - program.startedAt : null };
+  } catch (err) {
+    await program.stop('SIGKILL', 10_000);
+    throw err;
+  }
+}
+
+/** Spawn `pursuance node start` with `args` (password "<name> password") and read its announcement. */
+export async function startNodeProgram(
+  name: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  opts: { tor: boolean; startMs: number },
+): Promise<AnnouncedNode> {
+  const program = spawnProgram(name, CLI, ['node', 'start', ...args], { PURSUANCE_PASSWORD: `${name} password`, ...env });
+  try {
+    const onion = (await program.waitForLine(/^node ([a-z2-7]{56})$/, 'stdout', opts.startMs)).match[1]!;
+    const port = Number((await program.waitForLine(/^dashboard http:\/\/127\.0\.0\.1:(\d+)\/$/, 'stdout', 10_000)).match[1]);
+    const tokenLine = await program.waitForLine(/^token ([A-Za-z0-9_-]{43})$/, 'stdout', 10_000);
+    const booted = opts.tor ? await program.waitForLine(/^tor: bootstrapped 100 %/, 'stderr', 1_000) : undefined;
+    return {
+      program,
+      onion,
+      port,
+      token: tokenLine.match[1]!,
+      readyMs: tokenLine.at - program.startedAt,
+      bootstrapMs: booted ? booted.at - program.startedAt : null,
+    };
+  } catch (err) {
+    await program.stop('SIGKILL', 10_000);
+    throw err;
+  }
 }

@@ -17,12 +17,10 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http, type HttpResult } from '../../apps/node/test/support/http.js';
 import { watchChanges, type ChangeStream } from '../support/change-stream.js';
-import { CLI } from '../support/processes.js';
 import {
   commandLine,
   establishedConnections,
@@ -30,13 +28,13 @@ import {
   listeningPorts,
   managedTorOf,
   percentile,
-  spawnProgram,
+  startNodeProgram,
+  startRelayProgram,
   type Connection,
   type Program,
 } from '../support/tor-product.js';
 import { startTorNetwork, torNetworkClientTorrcLines, type TorNetwork } from '../tor/tornet.js';
 
-const RELAY_MAIN = fileURLToPath(new URL('../../apps/relay/dist/main.js', import.meta.url));
 /** Tasks in the latency series (the issue's closing note reports p50/p99 over 50). */
 const TASKS = 50;
 /** A process to start its tor, bootstrap, publish its onions and announce itself; 10+ tors share 2 cores. */
@@ -111,63 +109,43 @@ async function diagnostics(): Promise<string> {
 
 async function startRelay(name: string): Promise<RelayProc> {
   const dataDir = join(dir, name);
-  const program = spawnProgram(name, RELAY_MAIN, ['--data-dir', dataDir, '--pow-difficulty', '1', '--no-metrics', '--tor', '--torrc-file', torrcFile], {
-    PURSUANCE_RELAY_PASSWORD: 'relay password',
-    PURSUANCE_LOOPBACK_REGISTRY: registry,
-  });
+  const args = ['--data-dir', dataDir, '--pow-difficulty', '1', '--no-metrics', '--tor', '--torrc-file', torrcFile];
+  const started = await startRelayProgram(name, args, { PURSUANCE_LOOPBACK_REGISTRY: registry }, { tor: true, startMs: START_MS });
   try {
-    const bundle = (await program.waitForLine(/^key-bundle (\S+)$/, 'stdout', START_MS)).match[1]!;
-    const ready = await program.waitForLine(/^ready$/, 'stdout', START_MS);
-    const board = (await program.waitForLine(/^board ([a-z2-7]{56})$/, 'stdout', 1_000)).match[1]!;
-    const booted = await program.waitForLine(/"event":"tor\.bootstrap".*"progress":100\b/, 'stderr', 1_000);
     const relay: RelayProc = {
+      ...started,
       name,
-      program,
       dataDir,
-      tor: await managedTorOf(program, join(dataDir, 'tor')),
-      bootstrapMs: booted.at - program.startedAt,
-      readyMs: ready.at - program.startedAt,
+      tor: await managedTorOf(started.program, join(dataDir, 'tor')),
+      bootstrapMs: started.bootstrapMs!,
       httpPort: undefined,
-      bundle,
-      board,
     };
     procs.push(relay);
     return relay;
   } catch (err) {
-    await program.stop('SIGKILL', 10_000);
+    await started.program.stop('SIGKILL', 10_000);
     throw err;
   }
 }
 
 async function startNode(name: string): Promise<NodeProc> {
   const dataDir = join(dir, name);
-  const program = spawnProgram(name, CLI, ['node', 'start', '--data-dir', dataDir, '--port', '0', '--name', name, '--tor', '--torrc-file', torrcFile], {
-    PURSUANCE_PASSWORD: `${name} password`,
-    PURSUANCE_LOOPBACK_REGISTRY: registry,
-  });
+  const args = ['--data-dir', dataDir, '--port', '0', '--name', name, '--tor', '--torrc-file', torrcFile];
+  const started = await startNodeProgram(name, args, { PURSUANCE_LOOPBACK_REGISTRY: registry }, { tor: true, startMs: START_MS });
   try {
-    const onion = (await program.waitForLine(/^node ([a-z2-7]{56})$/, 'stdout', START_MS)).match[1]!;
-    const port = Number((await program.waitForLine(/^dashboard http:\/\/127\.0\.0\.1:(\d+)\/$/, 'stdout', 10_000)).match[1]);
-    const tokenLine = await program.waitForLine(/^token ([A-Za-z0-9_-]{43})$/, 'stdout', 10_000);
-    const booted = await program.waitForLine(/^tor: bootstrapped 100 %/, 'stderr', 1_000);
-    const token = tokenLine.match[1]!;
     const node: NodeProc = {
+      ...started,
       name,
-      program,
       dataDir,
-      tor: await managedTorOf(program, join(dataDir, 'tor')),
-      bootstrapMs: booted.at - program.startedAt,
-      readyMs: tokenLine.at - program.startedAt,
-      httpPort: port,
-      port,
-      token,
-      onion,
-      changes: watchChanges(port, token),
+      tor: await managedTorOf(started.program, join(dataDir, 'tor')),
+      bootstrapMs: started.bootstrapMs!,
+      httpPort: started.port,
+      changes: watchChanges(started.port, started.token),
     };
     procs.push(node);
     return node;
   } catch (err) {
-    await program.stop('SIGKILL', 10_000);
+    await started.program.stop('SIGKILL', 10_000);
     throw err;
   }
 }
