@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApiClient, ApiError } from '../src/lib/api.js';
+import { ApiClient, ApiError, NETWORK_MESSAGE, SERVER_FAULT } from '../src/lib/api.js';
 import { inviteString, makeBundle, parseBundle, parseInvite } from '../src/lib/invite.js';
 import { createLive } from '../src/lib/live.js';
 import { createSession, TOKEN_KEY } from '../src/lib/session.js';
-import { FakeEventSource, FOUNDER, MemoryStorage, PID, fakeFetch } from './support/fakes.js';
+import { FakeEventSource, FOUNDER, MemoryStorage, PID, cellRules, fakeFetch } from './support/fakes.js';
 
 const TOKEN = 'T'.repeat(43);
 
@@ -28,6 +28,27 @@ describe('ApiClient', () => {
     expect(err).toMatchObject({ status: 403, code: 'DENIED', message: 'denied by rule: only organizers close tasks', rule: 'only organizers close tasks' });
   });
 
+  it("keeps the input a refusal concerns and the engine's own wording, and words a bare server fault", async () => {
+    const f = fakeFetch({
+      [`POST /api/pursuances/${PID}/relay/attach`]: () => ({
+        status: 400,
+        body: { code: 'INVALID_BUNDLE', message: 'This is not a valid relay bundle.', field: 'bundle', detail: 'bad base64' },
+      }),
+      [`PUT /api/pursuances/${PID}/rules`]: () => ({ status: 400, body: { code: 'INVALID_REQUEST', message: 'x', field: 'rules.roles.member.rank' } }),
+      'GET /api/pursuances': () => ({ status: 500, body: 'internal error' }),
+    });
+    const api = new ApiClient(() => TOKEN, f.fetch);
+    const bundle = (await api.attachRelay(PID, 'nope').catch((e: unknown) => e)) as ApiError;
+    expect(bundle).toMatchObject({ status: 400, code: 'INVALID_BUNDLE', field: 'bundle', detail: 'bad base64' });
+    expect(bundle.concerns('bundle')).toBe(true);
+    expect(bundle.concerns('invite')).toBe(false);
+    const rules = (await api.changeRules(PID, cellRules()).catch((e: unknown) => e)) as ApiError;
+    // A nested field concerns its top-level input, not one that merely starts with the same letters.
+    expect(rules.concerns('rules')).toBe(true);
+    expect(rules.concerns('rule')).toBe(false);
+    await expect(api.pursuances()).rejects.toMatchObject({ status: 500, code: 'HTTP_500', message: SERVER_FAULT, field: undefined });
+  });
+
   it('reports a refused token and network failures', async () => {
     const onUnauthorized = vi.fn();
     const f = fakeFetch({ 'GET /api/pursuances': () => ({ status: 401, body: { code: 'BAD_TOKEN', message: 'missing or wrong node token' } }) });
@@ -37,7 +58,9 @@ describe('ApiClient', () => {
       () => TOKEN,
       () => Promise.reject(new TypeError('Failed to fetch')),
     );
-    await expect(down.pursuances()).rejects.toMatchObject({ status: 0, code: 'NETWORK', message: 'Failed to fetch' });
+    // The person reads what happened in plain words; fetch's own wording stays as the detail.
+    await expect(down.pursuances()).rejects.toMatchObject({ status: 0, code: 'NETWORK', message: NETWORK_MESSAGE, detail: 'Failed to fetch' });
+    expect(NETWORK_MESSAGE).toMatch(/^Cannot reach your node/);
   });
 });
 

@@ -145,7 +145,7 @@ describe('task detail', () => {
     await flushPromises();
     expect(w.find('[data-testid="task-title"]').text()).toBe('Flyers');
     const buttons = w.findAll('button').map((b) => b.text());
-    expect(buttons).toContain('Move to in-progress');
+    expect(buttons).toContain('Move to in progress');
     expect(buttons.some((b) => b.startsWith('Close as'))).toBe(false);
     expect(buttons).not.toContain('Edit');
     const denied = w.find('[data-testid="denied"]').text();

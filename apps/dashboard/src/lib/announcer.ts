@@ -8,6 +8,8 @@ export interface Announcer {
   readonly polite: Ref<string>;
   readonly assertive: Ref<string>;
   say(message: string, urgency?: 'polite' | 'assertive'): void;
+  /** Empty the visible status line (what it said is about a page no longer shown). */
+  clear(): void;
 }
 
 export function createAnnouncer(): Announcer {
@@ -23,6 +25,9 @@ export function createAnnouncer(): Announcer {
       const text = n % 2 ? message : `${message}\u200b`;
       if (urgency === 'assertive') assertive.value = text;
       else polite.value = text;
+    },
+    clear() {
+      polite.value = '';
     },
   };
 }

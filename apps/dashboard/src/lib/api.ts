@@ -16,25 +16,55 @@ import type {
   TaskModel,
 } from './types.js';
 
+/** What a person is told when the node does not answer at all (fetch's own "Failed to fetch" stays in `detail`). */
+export const NETWORK_MESSAGE = 'Cannot reach your node. Check that it is still running, then try again.';
+
+/** A node fault without an answer of its own (the node's log has the details). */
+export const SERVER_FAULT = 'Your node ran into a problem it could not explain. Its log has the details.';
+
 /**
- * A refused or failed API call. For a denied action the node answers 403 with
- * `{ code, message, rule? }`: `message` is the reason and `rule` the rule that decided it.
+ * A refused or failed API call. The node answers every refusal with `{ code, message, field?,
+ * rule?, detail? }`: `message` is the reason in plain words, `code` the stable technical name,
+ * `field` the input it concerns (a form marks that input), `rule` the rule that decided it and
+ * `detail` the engine's own wording.
  */
 export class ApiError extends Error {
+  public readonly field: string | undefined;
+  public readonly detail: string | undefined;
+
   public constructor(
     public readonly status: number,
     public readonly code: string,
     message: string,
     public readonly rule?: string,
+    extra: { readonly field?: string | undefined; readonly detail?: string | undefined } = {},
   ) {
     super(message);
     this.name = 'ApiError';
+    this.field = extra.field || undefined;
+    this.detail = extra.detail || undefined;
   }
 
-  /** Anything thrown by fetch or by us, as an ApiError (network failures get status 0). */
+  /** The node could not be reached (status 0). */
+  public static network(err: unknown): ApiError {
+    return new ApiError(0, 'NETWORK', NETWORK_MESSAGE, undefined, { detail: err instanceof Error ? err.message : String(err) });
+  }
+
+  /**
+   * Anything thrown by fetch or by us, as an ApiError. fetch rejects with a TypeError when the
+   * node is unreachable; anything else is a fault of the dashboard itself.
+   */
   public static from(err: unknown): ApiError {
     if (err instanceof ApiError) return err;
-    return new ApiError(0, 'NETWORK', err instanceof Error ? err.message : String(err));
+    if (err instanceof TypeError && /fetch|network|load failed/i.test(err.message)) return ApiError.network(err);
+    return new ApiError(0, 'UNEXPECTED', 'Something went wrong in the dashboard. Reload the page and try again.', undefined, {
+      detail: err instanceof Error ? err.message : String(err),
+    });
+  }
+
+  /** True when this error names `name` (or a part of it, e.g. `rules.roles`) as the input it concerns. */
+  public concerns(name: string): boolean {
+    return this.field !== undefined && (this.field === name || this.field.startsWith(`${name}.`));
   }
 }
 
@@ -60,7 +90,7 @@ export class ApiClient {
     try {
       res = await this.fetchImpl(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
     } catch (err) {
-      throw ApiError.from(err);
+      throw ApiError.network(err);
     }
     const text = await res.text();
     let json: unknown = undefined;
@@ -72,13 +102,21 @@ export class ApiClient {
       }
     }
     if (!res.ok) {
-      const b = (json ?? {}) as { code?: unknown; message?: unknown; rule?: unknown };
-      const message = typeof b.message === 'string' ? b.message : Array.isArray(b.message) ? b.message.join('; ') : `${res.status} ${res.statusText}`;
+      const b = (json ?? {}) as { code?: unknown; message?: unknown; rule?: unknown; field?: unknown; detail?: unknown };
+      const message =
+        typeof b.message === 'string'
+          ? b.message
+          : Array.isArray(b.message)
+            ? b.message.join('; ')
+            : res.status >= 500
+              ? SERVER_FAULT
+              : `${res.status} ${res.statusText}`;
       const error = new ApiError(
         res.status,
         typeof b.code === 'string' ? b.code : `HTTP_${res.status}`,
         message,
         typeof b.rule === 'string' ? b.rule : undefined,
+        { field: typeof b.field === 'string' ? b.field : undefined, detail: typeof b.detail === 'string' ? b.detail : undefined },
       );
       if (res.status === 401) this.onUnauthorized();
       throw error;

@@ -2,6 +2,7 @@ import { computed, inject, ref, shallowRef, type ComputedRef, type InjectionKey,
 import { createWebHistory, type Router, type RouterHistory } from 'vue-router';
 import { createAnnouncer, type Announcer } from './announcer.js';
 import { ApiClient, ApiError, type Fetch } from './api.js';
+import { count } from './format.js';
 import { createLive, type EventSourceFactory, type Live } from './live.js';
 import { PursuanceStore } from './pursuance-store.js';
 import { createAppRouter } from './router.js';
@@ -73,6 +74,10 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
   const live = createLive(deps.eventSource);
   const router = createAppRouter({ token: session.token, resume: () => ctx.resume() }, deps.history ?? createWebHistory());
   const announcer = createAnnouncer();
+  // "N new events" is news about the page it arrived on: another page (or section) starts without it.
+  router.afterEach((to, from, failure) => {
+    if (!failure && to.path !== from.path) announcer.clear();
+  });
   const me = ref<string | null>(null);
   const connected = computed(() => me.value !== null && session.token.value !== null);
   const resuming = ref(false);
@@ -96,7 +101,7 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
     const say = (): void => {
       const name = store?.summary.value?.name ?? pursuances.value.find((p) => p.id === e.pursuanceId)?.name ?? 'A pursuance';
       const n = e.events.length;
-      announcer.say(`${name}: ${n} new event${n === 1 ? '' : 's'}${e.origin === 'local' ? '' : ` (${e.origin})`}.`);
+      announcer.say(`${name}: ${count(n, 'new event', 'new events')}${e.origin === 'local' ? '' : ` (${e.origin})`}.`);
     };
     // The list of pursuances is refetched only where it is shown (or for one not seen yet).
     const shown = router.currentRoute.value.name;
@@ -153,9 +158,7 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
           return true;
         } catch (err) {
           const e = ApiError.from(err);
-          session.clear(
-            e.status === 401 ? 'The node refused the saved token (did it restart with a new data dir?).' : `Could not reach the node: ${e.message}`,
-          );
+          session.clear(e.status === 401 ? 'The node refused the saved token (did it restart with a new data dir?).' : e.message);
           return false;
         } finally {
           resuming.value = false;

@@ -73,10 +73,10 @@ const PLURALS = new Intl.PluralRules('en');
 
 /**
  * A count with its noun in the right form: `count(1, 'comment', 'comments')` → "1 comment",
- * `count(2, …)` → "2 comments" (by the language's plural rules, so 0 takes the plural).
+ * `count(2, …)` → "2 comments" (by the language's plural rules, so 0 takes the plural; digits grouped).
  */
 export function count(n: number, one: string, other: string): string {
-  return `${n} ${PLURALS.select(n) === 'one' ? one : other}`;
+  return `${n.toLocaleString('en')} ${PLURALS.select(n) === 'one' ? one : other}`;
 }
 
 /** How close a text is to its length limit: the counter shows from 90 % of it on (or once over). */

@@ -5,6 +5,17 @@ export function roleTitle(rules: Rules | null, id: string): string {
   return rules?.roles[id]?.title ?? id;
 }
 
+/**
+ * A workflow status as people read it: the rules' own title for it where they give one (a
+ * `titles` map beside the workflow's states; the schema does not carry one yet, so it is read
+ * defensively), else the id with its dashes as spaces ("in-progress" → "in progress").
+ */
+export function statusTitle(rules: Rules | null, id: string): string {
+  const titles = (rules?.workflow as { titles?: unknown } | undefined)?.titles;
+  const own = titles && typeof titles === 'object' ? (titles as Record<string, unknown>)[id] : undefined;
+  return typeof own === 'string' && own.trim() ? own : id.replace(/-+/g, ' ');
+}
+
 export function listRoles(rules: Rules | null, list: '*' | readonly string[]): string {
   if (list === '*') return 'any role';
   return list.map((r) => roleTitle(rules, r)).join(', ');
@@ -63,10 +74,11 @@ export function historyPolicy(history: string): string {
 
 export function workflowSummary(rules: Rules): { open: string[]; closed: string[]; moves: string[] } {
   const closed = new Set(rules.workflow.closed);
+  const title = (s: string) => statusTitle(rules, s);
   return {
-    open: rules.workflow.states.filter((s) => !closed.has(s)),
-    closed: rules.workflow.states.filter((s) => closed.has(s)),
-    moves: rules.workflow.transitions.map((t) => `${t.from} → ${t.to}`),
+    open: rules.workflow.states.filter((s) => !closed.has(s)).map(title),
+    closed: rules.workflow.states.filter((s) => closed.has(s)).map(title),
+    moves: rules.workflow.transitions.map((t) => `${title(t.from)} → ${title(t.to)}`),
   };
 }
 
