@@ -140,6 +140,7 @@ const ROUTES: Record<string, () => RouteInput> = {
     bodies: [
       { name: 'Cell', description: 'd', template: 'activist-cell' },
       { name: 'Cell', rules },
+      { name: 'Cell', template: 'activist-cell', relay: bundle },
     ],
     schema: S.CreatePursuanceBody,
   }),
@@ -214,6 +215,19 @@ const ROUTES: Record<string, () => RouteInput> = {
   'POST /api/invites/accept': () => ({ bodies: [{ invite }], schema: S.AcceptInviteBody }),
   'GET /api/pursuances/:id/sync': () => ({ params: { id: attached } }),
   'PUT /api/profile': () => ({ bodies: [{ name: 'Sam' }], schema: S.ProfileBody }),
+  'GET /api/pursuances/:id/succession': () => ({ params: { id: attached } }),
+  'POST /api/pursuances/:id/succession/nominations': () => ({ params: { id: attached }, bodies: [{ candidate: member.onion }], schema: S.NominateBody }),
+  // A real event id that is no nomination: even well-formed, nothing here is endorsed or claimed.
+  'POST /api/pursuances/:id/succession/nominations/:eventId/endorse': () => ({
+    params: { id: attached, eventId: taskId },
+    bodies: [undefined],
+    schema: S.NoBody,
+  }),
+  'POST /api/pursuances/:id/succession/nominations/:eventId/claim': () => ({
+    params: { id: attached, eventId: taskId },
+    bodies: [undefined],
+    schema: S.NoBody,
+  }),
 };
 
 /** Routes that take no input at all (no path parameters, no body, no query): nothing to get wrong. */
@@ -226,6 +240,7 @@ const NO_INPUT = [
   'GET /api/openapi.json',
   'GET /api/network',
   'GET /api/stream',
+  'GET /api/relays',
 ];
 /** Served by the framework outside the API document. */
 const UNDOCUMENTED = ['GET /api/openapi.json'];
@@ -558,6 +573,52 @@ describe('well-formed input that is no good', () => {
     }
     await expectAnswer('move, garbage bundle', 'POST', p(attached, '/relay/move'), { bundle: bundle.slice(0, 40) }, 400, 'INVALID_BUNDLE');
     await expectAnswer('move to the relay with other keys', 'POST', p(attached, '/relay/move'), { bundle: changed }, 409, 'RELAY_KEYS_CHANGED');
+
+    // Creating on a relay: the bundle is checked before anything is created.
+    await expectAnswer(
+      'create on a garbage relay',
+      'POST',
+      '/api/pursuances',
+      { name: 'x', template: 'activist-cell', relay: bundle.slice(0, 50) },
+      400,
+      'INVALID_BUNDLE',
+    );
+    await expectAnswer(
+      'create on the relay with other keys',
+      'POST',
+      '/api/pursuances',
+      { name: 'x', template: 'activist-cell', relay: changed },
+      409,
+      'RELAY_KEYS_CHANGED',
+    );
+    await expectAnswer(
+      'create on a relay, unknown template',
+      'POST',
+      '/api/pursuances',
+      { name: 'x', template: 'nope', relay: bundle },
+      400,
+      'INVALID_REQUEST',
+    );
+
+    // Succession: nominating someone who is no member, or a founder; endorsing or claiming what is no open nomination.
+    await expectAnswer('nominate a stranger', 'POST', p(attached, '/succession/nominations'), { candidate: stranger.onion }, 404, RejectionCode.UNKNOWN_TARGET);
+    await expectAnswer(
+      'nominate a founder',
+      'POST',
+      p(attached, '/succession/nominations'),
+      { candidate: node.identity.onion },
+      409,
+      RejectionCode.INVALID_STATE,
+    );
+    for (const step of ['endorse', 'claim'])
+      await expectAnswer(
+        `${step} a task, not a nomination`,
+        'POST',
+        p(attached, `/succession/nominations/${taskId}/${step}`),
+        undefined,
+        404,
+        RejectionCode.UNKNOWN_TARGET,
+      );
 
     // No relay yet: invite, invites and move say so.
     await expectAnswer('invite, no relay', 'GET', p(offline, '/invite'), undefined, 409, 'NOT_ATTACHED');

@@ -8,7 +8,7 @@ import type { LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventBus } from '@nestjs/cqrs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Contact, CwtchPeerEvents, DirectMessage, FullGapReport, GroupMessage, GroupRecord, Overlay } from '@pursuance/cwtch';
+import type { Contact, CwtchPeerEvents, DirectMessage, FullGapReport, GroupMessage, GroupRecord, Overlay, RelayRecord } from '@pursuance/cwtch';
 import { Identity, sha256, toHex, type OnionName } from '@pursuance/crypto';
 import { PursuanceAuthor, PursuanceLog, RulesSchema, type Rules, type SignedEvent } from '@pursuance/pursuance';
 import { NodeModule } from '../src/app.module.js';
@@ -110,6 +110,9 @@ class FakePeer extends EventEmitter<CwtchPeerEvents> implements SyncPeer {
   }
   public addRelay(): Promise<OnionName> {
     return Promise.resolve(RELAY);
+  }
+  public relays(): RelayRecord[] {
+    return [{ boardOnion: RELAY, bundle: '' }];
   }
   public contact(): Contact | undefined {
     return undefined;

@@ -19,7 +19,10 @@ export interface PursuanceSummary {
   readonly amFounder: boolean;
   readonly rulesTitle: string;
   readonly rulesRevision: number;
+  /** The relay bundle this pursuance syncs through here (or, when on none here, the one its log names). */
   readonly relay: string | null;
+  /** False: this node is on no relay for this pursuance — nothing syncs until it is attached. */
+  readonly attached: boolean;
   readonly events: number;
   readonly rejected: number;
   readonly pending: number;

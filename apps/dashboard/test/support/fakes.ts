@@ -99,6 +99,7 @@ export function summary(over: Partial<PursuanceSummary> = {}): PursuanceSummary 
     rulesTitle: 'Small activist cell',
     rulesRevision: 0,
     relay: null,
+    attached: false,
     events: 5,
     rejected: 0,
     pending: 0,

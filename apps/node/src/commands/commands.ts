@@ -11,6 +11,8 @@ export class CreatePursuanceCommand extends Command<PursuanceEntry> {
     public readonly name: string,
     public readonly description: string,
     public readonly rules: Rules,
+    /** A relay bundle to pin (or check against the pinned one) before anything is created; attaching is a separate command. */
+    public readonly relay?: string,
   ) {
     super();
   }
@@ -83,6 +85,34 @@ export class RotateKeysCommand extends Command<SignedEvent> {
 
 export class ShareKeysCommand extends Command<SignedEvent | null> {
   public constructor(public readonly pursuanceId: string) {
+    super();
+  }
+}
+
+/** Founder succession (rules/README.md): a founder nominates a member; founders endorse; the nominee may claim on inactivity. */
+export class NominateFounderCommand extends Command<SignedEvent> {
+  public constructor(
+    public readonly pursuanceId: string,
+    public readonly candidate: OnionName,
+  ) {
+    super();
+  }
+}
+
+export class EndorseNominationCommand extends Command<SignedEvent> {
+  public constructor(
+    public readonly pursuanceId: string,
+    public readonly nomination: EventId,
+  ) {
+    super();
+  }
+}
+
+export class ClaimNominationCommand extends Command<SignedEvent> {
+  public constructor(
+    public readonly pursuanceId: string,
+    public readonly nomination: EventId,
+  ) {
     super();
   }
 }

@@ -11,10 +11,13 @@ import {
   AssignRoleCommand,
   ChangeRulesCommand,
   ChangeTaskCommand,
+  ClaimNominationCommand,
   CreatePursuanceCommand,
   CreateTaskCommand,
+  EndorseNominationCommand,
   IngestEventsCommand,
   LeavePursuanceCommand,
+  NominateFounderCommand,
   RebuildProjectionsCommand,
   RemoveMemberCommand,
   RemoveRoleCommand,
@@ -23,14 +26,20 @@ import {
   ShareKeysCommand,
 } from './commands.js';
 
-/** The founder's display name (the profile's) goes into the genesis: nobody sees "founder abc…". */
+/**
+ * The founder's display name (the profile's) goes into the genesis: nobody sees "founder abc…".
+ * A relay given with the creation is checked first, so a garbage bundle or a relay whose keys
+ * changed refuses the whole request and leaves no pursuance behind.
+ */
 @CommandHandler(CreatePursuanceCommand)
 export class CreatePursuanceHandler implements ICommandHandler<CreatePursuanceCommand> {
   public constructor(
     @Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry,
     @Inject(ProfileService) private readonly profile: ProfileService,
+    @Inject(SyncService) private readonly sync: SyncService,
   ) {}
-  public execute(c: CreatePursuanceCommand): Promise<PursuanceEntry> {
+  public async execute(c: CreatePursuanceCommand): Promise<PursuanceEntry> {
+    if (c.relay !== undefined) await this.sync.trustRelay(c.relay);
     const founderName = this.profile.name();
     return this.registry.create({ name: c.name, description: c.description, rules: c.rules, ...(founderName !== null ? { founderName } : {}) });
   }
@@ -123,6 +132,31 @@ export class ShareKeysHandler implements ICommandHandler<ShareKeysCommand> {
 /** Internal signal: every holder already has every key we could share. */
 class NothingToShare extends Error {}
 
+/** The author checks each succession step with the fold before signing: a refused step throws ActionNotAllowedError. */
+@CommandHandler(NominateFounderCommand)
+export class NominateFounderHandler implements ICommandHandler<NominateFounderCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: NominateFounderCommand): Promise<SignedEvent> {
+    return this.registry.act(c.pursuanceId, (a) => a.nominateFounder(c.candidate));
+  }
+}
+
+@CommandHandler(EndorseNominationCommand)
+export class EndorseNominationHandler implements ICommandHandler<EndorseNominationCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: EndorseNominationCommand): Promise<SignedEvent> {
+    return this.registry.act(c.pursuanceId, (a) => a.endorseNomination(c.nomination));
+  }
+}
+
+@CommandHandler(ClaimNominationCommand)
+export class ClaimNominationHandler implements ICommandHandler<ClaimNominationCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: ClaimNominationCommand): Promise<SignedEvent> {
+    return this.registry.act(c.pursuanceId, (a) => a.claimNomination(c.nomination));
+  }
+}
+
 @CommandHandler(CreateTaskCommand)
 export class CreateTaskHandler implements ICommandHandler<CreateTaskCommand> {
   public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
@@ -196,6 +230,9 @@ export const CommandHandlers = [
   ChangeRulesHandler,
   RotateKeysHandler,
   ShareKeysHandler,
+  NominateFounderHandler,
+  EndorseNominationHandler,
+  ClaimNominationHandler,
   CreateTaskHandler,
   ChangeTaskHandler,
   IngestEventsHandler,

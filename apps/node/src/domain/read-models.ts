@@ -19,7 +19,13 @@ export interface PursuanceSummary {
   readonly amFounder: boolean;
   readonly rulesTitle: string;
   readonly rulesRevision: number;
+  /**
+   * The relay bundle this pursuance syncs through on this node; when this node is on no relay
+   * for it, the one its log names (a relay move, or the genesis), if any.
+   */
   readonly relay: string | null;
+  /** Whether this node syncs this pursuance through a relay at all. False: nothing is sent or received until it is attached (or joins by invite). */
+  readonly attached: boolean;
   readonly events: number;
   readonly rejected: number;
   readonly pending: number;
@@ -116,7 +122,8 @@ function myRoles(state: PublicState, me: OnionName): string[] {
   return [...(state.members.get(me)?.roles ?? [])].sort();
 }
 
-export function summaryOf(entry: PursuanceEntry, me: OnionName): PursuanceSummary {
+/** `link`: the relay this node syncs the pursuance through (SyncService.linkOf), null when none. */
+export function summaryOf(entry: PursuanceEntry, me: OnionName, link: { readonly bundle: string } | null): PursuanceSummary {
   const state = entry.log.state();
   const rejected = entry.log.rejections().length;
   return {
@@ -130,7 +137,8 @@ export function summaryOf(entry: PursuanceEntry, me: OnionName): PursuanceSummar
     amFounder: state.founders.has(me),
     rulesTitle: state.rules.title,
     rulesRevision: state.rulesRevision,
-    relay: state.relay.bundle,
+    relay: link?.bundle ?? state.relay.bundle,
+    attached: link !== null,
     events: entry.log.size,
     rejected,
     pending: entry.log.pendingCount(),

@@ -104,6 +104,11 @@ export class PursuanceRegistry {
     this.#authorOptions = { keySecret: () => this.store.takeKeySecret() };
   }
 
+  /** The time this node signs with (its clock: tests pass their own). */
+  public now(): number {
+    return this.clock();
+  }
+
   /** Run `task` after every earlier mutation (one writer, in order). */
   #serial<T>(task: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(task, task);

@@ -9,10 +9,13 @@ import {
   AssignRoleCommand,
   ChangeRulesCommand,
   ChangeTaskCommand,
+  ClaimNominationCommand,
   CreatePursuanceCommand,
   CreateTaskCommand,
+  EndorseNominationCommand,
   IngestEventsCommand,
   LeavePursuanceCommand,
+  NominateFounderCommand,
   RebuildProjectionsCommand,
   RemoveMemberCommand,
   RemoveRoleCommand,
@@ -35,7 +38,9 @@ import {
   OwnRejectionsQuery,
   QuarantineQuery,
   RejectionsQuery,
+  SuccessionQuery,
 } from '../queries/queries.js';
+import { AttachRelayCommand } from '../sync/sync.handlers.js';
 import {
   AddMemberBody,
   AssignRoleBody,
@@ -47,6 +52,8 @@ import {
   MemberParams,
   MemberRoleParams,
   NoBody,
+  NominateBody,
+  NominationParams,
   PursuanceParams,
   RemoveMemberBody,
   RotateKeysBody,
@@ -67,7 +74,10 @@ import {
   type CreateTaskBodyDto,
   type TaskChangeBodyDto,
   type EventsBodyDto,
+  type NominateBodyDto,
+  type NominationParamsDto,
 } from './schemas.js';
+import { answerFor } from './error-table.js';
 import { ApiInput, RequestValidationError, responseSchema, valid } from './validation.js';
 
 export const TEMPLATES = Symbol('TEMPLATES');
@@ -94,6 +104,31 @@ const QuarantineDoc = z.object({
   events: z.array(z.object({ pursuanceId: z.string(), eventId: z.string(), code: z.literal('QUARANTINED'), reason: z.string(), at: z.number() })),
 });
 const QuarantinedDoc = z.object({ code: z.literal('PURSUANCE_QUARANTINED'), message: z.string(), pursuanceId: z.string() });
+const RefusalDoc = z.object({ code: z.string(), reason: z.string() }).nullable();
+const StepDoc = z.object({ allowed: z.boolean(), refusal: RefusalDoc.describe('why not, as every replica would refuse it (null when allowed)') });
+const PersonDoc = z.object({ onion: z.string(), name: z.string().nullable() });
+const SuccessionDoc = z.object({
+  quorum: z.number().describe('founders (the nominator included) who must endorse'),
+  inactivityDays: z.number().nullable().describe('days without founder activity after which the nominee may claim (null: never)'),
+  amFounder: z.boolean(),
+  nominees: z.array(PersonDoc).describe('members you could nominate: neither founders nor already nominated (empty unless you are a founder)'),
+  nominations: z.array(
+    z.object({
+      id: z.string().describe('the nomination event id, for endorse and claim'),
+      candidate: z.string(),
+      candidateName: z.string().nullable(),
+      nominatedBy: z.string(),
+      nominatedByName: z.string().nullable(),
+      nominatedAt: z.number(),
+      endorsers: z.array(PersonDoc),
+      endorsements: z.number().describe('endorsements by current founders'),
+      needed: z.number(),
+      claimableFrom: z.number().nullable().describe('earliest time (ms) a claim on inactivity could be accepted; it also needs two other members active since'),
+      endorse: StepDoc,
+      claim: StepDoc,
+    }),
+  ),
+});
 
 /** Commands and queries over HTTP. Every route is behind SecurityGuard (see app.module.ts). */
 @ApiTags('pursuances')
@@ -124,6 +159,12 @@ export class PursuancesController {
 
   @Post('pursuances')
   @ApiInput({ body: CreatePursuanceBody })
+  @ApiOperation({
+    summary: 'Create a pursuance, optionally on a relay',
+    description:
+      'With `relay` (a bundle, e.g. from GET /api/relays) the bundle is checked first — a garbage bundle (400 INVALID_BUNDLE) or a relay whose keys changed (409 RELAY_KEYS_CHANGED) creates nothing — and the new pursuance is attached to it in the same request. If attaching then fails, the pursuance exists anyway: the answer is still 201, with `attachError` saying why, and `attached: false`.',
+  })
+  @ApiInput({ body: CreatePursuanceBody })
   public async create(@Body(valid.body(CreatePursuanceBody)) b: CreatePursuanceBodyDto) {
     let rules = b.rules;
     if (!rules) {
@@ -131,8 +172,16 @@ export class PursuancesController {
       rules = this.templates.find((t) => t.id === b.template)?.rules;
       if (!rules) throw new InvalidRequestError(`There is no template "${b.template}". Pick one of GET /api/templates.`, 'template');
     }
-    const entry = await this.commands.execute(new CreatePursuanceCommand(b.name, b.description, rules));
-    return this.queries.execute(new GetPursuanceQuery(entry.id));
+    const entry = await this.commands.execute(new CreatePursuanceCommand(b.name, b.description, rules, b.relay));
+    let attachError: { code: string; message: string } | null = null;
+    if (b.relay !== undefined) {
+      try {
+        await this.commands.execute(new AttachRelayCommand(entry.id, b.relay));
+      } catch (err) {
+        attachError = attachFailure(err);
+      }
+    }
+    return { ...(await this.queries.execute(new GetPursuanceQuery(entry.id))), attachError };
   }
 
   @Get('pursuances/:id')
@@ -206,6 +255,39 @@ export class PursuancesController {
   @ApiInput({ params: PursuanceParams, body: ChangeRulesBody })
   public async changeRules(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(ChangeRulesBody)) b: ChangeRulesBodyDto) {
     return eventRef(await this.commands.execute(new ChangeRulesCommand(p.id, b.rules)));
+  }
+
+  @Get('pursuances/:id/succession')
+  @ApiOperation({
+    summary: 'Founder succession: open nominations, and what you may do now',
+    description:
+      'The succession rules, the members you could nominate, and each open nomination with its endorsements so far and needed, when a claim on inactivity could first be accepted, and whether you may endorse or claim it now — judged by the same fold every replica runs, with its reason when not.',
+  })
+  @ApiInput({ params: PursuanceParams })
+  @ApiOkResponse(responseSchema(SuccessionDoc))
+  public succession(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
+    return this.queries.execute(new SuccessionQuery(p.id));
+  }
+
+  @Post('pursuances/:id/succession/nominations')
+  @ApiOperation({ summary: 'Nominate a member to become a founder (founders only)' })
+  @ApiInput({ params: PursuanceParams, body: NominateBody })
+  public async nominate(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(NominateBody)) b: NominateBodyDto) {
+    return eventRef(await this.commands.execute(new NominateFounderCommand(p.id, b.candidate)));
+  }
+
+  @Post('pursuances/:id/succession/nominations/:eventId/endorse')
+  @ApiOperation({ summary: 'Endorse an open nomination (founders only, once each)' })
+  @ApiInput({ params: NominationParams, body: NoBody, bodyRequired: false })
+  public async endorse(@Param(valid.params(NominationParams)) p: NominationParamsDto, @Body(valid.body(NoBody)) _: NoBodyDto) {
+    return eventRef(await this.commands.execute(new EndorseNominationCommand(p.id, p.eventId as EventId)));
+  }
+
+  @Post('pursuances/:id/succession/nominations/:eventId/claim')
+  @ApiOperation({ summary: 'Claim your own nomination after the founders have been inactive (the nominee only)' })
+  @ApiInput({ params: NominationParams, body: NoBody, bodyRequired: false })
+  public async claim(@Param(valid.params(NominationParams)) p: NominationParamsDto, @Body(valid.body(NoBody)) _: NoBodyDto) {
+    return eventRef(await this.commands.execute(new ClaimNominationCommand(p.id, p.eventId as EventId)));
   }
 
   @Get('pursuances/:id/tasks')
@@ -299,6 +381,17 @@ export class PursuancesController {
   public rebuild(@Body(valid.body(NoBody)) _: NoBodyDto) {
     return this.commands.execute(new RebuildProjectionsCommand());
   }
+}
+
+/**
+ * Why attaching a just-created pursuance failed, as the client would have been told by the
+ * attach route itself; an unexpected failure is logged like any other, and named plainly.
+ */
+function attachFailure(err: unknown): { code: string; message: string } {
+  const answer = answerFor(err);
+  if (answer) return { code: answer.body.code, message: answer.body.message };
+  process.stderr.write(`node: unexpected error attaching a new pursuance: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return { code: 'ATTACH_FAILED', message: 'The pursuance was created, but attaching it to the relay failed. Try again from its health page.' };
 }
 
 /** One imported event must decode as a signed event, and belong to the pursuance it is imported into. */

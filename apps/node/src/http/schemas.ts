@@ -40,6 +40,8 @@ export const MemberRoleParams = z.strictObject({ id: Hex64, onion: Onion, role: 
 export type MemberRoleParamsDto = z.output<typeof MemberRoleParams>;
 export const TaskParams = z.strictObject({ id: Hex64, taskId: Hex64 });
 export type TaskParamsDto = z.output<typeof TaskParams>;
+export const NominationParams = z.strictObject({ id: Hex64, eventId: EventIdSchema });
+export type NominationParamsDto = z.output<typeof NominationParams>;
 
 /** Unknown query parameters are ignored: a GET may carry the token as one (see SecurityGuard). */
 export const FeedQueryString = z.object({ limit: z.coerce.number().int().min(1).max(5000).optional() });
@@ -60,6 +62,8 @@ export const CreatePursuanceBody = z.strictObject({
     .regex(/^[a-z0-9-]+$/, 'must be the id of a template from GET /api/templates')
     .optional(),
   rules: RulesSchema.optional(),
+  /** A relay's exported key bundle (e.g. one of GET /api/relays): the new pursuance is attached to it at once. */
+  relay: z.string().min(1).max(4096).optional(),
 });
 export type CreatePursuanceBodyDto = z.output<typeof CreatePursuanceBody>;
 export const AddMemberBody = z.strictObject({ onion: Onion, name: DisplayName.optional(), roles: roles.default([]) });
@@ -117,6 +121,10 @@ const EventBytes = z
 /** Raw signed events, base64, for import/export (invites before group sync, backups). */
 export const EventsBody = z.strictObject({ events: z.array(EventBytes).min(1).max(10_000) });
 export type EventsBodyDto = z.output<typeof EventsBody>;
+
+/** A founder nominates a member to become a founder (see rules/README.md, Succession). */
+export const NominateBody = z.strictObject({ candidate: Onion });
+export type NominateBodyDto = z.output<typeof NominateBody>;
 
 /** A relay's exported key bundle, as its operator printed it. */
 export const RelayBundleBody = z.strictObject({ bundle: z.string().min(1).max(4096) });

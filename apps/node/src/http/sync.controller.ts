@@ -1,7 +1,9 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
 import { PursuanceRegistry } from '../domain/registry.js';
+import { ListRelaysQuery } from '../queries/queries.js';
 import { AcceptInviteCommand, AttachRelayCommand, InviteContactCommand, MoveRelayToCommand } from '../sync/sync.handlers.js';
 import { SyncService } from '../sync/sync.service.js';
 import {
@@ -14,7 +16,16 @@ import {
   type InviteContactBodyDto,
   type AcceptInviteBodyDto,
 } from './schemas.js';
-import { ApiInput, valid } from './validation.js';
+import { ApiInput, responseSchema, valid } from './validation.js';
+
+const RelayDoc = z.object({
+  boardOnion: z.string(),
+  bundle: z.string().describe('the key bundle pinned on first use: pass it as `relay` to POST /api/pursuances, or to relay/attach'),
+  pursuances: z.array(z.object({ id: z.string(), name: z.string() })).describe('pursuances this node syncs through this relay'),
+  synced: z.boolean().describe('connected, replay done, live (a relay no pursuance uses is not connected)'),
+  lastSyncAt: z.number().nullable(),
+  lastDown: z.object({ at: z.number(), code: z.string().nullable() }).nullable(),
+});
 
 /** Group sync over Cwtch: relay attachment, invites, joining, and sync health. */
 @ApiTags('sync')
@@ -23,9 +34,20 @@ import { ApiInput, valid } from './validation.js';
 export class SyncController {
   public constructor(
     @Inject(CommandBus) private readonly commands: CommandBus,
+    @Inject(QueryBus) private readonly queries: QueryBus,
     @Inject(SyncService) private readonly sync: SyncService,
     @Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry,
   ) {}
+
+  @Get('relays')
+  @ApiOperation({
+    summary: 'The relays this node has used',
+    description: 'Every relay this node has pinned (by attaching, creating on it, or joining through an invite that names it), the ones in use first.',
+  })
+  @ApiOkResponse({ schema: { type: 'array', items: responseSchema(RelayDoc).schema } })
+  public relays() {
+    return this.queries.execute(new ListRelaysQuery());
+  }
 
   @Post('pursuances/:id/relay/attach')
   @HttpCode(200)

@@ -16,7 +16,9 @@ import {
   type TaskModel,
 } from '../domain/read-models.js';
 import type { OwnRejection } from '../domain/races.js';
-import { PursuanceRegistry, type QuarantinedEvent, type QuarantinedPursuance } from '../domain/registry.js';
+import { successionOf, type SuccessionModel } from '../domain/succession.js';
+import { PursuanceRegistry, type PursuanceEntry, type QuarantinedEvent, type QuarantinedPursuance } from '../domain/registry.js';
+import { SyncService, type RelayModel } from '../sync/sync.service.js';
 
 export class ListPursuancesQuery extends Query<PursuanceSummary[]> {}
 export class GetPursuanceQuery extends Query<PursuanceSummary> {
@@ -52,6 +54,13 @@ export class GetTaskQuery extends Query<TaskModel> {
     super();
   }
 }
+export class SuccessionQuery extends Query<SuccessionModel> {
+  public constructor(public readonly pursuanceId: string) {
+    super();
+  }
+}
+/** The relays this node has pinned, with the pursuances on each (see SyncService.relays). */
+export class ListRelaysQuery extends Query<RelayModel[]> {}
 export class FeedQuery extends Query<FeedItem[]> {
   public constructor(
     public readonly pursuanceId: string,
@@ -83,17 +92,28 @@ abstract class RegistryQuery {
   public constructor(@Inject(PursuanceRegistry) protected readonly registry: PursuanceRegistry) {}
 }
 
+/** Summaries say whether this node is on a relay for each pursuance, which only the sync service knows. */
+abstract class SummaryQuery {
+  public constructor(
+    @Inject(PursuanceRegistry) protected readonly registry: PursuanceRegistry,
+    @Inject(SyncService) protected readonly sync: SyncService,
+  ) {}
+  protected summary(entry: PursuanceEntry): PursuanceSummary {
+    return summaryOf(entry, this.registry.identity.onion, this.sync.linkOf(entry.id));
+  }
+}
+
 @QueryHandler(ListPursuancesQuery)
-export class ListPursuancesHandler extends RegistryQuery implements IQueryHandler<ListPursuancesQuery> {
+export class ListPursuancesHandler extends SummaryQuery implements IQueryHandler<ListPursuancesQuery> {
   public execute(): Promise<PursuanceSummary[]> {
-    return Promise.resolve(this.registry.list().map((e) => summaryOf(e, this.registry.identity.onion)));
+    return Promise.resolve(this.registry.list().map((e) => this.summary(e)));
   }
 }
 
 @QueryHandler(GetPursuanceQuery)
-export class GetPursuanceHandler extends RegistryQuery implements IQueryHandler<GetPursuanceQuery> {
+export class GetPursuanceHandler extends SummaryQuery implements IQueryHandler<GetPursuanceQuery> {
   public execute(q: GetPursuanceQuery): Promise<PursuanceSummary> {
-    return Promise.resolve(summaryOf(this.registry.get(q.pursuanceId), this.registry.identity.onion));
+    return Promise.resolve(this.summary(this.registry.get(q.pursuanceId)));
   }
 }
 
@@ -131,6 +151,21 @@ export class GetTaskHandler extends RegistryQuery implements IQueryHandler<GetTa
     const task = taskModel(this.registry.get(q.pursuanceId), this.registry.view(q.pursuanceId), q.taskId as EventId);
     if (!task) throw new UnknownTaskError(q.taskId);
     return Promise.resolve(task);
+  }
+}
+
+@QueryHandler(SuccessionQuery)
+export class SuccessionHandler extends RegistryQuery implements IQueryHandler<SuccessionQuery> {
+  public execute(q: SuccessionQuery): Promise<SuccessionModel> {
+    return Promise.resolve(successionOf(this.registry.get(q.pursuanceId), this.registry.identity.onion, this.registry.now()));
+  }
+}
+
+@QueryHandler(ListRelaysQuery)
+export class ListRelaysHandler implements IQueryHandler<ListRelaysQuery> {
+  public constructor(@Inject(SyncService) private readonly sync: SyncService) {}
+  public execute(): Promise<RelayModel[]> {
+    return Promise.resolve(this.sync.relays());
   }
 }
 
@@ -172,6 +207,8 @@ export const QueryHandlers = [
   GetRulesHandler,
   ListTasksHandler,
   GetTaskHandler,
+  SuccessionHandler,
+  ListRelaysHandler,
   FeedHandler,
   RejectionsHandler,
   OwnRejectionsHandler,

@@ -22,6 +22,7 @@ export type SyncPeer = PeerEvents &
     | 'acceptGroupInvite'
     | 'setGroupRetired'
     | 'addRelay'
+    | 'relays'
     | 'contact'
     | 'addContact'
     | 'inviteToGroup'

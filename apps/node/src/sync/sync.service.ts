@@ -38,6 +38,26 @@ export interface SyncStatus {
   readonly gapsRepaired: number;
 }
 
+/** A relay this node has pinned (GET /api/relays): its bundle to reuse, and how it is doing. */
+export interface RelayModel {
+  readonly boardOnion: string;
+  /** The exported key bundle, as pinned on first use: give it back to attach or create on this relay. */
+  readonly bundle: string;
+  /** Pursuances whose current group is on this relay. */
+  readonly pursuances: readonly { readonly id: string; readonly name: string }[];
+  /** Replay done and live pushes flowing (false for a relay no pursuance uses: nothing connects to it). */
+  readonly synced: boolean;
+  readonly lastSyncAt: number | null;
+  readonly lastDown: { readonly at: number; readonly code: string | null } | null;
+}
+
+/** Where a pursuance syncs on this node: its current group's relay (null: on no relay here). */
+export interface RelayLink {
+  readonly groupId: string;
+  readonly relay: string;
+  readonly bundle: string;
+}
+
 /**
  * Moves a pursuance's signed events between this node's event store and its Cwtch group:
  * every local event is posted to the group (fragmented by the peer when large), every group
@@ -489,6 +509,51 @@ export class SyncService {
       throw inviteError(err);
     }
     return this.pursuanceOf(groupId)!;
+  }
+
+  /**
+   * Pin a relay's bundle (first use) or check it against the pinned one, without attaching
+   * anything: so a pursuance created "on this relay" is refused, before it exists, for a
+   * bundle that is garbage or whose keys changed.
+   */
+  public trustRelay(bundle: string): Promise<string> {
+    return this.#trustRelay(bundle);
+  }
+
+  /** The relay a pursuance syncs through on this node, or null when it is on none. */
+  public linkOf(pursuanceId: string): RelayLink | null {
+    const groupId = this.groupOf(pursuanceId);
+    if (groupId === null) return null;
+    const group = this.peer.group(groupId);
+    return { groupId, relay: group.relay, bundle: group.bundle };
+  }
+
+  /** Every relay this node has pinned, the ones in use first (latest synced first), then by onion. */
+  public relays(): RelayModel[] {
+    const users = new Map<string, { id: string; name: string }[]>();
+    for (const entry of this.registry.list()) {
+      const link = this.linkOf(entry.id);
+      if (link === null) continue;
+      const list = users.get(link.relay) ?? [];
+      list.push({ id: entry.id, name: entry.log.state().name });
+      users.set(link.relay, list);
+    }
+    return this.peer
+      .relays()
+      .map((r) => ({
+        boardOnion: r.boardOnion,
+        bundle: r.bundle,
+        pursuances: (users.get(r.boardOnion) ?? []).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1)),
+        synced: this.peer.isRelaySynced(r.boardOnion),
+        lastSyncAt: this.#lastSyncAt.get(r.boardOnion) ?? null,
+        lastDown: this.#lastDown.get(r.boardOnion) ?? null,
+      }))
+      .sort(
+        (a, b) =>
+          Number(b.pursuances.length > 0) - Number(a.pursuances.length > 0) ||
+          (b.lastSyncAt ?? 0) - (a.lastSyncAt ?? 0) ||
+          (a.boardOnion < b.boardOnion ? -1 : 1),
+      );
   }
 
   /** Pin a relay's bundle (first use) or check it against the pinned one, in the user's terms. */
