@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { http } from '../../apps/node/test/support/http.js';
 import { CLI, runCli } from '../support/processes.js';
 
 /** The limit issue 14 states for Ctrl-C with an open dashboard. */
@@ -197,6 +198,15 @@ describe('Ctrl-C with a dashboard open', () => {
     const demo = spawnGroup(['demo', '--data-dir', demoDir], { PURSUANCE_PASSWORD: 'ctrl-c demo password' });
     await demo.waitForLine(/^demo network running; press Ctrl-C to stop$/m);
     const [, port, token] = /^ +sign-in http:\/\/127\.0\.0\.1:(\d+)\/#token=([A-Za-z0-9_-]{43})$/m.exec(demo.output())!;
+    // The relay bundle the demo prints puts another pursuance, made in a dashboard, on its relay.
+    const bundle = /^relay bundle (\S+)$/m.exec(demo.output())?.[1];
+    expect(bundle).toBeDefined();
+    const created = await http(Number(port), 'POST', '/api/pursuances', { token: token!, body: { name: 'Second cell', template: 'activist-cell' } });
+    expect(created.status).toBe(201);
+    const id = (created.body as { id: string }).id;
+    const attached = await http(Number(port), 'POST', `/api/pursuances/${id}/relay/attach`, { token: token!, body: { bundle } });
+    expect(attached.status).toBe(200);
+    expect((await http(Number(port), 'GET', `/api/pursuances/${id}/sync`, { token: token! })).body).toMatchObject({ groupId: expect.any(String) });
     const stream = await openLiveStream(Number(port), token!);
     process.kill(Number((await readFile(join(demoDir, 'relay', 'relay.lock'), 'utf8')).trim()), 'SIGKILL');
     const { code, signal } = await demo.exited;

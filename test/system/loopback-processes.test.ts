@@ -22,20 +22,21 @@ describe('the pursuance CLI as separate processes on one loopback network', () =
     await server?.stop();
   });
 
-  it('creates an identity sealed under the password, never storing the seed in the clear', async () => {
+  it('creates an identity sealed under the password, never storing the seed or the onion in the clear', async () => {
     const created = await runCli(['identity', 'create', '--data-dir', join(dir, 'alice')], env);
     expect(created.code).toBe(0);
     const onion = parseOnionName(created.stdout.trim());
-    const file = await readFile(join(dir, 'alice', 'identity.json'), 'utf8');
-    expect(JSON.parse(file)).toMatchObject({ onion, sealed: { kdf: 'scrypt', v: 1 } });
-    expect((await stat(join(dir, 'alice', 'identity.json'))).mode & 0o077).toBe(0);
-    expect((await runCli(['identity', 'show', '--verify', '--data-dir', join(dir, 'alice')], env)).stdout.trim()).toBe(onion);
-    const wrong = await runCli(['identity', 'show', '--verify', '--data-dir', join(dir, 'alice')], { ...env, PURSUANCE_PASSWORD: 'nope nope' });
+    // The identity is the Cwtch profile `node start` opens: sealed, owner-only, naming nothing.
+    const profile = join(dir, 'alice', 'profile.sqlite');
+    expect((await stat(profile)).mode & 0o077).toBe(0);
+    expect((await readFile(profile)).includes(Buffer.from(onion))).toBe(false);
+    expect((await runCli(['identity', 'show', '--data-dir', join(dir, 'alice')], env)).stdout.trim()).toBe(onion);
+    const wrong = await runCli(['identity', 'show', '--data-dir', join(dir, 'alice')], { ...env, PURSUANCE_PASSWORD: 'nope nope' });
     expect(wrong.code).toBe(3);
     expect(wrong.stderr).toContain('wrong password');
     // Refuses to overwrite.
     expect((await runCli(['identity', 'create', '--data-dir', join(dir, 'alice')], env)).code).toBe(2);
-    expect(JSON.parse(await readFile(join(dir, 'alice', 'identity.json'), 'utf8'))).toEqual(JSON.parse(file));
+    expect((await runCli(['identity', 'show', '--data-dir', join(dir, 'alice')], env)).stdout.trim()).toBe(onion);
   });
 
   it('serves an authenticated echo from one process to clients in other processes', async () => {
@@ -82,11 +83,18 @@ describe('the pursuance CLI as separate processes on one loopback network', () =
     expect([alice?.[2], alice?.[3]]).toEqual(['3', '4']);
     expect([bob?.[2], bob?.[3]]).toEqual(['4', '4']);
     const id = /^pursuance ([0-9a-f]{64})$/m.exec(first.stdout)?.[1];
+    // The relay's key bundle, labelled, and the same in a file in the demo's data dir (the
+    // Ctrl-C test attaches a pursuance with it while the demo runs).
+    const bundle = /^relay bundle (\S+)$/m.exec(first.stdout)?.[1];
+    expect(bundle).toBeDefined();
+    expect(await readFile(join(dir, 'demo', 'relay-bundle.txt'), 'utf8')).toBe(`${bundle}\n`);
+    expect(first.stdout).toContain(`(also in ${join(dir, 'demo', 'relay-bundle.txt')}: paste it in a pursuance's Health → Attach to a relay)`);
     // A second run reopens the same profiles and pursuance.
     const second = await runCli(['demo', '--data-dir', join(dir, 'demo'), '--once'], env);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain(`pursuance ${id}`);
     expect(second.stdout).not.toContain('first run');
     expect(line('alice', second.stdout)?.[1]).toBe(alice?.[1]);
+    expect(second.stdout).toContain(`relay bundle ${bundle}\n`);
   });
 });

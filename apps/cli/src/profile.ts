@@ -1,19 +1,27 @@
-import { IdentityExistsError, IdentityMissingError, ProfilePasswordError, createIdentity, loadIdentity, readPublicOnion } from '@pursuance/node/identity';
 import type { Identity } from '@pursuance/crypto';
+import type * as IdentityStore from '@pursuance/node/identity';
+import { WeakPasswordError } from '@pursuance/password';
 import { CliError, ExitCode } from './errors.js';
 
-/** The node's identity store, with its typed errors turned into CLI exit codes. */
-async function cli<T>(action: () => Promise<T>): Promise<T> {
+/**
+ * The profile's identity (its Cwtch profile, the one `node start` opens), with the node's typed
+ * errors turned into CLI exit codes. Loaded on use: the profile store brings in SQLite and
+ * TypeORM, which the other commands do without.
+ */
+async function cli<T>(action: (store: typeof IdentityStore) => Promise<T>): Promise<T> {
+  const store = await import('@pursuance/node/identity');
   try {
-    return await action();
+    return await action(store);
   } catch (err) {
-    if (err instanceof ProfilePasswordError) throw new CliError(err.message, ExitCode.wrongPassword);
-    if (err instanceof IdentityExistsError) throw new CliError(err.message, ExitCode.usage);
-    if (err instanceof IdentityMissingError) throw new CliError(`${err.message}: run \`pursuance identity create\` first`, ExitCode.usage);
+    if (err instanceof store.ProfilePasswordError) throw new CliError(err.message, ExitCode.wrongPassword);
+    if (err instanceof store.IdentityExistsError) throw new CliError(err.message, ExitCode.usage);
+    if (err instanceof store.IdentityMissingError)
+      throw new CliError(`${err.message}: run \`pursuance identity create\` (or \`pursuance node start\`) first`, ExitCode.usage);
+    if (err instanceof WeakPasswordError) throw new CliError(err.message, ExitCode.usage);
     throw err;
   }
 }
 
-export const createProfileIdentity = (dataDir: string, password: string): Promise<Identity> => cli(() => createIdentity(dataDir, password));
-export const loadProfileIdentity = (dataDir: string, password: string): Promise<Identity> => cli(() => loadIdentity(dataDir, password));
-export const readProfileOnion = (dataDir: string): Promise<string> => cli(() => readPublicOnion(dataDir));
+export const createProfileIdentity = (dataDir: string, password: string, displayName?: string): Promise<Identity> =>
+  cli((s) => s.createIdentity(dataDir, password, displayName === undefined ? {} : { displayName }));
+export const loadProfileIdentity = (dataDir: string, password: string): Promise<Identity> => cli((s) => s.loadIdentity(dataDir, password));

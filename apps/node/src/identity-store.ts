@@ -1,18 +1,22 @@
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Identity, WrongPasswordError, parseOnionName, type PasswordSealed, type ScryptParams } from '@pursuance/crypto';
-import { ownerOnly } from '@pursuance/migrations';
+import type { Identity, ScryptParams } from '@pursuance/crypto';
+import { CwtchPeer, WrongPasswordError, type CwtchPeerOptions } from '@pursuance/cwtch';
+import { TypeormProfileStore } from '@pursuance/cwtch-store-sqlite';
 import { checkNewPassword } from '@pursuance/password';
+import { LoopbackACN, type ACN } from '@pursuance/tapir';
+import { makePrivateDir } from './store/private-dir.js';
 
 /**
- * A profile's long-term identity on disk: `identity.json` in the data dir holds the onion name
- * (public, for display) and the seed sealed under the profile password (scrypt + secretbox).
- * Written atomically, readable by its owner only; never overwritten.
+ * A profile's one identity is its Cwtch profile, `profile.sqlite` in the data dir: the identity
+ * seed and a master key sealed together under the profile password, every record sealed under
+ * that key (packages/cwtch's vault). `pursuance identity create` makes exactly the profile
+ * `node start` opens, so both print the same onion; nothing names the identity in the clear,
+ * which is why even showing the onion takes the password.
+ *
+ * An `identity.json` from an earlier `identity create` (a separate identity, never the node's)
+ * is no longer read or written (the CLI says so when it finds one).
  */
-interface IdentityFile {
-  readonly onion: string;
-  readonly sealed: PasswordSealed;
-}
 
 export class IdentityExistsError extends Error {
   public readonly code = 'IDENTITY_EXISTS';
@@ -38,60 +42,92 @@ export class ProfilePasswordError extends Error {
   }
 }
 
-export function identityPath(dataDir: string): string {
-  return join(dataDir, 'identity.json');
+function profilePath(dataDir: string): string {
+  return join(dataDir, 'profile.sqlite');
 }
 
-export async function hasIdentity(dataDir: string): Promise<boolean> {
-  return readFile(identityPath(dataDir)).then(
-    () => true,
-    () => false,
-  );
+/** Whether the data dir holds a profile file (possibly one a refused first start left without a header). */
+function hasProfileFile(dataDir: string): boolean {
+  return existsSync(profilePath(dataDir));
 }
 
-export async function createIdentity(dataDir: string, password: string, params?: ScryptParams): Promise<Identity> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  await chmod(dataDir, 0o700);
-  if (await hasIdentity(dataDir)) throw new IdentityExistsError(dataDir);
-  checkNewPassword(password);
-  const identity = Identity.generate();
-  const file: IdentityFile = { onion: identity.onion, sealed: await identity.sealWithPassword(password, params) };
-  const path = identityPath(dataDir);
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, path);
-  return identity;
+export interface OpenProfileOptions {
+  readonly dataDir: string;
+  readonly password: string;
+  readonly scrypt?: ScryptParams;
+  /** Display name for a new profile. */
+  readonly displayName?: string;
+  /** Also give an existing profile `displayName`. */
+  readonly renameProfile?: boolean;
+  readonly peerOptions?: Partial<Omit<CwtchPeerOptions, 'store' | 'acn' | 'password'>>;
+  /**
+   * 'create': refuse an existing profile (IdentityExistsError), as `identity create` does;
+   * 'open': refuse to create one (IdentityMissingError); default: either.
+   */
+  readonly only?: 'create' | 'open';
 }
 
-export async function loadIdentity(dataDir: string, password: string): Promise<Identity> {
-  let file: IdentityFile;
-  try {
-    file = JSON.parse(await readFile(identityPath(dataDir), 'utf8')) as IdentityFile;
-  } catch {
-    throw new IdentityMissingError(dataDir);
+/**
+ * Open the data dir's Cwtch profile (its identity, contacts, groups), creating it when there is
+ * none; a new profile's password must pass the password rules (WeakPasswordError, and no file is
+ * made). A wrong password is a ProfilePasswordError and leaves the store as it was.
+ */
+export async function openProfile(options: OpenProfileOptions, acn: ACN): Promise<{ peer: CwtchPeer; profileStore: TypeormProfileStore }> {
+  if (!hasProfileFile(options.dataDir)) {
+    if (options.only === 'open') throw new IdentityMissingError(options.dataDir);
+    // Checked before the store file exists, so a refused first start leaves nothing behind.
+    checkNewPassword(options.password);
   }
-  await ownerOnly(identityPath(dataDir));
-  let identity: Identity;
+  const profileStore = await TypeormProfileStore.open({ path: profilePath(options.dataDir) });
+  const common = { store: profileStore, acn, password: options.password, ...options.peerOptions };
   try {
-    identity = await Identity.openWithPassword(password, file.sealed);
+    if ((await profileStore.readHeader()) === undefined) {
+      if (options.only === 'open') throw new IdentityMissingError(options.dataDir);
+      // A new profile: its password is the only thing between a stolen disk and everything.
+      checkNewPassword(options.password);
+      const peer = await CwtchPeer.create({ ...common, displayName: options.displayName ?? '', ...(options.scrypt ? { scryptParams: options.scrypt } : {}) });
+      return { peer, profileStore };
+    }
+    if (options.only === 'create') throw new IdentityExistsError(options.dataDir);
+    const peer = await CwtchPeer.open(common);
+    // `--name` on an existing profile renames it; the node carries the name into each
+    // pursuance once it is caught up there (see domain/profile.ts).
+    const name = options.displayName?.trim();
+    if (options.renameProfile === true && name && name !== peer.displayName) await peer.setDisplayName(name);
+    return { peer, profileStore };
   } catch (err) {
+    await profileStore.close().catch(() => undefined);
     if (err instanceof WrongPasswordError) throw new ProfilePasswordError();
     throw err;
   }
-  if (identity.onion !== parseOnionName(file.onion)) throw new Error('identity file is inconsistent (onion does not match key)');
-  return identity;
 }
 
-export async function readPublicOnion(dataDir: string): Promise<string> {
+/** Run `use` on the data dir's profile opened offline (a loopback network of its own), then close it. */
+async function withProfile<T>(options: OpenProfileOptions, use: (peer: CwtchPeer) => T): Promise<T> {
+  await makePrivateDir(options.dataDir);
+  const acn = new LoopbackACN();
   try {
-    const file = JSON.parse(await readFile(identityPath(dataDir), 'utf8')) as IdentityFile;
-    return parseOnionName(file.onion);
-  } catch {
-    throw new IdentityMissingError(dataDir);
+    const { peer, profileStore } = await openProfile(options, acn);
+    try {
+      return use(peer);
+    } finally {
+      await profileStore.close();
+    }
+  } finally {
+    await acn.close().catch(() => undefined);
   }
 }
 
-/** Unlock the profile identity, creating it on first start. */
-export async function openOrCreateIdentity(dataDir: string, password: string, params?: ScryptParams): Promise<Identity> {
-  return (await hasIdentity(dataDir)) ? loadIdentity(dataDir, password) : createIdentity(dataDir, password, params);
+/**
+ * Create the data dir's profile — the one `node start` opens — and return its identity.
+ * IdentityExistsError, and no change, when the data dir already has one.
+ */
+export async function createIdentity(dataDir: string, password: string, options: { scrypt?: ScryptParams; displayName?: string } = {}): Promise<Identity> {
+  return withProfile({ dataDir, password, ...options, only: 'create' }, (peer) => peer.identity);
+}
+
+/** Unlock the data dir's profile and return its identity (IdentityMissingError when there is none; nothing is created). */
+export async function loadIdentity(dataDir: string, password: string): Promise<Identity> {
+  if (!hasProfileFile(dataDir)) throw new IdentityMissingError(dataDir);
+  return withProfile({ dataDir, password, only: 'open' }, (peer) => peer.identity);
 }

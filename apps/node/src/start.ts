@@ -7,8 +7,8 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Identity, ScryptParams } from '@pursuance/crypto';
-import { CwtchPeer, ProfileNotFoundError, WrongPasswordError, type CwtchPeerOptions } from '@pursuance/cwtch';
-import { TypeormProfileStore } from '@pursuance/cwtch-store-sqlite';
+import type { CwtchPeer, CwtchPeerOptions } from '@pursuance/cwtch';
+import type { TypeormProfileStore } from '@pursuance/cwtch-store-sqlite';
 import { LoopbackACN, type ACN } from '@pursuance/tapir';
 import { NodeModule } from './app.module.js';
 import { PortInUseError, loadOrCreateToken, readDashboardPort, writeDashboardPort } from './config.js';
@@ -16,8 +16,7 @@ import { PursuanceRegistry, type ReplayProgress } from './domain/registry.js';
 import { loadTemplates } from './domain/templates.js';
 import { HttpBinding } from './http/binding.js';
 import { DEFAULT_DASHBOARD_DIR, serveDashboard } from './http/static.js';
-import { checkNewPassword } from '@pursuance/password';
-import { ProfilePasswordError } from './identity-store.js';
+import { openProfile } from './identity-store.js';
 import { EventStore } from './store/event-store.js';
 import { makePrivateDir } from './store/private-dir.js';
 import { SyncService } from './sync/sync.service.js';
@@ -91,35 +90,6 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
-/** Open the node's Cwtch profile (its identity, contacts, groups), creating it on first start. */
-async function openPeer(
-  options: Pick<StartNodeOptions, 'dataDir' | 'password' | 'scrypt' | 'displayName' | 'renameProfile' | 'peerOptions'>,
-  acn: ACN,
-): Promise<{ peer: CwtchPeer; profileStore: TypeormProfileStore }> {
-  const profileStore = await TypeormProfileStore.open({ path: join(options.dataDir, 'profile.sqlite') });
-  const common = { store: profileStore, acn, password: options.password, ...options.peerOptions };
-  try {
-    try {
-      const peer = await CwtchPeer.open(common);
-      // `--name` on an existing profile renames it; the node carries the name into each
-      // pursuance once it is caught up there (see domain/profile.ts).
-      const name = options.displayName?.trim();
-      if (options.renameProfile === true && name && name !== peer.displayName) await peer.setDisplayName(name);
-      return { peer, profileStore };
-    } catch (err) {
-      if (!(err instanceof ProfileNotFoundError)) throw err;
-      // A new profile: its password is the only thing between a stolen disk and everything.
-      checkNewPassword(options.password);
-      const peer = await CwtchPeer.create({ ...common, displayName: options.displayName ?? '', ...(options.scrypt ? { scryptParams: options.scrypt } : {}) });
-      return { peer, profileStore };
-    }
-  } catch (err) {
-    await profileStore.close().catch(() => undefined);
-    if (err instanceof WrongPasswordError) throw new ProfilePasswordError();
-    throw err;
-  }
-}
-
 /**
  * A node's event store opened outside a running node (tools and benchmarks that write a store
  * directly): unlocks — or creates — the profile for the identity the store is sealed under.
@@ -131,7 +101,7 @@ export async function openNodeStore(
   await makePrivateDir(options.dataDir);
   const acn = new LoopbackACN();
   try {
-    const { peer, profileStore } = await openPeer(options, acn);
+    const { peer, profileStore } = await openProfile(options, acn);
     try {
       const store = await EventStore.open(join(options.dataDir, 'node.sqlite'), peer.identity);
       return {
@@ -202,7 +172,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let peer: CwtchPeer;
   let profileStore: TypeormProfileStore;
   try {
-    ({ peer, profileStore } = await openPeer(options, acn));
+    ({ peer, profileStore } = await openProfile(options, acn));
   } catch (err) {
     if (!options.acn) await acn.close().catch(() => undefined);
     throw err;

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,6 @@ import { Command, Option } from 'commander';
 import { publicKeyFromOnion } from '@pursuance/crypto';
 import { LoopbackACN } from '@pursuance/tapir';
 import type { startNode as startNodeFn } from '@pursuance/node';
-import { ProfilePasswordError } from '@pursuance/node/identity';
 import { WeakPasswordError } from '@pursuance/password';
 import { CliError, ExitCode } from '../errors.js';
 import { readPassword } from '../password.js';
@@ -85,6 +84,9 @@ async function startRelay(dataDir: string, registryDir: string, password: string
 }
 
 const RELAY_COMPLAINT = 'pursuance-relay: ';
+
+/** In the demo's data dir: the relay's key bundle, as printed on the `relay bundle` line. */
+const RELAY_BUNDLE_FILE = 'relay-bundle.txt';
 
 interface RelayEnd {
   readonly exitCode: number;
@@ -184,7 +186,7 @@ export function demoCommand(): Command {
       let relayFailed: CliError | undefined;
       try {
         relay = await startRelay(join(root, 'relay'), registryDir, password);
-        const { startNode } = await import('@pursuance/node');
+        const { startNode, ProfilePasswordError } = await import('@pursuance/node');
         for (const member of MEMBERS) {
           if (signals.requested()) break;
           const acn = new LoopbackACN({ registryDir });
@@ -218,6 +220,11 @@ export function demoCommand(): Command {
             process.stdout.write(`${member.name.padEnd(8)} ${n.url}/  token ${n.token}  (${n.identity.onion}; reads ${readable} of ${tasks.length} tasks)\n`);
             process.stdout.write(`${''.padEnd(8)} sign-in ${n.signInUrl}\n`);
           }
+          // The relay's key bundle, for putting another pursuance (made in a dashboard) on it.
+          const bundleFile = join(root, RELAY_BUNDLE_FILE);
+          await writeFile(bundleFile, `${relay.bundle}\n`, { mode: 0o600 });
+          process.stdout.write(`relay bundle ${relay.bundle}\n`);
+          process.stdout.write(`${''.padEnd(8)} (also in ${bundleFile}: paste it in a pursuance's Health → Attach to a relay)\n`);
           process.stdout.write(`pursuance ${id}\n`);
         }
         if (!opts.once && !signals.requested()) {

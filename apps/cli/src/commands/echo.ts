@@ -1,10 +1,11 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { Identity, InvalidOnionAddressError, parseOnionName } from '@pursuance/crypto';
 import { TapirError, TapirService } from '@pursuance/tapir';
 import { openNetwork, withAcnOptions, type AcnFlags } from '../acn-options.js';
 import { authOnly, echoServiceApp } from '../echo-app.js';
+import { dataDirOption } from '../data-dir.js';
 import { CliError, ExitCode } from '../errors.js';
 import { loadProfileIdentity as loadIdentity } from '../profile.js';
 import { readPassword } from '../password.js';
@@ -16,7 +17,7 @@ export function echoCommand(): Command {
     cmd
       .command('serve')
       .description('publish this profile’s identity and echo back whatever authenticated peers send')
-      .addOption(new Option('--data-dir <dir>', 'profile directory').default('.data/profile').env('PURSUANCE_DATA_DIR'))
+      .addOption(dataDirOption())
       .option('--password-file <file>', 'read the password from this file'),
   ).action(async (opts: AcnFlags & { dataDir: string; passwordFile?: string }) => {
     const identity = await loadIdentity(opts.dataDir, await readPassword(opts, 'unlock'));

@@ -2,9 +2,9 @@ import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PortOutcome, StablePort } from '@pursuance/node';
-import { ProfilePasswordError } from '@pursuance/node/identity';
 import { WeakPasswordError } from '@pursuance/password';
 import { openNetwork, withAcnOptions, type AcnFlags } from '../acn-options.js';
+import { dataDirNotices, dataDirOption, writeNotices } from '../data-dir.js';
 import { CliError, ExitCode } from '../errors.js';
 import { readPassword } from '../password.js';
 import { stopWithin, untilSignal } from '../signals.js';
@@ -38,13 +38,23 @@ export function portNotice(outcome: PortOutcome, port: number): string | undefin
   return undefined;
 }
 
+/** --name checked as the pursuance core checks a display name (a usage error, before any password is asked). */
+export async function nameFlag(flag: string | undefined): Promise<string | undefined> {
+  const name = flag?.trim();
+  if (name === undefined) return undefined;
+  const { displayNameProblem } = await import('@pursuance/pursuance');
+  const problem = displayNameProblem(name);
+  if (problem !== null) throw new CliError(`--name ${problem}`, ExitCode.usage);
+  return name;
+}
+
 export function nodeCommand(): Command {
   const cmd = new Command('node').description('run your local pursuance node');
   withAcnOptions(
     cmd
       .command('start')
       .description('unlock your profile, replay your pursuances, sync them over Cwtch and serve the dashboard on 127.0.0.1')
-      .addOption(new Option('--data-dir <dir>', 'profile and event store directory').default('.data/node').env('PURSUANCE_DATA_DIR'))
+      .addOption(dataDirOption('profile and event store directory'))
       .addOption(
         new Option(
           '--port <port>',
@@ -53,19 +63,15 @@ export function nodeCommand(): Command {
       )
       .option('--name <name>', 'your display name (sets it on a new profile, changes it on an existing one)')
       .option('--password-file <file>', 'read the password from this file'),
-  ).action(async (opts: AcnFlags & { dataDir: string; port?: string; name?: string; passwordFile?: string }) => {
+  ).action(async function (this: Command, opts: AcnFlags & { dataDir: string; port?: string; name?: string; passwordFile?: string }) {
     const port = portChoice(opts.port);
-    const name = opts.name?.trim();
-    if (name !== undefined) {
-      const { displayNameProblem } = await import('@pursuance/pursuance');
-      const problem = displayNameProblem(name);
-      if (problem !== null) throw new CliError(`--name ${problem}`, ExitCode.usage);
-    }
+    const name = await nameFlag(opts.name);
+    writeNotices(dataDirNotices(this, opts.dataDir));
     // A new profile's password is chosen here: asked twice on a terminal, and too short is refused.
     const fresh = !existsSync(join(opts.dataDir, 'profile.sqlite'));
     const password = await readPassword(opts, fresh ? 'create' : 'unlock');
     // NestJS loads only for this command, keeping the rest of the CLI quick to start.
-    const { startNode, PortInUseError } = await import('@pursuance/node');
+    const { startNode, PortInUseError, ProfilePasswordError } = await import('@pursuance/node');
     // Ctrl-C while tor bootstraps stops tor too (the launch is aborted, no tor is left running).
     const starting = new AbortController();
     void untilSignal().then(() => starting.abort());
