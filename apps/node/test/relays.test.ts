@@ -120,8 +120,8 @@ describe('relays the node knows', () => {
     expect((await list()).find((p) => p.id === offline.id)).toMatchObject({ attached: false, relay: null });
     expect((await list()).find((p) => p.id === onRelay)).toMatchObject({ attached: true, relay: bundle });
     expect((await relays()).flatMap((x) => x.pursuances.map((p) => p.id))).not.toContain(offline.id);
-    // Attached afterwards, it says so.
-    expect((await call('POST', `/api/pursuances/${offline.id}/relay/attach`, { bundle })).status).toBe(200);
+    // Attached afterwards (with the whole line the demo printed, pasted), it says so.
+    expect((await call('POST', `/api/pursuances/${offline.id}/relay/attach`, { bundle: `  relay bundle ${bundle}\n` })).status).toBe(200);
     expect((await call('GET', `/api/pursuances/${offline.id}`)).body).toMatchObject({ attached: true, relay: bundle });
   });
 

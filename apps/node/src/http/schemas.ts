@@ -10,6 +10,15 @@ import { RoleIdSchema, RulesSchema, displayNameProblem } from '@pursuance/pursua
  * Messages are worded to follow a field name ("must be …").
  */
 export const Onion = z.string().max(64).refine(isOnionName, 'must be a 56-character onion address (the letters and digits before ".onion")');
+/**
+ * A relay's key bundle as pasted: the bundle alone, or the whole line a relay or the demo
+ * printed it on (`key-bundle …`, `relay bundle …`), surrounding spaces ignored.
+ */
+const BundleText = z
+  .string()
+  .min(1)
+  .max(4096)
+  .transform((s) => s.trim().replace(/^(?:key-bundle|relay bundle)\s+/, ''));
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be an id of 64 lowercase hex characters');
 const EventIdSchema = Hex64;
 const RoleId = z
@@ -63,7 +72,7 @@ export const CreatePursuanceBody = z.strictObject({
     .optional(),
   rules: RulesSchema.optional(),
   /** A relay's exported key bundle (e.g. one of GET /api/relays): the new pursuance is attached to it at once. */
-  relay: z.string().min(1).max(4096).optional(),
+  relay: BundleText.optional(),
 });
 export type CreatePursuanceBodyDto = z.output<typeof CreatePursuanceBody>;
 export const AddMemberBody = z.strictObject({ onion: Onion, name: DisplayName.optional(), roles: roles.default([]) });
@@ -127,7 +136,7 @@ export const NominateBody = z.strictObject({ candidate: Onion });
 export type NominateBodyDto = z.output<typeof NominateBody>;
 
 /** A relay's exported key bundle, as its operator printed it. */
-export const RelayBundleBody = z.strictObject({ bundle: z.string().min(1).max(4096) });
+export const RelayBundleBody = z.strictObject({ bundle: BundleText });
 export type RelayBundleBodyDto = z.output<typeof RelayBundleBody>;
 export const InviteContactBody = z.strictObject({ onion: Onion });
 export type InviteContactBodyDto = z.output<typeof InviteContactBody>;
