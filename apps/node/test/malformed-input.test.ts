@@ -8,14 +8,15 @@ import type { z } from 'zod';
 import { Identity, fromBase64, toBase64 } from '@pursuance/crypto';
 import { deriveGroupId, encodeGroupInvite, parseGroupInvite } from '@pursuance/cwtch';
 import { ActionNotAllowedError, EventRejectedError, RejectionCode, type Rules } from '@pursuance/pursuance';
-import { MemoryRelayStore, RelayServer, exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
-import { LoopbackACN } from '@pursuance/tapir';
+import { type RelayServer, exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
+import type { LoopbackACN } from '@pursuance/tapir';
 import { NotAttachedError } from '../src/domain/errors.js';
 import { answerFor } from '../src/http/error-table.js';
 import * as S from '../src/http/schemas.js';
 import { startNode, type RunningNode } from '../src/index.js';
 import { testNodeOptions } from '../../../test/support/test-node.js';
 import { http, type HttpResult } from './support/http.js';
+import { startMemoryRelay } from './support/memory-relay.js';
 
 /**
  * Issue 14, "no 500 for any input a user can type": every route of the API, found in the
@@ -360,15 +361,7 @@ function mutations(base: unknown): { what: string; body: unknown }[] {
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'node-malformed-'));
   const registry = join(root, 'loopback');
-  relayAcn = new LoopbackACN({ registryDir: registry });
-  relay = await RelayServer.start({
-    acn: relayAcn,
-    boardIdentity: board,
-    tokenIdentity: Identity.generate(),
-    tokenKey: generateVoprfKeyPair(),
-    store: new MemoryRelayStore(),
-    powDifficulty: 2,
-  });
+  ({ relay, acn: relayAcn } = await startMemoryRelay(registry, board));
   bundle = relay.exportedBundle;
   node = await startNode(testNodeOptions(root, 'n', registry));
   const ok = async (method: string, path: string, body?: unknown) => {

@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Identity } from '@pursuance/crypto';
-import { MemoryRelayStore, RelayServer, generateVoprfKeyPair } from '@pursuance/relay';
-import { LoopbackACN } from '@pursuance/tapir';
+import type { RelayServer } from '@pursuance/relay';
+import type { LoopbackACN } from '@pursuance/tapir';
 import { startNode, type RunningNode } from '../src/index.js';
 import { testNodeOptions } from '../../../test/support/test-node.js';
 import { untilChange } from '../../../test/support/until-change.js';
 import { http } from './support/http.js';
+import { startMemoryRelay } from './support/memory-relay.js';
 
 /**
  * Names (issue 14, item 3): the node's display name is its Cwtch profile's; the founder's goes
@@ -58,15 +59,7 @@ const renamesBy = (n: RunningNode, pursuanceId: string, onion: string) =>
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'node-profile-'));
   registryDir = join(root, 'loopback');
-  relayAcn = new LoopbackACN({ registryDir });
-  relay = await RelayServer.start({
-    acn: relayAcn,
-    boardIdentity: Identity.generate(),
-    tokenIdentity: Identity.generate(),
-    tokenKey: generateVoprfKeyPair(),
-    store: new MemoryRelayStore(),
-    powDifficulty: 2,
-  });
+  ({ relay, acn: relayAcn } = await startMemoryRelay(registryDir, Identity.generate()));
   bundle = relay.exportedBundle;
 });
 

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PeerStoppedError } from '@pursuance/cwtch';
 import { Identity } from '@pursuance/crypto';
-import { MemoryRelayStore, RelayServer, exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
-import { LoopbackACN } from '@pursuance/tapir';
+import { type RelayServer, exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
+import type { LoopbackACN } from '@pursuance/tapir';
 import type { PursuanceSummary } from '../src/domain/read-models.js';
 import { startNode, type RunningNode } from '../src/index.js';
 import type { RelayModel } from '../src/sync/sync.service.js';
 import { testNodeOptions } from '../../../test/support/test-node.js';
 import { http } from './support/http.js';
+import { startMemoryRelay } from './support/memory-relay.js';
 
 /**
  * Relays the node knows (issue 14, item 2): GET /api/relays lists every relay this node has
@@ -57,15 +58,7 @@ function relaySynced(onion: string): Promise<void> {
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'node-relays-'));
   const registry = join(root, 'loopback');
-  relayAcn = new LoopbackACN({ registryDir: registry });
-  relay = await RelayServer.start({
-    acn: relayAcn,
-    boardIdentity: board,
-    tokenIdentity: Identity.generate(),
-    tokenKey: generateVoprfKeyPair(),
-    store: new MemoryRelayStore(),
-    powDifficulty: 2,
-  });
+  ({ relay, acn: relayAcn } = await startMemoryRelay(registry, board));
   bundle = relay.exportedBundle;
   node = await startNode(testNodeOptions(root, 'n', registry));
 });
