@@ -12,7 +12,9 @@ import type { ProgressEvent as NodeProgress } from '../../apps/node/src/events.j
 import type { FeedItem, MemberModel, PursuanceSummary, RoleModel, TaskModel } from '../../apps/node/src/domain/read-models.js';
 import type { IngestReport } from '../../apps/node/src/domain/registry.js';
 import type { NetworkView } from '../../apps/node/src/network/network-status.js';
-import type { SyncStatus } from '../../apps/node/src/sync/sync.service.js';
+import type { RelayModel, SyncStatus } from '../../apps/node/src/sync/sync.service.js';
+import type { ProfileModel, ProfileUpdate } from '../../apps/node/src/domain/profile.js';
+import type { NominationModel, SuccessionModel } from '../../apps/node/src/domain/succession.js';
 import type { AcnStatus } from '../../packages/tapir/src/index.js';
 import type { Rejection } from '../../packages/pursuance/src/index.js';
 
@@ -37,6 +39,11 @@ export const contract: {
   progress: Reads<NodeProgressPayload, Dash.ProgressEvent>;
   network: Reads<NetworkView, Dash.NetworkView>;
   networkStatus: Reads<AcnStatus, Dash.NetworkStatus>;
+  profile: Reads<ProfileModel, Dash.ProfileModel>;
+  profileUpdate: Reads<ProfileUpdate, Dash.ProfileUpdate>;
+  relay: Reads<RelayModel, Dash.RelayModel>;
+  succession: Reads<SuccessionModel, Dash.SuccessionModel>;
+  nomination: Reads<NominationModel, Dash.NominationModel>;
 } = {
   summary: true,
   member: true,
@@ -51,4 +58,9 @@ export const contract: {
   progress: true,
   network: true,
   networkStatus: true,
+  profile: true,
+  profileUpdate: true,
+  relay: true,
+  succession: true,
+  nomination: true,
 };

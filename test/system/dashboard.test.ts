@@ -243,8 +243,16 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     // Give the member a second role, then take it back.
     await row.getByLabel('Role to give mo').selectOption({ label: high.title });
     await row.getByRole('button', { name: 'Give' }).click();
+    // The role reads its whole history: the dialog says so, and giving it needs a confirmation.
+    const give = page.getByRole('dialog', { name: `Give mo the role ${high.title}?` });
+    expect(await give.textContent()).toContain(`mo can read the whole history sealed to ${high.title}`);
+    await give.getByRole('button', { name: `Give the role ${high.title}` }).click();
     await row.locator('.chip', { hasText: high.title }).waitFor();
     await row.getByRole('button', { name: `Take role ${high.title} from mo` }).click();
+    await page
+      .getByRole('dialog', { name: `Take the role ${high.title} from mo?` })
+      .getByRole('button', { name: 'Take the role away' })
+      .click();
     await row.locator('.chip', { hasText: high.title }).waitFor({ state: 'detached' });
     const held = ((await api('GET', `/api/pursuances/${pursuanceId}/members`)).body as { onion: string; roles: string[] }[]).find(
       (m) => m.onion === member.onion,
@@ -273,6 +281,7 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     expect(await dry.getByTestId('dry-member').textContent()).toContain('mo');
     await screenshot(page, '09-rules-dry-run');
     await page.getByRole('button', { name: 'Sign and publish' }).click();
+    await page.getByRole('dialog', { name: 'Sign and publish the new rules?' }).getByRole('button', { name: 'Publish the new rules' }).click();
     await page.getByRole('button', { name: 'Propose a change…' }).waitFor();
     expect((await api('GET', `/api/pursuances/${pursuanceId}`)).body).toMatchObject({ rulesRevision: 1 });
     await page.getByText('may move the group to another relay').nth(1).waitFor();
@@ -283,6 +292,7 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     const row = page.locator(`tr[data-role="${low.id}"]`);
     await expect.poll(() => row.getByTestId('epoch').textContent()).toMatch(/^\s*0/);
     await row.getByRole('button', { name: `Rotate the key of ${low.title}` }).click();
+    await row.getByRole('dialog').getByRole('button', { name: 'Rotate the key', exact: true }).click();
     await expect.poll(() => row.getByTestId('epoch').textContent()).toMatch(/^\s*1/);
     await tab('Members & roles').click();
     const memberRow = page.locator(`tr[data-member="${member.onion}"]`);

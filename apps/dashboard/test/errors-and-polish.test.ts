@@ -94,6 +94,8 @@ describe('errors beside their control', () => {
     await flushPromises();
     await w.find(`tr[data-member="${MEMBER}"] button.chip-x`).trigger('click');
     await flushPromises();
+    await w.find('[data-testid="confirm-take-role"] button[data-confirm]').trigger('click');
+    await flushPromises();
     const notices = w.findAll('[data-testid="error"]');
     expect(notices).toHaveLength(1);
     // In the row of the member concerned, not at the top of the page.
@@ -125,6 +127,8 @@ describe('errors beside their control', () => {
     const w = mountWith(KeysView, ctx, { store });
     await flushPromises();
     await w.find('tr[data-role="organizer"] button').trigger('click');
+    await flushPromises();
+    await w.find('[data-testid="confirm-rotate"] button[data-confirm]').trigger('click');
     await flushPromises();
     const notice = w.find('tr[data-role="organizer"] [data-testid="error"]');
     expect(notice.exists()).toBe(true);

@@ -1,4 +1,5 @@
 import type {
+  CreatedPursuance,
   EventRef,
   FeedItem,
   IngestReport,
@@ -6,11 +7,15 @@ import type {
   NetworkView,
   NewTaskInput,
   OwnRejection,
+  ProfileModel,
+  ProfileUpdate,
   PursuanceSummary,
   Rejection,
+  RelayModel,
   RoleModel,
   Rules,
   RulesTemplate,
+  SuccessionModel,
   SyncStatus,
   TaskChange,
   TaskModel,
@@ -131,8 +136,18 @@ export class ApiClient {
   public node = () => this.request<{ onion: string }>('GET', '/api/node');
   public templates = () => this.request<RulesTemplate[]>('GET', '/api/templates');
   public pursuances = () => this.request<PursuanceSummary[]>('GET', '/api/pursuances');
-  public createPursuance = (body: { name: string; description?: string; template?: string; rules?: Rules }) =>
-    this.request<PursuanceSummary>('POST', '/api/pursuances', body);
+  /** With `relay` (a bundle) the new pursuance is attached in the same request; `attachError` says why it was not. */
+  public createPursuance = (body: { name: string; description?: string; template?: string; rules?: Rules; relay?: string }) =>
+    this.request<CreatedPursuance>('POST', '/api/pursuances', body);
+  public profile = () => this.request<ProfileModel>('GET', '/api/profile');
+  public setProfileName = (name: string) => this.request<ProfileUpdate>('PUT', '/api/profile', { name });
+  /** The relays this node has used, to offer when a pursuance is created. */
+  public relays = () => this.request<RelayModel[]>('GET', '/api/relays');
+  public succession = (id: string) => this.request<SuccessionModel>('GET', this.#p(id, '/succession'));
+  public nominate = (id: string, candidate: string) => this.request<EventRef>('POST', this.#p(id, '/succession/nominations'), { candidate });
+  public endorse = (id: string, eventId: string) =>
+    this.request<EventRef>('POST', this.#p(id, `/succession/nominations/${encodeURIComponent(eventId)}/endorse`));
+  public claim = (id: string, eventId: string) => this.request<EventRef>('POST', this.#p(id, `/succession/nominations/${encodeURIComponent(eventId)}/claim`));
   public pursuance = (id: string) => this.request<PursuanceSummary>('GET', this.#p(id));
   public members = (id: string) => this.request<MemberModel[]>('GET', this.#p(id, '/members'));
   public addMember = (id: string, body: { onion: string; name?: string; roles: string[] }) => this.request<EventRef>('POST', this.#p(id, '/members'), body);

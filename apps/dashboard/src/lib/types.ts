@@ -217,3 +217,71 @@ export interface NetworkView {
   readonly kind: 'loopback' | 'tor';
   readonly status: NetworkStatus | null;
 }
+
+/** GET/PUT /api/profile (apps/node/src/domain/profile.ts): who this node is to the others. */
+export interface ProfileModel {
+  readonly onion: string;
+  /** Null while no display name is set. */
+  readonly name: string | null;
+}
+
+/** What happened in one pursuance when the node's name changed. */
+export type RenameOutcome =
+  | { readonly pursuanceId: string; readonly status: 'renamed'; readonly eventId: string }
+  | { readonly pursuanceId: string; readonly status: 'refused'; readonly code: string; readonly message: string };
+
+export interface ProfileUpdate extends ProfileModel {
+  readonly pursuances: readonly RenameOutcome[];
+}
+
+/** GET /api/relays (apps/node/src/sync/sync.service.ts): a relay this node has pinned. */
+export interface RelayModel {
+  readonly boardOnion: string;
+  /** The key bundle pinned on first use: what `relay` on POST /api/pursuances takes. */
+  readonly bundle: string;
+  readonly pursuances: readonly { readonly id: string; readonly name: string }[];
+  readonly synced: boolean;
+  readonly lastSyncAt: number | null;
+  readonly lastDown: { readonly at: number; readonly code: string | null } | null;
+}
+
+/** POST /api/pursuances answers the summary, and why attaching to the relay failed (the pursuance exists anyway). */
+export interface CreatedPursuance extends PursuanceSummary {
+  readonly attachError: { readonly code: string; readonly message: string } | null;
+}
+
+/** Why this member may not take a succession step now (the fold's own code and reason). */
+export interface Refusal {
+  readonly code: string;
+  readonly reason: string;
+}
+
+export interface PersonRef {
+  readonly onion: string;
+  readonly name: string | null;
+}
+
+/** An open founder nomination (apps/node/src/domain/succession.ts). */
+export interface NominationModel {
+  readonly id: string;
+  readonly candidate: string;
+  readonly candidateName: string | null;
+  readonly nominatedBy: string;
+  readonly nominatedByName: string | null;
+  readonly nominatedAt: number;
+  readonly endorsers: readonly PersonRef[];
+  readonly endorsements: number;
+  readonly needed: number;
+  readonly claimableFrom: number | null;
+  readonly endorse: { readonly allowed: boolean; readonly refusal: Refusal | null };
+  readonly claim: { readonly allowed: boolean; readonly refusal: Refusal | null };
+}
+
+/** GET /api/pursuances/:id/succession. */
+export interface SuccessionModel {
+  readonly quorum: number;
+  readonly inactivityDays: number | null;
+  readonly amFounder: boolean;
+  readonly nominees: readonly PersonRef[];
+  readonly nominations: readonly NominationModel[];
+}
