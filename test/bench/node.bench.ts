@@ -30,7 +30,7 @@ async function latency(): Promise<[string, string][]> {
   const { a, b, id } = pair;
   try {
     const task = await pair.call<{ id: string }>(a, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'latency' });
-    await untilChange(b, () => b.registry.get(id).log.stateHash() === a.registry.get(id).log.stateHash(), 'B to hold the task', 60_000);
+    await untilChange([b, a], () => b.registry.get(id).log.stateHash() === a.registry.get(id).log.stateHash(), 'B to hold the task', 60_000);
 
     // When each event lands in B's projection (onChange fires after B's store append and fold).
     const arrived = new Map<string, number>();

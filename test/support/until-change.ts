@@ -4,10 +4,13 @@ export interface ChangeSource {
 }
 
 /**
- * Resolve once `predicate` holds, re-checking after every change the node takes in (no polling,
- * no sleeps); reject after `timeoutMs` naming `what`. A throwing predicate counts as "not yet".
+ * Resolve once `predicate` holds, re-checking after every change the node (or any of the nodes)
+ * takes in (no polling, no sleeps); reject after `timeoutMs` naming `what`. A throwing predicate
+ * counts as "not yet". A predicate comparing two nodes must be given both: the last change that
+ * makes it true may happen on either (e.g. a joiner's own rename reaching the founder).
  */
-export function untilChange(node: ChangeSource, predicate: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+export function untilChange(nodes: ChangeSource | readonly ChangeSource[], predicate: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const sources: readonly ChangeSource[] = Array.isArray(nodes) ? nodes : [nodes as ChangeSource];
   return new Promise((resolve, reject) => {
     const check = (): boolean => {
       try {
@@ -21,12 +24,17 @@ export function untilChange(node: ChangeSource, predicate: () => boolean, what: 
       off();
       reject(new Error(`timed out waiting for ${what}`));
     }, timeoutMs);
-    const off = node.registry.onChange(() => {
-      if (check()) {
-        clearTimeout(timer);
-        off();
-        resolve();
-      }
-    });
+    const offs = sources.map((source) =>
+      source.registry.onChange(() => {
+        if (check()) {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      }),
+    );
+    const off = (): void => {
+      for (const o of offs) o();
+    };
   });
 }

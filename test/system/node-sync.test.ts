@@ -61,8 +61,8 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
       expect(accepted.body).toEqual({ pursuanceId });
     }
     const hash = () => founder.registry.get(pursuanceId).log.stateHash();
-    await untilChange(alice, () => alice.registry.get(pursuanceId).log.stateHash() === hash(), 'alice to catch up');
-    await untilChange(bob, () => bob.registry.get(pursuanceId).log.stateHash() === hash(), 'bob to catch up');
+    await untilChange([alice, founder], () => alice.registry.get(pursuanceId).log.stateHash() === hash(), 'alice to catch up');
+    await untilChange([bob, founder], () => bob.registry.get(pursuanceId).log.stateHash() === hash(), 'bob to catch up');
     const status = (await api(alice, 'GET', `/api/pursuances/${pursuanceId}/sync`)).body as { relaySynced: boolean; gaps: string[] };
     expect(status.gaps).toEqual([]);
   });
@@ -90,7 +90,11 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
 
     // Alice acts; the founder receives it through the relay.
     await api(alice, 'POST', `/api/pursuances/${pursuanceId}/tasks/${open.id}/changes`, { op: 'comment', body: 'printing now' });
-    await untilChange(founder, () => founder.registry.get(pursuanceId).log.stateHash() === alice.registry.get(pursuanceId).log.stateHash(), 'alice’s comment');
+    await untilChange(
+      [founder, alice],
+      () => founder.registry.get(pursuanceId).log.stateHash() === alice.registry.get(pursuanceId).log.stateHash(),
+      'alice’s comment',
+    );
     const detail = (await api(founder, 'GET', `/api/pursuances/${pursuanceId}/tasks/${open.id}`)).body as { comments: { body: string }[] };
     expect(detail.comments.map((c) => c.body)).toEqual(['printing now']);
   });
@@ -192,7 +196,11 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
             .tasks.has(last.id as EventId),
         'bob’s task on relay 2',
       );
-      await untilChange(bob, () => bob.registry.get(pursuanceId).log.stateHash() === founder.registry.get(pursuanceId).log.stateHash(), 'equal state');
+      await untilChange(
+        [bob, founder],
+        () => bob.registry.get(pursuanceId).log.stateHash() === founder.registry.get(pursuanceId).log.stateHash(),
+        'equal state',
+      );
       expect(founder.registry.get(pursuanceId).log.state().relay.bundle).toBe(bundle2);
     } finally {
       await relay2.stop();

@@ -96,7 +96,7 @@ describe('the node’s name', () => {
     const { invite } = (await ok(fran, 'GET', `/api/pursuances/${pursuanceId}/invite`)) as { invite: string };
     await ok(bea, 'POST', '/api/invites/accept', { invite });
     await untilChange(fran, () => nameIn(fran, pursuanceId, bea.identity.onion) === 'Bea', "Bea's rename to reach Fran");
-    await untilChange(bea, () => bea.registry.get(pursuanceId).log.stateHash() === fran.registry.get(pursuanceId).log.stateHash(), 'Bea to agree');
+    await untilChange([bea, fran], () => bea.registry.get(pursuanceId).log.stateHash() === fran.registry.get(pursuanceId).log.stateHash(), 'Bea to agree');
     expect(nameIn(bea, pursuanceId, fran.identity.onion)).toBe('Fran');
     expect(renamesBy(bea, pursuanceId, bea.identity.onion)).toHaveLength(1);
     const members = (await ok(fran, 'GET', `/api/pursuances/${pursuanceId}/members`)) as Member[];
