@@ -51,7 +51,7 @@ export const MODULES = {
   // The member view's incremental cache: a wrong "nothing changed" would show members stale or
   // unreadable content. Judged by the tests that compare it with the full rebuild.
   view: {
-    mutate: ['packages/pursuance/src/view.ts:141-197'],
+    mutate: ['packages/pursuance/src/view.ts:172-226'],
     tests: ['packages/pursuance/test/view-cache.test.ts', 'packages/pursuance/test/properties.test.ts'],
   },
   node: {

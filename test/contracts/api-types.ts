@@ -32,6 +32,7 @@ export const contract: {
   task: Reads<TaskModel, Dash.TaskModel>;
   comment: Reads<TaskModel['comments'][number], Dash.CommentView>;
   history: Reads<TaskModel['history'][number], Dash.HistoryEntry>;
+  historyChange: Reads<NonNullable<TaskModel['history'][number]['change']>, Dash.HistoryChange>;
   feed: Reads<FeedItem, Dash.FeedItem>;
   rejection: Reads<Rejection, Dash.Rejection>;
   ingest: Reads<IngestReport, Dash.IngestReport>;
@@ -51,6 +52,7 @@ export const contract: {
   task: true,
   comment: true,
   history: true,
+  historyChange: true,
   feed: true,
   rejection: true,
   ingest: true,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, parseOnionName } from '@pursuance/crypto';
 import { ApplicationChain, AuthApp, LoopbackACN, TapirService } from '@pursuance/tapir';
+import { http } from '../../apps/node/test/support/http.js';
 import { runCli, spawnCli, type Spawned } from '../support/processes.js';
 
 let dir: string;
@@ -96,5 +97,36 @@ describe('the pursuance CLI as separate processes on one loopback network', () =
     expect(second.stdout).not.toContain('first run');
     expect(line('alice', second.stdout)?.[1]).toBe(alice?.[1]);
     expect(second.stdout).toContain(`relay bundle ${bundle}\n`);
+    expect(await readFile(join(dir, 'demo', 'pursuance-id.txt'), 'utf8')).toBe(`${id}\n`);
+  });
+
+  it('a rerun reports the demo’s own pursuance, not another one the founder made since', { timeout: 180_000 }, async () => {
+    // The previous test left a demo data dir; its first run recorded the sample's id.
+    const id = (await readFile(join(dir, 'demo', 'pursuance-id.txt'), 'utf8')).trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const running = spawnCli(['demo', '--data-dir', join(dir, 'demo')], env);
+    try {
+      await running.waitForLine(/^demo network running; press Ctrl-C to stop$/m);
+      const [, port, token] = /^founder +http:\/\/127\.0\.0\.1:(\d+)\/ +token ([A-Za-z0-9_-]{43})/m.exec(running.stdout())!;
+      // Several others (the node lists pursuances in no meaningful order, so with one the old
+      // "first listed" answer would often be right by chance), one even named like the sample.
+      const others: string[] = [];
+      for (const name of ['Second cell', 'Demo cell', 'Third cell', 'Fourth cell']) {
+        const created = await http(Number(port), 'POST', '/api/pursuances', { token: token!, body: { name, template: 'activist-cell' } });
+        expect(created.status).toBe(201);
+        others.push((created.body as { id: string }).id);
+      }
+      const listed = await http(Number(port), 'GET', '/api/pursuances', { token: token! });
+      expect((listed.body as { id: string }[]).map((p) => p.id).sort()).toEqual([id, ...others].sort());
+    } finally {
+      expect(await running.stop('SIGINT')).toBe(0);
+    }
+    const rerun = await runCli(['demo', '--data-dir', join(dir, 'demo'), '--once'], env);
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout).not.toContain('first run');
+    expect(/^pursuance ([0-9a-f]{64})$/m.exec(rerun.stdout)?.[1]).toBe(id);
+    // The per-node task counts are the sample's too (the others have no tasks).
+    expect(rerun.stdout).toMatch(/^founder .*; reads 4 of 4 tasks\)$/m);
+    expect(rerun.stdout).toMatch(/^alice .*; reads 3 of 4 tasks\)$/m);
   });
 });

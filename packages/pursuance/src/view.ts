@@ -22,11 +22,42 @@ export interface CommentView {
   readonly body: string;
 }
 
+/** Who was assigned or unassigned by one change. */
+export interface AssigneeChange {
+  readonly members: OnionName[];
+  readonly roles: RoleId[];
+}
+
+/**
+ * What one task event changed, old → new, as this reader sees it. Only parts that changed are
+ * present; a `from` is missing when this reader could not read the earlier value (a since-join
+ * reader, or content sealed under a key it lacks). Set only when the event's content is readable
+ * to this reader (a move is public, so always): a reader without the key learns nothing from it.
+ */
+export interface HistoryChange {
+  /** task.status / task.close / task.reopen: the status it left and the one it took. */
+  status?: { from?: string; to: string };
+  /** task.close / task.reopen: the note given with it. */
+  note?: string;
+  title?: { from?: string; to: string };
+  /** The description's length before and after (the text itself is on the task). */
+  body?: { fromLength?: number; toLength: number };
+  labels?: { added: string[]; removed: string[] };
+  due?: { from?: number | null; to: number | null };
+  assigned?: AssigneeChange;
+  unassigned?: AssigneeChange;
+  /** task.move: the parent task before and after (null: top level). */
+  parent?: { from: EventId | null; to: EventId | null };
+  /** Why the workflow refused this change (it changed nothing, or fell back as described). */
+  refused?: string;
+}
+
 export interface HistoryEntry {
   readonly id: EventId;
   readonly kind: string;
   readonly author: OnionName;
   readonly time: number;
+  change?: HistoryChange;
 }
 
 export interface TaskView {
@@ -225,7 +256,11 @@ function viewEvent(ctx: ViewContext, e: SignedEvent): void {
   if (kind === 'task.move') {
     const b = e.header.body as EventBody<'task.move'>;
     const t = tasks.get(toHex(b.task) as EventId);
-    if (t) t.parent = b.parent ? (toHex(b.parent) as EventId) : null;
+    if (!t) return;
+    const to = b.parent ? (toHex(b.parent) as EventId) : null;
+    // The move and both parents are public (the tree is), so every reader's history shows it.
+    t.history.push({ id: e.id, kind, author: e.author, time: e.header.time, change: { parent: { from: t.parent, to } } });
+    t.parent = to;
     return;
   }
   if (!kind.startsWith('task.')) return;
@@ -249,7 +284,8 @@ function viewEvent(ctx: ViewContext, e: SignedEvent): void {
     tasks.set(e.id, task);
   }
   if (!task) return;
-  task.history.push({ id: e.id, kind, author: e.author, time: e.header.time });
+  const entry: HistoryEntry = { id: e.id, kind, author: e.author, time: e.header.time };
+  task.history.push(entry);
   if (kind === 'task.close') task.closed = true;
   if (kind === 'task.reopen') task.closed = false;
   let content: CanonicalValue;
@@ -278,8 +314,63 @@ function viewEvent(ctx: ViewContext, e: SignedEvent): void {
     });
     return;
   }
+  const before = snapshot(task);
   const problem = applyContent(task, kind as TaskContentKind, parsed.data, e, ctx.rules);
   if (problem) contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_STATE, reason: problem });
+  // Creation and comments are their own record (the task, the comment): no old → new to tell.
+  if (kind !== 'task.create' && kind !== 'task.comment') entry.change = changeOf(before, task, parsed.data as ChangeData, problem);
+}
+
+/** The parts of sealed content `changeOf` reads beyond the task itself. */
+type ChangeData = { readonly note?: unknown; readonly remove?: unknown };
+
+type Snapshot = Pick<TaskView, 'title' | 'body' | 'status' | 'assignees' | 'labels' | 'due'>;
+
+function snapshot(t: TaskView): Snapshot {
+  return {
+    title: t.title,
+    body: t.body,
+    status: t.status,
+    assignees: t.assignees && { members: [...t.assignees.members], roles: [...t.assignees.roles] },
+    labels: t.labels && [...t.labels],
+    due: t.due,
+  };
+}
+
+/** The difference one readable event made to the task: each field that changed, old → new. */
+function changeOf(before: Snapshot, after: TaskView, data: ChangeData, problem: string | null): HistoryChange {
+  const change: HistoryChange = {};
+  const known = <T>(v: T | undefined): { from?: T } => (v === undefined ? {} : { from: v });
+  if (after.status !== undefined && after.status !== before.status) change.status = { ...known(before.status), to: after.status };
+  if (typeof data.note === 'string' && data.note !== '') change.note = data.note;
+  if (after.title !== undefined && after.title !== before.title) change.title = { ...known(before.title), to: after.title };
+  if (after.body !== undefined && after.body !== before.body) {
+    change.body = { ...(before.body === undefined ? {} : { fromLength: before.body.length }), toLength: after.body.length };
+  }
+  if (after.labels !== undefined) {
+    const was = new Set(before.labels ?? []);
+    const now = new Set(after.labels);
+    const added = after.labels.filter((l) => !was.has(l));
+    const removed = (before.labels ?? []).filter((l) => !now.has(l));
+    if (added.length || removed.length) change.labels = { added, removed };
+  }
+  if (after.due !== undefined && after.due !== before.due) change.due = { ...known(before.due), to: after.due };
+  if (after.assignees) {
+    const was = before.assignees ?? { members: [], roles: [] };
+    const now = after.assignees;
+    const diff = <T>(a: readonly T[], b: readonly T[]) => a.filter((x) => !b.includes(x));
+    const assigned = { members: diff(now.members, was.members), roles: diff(now.roles, was.roles) };
+    // Not knowing who was assigned before (a since-join reader), the event's own removals are the answer.
+    const removed = data.remove as { members: Uint8Array[]; roles: RoleId[] } | undefined;
+    const unassigned =
+      before.assignees === undefined && removed
+        ? { members: removed.members.map((k) => onionFromPublicKey(k)), roles: [...removed.roles] }
+        : { members: diff(was.members, now.members), roles: diff(was.roles, now.roles) };
+    if (assigned.members.length || assigned.roles.length) change.assigned = assigned;
+    if (unassigned.members.length || unassigned.roles.length) change.unassigned = unassigned;
+  }
+  if (problem) change.refused = problem;
+  return change;
 }
 
 function applyContent(task: TaskView, kind: TaskContentKind, data: unknown, e: SignedEvent, rules: Rules): string | null {

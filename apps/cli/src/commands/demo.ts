@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +87,26 @@ const RELAY_COMPLAINT = 'pursuance-relay: ';
 
 /** In the demo's data dir: the relay's key bundle, as printed on the `relay bundle` line. */
 const RELAY_BUNDLE_FILE = 'relay-bundle.txt';
+/** The id of the sample pursuance the first run made: the one later runs report on. */
+const PURSUANCE_ID_FILE = 'pursuance-id.txt';
+
+/**
+ * The demo's own sample pursuance on a later run. The founder may have made others in the
+ * dashboard since, and the node lists them in no meaningful order, so the first run records
+ * the id. A data dir from before that record: the oldest "Demo cell" the founder has (then
+ * recorded). Undefined when the sample is gone: the caller seeds a new one.
+ */
+async function demoPursuance(root: string, founder: RunningNode): Promise<string | undefined> {
+  const file = join(root, PURSUANCE_ID_FILE);
+  const recorded = existsSync(file) ? (await readFile(file, 'utf8')).trim() : '';
+  if (recorded && founder.registry.has(recorded)) return recorded;
+  const sample = founder.registry
+    .list()
+    .filter((e) => e.log.state().name === 'Demo cell')
+    .sort((a, b) => a.log.genesis.header.time - b.log.genesis.header.time || (a.id < b.id ? -1 : 1))[0];
+  if (sample) await writeFile(file, `${sample.id}\n`, { mode: 0o600 });
+  return sample?.id;
+}
 
 interface RelayEnd {
   readonly exitCode: number;
@@ -207,10 +227,11 @@ export function demoCommand(): Command {
           const notice = portNotice(node.portOutcome, node.port);
           if (notice) process.stderr.write(`${member.name}: ${notice}\n`);
         }
-        let id = signals.requested() ? undefined : nodes[0]!.registry.list()[0]?.id;
+        let id = signals.requested() ? undefined : await demoPursuance(root, nodes[0]!);
         if (id === undefined && !signals.requested()) {
           process.stdout.write('first run: creating the sample pursuance "Demo cell"…\n');
           id = await seed(nodes, relay.bundle);
+          await writeFile(join(root, PURSUANCE_ID_FILE), `${id}\n`, { mode: 0o600 });
         }
         if (id !== undefined && !signals.requested()) {
           for (const [i, member] of MEMBERS.entries()) {

@@ -1,3 +1,5 @@
+import type { AssigneeChange, HistoryChange } from './types.js';
+
 /** Small display helpers. */
 export function shortOnion(onion: string): string {
   return onion.length > 16 ? `${onion.slice(0, 8)}…${onion.slice(-4)}` : onion;
@@ -90,4 +92,91 @@ export function lengthNote(length: number, max: number): { readonly show: boolea
         ? `${count(-left, 'character', 'characters')} over the limit of ${max.toLocaleString('en')}`
         : `${count(left, 'character', 'characters')} left of ${max.toLocaleString('en')}`,
   };
+}
+
+/** How the history names things: status titles, people, roles, tasks and dates as the view shows them. */
+export interface HistoryWords {
+  status(id: string): string;
+  person(onion: string): string;
+  role(id: string): string;
+  /** A task's title, or how to speak of it when it cannot be read. */
+  task(id: string): string;
+  date(ms: number): string;
+}
+
+/** A list in words: "a", "a and b", "a, b and c". */
+function listed(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`;
+}
+
+function assignees(side: AssigneeChange, w: HistoryWords): string {
+  return listed([...side.members.map((m) => w.person(m)), ...side.roles.map((r) => `role ${w.role(r)}`)]);
+}
+
+const quoted = (s: string) => `“${s}”`;
+
+function editWords(c: HistoryChange, w: HistoryWords): string[] {
+  const parts: string[] = [];
+  if (c.title)
+    parts.push(c.title.from === undefined ? `set the title to ${quoted(c.title.to)}` : `renamed it from ${quoted(c.title.from)} to ${quoted(c.title.to)}`);
+  if (c.body) {
+    const { fromLength, toLength } = c.body;
+    if (toLength === 0) parts.push('removed the description');
+    else if (!fromLength) parts.push(`wrote a description (${count(toLength, 'character', 'characters')})`);
+    else parts.push(`changed the description (${fromLength.toLocaleString('en')} → ${count(toLength, 'character', 'characters')})`);
+  }
+  if (c.labels?.added.length) parts.push(`added the ${c.labels.added.length === 1 ? 'label' : 'labels'} ${listed(c.labels.added)}`);
+  if (c.labels?.removed.length) parts.push(`removed the ${c.labels.removed.length === 1 ? 'label' : 'labels'} ${listed(c.labels.removed)}`);
+  if (c.due) {
+    const { from, to } = c.due;
+    if (to === null) parts.push(from ? `removed the due date (was ${w.date(from)})` : 'removed the due date');
+    else parts.push(from ? `moved the due date from ${w.date(from)} to ${w.date(to)}` : `set the due date to ${w.date(to)}`);
+  }
+  return parts;
+}
+
+function where(parent: string | null, w: HistoryWords): string {
+  return parent === null ? 'the top level' : `under ${quoted(w.task(parent))}`;
+}
+
+/**
+ * One task history entry in words, old → new where the node could read the change: "moved it
+ * from Open to In progress", "renamed it from “A” to “B”", "assigned mo; unassigned role
+ * Organizer". Without a change (a sealed event, a comment, the creation) it says only what kind
+ * of change it was.
+ */
+export function describeHistory(entry: { readonly kind: string; readonly change?: HistoryChange }, w: HistoryWords): string {
+  const c = entry.change;
+  if (!c) return describeKind(entry.kind);
+  const parts: string[] = [];
+  const note = c.note ? ` — ${quoted(c.note)}` : '';
+  switch (entry.kind) {
+    case 'task.status':
+      if (c.status)
+        parts.push(
+          c.status.from === undefined ? `moved it to ${w.status(c.status.to)}` : `moved it from ${w.status(c.status.from)} to ${w.status(c.status.to)}`,
+        );
+      break;
+    case 'task.close':
+      parts.push(`closed it${c.status ? ` as ${w.status(c.status.to)}` : ''}${note}`);
+      break;
+    case 'task.reopen':
+      parts.push(`reopened it${c.status ? ` in ${w.status(c.status.to)}` : ''}${note}`);
+      break;
+    case 'task.edit':
+      parts.push(...editWords(c, w));
+      break;
+    case 'task.assign':
+      if (c.assigned) parts.push(`assigned ${assignees(c.assigned, w)}`);
+      if (c.unassigned) parts.push(`unassigned ${assignees(c.unassigned, w)}`);
+      break;
+    case 'task.move':
+      if (c.parent)
+        parts.push(
+          c.parent.from === c.parent.to ? `moved it within ${where(c.parent.to, w)}` : `moved it from ${where(c.parent.from, w)} to ${where(c.parent.to, w)}`,
+        );
+      break;
+  }
+  if (c.refused) parts.push(`${parts.length ? 'partly refused' : `${describeKind(entry.kind)}: refused`} by the workflow (${c.refused})`);
+  return parts.length ? parts.join('; ') : `${describeKind(entry.kind)} (nothing changed)`;
 }

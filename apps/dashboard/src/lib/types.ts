@@ -60,12 +60,37 @@ export interface CommentView {
   readonly body: string;
 }
 
+/** Who one task change assigned or unassigned. */
+export interface AssigneeChange {
+  readonly members: readonly string[];
+  readonly roles: readonly string[];
+}
+
+/**
+ * What one task event changed, old → new (only the parts that changed). Sent only where the
+ * node could read the event's content; a missing `from` means this node could not read the
+ * earlier value.
+ */
+export interface HistoryChange {
+  readonly status?: { readonly from?: string; readonly to: string };
+  readonly note?: string;
+  readonly title?: { readonly from?: string; readonly to: string };
+  readonly body?: { readonly fromLength?: number; readonly toLength: number };
+  readonly labels?: { readonly added: readonly string[]; readonly removed: readonly string[] };
+  readonly due?: { readonly from?: number | null; readonly to: number | null };
+  readonly assigned?: AssigneeChange;
+  readonly unassigned?: AssigneeChange;
+  readonly parent?: { readonly from: string | null; readonly to: string | null };
+  readonly refused?: string;
+}
+
 export interface HistoryEntry {
   readonly id: string;
   readonly kind: string;
   readonly author: string;
   readonly authorName: string | null;
   readonly time: number;
+  readonly change?: HistoryChange;
 }
 
 export interface Assignees {

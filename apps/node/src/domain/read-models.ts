@@ -55,7 +55,11 @@ export interface RoleModel {
   readonly iHoldKey: boolean;
 }
 
-/** A comment or history entry as the API lists it: the author's display name beside the onion. */
+/**
+ * A comment or history entry as the API lists it: the author's display name beside the onion.
+ * A history entry carries the member view's `change` (old → new values) as it is: present only
+ * where this node could read the event's content, so the API tells no more than the keys do.
+ */
 export type CommentModel = TaskView['comments'][number] & { readonly authorName: string | null };
 export type HistoryModel = TaskView['history'][number] & { readonly authorName: string | null };
 
