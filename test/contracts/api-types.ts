@@ -15,6 +15,7 @@ import type { NetworkView } from '../../apps/node/src/network/network-status.js'
 import type { RelayModel, SyncStatus } from '../../apps/node/src/sync/sync.service.js';
 import type { ProfileModel, ProfileUpdate } from '../../apps/node/src/domain/profile.js';
 import type { NominationModel, SuccessionModel } from '../../apps/node/src/domain/succession.js';
+import type { SafetyModel } from '../../apps/node/src/domain/safety.js';
 import type { AcnStatus } from '../../packages/tapir/src/index.js';
 import type { Rejection } from '../../packages/pursuance/src/index.js';
 
@@ -45,6 +46,7 @@ export const contract: {
   relay: Reads<RelayModel, Dash.RelayModel>;
   succession: Reads<SuccessionModel, Dash.SuccessionModel>;
   nomination: Reads<NominationModel, Dash.NominationModel>;
+  safety: Reads<SafetyModel, Dash.SafetyModel>;
 } = {
   summary: true,
   member: true,
@@ -65,4 +67,5 @@ export const contract: {
   relay: true,
   succession: true,
   nomination: true,
+  safety: true,
 };

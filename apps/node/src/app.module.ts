@@ -5,11 +5,13 @@ import { CommandHandlers } from './commands/handlers.js';
 import { FollowProfileName } from './commands/profile.events.js';
 import { PROFILE, ProfileService, type ProfileSource } from './domain/profile.js';
 import { PursuanceRegistry } from './domain/registry.js';
+import { type ContactNames, SafetyService } from './domain/safety.js';
 import type { RulesTemplate } from './domain/templates.js';
 import { PursuanceChangedEvent } from './events.js';
 import { HttpBinding } from './http/binding.js';
 import { ErrorFilter } from './http/error.filter.js';
 import { OPENAPI_DOCUMENT, OpenApiController } from './http/openapi.controller.js';
+import { ContactsController } from './http/contacts.controller.js';
 import { ProfileController } from './http/profile.controller.js';
 import { PursuancesController, TEMPLATES } from './http/pursuances.controller.js';
 import { SecurityGuard } from './http/security.guard.js';
@@ -19,6 +21,7 @@ import { QueryHandlers } from './queries/queries.js';
 import { NETWORK, NetworkController, NetworkStatusPublisher, type NetworkSource } from './network/network-status.js';
 import { SyncHealthPublisher, SyncOnPursuanceChanged } from './sync/sync.events.js';
 import { SyncCommandHandlers } from './sync/sync.handlers.js';
+import type { EventStore } from './store/event-store.js';
 import { SyncService } from './sync/sync.service.js';
 
 /** Everything the module needs that is created before Nest starts (store, unlocked identity…). */
@@ -31,6 +34,10 @@ export interface NodeRuntime {
   readonly network: NetworkSource;
   /** The node's display name (the Cwtch peer's). */
   readonly profile: ProfileSource;
+  /** Where the safety-number checks are kept (the node's sealed store). */
+  readonly store: EventStore;
+  /** Names from the Cwtch contact book (the peer), for contacts in no pursuance. */
+  readonly contacts: ContactNames;
 }
 
 /**
@@ -78,16 +85,18 @@ class CoreModule {
       useFactory: (registry: PursuanceRegistry, profile: ProfileSource) => new ProfileService(registry, profile),
       inject: [PursuanceRegistry, PROFILE],
     };
+    const safetyService = { provide: SafetyService, useValue: new SafetyService(runtime.registry, runtime.store, runtime.contacts) };
     return {
       module: CoreModule,
       providers: [
         ...values,
         profileService,
+        safetyService,
         RegistryChangePublisher,
         { provide: APP_GUARD, useClass: SecurityGuard },
         { provide: APP_FILTER, useClass: ErrorFilter },
       ],
-      exports: [...values.map((v) => v.provide), ProfileService],
+      exports: [...values.map((v) => v.provide), ProfileService, SafetyService],
     };
   }
 }
@@ -97,7 +106,7 @@ class CoreModule {
  * pursuance), and the API document describing them.
  */
 @Module({
-  controllers: [PursuancesController, ProfileController, OpenApiController],
+  controllers: [PursuancesController, ProfileController, ContactsController, OpenApiController],
   providers: [...CommandHandlers, ...QueryHandlers, FollowProfileName],
 })
 class PursuancesModule {}

@@ -197,7 +197,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const templates = await loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR);
     const openapi = { document: {} as unknown };
     const nest = await NestFactory.create<NestExpressApplication>(
-      NodeModule.forRoot({ registry, binding, templates, openapi, sync, network: acn, profile: peer }),
+      NodeModule.forRoot({ registry, binding, templates, openapi, sync, network: acn, profile: peer, store, contacts: peer }),
       {
         logger: options.logger === undefined ? new Logger() : options.logger,
         abortOnError: false,

@@ -94,6 +94,7 @@ async function snapshot(): Promise<unknown> {
   }
   return {
     profile: { name: node.peer.displayName, api: (await call('GET', '/api/profile')).body },
+    safety: (await call('GET', `/api/contacts/${member.onion}/safety`)).body,
     pursuances: pursuances.sort((a, b) => (a.id < b.id ? -1 : 1)),
     groups: node.peer
       .groups()
@@ -217,6 +218,14 @@ const ROUTES: Record<string, () => RouteInput> = {
   'GET /api/pursuances/:id/sync': () => ({ params: { id: attached } }),
   'PUT /api/profile': () => ({ bodies: [{ name: 'Sam' }], schema: S.ProfileBody }),
   'GET /api/pursuances/:id/succession': () => ({ params: { id: attached } }),
+  'GET /api/contacts/:onion/safety': () => ({ params: { onion: member.onion } }),
+  // Well-formed, but not the number for this pair (that is 1 in 10^60): refused 409, nothing recorded.
+  'POST /api/contacts/:onion/safety/verify': () => ({
+    params: { onion: member.onion },
+    bodies: [{ safetyNumber: Array(12).fill('00000').join(' ') }],
+    schema: S.SafetyVerifyBody,
+  }),
+  'DELETE /api/contacts/:onion/safety/verify': () => ({ params: { onion: member.onion }, bodies: [undefined], schema: S.NoBody }),
   'POST /api/pursuances/:id/succession/nominations': () => ({ params: { id: attached }, bodies: [{ candidate: member.onion }], schema: S.NominateBody }),
   // A real event id that is no nomination: even well-formed, nothing here is endorsed or claimed.
   'POST /api/pursuances/:id/succession/nominations/:eventId/endorse': () => ({

@@ -172,6 +172,8 @@ async function node(identity: Identity) {
       network: { kind: 'loopback' },
       // No display name: these tests are about sync, and a nameless node signs no renames.
       profile: { displayName: '', setDisplayName: () => Promise.resolve() },
+      store,
+      contacts: { contact: () => undefined },
     }),
     { logger: errors, abortOnError: false },
   );

@@ -37,3 +37,4 @@ export { padToSize, unpad } from './padding.js';
 export { type CanonicalValue, canonicalDecode, canonicalEncode, strictDecode } from './canonical.js';
 export { Identity } from './identity.js';
 export { openFromIdentity, sealToIdentity } from './anonymous-box.js';
+export { SAFETY_NUMBER_PATTERN, safetyNumber } from './safety-number.js';

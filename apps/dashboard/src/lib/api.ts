@@ -15,6 +15,7 @@ import type {
   RoleModel,
   Rules,
   RulesTemplate,
+  SafetyModel,
   SuccessionModel,
   SyncStatus,
   TaskChange,
@@ -141,6 +142,11 @@ export class ApiClient {
     this.request<CreatedPursuance>('POST', '/api/pursuances', body);
   public profile = () => this.request<ProfileModel>('GET', '/api/profile');
   public setProfileName = (name: string) => this.request<ProfileUpdate>('PUT', '/api/profile', { name });
+  public safety = (onion: string) => this.request<SafetyModel>('GET', `/api/contacts/${encodeURIComponent(onion)}/safety`);
+  /** The number as shown: the node refuses (409 SAFETY_NUMBER_MISMATCH) one that is no longer current. */
+  public verifySafety = (onion: string, safetyNumber: string) =>
+    this.request<SafetyModel>('POST', `/api/contacts/${encodeURIComponent(onion)}/safety/verify`, { safetyNumber });
+  public unverifySafety = (onion: string) => this.request<SafetyModel>('DELETE', `/api/contacts/${encodeURIComponent(onion)}/safety/verify`);
   /** The relays this node has used, to offer when a pursuance is created. */
   public relays = () => this.request<RelayModel[]>('GET', '/api/relays');
   public succession = (id: string) => this.request<SuccessionModel>('GET', this.#p(id, '/succession'));

@@ -259,6 +259,17 @@ export interface ProfileUpdate extends ProfileModel {
   readonly pursuances: readonly RenameOutcome[];
 }
 
+/** GET /api/contacts/:onion/safety (apps/node/src/domain/safety.ts): the "compare this code in person" check. */
+export interface SafetyModel {
+  readonly onion: string;
+  /** A name they go by in one of your pursuances or your contacts, or null. */
+  readonly name: string | null;
+  /** 60 digits in 12 groups of 5 separated by spaces, the same on both sides. */
+  readonly safetyNumber: string;
+  /** When you confirmed the digits matched (ms since the epoch), or null. */
+  readonly verifiedAt: number | null;
+}
+
 /** GET /api/relays (apps/node/src/sync/sync.service.ts): a relay this node has pinned. */
 export interface RelayModel {
   readonly boardOnion: string;

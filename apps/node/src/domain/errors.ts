@@ -90,3 +90,14 @@ export class RelayKeysChangedError extends NodeError {
     );
   }
 }
+
+/**
+ * The safety number the user confirmed is not the one for this contact now (a screen left open
+ * across a key change, or a typo): nothing is recorded, so a stale comparison never counts.
+ */
+export class SafetyNumberMismatchError extends NodeError {
+  public readonly code = 'SAFETY_NUMBER_MISMATCH';
+  public constructor() {
+    super('This safety number is not the current one for this contact. Reopen the comparison and compare again.', { field: 'safetyNumber' });
+  }
+}

@@ -17,6 +17,7 @@ import {
   InvalidInviteError,
   InvalidRequestError,
   NodeError,
+  SafetyNumberMismatchError,
   NotAttachedError,
   PursuanceQuarantinedError,
   RelayKeysChangedError,
@@ -58,6 +59,7 @@ const NODE_STATUS: readonly (readonly [abstract new (...args: never[]) => NodeEr
   [NotAttachedError, 409],
   [RelayKeysChangedError, 409],
   [PursuanceQuarantinedError, 409],
+  [SafetyNumberMismatchError, 409],
 ];
 
 /** An action the author refused before signing, by its rejection code (exhaustive: a new code must be placed). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { decodeStrictBase64, isOnionName } from '@pursuance/crypto';
+import { SAFETY_NUMBER_PATTERN, decodeStrictBase64, isOnionName } from '@pursuance/crypto';
 import { RoleIdSchema, RulesSchema, displayNameProblem } from '@pursuance/pursuance';
 
 /**
@@ -51,6 +51,9 @@ export const TaskParams = z.strictObject({ id: Hex64, taskId: Hex64 });
 export type TaskParamsDto = z.output<typeof TaskParams>;
 export const NominationParams = z.strictObject({ id: Hex64, eventId: EventIdSchema });
 export type NominationParamsDto = z.output<typeof NominationParams>;
+
+export const ContactParams = z.strictObject({ onion: Onion });
+export type ContactParamsDto = z.output<typeof ContactParams>;
 
 /** Unknown query parameters are ignored: a GET may carry the token as one (see SecurityGuard). */
 export const FeedQueryString = z.object({ limit: z.coerce.number().int().min(1).max(5000).optional() });
@@ -146,3 +149,9 @@ export type AcceptInviteBodyDto = z.output<typeof AcceptInviteBody>;
 /** This node's display name (the profile's), carried into every pursuance it is a member of. */
 export const ProfileBody = z.strictObject({ name: DisplayName });
 export type ProfileBodyDto = z.output<typeof ProfileBody>;
+
+/** The safety number as it was shown: 12 groups of 5 digits, separated by single spaces. */
+export const SafetyVerifyBody = z.strictObject({
+  safetyNumber: z.string().max(100).regex(SAFETY_NUMBER_PATTERN, 'must be the 60-digit safety number in 12 groups of 5 digits'),
+});
+export type SafetyVerifyBodyDto = z.output<typeof SafetyVerifyBody>;

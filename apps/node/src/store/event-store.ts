@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { randomKey, type Identity } from '@pursuance/crypto';
+import { randomKey, type CanonicalValue, type Identity } from '@pursuance/crypto';
 import { nodeMigrations, openDurableSqlite } from '@pursuance/migrations';
 import type { Rejection, SignedEvent } from '@pursuance/pursuance';
 import { nodeEntities, type EventOrigin } from './entities.js';
@@ -60,12 +60,21 @@ const asNumber = (value: unknown, what: string): number => {
  * for the role keys this node creates, each at rest before an author may use it, marked used
  * in the same transaction as the first event stored after it was drawn.
  */
+/** A contact whose safety number the user compared (the number then, and when). */
+export interface SafetyVerification {
+  readonly safetyNumber: string;
+  readonly verifiedAt: number;
+}
+
+const SAFETY_ROW = 'safety-verified';
+
 export class EventStore {
   readonly #keys: StoreKeys;
   /** Unused secrets at rest, not yet handed out (in vault order). */
   readonly #pool: { seq: number; secret: Uint8Array }[] = [];
   /** Handed out, not yet marked used: the next append marks them, whether or not its events used them. */
   readonly #drawn = new Set<number>();
+  #safetyWrites: Promise<void> = Promise.resolve();
 
   private constructor(
     public readonly dataSource: DataSource,
@@ -327,6 +336,41 @@ export class EventStore {
   public async usedKeySecrets(): Promise<Uint8Array[]> {
     const rows = await this.dataSource.query<{ sealed: Buffer }[]>(`SELECT sealed FROM node_key_vault WHERE used = 1 ORDER BY seq`);
     return rows.map((row) => this.#openSecret(row.sealed));
+  }
+
+  /**
+   * Which contacts' safety numbers the user compared, and when: one sealed row for all of them
+   * (its clear name says only that the row exists; the padding bucket hides how many it holds).
+   */
+  public async safetyVerifications(): Promise<Map<string, SafetyVerification>> {
+    const [row] = await this.dataSource.query<{ value: Buffer }[]>(`SELECT value FROM node_store_meta WHERE name = ?`, [SAFETY_ROW]);
+    const out = new Map<string, SafetyVerification>();
+    if (!row) return out;
+    const entries = this.#keys.open(row.value, 'safety').contacts;
+    if (!Array.isArray(entries)) throw new StoreCorruptError('the safety-number row is not a list');
+    for (const e of entries) {
+      const { o, n, at } = (typeof e === 'object' && e !== null && !(e instanceof Uint8Array) && !Array.isArray(e) ? e : {}) as Record<string, CanonicalValue>;
+      if (typeof o !== 'string' || typeof n !== 'string' || typeof at !== 'number') throw new StoreCorruptError('a safety-number entry is malformed');
+      out.set(o, { safetyNumber: n, verifiedAt: at });
+    }
+    return out;
+  }
+
+  /** Record (or, with null, forget) that the safety number with `onion` was compared. */
+  public async setSafetyVerification(onion: string, v: SafetyVerification | null): Promise<void> {
+    // Read-modify-write of one row: chained so two requests cannot lose each other's change.
+    const run = this.#safetyWrites.then(async () => {
+      const all = await this.safetyVerifications();
+      if (v === null) all.delete(onion);
+      else all.set(onion, v);
+      const contacts = [...all].map(([o, e]) => ({ o, n: e.safetyNumber, at: e.verifiedAt }));
+      await this.dataSource.query(`INSERT INTO node_store_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, [
+        SAFETY_ROW,
+        this.#keys.seal({ t: 'safety', contacts }),
+      ]);
+    });
+    this.#safetyWrites = run.catch(() => undefined);
+    return run;
   }
 
   public async close(): Promise<void> {
