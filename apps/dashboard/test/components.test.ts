@@ -1,10 +1,10 @@
 // @vitest-environment happy-dom
-import { flushPromises, mount } from '@vue/test-utils';
-import { reactive, type Component } from 'vue';
+import { flushPromises } from '@vue/test-utils';
+import { reactive } from 'vue';
 import { createMemoryHistory, RouterView } from 'vue-router';
 import { afterEach, describe, expect, it } from 'vitest';
 import TokenGate from '../src/components/TokenGate.vue';
-import { APP, createAppContext, type AppContext } from '../src/lib/context.js';
+import { createAppContext } from '../src/lib/context.js';
 import { emptyFilters } from '../src/lib/filters.js';
 import type { Rules } from '../src/lib/rules-engine.js';
 import { TOKEN_KEY } from '../src/lib/session.js';
@@ -15,55 +15,11 @@ import NewTask from '../src/views/NewTask.vue';
 import PursuanceView from '../src/views/PursuanceView.vue';
 import RulesView from '../src/views/RulesView.vue';
 import TaskDetail from '../src/views/TaskDetail.vue';
-import {
-  FakeEventSource,
-  FOUNDER,
-  MEMBER,
-  MemoryStorage,
-  PID,
-  fakeFetch,
-  members,
-  pursuanceRoutes,
-  roles,
-  summary,
-  task,
-  cellRules,
-  type Call,
-} from './support/fakes.js';
+import { FakeEventSource, FOUNDER, MEMBER, MemoryStorage, PID, fakeFetch, summary, task } from './support/fakes.js';
+import { TOKEN, mountWith, setupApp, unmountAll } from './support/app.js';
 
-const TOKEN = 'T'.repeat(43);
-
-/** The app context over a scripted node: `me` is the founder or the member of the fixture pursuance. */
-async function setup(me: 'founder' | 'member', extra: Record<string, (c: Call) => unknown> = {}) {
-  const state = {
-    summary: me === 'founder' ? summary() : summary({ amFounder: false, myRoles: ['member'] }),
-    tasks: [task({ id: 'a'.repeat(64), title: 'Banner', status: 'in-progress', labels: ['art'] }), task({ id: 'b'.repeat(64), title: 'Flyers' })],
-    members: members(),
-    roles: roles(),
-    rules: cellRules(),
-  };
-  const f = fakeFetch({ ...pursuanceRoutes(state), ...extra });
-  const storage = new MemoryStorage();
-  const ctx = createAppContext({ fetch: f.fetch, eventSource: (url) => new FakeEventSource(url), storage, window, history: createMemoryHistory() });
-  await ctx.connect(TOKEN);
-  const store = ctx.store(PID);
-  await store.want('tasks', 'summary', 'members', 'roles', 'rules');
-  return { ctx, store, state, f, storage };
-}
-
-const mounted: { unmount(): void }[] = [];
-function mountWith(component: Component, ctx: AppContext, props: Record<string, unknown> = {}) {
-  const w = mount(component as Component<Record<string, unknown>>, {
-    props,
-    global: { provide: { [APP as symbol]: ctx }, plugins: [ctx.router] },
-    attachTo: document.body,
-  });
-  mounted.push(w);
-  return w;
-}
-afterEach(() => {
-  for (const w of mounted.splice(0)) w.unmount();
-});
+const setup = setupApp;
+afterEach(unmountAll);
 
 describe('token gate', () => {
   it('checks the shape, then the node, and keeps the token in session storage', async () => {
