@@ -41,6 +41,13 @@ const TASKS = 50;
 const START_MS = 300_000;
 /** One condition over Tor (a join, a task reaching a node, following a move). */
 const WAIT_MS = 180_000;
+/**
+ * After the relay's tor restarts, a dialling tor sometimes keeps failing to reach the
+ * re-published onion for ~2–3 min ("waiting for circuit", seen in 1 of ~5 runs; 4–8 s
+ * otherwise): its cached onion-service state must expire first. Delivery does resume; the
+ * limit says how long we accept, and the closing note reports this as a known weakness.
+ */
+const RELAY_TOR_RECOVERY_MS = 360_000;
 /** Re-check a condition at least this often even without a `changed` event. */
 const RECHECK_MS = 5_000;
 /** What the issue demands of SIGTERM, for every process. */
@@ -406,17 +413,17 @@ describe('the whole product over a private Tor network, each process with a tor 
 
   it(
     'the tor under the relay, then the one under a node, restarts mid-run; delivery resumes without touching either process',
-    { timeout: 4 * WAIT_MS },
+    { timeout: 4 * WAIT_MS + RELAY_TOR_RECOVERY_MS },
     async () => {
       net();
       const networkOf = async (n: NodeProc) => ((await api(n, 'GET', '/api/network')).body as { status: { state: string; outages: number } }).status;
       /** A task from `from` reaches `to` (readable), and how long that took. */
-      const deliver = async (from: NodeProc, to: NodeProc, title: string): Promise<number> => {
+      const deliver = async (from: NodeProc, to: NodeProc, title: string, limitMs = WAIT_MS): Promise<number> => {
         const t0 = Date.now();
         const created = await api(from, 'POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title });
         expect(created.status).toBe(201);
         const task = (created.body as { id: string }).id;
-        await until(to, `"${title}" to arrive`, async () => (await taskOf(to, task)).readable === true);
+        await until(to, `"${title}" to arrive`, async () => (await taskOf(to, task)).readable === true, limitMs);
         return Date.now() - t0;
       };
       /** Stop `p`'s tor as its operating system or a user would (SIGTERM, a clean exit); `p` must start it again by itself. */
@@ -444,7 +451,7 @@ describe('the whole product over a private Tor network, each process with a tor 
       const t1 = Date.now();
       const relayTor = await restartTorUnder(relay, /"event":"tor\.relaunched"/, 'stderr');
       await relay.program.waitForLine(/"event":"network\.up".*"outages":1\b/, 'stderr', WAIT_MS);
-      const viaRelay = await deliver(founder, bob, 'After the relay tor restart');
+      const viaRelay = await deliver(founder, bob, 'After the relay tor restart', RELAY_TOR_RECOVERY_MS);
       const arrivedAfter = Date.now() - t1;
       await deliver(bob, founder, 'Back the other way');
       expect(relay.program.running() && relay.program.pid === relayPid, 'the relay process kept running').toBe(true);
