@@ -42,10 +42,10 @@ const START_MS = 300_000;
 /** One condition over Tor (a join, a task reaching a node, following a move). */
 const WAIT_MS = 180_000;
 /**
- * After the relay's tor restarts, a dialling tor sometimes keeps failing to reach the
- * re-published onion for ~2–3 min ("waiting for circuit", seen in 1 of ~5 runs; 4–8 s
- * otherwise): its cached onion-service state must expire first. Delivery does resume; the
- * limit says how long we accept, and the closing note reports this as a known weakness.
+ * After the relay's tor restarts, a dialling tor often keeps failing to reach the re-published
+ * onion for ~3 min under load ("waiting for circuit"; 183 s in CI, 4–8 s on a quiet machine):
+ * its cached onion-service state must expire first. Delivery does resume; the limit says how
+ * long we accept, and the closing note reports this as a known weakness.
  */
 const RELAY_TOR_RECOVERY_MS = 360_000;
 /** Re-check a condition at least this often even without a `changed` event. */
