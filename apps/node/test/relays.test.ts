@@ -114,6 +114,11 @@ describe('relays the node knows', () => {
     expect((await list()).find((p) => p.id === onRelay)).toMatchObject({ attached: true, relay: bundle });
     expect((await relays()).flatMap((x) => x.pursuances.map((p) => p.id))).not.toContain(offline.id);
     // Attached afterwards (with the whole line the demo printed, pasted), it says so.
+    // Only one printed label is taken off: a label alone, or a label twice, is no bundle.
+    for (const pasted of ['relay bundle ', 'key-bundle  ', `relay bundle relay bundle ${bundle}`]) {
+      const refused = await call('POST', `/api/pursuances/${offline.id}/relay/attach`, { bundle: pasted });
+      expect([refused.status, (refused.body as { code: string }).code]).toEqual([400, 'INVALID_BUNDLE']);
+    }
     expect((await call('POST', `/api/pursuances/${offline.id}/relay/attach`, { bundle: `  relay bundle ${bundle}\n` })).status).toBe(200);
     expect((await call('GET', `/api/pursuances/${offline.id}`)).body).toMatchObject({ attached: true, relay: bundle });
   });
