@@ -7,4 +7,5 @@ const ctx = createAppContext();
 const app = createApp(App);
 app.provide(APP, ctx);
 app.use(ctx.router);
+app.use(ctx.i18n);
 app.mount('#app');

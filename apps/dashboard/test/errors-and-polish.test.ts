@@ -59,7 +59,7 @@ const mounted: VueWrapper[] = [];
 function mountWith(component: Component, ctx: AppContext, props: Record<string, unknown> = {}) {
   const w = mount(component as Component<Record<string, unknown>>, {
     props,
-    global: { provide: { [APP as symbol]: ctx }, plugins: [ctx.router] },
+    global: { provide: { [APP as symbol]: ctx }, plugins: [ctx.router, ctx.i18n] },
     attachTo: document.body,
   });
   mounted.push(w);

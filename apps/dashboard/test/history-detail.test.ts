@@ -121,7 +121,7 @@ describe('the task detail’s history', () => {
     await store.want('tasks', 'summary', 'members', 'roles', 'rules');
     const w = mount(TaskDetail, {
       props: { store, taskId: t.id },
-      global: { provide: { [APP as symbol]: ctx }, plugins: [ctx.router] },
+      global: { provide: { [APP as symbol]: ctx }, plugins: [ctx.router, ctx.i18n] },
       attachTo: document.body,
     });
     mounted.push(w);

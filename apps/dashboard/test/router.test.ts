@@ -82,7 +82,7 @@ async function open(path: string | null, opts: { saved?: string; fetch?: ReturnT
     history.replace(path);
   }
   const ctx = createAppContext({ fetch: f.fetch, eventSource: (url) => new FakeEventSource(url), storage, window, ...(history ? { history } : {}) });
-  const w = mount(App as Component, { global: { provide: { [APP as symbol]: ctx }, plugins: [ctx.router] }, attachTo: document.body });
+  const w = mount(App as Component, { global: { provide: { [APP as symbol]: ctx }, plugins: [ctx.router, ctx.i18n] }, attachTo: document.body });
   running.push({ w, history: ctx.router.options.history });
   await ctx.router.isReady();
   await flushPromises();
@@ -225,7 +225,7 @@ describe('the token gate as a navigation guard', () => {
     const history = createMemoryHistory();
     history.replace(`/p/${PID}/rules`);
     const ctx = createAppContext({ fetch: fetch.fetch, eventSource: (url) => new FakeEventSource(url), storage, window, history });
-    const w = mount(App as Component, { global: { provide: { [APP as symbol]: ctx }, plugins: [ctx.router] }, attachTo: document.body });
+    const w = mount(App as Component, { global: { provide: { [APP as symbol]: ctx }, plugins: [ctx.router, ctx.i18n] }, attachTo: document.body });
     running.push({ w, history });
     await flushPromises();
     expect(w.find('main').text()).toBe('Connecting to your node…');

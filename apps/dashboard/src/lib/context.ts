@@ -1,5 +1,6 @@
 import { computed, inject, ref, shallowRef, type ComputedRef, type InjectionKey, type Ref, type ShallowRef } from 'vue';
 import { createWebHistory, type Router, type RouterHistory } from 'vue-router';
+import { createDashboardI18n, initialLocale, setLocale, type DashboardI18n, type Locale } from '../i18n/index.js';
 import { createAnnouncer, type Announcer } from './announcer.js';
 import { ApiClient, ApiError, type Fetch } from './api.js';
 import { count } from './format.js';
@@ -16,6 +17,10 @@ export interface AppContext {
   readonly live: Live;
   readonly router: Router;
   readonly announcer: Announcer;
+  /** The words in the chosen language (vue-i18n; installed as a plugin by main.ts). */
+  readonly i18n: DashboardI18n;
+  /** Switch the language (kept for the next visit). */
+  setLocale(locale: Locale): void;
   /** This node's onion (who "me" is), once connected. */
   readonly me: Ref<string | null>;
   /** A token is in use and the node accepted it. */
@@ -58,6 +63,10 @@ export interface AppDeps {
    * link's token out of the address (one made earlier would put it back); tests pass a memory one.
    */
   history?: RouterHistory;
+  /** Where the chosen language is kept (localStorage by default: it outlives the session). */
+  localeStorage?: Storage;
+  /** The browser's preferred languages (navigator.languages by default). */
+  languages?: readonly string[];
 }
 
 export function createAppContext(deps: AppDeps = {}): AppContext {
@@ -74,6 +83,9 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
   const live = createLive(deps.eventSource);
   const router = createAppRouter({ token: session.token, resume: () => ctx.resume() }, deps.history ?? createWebHistory());
   const announcer = createAnnouncer();
+  const localeStorage = deps.localeStorage ?? (typeof localStorage === 'undefined' ? undefined : localStorage);
+  const i18n = createDashboardI18n(initialLocale(localeStorage, deps.languages ?? (typeof navigator === 'undefined' ? [] : navigator.languages)));
+  if (typeof document !== 'undefined') document.documentElement.lang = i18n.global.locale.value;
   // "N new events" is news about the page it arrived on: another page (or section) starts without it.
   router.afterEach((to, from, failure) => {
     if (!failure && to.path !== from.path) announcer.clear();
@@ -121,6 +133,10 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
     live,
     router,
     announcer,
+    i18n,
+    setLocale(locale: Locale) {
+      setLocale(i18n, locale, localeStorage, typeof document === 'undefined' ? undefined : document);
+    },
     me,
     connected,
     resuming,

@@ -1,0 +1,5 @@
+/** Words of the dashboard's app area (see index.ts). */
+export const app = {
+  en: {},
+  es: {},
+};

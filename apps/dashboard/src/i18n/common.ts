@@ -1,0 +1,5 @@
+/** Words of the dashboard's common area (see index.ts). */
+export const common = {
+  en: {},
+  es: {},
+};

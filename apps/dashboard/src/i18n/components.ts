@@ -1,0 +1,5 @@
+/** Words of the dashboard's components area (see index.ts). */
+export const components = {
+  en: {},
+  es: {},
+};

@@ -1,0 +1,5 @@
+/** Words of the dashboard's invite area (see index.ts). */
+export const invite = {
+  en: {},
+  es: {},
+};

@@ -1,0 +1,5 @@
+/** Words of the dashboard's rules area (see index.ts). */
+export const rules = {
+  en: {},
+  es: {},
+};

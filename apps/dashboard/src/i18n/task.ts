@@ -1,0 +1,5 @@
+/** Words of the dashboard's task area (see index.ts). */
+export const task = {
+  en: {},
+  es: {},
+};

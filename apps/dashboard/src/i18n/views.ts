@@ -1,0 +1,5 @@
+/** Words of the dashboard's views area (see index.ts). */
+export const views = {
+  en: {},
+  es: {},
+};
