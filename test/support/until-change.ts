@@ -38,3 +38,45 @@ export function untilChange(nodes: ChangeSource | readonly ChangeSource[], predi
     };
   });
 }
+
+/**
+ * Like untilChange, for a predicate that must read asynchronously (a sealed store): re-checked
+ * after every notice of the sources, one check at a time; rejects after `timeoutMs` naming `what`.
+ */
+export function untilAsync(
+  sources: readonly { onChange(listener: () => void): () => void }[],
+  predicate: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    let checking = false;
+    let again = false;
+    const offs: (() => void)[] = [];
+    const finish = (err?: Error): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      for (const o of offs) o();
+      if (err) reject(err);
+      else resolve();
+    };
+    const check = async (): Promise<void> => {
+      if (checking) {
+        again = true;
+        return;
+      }
+      checking = true;
+      do {
+        again = false;
+        const ok = await predicate().catch(() => false);
+        if (ok) return finish();
+      } while (again && !done);
+      checking = false;
+    };
+    const timer = setTimeout(() => finish(new Error(`timed out waiting for ${what}`)), timeoutMs);
+    for (const s of sources) offs.push(s.onChange(() => void check()));
+    void check();
+  });
+}

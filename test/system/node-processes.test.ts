@@ -74,7 +74,7 @@ describe('three node processes and a relay process', () => {
     const { invite } = (await api(founder, 'GET', `/api/pursuances/${id}/invite`)).body as { invite: string };
     const hashOf = async (n: NodeProc) => ((await api(n, 'GET', `/api/pursuances/${id}`)).body as { stateHash?: string }).stateHash;
     for (const member of [alice, bob]) {
-      expect((await api(member, 'POST', '/api/invites/accept', { invite })).body).toEqual({ pursuanceId: id });
+      expect((await api(member, 'POST', '/api/invites/accept', { invite })).body).toEqual({ pursuanceId: id, status: 'joined' });
       const target = await hashOf(founder);
       await until(member, async () => (await hashOf(member)) === target);
     }

@@ -58,7 +58,7 @@ describe('nodes sync a pursuance through an untrusted relay', () => {
 
     for (const member of [alice, bob]) {
       const accepted = await api(member, 'POST', '/api/invites/accept', { invite });
-      expect(accepted.body).toEqual({ pursuanceId });
+      expect(accepted.body).toEqual({ pursuanceId, status: 'joined' });
     }
     const hash = () => founder.registry.get(pursuanceId).log.stateHash();
     await untilChange([alice, founder], () => alice.registry.get(pursuanceId).log.stateHash() === hash(), 'alice to catch up');

@@ -306,7 +306,7 @@ describe('the whole product over a private Tor network, each process with a tor 
     const { invite } = (await api(founder, 'GET', `/api/pursuances/${id}/invite`)).body as { invite: string };
     for (const member of [alice, bob]) {
       const t1 = Date.now();
-      expect((await api(member, 'POST', '/api/invites/accept', { invite })).body).toEqual({ pursuanceId: id });
+      expect((await api(member, 'POST', '/api/invites/accept', { invite })).body).toEqual({ pursuanceId: id, status: 'joined' });
       const target = await hashOf(founder);
       await until(member, "to reach the founder's state", async () => (await hashOf(member)) === target);
       report(`join: ${member.name} reached the founder's state ${Date.now() - t1} ms after accepting the invite`);

@@ -124,7 +124,7 @@ describe('join view', () => {
     const { ctx, f } = await app({
       'GET /api/node': () => ({ onion: 'b'.repeat(56) }),
       'GET /api/pursuances': () => listed,
-      'POST /api/invites/accept': () => ({ pursuanceId: PID }),
+      'POST /api/invites/accept': () => ({ pursuanceId: PID, status: 'joined' }),
     });
     await ctx.router.push('/join');
     const w = mountWith(JoinPursuance, ctx);

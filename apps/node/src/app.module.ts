@@ -19,10 +19,12 @@ import { StreamController } from './http/stream.controller.js';
 import { SyncController } from './http/sync.controller.js';
 import { QueryHandlers } from './queries/queries.js';
 import { NETWORK, NetworkController, NetworkStatusPublisher, type NetworkSource } from './network/network-status.js';
-import { SyncHealthPublisher, SyncOnPursuanceChanged } from './sync/sync.events.js';
+import { JoinChangePublisher, SyncHealthPublisher, SyncOnPursuanceChanged } from './sync/sync.events.js';
 import { SyncCommandHandlers } from './sync/sync.handlers.js';
 import type { EventStore } from './store/event-store.js';
 import { SyncService } from './sync/sync.service.js';
+import { JoinService } from './sync/join.service.js';
+import { JoinController } from './http/join.controller.js';
 
 /** Everything the module needs that is created before Nest starts (store, unlocked identity…). */
 export interface NodeRuntime {
@@ -31,6 +33,8 @@ export interface NodeRuntime {
   readonly templates: RulesTemplate[];
   readonly openapi: { document: unknown };
   readonly sync: SyncService;
+  /** Joining by link (invites made here, requests sent from here). */
+  readonly joins: JoinService;
   readonly network: NetworkSource;
   /** The node's display name (the Cwtch peer's). */
   readonly profile: ProfileSource;
@@ -77,6 +81,7 @@ class CoreModule {
       { provide: TEMPLATES, useValue: runtime.templates },
       { provide: OPENAPI_DOCUMENT, useValue: runtime.openapi },
       { provide: SyncService, useValue: runtime.sync },
+      { provide: JoinService, useValue: runtime.joins },
       { provide: NETWORK, useValue: runtime.network },
       { provide: PROFILE, useValue: runtime.profile },
     ];
@@ -116,8 +121,8 @@ class PursuancesModule {}
  * service hears of new events from the event bus and publishes its health changes there.
  */
 @Module({
-  controllers: [SyncController],
-  providers: [...SyncCommandHandlers, SyncOnPursuanceChanged, SyncHealthPublisher],
+  controllers: [SyncController, JoinController],
+  providers: [...SyncCommandHandlers, SyncOnPursuanceChanged, SyncHealthPublisher, JoinChangePublisher],
 })
 class SyncModule {}
 

@@ -37,3 +37,8 @@ export class SyncHealthEvent {
 export class NetworkStatusEvent {
   public constructor(public readonly status: AcnStatus) {}
 }
+
+/** Join invites of a pursuance (or, with null, this node's own join requests) changed: the dashboard refetches them. */
+export class InvitesChangedEvent {
+  public constructor(public readonly pursuanceId: string | null) {}
+}

@@ -8,6 +8,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Identity, ScryptParams } from '@pursuance/crypto';
 import type { CwtchPeer, CwtchPeerOptions } from '@pursuance/cwtch';
+import { displayNameProblem } from '@pursuance/pursuance';
 import type { TypeormProfileStore } from '@pursuance/cwtch-store-sqlite';
 import { LoopbackACN, type ACN } from '@pursuance/tapir';
 import { NodeModule } from './app.module.js';
@@ -19,6 +20,7 @@ import { DEFAULT_DASHBOARD_DIR, serveDashboard } from './http/static.js';
 import { openProfile } from './identity-store.js';
 import { EventStore } from './store/event-store.js';
 import { makePrivateDir } from './store/private-dir.js';
+import { JoinService } from './sync/join.service.js';
 import { SyncService } from './sync/sync.service.js';
 
 export const DEFAULT_TEMPLATES_DIR = fileURLToPath(new URL('../../../rules/templates', import.meta.url));
@@ -86,6 +88,8 @@ export interface RunningNode {
   readonly registry: PursuanceRegistry;
   readonly peer: CwtchPeer;
   readonly sync: SyncService;
+  /** Joining by link: invites made here, requests sent from here. */
+  readonly joins: JoinService;
   readonly app: NestExpressApplication;
   close(): Promise<void>;
 }
@@ -187,17 +191,23 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     throw err;
   }
   let sync: SyncService | undefined;
+  let joins: JoinService | undefined;
   let app: NestExpressApplication | undefined;
   try {
     const registry = new PursuanceRegistry(store, identity, options.clock);
     await registry.load(options.onReplayProgress);
     sync = new SyncService(peer, registry);
+    const profileName = (): string | null => {
+      const name = peer.displayName.trim();
+      return name !== '' && displayNameProblem(name) === null ? name : null;
+    };
+    joins = new JoinService(peer, registry, sync, store, profileName);
     const token = await loadOrCreateToken(options.dataDir);
     const binding = new HttpBinding(token);
     const templates = await loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR);
     const openapi = { document: {} as unknown };
     const nest = await NestFactory.create<NestExpressApplication>(
-      NodeModule.forRoot({ registry, binding, templates, openapi, sync, network: acn, profile: peer, store, contacts: peer }),
+      NodeModule.forRoot({ registry, binding, templates, openapi, sync, joins, network: acn, profile: peer, store, contacts: peer }),
       {
         logger: options.logger === undefined ? new Logger() : options.logger,
         abortOnError: false,
@@ -229,6 +239,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     await nest.init();
     await peer.start();
     await sync.start();
+    await joins.start();
     const portOutcome = await listen(nest, options.port ?? 0, options.dataDir);
     const address = nest.getHttpServer().address() as AddressInfo;
     binding.port = address.port;
@@ -243,9 +254,11 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       registry,
       peer,
       sync,
+      joins,
       app: nest,
       async close() {
         await nest.close();
+        joins?.stop();
         sync?.stop();
         await peer.stop();
         await registry.idle();
@@ -256,6 +269,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     };
   } catch (err) {
     await app?.close().catch(() => undefined);
+    joins?.stop();
     sync?.stop();
     await peer.stop().catch(() => undefined);
     await store.close().catch(() => undefined);

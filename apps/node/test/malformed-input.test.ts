@@ -95,6 +95,8 @@ async function snapshot(): Promise<unknown> {
   return {
     profile: { name: node.peer.displayName, api: (await call('GET', '/api/profile')).body },
     safety: (await call('GET', `/api/contacts/${member.onion}/safety`)).body,
+    joinInvites: await Promise.all(list.map(async (p) => (await call('GET', `/api/pursuances/${p.id}/join-invites`)).body)),
+    joinRequests: (await call('GET', '/api/join-requests')).body,
     pursuances: pursuances.sort((a, b) => (a.id < b.id ? -1 : 1)),
     groups: node.peer
       .groups()
@@ -216,6 +218,20 @@ const ROUTES: Record<string, () => RouteInput> = {
   'POST /api/pursuances/:id/invites': () => ({ params: { id: attached }, bodies: [{ onion: stranger.onion }], schema: S.InviteContactBody }),
   'POST /api/invites/accept': () => ({ bodies: [{ invite }], schema: S.AcceptInviteBody }),
   'GET /api/pursuances/:id/sync': () => ({ params: { id: attached } }),
+  'POST /api/pursuances/:id/join-invites': () => ({
+    params: { id: attached },
+    bodies: [{ roles: ['member'], preApproved: true, expiresInHours: 24 }],
+    schema: S.JoinInviteBody,
+  }),
+  'GET /api/pursuances/:id/join-invites': () => ({ params: { id: attached } }),
+  // A well-formed id of no invite: even with valid input, nothing is revoked, approved or refused.
+  'DELETE /api/pursuances/:id/join-invites/:inviteId': () => ({ params: { id: attached, inviteId: '0'.repeat(32) }, bodies: [undefined], schema: S.NoBody }),
+  'POST /api/pursuances/:id/join-invites/:inviteId/approve': () => ({
+    params: { id: attached, inviteId: '0'.repeat(32) },
+    bodies: [{ roles: ['member'] }],
+    schema: S.ApproveJoinBody,
+  }),
+  'POST /api/pursuances/:id/join-invites/:inviteId/refuse': () => ({ params: { id: attached, inviteId: '0'.repeat(32) }, bodies: [undefined], schema: S.NoBody }),
   'PUT /api/profile': () => ({ bodies: [{ name: 'Sam' }], schema: S.ProfileBody }),
   'GET /api/pursuances/:id/succession': () => ({ params: { id: attached } }),
   'GET /api/contacts/:onion/safety': () => ({ params: { onion: member.onion } }),
@@ -251,6 +267,7 @@ const NO_INPUT = [
   'GET /api/network',
   'GET /api/stream',
   'GET /api/relays',
+  'GET /api/join-requests',
 ];
 /** Served by the framework outside the API document. */
 const UNDOCUMENTED = ['GET /api/openapi.json'];

@@ -17,6 +17,7 @@ import { PursuanceChangedEvent } from '../src/events.js';
 import { HttpBinding } from '../src/http/binding.js';
 import { EventStore } from '../src/store/event-store.js';
 import type { SyncPeer } from '../src/sync/sync-peer.js';
+import { JoinService, type JoinPeer } from '../src/sync/join.service.js';
 import { SyncService } from '../src/sync/sync.service.js';
 
 /**
@@ -169,6 +170,8 @@ async function node(identity: Identity) {
       templates: [],
       openapi: { document: {} },
       sync,
+      // Not started: these tests are about group sync, not joining by link.
+      joins: new JoinService(peer as unknown as JoinPeer, registry, sync, store, () => null),
       network: { kind: 'loopback' },
       // No display name: these tests are about sync, and a nameless node signs no renames.
       profile: { displayName: '', setDisplayName: () => Promise.resolve() },

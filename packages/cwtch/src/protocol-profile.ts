@@ -63,6 +63,10 @@ export const OVERLAY = {
   groupMove: 102,
   /** [O] reserved for the pursuance layer (later issues). */
   pursuance: 1000,
+  /** [O] a newcomer asks an inviting node to let it join a pursuance (a join link's one-time secret). */
+  pursuanceJoinRequest: 1001,
+  /** [O] the inviting node's answer to a join request (pending, approved, refused with a code). */
+  pursuanceJoinReply: 1002,
 } as const;
 export const MAX_OVERLAY_TYPE = 0xffff;
 

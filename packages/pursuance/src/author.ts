@@ -20,7 +20,7 @@ import {
   type TaskContentKind,
 } from './bodies.js';
 import { signEvent, unsignedCandidate, type EventId, type SignedEvent } from './envelope.js';
-import { ActionNotAllowedError, ContentUnreadableError, RejectionCode } from './errors.js';
+import { ActionNotAllowedError, ContentUnreadableError, RejectionCode, type Rejection } from './errors.js';
 import { Keyring, boundContent, makeRotation, makeShare, newRoleKey, openContent, sealContent, type RoleKey } from './keys.js';
 import { PursuanceLog } from './log.js';
 import { PERMISSION_OF } from './permissions.js';
@@ -125,9 +125,8 @@ export class PursuanceAuthor {
     return this.log.lastSeq(this.identity.onion) + 1;
   }
 
-  #publish<K extends EventKind>(kind: K, body: EventBody<K>, audience: readonly RoleId[] = [], seq = this.#nextSeq()): SignedEvent<K> {
-    if (seq !== this.#nextSeq()) throw new ActionNotAllowedError(RejectionCode.SEQUENCE_GAP, 'the log changed while the event was being built');
-    const header = {
+  #header<K extends EventKind>(kind: K, body: EventBody<K>, audience: readonly RoleId[], seq: number) {
+    return {
       pursuance: fromHex(this.log.id),
       seq,
       parents: this.log.heads().map((id) => fromHex(id)),
@@ -136,6 +135,15 @@ export class PursuanceAuthor {
       audience,
       body,
     };
+  }
+
+  #check<K extends EventKind>(kind: K, body: EventBody<K>, audience: readonly RoleId[] = []): Rejection | null {
+    return this.log.dryRun(unsignedCandidate(this.identity, this.#header(kind, body, audience, this.#nextSeq())));
+  }
+
+  #publish<K extends EventKind>(kind: K, body: EventBody<K>, audience: readonly RoleId[] = [], seq = this.#nextSeq()): SignedEvent<K> {
+    if (seq !== this.#nextSeq()) throw new ActionNotAllowedError(RejectionCode.SEQUENCE_GAP, 'the log changed while the event was being built');
+    const header = this.#header(kind, body, audience, seq);
     // Checked with the very checks every peer applies (sequence included) BEFORE anything is signed.
     const rejection = this.log.dryRun(unsignedCandidate(this.identity, header));
     if (rejection) throw new ActionNotAllowedError(rejection.code, rejection.reason, rejection.rule);
@@ -184,10 +192,23 @@ export class PursuanceAuthor {
   // --- membership -----------------------------------------------------------------------
 
   public addMember(memberKey: Uint8Array, options: { name?: string; roles?: readonly RoleId[] } = {}): SignedEvent<'member.add'> {
+    return this.#publish('member.add', this.#addMemberBody(memberKey, options));
+  }
+
+  /**
+   * Would addMember(memberKey, options) be accepted on top of the log as it is now? The same
+   * event is built and judged by the log's own dry run; nothing is signed or kept. For
+   * deciding ahead of time (an invite pre-approved with roles) without a second copy of the rules.
+   */
+  public checkAddMember(memberKey: Uint8Array, options: { name?: string; roles?: readonly RoleId[] } = {}): Rejection | null {
+    return this.#check('member.add', this.#addMemberBody(memberKey, options));
+  }
+
+  #addMemberBody(memberKey: Uint8Array, options: { name?: string; roles?: readonly RoleId[] }): EventBody<'member.add'> {
     if (options.name) checkDisplayName(options.name);
     const roles = [...new Set(options.roles ?? [])].sort();
     const keys = roles.flatMap((role) => this.#sharesFor(role, [memberKey], true));
-    return this.#publish('member.add', { member: memberKey, ...(options.name ? { name: options.name } : {}), roles, keys });
+    return { member: memberKey, ...(options.name ? { name: options.name } : {}), roles, keys };
   }
 
   /**

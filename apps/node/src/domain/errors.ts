@@ -101,3 +101,27 @@ export class SafetyNumberMismatchError extends NodeError {
     super('This safety number is not the current one for this contact. Reopen the comparison and compare again.', { field: 'safetyNumber' });
   }
 }
+
+/** A join link past its expiry: the newcomer needs a new one. */
+export class InviteExpiredError extends NodeError {
+  public readonly code = 'INVITE_EXPIRED';
+  public constructor() {
+    super('This invite link has expired. Ask whoever invited you for a new one.', { field: 'invite' });
+  }
+}
+
+/** No join invite with this id on this node (never made here, or pruned long after it closed). */
+export class UnknownInviteError extends NodeError {
+  public readonly code = 'UNKNOWN_INVITE';
+  public constructor() {
+    super('There is no such invite on this node.', { field: 'inviteId' });
+  }
+}
+
+/** The invite is not waiting for a decision (already approved, refused, revoked or expired, or nobody asked yet). */
+export class InviteClosedError extends NodeError {
+  public readonly code = 'INVITE_CLOSED';
+  public constructor(state: string) {
+    super(`This invite is ${state}: there is no request waiting on it.`, { field: 'inviteId' });
+  }
+}

@@ -143,7 +143,29 @@ export const RelayBundleBody = z.strictObject({ bundle: BundleText });
 export type RelayBundleBodyDto = z.output<typeof RelayBundleBody>;
 export const InviteContactBody = z.strictObject({ onion: Onion });
 export type InviteContactBodyDto = z.output<typeof InviteContactBody>;
+/** A group invite or a join link (alone, inside a dashboard address, or with words around it). */
 export const AcceptInviteBody = z.strictObject({ invite: z.string().min(1).max(16_384) });
+
+/** A join link to make: the roles the newcomer gets, whether the first holder is let in without asking, and how long it lasts. */
+export const JoinInviteBody = z.strictObject({
+  roles: roles.default([]),
+  preApproved: z.boolean().default(false),
+  expiresInHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 24)
+    .default(7 * 24),
+});
+export type JoinInviteBodyDto = z.output<typeof JoinInviteBody>;
+/** Approving a join request, optionally with other roles than the invite named. */
+export const ApproveJoinBody = z.strictObject({ roles: roles.optional() });
+export type ApproveJoinBodyDto = z.output<typeof ApproveJoinBody>;
+export const JoinInviteParams = z.strictObject({
+  id: Hex64,
+  inviteId: z.string().regex(/^[0-9a-f]{32}$/, 'must be an invite id of 32 lowercase hex characters'),
+});
+export type JoinInviteParamsDto = z.output<typeof JoinInviteParams>;
 export type AcceptInviteBodyDto = z.output<typeof AcceptInviteBody>;
 
 /** This node's display name (the profile's), carried into every pursuance it is a member of. */

@@ -3,12 +3,13 @@ import { EventBus, ofType } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { ReplaySubject, interval, map, merge, takeUntil, type Observable } from 'rxjs';
-import { NetworkStatusEvent, ProgressEvent, PursuanceChangedEvent, SyncHealthEvent } from '../events.js';
+import { InvitesChangedEvent, NetworkStatusEvent, ProgressEvent, PursuanceChangedEvent, SyncHealthEvent } from '../events.js';
 
 /**
  * Server-sent events: `changed` when a pursuance gained events (the dashboard refetches),
  * `sync` when its sync health changed (relay link, gaps; the dashboard refetches the sync
- * status), `network` with the node's tor status whenever it changes (down, up, bootstrap), `progress` for long jobs (replay, resync), and a `ping` every 15 s to keep proxies and the
+ * status), `network` with the node's tor status whenever it changes (down, up, bootstrap), `invites` when
+ * a pursuance's join invites (or, with a null id, this node's own join requests) change, `progress` for long jobs (replay, resync), and a `ping` every 15 s to keep proxies and the
  * browser from timing the stream out. EventSource cannot send headers, so this route takes
  * the token as a query parameter (see SecurityGuard).
  *
@@ -68,7 +69,11 @@ export class StreamController implements OnModuleDestroy {
       ofType(NetworkStatusEvent),
       map((e) => ({ type: 'network', data: e.status })),
     );
+    const invites = this.events.pipe(
+      ofType(InvitesChangedEvent),
+      map((e) => ({ type: 'invites', data: { pursuanceId: e.pursuanceId } })),
+    );
     const ping = interval(15_000).pipe(map(() => ({ type: 'ping', data: {} })));
-    return merge(changed, health, progress, network, ping).pipe(takeUntil(this.#closing));
+    return merge(changed, health, progress, network, invites, ping).pipe(takeUntil(this.#closing));
   }
 }

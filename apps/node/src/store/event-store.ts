@@ -67,6 +67,8 @@ export interface SafetyVerification {
 }
 
 const SAFETY_ROW = 'safety-verified';
+/** Sealed documents the node keeps (see sealedDocument); each name is also the sealed value's type tag. */
+export type SealedDocumentName = 'join-invites' | 'join-requests';
 
 export class EventStore {
   readonly #keys: StoreKeys;
@@ -75,6 +77,7 @@ export class EventStore {
   /** Handed out, not yet marked used: the next append marks them, whether or not its events used them. */
   readonly #drawn = new Set<number>();
   #safetyWrites: Promise<void> = Promise.resolve();
+  readonly #documentWrites = new Map<SealedDocumentName, Promise<void>>();
 
   private constructor(
     public readonly dataSource: DataSource,
@@ -354,6 +357,37 @@ export class EventStore {
       out.set(o, { safetyNumber: n, verifiedAt: at });
     }
     return out;
+  }
+
+  /**
+   * A small document the node keeps sealed under the profile key in one row of its own (join
+   * invites and requests): read whole, written whole. Returns the JSON text, or null if none.
+   */
+  public async sealedDocument(name: SealedDocumentName): Promise<string | null> {
+    const [row] = await this.dataSource.query<{ value: Buffer }[]>(`SELECT value FROM node_store_meta WHERE name = ?`, [name]);
+    if (!row) return null;
+    const json = this.#keys.open(row.value, name).json;
+    if (typeof json !== 'string') throw new StoreCorruptError(`the ${name} row is not a sealed document`);
+    return json;
+  }
+
+  /**
+   * Replace a sealed document with what `update` makes of the current one. Updates of one
+   * document run one at a time, so two requests cannot lose each other's change.
+   */
+  public updateSealedDocument(name: SealedDocumentName, update: (json: string | null) => string): Promise<void> {
+    const run = (this.#documentWrites.get(name) ?? Promise.resolve()).then(async () => {
+      const next = update(await this.sealedDocument(name));
+      await this.dataSource.query(`INSERT INTO node_store_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, [
+        name,
+        this.#keys.seal({ t: name, json: next }),
+      ]);
+    });
+    this.#documentWrites.set(
+      name,
+      run.catch(() => undefined),
+    );
+    return run;
   }
 
   /** Record (or, with null, forget) that the safety number with `onion` was compared. */

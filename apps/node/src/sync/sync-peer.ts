@@ -30,7 +30,7 @@ export type SyncPeer = PeerEvents &
   >;
 
 /** Subscribing to the peer's events (what EventEmitter<CwtchPeerEvents> offers, minus chaining). */
-interface PeerEvents {
+export interface PeerEvents {
   on<K extends keyof CwtchPeerEvents>(event: K, listener: (...args: CwtchPeerEvents[K]) => void): unknown;
   off<K extends keyof CwtchPeerEvents>(event: K, listener: (...args: CwtchPeerEvents[K]) => void): unknown;
 }

@@ -1,6 +1,7 @@
 import { Inject, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { EventBus, EventsHandler, type IEventHandler } from '@nestjs/cqrs';
-import { PursuanceChangedEvent, SyncHealthEvent } from '../events.js';
+import { InvitesChangedEvent, PursuanceChangedEvent, SyncHealthEvent } from '../events.js';
+import { JoinService } from './join.service.js';
 import { SyncService } from './sync.service.js';
 
 /**
@@ -48,4 +49,21 @@ function errorCode(err: unknown): string {
     return typeof code === 'string' ? code : err.name;
   }
   return typeof err;
+}
+
+/** Publishes each change of join invites or of this node's join requests on the event bus, for the live stream. */
+export class JoinChangePublisher implements OnApplicationBootstrap, OnModuleDestroy {
+  #off: (() => void) | undefined;
+  public constructor(
+    @Inject(JoinService) private readonly joins: JoinService,
+    @Inject(EventBus) private readonly events: EventBus,
+  ) {}
+  public onApplicationBootstrap(): void {
+    this.#off = this.joins.onChange((pursuanceId) => {
+      this.events.publish(new InvitesChangedEvent(pursuanceId));
+    });
+  }
+  public onModuleDestroy(): void {
+    this.#off?.();
+  }
 }

@@ -1,6 +1,8 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { SyncService } from './sync.service.js';
+import { JoinService, type JoinOutcome } from './join.service.js';
+import { looksLikeJoinLink } from '../domain/join-link.js';
 
 /** Connect a pursuance to a relay: create its Cwtch group there and post its log. */
 export class AttachRelayCommand extends Command<{ groupId: string }> {
@@ -23,7 +25,7 @@ export class InviteContactCommand extends Command<void> {
 }
 
 /** Join a pursuance from its group invite (pasted, or received from a contact). */
-export class AcceptInviteCommand extends Command<{ pursuanceId: string }> {
+export class AcceptInviteCommand extends Command<JoinOutcome> {
   public constructor(public readonly invite: string) {
     super();
   }
@@ -47,9 +49,14 @@ export class InviteContactHandler implements ICommandHandler<InviteContactComman
 
 @CommandHandler(AcceptInviteCommand)
 export class AcceptInviteHandler implements ICommandHandler<AcceptInviteCommand> {
-  public constructor(@Inject(SyncService) private readonly sync: SyncService) {}
-  public async execute(c: AcceptInviteCommand): Promise<{ pursuanceId: string }> {
-    return { pursuanceId: await this.sync.accept(c.invite) };
+  public constructor(
+    @Inject(SyncService) private readonly sync: SyncService,
+    @Inject(JoinService) private readonly joins: JoinService,
+  ) {}
+  /** A join link asks the inviter's node; a group invite (the older way) joins at once. */
+  public async execute(c: AcceptInviteCommand): Promise<JoinOutcome> {
+    if (looksLikeJoinLink(c.invite)) return this.joins.request(c.invite);
+    return { pursuanceId: await this.sync.accept(c.invite), status: 'joined' };
   }
 }
 
