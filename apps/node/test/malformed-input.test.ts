@@ -231,7 +231,11 @@ const ROUTES: Record<string, () => RouteInput> = {
     bodies: [{ roles: ['member'] }],
     schema: S.ApproveJoinBody,
   }),
-  'POST /api/pursuances/:id/join-invites/:inviteId/refuse': () => ({ params: { id: attached, inviteId: '0'.repeat(32) }, bodies: [undefined], schema: S.NoBody }),
+  'POST /api/pursuances/:id/join-invites/:inviteId/refuse': () => ({
+    params: { id: attached, inviteId: '0'.repeat(32) },
+    bodies: [undefined],
+    schema: S.NoBody,
+  }),
   'PUT /api/profile': () => ({ bodies: [{ name: 'Sam' }], schema: S.ProfileBody }),
   'GET /api/pursuances/:id/succession': () => ({ params: { id: attached } }),
   'GET /api/contacts/:onion/safety': () => ({ params: { onion: member.onion } }),

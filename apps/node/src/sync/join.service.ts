@@ -118,6 +118,11 @@ export class JoinService {
     });
   }
 
+  /** Resolves once everything queued so far (messages, requests) has been handled. */
+  public idle(): Promise<void> {
+    return this.#serial(() => Promise.resolve());
+  }
+
   public stop(): void {
     this.#running = false;
     for (const off of this.#off.splice(0)) off();
