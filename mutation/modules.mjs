@@ -62,6 +62,12 @@ export const MODULES = {
       (f) => `apps/node/test/${f}.test.ts`,
     ),
   },
+  // Joining by link: the link and message parsers (strangers' bytes) and the service that decides
+  // who gets a pursuance's group. Judged by its unit tests (the system test is too slow per mutant).
+  join: {
+    mutate: ['apps/node/src/domain/join-link.ts', 'apps/node/src/sync/join-messages.ts', 'apps/node/src/sync/join.service.ts'],
+    tests: ['apps/node/test/join.test.ts'],
+  },
 };
 
-export const ORDER = ['crypto', 'codec', 'tapir', 'relay', 'cwtch', 'pursuance', 'view', 'node'];
+export const ORDER = ['crypto', 'codec', 'tapir', 'relay', 'cwtch', 'pursuance', 'view', 'node', 'join'];

@@ -2,6 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Identity } from '@pursuance/crypto';
+import { exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
 import { http } from '../../apps/node/test/support/http.js';
 import { spawnCli, type Spawned } from '../support/processes.js';
 
@@ -91,6 +93,21 @@ describe('pursuance node start (a real process, a real SQLite file)', () => {
       expect(await profileName(unchanged)).toBe('Ada L.');
     } finally {
       await unchanged.proc.stop('SIGTERM');
+    }
+  });
+
+  it('--relay pins a relay so the dashboard offers it, and refuses a garbage bundle as a usage error', async () => {
+    const board = Identity.generate();
+    const bundle = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, generateVoprfKeyPair().publicKey));
+    const refused = spawnCli(['node', 'start', '--data-dir', dir, '--port', '0', '--relay', 'key-bundle garbage'], env);
+    expect(await new Promise((resolve) => refused.child.once('exit', resolve))).toBe(2);
+    expect(refused.stderr()).toContain('--relay: This is not a valid relay bundle');
+    const pinned = await startProcess(['--relay', `relay bundle ${bundle}`]);
+    try {
+      const relays = (await http(pinned.port, 'GET', '/api/relays', { token: pinned.token })).body as { boardOnion: string; bundle: string }[];
+      expect(relays.map((r) => r.boardOnion)).toContain(board.onion);
+    } finally {
+      expect(await pinned.proc.stop('SIGTERM')).toBe(0);
     }
   });
 

@@ -61,9 +61,11 @@ export function nodeCommand(): Command {
           `dashboard port on 127.0.0.1 (default: the one this data dir used before, ${DEFAULT_PORT} the first time; 0: any free one the first time)`,
         ).env('PURSUANCE_PORT'),
       )
+      .addOption(new Option('--dashboard-dir <dir>', 'serve the dashboard from this built folder (default: the one shipped with the node)').env('PURSUANCE_DASHBOARD_DIR'))
+      .option('--relay <bundle>', "a relay's key bundle to pin now, so the dashboard offers it when a pursuance is created (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
       .option('--name <name>', 'your display name (sets it on a new profile, changes it on an existing one)')
       .option('--password-file <file>', 'read the password from this file'),
-  ).action(async function (this: Command, opts: AcnFlags & { dataDir: string; port?: string; name?: string; passwordFile?: string }) {
+  ).action(async function (this: Command, opts: AcnFlags & { dataDir: string; port?: string; name?: string; passwordFile?: string; dashboardDir?: string; relay?: string[] }) {
     const port = portChoice(opts.port);
     const name = await nameFlag(opts.name);
     writeNotices(dataDirNotices(this, opts.dataDir));
@@ -84,6 +86,7 @@ export function nodeCommand(): Command {
         port,
         acn,
         ...(name ? { displayName: name, renameProfile: true } : {}),
+        ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}),
         logger: false,
         onReplayProgress: (p) => process.stderr.write(`replay ${p.pursuanceId.slice(0, 12)}… ${p.done}/${p.total}\n`),
       });
@@ -94,6 +97,19 @@ export function nodeCommand(): Command {
       if (err instanceof PortInUseError)
         throw new CliError(`${err.message}: choose another --port, or leave --port out for this data dir's own`, ExitCode.failure);
       throw err;
+    }
+    // Relays named at start are pinned (first use) before the dashboard is announced; a garbage
+    // bundle or one whose keys changed stops the start with the node's own plain message.
+    for (const bundle of opts.relay ?? []) {
+      try {
+        await node.sync.trustRelay(bundle.trim().replace(/^(?:key-bundle|relay bundle)\s+/, ''));
+      } catch (err) {
+        await node.close().catch(() => undefined);
+        await acn.close();
+        const code = (err as { code?: unknown }).code;
+        if (code === 'INVALID_BUNDLE' || code === 'RELAY_KEYS_CHANGED') throw new CliError(`--relay: ${(err as Error).message}`, ExitCode.usage);
+        throw err;
+      }
     }
     // Listen for signals before announcing readiness: whoever reads the line may stop us at once.
     // A Ctrl-C that came while the node was starting stops it now.
