@@ -137,6 +137,15 @@ export class PursuanceAuthor {
     };
   }
 
+  /**
+   * Would the fold accept this author's `kind` event with `body` on top of the log as it is now?
+   * Built as the next event would be (sequence, heads, clock) and judged by the log's own dry
+   * run: the fold's answer, not a second copy of its rules. Nothing is signed or kept.
+   */
+  public wouldAccept<K extends EventKind>(kind: K, body: EventBody<K>, audience: readonly RoleId[] = []): Rejection | null {
+    return this.#check(kind, body, audience);
+  }
+
   #check<K extends EventKind>(kind: K, body: EventBody<K>, audience: readonly RoleId[] = []): Rejection | null {
     return this.log.dryRun(unsignedCandidate(this.identity, this.#header(kind, body, audience, this.#nextSeq())));
   }

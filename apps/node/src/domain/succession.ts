@@ -1,5 +1,5 @@
 import { fromHex, type OnionName } from '@pursuance/crypto';
-import { signEvent, type Rejection, type SignedEvent } from '@pursuance/pursuance';
+import type { Rejection, SignedEvent } from '@pursuance/pursuance';
 import { namesOf } from './read-models.js';
 import type { PursuanceEntry } from './registry.js';
 
@@ -44,37 +44,19 @@ export interface SuccessionModel {
   readonly nominations: readonly NominationModel[];
 }
 
-/**
- * Would the fold accept this member's `kind` event with `body` on top of the log as it is now?
- * The candidate is built as the author would build it (next sequence number, current heads,
- * this node's clock) and judged by the log's own dry run, so the answer is the fold's — never a
- * second copy of its rules. It is signed only because the core's dry run takes a signed event;
- * it is never stored or sent, and the author's next real event takes the same sequence number.
- */
+/** Would the fold accept this member's `kind` event with `body` now? The author's dry run decides (nothing is signed). */
 export function wouldAccept<K extends 'founder.nominate' | 'founder.endorse' | 'founder.claim'>(
   entry: PursuanceEntry,
   kind: K,
   body: SignedEvent<K>['header']['body'],
-  now: number,
 ): Refusal | null {
-  const { log, author } = entry;
-  const me = author.identity.onion;
-  const candidate = signEvent(author.identity, {
-    pursuance: fromHex(log.id),
-    seq: log.lastSeq(me) + 1,
-    parents: log.heads().map((id) => fromHex(id)),
-    time: now,
-    kind,
-    audience: [],
-    body,
-  });
-  const rejection: Rejection | null = log.dryRun(candidate);
+  const rejection: Rejection | null = entry.author.wouldAccept(kind, body);
   return rejection === null ? null : { code: rejection.code, reason: rejection.reason };
 }
 
 const step = (refusal: Refusal | null) => ({ allowed: refusal === null, refusal });
 
-export function successionOf(entry: PursuanceEntry, me: OnionName, now: number): SuccessionModel {
+export function successionOf(entry: PursuanceEntry, me: OnionName): SuccessionModel {
   const state = entry.log.state();
   const names = namesOf(entry);
   const nameOf = (onion: string) => names.get(onion) ?? null;
@@ -97,8 +79,8 @@ export function successionOf(entry: PursuanceEntry, me: OnionName, now: number):
       endorsements: endorsers.filter((f) => state.founders.has(f)).length,
       needed: quorum,
       claimableFrom: inactivityDays === null ? null : Math.max(n.time, state.lastFounderActivity) + inactivityDays * DAY_MS,
-      endorse: step(wouldAccept(entry, 'founder.endorse', { nomination }, now)),
-      claim: step(wouldAccept(entry, 'founder.claim', { nomination }, now)),
+      endorse: step(wouldAccept(entry, 'founder.endorse', { nomination })),
+      claim: step(wouldAccept(entry, 'founder.claim', { nomination })),
     };
   });
   const nominees = amFounder

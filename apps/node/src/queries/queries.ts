@@ -157,7 +157,7 @@ export class GetTaskHandler extends RegistryQuery implements IQueryHandler<GetTa
 @QueryHandler(SuccessionQuery)
 export class SuccessionHandler extends RegistryQuery implements IQueryHandler<SuccessionQuery> {
   public execute(q: SuccessionQuery): Promise<SuccessionModel> {
-    return Promise.resolve(successionOf(this.registry.get(q.pursuanceId), this.registry.identity.onion, this.registry.now()));
+    return Promise.resolve(successionOf(this.registry.get(q.pursuanceId), this.registry.identity.onion));
   }
 }
 
