@@ -66,7 +66,7 @@ export const MODULES = {
   // who gets a pursuance's group. Judged by its unit tests (the system test is too slow per mutant).
   join: {
     mutate: ['apps/node/src/domain/join-link.ts', 'apps/node/src/sync/join-messages.ts', 'apps/node/src/sync/join.service.ts'],
-    tests: ['apps/node/test/join.test.ts'],
+    tests: ['apps/node/test/join.test.ts', 'apps/node/test/join-decisions.test.ts'],
   },
 };
 

@@ -440,7 +440,7 @@ function model(i: StoredInvite, now: number): JoinInviteModel {
 }
 
 /** Keep at most INVITES_KEPT, dropping the oldest of those nobody can use or decide any more. */
-function prune(invites: StoredInvite[], now: number): StoredInvite[] {
+export function prune(invites: StoredInvite[], now: number): StoredInvite[] {
   if (invites.length <= INVITES_KEPT) return invites;
   const live = (i: StoredInvite) => i.state === 'requested' || (i.state === 'open' && i.expiresAt > now);
   const closed = invites.filter((i) => !live(i)).sort((a, b) => a.createdAt - b.createdAt);
