@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import type { Page } from 'playwright-core';
 
 /**
@@ -65,4 +67,41 @@ export function contrastProblems(page: Page): Promise<ContrastProblem[]> {
 
 export function unnamedControls(page: Page): Promise<string[]> {
   return page.evaluate<string[]>(UNNAMED);
+}
+
+/** One axe-core finding, short enough to read in a failed assertion. */
+export interface AxeViolation {
+  readonly rule: string;
+  readonly impact: string | null;
+  readonly help: string;
+  /** The elements (CSS selector and the start of their markup). */
+  readonly nodes: readonly string[];
+}
+
+/** axe-core's browser bundle (a root devDependency), read once. */
+let axeSource: Promise<string> | null = null;
+const AXE_PATH = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** The impacts a test fails on by default: what blocks or seriously hinders someone using assistive technology. */
+const FAILING_IMPACTS: readonly string[] = ['serious', 'critical'];
+
+/**
+ * Runs axe-core (WCAG 2.0–2.2 A and AA, and its best-practice rules) on the page as it is now
+ * and returns its violations of the given impacts (serious and critical unless told). The bundle is evaluated through the DevTools
+ * protocol (page.evaluate), which the dashboard's strict CSP (script-src 'self') does not govern,
+ * so the page under test needs no CSP exception. No rule is disabled.
+ */
+export async function axeViolations(page: Page, impacts: readonly string[] = FAILING_IMPACTS): Promise<AxeViolation[]> {
+  axeSource ??= readFile(AXE_PATH, 'utf8');
+  if (!(await page.evaluate<boolean>('typeof window.axe === "object"'))) await page.evaluate(await axeSource);
+  const found = await page.evaluate<{ id: string; impact: string | null; help: string; nodes: { target: unknown[]; html: string }[] }[]>(`(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] },
+      resultTypes: ['violations'],
+    });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target, html: n.html })) }));
+  })()`);
+  return found
+    .filter((v) => v.impact !== null && impacts.includes(v.impact))
+    .map((v) => ({ rule: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => `${n.target.join(' ')} ${n.html.slice(0, 120)}`) }));
 }

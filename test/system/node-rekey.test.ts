@@ -134,7 +134,8 @@ describe('removing a member re-keys the Cwtch group', () => {
     await api(founder, 'POST', p('/members'), { onion: alice.identity.onion, name: 'alice', roles: ['member'] });
     await api(founder, 'POST', p('/members'), { onion: bob.onion, name: 'bob', roles: ['member', 'organizer'] });
     const { invite } = (await api(founder, 'GET', p('/invite'))).body as { invite: string };
-    for (const joiner of [alice, bob]) expect((await api(joiner, 'POST', '/api/invites/accept', { invite })).body).toEqual({ pursuanceId: id, status: 'joined' });
+    for (const joiner of [alice, bob])
+      expect((await api(joiner, 'POST', '/api/invites/accept', { invite })).body).toEqual({ pursuanceId: id, status: 'joined' });
     const hash = (n: RunningNode) => n.registry.get(id).log.stateHash();
     const hashOf = async (n: Target) => ((await api(n, 'GET', p(''))).body as { stateHash?: string }).stateHash;
     await untilChange([alice, founder], () => hash(alice) === hash(founder), 'alice to join');

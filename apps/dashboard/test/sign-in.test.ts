@@ -128,7 +128,7 @@ describe('pasting what the node printed', () => {
     });
     const storage = new MemoryStorage();
     const ctx = createAppContext({ fetch: f.fetch, eventSource: (url) => new FakeEventSource(url), storage, window });
-    const w = mount(TokenGate, { global: { provide: { [APP as symbol]: ctx } }, attachTo: document.body });
+    const w = mount(TokenGate, { global: { provide: { [APP as symbol]: ctx }, plugins: [ctx.i18n] }, attachTo: document.body });
     try {
       await w.find('#token').setValue(`token ${TOKEN}\n`);
       await w.find('form').trigger('submit');

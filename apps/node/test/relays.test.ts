@@ -77,7 +77,7 @@ describe('relays the node knows', () => {
     expect(await relays()).toEqual([]);
     const garbage = await call('POST', '/api/pursuances', { name: 'Cell', template: 'activist-cell', relay: bundle.slice(0, 60) });
     expect(garbage.status).toBe(400);
-    expect(garbage.body).toMatchObject({ code: 'INVALID_BUNDLE' });
+    expect(garbage.body).toMatchObject({ code: 'INVALID_BUNDLE', field: 'relay' });
     expect(await list()).toEqual([]);
     expect(await relays()).toEqual([]);
     // The template is checked before the bundle is pinned: a refused request pins nothing.

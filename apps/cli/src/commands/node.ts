@@ -61,11 +61,22 @@ export function nodeCommand(): Command {
           `dashboard port on 127.0.0.1 (default: the one this data dir used before, ${DEFAULT_PORT} the first time; 0: any free one the first time)`,
         ).env('PURSUANCE_PORT'),
       )
-      .addOption(new Option('--dashboard-dir <dir>', 'serve the dashboard from this built folder (default: the one shipped with the node)').env('PURSUANCE_DASHBOARD_DIR'))
-      .option('--relay <bundle>', "a relay's key bundle to pin now, so the dashboard offers it when a pursuance is created (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+      .addOption(
+        new Option('--dashboard-dir <dir>', 'serve the dashboard from this built folder (default: the one shipped with the node)').env(
+          'PURSUANCE_DASHBOARD_DIR',
+        ),
+      )
+      .option(
+        '--relay <bundle>',
+        "a relay's key bundle to pin now, so the dashboard offers it when a pursuance is created (repeatable)",
+        (v: string, prev: string[] = []) => [...prev, v],
+      )
       .option('--name <name>', 'your display name (sets it on a new profile, changes it on an existing one)')
       .option('--password-file <file>', 'read the password from this file'),
-  ).action(async function (this: Command, opts: AcnFlags & { dataDir: string; port?: string; name?: string; passwordFile?: string; dashboardDir?: string; relay?: string[] }) {
+  ).action(async function (
+    this: Command,
+    opts: AcnFlags & { dataDir: string; port?: string; name?: string; passwordFile?: string; dashboardDir?: string; relay?: string[] },
+  ) {
     const port = portChoice(opts.port);
     const name = await nameFlag(opts.name);
     writeNotices(dataDirNotices(this, opts.dataDir));

@@ -57,7 +57,7 @@ export function initialLocale(storage?: Pick<Storage, 'getItem'>, languages: rea
 export type DashboardI18n = I18n<Record<string, Catalog>, Record<string, never>, Record<string, never>, string, false>;
 
 export function createDashboardI18n(locale: Locale): DashboardI18n {
-  return createI18n({
+  const i18n: DashboardI18n = createI18n({
     legacy: false,
     locale,
     fallbackLocale: 'en',
@@ -65,7 +65,8 @@ export function createDashboardI18n(locale: Locale): DashboardI18n {
     // A missing key is a bug the catalog test catches; at run time it falls back to English quietly.
     missingWarn: false,
     fallbackWarn: false,
-  }) as DashboardI18n;
+  });
+  return i18n;
 }
 
 /** Switch the language: the catalogs, <html lang>, and the stored choice. */

@@ -5,7 +5,10 @@ import { ApiError } from './api.js';
 export interface FailedAction {
   /** Which control: a form or button's key (e.g. `add-member`, `rotate:organizer`). */
   readonly at: string;
-  /** What was tried, in words ("rotate Organizer"), for the notice's title. */
+  /**
+   * What was tried, in the chosen language as an infinitive phrase ("rotate Organizer", "rotar
+   * Organizer"), for the notice's title ("Could not {action}", errors.couldNot).
+   */
   readonly action: string;
   readonly error: ApiError;
 }

@@ -1,8 +1,13 @@
+import { MESSAGES } from '../i18n/index.js';
 import type {
+  CreatedJoinInvite,
   CreatedPursuance,
   EventRef,
   FeedItem,
   IngestReport,
+  JoinInvite,
+  JoinOutcome,
+  JoinRequest,
   MemberModel,
   NetworkView,
   NewTaskInput,
@@ -22,11 +27,16 @@ import type {
   TaskModel,
 } from './types.js';
 
-/** What a person is told when the node does not answer at all (fetch's own "Failed to fetch" stays in `detail`). */
+/**
+ * What a person is told when the node does not answer at all (fetch's own "Failed to fetch" stays
+ * in `detail`). The words here are English; `explainError` gives them in the chosen language.
+ */
 export const NETWORK_MESSAGE = 'Cannot reach your node. Check that it is still running, then try again.';
 
 /** A node fault without an answer of its own (the node's log has the details). */
 export const SERVER_FAULT = 'Your node ran into a problem it could not explain. Its log has the details.';
+
+const UNEXPECTED_MESSAGE = 'Something went wrong in the dashboard. Reload the page and try again.';
 
 /**
  * A refused or failed API call. The node answers every refusal with `{ code, message, field?,
@@ -37,18 +47,24 @@ export const SERVER_FAULT = 'Your node ran into a problem it could not explain. 
 export class ApiError extends Error {
   public readonly field: string | undefined;
   public readonly detail: string | undefined;
+  /**
+   * The message is already in the person's language (a check the dashboard made itself, worded
+   * with `t`): shown as it is, never replaced by the catalog's text for its code.
+   */
+  public readonly localized: boolean;
 
   public constructor(
     public readonly status: number,
     public readonly code: string,
     message: string,
     public readonly rule?: string,
-    extra: { readonly field?: string | undefined; readonly detail?: string | undefined } = {},
+    extra: { readonly field?: string | undefined; readonly detail?: string | undefined; readonly localized?: boolean } = {},
   ) {
     super(message);
     this.name = 'ApiError';
     this.field = extra.field || undefined;
     this.detail = extra.detail || undefined;
+    this.localized = extra.localized ?? false;
   }
 
   /** The node could not be reached (status 0). */
@@ -63,7 +79,7 @@ export class ApiError extends Error {
   public static from(err: unknown): ApiError {
     if (err instanceof ApiError) return err;
     if (err instanceof TypeError && /fetch|network|load failed/i.test(err.message)) return ApiError.network(err);
-    return new ApiError(0, 'UNEXPECTED', 'Something went wrong in the dashboard. Reload the page and try again.', undefined, {
+    return new ApiError(0, 'UNEXPECTED', UNEXPECTED_MESSAGE, undefined, {
       detail: err instanceof Error ? err.message : String(err),
     });
   }
@@ -72,6 +88,37 @@ export class ApiError extends Error {
   public concerns(name: string): boolean {
     return this.field !== undefined && (this.field === name || this.field.startsWith(`${name}.`));
   }
+}
+
+/** What `explainError` needs of vue-i18n: `useI18n()` in a component, `app.i18n.global` elsewhere. */
+export interface ErrorWords {
+  t(key: string): string;
+  te(key: string): boolean;
+  readonly locale: { readonly value: string };
+}
+
+/** An error's reason as shown: `text` in the chosen language where we have it, `lang` when it is not. */
+export interface ExplainedError {
+  readonly text: string;
+  /** The language of `text` when it differs from the page's (the node's English words): for `lang`. */
+  readonly lang: 'en' | undefined;
+  /** The node's own words, kept beside a translation that is more general than they are. */
+  readonly original: string | null;
+}
+
+/**
+ * The reason to show for a refusal. The node words its errors in English, with a stable code:
+ * in English its message is shown as it is; in another language the errors catalog's text for
+ * the code, when there is one, else the node's message (marked as English). Where the catalog's
+ * text is a general sentence (the node's names a field or a task), the node's words are kept too.
+ */
+export function explainError(error: Pick<ApiError, 'code' | 'message'> & { readonly localized?: boolean }, words: ErrorWords): ExplainedError {
+  const key = `errors.code.${error.code}`;
+  if (error.localized || words.locale.value === 'en') return { text: error.message, lang: undefined, original: null };
+  if (!words.te(key)) return { text: error.message, lang: 'en', original: null };
+  const english = (MESSAGES.en.errors as Record<string, Record<string, unknown>>).code?.[error.code];
+  const dashboardOwn = error.message === NETWORK_MESSAGE || error.message === SERVER_FAULT || error.message === UNEXPECTED_MESSAGE;
+  return { text: words.t(key), lang: undefined, original: english === error.message || dashboardOwn ? null : error.message };
 }
 
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
@@ -185,7 +232,18 @@ export class ApiClient {
   /** The group invite (Cwtch group on the pursuance's relay) a member hands a newcomer; 4xx/5xx while not attached. */
   public groupInvite = (id: string) => this.request<{ invite: string }>('GET', this.#p(id, '/invite'));
   /** Join the group named by an invite: the relay then replays the pursuance's history into this node. */
-  public acceptInvite = (invite: string) => this.request<{ pursuanceId: string }>('POST', '/api/invites/accept', { invite });
+  public acceptInvite = (invite: string) => this.request<JoinOutcome>('POST', '/api/invites/accept', { invite });
+  /** A one-time join link (shown once: the node keeps only a hash of its secret). */
+  public createJoinInvite = (id: string, body: { roles: string[]; preApproved: boolean; expiresInHours: number }) =>
+    this.request<CreatedJoinInvite>('POST', this.#p(id, '/join-invites'), body);
+  public joinInvites = (id: string) => this.request<JoinInvite[]>('GET', this.#p(id, '/join-invites'));
+  public revokeJoinInvite = (id: string, inviteId: string) => this.request<JoinInvite>('DELETE', this.#p(id, `/join-invites/${encodeURIComponent(inviteId)}`));
+  public approveJoinInvite = (id: string, inviteId: string, roles: string[]) =>
+    this.request<JoinInvite>('POST', this.#p(id, `/join-invites/${encodeURIComponent(inviteId)}/approve`), { roles });
+  public refuseJoinInvite = (id: string, inviteId: string) =>
+    this.request<JoinInvite>('POST', this.#p(id, `/join-invites/${encodeURIComponent(inviteId)}/refuse`));
+  /** The join requests this node sent by link, newest first. */
+  public joinRequests = () => this.request<JoinRequest[]>('GET', '/api/join-requests');
   public syncStatus = (id: string) => this.request<SyncStatus>('GET', this.#p(id, '/sync'));
   public network = () => this.request<NetworkView>('GET', '/api/network');
   public rebuild = () => this.request<{ pursuances: number; events: number; seconds: number }>('POST', '/api/admin/rebuild');

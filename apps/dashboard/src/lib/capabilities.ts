@@ -1,5 +1,6 @@
 import { checkPlain, checkRole, checkTask, compileAbility, type Check, type Rules, type TaskAction } from './rules-engine.js';
 import type { RoleModel, TaskModel } from './types.js';
+import type { Translate } from './words.js';
 
 /**
  * What this member may do, from the rules in force and the roles they hold: the same
@@ -18,9 +19,35 @@ export interface Capabilities {
 const NOT_A_MEMBER: Check = { ok: false, reason: 'you are not a member of this pursuance' };
 const NO_RULES: Check = { ok: false, reason: 'the rules are still loading' };
 
-export function capabilitiesFor(rules: Rules | null, myRoles: readonly string[], amFounder: boolean, isMember: boolean): Capabilities {
+/**
+ * The engine's reason for refusing a task action, in the catalog's words (`task.denied.*`): the
+ * engine says it in English only. A `cannot` rule is named by its reason; otherwise no rule
+ * grants the action for the first audience role that lacks it.
+ */
+function taskDenial(
+  t: Translate,
+  check: Check,
+  action: TaskAction,
+  audience: readonly string[],
+  deny: (role: string) => Check,
+  roles: readonly string[],
+): Check {
+  if (check.ok) return check;
+  const what = { action: t(`task.actions.${action}`), roles: roles.join(', ') };
+  if (check.rule !== undefined) return { ok: false, reason: t('task.denied.byRule', { rule: check.rule }), rule: check.rule };
+  const role = audience.find((r) => !deny(r).ok) ?? audience[0] ?? '';
+  if (check.reason.startsWith('denied by rule:')) return { ok: false, reason: t('task.denied.byUnnamedRule', { ...what, audience: role }) };
+  return { ok: false, reason: t(roles.length ? 'task.denied.notGranted' : 'task.denied.notGrantedNoRoles', { ...what, audience: role }) };
+}
+
+/**
+ * With `t`, the refusals of task actions (the ones the task page lists) are in the chosen
+ * language; without it they are the engine's English, as the node says them.
+ */
+export function capabilitiesFor(rules: Rules | null, myRoles: readonly string[], amFounder: boolean, isMember: boolean, t?: Translate): Capabilities {
   if (!isMember || !rules) {
-    const no = isMember ? NO_RULES : NOT_A_MEMBER;
+    const english = isMember ? NO_RULES : NOT_A_MEMBER;
+    const no: Check = t ? { ok: false, reason: t(isMember ? 'task.denied.rulesLoading' : 'task.denied.notMember') } : english;
     return { task: () => no, role: () => no, plain: () => no, member: isMember };
   }
   const roles = [...myRoles].sort();
@@ -28,8 +55,10 @@ export function capabilitiesFor(rules: Rules | null, myRoles: readonly string[],
   return {
     member: true,
     task(action, audience) {
-      for (const r of audience) if (!rules.roles[r]) return { ok: false, reason: `role "${r}" does not exist` };
-      return checkTask(ability, roles, action, audience);
+      for (const r of audience)
+        if (!Object.hasOwn(rules.roles, r)) return { ok: false, reason: t ? t('task.denied.noSuchRole', { role: r }) : `role "${r}" does not exist` };
+      const check = checkTask(ability, roles, action, audience);
+      return t ? taskDenial(t, check, action, audience, (r) => checkTask(ability, roles, action, [r]), roles) : check;
     },
     role(action, role) {
       return checkRole(ability, roles, action, role);
@@ -45,12 +74,16 @@ export function capabilitiesFor(rules: Rules | null, myRoles: readonly string[],
  * Writing sealed task content also needs the current key of every audience role (the node
  * seals with it): without it the node refuses with UNKNOWN_KEY, so the action is not offered.
  */
-export function keyCheck(audience: readonly string[], roles: readonly RoleModel[]): Check {
+export function keyCheck(audience: readonly string[], roles: readonly RoleModel[], t?: Translate): Check {
   for (const r of [...audience].sort()) {
     const role = roles.find((x) => x.id === r);
-    if (!role || role.epoch < 0) return { ok: false, reason: `role "${r}" has no key yet: rotate its keys first` };
-    if (!role.iHoldKey) return { ok: false, reason: `you do not hold the current key of role "${r}"` };
-    if (role.rotationDue) return { ok: false, reason: `the key of "${r}" must be rotated after a holder left before new content uses it` };
+    if (!role || role.epoch < 0) return { ok: false, reason: t ? t('task.denied.noKey', { role: r }) : `role "${r}" has no key yet: rotate its keys first` };
+    if (!role.iHoldKey) return { ok: false, reason: t ? t('task.denied.keyNotHeld', { role: r }) : `you do not hold the current key of role "${r}"` };
+    if (role.rotationDue)
+      return {
+        ok: false,
+        reason: t ? t('task.denied.rotationDue', { role: r }) : `the key of "${r}" must be rotated after a holder left before new content uses it`,
+      };
   }
   return { ok: true };
 }

@@ -1,9 +1,9 @@
-import { computed, inject, ref, shallowRef, type ComputedRef, type InjectionKey, type Ref, type ShallowRef } from 'vue';
+import { computed, inject, ref, shallowRef, watch, type ComputedRef, type InjectionKey, type Ref, type ShallowRef } from 'vue';
 import { createWebHistory, type Router, type RouterHistory } from 'vue-router';
 import { createDashboardI18n, initialLocale, setLocale, type DashboardI18n, type Locale } from '../i18n/index.js';
 import { createAnnouncer, type Announcer } from './announcer.js';
-import { ApiClient, ApiError, type Fetch } from './api.js';
-import { count } from './format.js';
+import { ApiClient, ApiError, explainError, type Fetch } from './api.js';
+import { countIn } from './format.js';
 import { createLive, type EventSourceFactory, type Live } from './live.js';
 import { PursuanceStore } from './pursuance-store.js';
 import { createAppRouter } from './router.js';
@@ -70,22 +70,34 @@ export interface AppDeps {
 }
 
 export function createAppContext(deps: AppDeps = {}): AppContext {
+  // The language first: the session's notices are worded in it.
+  const localeStorage = deps.localeStorage ?? (typeof localStorage === 'undefined' ? undefined : localStorage);
+  const i18n = createDashboardI18n(initialLocale(localeStorage, deps.languages ?? (typeof navigator === 'undefined' ? [] : navigator.languages)));
+  if (typeof document !== 'undefined') document.documentElement.lang = i18n.global.locale.value;
+  const t: (key: string, named?: Record<string, unknown>) => string = (key, named = {}) => i18n.global.t(key, named);
+  const te = (key: string): boolean => i18n.global.te(key);
   // Before the router reads the address: a sign-in link's token is taken out of it first.
-  const session = createSession(deps.storage, deps.window);
+  const session = createSession(deps.storage, deps.window, { linkCutShort: t('app.session.linkCutShort') });
+  // The sign-in page's notice is worded again when the language changes while it is shown.
+  let noticeWords: (() => string) | null = session.notice.value === null ? null : () => t('app.session.linkCutShort');
+  const dropToken = (words: () => string): void => {
+    session.clear(words());
+    noticeWords = words;
+  };
+  watch(i18n.global.locale, () => {
+    if (noticeWords && session.notice.value !== null) session.notice.value = noticeWords();
+  });
   const api = new ApiClient(
     () => session.token.value,
     deps.fetch,
     () => {
-      session.clear('The node refused the token. Enter the token it printed when it started.');
+      dropToken(() => t('app.session.refused'));
       live.disconnect();
     },
   );
   const live = createLive(deps.eventSource);
   const router = createAppRouter({ token: session.token, resume: () => ctx.resume() }, deps.history ?? createWebHistory());
   const announcer = createAnnouncer();
-  const localeStorage = deps.localeStorage ?? (typeof localStorage === 'undefined' ? undefined : localStorage);
-  const i18n = createDashboardI18n(initialLocale(localeStorage, deps.languages ?? (typeof navigator === 'undefined' ? [] : navigator.languages)));
-  if (typeof document !== 'undefined') document.documentElement.lang = i18n.global.locale.value;
   // "N new events" is news about the page it arrived on: another page (or section) starts without it.
   router.afterEach((to, from, failure) => {
     if (!failure && to.path !== from.path) announcer.clear();
@@ -111,9 +123,13 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
   live.onChanged((e) => {
     const store = stores.get(e.pursuanceId);
     const say = (): void => {
-      const name = store?.summary.value?.name ?? pursuances.value.find((p) => p.id === e.pursuanceId)?.name ?? 'A pursuance';
-      const n = e.events.length;
-      announcer.say(`${name}: ${count(n, 'new event', 'new events')}${e.origin === 'local' ? '' : ` (${e.origin})`}.`);
+      const name = store?.summary.value?.name ?? pursuances.value.find((p) => p.id === e.pursuanceId)?.name ?? t('app.aPursuance');
+      const events = countIn(i18n.global, 'common.count.newEvents', e.events.length);
+      announcer.say(
+        e.origin === 'local'
+          ? t('app.newEvents', { name, events })
+          : t('app.newEventsFrom', { name, events, origin: te(`app.origin.${e.origin}`) ? t(`app.origin.${e.origin}`) : e.origin }),
+      );
     };
     // The list of pursuances is refetched only where it is shown (or for one not seen yet).
     const shown = router.currentRoute.value.name;
@@ -150,7 +166,7 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
     store(id: string) {
       let s = stores.get(id);
       if (!s) {
-        s = new PursuanceStore(id, api, me);
+        s = new PursuanceStore(id, api, me, i18n.global.t);
         stores.set(id, s);
       }
       return s;
@@ -174,7 +190,7 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
           return true;
         } catch (err) {
           const e = ApiError.from(err);
-          session.clear(e.status === 401 ? 'The node refused the saved token (did it restart with a new data dir?).' : e.message);
+          dropToken(() => (e.status === 401 ? t('app.session.savedRefused') : explainError(e, i18n.global).text));
           return false;
         } finally {
           resuming.value = false;

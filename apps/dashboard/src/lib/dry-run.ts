@@ -1,5 +1,5 @@
 import { allows, compileAbility, permissionUniverse, RulesSchema, type Action, type Rules, type SubjectName } from './rules-engine.js';
-import { describePermission } from './rules-text.js';
+import { describePermission, englishT, type Translate } from './rules-text.js';
 import type { MemberModel } from './types.js';
 
 /**
@@ -38,13 +38,16 @@ export interface DryRun {
 
 export type ParsedRules = { ok: true; rules: Rules } | { ok: false; error: string };
 
-/** Parse and validate proposed rules with the core's schema (the node validates the same way). */
-export function parseRules(text: string): ParsedRules {
+/**
+ * Parse and validate proposed rules with the core's schema (the node validates the same way).
+ * The schema's own messages stay in English, like the node's; only the frame is translated.
+ */
+export function parseRules(text: string, t: Translate = englishT): ParsedRules {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    return { ok: false, error: `not valid JSON: ${err instanceof Error ? err.message : String(err)}` };
+    return { ok: false, error: t('rules.dry.notJson', { error: err instanceof Error ? err.message : String(err) }) };
   }
   if (json && typeof json === 'object' && '$schema' in json) delete (json as Record<string, unknown>).$schema;
   const parsed = RulesSchema.safeParse(json);
@@ -56,6 +59,8 @@ export function parseRules(text: string): ParsedRules {
 }
 
 const key = (p: Permission): string => p.join('|');
+/** An own role of the rules: `constructor` is a valid role id, and also what every object inherits. */
+const has = (rules: Rules, role: string): boolean => Object.hasOwn(rules.roles, role);
 
 function universe(a: Rules, b: Rules): Permission[] {
   const out = new Map<string, Permission>();
@@ -64,62 +69,74 @@ function universe(a: Rules, b: Rules): Permission[] {
 }
 
 function granted(rules: Rules, roles: readonly string[], perms: Permission[]): Set<string> {
-  const held = roles.filter((r) => rules.roles[r]);
+  const held = roles.filter((r) => has(rules, r));
   const ability = compileAbility(rules, held, false);
   return new Set(perms.filter((p) => allows(ability, p)).map(key));
 }
 
-function diff(before: Set<string>, after: Set<string>, perms: Map<string, Permission>, rules: Rules): { gains: string[]; losses: string[] } {
-  const words = (k: string) => describePermission(rules, perms.get(k)!);
+function diff(before: Set<string>, after: Set<string>, perms: Map<string, Permission>, rules: Rules, t: Translate): { gains: string[]; losses: string[] } {
+  const words = (k: string) => describePermission(rules, perms.get(k)!, t);
   return {
     gains: [...after].filter((k) => !before.has(k)).map(words),
     losses: [...before].filter((k) => !after.has(k)).map(words),
   };
 }
 
-export function dryRunRules(current: Rules, proposed: Rules, members: readonly MemberModel[], author?: { roles: readonly string[]; founder: boolean }): DryRun {
+export function dryRunRules(
+  current: Rules,
+  proposed: Rules,
+  members: readonly MemberModel[],
+  author?: { roles: readonly string[]; founder: boolean },
+  t: Translate = englishT,
+): DryRun {
   const perms = universe(current, proposed);
   const byKey = new Map(perms.map((p) => [key(p), p]));
   const wordsRules: Rules = { ...current, roles: { ...current.roles, ...proposed.roles } };
 
   const roleIds = [...new Set([...Object.keys(current.roles), ...Object.keys(proposed.roles)])].sort();
   const roles: RoleDiff[] = roleIds.map((role) => {
-    const inCurrent = Boolean(current.roles[role]);
-    const inProposed = Boolean(proposed.roles[role]);
+    const inCurrent = has(current, role);
+    const inProposed = has(proposed, role);
     const before = inCurrent ? granted(current, [role], perms) : new Set<string>();
     const after = inProposed ? granted(proposed, [role], perms) : new Set<string>();
-    const d = diff(before, after, byKey, wordsRules);
+    const d = diff(before, after, byKey, wordsRules, t);
     const defChanged = inCurrent && inProposed && JSON.stringify(current.roles[role]) !== JSON.stringify(proposed.roles[role]);
     const change = !inCurrent ? 'added' : !inProposed ? 'removed' : d.gains.length || d.losses.length || defChanged ? 'changed' : 'unchanged';
-    return { role, title: proposed.roles[role]?.title ?? current.roles[role]?.title ?? role, change, ...d };
+    return { role, title: (inProposed ? proposed.roles[role]?.title : current.roles[role]?.title) ?? role, change, ...d };
   });
 
   const memberDiffs: MemberDiff[] = members
     .filter((m) => !m.founder)
     .map((m) => {
-      const d = diff(granted(current, m.roles, perms), granted(proposed, m.roles, perms), byKey, wordsRules);
-      return { onion: m.onion, name: m.name, rolesLost: m.roles.filter((r) => !proposed.roles[r]), ...d };
+      const d = diff(granted(current, m.roles, perms), granted(proposed, m.roles, perms), byKey, wordsRules, t);
+      return { onion: m.onion, name: m.name, rolesLost: m.roles.filter((r) => !has(proposed, r)), ...d };
     })
     .filter((m) => m.gains.length || m.losses.length || m.rolesLost.length);
 
   const workflow: string[] = [];
   const cw = current.workflow;
   const pw = proposed.workflow;
-  for (const s of pw.states) if (!cw.states.includes(s)) workflow.push(`new status "${s}"`);
-  for (const s of cw.states) if (!pw.states.includes(s)) workflow.push(`status "${s}" removed`);
+  for (const s of pw.states) if (!cw.states.includes(s)) workflow.push(t('rules.dry.newStatus', { status: s }));
+  for (const s of cw.states) if (!pw.states.includes(s)) workflow.push(t('rules.dry.statusRemoved', { status: s }));
   const moves = (w: Rules['workflow']) => new Set(w.transitions.map((t) => `${t.from} → ${t.to}`));
   const [cm, pm] = [moves(cw), moves(pw)];
-  for (const m of pm) if (!cm.has(m)) workflow.push(`new move ${m}`);
-  for (const m of cm) if (!pm.has(m)) workflow.push(`move ${m} removed`);
-  if (cw.initial !== pw.initial) workflow.push(`new tasks start in "${pw.initial}" instead of "${cw.initial}"`);
-  if (JSON.stringify([...cw.closed].sort()) !== JSON.stringify([...pw.closed].sort())) workflow.push(`closed statuses become ${pw.closed.join(', ')}`);
+  for (const m of pm) if (!cm.has(m)) workflow.push(t('rules.dry.newMove', { move: m }));
+  for (const m of cm) if (!pm.has(m)) workflow.push(t('rules.dry.moveRemoved', { move: m }));
+  if (cw.initial !== pw.initial) workflow.push(t('rules.dry.initial', { to: pw.initial, from: cw.initial }));
+  if (JSON.stringify([...cw.closed].sort()) !== JSON.stringify([...pw.closed].sort())) workflow.push(t('rules.dry.closed', { list: pw.closed.join(', ') }));
 
   const other: string[] = [];
-  if (current.title !== proposed.title) other.push(`title becomes "${proposed.title}"`);
-  if (current.description !== proposed.description) other.push('description changed');
+  if (current.title !== proposed.title) other.push(t('rules.dry.title', { title: proposed.title }));
+  if (current.description !== proposed.description) other.push(t('rules.dry.description'));
   if (JSON.stringify(current.succession) !== JSON.stringify(proposed.succession)) {
+    const days = (d: number | null) => d ?? t('rules.dry.never');
     other.push(
-      `succession: quorum ${proposed.succession.quorum}, inactivity ${proposed.succession.inactivityDays ?? 'never'} (was ${current.succession.quorum}, ${current.succession.inactivityDays ?? 'never'})`,
+      t('rules.dry.succession', {
+        quorum: proposed.succession.quorum,
+        days: days(proposed.succession.inactivityDays),
+        wasQuorum: current.succession.quorum,
+        wasDays: days(current.succession.inactivityDays),
+      }),
     );
   }
 
@@ -128,7 +145,7 @@ export function dryRunRules(current: Rules, proposed: Rules, members: readonly M
     const mine = granted(current, author.roles, perms);
     for (const role of Object.keys(proposed.roles).sort()) {
       for (const k of granted(proposed, [role], perms)) {
-        if (!mine.has(k)) escalations.push(`role "${role}" would ${describePermission(wordsRules, byKey.get(k)!)}`);
+        if (!mine.has(k)) escalations.push(t('rules.dry.escalation', { role, what: describePermission(wordsRules, byKey.get(k)!, t) }));
       }
     }
   }

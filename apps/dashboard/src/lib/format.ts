@@ -9,14 +9,15 @@ export function shortId(id: string): string {
   return id.slice(0, 10);
 }
 
-export function formatTime(ms: number | null | undefined): string {
+/** A moment as people read it: in `locale` (the dashboard's chosen language) or else the browser's. */
+export function formatTime(ms: number | null | undefined, locale?: string): string {
   if (ms === null || ms === undefined) return '—';
-  return new Date(ms).toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  return new Date(ms).toLocaleString(locale, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
 
-export function formatDate(ms: number | null | undefined): string {
+export function formatDate(ms: number | null | undefined, locale?: string): string {
   if (ms === null || ms === undefined) return '—';
-  return new Date(ms).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+  return new Date(ms).toLocaleDateString(locale, { year: 'numeric', month: 'short', day: 'numeric' });
 }
 
 /** `<input type="date">` value ↔ epoch ms (UTC midnight, so a date means the same day everywhere). */
@@ -81,17 +82,33 @@ export function count(n: number, one: string, other: string): string {
   return `${n.toLocaleString('en')} ${PLURALS.select(n) === 'one' ? one : other}`;
 }
 
-/** How close a text is to its length limit: the counter shows from 90 % of it on (or once over). */
-export function lengthNote(length: number, max: number): { readonly show: boolean; readonly over: boolean; readonly text: string } {
+/** What `countIn` needs of vue-i18n: `useI18n()` in a component, `app.i18n.global` elsewhere. */
+export interface PluralWords {
+  t(key: string, named: Record<string, unknown>, plural: number): string;
+  readonly locale: { readonly value: string };
+}
+
+/**
+ * `count` in the chosen language: a catalog entry in two branches, `'{n} comment | {n} comments'`
+ * (English and Spanish both take the plural for 0, as `count` does), with `{n}` digit-grouped
+ * for the language. `named` fills the entry's other placeholders.
+ */
+export function countIn(words: PluralWords, key: string, n: number, named: Record<string, unknown> = {}): string {
+  return words.t(key, { ...named, n: n.toLocaleString(words.locale.value) }, n);
+}
+
+/**
+ * How close a text is to its length limit: the counter shows from 90 % of it on (or once over).
+ * In English unless `words` are given (then `common.length.over` / `common.length.left`).
+ */
+export function lengthNote(length: number, max: number, words?: PluralWords): { readonly show: boolean; readonly over: boolean; readonly text: string } {
   const left = max - length;
-  return {
-    show: length >= Math.floor(max * 0.9),
-    over: left < 0,
-    text:
-      left < 0
-        ? `${count(-left, 'character', 'characters')} over the limit of ${max.toLocaleString('en')}`
-        : `${count(left, 'character', 'characters')} left of ${max.toLocaleString('en')}`,
-  };
+  const text = words
+    ? countIn(words, left < 0 ? 'common.length.over' : 'common.length.left', Math.abs(left), { max: max.toLocaleString(words.locale.value) })
+    : left < 0
+      ? `${count(-left, 'character', 'characters')} over the limit of ${max.toLocaleString('en')}`
+      : `${count(left, 'character', 'characters')} left of ${max.toLocaleString('en')}`;
+  return { show: length >= Math.floor(max * 0.9), over: left < 0, text };
 }
 
 /** How the history names things: status titles, people, roles, tasks and dates as the view shows them. */

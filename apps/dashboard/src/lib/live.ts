@@ -31,6 +31,12 @@ export interface Live {
   disconnect(): void;
   onChanged(listener: (e: ChangedEvent) => void): () => void;
   onSync(listener: (e: SyncHealthEvent) => void): () => void;
+  /** Join invites of a pursuance changed, or (pursuanceId null) this node's own join requests did. */
+  onInvites(listener: (e: InvitesEvent) => void): () => void;
+}
+
+export interface InvitesEvent {
+  readonly pursuanceId: string | null;
 }
 
 const EVENT_SOURCE_CLOSED = 2;
@@ -43,6 +49,7 @@ export function createLive(factory: EventSourceFactory = (url) => new EventSourc
   const network = ref<NetworkStatus | null>(null);
   const listeners = new Set<(e: ChangedEvent) => void>();
   const syncListeners = new Set<(e: SyncHealthEvent) => void>();
+  const inviteListeners = new Set<(e: InvitesEvent) => void>();
   let source: EventSourceLike | null = null;
 
   const parse = <T>(e: MessageEvent<string>): T | null => {
@@ -85,6 +92,12 @@ export function createLive(factory: EventSourceFactory = (url) => new EventSourc
         lastEventAt.value = clock();
         for (const l of syncListeners) l(data);
       });
+      s.addEventListener('invites', (e) => {
+        const data = parse<InvitesEvent>(e);
+        if (!data) return;
+        lastEventAt.value = clock();
+        for (const l of inviteListeners) l(data);
+      });
       s.addEventListener('progress', (e) => {
         const data = parse<ProgressEvent>(e);
         if (!data) return;
@@ -112,6 +125,10 @@ export function createLive(factory: EventSourceFactory = (url) => new EventSourc
     onSync(listener) {
       syncListeners.add(listener);
       return () => syncListeners.delete(listener);
+    },
+    onInvites(listener) {
+      inviteListeners.add(listener);
+      return () => inviteListeners.delete(listener);
     },
   };
 }

@@ -17,6 +17,7 @@ import type {
   TaskChange,
   TaskModel,
 } from './types.js';
+import type { Translate } from './words.js';
 
 /** The parts of a pursuance a view can ask for; the store refetches the parts in use. */
 export type Part = 'summary' | 'tasks' | 'members' | 'roles' | 'rules' | 'feed' | 'rejections' | 'ownRejections' | 'sync';
@@ -65,6 +66,8 @@ export class PursuanceStore {
     public readonly id: string,
     private readonly api: ApiClient,
     private readonly me: Ref<string | null>,
+    /** How people are named (`members.names.*`) in the chosen language; English without it. */
+    private readonly t?: Translate,
   ) {
     this.isMember = computed(() => this.me.value !== null && this.members.value.some((m) => m.onion === this.me.value));
     this.caps = computed(() =>
@@ -74,12 +77,17 @@ export class PursuanceStore {
     this.names = computed(() => new Map(this.members.value.map((m) => [m.onion, m.name])));
   }
 
-  /** How to name a member: "you", their name, or their short address (marked when a founder). */
-  public who(onion: string): string {
-    if (onion === this.me.value) return 'you';
+  /**
+   * How to name a member: "you", their name, or their short address (marked when a founder), in
+   * the words of `t` (a component's own, so the name follows a switch of language), else the
+   * store's, else English.
+   */
+  public who(onion: string, t: Translate | undefined = this.t): string {
+    if (onion === this.me.value) return t ? t('members.names.you') : 'you';
     const name = this.names.value.get(onion);
     if (name) return name;
-    return this.summary.value?.founders.includes(onion) ? `founder ${shortOnion(onion)}` : shortOnion(onion);
+    if (!this.summary.value?.founders.includes(onion)) return shortOnion(onion);
+    return t ? t('members.names.founder', { short: shortOnion(onion) }) : `founder ${shortOnion(onion)}`;
   }
 
   /** Ask for parts (a view calls this when it mounts); resolves once they are loaded. */

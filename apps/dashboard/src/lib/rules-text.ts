@@ -1,8 +1,24 @@
+import { createI18n } from 'vue-i18n';
+import { rules as catalog } from '../i18n/rules.js';
 import type { Action, Capability, Rules, SubjectName } from './rules-engine.js';
 
-/** Rules in plain words, for people about to join or change them. */
+/**
+ * Rules in plain words, for people about to join or change them. The sentences come from the
+ * rules area of the catalogs through `t` (a component's `useI18n().t`); callers that have none
+ * (code outside components, older callers) get English, which is also the fallback language.
+ */
+export type Translate = (key: string, named?: Record<string, unknown>, plural?: number) => string;
+
+const english = createI18n({ legacy: false, locale: 'en', messages: { en: { rules: catalog.en } }, missingWarn: false, fallbackWarn: false });
+export const englishT: Translate = (key, named = {}, plural) => (plural === undefined ? english.global.t(key, named) : english.global.t(key, named, plural));
+
+/** A declared role, looked up as an own property: `constructor` is a valid role id and an Object method. */
+function declared(rules: Rules | null, id: string): Rules['roles'][string] | undefined {
+  return rules && Object.hasOwn(rules.roles, id) ? rules.roles[id] : undefined;
+}
+
 export function roleTitle(rules: Rules | null, id: string): string {
-  return rules?.roles[id]?.title ?? id;
+  return declared(rules, id)?.title ?? id;
 }
 
 /**
@@ -12,64 +28,57 @@ export function roleTitle(rules: Rules | null, id: string): string {
  */
 export function statusTitle(rules: Rules | null, id: string): string {
   const titles = (rules?.workflow as { titles?: unknown } | undefined)?.titles;
-  const own = titles && typeof titles === 'object' ? (titles as Record<string, unknown>)[id] : undefined;
+  const own = titles && typeof titles === 'object' && Object.hasOwn(titles, id) ? (titles as Record<string, unknown>)[id] : undefined;
   return typeof own === 'string' && own.trim() ? own : id.replace(/-+/g, ' ');
 }
 
-export function listRoles(rules: Rules | null, list: '*' | readonly string[]): string {
-  if (list === '*') return 'any role';
+export function listRoles(rules: Rules | null, list: '*' | readonly string[], t: Translate = englishT): string {
+  if (list === '*') return t('rules.text.anyRole');
   return list.map((r) => roleTitle(rules, r)).join(', ');
 }
 
-const TASK_PHRASES: Record<string, string> = {
-  create: 'create tasks visible to',
-  edit: 'edit (and re-parent) tasks of',
-  assign: 'assign people to tasks of',
-  comment: 'comment on tasks of',
-  transition: 'move through the workflow tasks of',
-  close: 'close and reopen tasks of',
-};
+const TASK_ACTIONS = new Set(['create', 'edit', 'assign', 'comment', 'transition', 'close']);
 
-export function describeCapability(rules: Rules | null, cap: Capability): string {
+export function describeCapability(rules: Rules | null, cap: Capability, t: Translate = englishT): string {
   switch (cap.subject) {
     case 'task':
-      return `${TASK_PHRASES[cap.action]} ${listRoles(rules, cap.audience)}`;
+      return t(`rules.text.task.${cap.action}`, { roles: listRoles(rules, cap.audience, t) });
     case 'role':
-      return `${cap.action === 'assign' ? 'give people the role' : 'take away the role'} ${listRoles(rules, cap.roles)}`;
+      return t(cap.action === 'assign' ? 'rules.text.roleAssign' : 'rules.text.roleRemove', { roles: listRoles(rules, cap.roles, t) });
     case 'keys':
-      return `rotate the keys of ${listRoles(rules, cap.roles)}`;
+      return t('rules.text.keysRotate', { roles: listRoles(rules, cap.roles, t) });
     case 'member':
-      return cap.action === 'invite' ? 'invite new members' : 'expel members';
+      return t(cap.action === 'invite' ? 'rules.text.memberInvite' : 'rules.text.memberExpel');
     case 'rules':
-      return 'change the rules';
+      return t('rules.text.rulesChange');
     case 'relay':
-      return 'move the group to another relay';
+      return t('rules.text.relayMove');
   }
 }
 
 /** One concrete permission of `permissionUniverse` ([action, subject, role]) in words. */
-export function describePermission(rules: Rules | null, [action, subject, role]: readonly [Action, SubjectName, string]): string {
+export function describePermission(rules: Rules | null, [action, subject, role]: readonly [Action, SubjectName, string], t: Translate = englishT): string {
   const r = role === '*' ? '' : roleTitle(rules, role);
   switch (subject) {
     case 'Task':
-      return `${TASK_PHRASES[action] ?? action} ${r}`;
+      return TASK_ACTIONS.has(action) ? t(`rules.text.task.${action}`, { roles: r }) : `${action} ${r}`;
     case 'Role':
-      return `${action === 'assign' ? 'give people the role' : 'take away the role'} ${r}`;
+      return t(action === 'assign' ? 'rules.text.roleAssign' : 'rules.text.roleRemove', { roles: r });
     case 'Keys':
-      return `rotate the keys of ${r}`;
+      return t('rules.text.keysRotate', { roles: r });
     case 'Member':
-      return action === 'invite' ? 'invite new members' : 'expel members';
+      return t(action === 'invite' ? 'rules.text.memberInvite' : 'rules.text.memberExpel');
     case 'Rules':
-      return 'change the rules';
+      return t('rules.text.rulesChange');
     case 'Relay':
-      return 'move the group to another relay';
+      return t('rules.text.relayMove');
     default:
       return `${action} ${subject} ${r}`.trim();
   }
 }
 
-export function historyPolicy(history: string): string {
-  return history === 'all' ? 'new holders read the role’s whole history' : 'new holders read only what is sealed after they join';
+export function historyPolicy(history: string, t: Translate = englishT): string {
+  return t(history === 'all' ? 'rules.text.historyAll' : 'rules.text.historySinceJoin');
 }
 
 export function workflowSummary(rules: Rules): { open: string[]; closed: string[]; moves: string[] } {
@@ -78,12 +87,12 @@ export function workflowSummary(rules: Rules): { open: string[]; closed: string[
   return {
     open: rules.workflow.states.filter((s) => !closed.has(s)).map(title),
     closed: rules.workflow.states.filter((s) => closed.has(s)).map(title),
-    moves: rules.workflow.transitions.map((t) => `${title(t.from)} → ${title(t.to)}`),
+    moves: rules.workflow.transitions.map((tr) => `${title(tr.from)} → ${title(tr.to)}`),
   };
 }
 
-export function successionSummary(rules: Rules): string {
+export function successionSummary(rules: Rules, t: Translate = englishT): string {
   const { quorum, inactivityDays } = rules.succession;
-  const endorse = quorum <= 1 ? 'One founder can make a member a founder' : `${quorum} founders must agree to make a member a founder`;
-  return inactivityDays === null ? `${endorse}.` : `${endorse}, or a nominee may claim after ${inactivityDays} days without any founder activity.`;
+  const endorse = quorum <= 1 ? t('rules.text.endorseOne') : t('rules.text.endorseMany', { n: quorum });
+  return inactivityDays === null ? t('rules.text.successionNoClaim', { endorse }) : t('rules.text.successionClaim', { endorse, days: inactivityDays });
 }

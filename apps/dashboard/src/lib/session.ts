@@ -57,11 +57,24 @@ export function takeTokenFromAddress(bar: AddressBar): { found: boolean; token: 
   return { found: true, token: isTokenShaped(value) ? value : null };
 }
 
+/** The session's own notices, in the chosen language (the app context passes its catalog's). */
+export interface SessionWords {
+  readonly linkCutShort: string;
+}
+
+const ENGLISH: SessionWords = {
+  linkCutShort: 'The sign-in link was cut short. Open the whole link the node printed, or paste its token here.',
+};
+
 /**
  * The tab's session. A sign-in link in the address (`bar`, the page's window by default) takes
  * precedence over a token kept from before, and is stored as a pasted one would be.
  */
-export function createSession(storage: Storage | undefined = globalThis.sessionStorage, bar: AddressBar | undefined = globalThis.window): Session {
+export function createSession(
+  storage: Storage | undefined = globalThis.sessionStorage,
+  bar: AddressBar | undefined = globalThis.window,
+  words: SessionWords = ENGLISH,
+): Session {
   const read = (): string | null => {
     try {
       return storage?.getItem(TOKEN_KEY) ?? null;
@@ -95,6 +108,6 @@ export function createSession(storage: Storage | undefined = globalThis.sessionS
   };
   const link = bar ? takeTokenFromAddress(bar) : { found: false, token: null };
   if (link.token !== null) session.set(link.token);
-  else if (link.found) notice.value = 'The sign-in link was cut short. Open the whole link the node printed, or paste its token here.';
+  else if (link.found) notice.value = words.linkCutShort;
   return session;
 }

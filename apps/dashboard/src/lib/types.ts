@@ -321,3 +321,47 @@ export interface SuccessionModel {
   readonly nominees: readonly PersonRef[];
   readonly nominations: readonly NominationModel[];
 }
+
+/** A join link made on this node (GET /api/pursuances/:id/join-invites). */
+export interface JoinInvite {
+  readonly id: string;
+  readonly pursuanceId: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly roles: readonly string[];
+  readonly preApproved: boolean;
+  /** `requested`: someone used the link and waits for a decision; `expired`: open past its expiry. */
+  readonly state: 'open' | 'requested' | 'approved' | 'refused' | 'revoked' | 'expired';
+  readonly requester: { readonly onion: string; readonly name: string | null; readonly at: number } | null;
+  readonly decidedAt: number | null;
+  /** Why a pre-approved request waits for a person after all. */
+  readonly note: string | null;
+}
+
+export interface CreatedJoinInvite {
+  readonly invite: JoinInvite;
+  /** The link itself: shown once. */
+  readonly link: string;
+  /** The link as a dashboard address on the usual port (opening it fills in Join). */
+  readonly url: string;
+}
+
+/** A join request this node sent by link (GET /api/join-requests). */
+export interface JoinRequest {
+  readonly pursuanceId: string;
+  readonly pursuanceName: string;
+  readonly inviter: string;
+  readonly inviterName: string | null;
+  readonly groupId: string;
+  readonly expiresAt: number;
+  readonly sentAt: number;
+  readonly status: 'sent' | 'pending' | 'approved' | 'refused' | 'joined';
+  readonly code: 'INVITE_UNKNOWN' | 'INVITE_EXPIRED' | 'INVITE_REVOKED' | 'INVITE_USED' | 'REFUSED' | 'JOIN_FAILED' | null;
+  readonly updatedAt: number;
+}
+
+/** What POST /api/invites/accept did: asked the inviter (a link) or joined the group at once (a group invite). */
+export interface JoinOutcome {
+  readonly pursuanceId: string;
+  readonly status: 'requested' | 'joined';
+}

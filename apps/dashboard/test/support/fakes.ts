@@ -217,6 +217,7 @@ export function pursuanceRoutes(state: {
     [`GET ${p}/rules`]: () => state.rules,
     [`GET ${p}/feed`]: () => [],
     [`GET ${p}/rejections`]: () => [],
+    [`GET ${p}/join-invites`]: () => [],
     [`GET ${p}/sync`]: () => ({
       pursuanceId: PID,
       groupId: 'g'.repeat(64),

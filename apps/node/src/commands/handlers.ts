@@ -39,7 +39,7 @@ export class CreatePursuanceHandler implements ICommandHandler<CreatePursuanceCo
     @Inject(SyncService) private readonly sync: SyncService,
   ) {}
   public async execute(c: CreatePursuanceCommand): Promise<PursuanceEntry> {
-    if (c.relay !== undefined) await this.sync.trustRelay(c.relay);
+    if (c.relay !== undefined) await this.sync.trustRelay(c.relay, 'relay');
     const founderName = this.profile.name();
     return this.registry.create({ name: c.name, description: c.description, rules: c.rules, ...(founderName !== null ? { founderName } : {}) });
   }

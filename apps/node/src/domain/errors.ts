@@ -72,8 +72,12 @@ export class InvalidInviteError extends NodeError {
 /** Pasted text that is not a relay's signed key bundle (garbage, cut short, or its signature does not check). */
 export class InvalidBundleError extends NodeError {
   public readonly code = 'INVALID_BUNDLE';
-  public constructor(options?: { cause?: unknown }) {
-    super("This is not a valid relay bundle. Paste the relay's whole bundle, exactly as its operator printed it.", { ...options, field: 'bundle' });
+  /** `field`: the request field that carried the bundle (`bundle`, `relay` on creation, `invite` in a join link). */
+  public constructor(options?: { cause?: unknown; field?: string }) {
+    super("This is not a valid relay bundle. Paste the relay's whole bundle, exactly as its operator printed it.", {
+      ...options,
+      field: options?.field ?? 'bundle',
+    });
   }
 }
 
@@ -83,7 +87,7 @@ export class InvalidBundleError extends NodeError {
  */
 export class RelayKeysChangedError extends NodeError {
   public readonly code = 'RELAY_KEYS_CHANGED';
-  public constructor(field: 'bundle' | 'invite', options?: { cause?: unknown }) {
+  public constructor(field: 'bundle' | 'relay' | 'invite', options?: { cause?: unknown }) {
     super(
       'This relay now presents different keys from the ones this node saw first. It may be an impostor: ask its operator before going on. Nothing was changed.',
       { ...options, field },

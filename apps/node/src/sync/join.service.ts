@@ -1,7 +1,7 @@
 import { OVERLAY, parseGroupInvite, type CwtchPeer, type ReceivedDirectMessage } from '@pursuance/cwtch';
 import { Identity, publicKeyFromOnion, type OnionName } from '@pursuance/crypto';
 import { ActionNotAllowedError } from '@pursuance/pursuance';
-import { InvalidRequestError, InviteClosedError, NotAttachedError, RelayKeysChangedError, UnknownInviteError } from '../domain/errors.js';
+import { InvalidRequestError, InviteClosedError, NotAttachedError, UnknownInviteError } from '../domain/errors.js';
 import { encodeJoinLink, joinUrl, newJoinSecret, parseJoinLink, secretDigest, secretMatches } from '../domain/join-link.js';
 import type { PursuanceRegistry } from '../domain/registry.js';
 import { encodeJoinReply, encodeJoinRequest, parseJoinReply, parseJoinRequest, type JoinReplyMessage, type ReplyCode } from './join-messages.js';
@@ -238,12 +238,7 @@ export class JoinService {
         throw new InvalidRequestError('This invite is from your own node: send it to the person you want to invite.', 'invite');
       const member = this.registry.has(link.pursuanceId) && this.registry.get(link.pursuanceId).log.state().members.has(this.registry.identity.onion);
       if (member) return { pursuanceId: link.pursuanceId, status: 'joined' as const };
-      try {
-        await this.sync.trustRelay(link.relayBundle);
-      } catch (err) {
-        if (err instanceof RelayKeysChangedError) throw new RelayKeysChangedError('invite', { cause: err });
-        throw err;
-      }
+      await this.sync.trustRelay(link.relayBundle, 'invite');
       if (!this.peer.contact(link.inviter)) await this.peer.addContact(link.inviter, link.inviterName ?? '');
       else if (this.peer.contact(link.inviter)!.state === 'pending') await this.peer.acceptContact(link.inviter);
       const request: StoredRequest = {

@@ -516,8 +516,8 @@ export class SyncService {
    * anything: so a pursuance created "on this relay" is refused, before it exists, for a
    * bundle that is garbage or whose keys changed.
    */
-  public trustRelay(bundle: string): Promise<string> {
-    return this.#trustRelay(bundle);
+  public trustRelay(bundle: string, field: 'bundle' | 'relay' | 'invite' = 'bundle'): Promise<string> {
+    return this.#trustRelay(bundle, field);
   }
 
   /** The relay a pursuance syncs through on this node, or null when it is on none. */
@@ -557,14 +557,15 @@ export class SyncService {
   }
 
   /** Pin a relay's bundle (first use) or check it against the pinned one, in the user's terms. */
-  async #trustRelay(bundle: string): Promise<string> {
+  /** `field`: the request field the bundle came in, named by the error so a form marks that field. */
+  async #trustRelay(bundle: string, field: 'bundle' | 'relay' | 'invite' = 'bundle'): Promise<string> {
     try {
       return await this.peer.addRelay(bundle);
     } catch (err) {
       // The relay package's errors are matched by their stable codes (the node does not depend on it).
       const code = (err as { code?: unknown }).code;
-      if (code === 'KEY_BUNDLE_CHANGED') throw new RelayKeysChangedError('bundle', { cause: err });
-      if (code === 'KEY_BUNDLE_INVALID' || err instanceof CryptoError) throw new InvalidBundleError({ cause: err });
+      if (code === 'KEY_BUNDLE_CHANGED') throw new RelayKeysChangedError(field, { cause: err });
+      if (code === 'KEY_BUNDLE_INVALID' || err instanceof CryptoError) throw new InvalidBundleError({ cause: err, field });
       throw err;
     }
   }
