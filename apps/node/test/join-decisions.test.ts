@@ -265,6 +265,45 @@ describe('the inviter decides', () => {
   });
 });
 
+describe('asking again and asking twice', () => {
+  it('a newcomer asking again while a request waits hears "pending" again; one who wrote first becomes a contact when asking', async () => {
+    const w = await world();
+    const { link } = await w.ada.service.createInvite(w.id, { roles: ['member'], preApproved: false, expiresInHours: 24 });
+    // Ada wrote to Noor first (a pending contact on Noor's side): asking accepts her as a contact.
+    w.noor.peer.deliver(w.ada.identity.onion, 'hello', 1, 'hi');
+    expect(w.noor.peer.contact(w.ada.identity.onion)?.state).toBe('pending');
+    await w.noor.service.request(link);
+    expect(w.noor.peer.contact(w.ada.identity.onion)?.state).toBe('accepted');
+    await w.settle();
+    await w.noor.service.request(link);
+    await w.settle();
+    const replies = w.net.wire
+      .filter((m) => m.to === w.noor.identity.onion && m.overlay.o === OVERLAY.pursuanceJoinReply)
+      .map((m) => parseJoinReply(m.overlay.d));
+    expect(replies).toEqual([
+      { pursuanceId: w.id, status: 'pending' },
+      { pursuanceId: w.id, status: 'pending' },
+    ]);
+  });
+
+  it('keeps the requests to different pursuances apart, newest first', async () => {
+    const w = await world();
+    const other = await w.ada.registry.create({ name: 'Other', rules: await cellRules(), founderName: 'Ada' });
+    const a = await w.ada.service.createInvite(w.id, { roles: [], preApproved: false, expiresInHours: 24 });
+    const b = await w.ada.service.createInvite(other.id, { roles: [], preApproved: false, expiresInHours: 24 });
+    await w.noor.service.request(a.link);
+    w.advance(1_000);
+    await w.noor.service.request(b.link);
+    w.advance(1_000);
+    await w.noor.service.request(a.link);
+    await w.settle();
+    expect((await w.noor.service.requests()).map((r) => [r.pursuanceId, r.sentAt])).toEqual([
+      [w.id, T0 + 2_000],
+      [other.id, T0 + 1_000],
+    ]);
+  });
+});
+
 describe('making and listing invites', () => {
   it('checks the expiry, the roles and what this node may do, before anything is stored', async () => {
     const w = await world();

@@ -302,9 +302,17 @@ describe('the join service', () => {
       encodeJoinRequest({ pursuanceId: id, secret: parseJoinLink(link, T0).secret, name: 'constructor' }),
       false,
     );
+    // Not for the join service: a blocked contact's request, and a message this node sent.
+    const blocked = Identity.generate().onion;
+    peer.deliver(blocked, 'b1', OVERLAY.pursuanceJoinRequest, encodeJoinRequest({ pursuanceId: id, secret: 'B'.repeat(43), name: null }), false);
+    peer.book.set(blocked, { ...peer.book.get(blocked)!, state: 'blocked' });
+    const outgoing = Identity.generate().onion;
+    peer.deliver(outgoing, 'o1', OVERLAY.pursuanceJoinRequest, encodeJoinRequest({ pursuanceId: id, secret: 'B'.repeat(43), name: null }), false);
+    (peer.inbox.get(outgoing)![0] as { direction: string }).direction = 'out';
     const second = make();
     await second.start();
     expect(peer.replies(newcomer)).toEqual([{ pursuanceId: id, status: 'approved' }]);
+    expect([...peer.replies(blocked), ...peer.replies(outgoing)]).toEqual([]);
     const member = registry.get(id).log.state().members.get(newcomer);
     expect(member?.name).toBe('constructor');
     expect([...member!.roles]).toEqual(['member']);
@@ -313,5 +321,65 @@ describe('the join service', () => {
     await third.start();
     expect(peer.replies(newcomer)).toHaveLength(1);
     expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+});
+
+describe('join links and messages, field by field', () => {
+  const base = {
+    pursuanceId: 'a'.repeat(64),
+    pursuanceName: 'Cell',
+    inviter: Identity.generate().onion,
+    inviterName: 'Ada',
+    relayBundle: 'bundle',
+    groupId: 'g',
+    expiresAt: T0 + 1000,
+    secret: 'S'.repeat(43),
+  };
+  const forge = (json: Record<string, unknown>) => JOIN_LINK_PREFIX + Buffer.from(JSON.stringify(json)).toString('base64url');
+  const fields = { p: base.pursuanceId, n: 'Cell', i: base.inviter, b: 'Ada', r: 'bundle', g: 'g', x: T0 + 1000, s: base.secret };
+
+  it('accept exactly the well-formed fields, and say which kind of wrong it is', () => {
+    expect(parseJoinLink(forge(fields), T0)).toEqual(base);
+    for (const bad of [
+      { p: `z${base.pursuanceId}` },
+      { p: `${base.pursuanceId}z` },
+      { s: `!${'S'.repeat(42)}` },
+      { s: `${'S'.repeat(42)}=` },
+      { b: 'Ada\u202e' },
+      { x: 1.5 },
+      { extra: 1 },
+    ]) {
+      expect(() => parseJoinLink(forge({ ...fields, ...bad }), T0), JSON.stringify(bad)).toThrow('damaged or cut short');
+    }
+    expect(() => parseJoinLink(`${JOIN_LINK_PREFIX}${Buffer.from('{"p":').toString('base64url')}`, T0)).toThrow('damaged or cut short');
+    expect(() => parseJoinLink('hello', T0)).toThrow('not a valid pursuance invite');
+    expect(() => parseJoinLink(`${forge(fields)} ${forge(fields)}`, T0)).toThrow('more than one invite link');
+    // The longest text taken is 8,192 characters, words around the link included.
+    const link = forge(fields);
+    expect(parseJoinLink(link.padEnd(8_192, ' '), T0)).toEqual(base);
+    expect(() => parseJoinLink(link.padEnd(8_193, ' '), T0)).toThrow('far longer than any invite link');
+  });
+
+  it('compare a secret only with a well-formed hash, never throwing', () => {
+    const { hash } = secretDigest(base.secret);
+    expect(secretMatches(base.secret, hash.toUpperCase())).toBe(false);
+    expect(secretMatches(base.secret, `${hash}0`)).toBe(false);
+    expect(secretMatches(base.secret, `x${hash.slice(1)}`)).toBe(false);
+    expect(secretMatches(base.secret, 'z'.repeat(64))).toBe(false);
+  });
+
+  it('read messages field by field: anchored ids and secrets, a trimmed name, and nothing past 2,048 characters', () => {
+    const p = 'a'.repeat(64);
+    const request = { v: 1, p, s: 'S'.repeat(43), n: '  Noor  ' };
+    expect(parseJoinRequest(JSON.stringify(request))).toEqual({ pursuanceId: p, secret: 'S'.repeat(43), name: 'Noor' });
+    for (const bad of [{ p: `z${p}` }, { p: `${p}z` }, { s: `!${'S'.repeat(42)}` }, { s: `${'S'.repeat(42)}!` }, { v: 2 }]) {
+      expect(parseJoinRequest(JSON.stringify({ ...request, ...bad })), JSON.stringify(bad)).toBeNull();
+    }
+    expect(parseJoinRequest(JSON.stringify(request).padEnd(2_048, ' '))).not.toBeNull();
+    expect(parseJoinRequest(JSON.stringify(request).padEnd(2_049, ' '))).toBeNull();
+    expect(parseJoinReply(JSON.stringify({ v: 1, p, status: 'pending' }))).toEqual({ pursuanceId: p, status: 'pending' });
+    expect(parseJoinReply(JSON.stringify({ v: 1, p: `${p}z`, status: 'pending' }))).toBeNull();
+    expect(parseJoinReply(JSON.stringify({ v: 1, p, status: 'pending', code: 'REFUSED' }))).toBeNull();
+    expect(encodeJoinReply({ pursuanceId: p, status: 'pending' })).toBe(JSON.stringify({ v: 1, p, status: 'pending' }));
   });
 });
