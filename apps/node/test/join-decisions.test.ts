@@ -1,9 +1,9 @@
-import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { OVERLAY, deriveGroupId, encodeGroupInvite, type Contact, type DirectMessage, type Overlay } from '@pursuance/cwtch';
+import { OVERLAY, deriveGroupId, encodeGroupInvite } from '@pursuance/cwtch';
+import { FakeNet as Net, FakePeer } from './support/fake-join-peer.js';
 import { Identity, type OnionName } from '@pursuance/crypto';
 import { ActionNotAllowedError, type Rules } from '@pursuance/pursuance';
 import { exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
@@ -42,55 +42,6 @@ function groupInvite(pursuanceId: string, owner: string): string {
     },
     BUNDLE,
   );
-}
-
-class Net {
-  readonly peers = new Map<string, FakePeer>();
-  /** Every message put on the wire, in order. */
-  readonly wire: { from: string; to: string; overlay: Overlay }[] = [];
-}
-
-class FakePeer extends EventEmitter {
-  readonly book = new Map<string, Contact>();
-  readonly inbox = new Map<string, DirectMessage[]>();
-  #n = 0;
-  public constructor(
-    readonly onion: string,
-    private readonly net: Net,
-  ) {
-    super();
-    net.peers.set(onion, this);
-  }
-  public sendOverlay(to: string, overlay: Overlay): Promise<string> {
-    const id = `${this.onion.slice(0, 6)}-${++this.#n}`;
-    this.net.wire.push({ from: this.onion, to, overlay });
-    this.net.peers.get(to)?.deliver(this.onion, id, overlay.o, overlay.d);
-    return Promise.resolve(id);
-  }
-  public addContact(o: string, name = ''): Promise<Contact> {
-    const c = { onion: o as OnionName, name, state: 'accepted', addedAt: 0 } as Contact;
-    this.book.set(o, c);
-    return Promise.resolve(c);
-  }
-  public acceptContact(o: string): Promise<Contact> {
-    return this.addContact(o);
-  }
-  public contact(o: string): Contact | undefined {
-    return this.book.get(o);
-  }
-  public contacts(): Contact[] {
-    return [...this.book.values()];
-  }
-  public directMessages(o: string): Promise<DirectMessage[]> {
-    return Promise.resolve(this.inbox.get(o) ?? []);
-  }
-  public deliver(from: string, id: string, o: number, d: string): void {
-    if (!this.book.has(from)) this.book.set(from, { onion: from as OnionName, name: '', state: 'pending', addedAt: 0 });
-    const list = this.inbox.get(from) ?? [];
-    list.push({ id, peer: from as OnionName, direction: 'in', overlay: o, data: d, timestamp: 0, acked: true });
-    this.inbox.set(from, list);
-    this.emit('message', { from, id, overlay: { o, d }, contactState: this.book.get(from)!.state });
-  }
 }
 
 const cleanup: (() => Promise<void>)[] = [];

@@ -1,10 +1,10 @@
-import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { OVERLAY, deriveGroupId, encodeGroupInvite, type Contact, type DirectMessage, type Overlay } from '@pursuance/cwtch';
+import { OVERLAY, deriveGroupId, encodeGroupInvite } from '@pursuance/cwtch';
+import { FakePeer } from './support/fake-join-peer.js';
 import { exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
 import { Identity, type OnionName } from '@pursuance/crypto';
 import { displayNameProblem } from '@pursuance/pursuance';
@@ -14,7 +14,7 @@ import { PursuanceRegistry } from '../src/domain/registry.js';
 import { loadTemplates } from '../src/domain/templates.js';
 import { EventStore } from '../src/store/event-store.js';
 import { encodeJoinReply, encodeJoinRequest, parseJoinReply, parseJoinRequest } from '../src/sync/join-messages.js';
-import { JoinService, type JoinPeer, type JoinSync } from '../src/sync/join.service.js';
+import { JoinService, type JoinSync } from '../src/sync/join.service.js';
 import { GROUP_NAME_PREFIX } from '../src/sync/rekey.js';
 
 /**
@@ -128,44 +128,6 @@ describe('join messages from the network', () => {
 });
 
 // --- the service over a scripted peer ------------------------------------------------------
-
-class FakePeer extends EventEmitter implements JoinPeer {
-  readonly sent: { to: string; overlay: Overlay }[] = [];
-  readonly book = new Map<string, Contact>();
-  readonly inbox = new Map<string, DirectMessage[]>();
-  public sendOverlay(to: string, overlay: Overlay): Promise<string> {
-    this.sent.push({ to, overlay });
-    return Promise.resolve(`m${this.sent.length}`);
-  }
-  public addContact(o: string, name = ''): Promise<Contact> {
-    const c = { onion: o as OnionName, name, state: 'accepted', addedAt: 0 } as Contact;
-    this.book.set(o, c);
-    return Promise.resolve(c);
-  }
-  public async acceptContact(o: string): Promise<Contact> {
-    return this.addContact(o);
-  }
-  public contact(o: string): Contact | undefined {
-    return this.book.get(o);
-  }
-  public contacts(): Contact[] {
-    return [...this.book.values()];
-  }
-  public directMessages(o: string): Promise<DirectMessage[]> {
-    return Promise.resolve(this.inbox.get(o) ?? []);
-  }
-  /** A message arrives (stored first, as the peer does, then announced). */
-  public deliver(from: string, id: string, o: number, d: string, announce = true): void {
-    if (!this.book.has(from)) this.book.set(from, { onion: from as OnionName, name: '', state: 'pending', addedAt: 0 });
-    const list = this.inbox.get(from) ?? [];
-    list.push({ id, peer: from as OnionName, direction: 'in', overlay: o, data: d, timestamp: 0, acked: true });
-    this.inbox.set(from, list);
-    if (announce) this.emit('message', { from, id, overlay: { o, d }, contactState: 'pending' });
-  }
-  public replies(to: string) {
-    return this.sent.filter((s) => s.to === to && s.overlay.o === OVERLAY.pursuanceJoinReply).map((s) => parseJoinReply(s.overlay.d));
-  }
-}
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

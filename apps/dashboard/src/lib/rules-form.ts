@@ -137,7 +137,8 @@ function withScope(cap: Capability, scope: Scope): Capability {
   return cap;
 }
 const isKind = (cap: Capability, kind: Kind): boolean => cap.subject === kind.subject && cap.action === kind.action;
-function newCap(kind: Kind, scope: Scope): Capability {
+/** The capability `kind` over `scope` (any role, or these), as a rules document writes it. */
+export function newCap(kind: Kind, scope: Scope): Capability {
   const list = scope === '*' ? ('*' as const) : [...scope];
   switch (kind.subject) {
     case 'task':
