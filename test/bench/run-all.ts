@@ -5,3 +5,4 @@ await import('./relay.bench.js');
 await import('./cwtch.bench.js');
 await import('./dashboard.bench.js');
 await import('./node.bench.js');
+await import('./join.bench.js');
