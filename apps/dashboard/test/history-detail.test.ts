@@ -2,6 +2,7 @@
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils';
 import { createMemoryHistory } from 'vue-router';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createDashboardI18n } from '../src/i18n/index.js';
 import { APP, createAppContext } from '../src/lib/context.js';
 import { describeHistory, type HistoryWords } from '../src/lib/format.js';
 import type { HistoryEntry } from '../src/lib/types.js';
@@ -22,7 +23,10 @@ import {
   task,
 } from './support/fakes.js';
 
+const english = createDashboardI18n('en').global;
 const words: HistoryWords = {
+  t: english.t,
+  locale: english.locale,
   status: (id) => ({ open: 'Open', 'in-progress': 'In progress', done: 'Done' })[id] ?? id,
   person: (onion) => ({ [MEMBER]: 'mo', [FOUNDER]: 'ada' })[onion] ?? 'someone',
   role: (id) => ({ organizer: 'Organizer', member: 'Member' })[id] ?? id,
@@ -135,5 +139,16 @@ describe('the task detail’s history', () => {
     expect(lines[4]).toBe('mo moved it from the top level to under “Saturday”');
     // No change sent (the node could not read it): only the kind.
     expect(lines[5]).toBe('mo closed');
+    // The same history follows a switch of language (status and role titles are the rules' own).
+    ctx.setLocale('es');
+    await flushPromises();
+    const spanish = w.findAll('[data-testid="history"] li').map((li) => li.text().replace(/\s*·.*$/, ''));
+    // The reader made this one: Spanish says it to them.
+    expect(spanish[0]).toBe('tú creaste la tarea');
+    expect(spanish[1]).toBe('mo la movió de open a in progress');
+    expect(spanish[2]).toBe('mo le cambió el título de “A” a “B”');
+    expect(spanish[3]).toBe('mo asignó a mo y a cccccccc…cccc; quitó la asignación al rol Organizer');
+    expect(spanish[4]).toBe('mo la movió del nivel superior a “Saturday”');
+    expect(spanish[5]).toBe('mo cerró la tarea');
   });
 });

@@ -4,6 +4,7 @@ import { board } from './board.js';
 import { common } from './common.js';
 import { components } from './components.js';
 import { errors } from './errors.js';
+import { history } from './history.js';
 import { invite } from './invite.js';
 import { join } from './join.js';
 import { members } from './members.js';
@@ -24,7 +25,7 @@ export const LOCALES = [
 ] as const;
 export type Locale = (typeof LOCALES)[number]['code'];
 
-const AREAS = { app, board, common, components, errors, invite, join, members, pursuance, rules, task, views };
+const AREAS = { app, board, common, components, errors, history, invite, join, members, pursuance, rules, task, views };
 interface Catalog {
   [key: string]: string | Catalog;
 }
