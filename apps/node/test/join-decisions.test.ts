@@ -339,6 +339,17 @@ describe('the newcomer’s side', () => {
     const onWire = w.net.wire.length;
     expect(await w.omar.service.request(omarLink)).toEqual({ pursuanceId: w.id, status: 'joined' });
     expect(w.net.wire.length).toBe(onWire);
+    // A member who uses a fresh link anyway (another node of theirs asking by hand) is handed the
+    // group again without a second member.add.
+    const fresh = await w.ada.service.createInvite(w.id, { roles: ['member'], preApproved: true, expiresInHours: 24 });
+    const events = w.ada.registry.get(w.id).log.size;
+    await w.omar.peer.sendOverlay(w.ada.identity.onion, {
+      o: OVERLAY.pursuanceJoinRequest,
+      d: encodeJoinRequest({ pursuanceId: w.id, secret: parseJoinLink(fresh.link, T0).secret, name: 'Omar' }),
+    });
+    await w.settle();
+    expect(await w.inviteOf(fresh.invite.id)).toMatchObject({ state: 'approved', note: null });
+    expect(w.ada.registry.get(w.id).log.size).toBe(events);
   });
 
   it('ignores answers from anyone but the inviter asked, and garbage, and its own messages', async () => {
