@@ -81,7 +81,11 @@ describe('pursuance-relay as a separate process', () => {
     expect(metricValue(metrics, 'relay_posts_total', '{outcome="stored"}')).toBe(4);
     expect(metricValue(metrics, 'relay_tokens_issued_total')).toBe(10);
     expect(metricValue(metrics, 'relay_stored_messages')).toBe(4);
-    expect(metricValue(metrics, 'relay_storage_cap_messages')).toBe(0);
+    // Bounded by default: 1024 MB × 250 messages, 30 days.
+    expect(metricValue(metrics, 'relay_storage_cap_messages')).toBe(256_000);
+    expect(metricValue(metrics, 'relay_storage_cap_megabytes')).toBe(1024);
+    expect(metricValue(metrics, 'relay_retention_days')).toBe(30);
+    expect(metricValue(metrics, 'relay_stored_bytes')).toBe(4 * (4096 + 64));
     expect(metricValue(metrics, 'relay_replays_total')).toBe(2);
     expect(metricValue(metrics, 'relay_board_sessions')).toBe(2);
     expect(metrics).toContain('relay_process_resident_memory_bytes');
@@ -130,7 +134,7 @@ describe('pursuance-relay as a separate process', () => {
     const metrics = await relay.metrics();
     expect(metricValue(metrics, 'relay_storage_cap_messages')).toBe(250);
     expect(metricValue(metrics, 'relay_storage_cap_megabytes')).toBe(1);
-    const pruned = metricValue(metrics, 'relay_pruned_messages_total')!;
+    const pruned = metricValue(metrics, 'relay_pruned_messages_total', '{reason="cap"}')!;
     const stored = metricValue(metrics, 'relay_stored_messages')!;
     expect(pruned).toBeGreaterThan(0);
     expect(stored).toBeLessThanOrEqual(250);

@@ -154,7 +154,18 @@ describe('what the relay learns', () => {
       dbPath,
       "SELECT m.name || '.' || p.name AS name, p.type AS type FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name LIKE 'relay_%' ORDER BY 1",
     );
-    expect(columns.map((c) => c.name)).toEqual(['relay_messages.ciphertext', 'relay_messages.seq', 'relay_messages.signature', 'relay_spent_tokens.input']);
+    // Retention keeps one row per UTC day (the last seq stored that day), never a time per message.
+    expect(columns.map((c) => c.name)).toEqual([
+      'relay_messages.ciphertext',
+      'relay_messages.seq',
+      'relay_messages.signature',
+      'relay_spent_tokens.input',
+      'relay_store_days.day',
+      'relay_store_days.last_seq',
+    ]);
+    const days = await query<{ day: number }>(dbPath, 'SELECT day FROM relay_store_days');
+    expect(days.length).toBeGreaterThanOrEqual(1);
+    expect(days.length).toBeLessThanOrEqual(2); // a run across midnight UTC
 
     const sessionSecrets = new Map(sessionOnions.map((o, i) => [`session ${i} onion`, o] as [string, string]));
     // While running (the WAL holds recent commits), and after a graceful stop (checkpointed).

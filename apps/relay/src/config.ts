@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_IDLE_TIMEOUT_MS } from '@pursuance/relay';
 import {
   ACN_SETTINGS,
   AcnConfigFileSchema,
@@ -26,12 +27,16 @@ export interface RelayConfig {
   readonly powDifficulty: number;
   /** 0 = unlimited. */
   readonly maxStorageMb: number;
+  /** Messages stored longer ago than this are pruned; 0 = kept until the cap. */
+  readonly retentionDays: number;
   readonly metrics: boolean;
   /** 0 = any free port (printed on start). */
   readonly metricsPort: number;
   readonly maxConnections: number;
   readonly maxPendingHandshakes: number;
   readonly handshakeTimeoutMs: number;
+  /** A board session that sends no request for this long is closed; 0 = never. */
+  readonly idleTimeoutMs: number;
   readonly logLevel: LogLevel;
   /** The network: loopback, a tor the operator runs, or one we start (tapir's shared settings). */
   readonly acn: AcnConfig;
@@ -42,12 +47,18 @@ export interface RelayConfig {
 export const DEFAULTS = {
   dataDir: '.data/relay',
   powDifficulty: DEFAULT_POW_DIFFICULTY,
-  maxStorageMb: 0,
+  // 256,000 messages: weeks of an honest group's traffic, about 1.2 GB of SQLite file, and a full
+  // replay of a few minutes for a joining member; a flood at the default proof of work reaches
+  // it in hours and from then on only churns the oldest messages.
+  maxStorageMb: 1024,
+  // A relay forwards; it is not an archive. Members offline longer catch up from each other.
+  retentionDays: 30,
   metrics: true,
   metricsPort: 9464,
   maxConnections: 512,
   maxPendingHandshakes: 64,
   handshakeTimeoutMs: 30_000,
+  idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
   logLevel: 'info' as LogLevel,
 } as const;
 
@@ -57,10 +68,12 @@ const int = (min: number, max: number) => z.number().int().min(min).max(max);
 const RANGES = {
   powDifficulty: [0, MAX_POW_DIFFICULTY],
   maxStorageMb: [0, 1_000_000],
+  retentionDays: [0, 36_500],
   metricsPort: [0, 65535],
   maxConnections: [1, 100_000],
   maxPendingHandshakes: [1, 100_000],
   handshakeTimeoutMs: [100, 600_000],
+  idleTimeoutMs: [0, 86_400_000],
 } as const;
 
 /** The config file: a JSON object with any of these keys (unknown keys are an error). */
@@ -69,11 +82,13 @@ export const ConfigFileSchema = z.strictObject({
   passwordFile: z.string().min(1).optional(),
   powDifficulty: int(...RANGES.powDifficulty).optional(),
   maxStorageMb: int(...RANGES.maxStorageMb).optional(),
+  retentionDays: int(...RANGES.retentionDays).optional(),
   metrics: z.boolean().optional(),
   metricsPort: int(...RANGES.metricsPort).optional(),
   maxConnections: int(...RANGES.maxConnections).optional(),
   maxPendingHandshakes: int(...RANGES.maxPendingHandshakes).optional(),
   handshakeTimeoutMs: int(...RANGES.handshakeTimeoutMs).optional(),
+  idleTimeoutMs: int(...RANGES.idleTimeoutMs).optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
   torControlPasswordFile: z.string().min(1).optional(),
   // The network keys every program shares (tor, torControl, bridges, …; see tapir's ACN_SETTINGS).
@@ -134,6 +149,12 @@ export function relayProgram(): Command {
         .argParser(integer('maxStorageMb')),
     )
     .addOption(
+      new Option('--retention-days <days>', 'prune messages stored longer ago than this (oldest first); 0 = keep until the cap')
+        .env('PURSUANCE_RELAY_RETENTION_DAYS')
+        .default(DEFAULTS.retentionDays)
+        .argParser(integer('retentionDays')),
+    )
+    .addOption(
       new Option('--metrics-port <port>', 'Prometheus metrics on 127.0.0.1:<port>/metrics; 0 = any free port')
         .env('PURSUANCE_RELAY_METRICS_PORT')
         .default(DEFAULTS.metricsPort)
@@ -157,6 +178,12 @@ export function relayProgram(): Command {
         .env('PURSUANCE_RELAY_HANDSHAKE_TIMEOUT_MS')
         .default(DEFAULTS.handshakeTimeoutMs)
         .argParser(integer('handshakeTimeoutMs')),
+    )
+    .addOption(
+      new Option('--idle-timeout-ms <ms>', 'close a board session that sends no request (post, sync, ping) for this long; 0 = never')
+        .env('PURSUANCE_RELAY_IDLE_TIMEOUT_MS')
+        .default(DEFAULTS.idleTimeoutMs)
+        .argParser(integer('idleTimeoutMs')),
     )
     .addOption(new Option('--log-level <level>', 'JSON log level on stderr').choices(LOG_LEVELS).env('PURSUANCE_RELAY_LOG_LEVEL').default(DEFAULTS.logLevel))
     .addHelpText(
@@ -189,11 +216,13 @@ export function resolveConfig(opts: Record<string, unknown>, sourceOf: (key: str
     passwordFile: pick('passwordFile', undefined),
     powDifficulty: pick('powDifficulty', DEFAULTS.powDifficulty),
     maxStorageMb: pick('maxStorageMb', DEFAULTS.maxStorageMb),
+    retentionDays: pick('retentionDays', DEFAULTS.retentionDays),
     metrics: pick('metrics', DEFAULTS.metrics),
     metricsPort: pick('metricsPort', DEFAULTS.metricsPort),
     maxConnections: pick('maxConnections', DEFAULTS.maxConnections),
     maxPendingHandshakes: pick('maxPendingHandshakes', DEFAULTS.maxPendingHandshakes),
     handshakeTimeoutMs: pick('handshakeTimeoutMs', DEFAULTS.handshakeTimeoutMs),
+    idleTimeoutMs: pick('idleTimeoutMs', DEFAULTS.idleTimeoutMs),
     logLevel: pick('logLevel', DEFAULTS.logLevel),
     torControlPasswordFile: pick('torControlPasswordFile', undefined),
     acn: resolveNetwork(opts, sourceOf, file),

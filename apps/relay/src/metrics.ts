@@ -12,6 +12,8 @@ export interface MetricSources {
   readonly services: Readonly<Record<ServiceName, TapirService>>;
   /** The operator's cap in MB (0 = unlimited). */
   readonly maxStorageMb: number;
+  /** The operator's retention window in days (0 = none). */
+  readonly retentionDays: number;
 }
 
 /**
@@ -27,7 +29,7 @@ export class RelayMetrics {
   public readonly tokenBatches: Counter;
   public readonly replays: Counter;
   public readonly replayedMessages: Counter;
-  public readonly pruned: Counter;
+  public readonly pruned: Counter<'reason'>;
   public readonly connectionErrors: Counter<'service' | 'code'>;
   public readonly commitPosts: Histogram;
   public readonly commitSeconds: Histogram;
@@ -46,7 +48,12 @@ export class RelayMetrics {
     this.tokenBatches = new Counter({ name: 'relay_token_batches_total', help: 'Token batches issued (one proof of work each)', registers });
     this.replays = new Counter({ name: 'relay_replays_total', help: 'Completed replays', registers });
     this.replayedMessages = new Counter({ name: 'relay_replayed_messages_total', help: 'Messages sent in replays', registers });
-    this.pruned = new Counter({ name: 'relay_pruned_messages_total', help: 'Messages deleted by the storage cap', registers });
+    this.pruned = new Counter({
+      name: 'relay_pruned_messages_total',
+      help: 'Messages deleted, by reason: the storage cap (cap) or the retention window (retention)',
+      labelNames: ['reason'],
+      registers,
+    });
     this.connectionErrors = new Counter({
       name: 'relay_connection_errors_total',
       help: 'Connections closed with an error, by service and error code',
@@ -65,13 +72,21 @@ export class RelayMetrics {
       buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
     });
-    const { store, board, services, maxStorageMb } = sources;
+    const { store, board, services, maxStorageMb, retentionDays } = sources;
     new Gauge({
       name: 'relay_stored_messages',
       help: 'Messages currently stored',
       registers,
       async collect() {
         this.set((await store.stats()).messages);
+      },
+    });
+    new Gauge({
+      name: 'relay_stored_bytes',
+      help: 'Bytes of the stored messages (signatures and ciphertexts, without database overhead)',
+      registers,
+      async collect() {
+        this.set((await store.stats()).bytes);
       },
     });
     new Gauge({
@@ -91,6 +106,7 @@ export class RelayMetrics {
       },
     });
     new Gauge({ name: 'relay_storage_cap_megabytes', help: 'Storage cap set by the operator in MB (0 = unlimited)', registers }).set(maxStorageMb);
+    new Gauge({ name: 'relay_retention_days', help: 'Retention window set by the operator in days (0 = kept until the cap)', registers }).set(retentionDays);
     new Gauge({
       name: 'relay_board_sessions',
       help: 'Open board sessions',
@@ -110,12 +126,16 @@ export class RelayMetrics {
     });
     new Gauge({
       name: 'relay_connections',
-      help: 'Connections since start by service and state (accepted, established, refused)',
+      help:
+        'Connections since start by service and state (accepted, established, refused; evictedPending and evictedIdle: dropped ' +
+        'for a newcomer at the pending-handshake or connection limit; idleTimedOut: closed by the idle timeout)',
       labelNames: ['service', 'state'],
       registers,
       collect() {
         for (const [name, service] of Object.entries(services)) {
-          for (const state of ['accepted', 'established', 'refused'] as const) this.set({ service: name, state }, service.metrics[state]);
+          for (const state of ['accepted', 'established', 'refused', 'evictedPending', 'evictedIdle', 'idleTimedOut'] as const) {
+            this.set({ service: name, state }, service.metrics[state]);
+          }
         }
       },
     });

@@ -1,7 +1,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ScryptParams } from '@pursuance/crypto';
-import { MESSAGES_PER_MB, RelayServer, relayCause } from '@pursuance/relay';
+import { MESSAGES_PER_MB, RelayServer, STORAGE_DAY_MS, relayCause } from '@pursuance/relay';
 import {
   AcnConfigError,
   TorAbortedError,
@@ -31,7 +31,12 @@ export interface RelayDaemonOptions {
   readonly torControlPassword?: string;
   /** Aborts a managed tor's bootstrap (a signal during start-up). */
   readonly signal?: AbortSignal;
+  /** Only for tests: the store's clock (retention). */
+  readonly now?: () => number;
 }
+
+/** How often an idle relay looks for messages past the retention window. */
+const PRUNE_SWEEP_MS = 60_000;
 
 export function databasePath(dataDir: string): string {
   return join(dataDir, 'relay.sqlite');
@@ -51,6 +56,7 @@ export class RelayDaemon {
   readonly #log: Logger;
   readonly #closeMetrics: (() => Promise<void>) | undefined;
   readonly #unlock: () => Promise<void>;
+  readonly #sweep: NodeJS.Timeout;
   #stopping: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -60,6 +66,7 @@ export class RelayDaemon {
     log: Logger;
     metrics: { port: number; close: () => Promise<void> } | undefined;
     unlock: () => Promise<void>;
+    sweep: NodeJS.Timeout;
   }) {
     this.relay = parts.relay;
     this.#store = parts.store;
@@ -68,6 +75,7 @@ export class RelayDaemon {
     this.metricsPort = parts.metrics?.port;
     this.#closeMetrics = parts.metrics?.close;
     this.#unlock = parts.unlock;
+    this.#sweep = parts.sweep;
   }
 
   public get exportedBundle(): string {
@@ -88,9 +96,16 @@ export class RelayDaemon {
       const { keys, created } = await loadOrCreateRelayKeys(config.dataDir, options.password, options.scryptParams);
       let onCommit: (info: CommitInfo) => void = () => undefined;
       const maxMessages = config.maxStorageMb > 0 ? config.maxStorageMb * MESSAGES_PER_MB : undefined;
+      const retentionMs = config.retentionDays > 0 ? config.retentionDays * STORAGE_DAY_MS : undefined;
       let store: TypeormRelayStore;
       try {
-        store = await TypeormRelayStore.open({ path: databasePath(config.dataDir), maxMessages, onCommit: (info) => onCommit(info) });
+        store = await TypeormRelayStore.open({
+          path: databasePath(config.dataDir),
+          maxMessages,
+          retentionMs,
+          ...(options.now !== undefined ? { now: options.now } : {}),
+          onCommit: (info) => onCommit(info),
+        });
       } catch (cause) {
         throw new DaemonError(`cannot open the relay database: ${(cause as Error).message}`, ExitCode.storage, { cause });
       }
@@ -112,6 +127,7 @@ export class RelayDaemon {
             maxPendingHandshakes: config.maxPendingHandshakes,
             handshakeTimeoutMs: config.handshakeTimeoutMs,
           },
+          idleTimeoutMs: config.idleTimeoutMs,
         });
       } catch (cause) {
         throw new DaemonError(`cannot publish the relay services: ${(cause as Error).message}`, ExitCode.network, { cause });
@@ -122,6 +138,7 @@ export class RelayDaemon {
         board: relay.board,
         services: { board: relay.boardService, token: relay.tokenService },
         maxStorageMb: config.maxStorageMb,
+        retentionDays: config.retentionDays,
       });
       let served: { port: number; close: () => Promise<void> } | undefined;
       if (config.metrics) {
@@ -132,13 +149,27 @@ export class RelayDaemon {
         }
       }
       onCommit = (info) => {
-        metrics.commitPosts.observe(info.posts);
-        metrics.commitSeconds.observe(info.seconds);
-        if (info.pruned > 0) {
-          metrics.pruned.inc(info.pruned);
-          log.info('storage.pruned', { messages: info.pruned });
+        if (info.posts > 0) {
+          metrics.commitPosts.observe(info.posts);
+          metrics.commitSeconds.observe(info.seconds);
+        }
+        for (const [reason, count] of [
+          ['cap', info.pruned],
+          ['retention', info.expired],
+        ] as const) {
+          if (count === 0) continue;
+          metrics.pruned.inc({ reason }, count);
+          log.info('storage.pruned', { messages: count, reason: code(reason) });
         }
       };
+      // Posting prunes as it goes; this covers an idle relay, days passing while it was down,
+      // and a cap lowered since the last start.
+      const sweepOnce = (): void => {
+        void store.pruneDue().catch((err: unknown) => log.warn('storage.prune_failed', { code: code((err as { code?: string }).code ?? 'unknown') }));
+      };
+      sweepOnce();
+      const sweep = setInterval(sweepOnce, PRUNE_SWEEP_MS).unref();
+      cleanups.push(() => Promise.resolve(clearInterval(sweep)));
       wire(relay, metrics, log);
       const stats = await store.stats();
       log.info('relay.started', {
@@ -147,12 +178,13 @@ export class RelayDaemon {
         messages: stats.messages,
         spentTokens: stats.spentTokens,
         maxMessages: stats.maxMessages ?? 0,
+        retentionDays: config.retentionDays,
         powDifficulty: config.powDifficulty,
         acn: code(acn.kind),
         board: code(relay.bundle.boardOnion),
         tokenService: code(relay.bundle.tokenOnion),
       });
-      return new RelayDaemon({ relay, store, acn, log, metrics: served, unlock });
+      return new RelayDaemon({ relay, store, acn, log, metrics: served, unlock, sweep });
     } catch (err) {
       return fail(err);
     }
@@ -160,6 +192,7 @@ export class RelayDaemon {
 
   public stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      clearInterval(this.#sweep);
       await this.relay.close();
       await this.#store.close();
       await this.#acn.close();

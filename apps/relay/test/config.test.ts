@@ -3,7 +3,7 @@ import { ACN_SETTINGS } from '@pursuance/tapir';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DaemonError } from '../src/errors.js';
+import { DaemonError, ExitCode } from '../src/errors.js';
 import { DEFAULTS, readConfigFile, relayProgram, resolveConfig, type ConfigFile } from '../src/config.js';
 
 /** Parse argv + env with the real commander definition, then merge the config file. */
@@ -27,7 +27,8 @@ describe('relay configuration', () => {
     expect(configFrom([])).toMatchObject({
       dataDir: DEFAULTS.dataDir,
       powDifficulty: 16,
-      maxStorageMb: 0,
+      maxStorageMb: 1024,
+      retentionDays: 30,
       metrics: true,
       metricsPort: 9464,
       acn: {},
@@ -42,6 +43,62 @@ describe('relay configuration', () => {
     expect(configFrom(['--pow-difficulty', '8'], { PURSUANCE_RELAY_POW_DIFFICULTY: '12' }, file)).toMatchObject({ powDifficulty: 8 });
     expect(configFrom(['--no-metrics'], {}, { metrics: true })).toMatchObject({ metrics: false });
     expect(configFrom(['--max-storage-mb', '0'], {}, file)).toMatchObject({ maxStorageMb: 0 });
+  });
+
+  it('bounds storage by default and takes the cap and the retention window from the file, env or flags', () => {
+    // Bounded unless the operator says otherwise: 1024 MB (256,000 messages) and 30 days.
+    expect(DEFAULTS).toMatchObject({ maxStorageMb: 1024, retentionDays: 30 });
+    const file: ConfigFile = { maxStorageMb: 64, retentionDays: 7 };
+    expect(configFrom([], {}, file)).toMatchObject({ maxStorageMb: 64, retentionDays: 7 });
+    expect(configFrom([], { PURSUANCE_RELAY_RETENTION_DAYS: '3', PURSUANCE_RELAY_MAX_STORAGE_MB: '10' }, file)).toMatchObject({
+      maxStorageMb: 10,
+      retentionDays: 3,
+    });
+    expect(configFrom(['--retention-days', '1', '--max-storage-mb', '2'], { PURSUANCE_RELAY_RETENTION_DAYS: '3' }, file)).toMatchObject({
+      maxStorageMb: 2,
+      retentionDays: 1,
+    });
+    // 0 is the explicit opt-out of each (unlimited size, kept until the cap).
+    expect(configFrom(['--retention-days', '0', '--max-storage-mb', '0'])).toMatchObject({ maxStorageMb: 0, retentionDays: 0 });
+    expect(configFrom([], {}, { retentionDays: 0 })).toMatchObject({ retentionDays: 0 });
+    expect(relayProgram().helpInformation()).toContain('--retention-days');
+  });
+
+  it('refuses negative, huge and non-numeric storage settings from flags, env and the file (exit 2)', async () => {
+    for (const flag of ['--max-storage-mb', '--retention-days']) {
+      for (const bad of ['-1', '1000001', '99999999999999999999', 'lots', '1.5', '1e3', '0x10', '']) {
+        expect(() => configFrom([flag, bad]), `${flag} ${bad}`).toThrow(/integer in \[0, /);
+      }
+    }
+    expect(() => configFrom([], { PURSUANCE_RELAY_RETENTION_DAYS: 'forever' })).toThrow(/integer in \[0, 36500\]/);
+    expect(() => configFrom([], { PURSUANCE_RELAY_RETENTION_DAYS: '36501' })).toThrow(/integer/);
+    expect(() => configFrom([], { PURSUANCE_RELAY_MAX_STORAGE_MB: '-5' })).toThrow(/integer in \[0, 1000000\]/);
+    const dir = await mkdtemp(join(tmpdir(), 'relay-config-'));
+    try {
+      const cases = [
+        { maxStorageMb: -1 },
+        { maxStorageMb: 1_000_001 },
+        { maxStorageMb: 1.5 },
+        { maxStorageMb: '1024' },
+        { maxStorageMb: null },
+        { retentionDays: -30 },
+        { retentionDays: 1e9 },
+        { retentionDays: 'a month' },
+        { retentionDays: Number.MAX_SAFE_INTEGER + 2 },
+      ];
+      for (const [i, value] of cases.entries()) {
+        const path = join(dir, `s${i}.json`);
+        await writeFile(path, JSON.stringify(value));
+        const err = await readConfigFile(path).catch((e: unknown) => e);
+        expect(err, JSON.stringify(value)).toBeInstanceOf(DaemonError);
+        expect((err as DaemonError).exitCode, JSON.stringify(value)).toBe(ExitCode.usage);
+        expect((err as DaemonError).message).toMatch(/maxStorageMb|retentionDays/);
+      }
+      await writeFile(join(dir, 'ok.json'), JSON.stringify({ maxStorageMb: 1, retentionDays: 36_500 }));
+      expect(await readConfigFile(join(dir, 'ok.json'))).toEqual({ maxStorageMb: 1, retentionDays: 36_500 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('takes every shared network setting (tapir ACN_SETTINGS) from flags, env or the file, flags first', () => {

@@ -30,7 +30,7 @@ describe('relay migrations', () => {
         const [mode] = await ds.query<{ journal_mode: string }[]>('PRAGMA journal_mode');
         expect(mode?.journal_mode).toBe('wal');
         const tables = (await ds.query<{ name: string }[]>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)).map((t) => t.name);
-        expect(tables).toEqual(['migrations', 'relay_messages', 'relay_spent_tokens', 'sqlite_sequence']);
+        expect(tables).toEqual(['migrations', 'relay_messages', 'relay_spent_tokens', 'relay_store_days', 'sqlite_sequence']);
       } finally {
         await ds.destroy();
       }
@@ -45,9 +45,34 @@ describe('relay migrations', () => {
     await ds.initialize();
     try {
       await ds.runMigrations();
-      await ds.undoLastMigration();
+      for (let i = 0; i < relayMigrations.length; i++) await ds.undoLastMigration();
       const tables = (await ds.query<unknown[]>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'relay_%'`)).length;
       expect(tables).toBe(0);
+    } finally {
+      await ds.destroy();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('file messages stored before retention existed under the day of the upgrade, so none expire early', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'relay-migrations-'));
+    const database = join(dir, 'r.sqlite');
+    const old = new DataSource({ type: 'sqlite', database, migrations: relayMigrations.slice(0, 1), synchronize: false });
+    await old.initialize();
+    await old.runMigrations();
+    for (let i = 0; i < 3; i++) await old.query('INSERT INTO relay_messages (signature, ciphertext) VALUES (?, ?)', [Buffer.from([i]), Buffer.alloc(8)]);
+    await old.destroy();
+    const ds = new DataSource({ type: 'sqlite', database, migrations: relayMigrations, synchronize: false });
+    await ds.initialize();
+    try {
+      const before = Math.floor(Date.now() / 86_400_000);
+      await ds.runMigrations({ transaction: 'each' });
+      const after = Math.floor(Date.now() / 86_400_000);
+      const days = await ds.query<{ day: number; last_seq: number }[]>('SELECT day, last_seq FROM relay_store_days');
+      expect(days).toHaveLength(1);
+      expect(days[0]!.last_seq).toBe(3);
+      expect(days[0]!.day).toBeGreaterThanOrEqual(before);
+      expect(days[0]!.day).toBeLessThanOrEqual(after);
     } finally {
       await ds.destroy();
       await rm(dir, { recursive: true, force: true });

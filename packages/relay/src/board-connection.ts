@@ -61,6 +61,9 @@ export class BoardConnection {
       } catch (err) {
         throw toTapirError(err);
       }
+      // Any well-formed request renews the session against the service's idle timeout and
+      // keeps it off the eviction list's head; a live subscription that only receives does not.
+      this.#conn.markActive();
       if (request.kind === 'post') this.#post(request);
       else if (request.kind === 'ping') this.#pong();
       else {

@@ -6,7 +6,7 @@ import { encodePing, encodePostRequest, encodeReplayRequest, parseBareMessage, p
 import type { PostReply } from './board-server.js';
 import { MalformedRequestError, MalformedResponseError, PostRejectedError, SessionClosedError, SessionUnresponsiveError } from './errors.js';
 import { hasRelaySizes, type EncryptedGroupMessage } from './group-message.js';
-import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS, POST_WINDOW } from './protocol-profile.js';
+import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS, POST_WINDOW, SESSION_RENEW_INTERVAL_MS } from './protocol-profile.js';
 import { relayCause, toTapirError } from './tapir-errors.js';
 import { spendToken, type SpentToken, type Token } from './tokens.js';
 
@@ -57,6 +57,11 @@ export interface BoardSessionOptions {
   readonly window?: number;
   /** Liveness check; `false` turns it off. */
   readonly keepalive?: KeepaliveOptions | false;
+  /**
+   * Send a Ping after this long without sending any request, so the board's idle timeout does
+   * not close a session that only follows live pushes. `false` turns it off.
+   */
+  readonly renewIntervalMs?: number | false;
 }
 
 const DEFAULT_KEEPALIVE: KeepaliveOptions = Object.freeze({ intervalMs: KEEPALIVE_INTERVAL_MS, timeoutMs: KEEPALIVE_TIMEOUT_MS });
@@ -83,6 +88,9 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
   /** Fires when the session closes: ends waits for a window slot or a token. */
   readonly #ending = new AbortController();
   readonly #keepalive: Keepalive | undefined;
+  readonly #renewIntervalMs: number | false;
+  #renewTimer: NodeJS.Timeout | undefined;
+  #lastSent = performance.now();
   #active: ReplayWaiter | undefined;
   #closeError: Error | undefined;
   /** The last post handed to the writer: the next one is written after it. */
@@ -106,6 +114,9 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
         () => this.#conn.close(toTapirError(new SessionUnresponsiveError(keepalive.timeoutMs))),
       );
     }
+    this.#renewIntervalMs = options.renewIntervalMs ?? SESSION_RENEW_INTERVAL_MS;
+    if (this.#renewIntervalMs !== false && !(this.#renewIntervalMs > 0)) throw new RangeError('renewIntervalMs must be positive');
+    if (this.#renewIntervalMs !== false) this.#armRenew(this.#renewIntervalMs);
     this.closed = this.#read();
   }
 
@@ -216,6 +227,24 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
     throwIfAborted(signal);
   }
 
+  /** One timer for the session's life, re-armed for the remainder when a request went out since. */
+  #armRenew(ms: number): void {
+    const interval = this.#renewIntervalMs;
+    if (interval === false) return;
+    this.#renewTimer = setTimeout(() => {
+      if (this.#conn.isClosed) return;
+      const quiet = performance.now() - this.#lastSent;
+      if (quiet >= interval) {
+        void this.ping().catch(() => undefined);
+        this.#armRenew(interval);
+      } else {
+        this.#armRenew(interval - quiet);
+      }
+    }, ms);
+    // A session must not keep the process alive on its own.
+    this.#renewTimer.unref();
+  }
+
   #outstanding(): number {
     return this.#pending.length + (this.#active === undefined ? 0 : 1);
   }
@@ -230,6 +259,7 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
       // Queue the waiter before writing: replies arrive in request order.
       this.#pending.push(make(resolve, reject));
       this.#keepalive?.sent();
+      this.#lastSent = performance.now();
       this.#conn.send(payload).catch((err: unknown) => this.#conn.close(toTapirError(err)));
     });
   }
@@ -246,6 +276,7 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
       if (!(err instanceof TapirError)) this.#conn.close(toTapirError(err));
     }
     this.#keepalive?.stop();
+    clearTimeout(this.#renewTimer);
     const closedWith = await this.#conn.closed;
     this.#closeError = relayCause(closedWith) ?? closedWith;
     this.#ending.abort();

@@ -38,7 +38,14 @@ export {
   TokensUnavailableError,
   TooManyFailedSpendsError,
 } from './errors.js';
-export { GROUP_CIPHERTEXT_SIZE, GROUP_PADDED_PLAINTEXT_SIZE, GROUP_SIGNATURE_SIZE, MESSAGES_PER_MB } from './protocol-profile.js';
+export {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  GROUP_CIPHERTEXT_SIZE,
+  GROUP_PADDED_PLAINTEXT_SIZE,
+  GROUP_SIGNATURE_SIZE,
+  MESSAGES_PER_MB,
+  SESSION_RENEW_INTERVAL_MS,
+} from './protocol-profile.js';
 export type { EncryptedGroupMessage } from './group-message.js';
 export { type VoprfKeyPair, blindInputs, evaluateBlindedBatch, finalizeBatch, generateVoprfKeyPair, voprfKeyPairFromSecret } from './voprf.js';
 export { type SpentToken, newTokenInputs, spendToken, verifySpentToken } from './tokens.js';
@@ -63,7 +70,20 @@ export {
   signKeyBundle,
   trustKeyBundle,
 } from './key-bundle.js';
-export { type PostOutcome, type PostRecord, type RelayStore, type RelayStoreOptions, type StoreStats, type StoredMessage, messagesToPrune } from './store.js';
+export {
+  type PostOutcome,
+  type PostRecord,
+  type RelayStore,
+  type RelayStoreOptions,
+  type StoreStats,
+  type StoredMessage,
+  PRUNE_BATCH,
+  STORAGE_DAY_MS,
+  capPruneCount,
+  firstKeptDay,
+  messagesToPrune,
+  storageDay,
+} from './store.js';
 export { MemoryRelayStore } from './memory-store.js';
 export { relayCause } from './tapir-errors.js';
 export { TokenService } from './token-service.js';

@@ -1,6 +1,17 @@
 import { toHex } from '@pursuance/crypto';
 import { StoreClosedError } from './errors.js';
-import { messagesToPrune, type PostOutcome, type PostRecord, type RelayStore, type RelayStoreOptions, type StoreStats, type StoredMessage } from './store.js';
+import {
+  PRUNE_BATCH,
+  capPruneCount,
+  firstKeptDay,
+  storageDay,
+  type PostOutcome,
+  type PostRecord,
+  type RelayStore,
+  type RelayStoreOptions,
+  type StoreStats,
+  type StoredMessage,
+} from './store.js';
 
 /** The state of a MemoryRelayStore, kept apart so a test can "reopen" the same data. */
 export class MemoryRelayState {
@@ -8,7 +19,11 @@ export class MemoryRelayState {
   public readonly bySignature = new Map<string, StoredMessage>();
   public readonly spent = new Set<string>();
   public lastSeq = 0;
+  /** Per storage day, the last seq stored that day (what retention reads; see STORAGE_DAY_MS). */
+  public readonly days = new Map<number, number>();
 }
+
+const messageBytes = (m: StoredMessage): number => m.signature.byteLength + m.ciphertext.byteLength;
 
 /**
  * In-memory RelayStore for tests and for embedding a throwaway relay. Durable only as long
@@ -17,12 +32,19 @@ export class MemoryRelayState {
 export class MemoryRelayStore implements RelayStore {
   readonly #state: MemoryRelayState;
   readonly #maxMessages: number | undefined;
+  readonly #retentionMs: number | undefined;
+  readonly #pruneBatch: number;
+  readonly #now: () => number;
   #pruned = 0;
+  #expired = 0;
   #closed = false;
 
   public constructor(options: RelayStoreOptions & { state?: MemoryRelayState } = {}) {
     this.#state = options.state ?? new MemoryRelayState();
     this.#maxMessages = options.maxMessages;
+    this.#retentionMs = options.retentionMs;
+    this.#pruneBatch = options.pruneBatch ?? PRUNE_BATCH;
+    this.#now = options.now ?? Date.now;
   }
 
   #open(): MemoryRelayState {
@@ -43,19 +65,51 @@ export class MemoryRelayStore implements RelayStore {
         signature: new Uint8Array(record.signature),
         ciphertext: new Uint8Array(record.ciphertext),
       };
+      const before = state.messages.length;
       state.messages.push(message);
       state.bySignature.set(signature, message);
-      this.#prune(state);
+      // A clock stepped back must not file a new message under an older day (it would expire early).
+      const latestDay = Math.max(-Infinity, ...state.days.keys());
+      state.days.set(Math.max(storageDay(this.#now()), latestDay), message.seq);
+      this.#prune(state, before);
       return Promise.resolve({ kind: 'stored', message });
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
-  #prune(state: MemoryRelayState): void {
-    const n = messagesToPrune(state.messages.length, this.#maxMessages);
+  /** One "transaction"'s pruning, by the same rules and bounds as the SQLite store. Returns how many went. */
+  #prune(state: MemoryRelayState, before: number): number {
+    let expired = 0;
+    if (this.#retentionMs !== undefined) {
+      const keepFrom = firstKeptDay(this.#now(), this.#retentionMs);
+      const upTo = Math.max(0, ...[...state.days].filter(([day]) => day < keepFrom).map(([, seq]) => seq));
+      while (expired < this.#pruneBatch && (state.messages[expired]?.seq ?? Infinity) <= upTo) expired += 1;
+      this.#drop(state, expired);
+    }
+    const pruned = capPruneCount(Math.min(before, state.messages.length), state.messages.length, this.#maxMessages, this.#pruneBatch);
+    this.#drop(state, pruned);
+    this.#expired += expired;
+    this.#pruned += pruned;
+    const oldest = state.messages[0]?.seq ?? state.lastSeq + 1;
+    for (const [day, seq] of state.days) if (seq < oldest) state.days.delete(day);
+    return expired + pruned;
+  }
+
+  #drop(state: MemoryRelayState, n: number): void {
     for (const gone of state.messages.splice(0, n)) state.bySignature.delete(toHex(gone.signature));
-    this.#pruned += n;
+  }
+
+  public pruneDue(): Promise<number> {
+    return this.#async(() => {
+      const state = this.#open();
+      let total = 0;
+      for (;;) {
+        const n = this.#prune(state, state.messages.length);
+        total += n;
+        if (n === 0) return total;
+      }
+    });
   }
 
   public isSpent(tokenInput: Uint8Array): Promise<boolean> {
@@ -86,7 +140,15 @@ export class MemoryRelayStore implements RelayStore {
   public stats(): Promise<StoreStats> {
     return this.#async(() => {
       const state = this.#open();
-      return { messages: state.messages.length, spentTokens: state.spent.size, pruned: this.#pruned, maxMessages: this.#maxMessages };
+      return {
+        messages: state.messages.length,
+        bytes: state.messages.reduce((sum, m) => sum + messageBytes(m), 0),
+        spentTokens: state.spent.size,
+        pruned: this.#pruned,
+        expired: this.#expired,
+        maxMessages: this.#maxMessages,
+        retentionMs: this.#retentionMs,
+      };
     });
   }
 

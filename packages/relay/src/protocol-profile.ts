@@ -114,6 +114,13 @@ export const KEEPALIVE_INTERVAL_MS = 4_000;
  */
 export const KEEPALIVE_TIMEOUT_MS = 6_000;
 
+/**
+ * A session that has sent no request for this long sends a Ping, even while pushes keep
+ * arriving: the board closes sessions that send nothing for its idle timeout (a live
+ * subscription alone does not keep a session open), and this stays well below the default one.
+ */
+export const SESSION_RENEW_INTERVAL_MS = 20_000;
+
 /** Capability the board grants a connection once its replay is done and live pushes flow. [D] */
 export const BOARD_SYNCED_CAPABILITY = 'CwtchServerSyncedCapability';
 
@@ -152,6 +159,12 @@ export const MAX_PENDING_PUSHES = 1024;
 export const MAX_FAILED_SPENDS_PER_SESSION = 8;
 /** Messages read from the store per page while replaying. */
 export const REPLAY_PAGE_SIZE = 256;
+/**
+ * The board closes a session that sent no request (post, replay or ping) for this long. Without
+ * it, sessions made with throwaway identities hold connection slots forever; clients renew
+ * well within it (SESSION_RENEW_INTERVAL_MS).
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 /** After issuing, the token service waits this long for the client to hang up. */
 export const TOKEN_SERVICE_LINGER_MS = 5_000;
 

@@ -28,6 +28,8 @@ export interface RelayClientOptions {
   readonly window?: number;
   /** Session liveness check; `false` turns it off. */
   readonly keepalive?: KeepaliveOptions | false;
+  /** A session pings after this long without sending a request (board idle timeout); `false` turns it off. */
+  readonly renewIntervalMs?: number | false;
 }
 
 /**
@@ -47,6 +49,7 @@ export class RelayClient implements TokenSource {
   readonly #connectTimeoutMs: number | undefined;
   readonly #window: number;
   readonly #keepalive: KeepaliveOptions | false | undefined;
+  readonly #renewIntervalMs: number | false | undefined;
   /** Fires on close: ends every open, handshake, purchase and token wait of this client. */
   readonly #closing = new AbortController();
   #purchase: Promise<void> | undefined;
@@ -67,6 +70,7 @@ export class RelayClient implements TokenSource {
     this.#maxPowDifficulty = options.maxPowDifficulty;
     this.#connectTimeoutMs = options.connectTimeoutMs;
     this.#keepalive = options.keepalive;
+    this.#renewIntervalMs = options.renewIntervalMs;
     // The service's own identity is never published or used to dial: each connection below
     // passes its own fresh identity.
     this.#service = new TapirService(
@@ -168,6 +172,7 @@ export class RelayClient implements TokenSource {
     const session = new BoardSession(conn, this, this.bundle.boardOnion, identity.onion, {
       window: this.#window,
       ...(this.#keepalive === undefined ? {} : { keepalive: this.#keepalive }),
+      ...(this.#renewIntervalMs === undefined ? {} : { renewIntervalMs: this.#renewIntervalMs }),
     });
     this.#sessions.add(session);
     void session.closed.then(() => this.#sessions.delete(session));

@@ -2,6 +2,7 @@ import type { Identity } from '@pursuance/crypto';
 import { TapirService, type ACN, type TapirServiceOptions } from '@pursuance/tapir';
 import { BoardServer, type BoardLimits } from './board-server.js';
 import { exportKeyBundle, signKeyBundle, type SignedKeyBundle } from './key-bundle.js';
+import { DEFAULT_IDLE_TIMEOUT_MS } from './protocol-profile.js';
 import type { RelayStore } from './store.js';
 import { TokenService } from './token-service.js';
 import type { VoprfKeyPair } from './voprf.js';
@@ -18,6 +19,11 @@ export interface RelayServerOptions {
   readonly powDifficulty: number;
   /** Connection limits and handshake timeout, applied to both services. */
   readonly service?: TapirServiceOptions;
+  /**
+   * Close a board session that sends no request for this long (default DEFAULT_IDLE_TIMEOUT_MS;
+   * 0 = never). Token-service connections need none: they end after issuance.
+   */
+  readonly idleTimeoutMs?: number;
   readonly boardLimits?: Partial<BoardLimits>;
   /** Virtual onion port (default: tapir's). */
   readonly port?: number;
@@ -46,7 +52,10 @@ export class RelayServer {
       limits: options.boardLimits,
     });
     this.tokens = new TokenService({ key: options.tokenKey, powDifficulty: options.powDifficulty });
-    this.boardService = new TapirService(options.acn, options.boardIdentity, options.service);
+    this.boardService = new TapirService(options.acn, options.boardIdentity, {
+      ...options.service,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    });
     this.tokenService = new TapirService(options.acn, options.tokenIdentity, options.service);
   }
 

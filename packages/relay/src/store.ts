@@ -28,11 +28,17 @@ export type PostOutcome =
 
 export interface StoreStats {
   readonly messages: number;
+  /** Bytes of the stored messages (signatures and ciphertexts; not the database's own overhead). */
+  readonly bytes: number;
   readonly spentTokens: number;
   /** Messages removed by the storage cap since this store was opened. */
   readonly pruned: number;
+  /** Messages removed by the retention window since this store was opened. */
+  readonly expired: number;
   /** The cap in messages, or undefined when unlimited. */
   readonly maxMessages: number | undefined;
+  /** The retention window in ms, or undefined when messages are kept until the cap. */
+  readonly retentionMs: number | undefined;
 }
 
 export interface RelayStoreOptions {
@@ -42,6 +48,16 @@ export interface RelayStoreOptions {
    * pruned, so pruning can never make a token spendable again.
    */
   readonly maxMessages?: number;
+  /**
+   * Prune messages stored more than this long ago (oldest first). Storage times are kept per
+   * UTC day, not per message (see STORAGE_DAY_MS), so a message lives between the window and
+   * the window plus one day.
+   */
+  readonly retentionMs?: number;
+  /** At most this many messages are deleted in one transaction (default PRUNE_BATCH). */
+  readonly pruneBatch?: number;
+  /** The clock for retention (tests inject one). */
+  readonly now?: () => number;
 }
 
 export interface RelayStore {
@@ -62,6 +78,13 @@ export interface RelayStore {
   /** Up to `limit` messages with fromSeq ≤ seq ≤ toSeq, in seq order. */
   read(fromSeq: number, toSeq: number, limit: number): Promise<StoredMessage[]>;
   stats(): Promise<StoreStats>;
+  /**
+   * Delete what the retention window and the cap say must go, in transactions of at most
+   * `pruneBatch` messages with posts let in between. Resolves with how many were deleted once
+   * nothing more is due. Posting prunes too (a bounded amount per commit); this is for a
+   * store that is idle or was opened over a smaller cap.
+   */
+  pruneDue(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -69,4 +92,41 @@ export interface RelayStore {
 export function messagesToPrune(count: number, max: number | undefined): number {
   if (max === undefined || count <= max) return 0;
   return Math.min(count, count - max + Math.floor(max / 10));
+}
+
+/**
+ * Messages deleted per transaction at most. The cap's 10% slack (above) is cut to this, and
+ * retention and a lowered cap catch up in steps of this size, so one commit never carries a
+ * long delete and posting never stalls behind pruning.
+ */
+export const PRUNE_BATCH = 1000;
+
+/**
+ * The granularity of storage times. The store remembers, per UTC day, the last seq stored that
+ * day, never a time per message: a seized database says at most on which day a message came.
+ */
+export const STORAGE_DAY_MS = 86_400_000;
+
+export function storageDay(nowMs: number): number {
+  return Math.floor(nowMs / STORAGE_DAY_MS);
+}
+
+/**
+ * Days before this one are wholly older than the window: a message stored on day d was stored
+ * before (d + 1) days, which is at most now − window exactly when d < ⌊(now − window) / day⌋.
+ */
+export function firstKeptDay(nowMs: number, retentionMs: number): number {
+  return storageDay(nowMs - retentionMs);
+}
+
+/**
+ * How many of the oldest messages a commit deletes for the cap, given the count before it and
+ * after its inserts. A store at or under the cap never ends a commit above it (whatever the
+ * batch); one above it (the cap was lowered) never grows and shrinks by up to `batch` per commit.
+ */
+export function capPruneCount(before: number, after: number, max: number | undefined, batch: number = PRUNE_BATCH): number {
+  const target = messagesToPrune(after, max);
+  if (target === 0 || max === undefined) return 0;
+  const needed = after - Math.max(before, max);
+  return Math.min(target, Math.max(batch, needed));
 }

@@ -53,6 +53,12 @@ export class Connection {
   #resolveClosed!: (error: TapirError | undefined) => void;
   #established = false;
   #onEstablished: (() => void)[] = [];
+  #lastActivity = performance.now();
+  /**
+   * Whether a full service may drop this connection for a newcomer once it is established
+   * (least recently active first). An application clears it for connections it must keep.
+   */
+  public evictable = true;
 
   public constructor(init: ConnectionInit) {
     this.#socket = init.socket;
@@ -103,10 +109,26 @@ export class Connection {
     return [...this.#capabilities];
   }
 
+  /**
+   * When the application last saw this connection used (a monotonic `performance.now()` time):
+   * set on establishment and by `markActive`. The service's idle timeout and its choice of whom
+   * to evict when full go by it. Only the application knows what counts as use (a board post
+   * does, a bare keepalive may not), so packets alone do not move it.
+   */
+  public get lastActivity(): number {
+    return this.#lastActivity;
+  }
+
+  /** The peer just did something the application counts as use. */
+  public markActive(): void {
+    this.#lastActivity = performance.now();
+  }
+
   /** Marks the end of the setup phase (auth, proof of work); ends the handshake timer. */
   public markEstablished(): void {
     if (this.#established) return;
     this.#established = true;
+    this.#lastActivity = performance.now();
     for (const cb of this.#onEstablished.splice(0)) cb();
   }
 

@@ -21,6 +21,8 @@ export type TapirErrorCode =
   | 'PROOF_OF_WORK_TOO_HARD'
   | 'PROTOCOL_VIOLATION'
   | 'TOO_MANY_CONNECTIONS'
+  | 'CONNECTION_EVICTED'
+  | 'IDLE_TIMEOUT'
   | 'TOR_CONFIG'
   | 'TOR_NOT_FOUND'
   | 'TOR_LAUNCH'
@@ -159,6 +161,30 @@ export class ProtocolViolationError extends TapirError {
 export class TooManyConnectionsError extends TapirError {
   public constructor(limit: number) {
     super('TOO_MANY_CONNECTIONS', `connection limit of ${limit} reached`);
+  }
+}
+
+/** Why a full service dropped a connection to make room for a newcomer. */
+export type EvictionReason = 'pending' | 'idle';
+
+/**
+ * The service was full and dropped this connection for a newcomer: the oldest one still in its
+ * handshake (`pending`), or the established one least recently active (`idle`). Refusing the
+ * newcomer instead would let a few idle sockets lock every honest client out.
+ */
+export class ConnectionEvictedError extends TapirError {
+  public constructor(public readonly reason: EvictionReason) {
+    super(
+      'CONNECTION_EVICTED',
+      reason === 'pending' ? 'evicted: oldest pending handshake at the limit' : 'evicted: least recently active at the connection limit',
+    );
+  }
+}
+
+/** An established connection did nothing its application counts as use within the idle timeout. */
+export class IdleTimeoutError extends TapirError {
+  public constructor(public readonly timeoutMs: number) {
+    super('IDLE_TIMEOUT', `no activity within ${timeoutMs} ms`);
   }
 }
 

@@ -22,10 +22,13 @@ export {
   AcnUnreachableError,
   CapabilityMissingError,
   ConnectionClosedError,
+  ConnectionEvictedError,
+  type EvictionReason,
   FrameInvalidError,
   FrameTooLargeError,
   HandshakeInvalidError,
   HandshakeTimeoutError,
+  IdleTimeoutError,
   IdentityMismatchError,
   PacketDecryptionError,
   ProofOfWorkInvalidError,
@@ -42,7 +45,7 @@ export { Connection } from './connection.js';
 export { type Application, ApplicationChain } from './application.js';
 export { AuthApp } from './auth.js';
 export { DEFAULT_POW_DIFFICULTY, MAX_POW_DIFFICULTY, ProofOfWorkApp } from './pow.js';
-export { TapirService, type TapirServiceOptions } from './service.js';
+export { TapirService, type ServiceMetrics, type TapirServiceOptions } from './service.js';
 export type { ACN, ACNListener, AcnState, AcnStatus, BootstrapStatus, ListenOptions, OpenOptions, TorStatus } from './acn/acn.js';
 export { type OpenRetryInfo, type ReconnectFailureInfo, TorACN, type TorACNOptions } from './acn/tor-acn.js';
 export type { ReconnectPolicy, TorACNClock } from './acn/tor-control-backoff.js';

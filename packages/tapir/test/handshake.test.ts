@@ -142,14 +142,15 @@ describe('3DH authentication over loopback sockets', () => {
     expect(await conn.expect()).toEqual(Uint8Array.of(7));
   });
 
-  it('times out half-open handshakes and refuses floods beyond the pending limit, while honest clients get through', async () => {
+  it('times out half-open handshakes and evicts the oldest beyond the pending limit, while honest clients get through', async () => {
     const { service: server, errors, nextError } = await world.echoServer({ handshakeTimeoutMs: 500, maxPendingHandshakes: 3 });
     const silent = await Promise.all([0, 1, 2].map(() => rawSocket(server.onion)));
     // Wait until the server has accepted all three before flooding further.
     while (server.metrics.accepted < 3) await new Promise((r) => setImmediate(r));
-    const refused = nextError();
+    const evicted = nextError();
     const extra = await rawSocket(server.onion);
-    expect((await refused).code).toBe('TOO_MANY_CONNECTIONS');
+    expect((await evicted).code).toBe('CONNECTION_EVICTED');
+    expect(server.metrics.refused).toBe(0);
     while (errors.filter((e) => e.code === 'HANDSHAKE_TIMEOUT').length < 3) await nextError();
     const conn = await world.client().connect(server.onion, auth());
     await conn.send(Uint8Array.of(1, 2));

@@ -1,9 +1,9 @@
 import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
- * The relay's two tables. They hold exactly what the relay must keep: (signature, ciphertext)
- * in storage order, and the inputs of spent tokens. No client identities, no addresses, no
- * timestamps. The schema itself is created by migrations (migrations/src/relay), never by
+ * The relay's tables. They hold exactly what the relay must keep: (signature, ciphertext)
+ * in storage order, the inputs of spent tokens, and for retention the last seq stored on each
+ * UTC day. No client identities, no addresses, no per-message times. The schema itself is created by migrations (migrations/src/relay), never by
  * `synchronize`; a test checks these entities and the migrations agree.
  */
 @Entity({ name: 'relay_messages' })
@@ -25,4 +25,19 @@ export class SpentTokenRow {
   public input!: Buffer;
 }
 
-export const relayEntities = [MessageRow, SpentTokenRow];
+/**
+ * One row per UTC day on which messages were stored: the last seq stored that day. Retention
+ * deletes messages up to the last seq of the days wholly past the window; a day is all the
+ * time resolution the database keeps.
+ */
+@Entity({ name: 'relay_store_days' })
+export class StoreDayRow {
+  /** Days since the Unix epoch (UTC). */
+  @PrimaryColumn({ type: 'integer' })
+  public day!: number;
+
+  @Column({ type: 'integer', name: 'last_seq' })
+  public lastSeq!: number;
+}
+
+export const relayEntities = [MessageRow, SpentTokenRow, StoreDayRow];

@@ -2,9 +2,12 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import { toHex } from '@pursuance/crypto';
 import { openDurableSqlite, relayMigrations } from '@pursuance/migrations';
 import {
+  PRUNE_BATCH,
   StoreClosedError,
   StoreFailedError,
-  messagesToPrune,
+  capPruneCount,
+  firstKeptDay,
+  storageDay,
   type PostOutcome,
   type PostRecord,
   type RelayStore,
@@ -24,10 +27,21 @@ export interface TypeormRelayStoreOptions extends RelayStoreOptions {
 }
 
 export interface CommitInfo {
+  /** Posts in the commit (0 for a transaction that only pruned). */
   readonly posts: number;
   readonly stored: number;
+  /** Deleted for the cap. */
   readonly pruned: number;
+  /** Deleted for the retention window. */
+  readonly expired: number;
   readonly seconds: number;
+}
+
+interface Pruning {
+  readonly pruned: number;
+  readonly expired: number;
+  /** Bytes of the deleted messages. */
+  readonly bytes: number;
 }
 
 interface Pending {
@@ -57,14 +71,24 @@ export class TypeormRelayStore implements RelayStore {
   readonly #writer: DataSource;
   readonly #reader: DataSource;
   readonly #maxMessages: number | undefined;
+  readonly #retentionMs: number | undefined;
+  readonly #pruneBatch: number;
+  readonly #now: () => number;
   readonly #maxBatch: number;
   readonly #onCommit: ((info: CommitInfo) => void) | undefined;
   readonly #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
+  /** Callers of pruneDue waiting for a pass that finds nothing more to delete. */
+  #pruneWaiters: { resolve(deleted: number): void; reject(error: Error): void }[] = [];
+  #pruneDeleted = 0;
   #lastSeq: number;
   #messages: number;
+  #bytes: number;
+  /** The latest storage day marked (a clock stepped back never files messages under an older one). */
+  #lastDay: number;
   #spentTokens: number;
   #pruned = 0;
+  #expired = 0;
   #closed = false;
   /** Names of migrations applied when this store was opened (empty when the schema was current). */
   public readonly appliedMigrations: readonly string[];
@@ -73,15 +97,20 @@ export class TypeormRelayStore implements RelayStore {
     writer: DataSource,
     reader: DataSource,
     options: TypeormRelayStoreOptions,
-    state: { lastSeq: number; messages: number; spentTokens: number; applied: string[] },
+    state: { lastSeq: number; messages: number; bytes: number; lastDay: number; spentTokens: number; applied: string[] },
   ) {
     this.#writer = writer;
     this.#reader = reader;
     this.#maxMessages = options.maxMessages;
+    this.#retentionMs = options.retentionMs;
+    this.#pruneBatch = options.pruneBatch ?? PRUNE_BATCH;
+    this.#now = options.now ?? Date.now;
     this.#maxBatch = options.maxBatch ?? 256;
     this.#onCommit = options.onCommit;
     this.#lastSeq = state.lastSeq;
     this.#messages = state.messages;
+    this.#bytes = state.bytes;
+    this.#lastDay = state.lastDay;
     this.#spentTokens = state.spentTokens;
     this.appliedMigrations = state.applied;
   }
@@ -90,9 +119,19 @@ export class TypeormRelayStore implements RelayStore {
     const { writer, reader, applied } = await openDurableSqlite({ path: options.path, entities: relayEntities, migrations: relayMigrations, reader: true });
     try {
       const [seqRow] = await writer.query<{ seq: number }[]>(`SELECT seq FROM sqlite_sequence WHERE name = 'relay_messages'`);
-      const [countRow] = await writer.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM relay_messages');
+      const [countRow] = await writer.query<{ n: number; b: number }[]>(
+        'SELECT COUNT(*) AS n, COALESCE(SUM(length(signature) + length(ciphertext)), 0) AS b FROM relay_messages',
+      );
       const [spentRow] = await writer.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM relay_spent_tokens');
-      return new TypeormRelayStore(writer, reader!, options, { lastSeq: seqRow?.seq ?? 0, messages: countRow?.n ?? 0, spentTokens: spentRow?.n ?? 0, applied });
+      const [dayRow] = await writer.query<{ d: number | null }[]>('SELECT MAX(day) AS d FROM relay_store_days');
+      return new TypeormRelayStore(writer, reader!, options, {
+        lastSeq: seqRow?.seq ?? 0,
+        messages: countRow?.n ?? 0,
+        bytes: countRow?.b ?? 0,
+        lastDay: dayRow?.d ?? Number.NEGATIVE_INFINITY,
+        spentTokens: spentRow?.n ?? 0,
+        applied,
+      });
     } catch (err) {
       await writer.destroy().catch(() => undefined);
       await reader?.destroy().catch(() => undefined);
@@ -105,16 +144,77 @@ export class TypeormRelayStore implements RelayStore {
     return new Promise((resolve, reject) => {
       this.#queue.push({ record, resolve, reject });
       // Start a flush on the next turn so posts arriving in the same tick share it.
-      this.#flushing ??= new Promise<void>((done) => setImmediate(done)).then(() => this.#flush());
+      this.#kick();
     });
   }
 
+  #kick(): void {
+    this.#flushing ??= new Promise<void>((done) => setImmediate(done)).then(() => this.#flush());
+  }
+
+  /**
+   * The one writer loop: posts first, then (when none wait) one bounded prune-only transaction
+   * at a time, so a long catch-up of pruning never holds posts back by more than one batch.
+   */
   async #flush(): Promise<void> {
     try {
-      while (this.#queue.length > 0) await this.#commit(this.#queue.splice(0, this.#maxBatch));
+      for (;;) {
+        if (this.#queue.length > 0) await this.#commit(this.#queue.splice(0, this.#maxBatch));
+        else if (this.#pruneWaiters.length > 0 && !this.#closed) await this.#pruneOnly();
+        else break;
+        // Let posts that arrived meanwhile reach the queue before the next prune-only pass.
+        if (this.#queue.length === 0 && this.#pruneWaiters.length > 0) await new Promise<void>((done) => setImmediate(done));
+      }
     } finally {
       this.#flushing = undefined;
     }
+  }
+
+  public pruneDue(): Promise<number> {
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return new Promise((resolve, reject) => {
+      this.#pruneWaiters.push({ resolve, reject });
+      this.#kick();
+    });
+  }
+
+  async #pruneOnly(): Promise<void> {
+    const started = performance.now();
+    let pruning: Pruning;
+    const runner = this.#writer.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      pruning = await this.#prune(runner, this.#messages, this.#messages);
+      await runner.commitTransaction();
+    } catch (cause) {
+      await runner.rollbackTransaction().catch(() => undefined);
+      const error = new StoreFailedError(`prune failed: ${(cause as { code?: string }).code ?? 'unknown'}`);
+      const waiters = this.#pruneWaiters;
+      this.#pruneWaiters = [];
+      this.#pruneDeleted = 0;
+      for (const w of waiters) w.reject(error);
+      return;
+    }
+    this.#applyPruning(pruning);
+    const deleted = pruning.pruned + pruning.expired;
+    this.#pruneDeleted += deleted;
+    if (deleted > 0) this.#onCommit?.({ posts: 0, stored: 0, ...pruning, seconds: (performance.now() - started) / 1000 });
+    else this.#settlePruneWaiters();
+  }
+
+  #settlePruneWaiters(): void {
+    const waiters = this.#pruneWaiters;
+    const deleted = this.#pruneDeleted;
+    this.#pruneWaiters = [];
+    this.#pruneDeleted = 0;
+    for (const w of waiters) w.resolve(deleted);
+  }
+
+  #applyPruning(pruning: Pruning): void {
+    this.#messages -= pruning.pruned + pruning.expired;
+    this.#bytes -= pruning.bytes;
+    this.#pruned += pruning.pruned;
+    this.#expired += pruning.expired;
   }
 
   async #commit(batch: Pending[]): Promise<void> {
@@ -129,18 +229,27 @@ export class TypeormRelayStore implements RelayStore {
       return;
     }
     this.#lastSeq = result.lastSeq;
-    this.#messages += result.stored - result.pruned;
+    this.#lastDay = result.day ?? this.#lastDay;
+    this.#messages += result.stored;
+    this.#bytes += result.storedBytes;
+    this.#applyPruning(result.pruning);
     this.#spentTokens += result.newTokens;
-    this.#pruned += result.pruned;
-    this.#onCommit?.({ posts: batch.length, stored: result.stored, pruned: result.pruned, seconds: (performance.now() - started) / 1000 });
+    const { pruned, expired } = result.pruning;
+    this.#onCommit?.({ posts: batch.length, stored: result.stored, pruned, expired, seconds: (performance.now() - started) / 1000 });
     // In order: the board publishes live pushes as these resolve, so seq order is kept.
     batch.forEach((p, i) => p.resolve(result.outcomes[i]!));
   }
 
-  /** One transaction: spend the batch's tokens, store its new messages, prune to the cap. */
-  private async transact(
-    records: readonly PostRecord[],
-  ): Promise<{ outcomes: PostOutcome[]; lastSeq: number; newTokens: number; stored: number; pruned: number }> {
+  /** One transaction: spend the batch's tokens, store its new messages, prune (cap and retention, bounded). */
+  private async transact(records: readonly PostRecord[]): Promise<{
+    outcomes: PostOutcome[];
+    lastSeq: number;
+    newTokens: number;
+    stored: number;
+    storedBytes: number;
+    day: number | undefined;
+    pruning: Pruning;
+  }> {
     const runner = this.#writer.createQueryRunner();
     try {
       await runner.startTransaction();
@@ -160,6 +269,7 @@ export class TypeormRelayStore implements RelayStore {
       const tokenRows: Buffer[] = [];
       const messageRows: (number | Buffer)[][] = [];
       let seq = this.#lastSeq;
+      let storedBytes = 0;
       for (const record of records) {
         const token = toHex(record.tokenInput);
         if (spent.has(token)) {
@@ -175,6 +285,7 @@ export class TypeormRelayStore implements RelayStore {
         }
         signatures.add(signature);
         seq += 1;
+        storedBytes += record.signature.byteLength + record.ciphertext.byteLength;
         messageRows.push([seq, buf(record.signature), buf(record.ciphertext)]);
         outcomes.push({ kind: 'stored', message: { seq, signature: record.signature, ciphertext: record.ciphertext } });
       }
@@ -186,17 +297,57 @@ export class TypeormRelayStore implements RelayStore {
         const rows = messageRows.slice(i, i + ROWS_PER_INSERT);
         await runner.query(`INSERT INTO relay_messages (seq, signature, ciphertext) VALUES ${placeholders(rows.length, '(?,?,?)')}`, rows.flat());
       }
-      const pruned = messagesToPrune(this.#messages + messageRows.length, this.#maxMessages);
-      if (pruned > 0) {
-        // Pruned in the same transaction: the cap holds at every commit.
-        await runner.query('DELETE FROM relay_messages WHERE seq IN (SELECT seq FROM relay_messages ORDER BY seq LIMIT ?)', [pruned]);
+      let day: number | undefined;
+      if (messageRows.length > 0) {
+        day = Math.max(storageDay(this.#now()), this.#lastDay);
+        await runner.query(
+          'INSERT INTO relay_store_days (day, last_seq) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)',
+          [day, seq],
+        );
       }
+      // Pruned in the same transaction: the cap holds at every commit.
+      const pruning = await this.#prune(runner, this.#messages, this.#messages + messageRows.length, seq);
       await runner.commitTransaction();
-      return { outcomes, lastSeq: seq, newTokens: tokenRows.length, stored: messageRows.length, pruned };
+      return { outcomes, lastSeq: seq, newTokens: tokenRows.length, stored: messageRows.length, storedBytes, day, pruning };
     } catch (err) {
       await runner.rollbackTransaction().catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * Delete, oldest first, up to a batch of messages past the retention window, then what the
+   * cap requires (see capPruneCount), then the day marks no stored message needs any more.
+   * `before`/`after` are the message counts before and after this transaction's inserts.
+   */
+  async #prune(runner: QueryRunner, before: number, after: number, lastSeq: number = this.#lastSeq): Promise<Pruning> {
+    let count = after;
+    let bytes = 0;
+    const deleteOldest = async (limit: number, upToSeq: number): Promise<number> => {
+      if (limit <= 0) return 0;
+      // Measured first, then deleted as one seq range (TypeORM's sqlite driver returns no rows from a DELETE).
+      const [head] = (await runner.query(
+        'SELECT COUNT(*) AS n, MAX(seq) AS last, COALESCE(SUM(b), 0) AS b FROM (SELECT seq, length(signature) + length(ciphertext) AS b FROM relay_messages WHERE seq <= ? ORDER BY seq LIMIT ?)',
+        [upToSeq, limit],
+      )) as { n: number; last: number | null; b: number }[];
+      if (head === undefined || head.last === null) return 0;
+      await runner.query('DELETE FROM relay_messages WHERE seq <= ?', [head.last]);
+      bytes += head.b;
+      count -= head.n;
+      return head.n;
+    };
+    let expired = 0;
+    if (this.#retentionMs !== undefined) {
+      const [row] = (await runner.query('SELECT MAX(last_seq) AS s FROM relay_store_days WHERE day < ?', [firstKeptDay(this.#now(), this.#retentionMs)])) as {
+        s: number | null;
+      }[];
+      if (row !== undefined && row.s !== null) expired = await deleteOldest(this.#pruneBatch, row.s);
+    }
+    const pruned = await deleteOldest(capPruneCount(Math.min(before, count), count, this.#maxMessages, this.#pruneBatch), Number.MAX_SAFE_INTEGER);
+    if (expired + pruned > 0) {
+      await runner.query('DELETE FROM relay_store_days WHERE last_seq < (SELECT COALESCE(MIN(seq), ?) FROM relay_messages)', [lastSeq + 1]);
+    }
+    return { pruned, expired, bytes };
   }
 
   async #existing(runner: QueryRunner, table: string, column: string, values: Uint8Array[]): Promise<Set<string>> {
@@ -247,7 +398,15 @@ export class TypeormRelayStore implements RelayStore {
 
   public stats(): Promise<StoreStats> {
     if (this.#closed) return Promise.reject(new StoreClosedError());
-    return Promise.resolve({ messages: this.#messages, spentTokens: this.#spentTokens, pruned: this.#pruned, maxMessages: this.#maxMessages });
+    return Promise.resolve({
+      messages: this.#messages,
+      bytes: this.#bytes,
+      spentTokens: this.#spentTokens,
+      pruned: this.#pruned,
+      expired: this.#expired,
+      maxMessages: this.#maxMessages,
+      retentionMs: this.#retentionMs,
+    });
   }
 
   /** Commit what is queued, checkpoint the WAL into the database file, and close both connections. */
@@ -255,6 +414,8 @@ export class TypeormRelayStore implements RelayStore {
     if (this.#closed) return;
     this.#closed = true;
     while (this.#flushing !== undefined) await this.#flushing;
+    // A catch-up still due is not worth delaying a stop for: the next start's sweep resumes it.
+    this.#settlePruneWaiters();
     await this.#reader.destroy().catch(() => undefined);
     await this.#writer.query('PRAGMA wal_checkpoint(TRUNCATE)').catch(() => undefined);
     await this.#writer.destroy();

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PostRecord, RelayStore, RelayStoreOptions } from '../store.js';
+import { GROUP_CIPHERTEXT_SIZE, GROUP_SIGNATURE_SIZE } from '../protocol-profile.js';
+import { STORAGE_DAY_MS, type PostRecord, type RelayStore, type RelayStoreOptions } from '../store.js';
 import { randomMessage } from './fixtures.js';
 
 /**
@@ -35,7 +36,7 @@ export function runRelayStoreContractTests(setup: () => Promise<RelayStoreHarnes
       expect(await store.lastSeq()).toBe(0);
       expect(await store.count(1, Number.MAX_SAFE_INTEGER)).toBe(0);
       expect(await store.read(1, Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
-      expect(await store.stats()).toMatchObject({ messages: 0, spentTokens: 0, pruned: 0 });
+      expect(await store.stats()).toMatchObject({ messages: 0, bytes: 0, spentTokens: 0, pruned: 0, expired: 0 });
     });
 
     it('stores posts in order with increasing seq and returns the exact bytes', async () => {
@@ -132,6 +133,97 @@ export function runRelayStoreContractTests(setup: () => Promise<RelayStoreHarnes
       // A pruned message's token stays spent; re-posting it is refused.
       expect(await store.post(records[0]!)).toEqual({ kind: 'token-spent' });
       expect(await store.lastSeq()).toBe(seqs.at(-1));
+    });
+
+    it('counts the bytes of what it stores and prunes', async () => {
+      await store.close();
+      store = await harness.open({ maxMessages: 10 });
+      for (let i = 0; i < 25; i++) await store.post(record());
+      const stats = await store.stats();
+      const kept = await store.read(1, Number.MAX_SAFE_INTEGER, 100);
+      expect(stats.bytes).toBe(kept.reduce((n, m) => n + m.signature.byteLength + m.ciphertext.byteLength, 0));
+      expect(stats.bytes).toBe(stats.messages * (GROUP_CIPHERTEXT_SIZE + GROUP_SIGNATURE_SIZE));
+      await store.close();
+      store = await harness.open();
+      expect((await store.stats()).bytes).toBe(stats.bytes);
+    });
+
+    it('prunes messages past the retention window (clock injected), oldest first, never early, keeping newer ones', async () => {
+      const day = STORAGE_DAY_MS;
+      const start = Date.UTC(2026, 0, 10, 12); // midday of day D
+      let now = start;
+      await store.close();
+      store = await harness.open({ retentionMs: 3 * day, now: () => now });
+      const first = Array.from({ length: 5 }, () => record());
+      for (const r of first) expect((await store.post(r)).kind).toBe('stored');
+      now = start + day; // day D+1
+      const second = Array.from({ length: 5 }, () => record());
+      for (const r of second) await store.post(r);
+      const signatures = async (): Promise<string[]> =>
+        (await store.read(1, Number.MAX_SAFE_INTEGER, 100)).map((m) => Buffer.from(m.signature).toString('hex'));
+      const hex = (rs: PostRecord[]): string[] => rs.map((r) => Buffer.from(r.signature).toString('hex'));
+
+      // Exactly three days after the first posts: not one day-D message is past the window yet.
+      now = start + 3 * day;
+      expect(await store.pruneDue()).toBe(0);
+      expect(await signatures()).toEqual(hex([...first, ...second]));
+
+      // Day D lies wholly before now − window: its messages go, day D+1's (2.5 days old) stay.
+      now = start + 3.5 * day;
+      expect(await store.pruneDue()).toBe(5);
+      expect(await signatures()).toEqual(hex(second));
+      expect(await store.stats()).toMatchObject({ messages: 5, expired: 5, pruned: 0, retentionMs: 3 * day });
+      // Expired messages' tokens stay spent.
+      expect(await store.post(first[0]!)).toEqual({ kind: 'token-spent' });
+
+      // Posting prunes too, with no sweep: day D+1 is past the window two days later.
+      now = start + 5.5 * day;
+      const third = record();
+      await store.post(third);
+      expect(await signatures()).toEqual(hex([third]));
+      expect((await store.stats()).expired).toBe(10);
+
+      // The day marks survive a reopen: the third post expires on time after one.
+      await store.close();
+      now = start + 9.5 * day;
+      store = await harness.open({ retentionMs: 3 * day, now: () => now });
+      expect(await store.pruneDue()).toBe(1);
+      expect(await store.count(1, Number.MAX_SAFE_INTEGER)).toBe(0);
+    });
+
+    it('prunes in bounded batches: a post deletes at most pruneBatch expired messages, pruneDue the rest', async () => {
+      const day = STORAGE_DAY_MS;
+      let now = Date.UTC(2026, 0, 10, 12);
+      await store.close();
+      store = await harness.open({ retentionMs: day, pruneBatch: 3, now: () => now });
+      for (let i = 0; i < 10; i++) await store.post(record());
+      now += 3 * day;
+      const fresh = record();
+      await store.post(fresh);
+      expect(await store.stats()).toMatchObject({ messages: 8, expired: 3 });
+      expect(await store.pruneDue()).toBe(7);
+      const kept = await store.read(1, Number.MAX_SAFE_INTEGER, 100);
+      expect(kept.map((m) => m.signature)).toEqual([fresh.signature]);
+    });
+
+    it('over a lowered cap, never grows and shrinks to the cap in bounded steps, oldest first', async () => {
+      await store.close();
+      store = await harness.open({ maxMessages: 100 });
+      const seqs: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const o = await store.post(record());
+        if (o.kind === 'stored') seqs.push(o.message.seq);
+      }
+      await store.close();
+      store = await harness.open({ maxMessages: 10, pruneBatch: 4 });
+      const o = await store.post(record());
+      if (o.kind === 'stored') seqs.push(o.message.seq);
+      expect((await store.stats()).messages).toBe(27);
+      expect((await store.read(1, Number.MAX_SAFE_INTEGER, 100)).map((m) => m.seq)).toEqual(seqs.slice(4));
+      expect(await store.pruneDue()).toBeGreaterThan(0);
+      const kept = (await store.read(1, Number.MAX_SAFE_INTEGER, 100)).map((m) => m.seq);
+      expect(kept.length).toBeLessThanOrEqual(10);
+      expect(kept).toEqual(seqs.slice(seqs.length - kept.length));
     });
 
     it('keeps messages, spent tokens and the seq counter across reopen', async () => {
