@@ -95,4 +95,25 @@ describe('comparing safety codes in the members list', () => {
     expect(state.verifiedAt).toBeNull();
     expect(w.find('[data-testid="safety-verified"]').exists()).toBe(false);
   });
+
+  it('reads every row’s badge in one request, and a row’s own number only when its dialog opens', async () => {
+    const state = { verifiedAt: 1_800_000_000_000 as number | null, current: NUMBER };
+    const { ctx, store, f } = await setupApp('founder', {
+      ...safetyRoutes(state),
+      'GET /api/contacts/safety': () => [{ onion: MEMBER, verifiedAt: 1_800_000_000_000 }],
+    });
+    const w = mountWith(MembersView, ctx, { store });
+    await flushPromises();
+    expect(row(w, MEMBER).find('[data-testid="safety-verified"]').exists()).toBe(true);
+    expect(f.calls.filter((c) => c.path === S)).toEqual([]);
+    expect(f.calls.filter((c) => c.path === '/api/contacts/safety')).toHaveLength(1);
+    await button(w, 'Compare safety code with mo').trigger('click');
+    await flushPromises();
+    expect(f.calls.filter((c) => c.path === S)).toHaveLength(1);
+    expect(
+      dialog(w)
+        .findAll('.safety-group')
+        .map((g) => g.text()),
+    ).toEqual(NUMBER.split(' '));
+  });
 });

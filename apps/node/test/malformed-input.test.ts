@@ -272,6 +272,7 @@ const NO_INPUT = [
   'GET /api/stream',
   'GET /api/relays',
   'GET /api/join-requests',
+  'GET /api/contacts/safety',
 ];
 /** Served by the framework outside the API document. */
 const UNDOCUMENTED = ['GET /api/openapi.json'];

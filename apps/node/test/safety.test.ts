@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, SAFETY_NUMBER_PATTERN, publicKeyFromOnion, safetyNumber } from '@pursuance/crypto';
 import { startNode, type RunningNode } from '../src/index.js';
+import { SafetyService } from '../src/domain/safety.js';
 import { EventStore } from '../src/store/event-store.js';
 import { testNodeOptions } from '../../../test/support/test-node.js';
 import { http } from './support/http.js';
@@ -91,6 +92,8 @@ describe('safety numbers', () => {
     const verifiedAt = (r.body as Safety).verifiedAt;
     expect(verifiedAt).toBeGreaterThanOrEqual(before);
     expect(await safety(ann, ben.identity.onion)).toMatchObject({ safetyNumber: current, verifiedAt });
+    // One read for a member list's badges.
+    expect((await api(ann, 'GET', '/api/contacts/safety')).body).toEqual([{ onion: ben.identity.onion, verifiedAt }]);
     // Another contact is not verified by it.
     expect((await safety(ann, Identity.generate().onion)).verifiedAt).toBeNull();
 
@@ -114,6 +117,25 @@ describe('safety numbers', () => {
     await ann.close();
     ann = await start('ann');
     expect((await safety(ann, ben.identity.onion)).verifiedAt).toBeNull();
+    expect((await api(ann, 'GET', '/api/contacts/safety')).body).toEqual([]);
+  });
+
+  it('lists only verifications of the current number: one made before a key change (or of garbage) is left out', async () => {
+    const me = Identity.generate();
+    const [a, b, c] = [Identity.generate(), Identity.generate(), Identity.generate()];
+    const number = (o: Identity) => safetyNumber(me.publicKey, o.publicKey);
+    const rows = new Map([
+      [a.onion, { safetyNumber: number(a), verifiedAt: 5 }],
+      [b.onion, { safetyNumber: number(c), verifiedAt: 6 }],
+      [me.onion, { safetyNumber: '0', verifiedAt: 7 }],
+      ['__proto__', { safetyNumber: '0', verifiedAt: 8 }],
+    ]);
+    const service = new SafetyService(
+      { identity: me, list: () => [] } as unknown as ConstructorParameters<typeof SafetyService>[0],
+      { safetyVerifications: () => Promise.resolve(rows) } as unknown as ConstructorParameters<typeof SafetyService>[1],
+      { contact: () => undefined },
+    );
+    expect(await service.verified()).toEqual([{ onion: a.onion, verifiedAt: 5 }]);
   });
 
   it('refuses a garbage onion and your own onion with 400', { timeout: 60_000 }, async () => {

@@ -189,6 +189,8 @@ export class ApiClient {
     this.request<CreatedPursuance>('POST', '/api/pursuances', body);
   public profile = () => this.request<ProfileModel>('GET', '/api/profile');
   public setProfileName = (name: string) => this.request<ProfileUpdate>('PUT', '/api/profile', { name });
+  /** The contacts whose (current) safety number was compared: one read for a member list's badges. */
+  public verifiedContacts = () => this.request<{ onion: string; verifiedAt: number }[]>('GET', '/api/contacts/safety');
   public safety = (onion: string) => this.request<SafetyModel>('GET', `/api/contacts/${encodeURIComponent(onion)}/safety`);
   /** The number as shown: the node refuses (409 SAFETY_NUMBER_MISMATCH) one that is no longer current. */
   public verifySafety = (onion: string, safetyNumber: string) =>

@@ -1,4 +1,4 @@
-import { publicKeyFromOnion, safetyNumber, type OnionName } from '@pursuance/crypto';
+import { isOnionName, publicKeyFromOnion, safetyNumber, type OnionName } from '@pursuance/crypto';
 import type { EventStore } from '../store/event-store.js';
 import { InvalidRequestError, SafetyNumberMismatchError } from './errors.js';
 import type { PursuanceRegistry } from './registry.js';
@@ -34,6 +34,20 @@ export class SafetyService {
     const current = this.#number(onion);
     const v = (await this.store.safetyVerifications()).get(onion);
     return { onion, name: this.#name(onion), safetyNumber: current, verifiedAt: v !== undefined && v.safetyNumber === current ? v.verifiedAt : null };
+  }
+
+  /**
+   * Every contact whose safety number the user compared and which is still the current number:
+   * one read for a whole member list's badges (each number is computed, so a verification made
+   * before a key change is left out).
+   */
+  public async verified(): Promise<{ readonly onion: string; readonly verifiedAt: number }[]> {
+    const out: { onion: string; verifiedAt: number }[] = [];
+    for (const [onion, v] of await this.store.safetyVerifications()) {
+      if (!isOnionName(onion) || onion === this.registry.identity.onion) continue;
+      if (v.safetyNumber === this.#number(onion)) out.push({ onion, verifiedAt: v.verifiedAt });
+    }
+    return out.sort((a, b) => (a.onion < b.onion ? -1 : 1));
   }
 
   public async verify(onion: OnionName, confirmed: string, now: number = Date.now()): Promise<SafetyModel> {

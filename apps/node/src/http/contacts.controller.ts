@@ -19,6 +19,13 @@ const SafetyDoc = z.object({
 export class ContactsController {
   public constructor(@Inject(SafetyService) private readonly safety: SafetyService) {}
 
+  @Get('safety')
+  @ApiOperation({ summary: 'The contacts whose safety number you compared (and which is still current), for badges' })
+  @ApiOkResponse({ schema: { type: 'array', items: responseSchema(z.object({ onion: z.string(), verifiedAt: z.number() })).schema } })
+  public verified() {
+    return this.safety.verified();
+  }
+
   @Get(':onion/safety')
   @ApiOperation({ summary: 'The safety number with a contact, and whether you compared it' })
   @ApiInput({ params: ContactParams })
