@@ -71,6 +71,8 @@ async function shot(page: Page, name: string): Promise<void> {
 async function open(signInLink: string): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
   const page = await context.newPage();
+  // Every action and wait may take as long as a loaded CI machine needs (Playwright's default is 30 s).
+  page.setDefaultTimeout(WAIT);
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await page.goto(signInLink);
   await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: WAIT });
@@ -126,8 +128,11 @@ describe('a new group, from the first start to two members who know each other b
 
   it('creates a pursuance from a template on the relay the node offers (a garbage bundle is refused beside its field)', { timeout: 180_000 }, async () => {
     await pageF.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'New' }).click();
-    await pageF.getByLabel('Name', { exact: true }).fill('Tenants union');
+    // The home page has a "Name" field too (your name): wait for the new-pursuance form first.
+    await pageF.waitForURL('**/new');
     const relayChoice = pageF.getByTestId('relay-choice');
+    await relayChoice.waitFor();
+    await pageF.getByLabel('Name', { exact: true }).fill('Tenants union');
     // Offered, and chosen by default: the relay the node was given.
     const offered = relayChoice.getByRole('radio').first();
     await expect.poll(() => offered.isChecked(), { timeout: WAIT }).toBe(true);
