@@ -9,6 +9,7 @@ export * from './config.js';
 export * from './domain/registry.js';
 export * from './domain/read-models.js';
 export * from './domain/errors.js';
+export { relayBundleText } from './domain/relay-bundle-text.js';
 export * from './domain/templates.js';
 export * from './store/event-store.js';
 export { NodeModule, type NodeRuntime } from './app.module.js';

@@ -84,7 +84,7 @@ export function nodeCommand(): Command {
     const fresh = !existsSync(join(opts.dataDir, 'profile.sqlite'));
     const password = await readPassword(opts, fresh ? 'create' : 'unlock');
     // NestJS loads only for this command, keeping the rest of the CLI quick to start.
-    const { startNode, PortInUseError, ProfilePasswordError } = await import('@pursuance/node');
+    const { startNode, PortInUseError, ProfilePasswordError, relayBundleText } = await import('@pursuance/node');
     // Ctrl-C while tor bootstraps stops tor too (the launch is aborted, no tor is left running).
     const starting = new AbortController();
     void untilSignal().then(() => starting.abort());
@@ -113,7 +113,7 @@ export function nodeCommand(): Command {
     // bundle or one whose keys changed stops the start with the node's own plain message.
     for (const bundle of opts.relay ?? []) {
       try {
-        await node.sync.trustRelay(bundle.trim().replace(/^(?:key-bundle|relay bundle)\s+/, ''));
+        await node.sync.trustRelay(relayBundleText(bundle));
       } catch (err) {
         await node.close().catch(() => undefined);
         await acn.close();

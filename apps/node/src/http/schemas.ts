@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SAFETY_NUMBER_PATTERN, decodeStrictBase64, isOnionName } from '@pursuance/crypto';
 import { RoleIdSchema, RulesSchema, displayNameProblem } from '@pursuance/pursuance';
+import { relayBundleText } from '../domain/relay-bundle-text.js';
 
 /**
  * Every input of the HTTP API — bodies, path parameters, query strings — as a zod schema, and
@@ -14,11 +15,7 @@ export const Onion = z.string().max(64).refine(isOnionName, 'must be a 56-charac
  * A relay's key bundle as pasted: the bundle alone, or the whole line a relay or the demo
  * printed it on (`key-bundle …`, `relay bundle …`), surrounding spaces ignored.
  */
-const BundleText = z
-  .string()
-  .min(1)
-  .max(4096)
-  .transform((s) => s.trim().replace(/^(?:key-bundle|relay bundle)\s+/, ''));
+const BundleText = z.string().min(1).max(4096).transform(relayBundleText);
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be an id of 64 lowercase hex characters');
 const EventIdSchema = Hex64;
 const RoleId = z
