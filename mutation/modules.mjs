@@ -15,6 +15,12 @@ export const MODULES = {
     mutate: ['voprf', 'tokens', 'token-service', 'token-protocol', 'board-protocol', 'board-server'].map((f) => `packages/relay/src/${f}.ts`),
     tests: ['packages/relay/test/**/*.test.ts'],
   },
+  // Token key epochs: the schedule, the commitment that stops per-client keys, the bundle that
+  // carries it, and the client checks on every purchase.
+  epochs: {
+    mutate: ['token-epochs', 'key-bundle', 'token-purchase', 'token-wallet'].map((f) => `packages/relay/src/${f}.ts`),
+    tests: ['packages/relay/test/token-epochs.test.ts', 'packages/relay/test/key-bundle.test.ts', 'packages/relay/test/relay.test.ts'],
+  },
   // The one strict JSON/base64 codec: judged by its own tests and by the relay's, whose wire
   // formats are the strictest users (exact-size fields, hostile payloads).
   codec: {
@@ -70,4 +76,4 @@ export const MODULES = {
   },
 };
 
-export const ORDER = ['crypto', 'codec', 'tapir', 'relay', 'cwtch', 'pursuance', 'view', 'node', 'join'];
+export const ORDER = ['crypto', 'codec', 'tapir', 'relay', 'epochs', 'cwtch', 'pursuance', 'view', 'node', 'join'];

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '@pursuance/crypto';
-import { exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
+import { exportKeyBundle, signKeyBundle } from '@pursuance/relay';
+import { testTokenKeys } from '@pursuance/relay/testing';
 import { http } from '../../apps/node/test/support/http.js';
 import { spawnCli, type Spawned } from '../support/processes.js';
 
@@ -98,7 +99,7 @@ describe('pursuance node start (a real process, a real SQLite file)', () => {
 
   it('--relay pins a relay so the dashboard offers it, and refuses a garbage bundle as a usage error', async () => {
     const board = Identity.generate();
-    const bundle = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, generateVoprfKeyPair().publicKey));
+    const bundle = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, testTokenKeys()));
     const refused = spawnCli(['node', 'start', '--data-dir', dir, '--port', '0', '--relay', 'key-bundle garbage'], env);
     expect(await new Promise((resolve) => refused.child.once('exit', resolve))).toBe(2);
     expect(refused.stderr()).toContain('--relay: This is not a valid relay bundle');

@@ -5,14 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '@pursuance/crypto';
 import { MemoryKeyBundlePins, RelayClient, spendToken, trustKeyBundle, type EncryptedGroupMessage, type SpentToken } from '@pursuance/relay';
 import { LoopbackACN } from '@pursuance/tapir';
+import { startPostgresCluster, type PostgresCluster } from '../../apps/relay/test/support/postgres-cluster.js';
 import { startRelayProcess, type RelayProcess } from '../../apps/relay/test/support/relay-process.js';
 import { randomMessage } from '../../packages/relay/test/support/fixtures.js';
 
 /**
- * Crash safety: several rounds of SIGKILL while four clients post as fast as they can, then
- * restart on the same data dir. Every acknowledged post must be there, no token may be
- * spendable twice, and a post that was in flight at the kill is either fully committed
- * (message present AND token spent) or not at all (message absent AND token still spendable).
+ * Crash safety, on each store: several rounds of SIGKILL while four clients post as fast as
+ * they can, then restart on the same data dir (and database). Every acknowledged post must be
+ * there, no token may be spendable twice, and a post that was in flight at the kill is either
+ * fully committed (message present AND token spent) or not at all (message absent AND token
+ * still spendable).
  */
 const ROUNDS = 3;
 const CLIENTS = 4;
@@ -23,28 +25,25 @@ interface Attempt {
   readonly spent: SpentToken;
 }
 
-let dir: string;
-let acn: LoopbackACN;
-const pins = new MemoryKeyBundlePins();
-let relay: RelayProcess | undefined;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'relay-crash-'));
-  acn = new LoopbackACN({ registryDir: join(dir, 'registry') });
-});
-afterAll(async () => {
-  await relay?.stop('SIGKILL');
-  await acn.close();
-  await rm(dir, { recursive: true, force: true });
-});
+/** A loaded 2-core machine: three rounds of start, flood and kill, then a full check. */
+const CRASH_TEST_LIMIT_MS = 240_000;
 
-async function startRelay(): Promise<{ relay: RelayProcess; bundle: Awaited<ReturnType<typeof trustKeyBundle>> }> {
-  relay = await startRelayProcess({ dataDir: join(dir, 'data'), registryDir: join(dir, 'registry'), args: ['--no-metrics'] });
-  // The same pins across restarts: a crash must not change the relay's keys.
-  return { relay, bundle: await trustKeyBundle(relay.bundle, pins) };
-}
-
-describe('relay crash safety (kill -9 under load)', () => {
-  it(`keeps every acknowledged post and never lets a token be spent twice, over ${ROUNDS} crashes`, async () => {
+/**
+ * Run the crash scenario against a relay started with `storeArgs` (none: SQLite in the data
+ * dir). Resolves with the stderr of every relay process it started.
+ */
+async function crashScenario(storeArgs: readonly string[]): Promise<string[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'relay-crash-'));
+  const acn = new LoopbackACN({ registryDir: join(dir, 'registry') });
+  const pins = new MemoryKeyBundlePins();
+  const started: RelayProcess[] = [];
+  const startRelay = async (): Promise<{ relay: RelayProcess; bundle: Awaited<ReturnType<typeof trustKeyBundle>> }> => {
+    const relay = await startRelayProcess({ dataDir: join(dir, 'data'), registryDir: join(dir, 'registry'), args: ['--no-metrics', ...storeArgs] });
+    started.push(relay);
+    // The same pins across restarts: a crash must not change the relay's keys.
+    return { relay, bundle: await trustKeyBundle(relay.bundle, pins) };
+  };
+  try {
     const acked: Attempt[] = [];
     const unknown: Attempt[] = [];
     for (let round = 0; round < ROUNDS; round++) {
@@ -122,8 +121,47 @@ describe('relay crash safety (kill -9 under load)', () => {
         expect(await respend(a)).toEqual({ ok: false, code: 'TOKEN_SPENT' });
       }
     }
-    process.stdout.write(`crash test: ${acked.length} acknowledged, ${unknown.length} in flight at kills (${committed} had committed)\n`);
+    process.stdout.write(
+      `crash test (${storeArgs.length === 0 ? 'sqlite' : 'postgres'}): ${acked.length} acknowledged, ${unknown.length} in flight at kills (${committed} had committed)\n`,
+    );
     await client.close();
     expect(await final.stop()).toBe(0);
+    return started.map((r) => r.stderr());
+  } finally {
+    for (const relay of started) await relay.stop('SIGKILL');
+    await acn.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('relay crash safety (kill -9 under load), SQLite', () => {
+  it(
+    `keeps every acknowledged post and never lets a token be spent twice, over ${ROUNDS} crashes`,
+    async () => {
+      const logs = await crashScenario([]);
+      expect(logs[0]).toMatch(/"event":"relay.started".*"store":"sqlite"/);
+    },
+    CRASH_TEST_LIMIT_MS,
+  );
+});
+
+describe('relay crash safety (kill -9 under load), PostgreSQL', () => {
+  let cluster: PostgresCluster;
+  beforeAll(async () => {
+    cluster = await startPostgresCluster();
   });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it(
+    `keeps every acknowledged post and never lets a token be spent twice, over ${ROUNDS} crashes`,
+    async () => {
+      // The password is in the URL on purpose: it must reach no log line.
+      const logs = await crashScenario(['--store', cluster.url(await cluster.createDatabase())]);
+      expect(logs[0]).toMatch(/"event":"relay.started".*"store":"postgres"/);
+      for (const log of logs) expect(log).not.toContain(cluster.password);
+    },
+    CRASH_TEST_LIMIT_MS,
+  );
 });

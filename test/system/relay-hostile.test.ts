@@ -208,7 +208,7 @@ describe('a live relay under hostile input', () => {
     honestPosted.push(m);
     expect(await session.postSpent(m, spent)).toEqual({ ok: false, code: 'TOKEN_SPENT' });
     const other = randomMessage();
-    const forged = spendToken({ input: new Uint8Array(randomBytes(32)), output: new Uint8Array(randomBytes(64)) }, other, bundle.boardOnion);
+    const forged = spendToken({ epoch: 0, input: new Uint8Array(randomBytes(32)), output: new Uint8Array(randomBytes(64)) }, other, bundle.boardOnion);
     expect(await session.postSpent(other, forged)).toEqual({ ok: false, code: 'TOKEN_INVALID' });
     // A hand-written request with a valid token for a different post.
     const conn = await tapir().connect(bundle.boardOnion, new ApplicationChain([new AuthApp()]));

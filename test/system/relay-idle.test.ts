@@ -10,7 +10,7 @@ import { randomMessage } from '../../packages/relay/test/support/fixtures.js';
 
 /**
  * The daemon's --idle-timeout-ms: a board session that sends nothing is closed (and counted in
- * the metrics), while a client's session that renews itself with pings stays and keeps posting.
+ * the metrics), while a client's session that renews itself with proofs of work stays and keeps posting.
  */
 let dir: string;
 let relay: RelayProcess;

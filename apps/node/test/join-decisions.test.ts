@@ -6,7 +6,8 @@ import { OVERLAY, deriveGroupId, encodeGroupInvite } from '@pursuance/cwtch';
 import { FakeNet as Net, FakePeer } from './support/fake-join-peer.js';
 import { Identity, type OnionName } from '@pursuance/crypto';
 import { ActionNotAllowedError, type Rules } from '@pursuance/pursuance';
-import { exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
+import { exportKeyBundle, signKeyBundle } from '@pursuance/relay';
+import { testTokenKeys } from '@pursuance/relay/testing';
 import { InvalidRequestError, InviteClosedError, UnknownInviteError } from '../src/domain/errors.js';
 import { parseJoinLink } from '../src/domain/join-link.js';
 import { PursuanceRegistry } from '../src/domain/registry.js';
@@ -25,7 +26,7 @@ import { GROUP_NAME_PREFIX } from '../src/sync/rekey.js';
  */
 const T0 = Date.UTC(2026, 11, 1);
 const board = Identity.generate();
-const BUNDLE = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, generateVoprfKeyPair().publicKey));
+const BUNDLE = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, testTokenKeys()));
 
 /** A real Cwtch group invite to this pursuance's group (the key is fake; the names are what matter). */
 function groupInvite(pursuanceId: string, owner: string): string {

@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OVERLAY, deriveGroupId, encodeGroupInvite } from '@pursuance/cwtch';
 import { FakePeer } from './support/fake-join-peer.js';
-import { exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
+import { exportKeyBundle, signKeyBundle } from '@pursuance/relay';
+import { testTokenKeys } from '@pursuance/relay/testing';
 import { Identity, type OnionName } from '@pursuance/crypto';
 import { displayNameProblem } from '@pursuance/pursuance';
 import { InvalidInviteError, InviteExpiredError } from '../src/domain/errors.js';
@@ -212,7 +213,7 @@ describe('the join service', () => {
     const wanted = 'c'.repeat(64);
     const inviter = onion();
     const board = Identity.generate();
-    const bundle = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, generateVoprfKeyPair().publicKey));
+    const bundle = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, testTokenKeys()));
     const groupInvite = (pursuanceId: string, owner: string) => {
       const key = new Uint8Array(32).fill(pursuanceId.charCodeAt(0));
       const relay = board.onion;

@@ -8,7 +8,8 @@ import type { z } from 'zod';
 import { Identity, fromBase64, toBase64 } from '@pursuance/crypto';
 import { deriveGroupId, encodeGroupInvite, parseGroupInvite } from '@pursuance/cwtch';
 import { ActionNotAllowedError, EventRejectedError, RejectionCode, type Rules } from '@pursuance/pursuance';
-import { type RelayServer, exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
+import { type RelayServer, exportKeyBundle, signKeyBundle } from '@pursuance/relay';
+import { testTokenKeys } from '@pursuance/relay/testing';
 import type { LoopbackACN } from '@pursuance/tapir';
 import { NotAttachedError } from '../src/domain/errors.js';
 import { answerFor } from '../src/http/error-table.js';
@@ -577,7 +578,7 @@ describe('well-formed input that is no good', () => {
       parsed.bundleText,
     );
     await expectAnswer('a Cwtch group that is no pursuance', 'POST', '/api/invites/accept', { invite: crew }, 400, 'INVALID_INVITE');
-    const changed = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, generateVoprfKeyPair().publicKey));
+    const changed = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, testTokenKeys()));
     await expectAnswer(
       'invite naming the relay with other keys',
       'POST',

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PeerStoppedError } from '@pursuance/cwtch';
 import { Identity } from '@pursuance/crypto';
-import { type RelayServer, exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
+import { type RelayServer, exportKeyBundle, signKeyBundle } from '@pursuance/relay';
+import { testTokenKeys } from '@pursuance/relay/testing';
 import type { LoopbackACN } from '@pursuance/tapir';
 import type { PursuanceSummary } from '../src/domain/read-models.js';
 import { startNode, type RunningNode } from '../src/index.js';
@@ -125,7 +126,7 @@ describe('relays the node knows', () => {
 
   it('refuses a relay whose keys changed before creating anything', async () => {
     const before = await list();
-    const changed = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, generateVoprfKeyPair().publicKey));
+    const changed = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, testTokenKeys()));
     const r = await call('POST', '/api/pursuances', { name: 'Cell', template: 'activist-cell', relay: changed });
     expect(r.status).toBe(409);
     expect(r.body).toMatchObject({ code: 'RELAY_KEYS_CHANGED' });

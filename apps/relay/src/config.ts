@@ -1,9 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_IDLE_TIMEOUT_MS } from '@pursuance/relay';
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_RENEWAL_BITS } from '@pursuance/relay';
 import {
   ACN_SETTINGS,
   AcnConfigFileSchema,
+  DEFAULT_ADMISSION_BITS,
+  DEFAULT_ADMISSION_MAX_BITS,
+  DEFAULT_ADMISSION_THRESHOLD,
   DEFAULT_POW_DIFFICULTY,
   MAX_POW_DIFFICULTY,
   TOR_CONTROL_PASSWORD_ENV,
@@ -15,6 +18,7 @@ import {
 import { z } from 'zod';
 import { DaemonError, ExitCode } from './errors.js';
 import type { LogLevel } from './logger.js';
+import { SQLITE_STORE, StoreUrlError, parseStoreChoice, type StoreChoice } from './store/store-url.js';
 
 /**
  * The daemon's settings. Each comes from (highest first) a command-line flag, its environment
@@ -23,6 +27,8 @@ import type { LogLevel } from './logger.js';
  */
 export interface RelayConfig {
   readonly dataDir: string;
+  /** Where messages and spent tokens live: SQLite in the data dir (default) or a PostgreSQL database. */
+  readonly store: StoreChoice;
   readonly passwordFile: string | undefined;
   readonly powDifficulty: number;
   /** 0 = unlimited. */
@@ -37,6 +43,14 @@ export interface RelayConfig {
   readonly handshakeTimeoutMs: number;
   /** A board session that sends no request for this long is closed; 0 = never. */
   readonly idleTimeoutMs: number;
+  /** Connections in setup (per service) from which proof of work is demanded before any handshake work. */
+  readonly handshakePowThreshold: number;
+  /** Bits demanded at the threshold, +1 per doubling of the load above it; 0 = never demand. */
+  readonly handshakePowBits: number;
+  /** Cap on the bits demanded however high the load. */
+  readonly handshakePowMaxBits: number;
+  /** Bits of proof of work a board session pays per renewal (pings do not renew); 0 = free renewals. */
+  readonly renewalPowBits: number;
   readonly logLevel: LogLevel;
   /** The network: loopback, a tor the operator runs, or one we start (tapir's shared settings). */
   readonly acn: AcnConfig;
@@ -59,6 +73,13 @@ export const DEFAULTS = {
   maxPendingHandshakes: 64,
   handshakeTimeoutMs: 30_000,
   idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
+  // A quarter of the pending-handshake limit: a busy relay asks work well before it has to evict.
+  handshakePowThreshold: DEFAULT_ADMISSION_THRESHOLD,
+  // 12 bits (~5 ms of JavaScript) at the threshold, ~14 at a full pool: an honest dial pays it
+  // once per connection, a flood pays it for every connection it wants admitted.
+  handshakePowBits: DEFAULT_ADMISSION_BITS,
+  handshakePowMaxBits: DEFAULT_ADMISSION_MAX_BITS,
+  renewalPowBits: DEFAULT_RENEWAL_BITS,
   logLevel: 'info' as LogLevel,
 } as const;
 
@@ -74,11 +95,16 @@ const RANGES = {
   maxPendingHandshakes: [1, 100_000],
   handshakeTimeoutMs: [100, 600_000],
   idleTimeoutMs: [0, 86_400_000],
+  handshakePowThreshold: [1, 100_000],
+  handshakePowBits: [0, MAX_POW_DIFFICULTY],
+  handshakePowMaxBits: [0, MAX_POW_DIFFICULTY],
+  renewalPowBits: [0, MAX_POW_DIFFICULTY],
 } as const;
 
 /** The config file: a JSON object with any of these keys (unknown keys are an error). */
 export const ConfigFileSchema = z.strictObject({
   dataDir: z.string().min(1).optional(),
+  store: z.string().min(1).optional(),
   passwordFile: z.string().min(1).optional(),
   powDifficulty: int(...RANGES.powDifficulty).optional(),
   maxStorageMb: int(...RANGES.maxStorageMb).optional(),
@@ -89,6 +115,10 @@ export const ConfigFileSchema = z.strictObject({
   maxPendingHandshakes: int(...RANGES.maxPendingHandshakes).optional(),
   handshakeTimeoutMs: int(...RANGES.handshakeTimeoutMs).optional(),
   idleTimeoutMs: int(...RANGES.idleTimeoutMs).optional(),
+  handshakePowThreshold: int(...RANGES.handshakePowThreshold).optional(),
+  handshakePowBits: int(...RANGES.handshakePowBits).optional(),
+  handshakePowMaxBits: int(...RANGES.handshakePowMaxBits).optional(),
+  renewalPowBits: int(...RANGES.renewalPowBits).optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
   torControlPasswordFile: z.string().min(1).optional(),
   // The network keys every program shares (tor, torControl, bridges, …; see tapir's ACN_SETTINGS).
@@ -130,6 +160,11 @@ export function relayProgram(): Command {
     )
     .version('0.1.0')
     .addOption(new Option('--data-dir <dir>', 'relay keys and database').env('PURSUANCE_RELAY_DATA_DIR').default(DEFAULTS.dataDir))
+    .addOption(
+      new Option('--store <url>', 'where messages and spent tokens live: "sqlite" (in the data dir; the default) or postgres://user@host:port/database').env(
+        'PURSUANCE_RELAY_STORE',
+      ),
+    )
     .addOption(new Option('--config <file>', 'JSON config file (flags and env vars override it)').env('PURSUANCE_RELAY_CONFIG'))
     .addOption(
       new Option('--password-file <file>', 'file holding the password that seals the relay keys (else PURSUANCE_RELAY_PASSWORD)').env(
@@ -185,6 +220,30 @@ export function relayProgram(): Command {
         .default(DEFAULTS.idleTimeoutMs)
         .argParser(integer('idleTimeoutMs')),
     )
+    .addOption(
+      new Option('--handshake-pow-threshold <n>', 'connections in setup (per service) from which proof of work is demanded before any handshake work')
+        .env('PURSUANCE_RELAY_HANDSHAKE_POW_THRESHOLD')
+        .default(DEFAULTS.handshakePowThreshold)
+        .argParser(integer('handshakePowThreshold')),
+    )
+    .addOption(
+      new Option('--handshake-pow-bits <bits>', 'handshake proof of work at the threshold, +1 bit per doubling of the load; 0 = never')
+        .env('PURSUANCE_RELAY_HANDSHAKE_POW_BITS')
+        .default(DEFAULTS.handshakePowBits)
+        .argParser(integer('handshakePowBits')),
+    )
+    .addOption(
+      new Option('--handshake-pow-max-bits <bits>', 'cap on the handshake proof of work (at least --handshake-pow-bits)')
+        .env('PURSUANCE_RELAY_HANDSHAKE_POW_MAX_BITS')
+        .default(DEFAULTS.handshakePowMaxBits)
+        .argParser(integer('handshakePowMaxBits')),
+    )
+    .addOption(
+      new Option('--renewal-pow-bits <bits>', 'proof of work a board session pays to renew against the idle timeout; 0 = free')
+        .env('PURSUANCE_RELAY_RENEWAL_POW_BITS')
+        .default(DEFAULTS.renewalPowBits)
+        .argParser(integer('renewalPowBits')),
+    )
     .addOption(new Option('--log-level <level>', 'JSON log level on stderr').choices(LOG_LEVELS).env('PURSUANCE_RELAY_LOG_LEVEL').default(DEFAULTS.logLevel))
     .addHelpText(
       'after',
@@ -192,7 +251,7 @@ export function relayProgram(): Command {
 Password: the relay's keys are sealed at rest (scrypt + secretbox) under a password read from
 --password-file or PURSUANCE_RELAY_PASSWORD (at least 8 characters when the keys are created).
 
-Exit codes: 0 ok, 1 failure, 2 usage/config, 3 wrong password, 4 network, 5 storage, 6 data dir in use.`,
+Exit codes: 0 ok, 1 failure, 2 usage/config, 3 wrong password, 4 network, 5 storage, 6 data dir or database in use.`,
     );
 }
 
@@ -213,6 +272,7 @@ export function resolveConfig(opts: Record<string, unknown>, sourceOf: (key: str
   };
   return {
     dataDir: pick('dataDir', DEFAULTS.dataDir),
+    store: resolveStore(opts, sourceOf, file),
     passwordFile: pick('passwordFile', undefined),
     powDifficulty: pick('powDifficulty', DEFAULTS.powDifficulty),
     maxStorageMb: pick('maxStorageMb', DEFAULTS.maxStorageMb),
@@ -223,10 +283,40 @@ export function resolveConfig(opts: Record<string, unknown>, sourceOf: (key: str
     maxPendingHandshakes: pick('maxPendingHandshakes', DEFAULTS.maxPendingHandshakes),
     handshakeTimeoutMs: pick('handshakeTimeoutMs', DEFAULTS.handshakeTimeoutMs),
     idleTimeoutMs: pick('idleTimeoutMs', DEFAULTS.idleTimeoutMs),
+    ...handshakePow(pick),
+    renewalPowBits: pick('renewalPowBits', DEFAULTS.renewalPowBits),
     logLevel: pick('logLevel', DEFAULTS.logLevel),
     torControlPasswordFile: pick('torControlPasswordFile', undefined),
     acn: resolveNetwork(opts, sourceOf, file),
   };
+}
+
+/**
+ * --store, PURSUANCE_RELAY_STORE or the file's `store`. Checked here rather than by commander,
+ * whose messages repeat the value as given, password included.
+ */
+function resolveStore(opts: Record<string, unknown>, sourceOf: (key: string) => ValueSource, file: ConfigFile): StoreChoice {
+  const source = sourceOf('store');
+  const value = (source === 'cli' || source === 'env') && typeof opts.store === 'string' ? opts.store : file.store;
+  if (value === undefined) return SQLITE_STORE;
+  try {
+    return parseStoreChoice(value);
+  } catch (cause) {
+    if (cause instanceof StoreUrlError) throw new DaemonError(cause.message, ExitCode.usage, { cause });
+    throw cause;
+  }
+}
+
+/** The handshake proof-of-work settings; a cap below the base is a usage error (exit 2). */
+function handshakePow(
+  pick: <K extends keyof ConfigFile & keyof RelayConfig>(key: K, fallback: RelayConfig[K]) => RelayConfig[K],
+): Pick<RelayConfig, 'handshakePowThreshold' | 'handshakePowBits' | 'handshakePowMaxBits'> {
+  const handshakePowBits = pick('handshakePowBits', DEFAULTS.handshakePowBits);
+  const handshakePowMaxBits = pick('handshakePowMaxBits', DEFAULTS.handshakePowMaxBits);
+  if (handshakePowMaxBits < handshakePowBits) {
+    throw new DaemonError(`--handshake-pow-max-bits (${handshakePowMaxBits}) is below --handshake-pow-bits (${handshakePowBits})`, ExitCode.usage);
+  }
+  return { handshakePowThreshold: pick('handshakePowThreshold', DEFAULTS.handshakePowThreshold), handshakePowBits, handshakePowMaxBits };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BoardServer, RelayStore } from '@pursuance/relay';
+import { epochAt, epochEndMs, type BoardServer, type RelayStore, type TokenKeyring } from '@pursuance/relay';
 import type { TapirService } from '@pursuance/tapir';
 
 export type ServiceName = 'board' | 'token';
@@ -14,6 +14,11 @@ export interface MetricSources {
   readonly maxStorageMb: number;
   /** The operator's retention window in days (0 = none). */
   readonly retentionDays: number;
+  /** The bits per board session renewal (default: the board's own limit). */
+  readonly renewalBits?: number;
+  /** The token key schedule, for the current epoch and when it ends. */
+  readonly tokenKeys?: TokenKeyring;
+  readonly now?: () => number;
 }
 
 /**
@@ -33,6 +38,7 @@ export class RelayMetrics {
   public readonly connectionErrors: Counter<'service' | 'code'>;
   public readonly commitPosts: Histogram;
   public readonly commitSeconds: Histogram;
+  public readonly renewals: Counter<'outcome'>;
 
   public constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -97,6 +103,23 @@ export class RelayMetrics {
         this.set((await store.stats()).spentTokens);
       },
     });
+    const { tokenKeys } = sources;
+    const now = sources.now ?? Date.now;
+    if (tokenKeys !== undefined) {
+      new Gauge({
+        name: 'relay_token_epoch',
+        help: 'The token key epoch issuing now (-1 outside the schedule: the relay needs a new key bundle)',
+        registers,
+        collect() {
+          this.set(epochAt(tokenKeys.schedule, now()) ?? -1);
+        },
+      });
+      new Gauge({
+        name: 'relay_token_schedule_end_seconds',
+        help: 'When the last committed token epoch ends (Unix seconds): publish a new key bundle before then',
+        registers,
+      }).set(epochEndMs(tokenKeys.schedule, tokenKeys.schedule.count - 1) / 1000);
+    }
     new Gauge({
       name: 'relay_storage_cap_messages',
       help: 'Storage cap in messages (0 = unlimited)',
@@ -124,20 +147,68 @@ export class RelayMetrics {
         for (const [name, service] of Object.entries(services)) this.set({ service: name }, service.connections().length);
       },
     });
+    this.renewals = this.#powMetrics(services, registers, sources.renewalBits ?? board.limits.renewalBits);
     new Gauge({
       name: 'relay_connections',
       help:
         'Connections since start by service and state (accepted, established, refused; evictedPending and evictedIdle: dropped ' +
-        'for a newcomer at the pending-handshake or connection limit; idleTimedOut: closed by the idle timeout)',
+        'for a newcomer at the pending-handshake or connection limit, evictedUnpaid: those of evictedPending that had presented ' +
+        'no proof of work; admissionDemands: proof of work demanded before the handshake, admissionPaid: admitted on it; ' +
+        'idleTimedOut: closed by the idle timeout)',
       labelNames: ['service', 'state'],
       registers,
       collect() {
         for (const [name, service] of Object.entries(services)) {
-          for (const state of ['accepted', 'established', 'refused', 'evictedPending', 'evictedIdle', 'idleTimedOut'] as const) {
+          for (const state of [
+            'accepted',
+            'established',
+            'refused',
+            'evictedPending',
+            'evictedUnpaid',
+            'evictedIdle',
+            'idleTimedOut',
+            'admissionDemands',
+            'admissionPaid',
+          ] as const) {
             this.set({ service: name, state }, service.metrics[state]);
           }
         }
       },
+    });
+  }
+
+  /**
+   * Work asked before the handshake and per session renewal: the difficulty a newcomer faces
+   * right now (it rises with the connections in setup), the configured policy, and renewals.
+   */
+  #powMetrics(services: MetricSources['services'], registers: Registry[], renewalBits: number): Counter<'outcome'> {
+    new Gauge({
+      name: 'relay_handshake_pow_bits',
+      help: 'Proof-of-work bits a new connection must present before any handshake work, by service (0 = none: not under pressure)',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        for (const [name, service] of Object.entries(services)) this.set({ service: name }, service.admissionBits);
+      },
+    });
+    new Gauge({
+      name: 'relay_handshake_pow_policy',
+      help: 'Handshake proof-of-work policy: threshold (connections in setup), bits at the threshold, max bits',
+      labelNames: ['setting'],
+      registers,
+      collect() {
+        const policy = services.board.admission;
+        this.set({ setting: 'threshold' }, policy.threshold);
+        this.set({ setting: 'bits' }, policy.bits);
+        this.set({ setting: 'max_bits' }, policy.maxBits);
+      },
+    });
+    new Gauge({ name: 'relay_renewal_pow_bits', help: 'Proof-of-work bits a board session pays per renewal (0 = free)', registers }).set(renewalBits);
+    return new Counter({
+      name: 'relay_board_renewals_total',
+      help: 'Board session renewal requests by outcome: renewed (valid work), challenge (asked for one), RENEWAL_INVALID (refused)',
+      labelNames: ['outcome'],
+      registers,
     });
   }
 

@@ -1,7 +1,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ScryptParams } from '@pursuance/crypto';
-import { MESSAGES_PER_MB, RelayServer, STORAGE_DAY_MS, relayCause } from '@pursuance/relay';
+import { MESSAGES_PER_MB, RelayServer, STORAGE_DAY_MS, relayCause, type RelayStore } from '@pursuance/relay';
 import {
   AcnConfigError,
   TorAbortedError,
@@ -19,6 +19,8 @@ import { DaemonError, ExitCode } from './errors.js';
 import { loadOrCreateRelayKeys } from './keystore.js';
 import { code, type Logger } from './logger.js';
 import { RelayMetrics, type ServiceName } from './metrics.js';
+import { PostgresRelayStore, StoreInUseError } from './store/postgres-relay-store.js';
+import { redactSecrets, redactStoreUrl } from './store/store-url.js';
 import { TypeormRelayStore, type CommitInfo } from './store/typeorm-relay-store.js';
 
 export interface RelayDaemonOptions {
@@ -35,6 +37,9 @@ export interface RelayDaemonOptions {
   readonly now?: () => number;
 }
 
+/** The store the daemon runs on: either database, with what it applied on open. */
+type DaemonStore = RelayStore & { readonly appliedMigrations: readonly string[] };
+
 /** How often an idle relay looks for messages past the retention window. */
 const PRUNE_SWEEP_MS = 60_000;
 
@@ -43,15 +48,15 @@ export function databasePath(dataDir: string): string {
 }
 
 /**
- * The relay daemon: the core RelayServer wired to its persistent keys, the SQLite store, an
- * ACN, Prometheus metrics and JSON logs. Start-up failures become DaemonErrors with the exit
- * code the CLI documents; `stop` is the graceful path (stop accepting, commit what is queued,
+ * The relay daemon: the core RelayServer wired to its persistent keys, its store (SQLite in the
+ * data dir, or PostgreSQL), an ACN, Prometheus metrics and JSON logs. Start-up failures become
+ * DaemonErrors with the exit code the CLI documents; `stop` is the graceful path (stop accepting, commit what is queued,
  * checkpoint, unpublish).
  */
 export class RelayDaemon {
   public readonly relay: RelayServer;
   public readonly metricsPort: number | undefined;
-  readonly #store: TypeormRelayStore;
+  readonly #store: DaemonStore;
   readonly #acn: ACN;
   readonly #log: Logger;
   readonly #closeMetrics: (() => Promise<void>) | undefined;
@@ -61,7 +66,7 @@ export class RelayDaemon {
 
   private constructor(parts: {
     relay: RelayServer;
-    store: TypeormRelayStore;
+    store: DaemonStore;
     acn: ACN;
     log: Logger;
     metrics: { port: number; close: () => Promise<void> } | undefined;
@@ -93,21 +98,33 @@ export class RelayDaemon {
       throw err;
     };
     try {
-      const { keys, created } = await loadOrCreateRelayKeys(config.dataDir, options.password, options.scryptParams);
+      const { keys, created, upgraded } = await loadOrCreateRelayKeys(config.dataDir, options.password, options.scryptParams, options.now);
+      cleanups.push(() => Promise.resolve(keys.tokenKeys.wipe()));
+      if (upgraded) log.warn('keys.upgraded', { reason: code('token_epochs'), action: code('share_new_key_bundle') });
       let onCommit: (info: CommitInfo) => void = () => undefined;
       const maxMessages = config.maxStorageMb > 0 ? config.maxStorageMb * MESSAGES_PER_MB : undefined;
       const retentionMs = config.retentionDays > 0 ? config.retentionDays * STORAGE_DAY_MS : undefined;
-      let store: TypeormRelayStore;
+      const storeOptions = {
+        maxMessages,
+        retentionMs,
+        ...(options.now !== undefined ? { now: options.now } : {}),
+        onCommit: (info: CommitInfo) => onCommit(info),
+      };
+      let store: DaemonStore;
       try {
-        store = await TypeormRelayStore.open({
-          path: databasePath(config.dataDir),
-          maxMessages,
-          retentionMs,
-          ...(options.now !== undefined ? { now: options.now } : {}),
-          onCommit: (info) => onCommit(info),
-        });
+        if (config.store.kind === 'postgres') {
+          const postgres = await PostgresRelayStore.open({ ...storeOptions, url: config.store.url });
+          // fsync off on the server: a server crash can lose posts it acknowledged. The operator's call, but said.
+          if (!postgres.serverFsync) log.warn('storage.fsync_off', { store: code('postgres') });
+          store = postgres;
+        } else {
+          store = await TypeormRelayStore.open({ ...storeOptions, path: databasePath(config.dataDir) });
+        }
       } catch (cause) {
-        throw new DaemonError(`cannot open the relay database: ${(cause as Error).message}`, ExitCode.storage, { cause });
+        if (cause instanceof StoreInUseError) throw new DaemonError(cause.message, ExitCode.dataDirInUse, { cause });
+        // The driver's messages name hosts and users, never the password; redacted all the same.
+        const where = config.store.kind === 'postgres' ? ` ${redactStoreUrl(config.store.url)}` : '';
+        throw new DaemonError(redactSecrets(`cannot open the relay database${where}: ${(cause as Error).message}`, config.store), ExitCode.storage, { cause });
       }
       cleanups.push(() => store.close());
       const acn = await openNetwork(config, options);
@@ -119,15 +136,18 @@ export class RelayDaemon {
           acn,
           boardIdentity: keys.boardIdentity,
           tokenIdentity: keys.tokenIdentity,
-          tokenKey: keys.tokenKey,
+          tokenKeys: keys.tokenKeys,
+          ...(options.now !== undefined ? { now: options.now } : {}),
           store,
           powDifficulty: config.powDifficulty,
           service: {
             maxConnections: config.maxConnections,
             maxPendingHandshakes: config.maxPendingHandshakes,
             handshakeTimeoutMs: config.handshakeTimeoutMs,
+            admission: { threshold: config.handshakePowThreshold, bits: config.handshakePowBits, maxBits: config.handshakePowMaxBits },
           },
           idleTimeoutMs: config.idleTimeoutMs,
+          boardLimits: { renewalBits: config.renewalPowBits },
         });
       } catch (cause) {
         throw new DaemonError(`cannot publish the relay services: ${(cause as Error).message}`, ExitCode.network, { cause });
@@ -139,6 +159,8 @@ export class RelayDaemon {
         services: { board: relay.boardService, token: relay.tokenService },
         maxStorageMb: config.maxStorageMb,
         retentionDays: config.retentionDays,
+        tokenKeys: keys.tokenKeys,
+        ...(options.now !== undefined ? { now: options.now } : {}),
       });
       let served: { port: number; close: () => Promise<void> } | undefined;
       if (config.metrics) {
@@ -166,6 +188,13 @@ export class RelayDaemon {
       // and a cap lowered since the last start.
       const sweepOnce = (): void => {
         void store.pruneDue().catch((err: unknown) => log.warn('storage.prune_failed', { code: code((err as { code?: string }).code ?? 'unknown') }));
+        // Spent tokens of epochs no longer redeemed protect nothing: forget them.
+        void relay
+          .dropExpiredTokens()
+          .then((dropped) => {
+            if (dropped > 0) log.info('tokens.expired', { spentTokens: dropped });
+          })
+          .catch((err: unknown) => log.warn('tokens.expire_failed', { code: code((err as { code?: string }).code ?? 'unknown') }));
       };
       sweepOnce();
       const sweep = setInterval(sweepOnce, PRUNE_SWEEP_MS).unref();
@@ -174,12 +203,14 @@ export class RelayDaemon {
       const stats = await store.stats();
       log.info('relay.started', {
         keysCreated: created,
+        store: code(config.store.kind),
         migrationsApplied: store.appliedMigrations.length,
         messages: stats.messages,
         spentTokens: stats.spentTokens,
         maxMessages: stats.maxMessages ?? 0,
         retentionDays: config.retentionDays,
         powDifficulty: config.powDifficulty,
+        tokenEpoch: relay.tokens.keys.issuing(options.now?.() ?? Date.now())?.epoch ?? -1,
         acn: code(acn.kind),
         board: code(relay.bundle.boardOnion),
         tokenService: code(relay.bundle.tokenOnion),
@@ -256,6 +287,10 @@ function wire(relay: RelayServer, metrics: RelayMetrics, log: Logger): void {
   relay.board.on('postRejected', (reason) => {
     metrics.postsRejected.inc({ code: reason });
     log.debug('post.rejected', { code: code(reason) });
+  });
+  relay.board.on('renewal', (outcome) => {
+    metrics.renewals.inc({ outcome });
+    log.debug('session.renewal', { outcome: code(outcome) });
   });
   relay.board.on('replayed', (count) => {
     metrics.replays.inc();

@@ -144,3 +144,52 @@ describe('relay configuration', () => {
     }
   });
 });
+
+describe('proof-of-work settings (issue 15: handshake admission and session renewal)', () => {
+  it('default to a 16-connection threshold, 12 bits rising to at most 20, and 14 bits per renewal', () => {
+    expect(configFrom([])).toMatchObject({ handshakePowThreshold: 16, handshakePowBits: 12, handshakePowMaxBits: 20, renewalPowBits: 14 });
+    // The threshold sits below the pending-handshake limit, so work is asked before the pool is full.
+    expect(DEFAULTS.handshakePowThreshold).toBeLessThan(DEFAULTS.maxPendingHandshakes);
+  });
+
+  it('come from the file, env over the file, flags over env', () => {
+    const file: ConfigFile = { handshakePowThreshold: 8, handshakePowBits: 10, handshakePowMaxBits: 18, renewalPowBits: 12 };
+    expect(configFrom([], {}, file)).toMatchObject(file);
+    expect(
+      configFrom([], { PURSUANCE_RELAY_HANDSHAKE_POW_BITS: '11', PURSUANCE_RELAY_RENEWAL_POW_BITS: '0', PURSUANCE_RELAY_HANDSHAKE_POW_THRESHOLD: '4' }, file),
+    ).toMatchObject({ handshakePowThreshold: 4, handshakePowBits: 11, handshakePowMaxBits: 18, renewalPowBits: 0 });
+    expect(
+      configFrom(
+        ['--handshake-pow-bits', '0', '--handshake-pow-max-bits', '24', '--renewal-pow-bits', '16', '--handshake-pow-threshold', '32'],
+        { PURSUANCE_RELAY_HANDSHAKE_POW_BITS: '11', PURSUANCE_RELAY_RENEWAL_POW_BITS: '0' },
+        file,
+      ),
+    ).toMatchObject({ handshakePowThreshold: 32, handshakePowBits: 0, handshakePowMaxBits: 24, renewalPowBits: 16 });
+  });
+
+  it('refuse out-of-range values and a cap below the base (exit 2)', async () => {
+    for (const flag of ['--handshake-pow-bits', '--handshake-pow-max-bits', '--renewal-pow-bits']) {
+      for (const bad of ['33', '-1', 'many', '1.5']) expect(() => configFrom([flag, bad]), `${flag} ${bad}`).toThrow(/integer in \[0, 32\]/);
+    }
+    expect(() => configFrom(['--handshake-pow-threshold', '0'])).toThrow(/integer in \[1, 100000\]/);
+    expect(() => configFrom([], { PURSUANCE_RELAY_RENEWAL_POW_BITS: 'lots' })).toThrow(/integer/);
+    const capped = (() => {
+      try {
+        return configFrom(['--handshake-pow-bits', '16', '--handshake-pow-max-bits', '12']);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(capped).toBeInstanceOf(DaemonError);
+    expect((capped as DaemonError).exitCode).toBe(ExitCode.usage);
+    const dir = await mkdtemp(join(tmpdir(), 'relay-config-'));
+    try {
+      const path = join(dir, 'c.json');
+      await writeFile(path, '{"renewalPowBits": 40}');
+      const err = await readConfigFile(path).catch((e: unknown) => e);
+      expect((err as DaemonError).exitCode).toBe(ExitCode.usage);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

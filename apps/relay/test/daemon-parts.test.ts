@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TEST_SCRYPT_PARAMS, toHex } from '@pursuance/crypto';
+import { Identity, TEST_SCRYPT_PARAMS, canonicalEncode, sealWithPassword, toBase64, toHex } from '@pursuance/crypto';
+import { generateVoprfKeyPair } from '@pursuance/relay';
 import { lockDataDir } from '../src/data-dir-lock.js';
 import { DaemonError, ExitCode } from '../src/errors.js';
 import { keysPath, loadOrCreateRelayKeys } from '../src/keystore.js';
@@ -25,10 +26,41 @@ describe('relay keys at rest', () => {
     expect(again.created).toBe(false);
     expect(again.keys.boardIdentity.onion).toBe(first.keys.boardIdentity.onion);
     expect(again.keys.tokenIdentity.onion).toBe(first.keys.tokenIdentity.onion);
-    expect(again.keys.tokenKey.secretKey).toEqual(first.keys.tokenKey.secretKey);
+    expect(again.keys.tokenKeys.root).toEqual(first.keys.tokenKeys.root);
+    expect(again.keys.tokenKeys.schedule).toEqual(first.keys.tokenKeys.schedule);
+    expect(again.keys.tokenKeys.key(5).secretKey).toEqual(first.keys.tokenKeys.key(5).secretKey);
+    expect(first.keys.tokenKeys.schedule.count).toBe(1024);
     const text = await readFile(keysPath(dir), 'utf8');
-    expect(text).not.toContain(toHex(first.keys.tokenKey.secretKey));
-    expect(text).not.toContain(Buffer.from(first.keys.tokenKey.secretKey).toString('base64'));
+    for (const epoch of [0, 1, 1023]) {
+      expect(text).not.toContain(toHex(first.keys.tokenKeys.key(epoch).secretKey));
+      expect(text).not.toContain(Buffer.from(first.keys.tokenKeys.key(epoch).secretKey).toString('base64'));
+    }
+  });
+
+  it('upgrades a key file from before token epochs: same onions, a fresh schedule from today, the old key gone', async () => {
+    const board = new Uint8Array(32).fill(1);
+    const token = new Uint8Array(32).fill(2);
+    const voprf = generateVoprfKeyPair();
+    const v1 = {
+      v: 1,
+      boardOnion: Identity.fromSeed(board).onion,
+      tokenOnion: Identity.fromSeed(token).onion,
+      tokenPublicKey: toBase64(voprf.publicKey),
+      sealed: await sealWithPassword('a long password', canonicalEncode({ board, token, voprf: voprf.secretKey }), TEST_SCRYPT_PARAMS),
+    };
+    await writeFile(keysPath(dir), JSON.stringify(v1));
+    const now = Date.UTC(2026, 11, 3, 15);
+    const upgraded = await loadOrCreateRelayKeys(dir, 'a long password', TEST_SCRYPT_PARAMS, () => now);
+    expect(upgraded).toMatchObject({ created: false, upgraded: true });
+    expect(upgraded.keys.boardIdentity.onion).toBe(v1.boardOnion);
+    expect(upgraded.keys.tokenIdentity.onion).toBe(v1.tokenOnion);
+    expect(upgraded.keys.tokenKeys.schedule.startSeconds).toBe(Date.UTC(2026, 11, 3) / 1000);
+    const file = JSON.parse(await readFile(keysPath(dir), 'utf8')) as { v: number; tokenPublicKey?: string };
+    expect(file.v).toBe(2);
+    expect(file.tokenPublicKey).toBeUndefined();
+    const again = await loadOrCreateRelayKeys(dir, 'a long password');
+    expect(again).toMatchObject({ created: false, upgraded: false });
+    expect(again.keys.tokenKeys.root).toEqual(upgraded.keys.tokenKeys.root);
   });
 
   it('refuses a wrong password (exit 3), a short new password (exit 2) and a file whose public half was swapped', async () => {
@@ -38,6 +70,11 @@ describe('relay keys at rest', () => {
     const file = JSON.parse(await readFile(keysPath(dir), 'utf8'));
     const other = await loadOrCreateRelayKeys(join(dir, 'other'), 'a long password', TEST_SCRYPT_PARAMS);
     await writeFile(keysPath(dir), JSON.stringify({ ...file, boardOnion: other.keys.boardIdentity.onion }));
+    await expect(loadOrCreateRelayKeys(dir, 'a long password')).rejects.toThrow(/inconsistent/);
+    // A swapped token root (a tagging relay's dream: publish keys the seed does not make) or schedule.
+    await writeFile(keysPath(dir), JSON.stringify({ ...file, tokenEpochRoot: toBase64(other.keys.tokenKeys.root) }));
+    await expect(loadOrCreateRelayKeys(dir, 'a long password')).rejects.toThrow(/root does not match/);
+    await writeFile(keysPath(dir), JSON.stringify({ ...file, tokenSchedule: { ...file.tokenSchedule, count: 1000 } }));
     await expect(loadOrCreateRelayKeys(dir, 'a long password')).rejects.toThrow(/inconsistent/);
   });
 });

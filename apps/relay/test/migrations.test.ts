@@ -79,3 +79,25 @@ describe('relay migrations', () => {
     }
   });
 });
+
+describe('relay migration: spent-token epochs', () => {
+  it('keeps every message and leaves the epoch-keyed spent table empty (the retired key redeems nothing)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'relay-migrations-'));
+    const database = join(dir, 'r.sqlite');
+    const old = new DataSource({ type: 'sqlite', database, migrations: relayMigrations.slice(0, 2), synchronize: false });
+    await old.initialize();
+    await old.runMigrations();
+    await old.query('INSERT INTO relay_messages (signature, ciphertext) VALUES (?, ?)', [Buffer.from([7]), Buffer.alloc(8)]);
+    await old.query('INSERT INTO relay_spent_tokens (input) VALUES (?)', [Buffer.alloc(32, 1)]);
+    await old.destroy();
+    const store = await TypeormRelayStore.open({ path: database });
+    try {
+      expect(store.appliedMigrations).toEqual(['RelaySpentTokenEpochs1764892800000']);
+      expect(await store.stats()).toMatchObject({ messages: 1, spentTokens: 0 });
+      expect(await store.seqOf(Uint8Array.of(7))).toBe(1);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -32,7 +32,8 @@ it('the daemon applies --retention-days with its clock: old messages go on the n
     now: () => now,
   });
   const acn = new LoopbackACN({ registryDir });
-  const client = new RelayClient({ acn, bundle: await trustKeyBundle(daemon.exportedBundle, new MemoryKeyBundlePins()) });
+  // The client shares the daemon's clock: token epochs are judged by time on both sides.
+  const client = new RelayClient({ acn, bundle: await trustKeyBundle(daemon.exportedBundle, new MemoryKeyBundlePins()), now: () => now });
   try {
     const session = await client.openSession();
     const old = [randomMessage(), randomMessage(), randomMessage()];

@@ -120,7 +120,15 @@ export class Groups {
 
   /** Sync every relay our groups live on (the peer has just started). */
   public start(): void {
-    for (const relay of this.#manager.relays()) this.#syncs.ensure(relay);
+    for (const relay of this.#manager.relays()) {
+      try {
+        this.#syncs.ensure(relay);
+      } catch (err) {
+        // One relay we can no longer use (its pinned bundle predates token epochs) must not
+        // stop the others: its groups wait until the user trusts its new bundle.
+        this.#events.emit('warning', { code: codeOf(err), where: 'relay-bundle' });
+      }
+    }
   }
 
   /** Stop repairing and syncing; what was received is written by flush(). */

@@ -1,4 +1,4 @@
-import { KeyBundleChangedError, importKeyBundle, sameKeys, type SignedKeyBundle } from '@pursuance/relay';
+import { KeyBundleChangedError, importKeyBundle, legacyBundleOnion, sameKeys, type SignedKeyBundle } from '@pursuance/relay';
 import { COLLECTIONS, RelayRecordSchema, decodeRecord, toCanonical, type RelayRecord } from './records.js';
 import type { ProfileVault } from './vault.js';
 
@@ -32,12 +32,14 @@ export class RelayBook {
 
   /**
    * Verify an exported bundle's signature and pin it on first use; KeyBundleChangedError if it
-   * differs from the pinned one.
+   * differs from the pinned one. A pin made before token key epochs (a bundle this version can
+   * no longer read) is replaced once by the same board's new bundle: the board identity signs
+   * both, and the new one commits to all of its future token keys.
    */
   public async trust(bundleText: string): Promise<SignedKeyBundle> {
     const bundle = importKeyBundle(bundleText);
     const pinned = this.#relays.get(bundle.boardOnion);
-    if (pinned !== undefined) {
+    if (pinned !== undefined && legacyBundleOnion(pinned.bundle) !== bundle.boardOnion) {
       if (!sameKeys(importKeyBundle(pinned.bundle), bundle)) throw new KeyBundleChangedError();
       return bundle;
     }

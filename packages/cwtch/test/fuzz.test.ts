@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Identity, canonicalEncode, concatBytes, padToSize, toBase64, type CanonicalValue } from '@pursuance/crypto';
-import { exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
+import { exportKeyBundle, signKeyBundle } from '@pursuance/relay';
+import { testTokenKeys } from '@pursuance/relay/testing';
 import { CwtchError, encodeGroupInvite, encodeOverlay, groupGenesis, parseGroupInvite, sealGroupMessage } from '../src/index.js';
 import { GROUP_PADDED_PLAINTEXT_SIZE, GROUP_SYNC_MESSAGE_SIZE, MAX_GROUP_PAYLOAD_PER_MESSAGE } from '../src/protocol-profile.js';
 import { decodeGroupPlaintext, encodeGroupPlaintext, openGroupMessage } from '../src/group-envelope.js';
@@ -120,7 +121,7 @@ describe('fuzzing the peer parsers (only typed errors)', () => {
 
   it('group invites (with the relay bundle inside)', () => {
     const board = Identity.generate();
-    const bundle = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, generateVoprfKeyPair().publicKey));
+    const bundle = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, testTokenKeys()));
     const group = testGroup({ relay: board.onion });
     const invite = encodeGroupInvite(
       { groupId: group.id, name: 'crew', key: group.key, relay: board.onion, owner: alice.onion, members: [alice.onion], timestamp: 5 },

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, randomKey, toHex } from '@pursuance/crypto';
-import { exportKeyBundle, generateVoprfKeyPair, signKeyBundle } from '@pursuance/relay';
+import { exportKeyBundle, signKeyBundle } from '@pursuance/relay';
+import { testTokenKeys } from '@pursuance/relay/testing';
 import {
   InviteInvalidError,
   InviteRejectedError,
@@ -188,7 +189,7 @@ describe('groups on a relay', () => {
     await invite(alice, bob, groupId);
     // The same board identity now presents other keys (a relay swapping its token key).
     const board = relay.server.boardService.identity;
-    const changed = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, generateVoprfKeyPair().publicKey));
+    const changed = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, testTokenKeys()));
     const key = randomKey();
     const parsed = parseGroupInvite(alice.groupInvite(groupId)).invite;
     const text = encodeGroupInvite({ ...parsed, groupId: deriveGroupId(key, relay.onion), key }, changed);

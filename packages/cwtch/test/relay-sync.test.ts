@@ -8,7 +8,6 @@ import {
   MemoryRelayStore,
   RelayServer,
   exportKeyBundle,
-  generateVoprfKeyPair,
   importKeyBundle,
   relayCause,
   signKeyBundle,
@@ -18,7 +17,7 @@ import {
   type PostRecord,
   type RelayStore,
 } from '@pursuance/relay';
-import { GatedStore, randomMessage } from '@pursuance/relay/testing';
+import { GatedStore, randomMessage, testTokenKeys } from '@pursuance/relay/testing';
 import { LoopbackACN, TAPIR_PORT, type ACN } from '@pursuance/tapir';
 import { RelaySync, type RelaySyncOptions } from '../src/relay-sync.js';
 import { AdversarialRelay } from './support/adversarial-relay.js';
@@ -79,7 +78,7 @@ function sync(bundle: KeyBundle, options: Partial<RelaySyncOptions> = {}): Relay
 
 async function relay(store: RelayStore, tokenIdentity = Identity.generate()): Promise<{ server: RelayServer; bundle: KeyBundle; boardIdentity: Identity }> {
   const boardIdentity = Identity.generate();
-  const server = await RelayServer.start({ acn, boardIdentity, tokenIdentity, tokenKey: generateVoprfKeyPair(), store, powDifficulty: 2 });
+  const server = await RelayServer.start({ acn, boardIdentity, tokenIdentity, tokenKeys: testTokenKeys(), store, powDifficulty: 2 });
   cleanups.push(() => server.close());
   return { server, bundle: importKeyBundle(server.exportedBundle), boardIdentity };
 }
@@ -103,7 +102,7 @@ async function mute(identity: Identity): Promise<{ accepted: () => number; open:
 }
 
 function bundleNaming(board: Identity, token: Identity = Identity.generate()): KeyBundle {
-  return importKeyBundle(exportKeyBundle(signKeyBundle(board, token.onion, generateVoprfKeyPair().publicKey)));
+  return importKeyBundle(exportKeyBundle(signKeyBundle(board, token.onion, testTokenKeys())));
 }
 
 describe('RelaySync.stop() aborts whatever is under way', () => {

@@ -1,8 +1,18 @@
+import { randomBytes } from 'node:crypto';
 import type { Connection } from '@pursuance/tapir';
 import type { BoardServer } from './board-server.js';
-import { encodeBareMessage, encodePong, encodePostResult, encodeReplayResult, parseBoardRequest, type BoardRequest } from './board-protocol.js';
+import {
+  encodeBareMessage,
+  encodePong,
+  encodePostResult,
+  encodeRenewResult,
+  encodeReplayResult,
+  parseBoardRequest,
+  type BoardRequest,
+} from './board-protocol.js';
+import { meetsRenewal } from './renewal.js';
 import { ReplayInterruptedError, SlowConsumerError, TooManyFailedSpendsError } from './errors.js';
-import { BOARD_SYNCED_CAPABILITY } from './protocol-profile.js';
+import { BOARD_SYNCED_CAPABILITY, RENEWAL_CHALLENGE_SIZE } from './protocol-profile.js';
 import type { StoredMessage } from './store.js';
 import { relayCause, toTapirError } from './tapir-errors.js';
 
@@ -34,6 +44,8 @@ export class BoardConnection {
   #inflight = 0;
   #slotFree: (() => void) | undefined;
   #failedSpends = 0;
+  /** What the next renewal must solve; replaced on every successful renewal, so work is never reused. */
+  #challenge = new Uint8Array(randomBytes(RENEWAL_CHALLENGE_SIZE));
 
   public constructor(server: BoardServer, conn: Connection) {
     this.#server = server;
@@ -61,12 +73,18 @@ export class BoardConnection {
       } catch (err) {
         throw toTapirError(err);
       }
-      // Any well-formed request renews the session against the service's idle timeout and
-      // keeps it off the eviction list's head; a live subscription that only receives does not.
-      this.#conn.markActive();
-      if (request.kind === 'post') this.#post(request);
-      else if (request.kind === 'ping') this.#pong();
-      else {
+      // Posting and syncing renew the session against the service's idle timeout and keep it
+      // off the eviction list's head; so does a renewal with valid work. A ping (keepalive) or a
+      // live subscription that only receives does not: holding a session open costs work.
+      if (request.kind === 'post') {
+        this.#conn.markActive();
+        this.#post(request);
+      } else if (request.kind === 'ping') {
+        this.#pong();
+      } else if (request.kind === 'renew') {
+        this.#renew(request.solution);
+      } else {
+        this.#conn.markActive();
         const since = request.since;
         this.#enqueue(() => this.#replay(since));
       }
@@ -107,6 +125,36 @@ export class BoardConnection {
     this.#enqueue(async () => {
       this.#queuedPongs -= 1;
       await this.#conn.send(encodePong());
+    });
+  }
+
+  /**
+   * Checked at once (requests are read in order, so the challenge it answers is the current
+   * one), answered in request order. A missing solution asks for the challenge; a wrong one is
+   * refused with RENEWAL_INVALID and renews nothing, so the idle timeout closes the session.
+   * Answers share the pong bound: a client that renews faster than it reads is dropped.
+   */
+  #renew(solution: Uint8Array | undefined): void {
+    const bits = this.#server.limits.renewalBits;
+    let outcome: Parameters<typeof encodeRenewResult>[0];
+    if (solution === undefined) {
+      outcome = { renewed: false, challenge: this.#challenge, bits };
+    } else if (meetsRenewal(solution, this.#challenge, bits)) {
+      this.#conn.markActive();
+      this.#challenge = new Uint8Array(randomBytes(RENEWAL_CHALLENGE_SIZE));
+      outcome = { renewed: true, challenge: this.#challenge, bits };
+    } else {
+      outcome = { renewed: false, code: 'RENEWAL_INVALID', challenge: this.#challenge, bits };
+    }
+    this.#server.emit('renewal', outcome.renewed ? 'renewed' : (outcome.code ?? 'challenge'));
+    if (++this.#queuedPongs > this.#server.limits.maxPipelinedPosts) {
+      this.#fail(new SlowConsumerError());
+      return;
+    }
+    const payload = encodeRenewResult(outcome);
+    this.#enqueue(async () => {
+      this.#queuedPongs -= 1;
+      await this.#conn.send(payload);
     });
   }
 

@@ -5,8 +5,13 @@ import type { EncryptedGroupMessage } from './group-message.js';
 import {
   GROUP_CIPHERTEXT_SIZE,
   GROUP_SIGNATURE_SIZE,
+  MAX_TOKEN_EPOCH_COUNT,
   MessageType,
   POST_FAILURE_CODES,
+  RENEWAL_CHALLENGE_SIZE,
+  RENEWAL_FAILURE_CODES,
+  RENEWAL_SOLUTION_SIZE,
+  type RenewalFailureCode,
   TOKEN_INPUT_SIZE,
   TOKEN_MAC_SIZE,
   type PostFailureCode,
@@ -25,7 +30,15 @@ const EgmSchema = z.strictObject({
   Ciphertext: base64Bytes(GROUP_CIPHERTEXT_SIZE),
   Signature: base64Bytes(GROUP_SIGNATURE_SIZE),
 });
-const SpentTokenSchema = z.strictObject({ T: base64Bytes(TOKEN_INPUT_SIZE), MAC: base64Bytes(TOKEN_MAC_SIZE) });
+const SpentTokenSchema = z.strictObject({
+  E: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_TOKEN_EPOCH_COUNT - 1),
+  T: base64Bytes(TOKEN_INPUT_SIZE),
+  MAC: base64Bytes(TOKEN_MAC_SIZE),
+});
 
 const BoardRequestSchema = z.discriminatedUnion('MessageType', [
   z.strictObject({
@@ -39,21 +52,25 @@ const BoardRequestSchema = z.discriminatedUnion('MessageType', [
   }),
   // [O] Keepalive: an empty object, so a ping carries nothing a relay could use to tag a client.
   z.strictObject({ MessageType: z.literal(MessageType.Ping), Ping: z.strictObject({}) }),
+  // [O] Renewal: proof of work on the session's current challenge; null asks for the challenge.
+  z.strictObject({ MessageType: z.literal(MessageType.Renew), Renew: z.strictObject({ Solution: z.union([z.null(), base64Bytes(RENEWAL_SOLUTION_SIZE)]) }) }),
 ]);
 
 export type BoardRequest =
   | { readonly kind: 'post'; readonly message: EncryptedGroupMessage; readonly token: SpentToken }
   | { readonly kind: 'replay'; readonly since: Uint8Array | undefined }
-  | { readonly kind: 'ping' };
+  | { readonly kind: 'ping' }
+  | { readonly kind: 'renew'; readonly solution: Uint8Array | undefined };
 
 /** Board side: parse one request payload. Anything malformed is a MalformedRequestError. */
 export function parseBoardRequest(payload: Uint8Array): BoardRequest {
   const request = decodeJSON(payload, BoardRequestSchema, (reason, cause) => new MalformedRequestError(reason, { cause }));
   if (request.MessageType === MessageType.PostRequest) {
     const { Token, EGM } = request.PostRequest;
-    return { kind: 'post', message: { ciphertext: EGM.Ciphertext, signature: EGM.Signature }, token: { input: Token.T, mac: Token.MAC } };
+    return { kind: 'post', message: { ciphertext: EGM.Ciphertext, signature: EGM.Signature }, token: { epoch: Token.E, input: Token.T, mac: Token.MAC } };
   }
   if (request.MessageType === MessageType.Ping) return { kind: 'ping' };
+  if (request.MessageType === MessageType.Renew) return { kind: 'renew', solution: request.Renew.Solution ?? undefined };
   const last = request.ReplayRequest.LastCommit;
   return { kind: 'replay', since: typeof last === 'string' ? undefined : last };
 }
@@ -63,7 +80,7 @@ const egmJSON = (m: EncryptedGroupMessage) => ({ Ciphertext: toBase64(m.cipherte
 export function encodePostRequest(message: EncryptedGroupMessage, token: SpentToken): Uint8Array {
   return encodeJSON({
     MessageType: MessageType.PostRequest,
-    PostRequest: { Token: { T: toBase64(token.input), MAC: toBase64(token.mac) }, EGM: egmJSON(message) },
+    PostRequest: { Token: { E: token.epoch, T: toBase64(token.input), MAC: toBase64(token.mac) }, EGM: egmJSON(message) },
   });
 }
 
@@ -73,6 +90,10 @@ export function encodeReplayRequest(since?: Uint8Array): Uint8Array {
 
 export function encodePing(): Uint8Array {
   return encodeJSON({ MessageType: MessageType.Ping, Ping: {} });
+}
+
+export function encodeRenewRequest(solution?: Uint8Array): Uint8Array {
+  return encodeJSON({ MessageType: MessageType.Renew, Renew: { Solution: solution === undefined ? null : toBase64(solution) } });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -103,6 +124,26 @@ export function encodePong(): Uint8Array {
   return encodeJSON({ MessageType: MessageType.Pong, Pong: {} });
 }
 
+/** The board's answer to a Renew: renewed or not (with a code if a solution was refused), and the challenge to solve next. */
+export interface RenewOutcome {
+  readonly renewed: boolean;
+  readonly code?: RenewalFailureCode;
+  readonly challenge: Uint8Array;
+  readonly bits: number;
+}
+
+export function encodeRenewResult(outcome: RenewOutcome): Uint8Array {
+  return encodeJSON({
+    MessageType: MessageType.RenewResult,
+    RenewResult: {
+      Renewed: outcome.renewed,
+      ...(outcome.code === undefined ? {} : { Code: outcome.code }),
+      Challenge: toBase64(outcome.challenge),
+      Bits: outcome.bits,
+    },
+  });
+}
+
 const BoardResponseSchema = z.discriminatedUnion('MessageType', [
   z.strictObject({
     MessageType: z.literal(MessageType.PostResult),
@@ -114,6 +155,18 @@ const BoardResponseSchema = z.discriminatedUnion('MessageType', [
   }),
   z.strictObject({ MessageType: z.literal(MessageType.NewMessage), NewMessage: z.strictObject({ EGM: EgmSchema }) }),
   z.strictObject({ MessageType: z.literal(MessageType.Pong), Pong: z.strictObject({}) }),
+  z.strictObject({
+    MessageType: z.literal(MessageType.RenewResult),
+    RenewResult: z.union([
+      z.strictObject({ Renewed: z.literal(true), Challenge: base64Bytes(RENEWAL_CHALLENGE_SIZE), Bits: z.number().int().min(0).max(32) }),
+      z.strictObject({
+        Renewed: z.literal(false),
+        Code: z.enum(RENEWAL_FAILURE_CODES).optional(),
+        Challenge: base64Bytes(RENEWAL_CHALLENGE_SIZE),
+        Bits: z.number().int().min(0).max(32),
+      }),
+    ]),
+  }),
 ]);
 
 export type BoardResponse =
@@ -121,7 +174,8 @@ export type BoardResponse =
   | { readonly kind: 'postResult'; readonly ok: false; readonly code: PostFailureCode }
   | { readonly kind: 'replayResult'; readonly count: number }
   | { readonly kind: 'newMessage'; readonly message: EncryptedGroupMessage }
-  | { readonly kind: 'pong' };
+  | { readonly kind: 'pong' }
+  | ({ readonly kind: 'renewResult' } & RenewOutcome);
 
 const responseError = (reason: string, cause?: unknown) => new MalformedResponseError(reason, { cause });
 
@@ -141,6 +195,11 @@ export function parseBoardResponse(payload: Uint8Array): BoardResponse {
     }
     case MessageType.Pong:
       return { kind: 'pong' };
+    case MessageType.RenewResult: {
+      const r = response.RenewResult;
+      const base = { kind: 'renewResult' as const, renewed: r.Renewed, challenge: r.Challenge, bits: r.Bits };
+      return !r.Renewed && r.Code !== undefined ? { ...base, code: r.Code } : base;
+    }
   }
 }
 

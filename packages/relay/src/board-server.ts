@@ -3,8 +3,16 @@ import type { OnionName } from '@pursuance/crypto';
 import { ApplicationChain, AuthApp, type Application } from '@pursuance/tapir';
 import { BoardConnection } from './board-connection.js';
 import { encodeNewMessage, type BoardRequest } from './board-protocol.js';
-import { MAX_FAILED_SPENDS_PER_SESSION, MAX_PENDING_PUSHES, MAX_PIPELINED_POSTS, REPLAY_PAGE_SIZE, type PostFailureCode } from './protocol-profile.js';
+import {
+  DEFAULT_RENEWAL_BITS,
+  MAX_FAILED_SPENDS_PER_SESSION,
+  MAX_PENDING_PUSHES,
+  MAX_PIPELINED_POSTS,
+  REPLAY_PAGE_SIZE,
+  type PostFailureCode,
+} from './protocol-profile.js';
 import type { RelayStore, StoredMessage } from './store.js';
+import type { TokenKeyring } from './token-epochs.js';
 import { verifySpentToken } from './tokens.js';
 
 export interface BoardLimits {
@@ -12,12 +20,16 @@ export interface BoardLimits {
   readonly maxPendingPushes: number;
   readonly maxFailedSpends: number;
   readonly replayPageSize: number;
+  /** Bits of proof of work per session renewal (a ping no longer renews; 0 = renewals are free). */
+  readonly renewalBits: number;
 }
 
 export interface BoardServerOptions {
   readonly store: RelayStore;
-  /** The VOPRF secret key, to check spent tokens. */
-  readonly tokenSecretKey: Uint8Array;
+  /** The token keys, to check spent tokens against their epoch's key. */
+  readonly tokenKeys: TokenKeyring;
+  /** The clock that decides which epochs still redeem (tests inject one). */
+  readonly now?: () => number;
   /** This board's onion: tokens must be bound to it. */
   readonly boardOnion: OnionName;
   readonly limits?: Partial<BoardLimits>;
@@ -31,6 +43,8 @@ export interface BoardEvents {
   postRejected: [code: PostFailureCode];
   /** A replay of `count` messages finished and the session now receives live pushes. */
   replayed: [count: number];
+  /** A session asked to renew: `renewed`, refused with a code (`RENEWAL_INVALID`), or only fetched its `challenge`. */
+  renewal: [outcome: 'renewed' | 'challenge' | 'RENEWAL_INVALID'];
   /** A session ended; `code` is the relay error that ended it, if one did. */
   sessionClosed: [code: string | undefined];
 }
@@ -44,20 +58,23 @@ export interface BoardEvents {
 export class BoardServer extends EventEmitter<BoardEvents> {
   public readonly store: RelayStore;
   public readonly limits: BoardLimits;
-  readonly #secretKey: Uint8Array;
+  readonly #keys: TokenKeyring;
+  readonly #now: () => number;
   readonly #boardOnion: OnionName;
   readonly #sessions = new Set<BoardConnection>();
 
   public constructor(options: BoardServerOptions) {
     super();
     this.store = options.store;
-    this.#secretKey = options.tokenSecretKey;
+    this.#keys = options.tokenKeys;
+    this.#now = options.now ?? Date.now;
     this.#boardOnion = options.boardOnion;
     this.limits = {
       maxPipelinedPosts: options.limits?.maxPipelinedPosts ?? MAX_PIPELINED_POSTS,
       maxPendingPushes: options.limits?.maxPendingPushes ?? MAX_PENDING_PUSHES,
       maxFailedSpends: options.limits?.maxFailedSpends ?? MAX_FAILED_SPENDS_PER_SESSION,
       replayPageSize: options.limits?.replayPageSize ?? REPLAY_PAGE_SIZE,
+      renewalBits: options.limits?.renewalBits ?? DEFAULT_RENEWAL_BITS,
     };
   }
 
@@ -79,14 +96,17 @@ export class BoardServer extends EventEmitter<BoardEvents> {
   }
 
   /**
-   * Check the token, then spend it and store the message in one durable step. Never rejects:
+   * Check the token's epoch still redeems and the token under that epoch's key, then spend it
+   * and store the message in one durable step. Never rejects:
    * every failure becomes a PostReply code for the client.
    */
   public async processPost(request: Extract<BoardRequest, { kind: 'post' }>): Promise<PostReply> {
-    if (!verifySpentToken(this.#secretKey, request.token, request.message, this.#boardOnion)) return this.#reject('TOKEN_INVALID');
+    const key = this.#keys.redeeming(request.token.epoch, this.#now());
+    if (key === undefined) return this.#reject('TOKEN_EXPIRED');
+    if (!verifySpentToken(key.secretKey, request.token, request.message, this.#boardOnion)) return this.#reject('TOKEN_INVALID');
     let outcome;
     try {
-      outcome = await this.store.post({ ...request.message, tokenInput: request.token.input });
+      outcome = await this.store.post({ ...request.message, tokenEpoch: request.token.epoch, tokenInput: request.token.input });
     } catch {
       return this.#reject('STORE_FAILED');
     }

@@ -2,11 +2,27 @@ import { EventEmitter } from 'node:events';
 import type { OnionName } from '@pursuance/crypto';
 import { TapirError, type Connection } from '@pursuance/tapir';
 import { eitherSignal, raceAbort, throwIfAborted } from './abort.js';
-import { encodePing, encodePostRequest, encodeReplayRequest, parseBareMessage, parseBoardResponse } from './board-protocol.js';
+import {
+  encodePing,
+  encodePostRequest,
+  encodeRenewRequest,
+  encodeReplayRequest,
+  parseBareMessage,
+  parseBoardResponse,
+  type RenewOutcome,
+} from './board-protocol.js';
 import type { PostReply } from './board-server.js';
-import { MalformedRequestError, MalformedResponseError, PostRejectedError, SessionClosedError, SessionUnresponsiveError } from './errors.js';
+import {
+  MalformedRequestError,
+  MalformedResponseError,
+  PostRejectedError,
+  RenewalRefusedError,
+  SessionClosedError,
+  SessionUnresponsiveError,
+} from './errors.js';
 import { hasRelaySizes, type EncryptedGroupMessage } from './group-message.js';
-import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS, POST_WINDOW, SESSION_RENEW_INTERVAL_MS } from './protocol-profile.js';
+import { KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS, MAX_RENEWAL_BITS, POST_WINDOW, SESSION_RENEW_INTERVAL_MS } from './protocol-profile.js';
+import { solveRenewal } from './renewal.js';
 import { relayCause, toTapirError } from './tapir-errors.js';
 import { spendToken, type SpentToken, type Token } from './tokens.js';
 
@@ -25,6 +41,7 @@ interface ReplayWaiter extends Waiter<number> {
 type Pending =
   | { readonly kind: 'postResult'; readonly waiter: Waiter<PostReply> }
   | { readonly kind: 'pong'; readonly waiter: Waiter<void> }
+  | { readonly kind: 'renewResult'; readonly waiter: Waiter<RenewOutcome> }
   | { readonly kind: 'replayResult'; readonly waiter: ReplayWaiter };
 
 export interface BoardSessionEvents {
@@ -58,10 +75,13 @@ export interface BoardSessionOptions {
   /** Liveness check; `false` turns it off. */
   readonly keepalive?: KeepaliveOptions | false;
   /**
-   * Send a Ping after this long without sending any request, so the board's idle timeout does
-   * not close a session that only follows live pushes. `false` turns it off.
+   * Renew the session (proof of work on the board's challenge) after this long without a post,
+   * replay or renewal, so the board's idle timeout does not close a session that only follows
+   * live pushes. `false` turns it off.
    */
   readonly renewIntervalMs?: number | false;
+  /** Refuse to renew on a board that asks more work than this per renewal (bits). */
+  readonly maxRenewalBits?: number;
 }
 
 const DEFAULT_KEEPALIVE: KeepaliveOptions = Object.freeze({ intervalMs: KEEPALIVE_INTERVAL_MS, timeoutMs: KEEPALIVE_TIMEOUT_MS });
@@ -89,8 +109,13 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
   readonly #ending = new AbortController();
   readonly #keepalive: Keepalive | undefined;
   readonly #renewIntervalMs: number | false;
+  readonly #maxRenewalBits: number;
   #renewTimer: NodeJS.Timeout | undefined;
-  #lastSent = performance.now();
+  /** When the last request the board counts as use (post, replay, paid renewal) went out. */
+  #lastActive = performance.now();
+  /** The board's current renewal challenge, learnt from its last RenewResult. */
+  #challenge: { readonly challenge: Uint8Array; readonly bits: number } | undefined;
+  #renewing: Promise<void> | undefined;
   #active: ReplayWaiter | undefined;
   #closeError: Error | undefined;
   /** The last post handed to the writer: the next one is written after it. */
@@ -114,6 +139,7 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
         () => this.#conn.close(toTapirError(new SessionUnresponsiveError(keepalive.timeoutMs))),
       );
     }
+    this.#maxRenewalBits = options.maxRenewalBits ?? MAX_RENEWAL_BITS;
     this.#renewIntervalMs = options.renewIntervalMs ?? SESSION_RENEW_INTERVAL_MS;
     if (this.#renewIntervalMs !== false && !(this.#renewIntervalMs > 0)) throw new RangeError('renewIntervalMs must be positive');
     if (this.#renewIntervalMs !== false) this.#armRenew(this.#renewIntervalMs);
@@ -148,15 +174,46 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
   /** Low level: post with an already spent token and return the relay's verdict (no window). */
   public postSpent(message: EncryptedGroupMessage, spent: SpentToken): Promise<PostReply> {
     checkSizes(message);
-    return this.#request<PostReply>(encodePostRequest(message, spent), (resolve, reject) => {
+    return this.#request<PostReply>(encodePostRequest(message, spent), true, (resolve, reject) => {
       this.#postsInFlight += 1;
       return { kind: 'postResult', waiter: { resolve, reject } };
     });
   }
 
-  /** Ask the board for a pong; resolves when it arrives (after the answers to earlier requests). */
+  /**
+   * Ask the board for a pong; resolves when it arrives (after the answers to earlier requests).
+   * A ping proves liveness only: it does not renew the session.
+   */
   public ping(): Promise<void> {
-    return this.#request<void>(encodePing(), (resolve, reject) => ({ kind: 'pong', waiter: { resolve, reject } }));
+    return this.#request<void>(encodePing(), false, (resolve, reject) => ({ kind: 'pong', waiter: { resolve, reject } }));
+  }
+
+  /**
+   * Renew the session against the board's idle timeout by proof of work on the board's current
+   * challenge (fetched first if this session has none yet). Rejects with RenewalRefusedError if
+   * the board refuses it or asks more than `maxRenewalBits`. One renewal at a time.
+   */
+  public renew(): Promise<void> {
+    this.#renewing ??= this.#renew().finally(() => {
+      this.#renewing = undefined;
+    });
+    return this.#renewing;
+  }
+
+  /** Low level: send one Renew (a solution, or none to fetch the challenge) and return the board's answer. */
+  public sendRenewal(solution?: Uint8Array): Promise<RenewOutcome> {
+    return this.#request<RenewOutcome>(encodeRenewRequest(solution), solution !== undefined, (resolve, reject) => ({
+      kind: 'renewResult',
+      waiter: { resolve, reject },
+    }));
+  }
+
+  async #renew(): Promise<void> {
+    const current = this.#challenge ?? (await this.sendRenewal());
+    if (current.bits > this.#maxRenewalBits) throw new RenewalRefusedError('RENEWAL_TOO_HARD');
+    const solution = await solveRenewal(current.challenge, current.bits, this.#ending.signal);
+    const outcome = await this.sendRenewal(solution);
+    if (!outcome.renewed) throw new RenewalRefusedError(outcome.code ?? 'RENEWAL_INVALID');
   }
 
   /** Replay all stored messages (or from the one with signature `since`), then go live. */
@@ -168,7 +225,7 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
 
   /** Streaming replay: `onMessage` per replayed message; resolves with the count. */
   public replayEach(options: { since?: Uint8Array; onMessage: (message: EncryptedGroupMessage) => void }): Promise<number> {
-    return this.#request<number>(encodeReplayRequest(options.since), (resolve, reject) => ({
+    return this.#request<number>(encodeReplayRequest(options.since), true, (resolve, reject) => ({
       kind: 'replayResult',
       waiter: { resolve, reject, onMessage: options.onMessage, remaining: 0, count: 0 },
     }));
@@ -227,15 +284,16 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
     throwIfAborted(signal);
   }
 
-  /** One timer for the session's life, re-armed for the remainder when a request went out since. */
+  /** One timer for the session's life, re-armed for the remainder when the session was used since. */
   #armRenew(ms: number): void {
     const interval = this.#renewIntervalMs;
     if (interval === false) return;
     this.#renewTimer = setTimeout(() => {
       if (this.#conn.isClosed) return;
-      const quiet = performance.now() - this.#lastSent;
+      const quiet = performance.now() - this.#lastActive;
       if (quiet >= interval) {
-        void this.ping().catch(() => undefined);
+        // A refused renewal leaves the session to the board's idle timeout; the owner sees it close.
+        void this.renew().catch(() => undefined);
         this.#armRenew(interval);
       } else {
         this.#armRenew(interval - quiet);
@@ -253,13 +311,14 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
     return new SessionClosedError(undefined, { cause: this.#closeError });
   }
 
-  #request<T>(payload: Uint8Array, make: (resolve: (v: T) => void, reject: (e: Error) => void) => Pending): Promise<T> {
+  /** `active`: the board counts this request as use of the session (it renews the idle timeout). */
+  #request<T>(payload: Uint8Array, active: boolean, make: (resolve: (v: T) => void, reject: (e: Error) => void) => Pending): Promise<T> {
     if (this.#conn.isClosed) return Promise.reject(this.#closedError());
     return new Promise<T>((resolve, reject) => {
       // Queue the waiter before writing: replies arrive in request order.
       this.#pending.push(make(resolve, reject));
       this.#keepalive?.sent();
-      this.#lastSent = performance.now();
+      if (active) this.#lastActive = performance.now();
       this.#conn.send(payload).catch((err: unknown) => this.#conn.close(toTapirError(err)));
     });
   }
@@ -322,6 +381,13 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
         this.#answered('pong').waiter.resolve();
         this.emit('pong');
         return;
+      case 'renewResult': {
+        const { waiter } = this.#answered('renewResult');
+        this.#challenge = { challenge: response.challenge, bits: response.bits };
+        const { kind: _kind, ...outcome } = response;
+        waiter.resolve(outcome);
+        return;
+      }
     }
   }
 

@@ -8,6 +8,9 @@ export type RelayErrorCode =
   | 'MALFORMED_RESPONSE'
   | 'TOKEN_INVALID'
   | 'TOKEN_SPENT'
+  | 'TOKEN_EXPIRED'
+  | 'TOKEN_KEY_UNPROVEN'
+  | 'TOKEN_SCHEDULE_ENDED'
   | 'TOKEN_PROOF_INVALID'
   | 'TOKEN_BATCH_INVALID'
   | 'TOKENS_UNAVAILABLE'
@@ -21,6 +24,7 @@ export type RelayErrorCode =
   | 'TOO_MANY_FAILED_SPENDS'
   | 'SESSION_CLOSED'
   | 'SESSION_UNRESPONSIVE'
+  | 'RENEWAL_REFUSED'
   | 'ABORTED';
 
 export class RelayError extends Error {
@@ -64,6 +68,23 @@ export class TokenSpentError extends RelayError {
 export class TokenProofInvalidError extends RelayError {
   public constructor(message = 'token batch proof does not verify against the relay key', options?: { cause?: unknown }) {
     super('TOKEN_PROOF_INVALID', message, options);
+  }
+}
+
+/**
+ * The token service answered with a key it did not commit to in the pinned bundle, or for an
+ * epoch other than now: a relay trying to single this client out. No token is kept.
+ */
+export class TokenKeyUnprovenError extends RelayError {
+  public constructor(message: string) {
+    super('TOKEN_KEY_UNPROVEN', message);
+  }
+}
+
+/** The relay's token key schedule has not begun or has run out: it must publish a new bundle. */
+export class TokenScheduleEndedError extends RelayError {
+  public constructor() {
+    super('TOKEN_SCHEDULE_ENDED', "the relay's token key schedule does not cover the present: its operator must publish a new key bundle");
   }
 }
 
@@ -148,6 +169,17 @@ export class SessionClosedError extends RelayError {
 export class SessionUnresponsiveError extends RelayError {
   public constructor(public readonly timeoutMs: number) {
     super('SESSION_UNRESPONSIVE', `relay session silent for ${timeoutMs} ms while an answer was due`);
+  }
+}
+
+/**
+ * The board refused a session renewal (`reason`: its RenewResult code, e.g. RENEWAL_INVALID for
+ * work that does not meet its challenge), or asked for more work than the client accepts
+ * (RENEWAL_TOO_HARD). Unrenewed, the session is closed at the board's idle timeout.
+ */
+export class RenewalRefusedError extends RelayError {
+  public constructor(public readonly reason: string) {
+    super('RENEWAL_REFUSED', `session renewal refused: ${reason}`);
   }
 }
 

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * const relay = await RelayServer.start({ acn, boardIdentity, tokenIdentity, tokenKey: generateVoprfKeyPair(),
+ * const relay = await RelayServer.start({ acn, boardIdentity, tokenIdentity, tokenKeys: TokenKeyring.generate(),
  *   store: new MemoryRelayStore(), powDifficulty: 16 });
  * const bundle = await trustKeyBundle(relay.exportedBundle, new MemoryKeyBundlePins());
  * const client = new RelayClient({ acn, bundle });
@@ -28,18 +28,23 @@ export {
   ReplayInterruptedError,
   SessionClosedError,
   SessionUnresponsiveError,
+  RenewalRefusedError,
   SlowConsumerError,
   StoreClosedError,
   StoreFailedError,
   TokenBatchInvalidError,
   TokenInvalidError,
+  TokenKeyUnprovenError,
   TokenProofInvalidError,
+  TokenScheduleEndedError,
   TokenSpentError,
   TokensUnavailableError,
   TooManyFailedSpendsError,
 } from './errors.js';
 export {
   DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_RENEWAL_BITS,
+  MAX_RENEWAL_BITS,
   GROUP_CIPHERTEXT_SIZE,
   GROUP_PADDED_PLAINTEXT_SIZE,
   GROUP_SIGNATURE_SIZE,
@@ -56,8 +61,11 @@ export {
   encodePong,
   encodePostRequest,
   encodePostResult,
+  encodeRenewRequest,
+  encodeRenewResult,
   encodeReplayResult,
   parseBoardRequest,
+  type RenewOutcome,
 } from './board-protocol.js';
 export { encodeTokenRequest } from './token-protocol.js';
 export {
@@ -66,6 +74,7 @@ export {
   type SignedKeyBundle,
   exportKeyBundle,
   importKeyBundle,
+  legacyBundleOnion,
   sameKeys,
   signKeyBundle,
   trustKeyBundle,
@@ -87,7 +96,29 @@ export {
 export { MemoryRelayStore } from './memory-store.js';
 export { relayCause } from './tapir-errors.js';
 export { TokenService } from './token-service.js';
+export {
+  type EpochKeyProof,
+  type TokenEpochSchedule,
+  TokenEpochScheduleError,
+  TokenKeyring,
+  checkSchedule,
+  defaultSchedule,
+  deriveEpochKey,
+  epochAt,
+  epochEndMs,
+  epochRoot,
+  epochStartMs,
+  isIssuable,
+  isRedeemable,
+  isSpendable,
+  oldestRedeemable,
+  redeemUntilMs,
+  verifyEpochKey,
+} from './token-epochs.js';
+export { type TokenResponse, encodeTokenResponse, parseTokenResponse } from './token-protocol.js';
+export { TokenWallet } from './token-wallet.js';
 export { BoardServer } from './board-server.js';
 export { BoardSession, type KeepaliveOptions } from './board-session.js';
+export { meetsRenewal, solveRenewal } from './renewal.js';
 export { RelayServer } from './relay-server.js';
 export { RelayClient, type RelayClientOptions } from './relay-client.js';

@@ -11,20 +11,22 @@ import {
 } from '@pursuance/crypto';
 import { z } from 'zod';
 import { KeyBundleChangedError, KeyBundleInvalidError } from './errors.js';
-import { KEY_BUNDLE_CONTEXT, KEY_BUNDLE_KEYS, KEY_BUNDLE_PREFIX, MAX_KEY_BUNDLE_LENGTH } from './protocol-profile.js';
-import { isValidElement } from './voprf.js';
+import { KEY_BUNDLE_CONTEXT, KEY_BUNDLE_KEYS, KEY_BUNDLE_PREFIX, LEGACY_TOKEN_KEY_ENTRY, MAX_KEY_BUNDLE_LENGTH } from './protocol-profile.js';
+import { checkSchedule, type TokenEpochSchedule } from './token-epochs.js';
 import { base64Bytes, decodeJSON, encodeJSON } from '@pursuance/codec';
 
 /**
- * A relay's signed key bundle: its board onion, its token-service onion and its token public
- * key, signed by the board identity. A group invite carries the exported string; clients
- * verify it, pin it on first use (TOFU) and refuse a relay that later shows different keys.
+ * A relay's signed key bundle: its board onion, its token-service onion, and its token key
+ * schedule with the root committing to every epoch's key (see token-epochs.ts), signed by the
+ * board identity. A group invite carries the exported string; clients verify it, pin it on
+ * first use (TOFU) and refuse a relay that later shows different keys.
  */
 export interface KeyBundle {
   readonly boardOnion: OnionName;
   readonly tokenOnion: OnionName;
-  /** The VOPRF public key pkS (32-byte ristretto255 element). */
-  readonly tokenPublicKey: Uint8Array;
+  /** Merkle root over (epoch, VOPRF public key) for every epoch of the schedule. */
+  readonly tokenEpochRoot: Uint8Array;
+  readonly tokenSchedule: TokenEpochSchedule;
 }
 
 export interface SignedKeyBundle extends KeyBundle {
@@ -32,19 +34,28 @@ export interface SignedKeyBundle extends KeyBundle {
 }
 
 function signedBytes(bundle: KeyBundle): Uint8Array {
+  const s = bundle.tokenSchedule;
   return canonicalEncode({
     context: KEY_BUNDLE_CONTEXT,
     keys: {
       [KEY_BUNDLE_KEYS.boardOnion]: bundle.boardOnion,
       [KEY_BUNDLE_KEYS.tokenOnion]: bundle.tokenOnion,
-      [KEY_BUNDLE_KEYS.tokenPublicKey]: bundle.tokenPublicKey,
+      [KEY_BUNDLE_KEYS.tokenEpochRoot]: bundle.tokenEpochRoot,
+      [KEY_BUNDLE_KEYS.tokenEpochStart]: s.startSeconds,
+      [KEY_BUNDLE_KEYS.tokenEpochSeconds]: s.epochSeconds,
+      [KEY_BUNDLE_KEYS.tokenEpochCount]: s.count,
+      [KEY_BUNDLE_KEYS.tokenGraceSeconds]: s.graceSeconds,
     },
   });
 }
 
 /** Relay side: sign a bundle with the board identity (which must be the bundle's board onion). */
-export function signKeyBundle(boardIdentity: Identity, tokenOnion: OnionName, tokenPublicKey: Uint8Array): SignedKeyBundle {
-  const bundle: KeyBundle = { boardOnion: boardIdentity.onion, tokenOnion, tokenPublicKey: new Uint8Array(tokenPublicKey) };
+export function signKeyBundle(
+  boardIdentity: Identity,
+  tokenOnion: OnionName,
+  keys: { readonly root: Uint8Array; readonly schedule: TokenEpochSchedule },
+): SignedKeyBundle {
+  const bundle: KeyBundle = { boardOnion: boardIdentity.onion, tokenOnion, tokenEpochRoot: new Uint8Array(keys.root), tokenSchedule: { ...keys.schedule } };
   checkKeys(bundle);
   return { ...bundle, signature: boardIdentity.sign(signedBytes(bundle)) };
 }
@@ -52,25 +63,46 @@ export function signKeyBundle(boardIdentity: Identity, tokenOnion: OnionName, to
 function checkKeys(bundle: KeyBundle): void {
   if (!isOnionName(bundle.boardOnion) || !isOnionName(bundle.tokenOnion)) throw new KeyBundleInvalidError('bundle onion names are invalid');
   if (bundle.boardOnion === bundle.tokenOnion) throw new KeyBundleInvalidError('board and token service must be distinct onions');
-  if (!isValidElement(bundle.tokenPublicKey)) throw new KeyBundleInvalidError('token public key is not a valid ristretto255 element');
+  if (bundle.tokenEpochRoot.length !== 32) throw new KeyBundleInvalidError('token epoch root is not 32 bytes');
+  try {
+    checkSchedule(bundle.tokenSchedule);
+  } catch (cause) {
+    throw new KeyBundleInvalidError(`token schedule: ${(cause as Error).message}`, { cause });
+  }
 }
+
+/** Whole seconds as a decimal string (bundle values are strings, as in Cwtch's map). */
+const seconds = z
+  .string()
+  .max(16)
+  .regex(/^(0|[1-9][0-9]*)$/, 'a whole number')
+  .transform(Number);
 
 const BundleSchema = z.strictObject({
   Keys: z.strictObject({
     [KEY_BUNDLE_KEYS.boardOnion]: z.string().max(64),
     [KEY_BUNDLE_KEYS.tokenOnion]: z.string().max(64),
-    [KEY_BUNDLE_KEYS.tokenPublicKey]: base64Bytes(32),
+    [KEY_BUNDLE_KEYS.tokenEpochRoot]: base64Bytes(32),
+    [KEY_BUNDLE_KEYS.tokenEpochStart]: seconds,
+    [KEY_BUNDLE_KEYS.tokenEpochSeconds]: seconds,
+    [KEY_BUNDLE_KEYS.tokenEpochCount]: seconds,
+    [KEY_BUNDLE_KEYS.tokenGraceSeconds]: seconds,
   }),
   Signature: base64Bytes(64),
 });
 
 /** `server:` + base64(JSON({Keys: {…}, Signature})). */
 export function exportKeyBundle(bundle: SignedKeyBundle): string {
+  const s = bundle.tokenSchedule;
   const json = encodeJSON({
     Keys: {
       [KEY_BUNDLE_KEYS.boardOnion]: bundle.boardOnion,
-      [KEY_BUNDLE_KEYS.tokenPublicKey]: toBase64(bundle.tokenPublicKey),
       [KEY_BUNDLE_KEYS.tokenOnion]: bundle.tokenOnion,
+      [KEY_BUNDLE_KEYS.tokenEpochRoot]: toBase64(bundle.tokenEpochRoot),
+      [KEY_BUNDLE_KEYS.tokenEpochStart]: String(s.startSeconds),
+      [KEY_BUNDLE_KEYS.tokenEpochSeconds]: String(s.epochSeconds),
+      [KEY_BUNDLE_KEYS.tokenEpochCount]: String(s.count),
+      [KEY_BUNDLE_KEYS.tokenGraceSeconds]: String(s.graceSeconds),
     },
     Signature: toBase64(bundle.signature),
   });
@@ -79,7 +111,8 @@ export function exportKeyBundle(bundle: SignedKeyBundle): string {
 
 /**
  * Parse and verify an exported bundle: every key present, nothing extra, valid onions and
- * token key, and a signature by the board onion's own key. Throws KeyBundleInvalidError.
+ * schedule, and a signature by the board onion's own key. Throws KeyBundleInvalidError (with
+ * its own message for a bundle from a relay that predates token epochs).
  */
 export function importKeyBundle(text: string): SignedKeyBundle {
   if (text.length > MAX_KEY_BUNDLE_LENGTH || !text.startsWith(KEY_BUNDLE_PREFIX)) {
@@ -91,11 +124,22 @@ export function importKeyBundle(text: string): SignedKeyBundle {
   } catch (cause) {
     throw new KeyBundleInvalidError('key bundle is not base64', { cause });
   }
-  const parsed = decodeJSON(json, BundleSchema, (reason, cause) => new KeyBundleInvalidError(`key bundle: ${reason}`, { cause }));
+  const parsed = decodeJSON(json, BundleSchema, (reason, cause) =>
+    isLegacyBundle(json)
+      ? new KeyBundleInvalidError('this relay predates token key epochs: its operator must upgrade it and share its new key bundle', { cause })
+      : new KeyBundleInvalidError(`key bundle: ${reason}`, { cause }),
+  );
+  const keys = parsed.Keys;
   const bundle: KeyBundle = {
-    boardOnion: parsed.Keys[KEY_BUNDLE_KEYS.boardOnion] as OnionName,
-    tokenOnion: parsed.Keys[KEY_BUNDLE_KEYS.tokenOnion] as OnionName,
-    tokenPublicKey: parsed.Keys[KEY_BUNDLE_KEYS.tokenPublicKey],
+    boardOnion: keys[KEY_BUNDLE_KEYS.boardOnion] as OnionName,
+    tokenOnion: keys[KEY_BUNDLE_KEYS.tokenOnion] as OnionName,
+    tokenEpochRoot: keys[KEY_BUNDLE_KEYS.tokenEpochRoot],
+    tokenSchedule: {
+      startSeconds: keys[KEY_BUNDLE_KEYS.tokenEpochStart],
+      epochSeconds: keys[KEY_BUNDLE_KEYS.tokenEpochSeconds],
+      count: keys[KEY_BUNDLE_KEYS.tokenEpochCount],
+      graceSeconds: keys[KEY_BUNDLE_KEYS.tokenGraceSeconds],
+    },
   };
   checkKeys(bundle);
   if (!verifySignature(signedBytes(bundle), parsed.Signature, publicKeyFromOnion(bundle.boardOnion))) {
@@ -104,8 +148,46 @@ export function importKeyBundle(text: string): SignedKeyBundle {
   return { ...bundle, signature: parsed.Signature };
 }
 
+/** A bundle with Cwtch's single token key and no schedule: from a relay without epochs. */
+function isLegacyBundle(json: Uint8Array): boolean {
+  try {
+    const value = JSON.parse(new TextDecoder().decode(json)) as { Keys?: unknown };
+    return typeof value.Keys === 'object' && value.Keys !== null && Object.hasOwn(value.Keys, LEGACY_TOKEN_KEY_ENTRY);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The board onion of a bundle this version can no longer read because it predates token
+ * epochs (a pin made before the upgrade), or undefined. Its signature is not checked here: it
+ * is only asked of a pin this node verified when it made it, and what may replace that pin is
+ * a new bundle that importKeyBundle verified against the same board onion.
+ */
+export function legacyBundleOnion(text: string): OnionName | undefined {
+  if (text.length > MAX_KEY_BUNDLE_LENGTH || !text.startsWith(KEY_BUNDLE_PREFIX)) return undefined;
+  try {
+    const json = fromBase64(text.slice(KEY_BUNDLE_PREFIX.length));
+    if (!isLegacyBundle(json)) return undefined;
+    const value = JSON.parse(new TextDecoder().decode(json)) as { Keys: Record<string, unknown> };
+    const onion = value.Keys[KEY_BUNDLE_KEYS.boardOnion];
+    return typeof onion === 'string' && isOnionName(onion) ? onion : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function sameKeys(a: KeyBundle, b: KeyBundle): boolean {
-  return a.boardOnion === b.boardOnion && a.tokenOnion === b.tokenOnion && equalBytes(a.tokenPublicKey, b.tokenPublicKey);
+  const [x, y] = [a.tokenSchedule, b.tokenSchedule];
+  return (
+    a.boardOnion === b.boardOnion &&
+    a.tokenOnion === b.tokenOnion &&
+    equalBytes(a.tokenEpochRoot, b.tokenEpochRoot) &&
+    x.startSeconds === y.startSeconds &&
+    x.epochSeconds === y.epochSeconds &&
+    x.count === y.count &&
+    x.graceSeconds === y.graceSeconds
+  );
 }
 
 /** Where a client remembers the bundles it trusted first, keyed by board onion. */
@@ -122,7 +204,12 @@ export class MemoryKeyBundlePins implements KeyBundlePins {
   }
 
   public set(bundle: KeyBundle): Promise<void> {
-    this.#pins.set(bundle.boardOnion, { boardOnion: bundle.boardOnion, tokenOnion: bundle.tokenOnion, tokenPublicKey: new Uint8Array(bundle.tokenPublicKey) });
+    this.#pins.set(bundle.boardOnion, {
+      boardOnion: bundle.boardOnion,
+      tokenOnion: bundle.tokenOnion,
+      tokenEpochRoot: new Uint8Array(bundle.tokenEpochRoot),
+      tokenSchedule: { ...bundle.tokenSchedule },
+    });
     return Promise.resolve();
   }
 }
@@ -130,7 +217,8 @@ export class MemoryKeyBundlePins implements KeyBundlePins {
 /**
  * Trust on first use: import `text`, and pin it if this board onion is new; if it was pinned
  * before, every key must match exactly or KeyBundleChangedError is thrown (a relay that
- * rotates its token key or moves its token service is a different relay to its groups).
+ * changes its key schedule or moves its token service is a different relay to its groups;
+ * the epoch keys themselves change on schedule, each proven against the pinned root).
  */
 export async function trustKeyBundle(text: string, pins: KeyBundlePins): Promise<SignedKeyBundle> {
   const bundle = importKeyBundle(text);

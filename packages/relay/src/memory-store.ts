@@ -23,6 +23,9 @@ export class MemoryRelayState {
   public readonly days = new Map<number, number>();
 }
 
+/** Spent tokens are keyed "epoch:hex(input)". */
+const spentKey = (epoch: number, input: Uint8Array): string => `${epoch}:${toHex(input)}`;
+
 const messageBytes = (m: StoredMessage): number => m.signature.byteLength + m.ciphertext.byteLength;
 
 /**
@@ -55,7 +58,7 @@ export class MemoryRelayStore implements RelayStore {
   public post(record: PostRecord): Promise<PostOutcome> {
     try {
       const state = this.#open();
-      const token = toHex(record.tokenInput);
+      const token = spentKey(record.tokenEpoch, record.tokenInput);
       if (state.spent.has(token)) return Promise.resolve({ kind: 'token-spent' });
       state.spent.add(token);
       const signature = toHex(record.signature);
@@ -112,8 +115,22 @@ export class MemoryRelayStore implements RelayStore {
     });
   }
 
-  public isSpent(tokenInput: Uint8Array): Promise<boolean> {
-    return this.#async(() => this.#open().spent.has(toHex(tokenInput)));
+  public isSpent(tokenEpoch: number, tokenInput: Uint8Array): Promise<boolean> {
+    return this.#async(() => this.#open().spent.has(spentKey(tokenEpoch, tokenInput)));
+  }
+
+  public dropSpentBefore(epoch: number): Promise<number> {
+    return this.#async(() => {
+      const state = this.#open();
+      let dropped = 0;
+      for (const key of state.spent) {
+        if (Number(key.slice(0, key.indexOf(':'))) < epoch) {
+          state.spent.delete(key);
+          dropped += 1;
+        }
+      }
+      return dropped;
+    });
   }
 
   public seqOf(signature: Uint8Array): Promise<number | undefined> {

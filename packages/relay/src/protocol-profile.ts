@@ -55,6 +55,28 @@ export const TOKEN_REQUEST_FIELD = 'BlindedTokens';
 /** Token service → client: `{"EvaluatedTokens": [base64(32), …], "Proof": base64(64)}`. */
 export const TOKEN_RESPONSE_FIELD = 'EvaluatedTokens';
 export const TOKEN_PROOF_FIELD = 'Proof';
+// ---------------------------------------------------------------------------------------------
+// Token key epochs. [O] (Cwtch has one token key for a server's life.)
+// ---------------------------------------------------------------------------------------------
+
+/** How long one token key issues (a week: a token bought on Monday still posts on Sunday). */
+export const DEFAULT_TOKEN_EPOCH_SECONDS = 7 * 86_400;
+/** How long after its epoch ends a token is still redeemed. */
+export const DEFAULT_TOKEN_GRACE_SECONDS = 7 * 86_400;
+/** Epoch keys a bundle commits to: 1024 weeks ≈ 19.6 years. A power of two. */
+export const DEFAULT_TOKEN_EPOCH_COUNT = 1024;
+/** The most epochs a bundle may commit to (a proof is log2(count) ≤ 16 hashes). */
+export const MAX_TOKEN_EPOCH_COUNT = 65_536;
+/** The shortest epoch a bundle may declare (tests use short ones; operators should not). */
+export const MIN_TOKEN_EPOCH_SECONDS = 1;
+/**
+ * How far a client's clock may be from the relay's at an epoch boundary: within this of a
+ * boundary, a batch issued under the neighbouring epoch is accepted too.
+ */
+export const TOKEN_EPOCH_SKEW_MS = 10 * 60_000;
+/** A token whose redemption ends within this margin is not spent any more (it could arrive late). */
+export const TOKEN_SPEND_MARGIN_MS = 60_000;
+
 /** Capability a token purchase grants on the client side of the connection. */
 export const TOKENS_ISSUED_CAPABILITY = 'TokensIssuedCapability';
 
@@ -73,6 +95,10 @@ export const MessageType = {
   Ping: 5,
   /** [O] Board → client answer to a Ping, sent in request order like every other answer. */
   Pong: 6,
+  /** [O] Client → board: renew the session with proof of work on the board's challenge (or ask for one). */
+  Renew: 7,
+  /** [O] Board → client: whether the session was renewed, and the challenge for the next renewal. */
+  RenewResult: 8,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -86,13 +112,15 @@ export const ENVELOPE_FIELDS = {
   newMessage: 'NewMessage',
   ping: 'Ping',
   pong: 'Pong',
+  renew: 'Renew',
+  renewResult: 'RenewResult',
 } as const;
 
 /**
  * [O] Why a post failed, sent as `PostResult.Code` beside `Success: false` (Cwtch only sends
  * the boolean; a code lets clients tell a spent token from a relay-side failure).
  */
-export const POST_FAILURE_CODES = ['TOKEN_INVALID', 'TOKEN_SPENT', 'STORE_FAILED'] as const;
+export const POST_FAILURE_CODES = ['TOKEN_INVALID', 'TOKEN_SPENT', 'TOKEN_EXPIRED', 'STORE_FAILED'] as const;
 export type PostFailureCode = (typeof POST_FAILURE_CODES)[number];
 
 // ---------------------------------------------------------------------------------------------
@@ -121,6 +149,25 @@ export const KEEPALIVE_TIMEOUT_MS = 6_000;
  */
 export const SESSION_RENEW_INTERVAL_MS = 20_000;
 
+/**
+ * [O] Bits of proof of work a session pays per renewal: SHA-256(solution ‖ SHA-256(domain ‖
+ * challenge)) must start with this many zero bits. 14 bits is ~16,000 hashes: ~20 ms of one
+ * core in JavaScript per renewal for an honest client (one per SESSION_RENEW_INTERVAL_MS at
+ * most), while holding 10,000 idle sessions past a 60 s idle timeout costs ~2.7 M hashes/s,
+ * several cores of JavaScript or about one of native code, for as long as they are held.
+ */
+export const DEFAULT_RENEWAL_BITS = 14;
+/** [O] A client refuses a board that asks more than this per renewal (it would burn the client's CPU). */
+export const MAX_RENEWAL_BITS = 20;
+/** [O] Domain separation of renewal work from every other SHA-256 use. */
+export const RENEWAL_POW_DOMAIN = 'pursuance-relay/session-renewal/v1';
+/** [O] A renewal challenge: fresh random bytes per session, replaced on every successful renewal. */
+export const RENEWAL_CHALLENGE_SIZE = 32;
+export const RENEWAL_SOLUTION_SIZE = 32;
+/** [O] `RenewResult.Code` when a presented solution does not meet the challenge. */
+export const RENEWAL_FAILURE_CODES = ['RENEWAL_INVALID'] as const;
+export type RenewalFailureCode = (typeof RENEWAL_FAILURE_CODES)[number];
+
 /** Capability the board grants a connection once its replay is done and live pushes flow. [D] */
 export const BOARD_SYNCED_CAPABILITY = 'CwtchServerSyncedCapability';
 
@@ -132,8 +179,14 @@ export const BOARD_SYNCED_CAPABILITY = 'CwtchServerSyncedCapability';
 export const KEY_BUNDLE_KEYS = {
   boardOnion: 'bulletin_board_onion',
   tokenOnion: 'token_service_onion',
-  tokenPublicKey: 'privacy_pass_public_key',
+  tokenEpochRoot: 'token_epoch_root',
+  tokenEpochStart: 'token_epoch_start',
+  tokenEpochSeconds: 'token_epoch_seconds',
+  tokenEpochCount: 'token_epoch_count',
+  tokenGraceSeconds: 'token_grace_seconds',
 } as const;
+/** [R] Cwtch's single token-key entry: a bundle that still has it comes from a relay without epochs. */
+export const LEGACY_TOKEN_KEY_ENTRY = 'privacy_pass_public_key';
 /** [S] Export prefix: `server:` + base64(JSON(bundle)). */
 export const KEY_BUNDLE_PREFIX = 'server:';
 /**
@@ -141,7 +194,7 @@ export const KEY_BUNDLE_PREFIX = 'server:';
  * canonicalEncode({context: KEY_BUNDLE_CONTEXT, keys: {<key type>: value…}}) with the public
  * key as raw bytes. (Cwtch signs Go-JSON bytes [R]; canonical CBOR has one encoding per value.)
  */
-export const KEY_BUNDLE_CONTEXT = 'pursuance-relay/key-bundle/v1';
+export const KEY_BUNDLE_CONTEXT = 'pursuance-relay/key-bundle/v2';
 /** Longest export string accepted (a real one is ~330 characters). */
 export const MAX_KEY_BUNDLE_LENGTH = 2048;
 

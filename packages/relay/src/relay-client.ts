@@ -6,6 +6,7 @@ import { OperationAbortedError, TokensUnavailableError } from './errors.js';
 import type { KeyBundle } from './key-bundle.js';
 import { DEFAULT_TOKEN_BATCH_SIZE, MAX_TOKEN_BATCH_SIZE, POST_WINDOW } from './protocol-profile.js';
 import { relayCause } from './tapir-errors.js';
+import { isSpendable } from './token-epochs.js';
 import { TokenPurchaseApp } from './token-purchase.js';
 import { TokenWallet } from './token-wallet.js';
 import type { Token } from './tokens.js';
@@ -28,8 +29,12 @@ export interface RelayClientOptions {
   readonly window?: number;
   /** Session liveness check; `false` turns it off. */
   readonly keepalive?: KeepaliveOptions | false;
-  /** A session pings after this long without sending a request (board idle timeout); `false` turns it off. */
+  /** A session renews (proof of work) after this long without posting or syncing (board idle timeout); `false` turns it off. */
   readonly renewIntervalMs?: number | false;
+  /** Refuse to renew sessions on a board asking more than this many bits per renewal. */
+  readonly maxRenewalBits?: number;
+  /** The clock that judges token epochs (tests inject one). */
+  readonly now?: () => number;
 }
 
 /**
@@ -40,7 +45,8 @@ export interface RelayClientOptions {
  * and `close()` aborts whatever is still under way.
  */
 export class RelayClient implements TokenSource {
-  public readonly wallet = new TokenWallet();
+  public readonly wallet: TokenWallet;
+  readonly #now: () => number;
   public readonly bundle: KeyBundle;
   readonly #service: TapirService;
   readonly #batchSize: number;
@@ -50,6 +56,7 @@ export class RelayClient implements TokenSource {
   readonly #window: number;
   readonly #keepalive: KeepaliveOptions | false | undefined;
   readonly #renewIntervalMs: number | false | undefined;
+  readonly #maxRenewalBits: number | undefined;
   /** Fires on close: ends every open, handshake, purchase and token wait of this client. */
   readonly #closing = new AbortController();
   #purchase: Promise<void> | undefined;
@@ -59,6 +66,9 @@ export class RelayClient implements TokenSource {
 
   public constructor(options: RelayClientOptions) {
     this.bundle = options.bundle;
+    this.#now = options.now ?? Date.now;
+    const schedule = options.bundle.tokenSchedule;
+    this.wallet = new TokenWallet((token) => isSpendable(schedule, token.epoch, this.#now()));
     this.#batchSize = options.batchSize ?? DEFAULT_TOKEN_BATCH_SIZE;
     if (!Number.isInteger(this.#batchSize) || this.#batchSize < 1 || this.#batchSize > MAX_TOKEN_BATCH_SIZE) {
       throw new RangeError(`batchSize must be an integer in [1, ${MAX_TOKEN_BATCH_SIZE}]`);
@@ -71,6 +81,7 @@ export class RelayClient implements TokenSource {
     this.#connectTimeoutMs = options.connectTimeoutMs;
     this.#keepalive = options.keepalive;
     this.#renewIntervalMs = options.renewIntervalMs;
+    this.#maxRenewalBits = options.maxRenewalBits;
     // The service's own identity is never published or used to dial: each connection below
     // passes its own fresh identity.
     this.#service = new TapirService(
@@ -83,7 +94,7 @@ export class RelayClient implements TokenSource {
   /** Buy one batch of tokens (one proof of work). Resolves with the number added to the wallet. */
   public async buyTokens(count: number = this.#batchSize, options: { signal?: AbortSignal } = {}): Promise<number> {
     const { signal, dispose } = eitherSignal(this.#closing.signal, options.signal);
-    const purchase = new TokenPurchaseApp(this.bundle.tokenPublicKey, count);
+    const purchase = new TokenPurchaseApp(this.bundle, count, this.#now);
     const pow = new ProofOfWorkApp(this.#maxPowDifficulty === undefined ? {} : { maxDifficulty: this.#maxPowDifficulty });
     try {
       throwIfAborted(signal);
@@ -135,6 +146,7 @@ export class RelayClient implements TokenSource {
 
   /** Below the announced demand plus the low-water mark: buy the next batch now, while posting. */
   #topUpIfLow(): void {
+    this.wallet.prune();
     if (this.#closing.signal.aborted || this.wallet.size >= this.#demand + this.#lowWaterMark) return;
     // A failure here resurfaces on the next purchase that must succeed.
     this.#topUp().catch(() => undefined);
@@ -173,6 +185,7 @@ export class RelayClient implements TokenSource {
       window: this.#window,
       ...(this.#keepalive === undefined ? {} : { keepalive: this.#keepalive }),
       ...(this.#renewIntervalMs === undefined ? {} : { renewIntervalMs: this.#renewIntervalMs }),
+      ...(this.#maxRenewalBits === undefined ? {} : { maxRenewalBits: this.#maxRenewalBits }),
     });
     this.#sessions.add(session);
     void session.closed.then(() => this.#sessions.delete(session));

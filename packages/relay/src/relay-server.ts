@@ -5,7 +5,7 @@ import { exportKeyBundle, signKeyBundle, type SignedKeyBundle } from './key-bund
 import { DEFAULT_IDLE_TIMEOUT_MS } from './protocol-profile.js';
 import type { RelayStore } from './store.js';
 import { TokenService } from './token-service.js';
-import type { VoprfKeyPair } from './voprf.js';
+import { oldestRedeemable, type TokenKeyring } from './token-epochs.js';
 
 export interface RelayServerOptions {
   readonly acn: ACN;
@@ -13,7 +13,10 @@ export interface RelayServerOptions {
   readonly boardIdentity: Identity;
   /** The token service's own identity (a second onion). */
   readonly tokenIdentity: Identity;
-  readonly tokenKey: VoprfKeyPair;
+  /** The token key schedule and its keys (the bundle commits to them). */
+  readonly tokenKeys: TokenKeyring;
+  /** The clock for token epochs (tests inject one). */
+  readonly now?: () => number;
   readonly store: RelayStore;
   /** Proof-of-work bits demanded per token batch. */
   readonly powDifficulty: number;
@@ -41,17 +44,24 @@ export class RelayServer {
   public readonly tokenService: TapirService;
   public readonly bundle: SignedKeyBundle;
   public readonly exportedBundle: string;
+  readonly #now: () => number;
 
   private constructor(options: RelayServerOptions) {
-    this.bundle = signKeyBundle(options.boardIdentity, options.tokenIdentity.onion, options.tokenKey.publicKey);
+    this.#now = options.now ?? Date.now;
+    this.bundle = signKeyBundle(options.boardIdentity, options.tokenIdentity.onion, options.tokenKeys);
     this.exportedBundle = exportKeyBundle(this.bundle);
     this.board = new BoardServer({
       store: options.store,
-      tokenSecretKey: options.tokenKey.secretKey,
+      tokenKeys: options.tokenKeys,
       boardOnion: options.boardIdentity.onion,
+      ...(options.now === undefined ? {} : { now: options.now }),
       limits: options.boardLimits,
     });
-    this.tokens = new TokenService({ key: options.tokenKey, powDifficulty: options.powDifficulty });
+    this.tokens = new TokenService({
+      keys: options.tokenKeys,
+      powDifficulty: options.powDifficulty,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
     this.boardService = new TapirService(options.acn, options.boardIdentity, {
       ...options.service,
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
@@ -69,6 +79,15 @@ export class RelayServer {
       throw err;
     }
     return relay;
+  }
+
+  /**
+   * Forget the spent tokens of every epoch the board no longer redeems (it refuses them before
+   * the store is asked, so none can be spent again). Resolves with how many went; the daemon
+   * runs it with its storage sweep.
+   */
+  public dropExpiredTokens(): Promise<number> {
+    return this.board.store.dropSpentBefore(oldestRedeemable(this.tokens.keys.schedule, this.#now()));
   }
 
   /** Unpublish both services and drop their connections. The store stays open (its owner closes it). */

@@ -6,7 +6,7 @@ import type { EncryptedGroupMessage } from './group-message.js';
  * same contract suite (`runRelayStoreContractTests(setup, title?)` from `@pursuance/relay/testing`).
  *
  * A store holds exactly two things: messages (signature, ciphertext) in storage order, and
- * the inputs of spent tokens. Nothing about clients, sessions or addresses.
+ * the spent tokens (their key epoch and input). Nothing about clients, sessions or addresses.
  */
 export interface StoredMessage extends EncryptedGroupMessage {
   /** Storage order: strictly increasing, never reused (not even after pruning). Starts at 1. */
@@ -14,7 +14,9 @@ export interface StoredMessage extends EncryptedGroupMessage {
 }
 
 export interface PostRecord extends EncryptedGroupMessage {
-  /** The spent token's input t. */
+  /** The token key epoch the spent token was issued under (a non-negative integer below 2^31). */
+  readonly tokenEpoch: number;
+  /** The spent token's input t. A token is (epoch, t): the same t under another epoch's key is another token. */
   readonly tokenInput: Uint8Array;
 }
 
@@ -44,8 +46,9 @@ export interface StoreStats {
 export interface RelayStoreOptions {
   /**
    * Keep at most this many messages: when a post takes the count above it, the oldest
-   * (count − cap) + cap/10 are deleted (Cwtch prunes ~10% at a time). Spent tokens are never
-   * pruned, so pruning can never make a token spendable again.
+   * (count − cap) + cap/10 are deleted (Cwtch prunes ~10% at a time). Pruning messages never
+   * touches spent tokens, so it can never make a token spendable again; spent tokens go only
+   * with their whole epoch (dropSpentBefore), once that epoch's key redeems nothing.
    */
   readonly maxMessages?: number;
   /**
@@ -68,7 +71,12 @@ export interface RelayStore {
    * resolve in storage (seq) order.
    */
   post(record: PostRecord): Promise<PostOutcome>;
-  isSpent(tokenInput: Uint8Array): Promise<boolean>;
+  isSpent(tokenEpoch: number, tokenInput: Uint8Array): Promise<boolean>;
+  /**
+   * Forget the spent tokens of every epoch below `epoch` and resolve with how many went. Only
+   * for epochs the relay no longer redeems: the caller must refuse those tokens before asking.
+   */
+  dropSpentBefore(epoch: number): Promise<number>;
   /** The seq of the stored message with this signature, if it is (still) stored. */
   seqOf(signature: Uint8Array): Promise<number | undefined>;
   /** The highest seq ever assigned (0 when nothing was ever stored). */

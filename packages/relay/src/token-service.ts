@@ -3,19 +3,23 @@ import { ApplicationChain, ConnectionClosedError, ProofOfWorkApp, ProtocolViolat
 import { TOKENS_ISSUED_CAPABILITY, TOKEN_SERVICE_LINGER_MS } from './protocol-profile.js';
 import { toTapirError } from './tapir-errors.js';
 import { encodeTokenResponse, parseTokenRequest } from './token-protocol.js';
-import { evaluateBlindedBatch, type VoprfKeyPair } from './voprf.js';
+import { TokenScheduleEndedError } from './errors.js';
+import type { TokenKeyring } from './token-epochs.js';
+import { evaluateBlindedBatch } from './voprf.js';
 
 export interface TokenServiceOptions {
-  readonly key: VoprfKeyPair;
+  readonly keys: TokenKeyring;
   /** Leading zero bits of proof of work demanded per batch (operator setting). */
   readonly powDifficulty: number;
   /** How long to wait for the client to hang up after issuing. */
   readonly lingerMs?: number;
+  /** The clock that picks the epoch (tests inject one). */
+  readonly now?: () => number;
 }
 
 export interface TokenServiceEvents {
-  /** A batch of `count` tokens was evaluated and sent. */
-  issued: [count: number];
+  /** A batch of `count` tokens was evaluated under `epoch`'s key and sent. */
+  issued: [count: number, epoch: number];
 }
 
 /**
@@ -25,25 +29,23 @@ export interface TokenServiceEvents {
  * receiving its tokens is dropped.
  */
 export class TokenService extends EventEmitter<TokenServiceEvents> {
-  readonly #key: VoprfKeyPair;
+  public readonly keys: TokenKeyring;
   readonly #powDifficulty: number;
   readonly #lingerMs: number;
+  readonly #now: () => number;
 
   public constructor(options: TokenServiceOptions) {
     super();
-    this.#key = options.key;
+    this.keys = options.keys;
     this.#powDifficulty = options.powDifficulty;
     this.#lingerMs = options.lingerMs ?? TOKEN_SERVICE_LINGER_MS;
-  }
-
-  public get publicKey(): Uint8Array {
-    return this.#key.publicKey;
+    this.#now = options.now ?? Date.now;
   }
 
   /** The application chain for one inbound connection. */
   public readonly chain = (): Application =>
     new ApplicationChain(
-      [new ProofOfWorkApp({ difficulty: this.#powDifficulty }), new TokenIssuanceApp(this.#key, (n) => this.emit('issued', n))],
+      [new ProofOfWorkApp({ difficulty: this.#powDifficulty }), new TokenIssuanceApp(this.keys, this.#now, (n, epoch) => this.emit('issued', n, epoch))],
       lingerApp(this.#lingerMs),
     );
 }
@@ -53,16 +55,20 @@ class TokenIssuanceApp implements Application {
   public readonly capability = TOKENS_ISSUED_CAPABILITY;
 
   public constructor(
-    private readonly key: VoprfKeyPair,
-    private readonly onIssued: (count: number) => void,
+    private readonly keys: TokenKeyring,
+    private readonly now: () => number,
+    private readonly onIssued: (count: number, epoch: number) => void,
   ) {}
 
   public async run(conn: Connection): Promise<void> {
     try {
       const blinded = parseTokenRequest(await conn.expect());
-      const batch = evaluateBlindedBatch(this.key, blinded);
-      await conn.send(encodeTokenResponse(batch.evaluated, batch.proof));
-      this.onIssued(batch.evaluated.length);
+      // The epoch is read after the request arrives, so a client that waited at a boundary gets the new one.
+      const issuing = this.keys.issuing(this.now());
+      if (issuing === undefined) throw new TokenScheduleEndedError();
+      const batch = evaluateBlindedBatch(issuing.key, blinded);
+      await conn.send(encodeTokenResponse({ evaluated: batch.evaluated, proof: batch.proof, epoch: issuing }));
+      this.onIssued(batch.evaluated.length, issuing.epoch);
       conn.grantCapability(this.capability);
     } catch (err) {
       throw toTapirError(err);

@@ -12,12 +12,15 @@ import { evaluateInput } from './voprf.js';
  * one post onto another, nor onto another relay.
  */
 export interface Token {
+  /** The key epoch it was issued under (the relay redeems it with that epoch's key). */
+  readonly epoch: number;
   readonly input: Uint8Array;
   readonly output: Uint8Array;
 }
 
-/** What travels with a post: `{T, MAC}` on the wire. */
+/** What travels with a post: `{E, T, MAC}` on the wire. */
 export interface SpentToken {
+  readonly epoch: number;
   readonly input: Uint8Array;
   readonly mac: Uint8Array;
 }
@@ -34,12 +37,13 @@ function spendMac(output: Uint8Array, message: EncryptedGroupMessage, boardOnion
 
 /** Client: bind `token` to exactly this post on exactly this board. */
 export function spendToken(token: Token, message: EncryptedGroupMessage, boardOnion: OnionName): SpentToken {
-  return { input: token.input, mac: spendMac(token.output, message, boardOnion) };
+  return { epoch: token.epoch, input: token.input, mac: spendMac(token.output, message, boardOnion) };
 }
 
 /**
- * Relay: does `spent` authorise this post here? (Whether t was used before is the store's
- * business; this only checks the PRF and the binding.)
+ * Relay: does `spent` authorise this post here, given the secret key of the token's epoch?
+ * (Whether the epoch is still redeemed is the keyring's business, and whether t was used
+ * before the store's; this only checks the PRF and the binding.)
  */
 export function verifySpentToken(secretKey: Uint8Array, spent: SpentToken, message: EncryptedGroupMessage, boardOnion: OnionName): boolean {
   if (spent.input.length !== TOKEN_INPUT_SIZE || spent.mac.length !== TOKEN_MAC_SIZE) return false;

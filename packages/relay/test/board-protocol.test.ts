@@ -19,16 +19,16 @@ import { encodeTokenResponse, parseTokenRequest, parseTokenResponse } from '../s
 import { randomMessage } from './support/fixtures.js';
 
 const encoder = new TextEncoder();
-const token = { input: new Uint8Array(32).fill(7), mac: new Uint8Array(32).fill(8) };
+const token = { epoch: 3, input: new Uint8Array(32).fill(7), mac: new Uint8Array(32).fill(8) };
 
 describe('packet budgets (every message fits one tapir packet)', () => {
   it('a post request with the fixed-size ciphertext fits the 8150-byte sealed payload', () => {
     const message = { ciphertext: new Uint8Array(GROUP_CIPHERTEXT_SIZE).fill(0xff), signature: new Uint8Array(GROUP_SIGNATURE_SIZE).fill(0xff) };
     const bytes = encodePostRequest(message, token);
-    // base64(4096) = 5464 chars, base64(64) = 88, base64(32) = 44 twice, plus 98 bytes of JSON.
+    // base64(4096) = 5464 chars, base64(64) = 88, base64(32) = 44 twice, plus 104 bytes of JSON (with "E":3).
     expect(toBase64(message.ciphertext).length).toBe(5464);
     expect(bytes.length).toBeLessThan(BOARD_PAYLOAD_LIMIT);
-    expect(bytes.length).toBe(5464 + 88 + 44 + 44 + 98);
+    expect(bytes.length).toBe(5464 + 88 + 44 + 44 + 104);
     expect(BOARD_PAYLOAD_LIMIT).toBe(8150);
     expect(encodeNewMessage(message).length).toBeLessThan(BOARD_PAYLOAD_LIMIT);
     expect(encodeBareMessage(message).length).toBeLessThan(BOARD_PAYLOAD_LIMIT);
@@ -37,7 +37,9 @@ describe('packet budgets (every message fits one tapir packet)', () => {
   it('a full token batch request and response fit the 8190-byte plain payload', () => {
     const elements = Array.from({ length: MAX_TOKEN_BATCH_SIZE }, () => new Uint8Array(32).fill(0xff));
     expect(encodeTokenRequest(elements).length).toBeLessThan(TOKEN_PAYLOAD_LIMIT);
-    expect(encodeTokenResponse(elements, new Uint8Array(64)).length).toBeLessThan(TOKEN_PAYLOAD_LIMIT);
+    // With the longest epoch proof a bundle may need (2^16 epochs: 16 hashes).
+    const epoch = { epoch: 65_535, publicKey: new Uint8Array(32).fill(0xff), path: Array.from({ length: 16 }, () => new Uint8Array(32).fill(0xff)) };
+    expect(encodeTokenResponse({ evaluated: elements, proof: new Uint8Array(64), epoch }).length).toBeLessThan(TOKEN_PAYLOAD_LIMIT);
     expect(TOKEN_PAYLOAD_LIMIT).toBe(8190);
   });
 });
@@ -96,8 +98,20 @@ describe('board request codec', () => {
     expect(parseTokenRequest(encodeTokenRequest([e]))).toEqual([e]);
     expect(() => parseTokenRequest(encodeTokenRequest([]))).toThrow(MalformedRequestError);
     expect(() => parseTokenRequest(encodeTokenRequest(Array.from({ length: MAX_TOKEN_BATCH_SIZE + 1 }, () => e)))).toThrow(MalformedRequestError);
-    expect(parseTokenResponse(encodeTokenResponse([e], new Uint8Array(64)))).toEqual({ evaluated: [e], proof: new Uint8Array(64) });
-    expect(() => parseTokenResponse(encodeTokenResponse([e], new Uint8Array(63)))).toThrow(MalformedResponseError);
+    const epoch = { epoch: 2, publicKey: e, path: [new Uint8Array(32), new Uint8Array(32).fill(2)] };
+    const response = { evaluated: [e], proof: new Uint8Array(64), epoch };
+    expect(parseTokenResponse(encodeTokenResponse(response))).toEqual(response);
+    expect(() => parseTokenResponse(encodeTokenResponse({ ...response, proof: new Uint8Array(63) }))).toThrow(MalformedResponseError);
+    for (const bad of [
+      { ...epoch, epoch: -1 },
+      { ...epoch, epoch: 65_536 },
+      { ...epoch, epoch: 1.5 },
+      { ...epoch, publicKey: new Uint8Array(31) },
+      { ...epoch, path: [new Uint8Array(33)] },
+      { ...epoch, path: Array.from({ length: 17 }, () => new Uint8Array(32)) },
+    ]) {
+      expect(() => parseTokenResponse(encodeTokenResponse({ ...response, epoch: bad })), JSON.stringify(bad.epoch)).toThrow(MalformedResponseError);
+    }
   });
 });
 
@@ -126,7 +140,8 @@ describe('fuzzing the board request parser', () => {
   const b64 = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max }).map((b) => toBase64(b));
   const nearSize = (size: number) => fc.oneof(b64(size, size), b64(Math.max(0, size - 2), size + 2), fc.string({ maxLength: 8 }));
   const egm = fc.record({ Ciphertext: nearSize(GROUP_CIPHERTEXT_SIZE), Signature: nearSize(GROUP_SIGNATURE_SIZE) });
-  const spent = fc.record({ T: nearSize(32), MAC: nearSize(32) });
+  const epochNumber = fc.oneof(fc.nat(70_000), fc.integer(), fc.double(), fc.string({ maxLength: 3 }), fc.constant(null));
+  const spent = fc.record({ E: epochNumber, T: nearSize(32), MAC: nearSize(32) });
   const messageType = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 5, 6), fc.integer(), fc.string({ maxLength: 3 }), fc.constant(null));
   const nearValid = fc.oneof(
     fc.record({ MessageType: messageType, PostRequest: fc.record({ Token: spent, EGM: egm }) }),
@@ -173,6 +188,8 @@ describe('fuzzing the board request parser', () => {
           // Exactly one text is a ping.
           return new TextDecoder().decode(bytes) === '{"MessageType":5,"Ping":{}}';
         }
+        // No input here names a Renew (renewal.test.ts fuzzes those).
+        if (request.kind === 'renew') return false;
         return request.since === undefined || request.since.length === GROUP_SIGNATURE_SIZE;
       }),
       { numRuns: 50_000, seed: 20261122 },

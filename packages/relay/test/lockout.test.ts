@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Identity, toHex } from '@pursuance/crypto';
-import { ApplicationChain, AuthApp, TAPIR_PORT, TapirService, type Connection } from '@pursuance/tapir';
+import { ApplicationChain, AuthApp, TAPIR_PORT, TapirService, encodeFrame, type Connection } from '@pursuance/tapir';
 import type { EncryptedGroupMessage } from '../src/index.js';
 import { randomMessage } from './support/fixtures.js';
 import { relayWorld, type RelayWorld } from './support/relay-world.js';
@@ -66,16 +66,18 @@ describe('a relay with its default limits under an idle-connection flood', () =>
 
     const sessions = await idleSessions(world, 200);
     await until(() => board.established === 200);
-    // Raw sockets arrive after the sessions: at the connection limit (256) they push out the
-    // least recently active sessions, and past 64 pending handshakes the oldest sockets.
+    // Raw sockets arrive after the sessions. They have paid nothing, so they only ever push out
+    // each other (oldest first): past 64 unadmitted per service, and at the board's connection
+    // limit (256) before any session.
     await idleSockets(world, world.bundle.boardOnion, 200);
     await idleSockets(world, world.bundle.tokenOnion, 200);
     await until(() => board.accepted === 400 && tokens.accepted === 200);
-    expect(board.evictedIdle).toBeGreaterThan(0);
-    expect(board.evictedPending).toBeGreaterThan(0);
+    expect(board.evictedIdle).toBe(0);
+    expect(board.evictedUnpaid).toBe(200 - 56);
+    expect(tokens.evictedUnpaid).toBe(200 - 64);
     expect(tokens.evictedPending).toBe(200 - 64);
     expect(relay.boardService.connections()).toHaveLength(256);
-    expect(sessions.filter((s) => !s.isClosed).length).toBeGreaterThan(150);
+    expect(sessions.filter((s) => !s.isClosed)).toHaveLength(200);
 
     const client = world.client();
     expect(await client.buyTokens()).toBe(5);
@@ -90,6 +92,70 @@ describe('a relay with its default limits under an idle-connection flood', () =>
     expect(tokens.evictedPending).toBeGreaterThan(200 - 64);
     expect(world.errors.filter((e) => e.code === 'TOO_MANY_CONNECTIONS')).toEqual([]);
     await client.close();
+  }, 120_000);
+});
+
+describe('a relay with its default limits under a re-dial flood', () => {
+  it('an attacker re-dialling both services as fast as it can, holding every socket, does not fail one honest handshake', async () => {
+    world = await relayWorld();
+    const w = world;
+    const { relay } = w;
+    let stop = false;
+    const held = new Set<Socket>();
+    // A version-2 hello asking admission without work: what a flood that will not pay can send.
+    const hello = encodeFrame(new TextEncoder().encode('{"TapirHello":2,"Solution":null}'));
+    const loop = async (onion: RelayWorld['bundle']['boardOnion'], sayHello: boolean): Promise<void> => {
+      while (!stop) {
+        const socket = await w.acn.open(onion, TAPIR_PORT).catch(() => undefined);
+        if (socket === undefined) {
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
+        }
+        if (stop) {
+          socket.destroy();
+          return;
+        }
+        held.add(socket);
+        socket.on('error', () => undefined);
+        socket.resume();
+        if (sayHello) socket.write(hello);
+        // Held until the relay drops it, then dialled again at once.
+        await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+        held.delete(socket);
+      }
+    };
+    // More loops than a service keeps unadmitted connections (64), so the pool churns.
+    const loops = [w.bundle.boardOnion, w.bundle.tokenOnion].flatMap((onion) => Array.from({ length: 96 }, (_, i) => loop(onion, i % 2 === 0)));
+    try {
+      await until(() => relay.boardService.metrics.evictedUnpaid >= 300 && relay.tokenService.metrics.evictedUnpaid >= 300);
+      const client = w.client();
+      const posted: EncryptedGroupMessage[] = [];
+      for (let round = 0; round < 3; round++) {
+        expect(await client.buyTokens()).toBe(5);
+        const session = await client.openSession();
+        const m = randomMessage();
+        await session.post(m);
+        posted.push(m);
+        expect((await session.replay()).map(hex)).toEqual(posted.map(hex));
+        session.close();
+      }
+      for (const service of [relay.boardService, relay.tokenService]) expect(service.metrics.refused).toBe(0);
+      // Only the honest client's connections got through: three sessions, and its purchases
+      // (three, plus any background top-up).
+      expect(relay.boardService.metrics.established).toBe(3);
+      expect(relay.tokenService.metrics.established).toBeGreaterThanOrEqual(3);
+      expect(relay.boardService.metrics.admissionPaid + relay.tokenService.metrics.admissionPaid).toBeGreaterThanOrEqual(6);
+      console.info(
+        `relay flood: board ${relay.boardService.metrics.evictedUnpaid} / token ${relay.tokenService.metrics.evictedUnpaid} unpaid evictions, ` +
+          `${relay.boardService.metrics.admissionDemands + relay.tokenService.metrics.admissionDemands} demands; honest 3/3 rounds; ` +
+          `difficulty now board ${relay.boardService.admissionBits} / token ${relay.tokenService.admissionBits} bits`,
+      );
+      await client.close();
+    } finally {
+      stop = true;
+      for (const s of held) s.destroy();
+      await Promise.all(loops);
+    }
   }, 120_000);
 });
 

@@ -18,11 +18,19 @@ import {
   type RelayStore,
   type VoprfKeyPair,
 } from '../src/index.js';
-import { MAX_FAILED_SPENDS_PER_SESSION, MAX_PENDING_PUSHES, MAX_PIPELINED_POSTS, MessageType, REPLAY_PAGE_SIZE } from '../src/protocol-profile.js';
+import {
+  DEFAULT_RENEWAL_BITS,
+  MAX_FAILED_SPENDS_PER_SESSION,
+  MAX_PENDING_PUSHES,
+  MAX_PIPELINED_POSTS,
+  MessageType,
+  REPLAY_PAGE_SIZE,
+} from '../src/protocol-profile.js';
 import { MalformedRequestError } from '../src/errors.js';
 import { TokenPurchaseApp } from '../src/token-purchase.js';
 import { evaluateInput, isValidElement } from '../src/voprf.js';
 import type { Token } from '../src/tokens.js';
+import { testTokenKeys } from '../src/testing/index.js';
 import { issueTokens, randomMessage, randomOnion } from './support/fixtures.js';
 import { nextEvents, relayWorld, type RelayWorld } from './support/relay-world.js';
 
@@ -34,7 +42,7 @@ function tokenFor(key: VoprfKeyPair, input: Uint8Array): Token {
     items.map((i) => i.blinded),
   );
   const [output] = finalizeBatch(items, batch.evaluated, key.publicKey, batch.proof);
-  return { input, output: output! };
+  return { epoch: 0, input, output: output! };
 }
 
 describe('spent tokens whose input is not 32 bytes', () => {
@@ -108,33 +116,35 @@ describe('board request parsing is strict', () => {
 });
 
 describe('BoardServer', () => {
-  const key = generateVoprfKeyPair();
+  const keys = testTokenKeys();
+  const key = keys.key(0);
   const boardOnion = randomOnion();
 
   it('uses the documented limits unless told otherwise, per limit', () => {
     const store = new MemoryRelayStore();
-    const defaults = new BoardServer({ store, tokenSecretKey: key.secretKey, boardOnion });
+    const defaults = new BoardServer({ store, tokenKeys: keys, boardOnion });
     expect(defaults.limits).toEqual({
       maxPipelinedPosts: MAX_PIPELINED_POSTS,
       maxPendingPushes: MAX_PENDING_PUSHES,
       maxFailedSpends: MAX_FAILED_SPENDS_PER_SESSION,
       replayPageSize: REPLAY_PAGE_SIZE,
+      renewalBits: DEFAULT_RENEWAL_BITS,
     });
-    const custom = { maxPipelinedPosts: 3, maxPendingPushes: 4, maxFailedSpends: 5, replayPageSize: 6 };
-    expect(new BoardServer({ store, tokenSecretKey: key.secretKey, boardOnion, limits: custom }).limits).toEqual(custom);
+    const custom = { maxPipelinedPosts: 3, maxPendingPushes: 4, maxFailedSpends: 5, replayPageSize: 6, renewalBits: 7 };
+    expect(new BoardServer({ store, tokenKeys: keys, boardOnion, limits: custom }).limits).toEqual(custom);
     expect(defaults.sessionCount).toBe(0);
   });
 
   it('answers STORE_FAILED when the store throws, and reports posts and rejections as events', async () => {
     const failing = { post: () => Promise.reject(new Error('disk full')) } as unknown as RelayStore;
-    const board = new BoardServer({ store: failing, tokenSecretKey: key.secretKey, boardOnion });
+    const board = new BoardServer({ store: failing, tokenKeys: keys, boardOnion });
     const rejected = nextEvents<string>(board, 'postRejected', 1);
     const message = randomMessage();
     const [token] = issueTokens(key, 1);
     expect(await board.processPost({ kind: 'post', message, token: spendToken(token!, message, boardOnion) })).toEqual({ ok: false, code: 'STORE_FAILED' });
     expect(await rejected).toEqual(['STORE_FAILED']);
 
-    const ok = new BoardServer({ store: new MemoryRelayStore(), tokenSecretKey: key.secretKey, boardOnion });
+    const ok = new BoardServer({ store: new MemoryRelayStore(), tokenKeys: keys, boardOnion });
     const posted = nextEvents<string>(ok, 'posted', 1);
     expect(await ok.processPost({ kind: 'post', message, token: spendToken(token!, message, boardOnion) })).toEqual({ ok: true });
     expect(await posted).toEqual(['stored']);
@@ -161,7 +171,7 @@ describe('relay sessions and the token service on the wire', () => {
   });
 
   it('the token service demands exactly its configured proof-of-work difficulty', async () => {
-    expect(world.relay.tokens.publicKey).toEqual(world.bundle.tokenPublicKey);
+    expect(world.relay.tokens.keys.root).toEqual(world.bundle.tokenEpochRoot);
     let demanded: number | undefined;
     const peek: Application = {
       name: 'peek',
@@ -180,10 +190,11 @@ describe('relay sessions and the token service on the wire', () => {
     let tokens: TokenService;
     let server: TapirService;
     let client: TapirService;
-    const key = generateVoprfKeyPair();
+    const keys = testTokenKeys();
+    const bundle = { tokenEpochRoot: keys.root, tokenSchedule: keys.schedule };
     const errors: string[] = [];
     beforeEach(async () => {
-      tokens = new TokenService({ key, powDifficulty: 1, lingerMs: 50 });
+      tokens = new TokenService({ keys, powDifficulty: 1, lingerMs: 50 });
       server = new TapirService(world.acn, Identity.generate());
       server.on('connectionError', (_c, e) => errors.push(e.code));
       await server.listen(tokens.chain);
@@ -195,7 +206,7 @@ describe('relay sessions and the token service on the wire', () => {
     });
 
     it('closes a connection the client keeps open, once the linger time is over', async () => {
-      const purchase = new TokenPurchaseApp(key.publicKey, 2);
+      const purchase = new TokenPurchaseApp(bundle, 2);
       const conn = await client.connect(server.onion, new ApplicationChain([new ProofOfWorkApp(), purchase]));
       expect(purchase.tokens).toHaveLength(2);
       // The client never hangs up: the server must.
@@ -205,7 +216,7 @@ describe('relay sessions and the token service on the wire', () => {
 
     it('an honest client that hangs up after buying leaves no error on the server', async () => {
       const before = errors.length;
-      const conn = await client.connect(server.onion, new ApplicationChain([new ProofOfWorkApp(), new TokenPurchaseApp(key.publicKey, 1)]));
+      const conn = await client.connect(server.onion, new ApplicationChain([new ProofOfWorkApp(), new TokenPurchaseApp(bundle, 1)]));
       conn.close();
       await expect.poll(() => server.connections().length, { timeout: 20_000 }).toBe(0);
       expect(errors.slice(before)).toEqual([]);
@@ -213,7 +224,7 @@ describe('relay sessions and the token service on the wire', () => {
 
     it('treats any packet after issuance as a protocol violation', async () => {
       const before = errors.length;
-      const conn = await client.connect(server.onion, new ApplicationChain([new ProofOfWorkApp(), new TokenPurchaseApp(key.publicKey, 1)]));
+      const conn = await client.connect(server.onion, new ApplicationChain([new ProofOfWorkApp(), new TokenPurchaseApp(bundle, 1)]));
       await conn.send(new Uint8Array([1]));
       await conn.closed;
       await expect.poll(() => errors.slice(before), { timeout: 20_000 }).toContain('PROTOCOL_VIOLATION');

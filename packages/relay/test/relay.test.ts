@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { Identity, toHex } from '@pursuance/crypto';
 import { ApplicationChain, AuthApp, ProofOfWorkApp, TAPIR_PORT, TapirService, encodeFrame, type Connection } from '@pursuance/tapir';
 import { MemoryRelayStore, encodeTokenRequest, generateVoprfKeyPair, spendToken, type EncryptedGroupMessage } from '../src/index.js';
+import { testTokenKeys } from '../src/testing/index.js';
 import { BOARD_SYNCED_CAPABILITY } from '../src/protocol-profile.js';
-import { SessionClosedError, TokenProofInvalidError } from '../src/errors.js';
+import { SessionClosedError, TokenKeyUnprovenError } from '../src/errors.js';
 import { TokenPurchaseApp } from '../src/token-purchase.js';
 import type { Token } from '../src/tokens.js';
 import { issueTokens, randomMessage, randomOnion } from './support/fixtures.js';
@@ -86,7 +87,7 @@ describe('relay board and token service, in process', () => {
     const [token] = await takeTokens(client, 1);
     const spent = spendToken(token!, m, world.bundle.boardOnion);
     expect(await session.postSpent(m, spent)).toEqual({ ok: true });
-    expect(await world.store.isSpent(spent.input)).toBe(true);
+    expect(await world.store.isSpent(spent.epoch, spent.input)).toBe(true);
     expect((await session.replay()).length).toBe(1);
     expect(await session.postSpent(m, spent)).toEqual({ ok: false, code: 'TOKEN_SPENT' });
   });
@@ -104,7 +105,7 @@ describe('relay board and token service, in process', () => {
     // Same token re-bound to the other message: valid MAC, but t was spent.
     expect(await session.postSpent(other, spendToken(t1!, other, world.bundle.boardOnion))).toEqual({ ok: false, code: 'TOKEN_SPENT' });
     // Forged: random output.
-    const forged = spendToken({ input: new Uint8Array(randomBytes(32)), output: new Uint8Array(randomBytes(64)) }, other, world.bundle.boardOnion);
+    const forged = spendToken({ epoch: 0, input: new Uint8Array(randomBytes(32)), output: new Uint8Array(randomBytes(64)) }, other, world.bundle.boardOnion);
     expect(await session.postSpent(other, forged)).toEqual({ ok: false, code: 'TOKEN_INVALID' });
     // Wrong relay binding: a genuine token MAC'd for another relay's onion.
     expect(await session.postSpent(other, spendToken(t2!, other, randomOnion()))).toEqual({ ok: false, code: 'TOKEN_INVALID' });
@@ -126,7 +127,7 @@ describe('relay board and token service, in process', () => {
     expect((await session.replay()).map(hex)).toEqual(messages.map(hex));
 
     const bad = randomMessage();
-    const forged = spendToken({ input: new Uint8Array(randomBytes(32)), output: new Uint8Array(randomBytes(64)) }, bad, world.bundle.boardOnion);
+    const forged = spendToken({ epoch: 0, input: new Uint8Array(randomBytes(32)), output: new Uint8Array(randomBytes(64)) }, bad, world.bundle.boardOnion);
     const replies = await Promise.allSettled(Array.from({ length: 10 }, () => session.postSpent(bad, forged)));
     expect(replies.slice(0, 8).every((r) => r.status === 'fulfilled' && !r.value.ok)).toBe(true);
     // The relay hangs up (its reason stays on its side); the client sees the session closed.
@@ -208,18 +209,19 @@ describe('token service', () => {
     await service.close();
   });
 
-  it('a client refuses tokens from a service whose proof does not match the pinned key', async () => {
-    // A bundle naming a different token key than the service uses: the DLEQ proof fails.
+  it('a client refuses tokens from a service whose epoch key is not the one its pinned bundle commits to', async () => {
+    // A bundle committing to other keys than the service uses: the key's path does not reach the root.
     const client = world.client();
-    const liar = new TokenPurchaseApp(generateVoprfKeyPair().publicKey, 3);
+    const liar = new TokenPurchaseApp({ tokenEpochRoot: testTokenKeys().root, tokenSchedule: world.bundle.tokenSchedule }, 3);
     const service = new TapirService(world.acn, Identity.generate());
     const err = await service.connect(world.bundle.tokenOnion, new ApplicationChain([new ProofOfWorkApp(), liar])).catch((e: unknown) => e);
-    expect((err as Error).cause).toBeInstanceOf(TokenProofInvalidError);
+    expect((err as Error).cause).toBeInstanceOf(TokenKeyUnprovenError);
+    expect(((err as Error).cause as Error).message).toMatch(/is not the one the relay's bundle commits to/);
     expect(liar.tokens).toEqual([]);
     await service.close();
-    // And through the client API: a client pinned to another key gets the typed error.
-    const wrong = world.client({ bundle: { ...world.bundle, tokenPublicKey: generateVoprfKeyPair().publicKey } });
-    await expect(wrong.buyTokens()).rejects.toBeInstanceOf(TokenProofInvalidError);
+    // And through the client API: a client pinned to another commitment gets the typed error.
+    const wrong = world.client({ bundle: { ...world.bundle, tokenEpochRoot: testTokenKeys().root } });
+    await expect(wrong.buyTokens()).rejects.toBeInstanceOf(TokenKeyUnprovenError);
     expect(wrong.wallet.size).toBe(0);
     expect(client.wallet.size).toBe(0);
   });

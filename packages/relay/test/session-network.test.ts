@@ -19,6 +19,7 @@ import { OperationAbortedError, SessionUnresponsiveError } from '../src/errors.j
 import type { EncryptedGroupMessage } from '../src/group-message.js';
 import { POST_WINDOW } from '../src/protocol-profile.js';
 import { GatedStore } from '../src/testing/gated-store.js';
+import { testTokenKeys } from '../src/testing/index.js';
 import { issueTokens, randomMessage } from './support/fixtures.js';
 import { muteListener, silentBoard } from './support/silent-board.js';
 import { nextEvents, relayWorld, type RelayWorld } from './support/relay-world.js';
@@ -126,7 +127,7 @@ describe('keepalive over 127.0.0.1', () => {
 
   /** A client of a relay whose board is `board` (its token service is nowhere: no tokens needed). */
   async function clientFor(board: Identity, options: Partial<RelayClientOptions> = {}) {
-    const signed = signKeyBundle(board, Identity.generate().onion, generateVoprfKeyPair().publicKey);
+    const signed = signKeyBundle(board, Identity.generate().onion, testTokenKeys());
     const bundle = await trustKeyBundle(exportKeyBundle(signed), new MemoryKeyBundlePins());
     const client = new RelayClient({ acn, bundle, ...options });
     closers.push(() => client.close());

@@ -34,16 +34,16 @@ describe('spending a token', () => {
 
   it('is refused by a relay with another key, and a forged token (random output) is refused', () => {
     expect(verifySpentToken(generateVoprfKeyPair().secretKey, spent, message, board)).toBe(false);
-    const forged = spendToken({ input: new Uint8Array(randomBytes(32)), output: new Uint8Array(randomBytes(64)) }, message, board);
+    const forged = spendToken({ epoch: 0, input: new Uint8Array(randomBytes(32)), output: new Uint8Array(randomBytes(64)) }, message, board);
     expect(verifySpentToken(key.secretKey, forged, message, board)).toBe(false);
     // Another token's input with this token's MAC.
     const [other] = issueTokens(key, 1);
-    expect(verifySpentToken(key.secretKey, { input: other!.input, mac: spent.mac }, message, board)).toBe(false);
+    expect(verifySpentToken(key.secretKey, { epoch: 0, input: other!.input, mac: spent.mac }, message, board)).toBe(false);
   });
 
   it('refuses malformed sizes without evaluating', () => {
-    expect(verifySpentToken(key.secretKey, { input: spent.input.subarray(1), mac: spent.mac }, message, board)).toBe(false);
-    expect(verifySpentToken(key.secretKey, { input: spent.input, mac: spent.mac.subarray(1) }, message, board)).toBe(false);
+    expect(verifySpentToken(key.secretKey, { epoch: 0, input: spent.input.subarray(1), mac: spent.mac }, message, board)).toBe(false);
+    expect(verifySpentToken(key.secretKey, { epoch: 0, input: spent.input, mac: spent.mac.subarray(1) }, message, board)).toBe(false);
   });
 
   it('binds canonical post bytes: one encoding for {ciphertext, signature}', () => {

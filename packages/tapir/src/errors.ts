@@ -23,6 +23,7 @@ export type TapirErrorCode =
   | 'TOO_MANY_CONNECTIONS'
   | 'CONNECTION_EVICTED'
   | 'IDLE_TIMEOUT'
+  | 'WIRE_VERSION_UNSUPPORTED'
   | 'TOR_CONFIG'
   | 'TOR_NOT_FOUND'
   | 'TOR_LAUNCH'
@@ -164,8 +165,11 @@ export class TooManyConnectionsError extends TapirError {
   }
 }
 
-/** Why a full service dropped a connection to make room for a newcomer. */
-export type EvictionReason = 'pending' | 'idle';
+/**
+ * Why a full service dropped a connection to make room for a newcomer. `unpaid`: one still in
+ * admission (it had not presented proof of work), dropped before any that had.
+ */
+export type EvictionReason = 'pending' | 'idle' | 'unpaid';
 
 /**
  * The service was full and dropped this connection for a newcomer: the oldest one still in its
@@ -176,7 +180,7 @@ export class ConnectionEvictedError extends TapirError {
   public constructor(public readonly reason: EvictionReason) {
     super(
       'CONNECTION_EVICTED',
-      reason === 'pending' ? 'evicted: oldest pending handshake at the limit' : 'evicted: least recently active at the connection limit',
+      reason === 'idle' ? 'evicted: least recently active at the connection limit' : `evicted: oldest ${reason} handshake at the limit`,
     );
   }
 }
@@ -185,6 +189,16 @@ export class ConnectionEvictedError extends TapirError {
 export class IdleTimeoutError extends TapirError {
   public constructor(public readonly timeoutMs: number) {
     super('IDLE_TIMEOUT', `no activity within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * The peer speaks a tapir wire version this side does not (e.g. a version-1 peer, which sends
+ * its auth message where version 2 expects the admission exchange).
+ */
+export class WireVersionError extends TapirError {
+  public constructor(message: string) {
+    super('WIRE_VERSION_UNSUPPORTED', message);
   }
 }
 

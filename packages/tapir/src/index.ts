@@ -38,13 +38,22 @@ export {
   type TapirErrorCode,
   TooManyConnectionsError,
   TranscriptMismatchError,
+  WireVersionError,
 } from './errors.js';
-export { MAX_PLAIN_PAYLOAD, MAX_SEALED_PAYLOAD, PACKET_SIZE, TAPIR_PORT } from './wire-profile.js';
+export { MAX_PLAIN_PAYLOAD, MAX_SEALED_PAYLOAD, PACKET_SIZE, TAPIR_PORT, TAPIR_WIRE_VERSION } from './wire-profile.js';
 export { encodeFrame, sealPacket } from './frame.js';
 export { Connection } from './connection.js';
 export { type Application, ApplicationChain } from './application.js';
 export { AuthApp } from './auth.js';
-export { DEFAULT_POW_DIFFICULTY, MAX_POW_DIFFICULTY, ProofOfWorkApp } from './pow.js';
+export { DEFAULT_POW_DIFFICULTY, MAX_POW_DIFFICULTY, ProofOfWorkApp, meetsDifficulty, solveProofOfWork } from './pow.js';
+export {
+  type AdmissionOptions,
+  type AdmissionPolicy,
+  DEFAULT_ADMISSION_BITS,
+  DEFAULT_ADMISSION_MAX_BITS,
+  DEFAULT_ADMISSION_THRESHOLD,
+  admissionDifficulty,
+} from './admission.js';
 export { TapirService, type ServiceMetrics, type TapirServiceOptions } from './service.js';
 export type { ACN, ACNListener, AcnState, AcnStatus, BootstrapStatus, ListenOptions, OpenOptions, TorStatus } from './acn/acn.js';
 export { type OpenRetryInfo, type ReconnectFailureInfo, TorACN, type TorACNOptions } from './acn/tor-acn.js';

@@ -40,3 +40,22 @@ export const POW_SOLUTION = 'pow-solution';
 
 /** Transcript commitments are Merlin challenge_bytes of this length. */
 export const COMMITMENT_SIZE = 64;
+
+/**
+ * [O] Tapir wire version. Version 2 puts an admission exchange (AdmissionHello / Admission, see
+ * admission.ts and the README) in front of every application chain, so a busy service can
+ * demand proof of work before it spends any handshake work. Version 1 (no admission, the auth
+ * message first) is not spoken any more: a v1 peer is refused with WIRE_VERSION_UNSUPPORTED.
+ */
+export const TAPIR_WIRE_VERSION = 2;
+/** [O] Merlin labels of the admission exchange (bound into the transcript before auth). */
+export const ADMISSION_PROTOCOL_LABEL = 'admission';
+export const ADMISSION_HELLO = 'admission-hello';
+export const ADMISSION_REPLY = 'admission-reply';
+/** [O] Domain separation of admission proof of work from every other SHA-256 use. */
+export const ADMISSION_POW_DOMAIN = 'tapir-admission-pow-v2';
+/** [O] Ticket = seed (16) ‖ expiry ms, uint48 BE (6) ‖ bits (1) ‖ HMAC-SHA-256 truncated (16). */
+export const ADMISSION_SEED_SIZE = 16;
+export const ADMISSION_TICKET_SIZE = ADMISSION_SEED_SIZE + 6 + 1 + 16;
+/** [O] The client's nonce: SHA-256(nonce ‖ SHA-256(domain ‖ ticket)) must have `bits` leading zeros. */
+export const ADMISSION_NONCE_SIZE = 32;

@@ -69,7 +69,9 @@ describe('eviction at the pending-handshake limit', () => {
     expect(server.connections()).toHaveLength(4); // three raw sockets still pending + the client
     const evictions = errors.filter((e): e is ConnectionEvictedError => e instanceof ConnectionEvictedError);
     expect(evictions).toHaveLength(7);
-    expect(evictions.every((e) => e.code === 'CONNECTION_EVICTED' && e.reason === 'pending')).toBe(true);
+    // They never sent an admission hello: dropped as unpaid, before any connection in its handshake.
+    expect(evictions.every((e) => e.code === 'CONNECTION_EVICTED' && e.reason === 'unpaid')).toBe(true);
+    expect(server.metrics.evictedUnpaid).toBe(7);
     for (const s of sockets) s.destroy();
   });
 });

@@ -7,6 +7,7 @@ import { ApplicationChain, AuthApp, type Connection, MAX_SEALED_PAYLOAD, PACKET_
 import { AUTHENTICATION_CAPABILITY } from '../src/wire-profile.js';
 import { HandshakeInvalidError, IdentityMismatchError } from '../src/errors.js';
 import { parseAuthMessage } from '../src/auth.js';
+import { encodeAdmissionHello } from '../src/admission.js';
 import { loopbackWorld, type LoopbackWorld } from './support/loopback.js';
 import { flipByteAt, interpose } from './support/proxy.js';
 
@@ -54,8 +55,8 @@ describe('3DH authentication over loopback sockets', () => {
   it('closes with DECRYPTION_FAILED when a sealed handshake packet is tampered with', async () => {
     const { service: server, nextError } = await world.echoServer();
     const serverError = nextError();
-    // Packet 2 client→server is the sealed transcript commitment.
-    const proxy = await interpose(world.registryDir, server.onion, TAPIR_PORT, flipByteAt(PACKET_SIZE + 500));
+    // Packet 3 client→server (after the admission hello and the auth message) is the sealed transcript commitment.
+    const proxy = await interpose(world.registryDir, server.onion, TAPIR_PORT, flipByteAt(2 * PACKET_SIZE + 500));
     // The client may finish its half first (the server's commitment reached it intact), but
     // its connection cannot survive: the server drops it.
     const clientEnd = await world
@@ -76,8 +77,8 @@ describe('3DH authentication over loopback sockets', () => {
   it('fails the handshake when the plaintext auth message is altered in flight', async () => {
     const { service: server, nextError } = await world.echoServer();
     const serverError = nextError();
-    // Byte 20 lies inside the base64 of the client's long-term key.
-    const proxy = await interpose(world.registryDir, server.onion, TAPIR_PORT, flipByteAt(20));
+    // Byte 20 of packet 2 (after the admission hello) lies inside the base64 of the client's long-term key.
+    const proxy = await interpose(world.registryDir, server.onion, TAPIR_PORT, flipByteAt(PACKET_SIZE + 20));
     await expect(world.client().connect(server.onion, auth())).rejects.toThrow();
     expect(['DECRYPTION_FAILED', 'HANDSHAKE_INVALID']).toContain((await serverError).code);
     await proxy.close();
@@ -106,7 +107,8 @@ describe('3DH authentication over loopback sockets', () => {
     conn.close();
     const recorded = recorder.recorded();
     await recorder.close();
-    expect(recorded.length).toBe(3 * PACKET_SIZE);
+    // Admission hello, auth message, commitment, one sealed payload.
+    expect(recorded.length).toBe(4 * PACKET_SIZE);
 
     const serverError = nextError();
     const socket = await rawSocket(server.onion);
@@ -133,7 +135,8 @@ describe('3DH authentication over loopback sockets', () => {
     for (const text of cases) {
       const error = nextError();
       const socket = await rawSocket(server.onion);
-      socket.write(encodeFrame(new TextEncoder().encode(text)));
+      // Admitted without work (the server is idle), then the malformed auth message.
+      socket.write(Buffer.concat([encodeFrame(encodeAdmissionHello()), encodeFrame(new TextEncoder().encode(text))]));
       expect((await error).code, text).toBe('HANDSHAKE_INVALID');
       socket.destroy();
     }

@@ -4,6 +4,7 @@ import { ApplicationChain, Connection, ProofOfWorkApp, TAPIR_PORT } from '../src
 import { POW_CHALLENGE, POW_DIFFICULTY, POW_PROTOCOL_LABEL, POW_SEED } from '../src/wire-profile.js';
 import { meetsDifficulty } from '../src/pow.js';
 import { echoApp, loopbackWorld, type LoopbackWorld } from './support/loopback.js';
+import { admitOutbound } from '../src/admission.js';
 
 /**
  * Proof-of-work boundary: with difficulty d, a solution whose hash has exactly d leading zero
@@ -65,6 +66,7 @@ describe('a proof-of-work gate on the wire', () => {
   async function solveWithExactly(serverOnion: string, bits: number): Promise<Connection> {
     const socket = await world.acn().open(serverOnion as never, TAPIR_PORT);
     const conn = new Connection({ socket, outbound: true, localIdentity: Identity.generate() });
+    await admitOutbound(conn);
     conn.transcript.newProtocol(POW_PROTOCOL_LABEL);
     const { Seed, Difficulty } = JSON.parse(new TextDecoder().decode(await conn.expect())) as { Seed: string; Difficulty: number };
     expect(Difficulty).toBe(DIFFICULTY);

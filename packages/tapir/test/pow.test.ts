@@ -4,6 +4,7 @@ import { ApplicationChain, AuthApp, Connection, ProofOfWorkApp, TAPIR_PORT } fro
 import { PROOF_OF_WORK_CAPABILITY } from '../src/wire-profile.js';
 import { ProofOfWorkTooHardError } from '../src/errors.js';
 import { leadingZeroBits, meetsDifficulty, solveProofOfWork } from '../src/pow.js';
+import { admitOutbound } from '../src/admission.js';
 import { echoApp, loopbackWorld, type LoopbackWorld } from './support/loopback.js';
 
 let world: LoopbackWorld;
@@ -61,7 +62,9 @@ describe('application chains with proof of work', () => {
 
   async function rawClient(onion: string): Promise<Connection> {
     const socket = await world.acn().open(onion as never, TAPIR_PORT);
-    return new Connection({ socket, outbound: true, localIdentity: Identity.generate() });
+    const conn = new Connection({ socket, outbound: true, localIdentity: Identity.generate() });
+    await admitOutbound(conn);
+    return conn;
   }
 
   it('rejects a wrong solution with PROOF_OF_WORK_INVALID', async () => {

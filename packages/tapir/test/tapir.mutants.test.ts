@@ -21,6 +21,7 @@ import { FrameInvalidError } from '../src/errors.js';
 import { decodeFrame, openPacket } from '../src/frame.js';
 import { meetsDifficulty, solveProofOfWork } from '../src/pow.js';
 import { echoApp, loopbackWorld, type LoopbackWorld } from './support/loopback.js';
+import { admitOutbound } from '../src/admission.js';
 
 let world: LoopbackWorld;
 beforeEach(async () => {
@@ -42,6 +43,7 @@ describe('3DH with keys that are not curve points', () => {
   async function announce(onion: string, longTerm: Uint8Array, ephemeral: Uint8Array): Promise<Connection> {
     const socket = await world.acn().open(onion as never, TAPIR_PORT);
     const conn = new Connection({ socket, outbound: true, localIdentity: Identity.generate() });
+    await admitOutbound(conn);
     await conn.send(new TextEncoder().encode(JSON.stringify({ LongTermPublicKey: toBase64(longTerm), EphemeralPublicKey: toBase64(ephemeral) })));
     return conn;
   }

@@ -1,5 +1,6 @@
 import { Identity } from '@pursuance/crypto';
-import { MemoryRelayStore, RelayServer, generateVoprfKeyPair } from '@pursuance/relay';
+import { MemoryRelayStore, RelayServer } from '@pursuance/relay';
+import { testTokenKeys } from '@pursuance/relay/testing';
 import { LoopbackACN } from '@pursuance/tapir';
 
 /**
@@ -13,7 +14,7 @@ export async function startMemoryRelay(registryDir: string, boardIdentity: Ident
     acn,
     boardIdentity,
     tokenIdentity: Identity.generate(),
-    tokenKey: generateVoprfKeyPair(),
+    tokenKeys: testTokenKeys(),
     store: new MemoryRelayStore(),
     powDifficulty: 2,
   });

@@ -2,7 +2,7 @@ import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
  * The relay's tables. They hold exactly what the relay must keep: (signature, ciphertext)
- * in storage order, the inputs of spent tokens, and for retention the last seq stored on each
+ * in storage order, the spent tokens (epoch, input), and for retention the last seq stored on each
  * UTC day. No client identities, no addresses, no per-message times. The schema itself is created by migrations (migrations/src/relay), never by
  * `synchronize`; a test checks these entities and the migrations agree.
  */
@@ -19,8 +19,12 @@ export class MessageRow {
   public ciphertext!: Buffer;
 }
 
+/** A spent token is (key epoch, input); a whole epoch's rows go once its key redeems nothing. */
 @Entity({ name: 'relay_spent_tokens', withoutRowid: true })
 export class SpentTokenRow {
+  @PrimaryColumn({ type: 'integer' })
+  public epoch!: number;
+
   @PrimaryColumn({ type: 'blob' })
   public input!: Buffer;
 }

@@ -52,6 +52,8 @@ interface Pending {
 
 const buf = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+/** Spent tokens in memory: "epoch:hex(input)". */
+const spentKey = (epoch: number, input: Uint8Array): string => `${epoch}:${toHex(input)}`;
 const placeholders = (n: number, row = '?'): string => Array.from({ length: n }, () => row).join(',');
 /** SQLite's default SQLITE_MAX_VARIABLE_NUMBER is 32766; stay well below it per statement. */
 const ROWS_PER_INSERT = 200;
@@ -81,6 +83,8 @@ export class TypeormRelayStore implements RelayStore {
   /** Callers of pruneDue waiting for a pass that finds nothing more to delete. */
   #pruneWaiters: { resolve(deleted: number): void; reject(error: Error): void }[] = [];
   #pruneDeleted = 0;
+  /** One-off writes that must not interleave with a commit (they run between transactions). */
+  readonly #jobs: (() => Promise<void>)[] = [];
   #lastSeq: number;
   #messages: number;
   #bytes: number;
@@ -159,7 +163,9 @@ export class TypeormRelayStore implements RelayStore {
   async #flush(): Promise<void> {
     try {
       for (;;) {
-        if (this.#queue.length > 0) await this.#commit(this.#queue.splice(0, this.#maxBatch));
+        const job = this.#jobs.shift();
+        if (job !== undefined) await job();
+        else if (this.#queue.length > 0) await this.#commit(this.#queue.splice(0, this.#maxBatch));
         else if (this.#pruneWaiters.length > 0 && !this.#closed) await this.#pruneOnly();
         else break;
         // Let posts that arrived meanwhile reach the queue before the next prune-only pass.
@@ -253,12 +259,7 @@ export class TypeormRelayStore implements RelayStore {
     const runner = this.#writer.createQueryRunner();
     try {
       await runner.startTransaction();
-      const spent = await this.#existing(
-        runner,
-        'relay_spent_tokens',
-        'input',
-        records.map((r) => r.tokenInput),
-      );
+      const spent = await this.#spentAmong(runner, records);
       const signatures = await this.#existing(
         runner,
         'relay_messages',
@@ -266,18 +267,18 @@ export class TypeormRelayStore implements RelayStore {
         records.map((r) => r.signature),
       );
       const outcomes: PostOutcome[] = [];
-      const tokenRows: Buffer[] = [];
+      const tokenRows: [number, Buffer][] = [];
       const messageRows: (number | Buffer)[][] = [];
       let seq = this.#lastSeq;
       let storedBytes = 0;
       for (const record of records) {
-        const token = toHex(record.tokenInput);
+        const token = spentKey(record.tokenEpoch, record.tokenInput);
         if (spent.has(token)) {
           outcomes.push({ kind: 'token-spent' });
           continue;
         }
         spent.add(token);
-        tokenRows.push(buf(record.tokenInput));
+        tokenRows.push([record.tokenEpoch, buf(record.tokenInput)]);
         const signature = toHex(record.signature);
         if (signatures.has(signature)) {
           outcomes.push({ kind: 'duplicate' });
@@ -291,7 +292,7 @@ export class TypeormRelayStore implements RelayStore {
       }
       for (let i = 0; i < tokenRows.length; i += ROWS_PER_INSERT) {
         const rows = tokenRows.slice(i, i + ROWS_PER_INSERT);
-        await runner.query(`INSERT INTO relay_spent_tokens (input) VALUES ${placeholders(rows.length, '(?)')}`, rows);
+        await runner.query(`INSERT INTO relay_spent_tokens (epoch, input) VALUES ${placeholders(rows.length, '(?,?)')}`, rows.flat());
       }
       for (let i = 0; i < messageRows.length; i += ROWS_PER_INSERT) {
         const rows = messageRows.slice(i, i + ROWS_PER_INSERT);
@@ -360,14 +361,59 @@ export class TypeormRelayStore implements RelayStore {
     return found;
   }
 
+  /** Which of the records' tokens are spent already, as spentKey strings (one query per epoch chunk). */
+  async #spentAmong(runner: QueryRunner, records: readonly PostRecord[]): Promise<Set<string>> {
+    const byEpoch = new Map<number, Uint8Array[]>();
+    for (const r of records) byEpoch.set(r.tokenEpoch, [...(byEpoch.get(r.tokenEpoch) ?? []), r.tokenInput]);
+    const found = new Set<string>();
+    for (const [epoch, inputs] of byEpoch) {
+      for (let i = 0; i < inputs.length; i += ROWS_PER_INSERT) {
+        const chunk = inputs.slice(i, i + ROWS_PER_INSERT).map(buf);
+        const rows = (await runner.query(`SELECT input AS v FROM relay_spent_tokens WHERE epoch = ? AND input IN (${placeholders(chunk.length)})`, [
+          epoch,
+          ...chunk,
+        ])) as { v: Buffer }[];
+        for (const row of rows) found.add(spentKey(epoch, row.v));
+      }
+    }
+    return found;
+  }
+
   #check(): void {
     if (this.#closed) throw new StoreClosedError();
   }
 
-  public async isSpent(tokenInput: Uint8Array): Promise<boolean> {
+  public async isSpent(tokenEpoch: number, tokenInput: Uint8Array): Promise<boolean> {
     this.#check();
-    const rows = await this.#reader.query<unknown[]>('SELECT 1 AS one FROM relay_spent_tokens WHERE input = ?', [buf(tokenInput)]);
+    const rows = await this.#reader.query<unknown[]>('SELECT 1 AS one FROM relay_spent_tokens WHERE epoch = ? AND input = ?', [tokenEpoch, buf(tokenInput)]);
     return rows.length > 0;
+  }
+
+  /**
+   * Runs in the writer loop between commits, as its own transaction, so it never lands inside
+   * a post's transaction. Posts of the dropped epochs are refused before the store is asked, so
+   * nothing racing it can spend one of these tokens.
+   */
+  public dropSpentBefore(epoch: number): Promise<number> {
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return new Promise((resolve, reject) => {
+      this.#jobs.push(async () => {
+        const runner = this.#writer.createQueryRunner();
+        try {
+          await runner.startTransaction();
+          const [row] = (await runner.query('SELECT COUNT(*) AS n FROM relay_spent_tokens WHERE epoch < ?', [epoch])) as { n: number }[];
+          await runner.query('DELETE FROM relay_spent_tokens WHERE epoch < ?', [epoch]);
+          await runner.commitTransaction();
+          const n = row?.n ?? 0;
+          this.#spentTokens -= n;
+          resolve(n);
+        } catch (cause) {
+          await runner.rollbackTransaction().catch(() => undefined);
+          reject(new StoreFailedError(`dropping spent tokens failed: ${(cause as { code?: string }).code ?? 'unknown'}`));
+        }
+      });
+      this.#kick();
+    });
   }
 
   public async seqOf(signature: Uint8Array): Promise<number | undefined> {

@@ -6,14 +6,16 @@ import {
   encodeNewMessage,
   encodePong,
   encodePostResult,
+  encodeRenewResult,
   encodeReplayResult,
   exportKeyBundle,
-  generateVoprfKeyPair,
   parseBoardRequest,
   signKeyBundle,
   verifySpentToken,
   type EncryptedGroupMessage,
+  type TokenKeyring,
 } from '@pursuance/relay';
+import { testTokenKeys } from '@pursuance/relay/testing';
 import { ApplicationChain, AuthApp, TapirService, type ACN, type Connection } from '@pursuance/tapir';
 
 /**
@@ -54,7 +56,7 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
   public readonly onion: OnionName;
   readonly #board: TapirService;
   readonly #tokens: TapirService;
-  readonly #secretKey: Uint8Array;
+  readonly #keys: TokenKeyring;
   readonly #sessions = new Set<LiveSession>();
   #count = 0;
 
@@ -62,13 +64,12 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
     super();
     const boardIdentity = Identity.generate();
     const tokenIdentity = Identity.generate();
-    const key = generateVoprfKeyPair();
-    this.#secretKey = key.secretKey;
+    this.#keys = testTokenKeys();
     this.onion = boardIdentity.onion;
-    this.bundle = exportKeyBundle(signKeyBundle(boardIdentity, tokenIdentity.onion, key.publicKey));
+    this.bundle = exportKeyBundle(signKeyBundle(boardIdentity, tokenIdentity.onion, this.#keys));
     this.#board = new TapirService(acn, boardIdentity);
     this.#tokens = new TapirService(acn, tokenIdentity);
-    const tokenService = new TokenService({ key, powDifficulty: 2, lingerMs: 1000 });
+    const tokenService = new TokenService({ keys: this.#keys, powDifficulty: 2, lingerMs: 1000 });
     void this.#tokens.listen(tokenService.chain);
   }
 
@@ -95,7 +96,8 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
     for (;;) {
       const request = parseBoardRequest(await conn.expect());
       if (request.kind === 'post') {
-        if (!verifySpentToken(this.#secretKey, request.token, request.message, this.onion)) {
+        const key = this.#keys.redeeming(request.token.epoch, Date.now());
+        if (key === undefined || !verifySpentToken(key.secretKey, request.token, request.message, this.onion)) {
           this.#send(session, [encodePostResult({ ok: false, code: 'TOKEN_INVALID' })]);
           continue;
         }
@@ -111,6 +113,9 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
       } else if (request.kind === 'ping') {
         // Keepalives are answered honestly: the policies under test are about messages.
         this.#send(session, [encodePong()]);
+      } else if (request.kind === 'renew') {
+        // Renewals too, free of work: this relay closes no session for idleness.
+        this.#send(session, [encodeRenewResult({ renewed: request.solution !== undefined, challenge: new Uint8Array(32), bits: 0 })]);
       } else {
         const since = request.since;
         const from =

@@ -2,8 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Identity, TEST_SCRYPT_PARAMS, type OnionName } from '@pursuance/crypto';
-import { MemoryKeyBundlePins, MemoryRelayStore, RelayServer, generateVoprfKeyPair, trustKeyBundle, type RelayStore } from '@pursuance/relay';
+import { MemoryKeyBundlePins, MemoryRelayStore, RelayServer, trustKeyBundle, type RelayStore } from '@pursuance/relay';
 import { LoopbackACN } from '@pursuance/tapir';
+import { testTokenKeys } from '@pursuance/relay/testing';
 import { CwtchPeer, MemoryProfileStore, type CwtchPeerOptions } from '../../src/index.js';
 import { MemoryProfileState } from '../../src/store.js';
 
@@ -84,7 +85,7 @@ export async function cwtchWorld(): Promise<CwtchWorld> {
         acn: acn(),
         boardIdentity: Identity.generate(),
         tokenIdentity: Identity.generate(),
-        tokenKey: generateVoprfKeyPair(),
+        tokenKeys: testTokenKeys(),
         store,
         powDifficulty: 2,
       });

@@ -6,5 +6,5 @@
  * the relay's sizes; `GatedStore` holds posts until the test releases them. Imports vitest, so only test code loads it.
  */
 export { record, runRelayStoreContractTests, type RelayStoreHarness } from './store-contract.js';
-export { randomMessage } from './fixtures.js';
+export { randomMessage, testTokenKeys } from './fixtures.js';
 export { GatedStore } from './gated-store.js';

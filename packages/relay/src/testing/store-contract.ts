@@ -15,8 +15,8 @@ export interface RelayStoreHarness {
   cleanup(): Promise<void>;
 }
 
-export function record(tokenInput: Uint8Array = new Uint8Array(randomBytes(32))): PostRecord {
-  return { ...randomMessage(), tokenInput };
+export function record(tokenInput: Uint8Array = new Uint8Array(randomBytes(32)), tokenEpoch = 0): PostRecord {
+  return { ...randomMessage(), tokenEpoch, tokenInput };
 }
 
 export function runRelayStoreContractTests(setup: () => Promise<RelayStoreHarness>, title = 'RelayStore'): void {
@@ -81,19 +81,47 @@ export function runRelayStoreContractTests(setup: () => Promise<RelayStoreHarnes
       expect(await store.post(again)).toEqual({ kind: 'token-spent' });
       expect(await store.seqOf(again.signature)).toBeUndefined();
       expect((await store.stats()).messages).toBe(1);
-      expect(await store.isSpent(first.tokenInput)).toBe(true);
+      expect(await store.isSpent(0, first.tokenInput)).toBe(true);
     });
 
     it('treats a duplicate signature as idempotent but still spends the new token', async () => {
       const first = record();
       await store.post(first);
       const repeat = { ...first, tokenInput: new Uint8Array(randomBytes(32)) };
-      expect(await store.isSpent(repeat.tokenInput)).toBe(false);
+      expect(await store.isSpent(0, repeat.tokenInput)).toBe(false);
       expect(await store.post(repeat)).toEqual({ kind: 'duplicate' });
-      expect(await store.isSpent(repeat.tokenInput)).toBe(true);
+      expect(await store.isSpent(0, repeat.tokenInput)).toBe(true);
       expect(await store.post({ ...first, tokenInput: repeat.tokenInput })).toEqual({ kind: 'token-spent' });
       expect(await store.count(1, Number.MAX_SAFE_INTEGER)).toBe(1);
       expect((await store.stats()).spentTokens).toBe(2);
+    });
+
+    it('keys spent tokens by (epoch, input): the same input under another epoch is another token', async () => {
+      const input = new Uint8Array(randomBytes(32));
+      expect((await store.post(record(input, 3))).kind).toBe('stored');
+      expect(await store.isSpent(3, input)).toBe(true);
+      expect(await store.isSpent(4, input)).toBe(false);
+      expect((await store.post(record(input, 4))).kind).toBe('stored');
+      expect(await store.post(record(input, 3))).toEqual({ kind: 'token-spent' });
+      expect(await store.post(record(input, 4))).toEqual({ kind: 'token-spent' });
+      expect((await store.stats()).spentTokens).toBe(2);
+    });
+
+    it('drops the spent tokens of whole epochs below a bound, and only those', async () => {
+      const byEpoch = [0, 1, 1, 2, 5, 2_147_483_647].map((epoch) => ({ epoch, input: new Uint8Array(randomBytes(32)) }));
+      for (const t of byEpoch) expect((await store.post(record(t.input, t.epoch))).kind).toBe('stored');
+      expect(await store.dropSpentBefore(0)).toBe(0);
+      expect(await store.dropSpentBefore(2)).toBe(3);
+      expect(await store.dropSpentBefore(2)).toBe(0);
+      for (const t of byEpoch) expect(await store.isSpent(t.epoch, t.input), `epoch ${t.epoch}`).toBe(t.epoch >= 2);
+      expect((await store.stats()).spentTokens).toBe(3);
+      // Messages are untouched by dropping tokens.
+      expect((await store.stats()).messages).toBe(byEpoch.length);
+      await store.close();
+      store = await harness.open();
+      expect((await store.stats()).spentTokens).toBe(3);
+      expect(await store.isSpent(1, byEpoch[1]!.input)).toBe(false);
+      expect(await store.isSpent(5, byEpoch[4]!.input)).toBe(true);
     });
 
     it('settles concurrent posts atomically: one success per token, outcomes in seq order', async () => {
@@ -233,7 +261,7 @@ export function runRelayStoreContractTests(setup: () => Promise<RelayStoreHarnes
       const ob = await store.post(b);
       await store.close();
       store = await harness.open({ maxMessages: 1 });
-      expect(await store.isSpent(a.tokenInput)).toBe(true);
+      expect(await store.isSpent(0, a.tokenInput)).toBe(true);
       expect(await store.seqOf(b.signature)).toBe(ob.kind === 'stored' ? ob.message.seq : -1);
       // Posting prunes down to the cap; the next seq still never reuses an old one.
       const c = await store.post(record());

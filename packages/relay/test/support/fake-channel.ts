@@ -58,7 +58,7 @@ export class FakeChannel implements BoardChannel {
 
 /** Tokens with random bytes: the fake relay never checks them. */
 export const looseTokens: TokenSource = {
-  takeToken: (): Promise<Token> => Promise.resolve({ input: new Uint8Array(randomBytes(32)), output: new Uint8Array(randomBytes(64)) }),
+  takeToken: (): Promise<Token> => Promise.resolve({ epoch: 0, input: new Uint8Array(randomBytes(32)), output: new Uint8Array(randomBytes(64)) }),
 };
 
 /** Let every pending promise chain run (the fake channel resolves everything in microtasks). */

@@ -13,7 +13,7 @@ export function issueTokens(key: VoprfKeyPair, count: number): Token[] {
     items.map((i) => i.blinded),
   );
   const outputs = finalizeBatch(items, batch.evaluated, key.publicKey, batch.proof);
-  return items.map((item, i) => ({ input: item.input, output: outputs[i]! }));
+  return items.map((item, i) => ({ epoch: 0, input: item.input, output: outputs[i]! }));
 }
 
 export function randomOnion(): OnionName {

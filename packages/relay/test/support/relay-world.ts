@@ -8,13 +8,13 @@ import {
   MemoryRelayStore,
   RelayClient,
   RelayServer,
-  generateVoprfKeyPair,
   trustKeyBundle,
   type RelayClientOptions,
   type RelayStore,
   type SignedKeyBundle,
 } from '../../src/index.js';
 import type { RelayServerOptions } from '../../src/relay-server.js';
+import { testTokenKeys } from '../../src/testing/index.js';
 
 export interface RelayWorld {
   readonly registryDir: string;
@@ -38,7 +38,7 @@ export async function relayWorld(options: Partial<RelayServerOptions> = {}): Pro
     acn: serverAcn,
     boardIdentity: Identity.generate(),
     tokenIdentity: Identity.generate(),
-    tokenKey: generateVoprfKeyPair(),
+    tokenKeys: testTokenKeys(),
     store,
     powDifficulty: 2,
     ...options,

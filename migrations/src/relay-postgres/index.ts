@@ -1,0 +1,8 @@
+import { RelayPostgresInitialSchema1764979200000 } from './1764979200000-RelayPostgresInitialSchema.js';
+
+/**
+ * Every migration of the relay's PostgreSQL schema, oldest first. A separate history from the
+ * SQLite one (relay/): the two databases never share a file. Append new ones; never edit or
+ * reorder old ones.
+ */
+export const relayPostgresMigrations = [RelayPostgresInitialSchema1764979200000];
