@@ -101,7 +101,7 @@ describe('pursuance-relay as a separate process', () => {
     await expect(acn.open(relay.boardOnion, 9878)).rejects.toMatchObject({ code: 'ACN_UNREACHABLE' });
     // Keys are sealed at rest: no seed or secret in the clear, file readable by the owner only.
     const keysFile = await readFile(join(dir, 'main', 'relay-keys.json'), 'utf8');
-    expect(JSON.parse(keysFile)).toMatchObject({ v: 1, boardOnion: relay.boardOnion, sealed: { kdf: 'scrypt' } });
+    expect(JSON.parse(keysFile)).toMatchObject({ v: 2, boardOnion: relay.boardOnion, tokenSchedule: { count: 1024 }, sealed: { kdf: 'scrypt' } });
     expect((await stat(join(dir, 'main', 'relay-keys.json'))).mode & 0o077).toBe(0);
     expect((await stat(join(dir, 'main'))).mode & 0o077).toBe(0);
 
