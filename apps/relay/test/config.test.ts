@@ -4,23 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DaemonError, ExitCode } from '../src/errors.js';
-import { DEFAULTS, readConfigFile, relayProgram, resolveConfig, type ConfigFile } from '../src/config.js';
-
-/** Parse argv + env with the real commander definition, then merge the config file. */
-function configFrom(argv: string[], env: Record<string, string> = {}, file: ConfigFile = {}) {
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  try {
-    const program = relayProgram()
-      .exitOverride()
-      .configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
-    program.parse(argv, { from: 'user' });
-    return resolveConfig(program.opts(), (key) => program.getOptionValueSource(key), file);
-  } finally {
-    for (const key of Object.keys(env)) delete process.env[key];
-    Object.assign(process.env, saved);
-  }
-}
+import { DEFAULTS, readConfigFile, relayProgram, type ConfigFile } from '../src/config.js';
+import { configFrom } from './support/config-from.js';
 
 describe('relay configuration', () => {
   it('uses the defaults when nothing is given', () => {

@@ -1,22 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_IDLE_TIMEOUT_MS } from '@pursuance/relay';
-import { ConfigFileSchema, DEFAULTS, relayProgram, resolveConfig, type ConfigFile } from '../src/config.js';
-
-/** Parse argv + env with the real commander definition, then merge the config file. */
-function configFrom(argv: string[], env: Record<string, string> = {}, file: ConfigFile = {}) {
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  try {
-    const program = relayProgram()
-      .exitOverride()
-      .configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
-    program.parse(argv, { from: 'user' });
-    return resolveConfig(program.opts(), (key) => program.getOptionValueSource(key), file);
-  } finally {
-    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
-    Object.assign(process.env, saved);
-  }
-}
+import { ConfigFileSchema, DEFAULTS } from '../src/config.js';
+import { configFrom } from './support/config-from.js';
 
 describe('the board idle timeout setting', () => {
   it('defaults to the relay library default and is set from the file, env and flag in that order', () => {

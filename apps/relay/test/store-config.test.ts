@@ -3,25 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readConfigFile, relayProgram, resolveConfig, type ConfigFile } from '../src/config.js';
+import { readConfigFile, relayProgram } from '../src/config.js';
 import { DaemonError, ExitCode } from '../src/errors.js';
 import { StoreUrlError, parseStoreChoice, redactSecrets, redactStoreUrl } from '../src/store/store-url.js';
-
-/** Parse argv + env with the real commander definition, then merge the config file. */
-function configFrom(argv: string[], env: Record<string, string> = {}, file: ConfigFile = {}) {
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  try {
-    const program = relayProgram()
-      .exitOverride()
-      .configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
-    program.parse(argv, { from: 'user' });
-    return resolveConfig(program.opts(), (key) => program.getOptionValueSource(key), file);
-  } finally {
-    for (const key of Object.keys(env)) delete process.env[key];
-    Object.assign(process.env, saved);
-  }
-}
+import { configFrom } from './support/config-from.js';
 
 const SECRET = 'Hunter2-s3cret';
 const PG = `postgres://relay:${SECRET}@db.example:5433/relay`;
