@@ -84,7 +84,7 @@ async function rawSqliteBaseline(dir: string, sizes: readonly number[]): Promise
   await run(db, 'PRAGMA journal_mode = WAL');
   await run(db, 'PRAGMA synchronous = FULL');
   await run(db, 'CREATE TABLE m (seq INTEGER PRIMARY KEY AUTOINCREMENT, signature BLOB NOT NULL UNIQUE, ciphertext BLOB NOT NULL)');
-  await run(db, 'CREATE TABLE t (input BLOB PRIMARY KEY) WITHOUT ROWID');
+  await run(db, 'CREATE TABLE t (epoch INTEGER NOT NULL, input BLOB NOT NULL, PRIMARY KEY (epoch, input)) WITHOUT ROWID');
   const rows = (n: number) =>
     Array.from({ length: n }, () => {
       const m = message();
@@ -101,7 +101,7 @@ async function rawSqliteBaseline(dir: string, sizes: readonly number[]): Promise
       for (const batch of batches) {
         await run(db, 'BEGIN');
         for (const [sig, ct, tok] of batch) {
-          await run(db, 'INSERT INTO t (input) VALUES (?)', [tok]);
+          await run(db, 'INSERT INTO t (epoch, input) VALUES (0, ?)', [tok]);
           await run(db, 'INSERT INTO m (signature, ciphertext) VALUES (?, ?)', [sig, ct]);
         }
         await run(db, 'COMMIT');
@@ -114,7 +114,7 @@ async function rawSqliteBaseline(dir: string, sizes: readonly number[]): Promise
         await run(db, 'BEGIN');
         await run(
           db,
-          `INSERT INTO t (input) VALUES ${Array(size).fill('(?)').join(',')}`,
+          `INSERT INTO t (epoch, input) VALUES ${Array(size).fill('(0,?)').join(',')}`,
           batch.map((r) => r[2]),
         );
         await run(
@@ -225,13 +225,13 @@ async function fillDatabase(path: string, count: number): Promise<void> {
     for (let i = 0; i < n; i += 100) {
       const rows = Math.min(100, n - i);
       const params: Buffer[] = [];
-      const tokens: Buffer[] = [];
+      const tokens: (number | Buffer)[] = [];
       for (let r = 0; r < rows; r++) {
         params.push(randomBytes(GROUP_SIGNATURE_SIZE), randomBytes(GROUP_CIPHERTEXT_SIZE));
-        tokens.push(randomBytes(32));
+        tokens.push(0, randomBytes(32));
       }
       await run(db, `INSERT INTO relay_messages (signature, ciphertext) VALUES ${Array(rows).fill('(?,?)').join(',')}`, params);
-      await run(db, `INSERT INTO relay_spent_tokens (input) VALUES ${Array(rows).fill('(?)').join(',')}`, tokens);
+      await run(db, `INSERT INTO relay_spent_tokens (epoch, input) VALUES ${Array(rows).fill('(?,?)').join(',')}`, tokens);
     }
     await run(db, 'COMMIT');
   }
