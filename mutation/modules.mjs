@@ -15,6 +15,12 @@ export const MODULES = {
     mutate: ['voprf', 'tokens', 'token-service', 'token-protocol', 'board-protocol', 'board-server'].map((f) => `packages/relay/src/${f}.ts`),
     tests: ['packages/relay/test/**/*.test.ts'],
   },
+  // Tapir wire v2's admission: proof of work before any handshake work, tickets, the eviction
+  // order that favours payers.
+  admission: {
+    mutate: ['packages/tapir/src/admission.ts', 'packages/relay/src/renewal.ts'],
+    tests: ['packages/tapir/test/admission.test.ts', 'packages/relay/test/renewal.test.ts'],
+  },
   // Token key epochs: the schedule, the commitment that stops per-client keys, the bundle that
   // carries it, and the client checks on every purchase.
   epochs: {
@@ -76,4 +82,4 @@ export const MODULES = {
   },
 };
 
-export const ORDER = ['crypto', 'codec', 'tapir', 'relay', 'epochs', 'cwtch', 'pursuance', 'view', 'node', 'join'];
+export const ORDER = ['crypto', 'codec', 'tapir', 'relay', 'epochs', 'admission', 'cwtch', 'pursuance', 'view', 'node', 'join'];

@@ -11,6 +11,7 @@ import type * as Dash from '../../apps/dashboard/src/lib/types.js';
 import type { ProgressEvent as NodeProgress } from '../../apps/node/src/events.js';
 import type { FeedItem, MemberModel, PursuanceSummary, RoleModel, TaskModel } from '../../apps/node/src/domain/read-models.js';
 import type { IngestReport } from '../../apps/node/src/domain/registry.js';
+import type { PursuanceChanges } from '../../apps/node/src/domain/changes.js';
 import type { NetworkView } from '../../apps/node/src/network/network-status.js';
 import type { RelayModel, SyncStatus } from '../../apps/node/src/sync/sync.service.js';
 import type { ProfileModel, ProfileUpdate } from '../../apps/node/src/domain/profile.js';
@@ -47,6 +48,9 @@ export const contract: {
   succession: Reads<SuccessionModel, Dash.SuccessionModel>;
   nomination: Reads<NominationModel, Dash.NominationModel>;
   safety: Reads<SafetyModel, Dash.SafetyModel>;
+  changes: Reads<PursuanceChanges, Dash.PursuanceChanges>;
+  changesTasks: Reads<PursuanceChanges['tasks'], Dash.PursuanceChanges['tasks']>;
+  changesFeed: Reads<PursuanceChanges['feed'], Dash.PursuanceChanges['feed']>;
 } = {
   summary: true,
   member: true,
@@ -68,4 +72,7 @@ export const contract: {
   succession: true,
   nomination: true,
   safety: true,
+  changes: true,
+  changesTasks: true,
+  changesFeed: true,
 };

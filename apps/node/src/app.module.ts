@@ -2,6 +2,7 @@ import { Global, Inject, Module, type DynamicModule, type OnApplicationBootstrap
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule, EventBus } from '@nestjs/cqrs';
 import { CommandHandlers } from './commands/handlers.js';
+import { ChangeFeed } from './domain/changes.js';
 import { FollowProfileName } from './commands/profile.events.js';
 import { PROFILE, ProfileService, type ProfileSource } from './domain/profile.js';
 import { PursuanceRegistry } from './domain/registry.js';
@@ -11,6 +12,7 @@ import { PursuanceChangedEvent } from './events.js';
 import { HttpBinding } from './http/binding.js';
 import { ErrorFilter } from './http/error.filter.js';
 import { OPENAPI_DOCUMENT, OpenApiController } from './http/openapi.controller.js';
+import { ChangesController } from './http/changes.controller.js';
 import { ContactsController } from './http/contacts.controller.js';
 import { ProfileController } from './http/profile.controller.js';
 import { PursuancesController, TEMPLATES } from './http/pursuances.controller.js';
@@ -91,17 +93,20 @@ class CoreModule {
       inject: [PursuanceRegistry, PROFILE],
     };
     const safetyService = { provide: SafetyService, useValue: new SafetyService(runtime.registry, runtime.store, runtime.contacts) };
+    // Shared by the changes route and the live stream, whose `changed` events carry its versions.
+    const changeFeed = { provide: ChangeFeed, useValue: new ChangeFeed(runtime.registry) };
     return {
       module: CoreModule,
       providers: [
         ...values,
         profileService,
         safetyService,
+        changeFeed,
         RegistryChangePublisher,
         { provide: APP_GUARD, useClass: SecurityGuard },
         { provide: APP_FILTER, useClass: ErrorFilter },
       ],
-      exports: [...values.map((v) => v.provide), ProfileService, SafetyService],
+      exports: [...values.map((v) => v.provide), ProfileService, SafetyService, ChangeFeed],
     };
   }
 }
@@ -111,7 +116,7 @@ class CoreModule {
  * pursuance), and the API document describing them.
  */
 @Module({
-  controllers: [PursuancesController, ProfileController, ContactsController, OpenApiController],
+  controllers: [PursuancesController, ChangesController, ProfileController, ContactsController, OpenApiController],
   providers: [...CommandHandlers, ...QueryHandlers, FollowProfileName],
 })
 class PursuancesModule {}

@@ -14,6 +14,7 @@ import type {
   OwnRejection,
   ProfileModel,
   ProfileUpdate,
+  PursuanceChanges,
   PursuanceSummary,
   Rejection,
   RelayModel,
@@ -219,6 +220,9 @@ export class ApiClient {
   public rules = (id: string) => this.request<Rules>('GET', this.#p(id, '/rules'));
   public changeRules = (id: string, rules: Rules) => this.request<EventRef>('PUT', this.#p(id, '/rules'), { rules });
   public tasks = (id: string) => this.request<TaskModel[]>('GET', this.#p(id, '/tasks'));
+  /** What changed since a read-model version (without one: the current version, as a `reset`). */
+  public changes = (id: string, since?: number) =>
+    this.request<PursuanceChanges>('GET', this.#p(id, since === undefined ? '/changes' : `/changes?since=${since}`));
   public task = (id: string, taskId: string) => this.request<TaskModel>('GET', this.#p(id, `/tasks/${encodeURIComponent(taskId)}`));
   public createTask = (id: string, task: NewTaskInput) => this.request<TaskModel>('POST', this.#p(id, '/tasks'), task);
   public changeTask = (id: string, taskId: string, change: TaskChange) =>

@@ -142,6 +142,11 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
   });
   // Sync health (relay link, gaps) changes without new events: only the sync status is refetched.
   live.onSync((e) => void stores.get(e.pursuanceId)?.refreshSync());
+  // `changed` events missed while the stream was down are covered by the next change set:
+  // each store asks for it once the stream is back.
+  watch(live.status, (now, before) => {
+    if (now === 'open' && before === 'reconnecting') for (const s of stores.values()) void s.refresh();
+  });
 
   const ctx: AppContext = {
     session,

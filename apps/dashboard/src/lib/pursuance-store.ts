@@ -1,6 +1,7 @@
 import { computed, ref, shallowRef, type ComputedRef, type Ref, type ShallowRef } from 'vue';
 import { ApiError, type ApiClient } from './api.js';
 import { capabilitiesFor, type Capabilities } from './capabilities.js';
+import { applyFeedChanges, applyTaskChanges } from './changes.js';
 import { shortOnion } from './format.js';
 import type { Rules } from './rules-engine.js';
 import type {
@@ -22,13 +23,24 @@ import type { Translate } from './words.js';
 /** The parts of a pursuance a view can ask for; the store refetches the parts in use. */
 export type Part = 'summary' | 'tasks' | 'members' | 'roles' | 'rules' | 'feed' | 'rejections' | 'ownRejections' | 'sync';
 
+/** Parts the node's change sets cover (GET …/changes): patched in place rather than refetched. */
+const VERSIONED: ReadonlySet<Part> = new Set(['tasks', 'members', 'roles', 'feed']);
+
 /**
  * One pursuance as this node sees it, kept fresh: every `changed` event for it (and every
- * action taken here) refetches the parts views have asked for. Fetches are coalesced: while
+ * action taken here) refreshes the parts views have asked for. Fetches are coalesced: while
  * one is running, further requests collapse into a single follow-up.
  *
+ * Tasks, members, roles and the feed are fetched whole once, at the node's read-model version
+ * of that moment; after that a refresh asks only for what changed since the version held
+ * (GET …/changes) and patches the lists, so a change to one task on a 5,000-task board moves
+ * one task's JSON, not 3 MB. When the node cannot say what changed (`reset`: it restarted or
+ * the store fell too far behind), or has no such route (an older node), the lists are fetched
+ * whole again. The summary, rules, rejections and sync status are small and refetched as before.
+ *
  * Lists are shallow refs holding the API's JSON as is (5,000 tasks with their comments and
- * history would be slow to make deeply reactive, and nothing mutates them in place).
+ * history would be slow to make deeply reactive): a patch makes a new array that keeps every
+ * unchanged task's object, so only the changed cards re-render.
  */
 export class PursuanceStore {
   public readonly summary: ShallowRef<PursuanceSummary | null> = shallowRef(null);
@@ -61,6 +73,10 @@ export class PursuanceStore {
   #pumping = false;
   #waiters: { ticket: number; resolve: () => void }[] = [];
   #rulesRevision = -1;
+  /** The read-model version the versioned parts were last brought to (null: fetch them whole). */
+  #version: number | null = null;
+  /** False once the node has answered that it has no changes route: whole fetches only. */
+  #versioned = true;
 
   public constructor(
     public readonly id: string,
@@ -88,6 +104,11 @@ export class PursuanceStore {
     if (name) return name;
     if (!this.summary.value?.founders.includes(onion)) return shortOnion(onion);
     return t ? t('members.names.founder', { short: shortOnion(onion) }) : `founder ${shortOnion(onion)}`;
+  }
+
+  /** The read-model version the lists are at (null until the first whole load; tests and the benchmark read it). */
+  public get version(): number | null {
+    return this.#version;
   }
 
   /** Ask for parts (a view calls this when it mounts); resolves once they are loaded. */
@@ -132,7 +153,14 @@ export class PursuanceStore {
 
   async #load(): Promise<void> {
     const wanted = [...this.#wanted];
+    const versioned = wanted.filter((p) => VERSIONED.has(p));
     try {
+      // Patch when every versioned part in use is held at a version; else (or on a reset) fetch whole.
+      if (this.#version !== null && versioned.every((p) => this.#loaded.has(p)) && (await this.#patch(wanted))) return;
+      // The version comes first: each list fetched after it is at least that new, so the
+      // next change set (since that version) may repeat a change but never miss one.
+      this.#version = null;
+      const version = versioned.length > 0 ? await this.#currentVersion() : null;
       // The parts are fetched alongside the summary (one round trip, not two); only the rules
       // wait for it, to be refetched when their revision changed. Every fetch is settled before
       // the first failure is reported, so none is left rejecting unobserved.
@@ -207,6 +235,7 @@ export class PursuanceStore {
       if (failure !== null || !got.summary) throw failure;
       this.summary.value = got.summary;
       this.#loaded.add('summary');
+      this.#version = version;
       this.error.value = null;
     } catch (err) {
       this.error.value = ApiError.from(err);
@@ -214,6 +243,54 @@ export class PursuanceStore {
       this.loading.value = false;
       this.generation.value += 1;
     }
+  }
+
+  /** The node's current read-model version (null when it has no changes route). */
+  async #currentVersion(): Promise<number | null> {
+    if (!this.#versioned) return null;
+    try {
+      return (await this.api.changes(this.id)).version;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404 && err.code === 'NOT_FOUND') {
+        this.#versioned = false;
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Bring the versioned parts up to date from one change set, and refetch the small parts
+   * alongside. False when the node answered `reset` (nothing is changed then: fetch whole).
+   */
+  async #patch(wanted: readonly Part[]): Promise<boolean> {
+    const since = this.#version!;
+    const has = (p: Part) => wanted.includes(p);
+    const optional = <T>(p: Part, fetch: () => Promise<T>): Promise<T | undefined> => (has(p) ? fetch() : Promise.resolve(undefined));
+    // Nothing is applied unless every request succeeded: a failure leaves the lists as they were.
+    const [changes, summary, rejections, ownRejections, sync] = await Promise.all([
+      this.api.changes(this.id, since),
+      this.api.pursuance(this.id),
+      optional('rejections', () => this.api.rejections(this.id)),
+      optional('ownRejections', () => this.api.ownRejections(this.id).catch(() => null)),
+      optional('sync', () => this.api.syncStatus(this.id).catch(() => null)),
+    ]);
+    if (changes.reset) return false;
+    if (has('rules') && (summary.rulesRevision !== this.#rulesRevision || !this.rules.value)) {
+      this.rules.value = await this.api.rules(this.id);
+      this.#rulesRevision = summary.rulesRevision;
+    }
+    if (has('tasks')) this.tasks.value = applyTaskChanges(this.tasks.value, changes.tasks);
+    if (has('members') && changes.members !== null) this.members.value = changes.members;
+    if (has('roles') && changes.roles !== null) this.roles.value = changes.roles;
+    if (has('feed')) this.feed.value = applyFeedChanges(this.feed.value, changes.feed);
+    if (rejections !== undefined) this.rejections.value = rejections;
+    if (ownRejections !== undefined) this.ownRejections.value = ownRejections;
+    if (sync !== undefined) this.sync.value = sync;
+    this.summary.value = summary;
+    this.#version = changes.version;
+    this.error.value = null;
+    return true;
   }
 
   /** Refetch the sync status alone (the node says its relay link or gaps changed). */

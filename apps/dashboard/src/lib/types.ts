@@ -212,6 +212,18 @@ export interface ChangedEvent {
   readonly pursuanceId: string;
   readonly events: readonly string[];
   readonly origin: string;
+  /** The pursuance's read-model version after the change (GET …/changes?since=); null or absent when the node cannot say. */
+  readonly version?: number | null;
+}
+
+/** GET /api/pursuances/:id/changes?since=<version>: what changed; `reset` means "fetch the lists again". */
+export interface PursuanceChanges {
+  readonly version: number;
+  readonly reset: boolean;
+  readonly tasks: { readonly upserted: readonly TaskModel[]; readonly removed: readonly string[] };
+  readonly members: readonly MemberModel[] | null;
+  readonly roles: readonly RoleModel[] | null;
+  readonly feed: { readonly items: readonly FeedItem[]; readonly full: boolean };
 }
 
 export interface SyncHealthEvent {

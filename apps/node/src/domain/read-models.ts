@@ -126,6 +126,21 @@ function myRoles(state: PublicState, me: OnionName): string[] {
   return [...(state.members.get(me)?.roles ?? [])].sort();
 }
 
+const knownHashes = new WeakMap<PursuanceEntry, { version: number; size: number; hash: string }>();
+
+/**
+ * The log's state hash, cached until the pursuance changes: it encodes the whole public state
+ * (3 MB of canonical bytes on a 5,000-task board), and the dashboard reads the summary after
+ * every change.
+ */
+function stateHashOf(entry: PursuanceEntry): string {
+  const cached = knownHashes.get(entry);
+  if (cached && cached.version === entry.version && cached.size === entry.log.size) return cached.hash;
+  const hash = entry.log.stateHash();
+  knownHashes.set(entry, { version: entry.version, size: entry.log.size, hash });
+  return hash;
+}
+
 /** `link`: the relay this node syncs the pursuance through (SyncService.linkOf), null when none. */
 export function summaryOf(entry: PursuanceEntry, me: OnionName, link: { readonly bundle: string } | null): PursuanceSummary {
   const state = entry.log.state();
@@ -146,7 +161,7 @@ export function summaryOf(entry: PursuanceEntry, me: OnionName, link: { readonly
     events: entry.log.size,
     rejected,
     pending: entry.log.pendingCount(),
-    stateHash: entry.log.stateHash(),
+    stateHash: stateHashOf(entry),
   };
 }
 
@@ -222,13 +237,16 @@ export function tasksOf(entry: PursuanceEntry, view: MemberViewResult): TaskMode
 
 export function feedOf(entry: PursuanceEntry, limit = 200): FeedItem[] {
   const order = entry.log.order();
+  return feedItems(entry, order.slice(Math.max(0, order.length - limit)).reverse());
+}
+
+/** The feed items of these events, in the order given. */
+export function feedItems(entry: PursuanceEntry, ids: readonly EventId[]): FeedItem[] {
   const names = namesOf(entry);
-  const out: FeedItem[] = [];
-  for (let i = order.length - 1; i >= 0 && out.length < limit; i--) {
-    const id = order[i]!;
+  return ids.map((id) => {
     const e = entry.log.event(id)!;
     const rejection = entry.log.rejectionOf(id) ?? null;
-    out.push({
+    return {
       id,
       kind: e.header.kind,
       author: e.author,
@@ -236,9 +254,8 @@ export function feedOf(entry: PursuanceEntry, limit = 200): FeedItem[] {
       time: e.header.time,
       accepted: rejection === null,
       rejection,
-    });
-  }
-  return out;
+    };
+  });
 }
 
 export function rulesOf(entry: PursuanceEntry): Rules {

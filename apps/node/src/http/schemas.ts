@@ -56,6 +56,20 @@ export type ContactParamsDto = z.output<typeof ContactParams>;
 export const FeedQueryString = z.object({ limit: z.coerce.number().int().min(1).max(5000).optional() });
 export type FeedQueryStringDto = z.output<typeof FeedQueryString>;
 
+/**
+ * A read-model version as the node handed it out (GET …/changes, SSE `changed`): digits only,
+ * no sign, exponent or leading zeros, and within what a JSON number carries exactly. A version
+ * the node never gave or no longer remembers is no error: the answer says `reset`.
+ */
+const Version = z
+  .string()
+  .max(16)
+  .regex(/^(0|[1-9][0-9]*)$/, 'must be a version: a whole number of at most 16 digits, as the node gave it')
+  .transform(Number)
+  .refine(Number.isSafeInteger, 'must be a version the node could have given (at most 9007199254740991)');
+export const ChangesQueryString = z.object({ since: Version.optional() });
+export type ChangesQueryStringDto = z.output<typeof ChangesQueryString>;
+
 // --- bodies ----------------------------------------------------------------------------------
 
 /** Routes that take no body refuse one with fields in it, rather than act as if it were not sent. */

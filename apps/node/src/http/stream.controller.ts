@@ -3,10 +3,13 @@ import { EventBus, ofType } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { ReplaySubject, interval, map, merge, takeUntil, type Observable } from 'rxjs';
+import { ChangeFeed } from '../domain/changes.js';
+import { PursuanceQuarantinedError, UnknownPursuanceError } from '../domain/errors.js';
 import { InvitesChangedEvent, NetworkStatusEvent, ProgressEvent, PursuanceChangedEvent, SyncHealthEvent } from '../events.js';
 
 /**
- * Server-sent events: `changed` when a pursuance gained events (the dashboard refetches),
+ * Server-sent events: `changed` when a pursuance gained events, with its new read-model version
+ * (the dashboard asks GET …/changes for what changed since the version it holds),
  * `sync` when its sync health changed (relay link, gaps; the dashboard refetches the sync
  * status), `network` with the node's tor status whenever it changes (down, up, bootstrap), `invites` when
  * a pursuance's join invites (or, with a null id, this node's own join requests) change, `progress` for long jobs (replay, resync), and a `ping` every 15 s to keep proxies and the
@@ -31,7 +34,22 @@ export class StreamController implements OnModuleDestroy {
   /** Each open stream's response, settled once it has been ended (or its connection closed). */
   readonly #open = new Set<Promise<void>>();
 
-  public constructor(@Inject(EventBus) private readonly events: EventBus) {}
+  public constructor(
+    @Inject(EventBus) private readonly events: EventBus,
+    @Inject(ChangeFeed) private readonly feed: ChangeFeed,
+  ) {}
+
+  /** The pursuance's read-model version after a change (null if it is gone: quarantined by a rebuild). */
+  #versionOf(pursuanceId: string): number | null {
+    try {
+      return this.feed.versionOf(pursuanceId);
+    } catch (err) {
+      // A stream must outlive one pursuance's fault: the client then refetches (null: no version).
+      if (!(err instanceof UnknownPursuanceError || err instanceof PursuanceQuarantinedError))
+        process.stderr.write(`node: comparing read-model versions failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      return null;
+    }
+  }
 
   public async onModuleDestroy(): Promise<void> {
     this.#closing.next();
@@ -55,7 +73,7 @@ export class StreamController implements OnModuleDestroy {
     }
     const changed = this.events.pipe(
       ofType(PursuanceChangedEvent),
-      map((e) => ({ type: 'changed', data: { pursuanceId: e.pursuanceId, events: e.eventIds, origin: e.origin } })),
+      map((e) => ({ type: 'changed', data: { pursuanceId: e.pursuanceId, events: e.eventIds, origin: e.origin, version: this.#versionOf(e.pursuanceId) } })),
     );
     const progress = this.events.pipe(
       ofType(ProgressEvent),

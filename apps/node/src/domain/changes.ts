@@ -1,0 +1,290 @@
+import { toHex } from '@pursuance/crypto';
+import type { EventId, MemberViewResult, SignedEvent } from '@pursuance/pursuance';
+import { feedItems, feedOf, membersOf, rolesOf, taskModel, type FeedItem, type MemberModel, type RoleModel, type TaskModel } from './read-models.js';
+import type { PursuanceEntry, PursuanceRegistry } from './registry.js';
+
+/**
+ * What changed in one pursuance's read model since a version the client holds: the tasks
+ * (each changed one whole, as GET …/tasks lists it, and the ids of those gone), and the
+ * members, roles and feed. `reset`: the node cannot say what changed since that version (it
+ * never handed it out, has forgotten it, or restarted): the client fetches the lists again.
+ */
+export interface PursuanceChanges {
+  readonly version: number;
+  readonly reset: boolean;
+  readonly tasks: { readonly upserted: readonly TaskModel[]; readonly removed: readonly string[] };
+  /** The whole member list when it changed, else null (lists of members and roles are short). */
+  readonly members: readonly MemberModel[] | null;
+  readonly roles: readonly RoleModel[] | null;
+  /** Newest first: the feed's new items, or (`full`) the whole feed as GET …/feed?limit=200 gives it. */
+  readonly feed: { readonly items: readonly FeedItem[]; readonly full: boolean };
+}
+
+/** The feed length the dashboard shows, and that a change set carries at most. */
+export const FEED_LIMIT = 200;
+/** Versions remembered per pursuance; a client further behind gets a reset. */
+export const VERSION_HISTORY = 1024;
+
+const TASK_KINDS: ReadonlySet<string> = new Set([
+  'task.create',
+  'task.edit',
+  'task.assign',
+  'task.status',
+  'task.close',
+  'task.reopen',
+  'task.comment',
+  'task.move',
+]);
+
+/** The task an event is about (as the log indexes it), or null for an event about something else. */
+function taskOf(e: SignedEvent): EventId | null {
+  if (e.header.kind === 'task.create') return e.id;
+  if (!TASK_KINDS.has(e.header.kind)) return null;
+  const task = (e.header.body as { task?: unknown }).task;
+  return task instanceof Uint8Array ? (toHex(task) as EventId) : null;
+}
+
+/**
+ * The JSON the API serves for a value, kept as it is: comparing it is exact and costs less than
+ * hashing it would (a task's JSON is a few hundred bytes; a 5,000-task board's, about 3 MB).
+ */
+const fingerprint = (value: unknown): string => JSON.stringify(value);
+
+interface TaskMark {
+  fingerprint: string;
+  changedAt: number;
+  parent: string | null;
+}
+
+/** One pursuance's versions: what each task, list and the feed looked like when last compared. */
+interface Tracker {
+  readonly entry: PursuanceEntry;
+  version: number;
+  /** Versions handed out, oldest first, each with how much of the fold order it had read. */
+  readonly history: { readonly version: number; readonly read: number }[];
+  /** The fold order as last read, and each event's acceptance then (to tell an append from a reorder). */
+  readIds: EventId[];
+  readAccepted: boolean[];
+  keyIds: string;
+  seenEntryVersion: number;
+  seenSize: number;
+  readonly tasks: Map<string, TaskMark>;
+  readonly removed: Map<string, number>;
+  members: { fingerprint: string; changedAt: number };
+  roles: { fingerprint: string; changedAt: number };
+  /** The last version at which the feed changed other than by new events on top (a reorder, a rename). */
+  feedFullAt: number;
+  /** Started while a change may have been in flight (see changesSince): compare every task at the next change. */
+  recheck: boolean;
+}
+
+/**
+ * Versions of each pursuance's read model, so the dashboard can ask for what changed rather
+ * than refetch a 5,000-task list on every event. A version is bumped whenever a compared part
+ * (a task as this member reads it, the members, the roles, the feed) differs from what was
+ * last handed out; the live stream's `changed` event carries the new one.
+ *
+ * Which tasks to compare is narrowed to what the new events are about when they only append
+ * task events to the fold order under the same keys; anything else (a reorder, a key or
+ * membership change, a rules change, a rename) compares every task. Comparison is by a
+ * fingerprint of the very JSON GET …/tasks serves, so a change set always equals a refetch.
+ *
+ * Comparisons run as the registry publishes each change (for pursuances someone has asked
+ * about): then the log and this member's view agree, which they need not while a change is
+ * being stored (its events are in the log before the view is refreshed).
+ *
+ * Versions are not stored: they are numbered from the clock at start (microseconds), so a
+ * version handed out before a restart or a rebuild is never taken for a later one — it is not
+ * in the new history, and its holder gets a reset.
+ */
+export class ChangeFeed {
+  readonly #trackers = new Map<string, Tracker>();
+  #next: number;
+
+  public constructor(
+    private readonly registry: PursuanceRegistry,
+    clock: () => number = Date.now,
+  ) {
+    this.#next = Math.floor(clock()) * 1000;
+    registry.onChange((change) => {
+      if (!this.#trackers.has(change.pursuanceId)) return;
+      // A listener that threw would fail the registry's change: a fault here is reported, and the
+      // pursuance's clients start over (its tracker is dropped, so they get a reset).
+      try {
+        this.versionOf(change.pursuanceId);
+      } catch (err) {
+        this.#trackers.delete(change.pursuanceId);
+        registry.warn(
+          `pursuance ${change.pursuanceId}: comparing read-model versions failed (${err instanceof Error ? err.name : 'non-error'}); clients refetch`,
+        );
+      }
+    });
+  }
+
+  /**
+   * The pursuance's current version (comparing what changed since the last call first). For
+   * the live stream, called as the registry publishes a change: the log and this member's
+   * view then agree (no other change runs until the registry's listeners return).
+   */
+  public versionOf(pursuanceId: string): number {
+    return this.#sync(this.registry.get(pursuanceId)).version;
+  }
+
+  /** What changed since `since` (undefined: nothing held yet, so a reset with the current version). */
+  public changesSince(pursuanceId: string, since: number | undefined): PursuanceChanges {
+    const entry = this.registry.get(pursuanceId);
+    // As of the last published change: one being stored now is compared when it is published.
+    const known = this.#trackers.get(pursuanceId);
+    const t = known?.entry === entry ? known : this.#start(entry, false);
+    const at = since === undefined ? -1 : t.history.findIndex((h) => h.version === since);
+    if (since === undefined || at < 0) {
+      return { version: t.version, reset: true, tasks: { upserted: [], removed: [] }, members: null, roles: null, feed: { items: [], full: false } };
+    }
+    const view = this.registry.view(pursuanceId);
+    const upserted: TaskModel[] = [];
+    for (const [id, mark] of t.tasks) {
+      if (mark.changedAt <= since) continue;
+      const model = taskModel(entry, view, id as EventId);
+      if (model) upserted.push(model);
+    }
+    upserted.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    const removed = [...t.removed].filter(([, v]) => v > since).map(([id]) => id);
+    const readThen = t.history[at]!.read;
+    const fresh = t.readIds.length - readThen;
+    const feed =
+      t.feedFullAt > since || fresh > FEED_LIMIT
+        ? { items: feedOf(entry, FEED_LIMIT), full: true }
+        : { items: feedItems(entry, t.readIds.slice(readThen).reverse()), full: false };
+    return {
+      version: t.version,
+      reset: false,
+      tasks: { upserted, removed: removed.sort() },
+      members: t.members.changedAt > since ? membersOf(entry) : null,
+      roles: t.roles.changedAt > since ? rolesOf(entry, view) : null,
+      feed,
+    };
+  }
+
+  /** Compare what changed since the last call; called as the registry publishes a change. */
+  #sync(entry: PursuanceEntry): Tracker {
+    const known = this.#trackers.get(entry.id);
+    // A rebuild replaces the entry: start over, under versions its clients never held.
+    if (known?.entry !== entry) return this.#start(entry, true);
+    if (known.seenEntryVersion === entry.version && known.seenSize === entry.log.size) return known;
+    const t = known;
+    const view = this.registry.view(entry.id);
+    const order = entry.log.order();
+    const keyIds = view.keyring.keyIds().join();
+    const appended = keyIds === t.keyIds && this.#stillRead(t, entry, order);
+    const fresh = appended ? order.slice(t.readIds.length) : order;
+    // Task events on top of the fold order as read change only their tasks (and the feed's top).
+    const onTop = appended && fresh.every((id) => taskOf(entry.log.event(id)!) !== null);
+    const narrow = onTop && !t.recheck;
+    const candidates = new Set<string>();
+    if (narrow) {
+      for (const id of fresh) {
+        const task = taskOf(entry.log.event(id)!)!;
+        candidates.add(task);
+        const before = t.tasks.get(task)?.parent;
+        const after = entry.log.state().tasks.get(task)?.parent;
+        if (before) candidates.add(before);
+        if (after) candidates.add(after);
+      }
+    } else {
+      for (const id of entry.log.state().tasks.keys()) candidates.add(id);
+      for (const id of t.tasks.keys()) candidates.add(id);
+    }
+    const version = this.#next + 1;
+    let changed = fresh.length > 0;
+    for (const id of candidates) changed = this.#compareTask(t, entry, view, id, version) || changed;
+    const members = fingerprint(membersOf(entry));
+    if (members !== t.members.fingerprint) {
+      t.members = { fingerprint: members, changedAt: version };
+      changed = true;
+    }
+    const roles = fingerprint(rolesOf(entry, view));
+    if (roles !== t.roles.fingerprint) {
+      t.roles = { fingerprint: roles, changedAt: version };
+      changed = true;
+    }
+    if (!onTop) t.feedFullAt = version;
+    t.recheck = false;
+    if (!appended) {
+      t.readIds = [];
+      t.readAccepted = [];
+    }
+    for (const id of fresh) {
+      t.readIds.push(id);
+      t.readAccepted.push(entry.log.isAccepted(id));
+    }
+    t.keyIds = keyIds;
+    t.seenEntryVersion = entry.version;
+    t.seenSize = entry.log.size;
+    if (changed) {
+      this.#next = version;
+      t.version = version;
+      t.history.push({ version, read: t.readIds.length });
+      if (t.history.length > VERSION_HISTORY) t.history.splice(0, t.history.length - VERSION_HISTORY);
+      // Marks of versions no client can ask about any more are dropped.
+      const oldest = t.history[0]!.version;
+      for (const [id, v] of t.removed) if (v < oldest) t.removed.delete(id);
+    }
+    return t;
+  }
+
+  /** Compare one task with its last fingerprint; true when it changed (or went). */
+  #compareTask(t: Tracker, entry: PursuanceEntry, view: MemberViewResult, id: string, version: number): boolean {
+    const model = taskModel(entry, view, id as EventId);
+    const mark = t.tasks.get(id);
+    if (!model) {
+      if (!mark) return false;
+      t.tasks.delete(id);
+      t.removed.set(id, version);
+      return true;
+    }
+    const print = fingerprint(model);
+    if (mark?.fingerprint === print) return false;
+    t.tasks.set(id, { fingerprint: print, changedAt: version, parent: model.parent });
+    t.removed.delete(id);
+    return true;
+  }
+
+  #stillRead(t: Tracker, entry: PursuanceEntry, order: readonly EventId[]): boolean {
+    if (order.length < t.readIds.length) return false;
+    for (let i = 0; i < t.readIds.length; i++) {
+      const id = t.readIds[i]!;
+      if (order[i] !== id || entry.log.isAccepted(id) !== t.readAccepted[i]) return false;
+    }
+    return true;
+  }
+
+  /** `settled`: no change is being stored (else every task is compared again at the next change). */
+  #start(entry: PursuanceEntry, settled: boolean): Tracker {
+    const view = this.registry.view(entry.id);
+    const version = ++this.#next;
+    const order = entry.log.order();
+    const tasks = new Map<string, TaskMark>();
+    for (const id of entry.log.state().tasks.keys()) {
+      const model = taskModel(entry, view, id);
+      if (model) tasks.set(id, { fingerprint: fingerprint(model), changedAt: version, parent: model.parent });
+    }
+    const t: Tracker = {
+      entry,
+      version,
+      history: [{ version, read: order.length }],
+      readIds: [...order],
+      readAccepted: order.map((id) => entry.log.isAccepted(id)),
+      keyIds: view.keyring.keyIds().join(),
+      seenEntryVersion: entry.version,
+      seenSize: entry.log.size,
+      tasks,
+      removed: new Map(),
+      members: { fingerprint: fingerprint(membersOf(entry)), changedAt: version },
+      roles: { fingerprint: fingerprint(rolesOf(entry, view)), changedAt: version },
+      feedFullAt: version,
+      recheck: !settled,
+    };
+    this.#trackers.set(entry.id, t);
+    return t;
+  }
+}
