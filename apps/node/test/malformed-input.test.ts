@@ -208,6 +208,7 @@ const ROUTES: Record<string, () => RouteInput> = {
     schema: S.TaskChangeBody,
   }),
   'GET /api/pursuances/:id/feed': () => ({ params: { id: attached }, query: { limit: '10' } }),
+  'GET /api/pursuances/:id/changes': () => ({ params: { id: attached }, query: { since: '1' } }),
   'GET /api/pursuances/:id/rejections': () => ({ params: { id: attached } }),
   'GET /api/pursuances/:id/own-rejections': () => ({ params: { id: attached } }),
   'GET /api/pursuances/:id/events': () => ({ params: { id: attached } }),
@@ -452,6 +453,12 @@ describe('the routes under test', () => {
   });
 });
 
+/** Per query field, values its schema must refuse (with 400, never a 200 or a 500). */
+const BAD_QUERY: Record<string, string[]> = {
+  limit: ['abc', '0', '5001', '1.5', '-1', '', '1e999'],
+  since: ['abc', '1.5', '-1', '', '1e999', '01', '+1', '0x10', '9007199254740993', '99999999999999999999', '__proto__', 'constructor'],
+};
+
 describe('malformed path parameters and query strings', () => {
   it.each(Object.keys(ROUTES).filter((r) => r.includes(':')))('%s', { timeout: 120_000 }, async (route) => {
     const { method, path } = split(route);
@@ -469,12 +476,13 @@ describe('malformed path parameters and query strings', () => {
         offenders.check(`${method} ${target}`, await call(method, target, body));
       }
     }
-    for (const bad of ['abc', '0', '5001', '1.5', '-1', '', '1e999']) {
-      if (!input.query) break;
-      const target = `${fill(path, input.params ?? {})}?limit=${encodeURIComponent(bad)}`;
+    // Each route's one query field, with values that must be refused for it.
+    const [field] = Object.keys(input.query ?? {});
+    for (const bad of field === undefined ? [] : BAD_QUERY[field]!) {
+      const target = `${fill(path, input.params ?? {})}?${field}=${encodeURIComponent(bad)}`;
       offenders.check(`${method} ${target}`, await call(method, target, body));
     }
-    if (input.query) offenders.check('limit twice', await call(method, `${fill(path, input.params ?? {})}?limit=1&limit=2`, body));
+    if (field !== undefined) offenders.check(`${field} twice`, await call(method, `${fill(path, input.params ?? {})}?${field}=1&${field}=2`, body));
     expect(offenders.list).toEqual([]);
     expect(await snapshot()).toEqual(before);
   });
