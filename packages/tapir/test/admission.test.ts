@@ -238,6 +238,14 @@ describe('admission tickets', () => {
       forged[at] = forged[at]! ^ 1;
       expect(tickets.redeem({ ticket: forged, nonce: solvedFresh }), `byte ${at}`).toMatch(/forged|short/);
     }
+    // Lowering the demanded bits to zero (any nonce would pass) or stretching the expiry is a
+    // forgery, not a discount: the MAC covers seed, expiry and bits.
+    const cheap = new Uint8Array(fresh);
+    cheap[22] = 0; // the bits byte: after the 16-byte seed and the 6-byte expiry
+    expect(tickets.redeem({ ticket: cheap, nonce: solvedFresh })).toBe('forged');
+    const longer = new Uint8Array(cheap);
+    longer[16] = 0xff; // the expiry's high byte
+    expect(tickets.redeem({ ticket: longer, nonce: solvedFresh })).toBe('forged');
     // Another service's ticket is forged here.
     const other = new AdmissionTickets(30_000, () => now).issue(1);
     expect(tickets.redeem({ ticket: other, nonce: await solveProofOfWork(admissionChallenge(other), 1) })).toBe('forged');
