@@ -15,7 +15,7 @@
 
 export { ActionNotAllowedError, ContentUnreadableError, EventRejectedError, type Rejection, RejectionCode } from './errors.js';
 export { RoleIdSchema, type Rules, RulesSchema } from './rules/schema.js';
-export { type InviteLockbox, DISPLAY_NAME_MAX, DisplayNameSchema, displayNameProblem } from './bodies.js';
+export { type InviteLockbox, DISPLAY_NAME_MAX, DisplayNameSchema, TASK_CONTENT_KINDS, displayNameProblem } from './bodies.js';
 export { type EventId, type SignedEvent, decodeEvent, signEvent } from './envelope.js';
 export type { PublicState } from './state.js';
 export { PursuanceLog } from './log.js';

@@ -1,5 +1,5 @@
 import { toHex } from '@pursuance/crypto';
-import type { EventId, MemberViewResult, SignedEvent } from '@pursuance/pursuance';
+import { TASK_CONTENT_KINDS, type EventId, type MemberViewResult, type SignedEvent } from '@pursuance/pursuance';
 import { feedItems, feedOf, membersOf, rolesOf, taskModel, type FeedItem, type MemberModel, type RoleModel, type TaskModel } from './read-models.js';
 import type { PursuanceEntry, PursuanceRegistry } from './registry.js';
 
@@ -25,16 +25,8 @@ export const FEED_LIMIT = 200;
 /** Versions remembered per pursuance; a client further behind gets a reset. */
 export const VERSION_HISTORY = 1024;
 
-const TASK_KINDS: ReadonlySet<string> = new Set([
-  'task.create',
-  'task.edit',
-  'task.assign',
-  'task.status',
-  'task.close',
-  'task.reopen',
-  'task.comment',
-  'task.move',
-]);
+/** Events about one task: its content kinds (the core's list) and moves in the tree. */
+const TASK_KINDS: ReadonlySet<string> = new Set<string>([...TASK_CONTENT_KINDS, 'task.move']);
 
 /** The task an event is about (as the log indexes it), or null for an event about something else. */
 function taskOf(e: SignedEvent): EventId | null {
