@@ -5,4 +5,5 @@ await import('./relay.bench.js');
 await import('./cwtch.bench.js');
 await import('./dashboard.bench.js');
 await import('./node.bench.js');
+await import('./startup.bench.js');
 await import('./join.bench.js');

@@ -38,6 +38,13 @@ export interface StartNodeOptions {
   readonly scrypt?: ScryptParams;
   readonly logger?: LoggerService | false;
   readonly onReplayProgress?: (p: ReplayProgress) => void;
+  /**
+   * Called once the API listens, before the pursuances' logs are loaded: from then on its read
+   * routes answer from the persisted read models (others answer 503 with Retry-After).
+   */
+  readonly onListening?: (url: string) => void;
+  /** Start-up waits for this before loading the logs (tests and tools: what the API serves meanwhile). */
+  readonly beforeLoad?: () => Promise<void>;
   readonly clock?: () => number;
   /** Built dashboard to serve at / (default: apps/dashboard/dist, if built; null: none). */
   readonly dashboardDir?: string | null;
@@ -195,7 +202,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let app: NestExpressApplication | undefined;
   try {
     const registry = new PursuanceRegistry(store, identity, options.clock);
-    await registry.load(options.onReplayProgress);
+    // The persisted read models first: the API answers reads from them while the logs load.
+    await registry.open();
     sync = new SyncService(peer, registry);
     const profileName = (): string | null => {
       const name = peer.displayName.trim();
@@ -204,6 +212,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     joins = new JoinService(peer, registry, sync, store, profileName);
     const token = await loadOrCreateToken(options.dataDir);
     const binding = new HttpBinding(token);
+    binding.starting = true;
     const templates = await loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR);
     const openapi = { document: {} as unknown };
     const nest = await NestFactory.create<NestExpressApplication>(
@@ -237,12 +246,19 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     // registry's publisher) are subscribed at bootstrap, so the application is initialised
     // before sync starts ingesting what the peer holds.
     await nest.init();
-    await peer.start();
-    await sync.start();
-    await joins.start();
+    // Listen before the logs are loaded: reads are served from the persisted read models and
+    // everything else answers 503 (NODE_STARTING, PURSUANCE_LOADING) with Retry-After until
+    // the replay and the sync start below are done.
     const portOutcome = await listen(nest, options.port ?? 0, options.dataDir);
     const address = nest.getHttpServer().address() as AddressInfo;
     binding.port = address.port;
+    options.onListening?.(`http://127.0.0.1:${address.port}`);
+    await options.beforeLoad?.();
+    await registry.load(options.onReplayProgress);
+    await peer.start();
+    await sync.start();
+    await joins.start();
+    binding.starting = false;
     const url = `http://127.0.0.1:${address.port}`;
     return {
       url,
@@ -262,6 +278,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         sync?.stop();
         await peer.stop();
         await registry.idle();
+        // A failure here costs only the state hash shown while the next start-up loads.
+        await registry.settle().catch(() => undefined);
         await store.close();
         await profileStore.close();
         if (!options.acn) await acn.close();

@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import sodium from 'sodium-native';
 import nacl from 'tweetnacl';
 import { concatBytes } from './bytes.js';
 import { DecryptionError, InvalidKeyError } from './errors.js';
 
 /**
- * NaCl secretbox (XSalsa20-Poly1305) and box (X25519 + XSalsa20-Poly1305) from tweetnacl.
- * The "sealed" helpers prepend a random 24-byte nonce: sealed = nonce ‖ tag ‖ ciphertext.
+ * NaCl secretbox (XSalsa20-Poly1305) and box (X25519 + XSalsa20-Poly1305). The "sealed"
+ * helpers prepend a random 24-byte nonce: sealed = nonce ‖ tag ‖ ciphertext. secretbox runs on
+ * libsodium (sodium-native): byte for byte tweetnacl's (a test checks both ways), about ten
+ * times faster — the node store opens every sealed row through it, and a start-up reads
+ * thousands. box stays on tweetnacl (a few per key share).
  */
 export const SECRETBOX_KEY_LENGTH = nacl.secretbox.keyLength; // 32
 export const SECRETBOX_NONCE_LENGTH = nacl.secretbox.nonceLength; // 24
@@ -25,14 +29,18 @@ export function secretboxSeal(key: Uint8Array, plaintext: Uint8Array, nonce?: Ui
   checkKey(key);
   const n = nonce ?? new Uint8Array(randomBytes(SECRETBOX_NONCE_LENGTH));
   if (n.length !== SECRETBOX_NONCE_LENGTH) throw new InvalidKeyError('a secretbox nonce is 24 bytes');
-  return concatBytes(n, nacl.secretbox(plaintext, n, key));
+  const sealed = new Uint8Array(SECRETBOX_NONCE_LENGTH + SECRETBOX_OVERHEAD + plaintext.length);
+  sealed.set(n, 0);
+  sodium.crypto_secretbox_easy(sealed.subarray(SECRETBOX_NONCE_LENGTH), plaintext, n, key);
+  return sealed;
 }
 
 export function secretboxOpen(key: Uint8Array, sealed: Uint8Array): Uint8Array {
   checkKey(key);
   if (sealed.length < SEALED_OVERHEAD) throw new DecryptionError('sealed box is shorter than its overhead');
-  const opened = nacl.secretbox.open(sealed.subarray(SECRETBOX_NONCE_LENGTH), sealed.subarray(0, SECRETBOX_NONCE_LENGTH), key);
-  if (opened === null) throw new DecryptionError();
+  const opened = new Uint8Array(sealed.length - SEALED_OVERHEAD);
+  if (!sodium.crypto_secretbox_open_easy(opened, sealed.subarray(SECRETBOX_NONCE_LENGTH), sealed.subarray(0, SECRETBOX_NONCE_LENGTH), key))
+    throw new DecryptionError();
   return opened;
 }
 

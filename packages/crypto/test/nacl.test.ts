@@ -195,3 +195,19 @@ describe('sealToPublicKey (anonymous sealed box)', () => {
     expectThrowsType(() => openSealedToPublicKey(recipient.secretKey, flipBit(sealed, 31, 7)), DecryptionError);
   });
 });
+
+describe('secretbox on libsodium agrees with tweetnacl (the reference)', () => {
+  it('seals byte for byte as tweetnacl does, and each opens what the other sealed (property)', async () => {
+    const { default: nacl } = await import('tweetnacl');
+    fc.assert(
+      fc.property(keyArb, fc.uint8Array({ minLength: 24, maxLength: 24 }), fc.uint8Array({ maxLength: 2000 }), (key, nonce, message) => {
+        const ours = secretboxSeal(key, message, nonce);
+        const reference = nacl.secretbox(message, nonce, key);
+        expect(hex(ours)).toBe(hex(Uint8Array.from([...nonce, ...reference])));
+        expect(hex(secretboxOpen(key, ours))).toBe(hex(message));
+        expect(hex(nacl.secretbox.open(ours.subarray(24), nonce, key)!)).toBe(hex(message));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -337,6 +337,14 @@ export class PursuanceLog {
     return [...this.#invalid, ...this.#current().rejections.values()];
   }
 
+  /**
+   * The fold's rejections only: what every replica holding these events refuses alike (inputs
+   * that never parsed or belonged here depend on what was offered to this log, not on its events).
+   */
+  public foldRejections(): Rejection[] {
+    return [...this.#current().rejections.values()];
+  }
+
   public rejectionOf(id: EventId): Rejection | undefined {
     return this.#current().rejections.get(id) ?? this.#invalid.find((r) => r.eventId === id);
   }
@@ -425,6 +433,11 @@ export class PursuanceLog {
     return outcome.ok ? null : { eventId: e.id, code: outcome.code, reason: outcome.reason, ...(outcome.rule ? { rule: outcome.rule } : {}) };
   }
 
+  /** The hash chain over the accepted events in fold order (hex): cheap, and part of the state hash. */
+  public acceptedLogHash(): string {
+    return toHex(this.#current().logHash);
+  }
+
   /** Hash of the public state: equal on every member that holds the same events. */
   public stateHash(): string {
     const run = this.#current();
@@ -435,6 +448,11 @@ export class PursuanceLog {
   public stateBytes(): Uint8Array {
     const run = this.#current();
     return canonicalEncode(publicStateValue(run.applier.state, run.logHash, [...run.rejections.values()], this.#equivocations));
+  }
+
+  /** How many events' causal clocks the fold keeps (for tests and benchmarks of its memory). */
+  public retainedClocks(): number {
+    return this.#current().retainedClocks();
   }
 
   /** Ability checks for a member against the current state (for authoring and UIs). */

@@ -100,6 +100,7 @@ export function nodeCommand(): Command {
         ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}),
         logger: false,
         onReplayProgress: (p) => process.stderr.write(`replay ${p.pursuanceId.slice(0, 12)}… ${p.done}/${p.total}\n`),
+        onListening: (url) => process.stderr.write(`reads served at ${url}/ while the history loads\n`),
       });
     } catch (err) {
       await acn.close();

@@ -38,6 +38,8 @@ export const errors = {
       RELAY_KEYS_CHANGED:
         'This relay now presents different keys from the ones this node saw first. It may be an impostor: ask its operator before going on. Nothing was changed.',
       PURSUANCE_QUARANTINED: 'This pursuance is set aside on this node because it could not be rebuilt from its store.',
+      PURSUANCE_LOADING: "This pursuance's history is still loading on your node. Try again in a moment.",
+      NODE_STARTING: 'This node is still starting. You can read your pursuances meanwhile; try this again in a moment.',
       SAFETY_NUMBER_MISMATCH: 'This safety number is not the current one for this contact. Reopen the comparison and compare again.',
       ATTACH_FAILED: 'The pursuance was created, but attaching it to the relay failed. Try again from its health page.',
       CONTACT_BLOCKED: 'You have blocked this person. Unblock them first.',
@@ -93,6 +95,8 @@ export const errors = {
       RELAY_KEYS_CHANGED:
         'Este relé presenta ahora claves distintas de las que este nodo vio la primera vez. Podría ser un impostor: pregunta a quien lo opera antes de seguir. No se cambió nada.',
       PURSUANCE_QUARANTINED: 'Este pursuance está apartado en este nodo porque no se pudo reconstruir a partir de su almacén.',
+      PURSUANCE_LOADING: 'Tu nodo todavía está cargando el historial de este pursuance. Vuelve a intentarlo en un momento.',
+      NODE_STARTING: 'Este nodo todavía está arrancando. Mientras tanto puedes leer tus pursuances; vuelve a intentarlo en un momento.',
       SAFETY_NUMBER_MISMATCH: 'Este número de seguridad no es el actual para este contacto. Vuelve a abrir la comparación y compara de nuevo.',
       ATTACH_FAILED: 'El pursuance se creó, pero no se pudo conectar al relé. Vuelve a intentarlo desde su página de salud.',
       CONTACT_BLOCKED: 'Bloqueaste a esta persona. Desbloquéala primero.',

@@ -22,6 +22,7 @@ export const pursuance = {
     founder: 'founder',
     noRoles: 'no roles',
     notMember: 'You are not a member of this pursuance (any more): you can read what your keys open, but you cannot act.',
+    historyLoading: "Loading this pursuance's history… you can read; changes will wait until it is loaded.",
     notOnRelay: 'Not on a relay — nothing syncs',
     tree: {
       title: 'Task tree',
@@ -183,6 +184,7 @@ export const pursuance = {
     founder: 'fundador',
     noRoles: 'sin roles',
     notMember: 'No eres (o ya no eres) miembro de este pursuance: puedes leer lo que abren tus claves, pero no puedes actuar.',
+    historyLoading: 'Cargando el historial de este pursuance… puedes leer; los cambios esperarán a que termine de cargarse.',
     notOnRelay: 'Sin relé: nada se sincroniza',
     tree: {
       title: 'Árbol de tareas',

@@ -91,6 +91,17 @@ export class ApiError extends Error {
   }
 }
 
+/** A loading refusal inside the client, with the wait the node asked for (never seen by callers). */
+class LoadingRefusal extends Error {
+  public constructor(
+    public readonly error: ApiError,
+    public readonly retryAfter: string | null,
+  ) {
+    super(error.message);
+    this.name = 'LoadingRefusal';
+  }
+}
+
 /** What `explainError` needs of vue-i18n: `useI18n()` in a component, `app.i18n.global` elsewhere. */
 export interface ErrorWords {
   t(key: string): string;
@@ -125,6 +136,72 @@ export function explainError(error: Pick<ApiError, 'code' | 'message'> & { reado
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
 /**
+ * The node's answer (503, with `Retry-After`) while it is still loading a pursuance's history at
+ * start-up: it already serves that pursuance's read routes from persisted rows, but refuses the
+ * rest (the changes feed, the live stream, commands) before doing anything, so asking again later
+ * is always safe.
+ */
+export const PURSUANCE_LOADING = 'PURSUANCE_LOADING';
+
+/** The same while the node itself is starting (its API listens first): every route but the reads. */
+export const NODE_STARTING = 'NODE_STARTING';
+
+/** A 503 with one of these codes was refused before anything was done, and is worth asking again. */
+export function isLoadingCode(code: unknown): boolean {
+  return code === PURSUANCE_LOADING || code === NODE_STARTING;
+}
+
+/** The node's words for it (the dashboard says the same when it stops waiting on its own). */
+export const LOADING_MESSAGE = "This pursuance's history is still loading on your node. Try again in a moment.";
+
+/** The refusal as the node words it, for a wait the dashboard gives up on by itself. */
+export function loadingError(): ApiError {
+  return new ApiError(503, PURSUANCE_LOADING, LOADING_MESSAGE);
+}
+
+/** True for the node's "still loading this pursuance" (or "still starting") answer. */
+export function isLoadingError(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 503 && isLoadingCode(err.code);
+}
+
+/**
+ * How long to keep asking while a pursuance loads: each wait is the node's `Retry-After`, capped
+ * (a node that says "an hour" is not taken at its word: loading is a matter of seconds), and
+ * after `giveUpAfterMs` the refusal is thrown as it came (code PURSUANCE_LOADING). The clock and
+ * the sleep are injected so tests need not wait.
+ */
+export interface LoadingRetry {
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly now: () => number;
+  readonly maxWaitMs: number;
+  readonly giveUpAfterMs: number;
+}
+
+export const DEFAULT_LOADING_RETRY: LoadingRetry = {
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  now: () => Date.now(),
+  maxWaitMs: 3_000,
+  giveUpAfterMs: 120_000,
+};
+
+/** A wait too short to matter would hammer a node that is busy loading. */
+const MIN_WAIT_MS = 250;
+
+/** The wait a `Retry-After` header asks for (seconds or an HTTP date; 1 s when absent or unreadable), within bounds. */
+export function retryDelay(header: string | null, policy: Pick<LoadingRetry, 'maxWaitMs' | 'now'>): number {
+  let ms = 1_000;
+  const value = header?.trim() ?? '';
+  if (/^\d+$/.test(value)) ms = Number(value) * 1_000;
+  else if (value !== '' && !Number.isNaN(Date.parse(value))) ms = Date.parse(value) - policy.now();
+  return Math.min(policy.maxWaitMs, Math.max(MIN_WAIT_MS, ms));
+}
+
+/** Per call: `waitWhileLoading: false` throws the loading refusal at once (a caller with something better to do). */
+export interface RequestOptions {
+  readonly waitWhileLoading?: boolean;
+}
+
+/**
  * The node's HTTP API (same origin; the node serves this dashboard). Every call carries the
  * per-node token as a bearer token.
  */
@@ -133,9 +210,31 @@ export class ApiClient {
     private readonly token: () => string | null,
     private readonly fetchImpl: Fetch = (input, init) => fetch(input, init),
     private readonly onUnauthorized: () => void = () => undefined,
+    /** How to wait out a pursuance that is still loading (shared with the store's and the stream's waits). */
+    public readonly loadingRetry: LoadingRetry = DEFAULT_LOADING_RETRY,
   ) {}
 
-  public async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * One API call. A refusal because the pursuance is still loading is asked again after the
+   * node's `Retry-After` (reads and commands alike: the node refused it before doing anything),
+   * until the pursuance is loaded or the retry limit is reached.
+   */
+  public async request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
+    const started = this.loadingRetry.now();
+    for (;;) {
+      try {
+        return await this.#once<T>(method, path, body);
+      } catch (err) {
+        if (!(err instanceof LoadingRefusal)) throw err;
+        if (options.waitWhileLoading === false) throw err.error;
+        const wait = retryDelay(err.retryAfter, this.loadingRetry);
+        if (this.loadingRetry.now() - started + wait > this.loadingRetry.giveUpAfterMs) throw err.error;
+        await this.loadingRetry.sleep(wait);
+      }
+    }
+  }
+
+  async #once<T>(method: string, path: string, body: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     const token = this.token();
     if (token) headers.authorization = `Bearer ${token}`;
@@ -173,6 +272,7 @@ export class ApiClient {
         { field: typeof b.field === 'string' ? b.field : undefined, detail: typeof b.detail === 'string' ? b.detail : undefined },
       );
       if (res.status === 401) this.onUnauthorized();
+      if (isLoadingError(error)) throw new LoadingRefusal(error, res.headers.get('retry-after'));
       throw error;
     }
     return json as T;
@@ -221,8 +321,8 @@ export class ApiClient {
   public changeRules = (id: string, rules: Rules) => this.request<EventRef>('PUT', this.#p(id, '/rules'), { rules });
   public tasks = (id: string) => this.request<TaskModel[]>('GET', this.#p(id, '/tasks'));
   /** What changed since a read-model version (without one: the current version, as a `reset`). */
-  public changes = (id: string, since?: number) =>
-    this.request<PursuanceChanges>('GET', this.#p(id, since === undefined ? '/changes' : `/changes?since=${since}`));
+  public changes = (id: string, since?: number, options?: RequestOptions) =>
+    this.request<PursuanceChanges>('GET', this.#p(id, since === undefined ? '/changes' : `/changes?since=${since}`), undefined, options);
   public task = (id: string, taskId: string) => this.request<TaskModel>('GET', this.#p(id, `/tasks/${encodeURIComponent(taskId)}`));
   public createTask = (id: string, task: NewTaskInput) => this.request<TaskModel>('POST', this.#p(id, '/tasks'), task);
   public changeTask = (id: string, taskId: string, change: TaskChange) =>
@@ -230,7 +330,7 @@ export class ApiClient {
   public feed = (id: string, limit = 200) => this.request<FeedItem[]>('GET', this.#p(id, `/feed?limit=${limit}`));
   public rejections = (id: string) => this.request<Rejection[]>('GET', this.#p(id, '/rejections'));
   /** Your own events refused after a race (newest first), each with what the node did about it. */
-  public ownRejections = (id: string) => this.request<OwnRejection[]>('GET', this.#p(id, '/own-rejections'));
+  public ownRejections = (id: string, options?: RequestOptions) => this.request<OwnRejection[]>('GET', this.#p(id, '/own-rejections'), undefined, options);
   public exportEvents = (id: string) => this.request<{ events: string[] }>('GET', this.#p(id, '/events'));
   public importEvents = (id: string, events: string[]) => this.request<IngestReport>('POST', this.#p(id, '/events'), { events });
   public attachRelay = (id: string, bundle: string) => this.request<{ groupId: string }>('POST', this.#p(id, '/relay/attach'), { bundle });
@@ -250,7 +350,7 @@ export class ApiClient {
     this.request<JoinInvite>('POST', this.#p(id, `/join-invites/${encodeURIComponent(inviteId)}/refuse`));
   /** The join requests this node sent by link, newest first. */
   public joinRequests = () => this.request<JoinRequest[]>('GET', '/api/join-requests');
-  public syncStatus = (id: string) => this.request<SyncStatus>('GET', this.#p(id, '/sync'));
+  public syncStatus = (id: string, options?: RequestOptions) => this.request<SyncStatus>('GET', this.#p(id, '/sync'), undefined, options);
   public network = () => this.request<NetworkView>('GET', '/api/network');
   public rebuild = () => this.request<{ pursuances: number; events: number; seconds: number }>('POST', '/api/admin/rebuild');
 }

@@ -2,9 +2,9 @@ import { computed, inject, ref, shallowRef, watch, type ComputedRef, type Inject
 import { createWebHistory, type Router, type RouterHistory } from 'vue-router';
 import { createDashboardI18n, initialLocale, setLocale, type DashboardI18n, type Locale } from '../i18n/index.js';
 import { createAnnouncer, type Announcer } from './announcer.js';
-import { ApiClient, ApiError, explainError, type Fetch } from './api.js';
+import { ApiClient, ApiError, DEFAULT_LOADING_RETRY, explainError, type Fetch, type LoadingRetry } from './api.js';
 import { countIn } from './format.js';
-import { createLive, type EventSourceFactory, type Live } from './live.js';
+import { createLive, fetchProbe, type EventSourceFactory, type Live } from './live.js';
 import { PursuanceStore } from './pursuance-store.js';
 import { createAppRouter } from './router.js';
 import { createSession, type Session } from './session.js';
@@ -67,6 +67,8 @@ export interface AppDeps {
   localeStorage?: Storage;
   /** The browser's preferred languages (navigator.languages by default). */
   languages?: readonly string[];
+  /** How to wait out a pursuance the node is still loading (tests pass a clock that does not really wait). */
+  loadingRetry?: LoadingRetry;
 }
 
 export function createAppContext(deps: AppDeps = {}): AppContext {
@@ -87,6 +89,7 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
   watch(i18n.global.locale, () => {
     if (noticeWords && session.notice.value !== null) session.notice.value = noticeWords();
   });
+  const loadingRetry = deps.loadingRetry ?? DEFAULT_LOADING_RETRY;
   const api = new ApiClient(
     () => session.token.value,
     deps.fetch,
@@ -94,8 +97,9 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
       dropToken(() => t('app.session.refused'));
       live.disconnect();
     },
+    loadingRetry,
   );
-  const live = createLive(deps.eventSource);
+  const live = createLive(deps.eventSource, undefined, { probe: fetchProbe(deps.fetch), retry: loadingRetry });
   const router = createAppRouter({ token: session.token, resume: () => ctx.resume() }, deps.history ?? createWebHistory());
   const announcer = createAnnouncer();
   // "N new events" is news about the page it arrived on: another page (or section) starts without it.
@@ -208,6 +212,7 @@ export function createAppContext(deps: AppDeps = {}): AppContext {
       live.disconnect();
       session.clear();
       me.value = null;
+      for (const s of stores.values()) s.dispose();
       stores.clear();
       pursuances.value = [];
     },

@@ -1,5 +1,5 @@
 import { computed, ref, shallowRef, type ComputedRef, type Ref, type ShallowRef } from 'vue';
-import { ApiError, type ApiClient } from './api.js';
+import { ApiError, isLoadingError, loadingError, retryDelay, type ApiClient } from './api.js';
 import { capabilitiesFor, type Capabilities } from './capabilities.js';
 import { applyFeedChanges, applyTaskChanges } from './changes.js';
 import { shortOnion } from './format.js';
@@ -23,6 +23,9 @@ import type { Translate } from './words.js';
 /** The parts of a pursuance a view can ask for; the store refetches the parts in use. */
 export type Part = 'summary' | 'tasks' | 'members' | 'roles' | 'rules' | 'feed' | 'rejections' | 'ownRejections' | 'sync';
 
+/** A call that answers at once while the pursuance is loading, for a caller that can do without it. */
+const NO_WAIT = { waitWhileLoading: false } as const;
+
 /** Parts the node's change sets cover (GET …/changes): patched in place rather than refetched. */
 const VERSIONED: ReadonlySet<Part> = new Set(['tasks', 'members', 'roles', 'feed']);
 
@@ -37,6 +40,11 @@ const VERSIONED: ReadonlySet<Part> = new Set(['tasks', 'members', 'roles', 'feed
  * one task's JSON, not 3 MB. When the node cannot say what changed (`reset`: it restarted or
  * the store fell too far behind), or has no such route (an older node), the lists are fetched
  * whole again. The summary, rules, rejections and sync status are small and refetched as before.
+ *
+ * While the node is still loading the pursuance's history at start-up (summary `loaded: false`)
+ * it serves the reads but not the changes feed: the lists are fetched whole, without a version,
+ * and the summary alone is asked again (at the node's pace) until it says loaded; then the
+ * store refreshes and is versioned again. Commands sent meanwhile wait in the API client.
  *
  * Lists are shallow refs holding the API's JSON as is (5,000 tasks with their comments and
  * history would be slow to make deeply reactive): a patch makes a new array that keeps every
@@ -77,6 +85,9 @@ export class PursuanceStore {
   #version: number | null = null;
   /** False once the node has answered that it has no changes route: whole fetches only. */
   #versioned = true;
+  /** The summary is being asked again until the pursuance is loaded. */
+  #awaitingLoad = false;
+  #disposed = false;
 
   public constructor(
     public readonly id: string,
@@ -211,12 +222,12 @@ export class PursuanceStore {
       );
       get(
         'ownRejections',
-        () => this.api.ownRejections(this.id).catch(() => null),
+        () => this.api.ownRejections(this.id, NO_WAIT).catch((err: unknown) => (isLoadingError(err) ? this.ownRejections.value : null)),
         (v) => (this.ownRejections.value = v),
       );
       get(
         'sync',
-        () => this.api.syncStatus(this.id).catch(() => null),
+        () => this.api.syncStatus(this.id, NO_WAIT).catch((err: unknown) => (isLoadingError(err) ? this.sync.value : null)),
         (v) => (this.sync.value = v),
       );
       await summaryLoaded;
@@ -237,6 +248,7 @@ export class PursuanceStore {
       this.#loaded.add('summary');
       this.#version = version;
       this.error.value = null;
+      this.#awaitLoad();
     } catch (err) {
       this.error.value = ApiError.from(err);
     } finally {
@@ -249,19 +261,23 @@ export class PursuanceStore {
   async #currentVersion(): Promise<number | null> {
     if (!this.#versioned) return null;
     try {
-      return (await this.api.changes(this.id)).version;
+      return (await this.api.changes(this.id, undefined, NO_WAIT)).version;
     } catch (err) {
       if (err instanceof ApiError && err.status === 404 && err.code === 'NOT_FOUND') {
         this.#versioned = false;
         return null;
       }
+      // Still loading: the reads are served already, so the lists are fetched whole without a
+      // version (rather than the board waiting for the history); once loaded they get one.
+      if (isLoadingError(err)) return null;
       throw err;
     }
   }
 
   /**
    * Bring the versioned parts up to date from one change set, and refetch the small parts
-   * alongside. False when the node answered `reset` (nothing is changed then: fetch whole).
+   * alongside. False when the node answered `reset` or is loading the pursuance again (it
+   * restarted): nothing is changed then, fetch whole.
    */
   async #patch(wanted: readonly Part[]): Promise<boolean> {
     const since = this.#version!;
@@ -269,13 +285,16 @@ export class PursuanceStore {
     const optional = <T>(p: Part, fetch: () => Promise<T>): Promise<T | undefined> => (has(p) ? fetch() : Promise.resolve(undefined));
     // Nothing is applied unless every request succeeded: a failure leaves the lists as they were.
     const [changes, summary, rejections, ownRejections, sync] = await Promise.all([
-      this.api.changes(this.id, since),
+      this.api.changes(this.id, since, NO_WAIT).catch((err: unknown) => {
+        if (isLoadingError(err)) return null;
+        throw err;
+      }),
       this.api.pursuance(this.id),
       optional('rejections', () => this.api.rejections(this.id)),
-      optional('ownRejections', () => this.api.ownRejections(this.id).catch(() => null)),
-      optional('sync', () => this.api.syncStatus(this.id).catch(() => null)),
+      optional('ownRejections', () => this.api.ownRejections(this.id, NO_WAIT).catch(() => null)),
+      optional('sync', () => this.api.syncStatus(this.id, NO_WAIT).catch(() => null)),
     ]);
-    if (changes.reset) return false;
+    if (changes === null || changes.reset) return false;
     if (has('rules') && (summary.rulesRevision !== this.#rulesRevision || !this.rules.value)) {
       this.rules.value = await this.api.rules(this.id);
       this.#rulesRevision = summary.rulesRevision;
@@ -290,7 +309,52 @@ export class PursuanceStore {
     this.summary.value = summary;
     this.#version = changes.version;
     this.error.value = null;
+    this.#awaitLoad();
     return true;
+  }
+
+  /**
+   * While the summary says the pursuance is loading, ask for the summary again (each wait the
+   * client's for a loading pursuance: about a second, capped) until it says loaded, then refresh
+   * everything. Past the client's retry limit the person is told (PURSUANCE_LOADING, as a command
+   * would be) but the asking goes on at the longest wait: reads work meanwhile, and the status
+   * must still go once the node is done.
+   */
+  #awaitLoad(): void {
+    if (this.#awaitingLoad || this.#disposed || this.summary.value?.loaded !== false) return;
+    this.#awaitingLoad = true;
+    const retry = this.api.loadingRetry;
+    const started = retry.now();
+    void (async () => {
+      let loaded = false;
+      let told = false;
+      try {
+        while (!this.#disposed && !loaded) {
+          const overdue = retry.now() - started >= retry.giveUpAfterMs;
+          // Once: a notice dismissed is not put back every few seconds.
+          if (overdue && !told) {
+            told = true;
+            this.error.value = loadingError();
+          }
+          await retry.sleep(overdue ? retry.maxWaitMs : retryDelay(null, retry));
+          if (this.#disposed) return;
+          // A failed ask is asked again next round: the loading status stays meanwhile.
+          loaded = await this.api.pursuance(this.id).then(
+            (s) => s.loaded !== false,
+            () => false,
+          );
+        }
+      } finally {
+        this.#awaitingLoad = false;
+      }
+      // The refresh brings the summary (status gone), a version, and whatever changed meanwhile.
+      if (loaded && !this.#disposed) void this.refresh();
+    })();
+  }
+
+  /** Stop asking the node about this pursuance (the store is dropped: signed out). */
+  public dispose(): void {
+    this.#disposed = true;
   }
 
   /** Refetch the sync status alone (the node says its relay link or gaps changed). */

@@ -27,6 +27,12 @@ export interface PursuanceSummary {
   readonly rejected: number;
   readonly pending: number;
   readonly stateHash: string;
+  /**
+   * False while the node is still loading this pursuance's history at start-up: its reads are
+   * served already, but its changes feed, live stream and commands wait (503 PURSUANCE_LOADING)
+   * until it is true. Absent on older nodes, which answer only once loaded.
+   */
+  readonly loaded?: boolean;
 }
 
 export interface MemberModel {

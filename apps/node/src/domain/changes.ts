@@ -1,6 +1,7 @@
 import { toHex } from '@pursuance/crypto';
-import { TASK_CONTENT_KINDS, type EventId, type MemberViewResult, type SignedEvent } from '@pursuance/pursuance';
-import { feedItems, feedOf, membersOf, rolesOf, taskModel, type FeedItem, type MemberModel, type RoleModel, type TaskModel } from './read-models.js';
+import { TASK_CONTENT_KINDS, type EventId, type SignedEvent } from '@pursuance/pursuance';
+import { PART, PERSISTED_FEED, isTaskPart, taskPart } from './projector.js';
+import type { FeedItem, MemberModel, RoleModel, TaskModel } from './read-models.js';
 import type { PursuanceEntry, PursuanceRegistry } from './registry.js';
 
 /**
@@ -21,7 +22,7 @@ export interface PursuanceChanges {
 }
 
 /** The feed length the dashboard shows, and that a change set carries at most. */
-export const FEED_LIMIT = 200;
+export const FEED_LIMIT = PERSISTED_FEED;
 /** Versions remembered per pursuance; a client further behind gets a reset. */
 export const VERSION_HISTORY = 1024;
 
@@ -37,10 +38,13 @@ function taskOf(e: SignedEvent): EventId | null {
 }
 
 /**
- * The JSON the API serves for a value, kept as it is: comparing it is exact and costs less than
- * hashing it would (a task's JSON is a few hundred bytes; a 5,000-task board's, about 3 MB).
+ * A fingerprint is a part's JSON as the persisted read model holds it (what the API serves),
+ * kept as it is: comparing it is exact and costs less than hashing it would.
  */
-const fingerprint = (value: unknown): string => JSON.stringify(value);
+const parentOf = (json: string): string | null => {
+  const parent = (JSON.parse(json) as { parent?: unknown }).parent;
+  return typeof parent === 'string' ? parent : null;
+};
 
 interface TaskMark {
   fingerprint: string;
@@ -127,32 +131,34 @@ export class ChangeFeed {
     const entry = this.registry.get(pursuanceId);
     // As of the last published change: one being stored now is compared when it is published.
     const known = this.#trackers.get(pursuanceId);
-    const t = known?.entry === entry ? known : this.#start(entry, false);
+    // Mid-change when the log holds events the stored read model does not count yet.
+    const t = known?.entry === entry ? known : this.#start(entry, this.registry.projections.checkpoint(pursuanceId)?.events === entry.log.size);
     const at = since === undefined ? -1 : t.history.findIndex((h) => h.version === since);
     if (since === undefined || at < 0) {
       return { version: t.version, reset: true, tasks: { upserted: [], removed: [] }, members: null, roles: null, feed: { items: [], full: false } };
     }
-    const view = this.registry.view(pursuanceId);
+    // Served from the persisted read model: what is committed, as of the last published change
+    // (a change being stored is in the log already, and must not show before it is durable).
+    const rows = this.registry.projections;
     const upserted: TaskModel[] = [];
     for (const [id, mark] of t.tasks) {
       if (mark.changedAt <= since) continue;
-      const model = taskModel(entry, view, id as EventId);
+      const model = rows.get<TaskModel>(pursuanceId, taskPart(id));
       if (model) upserted.push(model);
     }
     upserted.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
     const removed = [...t.removed].filter(([, v]) => v > since).map(([id]) => id);
     const readThen = t.history[at]!.read;
     const fresh = t.readIds.length - readThen;
-    const feed =
-      t.feedFullAt > since || fresh > FEED_LIMIT
-        ? { items: feedOf(entry, FEED_LIMIT), full: true }
-        : { items: feedItems(entry, t.readIds.slice(readThen).reverse()), full: false };
+    const stored = rows.get<FeedItem[]>(pursuanceId, PART.feed) ?? [];
+    // New events on top are the newest items of the stored feed (it is the fold order, newest first).
+    const feed = t.feedFullAt > since || fresh > FEED_LIMIT ? { items: stored, full: true } : { items: stored.slice(0, fresh), full: false };
     return {
       version: t.version,
       reset: false,
       tasks: { upserted, removed: removed.sort() },
-      members: t.members.changedAt > since ? membersOf(entry) : null,
-      roles: t.roles.changedAt > since ? rolesOf(entry, view) : null,
+      members: t.members.changedAt > since ? (rows.get<MemberModel[]>(pursuanceId, PART.members) ?? []) : null,
+      roles: t.roles.changedAt > since ? (rows.get<RoleModel[]>(pursuanceId, PART.roles) ?? []) : null,
       feed,
     };
   }
@@ -188,18 +194,20 @@ export class ChangeFeed {
     }
     const version = this.#next + 1;
     let changed = fresh.length > 0;
-    for (const id of candidates) changed = this.#compareTask(t, entry, view, id, version) || changed;
-    const members = fingerprint(membersOf(entry));
+    const parts = this.registry.projections.parts(entry.id);
+    for (const id of candidates) changed = this.#compareTask(t, parts, id, version) || changed;
+    const members = parts?.get(PART.members) ?? '';
     if (members !== t.members.fingerprint) {
       t.members = { fingerprint: members, changedAt: version };
       changed = true;
     }
-    const roles = fingerprint(rolesOf(entry, view));
+    const roles = parts?.get(PART.roles) ?? '';
     if (roles !== t.roles.fingerprint) {
       t.roles = { fingerprint: roles, changedAt: version };
       changed = true;
     }
-    if (!onTop) t.feedFullAt = version;
+    // Started mid-change: the fold order read then may hold events not yet stored, so the feed goes whole.
+    if (!onTop || t.recheck) t.feedFullAt = version;
     t.recheck = false;
     if (!appended) {
       t.readIds = [];
@@ -224,19 +232,18 @@ export class ChangeFeed {
     return t;
   }
 
-  /** Compare one task with its last fingerprint; true when it changed (or went). */
-  #compareTask(t: Tracker, entry: PursuanceEntry, view: MemberViewResult, id: string, version: number): boolean {
-    const model = taskModel(entry, view, id as EventId);
+  /** Compare one task's stored part with its last fingerprint; true when it changed (or went). */
+  #compareTask(t: Tracker, parts: ReadonlyMap<string, string> | undefined, id: string, version: number): boolean {
+    const print = parts?.get(taskPart(id));
     const mark = t.tasks.get(id);
-    if (!model) {
+    if (print === undefined) {
       if (!mark) return false;
       t.tasks.delete(id);
       t.removed.set(id, version);
       return true;
     }
-    const print = fingerprint(model);
     if (mark?.fingerprint === print) return false;
-    t.tasks.set(id, { fingerprint: print, changedAt: version, parent: model.parent });
+    t.tasks.set(id, { fingerprint: print, changedAt: version, parent: parentOf(print) });
     t.removed.delete(id);
     return true;
   }
@@ -256,10 +263,10 @@ export class ChangeFeed {
     const version = ++this.#next;
     const order = entry.log.order();
     const tasks = new Map<string, TaskMark>();
-    for (const id of entry.log.state().tasks.keys()) {
-      const model = taskModel(entry, view, id);
-      if (model) tasks.set(id, { fingerprint: fingerprint(model), changedAt: version, parent: model.parent });
-    }
+    // Fingerprints of what is stored (committed), never of a change still being stored.
+    const parts = this.registry.projections.parts(entry.id);
+    for (const [name, print] of parts ?? [])
+      if (isTaskPart(name)) tasks.set(name.slice('task:'.length), { fingerprint: print, changedAt: version, parent: parentOf(print) });
     const t: Tracker = {
       entry,
       version,
@@ -271,8 +278,8 @@ export class ChangeFeed {
       seenSize: entry.log.size,
       tasks,
       removed: new Map(),
-      members: { fingerprint: fingerprint(membersOf(entry)), changedAt: version },
-      roles: { fingerprint: fingerprint(rolesOf(entry, view)), changedAt: version },
+      members: { fingerprint: parts?.get(PART.members) ?? '', changedAt: version },
+      roles: { fingerprint: parts?.get(PART.roles) ?? '', changedAt: version },
       feedFullAt: version,
       recheck: !settled,
     };

@@ -50,6 +50,28 @@ export class PursuanceQuarantinedError extends NodeError {
   }
 }
 
+/**
+ * The node is still rebuilding this pursuance from its store (start-up, or a rebuild): its
+ * persisted read model answers the read routes meanwhile; anything else is to be retried.
+ */
+export class PursuanceLoadingError extends NodeError {
+  public readonly code = 'PURSUANCE_LOADING';
+  /** Seconds after which a retry is worth it (the Retry-After header). */
+  public readonly retryAfter = 1;
+  public constructor(public readonly pursuanceId: string) {
+    super(`This node is still loading the history of pursuance ${pursuanceId}. You can read it meanwhile; try this again in a moment.`);
+  }
+}
+
+/** The node's API listens before start-up is over; this route answers once it is (retry). */
+export class NodeStartingError extends NodeError {
+  public readonly code = 'NODE_STARTING';
+  public readonly retryAfter = 1;
+  public constructor() {
+    super('This node is still starting. You can read your pursuances meanwhile; try this again in a moment.');
+  }
+}
+
 /** Invites, invitations and relay moves need the pursuance's Cwtch group, which attaching to a relay creates. */
 export class NotAttachedError extends NodeError {
   public readonly code = 'NOT_ATTACHED';

@@ -30,6 +30,8 @@ export interface PursuanceSummary {
   readonly rejected: number;
   readonly pending: number;
   readonly stateHash: string;
+  /** Whether the node has rebuilt this pursuance's log since it started (false: reads only; commands wait). */
+  readonly loaded?: boolean;
 }
 
 export interface MemberModel {
@@ -133,7 +135,7 @@ const knownHashes = new WeakMap<PursuanceEntry, { version: number; size: number;
  * (3 MB of canonical bytes on a 5,000-task board), and the dashboard reads the summary after
  * every change.
  */
-function stateHashOf(entry: PursuanceEntry): string {
+export function stateHashOf(entry: PursuanceEntry): string {
   const cached = knownHashes.get(entry);
   if (cached && cached.version === entry.version && cached.size === entry.log.size) return cached.hash;
   const hash = entry.log.stateHash();
@@ -141,10 +143,14 @@ function stateHashOf(entry: PursuanceEntry): string {
   return hash;
 }
 
-/** `link`: the relay this node syncs the pursuance through (SyncService.linkOf), null when none. */
-export function summaryOf(entry: PursuanceEntry, me: OnionName, link: { readonly bundle: string } | null): PursuanceSummary {
+/**
+ * `link`: the relay this node syncs the pursuance through (SyncService.linkOf), null when none.
+ * `withHash`: false leaves `stateHash` empty (the persisted summary: see ProjectionCheckpoint).
+ */
+export function summaryOf(entry: PursuanceEntry, me: OnionName, link: { readonly bundle: string } | null, withHash = true): PursuanceSummary {
   const state = entry.log.state();
-  const rejected = entry.log.rejections().length;
+  // The fold's rejections only: the same on every replica and after a replay.
+  const rejected = entry.log.foldRejections().length;
   return {
     id: entry.id,
     name: state.name,
@@ -161,7 +167,7 @@ export function summaryOf(entry: PursuanceEntry, me: OnionName, link: { readonly
     events: entry.log.size,
     rejected,
     pending: entry.log.pendingCount(),
-    stateHash: stateHashOf(entry),
+    stateHash: withHash ? stateHashOf(entry) : '',
   };
 }
 

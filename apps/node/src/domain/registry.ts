@@ -1,4 +1,4 @@
-import { sha256, toHex, type Identity } from '@pursuance/crypto';
+import { sha256, toHex, type Identity, type SignatureVerifier } from '@pursuance/crypto';
 import {
   ActionNotAllowedError,
   EventRejectedError,
@@ -15,8 +15,11 @@ import {
   type SignedEvent,
 } from '@pursuance/pursuance';
 import type { EventOrigin } from '../store/entities.js';
-import type { EventStore, StoredEvent } from '../store/event-store.js';
-import { PursuanceQuarantinedError, UnknownPursuanceError } from './errors.js';
+import type { EventStore, RejectedInput, StoredEvent } from '../store/event-store.js';
+import { StoreCorruptError } from '../store/errors.js';
+import { PursuanceLoadingError, PursuanceQuarantinedError, UnknownPursuanceError } from './errors.js';
+import { ProjectionCache } from './projections.js';
+import { PART, Projector } from './projector.js';
 import { OwnRaceTracker, type OwnRejection, type OwnRejectionOutcome } from './races.js';
 
 export interface PursuanceEntry {
@@ -60,6 +63,14 @@ export interface QuarantinedEvent {
   readonly at: number;
 }
 
+/**
+ * Events from the node's own sealed store are not verified again when it loads: each was
+ * verified (or signed here) before it was stored, and a row only opens under the profile's
+ * store key (authenticated encryption, bound to its place by keyed tags), so a changed row
+ * fails to open instead. Verifying 100,000 signatures again took most of a start-up.
+ */
+const SEALED_AT_REST: SignatureVerifier = { name: 'sealed-at-rest', verify: () => true };
+
 /** The code a quarantined stored event is kept under among the rejected inputs. */
 export const QUARANTINED = 'QUARANTINED';
 
@@ -85,6 +96,16 @@ export class PursuanceRegistry {
   readonly #races = new Map<string, OwnRaceTracker>();
   readonly #quarantined = new Map<string, QuarantinedPursuance>();
   readonly #quarantinedEvents: QuarantinedEvent[] = [];
+  /**
+   * Pursuances in the store not rebuilt in memory since the last open() or load() began: their
+   * read routes answer from the persisted read model, anything else waits (PursuanceLoadingError).
+   */
+  readonly #loading = new Set<string>();
+  /** The persisted read models (sealed rows, written with the events): what the read routes serve. */
+  public readonly projections = new ProjectionCache();
+  readonly #projector: Projector;
+  /** Read models a replay found different from what was stored (each rewritten from the events). */
+  public projectionRepairs = 0;
   #queue: Promise<unknown> = Promise.resolve();
   /** Where quarantine warnings go (one line each, ids and reasons only, never key material). */
   public warn: (line: string) => void = (line) => void process.stderr.write(`node: warning: ${line}\n`);
@@ -102,6 +123,7 @@ export class PursuanceRegistry {
     private readonly clock: () => number = Date.now,
   ) {
     this.#authorOptions = { keySecret: () => this.store.takeKeySecret() };
+    this.#projector = new Projector(identity.onion);
   }
 
   /** The time this node signs with (its clock: tests pass their own). */
@@ -130,14 +152,69 @@ export class PursuanceRegistry {
     for (const l of this.#listeners) l({ pursuanceId, events, origin });
   }
 
-  /** Replay every pursuance from the store (start-up and "rebuild projections"). */
+  /**
+   * Start-up, first half: read the persisted read models, so the read routes answer at once,
+   * and note every stored pursuance as loading until load() has rebuilt it. A read model whose
+   * checkpoint does not count the events the store holds is not served (a store written before
+   * read models were persisted, or by something other than this registry).
+   */
+  public async open(): Promise<void> {
+    try {
+      this.projections.load(await this.store.storedProjections());
+    } catch (err) {
+      // Derived data: a row that does not open costs a replay, never the start-up.
+      if (!(err instanceof StoreCorruptError)) throw err;
+      this.projections.load(new Map());
+      this.warn(`the stored read models could not be read (${err.message}); they are rebuilt from the events`);
+    }
+    const ids = await this.store.pursuanceIds();
+    for (const id of ids) {
+      this.#loading.add(id);
+      let checkpoint;
+      try {
+        checkpoint = this.projections.checkpoint(id);
+      } catch {
+        checkpoint = undefined;
+      }
+      if (!checkpoint || checkpoint.events !== (await this.store.count(id))) this.projections.forget(id);
+    }
+    for (const id of this.projections.ids()) if (!this.#loading.has(id)) this.projections.forget(id);
+  }
+
+  /** Whether the pursuance's log is rebuilt in memory (false while it loads: commands wait). */
+  public isLoaded(id: string): boolean {
+    return this.#entries.has(id);
+  }
+
+  /** Ids of the pursuances still loading. */
+  public loadingIds(): string[] {
+    return [...this.#loading].sort();
+  }
+
+  /**
+   * Check that the read routes may answer for `id` from its persisted read model: it is known,
+   * not quarantined, and its read model is stored (else PursuanceLoadingError while it loads).
+   */
+  public readable(id: string): void {
+    this.#refuseQuarantined(id);
+    if (this.projections.has(id) && (this.#entries.has(id) || this.#loading.has(id))) return;
+    if (this.#loading.has(id)) throw new PursuanceLoadingError(id);
+    throw new UnknownPursuanceError(id);
+  }
+
+  /**
+   * Replay every pursuance from the store (start-up's second half, and "rebuild projections"),
+   * then compare its persisted read model with the replay and rewrite what differs.
+   */
   public load(progress?: (p: ReplayProgress) => void): Promise<void> {
     return this.#serial(async () => {
       this.#entries.clear();
       this.#views.clear();
       this.#forgetLoadState();
       const keySecrets = await this.store.usedKeySecrets();
-      for (const id of await this.store.pursuanceIds()) {
+      const ids = await this.store.pursuanceIds();
+      for (const id of ids) this.#loading.add(id);
+      for (const id of ids) {
         // One pursuance that cannot be rebuilt must not keep the node (and the others) down.
         try {
           const total = await this.store.count(id);
@@ -145,7 +222,7 @@ export class PursuanceRegistry {
           let done = 0;
           for await (const page of this.store.stream(id)) {
             for (const row of page) {
-              if (!log) log = new PursuanceLog(row.bytes);
+              if (!log) log = new PursuanceLog(decodeEvent(row.bytes, SEALED_AT_REST));
               else await this.#addStored(id, log, row);
             }
             done += page.length;
@@ -157,12 +234,71 @@ export class PursuanceRegistry {
           recoverKeysFromSecrets(log, keySecrets, author.keyring);
           this.#entries.set(id, { id, log, author, version: 1 });
         } catch (err) {
+          this.#loading.delete(id);
           this.#quarantine(id, err);
           continue;
         }
+        this.#loading.delete(id);
+        await this.#projectLoaded(id);
         await this.#settleLoaded(id);
       }
     });
+  }
+
+  /**
+   * After a replay: write the read model from the log, only the parts that differ from the
+   * stored ones. A stored read model that counted the same events yet differs is reported: the
+   * events are the truth, and the rows are rewritten from them.
+   */
+  async #projectLoaded(id: string): Promise<void> {
+    const entry = this.#entries.get(id)!;
+    const before = this.projections.checkpoint(id);
+    const write = this.#projector.diff(entry, this.#viewOf(entry), this.projections.parts(id), 'all');
+    if (write.upserts.size === 0 && write.deletes.length === 0) return;
+    // Nothing of it was read (none stored, stale or unreadable): its old rows go, all in one transaction.
+    await this.store.writeProjection(write, !this.projections.has(id));
+    this.projections.apply(write);
+    if (!before) return;
+    const after = this.projections.checkpoint(id)!;
+    // A checkpoint without a state hash (events stored since the last clean stop) only gains one.
+    const others = [...write.upserts.keys()].filter((name) => name !== PART.checkpoint).length + write.deletes.length;
+    const { stateHash: hashBefore, ...restBefore } = before;
+    const { stateHash: hashAfter, ...restAfter } = after;
+    const checkpointDiffers = JSON.stringify(restBefore) !== JSON.stringify(restAfter) || (hashBefore !== null && hashBefore !== hashAfter);
+    if (others > 0 || checkpointDiffers) {
+      this.projectionRepairs += 1;
+      this.warn(
+        `pursuance ${id}: the stored read model disagreed with a replay of its ${after.events} events (${others} parts differ${checkpointDiffers ? ', and the checkpoint' : ''}); rewritten from the events`,
+      );
+    }
+  }
+
+  /**
+   * A clean stop: store each loaded pursuance's state hash in its checkpoint, so the next
+   * start-up shows it before the replay. Runs after every queued mutation.
+   */
+  public settle(): Promise<void> {
+    return this.#serial(async () => {
+      for (const entry of this.#entries.values()) {
+        const write = this.#projector.finalCheckpoint(entry, this.projections.parts(entry.id));
+        if (write.upserts.size === 0) continue;
+        await this.store.writeProjection(write);
+        this.projections.apply(write);
+      }
+    });
+  }
+
+  /**
+   * Store `events` (already in the entry's log) with the read model's change in one
+   * transaction, then publish nothing: callers notify. Bumps the entry's version first, so the
+   * view and the summary reflect the events when the change is worked out.
+   */
+  async #append(entry: PursuanceEntry, events: readonly SignedEvent[], origin: EventOrigin, keysBefore?: string): Promise<number> {
+    entry.version += 1;
+    const write = this.#projector.diff(entry, this.#viewOf(entry), this.projections.parts(entry.id), events, keysBefore);
+    const stored = await this.store.append(events, origin, this.clock(), write);
+    this.projections.apply(write);
+    return stored;
   }
 
   public list(): PursuanceEntry[] {
@@ -173,6 +309,7 @@ export class PursuanceRegistry {
     const entry = this.#entries.get(id);
     if (!entry) {
       this.#refuseQuarantined(id);
+      if (this.#loading.has(id)) throw new PursuanceLoadingError(id);
       throw new UnknownPursuanceError(id);
     }
     return entry;
@@ -184,13 +321,16 @@ export class PursuanceRegistry {
 
   /** This member's decrypted view, cached until the pursuance changes. */
   public view(id: string): MemberViewResult {
-    const entry = this.get(id);
-    const cached = this.#views.get(id);
-    if (cached && cached.version === entry.version) return cached.view;
+    return this.#viewOf(this.get(id));
+  }
+
+  #viewOf(entry: PursuanceEntry): MemberViewResult {
+    const cached = this.#views.get(entry.id);
+    if (cached && cached.version === entry.version && cached.cache.keyring === entry.author.keyring) return cached.view;
     // A replaced author (a reload) brings another keyring: start a cache for it.
     const cache = cached?.cache.keyring === entry.author.keyring ? cached.cache : new MemberViewCache(entry.author.keyring);
     const view = cache.current(entry.log);
-    this.#views.set(id, { version: entry.version, view, cache });
+    this.#views.set(entry.id, { version: entry.version, view, cache });
     return view;
   }
 
@@ -198,8 +338,8 @@ export class PursuanceRegistry {
     return this.#serial(async () => {
       await this.store.ensureKeySecrets();
       const author = PursuanceAuthor.create(this.identity, spec, this.clock, this.#authorOptions);
-      await this.store.append([author.log.genesis], 'local', this.clock());
-      const entry: PursuanceEntry = { id: author.log.id, log: author.log, author, version: 1 };
+      const entry: PursuanceEntry = { id: author.log.id, log: author.log, author, version: 0 };
+      await this.#append(entry, [author.log.genesis], 'local');
       this.#entries.set(entry.id, entry);
       this.#notify(entry.id, [author.log.genesis], 'local');
       return entry;
@@ -215,11 +355,11 @@ export class PursuanceRegistry {
     return this.#serial(async () => {
       const entry = this.get(id);
       await this.store.ensureKeySecrets();
+      const keysBefore = entry.author.keyring.keyIds().join();
       const event = action(entry.author);
       // Key events we authored (rotations) are already in our keyring; shares to us are not.
       // This append also marks the vault secrets the action drew as used.
-      await this.store.append([event], 'local', this.clock());
-      entry.version += 1;
+      await this.#append(entry, [event], 'local', keysBefore);
       this.#notify(id, [event], 'local');
       return event;
     });
@@ -252,6 +392,7 @@ export class PursuanceRegistry {
         entry = { id: pursuanceId, log, author: new PursuanceAuthor(this.identity, log, undefined, this.clock, this.#authorOptions), version: 0 };
       }
       const fresh: SignedEvent[] = [];
+      const keysBefore = entry.author.keyring.keyIds().join();
       for (const e of decoded) {
         if (e.id === entry.log.id) {
           // The genesis is stored first: load() rebuilds a pursuance from its first stored event.
@@ -266,7 +407,9 @@ export class PursuanceRegistry {
           fresh.push(e);
         }
       }
-      const stored = await this.store.append(fresh, origin, this.clock());
+      // Keys shared to us by these events are taken before the read model is worked out.
+      if (fresh.length > 0) entry.author.refreshKeys();
+      const stored = fresh.length > 0 ? await this.#append(entry, fresh, origin, keysBefore) : 0;
       if (!this.#entries.has(pursuanceId)) {
         this.#entries.set(pursuanceId, entry);
         // Joining: own events in the history predate this process (a lost store): listed, not re-sent.
@@ -274,11 +417,7 @@ export class PursuanceRegistry {
         races.baseline(entry.log, this.clock());
         this.#races.set(pursuanceId, races);
       }
-      if (fresh.length > 0) {
-        entry.author.refreshKeys();
-        entry.version += 1;
-        this.#notify(pursuanceId, fresh, origin);
-      }
+      if (fresh.length > 0) this.#notify(pursuanceId, fresh, origin);
       // What was stored may be the ancestor or the member.add that refused pending inputs waited for.
       const retaken = stored > 0 ? await this.#offerRefused(entry) : [];
       await this.#answerLostRaces(entry);
@@ -301,6 +440,11 @@ export class PursuanceRegistry {
   public ownRejections(id: string): OwnRejection[] {
     this.get(id);
     return this.#races.get(id)?.list() ?? [];
+  }
+
+  /** Inputs kept for a pursuance with their reason (never parsed, waiting, or set aside at load), oldest first. */
+  public keptInputs(pursuanceId: string): Promise<RejectedInput[]> {
+    return this.store.rejectedInputs(pursuanceId);
   }
 
   /** Pursuances set aside at the last load, with the reason. */
@@ -342,7 +486,13 @@ export class PursuanceRegistry {
   /** Take one stored event back into the log at load; one that makes the log throw is set aside, bytes kept. */
   async #addStored(pursuanceId: string, log: PursuanceLog, row: StoredEvent): Promise<void> {
     try {
-      log.add(row.bytes);
+      let input: Uint8Array | SignedEvent = row.bytes;
+      try {
+        input = decodeEvent(row.bytes, SEALED_AT_REST);
+      } catch {
+        // Undecodable: the log takes the bytes and records why, as for any input.
+      }
+      log.add(input);
     } catch (err) {
       const { code, reason } = this.#describe(err);
       const at = this.clock();
@@ -402,17 +552,16 @@ export class PursuanceRegistry {
     }
     if (settled.length === 0) return [];
     const origins = [...new Set(taken.map((t) => t.origin))];
+    if (taken.length > 0) entry.author.refreshKeys();
     for (const origin of origins) {
-      await this.store.append(
+      await this.#append(
+        entry,
         taken.filter((t) => t.origin === origin).map((t) => t.event),
         origin,
-        this.clock(),
       );
     }
     for (const hash of settled) await this.store.deleteRejectedInput(hash);
     if (taken.length > 0) {
-      entry.author.refreshKeys();
-      entry.version += 1;
       for (const origin of origins) {
         this.#notify(
           entry.id,
@@ -467,7 +616,7 @@ export class PursuanceRegistry {
         if (again) {
           races.noteRetry(loss.event.id, again.id);
           // Durable before anything else sees it, as in act(); a failing store fails the ingest.
-          await this.store.append([again], 'local', this.clock());
+          await this.#append(entry, [again], 'local');
           resent.push(again);
         }
       }
@@ -476,7 +625,6 @@ export class PursuanceRegistry {
     // The list is complete before anyone hears of it: re-sends go out as local changes (the
     // sync service posts them); a loss without a re-send is an empty change, for SSE clients.
     if (resent.length > 0) {
-      entry.version += 1;
       this.#notify(entry.id, resent, 'local');
     } else {
       this.#notify(entry.id, [], 'local');

@@ -1,6 +1,11 @@
 /** The node's HTTP identity, shared by the guard: the token and the port actually bound. */
 export class HttpBinding {
   public port = 0;
+  /**
+   * True from the moment the API listens until the node has loaded its pursuances and started
+   * sync: only routes marked @ServedWhileStarting answer meanwhile (the guard refuses the rest).
+   */
+  public starting = false;
   public constructor(public readonly token: string) {}
 
   /** Hosts a browser may legitimately use for this node (no DNS names: DNS rebinding). */

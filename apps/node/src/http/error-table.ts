@@ -21,6 +21,8 @@ import {
   NodeError,
   SafetyNumberMismatchError,
   NotAttachedError,
+  NodeStartingError,
+  PursuanceLoadingError,
   PursuanceQuarantinedError,
   RelayKeysChangedError,
   UnknownPursuanceError,
@@ -36,6 +38,8 @@ import { RequestValidationError } from './validation.js';
  */
 export interface ErrorAnswer {
   readonly status: number;
+  /** Response headers the answer needs (Retry-After on a 503 worth retrying). */
+  readonly headers?: Readonly<Record<string, string>>;
   readonly body: { readonly code: string; readonly message: string } & Readonly<Record<string, unknown>>;
 }
 
@@ -66,6 +70,8 @@ const NODE_STATUS: readonly (readonly [abstract new (...args: never[]) => NodeEr
   [RelayKeysChangedError, 409],
   [PursuanceQuarantinedError, 409],
   [SafetyNumberMismatchError, 409],
+  [PursuanceLoadingError, 503],
+  [NodeStartingError, 503],
 ];
 
 /** An action the author refused before signing, by its rejection code (exhaustive: a new code must be placed). */
@@ -127,8 +133,10 @@ export function answerFor(error: unknown): ErrorAnswer | null {
     const extra: Record<string, unknown> = {};
     if (error.field !== undefined && error.field !== '') extra.field = error.field;
     if (error instanceof RequestValidationError) extra.issues = error.issues;
-    if (error instanceof PursuanceQuarantinedError) extra.pursuanceId = error.pursuanceId;
-    return answer(status, error.code, error.message, extra);
+    if (error instanceof PursuanceQuarantinedError || error instanceof PursuanceLoadingError) extra.pursuanceId = error.pursuanceId;
+    const found = answer(status, error.code, error.message, extra);
+    const retry = error instanceof PursuanceLoadingError || error instanceof NodeStartingError ? error.retryAfter : undefined;
+    return retry === undefined ? found : { ...found, headers: { 'Retry-After': String(retry) } };
   }
   if (error instanceof ActionNotAllowedError) {
     const plain = ACTION_MESSAGE[error.code]?.(error);

@@ -18,6 +18,7 @@ export class ErrorFilter implements ExceptionFilter {
     }
     const answer = answerFor(error);
     if (answer) {
+      for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
       res.status(answer.status).json(answer.body);
       return;
     }

@@ -1,5 +1,6 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
+import { ServedWhileStarting } from './starting.js';
 
 export const OPENAPI_DOCUMENT = Symbol('OPENAPI_DOCUMENT');
 
@@ -10,6 +11,7 @@ export class OpenApiController {
   public constructor(@Inject(OPENAPI_DOCUMENT) private readonly holder: { document: unknown }) {}
 
   @Get('openapi.json')
+  @ServedWhileStarting()
   public document(): unknown {
     return this.holder.document;
   }

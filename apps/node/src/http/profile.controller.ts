@@ -6,6 +6,7 @@ import { SetProfileNameCommand } from '../commands/commands.js';
 import { ProfileService } from '../domain/profile.js';
 import { ProfileBody, type ProfileBodyDto } from './schemas.js';
 import { ApiInput, responseSchema, valid } from './validation.js';
+import { ServedWhileStarting } from './starting.js';
 
 const ProfileDoc = z.object({
   onion: z.string().describe("this node's onion address: its identity in every pursuance"),
@@ -31,6 +32,7 @@ export class ProfileController {
   ) {}
 
   @Get('profile')
+  @ServedWhileStarting()
   @ApiOperation({ summary: "This node's onion address and display name" })
   @ApiOkResponse(responseSchema(ProfileDoc))
   public get() {

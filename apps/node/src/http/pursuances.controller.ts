@@ -25,6 +25,7 @@ import {
 } from '../commands/commands.js';
 import { InvalidRequestError } from '../domain/errors.js';
 import { PursuanceRegistry } from '../domain/registry.js';
+import { ServedWhileStarting } from './starting.js';
 import type { RulesTemplate } from '../domain/templates.js';
 import {
   FeedQuery,
@@ -143,16 +144,19 @@ export class PursuancesController {
   ) {}
 
   @Get('node')
+  @ServedWhileStarting()
   public node() {
     return { onion: this.registry.identity.onion };
   }
 
   @Get('templates')
+  @ServedWhileStarting()
   public listTemplates() {
     return this.templates.map((t) => ({ id: t.id, rules: t.rules }));
   }
 
   @Get('pursuances')
+  @ServedWhileStarting()
   public list() {
     return this.queries.execute(new ListPursuancesQuery());
   }
@@ -185,12 +189,14 @@ export class PursuancesController {
   }
 
   @Get('pursuances/:id')
+  @ServedWhileStarting()
   @ApiInput({ params: PursuanceParams })
   public get(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
     return this.queries.execute(new GetPursuanceQuery(p.id));
   }
 
   @Get('pursuances/:id/members')
+  @ServedWhileStarting()
   @ApiInput({ params: PursuanceParams })
   public members(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
     return this.queries.execute(new ListMembersQuery(p.id));
@@ -227,6 +233,7 @@ export class PursuancesController {
   }
 
   @Get('pursuances/:id/roles')
+  @ServedWhileStarting()
   @ApiInput({ params: PursuanceParams })
   public roles(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
     return this.queries.execute(new ListRolesQuery(p.id));
@@ -246,6 +253,7 @@ export class PursuancesController {
   }
 
   @Get('pursuances/:id/rules')
+  @ServedWhileStarting()
   @ApiInput({ params: PursuanceParams })
   public rules(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
     return this.queries.execute(new GetRulesQuery(p.id));
@@ -291,6 +299,7 @@ export class PursuancesController {
   }
 
   @Get('pursuances/:id/tasks')
+  @ServedWhileStarting()
   @ApiInput({ params: PursuanceParams })
   public tasks(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
     return this.queries.execute(new ListTasksQuery(p.id));
@@ -305,6 +314,7 @@ export class PursuancesController {
   }
 
   @Get('pursuances/:id/tasks/:taskId')
+  @ServedWhileStarting()
   @ApiInput({ params: TaskParams })
   public task(@Param(valid.params(TaskParams)) p: TaskParamsDto) {
     return this.queries.execute(new GetTaskQuery(p.id, p.taskId));
@@ -318,12 +328,14 @@ export class PursuancesController {
   }
 
   @Get('pursuances/:id/feed')
+  @ServedWhileStarting()
   @ApiInput({ params: PursuanceParams, query: FeedQueryString })
   public feed(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Query(valid.query(FeedQueryString)) q: FeedQueryStringDto) {
     return this.queries.execute(new FeedQuery(p.id, q.limit ?? 200));
   }
 
   @Get('pursuances/:id/rejections')
+  @ServedWhileStarting()
   @ApiInput({ params: PursuanceParams })
   public rejections(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
     return this.queries.execute(new RejectionsQuery(p.id));

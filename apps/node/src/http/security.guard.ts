@@ -1,7 +1,10 @@
 import { ForbiddenException, Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { equalBytes } from '@pursuance/crypto';
 import type { Request } from 'express';
+import { NodeStartingError } from '../domain/errors.js';
 import { HttpBinding } from './binding.js';
+import { SERVED_WHILE_STARTING } from './starting.js';
 
 /**
  * Every /api request must: name this node's own loopback address as Host (a DNS name that
@@ -12,7 +15,10 @@ import { HttpBinding } from './binding.js';
  */
 @Injectable()
 export class SecurityGuard implements CanActivate {
-  public constructor(@Inject(HttpBinding) private readonly binding: HttpBinding) {}
+  public constructor(
+    @Inject(HttpBinding) private readonly binding: HttpBinding,
+    @Inject(Reflector) private readonly reflector: Reflector,
+  ) {}
 
   public canActivate(context: ExecutionContext): boolean {
     const req = context.switchToHttp().getRequest<Request>();
@@ -29,6 +35,8 @@ export class SecurityGuard implements CanActivate {
     if (presented === undefined || !sameToken(presented, this.binding.token)) {
       throw new UnauthorizedException({ code: 'BAD_TOKEN', message: 'missing or wrong node token' });
     }
+    // Checked after the token: a stranger learns nothing, not even that the node is starting.
+    if (this.binding.starting && this.reflector.get<boolean>(SERVED_WHILE_STARTING, context.getHandler()) !== true) throw new NodeStartingError();
     return true;
   }
 }

@@ -1,23 +1,12 @@
 import { Inject } from '@nestjs/common';
 import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
-import type { EventId, Rejection, Rules } from '@pursuance/pursuance';
+import type { Rejection, Rules } from '@pursuance/pursuance';
 import { UnknownTaskError } from '../domain/errors.js';
-import {
-  feedOf,
-  membersOf,
-  rolesOf,
-  summaryOf,
-  taskModel,
-  tasksOf,
-  type FeedItem,
-  type MemberModel,
-  type PursuanceSummary,
-  type RoleModel,
-  type TaskModel,
-} from '../domain/read-models.js';
+import { PART, PERSISTED_FEED, taskPart } from '../domain/projector.js';
+import { feedOf, stateHashOf, type FeedItem, type MemberModel, type PursuanceSummary, type RoleModel, type TaskModel } from '../domain/read-models.js';
 import type { OwnRejection } from '../domain/races.js';
 import { successionOf, type SuccessionModel } from '../domain/succession.js';
-import { PursuanceRegistry, type PursuanceEntry, type QuarantinedEvent, type QuarantinedPursuance } from '../domain/registry.js';
+import { PursuanceRegistry, type QuarantinedEvent, type QuarantinedPursuance } from '../domain/registry.js';
 import { SyncService, type RelayModel } from '../sync/sync.service.js';
 
 export class ListPursuancesQuery extends Query<PursuanceSummary[]> {}
@@ -92,63 +81,91 @@ abstract class RegistryQuery {
   public constructor(@Inject(PursuanceRegistry) protected readonly registry: PursuanceRegistry) {}
 }
 
+/**
+ * The read routes answer from the persisted read model (registry.projections): the same rows
+ * whether the pursuance's log is loaded or still loading at start-up.
+ */
+abstract class ReadModelQuery extends RegistryQuery {
+  protected part<T>(pursuanceId: string, name: string): T {
+    this.registry.readable(pursuanceId);
+    return this.registry.projections.get<T>(pursuanceId, name)!;
+  }
+}
+
 /** Summaries say whether this node is on a relay for each pursuance, which only the sync service knows. */
-abstract class SummaryQuery {
+abstract class SummaryQuery extends ReadModelQuery {
   public constructor(
-    @Inject(PursuanceRegistry) protected readonly registry: PursuanceRegistry,
+    @Inject(PursuanceRegistry) registry: PursuanceRegistry,
     @Inject(SyncService) protected readonly sync: SyncService,
-  ) {}
-  protected summary(entry: PursuanceEntry): PursuanceSummary {
-    return summaryOf(entry, this.registry.identity.onion, this.sync.linkOf(entry.id));
+  ) {
+    super(registry);
+  }
+  protected summary(id: string): PursuanceSummary {
+    const stored = this.part<PursuanceSummary>(id, PART.summary);
+    const link = this.sync.linkOf(id);
+    const loaded = this.registry.isLoaded(id);
+    // The state hash is worked out on demand (and cached) once loaded; while loading, the one
+    // stored at the last clean stop or replay, if no event was stored since (else empty).
+    const stateHash = loaded ? stateHashOf(this.registry.get(id)) : (this.registry.projections.checkpoint(id)?.stateHash ?? '');
+    return { ...stored, relay: link?.bundle ?? stored.relay, attached: link !== null, stateHash, loaded };
   }
 }
 
 @QueryHandler(ListPursuancesQuery)
 export class ListPursuancesHandler extends SummaryQuery implements IQueryHandler<ListPursuancesQuery> {
   public execute(): Promise<PursuanceSummary[]> {
-    return Promise.resolve(this.registry.list().map((e) => this.summary(e)));
+    // Loaded ones, and loading ones whose read model is stored (others show once loaded).
+    const ids = new Set([...this.registry.list().map((e) => e.id), ...this.registry.loadingIds()]);
+    return Promise.resolve(
+      [...ids]
+        .sort()
+        .filter((id) => this.registry.projections.has(id))
+        .map((id) => this.summary(id)),
+    );
   }
 }
 
 @QueryHandler(GetPursuanceQuery)
 export class GetPursuanceHandler extends SummaryQuery implements IQueryHandler<GetPursuanceQuery> {
   public execute(q: GetPursuanceQuery): Promise<PursuanceSummary> {
-    return Promise.resolve(this.summary(this.registry.get(q.pursuanceId)));
+    return Promise.resolve(this.summary(q.pursuanceId));
   }
 }
 
 @QueryHandler(ListMembersQuery)
-export class ListMembersHandler extends RegistryQuery implements IQueryHandler<ListMembersQuery> {
+export class ListMembersHandler extends ReadModelQuery implements IQueryHandler<ListMembersQuery> {
   public execute(q: ListMembersQuery): Promise<MemberModel[]> {
-    return Promise.resolve(membersOf(this.registry.get(q.pursuanceId)));
+    return Promise.resolve(this.part<MemberModel[]>(q.pursuanceId, PART.members));
   }
 }
 
 @QueryHandler(ListRolesQuery)
-export class ListRolesHandler extends RegistryQuery implements IQueryHandler<ListRolesQuery> {
+export class ListRolesHandler extends ReadModelQuery implements IQueryHandler<ListRolesQuery> {
   public execute(q: ListRolesQuery): Promise<RoleModel[]> {
-    return Promise.resolve(rolesOf(this.registry.get(q.pursuanceId), this.registry.view(q.pursuanceId)));
+    return Promise.resolve(this.part<RoleModel[]>(q.pursuanceId, PART.roles));
   }
 }
 
 @QueryHandler(GetRulesQuery)
-export class GetRulesHandler extends RegistryQuery implements IQueryHandler<GetRulesQuery> {
+export class GetRulesHandler extends ReadModelQuery implements IQueryHandler<GetRulesQuery> {
   public execute(q: GetRulesQuery): Promise<Rules> {
-    return Promise.resolve(this.registry.get(q.pursuanceId).log.state().rules);
+    return Promise.resolve(this.part<Rules>(q.pursuanceId, PART.rules));
   }
 }
 
 @QueryHandler(ListTasksQuery)
-export class ListTasksHandler extends RegistryQuery implements IQueryHandler<ListTasksQuery> {
+export class ListTasksHandler extends ReadModelQuery implements IQueryHandler<ListTasksQuery> {
   public execute(q: ListTasksQuery): Promise<TaskModel[]> {
-    return Promise.resolve(tasksOf(this.registry.get(q.pursuanceId), this.registry.view(q.pursuanceId)));
+    this.registry.readable(q.pursuanceId);
+    return Promise.resolve([...this.registry.projections.tasks(q.pursuanceId)]);
   }
 }
 
 @QueryHandler(GetTaskQuery)
-export class GetTaskHandler extends RegistryQuery implements IQueryHandler<GetTaskQuery> {
+export class GetTaskHandler extends ReadModelQuery implements IQueryHandler<GetTaskQuery> {
   public execute(q: GetTaskQuery): Promise<TaskModel> {
-    const task = taskModel(this.registry.get(q.pursuanceId), this.registry.view(q.pursuanceId), q.taskId as EventId);
+    this.registry.readable(q.pursuanceId);
+    const task = this.registry.projections.get<TaskModel>(q.pursuanceId, taskPart(q.taskId));
     if (!task) throw new UnknownTaskError(q.taskId);
     return Promise.resolve(task);
   }
@@ -170,18 +187,25 @@ export class ListRelaysHandler implements IQueryHandler<ListRelaysQuery> {
 }
 
 @QueryHandler(FeedQuery)
-export class FeedHandler extends RegistryQuery implements IQueryHandler<FeedQuery> {
+export class FeedHandler extends ReadModelQuery implements IQueryHandler<FeedQuery> {
   public execute(q: FeedQuery): Promise<FeedItem[]> {
-    return Promise.resolve(feedOf(this.registry.get(q.pursuanceId), q.limit));
+    // The stored feed holds the newest PERSISTED_FEED items; a longer one is read from the log.
+    if (q.limit > PERSISTED_FEED) return Promise.resolve(feedOf(this.registry.get(q.pursuanceId), q.limit));
+    return Promise.resolve(this.part<FeedItem[]>(q.pursuanceId, PART.feed).slice(0, q.limit));
   }
 }
 
 @QueryHandler(RejectionsQuery)
-export class RejectionsHandler extends RegistryQuery implements IQueryHandler<RejectionsQuery> {
-  public execute(q: RejectionsQuery): Promise<ListedRejection[]> {
-    const entry = this.registry.get(q.pursuanceId);
-    const quarantined = this.registry.quarantinedEvents(q.pursuanceId).map((e) => ({ eventId: e.eventId, code: e.code, reason: e.reason }));
-    return Promise.resolve([...entry.log.rejections(), ...this.registry.view(q.pursuanceId).contentRejections, ...quarantined]);
+export class RejectionsHandler extends ReadModelQuery implements IQueryHandler<RejectionsQuery> {
+  /**
+   * The fold's and the view's rejections (the read model), then the inputs kept with a reason:
+   * ones that never parsed or belonged, ones waiting for a member's addition, and stored events
+   * set aside at load (QUARANTINED). Kept inputs are listed from the store, so a restart forgets none.
+   */
+  public async execute(q: RejectionsQuery): Promise<ListedRejection[]> {
+    const judged = this.part<Rejection[]>(q.pursuanceId, PART.rejections);
+    const kept = (await this.registry.keptInputs(q.pursuanceId)).map((r) => ({ eventId: r.hash, code: r.code, reason: r.reason }) as ListedRejection);
+    return [...judged, ...kept];
   }
 }
 

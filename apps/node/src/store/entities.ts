@@ -52,4 +52,16 @@ export class StoreMetaRow {
   @Column({ type: 'blob' }) value!: Buffer;
 }
 
-export const nodeEntities = [SealedEventRow, SealedRejectRow, KeySecretRow, StoreMetaRow];
+/**
+ * The persisted read models (projections): one sealed row per named part of a pursuance's read
+ * model (its summary, members, roles, rules, feed, rejections, each task, and a checkpoint),
+ * written in the same transaction as the events they come from. Both key columns are tags.
+ */
+@Entity({ name: 'node_sealed_projections' })
+export class SealedProjectionRow {
+  @PrimaryColumn({ name: 'pursuance_tag', type: 'varchar', length: 64 }) pursuanceTag!: string;
+  @PrimaryColumn({ name: 'name_tag', type: 'varchar', length: 64 }) nameTag!: string;
+  @Column({ type: 'blob' }) sealed!: Buffer;
+}
+
+export const nodeEntities = [SealedEventRow, SealedRejectRow, KeySecretRow, StoreMetaRow, SealedProjectionRow];

@@ -4,6 +4,7 @@ import { nodeMigrations, openDurableSqlite } from '@pursuance/migrations';
 import type { Rejection, SignedEvent } from '@pursuance/pursuance';
 import { nodeEntities, type EventOrigin } from './entities.js';
 import { KeyVaultEmptyError, StoreCorruptError, StoreKeyMismatchError } from './errors.js';
+import { ProjectionRows, type ProjectionWrite, type StoredProjections } from './projection-store.js';
 import { StoreKeys } from './store-keys.js';
 
 export interface StoredEvent {
@@ -72,6 +73,7 @@ export type SealedDocumentName = 'join-invites' | 'join-requests';
 
 export class EventStore {
   readonly #keys: StoreKeys;
+  readonly #projections: ProjectionRows;
   /** Unused secrets at rest, not yet handed out (in vault order). */
   readonly #pool: { seq: number; secret: Uint8Array }[] = [];
   /** Handed out, not yet marked used: the next append marks them, whether or not its events used them. */
@@ -85,6 +87,7 @@ export class EventStore {
     private readonly path: string,
   ) {
     this.#keys = keys;
+    this.#projections = new ProjectionRows(keys);
   }
 
   /**
@@ -181,18 +184,39 @@ export class EventStore {
     ]);
   }
 
-  /** Append events in one transaction; returns how many were new. Marks every drawn key secret used. */
-  public async append(events: readonly SignedEvent[], origin: EventOrigin, now: number = Date.now()): Promise<number> {
-    if (events.length === 0) return 0;
+  /**
+   * Append events in one transaction; returns how many were new. Marks every drawn key secret
+   * used. `projection`: the read model's change these events make, written in the same
+   * transaction, so the persisted read model never disagrees with the stored events.
+   */
+  public async append(events: readonly SignedEvent[], origin: EventOrigin, now: number = Date.now(), projection?: ProjectionWrite): Promise<number> {
+    if (events.length === 0 && !projection) return 0;
     const drawn = [...this.#drawn];
     const inserted = await this.dataSource.transaction(async (tx) => {
       let n = 0;
       for (const e of events) n += await this.#insertEvent(tx, e.id, e.pursuanceId ?? e.id, origin, now, e.bytes);
       if (drawn.length > 0) await tx.query(`UPDATE node_key_vault SET used = 1 WHERE seq IN (${drawn.map(() => '?').join(', ')})`, drawn);
+      if (projection) await this.#projections.write(tx, projection);
       return n;
     });
     for (const seq of drawn) this.#drawn.delete(seq);
     return inserted;
+  }
+
+  /**
+   * Write a pursuance's read model on its own (after a replay). `replace`: drop its stored parts
+   * first, in the same transaction (a rebuild writes them all again).
+   */
+  public async writeProjection(write: ProjectionWrite, replace = false): Promise<void> {
+    await this.dataSource.transaction(async (tx) => {
+      if (replace) await this.#projections.clear(tx, write.pursuanceId);
+      await this.#projections.write(tx, write);
+    });
+  }
+
+  /** Every persisted read model, opened (start-up serves from these before any replay). */
+  public storedProjections(): Promise<StoredProjections> {
+    return this.#projections.readAll(this.dataSource);
   }
 
   /** Keep an input that never parsed, verified or belonged anywhere, with the reason. */

@@ -4,6 +4,7 @@ export interface HttpResult {
   readonly status: number;
   readonly body: unknown;
   readonly text: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 /** A raw HTTP request (node:http, so tests control Host and Origin exactly). */
@@ -39,7 +40,7 @@ export function http(
           } catch {
             // not JSON
           }
-          resolve({ status: res.statusCode ?? 0, body, text });
+          resolve({ status: res.statusCode ?? 0, body, text, headers: res.headers });
         });
       },
     );

@@ -121,6 +121,14 @@ export class FoldRun implements Causality {
   /** The latest author-claimed time among accepted events in the causal past, the event included if accepted. */
   readonly #pastTime = new Map<EventId, number>();
   readonly #authorIndex = new Map<OnionName, number>();
+  /**
+   * Per event, how many events of this fold name it as a real parent and are not processed yet.
+   * Once none is left its clocks are dropped: every later event that names it also names (or
+   * descends from) a head, whose clocks dominate its own (clocks only grow along real parent
+   * edges), so merging it would change nothing. What stays are the heads' clocks: memory grows
+   * with the width of the DAG, not with its length times the number of authors.
+   */
+  readonly #childrenLeft = new Map<EventId, number>();
 
   public constructor(
     private readonly source: FoldSource,
@@ -237,6 +245,35 @@ export class FoldRun implements Causality {
     this.#pastTime.set(e.id, pastTime);
     this.#finish(e, outcome);
     if (outcome.ok) this.#enforceRemovalPrecedence(e, vc);
+    this.#releaseParents(e);
+  }
+
+  /** How many events' clocks this fold still holds (the heads, and parents of unprocessed events). */
+  public retainedClocks(): number {
+    return this.#vc.size;
+  }
+
+  /** Count a real parent edge of an event this fold will process (see #childrenLeft). */
+  public countChild(parent: EventId): void {
+    this.#childrenLeft.set(parent, (this.#childrenLeft.get(parent) ?? 0) + 1);
+  }
+
+  /**
+   * `e` is processed: parents with no unprocessed child left lose their clocks. A parent not
+   * counted (an event taken after the fold, always on top of every head) is released at once.
+   */
+  #releaseParents(e: SignedEvent): void {
+    for (const p of e.parentIds) {
+      const left = (this.#childrenLeft.get(p) ?? 1) - 1;
+      if (left > 0) {
+        this.#childrenLeft.set(p, left);
+        continue;
+      }
+      this.#childrenLeft.delete(p);
+      this.#vc.delete(p);
+      this.#chain.delete(p);
+      this.#pastTime.delete(p);
+    }
   }
 
   /** Record the genesis, which the log has already turned into the initial state. */
@@ -330,6 +367,7 @@ function foldOnce(source: FoldSource, virtual: Map<EventId, Set<EventId>>): Fold
     if (e.id === genesis.id || source.isPending(e.id)) continue;
     const parents = run.parentsOf(e.id);
     waiting.set(e.id, parents.length);
+    for (const p of new Set(e.parentIds)) run.countChild(p);
     for (const p of parents) {
       const list = run.children.get(p) ?? [];
       list.push(e.id);
@@ -355,6 +393,8 @@ function foldOnce(source: FoldSource, virtual: Map<EventId, Set<EventId>>): Fold
     if (run.restartWith) return { run, heads: new Set() };
     release(item.id);
   }
+  // Only the fold itself walks the children lists.
+  run.children.clear();
   // Heads follow REAL parent edges only: a virtual edge (removal precedence) is an ordering
   // constraint of the fold, not something any author named, so an author whose event got a
   // virtual child must still build on it or its next event would skip its own sequence.

@@ -1,0 +1,154 @@
+import type { OnionName } from '@pursuance/crypto';
+import { TASK_CONTENT_KINDS, type EventId, type MemberViewResult, type SignedEvent } from '@pursuance/pursuance';
+import { toHex } from '@pursuance/crypto';
+import type { ProjectionWrite } from '../store/projection-store.js';
+import { feedOf, membersOf, rolesOf, summaryOf, taskModel, type TaskModel } from './read-models.js';
+import type { PursuanceEntry } from './registry.js';
+
+/**
+ * The names of the parts of a pursuance's persisted read model. Each part holds the JSON the
+ * API serves for it (the summary without what only the sync service knows: see queries.ts).
+ */
+export const PART = {
+  checkpoint: 'checkpoint',
+  summary: 'summary',
+  members: 'members',
+  roles: 'roles',
+  rules: 'rules',
+  feed: 'feed',
+  rejections: 'rejections',
+} as const;
+const TASK_PREFIX = 'task:';
+export const taskPart = (id: string): string => `${TASK_PREFIX}${id}`;
+export const isTaskPart = (name: string): boolean => name.startsWith(TASK_PREFIX);
+
+/** How many feed items the persisted feed keeps (the dashboard's feed length). */
+export const PERSISTED_FEED = 200;
+
+/**
+ * What the read model was folded from: how many events, the heads and the state hash. At
+ * start-up a read model whose event count is not the store's is stale and not served; after a
+ * replay the fold's own checkpoint is compared with it (a difference is reported loudly).
+ */
+export interface ProjectionCheckpoint {
+  readonly events: number;
+  readonly heads: readonly string[];
+  readonly pending: number;
+  /** The fold's hash chain over accepted events (cheap to keep current). */
+  readonly logHash: string;
+  /**
+   * The state hash, worked out only when the whole read model is compared (a replay) and at a
+   * clean stop: it encodes the whole public state, too dear for every command on a big board.
+   * Null when events were stored since.
+   */
+  readonly stateHash: string | null;
+}
+
+/** Events about one task: its content kinds and moves in the tree. */
+const TASK_KINDS: ReadonlySet<string> = new Set<string>([...TASK_CONTENT_KINDS, 'task.move']);
+
+function taskOf(e: SignedEvent): EventId | null {
+  if (e.header.kind === 'task.create') return e.id;
+  if (!TASK_KINDS.has(e.header.kind)) return null;
+  const task = (e.header.body as { task?: unknown }).task;
+  return task instanceof Uint8Array ? (toHex(task) as EventId) : null;
+}
+
+/** The parent a stored task part names (to recompare the old parent after a move). */
+function storedParent(json: string | undefined): string | null {
+  if (json === undefined) return null;
+  const parent = (JSON.parse(json) as Partial<TaskModel>).parent;
+  return typeof parent === 'string' ? parent : null;
+}
+
+/**
+ * Works out what a pursuance's read model should hold after a change, as the parts that differ
+ * from what is stored. Only the tasks the new events are about are recomputed when those events
+ * are task events on top of the fold order under the same keys; anything else (a reorder, a key,
+ * membership or rules change, a rename: names show in every task) recomputes every task.
+ */
+export class Projector {
+  public constructor(private readonly me: OnionName) {}
+
+  /**
+   * `fresh`: the events just taken in (they must be in the log), or 'all' to compare every part.
+   * `keysBefore`: this member's key ids before they were taken in.
+   */
+  public diff(
+    entry: PursuanceEntry,
+    view: MemberViewResult,
+    stored: ReadonlyMap<string, string> | undefined,
+    fresh: readonly SignedEvent[] | 'all',
+    keysBefore?: string,
+  ): ProjectionWrite {
+    return this.#diff(entry, view, stored, fresh, keysBefore, fresh === 'all');
+  }
+
+  /** Only the checkpoint, with the state hash worked out (a clean stop). */
+  public finalCheckpoint(entry: PursuanceEntry, stored: ReadonlyMap<string, string> | undefined): ProjectionWrite {
+    const upserts = new Map<string, string>();
+    const json = JSON.stringify(this.#checkpoint(entry, true));
+    if (stored?.get(PART.checkpoint) !== json) upserts.set(PART.checkpoint, json);
+    return { pursuanceId: entry.id, upserts, deletes: [] };
+  }
+
+  #checkpoint(entry: PursuanceEntry, withHash: boolean): ProjectionCheckpoint {
+    const log = entry.log;
+    return { events: log.size, heads: log.heads(), pending: log.pendingCount(), logHash: log.acceptedLogHash(), stateHash: withHash ? log.stateHash() : null };
+  }
+
+  #diff(
+    entry: PursuanceEntry,
+    view: MemberViewResult,
+    stored: ReadonlyMap<string, string> | undefined,
+    fresh: readonly SignedEvent[] | 'all',
+    keysBefore: string | undefined,
+    withHash: boolean,
+  ): ProjectionWrite {
+    const parts = stored ?? new Map<string, string>();
+    const upserts = new Map<string, string>();
+    const deletes: string[] = [];
+    const put = (name: string, value: unknown): void => {
+      const json = JSON.stringify(value);
+      if (parts.get(name) !== json) upserts.set(name, json);
+    };
+    const log = entry.log;
+    const state = log.state();
+    const order = log.order();
+    let candidates: Iterable<string>;
+    const onTop =
+      fresh !== 'all' &&
+      stored !== undefined &&
+      keysBefore === view.keyring.keyIds().join() &&
+      fresh.every((e) => taskOf(e) !== null && order.lastIndexOf(e.id) >= order.length - fresh.length);
+    if (onTop) {
+      const set = new Set<string>();
+      for (const e of fresh) {
+        const task = taskOf(e)!;
+        set.add(task);
+        const before = storedParent(parts.get(taskPart(task)));
+        const after = state.tasks.get(task)?.parent;
+        if (before) set.add(before);
+        if (after) set.add(after);
+      }
+      candidates = set;
+    } else {
+      const set = new Set<string>(state.tasks.keys());
+      for (const name of parts.keys()) if (isTaskPart(name)) set.add(name.slice(TASK_PREFIX.length));
+      candidates = set;
+    }
+    for (const id of candidates) {
+      const model = taskModel(entry, view, id as EventId);
+      if (model) put(taskPart(id), model);
+      else if (parts.has(taskPart(id))) deletes.push(taskPart(id));
+    }
+    put(PART.summary, summaryOf(entry, this.me, null, false));
+    put(PART.members, membersOf(entry));
+    put(PART.roles, rolesOf(entry, view));
+    put(PART.rules, state.rules);
+    put(PART.feed, feedOf(entry, PERSISTED_FEED));
+    put(PART.rejections, [...log.foldRejections(), ...view.contentRejections]);
+    put(PART.checkpoint, this.#checkpoint(entry, withHash));
+    return { pursuanceId: entry.id, upserts, deletes };
+  }
+}

@@ -1,0 +1,295 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import sqlite3 from 'sqlite3';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Identity, TEST_SCRYPT_PARAMS, toBase64 } from '@pursuance/crypto';
+import { PursuanceAuthor, RulesSchema, type Rules } from '@pursuance/pursuance';
+import { PART, Projector } from '../src/domain/projector.js';
+import { tasksOf } from '../src/domain/read-models.js';
+import { PursuanceRegistry } from '../src/domain/registry.js';
+import { openNodeStore, startNode, type RunningNode } from '../src/index.js';
+import type { EventStore } from '../src/store/event-store.js';
+import { ProjectionRows } from '../src/store/projection-store.js';
+import { http } from './support/http.js';
+
+/**
+ * Persisted read models: the rows the read routes serve are written in the same transaction as
+ * the events, equal what a replay of the event store writes, answer at start-up before any
+ * replay, and never hold more than the API shows this member (sealed at rest).
+ */
+const PASSWORD = 'node test password';
+let dir: string;
+let rules: Rules;
+
+const start = (dataDir: string, extra: Partial<Parameters<typeof startNode>[0]> = {}) =>
+  startNode({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS, logger: false, dashboardDir: null, ...extra });
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'node-projections-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The read model a from-scratch projection of the loaded log gives (the state hash left out of the checkpoint). */
+function rebuilt(node: RunningNode, id: string): Map<string, string> {
+  const entry = node.registry.get(id);
+  const write = new Projector(node.registry.identity.onion).diff(entry, node.registry.view(id), undefined, 'all');
+  return withoutHash(write.upserts);
+}
+
+function withoutHash(parts: ReadonlyMap<string, string>): Map<string, string> {
+  const out = new Map(parts);
+  const checkpoint = out.get(PART.checkpoint);
+  if (checkpoint !== undefined) out.set(PART.checkpoint, JSON.stringify({ ...(JSON.parse(checkpoint) as object), stateHash: null }));
+  return out;
+}
+
+async function onDisk(store: EventStore, id: string): Promise<Map<string, string>> {
+  return withoutHash((await store.storedProjections()).get(id) ?? new Map());
+}
+
+const storeOf = (node: RunningNode): EventStore => (node.registry as unknown as { store: EventStore }).store;
+
+describe('persisted read models', () => {
+  let node: RunningNode;
+  const call = (method: string, path: string, body?: unknown) => http(node.port, method, path, { token: node.token, ...(body === undefined ? {} : { body }) });
+
+  beforeAll(async () => {
+    node = await start(join(dir, 'property'));
+    const templates = (await call('GET', '/api/templates')).body as { id: string; rules: unknown }[];
+    rules = RulesSchema.parse(templates.find((t) => t.id === 'activist-cell')!.rules);
+  });
+  afterAll(async () => {
+    await node?.close();
+  });
+
+  it('equal, on disk and in memory, what a replay of the events writes, whatever the commands (property)', async () => {
+    const { states } = rules.workflow;
+    const command = fc.oneof(
+      {
+        arbitrary: fc.record({
+          op: fc.constant('create' as const),
+          parent: fc.option(fc.nat(), { nil: null }),
+          audience: fc.constantFrom('member', 'organizer'),
+        }),
+        weight: 5,
+      },
+      { arbitrary: fc.record({ op: fc.constant('status' as const), task: fc.nat(), to: fc.constantFrom(...states) }), weight: 2 },
+      { arbitrary: fc.record({ op: fc.constant('comment' as const), task: fc.nat() }), weight: 2 },
+      { arbitrary: fc.record({ op: fc.constant('edit' as const), task: fc.nat(), title: fc.constantFrom('x', '__proto__', 'constructor', 'ünï') }), weight: 2 },
+      { arbitrary: fc.record({ op: fc.constant('move' as const), task: fc.nat(), parent: fc.option(fc.nat(), { nil: null }) }), weight: 2 },
+      { arbitrary: fc.record({ op: fc.constant('close' as const), task: fc.nat() }), weight: 1 },
+      { arbitrary: fc.record({ op: fc.constant('member' as const), roles: fc.subarray(['member', 'organizer']) }), weight: 1 },
+      { arbitrary: fc.record({ op: fc.constant('rename' as const), name: fc.constantFrom('Ada', 'Bea') }), weight: 1 },
+      { arbitrary: fc.record({ op: fc.constant('rotate' as const), role: fc.constantFrom('member', 'organizer') }), weight: 1 },
+    );
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(command, { minLength: 3, maxLength: 16 }), async (steps) => {
+        const created = await call('POST', '/api/pursuances', { name: `Property ${run++}`, template: 'activist-cell' });
+        const id = (created.body as { id: string }).id;
+        const p = `/api/pursuances/${id}`;
+        const tasks: string[] = [];
+        const pick = (i: number | null) => (i === null || tasks.length === 0 ? null : tasks[i % tasks.length]!);
+        for (const c of steps) {
+          if (c.op === 'create') {
+            const r = await call('POST', `${p}/tasks`, { audience: [c.audience], title: `T${tasks.length}`, parent: pick(c.parent) });
+            if (r.status === 201) tasks.push((r.body as { id: string }).id);
+          } else if (c.op === 'member') {
+            await call('POST', `${p}/members`, { onion: Identity.generate().onion, roles: c.roles });
+          } else if (c.op === 'rename') {
+            await call('PUT', '/api/profile', { name: c.name });
+          } else if (c.op === 'rotate') {
+            await call('POST', `${p}/keys/rotate`, { roles: [c.role] });
+          } else if (tasks.length > 0) {
+            const change =
+              c.op === 'status'
+                ? { op: 'status', to: c.to }
+                : c.op === 'comment'
+                  ? { op: 'comment', body: 'noted' }
+                  : c.op === 'edit'
+                    ? { op: 'edit', title: c.title }
+                    : c.op === 'move'
+                      ? { op: 'move', parent: pick(c.parent) }
+                      : { op: 'close' };
+            await call('POST', `${p}/tasks/${pick(c.task)!}/changes`, change);
+          }
+        }
+        await node.registry.idle();
+        const memory = withoutHash(node.registry.projections.parts(id)!);
+        expect(memory).toEqual(rebuilt(node, id));
+        expect(await onDisk(storeOf(node), id)).toEqual(memory);
+        // What the routes serve is what the log gives, computed the old way.
+        expect((await call('GET', `${p}/tasks`)).body).toEqual(JSON.parse(JSON.stringify(tasksOf(node.registry.get(id), node.registry.view(id)))));
+      }),
+      { numRuns: 12 },
+    );
+    // A rebuild from the event store finds nothing to repair and leaves the tables as they were.
+    const repairs = node.registry.projectionRepairs;
+    const before = await storeOf(node).storedProjections();
+    expect((await call('POST', '/api/admin/rebuild')).status).toBe(200);
+    expect(node.registry.projectionRepairs).toBe(repairs);
+    const after = await storeOf(node).storedProjections();
+    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+    for (const [id, parts] of after) expect(withoutHash(parts)).toEqual(withoutHash(before.get(id)!));
+  }, 300_000);
+
+  it('are written in the same transaction as the events: a failed write stores neither', async () => {
+    const created = await call('POST', '/api/pursuances', { name: 'Atomic', template: 'activist-cell' });
+    const id = (created.body as { id: string }).id;
+    await call('POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'Kept' });
+    const store = storeOf(node);
+    const events = await store.count(id);
+    const rows = await onDisk(store, id);
+    const spy = vi.spyOn(ProjectionRows.prototype, 'write').mockRejectedValueOnce(new Error('disk full'));
+    try {
+      const r = await call('POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title: 'Lost with its read model' });
+      expect(r.status).toBe(500);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await store.count(id)).toBe(events);
+    expect(await onDisk(store, id)).toEqual(rows);
+  });
+});
+
+describe('start-up', () => {
+  it('serves the read routes from the stored rows before the logs load; everything else waits with Retry-After', async () => {
+    const dataDir = join(dir, 'restart');
+    let node = await start(dataDir);
+    let call = (method: string, path: string, body?: unknown) => http(node.port, method, path, { token: node.token, ...(body === undefined ? {} : { body }) });
+    // A pursuance of someone else's where this member reads only what the member role may.
+    const founder = PursuanceAuthor.create(Identity.generate(), { name: 'Their cell', rules: rules });
+    const me = node.registry.identity;
+    const sealed = founder.createTask({ audience: ['organizer'], title: 'Organizers only', body: 'the safe house' });
+    const events = [
+      founder.log.genesis,
+      founder.addMember(me.publicKey, { name: 'me', roles: ['member'] }),
+      founder.createTask({ audience: ['member'], title: 'Open one' }),
+      sealed,
+    ];
+    expect((await call('POST', `/api/pursuances/${founder.log.id}/events`, { events: events.map((e) => toBase64(e.bytes)) })).status).toBe(200);
+    const own = (await call('POST', '/api/pursuances', { name: 'Mine', template: 'activist-cell' })).body as { id: string };
+    const paint = (await call('POST', `/api/pursuances/${own.id}/tasks`, { audience: ['member'], title: 'Buy paint' })).body as { id: string };
+    const routes = (id: string) => [
+      '',
+      '/members',
+      '/roles',
+      '/rules',
+      '/tasks',
+      `/tasks/${id === own.id ? paint.id : sealed.id}`,
+      '/feed?limit=50',
+      '/rejections',
+    ];
+    const served = new Map<string, unknown>();
+    for (const id of [founder.log.id, own.id]) for (const r of routes(id)) served.set(`${id}${r}`, (await call('GET', `/api/pursuances/${id}${r}`)).body);
+    served.set('list', (await call('GET', '/api/pursuances')).body);
+    await node.close();
+
+    // Sealed at rest: the file holds neither titles nor the sealed body.
+    const file = await readFile(join(dataDir, 'node.sqlite'));
+    for (const text of ['Organizers only', 'the safe house', 'Open one', 'Buy paint']) expect(file.includes(Buffer.from(text))).toBe(false);
+
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let listening!: (url: string) => void;
+    const url = new Promise<string>((resolve) => (listening = resolve));
+    const starting = start(dataDir, { onListening: (u) => listening(u), beforeLoad: () => held });
+    const port = Number(new URL(await url).port);
+    const token = (await readFile(join(dataDir, 'api-token'), 'utf8')).trim();
+    const early = (method: string, path: string, body?: unknown) => http(port, method, path, { token, ...(body === undefined ? {} : { body }) });
+    for (const id of [founder.log.id, own.id]) {
+      for (const r of routes(id)) {
+        const got = await early('GET', `/api/pursuances/${id}${r}`);
+        expect(got.status, `${r}: ${got.text}`).toBe(200);
+        if (r === '') expect(got.body).toEqual({ ...(served.get(`${id}${r}`) as object), loaded: false });
+        else expect(got.body).toEqual(served.get(`${id}${r}`));
+      }
+    }
+    expect((await early('GET', '/api/pursuances')).body).toEqual((served.get('list') as object[]).map((s) => ({ ...s, loaded: false })));
+    // What cannot be read from the rows answers 503 with Retry-After, never a wrong answer.
+    for (const [method, path] of [
+      ['POST', `/api/pursuances/${own.id}/tasks`],
+      ['GET', `/api/pursuances/${own.id}/changes`],
+      ['GET', `/api/pursuances/${own.id}/succession`],
+    ] as const) {
+      const r = await early(method, path, method === 'POST' ? { audience: ['member'], title: 'Too early' } : undefined);
+      expect(r.status, `${method} ${path}`).toBe(503);
+      expect(r.body).toMatchObject({ code: 'NODE_STARTING' });
+      expect(r.headers['retry-after']).toBe('1');
+    }
+    // A stranger still learns nothing, not even that the node is starting.
+    expect((await http(port, 'GET', `/api/pursuances/${own.id}/tasks`)).status).toBe(401);
+    release();
+    node = await starting;
+    call = (method: string, path: string, body?: unknown) => http(node.port, method, path, { token: node.token, ...(body === undefined ? {} : { body }) });
+    expect(node.registry.projectionRepairs).toBe(0);
+    expect(((await call('GET', `/api/pursuances/${own.id}`)).body as { loaded: boolean }).loaded).toBe(true);
+    expect((await call('POST', `/api/pursuances/${own.id}/tasks`, { audience: ['member'], title: 'Now' })).status).toBe(201);
+    await node.close();
+  }, 120_000);
+
+  it('does not serve a read model that lags the events, and a replay writes it; unreadable rows cost a replay, not the start', async () => {
+    const dataDir = join(dir, 'stale');
+    const author = PursuanceAuthor.create(Identity.generate(), { name: 'Written directly', rules: rules });
+    const node = await start(dataDir);
+    const me = node.registry.identity;
+    const first = [author.log.genesis, author.addMember(me.publicKey, { roles: ['member'] }), author.createTask({ audience: ['member'], title: 'One' })];
+    expect(
+      (await http(node.port, 'POST', `/api/pursuances/${author.log.id}/events`, { token: node.token, body: { events: first.map((e) => toBase64(e.bytes)) } }))
+        .status,
+    ).toBe(200);
+    await node.close();
+
+    // Events stored by something other than the registry (an import tool): the rows lag them.
+    const opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
+    await opened.store.append([author.createTask({ audience: ['member'], title: 'Two' })], 'import');
+    const registry = new PursuanceRegistry(opened.store, opened.identity);
+    registry.warn = () => undefined;
+    await registry.open();
+    expect(() => registry.readable(author.log.id)).toThrow(expect.objectContaining({ code: 'PURSUANCE_LOADING' }));
+    await registry.load();
+    registry.readable(author.log.id);
+    expect(registry.projections.tasks(author.log.id).map((t) => t.title)).toEqual(['One', 'Two']);
+    await registry.idle();
+    await opened.close();
+
+    // Two rows swapped on disk: they no longer open where they are. The node starts, warns, rebuilds.
+    await swapTwoProjectionRows(join(dataDir, 'node.sqlite'));
+    const warnings: string[] = [];
+    const again = await start(dataDir, { onListening: () => undefined });
+    try {
+      expect(
+        ((await http(again.port, 'GET', `/api/pursuances/${author.log.id}/tasks`, { token: again.token })).body as { title: string }[]).map((t) => t.title),
+      ).toEqual(['One', 'Two']);
+      const fresh = new PursuanceRegistry(storeOf(again), again.identity);
+      fresh.warn = (line) => void warnings.push(line);
+      await fresh.open();
+      expect(warnings).toEqual([]);
+      expect(fresh.projections.has(author.log.id)).toBe(true);
+    } finally {
+      await again.close();
+    }
+  }, 120_000);
+});
+
+/** Exchange the sealed blobs of two projection rows in the SQLite file (a tampered or damaged store). */
+async function swapTwoProjectionRows(path: string): Promise<void> {
+  const db = new sqlite3.Database(path);
+  const all = <T>(sql: string, params: unknown[] = []) =>
+    new Promise<T[]>((resolve, reject) => db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
+  try {
+    const rows = await all<{ pursuance_tag: string; name_tag: string; sealed: Buffer }>(
+      'SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections LIMIT 2',
+    );
+    expect(rows.length).toBe(2);
+    const [a, b] = rows as [(typeof rows)[0], (typeof rows)[0]];
+    await all('UPDATE node_sealed_projections SET sealed = ? WHERE pursuance_tag = ? AND name_tag = ?', [b.sealed, a.pursuance_tag, a.name_tag]);
+    await all('UPDATE node_sealed_projections SET sealed = ? WHERE pursuance_tag = ? AND name_tag = ?', [a.sealed, b.pursuance_tag, b.name_tag]);
+  } finally {
+    await new Promise<void>((resolve) => db.close(() => resolve()));
+  }
+}

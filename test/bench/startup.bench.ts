@@ -1,0 +1,286 @@
+/**
+ * Node start-up at big stores (issue 16, item 5: "API ready < 1 s", "RSS after start-up"), figures
+ * printed, never asserted. Per store size (BENCH_STARTUP_SIZES, comma-separated, default 100,000
+ * events):
+ *  - a generated backlog written straight into a node store (as a long-running node would hold it);
+ *  - the first start, which has no persisted projections yet (full replay, projections written);
+ *  - BENCH_STARTUP_RUNS (default 3) restarts: time from spawn until the tasks route answers 200 with
+ *    every task ("API ready"), time until the CLI's dashboard line ("fully started"), and the node
+ *    process's RSS at both moments;
+ * beside same-run baselines: a bare Node process start, the raw SQLite open + one-row reads of the
+ * same store in this process, the first start, and the same CLI start on an empty store.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sqlite3 from 'sqlite3';
+import { openNodeStore } from '@pursuance/node';
+import { decodeEvent } from '@pursuance/pursuance';
+import { http } from '../../apps/node/test/support/http.js';
+import { generateBacklog } from '../support/backlog.js';
+import { spawnCli, type Spawned } from '../support/processes.js';
+import { fmt, printTable, timeAsync } from './measure.js';
+
+const SIZES = (process.env.BENCH_STARTUP_SIZES ?? '100000')
+  .split(',')
+  .map((s) => Number(s.trim()))
+  .filter((n) => Number.isFinite(n) && n > 0);
+const RUNS = Math.max(1, Number(process.env.BENCH_STARTUP_RUNS ?? 3));
+const PASSWORD = 'bench node password';
+const POLL_MS = 20;
+// Generous: the current code may only answer once the whole log is replayed, on a loaded 2-core machine.
+const READY_LIMIT_MS = 10 * 60_000;
+const DASHBOARD_LINE = /dashboard http:\/\/127\.0\.0\.1:(\d+)\/\n/;
+
+function timeSync<T>(fn: () => T): { value: T; seconds: number } {
+  const start = performance.now();
+  const value = fn();
+  return { value, seconds: (performance.now() - start) / 1000 };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** "median (min–max)" of seconds, shown in ms. */
+function msSpread(seconds: readonly number[]): string {
+  const ms = seconds.map((s) => s * 1000);
+  const digits = median(ms) < 10 ? 2 : 0;
+  return `${fmt(median(ms), digits)} ms (${fmt(Math.min(...ms), digits)}–${fmt(Math.max(...ms), digits)})`;
+}
+
+function mbSpread(bytes: readonly number[]): string {
+  const mb = bytes.map((b) => b / 1e6);
+  return `${fmt(median(mb))} MB (${fmt(Math.min(...mb))}–${fmt(Math.max(...mb))})`;
+}
+
+async function vm(pid: number): Promise<{ hwm: number; rss: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function startNode(dataDir: string, port: number): Spawned {
+  return spawnCli(['node', 'start', '--data-dir', dataDir, '--port', String(port)], { PURSUANCE_PASSWORD: PASSWORD });
+}
+
+/**
+ * Poll the tasks route from `since` until it answers 200 with `expected` tasks; seconds since `since`.
+ * Refused connections (not listening yet) and 503 PURSUANCE_LOADING are "not yet"; anything else is
+ * reported, as is the node exiting.
+ */
+async function untilTasks(proc: Spawned, port: number, path: string, token: string, expected: number, since: number): Promise<number> {
+  let last = 'no answer yet';
+  while (performance.now() - since < READY_LIMIT_MS) {
+    if (proc.child.exitCode !== null) throw new Error(`node exited (${proc.child.exitCode}) before the API was ready: ${proc.stderr()}`);
+    try {
+      const res = await http(port, 'GET', path, { token });
+      if (res.status === 200 && Array.isArray(res.body) && res.body.length === expected) return (performance.now() - since) / 1000;
+      if (res.status === 200) last = `200 with ${Array.isArray(res.body) ? res.body.length : 'a non-list'} of ${expected} tasks`;
+      else if (res.status === 503) last = `503 ${(res.body as { code?: string }).code ?? res.text.slice(0, 80)}`;
+      else throw new Error(`GET ${path}: ${res.status} ${res.text.slice(0, 200)}`);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== 'ECONNREFUSED' && code !== 'ECONNRESET') throw err;
+      last = code;
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  throw new Error(`the API was not ready within ${READY_LIMIT_MS / 1000} s (last: ${last})`);
+}
+
+interface Restart {
+  readonly apiReady: number;
+  readonly fullyStarted: number;
+  readonly rssAtApi: number;
+  readonly rssAtFull: number;
+  readonly hwm: number;
+  /** Which came first: the full task list over HTTP, or the dashboard line. */
+  readonly apiFirst: boolean;
+}
+
+async function restart(dataDir: string, path: string, token: string, expected: number): Promise<Restart> {
+  const port = await freePort();
+  const since = performance.now();
+  const proc = startNode(dataDir, port);
+  try {
+    const pid = proc.child.pid!;
+    const api = untilTasks(proc, port, path, token, expected, since).then(async (seconds) => ({ seconds, mem: await vm(pid) }));
+    const full = proc.waitForLine(DASHBOARD_LINE).then(() => (performance.now() - since) / 1000);
+    const [a, fullyStarted] = await Promise.all([api, full]);
+    // Read once both have happened, so "after full start" includes serving the whole list once.
+    const after = await vm(pid);
+    return { apiReady: a.seconds, fullyStarted, rssAtApi: a.mem.rss, rssAtFull: after.rss, hwm: after.hwm, apiFirst: a.seconds < fullyStarted };
+  } finally {
+    await proc.stop('SIGTERM');
+  }
+}
+
+/** Baseline (a): spawn a bare `node -e ""` and wait for it to exit. */
+async function bareNodeStart(): Promise<number> {
+  const { seconds } = await timeAsync(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+        child.once('error', reject);
+        child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`node -e "" exited ${code}`))));
+      }),
+  );
+  return seconds;
+}
+
+function dbGet<T>(db: sqlite3.Database, sql: string): Promise<T | undefined> {
+  return new Promise((resolve, reject) => db.get<T>(sql, (err, row) => (err ? reject(err) : resolve(row))));
+}
+
+/**
+ * Baseline (b): open the node's SQLite file read-only in this process, read one meta row and (if
+ * the table exists yet) one projection row, close. The floor under "API ready" from a store.
+ */
+async function rawSqliteRead(file: string): Promise<{ seconds: number; projections: boolean }> {
+  let projections = false;
+  const { seconds } = await timeAsync(async () => {
+    const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+      const d = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (err) => (err ? reject(err) : resolve(d)));
+    });
+    try {
+      await dbGet(db, 'SELECT name FROM node_store_meta LIMIT 1');
+      projections = (await dbGet(db, `SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'node_sealed_projections'`)) !== undefined;
+      if (projections) await dbGet(db, 'SELECT * FROM node_sealed_projections LIMIT 1');
+    } finally {
+      await new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())));
+    }
+  });
+  return { seconds, projections };
+}
+
+/**
+ * Baseline (d): the same CLI start on a store with no events (profile unlock, module load, listen):
+ * the fixed cost under "API ready" that no projection work can remove. Median of 3.
+ */
+async function emptyStoreStart(): Promise<number[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-node-startup-empty-'));
+  try {
+    const opened = await openNodeStore({ dataDir: join(dir, 'node'), password: PASSWORD });
+    await opened.close();
+    const seconds: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const since = performance.now();
+      const proc = startNode(join(dir, 'node'), 0);
+      try {
+        await proc.waitForLine(DASHBOARD_LINE);
+        seconds.push((performance.now() - since) / 1000);
+      } finally {
+        await proc.stop('SIGTERM');
+      }
+    }
+    return seconds;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function startup(size: number, empty: readonly number[]): Promise<[string, string][]> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-node-startup-'));
+  const dataDir = join(dir, 'node');
+  try {
+    const gen = timeSync(() => generateBacklog(size, { members: 50, rotations: 20, seed: 42 }));
+    const backlog = gen.value;
+    const eventBytes = backlog.bytes.reduce((n, x) => n + x.length, 0);
+    const taskCount = backlog.log.state().tasks.size;
+    const tasksPath = `/api/pursuances/${backlog.id}/tasks`;
+
+    // The store is sealed under the profile's identity: this creates the profile the node then unlocks.
+    const opened = await openNodeStore({ dataDir, password: PASSWORD });
+    const write = await timeAsync(async () => {
+      for (let i = 0; i < backlog.bytes.length; i += 5_000) {
+        await opened.store.append(
+          backlog.bytes.slice(i, i + 5_000).map((x) => decodeEvent(x)),
+          'import',
+        );
+      }
+    });
+    await opened.close();
+
+    // First start: a store written directly has no persisted projections, so this is the full replay.
+    const firstSince = performance.now();
+    const first = startNode(dataDir, 0);
+    let firstStart: number;
+    let firstMem: { hwm: number; rss: number };
+    try {
+      await first.waitForLine(DASHBOARD_LINE);
+      firstStart = (performance.now() - firstSince) / 1000;
+      firstMem = await vm(first.child.pid!);
+    } finally {
+      await first.stop('SIGTERM');
+    }
+    const token = (await readFile(join(dataDir, 'api-token'), 'utf8')).trim();
+
+    const runs: Restart[] = [];
+    for (let i = 0; i < RUNS; i++) runs.push(await restart(dataDir, tasksPath, token, taskCount));
+
+    // Baselines, with the node stopped (its WAL checkpointed), so the raw open sees the same file.
+    const bare: number[] = [];
+    for (let i = 0; i < 5; i++) bare.push(await bareNodeStart());
+    const raw: number[] = [];
+    let projections = false;
+    for (let i = 0; i < 5; i++) {
+      const r = await rawSqliteRead(join(dataDir, 'node.sqlite'));
+      raw.push(r.seconds);
+      projections = r.projections;
+    }
+
+    const apiMedian = median(runs.map((r) => r.apiReady));
+    const rawMedian = median(raw);
+    const apiFirst = runs.filter((r) => r.apiFirst).length;
+    return [
+      ['events', fmt(backlog.bytes.length)],
+      ['event bytes', `${fmt(eventBytes / 1e6, 1)} MB`],
+      ['tasks in the log (the list the API must serve)', fmt(taskCount)],
+      ['generation (in-process)', `${fmt(gen.seconds, 1)} s`],
+      ['store written directly (EventStore.append, 5,000 per tx)', `${fmt(write.seconds, 2)} s`],
+      [
+        'first start (no projections yet: full replay + projections written)',
+        `${fmt(firstStart, 2)} s, RSS ${fmt(firstMem.rss / 1e6)} MB, peak ${fmt(firstMem.hwm / 1e6)} MB`,
+      ],
+      [`restarts measured`, fmt(runs.length)],
+      ['API ready (tasks route 200 with every task, since spawn)', msSpread(runs.map((r) => r.apiReady))],
+      ['fully started (dashboard line, since spawn)', msSpread(runs.map((r) => r.fullyStarted))],
+      ['API ready before the dashboard line', `${apiFirst} of ${runs.length} runs`],
+      ['RSS at API ready', mbSpread(runs.map((r) => r.rssAtApi))],
+      ['RSS after full start', mbSpread(runs.map((r) => r.rssAtFull))],
+      ['peak RSS (VmHWM, after full start)', mbSpread(runs.map((r) => r.hwm))],
+      ['baseline (a): bare node process start (node -e "", median of 5)', msSpread(bare)],
+      [
+        `baseline (b): raw SQLite open + meta row${projections ? ' + node_sealed_projections row' : ' (no node_sealed_projections yet)'} (median of 5)`,
+        msSpread(raw),
+      ],
+      ['baseline (c): start-up before persisted projections (= first start)', `${fmt(firstStart * 1000)} ms`],
+      ['baseline (d): the same CLI start on an empty store (dashboard line, median of 3)', msSpread(empty)],
+      ['API ready / baseline (b)', `${fmt(apiMedian / rawMedian)}×`],
+      ['API ready / baseline (a)', `${fmt(apiMedian / median(bare), 1)}×`],
+      ['API ready / baseline (c)', `${fmt((apiMedian / firstStart) * 100, 1)} %`],
+    ];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+process.stdout.write(`node start-up benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
+const empty = await emptyStoreStart();
+for (const size of SIZES) printTable(`node start-up at a ${fmt(size)}-event store (${RUNS} restarts)`, await startup(size, empty));
