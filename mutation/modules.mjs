@@ -74,6 +74,12 @@ export const MODULES = {
       (f) => `apps/node/test/${f}.test.ts`,
     ),
   },
+  // Persisted read models: the sealed rows (their tags bind each row to its pursuance and part)
+  // and the start-up gate (which routes answer before the logs are loaded).
+  projections: {
+    mutate: ['apps/node/src/store/projection-store.ts', 'apps/node/src/http/security.guard.ts'],
+    tests: ['projections', 'token-hostile', 'api'].map((f) => `apps/node/test/${f}.test.ts`),
+  },
   // Joining by link: the link and message parsers (strangers' bytes) and the service that decides
   // who gets a pursuance's group. Judged by its unit tests (the system test is too slow per mutant).
   join: {
@@ -82,4 +88,4 @@ export const MODULES = {
   },
 };
 
-export const ORDER = ['crypto', 'codec', 'tapir', 'relay', 'epochs', 'admission', 'cwtch', 'pursuance', 'view', 'node', 'join'];
+export const ORDER = ['crypto', 'codec', 'tapir', 'relay', 'epochs', 'admission', 'cwtch', 'pursuance', 'view', 'node', 'projections', 'join'];

@@ -2,6 +2,18 @@ import type { ProjectionWrite, StoredProjections } from '../store/projection-sto
 import { PART, isTaskPart, type ProjectionCheckpoint } from './projector.js';
 import type { TaskModel } from './read-models.js';
 
+const TASK_PREFIX_LENGTH = 'task:'.length;
+/**
+ * A stored task's `createdAt` without parsing it: the first `"createdAt":` in the part is the
+ * task's own (taskModel writes it before any user text or comment, and a quote inside a JSON
+ * string is always escaped, so user text cannot forge the key).
+ */
+const CREATED_AT = /"createdAt":(\d+)/;
+function createdAtOf(json: string): number {
+  const found = CREATED_AT.exec(json);
+  return found ? Number(found[1]) : (JSON.parse(json) as TaskModel).createdAt;
+}
+
 /**
  * The persisted read models as the node holds them in memory: the JSON text of every stored
  * part (what is compared before a write) and, once asked for, its parsed value. Changed only
@@ -11,11 +23,13 @@ export class ProjectionCache {
   readonly #parts = new Map<string, Map<string, string>>();
   readonly #parsed = new Map<string, Map<string, unknown>>();
   readonly #taskLists = new Map<string, readonly TaskModel[]>();
+  readonly #taskJson = new Map<string, string>();
 
   public load(stored: StoredProjections): void {
     this.#parts.clear();
     this.#parsed.clear();
     this.#taskLists.clear();
+    this.#taskJson.clear();
     for (const [id, parts] of stored) this.#parts.set(id, parts);
   }
 
@@ -36,6 +50,7 @@ export class ProjectionCache {
     this.#parts.delete(pursuanceId);
     this.#parsed.delete(pursuanceId);
     this.#taskLists.delete(pursuanceId);
+    this.#taskJson.delete(pursuanceId);
   }
 
   /** Take a committed write in. */
@@ -55,7 +70,10 @@ export class ProjectionCache {
       parsed?.delete(name);
       tasksChanged ||= isTaskPart(name);
     }
-    if (tasksChanged) this.#taskLists.delete(w.pursuanceId);
+    if (tasksChanged) {
+      this.#taskLists.delete(w.pursuanceId);
+      this.#taskJson.delete(w.pursuanceId);
+    }
   }
 
   /** One part, parsed (and kept parsed until it changes); undefined when not stored. */
@@ -70,6 +88,24 @@ export class ProjectionCache {
 
   public checkpoint(pursuanceId: string): ProjectionCheckpoint | undefined {
     return this.get<ProjectionCheckpoint>(pursuanceId, PART.checkpoint);
+  }
+
+  /**
+   * The task list as GET …/tasks sends it: the stored parts joined as they are, never parsed
+   * and serialised again (on a 12,000-task board that is 25 MB of JSON). Kept until a task changes.
+   */
+  public tasksJson(pursuanceId: string): string {
+    const known = this.#taskJson.get(pursuanceId);
+    if (known !== undefined) return known;
+    const rows: { json: string; createdAt: number; id: string }[] = [];
+    for (const [name, json] of this.#parts.get(pursuanceId) ?? []) {
+      if (!isTaskPart(name)) continue;
+      rows.push({ json, createdAt: createdAtOf(json), id: name.slice(TASK_PREFIX_LENGTH) });
+    }
+    rows.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    const text = `[${rows.map((r) => r.json).join(',')}]`;
+    this.#taskJson.set(pursuanceId, text);
+    return text;
   }
 
   /** Every task, in the order GET …/tasks lists them (kept until a task changes). */

@@ -227,9 +227,12 @@ export class PursuanceRegistry {
             }
             done += page.length;
             progress?.({ pursuanceId: id, done, total });
+            // Let the read routes answer between pages: they serve the stored read models meanwhile.
+            await new Promise<void>((resolve) => setImmediate(resolve));
           }
           if (!log) continue;
-          log.replay();
+          // No forced refold: events in store order fold incrementally, and the log refolds by
+          // itself on first read if any came out of order (its state depends on the set alone).
           const author = new PursuanceAuthor(this.identity, log, undefined, this.clock, this.#authorOptions);
           recoverKeysFromSecrets(log, keySecrets, author.keyring);
           this.#entries.set(id, { id, log, author, version: 1 });

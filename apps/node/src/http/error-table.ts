@@ -53,7 +53,8 @@ export interface ErrorAnswer {
  *   409 conflict — with the state as it is: not attached to a relay, a relay's keys changed,
  *       quarantined, a task's current state, a key not held yet, a concurrent change;
  *   413 too large; 422 refused by the pursuance's rules, with the rule's name in `rule`;
- *   503 the network is not there right now (retry later).
+ *   503 the network is not there right now, or the node is still starting or loading the
+ *       pursuance (PURSUANCE_LOADING, NODE_STARTING: with Retry-After; retry later).
  * Anything not in this table is unexpected: a bare 500, details in the log only.
  */
 const NODE_STATUS: readonly (readonly [abstract new (...args: never[]) => NodeError, number])[] = [

@@ -1,7 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
+import type { Response } from 'express';
 import { toBase64 } from '@pursuance/crypto';
 import { EventRejectedError, decodeEvent, type EventId, type NewTask, type SignedEvent } from '@pursuance/pursuance';
 import {
@@ -301,8 +302,10 @@ export class PursuancesController {
   @Get('pursuances/:id/tasks')
   @ServedWhileStarting()
   @ApiInput({ params: PursuanceParams })
-  public tasks(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
-    return this.queries.execute(new ListTasksQuery(p.id));
+  public async tasks(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Res({ passthrough: true }) res: Response) {
+    const list = await this.queries.execute(new ListTasksQuery(p.id));
+    res.type('application/json');
+    return list.text;
   }
 
   @Post('pursuances/:id/tasks')

@@ -30,7 +30,12 @@ export class GetRulesQuery extends Query<Rules> {
     super();
   }
 }
-export class ListTasksQuery extends Query<TaskModel[]> {
+/** JSON already serialised (a route sends its text with the JSON content type). */
+export class JsonText {
+  public constructor(public readonly text: string) {}
+}
+
+export class ListTasksQuery extends Query<JsonText> {
   public constructor(public readonly pursuanceId: string) {
     super();
   }
@@ -153,11 +158,12 @@ export class GetRulesHandler extends ReadModelQuery implements IQueryHandler<Get
   }
 }
 
+/** The task list as JSON text, as stored (see ProjectionCache.tasksJson): the route sends it as it is. */
 @QueryHandler(ListTasksQuery)
 export class ListTasksHandler extends ReadModelQuery implements IQueryHandler<ListTasksQuery> {
-  public execute(q: ListTasksQuery): Promise<TaskModel[]> {
+  public execute(q: ListTasksQuery): Promise<JsonText> {
     this.registry.readable(q.pursuanceId);
-    return Promise.resolve([...this.registry.projections.tasks(q.pursuanceId)]);
+    return Promise.resolve(new JsonText(this.registry.projections.tasksJson(q.pursuanceId)));
   }
 }
 
