@@ -10,7 +10,7 @@ import { PART, Projector } from '../src/domain/projector.js';
 import { tasksOf } from '../src/domain/read-models.js';
 import { PursuanceRegistry } from '../src/domain/registry.js';
 import { openNodeStore, startNode, type RunningNode } from '../src/index.js';
-import type { EventStore } from '../src/store/event-store.js';
+import { EventStore } from '../src/store/event-store.js';
 import { ProjectionRows } from '../src/store/projection-store.js';
 import { http } from './support/http.js';
 
@@ -293,3 +293,53 @@ async function swapTwoProjectionRows(path: string): Promise<void> {
     await new Promise<void>((resolve) => db.close(() => resolve()));
   }
 }
+
+describe('sealed read-model rows', () => {
+  it('write and drop parts in batches of any size, and a replay drops parts the events no longer give', async () => {
+    const store = await EventStore.open(join(dir, 'rows.sqlite'), Identity.generate());
+    try {
+      const id = 'a'.repeat(64);
+      // More parts than one statement may bind (SQLite allows 32,766 variables, three per part).
+      const many = new Map(Array.from({ length: 11_000 }, (_, i) => [`task:${i}`, JSON.stringify({ i })]));
+      await store.writeProjection({ pursuanceId: id, upserts: many, deletes: [] });
+      expect((await store.storedProjections()).get(id)).toEqual(many);
+      // Exactly two batches' worth dropped, the rest kept.
+      const dropped = [...many.keys()].slice(0, 400);
+      await store.writeProjection({ pursuanceId: id, upserts: new Map([['task:0', '"again"']]), deletes: dropped.slice(1) });
+      const after = (await store.storedProjections()).get(id)!;
+      expect(after.size).toBe(11_000 - 399);
+      expect(after.get('task:0')).toBe('"again"');
+      for (const name of dropped.slice(1)) expect(after.has(name)).toBe(false);
+      expect(after.get('task:400')).toBe(JSON.stringify({ i: 400 }));
+      // Replacing drops everything of that pursuance first, in the same transaction.
+      await store.writeProjection({ pursuanceId: id, upserts: new Map([['summary', '{}']]), deletes: [] }, true);
+      expect((await store.storedProjections()).get(id)).toEqual(new Map([['summary', '{}']]));
+    } finally {
+      await store.close();
+    }
+
+    // A part left over in the store (a task no event gives) goes at the next replay, reported.
+    const dataDir = join(dir, 'leftover');
+    const node = await start(dataDir);
+    const own = (await http(node.port, 'POST', '/api/pursuances', { token: node.token, body: { name: 'Leftover', template: 'activist-cell' } })).body as {
+      id: string;
+    };
+    await storeOf(node).writeProjection({ pursuanceId: own.id, upserts: new Map([[`task:${'b'.repeat(64)}`, '{"id":"planted"}']]), deletes: [] });
+    await node.close();
+    const warnings: string[] = [];
+    const opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
+    try {
+      const registry = new PursuanceRegistry(opened.store, opened.identity);
+      registry.warn = (line) => void warnings.push(line);
+      await registry.open();
+      expect(registry.projections.get(own.id, `task:${'b'.repeat(64)}`)).toEqual({ id: 'planted' });
+      await registry.load();
+      expect(registry.projectionRepairs).toBe(1);
+      expect(warnings.join('\n')).toContain('disagreed with a replay');
+      expect((await opened.store.storedProjections()).get(own.id)!.has(`task:${'b'.repeat(64)}`)).toBe(false);
+      await registry.idle();
+    } finally {
+      await opened.close();
+    }
+  }, 120_000);
+});
