@@ -7,15 +7,15 @@
  *    store (default 100,000), beside the pure fold rate of the same bytes in this process,
  *    and the node process's peak RSS (VmHWM).
  */
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openNodeStore } from '@pursuance/node';
-import { PursuanceLog, decodeEvent } from '@pursuance/pursuance';
+import { PursuanceLog } from '@pursuance/pursuance';
 import { http } from '../../apps/node/test/support/http.js';
 import { generateBacklog } from '../support/backlog.js';
 import { spawnCli } from '../support/processes.js';
 import { fmt, printTable, timeAsync } from './measure.js';
+import { vm, writeNodeStore } from './node-store.js';
 import { startRelayPair } from './relay-pair.js';
 import { untilChange } from '../support/until-change.js';
 
@@ -71,12 +71,6 @@ function timeSync<T>(fn: () => T): { value: T; seconds: number } {
   return { value, seconds: (performance.now() - start) / 1000 };
 }
 
-async function vm(pid: number): Promise<{ hwm: number; rss: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
-}
-
 async function rebuild(): Promise<[string, string][]> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-node-rebuild-'));
   try {
@@ -92,18 +86,7 @@ async function rebuild(): Promise<[string, string][]> {
       return log.stateHash();
     });
 
-    // Write the node's event store directly (as a long-running node would have it).
-    // The store is sealed under the profile's identity: this creates the profile the node then unlocks.
-    const opened = await openNodeStore({ dataDir: join(dir, 'node'), password: 'bench node password' });
-    const write = await timeAsync(async () => {
-      for (let i = 0; i < backlog.bytes.length; i += 5_000) {
-        await opened.store.append(
-          backlog.bytes.slice(i, i + 5_000).map((x) => decodeEvent(x)),
-          'import',
-        );
-      }
-    });
-    await opened.close();
+    const write = await timeAsync(() => writeNodeStore(join(dir, 'node'), 'bench node password', backlog.bytes));
 
     // The node as its own process: start-up replays the store, then a timed rebuild.
     const started = performance.now();

@@ -17,11 +17,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sqlite3 from 'sqlite3';
 import { openNodeStore } from '@pursuance/node';
-import { decodeEvent } from '@pursuance/pursuance';
 import { http } from '../../apps/node/test/support/http.js';
 import { generateBacklog } from '../support/backlog.js';
 import { spawnCli, type Spawned } from '../support/processes.js';
 import { fmt, printTable, timeAsync } from './measure.js';
+import { vm, writeNodeStore } from './node-store.js';
 
 const SIZES = (process.env.BENCH_STARTUP_SIZES ?? '100000')
   .split(',')
@@ -56,12 +56,6 @@ function msSpread(seconds: readonly number[]): string {
 function mbSpread(bytes: readonly number[]): string {
   const mb = bytes.map((b) => b / 1e6);
   return `${fmt(median(mb))} MB (${fmt(Math.min(...mb))}–${fmt(Math.max(...mb))})`;
-}
-
-async function vm(pid: number): Promise<{ hwm: number; rss: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
 }
 
 async function freePort(): Promise<number> {
@@ -205,17 +199,7 @@ async function startup(size: number, empty: readonly number[]): Promise<[string,
     const taskCount = backlog.log.state().tasks.size;
     const tasksPath = `/api/pursuances/${backlog.id}/tasks`;
 
-    // The store is sealed under the profile's identity: this creates the profile the node then unlocks.
-    const opened = await openNodeStore({ dataDir, password: PASSWORD });
-    const write = await timeAsync(async () => {
-      for (let i = 0; i < backlog.bytes.length; i += 5_000) {
-        await opened.store.append(
-          backlog.bytes.slice(i, i + 5_000).map((x) => decodeEvent(x)),
-          'import',
-        );
-      }
-    });
-    await opened.close();
+    const write = await timeAsync(() => writeNodeStore(dataDir, PASSWORD, backlog.bytes));
 
     // First start: a store written directly has no persisted projections, so this is the full replay.
     const firstSince = performance.now();

@@ -10,6 +10,7 @@ import { tasksOf } from '../src/domain/read-models.js';
 import { PursuanceRegistry } from '../src/domain/registry.js';
 import { startNode, type RunningNode } from '../src/index.js';
 import { EventStore } from '../src/store/event-store.js';
+import { commandArbitrary, runCommand } from './support/commands.js';
 import { http, nextSse } from './support/http.js';
 
 /**
@@ -197,60 +198,16 @@ describe('GET …/changes', () => {
   });
 
   it('applying each change set gives what a full refetch gives, whatever the commands (property)', async () => {
-    const { states } = rules.workflow;
-    // Task commands weigh most (they take the narrow path: only the tasks they touch are compared).
-    const command = fc.oneof(
-      {
-        arbitrary: fc.record({
-          op: fc.constant('create' as const),
-          parent: fc.option(fc.nat(), { nil: null }),
-          audience: fc.constantFrom('member', 'organizer'),
-        }),
-        weight: 5,
-      },
-      { arbitrary: fc.record({ op: fc.constant('status' as const), task: fc.nat(), to: fc.constantFrom(...states) }), weight: 2 },
-      { arbitrary: fc.record({ op: fc.constant('comment' as const), task: fc.nat() }), weight: 2 },
-      { arbitrary: fc.record({ op: fc.constant('edit' as const), task: fc.nat(), title: fc.string({ minLength: 1, maxLength: 20 }) }), weight: 2 },
-      { arbitrary: fc.record({ op: fc.constant('move' as const), task: fc.nat(), parent: fc.option(fc.nat(), { nil: null }) }), weight: 3 },
-      { arbitrary: fc.record({ op: fc.constant('close' as const), task: fc.nat() }), weight: 1 },
-      { arbitrary: fc.record({ op: fc.constant('member' as const), roles: fc.subarray(['member', 'organizer']) }), weight: 1 },
-      { arbitrary: fc.record({ op: fc.constant('rename' as const), name: fc.constantFrom('Ada', 'Bea', 'Cy') }), weight: 1 },
-      { arbitrary: fc.record({ op: fc.constant('rotate' as const), role: fc.constantFrom('member', 'organizer') }), weight: 1 },
-    );
+    const command = commandArbitrary(rules.workflow.states, fc.string({ minLength: 1, maxLength: 20 }));
     let run = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(fc.record({ command, catchUp: fc.boolean() }), { minLength: 4, maxLength: 24 }), async (steps) => {
         const id = await newPursuance(`Property ${run++}`);
-        const p = `/api/pursuances/${id}`;
         const tasks: string[] = [];
-        const pick = (i: number | null) => (i === null || tasks.length === 0 ? null : tasks[i % tasks.length]!);
         const mirror = new Mirror(id);
         await mirror.fetchWhole();
         for (const { command: c, catchUp } of steps) {
-          // Commands the rules or the state refuse (a move into its own subtree, a closed task's status) change nothing: that is fine.
-          if (c.op === 'create') {
-            const r = await call('POST', `${p}/tasks`, { audience: [c.audience], title: `T${tasks.length}`, parent: pick(c.parent) });
-            if (r.status === 201) tasks.push((r.body as { id: string }).id);
-          } else if (c.op === 'member') {
-            await call('POST', `${p}/members`, { onion: Identity.generate().onion, roles: c.roles });
-          } else if (c.op === 'rename') {
-            await call('PUT', '/api/profile', { name: c.name });
-          } else if (c.op === 'rotate') {
-            await call('POST', `${p}/keys/rotate`, { roles: [c.role] });
-          } else if (tasks.length > 0) {
-            const task = pick(c.task)!;
-            const change =
-              c.op === 'status'
-                ? { op: 'status', to: c.to }
-                : c.op === 'comment'
-                  ? { op: 'comment', body: 'noted' }
-                  : c.op === 'edit'
-                    ? { op: 'edit', title: c.title }
-                    : c.op === 'move'
-                      ? { op: 'move', parent: pick(c.parent) }
-                      : { op: 'close' };
-            await call('POST', `${p}/tasks/${task}/changes`, change);
-          }
+          await runCommand(call, id, tasks, c);
           if (catchUp) {
             await mirror.catchUp();
             await mirror.expectCurrent();

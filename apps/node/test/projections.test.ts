@@ -12,6 +12,7 @@ import { PursuanceRegistry } from '../src/domain/registry.js';
 import { openNodeStore, startNode, type RunningNode } from '../src/index.js';
 import { EventStore } from '../src/store/event-store.js';
 import { ProjectionRows } from '../src/store/projection-store.js';
+import { commandArbitrary, runCommand } from './support/commands.js';
 import { http } from './support/http.js';
 
 /**
@@ -67,25 +68,7 @@ describe('persisted read models', () => {
   });
 
   it('equal, on disk and in memory, what a replay of the events writes, whatever the commands (property)', async () => {
-    const { states } = rules.workflow;
-    const command = fc.oneof(
-      {
-        arbitrary: fc.record({
-          op: fc.constant('create' as const),
-          parent: fc.option(fc.nat(), { nil: null }),
-          audience: fc.constantFrom('member', 'organizer'),
-        }),
-        weight: 5,
-      },
-      { arbitrary: fc.record({ op: fc.constant('status' as const), task: fc.nat(), to: fc.constantFrom(...states) }), weight: 2 },
-      { arbitrary: fc.record({ op: fc.constant('comment' as const), task: fc.nat() }), weight: 2 },
-      { arbitrary: fc.record({ op: fc.constant('edit' as const), task: fc.nat(), title: fc.constantFrom('x', '__proto__', 'constructor', 'ünï') }), weight: 2 },
-      { arbitrary: fc.record({ op: fc.constant('move' as const), task: fc.nat(), parent: fc.option(fc.nat(), { nil: null }) }), weight: 2 },
-      { arbitrary: fc.record({ op: fc.constant('close' as const), task: fc.nat() }), weight: 1 },
-      { arbitrary: fc.record({ op: fc.constant('member' as const), roles: fc.subarray(['member', 'organizer']) }), weight: 1 },
-      { arbitrary: fc.record({ op: fc.constant('rename' as const), name: fc.constantFrom('Ada', 'Bea') }), weight: 1 },
-      { arbitrary: fc.record({ op: fc.constant('rotate' as const), role: fc.constantFrom('member', 'organizer') }), weight: 1 },
-    );
+    const command = commandArbitrary(rules.workflow.states, fc.constantFrom('x', '__proto__', 'constructor', 'ünï'));
     let run = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(command, { minLength: 3, maxLength: 16 }), async (steps) => {
@@ -93,31 +76,7 @@ describe('persisted read models', () => {
         const id = (created.body as { id: string }).id;
         const p = `/api/pursuances/${id}`;
         const tasks: string[] = [];
-        const pick = (i: number | null) => (i === null || tasks.length === 0 ? null : tasks[i % tasks.length]!);
-        for (const c of steps) {
-          if (c.op === 'create') {
-            const r = await call('POST', `${p}/tasks`, { audience: [c.audience], title: `T${tasks.length}`, parent: pick(c.parent) });
-            if (r.status === 201) tasks.push((r.body as { id: string }).id);
-          } else if (c.op === 'member') {
-            await call('POST', `${p}/members`, { onion: Identity.generate().onion, roles: c.roles });
-          } else if (c.op === 'rename') {
-            await call('PUT', '/api/profile', { name: c.name });
-          } else if (c.op === 'rotate') {
-            await call('POST', `${p}/keys/rotate`, { roles: [c.role] });
-          } else if (tasks.length > 0) {
-            const change =
-              c.op === 'status'
-                ? { op: 'status', to: c.to }
-                : c.op === 'comment'
-                  ? { op: 'comment', body: 'noted' }
-                  : c.op === 'edit'
-                    ? { op: 'edit', title: c.title }
-                    : c.op === 'move'
-                      ? { op: 'move', parent: pick(c.parent) }
-                      : { op: 'close' };
-            await call('POST', `${p}/tasks/${pick(c.task)!}/changes`, change);
-          }
-        }
+        for (const c of steps) await runCommand(call, id, tasks, c);
         await node.registry.idle();
         const memory = withoutHash(node.registry.projections.parts(id)!);
         expect(memory).toEqual(rebuilt(node, id));

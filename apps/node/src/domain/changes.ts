@@ -1,6 +1,5 @@
-import { toHex } from '@pursuance/crypto';
-import { TASK_CONTENT_KINDS, type EventId, type SignedEvent } from '@pursuance/pursuance';
-import { PART, PERSISTED_FEED, isTaskPart, taskPart } from './projector.js';
+import type { EventId } from '@pursuance/pursuance';
+import { PART, PERSISTED_FEED, isTaskPart, taskOf, taskPart } from './projector.js';
 import type { FeedItem, MemberModel, RoleModel, TaskModel } from './read-models.js';
 import type { PursuanceEntry, PursuanceRegistry } from './registry.js';
 
@@ -25,17 +24,6 @@ export interface PursuanceChanges {
 export const FEED_LIMIT = PERSISTED_FEED;
 /** Versions remembered per pursuance; a client further behind gets a reset. */
 export const VERSION_HISTORY = 1024;
-
-/** Events about one task: its content kinds (the core's list) and moves in the tree. */
-const TASK_KINDS: ReadonlySet<string> = new Set<string>([...TASK_CONTENT_KINDS, 'task.move']);
-
-/** The task an event is about (as the log indexes it), or null for an event about something else. */
-function taskOf(e: SignedEvent): EventId | null {
-  if (e.header.kind === 'task.create') return e.id;
-  if (!TASK_KINDS.has(e.header.kind)) return null;
-  const task = (e.header.body as { task?: unknown }).task;
-  return task instanceof Uint8Array ? (toHex(task) as EventId) : null;
-}
 
 /**
  * A fingerprint is a part's JSON as the persisted read model holds it (what the API serves),

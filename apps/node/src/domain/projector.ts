@@ -44,10 +44,11 @@ export interface ProjectionCheckpoint {
   readonly stateHash: string | null;
 }
 
-/** Events about one task: its content kinds and moves in the tree. */
+/** Events about one task: its content kinds (the core's list) and moves in the tree. */
 const TASK_KINDS: ReadonlySet<string> = new Set<string>([...TASK_CONTENT_KINDS, 'task.move']);
 
-function taskOf(e: SignedEvent): EventId | null {
+/** The task an event is about (as the log indexes it), or null for an event about something else. */
+export function taskOf(e: SignedEvent): EventId | null {
   if (e.header.kind === 'task.create') return e.id;
   if (!TASK_KINDS.has(e.header.kind)) return null;
   const task = (e.header.body as { task?: unknown }).task;
