@@ -42,7 +42,7 @@ export interface StartNodeOptions {
    * Called once the API listens, before the pursuances' logs are loaded: from then on its read
    * routes answer from the persisted read models (others answer 503 with Retry-After).
    */
-  readonly onListening?: (url: string) => void;
+  readonly onListening?: (url: string, loading: { readonly pursuances: number; readonly events: number }) => void;
   /** Start-up waits for this before loading the logs (tests and tools: what the API serves meanwhile). */
   readonly beforeLoad?: () => Promise<void>;
   readonly clock?: () => number;
@@ -252,7 +252,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const portOutcome = await listen(nest, options.port ?? 0, options.dataDir);
     const address = nest.getHttpServer().address() as AddressInfo;
     binding.port = address.port;
-    options.onListening?.(`http://127.0.0.1:${address.port}`);
+    options.onListening?.(`http://127.0.0.1:${address.port}`, { pursuances: registry.loadingIds().length, events: await store.count() });
     await options.beforeLoad?.();
     await registry.load(options.onReplayProgress);
     await peer.start();

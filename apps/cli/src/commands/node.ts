@@ -9,6 +9,9 @@ import { CliError, ExitCode } from '../errors.js';
 import { readPassword } from '../password.js';
 import { stopWithin, untilSignal } from '../signals.js';
 
+/** From this many stored events on, start-up says that reads are served while the history loads. */
+const BIG_HISTORY = 10_000;
+
 /**
  * How long a stop may take before the process exits anyway: everything acknowledged is already
  * durable in SQLite, so a network that will not let go (an unreachable relay, a hung tor) must
@@ -100,7 +103,10 @@ export function nodeCommand(): Command {
         ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}),
         logger: false,
         onReplayProgress: (p) => process.stderr.write(`replay ${p.pursuanceId.slice(0, 12)}… ${p.done}/${p.total}\n`),
-        onListening: (url) => process.stderr.write(`reads served at ${url}/ while the history loads\n`),
+        // Only worth a line when loading takes a while: a quiet start stays quiet.
+        onListening: (url, loading) => {
+          if (loading.events >= BIG_HISTORY) process.stderr.write(`reads served at ${url}/ while ${loading.events} events load\n`);
+        },
       });
     } catch (err) {
       await acn.close();
