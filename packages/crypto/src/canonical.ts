@@ -38,8 +38,16 @@ export const MAX_CANONICAL_DEPTH = 64;
  */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/**
+ * A string that begins with U+FEFF (a byte order mark) does not survive a round trip: the CBOR
+ * decoder's UTF-8 decoding drops a leading BOM, so the event its author signed would decode as
+ * something else, and fail the canonical check, on every other replica. Refused at both ends.
+ */
+const BOM = 0xfeff;
+
 function checkString(value: string): void {
   if (LONE_SURROGATE.test(value)) throw new InvalidEncodingError('strings must be well-formed Unicode (unpaired surrogate)');
+  if (value.charCodeAt(0) === BOM) throw new InvalidEncodingError('a string may not begin with U+FEFF (a byte order mark)');
 }
 
 function check(value: unknown, depth: number): void {
