@@ -180,6 +180,17 @@ describe('start-up', () => {
       expect(r.body).toMatchObject({ code: 'NODE_STARTING' });
       expect(r.headers['retry-after']).toBe('1');
     }
+    // The stored feed holds 200 items: one more is read from the log, which is not there yet.
+    expect((await early('GET', `/api/pursuances/${own.id}/feed?limit=200`)).status).toBe(200);
+    const longer = await early('GET', `/api/pursuances/${own.id}/feed?limit=201`);
+    expect(longer.status).toBe(503);
+    expect(longer.body).toMatchObject({ code: 'PURSUANCE_LOADING', pursuanceId: own.id });
+    expect(longer.headers['retry-after']).toBe('1');
+    // Prototype names and unknown ids never reach a stored part.
+    for (const name of ['__proto__', 'constructor', 'f'.repeat(64)]) {
+      expect((await early('GET', `/api/pursuances/${own.id}/tasks/${name}`)).status, name).not.toBe(200);
+      expect((await early('GET', `/api/pursuances/${name}/tasks`)).status, name).not.toBe(200);
+    }
     // A stranger still learns nothing, not even that the node is starting.
     expect((await http(port, 'GET', `/api/pursuances/${own.id}/tasks`)).status).toBe(401);
     release();

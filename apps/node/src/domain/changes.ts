@@ -1,5 +1,5 @@
 import type { EventId } from '@pursuance/pursuance';
-import { PART, PERSISTED_FEED, isTaskPart, taskOf, taskPart } from './projector.js';
+import { PART, PERSISTED_FEED, isTaskPart, storedParent, taskIdOf, taskOf, taskPart } from './projector.js';
 import type { FeedItem, MemberModel, RoleModel, TaskModel } from './read-models.js';
 import type { PursuanceEntry, PursuanceRegistry } from './registry.js';
 
@@ -25,15 +25,7 @@ export const FEED_LIMIT = PERSISTED_FEED;
 /** Versions remembered per pursuance; a client further behind gets a reset. */
 export const VERSION_HISTORY = 1024;
 
-/**
- * A fingerprint is a part's JSON as the persisted read model holds it (what the API serves),
- * kept as it is: comparing it is exact and costs less than hashing it would.
- */
-const parentOf = (json: string): string | null => {
-  const parent = (JSON.parse(json) as { parent?: unknown }).parent;
-  return typeof parent === 'string' ? parent : null;
-};
-
+/** A fingerprint is a part's JSON as the read model stores it (what the API serves): comparing it is exact. */
 interface TaskMark {
   fingerprint: string;
   changedAt: number;
@@ -231,7 +223,7 @@ export class ChangeFeed {
       return true;
     }
     if (mark?.fingerprint === print) return false;
-    t.tasks.set(id, { fingerprint: print, changedAt: version, parent: parentOf(print) });
+    t.tasks.set(id, { fingerprint: print, changedAt: version, parent: storedParent(print) });
     t.removed.delete(id);
     return true;
   }
@@ -254,7 +246,7 @@ export class ChangeFeed {
     // Fingerprints of what is stored (committed), never of a change still being stored.
     const parts = this.registry.projections.parts(entry.id);
     for (const [name, print] of parts ?? [])
-      if (isTaskPart(name)) tasks.set(name.slice('task:'.length), { fingerprint: print, changedAt: version, parent: parentOf(print) });
+      if (isTaskPart(name)) tasks.set(taskIdOf(name), { fingerprint: print, changedAt: version, parent: storedParent(print) });
     const t: Tracker = {
       entry,
       version,

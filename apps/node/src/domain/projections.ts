@@ -1,8 +1,7 @@
 import type { ProjectionWrite, StoredProjections } from '../store/projection-store.js';
-import { PART, isTaskPart, type ProjectionCheckpoint } from './projector.js';
+import { PART, isTaskPart, taskIdOf, type ProjectionCheckpoint } from './projector.js';
 import type { TaskModel } from './read-models.js';
 
-const TASK_PREFIX_LENGTH = 'task:'.length;
 /**
  * A stored task's `createdAt` without parsing it: the first `"createdAt":` in the part is the
  * task's own (taskModel writes it before any user text or comment, and a quote inside a JSON
@@ -22,13 +21,11 @@ function createdAtOf(json: string): number {
 export class ProjectionCache {
   readonly #parts = new Map<string, Map<string, string>>();
   readonly #parsed = new Map<string, Map<string, unknown>>();
-  readonly #taskLists = new Map<string, readonly TaskModel[]>();
   readonly #taskJson = new Map<string, string>();
 
   public load(stored: StoredProjections): void {
     this.#parts.clear();
     this.#parsed.clear();
-    this.#taskLists.clear();
     this.#taskJson.clear();
     for (const [id, parts] of stored) this.#parts.set(id, parts);
   }
@@ -49,7 +46,6 @@ export class ProjectionCache {
   public forget(pursuanceId: string): void {
     this.#parts.delete(pursuanceId);
     this.#parsed.delete(pursuanceId);
-    this.#taskLists.delete(pursuanceId);
     this.#taskJson.delete(pursuanceId);
   }
 
@@ -70,10 +66,7 @@ export class ProjectionCache {
       parsed?.delete(name);
       tasksChanged ||= isTaskPart(name);
     }
-    if (tasksChanged) {
-      this.#taskLists.delete(w.pursuanceId);
-      this.#taskJson.delete(w.pursuanceId);
-    }
+    if (tasksChanged) this.#taskJson.delete(w.pursuanceId);
   }
 
   /** One part, parsed (and kept parsed until it changes); undefined when not stored. */
@@ -100,7 +93,7 @@ export class ProjectionCache {
     const rows: { json: string; createdAt: number; id: string }[] = [];
     for (const [name, json] of this.#parts.get(pursuanceId) ?? []) {
       if (!isTaskPart(name)) continue;
-      rows.push({ json, createdAt: createdAtOf(json), id: name.slice(TASK_PREFIX_LENGTH) });
+      rows.push({ json, createdAt: createdAtOf(json), id: taskIdOf(name) });
     }
     rows.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
     const text = `[${rows.map((r) => r.json).join(',')}]`;
@@ -108,14 +101,8 @@ export class ProjectionCache {
     return text;
   }
 
-  /** Every task, in the order GET …/tasks lists them (kept until a task changes). */
-  public tasks(pursuanceId: string): readonly TaskModel[] {
-    const known = this.#taskLists.get(pursuanceId);
-    if (known) return known;
-    const list: TaskModel[] = [];
-    for (const name of this.#parts.get(pursuanceId)?.keys() ?? []) if (isTaskPart(name)) list.push(this.get<TaskModel>(pursuanceId, name)!);
-    list.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
-    this.#taskLists.set(pursuanceId, list);
-    return list;
+  /** Every task, parsed, in the order GET …/tasks lists them (tools and tests: the route sends tasksJson). */
+  public tasks(pursuanceId: string): TaskModel[] {
+    return JSON.parse(this.tasksJson(pursuanceId)) as TaskModel[];
   }
 }

@@ -21,6 +21,8 @@ export const PART = {
 const TASK_PREFIX = 'task:';
 export const taskPart = (id: string): string => `${TASK_PREFIX}${id}`;
 export const isTaskPart = (name: string): boolean => name.startsWith(TASK_PREFIX);
+/** The task id a task part is named for. */
+export const taskIdOf = (name: string): string => name.slice(TASK_PREFIX.length);
 
 /** How many feed items the persisted feed keeps (the dashboard's feed length). */
 export const PERSISTED_FEED = 200;
@@ -56,7 +58,7 @@ export function taskOf(e: SignedEvent): EventId | null {
 }
 
 /** The parent a stored task part names (to recompare the old parent after a move). */
-function storedParent(json: string | undefined): string | null {
+export function storedParent(json: string | undefined): string | null {
   if (json === undefined) return null;
   const parent = (JSON.parse(json) as Partial<TaskModel>).parent;
   return typeof parent === 'string' ? parent : null;
@@ -135,7 +137,7 @@ export class Projector {
       candidates = set;
     } else {
       const set = new Set<string>(state.tasks.keys());
-      for (const name of parts.keys()) if (isTaskPart(name)) set.add(name.slice(TASK_PREFIX.length));
+      for (const name of parts.keys()) if (isTaskPart(name)) set.add(taskIdOf(name));
       candidates = set;
     }
     for (const id of candidates) {
