@@ -23,6 +23,7 @@ import { signEvent, unsignedCandidate, type EventId, type SignedEvent } from './
 import { ActionNotAllowedError, ContentUnreadableError, RejectionCode, type Rejection } from './errors.js';
 import { Keyring, boundContent, makeRotation, makeShare, newRoleKey, openContent, sealContent, type RoleKey } from './keys.js';
 import { PursuanceLog } from './log.js';
+import type { Snapshot } from './snapshot/base.js';
 import { PERMISSION_OF } from './permissions.js';
 import { checkRole, checkTask } from './rules/compile.js';
 import { declaredRole, type RoleId, type Rules, type TaskAction } from './rules/schema.js';
@@ -303,6 +304,17 @@ export class PursuanceAuthor {
       .sort((a, b) => (a.onion < b.onion ? -1 : 1))
       .map((m) => ({ to: m.key, box: sealToIdentity(m.key, groupInvite) }));
     return this.#publish('relay.move', { bundle, invites });
+  }
+
+  /** Vouch for a snapshot this member captured from its own history (snapshot/capture.ts). */
+  public attestSnapshot(snapshot: Snapshot): SignedEvent<'snapshot.attest'> {
+    const { base } = snapshot;
+    return this.#publish('snapshot.attest', {
+      frontier: base.frontier.map((id) => fromHex(id)),
+      snapshot: fromHex(snapshot.hash),
+      stateHash: fromHex(base.stateHash),
+      events: base.events,
+    });
   }
 
   public nominateFounder(candidate: OnionName): SignedEvent<'founder.nominate'> {

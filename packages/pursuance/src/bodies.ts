@@ -98,6 +98,21 @@ export const BODY_SCHEMAS = {
   'task.reopen': z.strictObject({ task: eventId, sealed: SealedSchema }),
   'task.comment': z.strictObject({ task: eventId, sealed: SealedSchema }),
   'task.move': z.strictObject({ task: eventId, parent: eventId.nullable() }),
+  /**
+   * The author vouches for a snapshot (snapshot/base.ts): the public state after every event up
+   * to `frontier` hashes to `stateHash`, and the snapshot document to `snapshot`. A joiner starts
+   * from a snapshot enough distinct members vouch for (the rules' `snapshots` setting).
+   */
+  'snapshot.attest': z.strictObject({
+    frontier: z.array(eventId).min(1).max(32),
+    snapshot: bytes(32),
+    stateHash: bytes(32),
+    events: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 40),
+  }),
 } as const;
 
 export type EventKind = keyof typeof BODY_SCHEMAS;

@@ -6,6 +6,8 @@ import type { Applier } from './fold/applier.js';
 import { fold, type FoldRun, type FoldSource } from './fold/run.js';
 import { stateFromGenesis } from './genesis.js';
 import { publicStateValue, stateHash, type Equivocation, type PublicState } from './state.js';
+import type { FoldBase, Snapshot } from './snapshot/base.js';
+import { decodeState } from './snapshot/state-codec.js';
 
 /**
  * A pursuance's log: the events this member holds, and its answers about them. The public
@@ -19,7 +21,7 @@ import { publicStateValue, stateHash, type Equivocation, type PublicState } from
  * depends on arrival order. Only someone who is or was a
  * member in some folded state may have events pending, and at most MAX_PENDING_PER_AUTHOR each.
  */
-export type AddStatus = 'accepted' | 'rejected' | 'pending' | 'duplicate' | 'invalid' | 'queued';
+export type AddStatus = 'accepted' | 'rejected' | 'pending' | 'duplicate' | 'invalid' | 'queued' | 'before-snapshot' | 'concurrent';
 
 export interface AddResult {
   readonly status: AddStatus;
@@ -37,6 +39,14 @@ export const MAX_PENDING_PER_AUTHOR = 1024;
 
 export interface PursuanceLogOptions {
   readonly verifier?: SignatureVerifier;
+  /**
+   * Start from this snapshot instead of the genesis (snapshot/base.ts), ATTESTED by the caller
+   * (snapshot/attest.ts): the log folds only events that descend from its whole frontier.
+   * Events from before it are kept for reading and for verifying the full history later, never
+   * folded; events beside it (not descending from the whole frontier) are kept aside, reported
+   * by concurrentWithSnapshot(), and only a full replay can judge them.
+   */
+  readonly snapshot?: Snapshot;
 }
 
 export class PursuanceLog {
@@ -61,6 +71,21 @@ export class PursuanceLog {
   readonly #rulesChanges: EventId[] = [];
   #run: FoldRun | undefined;
   #heads = new Set<EventId>();
+  /** Set when the log starts from a snapshot; everything below is empty otherwise. */
+  readonly #base: FoldBase | undefined;
+  readonly #frontier = new Set<EventId>();
+  /** Events held from before the snapshot (the genesis among them): read, never folded. */
+  readonly #historical = new Set<EventId>();
+  /** The snapshot's history ids (accepted task events and rule changes) → their place in it. */
+  readonly #historyAt = new Map<EventId, number>();
+  /** Events beside the snapshot: they do not descend from its whole frontier. */
+  readonly #concurrent = new Set<EventId>();
+  /** Events that reuse a sequence number from before the snapshot while descending from it. */
+  readonly #contested: EventId[] = [];
+  /** Per event after the snapshot: which frontier events it descends from (a bit each). */
+  readonly #cover = new Map<EventId, number>();
+  readonly #refusedBefore = new Set<EventId>();
+  #orderCache: { run: FoldRun; processed: number; held: number; order: EventId[] } | undefined;
   #dirty = true;
   /** The log as the fold reads it; kept private so the fold's one callback is not public API. */
   readonly #source: FoldSource;
@@ -75,16 +100,46 @@ export class PursuanceLog {
     for (const onion of initial.state.members.keys()) this.#everNamed.add(onion);
     this.#store(g);
     this.#noteSequence(g);
+    const base = options.snapshot?.base;
+    this.#base = base;
+    if (base) this.#startFrom(options.snapshot);
+    const foldable = (id: EventId): boolean => !this.#historical.has(id) && !this.#concurrent.has(id);
     this.#source = {
       genesis: this.genesis,
-      event: (id) => this.#events.get(id),
+      event: base ? (id) => (foldable(id) ? this.#events.get(id) : undefined) : (id) => this.#events.get(id),
       events: () => this.#events.values(),
       isPending: (id) => this.#pending.has(id),
-      eventsBy: (onion) => this.eventsBy(onion),
+      eventsBy: base ? (onion) => this.eventsBy(onion).filter((e) => foldable(e.id)) : (onion) => this.eventsBy(onion),
       isEquivocating: (id) => this.#equivocating.has(id),
       // Its member may now have events wait for ancestors (see add).
       noteMember: (onion) => void this.#everNamed.add(onion),
+      ...(base ? { base } : {}),
+      isBefore: base ? (id) => !this.#events.has(id) || !foldable(id) : () => false,
     };
+  }
+
+  #startFrom(snapshot: Snapshot): void {
+    if (snapshot.pursuance !== this.id) throw new EventRejectedError(RejectionCode.WRONG_PURSUANCE, 'the snapshot is of another pursuance');
+    const base = snapshot.base;
+    this.#historical.add(this.genesis.id);
+    for (const id of base.frontier) this.#frontier.add(id);
+    base.history.forEach((id, i) => this.#historyAt.set(id, i));
+    for (const [id] of base.rejected) this.#refusedBefore.add(id);
+    // Whoever authored or held membership before the snapshot may have events wait for ancestors.
+    for (const onion of decodeState(base.state).members.keys()) this.#everNamed.add(onion);
+    for (const onion of base.chain.keys()) this.#everNamed.add(onion);
+    for (const q of base.equivocations) {
+      this.#equivocations.push({ author: q.author, seq: q.seq, events: [...q.events] });
+      for (const id of q.events) {
+        this.#equivocating.add(id);
+        this.#bySeq.set(`${q.author}:${q.seq}`, id);
+      }
+    }
+  }
+
+  /** The snapshot this log starts from, if any. */
+  public get base(): FoldBase | undefined {
+    return this.#base;
   }
 
   #store(e: SignedEvent): void {
@@ -116,8 +171,9 @@ export class PursuanceLog {
       this.#equivocating.add(other);
       this.#equivocating.add(e.id);
       const existing = this.#equivocations.find((q) => q.author === e.author && q.seq === e.header.seq);
-      if (existing) (existing.events as EventId[]).push(e.id);
-      else this.#equivocations.push({ author: e.author, seq: e.header.seq, events: [other, e.id] });
+      if (existing) {
+        if (!existing.events.includes(e.id)) (existing.events as EventId[]).push(e.id);
+      } else this.#equivocations.push({ author: e.author, seq: e.header.seq, events: [other, e.id] });
     }
   }
 
@@ -140,7 +196,48 @@ export class PursuanceLog {
 
   /** Parents this log lacks, or that are themselves pending. */
   #blockers(e: SignedEvent): EventId[] {
-    return e.parentIds.filter((p) => !this.#events.has(p) || this.#pending.has(p));
+    return e.parentIds.filter((p) => (!this.#events.has(p) && !this.#frontier.has(p)) || this.#pending.has(p));
+  }
+
+  /**
+   * From before the snapshot: a frontier event, a refusal the snapshot lists, or a sequence
+   * number its sequence clock already covers (every accepted or well-sequenced event before the
+   * frontier is at or under it, so an event that reuses one and descends from the frontier is an
+   * equivocation only a full replay can judge: contested).
+   */
+  #isBeforeSnapshot(e: SignedEvent, base: FoldBase): boolean {
+    if (this.#frontier.has(e.id) || this.#historyAt.has(e.id)) return true;
+    if (e.header.seq <= (base.chain.get(e.author) ?? 0)) {
+      if (this.#blockers(e).length === 0 && this.#coverOf(e) === this.#fullCover()) this.#contested.push(e.id);
+      return true;
+    }
+    return this.#refusedBefore.has(e.id);
+  }
+
+  #fullCover(): number {
+    return 2 ** this.#frontier.size - 1;
+  }
+
+  /** Which frontier events `e` descends from, given its parents are all here (or on the frontier). */
+  #coverOf(e: SignedEvent): number {
+    let c = 0;
+    for (const p of e.parentIds) {
+      const i = this.#base!.frontier.indexOf(p);
+      c |= i >= 0 ? 2 ** i : (this.#cover.get(p) ?? 0);
+    }
+    return c;
+  }
+
+  /**
+   * An event of a snapshot-based log whose parents are all here: it joins the fold only if it
+   * descends from the whole frontier. Returns whether it does.
+   */
+  #admit(e: SignedEvent): boolean {
+    const c = this.#coverOf(e);
+    this.#cover.set(e.id, c);
+    if (c === this.#fullCover()) return true;
+    this.#concurrent.add(e.id);
+    return false;
   }
 
   #invalidResult(rejection: Rejection): AddResult {
@@ -174,6 +271,12 @@ export class PursuanceLog {
     if (e.parentIds.length === 0) {
       return this.#invalidResult({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: 'only the genesis has no parents' });
     }
+    if (this.#base && this.#isBeforeSnapshot(e, this.#base)) {
+      this.#store(e);
+      this.#historical.add(e.id);
+      this.#dirty = true;
+      return { status: 'before-snapshot', id: e.id };
+    }
     const blockers = this.#blockers(e);
     if (blockers.length > 0) {
       // Anyone holding the group key can send events with made-up parents; only members (past
@@ -193,6 +296,7 @@ export class PursuanceLog {
       this.#markPending(e, blockers);
       return { status: 'pending', id: e.id };
     }
+    if (this.#base && !this.#admit(e)) return { status: 'concurrent', id: e.id };
     this.#noteSequence(e);
     const released = this.#release(e.id);
     if (this.#equivocating.size !== wasEquivocating || released) this.#dirty = true;
@@ -231,9 +335,10 @@ export class PursuanceLog {
         if (!this.#pending.has(w) || this.#blockers(e).length > 0) continue;
         this.#pending.delete(w);
         this.#pendingByAuthor.set(e.author, (this.#pendingByAuthor.get(e.author) ?? 1) - 1);
-        this.#noteSequence(e);
         freed = true;
         queue.push(w);
+        if (this.#base && !this.#admit(e)) continue;
+        this.#noteSequence(e);
       }
     }
     return freed;
@@ -268,6 +373,9 @@ export class PursuanceLog {
     if (this.#events.has(e.id)) return null;
     const result = this.add(e);
     if (result.status === 'invalid') return result.rejection!;
+    if (result.status === 'before-snapshot' || result.status === 'concurrent') {
+      return { eventId: e.id, code: RejectionCode.SEQUENCE_GAP, reason: "the event does not build on this log's snapshot" };
+    }
     if (result.status === 'pending') {
       this.#forgetPending(e);
       return { eventId: e.id, code: RejectionCode.SEQUENCE_GAP, reason: 'the event names parents this log does not hold' };
@@ -290,10 +398,11 @@ export class PursuanceLog {
   /** A tail event descends from every head and from nothing unprocessed: it is last in any refold. */
   #isTail(e: SignedEvent): boolean {
     const run = this.#run;
-    if (!run || run.processed.size + this.#pending.size !== this.#events.size - 1) return false;
+    const outside = this.#base ? this.#historical.size + this.#concurrent.size : 1;
+    if (!run || run.processed.size + this.#pending.size !== this.#events.size - outside) return false;
     const parents = new Set(e.parentIds);
     if (parents.size === 0) return false;
-    for (const p of parents) if (!run.processed.has(p)) return false;
+    for (const p of parents) if (!run.processed.has(p) && !this.#frontier.has(p)) return false;
     for (const h of this.#heads) if (!parents.has(h)) return false;
     return true;
   }
@@ -323,13 +432,47 @@ export class PursuanceLog {
     return this.#current().applier.state;
   }
 
-  /** The processed events in fold order (accepted and rejected). */
+  /**
+   * The processed events in fold order (accepted and rejected). A log that starts from a
+   * snapshot puts first the events of the snapshot's history it holds, in the snapshot's order:
+   * what a reader of tasks needs, all accepted.
+   */
   public order(): readonly EventId[] {
-    return this.#current().order;
+    const run = this.#current();
+    if (!this.#base) return run.order;
+    const cached = this.#orderCache;
+    if (cached && cached.run === run && cached.processed === run.order.length && cached.held === this.#events.size) return cached.order;
+    const order = [...this.#base.history.filter((id) => this.#events.has(id)), ...run.order];
+    this.#orderCache = { run, processed: run.order.length, held: this.#events.size, order };
+    return order;
   }
 
   public isAccepted(id: EventId): boolean {
-    return this.#current().accepted.has(id);
+    return this.#current().accepted.has(id) || (this.#historyAt.has(id) && this.#events.has(id));
+  }
+
+  /** Whether `id` waits for ancestors this log lacks. */
+  public isPending(id: EventId): boolean {
+    return this.#pending.has(id);
+  }
+
+  /** Events held that do not descend from the whole snapshot frontier: only a full replay judges them. */
+  public concurrentWithSnapshot(): EventId[] {
+    return [...this.#concurrent].sort();
+  }
+
+  /**
+   * Events that descend from the snapshot yet reuse a sequence number from before it: an
+   * equivocation against history this log did not fold. A full replay may judge differently
+   * from this log; the member should verify the full history before trusting its state.
+   */
+  public contested(): readonly EventId[] {
+    return this.#contested;
+  }
+
+  /** Ids in the snapshot's history this log does not hold yet: what to fetch for reading old tasks. */
+  public historyMissing(): EventId[] {
+    return this.#base ? this.#base.history.filter((id) => !this.#events.has(id)) : [];
   }
 
   /** Every rejection: events the fold refused, plus bytes that never parsed or verified. */
@@ -362,7 +505,7 @@ export class PursuanceLog {
     const out: PendingEvent[] = [];
     for (const id of this.#pending) {
       const e = this.#events.get(id)!;
-      out.push({ id, missing: e.parentIds.filter((p) => !this.#events.has(p)) });
+      out.push({ id, missing: e.parentIds.filter((p) => !this.#events.has(p) && !this.#frontier.has(p)) });
     }
     return out;
   }
@@ -373,8 +516,11 @@ export class PursuanceLog {
    */
   public acceptedEventsOfTask(task: EventId): SignedEvent[] {
     const run = this.#current();
-    const ids = [...(this.#byTask.get(task) ?? []), ...this.#rulesChanges].filter((id) => run.accepted.has(id));
-    ids.sort((a, b) => run.position.get(a)! - run.position.get(b)!);
+    // History from before a snapshot comes first, in the snapshot's order.
+    const before = this.#historyAt.size;
+    const at = (id: EventId): number => run.position.get(id) ?? this.#historyAt.get(id)! - before;
+    const ids = [...(this.#byTask.get(task) ?? []), ...this.#rulesChanges].filter((id) => this.isAccepted(id));
+    ids.sort((a, b) => at(a) - at(b));
     return ids.map((id) => this.#events.get(id)!);
   }
 
@@ -411,7 +557,7 @@ export class PursuanceLog {
   }
 
   public lastSeq(onion: OnionName): number {
-    let max = 0;
+    let max = this.#base?.chain.get(onion) ?? 0;
     for (const e of this.eventsBy(onion)) max = Math.max(max, e.header.seq);
     return max;
   }
@@ -423,7 +569,7 @@ export class PursuanceLog {
   public dryRun(e: SignedEvent): Rejection | null {
     const run = this.#current();
     if (e.pursuanceId !== this.id) return { eventId: e.id, code: RejectionCode.WRONG_PURSUANCE, reason: 'another pursuance' };
-    const missing = e.parentIds.filter((p) => !run.processed.has(p));
+    const missing = e.parentIds.filter((p) => !run.processed.has(p) && !this.#frontier.has(p));
     if (missing.length > 0) return { eventId: e.id, code: RejectionCode.SEQUENCE_GAP, reason: 'the event names parents that are not in the folded log' };
     const other = this.#bySeq.get(`${e.author}:${e.header.seq}`);
     if (other !== undefined && other !== e.id) {

@@ -47,4 +47,6 @@ export const PERMISSION_OF = {
   'task.comment': { subject: 'Task', action: 'comment' },
   // Moving a task under another parent edits its structure.
   'task.move': { subject: 'Task', action: 'edit' },
+  // Any member may vouch for a snapshot: the rules say how many must (snapshot/attest.ts).
+  'snapshot.attest': null,
 } as const satisfies { readonly [K in EventKind]: Permission | null };

@@ -19,8 +19,16 @@ export interface Causality {
   isAncestor(event: SignedEvent, ancestor: EventId): boolean;
   /** The latest time claimed by any accepted event in the causal past of `event` (0 if none). */
   causalTime(event: SignedEvent): number;
-  /** Every accepted event in the causal past of `event` (real parent edges; any order). */
-  acceptedAncestors(event: SignedEvent): Iterable<SignedEvent>;
+  /**
+   * Who signed accepted events in the causal past of `event`, and when they dated them (real
+   * parent edges; any order). Before a snapshot, one entry per author carries their latest time.
+   */
+  acceptedAncestors(event: SignedEvent): Iterable<AcceptedAncestor>;
+}
+
+export interface AcceptedAncestor {
+  readonly author: OnionName;
+  readonly time: number;
 }
 
 /**

@@ -6,6 +6,7 @@ import { claim, endorse, nominate, relayMove, rulesChange } from './governance.j
 import { keysRotate, keysShare } from './keys.js';
 import { memberAdd, memberLeave, memberRemove, memberRename, roleAssign, roleRemove } from './membership.js';
 import { taskContent, taskCreate, taskMove } from './tasks.js';
+import { attestSnapshot } from './snapshots.js';
 
 /**
  * Which handler judges each kind. Typed as a mapped type over EventKind: a kind added to
@@ -36,6 +37,7 @@ const HANDLERS: { readonly [K in EventKind]: Handler<K> } = {
   'task.reopen': taskContent,
   'task.comment': taskContent,
   'task.move': taskMove,
+  'snapshot.attest': attestSnapshot,
 };
 
 /** Judge one event from a member with its kind's handler. */

@@ -140,7 +140,7 @@ export const claim: Handler<'founder.claim'> = (ctx, e) => {
   const since = Math.max(n.time, state.lastFounderActivity) + days * DAY_MS;
   const witnesses = new Set<OnionName>();
   for (const a of causality.acceptedAncestors(e)) {
-    if (a.header.time < since || a.author === e.author || state.founders.has(a.author) || !n.electorate.has(a.author)) continue;
+    if (a.time < since || a.author === e.author || state.founders.has(a.author) || !n.electorate.has(a.author)) continue;
     witnesses.add(a.author);
     if (witnesses.size >= SUCCESSION_WITNESSES) break;
   }

@@ -6,7 +6,9 @@ import { stateFromGenesis } from '../genesis.js';
 import { MinHeap } from '../heap.js';
 import type { PublicState } from '../state.js';
 import { Applier } from './applier.js';
-import type { Causality, Outcome } from './context.js';
+import type { AcceptedAncestor, Causality, Outcome } from './context.js';
+import type { FoldBase } from '../snapshot/base.js';
+import { decodeState } from '../snapshot/state-codec.js';
 
 /**
  * The deterministic fold: the public state as a function of the SET of events, never of their
@@ -51,6 +53,13 @@ export interface FoldSource {
   isEquivocating(id: EventId): boolean;
   /** An accepted member.add named `onion`: from now on its events may wait for missing ancestors. */
   noteMember(onion: OnionName): void;
+  /**
+   * The snapshot this log starts from (snapshot/base.ts), if it does not start from the genesis:
+   * the fold then begins at its state and frontier and folds only what descends from it.
+   */
+  readonly base?: FoldBase;
+  /** Before the snapshot: an id the fold does not hold as its own (held for history only, or unknown). */
+  isBefore(id: EventId): boolean;
 }
 
 /**
@@ -83,6 +92,8 @@ const ORDER_CLASS = {
   'task.reopen': 2,
   'task.comment': 2,
   'task.move': 2,
+  // Changes nothing: a claim about the past, checked by whoever relies on it (snapshot/attest.ts).
+  'snapshot.attest': 2,
 } as const satisfies { readonly [K in EventKind]: 0 | 1 | 2 };
 const CLASS = new Map<EventKind, number>(Object.entries(ORDER_CLASS) as [EventKind, number][]);
 const classOf = (kind: EventKind): number => CLASS.get(kind)!;
@@ -158,6 +169,9 @@ export class FoldRun implements Causality {
   }
 
   public isAncestor(event: SignedEvent, ancestor: EventId): boolean {
+    // Every event this fold takes descends from the whole snapshot frontier, so from everything
+    // before it; ids the state names (key introductions, departures) were accepted there.
+    if (this.source.base && this.source.isBefore(ancestor)) return ancestor !== event.id;
     const a = this.source.event(ancestor);
     if (!a || ancestor === event.id || !this.accepted.has(ancestor)) return false;
     const idx = this.#authorIndex.get(a.author);
@@ -172,7 +186,7 @@ export class FoldRun implements Causality {
     return t;
   }
 
-  public *acceptedAncestors(event: SignedEvent): Generator<SignedEvent> {
+  public *acceptedAncestors(event: SignedEvent): Generator<AcceptedAncestor> {
     const stack = [...event.parentIds];
     const seen = new Set<EventId>();
     while (stack.length) {
@@ -181,9 +195,11 @@ export class FoldRun implements Causality {
       seen.add(id);
       const e = this.source.event(id);
       if (!e) continue;
-      if (this.accepted.has(id)) yield e;
+      if (this.accepted.has(id)) yield { author: e.author, time: e.header.time };
       for (const p of e.parentIds) stack.push(p);
     }
+    // Before the snapshot: each author's latest accepted time stands for all their events there.
+    for (const [author, time] of this.source.base?.acceptedTimes ?? []) yield { author, time };
   }
 
   public parentsOf(id: EventId): EventId[] {
@@ -286,6 +302,51 @@ export class FoldRun implements Causality {
     this.#finish(e, { ok: true, commit: () => undefined });
   }
 
+  /**
+   * Start from a snapshot instead of the genesis: every frontier event gets the frontier's
+   * merged clocks (an event this fold takes names the whole frontier, directly or through
+   * another such event, so it would merge them all anyway), and the log hash and the refusals
+   * before the snapshot carry on.
+   */
+  public processBase(base: FoldBase): void {
+    const clockOf = (counters: ReadonlyMap<OnionName, number>): Clock => {
+      for (const onion of counters.keys()) this.#index(onion);
+      const c = new Float64Array(this.#authorIndex.size);
+      for (const [onion, seq] of counters) c[this.#authorIndex.get(onion)!] = seq;
+      return c;
+    };
+    const vc = clockOf(base.clock);
+    const chain = clockOf(base.chain);
+    for (const id of base.frontier) {
+      this.#vc.set(id, vc);
+      this.#chain.set(id, chain);
+      this.#pastTime.set(id, base.pastTime);
+    }
+    this.logHash = base.logHash;
+    for (const [id, code] of base.rejected) this.rejections.set(id, { eventId: id, code, reason: BEFORE_SNAPSHOT_REASON });
+  }
+
+  /** The merged causal and sequence clocks and latest causal time of `ids` (for a snapshot at them). */
+  public clocksAt(ids: readonly EventId[]): { clock: Map<OnionName, number>; chain: Map<OnionName, number>; pastTime: number } {
+    const vc = new Float64Array(this.#authorIndex.size);
+    const chain = new Float64Array(this.#authorIndex.size);
+    let pastTime = 0;
+    for (const id of ids) {
+      const v = this.#vc.get(id);
+      const c = this.#chain.get(id);
+      if (!v || !c) throw new Error(`no clocks kept for ${id}: only the heads of a fold keep theirs`);
+      mergeInto(vc, v);
+      mergeInto(chain, c);
+      pastTime = Math.max(pastTime, this.#pastTime.get(id) ?? 0);
+    }
+    const named = (clock: Clock): Map<OnionName, number> => {
+      const out = new Map<OnionName, number>();
+      for (const [onion, i] of this.#authorIndex) if ((clock[i] ?? 0) > 0) out.set(onion, clock[i]!);
+      return out;
+    };
+    return { clock: named(vc), chain: named(chain), pastTime };
+  }
+
   #finish(e: SignedEvent, outcome: Outcome): void {
     if (outcome.ok) {
       this.applier.noteAccepted(e);
@@ -336,6 +397,9 @@ export class FoldRun implements Causality {
   }
 }
 
+/** What a refusal from before the snapshot says: the snapshot keeps only its id and code. */
+export const BEFORE_SNAPSHOT_REASON = 'refused before the snapshot this log starts from';
+
 function judgementFailed(err: unknown): Outcome {
   const detail = err instanceof Error ? `${err.name}: ${err.message}` : 'a non-error value was thrown';
   return { ok: false, code: RejectionCode.JUDGEMENT_FAILED, reason: `judging this event failed (${detail.slice(0, 200)})` };
@@ -357,15 +421,25 @@ export function fold(source: FoldSource): Folded {
   }
 }
 
+function initialState(source: FoldSource): PublicState {
+  // Decoded afresh for every fold: the fold mutates its state, and a refold starts over.
+  if (source.base) return decodeState(source.base.state);
+  const initial = stateFromGenesis(source.genesis);
+  if (!initial.ok) throw new EventRejectedError(initial.code, initial.reason);
+  return initial.state;
+}
+
 function foldOnce(source: FoldSource, virtual: Map<EventId, Set<EventId>>): Folded {
   const genesis = source.genesis;
-  const initial = stateFromGenesis(genesis);
-  if (!initial.ok) throw new EventRejectedError(initial.code, initial.reason);
-  const run = new FoldRun(source, initial.state, virtual);
+  const base = source.base;
+  const run = new FoldRun(source, initialState(source), virtual);
+  const frontier = new Set(base?.frontier ?? []);
+  // Parents before the snapshot that are not on its frontier are never processed: not waited for.
+  const awaited = (p: EventId): boolean => !base || frontier.has(p) || !source.isBefore(p);
   const waiting = new Map<EventId, number>();
   for (const e of source.events()) {
-    if (e.id === genesis.id || source.isPending(e.id)) continue;
-    const parents = run.parentsOf(e.id);
+    if (e.id === genesis.id || source.isPending(e.id) || source.isBefore(e.id)) continue;
+    const parents = run.parentsOf(e.id).filter(awaited);
     waiting.set(e.id, parents.length);
     for (const p of new Set(e.parentIds)) run.countChild(p);
     for (const p of parents) {
@@ -385,8 +459,13 @@ function foldOnce(source: FoldSource, virtual: Map<EventId, Set<EventId>>): Fold
       }
     }
   };
-  run.processGenesis(genesis);
-  release(genesis.id);
+  if (base) {
+    run.processBase(base);
+    for (const id of frontier) release(id);
+  } else {
+    run.processGenesis(genesis);
+    release(genesis.id);
+  }
   for (let item = heap.pop(); item; item = heap.pop()) {
     run.process(source.event(item.id)!);
     // Unfinished: fold() runs again with the new virtual edges, so no heads are worked out.
@@ -398,7 +477,7 @@ function foldOnce(source: FoldSource, virtual: Map<EventId, Set<EventId>>): Fold
   // Heads follow REAL parent edges only: a virtual edge (removal precedence) is an ordering
   // constraint of the fold, not something any author named, so an author whose event got a
   // virtual child must still build on it or its next event would skip its own sequence.
-  const heads = new Set(run.processed);
+  const heads = new Set([...frontier, ...run.processed]);
   for (const id of run.processed) for (const p of source.event(id)!.parentIds) heads.delete(p);
   return { run, heads };
 }

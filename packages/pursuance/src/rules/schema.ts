@@ -87,6 +87,19 @@ function idRecord<K extends z.ZodString, V extends z.ZodType>(key: K, value: V) 
   return guarded as unknown as typeof record;
 }
 
+/**
+ * Who must vouch for a snapshot before a joiner starts from it (snapshot/attest.ts): `attesters`
+ * distinct members, drawn from the founders or from any member. Optional, so rules written
+ * before snapshots existed keep their exact form (and hash); absent means DEFAULT_SNAPSHOTS.
+ */
+export const SnapshotsSchema = z.strictObject({
+  attesters: z.number().int().min(1).max(64),
+  from: z.enum(['founders', 'members']),
+});
+export type SnapshotsRule = z.infer<typeof SnapshotsSchema>;
+/** Two founders (or every founder, where there are fewer). */
+export const DEFAULT_SNAPSHOTS: SnapshotsRule = { attesters: 2, from: 'founders' };
+
 export const RulesSchema = z
   .strictObject({
     format: z.literal(RULES_FORMAT),
@@ -97,6 +110,7 @@ export const RulesSchema = z
     }),
     workflow: WorkflowSchema,
     succession: SuccessionSchema,
+    snapshots: SnapshotsSchema.optional(),
   })
   .superRefine((rules, ctx) => {
     const ids = new Set(Object.keys(rules.roles));

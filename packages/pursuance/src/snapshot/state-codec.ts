@@ -1,0 +1,228 @@
+import { z } from 'zod';
+import { onionFromPublicKey, toHex, type CanonicalValue, type OnionName } from '@pursuance/crypto';
+import { bytes } from '@pursuance/codec';
+import type { EventId } from '../envelope.js';
+import { RoleIdSchema, RulesSchema } from '../rules/schema.js';
+import type { KeyEpoch, MemberState, Nomination, PublicState, RoleState, TaskState } from '../state.js';
+import { SnapshotInvalidError } from './errors.js';
+
+/**
+ * The WHOLE public state as canonical data, for a snapshot a joiner folds on from. The state
+ * hash (state.ts) covers what members must agree on; resuming the fold needs more than that
+ * (member keys, who introduced each key, who left knowing it, nomination electorates, the
+ * founders' last activity), so this rendering is lossless: decode(encode(s)) folds exactly
+ * like s. Lists, never maps keyed by member-chosen strings, so no id can be a prototype name
+ * (the rules are the one object keyed by role ids, and RulesSchema guards those).
+ */
+const sorted = <T>(values: Iterable<T>): T[] => [...values].sort();
+const byKey = <T>(map: ReadonlyMap<string, T>): [string, T][] => [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+export function encodeState(state: PublicState): CanonicalValue {
+  return {
+    id: state.id,
+    name: state.name,
+    description: state.description,
+    rules: state.rules as unknown as CanonicalValue,
+    rulesRevision: state.rulesRevision,
+    founders: sorted(state.founders),
+    members: byKey(state.members).map(([, m]) => ({
+      key: m.key,
+      name: m.name ?? null,
+      roles: byKey(m.roleSince).map(([role, since]) => [role, since] as CanonicalValue),
+      held: sorted(m.roles),
+      addedBy: m.addedBy,
+    })),
+    roles: byKey(state.roles).map(([, r]) => ({
+      id: r.id,
+      holders: sorted(r.holders),
+      epochs: r.epochs.map((e) => ({
+        keyId: e.keyId,
+        introducedBy: e.introducedBy,
+        creator: e.creator,
+        recipients: sorted(e.recipients),
+        leftBy: [...e.leftBy],
+      })),
+      rotationDueSince: r.rotationDueSince,
+    })),
+    tasks: byKey(state.tasks).map(([, t]) => ({ id: t.id, audience: [...t.audience], parent: t.parent, createdBy: t.createdBy, closed: t.closed })),
+    relay: { bundle: state.relay.bundle, movedBy: state.relay.movedBy },
+    nominations: byKey(state.nominations).map(([, n]) => ({
+      id: n.id,
+      candidate: n.candidate,
+      time: n.time,
+      electorate: sorted(n.electorate),
+      endorsers: sorted(n.endorsers),
+      open: n.open,
+    })),
+    lastFounderActivity: state.lastFounderActivity,
+  };
+}
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+const onion = z.string().regex(/^[a-z2-7]{56}$/);
+const time = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const list = <T extends z.ZodType>(item: T, max: number) => z.array(item).max(max);
+
+const StateSchema = z.strictObject({
+  id: hex64,
+  name: z.string().max(120),
+  description: z.string().max(4000),
+  rules: z.unknown(),
+  rulesRevision: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  founders: list(onion, 64),
+  members: list(
+    z.strictObject({
+      key: bytes(32),
+      name: z.string().max(240).nullable(),
+      roles: list(z.tuple([RoleIdSchema, z.number().int().min(0)]), 64),
+      held: list(RoleIdSchema, 64),
+      addedBy: hex64,
+    }),
+    100_000,
+  ),
+  roles: list(
+    z.strictObject({
+      id: RoleIdSchema,
+      holders: list(onion, 100_000),
+      epochs: list(
+        z.strictObject({
+          keyId: bytes(32),
+          introducedBy: hex64,
+          creator: onion,
+          recipients: list(onion, 100_000),
+          leftBy: list(hex64, 100_000),
+        }),
+        1_000_000,
+      ),
+      rotationDueSince: hex64.nullable(),
+    }),
+    1000,
+  ),
+  tasks: list(z.strictObject({ id: hex64, audience: list(RoleIdSchema, 16), parent: hex64.nullable(), createdBy: onion, closed: z.boolean() }), 10_000_000),
+  relay: z.strictObject({ bundle: z.string().max(4096).nullable(), movedBy: hex64.nullable() }),
+  nominations: list(
+    z.strictObject({
+      id: hex64,
+      candidate: onion,
+      time,
+      electorate: list(onion, 100_000),
+      endorsers: list(onion, 64),
+      open: z.boolean(),
+    }),
+    100_000,
+  ),
+  lastFounderActivity: time,
+});
+
+/**
+ * Rebuild a state from its encoding, checking that it hangs together: a snapshot comes from
+ * peers, and attestation says only that some members vouch for its hash, not that its parts
+ * agree with each other. Anything inconsistent is a SnapshotInvalidError, never a state the
+ * fold would trip over later.
+ */
+export function decodeState(value: unknown): PublicState {
+  const parsed = StateSchema.safeParse(value);
+  if (!parsed.success) throw new SnapshotInvalidError(`the snapshot's state does not match its schema: ${parsed.error.issues[0]?.message ?? ''}`);
+  const v = parsed.data;
+  const rules = RulesSchema.safeParse(v.rules);
+  if (!rules.success) throw new SnapshotInvalidError('the snapshot holds invalid rules');
+  const fail = (why: string): never => {
+    throw new SnapshotInvalidError(`the snapshot's state is inconsistent: ${why}`);
+  };
+  const unique = (values: readonly string[], what: string): void => {
+    if (new Set(values).size !== values.length) fail(`${what} listed twice`);
+  };
+
+  const roles = new Map<string, RoleState>();
+  for (const r of v.roles) {
+    if (roles.has(r.id)) fail(`role "${r.id}" listed twice`);
+    const epochs: KeyEpoch[] = r.epochs.map((e, i) => ({
+      epoch: i,
+      keyId: e.keyId,
+      keyIdHex: toHex(e.keyId),
+      introducedBy: e.introducedBy as EventId,
+      creator: e.creator as OnionName,
+      recipients: new Set(e.recipients as OnionName[]),
+      leftBy: e.leftBy as EventId[],
+    }));
+    const epochsById = new Map(epochs.map((e) => [e.keyIdHex, e]));
+    if (epochsById.size !== epochs.length) fail(`role "${r.id}" has a key id twice`);
+    unique(r.holders, `a holder of "${r.id}"`);
+    roles.set(r.id, { id: r.id, holders: new Set(r.holders as OnionName[]), epochs, epochsById, rotationDueSince: r.rotationDueSince as EventId | null });
+  }
+  for (const id of Object.keys(rules.data.roles)) if (!roles.has(id)) fail(`declared role "${id}" has no state`);
+
+  const members = new Map<OnionName, MemberState>();
+  for (const m of v.members) {
+    const who = onionFromPublicKey(m.key);
+    if (members.has(who)) fail(`member ${who} listed twice`);
+    const roleSince = new Map<string, number>();
+    for (const [role, since] of m.roles) {
+      if (roleSince.has(role)) fail(`member ${who} holds "${role}" twice`);
+      roleSince.set(role, since);
+    }
+    unique(m.held, `a role of ${who}`);
+    for (const role of m.held) {
+      if (!roles.get(role)?.holders.has(who)) fail(`member ${who} holds "${role}" without being its holder`);
+    }
+    members.set(who, { onion: who, key: m.key, name: m.name ?? undefined, roles: new Set(m.held), roleSince, addedBy: m.addedBy as EventId });
+  }
+  for (const r of roles.values()) {
+    for (const h of r.holders) if (!members.get(h)?.roles.has(r.id)) fail(`"${r.id}" is held by ${h}, who does not hold it`);
+  }
+  unique(v.founders, 'a founder');
+
+  const tasks = new Map<EventId, TaskState>();
+  for (const t of v.tasks) {
+    if (tasks.has(t.id as EventId)) fail(`task ${t.id} listed twice`);
+    for (const role of t.audience) if (!roles.has(role)) fail(`task ${t.id} is addressed to unknown role "${role}"`);
+    tasks.set(t.id as EventId, {
+      id: t.id as EventId,
+      audience: t.audience,
+      parent: t.parent as EventId | null,
+      createdBy: t.createdBy as OnionName,
+      closed: t.closed,
+      children: new Set(),
+    });
+  }
+  for (const t of tasks.values()) {
+    if (t.parent === null) continue;
+    const parent = tasks.get(t.parent);
+    if (!parent) fail(`task ${t.id} names a parent that is not a task`);
+    parent!.children.add(t.id);
+  }
+  // A parent chain that loops would hang every walk up the tree; the fold never makes one.
+  for (const t of tasks.values()) {
+    let steps = 0;
+    for (let at: TaskState | undefined = t; at && at.parent !== null; at = tasks.get(at.parent)) {
+      if (++steps > tasks.size) fail(`task ${t.id} is its own ancestor`);
+    }
+  }
+
+  const nominations = new Map<EventId, Nomination>();
+  for (const n of v.nominations) {
+    if (nominations.has(n.id as EventId)) fail(`nomination ${n.id} listed twice`);
+    nominations.set(n.id as EventId, {
+      id: n.id as EventId,
+      candidate: n.candidate as OnionName,
+      time: n.time,
+      electorate: new Set(n.electorate as OnionName[]),
+      endorsers: new Set(n.endorsers as OnionName[]),
+      open: n.open,
+    });
+  }
+  return {
+    id: v.id as EventId,
+    name: v.name,
+    description: v.description,
+    rules: rules.data,
+    rulesRevision: v.rulesRevision,
+    founders: new Set(v.founders as OnionName[]),
+    members,
+    roles,
+    tasks,
+    relay: { bundle: v.relay.bundle, movedBy: v.relay.movedBy as EventId | null },
+    nominations,
+    lastFounderActivity: v.lastFounderActivity,
+  };
+}

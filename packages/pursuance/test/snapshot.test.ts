@@ -1,0 +1,442 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Identity, canonicalEncode, fromHex, sha256, toHex } from '@pursuance/crypto';
+import {
+  PursuanceAuthor,
+  PursuanceLog,
+  SnapshotError,
+  SnapshotProblem,
+  buildMemberView,
+  captureSnapshot,
+  checkAttestation,
+  checkAttestations,
+  instability,
+  latestStableFrontier,
+  makeSnapshot,
+  membershipProof,
+  readSnapshot,
+  signEvent,
+  snapshotAt,
+  verifyFullHistory,
+  type EventId,
+  type Snapshot,
+  type SignedEvent,
+} from '../src/index.js';
+import { decodeState, encodeState } from '../src/snapshot/state-codec.js';
+import { BEFORE_SNAPSHOT_REASON } from '../src/fold/run.js';
+import { baseStateHash } from '../src/snapshot/base.js';
+import { clock, template } from './support/helpers.js';
+import { collect, newWorld, play, seededShuffle, step, syncAll, type World } from './support/world.js';
+
+/** Every member in the state says something, so nobody can still write beside the frontier. */
+function everyoneSpeaks(world: World): void {
+  world.actors.forEach((a, i) => {
+    if (a.log.state().members.has(a.identity.onion)) a.rename(`speaker ${i}`);
+  });
+}
+
+function fullLog(world: World): PursuanceLog {
+  const log = new PursuanceLog(world.actors[0]!.log.genesis.bytes);
+  log.addAll([...world.all.values()].map((e) => e.bytes));
+  return log;
+}
+
+/** A random history with a stable frontier in the middle: phase one, a full sync, everyone speaks, phase two. */
+function historyAroundFrontier(beforeSteps: Parameters<typeof play>[1], afterSteps: Parameters<typeof play>[1]) {
+  const world = newWorld();
+  play(world, beforeSteps);
+  syncAll(world);
+  const frontier = world.actors[0]!.log.heads();
+  everyoneSpeaks(world);
+  play(world, afterSteps);
+  // Members added after the frontier must speak after it too: until they have, they could
+  // still write on a copy of the log from before it (see capture.ts).
+  syncAll(world);
+  everyoneSpeaks(world);
+  collect(world);
+  return { world, frontier, full: fullLog(world) };
+}
+
+const codes = (log: PursuanceLog) =>
+  log
+    .foldRejections()
+    .map((r) => `${r.eventId}:${r.code}`)
+    .sort();
+
+function joinFrom(snapshot: Snapshot, genesis: SignedEvent, events: readonly SignedEvent[]): PursuanceLog {
+  const read = readSnapshot(snapshot.bytes, snapshot.hash, snapshot.pursuance);
+  const log = new PursuanceLog(genesis.bytes, { snapshot: read });
+  log.addAll(events.map((e) => e.bytes));
+  return log;
+}
+
+describe('snapshots: a joiner folds on from an attested state exactly as a full replay would', () => {
+  it('from a stable frontier, the events after it alone (or every event, in any order) give the full replay’s state, heads, refusals and task views', () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 3, maxLength: 30 }), fc.array(step, { maxLength: 30 }), fc.integer(), (beforeSteps, afterSteps, seed) => {
+        const { world, frontier, full } = historyAroundFrontier(beforeSteps, afterSteps);
+        expect(instability(full, frontier)).toBeNull();
+        const snapshot = captureSnapshot(full, frontier);
+        const prior = new Set(snapshotAncestry(full, frontier));
+        expect(snapshot.base.events).toBe(prior.size);
+        const genesis = full.genesis;
+        const after = [...world.all.values()].filter((e) => !prior.has(e.id));
+
+        for (const offered of [seededShuffle(after, seed), seededShuffle([...world.all.values()], seed ^ 0x5bd1)]) {
+          const joiner = joinFrom(snapshot, genesis, offered);
+          expect(joiner.stateHash()).toBe(full.stateHash());
+          expect(joiner.heads()).toEqual(full.heads());
+          expect(codes(joiner)).toEqual(codes(full));
+          expect(joiner.concurrentWithSnapshot()).toEqual([]);
+          expect(joiner.contested()).toEqual([]);
+          expect(joiner.order().filter((id) => !prior.has(id))).toEqual(full.order().filter((id) => !prior.has(id)));
+        }
+        // Holding every event, the joiner reads every task as a member who replayed it all.
+        const joiner = joinFrom(snapshot, genesis, [...world.all.values()]);
+        const founder = world.actors[0]!;
+        expect(buildMemberView(joiner, founder.identity, founder.keyring).tasks).toEqual(buildMemberView(full, founder.identity, founder.keyring).tasks);
+        expect(joiner.historyMissing()).toEqual([]);
+        const verified = verifyFullHistory(joiner);
+        expect(verified.check).toEqual({ outcome: 'agrees' });
+        expect(verified.full!.stateHash()).toBe(full.stateHash());
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('the whole state encodes losslessly: decoding and encoding again gives the same bytes', () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 3, maxLength: 40 }), (steps) => {
+        const world = newWorld();
+        play(world, steps);
+        const state = world.actors[0]!.log.state();
+        const once = canonicalEncode(encodeState(state));
+        expect(canonicalEncode(encodeState(decodeState(encodeState(state))))).toEqual(once);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('a log started from a snapshot can author: its events build on the frontier and every replica accepts them', () => {
+    const { world, frontier, full } = historyAroundFrontier([], []);
+    const snapshot = captureSnapshot(full, frontier);
+    const prior = new Set(snapshotAncestry(full, frontier));
+    const after = [...world.all.values()].filter((e) => !prior.has(e.id));
+    const founder = world.actors[0]!;
+    const joinerLog = joinFrom(snapshot, full.genesis, after);
+    const author = new PursuanceAuthor(founder.identity, joinerLog, founder.keyring, clock(1_900_000_000_000));
+    const task = author.createTask({ audience: ['member'], title: 'after the snapshot' });
+    expect(full.add(task.bytes).status).toBe('accepted');
+    expect(joinerLog.stateHash()).toBe(full.stateHash());
+  });
+});
+
+/** The frontier events and all their ancestors in `log`. */
+function snapshotAncestry(log: PursuanceLog, frontier: readonly EventId[]): EventId[] {
+  const seen = new Set<EventId>();
+  const stack = [...frontier];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    stack.push(...log.event(id)!.parentIds);
+  }
+  return [...seen];
+}
+
+describe('snapshots: the succession rules see activity from before the snapshot', () => {
+  it('a nominee’s claim after the frontier, witnessed by events before it, is judged as a full replay judges it', () => {
+    const DAY = 86_400_000;
+    const [f1, f2, p, w1, w2] = Array.from({ length: 5 }, () => Identity.generate());
+    let t = 1_800_000_000_000;
+    const later = (): number => (t += 1000);
+    const founder = PursuanceAuthor.create(f1!, { name: 'Coalition', rules: template('open-coalition'), cofounders: [f2!.publicKey] }, later);
+    for (const m of [p, w1, w2]) founder.addMember(m!.publicKey, { roles: ['coalition'] });
+    const nomination = founder.nominateFounder(p!.onion);
+    const log = founder.log;
+    t += 91 * DAY;
+    new PursuanceAuthor(w1!, log, undefined, later).createTask({ audience: ['coalition'], title: 'hello?' });
+    new PursuanceAuthor(w2!, log, undefined, later).createTask({ audience: ['coalition'], title: 'anyone?' });
+    const frontier = log.heads();
+    // The claim comes after the frontier; its witnesses and its causal time are all before it.
+    const claim = new PursuanceAuthor(p!, log, undefined, later).claimNomination(nomination.id);
+    expect(log.isAccepted(claim.id)).toBe(true);
+    const snapshot = snapshotAt(log, frontier);
+    const joiner = joinFrom(snapshot, log.genesis, [claim]);
+    expect(joiner.isAccepted(claim.id)).toBe(true);
+    expect(joiner.state().founders.has(p!.onion)).toBe(true);
+    expect(joiner.stateHash()).toBe(log.stateHash());
+  });
+});
+
+describe('snapshots: what is not stable, not attested or not true is refused with a reason', () => {
+  it('a frontier someone has not written after yet, or with writing beside it, is not stable', () => {
+    const world = newWorld();
+    syncAll(world);
+    const frontier = world.actors[0]!.log.heads();
+    world.actors[0]!.rename('only me');
+    collect(world);
+    const full = fullLog(world);
+    expect(instability(full, frontier)).toMatch(/has no accepted event after it yet/);
+    expect(() => captureSnapshot(full, frontier)).toThrow(SnapshotError);
+    // A frontier naming an event and its ancestor is no frontier.
+    const g = full.genesis.id;
+    expect(instability(full, [...frontier, g].sort())).toMatch(/ancestor/);
+    expect(instability(full, [toHex(new Uint8Array(32)) as EventId])).toMatch(/not folded here/);
+    expect(instability(full, [])).toMatch(/1 to 32/);
+  });
+
+  it('finds the newest stable frontier of a history on its own', () => {
+    const { full } = historyAroundFrontier([], []);
+    const found = latestStableFrontier(full);
+    expect(found).not.toBeNull();
+    expect(instability(full, found!)).toBeNull();
+  });
+
+  it('an event that does not descend from the whole frontier is set aside, and an equivocation against history before it is contested', () => {
+    const world = newWorld();
+    syncAll(world);
+    const stale = new PursuanceLog(world.actors[1]!.log.genesis.bytes);
+    stale.addAll([...world.actors[1]!.log.events()].map((e) => e.bytes));
+    const staleAuthor = new PursuanceAuthor(world.ids[1]!, stale, world.actors[1]!.keyring, clock(1_850_000_000_000));
+    world.actors[0]!.createTask({ audience: ['member'], title: 'moves the frontier on' });
+    syncAll(world);
+    const frontier = world.actors[0]!.log.heads();
+    everyoneSpeaks(world);
+    collect(world);
+    const full = fullLog(world);
+    const snapshot = captureSnapshot(full, frontier);
+
+    // Member 1 writes on a replica that never saw the frontier: beside it, not after it.
+    const beside = staleAuthor.comment([...stale.state().tasks.keys()][0]!, 'written offline');
+    // The founder signs a second event for a sequence number it used before the frontier.
+    const m2 = world.actors[0]!;
+    expect(snapshot.base.chain.get(m2.identity.onion)).toBeGreaterThan(2);
+    const reused = signEvent(m2.identity, {
+      pursuance: fromHex(full.id),
+      seq: 2,
+      parents: full.heads().map((h) => fromHex(h)),
+      time: 1_860_000_000_000,
+      kind: 'member.rename',
+      audience: [],
+      body: { name: 'twice' },
+    });
+    const prior = new Set(snapshotAncestry(full, frontier));
+    // Its parents are from before the frontier: a joiner that has not fetched them waits for them…
+    const fresh = joinFrom(
+      snapshot,
+      full.genesis,
+      [...world.all.values()].filter((e) => !prior.has(e.id)),
+    );
+    expect(fresh.add(beside.bytes).status).toBe('pending');
+    // …and one that holds the history sets it aside.
+    const joiner = joinFrom(snapshot, full.genesis, [...world.all.values()]);
+    expect(joiner.add(beside.bytes).status).toBe('concurrent');
+    expect(joiner.concurrentWithSnapshot()).toEqual([beside.id]);
+    // The snapshot was true; the full replay judges what was beside it and takes over.
+    const verified = verifyFullHistory(joiner);
+    expect(verified.check).toEqual({ outcome: 'agrees' });
+    expect(verified.note).toMatch(/1 events beside the snapshot/);
+    const everything = fullLog(world);
+    everything.add(beside.bytes);
+    expect(verified.full!.stateHash()).toBe(everything.stateHash());
+
+    expect(joiner.add(reused.bytes).status).toBe('before-snapshot');
+    expect(joiner.contested()).toEqual([reused.id]);
+    // An equivocation rejects its twin before the frontier too: the history changed under the snapshot.
+    expect(verifyFullHistory(joiner).check).toMatchObject({ outcome: 'disagrees', reason: expect.stringMatching(/equivocation rewrote that history/) });
+  });
+
+  it('attested by two founders it is taken; by one, or by an invented member, it is refused naming why', () => {
+    const now = clock();
+    const [f1, f2, m] = [Identity.generate(), Identity.generate(), Identity.generate()];
+    const a = PursuanceAuthor.create(f1, { name: 'cell', rules: template('activist-cell'), cofounders: [f2.publicKey] }, now);
+    a.addMember(m.publicKey, { roles: ['member'] });
+    a.createTask({ audience: ['member'], title: 'before' });
+    const b = new PursuanceAuthor(f2, copy(a.log), undefined, now);
+    const c = new PursuanceAuthor(m, copy(a.log), undefined, now);
+    const frontier = a.log.heads();
+    for (const x of [a, b, c]) x.rename('here');
+    for (const x of [a, b, c]) for (const y of [a, b, c]) if (x !== y) x.log.addAll([...y.log.events()].map((e) => e.bytes));
+    const snapshot = captureSnapshot(a.log, frontier);
+    const one = a.attestSnapshot(snapshot);
+    b.log.add(one.bytes);
+    const two = b.attestSnapshot(snapshot);
+    const byMember = c.attestSnapshot(snapshot);
+    const genesis = a.log.genesis;
+
+    expect(checkAttestations(genesis, snapshot, [one, two], []).attesters).toEqual([f1.onion, f2.onion].sort());
+    expectProblem(() => checkAttestations(genesis, snapshot, [one], []), SnapshotProblem.UNDER_ATTESTED, /attested by 1 eligible member; its rules require 2/);
+    // The same founder twice counts once; a member who is no founder does not count by default.
+    expectProblem(() => checkAttestations(genesis, snapshot, [one, one, byMember], []), SnapshotProblem.UNDER_ATTESTED, /is not a founder/);
+    // An attestation of another document does not count.
+    const other = makeSnapshot(snapshot.pursuance, { ...snapshot.base, events: snapshot.base.events + 1 });
+    expectProblem(() => checkAttestations(genesis, other, [one, two], []), SnapshotProblem.UNDER_ATTESTED, /attested by 0/);
+  });
+
+  it('a member who forges a state and has an invented founder vouch for it is refused; members with the history flag the forgery', () => {
+    const now = clock();
+    const [f1, f2, mallory] = [Identity.generate(), Identity.generate(), Identity.generate()];
+    const a = PursuanceAuthor.create(f1, { name: 'cell', rules: template('activist-cell'), cofounders: [f2.publicKey] }, now);
+    a.addMember(mallory.publicKey, { roles: ['member'] });
+    const m = new PursuanceAuthor(mallory, copy(a.log), undefined, now);
+    const b = new PursuanceAuthor(f2, copy(a.log), undefined, now);
+    const frontier = a.log.heads();
+    for (const x of [a, b, m]) x.rename('here');
+    for (const x of [a, b, m]) for (const y of [a, b, m]) if (x !== y) x.log.addAll([...y.log.events()].map((e) => e.bytes));
+    const honest = captureSnapshot(m.log, frontier);
+
+    // Mallory's version: herself and a puppet as founders, the real founders gone.
+    const puppet = Identity.generate();
+    const state = decodeState(honest.base.state);
+    state.founders.clear();
+    state.founders.add(mallory.onion).add(puppet.onion);
+    state.members.set(puppet.onion, {
+      onion: puppet.onion,
+      key: puppet.publicKey,
+      name: undefined,
+      roles: new Set(),
+      roleSince: new Map(),
+      addedBy: a.log.genesis.id,
+    });
+    const forgedBase = { ...honest.base, state: encodeState(state) };
+    const forged = makeSnapshot(honest.pursuance, { ...forgedBase, stateHash: baseHash(forgedBase) });
+    const byMallory = m.attestSnapshot(forged);
+    const byPuppet = signEvent(puppet, {
+      pursuance: fromHex(m.log.id),
+      seq: 1,
+      parents: m.log.heads().map((h) => fromHex(h)),
+      time: now(),
+      kind: 'snapshot.attest',
+      audience: [],
+      body: {
+        frontier: forged.base.frontier.map((id) => fromHex(id)),
+        snapshot: fromHex(forged.hash),
+        stateHash: fromHex(forged.base.stateHash),
+        events: forged.base.events,
+      },
+    });
+    const proofs = membershipProof(state, mallory.onion, (id) => m.log.event(id));
+    expectProblem(
+      () => checkAttestations(a.log.genesis, forged, [byMallory, byPuppet], proofs),
+      SnapshotProblem.UNDER_ATTESTED,
+      /has no membership proof back to the genesis/,
+    );
+
+    // Her attestation is in the log; every member holding the history sees it is false.
+    a.log.add(byMallory.bytes);
+    expect(a.log.isAccepted(byMallory.id)).toBe(true);
+    expect(checkAttestation(a.log, byMallory)).toMatchObject({ outcome: 'disagrees', reason: expect.stringMatching(/hashes to/) });
+    const real = a.attestSnapshot(captureSnapshot(a.log, frontier));
+    expect(checkAttestation(a.log, real)).toEqual({ outcome: 'agrees' });
+  });
+
+  it('when attesters vouch for a state the history does not give, verifying the full history raises the alarm', () => {
+    const { world, frontier, full } = historyAroundFrontier([], []);
+    const honest = captureSnapshot(full, frontier);
+    const state = decodeState(honest.base.state);
+    state.name = 'renamed by the attesters';
+    const lieBase = { ...honest.base, state: encodeState(state) };
+    const lie = makeSnapshot(honest.pursuance, { ...lieBase, stateHash: baseHash(lieBase) });
+    const joiner = joinFrom(lie, full.genesis, [...world.all.values()]);
+    const result = verifyFullHistory(joiner);
+    expect(result.check).toMatchObject({ outcome: 'disagrees', reason: expect.stringMatching(/the history gives state/) });
+    // Missing history: the check waits rather than guessing.
+    const prior = new Set(snapshotAncestry(full, frontier));
+    const partial = joinFrom(
+      honest,
+      full.genesis,
+      [...world.all.values()].filter((e) => !prior.has(e.id)),
+    );
+    expect(verifyFullHistory(partial).check.outcome).toBe('unknown');
+  });
+
+  it('refusals from before the snapshot keep their codes and say where they come from', () => {
+    const { world, frontier, full } = historyAroundFrontier([{ t: 'leak', actor: 1, x: 3 }], []);
+    const snapshot = captureSnapshot(full, frontier);
+    const joiner = joinFrom(snapshot, full.genesis, [...world.all.values()]);
+    for (const r of joiner.foldRejections()) {
+      if (snapshot.base.rejected.some(([id]) => id === r.eventId)) expect(r.reason).toBe(BEFORE_SNAPSHOT_REASON);
+    }
+    expect(codes(joiner)).toEqual(codes(full));
+  });
+});
+
+describe('snapshots: a document from a peer is read or refused, never trusted on its word', () => {
+  const { full, frontier } = historyAroundFrontier([], []);
+  const snapshot = captureSnapshot(full, frontier);
+
+  it('the hash is checked before anything is parsed, and a state must hash to the state hash it claims', () => {
+    expectProblem(() => readSnapshot(snapshot.bytes, toHex(new Uint8Array(32)), snapshot.pursuance), SnapshotProblem.HASH_MISMATCH, /does not hash/);
+    expectProblem(() => readSnapshot(snapshot.bytes, snapshot.hash, toHex(new Uint8Array(32)) as never), SnapshotProblem.INVALID, /another pursuance/);
+    const state = decodeState(snapshot.base.state);
+    state.description = 'not what the hash covers';
+    const swapped = makeSnapshot(snapshot.pursuance, { ...snapshot.base, state: encodeState(state) });
+    expectProblem(() => readSnapshot(swapped.bytes, swapped.hash, swapped.pursuance), SnapshotProblem.INVALID, /does not hash to the state hash it claims/);
+  });
+
+  it('inconsistent states are refused with a reason: a holder who does not hold, a parent that is no task, a loop', () => {
+    const value = encodeState(decodeState(snapshot.base.state)) as Record<string, unknown>;
+    const roles = value.roles as { holders: string[] }[];
+    const bad1 = { ...value, roles: roles.map((r, i) => (i === 0 ? { ...r, holders: [...r.holders, 'a'.repeat(56)].sort() } : r)) };
+    expect(() => decodeState(bad1)).toThrow(/does not hold it/);
+    const task = { id: 'b'.repeat(64), audience: [], parent: 'c'.repeat(64), createdBy: 'a'.repeat(56), closed: false };
+    expect(() => decodeState({ ...value, tasks: [task] })).toThrow(/names a parent that is not a task/);
+    const loop = [
+      { ...task, id: 'c'.repeat(64), parent: 'd'.repeat(64) },
+      { ...task, id: 'd'.repeat(64), parent: 'c'.repeat(64) },
+    ];
+    expect(() => decodeState({ ...value, tasks: loop })).toThrow(/its own ancestor/);
+    // Prototype names as own keys (as CBOR maps carry them) are unknown keys, nothing more.
+    const withProto = JSON.parse(`{"__proto__": {"polluted": true}}`) as object;
+    expect(() => decodeState(Object.assign(withProto, value))).toThrow(/schema/);
+    expect(() => decodeState({ ...value, constructor: 1 })).toThrow(/schema/);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('fuzz: any bytes, hashed so the hash check passes, give a snapshot or a typed refusal, nothing else', () => {
+    const bytes = snapshot.bytes;
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 512 }),
+          fc.record({ at: fc.nat(bytes.length - 1), to: fc.integer({ min: 0, max: 255 }) }).map(({ at, to }) => {
+            const copy = bytes.slice();
+            copy[at] = to;
+            return copy;
+          }),
+          fc.nat(bytes.length).map((n) => bytes.slice(0, n)),
+        ),
+        (data) => {
+          try {
+            readSnapshot(data, toHex(sha256(data)), snapshot.pursuance);
+          } catch (err) {
+            expect(err).toBeInstanceOf(SnapshotError);
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
+
+function copy(log: PursuanceLog): PursuanceLog {
+  const out = new PursuanceLog(log.genesis.bytes);
+  out.addAll([...log.events()].map((e) => e.bytes));
+  return out;
+}
+
+/** A forger makes the document self-consistent: the state hash of the state they put in. */
+const baseHash = (base: Snapshot['base']): string => baseStateHash(base);
+
+function expectProblem(fn: () => unknown, code: string, message: RegExp): void {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(SnapshotError);
+    expect((err as SnapshotError).code).toBe(code);
+    expect((err as Error).message).toMatch(message);
+    return;
+  }
+  throw new Error('expected a SnapshotError');
+}
