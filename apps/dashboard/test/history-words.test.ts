@@ -168,6 +168,7 @@ describe('event kinds in words', () => {
       'task.reopen': 'reopened',
       'task.comment': 'commented',
       'task.move': 'moved it in the tree',
+      'snapshot.attest': 'vouched for a snapshot of the history',
     };
     expect([...KNOWN_KINDS].sort()).toEqual(Object.keys(english).sort());
     const t = createDashboardI18n('en').global.t;

@@ -240,6 +240,8 @@ const ROUTES: Record<string, () => RouteInput> = {
   }),
   'PUT /api/profile': () => ({ bodies: [{ name: 'Sam' }], schema: S.ProfileBody }),
   'GET /api/pursuances/:id/succession': () => ({ params: { id: attached } }),
+  'GET /api/pursuances/:id/snapshots': () => ({ params: { id: attached } }),
+  'POST /api/pursuances/:id/snapshots': () => ({ params: { id: attached }, bodies: [undefined], schema: S.NoBody }),
   'GET /api/contacts/:onion/safety': () => ({ params: { onion: member.onion } }),
   // Well-formed, but not the number for this pair (that is 1 in 10^60): refused 409, nothing recorded.
   'POST /api/contacts/:onion/safety/verify': () => ({

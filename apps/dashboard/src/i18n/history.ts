@@ -17,6 +17,7 @@ export const history = {
       keys: { rotate: 'rotated keys', share: 'shared keys' },
       relay: { move: 'moved the relay' },
       founder: { nominate: 'nominated a founder', endorse: 'endorsed a nomination', claim: 'claimed founder status' },
+      snapshot: { attest: 'vouched for a snapshot of the history' },
       task: {
         create: 'created the task',
         edit: 'edited',
@@ -81,6 +82,7 @@ export const history = {
         keys: { rotate: 'rotated keys', share: 'shared keys' },
         relay: { move: 'moved the relay' },
         founder: { nominate: 'nominated a founder', endorse: 'endorsed a nomination', claim: 'claimed founder status' },
+        snapshot: { attest: 'vouched for a snapshot of the history' },
         task: {
           create: 'created the task',
           edit: 'edited',
@@ -124,6 +126,7 @@ export const history = {
       keys: { rotate: 'rotó claves', share: 'compartió claves' },
       relay: { move: 'pasó a otro relé' },
       founder: { nominate: 'nominó a un fundador', endorse: 'respaldó una nominación', claim: 'reclamó el rol de fundador' },
+      snapshot: { attest: 'avaló una instantánea del historial' },
       task: {
         create: 'creó la tarea',
         edit: 'editó la tarea',
@@ -182,6 +185,7 @@ export const history = {
         keys: { rotate: 'rotaste claves', share: 'compartiste claves' },
         relay: { move: 'pasaste a otro relé' },
         founder: { nominate: 'nominaste a un fundador', endorse: 'respaldaste una nominación', claim: 'reclamaste el rol de fundador' },
+        snapshot: { attest: 'avalaste una instantánea del historial' },
         task: {
           create: 'creaste la tarea',
           edit: 'editaste la tarea',

@@ -61,6 +61,7 @@ export const KNOWN_KINDS: ReadonlySet<string> = new Set([
   'task.reopen',
   'task.comment',
   'task.move',
+  'snapshot.attest',
 ]);
 
 /**

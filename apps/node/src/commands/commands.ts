@@ -90,6 +90,13 @@ export class ShareKeysCommand extends Command<SignedEvent | null> {
 }
 
 /** Founder succession (rules/README.md): a founder nominates a member; founders endorse; the nominee may claim on inactivity. */
+/** Vouch for a snapshot of the history at its newest stable point (any member may). */
+export class AttestSnapshotCommand extends Command<SignedEvent> {
+  public constructor(public readonly pursuanceId: string) {
+    super();
+  }
+}
+
 export class NominateFounderCommand extends Command<SignedEvent> {
   public constructor(
     public readonly pursuanceId: string,

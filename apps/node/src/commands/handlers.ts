@@ -3,12 +3,14 @@ import { Inject } from '@nestjs/common';
 import { publicKeyFromOnion } from '@pursuance/crypto';
 import type { SignedEvent } from '@pursuance/pursuance';
 import { ProfileService, type ProfileUpdate } from '../domain/profile.js';
+import { attestAt, snapshotToAttest } from '../domain/snapshots.js';
 import { PursuanceRegistry, type IngestReport, type PursuanceEntry } from '../domain/registry.js';
 import { ProgressEvent } from '../events.js';
 import { SyncService } from '../sync/sync.service.js';
 import {
   AddMemberCommand,
   AssignRoleCommand,
+  AttestSnapshotCommand,
   ChangeRulesCommand,
   ChangeTaskCommand,
   ClaimNominationCommand,
@@ -132,6 +134,20 @@ export class ShareKeysHandler implements ICommandHandler<ShareKeysCommand> {
 /** Internal signal: every holder already has every key we could share. */
 class NothingToShare extends Error {}
 
+/**
+ * The snapshot is taken at the newest stable point of this node's history (a typed 409 when
+ * there is none yet); asking again for the same point returns the attestation already signed.
+ */
+@CommandHandler(AttestSnapshotCommand)
+export class AttestSnapshotHandler implements ICommandHandler<AttestSnapshotCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public async execute(c: AttestSnapshotCommand): Promise<SignedEvent> {
+    const { existing, frontier } = snapshotToAttest(this.registry.get(c.pursuanceId));
+    if (existing) return existing;
+    return this.registry.act(c.pursuanceId, (a) => attestAt(a, frontier));
+  }
+}
+
 /** The author checks each succession step with the fold before signing: a refused step throws ActionNotAllowedError. */
 @CommandHandler(NominateFounderCommand)
 export class NominateFounderHandler implements ICommandHandler<NominateFounderCommand> {
@@ -231,6 +247,7 @@ export const CommandHandlers = [
   RotateKeysHandler,
   ShareKeysHandler,
   NominateFounderHandler,
+  AttestSnapshotHandler,
   EndorseNominationHandler,
   ClaimNominationHandler,
   CreateTaskHandler,

@@ -80,6 +80,17 @@ export class NotAttachedError extends NodeError {
   }
 }
 
+/**
+ * No snapshot can be taken yet: no point of the history is stable (someone has not written
+ * since, or writes beside it), or this node itself started from a snapshot.
+ */
+export class NoStableFrontierError extends NodeError {
+  public readonly code = 'NO_STABLE_FRONTIER';
+  public constructor(reason: string) {
+    super(`No snapshot can be taken yet: ${reason}. A snapshot needs a point in the history that every member has written after.`);
+  }
+}
+
 /** Pasted text that is not a usable invite to a pursuance (garbage, cut short, or for another kind of group). */
 export class InvalidInviteError extends NodeError {
   public readonly code = 'INVALID_INVITE';

@@ -19,6 +19,7 @@ import {
   InviteClosedError,
   InviteExpiredError,
   NodeError,
+  NoStableFrontierError,
   SafetyNumberMismatchError,
   NotAttachedError,
   NodeStartingError,
@@ -71,6 +72,7 @@ const NODE_STATUS: readonly (readonly [abstract new (...args: never[]) => NodeEr
   [RelayKeysChangedError, 409],
   [PursuanceQuarantinedError, 409],
   [SafetyNumberMismatchError, 409],
+  [NoStableFrontierError, 409],
   [PursuanceLoadingError, 503],
   [NodeStartingError, 503],
 ];

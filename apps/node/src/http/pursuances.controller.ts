@@ -8,6 +8,7 @@ import { EventRejectedError, decodeEvent, type EventId, type NewTask, type Signe
 import {
   AddMemberCommand,
   AssignRoleCommand,
+  AttestSnapshotCommand,
   ChangeRulesCommand,
   ChangeTaskCommand,
   ClaimNominationCommand,
@@ -40,6 +41,7 @@ import {
   OwnRejectionsQuery,
   QuarantineQuery,
   RejectionsQuery,
+  SnapshotsQuery,
   SuccessionQuery,
 } from '../queries/queries.js';
 import { AttachRelayCommand } from '../sync/sync.handlers.js';
@@ -128,6 +130,28 @@ const SuccessionDoc = z.object({
       claimableFrom: z.number().nullable().describe('earliest time (ms) a claim on inactivity could be accepted; it also needs two other members active since'),
       endorse: StepDoc,
       claim: StepDoc,
+    }),
+  ),
+});
+
+const SnapshotsDoc = z.object({
+  required: z.number().describe("distinct attesters a joiner needs (the rules' `snapshots`, default two founders or all where fewer)"),
+  from: z.enum(['founders', 'members']),
+  snapshots: z.array(
+    z.object({
+      hash: z.string().describe('the snapshot document hash the attestations sign'),
+      frontier: z.array(z.string()),
+      events: z.number().describe('events before the snapshot'),
+      stateHash: z.string(),
+      attesters: z.array(z.object({ onion: z.string(), name: z.string().nullable(), at: z.number(), eventId: z.string() })),
+      counted: z.number().describe('attesters the rules count now'),
+      enough: z.boolean(),
+      check: z.object({
+        outcome: z
+          .enum(['agrees', 'disagrees', 'unknown'])
+          .describe("this node's own history against the claim; `disagrees` is evidence against the attesters"),
+        reason: z.string().nullable(),
+      }),
     }),
   ),
 });
@@ -276,6 +300,28 @@ export class PursuancesController {
   @ApiOkResponse(responseSchema(SuccessionDoc))
   public succession(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
     return this.queries.execute(new SuccessionQuery(p.id));
+  }
+
+  @Get('pursuances/:id/snapshots')
+  @ApiOperation({
+    summary: "Snapshots members vouched for, and whether this node's history agrees",
+    description:
+      "Each snapshot of the history that members attested (signed snapshot.attest events), newest first: who vouched, whether that is enough for a joiner under the rules, and this node's own check of the claim against its history (a member who vouches for a state that never happened leaves signed evidence).",
+  })
+  @ApiInput({ params: PursuanceParams })
+  @ApiOkResponse(responseSchema(SnapshotsDoc))
+  public snapshots(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto) {
+    return this.queries.execute(new SnapshotsQuery(p.id));
+  }
+
+  @Post('pursuances/:id/snapshots')
+  @ApiOperation({
+    summary: 'Vouch for a snapshot of the history at its newest stable point (any member)',
+    description: 'Signs a snapshot.attest event. 409 NO_STABLE_FRONTIER, with the reason, until every member has written after some point of the history.',
+  })
+  @ApiInput({ params: PursuanceParams, body: NoBody, bodyRequired: false })
+  public async attestSnapshot(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(NoBody)) _: NoBodyDto) {
+    return eventRef(await this.commands.execute(new AttestSnapshotCommand(p.id)));
   }
 
   @Post('pursuances/:id/succession/nominations')

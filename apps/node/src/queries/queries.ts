@@ -6,6 +6,7 @@ import { PART, PERSISTED_FEED, taskPart } from '../domain/projector.js';
 import { feedOf, stateHashOf, type FeedItem, type MemberModel, type PursuanceSummary, type RoleModel, type TaskModel } from '../domain/read-models.js';
 import type { OwnRejection } from '../domain/races.js';
 import { successionOf, type SuccessionModel } from '../domain/succession.js';
+import { snapshotsOf, type SnapshotsModel } from '../domain/snapshots.js';
 import { PursuanceRegistry, type QuarantinedEvent, type QuarantinedPursuance } from '../domain/registry.js';
 import { SyncService, type RelayModel } from '../sync/sync.service.js';
 
@@ -45,6 +46,11 @@ export class GetTaskQuery extends Query<TaskModel> {
     public readonly pursuanceId: string,
     public readonly taskId: string,
   ) {
+    super();
+  }
+}
+export class SnapshotsQuery extends Query<SnapshotsModel> {
+  public constructor(public readonly pursuanceId: string) {
     super();
   }
 }
@@ -177,6 +183,13 @@ export class GetTaskHandler extends ReadModelQuery implements IQueryHandler<GetT
   }
 }
 
+@QueryHandler(SnapshotsQuery)
+export class SnapshotsHandler extends RegistryQuery implements IQueryHandler<SnapshotsQuery> {
+  public execute(q: SnapshotsQuery): Promise<SnapshotsModel> {
+    return Promise.resolve(snapshotsOf(this.registry.get(q.pursuanceId)));
+  }
+}
+
 @QueryHandler(SuccessionQuery)
 export class SuccessionHandler extends RegistryQuery implements IQueryHandler<SuccessionQuery> {
   public execute(q: SuccessionQuery): Promise<SuccessionModel> {
@@ -238,6 +251,7 @@ export const QueryHandlers = [
   ListTasksHandler,
   GetTaskHandler,
   SuccessionHandler,
+  SnapshotsHandler,
   ListRelaysHandler,
   FeedHandler,
   RejectionsHandler,

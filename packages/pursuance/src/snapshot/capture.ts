@@ -75,20 +75,34 @@ export function instability(log: PursuanceLog, frontier: readonly EventId[]): st
 
 /**
  * The newest stable frontier of `log`, among the heads of prefixes of its fold order (each such
- * prefix is closed under ancestors), or null. Tries the newest candidates first, then ever
- * further back (doubling the step), so it costs O(n log n) at worst.
+ * prefix is closed under ancestors), or null. Members who hold the same events get the same
+ * answer, which is what lets their attestations add up. Every member must have written after the
+ * frontier, so only prefixes ending before each member's last accepted event (attestations
+ * aside) are candidates;
+ * those are tried newest first, one by one for the first 64, then ever further back (doubling
+ * the step), so a history busy with concurrency costs O(n log n) at worst.
  */
 export function latestStableFrontier(log: PursuanceLog, narrowest = 8): EventId[] | null {
   if (log.base || log.pendingCount() > 0) return null;
+  const order = log.order();
+  const lastWrote = new Map<OnionName, number>();
+  // Attestations do not move the choice: vouching for a snapshot must not make the next one newer.
+  order.forEach((id, i) => {
+    const e = log.event(id)!;
+    if (log.isAccepted(id) && e.header.kind !== 'snapshot.attest') lastWrote.set(e.author, i);
+  });
+  let limit = order.length;
+  for (const member of log.state().members.keys()) limit = Math.min(limit, lastWrote.get(member) ?? -1);
   const heads = new Set<EventId>();
   const candidates: EventId[][] = [];
-  for (const id of log.order()) {
-    for (const p of log.event(id)!.parentIds) heads.delete(p);
-    heads.add(id);
+  for (let i = 0; i < limit; i++) {
+    for (const p of log.event(order[i]!)!.parentIds) heads.delete(p);
+    heads.add(order[i]!);
     if (heads.size <= narrowest) candidates.push([...heads].sort());
   }
-  for (let i = candidates.length - 1, step = 1; i >= 0; i -= step, step *= 2) {
+  for (let i = candidates.length - 1, tries = 0, step = 1; i >= 0; i -= step, tries++) {
     if (instability(log, candidates[i]!) === null) return candidates[i]!;
+    if (tries >= 64) step *= 2;
   }
   return null;
 }

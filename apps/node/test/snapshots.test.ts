@@ -1,0 +1,126 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Identity, fromBase64, toBase64 } from '@pursuance/crypto';
+import { PursuanceAuthor, PursuanceLog, makeSnapshot, snapshotAt, type EventId, type Rules } from '@pursuance/pursuance';
+import type { SnapshotsModel } from '../src/domain/snapshots.js';
+import { startNode, type RunningNode } from '../src/index.js';
+import { decodeState, encodeState } from '../../../packages/pursuance/src/snapshot/state-codec.js';
+import { baseStateHash } from '../../../packages/pursuance/src/snapshot/base.js';
+import { testNodeOptions } from '../../../test/support/test-node.js';
+import { http } from './support/http.js';
+
+/**
+ * Snapshots over the API (issue 16, item 3): members vouch for a snapshot of the history
+ * (POST /snapshots), and every node lists what was vouched for with its own check against its
+ * history (GET /snapshots). Ada and Bea are nodes sharing one pursuance by handing signed events
+ * over (no relay: nothing waits on the network); Cy is a member whose events the test signs.
+ * The rules ask two attesters drawn from all members.
+ */
+let root: string;
+let ada: RunningNode;
+let bea: RunningNode;
+let pursuanceId: string;
+const cy = Identity.generate();
+
+const api = (n: RunningNode, method: string, path: string, body?: unknown) =>
+  http(n.port, method, `/api/pursuances/${pursuanceId}${path}`, { token: n.token, ...(body === undefined ? {} : { body }) });
+async function ok<T>(n: RunningNode, method: string, path: string, body?: unknown): Promise<T> {
+  const r = await api(n, method, path, body);
+  if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${r.text}`);
+  return r.body as T;
+}
+const snapshots = (n: RunningNode) => ok<SnapshotsModel>(n, 'GET', '/snapshots');
+const summary = (n: RunningNode) => ok<{ stateHash: string; events: number }>(n, 'GET', '');
+
+async function handOver(from: RunningNode, to: RunningNode): Promise<void> {
+  const { events } = await ok<{ events: string[] }>(from, 'GET', '/events');
+  await ok(to, 'POST', '/events', { events });
+}
+
+async function authorFor(identity: Identity, from: RunningNode): Promise<PursuanceAuthor> {
+  const { events } = await ok<{ events: string[] }>(from, 'GET', '/events');
+  const log = new PursuanceLog(fromBase64(events[0]!));
+  log.addAll(events.slice(1).map((e) => fromBase64(e)));
+  return new PursuanceAuthor(identity, log);
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'node-snapshots-'));
+  const registry = join(root, 'loopback');
+  ada = await startNode(testNodeOptions(root, 'ada', registry));
+  bea = await startNode(testNodeOptions(root, 'bea', registry));
+  const templates = (await http(ada.port, 'GET', '/api/templates', { token: ada.token })).body as { id: string; rules: Rules }[];
+  const rules: Rules = { ...templates.find((t) => t.id === 'activist-cell')!.rules, snapshots: { attesters: 2, from: 'members' } };
+  const created = await http(ada.port, 'POST', '/api/pursuances', { token: ada.token, body: { name: 'Cell', rules } });
+  expect(created.status).toBe(201);
+  pursuanceId = (created.body as { id: string }).id;
+  await ok(ada, 'POST', '/members', { onion: bea.identity.onion, name: 'bea', roles: ['member'] });
+  await ok(ada, 'POST', '/tasks', { audience: ['member'], title: 'before the snapshot' });
+  await handOver(ada, bea);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([ada?.close(), bea?.close()]);
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('snapshots over the API', () => {
+  it('refuses to vouch while a member has not written after any point, naming them, and changes nothing', async () => {
+    const before = await summary(ada);
+    const r = await api(ada, 'POST', '/snapshots');
+    expect(r.status, r.text).toBe(409);
+    expect(r.body).toMatchObject({ code: 'NO_STABLE_FRONTIER', message: expect.stringContaining(bea.identity.onion) });
+    expect(await summary(ada)).toEqual(before);
+    expect((await snapshots(ada)).snapshots).toEqual([]);
+  });
+
+  it('two members vouching for the same point add up; each node checks the claim against its own history', async () => {
+    await ok(bea, 'POST', '/tasks', { audience: ['member'], title: 'bea writes' });
+    await handOver(bea, ada);
+    const first = await ok<{ id: string }>(ada, 'POST', '/snapshots');
+    // Asking again signs nothing new.
+    expect((await ok<{ id: string }>(ada, 'POST', '/snapshots')).id).toBe(first.id);
+    const one = await snapshots(ada);
+    expect(one).toMatchObject({ required: 2, from: 'members' });
+    expect(one.snapshots).toHaveLength(1);
+    expect(one.snapshots[0]).toMatchObject({ counted: 1, enough: false, check: { outcome: 'agrees', reason: null } });
+    expect(one.snapshots[0]!.attesters.map((a) => a.onion)).toEqual([ada.identity.onion]);
+
+    // Bea co-signs Ada's snapshot (not a newer one of her own): attestations add up only on one document.
+    await handOver(ada, bea);
+    await ok(bea, 'POST', '/snapshots');
+    await handOver(bea, ada);
+    const both = await snapshots(ada);
+    expect(both.snapshots).toHaveLength(1);
+    expect(both.snapshots[0]).toMatchObject({ hash: one.snapshots[0]!.hash, counted: 2, enough: true, check: { outcome: 'agrees' } });
+    expect(both.snapshots[0]!.attesters.map((a) => a.onion).sort()).toEqual([ada.identity.onion, bea.identity.onion].sort());
+    expect(await snapshots(bea)).toEqual(both);
+  });
+
+  it('a member vouching for a state that never happened is shown as disagreeing with the history, with the reason', async () => {
+    await ok(ada, 'POST', '/members', { onion: cy.onion, name: 'cy', roles: ['member'] });
+    const mallory = await authorFor(cy, ada);
+    const honest = snapshotAt(mallory.log, (await snapshots(ada)).snapshots[0]!.frontier as EventId[]);
+    const state = decodeState(honest.base.state);
+    state.name = 'Not the cell you think';
+    const lieBase = { ...honest.base, state: encodeState(state) };
+    const lie = makeSnapshot(honest.pursuance, { ...lieBase, stateHash: baseStateHash(lieBase) });
+    const forged = mallory.attestSnapshot(lie);
+    await ok(ada, 'POST', '/events', { events: [toBase64(forged.bytes)] });
+    const listed = (await snapshots(ada)).snapshots.find((s) => s.hash === lie.hash)!;
+    expect(listed).toMatchObject({ counted: 1, enough: false, check: { outcome: 'disagrees', reason: expect.stringMatching(/hashes to/) } });
+    expect(listed.attesters).toEqual([{ onion: cy.onion, name: 'cy', at: forged.header.time, eventId: forged.id }]);
+  });
+
+  it('answers typed errors for pursuances that are not here', async () => {
+    const unknown = await http(ada.port, 'GET', `/api/pursuances/${'0'.repeat(64)}/snapshots`, { token: ada.token });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ code: 'UNKNOWN_PURSUANCE' });
+    for (const name of ['constructor', '__proto__']) {
+      const r = await http(ada.port, 'POST', `/api/pursuances/${name}/snapshots`, { token: ada.token });
+      expect(r.status).toBe(400);
+    }
+  });
+});
