@@ -1,6 +1,7 @@
 /** `npm run bench`: every benchmark in test/bench, one after another (they compete for 2 cores). */
 await import('./tapir.bench.js');
 await import('./pursuance.bench.js');
+await import('./snapshot.bench.js');
 await import('./relay.bench.js');
 await import('./cwtch.bench.js');
 await import('./dashboard.bench.js');

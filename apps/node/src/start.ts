@@ -20,6 +20,7 @@ import { DEFAULT_DASHBOARD_DIR, serveDashboard } from './http/static.js';
 import { openProfile } from './identity-store.js';
 import { EventStore } from './store/event-store.js';
 import { makePrivateDir } from './store/private-dir.js';
+import { SnapshotTransfer } from './sync/snapshot-transfer.js';
 import { JoinService } from './sync/join.service.js';
 import { SyncService } from './sync/sync.service.js';
 
@@ -199,6 +200,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   }
   let sync: SyncService | undefined;
   let joins: JoinService | undefined;
+  let snapshots: SnapshotTransfer | undefined;
   let app: NestExpressApplication | undefined;
   try {
     const registry = new PursuanceRegistry(store, identity, options.clock);
@@ -209,7 +211,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       const name = peer.displayName.trim();
       return name !== '' && displayNameProblem(name) === null ? name : null;
     };
-    joins = new JoinService(peer, registry, sync, store, profileName);
+    snapshots = new SnapshotTransfer(peer, registry);
+    joins = new JoinService(peer, registry, sync, store, profileName, undefined, snapshots);
     const token = await loadOrCreateToken(options.dataDir);
     const binding = new HttpBinding(token);
     binding.starting = true;
@@ -257,6 +260,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     await registry.load(options.onReplayProgress);
     await peer.start();
     await sync.start();
+    snapshots.start();
     await joins.start();
     binding.starting = false;
     const url = `http://127.0.0.1:${address.port}`;
@@ -275,6 +279,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       async close() {
         await nest.close();
         joins?.stop();
+        snapshots?.stop();
         sync?.stop();
         await peer.stop();
         await registry.idle();
@@ -288,6 +293,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   } catch (err) {
     await app?.close().catch(() => undefined);
     joins?.stop();
+    snapshots?.stop();
     sync?.stop();
     await peer.stop().catch(() => undefined);
     await store.close().catch(() => undefined);

@@ -3,7 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, fromBase64, toBase64 } from '@pursuance/crypto';
-import { PursuanceAuthor, PursuanceLog, makeSnapshot, snapshotAt, type EventId, type Rules } from '@pursuance/pursuance';
+import {
+  PursuanceAuthor,
+  PursuanceLog,
+  captureSnapshot,
+  eventsAfter,
+  makeSnapshot,
+  snapshotAt,
+  type EventId,
+  type Rules,
+  type Snapshot,
+} from '@pursuance/pursuance';
+import { SnapshotRefusedError } from '../src/domain/errors.js';
 import type { SnapshotsModel } from '../src/domain/snapshots.js';
 import { startNode, type RunningNode } from '../src/index.js';
 import { decodeState, encodeState } from '../../../packages/pursuance/src/snapshot/state-codec.js';
@@ -121,6 +132,110 @@ describe('snapshots over the API', () => {
     for (const name of ['constructor', '__proto__']) {
       const r = await http(ada.port, 'POST', `/api/pursuances/${name}/snapshots`, { token: ada.token });
       expect(r.status).toBe(400);
+    }
+  });
+});
+
+describe('starting from a snapshot a member sent (the joiner’s side)', () => {
+  /** A pursuance made outside any node: founders, a few tasks, everyone writes after a frontier. */
+  function history(rules: Rules, cofounder?: Identity) {
+    let t = 1_900_000_000_000;
+    const now = () => (t += 1000);
+    const f1 = Identity.generate();
+    const a = PursuanceAuthor.create(f1, { name: 'Elsewhere', rules, ...(cofounder ? { cofounders: [cofounder.publicKey] } : {}) }, now);
+    for (let i = 0; i < 5; i++) a.createTask({ audience: ['member'], title: `task ${i}` });
+    const frontier = a.log.heads();
+    a.rename('after');
+    const b = cofounder ? new PursuanceAuthor(cofounder, copyOf(a.log), undefined, now) : null;
+    if (b) {
+      b.rename('also after');
+      a.log.add(b.log.event(b.log.heads()[0] as EventId)!.bytes);
+    }
+    return { a, b, frontier };
+  }
+  const copyOf = (log: PursuanceLog) => {
+    const out = new PursuanceLog(log.genesis.bytes);
+    out.addAll([...log.events()].map((e) => e.bytes));
+    return out;
+  };
+  const bundleOf = (log: PursuanceLog, snapshot: Snapshot, attestations: Uint8Array[]) => ({
+    genesis: log.genesis.bytes,
+    snapshot: snapshot.bytes,
+    hash: snapshot.hash,
+    attestations,
+    proofs: [],
+    after: eventsAfter(log, snapshot.base.frontier).map((e) => e.bytes),
+  });
+  async function refusedWith(bundle: Parameters<RunningNode['registry']['startFromSnapshot']>[0], problem: string, reason: RegExp) {
+    const err = await ada.registry.startFromSnapshot(bundle).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SnapshotRefusedError);
+    expect((err as SnapshotRefusedError).problem).toBe(problem);
+    expect((err as Error).message).toMatch(reason);
+  }
+
+  it('refuses an under-attested, mismatched or malformed bundle with the reason, storing nothing', async () => {
+    const cell = (await http(ada.port, 'GET', '/api/templates', { token: ada.token })).body as { id: string; rules: Rules }[];
+    const rules = cell.find((t) => t.id === 'activist-cell')!.rules;
+    const f2 = Identity.generate();
+    const { a, frontier } = history(rules, f2);
+    const snapshot = captureSnapshot(a.log, frontier);
+    const one = a.attestSnapshot(snapshot);
+    // Two founders: one attestation is not enough.
+    await refusedWith(bundleOf(a.log, snapshot, [one.bytes]), 'SNAPSHOT_UNDER_ATTESTED', /attested by 1 eligible member; its rules require 2/);
+    // A document other than the one attested.
+    const state = decodeState(snapshot.base.state);
+    state.name = 'forged';
+    const forgedBase = { ...snapshot.base, state: encodeState(state) };
+    const forged = makeSnapshot(snapshot.pursuance, { ...forgedBase, stateHash: baseStateHash(forgedBase) });
+    await refusedWith(
+      { ...bundleOf(a.log, forged, [one.bytes]), hash: snapshot.hash },
+      'SNAPSHOT_HASH_MISMATCH',
+      /does not hash to what its attestations sign/,
+    );
+    await refusedWith({ ...bundleOf(a.log, snapshot, [one.bytes]), genesis: new Uint8Array([1, 2, 3]) }, 'SNAPSHOT_INVALID', /not a signed genesis/);
+    expect(ada.registry.has(a.log.id)).toBe(false);
+  });
+
+  it('a snapshot its attesters forged is used until the full history arrives; then the alarm is raised and the history wins', async () => {
+    const cell = (await http(ada.port, 'GET', '/api/templates', { token: ada.token })).body as { id: string; rules: Rules }[];
+    const rules: Rules = { ...cell.find((t) => t.id === 'activist-cell')!.rules, snapshots: { attesters: 1, from: 'founders' } };
+    const { a, frontier } = history(rules);
+    const honest = captureSnapshot(a.log, frontier);
+    const state = decodeState(honest.base.state);
+    state.name = 'What the attester wants you to see';
+    const lieBase = { ...honest.base, state: encodeState(state) };
+    const lie = makeSnapshot(honest.pursuance, { ...lieBase, stateHash: baseStateHash(lieBase) });
+    const vouched = a.attestSnapshot(lie);
+    const warnings: string[] = [];
+    const warn = ada.registry.warn;
+    ada.registry.warn = (line) => void warnings.push(line);
+    try {
+      await ada.registry.startFromSnapshot(bundleOf(a.log, lie, [vouched.bytes]));
+      const id = a.log.id;
+      expect(ada.registry.get(id).log.state().name).toBe('What the attester wants you to see');
+      expect(ada.registry.startedFrom(id)?.verified.outcome).toBe('pending');
+      // The relay's replay brings the whole history.
+      await ada.registry.ingest(
+        id,
+        [...a.log.events()].map((e) => e.bytes),
+        'group',
+      );
+      const listed = (await http(ada.port, 'GET', `/api/pursuances/${id}/snapshots`, { token: ada.token })).body as SnapshotsModel;
+      expect(listed.startedFrom).toMatchObject({
+        hash: lie.hash,
+        attesters: [a.identity.onion],
+        verified: { outcome: 'disagrees', reason: expect.stringMatching(/the history gives state/) },
+      });
+      expect(warnings.some((w) => w.includes('DISAGREES with the snapshot'))).toBe(true);
+      expect(ada.registry.get(id).log.base).toBeUndefined();
+      expect(ada.registry.get(id).log.stateHash()).toBe(a.log.stateHash());
+      // The lie shows as disagreeing with the history here too.
+      expect(listed.snapshots.find((s) => s.hash === lie.hash)?.check.outcome).toBe('disagrees');
+    } finally {
+      ada.registry.warn = warn;
     }
   });
 });

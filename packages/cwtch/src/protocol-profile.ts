@@ -67,6 +67,10 @@ export const OVERLAY = {
   pursuanceJoinRequest: 1001,
   /** [O] the inviting node's answer to a join request (pending, approved, refused with a code). */
   pursuanceJoinReply: 1002,
+  /** [O] a new member asks a member's node for an attested snapshot of a pursuance to start from. */
+  pursuanceSnapshotRequest: 1003,
+  /** [O] one part of the answer (the snapshot bundle, cut to fit a message), or a refusal. */
+  pursuanceSnapshotPart: 1004,
 } as const;
 export const MAX_OVERLAY_TYPE = 0xffff;
 

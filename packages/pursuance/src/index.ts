@@ -22,7 +22,7 @@ export { PursuanceLog } from './log.js';
 export { type MemberViewResult, type TaskView, MemberViewCache, buildMemberView, recoverKeysFromSecrets } from './view.js';
 export { type AuthorOptions, type NewPursuance, type NewTask, PursuanceAuthor } from './author.js';
 export { type FoldBase, type Snapshot, MAX_FRONTIER, makeSnapshot, readSnapshot } from './snapshot/base.js';
-export { captureSnapshot, instability, latestStableFrontier, snapshotAt } from './snapshot/capture.js';
+export { captureSnapshot, eventsAfter, instability, latestStableFrontier, snapshotAt } from './snapshot/capture.js';
 export { type Attested, attestationPolicy, checkAttestations, membershipProof } from './snapshot/attest.js';
 export { type FullHistoryResult, type HistoryCheck, checkAttestation, verifyFullHistory } from './snapshot/verify.js';
 export { SnapshotError, SnapshotInvalidError, SnapshotProblem } from './snapshot/errors.js';

@@ -7,7 +7,7 @@ import { fold, type FoldRun, type FoldSource } from './fold/run.js';
 import { stateFromGenesis } from './genesis.js';
 import { publicStateValue, stateHash, type Equivocation, type PublicState } from './state.js';
 import type { FoldBase, Snapshot } from './snapshot/base.js';
-import { decodeState } from './snapshot/state-codec.js';
+import { stateForReading } from './snapshot/state-codec.js';
 
 /**
  * A pursuance's log: the events this member holds, and its answers about them. The public
@@ -126,7 +126,7 @@ export class PursuanceLog {
     base.history.forEach((id, i) => this.#historyAt.set(id, i));
     for (const [id] of base.rejected) this.#refusedBefore.add(id);
     // Whoever authored or held membership before the snapshot may have events wait for ancestors.
-    for (const onion of decodeState(base.state).members.keys()) this.#everNamed.add(onion);
+    for (const onion of stateForReading(base.state).members.keys()) this.#everNamed.add(onion);
     for (const onion of base.chain.keys()) this.#everNamed.add(onion);
     for (const q of base.equivocations) {
       this.#equivocations.push({ author: q.author, seq: q.seq, events: [...q.events] });
@@ -468,6 +468,11 @@ export class PursuanceLog {
    */
   public contested(): readonly EventId[] {
     return this.#contested;
+  }
+
+  /** How many events from before the snapshot this log holds (the genesis included; 0 without a snapshot). */
+  public beforeSnapshotHeld(): number {
+    return this.#base ? this.#historical.size - this.#contested.length : 0;
   }
 
   /** Ids in the snapshot's history this log does not hold yet: what to fetch for reading old tasks. */

@@ -91,6 +91,17 @@ export class NoStableFrontierError extends NodeError {
   }
 }
 
+/** A snapshot bundle a member sent that this node will not start from (the reason names what failed). */
+export class SnapshotRefusedError extends NodeError {
+  public readonly code = 'SNAPSHOT_REFUSED';
+  public constructor(
+    public readonly problem: string,
+    reason: string,
+  ) {
+    super(`This snapshot cannot be started from: ${reason}`);
+  }
+}
+
 /** Pasted text that is not a usable invite to a pursuance (garbage, cut short, or for another kind of group). */
 export class InvalidInviteError extends NodeError {
   public readonly code = 'INVALID_INVITE';

@@ -5,8 +5,12 @@ import {
   PursuanceAuthor,
   PursuanceLog,
   MemberViewCache,
+  SnapshotError,
+  checkAttestations,
   decodeEvent,
+  readSnapshot,
   recoverKeysFromSecrets,
+  verifyFullHistory,
   type AuthorOptions,
   type MemberViewResult,
   type NewPursuance,
@@ -17,7 +21,8 @@ import {
 import type { EventOrigin } from '../store/entities.js';
 import type { EventStore, RejectedInput, StoredEvent } from '../store/event-store.js';
 import { StoreCorruptError } from '../store/errors.js';
-import { PursuanceLoadingError, PursuanceQuarantinedError, UnknownPursuanceError } from './errors.js';
+import { PursuanceLoadingError, PursuanceQuarantinedError, SnapshotRefusedError, UnknownPursuanceError } from './errors.js';
+import type { SnapshotBundle, SnapshotRefusal, StartedFrom } from './snapshots.js';
 import { ProjectionCache } from './projections.js';
 import { PART, Projector } from './projector.js';
 import { OwnRaceTracker, type OwnRejection, type OwnRejectionOutcome } from './races.js';
@@ -101,6 +106,8 @@ export class PursuanceRegistry {
    * read routes answer from the persisted read model, anything else waits (PursuanceLoadingError).
    */
   readonly #loading = new Set<string>();
+  /** Pursuances this node started from a snapshot (sealed document 'snapshots'): the document and how verification went. */
+  #started = new Map<string, StartedFrom & { readonly snapshot: string }>();
   /** The persisted read models (sealed rows, written with the events): what the read routes serve. */
   public readonly projections = new ProjectionCache();
   readonly #projector: Projector;
@@ -159,6 +166,9 @@ export class PursuanceRegistry {
    * read models were persisted, or by something other than this registry).
    */
   public async open(): Promise<void> {
+    this.#started = new Map(
+      Object.entries(JSON.parse((await this.store.sealedDocument('snapshots')) ?? '{}') as Record<string, StartedFrom & { snapshot: string }>),
+    );
     try {
       this.projections.load(await this.store.storedProjections());
     } catch (err) {
@@ -222,7 +232,7 @@ export class PursuanceRegistry {
           let done = 0;
           for await (const page of this.store.stream(id)) {
             for (const row of page) {
-              if (!log) log = new PursuanceLog(decodeEvent(row.bytes, SEALED_AT_REST));
+              if (!log) log = new PursuanceLog(decodeEvent(row.bytes, SEALED_AT_REST), this.#snapshotOption(id));
               else await this.#addStored(id, log, row);
             }
             done += page.length;
@@ -236,6 +246,7 @@ export class PursuanceRegistry {
           const author = new PursuanceAuthor(this.identity, log, undefined, this.clock, this.#authorOptions);
           recoverKeysFromSecrets(log, keySecrets, author.keyring);
           this.#entries.set(id, { id, log, author, version: 1 });
+          await this.#verifyWhenComplete(id);
         } catch (err) {
           this.#loading.delete(id);
           this.#quarantine(id, err);
@@ -253,7 +264,7 @@ export class PursuanceRegistry {
    * stored ones. A stored read model that counted the same events yet differs is reported: the
    * events are the truth, and the rows are rewritten from them.
    */
-  async #projectLoaded(id: string): Promise<void> {
+  async #projectLoaded(id: string, repair = true): Promise<void> {
     const entry = this.#entries.get(id)!;
     const before = this.projections.checkpoint(id);
     const write = this.#projector.diff(entry, this.#viewOf(entry), this.projections.parts(id), 'all');
@@ -261,7 +272,7 @@ export class PursuanceRegistry {
     // Nothing of it was read (none stored, stale or unreadable): its old rows go, all in one transaction.
     await this.store.writeProjection(write, !this.projections.has(id));
     this.projections.apply(write);
-    if (!before) return;
+    if (!before || !repair) return;
     const after = this.projections.checkpoint(id)!;
     // A checkpoint without a state hash (events stored since the last clean stop) only gains one.
     const others = [...write.upserts.keys()].filter((name) => name !== PART.checkpoint).length + write.deletes.length;
@@ -421,6 +432,7 @@ export class PursuanceRegistry {
         this.#races.set(pursuanceId, races);
       }
       if (fresh.length > 0) this.#notify(pursuanceId, fresh, origin);
+      if (fresh.length > 0) await this.#verifyWhenComplete(pursuanceId);
       // What was stored may be the ancestor or the member.add that refused pending inputs waited for.
       const retaken = stored > 0 ? await this.#offerRefused(entry) : [];
       await this.#answerLostRaces(entry);
@@ -437,6 +449,140 @@ export class PursuanceRegistry {
         pending: entry.log.pendingCount(),
       };
     });
+  }
+
+  /** Snapshots a member sent that this node did not start from, newest last (kept in memory: a few per join). */
+  readonly #snapshotRefusals = new Map<string, SnapshotRefusal[]>();
+
+  public noteSnapshotRefused(id: string, refusal: SnapshotRefusal): void {
+    const list = [...(this.#snapshotRefusals.get(id) ?? []), refusal].slice(-10);
+    this.#snapshotRefusals.set(id, list);
+    this.warn(`pursuance ${id}: not started from a snapshot (${refusal.code}); replaying the whole history instead`);
+  }
+
+  public snapshotRefusals(id: string): readonly SnapshotRefusal[] {
+    return this.#snapshotRefusals.get(id) ?? [];
+  }
+
+  /** How this node started `id` from a snapshot, if it did (see startFromSnapshot). */
+  public startedFrom(id: string): StartedFrom | null {
+    const s = this.#started.get(id);
+    if (!s) return null;
+    const { snapshot: _bytes, ...rest } = s;
+    return rest;
+  }
+
+  /**
+   * A log started from a snapshot not yet verified against the full history starts from it
+   * again; once verified (either way) the history itself is the log.
+   */
+  #snapshotOption(id: string): { snapshot?: ReturnType<typeof readSnapshot> } {
+    const s = this.#started.get(id);
+    if (!s || s.verified.outcome !== 'pending') return {};
+    return { snapshot: readSnapshot(Buffer.from(s.snapshot, 'base64'), s.hash, id as never) };
+  }
+
+  /**
+   * Join a pursuance from a snapshot a member sent (sync/snapshot-transfer.ts) instead of
+   * replaying its whole history: the snapshot must hash to what enough eligible members signed
+   * (with membership proofs), the events after it are folded on from it, and the pursuance is
+   * usable at once. The relay's replay of the history that follows is kept, and once all of it
+   * is here the full history is folded and compared (#verifyWhenComplete). Refused with
+   * SnapshotRefusedError naming what failed; nothing is stored then.
+   */
+  public startFromSnapshot(bundle: SnapshotBundle): Promise<PursuanceEntry> {
+    return this.#serial(async () => {
+      const decode = (bytes: Uint8Array): SignedEvent | null => {
+        try {
+          return decodeEvent(bytes);
+        } catch {
+          return null;
+        }
+      };
+      const genesis = decode(bundle.genesis);
+      if (!genesis || genesis.pursuanceId !== null) throw new SnapshotRefusedError('SNAPSHOT_INVALID', 'the genesis in the bundle is not a signed genesis');
+      const existing = this.#entries.get(genesis.id);
+      if (existing) return existing;
+      let started: { log: PursuanceLog; attesters: readonly string[]; from: string; events: number };
+      try {
+        const snapshot = readSnapshot(bundle.snapshot, bundle.hash, genesis.id);
+        const signed = (list: readonly Uint8Array[]) => list.map(decode).filter((e): e is SignedEvent => e !== null);
+        const attested = checkAttestations(genesis as SignedEvent<'genesis'>, snapshot, signed(bundle.attestations), signed(bundle.proofs));
+        const log = new PursuanceLog(genesis, { snapshot });
+        log.addAll([...bundle.after, ...bundle.proofs]);
+        // The attestations must also hold in the log as folded from the snapshot itself.
+        const held = signed(bundle.attestations).filter((a) => log.isAccepted(a.id) && attested.attesters.includes(a.author));
+        if (new Set(held.map((a) => a.author)).size < attested.required) {
+          throw new SnapshotError('SNAPSHOT_UNDER_ATTESTED', 'the attestations are not accepted events after the snapshot');
+        }
+        const rules = log.state().rules.snapshots;
+        started = { log, attesters: attested.attesters, from: rules?.from ?? 'founders', events: snapshot.base.events };
+      } catch (err) {
+        if (err instanceof SnapshotError) throw new SnapshotRefusedError(err.code, err.message);
+        throw err;
+      }
+      const { log } = started;
+      const record: StartedFrom & { snapshot: string } = {
+        hash: bundle.hash,
+        events: started.events,
+        attesters: started.attesters,
+        from: started.from,
+        at: this.clock(),
+        verified: { outcome: 'pending', reason: null, at: null },
+        snapshot: Buffer.from(bundle.snapshot).toString('base64'),
+      };
+      // The snapshot is durable before any event: a store whose events start from it without it would not rebuild.
+      await this.#saveStarted(genesis.id, record);
+      const author = new PursuanceAuthor(this.identity, log, undefined, this.clock, this.#authorOptions);
+      const entry: PursuanceEntry = { id: genesis.id, log, author, version: 0 };
+      const events = [genesis, ...[...log.events()].filter((e) => e.id !== genesis.id)];
+      author.refreshKeys();
+      await this.#append(entry, events, 'peer');
+      this.#entries.set(entry.id, entry);
+      const races = new OwnRaceTracker(this.identity.onion);
+      races.baseline(log, this.clock());
+      this.#races.set(entry.id, races);
+      this.#notify(entry.id, events, 'peer');
+      return entry;
+    });
+  }
+
+  async #saveStarted(id: string, record: StartedFrom & { snapshot: string }): Promise<void> {
+    this.#started.set(id, record);
+    // Pursuance ids are hashes (never prototype names), yet a Map keeps the document's keys data only.
+    await this.store.updateSealedDocument('snapshots', (json) => {
+      const all = new Map(Object.entries(JSON.parse(json ?? '{}') as Record<string, unknown>));
+      all.set(id, record);
+      return JSON.stringify(Object.fromEntries(all));
+    });
+  }
+
+  /**
+   * Once every event before the snapshot is here, fold the whole history from the genesis and
+   * compare: agreement makes the full replay this pursuance's log (a member like any other);
+   * disagreement is an alarm (warned, and shown with the reason in GET /snapshots), and the
+   * history wins all the same. Runs in the node's one thread: the fold blocks it while it runs.
+   */
+  async #verifyWhenComplete(id: string): Promise<void> {
+    const entry = this.#entries.get(id);
+    const base = entry?.log.base;
+    const record = this.#started.get(id);
+    if (!entry || !base || !record || record.verified.outcome !== 'pending') return;
+    if (entry.log.beforeSnapshotHeld() < base.events) return;
+    const result = verifyFullHistory(entry.log);
+    if (result.check.outcome === 'unknown' || !result.full) return;
+    const outcome = result.check.outcome;
+    const reason = result.check.outcome === 'disagrees' ? result.check.reason : (result.note ?? null);
+    if (outcome === 'disagrees')
+      this.warn(`pursuance ${id}: the full history DISAGREES with the snapshot it was started from (${reason}); the history is used from now on`);
+    await this.#saveStarted(id, { ...record, verified: { outcome, reason, at: this.clock() } });
+    const author = new PursuanceAuthor(this.identity, result.full, undefined, this.clock, this.#authorOptions);
+    recoverKeysFromSecrets(result.full, await this.store.usedKeySecrets(), author.keyring);
+    author.refreshKeys();
+    this.#entries.set(id, { id, log: result.full, author, version: entry.version + 1 });
+    // The full replay reads more than the snapshot did (old tasks, the whole feed): rewritten, not a repair.
+    await this.#projectLoaded(id, false);
+    this.#notify(id, [], 'peer');
   }
 
   /** This member's own events refused after the fact (lost races), newest first. */

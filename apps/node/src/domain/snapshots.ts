@@ -16,6 +16,37 @@ import { NoStableFrontierError } from './errors.js';
 import { namesOf } from './read-models.js';
 import type { PursuanceEntry } from './registry.js';
 
+/** What a joiner receives from a member (sync/snapshot-transfer.ts): raw bytes, all still to be checked. */
+export interface SnapshotBundle {
+  readonly genesis: Uint8Array;
+  readonly snapshot: Uint8Array;
+  readonly hash: string;
+  readonly attestations: readonly Uint8Array[];
+  readonly proofs: readonly Uint8Array[];
+  readonly after: readonly Uint8Array[];
+}
+
+/**
+ * This node started the pursuance from a snapshot: which, vouched for by whom, and what the
+ * full history said of it once it was here (`pending` until then).
+ */
+export interface StartedFrom {
+  readonly hash: string;
+  readonly events: number;
+  readonly attesters: readonly string[];
+  readonly from: string;
+  readonly at: number;
+  readonly verified: { readonly outcome: 'pending' | 'agrees' | 'disagrees'; readonly reason: string | null; readonly at: number | null };
+}
+
+/** A snapshot this node was offered and did not start from (or none came): why. */
+export interface SnapshotRefusal {
+  readonly from: string;
+  readonly code: string;
+  readonly reason: string;
+  readonly at: number;
+}
+
 /** One snapshot some members vouched for, as GET /api/pursuances/:id/snapshots lists it. */
 export interface SnapshotModel {
   /** The snapshot document's hash: what the attestations sign. */
@@ -36,6 +67,10 @@ export interface SnapshotModel {
 }
 
 export interface SnapshotsModel {
+  /** Set when this node started the pursuance from a snapshot (a joiner), else null. */
+  readonly startedFrom: StartedFrom | null;
+  /** Snapshots offered to this node when it joined that it did not start from, with the reason. */
+  readonly refused: readonly SnapshotRefusal[];
   /** How many distinct attesters a joiner needs, and from whom (the rules' `snapshots`). */
   readonly required: number;
   readonly from: 'founders' | 'members';
@@ -69,7 +104,7 @@ function attestations(log: PursuanceLog): SignedEvent<'snapshot.attest'>[] {
   return out;
 }
 
-export function snapshotsOf(entry: PursuanceEntry): SnapshotsModel {
+export function snapshotsOf(entry: PursuanceEntry, startedFrom: StartedFrom | null = null, refused: readonly SnapshotRefusal[] = []): SnapshotsModel {
   const log = entry.log;
   const state = log.state();
   const { required, eligible } = attestationPolicy(state);
@@ -98,7 +133,7 @@ export function snapshotsOf(entry: PursuanceEntry): SnapshotsModel {
     };
   });
   snapshots.sort((a, b) => b.events - a.events);
-  return { required, from: state.rules.snapshots?.from ?? 'founders', snapshots };
+  return { startedFrom, refused, required, from: state.rules.snapshots?.from ?? 'founders', snapshots };
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   NodeError,
   NoStableFrontierError,
   SafetyNumberMismatchError,
+  SnapshotRefusedError,
   NotAttachedError,
   NodeStartingError,
   PursuanceLoadingError,
@@ -73,6 +74,7 @@ const NODE_STATUS: readonly (readonly [abstract new (...args: never[]) => NodeEr
   [PursuanceQuarantinedError, 409],
   [SafetyNumberMismatchError, 409],
   [NoStableFrontierError, 409],
+  [SnapshotRefusedError, 409],
   [PursuanceLoadingError, 503],
   [NodeStartingError, 503],
 ];

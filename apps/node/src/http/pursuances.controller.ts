@@ -135,6 +135,20 @@ const SuccessionDoc = z.object({
 });
 
 const SnapshotsDoc = z.object({
+  startedFrom: z
+    .object({
+      hash: z.string(),
+      events: z.number(),
+      attesters: z.array(z.string()),
+      from: z.string(),
+      at: z.number(),
+      verified: z.object({ outcome: z.enum(['pending', 'agrees', 'disagrees']), reason: z.string().nullable(), at: z.number().nullable() }),
+    })
+    .nullable()
+    .describe('set when this node joined from a snapshot: which, vouched for by whom, and whether the full history has been verified against it'),
+  refused: z
+    .array(z.object({ from: z.string(), code: z.string(), reason: z.string(), at: z.number() }))
+    .describe('snapshots offered when this node joined that it did not start from, with the reason'),
   required: z.number().describe("distinct attesters a joiner needs (the rules' `snapshots`, default two founders or all where fewer)"),
   from: z.enum(['founders', 'members']),
   snapshots: z.array(

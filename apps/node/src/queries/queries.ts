@@ -186,7 +186,8 @@ export class GetTaskHandler extends ReadModelQuery implements IQueryHandler<GetT
 @QueryHandler(SnapshotsQuery)
 export class SnapshotsHandler extends RegistryQuery implements IQueryHandler<SnapshotsQuery> {
   public execute(q: SnapshotsQuery): Promise<SnapshotsModel> {
-    return Promise.resolve(snapshotsOf(this.registry.get(q.pursuanceId)));
+    const id = q.pursuanceId;
+    return Promise.resolve(snapshotsOf(this.registry.get(id), this.registry.startedFrom(id), this.registry.snapshotRefusals(id)));
   }
 }
 

@@ -9,6 +9,7 @@ import { JoinStore, rememberHandled, type InviteState, type StoredInvite, type S
 import { parseGroupName } from './rekey.js';
 import type { PeerEvents } from './sync-peer.js';
 import type { SyncService } from './sync.service.js';
+import type { SnapshotTransfer } from './snapshot-transfer.js';
 
 /** What joining by link needs of the Cwtch peer: direct messages, contacts, and its events. */
 export type JoinPeer = PeerEvents & Pick<CwtchPeer, 'sendOverlay' | 'addContact' | 'acceptContact' | 'contact' | 'contacts' | 'directMessages'>;
@@ -17,6 +18,8 @@ export type JoinPeer = PeerEvents & Pick<CwtchPeer, 'sendOverlay' | 'addContact'
 export type JoinSync = Pick<SyncService, 'linkOf' | 'inviteContact' | 'accept' | 'trustRelay'>;
 
 export const INVITE_HOURS_DEFAULT = 7 * 24;
+/** How long a joiner waits for a snapshot before it replays the whole history instead. */
+export const SNAPSHOT_WAIT_MS = 60_000;
 export const INVITE_HOURS_MAX = 30 * 24;
 /** Open invites one pursuance may have at once on this node (each is a standing offer to a stranger). */
 export const OPEN_INVITES_MAX = 100;
@@ -84,6 +87,9 @@ export class JoinService {
     store: ConstructorParameters<typeof JoinStore>[0],
     private readonly profileName: () => string | null,
     private readonly now: () => number = Date.now,
+    /** Where a snapshot to start from is asked for (absent: every join replays the whole history). */
+    private readonly snapshots?: Pick<SnapshotTransfer, 'fetch'>,
+    private readonly snapshotWaitMs = SNAPSHOT_WAIT_MS,
   ) {
     this.#store = new JoinStore(store);
   }
@@ -362,6 +368,7 @@ export class JoinService {
     // Already here (the sync service takes group hand-overs for pursuances we hold).
     let code: 'JOIN_FAILED' | null = null;
     if (!this.registry.has(pursuanceId)) {
+      await this.#startFromSnapshot(from, pursuanceId);
       try {
         await this.sync.accept(text);
       } catch (err) {
@@ -378,6 +385,23 @@ export class JoinService {
       r.updatedAt = now;
     });
     this.#changed(null);
+  }
+
+  /**
+   * Before joining the group (whose relay replays the whole history), ask the member who let us
+   * in for a snapshot to start from. Anything short of a bundle that checks out leaves the join
+   * as it was: the replay of the whole history. A refusal is noted with its reason.
+   */
+  async #startFromSnapshot(from: OnionName, pursuanceId: string): Promise<void> {
+    if (!this.snapshots) return;
+    try {
+      const bundle = await this.snapshots.fetch(from, pursuanceId, this.snapshotWaitMs);
+      await this.registry.startFromSnapshot(bundle);
+    } catch (err) {
+      const code = codeOf(err);
+      const reason = err instanceof Error ? err.message : String(err);
+      this.registry.noteSnapshotRefused(pursuanceId, { from, code, reason, at: this.now() });
+    }
   }
 
   // --- helpers ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import { DEFAULT_SNAPSHOTS } from '../rules/schema.js';
 import type { PublicState } from '../state.js';
 import type { Snapshot } from './base.js';
 import { SnapshotError, SnapshotProblem } from './errors.js';
-import { decodeState } from './state-codec.js';
+import { stateForReading } from './state-codec.js';
 
 /**
  * Whether a joiner may start from a snapshot: enough distinct members vouch for exactly this
@@ -43,7 +43,7 @@ export function checkAttestations(
   attestations: readonly SignedEvent[],
   proofs: readonly SignedEvent[],
 ): Attested {
-  const state = decodeState(snapshot.base.state);
+  const state = stateForReading(snapshot.base.state);
   const { required, eligible } = attestationPolicy(state);
   const genesisMembers = new Set<OnionName>([
     ...genesis.header.body.founders.map((k) => onionFromPublicKey(k)),

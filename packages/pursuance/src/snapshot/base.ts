@@ -5,7 +5,7 @@ import type { EventId, PursuanceId } from '../envelope.js';
 import { RejectionCode } from '../errors.js';
 import { publicStateValue, stateHash, type Equivocation } from '../state.js';
 import { SnapshotError, SnapshotInvalidError, SnapshotProblem } from './errors.js';
-import { decodeState } from './state-codec.js';
+import { stateForReading } from './state-codec.js';
 
 /**
  * Where a fold can start instead of the genesis: the public state after every event up to a
@@ -157,7 +157,7 @@ export function readSnapshot(data: Uint8Array, expectedHash: string, pursuance: 
 
 /** The state hash of a base's state, as state.ts computes it for a log that folded to it. */
 export function baseStateHash(base: FoldBase): string {
-  const state = decodeState(base.state);
+  const state = stateForReading(base.state);
   const rejections = base.rejected.map(([eventId, code]) => ({ eventId, code, reason: '' }));
   return stateHash(publicStateValue(state, base.logHash, rejections, base.equivocations));
 }

@@ -42,6 +42,15 @@ function before(log: PursuanceLog, frontier: readonly EventId[]): Set<EventId> {
   return seen;
 }
 
+/**
+ * The events `log` holds that a joiner starting from the snapshot at `frontier` needs: everything
+ * not before it (pending events included, in case their ancestors come later).
+ */
+export function eventsAfter(log: PursuanceLog, frontier: readonly EventId[]): SignedEvent[] {
+  const prior = before(log, frontier);
+  return [...log.events()].filter((e) => !prior.has(e.id));
+}
+
 const unstable = (why: string): SnapshotError => new SnapshotError(SnapshotProblem.UNSTABLE, `not a stable frontier: ${why}`);
 
 /** Why `frontier` is not stable in `log` (null when it is). */

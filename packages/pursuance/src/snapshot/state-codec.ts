@@ -114,6 +114,20 @@ const StateSchema = z.strictObject({
   lastFounderActivity: time,
 });
 
+const forReading = new WeakMap<object, PublicState>();
+
+/**
+ * A snapshot's state for READING only (who is a member, the rules), decoded once per document:
+ * decoding a big board takes a while, and a join reads it several times before folding. The
+ * fold decodes its own copy (decodeState), which it changes.
+ */
+export function stateForReading(value: unknown): PublicState {
+  if (typeof value !== 'object' || value === null) return decodeState(value);
+  let state = forReading.get(value);
+  if (!state) forReading.set(value, (state = decodeState(value)));
+  return state;
+}
+
 /**
  * Rebuild a state from its encoding, checking that it hangs together: a snapshot comes from
  * peers, and attestation says only that some members vouch for its hash, not that its parts
