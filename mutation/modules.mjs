@@ -88,6 +88,19 @@ export const MODULES = {
     mutate: ['apps/node/src/domain/join-link.ts', 'apps/node/src/sync/join-messages.ts', 'apps/node/src/sync/join.service.ts'],
     tests: ['apps/node/test/join.test.ts', 'apps/node/test/join-decisions.test.ts'],
   },
+  // Snapshots a joiner starts from: the document and state codecs (peers' bytes), the stable
+  // frontier, attestation counting with membership proofs, the checks against history, and the
+  // hand-over's wire. Judged by their own tests (the core's property compares with full replays).
+  snapshots: {
+    mutate: [
+      ...['state-codec', 'base', 'capture', 'attest', 'verify'].map((f) => `packages/pursuance/src/snapshot/${f}.ts`),
+      'packages/pursuance/src/fold/snapshots.ts',
+      'apps/node/src/sync/snapshot-transfer.ts',
+    ],
+    tests: ['packages/pursuance/test/snapshot.test.ts', 'apps/node/test/snapshot-transfer.test.ts'],
+    // zod schemas at module level: each static mutant would rerun every test.
+    ignoreStatic: true,
+  },
 };
 
-export const ORDER = ['crypto', 'codec', 'tapir', 'relay', 'epochs', 'admission', 'cwtch', 'pursuance', 'view', 'node', 'projections', 'join'];
+export const ORDER = ['crypto', 'codec', 'tapir', 'relay', 'epochs', 'admission', 'cwtch', 'pursuance', 'view', 'node', 'projections', 'join', 'snapshots'];

@@ -22,7 +22,7 @@ import {
   type Snapshot,
   type SignedEvent,
 } from '../src/index.js';
-import { decodeState, encodeState } from '../src/snapshot/state-codec.js';
+import { cloneState, decodeState, encodeState } from '../src/snapshot/state-codec.js';
 import { BEFORE_SNAPSHOT_REASON } from '../src/fold/run.js';
 import { baseStateHash } from '../src/snapshot/base.js';
 import { clock, template } from './support/helpers.js';
@@ -112,6 +112,14 @@ describe('snapshots: a joiner folds on from an attested state exactly as a full 
         const state = world.actors[0]!.log.state();
         const once = canonicalEncode(encodeState(state));
         expect(canonicalEncode(encodeState(decodeState(encodeState(state))))).toEqual(once);
+        // The fold's copy is equal and shares nothing it changes with the original.
+        const copy = cloneState(state);
+        expect(canonicalEncode(encodeState(copy))).toEqual(once);
+        for (const m of copy.members.values()) m.roles.clear();
+        for (const r of copy.roles.values()) for (const e of r.epochs) e.recipients.clear();
+        for (const t of copy.tasks.values()) t.children.clear();
+        copy.founders.clear();
+        expect(canonicalEncode(encodeState(state))).toEqual(once);
       }),
       { numRuns: 40 },
     );

@@ -8,7 +8,7 @@ import type { PublicState } from '../state.js';
 import { Applier } from './applier.js';
 import type { AcceptedAncestor, Causality, Outcome } from './context.js';
 import type { FoldBase } from '../snapshot/base.js';
-import { decodeState } from '../snapshot/state-codec.js';
+import { cloneState, stateForReading } from '../snapshot/state-codec.js';
 
 /**
  * The deterministic fold: the public state as a function of the SET of events, never of their
@@ -423,7 +423,7 @@ export function fold(source: FoldSource): Folded {
 
 function initialState(source: FoldSource): PublicState {
   // Decoded afresh for every fold: the fold mutates its state, and a refold starts over.
-  if (source.base) return decodeState(source.base.state);
+  if (source.base) return cloneState(stateForReading(source.base.state));
   const initial = stateFromGenesis(source.genesis);
   if (!initial.ok) throw new EventRejectedError(initial.code, initial.reason);
   return initial.state;

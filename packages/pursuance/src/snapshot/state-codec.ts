@@ -117,6 +117,26 @@ const StateSchema = z.strictObject({
 const forReading = new WeakMap<object, PublicState>();
 
 /**
+ * A copy of a state the fold may change, sharing nothing mutable with `s` (keys, rules and ids
+ * are never changed in place, so they are shared). Copying is several times cheaper than
+ * decoding and checking the encoding again.
+ */
+export function cloneState(s: PublicState): PublicState {
+  const roles = new Map<string, RoleState>();
+  for (const [id, r] of s.roles) {
+    const epochs = r.epochs.map((e) => ({ ...e, recipients: new Set(e.recipients), leftBy: [...e.leftBy] }));
+    roles.set(id, { id, holders: new Set(r.holders), epochs, epochsById: new Map(epochs.map((e) => [e.keyIdHex, e])), rotationDueSince: r.rotationDueSince });
+  }
+  const members = new Map<OnionName, MemberState>();
+  for (const [onion, m] of s.members) members.set(onion, { ...m, roles: new Set(m.roles), roleSince: new Map(m.roleSince) });
+  const tasks = new Map<EventId, TaskState>();
+  for (const [id, t] of s.tasks) tasks.set(id, { ...t, children: new Set(t.children) });
+  const nominations = new Map<EventId, Nomination>();
+  for (const [id, n] of s.nominations) nominations.set(id, { ...n, endorsers: new Set(n.endorsers) });
+  return { ...s, founders: new Set(s.founders), members, roles, tasks, relay: { ...s.relay }, nominations };
+}
+
+/**
  * A snapshot's state for READING only (who is a member, the rules), decoded once per document:
  * decoding a big board takes a while, and a join reads it several times before folding. The
  * fold decodes its own copy (decodeState), which it changes.
