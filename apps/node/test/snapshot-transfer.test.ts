@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OVERLAY } from '@pursuance/cwtch';
 import { Identity, sha256, toHex } from '@pursuance/crypto';
-import { PursuanceAuthor, RulesSchema, captureSnapshot, type EventId } from '@pursuance/pursuance';
+import { PursuanceAuthor, RulesSchema, captureSnapshot } from '@pursuance/pursuance';
 import type { PursuanceEntry, PursuanceRegistry } from '../src/domain/registry.js';
 import { MAX_PARTS, PART_BYTES, SnapshotTransfer, SnapshotUnavailableError, decodeBundle, encodeBundle } from '../src/sync/snapshot-transfer.js';
 import { FakeNet, FakePeer } from './support/fake-join-peer.js';
@@ -26,7 +26,7 @@ function world(attest: boolean, bodyLength = 0) {
   const founder = PursuanceAuthor.create(Identity.generate(), { name: 'Wire', rules: rules() }, now);
   const joiner = Identity.generate();
   for (let i = 0; i < 4; i++) founder.createTask({ audience: ['member'], title: `t${i}`, body: 'x'.repeat(bodyLength) });
-  const frontier = founder.log.heads() as EventId[];
+  const frontier = founder.log.heads();
   founder.createTask({ audience: ['member'], title: 'after the frontier' });
   if (attest) founder.attestSnapshot(captureSnapshot(founder.log, frontier));
   founder.addMember(joiner.publicKey, { roles: ['member'] });
