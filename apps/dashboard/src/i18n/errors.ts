@@ -38,6 +38,7 @@ export const errors = {
       RELAY_KEYS_CHANGED:
         'This relay now presents different keys from the ones this node saw first. It may be an impostor: ask its operator before going on. Nothing was changed.',
       PURSUANCE_QUARANTINED: 'This pursuance is set aside on this node because it could not be rebuilt from its store.',
+      NO_STABLE_FRONTIER: 'No snapshot can be taken yet: a snapshot needs a point in the history that every member has written after.',
       PURSUANCE_LOADING: "This pursuance's history is still loading on your node. Try again in a moment.",
       NODE_STARTING: 'This node is still starting. You can read your pursuances meanwhile; try this again in a moment.',
       SAFETY_NUMBER_MISMATCH: 'This safety number is not the current one for this contact. Reopen the comparison and compare again.',
@@ -95,6 +96,7 @@ export const errors = {
       RELAY_KEYS_CHANGED:
         'Este relé presenta ahora claves distintas de las que este nodo vio la primera vez. Podría ser un impostor: pregunta a quien lo opera antes de seguir. No se cambió nada.',
       PURSUANCE_QUARANTINED: 'Este pursuance está apartado en este nodo porque no se pudo reconstruir a partir de su almacén.',
+      NO_STABLE_FRONTIER: 'Todavía no se puede tomar una instantánea: hace falta un punto del historial después del cual hayan escrito todos los miembros.',
       PURSUANCE_LOADING: 'Tu nodo todavía está cargando el historial de este pursuance. Vuelve a intentarlo en un momento.',
       NODE_STARTING: 'Este nodo todavía está arrancando. Mientras tanto puedes leer tus pursuances; vuelve a intentarlo en un momento.',
       SAFETY_NUMBER_MISMATCH: 'Este número de seguridad no es el actual para este contacto. Vuelve a abrir la comparación y compara de nuevo.',

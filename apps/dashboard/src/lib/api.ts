@@ -22,6 +22,7 @@ import type {
   Rules,
   RulesTemplate,
   SafetyModel,
+  SnapshotsModel,
   SuccessionModel,
   SyncStatus,
   TaskChange,
@@ -304,6 +305,10 @@ export class ApiClient {
   public endorse = (id: string, eventId: string) =>
     this.request<EventRef>('POST', this.#p(id, `/succession/nominations/${encodeURIComponent(eventId)}/endorse`));
   public claim = (id: string, eventId: string) => this.request<EventRef>('POST', this.#p(id, `/succession/nominations/${encodeURIComponent(eventId)}/claim`));
+  /** Snapshots members vouched for, whether this node's history agrees, and what this node started from. */
+  public snapshots = (id: string) => this.request<SnapshotsModel>('GET', this.#p(id, '/snapshots'));
+  /** Vouch for a snapshot at the newest stable point; 409 NO_STABLE_FRONTIER (who has not written yet) until there is one. */
+  public attestSnapshot = (id: string) => this.request<EventRef>('POST', this.#p(id, '/snapshots'));
   public pursuance = (id: string) => this.request<PursuanceSummary>('GET', this.#p(id));
   public members = (id: string) => this.request<MemberModel[]>('GET', this.#p(id, '/members'));
   public addMember = (id: string, body: { onion: string; name?: string; roles: string[] }) => this.request<EventRef>('POST', this.#p(id, '/members'), body);

@@ -383,3 +383,49 @@ export interface JoinOutcome {
   readonly pursuanceId: string;
   readonly status: 'requested' | 'joined';
 }
+
+/** This node started the pursuance from a snapshot (apps/node/src/domain/snapshots.ts `StartedFrom`). */
+export interface StartedFrom {
+  readonly hash: string;
+  readonly events: number;
+  /** The members who vouched for it (onions). */
+  readonly attesters: readonly string[];
+  readonly from: 'founders' | 'members';
+  readonly at: number;
+  /** What the full history said of the snapshot once it was all here (`pending` until then). */
+  readonly verified: { readonly outcome: 'pending' | 'agrees' | 'disagrees'; readonly reason: string | null; readonly at: number | null };
+}
+
+/** A snapshot this node was offered when it joined and did not start from, with the reason. */
+export interface SnapshotRefusal {
+  readonly from: string;
+  readonly code: string;
+  readonly reason: string;
+  readonly at: number;
+}
+
+/** One snapshot members vouched for (signed snapshot.attest events). */
+export interface SnapshotModel {
+  readonly hash: string;
+  readonly frontier: readonly string[];
+  /** Events before the snapshot. */
+  readonly events: number;
+  readonly stateHash: string;
+  readonly attesters: readonly { readonly onion: string; readonly name: string | null; readonly at: number; readonly eventId: string }[];
+  /** Distinct attesters the rules count. */
+  readonly counted: number;
+  readonly enough: boolean;
+  /** This node's history against the claim: `disagrees` is evidence against the attesters; `unknown` while history is missing. */
+  readonly check: { readonly outcome: 'agrees' | 'disagrees' | 'unknown'; readonly reason: string | null };
+}
+
+/** GET /api/pursuances/:id/snapshots. */
+export interface SnapshotsModel {
+  readonly startedFrom: StartedFrom | null;
+  readonly refused: readonly SnapshotRefusal[];
+  /** Distinct attesters a joiner needs, and from whom. */
+  readonly required: number;
+  readonly from: 'founders' | 'members';
+  /** Newest first. */
+  readonly snapshots: readonly SnapshotModel[];
+}
