@@ -575,7 +575,8 @@ export class PursuanceRegistry {
     const reason = result.check.outcome === 'disagrees' ? result.check.reason : (result.note ?? null);
     if (outcome === 'disagrees')
       this.warn(`pursuance ${id}: the full history DISAGREES with the snapshot it was started from (${reason}); the history is used from now on`);
-    await this.#saveStarted(id, { ...record, verified: { outcome, reason, at: this.clock() } });
+    // The document is not needed once the history is the log: only the record of how it went is kept.
+    await this.#saveStarted(id, { ...record, verified: { outcome, reason, at: this.clock() }, snapshot: '' });
     const author = new PursuanceAuthor(this.identity, result.full, undefined, this.clock, this.#authorOptions);
     recoverKeysFromSecrets(result.full, await this.store.usedKeySecrets(), author.keyring);
     author.refreshKeys();
