@@ -8,3 +8,4 @@ await import('./dashboard.bench.js');
 await import('./node.bench.js');
 await import('./startup.bench.js');
 await import('./join.bench.js');
+await import('./snapshot-join.bench.js');

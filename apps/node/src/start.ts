@@ -47,6 +47,11 @@ export interface StartNodeOptions {
   /** Start-up waits for this before loading the logs (tests and tools: what the API serves meanwhile). */
   readonly beforeLoad?: () => Promise<void>;
   readonly clock?: () => number;
+  /**
+   * Whether joining asks the inviter for an attested snapshot to start from (default true);
+   * false replays the whole history (benchmarks compare the two).
+   */
+  readonly snapshotJoins?: boolean;
   /** Built dashboard to serve at / (default: apps/dashboard/dist, if built; null: none). */
   readonly dashboardDir?: string | null;
   /** The network (default: LoopbackACN on the shared registry). */
@@ -212,7 +217,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       return name !== '' && displayNameProblem(name) === null ? name : null;
     };
     snapshots = new SnapshotTransfer(peer, registry);
-    joins = new JoinService(peer, registry, sync, store, profileName, undefined, snapshots);
+    joins = new JoinService(peer, registry, sync, store, profileName, undefined, options.snapshotJoins === false ? undefined : snapshots);
     const token = await loadOrCreateToken(options.dataDir);
     const binding = new HttpBinding(token);
     binding.starting = true;

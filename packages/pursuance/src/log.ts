@@ -272,9 +272,11 @@ export class PursuanceLog {
       return this.#invalidResult({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: 'only the genesis has no parents' });
     }
     if (this.#base && this.#isBeforeSnapshot(e, this.#base)) {
+      // Never folded, so the fold stays as it is, unless an event after the snapshot that also
+      // names it (besides the frontier) was waiting for it.
       this.#store(e);
       this.#historical.add(e.id);
-      this.#dirty = true;
+      if (this.#release(e.id)) this.#dirty = true;
       return { status: 'before-snapshot', id: e.id };
     }
     const blockers = this.#blockers(e);

@@ -125,6 +125,35 @@ describe('snapshots: a joiner folds on from an attested state exactly as a full 
     );
   });
 
+  it('an event after the frontier that also names an older event waits for it, then folds as on a full replay', () => {
+    const { world, frontier, full } = historyAroundFrontier([], []);
+    const founder = world.actors[0]!;
+    const prior = new Set(snapshotAncestry(full, frontier));
+    const older = [...prior].find((id) => id !== full.genesis.id && !frontier.includes(id))!;
+    const odd = signEvent(founder.identity, {
+      pursuance: fromHex(full.id),
+      seq: full.lastSeq(founder.identity.onion) + 1,
+      parents: [...full.heads(), older].sort().map((h) => fromHex(h)),
+      time: 1_900_000_000_000,
+      kind: 'member.rename',
+      audience: [],
+      body: { name: 'names the genesis too' },
+    });
+    expect(full.add(odd.bytes).status).toBe('accepted');
+    const snapshot = captureSnapshot(full, frontier);
+    const joiner = joinFrom(
+      snapshot,
+      full.genesis,
+      [...world.all.values(), odd].filter((e) => !prior.has(e.id)),
+    );
+    expect(joiner.isPending(odd.id)).toBe(true);
+    // The older event comes later (the relay's replay): it is kept, not folded, and frees the waiting one.
+    expect(joiner.add(full.event(older)!.bytes).status).toBe('before-snapshot');
+    expect(joiner.isPending(odd.id)).toBe(false);
+    expect(joiner.isAccepted(odd.id)).toBe(true);
+    expect(joiner.stateHash()).toBe(full.stateHash());
+  });
+
   it('a log started from a snapshot can author: its events build on the frontier and every replica accepts them', () => {
     const { world, frontier, full } = historyAroundFrontier([], []);
     const snapshot = captureSnapshot(full, frontier);
