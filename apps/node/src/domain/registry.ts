@@ -457,7 +457,8 @@ export class PursuanceRegistry {
   public noteSnapshotRefused(id: string, refusal: SnapshotRefusal): void {
     const list = [...(this.#snapshotRefusals.get(id) ?? []), refusal].slice(-10);
     this.#snapshotRefusals.set(id, list);
-    this.warn(`pursuance ${id}: not started from a snapshot (${refusal.code}); replaying the whole history instead`);
+    // No snapshot vouched for yet is the usual case of a young pursuance: nothing to warn about.
+    if (refusal.code !== 'NO_SNAPSHOT') this.warn(`pursuance ${id}: not started from a snapshot (${refusal.code}); replaying the whole history instead`);
   }
 
   public snapshotRefusals(id: string): readonly SnapshotRefusal[] {
