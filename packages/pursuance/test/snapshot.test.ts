@@ -24,7 +24,7 @@ import {
 } from '../src/index.js';
 import { cloneState, decodeState, encodeState } from '../src/snapshot/state-codec.js';
 import { BEFORE_SNAPSHOT_REASON } from '../src/fold/run.js';
-import { baseStateHash } from '../src/snapshot/base.js';
+import { baseStateHash, snapshotValue } from '../src/snapshot/base.js';
 import { clock, template } from './support/helpers.js';
 import { collect, newWorld, play, seededShuffle, step, syncAll, type World } from './support/world.js';
 
@@ -429,6 +429,95 @@ describe('snapshots: a document from a peer is read or refused, never trusted on
     expect(() => decodeState(Object.assign(withProto, value))).toThrow(/schema/);
     expect(() => decodeState({ ...value, constructor: 1 })).toThrow(/schema/);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('a document whose lists are out of order or repeat an id is refused, naming which', () => {
+    const raw = (mutate: (v: Record<string, unknown>) => void) => {
+      const v = { ...(snapshotValue(snapshot.pursuance, snapshot.base) as Record<string, unknown>) };
+      mutate(v);
+      const bytes = canonicalEncode(v as never);
+      return () => readSnapshot(bytes, toHex(sha256(bytes)), snapshot.pursuance);
+    };
+    const f = snapshot.base.frontier[0]!;
+    expectProblem(
+      raw((v) => (v.frontier = [f, f])),
+      SnapshotProblem.INVALID,
+      /frontier is not a sorted list of distinct events/,
+    );
+    const twice = new Uint8Array(64);
+    twice.set(fromHex(f), 0);
+    twice.set(fromHex(f), 32);
+    expectProblem(
+      raw((v) => (v.history = twice)),
+      SnapshotProblem.INVALID,
+      /history names an event twice/,
+    );
+    expectProblem(
+      raw((v) => (v.history = new Uint8Array(31))),
+      SnapshotProblem.INVALID,
+      /32-byte ids/,
+    );
+    const clock = [...snapshot.base.clock].map(([k, n]) => [k, n]);
+    expectProblem(
+      raw((v) => (v.clock = [...clock, ...clock])),
+      SnapshotProblem.INVALID,
+      /clock is not sorted by member/,
+    );
+    expectProblem(
+      raw((v) => (v.v = 2)),
+      SnapshotProblem.INVALID,
+      /schema/,
+    );
+    expectProblem(
+      () => readSnapshot(new Uint8Array([0xff]), toHex(sha256(new Uint8Array([0xff]))), snapshot.pursuance),
+      SnapshotProblem.INVALID,
+      /not canonical CBOR/,
+    );
+  });
+
+  it('every inconsistency a state can have is named', () => {
+    type V = Record<string, unknown> & { members: Record<string, unknown>[]; roles: Record<string, unknown>[]; tasks: unknown[]; founders: string[] };
+    const value = encodeState(decodeState(snapshot.base.state)) as V;
+    const role = value.roles.find((r) => (r.holders as string[]).length > 0 && (r.epochs as unknown[]).length > 0)!;
+    const member = value.members.find((m) => (m.held as string[]).length > 0)!;
+    const task = { id: 'b'.repeat(64), audience: [role.id], parent: null, createdBy: 'a'.repeat(56), closed: false };
+    const nomination = { id: 'e'.repeat(64), candidate: 'a'.repeat(56), time: 1, electorate: [], endorsers: [], open: true };
+    const swap = <T>(list: T[], from: T, to: T) => list.map((x) => (x === from ? to : x));
+    const cases: [string, unknown, RegExp][] = [
+      ['schema', { ...value, name: 7 }, /does not match its schema/],
+      ['rules', { ...value, rules: { format: 'nope' } }, /invalid rules/],
+      ['role twice', { ...value, roles: [...value.roles, role] }, /role "[a-z-]+" listed twice/],
+      [
+        'key twice',
+        { ...value, roles: swap(value.roles, role, { ...role, epochs: [...(role.epochs as unknown[]), (role.epochs as unknown[])[0]] }) },
+        /has a key id twice/,
+      ],
+      [
+        'holder twice',
+        { ...value, roles: swap(value.roles, role, { ...role, holders: [...(role.holders as string[]), (role.holders as string[])[0]] }) },
+        /a holder of .* listed twice/,
+      ],
+      ['declared role missing', { ...value, roles: value.roles.filter((r) => r !== role) }, /declared role "[a-z-]+" has no state|without being its holder/],
+      ['member twice', { ...value, members: [...value.members, member] }, /member [a-z2-7]+ listed twice/],
+      [
+        'role twice in roleSince',
+        { ...value, members: swap(value.members, member, { ...member, roles: [...(member.roles as unknown[]), (member.roles as unknown[])[0]] }) },
+        /holds "[a-z-]+" twice/,
+      ],
+      [
+        'held twice',
+        { ...value, members: swap(value.members, member, { ...member, held: [...(member.held as string[]), (member.held as string[])[0]] }) },
+        /a role of .* listed twice/,
+      ],
+      ['holds without being holder', { ...value, roles: swap(value.roles, role, { ...role, holders: [] }) }, /without being its holder/],
+      ['holder who does not hold', { ...value, members: swap(value.members, member, { ...member, held: [] }) }, /who does not hold it/],
+      ['founder twice', { ...value, founders: [...value.founders, value.founders[0]] }, /a founder listed twice/],
+      ['task twice', { ...value, tasks: [task, task] }, /task b+ listed twice/],
+      ['unknown audience', { ...value, tasks: [{ ...task, audience: ['nobody'] }] }, /addressed to unknown role "nobody"/],
+      ['nomination twice', { ...value, nominations: [nomination, nomination] }, /nomination e+ listed twice/],
+    ];
+    for (const [what, bad, message] of cases) expect(() => decodeState(bad), what).toThrow(message);
+    expect(decodeState({ ...value, tasks: [task], nominations: [nomination] }).nominations.get(nomination.id as EventId)?.open).toBe(true);
   });
 
   it('fuzz: any bytes, hashed so the hash check passes, give a snapshot or a typed refusal, nothing else', () => {
