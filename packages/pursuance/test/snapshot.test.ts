@@ -311,6 +311,94 @@ describe('snapshots: what is not stable, not attested or not true is refused wit
     expectProblem(() => checkAttestations(genesis, other, [one, two], []), SnapshotProblem.UNDER_ATTESTED, /attested by 0/);
   });
 
+  it('an attestation counts only for the very document, frontier, size and state it names, and a membership proof must reach the genesis', () => {
+    const now = clock();
+    const [f1, m1, m2] = [Identity.generate(), Identity.generate(), Identity.generate()];
+    const rules = { ...template('activist-cell'), snapshots: { attesters: 2, from: 'members' as const } };
+    const a = PursuanceAuthor.create(f1, { name: 'cell', rules }, now);
+    a.addMember(m1.publicKey, { roles: ['member'] });
+    const frontier = a.log.heads() as EventId[];
+    a.rename('after');
+    const b = new PursuanceAuthor(m1, copy(a.log), undefined, now);
+    b.rename('me too');
+    a.log.add(b.log.event(b.log.heads()[0] as EventId)!.bytes);
+    const snapshot = captureSnapshot(a.log, frontier);
+    const genesis = a.log.genesis;
+    const byFounder = a.attestSnapshot(snapshot);
+    const sign = (by: Identity, log: PursuanceLog, body: Record<string, unknown>) =>
+      signEvent(by, {
+        pursuance: fromHex(log.id),
+        seq: log.lastSeq(by.onion) + 1,
+        parents: log.heads().map((h) => fromHex(h)),
+        time: now(),
+        kind: 'snapshot.attest',
+        audience: [],
+        body: {
+          frontier: snapshot.base.frontier.map((id) => fromHex(id)),
+          snapshot: fromHex(snapshot.hash),
+          stateHash: fromHex(snapshot.base.stateHash),
+          events: snapshot.base.events,
+          ...body,
+        },
+      });
+    // The right document hash with a wrong size, state hash or frontier: not this document.
+    for (const wrong of [{ events: snapshot.base.events + 1 }, { stateHash: new Uint8Array(32) }, { frontier: [new Uint8Array(32)] }]) {
+      expectProblem(
+        () => checkAttestations(genesis, snapshot, [byFounder, sign(m1, b.log, wrong)], []),
+        SnapshotProblem.UNDER_ATTESTED,
+        /attested by 1 eligible member/,
+      );
+    }
+    // A member added by a member the genesis names: its proof is the addition.
+    const byMember = sign(m1, b.log, {});
+    const proof = membershipProof(a.log.state(), m1.onion, (id) => a.log.event(id));
+    expect(proof.map((e) => e.header.kind)).toEqual(['member.add']);
+    expect(checkAttestations(genesis, snapshot, [byFounder, byMember], proof).attesters).toHaveLength(2);
+    expectProblem(
+      () => checkAttestations(genesis, snapshot, [byFounder, byMember], []),
+      SnapshotProblem.UNDER_ATTESTED,
+      /no membership proof back to the genesis/,
+    );
+    // Someone who is no member of the attested state does not count, in the members policy's words.
+    expectProblem(
+      () => checkAttestations(genesis, snapshot, [byFounder, sign(m2, b.log, {})], []),
+      SnapshotProblem.UNDER_ATTESTED,
+      /is not a member in the attested state/,
+    );
+    // Additions that only vouch for each other prove nothing.
+    const [x, y] = [Identity.generate(), Identity.generate()];
+    const addOf = (by: Identity, who: Identity) =>
+      signEvent(by, {
+        pursuance: fromHex(a.log.id),
+        seq: 1,
+        parents: [fromHex(genesis.id)],
+        time: now(),
+        kind: 'member.add',
+        audience: [],
+        body: { member: who.publicKey, roles: [], keys: [] },
+      });
+    const state = decodeState(snapshot.base.state);
+    state.members.set(x.onion, { onion: x.onion, key: x.publicKey, name: undefined, roles: new Set(), roleSince: new Map(), addedBy: genesis.id });
+    const cycleBase = { ...snapshot.base, state: encodeState(state) };
+    const cycled = makeSnapshot(snapshot.pursuance, { ...cycleBase, stateHash: baseHash(cycleBase) });
+    const byX = signEvent(x, {
+      pursuance: fromHex(a.log.id),
+      seq: 1,
+      parents: [fromHex(genesis.id)],
+      time: now(),
+      kind: 'snapshot.attest',
+      audience: [],
+      body: {
+        frontier: cycled.base.frontier.map((id) => fromHex(id)),
+        snapshot: fromHex(cycled.hash),
+        stateHash: fromHex(cycled.base.stateHash),
+        events: cycled.base.events,
+      },
+    });
+    const byF = a.attestSnapshot(cycled);
+    expectProblem(() => checkAttestations(genesis, cycled, [byF, byX], [addOf(x, y), addOf(y, x)]), SnapshotProblem.UNDER_ATTESTED, /no membership proof/);
+  });
+
   it('a member who forges a state and has an invented founder vouch for it is refused; members with the history flag the forgery', () => {
     const now = clock();
     const [f1, f2, mallory] = [Identity.generate(), Identity.generate(), Identity.generate()];
