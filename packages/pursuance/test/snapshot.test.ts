@@ -317,7 +317,7 @@ describe('snapshots: what is not stable, not attested or not true is refused wit
     const rules = { ...template('activist-cell'), snapshots: { attesters: 2, from: 'members' as const } };
     const a = PursuanceAuthor.create(f1, { name: 'cell', rules }, now);
     a.addMember(m1.publicKey, { roles: ['member'] });
-    const frontier = a.log.heads() as EventId[];
+    const frontier = a.log.heads();
     a.rename('after');
     const b = new PursuanceAuthor(m1, copy(a.log), undefined, now);
     b.rename('me too');
