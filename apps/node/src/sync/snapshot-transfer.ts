@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { OVERLAY, type CwtchPeer, type ReceivedDirectMessage } from '@pursuance/cwtch';
+import { MAX_PEER_MESSAGE_DATA, OVERLAY, type CwtchPeer, type ReceivedDirectMessage } from '@pursuance/cwtch';
 import { canonicalDecode, canonicalEncode, fromBase64, sha256, toBase64, toHex, type OnionName } from '@pursuance/crypto';
 import { eventsAfter, membershipProof, snapshotAt, type EventId, type SignedEvent } from '@pursuance/pursuance';
 import type { PursuanceRegistry } from '../domain/registry.js';
@@ -19,11 +19,10 @@ import type { PeerEvents } from './sync-peer.js';
  */
 export type SnapshotPeer = PeerEvents & Pick<CwtchPeer, 'sendOverlay'>;
 
-/** Raw bytes per part: its base64 and the JSON around it stay under a direct message's 5,800 bytes. */
-export const PART_BYTES = 3_072;
+/** Raw bytes per part: its base64 (5,464 characters) and the JSON around it stay under a direct message's 5,800 bytes. */
+export const PART_BYTES = 4_096;
 /** At most this many parts (48 MiB): a bundle claiming more is refused before anything is kept. */
 export const MAX_PARTS = 16_384;
-const MESSAGE_MAX = 6_000;
 
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 const Nonce = z.string().regex(/^[0-9a-f]{32}$/);
@@ -68,7 +67,7 @@ export class SnapshotUnavailableError extends Error {
 }
 
 function parseJson(text: string): unknown {
-  if (text.length > MESSAGE_MAX) return null;
+  if (text.length > MAX_PEER_MESSAGE_DATA) return null;
   try {
     return JSON.parse(text) as unknown;
   } catch {
@@ -211,10 +210,14 @@ export class SnapshotTransfer {
     const data = this.#bundle(p, usable.hash, usable.frontier as EventId[]);
     const hash = toHex(sha256(data));
     const of = Math.ceil(data.length / PART_BYTES);
+    // Queued all at once (each is stored before it is sent, in this order): waiting for each
+    // store in turn made the hand-over of a big board take seconds longer.
+    const parts: Promise<string>[] = [];
     for (let i = 0; i < of; i++) {
       const d = toBase64(data.subarray(i * PART_BYTES, (i + 1) * PART_BYTES));
-      await this.peer.sendOverlay(from, { o: OVERLAY.pursuanceSnapshotPart, d: JSON.stringify({ v: 1, p, n, h: hash, i, of, d }) });
+      parts.push(this.peer.sendOverlay(from, { o: OVERLAY.pursuanceSnapshotPart, d: JSON.stringify({ v: 1, p, n, h: hash, i, of, d }) }));
     }
+    await Promise.all(parts);
   }
 
   #bundle(pursuanceId: string, hash: string, frontier: readonly EventId[]): Uint8Array {
