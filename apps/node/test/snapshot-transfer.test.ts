@@ -152,6 +152,43 @@ describe('handing a snapshot over', () => {
     expect(await failure(again)).toMatchObject({ code: 'MALFORMED', message: expect.stringMatching(/not canonical CBOR/) });
   });
 
+  it('parts that disagree on their count or hash, claim an index past the end, or answer for another pursuance are refused or ignored', async () => {
+    const w = world(true);
+    w.net.peers.delete('server');
+    const deliver = (d: string) => w.net.peers.get(w.joiner.onion)!.deliver('server', `p${Math.random()}`, OVERLAY.pursuanceSnapshotPart, d);
+    const nonceOf = (k: number) => (JSON.parse(w.net.wire.filter((m) => m.overlay.o === OVERLAY.pursuanceSnapshotRequest)[k]!.overlay.d) as { n: string }).n;
+    const part = (n: string, fields: Record<string, unknown>) =>
+      JSON.stringify({ v: 1, p: w.entry.id, n, h: '0'.repeat(64), i: 0, of: 2, d: 'AAAA', ...fields });
+    for (const [k, second, why] of [
+      [0, { i: 1, of: 3 }, /do not agree/],
+      [1, { i: 1, h: '1'.repeat(64) }, /do not agree/],
+      [2, { i: 2 }, /do not agree/],
+    ] as const) {
+      const asked = w.client.fetch('server' as never, w.entry.id, 60_000);
+      const n = nonceOf(k);
+      deliver(part(n, {}));
+      deliver(part(n, second));
+      expect(await failure(asked)).toMatchObject({ code: 'MALFORMED', message: expect.stringMatching(why) });
+    }
+    // An answer for another pursuance under this nonce is not part of this answer: with it, the
+    // two parts would be complete (and not hash right); without it, the real refusal settles it.
+    const asked = w.client.fetch('server' as never, w.entry.id, 60_000);
+    const n = nonceOf(3);
+    deliver(part(n, { p: 'f'.repeat(64), i: 1 }));
+    deliver(part(n, {}));
+    deliver(JSON.stringify({ v: 1, p: w.entry.id, n, refused: 'NO_SNAPSHOT', reason: 'the real answer' }));
+    expect(await failure(asked)).toMatchObject({ code: 'NO_SNAPSHOT' });
+  });
+
+  it('a snapshot that is not vouched for enough, or that this history disagrees with, is not handed over', async () => {
+    const w = world(true);
+    const log = w.founder.log;
+    // The founder's attestation no longer counts once a second founder is needed: rules with two members to vouch.
+    const rules = { ...log.state().rules, snapshots: { attesters: 2, from: 'members' as const } };
+    w.founder.changeRules(rules);
+    expect(await failure(w.client.fetch('server' as never, w.entry.id, 10_000))).toMatchObject({ code: 'NO_SNAPSHOT' });
+  });
+
   it('fuzz: any bytes decode to a bundle or a typed refusal', () => {
     const valid = encodeBundle({
       genesis: new Uint8Array(3),

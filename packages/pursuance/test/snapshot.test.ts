@@ -223,11 +223,64 @@ describe('snapshots: what is not stable, not attested or not true is refused wit
     expect(instability(full, [])).toMatch(/1 to 32/);
   });
 
-  it('finds the newest stable frontier of a history on its own', () => {
-    const { full } = historyAroundFrontier([], []);
+  it('finds the newest stable frontier of a history on its own; vouching for it does not move it', () => {
+    const { world, full } = historyAroundFrontier([], []);
     const found = latestStableFrontier(full);
     expect(found).not.toBeNull();
     expect(instability(full, found!)).toBeNull();
+    // Newest: the prefix ends right before the last member's last write, nothing later is stable.
+    const order = full.order();
+    const last = Math.max(...found!.map((id) => order.indexOf(id)));
+    expect(order.slice(last + 1).some((id) => full.event(id)!.header.kind === 'member.rename')).toBe(true);
+    const attest = world.actors[0]!.attestSnapshot(captureSnapshot(world.actors[0]!.log, latestStableFrontier(world.actors[0]!.log)!));
+    full.add(attest.bytes);
+    expect(latestStableFrontier(full)).toEqual(found);
+    // A log started from a snapshot, or one with events waiting, has none to offer.
+    const snapshot = captureSnapshot(full, found!);
+    const based = joinFrom(snapshot, full.genesis, []);
+    expect(latestStableFrontier(based)).toBeNull();
+    expect(instability(based, found!)).toMatch(/starts from a snapshot/);
+  });
+
+  it('a frontier of more than 32 events, or a log with events waiting, is refused', () => {
+    const { world, frontier, full } = historyAroundFrontier([], []);
+    expect(
+      instability(
+        full,
+        Array.from({ length: 33 }, (_, i) => toHex(new Uint8Array(32).fill(i)) as EventId),
+      ),
+    ).toMatch(/1 to 32/);
+    expect(instability(full, frontier)).toBeNull();
+    const founder = world.actors[0]!.identity;
+    const waiting = signEvent(founder, {
+      pursuance: fromHex(full.id),
+      seq: full.lastSeq(founder.onion) + 1,
+      parents: [new Uint8Array(32).fill(9)],
+      time: 1_900_000_000_000,
+      kind: 'member.rename',
+      audience: [],
+      body: { name: 'waits' },
+    });
+    expect(full.add(waiting.bytes).status).toBe('pending');
+    expect(instability(full, frontier)).toMatch(/waiting for ancestors/);
+    expect(latestStableFrontier(full)).toBeNull();
+  });
+
+  it('the snapshot keeps the rule changes and task events before it, in fold order, and nothing else', () => {
+    const world = newWorld();
+    const founder = world.actors[0]!;
+    founder.changeRules({ ...founder.log.state().rules, description: 'changed before the frontier' });
+    syncAll(world);
+    const frontier = founder.log.heads();
+    everyoneSpeaks(world);
+    collect(world);
+    const full = fullLog(world);
+    const snapshot = captureSnapshot(full, frontier);
+    const kinds = snapshot.base.history.map((id) => full.event(id)!.header.kind);
+    expect(kinds).toContain('rules.change');
+    expect(kinds.every((k) => k === 'rules.change' || k.startsWith('task.'))).toBe(true);
+    const order = full.order();
+    expect([...snapshot.base.history].sort((a, b) => order.indexOf(a) - order.indexOf(b))).toEqual(snapshot.base.history);
   });
 
   it('an event that does not descend from the whole frontier is set aside, and an equivocation against history before it is contested', () => {
@@ -474,6 +527,27 @@ describe('snapshots: what is not stable, not attested or not true is refused wit
       [...world.all.values()].filter((e) => !prior.has(e.id)),
     );
     expect(verifyFullHistory(partial).check.outcome).toBe('unknown');
+  });
+
+  it('a document with the true state but other fold details (size, clocks) is still caught, by members and by the joiner', () => {
+    const { world, frontier, full } = historyAroundFrontier([], []);
+    const honest = captureSnapshot(full, frontier);
+    // Same state and state hash; a size that is not the history's.
+    const off = makeSnapshot(honest.pursuance, { ...honest.base, events: honest.base.events + 5 });
+    expect(off.base.stateHash).toBe(honest.base.stateHash);
+    const founder = world.actors[0]!;
+    const vouched = founder.attestSnapshot(off);
+    expect(checkAttestation(full, vouched)).toMatchObject({
+      outcome: 'disagrees',
+      reason: expect.stringMatching(/the snapshot at that frontier is/),
+    });
+    const joiner = joinFrom(off, full.genesis, [...world.all.values()]);
+    expect(verifyFullHistory(joiner).check).toMatchObject({
+      outcome: 'disagrees',
+      reason: expect.stringMatching(/events before the frontier, the snapshot said/),
+    });
+    // A log that did not start from a snapshot has nothing to verify.
+    expect(verifyFullHistory(full).check).toEqual({ outcome: 'agrees' });
   });
 
   it('refusals from before the snapshot keep their codes and say where they come from', () => {
