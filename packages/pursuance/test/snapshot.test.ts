@@ -394,17 +394,24 @@ describe('snapshots: what is not stable, not attested or not true is refused wit
           ...body,
         },
       });
+    const proof = membershipProof(a.log.state(), m1.onion, (id) => a.log.event(id));
     // The right document hash with a wrong size, state hash or frontier: not this document.
     for (const wrong of [{ events: snapshot.base.events + 1 }, { stateHash: new Uint8Array(32) }, { frontier: [new Uint8Array(32)] }]) {
       expectProblem(
-        () => checkAttestations(genesis, snapshot, [byFounder, sign(m1, b.log, wrong)], []),
+        () => checkAttestations(genesis, snapshot, [byFounder, sign(m1, b.log, wrong)], proof),
         SnapshotProblem.UNDER_ATTESTED,
         /attested by 1 eligible member/,
       );
     }
+    // A proof must be an addition in this pursuance.
+    const elsewhere = PursuanceAuthor.create(f1, { name: 'elsewhere', rules }, now).addMember(m1.publicKey, { roles: ['member'] });
+    expectProblem(
+      () => checkAttestations(genesis, snapshot, [byFounder, sign(m1, b.log, {})], [elsewhere]),
+      SnapshotProblem.UNDER_ATTESTED,
+      /no membership proof/,
+    );
     // A member added by a member the genesis names: its proof is the addition.
     const byMember = sign(m1, b.log, {});
-    const proof = membershipProof(a.log.state(), m1.onion, (id) => a.log.event(id));
     expect(proof.map((e) => e.header.kind)).toEqual(['member.add']);
     expect(checkAttestations(genesis, snapshot, [byFounder, byMember], proof).attesters).toHaveLength(2);
     expectProblem(
