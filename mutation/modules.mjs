@@ -7,13 +7,21 @@ export const MODULES = {
     tests: ['packages/crypto/test/**/*.test.ts'],
   },
   tapir: {
-    mutate: ['auth', 'frame', 'pow'].map((f) => `packages/tapir/src/${f}.ts`),
+    mutate: ['auth', 'frame', 'channel-cipher', 'pow'].map((f) => `packages/tapir/src/${f}.ts`),
     // The control-port and TorACN tests drive the tor client only; they cover none of these files.
     tests: ['packages/tapir/test/**/*.test.ts', '!packages/tapir/test/tor-control-*.test.ts', '!packages/tapir/test/tor-acn-fake.test.ts'],
   },
   relay: {
     mutate: ['voprf', 'tokens', 'token-service', 'token-protocol', 'board-protocol', 'board-server'].map((f) => `packages/relay/src/${f}.ts`),
     tests: ['packages/relay/test/**/*.test.ts'],
+  },
+  // Tapir wire v3's replay-proof channels: per-direction keys from the 3DH result and the
+  // transcript, counter nonces checked in order, and the diagnosis of what a refused packet was.
+  // Judged by the tests that build packets and sessions (the whole tapir suite would pay for the
+  // admission and tor tests on every mutant).
+  channel: {
+    mutate: ['auth', 'frame', 'channel-cipher', 'connection'].map((f) => `packages/tapir/src/${f}.ts`),
+    tests: ['channel-replay', 'frame', 'frame-crypto', 'tapir.mutants', 'handshake', 'auth-hostile'].map((f) => `packages/tapir/test/${f}.test.ts`),
   },
   // Tapir wire v2's admission: proof of work before any handshake work, tickets, the eviction
   // order that favours payers.
@@ -103,4 +111,19 @@ export const MODULES = {
   },
 };
 
-export const ORDER = ['crypto', 'codec', 'tapir', 'relay', 'epochs', 'admission', 'cwtch', 'pursuance', 'view', 'node', 'projections', 'join', 'snapshots'];
+export const ORDER = [
+  'crypto',
+  'codec',
+  'tapir',
+  'channel',
+  'relay',
+  'epochs',
+  'admission',
+  'cwtch',
+  'pursuance',
+  'view',
+  'node',
+  'projections',
+  'join',
+  'snapshots',
+];

@@ -133,7 +133,7 @@ describe('a live relay under hostile input', () => {
         bad.set([0xff, 0xff]); // a length prefix beyond the packet: an "oversized" payload
         return bad;
       }),
-      fc.constant(null).map(() => Buffer.concat([hello(), sealPacket(randomKey(), encoder.encode('guess'))])),
+      fc.constant(null).map(() => Buffer.concat([hello(), sealPacket(randomKey(), 0, encoder.encode('guess'))])),
       fc.constant(null).map(() => encodeFrame(encodeTokenRequest([new Uint8Array(randomBytes(32))]))), // skips proof of work
     );
     const honest = await honestLoop();

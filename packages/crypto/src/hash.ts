@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, hkdfSync } from 'node:crypto';
 
 // node:crypto (OpenSSL) is several times faster than pure-JS hashing on this platform and all
 // of these are standard algorithms, so they live here behind plain functions.
@@ -31,4 +31,11 @@ export function hmacSha256(key: Uint8Array, ...parts: readonly Uint8Array[]): Ui
   const h = createHmac('sha256', key);
   for (const p of parts) h.update(p);
   return new Uint8Array(h.digest());
+}
+
+/** HKDF-SHA-256 (RFC 5869), extract and expand in one call; a string `info` is taken as UTF-8. */
+export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: string | Uint8Array, length: number): Uint8Array {
+  if (!Number.isSafeInteger(length) || length < 1 || length > 255 * 32) throw new RangeError('HKDF-SHA-256 output is 1 to 8160 bytes');
+  const infoBytes = typeof info === 'string' ? new TextEncoder().encode(info) : info;
+  return new Uint8Array(hkdfSync('sha256', ikm, salt, infoBytes, length));
 }

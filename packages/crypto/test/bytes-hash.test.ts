@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { concatBytes, equalBytes, fromBase64, fromHex, hmacSha256, sha256, sha3_256, sha512, toBase64, toHex, wipe } from '../src/index.js';
+import { concatBytes, equalBytes, fromBase64, fromHex, hkdfSha256, hmacSha256, sha256, sha3_256, sha512, toBase64, toHex, wipe } from '../src/index.js';
 import { sha3_512 } from '../src/hash.js';
 import { hex, utf8 } from './support/helpers.js';
 import { HASH_ABC, RFC4231_CASE2 } from './vectors/hash.js';
@@ -22,6 +22,25 @@ describe('hash known answers', () => {
   it('HMAC-SHA-256, RFC 4231 test case 2 (also split into parts)', () => {
     expect(hex(hmacSha256(utf8(RFC4231_CASE2.key), utf8(RFC4231_CASE2.data)))).toBe(RFC4231_CASE2.hmacSha256);
     expect(hex(hmacSha256(utf8(RFC4231_CASE2.key), utf8('what do ya '), utf8('want for nothing?')))).toBe(RFC4231_CASE2.hmacSha256);
+  });
+});
+
+describe('HKDF-SHA-256 (RFC 5869 test cases 1 and 3)', () => {
+  const ikm = new Uint8Array(22).fill(0x0b);
+  it('derives the published output keying material', () => {
+    const salt = Uint8Array.from({ length: 13 }, (_, i) => i);
+    const info = Uint8Array.from({ length: 10 }, (_, i) => 0xf0 + i);
+    expect(hex(hkdfSha256(ikm, salt, info, 42))).toBe('3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865');
+    expect(hex(hkdfSha256(ikm, new Uint8Array(0), new Uint8Array(0), 42))).toBe(
+      '8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8',
+    );
+  });
+
+  it('takes a string info as its UTF-8 bytes, and refuses lengths HKDF cannot give', () => {
+    expect(hkdfSha256(ikm, ikm, 'label é', 32)).toEqual(hkdfSha256(ikm, ikm, utf8('label é'), 32));
+    expect(hkdfSha256(ikm, ikm, 'a', 32)).not.toEqual(hkdfSha256(ikm, ikm, 'b', 32));
+    for (const bad of [0, -1, 1.5, 255 * 32 + 1]) expect(() => hkdfSha256(ikm, ikm, 'a', bad)).toThrow(RangeError);
+    expect(hkdfSha256(ikm, ikm, 'a', 255 * 32)).toHaveLength(8160);
   });
 });
 

@@ -16,7 +16,10 @@ export interface PeerMessage {
   readonly data: Uint8Array;
 }
 
-/** The largest encoded PeerMessage we read (well under one 8150-byte sealed packet). */
+/**
+ * The largest encoded PeerMessage we read: the sealed payload of tapir wire version 2. Version 3
+ * gives 8174 bytes; the peer protocol keeps its own limit so that it does not move with tapir's.
+ */
 export const MAX_PEER_MESSAGE_BYTES = 8150;
 
 const PeerMessageSchema = z.strictObject({

@@ -34,7 +34,7 @@ export const PEER_CONTEXT = {
 /** [O] Message ids: 1–64 characters from [A-Za-z0-9_-]; we make 32 hex characters. */
 export const MAX_PEER_MESSAGE_ID_LENGTH = 64;
 export const MAX_PEER_CONTEXT_LENGTH = 64;
-/** [O] Largest Data we accept or send in one PeerMessage (base64 + JSON must fit 8150 bytes). */
+/** [O] Largest Data we accept or send in one PeerMessage (base64 + JSON must fit MAX_PEER_MESSAGE_BYTES). */
 export const MAX_PEER_MESSAGE_DATA = 5800;
 
 /** [D] getVal/retVal JSON field names. */

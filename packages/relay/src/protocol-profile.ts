@@ -222,5 +222,5 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const TOKEN_SERVICE_LINGER_MS = 5_000;
 
 /** Packet budgets the JSON shapes must fit (checked by tests). */
-export const BOARD_PAYLOAD_LIMIT = MAX_SEALED_PAYLOAD; // 8150, board runs after auth
+export const BOARD_PAYLOAD_LIMIT = MAX_SEALED_PAYLOAD; // 8174, board runs after auth
 export const TOKEN_PAYLOAD_LIMIT = MAX_PLAIN_PAYLOAD; // 8190, token service is unencrypted at tapir level

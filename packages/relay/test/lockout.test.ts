@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Identity, toHex } from '@pursuance/crypto';
-import { ApplicationChain, AuthApp, TAPIR_PORT, TapirService, encodeFrame, type Connection } from '@pursuance/tapir';
+import { ApplicationChain, AuthApp, TAPIR_PORT, TAPIR_WIRE_VERSION, TapirService, encodeFrame, type Connection } from '@pursuance/tapir';
 import type { EncryptedGroupMessage } from '../src/index.js';
 import { randomMessage } from './support/fixtures.js';
 import { relayWorld, type RelayWorld } from './support/relay-world.js';
@@ -102,8 +102,8 @@ describe('a relay with its default limits under a re-dial flood', () => {
     const { relay } = w;
     let stop = false;
     const held = new Set<Socket>();
-    // A version-2 hello asking admission without work: what a flood that will not pay can send.
-    const hello = encodeFrame(new TextEncoder().encode('{"TapirHello":2,"Solution":null}'));
+    // A hello asking admission without work: what a flood that will not pay can send.
+    const hello = encodeFrame(new TextEncoder().encode(`{"TapirHello":${TAPIR_WIRE_VERSION},"Solution":null}`));
     const loop = async (onion: RelayWorld['bundle']['boardOnion'], sayHello: boolean): Promise<void> => {
       while (!stop) {
         const socket = await w.acn.open(onion, TAPIR_PORT).catch(() => undefined);

@@ -17,11 +17,11 @@ import {
 } from './wire-profile.js';
 
 /**
- * Admission (tapir wire version 2): the exchange in front of every application chain that lets
+ * Admission (since tapir wire version 2): the exchange in front of every application chain that lets
  * a service under pressure demand proof of work before it spends any handshake work.
  *
- *   dialler → service  AdmissionHello {"TapirHello": 2, "Solution": null | {"Ticket", "Nonce"}}
- *   service → dialler  Admission      {"TapirAdmission": 2, "Demand": null | {"Ticket", "Bits"}}
+ *   dialler → service  AdmissionHello {"TapirHello": 3, "Solution": null | {"Ticket", "Nonce"}}
+ *   service → dialler  Admission      {"TapirAdmission": 3, "Demand": null | {"Ticket", "Bits"}}
  *
  * `Demand: null` admits: the application chain (auth…) starts. A demand carries a fresh ticket
  * the service issued (random seed, expiry, bits, MAC under a per-service secret); the dialler

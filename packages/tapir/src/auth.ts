@@ -1,7 +1,8 @@
-import { CryptoError, Identity, concatBytes, equalBytes, onionFromPublicKey, sha3_256, toBase64, x25519PublicFromEd25519 } from '@pursuance/crypto';
+import { CryptoError, Identity, concatBytes, equalBytes, hkdfSha256, onionFromPublicKey, toBase64, x25519PublicFromEd25519 } from '@pursuance/crypto';
 import { base64Bytes, decodeJSON, encodeJSON } from '@pursuance/codec';
 import { z } from 'zod';
 import type { Application } from './application.js';
+import type { SessionKeys } from './channel-cipher.js';
 import type { Connection } from './connection.js';
 import { HandshakeInvalidError, IdentityMismatchError, TranscriptMismatchError } from './errors.js';
 import {
@@ -13,6 +14,9 @@ import {
   AUTH_OUTBOUND_HOSTNAME,
   AUTH_PROTOCOL_LABEL,
   COMMITMENT_SIZE,
+  SESSION_KEYS_CHALLENGE,
+  SESSION_KEY_INBOUND_INFO,
+  SESSION_KEY_OUTBOUND_INFO,
 } from './wire-profile.js';
 
 const key32 = base64Bytes(32);
@@ -47,15 +51,27 @@ function dh(identity: Identity, pub: Uint8Array): Uint8Array {
 }
 
 /**
+ * The session's two keys from the 3DH results (`secret`, their concatenation in the order
+ * loEi ‖ liEo ‖ eoEi) and the transcript's binding challenge; see wire-profile.ts.
+ */
+export function deriveSessionKeys(secret: Uint8Array, binding: Uint8Array, outbound: boolean): SessionKeys {
+  const diallerToService = hkdfSha256(secret, binding, SESSION_KEY_OUTBOUND_INFO, 32);
+  const serviceToDialler = hkdfSha256(secret, binding, SESSION_KEY_INBOUND_INFO, 32);
+  return outbound ? { send: diallerToService, receive: serviceToDialler } : { send: serviceToDialler, receive: diallerToService };
+}
+
+/**
  * Mutual authentication by triple Diffie-Hellman (Tapir's AuthApp):
  *  1. each side sends {LongTermPublicKey, EphemeralPublicKey} in the clear (one round trip);
  *  2. the dialler checks the peer's long-term key is the onion it dialled — this is what makes
  *     the ACN untrusted: a wrong or hijacked route cannot impersonate the destination;
- *  3. session key = SHA3-256(DH(Lo, Ei) ‖ DH(Li, Eo) ‖ DH(Eo, Ei)) (o = outbound, i = inbound),
- *     so only someone holding the claimed long-term secret AND this session's ephemeral secret
- *     can derive it; a replayed handshake meets a fresh ephemeral and gets a different key;
- *  4. from then on packets are sealed; each side sends a Merlin commitment to both hostnames
- *     and both handshake messages, and requires the peer's to be identical.
+ *  3. two session keys, one per direction, by HKDF from DH(Lo, Ei) ‖ DH(Li, Eo) ‖ DH(Eo, Ei)
+ *     (o = outbound, i = inbound) salted with a challenge of the transcript so far (admission,
+ *     both hostnames, both handshake messages): only someone holding the claimed long-term
+ *     secret AND this session's ephemeral secret can derive them, a replayed handshake meets a
+ *     fresh ephemeral and gets other keys, and peers whose transcripts differ get other keys;
+ *  4. from then on packets are sealed with counter nonces; each side sends a Merlin commitment
+ *     to the transcript (key confirmation) and requires the peer's to be identical.
  * No signatures are made, so a transcript proves nothing to third parties (deniability).
  */
 export class AuthApp implements Application {
@@ -85,17 +101,21 @@ export class AuthApp implements Application {
     const loEi = conn.outbound ? dh(local, theirEphemeralX) : dh(ephemeral, theirLongTermX);
     const liEo = conn.outbound ? dh(ephemeral, theirLongTermX) : dh(local, theirEphemeralX);
     const eoEi = dh(ephemeral, theirEphemeralX);
-    const sessionKey = sha3_256(concatBytes(loEi, liEo, eoEi));
-    for (const secret of [loEi, liEo, eoEi]) secret.fill(0);
-    conn.setEncryptionKey(sessionKey);
-    sessionKey.fill(0);
-
     const [outboundOnion, inboundOnion] = conn.outbound ? [local.onion, remoteOnion] : [remoteOnion, local.onion];
     const [outboundMessage, inboundMessage] = conn.outbound ? [ourMessage, theirMessage] : [theirMessage, ourMessage];
     conn.transcript.add(AUTH_OUTBOUND_HOSTNAME, outboundOnion);
     conn.transcript.add(AUTH_INBOUND_HOSTNAME, inboundOnion);
     conn.transcript.add(AUTH_OUTBOUND_CHALLENGE, outboundMessage);
     conn.transcript.add(AUTH_INBOUND_CHALLENGE, inboundMessage);
+
+    const secret = concatBytes(loEi, liEo, eoEi);
+    for (const part of [loEi, liEo, eoEi]) part.fill(0);
+    const keys = deriveSessionKeys(secret, conn.transcript.commit(SESSION_KEYS_CHALLENGE, 32), conn.outbound);
+    secret.fill(0);
+    conn.setSessionKeys(keys);
+    keys.send.fill(0);
+    keys.receive.fill(0);
+
     const commitment = conn.transcript.commit(AUTH_COMMITMENT, COMMITMENT_SIZE);
 
     await conn.send(commitment);

@@ -2,8 +2,9 @@ import type { Socket } from 'node:net';
 import type { Identity, OnionName } from '@pursuance/crypto';
 import { decodeJSON, encodeJSON } from '@pursuance/codec';
 import type { z } from 'zod';
-import { ConnectionClosedError, ProtocolViolationError, type TapirError } from './errors.js';
-import { decodeFrame, encodeFrame, openPacket, sealPacket } from './frame.js';
+import { ChannelCipher, type SessionKeys } from './channel-cipher.js';
+import { ConnectionClosedError, CounterExhaustedError, ProtocolViolationError, type TapirError } from './errors.js';
+import { decodeFrame, encodeFrame } from './frame.js';
 import { Transcript } from './transcript.js';
 import { PACKET_SIZE, TRANSCRIPT_LABEL } from './wire-profile.js';
 
@@ -26,9 +27,10 @@ let nextConnectionId = 1;
 
 /**
  * One tapir connection: a byte stream cut into exactly-8192-byte packets. Packets are kept
- * raw until an application asks for them, so a packet is decoded with the key in force at the
+ * raw until an application asks for them, so a packet is decoded with the keys in force at the
  * moment it is consumed (the peer's first sealed packet may arrive before our own handshake
- * code has set the session key). Any framing or decryption failure closes the connection with
+ * code has set the session keys), and in the order they arrived, which is what the receive
+ * counter checks. Any framing or decryption failure closes the connection with
  * a typed error; the error is also what `closed` resolves to.
  */
 export class Connection {
@@ -46,7 +48,7 @@ export class Connection {
   readonly #packets: Uint8Array[] = [];
   readonly #waiters: Waiter[] = [];
   #pending: Buffer = Buffer.alloc(0);
-  #key: Uint8Array | undefined;
+  #cipher: ChannelCipher | undefined;
   #remote: OnionName | undefined;
   #closeError: TapirError | undefined;
   #isClosed = false;
@@ -88,13 +90,17 @@ export class Connection {
   }
 
   public get isEncrypted(): boolean {
-    return this.#key !== undefined;
+    return this.#cipher !== undefined;
   }
 
-  /** From now on every packet in both directions is sealed under `key`. */
-  public setEncryptionKey(key: Uint8Array): void {
-    if (key.length !== 32) throw new RangeError('session key must be 32 bytes');
-    this.#key = new Uint8Array(key);
+  /**
+   * From now on every packet is sealed under the key of its direction with its counter as nonce
+   * (channel-cipher.ts). Set once: setting keys again would restart the counters and reuse nonces.
+   * `firstCounter` exists only for tests of the counter's end.
+   */
+  public setSessionKeys(keys: SessionKeys, firstCounter?: number): void {
+    if (this.#cipher !== undefined) throw new Error('session keys are already set on this connection');
+    this.#cipher = new ChannelCipher(keys, firstCounter);
   }
 
   public hasCapability(capability: string): boolean {
@@ -144,7 +150,17 @@ export class Connection {
   /** Send one payload as one packet; resolves when the socket accepted it (backpressure). */
   public send(payload: Uint8Array): Promise<void> {
     if (this.#isClosed) return Promise.reject(this.#closeError ?? new ConnectionClosedError());
-    const packet = this.#key ? sealPacket(this.#key, payload) : encodeFrame(payload, PACKET_SIZE);
+    let packet: Uint8Array;
+    try {
+      packet = this.#cipher ? this.#cipher.seal(payload) : encodeFrame(payload, PACKET_SIZE);
+    } catch (error) {
+      // The session cannot go on without reusing a nonce.
+      if (error instanceof CounterExhaustedError) {
+        this.close(error);
+        return Promise.reject(error);
+      }
+      throw error;
+    }
     if (this.#socket.write(packet)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onDrain = (): void => {
@@ -202,7 +218,7 @@ export class Connection {
     if (this.#isClosed) return;
     this.#isClosed = true;
     this.#closeError = error;
-    this.#key?.fill(0);
+    this.#cipher?.wipe();
     this.#packets.length = 0;
     const reason = error ?? new ConnectionClosedError('connection closed locally');
     for (const waiter of this.#waiters.splice(0)) waiter.reject(reason);
@@ -211,7 +227,7 @@ export class Connection {
   }
 
   #decode(packet: Uint8Array): Uint8Array {
-    return this.#key ? openPacket(this.#key, packet) : decodeFrame(packet, PACKET_SIZE);
+    return this.#cipher ? this.#cipher.open(packet) : decodeFrame(packet, PACKET_SIZE);
   }
 
   #onData(chunk: Buffer): void {

@@ -11,6 +11,10 @@ export type TapirErrorCode =
   | 'FRAME_INVALID'
   | 'FRAME_TOO_LARGE'
   | 'DECRYPTION_FAILED'
+  | 'PACKET_REPLAYED'
+  | 'PACKET_REORDERED'
+  | 'PACKET_REFLECTED'
+  | 'COUNTER_EXHAUSTED'
   | 'CONNECTION_CLOSED'
   | 'HANDSHAKE_INVALID'
   | 'IDENTITY_MISMATCH'
@@ -88,10 +92,48 @@ export class FrameTooLargeError extends TapirError {
   }
 }
 
-/** A sealed packet failed authentication: tampered, replayed from another session, or wrong key. */
+/** A sealed packet failed authentication: tampered, from another session, or under a wrong key. */
 export class PacketDecryptionError extends TapirError {
   public constructor() {
     super('DECRYPTION_FAILED', 'packet failed authenticated decryption');
+  }
+}
+
+/** A sealed packet this session already delivered arrived again. */
+export class PacketReplayedError extends TapirError {
+  public readonly expected: number;
+  public readonly counter: number;
+  public constructor(expected: number, counter: number) {
+    super('PACKET_REPLAYED', `expected packet ${expected}, received a copy of packet ${counter}`);
+    this.expected = expected;
+    this.counter = counter;
+  }
+}
+
+/** A sealed packet of this session arrived before the ones sent ahead of it. */
+export class PacketReorderedError extends TapirError {
+  public readonly expected: number;
+  public readonly counter: number;
+  public constructor(expected: number, counter: number) {
+    super('PACKET_REORDERED', `expected packet ${expected}, received packet ${counter} out of order`);
+    this.expected = expected;
+    this.counter = counter;
+  }
+}
+
+/** One of our own sealed packets came back to us. */
+export class PacketReflectedError extends TapirError {
+  public readonly counter: number;
+  public constructor(counter: number) {
+    super('PACKET_REFLECTED', `received our own packet ${counter} back`);
+    this.counter = counter;
+  }
+}
+
+/** A direction of the session reached its last packet counter; a nonce is never reused. */
+export class CounterExhaustedError extends TapirError {
+  public constructor(direction: 'send' | 'receive') {
+    super('COUNTER_EXHAUSTED', `the session's ${direction} counter is exhausted`);
   }
 }
 

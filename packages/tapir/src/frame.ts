@@ -1,20 +1,29 @@
-import { randomBytes } from 'node:crypto';
 import sodium from 'sodium-native';
 import { InvalidKeyError } from '@pursuance/crypto';
 import { FrameInvalidError, FrameTooLargeError, PacketDecryptionError } from './errors.js';
-import { LENGTH_PREFIX_SIZE, MAX_PLAIN_PAYLOAD, MAX_SEALED_PAYLOAD, NONCE_SIZE, PACKET_SIZE, SEALED_FRAME_SIZE, TAG_SIZE } from './wire-profile.js';
+import {
+  COUNTER_SIZE,
+  LENGTH_PREFIX_SIZE,
+  MAX_PACKET_COUNTER,
+  MAX_PLAIN_PAYLOAD,
+  MAX_SEALED_PAYLOAD,
+  NONCE_SIZE,
+  PACKET_SIZE,
+  SEALED_FRAME_SIZE,
+  TAG_SIZE,
+} from './wire-profile.js';
 
 /**
  * Fixed-size framing. A frame of `size` bytes is `uvarint(len) in 2 bytes ‖ payload ‖ zeros`.
- * Before authentication the frame is the packet (size 8192); after it, an 8152-byte frame is
- * secretbox-sealed under the session key with a fresh random nonce, which keeps the packet at
- * exactly 8192 bytes. Parsing is strict: a minimal length encoding and all-zero padding, so a
- * packet has one reading.
+ * Before authentication the frame is the packet (size 8192); after it, an 8176-byte frame is
+ * secretbox-sealed under its direction's key with the packet counter as nonce, which keeps the
+ * packet at exactly 8192 bytes. Parsing is strict: a minimal length encoding and all-zero
+ * padding, so a packet has one reading.
  *
  * The secretbox is libsodium's (sodium-native): the same XSalsa20-Poly1305 as tweetnacl, byte
  * for byte (the tests cross-check both ways), at ~8 µs per packet instead of ~65 µs, which is
- * what bounded a relay's replay. A sealed packet is nonce(24) ‖ tag(16) ‖ ciphertext(8152),
- * the layout of @pursuance/crypto's secretboxSeal.
+ * what bounded a relay's replay. A sealed packet is tag(16) ‖ ciphertext(8176): the layout of
+ * @pursuance/crypto's secretboxSeal without its nonce prefix, which both sides know.
  */
 
 function writeLength(frame: Uint8Array, length: number): void {
@@ -59,48 +68,52 @@ export function decodeFrame(frame: Uint8Array, size: number = PACKET_SIZE): Uint
   return frame.slice(LENGTH_PREFIX_SIZE, end);
 }
 
-/** Seal a payload into one 8192-byte packet under the session key. */
-export function sealPacket(key: Uint8Array, payload: Uint8Array): Uint8Array {
+/**
+ * Seal a payload into one 8192-byte packet under a direction's key, with the packet's counter in
+ * that direction as the nonce. The caller (channel-cipher.ts) owns the counter: a counter used
+ * twice under one key would be a reused nonce.
+ */
+export function sealPacket(key: Uint8Array, counter: number, payload: Uint8Array): Uint8Array {
   checkKey(key);
   const max = SEALED_FRAME_SIZE - LENGTH_PREFIX_SIZE;
   if (payload.length > max) throw new FrameTooLargeError(`payload of ${payload.length} bytes exceeds ${max}`);
   // One buffer, no copies: the frame is laid out where its ciphertext goes and sealed in place
-  // (libsodium allows overlap), leaving nonce ‖ tag ‖ ciphertext.
+  // (libsodium allows overlap), leaving tag ‖ ciphertext.
   const packet = new Uint8Array(PACKET_SIZE);
-  const frame = packet.subarray(NONCE_SIZE + TAG_SIZE);
+  const frame = packet.subarray(TAG_SIZE);
   writeLength(frame, payload.length);
   frame.set(payload, LENGTH_PREFIX_SIZE);
-  const nonce = packet.subarray(0, NONCE_SIZE);
-  takeNonce(nonce);
-  sodium.crypto_secretbox_easy(packet.subarray(NONCE_SIZE), frame, nonce, key);
+  sodium.crypto_secretbox_easy(packet, frame, counterNonce(counter), key);
   return packet;
 }
 
 /**
- * Random nonces, drawn from the CSPRNG a few hundred at a time: a call per packet cost as much
- * as the encryption. Each pool byte is handed out once (nonces are public, so holding the next
- * ones in memory reveals nothing).
+ * Open one 8192-byte packet expected to carry `counter`; a wrong key, a wrong counter or any
+ * altered byte is a PacketDecryptionError (the caller may then diagnose which, see
+ * channel-cipher.ts).
  */
-const NONCE_POOL_SIZE = 256 * NONCE_SIZE;
-let noncePool: Uint8Array = new Uint8Array(0);
-let nonceOffset = 0;
-
-function takeNonce(target: Uint8Array): void {
-  if (nonceOffset === noncePool.length) {
-    noncePool = randomBytes(NONCE_POOL_SIZE);
-    nonceOffset = 0;
-  }
-  target.set(noncePool.subarray(nonceOffset, nonceOffset + NONCE_SIZE));
-  nonceOffset += NONCE_SIZE;
+export function openPacket(key: Uint8Array, counter: number, packet: Uint8Array): Uint8Array {
+  const frame = openSealedFrame(key, counter, packet);
+  if (frame === undefined) throw new PacketDecryptionError();
+  return decodeFrame(frame, SEALED_FRAME_SIZE);
 }
 
-/** Open one 8192-byte packet; a wrong key or any altered byte is a PacketDecryptionError. */
-export function openPacket(key: Uint8Array, packet: Uint8Array): Uint8Array {
+/** The sealed frame, or undefined when the packet does not authenticate under key and counter. */
+export function openSealedFrame(key: Uint8Array, counter: number, packet: Uint8Array): Uint8Array | undefined {
   if (packet.length !== PACKET_SIZE) throw new FrameInvalidError(`packet is ${packet.length} bytes, expected ${PACKET_SIZE}`);
   checkKey(key);
   const frame = new Uint8Array(SEALED_FRAME_SIZE);
-  if (!sodium.crypto_secretbox_open_easy(frame, packet.subarray(NONCE_SIZE), packet.subarray(0, NONCE_SIZE), key)) throw new PacketDecryptionError();
-  return decodeFrame(frame, SEALED_FRAME_SIZE);
+  return sodium.crypto_secretbox_open_easy(frame, packet, counterNonce(counter), key) ? frame : undefined;
+}
+
+/** The implicit nonce: the counter as a uint64 little-endian, then zeros (wire-profile.ts). */
+export function counterNonce(counter: number): Uint8Array {
+  if (!Number.isSafeInteger(counter) || counter < 0 || counter > MAX_PACKET_COUNTER) throw new RangeError(`packet counter ${counter} out of range`);
+  const nonce = new Uint8Array(NONCE_SIZE);
+  const view = new DataView(nonce.buffer);
+  view.setUint32(0, counter % 0x1_0000_0000, true);
+  view.setUint32(4, Math.floor(counter / 0x1_0000_0000), true);
+  return nonce;
 }
 
 function checkKey(key: Uint8Array): void {
@@ -111,6 +124,7 @@ function checkKey(key: Uint8Array): void {
 const SECRETBOX_KEY_SIZE = 32;
 // The layout above only holds while libsodium's sizes are the wire profile's.
 if (
+  COUNTER_SIZE > NONCE_SIZE ||
   sodium.crypto_secretbox_NONCEBYTES !== NONCE_SIZE ||
   sodium.crypto_secretbox_MACBYTES !== TAG_SIZE ||
   sodium.crypto_secretbox_KEYBYTES !== SECRETBOX_KEY_SIZE

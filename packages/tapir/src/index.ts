@@ -23,6 +23,7 @@ export {
   CapabilityMissingError,
   ConnectionClosedError,
   ConnectionEvictedError,
+  CounterExhaustedError,
   type EvictionReason,
   FrameInvalidError,
   FrameTooLargeError,
@@ -31,6 +32,9 @@ export {
   IdleTimeoutError,
   IdentityMismatchError,
   PacketDecryptionError,
+  PacketReflectedError,
+  PacketReorderedError,
+  PacketReplayedError,
   ProofOfWorkInvalidError,
   ProofOfWorkTooHardError,
   ProtocolViolationError,
@@ -43,8 +47,9 @@ export {
 export { MAX_PLAIN_PAYLOAD, MAX_SEALED_PAYLOAD, PACKET_SIZE, TAPIR_PORT, TAPIR_WIRE_VERSION } from './wire-profile.js';
 export { encodeFrame, sealPacket } from './frame.js';
 export { Connection } from './connection.js';
+export { ChannelCipher, type SessionKeys } from './channel-cipher.js';
 export { type Application, ApplicationChain } from './application.js';
-export { AuthApp } from './auth.js';
+export { AuthApp, deriveSessionKeys } from './auth.js';
 export { DEFAULT_POW_DIFFICULTY, MAX_POW_DIFFICULTY, ProofOfWorkApp, meetsDifficulty, solveProofOfWork } from './pow.js';
 export {
   type AdmissionOptions,

@@ -8,14 +8,38 @@
 export const PACKET_SIZE = 8192;
 /** [R] Length prefix: unsigned LEB128 (Go uvarint) written into a fixed 2-byte slot. */
 export const LENGTH_PREFIX_SIZE = 2;
-/** [R] XSalsa20-Poly1305 nonce and tag once a session key is set: 24 + 16 + 8152 = 8192. */
+/**
+ * [O] Sealed packets (version 3): XSalsa20-Poly1305 under the key of the packet's direction, with
+ * an implicit nonce: the packet's counter in that direction (0, 1, 2, …) as a uint64 little-endian
+ * in the first 8 of the 24 nonce bytes, the rest zero. Only tag ‖ ciphertext travel: 16 + 8176 =
+ * 8192. A receiver opens packet n with nonce n and nothing else, so a replayed, reordered or
+ * reflected packet fails authentication and closes the session (see channel-cipher.ts).
+ */
 export const NONCE_SIZE = 24;
+export const COUNTER_SIZE = 8;
 export const TAG_SIZE = 16;
 /** The framed plaintext that is sealed per packet after authentication. */
-export const SEALED_FRAME_SIZE = PACKET_SIZE - NONCE_SIZE - TAG_SIZE; // 8152
+export const SEALED_FRAME_SIZE = PACKET_SIZE - TAG_SIZE; // 8176
 /** Largest application payload in one packet. */
 export const MAX_PLAIN_PAYLOAD = PACKET_SIZE - LENGTH_PREFIX_SIZE; // 8190
-export const MAX_SEALED_PAYLOAD = SEALED_FRAME_SIZE - LENGTH_PREFIX_SIZE; // 8150
+export const MAX_SEALED_PAYLOAD = SEALED_FRAME_SIZE - LENGTH_PREFIX_SIZE; // 8174
+/**
+ * [O] Packets a session may carry in one direction. The counter is a uint64 on the wire; we stop
+ * at 2^53 − 1 (JavaScript's exact integers), 70 exabytes, far past any session: the session
+ * closes with COUNTER_EXHAUSTED rather than ever reusing a nonce.
+ */
+export const MAX_PACKET_COUNTER = Number.MAX_SAFE_INTEGER;
+
+/**
+ * [O] Session keys (version 3): HKDF-SHA-256 with the concatenated 3DH results as input keying
+ * material, the transcript's challenge under SESSION_KEYS_CHALLENGE as salt (so every key is bound
+ * to the admission exchange, both hostnames and both auth messages), and one info string per
+ * direction. The two directions never share a key, so a packet sent back to its sender does not
+ * open there.
+ */
+export const SESSION_KEYS_CHALLENGE = 'session-keys';
+export const SESSION_KEY_OUTBOUND_INFO = 'tapir-v3 session key: dialler to service';
+export const SESSION_KEY_INBOUND_INFO = 'tapir-v3 session key: service to dialler';
 
 /** [R] Virtual onion port tapir services listen on. */
 export const TAPIR_PORT = 9878;
@@ -42,12 +66,13 @@ export const POW_SOLUTION = 'pow-solution';
 export const COMMITMENT_SIZE = 64;
 
 /**
- * [O] Tapir wire version. Version 2 puts an admission exchange (AdmissionHello / Admission, see
+ * [O] Tapir wire version. Version 2 put an admission exchange (AdmissionHello / Admission, see
  * admission.ts and the README) in front of every application chain, so a busy service can
- * demand proof of work before it spends any handshake work. Version 1 (no admission, the auth
- * message first) is not spoken any more: a v1 peer is refused with WIRE_VERSION_UNSUPPORTED.
+ * demand proof of work before it spends any handshake work. Version 3 keeps that exchange and
+ * seals packets under one key per direction with counter nonces (above). Earlier versions are
+ * not spoken: such a peer is refused with WIRE_VERSION_UNSUPPORTED.
  */
-export const TAPIR_WIRE_VERSION = 2;
+export const TAPIR_WIRE_VERSION = 3;
 /** [O] Merlin labels of the admission exchange (bound into the transcript before auth). */
 export const ADMISSION_PROTOCOL_LABEL = 'admission';
 export const ADMISSION_HELLO = 'admission-hello';

@@ -2,7 +2,18 @@ import { createConnection, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Identity, sha256, toBase64 } from '@pursuance/crypto';
-import { ApplicationChain, AuthApp, Connection, PACKET_SIZE, TAPIR_PORT, TapirError, TapirService, encodeFrame, type Application } from '../src/index.js';
+import {
+  ApplicationChain,
+  AuthApp,
+  Connection,
+  PACKET_SIZE,
+  TAPIR_PORT,
+  TAPIR_WIRE_VERSION,
+  TapirError,
+  TapirService,
+  encodeFrame,
+  type Application,
+} from '../src/index.js';
 import {
   AdmissionTickets,
   admissionChallenge,
@@ -91,14 +102,14 @@ describe('admission messages', () => {
     fc.jsonValue(),
   );
   const helloish = fc.oneof(
-    fc.record({ TapirHello: fc.oneof(fc.constant(2), fc.integer(), fc.double()), Solution: solution }),
-    fc.record({ TapirHello: fc.constant(2), Solution: solution, Extra: fc.jsonValue() }),
+    fc.record({ TapirHello: fc.oneof(fc.constant(TAPIR_WIRE_VERSION), fc.integer(), fc.double()), Solution: solution }),
+    fc.record({ TapirHello: fc.constant(TAPIR_WIRE_VERSION), Solution: solution, Extra: fc.jsonValue() }),
     fc.record({ LongTermPublicKey: b64(32, 32), EphemeralPublicKey: b64(32, 32) }),
     fc.jsonValue(),
   );
   const replyish = fc.oneof(
     fc.record({
-      TapirAdmission: fc.oneof(fc.constant(2), fc.integer()),
+      TapirAdmission: fc.oneof(fc.constant(TAPIR_WIRE_VERSION), fc.integer()),
       Demand: fc.oneof(
         fc.constant(null),
         fc.record({
@@ -125,7 +136,7 @@ describe('admission messages', () => {
       fc.property(bytes(helloish), (input) => {
         try {
           const hello = parseAdmissionHello(input);
-          expect(hello.version).toBe(2);
+          expect(hello.version).toBe(TAPIR_WIRE_VERSION);
           if (hello.solution) {
             expect(hello.solution.ticket).toHaveLength(ADMISSION_TICKET_SIZE);
             expect(hello.solution.nonce).toHaveLength(ADMISSION_NONCE_SIZE);
@@ -182,7 +193,17 @@ describe('admission messages', () => {
     expect(() => parseAdmissionHello(encoder.encode('{"TapirHello":1,"Solution":null}'))).toThrow(
       expect.objectContaining({ code: 'WIRE_VERSION_UNSUPPORTED' }),
     );
-    expect(() => parseAdmissionReply(encoder.encode('{"TapirAdmission":3,"Demand":null}'))).toThrow(
+    expect(() => parseAdmissionReply(encoder.encode('{"TapirAdmission":4,"Demand":null}'))).toThrow(
+      expect.objectContaining({ code: 'WIRE_VERSION_UNSUPPORTED' }),
+    );
+  });
+
+  it('a version-2 peer (one shared session key, random nonces) is refused on either side', () => {
+    expect(TAPIR_WIRE_VERSION).toBe(3);
+    expect(() => parseAdmissionHello(encoder.encode('{"TapirHello":2,"Solution":null}'))).toThrow(
+      expect.objectContaining({ code: 'WIRE_VERSION_UNSUPPORTED' }),
+    );
+    expect(() => parseAdmissionReply(encoder.encode('{"TapirAdmission":2,"Demand":null}'))).toThrow(
       expect.objectContaining({ code: 'WIRE_VERSION_UNSUPPORTED' }),
     );
   });

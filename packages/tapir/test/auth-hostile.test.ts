@@ -1,7 +1,7 @@
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Identity, concatBytes, equalBytes, onionFromPublicKey, sha3_256, toBase64, x25519PublicFromEd25519 } from '@pursuance/crypto';
+import { Identity, concatBytes, equalBytes, onionFromPublicKey, toBase64, x25519PublicFromEd25519 } from '@pursuance/crypto';
 import { ApplicationChain, AuthApp, TAPIR_PORT, type Application, type Connection } from '../src/index.js';
 import {
   AUTHENTICATION_CAPABILITY,
@@ -12,9 +12,10 @@ import {
   AUTH_OUTBOUND_HOSTNAME,
   AUTH_PROTOCOL_LABEL,
   COMMITMENT_SIZE,
+  SESSION_KEYS_CHALLENGE,
 } from '../src/wire-profile.js';
 import { TranscriptMismatchError } from '../src/errors.js';
-import { parseAuthMessage } from '../src/auth.js';
+import { deriveSessionKeys, parseAuthMessage } from '../src/auth.js';
 import { echoApp, loopbackWorld, type LoopbackWorld } from './support/loopback.js';
 
 /**
@@ -38,6 +39,8 @@ interface RogueOptions {
    * rogue's own long-term secret.
    */
   readonly standIn?: 'omit' | 'zeros' | 'own-key';
+  /** Add an entry to the transcript after deriving the keys: same keys, another commitment. */
+  readonly skewCommitment?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -73,7 +76,6 @@ function rogueAuth(options: RogueOptions = {}): Application {
         ? { loEi: withAnnouncedSecret(theirEphemeral), liEo: ephemeral.diffieHellman(theirLongTerm), eoEi: ephemeral.diffieHellman(theirEphemeral) }
         : { loEi: ephemeral.diffieHellman(theirLongTerm), liEo: withAnnouncedSecret(theirEphemeral), eoEi: ephemeral.diffieHellman(theirEphemeral) };
       const parts = (options.use ?? ALL).map((name) => results[name]).filter((r): r is Uint8Array => r !== undefined);
-      conn.setEncryptionKey(sha3_256(concatBytes(...parts)));
 
       const ourOnion = onionFromPublicKey(announce);
       const theirOnion = onionFromPublicKey(theirs.longTerm);
@@ -81,6 +83,8 @@ function rogueAuth(options: RogueOptions = {}): Application {
       conn.transcript.add(AUTH_INBOUND_HOSTNAME, conn.outbound ? theirOnion : ourOnion);
       conn.transcript.add(AUTH_OUTBOUND_CHALLENGE, conn.outbound ? ourMessage : theirMessage);
       conn.transcript.add(AUTH_INBOUND_CHALLENGE, conn.outbound ? theirMessage : ourMessage);
+      conn.setSessionKeys(deriveSessionKeys(concatBytes(...parts), conn.transcript.commit(SESSION_KEYS_CHALLENGE, 32), conn.outbound));
+      if (options.skewCommitment === true) conn.transcript.add('injected', 'entry');
       const commitment = conn.transcript.commit(AUTH_COMMITMENT, COMMITMENT_SIZE);
       await conn.send(commitment);
       if (!equalBytes(await conn.expect(), commitment)) throw new TranscriptMismatchError();
@@ -120,6 +124,19 @@ describe('the rogue handshake is faithful when configured honestly', () => {
     expect(back.remoteOnion).toBe(rogueServer.onion);
     await back.send(Uint8Array.of(4));
     expect(await back.expect()).toEqual(Uint8Array.of(4));
+  });
+});
+
+describe('a peer that derives the keys but commits to another transcript', () => {
+  it('is refused with TRANSCRIPT_MISMATCH on both sides of the exchange', async () => {
+    const { service: server, nextError } = await world.echoServer();
+    const serverError = nextError();
+    await expect(world.client().connect(server.onion, rogueChain({ skewCommitment: true }))).rejects.toMatchObject({ code: 'TRANSCRIPT_MISMATCH' });
+    expect((await serverError).code).toBe('TRANSCRIPT_MISMATCH');
+    expect(server.metrics.established).toBe(0);
+
+    const { service: rogueServer } = await world.echoServer({}, rogueServerChain({ skewCommitment: true }));
+    await expect(world.client().connect(rogueServer.onion, honestChain())).rejects.toMatchObject({ code: 'TRANSCRIPT_MISMATCH' });
   });
 });
 

@@ -53,29 +53,32 @@ describe('plaintext frames', () => {
 describe('sealed packets', () => {
   const key = randomKey();
 
-  it('round-trip, stay 8192 bytes, and never repeat bytes for the same payload', () => {
+  it('round-trip, stay 8192 bytes, and differ for the same payload under another counter', () => {
     fc.assert(
-      fc.property(payload, (p) => {
-        const a = sealPacket(key, p);
-        const b = sealPacket(key, p);
+      fc.property(payload, fc.nat(), (p, counter) => {
+        const a = sealPacket(key, counter, p);
+        const b = sealPacket(key, counter + 1, p);
         expect(a.length).toBe(PACKET_SIZE);
         expect(Buffer.from(a).equals(Buffer.from(b))).toBe(false);
-        expect(openPacket(key, a)).toEqual(p);
+        expect(openPacket(key, counter, a)).toEqual(p);
+        expect(openPacket(key, counter + 1, b)).toEqual(p);
       }),
       { numRuns: 150 },
     );
   });
 
-  it('detect any flipped bit and the wrong key', () => {
+  it('detect any flipped bit, the wrong key and the wrong counter', () => {
     fc.assert(
       fc.property(payload, fc.nat(PACKET_SIZE * 8 - 1), (p, bit) => {
-        const packet = sealPacket(key, p);
+        const packet = sealPacket(key, 7, p);
         packet[bit >> 3] = packet[bit >> 3]! ^ (1 << (bit & 7));
-        expect(() => openPacket(key, packet)).toThrow(PacketDecryptionError);
+        expect(() => openPacket(key, 7, packet)).toThrow(PacketDecryptionError);
       }),
       { numRuns: 150 },
     );
-    expect(() => openPacket(randomKey(), sealPacket(key, Uint8Array.of(1)))).toThrow(PacketDecryptionError);
+    expect(() => openPacket(randomKey(), 0, sealPacket(key, 0, Uint8Array.of(1)))).toThrow(PacketDecryptionError);
+    // The counter is the nonce: the same bytes under another counter do not open.
+    expect(() => openPacket(key, 1, sealPacket(key, 0, Uint8Array.of(1)))).toThrow(PacketDecryptionError);
   });
 });
 
@@ -124,7 +127,7 @@ describe('frame parser fuzzing', () => {
   });
 
   it('openPacket: 20,000 random and mutated packets are rejected with a typed error', () => {
-    const valid = sealPacket(key, Uint8Array.of(1, 2, 3));
+    const valid = sealPacket(key, 0, Uint8Array.of(1, 2, 3));
     const mutatedSealed = fc.tuple(fc.nat(PACKET_SIZE - 1), fc.integer({ min: 1, max: 255 })).map(([at, x]) => {
       const p = valid.slice();
       p[at] = p[at]! ^ x;
@@ -133,7 +136,7 @@ describe('frame parser fuzzing', () => {
     fc.assert(
       fc.property(fc.oneof(noise, mutatedSealed), (bytes) => {
         try {
-          openPacket(key, bytes);
+          openPacket(key, 0, bytes);
         } catch (err) {
           if (err instanceof TapirError) return;
           throw err;

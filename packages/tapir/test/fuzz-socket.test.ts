@@ -27,7 +27,7 @@ describe('a live service under random input', () => {
     const id = Identity.generate();
     const eph = Identity.generate();
     const hello = encodeFrame(encoder.encode(JSON.stringify({ LongTermPublicKey: toBase64(id.publicKey), EphemeralPublicKey: toBase64(eph.publicKey) })));
-    return Buffer.concat([hello, sealPacket(randomKey(), encoder.encode('guess'))]);
+    return Buffer.concat([hello, sealPacket(randomKey(), 0, encoder.encode('guess'))]);
   });
   const input = fc.oneof(
     fc.uint8Array({ maxLength: 3 * PACKET_SIZE }),

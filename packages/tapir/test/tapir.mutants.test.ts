@@ -85,11 +85,11 @@ describe('frame length prefix at its boundaries', () => {
 describe('openPacket', () => {
   it('refuses a packet that is not exactly one packet long as FRAME_INVALID, before decrypting', () => {
     const key = randomKey();
-    const packet = sealPacket(key, new Uint8Array([1, 2, 3]));
+    const packet = sealPacket(key, 0, new Uint8Array([1, 2, 3]));
     expect(packet.length).toBe(PACKET_SIZE);
-    expect(openPacket(key, packet)).toEqual(new Uint8Array([1, 2, 3]));
+    expect(openPacket(key, 0, packet)).toEqual(new Uint8Array([1, 2, 3]));
     for (const wrong of [packet.subarray(0, PACKET_SIZE - 1), Uint8Array.from([...packet, 0])]) {
-      expect(() => openPacket(key, wrong)).toThrow(FrameInvalidError);
+      expect(() => openPacket(key, 0, wrong)).toThrow(FrameInvalidError);
     }
   });
 });
