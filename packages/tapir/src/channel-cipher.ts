@@ -72,12 +72,12 @@ export class ChannelCipher {
   /** Why a packet did not open: one of ours, one seen before, one from later, or none of these. */
   #diagnose(packet: Uint8Array): Error {
     const expected = this.#received;
-    const opens = (key: Uint8Array, counter: number): boolean =>
-      counter >= 0 && counter <= MAX_PACKET_COUNTER && openSealedFrame(key, counter, packet) !== undefined;
+    const opens = (key: Uint8Array, counter: number): boolean => openSealedFrame(key, counter, packet) !== undefined;
     for (let counter = expected - 1; counter >= Math.max(0, expected - DIAGNOSIS_WINDOW); counter--) {
       if (opens(this.#receive, counter)) return new PacketReplayedError(expected, counter);
     }
-    for (let counter = expected + 1; counter <= expected + DIAGNOSIS_WINDOW; counter++) {
+    // Bounded by the last counter: past 2^53 a float counter stops growing and the loop would not end.
+    for (let counter = expected + 1; counter <= Math.min(expected + DIAGNOSIS_WINDOW, MAX_PACKET_COUNTER); counter++) {
       if (opens(this.#receive, counter)) return new PacketReorderedError(expected, counter);
     }
     for (let counter = this.#sent - 1; counter >= Math.max(0, this.#sent - DIAGNOSIS_WINDOW); counter--) {

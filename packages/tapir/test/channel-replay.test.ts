@@ -2,13 +2,17 @@ import { once } from 'node:events';
 import { createConnection, createServer, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Identity, randomKey } from '@pursuance/crypto';
+import { Identity, randomKey, secretboxSeal } from '@pursuance/crypto';
 import {
   ApplicationChain,
   AuthApp,
   ChannelCipher,
   Connection,
   CounterExhaustedError,
+  FrameInvalidError,
+  FrameTooLargeError,
+  MAX_SEALED_PAYLOAD,
+  PACKET_SIZE,
   PacketDecryptionError,
   PacketReflectedError,
   PacketReorderedError,
@@ -16,7 +20,9 @@ import {
   TAPIR_PORT,
   type SessionKeys,
 } from '../src/index.js';
-import { MAX_PACKET_COUNTER } from '../src/wire-profile.js';
+import { DIAGNOSIS_WINDOW } from '../src/channel-cipher.js';
+import { counterNonce, encodeFrame } from '../src/frame.js';
+import { MAX_PACKET_COUNTER, NONCE_SIZE, SEALED_FRAME_SIZE } from '../src/wire-profile.js';
 import { loopbackWorld, type LoopbackWorld } from './support/loopback.js';
 import { packetProxy, type PacketRule } from './support/packet-proxy.js';
 
@@ -80,14 +86,68 @@ describe('ChannelCipher', () => {
     const a = new ChannelCipher(ka, MAX_PACKET_COUNTER);
     const b = new ChannelCipher(kb, MAX_PACKET_COUNTER);
     const last = a.seal(bytes(1));
-    expect(() => a.seal(bytes(2))).toThrow(CounterExhaustedError);
+    expect(() => a.seal(bytes(2))).toThrow(new CounterExhaustedError('send'));
     expect(b.open(last)).toEqual(bytes(1));
     expect(() => b.open(last)).toThrow(new CounterExhaustedError('receive'));
   });
 
   it('refuses keys that are not 32 bytes', () => {
-    expect(() => new ChannelCipher({ send: new Uint8Array(31), receive: randomKey() })).toThrow(RangeError);
+    expect(() => new ChannelCipher({ send: new Uint8Array(31), receive: randomKey() })).toThrow(/session keys must be 32 bytes/);
     expect(() => new ChannelCipher({ send: randomKey(), receive: new Uint8Array(33) })).toThrow(RangeError);
+  });
+
+  it('names packets only within the diagnosis window; anything else is a plain decryption failure', () => {
+    const [ka, kb] = pairOfKeys();
+    const a = new ChannelCipher(ka);
+    const b = new ChannelCipher(kb);
+    const sent = Array.from({ length: 140 }, (_, n) => a.seal(bytes(n)));
+    for (let n = 0; n < 70; n++) b.open(sent[n]!);
+    // Expecting 70: packets 6…69 are recent replays, 0…5 too old to name.
+    expect(() => b.open(sent[70 - DIAGNOSIS_WINDOW]!)).toThrow(new PacketReplayedError(70, 70 - DIAGNOSIS_WINDOW));
+    expect(() => b.open(sent[70 - DIAGNOSIS_WINDOW - 1]!)).toThrow(PacketDecryptionError);
+    expect(() => b.open(sent[0]!)).toThrow(PacketDecryptionError);
+    // Packets 71…134 are early; 135 and later too far ahead to name.
+    expect(() => b.open(sent[70 + DIAGNOSIS_WINDOW]!)).toThrow(new PacketReorderedError(70, 70 + DIAGNOSIS_WINDOW));
+    expect(() => b.open(sent[70 + DIAGNOSIS_WINDOW + 1]!)).toThrow(PacketDecryptionError);
+    // Its own packets: the last 64 sent are named, older ones are not.
+    const own = Array.from({ length: 70 }, (_, n) => b.seal(bytes(n)));
+    expect(() => b.open(own[70 - DIAGNOSIS_WINDOW]!)).toThrow(new PacketReflectedError(70 - DIAGNOSIS_WINDOW));
+    expect(() => b.open(own[70 - DIAGNOSIS_WINDOW - 1]!)).toThrow(PacketDecryptionError);
+    // None of this moved the counter: the next packet still opens.
+    expect(b.open(sent[70]!)).toEqual(bytes(70));
+  });
+
+  it('a packet that is noise is a plain decryption failure, early in a session and at its very end', () => {
+    const noise = new Uint8Array(PACKET_SIZE).fill(0xa5);
+    const [ka, kb] = pairOfKeys();
+    const b = new ChannelCipher(kb);
+    new ChannelCipher(ka);
+    expect(() => b.open(noise)).toThrow(PacketDecryptionError);
+    // Near the last counter the window ahead runs past it: nothing beyond is ever tried.
+    const late = new ChannelCipher(kb, MAX_PACKET_COUNTER - 1);
+    late.seal(bytes(1));
+    expect(() => late.open(noise)).toThrow(PacketDecryptionError);
+  });
+
+  it('a packet that authenticates but is badly framed is a framing error, not taken for a replay', () => {
+    const [ka, kb] = pairOfKeys();
+    const b = new ChannelCipher(kb);
+    // Only a holder of the key can make one: a frame with non-zero padding, sealed under counter 0.
+    const frame = encodeFrame(bytes(1), SEALED_FRAME_SIZE);
+    frame[SEALED_FRAME_SIZE - 1] = 1;
+    const packet = secretboxSeal(ka.send, frame, counterNonce(0)).subarray(NONCE_SIZE);
+    expect(() => b.open(packet)).toThrow(FrameInvalidError);
+  });
+
+  it('a wiped cipher seals nothing its peer opens and opens nothing', () => {
+    const [ka, kb] = pairOfKeys();
+    const a = new ChannelCipher(ka);
+    const b = new ChannelCipher(kb);
+    const before = a.seal(bytes(0));
+    b.wipe();
+    expect(() => b.open(before)).toThrow(PacketDecryptionError);
+    a.wipe();
+    expect(() => new ChannelCipher(kb).open(a.seal(bytes(1)))).toThrow(PacketDecryptionError);
   });
 
   it('property: whatever a network does with the packets, only the next one in order opens', () => {
@@ -147,6 +207,43 @@ describe('Connection at the end of its counter', () => {
     expect(await b.expect()).toEqual(bytes(7));
     await expect(a.send(bytes(8))).rejects.toBeInstanceOf(CounterExhaustedError);
     expect(await a.closed).toMatchObject({ code: 'COUNTER_EXHAUSTED' });
+    b.close();
+  });
+
+  it('an oversized payload is refused at once and leaves the session open', async () => {
+    const [da, db] = await socketPair();
+    const a = new Connection({ socket: da, outbound: true, localIdentity: Identity.generate() });
+    const b = new Connection({ socket: db, outbound: false, localIdentity: Identity.generate() });
+    const [ka, kb] = pairOfKeys();
+    a.setSessionKeys(ka);
+    b.setSessionKeys(kb);
+    expect(() => a.send(new Uint8Array(MAX_SEALED_PAYLOAD + 1))).toThrow(FrameTooLargeError);
+    expect(a.isClosed).toBe(false);
+    // The refused payload took no counter: the next one opens on the other side.
+    await a.send(bytes(3));
+    expect(await b.expect()).toEqual(bytes(3));
+    a.close();
+    b.close();
+  });
+
+  it('reads packets whatever the byte stream’s cuts: split across chunks, or several in one', async () => {
+    const [da, db] = await socketPair();
+    const a = new Connection({ socket: da, outbound: true, localIdentity: Identity.generate() });
+    const b = new Connection({ socket: db, outbound: false, localIdentity: Identity.generate() });
+    const [ka, kb] = pairOfKeys();
+    const sender = new ChannelCipher(ka);
+    b.setSessionKeys(kb);
+    const stream = Buffer.concat([0, 1, 2].map((n) => sender.seal(bytes(n))));
+    // Chunks handed to the connection directly, so the cuts are exactly these on every run.
+    for (const [from, to] of [
+      [0, 100],
+      [100, PACKET_SIZE + 5],
+      [PACKET_SIZE + 5, 3 * PACKET_SIZE],
+    ] as const) {
+      db.emit('data', stream.subarray(from, to));
+    }
+    expect([await b.expect(), await b.expect(), await b.expect()]).toEqual([0, 1, 2].map(bytes));
+    a.close();
     b.close();
   });
 });

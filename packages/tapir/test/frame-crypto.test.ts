@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidKeyError, secretboxOpen, secretboxSeal } from '@pursuance/crypto';
 import { MAX_SEALED_PAYLOAD, PACKET_SIZE } from '../src/index.js';
-import { PacketDecryptionError } from '../src/errors.js';
+import { FrameTooLargeError, PacketDecryptionError } from '../src/errors.js';
 import { counterNonce, decodeFrame, encodeFrame, openPacket, sealPacket } from '../src/frame.js';
 import { MAX_PACKET_COUNTER, NONCE_SIZE, SEALED_FRAME_SIZE } from '../src/wire-profile.js';
 
@@ -66,6 +66,12 @@ describe('sealed packets are secretbox under the counter nonce, byte for byte', 
       }),
     );
     for (const bad of [-1, 0.5, MAX_PACKET_COUNTER + 1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => counterNonce(bad)).toThrow(RangeError);
+  });
+
+  it('refuses a payload one byte over the sealed limit, and takes one at the limit', () => {
+    expect(() => sealPacket(new Uint8Array(32), 0, new Uint8Array(MAX_SEALED_PAYLOAD + 1))).toThrow(FrameTooLargeError);
+    const full = new Uint8Array(MAX_SEALED_PAYLOAD).fill(3);
+    expect(openPacket(new Uint8Array(32), 0, sealPacket(new Uint8Array(32), 0, full))).toEqual(full);
   });
 
   it('refuses a key that is not 32 bytes before any crypto', () => {
