@@ -1,6 +1,6 @@
-import { openPacket, openSealedFrame, sealPacket } from './frame.js';
+import { decodeFrame, openSealedFrame, sealPacket } from './frame.js';
 import { CounterExhaustedError, PacketDecryptionError, PacketReflectedError, PacketReorderedError, PacketReplayedError } from './errors.js';
-import { MAX_PACKET_COUNTER } from './wire-profile.js';
+import { MAX_PACKET_COUNTER, SEALED_FRAME_SIZE } from './wire-profile.js';
 
 /** The two keys of a session, as seen from one side. */
 export interface SessionKeys {
@@ -53,13 +53,10 @@ export class ChannelCipher {
 
   public open(packet: Uint8Array): Uint8Array {
     if (this.#received > MAX_PACKET_COUNTER) throw new CounterExhaustedError('receive');
-    let payload: Uint8Array;
-    try {
-      payload = openPacket(this.#receive, this.#received, packet);
-    } catch (error) {
-      if (error instanceof PacketDecryptionError) throw this.#diagnose(packet);
-      throw error;
-    }
+    const frame = openSealedFrame(this.#receive, this.#received, packet);
+    if (frame === undefined) throw this.#diagnose(packet);
+    // A frame that authenticates but is malformed is a framing error, never diagnosed.
+    const payload = decodeFrame(frame, SEALED_FRAME_SIZE);
     this.#received += 1;
     return payload;
   }

@@ -99,25 +99,28 @@ export class PacketDecryptionError extends TapirError {
   }
 }
 
-/** A sealed packet this session already delivered arrived again. */
-export class PacketReplayedError extends TapirError {
+/** A sealed packet of this session that is not the next one: `counter` came where `expected` was due. */
+abstract class PacketOutOfSequenceError extends TapirError {
   public readonly expected: number;
   public readonly counter: number;
-  public constructor(expected: number, counter: number) {
-    super('PACKET_REPLAYED', `expected packet ${expected}, received a copy of packet ${counter}`);
+  protected constructor(code: 'PACKET_REPLAYED' | 'PACKET_REORDERED', message: string, expected: number, counter: number) {
+    super(code, message);
     this.expected = expected;
     this.counter = counter;
   }
 }
 
-/** A sealed packet of this session arrived before the ones sent ahead of it. */
-export class PacketReorderedError extends TapirError {
-  public readonly expected: number;
-  public readonly counter: number;
+/** A sealed packet this session already delivered arrived again. */
+export class PacketReplayedError extends PacketOutOfSequenceError {
   public constructor(expected: number, counter: number) {
-    super('PACKET_REORDERED', `expected packet ${expected}, received packet ${counter} out of order`);
-    this.expected = expected;
-    this.counter = counter;
+    super('PACKET_REPLAYED', `expected packet ${expected}, received a copy of packet ${counter}`, expected, counter);
+  }
+}
+
+/** A sealed packet of this session arrived before the ones sent ahead of it. */
+export class PacketReorderedError extends PacketOutOfSequenceError {
+  public constructor(expected: number, counter: number) {
+    super('PACKET_REORDERED', `expected packet ${expected}, received packet ${counter} out of order`, expected, counter);
   }
 }
 

@@ -195,11 +195,17 @@ describe('Connection at the end of its counter', () => {
     return [dialled, socket];
   }
 
-  it('sends the last packet, then closes with COUNTER_EXHAUSTED instead of sealing another', async () => {
+  /** Two connections over one real socket pair (no handshake), and keys that match each other. */
+  async function connectionPair() {
     const [da, db] = await socketPair();
     const a = new Connection({ socket: da, outbound: true, localIdentity: Identity.generate() });
     const b = new Connection({ socket: db, outbound: false, localIdentity: Identity.generate() });
     const [ka, kb] = pairOfKeys();
+    return { a, b, db, ka, kb };
+  }
+
+  it('sends the last packet, then closes with COUNTER_EXHAUSTED instead of sealing another', async () => {
+    const { a, b, ka, kb } = await connectionPair();
     a.setSessionKeys(ka, MAX_PACKET_COUNTER);
     b.setSessionKeys(kb, MAX_PACKET_COUNTER);
     expect(() => a.setSessionKeys(ka)).toThrow(/already set/);
@@ -211,10 +217,7 @@ describe('Connection at the end of its counter', () => {
   });
 
   it('an oversized payload is refused at once and leaves the session open', async () => {
-    const [da, db] = await socketPair();
-    const a = new Connection({ socket: da, outbound: true, localIdentity: Identity.generate() });
-    const b = new Connection({ socket: db, outbound: false, localIdentity: Identity.generate() });
-    const [ka, kb] = pairOfKeys();
+    const { a, b, ka, kb } = await connectionPair();
     a.setSessionKeys(ka);
     b.setSessionKeys(kb);
     expect(() => a.send(new Uint8Array(MAX_SEALED_PAYLOAD + 1))).toThrow(FrameTooLargeError);
@@ -227,10 +230,7 @@ describe('Connection at the end of its counter', () => {
   });
 
   it('reads packets whatever the byte stream’s cuts: split across chunks, or several in one', async () => {
-    const [da, db] = await socketPair();
-    const a = new Connection({ socket: da, outbound: true, localIdentity: Identity.generate() });
-    const b = new Connection({ socket: db, outbound: false, localIdentity: Identity.generate() });
-    const [ka, kb] = pairOfKeys();
+    const { a, b, db, ka, kb } = await connectionPair();
     const sender = new ChannelCipher(ka);
     b.setSessionKeys(kb);
     const stream = Buffer.concat([0, 1, 2].map((n) => sender.seal(bytes(n))));
