@@ -148,6 +148,47 @@ describe('a lost race of our own event', () => {
     expect(await rolesOf(b, y.onion)).toEqual([]);
   });
 
+  it('a removal racing a role removal of another holder is not lost; the node that made the key the departed may know rotates it once', async () => {
+    const [y, z] = [Identity.generate(), Identity.generate()];
+    for (const [who, name] of [
+      [y, 'yara'],
+      [z, 'zeno'],
+    ] as const)
+      await ok(a, 'POST', '/members', { onion: who.onion, name, roles: ['member'] });
+    await ship(a, b);
+    const rejectedBefore = (await ownRejections(a)).length;
+    const rotations = async (n: RunningNode) =>
+      ((await api(n, 'GET', '/feed?limit=5000')).body as { kind: string }[]).filter((f) => f.kind === 'keys.rotate').length;
+    const rotationsBefore = await rotations(a);
+
+    // Concurrently: A expels Y (its new member key still goes to Z), B takes Z's member role
+    // away (its new member key still goes to Y). Before, the fold refused whichever came second.
+    const expel = await ok(a, 'DELETE', `/members/${y.onion}`, { reason: 'race' });
+    const demote = await ok(b, 'DELETE', `/members/${z.onion}/roles/member`);
+    await ship(b, a);
+    await ship(a, b);
+    await ship(b, a); // the rotation B may have made on seeing A's removal
+    for (const n of [a, b]) {
+      expect((await feedItem(n, expel.id as string))?.accepted).toBe(true);
+      expect((await feedItem(n, demote.id as string))?.accepted).toBe(true);
+      expect(await rolesOf(n, y.onion)).toBeUndefined();
+      expect(await rolesOf(n, z.onion)).toEqual([]);
+    }
+    expect((await ownRejections(a)).length, 'the removal lost no race').toBe(rejectedBefore);
+    const member = async (n: RunningNode) =>
+      ((await ok(n, 'GET', '/roles')) as unknown as { id: string; rotationDue: boolean }[]).find((r) => r.id === 'member')!;
+    // Whichever rotation the fold put second reached a departed member; its maker rotated, once.
+    expect((await rotations(a)) - rotationsBefore, 'one automatic rotation').toBe(1);
+    for (const n of [a, b]) expect((await member(n)).rotationDue, 'nothing left due').toBe(false);
+    expect((await summary(a)).stateHash).toBe((await summary(b)).stateHash);
+    // What is created now is sealed to a key neither Y nor Z holds.
+    const task = await ok(a, 'POST', '/tasks', { audience: ['member'], title: 'after the race' });
+    const fold = a.registry.get(pid).log;
+    const current = fold.state().roles.get('member')!.epochs.at(-1)!;
+    for (const gone of [y, z]) expect(current.recipients.has(gone.onion), gone.onion).toBe(false);
+    expect(fold.isAccepted(task.id as never)).toBe(true);
+  });
+
   it('is described in the OpenAPI document', async () => {
     const doc = (await http(a.port, 'GET', '/api/openapi.json', { token: a.token })).body as {
       paths: Record<

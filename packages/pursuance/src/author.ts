@@ -278,6 +278,23 @@ export class PursuanceAuthor {
     return this.#publish('keys.rotate', { rotations: [...new Set(roles)].sort().map((r) => this.#rotation(r, new Set())) });
   }
 
+  /**
+   * Roles due for rotation whose current key we made and may rotate again: a holder left
+   * without a rotation, or left in a departure our rotation raced (fold/keys.ts validateRotations
+   * marks such a key as known to them). We made the key, so replacing it falls to us; `skip`
+   * names roles the caller already answered for this same departure. Empty when none.
+   */
+  public dueRotations(skip: (role: RoleId, dueSince: EventId) => boolean = () => false): RoleId[] {
+    const out: RoleId[] = [];
+    for (const [role, r] of this.state.roles) {
+      const due = r.rotationDueSince;
+      if (due === null || r.epochs.at(-1)?.creator !== this.identity.onion) continue;
+      if (!declaredRole(this.state.rules, role) || !this.#mayRotate(role) || skip(role, due)) continue;
+      out.push(role);
+    }
+    return out.sort();
+  }
+
   /** Give every current holder who lacks it the current key of each role we hold a key for. */
   public shareMissingKeys(): SignedEvent<'keys.share'> | null {
     const shares: Share[] = [];

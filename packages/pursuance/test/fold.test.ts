@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Identity, fromHex } from '@pursuance/crypto';
+import { Identity, fromHex, onionFromPublicKey } from '@pursuance/crypto';
 import { PursuanceAuthor, PursuanceLog, RejectionCode, buildMemberView, signEvent, type SignedEvent } from '../src/index.js';
 import { collectKeys } from '../src/view.js';
-import { makeShare, newRoleKey, sealContent } from '../src/keys.js';
+import { makeRotation, makeShare, newRoleKey, sealContent } from '../src/keys.js';
+import { forge } from './support/harness.js';
 import { clock, joinAs, syncInto, template } from './support/helpers.js';
 
 /** Fold every ordering of a few event groups and check they agree. */
@@ -91,6 +92,95 @@ describe('concurrent conflicts resolve the same way everywhere', () => {
       expect(tasks.get(t1.id)?.title).toBe('sealed to F’s key');
       expect(tasks.get(t2.id)?.title).toBe('sealed to A’s key');
     }
+  });
+});
+
+describe('a departure its author had not seen does not undo an event (fold/departures.ts)', () => {
+  /** Founder F, organizer A, members X, Y, Q: all hold "member", whose key F made. */
+  function cell() {
+    const now = clock();
+    const [fId, aId, xId, yId, qId] = [Identity.generate(), Identity.generate(), Identity.generate(), Identity.generate(), Identity.generate()];
+    const founder = PursuanceAuthor.create(fId, { name: 'race', rules: template('activist-cell') }, now);
+    founder.addMember(aId.publicKey, { roles: ['organizer', 'member'] });
+    for (const m of [xId, yId, qId]) founder.addMember(m.publicKey, { roles: ['member'] });
+    const base = [...founder.log.events()];
+    return { now, founder, base, id: { f: fId, a: aId, x: xId, y: yId, q: qId }, a: joinAs(aId, founder.log, now), q: joinAs(qId, founder.log, now) };
+  }
+
+  it('a removal racing a role removal of another holder stands in every order; each rotation is marked as known to whom the other took out', () => {
+    const { founder, base, id, a } = cell();
+    // Concurrently: the founder expels X (its rotation still gives Y the new key), and the
+    // organizer takes "member" from Y (its rotation still gives X the new key).
+    const expel = founder.removeMember(id.x.onion);
+    const demote = a.removeRole(id.y.onion, 'member');
+    const hashes = new Set<string>();
+    for (const order of allOrders([expel, demote])) {
+      const log = foldIn(founder.log.genesis.bytes, base, order);
+      expect(log.isAccepted(expel.id), `expulsion, order ${order.map((e) => e.header.kind).join(' ')}`).toBe(true);
+      expect(log.isAccepted(demote.id)).toBe(true);
+      const state = log.state();
+      expect(state.members.has(id.x.onion)).toBe(false);
+      expect(state.members.get(id.y.onion)!.roles.has('member')).toBe(false);
+      const member = state.roles.get('member')!;
+      expect(member.holders.has(id.x.onion) || member.holders.has(id.y.onion)).toBe(false);
+      // Whichever came second gave a key to someone the first had taken out: marked, and due.
+      const second = member.epochs.at(-1)!;
+      expect(second.leftBy).toContain(second.introducedBy === expel.id ? demote.id : expel.id);
+      expect(member.rotationDueSince).not.toBeNull();
+      hashes.add(log.stateHash());
+    }
+    expect(hashes.size).toBe(1);
+  });
+
+  it('once it has seen both, no author may seal to a key the departed hold; the maker of the current key rotates it, and they read nothing after', () => {
+    const { founder, id, a, q } = cell();
+    const expel = founder.removeMember(id.x.onion);
+    a.removeRole(id.y.onion, 'member');
+    syncInto(founder, a.log);
+    syncInto(a, founder.log);
+    syncInto(q, founder.log);
+    expect(founder.log.isAccepted(expel.id)).toBe(true);
+    expect(a.log.stateHash()).toBe(founder.log.stateHash());
+    // The current key reached X or Y: sealing to it after seeing both departures is refused.
+    expect(() => q.createTask({ audience: ['member'], title: 'too early' })).toThrow(/rotated after a holder left|a member its author saw leave knew/);
+    const makers = [founder, a].filter((p) => p.log.state().roles.get('member')!.epochs.at(-1)!.creator === p.identity.onion);
+    expect(makers).toHaveLength(1);
+    const maker = makers[0]!;
+    expect(maker.dueRotations()).toEqual(['member']);
+    expect(maker.dueRotations((role) => role === 'member')).toEqual([]);
+    expect(q.dueRotations(), 'a member who may not rotate, and did not make the key').toEqual([]);
+    maker.rotateKeys(maker.dueRotations());
+    expect(maker.dueRotations()).toEqual([]);
+    syncInto(q, maker.log);
+    const task = q.createTask({ audience: ['member'], title: 'after both left' });
+    syncInto(founder, q.log);
+    for (const gone of [id.x, id.y]) expect(buildMemberView(founder.log, gone).tasks.get(task.id)?.readable, gone.onion).toBe(false);
+    expect(buildMemberView(founder.log, id.q).tasks.get(task.id)?.title).toBe('after both left');
+  });
+
+  it('naming someone whose departure the author had seen is still refused: a rotation, a removal and a move', () => {
+    const { founder, id } = cell();
+    founder.removeMember(id.y.onion);
+    const state = founder.log.state();
+    const holders = [...state.roles.get('member')!.holders].map((o) => state.members.get(o)!.key);
+    const withY = [...holders, id.y.publicKey];
+    const toY = { to: id.y.publicKey, box: new Uint8Array(48) };
+    const refusals = [
+      forge(id.f, founder.log, 'keys.rotate', { rotations: [makeRotation(newRoleKey('member'), withY)] }),
+      forge(id.f, founder.log, 'member.remove', {
+        member: id.q.publicKey,
+        rotations: [
+          makeRotation(
+            newRoleKey('member'),
+            withY.filter((k) => onionFromPublicKey(k) !== id.q.onion),
+          ),
+        ],
+      }),
+      forge(id.f, founder.log, 'member.remove', { member: id.q.publicKey, rotations: [], invites: [toY] }),
+      forge(id.f, founder.log, 'relay.move', { bundle: 'relay-bundle-2', invites: [toY] }),
+    ];
+    for (const e of refusals)
+      expect(founder.log.dryRun(e), e.header.kind).toMatchObject({ code: RejectionCode.LOCKBOX_INVALID, reason: expect.stringContaining(id.y.onion) });
   });
 });
 

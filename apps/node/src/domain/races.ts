@@ -48,7 +48,18 @@ export class OwnRaceTracker {
   readonly #retryOf = new Map<EventId, EventId>();
   readonly #list: OwnRejection[] = [];
 
+  /** `role|departure` pairs this node already rotated keys for (see PursuanceAuthor.dueRotations). */
+  readonly #rotatedFor = new Set<string>();
+
   public constructor(private readonly me: OnionName) {}
+
+  public rotatedFor(role: string, dueSince: EventId): boolean {
+    return this.#rotatedFor.has(`${role}|${dueSince}`);
+  }
+
+  public noteRotatedFor(role: string, dueSince: EventId): void {
+    this.#rotatedFor.add(`${role}|${dueSince}`);
+  }
 
   /** Our events the log refuses now that were not refused at the last look. */
   public newLosses(log: PursuanceLog): NewLoss[] {

@@ -725,8 +725,10 @@ export class PursuanceRegistry {
   }
 
   /**
-   * Our own events the fold refuses now and did not before (lost races): each is listed with
-   * its reason, and re-signed on the current state once where the author says that is safe.
+   * Keys due for rotation that this node made (PursuanceAuthor.dueRotations) are rotated first,
+   * once per departure. Then our own events the fold refuses now and did not before (lost
+   * races): each is listed with its reason, and re-signed on the current state once where the
+   * author says that is safe.
    * A re-send is durable before it is published (as act() does), and is never re-sent again.
    * Listeners hear of every new loss: through the re-send's change, or an empty change.
    */
@@ -737,10 +739,29 @@ export class PursuanceRegistry {
       this.#races.set(entry.id, races);
     }
     const losses = races.newLosses(entry.log);
-    if (losses.length === 0) return;
+    const answered = races;
+    const due = entry.author.dueRotations((role, since) => answered.rotatedFor(role, since));
+    if (losses.length === 0 && due.length === 0) return;
     // A re-send is authored like any action: key secrets it may draw are at rest first.
-    if (losses.some((l) => l.mayRetry)) await this.store.ensureKeySecrets();
+    if (due.length > 0 || losses.some((l) => l.mayRetry)) await this.store.ensureKeySecrets();
     const resent: SignedEvent[] = [];
+    if (due.length > 0) {
+      // First, so that contents re-sealed below use the new keys. Once per departure and role:
+      // if this rotation is itself raced, the next departure asks again, nothing else does.
+      for (const role of due) races.noteRotatedFor(role, entry.log.state().roles.get(role)!.rotationDueSince!);
+      let rotation: SignedEvent | null = null;
+      try {
+        rotation = entry.author.rotateKeys(due);
+      } catch (err) {
+        if (!(err instanceof ActionNotAllowedError)) throw err;
+        this.warn(`pursuance ${entry.id}: the keys due after a departure could not be rotated (${err.code})`);
+      }
+      if (rotation) {
+        // Durable before anything else sees it, as in act(); a failing store fails the ingest.
+        await this.#append(entry, [rotation], 'local');
+        resent.push(rotation);
+      }
+    }
     for (const loss of losses) {
       let outcome: OwnRejectionOutcome;
       if (!loss.mayRetry) {

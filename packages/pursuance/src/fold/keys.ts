@@ -1,11 +1,12 @@
 import { onionFromPublicKey, toHex, type OnionName } from '@pursuance/crypto';
 import type { InviteLockbox, Lockbox, Rotation, Share } from '../bodies.js';
-import type { SignedEvent } from '../envelope.js';
+import type { EventId, SignedEvent } from '../envelope.js';
 import { RejectionCode } from '../errors.js';
 import { PERMISSION_OF } from '../permissions.js';
 import { checkRole } from '../rules/compile.js';
 import { declaredRole, type RoleId } from '../rules/schema.js';
 import { accept, denied, reject, type FoldContext, type Handler, type Outcome } from './context.js';
+import { unseenDepartures } from './departures.js';
 
 /**
  * Keys: rotations introduce a role's new key, shares hand an existing key to holders who lack
@@ -32,10 +33,17 @@ export function checkLockboxes(lockboxes: readonly (Lockbox | InviteLockbox)[], 
   return null;
 }
 
-/** Rotations: authorised, one per role, lockboxes only to holders (minus `excluded`). */
+/**
+ * Rotations: authorised, one per role, lockboxes only to holders (minus `excluded`), or to
+ * someone who left in a departure the author had not seen (fold/departures.ts). Such a
+ * rotation stands, but its key is marked as known to whoever left (KeyEpoch.leftBy: content
+ * sealed to it by an author who saw the departure is refused) and the role is due for another
+ * rotation. Refusing it instead would let a concurrent departure undo the removal carrying it.
+ */
 export function validateRotations(ctx: FoldContext, e: SignedEvent, rotations: readonly Rotation[], excluded: Set<OnionName>): Outcome {
   const { state } = ctx;
   const roles = new Set<string>();
+  const leaks = new Map<RoleId, Set<EventId>>();
   for (const rot of rotations) {
     if (roles.has(rot.role)) return reject(RejectionCode.LOCKBOX_INVALID, `two rotations of "${rot.role}" in one event`);
     roles.add(rot.role);
@@ -44,18 +52,28 @@ export function validateRotations(ctx: FoldContext, e: SignedEvent, rotations: r
     const check = checkRole(ctx.ability(e.author), ctx.rolesOf(e.author), ROTATE, rot.role);
     if (!check.ok) return denied(check);
     if (r.epochsById.has(toHex(rot.keyId))) return reject(RejectionCode.LOCKBOX_INVALID, `key id reused for "${rot.role}"`);
-    const bad = checkLockboxes(rot.lockboxes, (o) => r.holders.has(o) && !excluded.has(o), `the new key of "${rot.role}"`);
+    const leaked = new Set<EventId>();
+    const allowed = (o: OnionName): boolean => {
+      if (excluded.has(o)) return false;
+      if (r.holders.has(o)) return true;
+      const unseen = unseenDepartures(ctx, e, r, o);
+      for (const d of unseen) leaked.add(d);
+      return unseen.length > 0;
+    };
+    const bad = checkLockboxes(rot.lockboxes, allowed, `the new key of "${rot.role}"`);
     if (bad) return bad;
+    if (leaked.size > 0) leaks.set(rot.role, leaked);
   }
   return accept(() => {
     for (const rot of rotations) {
       const r = state.roles.get(rot.role)!;
       const keyIdHex = toHex(rot.keyId);
       const recipients = new Set(rot.lockboxes.map((l) => onionFromPublicKey(l.to)));
-      const epoch = { epoch: r.epochs.length, keyId: rot.keyId, keyIdHex, introducedBy: e.id, creator: e.author, recipients, leftBy: [] };
+      const leftBy = [...(leaks.get(rot.role) ?? [])];
+      const epoch = { epoch: r.epochs.length, keyId: rot.keyId, keyIdHex, introducedBy: e.id, creator: e.author, recipients, leftBy };
       r.epochs.push(epoch);
       r.epochsById.set(keyIdHex, epoch);
-      r.rotationDueSince = null;
+      r.rotationDueSince = leftBy[0] ?? null;
     }
   });
 }

@@ -4,8 +4,9 @@ import { RejectionCode } from '../errors.js';
 import { PERMISSION_OF } from '../permissions.js';
 import { checkPlain, checkRole } from '../rules/compile.js';
 import type { RoleId } from '../rules/schema.js';
-import type { KeyEpoch, MemberState, PublicState, RoleState } from '../state.js';
+import type { MemberState, PublicState } from '../state.js';
 import { accept, denied, reject, type Handler } from './context.js';
+import { mayKnow } from './departures.js';
 import { checkLockboxes, validateRotations, validateShares } from './keys.js';
 
 /**
@@ -55,6 +56,8 @@ export const memberRemove: Handler<'member.remove'> = (ctx, e) => {
   const rotations = validateRotations(ctx, e, b.rotations, excluded);
   if (!rotations.ok) return rotations;
   // The re-keyed Cwtch group's invite goes to the members who stay, never to the one removed.
+  // Unlike a rotation's key (marked, and rotated again), a group handed to someone who left
+  // cannot be taken back, so a removal racing another departure stays refused (rules/README.md).
   const badInvite = checkLockboxes(b.invites ?? [], (o) => state.members.has(o) && o !== onion, 'the re-keyed group invite');
   if (badInvite) return badInvite;
   return accept(() => {
@@ -169,12 +172,4 @@ function grantRole(state: PublicState, member: MemberState, role: RoleId): void 
   member.roles.add(role);
   member.roleSince.set(role, Math.max(0, r.epochs.length - 1));
   r.holders.add(member.onion);
-}
-
-/**
- * Whether `onion` may know this key of `r`: a lockbox reached them, they made it, or it is the
- * current key of a role they hold.
- */
-function mayKnow(r: RoleState, epoch: KeyEpoch, onion: OnionName): boolean {
-  return epoch.recipients.has(onion) || epoch.creator === onion || (epoch === r.epochs.at(-1) && r.holders.has(onion));
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type Identity } from '@pursuance/crypto';
-import { PursuanceAuthor, PursuanceLog, RulesSchema, type Rules } from '../../src/index.js';
+import { PursuanceAuthor, PursuanceLog, RulesSchema, type EventId, type Rules } from '../../src/index.js';
 
 export function template(name: string): Rules {
   const json = JSON.parse(readFileSync(new URL(`../../../../rules/templates/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -25,4 +25,18 @@ export function joinAs(identity: Identity, from: PursuanceLog, now: () => number
   const log = new PursuanceLog(from.genesis.bytes);
   log.addAll([...from.events()].map((e) => e.bytes));
   return new PursuanceAuthor(identity, log, undefined, now);
+}
+
+/** Every event in the causal past of `id` that the log holds (its parents, theirs, …), not `id` itself. */
+export function ancestorsOf(log: PursuanceLog, id: EventId): Set<EventId> {
+  const seen = new Set<EventId>();
+  const stack = [...log.event(id)!.parentIds];
+  while (stack.length) {
+    const p = stack.pop()!;
+    if (seen.has(p)) continue;
+    seen.add(p);
+    const e = log.event(p);
+    if (e) stack.push(...e.parentIds);
+  }
+  return seen;
 }
