@@ -9,3 +9,4 @@ await import('./node.bench.js');
 await import('./startup.bench.js');
 await import('./join.bench.js');
 await import('./snapshot-join.bench.js');
+await import('./move.bench.js');

@@ -8,7 +8,17 @@ import type { LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventBus } from '@nestjs/cqrs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Contact, CwtchPeerEvents, DirectMessage, FullGapReport, GroupMessage, GroupRecord, Overlay, RelayRecord } from '@pursuance/cwtch';
+import {
+  MAX_GROUP_PAYLOAD_PER_MESSAGE,
+  type Contact,
+  type CwtchPeerEvents,
+  type DirectMessage,
+  type FullGapReport,
+  type GroupMessage,
+  type GroupRecord,
+  type Overlay,
+  type RelayRecord,
+} from '@pursuance/cwtch';
 import { Identity, sha256, toHex, type OnionName } from '@pursuance/crypto';
 import { PursuanceAuthor, PursuanceLog, RulesSchema, type Rules, type SignedEvent } from '@pursuance/pursuance';
 import { NodeModule } from '../src/app.module.js';
@@ -18,6 +28,7 @@ import { HttpBinding } from '../src/http/binding.js';
 import { EventStore } from '../src/store/event-store.js';
 import type { SyncPeer } from '../src/sync/sync-peer.js';
 import { JoinService, type JoinPeer } from '../src/sync/join.service.js';
+import { eventsOfPayload, isBatch, packEvents } from '../src/sync/event-batch.js';
 import { SyncService } from '../src/sync/sync.service.js';
 
 /**
@@ -226,6 +237,27 @@ describe('SyncService over a fake peer', () => {
     expect(f.sync.status(f.pursuanceId).lastMessageAt).toBeGreaterThan(0);
   });
 
+  it('takes in the events of a batched group message; a malformed batch is kept as one invalid input and breaks nothing', async () => {
+    const f = await founded();
+    await f.sync.start();
+    const task = f.benAuthor.createTask({ audience: ['member'], title: 'batched' });
+    const notes = [task, ...Array.from({ length: 30 }, (_, i) => f.benAuthor.comment(task.id, `note ${i}`))];
+    const payloads = packEvents(
+      notes.map((e) => e.bytes),
+      MAX_GROUP_PAYLOAD_PER_MESSAGE,
+    );
+    expect(payloads.length).toBeLessThan(notes.length);
+    const ingest = vi.spyOn(f.registry, 'ingest');
+    const broken = Uint8Array.of(...payloads[0]!.subarray(0, 40));
+    f.peer.emit('groupMessage', f.peer.message(f.group, broken, f.ben.onion));
+    for (const p of payloads) f.peer.emit('groupMessage', f.peer.message(f.group, p, f.ben.onion));
+    const log = f.registry.get(f.pursuanceId).log;
+    await vi.waitFor(() => expect(notes.every((e) => log.isAccepted(e.id))).toBe(true), { timeout: 60_000, interval: 20 });
+    const inputs = ingest.mock.calls.flatMap((c) => c[1]);
+    expect(inputs).toContainEqual(broken);
+    expect(inputs).toHaveLength(notes.length + 1);
+  });
+
   it('holds the messages of a pursuance it does not have until its genesis arrives, then takes them in with it', async () => {
     const f = await founded();
     const joiner = await node(f.ben);
@@ -273,7 +305,12 @@ describe('SyncService over a fake peer', () => {
     expect(log.isAccepted(task.id)).toBe(true);
     const mine = [...log.events()].filter((e) => e.author === f.registry.identity.onion).map((e) => e.id);
     expect(await f.sync.reconcile(f.pursuanceId)).toBe(mine.length);
-    expect(f.peer.posted.map((p) => idOf(p.payload)).sort()).toEqual([...mine].sort());
+    const posted = f.peer.posted.flatMap((p) => eventsOfPayload(p.payload).map(idOf));
+    expect(posted.sort()).toEqual([...mine].sort());
+    // Packed: fewer group messages (one relay token each) than events, none above one message.
+    expect(f.peer.posted.length).toBeLessThan(mine.length);
+    for (const p of f.peer.posted) expect(p.payload.length).toBeLessThanOrEqual(MAX_GROUP_PAYLOAD_PER_MESSAGE);
+    expect(f.peer.posted.some((p) => isBatch(p.payload))).toBe(true);
     // ben is a member: posting ben's events is ben's job, unless everything is re-posted (a move).
     expect(await f.sync.reconcile(f.pursuanceId)).toBe(0);
     expect(await f.sync.reconcile(f.pursuanceId, true)).toBe(1);

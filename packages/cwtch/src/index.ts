@@ -47,7 +47,7 @@ export {
   StoreInvalidOperationError,
   WrongPasswordError,
 } from './errors.js';
-export { MAX_PEER_MESSAGE_DATA, OVERLAY } from './protocol-profile.js';
+export { MAX_GROUP_PAYLOAD_PER_MESSAGE, MAX_PEER_MESSAGE_DATA, OVERLAY } from './protocol-profile.js';
 export {
   type ListOptions,
   MemoryProfileStore,

@@ -1,8 +1,17 @@
-import { InviteInvalidError, InviteRejectedError, OVERLAY, parseGroupInvite, type GroupMessage, type GroupRecord } from '@pursuance/cwtch';
+import {
+  InviteInvalidError,
+  InviteRejectedError,
+  MAX_GROUP_PAYLOAD_PER_MESSAGE,
+  OVERLAY,
+  parseGroupInvite,
+  type GroupMessage,
+  type GroupRecord,
+} from '@pursuance/cwtch';
 import { CryptoError, equalBytes, onionFromPublicKey, openFromIdentity, sha256, toHex, type OnionName } from '@pursuance/crypto';
 import type { EventId, InviteLockbox, SignedEvent } from '@pursuance/pursuance';
 import { InvalidBundleError, InvalidInviteError, InvalidRequestError, NotAttachedError, RelayKeysChangedError } from '../domain/errors.js';
 import type { PursuanceChange, PursuanceRegistry } from '../domain/registry.js';
+import { eventsOfPayload, packEvents } from './event-batch.js';
 import type { SyncPeer } from './sync-peer.js';
 import { GROUP_NAME_PREFIX, KEY_RACE_CODES, REKEY_KINDS, handedTo, invitesOf, lastRekey, parseGroupName } from './rekey.js';
 
@@ -594,7 +603,7 @@ export class SyncService {
       if (held.has(e.id)) continue;
       if (all || e.author === me || !members.has(e.author)) missing.push(e);
     }
-    for (const e of missing) await this.peer.postToGroup(groupId, e.bytes);
+    await this.#post(groupId, missing);
     await this.#announce(pursuanceId, ownRekeys);
     return missing.length;
   }
@@ -623,7 +632,7 @@ export class SyncService {
   /** Event ids a group holds (across Cwtch-level moves unless `history` is false). */
   #heldIn(groupId: string, history = true): Set<string> {
     const messages = history ? this.peer.groupHistory(groupId) : this.peer.groupMessages(groupId);
-    return new Set(messages.map((m) => eventIdOf(m.payload)));
+    return new Set(messages.flatMap((m) => eventsOfPayload(m.payload).map(eventIdOf)));
   }
 
   public async reconcileAll(): Promise<void> {
@@ -669,7 +678,20 @@ export class SyncService {
   async #publish(pursuanceId: string, events: readonly SignedEvent[]): Promise<void> {
     const groupId = this.groupOf(pursuanceId);
     if (!groupId) return;
-    for (const e of events) await this.peer.postToGroup(groupId, e.bytes).catch(() => undefined);
+    // A message that fails to post is left to reconcile (our own events the group lacks), not retried here.
+    await this.#post(groupId, events, true);
+  }
+
+  /** Post events in log order, packed into as few group messages as they fit (sync/event-batch.ts). */
+  async #post(groupId: string, events: readonly SignedEvent[], tolerant = false): Promise<void> {
+    const payloads = packEvents(
+      events.map((e) => e.bytes),
+      MAX_GROUP_PAYLOAD_PER_MESSAGE,
+    );
+    for (const payload of payloads) {
+      const posted = this.peer.postToGroup(groupId, payload);
+      await (tolerant ? posted.catch(() => undefined) : posted);
+    }
   }
 
   /** Ingest everything buffered so far; messages arriving meanwhile form the next batch. */
@@ -682,9 +704,9 @@ export class SyncService {
   async #receive(groupId: string, payloads: readonly Uint8Array[], time: number | null): Promise<void> {
     const pursuanceId = this.pursuanceOf(groupId);
     if (!pursuanceId) return;
-    // Only pursuance events travel in these groups; anything else is kept as an invalid input
-    // with its reason by the ingest below, never silently dropped.
-    const events = [...payloads];
+    // Only pursuance events (alone or batched) travel in these groups; anything else is kept as
+    // an invalid input with its reason by the ingest below, never silently dropped.
+    const events = payloads.flatMap(eventsOfPayload);
     if (events.length === 0) return;
     if (time !== null) this.#lastMessageAt.set(pursuanceId, time);
     if (!this.registry.has(pursuanceId)) {
