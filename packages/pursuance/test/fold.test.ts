@@ -143,12 +143,21 @@ describe('a departure its author had not seen does not undo an event (fold/depar
     expect(a.log.stateHash()).toBe(founder.log.stateHash());
     // The current key reached X or Y: sealing to it after seeing both departures is refused.
     expect(() => q.createTask({ audience: ['member'], title: 'too early' })).toThrow(/rotated after a holder left|a member its author saw leave knew/);
-    const makers = [founder, a].filter((p) => p.log.state().roles.get('member')!.epochs.at(-1)!.creator === p.identity.onion);
-    expect(makers).toHaveLength(1);
-    const maker = makers[0]!;
+    // Concurrent removals go highest rank first: the founder's, then the organizer's, whose key
+    // reached X. The organizer made the current key, so replacing it falls to the organizer.
+    expect(a.log.state().roles.get('member')!.epochs.at(-1)!.creator).toBe(id.a.onion);
+    const maker = a;
     expect(maker.dueRotations()).toEqual(['member']);
     expect(maker.dueRotations((role) => role === 'member')).toEqual([]);
+    expect(founder.dueRotations(), 'the founder may rotate, but did not make the key').toEqual([]);
     expect(q.dueRotations(), 'a member who may not rotate, and did not make the key').toEqual([]);
+    // Had the maker lost the right to rotate, it would not be its to do.
+    const demoted = new PursuanceLog(founder.log.genesis.bytes);
+    demoted.addAll([...founder.log.events()].map((e) => e.bytes));
+    const stripped = new PursuanceAuthor(id.f, demoted, undefined, clock());
+    stripped.removeRole(id.a.onion, 'organizer');
+    const aWithout = new PursuanceAuthor(id.a, demoted, undefined, clock());
+    expect(aWithout.dueRotations()).toEqual([]);
     maker.rotateKeys(maker.dueRotations());
     expect(maker.dueRotations()).toEqual([]);
     syncInto(q, maker.log);

@@ -48,6 +48,8 @@ export class OwnRaceTracker {
   readonly #retryOf = new Map<EventId, EventId>();
   readonly #list: OwnRejection[] = [];
 
+  /** Losses handed to (and answered by) the sync service: see resendableElsewhere. */
+  readonly #elsewhere = new Set<EventId>();
   /** `role|departure` pairs this node already rotated keys for (see PursuanceAuthor.dueRotations). */
   readonly #rotatedFor = new Set<string>();
 
@@ -105,6 +107,24 @@ export class OwnRaceTracker {
   public noteRetry(original: EventId, retry: EventId | null): void {
     this.#retried.add(original);
     if (retry !== null) this.#retryOf.set(retry, original);
+  }
+
+  /**
+   * Our lost events the author cannot re-sign here but the sync service can (a removal needs a
+   * new group invite): listed not re-sent, never a re-send themselves, not handed out before.
+   */
+  public resendableElsewhere(kind: string): OwnRejection[] {
+    return this.#list.filter((r) => r.kind === kind && r.retryOf === null && r.outcome.status === 'not-resent' && !this.#elsewhere.has(r.eventId as EventId));
+  }
+
+  /** Record that `original` was re-sent elsewhere as `retry` (null: tried, nothing signed); its entry says so. */
+  public noteResentElsewhere(original: EventId, retry: SignedEvent | null, reason: string): void {
+    this.#elsewhere.add(original);
+    this.noteRetry(original, retry?.id ?? null);
+    const i = this.#list.findIndex((r) => r.eventId === original);
+    if (i < 0) return;
+    const outcome: OwnRejectionOutcome = retry ? { status: 'resent', eventId: retry.id, kind: retry.header.kind } : { status: 'not-resent', reason };
+    this.#list[i] = { ...this.#list[i]!, outcome };
   }
 
   /** Newest first. */

@@ -1,4 +1,4 @@
-import { sha256, toHex, type Identity, type SignatureVerifier } from '@pursuance/crypto';
+import { onionFromPublicKey, sha256, toHex, type Identity, type OnionName, type SignatureVerifier } from '@pursuance/crypto';
 import {
   ActionNotAllowedError,
   EventRejectedError,
@@ -12,6 +12,7 @@ import {
   recoverKeysFromSecrets,
   verifyFullHistory,
   type AuthorOptions,
+  type EventId,
   type MemberViewResult,
   type NewPursuance,
   RejectionCode,
@@ -26,6 +27,14 @@ import type { SnapshotBundle, SnapshotRefusal, StartedFrom } from './snapshots.j
 import { ProjectionCache } from './projections.js';
 import { PART, Projector } from './projector.js';
 import { OwnRaceTracker, type OwnRejection, type OwnRejectionOutcome } from './races.js';
+
+/** One of our removals refused after the fact, not re-signed yet (see PursuanceRegistry.lostRemovals). */
+export interface LostRemoval {
+  readonly eventId: EventId;
+  readonly code: string;
+  readonly member: OnionName;
+  readonly reason: string | undefined;
+}
 
 export interface PursuanceEntry {
   readonly id: string;
@@ -591,6 +600,31 @@ export class PursuanceRegistry {
   public ownRejections(id: string): OwnRejection[] {
     this.get(id);
     return this.#races.get(id)?.list() ?? [];
+  }
+
+  /**
+   * Our removals refused after the fact (a removal racing a departure its invite did not know
+   * of) that nobody re-signed yet: the sync service re-sends them with a new group invite. Each
+   * is handed out once.
+   */
+  public lostRemovals(id: string): LostRemoval[] {
+    const entry = this.get(id);
+    const races = this.#races.get(id);
+    if (!races) return [];
+    const out: LostRemoval[] = [];
+    for (const loss of races.resendableElsewhere('member.remove')) {
+      const event = entry.log.event(loss.eventId as EventId);
+      if (!event) continue;
+      const body = event.header.body as { member: Uint8Array; reason?: string };
+      out.push({ eventId: event.id, code: loss.code, member: onionFromPublicKey(body.member), reason: body.reason });
+    }
+    return out;
+  }
+
+  /** The sync service re-sent (or gave up on) a lost removal: its entry in ownRejections says so. */
+  public noteResent(id: string, original: EventId, retry: SignedEvent | null, reason = ''): void {
+    this.#races.get(id)?.noteResentElsewhere(original, retry, reason);
+    this.#notify(id, [], 'local');
   }
 
   /** Inputs kept for a pursuance with their reason (never parsed, waiting, or set aside at load), oldest first. */

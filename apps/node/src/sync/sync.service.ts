@@ -108,6 +108,8 @@ export class SyncService {
   readonly #reinvited = new Set<string>();
   /** (pursuance, re-keying event) pairs for which our stored invites were looked through. */
   readonly #adoptChecked = new Set<string>();
+  /** Lost removals of ours taken for re-sending (see #resendLostRemovals), each once. */
+  readonly #resending = new Set<string>();
   #off: (() => void)[] = [];
   #running = false;
   #inbound: Promise<void> = Promise.resolve();
@@ -219,6 +221,7 @@ export class SyncService {
     if (!this.#running) return;
     // Settle first: a re-keying event of ours is published into the group it creates.
     const settled = this.#settle(change.pursuanceId);
+    void settled.then(() => this.#resendLostRemovals(change.pursuanceId)).catch(() => undefined);
     if (change.origin === 'local') void settled.then(() => this.#publish(change.pursuanceId, change.events));
     // Events of someone who is no longer a member reach some of us only (see reconcile):
     // pass them on into the current group as soon as we hold them.
@@ -435,6 +438,42 @@ export class SyncService {
     const current = this.groupOf(pursuanceId);
     if (current === null) return this.registry.act(pursuanceId, (a) => a.removeMember(member, reason));
     return this.#rekey(pursuanceId, current, this.peer.group(current).relay, (a, invite) => a.removeMember(member, reason, invite));
+  }
+
+  /**
+   * A removal of ours refused after the fact: its group invite (or a rotation) named someone
+   * who left at the same moment, unseen. Left alone, the member it removed would stay; a
+   * colluding member could arrange that by leaving at the right time. The registry cannot
+   * re-sign it (the invite needs a new group), so it is signed again here, once, on the
+   * current state: a new group, invited to the members who stay now.
+   */
+  async #resendLostRemovals(pursuanceId: string): Promise<void> {
+    if (!this.registry.has(pursuanceId)) return;
+    for (const lost of this.registry.lostRemovals(pursuanceId)) {
+      // Changes come in bursts: each loss is taken by one pass only.
+      if (this.#resending.has(lost.eventId)) continue;
+      this.#resending.add(lost.eventId);
+      if (!KEY_RACE_CODES.has(lost.code)) {
+        this.registry.noteResent(pursuanceId, lost.eventId, null, 'refused for what it did, not for a race: act again if it still applies');
+        continue;
+      }
+      if (!this.registry.get(pursuanceId).log.state().members.has(lost.member)) {
+        this.registry.noteResent(pursuanceId, lost.eventId, null, 'the member is no longer there');
+        continue;
+      }
+      try {
+        const again = await this.removeMember(pursuanceId, lost.member, lost.reason);
+        this.registry.noteResent(pursuanceId, lost.eventId, again);
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        this.registry.noteResent(
+          pursuanceId,
+          lost.eventId,
+          null,
+          `signing it again failed (${typeof code === 'string' ? code : 'error'}); act again if it still applies`,
+        );
+      }
+    }
   }
 
   /**
