@@ -167,6 +167,37 @@ describe('a departure its author had not seen does not undo an event (fold/depar
     expect(buildMemberView(founder.log, id.q).tasks.get(task.id)?.title).toBe('after both left');
   });
 
+  it('a departure the author had not seen excuses naming the one who left, never a stranger', () => {
+    const { founder, base, id, a } = cell();
+    const stranger = Identity.generate();
+    founder.removeMember(id.y.onion);
+    const state = a.log.state();
+    const holders = [...state.roles.get('member')!.holders].map((o) => state.members.get(o)!.key);
+    // The organizer had not seen Y's removal: naming Y is a race; naming a stranger is not.
+    const raced = forge(id.a, a.log, 'keys.rotate', { rotations: [makeRotation(newRoleKey('member'), holders)] });
+    const withStranger = forge(id.a, a.log, 'keys.rotate', { rotations: [makeRotation(newRoleKey('member'), [...holders, stranger.publicKey])] });
+    for (const [event, accepted] of [
+      [raced, true],
+      [withStranger, false],
+    ] as const) {
+      const log = foldIn(founder.log.genesis.bytes, base, [...founder.log.events()].slice(base.length).concat(event));
+      expect(log.isAccepted(event.id), accepted ? 'naming Y' : 'naming a stranger').toBe(accepted);
+      if (!accepted) expect(log.rejectionOf(event.id)?.reason).toContain(stranger.onion);
+    }
+  });
+
+  it('a rotation naming a role twice, or reusing a key id, is refused whoever it names', () => {
+    const { founder, id } = cell();
+    const state = founder.log.state();
+    const holders = [...state.roles.get('member')!.holders].map((o) => state.members.get(o)!.key);
+    const key = newRoleKey('member');
+    const twice = forge(id.f, founder.log, 'keys.rotate', { rotations: [makeRotation(key, holders), makeRotation(newRoleKey('member'), holders)] });
+    expect(founder.log.dryRun(twice)).toMatchObject({ code: RejectionCode.LOCKBOX_INVALID, reason: 'two rotations of "member" in one event' });
+    founder.log.add(forge(id.f, founder.log, 'keys.rotate', { rotations: [makeRotation(key, holders)] }));
+    const reused = forge(id.f, founder.log, 'keys.rotate', { rotations: [makeRotation(key, holders)] });
+    expect(founder.log.dryRun(reused)).toMatchObject({ code: RejectionCode.LOCKBOX_INVALID, reason: 'key id reused for "member"' });
+  });
+
   it('naming someone whose departure the author had seen is still refused: a rotation, a removal and a move', () => {
     const { founder, id } = cell();
     founder.removeMember(id.y.onion);
