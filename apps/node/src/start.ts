@@ -13,6 +13,7 @@ import type { TypeormProfileStore } from '@pursuance/cwtch-store-sqlite';
 import { LoopbackACN, type ACN } from '@pursuance/tapir';
 import { NodeModule } from './app.module.js';
 import { PortInUseError, loadOrCreateToken, readDashboardPort, writeDashboardPort } from './config.js';
+import { AUTO_VOUCH_EVERY, AutoVoucher } from './domain/auto-vouch.js';
 import { PursuanceRegistry, type ReplayProgress } from './domain/registry.js';
 import { loadTemplates } from './domain/templates.js';
 import { HttpBinding } from './http/binding.js';
@@ -52,6 +53,11 @@ export interface StartNodeOptions {
    * false replays the whole history (benchmarks compare the two).
    */
   readonly snapshotJoins?: boolean;
+  /**
+   * Vouch for a snapshot unasked once a pursuance holds this many events, and again at each
+   * quarter of growth, where the rules let this member vouch (default AUTO_VOUCH_EVERY; 0: never).
+   */
+  readonly autoVouchEvery?: number;
   /** Built dashboard to serve at / (default: apps/dashboard/dist, if built; null: none). */
   readonly dashboardDir?: string | null;
   /** The network (default: LoopbackACN on the shared registry). */
@@ -206,6 +212,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let sync: SyncService | undefined;
   let joins: JoinService | undefined;
   let snapshots: SnapshotTransfer | undefined;
+  let voucher: AutoVoucher | undefined;
   let app: NestExpressApplication | undefined;
   try {
     const registry = new PursuanceRegistry(store, identity, options.clock);
@@ -217,6 +224,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       return name !== '' && displayNameProblem(name) === null ? name : null;
     };
     snapshots = new SnapshotTransfer(peer, registry);
+    voucher = new AutoVoucher(registry, options.autoVouchEvery ?? AUTO_VOUCH_EVERY);
     joins = new JoinService(peer, registry, sync, store, profileName, undefined, options.snapshotJoins === false ? undefined : snapshots);
     const token = await loadOrCreateToken(options.dataDir);
     const binding = new HttpBinding(token);
@@ -285,6 +293,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         await nest.close();
         joins?.stop();
         snapshots?.stop();
+        voucher?.stop();
         sync?.stop();
         await peer.stop();
         await registry.idle();
@@ -299,6 +308,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     await app?.close().catch(() => undefined);
     joins?.stop();
     snapshots?.stop();
+    voucher?.stop();
     sync?.stop();
     await peer.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
