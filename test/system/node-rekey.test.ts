@@ -258,76 +258,88 @@ describe('removing a member re-keys the Cwtch group', () => {
     }
   });
 
-  it('two removals made concurrently (the relay down) settle on one group on every node, and actions racing them are kept', { timeout: 300_000 }, async () => {
-    const [founder, alice, carol, dave] = [await node('f2'), await node('a2'), await node('c2'), await node('d2')];
-    const id = ((await api(founder, 'POST', '/api/pursuances', { name: 'Racing cell', template: 'activist-cell' })).body as { id: string }).id;
-    const p = (path: string) => `/api/pursuances/${id}${path}`;
-    await api(founder, 'POST', p('/relay/attach'), { bundle });
-    await api(founder, 'POST', p('/members'), { onion: alice.identity.onion, name: 'alice', roles: ['member', 'organizer'] });
-    for (const [n, name] of [
-      [carol, 'carol'],
-      [dave, 'dave'],
-    ] as const)
-      await api(founder, 'POST', p('/members'), { onion: n.identity.onion, name, roles: ['member'] });
-    const { invite } = (await api(founder, 'GET', p('/invite'))).body as { invite: string };
-    const hash = (n: RunningNode) => n.registry.get(id).log.stateHash();
-    for (const n of [alice, carol, dave]) {
-      await api(n, 'POST', '/api/invites/accept', { invite });
-      await untilChange([n, founder], () => hash(n) === hash(founder), 'a member to join');
-    }
-    const oldGroup = founder.sync.groupOf(id)!;
+  it(
+    'two removals made concurrently (the relay down): the one the fold refuses is signed again, both hold, and every node settles on one group',
+    { timeout: 300_000 },
+    async () => {
+      const [founder, alice, carol, dave] = [await node('f2'), await node('a2'), await node('c2'), await node('d2')];
+      const id = ((await api(founder, 'POST', '/api/pursuances', { name: 'Racing cell', template: 'activist-cell' })).body as { id: string }).id;
+      const p = (path: string) => `/api/pursuances/${id}${path}`;
+      await api(founder, 'POST', p('/relay/attach'), { bundle });
+      await api(founder, 'POST', p('/members'), { onion: alice.identity.onion, name: 'alice', roles: ['member', 'organizer'] });
+      for (const [n, name] of [
+        [carol, 'carol'],
+        [dave, 'dave'],
+      ] as const)
+        await api(founder, 'POST', p('/members'), { onion: n.identity.onion, name, roles: ['member'] });
+      const { invite } = (await api(founder, 'GET', p('/invite'))).body as { invite: string };
+      const hash = (n: RunningNode) => n.registry.get(id).log.stateHash();
+      for (const n of [alice, carol, dave]) {
+        await api(n, 'POST', '/api/invites/accept', { invite });
+        await untilChange([n, founder], () => hash(n) === hash(founder), 'a member to join');
+      }
+      const oldGroup = founder.sync.groupOf(id)!;
 
-    // With the relay down, nobody hears of anyone else's actions: the founder removes dave while
-    // alice removes carol, and carol and dave each create a task. Each remover re-keys on its own.
-    await relay.stop();
-    const removeDave = (await api(founder, 'DELETE', p(`/members/${dave.identity.onion}`), {})).body as { id: string };
-    const removeCarol = (await api(alice, 'DELETE', p(`/members/${carol.identity.onion}`), {})).body as { id: string };
-    const carolTask = (await api(carol, 'POST', p('/tasks'), { audience: ['member'], title: 'Carol, unaware' })).body as { id: string };
-    const daveTask = (await api(dave, 'POST', p('/tasks'), { audience: ['member'], title: 'Dave, unaware' })).body as { id: string };
-    const founderGroup = founder.sync.groupOf(id)!;
-    const aliceGroup = alice.sync.groupOf(id)!;
-    expect(new Set([oldGroup, founderGroup, aliceGroup]).size).toBe(3);
-    ({ relay } = await startRelayProcess(join(dir, 'relay'), registryDir));
+      // With the relay down, nobody hears of anyone else's actions: the founder removes dave while
+      // alice removes carol, and carol and dave each create a task. Each remover re-keys on its own.
+      await relay.stop();
+      const removeDave = (await api(founder, 'DELETE', p(`/members/${dave.identity.onion}`), {})).body as { id: string };
+      const removeCarol = (await api(alice, 'DELETE', p(`/members/${carol.identity.onion}`), {})).body as { id: string };
+      const carolTask = (await api(carol, 'POST', p('/tasks'), { audience: ['member'], title: 'Carol, unaware' })).body as { id: string };
+      const daveTask = (await api(dave, 'POST', p('/tasks'), { audience: ['member'], title: 'Dave, unaware' })).body as { id: string };
+      const founderGroup = founder.sync.groupOf(id)!;
+      const aliceGroup = alice.sync.groupOf(id)!;
+      expect(new Set([oldGroup, founderGroup, aliceGroup]).size).toBe(3);
+      ({ relay } = await startRelayProcess(join(dir, 'relay'), registryDir));
 
-    // Each removal's invites name the other's target, who is gone once the other is applied:
-    // whichever the fold orders first wins everywhere, and its group is the one.
-    const both = (n: RunningNode) =>
-      [removeDave.id, removeCarol.id].every((e) => n.registry.get(id).log.isAccepted(e as EventId) || n.registry.get(id).log.rejectionOf(e as EventId));
-    await settled(founder, () => both(founder), 'the founder to see both removals');
-    const log = founder.registry.get(id).log;
-    const winner = [removeDave, removeCarol].filter((r) => log.isAccepted(r.id as EventId));
-    expect(winner).toHaveLength(1);
-    const [expelled, survivor] = winner[0] === removeDave ? [dave, carol] : [carol, dave];
-    const winnerGroup = winner[0] === removeDave ? founderGroup : aliceGroup;
-    const remaining = [founder, alice, survivor];
-    for (const n of remaining) {
-      await settled(
-        n,
-        // Retiring the losing group follows the switch to the winner: wait for both.
-        () =>
-          n.sync.groupOf(id) === winnerGroup &&
-          hash(n) === hash(founder) &&
-          n.registry.get(id).log.pendingCount() === 0 &&
-          n.peer.groups().every((g) => g.id === winnerGroup || g.retired),
-        'every remaining member to settle in the winning group and retire the other',
-      );
-    }
-    // The survivor's racing task is kept everywhere; the expelled member's is defeated by the removal.
-    const [kept, defeated] = survivor === carol ? [carolTask, daveTask] : [daveTask, carolTask];
-    for (const n of remaining) {
-      expect(n.registry.get(id).log.isAccepted(kept.id as EventId)).toBe(true);
-      expect(n.registry.get(id).log.isAccepted(defeated.id as EventId)).toBe(false);
-    }
-    for (const n of remaining) {
-      for (const g of n.peer.groups()) if (g.id !== winnerGroup) expect(g.retired).toBe(true);
-    }
-    expect(expelled.peer.groups().map((g) => g.id)).not.toContain(winnerGroup);
+      // Each removal's invites name the other's target, who is gone once the other is applied:
+      // whichever the fold orders first is accepted everywhere, the other refused. The node whose
+      // removal lost signs it again (a new group, invited to who stays), so both removals hold.
+      const both = (n: RunningNode) =>
+        [removeDave.id, removeCarol.id].every((e) => n.registry.get(id).log.isAccepted(e as EventId) || n.registry.get(id).log.rejectionOf(e as EventId));
+      await settled(founder, () => both(founder), 'the founder to see both removals');
+      const log = founder.registry.get(id).log;
+      const winner = [removeDave, removeCarol].filter((r) => log.isAccepted(r.id as EventId));
+      expect(winner).toHaveLength(1);
+      const [loserNode, loser] = winner[0] === removeDave ? [alice, removeCarol] : [founder, removeDave];
+      const resent = () => loserNode.registry.ownRejections(id).find((r) => r.eventId === loser.id)?.outcome;
+      await settled(loserNode, () => resent()?.status === 'resent', 'the losing remover to sign its removal again');
+      const again = (resent() as { eventId: string }).eventId as EventId;
+      const remaining = [founder, alice];
+      for (const n of remaining) {
+        await settled(
+          n,
+          // The group everyone follows is the one the last accepted re-keying event hands over;
+          // retiring the others follows the switch to it: wait for all of it.
+          () => {
+            const l = n.registry.get(id).log;
+            const members = l.state().members;
+            return (
+              l.isAccepted(again) &&
+              !members.has(carol.identity.onion) &&
+              !members.has(dave.identity.onion) &&
+              hash(n) === hash(founder) &&
+              l.pendingCount() === 0 &&
+              n.sync.groupOf(id) === founder.sync.groupOf(id) &&
+              n.peer.groups().every((g) => g.id === n.sync.groupOf(id) || g.retired)
+            );
+          },
+          'every remaining member to hold both removals and settle in one group',
+        );
+      }
+      const finalGroup = founder.sync.groupOf(id)!;
+      expect([oldGroup, founderGroup, aliceGroup]).not.toContain(finalGroup);
+      // The first winner's target acted unseen by its removal: defeated everywhere.
+      const defeated = winner[0] === removeDave ? daveTask : carolTask;
+      for (const n of remaining) expect(n.registry.get(id).log.isAccepted(defeated.id as EventId)).toBe(false);
+      for (const gone of [carol, dave]) expect(gone.peer.groups().map((g) => g.id)).not.toContain(finalGroup);
 
-    // Work goes on in the winning group and reaches every remaining member, not the expelled one.
-    const after = (await api(survivor, 'POST', p('/tasks'), { audience: ['member'], title: 'After the race' })).body as { id: string };
-    for (const n of [founder, alice]) await untilChange(n, () => n.registry.get(id).log.isAccepted(after.id as EventId), 'the survivor’s task');
-    expect(expelled.registry.get(id).log.event(after.id as EventId)).toBeUndefined();
-  });
+      // Work goes on in the final group and reaches the remaining members, not the expelled ones.
+      const after = (await api(alice, 'POST', p('/tasks'), { audience: ['member'], title: 'After the race' })).body as { id: string };
+      await untilChange(founder, () => founder.registry.get(id).log.isAccepted(after.id as EventId), 'alice’s task');
+      for (const gone of [carol, dave]) expect(gone.registry.get(id).log.event(after.id as EventId)).toBeUndefined();
+    },
+  );
 
   it(
     'a member added concurrently with a removal (so left out of its invites) is handed the new group by whoever added them',
