@@ -313,6 +313,9 @@ export class TorACN implements ACN {
           );
         } catch (err) {
           if (stop.signal.aborted) throw stopped();
+          // The socks library's own timer (set to the same deadline) may fire before ours: that
+          // is still our timeout, not an unreachable onion.
+          if (Date.now() >= deadline) throw stopError('timeout', name, port, timeoutMs);
           const code = socks5ReplyCode(err);
           if (code === undefined && (await this.#torWentAway(stop.signal, stopped))) continue;
           const delay = retryDelayMs * attempt;
