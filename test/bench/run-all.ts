@@ -10,3 +10,4 @@ await import('./startup.bench.js');
 await import('./join.bench.js');
 await import('./snapshot-join.bench.js');
 await import('./move.bench.js');
+await import('./bucket-fetch.bench.js');

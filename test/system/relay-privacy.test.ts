@@ -154,7 +154,8 @@ describe('what the relay learns', () => {
       dbPath,
       "SELECT m.name || '.' || p.name AS name, p.type AS type FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name LIKE 'relay_%' ORDER BY 1",
     );
-    // Retention keeps one row per UTC day (the last seq stored that day), never a time per message;
+    // Retention keeps one row per UTC day and bucketed fetch one per bucket (an hour by default),
+    // each the last seq stored then, never a time per message;
     // a spent token is its key epoch (a week, shared by every client) and its input.
     expect(columns.map((c) => c.name)).toEqual([
       'relay_messages.ciphertext',
@@ -162,6 +163,8 @@ describe('what the relay learns', () => {
       'relay_messages.signature',
       'relay_spent_tokens.epoch',
       'relay_spent_tokens.input',
+      'relay_store_buckets.bucket',
+      'relay_store_buckets.last_seq',
       'relay_store_days.day',
       'relay_store_days.last_seq',
     ]);

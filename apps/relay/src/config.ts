@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_RENEWAL_BITS } from '@pursuance/relay';
+import { DEFAULT_BUCKET_SECONDS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_RENEWAL_BITS, MAX_BUCKET_SECONDS, MIN_BUCKET_SECONDS } from '@pursuance/relay';
 import {
   ACN_SETTINGS,
   AcnConfigFileSchema,
@@ -35,6 +35,8 @@ export interface RelayConfig {
   readonly maxStorageMb: number;
   /** Messages stored longer ago than this are pruned; 0 = kept until the cap. */
   readonly retentionDays: number;
+  /** The fetch bucket length, signed into the key bundle (members fetch whole buckets). */
+  readonly bucketSeconds: number;
   readonly metrics: boolean;
   /** 0 = any free port (printed on start). */
   readonly metricsPort: number;
@@ -67,6 +69,7 @@ export const DEFAULTS = {
   maxStorageMb: 1024,
   // A relay forwards; it is not an archive. Members offline longer catch up from each other.
   retentionDays: 30,
+  bucketSeconds: DEFAULT_BUCKET_SECONDS,
   metrics: true,
   metricsPort: 9464,
   maxConnections: 512,
@@ -90,6 +93,7 @@ const RANGES = {
   powDifficulty: [0, MAX_POW_DIFFICULTY],
   maxStorageMb: [0, 1_000_000],
   retentionDays: [0, 36_500],
+  bucketSeconds: [MIN_BUCKET_SECONDS, MAX_BUCKET_SECONDS],
   metricsPort: [0, 65535],
   maxConnections: [1, 100_000],
   maxPendingHandshakes: [1, 100_000],
@@ -109,6 +113,7 @@ export const ConfigFileSchema = z.strictObject({
   powDifficulty: int(...RANGES.powDifficulty).optional(),
   maxStorageMb: int(...RANGES.maxStorageMb).optional(),
   retentionDays: int(...RANGES.retentionDays).optional(),
+  bucketSeconds: int(...RANGES.bucketSeconds).optional(),
   metrics: z.boolean().optional(),
   metricsPort: int(...RANGES.metricsPort).optional(),
   maxConnections: int(...RANGES.maxConnections).optional(),
@@ -188,6 +193,15 @@ export function relayProgram(): Command {
         .env('PURSUANCE_RELAY_RETENTION_DAYS')
         .default(DEFAULTS.retentionDays)
         .argParser(integer('retentionDays')),
+    )
+    .addOption(
+      new Option(
+        '--bucket-seconds <seconds>',
+        'fetch bucket length, signed into the key bundle: members back after a while download whole buckets (longer = less a member reveals, more it downloads); changing it changes the bundle',
+      )
+        .env('PURSUANCE_RELAY_BUCKET_SECONDS')
+        .default(DEFAULTS.bucketSeconds)
+        .argParser(integer('bucketSeconds')),
     )
     .addOption(
       new Option('--metrics-port <port>', 'Prometheus metrics on 127.0.0.1:<port>/metrics; 0 = any free port')
@@ -277,6 +291,7 @@ export function resolveConfig(opts: Record<string, unknown>, sourceOf: (key: str
     powDifficulty: pick('powDifficulty', DEFAULTS.powDifficulty),
     maxStorageMb: pick('maxStorageMb', DEFAULTS.maxStorageMb),
     retentionDays: pick('retentionDays', DEFAULTS.retentionDays),
+    bucketSeconds: pick('bucketSeconds', DEFAULTS.bucketSeconds),
     metrics: pick('metrics', DEFAULTS.metrics),
     metricsPort: pick('metricsPort', DEFAULTS.metricsPort),
     maxConnections: pick('maxConnections', DEFAULTS.maxConnections),

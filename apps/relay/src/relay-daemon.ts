@@ -107,6 +107,7 @@ export class RelayDaemon {
       const storeOptions = {
         maxMessages,
         retentionMs,
+        bucketMs: config.bucketSeconds * 1000,
         ...(options.now !== undefined ? { now: options.now } : {}),
         onCommit: (info: CommitInfo) => onCommit(info),
       };

@@ -49,6 +49,18 @@ describe('relay configuration', () => {
     expect(relayProgram().helpInformation()).toContain('--retention-days');
   });
 
+  it('takes the fetch bucket length (an hour by default) from the file, env or flags, within a minute and a week', () => {
+    expect(configFrom([]).bucketSeconds).toBe(3600);
+    expect(configFrom([], {}, { bucketSeconds: 86_400 }).bucketSeconds).toBe(86_400);
+    expect(configFrom([], { PURSUANCE_RELAY_BUCKET_SECONDS: '600' }, { bucketSeconds: 86_400 }).bucketSeconds).toBe(600);
+    expect(configFrom(['--bucket-seconds', '60'], { PURSUANCE_RELAY_BUCKET_SECONDS: '600' }).bucketSeconds).toBe(60);
+    expect(configFrom(['--bucket-seconds', '604800']).bucketSeconds).toBe(604_800);
+    for (const bad of ['59', '604801', '0', '-60', '1.5', 'hourly', '']) {
+      expect(() => configFrom(['--bucket-seconds', bad]), bad).toThrow(/integer in \[60, 604800\]/);
+    }
+    expect(relayProgram().helpInformation()).toContain('--bucket-seconds');
+  });
+
   it('refuses negative, huge and non-numeric storage settings from flags, env and the file (exit 2)', async () => {
     for (const flag of ['--max-storage-mb', '--retention-days']) {
       for (const bad of ['-1', '1000001', '99999999999999999999', 'lots', '1.5', '1e3', '0x10', '']) {

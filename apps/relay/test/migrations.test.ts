@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { describe, expect, it } from 'vitest';
 import { relayMigrations } from '@pursuance/migrations';
+import { DEFAULT_BUCKET_MS, bucketOf } from '@pursuance/relay';
+import { record } from '@pursuance/relay/testing';
 import { relayEntities } from '../src/store/entities.js';
 import { TypeormRelayStore } from '../src/store/typeorm-relay-store.js';
 
@@ -30,7 +32,7 @@ describe('relay migrations', () => {
         const [mode] = await ds.query<{ journal_mode: string }[]>('PRAGMA journal_mode');
         expect(mode?.journal_mode).toBe('wal');
         const tables = (await ds.query<{ name: string }[]>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)).map((t) => t.name);
-        expect(tables).toEqual(['migrations', 'relay_messages', 'relay_spent_tokens', 'relay_store_days', 'sqlite_sequence']);
+        expect(tables).toEqual(['migrations', 'relay_messages', 'relay_spent_tokens', 'relay_store_buckets', 'relay_store_days', 'sqlite_sequence']);
       } finally {
         await ds.destroy();
       }
@@ -92,12 +94,58 @@ describe('relay migration: spent-token epochs', () => {
     await old.destroy();
     const store = await TypeormRelayStore.open({ path: database });
     try {
-      expect(store.appliedMigrations).toEqual(['RelaySpentTokenEpochs1764892800000']);
+      expect(store.appliedMigrations).toEqual(['RelaySpentTokenEpochs1764892800000', 'RelayStoreBuckets1765152000000']);
       expect(await store.stats()).toMatchObject({ messages: 1, spentTokens: 0 });
       expect(await store.seqOf(Uint8Array.of(7))).toBe(1);
     } finally {
       await store.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('relay migration: bucket marks', () => {
+  const upgraded = async (messages: number, body: (store: TypeormRelayStore) => Promise<void>): Promise<void> => {
+    const dir = await mkdtemp(join(tmpdir(), 'relay-migrations-'));
+    const database = join(dir, 'r.sqlite');
+    const old = new DataSource({ type: 'sqlite', database, migrations: relayMigrations.slice(0, 3), synchronize: false });
+    await old.initialize();
+    await old.runMigrations();
+    for (let i = 0; i < messages; i++) await old.query('INSERT INTO relay_messages (signature, ciphertext) VALUES (?, ?)', [Buffer.from([i]), Buffer.alloc(8)]);
+    await old.destroy();
+    const store = await TypeormRelayStore.open({ path: database });
+    try {
+      expect(store.appliedMigrations).toEqual(['RelayStoreBuckets1765152000000']);
+      await body(store);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('file the messages stored before buckets existed under bucket 0: only a fetch from bucket 0 reaches them', async () => {
+    await upgraded(3, async (store) => {
+      expect(await store.seqBeforeBucket(0)).toBe(0);
+      expect(await store.seqBeforeBucket(1)).toBe(3);
+      const now = bucketOf(Date.now(), DEFAULT_BUCKET_MS);
+      expect(store.currentBucket()).toBeGreaterThanOrEqual(now);
+      expect(await store.seqBeforeBucket(store.currentBucket())).toBe(3);
+      // A message stored after the upgrade is filed under the clock's bucket, after the old ones.
+      const posted = await store.post(record());
+      expect(posted.kind === 'stored' && posted.message.seq).toBe(4);
+      expect(await store.seqBeforeBucket(store.currentBucket())).toBe(3);
+      expect(await store.seqBeforeBucket(store.currentBucket() + 1)).toBe(4);
+    });
+  });
+
+  it('mark nothing on an empty database', async () => {
+    await upgraded(0, async (store) => {
+      expect(await store.seqBeforeBucket(Number.MAX_SAFE_INTEGER)).toBe(0);
+      // No mark holds it back: the clock's bucket (read around it, in case an hour turns meanwhile).
+      const before = bucketOf(Date.now(), DEFAULT_BUCKET_MS);
+      const current = store.currentBucket();
+      expect(current).toBeGreaterThanOrEqual(before);
+      expect(current).toBeLessThanOrEqual(bucketOf(Date.now(), DEFAULT_BUCKET_MS));
+    });
   });
 });

@@ -3,6 +3,8 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { relayPostgresMigrations } from '@pursuance/migrations';
+import { DEFAULT_BUCKET_MS, bucketOf } from '@pursuance/relay';
+import { record } from '@pursuance/relay/testing';
 import { relayPostgresEntities } from '../src/store/postgres-entities.js';
 import { PostgresRelayStore } from '../src/store/postgres-relay-store.js';
 import { startPostgresCluster, type PostgresCluster } from './support/postgres-cluster.js';
@@ -42,7 +44,7 @@ describe('relay PostgreSQL migrations', () => {
       // The schema the migrations built is exactly what the entities describe.
       const diff = await ds.driver.createSchemaBuilder().log();
       expect(diff.upQueries.map((q) => q.query)).toEqual([]);
-      expect(await relayTables(database)).toEqual(['migrations', 'relay_messages', 'relay_spent_tokens', 'relay_store_days']);
+      expect(await relayTables(database)).toEqual(['migrations', 'relay_messages', 'relay_spent_tokens', 'relay_store_buckets', 'relay_store_days']);
       // The seq sequence stops where a JS number stops being exact.
       const [seq] = await ds.query<{ max: string }[]>(`SELECT max_value::text AS max FROM pg_sequences WHERE sequencename = 'relay_messages_seq_seq'`);
       expect(seq?.max).toBe(String(Number.MAX_SAFE_INTEGER));
@@ -67,6 +69,8 @@ describe('relay PostgreSQL migrations', () => {
       'relay_messages.ciphertext bytea not null',
       'relay_spent_tokens.epoch integer not null',
       'relay_spent_tokens.input bytea not null',
+      'relay_store_buckets.bucket integer not null',
+      'relay_store_buckets.last_seq bigint not null',
       'relay_store_days.day integer not null',
       'relay_store_days.last_seq bigint not null',
     ]);
@@ -83,6 +87,7 @@ describe('relay PostgreSQL migrations', () => {
       'relay_messages PRIMARY KEY (seq)',
       'relay_messages UNIQUE (signature)',
       'relay_spent_tokens PRIMARY KEY (epoch,input)',
+      'relay_store_buckets PRIMARY KEY (bucket)',
       'relay_store_days PRIMARY KEY (day)',
     ]);
   });
@@ -100,7 +105,7 @@ describe('relay PostgreSQL migrations', () => {
       expect(sequences).toEqual([]);
       // And up again from there.
       await ds.runMigrations({ transaction: 'all' });
-      expect(await relayTables(database)).toEqual(['migrations', 'relay_messages', 'relay_spent_tokens', 'relay_store_days']);
+      expect(await relayTables(database)).toEqual(['migrations', 'relay_messages', 'relay_spent_tokens', 'relay_store_buckets', 'relay_store_days']);
     } finally {
       await ds.destroy();
     }
@@ -115,5 +120,60 @@ describe('relay PostgreSQL migrations', () => {
     // TypeORM's bookkeeping table (made before the transaction) stays, recording nothing.
     expect(await relayTables(database)).toEqual(['migrations', 'relay_store_days']);
     expect(await cluster.query('SELECT name FROM migrations', [], database)).toEqual([]);
+  });
+});
+
+describe('relay PostgreSQL migration: bucket marks', () => {
+  const upgraded = async (messages: number): Promise<PostgresRelayStore> => {
+    const database = await cluster.createDatabase();
+    const old = new DataSource({
+      type: 'postgres',
+      driver: pg,
+      url: cluster.url(database),
+      migrations: relayPostgresMigrations.slice(0, 1),
+      synchronize: false,
+    });
+    await old.initialize();
+    try {
+      await old.runMigrations({ transaction: 'all' });
+      for (let i = 0; i < messages; i++)
+        await old.query('INSERT INTO relay_messages (signature, ciphertext) VALUES ($1, $2)', [Buffer.from([i]), Buffer.alloc(8)]);
+    } finally {
+      await old.destroy();
+    }
+    const store = await PostgresRelayStore.open({ url: cluster.url(database) });
+    expect(store.appliedMigrations).toEqual(['RelayPostgresStoreBuckets1765152000000']);
+    return store;
+  };
+
+  it('file the messages stored before buckets existed under bucket 0: only a fetch from bucket 0 reaches them', async () => {
+    const store = await upgraded(3);
+    try {
+      expect(await store.seqBeforeBucket(0)).toBe(0);
+      expect(await store.seqBeforeBucket(1)).toBe(3);
+      expect(store.currentBucket()).toBeGreaterThanOrEqual(bucketOf(Date.now(), DEFAULT_BUCKET_MS));
+      expect(await store.seqBeforeBucket(store.currentBucket())).toBe(3);
+      // A message stored after the upgrade is filed under the clock's bucket, after the old ones.
+      const posted = await store.post(record());
+      expect(posted.kind === 'stored' && posted.message.seq).toBe(4);
+      expect(await store.seqBeforeBucket(store.currentBucket())).toBe(3);
+      expect(await store.seqBeforeBucket(store.currentBucket() + 1)).toBe(4);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('mark nothing on an empty database', async () => {
+    const store = await upgraded(0);
+    try {
+      expect(await store.seqBeforeBucket(2_147_483_647)).toBe(0);
+      // No mark holds it back: the clock's bucket (read around it, in case an hour turns meanwhile).
+      const before = bucketOf(Date.now(), DEFAULT_BUCKET_MS);
+      const current = store.currentBucket();
+      expect(current).toBeGreaterThanOrEqual(before);
+      expect(current).toBeLessThanOrEqual(bucketOf(Date.now(), DEFAULT_BUCKET_MS));
+    } finally {
+      await store.close();
+    }
   });
 });

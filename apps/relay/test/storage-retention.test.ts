@@ -59,3 +59,62 @@ it('the daemon applies --retention-days with its clock: old messages go on the n
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+it('the daemon signs --bucket-seconds into its bundle, files messages by it, and answers fetches the same after a restart', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'relay-buckets-'));
+  const registryDir = join(dir, 'registry');
+  const start = async (): Promise<RelayDaemon> => {
+    const program = relayProgram().exitOverride();
+    program.parse(['--data-dir', join(dir, 'data'), '--loopback-registry', registryDir, '--no-metrics', '--pow-difficulty', '2', '--bucket-seconds', '600'], {
+      from: 'user',
+    });
+    const config = resolveConfig(program.opts(), (key) => program.getOptionValueSource(key));
+    return RelayDaemon.start({
+      config,
+      password: 'relay password 1',
+      log: createLogger('error', () => undefined),
+      scryptParams: TEST_SCRYPT_PARAMS,
+      now: () => now,
+    });
+  };
+  let now = Date.UTC(2026, 0, 10, 12);
+  const B = now / 600_000;
+  let daemon = await start();
+  const pins = new MemoryKeyBundlePins();
+  const acn = new LoopbackACN({ registryDir });
+  const hex = (m: { signature: Uint8Array }): string => toHex(m.signature);
+  const fetched = async (client: RelayClient, fromBucket: number): Promise<{ ids: string[]; bucket: number }> => {
+    const session = await client.openSession();
+    const ids: string[] = [];
+    const { bucket } = await session.fetchEach({ fromBucket, onMessage: (m) => ids.push(hex(m)) });
+    session.close();
+    return { ids, bucket };
+  };
+  let client: RelayClient | undefined;
+  try {
+    const bundle = await trustKeyBundle(daemon.exportedBundle, pins);
+    expect(bundle.bucketSeconds).toBe(600);
+    client = new RelayClient({ acn, bundle, now: () => now });
+    const session = await client.openSession();
+    const first = randomMessage();
+    await session.post(first);
+    now += 2 * 600_000;
+    const second = randomMessage();
+    await session.post(second);
+    expect(await fetched(client, B + 1)).toEqual({ ids: [hex(second)], bucket: B + 2 });
+    await client.close();
+    await daemon.stop();
+
+    now -= 3 * 600_000; // the clock steps back over the restart: nothing is filed earlier for it
+    daemon = await start();
+    expect((await trustKeyBundle(daemon.exportedBundle, pins)).bucketSeconds).toBe(600);
+    client = new RelayClient({ acn, bundle, now: () => now });
+    expect(await fetched(client, B + 1)).toEqual({ ids: [hex(second)], bucket: B + 2 });
+    expect((await fetched(client, 0)).ids).toEqual([hex(first), hex(second)]);
+  } finally {
+    await client?.close();
+    await daemon.stop();
+    await acn.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

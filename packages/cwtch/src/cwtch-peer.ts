@@ -311,6 +311,11 @@ export class CwtchPeer extends EventEmitter<CwtchPeerEvents> {
     return this.#groups.isRelaySynced(relay);
   }
 
+  /** The bucket our next fetch from the relay starts at (undefined: from the start, or a relay without bucketed fetch). */
+  public relayFrontier(relay: string): number | undefined {
+    return this.#groups.relayFrontier(relay);
+  }
+
   /** Create a group on a relay we imported: fresh random key, id bound to key and relay. */
   public createGroup(options: { name: string; relay: string; members?: readonly string[] | null }): Promise<string> {
     return this.#groups.create(options);

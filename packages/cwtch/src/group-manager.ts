@@ -12,6 +12,7 @@ import {
   GroupOutboxSchema,
   RelayCursorSchema,
   decodeRecord,
+  type RelayCursor,
   toCanonical,
   type GroupRecord,
   type StoredGroupEntry,
@@ -69,13 +70,13 @@ export class GroupManager extends EventEmitter<GroupManagerEvents> {
   readonly #now: () => number;
   readonly #admits: (state: GroupState, sender: OnionName) => boolean;
   readonly #groups = new Map<string, GroupState>();
-  readonly #cursors = new Map<string, Uint8Array>();
+  readonly #cursors = new Map<string, RelayCursor>();
   /** Own posts not yet seen back from their relay: signature → group id. */
   readonly #unacked = new Map<string, string>();
   /** Trial-decryption candidates per relay, rebuilt when groups change. */
   #byRelay: Map<string, { key: Uint8Array; state: GroupState }[]> | undefined;
   #pending: StoreOp[] = [];
-  readonly #pendingCursors = new Map<string, Uint8Array>();
+  readonly #pendingCursors = new Map<string, RelayCursor>();
   #flush: Promise<void> | undefined;
 
   public constructor(options: {
@@ -104,7 +105,7 @@ export class GroupManager extends EventEmitter<GroupManagerEvents> {
     }
     this.#byRelay = undefined;
     for await (const r of this.#vault.all(COLLECTIONS.relayCursors)) {
-      this.#cursors.set(r.key, decodeRecord(RelayCursorSchema, r.value, 'relay cursor').since);
+      this.#cursors.set(r.key, decodeRecord(RelayCursorSchema, r.value, 'relay cursor'));
     }
     for await (const r of this.#vault.all(COLLECTIONS.groupOutbox)) {
       this.#unacked.set(r.key, decodeRecord(GroupOutboxSchema, r.value, 'group outbox').groupId);
@@ -152,14 +153,27 @@ export class GroupManager extends EventEmitter<GroupManagerEvents> {
     this.#byRelay = undefined;
   }
 
-  public cursor(relay: string): Uint8Array | undefined {
+  public cursor(relay: string): RelayCursor | undefined {
     return this.#pendingCursors.get(relay) ?? this.#cursors.get(relay);
   }
 
   /** Remember the last message processed from `relay` (written with the next batch). */
   public setCursor(relay: string, signature: Uint8Array): void {
-    this.#pendingCursors.set(relay, signature);
+    this.#pendingCursors.set(relay, { ...this.cursor(relay), since: signature });
     this.#scheduleFlush();
+  }
+
+  /**
+   * Remember the bucket the next fetch from `relay` may start at (written with the next batch,
+   * so after the messages processed before it). It never moves back: a relay's frontier does not.
+   * Returns whether it moved.
+   */
+  public setBucket(relay: string, bucket: number): boolean {
+    const current = this.cursor(relay);
+    if (current?.bucket !== undefined && current.bucket >= bucket) return false;
+    this.#pendingCursors.set(relay, { ...current, bucket });
+    this.#scheduleFlush();
+    return true;
   }
 
   /**
@@ -343,10 +357,10 @@ export class GroupManager extends EventEmitter<GroupManagerEvents> {
         const cursors = [...this.#pendingCursors];
         this.#pendingCursors.clear();
         // Cursors last: in one atomic write with the messages they follow.
-        for (const [relay, since] of cursors) ops.push(this.#vault.put(COLLECTIONS.relayCursors, relay, { since }));
+        for (const [relay, cursor] of cursors) ops.push(this.#vault.put(COLLECTIONS.relayCursors, relay, cursorRecord(cursor)));
         try {
           await this.#vault.write(ops);
-          for (const [relay, since] of cursors) this.#cursors.set(relay, since);
+          for (const [relay, cursor] of cursors) this.#cursors.set(relay, cursor);
         } catch (err) {
           this.emit('storeError', err as Error);
         }
@@ -389,4 +403,8 @@ function toLogEntry(stored: StoredGroupEntry): LogEntry {
     acked: stored.acked,
     source: stored.source,
   };
+}
+
+function cursorRecord(cursor: RelayCursor): { since?: Uint8Array; bucket?: number } {
+  return { ...(cursor.since === undefined ? {} : { since: cursor.since }), ...(cursor.bucket === undefined ? {} : { bucket: cursor.bucket }) };
 }

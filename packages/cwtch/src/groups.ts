@@ -301,6 +301,11 @@ export class Groups {
     return this.#syncs.isSynced(relay);
   }
 
+  /** The bucket our next fetch from `relay` starts at (undefined: from the start, or a relay without buckets). */
+  public relayFrontier(relay: string): number | undefined {
+    return this.#manager.cursor(relay)?.bucket;
+  }
+
   readonly #moveLinks: MoveLookup = (id) => (this.#manager.has(id) ? this.#manager.get(id).record : undefined);
 
   /** Move a group to another relay: a new group (new key) whose invite is posted, signed, in the old one. */

@@ -46,6 +46,8 @@ export interface CwtchPeerEvents {
   groupMoved: [{ from: string; to: string }];
   relaySynced: [{ relay: string; count: number }];
   relayDown: [{ relay: string; code: string | undefined }];
+  /** A relay named the bucket our next fetch from it starts at (the cursor moved on). */
+  relayFrontier: [{ relay: string; bucket: number }];
   /** Something went wrong that the peer recovered from (codes only, never contents). */
   warning: [{ code: string; where: string }];
 }

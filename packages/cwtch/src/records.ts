@@ -1,6 +1,7 @@
 import { bytes } from '@pursuance/codec';
 import type { CanonicalValue, OnionName } from '@pursuance/crypto';
 import { z } from 'zod';
+import { MAX_BUCKET_INDEX } from '@pursuance/relay';
 import { ProfileCorruptError } from './errors.js';
 import { isValidOnion } from './onion-keys.js';
 
@@ -67,7 +68,12 @@ export const GroupRecordSchema = z.strictObject({
 });
 export type GroupRecord = z.infer<typeof GroupRecordSchema>;
 
-export const RelayCursorSchema = z.strictObject({ since: bytes(64) });
+/**
+ * Where a profile is on one relay: the bucket its next fetch starts from (relays with bucketed
+ * fetch), and the last message it processed (the "since" replay of relays from before it).
+ */
+export const RelayCursorSchema = z.strictObject({ since: bytes(64).optional(), bucket: z.number().int().min(0).max(MAX_BUCKET_INDEX).optional() });
+export type RelayCursor = z.infer<typeof RelayCursorSchema>;
 
 export const OutboxEntrySchema = z.strictObject({
   id: z.string(),

@@ -1,4 +1,4 @@
-import { KeyBundleChangedError, importKeyBundle, legacyBundleOnion, sameKeys, type SignedKeyBundle } from '@pursuance/relay';
+import { KeyBundleChangedError, addsBuckets, importKeyBundle, legacyBundleOnion, sameKeys, type SignedKeyBundle } from '@pursuance/relay';
 import { COLLECTIONS, RelayRecordSchema, decodeRecord, toCanonical, type RelayRecord } from './records.js';
 import type { ProfileVault } from './vault.js';
 
@@ -34,14 +34,19 @@ export class RelayBook {
    * Verify an exported bundle's signature and pin it on first use; KeyBundleChangedError if it
    * differs from the pinned one. A pin made before token key epochs (a bundle this version can
    * no longer read) is replaced once by the same board's new bundle: the board identity signs
-   * both, and the new one commits to all of its future token keys.
+   * both, and the new one commits to all of its future token keys. So is a pin from before
+   * bucketed fetch, by the same board's bundle that adds a bucket length to the same token keys.
    */
   public async trust(bundleText: string): Promise<SignedKeyBundle> {
     const bundle = importKeyBundle(bundleText);
     const pinned = this.#relays.get(bundle.boardOnion);
     if (pinned !== undefined && legacyBundleOnion(pinned.bundle) !== bundle.boardOnion) {
-      if (!sameKeys(importKeyBundle(pinned.bundle), bundle)) throw new KeyBundleChangedError();
-      return bundle;
+      const current = importKeyBundle(pinned.bundle);
+      if (!addsBuckets(current, bundle)) {
+        // The same board's bundle from before the upgrade (an older invite) keeps the pin.
+        if (!sameKeys(current, bundle) && !addsBuckets(bundle, current)) throw new KeyBundleChangedError();
+        return bundle;
+      }
     }
     const record: RelayRecord = { boardOnion: bundle.boardOnion, bundle: bundleText };
     await this.#vault.write([this.#vault.put(COLLECTIONS.relays, record.boardOnion, toCanonical(record))]);

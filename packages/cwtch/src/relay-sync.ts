@@ -1,14 +1,24 @@
 import { EventEmitter } from 'node:events';
 import { toHex } from '@pursuance/crypto';
-import { PostRejectedError, RelayClient, type BoardSession, type EncryptedGroupMessage, type KeyBundle, type RelayClientOptions } from '@pursuance/relay';
+import {
+  PostRejectedError,
+  RelayClient,
+  bucketOf,
+  type BoardSession,
+  type EncryptedGroupMessage,
+  type KeyBundle,
+  type RelayClientOptions,
+} from '@pursuance/relay';
 import type { ACN } from '@pursuance/tapir';
 import { Sleeper, retryDelay } from './backoff.js';
 import type { RetryPolicy } from './protocol-profile.js';
+import type { RelayCursor } from './records.js';
 
 /**
  * One relay, kept in sync: a session on a fresh ephemeral identity (RelayClient makes a new
- * one per session, so the relay cannot link our sessions), a replay from the last message we
- * processed, then live pushes; when the session drops, a new session after a backoff. Tokens
+ * one per session), a fetch of every bucket from the one the relay last named as our frontier
+ * (a relay from before bucketed fetch: a replay since the last message we processed), then
+ * live pushes; when the session drops, a new session after a backoff. Tokens
  * are bought ahead of need by the RelayClient. Our own posts are queued here and, whenever a
  * session is synced, sent in queue order with a window of them in flight (acknowledgements are
  * matched to posts by position). A keepalive ends a session the relay stopped answering, and
@@ -28,10 +38,14 @@ export interface RelaySyncEvents {
 export interface RelaySyncOptions {
   readonly acn: ACN;
   readonly bundle: KeyBundle;
-  /** Signature of the last message processed from this relay (replay starts there). */
-  readonly cursor: () => Uint8Array | undefined;
+  /** Where we are on this relay: the bucket to fetch from, or the last message processed (replay since). */
+  readonly cursor: () => RelayCursor | undefined;
   /** Called synchronously for every message, replayed or live, in relay order. */
   readonly onMessage: (message: EncryptedGroupMessage, phase: 'replay' | 'live') => void;
+  /** The relay named the bucket our next fetch may start at; every message before it was passed to onMessage. */
+  readonly onBucket?: (bucket: number) => void;
+  /** The clock a bucket the relay names is checked against (tests inject one). */
+  readonly now?: () => number;
   readonly retry: RetryPolicy;
   readonly client?: Partial<
     Pick<RelayClientOptions, 'batchSize' | 'lowWaterMark' | 'maxPowDifficulty' | 'connectTimeoutMs' | 'handshakeTimeoutMs' | 'window' | 'keepalive'>
@@ -39,6 +53,8 @@ export interface RelaySyncOptions {
 }
 
 const MAX_POST_ATTEMPTS = 3;
+/** How far ahead of our clock a relay's clock may be when it names a bucket. */
+const FRONTIER_SKEW_MS = 10 * 60_000;
 
 interface QueuedPost {
   readonly message: EncryptedGroupMessage;
@@ -100,14 +116,7 @@ export class RelaySync extends EventEmitter<RelaySyncEvents> {
         session.on('message', (m) => {
           if (this.#session === session) this.#options.onMessage(m, 'live');
         });
-        const since = this.#fromStart ? undefined : this.#options.cursor();
-        this.#fromStart = false;
-        const count = await session.replayEach({
-          since,
-          onMessage: (m) => {
-            if (this.#session === session) this.#options.onMessage(m, 'replay');
-          },
-        });
+        const count = await this.#catchUp(session);
         if (this.#session !== session) {
           this.#immediate = false;
           continue; // superseded by a resync
@@ -132,6 +141,32 @@ export class RelaySync extends EventEmitter<RelaySyncEvents> {
       failures += 1;
       await this.#sleeper.sleep(retryDelay(failures, this.#options.retry));
     }
+  }
+
+  /**
+   * Fetch by bucket when the relay's bundle states a bucket length, else replay since the last
+   * message processed. A fetch names only a bucket index: the relay cannot tell our session
+   * from any other member's (of any group) that was last online in the same bucket.
+   */
+  async #catchUp(session: BoardSession): Promise<number> {
+    const cursor = this.#fromStart ? undefined : this.#options.cursor();
+    this.#fromStart = false;
+    const onMessage = (m: EncryptedGroupMessage): void => {
+      if (this.#session === session) this.#options.onMessage(m, 'replay');
+    };
+    const bucketSeconds = this.#options.bundle.bucketSeconds;
+    if (bucketSeconds === undefined) return session.replayEach({ since: cursor?.since, onMessage });
+    const onBucket = (bucket: number): void => {
+      if (this.#session !== session) return;
+      // A relay may withhold (members repair that), but a frontier beyond its own clock would
+      // make every later fetch skip what it stores until then: such a bucket is not kept.
+      const latest = bucketOf((this.#options.now ?? Date.now)() + bucketSeconds * 1000 + FRONTIER_SKEW_MS, bucketSeconds * 1000);
+      if (bucket <= latest) this.#options.onBucket?.(bucket);
+    };
+    session.on('bucket', onBucket);
+    const { count, bucket } = await session.fetchEach({ fromBucket: cursor?.bucket ?? 0, onMessage });
+    onBucket(bucket);
+    return count;
   }
 
   /** End the current session and open a new one at once (it replays from the cursor again). */

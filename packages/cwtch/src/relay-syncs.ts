@@ -43,6 +43,9 @@ export class RelaySyncs {
       acn: this.#options.acn,
       bundle: importKeyBundle(record.bundle),
       cursor: () => groups.cursor(relay),
+      onBucket: (bucket) => {
+        if (groups.setBucket(relay, bucket)) events.emit('relayFrontier', { relay, bucket });
+      },
       retry: this.#options.retry,
       ...(this.#options.client === undefined ? {} : { client: this.#options.client }),
       onMessage: (message, phase) => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, randomKey, toHex } from '@pursuance/crypto';
-import { exportKeyBundle, signKeyBundle } from '@pursuance/relay';
+import { MemoryRelayStore, exportKeyBundle, signKeyBundle } from '@pursuance/relay';
 import { testTokenKeys } from '@pursuance/relay/testing';
 import {
   InviteInvalidError,
@@ -12,6 +12,7 @@ import {
   type CwtchPeer,
   type GroupMessage,
 } from '../src/index.js';
+import { AdversarialRelay } from './support/adversarial-relay.js';
 import { until, waitForEvent } from './support/helpers.js';
 import { cwtchWorld, type CwtchWorld } from './support/world.js';
 
@@ -131,30 +132,69 @@ describe('groups on a relay', () => {
     ).toEqual([g1, g2, g3].sort());
   });
 
-  it('an offline member catches up from where it stopped, without duplicates', async () => {
-    const relay = await world.relay();
+  it('an offline member fetches from the last bucket the relay named to it, not from the start, and misses nothing', async () => {
+    // The relay's store files by a clock the test moves, a minute per bucket; bob pings often,
+    // so the relay names his frontier soon after it moves.
+    let now = Math.floor(Date.now() / 60_000) * 60_000;
+    const B = now / 60_000;
+    const relay = await world.relay({ store: new MemoryRelayStore({ bucketMs: 60_000, now: () => now }) });
     const alice = (await world.peer('alice-o')).peer;
-    const bob = await world.peer('bob-o');
+    const bob = await world.peer('bob-o', { options: { relayClient: { batchSize: 10, keepalive: { intervalMs: 40, timeoutMs: 5_000 } } } });
     await alice.addRelay(relay.bundle);
     const groupId = await alice.createGroup({ name: 'o', relay: relay.onion });
     await invite(alice, bob.peer, groupId);
     await synced(bob.peer, relay.onion);
     await alice.postToGroup(groupId, { o: OVERLAY.chat, d: 'long before' });
+    await until(bob.peer, 'groupMessage', () => bob.peer.groupMessages(groupId).length === 1);
+    now += 2 * 60_000;
     await alice.postToGroup(groupId, { o: OVERLAY.chat, d: 'before' });
     await until(bob.peer, 'groupMessage', () => bob.peer.groupMessages(groupId).length === 2);
+    await until(bob.peer, 'relayFrontier', () => bob.peer.relayFrontier(relay.onion) === B + 2);
     await bob.stop();
+    now += 60_000;
     const acked = new Set<string>();
     alice.on('groupMessageAcked', (a) => acked.add(a.signature));
     const posts: string[] = [];
     for (const text of ['while', 'you', 'were away']) posts.push((await alice.postToGroup(groupId, { o: OVERLAY.chat, d: text })).signature);
     await until(alice, 'groupMessageAcked', () => posts.every((s) => acked.has(s)));
     const peer = await bob.restart();
-    const replayed = await waitForEvent<{ relay: string; count: number }>(peer, 'relaySynced');
-    // Replay starts at the last message bob processed (sent again as the boundary), not at the
-    // start: 1 + 3 of the relay's 5 messages.
-    expect(replayed.count).toBe(4);
+    expect(peer.relayFrontier(relay.onion)).toBe(B + 2);
+    const fetched = await waitForEvent<{ relay: string; count: number }>(peer, 'relaySynced');
+    // Buckets B+2 and B+3: the boundary bucket again ("before") and the three new ones, not
+    // "long before" nor the group's earlier messages in bucket B.
+    expect(fetched.count).toBe(4);
     await until(peer, 'groupMessage', () => peer.groupMessages(groupId).length === 5);
     expect(texts(peer, groupId)).toEqual(['long before', 'before', 'while', 'you', 'were away']);
+  });
+
+  it('a relay from before bucketed fetch: an offline member replays since the last message it processed', async () => {
+    const relay = await AdversarialRelay.start(world.acn(), { buckets: false });
+    try {
+      const alice = (await world.peer('alice-s')).peer;
+      const bob = await world.peer('bob-s');
+      await alice.addRelay(relay.bundle);
+      const groupId = await alice.createGroup({ name: 's', relay: relay.onion });
+      await invite(alice, bob.peer, groupId);
+      await synced(bob.peer, relay.onion);
+      await alice.postToGroup(groupId, { o: OVERLAY.chat, d: 'long before' });
+      await alice.postToGroup(groupId, { o: OVERLAY.chat, d: 'before' });
+      await until(bob.peer, 'groupMessage', () => bob.peer.groupMessages(groupId).length === 2);
+      await bob.stop();
+      const acked = new Set<string>();
+      alice.on('groupMessageAcked', (a) => acked.add(a.signature));
+      const posts: string[] = [];
+      for (const text of ['while', 'you', 'were away']) posts.push((await alice.postToGroup(groupId, { o: OVERLAY.chat, d: text })).signature);
+      await until(alice, 'groupMessageAcked', () => posts.every((s) => acked.has(s)));
+      const peer = await bob.restart();
+      const replayed = await waitForEvent<{ relay: string; count: number }>(peer, 'relaySynced');
+      // From the last message bob processed (sent again as the boundary): 1 + 3 of the relay's 5.
+      expect(replayed.count).toBe(4);
+      expect(peer.relayFrontier(relay.onion)).toBeUndefined();
+      await until(peer, 'groupMessage', () => peer.groupMessages(groupId).length === 5);
+      expect(texts(peer, groupId)).toEqual(['long before', 'before', 'while', 'you', 'were away']);
+    } finally {
+      await relay.close();
+    }
   });
 
   it('joining a group on a relay it already follows replays that relay from the start (the group history predates its cursor)', async () => {

@@ -9,6 +9,7 @@ import {
   RelayServer,
   exportKeyBundle,
   importKeyBundle,
+  parseBoardRequest,
   relayCause,
   signKeyBundle,
   type EncryptedGroupMessage,
@@ -18,7 +19,7 @@ import {
   type RelayStore,
 } from '@pursuance/relay';
 import { GatedStore, randomMessage, testTokenKeys } from '@pursuance/relay/testing';
-import { LoopbackACN, TAPIR_PORT, type ACN } from '@pursuance/tapir';
+import { Connection, LoopbackACN, TAPIR_PORT, type ACN } from '@pursuance/tapir';
 import { RelaySync, type RelaySyncOptions } from '../src/relay-sync.js';
 import { AdversarialRelay } from './support/adversarial-relay.js';
 import { waitForEvent } from './support/helpers.js';
@@ -63,12 +64,13 @@ afterEach(async () => {
 });
 
 function sync(bundle: KeyBundle, options: Partial<RelaySyncOptions> = {}): RelaySync {
-  let cursor: Uint8Array | undefined;
+  let cursor: { since?: Uint8Array; bucket?: number } = {};
   const created = new RelaySync({
     acn,
     bundle,
     cursor: () => cursor,
-    onMessage: (m) => (cursor = m.signature),
+    onMessage: (m) => (cursor = { ...cursor, since: m.signature }),
+    onBucket: (bucket) => (cursor = { ...cursor, bucket }),
     retry: { baseMs: 40, maxMs: 300, jitter: 0 },
     ...options,
   });
@@ -222,5 +224,92 @@ describe('RelaySync keepalive', () => {
     adversary.silent = false;
     await vi.waitUntil(() => s.isSynced, { timeout: 20_000 });
     expect(s.sessions).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('what a relay can link across a member’s sessions', () => {
+  it('bucketed: members back from the same bucket send byte-identical fetches naming no message; "since" names the last message each saw', async () => {
+    let now = Math.floor(Date.now() / 60_000) * 60_000;
+    const B = now / 60_000;
+    const { bundle, boardIdentity } = await relay(new MemoryRelayStore({ bucketMs: 60_000, now: () => now }));
+    const keys = testTokenKeys();
+    // The same relay as named by a bundle from before bucketed fetch (the compatibility path).
+    const legacy = importKeyBundle(exportKeyBundle(signKeyBundle(boardIdentity, bundle.tokenOnion, { root: keys.root, schedule: keys.schedule })));
+    const poster = new RelaySync({ acn, bundle, cursor: () => undefined, onMessage: () => undefined, retry: { baseMs: 40, maxMs: 300, jitter: 0 } });
+    cleanups.push(() => poster.stop());
+    poster.start();
+    await waitForEvent(poster, 'synced');
+    const post = async (): Promise<EncryptedGroupMessage> => {
+      const m = randomMessage();
+      const posted = waitForEvent<string>(poster, 'posted', (id) => id === hex(m));
+      poster.post(m);
+      await posted;
+      return m;
+    };
+
+    // Two members (of different groups: the relay cannot tell) follow the relay, each keeping its cursor.
+    type Member = { cursor: { since?: Uint8Array; bucket?: number }; seen: Set<string>; sync?: RelaySync };
+    const follow = (member: Member, over: KeyBundle): RelaySync => {
+      const s = new RelaySync({
+        acn,
+        bundle: over,
+        cursor: () => member.cursor,
+        onMessage: (m) => {
+          member.seen.add(hex(m));
+          member.cursor = { ...member.cursor, since: m.signature };
+        },
+        onBucket: (b) => (member.cursor = { ...member.cursor, bucket: Math.max(member.cursor.bucket ?? 0, b) }),
+        retry: { baseMs: 40, maxMs: 300, jitter: 0 },
+      });
+      cleanups.push(() => s.stop());
+      member.sync = s;
+      s.start();
+      return s;
+    };
+    const x: Member = { cursor: {}, seen: new Set() };
+    const y: Member = { cursor: {}, seen: new Set() };
+    await Promise.all([waitForEvent(follow(x, bundle), 'synced'), waitForEvent(follow(y, bundle), 'synced')]);
+    const m1 = await post();
+    const m2 = await post();
+    await vi.waitUntil(() => x.seen.has(hex(m2)) && y.seen.has(hex(m2)), { timeout: 20_000 });
+    await x.sync!.stop();
+    await post();
+    const m4 = await post();
+    await vi.waitUntil(() => y.seen.has(hex(m4)), { timeout: 20_000 });
+    await y.sync!.stop();
+    // They left at different messages of the same bucket.
+    expect([x.cursor.since, y.cursor.since].map((s) => toHex(s!))).toEqual([hex(m2), hex(m4)]);
+    now += 3 * 60_000;
+    await post();
+
+    // Record every request the relay's board is handed, as it decrypts them.
+    const requests: string[] = [];
+    const originalSend = Connection.prototype.send;
+    Connection.prototype.send = function (this: Connection, payload: Uint8Array) {
+      try {
+        const request = parseBoardRequest(payload);
+        if (request.kind === 'fetch' || request.kind === 'replay') requests.push(new TextDecoder().decode(payload));
+      } catch {
+        // not a board request (an answer, a token purchase)
+      }
+      return originalSend.call(this, payload);
+    };
+    try {
+      const back = { x: { ...x, seen: new Set(x.seen) }, y: { ...y, seen: new Set(y.seen) } };
+      await Promise.all([waitForEvent(follow(back.x, bundle), 'synced'), waitForEvent(follow(back.y, bundle), 'synced')]);
+      expect(requests).toEqual([`{"MessageType":9,"BucketRequest":{"From":${B}}}`, `{"MessageType":9,"BucketRequest":{"From":${B}}}`]);
+      for (const s of [m1, m2, m4].map((m) => Buffer.from(m.signature).toString('base64'))) expect(requests.join()).not.toContain(s);
+      await back.x.sync!.stop();
+      await back.y.sync!.stop();
+
+      // The same two members on the "since" path: each request names the last message that member processed.
+      requests.length = 0;
+      await Promise.all([waitForEvent(follow(x, legacy), 'synced'), waitForEvent(follow(y, legacy), 'synced')]);
+      expect(new Set(requests).size).toBe(2);
+      expect(requests.find((r) => r.includes(Buffer.from(m2.signature).toString('base64')))).toBeDefined();
+      expect(requests.find((r) => r.includes(Buffer.from(m4.signature).toString('base64')))).toBeDefined();
+    } finally {
+      Connection.prototype.send = originalSend;
+    }
   });
 });

@@ -3,6 +3,7 @@ import type { Connection } from '@pursuance/tapir';
 import type { BoardServer } from './board-server.js';
 import {
   encodeBareMessage,
+  encodeBucketResult,
   encodePong,
   encodePostResult,
   encodeRenewResult,
@@ -26,7 +27,7 @@ type Job = () => Promise<void>;
  * serial job queue, so the client sees a consistent stream.
  *
  * Replay follows Cwtch: ReplayResult{n}, then n bare messages in storage order, then live
- * pushes. Messages stored while the replay runs are buffered (or, past a bound, re-read from
+ * pushes; a bucket fetch is the same with BucketResult{n, frontier}. Messages stored while the replay runs are buffered (or, past a bound, re-read from
  * the store) and sent after it, skipping those already in the replayed range by seq, so
  * nothing falls in the gap and a long replay costs bounded memory.
  */
@@ -44,6 +45,8 @@ export class BoardConnection {
   #inflight = 0;
   #slotFree: (() => void) | undefined;
   #failedSpends = 0;
+  /** The session fetched by bucket: its pongs tell it where its next fetch may start. */
+  #bucketed = false;
   /** What the next renewal must solve; replaced on every successful renewal, so work is never reused. */
   #challenge = new Uint8Array(randomBytes(RENEWAL_CHALLENGE_SIZE));
 
@@ -83,10 +86,17 @@ export class BoardConnection {
         this.#pong();
       } else if (request.kind === 'renew') {
         this.#renew(request.solution);
+      } else if (request.kind === 'fetch') {
+        this.#conn.markActive();
+        this.#bucketed = true;
+        const from = request.fromBucket;
+        this.#enqueue(() => this.#sync(async () => (await this.#server.store.seqBeforeBucket(from)) + 1, encodeBucketResult));
       } else {
         this.#conn.markActive();
         const since = request.since;
-        this.#enqueue(() => this.#replay(since));
+        // [S] Cwtch semantics: from the named message itself; an unknown signature means everything.
+        const fromSeq = async () => (since === undefined ? 1 : ((await this.#server.store.seqOf(since)) ?? 1));
+        this.#enqueue(() => this.#sync(fromSeq, encodeReplayResult));
       }
     }
   }
@@ -122,9 +132,13 @@ export class BoardConnection {
       this.#fail(new SlowConsumerError());
       return;
     }
+    // Taken now, not when the pong is sent: a message published after this point is pushed
+    // after the pong and is filed at the frontier or later; one published before it is pushed
+    // (or replayed) before the pong.
+    const payload = encodePong(this.#bucketed ? this.#server.fetchFrontier() : undefined);
     this.#enqueue(async () => {
       this.#queuedPongs -= 1;
-      await this.#conn.send(encodePong());
+      await this.#conn.send(payload);
     });
   }
 
@@ -176,17 +190,23 @@ export class BoardConnection {
     });
   }
 
-  async #replay(since: Uint8Array | undefined): Promise<void> {
+  /**
+   * A replay (since a signature) or a fetch (from a bucket): the result, the stored messages
+   * from `fromSeq()` on as bare objects, then live pushes. A fetch's result names the frontier
+   * taken before the range is read: what the range leaves out is pushed live and filed there
+   * or later, so a next fetch from it misses nothing.
+   */
+  async #sync(fromSeq: () => Promise<number>, result: (count: number, frontier: number) => Uint8Array): Promise<void> {
     const store = this.#server.store;
     this.#state = 'syncing';
     this.#syncBuffer = [];
     this.#syncOverflow = false;
-    // [S] Cwtch semantics: from the named message itself; an unknown signature means everything.
-    const fromSeq = since === undefined ? 1 : ((await store.seqOf(since)) ?? 1);
+    const frontier = this.#server.fetchFrontier();
+    const from = await fromSeq();
     const toSeq = await store.lastSeq();
-    const total = await store.count(fromSeq, toSeq);
-    await this.#conn.send(encodeReplayResult(total));
-    const sent = await this.#sendRange(fromSeq, toSeq, total, encodeBareMessage);
+    const total = await store.count(from, toSeq);
+    await this.#conn.send(result(total, frontier));
+    const sent = await this.#sendRange(from, toSeq, total, encodeBareMessage);
     // Only pruning can shrink the range after counting; the client must replay again.
     if (sent < total) throw new ReplayInterruptedError();
     await this.#catchUp(toSeq);

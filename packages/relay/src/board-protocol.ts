@@ -5,6 +5,7 @@ import type { EncryptedGroupMessage } from './group-message.js';
 import {
   GROUP_CIPHERTEXT_SIZE,
   GROUP_SIGNATURE_SIZE,
+  MAX_BUCKET_INDEX,
   MAX_TOKEN_EPOCH_COUNT,
   MessageType,
   POST_FAILURE_CODES,
@@ -40,6 +41,8 @@ const SpentTokenSchema = z.strictObject({
   MAC: base64Bytes(TOKEN_MAC_SIZE),
 });
 
+const BucketIndex = z.number().int().min(0).max(MAX_BUCKET_INDEX);
+
 const BoardRequestSchema = z.discriminatedUnion('MessageType', [
   z.strictObject({
     MessageType: z.literal(MessageType.PostRequest),
@@ -54,11 +57,14 @@ const BoardRequestSchema = z.discriminatedUnion('MessageType', [
   z.strictObject({ MessageType: z.literal(MessageType.Ping), Ping: z.strictObject({}) }),
   // [O] Renewal: proof of work on the session's current challenge; null asks for the challenge.
   z.strictObject({ MessageType: z.literal(MessageType.Renew), Renew: z.strictObject({ Solution: z.union([z.null(), base64Bytes(RENEWAL_SOLUTION_SIZE)]) }) }),
+  // [O] Bucketed fetch: a bucket index only, the same for everyone back from the same hour.
+  z.strictObject({ MessageType: z.literal(MessageType.BucketRequest), BucketRequest: z.strictObject({ From: BucketIndex }) }),
 ]);
 
 export type BoardRequest =
   | { readonly kind: 'post'; readonly message: EncryptedGroupMessage; readonly token: SpentToken }
   | { readonly kind: 'replay'; readonly since: Uint8Array | undefined }
+  | { readonly kind: 'fetch'; readonly fromBucket: number }
   | { readonly kind: 'ping' }
   | { readonly kind: 'renew'; readonly solution: Uint8Array | undefined };
 
@@ -71,6 +77,7 @@ export function parseBoardRequest(payload: Uint8Array): BoardRequest {
   }
   if (request.MessageType === MessageType.Ping) return { kind: 'ping' };
   if (request.MessageType === MessageType.Renew) return { kind: 'renew', solution: request.Renew.Solution ?? undefined };
+  if (request.MessageType === MessageType.BucketRequest) return { kind: 'fetch', fromBucket: request.BucketRequest.From };
   const last = request.ReplayRequest.LastCommit;
   return { kind: 'replay', since: typeof last === 'string' ? undefined : last };
 }
@@ -86,6 +93,10 @@ export function encodePostRequest(message: EncryptedGroupMessage, token: SpentTo
 
 export function encodeReplayRequest(since?: Uint8Array): Uint8Array {
   return encodeJSON({ MessageType: MessageType.ReplayRequest, ReplayRequest: { LastCommit: since === undefined ? '' : toBase64(since) } });
+}
+
+export function encodeBucketRequest(fromBucket: number): Uint8Array {
+  return encodeJSON({ MessageType: MessageType.BucketRequest, BucketRequest: { From: fromBucket } });
 }
 
 export function encodePing(): Uint8Array {
@@ -111,6 +122,11 @@ export function encodeReplayResult(count: number): Uint8Array {
   return encodeJSON({ MessageType: MessageType.ReplayResult, ReplayResult: { NumMessages: count } });
 }
 
+/** `bucket`: where the client's next fetch starts; every message not sent before this answer is filed there or later. */
+export function encodeBucketResult(count: number, bucket: number): Uint8Array {
+  return encodeJSON({ MessageType: MessageType.BucketResult, BucketResult: { NumMessages: count, Bucket: bucket } });
+}
+
 /** [S] During a replay the messages follow the ReplayResult as bare EGM objects. */
 export function encodeBareMessage(message: EncryptedGroupMessage): Uint8Array {
   return encodeJSON(egmJSON(message));
@@ -120,8 +136,13 @@ export function encodeNewMessage(message: EncryptedGroupMessage): Uint8Array {
   return encodeJSON({ MessageType: MessageType.NewMessage, NewMessage: { EGM: egmJSON(message) } });
 }
 
-export function encodePong(): Uint8Array {
-  return encodeJSON({ MessageType: MessageType.Pong, Pong: {} });
+/**
+ * A session that fetched by bucket hears, with every pong, the bucket its next fetch may start
+ * from (every message not pushed before the pong is filed there or later), so its cursor moves
+ * on while it only listens. Other sessions get Cwtch-era empty pongs.
+ */
+export function encodePong(bucket?: number): Uint8Array {
+  return encodeJSON({ MessageType: MessageType.Pong, Pong: bucket === undefined ? {} : { Bucket: bucket } });
 }
 
 /** The board's answer to a Renew: renewed or not (with a code if a solution was refused), and the challenge to solve next. */
@@ -153,8 +174,12 @@ const BoardResponseSchema = z.discriminatedUnion('MessageType', [
     MessageType: z.literal(MessageType.ReplayResult),
     ReplayResult: z.strictObject({ NumMessages: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
   }),
+  z.strictObject({
+    MessageType: z.literal(MessageType.BucketResult),
+    BucketResult: z.strictObject({ NumMessages: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), Bucket: BucketIndex }),
+  }),
   z.strictObject({ MessageType: z.literal(MessageType.NewMessage), NewMessage: z.strictObject({ EGM: EgmSchema }) }),
-  z.strictObject({ MessageType: z.literal(MessageType.Pong), Pong: z.strictObject({}) }),
+  z.strictObject({ MessageType: z.literal(MessageType.Pong), Pong: z.strictObject({ Bucket: BucketIndex.optional() }) }),
   z.strictObject({
     MessageType: z.literal(MessageType.RenewResult),
     RenewResult: z.union([
@@ -173,8 +198,9 @@ export type BoardResponse =
   | { readonly kind: 'postResult'; readonly ok: true }
   | { readonly kind: 'postResult'; readonly ok: false; readonly code: PostFailureCode }
   | { readonly kind: 'replayResult'; readonly count: number }
+  | { readonly kind: 'bucketResult'; readonly count: number; readonly bucket: number }
   | { readonly kind: 'newMessage'; readonly message: EncryptedGroupMessage }
-  | { readonly kind: 'pong' }
+  | { readonly kind: 'pong'; readonly bucket?: number }
   | ({ readonly kind: 'renewResult' } & RenewOutcome);
 
 const responseError = (reason: string, cause?: unknown) => new MalformedResponseError(reason, { cause });
@@ -193,8 +219,10 @@ export function parseBoardResponse(payload: Uint8Array): BoardResponse {
       const { EGM } = response.NewMessage;
       return { kind: 'newMessage', message: { ciphertext: EGM.Ciphertext, signature: EGM.Signature } };
     }
+    case MessageType.BucketResult:
+      return { kind: 'bucketResult', count: response.BucketResult.NumMessages, bucket: response.BucketResult.Bucket };
     case MessageType.Pong:
-      return { kind: 'pong' };
+      return response.Pong.Bucket === undefined ? { kind: 'pong' } : { kind: 'pong', bucket: response.Pong.Bucket };
     case MessageType.RenewResult: {
       const r = response.RenewResult;
       const base = { kind: 'renewResult' as const, renewed: r.Renewed, challenge: r.Challenge, bits: r.Bits };

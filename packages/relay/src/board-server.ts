@@ -62,6 +62,9 @@ export class BoardServer extends EventEmitter<BoardEvents> {
   readonly #now: () => number;
   readonly #boardOnion: OnionName;
   readonly #sessions = new Set<BoardConnection>();
+  /** Per post being stored and not yet published: the bucket it will be filed under at the earliest. */
+  readonly #unpublished = new Map<number, number>();
+  #nextPost = 0;
 
   public constructor(options: BoardServerOptions) {
     super();
@@ -105,10 +108,14 @@ export class BoardServer extends EventEmitter<BoardEvents> {
     if (key === undefined) return this.#reject('TOKEN_EXPIRED');
     if (!verifySpentToken(key.secretKey, request.token, request.message, this.#boardOnion)) return this.#reject('TOKEN_INVALID');
     let outcome;
+    const id = this.#nextPost++;
+    this.#unpublished.set(id, this.store.currentBucket());
     try {
       outcome = await this.store.post({ ...request.message, tokenEpoch: request.token.epoch, tokenInput: request.token.input });
     } catch {
       return this.#reject('STORE_FAILED');
+    } finally {
+      this.#unpublished.delete(id);
     }
     // Nothing may be awaited between the store's resolution and publish(): store outcomes
     // resolve in seq order, so publishing synchronously here keeps pushes in storage order.
@@ -121,6 +128,17 @@ export class BoardServer extends EventEmitter<BoardEvents> {
   #reject(code: PostFailureCode): PostReply {
     this.emit('postRejected', code);
     return { ok: false, code };
+  }
+
+  /**
+   * The earliest bucket a message not yet published can be filed under: the store's current
+   * bucket, or a post still being stored since an earlier one. Everything published before
+   * this call is filed before or at it; everything published after, at it or later.
+   */
+  public fetchFrontier(): number {
+    let frontier = this.store.currentBucket();
+    for (const bucket of this.#unpublished.values()) frontier = Math.min(frontier, bucket);
+    return frontier;
   }
 
   /** Push a newly stored message to every session (each decides: live, buffered, or not yet synced). */

@@ -3,6 +3,7 @@ import type { OnionName } from '@pursuance/crypto';
 import { TapirError, type Connection } from '@pursuance/tapir';
 import { eitherSignal, raceAbort, throwIfAborted } from './abort.js';
 import {
+  encodeBucketRequest,
   encodePing,
   encodePostRequest,
   encodeRenewRequest,
@@ -35,6 +36,8 @@ interface ReplayWaiter extends Waiter<number> {
   readonly onMessage: (message: EncryptedGroupMessage) => void;
   remaining: number;
   count: number;
+  /** A fetch's frontier (from its BucketResult): where the next fetch may start. */
+  bucket: number | undefined;
 }
 
 /** A request awaiting its answer. The board answers in request order, whatever the kind. */
@@ -42,13 +45,20 @@ type Pending =
   | { readonly kind: 'postResult'; readonly waiter: Waiter<PostReply> }
   | { readonly kind: 'pong'; readonly waiter: Waiter<void> }
   | { readonly kind: 'renewResult'; readonly waiter: Waiter<RenewOutcome> }
-  | { readonly kind: 'replayResult'; readonly waiter: ReplayWaiter };
+  | { readonly kind: 'replayResult'; readonly waiter: ReplayWaiter }
+  | { readonly kind: 'bucketResult'; readonly waiter: ReplayWaiter };
 
 export interface BoardSessionEvents {
   /** A live push: a message stored after this session's replay. May repeat one already seen. */
   message: [EncryptedGroupMessage];
   /** The board answered a ping (keepalive or `ping()`). */
   pong: [];
+  /**
+   * After a bucket fetch, with every pong: the bucket a next fetch may start from. Everything
+   * this session received before the event is filed before it or at it; everything the board
+   * stores later comes to this session after the event, or is filed at it or later.
+   */
+  bucket: [number];
   closed: [error: Error | undefined];
 }
 
@@ -227,8 +237,22 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
   public replayEach(options: { since?: Uint8Array; onMessage: (message: EncryptedGroupMessage) => void }): Promise<number> {
     return this.#request<number>(encodeReplayRequest(options.since), true, (resolve, reject) => ({
       kind: 'replayResult',
-      waiter: { resolve, reject, onMessage: options.onMessage, remaining: 0, count: 0 },
+      waiter: { resolve, reject, onMessage: options.onMessage, remaining: 0, count: 0, bucket: undefined },
     }));
+  }
+
+  /**
+   * Fetch every message filed under bucket `fromBucket` or a later one, then go live. Resolves
+   * once the fetched messages went to `onMessage`, with their count and the bucket the next
+   * fetch may start from (pongs move it on later: the `bucket` event).
+   */
+  public async fetchEach(options: { fromBucket: number; onMessage: (message: EncryptedGroupMessage) => void }): Promise<{ count: number; bucket: number }> {
+    let waiter: ReplayWaiter | undefined;
+    const count = await this.#request<number>(encodeBucketRequest(options.fromBucket), true, (resolve, reject) => {
+      waiter = { resolve, reject, onMessage: options.onMessage, remaining: 0, count: 0, bucket: undefined };
+      return { kind: 'bucketResult', waiter };
+    });
+    return { count, bucket: waiter!.bucket! };
   }
 
   /**
@@ -369,8 +393,10 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
         waiter.resolve(response.ok ? { ok: true } : { ok: false, code: response.code });
         return;
       }
-      case 'replayResult': {
-        const { waiter } = this.#answered('replayResult');
+      case 'replayResult':
+      case 'bucketResult': {
+        const { waiter } = this.#answered(response.kind);
+        if (response.kind === 'bucketResult') waiter.bucket = response.bucket;
         waiter.count = response.count;
         waiter.remaining = response.count;
         if (response.count === 0) this.#finishReplay(waiter);
@@ -380,6 +406,7 @@ export class BoardSession extends EventEmitter<BoardSessionEvents> {
       case 'pong':
         this.#answered('pong').waiter.resolve();
         this.emit('pong');
+        if (response.bucket !== undefined) this.emit('bucket', response.bucket);
         return;
       case 'renewResult': {
         const { waiter } = this.#answered('renewResult');

@@ -43,6 +43,10 @@ export {
 } from './errors.js';
 export {
   DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_BUCKET_SECONDS,
+  MIN_BUCKET_SECONDS,
+  MAX_BUCKET_SECONDS,
+  MAX_BUCKET_INDEX,
   DEFAULT_RENEWAL_BITS,
   MAX_RENEWAL_BITS,
   GROUP_CIPHERTEXT_SIZE,
@@ -56,6 +60,8 @@ export { type VoprfKeyPair, blindInputs, evaluateBlindedBatch, finalizeBatch, ge
 export { type SpentToken, newTokenInputs, spendToken, verifySpentToken } from './tokens.js';
 export {
   encodeBareMessage,
+  encodeBucketRequest,
+  encodeBucketResult,
   encodeNewMessage,
   encodePing,
   encodePong,
@@ -76,6 +82,7 @@ export {
   importKeyBundle,
   legacyBundleOnion,
   sameKeys,
+  addsBuckets,
   signKeyBundle,
   trustKeyBundle,
 } from './key-bundle.js';
@@ -92,6 +99,8 @@ export {
   firstKeptDay,
   messagesToPrune,
   storageDay,
+  DEFAULT_BUCKET_MS,
+  bucketOf,
 } from './store.js';
 export { MemoryRelayStore } from './memory-store.js';
 export { relayCause } from './tapir-errors.js';

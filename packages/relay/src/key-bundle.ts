@@ -11,7 +11,15 @@ import {
 } from '@pursuance/crypto';
 import { z } from 'zod';
 import { KeyBundleChangedError, KeyBundleInvalidError } from './errors.js';
-import { KEY_BUNDLE_CONTEXT, KEY_BUNDLE_KEYS, KEY_BUNDLE_PREFIX, LEGACY_TOKEN_KEY_ENTRY, MAX_KEY_BUNDLE_LENGTH } from './protocol-profile.js';
+import {
+  KEY_BUNDLE_CONTEXT,
+  KEY_BUNDLE_KEYS,
+  KEY_BUNDLE_PREFIX,
+  LEGACY_TOKEN_KEY_ENTRY,
+  MAX_BUCKET_SECONDS,
+  MAX_KEY_BUNDLE_LENGTH,
+  MIN_BUCKET_SECONDS,
+} from './protocol-profile.js';
 import { checkSchedule, type TokenEpochSchedule } from './token-epochs.js';
 import { base64Bytes, decodeJSON, encodeJSON } from '@pursuance/codec';
 
@@ -27,6 +35,11 @@ export interface KeyBundle {
   /** Merkle root over (epoch, VOPRF public key) for every epoch of the schedule. */
   readonly tokenEpochRoot: Uint8Array;
   readonly tokenSchedule: TokenEpochSchedule;
+  /**
+   * The fetch bucket length (see DEFAULT_BUCKET_SECONDS). Undefined in a bundle from a relay
+   * that predates bucketed fetch: its members replay "since" a signature instead.
+   */
+  readonly bucketSeconds?: number;
 }
 
 export interface SignedKeyBundle extends KeyBundle {
@@ -45,6 +58,9 @@ function signedBytes(bundle: KeyBundle): Uint8Array {
       [KEY_BUNDLE_KEYS.tokenEpochSeconds]: s.epochSeconds,
       [KEY_BUNDLE_KEYS.tokenEpochCount]: s.count,
       [KEY_BUNDLE_KEYS.tokenGraceSeconds]: s.graceSeconds,
+      // Signed only when present, so a bundle from before buckets verifies as it always did,
+      // and stripping the entry from a newer bundle breaks its signature.
+      ...(bundle.bucketSeconds === undefined ? {} : { [KEY_BUNDLE_KEYS.bucketSeconds]: bundle.bucketSeconds }),
     },
   });
 }
@@ -53,9 +69,15 @@ function signedBytes(bundle: KeyBundle): Uint8Array {
 export function signKeyBundle(
   boardIdentity: Identity,
   tokenOnion: OnionName,
-  keys: { readonly root: Uint8Array; readonly schedule: TokenEpochSchedule },
+  keys: { readonly root: Uint8Array; readonly schedule: TokenEpochSchedule; readonly bucketSeconds?: number },
 ): SignedKeyBundle {
-  const bundle: KeyBundle = { boardOnion: boardIdentity.onion, tokenOnion, tokenEpochRoot: new Uint8Array(keys.root), tokenSchedule: { ...keys.schedule } };
+  const bundle: KeyBundle = {
+    boardOnion: boardIdentity.onion,
+    tokenOnion,
+    tokenEpochRoot: new Uint8Array(keys.root),
+    tokenSchedule: { ...keys.schedule },
+    ...(keys.bucketSeconds === undefined ? {} : { bucketSeconds: keys.bucketSeconds }),
+  };
   checkKeys(bundle);
   return { ...bundle, signature: boardIdentity.sign(signedBytes(bundle)) };
 }
@@ -64,6 +86,10 @@ function checkKeys(bundle: KeyBundle): void {
   if (!isOnionName(bundle.boardOnion) || !isOnionName(bundle.tokenOnion)) throw new KeyBundleInvalidError('bundle onion names are invalid');
   if (bundle.boardOnion === bundle.tokenOnion) throw new KeyBundleInvalidError('board and token service must be distinct onions');
   if (bundle.tokenEpochRoot.length !== 32) throw new KeyBundleInvalidError('token epoch root is not 32 bytes');
+  const bucket = bundle.bucketSeconds;
+  if (bucket !== undefined && !(Number.isSafeInteger(bucket) && bucket >= MIN_BUCKET_SECONDS && bucket <= MAX_BUCKET_SECONDS)) {
+    throw new KeyBundleInvalidError(`bucket length must be ${MIN_BUCKET_SECONDS}–${MAX_BUCKET_SECONDS} seconds`);
+  }
   try {
     checkSchedule(bundle.tokenSchedule);
   } catch (cause) {
@@ -87,6 +113,7 @@ const BundleSchema = z.strictObject({
     [KEY_BUNDLE_KEYS.tokenEpochSeconds]: seconds,
     [KEY_BUNDLE_KEYS.tokenEpochCount]: seconds,
     [KEY_BUNDLE_KEYS.tokenGraceSeconds]: seconds,
+    [KEY_BUNDLE_KEYS.bucketSeconds]: seconds.optional(),
   }),
   Signature: base64Bytes(64),
 });
@@ -103,6 +130,7 @@ export function exportKeyBundle(bundle: SignedKeyBundle): string {
       [KEY_BUNDLE_KEYS.tokenEpochSeconds]: String(s.epochSeconds),
       [KEY_BUNDLE_KEYS.tokenEpochCount]: String(s.count),
       [KEY_BUNDLE_KEYS.tokenGraceSeconds]: String(s.graceSeconds),
+      ...(bundle.bucketSeconds === undefined ? {} : { [KEY_BUNDLE_KEYS.bucketSeconds]: String(bundle.bucketSeconds) }),
     },
     Signature: toBase64(bundle.signature),
   });
@@ -140,6 +168,7 @@ export function importKeyBundle(text: string): SignedKeyBundle {
       count: keys[KEY_BUNDLE_KEYS.tokenEpochCount],
       graceSeconds: keys[KEY_BUNDLE_KEYS.tokenGraceSeconds],
     },
+    ...(keys[KEY_BUNDLE_KEYS.bucketSeconds] === undefined ? {} : { bucketSeconds: keys[KEY_BUNDLE_KEYS.bucketSeconds] }),
   };
   checkKeys(bundle);
   if (!verifySignature(signedBytes(bundle), parsed.Signature, publicKeyFromOnion(bundle.boardOnion))) {
@@ -178,6 +207,15 @@ export function legacyBundleOnion(text: string): OnionName | undefined {
 }
 
 export function sameKeys(a: KeyBundle, b: KeyBundle): boolean {
+  return sameTokenKeys(a, b) && a.bucketSeconds === b.bucketSeconds;
+}
+
+/** `next` is `pinned` after its relay was upgraded to bucketed fetch: a bucket length added, every token key kept. */
+export function addsBuckets(pinned: KeyBundle, next: KeyBundle): boolean {
+  return pinned.bucketSeconds === undefined && next.bucketSeconds !== undefined && sameTokenKeys(pinned, next);
+}
+
+function sameTokenKeys(a: KeyBundle, b: KeyBundle): boolean {
   const [x, y] = [a.tokenSchedule, b.tokenSchedule];
   return (
     a.boardOnion === b.boardOnion &&
@@ -209,6 +247,7 @@ export class MemoryKeyBundlePins implements KeyBundlePins {
       tokenOnion: bundle.tokenOnion,
       tokenEpochRoot: new Uint8Array(bundle.tokenEpochRoot),
       tokenSchedule: { ...bundle.tokenSchedule },
+      ...(bundle.bucketSeconds === undefined ? {} : { bucketSeconds: bundle.bucketSeconds }),
     });
     return Promise.resolve();
   }
@@ -218,12 +257,18 @@ export class MemoryKeyBundlePins implements KeyBundlePins {
  * Trust on first use: import `text`, and pin it if this board onion is new; if it was pinned
  * before, every key must match exactly or KeyBundleChangedError is thrown (a relay that
  * changes its key schedule or moves its token service is a different relay to its groups;
- * the epoch keys themselves change on schedule, each proven against the pinned root).
+ * the epoch keys themselves change on schedule, each proven against the pinned root). One
+ * change is let through: a pin from before bucketed fetch is replaced by the same board's
+ * bundle that adds a bucket length and keeps every token key (the relay was upgraded). The
+ * same board's bundle from before the upgrade is still accepted and leaves the pin as it is:
+ * members keep handing out invites with the bundle their group was made with. A bucket length
+ * changed is refused like any other change.
  */
 export async function trustKeyBundle(text: string, pins: KeyBundlePins): Promise<SignedKeyBundle> {
   const bundle = importKeyBundle(text);
   const pinned = await pins.get(bundle.boardOnion);
   if (pinned === undefined) await pins.set(bundle);
-  else if (!sameKeys(pinned, bundle)) throw new KeyBundleChangedError();
+  else if (addsBuckets(pinned, bundle)) await pins.set(bundle);
+  else if (!sameKeys(pinned, bundle) && !addsBuckets(bundle, pinned)) throw new KeyBundleChangedError();
   return bundle;
 }

@@ -1,7 +1,9 @@
 import { toHex } from '@pursuance/crypto';
 import { StoreClosedError } from './errors.js';
 import {
+  DEFAULT_BUCKET_MS,
   PRUNE_BATCH,
+  bucketOf,
   capPruneCount,
   firstKeptDay,
   storageDay,
@@ -21,6 +23,8 @@ export class MemoryRelayState {
   public lastSeq = 0;
   /** Per storage day, the last seq stored that day (what retention reads; see STORAGE_DAY_MS). */
   public readonly days = new Map<number, number>();
+  /** Per fetch bucket, the last seq filed under it (what seqBeforeBucket reads; see DEFAULT_BUCKET_MS). */
+  public readonly buckets = new Map<number, number>();
 }
 
 /** Spent tokens are keyed "epoch:hex(input)". */
@@ -38,6 +42,10 @@ export class MemoryRelayStore implements RelayStore {
   readonly #retentionMs: number | undefined;
   readonly #pruneBatch: number;
   readonly #now: () => number;
+  /** The fetch bucket length in ms (see RelayStoreOptions.bucketMs). */
+  public readonly bucketMs: number;
+  /** The latest bucket a message was filed under (read from the marks at "open", as the other stores do). */
+  #lastBucket: number;
   #pruned = 0;
   #expired = 0;
   #closed = false;
@@ -48,6 +56,9 @@ export class MemoryRelayStore implements RelayStore {
     this.#retentionMs = options.retentionMs;
     this.#pruneBatch = options.pruneBatch ?? PRUNE_BATCH;
     this.#now = options.now ?? Date.now;
+    this.bucketMs = options.bucketMs ?? DEFAULT_BUCKET_MS;
+    this.#lastBucket = Number.NEGATIVE_INFINITY;
+    for (const bucket of this.#state.buckets.keys()) this.#lastBucket = Math.max(this.#lastBucket, bucket);
   }
 
   #open(): MemoryRelayState {
@@ -74,6 +85,9 @@ export class MemoryRelayStore implements RelayStore {
       // A clock stepped back must not file a new message under an older day (it would expire early).
       const latestDay = Math.max(-Infinity, ...state.days.keys());
       state.days.set(Math.max(storageDay(this.#now()), latestDay), message.seq);
+      // Likewise a message is never filed under an older bucket than one before it.
+      this.#lastBucket = this.#bucketNow();
+      state.buckets.set(this.#lastBucket, message.seq);
       this.#prune(state, before);
       return Promise.resolve({ kind: 'stored', message });
     } catch (err) {
@@ -96,6 +110,7 @@ export class MemoryRelayStore implements RelayStore {
     this.#pruned += pruned;
     const oldest = state.messages[0]?.seq ?? state.lastSeq + 1;
     for (const [day, seq] of state.days) if (seq < oldest) state.days.delete(day);
+    for (const [bucket, seq] of state.buckets) if (seq < oldest) state.buckets.delete(bucket);
     return expired + pruned;
   }
 
@@ -139,6 +154,23 @@ export class MemoryRelayStore implements RelayStore {
 
   public lastSeq(): Promise<number> {
     return this.#async(() => this.#open().lastSeq);
+  }
+
+  public currentBucket(): number {
+    this.#open();
+    return this.#bucketNow();
+  }
+
+  #bucketNow(): number {
+    return Math.max(bucketOf(this.#now(), this.bucketMs), this.#lastBucket);
+  }
+
+  public seqBeforeBucket(bucket: number): Promise<number> {
+    return this.#async(() => {
+      let before = 0;
+      for (const [b, seq] of this.#open().buckets) if (b < bucket) before = Math.max(before, seq);
+      return before;
+    });
   }
 
   public count(fromSeq: number, toSeq: number): Promise<number> {

@@ -99,6 +99,14 @@ export const MessageType = {
   Renew: 7,
   /** [O] Board → client: whether the session was renewed, and the challenge for the next renewal. */
   RenewResult: 8,
+  /**
+   * [O] Client → board: every message filed under bucket `From` or a later one, then live
+   * pushes. Unlike ReplayRequest it names nothing member-specific: a bucket index is what every
+   * member of every group back from the same hour asks for alike.
+   */
+  BucketRequest: 9,
+  /** [O] Board → client: how many messages follow (bare, as after a ReplayResult), and the bucket to fetch from next time. */
+  BucketResult: 10,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -114,6 +122,8 @@ export const ENVELOPE_FIELDS = {
   pong: 'Pong',
   renew: 'Renew',
   renewResult: 'RenewResult',
+  bucketRequest: 'BucketRequest',
+  bucketResult: 'BucketResult',
 } as const;
 
 /**
@@ -184,6 +194,8 @@ export const KEY_BUNDLE_KEYS = {
   tokenEpochSeconds: 'token_epoch_seconds',
   tokenEpochCount: 'token_epoch_count',
   tokenGraceSeconds: 'token_grace_seconds',
+  /** [O] The fetch bucket length; absent in bundles of relays from before bucketed fetch. */
+  bucketSeconds: 'bucket_seconds',
 } as const;
 /** [R] Cwtch's single token-key entry: a bundle that still has it comes from a relay without epochs. */
 export const LEGACY_TOKEN_KEY_ENTRY = 'privacy_pass_public_key';
@@ -195,6 +207,17 @@ export const KEY_BUNDLE_PREFIX = 'server:';
  * key as raw bytes. (Cwtch signs Go-JSON bytes [R]; canonical CBOR has one encoding per value.)
  */
 export const KEY_BUNDLE_CONTEXT = 'pursuance-relay/key-bundle/v2';
+/**
+ * [O] Fetch buckets: the board files every message under the bucket (whole bucket lengths
+ * since the Unix epoch) of the hour it came, and members fetch whole buckets by index. The
+ * length is part of the signed bundle, so every member of a group fetches the same buckets.
+ * An hour by default; an operator may choose from a minute (tests) to a week.
+ */
+export const DEFAULT_BUCKET_SECONDS = 3_600;
+export const MIN_BUCKET_SECONDS = 60;
+export const MAX_BUCKET_SECONDS = 7 * 86_400;
+/** Bucket indexes a request may name: up to 2^40 (a minute's buckets last two million years). */
+export const MAX_BUCKET_INDEX = 2 ** 40;
 /** Longest export string accepted (a real one is ~330 characters). */
 export const MAX_KEY_BUNDLE_LENGTH = 2048;
 

@@ -48,7 +48,12 @@ export class RelayServer {
 
   private constructor(options: RelayServerOptions) {
     this.#now = options.now ?? Date.now;
-    this.bundle = signKeyBundle(options.boardIdentity, options.tokenIdentity.onion, options.tokenKeys);
+    // The bundle states the store's bucket length: members fetch the buckets the store files under.
+    this.bundle = signKeyBundle(options.boardIdentity, options.tokenIdentity.onion, {
+      root: options.tokenKeys.root,
+      schedule: options.tokenKeys.schedule,
+      bucketSeconds: options.store.bucketMs / 1000,
+    });
     this.exportedBundle = exportKeyBundle(this.bundle);
     this.board = new BoardServer({
       store: options.store,

@@ -59,11 +59,18 @@ export interface RelayStoreOptions {
   readonly retentionMs?: number;
   /** At most this many messages are deleted in one transaction (default PRUNE_BATCH). */
   readonly pruneBatch?: number;
-  /** The clock for retention (tests inject one). */
+  /** The clock for retention and buckets (tests inject one). */
   readonly now?: () => number;
+  /**
+   * The fetch bucket length in ms (default DEFAULT_BUCKET_MS). Must equal the bucket length the
+   * relay's key bundle states: clients fetch whole buckets by index.
+   */
+  readonly bucketMs?: number;
 }
 
 export interface RelayStore {
+  /** The fetch bucket length in ms (the relay's key bundle states it, in seconds). */
+  readonly bucketMs: number;
   /**
    * Atomically spend `tokenInput` and store the message. Resolves only once the outcome is
    * durable: after a crash, an acknowledged post is present and its token spent, and a token
@@ -81,6 +88,17 @@ export interface RelayStore {
   seqOf(signature: Uint8Array): Promise<number | undefined>;
   /** The highest seq ever assigned (0 when nothing was ever stored). */
   lastSeq(): Promise<number>;
+  /**
+   * The bucket a message stored now is filed under: the clock's bucket, never below the latest
+   * bucket a message was filed under (a clock stepped back files under that one), so buckets
+   * never decrease with seq.
+   */
+  currentBucket(): number;
+  /**
+   * The highest retained seq filed under a bucket below `bucket`, or 0 when none is retained:
+   * every retained message with a higher seq was filed under `bucket` or a later one.
+   */
+  seqBeforeBucket(bucket: number): Promise<number>;
   /** Messages with fromSeq ≤ seq ≤ toSeq. */
   count(fromSeq: number, toSeq: number): Promise<number>;
   /** Up to `limit` messages with fromSeq ≤ seq ≤ toSeq, in seq order. */
@@ -123,6 +141,18 @@ export function storageDay(nowMs: number): number {
  * Days before this one are wholly older than the window: a message stored on day d was stored
  * before (d + 1) days, which is at most now − window exactly when d < ⌊(now − window) / day⌋.
  */
+/**
+ * The default fetch bucket: an hour. Members fetch whole buckets, so a member back after an
+ * hour downloads at most about two hours of the relay's traffic (all groups alike); a seized
+ * database says in which hour a message came (the bucket marks), no finer.
+ */
+export const DEFAULT_BUCKET_MS = 3_600_000;
+
+/** The bucket index of a time: whole bucket lengths since the Unix epoch. */
+export function bucketOf(nowMs: number, bucketMs: number): number {
+  return Math.floor(nowMs / bucketMs);
+}
+
 export function firstKeptDay(nowMs: number, retentionMs: number): number {
   return storageDay(nowMs - retentionMs);
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeStrictBase64, toBase64 } from '@pursuance/crypto';
+import { decodeStrictBase64, equalBytes, toBase64 } from '@pursuance/crypto';
 import {
   GROUP_CIPHERTEXT_SIZE,
   GROUP_SIGNATURE_SIZE,
@@ -14,7 +14,17 @@ import {
 } from '../src/index.js';
 import { BOARD_PAYLOAD_LIMIT, MAX_TOKEN_BATCH_SIZE, TOKEN_PAYLOAD_LIMIT } from '../src/protocol-profile.js';
 import { MalformedRequestError, MalformedResponseError } from '../src/errors.js';
-import { encodePing, encodePong, encodeReplayRequest, parseBareMessage, parseBoardResponse, type BoardRequest } from '../src/board-protocol.js';
+import {
+  encodeBucketRequest,
+  encodeBucketResult,
+  encodePing,
+  encodePong,
+  encodeReplayRequest,
+  parseBareMessage,
+  parseBoardResponse,
+  type BoardRequest,
+} from '../src/board-protocol.js';
+import { MAX_BUCKET_INDEX } from '../src/protocol-profile.js';
 import { encodeTokenResponse, parseTokenRequest, parseTokenResponse } from '../src/token-protocol.js';
 import { randomMessage } from './support/fixtures.js';
 
@@ -52,6 +62,30 @@ describe('board request codec', () => {
     expect(parseBoardRequest(encodeReplayRequest(message.signature))).toEqual({ kind: 'replay', since: message.signature });
     expect(parseBoardRequest(encodePing())).toEqual({ kind: 'ping' });
     expect(new TextDecoder().decode(encodePing())).toBe('{"MessageType":5,"Ping":{}}');
+    expect(parseBoardRequest(encodeBucketRequest(0))).toEqual({ kind: 'fetch', fromBucket: 0 });
+    expect(parseBoardRequest(encodeBucketRequest(MAX_BUCKET_INDEX))).toEqual({ kind: 'fetch', fromBucket: MAX_BUCKET_INDEX });
+    // A fetch names a bucket index and nothing else.
+    expect(new TextDecoder().decode(encodeBucketRequest(493_000))).toBe('{"MessageType":9,"BucketRequest":{"From":493000}}');
+  });
+
+  it('refuses bucket requests with anything but one whole bucket index in range', () => {
+    const cases: unknown[] = [
+      { MessageType: 9, BucketRequest: { From: -1 } },
+      { MessageType: 9, BucketRequest: { From: MAX_BUCKET_INDEX + 1 } },
+      { MessageType: 9, BucketRequest: { From: 1.5 } },
+      { MessageType: 9, BucketRequest: { From: '12' } },
+      { MessageType: 9, BucketRequest: { From: null } },
+      { MessageType: 9, BucketRequest: { From: Number.MAX_VALUE } },
+      { MessageType: 9, BucketRequest: {} },
+      { MessageType: 9, BucketRequest: { From: 1, To: 2 } },
+      { MessageType: 9, BucketRequest: { From: 1 }, Extra: 1 },
+      { MessageType: 9, ReplayRequest: { LastCommit: '' } },
+      { MessageType: 10, BucketResult: { NumMessages: 0, Bucket: 1 } },
+    ];
+    for (const c of cases) expect(() => parseBoardRequest(encoder.encode(JSON.stringify(c)))).toThrow(MalformedRequestError);
+    // JSON.stringify drops a __proto__ key set through a literal; the text itself must be refused too.
+    expect(() => parseBoardRequest(encoder.encode('{"MessageType":9,"BucketRequest":{"From":1,"__proto__":{"To":2}}}'))).toThrow(MalformedRequestError);
+    expect(() => parseBoardRequest(encoder.encode('{"MessageType":9,"BucketRequest":{"constructor":1}}'))).toThrow(MalformedRequestError);
   });
 
   it('round-trips responses', () => {
@@ -62,6 +96,18 @@ describe('board request codec', () => {
     expect(parseBoardResponse(encodeNewMessage(message))).toEqual({ kind: 'newMessage', message });
     expect(parseBoardResponse(encodePong())).toEqual({ kind: 'pong' });
     expect(new TextDecoder().decode(encodePong())).toBe('{"MessageType":6,"Pong":{}}');
+    expect(parseBoardResponse(encodePong(7))).toEqual({ kind: 'pong', bucket: 7 });
+    expect(parseBoardResponse(encodeBucketResult(4, 493_000))).toEqual({ kind: 'bucketResult', count: 4, bucket: 493_000 });
+    for (const bad of [
+      { MessageType: 10, BucketResult: { NumMessages: 1 } },
+      { MessageType: 10, BucketResult: { NumMessages: 1, Bucket: -1 } },
+      { MessageType: 10, BucketResult: { NumMessages: -1, Bucket: 1 } },
+      { MessageType: 10, BucketResult: { NumMessages: 1, Bucket: MAX_BUCKET_INDEX + 1 } },
+      { MessageType: 6, Pong: { Bucket: 0.5 } },
+      { MessageType: 6, Pong: { Bucket: 1, Extra: 2 } },
+    ]) {
+      expect(() => parseBoardResponse(encoder.encode(JSON.stringify(bad)))).toThrow(MalformedResponseError);
+    }
     expect(parseBareMessage(encodeBareMessage(message))).toEqual(message);
     expect(() => parseBoardResponse(encodeBareMessage(message))).toThrow(MalformedResponseError);
   });
@@ -142,9 +188,18 @@ describe('fuzzing the board request parser', () => {
   const egm = fc.record({ Ciphertext: nearSize(GROUP_CIPHERTEXT_SIZE), Signature: nearSize(GROUP_SIGNATURE_SIZE) });
   const epochNumber = fc.oneof(fc.nat(70_000), fc.integer(), fc.double(), fc.string({ maxLength: 3 }), fc.constant(null));
   const spent = fc.record({ E: epochNumber, T: nearSize(32), MAC: nearSize(32) });
-  const messageType = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 5, 6), fc.integer(), fc.string({ maxLength: 3 }), fc.constant(null));
+  const messageType = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 5, 6, 9, 10), fc.integer(), fc.string({ maxLength: 3 }), fc.constant(null));
+  const bucketIndex = fc.oneof(
+    fc.nat(),
+    fc.constantFrom(0, MAX_BUCKET_INDEX, MAX_BUCKET_INDEX + 1, -1),
+    fc.integer(),
+    fc.double(),
+    fc.string({ maxLength: 3 }),
+    fc.constant(null),
+  );
   const nearValid = fc.oneof(
     fc.record({ MessageType: messageType, PostRequest: fc.record({ Token: spent, EGM: egm }) }),
+    fc.record({ MessageType: messageType, BucketRequest: fc.record({ From: bucketIndex }) }),
     fc.record({ MessageType: messageType, ReplayRequest: fc.record({ LastCommit: fc.oneof(fc.constant(''), nearSize(64)) }) }),
     fc.record({ MessageType: messageType, Ping: fc.oneof(fc.constant({}), fc.dictionary(fc.string({ maxLength: 4 }), fc.jsonValue({ maxDepth: 1 }))) }),
   );
@@ -169,6 +224,7 @@ describe('fuzzing the board request parser', () => {
   it('accepts only well-formed requests and refuses everything else with MalformedRequestError (50,000 inputs)', () => {
     let accepted = 0;
     let pings = 0;
+    let fetches = 0;
     fc.assert(
       fc.property(payload, (bytes) => {
         let request: BoardRequest;
@@ -190,6 +246,11 @@ describe('fuzzing the board request parser', () => {
         }
         // No input here names a Renew (renewal.test.ts fuzzes those).
         if (request.kind === 'renew') return false;
+        if (request.kind === 'fetch') {
+          fetches++;
+          const from = request.fromBucket;
+          return Number.isSafeInteger(from) && from >= 0 && from <= MAX_BUCKET_INDEX && equalBytes(encodeBucketRequest(from), bytes);
+        }
         return request.since === undefined || request.since.length === GROUP_SIGNATURE_SIZE;
       }),
       { numRuns: 50_000, seed: 20261122 },
@@ -197,6 +258,7 @@ describe('fuzzing the board request parser', () => {
     // The generator reaches the accepting paths too, not only the refusals.
     expect(accepted).toBeGreaterThan(20);
     expect(pings).toBeGreaterThan(5);
+    expect(fetches).toBeGreaterThan(5);
   });
 });
 
@@ -204,8 +266,9 @@ describe('fuzzing the board response parser (the client side)', () => {
   const b64 = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max }).map((b) => toBase64(b));
   const nearSize = (size: number) => fc.oneof(b64(size, size), b64(Math.max(0, size - 2), size + 2), fc.string({ maxLength: 8 }));
   const egm = fc.record({ Ciphertext: nearSize(GROUP_CIPHERTEXT_SIZE), Signature: nearSize(GROUP_SIGNATURE_SIZE) });
-  const messageType = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 5, 6), fc.integer(), fc.constant(null));
+  const messageType = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 5, 6, 10), fc.integer(), fc.constant(null));
   const anything = fc.jsonValue({ maxDepth: 1 });
+  const bucketIndex = fc.oneof(fc.nat(), fc.constantFrom(MAX_BUCKET_INDEX, MAX_BUCKET_INDEX + 1, -1), fc.double(), anything);
   const nearValid = fc.oneof(
     fc.record({
       MessageType: messageType,
@@ -219,7 +282,11 @@ describe('fuzzing the board response parser (the client side)', () => {
     }),
     fc.record({ MessageType: messageType, ReplayResult: fc.record({ NumMessages: fc.oneof(fc.integer(), fc.double(), anything) }) }),
     fc.record({ MessageType: messageType, NewMessage: fc.record({ EGM: egm }) }),
-    fc.record({ MessageType: messageType, Pong: fc.oneof(fc.constant({}), fc.dictionary(fc.string({ maxLength: 4 }), anything)) }),
+    fc.record({
+      MessageType: messageType,
+      Pong: fc.oneof(fc.constant({}), fc.record({ Bucket: bucketIndex }), fc.dictionary(fc.string({ maxLength: 4 }), anything)),
+    }),
+    fc.record({ MessageType: messageType, BucketResult: fc.record({ NumMessages: fc.oneof(fc.nat(), fc.integer(), anything), Bucket: bucketIndex }) }),
     egm,
   );
   const payload = fc.oneof(
@@ -246,11 +313,15 @@ describe('fuzzing the board response parser (the client side)', () => {
               ? encodeReplayResult(response.count)
               : response.kind === 'newMessage'
                 ? encodeNewMessage(response.message)
-                : encodePong();
+                : response.kind === 'bucketResult'
+                  ? encodeBucketResult(response.count, response.bucket)
+                  : response.kind === 'pong'
+                    ? encodePong(response.bucket)
+                    : encodePong();
         return JSON.stringify(parseBoardResponse(again)) === JSON.stringify(response);
       }),
       { numRuns: 20_000, seed: 20261123 },
     );
-    expect([...kinds].sort()).toEqual(['newMessage', 'pong', 'postResult', 'replayResult']);
+    expect([...kinds].sort()).toEqual(['bucketResult', 'newMessage', 'pong', 'postResult', 'replayResult']);
   });
 });

@@ -169,4 +169,61 @@ describe('the signed key bundle', () => {
       { numRuns: 500 },
     );
   });
+
+  describe('the bucket length (bucketed fetch)', () => {
+    const bucketed = exportKeyBundle(signKeyBundle(board, token.onion, { root: keys.root, schedule: keys.schedule, bucketSeconds: 3600 }));
+
+    it('is signed into the bundle when present; a bundle from before it imports as one without', () => {
+      expect(importKeyBundle(bucketed).bucketSeconds).toBe(3600);
+      expect(importKeyBundle(exported).bucketSeconds).toBeUndefined();
+      // Stripped, added or changed, the signature no longer verifies: no one downgrades a relay's members to "since".
+      for (const text of [
+        editJson(bucketed, (j) => delete j.Keys.bucket_seconds),
+        editJson(bucketed, (j) => (j.Keys.bucket_seconds = '7200')),
+        editJson(exported, (j) => (j.Keys.bucket_seconds = '3600')),
+      ]) {
+        expect(() => importKeyBundle(text)).toThrow(KeyBundleInvalidError);
+      }
+    });
+
+    it('is refused out of range, non-canonical or not a whole number, and never signed so', () => {
+      for (const value of ['59', '604801', '0', '-3600', '3600.0', '03600', '3.6e3', '', ' 3600']) {
+        expect(() => importKeyBundle(editJson(bucketed, (j) => (j.Keys.bucket_seconds = value)))).toThrow(KeyBundleInvalidError);
+      }
+      for (const bucketSeconds of [59, 604_801, 1.5, Number.NaN]) {
+        expect(() => signKeyBundle(board, token.onion, { root: keys.root, schedule: keys.schedule, bucketSeconds })).toThrow(KeyBundleInvalidError);
+      }
+      for (const bucketSeconds of [60, 604_800]) {
+        expect(
+          importKeyBundle(exportKeyBundle(signKeyBundle(board, token.onion, { root: keys.root, schedule: keys.schedule, bucketSeconds }))).bucketSeconds,
+        ).toBe(bucketSeconds);
+      }
+    });
+
+    it("a pin from before buckets moves on to the same board's bundle with them; the older one is still accepted, a changed length is not", async () => {
+      const pins = new MemoryKeyBundlePins();
+      await trustKeyBundle(exported, pins);
+      expect((await pins.get(board.onion))?.bucketSeconds).toBeUndefined();
+      await trustKeyBundle(bucketed, pins);
+      expect((await pins.get(board.onion))?.bucketSeconds).toBe(3600);
+      // An invite still carrying the older bundle: accepted, the pin stays upgraded.
+      expect((await trustKeyBundle(exported, pins)).bucketSeconds).toBeUndefined();
+      expect((await pins.get(board.onion))?.bucketSeconds).toBe(3600);
+      const other = exportKeyBundle(signKeyBundle(board, token.onion, { root: keys.root, schedule: keys.schedule, bucketSeconds: 60 }));
+      await expect(trustKeyBundle(other, pins)).rejects.toBeInstanceOf(KeyBundleChangedError);
+      // Buckets added with other token keys: a different relay to its groups, refused.
+      const rekeyed = exportKeyBundle(
+        signKeyBundle(board, token.onion, {
+          ...(() => {
+            const k = testTokenKeys();
+            return { root: k.root, schedule: k.schedule };
+          })(),
+          bucketSeconds: 3600,
+        }),
+      );
+      const fresh = new MemoryKeyBundlePins();
+      await trustKeyBundle(exported, fresh);
+      await expect(trustKeyBundle(rekeyed, fresh)).rejects.toBeInstanceOf(KeyBundleChangedError);
+    });
+  });
 });

@@ -136,7 +136,7 @@ describe('BoardServer', () => {
   });
 
   it('answers STORE_FAILED when the store throws, and reports posts and rejections as events', async () => {
-    const failing = { post: () => Promise.reject(new Error('disk full')) } as unknown as RelayStore;
+    const failing = { post: () => Promise.reject(new Error('disk full')), currentBucket: () => 0 } as unknown as RelayStore;
     const board = new BoardServer({ store: failing, tokenKeys: keys, boardOnion });
     const rejected = nextEvents<string>(board, 'postRejected', 1);
     const message = randomMessage();

@@ -2,8 +2,8 @@ import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
  * The relay's tables. They hold exactly what the relay must keep: (signature, ciphertext)
- * in storage order, the spent tokens (epoch, input), and for retention the last seq stored on each
- * UTC day. No client identities, no addresses, no per-message times. The schema itself is created by migrations (migrations/src/relay), never by
+ * in storage order, the spent tokens (epoch, input), for retention the last seq stored on each
+ * UTC day, and for bucketed fetch the last seq filed under each fetch bucket. No client identities, no addresses, no per-message times. The schema itself is created by migrations (migrations/src/relay), never by
  * `synchronize`; a test checks these entities and the migrations agree.
  */
 @Entity({ name: 'relay_messages' })
@@ -44,4 +44,19 @@ export class StoreDayRow {
   public lastSeq!: number;
 }
 
-export const relayEntities = [MessageRow, SpentTokenRow, StoreDayRow];
+/**
+ * One row per fetch bucket messages were filed under: the last seq filed under it. Members fetch
+ * whole buckets by index, so the database keeps no finer time than the bucket; rows go with the
+ * last of their messages.
+ */
+@Entity({ name: 'relay_store_buckets' })
+export class StoreBucketRow {
+  /** Bucket lengths since the Unix epoch (0 also holds the messages stored before buckets existed). */
+  @PrimaryColumn({ type: 'integer' })
+  public bucket!: number;
+
+  @Column({ type: 'integer', name: 'last_seq' })
+  public lastSeq!: number;
+}
+
+export const relayEntities = [MessageRow, SpentTokenRow, StoreDayRow, StoreBucketRow];

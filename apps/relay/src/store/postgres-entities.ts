@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
- * The relay's tables on PostgreSQL: the same three as on SQLite (see entities.ts), with
+ * The relay's tables on PostgreSQL: the same four as on SQLite (see entities.ts), with
  * PostgreSQL's types. `bigint` comes back from `pg` as a string; the store converts, and the
  * migration bounds the seq sequence to 2^53 − 1 so a seq always fits a JS number. The schema
  * is created by migrations (migrations/src/relay-postgres), never by `synchronize`; a test
@@ -41,4 +41,15 @@ export class PgStoreDayRow {
   public lastSeq!: string;
 }
 
-export const relayPostgresEntities = [PgMessageRow, PgSpentTokenRow, PgStoreDayRow];
+/** Per fetch bucket messages were filed under, the last seq filed under it (bucketed fetch). */
+@Entity({ name: 'relay_store_buckets' })
+export class PgStoreBucketRow {
+  /** Bucket lengths since the Unix epoch (0 also holds the messages stored before buckets existed). */
+  @PrimaryColumn({ type: 'integer' })
+  public bucket!: number;
+
+  @Column({ type: 'bigint', name: 'last_seq' })
+  public lastSeq!: string;
+}
+
+export const relayPostgresEntities = [PgMessageRow, PgSpentTokenRow, PgStoreDayRow, PgStoreBucketRow];

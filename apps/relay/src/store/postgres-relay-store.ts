@@ -3,9 +3,11 @@ import { DataSource, type QueryRunner } from 'typeorm';
 import { toHex } from '@pursuance/crypto';
 import { relayPostgresMigrations } from '@pursuance/migrations';
 import {
+  DEFAULT_BUCKET_MS,
   PRUNE_BATCH,
   StoreClosedError,
   StoreFailedError,
+  bucketOf,
   capPruneCount,
   firstKeptDay,
   storageDay,
@@ -58,6 +60,8 @@ interface State {
   bytes: number;
   /** The latest storage day marked (a clock stepped back never files messages under an older one). */
   lastDay: number;
+  /** The latest fetch bucket marked (buckets never decrease with seq, whatever the clock does). */
+  lastBucket: number;
   spentTokens: number;
 }
 
@@ -95,6 +99,8 @@ export class PostgresRelayStore implements RelayStore {
   readonly #retentionMs: number | undefined;
   readonly #pruneBatch: number;
   readonly #now: () => number;
+  /** The fetch bucket length in ms (see RelayStoreOptions.bucketMs). */
+  public readonly bucketMs: number;
   readonly #onCommit: ((info: CommitInfo) => void) | undefined;
   #writer: QueryRunner | undefined;
   readonly #lockWaitMs: number;
@@ -116,6 +122,7 @@ export class PostgresRelayStore implements RelayStore {
     this.#retentionMs = options.retentionMs;
     this.#pruneBatch = options.pruneBatch ?? PRUNE_BATCH;
     this.#now = options.now ?? Date.now;
+    this.bucketMs = options.bucketMs ?? DEFAULT_BUCKET_MS;
     this.#onCommit = options.onCommit;
     this.#lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS;
     this.#state = state;
@@ -229,6 +236,7 @@ export class PostgresRelayStore implements RelayStore {
     const state = this.#state;
     state.lastSeq = result.lastSeq;
     state.lastDay = result.day ?? state.lastDay;
+    state.lastBucket = result.bucket ?? state.lastBucket;
     state.messages += result.stored;
     state.bytes += result.storedBytes;
     state.spentTokens += result.newTokens;
@@ -258,7 +266,16 @@ export class PostgresRelayStore implements RelayStore {
   async #transact(
     runner: QueryRunner,
     records: readonly PostRecord[],
-  ): Promise<{ outcomes: PostOutcome[]; lastSeq: number; newTokens: number; stored: number; storedBytes: number; day: number | undefined; pruning: Pruning }> {
+  ): Promise<{
+    outcomes: PostOutcome[];
+    lastSeq: number;
+    newTokens: number;
+    stored: number;
+    storedBytes: number;
+    day: number | undefined;
+    bucket: number | undefined;
+    pruning: Pruning;
+  }> {
     const spentRows = (await runner.query(
       'SELECT epoch, input FROM relay_spent_tokens WHERE (epoch, input) IN (SELECT * FROM unnest($1::integer[], $2::bytea[]))',
       [records.map((r) => r.tokenEpoch), records.map((r) => buf(r.tokenInput))],
@@ -315,6 +332,7 @@ export class PostgresRelayStore implements RelayStore {
       outcomes.push({ kind: 'stored', message: { seq: seqs[next++]!, signature: record.signature, ciphertext: record.ciphertext } });
     }
     let day: number | undefined;
+    let bucket: number | undefined;
     let lastSeq = this.#state.lastSeq;
     if (newMessages.length > 0) {
       await runner.query('INSERT INTO relay_messages (seq, signature, ciphertext) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])', [
@@ -328,15 +346,20 @@ export class PostgresRelayStore implements RelayStore {
         'INSERT INTO relay_store_days (day, last_seq) VALUES ($1, $2) ON CONFLICT (day) DO UPDATE SET last_seq = GREATEST(relay_store_days.last_seq, excluded.last_seq)',
         [day, lastSeq],
       );
+      bucket = this.#bucketNow();
+      await runner.query(
+        'INSERT INTO relay_store_buckets (bucket, last_seq) VALUES ($1, $2) ON CONFLICT (bucket) DO UPDATE SET last_seq = GREATEST(relay_store_buckets.last_seq, excluded.last_seq)',
+        [bucket, lastSeq],
+      );
     }
     // Pruned in the same transaction: the cap holds at every commit.
     const pruning = await this.#prune(runner, this.#state.messages, this.#state.messages + newMessages.length, lastSeq);
-    return { outcomes, lastSeq, newTokens: tokenInputs.length, stored: newMessages.length, storedBytes, day, pruning };
+    return { outcomes, lastSeq, newTokens: tokenInputs.length, stored: newMessages.length, storedBytes, day, bucket, pruning };
   }
 
   /**
    * Delete, oldest first, up to a batch of messages past the retention window, then what the
-   * cap requires (see capPruneCount), then the day marks no stored message needs any more.
+   * cap requires (see capPruneCount), then the day and bucket marks no stored message needs any more.
    * `before`/`after` are the message counts before and after this transaction's inserts.
    */
   async #prune(runner: QueryRunner, before: number, after: number, lastSeq: number): Promise<Pruning> {
@@ -366,6 +389,7 @@ export class PostgresRelayStore implements RelayStore {
     const pruned = await deleteOldest(capPruneCount(Math.min(before, count), count, this.#maxMessages, this.#pruneBatch), Number.MAX_SAFE_INTEGER);
     if (expired + pruned > 0) {
       await runner.query('DELETE FROM relay_store_days WHERE last_seq < (SELECT COALESCE(MIN(seq), $1) FROM relay_messages)', [lastSeq + 1]);
+      await runner.query('DELETE FROM relay_store_buckets WHERE last_seq < (SELECT COALESCE(MIN(seq), $1) FROM relay_messages)', [lastSeq + 1]);
     }
     return { pruned, expired, bytes: deletedBytes };
   }
@@ -389,6 +413,23 @@ export class PostgresRelayStore implements RelayStore {
   /** The last committed seq (never one of a transaction still in progress). */
   public lastSeq(): Promise<number> {
     return this.#closed ? Promise.reject(new StoreClosedError()) : Promise.resolve(this.#state.lastSeq);
+  }
+
+  /** The last committed bucket or the clock's, whichever is later (never one of a transaction still in progress). */
+  public currentBucket(): number {
+    this.#check();
+    return this.#bucketNow();
+  }
+
+  /** A clock stepped back files under the latest bucket marked, so buckets never decrease with seq. */
+  #bucketNow(): number {
+    return Math.max(bucketOf(this.#now(), this.bucketMs), this.#state.lastBucket);
+  }
+
+  public async seqBeforeBucket(bucket: number): Promise<number> {
+    this.#check();
+    const [row] = await this.#ds.query<{ s: string | null }[]>('SELECT MAX(last_seq) AS s FROM relay_store_buckets WHERE bucket < $1::bigint', [bucket]);
+    return num(row?.s);
   }
 
   public async count(fromSeq: number, toSeq: number): Promise<number> {
@@ -468,11 +509,13 @@ async function loadState(runner: QueryRunner): Promise<State> {
   )) as { n: string; b: string }[];
   const [spentRow] = (await runner.query('SELECT COUNT(*) AS n FROM relay_spent_tokens')) as { n: string }[];
   const [dayRow] = (await runner.query('SELECT MAX(day) AS d FROM relay_store_days')) as { d: number | null }[];
+  const [bucketRow] = (await runner.query('SELECT MAX(bucket) AS b FROM relay_store_buckets')) as { b: number | null }[];
   return {
     lastSeq: num(seqRow?.s),
     messages: num(countRow?.n),
     bytes: num(countRow?.b),
     lastDay: dayRow?.d ?? Number.NEGATIVE_INFINITY,
+    lastBucket: bucketRow?.b ?? Number.NEGATIVE_INFINITY,
     spentTokens: num(spentRow?.n),
   };
 }

@@ -2,9 +2,11 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import { toHex } from '@pursuance/crypto';
 import { openDurableSqlite, relayMigrations } from '@pursuance/migrations';
 import {
+  DEFAULT_BUCKET_MS,
   PRUNE_BATCH,
   StoreClosedError,
   StoreFailedError,
+  bucketOf,
   capPruneCount,
   firstKeptDay,
   storageDay,
@@ -76,6 +78,8 @@ export class TypeormRelayStore implements RelayStore {
   readonly #retentionMs: number | undefined;
   readonly #pruneBatch: number;
   readonly #now: () => number;
+  /** The fetch bucket length in ms (see RelayStoreOptions.bucketMs). */
+  public readonly bucketMs: number;
   readonly #maxBatch: number;
   readonly #onCommit: ((info: CommitInfo) => void) | undefined;
   readonly #queue: Pending[] = [];
@@ -90,6 +94,8 @@ export class TypeormRelayStore implements RelayStore {
   #bytes: number;
   /** The latest storage day marked (a clock stepped back never files messages under an older one). */
   #lastDay: number;
+  /** The latest fetch bucket marked (buckets never decrease with seq, whatever the clock does). */
+  #lastBucket: number;
   #spentTokens: number;
   #pruned = 0;
   #expired = 0;
@@ -101,7 +107,7 @@ export class TypeormRelayStore implements RelayStore {
     writer: DataSource,
     reader: DataSource,
     options: TypeormRelayStoreOptions,
-    state: { lastSeq: number; messages: number; bytes: number; lastDay: number; spentTokens: number; applied: string[] },
+    state: { lastSeq: number; messages: number; bytes: number; lastDay: number; lastBucket: number; spentTokens: number; applied: string[] },
   ) {
     this.#writer = writer;
     this.#reader = reader;
@@ -109,12 +115,14 @@ export class TypeormRelayStore implements RelayStore {
     this.#retentionMs = options.retentionMs;
     this.#pruneBatch = options.pruneBatch ?? PRUNE_BATCH;
     this.#now = options.now ?? Date.now;
+    this.bucketMs = options.bucketMs ?? DEFAULT_BUCKET_MS;
     this.#maxBatch = options.maxBatch ?? 256;
     this.#onCommit = options.onCommit;
     this.#lastSeq = state.lastSeq;
     this.#messages = state.messages;
     this.#bytes = state.bytes;
     this.#lastDay = state.lastDay;
+    this.#lastBucket = state.lastBucket;
     this.#spentTokens = state.spentTokens;
     this.appliedMigrations = state.applied;
   }
@@ -128,11 +136,13 @@ export class TypeormRelayStore implements RelayStore {
       );
       const [spentRow] = await writer.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM relay_spent_tokens');
       const [dayRow] = await writer.query<{ d: number | null }[]>('SELECT MAX(day) AS d FROM relay_store_days');
+      const [bucketRow] = await writer.query<{ b: number | null }[]>('SELECT MAX(bucket) AS b FROM relay_store_buckets');
       return new TypeormRelayStore(writer, reader!, options, {
         lastSeq: seqRow?.seq ?? 0,
         messages: countRow?.n ?? 0,
         bytes: countRow?.b ?? 0,
         lastDay: dayRow?.d ?? Number.NEGATIVE_INFINITY,
+        lastBucket: bucketRow?.b ?? Number.NEGATIVE_INFINITY,
         spentTokens: spentRow?.n ?? 0,
         applied,
       });
@@ -236,6 +246,7 @@ export class TypeormRelayStore implements RelayStore {
     }
     this.#lastSeq = result.lastSeq;
     this.#lastDay = result.day ?? this.#lastDay;
+    this.#lastBucket = result.bucket ?? this.#lastBucket;
     this.#messages += result.stored;
     this.#bytes += result.storedBytes;
     this.#applyPruning(result.pruning);
@@ -254,6 +265,7 @@ export class TypeormRelayStore implements RelayStore {
     stored: number;
     storedBytes: number;
     day: number | undefined;
+    bucket: number | undefined;
     pruning: Pruning;
   }> {
     const runner = this.#writer.createQueryRunner();
@@ -299,17 +311,23 @@ export class TypeormRelayStore implements RelayStore {
         await runner.query(`INSERT INTO relay_messages (seq, signature, ciphertext) VALUES ${placeholders(rows.length, '(?,?,?)')}`, rows.flat());
       }
       let day: number | undefined;
+      let bucket: number | undefined;
       if (messageRows.length > 0) {
         day = Math.max(storageDay(this.#now()), this.#lastDay);
         await runner.query(
           'INSERT INTO relay_store_days (day, last_seq) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)',
           [day, seq],
         );
+        bucket = this.#bucketNow();
+        await runner.query(
+          'INSERT INTO relay_store_buckets (bucket, last_seq) VALUES (?, ?) ON CONFLICT (bucket) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)',
+          [bucket, seq],
+        );
       }
       // Pruned in the same transaction: the cap holds at every commit.
       const pruning = await this.#prune(runner, this.#messages, this.#messages + messageRows.length, seq);
       await runner.commitTransaction();
-      return { outcomes, lastSeq: seq, newTokens: tokenRows.length, stored: messageRows.length, storedBytes, day, pruning };
+      return { outcomes, lastSeq: seq, newTokens: tokenRows.length, stored: messageRows.length, storedBytes, day, bucket, pruning };
     } catch (err) {
       await runner.rollbackTransaction().catch(() => undefined);
       throw err;
@@ -318,7 +336,7 @@ export class TypeormRelayStore implements RelayStore {
 
   /**
    * Delete, oldest first, up to a batch of messages past the retention window, then what the
-   * cap requires (see capPruneCount), then the day marks no stored message needs any more.
+   * cap requires (see capPruneCount), then the day and bucket marks no stored message needs any more.
    * `before`/`after` are the message counts before and after this transaction's inserts.
    */
   async #prune(runner: QueryRunner, before: number, after: number, lastSeq: number = this.#lastSeq): Promise<Pruning> {
@@ -347,6 +365,7 @@ export class TypeormRelayStore implements RelayStore {
     const pruned = await deleteOldest(capPruneCount(Math.min(before, count), count, this.#maxMessages, this.#pruneBatch), Number.MAX_SAFE_INTEGER);
     if (expired + pruned > 0) {
       await runner.query('DELETE FROM relay_store_days WHERE last_seq < (SELECT COALESCE(MIN(seq), ?) FROM relay_messages)', [lastSeq + 1]);
+      await runner.query('DELETE FROM relay_store_buckets WHERE last_seq < (SELECT COALESCE(MIN(seq), ?) FROM relay_messages)', [lastSeq + 1]);
     }
     return { pruned, expired, bytes };
   }
@@ -425,6 +444,23 @@ export class TypeormRelayStore implements RelayStore {
   /** The last committed seq (never one of a transaction still in progress). */
   public lastSeq(): Promise<number> {
     return this.#closed ? Promise.reject(new StoreClosedError()) : Promise.resolve(this.#lastSeq);
+  }
+
+  /** The last committed bucket or the clock's, whichever is later (never one of a transaction still in progress). */
+  public currentBucket(): number {
+    this.#check();
+    return this.#bucketNow();
+  }
+
+  /** A clock stepped back files under the latest bucket marked, so buckets never decrease with seq. */
+  #bucketNow(): number {
+    return Math.max(bucketOf(this.#now(), this.bucketMs), this.#lastBucket);
+  }
+
+  public async seqBeforeBucket(bucket: number): Promise<number> {
+    this.#check();
+    const [row] = await this.#reader.query<{ s: number | null }[]>('SELECT MAX(last_seq) AS s FROM relay_store_buckets WHERE bucket < ?', [bucket]);
+    return row?.s ?? 0;
   }
 
   public async count(fromSeq: number, toSeq: number): Promise<number> {

@@ -1,8 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { Identity, equalBytes, type OnionName } from '@pursuance/crypto';
 import {
+  DEFAULT_BUCKET_SECONDS,
   TokenService,
+  bucketOf,
   encodeBareMessage,
+  encodeBucketResult,
   encodeNewMessage,
   encodePong,
   encodePostResult,
@@ -44,11 +47,15 @@ export const honest: Policy = { replay: (_s, requested) => [...requested], push:
 interface LiveSession extends RelaySession {
   readonly conn: Connection;
   synced: boolean;
+  /** It fetched by bucket: its pongs carry the frontier. */
+  bucketed: boolean;
   chain: Promise<void>;
 }
 
 export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; posted: [EncryptedGroupMessage] }> {
   public readonly stored: EncryptedGroupMessage[] = [];
+  /** The bucket each stored message was filed under (hours by the wall clock, as the real relay). */
+  readonly #filed: number[] = [];
   public policy: Policy = honest;
   /** Frozen: reads every request and answers nothing (no results, pongs or pushes), connections stay open. */
   public silent = false;
@@ -60,21 +67,25 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
   readonly #sessions = new Set<LiveSession>();
   #count = 0;
 
-  private constructor(acn: ACN) {
+  private constructor(acn: ACN, options: { buckets: boolean }) {
     super();
     const boardIdentity = Identity.generate();
     const tokenIdentity = Identity.generate();
     this.#keys = testTokenKeys();
     this.onion = boardIdentity.onion;
-    this.bundle = exportKeyBundle(signKeyBundle(boardIdentity, tokenIdentity.onion, this.#keys));
+    const bucketSeconds = options.buckets ? { bucketSeconds: DEFAULT_BUCKET_SECONDS } : {};
+    this.bundle = exportKeyBundle(
+      signKeyBundle(boardIdentity, tokenIdentity.onion, { root: this.#keys.root, schedule: this.#keys.schedule, ...bucketSeconds }),
+    );
     this.#board = new TapirService(acn, boardIdentity);
     this.#tokens = new TapirService(acn, tokenIdentity);
     const tokenService = new TokenService({ keys: this.#keys, powDifficulty: 2, lingerMs: 1000 });
     void this.#tokens.listen(tokenService.chain);
   }
 
-  public static async start(acn: ACN): Promise<AdversarialRelay> {
-    const relay = new AdversarialRelay(acn);
+  /** `buckets: false`: a relay from before bucketed fetch (its bundle states no bucket length; members replay "since"). */
+  public static async start(acn: ACN, options: { buckets?: boolean } = {}): Promise<AdversarialRelay> {
+    const relay = new AdversarialRelay(acn, { buckets: options.buckets ?? true });
     await relay.#board.listen(() => new ApplicationChain([new AuthApp()], { name: 'adversarial-board', run: (conn) => relay.#serve(conn) }));
     return relay;
   }
@@ -89,7 +100,7 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
   }
 
   async #serve(conn: Connection): Promise<void> {
-    const session: LiveSession = { n: ++this.#count, remote: conn.remoteOnion!, conn, synced: false, chain: Promise.resolve() };
+    const session: LiveSession = { n: ++this.#count, remote: conn.remoteOnion!, conn, synced: false, bucketed: false, chain: Promise.resolve() };
     this.#sessions.add(session);
     void conn.closed.then(() => this.#sessions.delete(session));
     this.emit('session', { n: session.n, remote: session.remote });
@@ -102,7 +113,10 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
           continue;
         }
         const fresh = !this.has(request.message.signature);
-        if (fresh) this.stored.push(request.message);
+        if (fresh) {
+          this.stored.push(request.message);
+          this.#filed.push(this.#bucket());
+        }
         this.#send(session, [encodePostResult({ ok: true })]);
         if (fresh) {
           this.emit('posted', request.message);
@@ -112,10 +126,16 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
         }
       } else if (request.kind === 'ping') {
         // Keepalives are answered honestly: the policies under test are about messages.
-        this.#send(session, [encodePong()]);
+        this.#send(session, [encodePong(session.bucketed ? this.#bucket() : undefined)]);
       } else if (request.kind === 'renew') {
         // Renewals too, free of work: this relay closes no session for idleness.
         this.#send(session, [encodeRenewResult({ renewed: request.solution !== undefined, challenge: new Uint8Array(32), bits: 0 })]);
+      } else if (request.kind === 'fetch') {
+        const at = this.#filed.findIndex((b) => b >= request.fromBucket);
+        const out = this.policy.replay(session, at < 0 ? [] : this.stored.slice(at));
+        session.synced = true;
+        session.bucketed = true;
+        this.#send(session, [encodeBucketResult(out.length, this.#bucket()), ...out.map(encodeBareMessage)]);
       } else {
         const since = request.since;
         const from =
@@ -131,6 +151,10 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
         this.#send(session, [encodeReplayResult(out.length), ...out.map(encodeBareMessage)]);
       }
     }
+  }
+
+  #bucket(): number {
+    return Math.max(bucketOf(Date.now(), DEFAULT_BUCKET_SECONDS * 1000), this.#filed.at(-1) ?? 0);
   }
 
   #send(session: LiveSession, payloads: Uint8Array[]): void {

@@ -32,7 +32,8 @@ export interface PeerHandle {
 export interface CwtchWorld {
   readonly registryDir: string;
   acn(): LoopbackACN;
-  peer(name: string, options?: { start?: boolean }): Promise<PeerHandle>;
+  /** `options`: peer options over the fast test defaults (kept across restarts). */
+  peer(name: string, options?: { start?: boolean; options?: Partial<CwtchPeerOptions> }): Promise<PeerHandle>;
   relay(options?: { store?: RelayStore }): Promise<{ server: RelayServer; bundle: string; onion: OnionName; stop(): Promise<void> }>;
   cleanup(): Promise<void>;
 }
@@ -54,7 +55,7 @@ export async function cwtchWorld(): Promise<CwtchWorld> {
     async peer(name, options = {}) {
       const state = new MemoryProfileState();
       const open = async (create: boolean): Promise<CwtchPeer> => {
-        const common = { store: new MemoryProfileStore(state), acn: acn(), password: PASSWORD, ...FAST };
+        const common = { store: new MemoryProfileStore(state), acn: acn(), password: PASSWORD, ...FAST, ...options.options };
         const p = create ? await CwtchPeer.create({ ...common, displayName: name, scryptParams: TEST_SCRYPT_PARAMS }) : await CwtchPeer.open(common);
         peers.add(p);
         if (options.start ?? true) await p.start();
@@ -66,7 +67,7 @@ export async function cwtchWorld(): Promise<CwtchWorld> {
         peer: await open(true),
         async restart(restartOptions = {}) {
           await handle.stop();
-          const common = { store: new MemoryProfileStore(state), acn: acn(), password: PASSWORD, ...FAST };
+          const common = { store: new MemoryProfileStore(state), acn: acn(), password: PASSWORD, ...FAST, ...options.options };
           handle.peer = await CwtchPeer.open(common);
           peers.add(handle.peer);
           if (restartOptions.start ?? true) await handle.peer.start();

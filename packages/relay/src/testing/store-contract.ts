@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GROUP_CIPHERTEXT_SIZE, GROUP_SIGNATURE_SIZE } from '../protocol-profile.js';
-import { STORAGE_DAY_MS, type PostRecord, type RelayStore, type RelayStoreOptions } from '../store.js';
+import { STORAGE_DAY_MS, bucketOf, type PostOutcome, type PostRecord, type RelayStore, type RelayStoreOptions } from '../store.js';
 import { randomMessage } from './fixtures.js';
 
 /**
@@ -19,7 +20,21 @@ export function record(tokenInput: Uint8Array = new Uint8Array(randomBytes(32)),
   return { ...randomMessage(), tokenEpoch, tokenInput };
 }
 
-export function runRelayStoreContractTests(setup: () => Promise<RelayStoreHarness>, title = 'RelayStore'): void {
+export interface RelayStoreContractOptions {
+  /** Runs of the bucket-mark property (default 20: each run opens a fresh store; an in-memory one can afford more). */
+  readonly propertyRuns?: number;
+}
+
+const storedSeqs = (outcomes: readonly PostOutcome[]): number[] => outcomes.flatMap((o) => (o.kind === 'stored' ? [o.message.seq] : []));
+
+/** One step of the bucket-mark property. */
+type BucketStep = { readonly kind: 'clock'; readonly ms: number } | { readonly kind: 'post'; readonly n: number } | { readonly kind: 'prune' };
+
+export function runRelayStoreContractTests(
+  setup: () => Promise<RelayStoreHarness>,
+  title = 'RelayStore',
+  contractOptions: RelayStoreContractOptions = {},
+): void {
   describe(`RelayStore contract: ${title}`, () => {
     let harness: RelayStoreHarness;
     let store: RelayStore;
@@ -272,6 +287,172 @@ export function runRelayStoreContractTests(setup: () => Promise<RelayStoreHarnes
       const d = await store.post(record());
       expect(d.kind === 'stored' && d.message.seq).toBe(last + 1);
       expect(await store.post(a)).toEqual({ kind: 'token-spent' });
+    });
+
+    describe('bucket marks', () => {
+      const bucketMs = 60_000;
+      const start = Date.UTC(2026, 0, 10, 12);
+      const b0 = bucketOf(start, bucketMs);
+      let now = start;
+      const reopen = async (options: RelayStoreOptions = {}): Promise<void> => {
+        await store.close();
+        store = await harness.open({ bucketMs, now: () => now, ...options });
+      };
+      const postAt = async (bucket: number, n: number): Promise<number[]> => {
+        now = bucket * bucketMs + bucketMs / 2;
+        const seqs: number[] = [];
+        for (let i = 0; i < n; i++) seqs.push(...storedSeqs([await store.post(record())]));
+        expect(seqs).toHaveLength(n);
+        return seqs;
+      };
+      const before = async (buckets: number[]): Promise<number[]> => Promise.all(buckets.map((b) => store.seqBeforeBucket(b)));
+      beforeEach(async () => {
+        now = start;
+        await reopen();
+      });
+
+      it('files messages per bucket; seqBeforeBucket answers before, between, inside and after the marks', async () => {
+        expect(store.currentBucket()).toBe(b0);
+        expect(await before([0, b0, b0 + 1, Number.MAX_SAFE_INTEGER])).toEqual([0, 0, 0, 0]);
+        const first = await postAt(b0, 2);
+        const second = await postAt(b0 + 3, 3);
+        expect(store.currentBucket()).toBe(b0 + 3);
+        const third = await postAt(b0 + 4, 1);
+        expect(store.currentBucket()).toBe(b0 + 4);
+        expect(await before([0, b0 - 5, b0])).toEqual([0, 0, 0]);
+        // Inside and between: everything filed under an earlier bucket, and nothing later.
+        expect(await before([b0 + 1, b0 + 2, b0 + 3])).toEqual([first[1], first[1], first[1]]);
+        expect(await store.seqBeforeBucket(b0 + 4)).toBe(second[2]);
+        expect(await before([b0 + 5, b0 + 100, Number.MAX_SAFE_INTEGER])).toEqual([third[0], third[0], third[0]]);
+        // Time passing with no post moves the current bucket on; the marks stay.
+        now = (b0 + 10) * bucketMs;
+        expect(store.currentBucket()).toBe(b0 + 10);
+        expect(await store.seqBeforeBucket(b0 + 10)).toBe(third[0]);
+      });
+
+      it('files under the latest bucket when the clock steps back: the current bucket never decreases', async () => {
+        const [a] = await postAt(b0 + 5, 1);
+        now = start; // stepped back five buckets
+        expect(store.currentBucket()).toBe(b0 + 5);
+        const [b] = storedSeqs([await store.post(record())]);
+        expect(store.currentBucket()).toBe(b0 + 5);
+        expect(await before([b0 + 1, b0 + 5, b0 + 6])).toEqual([0, 0, b]);
+        expect(b).toBeGreaterThan(a!);
+        const [c] = await postAt(b0 + 7, 1);
+        now = (b0 + 6) * bucketMs;
+        expect(store.currentBucket()).toBe(b0 + 7);
+        expect(await before([b0 + 6, b0 + 7, b0 + 8])).toEqual([b, b, c]);
+      });
+
+      it('keeps the marks across reopen', async () => {
+        await postAt(b0, 2);
+        await postAt(b0 + 2, 1);
+        await postAt(b0 + 6, 2);
+        const buckets = Array.from({ length: 10 }, (_, i) => b0 - 1 + i);
+        const answers = await before(buckets);
+        const current = store.currentBucket();
+        expect(current).toBe(b0 + 6);
+        now = start; // and the clock stepped back across the restart
+        await reopen();
+        expect(store.currentBucket()).toBe(current);
+        expect(await before(buckets)).toEqual(answers);
+        const [next] = storedSeqs([await store.post(record())]);
+        expect(await before([b0 + 6, b0 + 7])).toEqual([answers[7], next]);
+      });
+
+      it('drops the marks of buckets the cap pruned wholly; later buckets still answer', async () => {
+        await reopen({ maxMessages: 5 });
+        await postAt(b0, 3);
+        const middle = await postAt(b0 + 1, 3);
+        const last = await postAt(b0 + 2, 3);
+        // The five newest are kept: bucket b0 is gone, b0 + 1 is partly kept.
+        expect((await store.read(1, Number.MAX_SAFE_INTEGER, 100)).map((m) => m.seq)).toEqual([...middle.slice(1), ...last]);
+        expect(await before([b0, b0 + 1, b0 + 2, b0 + 3])).toEqual([0, 0, middle[2], last[2]]);
+        await reopen({ maxMessages: 2 });
+        expect(await store.pruneDue()).toBe(3);
+        expect(await before([b0 + 1, b0 + 2, b0 + 3])).toEqual([0, 0, last[2]]);
+        expect(store.currentBucket()).toBe(b0 + 2);
+      });
+
+      it('drops the marks of buckets retention expired wholly; later buckets still answer', async () => {
+        const day = STORAGE_DAY_MS;
+        const quarter = day / 4; // four buckets a day
+        now = start;
+        await reopen({ retentionMs: day, bucketMs: quarter });
+        const b = bucketOf(start, quarter);
+        const first = storedSeqs(await Promise.all([store.post(record()), store.post(record())]));
+        now = start + day;
+        const second = storedSeqs(await Promise.all([store.post(record()), store.post(record())]));
+        expect(await before([b, b + 1, b + 4, b + 5])).toEqual([0, first[1], first[1], second[1]]);
+        // Day D is wholly past the window, day D + 1 is not.
+        now = start + 1.75 * day;
+        expect(await store.pruneDue()).toBe(2);
+        expect(await before([b, b + 1, b + 4, b + 5])).toEqual([0, 0, 0, second[1]]);
+        now = start + 3 * day;
+        expect(await store.pruneDue()).toBe(2);
+        expect(await store.seqBeforeBucket(Number.MAX_SAFE_INTEGER)).toBe(0);
+      });
+
+      it('gives the posts of one group commit one mark', async () => {
+        const seqs = storedSeqs(await Promise.all(Array.from({ length: 6 }, () => store.post(record()))));
+        expect(seqs).toHaveLength(6);
+        expect(await before([b0, b0 + 1])).toEqual([0, Math.max(...seqs)]);
+        now = start + bucketMs;
+        const more = storedSeqs(await Promise.all(Array.from({ length: 4 }, () => store.post(record()))));
+        expect(await before([b0 + 1, b0 + 2])).toEqual([Math.max(...seqs), Math.max(...more)]);
+      });
+    });
+
+    it('answers seqBeforeBucket like a model of filed buckets, whatever the clock, posts and pruning do', { timeout: 180_000 }, async () => {
+      const day = STORAGE_DAY_MS;
+      const step: fc.Arbitrary<BucketStep> = fc.oneof(
+        fc.record({ kind: fc.constant('clock' as const), ms: fc.integer({ min: -day, max: 2 * day }) }),
+        fc.record({ kind: fc.constant('post' as const), n: fc.integer({ min: 1, max: 4 }) }),
+        fc.record({ kind: fc.constant('prune' as const) }),
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({
+            bucketMs: fc.constantFrom(day / 24, day / 4, day),
+            maxMessages: fc.option(fc.integer({ min: 1, max: 8 }), { nil: undefined }),
+            retentionMs: fc.option(fc.constantFrom(day, 2 * day), { nil: undefined }),
+            steps: fc.array(step, { maxLength: 12 }),
+            probes: fc.array(fc.integer({ min: -3, max: 80 }), { maxLength: 4 }),
+          }),
+          async ({ bucketMs, maxMessages, retentionMs, steps, probes }) => {
+            let clock = Date.UTC(2026, 0, 10, 12);
+            const origin = bucketOf(clock, bucketMs);
+            const h = await setup();
+            const s = await h.open({ bucketMs, maxMessages, retentionMs, now: () => clock });
+            try {
+              // The model: the bucket every stored seq was filed under, by the same max rule.
+              const filed = new Map<number, number>();
+              let latest = Number.NEGATIVE_INFINITY;
+              for (const st of steps) {
+                if (st.kind === 'clock') clock += st.ms;
+                else if (st.kind === 'prune') await s.pruneDue();
+                else {
+                  const seqs = storedSeqs(await Promise.all(Array.from({ length: st.n }, () => s.post(record()))));
+                  latest = Math.max(bucketOf(clock, bucketMs), latest);
+                  for (const seq of seqs) filed.set(seq, latest);
+                }
+                expect(s.currentBucket()).toBe(Math.max(bucketOf(clock, bucketMs), latest));
+                const retained = (await s.read(1, Number.MAX_SAFE_INTEGER, 10_000)).map((m) => m.seq);
+                const buckets = new Set([...probes.map((p) => origin + p), s.currentBucket(), s.currentBucket() + 1]);
+                for (const b of filed.values()) for (const d of [-1, 0, 1]) buckets.add(b + d);
+                for (const b of buckets) {
+                  const expected = Math.max(0, ...retained.filter((seq) => filed.get(seq)! < b));
+                  expect(await s.seqBeforeBucket(b), `bucket ${b - origin} after origin`).toBe(expected);
+                }
+              }
+            } finally {
+              await s.close();
+              await h.cleanup();
+            }
+          },
+        ),
+        { numRuns: contractOptions.propertyRuns ?? 20 },
+      );
     });
 
     it('rejects operations after close', async () => {
