@@ -68,6 +68,35 @@ export const MODULES = {
     // in the report); MUTATE_IGNORE_STATIC=0 runs them.
     ignoreStatic: true,
   },
+  // Bucketed fetch: the frontier the board names (held back by posts still being stored, taken
+  // when a ping is read), the fetch range, the signed bucket length and its pin upgrade, the
+  // memory store's bucket marks, and the client's keeping of frontiers.
+  buckets: {
+    mutate: [
+      'packages/relay/src/board-server.ts:104-147',
+      'packages/relay/src/board-connection.ts:80-100',
+      'packages/relay/src/board-connection.ts:126-143',
+      'packages/relay/src/board-connection.ts:192-218',
+      'packages/relay/src/board-session.ts:249-257',
+      'packages/relay/src/board-session.ts:396-412',
+      'packages/relay/src/memory-store.ts:55-175',
+      'packages/relay/src/key-bundle.ts:55-95',
+      'packages/relay/src/key-bundle.ts:160-175',
+      'packages/relay/src/key-bundle.ts:205-275',
+      'packages/cwtch/src/relay-sync.ts:140-172',
+    ],
+    tests: [
+      'packages/relay/test/bucket-fetch.test.ts',
+      'packages/relay/test/board-protocol.test.ts',
+      'packages/relay/test/board-session.test.ts',
+      'packages/relay/test/key-bundle.test.ts',
+      'packages/relay/test/memory-store.test.ts',
+      'packages/relay/test/relay.test.ts',
+      'packages/relay/test/relay.mutants.test.ts',
+      'packages/cwtch/test/relay-sync.test.ts',
+      'packages/cwtch/test/relay-book.test.ts',
+    ],
+  },
   // Rotations racing a departure their author had not seen: the fold keeps them, marks their key
   // as known to whoever left and makes the role due (fold/departures.ts, validateRotations),
   // and the key's maker rotates again (PursuanceAuthor.dueRotations). A narrow slice of the

@@ -1,6 +1,6 @@
 import { fromBase64, isOnionName, toBase64, type OnionName } from '@pursuance/crypto';
 import { parseJSONText } from '@pursuance/codec';
-import { RelayError, importKeyBundle, type SignedKeyBundle } from '@pursuance/relay';
+import { MAX_BUCKET_INDEX, RelayError, importKeyBundle, type SignedKeyBundle } from '@pursuance/relay';
 import { z } from 'zod';
 import { InviteInvalidError } from './errors.js';
 import { deriveGroupId, isGroupId } from './group-id.js';
@@ -19,7 +19,9 @@ import {
  * Group invites, as overlay 101 carries them:
  *   "tofubundle:" + <relay's exported signed key bundle> + "||" + "torv3" + base64(JSON(invite))
  * The invite JSON follows Cwtch's GroupInvite ([D] GroupID, GroupName, SharedKey, ServerHost,
- * Timestamp) plus [O] Version, Owner and Members (null = no member list). Parsing checks the
+ * Timestamp) plus [O] Version, Owner, Members (null = no member list) and Since (the relay bucket
+ * the group's messages start at, so a joiner fetches from there, not from the relay's start; absent
+ * when unknown, and then a joiner fetches everything the relay holds). Parsing checks the
  * bundle's signature, that the bundle is the invite's relay, and that the group id really is
  * derived from (key, relay); pinning the bundle is the caller's step (it needs the profile).
  */
@@ -31,6 +33,8 @@ export interface GroupInvite {
   readonly owner: OnionName;
   readonly members: readonly OnionName[] | null;
   readonly timestamp: number;
+  /** The relay bucket the group's messages start at, if known. */
+  readonly since?: number;
 }
 
 export interface ParsedGroupInvite {
@@ -50,6 +54,7 @@ const InviteSchema = z.strictObject({
   Timestamp: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   Owner: onion,
   Members: z.array(onion).max(MAX_GROUP_MEMBERS).nullable(),
+  Since: z.number().int().min(0).max(MAX_BUCKET_INDEX).optional(),
 });
 
 const fail = (reason: string, cause?: unknown) => new InviteInvalidError(`group invite: ${reason}`, { cause });
@@ -64,6 +69,7 @@ export function encodeGroupInvite(invite: GroupInvite, bundleText: string): stri
     Timestamp: invite.timestamp,
     Owner: invite.owner,
     Members: invite.members,
+    ...(invite.since === undefined ? {} : { Since: invite.since }),
   });
   const text = TOFU_BUNDLE_PREFIX + bundleText + INVITE_SEPARATOR + GROUP_INVITE_PREFIX + toBase64(new TextEncoder().encode(json));
   if (text.length > MAX_INVITE_LENGTH) throw fail('invite too long (too many members?)');
@@ -106,7 +112,16 @@ export function parseGroupInvite(text: string): ParsedGroupInvite {
   }
   if (bundle.boardOnion !== relay) throw fail('relay bundle is for another relay');
   return {
-    invite: { groupId: raw.GroupID, name: raw.GroupName, key, relay, owner, members, timestamp: raw.Timestamp },
+    invite: {
+      groupId: raw.GroupID,
+      name: raw.GroupName,
+      key,
+      relay,
+      owner,
+      members,
+      timestamp: raw.Timestamp,
+      ...(raw.Since === undefined ? {} : { since: raw.Since }),
+    },
     bundleText,
     bundle,
   };

@@ -177,6 +177,18 @@ export class GroupManager extends EventEmitter<GroupManagerEvents> {
   }
 
   /**
+   * Move the bucket the next fetch from `relay` starts at back to `bucket` (a group joined there
+   * starts earlier than our frontier). Takes effect at once for the next session; written with
+   * the next batch.
+   */
+  public rewindBucket(relay: string, bucket: number): void {
+    const current = this.cursor(relay);
+    if (current?.bucket !== undefined && current.bucket <= bucket) return;
+    this.#pendingCursors.set(relay, { ...current, bucket });
+    this.#scheduleFlush();
+  }
+
+  /**
    * Forget where we are on `relay`: the next session replays everything. Needed when a group is
    * joined on a relay we already follow — its history lies before our cursor.
    */

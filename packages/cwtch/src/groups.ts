@@ -1,5 +1,5 @@
 import { parseOnionName, randomKey, type Identity, type OnionName } from '@pursuance/crypto';
-import { KeyBundleChangedError, RelayError } from '@pursuance/relay';
+import { KeyBundleChangedError, RelayError, bucketOf, importKeyBundle } from '@pursuance/relay';
 import type { ACN } from '@pursuance/tapir';
 import type { ContactBook } from './contact-book.js';
 import { CwtchError, InviteInvalidError, InviteRejectedError, MoveNotAuthorisedError, PeerStoppedError, RelayUnknownError } from './errors.js';
@@ -13,7 +13,7 @@ import { encodeOverlay, parseOverlay, type Overlay } from './overlays.js';
 import { codeOf, type FullGapReport, type GroupMessage, type PeerEvents, type PeerLifecycle } from './peer-context.js';
 import type { PeerLink, PeerLinks } from './peer-links.js';
 import type { PeerMessage } from './peer-protocol.js';
-import { MAX_GROUP_PAYLOAD, OVERLAY, type RetryPolicy } from './protocol-profile.js';
+import { MAX_GROUP_PAYLOAD, OVERLAY, RELAY_CLOCK_SKEW_MS, type RetryPolicy } from './protocol-profile.js';
 import { COLLECTIONS, GroupRecordSchema, decodeRecord, type GroupRecord } from './records.js';
 import type { RelayBook } from './relay-book.js';
 import type { RelaySyncOptions } from './relay-sync.js';
@@ -207,6 +207,7 @@ export class Groups {
     const relayRecord = this.#relays.get(options.relay);
     if (relayRecord === undefined) throw new RelayUnknownError();
     const key = randomKey();
+    const since = this.#startBucket(relayRecord.boardOnion, relayRecord.bundle);
     const record: GroupRecord = {
       id: deriveGroupId(key, relayRecord.boardOnion),
       name: options.name,
@@ -218,10 +219,23 @@ export class Groups {
       createdAt: this.#now(),
       movedTo: null,
       movedFrom: null,
+      ...(since === undefined ? {} : { since }),
     };
     await this.#manager.addGroup(record);
     if (this.#lifecycle.started) this.#syncs.ensure(record.relay);
     return record.id;
+  }
+
+  /**
+   * The bucket a new group's messages on `relay` start at, at the earliest: the frontier the
+   * relay last named to us, or our clock's bucket less the skew a relay's clock may have. The
+   * relay files every later message there or later; undefined on a relay without buckets.
+   */
+  #startBucket(relay: string, bundleText: string): number | undefined {
+    const bucketSeconds = importKeyBundle(bundleText).bucketSeconds;
+    if (bucketSeconds === undefined) return undefined;
+    const ours = bucketOf(this.#now() - RELAY_CLOCK_SKEW_MS, bucketSeconds * 1000);
+    return Math.min(ours, this.#manager.cursor(relay)?.bucket ?? ours);
   }
 
   public async join(text: string, options: { movedFrom?: string } = {}): Promise<string> {
@@ -235,9 +249,12 @@ export class Groups {
     }
     const { invite } = parsed;
     if (this.#manager.has(invite.groupId)) return invite.groupId;
-    // Already following this relay for other groups: the new group's history lies before our
-    // cursor there, so replay the relay from the start (duplicates are dropped).
-    const following = this.#manager.cursor(invite.relay) !== undefined;
+    // Already following this relay for other groups: the new group's history may lie before
+    // our cursor there, so fetch again from the bucket it starts at (or, without one, replay
+    // the relay from the start). Duplicates are dropped.
+    const cursor = this.#manager.cursor(invite.relay);
+    const following = cursor !== undefined;
+    const buckets = parsed.bundle.bucketSeconds !== undefined && invite.since !== undefined;
     const record: GroupRecord = {
       id: invite.groupId,
       name: invite.name,
@@ -249,13 +266,18 @@ export class Groups {
       createdAt: this.#now(),
       movedTo: null,
       movedFrom: options.movedFrom ?? null,
+      ...(invite.since === undefined ? {} : { since: invite.since }),
     };
     await this.#manager.addGroup(record);
+    // A bucket cursor can move back to where the group starts; a "since" cursor (from before
+    // buckets) cannot say which buckets it covered, so that one is dropped for a full fetch.
+    const rewind = buckets && (!following || cursor.bucket !== undefined);
+    if (rewind) this.#manager.rewindBucket(record.relay, invite.since!);
     if (this.#lifecycle.started) {
       const sync = this.#syncs.ensure(record.relay);
-      if (following) sync.resync({ fromStart: true });
+      if (following) sync.resync(rewind ? {} : { fromStart: true });
     }
-    if (following) await this.#manager.resetCursor(record.relay);
+    if (following && !rewind) await this.#manager.resetCursor(record.relay);
     return record.id;
   }
 
@@ -369,6 +391,7 @@ function inviteOf(record: GroupRecord): GroupInvite {
     owner: record.owner,
     members: record.members,
     timestamp: record.createdAt,
+    ...(record.since === undefined ? {} : { since: record.since }),
   };
 }
 

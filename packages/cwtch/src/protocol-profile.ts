@@ -163,3 +163,10 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 20_000;
 export const DEFAULT_RELAY_RETRY_POLICY: RetryPolicy = Object.freeze({ baseMs: 1_000, maxMs: 60_000, jitter: 0.2 });
 /** Repair rounds per gap-repair run (each round may reveal older gaps behind repaired messages). */
 export const MAX_REPAIR_ROUNDS = 16;
+
+/**
+ * [O] How far a relay's clock may be from ours when buckets are judged: a frontier a relay names
+ * beyond our clock's bucket by more is not kept, and a new group's start bucket is taken this
+ * much before our clock's.
+ */
+export const RELAY_CLOCK_SKEW_MS = 10 * 60_000;

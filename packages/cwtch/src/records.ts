@@ -60,6 +60,8 @@ export const GroupRecordSchema = z.strictObject({
   movedTo: z.string().nullable(),
   /** The group this one continues after a move. */
   movedFrom: z.string().nullable(),
+  /** The relay bucket the group's messages start at (invites carry it; a joiner fetches from it). */
+  since: z.number().int().min(0).max(MAX_BUCKET_INDEX).optional(),
   /**
    * Retired by the application (its members re-keyed into another group): history stays, and
    * new messages are taken only from senders the application still counts as members.

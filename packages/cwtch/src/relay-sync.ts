@@ -11,7 +11,7 @@ import {
 } from '@pursuance/relay';
 import type { ACN } from '@pursuance/tapir';
 import { Sleeper, retryDelay } from './backoff.js';
-import type { RetryPolicy } from './protocol-profile.js';
+import { RELAY_CLOCK_SKEW_MS, type RetryPolicy } from './protocol-profile.js';
 import type { RelayCursor } from './records.js';
 
 /**
@@ -53,8 +53,6 @@ export interface RelaySyncOptions {
 }
 
 const MAX_POST_ATTEMPTS = 3;
-/** How far ahead of our clock a relay's clock may be when it names a bucket. */
-const FRONTIER_SKEW_MS = 10 * 60_000;
 
 interface QueuedPost {
   readonly message: EncryptedGroupMessage;
@@ -160,7 +158,7 @@ export class RelaySync extends EventEmitter<RelaySyncEvents> {
       if (this.#session !== session) return;
       // A relay may withhold (members repair that), but a frontier beyond its own clock would
       // make every later fetch skip what it stores until then: such a bucket is not kept.
-      const latest = bucketOf((this.#options.now ?? Date.now)() + bucketSeconds * 1000 + FRONTIER_SKEW_MS, bucketSeconds * 1000);
+      const latest = bucketOf((this.#options.now ?? Date.now)() + bucketSeconds * 1000 + RELAY_CLOCK_SKEW_MS, bucketSeconds * 1000);
       if (bucket <= latest) this.#options.onBucket?.(bucket);
     };
     session.on('bucket', onBucket);

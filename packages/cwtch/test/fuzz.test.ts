@@ -128,7 +128,11 @@ describe('fuzzing the peer parsers (only typed errors)', () => {
       bundle,
     );
     expect(parseGroupInvite(invite).invite.groupId).toBe(group.id);
-    const valid = [encoder.encode(invite)];
+    const withSince = encodeGroupInvite(
+      { groupId: group.id, name: 'crew', key: group.key, relay: board.onion, owner: alice.onion, members: null, timestamp: 5, since: 493_000 },
+      bundle,
+    );
+    const valid = [encoder.encode(invite), encoder.encode(withSince)];
     const decoder = new TextDecoder();
     fc.assert(
       fc.property(

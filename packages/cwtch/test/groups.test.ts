@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, randomKey, toHex } from '@pursuance/crypto';
 import { MemoryRelayStore, exportKeyBundle, signKeyBundle } from '@pursuance/relay';
-import { testTokenKeys } from '@pursuance/relay/testing';
+import { randomMessage, testTokenKeys } from '@pursuance/relay/testing';
 import {
   InviteInvalidError,
   InviteRejectedError,
@@ -218,6 +218,45 @@ describe('groups on a relay', () => {
     await until(bob, 'groupMessage', () => bob.groupMessages(second).length === 1);
     expect(texts(bob, second)).toEqual(['old news in second']);
     expect(texts(bob, first)).toEqual(['in first', 'later in first']);
+  });
+
+  it('a joiner fetches from the bucket the group starts at, not the relay start; one already following moves its frontier back to it', async () => {
+    let now = Math.floor(Date.now() / 60_000) * 60_000;
+    const B = now / 60_000;
+    const store = new MemoryRelayStore({ bucketMs: 60_000, now: () => now });
+    const relay = await world.relay({ store });
+    // An hour ago, other groups' traffic (the relay cannot tell whose).
+    now -= 60 * 60_000;
+    for (let i = 0; i < 5; i++) await store.post({ ...randomMessage(), tokenEpoch: 0, tokenInput: randomKey() });
+    now += 60 * 60_000;
+    const alice = (await world.peer('alice-b')).peer;
+    const bob = await world.peer('bob-b', { options: { relayClient: { batchSize: 10, keepalive: { intervalMs: 40, timeoutMs: 5_000 } } } });
+    await alice.addRelay(relay.bundle);
+    const first = await alice.createGroup({ name: 'first', relay: relay.onion });
+    const second = await alice.createGroup({ name: 'second', relay: relay.onion });
+    // A new group starts at our clock's bucket less the skew a relay clock may have (10 minutes).
+    expect(alice.group(first).since).toBe(B - 10);
+    for (const [groupId, d] of [
+      [first, 'in first'],
+      [second, 'in second'],
+    ] as const) {
+      const acked = waitForEvent<{ groupId: string }>(alice, 'groupMessageAcked', (a) => a.groupId === groupId);
+      await alice.postToGroup(groupId, { o: OVERLAY.chat, d });
+      await acked;
+    }
+    const fetched = waitForEvent<{ relay: string; count: number }>(bob.peer, 'relaySynced');
+    await invite(alice, bob.peer, first);
+    // Both groups' messages, not the hour-old traffic.
+    expect((await fetched).count).toBe(2);
+    await until(bob.peer, 'groupMessage', () => bob.peer.groupMessages(first).length === 1);
+    now += 3 * 60_000;
+    await until(bob.peer, 'relayFrontier', () => bob.peer.relayFrontier(relay.onion) === B + 3);
+    // Bob follows the relay from B + 3 now; the second group's history lies before that.
+    const again = waitForEvent<{ relay: string; count: number }>(bob.peer, 'relaySynced');
+    await invite(alice, bob.peer, second);
+    expect((await again).count).toBe(2);
+    await until(bob.peer, 'groupMessage', () => bob.peer.groupMessages(second).length === 1);
+    expect(texts(bob.peer, second)).toEqual(['in second']);
   });
 
   it('refuses invites whose relay bundle changed since it was pinned, or whose group id does not match', async () => {

@@ -58,4 +58,26 @@ describe('RelayBook pins', () => {
     const changed = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, testTokenKeys()));
     await expect(book.trust(changed)).rejects.toBeInstanceOf(KeyBundleChangedError);
   });
+
+  it('moves a pin on to the same board’s bundle with a bucket length; still takes the older bundle from invites, keeping the new pin', async () => {
+    const { vault } = await ProfileVault.create(new MemoryProfileStore(), 'a long password', TEST_SCRYPT_PARAMS);
+    const board = Identity.generate();
+    const token = Identity.generate();
+    const keys = testTokenKeys();
+    const sign = (bucketSeconds?: number): string =>
+      exportKeyBundle(
+        signKeyBundle(board, token.onion, { root: keys.root, schedule: keys.schedule, ...(bucketSeconds === undefined ? {} : { bucketSeconds }) }),
+      );
+    const book = new RelayBook(vault);
+    await book.load();
+    await book.trust(sign());
+    await book.trust(sign(3600));
+    expect(book.get(board.onion)?.bundle).toBe(sign(3600));
+    await expect(book.trust(sign())).resolves.toMatchObject({ boardOnion: board.onion });
+    expect(book.get(board.onion)?.bundle).toBe(sign(3600));
+    await expect(book.trust(sign(60))).rejects.toBeInstanceOf(KeyBundleChangedError);
+    const reopened = new RelayBook(vault);
+    await reopened.load();
+    expect(reopened.get(board.onion)?.bundle).toBe(sign(3600));
+  });
 });
