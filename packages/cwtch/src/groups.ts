@@ -272,7 +272,7 @@ export class Groups {
     // A bucket cursor can move back to where the group starts; a "since" cursor (from before
     // buckets) cannot say which buckets it covered, so that one is dropped for a full fetch.
     const rewind = buckets && (!following || cursor.bucket !== undefined);
-    if (rewind) this.#manager.rewindBucket(record.relay, invite.since!);
+    if (rewind) this.#manager.rewindBucket(record.relay, invite.since);
     if (this.#lifecycle.started) {
       const sync = this.#syncs.ensure(record.relay);
       if (following) sync.resync(rewind ? {} : { fromStart: true });

@@ -33,7 +33,7 @@ describe('a group invite names the bucket the group starts at', () => {
 
   it('refuses a Since that is not one whole bucket index in range, and unknown members beside it', () => {
     for (const since of [-1, MAX_BUCKET_INDEX + 1, 1.5, '12', null, true, [1], { b: 1 }]) {
-      expect(() => parseGroupInvite(edited((j) => (j.Since = since))), String(since)).toThrow(InviteInvalidError);
+      expect(() => parseGroupInvite(edited((j) => (j.Since = since))), JSON.stringify(since)).toThrow(InviteInvalidError);
     }
     for (const key of ['constructor', '__proto__', 'since', 'To']) {
       const text = edited((j) => Object.defineProperty(j, key, { value: 1, enumerable: true }));
