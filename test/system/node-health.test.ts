@@ -81,6 +81,11 @@ describe('sync health under a relay that drops a message for one member', () => 
     const s = await status(member);
     expect(s).toMatchObject({ relaySynced: true, gaps: [], withheld: [], gapsDetected: 0, gapsRepaired: 0, lastDown: null });
     expect(s.lastSyncAt).toEqual(expect.any(Number));
+    // The next catch-up fetches whole hours from the one the relay last named to this node.
+    // (This hour, or the one before if the test ran across the hour.)
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    expect(s.catchUp?.bucketSeconds).toBe(3600);
+    expect([hour, hour - 3_600_000]).toContain(s.catchUp?.from);
   });
 
   it('detects the dropped message as a gap, repairs it from the founder, and counts both', { timeout: 120_000 }, async () => {

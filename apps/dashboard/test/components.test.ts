@@ -268,6 +268,7 @@ describe('health', () => {
       '2 detected and 1 message repaired from other members since this node started; 1 still missing, being repaired from other members',
     );
     expect(w.find('[data-testid="relay-connection"]').text()).toMatch(/^connected, in sync since /);
+    expect(w.find('[data-testid="catch-up"]').text()).toMatch(/^from .+, in whole buckets of 60 minutes: the relay learns only that/);
     await w.find('#relay-bundle').setValue('new-relay-bundle');
     await w.find('form[aria-labelledby="h-relay"]').trigger('submit');
     await flushPromises();
@@ -286,6 +287,7 @@ describe('health', () => {
       lastMessageAt: 5,
       gapsDetected: 0,
       gapsRepaired: 0,
+      catchUp: null,
     };
     const sync: { lastSyncAt: number | null; lastDown: { at: number; code: string } | null } = {
       lastSyncAt: 1_000,
@@ -295,6 +297,7 @@ describe('health', () => {
     const w = mountWith(HealthView, ctx, { store });
     await flushPromises();
     expect(w.find('[data-testid="relay-connection"]').text()).toMatch(/^connection lost .+ \(ECONNREFUSED\): reconnecting$/);
+    expect(w.find('[data-testid="catch-up"]').text()).toMatch(/^from the last message this node processed: this relay predates bucketed fetch/);
     expect(w.find('[data-testid="gaps"]').text()).toBe('none');
     sync.lastDown = null;
     sync.lastSyncAt = null;
@@ -318,6 +321,7 @@ describe('health', () => {
         lastDown: null,
         gapsDetected: 0,
         gapsRepaired: 0,
+        catchUp: null,
       }),
       [`POST /api/pursuances/${PID}/relay/attach`]: () => ({ groupId: 'g'.repeat(64) }),
     });
@@ -362,6 +366,7 @@ describe('live updates', () => {
         lastDown: synced ? null : { at: 2, code: null },
         gapsDetected: 0,
         gapsRepaired: 0,
+        catchUp: null,
       }),
     });
     await store.want('sync');

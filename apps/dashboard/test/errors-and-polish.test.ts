@@ -154,6 +154,7 @@ describe('errors beside their control', () => {
         lastDown: null,
         gapsDetected: 0,
         gapsRepaired: 0,
+        catchUp: null,
       }),
       [`POST ${P}/relay/attach`]: () => ({
         status: 400,

@@ -100,6 +100,11 @@ class FakePeer extends EventEmitter<CwtchPeerEvents> implements SyncPeer {
   public isRelaySynced(relay: string): boolean {
     return this.synced.has(relay);
   }
+  /** Set by a test: how the next catch-up with a relay goes (none: a relay from before buckets). */
+  public catchUps = new Map<string, { bucketSeconds: number; fromBucket: number | null }>();
+  public relayCatchUp(relay: string): { bucketSeconds: number; fromBucket: number | null } | null {
+    return this.catchUps.get(relay) ?? null;
+  }
   public postToGroup(groupId: string, content: Overlay | Uint8Array): Promise<{ groupId: string; signature: string; parts: readonly string[] }> {
     const payload = content as Uint8Array;
     this.posted.push({ groupId, payload });
@@ -287,6 +292,11 @@ describe('SyncService over a fake peer', () => {
     await vi.waitFor(() => expect(heard).toEqual([f.pursuanceId]), { timeout: 10_000, interval: 5 });
     const status = f.sync.status(f.pursuanceId);
     expect(status).toMatchObject({ groupId: f.group, relay: RELAY, relaySynced: false, gapsDetected: 3, gapsRepaired: 2, gaps: ['c'.repeat(128)] });
+    expect(status.catchUp).toBeNull();
+    f.peer.catchUps.set(RELAY, { bucketSeconds: 3600, fromBucket: null });
+    expect(f.sync.status(f.pursuanceId).catchUp).toEqual({ bucketSeconds: 3600, from: null });
+    f.peer.catchUps.set(RELAY, { bucketSeconds: 3600, fromBucket: 493_000 });
+    expect(f.sync.status(f.pursuanceId).catchUp).toEqual({ bucketSeconds: 3600, from: 493_000 * 3_600_000 });
     expect(status.lastDown?.code).toBe('ACN_UNREACHABLE');
     // A group of no pursuance (not named for one) moves nobody's health.
     f.peer.addGroup('2'.repeat(32), 'chat with friends');

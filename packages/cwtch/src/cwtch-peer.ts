@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Identity, OnionName, ScryptParams } from '@pursuance/crypto';
 import type { ACN } from '@pursuance/tapir';
+import { importKeyBundle } from '@pursuance/relay';
 import type { AttributeResponse } from './attributes.js';
 import { ContactBook } from './contact-book.js';
 import { DirectMessages } from './direct-messages.js';
@@ -314,6 +315,18 @@ export class CwtchPeer extends EventEmitter<CwtchPeerEvents> {
   /** The bucket our next fetch from the relay starts at (undefined: from the start, or a relay without bucketed fetch). */
   public relayFrontier(relay: string): number | undefined {
     return this.#groups.relayFrontier(relay);
+  }
+
+  /**
+   * How the next catch-up with the relay goes: whole buckets of `bucketSeconds` from
+   * `fromBucket` (null: everything the relay holds), or null for a relay whose bundle predates
+   * bucketed fetch (it replays since the last message processed).
+   */
+  public relayCatchUp(relay: string): { readonly bucketSeconds: number; readonly fromBucket: number | null } | null {
+    const record = this.#relays.get(relay);
+    const bucketSeconds = record === undefined ? undefined : importKeyBundle(record.bundle).bucketSeconds;
+    if (bucketSeconds === undefined) return null;
+    return { bucketSeconds, fromBucket: this.#groups.relayFrontier(relay) ?? null };
   }
 
   /** Create a group on a relay we imported: fresh random key, id bound to key and relay. */

@@ -211,6 +211,8 @@ export interface SyncStatus {
   readonly lastDown: { readonly at: number; readonly code: string | null } | null;
   readonly gapsDetected: number;
   readonly gapsRepaired: number;
+  /** The next catch-up: whole buckets from `from` (ms; null: all the relay holds); null: since the last message (a relay from before buckets). */
+  readonly catchUp: { readonly bucketSeconds: number; readonly from: number | null } | null;
 }
 
 /** SSE payloads of /api/stream. */

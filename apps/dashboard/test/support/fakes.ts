@@ -231,6 +231,7 @@ export function pursuanceRoutes(state: {
       lastDown: null,
       gapsDetected: 2,
       gapsRepaired: 1,
+      catchUp: { bucketSeconds: 3600, from: Date.UTC(2026, 11, 4, 14) },
     }),
   };
 }

@@ -16,6 +16,7 @@ export type SyncPeer = PeerEvents &
     | 'groupMessages'
     | 'gapReport'
     | 'isRelaySynced'
+    | 'relayCatchUp'
     | 'postToGroup'
     | 'createGroup'
     | 'groupInvite'

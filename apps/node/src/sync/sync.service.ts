@@ -45,6 +45,12 @@ export interface SyncStatus {
   /** Gaps in the group's signed chain seen since this node started, and messages repaired from other members. */
   readonly gapsDetected: number;
   readonly gapsRepaired: number;
+  /**
+   * How the next catch-up with the relay goes: whole buckets of `bucketSeconds` from `from` (the
+   * first bucket's start, ms; null: everything the relay holds). Null for a relay from before
+   * bucketed fetch, which replays since the last message this node processed.
+   */
+  readonly catchUp: { readonly bucketSeconds: number; readonly from: number | null } | null;
 }
 
 /** A relay this node has pinned (GET /api/relays): its bundle to reuse, and how it is doing. */
@@ -694,10 +700,12 @@ export class SyncService {
         lastDown: null,
         gapsDetected: 0,
         gapsRepaired: 0,
+        catchUp: null,
       };
     }
     const group = this.peer.group(groupId);
     const report = this.peer.gapReport(groupId);
+    const catchUp = this.peer.relayCatchUp(group.relay);
     return {
       pursuanceId,
       groupId,
@@ -711,6 +719,10 @@ export class SyncService {
       lastDown: this.#lastDown.get(group.relay) ?? null,
       gapsDetected: this.#gapsDetected.get(groupId) ?? 0,
       gapsRepaired: this.#gapsRepaired.get(groupId) ?? 0,
+      catchUp:
+        catchUp === null
+          ? null
+          : { bucketSeconds: catchUp.bucketSeconds, from: catchUp.fromBucket === null ? null : catchUp.fromBucket * catchUp.bucketSeconds * 1000 },
     };
   }
 
