@@ -275,6 +275,26 @@ describe('health', () => {
     expect(f.calls.find((c) => c.method === 'POST')).toMatchObject({ path: `/api/pursuances/${PID}/relay/move`, body: { bundle: 'new-relay-bundle' } });
   });
 
+  it('lists the group relay and its mirrors with what each lacks, adds a mirror and drops one', async () => {
+    const { ctx, store, f } = await setup('founder', {
+      [`POST /api/pursuances/${PID}/relay/mirrors`]: () => ({ groupId: 'i'.repeat(64), eventId: 'e' }),
+      [`POST /api/pursuances/${PID}/relay/mirrors/drop`]: () => ({ eventId: 'd' }),
+    });
+    const w = mountWith(HealthView, ctx, { store });
+    await flushPromises();
+    const lines = w.findAll('[data-testid="relay-links"] li').map((li) => li.text());
+    expect(lines[0]).toMatch(/^Group aaaaaaaaaaaaaaaa…: connected; holds everything the others delivered$/);
+    expect(lines[1]).toMatch(/^Mirror bbbbbbbbbbbbbbbb…: connected; lacks 3 events the others delivered\s*Drop this mirror$/);
+    await w.find('#mirror-bundle').setValue('  new-mirror-bundle ');
+    await w.find('form[aria-labelledby="h-mirror-add"]').trigger('submit');
+    await flushPromises();
+    expect(f.calls.find((c) => c.method === 'POST' && c.path.endsWith('/relay/mirrors'))).toMatchObject({ body: { bundle: 'new-mirror-bundle' } });
+    expect((w.find('#mirror-bundle').element as HTMLInputElement).value).toBe('');
+    await w.findAll('[data-testid="relay-links"] li button')[0]!.trigger('click');
+    await flushPromises();
+    expect(f.calls.find((c) => c.method === 'POST' && c.path.endsWith('/relay/mirrors/drop'))).toMatchObject({ body: { bundle: 'bundle-b' } });
+  });
+
   it('says when the relay connection was lost, and why', async () => {
     const status = {
       pursuanceId: PID,
@@ -288,6 +308,7 @@ describe('health', () => {
       gapsDetected: 0,
       gapsRepaired: 0,
       catchUp: null,
+      relays: [],
     };
     const sync: { lastSyncAt: number | null; lastDown: { at: number; code: string } | null } = {
       lastSyncAt: 1_000,
@@ -322,6 +343,7 @@ describe('health', () => {
         gapsDetected: 0,
         gapsRepaired: 0,
         catchUp: null,
+        relays: [],
       }),
       [`POST /api/pursuances/${PID}/relay/attach`]: () => ({ groupId: 'g'.repeat(64) }),
     });
@@ -367,6 +389,7 @@ describe('live updates', () => {
         gapsDetected: 0,
         gapsRepaired: 0,
         catchUp: null,
+        relays: [],
       }),
     });
     await store.want('sync');

@@ -155,6 +155,7 @@ describe('errors beside their control', () => {
         gapsDetected: 0,
         gapsRepaired: 0,
         catchUp: null,
+        relays: [],
       }),
       [`POST ${P}/relay/attach`]: () => ({
         status: 400,

@@ -100,6 +100,9 @@ class FakePeer extends EventEmitter<CwtchPeerEvents> implements SyncPeer {
   public isRelaySynced(relay: string): boolean {
     return this.synced.has(relay);
   }
+  public mirrorGroup(): Promise<string> {
+    return Promise.reject(new Error('this fake holds no mirrors'));
+  }
   /** Set by a test: how the next catch-up with a relay goes (none: a relay from before buckets). */
   public catchUps = new Map<string, { bucketSeconds: number; fromBucket: number | null }>();
   public relayCatchUp(relay: string): { bucketSeconds: number; fromBucket: number | null } | null {

@@ -334,6 +334,16 @@ export class CwtchPeer extends EventEmitter<CwtchPeerEvents> {
     return this.#groups.create(options);
   }
 
+  /**
+   * Mirror a group on another relay (pinning its bundle on first use): the same key, so every
+   * member derives the same mirror group and none needs an invite. Returns the mirror's id
+   * (the one already held, if any). `since` (ms): when the mirror was decided; its messages
+   * are fetched from then on.
+   */
+  public mirrorGroup(groupId: string, bundle: string, options: { since?: number } = {}): Promise<string> {
+    return this.#groups.mirror(groupId, bundle, options);
+  }
+
   public groups(): GroupRecord[] {
     return this.#groups.records();
   }

@@ -1,5 +1,5 @@
 import { parseOnionName, randomKey, type Identity, type OnionName } from '@pursuance/crypto';
-import { KeyBundleChangedError, RelayError, bucketOf, importKeyBundle } from '@pursuance/relay';
+import { KeyBundleChangedError, RelayError, bucketOf, importKeyBundle, type SignedKeyBundle } from '@pursuance/relay';
 import type { ACN } from '@pursuance/tapir';
 import type { ContactBook } from './contact-book.js';
 import { CwtchError, InviteInvalidError, InviteRejectedError, MoveNotAuthorisedError, PeerStoppedError, RelayUnknownError } from './errors.js';
@@ -231,54 +231,98 @@ export class Groups {
    * relay last named to us, or our clock's bucket less the skew a relay's clock may have. The
    * relay files every later message there or later; undefined on a relay without buckets.
    */
-  #startBucket(relay: string, bundleText: string): number | undefined {
+  #startBucket(relay: string, bundleText: string, at: number = this.#now()): number | undefined {
     const bucketSeconds = importKeyBundle(bundleText).bucketSeconds;
     if (bucketSeconds === undefined) return undefined;
-    const ours = bucketOf(this.#now() - RELAY_CLOCK_SKEW_MS, bucketSeconds * 1000);
+    const ours = bucketOf(Math.max(0, at - RELAY_CLOCK_SKEW_MS), bucketSeconds * 1000);
     return Math.min(ours, this.#manager.cursor(relay)?.bucket ?? ours);
   }
 
   public async join(text: string, options: { movedFrom?: string } = {}): Promise<string> {
     const parsed = parseGroupInvite(text);
+    await this.#trustForGroup(parsed.bundleText);
+    const { invite } = parsed;
+    if (this.#manager.has(invite.groupId)) return invite.groupId;
+    await this.#follow(
+      {
+        id: invite.groupId,
+        name: invite.name,
+        key: invite.key,
+        relay: invite.relay,
+        bundle: parsed.bundleText,
+        members: invite.members === null ? null : [...invite.members],
+        owner: invite.owner,
+        createdAt: this.#now(),
+        movedTo: null,
+        movedFrom: options.movedFrom ?? null,
+        ...(invite.since === undefined ? {} : { since: invite.since }),
+      },
+      parsed.bundle.bucketSeconds !== undefined,
+    );
+    return invite.groupId;
+  }
+
+  /**
+   * Mirror a group on another relay: the same key, name, members and owner, under the id the
+   * key and that relay derive. Every holder of the key derives the same mirror, so none needs
+   * an invite; what is posted to both relays reaches a member through either. `since` (ms):
+   * when the mirror was decided, so its messages are fetched from then on (default: now).
+   */
+  public async mirror(groupId: string, bundleText: string, options: { since?: number } = {}): Promise<string> {
+    const source = this.#manager.get(groupId).record;
+    const bundle = await this.#trustForGroup(bundleText);
+    if (bundle.boardOnion === source.relay) throw new InviteInvalidError('a mirror lives on another relay than its group');
+    const id = deriveGroupId(source.key, bundle.boardOnion);
+    if (this.#manager.has(id)) return id;
+    const since = this.#startBucket(bundle.boardOnion, bundleText, options.since);
+    await this.#follow(
+      {
+        id,
+        name: source.name,
+        key: source.key,
+        relay: bundle.boardOnion,
+        bundle: bundleText,
+        members: source.members === null ? null : [...source.members],
+        owner: source.owner,
+        createdAt: this.#now(),
+        movedTo: null,
+        movedFrom: null,
+        mirrorOf: groupId,
+        ...(since === undefined ? {} : { since }),
+      },
+      bundle.bucketSeconds !== undefined,
+    );
+    return id;
+  }
+
+  async #trustForGroup(bundleText: string): Promise<SignedKeyBundle> {
     try {
-      await this.#relays.trust(parsed.bundleText);
+      return await this.#relays.trust(bundleText);
     } catch (err) {
       if (err instanceof KeyBundleChangedError) throw new InviteRejectedError('the relay key bundle differs from the one pinned for it', { cause: err });
       if (err instanceof RelayError) throw new InviteInvalidError(`relay bundle refused (${err.code})`, { cause: err });
       throw err;
     }
-    const { invite } = parsed;
-    if (this.#manager.has(invite.groupId)) return invite.groupId;
-    // Already following this relay for other groups: the new group's history may lie before
-    // our cursor there, so fetch again from the bucket it starts at (or, without one, replay
-    // the relay from the start). Duplicates are dropped.
-    const cursor = this.#manager.cursor(invite.relay);
+  }
+
+  /**
+   * Add a group we did not create and start following it. Already following its relay for
+   * other groups, the new group's history may lie before our cursor there: fetch again from
+   * the bucket it starts at, or, without one, replay the relay from the start (duplicates are
+   * dropped). A "since" cursor (from before buckets) cannot say which buckets it covered, so
+   * that one is dropped for a full fetch.
+   */
+  async #follow(record: GroupRecord, buckets: boolean): Promise<void> {
+    const cursor = this.#manager.cursor(record.relay);
     const following = cursor !== undefined;
-    const buckets = parsed.bundle.bucketSeconds !== undefined && invite.since !== undefined;
-    const record: GroupRecord = {
-      id: invite.groupId,
-      name: invite.name,
-      key: invite.key,
-      relay: invite.relay,
-      bundle: parsed.bundleText,
-      members: invite.members === null ? null : [...invite.members],
-      owner: invite.owner,
-      createdAt: this.#now(),
-      movedTo: null,
-      movedFrom: options.movedFrom ?? null,
-      ...(invite.since === undefined ? {} : { since: invite.since }),
-    };
     await this.#manager.addGroup(record);
-    // A bucket cursor can move back to where the group starts; a "since" cursor (from before
-    // buckets) cannot say which buckets it covered, so that one is dropped for a full fetch.
-    const rewind = buckets && (!following || cursor.bucket !== undefined);
-    if (rewind) this.#manager.rewindBucket(record.relay, invite.since);
+    const rewind = buckets && record.since !== undefined && (!following || cursor.bucket !== undefined);
+    if (rewind) this.#manager.rewindBucket(record.relay, record.since!);
     if (this.#lifecycle.started) {
       const sync = this.#syncs.ensure(record.relay);
       if (following) sync.resync(rewind ? {} : { fromStart: true });
     }
     if (following && !rewind) await this.#manager.resetCursor(record.relay);
-    return record.id;
   }
 
   public async setRetired(groupId: string, retired: boolean): Promise<void> {

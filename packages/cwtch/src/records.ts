@@ -60,6 +60,8 @@ export const GroupRecordSchema = z.strictObject({
   movedTo: z.string().nullable(),
   /** The group this one continues after a move. */
   movedFrom: z.string().nullable(),
+  /** The group this one mirrors on another relay (same key; see Groups.mirror). */
+  mirrorOf: z.string().optional(),
   /** The relay bucket the group's messages start at (invites carry it; a joiner fetches from it). */
   since: z.number().int().min(0).max(MAX_BUCKET_INDEX).optional(),
   /**

@@ -259,6 +259,34 @@ describe('groups on a relay', () => {
     expect(texts(bob.peer, second)).toEqual(['in second']);
   });
 
+  it('mirrors a group on a second relay without an invite: both members derive the same mirror, and it carries on when the first relay dies', async () => {
+    const first = await world.relay();
+    const second = await world.relay();
+    const alice = (await world.peer('alice-m')).peer;
+    const bob = await world.peer('bob-m');
+    await alice.addRelay(first.bundle);
+    const groupId = await alice.createGroup({ name: 'm', relay: first.onion });
+    await invite(alice, bob.peer, groupId);
+    const aliceMirror = await alice.mirrorGroup(groupId, second.bundle);
+    const bobMirror = await bob.peer.mirrorGroup(groupId, second.bundle);
+    expect(bobMirror).toBe(aliceMirror);
+    expect(aliceMirror).toBe(deriveGroupId(alice.group(groupId).key, second.onion));
+    expect(alice.group(aliceMirror)).toMatchObject({ mirrorOf: groupId, relay: second.onion, name: 'm', owner: alice.onion });
+    // Idempotent, and never on the group's own relay.
+    expect(await alice.mirrorGroup(groupId, second.bundle)).toBe(aliceMirror);
+    await expect(alice.mirrorGroup(groupId, first.bundle)).rejects.toBeInstanceOf(InviteInvalidError);
+    await synced(bob.peer, second.onion);
+    await first.stop();
+    const acked = waitForEvent<{ groupId: string }>(alice, 'groupMessageAcked', (a) => a.groupId === aliceMirror);
+    await alice.postToGroup(aliceMirror, { o: OVERLAY.chat, d: 'through the mirror' });
+    await acked;
+    await until(bob.peer, 'groupMessage', () => bob.peer.groupMessages(bobMirror).length === 1);
+    expect(texts(bob.peer, bobMirror)).toEqual(['through the mirror']);
+    // The mirror survives a restart.
+    const again = await bob.restart();
+    expect(again.group(bobMirror).mirrorOf).toBe(groupId);
+  });
+
   it('refuses invites whose relay bundle changed since it was pinned, or whose group id does not match', async () => {
     const relay = await world.relay();
     const alice = (await world.peer('alice-i')).peer;

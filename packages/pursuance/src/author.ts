@@ -10,10 +10,12 @@ import {
   type OnionName,
 } from '@pursuance/crypto';
 import {
+  BODY_SCHEMAS,
   CONTENT_SCHEMAS,
   displayNameProblem,
   type EventBody,
   type EventKind,
+  type RelayMirrorBody,
   type Rotation,
   type Share,
   type TaskContent,
@@ -321,6 +323,27 @@ export class PursuanceAuthor {
       .sort((a, b) => (a.onion < b.onion ? -1 : 1))
       .map((m) => ({ to: m.key, box: sealToIdentity(m.key, groupInvite) }));
     return this.#publish('relay.move', { bundle, invites });
+  }
+
+  /**
+   * List a mirror relay (its exported key bundle) beside the relay. Nodes post every event to
+   * every listed relay; members derive the mirror group from the group key they hold, so no
+   * invites are sent.
+   */
+  public addMirror(bundle: string): SignedEvent<'relay.add'> {
+    return this.#publish('relay.add', this.#relayBody('relay.add', bundle));
+  }
+
+  /** Stop listing a mirror relay (the relay itself is replaced with moveRelay, never dropped). */
+  public dropMirror(bundle: string): SignedEvent<'relay.drop'> {
+    return this.#publish('relay.drop', this.#relayBody('relay.drop', bundle));
+  }
+
+  /** A mirror event's body, refused before signing when the schema would refuse it (see checkDisplayName). */
+  #relayBody(kind: 'relay.add' | 'relay.drop', bundle: string): RelayMirrorBody {
+    const parsed = BODY_SCHEMAS[kind].safeParse({ bundle });
+    if (!parsed.success) throw new ActionNotAllowedError(RejectionCode.INVALID_SCHEMA, `the relay bundle: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    return parsed.data;
   }
 
   /** Vouch for a snapshot this member captured from its own history (snapshot/capture.ts). */

@@ -42,6 +42,13 @@ export const DisplayNameSchema = z
     if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
   });
 
+/** The longest relay bundle (an exported key bundle, opaque to the core) a relay event carries. */
+export const MAX_RELAY_BUNDLE = 4096;
+/** At most this many mirror relays beside the relay (relay.add; see state.ts RelayState). */
+export const MAX_RELAY_MIRRORS = 8;
+/** A relay's exported key bundle: opaque text to the core, which never parses it. */
+const relayBundle = z.string().min(1).max(MAX_RELAY_BUNDLE);
+
 /** A role key sealed to one member's X25519 key (derived from their ed25519 identity). */
 export const LockboxSchema = z.strictObject({ to: key, box: bytesUpTo(256) });
 /** A new group invite sealed to one member (relay moves); invites are larger than role keys. */
@@ -67,7 +74,7 @@ export const BODY_SCHEMAS = {
     rules: RulesSchema,
     members: z.array(z.strictObject({ member: key, name: name.optional(), roles: z.array(RoleIdSchema).max(64) })).max(1000),
     keys: z.array(RotationSchema).max(64),
-    relay: z.string().max(4096).nullable(),
+    relay: z.string().max(MAX_RELAY_BUNDLE).nullable(),
     nonce: bytes(16),
   }),
   'member.add': z.strictObject({ member: key, name: name.optional(), roles: z.array(RoleIdSchema).max(64), keys: z.array(ShareSchema).max(256) }),
@@ -86,7 +93,14 @@ export const BODY_SCHEMAS = {
   'rules.change': z.strictObject({ rules: RulesSchema }),
   'keys.rotate': z.strictObject({ rotations: z.array(RotationSchema).min(1).max(64) }),
   'keys.share': z.strictObject({ shares: z.array(ShareSchema).min(1).max(256) }),
-  'relay.move': z.strictObject({ bundle: z.string().min(1).max(4096), invites: z.array(InviteLockboxSchema).max(5000) }),
+  'relay.move': z.strictObject({ bundle: relayBundle, invites: z.array(InviteLockboxSchema).max(5000) }),
+  /**
+   * A mirror relay beside the relay: nodes post every event to the relay and every mirror, and
+   * read from all of them. No invites: members derive the mirror group from the group key they hold.
+   */
+  'relay.add': z.strictObject({ bundle: relayBundle }),
+  /** A mirror relay no longer listed (the relay itself is replaced by relay.move, never dropped). */
+  'relay.drop': z.strictObject({ bundle: relayBundle }),
   'founder.nominate': z.strictObject({ candidate: key }),
   'founder.endorse': z.strictObject({ nomination: eventId }),
   'founder.claim': z.strictObject({ nomination: eventId }),
@@ -122,6 +136,8 @@ export type Rotation = z.infer<typeof RotationSchema>;
 export type Share = z.infer<typeof ShareSchema>;
 export type Lockbox = z.infer<typeof LockboxSchema>;
 export type InviteLockbox = z.infer<typeof InviteLockboxSchema>;
+/** The body of relay.add and relay.drop: one mirror relay's exported key bundle. */
+export type RelayMirrorBody = EventBody<'relay.add' | 'relay.drop'>;
 export type Sealed = z.infer<typeof SealedSchema>;
 
 export const TASK_CONTENT_KINDS = ['task.create', 'task.edit', 'task.assign', 'task.status', 'task.close', 'task.reopen', 'task.comment'] as const;

@@ -25,7 +25,7 @@ export function stateFromGenesis(e: SignedEvent): { ok: true; state: PublicState
     members: new Map(),
     roles: new Map(Object.keys(b.rules.roles).map((r) => [r, newRoleState(r)])),
     tasks: new Map(),
-    relay: { bundle: b.relay, movedBy: null },
+    relay: { bundle: b.relay, movedBy: null, mirrors: [] },
     nominations: new Map(),
     lastFounderActivity: h.time,
   };

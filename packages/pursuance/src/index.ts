@@ -15,9 +15,18 @@
 
 export { ActionNotAllowedError, ContentUnreadableError, EventRejectedError, type Rejection, RejectionCode } from './errors.js';
 export { RoleIdSchema, type Rules, RulesSchema } from './rules/schema.js';
-export { type InviteLockbox, DISPLAY_NAME_MAX, DisplayNameSchema, TASK_CONTENT_KINDS, displayNameProblem } from './bodies.js';
+export {
+  type InviteLockbox,
+  type RelayMirrorBody,
+  DISPLAY_NAME_MAX,
+  DisplayNameSchema,
+  MAX_RELAY_BUNDLE,
+  MAX_RELAY_MIRRORS,
+  TASK_CONTENT_KINDS,
+  displayNameProblem,
+} from './bodies.js';
 export { type EventId, type SignedEvent, decodeEvent, signEvent } from './envelope.js';
-export type { PublicState } from './state.js';
+export type { PublicState, RelayState } from './state.js';
 export { PursuanceLog } from './log.js';
 export { type MemberViewResult, type TaskView, MemberViewCache, buildMemberView, recoverKeysFromSecrets } from './view.js';
 export { type AuthorOptions, type NewPursuance, type NewTask, PursuanceAuthor } from './author.js';

@@ -33,6 +33,9 @@ export const PERMISSION_OF = {
   // Holders of the role, or whoever may rotate its keys (fold/keys.ts validateShares).
   'keys.share': null,
   'relay.move': { subject: 'Relay', action: 'move' },
+  // Listing or dropping a mirror relay also changes where the pursuance lives: the same capability.
+  'relay.add': { subject: 'Relay', action: 'move' },
+  'relay.drop': { subject: 'Relay', action: 'move' },
   // Founders nominate and endorse; only the nominee claims (fold/governance.ts).
   'founder.nominate': null,
   'founder.endorse': null,

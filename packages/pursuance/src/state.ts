@@ -69,6 +69,29 @@ export interface Equivocation {
   readonly events: readonly EventId[];
 }
 
+/**
+ * Where the pursuance lives: its relay (an exported key bundle, opaque here; null until one is
+ * set) and the event that last moved it, plus mirror relays. Nodes post every event to the
+ * relay and to every mirror and read from all of them, so losing one relay interrupts nothing.
+ * A mirror needs no invites: members derive the mirror group from the group key they hold.
+ * `mirrors` is in the order added, without duplicates, never holds `bundle`, and has at most
+ * MAX_RELAY_MIRRORS entries (fold/governance.ts). Replaced, never changed in place.
+ */
+export interface RelayState {
+  readonly bundle: string | null;
+  readonly movedBy: EventId | null;
+  readonly mirrors: string[];
+}
+
+/**
+ * The relay as the state hash and the snapshot encoding render it. `mirrors` only when there are
+ * any: a state without mirrors encodes byte for byte as it did before mirrors existed, so state
+ * hashes and attested snapshots from then stay valid.
+ */
+export function relayValue(relay: RelayState): CanonicalValue {
+  return { bundle: relay.bundle, movedBy: relay.movedBy, ...(relay.mirrors.length > 0 ? { mirrors: [...relay.mirrors] } : {}) };
+}
+
 export interface PublicState {
   readonly id: PursuanceId;
   name: string;
@@ -79,7 +102,7 @@ export interface PublicState {
   readonly members: Map<OnionName, MemberState>;
   readonly roles: Map<RoleId, RoleState>;
   readonly tasks: Map<EventId, TaskState>;
-  relay: { bundle: string | null; movedBy: EventId | null };
+  relay: RelayState;
   readonly nominations: Map<EventId, Nomination>;
   lastFounderActivity: number;
 }
@@ -121,7 +144,7 @@ export function publicStateValue(
       const t = state.tasks.get(id)!;
       return { id, audience: [...t.audience], parent: t.parent, closed: t.closed, createdBy: t.createdBy };
     }),
-    relay: { bundle: state.relay.bundle, movedBy: state.relay.movedBy },
+    relay: relayValue(state.relay),
     nominations: sorted(state.nominations.keys()).map((id) => {
       const n = state.nominations.get(id)!;
       return { id, candidate: n.candidate, endorsers: sorted(n.endorsers), open: n.open };

@@ -1,10 +1,21 @@
 import { fromHex, Identity, type CanonicalValue } from '@pursuance/crypto';
 import { describe, expect, it } from 'vitest';
-import { ActionNotAllowedError, PursuanceAuthor, PursuanceLog, RejectionCode, RulesSchema, type EventId, type Rules, type SignedEvent } from '../src/index.js';
+import {
+  ActionNotAllowedError,
+  MAX_RELAY_MIRRORS,
+  PursuanceAuthor,
+  PursuanceLog,
+  RejectionCode,
+  RulesSchema,
+  type EventId,
+  type Rules,
+  type SignedEvent,
+} from '../src/index.js';
 import { makeRotation, newRoleKey } from '../src/keys.js';
 import type { RulesInput } from '../src/rules/schema.js';
 import type { TaskContentKind } from '../src/bodies.js';
-import { forge, sealAs } from './support/harness.js';
+import { expectRefused, forge, loadTemplate, sealAs, templateNames } from './support/harness.js';
+import { clock } from './support/helpers.js';
 
 /**
  * Table tests: every capability, allowed and denied, through the author API (refused before
@@ -104,7 +115,7 @@ interface Fixture {
 function fixture(): Fixture {
   let t = 1_800_000_000_000;
   const now = (): number => (t += 1000);
-  const founder = PursuanceAuthor.create(ID.F, { name: 'Table', rules: RULES, cofounders: [ID.F2.publicKey] }, now);
+  const founder = PursuanceAuthor.create(ID.F, { name: 'Table', rules: RULES, cofounders: [ID.F2.publicKey], relay: 'relay-bundle-1' }, now);
   const roles: Partial<Record<Name, string[]>> = { A: ['admin', 'vault'], S: ['staff'], S2: ['staff'], G: ['guest'], G2: ['guest'], N: [] };
   for (const [name, r] of Object.entries(roles)) founder.addMember(ID[name as Name].publicKey, { name, roles: r });
   const audience: Record<TaskName, string> = {
@@ -243,6 +254,18 @@ const op = {
   relay: (): Op => ({
     act: (a) => a.moveRelay('relay-bundle-2', new Uint8Array(32)),
     forge: (a, fx) => forge(a.identity, a.log, 'relay.move', { bundle: 'relay-bundle-2', invites: [] }, [], { time: fx.now() }),
+  }),
+  /** List `bundle` as a mirror relay, after the founder has listed `listed`. */
+  addMirror: (bundle: string, listed: readonly string[] = []): Op => ({
+    setup: (fx) => listed.forEach((b) => fx.founder.addMirror(b)),
+    act: (a) => a.addMirror(bundle),
+    forge: (a, fx) => forge(a.identity, a.log, 'relay.add', { bundle }, [], { time: fx.now() }),
+  }),
+  /** Drop `bundle` from the mirror relays, after the founder has listed `listed`. */
+  dropMirror: (bundle: string, listed: readonly string[] = []): Op => ({
+    setup: (fx) => listed.forEach((b) => fx.founder.addMirror(b)),
+    act: (a) => a.dropMirror(bundle),
+    forge: (a, fx) => forge(a.identity, a.log, 'relay.drop', { bundle }, [], { time: fx.now() }),
   }),
   nominate: (candidate: Name): Op => ({
     act: (a) => a.nominateFounder(ID[candidate].onion),
@@ -400,6 +423,54 @@ const GOVERNANCE_ROWS: Row[] = [
   ['admins may drop a role they may remove', 'A', op.rules((r) => dropRole(r, 'guest')), { ok: holds('G', 'guest', false) }],
   ['admins move the relay', 'A', op.relay(), { ok: (fx) => expect(fx.founder.log.state().relay.bundle).toBe('relay-bundle-2') }],
   ['staff may not move the relay', 'S', op.relay(), grants('moving the relay', 'roles staff')],
+  [
+    'moving onto a mirror takes it off the mirror list; the old relay does not become one',
+    'A',
+    { ...op.relay(), setup: (fx) => void fx.founder.addMirror('relay-bundle-2') },
+    { ok: (fx) => expect(fx.founder.log.state().relay).toMatchObject({ bundle: 'relay-bundle-2', mirrors: [] }) },
+  ],
+];
+
+/** Mirror relays: listing and dropping one needs what moving the relay needs (relay move). */
+const mirrors = (fx: Fixture) => fx.founder.log.state().relay.mirrors;
+const MIRROR_ROWS: Row[] = [
+  ['admins add a mirror relay', 'A', op.addMirror('mirror-1'), { ok: (fx) => expect(mirrors(fx)).toEqual(['mirror-1']) }],
+  ['founders add a mirror relay', 'F2', op.addMirror('mirror-2', ['mirror-1']), { ok: (fx) => expect(mirrors(fx)).toEqual(['mirror-1', 'mirror-2']) }],
+  ['staff may not add a mirror relay', 'S', op.addMirror('mirror-1'), grants('moving the relay', 'roles staff')],
+  ['guests may not add a mirror relay', 'G', op.addMirror('mirror-1'), grants('moving the relay', 'roles guest')],
+  ['a member without roles may not add a mirror relay', 'N', op.addMirror('mirror-1'), grants('moving the relay', 'no roles')],
+  ['admins drop a mirror relay', 'A', op.dropMirror('mirror-1', ['mirror-1', 'mirror-2']), { ok: (fx) => expect(mirrors(fx)).toEqual(['mirror-2']) }],
+  ['staff may not drop a mirror relay', 'S', op.dropMirror('mirror-1', ['mirror-1']), grants('moving the relay', 'roles staff')],
+  ['guests may not drop a mirror relay', 'G', op.dropMirror('mirror-1', ['mirror-1']), grants('moving the relay', 'roles guest')],
+  ['a mirror is listed once', 'A', op.addMirror('mirror-1', ['mirror-1']), { code: RejectionCode.INVALID_STATE, reason: 'that relay is already a mirror' }],
+  [
+    'the relay is no mirror of itself',
+    'A',
+    op.addMirror('relay-bundle-1'),
+    { code: RejectionCode.INVALID_STATE, reason: 'that bundle is the relay itself, not a mirror' },
+  ],
+  [
+    `at most ${MAX_RELAY_MIRRORS} mirrors`,
+    'A',
+    op.addMirror(
+      'one too many',
+      Array.from({ length: MAX_RELAY_MIRRORS }, (_, i) => `mirror-${i}`),
+    ),
+    { code: RejectionCode.INVALID_STATE, reason: `a pursuance lists at most ${MAX_RELAY_MIRRORS} mirror relays: drop one first` },
+  ],
+  [
+    'dropping a relay that is not listed',
+    'A',
+    op.dropMirror('mirror-2', ['mirror-1']),
+    { code: RejectionCode.UNKNOWN_TARGET, reason: 'that relay is not a listed mirror' },
+  ],
+  [
+    'the relay itself cannot be dropped',
+    'A',
+    op.dropMirror('relay-bundle-1', ['mirror-1']),
+    { code: RejectionCode.INVALID_STATE, reason: 'that bundle is the relay itself, which cannot be dropped: move instead' },
+  ],
+  ['a denial comes before the state is judged', 'S', op.dropMirror('relay-bundle-1'), grants('moving the relay', 'roles staff')],
 ];
 
 const SUCCESSION_ROWS: Row[] = [
@@ -467,6 +538,7 @@ function runRow(actor: Name, action: Op, expected: Allowed | Denied): void {
 describe('capabilities, allowed and denied', () => {
   it.each(TASK_ROWS)('task: %s', (_label, actor, action, expected) => runRow(actor, action, expected));
   it.each(GOVERNANCE_ROWS)('governance: %s', (_label, actor, action, expected) => runRow(actor, action, expected));
+  it.each(MIRROR_ROWS)('mirror relays: %s', (_label, actor, action, expected) => runRow(actor, action, expected));
   it.each(SUCCESSION_ROWS)('succession: %s', (_label, actor, action, expected) => runRow(actor, action, expected));
 
   it('a founder can do everything, cannot rules included', () => {
@@ -491,5 +563,47 @@ describe('capabilities, allowed and denied', () => {
     expect(fx.founder.log.isAccepted(removal.id)).toBe(true);
     expect(fx.founder.log.rejectionOf(concurrent.id)?.code).toBe(RejectionCode.DENIED);
     expect(fx.founder.log.rejectionOf(concurrent.id)?.reason).toBe('no rule grants comment on tasks for audience "staff" to no roles');
+  });
+});
+
+describe('mirror relays under each rule template', () => {
+  /** Per template, the roles whose holders may add and drop mirrors: exactly those that may move the relay. */
+  const MAY_CHANGE_RELAYS: Record<string, string[]> = {
+    'activist-cell': ['organizer'],
+    newsroom: ['editor'],
+    'open-coalition': ['coordinator'],
+  };
+
+  it('lists every template', () => {
+    expect(Object.keys(MAY_CHANGE_RELAYS).sort()).toEqual(templateNames());
+  });
+
+  it.each(Object.entries(MAY_CHANGE_RELAYS))('%s: a holder of any one role may add and drop a mirror only if that role may move the relay', (name, allowed) => {
+    const rules = loadTemplate(name);
+    const now = clock();
+    const founder = PursuanceAuthor.create(Identity.generate(), { name, rules, relay: 'relay-bundle-1' }, now);
+    founder.addMirror('listed');
+    const holders = Object.keys(rules.roles)
+      .sort()
+      .map((role) => {
+        const id = Identity.generate();
+        founder.addMember(id.publicKey, { roles: [role] });
+        return [role, id] as const;
+      });
+    const may: string[] = [];
+    for (const [role, id] of holders) {
+      const log = new PursuanceLog(founder.log.genesis.bytes);
+      log.addAll([...founder.log.events()].map((e) => e.bytes));
+      const holder = new PursuanceAuthor(id, log, undefined, now);
+      const attempts = [() => holder.addMirror(`mirror of ${role}`), () => holder.dropMirror('listed')];
+      if (!allowed.includes(role)) {
+        for (const attempt of attempts) expectRefused(attempt, RejectionCode.DENIED, 'no rule grants moving the relay');
+        continue;
+      }
+      for (const attempt of attempts) expect(log.isAccepted(attempt().id), role).toBe(true);
+      expect(log.state().relay.mirrors, role).toEqual([`mirror of ${role}`]);
+      may.push(role);
+    }
+    expect(may).toEqual(allowed);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Identity, fromHex, onionFromPublicKey } from '@pursuance/crypto';
-import { PursuanceAuthor, PursuanceLog, RejectionCode, buildMemberView, signEvent, type SignedEvent } from '../src/index.js';
+import { MAX_RELAY_MIRRORS, PursuanceAuthor, PursuanceLog, RejectionCode, buildMemberView, signEvent, type SignedEvent } from '../src/index.js';
 import { collectKeys } from '../src/view.js';
 import { makeRotation, makeShare, newRoleKey, sealContent } from '../src/keys.js';
 import { forge } from './support/harness.js';
@@ -326,5 +326,134 @@ describe('key distribution', () => {
     const t = founder.createTask({ audience: ['member'], title: 'after rotation' });
     expect(founder.log.isAccepted(t.id)).toBe(true);
     expect(buildMemberView(founder.log, bId).tasks.get(t.id)?.readable).toBe(false);
+  });
+});
+
+describe('mirror relays (relay.add, relay.drop) beside the relay', () => {
+  /** Founder F and organizer A (both may move the relay) on relay "r1", with `listed` mirrors; M a plain member. */
+  function relays(listed: readonly string[] = []) {
+    const now = clock();
+    const [fId, aId, mId] = [Identity.generate(), Identity.generate(), Identity.generate()];
+    const founder = PursuanceAuthor.create(fId, { name: 'relays', rules: template('activist-cell'), relay: 'r1' }, now);
+    founder.addMember(aId.publicKey, { roles: ['organizer', 'member'] });
+    founder.addMember(mId.publicKey, { roles: ['member'] });
+    for (const b of listed) founder.addMirror(b);
+    const base = [...founder.log.events()];
+    return { founder, base, a: joinAs(aId, founder.log, now), m: joinAs(mId, founder.log, now) };
+  }
+
+  /** Fold `events` in every order on top of `base`: one state hash, and the fold's relay state. */
+  function everyOrder(founder: PursuanceAuthor, base: readonly SignedEvent[], events: readonly SignedEvent[]) {
+    const hashes = new Set<string>();
+    const logs = allOrders(events).map((order) => foldIn(founder.log.genesis.bytes, base, order));
+    for (const log of logs) hashes.add(log.stateHash());
+    expect(hashes.size).toBe(1);
+    return logs[0]!;
+  }
+
+  it('adds append in order, drops remove, a move onto a mirror takes it off the list, the old relay is no mirror', () => {
+    const { founder } = relays();
+    expect(founder.log.state().relay).toEqual({ bundle: 'r1', movedBy: null, mirrors: [] });
+    for (const b of ['m1', 'm2', 'm3']) founder.addMirror(b);
+    founder.dropMirror('m2');
+    expect(founder.log.state().relay.mirrors).toEqual(['m1', 'm3']);
+    const move = founder.moveRelay('m3', new Uint8Array(48));
+    expect(founder.log.state().relay).toEqual({ bundle: 'm3', movedBy: move.id, mirrors: ['m1'] });
+    // The old relay may be listed as a mirror again, by hand; a move elsewhere keeps the mirrors.
+    founder.addMirror('r1');
+    const away = founder.moveRelay('r2', new Uint8Array(48));
+    expect(founder.log.state().relay).toEqual({ bundle: 'r2', movedBy: away.id, mirrors: ['m1', 'r1'] });
+    founder.addMirror('m2');
+    expect(founder.log.state().relay.mirrors).toEqual(['m1', 'r1', 'm2']);
+    // Every replica folds the same list, in the same order.
+    const other = new PursuanceLog(founder.log.genesis.bytes);
+    other.addAll([...founder.log.events()].reverse().map((e) => e.bytes));
+    expect(other.state().relay).toEqual(founder.log.state().relay);
+  });
+
+  it('concurrent adds of one bundle keep one entry, whichever arrives first: the higher authority’s stands', () => {
+    const { founder, base, a } = relays(['m1']);
+    const byA = a.addMirror('m2');
+    const byF = founder.addMirror('m2');
+    for (const order of allOrders([byA, byF])) {
+      const log = foldIn(founder.log.genesis.bytes, base, order);
+      expect(log.state().relay.mirrors).toEqual(['m1', 'm2']);
+      expect(log.isAccepted(byF.id)).toBe(true);
+      expect(log.rejectionOf(byA.id)).toMatchObject({ code: RejectionCode.INVALID_STATE, reason: 'that relay is already a mirror' });
+    }
+    const log = everyOrder(founder, base, [byA, byF]);
+    // Replicas that exchange their events agree too.
+    syncInto(founder, a.log);
+    syncInto(a, founder.log);
+    expect(a.log.stateHash()).toBe(log.stateHash());
+    expect(founder.log.stateHash()).toBe(log.stateHash());
+  });
+
+  it('concurrent drops of one mirror: one stands, the other names a mirror no longer listed', () => {
+    const { founder, base, a } = relays(['m1', 'm2']);
+    const byA = a.dropMirror('m1');
+    const byF = founder.dropMirror('m1');
+    const log = everyOrder(founder, base, [byA, byF]);
+    expect(log.state().relay.mirrors).toEqual(['m2']);
+    expect(log.isAccepted(byF.id)).toBe(true);
+    expect(log.rejectionOf(byA.id)?.code).toBe(RejectionCode.UNKNOWN_TARGET);
+  });
+
+  it('a drop racing an add of another mirror: both stand, in every order', () => {
+    const { founder, base, a } = relays(['m1']);
+    const log = everyOrder(founder, base, [a.dropMirror('m1'), founder.addMirror('m2')]);
+    expect(log.state().relay.mirrors).toEqual(['m2']);
+    expect(log.foldRejections()).toEqual([]);
+  });
+
+  it('a drop racing an add of the same bundle (a client that skipped its check): one outcome everywhere', () => {
+    const { founder, base, a } = relays();
+    // F lists m1; A, who has not seen it, drops m1 by hand (its own client would refuse).
+    const add = founder.addMirror('m1');
+    const drop = forge(a.identity, a.log, 'relay.drop', { bundle: 'm1' });
+    const log = everyOrder(founder, base, [add, drop]);
+    // The founder's add is applied first (authority), so the drop finds m1 listed and removes it.
+    expect(log.isAccepted(add.id) && log.isAccepted(drop.id)).toBe(true);
+    expect(log.state().relay.mirrors).toEqual([]);
+  });
+
+  it('a drop racing a move onto that mirror: the relay is never dropped, whoever ranks higher', () => {
+    // The founder moves onto m1 while the organizer drops it: the move comes first, the drop is refused.
+    {
+      const { founder, base, a } = relays(['m1', 'm2']);
+      const drop = a.dropMirror('m1');
+      const move = founder.moveRelay('m1', new Uint8Array(48));
+      const log = everyOrder(founder, base, [drop, move]);
+      expect(log.state().relay).toMatchObject({ bundle: 'm1', movedBy: move.id, mirrors: ['m2'] });
+      expect(log.rejectionOf(drop.id)).toMatchObject({ code: RejectionCode.INVALID_STATE, reason: expect.stringContaining('move instead') });
+    }
+    // The founder drops m1 while the organizer moves onto it: the drop comes first, then the move.
+    {
+      const { founder, base, a } = relays(['m1', 'm2']);
+      const drop = founder.dropMirror('m1');
+      const move = a.moveRelay('m1', new Uint8Array(48));
+      const log = everyOrder(founder, base, [drop, move]);
+      expect(log.state().relay).toMatchObject({ bundle: 'm1', movedBy: move.id, mirrors: ['m2'] });
+      expect(log.foldRejections()).toEqual([]);
+    }
+  });
+
+  it(`concurrent adds with one place left: the list never grows past ${MAX_RELAY_MIRRORS}`, () => {
+    const { founder, base, a } = relays(Array.from({ length: MAX_RELAY_MIRRORS - 1 }, (_, i) => `m${i}`));
+    const byA = a.addMirror('from A');
+    const byF = founder.addMirror('from F');
+    const log = everyOrder(founder, base, [byA, byF]);
+    expect(log.state().relay.mirrors).toHaveLength(MAX_RELAY_MIRRORS);
+    expect(log.state().relay.mirrors.at(-1)).toBe('from F');
+    expect(log.rejectionOf(byA.id)).toMatchObject({ code: RejectionCode.INVALID_STATE, reason: expect.stringContaining('drop one first') });
+  });
+
+  it('a member removed concurrently with their add: removal precedence refuses it', () => {
+    const { founder, base, a } = relays();
+    const add = a.addMirror('m1');
+    const removal = founder.removeMember(a.identity.onion);
+    const log = everyOrder(founder, base, [add, removal]);
+    expect(log.rejectionOf(add.id)?.code).toBe(RejectionCode.NOT_A_MEMBER);
+    expect(log.state().relay.mirrors).toEqual([]);
   });
 });

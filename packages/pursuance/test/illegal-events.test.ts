@@ -1,7 +1,17 @@
 import { canonicalDecode, canonicalEncode, fromHex, Identity, type CanonicalValue } from '@pursuance/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EventRejectedError, PursuanceAuthor, PursuanceLog, RejectionCode, decodeEvent, type EventId, type SignedEvent } from '../src/index.js';
+import {
+  EventRejectedError,
+  MAX_RELAY_BUNDLE,
+  MAX_RELAY_MIRRORS,
+  PursuanceAuthor,
+  PursuanceLog,
+  RejectionCode,
+  decodeEvent,
+  type EventId,
+  type SignedEvent,
+} from '../src/index.js';
 import { collectKeys } from '../src/view.js';
 import { makeRotation, makeShare, newRoleKey } from '../src/keys.js';
 import { given } from './support/given.js';
@@ -372,6 +382,96 @@ describe('illegal events: well-formed, signed, and rejected by the fold', () => 
   });
 });
 
+describe('mirror relays: illegal lists are refused, any bundle text is plain data', () => {
+  /** The coalition on relay "relay-1" (moved there by the coordinator, cora), with mirror "mirror-1" listed. */
+  function onRelays() {
+    const fx = coalition();
+    fx.net.act('cora', (c) => c.moveRelay('relay-1', new Uint8Array(48)));
+    fx.net.act('cora', (c) => c.addMirror('mirror-1'));
+    return { ...fx, cora: fx.net.member('cora') };
+  }
+  const add = (by: PursuanceAuthor, bundle: string) => forge(by.identity, by.log, 'relay.add', { bundle });
+  const drop = (by: PursuanceAuthor, bundle: string) => forge(by.identity, by.log, 'relay.drop', { bundle });
+
+  it('a duplicate add, the relay as its own mirror, a drop of an unlisted mirror or of the relay, an add by someone who may not move the relay', () => {
+    const { net, ada, cora } = onRelays();
+    // Each forged event goes to its own copy of ada's log: they share cora's next sequence number.
+    given(ada.log.events()).when(add(cora, 'mirror-1')).thenRejected(RejectionCode.INVALID_STATE, 'that relay is already a mirror');
+    given(ada.log.events()).when(add(cora, 'relay-1')).thenRejected(RejectionCode.INVALID_STATE, 'that bundle is the relay itself, not a mirror');
+    given(ada.log.events()).when(drop(cora, 'mirror-2')).thenRejected(RejectionCode.UNKNOWN_TARGET, 'that relay is not a listed mirror');
+    given(ada.log.events()).when(drop(cora, 'relay-1')).thenRejected(RejectionCode.INVALID_STATE, 'which cannot be dropped: move instead');
+    given(ada.log.events())
+      .when(add(net.member('nora'), 'mirror-2'))
+      .thenRejected(RejectionCode.DENIED, 'no rule grants moving the relay to roles coalition');
+    given(ada.log.events())
+      .when(drop(net.member('hana'), 'mirror-1'))
+      .thenRejected(RejectionCode.DENIED, 'no rule grants moving the relay to roles coalition, housing, housing-lead');
+    // The author refuses each of them before signing, with the same code.
+    expectRefused(() => cora.addMirror('mirror-1'), RejectionCode.INVALID_STATE, 'already a mirror');
+    expectRefused(() => cora.dropMirror('relay-1'), RejectionCode.INVALID_STATE, 'move instead');
+    expectRefused(() => cora.dropMirror('mirror-2'), RejectionCode.UNKNOWN_TARGET);
+    expect(ada.log.state().relay).toMatchObject({ bundle: 'relay-1', mirrors: ['mirror-1'] });
+  });
+
+  it(`one mirror more than ${MAX_RELAY_MIRRORS}: INVALID_STATE; after a drop there is room again`, () => {
+    const { ada, cora } = onRelays();
+    for (let i = 2; i <= MAX_RELAY_MIRRORS; i++) cora.addMirror(`mirror-${i}`);
+    expect(cora.log.state().relay.mirrors).toHaveLength(MAX_RELAY_MIRRORS);
+    const { log } = given(cora.log.events());
+    given(log).when(add(cora, 'mirror-9')).thenRejected(RejectionCode.INVALID_STATE, `at most ${MAX_RELAY_MIRRORS} mirror relays`);
+    expectRefused(() => cora.addMirror('mirror-9'), RejectionCode.INVALID_STATE, 'drop one first');
+    cora.dropMirror('mirror-4');
+    cora.addMirror('mirror-9');
+    ada.log.addAll([...cora.log.events()].map((e) => e.bytes));
+    expect(ada.log.state().relay.mirrors).toEqual(['mirror-1', 'mirror-2', 'mirror-3', 'mirror-5', 'mirror-6', 'mirror-7', 'mirror-8', 'mirror-9']);
+  });
+
+  it('an empty bundle, one of 4097 characters, a non-string, an invite list on an add (properly signed): INVALID_SCHEMA; 4096 characters are fine', () => {
+    const { ada, cora, id } = onRelays();
+    const valid = add(cora, 'mirror-2');
+    for (const kind of ['relay.add', 'relay.drop'] as const) {
+      for (const change of [
+        (b: Record<string, CanonicalValue>) => void (b.bundle = ''),
+        (b: Record<string, CanonicalValue>) => void (b.bundle = 'x'.repeat(MAX_RELAY_BUNDLE + 1)),
+        (b: Record<string, CanonicalValue>) => void (b.bundle = 7),
+        (b: Record<string, CanonicalValue>) => void (b.bundle = ['mirror-2']),
+        (b: Record<string, CanonicalValue>) => void delete b.bundle,
+        (b: Record<string, CanonicalValue>) => void (b.invites = []),
+      ]) {
+        const header = rawHeader(valid) as Record<string, CanonicalValue> & { body: Record<string, CanonicalValue> };
+        header.kind = kind;
+        change(header.body);
+        given(ada.log).whenBytes(signRaw(id.cora, header)).thenInvalid(RejectionCode.INVALID_SCHEMA);
+      }
+    }
+    expectRefused(() => cora.addMirror(''), RejectionCode.INVALID_SCHEMA, 'the relay bundle');
+    expectRefused(() => cora.dropMirror('x'.repeat(MAX_RELAY_BUNDLE + 1)), RejectionCode.INVALID_SCHEMA, 'the relay bundle');
+    const longest = 'x'.repeat(MAX_RELAY_BUNDLE);
+    given(ada.log.events()).when(add(cora, longest)).thenAccepted();
+  });
+
+  it('prototype names as bundles ("__proto__", "constructor"…): listed, dropped and moved to like any text, on every replica alike', () => {
+    const { net, ada, cora } = onRelays();
+    const names = ['__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf'];
+    for (const name of names) net.act('cora', (c) => c.addMirror(name));
+    net.act('cora', (c) => c.dropMirror('constructor'));
+    net.act('cora', (c) => c.moveRelay('__proto__', new Uint8Array(48)));
+    given(ada.log.events()).when(add(cora, 'toString')).thenRejected(RejectionCode.INVALID_STATE, 'already a mirror');
+    given(ada.log.events()).when(drop(cora, '__proto__')).thenRejected(RejectionCode.INVALID_STATE, 'move instead');
+    const relay = ada.log.state().relay;
+    expect(relay.bundle).toBe('__proto__');
+    expect(relay.mirrors).toEqual(['mirror-1', 'hasOwnProperty', 'toString', 'valueOf']);
+    expect(Object.getPrototypeOf(relay)).toBe(Object.prototype);
+    expect(Object.getPrototypeOf(relay.mirrors)).toBe(Array.prototype);
+    // Another member, given the events the other way round, agrees.
+    const other = new PursuanceLog(ada.log.genesis.bytes);
+    other.addAll([...ada.log.events()].reverse().map((e) => e.bytes));
+    expect(other.state().relay).toEqual(relay);
+    expect(other.stateHash()).toBe(ada.log.stateHash());
+    expect(net.stateHashes().size).toBe(1);
+  });
+});
+
 describe('content rules, checked by every reader alike', () => {
   it('sealed content bound to another task or kind: rejected in the view, changing nothing', () => {
     const { net, id, survey, flyers } = coalition();
@@ -453,6 +553,8 @@ describe('decodeEvent fuzz', () => {
   const { net, id, ada, survey } = coalition();
   net.act('hana', (h) => h.removeRole(id.hedy.onion, 'housing'));
   net.act('cora', (c) => c.moveRelay('relay-2', new Uint8Array(48)));
+  net.act('cora', (c) => c.addMirror('mirror-2'));
+  net.act('cora', (c) => c.dropMirror('mirror-2'));
   net.act('hugo', (h) => h.comment(survey, 'a comment to mutate'));
   const bases = [...ada.log.events()].map((e) => e.bytes);
   const kinds = new Set([...ada.log.events()].map((e) => e.header.kind));

@@ -1,9 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Identity, canonicalEncode, fromHex, sha256, toHex } from '@pursuance/crypto';
+import { Identity, canonicalEncode, fromHex, sha256, toHex, type CanonicalValue } from '@pursuance/crypto';
 import {
+  MAX_RELAY_BUNDLE,
+  MAX_RELAY_MIRRORS,
   PursuanceAuthor,
   PursuanceLog,
+  RulesSchema,
   SnapshotError,
   SnapshotProblem,
   buildMemberView,
@@ -25,6 +28,9 @@ import {
 import { cloneState, decodeState, encodeState } from '../src/snapshot/state-codec.js';
 import { BEFORE_SNAPSHOT_REASON } from '../src/fold/run.js';
 import { baseStateHash, snapshotValue } from '../src/snapshot/base.js';
+import { newRoleKey } from '../src/keys.js';
+import type { EventBody, EventKind } from '../src/bodies.js';
+import { forge } from './support/harness.js';
 import { clock, template } from './support/helpers.js';
 import { collect, newWorld, play, seededShuffle, step, syncAll, type World } from './support/world.js';
 
@@ -714,6 +720,158 @@ describe('snapshots: a document from a peer is read or refused, never trusted on
     );
   });
 });
+
+describe('snapshots: relay mirrors in the state encoding', () => {
+  it('a state without mirrors encodes exactly as before mirrors existed: the hashes of a fixed history are unchanged', () => {
+    const { log } = pinnedHistory();
+    expect(log.rejections().map((r) => r.code)).toEqual(['DENIED']);
+    expect(log.state().relay).toMatchObject({ bundle: 'relay-two', mirrors: [] });
+    expect(encodedRelay(log)).toEqual({ bundle: 'relay-two', movedBy: log.state().relay.movedBy });
+    // Pinned from the code as it was before mirrors existed.
+    expect(log.stateHash()).toBe(PINNED.stateHash);
+    expect(toHex(sha256(canonicalEncode(encodeState(log.state()))))).toBe(PINNED.state);
+    expect(snapshotAt(log, log.heads()).hash).toBe(PINNED.snapshot);
+  });
+
+  it('with mirrors: listed in the hash and the encoding, decoded and copied losslessly, and gone again once dropped', () => {
+    const { log, add, ids } = pinnedHistory();
+    const withoutHash = log.stateHash();
+    add(ids.a, 'relay.add', { bundle: 'mirror-1' });
+    add(ids.a, 'relay.add', { bundle: '__proto__' });
+    add(ids.f, 'relay.add', { bundle: 'constructor' });
+    const state = log.state();
+    expect(state.relay.mirrors).toEqual(['mirror-1', '__proto__', 'constructor']);
+    expect(log.stateHash()).not.toBe(withoutHash);
+    const value = encodeState(state) as { relay: CanonicalValue };
+    expect(value.relay).toEqual({ bundle: 'relay-two', movedBy: state.relay.movedBy, mirrors: ['mirror-1', '__proto__', 'constructor'] });
+    const once = canonicalEncode(encodeState(state));
+    const decoded = decodeState(encodeState(state));
+    expect(decoded.relay).toEqual(state.relay);
+    expect(canonicalEncode(encodeState(decoded))).toEqual(once);
+    // The fold's copy shares no list with the original.
+    const copied = cloneState(state);
+    copied.relay.mirrors.push('elsewhere');
+    expect(state.relay.mirrors).toHaveLength(3);
+    expect(canonicalEncode(encodeState(state))).toEqual(once);
+    // Dropped again, the relay encodes as a state that never had mirrors.
+    for (const bundle of ['constructor', '__proto__', 'mirror-1']) add(ids.f, 'relay.drop', { bundle });
+    expect(encodedRelay(log)).toEqual({ bundle: 'relay-two', movedBy: log.state().relay.movedBy });
+  });
+
+  it('a joiner from a snapshot with mirrors folds on as a full replay does: drops, moves onto a mirror', () => {
+    const { log, add, ids } = pinnedHistory();
+    for (const bundle of ['mirror-1', 'mirror-2', 'mirror-3']) add(ids.a, 'relay.add', { bundle });
+    const frontier = log.heads();
+    const snapshot = snapshotAt(log, frontier);
+    expect(stateForSnapshot(snapshot).relay.mirrors).toEqual(['mirror-1', 'mirror-2', 'mirror-3']);
+    add(ids.f, 'relay.drop', { bundle: 'mirror-1' });
+    add(ids.a, 'relay.move', { bundle: 'mirror-3', invites: [] });
+    add(ids.m, 'relay.add', { bundle: 'mirror-4' }); // denied: members may not
+    add(ids.a, 'relay.add', { bundle: 'relay-two' }); // the old relay, listed again by hand
+    const prior = new Set(snapshotAncestry(log, frontier));
+    const joiner = joinFrom(
+      snapshot,
+      log.genesis,
+      [...log.events()].filter((e) => !prior.has(e.id)),
+    );
+    expect(joiner.state().relay).toEqual(log.state().relay);
+    expect(log.state().relay.mirrors).toEqual(['mirror-2', 'relay-two']);
+    expect(joiner.stateHash()).toBe(log.stateHash());
+  });
+
+  it('a snapshot state with malformed mirrors is refused; one without them, or with any text as a mirror, is read', () => {
+    const { log } = pinnedHistory();
+    const value = encodeState(log.state()) as Record<string, unknown> & { relay: { bundle: string; movedBy: string } };
+    const relay = (mirrors: unknown, bundle: string | null = value.relay.bundle) => ({ ...value, relay: { ...value.relay, bundle, mirrors } });
+    const cases: [string, unknown, RegExp][] = [
+      ['a number', relay([7]), /does not match its schema/],
+      ['a list that is not one', relay('mirror-1'), /does not match its schema/],
+      ['an empty bundle', relay(['']), /does not match its schema/],
+      [`a bundle over ${MAX_RELAY_BUNDLE} characters`, relay(['x'.repeat(MAX_RELAY_BUNDLE + 1)]), /does not match its schema/],
+      [`more than ${MAX_RELAY_MIRRORS} mirrors`, relay(Array.from({ length: MAX_RELAY_MIRRORS + 1 }, (_, i) => `m${i}`)), /does not match its schema/],
+      ['an empty list (no state encodes so)', relay([]), /does not match its schema/],
+      ['a mirror twice', relay(['m1', 'm2', 'm1']), /a relay mirror listed twice/],
+      ['the relay as its own mirror', relay(['m1', 'relay-two']), /the relay is listed as its own mirror/],
+      ['an unknown field beside them', { ...value, relay: { ...value.relay, mirrors: ['m1'], primary: true } }, /does not match its schema/],
+    ];
+    for (const [what, bad, message] of cases) expect(() => decodeState(bad), what).toThrow(message);
+    expect(decodeState(value).relay.mirrors).toEqual([]);
+    const most = Array.from({ length: MAX_RELAY_MIRRORS }, (_, i) => (i === 0 ? '__proto__' : i === 1 ? 'constructor' : `m${i}`));
+    expect(decodeState(relay(most)).relay.mirrors).toEqual(most);
+    expect(decodeState(relay(['x'.repeat(MAX_RELAY_BUNDLE)], null)).relay).toMatchObject({ bundle: null, mirrors: ['x'.repeat(MAX_RELAY_BUNDLE)] });
+  });
+});
+
+/**
+ * The state hash, state encoding and snapshot document of pinnedHistory(), computed before relay
+ * mirrors existed. A state without mirrors must keep encoding exactly so: existing state hashes
+ * and attested snapshots stay valid.
+ */
+const PINNED = {
+  stateHash: '7ed7e5b9f802eabb46c2644c16ced0d6b2d4b3635eb679359c6d83ed6d23537d',
+  state: 'ebd4535688e67d160731725d331320c2da38bea819b710ef092049a2b6bdd0c2',
+  snapshot: '0e188fcd26337a059b6def9981f9a07eb6c4eda5345a449bde19d0eb02b11830',
+};
+
+/**
+ * A history every byte of which is fixed: seeded identities, fixed times and nonce, initial keys
+ * without lockboxes, no sealed content. Founder f (organizer) adds organizer a and member m; a
+ * moves the relay; m's move is denied; m renames. `add` signs one more event on top, by hand.
+ */
+function pinnedHistory() {
+  const who = (n: number) => Identity.fromSeed(new Uint8Array(32).fill(n));
+  const ids = { f: who(1), a: who(2), m: who(3) };
+  const rules = RulesSchema.parse({
+    format: 'pursuance-rules/1',
+    title: 'Pinned',
+    roles: {
+      organizer: {
+        title: 'Organizer',
+        rank: 800,
+        history: 'all',
+        can: [
+          { subject: 'member', action: 'invite' },
+          { subject: 'role', action: 'assign', roles: '*' },
+          { subject: 'relay', action: 'move' },
+        ],
+      },
+      member: { title: 'Member', rank: 100, history: 'all', can: [{ subject: 'task', action: 'create', audience: ['member'] }] },
+    },
+    workflow: { states: ['open', 'done'], initial: 'open', closed: ['done'], transitions: [{ from: 'open', to: 'open' }] },
+    succession: { quorum: 1, inactivityDays: null },
+  });
+  const keys = ['member', 'organizer'].map((role, i) => ({ role, keyId: newRoleKey(role, new Uint8Array(32).fill(9 + i)).keyId, lockboxes: [] }));
+  const genesis = signEvent(ids.f, {
+    pursuance: null,
+    seq: 1,
+    parents: [],
+    time: 1_800_000_000_000,
+    kind: 'genesis',
+    audience: [],
+    body: {
+      name: 'Pinned',
+      description: '',
+      founders: [ids.f.publicKey],
+      rules,
+      members: [{ member: ids.f.publicKey, name: 'f', roles: ['member', 'organizer'] }],
+      keys,
+      relay: 'relay-one',
+      nonce: new Uint8Array(16),
+    },
+  });
+  const log = new PursuanceLog(genesis);
+  let time = 1_800_000_000_000;
+  const add = <K extends EventKind>(by: Identity, kind: K, body: EventBody<K>): void => void log.add(forge(by, log, kind, body, [], { time: (time += 1000) }));
+  add(ids.f, 'member.add', { member: ids.a.publicKey, name: 'a', roles: ['member', 'organizer'], keys: [] });
+  add(ids.f, 'member.add', { member: ids.m.publicKey, name: 'm', roles: ['member'], keys: [] });
+  add(ids.a, 'relay.move', { bundle: 'relay-two', invites: [] });
+  add(ids.m, 'relay.move', { bundle: 'relay-three', invites: [] });
+  add(ids.m, 'member.rename', { name: 'em' });
+  return { log, add, ids };
+}
+
+const stateForSnapshot = (snapshot: Snapshot) => decodeState(snapshot.base.state);
+const encodedRelay = (log: PursuanceLog) => (encodeState(log.state()) as { relay: CanonicalValue }).relay;
 
 function copy(log: PursuanceLog): PursuanceLog {
   const out = new PursuanceLog(log.genesis.bytes);

@@ -15,7 +15,7 @@ export const history = {
       role: { assign: 'assigned a role', remove: 'removed a role' },
       rules: { change: 'changed the rules' },
       keys: { rotate: 'rotated keys', share: 'shared keys' },
-      relay: { move: 'moved the relay' },
+      relay: { move: 'moved the relay', add: 'added a mirror relay', drop: 'dropped a mirror relay' },
       founder: { nominate: 'nominated a founder', endorse: 'endorsed a nomination', claim: 'claimed founder status' },
       snapshot: { attest: 'vouched for a snapshot of the history' },
       task: {
@@ -80,7 +80,7 @@ export const history = {
         role: { assign: 'assigned a role', remove: 'removed a role' },
         rules: { change: 'changed the rules' },
         keys: { rotate: 'rotated keys', share: 'shared keys' },
-        relay: { move: 'moved the relay' },
+        relay: { move: 'moved the relay', add: 'added a mirror relay', drop: 'dropped a mirror relay' },
         founder: { nominate: 'nominated a founder', endorse: 'endorsed a nomination', claim: 'claimed founder status' },
         snapshot: { attest: 'vouched for a snapshot of the history' },
         task: {
@@ -124,7 +124,7 @@ export const history = {
       role: { assign: 'asignó un rol', remove: 'quitó un rol' },
       rules: { change: 'cambió las reglas' },
       keys: { rotate: 'rotó claves', share: 'compartió claves' },
-      relay: { move: 'pasó a otro relé' },
+      relay: { move: 'pasó a otro relé', add: 'añadió un relé espejo', drop: 'quitó un relé espejo' },
       founder: { nominate: 'nominó a un fundador', endorse: 'respaldó una nominación', claim: 'reclamó el rol de fundador' },
       snapshot: { attest: 'avaló una instantánea del historial' },
       task: {
@@ -183,7 +183,7 @@ export const history = {
         role: { assign: 'asignaste un rol', remove: 'quitaste un rol' },
         rules: { change: 'cambiaste las reglas' },
         keys: { rotate: 'rotaste claves', share: 'compartiste claves' },
-        relay: { move: 'pasaste a otro relé' },
+        relay: { move: 'pasaste a otro relé', add: 'añadiste un relé espejo', drop: 'quitaste un relé espejo' },
         founder: { nominate: 'nominaste a un fundador', endorse: 'respaldaste una nominación', claim: 'reclamaste el rol de fundador' },
         snapshot: { attest: 'avalaste una instantánea del historial' },
         task: {

@@ -340,6 +340,8 @@ export class ApiClient {
   public importEvents = (id: string, events: string[]) => this.request<IngestReport>('POST', this.#p(id, '/events'), { events });
   public attachRelay = (id: string, bundle: string) => this.request<{ groupId: string }>('POST', this.#p(id, '/relay/attach'), { bundle });
   public moveRelayTo = (id: string, bundle: string) => this.request<{ groupId: string; eventId: string }>('POST', this.#p(id, '/relay/move'), { bundle });
+  public addMirror = (id: string, bundle: string) => this.request<{ groupId: string; eventId: string }>('POST', this.#p(id, '/relay/mirrors'), { bundle });
+  public dropMirror = (id: string, bundle: string) => this.request<{ eventId: string }>('POST', this.#p(id, '/relay/mirrors/drop'), { bundle });
   /** The group invite (Cwtch group on the pursuance's relay) a member hands a newcomer; 4xx/5xx while not attached. */
   public groupInvite = (id: string) => this.request<{ invite: string }>('GET', this.#p(id, '/invite'));
   /** Join the group named by an invite: the relay then replays the pursuance's history into this node. */

@@ -50,6 +50,8 @@ export const KNOWN_KINDS: ReadonlySet<string> = new Set([
   'keys.rotate',
   'keys.share',
   'relay.move',
+  'relay.add',
+  'relay.drop',
   'founder.nominate',
   'founder.endorse',
   'founder.claim',

@@ -388,6 +388,8 @@ export class PursuanceStore {
   public changeRules = (rules: Rules): Promise<EventRef> => this.#act(() => this.api.changeRules(this.id, rules));
   public attachRelay = (bundle: string): Promise<{ groupId: string }> => this.#act(() => this.api.attachRelay(this.id, bundle));
   public moveRelayTo = (bundle: string): Promise<{ groupId: string; eventId: string }> => this.#act(() => this.api.moveRelayTo(this.id, bundle));
+  public addMirror = (bundle: string): Promise<{ groupId: string; eventId: string }> => this.#act(() => this.api.addMirror(this.id, bundle));
+  public dropMirror = (bundle: string): Promise<{ eventId: string }> => this.#act(() => this.api.dropMirror(this.id, bundle));
   public leave = (): Promise<EventRef> => this.#act(() => this.api.leave(this.id));
   public importEvents = (events: string[]): Promise<IngestReport> => this.#act(() => this.api.importEvents(this.id, events));
   public exportEvents = (): Promise<{ events: string[] }> => this.api.exportEvents(this.id);

@@ -213,6 +213,17 @@ export interface SyncStatus {
   readonly gapsRepaired: number;
   /** The next catch-up: whole buckets from `from` (ms; null: all the relay holds); null: since the last message (a relay from before buckets). */
   readonly catchUp: { readonly bucketSeconds: number; readonly from: number | null } | null;
+  /** The group's relay, then each mirror; `lacking`: events the others delivered over a minute ago and this one did not. */
+  readonly relays: readonly {
+    readonly relay: string;
+    readonly bundle: string;
+    readonly groupId: string;
+    readonly mirror: boolean;
+    readonly synced: boolean;
+    readonly lastSyncAt: number | null;
+    readonly lastDown: { readonly at: number; readonly code: string | null } | null;
+    readonly lacking: number;
+  }[];
 }
 
 /** SSE payloads of /api/stream. */

@@ -232,6 +232,10 @@ export function pursuanceRoutes(state: {
       gapsDetected: 2,
       gapsRepaired: 1,
       catchUp: { bucketSeconds: 3600, from: Date.UTC(2026, 11, 4, 14) },
+      relays: [
+        { relay: 'a'.repeat(56), bundle: 'bundle-a', groupId: 'g'.repeat(64), mirror: false, synced: true, lastSyncAt: 4, lastDown: null, lacking: 0 },
+        { relay: 'b'.repeat(56), bundle: 'bundle-b', groupId: 'h'.repeat(64), mirror: true, synced: true, lastSyncAt: 4, lastDown: null, lacking: 3 },
+      ],
     }),
   };
 }

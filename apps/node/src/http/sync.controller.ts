@@ -4,7 +4,14 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swa
 import { z } from 'zod';
 import { PursuanceRegistry } from '../domain/registry.js';
 import { ListRelaysQuery } from '../queries/queries.js';
-import { AcceptInviteCommand, AttachRelayCommand, InviteContactCommand, MoveRelayToCommand } from '../sync/sync.handlers.js';
+import {
+  AcceptInviteCommand,
+  AddMirrorCommand,
+  AttachRelayCommand,
+  DropMirrorCommand,
+  InviteContactCommand,
+  MoveRelayToCommand,
+} from '../sync/sync.handlers.js';
 import { SyncService } from '../sync/sync.service.js';
 import {
   AcceptInviteBody,
@@ -63,6 +70,22 @@ export class SyncController {
   public move(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(RelayBundleBody)) b: RelayBundleBodyDto) {
     this.registry.get(p.id);
     return this.commands.execute(new MoveRelayToCommand(p.id, b.bundle));
+  }
+
+  @Post('pursuances/:id/relay/mirrors')
+  @HttpCode(200)
+  @ApiInput({ params: PursuanceParams, body: RelayBundleBody })
+  public addMirror(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(RelayBundleBody)) b: RelayBundleBodyDto) {
+    this.registry.get(p.id);
+    return this.commands.execute(new AddMirrorCommand(p.id, b.bundle));
+  }
+
+  @Post('pursuances/:id/relay/mirrors/drop')
+  @HttpCode(200)
+  @ApiInput({ params: PursuanceParams, body: RelayBundleBody })
+  public dropMirror(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(RelayBundleBody)) b: RelayBundleBodyDto) {
+    this.registry.get(p.id);
+    return this.commands.execute(new DropMirrorCommand(p.id, b.bundle));
   }
 
   @Get('pursuances/:id/invite')

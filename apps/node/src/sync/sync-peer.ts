@@ -19,6 +19,7 @@ export type SyncPeer = PeerEvents &
     | 'relayCatchUp'
     | 'postToGroup'
     | 'createGroup'
+    | 'mirrorGroup'
     | 'groupInvite'
     | 'acceptGroupInvite'
     | 'setGroupRetired'

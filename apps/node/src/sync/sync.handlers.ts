@@ -78,4 +78,40 @@ export class MoveRelayToHandler implements ICommandHandler<MoveRelayToCommand> {
   }
 }
 
-export const SyncCommandHandlers = [AttachRelayHandler, InviteContactHandler, AcceptInviteHandler, MoveRelayToHandler];
+/** List a mirror relay for the pursuance (see SyncService.addMirror). */
+export class AddMirrorCommand extends Command<{ groupId: string; eventId: string }> {
+  public constructor(
+    public readonly pursuanceId: string,
+    public readonly bundle: string,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(AddMirrorCommand)
+export class AddMirrorHandler implements ICommandHandler<AddMirrorCommand> {
+  public constructor(@Inject(SyncService) private readonly sync: SyncService) {}
+  public execute(c: AddMirrorCommand): Promise<{ groupId: string; eventId: string }> {
+    return this.sync.addMirror(c.pursuanceId, c.bundle);
+  }
+}
+
+/** Stop listing a mirror relay (see SyncService.dropMirror). */
+export class DropMirrorCommand extends Command<{ eventId: string }> {
+  public constructor(
+    public readonly pursuanceId: string,
+    public readonly bundle: string,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(DropMirrorCommand)
+export class DropMirrorHandler implements ICommandHandler<DropMirrorCommand> {
+  public constructor(@Inject(SyncService) private readonly sync: SyncService) {}
+  public execute(c: DropMirrorCommand): Promise<{ eventId: string }> {
+    return this.sync.dropMirror(c.pursuanceId, c.bundle);
+  }
+}
+
+export const SyncCommandHandlers = [AttachRelayHandler, InviteContactHandler, AcceptInviteHandler, MoveRelayToHandler, AddMirrorHandler, DropMirrorHandler];

@@ -51,7 +51,28 @@ export interface SyncStatus {
    * bucketed fetch, which replays since the last message this node processed.
    */
   readonly catchUp: { readonly bucketSeconds: number; readonly from: number | null } | null;
+  /**
+   * Every relay the pursuance's events travel through here: its group's, then each mirror's.
+   * `lacking`: events another of these relays delivered over a minute ago that this one has not
+   * (a relay losing or withholding them; our own are posted to it again).
+   */
+  readonly relays: readonly RelayLinkStatus[];
 }
+
+export interface RelayLinkStatus {
+  readonly relay: string;
+  /** The relay's exported bundle (what relay.drop names). */
+  readonly bundle: string;
+  readonly groupId: string;
+  readonly mirror: boolean;
+  readonly synced: boolean;
+  readonly lastSyncAt: number | null;
+  readonly lastDown: { readonly at: number; readonly code: string | null } | null;
+  readonly lacking: number;
+}
+
+/** How long an event may be on one relay and not another before the other counts as lacking it. */
+const LACKING_AFTER_MS = 60_000;
 
 /** A relay this node has pinned (GET /api/relays): its bundle to reuse, and how it is doing. */
 export interface RelayModel {
@@ -118,6 +139,8 @@ export class SyncService {
   readonly #resending = new Set<string>();
   #off: (() => void)[] = [];
   #running = false;
+  /** How long an event may be on one relay and not another before the other counts as lacking it (tests shorten it). */
+  public lackingAfterMs = LACKING_AFTER_MS;
   #inbound: Promise<void> = Promise.resolve();
   readonly #buffered = new Map<string, { payloads: Uint8Array[]; time: number }>();
   #drainScheduled = false;
@@ -282,7 +305,8 @@ export class SyncService {
    * retired; retired groups only when nothing else is left.
    */
   public groupOf(pursuanceId: string): string | null {
-    const candidates = this.#groupsOf(pursuanceId).filter((g) => !this.#creating.has(g.id));
+    // Mirrors carry the same events on other relays; the group itself is where invites point.
+    const candidates = this.#groupsOf(pursuanceId).filter((g) => !this.#creating.has(g.id) && g.mirrorOf === undefined);
     if (candidates.length === 0) return null;
     const winner = this.registry.has(pursuanceId) ? this.#winner(pursuanceId) : null;
     const handed = winner?.handover?.groupId;
@@ -331,6 +355,11 @@ export class SyncService {
 
   async #settleNow(pursuanceId: string): Promise<void> {
     if (!this.registry.has(pursuanceId)) return;
+    await this.#settleGroup(pursuanceId);
+    await this.#settleMirrors(pursuanceId);
+  }
+
+  async #settleGroup(pursuanceId: string): Promise<void> {
     const winner = this.#winner(pursuanceId);
     if (!winner) return;
     let target: string | null;
@@ -347,11 +376,58 @@ export class SyncService {
       if (target === null) return;
     }
     for (const g of this.#groupsOf(pursuanceId)) {
-      if (this.#creating.has(g.id)) continue;
+      // Mirrors follow their group (#settleMirrors).
+      if (this.#creating.has(g.id) || g.mirrorOf !== undefined) continue;
       const retire = g.id !== target;
       if ((g.retired === true) !== retire) await this.peer.setGroupRetired(g.id, retire);
     }
     if (winner.handover) this.#reinvite(pursuanceId, winner);
+  }
+
+  /**
+   * Mirror the pursuance's group on every relay its rules list as a mirror (relay.add), and
+   * retire mirrors of any other group or of a relay no longer listed (relay.drop, or a re-keying
+   * that replaced the group: its mirrors derive from the new key). A mirror needs no invite: the
+   * group key derives it. One that cannot be made (its relay's keys changed since we pinned
+   * them) is left out; the group and the other mirrors carry on.
+   */
+  async #settleMirrors(pursuanceId: string): Promise<void> {
+    const target = this.groupOf(pursuanceId);
+    if (target === null) return;
+    const listed = this.registry.get(pursuanceId).log.state().relay.mirrors;
+    let made = false;
+    for (const bundle of listed) {
+      if (this.#groupsOf(pursuanceId).some((g) => g.mirrorOf === target && g.bundle === bundle)) continue;
+      try {
+        await this.peer.mirrorGroup(target, bundle, { since: this.#mirroredAt(pursuanceId, bundle) });
+        made = true;
+      } catch {
+        // Refused (the relay's keys changed, or the bundle is garbage): no mirror there.
+      }
+    }
+    for (const g of this.#groupsOf(pursuanceId)) {
+      if (g.mirrorOf === undefined) continue;
+      const live = g.mirrorOf === target && listed.includes(g.bundle);
+      if ((g.retired === true) !== !live) await this.peer.setGroupRetired(g.id, !live);
+    }
+    // Our own events (and, for a mirror we added, everything) go to the new mirror.
+    if (made) await this.reconcile(pursuanceId);
+  }
+
+  /** When the mirror on `bundle` was decided: the time of the accepted relay.add that listed it last. */
+  #mirroredAt(pursuanceId: string, bundle: string): number | undefined {
+    const log = this.registry.get(pursuanceId).log;
+    let at: number | undefined;
+    for (const id of log.order()) {
+      const e = log.event(id)!;
+      if (e.header.kind === 'relay.add' && (e.header.body as { bundle: string }).bundle === bundle && log.isAccepted(id)) at = e.header.time;
+    }
+    return at;
+  }
+
+  /** The live mirrors of a group (on the relays the rules list besides its own). */
+  #mirrorsOf(groupId: string): GroupRecord[] {
+    return this.peer.groups().filter((g) => g.mirrorOf === groupId && g.retired !== true);
   }
 
   /**
@@ -520,6 +596,30 @@ export class SyncService {
     return event;
   }
 
+  /**
+   * List another relay for the pursuance (relay.add, under the rules' Relay/move permission):
+   * every member mirrors its group there and posts every event to both, so losing either relay
+   * interrupts nothing. The whole log is posted to the new mirror at once.
+   */
+  public async addMirror(pursuanceId: string, bundle: string): Promise<{ groupId: string; eventId: string }> {
+    const groupId = this.groupOf(pursuanceId);
+    if (!groupId) throw new NotAttachedError(pursuanceId);
+    const relay = await this.#trustRelay(bundle);
+    if (relay === this.peer.group(groupId).relay) throw new InvalidRequestError('The pursuance already lives on that relay.', 'bundle');
+    const event = await this.registry.act(pursuanceId, (a) => a.addMirror(bundle));
+    await this.#settle(pursuanceId);
+    await this.reconcile(pursuanceId, true);
+    const mirror = this.#mirrorsOf(groupId).find((g) => g.relay === relay);
+    return { groupId: mirror?.id ?? groupId, eventId: event.id };
+  }
+
+  /** Stop listing a mirror relay (relay.drop): members retire their mirror group there. */
+  public async dropMirror(pursuanceId: string, bundle: string): Promise<{ eventId: string }> {
+    const event = await this.registry.act(pursuanceId, (a) => a.dropMirror(bundle));
+    await this.#settle(pursuanceId);
+    return { eventId: event.id };
+  }
+
   /** Create the Cwtch group for a pursuance on a relay and post its log there. */
   public async attach(pursuanceId: string, relayBundle: string): Promise<string> {
     const relay = await this.#trustRelay(relayBundle);
@@ -636,21 +736,30 @@ export class SyncService {
   public async reconcile(pursuanceId: string, all = false): Promise<number> {
     const groupId = this.groupOf(pursuanceId);
     if (!groupId || !this.registry.has(pursuanceId)) return 0;
-    const held = this.#heldIn(groupId);
     const log = this.registry.get(pursuanceId).log;
     const me = this.registry.identity.onion;
     const members = log.state().members;
-    const missing: SignedEvent[] = [];
     const ownRekeys: SignedEvent[] = [];
     for (const id of log.order()) {
       const e = log.event(id)!;
       if (e.author === me && REKEY_KINDS.has(e.header.kind) && log.isAccepted(id)) ownRekeys.push(e);
-      if (held.has(e.id)) continue;
-      if (all || e.author === me || !members.has(e.author)) missing.push(e);
     }
-    await this.#post(groupId, missing);
+    let posted = 0;
+    // The group, then each mirror: a relay that lost or withheld events gets them again from
+    // their authors (and, with `all`, from whoever reconciles), whatever the others hold.
+    for (const g of [groupId, ...this.#mirrorsOf(groupId).map((m) => m.id)]) {
+      const held = this.#heldIn(g);
+      const missing: SignedEvent[] = [];
+      for (const id of log.order()) {
+        const e = log.event(id)!;
+        if (held.has(e.id)) continue;
+        if (all || e.author === me || !members.has(e.author)) missing.push(e);
+      }
+      await this.#post(g, missing, g !== groupId);
+      if (g === groupId) posted = missing.length;
+    }
     await this.#announce(pursuanceId, ownRekeys);
-    return missing.length;
+    return posted;
   }
 
   /** Did non-members' events just arrive, with the group's replay done (so what it lacks is known)? */
@@ -701,6 +810,7 @@ export class SyncService {
         gapsDetected: 0,
         gapsRepaired: 0,
         catchUp: null,
+        relays: [],
       };
     }
     const group = this.peer.group(groupId);
@@ -723,14 +833,52 @@ export class SyncService {
         catchUp === null
           ? null
           : { bucketSeconds: catchUp.bucketSeconds, from: catchUp.fromBucket === null ? null : catchUp.fromBucket * catchUp.bucketSeconds * 1000 },
+      relays: this.#relayLinks(groupId),
     };
+  }
+
+  /** The group's relay and its mirrors, each with what the others delivered and it did not. */
+  #relayLinks(groupId: string): RelayLinkStatus[] {
+    const groups = [this.peer.group(groupId), ...this.#mirrorsOf(groupId)];
+    const cutoff = Date.now() - this.lackingAfterMs;
+    // Per relay: the events it delivered, and those of them that arrived before the cutoff
+    // (with one relay there is nothing to compare, and its history is not read).
+    const seen = (groups.length > 1 ? groups : []).map((g) => {
+      const all = new Set<string>();
+      const old = new Set<string>();
+      for (const m of this.peer.groupHistory(g.id)) {
+        for (const id of eventsOfPayload(m.payload).map(eventIdOf)) {
+          all.add(id);
+          if (m.timestamp <= cutoff) old.add(id);
+        }
+      }
+      return { all, old };
+    });
+    return groups.map((g, i) => {
+      let lacking = 0;
+      if (groups.length > 1) {
+        const others = new Set(seen.flatMap((x, j) => (j === i ? [] : [...x.old])));
+        for (const id of others) if (!seen[i]!.all.has(id)) lacking += 1;
+      }
+      return {
+        relay: g.relay,
+        bundle: g.bundle,
+        groupId: g.id,
+        mirror: g.mirrorOf !== undefined,
+        synced: this.peer.isRelaySynced(g.relay),
+        lastSyncAt: this.#lastSyncAt.get(g.relay) ?? null,
+        lastDown: this.#lastDown.get(g.relay) ?? null,
+        lacking,
+      };
+    });
   }
 
   async #publish(pursuanceId: string, events: readonly SignedEvent[]): Promise<void> {
     const groupId = this.groupOf(pursuanceId);
     if (!groupId) return;
-    // A message that fails to post is left to reconcile (our own events the group lacks), not retried here.
-    await this.#post(groupId, events, true);
+    // A message that fails to post is left to reconcile (our own events the group lacks), not
+    // retried here. Every relay gets every event: losing one relay interrupts nothing.
+    for (const g of [groupId, ...this.#mirrorsOf(groupId).map((m) => m.id)]) await this.#post(g, events, true);
   }
 
   /** Post events in log order, packed into as few group messages as they fit (sync/event-batch.ts). */

@@ -52,10 +52,22 @@ interface LiveSession extends RelaySession {
   chain: Promise<void>;
 }
 
-export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; posted: [EncryptedGroupMessage] }> {
-  public readonly stored: EncryptedGroupMessage[] = [];
+/** What every front of one relay shares: its keys, its stored messages, and its fronts (for live pushes). */
+interface SharedBoard {
+  readonly boardIdentity: Identity;
+  readonly tokenIdentity: Identity;
+  readonly keys: TokenKeyring;
+  readonly bundle: string;
+  readonly stored: EncryptedGroupMessage[];
   /** The bucket each stored message was filed under (hours by the wall clock, as the real relay). */
-  readonly #filed: number[] = [];
+  readonly filed: number[];
+  readonly fronts: Set<AdversarialRelay>;
+}
+
+export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; posted: [EncryptedGroupMessage] }> {
+  public readonly stored: EncryptedGroupMessage[];
+  readonly #filed: number[];
+  readonly #shared: SharedBoard;
   public policy: Policy = honest;
   /** Frozen: reads every request and answers nothing (no results, pongs or pushes), connections stay open. */
   public silent = false;
@@ -67,25 +79,41 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
   readonly #sessions = new Set<LiveSession>();
   #count = 0;
 
-  private constructor(acn: ACN, options: { buckets: boolean }) {
+  private constructor(acn: ACN, shared: SharedBoard) {
     super();
-    const boardIdentity = Identity.generate();
-    const tokenIdentity = Identity.generate();
-    this.#keys = testTokenKeys();
-    this.onion = boardIdentity.onion;
-    const bucketSeconds = options.buckets ? { bucketSeconds: DEFAULT_BUCKET_SECONDS } : {};
-    this.bundle = exportKeyBundle(
-      signKeyBundle(boardIdentity, tokenIdentity.onion, { root: this.#keys.root, schedule: this.#keys.schedule, ...bucketSeconds }),
-    );
-    this.#board = new TapirService(acn, boardIdentity);
-    this.#tokens = new TapirService(acn, tokenIdentity);
+    this.#shared = shared;
+    shared.fronts.add(this);
+    this.stored = shared.stored;
+    this.#filed = shared.filed;
+    this.#keys = shared.keys;
+    this.onion = shared.boardIdentity.onion;
+    this.bundle = shared.bundle;
+    this.#board = new TapirService(acn, shared.boardIdentity);
+    this.#tokens = new TapirService(acn, shared.tokenIdentity);
     const tokenService = new TokenService({ keys: this.#keys, powDifficulty: 2, lingerMs: 1000 });
     void this.#tokens.listen(tokenService.chain);
   }
 
   /** `buckets: false`: a relay from before bucketed fetch (its bundle states no bucket length; members replay "since"). */
   public static async start(acn: ACN, options: { buckets?: boolean } = {}): Promise<AdversarialRelay> {
-    const relay = new AdversarialRelay(acn, { buckets: options.buckets ?? true });
+    const boardIdentity = Identity.generate();
+    const tokenIdentity = Identity.generate();
+    const keys = testTokenKeys();
+    const bucketSeconds = (options.buckets ?? true) ? { bucketSeconds: DEFAULT_BUCKET_SECONDS } : {};
+    const bundle = exportKeyBundle(signKeyBundle(boardIdentity, tokenIdentity.onion, { root: keys.root, schedule: keys.schedule, ...bucketSeconds }));
+    return AdversarialRelay.#listen(new AdversarialRelay(acn, { boardIdentity, tokenIdentity, keys, bundle, stored: [], filed: [], fronts: new Set() }));
+  }
+
+  /**
+   * Another front of this same relay (same identity and keys, same stored messages, pushes
+   * across fronts) on another loopback network, with its own policy: a member whose network
+   * routes this relay's onion there can be treated apart from the others.
+   */
+  public async front(acn: ACN): Promise<AdversarialRelay> {
+    return AdversarialRelay.#listen(new AdversarialRelay(acn, this.#shared));
+  }
+
+  static async #listen(relay: AdversarialRelay): Promise<AdversarialRelay> {
     await relay.#board.listen(() => new ApplicationChain([new AuthApp()], { name: 'adversarial-board', run: (conn) => relay.#serve(conn) }));
     return relay;
   }
@@ -119,10 +147,7 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
         }
         this.#send(session, [encodePostResult({ ok: true })]);
         if (fresh) {
-          this.emit('posted', request.message);
-          for (const s of this.#sessions) {
-            if (s.synced) this.#send(s, this.policy.push(s, request.message).map(encodeNewMessage));
-          }
+          for (const front of this.#shared.fronts) front.#published(request.message);
         }
       } else if (request.kind === 'ping') {
         // Keepalives are answered honestly: the policies under test are about messages.
@@ -153,6 +178,14 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
     }
   }
 
+  /** A message stored through any front: pushed to this front's synced sessions, through its policy. */
+  #published(message: EncryptedGroupMessage): void {
+    this.emit('posted', message);
+    for (const s of this.#sessions) {
+      if (s.synced) this.#send(s, this.policy.push(s, message).map(encodeNewMessage));
+    }
+  }
+
   #bucket(): number {
     return Math.max(bucketOf(Date.now(), DEFAULT_BUCKET_SECONDS * 1000), this.#filed.at(-1) ?? 0);
   }
@@ -172,6 +205,7 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
   }
 
   public async close(): Promise<void> {
+    this.#shared.fronts.delete(this);
     for (const service of [this.#board, this.#tokens]) {
       const closing = service.close();
       for (const c of service.connections()) c.close();

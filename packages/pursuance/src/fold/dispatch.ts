@@ -2,7 +2,7 @@ import type { EventKind } from '../bodies.js';
 import type { SignedEvent } from '../envelope.js';
 import { RejectionCode } from '../errors.js';
 import { reject, type FoldContext, type Handler, type Outcome } from './context.js';
-import { claim, endorse, nominate, relayMove, rulesChange } from './governance.js';
+import { claim, endorse, nominate, relayAdd, relayDrop, relayMove, rulesChange } from './governance.js';
 import { keysRotate, keysShare } from './keys.js';
 import { memberAdd, memberLeave, memberRemove, memberRename, roleAssign, roleRemove } from './membership.js';
 import { taskContent, taskCreate, taskMove } from './tasks.js';
@@ -26,6 +26,8 @@ const HANDLERS: { readonly [K in EventKind]: Handler<K> } = {
   'keys.rotate': keysRotate,
   'keys.share': keysShare,
   'relay.move': relayMove,
+  'relay.add': relayAdd,
+  'relay.drop': relayDrop,
   'founder.nominate': nominate,
   'founder.endorse': endorse,
   'founder.claim': claim,

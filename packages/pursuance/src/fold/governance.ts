@@ -1,4 +1,5 @@
 import { onionFromPublicKey, toHex, type OnionName } from '@pursuance/crypto';
+import { MAX_RELAY_MIRRORS } from '../bodies.js';
 import type { EventId } from '../envelope.js';
 import { RejectionCode } from '../errors.js';
 import { PERMISSION_OF } from '../permissions.js';
@@ -87,7 +88,42 @@ export const relayMove: Handler<'relay.move'> = (ctx, e) => {
   const bad = checkLockboxes(b.invites, (o) => state.members.has(o), 'the new group invite');
   if (bad) return bad;
   return accept(() => {
-    state.relay = { bundle: b.bundle, movedBy: e.id };
+    // A listed mirror that becomes the relay leaves the list; the old relay does not become one.
+    state.relay = { bundle: b.bundle, movedBy: e.id, mirrors: state.relay.mirrors.filter((m) => m !== b.bundle) };
+  });
+};
+
+/**
+ * Mirror relays (state.ts RelayState): listing or dropping one changes where the pursuance lives,
+ * so it needs what a move needs. Bundles are opaque strings, compared whole and never parsed.
+ */
+export const relayAdd: Handler<'relay.add'> = (ctx, e) => {
+  const { state } = ctx;
+  const { bundle } = e.header.body;
+  const { action, subject } = PERMISSION_OF['relay.add'];
+  const check = checkPlain(ctx.ability(e.author), ctx.rolesOf(e.author), action, subject);
+  if (!check.ok) return denied(check);
+  const { mirrors } = state.relay;
+  if (bundle === state.relay.bundle) return reject(RejectionCode.INVALID_STATE, 'that bundle is the relay itself, not a mirror');
+  if (mirrors.includes(bundle)) return reject(RejectionCode.INVALID_STATE, 'that relay is already a mirror');
+  if (mirrors.length >= MAX_RELAY_MIRRORS) {
+    return reject(RejectionCode.INVALID_STATE, `a pursuance lists at most ${MAX_RELAY_MIRRORS} mirror relays: drop one first`);
+  }
+  return accept(() => {
+    state.relay = { ...state.relay, mirrors: [...state.relay.mirrors, bundle] };
+  });
+};
+
+export const relayDrop: Handler<'relay.drop'> = (ctx, e) => {
+  const { state } = ctx;
+  const { bundle } = e.header.body;
+  const { action, subject } = PERMISSION_OF['relay.drop'];
+  const check = checkPlain(ctx.ability(e.author), ctx.rolesOf(e.author), action, subject);
+  if (!check.ok) return denied(check);
+  if (bundle === state.relay.bundle) return reject(RejectionCode.INVALID_STATE, 'that bundle is the relay itself, which cannot be dropped: move instead');
+  if (!state.relay.mirrors.includes(bundle)) return reject(RejectionCode.UNKNOWN_TARGET, 'that relay is not a listed mirror');
+  return accept(() => {
+    state.relay = { ...state.relay, mirrors: state.relay.mirrors.filter((m) => m !== bundle) };
   });
 };
 

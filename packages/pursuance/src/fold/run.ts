@@ -81,6 +81,9 @@ const ORDER_CLASS = {
   'rules.change': 1,
   'keys.share': 1,
   'relay.move': 1,
+  // Where the pursuance lives, like relay.move: governance that takes no rights or keys away.
+  'relay.add': 1,
+  'relay.drop': 1,
   'founder.nominate': 1,
   'founder.endorse': 1,
   'founder.claim': 1,

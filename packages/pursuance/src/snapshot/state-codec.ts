@@ -3,7 +3,8 @@ import { onionFromPublicKey, toHex, type CanonicalValue, type OnionName } from '
 import { bytes } from '@pursuance/codec';
 import type { EventId } from '../envelope.js';
 import { RoleIdSchema, RulesSchema } from '../rules/schema.js';
-import type { KeyEpoch, MemberState, Nomination, PublicState, RoleState, TaskState } from '../state.js';
+import { MAX_RELAY_BUNDLE, MAX_RELAY_MIRRORS } from '../bodies.js';
+import { relayValue, type KeyEpoch, type MemberState, type Nomination, type PublicState, type RoleState, type TaskState } from '../state.js';
 import { SnapshotInvalidError } from './errors.js';
 
 /**
@@ -45,7 +46,7 @@ export function encodeState(state: PublicState): CanonicalValue {
       rotationDueSince: r.rotationDueSince,
     })),
     tasks: byKey(state.tasks).map(([, t]) => ({ id: t.id, audience: [...t.audience], parent: t.parent, createdBy: t.createdBy, closed: t.closed })),
-    relay: { bundle: state.relay.bundle, movedBy: state.relay.movedBy },
+    relay: relayValue(state.relay),
     nominations: byKey(state.nominations).map(([, n]) => ({
       id: n.id,
       candidate: n.candidate,
@@ -99,7 +100,12 @@ const StateSchema = z.strictObject({
     1000,
   ),
   tasks: list(z.strictObject({ id: hex64, audience: list(RoleIdSchema, 16), parent: hex64.nullable(), createdBy: onion, closed: z.boolean() }), 10_000_000),
-  relay: z.strictObject({ bundle: z.string().max(4096).nullable(), movedBy: hex64.nullable() }),
+  relay: z.strictObject({
+    bundle: z.string().max(MAX_RELAY_BUNDLE).nullable(),
+    movedBy: hex64.nullable(),
+    // Absent when there are none (relayValue), so an empty list is no encoding of any state.
+    mirrors: z.array(z.string().min(1).max(MAX_RELAY_BUNDLE)).min(1).max(MAX_RELAY_MIRRORS).optional(),
+  }),
   nominations: list(
     z.strictObject({
       id: hex64,
@@ -133,7 +139,7 @@ export function cloneState(s: PublicState): PublicState {
   for (const [id, t] of s.tasks) tasks.set(id, { ...t, children: new Set(t.children) });
   const nominations = new Map<EventId, Nomination>();
   for (const [id, n] of s.nominations) nominations.set(id, { ...n, endorsers: new Set(n.endorsers) });
-  return { ...s, founders: new Set(s.founders), members, roles, tasks, relay: { ...s.relay }, nominations };
+  return { ...s, founders: new Set(s.founders), members, roles, tasks, relay: { ...s.relay, mirrors: [...s.relay.mirrors] }, nominations };
 }
 
 /**
@@ -233,6 +239,10 @@ export function decodeState(value: unknown): PublicState {
     }
   }
 
+  const mirrors = v.relay.mirrors ?? [];
+  unique(mirrors, 'a relay mirror');
+  if (v.relay.bundle !== null && mirrors.includes(v.relay.bundle)) fail('the relay is listed as its own mirror');
+
   const nominations = new Map<EventId, Nomination>();
   for (const n of v.nominations) {
     if (nominations.has(n.id as EventId)) fail(`nomination ${n.id} listed twice`);
@@ -255,7 +265,7 @@ export function decodeState(value: unknown): PublicState {
     members,
     roles,
     tasks,
-    relay: { bundle: v.relay.bundle, movedBy: v.relay.movedBy as EventId | null },
+    relay: { bundle: v.relay.bundle, movedBy: v.relay.movedBy as EventId | null, mirrors },
     nominations,
     lastFounderActivity: v.lastFounderActivity,
   };

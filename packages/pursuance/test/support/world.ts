@@ -14,7 +14,7 @@ export type Step =
   { t: 'act'; actor: number; op: number; x: number; y: number } | { t: 'sync'; from: number; to: number } | { t: 'leak'; actor: number; x: number };
 
 export const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ t: fc.constant('act' as const), actor: fc.nat(4), op: fc.nat(14), x: fc.nat(50), y: fc.nat(50) }) },
+  { weight: 6, arbitrary: fc.record({ t: fc.constant('act' as const), actor: fc.nat(4), op: fc.nat(16), x: fc.nat(50), y: fc.nat(50) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('sync' as const), from: fc.nat(4), to: fc.nat(4) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('leak' as const), actor: fc.nat(4), x: fc.nat(50) }) },
 );
@@ -187,6 +187,13 @@ export function play(world: World & { readonly now: () => number }, steps: reado
           // Renames race each other, removals (the removed member renames on its stale
           // replica) and additions; prototype names among them.
           me.rename(pick(['Ana', 'Ana B.', '__proto__', 'constructor', 'Zoë 🌻'], s.x + s.y)!);
+          break;
+        case 15:
+          // Mirror relays (organizers and the founder may): concurrent adds of one bundle race.
+          me.addMirror(pick(['mirror-a', 'mirror-b', 'mirror-c', '__proto__'], s.x + s.y)!);
+          break;
+        case 16:
+          me.dropMirror(pick(['mirror-a', 'mirror-b', 'mirror-c', '__proto__'], s.x)!);
           break;
         default:
           if (tasks.length) me.assignTask(pick(tasks, s.x)!, { add: { members: [pick<OnionName>(members, s.y)!] } });
