@@ -95,6 +95,7 @@ export const MODULES = {
       'packages/relay/test/relay.mutants.test.ts',
       'packages/cwtch/test/relay-sync.test.ts',
       'packages/cwtch/test/relay-book.test.ts',
+      'packages/cwtch/test/groups.test.ts',
     ],
   },
   // Rotations racing a departure their author had not seen: the fold keeps them, marks their key

@@ -157,6 +157,8 @@ describe('event kinds in words', () => {
       'keys.rotate': 'rotated keys',
       'keys.share': 'shared keys',
       'relay.move': 'moved the relay',
+      'relay.add': 'added a mirror relay',
+      'relay.drop': 'dropped a mirror relay',
       'founder.nominate': 'nominated a founder',
       'founder.endorse': 'endorsed a nomination',
       'founder.claim': 'claimed founder status',

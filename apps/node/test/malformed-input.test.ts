@@ -216,6 +216,8 @@ const ROUTES: Record<string, () => RouteInput> = {
   'POST /api/admin/rebuild': () => ({ bodies: [undefined], schema: S.NoBody }),
   'POST /api/pursuances/:id/relay/attach': () => ({ params: { id: attached }, bodies: [{ bundle }], schema: S.RelayBundleBody }),
   'POST /api/pursuances/:id/relay/move': () => ({ params: { id: attached }, bodies: [{ bundle }], schema: S.RelayBundleBody }),
+  'POST /api/pursuances/:id/relay/mirrors': () => ({ params: { id: attached }, bodies: [{ bundle }], schema: S.RelayBundleBody }),
+  'POST /api/pursuances/:id/relay/mirrors/drop': () => ({ params: { id: attached }, bodies: [{ bundle }], schema: S.RelayBundleBody }),
   'GET /api/pursuances/:id/invite': () => ({ params: { id: attached } }),
   'POST /api/pursuances/:id/invites': () => ({ params: { id: attached }, bodies: [{ onion: stranger.onion }], schema: S.InviteContactBody }),
   'POST /api/invites/accept': () => ({ bodies: [{ invite }], schema: S.AcceptInviteBody }),
@@ -608,6 +610,13 @@ describe('well-formed input that is no good', () => {
     }
     await expectAnswer('move, garbage bundle', 'POST', p(attached, '/relay/move'), { bundle: bundle.slice(0, 40) }, 400, 'INVALID_BUNDLE');
     await expectAnswer('move to the relay with other keys', 'POST', p(attached, '/relay/move'), { bundle: changed }, 409, 'RELAY_KEYS_CHANGED');
+    // Mirrors: a garbage bundle, a relay whose keys changed, the pursuance's own relay, and dropping what is no mirror.
+    await expectAnswer('mirror, garbage bundle', 'POST', p(attached, '/relay/mirrors'), { bundle: bundle.slice(0, 40) }, 400, 'INVALID_BUNDLE');
+    await expectAnswer('mirror on the relay with other keys', 'POST', p(attached, '/relay/mirrors'), { bundle: changed }, 409, 'RELAY_KEYS_CHANGED');
+    await expectAnswer('mirror on its own relay', 'POST', p(attached, '/relay/mirrors'), { bundle }, 400, 'INVALID_REQUEST');
+    await expectAnswer('mirror, no relay', 'POST', p(offline, '/relay/mirrors'), { bundle }, 409, 'NOT_ATTACHED');
+    for (const garbage of [bundle, bundle.slice(0, 40), ...PROTO])
+      await expectAnswer('drop what is no mirror', 'POST', p(attached, '/relay/mirrors/drop'), { bundle: garbage }, 404, RejectionCode.UNKNOWN_TARGET);
 
     // Creating on a relay: the bundle is checked before anything is created.
     await expectAnswer(

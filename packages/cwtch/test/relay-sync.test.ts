@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Identity, equalBytes, toHex } from '@pursuance/crypto';
 import {
   MemoryRelayStore,
+  RelayClient,
   RelayServer,
   exportKeyBundle,
   importKeyBundle,
@@ -311,5 +312,51 @@ describe('what a relay can link across a member’s sessions', () => {
     } finally {
       Connection.prototype.send = originalSend;
     }
+  });
+});
+
+describe('frontiers a relay names', () => {
+  it('keeps those within a bucket and the clock skew of our clock, and ignores a frontier beyond it (it would skip what the relay stores until then)', async () => {
+    const adversary = await AdversarialRelay.start(acn);
+    cleanups.push(() => adversary.close());
+    const bundle = importKeyBundle(adversary.bundle);
+    const hour = Math.floor(Date.now() / 3_600_000);
+    const heard: number[] = [];
+    const fetched: string[] = [];
+    const follow = (): RelaySync => {
+      const s = new RelaySync({
+        acn,
+        bundle,
+        cursor: () => undefined,
+        onMessage: (m, phase) => fetched.push(`${phase}:${hex(m)}`),
+        onBucket: (b) => heard.push(b),
+        retry: { baseMs: 40, maxMs: 300, jitter: 0 },
+      });
+      cleanups.push(() => s.stop());
+      s.start();
+      return s;
+    };
+    const client = new RelayClient({ acn, bundle });
+    cleanups.push(() => client.close());
+    await (await client.openSession()).post(randomMessage());
+    const honest = follow();
+    await waitForEvent(honest, 'synced');
+    // The fetched message went to onMessage as part of the fetch, then the frontier.
+    expect(fetched).toEqual([`replay:${hex(adversary.stored[0]!)}`]);
+    // (This hour, or the next if the test crossed into it.)
+    expect(heard).toHaveLength(1);
+    expect([hour, hour + 1]).toContain(heard[0]);
+    await honest.stop();
+    // An hour ahead (a clock a little fast) is kept; two hours and more is not.
+    adversary.frontierAhead = 1;
+    const fast = follow();
+    await waitForEvent(fast, 'synced');
+    await fast.stop();
+    adversary.frontierAhead = 1_000;
+    const lying = follow();
+    await waitForEvent(lying, 'synced');
+    await lying.stop();
+    expect(heard).toHaveLength(2);
+    expect([heard[0]! + 1, heard[0]! + 2]).toContain(heard[1]);
   });
 });

@@ -71,6 +71,8 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
   public policy: Policy = honest;
   /** Frozen: reads every request and answers nothing (no results, pongs or pushes), connections stay open. */
   public silent = false;
+  /** Buckets added to every frontier this front names (a relay pushing members' cursors into the future). */
+  public frontierAhead = 0;
   public readonly bundle: string;
   public readonly onion: OnionName;
   readonly #board: TapirService;
@@ -151,7 +153,7 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
         }
       } else if (request.kind === 'ping') {
         // Keepalives are answered honestly: the policies under test are about messages.
-        this.#send(session, [encodePong(session.bucketed ? this.#bucket() : undefined)]);
+        this.#send(session, [encodePong(session.bucketed ? this.#bucket() + this.frontierAhead : undefined)]);
       } else if (request.kind === 'renew') {
         // Renewals too, free of work: this relay closes no session for idleness.
         this.#send(session, [encodeRenewResult({ renewed: request.solution !== undefined, challenge: new Uint8Array(32), bits: 0 })]);
@@ -160,7 +162,7 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
         const out = this.policy.replay(session, at < 0 ? [] : this.stored.slice(at));
         session.synced = true;
         session.bucketed = true;
-        this.#send(session, [encodeBucketResult(out.length, this.#bucket()), ...out.map(encodeBareMessage)]);
+        this.#send(session, [encodeBucketResult(out.length, this.#bucket() + this.frontierAhead), ...out.map(encodeBareMessage)]);
       } else {
         const since = request.since;
         const from =
