@@ -410,7 +410,7 @@ export class SyncService {
       const live = g.mirrorOf === target && listed.includes(g.bundle);
       if ((g.retired === true) !== !live) await this.peer.setGroupRetired(g.id, !live);
     }
-    // Our own events (and, for a mirror we added, everything) go to the new mirror.
+    // Our own events go to the new mirror (the member who added it posts everything: addMirror).
     if (made) await this.reconcile(pursuanceId);
   }
 
