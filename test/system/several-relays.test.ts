@@ -7,7 +7,8 @@ import { LoopbackACN, type ACN } from '@pursuance/tapir';
 import { startNode, type RunningNode } from '../../apps/node/src/index.js';
 import type { SyncStatus } from '../../apps/node/src/sync/sync.service.js';
 import { http } from '../../apps/node/test/support/http.js';
-import { AdversarialRelay, type Policy } from '../../packages/cwtch/test/support/adversarial-relay.js';
+import { AdversarialRelay, honest, type Policy } from '../../packages/cwtch/test/support/adversarial-relay.js';
+import { repairerOf } from '../../apps/node/src/sync/relay-links.js';
 import { startRelayProcess, type RelayProcess } from '../../apps/relay/test/support/relay-process.js';
 import { testNodeOptions } from '../support/test-node.js';
 import { untilChange } from '../support/until-change.js';
@@ -166,7 +167,9 @@ describe('a pursuance on two relays', () => {
     for (const n of all()) await untilSync(n, () => relayOf(n, relayA.boardOnion)?.synced === false, 'A to be seen down');
     const during = await task(founder, 'While A is down');
     for (const n of [ana, cai]) await untilChange(n, () => shows(n, during), 'the task posted while A is down');
-    expect((await api(ana, 'POST', `/api/pursuances/${pursuanceId}/tasks/${during}/changes`, { op: 'comment', body: 'seen through B' })).status).toBeLessThan(300);
+    expect((await api(ana, 'POST', `/api/pursuances/${pursuanceId}/tasks/${during}/changes`, { op: 'comment', body: 'seen through B' })).status).toBeLessThan(
+      300,
+    );
     await untilChange(all(), converged, 'everyone to converge through B alone', 120_000);
     expect(founder.sync.groupOf(pursuanceId)).toBe(groupBefore);
   });
@@ -187,5 +190,25 @@ describe('a pursuance on two relays', () => {
     // The others got everything through B as well.
     await untilSync(ana, () => relayOf(ana, relayB.onion)?.lacking === 0, 'ana to hold everything through B');
     expect(founder.sync.groupOf(pursuanceId)).toBe(ana.sync.groupOf(pursuanceId));
+  });
+
+  it('B loses the founder’s posts: once the founder is offline, the member each event falls to posts it to B again', { timeout: 180_000 }, async () => {
+    frontB.policy = honest;
+    relayB.losePosts = true;
+    const lostBefore = relayB.lost;
+    const members = [founder, ana, cai].map((n) => n.identity.onion);
+    // Enough tasks that some fall to members other than the founder (rendezvous hashing).
+    const tasks: string[] = [];
+    while (tasks.length < 3 || tasks.every((id) => repairerOf(id, members) === founder.identity.onion))
+      tasks.push(await task(founder, `Lost on B ${tasks.length}`));
+    for (const n of [ana, cai]) await untilChange(n, () => tasks.every((id) => shows(n, id)), 'the tasks to arrive through A');
+    await untilSync(founder, () => relayB.lost > lostBefore, 'B to lose the founder’s posts');
+    await founder.close();
+    nodes.splice(nodes.indexOf(founder), 1);
+    relayB.losePosts = false;
+    // What B still lacks, as ana sees it, is what falls to the founder, who is gone.
+    const toFounder = tasks.filter((id) => repairerOf(id, members) === founder.identity.onion).length;
+    await untilSync(ana, () => relayOf(ana, relayB.onion)?.lacking === toFounder, 'the others to post their share again to B');
+    expect(toFounder).toBeLessThan(tasks.length);
   });
 });

@@ -12,6 +12,7 @@ import type { EventId, InviteLockbox, SignedEvent } from '@pursuance/pursuance';
 import { InvalidBundleError, InvalidInviteError, InvalidRequestError, NotAttachedError, RelayKeysChangedError } from '../domain/errors.js';
 import type { PursuanceChange, PursuanceRegistry } from '../domain/registry.js';
 import { eventsOfPayload, packEvents } from './event-batch.js';
+import { RelayArrivals, lackingOn, repairerOf } from './relay-links.js';
 import type { SyncPeer } from './sync-peer.js';
 import { GROUP_NAME_PREFIX, KEY_RACE_CODES, REKEY_KINDS, handedTo, invitesOf, lastRekey, parseGroupName } from './rekey.js';
 
@@ -73,6 +74,8 @@ export interface RelayLinkStatus {
 
 /** How long an event may be on one relay and not another before the other counts as lacking it. */
 const LACKING_AFTER_MS = 60_000;
+/** After that, how much later a node looks for what to post again (so the look sees the others' deliveries). */
+const REPAIR_SLACK_MS = 1_000;
 
 /** A relay this node has pinned (GET /api/relays): its bundle to reuse, and how it is doing. */
 export interface RelayModel {
@@ -141,6 +144,9 @@ export class SyncService {
   #running = false;
   /** How long an event may be on one relay and not another before the other counts as lacking it (tests shorten it). */
   public lackingAfterMs = LACKING_AFTER_MS;
+  readonly #arrivals = new RelayArrivals(Date.now());
+  /** Per pursuance on several relays: a pending look for what one relay lacks (#repairRelays). */
+  readonly #repairTimers = new Map<string, NodeJS.Timeout>();
   #inbound: Promise<void> = Promise.resolve();
   readonly #buffered = new Map<string, { payloads: Uint8Array[]; time: number }>();
   #drainScheduled = false;
@@ -166,6 +172,7 @@ export class SyncService {
     // rescan it) per message. Serial batches also let a joining node ingest the genesis
     // before it judges whether the next messages belong to a pursuance it holds.
     const onGroup = (m: GroupMessage): void => {
+      this.#noteArrival(m.groupId, m.payload);
       const batch = this.#buffered.get(m.groupId) ?? { payloads: [], time: 0 };
       batch.payloads.push(m.payload);
       batch.time = Math.max(batch.time, m.timestamp);
@@ -240,6 +247,74 @@ export class SyncService {
 
   public stop(): void {
     for (const off of this.#off.splice(0)) off();
+    for (const timer of this.#repairTimers.values()) clearTimeout(timer);
+    this.#repairTimers.clear();
+  }
+
+  /**
+   * On a pursuance with mirrors, note when the events of a message came through its relay, and
+   * look, once they had time to reach the other relays too, for what one of them lacks.
+   */
+  #noteArrival(groupId: string, payload: Uint8Array): void {
+    const group = this.peer.group(groupId);
+    const main = group.mirrorOf ?? groupId;
+    if (group.mirrorOf === undefined && this.#mirrorsOf(groupId).length === 0) return;
+    this.#arrivals.note(groupId, eventsOfPayload(payload).map(eventIdOf), Date.now());
+    const pursuanceId = this.pursuanceOf(main);
+    if (pursuanceId !== null) this.#scheduleRepair(pursuanceId);
+  }
+
+  #scheduleRepair(pursuanceId: string): void {
+    if (!this.#running || this.#repairTimers.has(pursuanceId)) return;
+    const timer = setTimeout(() => {
+      this.#repairTimers.delete(pursuanceId);
+      void this.#repairRelays(pursuanceId).catch(() => undefined);
+    }, this.lackingAfterMs + REPAIR_SLACK_MS);
+    timer.unref();
+    this.#repairTimers.set(pursuanceId, timer);
+  }
+
+  /**
+   * Post again, to each relay of the pursuance, the events it lacks that the others delivered
+   * long enough ago, where this member is the one to do it (relay-links.ts repairerOf): so a
+   * relay that lost events, or never got them from an author who has gone offline, gets them
+   * once, from one member.
+   */
+  async #repairRelays(pursuanceId: string): Promise<void> {
+    const groupId = this.groupOf(pursuanceId);
+    if (groupId === null || !this.registry.has(pursuanceId)) return;
+    const links = this.#lacking(groupId);
+    if (links.length < 2) return;
+    const log = this.registry.get(pursuanceId).log;
+    const me = this.registry.identity.onion;
+    const members = [...log.state().members.keys()];
+    let posted = false;
+    for (const { group, record, lacking } of links) {
+      // Not to a relay that is down: posts would pile up in its queue, one batch per look. It
+      // is looked at again when it syncs (reconcile).
+      if (!this.peer.isRelaySynced(record.relay)) continue;
+      const mine = new Set(lacking.filter((id) => repairerOf(id, members) === me));
+      if (mine.size === 0) continue;
+      posted = true;
+      // In log order, as every post goes (a relay's readers then meet parents first).
+      await this.#post(
+        group,
+        log.order().flatMap((id) => (mine.has(id) ? [log.event(id)!] : [])),
+        true,
+      );
+    }
+    // Look again later: a relay that acknowledged and still lacks them gets them again.
+    if (posted) this.#scheduleRepair(pursuanceId);
+  }
+
+  /** The group's relay and each mirror, with the events each lacks that another delivered over `lackingAfterMs` ago. */
+  #lacking(groupId: string): { group: string; record: GroupRecord; lacking: string[] }[] {
+    const records = [this.peer.group(groupId), ...this.#mirrorsOf(groupId)];
+    if (records.length < 2) return records.map((record) => ({ group: record.id, record, lacking: [] }));
+    const ids = records.map((r) => r.id);
+    const held = ids.map((id) => this.#heldIn(id));
+    const cutoff = Date.now() - this.lackingAfterMs;
+    return records.map((record, i) => ({ group: record.id, record, lacking: lackingOn(i, ids, held, this.#arrivals, cutoff) }));
   }
 
   /**
@@ -759,6 +834,8 @@ export class SyncService {
       if (g === groupId) posted = missing.length;
     }
     await this.#announce(pursuanceId, ownRekeys);
+    // A relay back from an outage may lack what the others delivered meanwhile.
+    await this.#repairRelays(pursuanceId);
     return posted;
   }
 
@@ -839,38 +916,16 @@ export class SyncService {
 
   /** The group's relay and its mirrors, each with what the others delivered and it did not. */
   #relayLinks(groupId: string): RelayLinkStatus[] {
-    const groups = [this.peer.group(groupId), ...this.#mirrorsOf(groupId)];
-    const cutoff = Date.now() - this.lackingAfterMs;
-    // Per relay: the events it delivered, and those of them that arrived before the cutoff
-    // (with one relay there is nothing to compare, and its history is not read).
-    const seen = (groups.length > 1 ? groups : []).map((g) => {
-      const all = new Set<string>();
-      const old = new Set<string>();
-      for (const m of this.peer.groupHistory(g.id)) {
-        for (const id of eventsOfPayload(m.payload).map(eventIdOf)) {
-          all.add(id);
-          if (m.timestamp <= cutoff) old.add(id);
-        }
-      }
-      return { all, old };
-    });
-    return groups.map((g, i) => {
-      let lacking = 0;
-      if (groups.length > 1) {
-        const others = new Set(seen.flatMap((x, j) => (j === i ? [] : [...x.old])));
-        for (const id of others) if (!seen[i]!.all.has(id)) lacking += 1;
-      }
-      return {
-        relay: g.relay,
-        bundle: g.bundle,
-        groupId: g.id,
-        mirror: g.mirrorOf !== undefined,
-        synced: this.peer.isRelaySynced(g.relay),
-        lastSyncAt: this.#lastSyncAt.get(g.relay) ?? null,
-        lastDown: this.#lastDown.get(g.relay) ?? null,
-        lacking,
-      };
-    });
+    return this.#lacking(groupId).map(({ record: g, lacking }) => ({
+      relay: g.relay,
+      bundle: g.bundle,
+      groupId: g.id,
+      mirror: g.mirrorOf !== undefined,
+      synced: this.peer.isRelaySynced(g.relay),
+      lastSyncAt: this.#lastSyncAt.get(g.relay) ?? null,
+      lastDown: this.#lastDown.get(g.relay) ?? null,
+      lacking: lacking.length,
+    }));
   }
 
   async #publish(pursuanceId: string, events: readonly SignedEvent[]): Promise<void> {

@@ -71,6 +71,9 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
   public policy: Policy = honest;
   /** Frozen: reads every request and answers nothing (no results, pongs or pushes), connections stay open. */
   public silent = false;
+  /** Posts are acknowledged and then lost (a relay losing messages); counted in `lost`. */
+  public losePosts = false;
+  public lost = 0;
   /** Buckets added to every frontier this front names (a relay pushing members' cursors into the future). */
   public frontierAhead = 0;
   public readonly bundle: string;
@@ -140,6 +143,11 @@ export class AdversarialRelay extends EventEmitter<{ session: [RelaySession]; po
         const key = this.#keys.redeeming(request.token.epoch, Date.now());
         if (key === undefined || !verifySpentToken(key.secretKey, request.token, request.message, this.onion)) {
           this.#send(session, [encodePostResult({ ok: false, code: 'TOKEN_INVALID' })]);
+          continue;
+        }
+        if (this.losePosts) {
+          this.lost += 1;
+          this.#send(session, [encodePostResult({ ok: true })]);
           continue;
         }
         const fresh = !this.has(request.message.signature);
