@@ -172,7 +172,11 @@ export class SyncService {
     // rescan it) per message. Serial batches also let a joining node ingest the genesis
     // before it judges whether the next messages belong to a pursuance it holds.
     const onGroup = (m: GroupMessage): void => {
-      this.#noteArrival(m.groupId, m.payload);
+      try {
+        this.#noteArrival(m.groupId, m.payload);
+      } catch {
+        // Bookkeeping for relay comparison only: never in the way of taking the message in.
+      }
       const batch = this.#buffered.get(m.groupId) ?? { payloads: [], time: 0 };
       batch.payloads.push(m.payload);
       batch.time = Math.max(batch.time, m.timestamp);
