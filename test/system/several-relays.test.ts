@@ -19,7 +19,8 @@ import { untilChange } from '../support/until-change.js';
  * Three member nodes post every event to both and read from both. A is killed mid-run: work
  * goes on through B. A comes back and B starts withholding everything from one member (its
  * network reaches B through a front of its own): that member goes on through A, and sees B
- * lacking what A delivered. Nobody moves the pursuance.
+ * lacking what A delivered. Then B loses the founder's posts and the founder goes offline: the
+ * other members post their share of them to B again. Nobody moves the pursuance.
  */
 let dir: string;
 let registryDir: string;
