@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Identity, OnionName, ScryptParams } from '@pursuance/crypto';
 import type { ACN } from '@pursuance/tapir';
-import { importKeyBundle } from '@pursuance/relay';
 import type { AttributeResponse } from './attributes.js';
 import { ContactBook } from './contact-book.js';
 import { DirectMessages } from './direct-messages.js';
@@ -323,8 +322,7 @@ export class CwtchPeer extends EventEmitter<CwtchPeerEvents> {
    * bucketed fetch (it replays since the last message processed).
    */
   public relayCatchUp(relay: string): { readonly bucketSeconds: number; readonly fromBucket: number | null } | null {
-    const record = this.#relays.get(relay);
-    const bucketSeconds = record === undefined ? undefined : importKeyBundle(record.bundle).bucketSeconds;
+    const bucketSeconds = this.#relays.bucketSeconds(relay);
     if (bucketSeconds === undefined) return null;
     return { bucketSeconds, fromBucket: this.#groups.relayFrontier(relay) ?? null };
   }

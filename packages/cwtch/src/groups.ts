@@ -1,5 +1,5 @@
 import { parseOnionName, randomKey, type Identity, type OnionName } from '@pursuance/crypto';
-import { KeyBundleChangedError, RelayError, bucketOf, importKeyBundle, type SignedKeyBundle } from '@pursuance/relay';
+import { KeyBundleChangedError, RelayError, bucketOf, type SignedKeyBundle } from '@pursuance/relay';
 import type { ACN } from '@pursuance/tapir';
 import type { ContactBook } from './contact-book.js';
 import { CwtchError, InviteInvalidError, InviteRejectedError, MoveNotAuthorisedError, PeerStoppedError, RelayUnknownError } from './errors.js';
@@ -207,7 +207,7 @@ export class Groups {
     const relayRecord = this.#relays.get(options.relay);
     if (relayRecord === undefined) throw new RelayUnknownError();
     const key = randomKey();
-    const since = this.#startBucket(relayRecord.boardOnion, relayRecord.bundle);
+    const since = this.#startBucket(relayRecord.boardOnion, this.#relays.bucketSeconds(relayRecord.boardOnion));
     const record: GroupRecord = {
       id: deriveGroupId(key, relayRecord.boardOnion),
       name: options.name,
@@ -231,8 +231,7 @@ export class Groups {
    * relay last named to us, or our clock's bucket less the skew a relay's clock may have. The
    * relay files every later message there or later; undefined on a relay without buckets.
    */
-  #startBucket(relay: string, bundleText: string, at: number = this.#now()): number | undefined {
-    const bucketSeconds = importKeyBundle(bundleText).bucketSeconds;
+  #startBucket(relay: string, bucketSeconds: number | undefined, at: number = this.#now()): number | undefined {
     if (bucketSeconds === undefined) return undefined;
     const ours = bucketOf(Math.max(0, at - RELAY_CLOCK_SKEW_MS), bucketSeconds * 1000);
     return Math.min(ours, this.#manager.cursor(relay)?.bucket ?? ours);
@@ -274,7 +273,7 @@ export class Groups {
     if (bundle.boardOnion === source.relay) throw new InviteInvalidError('a mirror lives on another relay than its group');
     const id = deriveGroupId(source.key, bundle.boardOnion);
     if (this.#manager.has(id)) return id;
-    const since = this.#startBucket(bundle.boardOnion, bundleText, options.since);
+    const since = this.#startBucket(bundle.boardOnion, bundle.bucketSeconds, options.since);
     await this.#follow(
       {
         id,

@@ -10,6 +10,8 @@ import type { ProfileVault } from './vault.js';
 export class RelayBook {
   readonly #vault: ProfileVault;
   readonly #relays = new Map<string, RelayRecord>();
+  /** Bucket lengths of pinned bundles, by bundle text: verified once, not on every status read. */
+  readonly #buckets = new Map<string, number | undefined>();
 
   public constructor(vault: ProfileVault) {
     this.#vault = vault;
@@ -28,6 +30,14 @@ export class RelayBook {
 
   public get(boardOnion: string): RelayRecord | undefined {
     return this.#relays.get(boardOnion);
+  }
+
+  /** The fetch bucket length of the pinned bundle (undefined: not pinned, or a relay from before buckets). */
+  public bucketSeconds(boardOnion: string): number | undefined {
+    const record = this.#relays.get(boardOnion);
+    if (record === undefined) return undefined;
+    if (!this.#buckets.has(record.bundle)) this.#buckets.set(record.bundle, importKeyBundle(record.bundle).bucketSeconds);
+    return this.#buckets.get(record.bundle);
   }
 
   /**

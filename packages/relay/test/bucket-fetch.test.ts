@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toHex } from '@pursuance/crypto';
-import { MemoryRelayStore, bucketOf, type EncryptedGroupMessage } from '../src/index.js';
+import { MAX_BUCKET_INDEX, MemoryRelayStore, bucketOf, type EncryptedGroupMessage } from '../src/index.js';
 import type { BoardSession } from '../src/board-session.js';
 import { GatedStore } from '../src/testing/index.js';
 import { randomMessage } from './support/fixtures.js';
@@ -67,6 +67,9 @@ describe('bucketed fetch', () => {
     expect(await fetchAll(reader, B + 1)).toEqual({ messages: ids.slice(1), bucket: B + 5 });
     expect(await fetchAll(reader, B + 2)).toEqual({ messages: ids.slice(3), bucket: B + 5 });
     expect(await fetchAll(reader, B + 4)).toEqual({ messages: [], bucket: B + 5 });
+    // A fetch from far in the future (the largest index a request may name) brings nothing and
+    // names the real frontier, not the one asked for.
+    expect(await fetchAll(reader, MAX_BUCKET_INDEX)).toEqual({ messages: [], bucket: B + 5 });
     // From bucket 0 (a member joining): everything retained.
     expect((await fetchAll(reader, 0)).messages).toEqual(ids);
 
