@@ -104,8 +104,14 @@ export const MODULES = {
   // pursuance module, judged by the whole pursuance suite (per-test coverage runs only the
   // tests that reach each mutant).
   departures: {
-    mutate: ['packages/pursuance/src/fold/departures.ts', 'packages/pursuance/src/fold/keys.ts:43-79', 'packages/pursuance/src/author.ts:287-297'],
+    mutate: ['packages/pursuance/src/fold/departures.ts', 'packages/pursuance/src/fold/keys.ts:43-79', 'packages/pursuance/src/author.ts:294-332'],
     tests: ['packages/pursuance/test/**/*.test.ts'],
+  },
+  // Re-keying the group after a departure: which departures still wait for one, who may do it,
+  // and the rendezvous order that picks one member (and the next, when it is offline).
+  'departure-rekey': {
+    mutate: ['apps/node/src/sync/rekey.ts:58-69', 'apps/node/src/sync/relay-links.ts:58-71', 'packages/pursuance/src/author.ts:179-184'],
+    tests: ['apps/node/test/rekey.test.ts', 'apps/node/test/relay-links.test.ts'],
   },
   // The member view's incremental cache: a wrong "nothing changed" would show members stale or
   // unreadable content. Judged by the tests that compare it with the full rebuild.

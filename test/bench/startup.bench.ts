@@ -6,7 +6,8 @@
  *  - the first start, which has no persisted projections yet (full replay, projections written);
  *  - BENCH_STARTUP_RUNS (default 3) restarts: time from spawn until the tasks route answers 200 with
  *    every task ("API ready"), time until the CLI's dashboard line ("fully started"), and the node
- *    process's RSS at both moments;
+ *    process's RSS at both moments, and the time of a small read (GET /api/pursuances) every
+ *    50 ms while the logs load, beside the same read once started;
  * beside same-run baselines: a bare Node process start, the raw SQLite open + one-row reads of the
  * same store in this process, the first start, and the same CLI start on an empty store.
  */
@@ -51,6 +52,14 @@ function msSpread(seconds: readonly number[]): string {
   const ms = seconds.map((s) => s * 1000);
   const digits = median(ms) < 10 ? 2 : 0;
   return `${fmt(median(ms), digits)} ms (${fmt(Math.min(...ms), digits)}–${fmt(Math.max(...ms), digits)})`;
+}
+
+/** "median ms, p95 ms, max ms (n reads)" of seconds. */
+function readSpread(seconds: readonly number[]): string {
+  if (seconds.length === 0) return 'no reads';
+  const ms = [...seconds].map((s) => s * 1000).sort((a, b) => a - b);
+  const at = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!;
+  return `${fmt(at(0.5), 1)} ms, ${fmt(at(0.95), 1)} ms, ${fmt(ms.at(-1)!, 1)} ms (${fmt(ms.length)} reads)`;
 }
 
 function mbSpread(bytes: readonly number[]): string {
@@ -106,6 +115,25 @@ interface Restart {
   readonly hwm: number;
   /** Which came first: the full task list over HTTP, or the dashboard line. */
   readonly apiFirst: boolean;
+  /** Seconds per read of the pursuance list while the logs load (from API ready to the dashboard line). */
+  readonly loadingReads: number[];
+  /** The same read on the started node (the same-run baseline). */
+  readonly idleReads: number[];
+}
+
+/**
+ * Time GET /api/pursuances (a small read) in seconds; undefined when it did not answer 200, or
+ * its kept-alive socket was reset under it (the server closing an idle one as it was reused).
+ */
+async function timedRead(port: number, token: string): Promise<number | undefined> {
+  const start = performance.now();
+  try {
+    const res = await http(port, 'GET', '/api/pursuances', { token });
+    return res.status === 200 ? (performance.now() - start) / 1000 : undefined;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ECONNRESET') return undefined;
+    throw err;
+  }
 }
 
 async function restart(dataDir: string, path: string, token: string, expected: number): Promise<Restart> {
@@ -116,10 +144,34 @@ async function restart(dataDir: string, path: string, token: string, expected: n
     const pid = proc.child.pid!;
     const api = untilTasks(proc, port, path, token, expected, since).then(async (seconds) => ({ seconds, mem: await vm(pid) }));
     const full = proc.waitForLine(DASHBOARD_LINE).then(() => (performance.now() - since) / 1000);
-    const [a, fullyStarted] = await Promise.all([api, full]);
+    // While the logs load (after the API answers, until the dashboard line), a small read every 50 ms.
+    let started = false;
+    void full.then(() => (started = true));
+    const loadingReads: number[] = [];
+    const a = await api;
+    while (!started) {
+      const t = await timedRead(port, token);
+      if (t !== undefined && !started) loadingReads.push(t);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const fullyStarted = await full;
+    const idleReads: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t = await timedRead(port, token);
+      if (t !== undefined) idleReads.push(t);
+    }
     // Read once both have happened, so "after full start" includes serving the whole list once.
     const after = await vm(pid);
-    return { apiReady: a.seconds, fullyStarted, rssAtApi: a.mem.rss, rssAtFull: after.rss, hwm: after.hwm, apiFirst: a.seconds < fullyStarted };
+    return {
+      apiReady: a.seconds,
+      fullyStarted,
+      rssAtApi: a.mem.rss,
+      rssAtFull: after.rss,
+      hwm: after.hwm,
+      apiFirst: a.seconds < fullyStarted,
+      loadingReads,
+      idleReads,
+    };
   } finally {
     await proc.stop('SIGTERM');
   }
@@ -246,6 +298,8 @@ async function startup(size: number, empty: readonly number[]): Promise<[string,
       ['API ready (tasks route 200 with every task, since spawn)', msSpread(runs.map((r) => r.apiReady))],
       ['fully started (dashboard line, since spawn)', msSpread(runs.map((r) => r.fullyStarted))],
       ['API ready before the dashboard line', `${apiFirst} of ${runs.length} runs`],
+      ['GET /api/pursuances while the logs load (every 50 ms, all runs): median, p95, max', readSpread(runs.flatMap((r) => r.loadingReads))],
+      ['baseline: the same read once started (20 per run)', readSpread(runs.flatMap((r) => r.idleReads))],
       ['RSS at API ready', mbSpread(runs.map((r) => r.rssAtApi))],
       ['RSS after full start', mbSpread(runs.map((r) => r.rssAtFull))],
       ['peak RSS (VmHWM, after full start)', mbSpread(runs.map((r) => r.hwm))],

@@ -2,8 +2,9 @@
 // The project's full check, as CI runs it: typecheck, lint, format and dependency checks, then
 // every vitest test, and a closing line "N passed, N failed" computed from vitest's JSON report
 // (CI does not read vitest's own summary). Exits non-zero when anything failed, was skipped, or nothing ran.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { clearInterval, setInterval } from 'node:timers';
 
 const bin = (name) => `node_modules/.bin/${name}`;
 const run = (label, cmd, args) => {
@@ -28,7 +29,55 @@ if (!run('dependencies', bin('knip'), [])) stageFailures++;
 mkdirSync('.tsbuild', { recursive: true });
 const report = '.tsbuild/vitest-report.json';
 rmSync(report, { force: true });
-const vitestOk = run('tests', bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`]);
+// The longest test file takes about 70 s here; vitest prints at least once per file. Silence this
+// long means a stuck run (once, a fork worker sat idle with no CPU for 17 minutes), not a slow one.
+const STALL_MS = 10 * 60_000;
+
+/** Run vitest, passing its output through; 'stalled' when it printed nothing for STALL_MS (it is killed then). */
+function runVitest() {
+  const args = ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
+  process.stdout.write(`\n== tests: ${bin('vitest')} ${args.join(' ')}\n`);
+  const started = Date.now();
+  return new Promise((resolve) => {
+    // Its own process group, so a stall kills its workers too.
+    const child = spawn(bin('vitest'), args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let last = Date.now();
+    const pass = (to) => (chunk) => {
+      last = Date.now();
+      to.write(chunk);
+    };
+    child.stdout.on('data', pass(process.stdout));
+    child.stderr.on('data', pass(process.stderr));
+    let stalled = false;
+    const watch = setInterval(() => {
+      if (Date.now() - last < STALL_MS) return;
+      stalled = true;
+      clearInterval(watch);
+      process.stdout.write(`\n== tests: nothing printed for ${STALL_MS / 60_000} minutes; the processes as they were:\n`);
+      const ps = spawnSync('ps', ['-eo', 'pgid,pid,ppid,stat,etime,time,rss,args'], { encoding: 'utf8' }).stdout ?? '';
+      for (const line of ps.split('\n')) if (line.trim().split(/\s+/)[0] === String(child.pid)) process.stdout.write(`${line.slice(0, 200)}\n`);
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }, 10_000);
+    child.on('close', (code) => {
+      clearInterval(watch);
+      process.stdout.write(`== tests: ${stalled ? 'killed after stalling' : `exit ${code}`} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      resolve(stalled ? 'stalled' : code === 0 ? 'ok' : 'failed');
+    });
+  });
+}
+
+let outcome = await runVitest();
+if (outcome === 'stalled') {
+  // Reported above with the processes' state; a second stall, or any failure, fails CI.
+  process.stdout.write('== tests: running the whole suite once more after the stall\n');
+  rmSync(report, { force: true });
+  outcome = await runVitest();
+}
+const vitestOk = outcome === 'ok';
 
 let passed = 0;
 let failed = 0;

@@ -65,6 +65,11 @@ export interface OpenProfileOptions {
    * 'open': refuse to create one (IdentityMissingError); default: either.
    */
   readonly only?: 'create' | 'open';
+  /**
+   * Called once, as the password's scrypt is about to run on the thread pool (about half a
+   * second): what the caller does then overlaps with it (start-up loads NestJS).
+   */
+  readonly whileUnlocking?: () => void;
 }
 
 /**
@@ -85,11 +90,14 @@ export async function openProfile(options: OpenProfileOptions, acn: ACN): Promis
       if (options.only === 'open') throw new IdentityMissingError(options.dataDir);
       // A new profile: its password is the only thing between a stolen disk and everything.
       checkNewPassword(options.password);
+      options.whileUnlocking?.();
       const peer = await CwtchPeer.create({ ...common, displayName: options.displayName ?? '', ...(options.scrypt ? { scryptParams: options.scrypt } : {}) });
       return { peer, profileStore };
     }
     if (options.only === 'create') throw new IdentityExistsError(options.dataDir);
-    const peer = await CwtchPeer.open(common);
+    const opening = CwtchPeer.open(common);
+    options.whileUnlocking?.();
+    const peer = await opening;
     // `--name` on an existing profile renames it; the node carries the name into each
     // pursuance once it is caught up there (see domain/profile.ts).
     const name = options.displayName?.trim();

@@ -12,5 +12,4 @@ export * from './domain/errors.js';
 export { relayBundleText } from './domain/relay-bundle-text.js';
 export * from './domain/templates.js';
 export * from './store/event-store.js';
-export { NodeModule, type NodeRuntime } from './app.module.js';
 export type { SyncStatus } from './sync/sync.service.js';

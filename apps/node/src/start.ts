@@ -2,22 +2,20 @@ import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Logger, type LoggerService } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import type { LoggerService } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Identity, ScryptParams } from '@pursuance/crypto';
 import type { CwtchPeer, CwtchPeerOptions } from '@pursuance/cwtch';
 import { displayNameProblem } from '@pursuance/pursuance';
 import type { TypeormProfileStore } from '@pursuance/cwtch-store-sqlite';
 import { LoopbackACN, type ACN } from '@pursuance/tapir';
-import { NodeModule } from './app.module.js';
 import { PortInUseError, loadOrCreateToken, readDashboardPort, writeDashboardPort } from './config.js';
 import { AUTO_VOUCH_EVERY, AutoVoucher } from './domain/auto-vouch.js';
 import { PursuanceRegistry, type ReplayProgress } from './domain/registry.js';
 import { loadTemplates } from './domain/templates.js';
 import { HttpBinding } from './http/binding.js';
-import { DEFAULT_DASHBOARD_DIR, serveDashboard } from './http/static.js';
+import type * as HttpSideModule from './http/serve.js';
+import { DEFAULT_DASHBOARD_DIR } from './http/static.js';
 import { openProfile } from './identity-store.js';
 import { EventStore } from './store/event-store.js';
 import { makePrivateDir } from './store/private-dir.js';
@@ -146,6 +144,8 @@ export async function openNodeStore(
   }
 }
 
+type HttpSide = typeof HttpSideModule;
+
 const PORT_TAKEN = new Set(['EADDRINUSE', 'EACCES']);
 
 /** Listen on `port`; false when it is taken (or a privileged port), any other failure thrown. */
@@ -194,8 +194,16 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const acn = options.acn ?? new LoopbackACN();
   let peer: CwtchPeer;
   let profileStore: TypeormProfileStore;
+  // NestJS is most of the node's module loading (about a second here), and only the HTTP side
+  // needs it: it loads while the profile's scrypt runs on the thread pool, not after it.
+  let httpSide: Promise<HttpSide> | undefined;
+  const loadHttpSide = (): Promise<HttpSide> => {
+    httpSide ??= import('./http/serve.js');
+    httpSide.catch(() => undefined);
+    return httpSide;
+  };
   try {
-    ({ peer, profileStore } = await openProfile(options, acn));
+    ({ peer, profileStore } = await openProfile({ ...options, whileUnlocking: () => void loadHttpSide() }, acn));
   } catch (err) {
     if (!options.acn) await acn.close().catch(() => undefined);
     throw err;
@@ -231,33 +239,15 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     binding.starting = true;
     const templates = await loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR);
     const openapi = { document: {} as unknown };
-    const nest = await NestFactory.create<NestExpressApplication>(
-      NodeModule.forRoot({ registry, binding, templates, openapi, sync, joins, network: acn, profile: peer, store, contacts: peer }),
+    const { createHttpApp } = await loadHttpSide();
+    const nest = await createHttpApp(
+      { registry, binding, templates, openapi, sync, joins, network: acn, profile: peer, store, contacts: peer },
       {
-        logger: options.logger === undefined ? new Logger() : options.logger,
-        abortOnError: false,
-        bodyParser: false,
-        // close() must not wait for idle keep-alive connections (a browser tab, an SSE client):
-        // a stop has a budget, and what was acknowledged is already durable.
-        forceCloseConnections: true,
+        ...(options.logger === undefined ? {} : { logger: options.logger }),
+        dashboardDir: options.dashboardDir === undefined ? DEFAULT_DASHBOARD_DIR : options.dashboardDir,
       },
     );
     app = nest;
-    // Event imports carry many signed events: allow bodies well past Express's 100 kB default,
-    // still bounded (the schemas cap counts and sizes per field).
-    nest.useBodyParser('json', { limit: '32mb' });
-    serveDashboard(nest, options.dashboardDir === undefined ? DEFAULT_DASHBOARD_DIR : options.dashboardDir);
-    // No enableShutdownHooks(): Nest would re-raise SIGTERM after closing; the embedding
-    // program (the CLI) owns signals and calls close(), which runs the destroy hooks.
-    openapi.document = SwaggerModule.createDocument(
-      nest,
-      new DocumentBuilder()
-        .setTitle('Pursuance node')
-        .setDescription('The local node API (127.0.0.1 only, per-node token)')
-        .setVersion('0.1.0')
-        .addBearerAuth()
-        .build(),
-    );
     // The event bus is how the sync service hears of new events: its handlers (and the
     // registry's publisher) are subscribed at bootstrap, so the application is initialised
     // before sync starts ingesting what the peer holds.

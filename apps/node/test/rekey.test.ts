@@ -4,10 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Identity, TEST_SCRYPT_PARAMS, onionFromPublicKey, type OnionName } from '@pursuance/crypto';
-import { ActionNotAllowedError, PursuanceAuthor, PursuanceLog, RejectionCode, RulesSchema, type Rules, type SignedEvent } from '@pursuance/pursuance';
+import { Identity, TEST_SCRYPT_PARAMS, fromHex, onionFromPublicKey, type OnionName } from '@pursuance/crypto';
+import {
+  ActionNotAllowedError,
+  PursuanceAuthor,
+  PursuanceLog,
+  RejectionCode,
+  RulesSchema,
+  signEvent,
+  type Rules,
+  type SignedEvent,
+} from '@pursuance/pursuance';
 import { startNode } from '../src/index.js';
-import { handedTo, lastRekey, parseGroupName } from '../src/sync/rekey.js';
+import { departuresSinceRekey, handedTo, lastRekey, parseGroupName } from '../src/sync/rekey.js';
 import { http } from './support/http.js';
 
 /**
@@ -123,6 +132,92 @@ describe('the re-keying event a pursuance follows', () => {
     expect(parseGroupName('crew')).toBeNull();
     expect(parseGroupName('pursuance:')).toBeNull();
     expect(parseGroupName(`pursuance:${id}:x:y`)).toBeNull();
+  });
+});
+
+describe('departures waiting for a re-keying', () => {
+  const invite = (n: number) => new TextEncoder().encode(`group ${n}`);
+  /** A replica of the founder's log, with `id` acting on it. */
+  const replicaOf = (founder: PursuanceAuthor, id: Identity) => {
+    const log = new PursuanceLog(founder.log.genesis.bytes);
+    log.addAll([...founder.log.events()].map((e) => e.bytes));
+    return new PursuanceAuthor(id, log, undefined, clock(1_900_000_000_000));
+  };
+  const take = (to: PursuanceAuthor, from: PursuanceAuthor) => {
+    to.log.addAll([...from.log.events()].map((e) => e.bytes));
+    to.refreshKeys();
+  };
+
+  it('are the accepted leavings after the last re-keying in fold order, by who is no longer a member', () => {
+    const { ids, actors } = cell();
+    const [founder, organizer] = actors as [PursuanceAuthor, PursuanceAuthor, PursuanceAuthor];
+    expect(departuresSinceRekey(founder.log)).toEqual([]);
+
+    // A member acts, then leaves: the group still holds them. Only the leaving counts, not what
+    // they did before it; and a stranger's forged leaving, refused, counts for nothing.
+    const member = replicaOf(founder, ids[3]!);
+    member.createTask({ audience: ['member'], title: 'before leaving' });
+    const leave = member.leave();
+    take(founder, member);
+    const stranger = Identity.generate();
+    const forged = signEvent(stranger, {
+      pursuance: fromHex(founder.log.id),
+      seq: 1,
+      parents: [fromHex(leave.id)],
+      time: 1_900_000_100_000,
+      kind: 'member.leave',
+      audience: [],
+      body: {},
+    });
+    founder.log.add(forged.bytes);
+    expect(founder.log.isAccepted(forged.id)).toBe(false);
+    expect(departuresSinceRekey(founder.log).map((e) => e.id)).toEqual([leave.id]);
+    // Only their own: the one who left sees no re-keying left for anyone else to do.
+    expect(departuresSinceRekey(member.log).map((e) => e.id)).toEqual([leave.id]);
+
+    // A move (here to the same relay) re-keys the group without them.
+    const move = founder.moveRelay('relay bundle', invite(1));
+    expect(handedTo(move).has(ids[3]!.onion)).toBe(false);
+    expect(departuresSinceRekey(founder.log)).toEqual([]);
+
+    // Another leaves after that move, seen by an organizer who also saw the move.
+    take(organizer, founder);
+    const other = replicaOf(founder, ids[4]!);
+    const second = other.leave();
+    take(organizer, other);
+    expect(departuresSinceRekey(organizer.log).map((e) => e.id)).toEqual([second.id]);
+    // A removal re-keys too.
+    organizer.removeMember(ids[5]!.onion, undefined, invite(2));
+    expect(departuresSinceRekey(organizer.log)).toEqual([]);
+  });
+
+  it('leave out someone added back: they may hold the group again', () => {
+    const { ids, actors } = cell();
+    const founder = actors[0]!;
+    const member = replicaOf(founder, ids[3]!);
+    member.leave();
+    take(founder, member);
+    expect(departuresSinceRekey(founder.log)).toHaveLength(1);
+    founder.addMember(ids[3]!.publicKey, { roles: ['member'] });
+    expect(departuresSinceRekey(founder.log)).toEqual([]);
+  });
+
+  it('a refused leaving (the last founder) waits for nothing', () => {
+    const { actors } = cell();
+    const founder = actors[0]!;
+    expect(() => founder.leave()).toThrow(ActionNotAllowedError);
+    expect(departuresSinceRekey(founder.log)).toEqual([]);
+  });
+
+  it('only those whom the rules let move the relay are in line to re-key', () => {
+    const { ids, actors } = cell();
+    const founder = actors[0]!;
+    const allowed = ids.map((id) => id.onion).filter((onion) => founder.mayMoveRelay(onion));
+    // The founder and the two organizers (activist-cell: organizers may move); not members, not strangers.
+    expect(allowed.sort()).toEqual([ids[0]!.onion, ids[1]!.onion, ids[2]!.onion].sort());
+    expect(founder.mayMoveRelay(Identity.generate().onion)).toBe(false);
+    expect(founder.mayMoveRelay('__proto__' as OnionName)).toBe(false);
+    expect(founder.mayMoveRelay('constructor' as OnionName)).toBe(false);
   });
 });
 

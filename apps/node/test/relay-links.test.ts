@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RelayArrivals, lackingOn, repairerOf } from '../src/sync/relay-links.js';
+import { sha256, toHex } from '@pursuance/crypto';
+import { RelayArrivals, lackingOn, rendezvousOrder, repairerOf } from '../src/sync/relay-links.js';
 
 const ids = (...xs: string[]) => new Set(xs);
 
@@ -48,6 +49,20 @@ describe('who posts a lacking event again', () => {
       }),
     );
     expect(repairerOf('e', [])).toBeUndefined();
+  });
+
+  it('orders every member once by SHA-256(key ‖ onion), whatever order they are listed in; the first is the repairer (property)', () => {
+    const rank = (key: string, onion: string) => toHex(sha256(new TextEncoder().encode(`${key}:${onion}`)));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 64 }), fc.uniqueArray(onion, { minLength: 1, maxLength: 12 }), (key, members) => {
+        const order = rendezvousOrder(key, [...members, ...members.slice(0, 3)]);
+        expect([...order].sort()).toEqual([...members].sort());
+        for (let i = 1; i < order.length; i++) expect(rank(key, order[i - 1]!) < rank(key, order[i]!)).toBe(true);
+        expect(rendezvousOrder(key, [...members].reverse())).toEqual(order);
+        expect(order[0]).toBe(repairerOf(key, members));
+      }),
+    );
+    expect(rendezvousOrder('e', [])).toEqual([]);
   });
 
   it('spreads events over the members (each of 5 gets between 10% and 30% of 2,000 events)', () => {

@@ -27,7 +27,7 @@ export {
   WrongPasswordError,
 } from './errors.js';
 export { concatBytes, decodeStrictBase64, equalBytes, fromBase64, fromHex, toBase64, toHex, wipe } from './bytes.js';
-export { hkdfSha256, hmacSha256, sha256, sha3_256, sha512 } from './hash.js';
+export { hkdfSha256, hmacSha256, hmacSha256Hex, sha256, sha3_256, sha512 } from './hash.js';
 export { type OnionName, isOnionName, onionFromPublicKey, parseOnionName, publicKeyFromOnion } from './onion.js';
 export { type SignatureVerifier, defaultVerifier, verifySignature } from './ed25519.js';
 export { x25519, x25519PublicFromEd25519, x25519SecretFromEd25519Seed } from './x25519.js';

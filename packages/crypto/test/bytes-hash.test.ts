@@ -1,6 +1,20 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { concatBytes, equalBytes, fromBase64, fromHex, hkdfSha256, hmacSha256, sha256, sha3_256, sha512, toBase64, toHex, wipe } from '../src/index.js';
+import {
+  concatBytes,
+  equalBytes,
+  fromBase64,
+  fromHex,
+  hkdfSha256,
+  hmacSha256,
+  hmacSha256Hex,
+  sha256,
+  sha3_256,
+  sha512,
+  toBase64,
+  toHex,
+  wipe,
+} from '../src/index.js';
 import { sha3_512 } from '../src/hash.js';
 import { hex, utf8 } from './support/helpers.js';
 import { HASH_ABC, RFC4231_CASE2 } from './vectors/hash.js';
@@ -22,6 +36,24 @@ describe('hash known answers', () => {
   it('HMAC-SHA-256, RFC 4231 test case 2 (also split into parts)', () => {
     expect(hex(hmacSha256(utf8(RFC4231_CASE2.key), utf8(RFC4231_CASE2.data)))).toBe(RFC4231_CASE2.hmacSha256);
     expect(hex(hmacSha256(utf8(RFC4231_CASE2.key), utf8('what do ya '), utf8('want for nothing?')))).toBe(RFC4231_CASE2.hmacSha256);
+  });
+
+  it('HMAC-SHA-256 as hex, RFC 4231 test case 2, from strings, bytes or both', () => {
+    expect(hmacSha256Hex(utf8(RFC4231_CASE2.key), RFC4231_CASE2.data)).toBe(RFC4231_CASE2.hmacSha256);
+    expect(hmacSha256Hex(utf8(RFC4231_CASE2.key), 'what do ya ', utf8('want for nothing?'))).toBe(RFC4231_CASE2.hmacSha256);
+  });
+
+  it('HMAC as hex equals the hex of the HMAC over the UTF-8 parts (stored index tags depend on it)', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 80 }),
+        fc.array(fc.oneof(fc.string({ unit: 'grapheme' }), fc.uint8Array({ maxLength: 40 })), { maxLength: 5 }),
+        (key, parts) => {
+          const bytes = parts.map((p) => (typeof p === 'string' ? utf8(p) : p));
+          expect(hmacSha256Hex(key, ...parts)).toBe(toHex(hmacSha256(key, ...bytes)));
+        },
+      ),
+    );
   });
 });
 

@@ -5,6 +5,8 @@ import {
   onionFromPublicKey,
   publicKeyFromOnion,
   sealToIdentity,
+  sha256,
+  toHex,
   type CanonicalValue,
   type Identity,
   type OnionName,
@@ -27,7 +29,7 @@ import { Keyring, boundContent, makeRotation, makeShare, newRoleKey, openContent
 import { PursuanceLog } from './log.js';
 import type { Snapshot } from './snapshot/base.js';
 import { PERMISSION_OF } from './permissions.js';
-import { checkRole, checkTask } from './rules/compile.js';
+import { checkPlain, checkRole, checkTask } from './rules/compile.js';
 import { declaredRole, type RoleId, type Rules, type TaskAction } from './rules/schema.js';
 import type { PublicState } from './state.js';
 import { buildTaskView, collectKeys, type MemberViewResult } from './view.js';
@@ -170,10 +172,19 @@ export class PursuanceAuthor {
     return newRoleKey(role, this.options.keySecret?.());
   }
 
+  /**
+   * Whether `member` may move the pursuance's relay under the current rules (a move to the same
+   * relay re-keys its group: nodes leave that to such members after a departure).
+   */
+  public mayMoveRelay(member: OnionName = this.identity.onion): boolean {
+    const roles = this.state.members.get(member)?.roles;
+    if (!roles) return false;
+    const { action, subject } = PERMISSION_OF['relay.move'];
+    return checkPlain(this.log.applier().ability(member), [...roles].sort(), action, subject).ok;
+  }
+
   #mayRotate(role: RoleId): boolean {
-    const applier = this.log.applier();
-    const roles = [...(this.state.members.get(this.identity.onion)?.roles ?? [])].sort();
-    return checkRole(applier.ability(this.identity.onion), roles, PERMISSION_OF['keys.rotate'].action, role).ok;
+    return this.#mayRotateAs(this.identity.onion, role);
   }
 
   /** Keys of `role` we hold that `recipient` may receive: the current one, and history where allowed. */
@@ -281,20 +292,43 @@ export class PursuanceAuthor {
   }
 
   /**
-   * Roles due for rotation whose current key we made and may rotate again: a holder left
-   * without a rotation, or left in a departure our rotation raced (fold/keys.ts validateRotations
-   * marks such a key as known to them). We made the key, so replacing it falls to us; `skip`
-   * names roles the caller already answered for this same departure. Empty when none.
+   * Roles due for rotation that fall to us: a holder left without a rotation, or left in a
+   * departure a rotation raced (fold/keys.ts validateRotations marks such a key as known to
+   * them). Replacing a key falls to the member who made it, while they are a member who may
+   * rotate the role. When they are not — they left (often in the very departure that made the
+   * role due), were removed, or lost the right — it falls to whoever is first in rendezvous order
+   * for the departure among the members who may (#firstToRotate): every member works out the
+   * same one, so the role is not left waiting for someone who will never rotate it. `skip` names
+   * roles the caller already answered for this same departure. Empty when none.
    */
   public dueRotations(skip: (role: RoleId, dueSince: EventId) => boolean = () => false): RoleId[] {
     const out: RoleId[] = [];
+    const me = this.identity.onion;
     for (const [role, r] of this.state.roles) {
       const due = r.rotationDueSince;
-      if (due === null || r.epochs.at(-1)?.creator !== this.identity.onion) continue;
-      if (!declaredRole(this.state.rules, role) || !this.#mayRotate(role) || skip(role, due)) continue;
-      out.push(role);
+      if (due === null || !declaredRole(this.state.rules, role) || !this.#mayRotate(role) || skip(role, due)) continue;
+      const maker = r.epochs.at(-1)?.creator;
+      const makerMay = maker !== undefined && this.#mayRotateAs(maker, role);
+      if (makerMay ? maker === me : this.#firstToRotate(role, due) === me) out.push(role);
     }
     return out.sort();
+  }
+
+  #mayRotateAs(member: OnionName, role: RoleId): boolean {
+    const roles = this.state.members.get(member)?.roles;
+    return roles !== undefined && checkRole(this.log.applier().ability(member), [...roles].sort(), PERMISSION_OF['keys.rotate'].action, role).ok;
+  }
+
+  /** The member who may rotate `role` whose SHA-256(departure ‖ role ‖ onion) is least. */
+  #firstToRotate(role: RoleId, departure: EventId): OnionName | undefined {
+    let first: { onion: OnionName; rank: string } | undefined;
+    for (const onion of this.state.members.keys()) {
+      if (!this.#mayRotateAs(onion, role)) continue;
+      // Hex of equal-length digests orders as the bytes do.
+      const rank = toHex(sha256(new TextEncoder().encode(`${departure}\u0000${role}\u0000${onion}`)));
+      if (first === undefined || rank < first.rank) first = { onion, rank };
+    }
+    return first?.onion;
   }
 
   /** Give every current holder who lacks it the current key of each role we hold a key for. */

@@ -2,7 +2,7 @@ import { onionFromPublicKey, toHex, type CanonicalValue, type Identity, type Oni
 import { CONTENT_SCHEMAS, type EventBody, type Rotation, type Share, type TaskContentKind } from './bodies.js';
 import type { EventId, SignedEvent } from './envelope.js';
 import { ContentUnreadableError, RejectionCode, type Rejection } from './errors.js';
-import { Keyring, contentBindingProblem, newRoleKey, openContent, openLockbox } from './keys.js';
+import { Keyring, contentBindingProblem, newRoleKey, openContentIfHeld, openLockbox } from './keys.js';
 import type { PursuanceLog } from './log.js';
 import type { RoleId, Rules } from './rules/schema.js';
 
@@ -288,13 +288,14 @@ function viewEvent(ctx: ViewContext, e: SignedEvent): void {
   task.history.push(entry);
   if (kind === 'task.close') task.closed = true;
   if (kind === 'task.reopen') task.closed = false;
-  let content: CanonicalValue;
+  let content: CanonicalValue | null;
   try {
-    content = openContent(b.sealed, keyring);
+    content = openContentIfHeld(b.sealed, keyring);
   } catch (err) {
     if (err instanceof ContentUnreadableError) return;
     throw err;
   }
+  if (content === null) return;
   // Sealed content names the event it was sealed for — its kind, task, pursuance, author and
   // sequence number (the event id itself hashes the sealed bytes, so it cannot be inside
   // them) — so nobody can re-post someone else's sealed content as their own event.

@@ -167,6 +167,44 @@ describe('a departure its author had not seen does not undo an event (fold/depar
     expect(buildMemberView(founder.log, id.q).tasks.get(task.id)?.title).toBe('after both left');
   });
 
+  it('when the maker of the key left (or may no longer rotate), exactly one member who may rotate does it, the same one on every replica', () => {
+    const { founder, id, a, q, now } = cell();
+    // The organizer makes the members' current key, then leaves: the role is due, and its maker gone.
+    a.rotateKeys(['member']);
+    syncInto(founder, a.log);
+    const left = a.leave();
+    syncInto(founder, a.log);
+    syncInto(q, founder.log);
+    const member = founder.log.state().roles.get('member')!;
+    expect(member.epochs.at(-1)!.creator).toBe(id.a.onion);
+    expect(member.rotationDueSince).toBe(left.id);
+    expect(() => q.createTask({ audience: ['member'], title: 'too early' })).toThrow(/rotated after a holder left/);
+    // Only the founder may rotate now: "member" falls to the founder, never to a member who may
+    // not ("organizer", which the organizer also held, is the founder's anyway: it made that key).
+    expect(founder.dueRotations()).toEqual(['member', 'organizer']);
+    expect(founder.dueRotations((role, since) => role === 'member' && since === left.id)).toEqual(['organizer']);
+    expect(q.dueRotations()).toEqual([]);
+
+    // With a second member who may rotate, one of the two does it: both replicas agree which.
+    const promoted = new PursuanceLog(founder.log.genesis.bytes);
+    promoted.addAll([...founder.log.events()].map((e) => e.bytes));
+    const f2 = new PursuanceAuthor(id.f, promoted, undefined, now);
+    f2.assignRole(id.q.onion, 'organizer');
+    const q2 = joinAs(id.q, f2.log, now);
+    const takers = [f2, q2].filter((x) => x.dueRotations().includes('member'));
+    expect(takers).toHaveLength(1);
+    const rotator = takers[0]!;
+    rotator.rotateKeys(['member']);
+    expect(rotator.dueRotations()).not.toContain('member');
+    const other = rotator === f2 ? q2 : f2;
+    syncInto(other, rotator.log);
+    expect(other.dueRotations()).not.toContain('member');
+    const task = other.createTask({ audience: ['member'], title: 'after the maker left' });
+    syncInto(founder, other.log);
+    expect(buildMemberView(founder.log, id.a).tasks.get(task.id)?.readable ?? false).toBe(false);
+    expect(buildMemberView(founder.log, id.x).tasks.get(task.id)?.title).toBe('after the maker left');
+  });
+
   it('a departure the author had not seen excuses naming the one who left, never a stranger', () => {
     const { founder, base, id, a } = cell();
     const stranger = Identity.generate();

@@ -47,3 +47,23 @@ export function lastRekey(log: PursuanceLog): SignedEvent | null {
 export function handedTo(e: SignedEvent): Set<OnionName> {
   return new Set(invitesOf(e).map((lb) => onionFromPublicKey(lb.to)));
 }
+
+/**
+ * Accepted departures (member.leave) that come after the group's last re-keying in fold order,
+ * oldest first, by someone who is no longer a member. Each of them still holds the group's key
+ * and would read everything posted there (the public events of everyone, though not sealed
+ * task content): the group must be re-keyed without them, and these name the departures still
+ * waiting for that. The same on every member holding the same events.
+ */
+export function departuresSinceRekey(log: PursuanceLog): SignedEvent[] {
+  const order = log.order();
+  const last = lastRekey(log);
+  const from = last === null ? 0 : order.indexOf(last.id) + 1;
+  const members = log.state().members;
+  const out: SignedEvent[] = [];
+  for (const id of order.slice(from)) {
+    const e = log.event(id)!;
+    if (e.header.kind === 'member.leave' && log.isAccepted(id) && !members.has(e.author)) out.push(e);
+  }
+  return out;
+}

@@ -51,17 +51,22 @@ export function lackingOn(index: number, groupIds: readonly string[], held: read
 }
 
 /**
- * The member who posts an event again to a relay that lacks it: the one whose
- * SHA-256(event id ‖ onion) is least. Every member computes the same one (rendezvous hashing), so
- * a lacking event is posted again once, not by everyone, and the work spreads over members.
+ * Members in rendezvous order for a piece of work named by `key`: ascending SHA-256(key ‖ onion).
+ * Every member computes the same order, and over many keys each member comes first about as
+ * often as any other, so work is done once, by one member, and spread over all of them.
+ */
+export function rendezvousOrder(key: string, members: Iterable<string>): string[] {
+  const encoder = new TextEncoder();
+  // Hex of equal-length digests orders as the bytes do.
+  const ranked = [...new Set(members)].map((onion) => ({ onion, rank: toHex(sha256(encoder.encode(`${key}:${onion}`))) }));
+  // Distinct onions never tie: their digests differ.
+  return ranked.sort((a, b) => (a.rank < b.rank ? -1 : 1)).map((r) => r.onion);
+}
+
+/**
+ * The member who posts an event again to a relay that lacks it: the first in rendezvous order
+ * for the event, so a lacking event is posted again once, not by everyone.
  */
 export function repairerOf(eventId: string, members: Iterable<string>): string | undefined {
-  const encoder = new TextEncoder();
-  let best: { onion: string; rank: string } | undefined;
-  for (const onion of members) {
-    // Hex of equal-length digests orders as the bytes do.
-    const rank = toHex(sha256(encoder.encode(`${eventId}:${onion}`)));
-    if (best === undefined || rank < best.rank) best = { onion, rank };
-  }
-  return best?.onion;
+  return rendezvousOrder(eventId, members)[0];
 }

@@ -12,9 +12,9 @@ import type { EventId, InviteLockbox, SignedEvent } from '@pursuance/pursuance';
 import { InvalidBundleError, InvalidInviteError, InvalidRequestError, NotAttachedError, RelayKeysChangedError } from '../domain/errors.js';
 import type { PursuanceChange, PursuanceRegistry } from '../domain/registry.js';
 import { eventsOfPayload, packEvents } from './event-batch.js';
-import { RelayArrivals, lackingOn, repairerOf } from './relay-links.js';
+import { RelayArrivals, lackingOn, rendezvousOrder, repairerOf } from './relay-links.js';
 import type { SyncPeer } from './sync-peer.js';
-import { GROUP_NAME_PREFIX, KEY_RACE_CODES, REKEY_KINDS, handedTo, invitesOf, lastRekey, parseGroupName } from './rekey.js';
+import { GROUP_NAME_PREFIX, KEY_RACE_CODES, REKEY_KINDS, departuresSinceRekey, handedTo, invitesOf, lastRekey, parseGroupName } from './rekey.js';
 
 export { GROUP_NAME_PREFIX, parseGroupName } from './rekey.js';
 
@@ -76,6 +76,11 @@ export interface RelayLinkStatus {
 const LACKING_AFTER_MS = 60_000;
 /** After that, how much later a node looks for what to post again (so the look sees the others' deliveries). */
 const REPAIR_SLACK_MS = 1_000;
+/**
+ * After a departure, the member first in rendezvous order re-keys the group at once; each next
+ * one waits this much longer before doing it in the place of those before it (who may be offline).
+ */
+const DEPARTURE_REKEY_STAGGER_MS = 10 * 60_000;
 
 /** A relay this node has pinned (GET /api/relays): its bundle to reuse, and how it is doing. */
 export interface RelayModel {
@@ -147,6 +152,16 @@ export class SyncService {
   readonly #arrivals = new RelayArrivals(Date.now());
   /** Per pursuance on several relays: a pending look for what one relay lacks (#repairRelays). */
   readonly #repairTimers = new Map<string, NodeJS.Timeout>();
+  /** How long each member after the first waits to re-key the group after a departure (tests shorten it). */
+  public departureRekeyStaggerMs = DEPARTURE_REKEY_STAGGER_MS;
+  /** Departures (member.leave ids) → when this node first saw them waiting for a re-keying. */
+  readonly #departuresSeen = new Map<string, number>();
+  /** Departures this node re-keyed for, each once per run (a refusal is not retried in a loop). */
+  readonly #departuresRekeyed = new Set<string>();
+  /** Per pursuance: a pending look at a departure that others go first for (#rekeyAfterDepartures). */
+  readonly #departureTimers = new Map<string, NodeJS.Timeout>();
+  /** Per pursuance: the re-keying work running or queued (#rekeyWork). */
+  readonly #rekeying = new Map<string, Promise<void>>();
   #inbound: Promise<void> = Promise.resolve();
   readonly #buffered = new Map<string, { payloads: Uint8Array[]; time: number }>();
   #drainScheduled = false;
@@ -247,12 +262,16 @@ export class SyncService {
     // A switch a crash interrupted (joined but not yet retired, or not yet joined) completes.
     for (const entry of this.registry.list()) await this.#settle(entry.id);
     await this.reconcileAll();
+    // Departures while this node was away may still wait for a re-keying.
+    for (const entry of this.registry.list()) await this.#rekeyWork(entry.id).catch(() => undefined);
   }
 
   public stop(): void {
     for (const off of this.#off.splice(0)) off();
     for (const timer of this.#repairTimers.values()) clearTimeout(timer);
     this.#repairTimers.clear();
+    for (const timer of this.#departureTimers.values()) clearTimeout(timer);
+    this.#departureTimers.clear();
   }
 
   /**
@@ -329,7 +348,7 @@ export class SyncService {
     if (!this.#running) return;
     // Settle first: a re-keying event of ours is published into the group it creates.
     const settled = this.#settle(change.pursuanceId);
-    void settled.then(() => this.#resendLostRemovals(change.pursuanceId)).catch(() => undefined);
+    void settled.then(() => this.#rekeyWork(change.pursuanceId)).catch(() => undefined);
     if (change.origin === 'local') void settled.then(() => this.#publish(change.pursuanceId, change.events));
     // Events of someone who is no longer a member reach some of us only (see reconcile):
     // pass them on into the current group as soon as we hold them.
@@ -635,6 +654,70 @@ export class SyncService {
         );
       }
     }
+  }
+
+  /**
+   * The re-keyings a change may call for, one pass at a time per pursuance: a lost removal signed
+   * again re-keys the group too, so a departure it covers must not be re-keyed for a second time
+   * by a pass that looked before the first was done.
+   */
+  #rekeyWork(pursuanceId: string): Promise<void> {
+    const before = this.#rekeying.get(pursuanceId) ?? Promise.resolve();
+    const pass = before
+      .catch(() => undefined)
+      .then(async () => {
+        await this.#resendLostRemovals(pursuanceId);
+        await this.#rekeyAfterDepartures(pursuanceId);
+      })
+      .finally(() => {
+        if (this.#rekeying.get(pursuanceId) === pass) this.#rekeying.delete(pursuanceId);
+      });
+    this.#rekeying.set(pursuanceId, pass);
+    return pass;
+  }
+
+  /**
+   * Re-key the group after members left (rekey.ts departuresSinceRekey): whoever leaves keeps
+   * the group's key, and with it everything later posted there, unless the group is replaced.
+   * The leaver cannot be trusted to do it, so a member who may move the relay does: a move to
+   * the same relay, whose new group's invite goes to the members who stay. Exactly one member
+   * is meant to, the first in rendezvous order for the departure among those allowed; each next
+   * one waits departureRekeyStaggerMs longer, in case those before it are offline. Two moves
+   * racing are harmless: every member follows the one last in fold order (rekey.ts lastRekey).
+   */
+  async #rekeyAfterDepartures(pursuanceId: string): Promise<void> {
+    if (!this.#running || !this.registry.has(pursuanceId) || !this.registry.isLoaded(pursuanceId)) return;
+    const current = this.groupOf(pursuanceId);
+    if (current === null) return;
+    const { log, author } = this.registry.get(pursuanceId);
+    const departure = departuresSinceRekey(log)[0];
+    if (departure === undefined || this.#departuresRekeyed.has(departure.id)) return;
+    const me = this.registry.identity.onion;
+    const rank = rendezvousOrder(
+      departure.id,
+      [...log.state().members.keys()].filter((onion) => author.mayMoveRelay(onion)),
+    ).indexOf(me);
+    if (rank < 0) return;
+    const now = Date.now();
+    const seen = this.#departuresSeen.get(departure.id) ?? now;
+    this.#departuresSeen.set(departure.id, seen);
+    const due = seen + rank * this.departureRekeyStaggerMs;
+    if (now < due) {
+      if (!this.#departureTimers.has(pursuanceId)) {
+        const timer = setTimeout(() => {
+          this.#departureTimers.delete(pursuanceId);
+          void this.#rekeyWork(pursuanceId).catch(() => undefined);
+        }, due - now);
+        timer.unref();
+        this.#departureTimers.set(pursuanceId, timer);
+      }
+      return;
+    }
+    const relay = this.peer.group(current).relay;
+    const bundle = this.peer.relays().find((r) => r.boardOnion === relay)?.bundle;
+    if (bundle === undefined) return;
+    this.#departuresRekeyed.add(departure.id);
+    await this.#rekey(pursuanceId, current, relay, (a, invite) => a.moveRelay(bundle, invite));
   }
 
   /**
