@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Identity, fromHex, onionFromPublicKey } from '@pursuance/crypto';
+import { Identity, fromHex, onionFromPublicKey, sha256, toHex } from '@pursuance/crypto';
 import { MAX_RELAY_MIRRORS, PursuanceAuthor, PursuanceLog, RejectionCode, buildMemberView, signEvent, type SignedEvent } from '../src/index.js';
 import { collectKeys } from '../src/view.js';
 import { makeRotation, makeShare, newRoleKey, sealContent } from '../src/keys.js';
@@ -203,6 +203,24 @@ describe('a departure its author had not seen does not undo an event (fold/depar
     syncInto(founder, other.log);
     expect(buildMemberView(founder.log, id.a).tasks.get(task.id)?.readable ?? false).toBe(false);
     expect(buildMemberView(founder.log, id.x).tasks.get(task.id)?.title).toBe('after the maker left');
+  });
+
+  it('the member it falls to is the least SHA-256(departure ‖ role ‖ onion) among those who may rotate, never one who may not', () => {
+    const rank = (departure: string, role: string, onion: string) => toHex(sha256(new TextEncoder().encode(`${departure}\u0000${role}\u0000${onion}`)));
+    for (let trial = 0; trial < 6; trial++) {
+      const { founder, id, a, now } = cell();
+      // Q becomes an organizer too; then the organizer who made the members' key leaves.
+      founder.assignRole(id.q.onion, 'organizer');
+      syncInto(a, founder.log);
+      a.rotateKeys(['member']);
+      syncInto(founder, a.log);
+      const left = a.leave();
+      syncInto(founder, a.log);
+      const replicas = [id.f, id.q, id.x, id.y].map((who) => joinAs(who, founder.log, now));
+      const takers = replicas.filter((r) => r.dueRotations().includes('member')).map((r) => r.identity.onion);
+      const expected = [id.f.onion, id.q.onion].sort((m, n) => (rank(left.id, 'member', m) < rank(left.id, 'member', n) ? -1 : 1))[0];
+      expect(takers, `trial ${trial}`).toEqual([expected]);
+    }
   });
 
   it('a departure the author had not seen excuses naming the one who left, never a stranger', () => {
