@@ -110,7 +110,7 @@ export const MODULES = {
   // Re-keying the group after a departure: which departures still wait for one, who may do it,
   // and the rendezvous order that picks one member (and the next, when it is offline).
   'departure-rekey': {
-    mutate: ['apps/node/src/sync/rekey.ts:58-69', 'apps/node/src/sync/relay-links.ts:58-71', 'packages/pursuance/src/author.ts:179-184'],
+    mutate: ['apps/node/src/sync/rekey.ts:58-70', 'apps/node/src/sync/relay-links.ts:58-71', 'packages/pursuance/src/author.ts:179-184'],
     tests: ['apps/node/test/rekey.test.ts', 'apps/node/test/relay-links.test.ts'],
   },
   // The member view's incremental cache: a wrong "nothing changed" would show members stale or

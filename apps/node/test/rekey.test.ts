@@ -191,6 +191,18 @@ describe('departures waiting for a re-keying', () => {
     expect(departuresSinceRekey(organizer.log)).toEqual([]);
   });
 
+  it('lists several waiting departures oldest first (the one a node re-keys for is the oldest)', () => {
+    const { ids, actors } = cell();
+    const founder = actors[0]!;
+    const first = replicaOf(founder, ids[3]!);
+    const firstLeave = first.leave();
+    take(founder, first);
+    const second = replicaOf(founder, ids[4]!);
+    const secondLeave = second.leave();
+    take(founder, second);
+    expect(departuresSinceRekey(founder.log).map((e) => e.id)).toEqual([firstLeave.id, secondLeave.id]);
+  });
+
   it('leave out someone added back: they may hold the group again', () => {
     const { ids, actors } = cell();
     const founder = actors[0]!;

@@ -56,14 +56,15 @@ export function handedTo(e: SignedEvent): Set<OnionName> {
  * waiting for that. The same on every member holding the same events.
  */
 export function departuresSinceRekey(log: PursuanceLog): SignedEvent[] {
+  // One walk back from the newest event to the last re-keying (as lastRekey finds it).
   const order = log.order();
-  const last = lastRekey(log);
-  const from = last === null ? 0 : order.indexOf(last.id) + 1;
   const members = log.state().members;
   const out: SignedEvent[] = [];
-  for (const id of order.slice(from)) {
-    const e = log.event(id)!;
-    if (e.header.kind === 'member.leave' && log.isAccepted(id) && !members.has(e.author)) out.push(e);
+  for (let i = order.length - 1; i >= 0; i--) {
+    const e = log.event(order[i]!)!;
+    if (!log.isAccepted(e.id)) continue;
+    if (invitesOf(e).length > 0) break;
+    if (e.header.kind === 'member.leave' && !members.has(e.author)) out.push(e);
   }
-  return out;
+  return out.reverse();
 }
