@@ -109,6 +109,26 @@ function settled(n: RunningNode, check: () => boolean, what: string, recheckMs =
   });
 }
 
+/**
+ * A cell on the relay, formed over it: the founder adds alice as an organizer (who may remove
+ * members and move the relay) and the others as members; all three accept the founder's invite
+ * and catch up with the founder.
+ */
+async function joinedCell(name: string, founder: RunningNode, alice: RunningNode, members: readonly (readonly [RunningNode, string])[]) {
+  const id = ((await api(founder, 'POST', '/api/pursuances', { name, template: 'activist-cell' })).body as { id: string }).id;
+  const p = (path: string) => `/api/pursuances/${id}${path}`;
+  await api(founder, 'POST', p('/relay/attach'), { bundle });
+  await api(founder, 'POST', p('/members'), { onion: alice.identity.onion, name: 'alice', roles: ['member', 'organizer'] });
+  for (const [n, memberName] of members) await api(founder, 'POST', p('/members'), { onion: n.identity.onion, name: memberName, roles: ['member'] });
+  const { invite } = (await api(founder, 'GET', p('/invite'))).body as { invite: string };
+  const hash = (n: RunningNode) => n.registry.get(id).log.stateHash();
+  for (const n of [alice, ...members.map(([m]) => m)]) {
+    await api(n, 'POST', '/api/invites/accept', { invite });
+    await untilChange([n, founder], () => hash(n) === hash(founder), 'a member to join');
+  }
+  return { id, p, hash };
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'node-rekey-'));
   registryDir = join(dir, 'registry');
@@ -265,21 +285,10 @@ describe('removing a member re-keys the Cwtch group', () => {
     { timeout: 300_000 },
     async () => {
       const [founder, alice, carol, dave] = [await node('f2'), await node('a2'), await node('c2'), await node('d2')];
-      const id = ((await api(founder, 'POST', '/api/pursuances', { name: 'Racing cell', template: 'activist-cell' })).body as { id: string }).id;
-      const p = (path: string) => `/api/pursuances/${id}${path}`;
-      await api(founder, 'POST', p('/relay/attach'), { bundle });
-      await api(founder, 'POST', p('/members'), { onion: alice.identity.onion, name: 'alice', roles: ['member', 'organizer'] });
-      for (const [n, name] of [
+      const { id, p, hash } = await joinedCell('Racing cell', founder, alice, [
         [carol, 'carol'],
         [dave, 'dave'],
-      ] as const)
-        await api(founder, 'POST', p('/members'), { onion: n.identity.onion, name, roles: ['member'] });
-      const { invite } = (await api(founder, 'GET', p('/invite'))).body as { invite: string };
-      const hash = (n: RunningNode) => n.registry.get(id).log.stateHash();
-      for (const n of [alice, carol, dave]) {
-        await api(n, 'POST', '/api/invites/accept', { invite });
-        await untilChange([n, founder], () => hash(n) === hash(founder), 'a member to join');
-      }
+      ]);
       const oldGroup = founder.sync.groupOf(id)!;
 
       // With the relay down, nobody hears of anyone else's actions: the founder removes dave while
@@ -399,22 +408,11 @@ describe('removing a member re-keys the Cwtch group', () => {
     { timeout: 300_000 },
     async () => {
       const [founder, alice, bob, carl] = [await node('f4'), await node('a4'), await node('b4'), await node('c4')];
-      const id = ((await api(founder, 'POST', '/api/pursuances', { name: 'Parting cell', template: 'activist-cell' })).body as { id: string }).id;
-      const p = (path: string) => `/api/pursuances/${id}${path}`;
-      await api(founder, 'POST', p('/relay/attach'), { bundle });
       // The founder and alice (an organizer) may move the relay; bob and carl may not.
-      await api(founder, 'POST', p('/members'), { onion: alice.identity.onion, name: 'alice', roles: ['member', 'organizer'] });
-      for (const [n, name] of [
+      const { id, p } = await joinedCell('Parting cell', founder, alice, [
         [bob, 'bob'],
         [carl, 'carl'],
-      ] as const)
-        await api(founder, 'POST', p('/members'), { onion: n.identity.onion, name, roles: ['member'] });
-      const { invite } = (await api(founder, 'GET', p('/invite'))).body as { invite: string };
-      const hash = (n: RunningNode) => n.registry.get(id).log.stateHash();
-      for (const n of [alice, bob, carl]) {
-        await api(n, 'POST', '/api/invites/accept', { invite });
-        await untilChange([n, founder], () => hash(n) === hash(founder), 'a member to join');
-      }
+      ]);
       const oldGroup = founder.sync.groupOf(id)!;
       for (const n of [founder, alice]) n.sync.departureRekeyStaggerMs = 1_500;
 
