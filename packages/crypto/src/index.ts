@@ -36,5 +36,6 @@ export { type PasswordSealed, type ScryptParams, TEST_SCRYPT_PARAMS, openWithPas
 export { padToSize, unpad } from './padding.js';
 export { type CanonicalValue, canonicalDecode, canonicalEncode, strictDecode } from './canonical.js';
 export { Identity } from './identity.js';
-export { openFromIdentity, sealToIdentity } from './anonymous-box.js';
+export { ANONYMOUS_BOX_OVERHEAD, openFromIdentity, sealToIdentity } from './anonymous-box.js';
+export { ROLE_BOX_OVERHEAD, RoleKeyPair, type RolePublicKeys, isUsableBoxKey, isUsableSigningKey, sealToRole } from './role-keys.js';
 export { SAFETY_NUMBER_PATTERN, safetyNumber } from './safety-number.js';

@@ -14,6 +14,7 @@ import {
 import {
   BODY_SCHEMAS,
   CONTENT_SCHEMAS,
+  SubmissionContentSchema,
   displayNameProblem,
   type EventBody,
   type EventKind,
@@ -25,7 +26,8 @@ import {
 } from './bodies.js';
 import { signEvent, unsignedCandidate, type EventId, type SignedEvent } from './envelope.js';
 import { ActionNotAllowedError, ContentUnreadableError, RejectionCode, type Rejection } from './errors.js';
-import { Keyring, boundContent, makeRotation, makeShare, newRoleKey, openContent, sealContent, type RoleKey } from './keys.js';
+import { Keyring, boundContent, makeRotation, makeShare, newRoleKey, openContent, rolePubMismatch, sealContent, type RoleKey } from './keys.js';
+import { openSubmission, sealSubmission } from './submission.js';
 import { PursuanceLog } from './log.js';
 import type { Snapshot } from './snapshot/base.js';
 import { PERMISSION_OF } from './permissions.js';
@@ -106,7 +108,7 @@ export class PursuanceAuthor {
         ...(spec.founderName !== undefined && equalBytes(member, identity.publicKey) ? { name: spec.founderName } : {}),
         roles: founderRoles,
       })),
-      keys: keys.map((k) => makeRotation(k, founders)),
+      keys: keys.map((k) => makeRotation(k, founders, null)),
       relay: spec.relay ?? null,
       nonce: new Uint8Array(randomBytes(16)),
     };
@@ -209,6 +211,7 @@ export class PursuanceAuthor {
     return makeRotation(
       k,
       holders.map((o) => this.state.members.get(o)!.key),
+      this.log.id,
     );
   }
 
@@ -463,7 +466,7 @@ export class PursuanceAuthor {
     if (!wf.states.includes(to)) refuse(`"${to}" is not a state of the workflow`);
     if (closed.has(to)) refuse(kind === 'task.status' ? `"${to}" is a closed state: close the task instead` : `"${to}" is not an open state`);
     if (kind === 'task.reopen') return;
-    const view = this.options.view ? this.options.view().tasks.get(task) : buildTaskView(this.log, task, this.keyring);
+    const view = this.options.view ? this.options.view().tasks.get(task) : buildTaskView(this.log, task, this.keyring, this.identity);
     if (!view?.judged) return;
     const from = view.status ?? wf.initial;
     if (!wf.transitions.some((t) => t.from === from && t.to === to)) refuse(`the workflow has no transition from "${from}" to "${to}"`);
@@ -537,6 +540,42 @@ export class PursuanceAuthor {
     return this.#taskEvent('task.comment', task, { body });
   }
 
+  /**
+   * Send a write-only submission (a tip) to `audience`, a role we may `submit` to and need not
+   * hold: sealed to the public key of its current epoch, and to ourselves so we can read it back.
+   */
+  public submit(audience: RoleId, spec: { readonly title: string; readonly body?: string }): SignedEvent<'submission.create'> {
+    this.#mayTask(PERMISSION_OF['submission.create'].action, [audience]);
+    const parsed = SubmissionContentSchema.safeParse({ title: spec.title, body: spec.body ?? '' });
+    if (!parsed.success) throw new ActionNotAllowedError(RejectionCode.INVALID_SCHEMA, `submission: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    const epoch = this.state.roles.get(audience)?.epochs.at(-1);
+    if (!epoch?.pub)
+      throw new ActionNotAllowedError(RejectionCode.UNKNOWN_KEY, `"${audience}" has no public key yet: its keys must be rotated before anyone submits to it`);
+    if (this.plantedRoleKeys().some((p) => p.keyIdHex === epoch.keyIdHex)) {
+      throw new ActionNotAllowedError(RejectionCode.LOCKBOX_INVALID, `the public key published for "${audience}" is not its holders' key: rotate it first`);
+    }
+    const seq = this.#nextSeq();
+    const binding = { kind: 'submission.create', task: null, pursuance: this.log.id, author: this.identity.publicKey, seq };
+    const body = sealSubmission(binding, parsed.data, { role: audience, keyId: epoch.keyId, pub: epoch.pub }, this.identity.publicKey);
+    return this.#publish('submission.create', body, [audience], seq);
+  }
+
+  /**
+   * Role keys we hold whose published public halves are not the ones our key derives: the
+   * rotator planted keys the holders do not hold (a box sealed to them would go to the planter).
+   * Only a holder can see this; the fold never has the secret.
+   */
+  public plantedRoleKeys(): { role: RoleId; keyIdHex: string }[] {
+    const out: { role: RoleId; keyIdHex: string }[] = [];
+    for (const [role, r] of this.state.roles) {
+      for (const epoch of r.epochs) {
+        const k = this.keyring.get(epoch.keyIdHex);
+        if (k && epoch.pub && rolePubMismatch(k, epoch.pub)) out.push({ role, keyIdHex: epoch.keyIdHex });
+      }
+    }
+    return out;
+  }
+
   public moveTask(task: EventId, parent: EventId | null): SignedEvent<'task.move'> {
     return this.#publish('task.move', { task: fromHex(task), parent: parent ? fromHex(parent) : null }, this.#taskAudience(task));
   }
@@ -578,9 +617,25 @@ export class PursuanceAuthor {
       case 'task.reopen':
       case 'task.comment':
         return this.#resealTask(event as SignedEvent<TaskContentKind>);
+      case 'submission.create':
+        return this.#resubmit(event as SignedEvent<'submission.create'>);
       default:
         return null;
     }
+  }
+
+  /** Re-send our submission with the same content (read from the copy sealed to us) to the audience's current key. */
+  #resubmit(event: SignedEvent<'submission.create'>): SignedEvent | null {
+    const role = event.header.audience[0]!;
+    let opened: CanonicalValue | null;
+    try {
+      opened = openSubmission(event.header.body, this.log.id, role, event.header.author, { keyring: new Keyring(), me: this.identity });
+    } catch (err) {
+      if (err instanceof ContentUnreadableError) return null;
+      throw err;
+    }
+    const parsed = SubmissionContentSchema.safeParse((opened as { content?: unknown } | null)?.content);
+    return parsed.success ? this.submit(role, parsed.data) : null;
   }
 
   /** Re-send our task event with the same content, sealed to the audience's current keys. */

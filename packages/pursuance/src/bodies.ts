@@ -53,8 +53,20 @@ const relayBundle = z.string().min(1).max(MAX_RELAY_BUNDLE);
 export const LockboxSchema = z.strictObject({ to: key, box: bytesUpTo(256) });
 /** A new group invite sealed to one member (relay moves); invites are larger than role keys. */
 export const InviteLockboxSchema = z.strictObject({ to: key, box: bytesUpTo(8192) });
-/** A new key for a role: its id (a commitment to the key) and lockboxes to holders. */
-export const RotationSchema = z.strictObject({ role: RoleIdSchema, keyId: bytes(32), lockboxes: z.array(LockboxSchema).max(5000) });
+/**
+ * A role key's public halves (keys.ts rolePub): ed25519 `sig`, X25519 `box`, and `pop`, the
+ * signing key's proof of possession. Optional in a rotation so logs written before they existed
+ * still fold; every rotation an author makes now carries them, and only a key with them can be
+ * written to without being read (submission.create).
+ */
+export const RolePubSchema = z.strictObject({ sig: bytes(32), box: bytes(32), pop: bytes(64) });
+/** A new key for a role: its id (a commitment to the key), lockboxes to holders, and its public halves. */
+export const RotationSchema = z.strictObject({
+  role: RoleIdSchema,
+  keyId: bytes(32),
+  lockboxes: z.array(LockboxSchema).max(5000),
+  pub: RolePubSchema.optional(),
+});
 /** An existing key (by id) given to holders who lack it. */
 export const ShareSchema = z.strictObject({ role: RoleIdSchema, keyId: bytes(32), lockboxes: z.array(LockboxSchema).min(1).max(5000) });
 /** Content sealed for a task's audience: a content key wrapped under each audience role's key. */
@@ -113,6 +125,17 @@ export const BODY_SCHEMAS = {
   'task.comment': z.strictObject({ task: eventId, sealed: SealedSchema }),
   'task.move': z.strictObject({ task: eventId, parent: eventId.nullable() }),
   /**
+   * A write-only submission (a tip) to one audience role, by someone allowed to `submit` to it
+   * who need not hold it: `box` is the bound, padded content sealed to the audience key's public
+   * X25519 half (`keyId` names the epoch); `self` is the same plaintext sealed to the submitter,
+   * so they can read their own submission and nobody else's. It opens a task of that audience.
+   */
+  'submission.create': z.strictObject({
+    keyId: bytes(32),
+    box: bytesUpTo(64 * 1024),
+    self: bytesUpTo(64 * 1024),
+  }),
+  /**
    * The author vouches for a snapshot (snapshot/base.ts): the public state after every event up
    * to `frontier` hashes to `stateHash`, and the snapshot document to `snapshot`. A joiner starts
    * from a snapshot enough distinct members vouch for (the rules' `snapshots` setting).
@@ -133,12 +156,18 @@ export type EventKind = keyof typeof BODY_SCHEMAS;
 export const EVENT_KINDS = Object.keys(BODY_SCHEMAS) as [EventKind, ...EventKind[]];
 export type EventBody<K extends EventKind = EventKind> = z.infer<(typeof BODY_SCHEMAS)[K]>;
 export type Rotation = z.infer<typeof RotationSchema>;
+export type RolePub = z.infer<typeof RolePubSchema>;
 export type Share = z.infer<typeof ShareSchema>;
 export type Lockbox = z.infer<typeof LockboxSchema>;
 export type InviteLockbox = z.infer<typeof InviteLockboxSchema>;
 /** The body of relay.add and relay.drop: one mirror relay's exported key bundle. */
 export type RelayMirrorBody = EventBody<'relay.add' | 'relay.drop'>;
 export type Sealed = z.infer<typeof SealedSchema>;
+
+/** Whether events of `kind` are about a task (they open one, or name one): task events, and submissions, which open one. */
+export function isTaskKind(kind: string): boolean {
+  return kind.startsWith('task.') || kind === 'submission.create';
+}
 
 export const TASK_CONTENT_KINDS = ['task.create', 'task.edit', 'task.assign', 'task.status', 'task.close', 'task.reopen', 'task.comment'] as const;
 export type TaskContentKind = (typeof TASK_CONTENT_KINDS)[number];
@@ -167,3 +196,10 @@ export const CONTENT_SCHEMAS = {
   'task.comment': z.strictObject({ body: z.string().min(1).max(20_000) }),
 } as const;
 export type TaskContent<K extends TaskContentKind = TaskContentKind> = z.infer<(typeof CONTENT_SCHEMAS)[K]>;
+
+/** What a submission says, inside its boxes: no assignees, labels or dates, those are the audience's to set. */
+export const SubmissionContentSchema = z.strictObject({
+  title: z.string().min(1).max(300),
+  body: z.string().max(20_000),
+});
+export type SubmissionContent = z.infer<typeof SubmissionContentSchema>;

@@ -2,6 +2,7 @@ import { onionFromPublicKey, toHex, type OnionName } from '@pursuance/crypto';
 import type { EventBody } from './bodies.js';
 import type { SignedEvent } from './envelope.js';
 import { RejectionCode } from './errors.js';
+import { epochPub, rolePubProblem } from './keys.js';
 import { newRoleState, type MemberState, type PublicState } from './state.js';
 
 /** Build the initial public state from a genesis event, or say why the genesis is invalid. */
@@ -59,8 +60,11 @@ export function stateFromGenesis(e: SignedEvent): { ok: true; state: PublicState
       if (!r.holders.has(onion) || recipients.has(onion)) return fail(`initial key of "${rot.role}" sent to a non-holder or twice`);
       recipients.add(onion);
     }
+    // The genesis cannot name the pursuance id (it is the genesis' own id): its proofs bind null.
+    const pubProblem = rot.pub ? rolePubProblem(rot.pub, null, rot.role, rot.keyId) : null;
+    if (pubProblem) return fail(`initial key of "${rot.role}": ${pubProblem}`);
     const keyIdHex = toHex(rot.keyId);
-    const epoch = { epoch: 0, keyId: rot.keyId, keyIdHex, introducedBy: e.id, creator: e.author, recipients, leftBy: [] };
+    const epoch = { epoch: 0, keyId: rot.keyId, keyIdHex, introducedBy: e.id, creator: e.author, recipients, leftBy: [], ...epochPub(rot) };
     r.epochs.push(epoch);
     r.epochsById.set(keyIdHex, epoch);
   }

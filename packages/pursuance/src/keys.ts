@@ -6,6 +6,10 @@ import {
   openFromIdentity,
   padToSize,
   randomKey,
+  RoleKeyPair,
+  isUsableBoxKey,
+  isUsableSigningKey,
+  verifySignature,
   sealToIdentity,
   secretboxOpen,
   secretboxSeal,
@@ -15,8 +19,9 @@ import {
   type CanonicalValue,
   type Identity,
 } from '@pursuance/crypto';
-import type { Lockbox, Rotation, Sealed, Share } from './bodies.js';
+import type { Lockbox, RolePub, Rotation, Sealed, Share } from './bodies.js';
 import { ContentUnreadableError } from './errors.js';
+import type { EpochPub } from './state.js';
 
 /**
  * Per-role keys. A role key is 32 random bytes; its public id is a commitment
@@ -59,9 +64,69 @@ export function sealLockbox(k: RoleKey, recipient: Uint8Array): Lockbox {
   return { to: recipient, box: sealToIdentity(recipient, lockboxPayload(k)) };
 }
 
-/** A rotation introducing `k` with lockboxes to `holders` (ed25519 public keys). */
-export function makeRotation(k: RoleKey, holders: readonly Uint8Array[]): Rotation {
-  return { role: k.role, keyId: k.keyId, lockboxes: holders.map((h) => sealLockbox(k, h)) };
+/**
+ * A rotation introducing `k` with lockboxes to `holders` (ed25519 public keys). With `pursuance`
+ * (the pursuance id, or null in its genesis, whose id is not known before it is signed) the
+ * rotation also publishes the key's public halves (rolePub): every rotation an author makes does;
+ * without it, a rotation as it was before public keys existed (tests of old logs).
+ */
+export function makeRotation(k: RoleKey, holders: readonly Uint8Array[], pursuance?: string | null): Rotation {
+  const base = { role: k.role, keyId: k.keyId, lockboxes: holders.map((h) => sealLockbox(k, h)) };
+  return pursuance === undefined ? base : { ...base, pub: rolePub(k, pursuance) };
+}
+
+/**
+ * Role public keys. From a role key every holder derives an ed25519 and an X25519 pair
+ * (RoleKeyPair in @pursuance/crypto); the rotation that introduces the key publishes the public
+ * halves with a proof of possession: the signing key's signature over both halves, the role, the
+ * key id and the pursuance. So a rotation cannot be copied into another pursuance, role or epoch,
+ * and nobody can publish a signing key they do not hold. Whether the halves belong to the secret
+ * in the lockboxes only a holder can tell (rolePubMismatch): the fold never sees the secret.
+ */
+const POP_DOMAIN = 'pursuance/role-pop/v1';
+
+function popMessage(pursuance: string | null, role: string, keyId: Uint8Array, sig: Uint8Array, box: Uint8Array): Uint8Array {
+  return canonicalEncode({ dom: POP_DOMAIN, pursuance, role, keyId, sig, box });
+}
+
+export function rolePub(k: RoleKey, pursuance: string | null): RolePub {
+  const { sig, box } = roleKeyPair(k).publicKeys;
+  return { sig, box, pop: roleKeyPair(k).sign(popMessage(pursuance, k.role, k.keyId, sig, box)) };
+}
+
+const pairs = new WeakMap<Uint8Array, RoleKeyPair>();
+/** The key pairs of a role key, derived once per key. */
+export function roleKeyPair(k: RoleKey): RoleKeyPair {
+  let pair = pairs.get(k.key);
+  if (!pair) {
+    pair = RoleKeyPair.fromSecret(k.key);
+    pairs.set(k.key, pair);
+  }
+  return pair;
+}
+
+/** Why a rotation's published public keys are unacceptable to every replica (null when they are fine). */
+export function rolePubProblem(pub: RolePub, pursuance: string | null, role: string, keyId: Uint8Array): string | null {
+  if (!isUsableSigningKey(pub.sig)) return 'the role signing key is not a usable ed25519 key';
+  if (!isUsableBoxKey(pub.box)) return 'the role box key is low-order or not canonical';
+  if (!verifySignature(popMessage(pursuance, role, keyId, pub.sig, pub.box), pub.pop, pub.sig)) {
+    return 'the proof of possession does not verify for this pursuance, role and key';
+  }
+  return null;
+}
+
+/** A rotation's public keys as its epoch keeps them (spread into the KeyEpoch). */
+export function epochPub(rot: Rotation): { pub?: EpochPub } {
+  return rot.pub ? { pub: { sig: rot.pub.sig, box: rot.pub.box } } : {};
+}
+
+/**
+ * Whether published public keys are NOT the ones a holder derives from the key it opened: a
+ * rotator who published keys other than the secret's (a planted key) is caught by every holder.
+ */
+export function rolePubMismatch(k: RoleKey, pub: { readonly sig: Uint8Array; readonly box: Uint8Array }): boolean {
+  const derived = roleKeyPair(k).publicKeys;
+  return !equalBytes(derived.sig, pub.sig) || !equalBytes(derived.box, pub.box);
 }
 
 export function makeShare(k: RoleKey, recipients: readonly Uint8Array[]): Share {

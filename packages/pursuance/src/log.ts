@@ -614,9 +614,9 @@ export class PursuanceLog {
   }
 }
 
-/** The task an event is about (a task.create is about itself), or null. */
+/** The task an event is about (a task.create or a submission is about itself), or null. */
 function taskOf(e: SignedEvent): EventId | null {
-  if (e.header.kind === 'task.create') return e.id;
+  if (e.header.kind === 'task.create' || e.header.kind === 'submission.create') return e.id;
   if (!e.header.kind.startsWith('task.')) return null;
   return toHex((e.header.body as EventBody<'task.edit'>).task) as EventId;
 }

@@ -50,6 +50,8 @@ export const PERMISSION_OF = {
   'task.comment': { subject: 'Task', action: 'comment' },
   // Moving a task under another parent edits its structure.
   'task.move': { subject: 'Task', action: 'edit' },
+  // Writing to an audience without reading it (fold/submissions.ts).
+  'submission.create': { subject: 'Task', action: 'submit' },
   // Any member may vouch for a snapshot: the rules say how many must (snapshot/attest.ts).
   'snapshot.attest': null,
 } as const satisfies { readonly [K in EventKind]: Permission | null };

@@ -33,6 +33,14 @@ export interface KeyEpoch {
    * later rotation exists: the one who left can read whatever is sealed to it.
    */
   readonly leftBy: EventId[];
+  /** The key's public halves, when its rotation published them (keys.ts rolePub); checked there. */
+  readonly pub?: EpochPub;
+}
+
+/** A role epoch's public keys: ed25519 for what the role signs, X25519 for what is sealed to it. */
+export interface EpochPub {
+  readonly sig: Uint8Array;
+  readonly box: Uint8Array;
 }
 
 export interface RoleState {
@@ -136,7 +144,13 @@ export function publicStateValue(
       return {
         id,
         holders: sorted(r.holders),
-        epochs: r.epochs.map((e) => ({ keyId: e.keyId, by: e.introducedBy, recipients: sorted(e.recipients) })),
+        // `pub` only where published: states from before public keys hash as they did.
+        epochs: r.epochs.map((e) => ({
+          keyId: e.keyId,
+          by: e.introducedBy,
+          recipients: sorted(e.recipients),
+          ...(e.pub ? { pub: { sig: e.pub.sig, box: e.pub.box } } : {}),
+        })),
         rotationDue: r.rotationDueSince,
       };
     }),

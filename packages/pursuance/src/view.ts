@@ -1,10 +1,11 @@
 import { onionFromPublicKey, toHex, type CanonicalValue, type Identity, type OnionName } from '@pursuance/crypto';
-import { CONTENT_SCHEMAS, type EventBody, type Rotation, type Share, type TaskContentKind } from './bodies.js';
+import { CONTENT_SCHEMAS, SubmissionContentSchema, type EventBody, type Rotation, type Share, type TaskContentKind } from './bodies.js';
 import type { EventId, SignedEvent } from './envelope.js';
 import { ContentUnreadableError, RejectionCode, type Rejection } from './errors.js';
 import { Keyring, contentBindingProblem, newRoleKey, openContentIfHeld, openLockbox } from './keys.js';
 import type { PursuanceLog } from './log.js';
 import type { RoleId, Rules } from './rules/schema.js';
+import { openSubmission } from './submission.js';
 
 /**
  * What one member can read: the keys addressed to them (each checked against the key id a
@@ -69,6 +70,8 @@ export interface TaskView {
   closed: boolean;
   /** False when this member holds no key for the task's audience: only structure is known. */
   readable: boolean;
+  /** A write-only submission (a tip) rather than a task: sent by someone who need not read its audience. */
+  readonly submission?: true;
   /**
    * Whether this reader saw the task from its creation. A reader who joined later (a
    * since-join role) cannot know the earlier status, so it takes later status changes as given
@@ -154,7 +157,7 @@ function keyBearing(e: SignedEvent): (Rotation | Share)[] {
 }
 
 export function buildMemberView(log: PursuanceLog, me: Identity, keyring: Keyring = collectKeys(log, me)): MemberViewResult {
-  const ctx = newViewContext(log, keyring);
+  const ctx = newViewContext(log, keyring, me);
   for (const id of log.order()) readEvent(ctx, id);
   return { keyring, tasks: ctx.tasks, contentRejections: ctx.contentRejections };
 }
@@ -177,14 +180,18 @@ export class MemberViewCache {
   /** How many times `current()` rebuilt from the start (for tests and benchmarks). */
   public rebuilds = 0;
 
-  public constructor(public readonly keyring: Keyring) {}
+  /** `me`: the reader's identity, which opens their own submissions (without it, only role keys read). */
+  public constructor(
+    public readonly keyring: Keyring,
+    private readonly me?: Identity,
+  ) {}
 
   public current(log: PursuanceLog): MemberViewResult {
     const order = log.order();
     const keyIds = this.keyring.keyIds().join();
     if (this.#ctx === undefined || this.#ctx.log !== log || keyIds !== this.#keyIds || !this.#stillRead(log, order)) {
       this.rebuilds += 1;
-      this.#ctx = newViewContext(log, this.keyring);
+      this.#ctx = newViewContext(log, this.keyring, this.me);
       this.#read = [];
       this.#keyIds = keyIds;
     }
@@ -208,8 +215,8 @@ export class MemberViewCache {
   }
 }
 
-function newViewContext(log: PursuanceLog, keyring: Keyring): ViewContext {
-  return { log, keyring, tasks: new Map(), contentRejections: [], rules: log.genesis.header.body.rules };
+function newViewContext(log: PursuanceLog, keyring: Keyring, me?: Identity): ViewContext {
+  return { log, keyring, ...(me ? { me } : {}), tasks: new Map(), contentRejections: [], rules: log.genesis.header.body.rules };
 }
 
 function readEvent(ctx: ViewContext, id: EventId): void {
@@ -229,8 +236,8 @@ function readEvent(ctx: ViewContext, id: EventId): void {
  * One task as `keyring` reads it, folded from that task's events alone (and the rules changes):
  * what an author needs to check a status change without rebuilding the whole view.
  */
-export function buildTaskView(log: PursuanceLog, task: EventId, keyring: Keyring): TaskView | undefined {
-  const ctx = newViewContext(log, keyring);
+export function buildTaskView(log: PursuanceLog, task: EventId, keyring: Keyring, me?: Identity): TaskView | undefined {
+  const ctx = newViewContext(log, keyring, me);
   for (const e of log.acceptedEventsOfTask(task)) {
     try {
       viewEvent(ctx, e);
@@ -244,6 +251,7 @@ export function buildTaskView(log: PursuanceLog, task: EventId, keyring: Keyring
 interface ViewContext {
   readonly log: PursuanceLog;
   readonly keyring: Keyring;
+  readonly me?: Identity;
   readonly tasks: Map<EventId, TaskView>;
   readonly contentRejections: Rejection[];
   rules: Rules;
@@ -261,6 +269,10 @@ function viewEvent(ctx: ViewContext, e: SignedEvent): void {
     // The move and both parents are public (the tree is), so every reader's history shows it.
     t.history.push({ id: e.id, kind, author: e.author, time: e.header.time, change: { parent: { from: t.parent, to } } });
     t.parent = to;
+    return;
+  }
+  if (kind === 'submission.create') {
+    readSubmission(ctx, e as SignedEvent<'submission.create'>);
     return;
   }
   if (!kind.startsWith('task.')) return;
@@ -320,6 +332,54 @@ function viewEvent(ctx: ViewContext, e: SignedEvent): void {
   if (problem) contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_STATE, reason: problem });
   // Creation and comments are their own record (the task, the comment): no old → new to tell.
   if (kind !== 'task.create' && kind !== 'task.comment') entry.change = changeOf(before, task, parsed.data as ChangeData, problem);
+}
+
+/**
+ * A submission opens a task of its audience. Holders of the audience's key read it, and so does
+ * its submitter (through the copy sealed to them); everyone else sees only that it exists.
+ */
+function readSubmission(ctx: ViewContext, e: SignedEvent<'submission.create'>): void {
+  const role = e.header.audience[0]!;
+  const task: TaskView = {
+    id: e.id,
+    audience: [role],
+    parent: null,
+    createdBy: e.author,
+    createdAt: e.header.time,
+    closed: false,
+    readable: false,
+    judged: false,
+    submission: true,
+    comments: [],
+    history: [{ id: e.id, kind: e.header.kind, author: e.author, time: e.header.time }],
+  };
+  ctx.tasks.set(e.id, task);
+  let opened: CanonicalValue | null;
+  try {
+    opened = openSubmission(e.header.body, ctx.log.id, role, e.header.author, ctx);
+  } catch (err) {
+    if (!(err instanceof ContentUnreadableError)) throw err;
+    ctx.contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: err.message });
+    return;
+  }
+  if (opened === null) return;
+  const binding = contentBindingProblem(opened, { kind: e.header.kind, task: null, pursuance: ctx.log.id, author: e.header.author, seq: e.header.seq });
+  const parsed = binding === null ? SubmissionContentSchema.safeParse((opened as { content?: unknown }).content) : null;
+  if (parsed === null || !parsed.success) {
+    const reason = binding ?? `sealed submission content: ${parsed?.error?.issues[0]?.message ?? 'invalid'}`;
+    ctx.contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason });
+    return;
+  }
+  Object.assign(task, {
+    readable: true,
+    judged: true,
+    title: parsed.data.title,
+    body: parsed.data.body,
+    status: ctx.rules.workflow.initial,
+    assignees: { members: [], roles: [] },
+    labels: [],
+    due: null,
+  });
 }
 
 /** The parts of sealed content `changeOf` reads beyond the task itself. */

@@ -12,6 +12,7 @@ import {
   type SignedEvent,
 } from '../src/index.js';
 import { makeRotation, newRoleKey } from '../src/keys.js';
+import { sealSubmission } from '../src/submission.js';
 import type { RulesInput } from '../src/rules/schema.js';
 import type { TaskContentKind } from '../src/bodies.js';
 import { expectRefused, forge, loadTemplate, sealAs, templateNames } from './support/harness.js';
@@ -35,7 +36,7 @@ const RULES_INPUT: RulesInput = {
       rank: 900,
       history: 'all',
       can: [
-        ...(['create', 'edit', 'assign', 'comment', 'transition', 'close'] as const).map((action) => ({
+        ...(['create', 'edit', 'assign', 'comment', 'transition', 'close', 'submit'] as const).map((action) => ({
           subject: 'task' as const,
           action,
           audience: '*' as const,
@@ -74,6 +75,8 @@ const RULES_INPUT: RulesInput = {
         { subject: 'task', action: 'create', audience: ['guest'] },
         { subject: 'task', action: 'comment', audience: ['guest'] },
         { subject: 'task', action: 'transition', audience: ['guest'] },
+        // Write-only: guests send to the vault without holding (or reading) it.
+        { subject: 'task', action: 'submit', audience: ['vault'] },
       ],
       cannot: [
         { subject: 'task', action: 'edit', audience: '*', reason: 'guests never edit tasks' },
@@ -205,6 +208,16 @@ const op = {
       });
     },
   }),
+  submit: (audience: string): Op => ({
+    act: (a) => a.submit(audience, { title: 'a tip' }),
+    forge: (a, fx) => {
+      const epoch = a.log.state().roles.get(audience)!.epochs.at(-1)!;
+      const seq = a.log.lastSeq(a.identity.onion) + 1;
+      const binding = { kind: 'submission.create', task: null, pursuance: a.log.id, author: a.identity.publicKey, seq };
+      const body = sealSubmission(binding, { title: 'a tip', body: '' }, { role: audience, keyId: epoch.keyId, pub: epoch.pub! }, a.identity.publicKey);
+      return forge(a.identity, a.log, 'submission.create', body, [audience], { time: fx.now() });
+    },
+  }),
   move: (name: TaskName, parent: TaskName): Op => ({
     act: (a, fx) => a.moveTask(fx.task[name], fx.task[parent]),
     forge: (a, fx) =>
@@ -330,6 +343,18 @@ const TASK_ROWS: Row[] = [
   ['guests may not create a task for audience staff', 'G', op.create('staff'), grants('create on tasks for audience "staff"', 'roles guest')],
   ['admins create a task for audience vault', 'A', op.create('vault'), { ok: accepted() }],
   ['a member without roles may not create any task', 'N', op.create('guest'), grants('create on tasks for audience "guest"', 'no roles')],
+  ['guests submit to the vault they cannot read', 'G', op.submit('vault'), { ok: accepted() }],
+  ['staff may not submit to the vault', 'S', op.submit('vault'), grants('submit on tasks for audience "vault"', 'roles staff')],
+  ['a create grant on an audience is no submit grant', 'S', op.submit('staff'), grants('submit on tasks for audience "staff"', 'roles staff')],
+  ['admins submit anywhere (a submit grant on any audience)', 'A', op.submit('staff'), { ok: accepted() }],
+  [
+    'guests may not submit to their own audience without a submit grant',
+    'G',
+    op.submit('guest'),
+    grants('submit on tasks for audience "guest"', 'roles guest'),
+  ],
+  ['a member without roles may not submit', 'N', op.submit('vault'), grants('submit on tasks for audience "vault"', 'no roles')],
+  ['founders submit anywhere', 'F', op.submit('guest'), { ok: accepted() }],
   ['staff edit a staff task', 'S', op.task('task.edit', 'tStaff'), { ok: accepted() }],
   ['guests may not edit even a guest task (cannot rule)', 'G', op.task('task.edit', 'tGuest'), deniedBy('guests never edit tasks')],
   ['staff may not edit a guest task', 'S', op.task('task.edit', 'tGuest'), grants('edit on tasks for audience "guest"', 'roles staff')],

@@ -79,7 +79,7 @@ describe('deterministic fold (property-based)', () => {
         ] as const) {
           const log = new PursuanceLog(world.actors[0]!.log.genesis.bytes);
           const keyring = new Keyring();
-          const cache = new MemberViewCache(keyring);
+          const cache = new MemberViewCache(keyring, me);
           let keyChanges = 0;
           const check = (): void => {
             const before = keyring.size;
@@ -100,6 +100,26 @@ describe('deterministic fold (property-based)', () => {
         }
       }),
       { numRuns: 30 },
+    );
+  });
+
+  it('a submission reads exactly for its author and whoever holds the key it was sealed to, never for anyone else', () => {
+    fc.assert(
+      fc.property(script, (steps) => {
+        const world = run(steps);
+        const log = foldOf(world, [...world.all.values()]);
+        const submissions = log.order().filter((id) => log.isAccepted(id) && log.event(id)!.header.kind === 'submission.create');
+        for (const reader of world.ids) {
+          const keyring = collectKeys(log, reader);
+          const view = buildMemberView(log, reader, keyring);
+          for (const id of submissions) {
+            const e = log.event(id) as SignedEvent<'submission.create'>;
+            const mayRead = e.author === reader.onion || keyring.has(e.header.body.keyId);
+            expect(view.tasks.get(id)!.readable, `${reader.onion} reading ${id}`).toBe(mayRead);
+          }
+        }
+      }),
+      { numRuns: 25 },
     );
   });
 

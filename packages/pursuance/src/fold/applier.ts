@@ -1,4 +1,5 @@
 import type { OnionName } from '@pursuance/crypto';
+import { isTaskKind } from '../bodies.js';
 import type { SignedEvent } from '../envelope.js';
 import { RejectionCode } from '../errors.js';
 import { compileAbility, type PursuanceAbility } from '../rules/compile.js';
@@ -60,7 +61,7 @@ export class Applier {
     const author = e.author;
     if (!this.state.members.has(author)) return reject(RejectionCode.NOT_A_MEMBER, `${author} is not a member at this point`);
     const h = e.header;
-    if (h.kind !== 'task.create' && !h.kind.startsWith('task.') && h.audience.length > 0) {
+    if (!isTaskKind(h.kind) && h.audience.length > 0) {
       return reject(RejectionCode.INVALID_SCHEMA, `${h.kind} events are public to members: audience must be empty`);
     }
     return dispatch(this.#ctx, e);

@@ -7,6 +7,7 @@ import { keysRotate, keysShare } from './keys.js';
 import { memberAdd, memberLeave, memberRemove, memberRename, roleAssign, roleRemove } from './membership.js';
 import { taskContent, taskCreate, taskMove } from './tasks.js';
 import { attestSnapshot } from './snapshots.js';
+import { submissionCreate } from './submissions.js';
 
 /**
  * Which handler judges each kind. Typed as a mapped type over EventKind: a kind added to
@@ -39,6 +40,7 @@ const HANDLERS: { readonly [K in EventKind]: Handler<K> } = {
   'task.reopen': taskContent,
   'task.comment': taskContent,
   'task.move': taskMove,
+  'submission.create': submissionCreate,
   'snapshot.attest': attestSnapshot,
 };
 

@@ -2,6 +2,7 @@ import { onionFromPublicKey, toHex, type OnionName } from '@pursuance/crypto';
 import type { InviteLockbox, Lockbox, Rotation, Share } from '../bodies.js';
 import type { EventId, SignedEvent } from '../envelope.js';
 import { RejectionCode } from '../errors.js';
+import { epochPub, rolePubProblem } from '../keys.js';
 import { PERMISSION_OF } from '../permissions.js';
 import { checkRole } from '../rules/compile.js';
 import { declaredRole, type RoleId } from '../rules/schema.js';
@@ -52,6 +53,8 @@ export function validateRotations(ctx: FoldContext, e: SignedEvent, rotations: r
     const check = checkRole(ctx.ability(e.author), ctx.rolesOf(e.author), ROTATE, rot.role);
     if (!check.ok) return denied(check);
     if (r.epochsById.has(toHex(rot.keyId))) return reject(RejectionCode.LOCKBOX_INVALID, `key id reused for "${rot.role}"`);
+    const pubProblem = rot.pub ? rolePubProblem(rot.pub, state.id, rot.role, rot.keyId) : null;
+    if (pubProblem) return reject(RejectionCode.LOCKBOX_INVALID, `new key of "${rot.role}": ${pubProblem}`);
     const leaked = new Set<EventId>();
     const allowed = (o: OnionName): boolean => {
       if (excluded.has(o)) return false;
@@ -70,7 +73,7 @@ export function validateRotations(ctx: FoldContext, e: SignedEvent, rotations: r
       const keyIdHex = toHex(rot.keyId);
       const recipients = new Set(rot.lockboxes.map((l) => onionFromPublicKey(l.to)));
       const leftBy = [...(leaks.get(rot.role) ?? [])];
-      const epoch = { epoch: r.epochs.length, keyId: rot.keyId, keyIdHex, introducedBy: e.id, creator: e.author, recipients, leftBy };
+      const epoch = { epoch: r.epochs.length, keyId: rot.keyId, keyIdHex, introducedBy: e.id, creator: e.author, recipients, leftBy, ...epochPub(rot) };
       r.epochs.push(epoch);
       r.epochsById.set(keyIdHex, epoch);
       r.rotationDueSince = leftBy[0] ?? null;

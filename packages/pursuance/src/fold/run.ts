@@ -95,6 +95,7 @@ const ORDER_CLASS = {
   'task.reopen': 2,
   'task.comment': 2,
   'task.move': 2,
+  'submission.create': 2,
   // Changes nothing: a claim about the past, checked by whoever relies on it (snapshot/attest.ts).
   'snapshot.attest': 2,
 } as const satisfies { readonly [K in EventKind]: 0 | 1 | 2 };

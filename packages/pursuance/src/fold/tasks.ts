@@ -5,6 +5,7 @@ import { RejectionCode } from '../errors.js';
 import { PERMISSION_OF } from '../permissions.js';
 import { checkTask } from '../rules/compile.js';
 import type { RoleId, TaskAction } from '../rules/schema.js';
+import type { KeyEpoch, RoleState } from '../state.js';
 import { accept, denied, reject, type FoldContext, type Handler, type Outcome } from './context.js';
 
 /**
@@ -17,7 +18,7 @@ import { accept, denied, reject, type FoldContext, type Handler, type Outcome } 
 export type ContentEventKind = Exclude<TaskContentKind, 'task.create'>;
 
 function checkSealed(ctx: FoldContext, e: SignedEvent, sealed: Sealed, audience: readonly RoleId[]): Outcome | null {
-  const { state, causality } = ctx;
+  const { state } = ctx;
   const roles = sealed.keys.map((k) => k.role).sort();
   if (roles.length !== audience.length || roles.some((r, i) => r !== audience[i])) {
     return reject(RejectionCode.LOCKBOX_INVALID, 'content must be sealed to exactly the task audience, once per role');
@@ -26,17 +27,29 @@ function checkSealed(ctx: FoldContext, e: SignedEvent, sealed: Sealed, audience:
     const r = state.roles.get(wrapped.role)!;
     const epoch = r.epochsById.get(toHex(wrapped.keyId));
     if (!epoch) return reject(RejectionCode.UNKNOWN_KEY, `no rotation introduced this key for "${wrapped.role}"`);
-    const next = r.epochs[epoch.epoch + 1];
-    if (next && causality.isAncestor(e, next.introducedBy)) {
-      return reject(RejectionCode.STALE_EPOCH, `content sealed to a key of "${wrapped.role}" its author knew had been rotated`);
-    }
-    if (!next && r.rotationDueSince !== null && causality.isAncestor(e, r.rotationDueSince)) {
-      return reject(RejectionCode.STALE_EPOCH, `the key of "${wrapped.role}" must be rotated after a holder left before new content uses it`);
-    }
-    // Superseded by a rotation this author had not seen, but known to someone it saw leave.
-    if (epoch.leftBy.some((d) => causality.isAncestor(e, d))) {
-      return reject(RejectionCode.STALE_EPOCH, `content sealed to a key of "${wrapped.role}" that a member its author saw leave knew`);
-    }
+    const stale = staleEpoch(ctx, e, r, epoch);
+    if (stale) return stale;
+  }
+  return null;
+}
+
+/**
+ * Why new content must not be sealed to `epoch` by this event's author (null when it may): the
+ * author knew it had been rotated, knew it was due for rotation, or saw leave someone who knew it.
+ * Written before the author could know (a concurrent rotation or departure), it stands.
+ */
+export function staleEpoch(ctx: FoldContext, e: SignedEvent, r: RoleState, epoch: KeyEpoch): Outcome | null {
+  const { causality } = ctx;
+  const next = r.epochs[epoch.epoch + 1];
+  if (next && causality.isAncestor(e, next.introducedBy)) {
+    return reject(RejectionCode.STALE_EPOCH, `content sealed to a key of "${r.id}" its author knew had been rotated`);
+  }
+  if (!next && r.rotationDueSince !== null && causality.isAncestor(e, r.rotationDueSince)) {
+    return reject(RejectionCode.STALE_EPOCH, `the key of "${r.id}" must be rotated after a holder left before new content uses it`);
+  }
+  // Superseded by a rotation this author had not seen, but known to someone it saw leave.
+  if (epoch.leftBy.some((d) => causality.isAncestor(e, d))) {
+    return reject(RejectionCode.STALE_EPOCH, `content sealed to a key of "${r.id}" that a member its author saw leave knew`);
   }
   return null;
 }

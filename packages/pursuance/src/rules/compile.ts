@@ -1,5 +1,5 @@
 import { createMongoAbility, subject, type MongoAbility, type RawRuleOf } from '@casl/ability';
-import { declaredRole, type Capability, type RoleId, type Rules, type TaskAction } from './schema.js';
+import { TASK_ACTIONS, declaredRole, type Capability, type RoleId, type Rules, type TaskAction } from './schema.js';
 
 /**
  * Rules + the roles a member holds → a CASL ability. Every permission check in the fold goes
@@ -101,7 +101,7 @@ export function checkPlain(
 export function permissionUniverse(rules: Rules): [Action, SubjectName, string][] {
   const roleIds = Object.keys(rules.roles).sort();
   const out: [Action, SubjectName, string][] = [];
-  for (const a of ['create', 'edit', 'assign', 'comment', 'transition', 'close'] as const) for (const r of roleIds) out.push([a, 'Task', r]);
+  for (const a of TASK_ACTIONS) for (const r of roleIds) out.push([a, 'Task', r]);
   for (const a of ['assign', 'remove'] as const) for (const r of roleIds) out.push([a, 'Role', r]);
   for (const r of roleIds) out.push(['rotate', 'Keys', r]);
   out.push(['invite', 'Member', '*'], ['expel', 'Member', '*'], ['change', 'Rules', '*'], ['move', 'Relay', '*']);

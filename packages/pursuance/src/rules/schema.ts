@@ -13,8 +13,11 @@ export type RoleId = z.infer<typeof RoleIdSchema>;
 const roleList = z.union([z.literal('*'), z.array(RoleIdSchema).min(1).max(64)]);
 const reason = z.string().min(1).max(500).optional();
 
-/** Task actions take an `audience`: the roles whose tasks the capability covers ('*' = any). */
-export const TASK_ACTIONS = ['create', 'edit', 'assign', 'comment', 'transition', 'close'] as const;
+/**
+ * Task actions take an `audience`: the roles whose tasks the capability covers ('*' = any).
+ * `submit` is write-only: sending a submission (a tip) to the audience without holding its key.
+ */
+export const TASK_ACTIONS = ['create', 'edit', 'assign', 'comment', 'transition', 'close', 'submit'] as const;
 export type TaskAction = (typeof TASK_ACTIONS)[number];
 
 export const CapabilitySchema = z.discriminatedUnion('subject', [

@@ -1,4 +1,5 @@
 import type { OnionName } from '@pursuance/crypto';
+import { isTaskKind } from '../bodies.js';
 import type { EventId, SignedEvent } from '../envelope.js';
 import { fold, type FoldSource } from '../fold/run.js';
 import type { PursuanceLog } from '../log.js';
@@ -150,7 +151,7 @@ export function snapshotAt(log: PursuanceLog, frontier: readonly EventId[]): Sna
     if (!run.accepted.has(id)) continue;
     const e = log.event(id)!;
     acceptedTimes.set(e.author, Math.max(acceptedTimes.get(e.author) ?? 0, e.header.time));
-    if (e.header.kind.startsWith('task.') || e.header.kind === 'rules.change') history.push(id);
+    if (isTaskKind(e.header.kind) || e.header.kind === 'rules.change') history.push(id);
   }
   const equivocations = log.equivocations().filter((q) => q.events.some((id) => prior.has(id)));
   const rejections = [...run.rejections.values()];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { onionFromPublicKey, toHex, type CanonicalValue, type OnionName } from '@pursuance/crypto';
+import { isUsableBoxKey, isUsableSigningKey, onionFromPublicKey, toHex, type CanonicalValue, type OnionName } from '@pursuance/crypto';
 import { bytes } from '@pursuance/codec';
 import type { EventId } from '../envelope.js';
 import { RoleIdSchema, RulesSchema } from '../rules/schema.js';
@@ -42,6 +42,8 @@ export function encodeState(state: PublicState): CanonicalValue {
         creator: e.creator,
         recipients: sorted(e.recipients),
         leftBy: [...e.leftBy],
+        // Only where published, so snapshots of states without public keys encode as before.
+        ...(e.pub ? { pub: { sig: e.pub.sig, box: e.pub.box } } : {}),
       })),
       rotationDueSince: r.rotationDueSince,
     })),
@@ -92,6 +94,7 @@ const StateSchema = z.strictObject({
           creator: onion,
           recipients: list(onion, 100_000),
           leftBy: list(hex64, 100_000),
+          pub: z.strictObject({ sig: bytes(32), box: bytes(32) }).optional(),
         }),
         1_000_000,
       ),
@@ -184,7 +187,10 @@ export function decodeState(value: unknown): PublicState {
       creator: e.creator as OnionName,
       recipients: new Set(e.recipients as OnionName[]),
       leftBy: e.leftBy as EventId[],
+      ...(e.pub ? { pub: e.pub } : {}),
     }));
+    // A key attested by members still gets the checks any rotation gets: nobody seals to a weak one.
+    for (const e of epochs) if (e.pub && (!isUsableBoxKey(e.pub.box) || !isUsableSigningKey(e.pub.sig))) fail(`role "${r.id}" has an unusable public key`);
     const epochsById = new Map(epochs.map((e) => [e.keyIdHex, e]));
     if (epochsById.size !== epochs.length) fail(`role "${r.id}" has a key id twice`);
     unique(r.holders, `a holder of "${r.id}"`);

@@ -14,7 +14,7 @@ export type Step =
   { t: 'act'; actor: number; op: number; x: number; y: number } | { t: 'sync'; from: number; to: number } | { t: 'leak'; actor: number; x: number };
 
 export const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ t: fc.constant('act' as const), actor: fc.nat(4), op: fc.nat(16), x: fc.nat(50), y: fc.nat(50) }) },
+  { weight: 6, arbitrary: fc.record({ t: fc.constant('act' as const), actor: fc.nat(4), op: fc.nat(17), x: fc.nat(50), y: fc.nat(50) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('sync' as const), from: fc.nat(4), to: fc.nat(4) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('leak' as const), actor: fc.nat(4), x: fc.nat(50) }) },
 );
@@ -27,7 +27,16 @@ function rulesForProperties(): Rules {
     ...base,
     roles: {
       ...base.roles,
-      member: { ...member, can: [...member.can, { subject: 'rules', action: 'change' }, { subject: 'role', action: 'assign', roles: ['member'] }] },
+      member: {
+        ...member,
+        can: [
+          ...member.can,
+          { subject: 'rules', action: 'change' },
+          { subject: 'role', action: 'assign', roles: ['member'] },
+          // Write-only: members send to the organizers' audience without reading it.
+          { subject: 'task', action: 'submit', audience: ['organizer'] },
+        ],
+      },
     },
   };
 }
@@ -194,6 +203,10 @@ export function play(world: World & { readonly now: () => number }, steps: reado
           break;
         case 16:
           me.dropMirror(pick(['mirror-a', 'mirror-b', 'mirror-c', '__proto__'], s.x)!);
+          break;
+        case 17:
+          // Submissions race rotations and removals of the audience they are sealed to.
+          me.submit(pick(roles, s.x + 1)!, { title: `s${s.y}` });
           break;
         default:
           if (tasks.length) me.assignTask(pick(tasks, s.x)!, { add: { members: [pick<OnionName>(members, s.y)!] } });
