@@ -193,6 +193,11 @@ const ROUTES: Record<string, () => RouteInput> = {
     ],
     schema: S.CreateTaskBody,
   }),
+  'POST /api/pursuances/:id/submissions': () => ({
+    params: { id: attached },
+    bodies: [{ audience: 'member', title: 'A tip', body: 'seen at the depot' }],
+    schema: S.SubmitBody,
+  }),
   'GET /api/pursuances/:id/tasks/:taskId': () => ({ params: { id: attached, taskId } }),
   'POST /api/pursuances/:id/tasks/:taskId/changes': () => ({
     params: { id: attached, taskId },

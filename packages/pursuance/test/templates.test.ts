@@ -171,7 +171,7 @@ const scenarios: Record<string, () => void> = {
   },
 
   newsroom: () => {
-    const p = ids('chief', 'eve', 'rita', 'ray', 'lee', 'sam', 'sue', 'sid');
+    const p = ids('chief', 'eve', 'rita', 'ray', 'lee', 'sam', 'sue', 'sid', 'ana');
     const net = Network.create('chief', p.chief!, { name: 'The Ledger', rules: loadTemplate('newsroom') }, clock());
     net.act('chief', (c) => c.addMember(p.eve!.publicKey, { name: 'eve', roles: ['editor', 'desk', 'tipline-1', 'tipline-2'] }));
     net.join('eve', p.eve!);
@@ -209,6 +209,19 @@ const scenarios: Record<string, () => void> = {
     net.act('sam', (s) => s.comment(tipSam, 'Sending them over the usual way.'));
     net.act('eve', (e) => e.closeTask(tipSue, 'spiked', 'could not verify'));
 
+    // The tips inbox: a source submits without holding its key; only its holders read the tip.
+    net.act('chief', (c) => c.assignRole(p.eve!.onion, 'tips'));
+    net.act('eve', (e) => e.addMember(p.ana!.publicKey, { roles: ['source'] }));
+    net.join('ana', p.ana!);
+    const tipAna = net.act('ana', (a) => a.submit('tips', { title: 'Dock ledgers were rewritten', body: 'Ask for the March copies.' })).id;
+    expectRefused(
+      () => net.member('ana').createTask({ audience: ['tips'], title: 'x' }),
+      RejectionCode.DENIED,
+      'no rule grants create on tasks for audience "tips"',
+    );
+    expectRefused(() => net.member('rita').submit('tips', { title: 'x' }), RejectionCode.DENIED, 'no rule grants submit on tasks for audience "tips"');
+    net.act('eve', (e) => e.comment(tipAna, 'Checking the March copies.'));
+
     // The story: pitch -> reporting -> editing -> legal-review -> editing -> legal-review -> published.
     const story = net.act('eve', (e) =>
       e.createTask({ audience: ['desk'], title: 'Who wins the council contracts', assignees: { members: [p.rita!.onion] } }),
@@ -235,16 +248,25 @@ const scenarios: Record<string, () => void> = {
     net.act('eve', (e) => e.removeMember(p.ray!.onion, 'left for another paper'));
     const followUp = net.act('rita', (r) => r.createTask({ audience: ['desk'], title: 'Follow-up: the director responds' })).id;
 
-    expect(net.readMatrix({ tipSam, tipSue, story, tipSid, followUp })).toEqual({
-      chief: ['followUp', 'story', 'tipSam', 'tipSid', 'tipSue'],
-      eve: ['followUp', 'story', 'tipSam', 'tipSid', 'tipSue'],
+    expect(net.readMatrix({ tipSam, tipSue, story, tipSid, followUp, tipAna })).toEqual({
+      chief: ['followUp', 'story', 'tipAna', 'tipSam', 'tipSid', 'tipSue'],
+      eve: ['followUp', 'story', 'tipAna', 'tipSam', 'tipSid', 'tipSue'],
       rita: ['followUp', 'story'],
       ray: ['story'],
       lee: ['followUp', 'story'],
       sam: ['tipSam'],
       sue: ['tipSue'],
       sid: ['tipSid'],
+      ana: ['tipAna'],
     });
+    // Ana reads her tip, not what the editors write on it.
+    expect(net.view('ana').tasks.get(tipAna)).toMatchObject({ title: 'Dock ledgers were rewritten', comments: [] });
+    expect(
+      net
+        .view('eve')
+        .tasks.get(tipAna)!
+        .comments.map((c) => c.body),
+    ).toEqual(['Checking the March copies.']);
     for (const reader of ['rita', 'lee', 'eve']) {
       const s = net.view(reader).tasks.get(story)!;
       expect(s).toMatchObject({ status: 'published', closed: true, body: 'Draft 2: seven contracts, one director, two sources.' });

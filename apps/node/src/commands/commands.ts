@@ -133,6 +133,16 @@ export class CreateTaskCommand extends Command<SignedEvent> {
   }
 }
 
+export class SubmitCommand extends Command<SignedEvent> {
+  public constructor(
+    public readonly pursuanceId: string,
+    public readonly audience: string,
+    public readonly submission: { readonly title: string; readonly body?: string },
+  ) {
+    super();
+  }
+}
+
 export type TaskChange =
   | { readonly op: 'edit'; readonly title?: string; readonly body?: string; readonly labels?: string[]; readonly due?: number | null }
   | { readonly op: 'assign'; readonly add?: { members?: OnionName[]; roles?: string[] }; readonly remove?: { members?: OnionName[]; roles?: string[] } }

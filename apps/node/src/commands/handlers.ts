@@ -16,6 +16,7 @@ import {
   ClaimNominationCommand,
   CreatePursuanceCommand,
   CreateTaskCommand,
+  SubmitCommand,
   EndorseNominationCommand,
   IngestEventsCommand,
   LeavePursuanceCommand,
@@ -181,6 +182,14 @@ export class CreateTaskHandler implements ICommandHandler<CreateTaskCommand> {
   }
 }
 
+@CommandHandler(SubmitCommand)
+export class SubmitHandler implements ICommandHandler<SubmitCommand> {
+  public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
+  public execute(c: SubmitCommand): Promise<SignedEvent> {
+    return this.registry.act(c.pursuanceId, (a) => a.submit(c.audience, c.submission));
+  }
+}
+
 @CommandHandler(ChangeTaskCommand)
 export class ChangeTaskHandler implements ICommandHandler<ChangeTaskCommand> {
   public constructor(@Inject(PursuanceRegistry) private readonly registry: PursuanceRegistry) {}
@@ -251,6 +260,7 @@ export const CommandHandlers = [
   EndorseNominationHandler,
   ClaimNominationHandler,
   CreateTaskHandler,
+  SubmitHandler,
   ChangeTaskHandler,
   IngestEventsHandler,
   RebuildProjectionsHandler,

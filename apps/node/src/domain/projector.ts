@@ -51,7 +51,7 @@ const TASK_KINDS: ReadonlySet<string> = new Set<string>([...TASK_CONTENT_KINDS, 
 
 /** The task an event is about (as the log indexes it), or null for an event about something else. */
 export function taskOf(e: SignedEvent): EventId | null {
-  if (e.header.kind === 'task.create') return e.id;
+  if (e.header.kind === 'task.create' || e.header.kind === 'submission.create') return e.id;
   if (!TASK_KINDS.has(e.header.kind)) return null;
   const task = (e.header.body as { task?: unknown }).task;
   return task instanceof Uint8Array ? (toHex(task) as EventId) : null;

@@ -55,6 +55,14 @@ export interface RoleModel {
   readonly rotationDue: boolean;
   readonly holdersWithoutKey: readonly string[];
   readonly iHoldKey: boolean;
+  /** Whether the current key published public halves: only then can anyone submit to the role without holding it. */
+  readonly publicKey: boolean;
+  /**
+   * This node holds the current key and the public halves its rotation published are not the
+   * ones the key derives (a planted key): submissions to it would reach the planter, not the
+   * holders. Shown as an alarm; rotating the role replaces the key.
+   */
+  readonly plantedKey: boolean;
 }
 
 /**
@@ -72,6 +80,8 @@ export interface TaskModel {
   readonly children: readonly string[];
   readonly closed: boolean;
   readonly readable: boolean;
+  /** Present on a write-only submission (a tip): its sender need not hold its audience. */
+  readonly submission?: true;
   readonly createdBy: string;
   readonly createdByName: string | null;
   readonly createdAt: number;
@@ -182,6 +192,7 @@ export function rolesOf(entry: PursuanceEntry, view: MemberViewResult): RoleMode
   const state = entry.log.state();
   // Role ids are chosen by whoever wrote the rules: own properties only ("constructor" is no role).
   const declared = (id: string) => (Object.hasOwn(state.rules.roles, id) ? state.rules.roles[id] : undefined);
+  const planted = new Set(entry.author.plantedRoleKeys().map((p) => p.keyIdHex));
   return [...state.roles.values()]
     .filter((r) => declared(r.id) !== undefined)
     .sort((a, b) => (a.id < b.id ? -1 : 1))
@@ -203,6 +214,8 @@ export function rolesOf(entry: PursuanceEntry, view: MemberViewResult): RoleMode
         rotationDue: r.rotationDueSince !== null,
         holdersWithoutKey: current ? [...r.holders].filter((h) => !current.recipients.has(h)).sort() : [...r.holders].sort(),
         iHoldKey: current ? view.keyring.has(current.keyIdHex) : false,
+        publicKey: current?.pub !== undefined,
+        plantedKey: current !== undefined && planted.has(current.keyIdHex),
       };
     });
 }
@@ -220,6 +233,7 @@ export function taskModel(entry: PursuanceEntry, view: MemberViewResult, id: Eve
     children: [...pub.children].sort(),
     closed: pub.closed,
     readable: t.readable,
+    ...(t.submission ? { submission: true as const } : {}),
     createdBy: t.createdBy,
     createdByName: nameOf(t.createdBy),
     createdAt: t.createdAt,

@@ -363,7 +363,7 @@ export class PursuanceRegistry {
     const cached = this.#views.get(entry.id);
     if (cached && cached.version === entry.version && cached.cache.keyring === entry.author.keyring) return cached.view;
     // A replaced author (a reload) brings another keyring: start a cache for it.
-    const cache = cached?.cache.keyring === entry.author.keyring ? cached.cache : new MemberViewCache(entry.author.keyring);
+    const cache = cached?.cache.keyring === entry.author.keyring ? cached.cache : new MemberViewCache(entry.author.keyring, this.identity);
     const view = cache.current(entry.log);
     this.#views.set(entry.id, { version: entry.version, view, cache });
     return view;

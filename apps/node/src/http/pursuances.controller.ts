@@ -14,6 +14,7 @@ import {
   ClaimNominationCommand,
   CreatePursuanceCommand,
   CreateTaskCommand,
+  SubmitCommand,
   EndorseNominationCommand,
   IngestEventsCommand,
   LeavePursuanceCommand,
@@ -51,6 +52,7 @@ import {
   ChangeRulesBody,
   CreatePursuanceBody,
   CreateTaskBody,
+  SubmitBody,
   EventsBody,
   FeedQueryString,
   MemberParams,
@@ -76,6 +78,7 @@ import {
   type RotateKeysBodyDto,
   type ChangeRulesBodyDto,
   type CreateTaskBodyDto,
+  type SubmitBodyDto,
   type TaskChangeBodyDto,
   type EventsBodyDto,
   type NominateBodyDto,
@@ -373,6 +376,14 @@ export class PursuancesController {
   public async createTask(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(CreateTaskBody)) b: CreateTaskBodyDto) {
     const task: NewTask = { ...b, parent: (b.parent ?? null) as EventId | null };
     const e = await this.commands.execute(new CreateTaskCommand(p.id, task));
+    return this.queries.execute(new GetTaskQuery(p.id, e.id));
+  }
+
+  @Post('pursuances/:id/submissions')
+  @ApiOperation({ summary: 'Send a write-only submission (a tip) to an audience role you may submit to without holding it' })
+  @ApiInput({ params: PursuanceParams, body: SubmitBody })
+  public async submitTip(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Body(valid.body(SubmitBody)) b: SubmitBodyDto) {
+    const e = await this.commands.execute(new SubmitCommand(p.id, b.audience, { title: b.title, ...(b.body !== undefined ? { body: b.body } : {}) }));
     return this.queries.execute(new GetTaskQuery(p.id, e.id));
   }
 

@@ -110,6 +110,13 @@ export const CreateTaskBody = z.strictObject({
   due: z.number().int().min(0).nullable().optional(),
 });
 export type CreateTaskBodyDto = z.output<typeof CreateTaskBody>;
+/** A write-only submission (a tip): one audience role, a title and a text; no assignees, labels or dates. */
+export const SubmitBody = z.strictObject({
+  audience: RoleId,
+  title: z.string().min(1).max(300),
+  body: z.string().max(20_000).optional(),
+});
+export type SubmitBodyDto = z.output<typeof SubmitBody>;
 const side = z.strictObject({ members: z.array(Onion).max(256).optional(), roles: roles.optional() });
 const state = z.string().min(1).max(32);
 export const TaskChangeBody = z.discriminatedUnion('op', [
