@@ -104,13 +104,32 @@ export const MODULES = {
   // pursuance module, judged by the whole pursuance suite (per-test coverage runs only the
   // tests that reach each mutant).
   departures: {
-    mutate: ['packages/pursuance/src/fold/departures.ts', 'packages/pursuance/src/fold/keys.ts:43-79', 'packages/pursuance/src/author.ts:294-332'],
+    mutate: ['packages/pursuance/src/fold/departures.ts', 'packages/pursuance/src/fold/keys.ts:44-82', 'packages/pursuance/src/author.ts:296-335'],
     tests: ['packages/pursuance/test/**/*.test.ts'],
+  },
+  // Write-only audiences: role public keys (derivation, the box sealed to a role, the key checks),
+  // the proof of possession the fold checks, holders' planted-key check, and submissions (the
+  // fold's checks, sealing and opening, the author's submit and retry).
+  submissions: {
+    mutate: [
+      'packages/crypto/src/role-keys.ts',
+      'packages/pursuance/src/keys.ts:73-131',
+      'packages/pursuance/src/fold/submissions.ts',
+      'packages/pursuance/src/submission.ts',
+      'packages/pursuance/src/author.ts:547-577',
+      'packages/pursuance/src/author.ts:628-639',
+    ],
+    tests: [
+      'packages/crypto/test/role-keys.test.ts',
+      'packages/pursuance/test/submissions.test.ts',
+      'packages/pursuance/test/capabilities.test.ts',
+      'packages/pursuance/test/templates.test.ts',
+    ],
   },
   // Re-keying the group after a departure: which departures still wait for one, who may do it,
   // and the rendezvous order that picks one member (and the next, when it is offline).
   'departure-rekey': {
-    mutate: ['apps/node/src/sync/rekey.ts:58-70', 'apps/node/src/sync/relay-links.ts:58-71', 'packages/pursuance/src/author.ts:179-184'],
+    mutate: ['apps/node/src/sync/rekey.ts:58-70', 'apps/node/src/sync/relay-links.ts:58-71', 'packages/pursuance/src/author.ts:181-186'],
     tests: ['apps/node/test/rekey.test.ts', 'apps/node/test/relay-links.test.ts'],
   },
   // The member view's incremental cache: a wrong "nothing changed" would show members stale or

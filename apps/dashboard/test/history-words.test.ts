@@ -170,6 +170,7 @@ describe('event kinds in words', () => {
       'task.reopen': 'reopened',
       'task.comment': 'commented',
       'task.move': 'moved it in the tree',
+      'submission.create': 'sent a tip',
       'snapshot.attest': 'vouched for a snapshot of the history',
     };
     expect([...KNOWN_KINDS].sort()).toEqual(Object.keys(english).sort());

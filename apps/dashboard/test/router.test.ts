@@ -168,7 +168,7 @@ describe('the route table', () => {
   it('prints and reads back every pursuance address, whatever the ids hold (property)', () => {
     const router = createRouter({ history: createMemoryHistory(), routes: [...routes] });
     const id = fc.string({ minLength: 1, maxLength: 80, unit: 'grapheme' });
-    const section = fc.constantFrom('board', 'tree', 'mine', 'new-task', 'members', 'rules', 'keys', 'health');
+    const section = fc.constantFrom('board', 'tree', 'mine', 'new-task', 'submit', 'members', 'rules', 'keys', 'health');
     fc.assert(
       fc.property(id, id, section, (pursuance, taskId, name) => {
         const tab = router.resolve({ name, params: { id: pursuance } });

@@ -8,7 +8,9 @@ import {
   RoleKeyPair,
   isUsableBoxKey,
   isUsableSigningKey,
+  concatBytes,
   sealToRole,
+  secretboxOpen,
   verifySignature,
 } from '../src/index.js';
 import { ed25519, x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
@@ -86,6 +88,26 @@ describe('sealing to a role', () => {
     );
   });
 
+  it('seals under exactly SHA-256(domain ‖ SHA-256(context) ‖ X25519 ‖ ephemeral ‖ recipient), as an independent implementation computes it', () => {
+    const secret = new Uint8Array(32).fill(3);
+    const sealed = sealToRole(editors.publicKeys.box, text('a tip'), context);
+    const boxSecret = nobleHkdf(nobleSha256, secret, new Uint8Array(0), text('pursuance/role/x25519/v2'), 32);
+    const ephemeral = sealed.subarray(0, 32);
+    const shared = nobleX25519.getSharedSecret(boxSecret, ephemeral);
+    const key = nobleSha256(concatBytes(text('pursuance/role-box/v1'), nobleSha256(context), shared, ephemeral, editors.publicKeys.box));
+    expect(secretboxOpen(key, sealed.subarray(32))).toEqual(text('a tip'));
+  });
+
+  it('says why a box does not open: too short, or a non-canonical ephemeral key', () => {
+    const sealed = sealToRole(editors.publicKeys.box, text('a tip'), context);
+    expect(() => editors.open(sealed.subarray(0, ROLE_BOX_OVERHEAD - 1), context)).toThrow(/too short/);
+    const top = sealed.slice();
+    top[31] = top[31]! | 0x80;
+    expect(() => editors.open(top, context)).toThrow(/non-canonical ephemeral key/);
+    expect(() => RoleKeyPair.fromSecret(new Uint8Array(31))).toThrow(/32 bytes/);
+    expect(() => sealToRole(new Uint8Array(32), text('x'), context)).toThrow(/not a usable X25519 public key/);
+  });
+
   it('two boxes of one message differ (a fresh ephemeral key each time)', () => {
     const a = sealToRole(editors.publicKeys.box, text('tip'), context);
     const b = sealToRole(editors.publicKeys.box, text('tip'), context);
@@ -119,6 +141,9 @@ describe('sealing to a role', () => {
     const p = unhex('edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f');
     expect(isUsableBoxKey(p)).toBe(false);
     expect(isUsableBoxKey(new Uint8Array(32).fill(0xff))).toBe(false);
+    // p + 2 ≡ 2, an ordinary coordinate once reduced: refused only because it is not reduced.
+    expect(isUsableBoxKey(unhex('ef' + 'ff'.repeat(30) + '7f'))).toBe(false);
+    expect(isUsableBoxKey(unhex('02' + '00'.repeat(31)))).toBe(true);
     expect(isUsableBoxKey(new Uint8Array(31).fill(9))).toBe(false);
     // p - 20 is reduced: u = p - 1 - 19 is an ordinary coordinate.
     const reduced = unhex('d9ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f');

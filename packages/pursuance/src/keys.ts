@@ -85,7 +85,8 @@ export function makeRotation(k: RoleKey, holders: readonly Uint8Array[], pursuan
  */
 const POP_DOMAIN = 'pursuance/role-pop/v1';
 
-function popMessage(pursuance: string | null, role: string, keyId: Uint8Array, sig: Uint8Array, box: Uint8Array): Uint8Array {
+/** What a role key's proof of possession signs (exported for tests that build proofs by hand). */
+export function popMessage(pursuance: string | null, role: string, keyId: Uint8Array, sig: Uint8Array, box: Uint8Array): Uint8Array {
   return canonicalEncode({ dom: POP_DOMAIN, pursuance, role, keyId, sig, box });
 }
 

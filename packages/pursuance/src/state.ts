@@ -59,6 +59,12 @@ export interface TaskState {
   readonly createdBy: OnionName;
   closed: boolean;
   readonly children: Set<EventId>;
+  /**
+   * A submission sealed to a key its audience had already rotated away when it was folded (its
+   * author had not seen the rotation): it stands, but whoever held the old key can read it, a
+   * removed holder included. Its author's dashboard says so and offers to send it again.
+   */
+  readonly staleKey?: true;
 }
 
 export interface Nomination {
@@ -156,7 +162,7 @@ export function publicStateValue(
     }),
     tasks: sorted(state.tasks.keys()).map((id) => {
       const t = state.tasks.get(id)!;
-      return { id, audience: [...t.audience], parent: t.parent, closed: t.closed, createdBy: t.createdBy };
+      return { id, audience: [...t.audience], parent: t.parent, closed: t.closed, createdBy: t.createdBy, ...(t.staleKey ? { staleKey: true } : {}) };
     }),
     relay: relayValue(state.relay),
     nominations: sorted(state.nominations.keys()).map((id) => {

@@ -72,6 +72,8 @@ export interface TaskView {
   readable: boolean;
   /** A write-only submission (a tip) rather than a task: sent by someone who need not read its audience. */
   readonly submission?: true;
+  /** A submission sealed to a key already rotated away when it was folded (state.ts TaskState.staleKey). */
+  staleKey?: true;
   /**
    * Whether this reader saw the task from its creation. A reader who joined later (a
    * since-join role) cannot know the earlier status, so it takes later status changes as given
@@ -353,6 +355,7 @@ function readSubmission(ctx: ViewContext, e: SignedEvent<'submission.create'>): 
     comments: [],
     history: [{ id: e.id, kind: e.header.kind, author: e.author, time: e.header.time }],
   };
+  if (ctx.log.state().tasks.get(e.id)?.staleKey) task.staleKey = true;
   ctx.tasks.set(e.id, task);
   let opened: CanonicalValue | null;
   try {

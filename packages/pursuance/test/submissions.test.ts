@@ -1,4 +1,15 @@
-import { Identity, RoleKeyPair, canonicalEncode, fromHex, randomKey, sealToRole, type CanonicalValue } from '@pursuance/crypto';
+import {
+  Identity,
+  ROLE_BOX_OVERHEAD,
+  RoleKeyPair,
+  canonicalEncode,
+  padToSize,
+  fromHex,
+  randomKey,
+  sealToRole,
+  verifySignature,
+  type CanonicalValue,
+} from '@pursuance/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,7 +24,7 @@ import {
   type SignedEvent,
 } from '../src/index.js';
 import type { EventBody, Rotation } from '../src/bodies.js';
-import { makeRotation, newRoleKey, rolePub, type RoleKey } from '../src/keys.js';
+import { makeRotation, newRoleKey, popMessage, rolePub, type RoleKey } from '../src/keys.js';
 import type { KeyEpoch } from '../src/state.js';
 import { sealSubmission } from '../src/submission.js';
 import { expectRefused, forge } from './support/harness.js';
@@ -209,6 +220,12 @@ describe('write-only audiences: a tip line', () => {
     deliver(d.founder.log, [concurrent]);
     expect(d.founder.log.isAccepted(concurrent.id)).toBe(true);
     expect(titleFor(d.founder.log, d.id.f, concurrent.id)).toBe('Concurrent');
+    // … but marked: whoever held the old key (a removed editor, say) can read it.
+    expect(d.founder.log.state().tasks.get(concurrent.id)!.staleKey).toBe(true);
+    expect(buildMemberView(d.founder.log, d.id.s1).tasks.get(concurrent.id)).toMatchObject({ staleKey: true, title: 'Concurrent' });
+    const fresh = d.as(d.id.s2).submit('tips', { title: 'Fresh' });
+    deliver(d.founder.log, [fresh]);
+    expect(d.founder.log.state().tasks.get(fresh.id)!.staleKey).toBeUndefined();
 
     // Having seen the rotation, s1's forged submission to the old key is refused, and retried on the new one.
     syncInto(s1, d.founder.log);
@@ -220,6 +237,18 @@ describe('write-only audiences: a tip line', () => {
     expect(verdict(d.founder.log, lost)?.code).toBe(RejectionCode.STALE_EPOCH);
     deliver(d.founder.log, [retried!]);
     expect(titleFor(d.founder.log, d.id.f, retried!.id)).toBe('Lost');
+  });
+
+  it('a lost submission whose copy to its author does not open is not re-sent', () => {
+    const d = newsroom();
+    const s1 = d.as(d.id.s1);
+    const old = currentEpoch(s1.log, 'tips');
+    d.founder.rotateKeys(['tips']);
+    syncInto(s1, d.founder.log);
+    const good = forgeSubmission(d.id.s1, s1.log, 'tips', { keyId: old.keyId, pub: old.pub! }, { title: 'x', body: '' }).header.body;
+    const lost = forge(d.id.s1, s1.log, 'submission.create', { ...good, self: new Uint8Array(good.self.length) }, ['tips']);
+    expect(verdict(s1.log, lost)?.code).toBe(RejectionCode.STALE_EPOCH);
+    expect(s1.retryLostRace(lost)).toBeNull();
   });
 
   it('a holder cannot re-post a tip as someone else’s, and a box moved to another role, epoch or pursuance does not open (W3)', () => {
@@ -237,21 +266,26 @@ describe('write-only audiences: a tip line', () => {
 
     // A box sealed under another role's or pursuance's context does not open as a tip here.
     const epoch = currentEpoch(ed.log, 'tips');
-    const seq = ed.log.lastSeq(d.id.ed.onion) + 1;
+    const seq = ed.log.lastSeq(d.id.f.onion) + 1;
     const bound = canonicalEncode({
       kind: 'submission.create',
       task: null,
       pursuance: ed.log.id,
-      author: d.id.ed.publicKey,
+      author: d.id.f.publicKey,
       seq,
       content: { title: 'x', body: '' },
     });
-    const padded = new Uint8Array(256);
-    padded.set(bound);
+    const padded = padToSize(bound, 256);
     const elsewhere = [
       canonicalEncode({ dom: 'pursuance/submission/v1', pursuance: ed.log.id, role: 'desk', keyId: epoch.keyId }),
       canonicalEncode({ dom: 'pursuance/submission/v1', pursuance: '00'.repeat(32), role: 'tips', keyId: epoch.keyId }),
     ];
+    // The control: the same box under this pursuance's, role's and key's own context opens.
+    const here = canonicalEncode({ dom: 'pursuance/submission/v1', pursuance: ed.log.id, role: 'tips', keyId: epoch.keyId });
+    const control = sealToRole(epoch.pub!.box, padded, here);
+    const made = forge(d.id.f, ed.log, 'submission.create', { keyId: epoch.keyId, box: control, self: control }, ['tips']);
+    deliver(ed.log, [made]);
+    expect(titleFor(ed.log, d.id.f, made.id)).toBe('x');
     for (const context of elsewhere) {
       const box = sealToRole(epoch.pub!.box, padded, context);
       const moved = forge(d.id.f, ed.log, 'submission.create', { keyId: epoch.keyId, box, self: box }, ['tips']);
@@ -282,11 +316,20 @@ describe('write-only audiences: a tip line', () => {
     const stranger = Identity.generate();
     expect(judge(forgeSubmission(stranger, rep.log, 'tips', target, content))?.code).toBe(RejectionCode.NOT_A_MEMBER);
     const body = forgeSubmission(d.id.s1, s1.log, 'tips', target, content).header.body;
-    expect(judge(forge(d.id.s1, s1.log, 'submission.create', body, []))?.code).toBe(RejectionCode.INVALID_SCHEMA);
+    expect(judge(forge(d.id.s1, s1.log, 'submission.create', body, []))).toMatchObject({
+      code: RejectionCode.INVALID_SCHEMA,
+      reason: 'a submission goes to exactly one audience role',
+    });
     expect(judge(forge(d.id.s1, s1.log, 'submission.create', body, ['desk', 'tips']))?.code).toBe(RejectionCode.INVALID_SCHEMA);
     for (const name of ['constructor', 'nope'])
-      expect(judge(forge(d.id.s1, s1.log, 'submission.create', body, [name]))?.code).toBe(RejectionCode.UNKNOWN_TARGET);
-    expect(judge(forge(d.id.s1, s1.log, 'submission.create', { ...body, keyId: randomKey() }, ['tips']))?.code).toBe(RejectionCode.UNKNOWN_KEY);
+      expect(judge(forge(d.id.s1, s1.log, 'submission.create', body, [name]))).toMatchObject({
+        code: RejectionCode.UNKNOWN_TARGET,
+        reason: `role "${name}" does not exist`,
+      });
+    expect(judge(forge(d.id.s1, s1.log, 'submission.create', { ...body, keyId: randomKey() }, ['tips']))).toMatchObject({
+      code: RejectionCode.UNKNOWN_KEY,
+      reason: 'no rotation introduced this key for "tips"',
+    });
     // A key of another role is no key of this one.
     expect(judge(forge(d.id.s1, s1.log, 'submission.create', { ...body, keyId: currentEpoch(d.founder.log, 'desk').keyId }, ['tips']))?.code).toBe(
       RejectionCode.UNKNOWN_KEY,
@@ -328,10 +371,20 @@ describe('write-only audiences: a tip line', () => {
       { ...good, self: good.self.subarray(1) },
       { ...good, box: good.box.subarray(0, good.box.length - 1), self: good.self.subarray(0, good.self.length - 1) },
       { ...good, box: good.box.subarray(0, 40), self: good.self.subarray(0, 40) },
+      // Nothing but the overheads: no padded content at all.
+      { ...good, box: good.box.subarray(0, ROLE_BOX_OVERHEAD), self: good.self.subarray(0, ROLE_BOX_OVERHEAD) },
     ];
     for (const body of variants) {
       const e = forge(d.id.s1, s1.log, 'submission.create', body, ['tips']);
-      expect(verdict(s1.log, e)?.code, `box ${body.box.length}, self ${body.self.length}`).toBe(RejectionCode.INVALID_SCHEMA);
+      expect(verdict(s1.log, e), `box ${body.box.length}, self ${body.self.length}`).toMatchObject({
+        code: RejectionCode.INVALID_SCHEMA,
+        reason: 'a submission is padded content sealed twice, to the audience and to its author, at equal sizes',
+      });
+    }
+    // Every length of content pads to whole buckets (across the first bucket boundary and past it).
+    for (let n = 60; n <= 330; n += 1) {
+      const e = s1.submit('tips', { title: 't', body: 'x'.repeat(n) });
+      expect((e.header.body.box.length - ROLE_BOX_OVERHEAD) % 256, `body of ${n}`).toBe(0);
     }
   });
 });
@@ -366,6 +419,25 @@ describe('role public keys', () => {
     expect(ed.plantedRoleKeys().map((p) => p.keyIdHex)).not.toContain(currentEpoch(ed.log, 'tips').keyIdHex);
   });
 
+  it('one planted half is enough to flag a key, and a planted key of one role blocks submitting to no other', () => {
+    const d = newsroom();
+    const real = newRoleKey('desk');
+    const pair = RoleKeyPair.fromSecret(real.key);
+    const foreignBox = RoleKeyPair.fromSecret(randomKey()).publicKeys.box;
+    // The real signing key signs a foreign box key: the proof verifies, the box is not the holders'.
+    const pub = {
+      sig: pair.publicKeys.sig,
+      box: foreignBox,
+      pop: pair.sign(popMessage(d.founder.log.id, 'desk', real.keyId, pair.publicKeys.sig, foreignBox)),
+    };
+    const holders = [d.id.f.publicKey, d.id.ed.publicKey, d.id.rep.publicKey];
+    const e = forge(d.id.f, d.founder.log, 'keys.rotate', { rotations: [{ ...makeRotation(real, holders), pub }] });
+    deliver(d.founder.log, [e]);
+    const f = d.as(d.id.f);
+    expect(f.plantedRoleKeys()).toEqual([{ role: 'desk', keyIdHex: Buffer.from(real.keyId).toString('hex') }]);
+    expect(f.submit('tips', { title: 'still fine' }).header.kind).toBe('submission.create');
+  });
+
   it('refuses a proof of possession for another pursuance, role or key, a forged one, and weak keys (K2)', () => {
     const d = newsroom();
     const k = newRoleKey('tips');
@@ -388,6 +460,21 @@ describe('role public keys', () => {
       const r = verdict(d.founder.log, e);
       expect(r?.code, what).toBe(RejectionCode.LOCKBOX_INVALID);
     }
+    // Weak keys are refused for themselves, not only because a proof over them fails: here the
+    // proof is made properly over the weak key by the rotator's signing key.
+    const pair = RoleKeyPair.fromSecret(k.key);
+    const weakBoxes: [string, Uint8Array][] = [
+      ['a low-order box key', new Uint8Array(32)],
+      ['a non-canonical box key (p + 2)', fromHex('ef' + 'ff'.repeat(30) + '7f')],
+    ];
+    for (const [what, box] of weakBoxes) {
+      const pub = { sig: pair.publicKeys.sig, box, pop: pair.sign(popMessage(d.founder.log.id, 'tips', k.keyId, pair.publicKeys.sig, box)) };
+      const e = forge(d.id.f, d.founder.log, 'keys.rotate', { rotations: [{ ...makeRotation(k, [d.id.f.publicKey, d.id.ed.publicKey]), pub }] });
+      expect(verdict(d.founder.log, e)?.reason, what).toMatch(/box key is low-order or not canonical/);
+    }
+    // The proof is exactly the signing key's signature over this message (a silent change of its
+    // domain or fields would leave every published proof unverifiable).
+    expect(verifySignature(popMessage(d.founder.log.id, 'tips', k.keyId, good.sig, good.box), good.pop, good.sig)).toBe(true);
     const ok = forge(d.id.f, d.founder.log, 'keys.rotate', { rotations: [makeRotation(k, [d.id.f.publicKey, d.id.ed.publicKey], d.founder.log.id)] });
     expect(verdict(d.founder.log, ok)).toBeUndefined();
   });

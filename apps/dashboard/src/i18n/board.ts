@@ -25,6 +25,8 @@ export const board = {
       comments: '{n} comment | {n} comments',
       subtasks: '{n} subtask | {n} subtasks',
       moveAction: 'move the task',
+      tip: 'tip',
+      tipHint: 'A tip: whoever sent it can read it too, without holding its role.',
     },
     filters: {
       label: 'Filter tasks',
@@ -85,6 +87,8 @@ export const board = {
       comments: '{n} comentario | {n} comentarios',
       subtasks: '{n} subtarea | {n} subtareas',
       moveAction: 'mover la tarea',
+      tip: 'pista',
+      tipHint: 'Una pista: quien la envió también puede leerla, aunque no tenga su rol.',
     },
     filters: {
       label: 'Filtrar tareas',

@@ -7,6 +7,11 @@ export const components = {
     },
     qr: { tooLong: 'Too long for a QR code: copy the text instead.' },
     progress: { of: '{label}: {done} / {total}' },
+    plantedKey: {
+      title: 'Planted key.',
+      text: 'The public key published for {role} is not its holders’ key: tips sent to it could be read by whoever rotated it. Rotate this role’s keys.',
+      keys: 'Go to the keys',
+    },
     gate: {
       title: 'Connect to your node',
       intro:
@@ -29,6 +34,11 @@ export const components = {
     },
     qr: { tooLong: 'Demasiado largo para un código QR: copia el texto.' },
     progress: { of: '{label}: {done} / {total}' },
+    plantedKey: {
+      title: 'Clave plantada.',
+      text: 'La clave pública publicada para {role} no es la clave de sus titulares: quien la rotó podría leer las pistas que se le envíen. Rota las claves de este rol.',
+      keys: 'Ir a las claves',
+    },
     gate: {
       title: 'Conéctate a tu nodo',
       intro:

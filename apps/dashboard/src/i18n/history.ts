@@ -18,6 +18,7 @@ export const history = {
       relay: { move: 'moved the relay', add: 'added a mirror relay', drop: 'dropped a mirror relay' },
       founder: { nominate: 'nominated a founder', endorse: 'endorsed a nomination', claim: 'claimed founder status' },
       snapshot: { attest: 'vouched for a snapshot of the history' },
+      submission: { create: 'sent a tip' },
       task: {
         create: 'created the task',
         edit: 'edited',
@@ -83,6 +84,7 @@ export const history = {
         relay: { move: 'moved the relay', add: 'added a mirror relay', drop: 'dropped a mirror relay' },
         founder: { nominate: 'nominated a founder', endorse: 'endorsed a nomination', claim: 'claimed founder status' },
         snapshot: { attest: 'vouched for a snapshot of the history' },
+        submission: { create: 'sent a tip' },
         task: {
           create: 'created the task',
           edit: 'edited',
@@ -127,6 +129,7 @@ export const history = {
       relay: { move: 'pasó a otro relé', add: 'añadió un relé espejo', drop: 'quitó un relé espejo' },
       founder: { nominate: 'nominó a un fundador', endorse: 'respaldó una nominación', claim: 'reclamó el rol de fundador' },
       snapshot: { attest: 'avaló una instantánea del historial' },
+      submission: { create: 'envió una pista' },
       task: {
         create: 'creó la tarea',
         edit: 'editó la tarea',
@@ -186,6 +189,7 @@ export const history = {
         relay: { move: 'pasaste a otro relé', add: 'añadiste un relé espejo', drop: 'quitaste un relé espejo' },
         founder: { nominate: 'nominaste a un fundador', endorse: 'respaldaste una nominación', claim: 'reclamaste el rol de fundador' },
         snapshot: { attest: 'avalaste una instantánea del historial' },
+        submission: { create: 'enviaste una pista' },
         task: {
           create: 'creaste la tarea',
           edit: 'editaste la tarea',

@@ -71,6 +71,7 @@ export const members = {
         lacking: 'Lacking the key',
         rotated: 'Last rotation',
         you: 'You',
+        tips: 'Tips',
         rotate: 'Rotate',
       },
       noKeyYet: 'no key yet',
@@ -79,6 +80,7 @@ export const members = {
       unknown: '?',
       holdKey: 'hold the key',
       noKey: 'no key',
+      tips: { yes: 'accepts tips', no: 'not until its keys are rotated', planted: 'planted key: rotate it' },
       rotate: {
         label: 'Rotate the key of {role}',
         button: 'Rotate',
@@ -220,6 +222,7 @@ export const members = {
         lacking: 'Sin la clave',
         rotated: 'Última rotación',
         you: 'Tú',
+        tips: 'Pistas',
         rotate: 'Rotar',
       },
       noKeyYet: 'aún sin clave',
@@ -228,6 +231,7 @@ export const members = {
       unknown: '?',
       holdKey: 'tienes la clave',
       noKey: 'sin clave',
+      tips: { yes: 'acepta pistas', no: 'no hasta que se roten sus claves', planted: 'clave plantada: rótala' },
       rotate: {
         label: 'Rotar la clave de {role}',
         button: 'Rotar',

@@ -11,6 +11,12 @@ export const task = {
       text: 'This task is sealed to {roles}. You hold none of those keys, so you see only that it exists.',
     },
     closed: 'closed',
+    tip: 'tip',
+    tipHint: 'A tip: whoever sent it can read it too, without holding its role.',
+    staleKey: {
+      text: 'This tip was sealed to a key of {roles} that had already been replaced when it arrived: anyone who held the old key can read it, including someone removed since.',
+      resend: 'Send it again to the current key',
+    },
     description: 'Description',
     noDescription: 'No description.',
     edit: {
@@ -60,6 +66,7 @@ export const task = {
       comment: 'comment',
       transition: 'transition',
       close: 'close',
+      submit: 'submit',
     },
     denied: {
       noTask: 'no such task',
@@ -105,6 +112,12 @@ export const task = {
       text: 'Esta tarea está sellada para {roles}. No tienes ninguna de esas claves, así que solo ves que existe.',
     },
     closed: 'cerrada',
+    tip: 'pista',
+    tipHint: 'Una pista: quien la envió también puede leerla, aunque no tenga su rol.',
+    staleKey: {
+      text: 'Esta pista se selló con una clave de {roles} que ya había sido reemplazada cuando llegó: cualquiera que tuviera la clave anterior puede leerla, incluso alguien expulsado desde entonces.',
+      resend: 'Enviarla de nuevo con la clave actual',
+    },
     description: 'Descripción',
     noDescription: 'Sin descripción.',
     edit: {
@@ -154,6 +167,7 @@ export const task = {
       comment: 'comentar',
       transition: 'cambiar de estado',
       close: 'cerrar',
+      submit: 'enviar pistas',
     },
     denied: {
       noTask: 'no existe esa tarea',

@@ -10,6 +10,7 @@ import type {
   JoinRequest,
   MemberModel,
   NetworkView,
+  NewSubmissionInput,
   NewTaskInput,
   OwnRejection,
   ProfileModel,
@@ -330,6 +331,8 @@ export class ApiClient {
     this.request<PursuanceChanges>('GET', this.#p(id, since === undefined ? '/changes' : `/changes?since=${since}`), undefined, options);
   public task = (id: string, taskId: string) => this.request<TaskModel>('GET', this.#p(id, `/tasks/${encodeURIComponent(taskId)}`));
   public createTask = (id: string, task: NewTaskInput) => this.request<TaskModel>('POST', this.#p(id, '/tasks'), task);
+  /** A write-only submission (a tip) to one role: the node answers with the task it opens there. */
+  public submit = (id: string, audience: string, tip: NewSubmissionInput) => this.request<TaskModel>('POST', this.#p(id, '/submissions'), { audience, ...tip });
   public changeTask = (id: string, taskId: string, change: TaskChange) =>
     this.request<EventRef>('POST', this.#p(id, `/tasks/${encodeURIComponent(taskId)}/changes`), change);
   public feed = (id: string, limit = 200) => this.request<FeedItem[]>('GET', this.#p(id, `/feed?limit=${limit}`));

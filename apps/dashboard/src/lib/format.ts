@@ -63,6 +63,7 @@ export const KNOWN_KINDS: ReadonlySet<string> = new Set([
   'task.reopen',
   'task.comment',
   'task.move',
+  'submission.create',
   'snapshot.attest',
 ]);
 

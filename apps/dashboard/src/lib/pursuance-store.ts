@@ -4,11 +4,13 @@ import { capabilitiesFor, type Capabilities } from './capabilities.js';
 import { applyFeedChanges, applyTaskChanges } from './changes.js';
 import { shortOnion } from './format.js';
 import type { Rules } from './rules-engine.js';
+import { tipAudiences, type TipAudiences } from './tips.js';
 import type {
   EventRef,
   FeedItem,
   IngestReport,
   MemberModel,
+  NewSubmissionInput,
   NewTaskInput,
   OwnRejection,
   PursuanceSummary,
@@ -70,6 +72,8 @@ export class PursuanceStore {
 
   public readonly isMember: ComputedRef<boolean>;
   public readonly caps: ComputedRef<Capabilities>;
+  /** Where this member may send a tip now, and where only once the role's keys are rotated. */
+  public readonly tips: ComputedRef<TipAudiences>;
   public readonly taskById: ComputedRef<Map<string, TaskModel>>;
   public readonly names: ComputedRef<Map<string, string | null>>;
 
@@ -100,6 +104,7 @@ export class PursuanceStore {
     this.caps = computed(() =>
       capabilitiesFor(this.rules.value, this.summary.value?.myRoles ?? [], this.summary.value?.amFounder ?? false, this.isMember.value),
     );
+    this.tips = computed(() => tipAudiences(this.rules.value, this.caps.value, this.roles.value, this.summary.value?.myRoles ?? []));
     this.taskById = computed(() => new Map(this.tasks.value.map((t) => [t.id, t])));
     this.names = computed(() => new Map(this.members.value.map((m) => [m.onion, m.name])));
   }
@@ -377,6 +382,7 @@ export class PursuanceStore {
   }
 
   public createTask = (input: NewTaskInput): Promise<TaskModel> => this.#act(() => this.api.createTask(this.id, input));
+  public submit = (audience: string, tip: NewSubmissionInput): Promise<TaskModel> => this.#act(() => this.api.submit(this.id, audience, tip));
   public changeTask = (taskId: string, change: TaskChange): Promise<EventRef> => this.#act(() => this.api.changeTask(this.id, taskId, change));
   public addMember = (onion: string, name: string | undefined, roles: string[]): Promise<EventRef> =>
     this.#act(() => this.api.addMember(this.id, { onion, ...(name ? { name } : {}), roles }));

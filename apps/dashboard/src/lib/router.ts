@@ -33,6 +33,7 @@ export const routes: readonly RouteRecordRaw[] = [
       { path: 'tree', name: 'tree', component: () => import('../views/TreeView.vue'), meta: { filtered: true } },
       { path: 'mine', name: 'mine', component: () => import('../views/MyTasks.vue'), meta: { filtered: true } },
       { path: 'new-task', name: 'new-task', component: () => import('../views/NewTask.vue') },
+      { path: 'submit', name: 'submit', component: () => import('../views/SubmitTip.vue') },
       { path: 'tasks/:taskId', name: 'task', component: () => import('../views/TaskDetail.vue'), props: (r) => ({ taskId: r.params.taskId }) },
       { path: 'members', name: 'members', component: () => import('../views/MembersView.vue') },
       { path: 'rules', name: 'rules', component: () => import('../views/RulesView.vue') },

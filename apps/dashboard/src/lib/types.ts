@@ -56,6 +56,10 @@ export interface RoleModel {
   readonly rotationDue: boolean;
   readonly holdersWithoutKey: readonly string[];
   readonly iHoldKey: boolean;
+  /** The current key published public halves: members allowed to `submit` may send to the role without holding it. */
+  readonly publicKey: boolean;
+  /** This node holds the current key and its published public halves are not the key's (an alarm: rotate the role). */
+  readonly plantedKey: boolean;
 }
 
 export interface CommentView {
@@ -111,6 +115,10 @@ export interface TaskModel {
   readonly children: readonly string[];
   readonly closed: boolean;
   readonly readable: boolean;
+  /** A write-only submission (a tip). */
+  readonly submission?: true;
+  /** A tip sealed to a key its audience had already rotated away: whoever held that key can read it. */
+  readonly staleKey?: true;
   readonly createdBy: string;
   readonly createdByName: string | null;
   readonly createdAt: number;
@@ -185,6 +193,12 @@ export interface NewTaskInput {
   assignees?: { members?: string[]; roles?: string[] };
   labels?: string[];
   due?: number | null;
+}
+
+/** A tip's content (POST …/submissions, beside its one audience role): no assignees, labels or dates. */
+export interface NewSubmissionInput {
+  title: string;
+  body?: string;
 }
 
 type Side = { members?: string[]; roles?: string[] };

@@ -81,6 +81,31 @@ export function deskRules(): Rules {
   return RulesSchema.parse(doc);
 }
 
+/**
+ * Tip lines beside a desk (the newsroom's shape): sources may send tips to several reading roles
+ * without holding them, and may not create tasks; reporters create desk tasks and send no tips.
+ */
+export function tipRules(): Rules {
+  const reading = (title: string, rank: number) => ({ title, rank, history: 'all', can: [] });
+  const doc = {
+    format: 'pursuance-rules/1',
+    title: 'Newsroom',
+    roles: {
+      editor: { title: 'Editor', rank: 800, history: 'all', can: ['create', 'edit', 'comment', 'close'].map((a) => taskCap(a, '*')) },
+      reporter: { title: 'Reporter', rank: 400, history: 'all', can: ['create', 'comment'].map((a) => taskCap(a, ['desk'])) },
+      hotline: reading('Hotline', 350),
+      tips: reading('Tips', 300),
+      legal: reading('Legal', 250),
+      archive: reading('Archive', 220),
+      desk: reading('Desk', 200),
+      source: { title: 'Source', rank: 50, history: 'since-join', can: [taskCap('submit', ['tips', 'hotline', 'legal', 'archive'])] },
+    },
+    workflow: WORKFLOW,
+    succession: { quorum: 1, inactivityDays: null },
+  };
+  return RulesSchema.parse(doc);
+}
+
 export const FOUNDER = 'a'.repeat(56);
 export const MEMBER = 'b'.repeat(56);
 export const OTHER = 'c'.repeat(56);
@@ -115,21 +140,32 @@ export function members(): MemberModel[] {
   ];
 }
 
-export function roles(iHoldKey = true): RoleModel[] {
-  const base = {
+/** A role as the node lists it: keyed, its key's public halves published and its own. */
+export function roleModel(id: string, title: string, over: Partial<RoleModel> = {}): RoleModel {
+  return {
+    id,
+    title,
     description: '',
+    rank: 0,
     history: 'all',
+    holders: [],
     epoch: 0,
     keyId: 'k'.repeat(32),
     rotatedBy: FOUNDER,
     rotatedAt: 1,
     rotationDue: false,
     holdersWithoutKey: [],
-    iHoldKey,
+    iHoldKey: true,
+    publicKey: true,
+    plantedKey: false,
+    ...over,
   };
+}
+
+export function roles(iHoldKey = true): RoleModel[] {
   return [
-    { ...base, id: 'member', title: 'Member', rank: 100, holders: [FOUNDER, MEMBER] },
-    { ...base, id: 'organizer', title: 'Organizer', rank: 800, holders: [FOUNDER] },
+    roleModel('member', 'Member', { rank: 100, holders: [FOUNDER, MEMBER], iHoldKey }),
+    roleModel('organizer', 'Organizer', { rank: 800, holders: [FOUNDER], iHoldKey }),
   ];
 }
 

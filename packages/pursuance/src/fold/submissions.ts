@@ -34,7 +34,9 @@ export const submissionCreate: Handler<'submission.create'> = (ctx, e) => {
   if (b.self.length - ANONYMOUS_BOX_OVERHEAD !== padded || padded <= 0 || padded % CONTENT_PADDING_BUCKET !== 0) {
     return reject(RejectionCode.INVALID_SCHEMA, 'a submission is padded content sealed twice, to the audience and to its author, at equal sizes');
   }
+  // Written before its author could know of a later rotation (staleEpoch let it through): marked.
+  const staleKey = epoch.epoch < r.epochs.length - 1 ? { staleKey: true as const } : {};
   return accept(() => {
-    state.tasks.set(e.id, { id: e.id, audience: [role], parent: null, createdBy: e.author, closed: false, children: new Set() });
+    state.tasks.set(e.id, { id: e.id, audience: [role], parent: null, createdBy: e.author, closed: false, children: new Set(), ...staleKey });
   });
 };

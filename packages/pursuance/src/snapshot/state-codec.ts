@@ -47,7 +47,14 @@ export function encodeState(state: PublicState): CanonicalValue {
       })),
       rotationDueSince: r.rotationDueSince,
     })),
-    tasks: byKey(state.tasks).map(([, t]) => ({ id: t.id, audience: [...t.audience], parent: t.parent, createdBy: t.createdBy, closed: t.closed })),
+    tasks: byKey(state.tasks).map(([, t]) => ({
+      id: t.id,
+      audience: [...t.audience],
+      parent: t.parent,
+      createdBy: t.createdBy,
+      closed: t.closed,
+      ...(t.staleKey ? { staleKey: true } : {}),
+    })),
     relay: relayValue(state.relay),
     nominations: byKey(state.nominations).map(([, n]) => ({
       id: n.id,
@@ -102,7 +109,10 @@ const StateSchema = z.strictObject({
     }),
     1000,
   ),
-  tasks: list(z.strictObject({ id: hex64, audience: list(RoleIdSchema, 16), parent: hex64.nullable(), createdBy: onion, closed: z.boolean() }), 10_000_000),
+  tasks: list(
+    z.strictObject({ id: hex64, audience: list(RoleIdSchema, 16), parent: hex64.nullable(), createdBy: onion, closed: z.boolean(), staleKey: z.literal(true).optional() }),
+    10_000_000,
+  ),
   relay: z.strictObject({
     bundle: z.string().max(MAX_RELAY_BUNDLE).nullable(),
     movedBy: hex64.nullable(),
@@ -229,6 +239,7 @@ export function decodeState(value: unknown): PublicState {
       createdBy: t.createdBy as OnionName,
       closed: t.closed,
       children: new Set(),
+      ...(t.staleKey ? { staleKey: true as const } : {}),
     });
   }
   for (const t of tasks.values()) {
