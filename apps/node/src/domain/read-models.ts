@@ -82,6 +82,11 @@ export interface TaskModel {
   readonly readable: boolean;
   /** Present on a write-only submission (a tip): its sender need not hold its audience. */
   readonly submission?: true;
+  /**
+   * Present on a submission sealed to a key its audience had rotated away before it was folded
+   * (its sender had not seen the rotation): whoever held that key can read it, a removed holder too.
+   */
+  readonly staleKey?: true;
   readonly createdBy: string;
   readonly createdByName: string | null;
   readonly createdAt: number;
@@ -234,6 +239,7 @@ export function taskModel(entry: PursuanceEntry, view: MemberViewResult, id: Eve
     closed: pub.closed,
     readable: t.readable,
     ...(t.submission ? { submission: true as const } : {}),
+    ...(t.staleKey ? { staleKey: true as const } : {}),
     createdBy: t.createdBy,
     createdByName: nameOf(t.createdBy),
     createdAt: t.createdAt,
