@@ -35,3 +35,25 @@ export function watchChanges(port: number, token: string): ChangeStream {
     close: () => req.destroy(),
   };
 }
+
+/**
+ * Wait until an API read holds on a node process: re-checked after each change its stream
+ * reports, and every `recheckMs` for what reports no change (sync counters), up to `timeoutMs`.
+ */
+export async function untilStream(
+  stream: Pick<ChangeStream, 'count' | 'after'>,
+  check: () => Promise<boolean>,
+  what: string,
+  recheckMs = 1_000,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = stream.count();
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([stream.after(seen), new Promise((resolve) => (timer = setTimeout(resolve, recheckMs)))]);
+    clearTimeout(timer);
+  }
+}

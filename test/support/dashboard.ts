@@ -4,9 +4,10 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { TEST_SCRYPT_PARAMS } from '@pursuance/crypto';
 import { startNode, type RunningNode } from '@pursuance/node';
+import { http } from '../../apps/node/test/support/http.js';
 
 /**
  * Helpers for the dashboard's browser tests and benchmarks: a fresh build of the dashboard,
@@ -84,3 +85,36 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 export async function tempDir(label: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `dash-${label}-`));
 }
+
+/**
+ * Carry every signed event `from` holds of pursuance `id` to `to` through each node's own API
+ * (GET/POST /api/pursuances/:id/events): what group sync does over a relay, with every event
+ * verified by the node taking it in. Returns the receiver's report.
+ */
+export async function carryEvents(from: TestNode, to: TestNode, id: string): Promise<{ accepted: number; rejected: { code: string; reason: string }[] }> {
+  const call = (n: TestNode, method: string, body?: unknown) =>
+    http(n.node.port, method, `/api/pursuances/${id}/events`, { token: n.node.token, ...(body === undefined ? {} : { body }) });
+  const exported = await call(from, 'GET');
+  if (exported.status !== 200) throw new Error(`exporting events answered ${exported.status}: ${exported.text.slice(0, 300)}`);
+  const report = await call(to, 'POST', { events: (exported.body as { events: string[] }).events });
+  if (report.status !== 200) throw new Error(`importing events answered ${report.status}: ${report.text.slice(0, 300)}`);
+  return report.body as { accepted: number; rejected: { code: string; reason: string }[] };
+}
+
+/**
+ * A page of `n`'s dashboard in a browser context of its own (added to `contexts`, for closing),
+ * signed in and live at `path`. Errors the page throws are collected in `errors`.
+ */
+export async function openLivePage(browser: Browser, n: TestNode, path: string, contexts: BrowserContext[], errors: string[]): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.on('pageerror', (e) => errors.push(e.message));
+  await signIn(page, n.node);
+  await page.goto(`${n.node.url}${path}`);
+  await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor();
+  return page;
+}
+
+/** A pursuance's section tab by its name. */
+export const sectionTab = (page: Page, name: string) => page.getByRole('navigation', { name: 'Pursuance sections' }).getByRole('link', { name, exact: true });

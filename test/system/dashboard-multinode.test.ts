@@ -9,7 +9,17 @@ import { rm } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http } from '../../apps/node/test/support/http.js';
-import { buildDashboard, launchChromium, screenshot, signIn, startTestNode, tempDir, type TestNode } from '../support/dashboard.js';
+import {
+  buildDashboard,
+  carryEvents,
+  launchChromium,
+  openLivePage,
+  screenshot,
+  sectionTab,
+  startTestNode,
+  tempDir,
+  type TestNode,
+} from '../support/dashboard.js';
 
 /** A newsroom: stories sealed to the desk, which editors and reporters hold; a source on a private tip line. */
 const task = (action: string, audience: '*' | string[], reason?: string) => ({ subject: 'task', action, audience, ...(reason ? { reason } : {}) });
@@ -69,27 +79,10 @@ const pageErrors: string[] = [];
 const api = (n: TestNode, method: string, path: string, body?: unknown) =>
   http(n.node.port, method, path, { token: n.node.token, ...(body === undefined ? {} : { body }) });
 
-/** Carry every signed event `from` holds to `to` (what group sync will do); returns the receiver's report. */
-async function carry(from: TestNode, to: TestNode): Promise<{ accepted: number; rejected: { code: string; reason: string }[] }> {
-  const exported = await api(from, 'GET', `/api/pursuances/${id}/events`);
-  expect(exported.status).toBe(200);
-  const report = await api(to, 'POST', `/api/pursuances/${id}/events`, { events: (exported.body as { events: string[] }).events });
-  expect(report.status).toBe(200);
-  return report.body as { accepted: number; rejected: { code: string; reason: string }[] };
-}
-
-async function openPage(n: TestNode, path: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  await signIn(page, n.node);
-  await page.goto(`${n.node.url}${path}`);
-  await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor();
-  return page;
-}
-
-const tab = (page: Page, name: string) => page.getByRole('navigation', { name: 'Pursuance sections' }).getByRole('link', { name, exact: true });
+/** Carry every signed event `from` holds to `to` (what group sync does); the receiver's report. */
+const carry = (from: TestNode, to: TestNode) => carryEvents(from, to, id);
+const openPage = (n: TestNode, path: string): Promise<Page> => openLivePage(browser, n, path, contexts, pageErrors);
+const tab = sectionTab;
 
 beforeAll(async () => {
   buildDir = buildDashboard(await tempDir('build'));

@@ -11,7 +11,7 @@ import { startNode, type RunningNode } from '../../apps/node/src/index.js';
 import { rendezvousOrder } from '../../apps/node/src/sync/relay-links.js';
 import { handedTo, lastRekey } from '../../apps/node/src/sync/rekey.js';
 import { http } from '../../apps/node/test/support/http.js';
-import { watchChanges } from '../support/change-stream.js';
+import { untilStream, watchChanges } from '../support/change-stream.js';
 import { spawnNodeProcess } from '../support/node-process.js';
 import { startRelayProcess, type Spawned } from '../support/processes.js';
 import { FAST_PEER, testNodeOptions } from '../support/test-node.js';
@@ -58,21 +58,7 @@ type Target = RunningNode | NodeProc;
 const api = (n: Target, method: string, path: string, body?: unknown) =>
   http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
 
-/**
- * Wait until an API read holds on a node process, re-checking after each change it reports —
- * and every `recheckMs` for what reports no change (sync counters), up to a generous limit.
- */
-async function until(n: NodeProc, check: () => Promise<boolean>, what: string, recheckMs = 1_000, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const seen = n.changes();
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([n.after(seen), new Promise((resolve) => (timer = setTimeout(resolve, recheckMs)))]);
-    clearTimeout(timer);
-  }
-}
+const until = (n: NodeProc, check: () => Promise<boolean>, what: string): Promise<void> => untilStream({ count: n.changes, after: n.after }, check, what);
 
 /**
  * Wait until `check` holds on an in-process node: re-checked on every change it takes in and

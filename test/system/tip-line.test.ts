@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMemberView, type EventId } from '@pursuance/pursuance';
 import { startNode, type RunningNode } from '../../apps/node/src/index.js';
 import { http } from '../../apps/node/test/support/http.js';
-import { watchChanges } from '../support/change-stream.js';
+import { untilStream, watchChanges } from '../support/change-stream.js';
 import { spawnNodeProcess } from '../support/node-process.js';
 import { startRelayProcess, type Spawned } from '../support/processes.js';
 import { testNodeOptions } from '../support/test-node.js';
@@ -62,19 +62,6 @@ async function node(name: string): Promise<RunningNode> {
   return n;
 }
 
-/** Re-check `check` on every change the process reports, and each second for what reports none, up to a generous limit. */
-async function untilProc(n: { changes(): number; after(seen: number): Promise<void> }, check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const seen = n.changes();
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([n.after(seen), new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))]);
-    clearTimeout(timer);
-  }
-}
-
 describe('a tip line: write-only submissions between nodes', () => {
   it('each source reads only its own tip, the editor reads both, and a removed editor reads none sent after the removal', { timeout: 300_000 }, async () => {
     const founder = await node('masthead');
@@ -83,7 +70,7 @@ describe('a tip line: write-only submissions between nodes', () => {
     const sueProc = await spawnNodeProcess('sue', join(dir, 'sue'), registryDir);
     const sueStream = watchChanges(sueProc.port, sueProc.token);
     procs.push({ proc: sueProc.proc, closeStream: sueStream.close });
-    const sue = { ...sueProc, changes: sueStream.count, after: sueStream.after };
+    const sue = { ...sueProc, ...sueStream };
 
     const id = ((await api(founder, 'POST', '/api/pursuances', { name: 'The Ledger', template: 'newsroom' })).body as { id: string }).id;
     const p = (path: string) => `/api/pursuances/${id}${path}`;
@@ -99,7 +86,7 @@ describe('a tip line: write-only submissions between nodes', () => {
     }
     expect((await api(sue, 'POST', '/api/invites/accept', { invite })).body).toEqual({ pursuanceId: id, status: 'joined' });
     const hashOf = async (n: Api) => ((await api(n, 'GET', p(''))).body as { stateHash?: string }).stateHash;
-    await untilProc(sue, async () => (await hashOf(sue)) === hash(founder), 'sue to join');
+    await untilStream(sue, async () => (await hashOf(sue)) === hash(founder), 'sue to join');
 
     // The tips role accepts submissions (its key published public halves); sources hold no key of it.
     const roles = (await api(sam, 'GET', p('/roles'))).body as { id: string; publicKey: boolean; plantedKey: boolean; iHoldKey: boolean }[];
@@ -129,7 +116,7 @@ describe('a tip line: write-only submissions between nodes', () => {
     await untilChange([sam], () => sam.registry.get(id).log.isAccepted(sueTip as EventId), 'sam to get sue’s tip');
     const samSees = await titles(sam);
     expect([samSees.get(samTip), samSees.get(sueTip)]).toEqual(['Invoices', null]);
-    await untilProc(sue, async () => (await titles(sue)).has(samTip), 'sue to get sam’s tip');
+    await untilStream(sue, async () => (await titles(sue)).has(samTip), 'sue to get sam’s tip');
     const sueSees = await titles(sue);
     expect([sueSees.get(sueTip), sueSees.get(samTip)]).toEqual(['Warehouse', null]);
     const hidden = (await tasks(sue)).find((t) => t.id === samTip)!;

@@ -474,7 +474,8 @@ describe('role public keys', () => {
     }
     // The proof is exactly the signing key's signature over this message (a silent change of its
     // domain or fields would leave every published proof unverifiable).
-    expect(verifySignature(popMessage(d.founder.log.id, 'tips', k.keyId, good.sig, good.box), good.pop, good.sig)).toBe(true);
+    const message = canonicalEncode({ dom: 'pursuance/role-pop/v1', pursuance: d.founder.log.id, role: 'tips', keyId: k.keyId, sig: good.sig, box: good.box });
+    expect(verifySignature(message, good.pop, good.sig)).toBe(true);
     const ok = forge(d.id.f, d.founder.log, 'keys.rotate', { rotations: [makeRotation(k, [d.id.f.publicKey, d.id.ed.publicKey], d.founder.log.id)] });
     expect(verdict(d.founder.log, ok)).toBeUndefined();
   });
