@@ -104,7 +104,7 @@ export const MODULES = {
   // pursuance module, judged by the whole pursuance suite (per-test coverage runs only the
   // tests that reach each mutant).
   departures: {
-    mutate: ['packages/pursuance/src/fold/departures.ts', 'packages/pursuance/src/fold/keys.ts:44-82', 'packages/pursuance/src/author.ts:296-335'],
+    mutate: ['packages/pursuance/src/fold/departures.ts', 'packages/pursuance/src/fold/keys.ts:44-82', 'packages/pursuance/src/author.ts:307-350'],
     tests: ['packages/pursuance/test/**/*.test.ts'],
   },
   // Write-only audiences: role public keys (derivation, the box sealed to a role, the key checks),
@@ -116,8 +116,8 @@ export const MODULES = {
       'packages/pursuance/src/keys.ts:73-131',
       'packages/pursuance/src/fold/submissions.ts',
       'packages/pursuance/src/submission.ts',
-      'packages/pursuance/src/author.ts:547-577',
-      'packages/pursuance/src/author.ts:628-639',
+      'packages/pursuance/src/author.ts:562-592',
+      'packages/pursuance/src/author.ts:643-654',
     ],
     tests: [
       'packages/crypto/test/role-keys.test.ts',

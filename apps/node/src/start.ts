@@ -285,6 +285,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         snapshots?.stop();
         voucher?.stop();
         sync?.stop();
+        registry.stop();
         await peer.stop();
         await registry.idle();
         // A failure here costs only the state hash shown while the next start-up loads.

@@ -300,21 +300,31 @@ export class PursuanceAuthor {
    * them). Replacing a key falls to the member who made it, while they are a member who may
    * rotate the role. When they are not — they left (often in the very departure that made the
    * role due), were removed, or lost the right — it falls to whoever is first in rendezvous order
-   * for the departure among the members who may (#firstToRotate): every member works out the
+   * for the departure among the members who may (#rotationLine): every member works out the
    * same one, so the role is not left waiting for someone who will never rotate it. `skip` names
    * roles the caller already answered for this same departure. Empty when none.
    */
   public dueRotations(skip: (role: RoleId, dueSince: EventId) => boolean = () => false): RoleId[] {
-    const out: RoleId[] = [];
-    const me = this.identity.onion;
+    return this.rotationTurns(skip)
+      .filter((t) => t.turn === 0)
+      .map((t) => t.role);
+  }
+
+  /**
+   * Where we stand in line to rotate each role that is due (and that we may rotate): turn 0 is
+   * the member dueRotations names; then the other members who may, in the same rendezvous order.
+   * A node waits its turn times a stagger before stepping in, so a role is not left due for good
+   * when the member it falls to is offline; if two step in, both rotations are valid.
+   */
+  public rotationTurns(skip: (role: RoleId, dueSince: EventId) => boolean = () => false): { role: RoleId; dueSince: EventId; turn: number }[] {
+    const out: { role: RoleId; dueSince: EventId; turn: number }[] = [];
     for (const [role, r] of this.state.roles) {
       const due = r.rotationDueSince;
       if (due === null || !declaredRole(this.state.rules, role) || !this.#mayRotate(role) || skip(role, due)) continue;
-      const maker = r.epochs.at(-1)?.creator;
-      const makerMay = maker !== undefined && this.#mayRotateAs(maker, role);
-      if (makerMay ? maker === me : this.#firstToRotate(role, due) === me) out.push(role);
+      const turn = this.#rotationLine(role, due).indexOf(this.identity.onion);
+      if (turn >= 0) out.push({ role, dueSince: due, turn });
     }
-    return out.sort();
+    return out.sort((a, b) => (a.role < b.role ? -1 : 1));
   }
 
   #mayRotateAs(member: OnionName, role: RoleId): boolean {
@@ -322,16 +332,21 @@ export class PursuanceAuthor {
     return roles !== undefined && checkRole(this.log.applier().ability(member), [...roles].sort(), PERMISSION_OF['keys.rotate'].action, role).ok;
   }
 
-  /** The member who may rotate `role` whose SHA-256(departure ‖ role ‖ onion) is least. */
-  #firstToRotate(role: RoleId, departure: EventId): OnionName | undefined {
-    let first: { onion: OnionName; rank: string } | undefined;
+  /**
+   * Who replaces the key of a due role, in turn: the key's maker while they are a member who may
+   * rotate it, then the other members who may, by SHA-256(departure ‖ role ‖ onion), least first.
+   */
+  #rotationLine(role: RoleId, departure: EventId): OnionName[] {
+    const maker = this.state.roles.get(role)?.epochs.at(-1)?.creator;
+    const ranked: { onion: OnionName; rank: string }[] = [];
     for (const onion of this.state.members.keys()) {
-      if (!this.#mayRotateAs(onion, role)) continue;
+      if (onion === maker || !this.#mayRotateAs(onion, role)) continue;
       // Hex of equal-length digests orders as the bytes do.
-      const rank = toHex(sha256(new TextEncoder().encode(`${departure}\u0000${role}\u0000${onion}`)));
-      if (first === undefined || rank < first.rank) first = { onion, rank };
+      ranked.push({ onion, rank: toHex(sha256(new TextEncoder().encode(`${departure}\u0000${role}\u0000${onion}`))) });
     }
-    return first?.onion;
+    ranked.sort((a, b) => (a.rank < b.rank ? -1 : 1));
+    const makerMay = maker !== undefined && this.#mayRotateAs(maker, role);
+    return [...(makerMay ? [maker] : []), ...ranked.map((r) => r.onion)];
   }
 
   /** Give every current holder who lacks it the current key of each role we hold a key for. */

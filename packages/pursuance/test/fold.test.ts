@@ -223,6 +223,29 @@ describe('a departure its author had not seen does not undo an event (fold/depar
     }
   });
 
+  it('everyone who may rotate a due role has one turn, the same on every replica: the maker first while it may, then by rank', () => {
+    const rank = (departure: string, role: string, onion: string) => toHex(sha256(new TextEncoder().encode(`${departure}\u0000${role}\u0000${onion}`)));
+    const { founder, id, a, now } = cell();
+    founder.assignRole(id.q.onion, 'organizer');
+    syncInto(a, founder.log);
+    a.rotateKeys(['member']);
+    syncInto(founder, a.log);
+    // X leaves without a rotation: "member" is due, and its maker (the organizer) is still here.
+    const x = joinAs(id.x, founder.log, now);
+    const left = x.leave();
+    syncInto(founder, x.log);
+    const replicas = [id.f, id.a, id.q, id.y].map((who) => joinAs(who, founder.log, now));
+    const turns = new Map(replicas.map((r) => [r.identity.onion, r.rotationTurns().find((t) => t.role === 'member')]));
+    expect(turns.get(id.y.onion), 'a member who may not rotate has no turn').toBeUndefined();
+    const others = [id.f.onion, id.q.onion].sort((m, n) => (rank(left.id, 'member', m) < rank(left.id, 'member', n) ? -1 : 1));
+    expect([id.a.onion, ...others].map((o) => turns.get(o)?.turn)).toEqual([0, 1, 2]);
+    for (const t of turns.values()) if (t) expect(t.dueSince).toBe(left.id);
+    // Only turn 0 is due now; the others are the fallback (the node staggers them).
+    expect(replicas.filter((r) => r.dueRotations().includes('member')).map((r) => r.identity.onion)).toEqual([id.a.onion]);
+    // Once answered for this departure, no turn is offered again.
+    expect(replicas[0]!.rotationTurns((role, since) => role === 'member' && since === left.id).map((t) => t.role)).not.toContain('member');
+  });
+
   it('a departure the author had not seen excuses naming the one who left, never a stranger', () => {
     const { founder, base, id, a } = cell();
     const stranger = Identity.generate();

@@ -111,6 +111,9 @@ export type ChangeListener = (change: PursuanceChange) => void;
  * only after its events are durable in the store — so whatever the node has acknowledged, it
  * still has after a crash, and replaying the store rebuilds exactly this state.
  */
+/** Default wait between turns to replace a due key (see PursuanceRegistry.rotationStaggerMs). */
+export const ROTATION_STAGGER_MS = 10 * 60_000;
+
 export class PursuanceRegistry {
   readonly #entries = new Map<string, PursuanceEntry>();
   readonly #views = new Map<string, { version: number; view: MemberViewResult; cache: MemberViewCache }>();
@@ -131,6 +134,15 @@ export class PursuanceRegistry {
   /** Read models a replay found different from what was stored (each rewritten from the events). */
   public projectionRepairs = 0;
   #queue: Promise<unknown> = Promise.resolve();
+  /**
+   * How much longer each next member in line waits before replacing a due key itself
+   * (PursuanceAuthor.rotationTurns), in case those before it are offline.
+   */
+  public rotationStaggerMs = ROTATION_STAGGER_MS;
+  /** When this node first saw each due role it is in line for (`pursuance|role|departure`), by its clock. */
+  readonly #dueSeen = new Map<string, number>();
+  /** One timer per pursuance, for the next turn that comes up. */
+  readonly #turnTimers = new Map<string, NodeJS.Timeout>();
   /** Where quarantine warnings go (one line each, ids and reasons only, never key material). */
   public warn: (line: string) => void = (line) => void process.stderr.write(`node: warning: ${line}\n`);
 
@@ -786,7 +798,7 @@ export class PursuanceRegistry {
     }
     const losses = races.newLosses(entry.log);
     const answered = races;
-    const due = entry.author.dueRotations((role, since) => answered.rotatedFor(role, since));
+    const due = this.#rotationsDue(entry, (role, since) => answered.rotatedFor(role, since));
     if (losses.length === 0 && due.length === 0) return;
     // A re-send is authored like any action: key secrets it may draw are at rest first.
     if (due.length > 0 || losses.some((l) => l.mayRetry)) await this.store.ensureKeySecrets();
@@ -852,5 +864,43 @@ export class PursuanceRegistry {
   /** Wait for every queued mutation (tests and shutdown). */
   public async idle(): Promise<void> {
     await this.#queue;
+  }
+
+  /** Stop waiting for turns to replace due keys (the node is closing). */
+  public stop(): void {
+    for (const timer of this.#turnTimers.values()) clearTimeout(timer);
+    this.#turnTimers.clear();
+  }
+
+  /**
+   * The due roles whose keys this node replaces now: those that fall to it (turn 0), and those
+   * whose turn has come because the members before it in line did not act in time (each turn
+   * waits rotationStaggerMs more since this node first saw the role due). A later turn is
+   * re-checked by a timer, whether or not anything arrives meanwhile.
+   */
+  #rotationsDue(entry: PursuanceEntry, skip: (role: string, dueSince: EventId) => boolean): string[] {
+    const now = this.clock();
+    const out: string[] = [];
+    let next = Infinity;
+    for (const { role, dueSince, turn } of entry.author.rotationTurns(skip)) {
+      const key = `${entry.id}|${role}|${dueSince}`;
+      const seen = this.#dueSeen.get(key) ?? now;
+      this.#dueSeen.set(key, seen);
+      const at = seen + turn * this.rotationStaggerMs;
+      if (at <= now) out.push(role);
+      else next = Math.min(next, at);
+    }
+    if (next !== Infinity && !this.#turnTimers.has(entry.id)) {
+      const timer = setTimeout(() => {
+        this.#turnTimers.delete(entry.id);
+        void this.#serial(async () => {
+          const current = this.#entries.get(entry.id);
+          if (current && !this.#loading.has(entry.id)) await this.#answerLostRaces(current);
+        }).catch((err: unknown) => this.warn(`pursuance ${entry.id}: a due key could not be replaced in turn (${this.#describe(err).code})`));
+      }, next - now);
+      timer.unref();
+      this.#turnTimers.set(entry.id, timer);
+    }
+    return out;
   }
 }
