@@ -110,7 +110,14 @@ const StateSchema = z.strictObject({
     1000,
   ),
   tasks: list(
-    z.strictObject({ id: hex64, audience: list(RoleIdSchema, 16), parent: hex64.nullable(), createdBy: onion, closed: z.boolean(), staleKey: z.literal(true).optional() }),
+    z.strictObject({
+      id: hex64,
+      audience: list(RoleIdSchema, 16),
+      parent: hex64.nullable(),
+      createdBy: onion,
+      closed: z.boolean(),
+      staleKey: z.literal(true).optional(),
+    }),
     10_000_000,
   ),
   relay: z.strictObject({
