@@ -4,10 +4,12 @@
  *    20 rotations, a quarter of task traffic sealed to restricted roles) beside the same run's
  *    raw ed25519 verification rate; the goal is at least half that rate;
  *  - building a member's decrypted view of that log;
- *  - rotating a role held by 1,000 members: time and event size.
+ *  - rotating a role held by 1,000 members: time and event size;
+ *  - tips: sending, folding and reading 1,000 write-only submissions, beside raw X25519.
  */
 import { Identity, verifySignature } from '@pursuance/crypto';
-import { PursuanceAuthor, PursuanceLog, buildMemberView } from '@pursuance/pursuance';
+import { readFileSync } from 'node:fs';
+import { PursuanceAuthor, PursuanceLog, RulesSchema, buildMemberView } from '@pursuance/pursuance';
 import { backlogRules, generateBacklog } from '../support/backlog.js';
 import { fmt, printTable, rateOf } from './measure.js';
 
@@ -39,6 +41,49 @@ function rotationOf1000(): [string, string][] {
     [`rotate "everyone" held by ${fmt(holders)} members (sign, 1,000 lockboxes, validate)`, `${fmt(ms, 1)} ms`],
     ['rotation event size', `${fmt(event.bytes.length)} bytes (${fmt(event.bytes.length / holders, 1)} B per holder)`],
     ['a replica verifying and applying it', `${fmt(applyMs, 1)} ms`],
+  ];
+}
+
+/**
+ * Tips (write-only submissions) on the newsroom template: a source sealing 1,000 tips (sealed
+ * twice, signed, judged by the author's dry run), a replica folding them, an editor reading them
+ * all; beside the same run's raw X25519 rate (each tip costs two ephemeral key pairs and two
+ * exchanges to seal, one exchange to open).
+ */
+function tips(): [string, string][] {
+  const { $schema: _schema, ...template } = JSON.parse(readFileSync(new URL('../../rules/templates/newsroom.json', import.meta.url), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  const rules = RulesSchema.parse(template);
+  let t = 1_800_000_000_000;
+  const now = (): number => (t += 1000);
+  const [editor, source] = [Identity.generate(), Identity.generate()];
+  const founder = PursuanceAuthor.create(Identity.generate(), { name: 'desk', rules }, now);
+  founder.addMember(editor.publicKey, { roles: ['editor', 'tips'] });
+  founder.addMember(source.publicKey, { roles: ['source'] });
+  const sender = new PursuanceAuthor(source, founder.log, undefined, now);
+  const peerKey = Identity.generate().x25519PublicKey();
+  const dh = rateOf('raw X25519', () => source.diffieHellman(peerKey), 1);
+  const n = 1000;
+  const s0 = performance.now();
+  for (let i = 0; i < n; i++) sender.submit('tips', { title: `tip ${i}`, body: 'x'.repeat(200) });
+  const s1 = performance.now();
+  const replica = new PursuanceLog(founder.log.genesis.bytes);
+  const f0 = performance.now();
+  replica.addAll([...founder.log.events()].map((e) => e.bytes));
+  replica.state();
+  const f1 = performance.now();
+  const v0 = performance.now();
+  const view = buildMemberView(replica, editor);
+  const v1 = performance.now();
+  const read = [...view.tasks.values()].filter((x) => x.submission && x.readable).length;
+  if (read !== n) throw new Error(`the editor read ${read} of ${n} tips`);
+  return [
+    ['baseline: raw X25519 exchange (node:crypto, same run)', `${fmt(dh.perSecond)} /s`],
+    [`a source sending ${fmt(n)} tips (seal twice, sign, dry run)`, `${fmt((n / (s1 - s0)) * 1000)} tips/s`],
+    [`a replica verifying and folding them (with ${fmt(replica.size - n)} other events)`, `${fmt((f1 - f0) / 1000, 2)} s`],
+    [`the editor reading all ${fmt(n)} (open, check binding, parse)`, `${fmt(((v1 - v0) / n) * 1000, 1)} µs per tip`],
   ];
 }
 
@@ -100,6 +145,7 @@ function main(): void {
     [`member view (decrypt, ${fmt(readable)} of ${fmt(view.tasks.size)} tasks readable)`, `${fmt((v1 - v0) / 1000, 2)} s`],
   ]);
   printTable('rotation', rotationOf1000());
+  printTable('tips (write-only submissions)', tips());
 }
 
 main();

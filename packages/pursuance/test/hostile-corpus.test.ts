@@ -18,6 +18,7 @@ import { MAX_EVENT_BYTES } from '../src/envelope.js';
 import { MAX_PENDING_PER_AUTHOR } from '../src/log.js';
 import { boundContent, makeRotation, makeShare, newRoleKey, sealContent, type RoleKey } from '../src/keys.js';
 import { collectKeys } from '../src/view.js';
+import { sealSubmission } from '../src/submission.js';
 import type { EventBody } from '../src/bodies.js';
 import { Network, forge, loadTemplate, rawHeader, sealAs, signRaw, type ForgeOptions } from './support/harness.js';
 import { clock } from './support/helpers.js';
@@ -865,6 +866,56 @@ describe('pending admission and equivocation evidence', () => {
       first.log.stateHash(),
       `"honest" is ${first.log.rejectionOf(honest.id)?.code ?? 'accepted'} vs ${last.log.rejectionOf(honest.id)?.code ?? 'accepted'}`,
     ).toBe(last.log.stateHash());
+  });
+});
+
+describe('write-only submissions', () => {
+  /** The cell, where members may also send tips to the organizers without reading their role. */
+  function tipCell() {
+    const rules = loadTemplate('activist-cell');
+    rules.roles.member!.can.push({ subject: 'task', action: 'submit', audience: ['organizer'] });
+    return cell(RulesSchema.parse(rules));
+  }
+  const tip = (a: PursuanceAuthor, epoch: { keyId: Uint8Array; pub?: { sig: Uint8Array; box: Uint8Array } }, title: string) => {
+    const seq = a.log.lastSeq(a.identity.onion) + 1;
+    const binding = { kind: 'submission.create', task: null, pursuance: a.log.id, author: a.identity.publicKey, seq };
+    const body = sealSubmission(binding, { title, body: '' }, { role: 'organizer', keyId: epoch.keyId, pub: epoch.pub! }, a.identity.publicKey);
+    return chain(a, 'submission.create', body, ['organizer']);
+  };
+
+  it('a tip racing its sender’s removal, one sealed to a key its sender saw rotated, a stranger’s and one with a second audience: the same verdicts and views on every replica', () => {
+    const { net, id, genesis, base, everyone } = tipCell();
+    const mia = net.member('mia');
+    const max = net.member('max');
+    const olga = net.member('olga');
+    const old = mia.log.state().roles.get('organizer')!.epochs.at(-1)!;
+    // Honest: mia's tip, sealed to the organizers' current key.
+    const honest = mia.submit('organizer', { title: 'The van is watched' });
+    // max tips while olga, unseen by him, removes him: the removal orders first.
+    const raced = max.submit('organizer', { title: 'From a removed member' });
+    const removal = olga.removeMember(id.max.onion, 'leaked the plan');
+    // olga rotates the organizers' key; mia, having seen it, still seals to the old key.
+    const rotation = olga.rotateKeys(['organizer']);
+    net.sync();
+    const stale = tip(net.member('mia'), old, 'Sealed to a rotated key');
+    // A stranger's tip, and one naming two audiences.
+    const strangerLog = new PursuanceLog(genesis.bytes);
+    strangerLog.addAll(base.map((e) => e.bytes));
+    const stranger = forge(id.zed, strangerLog, 'submission.create', honest.header.body, ['organizer']);
+    const twoAudiences = chain(net.member('mia'), 'submission.create', { ...honest.header.body }, ['member', 'organizer']);
+    const judged = judgeEveryWay(genesis, base, [honest, raced, removal, rotation, stale, stranger, twoAudiences]);
+    expectAccepted(judged, honest);
+    expectAccepted(judged, removal);
+    expectRejected(judged, raced, RejectionCode.NOT_A_MEMBER);
+    expectRejected(judged, stale, RejectionCode.STALE_EPOCH);
+    expectRejected(judged, twoAudiences, RejectionCode.INVALID_SCHEMA, 'exactly one audience role');
+    expectRejected(judged, stranger, RejectionCode.NOT_A_MEMBER);
+    expectSameViews(judged, everyone);
+    // Mia reads her tip; max, otto (a member too) and the stranger do not; organizers do.
+    forEachReplica(judged, (log, name) => {
+      const readers = everyone.filter((who) => buildMemberView(log, who).tasks.get(honest.id)?.readable);
+      expect(readers.map((r) => r.onion).sort(), name).toEqual([id.fay, id.olga, id.otto, id.mia].map((r) => r.onion).sort());
+    });
   });
 });
 
