@@ -34,8 +34,11 @@ export const submissionCreate: Handler<'submission.create'> = (ctx, e) => {
   if (b.self.length - ANONYMOUS_BOX_OVERHEAD !== padded || padded <= 0 || padded % CONTENT_PADDING_BUCKET !== 0) {
     return reject(RejectionCode.INVALID_SCHEMA, 'a submission is padded content sealed twice, to the audience and to its author, at equal sizes');
   }
-  // Written before its author could know of a later rotation (staleEpoch let it through): marked.
-  const staleKey = epoch.epoch < r.epochs.length - 1 ? { staleKey: true as const } : {};
+  // Written before its author could know of a later rotation (staleEpoch let it through), to a key
+  // that reached someone who no longer holds the role: they can read it, so it is marked. After a
+  // routine rotation everyone who knew the old key still holds the role, and nothing is marked.
+  const knownToALeaver = [...epoch.recipients].some((o) => !r.holders.has(o));
+  const staleKey = epoch.epoch < r.epochs.length - 1 && knownToALeaver ? { staleKey: true as const } : {};
   return accept(() => {
     state.tasks.set(e.id, { id: e.id, audience: [role], parent: null, createdBy: e.author, closed: false, children: new Set(), ...staleKey });
   });
