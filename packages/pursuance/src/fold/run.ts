@@ -22,9 +22,12 @@ import { cloneState, stateForReading } from '../snapshot/state-codec.js';
  *  2. A removal defeats concurrent actions of the removed member. When a removal of M is
  *     accepted, every event of M that the remover had not seen (M's sequence number above
  *     what the removal's causal past knows of M) must come after it. If such an event was
- *     already processed, that constraint becomes a virtual edge and the fold restarts. Virtual
- *     edges only accumulate, so this terminates; they are re-derived from the event set alone,
- *     so it stays deterministic.
+ *     already processed, that constraint becomes a virtual edge and the fold restarts. Such a
+ *     late event of M may itself be a removal whose own virtual edges put the remover's causal
+ *     past after it (M expels Y; the removal of M builds on an event of Y): those edges are
+ *     void from then on, since M's removal comes after M's removal of someone else is defeated.
+ *     Virtual edges and void removals only accumulate, so this terminates; both are re-derived
+ *     from the event set alone, so it stays deterministic.
  *  3. Rejected events stay in the DAG (their descendants are judged on their own) but change
  *     nothing. Two events with one author and sequence number (equivocation) are both
  *     rejected. An author's event must have its previous event in its causal past.
@@ -128,7 +131,7 @@ export class FoldRun implements Causality {
   public readonly children = new Map<EventId, EventId[]>();
   public logHash: Uint8Array = new Uint8Array(32);
   /** Set when a removal forces a constraint on an already processed event. */
-  public restartWith: Map<EventId, Set<EventId>> | null = null;
+  public restartWith: Precedence | null = null;
   /** Causal clock: per author, the highest sequence number of an ACCEPTED event seen. */
   readonly #vc = new Map<EventId, Clock>();
   /** Sequence clock: per author, the highest well-sequenced (non-equivocating) event seen. */
@@ -145,12 +148,17 @@ export class FoldRun implements Causality {
    */
   readonly #childrenLeft = new Map<EventId, number>();
 
+  readonly #virtualParents: Map<EventId, Set<EventId>>;
+  readonly #voided: ReadonlySet<EventId>;
+
   public constructor(
     private readonly source: FoldSource,
     state: PublicState,
-    private readonly virtualParents: Map<EventId, Set<EventId>>,
+    precedence: Precedence,
   ) {
     this.applier = new Applier(state, this);
+    this.#virtualParents = precedence.virtual;
+    this.#voided = precedence.voided;
   }
 
   #index(onion: OnionName): number {
@@ -208,8 +216,8 @@ export class FoldRun implements Causality {
 
   public parentsOf(id: EventId): EventId[] {
     const e = this.source.event(id)!;
-    const virtual = this.virtualParents.get(id);
-    return virtual ? [...e.parentIds, ...virtual] : [...e.parentIds];
+    const virtual = this.#virtualParents.get(id);
+    return virtual ? [...e.parentIds, ...[...virtual].filter((p) => !this.#voided.has(p))] : [...e.parentIds];
   }
 
   /**
@@ -368,26 +376,31 @@ export class FoldRun implements Causality {
   #enforceRemovalPrecedence(e: SignedEvent, vc: Clock): void {
     if (!isKind(e, 'member.remove') && !isKind(e, 'role.remove')) return;
     const removed = onionFromPublicKey(e.header.body.member);
-    if (removed === e.author) return;
+    // A void removal (its author's own removal defeated it once) orders nothing again: its edges
+    // would be ignored and the fold would restart for ever.
+    if (removed === e.author || this.#voided.has(e.id)) return;
     const idx = this.#authorIndex.get(removed);
     // What the remover had seen of the removed member: accepted events only (see the header).
     const cutoff = idx === undefined ? 0 : (vc[idx] ?? 0);
+    // A virtual edge a late removal by the removed member put in place does not count as having
+    // seen it: that removal is about to be judged after this one, as the member's other late events.
+    const byRemoved = (p: EventId): boolean => this.source.event(p)?.author === removed;
     const late: EventId[] = [];
     for (const x of this.source.eventsBy(removed)) {
-      if (x.header.seq > cutoff && this.processed.has(x.id) && x.id !== e.id && !this.#reaches(e.id, x.id)) late.push(x.id);
+      if (x.header.seq > cutoff && this.processed.has(x.id) && x.id !== e.id && !this.#reaches(e.id, x.id, byRemoved)) late.push(x.id);
     }
     if (late.length === 0) return;
-    const next = new Map([...this.virtualParents].map(([k, v]) => [k, new Set(v)]));
+    const next = new Map([...this.#virtualParents].map(([k, v]) => [k, new Set(v)]));
     for (const x of late) {
       const set = next.get(x) ?? new Set<EventId>();
       set.add(e.id);
       next.set(x, set);
     }
-    this.restartWith = next;
+    this.restartWith = { virtual: next, voided: new Set([...this.#voided, ...late]) };
   }
 
-  /** Is `target` reachable from `from` by walking parents (real and virtual)? */
-  #reaches(from: EventId, target: EventId): boolean {
+  /** Is `target` reachable from `from` by walking parents (real, and virtual unless `skipVirtual` says so)? */
+  #reaches(from: EventId, target: EventId, skipVirtual: (parent: EventId) => boolean): boolean {
     const stack = [from];
     const seen = new Set<EventId>();
     while (stack.length) {
@@ -395,7 +408,8 @@ export class FoldRun implements Causality {
       if (id === target) return true;
       if (seen.has(id)) continue;
       seen.add(id);
-      for (const p of this.parentsOf(id)) if (this.source.event(p)) stack.push(p);
+      const real = new Set(this.source.event(id)?.parentIds ?? []);
+      for (const p of this.parentsOf(id)) if (this.source.event(p) && (real.has(p) || !skipVirtual(p))) stack.push(p);
     }
     return false;
   }
@@ -417,12 +431,21 @@ export interface Folded {
 
 /** Fold every event of `source` that is not pending, restarting while removals add virtual edges. */
 export function fold(source: FoldSource): Folded {
-  let virtual = new Map<EventId, Set<EventId>>();
+  let precedence: Precedence = { virtual: new Map(), voided: new Set() };
   for (;;) {
-    const folded = foldOnce(source, virtual);
+    const folded = foldOnce(source, precedence);
     if (!folded.run.restartWith) return folded;
-    virtual = folded.run.restartWith;
+    precedence = folded.run.restartWith;
   }
+}
+
+/**
+ * Removal precedence as a fold run applies it: virtual edges (child → the removals it must come
+ * after) and the removals whose edges are void (see the header, 2).
+ */
+export interface Precedence {
+  readonly virtual: Map<EventId, Set<EventId>>;
+  readonly voided: ReadonlySet<EventId>;
 }
 
 function initialState(source: FoldSource): PublicState {
@@ -433,10 +456,10 @@ function initialState(source: FoldSource): PublicState {
   return initial.state;
 }
 
-function foldOnce(source: FoldSource, virtual: Map<EventId, Set<EventId>>): Folded {
+function foldOnce(source: FoldSource, precedence: Precedence): Folded {
   const genesis = source.genesis;
   const base = source.base;
-  const run = new FoldRun(source, initialState(source), virtual);
+  const run = new FoldRun(source, initialState(source), precedence);
   const frontier = new Set(base?.frontier ?? []);
   // Parents before the snapshot that are not on its frontier are never processed: not waited for.
   const awaited = (p: EventId): boolean => !base || frontier.has(p) || !source.isBefore(p);
