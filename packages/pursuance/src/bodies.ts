@@ -164,6 +164,11 @@ export type InviteLockbox = z.infer<typeof InviteLockboxSchema>;
 export type RelayMirrorBody = EventBody<'relay.add' | 'relay.drop'>;
 export type Sealed = z.infer<typeof SealedSchema>;
 
+/** Whether an event of `kind` opens a task (its own id is the task's): a task.create or a submission. */
+export function opensTask(kind: string): boolean {
+  return kind === 'task.create' || kind === 'submission.create';
+}
+
 /** Whether events of `kind` are about a task (they open one, or name one): task events, and submissions, which open one. */
 export function isTaskKind(kind: string): boolean {
   return kind.startsWith('task.') || kind === 'submission.create';

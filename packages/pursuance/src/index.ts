@@ -24,6 +24,7 @@ export {
   MAX_RELAY_MIRRORS,
   TASK_CONTENT_KINDS,
   displayNameProblem,
+  opensTask,
 } from './bodies.js';
 export { type EventId, type SignedEvent, decodeEvent, signEvent } from './envelope.js';
 export type { PublicState, RelayState } from './state.js';

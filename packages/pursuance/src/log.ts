@@ -1,5 +1,5 @@
 import { canonicalEncode, sha256, toHex, type OnionName, type SignatureVerifier } from '@pursuance/crypto';
-import type { EventBody } from './bodies.js';
+import { opensTask, type EventBody } from './bodies.js';
 import { decodeEvent, type EventId, type PursuanceId, type SignedEvent } from './envelope.js';
 import { EventRejectedError, RejectionCode, type Rejection } from './errors.js';
 import type { Applier } from './fold/applier.js';
@@ -616,7 +616,7 @@ export class PursuanceLog {
 
 /** The task an event is about (a task.create or a submission is about itself), or null. */
 function taskOf(e: SignedEvent): EventId | null {
-  if (e.header.kind === 'task.create' || e.header.kind === 'submission.create') return e.id;
+  if (opensTask(e.header.kind)) return e.id;
   if (!e.header.kind.startsWith('task.')) return null;
   return toHex((e.header.body as EventBody<'task.edit'>).task) as EventId;
 }

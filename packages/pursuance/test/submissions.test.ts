@@ -27,6 +27,8 @@ import type { EventBody, Rotation } from '../src/bodies.js';
 import { makeRotation, newRoleKey, popMessage, rolePub, type RoleKey } from '../src/keys.js';
 import type { KeyEpoch } from '../src/state.js';
 import { sealSubmission } from '../src/submission.js';
+import { decodeState, encodeState } from '../src/snapshot/state-codec.js';
+import { SnapshotInvalidError } from '../src/snapshot/errors.js';
 import { expectRefused, forge } from './support/harness.js';
 import { clock, joinAs, syncInto, template } from './support/helpers.js';
 
@@ -526,6 +528,23 @@ describe('role public keys', () => {
       pub: rolePub(newRoleKey('tips'), d.founder.log.id),
     };
     expect(() => forge(d.id.f, d.founder.log, 'keys.share', { shares: [share] })).toThrow();
+  });
+
+  it('a snapshot whose state names a weak or non-canonical public key is refused, whoever attested it', () => {
+    const d = newsroom();
+    const value = encodeState(d.founder.log.state()) as { roles: { id: string; epochs: { pub?: { sig: Uint8Array; box: Uint8Array } }[] }[] };
+    const good = structuredClone(value);
+    expect(() => decodeState(good)).not.toThrow();
+    const weak: [string, (pub: { sig: Uint8Array; box: Uint8Array }) => void][] = [
+      ['a low-order box key', (pub) => (pub.box = new Uint8Array(32))],
+      ['a non-canonical box key', (pub) => (pub.box = fromHex('ef' + 'ff'.repeat(30) + '7f'))],
+      ['the identity point as signing key', (pub) => (pub.sig = fromHex('01' + '00'.repeat(31)))],
+    ];
+    for (const [what, spoil] of weak) {
+      const bad = structuredClone(value);
+      spoil(bad.roles.find((r) => r.id === 'tips')!.epochs[0]!.pub!);
+      expect(() => decodeState(bad), what).toThrow(SnapshotInvalidError);
+    }
   });
 
   it('snapshots carry each epoch’s public keys: a joiner from one submits as a full replay would', () => {

@@ -1,5 +1,5 @@
 import type { OnionName } from '@pursuance/crypto';
-import { TASK_CONTENT_KINDS, type EventId, type MemberViewResult, type SignedEvent } from '@pursuance/pursuance';
+import { TASK_CONTENT_KINDS, opensTask, type EventId, type MemberViewResult, type SignedEvent } from '@pursuance/pursuance';
 import { toHex } from '@pursuance/crypto';
 import type { ProjectionWrite } from '../store/projection-store.js';
 import { feedOf, membersOf, rolesOf, summaryOf, taskModel, type TaskModel } from './read-models.js';
@@ -51,7 +51,7 @@ const TASK_KINDS: ReadonlySet<string> = new Set<string>([...TASK_CONTENT_KINDS, 
 
 /** The task an event is about (as the log indexes it), or null for an event about something else. */
 export function taskOf(e: SignedEvent): EventId | null {
-  if (e.header.kind === 'task.create' || e.header.kind === 'submission.create') return e.id;
+  if (opensTask(e.header.kind)) return e.id;
   if (!TASK_KINDS.has(e.header.kind)) return null;
   const task = (e.header.body as { task?: unknown }).task;
   return task instanceof Uint8Array ? (toHex(task) as EventId) : null;
