@@ -104,7 +104,7 @@ export const MODULES = {
   // pursuance module, judged by the whole pursuance suite (per-test coverage runs only the
   // tests that reach each mutant).
   departures: {
-    mutate: ['packages/pursuance/src/fold/departures.ts', 'packages/pursuance/src/fold/keys.ts:44-82', 'packages/pursuance/src/author.ts:307-350'],
+    mutate: ['packages/pursuance/src/fold/departures.ts', 'packages/pursuance/src/fold/keys.ts:44-82', 'packages/pursuance/src/author.ts:309-352'],
     tests: ['packages/pursuance/test/**/*.test.ts'],
   },
   // Write-only audiences: role public keys (derivation, the box sealed to a role, the key checks),
@@ -116,8 +116,8 @@ export const MODULES = {
       'packages/pursuance/src/keys.ts:73-131',
       'packages/pursuance/src/fold/submissions.ts',
       'packages/pursuance/src/submission.ts',
-      'packages/pursuance/src/author.ts:562-592',
-      'packages/pursuance/src/author.ts:643-654',
+      'packages/pursuance/src/author.ts:564-594',
+      'packages/pursuance/src/author.ts:678-689',
     ],
     tests: [
       'packages/crypto/test/role-keys.test.ts',
@@ -126,10 +126,16 @@ export const MODULES = {
       'packages/pursuance/test/templates.test.ts',
     ],
   },
+  // Joining by request: the profile's checks (signature, proof of possession, expiry, text), the
+  // fold's judgement of profile.publish, and the cheap screening and opening of requests and answers.
+  'join-requests': {
+    mutate: ['packages/pursuance/src/profile.ts', 'packages/pursuance/src/fold/profiles.ts', 'packages/pursuance/src/join-request.ts'],
+    tests: ['packages/pursuance/test/join-requests.test.ts', 'packages/pursuance/test/capabilities.test.ts'],
+  },
   // Re-keying the group after a departure: which departures still wait for one, who may do it,
   // and the rendezvous order that picks one member (and the next, when it is offline).
   'departure-rekey': {
-    mutate: ['apps/node/src/sync/rekey.ts:58-70', 'apps/node/src/sync/relay-links.ts:58-71', 'packages/pursuance/src/author.ts:181-186'],
+    mutate: ['apps/node/src/sync/rekey.ts:58-70', 'apps/node/src/sync/relay-links.ts:58-71', 'packages/pursuance/src/author.ts:183-188'],
     tests: ['apps/node/test/rekey.test.ts', 'apps/node/test/relay-links.test.ts'],
   },
   // The member view's incremental cache: a wrong "nothing changed" would show members stale or

@@ -8,6 +8,7 @@ await import('./dashboard.bench.js');
 await import('./node.bench.js');
 await import('./startup.bench.js');
 await import('./join.bench.js');
+await import('./join-requests.bench.js');
 await import('./snapshot-join.bench.js');
 await import('./move.bench.js');
 await import('./bucket-fetch.bench.js');

@@ -17,6 +17,13 @@ import type { RelayModel, SyncStatus } from '../../apps/node/src/sync/sync.servi
 import type { ProfileModel, ProfileUpdate } from '../../apps/node/src/domain/profile.js';
 import type { NominationModel, SuccessionModel } from '../../apps/node/src/domain/succession.js';
 import type { SafetyModel } from '../../apps/node/src/domain/safety.js';
+import type {
+  JoinRequestModel,
+  ProfileModel as PublicProfileModel,
+  ProfilePreview,
+  ReviewInboxModel,
+  SentRequestModel,
+} from '../../apps/node/src/sync/admission.service.js';
 import type { AcnStatus } from '../../packages/tapir/src/index.js';
 import type { Rejection } from '../../packages/pursuance/src/index.js';
 
@@ -51,6 +58,11 @@ export const contract: {
   changes: Reads<PursuanceChanges, Dash.PursuanceChanges>;
   changesTasks: Reads<PursuanceChanges['tasks'], Dash.PursuanceChanges['tasks']>;
   changesFeed: Reads<PursuanceChanges['feed'], Dash.PursuanceChanges['feed']>;
+  publicProfile: Reads<PublicProfileModel, Dash.PursuanceProfile>;
+  reviewRequest: Reads<JoinRequestModel, Dash.ReviewRequest>;
+  reviewInbox: Reads<ReviewInboxModel, Dash.ReviewInbox>;
+  profilePreview: Reads<ProfilePreview, Dash.ProfilePreview>;
+  sentJoinRequest: Reads<SentRequestModel, Dash.SentJoinRequest>;
 } = {
   summary: true,
   member: true,
@@ -75,4 +87,9 @@ export const contract: {
   changes: true,
   changesTasks: true,
   changesFeed: true,
+  publicProfile: true,
+  reviewRequest: true,
+  reviewInbox: true,
+  profilePreview: true,
+  sentJoinRequest: true,
 };

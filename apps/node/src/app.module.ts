@@ -21,11 +21,13 @@ import { StreamController } from './http/stream.controller.js';
 import { SyncController } from './http/sync.controller.js';
 import { QueryHandlers } from './queries/queries.js';
 import { NETWORK, NetworkController, NetworkStatusPublisher, type NetworkSource } from './network/network-status.js';
-import { JoinChangePublisher, SyncHealthPublisher, SyncOnPursuanceChanged } from './sync/sync.events.js';
+import { JoinChangePublisher, AdmissionChangePublisher, SyncHealthPublisher, SyncOnPursuanceChanged } from './sync/sync.events.js';
 import { SyncCommandHandlers } from './sync/sync.handlers.js';
 import type { EventStore } from './store/event-store.js';
 import { SyncService } from './sync/sync.service.js';
 import { JoinService } from './sync/join.service.js';
+import { AdmissionService } from './sync/admission.service.js';
+import { AdmissionController } from './http/admission.controller.js';
 import { JoinController } from './http/join.controller.js';
 
 /** Everything the module needs that is created before Nest starts (store, unlocked identity…). */
@@ -37,6 +39,8 @@ export interface NodeRuntime {
   readonly sync: SyncService;
   /** Joining by link (invites made here, requests sent from here). */
   readonly joins: JoinService;
+  /** Joining by request (the public profile, its inbox; requests sent from here). */
+  readonly admission: AdmissionService;
   readonly network: NetworkSource;
   /** The node's display name (the Cwtch peer's). */
   readonly profile: ProfileSource;
@@ -84,6 +88,7 @@ class CoreModule {
       { provide: OPENAPI_DOCUMENT, useValue: runtime.openapi },
       { provide: SyncService, useValue: runtime.sync },
       { provide: JoinService, useValue: runtime.joins },
+      { provide: AdmissionService, useValue: runtime.admission },
       { provide: NETWORK, useValue: runtime.network },
       { provide: PROFILE, useValue: runtime.profile },
     ];
@@ -126,8 +131,8 @@ class PursuancesModule {}
  * service hears of new events from the event bus and publishes its health changes there.
  */
 @Module({
-  controllers: [SyncController, JoinController],
-  providers: [...SyncCommandHandlers, SyncOnPursuanceChanged, SyncHealthPublisher, JoinChangePublisher],
+  controllers: [SyncController, JoinController, AdmissionController],
+  providers: [...SyncCommandHandlers, SyncOnPursuanceChanged, SyncHealthPublisher, JoinChangePublisher, AdmissionChangePublisher],
 })
 class SyncModule {}
 

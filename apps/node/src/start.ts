@@ -21,6 +21,7 @@ import { EventStore } from './store/event-store.js';
 import { makePrivateDir } from './store/private-dir.js';
 import { SnapshotTransfer } from './sync/snapshot-transfer.js';
 import { JoinService } from './sync/join.service.js';
+import { AdmissionService } from './sync/admission.service.js';
 import { SyncService } from './sync/sync.service.js';
 
 export const DEFAULT_TEMPLATES_DIR = fileURLToPath(new URL('../../../rules/templates', import.meta.url));
@@ -107,6 +108,8 @@ export interface RunningNode {
   readonly sync: SyncService;
   /** Joining by link: invites made here, requests sent from here. */
   readonly joins: JoinService;
+  /** Joining by request: the public profile and its inbox, requests sent from here. */
+  readonly admission: AdmissionService;
   readonly app: NestExpressApplication;
   close(): Promise<void>;
 }
@@ -219,6 +222,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   }
   let sync: SyncService | undefined;
   let joins: JoinService | undefined;
+  let admission: AdmissionService | undefined;
   let snapshots: SnapshotTransfer | undefined;
   let voucher: AutoVoucher | undefined;
   let app: NestExpressApplication | undefined;
@@ -234,6 +238,16 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     snapshots = new SnapshotTransfer(peer, registry);
     voucher = new AutoVoucher(registry, options.autoVouchEvery ?? AUTO_VOUCH_EVERY);
     joins = new JoinService(peer, registry, sync, store, profileName, undefined, options.snapshotJoins === false ? undefined : snapshots);
+    admission = new AdmissionService(
+      peer,
+      registry,
+      sync,
+      joins,
+      store,
+      { acn, ...(options.peerOptions?.relayClient ? { client: options.peerOptions.relayClient } : {}) },
+      profileName,
+      options.clock,
+    );
     const token = await loadOrCreateToken(options.dataDir);
     const binding = new HttpBinding(token);
     binding.starting = true;
@@ -241,7 +255,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const openapi = { document: {} as unknown };
     const { createHttpApp } = await loadHttpSide();
     const nest = await createHttpApp(
-      { registry, binding, templates, openapi, sync, joins, network: acn, profile: peer, store, contacts: peer },
+      { registry, binding, templates, openapi, sync, joins, admission, network: acn, profile: peer, store, contacts: peer },
       {
         ...(options.logger === undefined ? {} : { logger: options.logger }),
         dashboardDir: options.dashboardDir === undefined ? DEFAULT_DASHBOARD_DIR : options.dashboardDir,
@@ -265,6 +279,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     await sync.start();
     snapshots.start();
     await joins.start();
+    await admission.start();
     binding.starting = false;
     const url = `http://127.0.0.1:${address.port}`;
     return {
@@ -278,9 +293,11 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       peer,
       sync,
       joins,
+      admission,
       app: nest,
       async close() {
         await nest.close();
+        admission?.stop();
         joins?.stop();
         snapshots?.stop();
         voucher?.stop();
@@ -297,6 +314,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     };
   } catch (err) {
     await app?.close().catch(() => undefined);
+    admission?.stop();
     joins?.stop();
     snapshots?.stop();
     voucher?.stop();

@@ -246,6 +246,27 @@ const ROUTES: Record<string, () => RouteInput> = {
     schema: S.NoBody,
   }),
   'PUT /api/profile': () => ({ bodies: [{ name: 'Sam' }], schema: S.ProfileBody }),
+  'POST /api/pursuances/:id/profile': () => ({
+    params: { id: attached },
+    bodies: [{ role: 'organizer', about: 'a', asks: ['Why?'], effort: 8, days: 3 }],
+    schema: S.PublishProfileBody,
+  }),
+  'GET /api/pursuances/:id/profile': () => ({ params: { id: attached } }),
+  'DELETE /api/pursuances/:id/profile': () => ({ params: { id: attached }, bodies: [undefined], schema: S.NoBody }),
+  'GET /api/pursuances/:id/join-requests': () => ({ params: { id: attached } }),
+  // A well-formed id of no request: even with a valid body, nobody is admitted or declined.
+  'POST /api/pursuances/:id/join-requests/:requestId/admit': () => ({
+    params: { id: attached, requestId: '0'.repeat(64) },
+    bodies: [{ roles: ['member'] }],
+    schema: S.AdmitBody,
+  }),
+  'POST /api/pursuances/:id/join-requests/:requestId/decline': () => ({
+    params: { id: attached, requestId: '0'.repeat(64) },
+    bodies: [{ note: 'n', block: true }],
+    schema: S.DeclineBody,
+  }),
+  'POST /api/join-profile/preview': () => ({ bodies: [{ profile: 'pursuance-profile:1:AAAA' }], schema: S.ProfileTextBody }),
+  'POST /api/join-profile/requests': () => ({ bodies: [{ profile: 'pursuance-profile:1:AAAA', name: 'Sam', answers: ['a'] }], schema: S.SendJoinRequestBody }),
   'GET /api/pursuances/:id/succession': () => ({ params: { id: attached } }),
   'GET /api/pursuances/:id/snapshots': () => ({ params: { id: attached } }),
   'POST /api/pursuances/:id/snapshots': () => ({ params: { id: attached }, bodies: [undefined], schema: S.NoBody }),
@@ -283,6 +304,7 @@ const NO_INPUT = [
   'GET /api/stream',
   'GET /api/relays',
   'GET /api/join-requests',
+  'GET /api/join-profile/requests',
   'GET /api/contacts/safety',
 ];
 /** Served by the framework outside the API document. */

@@ -20,6 +20,7 @@ import {
   type RelayRecord,
 } from '@pursuance/cwtch';
 import { Identity, sha256, toHex, type OnionName } from '@pursuance/crypto';
+import { LoopbackACN } from '@pursuance/tapir';
 import { PursuanceAuthor, PursuanceLog, RulesSchema, type Rules, type SignedEvent } from '@pursuance/pursuance';
 import { NodeModule } from '../src/app.module.js';
 import { PursuanceRegistry } from '../src/domain/registry.js';
@@ -27,6 +28,7 @@ import { PursuanceChangedEvent } from '../src/events.js';
 import { HttpBinding } from '../src/http/binding.js';
 import { EventStore } from '../src/store/event-store.js';
 import type { SyncPeer } from '../src/sync/sync-peer.js';
+import { AdmissionService } from '../src/sync/admission.service.js';
 import { JoinService, type JoinPeer } from '../src/sync/join.service.js';
 import { eventsOfPayload, isBatch, packEvents } from '../src/sync/event-batch.js';
 import { SyncService } from '../src/sync/sync.service.js';
@@ -191,6 +193,16 @@ async function node(identity: Identity) {
       sync,
       // Not started: these tests are about group sync, not joining by link.
       joins: new JoinService(peer as unknown as JoinPeer, registry, sync, store, () => null),
+      // Not started either: joining by request is tested elsewhere.
+      admission: new AdmissionService(
+        peer,
+        registry,
+        sync,
+        { admitByRequest: () => Promise.resolve(), expectAdmission: () => Promise.resolve() },
+        store,
+        { acn: new LoopbackACN() },
+        () => null,
+      ),
       network: { kind: 'loopback' },
       // No display name: these tests are about sync, and a nameless node signs no renames.
       profile: { displayName: '', setDisplayName: () => Promise.resolve() },

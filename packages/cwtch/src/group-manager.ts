@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { fromHex, toHex, type Identity, type OnionName } from '@pursuance/crypto';
 import type { EncryptedGroupMessage } from '@pursuance/relay';
-import { CwtchError, GroupUnknownError, NotAMemberError, PeerMessageInvalidError } from './errors.js';
+import { CwtchError, GroupMessageInvalidError, GroupUnknownError, NotAMemberError, PeerMessageInvalidError } from './errors.js';
+import { isDropBoxGroup } from './drop-box.js';
 import { decryptGroupCiphertext, sealGroupMessage, trialDecrypt, verifyGroupMessage } from './group-envelope.js';
 import { groupGenesis } from './group-id.js';
 import { GroupLog, type DeliveredGroupMessage, type GapReport, type LogEntry } from './group-log.js';
@@ -263,6 +264,12 @@ export class GroupManager extends EventEmitter<GroupManagerEvents> {
     // A retired group's key is still held by whoever was re-keyed out of it: nothing of theirs
     // is stored or delivered any more, whichever way it arrives (relay or repair).
     if (state.record.retired === true && !own && !this.#admits(state, opened.sender)) return this.#reject(state, source, new NotAMemberError());
+    // Anyone holding a drop box's public invite can post into it: a post that is a fragment or names
+    // another previous message is refused, so strangers cannot leave half-sets of fragments behind
+    // or send us asking throwaway senders to repair gaps they made up.
+    if (isDropBoxGroup(state.record) && (opened.fragment !== undefined || toHex(opened.previous) !== state.log.genesis)) {
+      return this.#reject(state, source, new GroupMessageInvalidError('a drop-box post is one message naming the group genesis'));
+    }
     const entry: LogEntry = {
       signature: message.signature,
       previous: opened.previous,

@@ -64,6 +64,7 @@ export { type Overlay, encodeOverlay } from './overlays.js';
 export { deriveGroupId, groupGenesis } from './group-id.js';
 export { encodeGroupInvite, parseGroupInvite } from './group-invite.js';
 export { type GroupKeys, sealGroupMessage, trialDecrypt } from './group-envelope.js';
+export { DROP_BOX_GROUP_NAME, type DropBoxPostOptions, isDropBox, isDropBoxGroup, newDropBoxInvite, postToDropBox } from './drop-box.js';
 // Everything CwtchPeer's methods and events name, so callers can write their types down.
 export { CwtchPeer, type CreatePeerOptions, type CwtchPeerOptions } from './cwtch-peer.js';
 export type { CwtchPeerEvents, FullGapReport, GroupMessage, ReceivedDirectMessage } from './peer-context.js';

@@ -9,6 +9,7 @@ import {
   toHex,
   type CanonicalValue,
   type Identity,
+  type RoleKeyPair,
   type OnionName,
 } from '@pursuance/crypto';
 import {
@@ -26,7 +27,8 @@ import {
 } from './bodies.js';
 import { signEvent, unsignedCandidate, type EventId, type SignedEvent } from './envelope.js';
 import { ActionNotAllowedError, ContentUnreadableError, RejectionCode, type Rejection } from './errors.js';
-import { Keyring, boundContent, makeRotation, makeShare, newRoleKey, openContent, rolePubMismatch, sealContent, type RoleKey } from './keys.js';
+import { Keyring, boundContent, makeRotation, makeShare, newRoleKey, openContent, roleKeyPair, rolePubMismatch, sealContent, type RoleKey } from './keys.js';
+import { InvalidProfileError, signProfile, type NewProfile, type Profile } from './profile.js';
 import { openSubmission, sealSubmission } from './submission.js';
 import { PursuanceLog } from './log.js';
 import type { Snapshot } from './snapshot/base.js';
@@ -589,6 +591,37 @@ export class PursuanceAuthor {
       }
     }
     return out;
+  }
+
+  /**
+   * Publish the pursuance's public profile (profile.ts), signed with the current key of `role`, a
+   * role we hold: strangers send their requests to that key, through `inbox`. `now` dates it
+   * (it expires `days` later, at a UTC midnight). Reusing `id` keeps the inbox's proofs of work.
+   */
+  public publishProfile(role: RoleId, spec: Omit<NewProfile, 'pursuance'> & { readonly days: number }): SignedEvent<'profile.publish'> {
+    const epoch = this.state.roles.get(role)?.epochs.at(-1);
+    const k = epoch ? this.keyring.get(epoch.keyIdHex) : undefined;
+    if (!epoch?.pub || !k)
+      throw new ActionNotAllowedError(RejectionCode.UNKNOWN_KEY, `you hold no current key of "${role}" with public halves: it signs the profile`);
+    let profile: Profile;
+    try {
+      profile = signProfile({ ...spec, pursuance: this.log.id }, k);
+    } catch (err) {
+      if (err instanceof InvalidProfileError) throw new ActionNotAllowedError(RejectionCode.INVALID_SCHEMA, err.message);
+      throw err;
+    }
+    return this.#publish('profile.publish', { profile });
+  }
+
+  public withdrawProfile(): SignedEvent<'profile.publish'> {
+    return this.#publish('profile.publish', { profile: null });
+  }
+
+  /** The key pair of the current profile's epoch, when we hold it: what opens its requests and signs its answers. */
+  public profileKeys(): RoleKeyPair | null {
+    const p = this.state.profile?.profile;
+    const k = p ? this.keyring.get(p.keyId) : undefined;
+    return k ? roleKeyPair(k) : null;
   }
 
   public moveTask(task: EventId, parent: EventId | null): SignedEvent<'task.move'> {

@@ -78,6 +78,38 @@ export const SealedSchema = z.strictObject({
   ct: bytesUpTo(256 * 1024),
 });
 
+/** Profile limits (profile.ts says what a profile is). */
+export const DAY_MS = 86_400_000;
+export const EFFORT_MIN = 8;
+export const EFFORT_MAX = 28;
+export const PROFILE_ABOUT_MAX = 2_000;
+export const PROFILE_ASKS_MAX = 8;
+export const PROFILE_ASK_MAX = 300;
+export const PROFILE_INBOX_MAX = 8_192;
+
+/** A pursuance's public profile without its signature (profile.ts). */
+export const UnsignedProfileSchema = z.strictObject({
+  /** Random: names this profile, and seeds its proof of work (a proof for another profile is worth nothing here). */
+  id: bytes(16),
+  pursuance: z.string().regex(/^[0-9a-f]{64}$/),
+  name: DisplayNameSchema,
+  about: z.string().max(PROFILE_ABOUT_MAX),
+  asks: z.array(z.string().min(1).max(PROFILE_ASK_MAX)).max(PROFILE_ASKS_MAX),
+  role: RoleIdSchema,
+  keyId: key,
+  pub: RolePubSchema,
+  /** Where requests go: a Cwtch group invite, opaque to the core. */
+  inbox: z.string().min(1).max(PROFILE_INBOX_MAX),
+  effort: z.number().int().min(EFFORT_MIN).max(EFFORT_MAX),
+  validUntil: z
+    .number()
+    .int()
+    .min(DAY_MS)
+    .max(8_640_000_000_000_000)
+    .refine((v) => v % DAY_MS === 0, 'expires at a UTC midnight'),
+});
+export const ProfileSchema = UnsignedProfileSchema.extend({ signature: bytes(64) });
+
 export const BODY_SCHEMAS = {
   genesis: z.strictObject({
     name,
@@ -130,6 +162,11 @@ export const BODY_SCHEMAS = {
    * X25519 half (`keyId` names the epoch); `self` is the same plaintext sealed to the submitter,
    * so they can read their own submission and nobody else's. It opens a task of that audience.
    */
+  /**
+   * The pursuance's public profile, where strangers ask to join (profile.ts), or null to withdraw
+   * it. Requests never enter the log; this, and the member.add that admits someone, do.
+   */
+  'profile.publish': z.strictObject({ profile: ProfileSchema.nullable() }),
   'submission.create': z.strictObject({
     keyId: bytes(32),
     box: bytesUpTo(64 * 1024),

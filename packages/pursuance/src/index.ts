@@ -36,3 +36,40 @@ export { captureSnapshot, eventsAfter, instability, latestStableFrontier, snapsh
 export { type Attested, attestationPolicy, checkAttestations, membershipProof } from './snapshot/attest.js';
 export { type FullHistoryResult, type HistoryCheck, checkAttestation, verifyFullHistory } from './snapshot/verify.js';
 export { SnapshotError, SnapshotInvalidError, SnapshotProblem } from './snapshot/errors.js';
+export {
+  type NewProfile,
+  type Profile,
+  DAY_MS,
+  EFFORT_MAX,
+  EFFORT_MIN,
+  InvalidProfileError,
+  PROFILE_MAX_DAYS,
+  PROFILE_TEXT_PREFIX,
+  ProfileExpiredError,
+  checkProfile,
+  parseProfileText,
+  profileProblem,
+  profileText,
+  signProfile,
+} from './profile.js';
+export {
+  type DropReason,
+  type JoinAnswer,
+  type OpenedJoinRequest,
+  type RequestMessage,
+  type SealedJoinRequest,
+  type Screened,
+  DROP_REASONS,
+  JOIN_MESSAGE_MAX,
+  JoinRequestError,
+  hourOf,
+  leadingZeroBits,
+  workDigest,
+  openJoinAnswer,
+  openJoinRequest,
+  screenRequest,
+  sealJoinAnswer,
+  sealJoinRequest,
+  sealJoinRequestAsync,
+} from './join-request.js';
+export type { PublishedProfile } from './state.js';

@@ -52,6 +52,8 @@ export const PERMISSION_OF = {
   'task.move': { subject: 'Task', action: 'edit' },
   // Writing to an audience without reading it (fold/submissions.ts).
   'submission.create': { subject: 'Task', action: 'submit' },
+  // A public profile is a standing invitation to strangers (fold/profiles.ts).
+  'profile.publish': { subject: 'Member', action: 'invite' },
   // Any member may vouch for a snapshot: the rules say how many must (snapshot/attest.ts).
   'snapshot.attest': null,
 } as const satisfies { readonly [K in EventKind]: Permission | null };

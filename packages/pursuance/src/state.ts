@@ -2,6 +2,7 @@ import { canonicalEncode, sha256, toHex, type CanonicalValue, type OnionName } f
 import type { EventId, PursuanceId } from './envelope.js';
 import type { Rejection } from './errors.js';
 import type { RoleId, Rules } from './rules/schema.js';
+import type { Profile } from './profile.js';
 
 /**
  * The public state of a pursuance: everything every member can verify and must agree on.
@@ -106,6 +107,12 @@ export function relayValue(relay: RelayState): CanonicalValue {
   return { bundle: relay.bundle, movedBy: relay.movedBy, ...(relay.mirrors.length > 0 ? { mirrors: [...relay.mirrors] } : {}) };
 }
 
+/** The pursuance's public profile (profile.ts) and the event that published it. */
+export interface PublishedProfile {
+  readonly profile: Profile;
+  readonly by: EventId;
+}
+
 export interface PublicState {
   readonly id: PursuanceId;
   name: string;
@@ -119,6 +126,8 @@ export interface PublicState {
   relay: RelayState;
   readonly nominations: Map<EventId, Nomination>;
   lastFounderActivity: number;
+  /** Absent until one is published (fold/profiles.ts), and after it is withdrawn. */
+  profile?: PublishedProfile | undefined;
 }
 
 export function newRoleState(id: RoleId): RoleState {
@@ -165,6 +174,8 @@ export function publicStateValue(
       return { id, audience: [...t.audience], parent: t.parent, closed: t.closed, createdBy: t.createdBy, ...(t.staleKey ? { staleKey: true } : {}) };
     }),
     relay: relayValue(state.relay),
+    // Only while there is one: states from before profiles hash as they did.
+    ...(state.profile ? { profile: { id: state.profile.profile.id, by: state.profile.by, keyId: state.profile.profile.keyId } } : {}),
     nominations: sorted(state.nominations.keys()).map((id) => {
       const n = state.nominations.get(id)!;
       return { id, candidate: n.candidate, endorsers: sorted(n.endorsers), open: n.open };

@@ -7,6 +7,7 @@ import {
   PursuanceLog,
   RejectionCode,
   RulesSchema,
+  signProfile,
   type EventId,
   type Rules,
   type SignedEvent,
@@ -249,6 +250,18 @@ const op = {
     act: (a) => a.addMember(ID.X.publicKey, { roles }),
     forge: (a, fx) => forge(a.identity, a.log, 'member.add', { member: ID.X.publicKey, roles, keys: [] }, [], { time: fx.now() }),
   }),
+  /** Publish the public profile, signed with the actor's current key of `role`. */
+  profile: (role: string): Op => {
+    const spec = (fx: Fixture) => ({ name: 'Capability table', about: '', asks: ['Why?'], inbox: 'an inbox', effort: 8, now: fx.now(), days: 3 });
+    return {
+      act: (a, fx) => a.publishProfile(role, spec(fx)),
+      forge: (a, fx) => {
+        const epoch = a.log.state().roles.get(role)!.epochs.at(-1)!;
+        const profile = signProfile({ ...spec(fx), pursuance: a.log.id }, a.keyring.get(epoch.keyIdHex)!);
+        return forge(a.identity, a.log, 'profile.publish', { profile }, [], { time: fx.now() });
+      },
+    };
+  },
   expel: (member: Name): Op => ({
     act: (a) => a.removeMember(ID[member].onion),
     forge: (a, fx) => forge(a.identity, a.log, 'member.remove', { member: ID[member].publicKey, rotations: [] }, [], { time: fx.now() }),
@@ -401,6 +414,9 @@ const GOVERNANCE_ROWS: Row[] = [
   ['staff may not invite', 'S', op.invite(), grants('inviting members', 'roles staff')],
   ['guests may not invite (cannot rule)', 'G', op.invite(), deniedBy('guests cannot invite: ask staff')],
   ['inviting into a role needs the right to assign it', 'A', op.invite(['admin']), grants('assigning role "admin"', 'roles admin, vault')],
+  ['admins publish the public profile', 'A', op.profile('admin'), { ok: (fx) => expect(fx.founder.log.state().profile?.profile.role).toBe('admin') }],
+  ['staff may not publish the public profile', 'S', op.profile('staff'), grants('inviting members', 'roles staff')],
+  ['guests may not publish the public profile (cannot rule)', 'G', op.profile('guest'), deniedBy('guests cannot invite: ask staff')],
   ['admins expel', 'A', op.expel('G2'), { ok: (fx) => expect(fx.founder.log.state().members.has(ID.G2.onion)).toBe(false) }],
   ['staff may not expel', 'S', op.expel('G2'), grants('expelling members', 'roles staff')],
   ['admins change the rules', 'A', op.rules((r) => (r.title = 'Renamed')), { ok: (fx) => expect(fx.founder.log.state().rules.title).toBe('Renamed') }],

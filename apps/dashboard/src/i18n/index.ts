@@ -1,4 +1,5 @@
 import { createI18n, type I18n } from 'vue-i18n';
+import { admission } from './admission.js';
 import { app } from './app.js';
 import { board } from './board.js';
 import { common } from './common.js';
@@ -25,7 +26,7 @@ export const LOCALES = [
 ] as const;
 export type Locale = (typeof LOCALES)[number]['code'];
 
-const AREAS = { app, board, common, components, errors, history, invite, join, members, pursuance, rules, task, views };
+const AREAS = { admission, app, board, common, components, errors, history, invite, join, members, pursuance, rules, task, views };
 interface Catalog {
   [key: string]: string | Catalog;
 }

@@ -5,10 +5,10 @@ export const join = {
     open: 'Open “{name}”',
     link: {
       title: 'Join with an invite',
-      hint: 'Paste the invite link a member sent you (or open it). Your node asks theirs to let you in; once they approve, the pursuance arrives through its relay, which only ever sees sealed messages.',
-      label: 'Invite link or group invite',
+      hint: 'Paste the invite link a member sent you (or open it), or a pursuance’s public profile to ask to join it. Your node asks theirs to let you in; once they approve, the pursuance arrives through its relay, which only ever sees sealed messages.',
+      label: 'Invite link, profile or group invite',
       legacy: 'This is an invite string for importing events: paste it below, with the event bundle.',
-      unknown: 'This is neither an invite link (“pursuance-join:1:…”) nor a group invite (“tofubundle:…”).',
+      unknown: 'This is neither an invite link (“pursuance-join:1:…”), a pursuance profile (“pursuance-profile:1:…”) nor a group invite (“tofubundle:…”).',
       action: 'join',
       waiting: 'Waiting for the relay… Your node has joined the group; the pursuance appears here once the relay has replayed its history.',
     },
@@ -71,10 +71,11 @@ export const join = {
     open: 'Abrir «{name}»',
     link: {
       title: 'Unirse con una invitación',
-      hint: 'Pega el enlace de invitación que te envió un miembro (o ábrelo). Tu nodo le pide al suyo que te deje entrar; cuando lo aprueben, la pursuance llega a través de su relay, que solo ve mensajes sellados.',
-      label: 'Enlace de invitación o invitación de grupo',
+      hint: 'Pega el enlace de invitación que te envió un miembro (o ábrelo), o el perfil público de una pursuance para pedir unirte a ella. Tu nodo le pide al suyo que te deje entrar; cuando lo aprueben, la pursuance llega a través de su relay, que solo ve mensajes sellados.',
+      label: 'Enlace de invitación, perfil o invitación de grupo',
       legacy: 'Esto es una cadena de invitación para importar eventos: pégala abajo, junto con el paquete de eventos.',
-      unknown: 'Esto no es un enlace de invitación («pursuance-join:1:…») ni una invitación de grupo («tofubundle:…»).',
+      unknown:
+        'Esto no es un enlace de invitación («pursuance-join:1:…»), ni un perfil de pursuance («pursuance-profile:1:…»), ni una invitación de grupo («tofubundle:…»).',
       action: 'unirte',
       waiting: 'Esperando al relay… Tu nodo se unió al grupo; la pursuance aparecerá aquí cuando el relay haya reproducido su historial.',
     },

@@ -14,15 +14,22 @@ import type {
   NewTaskInput,
   OwnRejection,
   ProfileModel,
+  ProfilePreview,
   ProfileUpdate,
+  PublishProfileInput,
+  PursuanceProfile,
   PursuanceChanges,
   PursuanceSummary,
   Rejection,
   RelayModel,
+  ReviewInbox,
+  ReviewRequest,
   RoleModel,
   Rules,
   RulesTemplate,
   SafetyModel,
+  SendJoinRequestInput,
+  SentJoinRequest,
   SnapshotsModel,
   SuccessionModel,
   SyncStatus,
@@ -360,6 +367,26 @@ export class ApiClient {
     this.request<JoinInvite>('POST', this.#p(id, `/join-invites/${encodeURIComponent(inviteId)}/refuse`));
   /** The join requests this node sent by link, newest first. */
   public joinRequests = () => this.request<JoinRequest[]>('GET', '/api/join-requests');
+  /** The pursuance's public profile (where strangers ask to join), or null while none is published. */
+  public pursuanceProfile = (id: string) => this.request<{ profile: PursuanceProfile | null }>('GET', this.#p(id, '/profile'));
+  /** Publish (or publish again) the public profile, signed with the current key of `role`; 422 without the right to invite. */
+  public publishProfile = (id: string, body: PublishProfileInput) => this.request<PursuanceProfile>('POST', this.#p(id, '/profile'), body);
+  /** Withdraw the public profile: requests to it are no longer read. */
+  public withdrawProfile = (id: string) => this.request<{ profile: null }>('DELETE', this.#p(id, '/profile'));
+  /** The review inbox: requests (most work first) and what was dropped unread, by reason. */
+  public reviewInbox = (id: string) => this.request<ReviewInbox>('GET', this.#p(id, '/join-requests'));
+  /** Let the applicant in with `roles` (member.add, then the group over p2p). */
+  public admitJoinRequest = (id: string, requestId: string, roles: string[]) =>
+    this.request<ReviewRequest>('POST', this.#p(id, `/join-requests/${encodeURIComponent(requestId)}/admit`), { roles });
+  /** Decline (the applicant is told, by the role), with an optional note; `block` drops their later requests unread. */
+  public declineJoinRequest = (id: string, requestId: string, body: { note?: string; block: boolean }) =>
+    this.request<ReviewRequest>('POST', this.#p(id, `/join-requests/${encodeURIComponent(requestId)}/decline`), body);
+  /** Read a pasted profile; 400 INVALID_PROFILE (field `profile`) when it does not parse, verify, or has expired. */
+  public previewProfile = (profile: string) => this.request<ProfilePreview>('POST', '/api/join-profile/preview', { profile });
+  /** Ask to join through a profile: the node does its proof of work first (seconds), then posts the request. */
+  public sendJoinRequest = (body: SendJoinRequestInput) => this.request<SentJoinRequest>('POST', '/api/join-profile/requests', body);
+  /** The requests this node sent through profiles, newest first, with the answer so far. */
+  public sentJoinRequests = () => this.request<SentJoinRequest[]>('GET', '/api/join-profile/requests');
   public syncStatus = (id: string, options?: RequestOptions) => this.request<SyncStatus>('GET', this.#p(id, '/sync'), undefined, options);
   public network = () => this.request<NetworkView>('GET', '/api/network');
   public rebuild = () => this.request<{ pursuances: number; events: number; seconds: number }>('POST', '/api/admin/rebuild');

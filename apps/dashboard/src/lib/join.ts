@@ -1,4 +1,5 @@
 import { shallowRef, type ShallowRef } from 'vue';
+import { holdsProfile } from './admission.js';
 import { ApiError, type ApiClient } from './api.js';
 import { parseInvite } from './invite.js';
 import type { Live } from './live.js';
@@ -15,11 +16,16 @@ import type { JoinOutcome, JoinRequest, PursuanceSummary } from './types.js';
 const GROUP_INVITE = /^tofubundle:[^\s|]+\|\|torv3\S+$/;
 const JOIN_LINK = /pursuance-join:1:[A-Za-z0-9_-]+/g;
 
-/** What was pasted: a join link, a group invite, the older invite string (which needs an event bundle), or none of them. */
-export type InviteKind = 'link' | 'group' | 'legacy' | 'unknown';
+/**
+ * What was pasted: a pursuance's public profile (ask to join by request: lib/admission.ts), a
+ * join link, a group invite, the older invite string (which needs an event bundle), or none of them.
+ */
+export type InviteKind = 'profile' | 'link' | 'group' | 'legacy' | 'unknown';
 
 export function inviteKind(text: string): InviteKind {
   const s = text.trim();
+  // Any text naming a profile is read by the node, which says what is wrong with it, if anything.
+  if (holdsProfile(s)) return 'profile';
   // A link may come inside a dashboard address or with words around it, but only one.
   if ((s.match(JOIN_LINK) ?? []).length === 1) return 'link';
   if (GROUP_INVITE.test(s)) return 'group';

@@ -9,6 +9,16 @@ export const LIMITS = {
   name: 120,
   description: 4_000,
   reason: 1_000,
+  /** A public profile's "about" (PublishProfileBody). */
+  profileAbout: 2_000,
+  /** One question a profile asks (PublishProfileBody `asks`). */
+  profileAsk: 300,
+  /** One answer in a join request (SendJoinRequestBody `answers`). */
+  answer: 1_000,
+  /** The note with a declined join request (DeclineBody). */
+  declineNote: 300,
+  /** A pasted profile, invite or link (ProfileTextBody). */
+  pasted: 16_384,
 } as const;
 
 /** True when `text` fits `max` (a form with a field over its limit is not sent). */

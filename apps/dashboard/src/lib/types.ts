@@ -456,3 +456,107 @@ export interface SnapshotsModel {
   /** Newest first. */
   readonly snapshots: readonly SnapshotModel[];
 }
+
+/*
+ * Joining by request (apps/node/src/sync/admission.service.ts). The node calls the first
+ * `ProfileModel` and the third `JoinRequestModel`; here those names are taken by the node's own
+ * profile (GET /api/profile) and the requests sent by link (GET /api/join-requests).
+ */
+
+/** A pursuance's public profile (GET/POST /api/pursuances/:id/profile; the node's `ProfileModel`). */
+export interface PursuanceProfile {
+  /** `pursuance-profile:1:…`: what a stranger pastes under Join. */
+  readonly text: string;
+  readonly id: string;
+  readonly name: string;
+  readonly about: string;
+  /** The questions an applicant answers. */
+  readonly asks: readonly string[];
+  /** The role whose holders read the requests (its current key signed the profile). */
+  readonly role: string;
+  /** Leading zero bits a request's proof of work must have. */
+  readonly effort: number;
+  readonly validUntil: number;
+  readonly publishedBy: string;
+  /** Its key is no longer the role's current one (a holder left since): publish it again. */
+  readonly stale: boolean;
+  /** This node holds its key, so reads its inbox. */
+  readonly reading: boolean;
+}
+
+/** What a pursuance's profile inbox dropped unread, by reason (the node's `DropCounts`). */
+export type DropReason = 'malformed' | 'foreign' | 'stale' | 'work' | 'replay' | 'unreadable' | 'blocked' | 'full';
+export type DropCounts = { readonly [K in DropReason]: number };
+
+/** One request in the review inbox (the node's `JoinRequestModel`). */
+export interface ReviewRequest {
+  readonly id: string;
+  readonly onion: string;
+  /** The name the applicant goes by (their own words: data, never markup). */
+  readonly name: string;
+  readonly answers: readonly string[];
+  /** The profile's questions, in the order of `answers`. */
+  readonly asks: readonly string[];
+  /** Leading zero bits of its proof of work. */
+  readonly work: number;
+  readonly receivedAt: number;
+  /** `member`: admitted (here or by another gatekeeper), whatever this node decided. */
+  readonly status: 'pending' | 'admitted' | 'declined' | 'member';
+  readonly decidedAt: number | null;
+  readonly roles: readonly string[];
+}
+
+/** GET /api/pursuances/:id/join-requests (the node's `ReviewInboxModel`). */
+export interface ReviewInbox {
+  /** Most work first, as the node sorts them. */
+  readonly requests: readonly ReviewRequest[];
+  readonly dropped: DropCounts;
+  /** Pending requests. */
+  readonly waiting: number;
+  /** Pending requests the node keeps at most (a flood fills this and no more). */
+  readonly capacity: number;
+}
+
+/** POST /api/join-profile/preview: a pasted profile, checked (signature, key, expiry). */
+export interface ProfilePreview {
+  readonly pursuanceId: string;
+  readonly name: string;
+  readonly about: string;
+  readonly asks: readonly string[];
+  readonly effort: number;
+  readonly validUntil: number;
+  /** This node is a member of it already. */
+  readonly member: boolean;
+}
+
+/** A request this node sent through a profile (GET/POST /api/join-profile/requests; the node's `SentRequestModel`). */
+export interface SentJoinRequest {
+  readonly id: string;
+  readonly pursuanceId: string;
+  readonly pursuanceName: string;
+  readonly sentAt: number;
+  readonly expiresAt: number;
+  /** `joined`: this node is a member now. */
+  readonly status: 'sent' | 'declined' | 'joined';
+  /** The pursuance's note with a decline. */
+  readonly note: string | null;
+}
+
+/** POST /api/pursuances/:id/profile (apps/node/src/http/schemas.ts `PublishProfileBody`). */
+export interface PublishProfileInput {
+  readonly role: string;
+  readonly name?: string;
+  readonly about: string;
+  readonly asks: readonly string[];
+  readonly effort?: number;
+  readonly days?: number;
+  /** Another relay for the inbox (an exported key bundle). */
+  readonly relay?: string;
+}
+
+/** POST /api/join-profile/requests (`SendJoinRequestBody`): without `name`, the node's own name is used. */
+export interface SendJoinRequestInput {
+  readonly profile: string;
+  readonly name?: string;
+  readonly answers: readonly string[];
+}

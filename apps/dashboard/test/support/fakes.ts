@@ -254,6 +254,13 @@ export function pursuanceRoutes(state: {
     [`GET ${p}/feed`]: () => [],
     [`GET ${p}/rejections`]: () => [],
     [`GET ${p}/join-invites`]: () => [],
+    [`GET ${p}/profile`]: () => ({ profile: null }),
+    [`GET ${p}/join-requests`]: () => ({
+      requests: [],
+      dropped: { malformed: 0, foreign: 0, stale: 0, work: 0, replay: 0, unreadable: 0, blocked: 0, full: 0 },
+      waiting: 0,
+      capacity: 200,
+    }),
     [`GET ${p}/sync`]: () => ({
       pursuanceId: PID,
       groupId: 'g'.repeat(64),

@@ -173,3 +173,35 @@ export class InviteClosedError extends NodeError {
     super(`This invite is ${state}: there is no request waiting on it.`, { field: 'inviteId' });
   }
 }
+
+/** A pasted pursuance profile that does not parse or verify (or has expired). */
+export class InvalidProfileError extends NodeError {
+  public readonly code = 'INVALID_PROFILE';
+  public constructor(detail: string) {
+    super(`This is not a valid pursuance profile: ${detail}`, { field: 'profile' });
+  }
+}
+
+/** The pursuance publishes no profile (none yet, or withdrawn), so nobody can ask to join it. */
+export class NoProfileError extends NodeError {
+  public readonly code = 'NO_PROFILE';
+  public constructor() {
+    super('This pursuance has no public profile: publish one first.');
+  }
+}
+
+/** No join request with this id in this node's review inbox. */
+export class UnknownJoinRequestError extends NodeError {
+  public readonly code = 'UNKNOWN_JOIN_REQUEST';
+  public constructor() {
+    super('There is no such join request here.', { field: 'requestId' });
+  }
+}
+
+/** The join request was already decided (admitted or declined). */
+export class JoinRequestClosedError extends NodeError {
+  public readonly code = 'JOIN_REQUEST_CLOSED';
+  public constructor(status: string) {
+    super(`This request is already ${status}.`, { field: 'requestId' });
+  }
+}

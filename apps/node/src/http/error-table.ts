@@ -12,11 +12,16 @@ import {
 } from '@pursuance/cwtch';
 import { CryptoError, type CryptoErrorCode } from '@pursuance/crypto';
 import { ActionNotAllowedError, EventRejectedError, RejectionCode } from '@pursuance/pursuance';
+import { TapirError } from '@pursuance/tapir';
 import {
   InvalidBundleError,
   InvalidInviteError,
   InvalidRequestError,
+  InvalidProfileError,
   InviteClosedError,
+  JoinRequestClosedError,
+  NoProfileError,
+  UnknownJoinRequestError,
   InviteExpiredError,
   NodeError,
   NoStableFrontierError,
@@ -64,6 +69,10 @@ const NODE_STATUS: readonly (readonly [abstract new (...args: never[]) => NodeEr
   [InvalidRequestError, 400],
   [InvalidInviteError, 400],
   [InvalidBundleError, 400],
+  [InvalidProfileError, 400],
+  [UnknownJoinRequestError, 404],
+  [JoinRequestClosedError, 409],
+  [NoProfileError, 409],
   [UnknownPursuanceError, 404],
   [UnknownTaskError, 404],
   [UnknownInviteError, 404],
@@ -157,6 +166,13 @@ export function answerFor(error: unknown): ErrorAnswer | null {
   if (error instanceof CryptoError)
     return CRYPTO_INPUT.has(error.code) ? answer(400, 'INVALID_REQUEST', 'Something in this request is not validly encoded.', { detail: error.code }) : null;
   if (error instanceof CwtchError) return cwtchAnswer(error);
+  // The network itself (a drop box's relay, dialled directly, is gone): answered as for a peer (same codes), try later.
+  if (error instanceof TapirError && (error.code === 'ACN_UNREACHABLE' || error.code === 'ACN_TIMEOUT'))
+    return answer(
+      503,
+      error.code === 'ACN_UNREACHABLE' ? 'PEER_UNREACHABLE' : 'REQUEST_TIMEOUT',
+      'The other side cannot be reached right now. Try again later.',
+    );
   if (error instanceof HttpException) return httpAnswer(error);
   return null;
 }

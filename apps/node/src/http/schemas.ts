@@ -186,6 +186,37 @@ export const JoinInviteParams = z.strictObject({
 export type JoinInviteParamsDto = z.output<typeof JoinInviteParams>;
 export type AcceptInviteBodyDto = z.output<typeof AcceptInviteBody>;
 
+/** Publishing the pursuance's public profile (joining by request). */
+export const PublishProfileBody = z.strictObject({
+  role: RoleId,
+  name: DisplayName.optional(),
+  about: z.string().max(2_000).default(''),
+  asks: z.array(z.string().min(1).max(300)).max(8).default([]),
+  effort: z.number().int().min(8).max(28).optional(),
+  days: z.number().int().min(1).max(14).optional(),
+  /** Another relay for the inbox (an exported key bundle); default: the current inbox, else the pursuance's relay. */
+  relay: z.string().min(1).max(4_096).optional(),
+});
+export type PublishProfileBodyDto = z.output<typeof PublishProfileBody>;
+export const JoinRequestParams = z.strictObject({
+  id: Hex64,
+  requestId: Hex64,
+});
+export type JoinRequestParamsDto = z.output<typeof JoinRequestParams>;
+export const AdmitBody = z.strictObject({ roles: roles.default([]) });
+export type AdmitBodyDto = z.output<typeof AdmitBody>;
+export const DeclineBody = z.strictObject({ note: z.string().max(300).optional(), block: z.boolean().default(false) });
+export type DeclineBodyDto = z.output<typeof DeclineBody>;
+/** A pasted profile (pursuance-profile:1:…), with words around it allowed. */
+export const ProfileTextBody = z.strictObject({ profile: z.string().min(1).max(16_384) });
+export type ProfileTextBodyDto = z.output<typeof ProfileTextBody>;
+export const SendJoinRequestBody = z.strictObject({
+  profile: z.string().min(1).max(16_384),
+  name: DisplayName.optional(),
+  answers: z.array(z.string().max(1_000)).max(8).default([]),
+});
+export type SendJoinRequestBodyDto = z.output<typeof SendJoinRequestBody>;
+
 /** This node's display name (the profile's), carried into every pursuance it is a member of. */
 export const ProfileBody = z.strictObject({ name: DisplayName });
 export type ProfileBodyDto = z.output<typeof ProfileBody>;

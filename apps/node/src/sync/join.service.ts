@@ -27,6 +27,12 @@ export const OPEN_INVITES_MAX = 100;
 const INVITES_KEPT = 500;
 const REQUESTS_KEPT = 200;
 const HOUR_MS = 3_600_000;
+/**
+ * The inviter of a request sent through a pursuance's public profile: whoever admits us is not
+ * known in advance (the profile names no member), so a group invite for that pursuance is taken
+ * from any sender. What makes us a member is the member.add in the log it leads to, nothing else.
+ */
+export const ANY_MEMBER = '*';
 
 export interface NewJoinInvite {
   readonly roles: readonly string[];
@@ -273,6 +279,40 @@ export class JoinService {
     });
   }
 
+  /**
+   * Expect the group of `pursuanceId` from whichever member admits us (a request sent through its
+   * public profile, see AdmissionService): until `expiresAt`, or until we are in.
+   */
+  public expectAdmission(pursuanceId: string, pursuanceName: string, expiresAt: number): Promise<void> {
+    return this.#serial(async () => {
+      const now = this.now();
+      const request: StoredRequest = {
+        pursuanceId,
+        pursuanceName,
+        inviter: ANY_MEMBER,
+        inviterName: null,
+        groupId: '',
+        expiresAt,
+        sentAt: now,
+        status: 'sent',
+        code: null,
+        updatedAt: now,
+      };
+      await this.#store.updateRequests((doc) => {
+        doc.requests = [...doc.requests.filter((r) => !(r.pursuanceId === pursuanceId && r.inviter === ANY_MEMBER)), request].slice(-REQUESTS_KEPT);
+      });
+      this.#changed(null);
+    });
+  }
+
+  /**
+   * Admit someone who asked through the pursuance's public profile (AdmissionService): the same
+   * steps as approving a link's request — member.add, the group over p2p, the answer.
+   */
+  public admitByRequest(pursuanceId: string, onion: OnionName, name: string | null, roles: readonly string[]): Promise<void> {
+    return this.#serial(() => this.#admit(pursuanceId, onion, name, roles));
+  }
+
   /** The requests this node sent, newest first. */
   public async requests(): Promise<JoinRequestModel[]> {
     return (await this.#store.requests()).requests.sort((a, b) => b.sentAt - a.sentAt);
@@ -363,7 +403,10 @@ export class JoinService {
       return;
     }
     if (pursuanceId === undefined) return;
-    const asked = (await this.#store.requests()).requests.find((r) => r.pursuanceId === pursuanceId && r.inviter === from && r.status !== 'joined');
+    const now = this.now();
+    const asked = (await this.#store.requests()).requests.find(
+      (r) => r.pursuanceId === pursuanceId && r.status !== 'joined' && (r.inviter === from || (r.inviter === ANY_MEMBER && r.expiresAt > now)),
+    );
     if (!asked) return;
     // Already here (the sync service takes group hand-overs for pursuances we hold).
     let code: 'JOIN_FAILED' | null = null;
@@ -376,9 +419,8 @@ export class JoinService {
         code = 'JOIN_FAILED';
       }
     }
-    const now = this.now();
     await this.#store.updateRequests((doc) => {
-      const r = doc.requests.find((x) => x.pursuanceId === pursuanceId && x.inviter === from);
+      const r = doc.requests.find((x) => x.pursuanceId === pursuanceId && x.inviter === asked.inviter);
       if (!r) return;
       r.status = code === null ? 'joined' : r.status;
       r.code = code;

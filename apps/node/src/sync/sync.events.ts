@@ -2,6 +2,7 @@ import { Inject, Logger, type OnApplicationBootstrap, type OnModuleDestroy } fro
 import { EventBus, EventsHandler, type IEventHandler } from '@nestjs/cqrs';
 import { InvitesChangedEvent, PursuanceChangedEvent, SyncHealthEvent } from '../events.js';
 import { JoinService } from './join.service.js';
+import { AdmissionService } from './admission.service.js';
 import { SyncService } from './sync.service.js';
 
 /**
@@ -60,6 +61,23 @@ export class JoinChangePublisher implements OnApplicationBootstrap, OnModuleDest
   ) {}
   public onApplicationBootstrap(): void {
     this.#off = this.joins.onChange((pursuanceId) => {
+      this.events.publish(new InvitesChangedEvent(pursuanceId));
+    });
+  }
+  public onModuleDestroy(): void {
+    this.#off?.();
+  }
+}
+
+/** Joining by request changed (a pursuance's review inbox, or this node's own requests: null): the dashboard hears it as `invites`. */
+export class AdmissionChangePublisher implements OnApplicationBootstrap, OnModuleDestroy {
+  #off: (() => void) | undefined;
+  public constructor(
+    @Inject(AdmissionService) private readonly admission: AdmissionService,
+    @Inject(EventBus) private readonly events: EventBus,
+  ) {}
+  public onApplicationBootstrap(): void {
+    this.#off = this.admission.onChange((pursuanceId) => {
       this.events.publish(new InvitesChangedEvent(pursuanceId));
     });
   }

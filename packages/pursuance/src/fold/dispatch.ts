@@ -8,6 +8,7 @@ import { memberAdd, memberLeave, memberRemove, memberRename, roleAssign, roleRem
 import { taskContent, taskCreate, taskMove } from './tasks.js';
 import { attestSnapshot } from './snapshots.js';
 import { submissionCreate } from './submissions.js';
+import { profilePublish } from './profiles.js';
 
 /**
  * Which handler judges each kind. Typed as a mapped type over EventKind: a kind added to
@@ -40,6 +41,7 @@ const HANDLERS: { readonly [K in EventKind]: Handler<K> } = {
   'task.reopen': taskContent,
   'task.comment': taskContent,
   'task.move': taskMove,
+  'profile.publish': profilePublish,
   'submission.create': submissionCreate,
   'snapshot.attest': attestSnapshot,
 };

@@ -90,6 +90,8 @@ const ORDER_CLASS = {
   'founder.nominate': 1,
   'founder.endorse': 1,
   'founder.claim': 1,
+  // Governance that grants nothing: after removals, so a profile sealed to a key a removal retired loses.
+  'profile.publish': 1,
   'task.create': 2,
   'task.edit': 2,
   'task.assign': 2,

@@ -3,7 +3,8 @@ import { isUsableBoxKey, isUsableSigningKey, onionFromPublicKey, toHex, type Can
 import { bytes } from '@pursuance/codec';
 import type { EventId } from '../envelope.js';
 import { RoleIdSchema, RulesSchema } from '../rules/schema.js';
-import { MAX_RELAY_BUNDLE, MAX_RELAY_MIRRORS } from '../bodies.js';
+import { MAX_RELAY_BUNDLE, MAX_RELAY_MIRRORS, ProfileSchema } from '../bodies.js';
+import { profileProblem } from '../profile.js';
 import { relayValue, type KeyEpoch, type MemberState, type Nomination, type PublicState, type RoleState, type TaskState } from '../state.js';
 import { SnapshotInvalidError } from './errors.js';
 
@@ -65,6 +66,8 @@ export function encodeState(state: PublicState): CanonicalValue {
       open: n.open,
     })),
     lastFounderActivity: state.lastFounderActivity,
+    // Only while there is one, so snapshots of states without a profile encode as before.
+    ...(state.profile ? { profile: { profile: state.profile.profile as unknown as CanonicalValue, by: state.profile.by } } : {}),
   };
 }
 
@@ -138,6 +141,7 @@ const StateSchema = z.strictObject({
     100_000,
   ),
   lastFounderActivity: time,
+  profile: z.strictObject({ profile: ProfileSchema, by: hex64 }).optional(),
 });
 
 const forReading = new WeakMap<object, PublicState>();
@@ -279,6 +283,14 @@ export function decodeState(value: unknown): PublicState {
       open: n.open,
     });
   }
+  if (v.profile) {
+    const p = v.profile.profile;
+    const problem = profileProblem(p);
+    if (problem !== null) fail(`the profile is invalid: ${problem}`);
+    if (p.pursuance !== v.id) fail('the profile names another pursuance');
+    const pub = roles.get(p.role)?.epochsById.get(toHex(p.keyId))?.pub;
+    if (!pub || toHex(pub.sig) !== toHex(p.pub.sig) || toHex(pub.box) !== toHex(p.pub.box)) fail("the profile's keys are no epoch its role published");
+  }
   return {
     id: v.id as EventId,
     name: v.name,
@@ -292,5 +304,6 @@ export function decodeState(value: unknown): PublicState {
     relay: { bundle: v.relay.bundle, movedBy: v.relay.movedBy as EventId | null, mirrors },
     nominations,
     lastFounderActivity: v.lastFounderActivity,
+    ...(v.profile ? { profile: { profile: v.profile.profile, by: v.profile.by as EventId } } : {}),
   };
 }

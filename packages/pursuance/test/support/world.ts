@@ -14,7 +14,7 @@ export type Step =
   { t: 'act'; actor: number; op: number; x: number; y: number } | { t: 'sync'; from: number; to: number } | { t: 'leak'; actor: number; x: number };
 
 export const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ t: fc.constant('act' as const), actor: fc.nat(4), op: fc.nat(17), x: fc.nat(50), y: fc.nat(50) }) },
+  { weight: 6, arbitrary: fc.record({ t: fc.constant('act' as const), actor: fc.nat(4), op: fc.nat(18), x: fc.nat(50), y: fc.nat(50) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('sync' as const), from: fc.nat(4), to: fc.nat(4) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('leak' as const), actor: fc.nat(4), x: fc.nat(50) }) },
 );
@@ -207,6 +207,11 @@ export function play(world: World & { readonly now: () => number }, steps: reado
         case 17:
           // Submissions race rotations and removals of the audience they are sealed to.
           me.submit(pick(roles, s.x + 1)!, { title: `s${s.y}` });
+          break;
+        case 18:
+          // Profiles race removals that re-key their role, and each other; one in three withdraws.
+          if (s.y % 3 === 0) me.withdrawProfile();
+          else me.publishProfile(pick(roles, s.x)!, { name: `p${s.y}`, about: '', asks: [], inbox: 'inbox', effort: 8, now: now(), days: 1 + (s.y % 14) });
           break;
         default:
           if (tasks.length) me.assignTask(pick(tasks, s.x)!, { add: { members: [pick<OnionName>(members, s.y)!] } });

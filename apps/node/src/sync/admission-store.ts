@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import type { EventStore } from '../store/event-store.js';
+import { StoreCorruptError } from '../store/errors.js';
+
+/**
+ * What joining by request keeps, sealed in the node's store. A gatekeeper's node: its review
+ * inbox (requests it opened, at most REVIEW_MAX waiting per pursuance), the applicants it blocked,
+ * the inbox messages already handled and what it dropped unread, by reason. An applicant's node:
+ * the requests it sent (the profile each went to, so answers can be checked against its key).
+ * Requests never enter the governed log: this document is all there is of them.
+ */
+export const REVIEW_STATUSES = ['pending', 'admitted', 'declined'] as const;
+export type ReviewStatus = (typeof REVIEW_STATUSES)[number];
+
+const StoredJoinRequestSchema = z.strictObject({
+  /** SHA-256 of the request's sealed part (hex): what an answer names. */
+  id: z.string(),
+  pursuanceId: z.string(),
+  onion: z.string(),
+  /** The applicant's identity key (hex), which an answer is sealed to. */
+  key: z.string(),
+  name: z.string(),
+  answers: z.array(z.string()),
+  /** Leading zero bits of its proof: more work is shown first, and survives a full queue. */
+  work: z.number(),
+  receivedAt: z.number(),
+  status: z.enum(REVIEW_STATUSES),
+  decidedAt: z.number().nullable(),
+  roles: z.array(z.string()),
+});
+export type StoredJoinRequest = z.infer<typeof StoredJoinRequestSchema>;
+
+export const DROP_COUNTERS = ['malformed', 'foreign', 'stale', 'work', 'replay', 'unreadable', 'blocked', 'full'] as const;
+export type DropCounter = (typeof DROP_COUNTERS)[number];
+const Counters = z.strictObject(Object.fromEntries(DROP_COUNTERS.map((k) => [k, z.number()])) as Record<DropCounter, z.ZodNumber>);
+export type DropCounts = z.infer<typeof Counters>;
+
+const InboxDoc = z.strictObject({
+  v: z.literal(1),
+  requests: z.array(StoredJoinRequestSchema),
+  /** Per pursuance: applicants (onions) whose later requests are dropped unanswered. */
+  blocked: z.array(z.strictObject({ pursuanceId: z.string(), onion: z.string() })),
+  /** Inbox messages (group message signatures) already handled. */
+  handled: z.array(z.string()),
+  dropped: z.array(z.strictObject({ pursuanceId: z.string(), counts: Counters })),
+});
+export type InboxDocument = z.infer<typeof InboxDoc>;
+
+export const SENT_STATUSES = ['sent', 'declined'] as const;
+const SentRequestSchema = z.strictObject({
+  id: z.string(),
+  pursuanceId: z.string(),
+  pursuanceName: z.string(),
+  /** The profile's text, as pasted: the key its answers are signed with, and the inbox. */
+  profile: z.string(),
+  inboxGroupId: z.string(),
+  sentAt: z.number(),
+  expiresAt: z.number(),
+  status: z.enum(SENT_STATUSES),
+  note: z.string().nullable(),
+  updatedAt: z.number(),
+});
+export type SentRequest = z.infer<typeof SentRequestSchema>;
+const SentDoc = z.strictObject({ v: z.literal(1), sent: z.array(SentRequestSchema) });
+export type SentDocument = z.infer<typeof SentDoc>;
+
+const HANDLED_MAX = 20_000;
+
+export function zeroCounts(): DropCounts {
+  return Object.fromEntries(DROP_COUNTERS.map((k) => [k, 0])) as DropCounts;
+}
+
+function read<T>(schema: z.ZodType<T>, json: string | null, empty: T, what: string): T {
+  if (json === null) return empty;
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (cause) {
+    throw new StoreCorruptError(`the ${what} document is not JSON`, { cause });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new StoreCorruptError(`the ${what} document is malformed`, { cause: parsed.error });
+  return parsed.data;
+}
+
+const emptyInbox = (): InboxDocument => ({ v: 1, requests: [], blocked: [], handled: [], dropped: [] });
+
+export class AdmissionStore {
+  public constructor(private readonly store: Pick<EventStore, 'sealedDocument' | 'updateSealedDocument'>) {}
+
+  public async inbox(): Promise<InboxDocument> {
+    return read(InboxDoc, await this.store.sealedDocument('admission-inbox'), emptyInbox(), 'admission inbox');
+  }
+
+  /** Change the inbox document; `change` returns what to answer the caller with. */
+  public async updateInbox<T>(change: (doc: InboxDocument) => T): Promise<T> {
+    let out: T | undefined;
+    await this.store.updateSealedDocument('admission-inbox', (json) => {
+      const doc = read(InboxDoc, json, emptyInbox(), 'admission inbox');
+      out = change(doc);
+      if (doc.handled.length > HANDLED_MAX) doc.handled = doc.handled.slice(doc.handled.length - HANDLED_MAX);
+      return JSON.stringify(InboxDoc.parse(doc));
+    });
+    return out as T;
+  }
+
+  public async sent(): Promise<SentDocument> {
+    return read(SentDoc, await this.store.sealedDocument('admission-sent'), { v: 1, sent: [] }, 'sent join requests');
+  }
+
+  public async updateSent<T>(change: (doc: SentDocument) => T): Promise<T> {
+    let out: T | undefined;
+    await this.store.updateSealedDocument('admission-sent', (json) => {
+      const doc = read(SentDoc, json, { v: 1, sent: [] }, 'sent join requests');
+      out = change(doc);
+      return JSON.stringify(SentDoc.parse(doc));
+    });
+    return out as T;
+  }
+}
