@@ -379,6 +379,59 @@ describe('asking to join (the applicant’s side)', () => {
     await stop(old);
   });
 
+  it('renews a profile it published before it expires (same id and inbox, a new term), and not sooner', async () => {
+    let t = Date.now();
+    const renewer = await start('renewer', { clock: () => t });
+    const pid = (await ok<{ id: string }>(renewer, 'POST', '/api/pursuances', { name: 'Renewing', template: 'activist-cell', relay: bundle })).id;
+    const first = await ok<ProfileJson>(renewer, 'POST', at(pid, '/profile'), { role: 'organizer', effort: 8, days: 7 });
+    const before = await events(renewer, pid);
+    // Four days on, three are left: nothing is due.
+    t += 4 * DAY;
+    await renewer.admission.renewDue();
+    expect(await events(renewer, pid)).toBe(before);
+    expect((await profileOf(renewer, pid))!.validUntil).toBe(first.validUntil);
+    // Two more, one day is left: it is signed again for a full term, with the same id and inbox.
+    t += 2 * DAY;
+    await renewer.admission.renewDue();
+    expect(await events(renewer, pid)).toBe(before + 1);
+    const renewed = (await profileOf(renewer, pid))!;
+    expect(renewed.validUntil).toBe((Math.floor(t / DAY) + 7) * DAY);
+    expect(renewed.id).toBe(first.id);
+    expect(renewed.publishedBy).not.toBe(first.publishedBy);
+    expect(parseProfileText(renewed.text, t).inbox).toBe(parseProfileText(first.text, t - 6 * DAY).inbox);
+    await stop(renewer);
+  });
+
+  it('retires the inbox of a withdrawn profile: nothing posted there is kept any more', async () => {
+    const n = await start('tidy');
+    const pid = (await ok<{ id: string }>(n, 'POST', '/api/pursuances', { name: 'Tidy', template: 'activist-cell', relay: bundle })).id;
+    const first = await ok<ProfileJson>(n, 'POST', at(pid, '/profile'), { role: 'organizer', effort: 8 });
+    const inboxId = inboxGroup(first.text);
+    const group = () => n.peer.groups().find((g) => g.id === inboxId)!;
+    expect(group().retired ?? false).toBe(false);
+    await ok(n, 'DELETE', at(pid, '/profile'));
+    expect(group().retired).toBe(true);
+    // A post into the retired inbox reaches the node and is refused there: the peer keeps nothing of it.
+    const held = n.peer.groupMessages(inboxId).length;
+    const refused = new Promise<void>((resolve) => {
+      const on = (r: { groupId: string }) => {
+        if (r.groupId !== inboxId) return;
+        n.peer.off('groupMessageRejected', on);
+        resolve();
+      };
+      n.peer.on('groupMessageRejected', on);
+    });
+    await postAll(parseProfileText(first.text, Date.now()).inbox, [new Uint8Array([1, 2, 3])]);
+    await refused;
+    expect(n.peer.groupMessages(inboxId).length).toBe(held);
+    // Published again after the withdrawal: a new inbox, read; the old one stays retired.
+    const second = await ok<ProfileJson>(n, 'POST', at(pid, '/profile'), { role: 'organizer', effort: 8 });
+    expect(inboxGroup(second.text)).not.toBe(inboxId);
+    expect(n.peer.groups().find((g) => g.id === inboxGroup(second.text))!.retired ?? false).toBe(false);
+    expect(group().retired).toBe(true);
+    await stop(n);
+  });
+
   it('refuses a member asking to join its own pursuance, and too few answers, sending nothing', async () => {
     expect(await ok(founder, 'POST', '/api/join-profile/preview', { profile: text })).toMatchObject({ member: true });
     refusal(await call(founder, 'POST', '/api/join-profile/requests', { profile: text, answers: ['Mine'] }), 400, 'INVALID_REQUEST', 'profile');

@@ -5,10 +5,13 @@ import {
   canonicalDecode,
   canonicalEncode,
   fromHex,
+  openFromIdentity,
   padToSize,
   randomKey,
+  sealToIdentity,
   sealToRole,
   toHex,
+  unpad,
   verifySignature,
   type CanonicalValue,
 } from '@pursuance/crypto';
@@ -264,6 +267,31 @@ describe('a pursuance profile', () => {
     // The longest honest term, checked the day it was signed, is within the bound.
     const longest = signProfile(spec({ days: PROFILE_MAX_DAYS }), k);
     expect(checkProfile(longest, NOW)).toBe(longest);
+    // The bound itself: a term ending PROFILE_MAX_DAYS + 1 midnights after today's is still taken (signed tomorrow), one day more is not.
+    const edge = signProfile(spec({ now: NOW + DAY_MS, days: PROFILE_MAX_DAYS }), k);
+    expect(edge.validUntil).toBe((Math.floor(NOW / DAY_MS) + PROFILE_MAX_DAYS + 1) * DAY_MS);
+    expect(checkProfile(edge, NOW)).toBe(edge);
+    expect(() => checkProfile(signProfile(spec({ now: NOW + 2 * DAY_MS, days: PROFILE_MAX_DAYS }), k), NOW)).toThrow(InvalidProfileError);
+  });
+
+  it('fails with typed errors carrying stable codes (the node and the dashboard match on them)', () => {
+    const { p } = gate({ days: 1 });
+    const caught = (fn: () => unknown): Error & { code?: string } => {
+      try {
+        fn();
+      } catch (err) {
+        return err as Error & { code?: string };
+      }
+      throw new Error('no error');
+    };
+    const expired = caught(() => checkProfile(p, p.validUntil));
+    expect([expired.name, expired.code]).toEqual(['ProfileExpiredError', 'PROFILE_EXPIRED']);
+    expect(expired.message).toContain(new Date(p.validUntil).toISOString().slice(0, 10));
+    expect(expired.message).not.toContain('T00:00');
+    const invalid = caught(() => parseProfileText('nothing here', NOW));
+    expect([invalid.name, invalid.code]).toEqual(['InvalidProfileError', 'INVALID_PROFILE']);
+    const join = caught(() => sealJoinRequest(p, Identity.generate(), { name: 'Ana', answers: [] }, NOW));
+    expect([join.name, join.code]).toEqual(['JoinRequestError', 'INVALID_JOIN_REQUEST']);
   });
 
   it('is signed for 1 to PROFILE_MAX_DAYS days, with an effort in range and fields within their limits', () => {
@@ -736,6 +764,15 @@ describe('join requests: opening and sealing', () => {
     ).rejects.toBeInstanceOf(JoinRequestError);
   });
 
+  it('seals at an effort that takes several batches of hashes, all at once', () => {
+    // At 16 bits the first batch of 4,096 hashes rarely holds the proof: the search goes on past it.
+    const p = gate({ effort: 16 }).p;
+    const sealed = sealJoinRequest(p, Identity.generate(), { name: 'Ana', answers: ['a', 'b'] }, NOW);
+    const screened = screenRequest(sealed.bytes, ctx(p));
+    expect(screened.ok).toBe(true);
+    if (screened.ok) expect(screened.work).toBeGreaterThanOrEqual(16);
+  });
+
   it('keeps prototype names as plain text in names, answers and asks (J10)', () => {
     const { p, keys } = gate({ asks: PROTOTYPE_NAMES });
     for (const name of PROTOTYPE_NAMES) {
@@ -790,6 +827,28 @@ describe('answers to join requests', () => {
     const ct = Uint8Array.from(m.ct);
     ct[50]! ^= 1;
     expect(openJoinAnswer(canonicalEncode({ ...m, ct }), applicant, p, [sealed.digest])).toBeNull();
+  });
+
+  it('are bound by the role signature to what they say: a signature moved onto another note, status or request opens to nothing', () => {
+    const { p, keys, applicant, sealed } = asked();
+    const raw = sealJoinAnswer(p, keys, sealed.digest, applicant.publicKey, { status: 'declined', note: 'Not this month.' });
+    // Open it as the applicant does, and re-seal the same signature over a body that says something else.
+    const outer = canonicalDecode(raw) as { v: number; t: string; ct: Uint8Array };
+    const padded = openFromIdentity(applicant, outer.ct);
+    const body = canonicalDecode(unpad(padded, padded.length)) as { profile: Uint8Array; request: Uint8Array; status: string; note: string; sig: Uint8Array };
+    const reseal = (changed: Record<string, CanonicalValue>) =>
+      canonicalEncode({ ...outer, ct: sealToIdentity(applicant.publicKey, padToSize(canonicalEncode({ ...body, ...changed }), padded.length)) });
+    // The control: the same body re-sealed opens.
+    expect(openJoinAnswer(reseal({}), applicant, p, [sealed.digest])).toMatchObject({ note: 'Not this month.' });
+    expect(openJoinAnswer(reseal({ note: 'Welcome aboard.' }), applicant, p, [sealed.digest])).toBeNull();
+    const other = sealJoinRequest(p, applicant, { name: 'Ana', answers: ['c', 'd'] }, NOW).digest;
+    expect(openJoinAnswer(reseal({ request: other }), applicant, p, [sealed.digest, other])).toBeNull();
+    // The answer's domain is pinned: a signature over the same fields under another domain does not verify.
+    const { sig: _sig, ...fields } = body;
+    const wrongDomain = keys.sign(canonicalEncode({ dom: 'pursuance/join-request-sig/v1', ...fields }));
+    expect(openJoinAnswer(reseal({ sig: wrongDomain }), applicant, p, [sealed.digest])).toBeNull();
+    const rightDomain = keys.sign(canonicalEncode({ dom: 'pursuance/join-answer/v1', ...fields }));
+    expect(openJoinAnswer(reseal({ sig: rightDomain }), applicant, p, [sealed.digest])).toMatchObject({ note: 'Not this month.' });
   });
 
   it('carry a note of up to ANSWER_NOTE_MAX characters in any script, all at one size', () => {
@@ -1074,6 +1133,13 @@ describe('profile.publish in the fold', () => {
     expect(at(T, PROFILE_MAX_DAYS)).toBeUndefined();
     expect(at(T - DAY_MS, 2)).toBeUndefined();
     expect(at(T + DAY_MS, PROFILE_MAX_DAYS)?.code).toBe(RejectionCode.INVALID_SCHEMA);
+    // An event dated exactly at the midnight it expires: already expired.
+    const midnight = (Math.floor(T / DAY_MS) + 1) * DAY_MS;
+    const exact = signProfile({ ...spec(), pursuance: ed.log.id, now: T, days: 1 }, k);
+    expect(exact.validUntil).toBe(midnight);
+    const judged = judge(ed.log, forge(ed.identity, ed.log, 'profile.publish', { profile: exact }, [], { time: midnight }));
+    expect(judged?.code).toBe(RejectionCode.INVALID_SCHEMA);
+    expect(judge(ed.log, forge(ed.identity, ed.log, 'profile.publish', { profile: exact }, [], { time: midnight - 1 }))).toBeUndefined();
     // Expiring at the midnight that began the event's day, or earlier: already expired.
     expect(at(T - DAY_MS, 1)?.code).toBe(RejectionCode.INVALID_SCHEMA);
     expect(at(T - 5 * DAY_MS, 3)?.code).toBe(RejectionCode.INVALID_SCHEMA);

@@ -1,4 +1,13 @@
-import { isDropBox, newDropBoxInvite, parseGroupInvite, postToDropBox, type CwtchPeer, type DropBoxPostOptions, type GroupMessage } from '@pursuance/cwtch';
+import {
+  isDropBox,
+  isDropBoxGroup,
+  newDropBoxInvite,
+  parseGroupInvite,
+  postToDropBox,
+  type CwtchPeer,
+  type DropBoxPostOptions,
+  type GroupMessage,
+} from '@pursuance/cwtch';
 import { fromHex, onionFromPublicKey, toHex, type OnionName } from '@pursuance/crypto';
 import {
   ActionNotAllowedError,
@@ -40,12 +49,15 @@ import type { PeerEvents } from './sync-peer.js';
 import type { SyncService } from './sync.service.js';
 
 /** What joining by request needs of the Cwtch peer: following inboxes, and their messages. */
-export type AdmissionPeer = PeerEvents & Pick<CwtchPeer, 'acceptGroupInvite' | 'groups' | 'groupHistory'>;
+export type AdmissionPeer = PeerEvents & Pick<CwtchPeer, 'acceptGroupInvite' | 'groups' | 'groupHistory' | 'setGroupRetired'>;
 
 /** Requests waiting for a decision, per pursuance, on one node: a flood fills this and no more. */
 export const REVIEW_MAX = 200;
 export const EFFORT_DEFAULT = 18;
 export const PROFILE_DAYS_DEFAULT = 7;
+/** A profile this node published is renewed when it expires sooner than this. */
+export const RENEW_BEFORE_MS = 2 * DAY_MS;
+const RENEW_CHECK_MS = 3_600_000;
 
 export interface PublishProfileSpec {
   /** The role whose holders read requests (one this node's member holds). */
@@ -175,9 +187,10 @@ export class AdmissionService {
     this.#off.push(() => this.peer.off('groupMessage', onMessage));
     this.#off.push(this.registry.onChange(onChange));
     this.#running = true;
-    await this.#serial(async () => {
-      for (const entry of this.registry.list()) await this.#follow(entry.id).catch((err: unknown) => this.#warn(err));
-    });
+    await this.renewDue();
+    const timer = setInterval(() => void this.renewDue().catch((err: unknown) => this.#warn(err)), RENEW_CHECK_MS);
+    timer.unref();
+    this.#off.push(() => clearInterval(timer));
     // Whatever the inboxes already hold (from before a restart): handled ones are skipped.
     for (const group of this.peer.groups()) if (isDropBox(group.name)) this.#queued.push(...this.peer.groupHistory(group.id));
     this.#drainSoon();
@@ -234,6 +247,7 @@ export class AdmissionService {
         }),
       );
       await this.#follow(pursuanceId);
+      await this.#tidy();
       this.#changed(pursuanceId);
       return this.#profileModel(pursuanceId)!;
     });
@@ -243,6 +257,7 @@ export class AdmissionService {
     return this.#serial(async () => {
       if (!this.registry.get(pursuanceId).log.state().profile) throw new NoProfileError();
       await this.registry.act(pursuanceId, (a) => a.withdrawProfile());
+      await this.#tidy();
       this.#changed(pursuanceId);
     });
   }
@@ -273,11 +288,40 @@ export class AdmissionService {
     };
   }
 
+  /** Renew what is due, and retire inboxes nobody here reads (the timer calls this; so may a test with a clock of its own). */
+  public renewDue(): Promise<void> {
+    return this.#serial(async () => {
+      for (const entry of this.registry.list()) await this.#follow(entry.id).catch((err: unknown) => this.#warn(err));
+      await this.#tidy();
+    });
+  }
+
+  /**
+   * Take in only the drop boxes someone here still reads: the inbox of a profile whose key this
+   * node holds, or one its own request still waits on. The others are retired (the peer stores and
+   * delivers nothing more from them), so a withdrawn profile's inbox, or a stranger's after the
+   * answer, costs no storage however much is posted there; following one again takes it back.
+   */
+  async #tidy(): Promise<void> {
+    const wanted = new Set(this.#inboxes().keys());
+    const now = this.now();
+    for (const s of (await this.#store.sent()).sent) {
+      if (s.status === 'sent' && s.expiresAt > now && !this.#isMember(s.pursuanceId)) wanted.add(s.inboxGroupId);
+    }
+    for (const g of this.peer.groups()) {
+      if (!isDropBoxGroup(g)) continue;
+      const want = wanted.has(g.id);
+      if (want === (g.retired === true)) await this.peer.setGroupRetired(g.id, !want);
+    }
+  }
+
   /**
    * Follow the inbox of the pursuance's profile when this node holds its key (idempotent); and
-   * when this node's member published it and its role was re-keyed since (someone who held the
-   * key left), publish it again under the new key, with the same id and inbox: requests sealed
-   * to the old key stay readable by whoever left, so the profile must not point there for long.
+   * when this node's member published it, publish it again, with the same id and inbox: under the
+   * new key when its role was re-keyed since (someone who held the key left: requests sealed to
+   * the old key stay readable by them, so the profile must not point there for long), and for
+   * another term when it expires within RENEW_BEFORE_MS (a standing invitation does not lapse
+   * unless withdrawn).
    */
   async #follow(pursuanceId: string): Promise<void> {
     if (!this.registry.has(pursuanceId) || !this.registry.isLoaded(pursuanceId)) return;
@@ -287,8 +331,10 @@ export class AdmissionService {
     if (!p) return;
     const current = entry.log.state().roles.get(p.role)?.epochs.at(-1);
     const mine = entry.log.event(published.by)?.author === this.registry.identity.onion;
-    if (mine && current && current.keyIdHex !== toHex(p.keyId) && entry.author.keyring.has(current.keyIdHex)) {
-      const days = Math.min(PROFILE_MAX_DAYS, Math.max(1, Math.ceil((p.validUntil - this.now()) / DAY_MS)));
+    const rekeyed = current !== undefined && current.keyIdHex !== toHex(p.keyId);
+    const expiring = p.validUntil - this.now() < RENEW_BEFORE_MS;
+    if (mine && current && (rekeyed || expiring) && entry.author.keyring.has(current.keyIdHex)) {
+      const days = expiring ? PROFILE_DAYS_DEFAULT : Math.min(PROFILE_MAX_DAYS, Math.max(1, Math.ceil((p.validUntil - this.now()) / DAY_MS)));
       try {
         await this.registry.act(pursuanceId, (a) =>
           a.publishProfile(p.role, { name: p.name, about: p.about, asks: p.asks, inbox: p.inbox, effort: p.effort, now: this.now(), days, id: p.id }),
@@ -442,6 +488,8 @@ export class AdmissionService {
     await this.#store.updateSent((doc) => {
       doc.sent = [...doc.sent, sent].slice(-100);
     });
+    // An inbox retired after an earlier answer is taken in again before anything is posted to it.
+    await this.#tidy();
     try {
       await postToDropBox(p.inbox, sealed.bytes, this.post);
     } catch (err) {
