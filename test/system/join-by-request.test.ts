@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, canonicalDecode } from '@pursuance/crypto';
 import { parseGroupInvite, sealGroupMessage } from '@pursuance/cwtch';
@@ -8,12 +5,9 @@ import { groupGenesis } from '@pursuance/cwtch';
 import { leadingZeroBits, parseProfileText, sealJoinRequest, workDigest } from '@pursuance/pursuance';
 import { RelayClient } from '@pursuance/relay';
 import { LoopbackACN } from '@pursuance/tapir';
-import { startNode, type RunningNode } from '../../apps/node/src/index.js';
-import { http } from '../../apps/node/test/support/http.js';
-import { untilStream, watchChanges } from '../support/change-stream.js';
-import { spawnNodeProcess } from '../support/node-process.js';
-import { startRelayProcess, type Spawned } from '../support/processes.js';
-import { testNodeOptions } from '../support/test-node.js';
+import type { RunningNode } from '../../apps/node/src/index.js';
+import { untilStream } from '../support/change-stream.js';
+import { api, relayNetwork, type RelayNetwork } from '../support/relay-network.js';
 import { untilAsync, untilChange } from '../support/until-change.js';
 
 /**
@@ -24,18 +18,9 @@ import { untilAsync, untilChange } from '../support/until-change.js';
  * told so, signed by the role, and learns no member's address. Waits are on changes the nodes
  * report, never on timers.
  */
-let dir: string;
-let registryDir: string;
-let relay: Spawned;
+let net: RelayNetwork;
 let bundle: string;
-const nodes: RunningNode[] = [];
-const procs: { proc: Spawned; closeStream(): void }[] = [];
-
-interface Api {
-  readonly port: number;
-  readonly token: string;
-}
-const api = (n: Api, method: string, path: string, body?: unknown) => http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
+const node = (name: string) => net.node(name);
 
 interface InboxJson {
   readonly requests: { id: string; onion: string; name: string; answers: string[]; status: string; work: number }[];
@@ -44,26 +29,13 @@ interface InboxJson {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'join-request-'));
-  registryDir = join(dir, 'registry');
-  ({ relay, bundle } = await startRelayProcess(join(dir, 'relay'), registryDir));
+  net = await relayNetwork('join-request-');
+  bundle = net.bundle;
 });
 
 afterAll(async () => {
-  for (const n of nodes) await n.close().catch(() => undefined);
-  for (const p of procs) {
-    p.closeStream();
-    await p.proc.stop('SIGTERM');
-  }
-  await relay?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await net?.close();
 });
-
-async function node(name: string): Promise<RunningNode> {
-  const n = await startNode(testNodeOptions(dir, name, registryDir));
-  nodes.push(n);
-  return n;
-}
 
 describe('joining by request', () => {
   it('a stranger asks through the public profile, an organizer admits them; a flood without work is dropped unread', { timeout: 300_000 }, async () => {
@@ -97,10 +69,7 @@ describe('joining by request', () => {
     await untilChange([olu], () => olu.registry.get(id).log.state().profile !== undefined, 'olu to see the profile');
 
     // The stranger, its own process: previews, then asks.
-    const strangerProc = await spawnNodeProcess('stranger', join(dir, 'stranger'), registryDir);
-    const strangerStream = watchChanges(strangerProc.port, strangerProc.token);
-    procs.push({ proc: strangerProc.proc, closeStream: strangerStream.close });
-    const stranger = { ...strangerProc, ...strangerStream };
+    const stranger = await net.process('stranger');
     const preview = await api(stranger, 'POST', '/api/join-profile/preview', { profile: `Join us: ${profile.text}` });
     expect(preview.body).toMatchObject({ pursuanceId: id, name: 'Tenants United', asks: ['Which building do you live in?'], effort: 10, member: false });
     const sent = await api(stranger, 'POST', '/api/join-profile/requests', { profile: profile.text, name: 'Rosa', answers: ['Block C, flat 12'] });
@@ -119,7 +88,7 @@ describe('joining by request', () => {
     // like any drop-box post. Every one is dropped before it is decrypted; none is queued.
     const parsed = parseProfileText(profile.text, Date.now());
     const { invite: inboxInvite, bundle: inboxBundle } = parseGroupInvite(parsed.inbox);
-    const acn = new LoopbackACN({ registryDir });
+    const acn = new LoopbackACN({ registryDir: net.registryDir });
     const client = new RelayClient({ acn, bundle: inboxBundle, batchSize: 50 });
     const session = await client.openSession();
     const flooder = Identity.generate();

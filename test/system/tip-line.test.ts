@@ -1,14 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMemberView, type EventId } from '@pursuance/pursuance';
-import { startNode, type RunningNode } from '../../apps/node/src/index.js';
-import { http } from '../../apps/node/test/support/http.js';
-import { untilStream, watchChanges } from '../support/change-stream.js';
-import { spawnNodeProcess } from '../support/node-process.js';
-import { startRelayProcess, type Spawned } from '../support/processes.js';
-import { testNodeOptions } from '../support/test-node.js';
+import type { RunningNode } from '../../apps/node/src/index.js';
+import { untilStream } from '../support/change-stream.js';
+import { api, relayNetwork, type Api, type RelayNetwork } from '../support/relay-network.js';
 import { untilChange } from '../support/until-change.js';
 
 /**
@@ -18,18 +12,9 @@ import { untilChange } from '../support/until-change.js';
  * editor can read none of it. One source runs as its own `pursuance node start` process, so
  * its tip travels between processes. Waits are on changes the nodes report, never on timers.
  */
-let dir: string;
-let registryDir: string;
-let relay: Spawned;
+let net: RelayNetwork;
 let bundle: string;
-const nodes: RunningNode[] = [];
-const procs: { proc: Spawned; closeStream(): void }[] = [];
-
-interface Api {
-  readonly port: number;
-  readonly token: string;
-}
-const api = (n: Api, method: string, path: string, body?: unknown) => http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
+const node = (name: string) => net.node(name);
 
 interface TaskJson {
   readonly id: string;
@@ -41,36 +26,20 @@ interface TaskJson {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tip-line-'));
-  registryDir = join(dir, 'registry');
-  ({ relay, bundle } = await startRelayProcess(join(dir, 'relay'), registryDir));
+  net = await relayNetwork('tip-line-');
+  bundle = net.bundle;
 });
 
 afterAll(async () => {
-  for (const n of nodes) await n.close().catch(() => undefined);
-  for (const p of procs) {
-    p.closeStream();
-    await p.proc.stop('SIGTERM');
-  }
-  await relay?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await net?.close();
 });
-
-async function node(name: string): Promise<RunningNode> {
-  const n = await startNode(testNodeOptions(dir, name, registryDir));
-  nodes.push(n);
-  return n;
-}
 
 describe('a tip line: write-only submissions between nodes', () => {
   it('each source reads only its own tip, the editor reads both, and a removed editor reads none sent after the removal', { timeout: 300_000 }, async () => {
     const founder = await node('masthead');
     const editor = await node('editor');
     const sam = await node('sam');
-    const sueProc = await spawnNodeProcess('sue', join(dir, 'sue'), registryDir);
-    const sueStream = watchChanges(sueProc.port, sueProc.token);
-    procs.push({ proc: sueProc.proc, closeStream: sueStream.close });
-    const sue = { ...sueProc, ...sueStream };
+    const sue = await net.process('sue');
 
     const id = ((await api(founder, 'POST', '/api/pursuances', { name: 'The Ledger', template: 'newsroom' })).body as { id: string }).id;
     const p = (path: string) => `/api/pursuances/${id}${path}`;

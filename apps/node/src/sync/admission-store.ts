@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EventStore } from '../store/event-store.js';
-import { StoreCorruptError } from '../store/errors.js';
+import { readSealedJson } from '../store/sealed-json.js';
 
 /**
  * What joining by request keeps, sealed in the node's store. A gatekeeper's node: its review
@@ -70,33 +70,20 @@ export function zeroCounts(): DropCounts {
   return Object.fromEntries(DROP_COUNTERS.map((k) => [k, 0])) as DropCounts;
 }
 
-function read<T>(schema: z.ZodType<T>, json: string | null, empty: T, what: string): T {
-  if (json === null) return empty;
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch (cause) {
-    throw new StoreCorruptError(`the ${what} document is not JSON`, { cause });
-  }
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new StoreCorruptError(`the ${what} document is malformed`, { cause: parsed.error });
-  return parsed.data;
-}
-
 const emptyInbox = (): InboxDocument => ({ v: 1, requests: [], blocked: [], handled: [], dropped: [] });
 
 export class AdmissionStore {
   public constructor(private readonly store: Pick<EventStore, 'sealedDocument' | 'updateSealedDocument'>) {}
 
   public async inbox(): Promise<InboxDocument> {
-    return read(InboxDoc, await this.store.sealedDocument('admission-inbox'), emptyInbox(), 'admission inbox');
+    return readSealedJson(InboxDoc, await this.store.sealedDocument('admission-inbox'), emptyInbox(), 'admission inbox');
   }
 
   /** Change the inbox document; `change` returns what to answer the caller with. */
   public async updateInbox<T>(change: (doc: InboxDocument) => T): Promise<T> {
     let out: T | undefined;
     await this.store.updateSealedDocument('admission-inbox', (json) => {
-      const doc = read(InboxDoc, json, emptyInbox(), 'admission inbox');
+      const doc = readSealedJson(InboxDoc, json, emptyInbox(), 'admission inbox');
       out = change(doc);
       if (doc.handled.length > HANDLED_MAX) doc.handled = doc.handled.slice(doc.handled.length - HANDLED_MAX);
       return JSON.stringify(InboxDoc.parse(doc));
@@ -105,13 +92,13 @@ export class AdmissionStore {
   }
 
   public async sent(): Promise<SentDocument> {
-    return read(SentDoc, await this.store.sealedDocument('admission-sent'), { v: 1, sent: [] }, 'sent join requests');
+    return readSealedJson(SentDoc, await this.store.sealedDocument('admission-sent'), { v: 1, sent: [] }, 'sent join requests');
   }
 
   public async updateSent<T>(change: (doc: SentDocument) => T): Promise<T> {
     let out: T | undefined;
     await this.store.updateSealedDocument('admission-sent', (json) => {
-      const doc = read(SentDoc, json, { v: 1, sent: [] }, 'sent join requests');
+      const doc = readSealedJson(SentDoc, json, { v: 1, sent: [] }, 'sent join requests');
       out = change(doc);
       return JSON.stringify(SentDoc.parse(doc));
     });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EventStore } from '../store/event-store.js';
-import { StoreCorruptError } from '../store/errors.js';
+import { readSealedJson } from '../store/sealed-json.js';
 import { REPLY_CODES } from './join-messages.js';
 
 /**
@@ -53,19 +53,6 @@ export type RequestsDocument = z.infer<typeof RequestsDoc>;
 /** How many handled message ids are remembered (far more than arrive between two starts). */
 const HANDLED_MAX = 2_000;
 
-function read<T>(schema: z.ZodType<T>, json: string | null, empty: T, what: string): T {
-  if (json === null) return empty;
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch (cause) {
-    throw new StoreCorruptError(`the ${what} document is not JSON`, { cause });
-  }
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new StoreCorruptError(`the ${what} document is malformed`, { cause: parsed.error });
-  return parsed.data;
-}
-
 export function rememberHandled(handled: string[], id: string): string[] {
   const next = handled.includes(id) ? handled : [...handled, id];
   return next.length > HANDLED_MAX ? next.slice(next.length - HANDLED_MAX) : next;
@@ -75,14 +62,14 @@ export class JoinStore {
   public constructor(private readonly store: Pick<EventStore, 'sealedDocument' | 'updateSealedDocument'>) {}
 
   public async invites(): Promise<InvitesDocument> {
-    return read(InvitesDoc, await this.store.sealedDocument('join-invites'), { v: 1, invites: [], handled: [] }, 'join invites');
+    return readSealedJson(InvitesDoc, await this.store.sealedDocument('join-invites'), { v: 1, invites: [], handled: [] }, 'join invites');
   }
 
   /** Change the invites document; `change` returns what to answer the caller with. */
   public async updateInvites<T>(change: (doc: InvitesDocument) => T): Promise<T> {
     let out: T | undefined;
     await this.store.updateSealedDocument('join-invites', (json) => {
-      const doc = read(InvitesDoc, json, { v: 1, invites: [], handled: [] }, 'join invites');
+      const doc = readSealedJson(InvitesDoc, json, { v: 1, invites: [], handled: [] }, 'join invites');
       out = change(doc);
       return JSON.stringify(InvitesDoc.parse(doc));
     });
@@ -90,13 +77,13 @@ export class JoinStore {
   }
 
   public async requests(): Promise<RequestsDocument> {
-    return read(RequestsDoc, await this.store.sealedDocument('join-requests'), { v: 1, requests: [], handled: [] }, 'join requests');
+    return readSealedJson(RequestsDoc, await this.store.sealedDocument('join-requests'), { v: 1, requests: [], handled: [] }, 'join requests');
   }
 
   public async updateRequests<T>(change: (doc: RequestsDocument) => T): Promise<T> {
     let out: T | undefined;
     await this.store.updateSealedDocument('join-requests', (json) => {
-      const doc = read(RequestsDoc, json, { v: 1, requests: [], handled: [] }, 'join requests');
+      const doc = readSealedJson(RequestsDoc, json, { v: 1, requests: [], handled: [] }, 'join requests');
       out = change(doc);
       return JSON.stringify(RequestsDoc.parse(doc));
     });
