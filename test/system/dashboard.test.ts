@@ -233,9 +233,11 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
   it('adds a member with a role, and offers an invite string, its QR code and the event bundle', async () => {
     member = Identity.generate();
     await page.goto(`${t.node.url}/p/${pursuanceId}/members`);
-    await page.getByLabel('Their node address').fill(member.onion);
-    await page.getByLabel(/^Name/).fill('mo');
-    await page.getByRole('form', { name: 'Add a member' }).getByRole('checkbox', { name: low.title }).check();
+    // The members page also holds the public profile's form (which has a name field of its own).
+    const add = page.getByRole('form', { name: 'Add a member' });
+    await add.getByLabel('Their node address').fill(member.onion);
+    await add.getByLabel(/^Name/).fill('mo');
+    await add.getByRole('checkbox', { name: low.title }).check();
     await page.getByRole('button', { name: 'Add member' }).click();
     const row = page.locator(`tr[data-member="${member.onion}"]`);
     await row.getByText('mo', { exact: true }).waitFor();
