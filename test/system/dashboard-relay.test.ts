@@ -149,7 +149,7 @@ describe('dashboards of three members syncing through a relay', () => {
 
   it('A and B join by pasting the group invite, and the relay brings them the pursuance', { timeout: 180_000 }, async () => {
     for (const page of [pageA, pageB]) {
-      await page.getByRole('textbox', { name: 'Invite link or group invite' }).fill(invite);
+      await page.getByRole('textbox', { name: 'Invite link, profile or group invite' }).fill(invite);
       await page.getByRole('button', { name: 'Join', exact: true }).click();
     }
     await screenshot(pageA, 'relay-02-a-join');

@@ -170,7 +170,7 @@ describe('a new group, from the first start to two members who know each other b
     pageO = await open(omar.signIn);
     await pageO.goto(`${omar.url}/join`);
     const form = pageO.getByTestId('join-by-invite');
-    const box = form.getByRole('textbox', { name: 'Invite link or group invite' });
+    const box = form.getByRole('textbox', { name: 'Invite link, profile or group invite' });
     await box.fill('hello, here is my invite');
     expect(await errorBeside(form, /neither an invite link/)).toContain('pursuance-join:1:');
     expect(await form.locator('button[type="submit"]').isDisabled()).toBe(true);
@@ -185,7 +185,7 @@ describe('a new group, from the first start to two members who know each other b
     pageN = await open(noor.signIn);
     // The link as sent is for the usual port; Noor's dashboard is elsewhere, so they open its fragment there.
     await pageN.goto(`${noor.url}/join${url.slice(url.indexOf('#'))}`);
-    const box = pageN.getByRole('textbox', { name: 'Invite link or group invite' });
+    const box = pageN.getByRole('textbox', { name: 'Invite link, profile or group invite' });
     await expect.poll(() => box.inputValue(), { timeout: WAIT }).toBe(link);
     expect(pageN.url()).not.toContain('invite=');
     await shot(pageN, '08-noor-opened-link');
@@ -227,7 +227,7 @@ describe('a new group, from the first start to two members who know each other b
 
   it('a third person with the spent link is told it was used, beside the invite box', { timeout: 180_000 }, async () => {
     const form = pageO.getByTestId('join-by-invite');
-    await form.getByRole('textbox', { name: 'Invite link or group invite' }).fill(link);
+    await form.getByRole('textbox', { name: 'Invite link, profile or group invite' }).fill(link);
     await form.getByRole('button', { name: 'Ask to join' }).click();
     await form.getByTestId('join-refused').filter({ hasText: 'Someone else has already used this invite link' }).waitFor({ timeout: WAIT });
     await shot(pageO, '15-omar-spent-link');
