@@ -15,7 +15,7 @@ import { PursuanceRegistry } from '../src/domain/registry.js';
 import { loadTemplates } from '../src/domain/templates.js';
 import { EventStore } from '../src/store/event-store.js';
 import { encodeJoinReply, encodeJoinRequest, parseJoinReply, parseJoinRequest } from '../src/sync/join-messages.js';
-import { JoinService, type JoinSync } from '../src/sync/join.service.js';
+import { ANY_MEMBER, JoinService, type JoinSync } from '../src/sync/join.service.js';
 import { GROUP_NAME_PREFIX } from '../src/sync/rekey.js';
 
 /**
@@ -248,6 +248,45 @@ describe('the join service', () => {
     await settle(s);
     expect(accepted).toEqual([groupInvite(wanted, inviter)]);
     expect((await s.requests())[0]).toMatchObject({ status: 'joined', code: null });
+  });
+
+  it('after a request through a profile, takes that pursuance from any member until the profile expires, and nothing else', async () => {
+    const { peer, make, accepted, advance } = await setup();
+    const s = make();
+    await s.start();
+    const wanted = 'e'.repeat(64);
+    const board = Identity.generate();
+    const bundle = exportKeyBundle(signKeyBundle(board, Identity.generate().onion, testTokenKeys()));
+    const groupInvite = (pursuanceId: string, owner: string) => {
+      const key = new Uint8Array(32).fill(pursuanceId.charCodeAt(0));
+      return encodeGroupInvite(
+        {
+          groupId: deriveGroupId(key, board.onion),
+          name: GROUP_NAME_PREFIX + pursuanceId,
+          key,
+          relay: board.onion,
+          owner: owner as OnionName,
+          members: null,
+          timestamp: 1,
+        },
+        bundle,
+      );
+    };
+    await s.expectAdmission(wanted, 'Theirs', T0 + 1000);
+    // Another pursuance, even from someone who sends ours later: never joined.
+    peer.deliver(onion(), 'p1', OVERLAY.groupInvite, groupInvite('f'.repeat(64), onion()));
+    // Past the profile's expiry, the very pursuance asked for is not taken either.
+    advance(2000);
+    peer.deliver(onion(), 'p2', OVERLAY.groupInvite, groupInvite(wanted, onion()));
+    await settle(s);
+    expect(accepted).toEqual([]);
+    // Asked again (a new request), a member's invite to it is joined, whoever sends it.
+    await s.expectAdmission(wanted, 'Theirs', T0 + 1_000_000);
+    const member = onion();
+    peer.deliver(member, 'p3', OVERLAY.groupInvite, groupInvite(wanted, member));
+    await settle(s);
+    expect(accepted).toEqual([groupInvite(wanted, member)]);
+    expect((await s.requests()).find((r) => r.pursuanceId === wanted)).toMatchObject({ status: 'joined', inviter: ANY_MEMBER });
   });
 
   it('handles a request that arrived before a crash at the next start, exactly once', async () => {

@@ -49,7 +49,7 @@ import type { PeerEvents } from './sync-peer.js';
 import type { SyncService } from './sync.service.js';
 
 /** What joining by request needs of the Cwtch peer: following inboxes, and their messages. */
-export type AdmissionPeer = PeerEvents & Pick<CwtchPeer, 'acceptGroupInvite' | 'groups' | 'groupHistory' | 'setGroupRetired'>;
+export type AdmissionPeer = PeerEvents & Pick<CwtchPeer, 'acceptGroupInvite' | 'group' | 'groups' | 'groupHistory' | 'setGroupRetired'>;
 
 /** Requests waiting for a decision, per pursuance, on one node: a flood fills this and no more. */
 export const REVIEW_MAX = 200;
@@ -176,7 +176,7 @@ export class AdmissionService {
   public async start(): Promise<void> {
     const onMessage = (m: GroupMessage): void => {
       if (!this.#running || m.own) return;
-      if (!isDropBox(this.#groupName(m.groupId))) return;
+      if (!isDropBox(this.peer.group(m.groupId).name)) return;
       this.#queued.push(m);
       this.#drainSoon();
     };
@@ -675,10 +675,6 @@ export class AdmissionService {
   #pruneProofs(now: number): void {
     const oldest = hourOf(now) - 3;
     for (const [proof, hour] of this.#proofs) if (hour < oldest) this.#proofs.delete(proof);
-  }
-
-  #groupName(groupId: string): string {
-    return this.peer.groups().find((g) => g.id === groupId)?.name ?? '';
   }
 
   #changed(pursuanceId: string | null): void {
