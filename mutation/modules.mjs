@@ -132,6 +132,12 @@ export const MODULES = {
     mutate: ['packages/pursuance/src/profile.ts', 'packages/pursuance/src/fold/profiles.ts', 'packages/pursuance/src/join-request.ts'],
     tests: ['packages/pursuance/test/join-requests.test.ts', 'packages/pursuance/test/capabilities.test.ts'],
   },
+  // Removal precedence: a removal's late events ordered after it, void removals, and events
+  // defeated where they must come first (the judge's refusal and the reason it gives).
+  'removal-precedence': {
+    mutate: ['packages/pursuance/src/fold/run.ts:250-253', 'packages/pursuance/src/fold/run.ts:385-442'],
+    tests: ['packages/pursuance/test/fold.test.ts', 'packages/pursuance/test/malicious-property.test.ts', 'packages/pursuance/test/properties.test.ts'],
+  },
   // Re-keying the group after a departure: which departures still wait for one, who may do it,
   // and the rendezvous order that picks one member (and the next, when it is offline).
   'departure-rekey': {

@@ -51,6 +51,76 @@ describe('concurrent conflicts resolve the same way everywhere', () => {
     expect(hashes.size).toBe(1);
   });
 
+  it('a removal defeats a concurrent event of the removed even where it must come first: the founder demoted the remover having seen it', () => {
+    // Found by the malicious-member property (stop 32). F saw B's task and removed A's member
+    // role; A, still an organizer, concurrently expelled B without having seen that task. The
+    // task precedes F's demotion (a real edge), which precedes A's later events (removal
+    // precedence), so it cannot come after A's expulsion of B: it is refused as defeated.
+    const now = clock();
+    const [fId, aId, bId] = [Identity.generate(), Identity.generate(), Identity.generate()];
+    const founder = PursuanceAuthor.create(fId, { name: 'c', rules: template('activist-cell') }, now);
+    founder.addMember(aId.publicKey, { roles: ['organizer', 'member'] });
+    founder.addMember(bId.publicKey, { roles: ['member'] });
+    const base = [...founder.log.events()];
+    const a = joinAs(aId, founder.log, now);
+    const b = joinAs(bId, founder.log, now);
+    const task = b.createTask({ audience: ['member'], title: 'by B, unseen by its expulsion' });
+    const expel = a.removeMember(bId.onion);
+    syncInto(founder, b.log);
+    const demote = founder.removeRole(aId.onion, 'member');
+    const hashes = new Set<string>();
+    for (const order of allOrders([task, expel, demote])) {
+      const log = foldIn(founder.log.genesis.bytes, base, order);
+      expect(log.isAccepted(demote.id)).toBe(true);
+      expect(log.isAccepted(expel.id)).toBe(true);
+      expect(log.rejectionOf(task.id)?.code).toBe(RejectionCode.NOT_A_MEMBER);
+      expect(log.rejectionOf(task.id)?.reason).toContain(expel.id);
+      expect(log.state().tasks.has(task.id)).toBe(false);
+      expect(log.state().members.has(bId.onion)).toBe(false);
+      hashes.add(log.stateHash());
+    }
+    expect(hashes.size).toBe(1);
+  });
+
+  it('a removal defeats a concurrent event of the removed that another removal’s precedence puts before it', () => {
+    // F removes A having seen B's task; P removes B having seen A's comment. Each removal wants the
+    // other's victim's event after it, and each event precedes the other removal by a real edge:
+    // a cycle. Which edge breaks depends on the ids (the fold's order), but never the outcome:
+    // one of the two events is refused as defeated, the other comes after its author's removal.
+    const now = clock();
+    const [fId, aId, bId, pId] = [Identity.generate(), Identity.generate(), Identity.generate(), Identity.generate()];
+    const founder = PursuanceAuthor.create(fId, { name: 'c', rules: template('activist-cell') }, now);
+    founder.addMember(aId.publicKey, { roles: ['member'] });
+    founder.addMember(bId.publicKey, { roles: ['member'] });
+    founder.addMember(pId.publicKey, { roles: ['organizer', 'member'] });
+    const base = [...founder.log.events()];
+    const a = joinAs(aId, founder.log, now);
+    const b = joinAs(bId, founder.log, now);
+    const p = joinAs(pId, founder.log, now);
+    const task = b.createTask({ audience: ['member'], title: 'by B' });
+    const comment = a.createTask({ audience: ['member'], title: 'by A, unseen by its removal' });
+    syncInto(founder, b.log);
+    const removeA = founder.removeMember(aId.onion);
+    syncInto(p, a.log);
+    const removeB = p.removeMember(bId.onion);
+    const hashes = new Set<string>();
+    for (const order of allOrders([task, comment, removeA, removeB])) {
+      const log = foldIn(founder.log.genesis.bytes, base, order);
+      expect(log.isAccepted(removeA.id)).toBe(true);
+      expect(log.isAccepted(removeB.id)).toBe(true);
+      expect(log.rejectionOf(comment.id)?.code).toBe(RejectionCode.NOT_A_MEMBER);
+      expect(log.rejectionOf(task.id)?.code).toBe(RejectionCode.NOT_A_MEMBER);
+      const defeated = [
+        log.rejectionOf(task.id)?.reason.includes(`removal ${removeB.id}`),
+        log.rejectionOf(comment.id)?.reason.includes(`removal ${removeA.id}`),
+      ];
+      expect(defeated.filter(Boolean)).toHaveLength(1);
+      expect(log.state().tasks.has(task.id) || log.state().tasks.has(comment.id)).toBe(false);
+      hashes.add(log.stateHash());
+    }
+    expect(hashes.size).toBe(1);
+  });
+
   it('higher authority first: concurrent mutual role removals keep the founder’s', () => {
     const now = clock();
     const [fId, aId, bId] = [Identity.generate(), Identity.generate(), Identity.generate()];

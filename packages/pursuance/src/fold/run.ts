@@ -26,8 +26,11 @@ import { cloneState, stateForReading } from '../snapshot/state-codec.js';
  *     late event of M may itself be a removal whose own virtual edges put the remover's causal
  *     past after it (M expels Y; the removal of M builds on an event of Y): those edges are
  *     void from then on, since M's removal comes after M's removal of someone else is defeated.
- *     Virtual edges and void removals only accumulate, so this terminates; both are re-derived
- *     from the event set alone, so it stays deterministic.
+ *     An event of M the remover had not seen that cannot come after the removal (the removal is
+ *     void, or already ordered after it through another removal's virtual edge: the founder
+ *     demotes the remover having seen M's event) is refused outright instead: defeated, exactly
+ *     as if it had come after. Virtual edges, void removals and defeated events only accumulate,
+ *     so this terminates; all are re-derived from the event set alone, so it stays deterministic.
  *  3. Rejected events stay in the DAG (their descendants are judged on their own) but change
  *     nothing. Two events with one author and sequence number (equivocation) are both
  *     rejected. An author's event must have its previous event in its causal past.
@@ -152,6 +155,7 @@ export class FoldRun implements Causality {
 
   readonly #virtualParents: Map<EventId, Set<EventId>>;
   readonly #voided: ReadonlySet<EventId>;
+  readonly #defeated: ReadonlyMap<EventId, EventId>;
 
   public constructor(
     private readonly source: FoldSource,
@@ -161,6 +165,7 @@ export class FoldRun implements Causality {
     this.applier = new Applier(state, this);
     this.#virtualParents = precedence.virtual;
     this.#voided = precedence.voided;
+    this.#defeated = precedence.defeated;
   }
 
   #index(onion: OnionName): number {
@@ -243,6 +248,8 @@ export class FoldRun implements Causality {
     // Well sequenced: the author's chain goes on through this event whatever the rules say.
     chain[authorIdx] = e.header.seq;
     if (e.pursuanceId === null) return { outcome: { ok: false, code: RejectionCode.INVALID_GENESIS, reason: 'a pursuance has exactly one genesis' }, chain };
+    const defeatedBy = this.#defeated.get(e.id);
+    if (defeatedBy !== undefined) return { outcome: defeat(this.source.event(defeatedBy)!), chain };
     try {
       return { outcome: this.applier.validate(e), chain };
     } catch (err) {
@@ -378,9 +385,10 @@ export class FoldRun implements Causality {
   #enforceRemovalPrecedence(e: SignedEvent, vc: Clock): void {
     if (!isKind(e, 'member.remove') && !isKind(e, 'role.remove')) return;
     const removed = onionFromPublicKey(e.header.body.member);
-    // A void removal (its author's own removal defeated it once) orders nothing again: its edges
-    // would be ignored and the fold would restart for ever.
-    if (removed === e.author || this.#voided.has(e.id)) return;
+    if (removed === e.author) return;
+    // A void removal (ordered after its author's own removal) orders nothing again: its edges
+    // would be ignored and the fold would restart for ever. What it defeats is refused instead.
+    const orders = !this.#voided.has(e.id);
     const idx = this.#authorIndex.get(removed);
     // What the remover had seen of the removed member: accepted events only (see the header).
     const cutoff = idx === undefined ? 0 : (vc[idx] ?? 0);
@@ -388,17 +396,24 @@ export class FoldRun implements Causality {
     // seen it: that removal is about to be judged after this one, as the member's other late events.
     const byRemoved = (p: EventId): boolean => this.source.event(p)?.author === removed;
     const late: EventId[] = [];
+    const defeated: EventId[] = [];
     for (const x of this.source.eventsBy(removed)) {
-      if (x.header.seq > cutoff && this.processed.has(x.id) && x.id !== e.id && !this.#reaches(e.id, x.id, byRemoved)) late.push(x.id);
+      if (x.header.seq <= cutoff || !this.processed.has(x.id) || x.id === e.id || this.#defeated.has(x.id)) continue;
+      if (orders && !this.#reaches(e.id, x.id, byRemoved)) late.push(x.id);
+      // In its real past the remover saw it (it was refused then, so the clock did not count it);
+      // reached only through virtual edges, it must come first and cannot count: defeated.
+      else if (!this.#reaches(e.id, x.id, () => true)) defeated.push(x.id);
     }
-    if (late.length === 0) return;
+    if (late.length === 0 && defeated.length === 0) return;
     const next = new Map([...this.#virtualParents].map(([k, v]) => [k, new Set(v)]));
     for (const x of late) {
       const set = next.get(x) ?? new Set<EventId>();
       set.add(e.id);
       next.set(x, set);
     }
-    this.restartWith = { virtual: next, voided: new Set([...this.#voided, ...late]) };
+    const beaten = new Map(this.#defeated);
+    for (const x of defeated) beaten.set(x, e.id);
+    this.restartWith = { virtual: next, voided: new Set([...this.#voided, ...late]), defeated: beaten };
   }
 
   /** Is `target` reachable from `from` by walking parents (real, and virtual unless `skipVirtual` says so)? */
@@ -420,6 +435,12 @@ export class FoldRun implements Causality {
 /** What a refusal from before the snapshot says: the snapshot keeps only its id and code. */
 export const BEFORE_SNAPSHOT_REASON = 'refused before the snapshot this log starts from';
 
+/** The refusal of an event its author's removal defeated without coming first (see the header, 2). */
+function defeat(removal: SignedEvent): Outcome {
+  const reason = `signed concurrently with the removal ${removal.id} of its author, which had not seen it`;
+  return isKind(removal, 'member.remove') ? { ok: false, code: RejectionCode.NOT_A_MEMBER, reason } : { ok: false, code: RejectionCode.DENIED, reason };
+}
+
 function judgementFailed(err: unknown): Outcome {
   const detail = err instanceof Error ? `${err.name}: ${err.message}` : 'a non-error value was thrown';
   return { ok: false, code: RejectionCode.JUDGEMENT_FAILED, reason: `judging this event failed (${detail.slice(0, 200)})` };
@@ -433,7 +454,7 @@ export interface Folded {
 
 /** Fold every event of `source` that is not pending, restarting while removals add virtual edges. */
 export function fold(source: FoldSource): Folded {
-  let precedence: Precedence = { virtual: new Map(), voided: new Set() };
+  let precedence: Precedence = { virtual: new Map(), voided: new Set(), defeated: new Map() };
   for (;;) {
     const folded = foldOnce(source, precedence);
     if (!folded.run.restartWith) return folded;
@@ -443,11 +464,13 @@ export function fold(source: FoldSource): Folded {
 
 /**
  * Removal precedence as a fold run applies it: virtual edges (child → the removals it must come
- * after) and the removals whose edges are void (see the header, 2).
+ * after), the removals whose edges are void, and the events refused as defeated, each with the
+ * removal that defeats it (see the header, 2).
  */
 export interface Precedence {
   readonly virtual: Map<EventId, Set<EventId>>;
   readonly voided: ReadonlySet<EventId>;
+  readonly defeated: ReadonlyMap<EventId, EventId>;
 }
 
 function initialState(source: FoldSource): PublicState {
