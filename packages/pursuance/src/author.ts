@@ -25,17 +25,28 @@ import {
   type TaskContent,
   type TaskContentKind,
 } from './bodies.js';
-import { signEvent, unsignedCandidate, type EventId, type SignedEvent } from './envelope.js';
+import { signEvent, unsignedCandidate, type EventId, type PursuanceId, type SignedEvent } from './envelope.js';
 import { ActionNotAllowedError, ContentUnreadableError, RejectionCode, type Rejection } from './errors.js';
 import { Keyring, boundContent, makeRotation, makeShare, newRoleKey, openContent, roleKeyPair, rolePubMismatch, sealContent, type RoleKey } from './keys.js';
 import { InvalidProfileError, signProfile, type NewProfile, type Profile } from './profile.js';
+import {
+  HOUR_MS,
+  InvalidAnnouncementError,
+  sealLinkTask,
+  signAnnouncement,
+  signCredential,
+  type Announcement,
+  type LinkParcel,
+  type LinkTaskContent,
+} from './link.js';
+import { DAY_MS, LINK_KEYS_MAX_DAYS } from './bodies.js';
 import { openSubmission, sealSubmission } from './submission.js';
 import { PursuanceLog } from './log.js';
 import type { Snapshot } from './snapshot/base.js';
 import { PERMISSION_OF } from './permissions.js';
 import { checkPlain, checkRole, checkTask } from './rules/compile.js';
 import { declaredRole, type RoleId, type Rules, type TaskAction } from './rules/schema.js';
-import type { PublicState } from './state.js';
+import type { KeyEpoch, LinkGrant, LinkSend, PublicState } from './state.js';
 import { buildTaskView, collectKeys, type MemberViewResult } from './view.js';
 
 export interface NewPursuance {
@@ -622,6 +633,152 @@ export class PursuanceAuthor {
     const p = this.state.profile?.profile;
     const k = p ? this.keyring.get(p.keyId) : undefined;
     return k ? roleKeyPair(k) : null;
+  }
+
+  // --- links (link.ts, fold/links.ts) ---------------------------------------------------------
+
+  /** The keys of `role` with public halves, oldest first: key n is the n-th (what announcements number). */
+  #announceable(role: RoleId): KeyEpoch[] {
+    return (this.state.roles.get(role)?.epochs ?? []).filter((ep) => ep.pub !== undefined);
+  }
+
+  /** Our statement that key `n` of `role` is ours, signed by `signer`, valid `days` from now. */
+  #announce(to: PursuanceId, role: RoleId, n: number, signer: RoleKey, days: number): Announcement {
+    if (!Number.isInteger(days) || days < 1 || days > LINK_KEYS_MAX_DAYS) {
+      throw new ActionNotAllowedError(RejectionCode.INVALID_SCHEMA, `an announcement lasts 1 to ${LINK_KEYS_MAX_DAYS} days`);
+    }
+    const epoch = this.#announceable(role)[n - 1]!;
+    try {
+      return signAnnouncement(
+        {
+          from: this.log.id,
+          to,
+          role,
+          n,
+          keyId: epoch.keyId,
+          pub: { sig: epoch.pub!.sig, box: epoch.pub!.box },
+          validUntil: (Math.floor(this.clock() / DAY_MS) + days) * DAY_MS,
+        },
+        signer,
+      );
+    } catch (err) {
+      if (err instanceof InvalidAnnouncementError) throw new ActionNotAllowedError(RejectionCode.INVALID_SCHEMA, err.message);
+      throw err;
+    }
+  }
+
+  /**
+   * Our offer to link pursuance `to`: the current key of our role `anchor` (which we hold),
+   * announced signed by itself. They pin it when they open the link, having checked it with us
+   * out of band (its key id); from then on it signs what we announce to them.
+   */
+  public linkOffer(to: PursuanceId, anchor: RoleId, days: number): Announcement {
+    const keys = this.#announceable(anchor);
+    const k = keys.length ? this.keyring.get(keys.at(-1)!.keyIdHex) : undefined;
+    if (!k || keys.at(-1) !== this.state.roles.get(anchor)?.epochs.at(-1)) {
+      throw new ActionNotAllowedError(RejectionCode.UNKNOWN_KEY, `you hold no current key of "${anchor}" with public halves: it anchors the link`);
+    }
+    return this.#announce(to, anchor, keys.length, k, days);
+  }
+
+  /** Open (or open again, re-pinning and unfreezing) a link from the other pursuance's offer. */
+  public openLink(spec: {
+    readonly offer: Announcement;
+    readonly name: string;
+    readonly theyMay: readonly LinkGrant[];
+    readonly ourAnchor: RoleId;
+    readonly weSend: readonly LinkSend[];
+  }): SignedEvent<'link.open'> {
+    return this.#publish('link.open', {
+      name: spec.name,
+      anchor: spec.offer,
+      theyMay: spec.theyMay.map((g) => ({ theirRole: g.theirRole, action: g.action, on: g.on })),
+      ourAnchor: spec.ourAnchor,
+      weSend: spec.weSend.map((w) => ({ ours: w.ours, theirs: w.theirs })),
+    });
+  }
+
+  public closeLink(peer: PursuanceId): SignedEvent<'link.close'> {
+    return this.#publish('link.close', { peer });
+  }
+
+  /** Carry an announcement of a linked pursuance into our log (refused here first if the fold would refuse it). */
+  public carryLinkKeys(announcement: Announcement): SignedEvent<'link.keys'> {
+    return this.#publish('link.keys', { announcement });
+  }
+
+  /**
+   * What we announce to `peer` over our link to it, for `days`: every key of our anchor role
+   * after the first, each signed by the one before it (where we hold that one), then the current
+   * key of every other role they hear about (those we send from, and those they may address),
+   * signed by our current anchor key. Whoever carries them in takes them in this order and skips
+   * what their log already has.
+   */
+  public linkAnnouncements(peer: PursuanceId, days: number): Announcement[] {
+    const link = this.state.links?.get(peer);
+    if (!link) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, 'there is no link to that pursuance');
+    const anchors = this.#announceable(link.ourAnchor);
+    const current = anchors.length ? this.keyring.get(anchors.at(-1)!.keyIdHex) : undefined;
+    if (!current) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_KEY, `you hold no current key of "${link.ourAnchor}", our anchor for this link`);
+    const out: Announcement[] = [];
+    for (let n = 2; n <= anchors.length; n++) {
+      const before = this.keyring.get(anchors[n - 2]!.keyIdHex);
+      if (before) out.push(this.#announce(peer, link.ourAnchor, n, before, days));
+    }
+    out.push(this.#announce(peer, link.ourAnchor, anchors.length, current, days));
+    const roles = new Set([...link.weSend.map((w) => w.ours), ...link.theyMay.map((g) => g.on)]);
+    roles.delete(link.ourAnchor);
+    for (const role of [...roles].sort()) {
+      const keys = this.#announceable(role);
+      if (keys.length) out.push(this.#announce(peer, role, keys.length, current, days));
+    }
+    return out;
+  }
+
+  /**
+   * Send a task over our link to `peer`, for our role `ours` (which we hold) to their role
+   * `theirs`: the content sealed to the key of theirs we last heard announced, a credential signed
+   * by our current key of `ours`, and our log's record of the send (`link.send`, judged here
+   * first, so a member without the role is refused before anything leaves). The parcel is what
+   * travels to them; any of their members carries it into their log.
+   */
+  public sendOverLink(
+    peer: PursuanceId,
+    spec: { readonly ours: RoleId; readonly theirs: RoleId } & LinkTaskContent,
+  ): { event: SignedEvent<'link.send'>; parcel: LinkParcel } {
+    const link = this.state.links?.get(peer);
+    if (!link) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, 'there is no link to that pursuance');
+    const content = SubmissionContentSchema.safeParse({ title: spec.title, body: spec.body });
+    if (!content.success) throw new ActionNotAllowedError(RejectionCode.INVALID_SCHEMA, `invalid task: ${content.error.issues[0]?.message ?? ''}`);
+    const theirs = link.keys.get(spec.theirs);
+    const ours = this.#announceable(spec.ours);
+    const current = ours.at(-1);
+    const key = current && current === this.state.roles.get(spec.ours)?.epochs.at(-1) ? this.keyring.get(current.keyIdHex) : undefined;
+    if (!theirs) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_KEY, `no key of their "${spec.theirs}" is known here: wait for their announcement`);
+    if (!key)
+      throw new ActionNotAllowedError(RejectionCode.UNKNOWN_KEY, `you hold no current key of "${spec.ours}" with public halves: only its holders send for it`);
+    const box = sealLinkTask(peer, spec.theirs, theirs.keyId, theirs.box, content.data);
+    // Judged before it is signed, with every check the fold makes (the role held, the pair, their key's expiry).
+    const event = this.#publish('link.send', { peer, ours: spec.ours, theirs: spec.theirs, digest: sha256(box) });
+    const credential = signCredential(
+      {
+        from: this.log.id,
+        to: peer,
+        role: spec.ours,
+        n: ours.length,
+        action: 'create',
+        on: spec.theirs,
+        digest: sha256(box),
+        hour: Math.floor(this.clock() / HOUR_MS),
+      },
+      key,
+    );
+    return { event, parcel: { credential, keyId: theirs.keyId, box } };
+  }
+
+  /** Carry a task a linked pursuance sent into our log (refused here first if the fold would refuse it). */
+  public carryLinkTask(parcel: LinkParcel): SignedEvent<'link.task'> {
+    return this.#publish('link.task', parcel, [parcel.credential.on]);
   }
 
   public moveTask(task: EventId, parent: EventId | null): SignedEvent<'task.move'> {

@@ -110,6 +110,60 @@ export const UnsignedProfileSchema = z.strictObject({
 });
 export const ProfileSchema = UnsignedProfileSchema.extend({ signature: bytes(64) });
 
+/** Link limits (link.ts says what a link is). */
+export const LINK_KEYS_MAX_DAYS = 7;
+export const LINK_GRANTS_MAX = 32;
+export const LINKS_MAX = 64;
+/** The largest ordinal a role key may have in an announcement: far above any real rotation count. */
+export const LINK_KEY_ORDINAL_MAX = 2 ** 32;
+
+/**
+ * One role key of a pursuance as it announces it to a linked pursuance (link.ts), unsigned: the
+ * key's public halves, the key's ordinal among the role's keys with public halves (1 = the
+ * first), and a day-aligned expiry.
+ */
+export const UnsignedAnnouncementSchema = z.strictObject({
+  from: z.string().regex(/^[0-9a-f]{64}$/),
+  to: z.string().regex(/^[0-9a-f]{64}$/),
+  role: RoleIdSchema,
+  n: z.number().int().min(1).max(LINK_KEY_ORDINAL_MAX),
+  keyId: key,
+  pub: z.strictObject({ sig: bytes(32), box: bytes(32) }),
+  validUntil: z
+    .number()
+    .int()
+    .min(DAY_MS)
+    .max(8_640_000_000_000_000)
+    .refine((v) => v % DAY_MS === 0, 'expires at a UTC midnight'),
+});
+/** Signed by the announcing pursuance's anchor key (the anchor's own first key signs itself). */
+export const AnnouncementSchema = UnsignedAnnouncementSchema.extend({ signature: bytes(64) });
+/** What a linked pursuance's role may do here: for now, create tasks for one of our roles. */
+export const LinkGrantSchema = z.strictObject({ theirRole: RoleIdSchema, action: z.enum(['create']), on: RoleIdSchema });
+/** Which of our roles sends tasks over a link, and to which of theirs. */
+export const LinkSendSchema = z.strictObject({ ours: RoleIdSchema, theirs: RoleIdSchema });
+/** The largest hour number a credential may name (far beyond any real date, well inside 2^53). */
+const HOUR_MAX = 2 ** 32;
+/**
+ * A role credential (link.ts): a holder of their role `role` (its key `n`) asks us to let it
+ * `action` for our role `on`, for the sealed content whose SHA-256 is `digest`. Signed by that
+ * role key, never a member's: it names no member, and every holder's looks alike but for `nonce`.
+ */
+export const UnsignedCredentialSchema = z.strictObject({
+  from: z.string().regex(/^[0-9a-f]{64}$/),
+  to: z.string().regex(/^[0-9a-f]{64}$/),
+  role: RoleIdSchema,
+  n: z.number().int().min(1).max(LINK_KEY_ORDINAL_MAX),
+  action: z.enum(['create']),
+  on: RoleIdSchema,
+  digest: bytes(32),
+  nonce: bytes(16),
+  hour: z.number().int().min(0).max(HOUR_MAX),
+});
+export const CredentialSchema = UnsignedCredentialSchema.extend({ signature: bytes(64) });
+/** A task sent over a link: its credential, and its content sealed to our role's key `keyId` (link.ts). */
+export const LinkParcelSchema = z.strictObject({ credential: CredentialSchema, keyId: key, box: bytesUpTo(256 * 1024) });
+
 export const BODY_SCHEMAS = {
   genesis: z.strictObject({
     name,
@@ -167,6 +221,25 @@ export const BODY_SCHEMAS = {
    * it. Requests never enter the log; this, and the member.add that admits someone, do.
    */
   'profile.publish': z.strictObject({ profile: ProfileSchema.nullable() }),
+  /**
+   * A link to another pursuance (fold/links.ts): their anchor key, pinned from their offer; what
+   * their roles may do here; our role whose key signs what we announce to them; which of our
+   * roles send to which of theirs. Opening it again re-pins (and unfreezes) it.
+   */
+  'link.open': z.strictObject({
+    name: DisplayNameSchema,
+    anchor: AnnouncementSchema,
+    theyMay: z.array(LinkGrantSchema).max(LINK_GRANTS_MAX),
+    ourAnchor: RoleIdSchema,
+    weSend: z.array(LinkSendSchema).max(LINK_GRANTS_MAX),
+  }),
+  /** A role key a linked pursuance announced, carried into our log by any member. */
+  'link.keys': z.strictObject({ announcement: AnnouncementSchema }),
+  'link.close': z.strictObject({ peer: z.string().regex(/^[0-9a-f]{64}$/) }),
+  /** We send a task over a link (our log's record of it, for accountability): our role, theirs, the content's digest. */
+  'link.send': z.strictObject({ peer: z.string().regex(/^[0-9a-f]{64}$/), ours: RoleIdSchema, theirs: RoleIdSchema, digest: bytes(32) }),
+  /** A task a linked pursuance sent us, carried in by any member; the audience (header) is the credential's `on`. */
+  'link.task': LinkParcelSchema,
   'submission.create': z.strictObject({
     keyId: bytes(32),
     box: bytesUpTo(64 * 1024),
@@ -206,9 +279,9 @@ export function opensTask(kind: string): boolean {
   return kind === 'task.create' || kind === 'submission.create';
 }
 
-/** Whether events of `kind` are about a task (they open one, or name one): task events, and submissions, which open one. */
+/** Whether events of `kind` are about a task (they open one, or name one): task events, and submissions and tasks sent over a link, which open one. */
 export function isTaskKind(kind: string): boolean {
-  return kind.startsWith('task.') || kind === 'submission.create';
+  return kind.startsWith('task.') || kind === 'submission.create' || kind === 'link.task';
 }
 
 export const TASK_CONTENT_KINDS = ['task.create', 'task.edit', 'task.assign', 'task.status', 'task.close', 'task.reopen', 'task.comment'] as const;

@@ -73,3 +73,25 @@ export {
   sealJoinRequestAsync,
 } from './join-request.js';
 export type { PublishedProfile } from './state.js';
+export type { LinkGrant, LinkKey, LinkSend, LinkState } from './state.js';
+export {
+  type Announcement,
+  type UnsignedAnnouncement,
+  AnnouncementSchema,
+  InvalidAnnouncementError,
+  LINK_KEYS_MAX_DAYS,
+  type Credential,
+  type LinkParcel,
+  type LinkTaskContent,
+  CREDENTIAL_DOMAIN,
+  CREDENTIAL_HOURS,
+  CredentialSchema,
+  HOUR_MS,
+  LinkParcelSchema,
+  announcementId,
+  credentialSignedBy,
+  openLinkTask,
+  signAnnouncement,
+  signCredential,
+  signedBy,
+} from './link.js';

@@ -54,6 +54,16 @@ export const PERMISSION_OF = {
   'submission.create': { subject: 'Task', action: 'submit' },
   // A public profile is a standing invitation to strangers (fold/profiles.ts).
   'profile.publish': { subject: 'Member', action: 'invite' },
+  // A link decides what another pursuance's roles may do here: like a rule, it takes the right
+  // to change the rules to open or close (fold/links.ts).
+  'link.open': { subject: 'Rules', action: 'change' },
+  'link.close': { subject: 'Rules', action: 'change' },
+  // Any member carries a linked pursuance's announcement in: its anchor's signature is what counts.
+  'link.keys': null,
+  // Holders of the sending role, over a link that names it (fold/links.ts).
+  'link.send': null,
+  // Any member carries a task a linked pursuance sent: its credential is what counts.
+  'link.task': null,
   // Any member may vouch for a snapshot: the rules say how many must (snapshot/attest.ts).
   'snapshot.attest': null,
 } as const satisfies { readonly [K in EventKind]: Permission | null };

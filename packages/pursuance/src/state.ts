@@ -66,6 +66,13 @@ export interface TaskState {
    * removed holder included. Its author's dashboard says so and offers to send it again.
    */
   readonly staleKey?: true;
+  /** A task a linked pursuance sent (link.task): which one, and which of its roles vouched for it. */
+  readonly origin?: TaskOrigin;
+}
+
+export interface TaskOrigin {
+  readonly peer: PursuanceId;
+  readonly role: RoleId;
 }
 
 export interface Nomination {
@@ -113,6 +120,76 @@ export interface PublishedProfile {
   readonly by: EventId;
 }
 
+/** A role key a linked pursuance announced (link.ts), as our fold adopted it. */
+export interface LinkKey {
+  /** Its ordinal among that role's keys with public halves in their log. */
+  readonly n: number;
+  readonly keyId: Uint8Array;
+  readonly sig: Uint8Array;
+  readonly box: Uint8Array;
+  readonly validUntil: number;
+  /** The event that carried it in (link.open for the pinned anchor, else link.keys). */
+  readonly by: EventId;
+  /** The anchor key (its ordinal) that signed it: a key signed by a superseded anchor vouches for nothing. */
+  readonly anchorN: number;
+  /** That anchor key's public signing key: a conflicting key for this ordinal it signed is evidence of a fork. */
+  readonly signer: Uint8Array;
+}
+
+/** Our role that sends tasks over a link, and their role it sends to (bodies.ts LinkSendSchema). */
+export interface LinkSend {
+  readonly ours: RoleId;
+  readonly theirs: RoleId;
+}
+
+/** What their role may do here (bodies.ts LinkGrantSchema). */
+export interface LinkGrant {
+  readonly theirRole: RoleId;
+  readonly action: 'create';
+  readonly on: RoleId;
+}
+
+/**
+ * A link to another pursuance (fold/links.ts). `keys` holds their roles' current keys, their
+ * anchor role's included; `frozen` is set when their anchor signed two different keys for one
+ * role and ordinal, and holds the two events as evidence: nothing more is adopted until a member
+ * who may change the rules opens the link again. Replaced, never changed in place, except `keys`.
+ */
+export interface LinkState {
+  readonly peer: PursuanceId;
+  readonly name: string;
+  readonly openedBy: EventId;
+  readonly theirAnchor: RoleId;
+  readonly theyMay: readonly LinkGrant[];
+  readonly ourAnchor: RoleId;
+  readonly weSend: readonly LinkSend[];
+  readonly keys: Map<RoleId, LinkKey>;
+  frozen: { readonly role: RoleId; readonly n: number; readonly events: readonly [EventId, EventId] } | null;
+  /**
+   * Nonces of their credentials taken in (hex): each is good once. Kept when the link is opened
+   * again; in the snapshot encoding, not in the state hash (the accepted log hash covers them).
+   */
+  readonly seen: Set<string>;
+}
+
+/** A link as the state hash and the snapshot encoding render it. */
+export function linkValue(l: LinkState): CanonicalValue {
+  return {
+    peer: l.peer,
+    name: l.name,
+    openedBy: l.openedBy,
+    theirAnchor: l.theirAnchor,
+    theyMay: l.theyMay.map((g) => ({ theirRole: g.theirRole, action: g.action, on: g.on })),
+    ourAnchor: l.ourAnchor,
+    weSend: l.weSend.map((w) => ({ ours: w.ours, theirs: w.theirs })),
+    keys: sorted(l.keys.keys()).map((role) => {
+      const k = l.keys.get(role)!;
+      return { role, n: k.n, keyId: k.keyId, sig: k.sig, box: k.box, validUntil: k.validUntil, by: k.by, anchorN: k.anchorN, signer: k.signer };
+    }),
+    frozen: l.frozen ? { role: l.frozen.role, n: l.frozen.n, events: [...l.frozen.events] } : null,
+  };
+}
+
 export interface PublicState {
   readonly id: PursuanceId;
   name: string;
@@ -128,6 +205,8 @@ export interface PublicState {
   lastFounderActivity: number;
   /** Absent until one is published (fold/profiles.ts), and after it is withdrawn. */
   profile?: PublishedProfile | undefined;
+  /** Links to other pursuances, by their id: absent while there are none (fold/links.ts). */
+  links?: Map<PursuanceId, LinkState> | undefined;
 }
 
 export function newRoleState(id: RoleId): RoleState {
@@ -171,11 +250,21 @@ export function publicStateValue(
     }),
     tasks: sorted(state.tasks.keys()).map((id) => {
       const t = state.tasks.get(id)!;
-      return { id, audience: [...t.audience], parent: t.parent, closed: t.closed, createdBy: t.createdBy, ...(t.staleKey ? { staleKey: true } : {}) };
+      return {
+        id,
+        audience: [...t.audience],
+        parent: t.parent,
+        closed: t.closed,
+        createdBy: t.createdBy,
+        ...(t.staleKey ? { staleKey: true } : {}),
+        ...(t.origin ? { origin: { peer: t.origin.peer, role: t.origin.role } } : {}),
+      };
     }),
     relay: relayValue(state.relay),
     // Only while there is one: states from before profiles hash as they did.
     ...(state.profile ? { profile: { id: state.profile.profile.id, by: state.profile.by, keyId: state.profile.profile.keyId } } : {}),
+    // Only while there are any, likewise.
+    ...(state.links?.size ? { links: sorted(state.links.keys()).map((peer) => linkValue(state.links!.get(peer)!)) } : {}),
     nominations: sorted(state.nominations.keys()).map((id) => {
       const n = state.nominations.get(id)!;
       return { id, candidate: n.candidate, endorsers: sorted(n.endorsers), open: n.open };

@@ -1,6 +1,8 @@
 import { onionFromPublicKey, toHex, type CanonicalValue, type Identity, type OnionName } from '@pursuance/crypto';
 import { CONTENT_SCHEMAS, SubmissionContentSchema, type EventBody, type Rotation, type Share, type TaskContentKind } from './bodies.js';
-import type { EventId, SignedEvent } from './envelope.js';
+import type { EventId, PursuanceId, SignedEvent } from './envelope.js';
+import { openLinkTask, type LinkTaskContent } from './link.js';
+import type { TaskOrigin } from './state.js';
 import { ContentUnreadableError, RejectionCode, type Rejection } from './errors.js';
 import { Keyring, contentBindingProblem, newRoleKey, openContentIfHeld, openLockbox } from './keys.js';
 import type { PursuanceLog } from './log.js';
@@ -74,6 +76,8 @@ export interface TaskView {
   readonly submission?: true;
   /** A submission sealed to a key already rotated away when it was folded (state.ts TaskState.staleKey). */
   staleKey?: true;
+  /** A task a linked pursuance sent (link.task): which one, and which of its roles vouched for it. */
+  readonly origin?: TaskOrigin;
   /**
    * Whether this reader saw the task from its creation. A reader who joined later (a
    * since-join role) cannot know the earlier status, so it takes later status changes as given
@@ -277,6 +281,10 @@ function viewEvent(ctx: ViewContext, e: SignedEvent): void {
     readSubmission(ctx, e as SignedEvent<'submission.create'>);
     return;
   }
+  if (kind === 'link.task') {
+    readLinkTask(ctx, e as SignedEvent<'link.task'>);
+    return;
+  }
   if (!kind.startsWith('task.')) return;
   const b = e.header.body as EventBody<'task.edit'>;
   const taskId = kind === 'task.create' ? e.id : (toHex(b.task) as EventId);
@@ -378,6 +386,49 @@ function readSubmission(ctx: ViewContext, e: SignedEvent<'submission.create'>): 
     judged: true,
     title: parsed.data.title,
     body: parsed.data.body,
+    status: ctx.rules.workflow.initial,
+    assignees: { members: [], roles: [] },
+    labels: [],
+    due: null,
+  });
+}
+
+/**
+ * A task a linked pursuance sent opens a task of the role it was sent to; that role's holders
+ * read it with the key it was sealed to. Its origin (their pursuance and role) is public.
+ */
+function readLinkTask(ctx: ViewContext, e: SignedEvent<'link.task'>): void {
+  const role = e.header.audience[0]!;
+  const origin = ctx.log.state().tasks.get(e.id)?.origin ?? { peer: e.header.body.credential.from as PursuanceId, role: e.header.body.credential.role };
+  const task: TaskView = {
+    id: e.id,
+    audience: [role],
+    parent: null,
+    createdBy: e.author,
+    createdAt: e.header.time,
+    closed: false,
+    readable: false,
+    judged: false,
+    origin,
+    comments: [],
+    history: [{ id: e.id, kind: e.header.kind, author: e.author, time: e.header.time }],
+  };
+  ctx.tasks.set(e.id, task);
+  const k = ctx.keyring.get(e.header.body.keyId);
+  if (!k || k.role !== role) return;
+  let content: LinkTaskContent;
+  try {
+    content = openLinkTask(e.header.body, ctx.log.id, k);
+  } catch (err) {
+    if (!(err instanceof ContentUnreadableError)) throw err;
+    ctx.contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: err.message });
+    return;
+  }
+  Object.assign(task, {
+    readable: true,
+    judged: true,
+    title: content.title,
+    body: content.body,
     status: ctx.rules.workflow.initial,
     assignees: { members: [], roles: [] },
     labels: [],

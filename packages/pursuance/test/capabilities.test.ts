@@ -8,6 +8,7 @@ import {
   RejectionCode,
   RulesSchema,
   signProfile,
+  type Announcement,
   type EventId,
   type Rules,
   type SignedEvent,
@@ -114,6 +115,14 @@ interface Fixture {
   advance(ms: number): void;
   /** `name`'s own client, holding every event so far. */
   author(name: Name): PursuanceAuthor;
+}
+
+/** Another pursuance's offer to link the fixture's, made now (offers expire within days). */
+const peers = new WeakMap<Fixture, PursuanceAuthor>();
+function peerOffer(fx: Fixture): Announcement {
+  let peer = peers.get(fx);
+  if (!peer) peers.set(fx, (peer = PursuanceAuthor.create(Identity.generate(), { name: 'Peer', rules: loadTemplate('activist-cell') }, () => fx.now())));
+  return peer.linkOffer(fx.founder.log.id, 'organizer', 3);
 }
 
 function fixture(): Fixture {
@@ -277,6 +286,20 @@ const op = {
       forge: (a, fx) => forge(a.identity, a.log, 'rules.change', { rules: next() }, [], { time: fx.now() }),
     };
   },
+  /** Open a link to another pursuance (from its offer, dated now): a link maps outsiders' roles to rights here. */
+  link: (): Op => {
+    const body = (fx: Fixture) => ({
+      name: 'Peer',
+      anchor: peerOffer(fx),
+      theyMay: [{ theirRole: 'member', action: 'create' as const, on: 'staff' }],
+      ourAnchor: 'admin',
+      weSend: [],
+    });
+    return {
+      act: (a, fx) => a.openLink({ ...body(fx), offer: body(fx).anchor }),
+      forge: (a, fx) => forge(a.identity, a.log, 'link.open', body(fx), [], { time: fx.now() }),
+    };
+  },
   relay: (): Op => ({
     act: (a) => a.moveRelay('relay-bundle-2', new Uint8Array(32)),
     forge: (a, fx) => forge(a.identity, a.log, 'relay.move', { bundle: 'relay-bundle-2', invites: [] }, [], { time: fx.now() }),
@@ -427,6 +450,14 @@ const GOVERNANCE_ROWS: Row[] = [
     { ok: accepted() },
   ],
   ['staff may not change the rules', 'S', op.rules((r) => (r.title = 'Renamed')), grants('changing the rules', 'roles staff')],
+  [
+    'admins open a link to another pursuance (it changes who may act here, as a rule does)',
+    'A',
+    op.link(),
+    { ok: (fx) => expect(fx.founder.log.state().links?.size).toBe(1) },
+  ],
+  ['staff may not open a link', 'S', op.link(), grants('changing the rules', 'roles staff')],
+  ['guests may not open a link', 'G', op.link(), grants('changing the rules', 'roles guest')],
   [
     'no escalation: admins may not let staff assign the admin role',
     'A',

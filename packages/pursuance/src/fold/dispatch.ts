@@ -9,6 +9,7 @@ import { taskContent, taskCreate, taskMove } from './tasks.js';
 import { attestSnapshot } from './snapshots.js';
 import { submissionCreate } from './submissions.js';
 import { profilePublish } from './profiles.js';
+import { linkClose, linkKeys, linkOpen, linkSend, linkTask } from './links.js';
 
 /**
  * Which handler judges each kind. Typed as a mapped type over EventKind: a kind added to
@@ -42,6 +43,11 @@ const HANDLERS: { readonly [K in EventKind]: Handler<K> } = {
   'task.comment': taskContent,
   'task.move': taskMove,
   'profile.publish': profilePublish,
+  'link.open': linkOpen,
+  'link.keys': linkKeys,
+  'link.close': linkClose,
+  'link.send': linkSend,
+  'link.task': linkTask,
   'submission.create': submissionCreate,
   'snapshot.attest': attestSnapshot,
 };

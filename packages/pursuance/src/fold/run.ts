@@ -80,6 +80,8 @@ const ORDER_CLASS = {
   'role.remove': 0,
   'member.leave': 0,
   'keys.rotate': 0,
+  // Takes from another pursuance what its link granted: before what might use it.
+  'link.close': 0,
   'member.add': 1,
   // Takes nothing from anyone: a rename racing its author's removal loses by removal precedence.
   'member.rename': 1,
@@ -95,6 +97,9 @@ const ORDER_CLASS = {
   'founder.claim': 1,
   // Governance that grants nothing: after removals, so a profile sealed to a key a removal retired loses.
   'profile.publish': 1,
+  // Governance about another pursuance: a newer key of theirs before what a credential signs.
+  'link.open': 1,
+  'link.keys': 1,
   'task.create': 2,
   'task.edit': 2,
   'task.assign': 2,
@@ -106,6 +111,9 @@ const ORDER_CLASS = {
   'submission.create': 2,
   // Changes nothing: a claim about the past, checked by whoever relies on it (snapshot/attest.ts).
   'snapshot.attest': 2,
+  // Uses what a link grants: after link.close and link.keys, so a revocation or newer key wins.
+  'link.send': 2,
+  'link.task': 2,
 } as const satisfies { readonly [K in EventKind]: 0 | 1 | 2 };
 const CLASS = new Map<EventKind, number>(Object.entries(ORDER_CLASS) as [EventKind, number][]);
 const classOf = (kind: EventKind): number => CLASS.get(kind)!;

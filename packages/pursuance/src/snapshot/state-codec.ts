@@ -3,9 +3,30 @@ import { isUsableBoxKey, isUsableSigningKey, onionFromPublicKey, toHex, type Can
 import { bytes } from '@pursuance/codec';
 import type { EventId } from '../envelope.js';
 import { RoleIdSchema, RulesSchema } from '../rules/schema.js';
-import { MAX_RELAY_BUNDLE, MAX_RELAY_MIRRORS, ProfileSchema } from '../bodies.js';
+import {
+  LINK_GRANTS_MAX,
+  LINK_KEY_ORDINAL_MAX,
+  LINKS_MAX,
+  LinkGrantSchema,
+  LinkSendSchema,
+  MAX_RELAY_BUNDLE,
+  MAX_RELAY_MIRRORS,
+  ProfileSchema,
+} from '../bodies.js';
+import type { PursuanceId } from '../envelope.js';
 import { profileProblem } from '../profile.js';
-import { relayValue, type KeyEpoch, type MemberState, type Nomination, type PublicState, type RoleState, type TaskState } from '../state.js';
+import {
+  linkValue,
+  relayValue,
+  type KeyEpoch,
+  type LinkKey,
+  type LinkState,
+  type MemberState,
+  type Nomination,
+  type PublicState,
+  type RoleState,
+  type TaskState,
+} from '../state.js';
 import { SnapshotInvalidError } from './errors.js';
 
 /**
@@ -55,6 +76,7 @@ export function encodeState(state: PublicState): CanonicalValue {
       createdBy: t.createdBy,
       closed: t.closed,
       ...(t.staleKey ? { staleKey: true } : {}),
+      ...(t.origin ? { origin: { peer: t.origin.peer, role: t.origin.role } } : {}),
     })),
     relay: relayValue(state.relay),
     nominations: byKey(state.nominations).map(([, n]) => ({
@@ -68,6 +90,8 @@ export function encodeState(state: PublicState): CanonicalValue {
     lastFounderActivity: state.lastFounderActivity,
     // Only while there is one, so snapshots of states without a profile encode as before.
     ...(state.profile ? { profile: { profile: state.profile.profile as unknown as CanonicalValue, by: state.profile.by } } : {}),
+    // Likewise only while there are any.
+    ...(state.links?.size ? { links: byKey(state.links).map(([, l]) => ({ ...(linkValue(l) as object), seen: sorted(l.seen) })) } : {}),
   };
 }
 
@@ -120,6 +144,7 @@ const StateSchema = z.strictObject({
       createdBy: onion,
       closed: z.boolean(),
       staleKey: z.literal(true).optional(),
+      origin: z.strictObject({ peer: hex64, role: RoleIdSchema }).optional(),
     }),
     10_000_000,
   ),
@@ -142,6 +167,37 @@ const StateSchema = z.strictObject({
   ),
   lastFounderActivity: time,
   profile: z.strictObject({ profile: ProfileSchema, by: hex64 }).optional(),
+  links: z
+    .array(
+      z.strictObject({
+        peer: hex64,
+        name: z.string().min(1).max(240),
+        openedBy: hex64,
+        theirAnchor: RoleIdSchema,
+        theyMay: list(LinkGrantSchema, LINK_GRANTS_MAX),
+        ourAnchor: RoleIdSchema,
+        weSend: list(LinkSendSchema, LINK_GRANTS_MAX),
+        keys: list(
+          z.strictObject({
+            role: RoleIdSchema,
+            n: z.number().int().min(1).max(LINK_KEY_ORDINAL_MAX),
+            keyId: bytes(32),
+            sig: bytes(32),
+            box: bytes(32),
+            validUntil: time,
+            by: hex64,
+            anchorN: z.number().int().min(1).max(LINK_KEY_ORDINAL_MAX),
+            signer: bytes(32),
+          }),
+          2 * LINK_GRANTS_MAX + 1,
+        ).min(1),
+        seen: list(z.string().regex(/^[0-9a-f]{32}$/), 10_000_000),
+        frozen: z.strictObject({ role: RoleIdSchema, n: z.number().int().min(1).max(LINK_KEY_ORDINAL_MAX), events: z.tuple([hex64, hex64]) }).nullable(),
+      }),
+    )
+    .min(1)
+    .max(LINKS_MAX)
+    .optional(),
 });
 
 const forReading = new WeakMap<object, PublicState>();
@@ -163,7 +219,17 @@ export function cloneState(s: PublicState): PublicState {
   for (const [id, t] of s.tasks) tasks.set(id, { ...t, children: new Set(t.children) });
   const nominations = new Map<EventId, Nomination>();
   for (const [id, n] of s.nominations) nominations.set(id, { ...n, endorsers: new Set(n.endorsers) });
-  return { ...s, founders: new Set(s.founders), members, roles, tasks, relay: { ...s.relay, mirrors: [...s.relay.mirrors] }, nominations };
+  const links = s.links && new Map([...s.links].map(([peer, l]) => [peer, { ...l, keys: new Map(l.keys), seen: new Set(l.seen) }]));
+  return {
+    ...s,
+    founders: new Set(s.founders),
+    members,
+    roles,
+    tasks,
+    relay: { ...s.relay, mirrors: [...s.relay.mirrors] },
+    nominations,
+    ...(links ? { links } : {}),
+  };
 }
 
 /**
@@ -251,6 +317,7 @@ export function decodeState(value: unknown): PublicState {
       closed: t.closed,
       children: new Set(),
       ...(t.staleKey ? { staleKey: true as const } : {}),
+      ...(t.origin ? { origin: { peer: t.origin.peer as PursuanceId, role: t.origin.role } } : {}),
     });
   }
   for (const t of tasks.values()) {
@@ -291,6 +358,7 @@ export function decodeState(value: unknown): PublicState {
     const pub = roles.get(p.role)?.epochsById.get(toHex(p.keyId))?.pub;
     if (!pub || toHex(pub.sig) !== toHex(p.pub.sig) || toHex(pub.box) !== toHex(p.pub.box)) fail("the profile's keys are no epoch its role published");
   }
+  const links = v.links && decodeLinks(v.links, v.id, fail);
   return {
     id: v.id as EventId,
     name: v.name,
@@ -305,5 +373,39 @@ export function decodeState(value: unknown): PublicState {
     nominations,
     lastFounderActivity: v.lastFounderActivity,
     ...(v.profile ? { profile: { profile: v.profile.profile, by: v.profile.by as EventId } } : {}),
+    ...(links ? { links } : {}),
   };
+}
+
+/**
+ * Links as a snapshot lists them, checked to hang together: one entry per peer, never this
+ * pursuance, one key per role, their anchor's key among them and every key of a role the link
+ * maps. (Signatures are not in the state: attesting members vouch for what they adopted.)
+ */
+function decodeLinks(list: NonNullable<z.infer<typeof StateSchema>['links']>, self: string, fail: (why: string) => never): Map<PursuanceId, LinkState> {
+  const links = new Map<PursuanceId, LinkState>();
+  for (const l of list) {
+    if (l.peer === self) fail('a link names this pursuance');
+    if (links.has(l.peer as PursuanceId)) fail(`the link to ${l.peer} is listed twice`);
+    const keys = new Map<string, LinkKey>();
+    for (const { role, ...k } of l.keys) {
+      if (keys.has(role)) fail(`the link to ${l.peer} lists a key of "${role}" twice`);
+      if (role !== l.theirAnchor && !l.theyMay.some((g) => g.theirRole === role) && !l.weSend.some((w) => w.theirs === role))
+        fail(`the link to ${l.peer} holds a key of "${role}", a role it does not map`);
+      keys.set(role, { ...k, by: k.by as EventId });
+    }
+    for (const w of l.weSend) {
+      if (l.weSend.filter((x) => x.ours === w.ours && x.theirs === w.theirs).length > 1) fail(`the link to ${l.peer} names a sending pair twice`);
+    }
+    if (!keys.has(l.theirAnchor)) fail(`the link to ${l.peer} holds no anchor key`);
+    links.set(l.peer as PursuanceId, {
+      ...l,
+      peer: l.peer as PursuanceId,
+      openedBy: l.openedBy as EventId,
+      keys,
+      seen: new Set(l.seen.length === new Set(l.seen).size ? l.seen : fail(`the link to ${l.peer} lists a nonce twice`)),
+      frozen: l.frozen ? { role: l.frozen.role, n: l.frozen.n, events: l.frozen.events as [EventId, EventId] } : null,
+    });
+  }
+  return links;
 }

@@ -14,7 +14,7 @@ export type Step =
   { t: 'act'; actor: number; op: number; x: number; y: number } | { t: 'sync'; from: number; to: number } | { t: 'leak'; actor: number; x: number };
 
 export const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ t: fc.constant('act' as const), actor: fc.nat(4), op: fc.nat(18), x: fc.nat(50), y: fc.nat(50) }) },
+  { weight: 6, arbitrary: fc.record({ t: fc.constant('act' as const), actor: fc.nat(4), op: fc.nat(20), x: fc.nat(50), y: fc.nat(50) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('sync' as const), from: fc.nat(4), to: fc.nat(4) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('leak' as const), actor: fc.nat(4), x: fc.nat(50) }) },
 );
@@ -73,7 +73,7 @@ export function syncAll(world: World): void {
 }
 
 /** The founder, three members (the third expelled on a replica nobody else has seen) and one outsider. */
-export function newWorld(): World & { readonly now: () => number } {
+export function newWorld(): World & { readonly now: () => number; readonly peer: PursuanceAuthor } {
   const now = clock();
   const ids = Array.from({ length: 5 }, () => Identity.generate());
   const rules = rulesForProperties();
@@ -93,12 +93,22 @@ export function newWorld(): World & { readonly now: () => number } {
   // property always has a removed member and a later epoch to check.
   founder.removeMember(ids[3]!.onion);
   founder.rotateKeys(['member', 'organizer']);
-  return { ids, actors, all: new Map<EventId, SignedEvent>(), now };
+  // Another pursuance, linked both ways on its side: its announcements are carried in by
+  // members, racing link openings, closings and rotations of its keys (ops 19, 20).
+  const peer = PursuanceAuthor.create(Identity.generate(), { name: 'peer', rules: template('activist-cell') }, now);
+  peer.openLink({
+    offer: founder.linkOffer(peer.log.id, 'organizer', 7),
+    name: 'prop',
+    theyMay: [],
+    ourAnchor: 'organizer',
+    weSend: [{ ours: 'member', theirs: 'member' }],
+  });
+  return { ids, actors, all: new Map<EventId, SignedEvent>(), now, peer };
 }
 
 /** Act and sync as `steps` say; an action the rules refuse is skipped, as a UI would refuse it. */
-export function play(world: World & { readonly now: () => number }, steps: readonly Step[]): void {
-  const { ids, actors, now } = world;
+export function play(world: World & { readonly now: () => number; readonly peer?: PursuanceAuthor }, steps: readonly Step[]): void {
+  const { ids, actors, now, peer } = world;
   const roles = ['member', 'organizer'];
   const states = ['open', 'in-progress', 'review', 'done', 'dropped'];
 
@@ -213,6 +223,27 @@ export function play(world: World & { readonly now: () => number }, steps: reado
           if (s.y % 3 === 0) me.withdrawProfile();
           else me.publishProfile(pick(roles, s.x)!, { name: `p${s.y}`, about: '', asks: [], inbox: 'inbox', effort: 8, now: now(), days: 1 + (s.y % 14) });
           break;
+        case 19:
+          // A link to the peer opens (again, re-pinning its current anchor) or closes.
+          if (!peer) break;
+          if (s.y % 4 === 0) me.closeLink(peer.log.id);
+          else
+            me.openLink({
+              offer: peer.linkOffer(me.log.id, 'organizer', 1 + (s.x % 7)),
+              name: 'peer',
+              theyMay: [{ theirRole: 'member', action: 'create', on: pick(roles, s.x)! }],
+              ourAnchor: 'organizer',
+              weSend: [],
+            });
+          break;
+        case 20: {
+          // The peer rotates now and then; a member carries one of its announcements in.
+          if (!peer) break;
+          if (s.y % 3 === 0) peer.rotateKeys([pick(roles, s.x)!]);
+          const announcements = peer.linkAnnouncements(me.log.id, 1 + (s.y % 7));
+          me.carryLinkKeys(pick(announcements, s.x)!);
+          break;
+        }
         default:
           if (tasks.length) me.assignTask(pick(tasks, s.x)!, { add: { members: [pick<OnionName>(members, s.y)!] } });
       }

@@ -1,0 +1,233 @@
+import { ROLE_BOX_OVERHEAD, equalBytes, sha256, toHex } from '@pursuance/crypto';
+import { LINKS_MAX } from '../bodies.js';
+import { CONTENT_PADDING_BUCKET } from '../keys.js';
+import type { PursuanceId } from '../envelope.js';
+import { RejectionCode } from '../errors.js';
+import { announcedKeyProblem, credentialHourProblem, credentialSignedBy, signedBy, validityProblem, type Announcement } from '../link.js';
+import { PERMISSION_OF } from '../permissions.js';
+import { checkPlain } from '../rules/compile.js';
+import type { LinkKey, LinkState } from '../state.js';
+import { accept, denied, reject, type FoldContext, type Handler, type Outcome } from './context.js';
+
+/**
+ * Links to other pursuances (link.ts says what is announced and signed). Opening or closing a
+ * link decides what outsiders may do here, so it takes the right to change the rules. Carrying
+ * their announcements in takes nothing but membership: what counts is their anchor's signature,
+ * which the fold checks, with every time bound against the carrying event, never a clock.
+ */
+
+/** A role and the ids our rules declare, for messages that name an undeclared one. */
+function undeclared(ctx: FoldContext, roles: readonly string[]): string | undefined {
+  return roles.find((r) => !ctx.declared(r));
+}
+
+/** Why an announcement cannot be adopted whoever signed it (null when it can), for the carrying event's time. */
+function statementProblem(a: Announcement, state: { readonly id: PursuanceId }, time: number): Outcome | null {
+  if (a.to !== state.id) return reject(RejectionCode.WRONG_PURSUANCE, 'the announcement is addressed to another pursuance');
+  const key = announcedKeyProblem(a);
+  if (key !== null) return reject(RejectionCode.BAD_SIGNATURE, `the announced key is unusable: ${key}`);
+  const validity = validityProblem(a.validUntil, time);
+  if (validity !== null) return reject(RejectionCode.INVALID_SCHEMA, `the announcement is out of date: ${validity}`);
+  return null;
+}
+
+const keyOf = (a: Announcement, by: LinkState['openedBy'], anchor: { readonly n: number; readonly sig: Uint8Array }): LinkKey => ({
+  n: a.n,
+  keyId: a.keyId,
+  sig: a.pub.sig,
+  box: a.pub.box,
+  validUntil: a.validUntil,
+  by,
+  anchorN: anchor.n,
+  signer: anchor.sig,
+});
+
+export const linkOpen: Handler<'link.open'> = (ctx, e) => {
+  const { state } = ctx;
+  const { action, subject } = PERMISSION_OF['link.open'];
+  const check = checkPlain(ctx.ability(e.author), ctx.rolesOf(e.author), action, subject);
+  if (!check.ok) return denied(check);
+  const b = e.header.body;
+  const peer = b.anchor.from as PursuanceId;
+  if (peer === state.id) return reject(RejectionCode.INVALID_STATE, 'a pursuance cannot link itself');
+  const missing = undeclared(ctx, [b.ourAnchor, ...b.weSend.map((w) => w.ours), ...b.theyMay.map((g) => g.on)]);
+  if (missing !== undefined) return reject(RejectionCode.UNKNOWN_TARGET, `role "${missing}" does not exist`);
+  if (new Set(b.theyMay.map((g) => `${g.theirRole} ${g.action} ${g.on}`)).size !== b.theyMay.length) {
+    return reject(RejectionCode.INVALID_SCHEMA, 'the link grants the same thing twice');
+  }
+  if (new Set(b.weSend.map((w) => `${w.ours} ${w.theirs}`)).size !== b.weSend.length)
+    return reject(RejectionCode.INVALID_SCHEMA, 'the link names a sending pair twice');
+  const problem = statementProblem(b.anchor, state, e.header.time);
+  if (problem) return problem;
+  // The anchor's offer signs itself: what a member pins, having checked it with them out of band.
+  if (!signedBy(b.anchor, b.anchor.pub.sig)) return reject(RejectionCode.BAD_SIGNATURE, 'the anchor offer is not signed by the key it offers');
+  const links = state.links;
+  if (!links?.has(peer) && (links?.size ?? 0) >= LINKS_MAX) return reject(RejectionCode.INVALID_STATE, `a pursuance has at most ${LINKS_MAX} links`);
+  const link: LinkState = {
+    peer,
+    name: b.name,
+    openedBy: e.id,
+    theirAnchor: b.anchor.role,
+    theyMay: b.theyMay,
+    ourAnchor: b.ourAnchor,
+    weSend: b.weSend,
+    keys: new Map([[b.anchor.role, keyOf(b.anchor, e.id, { n: b.anchor.n, sig: b.anchor.pub.sig })]]),
+    frozen: null,
+    // Opened again: a credential taken in before is still spent.
+    seen: new Set(links?.get(peer)?.seen),
+  };
+  return accept(() => {
+    state.links ??= new Map();
+    state.links.set(peer, link);
+  });
+};
+
+export const linkClose: Handler<'link.close'> = (ctx, e) => {
+  const { state } = ctx;
+  const { action, subject } = PERMISSION_OF['link.close'];
+  const check = checkPlain(ctx.ability(e.author), ctx.rolesOf(e.author), action, subject);
+  if (!check.ok) return denied(check);
+  const peer = e.header.body.peer as PursuanceId;
+  if (!state.links?.has(peer)) return reject(RejectionCode.UNKNOWN_TARGET, 'there is no link to that pursuance');
+  return accept(() => {
+    state.links!.delete(peer);
+    // None left: the state encodes (and hashes) as it did before links existed.
+    if (state.links!.size === 0) state.links = undefined;
+  });
+};
+
+/**
+ * An announcement of theirs, carried in by any member. Their anchor role's keys form a chain (key
+ * n + 1 signed by key n); any other role's key is signed by the current anchor and replaces an
+ * older one. The same ordinal again is a renewal when the key is the same (a later expiry), and
+ * a fork when it is not: both are valid signatures of their anchor, so the link freezes with both
+ * as evidence. A key adopted under an anchor since superseded constrains nothing: the new
+ * anchor's word replaces it (a removed anchor holder may have signed it).
+ */
+export const linkKeys: Handler<'link.keys'> = (ctx, e) => {
+  const { state } = ctx;
+  const a = e.header.body.announcement;
+  const link = state.links?.get(a.from as PursuanceId);
+  if (!link) return reject(RejectionCode.UNKNOWN_TARGET, 'there is no link to the pursuance this announcement comes from');
+  if (link.frozen)
+    return reject(RejectionCode.INVALID_STATE, 'the link is frozen: their anchor signed two different keys for one role; open it again once that is resolved');
+  const isAnchor = a.role === link.theirAnchor;
+  if (!isAnchor && !link.theyMay.some((g) => g.theirRole === a.role) && !link.weSend.some((w) => w.theirs === a.role)) {
+    return reject(RejectionCode.DENIED, `their role "${a.role}" is no role this link maps: nothing to announce`);
+  }
+  const problem = statementProblem(a, state, e.header.time);
+  if (problem) return problem;
+  const anchor = link.keys.get(link.theirAnchor)!;
+  const current = link.keys.get(a.role);
+  // Under a superseded anchor a key vouches for nothing: the current anchor's word replaces it.
+  const standing = current && (isAnchor || current.anchorN === anchor.n) ? current : undefined;
+  if (isAnchor && a.n > anchor.n + 1) return reject(RejectionCode.INVALID_STATE, `their anchor's key ${anchor.n + 1} must be announced before key ${a.n}`);
+  const differs = (k: LinkKey): boolean => !equalBytes(a.keyId, k.keyId) || !equalBytes(a.pub.sig, k.sig) || !equalBytes(a.pub.box, k.box);
+  const fork = standing !== undefined && a.n === standing.n && differs(standing);
+  // A fork is evidence when signed by whoever signed the key it contradicts: for the anchor, the
+  // key before it (which a removed holder may still have), so the race with the honest successor
+  // freezes the link whichever comes first.
+  if (!signedBy(a, anchor.sig) && !(fork && signedBy(a, standing.signer))) {
+    return reject(RejectionCode.BAD_SIGNATURE, 'the announcement is not signed by their current anchor key');
+  }
+  if (fork) {
+    const events = [standing.by, e.id] as const;
+    return accept(() => {
+      link.frozen = { role: a.role, n: a.n, events };
+    });
+  }
+  const adopt = (): Outcome =>
+    accept(() => {
+      link.keys.set(a.role, keyOf(a, e.id, anchor));
+    });
+  if (!standing || a.n > standing.n) return adopt();
+  if (a.n < standing.n) return reject(RejectionCode.INVALID_STATE, `key ${a.n} of "${a.role}" is superseded: key ${standing.n} is current`);
+  if (a.validUntil <= standing.validUntil) return reject(RejectionCode.INVALID_STATE, `key ${a.n} of "${a.role}" is already announced until then`);
+  // A renewal: the same key for longer, still known as signed by whoever signed it first.
+  return accept(() => {
+    link.keys.set(a.role, keyOf(a, e.id, { n: standing.anchorN, sig: standing.signer }));
+  });
+};
+
+/** Their current key of `role`, when they announced one under their current anchor. */
+function standingKey(link: LinkState, role: string): LinkKey | undefined {
+  const key = link.keys.get(role);
+  const anchor = link.keys.get(link.theirAnchor)!;
+  return key && (role === link.theirAnchor || key.anchorN === anchor.n) ? key : undefined;
+}
+
+/**
+ * Our record of a task we send over a link: only a holder of the sending role may, over a link
+ * that lets that role send to their role, while we hold a current, unexpired key of theirs for
+ * it (what the content is sealed to). It changes nothing here; it is what their receipts are
+ * reconciled with, so a holder who sends without this record is found out.
+ */
+export const linkSend: Handler<'link.send'> = (ctx, e) => {
+  const { state } = ctx;
+  const b = e.header.body;
+  const link = state.links?.get(b.peer as PursuanceId);
+  if (!link) return reject(RejectionCode.UNKNOWN_TARGET, 'there is no link to that pursuance');
+  if (!link.weSend.some((w) => w.ours === b.ours && w.theirs === b.theirs)) {
+    return reject(RejectionCode.DENIED, `the link does not let our "${b.ours}" send to their "${b.theirs}"`);
+  }
+  if (!ctx.declared(b.ours)) return reject(RejectionCode.UNKNOWN_TARGET, `role "${b.ours}" does not exist`);
+  if (!state.roles.get(b.ours)!.holders.has(e.author)) return reject(RejectionCode.DENIED, `only holders of "${b.ours}" send for it`);
+  if (link.frozen) return reject(RejectionCode.INVALID_STATE, 'the link is frozen');
+  const theirs = standingKey(link, b.theirs);
+  if (!theirs || theirs.validUntil <= e.header.time)
+    return reject(RejectionCode.UNKNOWN_KEY, `no current key of their "${b.theirs}": wait for their announcement`);
+  return accept(() => undefined);
+};
+
+/**
+ * A task a linked pursuance sent us, carried in by any member. Everything is public: the link
+ * (open, not frozen), what it lets their role do to which of ours (a link grants nothing else),
+ * their role's key (the one they announced last, under their current anchor, unexpired at this
+ * event), the credential's signature, hour and nonce, the digest of the content, and our key the
+ * content is sealed to (our role's current one, so nobody it was rotated away from reads it).
+ * Accepted, it opens a task of that role whose origin is the link and their role.
+ */
+export const linkTask: Handler<'link.task'> = (ctx, e) => {
+  const { state } = ctx;
+  const { credential: c, keyId, box } = e.header.body;
+  const link = state.links?.get(c.from as PursuanceId);
+  if (!link) return reject(RejectionCode.UNKNOWN_TARGET, 'there is no link to the pursuance that sent this task');
+  if (c.to !== state.id) return reject(RejectionCode.WRONG_PURSUANCE, 'the credential is for another pursuance');
+  if (e.header.audience.length !== 1 || e.header.audience[0] !== c.on)
+    return reject(RejectionCode.INVALID_SCHEMA, 'a task sent over a link goes to exactly the role its credential names');
+  if (link.frozen) return reject(RejectionCode.INVALID_STATE, 'the link is frozen: nothing it carries is taken in until it is opened again');
+  if (!link.theyMay.some((g) => g.theirRole === c.role && g.action === c.action && g.on === c.on)) {
+    return reject(RejectionCode.DENIED, `the link does not let their "${c.role}" ${c.action} tasks for our "${c.on}"`);
+  }
+  if (!ctx.declared(c.on)) return reject(RejectionCode.UNKNOWN_TARGET, `role "${c.on}" does not exist`);
+  const theirs = standingKey(link, c.role);
+  if (!theirs) return reject(RejectionCode.UNKNOWN_KEY, `no current key of their "${c.role}" is known here`);
+  if (c.n !== theirs.n) return reject(RejectionCode.STALE_EPOCH, `the credential is signed by key ${c.n} of their "${c.role}"; key ${theirs.n} is current`);
+  if (theirs.validUntil <= e.header.time)
+    return reject(RejectionCode.STALE_EPOCH, `their announcement of "${c.role}" has expired: nothing it signs is taken in until they announce it again`);
+  const hour = credentialHourProblem(c.hour, e.header.time);
+  if (hour !== null) return reject(RejectionCode.INVALID_SCHEMA, `the credential is out of date: ${hour}`);
+  if (!credentialSignedBy(c, theirs.sig)) return reject(RejectionCode.BAD_SIGNATURE, `the credential is not signed by their current key of "${c.role}"`);
+  if (!equalBytes(sha256(box), c.digest)) return reject(RejectionCode.INVALID_SCHEMA, 'the content is not the one the credential names');
+  const nonce = toHex(c.nonce);
+  if (link.seen.has(nonce)) return reject(RejectionCode.INVALID_STATE, 'this credential was taken in already');
+  const r = state.roles.get(c.on)!;
+  const epoch = r.epochsById.get(toHex(keyId));
+  if (!epoch?.pub) return reject(RejectionCode.UNKNOWN_KEY, `the content is sealed to no key of "${c.on}" with public halves`);
+  if (epoch !== r.epochs.at(-1))
+    return reject(RejectionCode.STALE_EPOCH, `the content is sealed to a key of "${c.on}" since rotated away: they must send it again`);
+  const padded = box.length - ROLE_BOX_OVERHEAD;
+  if (padded <= 0 || padded % CONTENT_PADDING_BUCKET !== 0) return reject(RejectionCode.INVALID_SCHEMA, 'the content is not padded as task content is');
+  return accept(() => {
+    link.seen.add(nonce);
+    state.tasks.set(e.id, {
+      id: e.id,
+      audience: [c.on],
+      parent: null,
+      createdBy: e.author,
+      closed: false,
+      children: new Set(),
+      origin: { peer: link.peer, role: c.role },
+    });
+  });
+};

@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import {
+  CryptoError,
+  canonicalDecode,
+  canonicalEncode,
+  isUsableBoxKey,
+  isUsableSigningKey,
+  padToSize,
+  sealToRole,
+  sha256,
+  toHex,
+  unpad,
+  verifySignature,
+  type CanonicalValue,
+} from '@pursuance/crypto';
+import { type z } from 'zod';
+import {
+  AnnouncementSchema,
+  CredentialSchema,
+  DAY_MS,
+  LINK_KEYS_MAX_DAYS,
+  LinkParcelSchema,
+  SubmissionContentSchema,
+  UnsignedAnnouncementSchema,
+  UnsignedCredentialSchema,
+} from './bodies.js';
+import { ContentUnreadableError } from './errors.js';
+import { CONTENT_PADDING_BUCKET, roleKeyPair, type RoleKey } from './keys.js';
+
+/**
+ * Links between pursuances: how pursuance B learns, and keeps current, the public keys of A's
+ * roles without seeing A's log (design note §5, §5a as built).
+ *
+ * A states its role keys in announcements: `{from: A, to: B, role, n, keyId, pub, validUntil}`,
+ * `pub` being the public halves A's rotation published and `n` the key's ordinal among the
+ * role's keys with public halves in A's log, signed by A's ANCHOR: the
+ * signing key of one of A's roles, pinned by B when it opens the link. The anchor's first
+ * announcement signs itself (the offer B pins); each later anchor key is announced signed by the
+ * one before it (n + 1 by n), so B follows A's anchor role through its rotations; other roles'
+ * keys are signed by the anchor current when they are announced.
+ *
+ * Nothing here reads a clock: B's fold judges expiry against the event that carries an
+ * announcement into its log, like every time check of the fold.
+ */
+export const ANNOUNCE_DOMAIN = 'pursuance/link-keys/v1';
+export { AnnouncementSchema, LINK_KEYS_MAX_DAYS, UnsignedAnnouncementSchema };
+export type UnsignedAnnouncement = z.infer<typeof UnsignedAnnouncementSchema>;
+export type Announcement = z.infer<typeof AnnouncementSchema>;
+
+export class InvalidAnnouncementError extends Error {
+  public readonly code = 'INVALID_ANNOUNCEMENT';
+  public constructor(message: string) {
+    super(message);
+    this.name = 'InvalidAnnouncementError';
+  }
+}
+
+function signedBytes(a: UnsignedAnnouncement): Uint8Array {
+  return canonicalEncode({ dom: ANNOUNCE_DOMAIN, ...a });
+}
+
+/** Sign `a` with the anchor key `anchor` (a role key of the announcing pursuance that we hold). */
+export function signAnnouncement(a: UnsignedAnnouncement, anchor: RoleKey): Announcement {
+  const parsed = UnsignedAnnouncementSchema.safeParse(a);
+  if (!parsed.success) throw new InvalidAnnouncementError(`not an announcement: ${parsed.error.issues[0]?.message ?? ''}`);
+  return { ...parsed.data, signature: roleKeyPair(anchor).sign(signedBytes(parsed.data)) };
+}
+
+/** Whether `a` carries a valid signature by the ed25519 key `signer`. */
+export function signedBy(a: Announcement, signer: Uint8Array): boolean {
+  const { signature, ...unsigned } = a;
+  return verifySignature(signedBytes(unsigned), signature, signer);
+}
+
+/**
+ * Why the key an announcement states is unusable, whoever signed it (null when it is fine). The
+ * proof of possession its rotation carried is not repeated: A's fold checked it, A's state keeps
+ * only the halves (so a member whose log starts from a snapshot can announce too), and the anchor's
+ * signature is what B relies on. Weak keys are refused as A's fold refuses them.
+ */
+export function announcedKeyProblem(a: Announcement): string | null {
+  if (!isUsableSigningKey(a.pub.sig)) return 'the signing key is not a usable ed25519 key';
+  if (!isUsableBoxKey(a.pub.box)) return 'the box key is low-order or not canonical';
+  return null;
+}
+
+/**
+ * Why `validUntil` is out of bounds for an announcement carried by an event of time `time` (null
+ * when it is within): after it, at a UTC midnight at most LINK_KEYS_MAX_DAYS later, so a key B
+ * stops hearing about lapses within days (the schema has checked the alignment).
+ */
+export function validityProblem(validUntil: number, time: number): string | null {
+  if (validUntil <= time) return 'it has expired';
+  if (validUntil > (Math.floor(time / DAY_MS) + LINK_KEYS_MAX_DAYS) * DAY_MS) return `it is valid for more than ${LINK_KEYS_MAX_DAYS} days`;
+  return null;
+}
+
+/** The hash that names an announcement (evidence of a fork names both). */
+export function announcementId(a: Announcement): string {
+  return toHex(sha256(canonicalEncode({ ...a })));
+}
+
+/**
+ * Tasks across a link. A holder of A's role R sends B a parcel: the content sealed to the current
+ * key of B's role `on` (as A last heard it announced), and a credential signed by R's current
+ * key, bound to both pursuances, the action, `on`, the content's digest, an hour and a random
+ * nonce. B's fold checks it against the key A announced for R (fold/links.ts): a credential of a
+ * rotated-away key is refused once B has the newer announcement, one whose announcement expired
+ * is refused, a nonce is good once. Any B member carries the parcel in; B learns no A member.
+ */
+export const CREDENTIAL_DOMAIN = 'pursuance/link-cred/v1';
+const TASK_CONTEXT_DOMAIN = 'pursuance/link-task/v1';
+export const HOUR_MS = 3_600_000;
+/** A credential is good from its hour until this many hours later (for carrying in), and an hour early (clock skew). */
+export const CREDENTIAL_HOURS = 24;
+
+export { CredentialSchema, LinkParcelSchema, UnsignedCredentialSchema };
+export type UnsignedCredential = z.infer<typeof UnsignedCredentialSchema>;
+export type Credential = z.infer<typeof CredentialSchema>;
+export type LinkParcel = z.infer<typeof LinkParcelSchema>;
+export type LinkTaskContent = z.infer<typeof SubmissionContentSchema>;
+
+function credentialBytes(c: UnsignedCredential): Uint8Array {
+  return canonicalEncode({ dom: CREDENTIAL_DOMAIN, ...c });
+}
+
+export function signCredential(c: Omit<UnsignedCredential, 'nonce'>, key: RoleKey): Credential {
+  const parsed = UnsignedCredentialSchema.safeParse({ ...c, nonce: new Uint8Array(randomBytes(16)) });
+  if (!parsed.success) throw new InvalidAnnouncementError(`not a credential: ${parsed.error.issues[0]?.message ?? ''}`);
+  return { ...parsed.data, signature: roleKeyPair(key).sign(credentialBytes(parsed.data)) };
+}
+
+export function credentialSignedBy(c: Credential, signer: Uint8Array): boolean {
+  const { signature, ...unsigned } = c;
+  return verifySignature(credentialBytes(unsigned), signature, signer);
+}
+
+/** Why a credential's hour is out of bounds for an event of time `time` (null when within). */
+export function credentialHourProblem(hour: number, time: number): string | null {
+  const now = Math.floor(time / HOUR_MS);
+  if (hour > now + 1) return 'it is dated in the future';
+  if (hour < now - CREDENTIAL_HOURS) return `it is more than ${CREDENTIAL_HOURS} hours old`;
+  return null;
+}
+
+function taskContext(pursuance: string, role: string, keyId: Uint8Array): Uint8Array {
+  return canonicalEncode({ dom: TASK_CONTEXT_DOMAIN, pursuance, role, keyId });
+}
+
+/** Seal task content for role `role`'s key `keyId` (public box key `box`) of pursuance `to`, padded like task content. */
+export function sealLinkTask(to: string, role: string, keyId: Uint8Array, box: Uint8Array, content: LinkTaskContent): Uint8Array {
+  const plain = canonicalEncode(content);
+  const padded = padToSize(plain, Math.ceil((plain.length + 4) / CONTENT_PADDING_BUCKET) * CONTENT_PADDING_BUCKET);
+  return sealToRole(box, padded, taskContext(to, role, keyId));
+}
+
+/** Open a task sent over a link with our role key `key` (of the parcel's `keyId`): ContentUnreadableError when it does not open or parse. */
+export function openLinkTask(parcel: LinkParcel, pursuance: string, key: RoleKey): LinkTaskContent {
+  let value: CanonicalValue;
+  try {
+    value = canonicalDecode(unpad(roleKeyPair(key).open(parcel.box, taskContext(pursuance, key.role, parcel.keyId))));
+  } catch (err) {
+    if (err instanceof CryptoError) throw new ContentUnreadableError(`the task sent over the link is corrupt: ${err.message}`);
+    throw err;
+  }
+  const parsed = SubmissionContentSchema.safeParse(value);
+  if (!parsed.success) throw new ContentUnreadableError(`the task sent over the link is malformed: ${parsed.error.issues[0]?.message ?? ''}`);
+  return parsed.data;
+}

@@ -1,0 +1,577 @@
+import { Identity, canonicalEncode, sha256, toHex } from '@pursuance/crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  ActionNotAllowedError,
+  AnnouncementSchema,
+  CREDENTIAL_DOMAIN,
+  HOUR_MS,
+  PursuanceAuthor,
+  PursuanceLog,
+  RejectionCode,
+  buildMemberView,
+  signAnnouncement,
+  signCredential,
+  type Announcement,
+  type LinkParcel,
+  type EventId,
+  type SignedEvent,
+} from '../src/index.js';
+import { newRoleKey, rolePub, type RoleKey } from '../src/keys.js';
+import { decodeState, encodeState } from '../src/snapshot/state-codec.js';
+import { forge } from './support/harness.js';
+import { joinAs, syncInto, template } from './support/helpers.js';
+
+/**
+ * Links between pursuances, the part where B keeps A's role keys current (fold/links.ts,
+ * link.ts): the pinned anchor, its chain of keys, other roles' keys under it, renewals, forks
+ * that freeze, and every bound (FEDERATION.md L5, L6, L7, L10, L12 for keys, L13, L16).
+ */
+const DAY = 86_400_000;
+const T0 = 1_800_000_000_000;
+
+/** A clock the test moves by hand: announcements expire, so time matters here. */
+function manualClock(): { now: () => number; advance: (ms: number) => void } {
+  let t = T0;
+  return { now: () => (t += 1), advance: (ms) => void (t += ms) };
+}
+
+interface Side {
+  founder: PursuanceAuthor;
+  member: PursuanceAuthor;
+  memberId: Identity;
+}
+
+function pursuance(name: string, now: () => number): Side {
+  const fId = Identity.generate();
+  const memberId = Identity.generate();
+  const founder = PursuanceAuthor.create(fId, { name, rules: template('activist-cell') }, now);
+  founder.addMember(memberId.publicKey, { roles: ['member'] });
+  const member = joinAs(memberId, founder.log, now);
+  return { founder, member, memberId };
+}
+
+/** A and B, A's link to B (it announces organizer and member keys) and B's link to A (A's members may create tasks for B's members). */
+function linked(days = 7) {
+  const clock = manualClock();
+  const a = pursuance('A', clock.now);
+  const b = pursuance('B', clock.now);
+  const offerA = a.founder.linkOffer(b.founder.log.id, 'organizer', days);
+  const offerB = b.founder.linkOffer(a.founder.log.id, 'organizer', days);
+  const openAtB = b.founder.openLink({
+    offer: offerA,
+    name: 'A',
+    theyMay: [{ theirRole: 'member', action: 'create', on: 'member' }],
+    ourAnchor: 'organizer',
+    weSend: [],
+  });
+  a.founder.openLink({ offer: offerB, name: 'B', theyMay: [], ourAnchor: 'organizer', weSend: [{ ours: 'member', theirs: 'member' }] });
+  return { clock, a, b, offerA, openAtB };
+}
+
+/** Carry every announcement B's log takes, skipping what it already has (as a liaison's node does). */
+function carryAll(into: PursuanceAuthor, announcements: readonly Announcement[]): SignedEvent<'link.keys'>[] {
+  const carried: SignedEvent<'link.keys'>[] = [];
+  for (const a of announcements) {
+    try {
+      carried.push(into.carryLinkKeys(a));
+    } catch (err) {
+      if (!(err instanceof ActionNotAllowedError)) throw err;
+    }
+  }
+  return carried;
+}
+
+/** The current key of `role` in `author`'s keyring. */
+function currentKey(author: PursuanceAuthor, role: string): RoleKey {
+  const ep = author.log.state().roles.get(role)!.epochs.at(-1)!;
+  return author.keyring.get(ep.keyIdHex)!;
+}
+
+function linkAt(author: PursuanceAuthor, peer: string) {
+  return author.log.state().links?.get(peer as EventId);
+}
+
+describe('links: keeping a linked pursuance’s role keys current', () => {
+  it('B pins A’s anchor from A’s offer, then adopts the keys A announces: the anchor and the roles the link maps', () => {
+    const { a, b } = linked();
+    const link = linkAt(b.founder, a.founder.log.id)!;
+    expect(link.theirAnchor).toBe('organizer');
+    expect(toHex(link.keys.get('organizer')!.sig)).toBe(toHex(a.founder.log.state().roles.get('organizer')!.epochs.at(-1)!.pub!.sig));
+    const carried = carryAll(b.founder, a.founder.linkAnnouncements(b.founder.log.id, 7));
+    // The anchor's own announcement repeats the offer B pinned: only the member key is new.
+    expect(carried.map((e) => e.header.body.announcement.role)).toEqual(['member']);
+    const memberKey = a.founder.log.state().roles.get('member')!.epochs.at(-1)!;
+    const adopted = linkAt(b.founder, a.founder.log.id)!.keys.get('member')!;
+    expect(toHex(adopted.keyId)).toBe(memberKey.keyIdHex);
+    expect(toHex(adopted.box)).toBe(toHex(memberKey.pub!.box));
+    // Carried again (another liaison): nothing new, refused by the author before it is signed.
+    expect(carryAll(b.member, a.founder.linkAnnouncements(b.founder.log.id, 7))).toEqual([]);
+  });
+
+  it('follows A’s anchor through its rotations, key n + 1 signed by key n; a key signed by a superseded anchor is refused', () => {
+    const { a, b } = linked();
+    const oldAnchor = currentKey(a.founder, 'organizer');
+    a.founder.rotateKeys(['organizer']);
+    a.founder.rotateKeys(['organizer', 'member']);
+    carryAll(b.founder, a.founder.linkAnnouncements(b.founder.log.id, 7));
+    const link = linkAt(b.founder, a.founder.log.id)!;
+    expect(link.keys.get('organizer')!.n).toBe(3);
+    expect(toHex(link.keys.get('organizer')!.keyId)).toBe(a.founder.log.state().roles.get('organizer')!.epochs.at(-1)!.keyIdHex);
+    expect(link.keys.get('member')!.n).toBe(2);
+    // Someone who kept the first anchor key (a removed organizer) signs a key of their own for "member".
+    const planted = newRoleKey('member');
+    const forged = signAnnouncement({ ...announcementOf(a.founder, b.founder.log.id, 'member'), n: 9, keyId: planted.keyId, pub: pubOf(planted) }, oldAnchor);
+    const e = forge(b.memberId, b.founder.log, 'link.keys', { announcement: forged }, [], { time: T0 + 1000 });
+    syncInto(b.member, b.founder.log);
+    expect(b.member.log.add(e.bytes).rejection?.code).toBe(RejectionCode.BAD_SIGNATURE);
+    expect(b.member.log.rejectionOf(e.id)?.reason).toMatch(/current anchor/);
+  });
+
+  it('an anchor key announced out of turn (n + 2 before n + 1) is refused; taken in turn it is adopted', () => {
+    const { a, b } = linked();
+    a.founder.rotateKeys(['organizer']);
+    a.founder.rotateKeys(['organizer']);
+    const [second, third] = a.founder.linkAnnouncements(b.founder.log.id, 7).filter((x) => x.role === 'organizer');
+    expect([second!.n, third!.n]).toEqual([2, 3]);
+    expect(() => b.founder.carryLinkKeys(third!)).toThrow(/key 2 must be announced before key 3/);
+    b.founder.carryLinkKeys(second!);
+    b.founder.carryLinkKeys(third!);
+    expect(linkAt(b.founder, a.founder.log.id)!.keys.get('organizer')!.n).toBe(3);
+  });
+
+  it('a key of another role jumps ahead (A rotated twice), but an older one after a newer is superseded (a replay)', () => {
+    const { a, b } = linked();
+    const first = a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'member')!;
+    a.founder.rotateKeys(['member']);
+    a.founder.rotateKeys(['member']);
+    const latest = a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'member')!;
+    expect(latest.n).toBe(3);
+    b.founder.carryLinkKeys(latest);
+    const replay = forge(b.memberId, b.founder.log, 'link.keys', { announcement: first }, [], { time: T0 + 1000 });
+    expect(b.founder.log.add(replay.bytes).rejection?.reason).toMatch(/key 1 of "member" is superseded: key 3 is current/);
+  });
+
+  it('the same key again with a later expiry renews it; with the same or an earlier expiry it is refused', () => {
+    const { clock, a, b } = linked();
+    const short = a.founder.linkAnnouncements(b.founder.log.id, 2).find((x) => x.role === 'member')!;
+    b.founder.carryLinkKeys(short);
+    expect(() => b.founder.carryLinkKeys(short)).toThrow(/already announced until then/);
+    clock.advance(DAY);
+    const longer = a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'member')!;
+    b.founder.carryLinkKeys(longer);
+    expect(linkAt(b.founder, a.founder.log.id)!.keys.get('member')!.validUntil).toBe(longer.validUntil);
+  });
+
+  it('two different keys for one role and ordinal, both signed by the anchor, freeze the link with both as evidence; opening it again unfreezes', () => {
+    const { a, b, offerA } = linked();
+    const honest = a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'member')!;
+    const planted = newRoleKey('member');
+    const fork = signAnnouncement({ ...stripSig(honest), keyId: planted.keyId, pub: pubOf(planted) }, currentKey(a.founder, 'organizer'));
+    const first = b.founder.carryLinkKeys(honest);
+    const second = b.founder.carryLinkKeys(fork);
+    const link = linkAt(b.founder, a.founder.log.id)!;
+    expect(link.frozen).toEqual({ role: 'member', n: honest.n, events: [first.id, second.id] });
+    // Frozen: nothing more is adopted, whatever it is.
+    a.founder.rotateKeys(['member']);
+    const next = a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'member')!;
+    expect(() => b.founder.carryLinkKeys(next)).toThrow(/frozen/);
+    // A member who may change the rules re-pins, having checked with A.
+    b.founder.openLink({ offer: offerA, name: 'A', theyMay: [{ theirRole: 'member', action: 'create', on: 'member' }], ourAnchor: 'organizer', weSend: [] });
+    expect(linkAt(b.founder, a.founder.log.id)!.frozen).toBeNull();
+    b.founder.carryLinkKeys(next);
+    expect(linkAt(b.founder, a.founder.log.id)!.keys.get('member')!.n).toBe(next.n);
+  });
+
+  it('a removed anchor holder races the honest anchor successor: whichever comes first, the link freezes, never follows the forger', () => {
+    const { a, b } = linked();
+    const old = currentKey(a.founder, 'organizer');
+    a.founder.rotateKeys(['organizer']);
+    const honest = a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'organizer' && x.n === 2)!;
+    const stolen = newRoleKey('organizer');
+    const forged = signAnnouncement({ ...stripSig(honest), keyId: stolen.keyId, pub: pubOf(stolen) }, old);
+    const base = [...b.founder.log.events()];
+    const hashes = new Set<string>();
+    for (const order of [
+      [honest, forged],
+      [forged, honest],
+    ]) {
+      const log = new PursuanceLog(b.founder.log.genesis.bytes);
+      log.addAll(base.map((e) => e.bytes));
+      const carrier = new PursuanceAuthor(b.founder.identity, log, b.founder.keyring, () => T0 + 10);
+      for (const x of order) carrier.carryLinkKeys(x);
+      const link = log.state().links!.get(a.founder.log.id)!;
+      expect(link.frozen?.role).toBe('organizer');
+      expect(link.keys.get('organizer')!.n).toBe(2);
+      hashes.add(toHex(link.keys.get('organizer')!.keyId));
+    }
+    // Each order froze on the key it took first: the evidence holds both, and nothing signed by either is adopted.
+    expect(hashes.size).toBe(2);
+  });
+
+  it('a key the forger planted under the old anchor before the honest successor came is replaced by the new anchor’s word', () => {
+    const { a, b } = linked();
+    const old = currentKey(a.founder, 'organizer');
+    const planted = newRoleKey('member');
+    const plantedAnn = signAnnouncement({ ...announcementOf(a.founder, b.founder.log.id, 'member'), n: 1000, keyId: planted.keyId, pub: pubOf(planted) }, old);
+    b.founder.carryLinkKeys(plantedAnn);
+    expect(linkAt(b.founder, a.founder.log.id)!.keys.get('member')!.n).toBe(1000);
+    // A re-keys its anchor (the organizer was removed) and announces again.
+    a.founder.rotateKeys(['organizer']);
+    carryAll(b.founder, a.founder.linkAnnouncements(b.founder.log.id, 7));
+    const member = linkAt(b.founder, a.founder.log.id)!.keys.get('member')!;
+    expect(member.n).toBe(1);
+    expect(toHex(member.keyId)).toBe(a.founder.log.state().roles.get('member')!.epochs.at(-1)!.keyIdHex);
+    expect(member.anchorN).toBe(2);
+  });
+
+  it('refuses, with a reason, announcements that are forged, for a role the link does not map, for another pursuance, out of date, or from an unlinked pursuance (L5, L6, L12)', () => {
+    const { a, b } = linked();
+    const good = a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'member')!;
+    const anchor = currentKey(a.founder, 'organizer');
+    const now = T0 + 1000;
+    const at = (body: Announcement, time = now) => {
+      const e = forge(b.memberId, b.member.log, 'link.keys', { announcement: body }, [], { time });
+      const result = b.member.log.add(e.bytes);
+      return result.rejection ? `${result.rejection.code}: ${result.rejection.reason}` : 'accepted';
+    };
+    syncInto(b.member, b.founder.log);
+    const stranger = Identity.generate();
+    const signedByStranger = signAnnouncement(stripSig(good), newRoleKey('organizer'));
+    expect(at(signedByStranger)).toMatch(/^BAD_SIGNATURE: .*current anchor/);
+    expect(at({ ...good, n: good.n + 1 })).toMatch(/^BAD_SIGNATURE/);
+    expect(at(signAnnouncement({ ...stripSig(good), role: 'organizer-2' }, anchor))).toMatch(/^DENIED: .*"organizer-2" is no role this link maps/);
+    expect(at(signAnnouncement({ ...stripSig(good), to: a.founder.log.id }, anchor))).toMatch(/^WRONG_PURSUANCE/);
+    expect(at(signAnnouncement({ ...stripSig(good), from: toHex(canonicalEncode({ x: stranger.onion })).slice(0, 64) }, anchor))).toMatch(
+      /^UNKNOWN_TARGET: there is no link/,
+    );
+    expect(at(good, good.validUntil)).toMatch(/^INVALID_SCHEMA: .*expired/);
+    expect(at(good, good.validUntil - 8 * DAY)).toMatch(/^INVALID_SCHEMA: .*more than 7 days/);
+    expect(AnnouncementSchema.safeParse({ ...good, validUntil: good.validUntil + 1 }).success).toBe(false);
+    const weak = signAnnouncement({ ...stripSig(good), pub: { sig: new Uint8Array(32), box: new Uint8Array(32) } }, anchor);
+    expect(at(weak)).toMatch(/^BAD_SIGNATURE: the announced key is unusable/);
+    // Prototype names are role ids like any other: no link maps them, nothing is polluted.
+    for (const role of ['constructor', 'hasownproperty', 'tostring']) {
+      expect(at(signAnnouncement({ ...stripSig(good), role }, anchor))).toMatch(/^DENIED/);
+    }
+    expect(at(good)).toBe('accepted');
+    expect(Object.prototype).not.toHaveProperty('n');
+  });
+
+  it('opening and closing a link takes the right to change the rules; a link must be valid, not to oneself, and its roles must exist', () => {
+    const { a, b, offerA } = linked();
+    const spec = { offer: offerA, name: 'A', theyMay: [{ theirRole: 'member', action: 'create' as const, on: 'member' }], ourAnchor: 'organizer', weSend: [] };
+    syncInto(b.member, b.founder.log);
+    expect(() => b.member.openLink(spec)).toThrow(/no rule grants changing the rules/);
+    expect(() => b.member.closeLink(a.founder.log.id)).toThrow(ActionNotAllowedError);
+    expect(() => b.founder.openLink({ ...spec, ourAnchor: 'constructor' })).toThrow(/role "constructor" does not exist/);
+    expect(() => b.founder.openLink({ ...spec, theyMay: [{ theirRole: 'member', action: 'create', on: 'editors' }] })).toThrow(/"editors" does not exist/);
+    expect(() => b.founder.openLink({ ...spec, theyMay: [spec.theyMay[0]!, spec.theyMay[0]!] })).toThrow(/same thing twice/);
+    const self = b.founder.linkOffer(b.founder.log.id, 'organizer', 7);
+    expect(() => b.founder.openLink({ ...spec, offer: self })).toThrow(/cannot link itself/);
+    // An offer signed by another key than the one it offers, or for another pursuance.
+    const notSelfSigned = signAnnouncement(stripSig(offerA), newRoleKey('organizer'));
+    expect(() => b.founder.openLink({ ...spec, offer: notSelfSigned })).toThrow(/not signed by the key it offers/);
+    const elsewhere = a.founder.linkOffer(a.founder.log.id.replace(/^./, (c) => (c === '0' ? '1' : '0')) as EventId, 'organizer', 7);
+    expect(() => b.founder.openLink({ ...spec, offer: elsewhere })).toThrow(/addressed to another pursuance/);
+    // Closing removes it; the state then has no links at all (it encodes as before links).
+    b.founder.closeLink(a.founder.log.id);
+    expect(b.founder.log.state().links).toBeUndefined();
+    expect(() => b.founder.carryLinkKeys(a.founder.linkAnnouncements(b.founder.log.id, 7)[0]!)).toThrow(/no link to the pursuance/);
+    expect(() => b.founder.closeLink(a.founder.log.id)).toThrow(/no link to that pursuance/);
+  });
+
+  it('survives a snapshot: the state encodes and decodes to the same links and hash; inconsistent links in a snapshot are refused', () => {
+    const { a, b } = linked();
+    carryAll(b.founder, a.founder.linkAnnouncements(b.founder.log.id, 7));
+    const state = b.founder.log.state();
+    const encoded = encodeState(state);
+    const decoded = decodeState(encoded);
+    expect(canonicalEncode(encodeState(decoded))).toEqual(canonicalEncode(encoded));
+    expect(decoded.links!.get(a.founder.log.id)!.keys.get('member')!.n).toBe(1);
+    const withLinks = (f: (l: Record<string, unknown>) => Record<string, unknown>) => {
+      const v = structuredClone(encoded) as Record<string, unknown> & { links: Record<string, unknown>[] };
+      v.links = v.links.map(f);
+      return () => decodeState(v);
+    };
+    expect(withLinks((l) => ({ ...l, peer: state.id }))).toThrow(/names this pursuance/);
+    expect(withLinks((l) => ({ ...l, keys: (l.keys as { role: string }[]).map((k) => ({ ...k, role: 'constructor' })) }))).toThrow(/twice|does not map/);
+    expect(withLinks((l) => ({ ...l, keys: (l.keys as { role: string }[]).filter((k) => k.role !== 'organizer') }))).toThrow(/no anchor key/);
+    expect(withLinks((l) => ({ ...l, __proto__: { polluted: true } }))).toThrow();
+  });
+
+  it('replicas that take the same announcements in any order, carried by different members, reach one state (L16, property)', () => {
+    const { a, b } = linked();
+    const anchor0 = currentKey(a.founder, 'organizer');
+    a.founder.rotateKeys(['organizer', 'member']);
+    const anns = a.founder.linkAnnouncements(b.founder.log.id, 7);
+    const planted = newRoleKey('member');
+    const pool = [
+      ...anns,
+      signAnnouncement({ ...announcementOf(a.founder, b.founder.log.id, 'member'), n: 7, keyId: planted.keyId, pub: pubOf(planted) }, anchor0),
+      signAnnouncement(
+        { ...announcementOf(a.founder, b.founder.log.id, 'member'), keyId: planted.keyId, pub: pubOf(planted) },
+        currentKey(a.founder, 'organizer'),
+      ),
+    ];
+    syncInto(b.member, b.founder.log);
+    const base = [...b.founder.log.events()];
+    // Carried in by B's two members alternately: a fixed set of events, each naming the carrier's previous one.
+    const chained = chain(b, base, pool);
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { minLength: chained.length, maxLength: chained.length }), (keys) => {
+        const order = chained
+          .map((e, i) => [keys[i]!, e] as const)
+          .sort((x, y) => x[0] - y[0])
+          .map(([, e]) => e);
+        const log = new PursuanceLog(b.founder.log.genesis.bytes);
+        log.addAll(base.map((e) => e.bytes));
+        for (const e of order) log.add(e.bytes);
+        const reference = new PursuanceLog(b.founder.log.genesis.bytes);
+        reference.addAll([...base, ...chained].map((e) => e.bytes));
+        expect(log.stateHash()).toBe(reference.stateHash());
+        expect(log.pendingCount()).toBe(0);
+      }),
+      { numRuns: 30 },
+    );
+  });
+});
+
+/** The unsigned part of an announcement. */
+function stripSig(a: Announcement): Omit<Announcement, 'signature'> {
+  const { signature: _, ...rest } = a;
+  return rest;
+}
+
+/** An unsigned announcement of `role`'s current key from `author`'s pursuance to `to`. */
+function announcementOf(author: PursuanceAuthor, to: string, role: string): Omit<Announcement, 'signature'> {
+  const roles = author.log.state().roles.get(role)!;
+  const ep = roles.epochs.at(-1)!;
+  return {
+    from: author.log.id,
+    to,
+    role,
+    n: roles.epochs.filter((x) => x.pub).length,
+    keyId: ep.keyId,
+    pub: { sig: ep.pub!.sig, box: ep.pub!.box },
+    validUntil: Math.floor(T0 / DAY) * DAY + 7 * DAY,
+  };
+}
+
+function pubOf(k: RoleKey): { sig: Uint8Array; box: Uint8Array } {
+  const { sig, box } = rolePub(k, null);
+  return { sig, box };
+}
+
+/**
+ * The pool carried in by B's two members alternately, each event naming the carrier's previous
+ * one and the heads before the pool: a set of events any arrival order completes.
+ */
+function chain(b: Side, base: readonly SignedEvent[], pool: readonly Announcement[]): SignedEvent[] {
+  const log = new PursuanceLog(b.founder.log.genesis.bytes);
+  log.addAll(base.map((e) => e.bytes));
+  const heads = log.heads();
+  const last = new Map<string, SignedEvent>();
+  const out: SignedEvent[] = [];
+  pool.forEach((x, i) => {
+    const who = i % 2 ? b.memberId : b.founder.identity;
+    const prev = last.get(who.onion);
+    const e = forge(who, log, 'link.keys', { announcement: x }, [], {
+      seq: (prev?.header.seq ?? log.lastSeq(who.onion)) + 1,
+      parents: prev ? [prev.id] : heads,
+      time: T0 + 100 + i,
+    });
+    last.set(who.onion, e);
+    out.push(e);
+  });
+  return out;
+}
+
+/** A and B linked both ways, each holding the other's current keys: A's members may send tasks to B's members. */
+function bothWays() {
+  const l = linked();
+  const { a, b } = l;
+  carryAll(b.founder, a.founder.linkAnnouncements(b.founder.log.id, 7));
+  carryAll(a.founder, b.founder.linkAnnouncements(a.founder.log.id, 7));
+  syncInto(a.member, a.founder.log);
+  syncInto(b.member, b.founder.log);
+  return l;
+}
+
+/** Carry `parcel` into `log` as `carrier` would (forged, so refusals are recorded, not thrown), at `time`. */
+function carryAt(carrier: Identity, log: PursuanceLog, parcel: LinkParcel, time = T0 + 1000): string {
+  const e = forge(carrier, log, 'link.task', parcel, [parcel.credential.on], { time });
+  const result = log.add(e.bytes);
+  return result.rejection ? `${result.rejection.code}: ${result.rejection.reason}` : 'accepted';
+}
+
+/** Re-sign a credential (as a holder of A's key `key` could) after changing some of its fields. */
+function resign(parcel: LinkParcel, key: RoleKey, change: Partial<LinkParcel['credential']>): LinkParcel {
+  const { signature: _s, nonce: _n, ...rest } = parcel.credential;
+  return { ...parcel, credential: signCredential({ ...rest, ...change }, key) };
+}
+
+describe('links: tasks sent between pursuances with a role credential', () => {
+  it('an A member sends a task to B’s members; a B member carries it in; B’s members read it, with its origin; A’s log records the send (L1, in one process)', () => {
+    const { a, b } = bothWays();
+    const { event, parcel } = a.member.sendOverLink(b.founder.log.id, {
+      ours: 'member',
+      theirs: 'member',
+      title: 'Check the port records',
+      body: 'Berth 7, March',
+    });
+    expect(a.member.log.isAccepted(event.id)).toBe(true);
+    const carried = b.member.carryLinkTask(parcel);
+    expect(b.member.log.isAccepted(carried.id)).toBe(true);
+    const task = b.member.log.state().tasks.get(carried.id)!;
+    expect(task.origin).toEqual({ peer: a.founder.log.id, role: 'member' });
+    expect(task.audience).toEqual(['member']);
+    const view = buildMemberView(b.member.log, b.memberId).tasks.get(carried.id)!;
+    expect(view).toMatchObject({ readable: true, title: 'Check the port records', body: 'Berth 7, March', origin: { peer: a.founder.log.id, role: 'member' } });
+    // B's members work on it like any task of theirs.
+    const comment = b.member.comment(carried.id, 'on it');
+    expect(b.member.log.isAccepted(comment.id)).toBe(true);
+    // Nothing in B's log names the A member who sent it.
+    const everything = Buffer.from([...b.member.log.events()].map((e) => Buffer.from(e.bytes).toString('latin1')).join(''), 'latin1').toString('latin1');
+    expect(everything).not.toContain(Buffer.from(a.memberId.publicKey).toString('latin1'));
+    expect(everything).not.toContain(a.memberId.onion);
+  });
+
+  it('an A member without the role cannot send (refused in A), and a credential signed by a member’s own identity key is refused in B (L2)', () => {
+    const { a, b } = bothWays();
+    const outsiderId = Identity.generate();
+    a.founder.addMember(outsiderId.publicKey, { roles: [] });
+    const outsider = joinAs(outsiderId, a.founder.log, () => T0 + 500);
+    expect(() => outsider.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 't', body: '' })).toThrow(/no current key of "member"/);
+    const forgedSend = forge(
+      outsiderId,
+      outsider.log,
+      'link.send',
+      { peer: b.founder.log.id, ours: 'member', theirs: 'member', digest: new Uint8Array(32) },
+      [],
+      { time: T0 + 600 },
+    );
+    expect(outsider.log.add(forgedSend.bytes).rejection?.reason).toMatch(/only holders of "member" send for it/);
+    // A real parcel, re-signed by the sender's identity key instead of the role key.
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 't', body: '' });
+    const { signature: _, ...unsigned } = parcel.credential;
+    const byIdentity = { ...parcel, credential: { ...unsigned, signature: a.memberId.sign(canonicalEncode({ dom: CREDENTIAL_DOMAIN, ...unsigned })) } };
+    expect(carryAt(b.memberId, b.member.log, byIdentity)).toMatch(/^BAD_SIGNATURE: the credential is not signed by their current key of "member"/);
+    expect(carryAt(b.memberId, b.member.log, parcel)).toBe('accepted');
+  });
+
+  it('after A rotates the role and B hears of it, a credential of the old key is refused; before, it is taken in (the window); the newer announcement wins a race in every order (L3, L16)', () => {
+    const { a, b } = bothWays();
+    const old = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'old key', body: '' }).parcel;
+    const earlier = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'old key, carried in time', body: '' }).parcel;
+    expect(carryAt(b.memberId, b.member.log, earlier)).toBe('accepted');
+    a.founder.rotateKeys(['member']);
+    const newer = a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'member')!;
+    // Concurrently: B's founder carries the newer announcement, B's member the old credential.
+    const base = [...b.member.log.events()];
+    const keysEvent = forge(b.founder.identity, b.member.log, 'link.keys', { announcement: newer }, [], { time: T0 + 2000 });
+    const taskEvent = forge(b.memberId, b.member.log, 'link.task', old, ['member'], { time: T0 + 2000 });
+    for (const order of [
+      [keysEvent, taskEvent],
+      [taskEvent, keysEvent],
+    ]) {
+      const log = new PursuanceLog(b.founder.log.genesis.bytes);
+      log.addAll([...base, ...order].map((e) => e.bytes));
+      expect(log.isAccepted(keysEvent.id)).toBe(true);
+      expect(log.rejectionOf(taskEvent.id)?.reason).toMatch(/signed by key 1 of their "member"; key 2 is current/);
+    }
+    // The new key's credential goes through.
+    syncInto(a.member, a.founder.log);
+    b.member.log.add(keysEvent.bytes);
+    const fresh = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'new key', body: '' }).parcel;
+    expect(carryAt(b.memberId, b.member.log, fresh)).toBe('accepted');
+  });
+
+  it('a credential is good once, for the pursuance it names, for the content it names, within its hours, and while its key’s announcement lasts (L4, L5, L10)', () => {
+    const { a, b } = bothWays();
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'once', body: '' });
+    const key = currentKey(a.member, 'member');
+    const log = b.member.log;
+    const tampered = new Uint8Array(parcel.box);
+    tampered[40] = tampered[40]! ^ 1;
+    expect(carryAt(b.memberId, log, { ...parcel, box: tampered })).toMatch(/^INVALID_SCHEMA: the content is not the one the credential names/);
+    expect(carryAt(b.memberId, log, { ...parcel, credential: { ...parcel.credential, digest: sha256(tampered) } })).toMatch(/^BAD_SIGNATURE/);
+    expect(carryAt(b.memberId, log, resign(parcel, key, { to: a.founder.log.id }))).toMatch(/^WRONG_PURSUANCE/);
+    expect(carryAt(b.memberId, log, resign(parcel, key, { hour: parcel.credential.hour + 2 }))).toMatch(/out of date: it is dated in the future/);
+    expect(carryAt(b.memberId, log, parcel, T0 + 25 * HOUR_MS + HOUR_MS)).toMatch(/more than 24 hours old/);
+    expect(carryAt(b.memberId, log, parcel, linkAt(b.member, a.founder.log.id)!.keys.get('member')!.validUntil)).toMatch(
+      /^STALE_EPOCH: their announcement of "member" has expired/,
+    );
+    expect(carryAt(b.memberId, log, parcel)).toBe('accepted');
+    expect(carryAt(b.memberId, log, parcel)).toMatch(/^INVALID_STATE: this credential was taken in already/);
+    syncInto(b.founder, log);
+    expect(() => b.founder.carryLinkTask(parcel)).toThrow(/taken in already/);
+  });
+
+  it('a link grants only what it maps: another action’s target, an unmapped role of theirs, or an audience other than the credential’s is refused (L12)', () => {
+    const { a, b } = bothWays();
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'x', body: '' });
+    const key = currentKey(a.member, 'member');
+    const log = b.member.log;
+    const onOrganizer = resign(parcel, key, { on: 'organizer' });
+    const elsewhere = forge(b.memberId, log, 'link.task', onOrganizer, ['member'], { time: T0 + 1000 });
+    expect(log.add(elsewhere.bytes).rejection?.reason).toMatch(/goes to exactly the role its credential names/);
+    expect(carryAt(b.memberId, log, onOrganizer)).toMatch(/^DENIED: the link does not let their "member" create tasks for our "organizer"/);
+    const asOrganizer = resign(parcel, currentKey(a.founder, 'organizer'), { role: 'organizer' });
+    expect(carryAt(b.memberId, log, asOrganizer)).toMatch(/^DENIED: the link does not let their "organizer" create/);
+    for (const role of ['constructor', 'hasownproperty']) {
+      expect(carryAt(b.memberId, log, resign(parcel, key, { role }))).toMatch(/^DENIED/);
+    }
+  });
+
+  it('a closed or frozen link takes nothing in; content sealed to a key of ours since rotated is refused, to be sent again (L13)', () => {
+    const { a, b } = bothWays();
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'x', body: '' });
+    // B re-keys "member" (a removal, say): content sealed to the old key is refused.
+    const rotated = new PursuanceLog(b.founder.log.genesis.bytes);
+    rotated.addAll([...b.founder.log.events()].map((e) => e.bytes));
+    const founder2 = new PursuanceAuthor(b.founder.identity, rotated, b.founder.keyring, () => T0 + 900);
+    founder2.rotateKeys(['member']);
+    expect(carryAt(b.founder.identity, rotated, parcel)).toMatch(/^STALE_EPOCH: the content is sealed to a key of "member" since rotated away/);
+    // Frozen (their anchor signed two keys for one ordinal): refused until opened again.
+    const frozenLog = new PursuanceLog(b.founder.log.genesis.bytes);
+    frozenLog.addAll([...b.founder.log.events()].map((e) => e.bytes));
+    const freezer = new PursuanceAuthor(b.founder.identity, frozenLog, b.founder.keyring, () => T0 + 900);
+    const current = a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'member')!;
+    const planted = newRoleKey('member');
+    freezer.carryLinkKeys(signAnnouncement({ ...stripSig(current), keyId: planted.keyId, pub: pubOf(planted) }, currentKey(a.founder, 'organizer')));
+    expect(frozenLog.state().links!.get(a.founder.log.id)!.frozen).not.toBeNull();
+    expect(carryAt(b.founder.identity, frozenLog, parcel)).toMatch(/^INVALID_STATE: the link is frozen/);
+    // Closed: refused.
+    b.founder.closeLink(a.founder.log.id);
+    expect(carryAt(b.founder.identity, b.founder.log, parcel)).toMatch(/^UNKNOWN_TARGET: there is no link/);
+  });
+
+  it('credentials of two holders for the same task differ only in the nonce, digest and signature: no per-holder field (L17)', () => {
+    const { a, b } = bothWays();
+    const secondId = Identity.generate();
+    a.founder.addMember(secondId.publicKey, { roles: ['member'] });
+    syncInto(a.member, a.founder.log);
+    const second = joinAs(secondId, a.founder.log, () => T0 + 700);
+    const spec = { ours: 'member', theirs: 'member', title: 'same', body: 'same' };
+    const one = a.member.sendOverLink(b.founder.log.id, spec).parcel.credential;
+    const two = second.sendOverLink(b.founder.log.id, spec).parcel.credential;
+    const strip = ({ nonce: _n, digest: _d, signature: _s, ...rest }: typeof one) => rest;
+    expect(strip(one)).toEqual(strip(two));
+    expect(Object.keys(one).sort()).toEqual(['action', 'digest', 'from', 'hour', 'n', 'nonce', 'on', 'role', 'signature', 'to']);
+  });
+
+  it('a snapshot keeps the tasks’ origin and the spent nonces: decoded, the same credential is still refused', () => {
+    const { a, b } = bothWays();
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'kept', body: '' });
+    const carried = b.member.carryLinkTask(parcel);
+    const encoded = encodeState(b.member.log.state());
+    const decoded = decodeState(encoded);
+    expect(decoded.tasks.get(carried.id)!.origin).toEqual({ peer: a.founder.log.id, role: 'member' });
+    expect(decoded.links!.get(a.founder.log.id)!.seen.has(toHex(parcel.credential.nonce))).toBe(true);
+    expect(canonicalEncode(encodeState(decoded))).toEqual(canonicalEncode(encoded));
+    const twice = structuredClone(encoded) as { links: { seen: string[] }[] };
+    twice.links[0]!.seen.push(twice.links[0]!.seen[0]!);
+    expect(() => decodeState(twice)).toThrow(/nonce twice/);
+  });
+});
