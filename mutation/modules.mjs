@@ -136,7 +136,13 @@ export const MODULES = {
   // defeated where they must come first (the judge's refusal and the reason it gives).
   'removal-precedence': {
     mutate: ['packages/pursuance/src/fold/run.ts:250-253', 'packages/pursuance/src/fold/run.ts:385-442'],
-    tests: ['packages/pursuance/test/fold.test.ts', 'packages/pursuance/test/malicious-property.test.ts', 'packages/pursuance/test/properties.test.ts'],
+    tests: ['packages/pursuance/test/fold.test.ts', 'packages/pursuance/test/malicious-property.test.ts'],
+  },
+  // Links between pursuances: the anchor pinned from an offer, its chain, other roles' keys,
+  // renewals and forks; the record of a send; a task taken in with a role credential.
+  links: {
+    mutate: ['packages/pursuance/src/fold/links.ts', 'packages/pursuance/src/link.ts'],
+    tests: ['packages/pursuance/test/links.test.ts', 'packages/pursuance/test/capabilities.test.ts'],
   },
   // Re-keying the group after a departure: which departures still wait for one, who may do it,
   // and the rendezvous order that picks one member (and the next, when it is offline).

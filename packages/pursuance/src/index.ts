@@ -80,6 +80,7 @@ export {
   AnnouncementSchema,
   InvalidAnnouncementError,
   LINK_KEYS_MAX_DAYS,
+  LINKS_MAX,
   type Credential,
   type LinkParcel,
   type LinkTaskContent,

@@ -19,6 +19,7 @@ import {
   CredentialSchema,
   DAY_MS,
   LINK_KEYS_MAX_DAYS,
+  LINKS_MAX,
   LinkParcelSchema,
   SubmissionContentSchema,
   UnsignedAnnouncementSchema,
@@ -43,7 +44,7 @@ import { CONTENT_PADDING_BUCKET, roleKeyPair, type RoleKey } from './keys.js';
  * announcement into its log, like every time check of the fold.
  */
 export const ANNOUNCE_DOMAIN = 'pursuance/link-keys/v1';
-export { AnnouncementSchema, LINK_KEYS_MAX_DAYS, UnsignedAnnouncementSchema };
+export { AnnouncementSchema, LINK_KEYS_MAX_DAYS, LINKS_MAX, UnsignedAnnouncementSchema };
 export type UnsignedAnnouncement = z.infer<typeof UnsignedAnnouncementSchema>;
 export type Announcement = z.infer<typeof AnnouncementSchema>;
 

@@ -1,15 +1,20 @@
-import { Identity, canonicalEncode, sha256, toHex } from '@pursuance/crypto';
+import { Identity, canonicalEncode, sha256, toHex, verifySignature } from '@pursuance/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   ActionNotAllowedError,
   AnnouncementSchema,
   CREDENTIAL_DOMAIN,
+  CREDENTIAL_HOURS,
+  ContentUnreadableError,
   HOUR_MS,
+  InvalidAnnouncementError,
+  LINKS_MAX,
   PursuanceAuthor,
   PursuanceLog,
   RejectionCode,
   buildMemberView,
+  openLinkTask,
   signAnnouncement,
   signCredential,
   type Announcement,
@@ -17,7 +22,8 @@ import {
   type EventId,
   type SignedEvent,
 } from '../src/index.js';
-import { newRoleKey, rolePub, type RoleKey } from '../src/keys.js';
+import { newRoleKey, roleKeyPair, rolePub, type RoleKey } from '../src/keys.js';
+import { sealLinkTask } from '../src/link.js';
 import { decodeState, encodeState } from '../src/snapshot/state-codec.js';
 import { forge } from './support/harness.js';
 import { joinAs, syncInto, template } from './support/helpers.js';
@@ -573,5 +579,230 @@ describe('links: tasks sent between pursuances with a role credential', () => {
     const twice = structuredClone(encoded) as { links: { seen: string[] }[] };
     twice.links[0]!.seen.push(twice.links[0]!.seen[0]!);
     expect(() => decodeState(twice)).toThrow(/nonce twice/);
+  });
+});
+
+describe('links: the edges (each check on its own)', () => {
+  it('the record of a send: refused for an unknown link, a pair the link does not name, a frozen link, and their key missing or expired', () => {
+    const { a, b } = bothWays();
+    const log = a.member.log;
+    const send = (body: { peer: string; ours: string; theirs: string }, time = T0 + 1000) => {
+      const e = forge(a.memberId, log, 'link.send', { ...body, digest: new Uint8Array(32) }, [], { time });
+      const r = log.add(e.bytes);
+      return r.rejection ? `${r.rejection.code}: ${r.rejection.reason}` : 'accepted';
+    };
+    const peer = b.founder.log.id;
+    expect(send({ peer: a.founder.log.id, ours: 'member', theirs: 'member' })).toBe('UNKNOWN_TARGET: there is no link to that pursuance');
+    expect(send({ peer, ours: 'member', theirs: 'organizer' })).toBe('DENIED: the link does not let our "member" send to their "organizer"');
+    expect(send({ peer, ours: 'organizer', theirs: 'member' })).toBe('DENIED: the link does not let our "organizer" send to their "member"');
+    const theirs = linkAt(a.member, peer)!.keys.get('member')!;
+    expect(send({ peer, ours: 'member', theirs: 'member' }, theirs.validUntil)).toBe(
+      'UNKNOWN_KEY: no current key of their "member": wait for their announcement',
+    );
+    expect(send({ peer, ours: 'member', theirs: 'member' }, theirs.validUntil - 1)).toBe('accepted');
+    // No key of theirs yet: A's link to a pursuance that announced nothing but its anchor.
+    const c = pursuance('C', () => T0 + 10);
+    a.founder.openLink({
+      offer: c.founder.linkOffer(a.founder.log.id, 'organizer', 7),
+      name: 'C',
+      theyMay: [],
+      ourAnchor: 'organizer',
+      weSend: [{ ours: 'member', theirs: 'member' }],
+    });
+    syncInto(a.member, a.founder.log);
+    expect(send({ peer: c.founder.log.id, ours: 'member', theirs: 'member' })).toMatch(/^UNKNOWN_KEY/);
+    // Frozen: B's anchor signed two keys for one ordinal of "member".
+    const current = b.founder.linkAnnouncements(a.founder.log.id, 7).find((x) => x.role === 'member')!;
+    const planted = newRoleKey('member');
+    a.member.carryLinkKeys(signAnnouncement({ ...stripSig(current), pub: { ...current.pub, box: pubOf(planted).box } }, currentKey(b.founder, 'organizer')));
+    expect(linkAt(a.member, peer)!.frozen).toMatchObject({ role: 'member' });
+    expect(send({ peer, ours: 'member', theirs: 'member' })).toBe('INVALID_STATE: the link is frozen');
+  });
+
+  it('distinct grants and sending pairs are kept; a sending pair named twice is refused; a second link leaves the first, closing one keeps the other', () => {
+    const { a, b, offerA } = linked();
+    const grants = [
+      { theirRole: 'member', action: 'create' as const, on: 'member' },
+      { theirRole: 'organizer', action: 'create' as const, on: 'member' },
+    ];
+    const pairs = [
+      { ours: 'member', theirs: 'member' },
+      { ours: 'organizer', theirs: 'member' },
+    ];
+    b.founder.openLink({ offer: offerA, name: 'A', theyMay: grants, ourAnchor: 'organizer', weSend: pairs });
+    expect(linkAt(b.founder, a.founder.log.id)!.theyMay).toHaveLength(2);
+    expect(() => b.founder.openLink({ offer: offerA, name: 'A', theyMay: grants, ourAnchor: 'organizer', weSend: [pairs[0]!, pairs[0]!] })).toThrow(
+      /sending pair twice/,
+    );
+    const c = pursuance('C', () => T0 + 10);
+    b.founder.openLink({ offer: c.founder.linkOffer(b.founder.log.id, 'organizer', 7), name: 'C', theyMay: [], ourAnchor: 'organizer', weSend: [] });
+    expect(b.founder.log.state().links!.size).toBe(2);
+    b.founder.closeLink(c.founder.log.id);
+    expect([...b.founder.log.state().links!.keys()]).toEqual([a.founder.log.id]);
+  });
+
+  it(`a pursuance has at most ${LINKS_MAX} links; opening one of them again is still allowed`, () => {
+    const clock = manualClock();
+    const b = pursuance('B', clock.now);
+    const offers = Array.from({ length: LINKS_MAX + 1 }, (_, i) =>
+      PursuanceAuthor.create(Identity.generate(), { name: `P${i}`, rules: template('activist-cell') }, clock.now).linkOffer(b.founder.log.id, 'organizer', 7),
+    );
+    const open = (offer: Announcement) => b.founder.openLink({ offer, name: 'P', theyMay: [], ourAnchor: 'organizer', weSend: [] });
+    for (const offer of offers.slice(0, LINKS_MAX)) open(offer);
+    expect(() => open(offers[LINKS_MAX]!)).toThrow(`a pursuance has at most ${LINKS_MAX} links`);
+    open(offers[0]!);
+    expect(b.founder.log.state().links!.size).toBe(LINKS_MAX);
+  });
+
+  it('their announcement of a role is taken only for a role the link maps either way; a key differing in one half is a fork', () => {
+    const { a, b } = bothWays();
+    // At A, B's roles that count are its anchor and the ones A sends to: "member". Others are refused.
+    const bAnchor = currentKey(b.founder, 'organizer');
+    const other = signAnnouncement({ ...announcementOf(b.founder, a.founder.log.id, 'member'), role: 'treasurer' }, bAnchor);
+    expect(() => a.founder.carryLinkKeys(other)).toThrow(/"treasurer" is no role this link maps/);
+    for (const half of ['sig', 'box'] as const) {
+      const { a: a2, b: b2 } = bothWays();
+      const current = b2.founder.linkAnnouncements(a2.founder.log.id, 7).find((x) => x.role === 'member')!;
+      const fork = signAnnouncement(
+        { ...stripSig(current), pub: { ...current.pub, [half]: pubOf(newRoleKey('member'))[half] } },
+        currentKey(b2.founder, 'organizer'),
+      );
+      a2.founder.carryLinkKeys(fork);
+      expect(linkAt(a2.founder, b2.founder.log.id)!.frozen, half).toMatchObject({ role: 'member' });
+    }
+  });
+
+  it('a renewal of their anchor keeps who signed it: a sibling signed by the anchor before still freezes the link', () => {
+    const { clock, a, b } = linked();
+    const first = currentKey(a.founder, 'organizer');
+    a.founder.rotateKeys(['organizer']);
+    carryAll(b.founder, a.founder.linkAnnouncements(b.founder.log.id, 2));
+    clock.advance(DAY);
+    // The current anchor's own statement (the chain's n = 2 is signed by key 1, and B has it already).
+    const renewal = a.founder
+      .linkAnnouncements(b.founder.log.id, 7)
+      .filter((x) => x.role === 'organizer')
+      .at(-1)!;
+    expect(renewal.n).toBe(2);
+    b.founder.carryLinkKeys(renewal);
+    const renewed = linkAt(b.founder, a.founder.log.id)!.keys.get('organizer')!;
+    expect(renewed.validUntil).toBe(renewal.validUntil);
+    const stolen = newRoleKey('organizer');
+    b.founder.carryLinkKeys(signAnnouncement({ ...stripSig(renewal), keyId: stolen.keyId, pub: pubOf(stolen) }, first));
+    expect(linkAt(b.founder, a.founder.log.id)!.frozen).toMatchObject({ role: 'organizer', n: 2 });
+  });
+
+  it('a credential of their anchor role counts where the link grants it; a key of theirs adopted under a superseded anchor vouches for nothing', () => {
+    const { a, b, offerA } = bothWays();
+    b.founder.openLink({
+      offer: offerA,
+      name: 'A',
+      theyMay: [
+        { theirRole: 'member', action: 'create', on: 'member' },
+        { theirRole: 'organizer', action: 'create', on: 'member' },
+      ],
+      ourAnchor: 'organizer',
+      weSend: [],
+    });
+    a.founder.openLink({
+      offer: b.founder.linkOffer(a.founder.log.id, 'organizer', 7),
+      name: 'B',
+      theyMay: [],
+      ourAnchor: 'organizer',
+      weSend: [
+        { ours: 'member', theirs: 'member' },
+        { ours: 'organizer', theirs: 'member' },
+      ],
+    });
+    carryAll(a.founder, b.founder.linkAnnouncements(a.founder.log.id, 7));
+    carryAll(b.founder, a.founder.linkAnnouncements(b.founder.log.id, 7));
+    const asAnchor = a.founder.sendOverLink(b.founder.log.id, { ours: 'organizer', theirs: 'member', title: 'from the anchor role', body: '' }).parcel;
+    expect(carryAt(b.founder.identity, b.founder.log, asAnchor)).toBe('accepted');
+    // A's anchor moves on; B takes the new anchor but not yet A's "member" again.
+    const memberParcel = a.founder.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'member key, old anchor', body: '' }).parcel;
+    a.founder.rotateKeys(['organizer']);
+    b.founder.carryLinkKeys(a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'organizer' && x.n === 2)!);
+    expect(carryAt(b.founder.identity, b.founder.log, memberParcel)).toBe('UNKNOWN_KEY: no current key of their "member" is known here');
+  });
+
+  it('the content must be sealed to a key of ours with public halves, padded as task content; the task starts open; the credential names the pursuance it is for', () => {
+    const { a, b } = bothWays();
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'x', body: '' });
+    const key = currentKey(a.member, 'member');
+    const log = b.member.log;
+    expect(carryAt(b.memberId, log, { ...parcel, keyId: new Uint8Array(32).fill(7) })).toBe(
+      'UNKNOWN_KEY: the content is sealed to no key of "member" with public halves',
+    );
+    const short = parcel.box.subarray(0, parcel.box.length - 1);
+    expect(carryAt(b.memberId, log, resign({ ...parcel, box: short }, key, { digest: sha256(short) }))).toBe(
+      'INVALID_SCHEMA: the content is not padded as task content is',
+    );
+    const bare = parcel.box.subarray(0, 48);
+    expect(carryAt(b.memberId, log, resign({ ...parcel, box: bare }, key, { digest: sha256(bare) }))).toBe(
+      'INVALID_SCHEMA: the content is not padded as task content is',
+    );
+    expect(carryAt(b.memberId, log, resign(parcel, key, { to: a.founder.log.id }))).toBe('WRONG_PURSUANCE: the credential is for another pursuance');
+    const twoRoles = forge(b.memberId, log, 'link.task', parcel, ['member', 'organizer'], { time: T0 + 1000 });
+    expect(log.add(twoRoles.bytes).rejection?.reason).toMatch(/goes to exactly the role its credential names/);
+    const carried = forge(b.memberId, log, 'link.task', parcel, ['member'], { time: T0 + 1000 });
+    log.add(carried.bytes);
+    expect(log.state().tasks.get(carried.id)).toMatchObject({ closed: false, parent: null, createdBy: b.memberId.onion });
+  });
+
+  it('a credential’s hours: one ahead and 24 behind are taken, two ahead and 25 behind are not', () => {
+    const { a, b } = bothWays();
+    const key = currentKey(a.member, 'member');
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'x', body: '' });
+    const time = T0 + 1000;
+    const hour = Math.floor(time / HOUR_MS);
+    const at = (h: number) => carryAt(b.memberId, b.member.log, resign(parcel, key, { hour: h }), time);
+    expect(at(hour + 2)).toMatch(/dated in the future/);
+    expect(at(hour - CREDENTIAL_HOURS - 1)).toMatch(/more than 24 hours old/);
+    expect(at(hour + 1)).toBe('accepted');
+    expect(at(hour - CREDENTIAL_HOURS)).toBe('accepted');
+  });
+
+  it('statements and credentials sign their own domains; a box opens only for the pursuance, role and key it was sealed to; content of any length seals', () => {
+    const { a, b } = bothWays();
+    const ann = a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'member')!;
+    const { signature, ...unsigned } = ann;
+    const anchorPair = roleKeyPair(currentKey(a.founder, 'organizer'));
+    expect(verifySignature(canonicalEncode({ dom: 'pursuance/link-keys/v1', ...unsigned }), signature, anchorPair.publicKeys.sig)).toBe(true);
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'x', body: '' });
+    const { signature: cs, ...cred } = parcel.credential;
+    expect(verifySignature(canonicalEncode({ dom: 'pursuance/link-cred/v1', ...cred }), cs, roleKeyPair(currentKey(a.member, 'member')).publicKeys.sig)).toBe(
+      true,
+    );
+    const bKey = currentKey(b.member, 'member');
+    expect(openLinkTask(parcel, b.founder.log.id, bKey).title).toBe('x');
+    expect(() => openLinkTask(parcel, a.founder.log.id, bKey)).toThrow(ContentUnreadableError);
+    expect(() => openLinkTask(parcel, b.founder.log.id, { ...bKey, role: 'organizer' })).toThrow(ContentUnreadableError);
+    // Lengths around a padding bucket's edge (the 4-byte length header included) all seal and open.
+    for (let n = 220; n <= 260; n++) {
+      const content = { title: 't', body: 'b'.repeat(n) };
+      const box = sealLinkTask(b.founder.log.id, 'member', bKey.keyId, roleKeyPair(bKey).publicKeys.box, content);
+      expect(openLinkTask({ ...parcel, box }, b.founder.log.id, bKey).body).toHaveLength(n);
+    }
+  });
+
+  it('signing refuses what is no statement: a validity off midnight, a negative hour', () => {
+    const { a, b } = bothWays();
+    const ann = stripSig(a.founder.linkAnnouncements(b.founder.log.id, 7)[0]!);
+    expect(() => signAnnouncement({ ...ann, validUntil: ann.validUntil + 1 }, currentKey(a.founder, 'organizer'))).toThrow(InvalidAnnouncementError);
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'x', body: '' });
+    const { signature: _s, nonce: _n, ...rest } = parcel.credential;
+    expect(() => signCredential({ ...rest, hour: -1 }, currentKey(a.member, 'member'))).toThrow(InvalidAnnouncementError);
+  });
+
+  it('an announced key must be usable: each half is checked on its own', () => {
+    const { a, b } = linked();
+    const good = a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'member')!;
+    const anchor = currentKey(a.founder, 'organizer');
+    expect(() => b.founder.carryLinkKeys(signAnnouncement({ ...stripSig(good), pub: { ...good.pub, sig: new Uint8Array(32) } }, anchor))).toThrow(
+      /signing key is not a usable/,
+    );
+    expect(() => b.founder.carryLinkKeys(signAnnouncement({ ...stripSig(good), pub: { ...good.pub, box: new Uint8Array(32) } }, anchor))).toThrow(
+      /box key is low-order/,
+    );
   });
 });
