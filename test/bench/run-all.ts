@@ -9,6 +9,7 @@ await import('./node.bench.js');
 await import('./startup.bench.js');
 await import('./join.bench.js');
 await import('./join-requests.bench.js');
+await import('./links.bench.js');
 await import('./snapshot-join.bench.js');
 await import('./move.bench.js');
 await import('./bucket-fetch.bench.js');

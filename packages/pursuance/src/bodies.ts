@@ -87,6 +87,14 @@ export const PROFILE_ASKS_MAX = 8;
 export const PROFILE_ASK_MAX = 300;
 export const PROFILE_INBOX_MAX = 8_192;
 
+/** An expiry at a UTC midnight (ms), within the dates a JavaScript Date can hold. */
+const expiresAtMidnight = z
+  .number()
+  .int()
+  .min(DAY_MS)
+  .max(8_640_000_000_000_000)
+  .refine((v) => v % DAY_MS === 0, 'expires at a UTC midnight');
+
 /** A pursuance's public profile without its signature (profile.ts). */
 export const UnsignedProfileSchema = z.strictObject({
   /** Random: names this profile, and seeds its proof of work (a proof for another profile is worth nothing here). */
@@ -101,12 +109,7 @@ export const UnsignedProfileSchema = z.strictObject({
   /** Where requests go: a Cwtch group invite, opaque to the core. */
   inbox: z.string().min(1).max(PROFILE_INBOX_MAX),
   effort: z.number().int().min(EFFORT_MIN).max(EFFORT_MAX),
-  validUntil: z
-    .number()
-    .int()
-    .min(DAY_MS)
-    .max(8_640_000_000_000_000)
-    .refine((v) => v % DAY_MS === 0, 'expires at a UTC midnight'),
+  validUntil: expiresAtMidnight,
 });
 export const ProfileSchema = UnsignedProfileSchema.extend({ signature: bytes(64) });
 
@@ -129,12 +132,7 @@ export const UnsignedAnnouncementSchema = z.strictObject({
   n: z.number().int().min(1).max(LINK_KEY_ORDINAL_MAX),
   keyId: key,
   pub: z.strictObject({ sig: bytes(32), box: bytes(32) }),
-  validUntil: z
-    .number()
-    .int()
-    .min(DAY_MS)
-    .max(8_640_000_000_000_000)
-    .refine((v) => v % DAY_MS === 0, 'expires at a UTC midnight'),
+  validUntil: expiresAtMidnight,
 });
 /** Signed by the announcing pursuance's anchor key (the anchor's own first key signs itself). */
 export const AnnouncementSchema = UnsignedAnnouncementSchema.extend({ signature: bytes(64) });

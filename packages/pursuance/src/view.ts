@@ -350,21 +350,8 @@ function viewEvent(ctx: ViewContext, e: SignedEvent): void {
  */
 function readSubmission(ctx: ViewContext, e: SignedEvent<'submission.create'>): void {
   const role = e.header.audience[0]!;
-  const task: TaskView = {
-    id: e.id,
-    audience: [role],
-    parent: null,
-    createdBy: e.author,
-    createdAt: e.header.time,
-    closed: false,
-    readable: false,
-    judged: false,
-    submission: true,
-    comments: [],
-    history: [{ id: e.id, kind: e.header.kind, author: e.author, time: e.header.time }],
-  };
+  const task = openedTask(ctx, e, role, { submission: true });
   if (ctx.log.state().tasks.get(e.id)?.staleKey) task.staleKey = true;
-  ctx.tasks.set(e.id, task);
   let opened: CanonicalValue | null;
   try {
     opened = openSubmission(e.header.body, ctx.log.id, role, e.header.author, ctx);
@@ -381,11 +368,35 @@ function readSubmission(ctx: ViewContext, e: SignedEvent<'submission.create'>): 
     ctx.contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason });
     return;
   }
+  showOpened(ctx, task, parsed.data);
+}
+
+/** The task an event that opens one with a single audience (a submission, a task sent over a link) starts, unread so far. */
+function openedTask(ctx: ViewContext, e: SignedEvent, role: RoleId, extra: Pick<TaskView, 'submission' | 'origin'>): TaskView {
+  const task: TaskView = {
+    id: e.id,
+    audience: [role],
+    parent: null,
+    createdBy: e.author,
+    createdAt: e.header.time,
+    closed: false,
+    readable: false,
+    judged: false,
+    ...extra,
+    comments: [],
+    history: [{ id: e.id, kind: e.header.kind, author: e.author, time: e.header.time }],
+  };
+  ctx.tasks.set(e.id, task);
+  return task;
+}
+
+/** Such a task once this reader opened it: its content, in the workflow's first state. */
+function showOpened(ctx: ViewContext, task: TaskView, content: LinkTaskContent): void {
   Object.assign(task, {
     readable: true,
     judged: true,
-    title: parsed.data.title,
-    body: parsed.data.body,
+    title: content.title,
+    body: content.body,
     status: ctx.rules.workflow.initial,
     assignees: { members: [], roles: [] },
     labels: [],
@@ -400,40 +411,15 @@ function readSubmission(ctx: ViewContext, e: SignedEvent<'submission.create'>): 
 function readLinkTask(ctx: ViewContext, e: SignedEvent<'link.task'>): void {
   const role = e.header.audience[0]!;
   const origin = ctx.log.state().tasks.get(e.id)?.origin ?? { peer: e.header.body.credential.from as PursuanceId, role: e.header.body.credential.role };
-  const task: TaskView = {
-    id: e.id,
-    audience: [role],
-    parent: null,
-    createdBy: e.author,
-    createdAt: e.header.time,
-    closed: false,
-    readable: false,
-    judged: false,
-    origin,
-    comments: [],
-    history: [{ id: e.id, kind: e.header.kind, author: e.author, time: e.header.time }],
-  };
-  ctx.tasks.set(e.id, task);
+  const task = openedTask(ctx, e, role, { origin });
   const k = ctx.keyring.get(e.header.body.keyId);
   if (!k || k.role !== role) return;
-  let content: LinkTaskContent;
   try {
-    content = openLinkTask(e.header.body, ctx.log.id, k);
+    showOpened(ctx, task, openLinkTask(e.header.body, ctx.log.id, k));
   } catch (err) {
     if (!(err instanceof ContentUnreadableError)) throw err;
     ctx.contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_SCHEMA, reason: err.message });
-    return;
   }
-  Object.assign(task, {
-    readable: true,
-    judged: true,
-    title: content.title,
-    body: content.body,
-    status: ctx.rules.workflow.initial,
-    assignees: { members: [], roles: [] },
-    labels: [],
-    due: null,
-  });
 }
 
 /** The parts of sealed content `changeOf` reads beyond the task itself. */

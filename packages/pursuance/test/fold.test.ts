@@ -3,7 +3,7 @@ import { Identity, fromHex, onionFromPublicKey, sha256, toHex } from '@pursuance
 import { MAX_RELAY_MIRRORS, PursuanceAuthor, PursuanceLog, RejectionCode, buildMemberView, signEvent, type SignedEvent } from '../src/index.js';
 import { collectKeys } from '../src/view.js';
 import { makeRotation, makeShare, newRoleKey, sealContent } from '../src/keys.js';
-import { forge } from './support/harness.js';
+import { forge, sealAs } from './support/harness.js';
 import { clock, joinAs, syncInto, template } from './support/helpers.js';
 
 /** Fold every ordering of a few event groups and check they agree. */
@@ -119,6 +119,31 @@ describe('concurrent conflicts resolve the same way everywhere', () => {
       hashes.add(log.stateHash());
     }
     expect(hashes.size).toBe(1);
+  });
+
+  it('an event of the removed that the remover saw refused keeps its own refusal: it is not re-judged as defeated', () => {
+    // A refused event does not advance the causal clock, so the removal's cutoff does not count
+    // it; it is in the removal's real past all the same, and nothing about it changes.
+    const now = clock();
+    const [fId, mId] = [Identity.generate(), Identity.generate()];
+    const founder = PursuanceAuthor.create(fId, { name: 'c', rules: template('activist-cell') }, now);
+    founder.addMember(mId.publicKey, { roles: ['member'] });
+    const base = [...founder.log.events()];
+    const m = joinAs(mId, founder.log, now);
+    // A member may not create tasks for the organizers: forged past the author API.
+    const sealed = sealAs(m.log, m.keyring, 'task.create', null, { title: 'not mine to write' }, ['organizer'], mId);
+    const refused = forge(mId, m.log, 'task.create', { parent: null, sealed }, ['organizer'], { time: now() });
+    m.log.add(refused.bytes);
+    syncInto(founder, m.log);
+    const code = founder.log.rejectionOf(refused.id)?.code;
+    expect(code).toBeDefined();
+    const removal = founder.removeMember(mId.onion);
+    for (const order of allOrders([refused, removal])) {
+      const log = foldIn(founder.log.genesis.bytes, base, order);
+      expect(log.isAccepted(removal.id)).toBe(true);
+      expect(log.rejectionOf(refused.id)?.code).toBe(code);
+      expect(log.rejectionOf(refused.id)?.reason).not.toMatch(/concurrently with the removal/);
+    }
   });
 
   it('higher authority first: concurrent mutual role removals keep the founder’s', () => {
