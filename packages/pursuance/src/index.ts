@@ -89,7 +89,6 @@ export {
   CredentialSchema,
   HOUR_MS,
   LinkParcelSchema,
-  announcementId,
   credentialSignedBy,
   openLinkTask,
   signAnnouncement,

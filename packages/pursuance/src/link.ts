@@ -96,11 +96,6 @@ export function validityProblem(validUntil: number, time: number): string | null
   return null;
 }
 
-/** The hash that names an announcement (evidence of a fork names both). */
-export function announcementId(a: Announcement): string {
-  return toHex(sha256(canonicalEncode({ ...a })));
-}
-
 /**
  * Tasks across a link. A holder of A's role R sends B a parcel: the content sealed to the current
  * key of B's role `on` (as A last heard it announced), and a credential signed by R's current

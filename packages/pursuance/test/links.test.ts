@@ -1,4 +1,4 @@
-import { Identity, canonicalEncode, sha256, toHex, verifySignature } from '@pursuance/crypto';
+import { Identity, ROLE_BOX_OVERHEAD, canonicalEncode, sha256, toHex, verifySignature } from '@pursuance/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,6 +13,7 @@ import {
   PursuanceAuthor,
   PursuanceLog,
   RejectionCode,
+  RulesSchema,
   buildMemberView,
   openLinkTask,
   signAnnouncement,
@@ -20,6 +21,7 @@ import {
   type Announcement,
   type LinkParcel,
   type EventId,
+  type Rules,
   type SignedEvent,
 } from '../src/index.js';
 import { newRoleKey, roleKeyPair, rolePub, type RoleKey } from '../src/keys.js';
@@ -271,6 +273,7 @@ describe('links: keeping a linked pursuance’s role keys current', () => {
     expect(() => b.member.openLink(spec)).toThrow(/no rule grants changing the rules/);
     expect(() => b.member.closeLink(a.founder.log.id)).toThrow(ActionNotAllowedError);
     expect(() => b.founder.openLink({ ...spec, ourAnchor: 'constructor' })).toThrow(/role "constructor" does not exist/);
+    expect(() => b.founder.openLink({ ...spec, weSend: [{ ours: 'constructor', theirs: 'member' }] })).toThrow(/role "constructor" does not exist/);
     expect(() => b.founder.openLink({ ...spec, theyMay: [{ theirRole: 'member', action: 'create', on: 'editors' }] })).toThrow(/"editors" does not exist/);
     expect(() => b.founder.openLink({ ...spec, theyMay: [spec.theyMay[0]!, spec.theyMay[0]!] })).toThrow(/same thing twice/);
     const self = b.founder.linkOffer(b.founder.log.id, 'organizer', 7);
@@ -723,6 +726,44 @@ describe('links: the edges (each check on its own)', () => {
     a.founder.rotateKeys(['organizer']);
     b.founder.carryLinkKeys(a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'organizer' && x.n === 2)!);
     expect(carryAt(b.founder.identity, b.founder.log, memberParcel)).toBe('UNKNOWN_KEY: no current key of their "member" is known here');
+    // Their anchor's new key, adopted as signed by the one before it, still vouches for its own role.
+    a.founder.refreshKeys();
+    const asNewAnchor = a.founder.sendOverLink(b.founder.log.id, { ours: 'organizer', theirs: 'member', title: 'from the new anchor key', body: '' }).parcel;
+    expect(asNewAnchor.credential.n).toBe(2);
+    expect(carryAt(b.founder.identity, b.founder.log, asNewAnchor)).toBe('accepted');
+  });
+
+  it('a role the rules dropped since the link was opened neither sends nor receives; a pursuance without links has none to send over', () => {
+    const { a, b } = bothWays();
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'x', body: '' });
+    const withoutMember = (rules: Rules): Rules => {
+      const r = structuredClone(rules);
+      delete r.roles.member;
+      r.roles.organizer!.can = r.roles.organizer!.can.filter((c) => !('roles' in c) || c.roles === '*' || !c.roles.includes('member'));
+      return RulesSchema.parse(r);
+    };
+    b.founder.changeRules(withoutMember(b.founder.log.state().rules));
+    expect(carryAt(b.founder.identity, b.founder.log, parcel)).toBe('UNKNOWN_TARGET: role "member" does not exist');
+    a.founder.changeRules(withoutMember(a.founder.log.state().rules));
+    const send = forge(
+      a.founder.identity,
+      a.founder.log,
+      'link.send',
+      { peer: b.founder.log.id, ours: 'member', theirs: 'member', digest: new Uint8Array(32) },
+      [],
+      { time: T0 + 1000 },
+    );
+    expect(a.founder.log.add(send.bytes).rejection?.reason).toBe('role "member" does not exist');
+    const lone = pursuance('L', () => T0 + 10);
+    const none = forge(
+      lone.founder.identity,
+      lone.founder.log,
+      'link.send',
+      { peer: b.founder.log.id, ours: 'member', theirs: 'member', digest: new Uint8Array(32) },
+      [],
+      { time: T0 + 1000 },
+    );
+    expect(lone.founder.log.add(none.bytes).rejection?.reason).toBe('there is no link to that pursuance');
   });
 
   it('the content must be sealed to a key of ours with public halves, padded as task content; the task starts open; the credential names the pursuance it is for', () => {
@@ -737,7 +778,7 @@ describe('links: the edges (each check on its own)', () => {
     expect(carryAt(b.memberId, log, resign({ ...parcel, box: short }, key, { digest: sha256(short) }))).toBe(
       'INVALID_SCHEMA: the content is not padded as task content is',
     );
-    const bare = parcel.box.subarray(0, 48);
+    const bare = parcel.box.subarray(0, ROLE_BOX_OVERHEAD);
     expect(carryAt(b.memberId, log, resign({ ...parcel, box: bare }, key, { digest: sha256(bare) }))).toBe(
       'INVALID_SCHEMA: the content is not padded as task content is',
     );
@@ -785,10 +826,24 @@ describe('links: the edges (each check on its own)', () => {
     }
   });
 
+  it('a box that opens to something that is no task is refused as malformed', () => {
+    const { a, b } = bothWays();
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'x', body: '' });
+    const bKey = currentKey(b.member, 'member');
+    const box = sealLinkTask(b.founder.log.id, 'member', bKey.keyId, roleKeyPair(bKey).publicKeys.box, { title: '', body: '', constructor: 1 } as never);
+    expect(() => openLinkTask({ ...parcel, box }, b.founder.log.id, bKey)).toThrow(/malformed/);
+  });
+
   it('signing refuses what is no statement: a validity off midnight, a negative hour', () => {
     const { a, b } = bothWays();
     const ann = stripSig(a.founder.linkAnnouncements(b.founder.log.id, 7)[0]!);
     expect(() => signAnnouncement({ ...ann, validUntil: ann.validUntil + 1 }, currentKey(a.founder, 'organizer'))).toThrow(InvalidAnnouncementError);
+    try {
+      signAnnouncement({ ...ann, n: 0 }, currentKey(a.founder, 'organizer'));
+    } catch (err) {
+      expect(err).toMatchObject({ name: 'InvalidAnnouncementError', code: 'INVALID_ANNOUNCEMENT' });
+    }
+    expect.assertions(3);
     const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'x', body: '' });
     const { signature: _s, nonce: _n, ...rest } = parcel.credential;
     expect(() => signCredential({ ...rest, hour: -1 }, currentKey(a.member, 'member'))).toThrow(InvalidAnnouncementError);
