@@ -146,6 +146,46 @@ describe('concurrent conflicts resolve the same way everywhere', () => {
     }
   });
 
+  it('an expelled organizer’s concurrent expulsion of a member whose event the founder saw does not count, even when the fold meets it first and restarts twice', () => {
+    // The stop-31 shape, pinned. F expels organizer O having seen Y's task y and W's task w; O,
+    // concurrently, expels Y having seen Z's task z. Among ready tasks (one class, one rank) the
+    // fold takes the smaller id first: with y < z < w it takes y, z, then O's expulsion of Y
+    // (removals go first) before w lets F's expulsion of O in. So it first orders y after O's
+    // expulsion of Y, then O's expulsion after F's, and the first of those edges must be void or
+    // the two would make a cycle. Identities are drawn until the ids fall in that order.
+    for (let draw = 0; ; draw++) {
+      expect(draw).toBeLessThan(500);
+      const now = clock();
+      const [fId, oId, yId, zId, wId] = Array.from({ length: 5 }, () => Identity.generate());
+      const founder = PursuanceAuthor.create(fId!, { name: 'c', rules: template('activist-cell') }, now);
+      founder.addMember(oId!.publicKey, { roles: ['organizer', 'member'] });
+      for (const m of [yId!, zId!, wId!]) founder.addMember(m.publicKey, { roles: ['member'] });
+      const base = [...founder.log.events()];
+      const [o, y, z, w] = [oId!, yId!, zId!, wId!].map((id) => joinAs(id, founder.log, now));
+      const [yTask, zTask, wTask] = [y!, z!, w!].map((a, i) => a.createTask({ audience: ['member'], title: `task ${i}` }));
+      if (!(yTask!.id < zTask!.id && zTask!.id < wTask!.id)) continue;
+      syncInto(o!, z!.log);
+      const expelY = o!.removeMember(yId!.onion);
+      syncInto(founder, y!.log);
+      syncInto(founder, w!.log);
+      const expelO = founder.removeMember(oId!.onion);
+      const hashes = new Set<string>();
+      for (const order of allOrders([yTask!, zTask!, wTask!, expelY, expelO])) {
+        const log = foldIn(founder.log.genesis.bytes, base, order);
+        expect(log.isAccepted(expelO.id)).toBe(true);
+        expect(log.rejectionOf(expelY.id)?.code).toBe(RejectionCode.NOT_A_MEMBER);
+        // Ordered after O's own expulsion (judged there, as any late event of O), not defeated.
+        expect(log.rejectionOf(expelY.id)?.reason).toMatch(/is not a member at this point/);
+        for (const t of [yTask!, zTask!, wTask!]) expect(log.isAccepted(t.id)).toBe(true);
+        expect(log.state().members.has(yId!.onion)).toBe(true);
+        expect(log.pendingCount()).toBe(0);
+        hashes.add(log.stateHash());
+      }
+      expect(hashes.size).toBe(1);
+      return;
+    }
+  });
+
   it('higher authority first: concurrent mutual role removals keep the founder’s', () => {
     const now = clock();
     const [fId, aId, bId] = [Identity.generate(), Identity.generate(), Identity.generate()];
