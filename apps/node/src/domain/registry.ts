@@ -866,6 +866,11 @@ export class PursuanceRegistry {
     await this.#queue;
   }
 
+  /** How many due roles this node is waiting on a turn for, across pursuances (a diagnostic: it must not grow without bound). */
+  public dueWaiting(): number {
+    return this.#dueSeen.size;
+  }
+
   /** Stop waiting for turns to replace due keys (the node is closing). */
   public stop(): void {
     for (const timer of this.#turnTimers.values()) clearTimeout(timer);
@@ -882,14 +887,19 @@ export class PursuanceRegistry {
     const now = this.clock();
     const out: string[] = [];
     let next = Infinity;
+    const current = new Set<string>();
     for (const { role, dueSince, turn } of entry.author.rotationTurns(skip)) {
       const key = `${entry.id}|${role}|${dueSince}`;
+      current.add(key);
       const seen = this.#dueSeen.get(key) ?? now;
       this.#dueSeen.set(key, seen);
       const at = seen + turn * this.rotationStaggerMs;
       if (at <= now) out.push(role);
       else next = Math.min(next, at);
     }
+    // What is no longer due here (replaced, or already rotated by us for that departure) is
+    // forgotten, so the map holds only roles waiting for a turn, not every departure since start.
+    for (const key of this.#dueSeen.keys()) if (key.startsWith(`${entry.id}|`) && !current.has(key)) this.#dueSeen.delete(key);
     if (next !== Infinity && !this.#turnTimers.has(entry.id)) {
       const timer = setTimeout(() => {
         this.#turnTimers.delete(entry.id);
