@@ -7,6 +7,7 @@ import {
   CREDENTIAL_DOMAIN,
   CREDENTIAL_HOURS,
   ContentUnreadableError,
+  EventRejectedError,
   HOUR_MS,
   InvalidAnnouncementError,
   LINKS_MAX,
@@ -15,6 +16,7 @@ import {
   RejectionCode,
   RulesSchema,
   buildMemberView,
+  decodeEvent,
   openLinkTask,
   signAnnouncement,
   signCredential,
@@ -859,5 +861,48 @@ describe('links: the edges (each check on its own)', () => {
     expect(() => b.founder.carryLinkKeys(signAnnouncement({ ...stripSig(good), pub: { ...good.pub, box: new Uint8Array(32) } }, anchor))).toThrow(
       /box key is low-order/,
     );
+  });
+});
+
+describe('links: bytes from the network', () => {
+  it('mutated link events (open, keys, send, task) decode to the very event or are refused with a typed error; a log given them never throws', () => {
+    const { a, b, openAtB } = bothWays();
+    const { event: send, parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'fuzzed', body: 'x' });
+    const task = b.member.carryLinkTask(parcel);
+    const keys = [...b.founder.log.events()].find((e) => e.header.kind === 'link.keys')!;
+    const bases = [openAtB, keys, send, task].map((e) => e.bytes);
+    const op = fc.oneof(
+      fc.record({ t: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+      fc.record({ t: fc.constant('cut' as const), at: fc.nat() }),
+      fc.record({ t: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 4 }) }),
+    );
+    const codes = new Set<string>();
+    fc.assert(
+      fc.property(fc.nat({ max: bases.length - 1 }), fc.array(op, { minLength: 1, maxLength: 3 }), (which, ops) => {
+        const original = bases[which]!;
+        const bytes = ops.reduce((input, m) => {
+          const at = input.length === 0 ? 0 : m.at % input.length;
+          if (m.t === 'flip') {
+            const out = input.slice();
+            out[at] = (out[at] ?? 0) ^ (1 << m.bit);
+            return out;
+          }
+          if (m.t === 'cut') return input.subarray(0, at);
+          return new Uint8Array([...input.subarray(0, at), ...m.bytes, ...input.subarray(at)]);
+        }, original);
+        try {
+          const e = decodeEvent(bytes);
+          expect(Buffer.from(e.bytes).equals(Buffer.from(original))).toBe(true);
+        } catch (err) {
+          if (!(err instanceof EventRejectedError)) throw err;
+          codes.add(err.code);
+        }
+        const log = new PursuanceLog(b.member.log.genesis.bytes);
+        const result = log.add(bytes);
+        expect(['invalid', 'accepted', 'rejected', 'pending', 'duplicate']).toContain(result.status);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(codes.size).toBeGreaterThan(1);
   });
 });
