@@ -7,8 +7,6 @@ import {
   isUsableSigningKey,
   padToSize,
   sealToRole,
-  sha256,
-  toHex,
   unpad,
   verifySignature,
   type CanonicalValue,
