@@ -31,13 +31,21 @@ function linked(): { a: PursuanceAuthor; b: PursuanceAuthor } {
   const a = cell('A');
   const b = cell('B');
   b.openLink({
-    offer: a.linkOffer(b.log.id, 'organizer', 7),
+    offer: a.linkOffer(b.log.id, 'organizer', 7, 'their inbox'),
     name: 'A',
     theyMay: [{ theirRole: 'member', action: 'create', on: 'member' }],
     ourAnchor: 'organizer',
     weSend: [],
+    ourInbox: 'our inbox',
   });
-  a.openLink({ offer: b.linkOffer(a.log.id, 'organizer', 7), name: 'B', theyMay: [], ourAnchor: 'organizer', weSend: [{ ours: 'member', theirs: 'member' }] });
+  a.openLink({
+    offer: b.linkOffer(a.log.id, 'organizer', 7, 'their inbox'),
+    name: 'B',
+    theyMay: [],
+    ourAnchor: 'organizer',
+    weSend: [{ ours: 'member', theirs: 'member' }],
+    ourInbox: 'our inbox',
+  });
   for (const x of a.linkAnnouncements(b.log.id, 7)) {
     try {
       b.carryLinkKeys(x);

@@ -32,10 +32,13 @@ import { InvalidProfileError, signProfile, type NewProfile, type Profile } from 
 import {
   HOUR_MS,
   InvalidAnnouncementError,
+  InvalidLinkOfferError,
   sealLinkTask,
   signAnnouncement,
   signCredential,
+  signLinkOffer,
   type Announcement,
+  type LinkOffer,
   type LinkParcel,
   type LinkTaskContent,
 } from './link.js';
@@ -669,29 +672,37 @@ export class PursuanceAuthor {
 
   /**
    * Our offer to link pursuance `to`: the current key of our role `anchor` (which we hold),
-   * announced signed by itself. They pin it when they open the link, having checked it with us
-   * out of band (its key id); from then on it signs what we announce to them.
+   * announced signed by itself, with our name and `inbox` (where their nodes post to us), all
+   * signed by that key. They pin it when they open the link, having checked its key id with us out
+   * of band; from then on it signs what we announce to them.
    */
-  public linkOffer(to: PursuanceId, anchor: RoleId, days: number): Announcement {
+  public linkOffer(to: PursuanceId, anchor: RoleId, days: number, inbox: string): LinkOffer {
     const keys = this.#announceable(anchor);
     const k = keys.length ? this.keyring.get(keys.at(-1)!.keyIdHex) : undefined;
     if (!k || keys.at(-1) !== this.state.roles.get(anchor)?.epochs.at(-1)) {
       throw new ActionNotAllowedError(RejectionCode.UNKNOWN_KEY, `you hold no current key of "${anchor}" with public halves: it anchors the link`);
     }
-    return this.#announce(to, anchor, keys.length, k, days);
+    try {
+      return signLinkOffer(this.#announce(to, anchor, keys.length, k, days), this.state.name, inbox, k);
+    } catch (err) {
+      if (err instanceof InvalidLinkOfferError) throw new ActionNotAllowedError(RejectionCode.INVALID_SCHEMA, err.message);
+      throw err;
+    }
   }
 
-  /** Open (or open again, re-pinning and unfreezing) a link from the other pursuance's offer. */
+  /** Open (or open again, re-pinning and unfreezing) a link from the other pursuance's offer; `ourInbox` is the one our offer to them names. */
   public openLink(spec: {
-    readonly offer: Announcement;
+    readonly offer: LinkOffer;
     readonly name: string;
     readonly theyMay: readonly LinkGrant[];
     readonly ourAnchor: RoleId;
     readonly weSend: readonly LinkSend[];
+    readonly ourInbox: string;
   }): SignedEvent<'link.open'> {
     return this.#publish('link.open', {
       name: spec.name,
-      anchor: spec.offer,
+      offer: spec.offer,
+      ourInbox: spec.ourInbox,
       theyMay: spec.theyMay.map((g) => ({ theirRole: g.theirRole, action: g.action, on: g.on })),
       ourAnchor: spec.ourAnchor,
       weSend: spec.weSend.map((w) => ({ ours: w.ours, theirs: w.theirs })),

@@ -136,6 +136,15 @@ export const UnsignedAnnouncementSchema = z.strictObject({
 });
 /** Signed by the announcing pursuance's anchor key (the anchor's own first key signs itself). */
 export const AnnouncementSchema = UnsignedAnnouncementSchema.extend({ signature: bytes(64) });
+/** The longest inbox (a Cwtch drop-box invite, opaque to the core) a link offer or link names. */
+export const LINK_INBOX_MAX = 8_192;
+const linkInbox = z.string().min(1).max(LINK_INBOX_MAX);
+/**
+ * An offer to link (link.ts): the anchor's announcement (signed by itself), the name the offering
+ * pursuance goes by, and its inbox for this link, all signed by the anchor key, so the inbox
+ * travels out of band as safely as the key it comes with.
+ */
+export const LinkOfferSchema = z.strictObject({ anchor: AnnouncementSchema, name: DisplayNameSchema, inbox: linkInbox, signature: bytes(64) });
 /** What a linked pursuance's role may do here: for now, create tasks for one of our roles. */
 export const LinkGrantSchema = z.strictObject({ theirRole: RoleIdSchema, action: z.enum(['create']), on: RoleIdSchema });
 /** Which of our roles sends tasks over a link, and to which of theirs. */
@@ -220,16 +229,19 @@ export const BODY_SCHEMAS = {
    */
   'profile.publish': z.strictObject({ profile: ProfileSchema.nullable() }),
   /**
-   * A link to another pursuance (fold/links.ts): their anchor key, pinned from their offer; what
-   * their roles may do here; our role whose key signs what we announce to them; which of our
-   * roles send to which of theirs. Opening it again re-pins (and unfreezes) it.
+   * A link to another pursuance (fold/links.ts): their offer (its anchor key is pinned, its
+   * inbox is where we post to them); what their roles may do here; our role whose key signs what
+   * we announce to them; which of our roles send to which of theirs; our inbox. Opening it again
+   * re-pins (and unfreezes) it.
    */
   'link.open': z.strictObject({
     name: DisplayNameSchema,
-    anchor: AnnouncementSchema,
+    offer: LinkOfferSchema,
     theyMay: z.array(LinkGrantSchema).max(LINK_GRANTS_MAX),
     ourAnchor: RoleIdSchema,
     weSend: z.array(LinkSendSchema).max(LINK_GRANTS_MAX),
+    /** Our inbox for this link (the one our offer to them names): every member's node reads it. */
+    ourInbox: linkInbox,
   }),
   /** A role key a linked pursuance announced, carried into our log by any member. */
   'link.keys': z.strictObject({ announcement: AnnouncementSchema }),

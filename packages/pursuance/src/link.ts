@@ -18,6 +18,7 @@ import {
   DAY_MS,
   LINK_KEYS_MAX_DAYS,
   LINKS_MAX,
+  LinkOfferSchema,
   LinkParcelSchema,
   SubmissionContentSchema,
   UnsignedAnnouncementSchema,
@@ -92,6 +93,81 @@ export function validityProblem(validUntil: number, time: number): string | null
   if (validUntil <= time) return 'it has expired';
   if (validUntil > (Math.floor(time / DAY_MS) + LINK_KEYS_MAX_DAYS) * DAY_MS) return `it is valid for more than ${LINK_KEYS_MAX_DAYS} days`;
   return null;
+}
+
+/**
+ * An offer to link: what one pursuance hands another out of band (pasted like a join link). The
+ * anchor's announcement signs itself; the whole offer — that announcement, the name the offering
+ * pursuance goes by and its inbox for this link — is signed by the same key. The receiving side
+ * compares the anchor's key id with the offerer's over another channel before opening the link.
+ */
+export const OFFER_DOMAIN = 'pursuance/link-offer/v1';
+export const LINK_OFFER_PREFIX = 'pursuance-link:1:';
+/** Longest text accepted as an offer (an inbox invite is under 5 KB). */
+export const LINK_OFFER_TEXT_MAX = 16_384;
+export { LinkOfferSchema };
+export type LinkOffer = z.infer<typeof LinkOfferSchema>;
+
+export class InvalidLinkOfferError extends Error {
+  public readonly code = 'INVALID_LINK_OFFER';
+  public constructor(message: string) {
+    super(message);
+    this.name = 'InvalidLinkOfferError';
+  }
+}
+
+function offerBytes(o: Omit<LinkOffer, 'signature'>): Uint8Array {
+  return canonicalEncode({ dom: OFFER_DOMAIN, ...o });
+}
+
+/** Sign an offer with the anchor key `anchor` (whose self-signed announcement `announcement` is). */
+export function signLinkOffer(announcement: Announcement, name: string, inbox: string, anchor: RoleKey): LinkOffer {
+  const parsed = LinkOfferSchema.omit({ signature: true }).safeParse({ anchor: announcement, name, inbox });
+  if (!parsed.success) throw new InvalidLinkOfferError(`not a link offer: ${parsed.error.issues[0]?.message ?? ''}`);
+  const offer = { ...parsed.data, signature: roleKeyPair(anchor).sign(offerBytes(parsed.data)) };
+  if (linkOfferText(offer).length > LINK_OFFER_TEXT_MAX) throw new InvalidLinkOfferError('the offer is too long to share: its inbox is too long');
+  return offer;
+}
+
+/** Why `o` is no valid offer whoever receives it (null when it is one): both signatures by the anchor it offers, a usable key. */
+export function linkOfferProblem(o: LinkOffer): string | null {
+  const key = announcedKeyProblem(o.anchor);
+  if (key !== null) return `the anchor key is unusable: ${key}`;
+  if (!signedBy(o.anchor, o.anchor.pub.sig)) return 'the anchor offer is not signed by the key it offers';
+  const { signature, ...unsigned } = o;
+  if (!verifySignature(offerBytes(unsigned), signature, o.anchor.pub.sig)) return 'the offer is not signed by the key it offers';
+  return null;
+}
+
+export function linkOfferText(o: LinkOffer): string {
+  return LINK_OFFER_PREFIX + Buffer.from(canonicalEncode(o)).toString('base64url');
+}
+
+/**
+ * An offer from its text, checked (linkOfferProblem) and addressed to `to`, not expired at `now`:
+ * what a member pastes before opening a link. InvalidLinkOfferError otherwise, saying why.
+ */
+export function parseLinkOfferText(text: string, to: string, now: number): LinkOffer {
+  const trimmed = text.trim();
+  if (trimmed.length > LINK_OFFER_TEXT_MAX) throw new InvalidLinkOfferError('too long to be a link offer');
+  if (!trimmed.startsWith(LINK_OFFER_PREFIX)) throw new InvalidLinkOfferError(`a link offer starts with "${LINK_OFFER_PREFIX}"`);
+  const body = trimmed.slice(LINK_OFFER_PREFIX.length);
+  if (!/^[A-Za-z0-9_-]*$/.test(body)) throw new InvalidLinkOfferError('a link offer is base64url after its prefix');
+  let value: unknown;
+  try {
+    value = canonicalDecode(new Uint8Array(Buffer.from(body, 'base64url')));
+  } catch (err) {
+    if (err instanceof CryptoError) throw new InvalidLinkOfferError('not a canonical encoding of a link offer');
+    throw err;
+  }
+  const parsed = LinkOfferSchema.safeParse(value);
+  if (!parsed.success) throw new InvalidLinkOfferError(`not a link offer: ${parsed.error.issues[0]?.message ?? ''}`);
+  const problem = linkOfferProblem(parsed.data);
+  if (problem !== null) throw new InvalidLinkOfferError(`not a valid link offer: ${problem}`);
+  if (parsed.data.anchor.to !== to) throw new InvalidLinkOfferError('this offer is for another pursuance');
+  const validity = validityProblem(parsed.data.anchor.validUntil, now);
+  if (validity !== null) throw new InvalidLinkOfferError(`this offer is out of date (${validity}): ask them for a new one`);
+  return parsed.data;
 }
 
 /**

@@ -160,6 +160,9 @@ export interface LinkState {
   readonly name: string;
   readonly openedBy: EventId;
   readonly theirAnchor: RoleId;
+  /** Where our nodes post to them (the inbox their offer names), and where theirs post to us: opaque here. */
+  readonly theirInbox: string;
+  readonly ourInbox: string;
   readonly theyMay: readonly LinkGrant[];
   readonly ourAnchor: RoleId;
   readonly weSend: readonly LinkSend[];
@@ -179,6 +182,8 @@ export function linkValue(l: LinkState): CanonicalValue {
     name: l.name,
     openedBy: l.openedBy,
     theirAnchor: l.theirAnchor,
+    theirInbox: l.theirInbox,
+    ourInbox: l.ourInbox,
     theyMay: l.theyMay.map((g) => ({ theirRole: g.theirRole, action: g.action, on: g.on })),
     ourAnchor: l.ourAnchor,
     weSend: l.weSend.map((w) => ({ ours: w.ours, theirs: w.theirs })),

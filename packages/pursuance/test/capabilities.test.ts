@@ -8,7 +8,7 @@ import {
   RejectionCode,
   RulesSchema,
   signProfile,
-  type Announcement,
+  type LinkOffer,
   type EventId,
   type Rules,
   type SignedEvent,
@@ -119,10 +119,10 @@ interface Fixture {
 
 /** Another pursuance's offer to link the fixture's, made now (offers expire within days). */
 const peers = new WeakMap<Fixture, PursuanceAuthor>();
-function peerOffer(fx: Fixture): Announcement {
+function peerOffer(fx: Fixture): LinkOffer {
   let peer = peers.get(fx);
   if (!peer) peers.set(fx, (peer = PursuanceAuthor.create(Identity.generate(), { name: 'Peer', rules: loadTemplate('activist-cell') }, () => fx.now())));
-  return peer.linkOffer(fx.founder.log.id, 'organizer', 3);
+  return peer.linkOffer(fx.founder.log.id, 'organizer', 3, 'their inbox');
 }
 
 function fixture(): Fixture {
@@ -290,13 +290,14 @@ const op = {
   link: (): Op => {
     const body = (fx: Fixture) => ({
       name: 'Peer',
-      anchor: peerOffer(fx),
+      offer: peerOffer(fx),
       theyMay: [{ theirRole: 'member', action: 'create' as const, on: 'staff' }],
       ourAnchor: 'admin',
       weSend: [],
+      ourInbox: 'our inbox',
     });
     return {
-      act: (a, fx) => a.openLink({ ...body(fx), offer: body(fx).anchor }),
+      act: (a, fx) => a.openLink(body(fx)),
       forge: (a, fx) => forge(a.identity, a.log, 'link.open', body(fx), [], { time: fx.now() }),
     };
   },

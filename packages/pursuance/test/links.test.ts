@@ -10,17 +10,23 @@ import {
   EventRejectedError,
   HOUR_MS,
   InvalidAnnouncementError,
+  InvalidLinkOfferError,
   LINKS_MAX,
+  LINK_OFFER_PREFIX,
   PursuanceAuthor,
   PursuanceLog,
   RejectionCode,
   RulesSchema,
   buildMemberView,
   decodeEvent,
+  linkOfferText,
   openLinkTask,
+  parseLinkOfferText,
   signAnnouncement,
   signCredential,
+  signLinkOffer,
   type Announcement,
+  type LinkOffer,
   type LinkParcel,
   type EventId,
   type Rules,
@@ -66,16 +72,17 @@ function linked(days = 7) {
   const clock = manualClock();
   const a = pursuance('A', clock.now);
   const b = pursuance('B', clock.now);
-  const offerA = a.founder.linkOffer(b.founder.log.id, 'organizer', days);
-  const offerB = b.founder.linkOffer(a.founder.log.id, 'organizer', days);
+  const offerA = a.founder.linkOffer(b.founder.log.id, 'organizer', days, 'inbox of A');
+  const offerB = b.founder.linkOffer(a.founder.log.id, 'organizer', days, 'inbox of B');
   const openAtB = b.founder.openLink({
     offer: offerA,
     name: 'A',
     theyMay: [{ theirRole: 'member', action: 'create', on: 'member' }],
     ourAnchor: 'organizer',
     weSend: [],
+    ourInbox: 'our inbox',
   });
-  a.founder.openLink({ offer: offerB, name: 'B', theyMay: [], ourAnchor: 'organizer', weSend: [{ ours: 'member', theirs: 'member' }] });
+  a.founder.openLink({ offer: offerB, name: 'B', theyMay: [], ourAnchor: 'organizer', weSend: [{ ours: 'member', theirs: 'member' }], ourInbox: 'our inbox' });
   return { clock, a, b, offerA, openAtB };
 }
 
@@ -187,7 +194,14 @@ describe('links: keeping a linked pursuance’s role keys current', () => {
     const next = a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'member')!;
     expect(() => b.founder.carryLinkKeys(next)).toThrow(/frozen/);
     // A member who may change the rules re-pins, having checked with A.
-    b.founder.openLink({ offer: offerA, name: 'A', theyMay: [{ theirRole: 'member', action: 'create', on: 'member' }], ourAnchor: 'organizer', weSend: [] });
+    b.founder.openLink({
+      offer: offerA,
+      name: 'A',
+      theyMay: [{ theirRole: 'member', action: 'create', on: 'member' }],
+      ourAnchor: 'organizer',
+      weSend: [],
+      ourInbox: 'our inbox',
+    });
     expect(linkAt(b.founder, a.founder.log.id)!.frozen).toBeNull();
     b.founder.carryLinkKeys(next);
     expect(linkAt(b.founder, a.founder.log.id)!.keys.get('member')!.n).toBe(next.n);
@@ -270,7 +284,14 @@ describe('links: keeping a linked pursuance’s role keys current', () => {
 
   it('opening and closing a link takes the right to change the rules; a link must be valid, not to oneself, and its roles must exist', () => {
     const { a, b, offerA } = linked();
-    const spec = { offer: offerA, name: 'A', theyMay: [{ theirRole: 'member', action: 'create' as const, on: 'member' }], ourAnchor: 'organizer', weSend: [] };
+    const spec = {
+      offer: offerA,
+      name: 'A',
+      theyMay: [{ theirRole: 'member', action: 'create' as const, on: 'member' }],
+      ourAnchor: 'organizer',
+      weSend: [],
+      ourInbox: 'our inbox',
+    };
     syncInto(b.member, b.founder.log);
     expect(() => b.member.openLink(spec)).toThrow(/no rule grants changing the rules/);
     expect(() => b.member.closeLink(a.founder.log.id)).toThrow(ActionNotAllowedError);
@@ -278,12 +299,18 @@ describe('links: keeping a linked pursuance’s role keys current', () => {
     expect(() => b.founder.openLink({ ...spec, weSend: [{ ours: 'constructor', theirs: 'member' }] })).toThrow(/role "constructor" does not exist/);
     expect(() => b.founder.openLink({ ...spec, theyMay: [{ theirRole: 'member', action: 'create', on: 'editors' }] })).toThrow(/"editors" does not exist/);
     expect(() => b.founder.openLink({ ...spec, theyMay: [spec.theyMay[0]!, spec.theyMay[0]!] })).toThrow(/same thing twice/);
-    const self = b.founder.linkOffer(b.founder.log.id, 'organizer', 7);
+    const self = b.founder.linkOffer(b.founder.log.id, 'organizer', 7, 'their inbox');
     expect(() => b.founder.openLink({ ...spec, offer: self })).toThrow(/cannot link itself/);
     // An offer signed by another key than the one it offers, or for another pursuance.
-    const notSelfSigned = signAnnouncement(stripSig(offerA), newRoleKey('organizer'));
-    expect(() => b.founder.openLink({ ...spec, offer: notSelfSigned })).toThrow(/not signed by the key it offers/);
-    const elsewhere = a.founder.linkOffer(a.founder.log.id.replace(/^./, (c) => (c === '0' ? '1' : '0')) as EventId, 'organizer', 7);
+    const stranger = newRoleKey('organizer');
+    const notSelfSigned = signLinkOffer(signAnnouncement(stripSig(offerA.anchor), stranger), 'A', offerA.inbox, stranger);
+    expect(() => b.founder.openLink({ ...spec, offer: notSelfSigned })).toThrow(/anchor offer is not signed by the key it offers/);
+    // The inbox (or name) swapped on the way: the offer's own signature no longer holds.
+    expect(() => b.founder.openLink({ ...spec, offer: { ...offerA, inbox: 'an inbox the forger reads' } })).toThrow(
+      /the offer is not signed by the key it offers/,
+    );
+    expect(() => b.founder.openLink({ ...spec, offer: { ...offerA, name: 'Someone else' } })).toThrow(/the offer is not signed by the key it offers/);
+    const elsewhere = a.founder.linkOffer(a.founder.log.id.replace(/^./, (c) => (c === '0' ? '1' : '0')) as EventId, 'organizer', 7, 'their inbox');
     expect(() => b.founder.openLink({ ...spec, offer: elsewhere })).toThrow(/addressed to another pursuance/);
     // Closing removes it; the state then has no links at all (it encodes as before links).
     b.founder.closeLink(a.founder.log.id);
@@ -608,11 +635,12 @@ describe('links: the edges (each check on its own)', () => {
     // No key of theirs yet: A's link to a pursuance that announced nothing but its anchor.
     const c = pursuance('C', () => T0 + 10);
     a.founder.openLink({
-      offer: c.founder.linkOffer(a.founder.log.id, 'organizer', 7),
+      offer: c.founder.linkOffer(a.founder.log.id, 'organizer', 7, 'their inbox'),
       name: 'C',
       theyMay: [],
       ourAnchor: 'organizer',
       weSend: [{ ours: 'member', theirs: 'member' }],
+      ourInbox: 'our inbox',
     });
     syncInto(a.member, a.founder.log);
     expect(send({ peer: c.founder.log.id, ours: 'member', theirs: 'member' })).toMatch(/^UNKNOWN_KEY/);
@@ -634,13 +662,20 @@ describe('links: the edges (each check on its own)', () => {
       { ours: 'member', theirs: 'member' },
       { ours: 'organizer', theirs: 'member' },
     ];
-    b.founder.openLink({ offer: offerA, name: 'A', theyMay: grants, ourAnchor: 'organizer', weSend: pairs });
+    b.founder.openLink({ offer: offerA, name: 'A', theyMay: grants, ourAnchor: 'organizer', weSend: pairs, ourInbox: 'our inbox' });
     expect(linkAt(b.founder, a.founder.log.id)!.theyMay).toHaveLength(2);
-    expect(() => b.founder.openLink({ offer: offerA, name: 'A', theyMay: grants, ourAnchor: 'organizer', weSend: [pairs[0]!, pairs[0]!] })).toThrow(
-      /sending pair twice/,
-    );
+    expect(() =>
+      b.founder.openLink({ offer: offerA, name: 'A', theyMay: grants, ourAnchor: 'organizer', weSend: [pairs[0]!, pairs[0]!], ourInbox: 'our inbox' }),
+    ).toThrow(/sending pair twice/);
     const c = pursuance('C', () => T0 + 10);
-    b.founder.openLink({ offer: c.founder.linkOffer(b.founder.log.id, 'organizer', 7), name: 'C', theyMay: [], ourAnchor: 'organizer', weSend: [] });
+    b.founder.openLink({
+      offer: c.founder.linkOffer(b.founder.log.id, 'organizer', 7, 'their inbox'),
+      name: 'C',
+      theyMay: [],
+      ourAnchor: 'organizer',
+      weSend: [],
+      ourInbox: 'our inbox',
+    });
     expect(b.founder.log.state().links!.size).toBe(2);
     b.founder.closeLink(c.founder.log.id);
     expect([...b.founder.log.state().links!.keys()]).toEqual([a.founder.log.id]);
@@ -650,9 +685,14 @@ describe('links: the edges (each check on its own)', () => {
     const clock = manualClock();
     const b = pursuance('B', clock.now);
     const offers = Array.from({ length: LINKS_MAX + 1 }, (_, i) =>
-      PursuanceAuthor.create(Identity.generate(), { name: `P${i}`, rules: template('activist-cell') }, clock.now).linkOffer(b.founder.log.id, 'organizer', 7),
+      PursuanceAuthor.create(Identity.generate(), { name: `P${i}`, rules: template('activist-cell') }, clock.now).linkOffer(
+        b.founder.log.id,
+        'organizer',
+        7,
+        'their inbox',
+      ),
     );
-    const open = (offer: Announcement) => b.founder.openLink({ offer, name: 'P', theyMay: [], ourAnchor: 'organizer', weSend: [] });
+    const open = (offer: LinkOffer) => b.founder.openLink({ offer, name: 'P', theyMay: [], ourAnchor: 'organizer', weSend: [], ourInbox: 'our inbox' });
     for (const offer of offers.slice(0, LINKS_MAX)) open(offer);
     expect(() => open(offers[LINKS_MAX]!)).toThrow(`a pursuance has at most ${LINKS_MAX} links`);
     open(offers[0]!);
@@ -708,9 +748,10 @@ describe('links: the edges (each check on its own)', () => {
       ],
       ourAnchor: 'organizer',
       weSend: [],
+      ourInbox: 'our inbox',
     });
     a.founder.openLink({
-      offer: b.founder.linkOffer(a.founder.log.id, 'organizer', 7),
+      offer: b.founder.linkOffer(a.founder.log.id, 'organizer', 7, 'their inbox'),
       name: 'B',
       theyMay: [],
       ourAnchor: 'organizer',
@@ -718,6 +759,7 @@ describe('links: the edges (each check on its own)', () => {
         { ours: 'member', theirs: 'member' },
         { ours: 'organizer', theirs: 'member' },
       ],
+      ourInbox: 'our inbox',
     });
     carryAll(a.founder, b.founder.linkAnnouncements(a.founder.log.id, 7));
     carryAll(b.founder, a.founder.linkAnnouncements(b.founder.log.id, 7));
@@ -904,5 +946,73 @@ describe('links: bytes from the network', () => {
       { numRuns: 2000 },
     );
     expect(codes.size).toBeGreaterThan(1);
+  });
+});
+
+describe('links: the offer, as text passed out of band', () => {
+  it('round-trips as text; the link keeps their inbox (where we post) and ours (where we read)', () => {
+    const { a, b, offerA } = linked();
+    const text = linkOfferText(offerA);
+    expect(text.startsWith(LINK_OFFER_PREFIX)).toBe(true);
+    const parsed = parseLinkOfferText(`  ${text}\n`, b.founder.log.id, T0 + 1000);
+    expect(canonicalEncode(parsed)).toEqual(canonicalEncode(offerA));
+    expect(parsed).toMatchObject({ name: 'A', inbox: 'inbox of A' });
+    const link = linkAt(b.founder, a.founder.log.id)!;
+    expect(link).toMatchObject({ theirInbox: 'inbox of A', ourInbox: 'our inbox' });
+    const decoded = decodeState(encodeState(b.founder.log.state()));
+    expect(decoded.links!.get(a.founder.log.id)).toMatchObject({ theirInbox: 'inbox of A', ourInbox: 'our inbox' });
+  });
+
+  it('refuses, saying why: another prefix, not base64url, not canonical, not an offer, tampered, for another pursuance, expired, too long', () => {
+    const { a, b, offerA } = linked();
+    const to = b.founder.log.id;
+    const text = linkOfferText(offerA);
+    const body = text.slice(LINK_OFFER_PREFIX.length);
+    const refused = (t: string, now = T0 + 1000, target: string = to) => {
+      try {
+        parseLinkOfferText(t, target, now);
+        return 'parsed';
+      } catch (err) {
+        expect(err).toBeInstanceOf(InvalidLinkOfferError);
+        expect((err as InvalidLinkOfferError).code).toBe('INVALID_LINK_OFFER');
+        return (err as Error).message;
+      }
+    };
+    expect(refused(`pursuance-profile:1:${body}`)).toMatch(/starts with "pursuance-link:1:"/);
+    expect(refused(`${LINK_OFFER_PREFIX}${body}!`)).toMatch(/base64url/);
+    expect(refused(`${LINK_OFFER_PREFIX}${Buffer.from([0xff, 0x00]).toString('base64url')}`)).toMatch(/canonical encoding/);
+    expect(refused(`${LINK_OFFER_PREFIX}${Buffer.from(canonicalEncode({ anchor: 1 })).toString('base64url')}`)).toMatch(/not a link offer/);
+    expect(refused(linkOfferText({ ...offerA, inbox: 'swapped' }))).toMatch(/the offer is not signed by the key it offers/);
+    expect(refused(text, T0 + 1000, a.founder.log.id)).toMatch(/for another pursuance/);
+    expect(refused(text, offerA.anchor.validUntil)).toMatch(/out of date/);
+    expect(refused(`${LINK_OFFER_PREFIX}${'A'.repeat(20_000)}`)).toMatch(/too long/);
+    expect(() => a.founder.linkOffer(to, 'organizer', 7, 'x'.repeat(9_000))).toThrow(ActionNotAllowedError);
+    expect(refused(text)).toBe('parsed');
+  });
+
+  it('arbitrary text and mutated offers only ever give an offer or InvalidLinkOfferError (fuzz)', () => {
+    const { b, offerA } = linked();
+    const text = linkOfferText(offerA);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 300 }),
+          fc.string({ maxLength: 300 }).map((s) => LINK_OFFER_PREFIX + s),
+          fc.tuple(fc.nat(), fc.string({ minLength: 1, maxLength: 3 })).map(([at, s]) => {
+            const i = LINK_OFFER_PREFIX.length + (at % (text.length - LINK_OFFER_PREFIX.length));
+            return text.slice(0, i) + s + text.slice(i + 1);
+          }),
+        ),
+        (t) => {
+          try {
+            const o = parseLinkOfferText(t, b.founder.log.id, T0 + 1000);
+            expect(o.anchor.from).toBe(offerA.anchor.from);
+          } catch (err) {
+            expect(err).toBeInstanceOf(InvalidLinkOfferError);
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -3,7 +3,7 @@ import { LINKS_MAX } from '../bodies.js';
 import { CONTENT_PADDING_BUCKET } from '../keys.js';
 import type { PursuanceId } from '../envelope.js';
 import { RejectionCode } from '../errors.js';
-import { announcedKeyProblem, credentialHourProblem, credentialSignedBy, signedBy, validityProblem, type Announcement } from '../link.js';
+import { announcedKeyProblem, credentialHourProblem, credentialSignedBy, linkOfferProblem, signedBy, validityProblem, type Announcement } from '../link.js';
 import { PERMISSION_OF } from '../permissions.js';
 import { checkPlain } from '../rules/compile.js';
 import type { LinkKey, LinkState } from '../state.js';
@@ -48,7 +48,8 @@ export const linkOpen: Handler<'link.open'> = (ctx, e) => {
   const check = checkPlain(ctx.ability(e.author), ctx.rolesOf(e.author), action, subject);
   if (!check.ok) return denied(check);
   const b = e.header.body;
-  const peer = b.anchor.from as PursuanceId;
+  const anchorOffer = b.offer.anchor;
+  const peer = anchorOffer.from as PursuanceId;
   if (peer === state.id) return reject(RejectionCode.INVALID_STATE, 'a pursuance cannot link itself');
   const missing = undeclared(ctx, [b.ourAnchor, ...b.weSend.map((w) => w.ours), ...b.theyMay.map((g) => g.on)]);
   if (missing !== undefined) return reject(RejectionCode.UNKNOWN_TARGET, `role "${missing}" does not exist`);
@@ -57,21 +58,24 @@ export const linkOpen: Handler<'link.open'> = (ctx, e) => {
   }
   if (new Set(b.weSend.map((w) => `${w.ours} ${w.theirs}`)).size !== b.weSend.length)
     return reject(RejectionCode.INVALID_SCHEMA, 'the link names a sending pair twice');
-  const problem = statementProblem(b.anchor, state, e.header.time);
+  const problem = statementProblem(anchorOffer, state, e.header.time);
   if (problem) return problem;
-  // The anchor's offer signs itself: what a member pins, having checked it with them out of band.
-  if (!signedBy(b.anchor, b.anchor.pub.sig)) return reject(RejectionCode.BAD_SIGNATURE, 'the anchor offer is not signed by the key it offers');
+  // The offer signs itself (its anchor, name and inbox): what a member pins, having checked its key with them out of band.
+  const offerProblem = linkOfferProblem(b.offer);
+  if (offerProblem !== null) return reject(RejectionCode.BAD_SIGNATURE, offerProblem);
   const links = state.links;
   if (!links?.has(peer) && (links?.size ?? 0) >= LINKS_MAX) return reject(RejectionCode.INVALID_STATE, `a pursuance has at most ${LINKS_MAX} links`);
   const link: LinkState = {
     peer,
     name: b.name,
     openedBy: e.id,
-    theirAnchor: b.anchor.role,
+    theirAnchor: anchorOffer.role,
+    theirInbox: b.offer.inbox,
+    ourInbox: b.ourInbox,
     theyMay: b.theyMay,
     ourAnchor: b.ourAnchor,
     weSend: b.weSend,
-    keys: new Map([[b.anchor.role, keyOf(b.anchor, e.id, { n: b.anchor.n, sig: b.anchor.pub.sig })]]),
+    keys: new Map([[anchorOffer.role, keyOf(anchorOffer, e.id, { n: anchorOffer.n, sig: anchorOffer.pub.sig })]]),
     frozen: null,
     // Opened again: a credential taken in before is still spent.
     seen: new Set(links?.get(peer)?.seen),

@@ -5,6 +5,7 @@ import type { EventId } from '../envelope.js';
 import { RoleIdSchema, RulesSchema } from '../rules/schema.js';
 import {
   LINK_GRANTS_MAX,
+  LINK_INBOX_MAX,
   LINK_KEY_ORDINAL_MAX,
   LINKS_MAX,
   LinkGrantSchema,
@@ -174,6 +175,8 @@ const StateSchema = z.strictObject({
         name: z.string().min(1).max(240),
         openedBy: hex64,
         theirAnchor: RoleIdSchema,
+        theirInbox: z.string().min(1).max(LINK_INBOX_MAX),
+        ourInbox: z.string().min(1).max(LINK_INBOX_MAX),
         theyMay: list(LinkGrantSchema, LINK_GRANTS_MAX),
         ourAnchor: RoleIdSchema,
         weSend: list(LinkSendSchema, LINK_GRANTS_MAX),

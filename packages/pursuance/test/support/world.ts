@@ -97,11 +97,12 @@ export function newWorld(): World & { readonly now: () => number; readonly peer:
   // members, racing link openings, closings and rotations of its keys (ops 19, 20).
   const peer = PursuanceAuthor.create(Identity.generate(), { name: 'peer', rules: template('activist-cell') }, now);
   peer.openLink({
-    offer: founder.linkOffer(peer.log.id, 'organizer', 7),
+    offer: founder.linkOffer(peer.log.id, 'organizer', 7, 'their inbox'),
     name: 'prop',
     theyMay: [],
     ourAnchor: 'organizer',
     weSend: [{ ours: 'member', theirs: 'member' }],
+    ourInbox: 'our inbox',
   });
   return { ids, actors, all: new Map<EventId, SignedEvent>(), now, peer };
 }
@@ -229,11 +230,12 @@ export function play(world: World & { readonly now: () => number; readonly peer?
           if (s.y % 4 === 0) me.closeLink(peer.log.id);
           else
             me.openLink({
-              offer: peer.linkOffer(me.log.id, 'organizer', 1 + (s.x % 7)),
+              offer: peer.linkOffer(me.log.id, 'organizer', 1 + (s.x % 7), 'their inbox'),
               name: 'peer',
               theyMay: [{ theirRole: 'member', action: 'create', on: pick(roles, s.x)! }],
               ourAnchor: 'organizer',
               weSend: [],
+              ourInbox: 'our inbox',
             });
           break;
         case 20: {
