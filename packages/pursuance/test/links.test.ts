@@ -985,6 +985,8 @@ describe('links: the offer, as text passed out of band', () => {
     expect(refused(linkOfferText({ ...offerA, inbox: 'swapped' }))).toMatch(/the offer is not signed by the key it offers/);
     expect(refused(text, T0 + 1000, a.founder.log.id)).toMatch(/for another pursuance/);
     expect(refused(text, offerA.anchor.validUntil)).toMatch(/out of date/);
+    // Dated far ahead of the reader's clock (more than 7 days): refused too.
+    expect(refused(text, T0 - 30 * DAY)).toMatch(/out of date .*more than 7 days/);
     expect(refused(`${LINK_OFFER_PREFIX}${'A'.repeat(20_000)}`)).toMatch(/too long/);
     expect(() => a.founder.linkOffer(to, 'organizer', 7, 'x'.repeat(9_000))).toThrow(ActionNotAllowedError);
     expect(refused(text)).toBe('parsed');

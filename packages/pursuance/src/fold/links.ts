@@ -122,9 +122,8 @@ export const linkKeys: Handler<'link.keys'> = (ctx, e) => {
   const problem = statementProblem(a, state, e.header.time);
   if (problem) return problem;
   const anchor = link.keys.get(link.theirAnchor)!;
-  const current = link.keys.get(a.role);
   // Under a superseded anchor a key vouches for nothing: the current anchor's word replaces it.
-  const standing = current && (isAnchor || current.anchorN === anchor.n) ? current : undefined;
+  const standing = standingKey(link, a.role);
   if (isAnchor && a.n > anchor.n + 1) return reject(RejectionCode.INVALID_STATE, `their anchor's key ${anchor.n + 1} must be announced before key ${a.n}`);
   const differs = (k: LinkKey): boolean => !equalBytes(a.keyId, k.keyId) || !equalBytes(a.pub.sig, k.sig) || !equalBytes(a.pub.box, k.box);
   const fork = standing !== undefined && a.n === standing.n && differs(standing);

@@ -397,9 +397,7 @@ function decodeLinks(list: NonNullable<z.infer<typeof StateSchema>['links']>, se
         fail(`the link to ${l.peer} holds a key of "${role}", a role it does not map`);
       keys.set(role, { ...k, by: k.by as EventId });
     }
-    for (const w of l.weSend) {
-      if (l.weSend.filter((x) => x.ours === w.ours && x.theirs === w.theirs).length > 1) fail(`the link to ${l.peer} names a sending pair twice`);
-    }
+    if (new Set(l.weSend.map((w) => `${w.ours} ${w.theirs}`)).size !== l.weSend.length) fail(`the link to ${l.peer} names a sending pair twice`);
     if (!keys.has(l.theirAnchor)) fail(`the link to ${l.peer} holds no anchor key`);
     links.set(l.peer as PursuanceId, {
       ...l,
