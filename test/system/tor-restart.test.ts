@@ -56,6 +56,8 @@ describe('TorACN across a restart of its tor (private Tor network)', () => {
   let startError: unknown;
   let alice: TorACN | undefined;
   let bob: TorACN | undefined;
+  /** HSFETCHes client 1 asked for after a failed open (stale descriptor → fresh fetch). */
+  let refetches = 0;
 
   beforeAll(async () => {
     try {
@@ -67,7 +69,7 @@ describe('TorACN across a restart of its tor (private Tor network)', () => {
     }
     console.info(`[tor-restart] private network ready in ${network.bootstrapSeconds} s (${network.dir})`);
     alice = new TorACN(torAcnOptions(network, 0));
-    bob = new TorACN(torAcnOptions(network, 1));
+    bob = new TorACN({ ...torAcnOptions(network, 1), onDescriptorRefetch: () => refetches++ });
   }, 240_000);
 
   afterAll(async () => {
@@ -143,7 +145,7 @@ describe('TorACN across a restart of its tor (private Tor network)', () => {
         `(${tTorBack - t0} ms after SIGTERM); TorACN down→up ${up.lastUpAt! - up.lastDownAt!} ms, up ${tAcnUp - t0} ms after SIGTERM; ` +
         `onion reachable again ${tReachable - t0} ms after SIGTERM (${tries} tr${tries === 1 ? 'y' : 'ies'} from client 1)`,
     );
-    if (failedTries.length > 0) console.info(`[tor-restart] failed tries before that: ${failedTries.join(' | ')}`);
+    if (failedTries.length > 0) console.info(`[tor-restart] failed tries before that: ${failedTries.join(' | ')}; descriptor refetches: ${refetches}`);
     await listener.close();
   }, 300_000);
 });

@@ -122,6 +122,49 @@ describe('TorACN with a fake tor', () => {
     await expect(acn.open(b.onion, 9878)).rejects.toBeInstanceOf(AcnClosedError);
   });
 
+  it('open(): a timeout or a SOCKS refusal asks tor for a fresh descriptor (HSFETCH); success and a caller abort do not', async () => {
+    const b = Identity.generate();
+    const c = Identity.generate();
+    const refetched: string[] = [];
+    const onDescriptorRefetch = (onion: string): void => {
+      refetched.push(onion);
+    };
+    const hanging = await setup({}, ['silent'], { onDescriptorRefetch });
+    await expect(hanging.acn.open(b.onion, 9878, { timeoutMs: 100 })).rejects.toBeInstanceOf(AcnTimeoutError);
+    await expect.poll(() => refetched, { timeout: 10_000 }).toEqual([b.onion]);
+    expect(hanging.tor.commands.filter((l) => l.startsWith('HSFETCH'))).toEqual([`HSFETCH ${b.onion}`]);
+    // A caller's abort says nothing about the onion.
+    await expect(hanging.acn.open(c.onion, 9878, { signal: AbortSignal.timeout(50) })).rejects.toBeInstanceOf(AcnUnreachableError);
+
+    refetched.length = 0;
+    const unreachable = await setup({}, [{ reply: 4 }], { openAttempts: 2, onDescriptorRefetch });
+    await expect(unreachable.acn.open(c.onion, 9878)).rejects.toBeInstanceOf(AcnUnreachableError);
+    await expect.poll(() => refetched, { timeout: 10_000 }).toEqual([c.onion]);
+
+    const fine = await setup({}, [{ reply: 0 }], { onDescriptorRefetch });
+    (await fine.acn.open(b.onion, 9878)).destroy();
+    // The refetches above were already seen; the only control connections are theirs.
+    expect(refetched).toEqual([c.onion]);
+    expect(hanging.tor.commands.filter((l) => l.startsWith('HSFETCH'))).toEqual([`HSFETCH ${b.onion}`]);
+    expect(fine.tor.commands).toEqual([]);
+  });
+
+  it('open(): a refetch that cannot reach the control port is dropped quietly', async () => {
+    const dead = await rawServer(() => undefined);
+    await dead.stop();
+    const socks = await fakeSocks([{ reply: 4 }]);
+    let refetches = 0;
+    const acn = new TorACN({ controlPort: dead.port, socksPort: socks.port, openAttempts: 1, onDescriptorRefetch: () => refetches++ });
+    cleanup.push(
+      () => socks.stop(),
+      () => acn.close(),
+    );
+    await expect(acn.open(Identity.generate().onion, 9878)).rejects.toBeInstanceOf(AcnUnreachableError);
+    // The failed control attempt is reported in the status, not thrown anywhere.
+    await expect.poll(() => acn.status().lastError, { timeout: 10_000 }).not.toBeNull();
+    expect(refetches).toBe(0);
+  });
+
   it('open(): an invalid onion name or unreachable SOCKS port is AcnUnreachableError', async () => {
     const { acn } = await setup({});
     await expect(acn.open('notanonion' as never, 9878)).rejects.toBeInstanceOf(AcnUnreachableError);

@@ -44,6 +44,8 @@ export interface TorACNOptions {
   readonly controlTimeoutMs?: number;
   /** Told about each open() retry (for logs and metrics; gets no key material). */
   readonly onOpenRetry?: (info: OpenRetryInfo) => void;
+  /** Told when tor accepted an HSFETCH for an onion after a failed open() (for logs and tests). */
+  readonly onDescriptorRefetch?: (onion: OnionName) => void;
   /** Backoff of control-port reconnection (default 250 ms doubling up to 15 s, with jitter). */
   readonly reconnect?: Partial<ReconnectPolicy>;
   /** Told about each failed control-port (re)connection attempt (for logs; a code, no secrets). */
@@ -77,6 +79,9 @@ const SOCKS5_HOST_UNREACHABLE = 0x04;
 /** How long open() asks a seemingly healthy control connection whether tor is still there
  * after tor's SOCKS port refused a connection. */
 const PROBE_TIMEOUT_MS = 2000;
+
+/** How long a failed open() waits for a control connection to ask for a fresh descriptor. */
+const HSFETCH_WAIT_MS = 10_000;
 
 /** The `socks` package reports a SOCKS5 refusal only as text ("… - HostUnreachable"). */
 const SOCKS5_REPLY_NAMES: Readonly<Record<string, number>> = {
@@ -312,10 +317,16 @@ export class TorACN implements ACN {
             stop.signal,
           );
         } catch (err) {
-          if (stop.signal.aborted) throw stopped();
+          if (stop.signal.aborted) {
+            if (stop.signal.reason === 'timeout') this.#refetchDescriptor(name);
+            throw stopped();
+          }
           // The socks library's own timer (set to the same deadline) may fire before ours: that
           // is still our timeout, not an unreachable onion.
-          if (Date.now() >= deadline) throw stopError('timeout', name, port, timeoutMs);
+          if (Date.now() >= deadline) {
+            this.#refetchDescriptor(name);
+            throw stopError('timeout', name, port, timeoutMs);
+          }
           const code = socks5ReplyCode(err);
           if (code === undefined && (await this.#torWentAway(stop.signal, stopped))) continue;
           const delay = retryDelayMs * attempt;
@@ -327,6 +338,7 @@ export class TorACN implements ACN {
             attempt++;
             continue;
           }
+          if (code !== undefined) this.#refetchDescriptor(name);
           const what = code === undefined ? 'no SOCKS connection' : `SOCKS5 reply 0x0${code.toString(16)}`;
           throw new AcnUnreachableError(`cannot reach ${abbreviate(name)}:${port} through tor (${what}, ${attempt} attempt${attempt === 1 ? '' : 's'})`, {
             cause: err,
@@ -338,6 +350,25 @@ export class TorACN implements ACN {
       options.signal?.removeEventListener('abort', onCallerAbort);
       this.#opening.delete(stop);
     }
+  }
+
+  /**
+   * After an open that failed inside tor (a timeout or a SOCKS refusal), ask tor to fetch the
+   * onion's descriptor afresh, without waiting. tor keeps a cached descriptor until it expires,
+   * and when the service's tor restarted, its introduction points are gone: every later open
+   * would spend its whole timeout on them. The refetch replaces the copy only with a newer one,
+   * so asking for it needlessly costs one directory request. Best effort: it needs the control
+   * connection (started here if nothing has yet), and a failure only leaves tor's own recovery.
+   */
+  #refetchDescriptor(name: OnionName): void {
+    if (this.#closed) return;
+    const gaveUp = (): Error => new AcnTimeoutError('no control connection for HSFETCH');
+    void this.#waitUp({ deadline: Date.now() + HSFETCH_WAIT_MS, failFast: true, timedOut: gaveUp, aborted: gaveUp })
+      .then((client) => client.hsFetch(name))
+      .then(
+        () => this.#opts.onDescriptorRefetch?.(name),
+        () => undefined,
+      );
   }
 
   /**

@@ -401,6 +401,16 @@ export class TorControlClient {
     throw new AcnControlError('malformed tor control reply: ADD_ONION returned no ServiceID');
   }
 
+  /**
+   * Ask tor to fetch `serviceId`'s descriptor again from its HSDirs. A client keeps a cached
+   * descriptor until it expires; after the service's tor restarts, that copy names introduction
+   * points that no longer exist, and a fresh fetch is the quickest way past it.
+   */
+  public async hsFetch(serviceId: string): Promise<void> {
+    if (!SERVICE_ID.test(serviceId)) throw new AcnControlError('invalid onion service id');
+    await this.command(`HSFETCH ${serviceId}`);
+  }
+
   public async delOnion(serviceId: string): Promise<void> {
     if (!SERVICE_ID.test(serviceId)) throw new AcnControlError('invalid onion service id');
     await this.command(`DEL_ONION ${serviceId}`);

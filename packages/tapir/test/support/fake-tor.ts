@@ -243,7 +243,7 @@ export class FakeTor {
               send(`650 HS_DESC UPLOADED ${id} UNKNOWN $AAAA~auth0\r\n`);
             }, o.uploadAfterMs);
           }
-        } else if (cmd === 'DEL_ONION') {
+        } else if (cmd === 'DEL_ONION' || cmd === 'HSFETCH') {
           send('250 OK\r\n');
         } else if (cmd === 'QUIT') {
           send('250 closing connection\r\n');
