@@ -103,3 +103,4 @@ export {
   signCredential,
   signedBy,
 } from './link.js';
+export { InvalidLinkPostError, LINK_POST_KEYS_MAX, decodeLinkPost, encodeLinkPost, splitAnnouncements, type LinkPost } from './link-post.js';

@@ -11,7 +11,9 @@ import {
   HOUR_MS,
   InvalidAnnouncementError,
   InvalidLinkOfferError,
+  InvalidLinkPostError,
   LINKS_MAX,
+  LINK_POST_KEYS_MAX,
   LINK_OFFER_PREFIX,
   PursuanceAuthor,
   PursuanceLog,
@@ -19,12 +21,15 @@ import {
   RulesSchema,
   buildMemberView,
   decodeEvent,
+  decodeLinkPost,
+  encodeLinkPost,
   linkOfferText,
   openLinkTask,
   parseLinkOfferText,
   signAnnouncement,
   signCredential,
   signLinkOffer,
+  splitAnnouncements,
   type Announcement,
   type LinkOffer,
   type LinkParcel,
@@ -1016,5 +1021,81 @@ describe('links: the offer, as text passed out of band', () => {
       ),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('links: what travels through a link inbox (link-post.ts)', () => {
+  it('keys and tasks round-trip through their encoding; what decodes is exactly what was sent', () => {
+    const { a, b } = bothWays();
+    const announcements = a.founder.linkAnnouncements(b.founder.log.id, 7);
+    const keys = decodeLinkPost(encodeLinkPost({ t: 'keys', a: announcements }));
+    expect(keys.t === 'keys' && keys.a.map((x) => toHex(x.signature))).toEqual(announcements.map((x) => toHex(x.signature)));
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'Port records', body: 'Berth 7' });
+    const task = decodeLinkPost(encodeLinkPost({ t: 'task', p: parcel }));
+    expect(task.t).toBe('task');
+    // What a B member carries from the decoded post is accepted like the original parcel.
+    expect(task.t === 'task' && carryAt(b.memberId, b.member.log, task.p)).toBe('accepted');
+  });
+
+  it('splits an anchor chain into posts under the size given, in order; one announcement too big for any post is a typed error', () => {
+    const { a, b } = bothWays();
+    for (let i = 0; i < 5; i++) a.founder.rotateKeys(['organizer']);
+    const announcements = a.founder.linkAnnouncements(b.founder.log.id, 7);
+    expect(announcements.length).toBe(7);
+    const one = encodeLinkPost({ t: 'keys', a: [announcements[0]!] }).length;
+    const posts = splitAnnouncements(announcements, one * 2 + 50);
+    expect(posts.length).toBeGreaterThan(2);
+    for (const p of posts) expect(p.length).toBeLessThanOrEqual(one * 2 + 50);
+    const back = posts.flatMap((p) => {
+      const d = decodeLinkPost(p);
+      return d.t === 'keys' ? d.a : [];
+    });
+    expect(back.map((x) => `${x.role}/${x.n}`)).toEqual(announcements.map((x) => `${x.role}/${x.n}`));
+    // Carried post by post, in order, B ends on A's newest anchor key.
+    carryAll(b.founder, back);
+    expect(linkAt(b.founder, a.founder.log.id)!.keys.get('organizer')!.n).toBe(6);
+    expect(splitAnnouncements([], 3800)).toEqual([]);
+    expect(() => splitAnnouncements(announcements, one - 1)).toThrow(InvalidLinkPostError);
+  });
+
+  it('refuses posts that are empty, oversized, of another version or kind, or carry extra fields (prototype names included)', () => {
+    const { a, b } = bothWays();
+    const ann = a.founder.linkAnnouncements(b.founder.log.id, 7)[0]!;
+    const refused = (value: unknown) => () => decodeLinkPost(canonicalEncode(value as never));
+    expect(refused({ v: 1, t: 'keys', a: [] })).toThrow(InvalidLinkPostError);
+    expect(refused({ v: 1, t: 'keys', a: Array(LINK_POST_KEYS_MAX + 1).fill(ann) })).toThrow(InvalidLinkPostError);
+    expect(refused({ v: 2, t: 'keys', a: [ann] })).toThrow(InvalidLinkPostError);
+    for (const t of ['constructor', '__proto__', 'toString', 'receipt']) expect(refused({ v: 1, t, a: [ann] })).toThrow(InvalidLinkPostError);
+    expect(refused({ v: 1, t: 'keys', a: [ann], constructor: 1 })).toThrow(InvalidLinkPostError);
+    expect(refused(JSON.parse('{"v":1,"t":"keys","__proto__":{"a":1}}'))).toThrow(InvalidLinkPostError);
+    expect(refused({ v: 1, t: 'task', p: { credential: {}, keyId: new Uint8Array(16), box: new Uint8Array(1) } })).toThrow(InvalidLinkPostError);
+    expect(() => encodeLinkPost({ t: 'keys', a: [] })).toThrow(InvalidLinkPostError);
+  });
+
+  it('mutated and arbitrary bytes only ever give a post that re-encodes to the same bytes, or InvalidLinkPostError (fuzz)', () => {
+    const { a, b } = bothWays();
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'fuzzed', body: 'x' });
+    const bases = [encodeLinkPost({ t: 'keys', a: a.founder.linkAnnouncements(b.founder.log.id, 7) }), encodeLinkPost({ t: 'task', p: parcel })];
+    const mutated = fc.tuple(fc.nat({ max: bases.length - 1 }), fc.nat(), fc.integer({ min: 0, max: 7 }), fc.nat()).map(([which, at, bit, cut]) => {
+      const base = bases[which]!;
+      const out = base.slice(0, base.length - (cut % 3 === 0 ? cut % base.length : 0));
+      if (out.length > 0) out[at % out.length]! ^= 1 << bit;
+      return out;
+    });
+    let decoded = 0;
+    fc.assert(
+      fc.property(fc.oneof(mutated, fc.uint8Array({ maxLength: 600 })), (bytes) => {
+        try {
+          const post = decodeLinkPost(bytes);
+          decoded++;
+          expect(Buffer.from(encodeLinkPost(post)).equals(Buffer.from(bytes))).toBe(true);
+        } catch (err) {
+          expect(err).toBeInstanceOf(InvalidLinkPostError);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    // Some mutations land in signature or box bytes and still decode (the fold judges those).
+    expect(decoded).toBeGreaterThan(0);
   });
 });
