@@ -42,6 +42,7 @@ import {
   type LinkParcel,
   type LinkTaskContent,
 } from './link.js';
+import { encodeLinkPost } from './link-post.js';
 import { DAY_MS, LINK_KEYS_MAX_DAYS } from './bodies.js';
 import { openSubmission, sealSubmission } from './submission.js';
 import { PursuanceLog } from './log.js';
@@ -756,6 +757,8 @@ export class PursuanceAuthor {
   public sendOverLink(
     peer: PursuanceId,
     spec: { readonly ours: RoleId; readonly theirs: RoleId } & LinkTaskContent,
+    /** The transport's limit on one post (link-post.ts): a parcel over it is refused before anything is signed into the log. */
+    maxPostBytes = Number.POSITIVE_INFINITY,
   ): { event: SignedEvent<'link.send'>; parcel: LinkParcel } {
     const link = this.state.links?.get(peer);
     if (!link) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, 'there is no link to that pursuance');
@@ -769,8 +772,6 @@ export class PursuanceAuthor {
     if (!key)
       throw new ActionNotAllowedError(RejectionCode.UNKNOWN_KEY, `you hold no current key of "${spec.ours}" with public halves: only its holders send for it`);
     const box = sealLinkTask(peer, spec.theirs, theirs.keyId, theirs.box, content.data);
-    // Judged before it is signed, with every check the fold makes (the role held, the pair, their key's expiry).
-    const event = this.#publish('link.send', { peer, ours: spec.ours, theirs: spec.theirs, digest: sha256(box) });
     const credential = signCredential(
       {
         from: this.log.id,
@@ -784,7 +785,14 @@ export class PursuanceAuthor {
       },
       key,
     );
-    return { event, parcel: { credential, keyId: theirs.keyId, box } };
+    const parcel = { credential, keyId: theirs.keyId, box };
+    const size = encodeLinkPost({ t: 'task', p: parcel }).length;
+    if (size > maxPostBytes) {
+      throw new ActionNotAllowedError(RejectionCode.INVALID_SCHEMA, `the task is too long to send over a link (${size} bytes sealed, at most ${maxPostBytes}): shorten it`);
+    }
+    // Judged before it is signed, with every check the fold makes (the role held, the pair, their key's expiry).
+    const event = this.#publish('link.send', { peer, ours: spec.ours, theirs: spec.theirs, digest: sha256(box) });
+    return { event, parcel };
   }
 
   /** Carry a task a linked pursuance sent into our log (refused here first if the fold would refuse it). */

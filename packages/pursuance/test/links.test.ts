@@ -1037,6 +1037,17 @@ describe('links: what travels through a link inbox (link-post.ts)', () => {
     expect(task.t === 'task' && carryAt(b.memberId, b.member.log, task.p)).toBe('accepted');
   });
 
+  it('a task too long for one post is refused before anything is signed into the log', () => {
+    const { a, b } = bothWays();
+    const before = a.member.log.size;
+    const spec = { ours: 'member', theirs: 'member', title: 'Long', body: 'x'.repeat(5000) };
+    expect(() => a.member.sendOverLink(b.founder.log.id, spec, 3800)).toThrow(/too long to send over a link \(\d+ bytes sealed, at most 3800\)/);
+    expect(a.member.log.size).toBe(before);
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ...spec, body: 'x'.repeat(2000) }, 3800);
+    expect(encodeLinkPost({ t: 'task', p: parcel }).length).toBeLessThanOrEqual(3800);
+    expect(a.member.log.size).toBe(before + 1);
+  });
+
   it('splits an anchor chain into posts under the size given, in order; one announcement too big for any post is a typed error', () => {
     const { a, b } = bothWays();
     for (let i = 0; i < 5; i++) a.founder.rotateKeys(['organizer']);
