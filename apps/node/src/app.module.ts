@@ -21,13 +21,15 @@ import { StreamController } from './http/stream.controller.js';
 import { SyncController } from './http/sync.controller.js';
 import { QueryHandlers } from './queries/queries.js';
 import { NETWORK, NetworkController, NetworkStatusPublisher, type NetworkSource } from './network/network-status.js';
-import { JoinChangePublisher, AdmissionChangePublisher, SyncHealthPublisher, SyncOnPursuanceChanged } from './sync/sync.events.js';
+import { JoinChangePublisher, AdmissionChangePublisher, LinkChangePublisher, SyncHealthPublisher, SyncOnPursuanceChanged } from './sync/sync.events.js';
 import { SyncCommandHandlers } from './sync/sync.handlers.js';
 import type { EventStore } from './store/event-store.js';
 import { SyncService } from './sync/sync.service.js';
 import { JoinService } from './sync/join.service.js';
 import { AdmissionService } from './sync/admission.service.js';
 import { AdmissionController } from './http/admission.controller.js';
+import { LinksController } from './http/links.controller.js';
+import { LinkService } from './sync/link.service.js';
 import { JoinController } from './http/join.controller.js';
 
 /** Everything the module needs that is created before Nest starts (store, unlocked identity…). */
@@ -41,6 +43,8 @@ export interface NodeRuntime {
   readonly joins: JoinService;
   /** Joining by request (the public profile, its inbox; requests sent from here). */
   readonly admission: AdmissionService;
+  /** Links between pursuances (offers, inboxes, announcements, tasks sent and carried in). */
+  readonly links: LinkService;
   readonly network: NetworkSource;
   /** The node's display name (the Cwtch peer's). */
   readonly profile: ProfileSource;
@@ -89,6 +93,7 @@ class CoreModule {
       { provide: SyncService, useValue: runtime.sync },
       { provide: JoinService, useValue: runtime.joins },
       { provide: AdmissionService, useValue: runtime.admission },
+      { provide: LinkService, useValue: runtime.links },
       { provide: NETWORK, useValue: runtime.network },
       { provide: PROFILE, useValue: runtime.profile },
     ];
@@ -131,8 +136,8 @@ class PursuancesModule {}
  * service hears of new events from the event bus and publishes its health changes there.
  */
 @Module({
-  controllers: [SyncController, JoinController, AdmissionController],
-  providers: [...SyncCommandHandlers, SyncOnPursuanceChanged, SyncHealthPublisher, JoinChangePublisher, AdmissionChangePublisher],
+  controllers: [SyncController, JoinController, AdmissionController, LinksController],
+  providers: [...SyncCommandHandlers, SyncOnPursuanceChanged, SyncHealthPublisher, JoinChangePublisher, AdmissionChangePublisher, LinkChangePublisher],
 })
 class SyncModule {}
 

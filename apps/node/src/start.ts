@@ -22,6 +22,8 @@ import { makePrivateDir } from './store/private-dir.js';
 import { SnapshotTransfer } from './sync/snapshot-transfer.js';
 import { JoinService } from './sync/join.service.js';
 import { AdmissionService } from './sync/admission.service.js';
+import { DropBoxFollows } from './sync/drop-box-follows.js';
+import { LinkService } from './sync/link.service.js';
 import { SyncService } from './sync/sync.service.js';
 
 export const DEFAULT_TEMPLATES_DIR = fileURLToPath(new URL('../../../rules/templates', import.meta.url));
@@ -110,6 +112,8 @@ export interface RunningNode {
   readonly joins: JoinService;
   /** Joining by request: the public profile and its inbox, requests sent from here. */
   readonly admission: AdmissionService;
+  /** Links between pursuances: offers made here, inboxes read here, tasks sent from here. */
+  readonly links: LinkService;
   readonly app: NestExpressApplication;
   close(): Promise<void>;
 }
@@ -223,6 +227,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let sync: SyncService | undefined;
   let joins: JoinService | undefined;
   let admission: AdmissionService | undefined;
+  let links: LinkService | undefined;
   let snapshots: SnapshotTransfer | undefined;
   let voucher: AutoVoucher | undefined;
   let app: NestExpressApplication | undefined;
@@ -238,16 +243,10 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     snapshots = new SnapshotTransfer(peer, registry);
     voucher = new AutoVoucher(registry, options.autoVouchEvery ?? AUTO_VOUCH_EVERY);
     joins = new JoinService(peer, registry, sync, store, profileName, undefined, options.snapshotJoins === false ? undefined : snapshots);
-    admission = new AdmissionService(
-      peer,
-      registry,
-      sync,
-      joins,
-      store,
-      { acn, ...(options.peerOptions?.relayClient ? { client: options.peerOptions.relayClient } : {}) },
-      profileName,
-      options.clock,
-    );
+    const dropBoxPosts = { acn, ...(options.peerOptions?.relayClient ? { client: options.peerOptions.relayClient } : {}) };
+    const follows = new DropBoxFollows(peer);
+    admission = new AdmissionService(peer, registry, sync, joins, store, dropBoxPosts, profileName, options.clock, follows);
+    links = new LinkService(peer, registry, sync, store, dropBoxPosts, follows, options.clock);
     const token = await loadOrCreateToken(options.dataDir);
     const binding = new HttpBinding(token);
     binding.starting = true;
@@ -255,7 +254,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const openapi = { document: {} as unknown };
     const { createHttpApp } = await loadHttpSide();
     const nest = await createHttpApp(
-      { registry, binding, templates, openapi, sync, joins, admission, network: acn, profile: peer, store, contacts: peer },
+      { registry, binding, templates, openapi, sync, joins, admission, links, network: acn, profile: peer, store, contacts: peer },
       {
         ...(options.logger === undefined ? {} : { logger: options.logger }),
         dashboardDir: options.dashboardDir === undefined ? DEFAULT_DASHBOARD_DIR : options.dashboardDir,
@@ -280,6 +279,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     snapshots.start();
     await joins.start();
     await admission.start();
+    links.start();
     binding.starting = false;
     const url = `http://127.0.0.1:${address.port}`;
     return {
@@ -294,9 +294,11 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       sync,
       joins,
       admission,
+      links,
       app: nest,
       async close() {
         await nest.close();
+        links?.stop();
         admission?.stop();
         joins?.stop();
         snapshots?.stop();
@@ -314,6 +316,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     };
   } catch (err) {
     await app?.close().catch(() => undefined);
+    links?.stop();
     admission?.stop();
     joins?.stop();
     snapshots?.stop();

@@ -267,6 +267,33 @@ const ROUTES: Record<string, () => RouteInput> = {
   }),
   'POST /api/join-profile/preview': () => ({ bodies: [{ profile: 'pursuance-profile:1:AAAA' }], schema: S.ProfileTextBody }),
   'POST /api/join-profile/requests': () => ({ bodies: [{ profile: 'pursuance-profile:1:AAAA', name: 'Sam', answers: ['a'] }], schema: S.SendJoinRequestBody }),
+  'GET /api/pursuances/:id/links': () => ({ params: { id: attached } }),
+  'POST /api/pursuances/:id/links/offers': () => ({
+    params: { id: attached },
+    bodies: [{ to: 'e'.repeat(64), anchor: 'organizer', days: 3 }],
+    schema: S.LinkOfferBody,
+  }),
+  'GET /api/pursuances/:id/links/offers': () => ({ params: { id: attached } }),
+  'POST /api/pursuances/:id/links/preview': () => ({ params: { id: attached }, bodies: [{ offer: 'pursuance-link:1:AAAA' }], schema: S.LinkOfferTextBody }),
+  'POST /api/pursuances/:id/links': () => ({
+    params: { id: attached },
+    bodies: [
+      {
+        offer: 'pursuance-link:1:AAAA',
+        name: 'Docks',
+        theyMay: [{ theirRole: 'organizer', action: 'create', on: 'member' }],
+        weSend: [{ ours: 'organizer', theirs: 'member' }],
+      },
+    ],
+    schema: S.OpenLinkBody,
+  }),
+  // A well-formed id of no linked pursuance: even with valid input, nothing is closed or sent.
+  'DELETE /api/pursuances/:id/links/:peer': () => ({ params: { id: attached, peer: 'e'.repeat(64) }, bodies: [undefined], schema: S.NoBody }),
+  'POST /api/pursuances/:id/links/:peer/tasks': () => ({
+    params: { id: attached, peer: 'e'.repeat(64) },
+    bodies: [{ ours: 'organizer', theirs: 'member', title: 'Check berth 7', body: 'b' }],
+    schema: S.LinkTaskBody,
+  }),
   'GET /api/pursuances/:id/succession': () => ({ params: { id: attached } }),
   'GET /api/pursuances/:id/snapshots': () => ({ params: { id: attached } }),
   'POST /api/pursuances/:id/snapshots': () => ({ params: { id: attached }, bodies: [undefined], schema: S.NoBody }),

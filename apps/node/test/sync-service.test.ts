@@ -29,6 +29,8 @@ import { HttpBinding } from '../src/http/binding.js';
 import { EventStore } from '../src/store/event-store.js';
 import type { SyncPeer } from '../src/sync/sync-peer.js';
 import { AdmissionService } from '../src/sync/admission.service.js';
+import { DropBoxFollows } from '../src/sync/drop-box-follows.js';
+import { LinkService } from '../src/sync/link.service.js';
 import { JoinService, type JoinPeer } from '../src/sync/join.service.js';
 import { eventsOfPayload, isBatch, packEvents } from '../src/sync/event-batch.js';
 import { SyncService } from '../src/sync/sync.service.js';
@@ -203,6 +205,8 @@ async function node(identity: Identity) {
         { acn: new LoopbackACN() },
         () => null,
       ),
+      // Nor links.
+      links: new LinkService(peer, registry, sync, store, { acn: new LoopbackACN() }, new DropBoxFollows(peer)),
       network: { kind: 'loopback' },
       // No display name: these tests are about sync, and a nameless node signs no renames.
       profile: { displayName: '', setDisplayName: () => Promise.resolve() },

@@ -788,7 +788,10 @@ export class PursuanceAuthor {
     const parcel = { credential, keyId: theirs.keyId, box };
     const size = encodeLinkPost({ t: 'task', p: parcel }).length;
     if (size > maxPostBytes) {
-      throw new ActionNotAllowedError(RejectionCode.INVALID_SCHEMA, `the task is too long to send over a link (${size} bytes sealed, at most ${maxPostBytes}): shorten it`);
+      throw new ActionNotAllowedError(
+        RejectionCode.INVALID_SCHEMA,
+        `the task is too long to send over a link (${size} bytes sealed, at most ${maxPostBytes}): shorten it`,
+      );
     }
     // Judged before it is signed, with every check the fold makes (the role held, the pair, their key's expiry).
     const event = this.#publish('link.send', { peer, ours: spec.ours, theirs: spec.theirs, digest: sha256(box) });

@@ -212,6 +212,43 @@ describe('links: keeping a linked pursuance’s role keys current', () => {
     expect(linkAt(b.founder, a.founder.log.id)!.keys.get('member')!.n).toBe(next.n);
   });
 
+  it('opened again on the same anchor key (a new mapping), the keys it vouched for still stand; on another anchor key, it starts over from the pin', () => {
+    const { clock, a, b, offerA } = linked();
+    carryAll(b.founder, a.founder.linkAnnouncements(b.founder.log.id, 7));
+    const reopen = (offer: LinkOffer) =>
+      b.founder.openLink({
+        offer,
+        name: 'constructor',
+        theyMay: [],
+        ourAnchor: 'organizer',
+        weSend: [{ ours: 'member', theirs: 'member' }],
+        ourInbox: 'our inbox',
+      });
+    const memberKey = toHex(linkAt(b.founder, a.founder.log.id)!.keys.get('member')!.keyId);
+    // A fresh offer of the same anchor key, valid longer: the pin renews, the member key stays.
+    clock.advance(DAY);
+    const fresh = a.founder.linkOffer(b.founder.log.id, 'organizer', 7, 'inbox of A');
+    reopen(fresh);
+    let link = linkAt(b.founder, a.founder.log.id)!;
+    expect(link.name).toBe('constructor');
+    expect(toHex(link.keys.get('member')!.keyId)).toBe(memberKey);
+    expect(link.keys.get('organizer')!.validUntil).toBe(fresh.anchor.validUntil);
+    expect(link.keys.get('organizer')!.validUntil).toBeGreaterThan(offerA.anchor.validUntil);
+    // The older offer again: the longer validity already pinned is kept.
+    reopen(offerA);
+    expect(linkAt(b.founder, a.founder.log.id)!.keys.get('organizer')!.validUntil).toBe(fresh.anchor.validUntil);
+    // A new anchor key (A rotated, and offers afresh): only the pin.
+    a.founder.rotateKeys(['organizer']);
+    reopen(a.founder.linkOffer(b.founder.log.id, 'organizer', 7, 'inbox of A'));
+    link = linkAt(b.founder, a.founder.log.id)!;
+    expect([...link.keys.keys()]).toEqual(['organizer']);
+    expect(link.keys.get('organizer')!.n).toBe(2);
+    // Replicas agree: the log replays to the same state.
+    const replica = new PursuanceLog(b.founder.log.genesis.bytes);
+    replica.addAll([...b.founder.log.events()].map((e) => e.bytes));
+    expect(replica.stateHash()).toBe(b.founder.log.stateHash());
+  });
+
   it('a removed anchor holder races the honest anchor successor: whichever comes first, the link freezes, never follows the forger', () => {
     const { a, b } = linked();
     const old = currentKey(a.founder, 'organizer');

@@ -27,6 +27,8 @@ export const board = {
       moveAction: 'move the task',
       tip: 'tip',
       tipHint: 'A tip: whoever sent it can read it too, without holding its role.',
+      origin: 'from {name}',
+      originHint: "Sent by {name}'s {role} over a link: checked against the keys {name} announced.",
     },
     filters: {
       label: 'Filter tasks',
@@ -89,6 +91,8 @@ export const board = {
       moveAction: 'mover la tarea',
       tip: 'pista',
       tipHint: 'Una pista: quien la envió también puede leerla, aunque no tenga su rol.',
+      origin: 'de {name}',
+      originHint: 'Enviada por el rol {role} de {name} a través de un enlace: comprobada con las claves que {name} anunció.',
     },
     filters: {
       label: 'Filtrar tareas',

@@ -13,6 +13,9 @@ export const task = {
     closed: 'closed',
     tip: 'tip',
     tipHint: 'A tip: whoever sent it can read it too, without holding its role.',
+    origin: "from {name}'s {role}",
+    originHint: 'Sent over a link by a holder of that role there, checked against the keys they announced. The member shown as its author carried it in.',
+    originUnknown: 'a pursuance no longer linked',
     staleKey: {
       text: 'This tip was sealed to a key of {roles} that had already been replaced when it arrived: anyone who held the old key can read it, including someone removed since.',
       resend: 'Send it again to the current key',
@@ -114,6 +117,10 @@ export const task = {
     closed: 'cerrada',
     tip: 'pista',
     tipHint: 'Una pista: quien la envió también puede leerla, aunque no tenga su rol.',
+    origin: 'del rol {role} de {name}',
+    originHint:
+      'Enviada a través de un enlace por alguien con ese rol allí, comprobada con las claves que anunciaron. El miembro que figura como autor la trajo.',
+    originUnknown: 'una pursuance ya no enlazada',
     staleKey: {
       text: 'Esta pista se selló con una clave de {roles} que ya había sido reemplazada cuando llegó: cualquiera que tuviera la clave anterior puede leerla, incluso alguien expulsado desde entonces.',
       resend: 'Enviarla de nuevo con la clave actual',

@@ -117,6 +117,8 @@ export interface TaskModel {
   readonly readable: boolean;
   /** A write-only submission (a tip). */
   readonly submission?: true;
+  /** A task a linked pursuance sent: that pursuance (and our link's name for it) and the role it sent for. */
+  readonly origin?: { readonly peer: string; readonly name: string | null; readonly role: string };
   /** A tip sealed to a key its audience had already rotated away: whoever held that key can read it. */
   readonly staleKey?: true;
   readonly createdBy: string;

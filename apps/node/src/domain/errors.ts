@@ -205,3 +205,30 @@ export class JoinRequestClosedError extends NodeError {
     super(`This request is already ${status}.`, { field: 'requestId' });
   }
 }
+
+/** A pasted link offer that does not parse or verify, is for another pursuance, or has expired. */
+export class InvalidLinkOfferError extends NodeError {
+  public readonly code = 'INVALID_LINK_OFFER';
+  public constructor(detail: string) {
+    super(`This is not a link offer this pursuance can take: ${detail}`, { field: 'offer' });
+  }
+}
+
+/**
+ * Opening a link needs our own offer to them first: it names the inbox their nodes post to,
+ * which our link must name too.
+ */
+export class NoLinkOfferError extends NodeError {
+  public readonly code = 'NO_LINK_OFFER';
+  public constructor() {
+    super('Make your own offer to that pursuance first (and send it to them): your link names the inbox in it.', { field: 'offer' });
+  }
+}
+
+/** No open link to that pursuance here. */
+export class UnknownLinkError extends NodeError {
+  public readonly code = 'UNKNOWN_LINK';
+  public constructor() {
+    super('There is no link to that pursuance.', { field: 'peer' });
+  }
+}

@@ -83,6 +83,12 @@ export interface TaskModel {
   /** Present on a write-only submission (a tip): its sender need not hold its audience. */
   readonly submission?: true;
   /**
+   * Present on a task a linked pursuance sent: that pursuance (its id, and the name our link
+   * gives it while the link is open) and the role it was sent for. `createdBy` is the member who
+   * carried it in; who sent it is theirs to know.
+   */
+  readonly origin?: { readonly peer: string; readonly name: string | null; readonly role: string };
+  /**
    * Present on a submission sealed to a key its audience had rotated away before it was folded
    * (its sender had not seen the rotation): whoever held that key can read it, a removed holder too.
    */
@@ -239,6 +245,7 @@ export function taskModel(entry: PursuanceEntry, view: MemberViewResult, id: Eve
     closed: pub.closed,
     readable: t.readable,
     ...(t.submission ? { submission: true as const } : {}),
+    ...(pub.origin ? { origin: { peer: pub.origin.peer, name: entry.log.state().links?.get(pub.origin.peer)?.name ?? null, role: pub.origin.role } } : {}),
     ...(t.staleKey ? { staleKey: true as const } : {}),
     createdBy: t.createdBy,
     createdByName: nameOf(t.createdBy),

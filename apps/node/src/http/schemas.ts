@@ -226,3 +226,43 @@ export const SafetyVerifyBody = z.strictObject({
   safetyNumber: z.string().max(100).regex(SAFETY_NUMBER_PATTERN, 'must be the 60-digit safety number in 12 groups of 5 digits'),
 });
 export type SafetyVerifyBodyDto = z.output<typeof SafetyVerifyBody>;
+
+/** A link to another pursuance, named by that pursuance's id. */
+export const LinkParams = z.strictObject({ id: Hex64, peer: Hex64 });
+export type LinkParamsDto = z.output<typeof LinkParams>;
+export const LinkOfferBody = z.strictObject({
+  /** The pursuance to link (its id, as its members give it). */
+  to: Hex64,
+  /** Our role whose current key anchors the link: one you hold. */
+  anchor: RoleId,
+  days: z.number().int().min(1).max(7).optional(),
+  /** Another relay for our inbox on this link (an exported key bundle); default: the pursuance's relay. */
+  relay: z.string().min(1).max(4_096).optional(),
+});
+export type LinkOfferBodyDto = z.output<typeof LinkOfferBody>;
+/** A pasted link offer (pursuance-link:1:…). */
+export const LinkOfferTextBody = z.strictObject({ offer: z.string().min(1).max(16_384) });
+export type LinkOfferTextBodyDto = z.output<typeof LinkOfferTextBody>;
+export const OpenLinkBody = z.strictObject({
+  offer: z.string().min(1).max(16_384),
+  name: DisplayName.optional(),
+  /** What their roles may do here: create tasks for one of our roles. */
+  theyMay: z
+    .array(z.strictObject({ theirRole: RoleId, action: z.literal('create').default('create'), on: RoleId }))
+    .max(32)
+    .default([]),
+  /** Which of our roles send to which of theirs. */
+  weSend: z
+    .array(z.strictObject({ ours: RoleId, theirs: RoleId }))
+    .max(32)
+    .default([]),
+});
+export type OpenLinkBodyDto = z.output<typeof OpenLinkBody>;
+/** A task sent over a link: for our role `ours` (one you hold) to their role `theirs`. */
+export const LinkTaskBody = z.strictObject({
+  ours: RoleId,
+  theirs: RoleId,
+  title: z.string().trim().min(1).max(300),
+  body: z.string().max(20_000).default(''),
+});
+export type LinkTaskBodyDto = z.output<typeof LinkTaskBody>;

@@ -69,7 +69,7 @@ export interface SafetyVerification {
 
 const SAFETY_ROW = 'safety-verified';
 /** Sealed documents the node keeps (see sealedDocument); each name is also the sealed value's type tag. */
-export type SealedDocumentName = 'join-invites' | 'join-requests' | 'snapshots' | 'admission-inbox' | 'admission-sent';
+export type SealedDocumentName = 'join-invites' | 'join-requests' | 'snapshots' | 'admission-inbox' | 'admission-sent' | 'links';
 
 export class EventStore {
   readonly #keys: StoreKeys;

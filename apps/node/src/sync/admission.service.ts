@@ -1,13 +1,4 @@
-import {
-  isDropBox,
-  isDropBoxGroup,
-  newDropBoxInvite,
-  parseGroupInvite,
-  postToDropBox,
-  type CwtchPeer,
-  type DropBoxPostOptions,
-  type GroupMessage,
-} from '@pursuance/cwtch';
+import { isDropBox, newDropBoxInvite, parseGroupInvite, postToDropBox, type CwtchPeer, type DropBoxPostOptions, type GroupMessage } from '@pursuance/cwtch';
 import { fromHex, onionFromPublicKey, toHex, type OnionName } from '@pursuance/crypto';
 import {
   ActionNotAllowedError,
@@ -44,6 +35,7 @@ import {
   type SentRequest,
   type StoredJoinRequest,
 } from './admission-store.js';
+import { DropBoxFollows } from './drop-box-follows.js';
 import type { JoinService } from './join.service.js';
 import type { PeerEvents } from './sync-peer.js';
 import type { SyncService } from './sync.service.js';
@@ -164,8 +156,10 @@ export class AdmissionService {
     private readonly post: DropBoxPostOptions,
     private readonly profileName: () => string | null,
     private readonly now: () => number = Date.now,
+    private readonly follows: DropBoxFollows = new DropBoxFollows(peer),
   ) {
     this.#store = new AdmissionStore(store);
+    follows.want('admission', () => this.#wanted());
   }
 
   public onChange(listener: (pursuanceId: string | null) => void): () => void {
@@ -297,22 +291,24 @@ export class AdmissionService {
   }
 
   /**
-   * Take in only the drop boxes someone here still reads: the inbox of a profile whose key this
-   * node holds, or one its own request still waits on. The others are retired (the peer stores and
-   * delivers nothing more from them), so a withdrawn profile's inbox, or a stranger's after the
-   * answer, costs no storage however much is posted there; following one again takes it back.
+   * Take in only the drop boxes someone here still reads: for joining by request, the inbox of a
+   * profile whose key this node holds, or one its own request still waits on (and whatever other
+   * services read, see DropBoxFollows). The others are retired (the peer stores and delivers
+   * nothing more from them), so a withdrawn profile's inbox, or a stranger's after the answer,
+   * costs no storage however much is posted there; following one again takes it back.
    */
   async #tidy(): Promise<void> {
+    await this.follows.tidy();
+  }
+
+  /** The drop boxes joining by request reads (see #tidy). */
+  async #wanted(): Promise<Set<string>> {
     const wanted = new Set(this.#inboxes().keys());
     const now = this.now();
     for (const s of (await this.#store.sent()).sent) {
       if (s.status === 'sent' && s.expiresAt > now && !this.#isMember(s.pursuanceId)) wanted.add(s.inboxGroupId);
     }
-    for (const g of this.peer.groups()) {
-      if (!isDropBoxGroup(g)) continue;
-      const want = wanted.has(g.id);
-      if (want === (g.retired === true)) await this.peer.setGroupRetired(g.id, !want);
-    }
+    return wanted;
   }
 
   /**

@@ -3,6 +3,7 @@ import { EventBus, EventsHandler, type IEventHandler } from '@nestjs/cqrs';
 import { InvitesChangedEvent, PursuanceChangedEvent, SyncHealthEvent } from '../events.js';
 import { JoinService } from './join.service.js';
 import { AdmissionService } from './admission.service.js';
+import { LinkService } from './link.service.js';
 import { SyncService } from './sync.service.js';
 
 /**
@@ -79,6 +80,23 @@ export class AdmissionChangePublisher implements OnApplicationBootstrap, OnModul
   public onApplicationBootstrap(): void {
     this.#off = this.admission.onChange((pursuanceId) => {
       this.events.publish(new InvitesChangedEvent(pursuanceId));
+    });
+  }
+  public onModuleDestroy(): void {
+    this.#off?.();
+  }
+}
+
+/** Links of a pursuance changed beyond its log (announced, refused, waiting to be posted): the dashboard hears it as sync health. */
+export class LinkChangePublisher implements OnApplicationBootstrap, OnModuleDestroy {
+  #off: (() => void) | undefined;
+  public constructor(
+    @Inject(LinkService) private readonly links: LinkService,
+    @Inject(EventBus) private readonly events: EventBus,
+  ) {}
+  public onApplicationBootstrap(): void {
+    this.#off = this.links.onChange((pursuanceId) => {
+      this.events.publish(new SyncHealthEvent(pursuanceId));
     });
   }
   public onModuleDestroy(): void {

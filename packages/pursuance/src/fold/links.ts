@@ -65,6 +65,13 @@ export const linkOpen: Handler<'link.open'> = (ctx, e) => {
   if (offerProblem !== null) return reject(RejectionCode.BAD_SIGNATURE, offerProblem);
   const links = state.links;
   if (!links?.has(peer) && (links?.size ?? 0) >= LINKS_MAX) return reject(RejectionCode.INVALID_STATE, `a pursuance has at most ${LINKS_MAX} links`);
+  const before = links?.get(peer);
+  const pinned = keyOf(anchorOffer, e.id, { n: anchorOffer.n, sig: anchorOffer.pub.sig });
+  // Opened again on the anchor key that stands (to change the mapping, say): the keys it vouched
+  // for still stand, and their side has no reason to announce them again. A frozen link, or
+  // another anchor key, starts over from the pin.
+  const standing = before && !before.frozen && before.theirAnchor === anchorOffer.role ? before.keys.get(anchorOffer.role) : undefined;
+  const keep = standing !== undefined && standing.n === anchorOffer.n && equalBytes(standing.keyId, anchorOffer.keyId);
   const link: LinkState = {
     peer,
     name: b.name,
@@ -75,7 +82,9 @@ export const linkOpen: Handler<'link.open'> = (ctx, e) => {
     theyMay: b.theyMay,
     ourAnchor: b.ourAnchor,
     weSend: b.weSend,
-    keys: new Map([[anchorOffer.role, keyOf(anchorOffer, e.id, { n: anchorOffer.n, sig: anchorOffer.pub.sig })]]),
+    keys: keep
+      ? new Map([...before!.keys, [anchorOffer.role, standing.validUntil >= pinned.validUntil ? standing : pinned]])
+      : new Map([[anchorOffer.role, pinned]]),
     frozen: null,
     // Opened again: a credential taken in before is still spent.
     seen: new Set(links?.get(peer)?.seen),

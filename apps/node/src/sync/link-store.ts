@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import type { EventStore } from '../store/event-store.js';
+import { readSealedJson } from '../store/sealed-json.js';
+
+/**
+ * What this node keeps of links between pursuances beyond the log, sealed in the node's store:
+ * the offers its member made (each names the inbox this side reads, created here, which our
+ * `link.open` must name again), the inbox posts already handled, what it last announced over each
+ * link, parcels waiting to be posted (a relay that was down), and the recent refusals of what
+ * arrived, with their reasons (the log holds only what was accepted).
+ */
+const OfferSchema = z.strictObject({
+  pursuanceId: z.string(),
+  to: z.string(),
+  anchor: z.string(),
+  inbox: z.string(),
+  text: z.string(),
+  keyId: z.string(),
+  validUntil: z.number(),
+  createdAt: z.number(),
+});
+export type StoredOffer = z.infer<typeof OfferSchema>;
+
+const AnnouncedSchema = z.strictObject({ pursuanceId: z.string(), peer: z.string(), digest: z.string(), at: z.number() });
+
+const OutboxSchema = z.strictObject({
+  /** The link.send event it goes with (hex). */
+  id: z.string(),
+  pursuanceId: z.string(),
+  peer: z.string(),
+  inbox: z.string(),
+  /** The encoded post (base64). */
+  post: z.string(),
+  createdAt: z.number(),
+  tries: z.number(),
+  lastError: z.string().nullable(),
+});
+export type OutboxEntry = z.infer<typeof OutboxSchema>;
+
+export const LINK_REFUSAL_KINDS = ['keys', 'task', 'malformed'] as const;
+const RefusalSchema = z.strictObject({
+  pursuanceId: z.string(),
+  peer: z.string().nullable(),
+  kind: z.enum(LINK_REFUSAL_KINDS),
+  code: z.string(),
+  reason: z.string(),
+  at: z.number(),
+});
+export type LinkRefusal = z.infer<typeof RefusalSchema>;
+
+const LinkDoc = z.strictObject({
+  v: z.literal(1),
+  offers: z.array(OfferSchema),
+  /** Inbox posts (group message signatures) already carried in or refused. */
+  handled: z.array(z.string()),
+  announced: z.array(AnnouncedSchema),
+  outbox: z.array(OutboxSchema),
+  refused: z.array(RefusalSchema),
+});
+export type LinkDocument = z.infer<typeof LinkDoc>;
+
+const HANDLED_MAX = 20_000;
+/** Offers kept per pursuance (the newest); an older offer's inbox is still read once its link is open. */
+const OFFERS_MAX = 100;
+const REFUSED_MAX = 200;
+
+const empty = (): LinkDocument => ({ v: 1, offers: [], handled: [], announced: [], outbox: [], refused: [] });
+
+export class LinkStore {
+  public constructor(private readonly store: Pick<EventStore, 'sealedDocument' | 'updateSealedDocument'>) {}
+
+  public async read(): Promise<LinkDocument> {
+    return readSealedJson(LinkDoc, await this.store.sealedDocument('links'), empty(), 'links');
+  }
+
+  /** Change the document; `change` returns what to answer the caller with. Bounded lists are trimmed, oldest first. */
+  public async update<T>(change: (doc: LinkDocument) => T): Promise<T> {
+    let out: T | undefined;
+    await this.store.updateSealedDocument('links', (json) => {
+      const doc = readSealedJson(LinkDoc, json, empty(), 'links');
+      out = change(doc);
+      if (doc.handled.length > HANDLED_MAX) doc.handled = doc.handled.slice(doc.handled.length - HANDLED_MAX);
+      if (doc.refused.length > REFUSED_MAX) doc.refused = doc.refused.slice(doc.refused.length - REFUSED_MAX);
+      const perPursuance = new Map<string, number>();
+      doc.offers = doc.offers
+        .reverse()
+        .filter((o) => {
+          const n = (perPursuance.get(o.pursuanceId) ?? 0) + 1;
+          perPursuance.set(o.pursuanceId, n);
+          return n <= OFFERS_MAX;
+        })
+        .reverse();
+      return JSON.stringify(LinkDoc.parse(doc));
+    });
+    return out as T;
+  }
+}

@@ -1,0 +1,685 @@
+import {
+  MAX_GROUP_PAYLOAD_PER_MESSAGE,
+  isDropBox,
+  newDropBoxInvite,
+  parseGroupInvite,
+  postToDropBox,
+  type CwtchPeer,
+  type DropBoxPostOptions,
+  type GroupMessage,
+} from '@pursuance/cwtch';
+import { equalBytes, sha256, toHex } from '@pursuance/crypto';
+import {
+  ActionNotAllowedError,
+  ContentUnreadableError,
+  DAY_MS,
+  InvalidLinkOfferError as CoreInvalidLinkOfferError,
+  InvalidLinkPostError,
+  LINK_KEYS_MAX_DAYS,
+  decodeLinkPost,
+  encodeLinkPost,
+  linkOfferText,
+  openLinkTask,
+  parseLinkOfferText,
+  splitAnnouncements,
+  type Announcement,
+  type EventId,
+  type LinkGrant,
+  type LinkParcel,
+  type LinkPost,
+  type LinkSend,
+  type LinkState,
+} from '@pursuance/pursuance';
+import { InvalidLinkOfferError, InvalidRequestError, NoLinkOfferError, NotAttachedError, UnknownLinkError } from '../domain/errors.js';
+import type { PursuanceEntry, PursuanceRegistry } from '../domain/registry.js';
+import type { DropBoxFollows } from './drop-box-follows.js';
+import { LinkStore, type LinkRefusal, type OutboxEntry, type StoredOffer } from './link-store.js';
+import type { PeerEvents } from './sync-peer.js';
+import type { SyncService } from './sync.service.js';
+
+/** What links need of the Cwtch peer: following inboxes (drop boxes), and their messages. */
+export type LinkPeer = PeerEvents & Pick<CwtchPeer, 'acceptGroupInvite' | 'group' | 'groups' | 'groupHistory' | 'setGroupRetired'>;
+
+/** How long an offer and each announcement last unless asked otherwise (days). */
+export const LINK_DAYS_DEFAULT = 7;
+/** Announcements are posted again after this long even when no key changed: each lasts a week, so a missed day costs nothing. */
+export const REANNOUNCE_MS = DAY_MS;
+const TICK_MS = 15 * 60_000;
+/** After a failed post (their relay down), the next try comes this long after, doubling up to TICK_MS. */
+const RETRY_BASE_MS = 5_000;
+
+export interface LinkOfferSpec {
+  /** The pursuance to link (its id). */
+  readonly to: string;
+  /** Our role whose current key anchors the link (one this node holds). */
+  readonly anchor: string;
+  readonly days?: number | undefined;
+  /** The relay of our inbox for this link (an exported key bundle); default: the pursuance's relay. */
+  readonly relay?: string | undefined;
+}
+
+export interface OpenLinkSpec {
+  readonly offer: string;
+  /** What we call them (default: the name their offer gives). */
+  readonly name?: string | undefined;
+  readonly theyMay: readonly LinkGrant[];
+  readonly weSend: readonly LinkSend[];
+}
+
+export interface LinkTaskSpec {
+  readonly ours: string;
+  readonly theirs: string;
+  readonly title: string;
+  readonly body: string;
+}
+
+export interface LinkOfferModel {
+  readonly to: string;
+  readonly anchor: string;
+  readonly text: string;
+  /** The anchor key's id (hex): what the other side compares with us out of band before opening. */
+  readonly keyId: string;
+  readonly validUntil: number;
+  readonly createdAt: number;
+  /** Our link to them is open (it names this offer's inbox). */
+  readonly linked: boolean;
+}
+
+export interface LinkOfferPreview {
+  readonly peer: string;
+  readonly name: string;
+  readonly anchor: string;
+  /** Compare it with them over another channel before opening the link. */
+  readonly keyId: string;
+  readonly validUntil: number;
+  /** This node's member made an offer to them (opening needs one). */
+  readonly ourOffer: boolean;
+  readonly linked: boolean;
+}
+
+export interface LinkModel {
+  readonly peer: string;
+  readonly name: string;
+  readonly theirAnchor: string;
+  readonly ourAnchor: string;
+  readonly theyMay: readonly LinkGrant[];
+  readonly weSend: readonly LinkSend[];
+  /** Their roles' keys as last announced. */
+  readonly keys: readonly { role: string; n: number; keyId: string; validUntil: number; expired: boolean }[];
+  readonly frozen: { role: string; n: number } | null;
+  /** This node reads our inbox for this link (it holds a key the link concerns). */
+  readonly reading: boolean;
+  /** This node holds our anchor's current key, so announces our keys to them. */
+  readonly announcing: boolean;
+  readonly announcedAt: number | null;
+  /** Tasks sent from here not yet handed to their inbox's relay. */
+  readonly waiting: number;
+  /** What arrived from them and was refused, newest first (the log keeps only what it accepted). */
+  readonly refused: readonly LinkRefusal[];
+}
+
+export interface LinkTaskSent {
+  /** The link.send event. */
+  readonly id: string;
+  /** Their inbox's relay holds it (false: kept, retried until it does). */
+  readonly posted: boolean;
+}
+
+interface Target {
+  readonly pursuanceId: string;
+  readonly peer: EventId;
+}
+
+/**
+ * Links between pursuances, on this node (the rules are the fold's: fold/links.ts).
+ *
+ * Each side's member makes an offer (its anchor key, signed by itself, with a new inbox: a drop
+ * box on a relay of its choosing) and gives its text to the other side, who opens the link with
+ * it. From then on:
+ * - nodes holding our anchor's current key post our announcements to their inbox: at once, after
+ *   each rotation of a role the link concerns, and daily (each lasts a week);
+ * - nodes holding a key the link concerns read our inbox and carry what arrives into the log:
+ *   announcements (skipping what the log has), and tasks for a role whose key they hold (after
+ *   checking they open). What the fold would refuse is not signed; it is kept here with its reason;
+ * - a holder of a sending role sends a task: `link.send` in our log, the parcel to their inbox
+ *   (kept and retried while their relay is unreachable).
+ * Neither main relay is involved, so a relay move of either pursuance leaves the link as it was.
+ */
+export class LinkService {
+  readonly #store: LinkStore;
+  readonly #listeners = new Set<(pursuanceId: string) => void>();
+  readonly #off: (() => void)[] = [];
+  #queued: GroupMessage[] = [];
+  #draining = false;
+  #flushing: Promise<void> | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+  #running = false;
+  /** Inboxes whose history was queued since this node started. */
+  readonly #scanned = new Set<string>();
+  /** Failed posts in a row, and the early retry they scheduled. */
+  #failures = 0;
+  #retry: NodeJS.Timeout | undefined;
+
+  public constructor(
+    private readonly peer: LinkPeer,
+    private readonly registry: PursuanceRegistry,
+    private readonly sync: Pick<SyncService, 'linkOf' | 'trustRelay'>,
+    store: ConstructorParameters<typeof LinkStore>[0],
+    private readonly post: DropBoxPostOptions,
+    private readonly follows: DropBoxFollows,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.#store = new LinkStore(store);
+    follows.want('links', () => this.#wanted());
+  }
+
+  public onChange(listener: (pursuanceId: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  public start(): void {
+    const onMessage = (m: GroupMessage): void => {
+      if (!this.#running || m.own || !isDropBox(this.peer.group(m.groupId).name)) return;
+      this.#queued.push(m);
+      this.#drainSoon();
+    };
+    const onChange = ({ pursuanceId }: { pursuanceId: string }): void => {
+      if (this.#running) void this.#serial(() => this.#refresh(pursuanceId)).catch((err: unknown) => this.#warn(err));
+    };
+    this.peer.on('groupMessage', onMessage);
+    this.#off.push(() => this.peer.off('groupMessage', onMessage));
+    this.#off.push(this.registry.onChange(onChange));
+    this.#running = true;
+    // Not awaited: announcing and posting wait on relays, and start-up must not.
+    const tick = (): void => void this.tick().catch((err: unknown) => this.#warn(err));
+    tick();
+    const timer = setInterval(tick, TICK_MS);
+    timer.unref();
+    this.#off.push(() => clearInterval(timer));
+  }
+
+  public stop(): void {
+    this.#running = false;
+    clearTimeout(this.#retry);
+    for (const off of this.#off.splice(0)) off();
+  }
+
+  /** Resolves once everything queued so far has been handled (posts in flight included). */
+  public async idle(): Promise<void> {
+    for (;;) {
+      await this.#serial(() => Promise.resolve());
+      await this.#flushing;
+      if (this.#queued.length === 0 && !this.#draining && this.#flushing === undefined) return;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Follow inboxes, announce what is due, take in what the inboxes hold, post what waits (the timer calls this). */
+  public async tick(): Promise<void> {
+    await this.#serial(async () => {
+      for (const entry of this.registry.list()) await this.#refresh(entry.id).catch((err: unknown) => this.#warn(err));
+      await this.follows.tidy();
+    });
+    this.#flushSoon();
+  }
+
+  // --- offers and opening -----------------------------------------------------------------
+
+  public offer(pursuanceId: string, spec: LinkOfferSpec): Promise<LinkOfferModel> {
+    return this.#serial(async () => {
+      const entry = this.registry.get(pursuanceId);
+      if (spec.to === pursuanceId) throw new InvalidRequestError('A pursuance does not link to itself.', 'to');
+      const days = spec.days ?? LINK_DAYS_DEFAULT;
+      if (!Number.isInteger(days) || days < 1 || days > LINK_KEYS_MAX_DAYS)
+        throw new InvalidRequestError(`An offer lasts 1 to ${LINK_KEYS_MAX_DAYS} days.`, 'days');
+      let bundle: string;
+      if (spec.relay !== undefined) {
+        await this.sync.trustRelay(spec.relay, 'relay');
+        bundle = spec.relay;
+      } else {
+        const link = this.sync.linkOf(pursuanceId);
+        if (link === null) throw new NotAttachedError(pursuanceId);
+        bundle = link.bundle;
+      }
+      const now = this.now();
+      const inbox = newDropBoxInvite(bundle, now);
+      const offer = entry.author.linkOffer(spec.to as EventId, spec.anchor, days, inbox);
+      const stored: StoredOffer = {
+        pursuanceId,
+        to: spec.to,
+        anchor: spec.anchor,
+        inbox,
+        text: linkOfferText(offer),
+        keyId: toHex(offer.anchor.keyId),
+        validUntil: offer.anchor.validUntil,
+        createdAt: now,
+      };
+      await this.#store.update((doc) => void doc.offers.push(stored));
+      // Followed now: their announcements may arrive before our side of the link is open.
+      await this.peer.acceptGroupInvite(inbox);
+      await this.follows.tidy();
+      this.#changed(pursuanceId);
+      return this.#offerModel(entry, stored);
+    });
+  }
+
+  public async offers(pursuanceId: string): Promise<LinkOfferModel[]> {
+    const entry = this.registry.get(pursuanceId);
+    const doc = await this.#store.read();
+    return doc.offers
+      .filter((o) => o.pursuanceId === pursuanceId)
+      .reverse()
+      .map((o) => this.#offerModel(entry, o));
+  }
+
+  #offerModel(entry: PursuanceEntry, o: StoredOffer): LinkOfferModel {
+    const link = entry.log.state().links?.get(o.to as EventId);
+    return {
+      to: o.to,
+      anchor: o.anchor,
+      text: o.text,
+      keyId: o.keyId,
+      validUntil: o.validUntil,
+      createdAt: o.createdAt,
+      linked: link?.ourInbox === o.inbox,
+    };
+  }
+
+  public async preview(pursuanceId: string, text: string): Promise<LinkOfferPreview> {
+    const entry = this.registry.get(pursuanceId);
+    const offer = this.#parse(pursuanceId, text);
+    const peer = offer.anchor.from;
+    return {
+      peer,
+      name: offer.name,
+      anchor: offer.anchor.role,
+      keyId: toHex(offer.anchor.keyId),
+      validUntil: offer.anchor.validUntil,
+      ourOffer: (await this.#ourOffer(pursuanceId, peer)) !== undefined,
+      linked: entry.log.state().links?.has(peer as EventId) ?? false,
+    };
+  }
+
+  /** Open (or open again) our side of the link from their offer; our own latest offer to them gives our anchor and inbox. */
+  public open(pursuanceId: string, spec: OpenLinkSpec): Promise<LinkModel> {
+    return this.#serial(async () => {
+      this.registry.get(pursuanceId);
+      const offer = this.#parse(pursuanceId, spec.offer);
+      const peer = offer.anchor.from as EventId;
+      const ours = await this.#ourOffer(pursuanceId, peer);
+      if (!ours) throw new NoLinkOfferError();
+      await this.registry.act(pursuanceId, (a) =>
+        a.openLink({ offer, name: spec.name ?? offer.name, theyMay: spec.theyMay, ourAnchor: ours.anchor, weSend: spec.weSend, ourInbox: ours.inbox }),
+      );
+      await this.#refresh(pursuanceId);
+      await this.follows.tidy();
+      this.#changed(pursuanceId);
+      return (await this.#linkModels(pursuanceId)).find((l) => l.peer === peer)!;
+    });
+  }
+
+  public close(pursuanceId: string, peer: string): Promise<void> {
+    return this.#serial(async () => {
+      const entry = this.registry.get(pursuanceId);
+      if (!entry.log.state().links?.has(peer as EventId)) throw new UnknownLinkError();
+      await this.registry.act(pursuanceId, (a) => a.closeLink(peer as EventId));
+      await this.follows.tidy();
+      this.#changed(pursuanceId);
+    });
+  }
+
+  public links(pursuanceId: string): Promise<LinkModel[]> {
+    this.registry.get(pursuanceId);
+    return this.#linkModels(pursuanceId);
+  }
+
+  async #linkModels(pursuanceId: string): Promise<LinkModel[]> {
+    const entry = this.registry.get(pursuanceId);
+    const doc = await this.#store.read();
+    const now = this.now();
+    return [...(entry.log.state().links?.values() ?? [])]
+      .sort((a, b) => (a.peer < b.peer ? -1 : 1))
+      .map((l) => ({
+        peer: l.peer,
+        name: l.name,
+        theirAnchor: l.theirAnchor,
+        ourAnchor: l.ourAnchor,
+        theyMay: l.theyMay.map((g) => ({ ...g })),
+        weSend: l.weSend.map((w) => ({ ...w })),
+        keys: [...l.keys]
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([role, k]) => ({ role, n: k.n, keyId: toHex(k.keyId), validUntil: k.validUntil, expired: k.validUntil <= now })),
+        frozen: l.frozen ? { role: l.frozen.role, n: l.frozen.n } : null,
+        reading: this.#reads(entry, l),
+        announcing: this.#announces(entry, l),
+        announcedAt: doc.announced.find((x) => x.pursuanceId === pursuanceId && x.peer === l.peer)?.at ?? null,
+        waiting: doc.outbox.filter((o) => o.pursuanceId === pursuanceId && o.peer === l.peer).length,
+        refused: doc.refused.filter((r) => r.pursuanceId === pursuanceId && r.peer === l.peer).reverse(),
+      }));
+  }
+
+  #parse(pursuanceId: string, text: string) {
+    try {
+      return parseLinkOfferText(text, pursuanceId, this.now());
+    } catch (err) {
+      if (err instanceof CoreInvalidLinkOfferError) throw new InvalidLinkOfferError(err.message);
+      throw err;
+    }
+  }
+
+  async #ourOffer(pursuanceId: string, peer: string): Promise<StoredOffer | undefined> {
+    return (await this.#store.read()).offers.filter((o) => o.pursuanceId === pursuanceId && o.to === peer).at(-1);
+  }
+
+  // --- sending ----------------------------------------------------------------------------
+
+  /** Send a task over the link: `link.send` in our log, then the parcel to their inbox (kept and retried until their relay has it). */
+  public async send(pursuanceId: string, peer: string, spec: LinkTaskSpec): Promise<LinkTaskSent> {
+    const entry = await this.#serial(async () => {
+      const e = this.registry.get(pursuanceId);
+      const link = e.log.state().links?.get(peer as EventId);
+      if (!link) throw new UnknownLinkError();
+      let parcel: LinkParcel | undefined;
+      const event = await this.registry.act(pursuanceId, (a) => {
+        const sent = a.sendOverLink(peer as EventId, spec, MAX_GROUP_PAYLOAD_PER_MESSAGE);
+        parcel = sent.parcel;
+        return sent.event;
+      });
+      const out: OutboxEntry = {
+        id: event.id,
+        pursuanceId,
+        peer,
+        inbox: link.theirInbox,
+        post: Buffer.from(encodeLinkPost({ t: 'task', p: parcel! })).toString('base64'),
+        createdAt: this.now(),
+        tries: 0,
+        lastError: null,
+      };
+      await this.#store.update((doc) => void doc.outbox.push(out));
+      return out;
+    });
+    // A flush already under way read the outbox before this entry was in it: the next one posts it.
+    await this.#flushing;
+    await this.#flushNow();
+    const waiting = (await this.#store.read()).outbox.some((o) => o.id === entry.id);
+    this.#changed(pursuanceId);
+    return { id: entry.id, posted: !waiting };
+  }
+
+  #flushSoon(): void {
+    void this.#flushNow().catch((err: unknown) => this.#warn(err));
+  }
+
+  /** Post what waits in the outbox, one at a time, outside the serial chain (a post over Tor takes a while). */
+  #flushNow(): Promise<void> {
+    this.#flushing ??= (async () => {
+      try {
+        for (const out of (await this.#store.read()).outbox) {
+          if (!this.#running) return;
+          try {
+            await postToDropBox(out.inbox, new Uint8Array(Buffer.from(out.post, 'base64')), this.post);
+            this.#failures = 0;
+            await this.#store.update((doc) => {
+              doc.outbox = doc.outbox.filter((o) => o.id !== out.id);
+            });
+          } catch (err) {
+            this.#failed();
+            const code = err instanceof Error ? ((err as { code?: string }).code ?? err.name) : 'unknown';
+            await this.#store.update((doc) => {
+              const o = doc.outbox.find((x) => x.id === out.id);
+              if (o) Object.assign(o, { tries: o.tries + 1, lastError: code });
+            });
+          }
+        }
+      } finally {
+        this.#flushing = undefined;
+      }
+    })();
+    return this.#flushing;
+  }
+
+  // --- announcing -------------------------------------------------------------------------
+
+  /** Follow what this node reads of `pursuanceId`'s links, announce what is due, and take in what their inboxes already hold. */
+  async #refresh(pursuanceId: string): Promise<void> {
+    if (!this.registry.has(pursuanceId) || !this.registry.isLoaded(pursuanceId)) return;
+    const entry = this.registry.get(pursuanceId);
+    const links = entry.log.state().links;
+    if (!links?.size) return;
+    for (const link of links.values()) {
+      const groupId = inboxGroupId(link.ourInbox);
+      if (groupId !== null && this.#reads(entry, link)) {
+        if (!this.peer.groups().some((g) => g.id === groupId)) await this.peer.acceptGroupInvite(link.ourInbox);
+        // What it held before this node read it for an open link (posts that came before our side
+        // opened were left unhandled); later posts arrive as messages.
+        if (!this.#scanned.has(groupId)) {
+          this.#scanned.add(groupId);
+          this.#queued.push(...this.peer.groupHistory(groupId));
+        }
+      }
+      if (this.#announces(entry, link)) {
+        await this.#announce(entry, link).catch((err: unknown) => {
+          this.#warn(err);
+          this.#failed();
+        });
+      }
+    }
+    this.#drainSoon();
+  }
+
+  /** Post our announcements to their inbox when what we announce changed, or a day has passed. */
+  async #announce(entry: PursuanceEntry, link: LinkState): Promise<void> {
+    // What we would announce, without signing anything: the keys of every role the link concerns.
+    const state = entry.log.state();
+    const roles = [link.ourAnchor, ...[...new Set([...link.weSend.map((w) => w.ours), ...link.theyMay.map((g) => g.on)])].sort()];
+    const keys = roles.map((role) => `${role}:${(state.roles.get(role)?.epochs ?? []).map((ep) => (ep.pub ? ep.keyIdHex : '-')).join('.')}`);
+    const digest = toHex(sha256(new TextEncoder().encode(keys.join(','))));
+    const now = this.now();
+    const last = (await this.#store.read()).announced.find((x) => x.pursuanceId === entry.id && x.peer === link.peer);
+    if (last && last.digest === digest && now - last.at < REANNOUNCE_MS) return;
+    let announcements: Announcement[];
+    try {
+      announcements = entry.author.linkAnnouncements(link.peer, LINK_DAYS_DEFAULT);
+    } catch (err) {
+      if (err instanceof ActionNotAllowedError) return;
+      throw err;
+    }
+    for (const post of splitAnnouncements(announcements, MAX_GROUP_PAYLOAD_PER_MESSAGE)) await postToDropBox(link.theirInbox, post, this.post);
+    this.#failures = 0;
+    await this.#store.update((doc) => {
+      doc.announced = doc.announced.filter((x) => !(x.pursuanceId === entry.id && x.peer === link.peer));
+      doc.announced.push({ pursuanceId: entry.id, peer: link.peer, digest, at: now });
+    });
+    this.#changed(entry.id);
+  }
+
+  // --- carrying in --------------------------------------------------------------------------
+
+  #drainSoon(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    setImmediate(() => {
+      void this.#serial(async () => {
+        try {
+          while (this.#queued.length > 0 && this.#running) await this.#handleBatch(this.#queued.splice(0, 200));
+        } finally {
+          this.#draining = false;
+        }
+      }).catch((err: unknown) => this.#warn(err));
+    });
+  }
+
+  /**
+   * Carry in what arrived in our inboxes. A post in an inbox of no open link (yet) stays
+   * unhandled: the link may open later. Within a batch, keys go in before tasks, as the fold
+   * orders concurrent link.keys before link.task: a task whose key was rotated away meanwhile is
+   * refused however the posts were ordered on the way.
+   */
+  async #handleBatch(batch: readonly GroupMessage[]): Promise<void> {
+    const targets = this.#targets();
+    const handled = new Set((await this.#store.read()).handled);
+    const done: string[] = [];
+    const refused: LinkRefusal[] = [];
+    const changed = new Set<string>();
+    const posts: { target: Target; post: LinkPost }[] = [];
+    const refuser =
+      (target: Target) =>
+      (kind: LinkRefusal['kind'], code: string, reason: string): void => {
+        refused.push({ pursuanceId: target.pursuanceId, peer: target.peer, kind, code, reason, at: this.now() });
+      };
+    for (const m of batch) {
+      if (handled.has(m.signature)) continue;
+      const target = targets.get(m.groupId);
+      if (!target) continue;
+      handled.add(m.signature);
+      done.push(m.signature);
+      changed.add(target.pursuanceId);
+      try {
+        posts.push({ target, post: decodeLinkPost(m.payload) });
+      } catch (err) {
+        if (!(err instanceof InvalidLinkPostError)) throw err;
+        refuser(target)('malformed', err.code, err.message);
+      }
+    }
+    for (const { target, post } of posts) if (post.t === 'keys') for (const a of post.a) await this.#carryKeys(target, a, refuser(target));
+    for (const { target, post } of posts) if (post.t === 'task') await this.#carryTask(target, post.p, refuser(target));
+    if (done.length === 0) return;
+    await this.#store.update((doc) => {
+      doc.handled.push(...done);
+      doc.refused.push(...refused);
+    });
+    for (const id of changed) this.#changed(id);
+  }
+
+  async #carryKeys(t: Target, a: Announcement, refuse: (kind: 'keys', code: string, reason: string) => void): Promise<void> {
+    const link = this.#link(t);
+    if (!link) return;
+    if (a.from !== t.peer || a.to !== t.pursuanceId) {
+      refuse('keys', 'WRONG_PURSUANCE', 'an announcement for another link');
+      return;
+    }
+    const have = link.keys.get(a.role);
+    // What the log already has, or an older statement (a replay, or another anchor holder's post): nothing to carry.
+    if (have && (have.n > a.n || (have.n === a.n && equalBytes(have.keyId, a.keyId) && have.validUntil >= a.validUntil))) return;
+    try {
+      await this.registry.act(t.pursuanceId, (author) => author.carryLinkKeys(a));
+    } catch (err) {
+      if (!(err instanceof ActionNotAllowedError)) throw err;
+      refuse('keys', err.code, err.message);
+    }
+  }
+
+  async #carryTask(t: Target, parcel: LinkParcel, refuse: (kind: 'task', code: string, reason: string) => void): Promise<void> {
+    const entry = this.registry.get(t.pursuanceId);
+    const link = this.#link(t);
+    if (!link || link.seen.has(toHex(parcel.credential.nonce))) return;
+    // The audience's holders carry it (they are the ones it is for, and can check that it opens).
+    const current = entry.log.state().roles.get(parcel.credential.on)?.epochs.at(-1);
+    const key = current ? entry.author.keyring.get(current.keyIdHex) : undefined;
+    if (!key) return;
+    if (equalBytes(parcel.keyId, current!.keyId)) {
+      try {
+        openLinkTask(parcel, t.pursuanceId, key);
+      } catch (err) {
+        if (!(err instanceof ContentUnreadableError)) throw err;
+        refuse('task', 'CONTENT_UNREADABLE', err.message);
+        return;
+      }
+    }
+    try {
+      await this.registry.act(t.pursuanceId, (author) => author.carryLinkTask(parcel));
+    } catch (err) {
+      if (!(err instanceof ActionNotAllowedError)) throw err;
+      refuse('task', err.code, err.message);
+    }
+  }
+
+  #link(t: Target): LinkState | undefined {
+    if (!this.registry.has(t.pursuanceId) || !this.registry.isLoaded(t.pursuanceId)) return undefined;
+    return this.registry.get(t.pursuanceId).log.state().links?.get(t.peer);
+  }
+
+  /** Our inbox (group id) → the link it belongs to, for the links this node reads. */
+  #targets(): Map<string, Target> {
+    const out = new Map<string, Target>();
+    for (const entry of this.registry.list()) {
+      if (!this.registry.isLoaded(entry.id)) continue;
+      for (const link of entry.log.state().links?.values() ?? []) {
+        if (!this.#reads(entry, link)) continue;
+        const groupId = inboxGroupId(link.ourInbox);
+        if (groupId !== null) out.set(groupId, { pursuanceId: entry.id, peer: link.peer });
+      }
+    }
+    return out;
+  }
+
+  /** The drop boxes links read here: open links' inboxes this node reads, and the inboxes of offers still waiting for their link. */
+  async #wanted(): Promise<Set<string>> {
+    const wanted = new Set(this.#targets().keys());
+    const now = this.now();
+    for (const o of (await this.#store.read()).offers) {
+      if (o.validUntil <= now || !this.registry.has(o.pursuanceId) || !this.registry.isLoaded(o.pursuanceId)) continue;
+      if (
+        this.registry
+          .get(o.pursuanceId)
+          .log.state()
+          .links?.has(o.to as EventId)
+      )
+        continue;
+      const groupId = inboxGroupId(o.inbox);
+      if (groupId !== null) wanted.add(groupId);
+    }
+    return wanted;
+  }
+
+  /** This node reads the link's inbox: it holds the current key of our anchor or of a role they may send to. */
+  #reads(entry: PursuanceEntry, link: LinkState): boolean {
+    return [link.ourAnchor, ...link.theyMay.map((g) => g.on)].some((role) => this.#holds(entry, role));
+  }
+
+  #announces(entry: PursuanceEntry, link: LinkState): boolean {
+    return this.#holds(entry, link.ourAnchor);
+  }
+
+  #holds(entry: PursuanceEntry, role: string): boolean {
+    const current = entry.log.state().roles.get(role)?.epochs.at(-1);
+    return current !== undefined && entry.author.keyring.has(current.keyIdHex);
+  }
+
+  /** A post failed: try everything again soon (their relay may be back in a moment), then less and less often. */
+  #failed(): void {
+    this.#failures++;
+    if (this.#retry !== undefined || !this.#running) return;
+    const delay = Math.min(TICK_MS, RETRY_BASE_MS * 2 ** Math.min(this.#failures - 1, 16));
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      void this.tick().catch((err: unknown) => this.#warn(err));
+    }, delay);
+    this.#retry.unref();
+  }
+
+  #changed(pursuanceId: string): void {
+    for (const l of this.#listeners) l(pursuanceId);
+  }
+
+  #warn(err: unknown): void {
+    const code = err instanceof ActionNotAllowedError ? err.code : err instanceof Error ? ((err as { code?: string }).code ?? err.name) : typeof err;
+    this.registry.warn(`links: ${code}`);
+  }
+
+  #serial<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(job);
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** The inbox's group id, or null when it is no group invite we can read. */
+function inboxGroupId(inbox: string): string | null {
+  try {
+    return parseGroupInvite(inbox).invite.groupId;
+  } catch {
+    return null;
+  }
+}
