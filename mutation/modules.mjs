@@ -141,7 +141,7 @@ export const MODULES = {
   // Links between pursuances: the anchor pinned from an offer, its chain, other roles' keys,
   // renewals and forks; the record of a send; a task taken in with a role credential.
   links: {
-    mutate: ['packages/pursuance/src/fold/links.ts', 'packages/pursuance/src/link.ts'],
+    mutate: ['packages/pursuance/src/fold/links.ts', 'packages/pursuance/src/link.ts', 'packages/pursuance/src/link-post.ts'],
     tests: ['packages/pursuance/test/links.test.ts', 'packages/pursuance/test/capabilities.test.ts'],
   },
   // Re-keying the group after a departure: which departures still wait for one, who may do it,

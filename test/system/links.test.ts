@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publicKeyFromOnion } from '@pursuance/crypto';
 import type { EventId } from '@pursuance/pursuance';
 import type { RunningNode } from '../../apps/node/src/index.js';
 import { untilStream } from '../support/change-stream.js';
@@ -117,6 +118,14 @@ describe('links between pursuances, across processes and relays', () => {
       expect(task).toMatchObject({ title: 'Check berth 7', body: 'The March manifests do not match the crane logs.', readable: true });
       expect(task!.origin).toEqual({ peer: A, name: 'Port Watch', role: 'organizer' });
       expect(JSON.stringify(task)).not.toContain(aEditor.onion);
+      // L11: nothing in B's log names the member of A who sent it (neither its key nor its onion).
+      const editorKey = Buffer.from(publicKeyFromOnion(aEditor.onion));
+      const bEvents = (await ok<{ events: string[] }>(bFounder, 'GET', at(B, '/events'))).events.map((e) => Buffer.from(e, 'base64'));
+      expect(bEvents.length).toBeGreaterThan(5);
+      for (const bytes of bEvents) {
+        expect(bytes.includes(editorKey)).toBe(false);
+        expect(bytes.includes(Buffer.from(aEditor.onion))).toBe(false);
+      }
 
       // 2. A member without the role: refused with the reason, nothing signed.
       const before = aMember.registry.get(A).log.size;

@@ -584,6 +584,11 @@ function judgeScenario({ malicious, expelledPick, expelAt, steps: script, seeds 
   const reference = atOnce('all at once', world.genesis, events);
   const replicas = [reference, ...seeds.map((seed) => replicate(world.genesis, shuffled(events, seed), seed))];
   const expected = agreement(reference.log);
+  // An event refused as defeated names the removal that defeated it: that removal stands.
+  for (const rejection of reference.log.rejections()) {
+    const by = /signed concurrently with the removal ([0-9a-f]{64})/.exec(rejection.reason)?.[1];
+    if (by !== undefined) expect(reference.log.isAccepted(by as EventId), `${rejection.eventId} is defeated by ${by}, which was refused`).toBe(true);
+  }
   for (const r of replicas) {
     const got = agreement(r.log);
     expect({ hash: got.hash, order: got.order }, r.name).toEqual({ hash: expected.hash, order: expected.order });
