@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicKeyFromOnion } from '@pursuance/crypto';
-import type { EventId } from '@pursuance/pursuance';
+import { decodeEvent, type EventId } from '@pursuance/pursuance';
 import type { RunningNode } from '../../apps/node/src/index.js';
 import { untilStream } from '../support/change-stream.js';
 import { startRelayProcess, type Spawned } from '../support/processes.js';
@@ -14,7 +14,8 @@ import { untilAsync, untilChange } from '../support/until-change.js';
  * are drop boxes on relay 2. A's editor (an organizer, its own `pursuance node start` process)
  * sends tasks to B's members; B's founder is a process too, the two members are in-process.
  *
- * - A links B both ways; A's organizer sends a task, B's members read it with its origin.
+ * - A links B both ways; A's organizer sends a task, B's members read it with its origin, and a
+ *   B member's reply reaches A's organizers the same way.
  * - A's member, without the organizer role, is refused with the reason; nothing leaves A.
  * - A task sent while B's inbox relay is down waits in A's outbox; A rotates its organizer key
  *   meanwhile. When the relay is back, A's node posts the new anchor key and then the task: B
@@ -100,8 +101,17 @@ describe('links between pursuances, across processes and relays', () => {
       const offerB = await ok<{ text: string; keyId: string }>(bFounder, 'POST', at(B, '/links/offers'), { to: A, anchor: 'organizer' });
       // B's founder checks the anchor key id with A's editor (out of band), then opens.
       expect(await ok(bFounder, 'POST', at(B, '/links/preview'), { offer: offerA.text })).toMatchObject({ peer: A, name: 'Port Watch', keyId: offerA.keyId });
-      await ok(bFounder, 'POST', at(B, '/links'), { offer: offerA.text, theyMay: [{ theirRole: 'organizer', on: 'member' }] });
-      await ok(aEditor, 'POST', at(A, '/links'), { offer: offerB.text, weSend: [{ ours: 'organizer', theirs: 'member' }] });
+      // A's organizers may send to B's members, and B's members reply to A's organizers.
+      await ok(bFounder, 'POST', at(B, '/links'), {
+        offer: offerA.text,
+        theyMay: [{ theirRole: 'organizer', on: 'member' }],
+        weSend: [{ ours: 'member', theirs: 'organizer' }],
+      });
+      await ok(aEditor, 'POST', at(A, '/links'), {
+        offer: offerB.text,
+        theyMay: [{ theirRole: 'member', on: 'organizer' }],
+        weSend: [{ ours: 'organizer', theirs: 'member' }],
+      });
       await untilChange([aMember], () => linkAt(aMember, A, B)?.keys.has('member') === true, 'B’s member key to reach A', 120_000);
 
       // 1. The honest flow.
@@ -121,11 +131,31 @@ describe('links between pursuances, across processes and relays', () => {
       // L11: nothing in B's log names the member of A who sent it (neither its key nor its onion).
       const editorKey = Buffer.from(publicKeyFromOnion(aEditor.onion));
       const bEvents = (await ok<{ events: string[] }>(bFounder, 'GET', at(B, '/events'))).events.map((e) => Buffer.from(e, 'base64'));
-      expect(bEvents.length).toBeGreaterThan(5);
+      expect(bEvents.map((b) => decodeEvent(new Uint8Array(b)).header.kind)).toContain('link.task');
       for (const bytes of bEvents) {
         expect(bytes.includes(editorKey)).toBe(false);
         expect(bytes.includes(Buffer.from(aEditor.onion))).toBe(false);
       }
+
+      // The reply travels back the same way: a task for A's organizers, from B's members.
+      const reply = await ok<{ posted: boolean }>(bMember, 'POST', at(B, `/links/${A}/tasks`), {
+        ours: 'member',
+        theirs: 'organizer',
+        title: 'Re: Check berth 7',
+        body: 'Berth 7 logs attached; the crane was idle on the 12th.',
+      });
+      expect(reply.posted).toBe(true);
+      const replies = async () => (await tasksOf(aEditor, A)).filter((t) => t.origin !== undefined);
+      await untilStream(aEditor, async () => (await replies()).length === 1, 'the reply to reach A', 1_000, 120_000);
+      expect((await replies())[0]).toMatchObject({
+        title: 'Re: Check berth 7',
+        body: 'Berth 7 logs attached; the crane was idle on the 12th.',
+        readable: true,
+        origin: { peer: B, name: 'Harbour Desk', role: 'member' },
+      });
+      // A's member holds no organizer key: the reply is sealed from them.
+      await untilAsync([aMember.registry], async () => (await tasksOf(aMember, A)).some((t) => t.origin !== undefined), 'the reply to sync to A’s member');
+      expect((await tasksOf(aMember, A)).find((t) => t.origin !== undefined)).toMatchObject({ readable: false, title: null });
 
       // 2. A member without the role: refused with the reason, nothing signed.
       const before = aMember.registry.get(A).log.size;
