@@ -24,6 +24,8 @@ import type {
   ReviewInboxModel,
   SentRequestModel,
 } from '../../apps/node/src/sync/admission.service.js';
+import type { LinkModel, LinkOfferModel, LinkOfferPreview, LinkSentModel, LinkTaskSent } from '../../apps/node/src/sync/link.service.js';
+import type { LinkRefusal } from '../../apps/node/src/sync/link-store.js';
 import type { AcnStatus } from '../../packages/tapir/src/index.js';
 import type { Rejection } from '../../packages/pursuance/src/index.js';
 
@@ -63,6 +65,13 @@ export const contract: {
   reviewInbox: Reads<ReviewInboxModel, Dash.ReviewInbox>;
   profilePreview: Reads<ProfilePreview, Dash.ProfilePreview>;
   sentJoinRequest: Reads<SentRequestModel, Dash.SentJoinRequest>;
+  link: Reads<LinkModel, Dash.LinkModel>;
+  linkSent: Reads<LinkSentModel, Dash.LinkSentModel>;
+  linkRefusal: Reads<LinkRefusal, Dash.LinkRefusal>;
+  linkKey: Reads<LinkModel['keys'][number], Dash.LinkKeyModel>;
+  linkOffer: Reads<LinkOfferModel, Dash.LinkOfferModel>;
+  linkPreview: Reads<LinkOfferPreview, Dash.LinkOfferPreview>;
+  linkTaskSent: Reads<LinkTaskSent, Dash.LinkTaskSent>;
 } = {
   summary: true,
   member: true,
@@ -92,4 +101,11 @@ export const contract: {
   reviewInbox: true,
   profilePreview: true,
   sentJoinRequest: true,
+  link: true,
+  linkSent: true,
+  linkRefusal: true,
+  linkKey: true,
+  linkOffer: true,
+  linkPreview: true,
+  linkTaskSent: true,
 };

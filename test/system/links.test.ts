@@ -41,6 +41,7 @@ interface LinkJson {
   readonly keys: { role: string; n: number; keyId: string }[];
   readonly waiting: number;
   readonly refused: { kind: string; code: string; reason: string }[];
+  readonly sent: { id: string; status: string; code: string | null; reason: string | null }[];
 }
 
 async function ok<T>(n: Api, method: string, path: string, body?: unknown): Promise<T> {
@@ -128,6 +129,9 @@ describe('links between pursuances, across processes and relays', () => {
       expect(task).toMatchObject({ title: 'Check berth 7', body: 'The March manifests do not match the crane logs.', readable: true });
       expect(task!.origin).toEqual({ peer: A, name: 'Port Watch', role: 'organizer' });
       expect(JSON.stringify(task)).not.toContain(aEditor.onion);
+      // B's receipt tells A's editor it was taken in.
+      const statusOf = async (id: string) => (await linksOf(aEditor, A))[0]!.sent.find((x) => x.id === id);
+      await untilStream(aEditor, async () => (await statusOf(first.id))?.status === 'accepted', 'B’s receipt to reach A');
       // L11: nothing in B's log names the member of A who sent it (neither its key nor its onion).
       const editorKey = Buffer.from(publicKeyFromOnion(aEditor.onion));
       const bEvents = (await ok<{ events: string[] }>(bFounder, 'GET', at(B, '/events'))).events.map((e) => Buffer.from(e, 'base64'));
@@ -187,6 +191,9 @@ describe('links between pursuances, across processes and relays', () => {
       const stale = (await linksOf(bFounder, B))[0]!.refused.find((r) => r.code === 'STALE_EPOCH')!;
       expect(stale).toMatchObject({ kind: 'task' });
       expect(stale.reason).toMatch(/signed by key 1 of their "organizer"; key 2 is current/);
+      // The sender learns it too, with the same reason: send it again with the new key.
+      await untilStream(aEditor, async () => (await statusOf(waiting.id))?.status === 'refused', 'B’s refusal to reach A');
+      expect(await statusOf(waiting.id)).toMatchObject({ code: 'STALE_EPOCH', reason: stale.reason });
       await untilStream(aEditor, async () => (await linksOf(aEditor, A))[0]!.waiting === 0, 'A’s outbox to empty');
       expect((await fromA(bMember)).map((t) => t.title)).toEqual(['Check berth 7']);
 

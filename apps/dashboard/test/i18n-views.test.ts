@@ -198,13 +198,13 @@ describe('switching the language', () => {
     await flushPromises();
     const tabs = () => w.findAll('nav.tabs a').map((a) => a.text());
     // A founder holding every role has no audience to send tips to: no tip tab.
-    expect(tabs()).toEqual(['Board', 'Tree', 'My tasks', 'New task', 'Members & roles', 'Rules', 'Keys', 'Health']);
+    expect(tabs()).toEqual(['Board', 'Tree', 'My tasks', 'New task', 'Members & roles', 'Rules', 'Keys', 'Links', 'Health']);
     expect(w.find('[data-testid="my-roles"]').text()).toBe('you: founder, Member, Organizer');
     expect(w.find('label[for="f-search"]').text()).toBe('Search');
     ctx.setLocale('es');
     await nextTick();
     expect(document.documentElement.lang).toBe('es');
-    expect(tabs()).toEqual(['Tablero', 'Árbol', 'Mis tareas', 'Nueva tarea', 'Miembros y roles', 'Reglas', 'Claves', 'Salud']);
+    expect(tabs()).toEqual(['Tablero', 'Árbol', 'Mis tareas', 'Nueva tarea', 'Miembros y roles', 'Reglas', 'Claves', 'Enlaces', 'Salud']);
     expect(w.find('nav.tabs').attributes('aria-label')).toBe('Secciones del pursuance');
     expect(w.find('[data-testid="my-roles"]').text()).toBe('tú: fundador, Member, Organizer');
     expect(w.find('.pursuance-head').text()).toContain('2 miembros');

@@ -14,6 +14,7 @@ import CreatePursuance from '../src/views/CreatePursuance.vue';
 import HealthView from '../src/views/HealthView.vue';
 import JoinPursuance from '../src/views/JoinPursuance.vue';
 import KeysView from '../src/views/KeysView.vue';
+import LinksView from '../src/views/LinksView.vue';
 import MembersView from '../src/views/MembersView.vue';
 import MyTasks from '../src/views/MyTasks.vue';
 import NewTask from '../src/views/NewTask.vue';
@@ -108,6 +109,7 @@ describe('the route table', () => {
     [`/p/${PID}/members`, MembersView],
     [`/p/${PID}/rules`, RulesView],
     [`/p/${PID}/keys`, KeysView],
+    [`/p/${PID}/links`, LinksView],
     [`/p/${PID}/health`, HealthView],
   ];
 
@@ -168,7 +170,7 @@ describe('the route table', () => {
   it('prints and reads back every pursuance address, whatever the ids hold (property)', () => {
     const router = createRouter({ history: createMemoryHistory(), routes: [...routes] });
     const id = fc.string({ minLength: 1, maxLength: 80, unit: 'grapheme' });
-    const section = fc.constantFrom('board', 'tree', 'mine', 'new-task', 'submit', 'members', 'rules', 'keys', 'health');
+    const section = fc.constantFrom('board', 'tree', 'mine', 'new-task', 'submit', 'members', 'rules', 'keys', 'links', 'health');
     fc.assert(
       fc.property(id, id, section, (pursuance, taskId, name) => {
         const tab = router.resolve({ name, params: { id: pursuance } });

@@ -298,7 +298,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       app: nest,
       async close() {
         await nest.close();
-        links?.stop();
+        await links?.stop();
         admission?.stop();
         joins?.stop();
         snapshots?.stop();
@@ -316,7 +316,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     };
   } catch (err) {
     await app?.close().catch(() => undefined);
-    links?.stop();
+    await links?.stop();
     admission?.stop();
     joins?.stop();
     snapshots?.stop();

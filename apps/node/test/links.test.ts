@@ -229,6 +229,12 @@ describe('an open link', () => {
       expect(JSON.stringify(task)).not.toContain(fa.identity.onion);
       // Carried once, by one of B's nodes.
       expect((await tasksOf(fb, B)).filter((t) => t.origin).length).toBe(1);
+      // B's carrier tells A it was taken in (a receipt signed by B's member key, which A checks).
+      await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.sent[0]?.status === 'accepted', 'the receipt to reach A');
+      expect((await linksOf(fa, A))[0]!.sent).toEqual([
+        { id: sent.id, ours: 'organizer', theirs: 'member', by: fa.identity.onion, at: expect.any(Number), status: 'accepted', code: null, reason: null },
+      ]);
+      expect((await linksOf(fa, A))[0]!.unlogged).toEqual([]);
     },
   );
 
@@ -263,6 +269,11 @@ describe('an open link', () => {
     expect(refused).toMatchObject({ code: 'DENIED', peer: A });
     expect(refused.reason).toMatch(/does not let their "member" create tasks for our "member"/);
     expect((await tasksOf(mb, B)).filter((t) => t.origin).map((t) => t.title)).toEqual(['Check berth 7']);
+    // The sender, who now reads A's inbox for the receipts of what it sends, learns why.
+    await untilAsync([ma.links], async () => (await linksOf(ma, A))[0]!.sent.some((x) => x.status === 'refused'), 'the refusal to reach the sender');
+    const mine = (await linksOf(ma, A))[0]!.sent.find((x) => x.status === 'refused')!;
+    expect(mine).toMatchObject({ by: ma.identity.onion, ours: 'member', code: 'DENIED' });
+    expect(mine.reason).toMatch(/does not let their "member" create tasks for our "member"/);
     expect((await linksOf(fa, A))[0]!.name).toBe('__proto__');
   });
 
@@ -290,6 +301,9 @@ describe('an open link', () => {
       expect((await linksOf(mb, B))[0]!.refused.find((r) => r.code === 'STALE_EPOCH')!.reason).toMatch(
         /signed by key 1 of their "organizer"; key 2 is current/,
       );
+      // B's receipt for it reaches A, whose log holds no link.send of it: a send nobody recorded (L14).
+      await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.unlogged.length === 1, 'A to see an unrecorded send');
+      expect((await linksOf(fa, A))[0]!.unlogged[0]).toMatchObject({ digest: toHex(sha256(box)), verdict: 'refused' });
 
       await ok(fa, 'POST', at(A, `/links/${B}/tasks`), { ours: 'organizer', theirs: 'member', title: 'New key' });
       await untilAsync([mb.registry], async () => (await tasksOf(mb, B)).some((t) => t.title === 'New key'), 'the new key’s task');

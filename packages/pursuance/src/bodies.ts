@@ -168,6 +168,22 @@ export const UnsignedCredentialSchema = z.strictObject({
   hour: z.number().int().min(0).max(HOUR_MAX),
 });
 export const CredentialSchema = UnsignedCredentialSchema.extend({ signature: bytes(64) });
+/**
+ * What became of a task sent over a link, told back to the sender by a holder of the role it was
+ * for (link.ts): the task's digest, the verdict of the receiving fold and its reason.
+ */
+export const UnsignedReceiptSchema = z.strictObject({
+  from: z.string().regex(/^[0-9a-f]{64}$/),
+  to: z.string().regex(/^[0-9a-f]{64}$/),
+  role: RoleIdSchema,
+  n: z.number().int().min(1).max(LINK_KEY_ORDINAL_MAX),
+  digest: bytes(32),
+  verdict: z.enum(['accepted', 'refused']),
+  code: z.string().max(40),
+  reason: z.string().max(500),
+  hour: z.number().int().min(0).max(HOUR_MAX),
+});
+export const ReceiptSchema = UnsignedReceiptSchema.extend({ signature: bytes(64) });
 /** A task sent over a link: its credential, and its content sealed to our role's key `keyId` (link.ts). */
 export const LinkParcelSchema = z.strictObject({ credential: CredentialSchema, keyId: key, box: bytesUpTo(256 * 1024) });
 

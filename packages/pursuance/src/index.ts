@@ -102,5 +102,14 @@ export {
   signAnnouncement,
   signCredential,
   signedBy,
+  InvalidReceiptError,
+  RECEIPT_DOMAIN,
+  ReceiptSchema,
+  receiptSignedBy,
+  signReceipt,
+  type Receipt,
+  type UnsignedReceipt,
 } from './link.js';
+export { receiptProblem } from './fold/links.js';
+export type { RoleKey } from './keys.js';
 export { InvalidLinkPostError, LINK_POST_KEYS_MAX, decodeLinkPost, encodeLinkPost, splitAnnouncements, type LinkPost } from './link-post.js';

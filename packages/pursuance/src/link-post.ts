@@ -1,11 +1,12 @@
 import { CryptoError, canonicalDecode, canonicalEncode } from '@pursuance/crypto';
 import { z } from 'zod';
-import { AnnouncementSchema, LinkParcelSchema } from './bodies.js';
-import type { Announcement, LinkParcel } from './link.js';
+import { AnnouncementSchema, LinkParcelSchema, ReceiptSchema } from './bodies.js';
+import type { Announcement, LinkParcel, Receipt } from './link.js';
 
 /**
  * What one side's nodes post into the other side's link inbox (a drop box the other side's
- * nodes read): the keys its anchor announces, or a task with its credential. Posts carry no
+ * nodes read): the keys its anchor announces, a task with its credential, or a receipt for a task
+ * the other side sent. Posts carry no
  * author and need none: every statement in them is signed by a role key of the sending
  * pursuance, and the receiving fold judges each one when a member carries it in. The transport
  * caps one post's size; `splitAnnouncements` fills posts up to a size the caller gives.
@@ -17,9 +18,11 @@ export const LINK_POST_KEYS_MAX = 64;
 const LinkPostSchema = z.discriminatedUnion('t', [
   z.strictObject({ v: z.literal(LINK_POST_VERSION), t: z.literal('keys'), a: z.array(AnnouncementSchema).min(1).max(LINK_POST_KEYS_MAX) }),
   z.strictObject({ v: z.literal(LINK_POST_VERSION), t: z.literal('task'), p: LinkParcelSchema }),
+  z.strictObject({ v: z.literal(LINK_POST_VERSION), t: z.literal('receipt'), r: ReceiptSchema }),
 ]);
 
-export type LinkPost = { readonly t: 'keys'; readonly a: readonly Announcement[] } | { readonly t: 'task'; readonly p: LinkParcel };
+export type LinkPost =
+  { readonly t: 'keys'; readonly a: readonly Announcement[] } | { readonly t: 'task'; readonly p: LinkParcel } | { readonly t: 'receipt'; readonly r: Receipt };
 
 export class InvalidLinkPostError extends Error {
   public readonly code = 'INVALID_LINK_POST';
@@ -30,7 +33,12 @@ export class InvalidLinkPostError extends Error {
 }
 
 export function encodeLinkPost(post: LinkPost): Uint8Array {
-  const value = post.t === 'keys' ? { v: LINK_POST_VERSION, t: 'keys', a: [...post.a] } : { v: LINK_POST_VERSION, t: 'task', p: post.p };
+  const value =
+    post.t === 'keys'
+      ? { v: LINK_POST_VERSION, t: 'keys', a: [...post.a] }
+      : post.t === 'task'
+        ? { v: LINK_POST_VERSION, t: 'task', p: post.p }
+        : { v: LINK_POST_VERSION, t: 'receipt', r: post.r };
   const parsed = LinkPostSchema.safeParse(value);
   if (!parsed.success) throw new InvalidLinkPostError(`not a link post: ${parsed.error.issues[0]?.message ?? ''}`);
   return canonicalEncode(parsed.data);
@@ -47,7 +55,8 @@ export function decodeLinkPost(bytes: Uint8Array): LinkPost {
   }
   const parsed = LinkPostSchema.safeParse(value);
   if (!parsed.success) throw new InvalidLinkPostError(`not a link post: ${parsed.error.issues[0]?.message ?? ''}`);
-  return parsed.data.t === 'keys' ? { t: 'keys', a: parsed.data.a } : { t: 'task', p: parsed.data.p };
+  const d = parsed.data;
+  return d.t === 'keys' ? { t: 'keys', a: d.a } : d.t === 'task' ? { t: 'task', p: d.p } : { t: 'receipt', r: d.r };
 }
 
 /**

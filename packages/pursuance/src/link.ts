@@ -20,9 +20,11 @@ import {
   LINKS_MAX,
   LinkOfferSchema,
   LinkParcelSchema,
+  ReceiptSchema,
   SubmissionContentSchema,
   UnsignedAnnouncementSchema,
   UnsignedCredentialSchema,
+  UnsignedReceiptSchema,
 } from './bodies.js';
 import { ContentUnreadableError } from './errors.js';
 import { CONTENT_PADDING_BUCKET, roleKeyPair, type RoleKey } from './keys.js';
@@ -222,6 +224,42 @@ export function sealLinkTask(to: string, role: string, keyId: Uint8Array, box: U
   const plain = canonicalEncode(content);
   const padded = padToSize(plain, Math.ceil((plain.length + 4) / CONTENT_PADDING_BUCKET) * CONTENT_PADDING_BUCKET);
   return sealToRole(box, padded, taskContext(to, role, keyId));
+}
+
+/**
+ * Receipts: a holder of B's role `on` tells A what became of a task A sent (accepted, or refused
+ * with the fold's code and reason), signed by B's current key of that role, which A knows from
+ * B's announcements. They travel outside both logs: A's nodes match them with the `link.send`
+ * records of A's log, so a send that A's log never recorded shows up (FEDERATION.md L14), and
+ * A's members learn why a task was refused (L13).
+ */
+export const RECEIPT_DOMAIN = 'pursuance/link-receipt/v1';
+export { ReceiptSchema };
+export type UnsignedReceipt = z.infer<typeof UnsignedReceiptSchema>;
+export type Receipt = z.infer<typeof ReceiptSchema>;
+
+function receiptBytes(r: UnsignedReceipt): Uint8Array {
+  return canonicalEncode({ dom: RECEIPT_DOMAIN, ...r });
+}
+
+/** Sign a receipt with our key of the role the task was for (the code and reason cut to their bounds); InvalidReceiptError for a bad field. */
+export function signReceipt(r: UnsignedReceipt, key: RoleKey): Receipt {
+  const parsed = UnsignedReceiptSchema.safeParse({ ...r, code: r.code.slice(0, 40), reason: r.reason.slice(0, 500) });
+  if (!parsed.success) throw new InvalidReceiptError(`not a receipt: ${parsed.error.issues[0]?.message ?? ''}`);
+  return { ...parsed.data, signature: roleKeyPair(key).sign(receiptBytes(parsed.data)) };
+}
+
+export function receiptSignedBy(r: Receipt, signer: Uint8Array): boolean {
+  const { signature, ...unsigned } = r;
+  return verifySignature(receiptBytes(unsigned), signature, signer);
+}
+
+export class InvalidReceiptError extends Error {
+  public readonly code = 'INVALID_RECEIPT';
+  public constructor(message: string) {
+    super(message);
+    this.name = 'InvalidReceiptError';
+  }
 }
 
 /** Open a task sent over a link with our role key `key` (of the parcel's `keyId`): ContentUnreadableError when it does not open or parse. */

@@ -12,6 +12,7 @@ import {
   InvalidAnnouncementError,
   InvalidLinkOfferError,
   InvalidLinkPostError,
+  InvalidReceiptError,
   LINKS_MAX,
   LINK_POST_KEYS_MAX,
   LINK_OFFER_PREFIX,
@@ -28,7 +29,9 @@ import {
   parseLinkOfferText,
   signAnnouncement,
   signCredential,
+  receiptProblem,
   signLinkOffer,
+  signReceipt,
   splitAnnouncements,
   type Announcement,
   type LinkOffer,
@@ -36,6 +39,7 @@ import {
   type EventId,
   type Rules,
   type SignedEvent,
+  type UnsignedReceipt,
 } from '../src/index.js';
 import { newRoleKey, roleKeyPair, rolePub, type RoleKey } from '../src/keys.js';
 import { sealLinkTask } from '../src/link.js';
@@ -1061,6 +1065,59 @@ describe('links: the offer, as text passed out of band', () => {
   });
 });
 
+describe('links: receipts, what became of a task, told back to its sender', () => {
+  /** B's founder (a holder of B's member role) signs a receipt for a task A sent. */
+  function receiptFor(b: Side, from: string, to: string, digest: Uint8Array, change: Partial<UnsignedReceipt> = {}, key = currentKey(b.founder, 'member')) {
+    const n = b.founder.log
+      .state()
+      .roles.get('member')!
+      .epochs.filter((ep) => ep.pub).length;
+    return signReceipt({ from, to, role: 'member', n, digest, verdict: 'accepted', code: '', reason: '', hour: Math.floor(T0 / HOUR_MS), ...change }, key);
+  }
+
+  it('A checks a receipt against the key B announced for the role it was for; forged, misaddressed, stale and unannounced ones are refused with a reason', () => {
+    const { a, b } = bothWays();
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'Port records', body: 'Berth 7' });
+    const A = a.founder.log.id;
+    const B = b.founder.log.id;
+    const ok = receiptFor(b, B, A, parcel.credential.digest);
+    expect(receiptProblem(a.founder.log.state(), ok)).toBeNull();
+    expect(
+      receiptProblem(a.founder.log.state(), receiptFor(b, B, A, parcel.credential.digest, { verdict: 'refused', code: 'DENIED', reason: 'no' })),
+    ).toBeNull();
+    // Tampered after signing: the verdict flipped.
+    expect(receiptProblem(a.founder.log.state(), { ...ok, verdict: 'refused' })).toMatch(/not signed by their current key of "member"/);
+    // Signed by a key of B's that is not the member key (the organizer's), or by a stranger's key.
+    expect(receiptProblem(a.founder.log.state(), receiptFor(b, B, A, parcel.credential.digest, {}, currentKey(b.founder, 'organizer')))).toMatch(/not signed/);
+    expect(receiptProblem(a.founder.log.state(), receiptFor(b, B, A, parcel.credential.digest, {}, newRoleKey('member')))).toMatch(/not signed/);
+    // For another pursuance, from a pursuance A does not link, for a role B never announced (prototype names too).
+    expect(receiptProblem(a.founder.log.state(), receiptFor(b, B, B, parcel.credential.digest))).toMatch(/another pursuance/);
+    expect(receiptProblem(a.founder.log.state(), receiptFor(b, A, A, parcel.credential.digest))).toMatch(/no link/);
+    for (const role of ['organizer-x', 'constructor', 'proto']) {
+      expect(receiptProblem(a.founder.log.state(), receiptFor(b, B, A, parcel.credential.digest, { role }))).toMatch(/no current key/);
+    }
+    // B rotates its member key: until A adopts the new one, a receipt signed by it cannot be checked; then it can, and the old key's cannot.
+    b.founder.rotateKeys(['member']);
+    const fresh = receiptFor(b, B, A, parcel.credential.digest);
+    expect(fresh.n).toBe(2);
+    expect(receiptProblem(a.founder.log.state(), fresh)).toMatch(/signed by key 2 of their "member"; key 1 is current here/);
+    carryAll(a.founder, b.founder.linkAnnouncements(A, 7));
+    expect(receiptProblem(a.founder.log.state(), fresh)).toBeNull();
+    expect(receiptProblem(a.founder.log.state(), ok)).toMatch(/key 1 of their "member"; key 2 is current/);
+  });
+
+  it('refuses to sign a receipt with fields out of bounds; cuts a long reason to its bound', () => {
+    const { a, b } = bothWays();
+    const digest = new Uint8Array(32).fill(7);
+    expect(() => receiptFor(b, 'B', a.founder.log.id, digest)).toThrow(InvalidReceiptError);
+    expect(() => receiptFor(b, b.founder.log.id, a.founder.log.id, new Uint8Array(31))).toThrow(InvalidReceiptError);
+    expect(() => receiptFor(b, b.founder.log.id, a.founder.log.id, digest, { role: '__proto__' })).toThrow(InvalidReceiptError);
+    const long = receiptFor(b, b.founder.log.id, a.founder.log.id, digest, { verdict: 'refused', code: 'X'.repeat(100), reason: 'y'.repeat(2000) });
+    expect([long.code.length, long.reason.length]).toEqual([40, 500]);
+    expect(receiptProblem(a.founder.log.state(), long)).toBeNull();
+  });
+});
+
 describe('links: what travels through a link inbox (link-post.ts)', () => {
   it('keys and tasks round-trip through their encoding; what decodes is exactly what was sent', () => {
     const { a, b } = bothWays();
@@ -1070,6 +1127,22 @@ describe('links: what travels through a link inbox (link-post.ts)', () => {
     const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'Port records', body: 'Berth 7' });
     const task = decodeLinkPost(encodeLinkPost({ t: 'task', p: parcel }));
     expect(task.t).toBe('task');
+    const receipt = signReceipt(
+      {
+        from: b.founder.log.id,
+        to: a.founder.log.id,
+        role: 'member',
+        n: 1,
+        digest: parcel.credential.digest,
+        verdict: 'accepted',
+        code: '',
+        reason: '',
+        hour: 1,
+      },
+      currentKey(b.founder, 'member'),
+    );
+    const back = decodeLinkPost(encodeLinkPost({ t: 'receipt', r: receipt }));
+    expect(back.t === 'receipt' && receiptProblem(a.founder.log.state(), back.r)).toBeNull();
     // What a B member carries from the decoded post is accepted like the original parcel.
     expect(task.t === 'task' && carryAt(b.memberId, b.member.log, task.p)).toBe('accepted');
   });
@@ -1123,7 +1196,25 @@ describe('links: what travels through a link inbox (link-post.ts)', () => {
   it('mutated and arbitrary bytes only ever give a post that re-encodes to the same bytes, or InvalidLinkPostError (fuzz)', () => {
     const { a, b } = bothWays();
     const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'fuzzed', body: 'x' });
-    const bases = [encodeLinkPost({ t: 'keys', a: a.founder.linkAnnouncements(b.founder.log.id, 7) }), encodeLinkPost({ t: 'task', p: parcel })];
+    const receipt = signReceipt(
+      {
+        from: b.founder.log.id,
+        to: a.founder.log.id,
+        role: 'member',
+        n: 1,
+        digest: parcel.credential.digest,
+        verdict: 'refused',
+        code: 'DENIED',
+        reason: 'no',
+        hour: 1,
+      },
+      currentKey(b.founder, 'member'),
+    );
+    const bases = [
+      encodeLinkPost({ t: 'keys', a: a.founder.linkAnnouncements(b.founder.log.id, 7) }),
+      encodeLinkPost({ t: 'task', p: parcel }),
+      encodeLinkPost({ t: 'receipt', r: receipt }),
+    ];
     const mutated = fc.tuple(fc.nat({ max: bases.length - 1 }), fc.nat(), fc.integer({ min: 0, max: 7 }), fc.nat()).map(([which, at, bit, cut]) => {
       const base = bases[which]!;
       const out = base.slice(0, base.length - (cut % 3 === 0 ? cut % base.length : 0));

@@ -8,6 +8,7 @@ import { errors } from './errors.js';
 import { history } from './history.js';
 import { invite } from './invite.js';
 import { join } from './join.js';
+import { links } from './links.js';
 import { members } from './members.js';
 import { pursuance } from './pursuance.js';
 import { rules } from './rules.js';
@@ -26,7 +27,7 @@ export const LOCALES = [
 ] as const;
 export type Locale = (typeof LOCALES)[number]['code'];
 
-const AREAS = { admission, app, board, common, components, errors, history, invite, join, members, pursuance, rules, task, views };
+const AREAS = { admission, app, board, common, components, errors, history, invite, join, links, members, pursuance, rules, task, views };
 interface Catalog {
   [key: string]: string | Catalog;
 }

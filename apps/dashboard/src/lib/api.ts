@@ -8,10 +8,17 @@ import type {
   JoinInvite,
   JoinOutcome,
   JoinRequest,
+  LinkModel,
+  LinkOfferInput,
+  LinkOfferModel,
+  LinkOfferPreview,
+  LinkTaskInput,
+  LinkTaskSent,
   MemberModel,
   NetworkView,
   NewSubmissionInput,
   NewTaskInput,
+  OpenLinkInput,
   OwnRejection,
   ProfileModel,
   ProfilePreview,
@@ -387,6 +394,20 @@ export class ApiClient {
   public sendJoinRequest = (body: SendJoinRequestInput) => this.request<SentJoinRequest>('POST', '/api/join-profile/requests', body);
   /** The requests this node sent through profiles, newest first, with the answer so far. */
   public sentJoinRequests = () => this.request<SentJoinRequest[]>('GET', '/api/join-profile/requests');
+  /** The pursuance's links: the mapping, their keys as announced, what waits to be sent and what was refused. */
+  public links = (id: string) => this.request<LinkModel[]>('GET', this.#p(id, '/links'));
+  /** The offers made from this node, newest first. */
+  public linkOffers = (id: string) => this.request<LinkOfferModel[]>('GET', this.#p(id, '/links/offers'));
+  /** Make an offer to link `to`, anchored on the current key of `anchor` (a role you hold). */
+  public makeLinkOffer = (id: string, body: LinkOfferInput) => this.request<LinkOfferModel>('POST', this.#p(id, '/links/offers'), body);
+  /** Read a pasted offer; 400 INVALID_LINK_OFFER (field `offer`) when it does not parse, verify, or is not for this pursuance. */
+  public previewLinkOffer = (id: string, offer: string) => this.request<LinkOfferPreview>('POST', this.#p(id, '/links/preview'), { offer });
+  /** Open the link from their offer; 409 NO_LINK_OFFER until this node made its own offer to them, 422 without the right to change the rules. */
+  public openLink = (id: string, body: OpenLinkInput) => this.request<LinkModel>('POST', this.#p(id, '/links'), body);
+  public closeLink = (id: string, peer: string) => this.request<{ closed: true }>('DELETE', this.#p(id, `/links/${encodeURIComponent(peer)}`));
+  /** Send a task over the link; `posted: false` when their relay is unreachable (the node retries). */
+  public sendLinkTask = (id: string, peer: string, body: LinkTaskInput) =>
+    this.request<LinkTaskSent>('POST', this.#p(id, `/links/${encodeURIComponent(peer)}/tasks`), body);
   public syncStatus = (id: string, options?: RequestOptions) => this.request<SyncStatus>('GET', this.#p(id, '/sync'), undefined, options);
   public network = () => this.request<NetworkView>('GET', '/api/network');
   public rebuild = () => this.request<{ pursuances: number; events: number; seconds: number }>('POST', '/api/admin/rebuild');

@@ -38,6 +38,7 @@ export const routes: readonly RouteRecordRaw[] = [
       { path: 'members', name: 'members', component: () => import('../views/MembersView.vue') },
       { path: 'rules', name: 'rules', component: () => import('../views/RulesView.vue') },
       { path: 'keys', name: 'keys', component: () => import('../views/KeysView.vue') },
+      { path: 'links', name: 'links', component: () => import('../views/LinksView.vue') },
       { path: 'health', name: 'health', component: () => import('../views/HealthView.vue') },
     ],
   },

@@ -15,4 +15,12 @@ export {
   type PursuanceAbility,
   type SubjectName,
 } from '../../../../packages/pursuance/src/rules/compile.js';
-export { RulesSchema, TASK_ACTIONS, type Capability, type Role, type Rules, type TaskAction } from '../../../../packages/pursuance/src/rules/schema.js';
+export {
+  RoleIdSchema,
+  RulesSchema,
+  TASK_ACTIONS,
+  type Capability,
+  type Role,
+  type Rules,
+  type TaskAction,
+} from '../../../../packages/pursuance/src/rules/schema.js';

@@ -562,3 +562,139 @@ export interface SendJoinRequestInput {
   readonly name?: string;
   readonly answers: readonly string[];
 }
+
+/*
+ * Links between pursuances (apps/node/src/sync/link.service.ts, the bodies in
+ * apps/node/src/http/schemas.ts). Their roles are named by their ids: our rules do not know them.
+ */
+
+/** What their role may do here: create tasks for one of our roles (the core's `LinkGrant`). */
+export interface LinkGrant {
+  readonly theirRole: string;
+  readonly action: 'create';
+  readonly on: string;
+}
+
+/** Our role that sends tasks over a link, and their role it sends to (the core's `LinkSend`). */
+export interface LinkSend {
+  readonly ours: string;
+  readonly theirs: string;
+}
+
+/** One of their roles' keys, as their anchor last announced it. */
+export interface LinkKeyModel {
+  readonly role: string;
+  readonly n: number;
+  readonly keyId: string;
+  readonly validUntil: number;
+  readonly expired: boolean;
+}
+
+/** Something that arrived from them and was refused, with the reason (the node's `LinkRefusal`; `receipt`: their word on a task we sent). */
+export interface LinkRefusal {
+  readonly pursuanceId: string;
+  readonly peer: string | null;
+  readonly kind: 'keys' | 'task' | 'receipt' | 'malformed';
+  readonly code: string;
+  readonly reason: string;
+  readonly at: number;
+}
+
+/** GET /api/pursuances/:id/links: one link (the node's `LinkModel`). */
+export interface LinkModel {
+  /** Their pursuance's id. */
+  readonly peer: string;
+  readonly name: string;
+  readonly theirAnchor: string;
+  readonly ourAnchor: string;
+  readonly theyMay: readonly LinkGrant[];
+  readonly weSend: readonly LinkSend[];
+  readonly keys: readonly LinkKeyModel[];
+  /** Their anchor signed two different keys for one role and ordinal: nothing more is adopted until the link is opened again. */
+  readonly frozen: { readonly role: string; readonly n: number } | null;
+  /** This node reads our inbox for this link (it holds a key the link concerns). */
+  readonly reading: boolean;
+  /** This node holds our anchor's current key, so announces our keys to them. */
+  readonly announcing: boolean;
+  readonly announcedAt: number | null;
+  /** Tasks sent from here not yet handed to their inbox's relay (retried). */
+  readonly waiting: number;
+  /** Newest first. */
+  readonly refused: readonly LinkRefusal[];
+  /** Our tasks to them (link.send in our log), newest first, with what their receipts said. */
+  readonly sent: readonly LinkSentModel[];
+  /** Receipts for tasks our log never recorded sending: someone sent without recording it, or the send has not synced here yet. */
+  readonly unlogged: readonly { readonly digest: string; readonly verdict: 'accepted' | 'refused'; readonly at: number }[];
+}
+
+/** One of our tasks to a linked pursuance, with their receipt's word on it (the node's `LinkSentModel`). */
+export interface LinkSentModel {
+  readonly id: string;
+  readonly ours: string;
+  readonly theirs: string;
+  readonly by: string;
+  readonly at: number;
+  /** waiting: in this node's outbox; sent: no receipt yet; accepted or refused: as their receipt says. */
+  readonly status: 'waiting' | 'sent' | 'accepted' | 'refused';
+  readonly code: string | null;
+  readonly reason: string | null;
+}
+
+/** An offer made from this node (POST/GET …/links/offers; the node's `LinkOfferModel`). */
+export interface LinkOfferModel {
+  readonly to: string;
+  readonly anchor: string;
+  /** `pursuance-link:1:…`: what the other side pastes. */
+  readonly text: string;
+  /** The anchor key's id (hex): what they compare with us out of band. */
+  readonly keyId: string;
+  readonly validUntil: number;
+  readonly createdAt: number;
+  /** Our link to them is open on this offer's inbox. */
+  readonly linked: boolean;
+}
+
+/** POST …/links/preview: a pasted offer, checked (the node's `LinkOfferPreview`). */
+export interface LinkOfferPreview {
+  readonly peer: string;
+  readonly name: string;
+  readonly anchor: string;
+  readonly keyId: string;
+  readonly validUntil: number;
+  /** This node made an offer to them (opening needs one). */
+  readonly ourOffer: boolean;
+  readonly linked: boolean;
+}
+
+/** POST …/links/:peer/tasks (the node's `LinkTaskSent`). */
+export interface LinkTaskSent {
+  /** The link.send event. */
+  readonly id: string;
+  /** False: their relay could not be reached; the node keeps it and retries. */
+  readonly posted: boolean;
+}
+
+/** POST …/links/offers (`LinkOfferBody`). */
+export interface LinkOfferInput {
+  readonly to: string;
+  readonly anchor: string;
+  readonly days?: number;
+  /** Another relay for our inbox on this link (an exported key bundle). */
+  readonly relay?: string;
+}
+
+/** POST …/links (`OpenLinkBody`). */
+export interface OpenLinkInput {
+  readonly offer: string;
+  readonly name?: string;
+  readonly theyMay: readonly LinkGrant[];
+  readonly weSend: readonly LinkSend[];
+}
+
+/** POST …/links/:peer/tasks (`LinkTaskBody`). */
+export interface LinkTaskInput {
+  readonly ours: string;
+  readonly theirs: string;
+  readonly title: string;
+  readonly body: string;
+}

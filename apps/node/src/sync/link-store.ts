@@ -6,8 +6,9 @@ import { readSealedJson } from '../store/sealed-json.js';
  * What this node keeps of links between pursuances beyond the log, sealed in the node's store:
  * the offers its member made (each names the inbox this side reads, created here, which our
  * `link.open` must name again), the inbox posts already handled, what it last announced over each
- * link, parcels waiting to be posted (a relay that was down), and the recent refusals of what
- * arrived, with their reasons (the log holds only what was accepted).
+ * link, posts waiting to be posted (a relay that was down), the recent refusals of what arrived,
+ * with their reasons (the log holds only what was accepted), and the receipts the other side sent
+ * for our tasks.
  */
 const OfferSchema = z.strictObject({
   pursuanceId: z.string(),
@@ -24,7 +25,8 @@ export type StoredOffer = z.infer<typeof OfferSchema>;
 const AnnouncedSchema = z.strictObject({ pursuanceId: z.string(), peer: z.string(), digest: z.string(), at: z.number() });
 
 const OutboxSchema = z.strictObject({
-  /** The link.send event it goes with (hex). */
+  /** A task we send (id: its link.send event), or a receipt for one of theirs (id: `receipt:` and its digest). */
+  kind: z.enum(['task', 'receipt']).default('task'),
   id: z.string(),
   pursuanceId: z.string(),
   peer: z.string(),
@@ -37,7 +39,7 @@ const OutboxSchema = z.strictObject({
 });
 export type OutboxEntry = z.infer<typeof OutboxSchema>;
 
-export const LINK_REFUSAL_KINDS = ['keys', 'task', 'malformed'] as const;
+export const LINK_REFUSAL_KINDS = ['keys', 'task', 'receipt', 'malformed'] as const;
 const RefusalSchema = z.strictObject({
   pursuanceId: z.string(),
   peer: z.string().nullable(),
@@ -48,6 +50,18 @@ const RefusalSchema = z.strictObject({
 });
 export type LinkRefusal = z.infer<typeof RefusalSchema>;
 
+/** What the other side told us became of a task we sent (a checked receipt), by the task's digest. */
+const ReceiptRecordSchema = z.strictObject({
+  pursuanceId: z.string(),
+  peer: z.string(),
+  digest: z.string(),
+  verdict: z.enum(['accepted', 'refused']),
+  code: z.string(),
+  reason: z.string(),
+  at: z.number(),
+});
+export type ReceiptRecord = z.infer<typeof ReceiptRecordSchema>;
+
 const LinkDoc = z.strictObject({
   v: z.literal(1),
   offers: z.array(OfferSchema),
@@ -56,6 +70,7 @@ const LinkDoc = z.strictObject({
   announced: z.array(AnnouncedSchema),
   outbox: z.array(OutboxSchema),
   refused: z.array(RefusalSchema),
+  receipts: z.array(ReceiptRecordSchema).default([]),
 });
 export type LinkDocument = z.infer<typeof LinkDoc>;
 
@@ -63,8 +78,9 @@ const HANDLED_MAX = 20_000;
 /** Offers kept per pursuance (the newest); an older offer's inbox is still read once its link is open. */
 const OFFERS_MAX = 100;
 const REFUSED_MAX = 200;
+const RECEIPTS_MAX = 2_000;
 
-const empty = (): LinkDocument => ({ v: 1, offers: [], handled: [], announced: [], outbox: [], refused: [] });
+const empty = (): LinkDocument => ({ v: 1, offers: [], handled: [], announced: [], outbox: [], refused: [], receipts: [] });
 
 export class LinkStore {
   public constructor(private readonly store: Pick<EventStore, 'sealedDocument' | 'updateSealedDocument'>) {}
@@ -81,6 +97,7 @@ export class LinkStore {
       out = change(doc);
       if (doc.handled.length > HANDLED_MAX) doc.handled = doc.handled.slice(doc.handled.length - HANDLED_MAX);
       if (doc.refused.length > REFUSED_MAX) doc.refused = doc.refused.slice(doc.refused.length - REFUSED_MAX);
+      if (doc.receipts.length > RECEIPTS_MAX) doc.receipts = doc.receipts.slice(doc.receipts.length - RECEIPTS_MAX);
       const perPursuance = new Map<string, number>();
       doc.offers = doc.offers
         .reverse()

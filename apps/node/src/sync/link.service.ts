@@ -13,6 +13,8 @@ import {
   ActionNotAllowedError,
   ContentUnreadableError,
   DAY_MS,
+  HOUR_MS,
+  InvalidReceiptError,
   InvalidLinkOfferError as CoreInvalidLinkOfferError,
   InvalidLinkPostError,
   LINK_KEYS_MAX_DAYS,
@@ -21,6 +23,8 @@ import {
   linkOfferText,
   openLinkTask,
   parseLinkOfferText,
+  receiptProblem,
+  signReceipt,
   splitAnnouncements,
   type Announcement,
   type EventId,
@@ -29,11 +33,14 @@ import {
   type LinkPost,
   type LinkSend,
   type LinkState,
+  type Receipt,
+  type RoleKey,
+  type SignedEvent,
 } from '@pursuance/pursuance';
 import { InvalidLinkOfferError, InvalidRequestError, NoLinkOfferError, NotAttachedError, UnknownLinkError } from '../domain/errors.js';
 import type { PursuanceEntry, PursuanceRegistry } from '../domain/registry.js';
 import type { DropBoxFollows } from './drop-box-follows.js';
-import { LinkStore, type LinkRefusal, type OutboxEntry, type StoredOffer } from './link-store.js';
+import { LinkStore, type LinkDocument, type LinkRefusal, type OutboxEntry, type ReceiptRecord, type StoredOffer } from './link-store.js';
 import type { PeerEvents } from './sync-peer.js';
 import type { SyncService } from './sync.service.js';
 
@@ -45,6 +52,8 @@ export const LINK_DAYS_DEFAULT = 7;
 /** Announcements are posted again after this long even when no key changed: each lasts a week, so a missed day costs nothing. */
 export const REANNOUNCE_MS = DAY_MS;
 const TICK_MS = 15 * 60_000;
+/** Sends listed per link (the newest). */
+const SENT_SHOWN = 100;
 /** After a failed post (their relay down), the next try comes this long after, doubling up to TICK_MS. */
 const RETRY_BASE_MS = 5_000;
 
@@ -116,6 +125,26 @@ export interface LinkModel {
   readonly waiting: number;
   /** What arrived from them and was refused, newest first (the log keeps only what it accepted). */
   readonly refused: readonly LinkRefusal[];
+  /** Our tasks to them (link.send in our log), newest first, with what their receipts said. */
+  readonly sent: readonly LinkSentModel[];
+  /**
+   * Receipts for tasks our log holds no link.send of: someone holding a sending role's key sent
+   * without recording it (FEDERATION.md L14), or a send not synced here yet.
+   */
+  readonly unlogged: readonly { digest: string; verdict: 'accepted' | 'refused'; at: number }[];
+}
+
+export interface LinkSentModel {
+  /** The link.send event. */
+  readonly id: string;
+  readonly ours: string;
+  readonly theirs: string;
+  readonly by: string;
+  readonly at: number;
+  /** waiting: in this node's outbox; sent: no receipt yet; accepted or refused: as their receipt says. */
+  readonly status: 'waiting' | 'sent' | 'accepted' | 'refused';
+  readonly code: string | null;
+  readonly reason: string | null;
 }
 
 export interface LinkTaskSent {
@@ -154,11 +183,15 @@ export class LinkService {
   #flushing: Promise<void> | undefined;
   #chain: Promise<unknown> = Promise.resolve();
   #running = false;
+  /** Aborts posts in flight when the service stops. */
+  readonly #stopping = new AbortController();
   /** Inboxes whose history was queued since this node started. */
   readonly #scanned = new Set<string>();
   /** Failed posts in a row, and the early retry they scheduled. */
   #failures = 0;
   #retry: NodeJS.Timeout | undefined;
+  /** Receipts were queued while carrying in: post them once the batch is done. */
+  #receiptsQueued = false;
 
   public constructor(
     private readonly peer: LinkPeer,
@@ -199,10 +232,14 @@ export class LinkService {
     this.#off.push(() => clearInterval(timer));
   }
 
-  public stop(): void {
+  /** Stop, and wait for work under way (posts in flight are aborted) so nothing touches the store after. */
+  public async stop(): Promise<void> {
     this.#running = false;
     clearTimeout(this.#retry);
     for (const off of this.#off.splice(0)) off();
+    this.#stopping.abort();
+    await this.#flushing?.catch(() => undefined);
+    await this.#chain.catch(() => undefined);
   }
 
   /** Resolves once everything queued so far has been handled (posts in flight included). */
@@ -354,9 +391,40 @@ export class LinkService {
         reading: this.#reads(entry, l),
         announcing: this.#announces(entry, l),
         announcedAt: doc.announced.find((x) => x.pursuanceId === pursuanceId && x.peer === l.peer)?.at ?? null,
-        waiting: doc.outbox.filter((o) => o.pursuanceId === pursuanceId && o.peer === l.peer).length,
+        waiting: doc.outbox.filter((o) => o.kind === 'task' && o.pursuanceId === pursuanceId && o.peer === l.peer).length,
         refused: doc.refused.filter((r) => r.pursuanceId === pursuanceId && r.peer === l.peer).reverse(),
+        ...this.#sentModels(entry, l.peer, doc),
       }));
+  }
+
+  /** Our link.send records to `peer` (the latest SENT_SHOWN), matched with their receipts by digest. */
+  #sentModels(entry: PursuanceEntry, peer: string, doc: LinkDocument): Pick<LinkModel, 'sent' | 'unlogged'> {
+    const receipts = new Map(doc.receipts.filter((r) => r.pursuanceId === entry.id && r.peer === peer).map((r) => [r.digest, r]));
+    const waiting = new Set(doc.outbox.map((o) => o.id));
+    const log = entry.log;
+    const digests = new Set<string>();
+    const sent: LinkSentModel[] = [];
+    for (const id of log.order()) {
+      const e = log.event(id);
+      if (!e || e.header.kind !== 'link.send' || !log.isAccepted(id)) continue;
+      const body = (e as SignedEvent<'link.send'>).header.body;
+      if (body.peer !== peer) continue;
+      const digest = toHex(body.digest);
+      digests.add(digest);
+      const r = receipts.get(digest);
+      sent.push({
+        id,
+        ours: body.ours,
+        theirs: body.theirs,
+        by: e.author,
+        at: e.header.time,
+        status: waiting.has(id) ? 'waiting' : (r?.verdict ?? 'sent'),
+        code: r?.code || null,
+        reason: r?.reason || null,
+      });
+    }
+    const unlogged = [...receipts.values()].filter((r) => !digests.has(r.digest)).map((r) => ({ digest: r.digest, verdict: r.verdict, at: r.at }));
+    return { sent: sent.reverse().slice(0, SENT_SHOWN), unlogged };
   }
 
   #parse(pursuanceId: string, text: string) {
@@ -387,6 +455,7 @@ export class LinkService {
         return sent.event;
       });
       const out: OutboxEntry = {
+        kind: 'task',
         id: event.id,
         pursuanceId,
         peer,
@@ -418,7 +487,7 @@ export class LinkService {
         for (const out of (await this.#store.read()).outbox) {
           if (!this.#running) return;
           try {
-            await postToDropBox(out.inbox, new Uint8Array(Buffer.from(out.post, 'base64')), this.post);
+            await postToDropBox(out.inbox, new Uint8Array(Buffer.from(out.post, 'base64')), this.#postOptions());
             this.#failures = 0;
             await this.#store.update((doc) => {
               doc.outbox = doc.outbox.filter((o) => o.id !== out.id);
@@ -485,7 +554,7 @@ export class LinkService {
       if (err instanceof ActionNotAllowedError) return;
       throw err;
     }
-    for (const post of splitAnnouncements(announcements, MAX_GROUP_PAYLOAD_PER_MESSAGE)) await postToDropBox(link.theirInbox, post, this.post);
+    for (const post of splitAnnouncements(announcements, MAX_GROUP_PAYLOAD_PER_MESSAGE)) await postToDropBox(link.theirInbox, post, this.#postOptions());
     this.#failures = 0;
     await this.#store.update((doc) => {
       doc.announced = doc.announced.filter((x) => !(x.pursuanceId === entry.id && x.peer === link.peer));
@@ -544,12 +613,22 @@ export class LinkService {
     }
     for (const { target, post } of posts) if (post.t === 'keys') for (const a of post.a) await this.#carryKeys(target, a, refuser(target));
     for (const { target, post } of posts) if (post.t === 'task') await this.#carryTask(target, post.p, refuser(target));
+    const receipts: ReceiptRecord[] = [];
+    for (const { target, post } of posts) if (post.t === 'receipt') this.#takeReceipt(target, post.r, refuser(target), receipts);
     if (done.length === 0) return;
     await this.#store.update((doc) => {
       doc.handled.push(...done);
       doc.refused.push(...refused);
+      for (const r of receipts) {
+        // The first word on a task stands (several of their holders may answer for one task).
+        if (!doc.receipts.some((x) => x.pursuanceId === r.pursuanceId && x.digest === r.digest)) doc.receipts.push(r);
+      }
     });
     for (const id of changed) this.#changed(id);
+    if (this.#receiptsQueued) {
+      this.#receiptsQueued = false;
+      this.#flushSoon();
+    }
   }
 
   async #carryKeys(t: Target, a: Announcement, refuse: (kind: 'keys', code: string, reason: string) => void): Promise<void> {
@@ -578,12 +657,16 @@ export class LinkService {
     const current = entry.log.state().roles.get(parcel.credential.on)?.epochs.at(-1);
     const key = current ? entry.author.keyring.get(current.keyIdHex) : undefined;
     if (!key) return;
+    // The sender is told what became of it, by us as holders of the role it was for.
+    const answer = (verdict: 'accepted' | 'refused', code = '', reason = ''): Promise<void> =>
+      this.#answer(entry, link, parcel.credential.on, key, { digest: parcel.credential.digest, verdict, code, reason });
     if (equalBytes(parcel.keyId, current!.keyId)) {
       try {
         openLinkTask(parcel, t.pursuanceId, key);
       } catch (err) {
         if (!(err instanceof ContentUnreadableError)) throw err;
         refuse('task', 'CONTENT_UNREADABLE', err.message);
+        await answer('refused', 'CONTENT_UNREADABLE', err.message);
         return;
       }
     }
@@ -592,7 +675,54 @@ export class LinkService {
     } catch (err) {
       if (!(err instanceof ActionNotAllowedError)) throw err;
       refuse('task', err.code, err.message);
+      await answer('refused', err.code, err.message);
+      return;
     }
+    await answer('accepted');
+  }
+
+  /** Queue a receipt for a task they sent, signed by our current key of `role`, to their inbox. */
+  async #answer(
+    entry: PursuanceEntry,
+    link: LinkState,
+    role: string,
+    key: RoleKey,
+    what: { digest: Uint8Array; verdict: 'accepted' | 'refused'; code: string; reason: string },
+  ): Promise<void> {
+    const n = (entry.log.state().roles.get(role)?.epochs ?? []).filter((ep) => ep.pub !== undefined).length;
+    let receipt;
+    try {
+      receipt = signReceipt({ from: entry.id, to: link.peer, role, n, ...what, hour: Math.floor(this.now() / HOUR_MS) }, key);
+    } catch (err) {
+      if (err instanceof InvalidReceiptError) return;
+      throw err;
+    }
+    const out: OutboxEntry = {
+      kind: 'receipt',
+      id: `receipt:${toHex(what.digest)}`,
+      pursuanceId: entry.id,
+      peer: link.peer,
+      inbox: link.theirInbox,
+      post: Buffer.from(encodeLinkPost({ t: 'receipt', r: receipt })).toString('base64'),
+      createdAt: this.now(),
+      tries: 0,
+      lastError: null,
+    };
+    await this.#store.update((doc) => {
+      if (!doc.outbox.some((o) => o.id === out.id)) doc.outbox.push(out);
+    });
+    this.#receiptsQueued = true;
+  }
+
+  /** Keep a receipt for one of our tasks once our state vouches for its signature. */
+  #takeReceipt(t: Target, r: Receipt, refuse: (kind: 'receipt', code: string, reason: string) => void, receipts: ReceiptRecord[]): void {
+    if (!this.registry.has(t.pursuanceId) || !this.registry.isLoaded(t.pursuanceId)) return;
+    const problem = receiptProblem(this.registry.get(t.pursuanceId).log.state(), r);
+    if (problem !== null || r.from !== t.peer) {
+      refuse('receipt', 'INVALID_RECEIPT', problem ?? 'a receipt from another link');
+      return;
+    }
+    receipts.push({ pursuanceId: t.pursuanceId, peer: t.peer, digest: toHex(r.digest), verdict: r.verdict, code: r.code, reason: r.reason, at: this.now() });
   }
 
   #link(t: Target): LinkState | undefined {
@@ -633,9 +763,12 @@ export class LinkService {
     return wanted;
   }
 
-  /** This node reads the link's inbox: it holds the current key of our anchor or of a role they may send to. */
+  /**
+   * This node reads the link's inbox: it holds the current key of our anchor, of a role they may
+   * send to, or of a role we send from (its receipts come there).
+   */
   #reads(entry: PursuanceEntry, link: LinkState): boolean {
-    return [link.ourAnchor, ...link.theyMay.map((g) => g.on)].some((role) => this.#holds(entry, role));
+    return [link.ourAnchor, ...link.theyMay.map((g) => g.on), ...link.weSend.map((w) => w.ours)].some((role) => this.#holds(entry, role));
   }
 
   #announces(entry: PursuanceEntry, link: LinkState): boolean {
@@ -645,6 +778,10 @@ export class LinkService {
   #holds(entry: PursuanceEntry, role: string): boolean {
     const current = entry.log.state().roles.get(role)?.epochs.at(-1);
     return current !== undefined && entry.author.keyring.has(current.keyIdHex);
+  }
+
+  #postOptions(): DropBoxPostOptions {
+    return { ...this.post, signal: this.#stopping.signal };
   }
 
   /** A post failed: try everything again soon (their relay may be back in a moment), then less and less often. */

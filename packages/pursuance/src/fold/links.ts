@@ -3,10 +3,20 @@ import { LINKS_MAX } from '../bodies.js';
 import { CONTENT_PADDING_BUCKET } from '../keys.js';
 import type { PursuanceId } from '../envelope.js';
 import { RejectionCode } from '../errors.js';
-import { announcedKeyProblem, credentialHourProblem, credentialSignedBy, linkOfferProblem, signedBy, validityProblem, type Announcement } from '../link.js';
+import {
+  announcedKeyProblem,
+  credentialHourProblem,
+  credentialSignedBy,
+  linkOfferProblem,
+  receiptSignedBy,
+  signedBy,
+  validityProblem,
+  type Announcement,
+  type Receipt,
+} from '../link.js';
 import { PERMISSION_OF } from '../permissions.js';
 import { checkPlain } from '../rules/compile.js';
-import type { LinkKey, LinkState } from '../state.js';
+import type { LinkKey, LinkState, PublicState } from '../state.js';
 import { accept, denied, reject, type FoldContext, type Handler, type Outcome } from './context.js';
 
 /**
@@ -166,6 +176,23 @@ function standingKey(link: LinkState, role: string): LinkKey | undefined {
   const key = link.keys.get(role);
   const anchor = link.keys.get(link.theirAnchor)!;
   return key && (role === link.theirAnchor || key.anchorN === anchor.n) ? key : undefined;
+}
+
+/**
+ * Why `r` is no receipt our state can vouch for (null when it is one): it must come from a
+ * pursuance we link, be addressed to us, and be signed by their standing key of the role it
+ * names, at the ordinal we hold. A receipt signed by a key of theirs we have not adopted yet (or
+ * no longer hold) cannot be checked: the caller keeps it aside or drops it.
+ */
+export function receiptProblem(state: PublicState, r: Receipt): string | null {
+  const link = state.links?.get(r.from as PursuanceId);
+  if (!link) return 'there is no link to the pursuance it comes from';
+  if (r.to !== state.id) return 'it is for another pursuance';
+  const key = standingKey(link, r.role);
+  if (!key) return `no current key of their "${r.role}" is known here`;
+  if (key.n !== r.n) return `it is signed by key ${r.n} of their "${r.role}"; key ${key.n} is current here`;
+  if (!receiptSignedBy(r, key.sig)) return `it is not signed by their current key of "${r.role}"`;
+  return null;
 }
 
 /**
