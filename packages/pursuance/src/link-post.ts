@@ -68,8 +68,8 @@ export function splitAnnouncements(announcements: readonly Announcement[], maxBy
   let batch: Announcement[] = [];
   let encoded: Uint8Array | undefined;
   for (const a of announcements) {
-    const tried = encodeLinkPost({ t: 'keys', a: [...batch, a] });
-    if (tried.length <= maxBytes && batch.length < LINK_POST_KEYS_MAX) {
+    const tried = batch.length < LINK_POST_KEYS_MAX ? encodeLinkPost({ t: 'keys', a: [...batch, a] }) : undefined;
+    if (tried !== undefined && tried.length <= maxBytes) {
       batch.push(a);
       encoded = tried;
       continue;

@@ -16,6 +16,7 @@ import {
   LINKS_MAX,
   LINK_POST_KEYS_MAX,
   LINK_OFFER_PREFIX,
+  linkOfferProblem,
   PursuanceAuthor,
   PursuanceLog,
   RejectionCode,
@@ -42,7 +43,7 @@ import {
   type UnsignedReceipt,
 } from '../src/index.js';
 import { newRoleKey, roleKeyPair, rolePub, type RoleKey } from '../src/keys.js';
-import { sealLinkTask } from '../src/link.js';
+import { LINK_OFFER_TEXT_MAX, sealLinkTask } from '../src/link.js';
 import { decodeState, encodeState } from '../src/snapshot/state-codec.js';
 import { forge } from './support/harness.js';
 import { joinAs, syncInto, template } from './support/helpers.js';
@@ -1236,5 +1237,112 @@ describe('links: what travels through a link inbox (link-post.ts)', () => {
     );
     // Some mutations land in signature or box bytes and still decode (the fold judges those).
     expect(decoded).toBeGreaterThan(0);
+  });
+});
+
+describe('links: the edges of the statements and their parsers', () => {
+  it('link posts: a typed error that says what is wrong; chains split exactly at the size given and at most 64 to a post; a later statement too big alone is refused', () => {
+    const { a, b } = bothWays();
+    const garbage = (() => {
+      try {
+        decodeLinkPost(new Uint8Array([0xff, 0x00, 0x13]));
+      } catch (err) {
+        return err as InvalidLinkPostError;
+      }
+      return null;
+    })()!;
+    expect(garbage).toBeInstanceOf(InvalidLinkPostError);
+    expect([garbage.code, garbage.name, garbage.message]).toEqual(['INVALID_LINK_POST', 'InvalidLinkPostError', 'not a canonical encoding']);
+    expect(() => decodeLinkPost(canonicalEncode({ v: 1, t: 'keys', a: [] }))).toThrow(/^not a link post: .+/);
+    expect(() => encodeLinkPost({ t: 'keys', a: [] })).toThrow(/^not a link post: .+/);
+    const [anchor, member] = [a.founder.linkAnnouncements(b.founder.log.id, 7)[0]!, a.founder.linkAnnouncements(b.founder.log.id, 7)[1]!];
+    expect([anchor.role, member.role]).toEqual(['organizer', 'member']);
+    // Exactly the size of a post holding both: one post.
+    const both = encodeLinkPost({ t: 'keys', a: [anchor, member] }).length;
+    expect(splitAnnouncements([anchor, member], both)).toHaveLength(1);
+    expect(splitAnnouncements([anchor, member], both - 1)).toHaveLength(2);
+    // At most 64 to a post, however large the posts may be.
+    expect(splitAnnouncements(Array(LINK_POST_KEYS_MAX + 1).fill(member), 1e9).map((p) => (decodeLinkPost(p) as { a: readonly unknown[] }).a.length)).toEqual([
+      LINK_POST_KEYS_MAX,
+      1,
+    ]);
+    // The first fits alone, the second ("organizer" is the longer role id) does not.
+    const memberAlone = encodeLinkPost({ t: 'keys', a: [member] }).length;
+    expect(encodeLinkPost({ t: 'keys', a: [anchor] }).length).toBeGreaterThan(memberAlone);
+    expect(() => splitAnnouncements([member, anchor], memberAlone)).toThrow(/one announcement does not fit/);
+  });
+
+  it('offers, announcements and credentials: what signing refuses, in words; the largest offer fits its text bound; an unusable anchor key; the text bound itself', () => {
+    const { a, b, offerA } = linked();
+    const key = currentKey(a.founder, 'organizer');
+    const long = (() => {
+      try {
+        signLinkOffer(offerA.anchor, 'A', 'i'.repeat(8193), key);
+      } catch (err) {
+        return err as InvalidLinkOfferError;
+      }
+      return null;
+    })();
+    expect([long?.name, long?.code, long?.message]).toEqual([
+      'InvalidLinkOfferError',
+      'INVALID_LINK_OFFER',
+      'not a link offer: Too big: expected string to have <=8192 characters',
+    ]);
+    // The largest offer the schema allows still fits the text bound its readers apply.
+    const largest = signLinkOffer(offerA.anchor, 'N'.repeat(120), 'i'.repeat(8192), key);
+    expect(linkOfferText(largest).length).toBeLessThanOrEqual(LINK_OFFER_TEXT_MAX);
+    expect(parseLinkOfferText(linkOfferText(largest), b.founder.log.id, T0).inbox).toHaveLength(8192);
+    // An anchor whose box key is unusable, signed properly all the same.
+    const weak = signAnnouncement({ ...stripSig(offerA.anchor), pub: { sig: offerA.anchor.pub.sig, box: new Uint8Array(32) } }, key);
+    expect(linkOfferProblem(signLinkOffer(weak, 'A', 'inbox', key))).toMatch(/^the anchor key is unusable: the box key is low-order/);
+    // Text of exactly the bound is judged on its content, not refused for its length.
+    const atBound = LINK_OFFER_PREFIX + 'A'.repeat(LINK_OFFER_TEXT_MAX - LINK_OFFER_PREFIX.length);
+    expect(() => parseLinkOfferText(atBound, b.founder.log.id, T0)).toThrow(/^not a canonical encoding/);
+    expect(() => parseLinkOfferText(`${atBound}A`, b.founder.log.id, T0)).toThrow(/too long to be a link offer/);
+    expect(() => signAnnouncement({ ...stripSig(offerA.anchor), role: 'Bad!' }, key)).toThrow(/^not an announcement: .+/);
+    expect(() =>
+      signCredential({ from: 'x', to: b.founder.log.id, role: 'member', n: 1, action: 'create', on: 'member', digest: new Uint8Array(32), hour: 1 }, key),
+    ).toThrow(/^not a credential: .+/);
+  });
+
+  it('a box that does not open is corrupt, said as such', () => {
+    const { a, b } = bothWays();
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'x', body: '' });
+    const box = parcel.box.slice();
+    box[box.length - 1]! ^= 1;
+    expect(() => openLinkTask({ ...parcel, box }, b.founder.log.id, currentKey(b.member, 'member'))).toThrow(/^the task sent over the link is corrupt: /);
+  });
+
+  it('opened again: only the same anchor role, ordinal and key keep the keys; the same offer again leaves the pin as it was', () => {
+    const { a, b, offerA } = linked();
+    const A = a.founder.log.id;
+    const B = b.founder.log.id;
+    carryAll(b.founder, a.founder.linkAnnouncements(B, 7));
+    const reopen = (offer: LinkOffer) =>
+      b.founder.openLink({
+        offer,
+        name: 'A',
+        theyMay: [{ theirRole: 'member', action: 'create', on: 'member' }],
+        ourAnchor: 'organizer',
+        weSend: [],
+        ourInbox: 'our inbox',
+      });
+    const pinnedBy = linkAt(b.founder, A)!.keys.get('organizer')!.by;
+    reopen(offerA);
+    expect(linkAt(b.founder, A)!.keys.get('organizer')!.by).toBe(pinnedBy);
+    expect([...linkAt(b.founder, A)!.keys.keys()].sort()).toEqual(['member', 'organizer']);
+    // The same key, claimed under another ordinal by whoever holds it: not the standing pin, so it starts over.
+    const key = currentKey(a.founder, 'organizer');
+    const renumbered = signLinkOffer(signAnnouncement({ ...stripSig(offerA.anchor), n: 2 }, key), 'A', 'inbox of A', key);
+    reopen(renumbered);
+    expect([...linkAt(b.founder, A)!.keys.keys()]).toEqual(['organizer']);
+    expect(linkAt(b.founder, A)!.keys.get('organizer')!.n).toBe(2);
+    // Back to the honest pin, then anchored on another role whose key B holds as that role's: starts over too.
+    reopen(offerA);
+    carryAll(b.founder, a.founder.linkAnnouncements(B, 7));
+    expect(linkAt(b.founder, A)!.keys.has('member')).toBe(true);
+    reopen(a.founder.linkOffer(B, 'member', 7, 'inbox of A'));
+    const link = linkAt(b.founder, A)!;
+    expect([link.theirAnchor, [...link.keys.keys()]]).toEqual(['member', ['member']]);
   });
 });
