@@ -83,15 +83,25 @@ const RECEIPTS_MAX = 2_000;
 const empty = (): LinkDocument => ({ v: 1, offers: [], handled: [], announced: [], outbox: [], refused: [], receipts: [] });
 
 export class LinkStore {
+  /**
+   * The document as last read or written. The link service reads it on every change of a linked
+   * pursuance (is an announcement due?), and it holds up to HANDLED_MAX signatures: opening it
+   * each time would cost a decryption of megabytes per event. Only this node writes it.
+   */
+  #cache: Readonly<LinkDocument> | undefined;
+
   public constructor(private readonly store: Pick<EventStore, 'sealedDocument' | 'updateSealedDocument'>) {}
 
-  public async read(): Promise<LinkDocument> {
-    return readSealedJson(LinkDoc, await this.store.sealedDocument('links'), empty(), 'links');
+  /** The document; not to be changed in place (update() is how). */
+  public async read(): Promise<Readonly<LinkDocument>> {
+    this.#cache ??= readSealedJson(LinkDoc, await this.store.sealedDocument('links'), empty(), 'links');
+    return this.#cache;
   }
 
   /** Change the document; `change` returns what to answer the caller with. Bounded lists are trimmed, oldest first. */
   public async update<T>(change: (doc: LinkDocument) => T): Promise<T> {
     let out: T | undefined;
+    let written: LinkDocument | undefined;
     await this.store.updateSealedDocument('links', (json) => {
       const doc = readSealedJson(LinkDoc, json, empty(), 'links');
       out = change(doc);
@@ -107,8 +117,10 @@ export class LinkStore {
           return n <= OFFERS_MAX;
         })
         .reverse();
-      return JSON.stringify(LinkDoc.parse(doc));
+      written = LinkDoc.parse(doc);
+      return JSON.stringify(written);
     });
+    this.#cache = written;
     return out as T;
   }
 }
