@@ -10,6 +10,7 @@ await import('./startup.bench.js');
 await import('./join.bench.js');
 await import('./join-requests.bench.js');
 await import('./links.bench.js');
+await import('./link-service.bench.js');
 await import('./snapshot-join.bench.js');
 await import('./move.bench.js');
 await import('./bucket-fetch.bench.js');
