@@ -212,6 +212,12 @@ export interface PublicState {
   profile?: PublishedProfile | undefined;
   /** Links to other pursuances, by their id: absent while there are none (fold/links.ts). */
   links?: Map<PursuanceId, LinkState> | undefined;
+  /**
+   * Nonces of credentials taken in over links since closed, by peer (hex): a link opened again
+   * takes them back, so closing and re-opening cannot let a parcel in twice. Absent while there
+   * are none; in the snapshot encoding, not in the state hash (the accepted log hash covers them).
+   */
+  closedNonces?: Map<PursuanceId, Set<string>> | undefined;
 }
 
 export function newRoleState(id: RoleId): RoleState {

@@ -659,6 +659,46 @@ describe('links: tasks sent between pursuances with a role credential', () => {
     twice.links[0]!.seen.push(twice.links[0]!.seen[0]!);
     expect(() => decodeState(twice)).toThrow(/nonce twice/);
   });
+
+  it('closed and opened again, a link still refuses a credential it took in before; the spent nonces of a closed link survive a snapshot', () => {
+    const { a, b, offerA } = bothWays();
+    const A = a.founder.log.id;
+    const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'once', body: '' });
+    b.member.carryLinkTask(parcel);
+    syncInto(b.founder, b.member.log);
+    b.founder.closeLink(A);
+    expect(b.founder.log.state().closedNonces?.get(A)?.has(toHex(parcel.credential.nonce))).toBe(true);
+    // Through a snapshot while closed: kept; a snapshot listing them twice, or for an open link, is refused.
+    const encoded = encodeState(b.founder.log.state());
+    const decoded = decodeState(encoded);
+    expect(decoded.closedNonces?.get(A)?.has(toHex(parcel.credential.nonce))).toBe(true);
+    expect(canonicalEncode(encodeState(decoded))).toEqual(canonicalEncode(encoded));
+    const dup = structuredClone(encoded) as { closedNonces: { peer: string; seen: string[] }[] };
+    dup.closedNonces[0]!.seen.push(dup.closedNonces[0]!.seen[0]!);
+    expect(() => decodeState(dup)).toThrow(/list one twice/);
+    const twice = structuredClone(encoded) as { closedNonces: { peer: string; seen: string[] }[] };
+    twice.closedNonces.push(twice.closedNonces[0]!);
+    expect(() => decodeState(twice)).toThrow(/listed twice/);
+    // Opened again from the same offer, within the credential's hours: the replayed parcel is refused.
+    b.founder.openLink({
+      offer: offerA,
+      name: 'A',
+      theyMay: [{ theirRole: 'member', action: 'create', on: 'member' }],
+      ourAnchor: 'organizer',
+      weSend: [],
+      ourInbox: 'our inbox',
+    });
+    expect(b.founder.log.state().closedNonces).toBeUndefined();
+    carryAll(b.founder, a.founder.linkAnnouncements(b.founder.log.id, 7));
+    expect(() => b.founder.carryLinkTask(parcel)).toThrow(/taken in already/);
+    const open = structuredClone(encodeState(b.founder.log.state())) as Record<string, unknown>;
+    open.closedNonces = [{ peer: A, seen: ['0'.repeat(32)] }];
+    expect(() => decodeState(open)).toThrow(/is open: its spent nonces are its own/);
+    // Every replica folds the same: close and reopen replayed from the log.
+    const replica = new PursuanceLog(b.founder.log.genesis.bytes);
+    replica.addAll([...b.founder.log.events()].map((e) => e.bytes));
+    expect(replica.stateHash()).toBe(b.founder.log.stateHash());
+  });
 });
 
 describe('links: the edges (each check on its own)', () => {

@@ -96,12 +96,14 @@ export const linkOpen: Handler<'link.open'> = (ctx, e) => {
       ? new Map([...before!.keys, [anchorOffer.role, standing.validUntil >= pinned.validUntil ? standing : pinned]])
       : new Map([[anchorOffer.role, pinned]]),
     frozen: null,
-    // Opened again: a credential taken in before is still spent.
-    seen: new Set(links?.get(peer)?.seen),
+    // Opened again (or after a close): a credential taken in before is still spent.
+    seen: new Set([...(links?.get(peer)?.seen ?? []), ...(state.closedNonces?.get(peer) ?? [])]),
   };
   return accept(() => {
     state.links ??= new Map();
     state.links.set(peer, link);
+    state.closedNonces?.delete(peer);
+    if (state.closedNonces?.size === 0) state.closedNonces = undefined;
   });
 };
 
@@ -113,6 +115,8 @@ export const linkClose: Handler<'link.close'> = (ctx, e) => {
   const peer = e.header.body.peer as PursuanceId;
   if (!state.links?.has(peer)) return reject(RejectionCode.UNKNOWN_TARGET, 'there is no link to that pursuance');
   return accept(() => {
+    const seen = state.links!.get(peer)!.seen;
+    if (seen.size > 0) (state.closedNonces ??= new Map()).set(peer, seen);
     state.links!.delete(peer);
     // None left: the state encodes (and hashes) as it did before links existed.
     if (state.links!.size === 0) state.links = undefined;

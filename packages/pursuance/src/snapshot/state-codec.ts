@@ -93,6 +93,7 @@ export function encodeState(state: PublicState): CanonicalValue {
     ...(state.profile ? { profile: { profile: state.profile.profile as unknown as CanonicalValue, by: state.profile.by } } : {}),
     // Likewise only while there are any.
     ...(state.links?.size ? { links: byKey(state.links).map(([, l]) => ({ ...(linkValue(l) as object), seen: sorted(l.seen) })) } : {}),
+    ...(state.closedNonces?.size ? { closedNonces: byKey(state.closedNonces).map(([peer, seen]) => ({ peer, seen: sorted(seen) })) } : {}),
   };
 }
 
@@ -201,6 +202,11 @@ const StateSchema = z.strictObject({
     .min(1)
     .max(LINKS_MAX)
     .optional(),
+  closedNonces: z
+    .array(z.strictObject({ peer: hex64, seen: list(z.string().regex(/^[0-9a-f]{32}$/), 10_000_000).min(1) }))
+    .min(1)
+    .max(100_000)
+    .optional(),
 });
 
 const forReading = new WeakMap<object, PublicState>();
@@ -223,6 +229,7 @@ export function cloneState(s: PublicState): PublicState {
   const nominations = new Map<EventId, Nomination>();
   for (const [id, n] of s.nominations) nominations.set(id, { ...n, endorsers: new Set(n.endorsers) });
   const links = s.links && new Map([...s.links].map(([peer, l]) => [peer, { ...l, keys: new Map(l.keys), seen: new Set(l.seen) }]));
+  const closedNonces = s.closedNonces && new Map([...s.closedNonces].map(([peer, seen]) => [peer, new Set(seen)]));
   return {
     ...s,
     founders: new Set(s.founders),
@@ -232,6 +239,7 @@ export function cloneState(s: PublicState): PublicState {
     relay: { ...s.relay, mirrors: [...s.relay.mirrors] },
     nominations,
     ...(links ? { links } : {}),
+    ...(closedNonces ? { closedNonces } : {}),
   };
 }
 
@@ -362,6 +370,7 @@ export function decodeState(value: unknown): PublicState {
     if (!pub || toHex(pub.sig) !== toHex(p.pub.sig) || toHex(pub.box) !== toHex(p.pub.box)) fail("the profile's keys are no epoch its role published");
   }
   const links = v.links && decodeLinks(v.links, v.id, fail);
+  const closedNonces = v.closedNonces && decodeClosedNonces(v.closedNonces, links, fail);
   return {
     id: v.id as EventId,
     name: v.name,
@@ -377,7 +386,25 @@ export function decodeState(value: unknown): PublicState {
     lastFounderActivity: v.lastFounderActivity,
     ...(v.profile ? { profile: { profile: v.profile.profile, by: v.profile.by as EventId } } : {}),
     ...(links ? { links } : {}),
+    ...(closedNonces ? { closedNonces } : {}),
   };
+}
+
+/** Spent nonces of closed links: one entry per peer, none for a link that is open (its own `seen` holds them), no nonce twice. */
+function decodeClosedNonces(
+  list: NonNullable<z.infer<typeof StateSchema>['closedNonces']>,
+  links: ReadonlyMap<PursuanceId, LinkState> | undefined,
+  fail: (why: string) => never,
+): Map<PursuanceId, Set<string>> {
+  const out = new Map<PursuanceId, Set<string>>();
+  for (const { peer, seen } of list) {
+    if (out.has(peer as PursuanceId)) fail(`the spent nonces of ${peer} are listed twice`);
+    if (links?.has(peer as PursuanceId)) fail(`the link to ${peer} is open: its spent nonces are its own`);
+    const set = new Set(seen);
+    if (set.size !== seen.length) fail(`the spent nonces of ${peer} list one twice`);
+    out.set(peer as PursuanceId, set);
+  }
+  return out;
 }
 
 /**
