@@ -1150,7 +1150,17 @@ describe('links: receipts, what became of a task, told back to its sender', () =
   it('refuses to sign a receipt with fields out of bounds; cuts a long reason to its bound', () => {
     const { a, b } = bothWays();
     const digest = new Uint8Array(32).fill(7);
-    expect(() => receiptFor(b, 'B', a.founder.log.id, digest)).toThrow(InvalidReceiptError);
+    const bad = (() => {
+      try {
+        receiptFor(b, 'B', a.founder.log.id, digest);
+      } catch (err) {
+        return err as InvalidReceiptError;
+      }
+      return null;
+    })();
+    expect(bad).toBeInstanceOf(InvalidReceiptError);
+    expect([bad?.code, bad?.name]).toEqual(['INVALID_RECEIPT', 'InvalidReceiptError']);
+    expect(bad?.message).toMatch(/^not a receipt: .+/);
     expect(() => receiptFor(b, b.founder.log.id, a.founder.log.id, new Uint8Array(31))).toThrow(InvalidReceiptError);
     expect(() => receiptFor(b, b.founder.log.id, a.founder.log.id, digest, { role: '__proto__' })).toThrow(InvalidReceiptError);
     const long = receiptFor(b, b.founder.log.id, a.founder.log.id, digest, { verdict: 'refused', code: 'X'.repeat(100), reason: 'y'.repeat(2000) });
@@ -1310,6 +1320,12 @@ describe('links: the edges of the statements and their parsers', () => {
     const memberAlone = encodeLinkPost({ t: 'keys', a: [member] }).length;
     expect(encodeLinkPost({ t: 'keys', a: [anchor] }).length).toBeGreaterThan(memberAlone);
     expect(() => splitAnnouncements([member, anchor], memberAlone)).toThrow(/one announcement does not fit/);
+    // A later one that fits alone exactly: a post of its own.
+    const anchorAlone = encodeLinkPost({ t: 'keys', a: [anchor] }).length;
+    expect(splitAnnouncements([member, anchor], anchorAlone).map((p) => (decodeLinkPost(p) as { a: readonly Announcement[] }).a.map((x) => x.role))).toEqual([
+      ['member'],
+      ['organizer'],
+    ]);
   });
 
   it('offers, announcements and credentials: what signing refuses, in words; the largest offer fits its text bound; an unusable anchor key; the text bound itself', () => {

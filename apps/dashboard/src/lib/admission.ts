@@ -2,6 +2,7 @@ import { ref, shallowRef, type Ref, type ShallowRef } from 'vue';
 import { ApiError, type ApiClient } from './api.js';
 import type { Live } from './live.js';
 import type { DropCounts, DropReason, ProfilePreview, PublishProfileInput, PursuanceProfile, ReviewInbox, RoleModel, SentJoinRequest } from './types.js';
+import { coalesced } from './coalesce.js';
 
 /**
  * Joining by request. A pursuance publishes a public profile (signed with the current key of a
@@ -94,8 +95,6 @@ export function createReview(deps: ReviewDeps, pursuanceId: string): Review {
   const supported = ref(true);
   const loadError = shallowRef<ApiError | null>(null);
   // Loads are serialised: a notice during a load asks for one more afterwards, no more.
-  let running: Promise<void> | null = null;
-  let again = false;
 
   const once = async (): Promise<void> => {
     try {
@@ -112,20 +111,7 @@ export function createReview(deps: ReviewDeps, pursuanceId: string): Review {
       loaded.value = true;
     }
   };
-  const load = (): Promise<void> => {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        await once();
-      } while (again);
-      running = null;
-    })();
-    return running;
-  };
+  const load = coalesced(once);
   const stop = deps.live.onInvites((e) => {
     if (e.pursuanceId === pursuanceId) void load();
   });

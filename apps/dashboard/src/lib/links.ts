@@ -16,6 +16,7 @@ import type {
   RoleModel,
 } from './types.js';
 import type { Translate } from './words.js';
+import { coalesced } from './coalesce.js';
 
 /**
  * Links between pursuances. Each side makes an offer (the current key of a role it holds, and a
@@ -145,8 +146,6 @@ export function createLinks(deps: LinksDeps, pursuanceId: string): Links {
   const supported = ref(true);
   const loadError = shallowRef<ApiError | null>(null);
   // Loads are serialised: notices during a load ask for one more afterwards, no more.
-  let running: Promise<void> | null = null;
-  let again = false;
 
   const once = async (): Promise<void> => {
     try {
@@ -162,20 +161,7 @@ export function createLinks(deps: LinksDeps, pursuanceId: string): Links {
       loaded.value = true;
     }
   };
-  const load = (): Promise<void> => {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        await once();
-      } while (again);
-      running = null;
-    })();
-    return running;
-  };
+  const load = coalesced(once);
   const mine = (e: { readonly pursuanceId: string }) => {
     if (e.pursuanceId === pursuanceId) void load();
   };

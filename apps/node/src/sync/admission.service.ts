@@ -1,4 +1,4 @@
-import { isDropBox, newDropBoxInvite, parseGroupInvite, postToDropBox, type CwtchPeer, type DropBoxPostOptions, type GroupMessage } from '@pursuance/cwtch';
+import { isDropBox, newDropBoxInvite, parseGroupInvite, postToDropBox, type DropBoxPostOptions, type GroupMessage } from '@pursuance/cwtch';
 import { fromHex, onionFromPublicKey, toHex, type OnionName } from '@pursuance/crypto';
 import {
   ActionNotAllowedError,
@@ -37,11 +37,11 @@ import {
 } from './admission-store.js';
 import { DropBoxFollows } from './drop-box-follows.js';
 import type { JoinService } from './join.service.js';
-import type { PeerEvents } from './sync-peer.js';
+import type { DropBoxPeer } from './sync-peer.js';
 import type { SyncService } from './sync.service.js';
 
 /** What joining by request needs of the Cwtch peer: following inboxes, and their messages. */
-export type AdmissionPeer = PeerEvents & Pick<CwtchPeer, 'acceptGroupInvite' | 'group' | 'groups' | 'groupHistory' | 'setGroupRetired'>;
+export type AdmissionPeer = DropBoxPeer;
 
 /** Requests waiting for a decision, per pursuance, on one node: a flood fills this and no more. */
 export const REVIEW_MAX = 200;

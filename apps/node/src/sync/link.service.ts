@@ -4,7 +4,6 @@ import {
   newDropBoxInvite,
   parseGroupInvite,
   postToDropBox,
-  type CwtchPeer,
   type DropBoxPostOptions,
   type GroupMessage,
 } from '@pursuance/cwtch';
@@ -41,11 +40,8 @@ import { InvalidLinkOfferError, InvalidRequestError, NoLinkOfferError, NotAttach
 import type { PursuanceEntry, PursuanceRegistry } from '../domain/registry.js';
 import type { DropBoxFollows } from './drop-box-follows.js';
 import { LinkStore, type LinkDocument, type LinkRefusal, type OutboxEntry, type ReceiptRecord, type StoredOffer } from './link-store.js';
-import type { PeerEvents } from './sync-peer.js';
+import type { DropBoxPeer } from './sync-peer.js';
 import type { SyncService } from './sync.service.js';
-
-/** What links need of the Cwtch peer: following inboxes (drop boxes), and their messages. */
-export type LinkPeer = PeerEvents & Pick<CwtchPeer, 'acceptGroupInvite' | 'group' | 'groups' | 'groupHistory' | 'setGroupRetired'>;
 
 /** How long an offer and each announcement last unless asked otherwise (days). */
 export const LINK_DAYS_DEFAULT = 7;
@@ -194,7 +190,7 @@ export class LinkService {
   #receiptsQueued = false;
 
   public constructor(
-    private readonly peer: LinkPeer,
+    private readonly peer: DropBoxPeer,
     private readonly registry: PursuanceRegistry,
     private readonly sync: Pick<SyncService, 'linkOf' | 'trustRelay'>,
     store: ConstructorParameters<typeof LinkStore>[0],

@@ -36,3 +36,6 @@ export interface PeerEvents {
   on<K extends keyof CwtchPeerEvents>(event: K, listener: (...args: CwtchPeerEvents[K]) => void): unknown;
   off<K extends keyof CwtchPeerEvents>(event: K, listener: (...args: CwtchPeerEvents[K]) => void): unknown;
 }
+
+/** What services reading drop boxes need of the peer (joining by request, links): following inboxes, and their messages. */
+export type DropBoxPeer = PeerEvents & Pick<CwtchPeer, 'acceptGroupInvite' | 'group' | 'groups' | 'groupHistory' | 'setGroupRetired'>;
