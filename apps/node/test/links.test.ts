@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256, toHex } from '@pursuance/crypto';
 import { parseGroupInvite, postToDropBox } from '@pursuance/cwtch';
-import { HOUR_MS, encodeLinkPost, parseLinkOfferText, signCredential, type EventId } from '@pursuance/pursuance';
+import { HOUR_MS, encodeLinkPost, parseLinkOfferText, signCredential, signReceipt, type EventId } from '@pursuance/pursuance';
 import { sealLinkTask } from '../../../packages/pursuance/src/link.js';
 import type { RelayServer } from '@pursuance/relay';
 import { LoopbackACN } from '@pursuance/tapir';
@@ -304,6 +304,22 @@ describe('an open link', () => {
       // B's receipt for it reaches A, whose log holds no link.send of it: a send nobody recorded (L14).
       await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.unlogged.length === 1, 'A to see an unrecorded send');
       expect((await linksOf(fa, A))[0]!.unlogged[0]).toMatchObject({ digest: toHex(sha256(box)), verdict: 'refused' });
+      // Taken in stands over a refusal (a B node that lost the race to carry it), never the reverse.
+      const bMember = fb.registry.get(B).log.state().roles.get('member')!.epochs.at(-1)!;
+      const receipt = (verdict: 'accepted' | 'refused') =>
+        encodeLinkPost({
+          t: 'receipt',
+          r: signReceipt(
+            { from: B, to: A, role: 'member', n: 1, digest: sha256(box), verdict, code: '', reason: '', hour: Math.floor(Date.now() / HOUR_MS) },
+            fb.registry.get(B).author.keyring.get(bMember.keyIdHex)!,
+          ),
+        });
+      await postToDropBox(linkOf(fb, B, A)!.theirInbox, receipt('accepted'), { acn });
+      await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.unlogged[0]?.verdict === 'accepted', 'the later acceptance to stand');
+      await postToDropBox(linkOf(fb, B, A)!.theirInbox, receipt('refused'), { acn });
+      await postToDropBox(linkOf(fb, B, A)!.theirInbox, new Uint8Array([7]), { acn });
+      await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.refused.some((r) => r.kind === 'malformed'), 'A to read past the refusal');
+      expect((await linksOf(fa, A))[0]!.unlogged).toEqual([expect.objectContaining({ digest: toHex(sha256(box)), verdict: 'accepted' })]);
 
       await ok(fa, 'POST', at(A, `/links/${B}/tasks`), { ours: 'organizer', theirs: 'member', title: 'New key' });
       await untilAsync([mb.registry], async () => (await tasksOf(mb, B)).some((t) => t.title === 'New key'), 'the new key’s task');

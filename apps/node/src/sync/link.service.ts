@@ -616,8 +616,11 @@ export class LinkService {
       doc.handled.push(...done);
       doc.refused.push(...refused);
       for (const r of receipts) {
-        // The first word on a task stands (several of their holders may answer for one task).
-        if (!doc.receipts.some((x) => x.pursuanceId === r.pursuanceId && x.digest === r.digest)) doc.receipts.push(r);
+        // Several of their holders may answer for one task. Taken in is a fact of their log, so
+        // it stands over a refusal (one that lost a race to carry it); otherwise the first word stands.
+        const i = doc.receipts.findIndex((x) => x.pursuanceId === r.pursuanceId && x.digest === r.digest);
+        if (i === -1) doc.receipts.push(r);
+        else if (r.verdict === 'accepted' && doc.receipts[i]!.verdict === 'refused') doc.receipts[i] = r;
       }
     });
     for (const id of changed) this.#changed(id);
@@ -670,6 +673,8 @@ export class LinkService {
       await this.registry.act(t.pursuanceId, (author) => author.carryLinkTask(parcel));
     } catch (err) {
       if (!(err instanceof ActionNotAllowedError)) throw err;
+      // Another of our nodes carried it meanwhile (its event reached us first): that one answers.
+      if (this.#link(t)?.seen.has(toHex(parcel.credential.nonce))) return;
       refuse('task', err.code, err.message);
       await answer('refused', err.code, err.message);
       return;
