@@ -79,6 +79,7 @@ export {
   type UnsignedAnnouncement,
   AnnouncementSchema,
   InvalidAnnouncementError,
+  InvalidCredentialError,
   LINK_KEYS_MAX_DAYS,
   LINKS_MAX,
   LINK_OFFER_PREFIX,

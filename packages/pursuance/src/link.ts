@@ -195,9 +195,17 @@ function credentialBytes(c: UnsignedCredential): Uint8Array {
   return canonicalEncode({ dom: CREDENTIAL_DOMAIN, ...c });
 }
 
+export class InvalidCredentialError extends Error {
+  public readonly code = 'INVALID_CREDENTIAL';
+  public constructor(message: string) {
+    super(message);
+    this.name = 'InvalidCredentialError';
+  }
+}
+
 export function signCredential(c: Omit<UnsignedCredential, 'nonce'>, key: RoleKey): Credential {
   const parsed = UnsignedCredentialSchema.safeParse({ ...c, nonce: new Uint8Array(randomBytes(16)) });
-  if (!parsed.success) throw new InvalidAnnouncementError(`not a credential: ${parsed.error.issues[0]?.message ?? ''}`);
+  if (!parsed.success) throw new InvalidCredentialError(`not a credential: ${parsed.error.issues[0]?.message ?? ''}`);
   return { ...parsed.data, signature: roleKeyPair(key).sign(credentialBytes(parsed.data)) };
 }
 

@@ -10,6 +10,7 @@ import {
   EventRejectedError,
   HOUR_MS,
   InvalidAnnouncementError,
+  InvalidCredentialError,
   InvalidLinkOfferError,
   InvalidLinkPostError,
   InvalidReceiptError,
@@ -974,10 +975,13 @@ describe('links: the edges (each check on its own)', () => {
     } catch (err) {
       expect(err).toMatchObject({ name: 'InvalidAnnouncementError', code: 'INVALID_ANNOUNCEMENT' });
     }
-    expect.assertions(3);
+    expect.assertions(4);
     const { parcel } = a.member.sendOverLink(b.founder.log.id, { ours: 'member', theirs: 'member', title: 'x', body: '' });
     const { signature: _s, nonce: _n, ...rest } = parcel.credential;
-    expect(() => signCredential({ ...rest, hour: -1 }, currentKey(a.member, 'member'))).toThrow(InvalidAnnouncementError);
+    expect(() => signCredential({ ...rest, hour: -1 }, currentKey(a.member, 'member'))).toThrow(InvalidCredentialError);
+    expect(() => signCredential({ ...rest, hour: -1 }, currentKey(a.member, 'member'))).toThrow(
+      expect.objectContaining({ name: 'InvalidCredentialError', code: 'INVALID_CREDENTIAL' }),
+    );
   });
 
   it('an announced key must be usable: each half is checked on its own', () => {
