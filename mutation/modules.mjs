@@ -164,6 +164,13 @@ export const MODULES = {
       (f) => `apps/node/test/${f}.test.ts`,
     ),
   },
+  // Links through the node: what a node carries in from an inbox (and skips), when it answers with
+  // a receipt, which receipt stands, which node reads an inbox, and how sends and receipts match.
+  'link-service': {
+    mutate: ['apps/node/src/sync/link.service.ts:397-424', 'apps/node/src/sync/link.service.ts:584-785'],
+    tests: ['apps/node/test/links.test.ts'],
+    ignoreStatic: true,
+  },
   // Persisted read models: the sealed rows (their tags bind each row to its pursuance and part)
   // and the start-up gate (which routes answer before the logs are loaded).
   projections: {

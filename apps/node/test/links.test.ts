@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256, toHex } from '@pursuance/crypto';
 import { parseGroupInvite, postToDropBox } from '@pursuance/cwtch';
-import { HOUR_MS, encodeLinkPost, parseLinkOfferText, signCredential, signReceipt, type EventId } from '@pursuance/pursuance';
+import { HOUR_MS, encodeLinkPost, parseLinkOfferText, signAnnouncement, signCredential, signReceipt, type EventId } from '@pursuance/pursuance';
 import { sealLinkTask } from '../../../packages/pursuance/src/link.js';
 import type { RelayServer } from '@pursuance/relay';
 import { LoopbackACN } from '@pursuance/tapir';
@@ -361,6 +361,49 @@ describe('an open link', () => {
       expect(events(fb, B)).toBe(size);
       expect((await tasksOf(fb, B)).filter((t) => t.title === 'While you slept')).toHaveLength(1);
       mb = await start('mb');
+    },
+  );
+
+  it(
+    'well-formed but hostile posts: a box that does not open, an announcement for another link, a forged receipt; each refused with its reason',
+    { timeout: 180_000 },
+    async () => {
+      const size = events(fb, B);
+      const theirs = linkOf(fa, A, B)!.keys.get('member')!;
+      const organizer = fa.registry.get(A).log.state().roles.get('organizer')!;
+      const key = fa.registry.get(A).author.keyring.get(organizer.epochs.at(-1)!.keyIdHex)!;
+      const n = organizer.epochs.filter((ep) => ep.pub).length;
+      // Signed by A's current organizer key over the box as sent, but the box is broken: B's holders cannot open it.
+      const box = sealLinkTask(B, 'member', theirs.keyId, theirs.box, { title: 'Broken', body: '' });
+      box[box.length - 1]! ^= 1;
+      const credential = signCredential(
+        { from: A, to: B, role: 'organizer', n, action: 'create', on: 'member', digest: sha256(box), hour: Math.floor(Date.now() / HOUR_MS) },
+        key,
+      );
+      const inboxOfB = linkOf(fa, A, B)!.theirInbox;
+      await postToDropBox(inboxOfB, encodeLinkPost({ t: 'task', p: { credential, keyId: theirs.keyId, box } }), { acn });
+      await untilAsync([fb.links], async () => (await linksOf(fb, B))[0]!.refused.some((r) => r.code === 'CONTENT_UNREADABLE'), 'B to refuse the broken box');
+      // A's own announcement, but addressed to another pursuance: not for this link.
+      const stray = { ...parseLinkOfferText(offerA.text, B, Date.now()).anchor };
+      const other = signAnnouncement({ ...(({ signature: _s, ...rest }) => rest)(stray), to: 'c'.repeat(64) }, key);
+      await postToDropBox(inboxOfB, encodeLinkPost({ t: 'keys', a: [other] }), { acn });
+      await untilAsync(
+        [fb.links],
+        async () => (await linksOf(fb, B))[0]!.refused.some((r) => r.code === 'WRONG_PURSUANCE'),
+        'B to refuse the stray announcement',
+      );
+      expect(events(fb, B)).toBe(size);
+      // A receipt signed by a key that is not B's: A sets it aside with the reason.
+      const forged = signReceipt(
+        { from: B, to: A, role: 'member', n: 1, digest: sha256(box), verdict: 'accepted', code: '', reason: '', hour: Math.floor(Date.now() / HOUR_MS) },
+        key,
+      );
+      await postToDropBox(linkOf(fb, B, A)!.theirInbox, encodeLinkPost({ t: 'receipt', r: forged }), { acn });
+      await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.refused.some((r) => r.kind === 'receipt'), 'A to refuse the forged receipt');
+      expect((await linksOf(fa, A))[0]!.refused.find((r) => r.kind === 'receipt')).toMatchObject({ code: 'INVALID_RECEIPT' });
+      // B's real receipt for the broken box says refused; the forged "accepted" changed nothing.
+      await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.unlogged.some((u) => u.digest === toHex(sha256(box))), 'B’s real receipt');
+      expect((await linksOf(fa, A))[0]!.unlogged.find((u) => u.digest === toHex(sha256(box)))!.verdict).toBe('refused');
     },
   );
 
