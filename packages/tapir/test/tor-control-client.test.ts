@@ -116,6 +116,10 @@ describe('TorControlClient authentication', () => {
     await expect(c.command('GETINFO version\r\nSIGNAL HALT')).rejects.toBeInstanceOf(AcnControlError);
     await expect(c.getInfo(['version SIGNAL'])).rejects.toBeInstanceOf(AcnControlError);
     await expect(c.delOnion('x\r\nSIGNAL HALT')).rejects.toBeInstanceOf(AcnControlError);
+    // HSFETCH takes only a service id: a prefix, an upper-case id, a smuggled line, a prototype name.
+    for (const bad of ['', 'a'.repeat(55), 'A'.repeat(56), `${'a'.repeat(56)}\r\nSIGNAL HALT`, '__proto__', 'constructor']) {
+      await expect(c.hsFetch(bad)).rejects.toBeInstanceOf(AcnControlError);
+    }
     expect(f.commands).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { errorCode } from '../domain/errors.js';
 import { Inject, Logger } from '@nestjs/common';
 import { EventsHandler, type IEventHandler } from '@nestjs/cqrs';
 import { ProfileService } from '../domain/profile.js';
@@ -32,11 +33,4 @@ export class FollowProfileName implements IEventHandler<PursuanceChangedEvent | 
         this.#logger.error(`naming this node in pursuance ${id} failed (${errorCode(err)})`);
       });
   }
-}
-
-/** A stable code for an error (its `code`, else its class name), never its message. */
-function errorCode(err: unknown): string {
-  if (!(err instanceof Error)) return typeof err;
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : err.name;
 }

@@ -3,6 +3,13 @@
  * match on) and a message in plain words meant for the person who made the request; the HTTP
  * layer maps each class to a status in one table (http/error-table.ts).
  */
+/** A stable code for an error (its string `code`, else its class name), never its message: what logs may show. */
+export function errorCode(err: unknown): string {
+  if (!(err instanceof Error)) return typeof err;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : err.name;
+}
+
 export abstract class NodeError extends Error {
   public abstract readonly code: string;
   /** The request field the error concerns, when one does (so a form can show it beside that field). */

@@ -24,6 +24,7 @@ import {
   NoProfileError,
   NotAttachedError,
   UnknownJoinRequestError,
+  errorCode,
 } from '../domain/errors.js';
 import type { PursuanceRegistry } from '../domain/registry.js';
 import {
@@ -678,8 +679,7 @@ export class AdmissionService {
   }
 
   #warn(err: unknown): void {
-    const code = err instanceof ActionNotAllowedError ? err.code : err instanceof Error ? ((err as { code?: string }).code ?? err.name) : typeof err;
-    this.registry.warn(`admission: ${code}`);
+    this.registry.warn(`admission: ${errorCode(err)}`);
   }
 
   #serial<T>(job: () => Promise<T>): Promise<T> {

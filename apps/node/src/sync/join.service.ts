@@ -1,7 +1,7 @@
 import { OVERLAY, parseGroupInvite, type CwtchPeer, type ReceivedDirectMessage } from '@pursuance/cwtch';
 import { Identity, publicKeyFromOnion, type OnionName } from '@pursuance/crypto';
 import { ActionNotAllowedError } from '@pursuance/pursuance';
-import { InvalidRequestError, InviteClosedError, NotAttachedError, UnknownInviteError } from '../domain/errors.js';
+import { InvalidRequestError, InviteClosedError, NotAttachedError, UnknownInviteError, errorCode } from '../domain/errors.js';
 import { encodeJoinLink, joinUrl, newJoinSecret, parseJoinLink, secretDigest, secretMatches } from '../domain/join-link.js';
 import type { PursuanceRegistry } from '../domain/registry.js';
 import { encodeJoinReply, encodeJoinRequest, parseJoinReply, parseJoinRequest, type JoinReplyMessage, type ReplyCode } from './join-messages.js';
@@ -360,7 +360,7 @@ export class JoinService {
       await this.#admit(m.pursuanceId, from, m.name, invite.roles);
     } catch (err) {
       // The rules changed since the invite was made: a person decides instead.
-      const note = err instanceof ActionNotAllowedError ? `${err.code}: ${err.message}` : codeOf(err);
+      const note = err instanceof ActionNotAllowedError ? `${err.code}: ${err.message}` : errorCode(err);
       await this.#setInvite(invite.id, { note });
       return this.#reply(from, { pursuanceId: m.pursuanceId, status: 'pending' });
     }
@@ -440,7 +440,7 @@ export class JoinService {
       const bundle = await this.snapshots.fetch(from, pursuanceId, this.snapshotWaitMs);
       await this.registry.startFromSnapshot(bundle);
     } catch (err) {
-      const code = codeOf(err);
+      const code = errorCode(err);
       const reason = err instanceof Error ? err.message : String(err);
       this.registry.noteSnapshotRefused(pursuanceId, { from, code, reason, at: this.now() });
     }
@@ -475,7 +475,7 @@ export class JoinService {
   }
 
   #warn(err: unknown): void {
-    this.registry.warn(`join: ${codeOf(err)}`);
+    this.registry.warn(`join: ${errorCode(err)}`);
   }
 
   #serial<T>(job: () => Promise<T>): Promise<T> {
@@ -510,8 +510,3 @@ export function prune(invites: StoredInvite[], now: number): StoredInvite[] {
 }
 
 /** A stable code for an error (its `code`, else its class name), never its message. */
-function codeOf(err: unknown): string {
-  if (!(err instanceof Error)) return typeof err;
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : err.name;
-}

@@ -36,7 +36,7 @@ import {
   type RoleKey,
   type SignedEvent,
 } from '@pursuance/pursuance';
-import { InvalidLinkOfferError, InvalidRequestError, NoLinkOfferError, NotAttachedError, UnknownLinkError } from '../domain/errors.js';
+import { InvalidLinkOfferError, InvalidRequestError, NoLinkOfferError, NotAttachedError, UnknownLinkError, errorCode } from '../domain/errors.js';
 import type { PursuanceEntry, PursuanceRegistry } from '../domain/registry.js';
 import type { DropBoxFollows } from './drop-box-follows.js';
 import { LinkStore, type LinkDocument, type LinkRefusal, type OutboxEntry, type ReceiptRecord, type StoredOffer } from './link-store.js';
@@ -802,8 +802,7 @@ export class LinkService {
   }
 
   #warn(err: unknown): void {
-    const code = err instanceof ActionNotAllowedError ? err.code : err instanceof Error ? ((err as { code?: string }).code ?? err.name) : typeof err;
-    this.registry.warn(`links: ${code}`);
+    this.registry.warn(`links: ${errorCode(err)}`);
   }
 
   #serial<T>(job: () => Promise<T>): Promise<T> {

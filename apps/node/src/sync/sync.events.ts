@@ -1,3 +1,4 @@
+import { errorCode } from '../domain/errors.js';
 import { Inject, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { EventBus, EventsHandler, type IEventHandler } from '@nestjs/cqrs';
 import { InvitesChangedEvent, PursuanceChangedEvent, SyncHealthEvent } from '../events.js';
@@ -42,15 +43,6 @@ export class SyncHealthPublisher implements OnApplicationBootstrap, OnModuleDest
   public onModuleDestroy(): void {
     this.#off?.();
   }
-}
-
-/** A stable code for an error (its `code`, else its class name), never its message. */
-function errorCode(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? code : err.name;
-  }
-  return typeof err;
 }
 
 /** Publishes each change of join invites or of this node's join requests on the event bus, for the live stream. */
