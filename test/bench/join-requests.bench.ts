@@ -7,7 +7,10 @@
  *  - opening a screened request (X25519, unseal, parse, the applicant's ed25519 signature);
  *  - an applicant sealing an honest request at effort 16 and 18 (mean of a few runs: the number
  *    of hashes a search takes is geometric, so single runs scatter widely), beside what 2^effort
- *    hashes take at the same run's raw hash rate.
+ *    hashes take at the same run's raw hash rate;
+ *  - vouches (J11): judging one against the links (vouchProblem, one ed25519 verify), and what a
+ *    request with only the lowered work costs a gatekeeper to open and judge, beside what that
+ *    lowered work costs whoever sends it (the price of a forged vouch).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -21,6 +24,8 @@ import {
   screenRequest,
   sealJoinRequest,
   workDigest,
+  vouchProblem,
+  vouchedEffort,
   type Profile,
   type RequestMessage,
 } from '@pursuance/pursuance';
@@ -34,13 +39,14 @@ let t = 1_800_000_000_000;
 const now = (): number => (t += 1000);
 const NOW = 1_800_000_000_000;
 
-function newsroom(): PursuanceAuthor {
-  const { $schema: _schema, ...template } = JSON.parse(readFileSync(new URL('../../rules/templates/newsroom.json', import.meta.url), 'utf8')) as Record<
+function fromTemplate(name: string): PursuanceAuthor {
+  const { $schema: _schema, ...template } = JSON.parse(readFileSync(new URL(`../../rules/templates/${name}.json`, import.meta.url), 'utf8')) as Record<
     string,
     unknown
   >;
-  return PursuanceAuthor.create(Identity.generate(), { name: 'desk', rules: RulesSchema.parse(template) }, now);
+  return PursuanceAuthor.create(Identity.generate(), { name, rules: RulesSchema.parse(template) }, now);
 }
+const newsroom = (): PursuanceAuthor => fromTemplate('newsroom');
 
 /** The profile a gatekeeper publishes, with the effort given: the founder holds `tips` and may invite. */
 function publish(founder: PursuanceAuthor, effort: number): Profile {
@@ -205,6 +211,80 @@ function sealing(founder: PursuanceAuthor): [string, string][] {
   return rows;
 }
 
+/** A links B; B lets A's members vouch for applicants its organizers review (as the core's vouch test sets up). */
+function vouching(): [string, string][] {
+  const a = fromTemplate('activist-cell');
+  const b = fromTemplate('activist-cell');
+  b.openLink({
+    offer: a.linkOffer(b.log.id, 'organizer', 7, 'inbox of A'),
+    name: 'A',
+    theyMay: [{ theirRole: 'member', action: 'vouch', on: 'organizer' }],
+    ourAnchor: 'organizer',
+    weSend: [],
+    ourInbox: 'ours',
+  });
+  a.openLink({
+    offer: b.linkOffer(a.log.id, 'organizer', 7, 'inbox of B'),
+    name: 'B',
+    theyMay: [],
+    ourAnchor: 'organizer',
+    weSend: [{ ours: 'member', theirs: 'member' }],
+    ourInbox: 'ours',
+  });
+  for (const ann of a.linkAnnouncements(b.log.id, 7)) {
+    try {
+      b.carryLinkKeys(ann);
+    } catch {
+      // The anchor's own announcement repeats the pinned offer.
+    }
+  }
+  const effort = 18;
+  const p = b.publishProfile('organizer', { name: 'B', about: 'x', asks: [], inbox: 'cwtch-group-invite:bench', effort, now: NOW, days: 7 }).header.body
+    .profile!;
+  const keys = b.profileKeys()!;
+  const applicants = Array.from({ length: 32 }, () => Identity.generate());
+  const vouches = applicants.map((x) => a.vouch(b.log.id, 'member', x.publicKey));
+  const state = b.log.state();
+  const judge = rateOf(
+    'vouchProblem',
+    ring(
+      vouches.map((v, i) => [v, applicants[i]!] as const),
+      ([v, x]) => {
+        if (vouchProblem(state, v, { reviewer: 'organizer', applicant: x.publicKey, hour: v.hour }) !== null) throw new Error('a vouch did not hold');
+      },
+    ),
+  );
+  // Requests at the lowered work, as a flood with forged vouches would send them: screened in, then opened and judged.
+  const lowered = vouchedEffort(effort);
+  const requests = applicants.map((x, i) => sealJoinRequest(p, x, { name: `V${i}`, answers: [], vouch: vouches[i] }, NOW).bytes);
+  const openJudge = rateOf(
+    'screen + open + judge',
+    ring(requests, (raw) => {
+      const s = screenRequest(raw, { profile: p, now: NOW, seen: () => false });
+      if (!s.ok) throw new Error(`a vouched request was dropped as ${s.reason}`);
+      const o = openJoinRequest(p, keys, s.message);
+      vouchProblem(state, o.vouch!, { reviewer: 'organizer', applicant: o.from, hour: s.message.h });
+    }),
+  );
+  const input = new Uint8Array(randomBytes(21 + 16 + 4 + 16 + 32));
+  const hash = rateOf('raw SHA-256 (search input)', () => createHash('sha256').update(input).digest());
+  const msg = new Uint8Array(randomBytes(200));
+  const signer = Identity.generate();
+  const sig = signer.sign(msg);
+  const verify = rateOf('raw ed25519 verify', () => verifySignature(msg, sig, signer.publicKey));
+  const senderMs = (2 ** lowered / hash.perSecond) * 1000;
+  const gatekeeperMs = 1000 / openJudge.perSecond;
+  return [
+    ['baseline: raw ed25519 verify (same run)', `${fmt(verify.perSecond)} /s`],
+    ['judge a vouch against the links (vouchProblem)', `${fmt(judge.perSecond)} /s = ${fmt((judge.perSecond / verify.perSecond) * 100, 1)} % of raw verify`],
+    [
+      `screen, open and judge a request with the lowered work (${lowered} of ${effort} bits)`,
+      `${fmt(openJudge.perSecond)} /s (${fmt(gatekeeperMs, 3)} ms each)`,
+    ],
+    [`  its sender's work: 2^${lowered} hashes at the raw rate`, `${fmt(senderMs, 2)} ms: ${fmt(senderMs / gatekeeperMs, 1)}x what it costs the gatekeeper`],
+  ];
+}
+
 function main(): void {
   process.stdout.write(`join request benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
   const founder = newsroom();
@@ -214,6 +294,7 @@ function main(): void {
   printTable(`screening before decryption (${fmt(requests[0]!.length)}-byte requests, hour ${hourOf(NOW)})`, screening(p, requests, honest(other, RING)));
   printTable('opening', opening(p, founder, requests));
   printTable('sealing (the applicant’s proof of work)', sealing(founder));
+  printTable('vouches (J11)', vouching());
 }
 
 main();

@@ -266,7 +266,10 @@ const ROUTES: Record<string, () => RouteInput> = {
     schema: S.DeclineBody,
   }),
   'POST /api/join-profile/preview': () => ({ bodies: [{ profile: 'pursuance-profile:1:AAAA' }], schema: S.ProfileTextBody }),
-  'POST /api/join-profile/requests': () => ({ bodies: [{ profile: 'pursuance-profile:1:AAAA', name: 'Sam', answers: ['a'] }], schema: S.SendJoinRequestBody }),
+  'POST /api/join-profile/requests': () => ({
+    bodies: [{ profile: 'pursuance-profile:1:AAAA', name: 'Sam', answers: ['a'], vouch: 'pursuance-vouch:1:AAAA' }],
+    schema: S.SendJoinRequestBody,
+  }),
   'GET /api/pursuances/:id/links': () => ({ params: { id: attached } }),
   'POST /api/pursuances/:id/links/offers': () => ({
     params: { id: attached },
@@ -293,6 +296,11 @@ const ROUTES: Record<string, () => RouteInput> = {
     params: { id: attached, peer: 'e'.repeat(64) },
     bodies: [{ ours: 'organizer', theirs: 'member', title: 'Check berth 7', body: 'b' }],
     schema: S.LinkTaskBody,
+  }),
+  'POST /api/pursuances/:id/links/:peer/vouches': () => ({
+    params: { id: attached, peer: 'e'.repeat(64) },
+    bodies: [{ role: 'member', applicant: member.onion }],
+    schema: S.VouchBody,
   }),
   'GET /api/pursuances/:id/succession': () => ({ params: { id: attached } }),
   'GET /api/pursuances/:id/snapshots': () => ({ params: { id: attached } }),

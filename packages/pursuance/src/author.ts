@@ -33,6 +33,7 @@ import {
   HOUR_MS,
   InvalidAnnouncementError,
   InvalidLinkOfferError,
+  announcedRoles,
   sealLinkTask,
   signAnnouncement,
   signCredential,
@@ -45,6 +46,7 @@ import {
 import { encodeLinkPost } from './link-post.js';
 import { DAY_MS, LINK_KEYS_MAX_DAYS } from './bodies.js';
 import { openSubmission, sealSubmission } from './submission.js';
+import { InvalidVouchError, signVouch, type Vouch } from './vouch.js';
 import { PursuanceLog } from './log.js';
 import type { Snapshot } from './snapshot/base.js';
 import { PERMISSION_OF } from './permissions.js';
@@ -738,9 +740,7 @@ export class PursuanceAuthor {
       if (before) out.push(this.#announce(peer, link.ourAnchor, n, before, days));
     }
     out.push(this.#announce(peer, link.ourAnchor, anchors.length, current, days));
-    const roles = new Set([...link.weSend.map((w) => w.ours), ...link.theyMay.map((g) => g.on)]);
-    roles.delete(link.ourAnchor);
-    for (const role of [...roles].sort()) {
+    for (const role of announcedRoles(link).slice(1)) {
       const keys = this.#announceable(role);
       if (keys.length) out.push(this.#announce(peer, role, keys.length, current, days));
     }
@@ -796,6 +796,29 @@ export class PursuanceAuthor {
     // Judged before it is signed, with every check the fold makes (the role held, the pair, their key's expiry).
     const event = this.#publish('link.send', { peer, ours: spec.ours, theirs: spec.theirs, digest: sha256(box) });
     return { event, parcel };
+  }
+
+  /**
+   * Vouch, as our role `role`, for `applicant` (an identity key) joining `peer` by request
+   * (vouch.ts). Only a holder of the role's current key can, for a role we announce to them (our
+   * anchor, or one the link maps), over a link that is open here. Nothing enters our log: whether
+   * the vouch counts is theirs to decide, by what their side of the link lets our role do.
+   */
+  public vouch(peer: PursuanceId, role: RoleId, applicant: Uint8Array): Vouch {
+    const link = this.state.links?.get(peer);
+    if (!link) throw new ActionNotAllowedError(RejectionCode.UNKNOWN_TARGET, 'there is no link to that pursuance');
+    if (!announcedRoles(link).includes(role)) throw new ActionNotAllowedError(RejectionCode.DENIED, `"${role}" is no role this link tells them about`);
+    const keys = this.#announceable(role);
+    const current = keys.at(-1);
+    const key = current && current === this.state.roles.get(role)?.epochs.at(-1) ? this.keyring.get(current.keyIdHex) : undefined;
+    if (!key)
+      throw new ActionNotAllowedError(RejectionCode.UNKNOWN_KEY, `you hold no current key of "${role}" with public halves: only its holders vouch for it`);
+    try {
+      return signVouch({ from: this.log.id, to: peer, role, n: keys.length, applicant, hour: Math.floor(this.clock() / HOUR_MS) }, key);
+    } catch (err) {
+      if (err instanceof InvalidVouchError) throw new ActionNotAllowedError(RejectionCode.INVALID_SCHEMA, err.message);
+      throw err;
+    }
   }
 
   /** Carry a task a linked pursuance sent into our log (refused here first if the fold would refuse it). */

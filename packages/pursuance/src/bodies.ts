@@ -145,8 +145,12 @@ const linkInbox = z.string().min(1).max(LINK_INBOX_MAX);
  * travels out of band as safely as the key it comes with.
  */
 export const LinkOfferSchema = z.strictObject({ anchor: AnnouncementSchema, name: DisplayNameSchema, inbox: linkInbox, signature: bytes(64) });
-/** What a linked pursuance's role may do here: for now, create tasks for one of our roles. */
-export const LinkGrantSchema = z.strictObject({ theirRole: RoleIdSchema, action: z.enum(['create']), on: RoleIdSchema });
+/**
+ * What a linked pursuance's role may do here: create tasks for one of our roles, or vouch for
+ * applicants whose join requests one of our roles reviews (vouch.ts).
+ */
+export const LINK_ACTIONS = ['create', 'vouch'] as const;
+export const LinkGrantSchema = z.strictObject({ theirRole: RoleIdSchema, action: z.enum(LINK_ACTIONS), on: RoleIdSchema });
 /** Which of our roles sends tasks over a link, and to which of theirs. */
 export const LinkSendSchema = z.strictObject({ ours: RoleIdSchema, theirs: RoleIdSchema });
 /** The largest hour number a credential may name (far beyond any real date, well inside 2^53). */
@@ -168,6 +172,21 @@ export const UnsignedCredentialSchema = z.strictObject({
   hour: z.number().int().min(0).max(HOUR_MAX),
 });
 export const CredentialSchema = UnsignedCredentialSchema.extend({ signature: bytes(64) });
+/**
+ * A vouch (vouch.ts): their role `role` (its key `n`) vouches for the applicant whose identity key
+ * is `applicant`, to join pursuance `to` by request. Signed by that role key, like a credential,
+ * and as anonymous: every holder's looks alike but for `nonce`, which also makes it good once.
+ */
+export const UnsignedVouchSchema = z.strictObject({
+  from: z.string().regex(/^[0-9a-f]{64}$/),
+  to: z.string().regex(/^[0-9a-f]{64}$/),
+  role: RoleIdSchema,
+  n: z.number().int().min(1).max(LINK_KEY_ORDINAL_MAX),
+  applicant: bytes(32),
+  nonce: bytes(16),
+  hour: z.number().int().min(0).max(HOUR_MAX),
+});
+export const VouchSchema = UnsignedVouchSchema.extend({ signature: bytes(64) });
 /**
  * What became of a task sent over a link, told back to the sender by a holder of the role it was
  * for (link.ts): the task's digest, the verdict of the receiving fold and its reason.

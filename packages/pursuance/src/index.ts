@@ -62,6 +62,7 @@ export {
   DROP_REASONS,
   JOIN_MESSAGE_MAX,
   JoinRequestError,
+  REQUEST_HOURS_BACK,
   hourOf,
   leadingZeroBits,
   workDigest,
@@ -98,6 +99,7 @@ export {
   CredentialSchema,
   HOUR_MS,
   LinkParcelSchema,
+  announcedRoles,
   credentialSignedBy,
   openLinkTask,
   signAnnouncement,
@@ -111,6 +113,23 @@ export {
   type Receipt,
   type UnsignedReceipt,
 } from './link.js';
-export { receiptProblem } from './fold/links.js';
+export { receiptProblem, vouchProblem } from './fold/links.js';
+export {
+  InvalidVouchError,
+  VOUCH_DISCOUNT_BITS,
+  VOUCH_DOMAIN,
+  VOUCH_HOURS,
+  VOUCH_TEXT_MAX,
+  VOUCH_TEXT_PREFIX,
+  VouchSchema,
+  openVouchText,
+  signVouch,
+  vouchHourProblem,
+  vouchSignedBy,
+  vouchText,
+  vouchedEffort,
+  type UnsignedVouch,
+  type Vouch,
+} from './vouch.js';
 export type { RoleKey } from './keys.js';
 export { InvalidLinkPostError, LINK_POST_KEYS_MAX, decodeLinkPost, encodeLinkPost, splitAnnouncements, type LinkPost } from './link-post.js';

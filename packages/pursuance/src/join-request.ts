@@ -17,8 +17,9 @@ import {
   type RoleKeyPair,
 } from '@pursuance/crypto';
 import { z } from 'zod';
-import { DisplayNameSchema } from './bodies.js';
+import { DisplayNameSchema, VouchSchema } from './bodies.js';
 import type { Profile } from './profile.js';
+import { vouchedEffort, type Vouch } from './vouch.js';
 
 /**
  * Join requests and their answers: the bytes a stranger and a pursuance's gatekeepers exchange
@@ -34,7 +35,9 @@ import type { Profile } from './profile.js';
  * zero bits: over the ciphertext, so it is checked before anything is decrypted, and over the
  * profile id and hour, so a proof is worth nothing for another profile or another day.
  * Gatekeepers check, in this order and before any costly step: size, shape, profile id, hour,
- * work, replay (screenRequest). An answer is sealed to the applicant's identity key and signed
+ * work, replay (screenRequest). A request vouched for by a linked pursuance (vouch.ts) needs
+ * VOUCH_DISCOUNT_BITS less work; the vouch is inside `ct`, so what the screen lets through on
+ * the lowered work is dropped once opened unless its vouch holds. An answer is sealed to the applicant's identity key and signed
  * by the role key, so it reveals no member to the applicant or to anyone else reading the inbox.
  */
 export const JOIN_MESSAGE_MAX = 3_800;
@@ -73,6 +76,8 @@ const RequestBodySchema = z.strictObject({
   answers: z.array(z.string().max(ANSWER_MAX)).max(ANSWERS_MAX),
   profile: bytes(16),
   hour,
+  /** A linked pursuance's vouch for the applicant (vouch.ts): less work asked. */
+  vouch: VouchSchema.optional(),
   sig: bytes(64),
 });
 
@@ -132,7 +137,7 @@ function boxContext(p: Profile): Uint8Array {
 
 function requestSigned(
   p: Profile,
-  body: { readonly from: Uint8Array; readonly name: string; readonly answers: readonly string[]; readonly hour: number },
+  body: { readonly from: Uint8Array; readonly name: string; readonly answers: readonly string[]; readonly hour: number; readonly vouch?: Vouch | undefined },
 ): Uint8Array {
   return canonicalEncode({
     dom: SIG_DOMAIN,
@@ -142,12 +147,16 @@ function requestSigned(
     name: body.name,
     answers: [...body.answers],
     hour: body.hour,
+    // Signed with the request when there is one (and absent otherwise, as requests were before vouches).
+    ...(body.vouch ? { vouch: body.vouch } : {}),
   });
 }
 
 export interface NewJoinRequest {
   readonly name: string;
   readonly answers: readonly string[];
+  /** A vouch for this applicant from a pursuance linked to the profile's (openVouchText): less work. */
+  readonly vouch?: Vouch | undefined;
 }
 
 export interface SealedJoinRequest {
@@ -166,7 +175,17 @@ export interface SealedJoinRequest {
  * sealJoinRequest and sealJoinRequestAsync), and returns the request.
  */
 function* requestSteps(p: Profile, applicant: Identity, spec: NewJoinRequest, now: number): Generator<number, SealedJoinRequest> {
-  const body = { from: applicant.publicKey, name: spec.name, answers: [...spec.answers], profile: p.id, hour: hourOf(now) };
+  const body = {
+    from: applicant.publicKey,
+    name: spec.name,
+    answers: [...spec.answers],
+    profile: p.id,
+    hour: hourOf(now),
+    ...(spec.vouch ? { vouch: spec.vouch } : {}),
+  };
+  if (spec.vouch && spec.vouch.to !== p.pursuance) throw new JoinRequestError('this vouch is for another pursuance');
+  if (spec.vouch && !equalBytes(spec.vouch.applicant, applicant.publicKey)) throw new JoinRequestError('this vouch names another applicant');
+  const effort = spec.vouch ? vouchedEffort(p.effort) : p.effort;
   const parsed = RequestBodySchema.safeParse({ ...body, sig: new Uint8Array(64) });
   if (!parsed.success)
     throw new JoinRequestError(`join request: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? 'invalid'}`);
@@ -185,7 +204,7 @@ function* requestSteps(p: Profile, applicant: Identity, spec: NewJoinRequest, no
       // A 64-bit counter in the nonce's last 8 bytes; the first 8 stay random.
       view.setUint32(8, Math.floor(tries / 0x1_0000_0000), false);
       view.setUint32(12, tries >>> 0, false);
-      if (leadingZeroBits(sha256(prefix, nonce, ctDigest)) >= p.effort) {
+      if (leadingZeroBits(sha256(prefix, nonce, ctDigest)) >= effort) {
         return { bytes: canonicalEncode({ v: 1, t: 'req', p: p.id, h: body.hour, n: nonce, ct }), digest: ctDigest, tries };
       }
     }
@@ -230,7 +249,15 @@ export interface ScreenContext {
 }
 
 export type Screened =
-  | { readonly ok: true; readonly message: RequestMessage; readonly work: number; readonly proof: string; readonly digest: Uint8Array }
+  | {
+      readonly ok: true;
+      readonly message: RequestMessage;
+      readonly work: number;
+      readonly proof: string;
+      readonly digest: Uint8Array;
+      /** Its work is enough only for a vouched request: once opened, it is dropped unless its vouch holds. */
+      readonly vouchNeeded: boolean;
+    }
   | { readonly ok: false; readonly reason: DropReason | 'answer' };
 
 /**
@@ -256,10 +283,10 @@ export function screenRequest(raw: Uint8Array, ctx: ScreenContext): Screened {
   const digest = sha256(m.ct);
   const proofDigest = sha256(POW_DOMAIN, m.p, u32(m.h), m.n, digest);
   const work = leadingZeroBits(proofDigest);
-  if (work < ctx.profile.effort) return { ok: false, reason: 'work' };
+  if (work < vouchedEffort(ctx.profile.effort)) return { ok: false, reason: 'work' };
   const proof = Buffer.from(proofDigest).toString('hex');
   if (ctx.seen(proof)) return { ok: false, reason: 'replay' };
-  return { ok: true, message: m, work, proof, digest };
+  return { ok: true, message: m, work, proof, digest, vouchNeeded: work < ctx.profile.effort };
 }
 
 export interface OpenedJoinRequest {
@@ -268,6 +295,8 @@ export interface OpenedJoinRequest {
   readonly name: string;
   readonly answers: readonly string[];
   readonly hour: number;
+  /** The vouch it carries, unjudged (fold/links.ts vouchProblem judges it against our links). */
+  readonly vouch: Vouch | null;
 }
 
 /**
@@ -287,9 +316,9 @@ export function openJoinRequest(p: Profile, keys: RoleKeyPair, m: RequestMessage
   if (!parsed.success) throw new JoinRequestError('the request holds no valid body');
   const b = parsed.data;
   if (!equalBytes(b.profile, m.p) || b.hour !== m.h) throw new JoinRequestError("the request's body is bound to another profile or hour");
-  if (!verifySignature(requestSigned(p, { from: b.from, name: b.name, answers: b.answers, hour: b.hour }), b.sig, b.from))
+  if (!verifySignature(requestSigned(p, { from: b.from, name: b.name, answers: b.answers, hour: b.hour, vouch: b.vouch }), b.sig, b.from))
     throw new JoinRequestError('the request is not signed by the key it names');
-  return { from: b.from, name: b.name, answers: b.answers, hour: b.hour };
+  return { from: b.from, name: b.name, answers: b.answers, hour: b.hour, vouch: b.vouch ?? null };
 }
 
 export interface JoinAnswer {

@@ -28,6 +28,7 @@ import {
 } from './bodies.js';
 import { ContentUnreadableError } from './errors.js';
 import { CONTENT_PADDING_BUCKET, roleKeyPair, type RoleKey } from './keys.js';
+import type { LinkState } from './state.js';
 
 /**
  * Links between pursuances: how pursuance B learns, and keeps current, the public keys of A's
@@ -169,6 +170,16 @@ export function parseLinkOfferText(text: string, to: string, now: number): LinkO
   const validity = validityProblem(parsed.data.anchor.validUntil, now);
   if (validity !== null) throw new InvalidLinkOfferError(`this offer is out of date (${validity}): ask them for a new one`);
   return parsed.data;
+}
+
+/**
+ * The roles of ours a link tells them about: our anchor first, then, sorted, those we send from
+ * and those they may address (whose keys they need to seal to or to check).
+ */
+export function announcedRoles(link: Pick<LinkState, 'ourAnchor' | 'weSend' | 'theyMay'>): string[] {
+  const others = new Set([...link.weSend.map((w) => w.ours), ...link.theyMay.map((g) => g.on)]);
+  others.delete(link.ourAnchor);
+  return [link.ourAnchor, ...[...others].sort()];
 }
 
 /**

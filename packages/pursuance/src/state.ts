@@ -145,7 +145,7 @@ export interface LinkSend {
 /** What their role may do here (bodies.ts LinkGrantSchema). */
 export interface LinkGrant {
   readonly theirRole: RoleId;
-  readonly action: 'create';
+  readonly action: 'create' | 'vouch';
   readonly on: RoleId;
 }
 

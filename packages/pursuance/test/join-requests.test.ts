@@ -59,6 +59,7 @@ import {
   type RequestMessage,
   type ScreenContext,
 } from '../src/join-request.js';
+import { VOUCH_DISCOUNT_BITS } from '../src/vouch.js';
 import { publicStateValue, stateHash, type KeyEpoch, type PublicState } from '../src/state.js';
 import { decodeState, encodeState } from '../src/snapshot/state-codec.js';
 import { SnapshotInvalidError } from '../src/snapshot/errors.js';
@@ -473,7 +474,10 @@ describe('join requests: what a gatekeeper checks before decrypting (J1, J2, J10
       name: 'Ana',
       answers: ['I cover the port.', 'Rae does.'],
       hour: hourOf(NOW),
+      vouch: null,
     });
+    // Full work: it needs no vouch to be kept.
+    expect(s.vouchNeeded).toBe(false);
   });
 
   it('counts the leading zero bits of a digest', () => {
@@ -504,7 +508,12 @@ describe('join requests: what a gatekeeper checks before decrypting (J1, J2, J10
     const h = hourOf(NOW);
     const cases: [string, Uint8Array, ScreenContext, string][] = [
       ['no work', withoutWork(honest, p.effort), ctx(p), 'work'],
-      ['less work than the profile asks', honest, ctx({ ...p, effort: leadingZeroBits(workDigest(m.p, m.h, m.n, m.ct)) + 1 }), 'work'],
+      [
+        'less work than even a vouched request needs',
+        honest,
+        ctx({ ...p, effort: leadingZeroBits(workDigest(m.p, m.h, m.n, m.ct)) + VOUCH_DISCOUNT_BITS + 1 }),
+        'work',
+      ],
       ['another profile', honest, ctx(other), 'foreign'],
       ['relabelled to another profile', withWork({ ...m, p: other.id }, p.effort), ctx(p), 'foreign'],
       [`dated ${REQUEST_HOURS_BACK + 1} hours ago`, honest, ctx(p, NOW + (REQUEST_HOURS_BACK + 1) * HOUR_MS), 'stale'],
@@ -681,7 +690,7 @@ describe('join requests: opening and sealing', () => {
       return openJoinRequest(p, keys, s.message);
     };
     // The control: a body crafted by hand like the API's opens.
-    expect(open(craft(p, body(p, ana), ana))).toEqual({ from: ana.publicKey, name: 'Ana', answers: ['a', 'b'], hour: h });
+    expect(open(craft(p, body(p, ana), ana))).toEqual({ from: ana.publicKey, name: 'Ana', answers: ['a', 'b'], hour: h, vouch: null });
     expectJoinError(() => open(craft(p, body(p, ana, { hour: h - 1 }), ana, h)), /another profile or hour/);
     expectJoinError(() => open(craft(p, body(p, ana, { profile: gate().p.id }), ana)), /another profile or hour/);
     // Mallory re-seals a body naming Ana: Ana's key does not verify Mallory's signature.

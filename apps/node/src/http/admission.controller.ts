@@ -99,7 +99,7 @@ export class AdmissionController {
   })
   @ApiInput({ body: SendJoinRequestBody })
   public request(@Body(valid.body(SendJoinRequestBody)) b: SendJoinRequestBodyDto) {
-    return this.admission.request(b.profile, { name: b.name, answers: b.answers });
+    return this.admission.request(b.profile, { name: b.name, answers: b.answers, vouch: b.vouch });
   }
 
   @Get('join-profile/requests')

@@ -9,6 +9,7 @@ import {
   NoBody,
   OpenLinkBody,
   PursuanceParams,
+  VouchBody,
   type LinkOfferBodyDto,
   type LinkOfferTextBodyDto,
   type LinkParamsDto,
@@ -16,6 +17,7 @@ import {
   type NoBodyDto,
   type OpenLinkBodyDto,
   type PursuanceParamsDto,
+  type VouchBodyDto,
 } from './schemas.js';
 import { ApiInput, valid } from './validation.js';
 
@@ -93,5 +95,17 @@ export class LinksController {
   @ApiInput({ params: LinkParams, body: LinkTaskBody })
   public send(@Param(valid.params(LinkParams)) p: LinkParamsDto, @Body(valid.body(LinkTaskBody)) b: LinkTaskBodyDto) {
     return this.links.send(p.id, p.peer, b);
+  }
+
+  @Post(':peer/vouches')
+  @HttpCode(201)
+  @ApiOperation({
+    summary: 'Vouch for someone joining their pursuance by request, as one of your roles',
+    description:
+      'Signed by your current key of `role` (one the link tells them about); their gatekeepers ask less proof of work if their side of the link lets that role vouch. The text opens only for the applicant named, is good once, for 72 hours; nothing enters the log.',
+  })
+  @ApiInput({ params: LinkParams, body: VouchBody })
+  public vouch(@Param(valid.params(LinkParams)) p: LinkParamsDto, @Body(valid.body(VouchBody)) b: VouchBodyDto) {
+    return this.links.vouch(p.id, p.peer, b);
   }
 }

@@ -214,6 +214,8 @@ export const SendJoinRequestBody = z.strictObject({
   profile: z.string().min(1).max(16_384),
   name: DisplayName.optional(),
   answers: z.array(z.string().max(1_000)).max(8).default([]),
+  /** A vouch from a pursuance linked to this one (pursuance-vouch:1:…): less work. */
+  vouch: z.string().trim().max(4_000).optional(),
 });
 export type SendJoinRequestBodyDto = z.output<typeof SendJoinRequestBody>;
 
@@ -246,9 +248,9 @@ export type LinkOfferTextBodyDto = z.output<typeof LinkOfferTextBody>;
 export const OpenLinkBody = z.strictObject({
   offer: z.string().min(1).max(16_384),
   name: DisplayName.optional(),
-  /** What their roles may do here: create tasks for one of our roles. */
+  /** What their roles may do here: create tasks for one of our roles, or vouch for applicants one of our roles reviews. */
   theyMay: z
-    .array(z.strictObject({ theirRole: RoleId, action: z.literal('create').default('create'), on: RoleId }))
+    .array(z.strictObject({ theirRole: RoleId, action: z.enum(['create', 'vouch']).default('create'), on: RoleId }))
     .max(32)
     .default([]),
   /** Which of our roles send to which of theirs. */
@@ -266,3 +268,13 @@ export const LinkTaskBody = z.strictObject({
   body: z.string().max(20_000).default(''),
 });
 export type LinkTaskBodyDto = z.output<typeof LinkTaskBody>;
+/** A vouch for an applicant to their pursuance, as our role `role` (one you hold); the applicant's address with or without ".onion". */
+export const VouchBody = z.strictObject({
+  role: RoleId,
+  applicant: z
+    .string()
+    .max(80)
+    .transform((s) => s.trim().replace(/\.onion$/, ''))
+    .pipe(Onion),
+});
+export type VouchBodyDto = z.output<typeof VouchBody>;

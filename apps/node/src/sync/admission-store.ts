@@ -27,13 +27,17 @@ const StoredJoinRequestSchema = z.strictObject({
   status: z.enum(REVIEW_STATUSES),
   decidedAt: z.number().nullable(),
   roles: z.array(z.string()),
+  /** The linked pursuance (id, name) and role whose vouch held (absent on requests kept before vouches). */
+  vouch: z.strictObject({ peer: z.string(), name: z.string(), role: z.string() }).nullable().optional(),
 });
 export type StoredJoinRequest = z.infer<typeof StoredJoinRequestSchema>;
 
-export const DROP_COUNTERS = ['malformed', 'foreign', 'stale', 'work', 'replay', 'unreadable', 'blocked', 'full'] as const;
+/** `vouch`: work enough only for a vouched request, whose vouch did not hold (or was spent). */
+export const DROP_COUNTERS = ['malformed', 'foreign', 'stale', 'work', 'replay', 'unreadable', 'blocked', 'full', 'vouch'] as const;
 export type DropCounter = (typeof DROP_COUNTERS)[number];
-const Counters = z.strictObject(Object.fromEntries(DROP_COUNTERS.map((k) => [k, z.number()])) as Record<DropCounter, z.ZodNumber>);
-export type DropCounts = z.infer<typeof Counters>;
+// A counter added later reads as 0 in a document written before it.
+const Counters = z.strictObject(Object.fromEntries(DROP_COUNTERS.map((k) => [k, z.number().default(0)])) as Record<DropCounter, z.ZodDefault<z.ZodNumber>>);
+export type DropCounts = z.output<typeof Counters>;
 
 const InboxDoc = z.strictObject({
   v: z.literal(1),
@@ -43,8 +47,10 @@ const InboxDoc = z.strictObject({
   /** Inbox messages (group message signatures) already handled. */
   handled: z.array(z.string()),
   dropped: z.array(z.strictObject({ pursuanceId: z.string(), counts: Counters })),
+  /** Vouches spent (their nonces, hex) with the hour each was made: good once, forgotten once too old to hold anyway. */
+  vouches: z.array(z.strictObject({ nonce: z.string(), hour: z.number() })).default([]),
 });
-export type InboxDocument = z.infer<typeof InboxDoc>;
+export type InboxDocument = z.output<typeof InboxDoc>;
 
 export const SENT_STATUSES = ['sent', 'declined'] as const;
 const SentRequestSchema = z.strictObject({
@@ -70,7 +76,7 @@ export function zeroCounts(): DropCounts {
   return Object.fromEntries(DROP_COUNTERS.map((k) => [k, 0])) as DropCounts;
 }
 
-const emptyInbox = (): InboxDocument => ({ v: 1, requests: [], blocked: [], handled: [], dropped: [] });
+const emptyInbox = (): InboxDocument => ({ v: 1, requests: [], blocked: [], handled: [], dropped: [], vouches: [] });
 
 export class AdmissionStore {
   public constructor(private readonly store: Pick<EventStore, 'sealedDocument' | 'updateSealedDocument'>) {}

@@ -5,7 +5,11 @@ import {
   InvalidProfileError as CoreInvalidProfileError,
   JoinRequestError,
   DAY_MS,
+  InvalidVouchError,
   PROFILE_MAX_DAYS,
+  REQUEST_HOURS_BACK,
+  VOUCH_DISCOUNT_BITS,
+  VOUCH_HOURS,
   ProfileExpiredError,
   hourOf,
   openJoinAnswer,
@@ -15,7 +19,12 @@ import {
   screenRequest,
   sealJoinAnswer,
   sealJoinRequestAsync,
+  openVouchText,
+  vouchHourProblem,
+  vouchProblem,
+  type EventId,
   type Profile,
+  type Vouch,
 } from '@pursuance/pursuance';
 import {
   InvalidProfileError,
@@ -92,6 +101,8 @@ export interface JoinRequestModel {
   readonly status: StoredJoinRequest['status'] | 'member';
   readonly decidedAt: number | null;
   readonly roles: readonly string[];
+  /** The linked pursuance and role that vouched for the applicant (their vouch held here), or null. */
+  readonly vouch: { readonly peer: string; readonly name: string; readonly role: string } | null;
 }
 
 export interface ReviewInboxModel {
@@ -357,7 +368,7 @@ export class AdmissionService {
     const asks = entry.log.state().profile?.profile.asks ?? [];
     const requests = doc.requests
       .filter((r) => r.pursuanceId === pursuanceId)
-      .sort((a, b) => b.work - a.work || b.receivedAt - a.receivedAt || (a.id < b.id ? -1 : 1))
+      .sort((a, b) => rank(b) - rank(a) || b.receivedAt - a.receivedAt || (a.id < b.id ? -1 : 1))
       .map((r) => ({
         id: r.id,
         onion: r.onion,
@@ -369,6 +380,7 @@ export class AdmissionService {
         status: members.has(r.onion as OnionName) ? ('member' as const) : r.status,
         decidedAt: r.decidedAt,
         roles: r.roles,
+        vouch: r.vouch ?? null,
       }));
     return {
       requests,
@@ -453,15 +465,19 @@ export class AdmissionService {
    * Ask to join through a profile: work, seal, post as nobody; follow the inbox for the answer,
    * and expect the group from whoever admits us. Resolves once the relay has the request.
    */
-  public async request(text: string, spec: { readonly name?: string | undefined; readonly answers: readonly string[] }): Promise<SentRequestModel> {
+  public async request(
+    text: string,
+    spec: { readonly name?: string | undefined; readonly answers: readonly string[]; readonly vouch?: string | undefined },
+  ): Promise<SentRequestModel> {
     const p = this.#parse(text);
     if (this.#isMember(p.pursuance)) throw new InvalidRequestError('You are a member of this pursuance already.', 'profile');
     const name = spec.name ?? this.profileName();
     if (!name) throw new InvalidRequestError('Say what name you go by: the pursuance sees it with your request.', 'name');
     const now = this.now();
+    const vouch = spec.vouch ? this.#vouch(spec.vouch, p, now) : undefined;
     let sealed;
     try {
-      sealed = await sealJoinRequestAsync(p, this.registry.identity, { name, answers: spec.answers }, now, {
+      sealed = await sealJoinRequestAsync(p, this.registry.identity, { name, answers: spec.answers, vouch }, now, {
         pause: () => new Promise((resolve) => setImmediate(resolve)),
       });
     } catch (err) {
@@ -518,6 +534,21 @@ export class AdmissionService {
     };
   }
 
+  /** A pasted vouch, opened with our key and checked as far as we can: theirs to judge the rest. */
+  #vouch(text: string, p: Profile, now: number): Vouch {
+    let v: Vouch;
+    try {
+      v = openVouchText(text, this.registry.identity);
+    } catch (err) {
+      if (err instanceof InvalidVouchError) throw new InvalidRequestError(`This vouch cannot be used: ${err.message}.`, 'vouch');
+      throw err;
+    }
+    if (v.to !== p.pursuance) throw new InvalidRequestError('This vouch is for joining another pursuance.', 'vouch');
+    const hour = vouchHourProblem(v.hour, hourOf(now));
+    if (hour !== null) throw new InvalidRequestError(`This vouch cannot be used: ${hour}. Ask for a new one.`, 'vouch');
+    return v;
+  }
+
   #parse(text: string): Profile {
     try {
       return parseProfileText(text, this.now());
@@ -572,6 +603,9 @@ export class AdmissionService {
     const now = this.now();
     this.#pruneProofs(now);
     await this.#store.updateInbox((doc) => {
+      // A vouch this old holds for no request still in its hours.
+      const oldest = hourOf(now) - REQUEST_HOURS_BACK - VOUCH_HOURS - 1;
+      doc.vouches = doc.vouches.filter((x) => x.hour >= oldest);
       const handled = new Set(doc.handled);
       for (const m of batch) {
         if (handled.has(m.signature)) continue;
@@ -623,12 +657,22 @@ export class AdmissionService {
     }
     const onion = onionFromPublicKey(opened.from);
     if (doc.blocked.some((b) => b.pursuanceId === pursuanceId && b.onion === onion)) return 'blocked';
+    // A vouch counts when our links stand behind it and it was not spent here before.
+    const v = opened.vouch;
+    const state = entry.log.state();
+    const holds =
+      v !== null &&
+      vouchProblem(state, v, { reviewer: p.role, applicant: opened.from, hour: screened.message.h }) === null &&
+      !doc.vouches.some((x) => x.nonce === toHex(v.nonce));
+    const vouch = holds ? { peer: v.from, name: state.links!.get(v.from as EventId)!.name, role: v.role } : null;
+    if (screened.vouchNeeded && !vouch) return 'vouch';
     const waiting = doc.requests.filter((r) => r.pursuanceId === pursuanceId && r.status === 'pending');
     // One waiting request per applicant: a newer one replaces it.
     const earlier = waiting.find((r) => r.onion === onion);
+    const ranked = screened.work + (vouch ? VOUCH_DISCOUNT_BITS : 0);
     if (!earlier && waiting.length >= REVIEW_MAX) {
-      const least = waiting.reduce((a, b) => (b.work < a.work || (b.work === a.work && b.receivedAt < a.receivedAt) ? b : a));
-      if (least.work >= screened.work) return 'full';
+      const least = waiting.reduce((a, b) => (rank(b) < rank(a) || (rank(b) === rank(a) && b.receivedAt < a.receivedAt) ? b : a));
+      if (rank(least) >= ranked) return 'full';
       // More work than the least: it takes that one's place (counted as dropped for the queue being full).
       doc.requests = doc.requests.filter((r) => r !== least);
       count(doc, pursuanceId, 'full');
@@ -646,7 +690,9 @@ export class AdmissionService {
       status: 'pending',
       decidedAt: null,
       roles: [],
+      vouch,
     });
+    if (vouch) doc.vouches.push({ nonce: toHex(v!.nonce), hour: v!.hour });
     // Decided requests are kept for the record, the oldest dropped first past a bound.
     const decided = doc.requests.filter((r) => r.status !== 'pending');
     if (decided.length > REVIEW_MAX * 5) {
@@ -687,6 +733,11 @@ export class AdmissionService {
     this.#chain = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Where a request stands in the queue: its work, and a vouch counts as the work it spared. */
+function rank(r: Pick<StoredJoinRequest, 'work' | 'vouch'>): number {
+  return r.work + (r.vouch ? VOUCH_DISCOUNT_BITS : 0);
 }
 
 function count(doc: InboxDocument, pursuanceId: string, reason: DropCounter): void {

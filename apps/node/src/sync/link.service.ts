@@ -7,7 +7,7 @@ import {
   type DropBoxPostOptions,
   type GroupMessage,
 } from '@pursuance/cwtch';
-import { equalBytes, sha256, toHex } from '@pursuance/crypto';
+import { equalBytes, publicKeyFromOnion, sha256, toHex } from '@pursuance/crypto';
 import {
   ActionNotAllowedError,
   ContentUnreadableError,
@@ -17,6 +17,8 @@ import {
   InvalidLinkOfferError as CoreInvalidLinkOfferError,
   InvalidLinkPostError,
   LINK_KEYS_MAX_DAYS,
+  VOUCH_HOURS,
+  announcedRoles,
   decodeLinkPost,
   encodeLinkPost,
   linkOfferText,
@@ -25,6 +27,7 @@ import {
   receiptProblem,
   signReceipt,
   splitAnnouncements,
+  vouchText,
   type Announcement,
   type EventId,
   type LinkGrant,
@@ -119,6 +122,8 @@ export interface LinkModel {
   readonly announcedAt: number | null;
   /** Tasks sent from here not yet handed to their inbox's relay. */
   readonly waiting: number;
+  /** Our roles this node's member may vouch as for someone joining them (held, with public halves, told to them). */
+  readonly vouchRoles: readonly string[];
   /** What arrived from them and was refused, newest first (the log keeps only what it accepted). */
   readonly refused: readonly LinkRefusal[];
   /** Our tasks to them (link.send in our log), newest first, with what their receipts said. */
@@ -128,6 +133,14 @@ export interface LinkModel {
    * without recording it (FEDERATION.md L14), or a send not synced here yet.
    */
   readonly unlogged: readonly { digest: string; verdict: 'accepted' | 'refused'; at: number }[];
+}
+
+/** A vouch made here (LinkService.vouch): its text for the applicant, and until when it holds. */
+export interface VouchModel {
+  readonly text: string;
+  readonly role: string;
+  readonly applicant: string;
+  readonly validUntil: number;
 }
 
 export interface LinkSentModel {
@@ -388,6 +401,7 @@ export class LinkService {
         announcing: this.#announces(entry, l),
         announcedAt: doc.announced.find((x) => x.pursuanceId === pursuanceId && x.peer === l.peer)?.at ?? null,
         waiting: doc.outbox.filter((o) => o.kind === 'task' && o.pursuanceId === pursuanceId && o.peer === l.peer).length,
+        vouchRoles: announcedRoles(l).filter((role) => this.#vouchesAs(entry, role)),
         refused: doc.refused.filter((r) => r.pursuanceId === pursuanceId && r.peer === l.peer).reverse(),
         ...this.#sentModels(entry, l.peer, doc),
       }));
@@ -437,6 +451,24 @@ export class LinkService {
   }
 
   // --- sending ----------------------------------------------------------------------------
+
+  /**
+   * Vouch, as our role `role`, for `applicant` (an onion) joining `peer` by request: signed here
+   * with the role's current key, nothing logged, nothing posted. The text goes to the applicant
+   * by any channel (only they can open it), who sends it with their request.
+   */
+  public vouch(pursuanceId: string, peer: string, spec: { readonly role: string; readonly applicant: string }): VouchModel {
+    const entry = this.registry.get(pursuanceId);
+    if (!entry.log.state().links?.has(peer as EventId)) throw new UnknownLinkError();
+    let applicant: Uint8Array;
+    try {
+      applicant = publicKeyFromOnion(spec.applicant);
+    } catch {
+      throw new InvalidRequestError("That is not a Cwtch address: it is the 56 letters and digits of the applicant's onion.", 'applicant');
+    }
+    const v = entry.author.vouch(peer as EventId, spec.role, applicant);
+    return { text: vouchText(v), role: v.role, applicant: spec.applicant, validUntil: (v.hour + VOUCH_HOURS + 1) * HOUR_MS };
+  }
 
   /** Send a task over the link: `link.send` in our log, then the parcel to their inbox (kept and retried until their relay has it). */
   public async send(pursuanceId: string, peer: string, spec: LinkTaskSpec): Promise<LinkTaskSent> {
@@ -537,8 +569,7 @@ export class LinkService {
   async #announce(entry: PursuanceEntry, link: LinkState): Promise<void> {
     // What we would announce, without signing anything: the keys of every role the link concerns.
     const state = entry.log.state();
-    const roles = [link.ourAnchor, ...[...new Set([...link.weSend.map((w) => w.ours), ...link.theyMay.map((g) => g.on)])].sort()];
-    const keys = roles.map((role) => `${role}:${(state.roles.get(role)?.epochs ?? []).map((ep) => (ep.pub ? ep.keyIdHex : '-')).join('.')}`);
+    const keys = announcedRoles(link).map((role) => `${role}:${(state.roles.get(role)?.epochs ?? []).map((ep) => (ep.pub ? ep.keyIdHex : '-')).join('.')}`);
     const digest = toHex(sha256(new TextEncoder().encode(keys.join(','))));
     const now = this.now();
     const last = (await this.#store.read()).announced.find((x) => x.pursuanceId === entry.id && x.peer === link.peer);
@@ -769,11 +800,17 @@ export class LinkService {
    * send to, or of a role we send from (its receipts come there).
    */
   #reads(entry: PursuanceEntry, link: LinkState): boolean {
-    return [link.ourAnchor, ...link.theyMay.map((g) => g.on), ...link.weSend.map((w) => w.ours)].some((role) => this.#holds(entry, role));
+    return announcedRoles(link).some((role) => this.#holds(entry, role));
   }
 
   #announces(entry: PursuanceEntry, link: LinkState): boolean {
     return this.#holds(entry, link.ourAnchor);
+  }
+
+  /** We hold `role`'s current key and it has public halves (what their side checks a vouch with). */
+  #vouchesAs(entry: PursuanceEntry, role: string): boolean {
+    const current = entry.log.state().roles.get(role)?.epochs.at(-1);
+    return current?.pub !== undefined && entry.author.keyring.has(current.keyIdHex);
   }
 
   #holds(entry: PursuanceEntry, role: string): boolean {

@@ -5,6 +5,7 @@ import type { PursuanceId } from '../envelope.js';
 import { RejectionCode } from '../errors.js';
 import {
   announcedKeyProblem,
+  HOUR_MS,
   credentialHourProblem,
   credentialSignedBy,
   linkOfferProblem,
@@ -15,6 +16,7 @@ import {
   type Receipt,
 } from '../link.js';
 import { PERMISSION_OF } from '../permissions.js';
+import { vouchHourProblem, vouchSignedBy, type Vouch } from '../vouch.js';
 import { checkPlain } from '../rules/compile.js';
 import type { LinkKey, LinkState, PublicState } from '../state.js';
 import { accept, denied, reject, type FoldContext, type Handler, type Outcome } from './context.js';
@@ -196,6 +198,36 @@ export function receiptProblem(state: PublicState, r: Receipt): string | null {
   if (!key) return `no current key of their "${r.role}" is known here`;
   if (key.n !== r.n) return `it is signed by key ${r.n} of their "${r.role}"; key ${key.n} is current here`;
   if (!receiptSignedBy(r, key.sig)) return `it is not signed by their current key of "${r.role}"`;
+  return null;
+}
+
+/**
+ * Why `v` is no vouch our state stands behind for a join request of hour `hour` from `applicant`
+ * to the profile of our role `reviewer` (null when it is one): it must come from a pursuance we
+ * link (not frozen), be addressed to us, come from a role the link lets vouch for applicants our
+ * `reviewer` reviews, be signed by their standing key of that role at the ordinal we hold, whose
+ * announcement had not expired at the request's hour, name this applicant, and be dated within
+ * VOUCH_HOURS before the request. Whether it was used before is the caller's to know.
+ */
+export function vouchProblem(
+  state: PublicState,
+  v: Vouch,
+  request: { readonly reviewer: string; readonly applicant: Uint8Array; readonly hour: number },
+): string | null {
+  const link = state.links?.get(v.from as PursuanceId);
+  if (!link) return 'there is no link to the pursuance it comes from';
+  if (v.to !== state.id) return 'it is for another pursuance';
+  if (link.frozen) return 'the link to the pursuance it comes from is frozen';
+  if (!link.theyMay.some((g) => g.theirRole === v.role && g.action === 'vouch' && g.on === request.reviewer))
+    return `the link does not let their "${v.role}" vouch for applicants to our "${request.reviewer}"`;
+  const key = standingKey(link, v.role);
+  if (!key) return `no current key of their "${v.role}" is known here`;
+  if (key.n !== v.n) return `it is signed by key ${v.n} of their "${v.role}"; key ${key.n} is current here`;
+  if (key.validUntil <= request.hour * HOUR_MS) return `their announcement of "${v.role}" had expired`;
+  if (!equalBytes(v.applicant, request.applicant)) return 'it names another applicant';
+  const hour = vouchHourProblem(v.hour, request.hour);
+  if (hour !== null) return `it is out of date: ${hour}`;
+  if (!vouchSignedBy(v, key.sig)) return `it is not signed by their current key of "${v.role}"`;
   return null;
 }
 

@@ -1,0 +1,221 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalDecode, canonicalEncode } from '@pursuance/crypto';
+import { postToDropBox } from '@pursuance/cwtch';
+import {
+  HOUR_MS,
+  VOUCH_HOURS,
+  leadingZeroBits,
+  openVouchText,
+  parseProfileText,
+  sealJoinRequest,
+  signVouch,
+  vouchedEffort,
+  workDigest,
+  type EventId,
+  type Profile,
+  type Vouch,
+} from '@pursuance/pursuance';
+import type { RelayServer } from '@pursuance/relay';
+import { LoopbackACN } from '@pursuance/tapir';
+import { startNode, type RunningNode } from '../src/index.js';
+import type { LinkModel, LinkOfferModel, VouchModel } from '../src/sync/link.service.js';
+import type { ReviewInboxModel } from '../src/sync/admission.service.js';
+import { testNodeOptions } from '../../../test/support/test-node.js';
+import { untilAsync, untilChange } from '../../../test/support/until-change.js';
+import { http } from './support/http.js';
+import { startMemoryRelay } from './support/memory-relay.js';
+
+/**
+ * Vouches through the node's API (FEDERATION.md J11), in-process: pursuance A ("Port Watch", on
+ * relay A) and pursuance B ("Harbour Desk", on relay B). B's link lets A's members vouch for
+ * applicants B's organizers review; B publishes a profile asking 14 bits of work. A's member
+ * vouches for a stranger, who sends a request with the lowered work: B's organizer sees it, and
+ * whose vouch it carries. The same vouch again (a replay), a vouch from a pursuance B does not
+ * link, or none at all, lowers nothing: such a request is dropped, counted, unless it did the
+ * full work. Every wait is on a change a node reports.
+ */
+const EFFORT = 14;
+let root: string;
+let registryDir: string;
+const relays: { relay: RelayServer; acn: LoopbackACN }[] = [];
+const acns: LoopbackACN[] = [];
+const running = new Set<RunningNode>();
+let acn: LoopbackACN;
+
+let fa: RunningNode;
+let ma: RunningNode;
+let fb: RunningNode;
+let ap: RunningNode;
+let A: string;
+let B: string;
+let profile: { text: string };
+
+const call = (n: RunningNode, method: string, path: string, body?: unknown) =>
+  http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
+async function ok<T>(n: RunningNode, method: string, path: string, body?: unknown): Promise<T> {
+  const r = await call(n, method, path, body);
+  if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${r.text}`);
+  return r.body as T;
+}
+const at = (pursuance: string, path = '') => `/api/pursuances/${pursuance}${path}`;
+const inboxOf = () => ok<ReviewInboxModel>(fb, 'GET', at(B, '/join-requests'));
+
+function refusal(r: { status: number; body: unknown; text: string }, status: number, code: string, what = ''): void {
+  const body = r.body as { code?: string; message?: unknown; field?: unknown };
+  expect({ status: r.status, code: body.code }, `${what} ${r.text}`).toEqual({ status, code });
+  expect(typeof body.message).toBe('string');
+}
+
+async function start(name: string): Promise<RunningNode> {
+  const options = testNodeOptions(root, name, registryDir);
+  acns.push(options.acn);
+  const n = await startNode(options);
+  running.add(n);
+  return n;
+}
+
+/** A request from `from` to the profile with the vouch `v`, its work re-rolled to fall in [min, max). */
+function request(p: Profile, from: RunningNode, v: Vouch | undefined, min: number, max: number): Uint8Array {
+  const sealed = sealJoinRequest(p, from.registry.identity, { name: 'Rae', answers: [], vouch: v }, Date.now());
+  const m = canonicalDecode(sealed.bytes) as { p: Uint8Array; h: number; n: Uint8Array; ct: Uint8Array };
+  for (let i = 0; ; i++) {
+    const n = new Uint8Array(16);
+    new DataView(n.buffer).setUint32(8, i);
+    const work = leadingZeroBits(workDigest(m.p, m.h, n, m.ct));
+    if (work >= min && work < max) return canonicalEncode({ ...m, n });
+  }
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'node-vouch-'));
+  registryDir = join(root, 'loopback');
+  relays.push(await startMemoryRelay(registryDir), await startMemoryRelay(registryDir));
+  acn = new LoopbackACN({ registryDir });
+  [fa, ma, fb, ap] = [await start('fa'), await start('ma'), await start('fb'), await start('ap')];
+  A = (await ok<{ id: string }>(fa, 'POST', '/api/pursuances', { name: 'Port Watch', template: 'activist-cell', relay: relays[0]!.relay.exportedBundle })).id;
+  B = (await ok<{ id: string }>(fb, 'POST', '/api/pursuances', { name: 'Harbour Desk', template: 'activist-cell', relay: relays[1]!.relay.exportedBundle })).id;
+  await ok(fa, 'POST', at(A, '/members'), { onion: ma.identity.onion, name: 'ma', roles: ['member'] });
+  const { invite } = await ok<{ invite: string }>(fa, 'GET', at(A, '/invite'));
+  await ok(ma, 'POST', '/api/invites/accept', { invite });
+  const offerA = await ok<LinkOfferModel>(fa, 'POST', at(A, '/links/offers'), { to: B, anchor: 'organizer' });
+  const offerB = await ok<LinkOfferModel>(fb, 'POST', at(B, '/links/offers'), { to: A, anchor: 'organizer' });
+  // B: A's members may vouch for applicants B's organizers review. A: its members send to B's (so A tells B their key).
+  await ok(fb, 'POST', at(B, '/links'), { offer: offerA.text, theyMay: [{ theirRole: 'member', action: 'vouch', on: 'organizer' }] });
+  await ok(fa, 'POST', at(A, '/links'), { offer: offerB.text, weSend: [{ ours: 'member', theirs: 'member' }] });
+  const linkAtB = () =>
+    fb.registry
+      .get(B)
+      .log.state()
+      .links?.get(A as EventId);
+  await untilChange([fb], () => linkAtB()?.keys.has('member') === true, 'A’s member key to reach B');
+  await untilChange(
+    [ma],
+    () =>
+      ma.registry.has(A) &&
+      ma.registry
+        .get(A)
+        .log.state()
+        .links?.has(B as EventId) === true,
+    'ma to see the link',
+  );
+  profile = await ok<{ text: string }>(fb, 'POST', at(B, '/profile'), { role: 'organizer', about: 'Harbour reporting.', effort: EFFORT });
+}, 180_000);
+
+afterAll(async () => {
+  for (const n of running) await n.close().catch(() => undefined);
+  for (const a of [acn, ...acns]) await a?.close().catch(() => undefined);
+  for (const r of relays) {
+    await r.relay.close();
+    await r.acn.close();
+  }
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('vouching', () => {
+  it('a member of A vouches as a role the link tells B about; refuses roles it does not hold, strangers’ links and bad addresses', async () => {
+    const links = await ok<LinkModel[]>(ma, 'GET', at(A, '/links'));
+    expect(links[0]!.vouchRoles).toEqual(['member']);
+    expect((await ok<LinkModel[]>(fa, 'GET', at(A, '/links')))[0]!.vouchRoles).toEqual(['organizer', 'member']);
+    const before = ma.registry.get(A).log.size;
+    const made = await ok<VouchModel>(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'member', applicant: `${ap.identity.onion}.onion` });
+    expect(made.text.startsWith('pursuance-vouch:1:')).toBe(true);
+    expect(made).toMatchObject({ role: 'member', applicant: ap.identity.onion });
+    expect(made.validUntil - Date.now()).toBeGreaterThan((VOUCH_HOURS - 1) * HOUR_MS);
+    expect(made.validUntil - Date.now()).toBeLessThanOrEqual((VOUCH_HOURS + 1) * HOUR_MS);
+    // Nothing enters A's log, and the text names nobody.
+    expect(ma.registry.get(A).log.size).toBe(before);
+    for (const n of [fa, ma, ap]) expect(made.text).not.toContain(n.identity.onion);
+
+    refusal(await call(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'organizer', applicant: ap.identity.onion }), 409, 'UNKNOWN_KEY', 'a role ma lacks');
+    refusal(await call(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'constructor', applicant: ap.identity.onion }), 422, 'DENIED', 'no such role');
+    refusal(await call(ma, 'POST', at(A, `/links/${'e'.repeat(64)}/vouches`), { role: 'member', applicant: ap.identity.onion }), 404, 'UNKNOWN_LINK');
+    for (const applicant of ['', 'x'.repeat(56), ap.identity.onion.toUpperCase(), `${ap.identity.onion.slice(0, -1)}a`, '__proto__'])
+      refusal(await call(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'member', applicant }), 400, 'INVALID_REQUEST', applicant);
+    refusal(await call(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'member', applicant: ap.identity.onion, extra: 1 }), 400, 'INVALID_REQUEST');
+  });
+
+  it(
+    'the applicant sends the vouch with less work; B’s organizer sees who vouched; a replay or an unlinked voucher lowers nothing',
+    { timeout: 180_000 },
+    async () => {
+      const made = await ok<VouchModel>(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'member', applicant: ap.identity.onion });
+      // Pasted by someone else, or garbage: refused before any work, with the field.
+      const forFb = await ok<VouchModel>(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'member', applicant: fb.identity.onion });
+      for (const vouch of [forFb.text, 'pursuance-vouch:1:AAAA', 'hello']) {
+        const r = await call(ap, 'POST', '/api/join-profile/requests', { profile: profile.text, name: 'Rae', vouch });
+        refusal(r, 400, 'INVALID_REQUEST', vouch.slice(0, 20));
+        expect((r.body as { field?: string }).field).toBe('vouch');
+      }
+      expect(await ok<unknown[]>(ap, 'GET', '/api/join-profile/requests')).toEqual([]);
+
+      await ok(ap, 'POST', '/api/join-profile/requests', { profile: profile.text, name: 'Rae', vouch: made.text });
+      await untilAsync([fb.admission], async () => (await inboxOf()).waiting === 1, 'the vouched request to reach B');
+      const first = (await inboxOf()).requests[0]!;
+      expect(first).toMatchObject({ onion: ap.identity.onion, name: 'Rae', status: 'pending', vouch: { peer: A, name: 'Port Watch', role: 'member' } });
+      expect(first.work).toBeGreaterThanOrEqual(vouchedEffort(EFFORT));
+
+      // What a stranger can post into the inbox: the applicant's own key, with the same vouch again and little work.
+      const p = parseProfileText(profile.text, Date.now());
+      const inbox = p.inbox;
+      const low = [vouchedEffort(EFFORT), EFFORT] as const;
+      const v = openVouchText(made.text, ap.registry.identity);
+      const dropped0 = (await inboxOf()).dropped;
+      await postToDropBox(inbox, request(p, ap, v, ...low), { acn });
+      // A vouch from a pursuance B has no link to (C's member key, to B), for the applicant, little work.
+      const c = (await ok<{ id: string }>(fa, 'POST', '/api/pursuances', { name: 'C', template: 'activist-cell' })).id;
+      const cAuthor = fa.registry.get(c).author;
+      const cKey = cAuthor.keyring.get(fa.registry.get(c).log.state().roles.get('member')!.epochs.at(-1)!.keyIdHex)!;
+      const unlinked = signVouch(
+        { from: c, to: B, role: 'member', n: 1, applicant: ap.registry.identity.publicKey, hour: Math.floor(Date.now() / HOUR_MS) },
+        cKey,
+      );
+      await postToDropBox(inbox, request(p, ap, unlinked, ...low), { acn });
+      // No vouch at all, little work.
+      await postToDropBox(inbox, request(p, ap, undefined, ...low), { acn });
+      await untilAsync([fb.admission], async () => (await inboxOf()).dropped.vouch === dropped0.vouch + 3, 'three requests dropped for their vouch');
+      // The vouched request still waits, untouched.
+      expect((await inboxOf()).requests).toEqual([first]);
+
+      // The spent vouch with the full work: kept, as an unvouched request (it replaces the applicant's earlier one).
+      await postToDropBox(inbox, request(p, ap, v, EFFORT, 256), { acn });
+      await untilAsync([fb.admission], async () => (await inboxOf()).requests[0]?.id !== first.id, 'the full-work request to replace the first');
+      const second = (await inboxOf()).requests;
+      expect(second).toHaveLength(1);
+      expect(second[0]).toMatchObject({ onion: ap.identity.onion, vouch: null, status: 'pending' });
+      expect(second[0]!.work).toBeGreaterThanOrEqual(EFFORT);
+      expect((await inboxOf()).dropped.vouch).toBe(dropped0.vouch + 3);
+    },
+  );
+
+  it('a vouch from a role B does not let vouch lowers nothing (A’s organizer, whose key B holds as the anchor)', { timeout: 180_000 }, async () => {
+    const made = await ok<VouchModel>(fa, 'POST', at(A, `/links/${B}/vouches`), { role: 'organizer', applicant: ap.identity.onion });
+    const p = parseProfileText(profile.text, Date.now());
+    const v = openVouchText(made.text, ap.registry.identity);
+    const before = (await inboxOf()).dropped.vouch;
+    await postToDropBox(p.inbox, request(p, ap, v, vouchedEffort(EFFORT), EFFORT), { acn });
+    await untilAsync([fb.admission], async () => (await inboxOf()).dropped.vouch === before + 1, 'the anchor’s vouch to be dropped');
+  });
+});
