@@ -24,7 +24,7 @@ import type {
   ReviewInboxModel,
   SentRequestModel,
 } from '../../apps/node/src/sync/admission.service.js';
-import type { LinkModel, LinkOfferModel, LinkOfferPreview, LinkSentModel, LinkTaskSent } from '../../apps/node/src/sync/link.service.js';
+import type { LinkModel, LinkOfferModel, LinkOfferPreview, LinkSentModel, LinkTaskSent, VouchModel } from '../../apps/node/src/sync/link.service.js';
 import type { LinkRefusal } from '../../apps/node/src/sync/link-store.js';
 import type { AcnStatus } from '../../packages/tapir/src/index.js';
 import type { Rejection } from '../../packages/pursuance/src/index.js';
@@ -72,6 +72,7 @@ export const contract: {
   linkOffer: Reads<LinkOfferModel, Dash.LinkOfferModel>;
   linkPreview: Reads<LinkOfferPreview, Dash.LinkOfferPreview>;
   linkTaskSent: Reads<LinkTaskSent, Dash.LinkTaskSent>;
+  vouch: Reads<VouchModel, Dash.VouchIssued>;
 } = {
   summary: true,
   member: true,
@@ -108,4 +109,5 @@ export const contract: {
   linkOffer: true,
   linkPreview: true,
   linkTaskSent: true,
+  vouch: true,
 };

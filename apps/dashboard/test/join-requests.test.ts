@@ -14,7 +14,7 @@ import { flushPromises } from '@vue/test-utils';
 import { createMemoryHistory } from 'vue-router';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import JoinRequestsPanel from '../src/components/JoinRequestsPanel.vue';
-import { createApplication, createReview, droppedCounts, holdsProfile, profileRoles } from '../src/lib/admission.js';
+import { createApplication, createReview, droppedCounts, holdsProfile, profileRoles, vouchedEffort } from '../src/lib/admission.js';
 import { ApiError } from '../src/lib/api.js';
 import { createAppContext } from '../src/lib/context.js';
 import { inviteKind } from '../src/lib/join.js';
@@ -37,8 +37,9 @@ const PROFILE_TEXT = `pursuance-profile:1:${'QUJD'.repeat(30)}`;
 const PASTED = `Ask to join us here: ${PROFILE_TEXT}\n`;
 const OTHER_PID = '2'.repeat(64);
 const RID = (c: string) => c.repeat(64);
+const VOUCH = `pursuance-vouch:1:${'V09V'.repeat(30)}`;
 
-const zero = (): DropCounts => ({ malformed: 0, foreign: 0, stale: 0, work: 0, replay: 0, unreadable: 0, blocked: 0, full: 0 });
+const zero = (): DropCounts => ({ malformed: 0, foreign: 0, stale: 0, work: 0, vouch: 0, replay: 0, unreadable: 0, blocked: 0, full: 0 });
 
 function preview(over: Partial<ProfilePreview> = {}): ProfilePreview {
   return {
@@ -78,6 +79,7 @@ function request(id: string, over: Partial<ReviewRequest> = {}): ReviewRequest {
     status: 'pending',
     decidedAt: null,
     roles: [],
+    vouch: null,
     ...over,
   };
 }
@@ -139,6 +141,21 @@ describe('what was pasted, and who may sign a profile', () => {
     ]);
     expect(droppedCounts(zero())).toEqual([]);
     expect(droppedCounts(null)).toEqual([]);
+  });
+
+  it('says requests dropped for a vouch that did not hold right after those without enough work', () => {
+    expect(droppedCounts({ ...zero(), full: 1, vouch: 4, work: 2 })).toEqual([
+      ['work', 2],
+      ['vouch', 4],
+      ['full', 1],
+    ]);
+  });
+
+  it('asks 6 bits less work of a request with a vouch, never less than a profile may ask', () => {
+    expect(vouchedEffort(18)).toBe(12);
+    expect(vouchedEffort(14)).toBe(8);
+    expect(vouchedEffort(12)).toBe(8);
+    expect(vouchedEffort(8)).toBe(8);
   });
 });
 
@@ -354,6 +371,58 @@ describe('asking to join through a profile', () => {
     expect(joined.find('a').attributes('href')).toBe(`/p/${PID}/board`);
   });
 
+  it('sends a pasted vouch (trimmed) only when there is one, says the lesser work it buys, and marks the box when the node refuses it', async () => {
+    let hold = false;
+    let release: (() => void) | null = null;
+    let refuse = false;
+    const { ctx, f } = await joinApp({
+      'POST /api/join-profile/preview': () => preview(),
+      'POST /api/join-profile/requests': () => {
+        if (refuse) return { status: 400, body: { code: 'INVALID_REQUEST', message: 'vouch: this vouch is not for you', field: 'vouch' } };
+        if (!hold) return { status: 201, body: sentRequest() };
+        return new Promise((resolve) => (release = () => resolve({ status: 201, body: sentRequest({ id: RID('c') }) })));
+      },
+    });
+    const w = mountWith(JoinPursuance, ctx);
+    await paste(w, PROFILE_TEXT, '[data-testid="profile-preview"]');
+    const box = w.find('#request-vouch');
+    expect(w.find('label[for="request-vouch"]').text()).toBe('Vouch (optional)');
+    expect(box.attributes('aria-describedby')).toBe('request-vouch-hint');
+    expect(w.find('#request-vouch-hint').text()).toBe('If a pursuance linked to this one vouched for you, paste its vouch here: less work for your computer.');
+    const posted = () => f.calls.filter((c) => c.method === 'POST' && c.path === '/api/join-profile/requests').map((c) => c.body);
+
+    // Left empty (or blank): no vouch in the request.
+    await box.setValue('   ');
+    await w.find('[data-testid="join-by-invite"]').trigger('submit');
+    await flushPromises();
+    expect(posted()).toEqual([{ profile: PROFILE_TEXT, name: 'mo', answers: ['', ''] }]);
+    expect(posted()[0]).not.toHaveProperty('vouch');
+
+    // Pasted: sent as `vouch`, and the node does 6 bits less of the profile's 18.
+    hold = true;
+    await paste(w, PROFILE_TEXT, '[data-testid="profile-preview"]');
+    await w.find('#request-vouch').setValue(`\n ${VOUCH} \n`);
+    await w.find('[data-testid="join-by-invite"]').trigger('submit');
+    await flushPromises();
+    expect(posted()[1]).toEqual({ profile: PROFILE_TEXT, name: 'mo', answers: ['', ''], vouch: VOUCH });
+    expect(w.find('[data-testid="request-working"] [role="status"]').text()).toContain('(12 bits)');
+    release!();
+    await flushPromises();
+    expect(w.find('[data-testid="request-sent"]').exists()).toBe(true);
+
+    // The node names the vouch in its refusal: the box says so.
+    refuse = true;
+    await paste(w, PROFILE_TEXT, '[data-testid="profile-preview"]');
+    expect((w.find('#request-vouch').element as HTMLTextAreaElement).value).toBe('');
+    await w.find('#request-vouch').setValue(VOUCH);
+    await w.find('[data-testid="join-by-invite"]').trigger('submit');
+    await flushPromises();
+    expect(posted()[2]).toMatchObject({ vouch: VOUCH });
+    expect(w.find('#request-vouch').attributes('aria-invalid')).toBe('true');
+    expect(w.find('#request-vouch').attributes('aria-describedby')).toBe('request-vouch-hint error-request');
+    expect(w.find('#error-request [data-testid="error-code"]').text()).toBe('INVALID_REQUEST');
+  });
+
   it('shows the node’s reason beside the box when the profile does not parse, and sends nothing', async () => {
     const message = 'This is not a valid pursuance profile: the profile is not valid base64url';
     const { ctx, f } = await joinApp({
@@ -482,6 +551,31 @@ describe('join requests in Members', () => {
     ctx.setLocale('es');
     await flushPromises();
     expect(w.find('[data-testid="dropped"]').text()).toBe('Descartadas sin leer: 300 sin trabajo suficiente, 2 con el buzón lleno, 1 enviada dos veces.');
+  });
+
+  it('says which linked pursuance’s role vouched for a request, and how many were dropped for a vouch that did not hold', async () => {
+    const state = {
+      profile: published(),
+      inbox: inbox(
+        [
+          request(RID('a'), { name: 'Vouched', work: 14, vouch: { peer: 'ab12'.repeat(16), name: 'Harbour Desk', role: 'desk' } }),
+          request(RID('b'), { name: 'Alone', work: 20 }),
+        ],
+        { work: 1, vouch: 2 },
+      ),
+    };
+    const { ctx, store } = await reviewer(state);
+    const w = mountWith(JoinRequestsPanel, ctx, { store });
+    await flushPromises();
+    const badge = w.find(`[data-testid="request-${RID('a')}"] [data-testid="request-vouch"]`);
+    expect(badge.text()).toBe('Vouched for by Harbour Desk’s “desk”');
+    expect(badge.attributes('data-peer')).toBe('ab12'.repeat(16));
+    expect(w.find(`[data-testid="request-${RID('b')}"] [data-testid="request-vouch"]`).exists()).toBe(false);
+    expect(w.find('[data-testid="dropped"]').text()).toBe('Dropped unread: 1 without enough work, 2 with too little work and a vouch that did not hold.');
+    ctx.setLocale('es');
+    await flushPromises();
+    expect(w.find(`[data-testid="request-${RID('a')}"] [data-testid="request-vouch"]`).text()).toBe('Avalada por «desk» de Harbour Desk');
+    expect(w.find('[data-testid="dropped"]').text()).toBe('Descartadas sin leer: 1 sin trabajo suficiente, 2 con poco trabajo y un aval que no valía.');
   });
 
   it('admits with the roles picked (none by default), after saying what it grants', async () => {
@@ -705,7 +799,13 @@ describe('accessibility', () => {
   it('passes axe in both languages: the review panel (with the admit dialog open) and the Join view with a preview', async () => {
     const state = {
       profile: published({ stale: true }),
-      inbox: inbox([request(RID('a')), request(RID('b'), { status: 'declined', decidedAt: 1 })], { work: 3 }),
+      inbox: inbox(
+        [
+          request(RID('a'), { vouch: { peer: 'ab12'.repeat(16), name: 'Harbour Desk', role: 'desk' } }),
+          request(RID('b'), { status: 'declined', decidedAt: 1 }),
+        ],
+        { work: 3, vouch: 1 },
+      ),
     };
     const { ctx, store } = await reviewer(state);
     const w = mountWith(JoinRequestsPanel, ctx, { store });

@@ -19,6 +19,7 @@ import {
   createLinks,
   grantProblems,
   groupKeyId,
+  isApplicantAddress,
   isPursuanceId,
   mappingOf,
   mappingWords,
@@ -27,7 +28,7 @@ import {
   sendPairs,
   sendProblems,
 } from '../src/lib/links.js';
-import type { ChangedEvent, LinkModel, LinkOfferModel, LinkOfferPreview, SyncHealthEvent } from '../src/lib/types.js';
+import type { ChangedEvent, LinkModel, LinkOfferModel, LinkOfferPreview, SyncHealthEvent, VouchIssued } from '../src/lib/types.js';
 import LinksView from '../src/views/LinksView.vue';
 import { FOUNDER, FakeEventSource, PID, cellRules, roleModel, roles, type Call } from './support/fakes.js';
 import { mountWith, setupApp, unmountAll } from './support/app.js';
@@ -43,6 +44,8 @@ const PEER = 'ab12'.repeat(16);
 const OTHER = '3'.repeat(64);
 const KEY = '0123456789abcdef'.repeat(2);
 const OFFER = `pursuance-link:1:${'QUJD'.repeat(40)}`;
+const APPLICANT = 'k'.repeat(56);
+const VOUCH = `pursuance-vouch:1:${'V09V'.repeat(30)}`;
 const en = createDashboardI18n('en').global.t;
 
 function link(over: Partial<LinkModel> = {}): LinkModel {
@@ -63,6 +66,7 @@ function link(over: Partial<LinkModel> = {}): LinkModel {
     announcedAt: Date.UTC(2031, 0, 1),
     waiting: 0,
     refused: [],
+    vouchRoles: [],
     sent: [],
     unlogged: [],
     ...over,
@@ -150,10 +154,10 @@ describe('offers, the mapping and sending pairs, in plain terms', () => {
   it('checks the editor’s rows: their role ids, empty fields, and a row twice', () => {
     expect(
       grantProblems([
-        { theirRole: 'editor', on: 'member' },
-        { theirRole: 'Editor!', on: 'member' },
-        { theirRole: '', on: 'member' },
-        { theirRole: ' editor ', on: 'member' },
+        { theirRole: 'editor', action: 'create', on: 'member' },
+        { theirRole: 'Editor!', action: 'create', on: 'member' },
+        { theirRole: '', action: 'create', on: 'member' },
+        { theirRole: ' editor ', action: 'create', on: 'member' },
       ]),
     ).toEqual([null, 'roleInvalid', 'incomplete', 'duplicate']);
     expect(
@@ -162,10 +166,46 @@ describe('offers, the mapping and sending pairs, in plain terms', () => {
         { ours: 'member', theirs: 'desk' },
       ]),
     ).toEqual(['incomplete', null]);
-    expect(mappingOf([{ theirRole: ' editor ', on: 'member' }], [{ ours: 'organizer', theirs: ' desk' }])).toEqual({
+    expect(mappingOf([{ theirRole: ' editor ', action: 'create', on: 'member' }], [{ ours: 'organizer', theirs: ' desk' }])).toEqual({
       theyMay: [{ theirRole: 'editor', action: 'create', on: 'member' }],
       weSend: [{ ours: 'organizer', theirs: 'desk' }],
     });
+  });
+
+  it('tells a grant to vouch from one to create tasks on the same roles, carries each row’s action to the node, and says it in words', () => {
+    expect(
+      grantProblems([
+        { theirRole: 'editor', action: 'create', on: 'member' },
+        { theirRole: 'editor', action: 'vouch', on: 'member' },
+        { theirRole: ' editor', action: 'vouch', on: 'member' },
+      ]),
+    ).toEqual([null, null, 'duplicate']);
+    const rows = [
+      { theirRole: 'editor', action: 'create' as const, on: 'member' },
+      { theirRole: ' desk ', action: 'vouch' as const, on: 'organizer' },
+    ];
+    const m = mappingOf(rows, []);
+    expect(m.theyMay).toEqual([
+      { theirRole: 'editor', action: 'create', on: 'member' },
+      { theirRole: 'desk', action: 'vouch', on: 'organizer' },
+    ]);
+    expect(mappingWords(m, cellRules(), en).slice(0, 2)).toEqual([
+      'Their “editor” may create tasks for our Member.',
+      'Their “desk” may vouch for applicants reviewed by our Organizer.',
+    ]);
+    expect(mappingWords(m, cellRules(), createDashboardI18n('es').global.t)[1]).toBe(
+      'Su rol «desk» puede avalar a solicitantes que revisa nuestro rol Organizer.',
+    );
+    // A vouch is sealed to the applicant: a vouching grant on a role without a published key is no problem.
+    expect(openNotes(m, false, [roleModel('member', 'Member'), roleModel('organizer', 'Organizer', { publicKey: false })], cellRules(), en)).toEqual([]);
+  });
+
+  it('takes an applicant’s address as a v3 onion name, with or without “.onion”', () => {
+    expect(isApplicantAddress(APPLICANT)).toBe(true);
+    expect(isApplicantAddress(` ${APPLICANT.toUpperCase()}.onion `)).toBe(true);
+    expect(isApplicantAddress(APPLICANT.slice(1))).toBe(false);
+    expect(isApplicantAddress(`${APPLICANT.slice(1)}1`)).toBe(false);
+    expect(isApplicantAddress(`${APPLICANT}.com`)).toBe(false);
   });
 
   it('offers a sending pair only with our current key held and a live key of theirs announced', () => {
@@ -206,6 +246,7 @@ describe('the links store', () => {
       openLink: vi.fn(),
       closeLink: vi.fn(),
       sendLinkTask: vi.fn(),
+      vouch: vi.fn(),
     };
     const s = createLinks({ api, live }, PID);
     await s.load();
@@ -460,6 +501,61 @@ describe('opening a link', () => {
     expect(w.find('[data-testid="offer-preview"]').exists()).toBe(false);
   });
 
+  it('lets each “they may” row create tasks (the default) or vouch for applicants, tells the two apart, and opens with the action chosen', async () => {
+    const state = { links: [] as LinkModel[], offers: [offerModel()] };
+    const { w, f } = await linked(state, {
+      [`POST ${P}/links/preview`]: () => preview(),
+      [`POST ${P}/links`]: (c) => {
+        state.links = [link({ ...(c.body as Pick<LinkModel, 'theyMay' | 'weSend'>) })];
+        return { status: 201, body: state.links[0] };
+      },
+    });
+    await paste(w, OFFER, '[data-testid="offer-preview"]');
+    await w.find('[data-testid="add-they-may"]').trigger('click');
+    const action = w.find('#they-may-0-action');
+    expect(w.find('label[for="they-may-0-action"]').text()).toBe('may');
+    expect(action.findAll('option').map((o) => [(o.element as HTMLOptionElement).value, o.text()])).toEqual([
+      ['create', 'create tasks for'],
+      ['vouch', 'vouch for applicants reviewed by'],
+    ]);
+    expect((action.element as HTMLSelectElement).value).toBe('create');
+    expect(w.find('[data-testid="they-may"]').attributes('aria-describedby')).toContain('they-may-vouch-hint');
+    await w.find('#they-may-0-first').setValue('editor');
+    await w.find('#they-may-0-on').setValue('member');
+    await w.find('[data-testid="add-they-may"]').trigger('click');
+    await w.find('#they-may-1-first').setValue('editor');
+    await w.find('#they-may-1-on').setValue('member');
+    // The same roles twice with the same action is one grant named twice…
+    expect(w.find('#they-may-1-problem').text()).toBe(en('links.open.duplicate'));
+    const open = w.find('[data-testid="open-form"] button[type="submit"]');
+    expect(open.attributes('disabled')).toBeDefined();
+    // …and with another action, a second grant.
+    await w.find('#they-may-1-action').setValue('vouch');
+    expect(w.find('#they-may-1-problem').exists()).toBe(false);
+    expect(open.attributes('disabled')).toBeUndefined();
+    expect(w.findAll('[data-testid="open-words"] li').map((li) => li.text())).toEqual([
+      'Their “editor” may create tasks for our Member.',
+      'Their “editor” may vouch for applicants reviewed by our Member.',
+      'We send them nothing.',
+    ]);
+    await w.find('[data-testid="open-form"]').trigger('submit');
+    await flushPromises();
+    expect(f.calls.find((c) => c.method === 'POST' && c.path === `${P}/links`)?.body).toEqual({
+      offer: OFFER,
+      theyMay: [
+        { theirRole: 'editor', action: 'create', on: 'member' },
+        { theirRole: 'editor', action: 'vouch', on: 'member' },
+      ],
+      weSend: [],
+    });
+    // The open link says which action each grant is.
+    expect(w.findAll(`[data-testid="link-${PEER}"] [data-testid="link-mapping"] li`).map((li) => li.text())).toEqual([
+      'Their “editor” may create tasks for our Member.',
+      'Their “editor” may vouch for applicants reviewed by our Member.',
+      'We send them nothing.',
+    ]);
+  });
+
   it('shows the node’s reason beside the box when the offer is not one this pursuance can take', async () => {
     const message = 'This is not a link offer this pursuance can take: the offer is addressed to another pursuance';
     const { w, f, ctx } = await linked(
@@ -573,6 +669,100 @@ describe('sending a task over a link', () => {
   });
 });
 
+describe('vouching for an applicant to a linked pursuance', () => {
+  const issued = (over: Partial<VouchIssued> = {}): VouchIssued => ({
+    text: VOUCH,
+    role: 'member',
+    applicant: APPLICANT,
+    validUntil: Date.UTC(2031, 0, 4, 12),
+    ...over,
+  });
+
+  it('is not offered on a link this node may vouch as none of our roles over', async () => {
+    const { w } = await linked({ links: [link({ theyMay: [{ theirRole: 'editor', action: 'vouch', on: 'member' }] })], offers: [] });
+    expect(w.find(`[data-testid="link-${PEER}"]`).exists()).toBe(true);
+    expect(w.find('[data-testid="link-vouch"]').exists()).toBe(false);
+  });
+
+  it('vouches as the role chosen for the address typed, then shows the vouch to copy, until when it is good, and who may use it', async () => {
+    const { w, f, ctx } = await linked(
+      { links: [link({ vouchRoles: ['organizer', 'member'] })], offers: [] },
+      { [`POST ${P}/links/${PEER}/vouches`]: (c) => ({ status: 201, body: issued({ role: (c.body as { role: string }).role }) }) },
+    );
+    const form = w.find('[data-testid="link-vouch"]');
+    expect(form.find('h5').text()).toBe('Vouch for an applicant');
+    const role = form.find(`#vouch-${PEER}-role`);
+    expect(role.findAll('option').map((o) => [(o.element as HTMLOptionElement).value, o.text()])).toEqual([
+      ['organizer', 'Organizer'],
+      ['member', 'Member'],
+    ]);
+    expect((role.element as HTMLSelectElement).value).toBe('organizer');
+    expect(w.find(`label[for="vouch-${PEER}-role"]`).text()).toBe('Vouch as our role');
+    const address = form.find(`#vouch-${PEER}-applicant`);
+    expect(w.find(`label[for="vouch-${PEER}-applicant"]`).text()).toBe('Their node address');
+    expect(address.attributes('aria-describedby')).toBe(`vouch-${PEER}-applicant-hint`);
+    const submit = form.find('button[type="submit"]');
+    expect(submit.attributes('disabled')).toBeDefined();
+    await address.setValue('not an address');
+    expect(form.find(`#vouch-${PEER}-applicant-problem`).text()).toBe(en('links.vouch.applicantInvalid'));
+    expect(address.attributes('aria-invalid')).toBe('true');
+    expect(address.attributes('aria-describedby')).toContain(`vouch-${PEER}-applicant-problem`);
+    expect(submit.attributes('disabled')).toBeDefined();
+    await form.trigger('submit');
+    await flushPromises();
+    expect(f.calls.some((c) => c.path === `${P}/links/${PEER}/vouches`)).toBe(false);
+
+    await role.setValue('member');
+    await address.setValue(` ${APPLICANT.toUpperCase()}.onion `);
+    expect(address.attributes('aria-invalid')).toBeUndefined();
+    expect(submit.attributes('disabled')).toBeUndefined();
+    await form.trigger('submit');
+    await flushPromises();
+    expect(f.calls.filter((c) => c.method === 'POST' && c.path === `${P}/links/${PEER}/vouches`).map((c) => c.body)).toEqual([
+      { role: 'member', applicant: `${APPLICANT}.onion` },
+    ]);
+    const shown = w.find('[data-testid="vouch-issued"]');
+    expect((shown.find('textarea').element as HTMLTextAreaElement).value).toBe(VOUCH);
+    expect(shown.find('label').text()).toBe('Vouch text');
+    expect(shown.find('button').text()).toBe('Copy');
+    expect(shown.find('[data-testid="vouch-valid"]').text()).toMatch(/^Good until .*2031.*\.$/);
+    expect(shown.find('[data-testid="vouch-use"]').text()).toBe(
+      `Only the node at ${APPLICANT} can use it, and only once: they paste it with their join request, under Join, in “Vouch (optional)”.`,
+    );
+    expect(ctx.announcer.assertive.value).toContain('Vouch made.');
+    expect((address.element as HTMLInputElement).value).toBe('');
+  });
+
+  it('shows the node’s refusal beside the form, and marks the address when the node names it', async () => {
+    let answer: { status: number; body: unknown } = {
+      status: 400,
+      body: { code: 'INVALID_REQUEST', message: 'applicant: not a node address', field: 'applicant' },
+    };
+    const { w } = await linked({ links: [link({ vouchRoles: ['member'] })], offers: [] }, { [`POST ${P}/links/${PEER}/vouches`]: () => answer });
+    const form = w.find('[data-testid="link-vouch"]');
+    const address = form.find(`#vouch-${PEER}-applicant`);
+    await address.setValue(APPLICANT);
+    await form.trigger('submit');
+    await flushPromises();
+    const notice = form.find(`#error-vouch-${PEER}`);
+    expect(notice.find('[data-testid="error-code"]').text()).toBe('INVALID_REQUEST');
+    expect(notice.text()).toContain('Could not vouch for the applicant to “Harbour Desk”');
+    expect(address.attributes('aria-invalid')).toBe('true');
+    expect(address.attributes('aria-describedby')).toBe(`vouch-${PEER}-applicant-hint error-vouch-${PEER}`);
+    expect(w.find('[data-testid="vouch-issued"]').exists()).toBe(false);
+
+    const message = 'you hold no current key of "member" with public halves: only its holders vouch for it';
+    answer = { status: 409, body: { code: 'UNKNOWN_KEY', message } };
+    await form.trigger('submit');
+    await flushPromises();
+    expect(form.find('[data-testid="error-reason"]').text()).toBe(message);
+    expect(form.find('[data-testid="error-code"]').text()).toBe('UNKNOWN_KEY');
+    // A refusal that names no field leaves the address unmarked.
+    expect(address.attributes('aria-invalid')).toBeUndefined();
+    expect(w.find('[data-testid="vouch-issued"]').exists()).toBe(false);
+  });
+});
+
 describe('in Spanish, and for assistive technology', () => {
   /** Serious and critical axe violations in the page (contrast needs a real browser). */
   async function violations(): Promise<string[]> {
@@ -582,6 +772,33 @@ describe('in Spanish, and for assistive technology', () => {
     });
     return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes[0]?.html ?? ''}`);
   }
+
+  it('words the vouch form and the vouch made in Spanish, and passes axe in both languages', async () => {
+    const { w, ctx } = await linked(
+      { links: [link({ vouchRoles: ['member'], theyMay: [{ theirRole: 'editor', action: 'vouch', on: 'member' }] })], offers: [] },
+      {
+        [`POST ${P}/links/${PEER}/vouches`]: () => ({
+          status: 201,
+          body: { text: VOUCH, role: 'member', applicant: APPLICANT, validUntil: Date.UTC(2031, 0, 4) },
+        }),
+      },
+    );
+    const form = w.find('[data-testid="link-vouch"]');
+    await form.find(`#vouch-${PEER}-applicant`).setValue(APPLICANT);
+    await form.trigger('submit');
+    await flushPromises();
+    await form.find(`#vouch-${PEER}-applicant`).setValue('nope');
+    for (const lang of ['en', 'es'] as const) {
+      ctx.setLocale(lang);
+      await flushPromises();
+      expect(await violations(), lang).toEqual([]);
+    }
+    expect(form.find('h5').text()).toBe('Avalar a un solicitante');
+    expect(w.find('[data-testid="link-mapping"] li').text()).toBe('Su rol «editor» puede avalar a solicitantes que revisa nuestro rol Member.');
+    expect(form.find('[data-testid="vouch-use"]').text()).toContain(`Solo el nodo ${APPLICANT} puede usarlo, y una sola vez`);
+    expect(form.find(`#vouch-${PEER}-applicant-problem`).text()).toBe(createDashboardI18n('es').global.t('links.vouch.applicantInvalid'));
+    for (const english of ['Vouch', 'vouch', 'Good until', 'applicant']) expect(form.text(), english).not.toContain(english);
+  });
 
   it('words the whole view in Spanish and passes axe in both languages, with a preview and the mapping editor open', async () => {
     const refused = [{ pursuanceId: PID, peer: PEER, kind: 'keys' as const, code: 'BAD_SIGNATURE', reason: 'the announced key is unusable', at: 1 }];

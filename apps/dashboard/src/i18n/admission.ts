@@ -24,6 +24,8 @@ export const admission = {
       name: 'The name you go by',
       nameHint: '(they see it with your request)',
       answers: 'Your answers',
+      vouch: 'Vouch (optional)',
+      vouchHint: 'If a pursuance linked to this one vouched for you, paste its vouch here: less work for your computer.',
       send: 'Send request',
       sending: 'Working…',
       action: 'send the request',
@@ -115,6 +117,7 @@ export const admission = {
       dropped: 'Dropped unread: {list}.',
       drop: {
         work: '{n} without enough work | {n} without enough work',
+        vouch: '{n} with too little work and a vouch that did not hold | {n} with too little work and a vouch that did not hold',
         full: '{n} while the inbox was full | {n} while the inbox was full',
         blocked: '{n} from a blocked person | {n} from blocked people',
         replay: '{n} sent twice | {n} sent twice',
@@ -125,6 +128,7 @@ export const admission = {
       },
       received: 'asked {time}',
       work: '{bits} bits of work',
+      vouched: 'Vouched for by {name}’s “{role}”',
       answer: 'Answer {n}',
       noAnswer: '(no answer)',
       status: {
@@ -178,6 +182,8 @@ export const admission = {
       name: 'El nombre que usas',
       nameHint: '(lo ven con tu solicitud)',
       answers: 'Tus respuestas',
+      vouch: 'Aval (opcional)',
+      vouchHint: 'Si una pursuance enlazada con esta te avaló, pega aquí su aval: menos trabajo para tu ordenador.',
       send: 'Enviar solicitud',
       sending: 'Trabajando…',
       action: 'enviar la solicitud',
@@ -270,6 +276,7 @@ export const admission = {
       dropped: 'Descartadas sin leer: {list}.',
       drop: {
         work: '{n} sin trabajo suficiente | {n} sin trabajo suficiente',
+        vouch: '{n} con poco trabajo y un aval que no valía | {n} con poco trabajo y un aval que no valía',
         full: '{n} con el buzón lleno | {n} con el buzón lleno',
         blocked: '{n} de una persona bloqueada | {n} de personas bloqueadas',
         replay: '{n} enviada dos veces | {n} enviadas dos veces',
@@ -280,6 +287,7 @@ export const admission = {
       },
       received: 'solicitada el {time}',
       work: '{bits} bits de trabajo',
+      vouched: 'Avalada por «{role}» de {name}',
       answer: 'Respuesta {n}',
       noAnswer: '(sin respuesta)',
       status: {

@@ -28,6 +28,15 @@ export const PROFILE = {
   days: { min: 1, max: 14, initial: 7 },
 } as const;
 
+/**
+ * A vouch from a linked pursuance spares the applicant's node this many bits of the profile's
+ * work, down to the profile's least (the node's VOUCH_DISCOUNT_BITS; a copy, as for PROFILE).
+ */
+const VOUCH_DISCOUNT_BITS = 6;
+
+/** The work a request carrying a vouch needs, for a profile asking `effort` bits. */
+export const vouchedEffort = (effort: number): number => Math.min(effort, Math.max(PROFILE.effort.min, effort - VOUCH_DISCOUNT_BITS));
+
 /** An integer within [min, max]: what a number field must hold before the form is sent. */
 export function inRange(value: unknown, range: { readonly min: number; readonly max: number }): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= range.min && value <= range.max;
@@ -54,7 +63,7 @@ export function profileRoles(held: readonly string[], roles: readonly RoleModel[
 }
 
 /** The reasons a message was dropped unread, in the order they are said (the likely ones first). */
-export const DROP_REASONS: readonly DropReason[] = ['work', 'full', 'blocked', 'replay', 'stale', 'unreadable', 'malformed', 'foreign'];
+export const DROP_REASONS: readonly DropReason[] = ['work', 'vouch', 'full', 'blocked', 'replay', 'stale', 'unreadable', 'malformed', 'foreign'];
 
 /** The dropped counters that are not zero, in the order they are said. */
 export function droppedCounts(dropped: DropCounts | null | undefined): [DropReason, number][] {
@@ -163,8 +172,11 @@ export interface Application {
   read(text: string): Promise<void>;
   /** Forget the preview (the text no longer holds a profile). */
   clear(): void;
-  /** Send a request (the node does the proof of work first): resolves with it, or throws the refusal. */
-  send(profile: string, name: string, answers: readonly string[]): Promise<SentJoinRequest>;
+  /**
+   * Send a request (the node does the proof of work first): resolves with it, or throws the
+   * refusal. A `vouch` left empty is not sent: the request then carries the profile's full work.
+   */
+  send(profile: string, name: string, answers: readonly string[], vouch?: string): Promise<SentJoinRequest>;
   loadSent(): Promise<void>;
   stop(): void;
 }
@@ -245,9 +257,10 @@ export function createApplication(deps: ApplicationDeps, options: { onAnswer?: (
         if (n === readSeq) reading.value = false;
       }
     },
-    async send(profile, name, answers) {
+    async send(profile, name, answers, vouch = '') {
       const n = name.trim();
-      const request = await deps.api.sendJoinRequest({ profile: profile.trim(), ...(n ? { name: n } : {}), answers: [...answers] });
+      const v = vouch.trim();
+      const request = await deps.api.sendJoinRequest({ profile: profile.trim(), ...(n ? { name: n } : {}), answers: [...answers], ...(v ? { vouch: v } : {}) });
       // Shown at once, whatever the list's next read says.
       sent.value = [request, ...sent.value.filter((s) => s.id !== request.id)];
       await loadSent();

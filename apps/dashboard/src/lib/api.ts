@@ -42,6 +42,8 @@ import type {
   SyncStatus,
   TaskChange,
   TaskModel,
+  VouchInput,
+  VouchIssued,
 } from './types.js';
 
 /**
@@ -408,6 +410,9 @@ export class ApiClient {
   /** Send a task over the link; `posted: false` when their relay is unreachable (the node retries). */
   public sendLinkTask = (id: string, peer: string, body: LinkTaskInput) =>
     this.request<LinkTaskSent>('POST', this.#p(id, `/links/${encodeURIComponent(peer)}/tasks`), body);
+  /** Vouch for an applicant to their pursuance, as our `role` (held here with its key, and one the link announces). */
+  public vouch = (id: string, peer: string, body: VouchInput) =>
+    this.request<VouchIssued>('POST', this.#p(id, `/links/${encodeURIComponent(peer)}/vouches`), body);
   public syncStatus = (id: string, options?: RequestOptions) => this.request<SyncStatus>('GET', this.#p(id, '/sync'), undefined, options);
   public network = () => this.request<NetworkView>('GET', '/api/network');
   public rebuild = () => this.request<{ pursuances: number; events: number; seconds: number }>('POST', '/api/admin/rebuild');

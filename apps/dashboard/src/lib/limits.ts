@@ -17,6 +17,8 @@ export const LIMITS = {
   answer: 1_000,
   /** The note with a declined join request (DeclineBody). */
   declineNote: 300,
+  /** A pasted vouch, sent with a join request (SendJoinRequestBody `vouch`). */
+  vouch: 4_000,
   /** A pasted profile, invite or link (ProfileTextBody). */
   pasted: 16_384,
 } as const;

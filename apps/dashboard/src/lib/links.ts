@@ -14,6 +14,8 @@ import type {
   LinkTaskSent,
   OpenLinkInput,
   RoleModel,
+  VouchInput,
+  VouchIssued,
 } from './types.js';
 import type { Translate } from './words.js';
 import { coalesced } from './coalesce.js';
@@ -56,7 +58,9 @@ export function groupKeyId(hex: string): string {
 export function mappingWords(m: { readonly theyMay: readonly LinkGrant[]; readonly weSend: readonly LinkSend[] }, rules: Rules | null, t: Translate): string[] {
   const ours = (id: string) => roleTitle(rules, id);
   return [
-    ...(m.theyMay.length ? m.theyMay.map((g) => t('links.words.theyMay', { their: g.theirRole, ours: ours(g.on) })) : [t('links.words.theyMayNothing')]),
+    ...(m.theyMay.length
+      ? m.theyMay.map((g) => t(g.action === 'vouch' ? 'links.words.theyMayVouch' : 'links.words.theyMay', { their: g.theirRole, ours: ours(g.on) }))
+      : [t('links.words.theyMayNothing')]),
     ...(m.weSend.length ? m.weSend.map((w) => t('links.words.weSend', { ours: ours(w.ours), theirs: w.theirs })) : [t('links.words.weSendNothing')]),
   ];
 }
@@ -64,7 +68,8 @@ export function mappingWords(m: { readonly theyMay: readonly LinkGrant[]; readon
 /**
  * What to know before opening with this mapping, beyond the words: a role of ours their tasks
  * would be sealed to that has no published key (they cannot seal to it), a sending role nobody
- * holds, and a link already open (its mapping is replaced).
+ * holds, and a link already open (its mapping is replaced). A vouch is sealed to the applicant,
+ * not to our role, so a vouching grant needs no key of ours.
  */
 export function openNotes(
   m: { readonly theyMay: readonly LinkGrant[]; readonly weSend: readonly LinkSend[] },
@@ -75,7 +80,7 @@ export function openNotes(
 ): string[] {
   const role = (id: string) => roles.find((r) => r.id === id);
   const title = (id: string) => roleTitle(rules, id);
-  const sealedTo = [...new Set(m.theyMay.map((g) => g.on))].filter((id) => {
+  const sealedTo = [...new Set(m.theyMay.filter((g) => g.action === 'create').map((g) => g.on))].filter((id) => {
     const r = role(id);
     return !r || r.epoch < 0 || !r.publicKey;
   });
@@ -130,12 +135,14 @@ export interface Links {
   open(spec: OpenLinkInput): Promise<LinkModel>;
   close(peer: string): Promise<void>;
   send(peer: string, spec: LinkTaskInput): Promise<LinkTaskSent>;
+  /** A vouch for an applicant to join them: nothing of the link changes, so nothing is read again. */
+  vouch(peer: string, spec: VouchInput): Promise<VouchIssued>;
   /** Stop following the live notices (the view unmounts). */
   stop(): void;
 }
 
 export interface LinksDeps {
-  readonly api: Pick<ApiClient, 'links' | 'linkOffers' | 'makeLinkOffer' | 'openLink' | 'closeLink' | 'sendLinkTask'>;
+  readonly api: Pick<ApiClient, 'links' | 'linkOffers' | 'makeLinkOffer' | 'openLink' | 'closeLink' | 'sendLinkTask' | 'vouch'>;
   readonly live: Pick<Live, 'onChanged' | 'onSync'>;
 }
 
@@ -202,6 +209,7 @@ export function createLinks(deps: LinksDeps, pursuanceId: string): Links {
       await load();
       return sent;
     },
+    vouch: (peer, spec) => deps.api.vouch(pursuanceId, peer, spec),
   };
 }
 
@@ -250,9 +258,10 @@ export function createOfferReading(api: Pick<ApiClient, 'previewLinkOffer'>, pur
   };
 }
 
-/** A row of the mapping editor: what their role may do here (create tasks for our `on`). */
+/** A row of the mapping editor: what their role may do here (create tasks for our `on`, or vouch for applicants it reviews). */
 export interface GrantRow {
   readonly theirRole: string;
+  readonly action: LinkGrant['action'];
   readonly on: string;
 }
 /** A row of the mapping editor: our role that sends to their role. */
@@ -262,14 +271,18 @@ export interface SendRow {
 }
 export type RowProblem = 'incomplete' | 'roleInvalid' | 'duplicate' | null;
 
-/** Each row's problem: their role id not one (they are typed), a field left empty, or a row the link would name twice (the node refuses that). */
-function problems<R>(rows: readonly R[], theirs: (r: R) => string, ours: (r: R) => string): RowProblem[] {
+/**
+ * Each row's problem: their role id not one (they are typed), a field left empty, or a row the
+ * link would name twice (the node refuses that). `kind` tells rows apart beyond the two roles:
+ * a grant to create tasks and one to vouch on the same pair are two grants.
+ */
+function problems<R>(rows: readonly R[], theirs: (r: R) => string, ours: (r: R) => string, kind: (r: R) => string = () => ''): RowProblem[] {
   const seen = new Set<string>();
   return rows.map((r) => {
     const their = theirs(r).trim();
     if (their !== '' && !isRoleId(their)) return 'roleInvalid';
     if (their === '' || ours(r) === '') return 'incomplete';
-    const key = `${their} ${ours(r)}`;
+    const key = `${their} ${kind(r)} ${ours(r)}`;
     if (seen.has(key)) return 'duplicate';
     seen.add(key);
     return null;
@@ -280,6 +293,7 @@ export const grantProblems = (rows: readonly GrantRow[]): RowProblem[] =>
     rows,
     (r) => r.theirRole,
     (r) => r.on,
+    (r) => r.action,
   );
 export const sendProblems = (rows: readonly SendRow[]): RowProblem[] =>
   problems(
@@ -291,7 +305,10 @@ export const sendProblems = (rows: readonly SendRow[]): RowProblem[] =>
 /** The mapping the rows make, as the node takes it. */
 export function mappingOf(theyMay: readonly GrantRow[], weSend: readonly SendRow[]): { theyMay: LinkGrant[]; weSend: LinkSend[] } {
   return {
-    theyMay: theyMay.map((g) => ({ theirRole: g.theirRole.trim(), action: 'create', on: g.on })),
+    theyMay: theyMay.map((g) => ({ theirRole: g.theirRole.trim(), action: g.action, on: g.on })),
     weSend: weSend.map((w) => ({ ours: w.ours, theirs: w.theirs.trim() })),
   };
 }
+
+/** A v3 onion name (56 characters of base32), with or without ".onion": an applicant's node address. */
+export const isApplicantAddress = (s: string): boolean => /^[a-z2-7]{56}(\.onion)?$/.test(s.trim().toLowerCase());

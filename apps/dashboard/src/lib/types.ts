@@ -486,8 +486,11 @@ export interface PursuanceProfile {
   readonly reading: boolean;
 }
 
-/** What a pursuance's profile inbox dropped unread, by reason (the node's `DropCounts`). */
-export type DropReason = 'malformed' | 'foreign' | 'stale' | 'work' | 'replay' | 'unreadable' | 'blocked' | 'full';
+/**
+ * What a pursuance's profile inbox dropped unread, by reason (the node's `DropCounts`). `vouch`:
+ * too little work for the profile, with a vouch that did not hold to excuse it.
+ */
+export type DropReason = 'malformed' | 'foreign' | 'stale' | 'work' | 'vouch' | 'replay' | 'unreadable' | 'blocked' | 'full';
 export type DropCounts = { readonly [K in DropReason]: number };
 
 /** One request in the review inbox (the node's `JoinRequestModel`). */
@@ -506,6 +509,8 @@ export interface ReviewRequest {
   readonly status: 'pending' | 'admitted' | 'declined' | 'member';
   readonly decidedAt: number | null;
   readonly roles: readonly string[];
+  /** The linked pursuance whose role vouched for the applicant (our link's name for it; their role id), or null. */
+  readonly vouch: { readonly peer: string; readonly name: string; readonly role: string } | null;
 }
 
 /** GET /api/pursuances/:id/join-requests (the node's `ReviewInboxModel`). */
@@ -561,6 +566,8 @@ export interface SendJoinRequestInput {
   readonly profile: string;
   readonly name?: string;
   readonly answers: readonly string[];
+  /** A linked pursuance's vouch for this node (`pursuance-vouch:1:…`): the request then needs less work. */
+  readonly vouch?: string;
 }
 
 /*
@@ -568,10 +575,13 @@ export interface SendJoinRequestInput {
  * apps/node/src/http/schemas.ts). Their roles are named by their ids: our rules do not know them.
  */
 
-/** What their role may do here: create tasks for one of our roles (the core's `LinkGrant`). */
+/**
+ * What their role may do here (the core's `LinkGrant`): create tasks for one of our roles, or
+ * vouch for applicants whose join requests one of our roles reviews.
+ */
 export interface LinkGrant {
   readonly theirRole: string;
-  readonly action: 'create';
+  readonly action: 'create' | 'vouch';
   readonly on: string;
 }
 
@@ -621,6 +631,8 @@ export interface LinkModel {
   readonly waiting: number;
   /** Newest first. */
   readonly refused: readonly LinkRefusal[];
+  /** Our roles this node may vouch as over this link: held here with their current key, and announced to them. */
+  readonly vouchRoles: readonly string[];
   /** Our tasks to them (link.send in our log), newest first, with what their receipts said. */
   readonly sent: readonly LinkSentModel[];
   /** Receipts for tasks our log never recorded sending: someone sent without recording it, or the send has not synced here yet. */
@@ -672,6 +684,23 @@ export interface LinkTaskSent {
   readonly id: string;
   /** False: their relay could not be reached; the node keeps it and retries. */
   readonly posted: boolean;
+}
+
+/** POST …/links/:peer/vouches: a vouch for one applicant, to hand to them (the node's `VouchModel`). */
+export interface VouchIssued {
+  /** `pursuance-vouch:1:…`: only the applicant's node opens it. */
+  readonly text: string;
+  readonly role: string;
+  /** The applicant's address, as the node read it. */
+  readonly applicant: string;
+  /** Good until then (ms), and once. */
+  readonly validUntil: number;
+}
+
+/** POST …/links/:peer/vouches: vouch as our `role` for the node at `applicant` (a v3 onion name, with or without ".onion"). */
+export interface VouchInput {
+  readonly role: string;
+  readonly applicant: string;
 }
 
 /** POST …/links/offers (`LinkOfferBody`). */
