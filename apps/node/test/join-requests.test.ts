@@ -13,7 +13,7 @@ import { REVIEW_MAX } from '../src/sync/admission.service.js';
 import { startNode, type RunningNode } from '../src/index.js';
 import { testNodeOptions } from '../../../test/support/test-node.js';
 import { untilAsync, untilChange } from '../../../test/support/until-change.js';
-import { http } from './support/http.js';
+import { at, call, ok } from './support/node-api.js';
 import { startMemoryRelay } from './support/memory-relay.js';
 
 /**
@@ -77,14 +77,6 @@ interface SentJson {
   readonly status: string;
 }
 
-const call = (n: RunningNode, method: string, path: string, body?: unknown) =>
-  http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
-async function ok<T>(n: RunningNode, method: string, path: string, body?: unknown): Promise<T> {
-  const r = await call(n, method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${r.text}`);
-  return r.body as T;
-}
-const at = (pursuance: string, path = '') => `/api/pursuances/${pursuance}${path}`;
 const events = async (n: RunningNode, pursuance = id) => (await ok<{ events: number }>(n, 'GET', at(pursuance))).events;
 const profileOf = async (n: RunningNode, pursuance = id) => (await ok<{ profile: ProfileJson | null }>(n, 'GET', at(pursuance, '/profile'))).profile;
 const inboxOf = (n: RunningNode, pursuance = id) => ok<InboxJson>(n, 'GET', at(pursuance, '/join-requests'));

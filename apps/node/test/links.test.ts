@@ -13,7 +13,7 @@ import { startNode, type RunningNode } from '../src/index.js';
 import type { LinkModel, LinkOfferModel, LinkOfferPreview } from '../src/sync/link.service.js';
 import { testNodeOptions } from '../../../test/support/test-node.js';
 import { untilAsync, untilChange } from '../../../test/support/until-change.js';
-import { http } from './support/http.js';
+import { at, call, ok, refusal } from './support/node-api.js';
 import { startMemoryRelay } from './support/memory-relay.js';
 
 /**
@@ -51,14 +51,6 @@ interface TaskJson {
   readonly origin?: { peer: string; name: string | null; role: string };
 }
 
-const call = (n: RunningNode, method: string, path: string, body?: unknown) =>
-  http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
-async function ok<T>(n: RunningNode, method: string, path: string, body?: unknown): Promise<T> {
-  const r = await call(n, method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${r.text}`);
-  return r.body as T;
-}
-const at = (pursuance: string, path = '') => `/api/pursuances/${pursuance}${path}`;
 const events = (n: RunningNode, pursuance: string) => n.registry.get(pursuance).log.size;
 const linkOf = (n: RunningNode, pursuance: string, peer: string) =>
   n.registry
@@ -67,12 +59,6 @@ const linkOf = (n: RunningNode, pursuance: string, peer: string) =>
     .links?.get(peer as EventId);
 const linksOf = (n: RunningNode, pursuance: string) => ok<LinkModel[]>(n, 'GET', at(pursuance, '/links'));
 const tasksOf = (n: RunningNode, pursuance: string) => ok<TaskJson[]>(n, 'GET', at(pursuance, '/tasks'));
-
-function refusal(r: { status: number; body: unknown; text: string }, status: number, code: string, what = ''): void {
-  const body = r.body as { code?: string; message?: unknown };
-  expect({ status: r.status, code: body.code }, `${what} ${r.text}`).toEqual({ status, code });
-  expect(typeof body.message).toBe('string');
-}
 
 async function start(name: string): Promise<RunningNode> {
   const options = testNodeOptions(root, name, registryDir);

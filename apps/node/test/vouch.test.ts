@@ -25,7 +25,7 @@ import type { LinkModel, LinkOfferModel, VouchModel } from '../src/sync/link.ser
 import type { ReviewInboxModel } from '../src/sync/admission.service.js';
 import { testNodeOptions } from '../../../test/support/test-node.js';
 import { untilAsync, untilChange } from '../../../test/support/until-change.js';
-import { http } from './support/http.js';
+import { at, call, ok, refusal } from './support/node-api.js';
 import { startMemoryRelay } from './support/memory-relay.js';
 
 /**
@@ -53,21 +53,7 @@ let A: string;
 let B: string;
 let profile: { text: string };
 
-const call = (n: RunningNode, method: string, path: string, body?: unknown) =>
-  http(n.port, method, path, { token: n.token, ...(body === undefined ? {} : { body }) });
-async function ok<T>(n: RunningNode, method: string, path: string, body?: unknown): Promise<T> {
-  const r = await call(n, method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${r.text}`);
-  return r.body as T;
-}
-const at = (pursuance: string, path = '') => `/api/pursuances/${pursuance}${path}`;
 const inboxOf = () => ok<ReviewInboxModel>(fb, 'GET', at(B, '/join-requests'));
-
-function refusal(r: { status: number; body: unknown; text: string }, status: number, code: string, what = ''): void {
-  const body = r.body as { code?: string; message?: unknown; field?: unknown };
-  expect({ status: r.status, code: body.code }, `${what} ${r.text}`).toEqual({ status, code });
-  expect(typeof body.message).toBe('string');
-}
 
 async function start(name: string): Promise<RunningNode> {
   const options = testNodeOptions(root, name, registryDir);
