@@ -144,6 +144,31 @@ export const MODULES = {
     mutate: ['packages/pursuance/src/fold/links.ts', 'packages/pursuance/src/link.ts', 'packages/pursuance/src/link-post.ts'],
     tests: ['packages/pursuance/test/links.test.ts', 'packages/pursuance/test/capabilities.test.ts'],
   },
+  // Vouches (J11): the vouch and its text, what B's links must say for one to hold, who may sign
+  // one, and the lowered work of a vouched join request.
+  vouch: {
+    mutate: [
+      'packages/pursuance/src/vouch.ts',
+      'packages/pursuance/src/fold/links.ts:205-232',
+      'packages/pursuance/src/author.ts:807-822',
+      'packages/pursuance/src/join-request.ts',
+    ],
+    tests: ['packages/pursuance/test/vouch.test.ts', 'packages/pursuance/test/join-requests.test.ts'],
+  },
+  // Vouches through the node: the applicant's checks of a pasted vouch, and the gatekeeper's
+  // judgement (held, spent, or dropped for too little work), the replay set and the queue's rank.
+  'vouch-node': {
+    mutate: [
+      'apps/node/src/sync/admission.service.ts:477-477',
+      'apps/node/src/sync/admission.service.ts:538-550',
+      'apps/node/src/sync/admission.service.ts:604-609',
+      'apps/node/src/sync/admission.service.ts:656-695',
+      'apps/node/src/sync/admission.service.ts:739-741',
+      'apps/node/src/sync/link.service.ts:460-472',
+    ],
+    tests: ['apps/node/test/vouch.test.ts'],
+    ignoreStatic: true,
+  },
   // Re-keying the group after a departure: which departures still wait for one, who may do it,
   // and the rendezvous order that picks one member (and the next, when it is offline).
   'departure-rekey': {

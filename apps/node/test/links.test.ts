@@ -7,9 +7,11 @@ import { sha256, toHex } from '@pursuance/crypto';
 import { parseGroupInvite, postToDropBox } from '@pursuance/cwtch';
 import { HOUR_MS, encodeLinkPost, parseLinkOfferText, signAnnouncement, signCredential, signReceipt, type EventId } from '@pursuance/pursuance';
 import { sealLinkTask } from '../../../packages/pursuance/src/link.js';
+import { newRoleKey, rolePub } from '../../../packages/pursuance/src/keys.js';
 import type { RelayServer } from '@pursuance/relay';
 import { LoopbackACN } from '@pursuance/tapir';
-import { startNode, type RunningNode } from '../src/index.js';
+import { openNodeStore, startNode, type RunningNode } from '../src/index.js';
+import { LinkStore } from '../src/sync/link-store.js';
 import type { LinkModel, LinkOfferModel, LinkOfferPreview } from '../src/sync/link.service.js';
 import { testNodeOptions } from '../../../test/support/test-node.js';
 import { untilAsync, untilChange } from '../../../test/support/until-change.js';
@@ -406,6 +408,83 @@ describe('an open link', () => {
     expect(events(fb, B)).toBe(size);
     expect((await call(fb, 'GET', at(B, '/links'))).status).toBe(200);
   });
+
+  it(
+    'an outbox entry whose send never reached the log (the node stopped between the two writes) is dropped at the next start, never posted',
+    { timeout: 180_000 },
+    async () => {
+      await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.waiting === 0, 'A’s outbox to empty');
+      await stop(fa);
+      const opened = await openNodeStore(testNodeOptions(root, 'fa', registryDir));
+      // An inbox no post can reach: had the entry been tried, it would stay, with its error.
+      await new LinkStore(opened.store).update((doc) => {
+        doc.outbox.push({
+          kind: 'task',
+          id: 'ab'.repeat(32),
+          pursuanceId: A,
+          peer: B,
+          inbox: 'nowhere',
+          post: 'AQID',
+          createdAt: Date.now(),
+          tries: 0,
+          lastError: null,
+        });
+      });
+      await opened.close();
+      fa = await start('fa');
+      await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.waiting === 0, 'the orphan to be dropped');
+      expect(fa.registry.get(A).log.event('ab'.repeat(32) as EventId)).toBeUndefined();
+    },
+  );
+
+  it(
+    'a second key for A’s anchor, signed by A’s own key, freezes B’s link; B shows A the pair, and A sees its key signs for someone else (L7)',
+    { timeout: 180_000 },
+    async () => {
+      const standing = linkOf(fb, B, A)!.keys.get('organizer')!;
+      const aState = fa.registry.get(A).log.state();
+      // Whoever holds the key that signed B's standing anchor key (a removed organizer, say) signs another.
+      const signerEpoch = aState.roles
+        .get('organizer')!
+        .epochs.filter((ep) => ep.pub !== undefined)
+        .find((ep) => toHex(ep.pub!.sig) === toHex(standing.signer))!;
+      const signer = fa.registry.get(A).author.keyring.get(signerEpoch.keyIdHex)!;
+      const genuine = fa.registry
+        .get(A)
+        .author.linkAnnouncements(B as EventId, 7)
+        .find((x) => x.role === 'organizer' && x.n === standing.n)!;
+      const planted = newRoleKey('organizer');
+      const { signature: _sig, ...unsigned } = genuine;
+      const { sig, box } = rolePub(planted, null);
+      const forged = signAnnouncement({ ...unsigned, keyId: planted.keyId, pub: { sig, box } }, signer);
+      await postToDropBox(linkOf(fa, A, B)!.theirInbox, encodeLinkPost({ t: 'keys', a: [genuine, forged] }), { acn });
+      await untilChange([fb], () => linkOf(fb, B, A)?.frozen != null, 'B to freeze the link');
+      // B's node tells A: A checks the pair against its own keys and raises the alarm.
+      await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.fork !== null, 'the report to reach A');
+      const signerN =
+        aState.roles
+          .get('organizer')!
+          .epochs.filter((ep) => ep.pub !== undefined)
+          .indexOf(signerEpoch) + 1;
+      expect((await linksOf(fa, A))[0]!.fork).toEqual({
+        role: 'organizer',
+        n: standing.n,
+        signers: [signerN],
+        ours: true,
+        at: expect.any(Number),
+        // The forged successor is key 2, signed by key 1, which A re-keyed away from already (the
+        // rotation test above): the alarm says only a new offer is left to make.
+        resolved: true,
+      });
+      expect([standing.n, signerN]).toEqual([2, 1]);
+      // A report anyone could forge (a stranger's signature) is refused with its reason, and the alarm stands as it was.
+      const strangers = signAnnouncement({ ...unsigned, keyId: planted.keyId, pub: { sig, box } }, newRoleKey('organizer'));
+      await postToDropBox(linkOf(fb, B, A)!.theirInbox, encodeLinkPost({ t: 'fork', f: [genuine, strangers] }), { acn });
+      await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.refused.some((r) => r.kind === 'fork'), 'A to refuse the forged report');
+      expect((await linksOf(fa, A))[0]!.refused.find((r) => r.kind === 'fork')).toMatchObject({ code: 'INVALID_FORK' });
+      expect((await linksOf(fa, A))[0]!.fork).toMatchObject({ signers: [signerN], resolved: true });
+    },
+  );
 
   it('closing the link: refused for a member without the right, then closed; a stranger’s close of an unknown link is 404', { timeout: 180_000 }, async () => {
     refusal(await call(mb, 'DELETE', at(B, `/links/${A}`)), 422, 'DENIED');

@@ -113,7 +113,7 @@ export {
   type Receipt,
   type UnsignedReceipt,
 } from './link.js';
-export { receiptProblem, vouchProblem } from './fold/links.js';
+export { forkEvidence, receiptProblem, vouchProblem, type ForkEvidence } from './fold/links.js';
 export {
   InvalidVouchError,
   VOUCH_DISCOUNT_BITS,

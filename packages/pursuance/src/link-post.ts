@@ -5,8 +5,10 @@ import type { Announcement, LinkParcel, Receipt } from './link.js';
 
 /**
  * What one side's nodes post into the other side's link inbox (a drop box the other side's
- * nodes read): the keys its anchor announces, a task with its credential, or a receipt for a task
- * the other side sent. Posts carry no
+ * nodes read): the keys its anchor announces, a task with its credential, a receipt for a task
+ * the other side sent, or the evidence that froze the link (two announcements of the other side
+ * for one role and ordinal: `fork`, so the other side learns its anchor key signs for someone
+ * else, FEDERATION.md L7). Posts carry no
  * author and need none: every statement in them is signed by a role key of the sending
  * pursuance, and the receiving fold judges each one when a member carries it in. The transport
  * caps one post's size; `splitAnnouncements` fills posts up to a size the caller gives.
@@ -19,10 +21,14 @@ const LinkPostSchema = z.discriminatedUnion('t', [
   z.strictObject({ v: z.literal(LINK_POST_VERSION), t: z.literal('keys'), a: z.array(AnnouncementSchema).min(1).max(LINK_POST_KEYS_MAX) }),
   z.strictObject({ v: z.literal(LINK_POST_VERSION), t: z.literal('task'), p: LinkParcelSchema }),
   z.strictObject({ v: z.literal(LINK_POST_VERSION), t: z.literal('receipt'), r: ReceiptSchema }),
+  z.strictObject({ v: z.literal(LINK_POST_VERSION), t: z.literal('fork'), f: z.tuple([AnnouncementSchema, AnnouncementSchema]) }),
 ]);
 
 export type LinkPost =
-  { readonly t: 'keys'; readonly a: readonly Announcement[] } | { readonly t: 'task'; readonly p: LinkParcel } | { readonly t: 'receipt'; readonly r: Receipt };
+  | { readonly t: 'keys'; readonly a: readonly Announcement[] }
+  | { readonly t: 'task'; readonly p: LinkParcel }
+  | { readonly t: 'receipt'; readonly r: Receipt }
+  | { readonly t: 'fork'; readonly f: readonly [Announcement, Announcement] };
 
 export class InvalidLinkPostError extends Error {
   public readonly code = 'INVALID_LINK_POST';
@@ -38,7 +44,9 @@ export function encodeLinkPost(post: LinkPost): Uint8Array {
       ? { v: LINK_POST_VERSION, t: 'keys', a: [...post.a] }
       : post.t === 'task'
         ? { v: LINK_POST_VERSION, t: 'task', p: post.p }
-        : { v: LINK_POST_VERSION, t: 'receipt', r: post.r };
+        : post.t === 'receipt'
+          ? { v: LINK_POST_VERSION, t: 'receipt', r: post.r }
+          : { v: LINK_POST_VERSION, t: 'fork', f: [...post.f] };
   const parsed = LinkPostSchema.safeParse(value);
   if (!parsed.success) throw new InvalidLinkPostError(`not a link post: ${parsed.error.issues[0]?.message ?? ''}`);
   return canonicalEncode(parsed.data);
@@ -56,7 +64,16 @@ export function decodeLinkPost(bytes: Uint8Array): LinkPost {
   const parsed = LinkPostSchema.safeParse(value);
   if (!parsed.success) throw new InvalidLinkPostError(`not a link post: ${parsed.error.issues[0]?.message ?? ''}`);
   const d = parsed.data;
-  return d.t === 'keys' ? { t: 'keys', a: d.a } : d.t === 'task' ? { t: 'task', p: d.p } : { t: 'receipt', r: d.r };
+  switch (d.t) {
+    case 'keys':
+      return { t: 'keys', a: d.a };
+    case 'task':
+      return { t: 'task', p: d.p };
+    case 'receipt':
+      return { t: 'receipt', r: d.r };
+    case 'fork':
+      return { t: 'fork', f: d.f };
+  }
 }
 
 /**

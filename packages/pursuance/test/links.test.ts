@@ -26,6 +26,7 @@ import {
   decodeEvent,
   decodeLinkPost,
   encodeLinkPost,
+  forkEvidence,
   linkOfferText,
   openLinkTask,
   parseLinkOfferText,
@@ -1269,6 +1270,7 @@ describe('links: what travels through a link inbox (link-post.ts)', () => {
       encodeLinkPost({ t: 'keys', a: a.founder.linkAnnouncements(b.founder.log.id, 7) }),
       encodeLinkPost({ t: 'task', p: parcel }),
       encodeLinkPost({ t: 'receipt', r: receipt }),
+      encodeLinkPost({ t: 'fork', f: [a.founder.linkAnnouncements(b.founder.log.id, 7)[0]!, a.founder.linkAnnouncements(b.founder.log.id, 6)[0]!] }),
     ];
     const mutated = fc.tuple(fc.nat({ max: bases.length - 1 }), fc.nat(), fc.integer({ min: 0, max: 7 }), fc.nat()).map(([which, at, bit, cut]) => {
       const base = bases[which]!;
@@ -1291,6 +1293,113 @@ describe('links: what travels through a link inbox (link-post.ts)', () => {
     );
     // Some mutations land in signature or box bytes and still decode (the fold judges those).
     expect(decoded).toBeGreaterThan(0);
+  });
+});
+
+describe('links: a freeze told back to the pursuance whose anchor forked (FEDERATION.md L7)', () => {
+  /** B's link froze on A's "member" key: the honest announcement, and one A's organizer key signed for a key that is not A's. */
+  function forked() {
+    const w = linked();
+    const { a, b } = w;
+    a.founder.openLink({
+      offer: b.founder.linkOffer(a.founder.log.id, 'organizer', 7, 'inbox of B'),
+      name: 'B',
+      theyMay: [],
+      ourAnchor: 'organizer',
+      weSend: [{ ours: 'member', theirs: 'member' }],
+      ourInbox: 'our inbox',
+    });
+    const honest = a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'member')!;
+    const planted = newRoleKey('member');
+    const fork = signAnnouncement({ ...stripSig(honest), keyId: planted.keyId, pub: pubOf(planted) }, currentKey(a.founder, 'organizer'));
+    b.founder.carryLinkKeys(honest);
+    b.founder.carryLinkKeys(fork);
+    expect(linkAt(b.founder, a.founder.log.id)!.frozen).not.toBeNull();
+    return { ...w, honest, fork, planted };
+  }
+
+  it('the pair B froze on travels as a post, and A finds it signed by its own anchor key, one of the two its own key', () => {
+    const { a, b, honest, fork } = forked();
+    const post = decodeLinkPost(encodeLinkPost({ t: 'fork', f: [honest, fork] }));
+    expect(post.t).toBe('fork');
+    if (post.t !== 'fork') return;
+    expect(forkEvidence(a.founder.log.state(), b.founder.log.id, post.f)).toEqual({ role: 'member', n: honest.n, signers: [1], ours: true });
+    // Either order, and from any node of A (the member holds no anchor key; the check needs only public state).
+    syncInto(a.member, a.founder.log);
+    expect(forkEvidence(a.member.log.state(), b.founder.log.id, [fork, honest])).toEqual({ role: 'member', n: honest.n, signers: [1], ours: true });
+  });
+
+  it('neither key ours, and an anchor successor forked by a former key: the signers are named', () => {
+    const { a, b, honest } = forked();
+    const other = signAnnouncement(
+      { ...stripSig(honest), keyId: newRoleKey('member').keyId, pub: pubOf(newRoleKey('member')) },
+      currentKey(a.founder, 'organizer'),
+    );
+    const third = signAnnouncement(
+      { ...stripSig(honest), keyId: newRoleKey('member').keyId, pub: pubOf(newRoleKey('member')) },
+      currentKey(a.founder, 'organizer'),
+    );
+    expect(forkEvidence(a.founder.log.state(), b.founder.log.id, [other, third])).toMatchObject({ ours: false, signers: [1] });
+    // A re-keys its anchor; whoever kept key 1 signs a successor of their own: key 2 twice, both by key 1.
+    const key1 = currentKey(a.founder, 'organizer');
+    a.founder.rotateKeys(['organizer']);
+    const genuine = a.founder.linkAnnouncements(b.founder.log.id, 7).find((x) => x.role === 'organizer' && x.n === 2)!;
+    const successor = newRoleKey('organizer');
+    const forged = signAnnouncement({ ...stripSig(genuine), keyId: successor.keyId, pub: pubOf(successor) }, key1);
+    expect(forkEvidence(a.founder.log.state(), b.founder.log.id, [genuine, forged])).toEqual({ role: 'organizer', n: 2, signers: [1], ours: true });
+    // A member-key fork signed by key 2 beside one signed by key 1: both named.
+    const byTwo = signAnnouncement(
+      { ...stripSig(honest), keyId: newRoleKey('member').keyId, pub: pubOf(newRoleKey('member')) },
+      currentKey(a.founder, 'organizer'),
+    );
+    expect(forkEvidence(a.founder.log.state(), b.founder.log.id, [other, byTwo])).toMatchObject({ signers: [1, 2] });
+  });
+
+  it('refuses what anyone could post: not ours, not to them, not one role and ordinal, one key twice, a stranger’s signature, no link', () => {
+    const { a, b, honest, fork } = forked();
+    const state = a.founder.log.state();
+    const stranger = newRoleKey('organizer');
+    const c = pursuance('C', manualClock().now);
+    const cases: [string, readonly [Announcement, Announcement], string, RegExp][] = [
+      [
+        'B’s own announcements',
+        [fork, signAnnouncement({ ...stripSig(fork), from: b.founder.log.id }, currentKey(a.founder, 'organizer'))],
+        b.founder.log.id,
+        /not about announcements of ours/,
+      ],
+      [
+        'addressed to C',
+        [honest, signAnnouncement({ ...stripSig(fork), to: c.founder.log.id }, currentKey(a.founder, 'organizer'))],
+        b.founder.log.id,
+        /another pursuance/,
+      ],
+      [
+        'two roles',
+        [honest, signAnnouncement({ ...stripSig(fork), role: 'organizer' }, currentKey(a.founder, 'organizer'))],
+        b.founder.log.id,
+        /different roles or ordinals/,
+      ],
+      [
+        'two ordinals',
+        [honest, signAnnouncement({ ...stripSig(fork), n: honest.n + 1 }, currentKey(a.founder, 'organizer'))],
+        b.founder.log.id,
+        /different roles or ordinals/,
+      ],
+      ['one key twice', [honest, honest], b.founder.log.id, /the same key/],
+      ['signed by a stranger', [honest, signAnnouncement(stripSig(fork), stranger)], b.founder.log.id, /not signed by a key of our "organizer"/],
+      ['a tampered signature', [honest, { ...fork, signature: new Uint8Array(64) }], b.founder.log.id, /not signed/],
+      ['over no link', [honest, fork], c.founder.log.id, /no link/],
+    ];
+    for (const [what, pair, peer, expected] of cases) expect(forkEvidence(state, peer as EventId, pair), what).toMatch(expected);
+    for (const name of ['constructor', '__proto__', 'toString']) {
+      expect(forkEvidence(state, name as EventId, [honest, fork])).toMatch(/no link/);
+      expect(
+        forkEvidence(state, b.founder.log.id, [
+          { ...honest, role: name },
+          { ...fork, role: name },
+        ]),
+      ).toMatch(/not signed|same key/);
+    }
   });
 });
 

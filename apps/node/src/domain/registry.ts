@@ -396,14 +396,16 @@ export class PursuanceRegistry {
   /**
    * Perform an action as this node's member. The author checks it against the current rules
    * before anything is signed into the log (ActionNotAllowedError otherwise); the event is
-   * durable before this resolves.
+   * durable before this resolves. `beforeAppend` runs between signing and storing: what must be
+   * durable before the event is (an outbox entry that the event's record promises).
    */
-  public act<T extends SignedEvent>(id: string, action: (author: PursuanceAuthor) => T): Promise<T> {
+  public act<T extends SignedEvent>(id: string, action: (author: PursuanceAuthor) => T, beforeAppend?: (event: T) => Promise<void>): Promise<T> {
     return this.#serial(async () => {
       const entry = this.get(id);
       await this.store.ensureKeySecrets();
       const keysBefore = entry.author.keyring.keyIds().join();
       const event = action(entry.author);
+      if (beforeAppend) await beforeAppend(event);
       // Key events we authored (rotations) are already in our keyring; shares to us are not.
       // This append also marks the vault secrets the action drew as used.
       await this.#append(entry, [event], 'local', keysBefore);

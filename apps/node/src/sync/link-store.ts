@@ -25,8 +25,11 @@ export type StoredOffer = z.infer<typeof OfferSchema>;
 const AnnouncedSchema = z.strictObject({ pursuanceId: z.string(), peer: z.string(), digest: z.string(), at: z.number() });
 
 const OutboxSchema = z.strictObject({
-  /** A task we send (id: its link.send event), or a receipt for one of theirs (id: `receipt:` and its digest). */
-  kind: z.enum(['task', 'receipt']).default('task'),
+  /**
+   * A task we send (id: its link.send event), a receipt for one of theirs (id: `receipt:` and its
+   * digest), or the evidence that froze our side of the link (id: `fork:` and the two events).
+   */
+  kind: z.enum(['task', 'receipt', 'fork']).default('task'),
   id: z.string(),
   pursuanceId: z.string(),
   peer: z.string(),
@@ -39,7 +42,7 @@ const OutboxSchema = z.strictObject({
 });
 export type OutboxEntry = z.infer<typeof OutboxSchema>;
 
-export const LINK_REFUSAL_KINDS = ['keys', 'task', 'receipt', 'malformed'] as const;
+export const LINK_REFUSAL_KINDS = ['keys', 'task', 'receipt', 'fork', 'malformed'] as const;
 const RefusalSchema = z.strictObject({
   pursuanceId: z.string(),
   peer: z.string().nullable(),
@@ -61,6 +64,17 @@ const ReceiptRecordSchema = z.strictObject({
   at: z.number(),
 });
 export type ReceiptRecord = z.infer<typeof ReceiptRecordSchema>;
+/** Their report that our anchor's keys signed two different keys for one role and ordinal (checked: forkEvidence). */
+const ForkRecordSchema = z.strictObject({
+  pursuanceId: z.string(),
+  peer: z.string(),
+  role: z.string(),
+  n: z.number(),
+  signers: z.array(z.number()),
+  ours: z.boolean(),
+  at: z.number(),
+});
+export type ForkRecord = z.infer<typeof ForkRecordSchema>;
 
 const LinkDoc = z.strictObject({
   v: z.literal(1),
@@ -71,16 +85,21 @@ const LinkDoc = z.strictObject({
   outbox: z.array(OutboxSchema),
   refused: z.array(RefusalSchema),
   receipts: z.array(ReceiptRecordSchema).default([]),
+  /** Forks of ours they reported, the latest per link, role and ordinal. */
+  forks: z.array(ForkRecordSchema).default([]),
+  /** Freezes of our side already reported to them (the outbox ids, `fork:` and the two events). */
+  reported: z.array(z.string()).default([]),
 });
-export type LinkDocument = z.infer<typeof LinkDoc>;
+export type LinkDocument = z.output<typeof LinkDoc>;
 
 const HANDLED_MAX = 20_000;
 /** Offers kept per pursuance (the newest); an older offer's inbox is still read once its link is open. */
 const OFFERS_MAX = 100;
 const REFUSED_MAX = 200;
 const RECEIPTS_MAX = 2_000;
+const FORKS_MAX = 200;
 
-const empty = (): LinkDocument => ({ v: 1, offers: [], handled: [], announced: [], outbox: [], refused: [], receipts: [] });
+const empty = (): LinkDocument => ({ v: 1, offers: [], handled: [], announced: [], outbox: [], refused: [], receipts: [], forks: [], reported: [] });
 
 export class LinkStore {
   /**
@@ -108,6 +127,8 @@ export class LinkStore {
       if (doc.handled.length > HANDLED_MAX) doc.handled = doc.handled.slice(doc.handled.length - HANDLED_MAX);
       if (doc.refused.length > REFUSED_MAX) doc.refused = doc.refused.slice(doc.refused.length - REFUSED_MAX);
       if (doc.receipts.length > RECEIPTS_MAX) doc.receipts = doc.receipts.slice(doc.receipts.length - RECEIPTS_MAX);
+      if (doc.forks.length > FORKS_MAX) doc.forks = doc.forks.slice(doc.forks.length - FORKS_MAX);
+      if (doc.reported.length > FORKS_MAX) doc.reported = doc.reported.slice(doc.reported.length - FORKS_MAX);
       const perPursuance = new Map<string, number>();
       doc.offers = doc.offers
         .reverse()

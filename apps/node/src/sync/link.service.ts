@@ -21,6 +21,7 @@ import {
   announcedRoles,
   decodeLinkPost,
   encodeLinkPost,
+  forkEvidence,
   linkOfferText,
   openLinkTask,
   parseLinkOfferText,
@@ -42,7 +43,7 @@ import {
 import { InvalidLinkOfferError, InvalidRequestError, NoLinkOfferError, NotAttachedError, UnknownLinkError, errorCode } from '../domain/errors.js';
 import type { PursuanceEntry, PursuanceRegistry } from '../domain/registry.js';
 import type { DropBoxFollows } from './drop-box-follows.js';
-import { LinkStore, type LinkDocument, type LinkRefusal, type OutboxEntry, type ReceiptRecord, type StoredOffer } from './link-store.js';
+import { LinkStore, type ForkRecord, type LinkDocument, type LinkRefusal, type OutboxEntry, type ReceiptRecord, type StoredOffer } from './link-store.js';
 import type { DropBoxPeer } from './sync-peer.js';
 import type { SyncService } from './sync.service.js';
 
@@ -124,6 +125,13 @@ export interface LinkModel {
   readonly waiting: number;
   /** Our roles this node's member may vouch as for someone joining them (held, with public halves, told to them). */
   readonly vouchRoles: readonly string[];
+  /**
+   * They froze the link and showed why: two different keys of ours for one role and ordinal, both
+   * signed by our anchor's keys (`signers`, their ordinals): whoever holds such a key, or held it,
+   * signs for us. `resolved` once our anchor was re-keyed past every signer (then a new offer
+   * lets them open the link again). The latest report, or null.
+   */
+  readonly fork: (Omit<ForkRecord, 'pursuanceId' | 'peer'> & { readonly resolved: boolean }) | null;
   /** What arrived from them and was refused, newest first (the log keeps only what it accepted). */
   readonly refused: readonly LinkRefusal[];
   /** Our tasks to them (link.send in our log), newest first, with what their receipts said. */
@@ -192,6 +200,8 @@ export class LinkService {
   #flushing: Promise<void> | undefined;
   #chain: Promise<unknown> = Promise.resolve();
   #running = false;
+  /** When this service started (its clock): an outbox entry older than that whose event was never stored is dropped. */
+  #startedAt = 0;
   /** Aborts posts in flight when the service stops. */
   readonly #stopping = new AbortController();
   /** Inboxes whose history was queued since this node started. */
@@ -233,6 +243,7 @@ export class LinkService {
     this.#off.push(() => this.peer.off('groupMessage', onMessage));
     this.#off.push(this.registry.onChange(onChange));
     this.#running = true;
+    this.#startedAt = this.now();
     // Not awaited: announcing and posting wait on relays, and start-up must not.
     const tick = (): void => void this.tick().catch((err: unknown) => this.#warn(err));
     tick();
@@ -402,9 +413,18 @@ export class LinkService {
         announcedAt: doc.announced.find((x) => x.pursuanceId === pursuanceId && x.peer === l.peer)?.at ?? null,
         waiting: doc.outbox.filter((o) => o.kind === 'task' && o.pursuanceId === pursuanceId && o.peer === l.peer).length,
         vouchRoles: announcedRoles(l).filter((role) => this.#vouchesAs(entry, role)),
+        fork: this.#forkModel(entry, l, doc),
         refused: doc.refused.filter((r) => r.pursuanceId === pursuanceId && r.peer === l.peer).reverse(),
         ...this.#sentModels(entry, l.peer, doc),
       }));
+  }
+
+  #forkModel(entry: PursuanceEntry, link: LinkState, doc: LinkDocument): LinkModel['fork'] {
+    const f = doc.forks.filter((x) => x.pursuanceId === entry.id && x.peer === link.peer).at(-1);
+    if (!f) return null;
+    const anchorKeys = (entry.log.state().roles.get(link.ourAnchor)?.epochs ?? []).filter((ep) => ep.pub !== undefined).length;
+    const { pursuanceId: _p, peer: _peer, ...rest } = f;
+    return { ...rest, resolved: anchorKeys > Math.max(...f.signers) };
   }
 
   /** Our link.send records to `peer` (the latest SENT_SHOWN), matched with their receipts by digest. */
@@ -477,24 +497,34 @@ export class LinkService {
       const link = e.log.state().links?.get(peer as EventId);
       if (!link) throw new UnknownLinkError();
       let parcel: LinkParcel | undefined;
-      const event = await this.registry.act(pursuanceId, (a) => {
-        const sent = a.sendOverLink(peer as EventId, spec, MAX_GROUP_PAYLOAD_PER_MESSAGE);
-        parcel = sent.parcel;
-        return sent.event;
-      });
-      const out: OutboxEntry = {
-        kind: 'task',
-        id: event.id,
+      let out: OutboxEntry | undefined;
+      // The parcel is in the outbox before the send is in the log: a crash between the two leaves
+      // an outbox entry for an event never stored, which the next start drops (#flushNow), never a
+      // recorded send whose parcel is lost.
+      await this.registry.act(
         pursuanceId,
-        peer,
-        inbox: link.theirInbox,
-        post: Buffer.from(encodeLinkPost({ t: 'task', p: parcel! })).toString('base64'),
-        createdAt: this.now(),
-        tries: 0,
-        lastError: null,
-      };
-      await this.#store.update((doc) => void doc.outbox.push(out));
-      return out;
+        (a) => {
+          const sent = a.sendOverLink(peer as EventId, spec, MAX_GROUP_PAYLOAD_PER_MESSAGE);
+          parcel = sent.parcel;
+          return sent.event;
+        },
+        async (event) => {
+          out = {
+            kind: 'task',
+            id: event.id,
+            pursuanceId,
+            peer,
+            inbox: link.theirInbox,
+            post: Buffer.from(encodeLinkPost({ t: 'task', p: parcel! })).toString('base64'),
+            createdAt: this.now(),
+            tries: 0,
+            lastError: null,
+          };
+          const entry = out;
+          await this.#store.update((doc) => void doc.outbox.push(entry));
+        },
+      );
+      return out!;
     });
     // A flush already under way read the outbox before this entry was in it: the next one posts it.
     await this.#flushing;
@@ -514,6 +544,14 @@ export class LinkService {
       try {
         for (const out of (await this.#store.read()).outbox) {
           if (!this.#running) return;
+          if (out.kind === 'task' && !this.#recorded(out)) {
+            // Written before its event was stored, by a node that stopped in between: never sent, never recorded.
+            if (out.createdAt < this.#startedAt) {
+              await this.#store.update((doc) => void (doc.outbox = doc.outbox.filter((o) => o.id !== out.id)));
+              this.#changed(out.pursuanceId);
+            }
+            continue;
+          }
           try {
             await postToDropBox(out.inbox, new Uint8Array(Buffer.from(out.post, 'base64')), this.#postOptions());
             this.#failures = 0;
@@ -561,8 +599,39 @@ export class LinkService {
           this.#failed();
         });
       }
+      if (link.frozen && this.#reads(entry, link)) await this.#reportFork(entry, link);
     }
     this.#drainSoon();
+  }
+
+  /**
+   * Our side froze: post the two announcements that froze it to their inbox, once per freeze (by
+   * each node that reads the link; they keep one report). Both are signed by their anchor's keys,
+   * so they can check it without trusting us, and learn that a key of theirs signs for someone
+   * else (FEDERATION.md L7).
+   */
+  async #reportFork(entry: PursuanceEntry, link: LinkState): Promise<void> {
+    const id = `fork:${link.frozen!.events.join(':')}`;
+    if ((await this.#store.read()).reported.includes(id)) return;
+    const pair = link.frozen!.events.map((e) => announcementIn(entry.log.event(e)));
+    if (pair[0] === undefined || pair[1] === undefined) return;
+    const out: OutboxEntry = {
+      kind: 'fork',
+      id,
+      pursuanceId: entry.id,
+      peer: link.peer,
+      inbox: link.theirInbox,
+      post: Buffer.from(encodeLinkPost({ t: 'fork', f: [pair[0], pair[1]] })).toString('base64'),
+      createdAt: this.now(),
+      tries: 0,
+      lastError: null,
+    };
+    await this.#store.update((doc) => {
+      if (doc.reported.includes(id)) return;
+      doc.reported.push(id);
+      doc.outbox.push(out);
+    });
+    this.#flushSoon();
   }
 
   /** Post our announcements to their inbox when what we announce changed, or a day has passed. */
@@ -642,6 +711,8 @@ export class LinkService {
     for (const { target, post } of posts) if (post.t === 'task') await this.#carryTask(target, post.p, refuser(target));
     const receipts: ReceiptRecord[] = [];
     for (const { target, post } of posts) if (post.t === 'receipt') this.#takeReceipt(target, post.r, refuser(target), receipts);
+    const forks: ForkRecord[] = [];
+    for (const { target, post } of posts) if (post.t === 'fork') this.#takeFork(target, post.f, refuser(target), forks);
     if (done.length === 0) return;
     await this.#store.update((doc) => {
       doc.handled.push(...done);
@@ -652,6 +723,10 @@ export class LinkService {
         const i = doc.receipts.findIndex((x) => x.pursuanceId === r.pursuanceId && x.digest === r.digest);
         if (i === -1) doc.receipts.push(r);
         else if (r.verdict === 'accepted' && doc.receipts[i]!.verdict === 'refused') doc.receipts[i] = r;
+      }
+      for (const f of forks) {
+        doc.forks = doc.forks.filter((x) => !(x.pursuanceId === f.pursuanceId && x.peer === f.peer && x.role === f.role && x.n === f.n));
+        doc.forks.push(f);
       }
     });
     for (const id of changed) this.#changed(id);
@@ -757,6 +832,23 @@ export class LinkService {
     receipts.push({ pursuanceId: t.pursuanceId, peer: t.peer, digest: toHex(r.digest), verdict: r.verdict, code: r.code, reason: r.reason, at: this.now() });
   }
 
+  /** Keep their report of a fork of ours once our own state shows it is one (forkEvidence). */
+  #takeFork(t: Target, pair: readonly [Announcement, Announcement], refuse: (kind: 'fork', code: string, reason: string) => void, forks: ForkRecord[]): void {
+    if (!this.registry.has(t.pursuanceId) || !this.registry.isLoaded(t.pursuanceId)) return;
+    const evidence = forkEvidence(this.registry.get(t.pursuanceId).log.state(), t.peer, pair);
+    if (typeof evidence === 'string') {
+      refuse('fork', 'INVALID_FORK', evidence);
+      return;
+    }
+    forks.push({ pursuanceId: t.pursuanceId, peer: t.peer, ...evidence, signers: [...evidence.signers], at: this.now() });
+  }
+
+  /** Our log holds the link.send a task in the outbox is the parcel of (or the pursuance is not loaded to tell). */
+  #recorded(out: OutboxEntry): boolean {
+    if (!this.registry.has(out.pursuanceId) || !this.registry.isLoaded(out.pursuanceId)) return true;
+    return this.registry.get(out.pursuanceId).log.event(out.id as EventId) !== undefined;
+  }
+
   #link(t: Target): LinkState | undefined {
     if (!this.registry.has(t.pursuanceId) || !this.registry.isLoaded(t.pursuanceId)) return undefined;
     return this.registry.get(t.pursuanceId).log.state().links?.get(t.peer);
@@ -856,4 +948,11 @@ function inboxGroupId(inbox: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** The announcement an event of ours adopted a key of theirs from: a carried announcement, or the offer a link was opened with. */
+function announcementIn(e: SignedEvent | undefined): Announcement | undefined {
+  if (e?.header.kind === 'link.keys') return (e as SignedEvent<'link.keys'>).header.body.announcement;
+  if (e?.header.kind === 'link.open') return (e as SignedEvent<'link.open'>).header.body.offer.anchor;
+  return undefined;
 }

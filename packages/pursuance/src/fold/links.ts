@@ -201,6 +201,40 @@ export function receiptProblem(state: PublicState, r: Receipt): string | null {
   return null;
 }
 
+/** What a fork of our own announcements, reported by a linked pursuance, shows (forkEvidence). */
+export interface ForkEvidence {
+  readonly role: string;
+  readonly n: number;
+  /** Ordinals of our anchor's keys that signed the two (each once, ascending). */
+  readonly signers: readonly number[];
+  /** One of the two is the key our log holds for that role and ordinal (the other is not ours). */
+  readonly ours: boolean;
+}
+
+/**
+ * What the pair of announcements `pair`, posted by `peer` as the reason it froze our link, shows
+ * of us: both must be from us to `peer` over a link we hold, for one role and ordinal, different,
+ * and each signed by one of our anchor role's keys (so only a holder of one of those keys, now or
+ * once, made them). A string says why it is no such evidence: anyone can post into our inbox.
+ */
+export function forkEvidence(state: PublicState, peer: PursuanceId, pair: readonly [Announcement, Announcement]): ForkEvidence | string {
+  const link = state.links?.get(peer);
+  if (!link) return 'there is no link to the pursuance it comes from';
+  const [x, y] = pair;
+  if (x.from !== state.id || y.from !== state.id) return 'it is not about announcements of ours';
+  if (x.to !== peer || y.to !== peer) return 'it is about announcements to another pursuance';
+  if (x.role !== y.role || x.n !== y.n) return 'the two announce different roles or ordinals';
+  if (equalBytes(x.keyId, y.keyId) && equalBytes(x.pub.sig, y.pub.sig) && equalBytes(x.pub.box, y.pub.box)) return 'the two announce the same key';
+  const anchors = (state.roles.get(link.ourAnchor)?.epochs ?? []).filter((ep) => ep.pub !== undefined);
+  const signerOf = (a: Announcement): number => anchors.findIndex((ep) => signedBy(a, ep.pub!.sig)) + 1;
+  const signers = [signerOf(x), signerOf(y)];
+  if (signers.includes(0)) return `it is not signed by a key of our "${link.ourAnchor}"`;
+  const held = (state.roles.get(x.role)?.epochs ?? []).filter((ep) => ep.pub !== undefined)[x.n - 1];
+  const isOurs = (a: Announcement): boolean =>
+    held !== undefined && equalBytes(a.keyId, held.keyId) && equalBytes(a.pub.sig, held.pub!.sig) && equalBytes(a.pub.box, held.pub!.box);
+  return { role: x.role, n: x.n, signers: [...new Set(signers)].sort((a, b) => a - b), ours: isOurs(x) || isOurs(y) };
+}
+
 /**
  * Why `v` is no vouch our state stands behind for a join request of hour `hour` from `applicant`
  * to the profile of our role `reviewer` (null when it is one): it must come from a pursuance we
