@@ -458,7 +458,7 @@ describe('an open link', () => {
       const { sig, box } = rolePub(planted, null);
       const forged = signAnnouncement({ ...unsigned, keyId: planted.keyId, pub: { sig, box } }, signer);
       await postToDropBox(linkOf(fa, A, B)!.theirInbox, encodeLinkPost({ t: 'keys', a: [genuine, forged] }), { acn });
-      await untilChange([fb], () => linkOf(fb, B, A)?.frozen != null, 'B to freeze the link');
+      await untilChange([fb], () => linkOf(fb, B, A)?.frozen !== null && linkOf(fb, B, A)?.frozen !== undefined, 'B to freeze the link');
       // B's node tells A: A checks the pair against its own keys and raises the alarm.
       await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.fork !== null, 'the report to reach A');
       const signerN =
