@@ -37,8 +37,9 @@ import { vouchedEffort, type Vouch } from './vouch.js';
  * Gatekeepers check, in this order and before any costly step: size, shape, profile id, hour,
  * work, replay (screenRequest). A request vouched for by a linked pursuance (vouch.ts) needs
  * VOUCH_DISCOUNT_BITS less work; the vouch is inside `ct`, so what the screen lets through on
- * the lowered work is dropped once opened unless its vouch holds. An answer is sealed to the applicant's identity key and signed
- * by the role key, so it reveals no member to the applicant or to anyone else reading the inbox.
+ * the lowered work is dropped once opened unless its vouch holds. An answer is sealed to the
+ * applicant's identity key and signed by the role key, so it reveals no member to the applicant
+ * or to anyone else reading the inbox.
  */
 export const JOIN_MESSAGE_MAX = 3_800;
 /** Every request's plaintext is padded to this size, so requests all look alike. */

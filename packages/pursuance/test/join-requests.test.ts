@@ -146,6 +146,7 @@ interface Body {
   readonly answers: readonly string[];
   readonly profile: Uint8Array;
   readonly hour: number;
+  readonly vouch?: CanonicalValue;
 }
 
 /** What an applicant signs inside a request (the domain is pinned here). */
@@ -158,6 +159,7 @@ function requestSigned(p: Profile, b: Body): Uint8Array {
     name: b.name,
     answers: [...b.answers],
     hour: b.hour,
+    ...(b.vouch === undefined ? {} : { vouch: b.vouch }),
   });
 }
 
@@ -677,6 +679,31 @@ describe('join requests: opening and sealing', () => {
     const ct = Uint8Array.from(m.ct);
     ct[100]! ^= 1;
     expectJoinError(() => openJoinRequest(p, keys, { ...m, ct }), /does not open/);
+  });
+
+  it('a vouch inside a request is covered by the applicant’s signature: one added after signing is refused', () => {
+    const { p, keys } = gate();
+    const ana = Identity.generate();
+    const h = hourOf(NOW);
+    const open = (raw: Uint8Array) => {
+      const s = screenRequest(raw, ctx(p));
+      if (!s.ok) throw new Error(`dropped as ${s.reason}`);
+      return openJoinRequest(p, keys, s.message);
+    };
+    // Well-formed (the gatekeeper judges whether it holds, later): the signature must cover it.
+    const vouch = {
+      from: 'a'.repeat(64),
+      to: p.pursuance,
+      role: 'member',
+      n: 1,
+      applicant: ana.publicKey,
+      nonce: new Uint8Array(16).fill(7),
+      hour: h,
+      signature: new Uint8Array(64).fill(9),
+    };
+    expect(open(craft(p, { ...body(p, ana), vouch }, ana)).vouch).toEqual(vouch);
+    expectJoinError(() => open(craft(p, body(p, ana), ana, h, { vouch })), /not signed by the key it names/);
+    expectJoinError(() => open(craft(p, { ...body(p, ana), vouch }, ana, h, { vouch: { ...vouch, n: 2 } })), /not signed by the key it names|no valid body/);
   });
 
   it('refuses a body bound to another hour or profile than its outer message, or not signed by the key it names', () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Identity, canonicalDecode, canonicalEncode, toHex } from '@pursuance/crypto';
+import { Identity, canonicalDecode, canonicalEncode, padToSize, sealToIdentity, toHex, verifySignature } from '@pursuance/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,6 +11,7 @@ import {
   RejectionCode,
   VOUCH_DISCOUNT_BITS,
   VOUCH_HOURS,
+  VOUCH_TEXT_MAX,
   VOUCH_TEXT_PREFIX,
   leadingZeroBits,
   openJoinRequest,
@@ -28,7 +29,7 @@ import {
   type Profile,
   type Vouch,
 } from '../src/index.js';
-import { newRoleKey, rolePub, type RoleKey } from '../src/keys.js';
+import { newRoleKey, roleKeyPair, rolePub, type RoleKey } from '../src/keys.js';
 import { EFFORT_MAX, EFFORT_MIN } from '../src/bodies.js';
 import { sealLinkTask } from '../src/link.js';
 import { joinAs, syncInto, template } from './support/helpers.js';
@@ -201,6 +202,38 @@ describe('vouches (J11)', () => {
     expect(problem(w, v, { hour: v.hour + VOUCH_HOURS })).toBeNull();
   });
 
+  it('a link that grants the role only tasks, or another grant beside the vouch, and a role whose key B never took in', () => {
+    const tasksOnly = world([{ theirRole: 'member', action: 'create', on: 'organizer' }]);
+    expect(problem(tasksOnly, tasksOnly.a.member.vouch(tasksOnly.bId, 'member', tasksOnly.applicant.publicKey))).toMatch(/does not let their "member" vouch/);
+    const both = world([{ theirRole: 'member', action: 'create', on: 'member' }, VOUCH_GRANT]);
+    expect(problem(both, both.a.member.vouch(both.bId, 'member', both.applicant.publicKey))).toBeNull();
+    // B lets A's members vouch but never took in A's member key (nothing carried).
+    const clock = manualClock();
+    const a = side('A', clock.now);
+    const b = side('B', clock.now);
+    b.founder.openLink({
+      offer: a.founder.linkOffer(b.founder.log.id, 'organizer', 7, 'x'),
+      name: 'A',
+      theyMay: [VOUCH_GRANT],
+      ourAnchor: 'organizer',
+      weSend: [],
+      ourInbox: 'y',
+    });
+    a.founder.openLink({
+      offer: b.founder.linkOffer(a.founder.log.id, 'organizer', 7, 'z'),
+      name: 'B',
+      theyMay: [],
+      ourAnchor: 'organizer',
+      weSend: [{ ours: 'member', theirs: 'member' }],
+      ourInbox: 'q',
+    });
+    const applicant = Identity.generate();
+    const v = a.founder.vouch(b.founder.log.id, 'member', applicant.publicKey);
+    expect(vouchProblem(b.founder.log.state(), v, { reviewer: 'organizer', applicant: applicant.publicKey, hour: v.hour })).toMatch(
+      /no current key of their "member"/,
+    );
+  });
+
   it('prototype names in a vouch find nothing: no link, no grant, no key', () => {
     const w = world();
     const v = w.a.member.vouch(w.bId, 'member', w.applicant.publicKey);
@@ -276,18 +309,24 @@ describe('vouches (J11)', () => {
       try {
         f();
       } catch (err) {
-        if (err instanceof ActionNotAllowedError) return err.code;
+        if (err instanceof ActionNotAllowedError) return `${err.code}: ${err.message}`;
         throw err;
       }
       return 'signed';
     };
     const stranger = PursuanceAuthor.create(Identity.generate(), { name: 'C', rules: template('activist-cell') }, w.clock.now);
-    expect(refusal(() => w.a.member.vouch(stranger.log.id, 'member', w.applicant.publicKey))).toBe(RejectionCode.UNKNOWN_TARGET);
+    expect(refusal(() => w.a.member.vouch(stranger.log.id, 'member', w.applicant.publicKey))).toBe(
+      `${RejectionCode.UNKNOWN_TARGET}: there is no link to that pursuance`,
+    );
     // A member holds no organizer key.
-    expect(refusal(() => w.a.member.vouch(w.bId, 'organizer', w.applicant.publicKey))).toBe(RejectionCode.UNKNOWN_KEY);
+    expect(refusal(() => w.a.member.vouch(w.bId, 'organizer', w.applicant.publicKey))).toBe(
+      `${RejectionCode.UNKNOWN_KEY}: you hold no current key of "organizer" with public halves: only its holders vouch for it`,
+    );
     for (const role of ['nobody', 'constructor', '__proto__'])
-      expect(refusal(() => w.a.founder.vouch(w.bId, role, w.applicant.publicKey))).toBe(RejectionCode.DENIED);
-    expect(refusal(() => w.a.member.vouch(w.bId, 'member', new Uint8Array(31)))).toBe(RejectionCode.INVALID_SCHEMA);
+      expect(refusal(() => w.a.founder.vouch(w.bId, role, w.applicant.publicKey))).toBe(
+        `${RejectionCode.DENIED}: "${role}" is no role this link tells them about`,
+      );
+    expect(refusal(() => w.a.member.vouch(w.bId, 'member', new Uint8Array(31)))).toMatch(new RegExp(`^${RejectionCode.INVALID_SCHEMA}: not a vouch`));
     expect(refusal(() => w.a.founder.vouch(w.bId, 'organizer', w.applicant.publicKey))).toBe('signed');
   });
 
@@ -296,6 +335,7 @@ describe('vouches (J11)', () => {
     const v = w.a.member.vouch(w.bId, 'member', w.applicant.publicKey);
     const other = Identity.generate();
     expect(() => sealJoinRequest(w.profile, other, { name: 'Rae', answers: [], vouch: v }, w.clock.now())).toThrow(JoinRequestError);
+    expect(() => sealJoinRequest(w.profile, other, { name: 'Rae', answers: [], vouch: v }, w.clock.now())).toThrow(/this vouch names another applicant/);
     expect(() => sealJoinRequest({ ...w.profile, pursuance: w.a.founder.log.id }, w.applicant, { name: 'Rae', answers: [], vouch: v }, w.clock.now())).toThrow(
       /another pursuance/,
     );
@@ -316,6 +356,51 @@ describe('vouches (J11)', () => {
     // Their texts are the same length, whatever role names they carry.
     const longRole = { ...x, role: 'a-role-with-a-much-longer-name' };
     expect(vouchText(longRole).length).toBe(vouchText(x).length);
+  });
+
+  it('says what is wrong with pasted text that is no vouch for this applicant', () => {
+    const w = world();
+    const v = w.a.member.vouch(w.bId, 'member', w.applicant.publicKey);
+    const good = vouchText(v);
+    expect(good.startsWith('pursuance-vouch:1:')).toBe(true);
+    const sealedTo = (to: Identity, value: Parameters<typeof canonicalEncode>[0], size = 640): string =>
+      'pursuance-vouch:1:' + Buffer.from(sealToIdentity(to.publicKey, padToSize(canonicalEncode(value), size))).toString('base64url');
+    const other = Identity.generate();
+    const cases: [string, string, RegExp][] = [
+      ['too long', good + 'A'.repeat(VOUCH_TEXT_MAX), /too long to be a vouch/],
+      ['another prefix', good.replace('pursuance-vouch:1:', 'pursuance-link:1:'), /starts with "pursuance-vouch:1:"/],
+      ['only the prefix', 'pursuance-vouch:1:', /base64url after its prefix/],
+      ['a character outside base64url', `${good.slice(0, 30)}+${good.slice(31)}`, /base64url after its prefix/],
+      ['padding at the end', `${good}=`, /base64url after its prefix/],
+      ['a space inside', `${good.slice(0, 30)} ${good.slice(30)}`, /base64url after its prefix/],
+      ['made for someone else', vouchText({ ...v, applicant: other.publicKey }), /does not open with your key/],
+      ['sealed to us, but no vouch', sealedTo(w.applicant, { x: 1 }), /not a vouch/],
+      ['sealed to us, naming another applicant', sealedTo(w.applicant, { ...v, applicant: other.publicKey }), /names another applicant/],
+      ['sealed to us, padded to another size', sealedTo(w.applicant, v, 1024), /does not open with your key/],
+    ];
+    for (const [what, text, expected] of cases) {
+      let caught: unknown;
+      try {
+        openVouchText(text, w.applicant);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught, what).toBeInstanceOf(InvalidVouchError);
+      expect((caught as InvalidVouchError).message, what).toMatch(expected);
+      expect((caught as InvalidVouchError).code).toBe('INVALID_VOUCH');
+      expect((caught as InvalidVouchError).name).toBe('InvalidVouchError');
+    }
+  });
+
+  it('signs under its own domain: the bytes a vouch covers are pinned here, and a credential’s signature is no vouch’s', () => {
+    const w = world();
+    const v = w.a.member.vouch(w.bId, 'member', w.applicant.publicKey);
+    const { signature, ...unsigned } = v;
+    const memberSig = w.a.founder.log.state().roles.get('member')!.epochs.at(-1)!.pub!.sig;
+    expect(verifySignature(canonicalEncode({ dom: 'pursuance/link-vouch/v1', ...unsigned }), signature, memberSig)).toBe(true);
+    // The same fields signed as a credential (another domain) do not verify as a vouch.
+    const asCredential = roleKeyPair(currentKey(w.a.member, 'member')).sign(canonicalEncode({ dom: 'pursuance/link-cred/v1', ...unsigned }));
+    expect(problem(w, { ...v, signature: asCredential })).toMatch(/not signed/);
   });
 
   it('opening pasted text never throws anything but InvalidVouchError (fuzz)', () => {

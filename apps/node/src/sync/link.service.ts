@@ -202,6 +202,12 @@ export class LinkService {
   #running = false;
   /** When this service started (its clock): an outbox entry older than that whose event was never stored is dropped. */
   #startedAt = 0;
+  /**
+   * Per pursuance, the link.send events its log holds, found by one walk of the log and then kept
+   * current from the registry's changes: listing links (on every change the dashboard hears of)
+   * reads these, not the whole log. Tied to the author it was built from (a reload starts over).
+   */
+  readonly #sends = new Map<string, { readonly author: unknown; readonly ids: Set<EventId> }>();
   /** Aborts posts in flight when the service stops. */
   readonly #stopping = new AbortController();
   /** Inboxes whose history was queued since this node started. */
@@ -236,7 +242,9 @@ export class LinkService {
       this.#queued.push(m);
       this.#drainSoon();
     };
-    const onChange = ({ pursuanceId }: { pursuanceId: string }): void => {
+    const onChange = ({ pursuanceId, events }: { pursuanceId: string; events: readonly SignedEvent[] }): void => {
+      const sends = this.#sends.get(pursuanceId);
+      for (const e of events) if (e.header.kind === 'link.send') sends?.ids.add(e.id);
       if (this.#running) void this.#serial(() => this.#refresh(pursuanceId)).catch((err: unknown) => this.#warn(err));
     };
     this.peer.on('groupMessage', onMessage);
@@ -434,9 +442,19 @@ export class LinkService {
     const log = entry.log;
     const digests = new Set<string>();
     const sent: LinkSentModel[] = [];
-    for (const id of log.order()) {
-      const e = log.event(id);
-      if (!e || e.header.kind !== 'link.send' || !log.isAccepted(id)) continue;
+    let known = this.#sends.get(entry.id);
+    if (known?.author !== entry.author) {
+      known = { author: entry.author, ids: new Set(log.order().filter((id) => log.event(id)?.header.kind === 'link.send')) };
+      // Kept only while changes keep it current.
+      if (this.#running) this.#sends.set(entry.id, known);
+    }
+    const ordered = [...known.ids]
+      .map((id) => log.event(id))
+      .filter((e): e is SignedEvent => e !== undefined)
+      .sort((a, b) => a.header.time - b.header.time || (a.id < b.id ? -1 : 1));
+    for (const e of ordered) {
+      const id = e.id;
+      if (e.header.kind !== 'link.send' || !log.isAccepted(id)) continue;
       const body = (e as SignedEvent<'link.send'>).header.body;
       if (body.peer !== peer) continue;
       const digest = toHex(body.digest);
