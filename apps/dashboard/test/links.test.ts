@@ -1,8 +1,9 @@
 // @vitest-environment happy-dom
 /**
  * Links between pursuances in the dashboard. The list: each link's mapping in words, their keys
- * (an expired one marked), a frozen link's alarm, what waits to be posted, what of theirs was
- * refused with the node's reasons, and closing after a confirmation. Making an offer: a role held
+ * (an expired one marked), a frozen link's alarm, the alarm when they froze it over keys our own
+ * anchor signed twice (with the next step, before and after our anchor is rotated), what waits to
+ * be posted, what of theirs was refused with the node's reasons, and closing after a confirmation. Making an offer: a role held
  * with its key, the offer's text to copy and its key id to read out. Opening: the pasted offer
  * (even inside a message) is read by the node and previewed with its key id to compare; the
  * mapping is said in words before Open, and Open sends exactly it; the node's refusals of the
@@ -61,6 +62,7 @@ function link(over: Partial<LinkModel> = {}): LinkModel {
       { role: 'organizer', n: 1, keyId: KEY, validUntil: Date.UTC(2031, 0, 8), expired: false },
     ],
     frozen: null,
+    fork: null,
     reading: true,
     announcing: true,
     announcedAt: Date.UTC(2031, 0, 1),
@@ -274,6 +276,7 @@ describe('the list of links', () => {
   it('shows each link’s mapping in words, their keys (an expired one marked), what waits, and what was refused with the node’s reasons', async () => {
     const refused = [
       { pursuanceId: PID, peer: PEER, kind: 'task' as const, code: 'STALE_EPOCH', reason: 'signed by key 1 of their "organizer"; key 2 is current', at: 3 },
+      { pursuanceId: PID, peer: PEER, kind: 'fork' as const, code: 'INVALID_FORK', reason: 'not signed by our anchor', at: 2 },
       { pursuanceId: PID, peer: PEER, kind: 'malformed' as const, code: 'INVALID_ENCODING', reason: 'not a link post', at: 2 },
     ];
     const expired = { role: 'desk', n: 1, keyId: 'd'.repeat(32), validUntil: 5, expired: true };
@@ -294,12 +297,14 @@ describe('the list of links', () => {
     expect(rows[1]!.text()).toContain('valid');
     expect(card.find('[data-testid="link-waiting"]').text()).toBe('2 tasks wait to be sent: their relay could not be reached. Your node keeps retrying.');
     const items = card.findAll('[data-testid="link-refused"] li');
-    expect(items.map((li) => li.attributes('data-kind'))).toEqual(['task', 'malformed']);
+    expect(items.map((li) => li.attributes('data-kind'))).toEqual(['task', 'fork', 'malformed']);
     expect(items[0]!.text()).toMatch(/^A task, .+: signed by key 1 of their "organizer"; key 2 is current STALE_EPOCH$/);
     // The node's reasons are English, and marked so for screen readers.
     expect(items[0]!.find('[data-testid="refusal-reason"]').attributes('lang')).toBe('en');
-    expect(items[1]!.text()).toContain('Something unreadable');
+    expect(items[1]!.text()).toMatch(/^Their report of two keys signed for one of ours, .+: not signed by our anchor INVALID_FORK$/);
+    expect(items[2]!.text()).toContain('Something unreadable');
     expect(card.find('[data-testid="link-frozen"]').exists()).toBe(false);
+    expect(card.find('[data-testid="link-fork"]').exists()).toBe(false);
     expect(card.find('[data-testid="link-node"]').text()).toContain('Your node reads what they send over this link.');
   });
 
@@ -310,6 +315,36 @@ describe('the list of links', () => {
     expect(alarm.text()).toContain('This link is frozen.');
     expect(alarm.text()).toContain('Their anchor signed two different keys for their “desk” (key 3)');
     expect(alarm.text()).toContain('open the link again from a new offer');
+  });
+
+  it('raises the alarm when they froze the link over two keys our anchor signed, and says to rotate the anchor, then make a new offer', async () => {
+    const fork = { role: 'member', n: 2, signers: [1], ours: true, at: Date.UTC(2031, 0, 3), resolved: false };
+    const { w } = await linked({ links: [link({ fork })], offers: [] });
+    const alarm = w.find('[data-testid="link-fork"]');
+    expect(alarm.attributes('role')).toBe('alert');
+    expect(w.find(`#${alarm.attributes('aria-labelledby')!}`).text()).toBe('“Harbour Desk” froze this link.');
+    expect(alarm.find('[data-testid="link-fork-what"]').text()).toBe(
+      'They received two different keys for our Member (key 2), both signed with key 1 of our Organizer. Someone who holds that key — or held it, like a member who was removed — is signing for this pursuance.',
+    );
+    expect(alarm.text()).not.toContain('Neither key');
+    expect(alarm.find('[data-testid="link-fork-next"]').text()).toMatch(
+      /^Rotate the keys of our Organizer \(under Keys\) so that key signs nothing more, then make a new offer \(under “Make an offer”\) and send it to them: they open the link again\.\s+Go to the keys$/,
+    );
+    expect(alarm.find('[data-testid="link-fork-keys"]').attributes('href')).toBe(`/p/${PID}/keys`);
+    expect(alarm.find('[data-testid="link-fork-at"]').text()).toMatch(/^Their report reached us .*2031.*\.$/);
+  });
+
+  it('says when neither key is ours, names every signer, and once the anchor is rotated leaves only the new offer', async () => {
+    const fork = { role: 'organizer', n: 4, signers: [1, 2], ours: false, at: Date.UTC(2031, 0, 3), resolved: true };
+    const { w } = await linked({ links: [link({ fork })], offers: [] });
+    const alarm = w.find('[data-testid="link-fork"]');
+    expect(alarm.find('[data-testid="link-fork-what"]').text()).toBe(
+      'They received two different keys for our Organizer (key 4), both signed with keys 1 and 2 of our Organizer. Someone who holds one of those keys — or held it, like a member who was removed — is signing for this pursuance. Neither key is the one our pursuance holds.',
+    );
+    expect(alarm.find('[data-testid="link-fork-next"]').text()).toBe(
+      'The keys of our Organizer have been rotated since. Make a new offer (under “Make an offer”) and send it to them: they open the link again.',
+    );
+    expect(alarm.find('[data-testid="link-fork-keys"]').exists()).toBe(false);
   });
 
   it('lists our recent sends with what their receipts said (the reason of a refusal beside it), and raises the alarm on receipts for sends our log never recorded', async () => {
@@ -801,9 +836,13 @@ describe('in Spanish, and for assistive technology', () => {
   });
 
   it('words the whole view in Spanish and passes axe in both languages, with a preview and the mapping editor open', async () => {
-    const refused = [{ pursuanceId: PID, peer: PEER, kind: 'keys' as const, code: 'BAD_SIGNATURE', reason: 'the announced key is unusable', at: 1 }];
+    const refused = [
+      { pursuanceId: PID, peer: PEER, kind: 'keys' as const, code: 'BAD_SIGNATURE', reason: 'the announced key is unusable', at: 1 },
+      { pursuanceId: PID, peer: PEER, kind: 'fork' as const, code: 'INVALID_FORK', reason: 'not signed by our anchor', at: 1 },
+    ];
+    const fork = { role: 'member', n: 2, signers: [1, 3], ours: false, at: Date.UTC(2031, 0, 3), resolved: false };
     const { w, ctx } = await linked(
-      { links: [link({ frozen: { role: 'desk', n: 2 }, waiting: 1, refused })], offers: [offerModel()] },
+      { links: [link({ frozen: { role: 'desk', n: 2 }, fork, waiting: 1, refused })], offers: [offerModel()] },
       { [`POST ${P}/links/preview`]: () => preview({ ourOffer: false, linked: true }) },
     );
     await paste(w, OFFER, '[data-testid="offer-preview"]');
@@ -818,6 +857,15 @@ describe('in Spanish, and for assistive technology', () => {
     expect(w.find('#links-title').text()).toBe('Enlaces');
     expect(w.find('[data-testid="link-mapping"]').text()).toContain('Su rol «editor» puede crear tareas para nuestro rol Member.');
     expect(w.find('[data-testid="open-note"]').text()).toBe('Ya hay un enlace abierto con ellos: esta correspondencia sustituye a la actual.');
+    const alarm = w.find('[data-testid="link-fork"]');
+    expect(alarm.find('[data-testid="link-fork-what"]').text()).toBe(
+      'Recibieron dos claves distintas para nuestro rol Member (clave 2), ambas firmadas con las claves 1 y 3 de nuestro rol Organizer. Alguien que tiene una de esas claves —o la tuvo, como un miembro al que se expulsó— está firmando por este pursuance. Ninguna de las dos es la clave que tiene nuestro pursuance.',
+    );
+    expect(alarm.find('[data-testid="link-fork-next"]').text()).toContain(
+      'Rota las claves de nuestro rol Organizer (en Claves) para que esas claves no firmen nada más',
+    );
+    expect(alarm.find('[data-testid="link-fork-keys"]').text()).toBe('Ir a las claves');
+    expect(w.findAll('[data-testid="link-refused"] li')[1]!.text()).toContain('Su aviso de dos claves firmadas para uno de nuestros roles');
     const text = w.text();
     for (const english of [
       'Links',
@@ -828,6 +876,9 @@ describe('in Spanish, and for assistive technology', () => {
       'Compare this',
       'Send the task',
       'frozen',
+      'froze',
+      'Rotate',
+      'Their report',
       'waits to be sent',
     ])
       expect(text, english).not.toContain(english);

@@ -61,6 +61,7 @@ export const links = {
         keys: 'Their keys',
         task: 'A task',
         receipt: 'Their receipt for a task',
+        fork: 'Their report of two keys signed for one of ours',
         malformed: 'Something unreadable',
       },
       refusal: '{kind}, {time}:',
@@ -73,6 +74,18 @@ export const links = {
         action: 'close the link to “{name}”',
         done: 'The link to “{name}” is closed.',
       },
+    },
+    fork: {
+      title: '“{name}” froze this link.',
+      what: 'They received two different keys for our {role} (key {n}), both signed with {signers} of our {anchor}.',
+      signers: 'key {list} | keys {list}',
+      who: 'Someone who holds that key — or held it, like a member who was removed — is signing for this pursuance. | Someone who holds one of those keys — or held it, like a member who was removed — is signing for this pursuance.',
+      notOurs: 'Neither key is the one our pursuance holds.',
+      rotate:
+        'Rotate the keys of our {anchor} (under Keys) so that key signs nothing more, then make a new offer (under “Make an offer”) and send it to them: they open the link again. | Rotate the keys of our {anchor} (under Keys) so those keys sign nothing more, then make a new offer (under “Make an offer”) and send it to them: they open the link again.',
+      rotated: 'The keys of our {anchor} have been rotated since. Make a new offer (under “Make an offer”) and send it to them: they open the link again.',
+      keys: 'Go to the keys',
+      at: 'Their report reached us {time}.',
     },
     words: {
       theyMay: 'Their “{their}” may create tasks for our {ours}.',
@@ -252,6 +265,7 @@ export const links = {
         keys: 'Sus claves',
         task: 'Una tarea',
         receipt: 'Su acuse de una tarea',
+        fork: 'Su aviso de dos claves firmadas para uno de nuestros roles',
         malformed: 'Algo ilegible',
       },
       refusal: '{kind}, {time}:',
@@ -264,6 +278,19 @@ export const links = {
         action: 'cerrar el enlace con «{name}»',
         done: 'El enlace con «{name}» está cerrado.',
       },
+    },
+    fork: {
+      title: '«{name}» congeló este enlace.',
+      what: 'Recibieron dos claves distintas para nuestro rol {role} (clave {n}), ambas firmadas con {signers} de nuestro rol {anchor}.',
+      signers: 'la clave {list} | las claves {list}',
+      who: 'Alguien que tiene esa clave —o la tuvo, como un miembro al que se expulsó— está firmando por este pursuance. | Alguien que tiene una de esas claves —o la tuvo, como un miembro al que se expulsó— está firmando por este pursuance.',
+      notOurs: 'Ninguna de las dos es la clave que tiene nuestro pursuance.',
+      rotate:
+        'Rota las claves de nuestro rol {anchor} (en Claves) para que esa clave no firme nada más; después haz una oferta nueva (en «Hacer una oferta») y envíasela: ellos abren el enlace de nuevo. | Rota las claves de nuestro rol {anchor} (en Claves) para que esas claves no firmen nada más; después haz una oferta nueva (en «Hacer una oferta») y envíasela: ellos abren el enlace de nuevo.',
+      rotated:
+        'Las claves de nuestro rol {anchor} se han rotado desde entonces. Haz una oferta nueva (en «Hacer una oferta») y envíasela: ellos abren el enlace de nuevo.',
+      keys: 'Ir a las claves',
+      at: 'Su aviso nos llegó el {time}.',
     },
     words: {
       theyMay: 'Su rol «{their}» puede crear tareas para nuestro rol {ours}.',

@@ -600,11 +600,11 @@ export interface LinkKeyModel {
   readonly expired: boolean;
 }
 
-/** Something that arrived from them and was refused, with the reason (the node's `LinkRefusal`; `receipt`: their word on a task we sent). */
+/** Something that arrived from them and was refused, with the reason (the node's `LinkRefusal`; `receipt`: their word on a task we sent; `fork`: their report of a fork of ours that our own log does not bear out). */
 export interface LinkRefusal {
   readonly pursuanceId: string;
   readonly peer: string | null;
-  readonly kind: 'keys' | 'task' | 'receipt' | 'malformed';
+  readonly kind: 'keys' | 'task' | 'receipt' | 'fork' | 'malformed';
   readonly code: string;
   readonly reason: string;
   readonly at: number;
@@ -622,6 +622,20 @@ export interface LinkModel {
   readonly keys: readonly LinkKeyModel[];
   /** Their anchor signed two different keys for one role and ordinal: nothing more is adopted until the link is opened again. */
   readonly frozen: { readonly role: string; readonly n: number } | null;
+  /**
+   * They froze the link because our anchor's keys (`signers`, by ordinal) signed two different keys
+   * for our `role` (key `n`): whoever holds one of those keys, or held it, signs for us. `ours`:
+   * one of the two is the key our log holds. `resolved`: our anchor was rotated past every signer
+   * since, so only a new offer to them is left. The latest report, or null.
+   */
+  readonly fork: {
+    readonly role: string;
+    readonly n: number;
+    readonly signers: readonly number[];
+    readonly ours: boolean;
+    readonly at: number;
+    readonly resolved: boolean;
+  } | null;
   /** This node reads our inbox for this link (it holds a key the link concerns). */
   readonly reading: boolean;
   /** This node holds our anchor's current key, so announces our keys to them. */
