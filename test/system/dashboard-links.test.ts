@@ -136,7 +136,9 @@ describe('linking two pursuances in the dashboard', () => {
 
     await form.getByRole('button', { name: 'Add a permission' }).click();
     await form.getByLabel('Their role', { exact: true }).fill('organizer');
-    await form.getByLabel('may create tasks for our').selectOption({ label: 'Member' });
+    // Creating tasks is what a permission grants unless "vouch for applicants" is chosen.
+    expect(await form.getByLabel('may', { exact: true }).inputValue()).toBe('create');
+    await form.getByLabel('our role', { exact: true }).selectOption({ label: 'Member' });
     await form.getByRole('button', { name: 'Add a sending pair' }).click();
     await form.getByLabel('Our role', { exact: true }).selectOption({ label: 'Organizer' });
     await form.getByLabel('sends tasks to their role').fill('organizer');
