@@ -162,11 +162,11 @@ export const MODULES = {
   // judgement (held, spent, or dropped for too little work), the replay set and the queue's rank.
   'vouch-node': {
     mutate: [
-      'apps/node/src/sync/admission.service.ts:477-477',
-      'apps/node/src/sync/admission.service.ts:538-550',
-      'apps/node/src/sync/admission.service.ts:604-609',
-      'apps/node/src/sync/admission.service.ts:656-695',
-      'apps/node/src/sync/admission.service.ts:739-741',
+      'apps/node/src/sync/admission.service.ts:479-479',
+      'apps/node/src/sync/admission.service.ts:540-552',
+      'apps/node/src/sync/admission.service.ts:606-611',
+      'apps/node/src/sync/admission.service.ts:658-699',
+      'apps/node/src/sync/admission.service.ts:743-745',
       'apps/node/src/sync/link.service.ts:460-472',
     ],
     tests: ['apps/node/test/vouch.test.ts'],

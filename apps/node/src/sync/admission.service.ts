@@ -56,6 +56,8 @@ export type AdmissionPeer = DropBoxPeer;
 /** Requests waiting for a decision, per pursuance, on one node: a flood fills this and no more. */
 export const REVIEW_MAX = 200;
 export const EFFORT_DEFAULT = 18;
+/** Vouches remembered as spent, per node, at most (each for VOUCH_HOURS and a little). */
+export const VOUCHES_MAX = 10_000;
 export const PROFILE_DAYS_DEFAULT = 7;
 /** A profile this node published is renewed when it expires sooner than this. */
 export const RENEW_BEFORE_MS = 2 * DAY_MS;
@@ -663,7 +665,9 @@ export class AdmissionService {
     const holds =
       v !== null &&
       vouchProblem(state, v, { reviewer: p.role, applicant: opened.from, hour: screened.message.h }) === null &&
-      !doc.vouches.some((x) => x.nonce === toHex(v.nonce));
+      !doc.vouches.some((x) => x.nonce === toHex(v.nonce)) &&
+      // Full (a flood of vouched requests within VOUCH_HOURS): no vouch counts until old ones age out, none is forgotten early.
+      doc.vouches.length < VOUCHES_MAX;
     const vouch = holds ? { peer: v.from, name: state.links!.get(v.from as EventId)!.name, role: v.role } : null;
     if (screened.vouchNeeded && !vouch) return 'vouch';
     const waiting = doc.requests.filter((r) => r.pursuanceId === pursuanceId && r.status === 'pending');
