@@ -7,6 +7,7 @@ import { postToDropBox } from '@pursuance/cwtch';
 import {
   HOUR_MS,
   VOUCH_HOURS,
+  hourOf,
   leadingZeroBits,
   openVouchText,
   parseProfileText,
@@ -20,7 +21,9 @@ import {
 } from '@pursuance/pursuance';
 import type { RelayServer } from '@pursuance/relay';
 import { LoopbackACN } from '@pursuance/tapir';
-import { startNode, type RunningNode } from '../src/index.js';
+import { openNodeStore, startNode, type RunningNode } from '../src/index.js';
+import { AdmissionStore } from '../src/sync/admission-store.js';
+import { VOUCHES_MAX } from '../src/sync/admission.service.js';
 import type { LinkModel, LinkOfferModel, VouchModel } from '../src/sync/link.service.js';
 import type { ReviewInboxModel } from '../src/sync/admission.service.js';
 import { testNodeOptions } from '../../../test/support/test-node.js';
@@ -204,4 +207,26 @@ describe('vouching', () => {
     await postToDropBox(p.inbox, request(p, ap, v, vouchedEffort(EFFORT), EFFORT), { acn });
     await untilAsync([fb.admission], async () => (await inboxOf()).dropped.vouch === before + 1, 'the anchor’s vouch to be dropped');
   });
+
+  it(
+    'a node remembers at most VOUCHES_MAX spent vouches: when full, a fresh vouch lowers nothing (none is forgotten early)',
+    { timeout: 180_000 },
+    async () => {
+      const made = await ok<VouchModel>(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'member', applicant: ap.identity.onion });
+      const v = openVouchText(made.text, ap.registry.identity);
+      running.delete(fb);
+      await fb.close();
+      const opened = await openNodeStore(testNodeOptions(root, 'fb', registryDir));
+      await new AdmissionStore(opened.store).updateInbox((doc) => {
+        const hour = hourOf(Date.now());
+        while (doc.vouches.length < VOUCHES_MAX) doc.vouches.push({ nonce: doc.vouches.length.toString(16).padStart(32, '0'), hour });
+      });
+      await opened.close();
+      fb = await start('fb');
+      const p = parseProfileText(profile.text, Date.now());
+      const before = (await inboxOf()).dropped.vouch;
+      await postToDropBox(p.inbox, request(p, ap, v, vouchedEffort(EFFORT), EFFORT), { acn });
+      await untilAsync([fb.admission], async () => (await inboxOf()).dropped.vouch === before + 1, 'the vouch to count for nothing while the set is full');
+    },
+  );
 });
