@@ -164,10 +164,12 @@ export const MODULES = {
     mutate: [
       'apps/node/src/sync/admission.service.ts:479-479',
       'apps/node/src/sync/admission.service.ts:540-552',
-      'apps/node/src/sync/admission.service.ts:606-611',
-      'apps/node/src/sync/admission.service.ts:658-699',
+      'apps/node/src/sync/admission.service.ts:609-610',
+      'apps/node/src/sync/admission.service.ts:663-672',
+      'apps/node/src/sync/admission.service.ts:676-679',
+      'apps/node/src/sync/admission.service.ts:699-699',
       'apps/node/src/sync/admission.service.ts:743-745',
-      'apps/node/src/sync/link.service.ts:460-472',
+      'apps/node/src/sync/link.service.ts:498-510',
     ],
     tests: ['apps/node/test/vouch.test.ts'],
     ignoreStatic: true,
@@ -195,7 +197,7 @@ export const MODULES = {
   // Links through the node: what a node carries in from an inbox (and skips), when it answers with
   // a receipt, which receipt stands, which node reads an inbox, and how sends and receipts match.
   'link-service': {
-    mutate: ['apps/node/src/sync/link.service.ts:397-424', 'apps/node/src/sync/link.service.ts:584-785'],
+    mutate: ['apps/node/src/sync/link.service.ts:439-476', 'apps/node/src/sync/link.service.ts:702-932'],
     tests: ['apps/node/test/links.test.ts'],
     ignoreStatic: true,
   },

@@ -2,10 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalDecode, canonicalEncode } from '@pursuance/crypto';
+import { Identity, canonicalDecode, canonicalEncode } from '@pursuance/crypto';
 import { postToDropBox } from '@pursuance/cwtch';
 import {
   HOUR_MS,
+  REQUEST_HOURS_BACK,
   VOUCH_HOURS,
   hourOf,
   leadingZeroBits,
@@ -13,6 +14,7 @@ import {
   parseProfileText,
   sealJoinRequest,
   signVouch,
+  vouchText,
   vouchedEffort,
   workDigest,
   type EventId,
@@ -23,9 +25,8 @@ import type { RelayServer } from '@pursuance/relay';
 import { LoopbackACN } from '@pursuance/tapir';
 import { openNodeStore, startNode, type RunningNode } from '../src/index.js';
 import { AdmissionStore } from '../src/sync/admission-store.js';
-import { VOUCHES_MAX } from '../src/sync/admission.service.js';
+import { REVIEW_MAX, VOUCHES_MAX, type ReviewInboxModel } from '../src/sync/admission.service.js';
 import type { LinkModel, LinkOfferModel, VouchModel } from '../src/sync/link.service.js';
-import type { ReviewInboxModel } from '../src/sync/admission.service.js';
 import { testNodeOptions } from '../../../test/support/test-node.js';
 import { untilAsync, untilChange } from '../../../test/support/until-change.js';
 import { at, call, ok, refusal } from './support/node-api.js';
@@ -68,7 +69,11 @@ async function start(name: string): Promise<RunningNode> {
 
 /** A request from `from` to the profile with the vouch `v`, its work re-rolled to fall in [min, max). */
 function request(p: Profile, from: RunningNode, v: Vouch | undefined, min: number, max: number): Uint8Array {
-  const sealed = sealJoinRequest(p, from.registry.identity, { name: 'Rae', answers: [], vouch: v }, Date.now());
+  return requestAs(p, from.registry.identity, v, min, max);
+}
+
+function requestAs(p: Profile, from: Identity, v: Vouch | undefined, min: number, max: number): Uint8Array {
+  const sealed = sealJoinRequest(p, from, { name: 'Rae', answers: [], vouch: v }, Date.now());
   const m = canonicalDecode(sealed.bytes) as { p: Uint8Array; h: number; n: Uint8Array; ct: Uint8Array };
   for (let i = 0; ; i++) {
     const n = new Uint8Array(16);
@@ -158,6 +163,21 @@ describe('vouching', () => {
         refusal(r, 400, 'INVALID_REQUEST', vouch.slice(0, 20));
         expect((r.body as { field?: string }).field).toBe('vouch');
       }
+      // Made by A's member but for another pursuance, or too old: the applicant's node says so before any work.
+      const memberEpoch = ma.registry.get(A).log.state().roles.get('member')!.epochs.at(-1)!;
+      const memberKey = ma.registry.get(A).author.keyring.get(memberEpoch.keyIdHex)!;
+      const hour = Math.floor(Date.now() / HOUR_MS);
+      const signed = (to: string, h: number) =>
+        vouchText(signVouch({ from: A, to, role: 'member', n: 1, applicant: ap.registry.identity.publicKey, hour: h }, memberKey));
+      for (const [vouch, reason] of [
+        [signed('c'.repeat(64), hour), /This vouch is for joining another pursuance/],
+        [signed(B, hour - VOUCH_HOURS - 3), /This vouch cannot be used: it is more than 72 hours old\. Ask for a new one\./],
+        [forFb.text, /This vouch cannot be used: this vouch does not open with your key/],
+      ] as const) {
+        const r = await call(ap, 'POST', '/api/join-profile/requests', { profile: profile.text, name: 'Rae', vouch });
+        refusal(r, 400, 'INVALID_REQUEST');
+        expect(r.body).toMatchObject({ field: 'vouch', message: expect.stringMatching(reason) });
+      }
       expect(await ok<unknown[]>(ap, 'GET', '/api/join-profile/requests')).toEqual([]);
 
       await ok(ap, 'POST', '/api/join-profile/requests', { profile: profile.text, name: 'Rae', vouch: made.text });
@@ -209,24 +229,58 @@ describe('vouching', () => {
   });
 
   it(
-    'a node remembers at most VOUCHES_MAX spent vouches: when full, a fresh vouch lowers nothing (none is forgotten early)',
+    'after a restart: spent vouches too old to matter are forgotten, the rest kept up to VOUCHES_MAX; a vouched request outranks unvouched work in a full queue',
     { timeout: 180_000 },
     async () => {
-      const made = await ok<VouchModel>(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'member', applicant: ap.identity.onion });
-      const v = openVouchText(made.text, ap.registry.identity);
+      // Two applicants the test plays (their keys sign their requests), each with a vouch from A's member.
+      const [x1, x2] = [Identity.generate(), Identity.generate()];
+      const vouchFor = async (x: Identity) =>
+        openVouchText((await ok<VouchModel>(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'member', applicant: x.onion })).text, x);
+      const [v1, v2] = [await vouchFor(x1), await vouchFor(x2)];
+      const waiting = (await inboxOf()).waiting;
       running.delete(fb);
       await fb.close();
       const opened = await openNodeStore(testNodeOptions(root, 'fb', registryDir));
+      const now = Date.now();
+      // The oldest hour a spent vouch still matters for (a request REQUEST_HOURS_BACK old, its vouch VOUCH_HOURS before that).
+      const oldest = hourOf(now) - REQUEST_HOURS_BACK - VOUCH_HOURS - 1;
       await new AdmissionStore(opened.store).updateInbox((doc) => {
-        const hour = hourOf(Date.now());
-        while (doc.vouches.length < VOUCHES_MAX) doc.vouches.push({ nonce: doc.vouches.length.toString(16).padStart(32, '0'), hour });
+        doc.vouches = [];
+        // One short of full once the five too old are forgotten.
+        for (let i = 0; i < VOUCHES_MAX - 1; i++) doc.vouches.push({ nonce: `k${i}`, hour: oldest + 1 });
+        for (let i = 0; i < 5; i++) doc.vouches.push({ nonce: `old${i}`, hour: oldest - 1 });
+        // The queue full of others' requests with the profile's full work.
+        for (let i = waiting; i < REVIEW_MAX; i++) {
+          doc.requests.push({
+            id: i.toString(16).padStart(64, 'f'),
+            pursuanceId: B,
+            onion: `stand-in-${i}`,
+            key: '00'.repeat(32),
+            name: `Stand-in ${i}`,
+            answers: [],
+            work: EFFORT,
+            receivedAt: now,
+            status: 'pending',
+            decidedAt: null,
+            roles: [],
+          });
+        }
       });
       await opened.close();
       fb = await start('fb');
+      expect((await inboxOf()).waiting).toBe(REVIEW_MAX);
       const p = parseProfileText(profile.text, Date.now());
-      const before = (await inboxOf()).dropped.vouch;
-      await postToDropBox(p.inbox, request(p, ap, v, vouchedEffort(EFFORT), EFFORT), { acn });
-      await untilAsync([fb.admission], async () => (await inboxOf()).dropped.vouch === before + 1, 'the vouch to count for nothing while the set is full');
+      const before = (await inboxOf()).dropped;
+      // x1: work the vouch allows (at least 9 bits, so with the 6 spared it ranks above the full work of the others).
+      await postToDropBox(p.inbox, requestAs(p, x1, v1, vouchedEffort(EFFORT) + 1, EFFORT), { acn });
+      await untilAsync([fb.admission], async () => (await inboxOf()).requests.some((r) => r.onion === x1.onion), 'x1 to take a place in the full queue');
+      expect((await inboxOf()).requests.find((r) => r.onion === x1.onion)).toMatchObject({ status: 'pending', vouch: { peer: A, role: 'member' } });
+      expect((await inboxOf()).waiting).toBe(REVIEW_MAX);
+      expect((await inboxOf()).dropped.full).toBe(before.full + 1);
+      // x2's vouch is fresh, but the set is full now: it counts for nothing, and the lowered work is not enough.
+      await postToDropBox(p.inbox, requestAs(p, x2, v2, vouchedEffort(EFFORT) + 1, EFFORT), { acn });
+      await untilAsync([fb.admission], async () => (await inboxOf()).dropped.vouch === before.vouch + 1, 'x2 to be dropped while the set is full');
+      expect((await inboxOf()).requests.some((r) => r.onion === x2.onion)).toBe(false);
     },
   );
 });
