@@ -149,7 +149,7 @@ export const MODULES = {
   vouch: {
     mutate: [
       'packages/pursuance/src/vouch.ts',
-      'packages/pursuance/src/fold/links.ts:205-232',
+      'packages/pursuance/src/fold/links.ts:246-266',
       'packages/pursuance/src/author.ts:807-822',
       'packages/pursuance/src/join-request.ts:149-153',
       'packages/pursuance/src/join-request.ts:179-189',
