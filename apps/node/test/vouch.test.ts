@@ -249,20 +249,25 @@ describe('vouching', () => {
         // One short of full once the five too old are forgotten.
         for (let i = 0; i < VOUCHES_MAX - 1; i++) doc.vouches.push({ nonce: `k${i}`, hour: oldest + 1 });
         for (let i = 0; i < 5; i++) doc.vouches.push({ nonce: `old${i}`, hour: oldest - 1 });
-        // The queue full of others' requests with the profile's full work.
+        // The queue full of others' requests with the profile's full work, but for two: the least
+        // (one bit short of it, kept from before the profile asked more) and the most (vouched, so
+        // its 9 bits rank as 15).
         for (let i = waiting; i < REVIEW_MAX; i++) {
+          const least = i === waiting;
+          const most = i === waiting + 1;
           doc.requests.push({
             id: i.toString(16).padStart(64, 'f'),
             pursuanceId: B,
-            onion: `stand-in-${i}`,
+            onion: least ? 'stand-in-least' : most ? 'stand-in-most' : `stand-in-${i}`,
             key: '00'.repeat(32),
             name: `Stand-in ${i}`,
             answers: [],
-            work: EFFORT,
+            work: least ? EFFORT - 1 : most ? vouchedEffort(EFFORT) + 1 : EFFORT,
             receivedAt: now,
             status: 'pending',
             decidedAt: null,
             roles: [],
+            ...(most ? { vouch: { peer: A, name: 'Port Watch', role: 'member' } } : {}),
           });
         }
       });
@@ -277,6 +282,10 @@ describe('vouching', () => {
       expect((await inboxOf()).requests.find((r) => r.onion === x1.onion)).toMatchObject({ status: 'pending', vouch: { peer: A, role: 'member' } });
       expect((await inboxOf()).waiting).toBe(REVIEW_MAX);
       expect((await inboxOf()).dropped.full).toBe(before.full + 1);
+      // The one it replaced ranked least; the vouched one with less work but more rank stays.
+      const onions = (await inboxOf()).requests.map((r) => r.onion);
+      expect(onions).not.toContain('stand-in-least');
+      expect(onions).toContain('stand-in-most');
       // x2's vouch is fresh, but the set is full now: it counts for nothing, and the lowered work is not enough.
       await postToDropBox(p.inbox, requestAs(p, x2, v2, vouchedEffort(EFFORT) + 1, EFFORT), { acn });
       await untilAsync([fb.admission], async () => (await inboxOf()).dropped.vouch === before.vouch + 1, 'x2 to be dropped while the set is full');
