@@ -493,4 +493,41 @@ describe('an open link', () => {
     expect(await linksOf(fb, B)).toEqual([]);
     refusal(await call(fb, 'DELETE', at(B, `/links/${A}`)), 404, 'UNKNOWN_LINK');
   });
+
+  it('a receipt that comes through one link from another linked pursuance, however well signed, is refused there', { timeout: 180_000 }, async () => {
+    // A third pursuance, C, that A links too: A pins C's anchor from C's offer.
+    const C = (
+      await ok<{ id: string }>(fb, 'POST', '/api/pursuances', { name: 'Third Desk', template: 'activist-cell', relay: relays[1]!.relay.exportedBundle })
+    ).id;
+    const offerC = await ok<LinkOfferModel>(fb, 'POST', at(C, '/links/offers'), { to: A, anchor: 'organizer' });
+    await ok(fa, 'POST', at(A, '/links/offers'), { to: C, anchor: 'organizer' });
+    await ok(fa, 'POST', at(A, '/links'), { offer: offerC.text });
+    const cOrganizer = fb.registry.get(C).log.state().roles.get('organizer')!.epochs.at(-1)!;
+    const cKey = fb.registry.get(C).author.keyring.get(cOrganizer.keyIdHex)!;
+    const receipt = signReceipt(
+      {
+        from: C,
+        to: A,
+        role: 'organizer',
+        n: 1,
+        digest: sha256(new Uint8Array([1])),
+        verdict: 'accepted',
+        code: '',
+        reason: '',
+        hour: Math.floor(Date.now() / HOUR_MS),
+      },
+      cKey,
+    );
+    // Posted into A's inbox for B: signed by C's standing key as A holds it, but not for this link.
+    await postToDropBox(linkOf(fa, A, B)!.ourInbox, encodeLinkPost({ t: 'receipt', r: receipt }), { acn });
+    const linkTo = async (peer: string) => (await linksOf(fa, A)).find((l) => l.peer === peer)!;
+    await untilAsync(
+      [fa.links],
+      async () => (await linkTo(B)).refused.some((r) => r.reason === 'a receipt from another link'),
+      'A to refuse C’s receipt on B’s link',
+    );
+    expect((await linkTo(B)).refused.find((r) => r.reason === 'a receipt from another link')).toMatchObject({ kind: 'receipt', code: 'INVALID_RECEIPT' });
+    expect((await linkTo(C)).unlogged).toEqual([]);
+    expect((await linkTo(B)).unlogged.some((u) => u.digest === toHex(receipt.digest))).toBe(false);
+  });
 });
