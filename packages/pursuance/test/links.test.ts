@@ -1353,6 +1353,33 @@ describe('links: a freeze told back to the pursuance whose anchor forked (FEDERA
       currentKey(a.founder, 'organizer'),
     );
     expect(forkEvidence(a.founder.log.state(), b.founder.log.id, [other, byTwo])).toMatchObject({ signers: [1, 2] });
+    // In either order, the signers come ascending.
+    expect(forkEvidence(a.founder.log.state(), b.founder.log.id, [byTwo, other])).toMatchObject({ signers: [1, 2] });
+  });
+
+  it('a fork is any difference (the key id, the signing key, the box key), and "ours" means all three are ours', () => {
+    const { a, b, honest } = forked();
+    const anchor = currentKey(a.founder, 'organizer');
+    const state = a.founder.log.state();
+    const peer = b.founder.log.id;
+    const planted = pubOf(newRoleKey('member'));
+    const onlySig = signAnnouncement({ ...stripSig(honest), pub: { ...honest.pub, sig: planted.sig } }, anchor);
+    const onlyBox = signAnnouncement({ ...stripSig(honest), pub: { ...honest.pub, box: planted.box } }, anchor);
+    const onlyKeyId = signAnnouncement({ ...stripSig(honest), keyId: newRoleKey('member').keyId }, anchor);
+    // Each differs from ours in one part only: a fork, and one of the two is ours.
+    for (const [what, forged] of [
+      ['the signing key', onlySig],
+      ['the box key', onlyBox],
+      ['the key id', onlyKeyId],
+    ] as const)
+      expect(forkEvidence(state, peer, [honest, forged]), what).toMatchObject({ role: 'member', ours: true });
+    // Two forgeries that share our key id (or our signing key) but are not ours whole: neither is ours.
+    expect(forkEvidence(state, peer, [onlySig, onlyBox])).toMatchObject({ ours: false });
+    expect(forkEvidence(state, peer, [onlyKeyId, onlyBox])).toMatchObject({ ours: false });
+    // An ordinal we never reached: nothing of ours to compare with.
+    const far = signAnnouncement({ ...stripSig(honest), n: 9 }, anchor);
+    const farOther = signAnnouncement({ ...stripSig(honest), n: 9, keyId: newRoleKey('member').keyId }, anchor);
+    expect(forkEvidence(state, peer, [far, farOther])).toEqual({ role: 'member', n: 9, signers: [1], ours: false });
   });
 
   it('refuses what anyone could post: not ours, not to them, not one role and ordinal, one key twice, a stranger’s signature, no link', () => {
@@ -1361,6 +1388,18 @@ describe('links: a freeze told back to the pursuance whose anchor forked (FEDERA
     const stranger = newRoleKey('organizer');
     const c = pursuance('C', manualClock().now);
     const cases: [string, readonly [Announcement, Announcement], string, RegExp][] = [
+      [
+        'B’s own announcement first',
+        [signAnnouncement({ ...stripSig(fork), from: b.founder.log.id }, currentKey(a.founder, 'organizer')), honest],
+        b.founder.log.id,
+        /not about announcements of ours/,
+      ],
+      [
+        'addressed to C, first',
+        [signAnnouncement({ ...stripSig(fork), to: c.founder.log.id }, currentKey(a.founder, 'organizer')), honest],
+        b.founder.log.id,
+        /another pursuance/,
+      ],
       [
         'B’s own announcements',
         [fork, signAnnouncement({ ...stripSig(fork), from: b.founder.log.id }, currentKey(a.founder, 'organizer'))],
