@@ -1380,6 +1380,12 @@ describe('links: a freeze told back to the pursuance whose anchor forked (FEDERA
     const far = signAnnouncement({ ...stripSig(honest), n: 9 }, anchor);
     const farOther = signAnnouncement({ ...stripSig(honest), n: 9, keyId: newRoleKey('member').keyId }, anchor);
     expect(forkEvidence(state, peer, [far, farOther])).toEqual({ role: 'member', n: 9, signers: [1], ours: false });
+    // A role we do not have at all, signed by our anchor key all the same.
+    const ghost = signAnnouncement({ ...stripSig(honest), role: 'ghost' }, anchor);
+    const ghostOther = signAnnouncement({ ...stripSig(honest), role: 'ghost', keyId: newRoleKey('ghost').keyId }, anchor);
+    expect(forkEvidence(state, peer, [ghost, ghostOther])).toMatchObject({ role: 'ghost', ours: false });
+    // A pursuance with no link at all.
+    expect(forkEvidence(pursuance('D', manualClock().now).founder.log.state(), peer, [honest, onlySig])).toMatch(/no link/);
   });
 
   it('refuses what anyone could post: not ours, not to them, not one role and ordinal, one key twice, a stranger’s signature, no link', () => {

@@ -156,6 +156,13 @@ describe('vouches (J11)', () => {
       seen: () => false,
     });
     expect(tooLittle).toEqual({ ok: false, reason: 'work' });
+    // Exactly the profile's work needs no vouch.
+    const exact = screenRequest(withWorkBetween(plain.bytes, w.profile, w.profile.effort, w.profile.effort + 1), {
+      profile: w.profile,
+      now: w.clock.now(),
+      seen: () => false,
+    });
+    expect(exact).toMatchObject({ ok: true, vouchNeeded: false });
   });
 
   it('lowers the work by VOUCH_DISCOUNT_BITS, never under EFFORT_MIN', () => {
@@ -315,6 +322,8 @@ describe('vouches (J11)', () => {
       return 'signed';
     };
     const stranger = PursuanceAuthor.create(Identity.generate(), { name: 'C', rules: template('activist-cell') }, w.clock.now);
+    // A pursuance with no links at all.
+    expect(refusal(() => stranger.vouch(w.bId, 'member', w.applicant.publicKey))).toBe(`${RejectionCode.UNKNOWN_TARGET}: there is no link to that pursuance`);
     expect(refusal(() => w.a.member.vouch(stranger.log.id, 'member', w.applicant.publicKey))).toBe(
       `${RejectionCode.UNKNOWN_TARGET}: there is no link to that pursuance`,
     );
@@ -368,6 +377,7 @@ describe('vouches (J11)', () => {
     const other = Identity.generate();
     const cases: [string, string, RegExp][] = [
       ['too long', good + 'A'.repeat(VOUCH_TEXT_MAX), /too long to be a vouch/],
+      ['exactly as long as a pasted vouch may be', good + 'A'.repeat(VOUCH_TEXT_MAX - good.length), /does not open with your key/],
       ['another prefix', good.replace('pursuance-vouch:1:', 'pursuance-link:1:'), /starts with "pursuance-vouch:1:"/],
       ['only the prefix', 'pursuance-vouch:1:', /base64url after its prefix/],
       ['a character outside base64url', `${good.slice(0, 30)}+${good.slice(31)}`, /base64url after its prefix/],
