@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256, toHex } from '@pursuance/crypto';
@@ -8,15 +5,12 @@ import { parseGroupInvite, postToDropBox } from '@pursuance/cwtch';
 import { HOUR_MS, encodeLinkPost, parseLinkOfferText, signAnnouncement, signCredential, signReceipt, type EventId } from '@pursuance/pursuance';
 import { sealLinkTask } from '../../../packages/pursuance/src/link.js';
 import { newRoleKey, rolePub } from '../../../packages/pursuance/src/keys.js';
-import type { RelayServer } from '@pursuance/relay';
-import { LoopbackACN } from '@pursuance/tapir';
-import { openNodeStore, startNode, type RunningNode } from '../src/index.js';
+import { openNodeStore, type RunningNode } from '../src/index.js';
+import { RelayNodes } from './support/relay-nodes.js';
 import { LinkStore } from '../src/sync/link-store.js';
 import type { LinkModel, LinkOfferModel, LinkOfferPreview } from '../src/sync/link.service.js';
-import { testNodeOptions } from '../../../test/support/test-node.js';
 import { untilAsync, untilChange } from '../../../test/support/until-change.js';
 import { at, call, ok, refusal } from './support/node-api.js';
-import { startMemoryRelay } from './support/memory-relay.js';
 
 /**
  * Links between pursuances through the node's API, in-process: pursuance A ("Port Watch", on
@@ -27,13 +21,7 @@ import { startMemoryRelay } from './support/memory-relay.js';
  * old key's credential worthless, posts that arrived while B's nodes were down, garbage in an
  * inbox, and bodies the schemas refuse. Every wait is on a change a node reports.
  */
-let root: string;
-let registryDir: string;
-const relays: { relay: RelayServer; acn: LoopbackACN }[] = [];
-const acns: LoopbackACN[] = [];
-const running = new Set<RunningNode>();
-/** The test's own network access: posting into an inbox as a stranger (or a former holder) would. */
-let acn: LoopbackACN;
+let nodes: RelayNodes;
 
 let fa: RunningNode;
 let ma: RunningNode;
@@ -62,17 +50,8 @@ const linkOf = (n: RunningNode, pursuance: string, peer: string) =>
 const linksOf = (n: RunningNode, pursuance: string) => ok<LinkModel[]>(n, 'GET', at(pursuance, '/links'));
 const tasksOf = (n: RunningNode, pursuance: string) => ok<TaskJson[]>(n, 'GET', at(pursuance, '/tasks'));
 
-async function start(name: string): Promise<RunningNode> {
-  const options = testNodeOptions(root, name, registryDir);
-  acns.push(options.acn);
-  const n = await startNode(options);
-  running.add(n);
-  return n;
-}
-async function stop(n: RunningNode): Promise<void> {
-  running.delete(n);
-  await n.close();
-}
+const start = (name: string): Promise<RunningNode> => nodes.start(name);
+const stop = (n: RunningNode): Promise<void> => nodes.stop(n);
 
 /** A pursuance on its own relay, founded by `founder`, with `member` in it as a member. */
 async function pursuance(founder: RunningNode, member: RunningNode, name: string, bundle: string): Promise<string> {
@@ -86,23 +65,14 @@ async function pursuance(founder: RunningNode, member: RunningNode, name: string
 }
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'node-links-'));
-  registryDir = join(root, 'loopback');
-  relays.push(await startMemoryRelay(registryDir), await startMemoryRelay(registryDir));
-  acn = new LoopbackACN({ registryDir });
+  nodes = await RelayNodes.open('node-links-', 2);
   [fa, ma, fb, mb] = [await start('fa'), await start('ma'), await start('fb'), await start('mb')];
-  A = await pursuance(fa, ma, 'Port Watch', relays[0]!.relay.exportedBundle);
-  B = await pursuance(fb, mb, 'Harbour Desk', relays[1]!.relay.exportedBundle);
+  A = await pursuance(fa, ma, 'Port Watch', nodes.relays[0]!.relay.exportedBundle);
+  B = await pursuance(fb, mb, 'Harbour Desk', nodes.relays[1]!.relay.exportedBundle);
 }, 120_000);
 
 afterAll(async () => {
-  for (const n of running) await n.close().catch(() => undefined);
-  for (const a of [acn, ...acns]) await a?.close().catch(() => undefined);
-  for (const r of relays) {
-    await r.relay.close();
-    await r.acn.close();
-  }
-  await rm(root, { recursive: true, force: true });
+  await nodes.close();
 });
 
 describe('offers', () => {
@@ -284,7 +254,7 @@ describe('an open link', () => {
         { from: A, to: B, role: 'organizer', n: 1, action: 'create', on: 'member', digest: sha256(box), hour: Math.floor(Date.now() / HOUR_MS) },
         oldKey,
       );
-      await postToDropBox(linkOf(fa, A, B)!.theirInbox, encodeLinkPost({ t: 'task', p: { credential, keyId: theirs.keyId, box } }), { acn });
+      await postToDropBox(linkOf(fa, A, B)!.theirInbox, encodeLinkPost({ t: 'task', p: { credential, keyId: theirs.keyId, box } }), { acn: nodes.acn });
       await untilAsync([mb.links], async () => (await linksOf(mb, B))[0]!.refused.some((r) => r.code === 'STALE_EPOCH'), 'B to refuse the old key');
       expect((await linksOf(mb, B))[0]!.refused.find((r) => r.code === 'STALE_EPOCH')!.reason).toMatch(
         /signed by key 1 of their "organizer"; key 2 is current/,
@@ -302,10 +272,10 @@ describe('an open link', () => {
             fb.registry.get(B).author.keyring.get(bMember.keyIdHex)!,
           ),
         });
-      await postToDropBox(linkOf(fb, B, A)!.theirInbox, receipt('accepted'), { acn });
+      await postToDropBox(linkOf(fb, B, A)!.theirInbox, receipt('accepted'), { acn: nodes.acn });
       await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.unlogged[0]?.verdict === 'accepted', 'the later acceptance to stand');
-      await postToDropBox(linkOf(fb, B, A)!.theirInbox, receipt('refused'), { acn });
-      await postToDropBox(linkOf(fb, B, A)!.theirInbox, new Uint8Array([7]), { acn });
+      await postToDropBox(linkOf(fb, B, A)!.theirInbox, receipt('refused'), { acn: nodes.acn });
+      await postToDropBox(linkOf(fb, B, A)!.theirInbox, new Uint8Array([7]), { acn: nodes.acn });
       await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.refused.some((r) => r.kind === 'malformed'), 'A to read past the refusal');
       expect((await linksOf(fa, A))[0]!.unlogged).toEqual([expect.objectContaining({ digest: toHex(sha256(box)), verdict: 'accepted' })]);
 
@@ -328,8 +298,8 @@ describe('an open link', () => {
       await stop(mb);
       const inbox = linkOf(fa, A, B)!.theirInbox;
       await ok(fa, 'POST', at(A, `/links/${B}/tasks`), { ours: 'organizer', theirs: 'member', title: 'While you slept' });
-      await postToDropBox(inbox, new Uint8Array([1, 2, 3]), { acn });
-      await postToDropBox(inbox, encodeLinkPost({ t: 'keys', a: [parseLinkOfferText(offerA.text, B, Date.now()).anchor] }).slice(0, 40), { acn });
+      await postToDropBox(inbox, new Uint8Array([1, 2, 3]), { acn: nodes.acn });
+      await postToDropBox(inbox, encodeLinkPost({ t: 'keys', a: [parseLinkOfferText(offerA.text, B, Date.now()).anchor] }).slice(0, 40), { acn: nodes.acn });
       fb = await start('fb');
       await untilAsync(
         [fb.registry, fb.links],
@@ -369,12 +339,12 @@ describe('an open link', () => {
         key,
       );
       const inboxOfB = linkOf(fa, A, B)!.theirInbox;
-      await postToDropBox(inboxOfB, encodeLinkPost({ t: 'task', p: { credential, keyId: theirs.keyId, box } }), { acn });
+      await postToDropBox(inboxOfB, encodeLinkPost({ t: 'task', p: { credential, keyId: theirs.keyId, box } }), { acn: nodes.acn });
       await untilAsync([fb.links], async () => (await linksOf(fb, B))[0]!.refused.some((r) => r.code === 'CONTENT_UNREADABLE'), 'B to refuse the broken box');
       // A's own announcement, but addressed to another pursuance: not for this link.
       const stray = { ...parseLinkOfferText(offerA.text, B, Date.now()).anchor };
       const other = signAnnouncement({ ...(({ signature: _s, ...rest }) => rest)(stray), to: 'c'.repeat(64) }, key);
-      await postToDropBox(inboxOfB, encodeLinkPost({ t: 'keys', a: [other] }), { acn });
+      await postToDropBox(inboxOfB, encodeLinkPost({ t: 'keys', a: [other] }), { acn: nodes.acn });
       await untilAsync(
         [fb.links],
         async () => (await linksOf(fb, B))[0]!.refused.some((r) => r.code === 'WRONG_PURSUANCE'),
@@ -386,7 +356,7 @@ describe('an open link', () => {
         { from: B, to: A, role: 'member', n: 1, digest: sha256(box), verdict: 'accepted', code: '', reason: '', hour: Math.floor(Date.now() / HOUR_MS) },
         key,
       );
-      await postToDropBox(linkOf(fb, B, A)!.theirInbox, encodeLinkPost({ t: 'receipt', r: forged }), { acn });
+      await postToDropBox(linkOf(fb, B, A)!.theirInbox, encodeLinkPost({ t: 'receipt', r: forged }), { acn: nodes.acn });
       await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.refused.some((r) => r.kind === 'receipt'), 'A to refuse the forged receipt');
       expect((await linksOf(fa, A))[0]!.refused.find((r) => r.kind === 'receipt')).toMatchObject({ code: 'INVALID_RECEIPT' });
       // B's real receipt for the broken box says refused; the forged "accepted" changed nothing.
@@ -399,7 +369,7 @@ describe('an open link', () => {
     const inbox = linkOf(fa, A, B)!.theirInbox;
     const size = events(fb, B);
     const payloads = fc.sample(fc.uint8Array({ minLength: 1, maxLength: 600 }), 20);
-    for (const p of payloads) await postToDropBox(inbox, p, { acn });
+    for (const p of payloads) await postToDropBox(inbox, p, { acn: nodes.acn });
     await untilAsync(
       [fb.links],
       async () => (await linksOf(fb, B))[0]!.refused.filter((r) => r.kind === 'malformed').length >= 22,
@@ -415,7 +385,7 @@ describe('an open link', () => {
     async () => {
       await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.waiting === 0, 'A’s outbox to empty');
       await stop(fa);
-      const opened = await openNodeStore(testNodeOptions(root, 'fa', registryDir));
+      const opened = await openNodeStore(nodes.options('fa'));
       // An inbox no post can reach: had the entry been tried, it would stay, with its error.
       await new LinkStore(opened.store).update((doc) => {
         doc.outbox.push({
@@ -457,7 +427,7 @@ describe('an open link', () => {
       const { signature: _sig, ...unsigned } = genuine;
       const { sig, box } = rolePub(planted, null);
       const forged = signAnnouncement({ ...unsigned, keyId: planted.keyId, pub: { sig, box } }, signer);
-      await postToDropBox(linkOf(fa, A, B)!.theirInbox, encodeLinkPost({ t: 'keys', a: [genuine, forged] }), { acn });
+      await postToDropBox(linkOf(fa, A, B)!.theirInbox, encodeLinkPost({ t: 'keys', a: [genuine, forged] }), { acn: nodes.acn });
       await untilChange([fb], () => linkOf(fb, B, A)?.frozen !== null && linkOf(fb, B, A)?.frozen !== undefined, 'B to freeze the link');
       // B's node tells A: A checks the pair against its own keys and raises the alarm.
       await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.fork !== null, 'the report to reach A');
@@ -479,7 +449,7 @@ describe('an open link', () => {
       expect([standing.n, signerN]).toEqual([2, 1]);
       // A report anyone could forge (a stranger's signature) is refused with its reason, and the alarm stands as it was.
       const strangers = signAnnouncement({ ...unsigned, keyId: planted.keyId, pub: { sig, box } }, newRoleKey('organizer'));
-      await postToDropBox(linkOf(fb, B, A)!.theirInbox, encodeLinkPost({ t: 'fork', f: [genuine, strangers] }), { acn });
+      await postToDropBox(linkOf(fb, B, A)!.theirInbox, encodeLinkPost({ t: 'fork', f: [genuine, strangers] }), { acn: nodes.acn });
       await untilAsync([fa.links], async () => (await linksOf(fa, A))[0]!.refused.some((r) => r.kind === 'fork'), 'A to refuse the forged report');
       expect((await linksOf(fa, A))[0]!.refused.find((r) => r.kind === 'fork')).toMatchObject({ code: 'INVALID_FORK' });
       expect((await linksOf(fa, A))[0]!.fork).toMatchObject({ signers: [signerN], resolved: true });
@@ -497,7 +467,7 @@ describe('an open link', () => {
   it('a receipt that comes through one link from another linked pursuance, however well signed, is refused there', { timeout: 180_000 }, async () => {
     // A third pursuance, C, that A links too: A pins C's anchor from C's offer.
     const C = (
-      await ok<{ id: string }>(fb, 'POST', '/api/pursuances', { name: 'Third Desk', template: 'activist-cell', relay: relays[1]!.relay.exportedBundle })
+      await ok<{ id: string }>(fb, 'POST', '/api/pursuances', { name: 'Third Desk', template: 'activist-cell', relay: nodes.relays[1]!.relay.exportedBundle })
     ).id;
     const offerC = await ok<LinkOfferModel>(fb, 'POST', at(C, '/links/offers'), { to: A, anchor: 'organizer' });
     await ok(fa, 'POST', at(A, '/links/offers'), { to: C, anchor: 'organizer' });
@@ -519,7 +489,7 @@ describe('an open link', () => {
       cKey,
     );
     // Posted into A's inbox for B: signed by C's standing key as A holds it, but not for this link.
-    await postToDropBox(linkOf(fa, A, B)!.ourInbox, encodeLinkPost({ t: 'receipt', r: receipt }), { acn });
+    await postToDropBox(linkOf(fa, A, B)!.ourInbox, encodeLinkPost({ t: 'receipt', r: receipt }), { acn: nodes.acn });
     const linkTo = async (peer: string) => (await linksOf(fa, A)).find((l) => l.peer === peer)!;
     await untilAsync(
       [fa.links],

@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, canonicalDecode, canonicalEncode } from '@pursuance/crypto';
 import { postToDropBox } from '@pursuance/cwtch';
@@ -21,16 +18,13 @@ import {
   type Profile,
   type Vouch,
 } from '@pursuance/pursuance';
-import type { RelayServer } from '@pursuance/relay';
-import { LoopbackACN } from '@pursuance/tapir';
-import { openNodeStore, startNode, type RunningNode } from '../src/index.js';
+import { openNodeStore, type RunningNode } from '../src/index.js';
+import { RelayNodes } from './support/relay-nodes.js';
 import { AdmissionStore } from '../src/sync/admission-store.js';
 import { REVIEW_MAX, VOUCHES_MAX, type ReviewInboxModel } from '../src/sync/admission.service.js';
 import type { LinkModel, LinkOfferModel, VouchModel } from '../src/sync/link.service.js';
-import { testNodeOptions } from '../../../test/support/test-node.js';
 import { untilAsync, untilChange } from '../../../test/support/until-change.js';
 import { at, call, ok, refusal } from './support/node-api.js';
-import { startMemoryRelay } from './support/memory-relay.js';
 
 /**
  * Vouches through the node's API (FEDERATION.md J11), in-process: pursuance A ("Port Watch", on
@@ -42,12 +36,7 @@ import { startMemoryRelay } from './support/memory-relay.js';
  * full work. Every wait is on a change a node reports.
  */
 const EFFORT = 14;
-let root: string;
-let registryDir: string;
-const relays: { relay: RelayServer; acn: LoopbackACN }[] = [];
-const acns: LoopbackACN[] = [];
-const running = new Set<RunningNode>();
-let acn: LoopbackACN;
+let nodes: RelayNodes;
 
 let fa: RunningNode;
 let ma: RunningNode;
@@ -59,13 +48,7 @@ let profile: { text: string };
 
 const inboxOf = () => ok<ReviewInboxModel>(fb, 'GET', at(B, '/join-requests'));
 
-async function start(name: string): Promise<RunningNode> {
-  const options = testNodeOptions(root, name, registryDir);
-  acns.push(options.acn);
-  const n = await startNode(options);
-  running.add(n);
-  return n;
-}
+const start = (name: string): Promise<RunningNode> => nodes.start(name);
 
 /** A request from `from` to the profile with the vouch `v`, its work re-rolled to fall in [min, max). */
 function request(p: Profile, from: RunningNode, v: Vouch | undefined, min: number, max: number): Uint8Array {
@@ -84,13 +67,13 @@ function requestAs(p: Profile, from: Identity, v: Vouch | undefined, min: number
 }
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'node-vouch-'));
-  registryDir = join(root, 'loopback');
-  relays.push(await startMemoryRelay(registryDir), await startMemoryRelay(registryDir));
-  acn = new LoopbackACN({ registryDir });
+  nodes = await RelayNodes.open('node-vouch-', 2);
   [fa, ma, fb, ap] = [await start('fa'), await start('ma'), await start('fb'), await start('ap')];
-  A = (await ok<{ id: string }>(fa, 'POST', '/api/pursuances', { name: 'Port Watch', template: 'activist-cell', relay: relays[0]!.relay.exportedBundle })).id;
-  B = (await ok<{ id: string }>(fb, 'POST', '/api/pursuances', { name: 'Harbour Desk', template: 'activist-cell', relay: relays[1]!.relay.exportedBundle })).id;
+  A = (await ok<{ id: string }>(fa, 'POST', '/api/pursuances', { name: 'Port Watch', template: 'activist-cell', relay: nodes.relays[0]!.relay.exportedBundle }))
+    .id;
+  B = (
+    await ok<{ id: string }>(fb, 'POST', '/api/pursuances', { name: 'Harbour Desk', template: 'activist-cell', relay: nodes.relays[1]!.relay.exportedBundle })
+  ).id;
   await ok(fa, 'POST', at(A, '/members'), { onion: ma.identity.onion, name: 'ma', roles: ['member'] });
   const { invite } = await ok<{ invite: string }>(fa, 'GET', at(A, '/invite'));
   await ok(ma, 'POST', '/api/invites/accept', { invite });
@@ -119,13 +102,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const n of running) await n.close().catch(() => undefined);
-  for (const a of [acn, ...acns]) await a?.close().catch(() => undefined);
-  for (const r of relays) {
-    await r.relay.close();
-    await r.acn.close();
-  }
-  await rm(root, { recursive: true, force: true });
+  await nodes.close();
 });
 
 describe('vouching', () => {
@@ -192,7 +169,7 @@ describe('vouching', () => {
       const low = [vouchedEffort(EFFORT), EFFORT] as const;
       const v = openVouchText(made.text, ap.registry.identity);
       const dropped0 = (await inboxOf()).dropped;
-      await postToDropBox(inbox, request(p, ap, v, ...low), { acn });
+      await postToDropBox(inbox, request(p, ap, v, ...low), { acn: nodes.acn });
       // A vouch from a pursuance B has no link to (C's member key, to B), for the applicant, little work.
       const c = (await ok<{ id: string }>(fa, 'POST', '/api/pursuances', { name: 'C', template: 'activist-cell' })).id;
       const cAuthor = fa.registry.get(c).author;
@@ -201,15 +178,15 @@ describe('vouching', () => {
         { from: c, to: B, role: 'member', n: 1, applicant: ap.registry.identity.publicKey, hour: Math.floor(Date.now() / HOUR_MS) },
         cKey,
       );
-      await postToDropBox(inbox, request(p, ap, unlinked, ...low), { acn });
+      await postToDropBox(inbox, request(p, ap, unlinked, ...low), { acn: nodes.acn });
       // No vouch at all, little work.
-      await postToDropBox(inbox, request(p, ap, undefined, ...low), { acn });
+      await postToDropBox(inbox, request(p, ap, undefined, ...low), { acn: nodes.acn });
       await untilAsync([fb.admission], async () => (await inboxOf()).dropped.vouch === dropped0.vouch + 3, 'three requests dropped for their vouch');
       // The vouched request still waits, untouched.
       expect((await inboxOf()).requests).toEqual([first]);
 
       // The spent vouch with the full work: kept, as an unvouched request (it replaces the applicant's earlier one).
-      await postToDropBox(inbox, request(p, ap, v, EFFORT, 256), { acn });
+      await postToDropBox(inbox, request(p, ap, v, EFFORT, 256), { acn: nodes.acn });
       await untilAsync([fb.admission], async () => (await inboxOf()).requests[0]?.id !== first.id, 'the full-work request to replace the first');
       const second = (await inboxOf()).requests;
       expect(second).toHaveLength(1);
@@ -224,7 +201,7 @@ describe('vouching', () => {
     const p = parseProfileText(profile.text, Date.now());
     const v = openVouchText(made.text, ap.registry.identity);
     const before = (await inboxOf()).dropped.vouch;
-    await postToDropBox(p.inbox, request(p, ap, v, vouchedEffort(EFFORT), EFFORT), { acn });
+    await postToDropBox(p.inbox, request(p, ap, v, vouchedEffort(EFFORT), EFFORT), { acn: nodes.acn });
     await untilAsync([fb.admission], async () => (await inboxOf()).dropped.vouch === before + 1, 'the anchor’s vouch to be dropped');
   });
 
@@ -238,9 +215,8 @@ describe('vouching', () => {
         openVouchText((await ok<VouchModel>(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'member', applicant: x.onion })).text, x);
       const [v1, v2] = [await vouchFor(x1), await vouchFor(x2)];
       const waiting = (await inboxOf()).waiting;
-      running.delete(fb);
-      await fb.close();
-      const opened = await openNodeStore(testNodeOptions(root, 'fb', registryDir));
+      await nodes.stop(fb);
+      const opened = await openNodeStore(nodes.options('fb'));
       const now = Date.now();
       // The oldest hour a spent vouch still matters for (a request REQUEST_HOURS_BACK old, its vouch VOUCH_HOURS before that).
       const oldest = hourOf(now) - REQUEST_HOURS_BACK - VOUCH_HOURS - 1;
@@ -277,7 +253,7 @@ describe('vouching', () => {
       const p = parseProfileText(profile.text, Date.now());
       const before = (await inboxOf()).dropped;
       // x1: work the vouch allows (at least 9 bits, so with the 6 spared it ranks above the full work of the others).
-      await postToDropBox(p.inbox, requestAs(p, x1, v1, vouchedEffort(EFFORT) + 1, EFFORT), { acn });
+      await postToDropBox(p.inbox, requestAs(p, x1, v1, vouchedEffort(EFFORT) + 1, EFFORT), { acn: nodes.acn });
       await untilAsync([fb.admission], async () => (await inboxOf()).requests.some((r) => r.onion === x1.onion), 'x1 to take a place in the full queue');
       expect((await inboxOf()).requests.find((r) => r.onion === x1.onion)).toMatchObject({ status: 'pending', vouch: { peer: A, role: 'member' } });
       expect((await inboxOf()).waiting).toBe(REVIEW_MAX);
@@ -287,7 +263,7 @@ describe('vouching', () => {
       expect(onions).not.toContain('stand-in-least');
       expect(onions).toContain('stand-in-most');
       // x2's vouch is fresh, but the set is full now: it counts for nothing, and the lowered work is not enough.
-      await postToDropBox(p.inbox, requestAs(p, x2, v2, vouchedEffort(EFFORT) + 1, EFFORT), { acn });
+      await postToDropBox(p.inbox, requestAs(p, x2, v2, vouchedEffort(EFFORT) + 1, EFFORT), { acn: nodes.acn });
       await untilAsync([fb.admission], async () => (await inboxOf()).dropped.vouch === before.vouch + 1, 'x2 to be dropped while the set is full');
       expect((await inboxOf()).requests.some((r) => r.onion === x2.onion)).toBe(false);
     },
