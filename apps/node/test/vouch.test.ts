@@ -123,6 +123,9 @@ describe('vouching', () => {
     refusal(await call(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'organizer', applicant: ap.identity.onion }), 409, 'UNKNOWN_KEY', 'a role ma lacks');
     refusal(await call(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'constructor', applicant: ap.identity.onion }), 422, 'DENIED', 'no such role');
     refusal(await call(ma, 'POST', at(A, `/links/${'e'.repeat(64)}/vouches`), { role: 'member', applicant: ap.identity.onion }), 404, 'UNKNOWN_LINK');
+    // A pursuance with no links at all.
+    const alone = (await ok<{ id: string }>(fa, 'POST', '/api/pursuances', { name: 'Alone', template: 'activist-cell' })).id;
+    refusal(await call(fa, 'POST', at(alone, `/links/${B}/vouches`), { role: 'member', applicant: ap.identity.onion }), 404, 'UNKNOWN_LINK');
     for (const applicant of ['', 'x'.repeat(56), ap.identity.onion.toUpperCase(), `${ap.identity.onion.slice(0, -1)}a`, '__proto__'])
       refusal(await call(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'member', applicant }), 400, 'INVALID_REQUEST', applicant);
     refusal(await call(ma, 'POST', at(A, `/links/${B}/vouches`), { role: 'member', applicant: ap.identity.onion, extra: 1 }), 400, 'INVALID_REQUEST');
@@ -225,25 +228,29 @@ describe('vouching', () => {
         // One short of full once the five too old are forgotten.
         for (let i = 0; i < VOUCHES_MAX - 1; i++) doc.vouches.push({ nonce: `k${i}`, hour: oldest + 1 });
         for (let i = 0; i < 5; i++) doc.vouches.push({ nonce: `old${i}`, hour: oldest - 1 });
-        // The queue full of others' requests with the profile's full work, but for two: the least
-        // (one bit short of it, kept from before the profile asked more) and the most (vouched, so
-        // its 9 bits rank as 15).
+        // The queue full of others' requests with the profile's full work, but for three, none of
+        // them first in line: the most (vouched, so its 9 bits rank as 15), and two least (one bit
+        // short, kept from before the profile asked more), of which the older is the one to go.
+        const special: Record<number, { onion: string; work: number; receivedAt?: number; vouched?: boolean }> = {
+          [waiting]: { onion: 'stand-in-most', work: vouchedEffort(EFFORT) + 1, vouched: true },
+          [waiting + 5]: { onion: 'stand-in-least-newer', work: EFFORT - 1 },
+          [waiting + 9]: { onion: 'stand-in-least-older', work: EFFORT - 1, receivedAt: now - 60_000 },
+        };
         for (let i = waiting; i < REVIEW_MAX; i++) {
-          const least = i === waiting;
-          const most = i === waiting + 1;
+          const x = special[i];
           doc.requests.push({
             id: i.toString(16).padStart(64, 'f'),
             pursuanceId: B,
-            onion: least ? 'stand-in-least' : most ? 'stand-in-most' : `stand-in-${i}`,
+            onion: x?.onion ?? `stand-in-${i}`,
             key: '00'.repeat(32),
             name: `Stand-in ${i}`,
             answers: [],
-            work: least ? EFFORT - 1 : most ? vouchedEffort(EFFORT) + 1 : EFFORT,
-            receivedAt: now,
+            work: x?.work ?? EFFORT,
+            receivedAt: x?.receivedAt ?? now,
             status: 'pending',
             decidedAt: null,
             roles: [],
-            ...(most ? { vouch: { peer: A, name: 'Port Watch', role: 'member' } } : {}),
+            ...(x?.vouched ? { vouch: { peer: A, name: 'Port Watch', role: 'member' } } : {}),
           });
         }
       });
@@ -258,9 +265,11 @@ describe('vouching', () => {
       expect((await inboxOf()).requests.find((r) => r.onion === x1.onion)).toMatchObject({ status: 'pending', vouch: { peer: A, role: 'member' } });
       expect((await inboxOf()).waiting).toBe(REVIEW_MAX);
       expect((await inboxOf()).dropped.full).toBe(before.full + 1);
-      // The one it replaced ranked least; the vouched one with less work but more rank stays.
+      // The one it replaced ranked least, and of the two least it was the older; the vouched one
+      // with less work but more rank stays.
       const onions = (await inboxOf()).requests.map((r) => r.onion);
-      expect(onions).not.toContain('stand-in-least');
+      expect(onions).not.toContain('stand-in-least-older');
+      expect(onions).toContain('stand-in-least-newer');
       expect(onions).toContain('stand-in-most');
       // x2's vouch is fresh, but the set is full now: it counts for nothing, and the lowered work is not enough.
       await postToDropBox(p.inbox, requestAs(p, x2, v2, vouchedEffort(EFFORT) + 1, EFFORT), { acn: nodes.acn });
