@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, canonicalDecode } from '@pursuance/crypto';
 import { parseGroupInvite, sealGroupMessage } from '@pursuance/cwtch';
 import { groupGenesis } from '@pursuance/cwtch';
-import { leadingZeroBits, parseProfileText, sealJoinRequest, workDigest } from '@pursuance/pursuance';
+import { leadingZeroBits, parseProfileText, sealJoinRequest, vouchedEffort, workDigest } from '@pursuance/pursuance';
 import { RelayClient } from '@pursuance/relay';
 import { LoopbackACN } from '@pursuance/tapir';
 import type { RunningNode } from '../../apps/node/src/index.js';
@@ -96,8 +96,9 @@ describe('joining by request', () => {
     const FLOOD = 300;
     try {
       for (let i = 0; i < FLOOD; i++) {
-        // Every third is garbage; the rest are well-formed requests whose work is short of the profile's.
-        const payload = i % 3 === 0 ? new Uint8Array(200).fill(i) : shortOfWork(honest.bytes, i, parsed.effort);
+        // Every third is garbage; the rest are well-formed requests whose work is short even of what
+        // a vouched request needs (less than that is opened, to look for a vouch: not a flood's price).
+        const payload = i % 3 === 0 ? new Uint8Array(200).fill(i) : shortOfWork(honest.bytes, i, vouchedEffort(parsed.effort));
         await session.post(
           sealGroupMessage({ id: inboxInvite.groupId, key: inboxInvite.key, relay: inboxInvite.relay, members: null }, Identity.generate(), {
             timestamp: Date.now(),
@@ -213,8 +214,8 @@ describe('joining by request', () => {
 });
 
 /**
- * The same request with another nonce: well-formed, but with less work than the profile asks
- * (a nonce that happens to meet it is skipped, so every one of these is short by construction).
+ * The same request with another nonce: well-formed, but with less work than `effort` (a nonce
+ * that happens to meet it is skipped, so every one of these is short by construction).
  */
 function shortOfWork(bytes: Uint8Array, i: number, effort: number): Uint8Array {
   const at = findNonce(bytes);
