@@ -33,6 +33,7 @@ import {
   HOUR_MS,
   InvalidAnnouncementError,
   InvalidLinkOfferError,
+  announceableKeys,
   announcedRoles,
   sealLinkTask,
   signAnnouncement,
@@ -645,7 +646,7 @@ export class PursuanceAuthor {
 
   /** The keys of `role` with public halves, oldest first: key n is the n-th (what announcements number). */
   #announceable(role: RoleId): KeyEpoch[] {
-    return (this.state.roles.get(role)?.epochs ?? []).filter((ep) => ep.pub !== undefined);
+    return announceableKeys(this.state, role);
   }
 
   /** Our statement that key `n` of `role` is ours, signed by `signer`, valid `days` from now. */

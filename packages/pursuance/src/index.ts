@@ -99,6 +99,7 @@ export {
   CredentialSchema,
   HOUR_MS,
   LinkParcelSchema,
+  announceableKeys,
   announcedRoles,
   credentialSignedBy,
   openLinkTask,

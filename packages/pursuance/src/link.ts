@@ -28,7 +28,7 @@ import {
 } from './bodies.js';
 import { ContentUnreadableError } from './errors.js';
 import { CONTENT_PADDING_BUCKET, roleKeyPair, type RoleKey } from './keys.js';
-import type { LinkState } from './state.js';
+import type { KeyEpoch, LinkState, PublicState } from './state.js';
 
 /**
  * Links between pursuances: how pursuance B learns, and keeps current, the public keys of A's
@@ -170,6 +170,14 @@ export function parseLinkOfferText(text: string, to: string, now: number): LinkO
   const validity = validityProblem(parsed.data.anchor.validUntil, now);
   if (validity !== null) throw new InvalidLinkOfferError(`this offer is out of date (${validity}): ask them for a new one`);
   return parsed.data;
+}
+
+/**
+ * The keys of `role` with public halves, oldest first: what links number (key n is the n-th), as
+ * announcements, credentials, receipts and vouches name them.
+ */
+export function announceableKeys(state: Pick<PublicState, 'roles'>, role: string): KeyEpoch[] {
+  return (state.roles.get(role)?.epochs ?? []).filter((ep) => ep.pub !== undefined);
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   InvalidLinkPostError,
   LINK_KEYS_MAX_DAYS,
   VOUCH_HOURS,
+  announceableKeys,
   announcedRoles,
   decodeLinkPost,
   encodeLinkPost,
@@ -430,7 +431,7 @@ export class LinkService {
   #forkModel(entry: PursuanceEntry, link: LinkState, doc: LinkDocument): LinkModel['fork'] {
     const f = doc.forks.filter((x) => x.pursuanceId === entry.id && x.peer === link.peer).at(-1);
     if (!f) return null;
-    const anchorKeys = (entry.log.state().roles.get(link.ourAnchor)?.epochs ?? []).filter((ep) => ep.pub !== undefined).length;
+    const anchorKeys = announceableKeys(entry.log.state(), link.ourAnchor).length;
     const { pursuanceId: _p, peer: _peer, ...rest } = f;
     return { ...rest, resolved: anchorKeys > Math.max(...f.signers) };
   }
@@ -814,7 +815,7 @@ export class LinkService {
     key: RoleKey,
     what: { digest: Uint8Array; verdict: 'accepted' | 'refused'; code: string; reason: string },
   ): Promise<void> {
-    const n = (entry.log.state().roles.get(role)?.epochs ?? []).filter((ep) => ep.pub !== undefined).length;
+    const n = announceableKeys(entry.log.state(), role).length;
     let receipt;
     try {
       receipt = signReceipt({ from: entry.id, to: link.peer, role, n, ...what, hour: Math.floor(this.now() / HOUR_MS) }, key);

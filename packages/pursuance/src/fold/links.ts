@@ -6,6 +6,7 @@ import { RejectionCode } from '../errors.js';
 import {
   announcedKeyProblem,
   HOUR_MS,
+  announceableKeys,
   credentialHourProblem,
   credentialSignedBy,
   linkOfferProblem,
@@ -225,11 +226,11 @@ export function forkEvidence(state: PublicState, peer: PursuanceId, pair: readon
   if (x.to !== peer || y.to !== peer) return 'it is about announcements to another pursuance';
   if (x.role !== y.role || x.n !== y.n) return 'the two announce different roles or ordinals';
   if (equalBytes(x.keyId, y.keyId) && equalBytes(x.pub.sig, y.pub.sig) && equalBytes(x.pub.box, y.pub.box)) return 'the two announce the same key';
-  const anchors = (state.roles.get(link.ourAnchor)?.epochs ?? []).filter((ep) => ep.pub !== undefined);
+  const anchors = announceableKeys(state, link.ourAnchor);
   const signerOf = (a: Announcement): number => anchors.findIndex((ep) => signedBy(a, ep.pub!.sig)) + 1;
   const signers = [signerOf(x), signerOf(y)];
   if (signers.includes(0)) return `it is not signed by a key of our "${link.ourAnchor}"`;
-  const held = (state.roles.get(x.role)?.epochs ?? []).filter((ep) => ep.pub !== undefined)[x.n - 1];
+  const held = announceableKeys(state, x.role)[x.n - 1];
   const isOurs = (a: Announcement): boolean =>
     held !== undefined && equalBytes(a.keyId, held.keyId) && equalBytes(a.pub.sig, held.pub!.sig) && equalBytes(a.pub.box, held.pub!.box);
   return { role: x.role, n: x.n, signers: [...new Set(signers)].sort((a, b) => a - b), ours: isOurs(x) || isOurs(y) };
