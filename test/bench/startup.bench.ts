@@ -10,9 +10,13 @@
  *    50 ms while the logs load, beside the same read once started;
  * beside same-run baselines: a bare Node process start, the raw SQLite open + one-row reads of the
  * same store in this process, the first start, and the same CLI start on an empty store.
+ * BENCH_STORE_CACHE (a directory) keeps each generated store there and copies it on later runs:
+ * a million events take far longer to generate than to start. At a million events the first
+ * start's replay needs a larger V8 heap than the default (NODE_OPTIONS=--max-old-space-size=…,
+ * which the node process inherits).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -241,17 +245,60 @@ async function emptyStoreStart(): Promise<number[]> {
   }
 }
 
+interface WrittenStore {
+  readonly id: string;
+  readonly events: number;
+  readonly eventBytes: number;
+  readonly tasks: number;
+  /** Seconds to generate the backlog and to write it (undefined: copied from the cache). */
+  readonly generated?: number;
+  readonly written?: number;
+}
+
+/**
+ * A node store holding a generated backlog of `size` events, in `dataDir`: generated and written
+ * (and, with BENCH_STORE_CACHE, kept there for later runs), or copied from that cache. A
+ * million-event store takes about twenty minutes to generate here; the generated log is dropped
+ * before any node starts, so the bench process does not hold a second copy of the history.
+ */
+async function storeOf(size: number, dataDir: string): Promise<WrittenStore> {
+  const cache = process.env.BENCH_STORE_CACHE ? join(process.env.BENCH_STORE_CACHE, `startup-${size}-seed42`) : undefined;
+  if (cache) {
+    const meta = await readFile(join(cache, 'meta.json'), 'utf8').catch(() => undefined);
+    if (meta !== undefined) {
+      await cp(join(cache, 'node'), dataDir, { recursive: true });
+      return JSON.parse(meta) as WrittenStore;
+    }
+  }
+  let bytes: Uint8Array[];
+  let written: Omit<WrittenStore, 'written'>;
+  {
+    const gen = timeSync(() => generateBacklog(size, { members: 50, rotations: 20, seed: 42 }));
+    bytes = gen.value.bytes;
+    written = {
+      id: gen.value.id,
+      events: bytes.length,
+      eventBytes: bytes.reduce((n, x) => n + x.length, 0),
+      tasks: gen.value.log.state().tasks.size,
+      generated: gen.seconds,
+    };
+  }
+  const write = await timeAsync(() => writeNodeStore(dataDir, PASSWORD, bytes));
+  const store = { ...written, written: write.seconds };
+  if (cache) {
+    await cp(dataDir, join(cache, 'node'), { recursive: true });
+    await writeFile(join(cache, 'meta.json'), JSON.stringify({ id: store.id, events: store.events, eventBytes: store.eventBytes, tasks: store.tasks }));
+  }
+  return store;
+}
+
 async function startup(size: number, empty: readonly number[]): Promise<[string, string][]> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-node-startup-'));
   const dataDir = join(dir, 'node');
   try {
-    const gen = timeSync(() => generateBacklog(size, { members: 50, rotations: 20, seed: 42 }));
-    const backlog = gen.value;
-    const eventBytes = backlog.bytes.reduce((n, x) => n + x.length, 0);
-    const taskCount = backlog.log.state().tasks.size;
+    const backlog = await storeOf(size, dataDir);
+    const { eventBytes, tasks: taskCount } = backlog;
     const tasksPath = `/api/pursuances/${backlog.id}/tasks`;
-
-    const write = await timeAsync(() => writeNodeStore(dataDir, PASSWORD, backlog.bytes));
 
     // First start: a store written directly has no persisted projections, so this is the full replay.
     const firstSince = performance.now();
@@ -285,11 +332,14 @@ async function startup(size: number, empty: readonly number[]): Promise<[string,
     const rawMedian = median(raw);
     const apiFirst = runs.filter((r) => r.apiFirst).length;
     return [
-      ['events', fmt(backlog.bytes.length)],
+      ['events', fmt(backlog.events)],
       ['event bytes', `${fmt(eventBytes / 1e6, 1)} MB`],
       ['tasks in the log (the list the API must serve)', fmt(taskCount)],
-      ['generation (in-process)', `${fmt(gen.seconds, 1)} s`],
-      ['store written directly (EventStore.append, 5,000 per tx)', `${fmt(write.seconds, 2)} s`],
+      ['generation (in-process)', backlog.generated === undefined ? 'copied from BENCH_STORE_CACHE' : `${fmt(backlog.generated, 1)} s`],
+      [
+        'store written directly (EventStore.append, 5,000 per tx)',
+        backlog.written === undefined ? 'copied from BENCH_STORE_CACHE' : `${fmt(backlog.written, 2)} s`,
+      ],
       [
         'first start (no projections yet: full replay + projections written)',
         `${fmt(firstStart, 2)} s, RSS ${fmt(firstMem.rss / 1e6)} MB, peak ${fmt(firstMem.hwm / 1e6)} MB`,

@@ -9,7 +9,7 @@
  */
 import type * as Dash from '../../apps/dashboard/src/lib/types.js';
 import type { ProgressEvent as NodeProgress } from '../../apps/node/src/events.js';
-import type { FeedItem, MemberModel, PursuanceSummary, RoleModel, TaskModel } from '../../apps/node/src/domain/read-models.js';
+import type { FeedItem, MemberModel, PursuanceSummary, RoleModel, TaskListItem, TaskModel } from '../../apps/node/src/domain/read-models.js';
 import type { IngestReport } from '../../apps/node/src/domain/registry.js';
 import type { PursuanceChanges } from '../../apps/node/src/domain/changes.js';
 import type { NetworkView } from '../../apps/node/src/network/network-status.js';
@@ -41,6 +41,7 @@ export const contract: {
   member: Reads<MemberModel, Dash.MemberModel>;
   role: Reads<RoleModel, Dash.RoleModel>;
   task: Reads<TaskModel, Dash.TaskModel>;
+  taskListItem: Reads<TaskListItem, Dash.TaskListItem>;
   comment: Reads<TaskModel['comments'][number], Dash.CommentView>;
   history: Reads<TaskModel['history'][number], Dash.HistoryEntry>;
   historyChange: Reads<NonNullable<TaskModel['history'][number]['change']>, Dash.HistoryChange>;
@@ -78,6 +79,7 @@ export const contract: {
   member: true,
   role: true,
   task: true,
+  taskListItem: true,
   comment: true,
   history: true,
   historyChange: true,

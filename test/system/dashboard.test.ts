@@ -186,6 +186,8 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
     await page.getByTestId('comments').getByText('Caretaker says yes, 10am.').waitFor();
     await page.getByRole('button', { name: 'Close as done' }).click();
     await expect.poll(() => page.getByTestId('task-status').textContent()).toBe('done');
+    // The history is read apart from the task list (GET …/tasks/:taskId), once the store's task is replaced: a moment later.
+    await expect.poll(() => page.getByTestId('history').textContent()).toContain('closed');
     const history = await page.getByTestId('history').textContent();
     expect(history).toContain('created the task');
     expect(history).toContain('commented');
@@ -352,7 +354,7 @@ describe('the dashboard in Chromium', { timeout: 90_000 }, () => {
         [`${p}/tree`, '[data-testid="tree-item"]'],
         [`${p}/mine`, '[data-testid="my-tasks"] a'],
         [`${p}/new-task`, '#t-title'],
-        [`${p}/tasks/${taskId}`, '[data-testid="history"]'],
+        [`${p}/tasks/${taskId}`, '[data-testid="history"] li'],
         [`${p}/members`, '[data-testid="members"]'],
         [`${p}/rules`, '#rules-title'],
         [`${p}/keys`, '[data-testid="epoch"]'],

@@ -1,12 +1,14 @@
 // @vitest-environment happy-dom
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils';
 import { createMemoryHistory } from 'vue-router';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDashboardI18n } from '../src/i18n/index.js';
+import { LOADING_MESSAGE, PURSUANCE_LOADING } from '../src/lib/api.js';
 import { APP, createAppContext } from '../src/lib/context.js';
 import { describeHistory, type HistoryWords } from '../src/lib/format.js';
-import type { HistoryEntry } from '../src/lib/types.js';
+import type { HistoryEntry, PursuanceChanges, TaskListItem } from '../src/lib/types.js';
 import TaskDetail from '../src/views/TaskDetail.vue';
+import { mountWith, setupApp, unmountAll } from './support/app.js';
 import {
   FOUNDER,
   FakeEventSource,
@@ -21,7 +23,11 @@ import {
   roles,
   summary,
   task,
+  whole,
+  type Call,
 } from './support/fakes.js';
+
+const P = `/api/pursuances/${PID}`;
 
 const english = createDashboardI18n('en').global;
 const words: HistoryWords = {
@@ -91,11 +97,10 @@ describe('the task detail’s history', () => {
 
   it('shows each change old → new, with names and status titles', async () => {
     const parent = task({ id: 'p'.repeat(64), title: 'Saturday' });
-    const t = task({
-      id: 'a'.repeat(64),
-      title: 'B',
-      status: 'in-progress',
-      history: [
+    const t = task({ id: 'a'.repeat(64), title: 'B', status: 'in-progress' });
+    // The list carries no history: GET …/tasks/:taskId answers it.
+    const histories: Record<string, readonly HistoryEntry[]> = {
+      [t.id]: [
         { id: '1'.repeat(64), kind: 'task.create', author: FOUNDER, authorName: 'ada', time: 1 },
         { id: '2'.repeat(64), kind: 'task.status', author: MEMBER, authorName: 'mo', time: 2, change: { status: { from: 'open', to: 'in-progress' } } },
         { id: '3'.repeat(64), kind: 'task.edit', author: MEMBER, authorName: 'mo', time: 3, change: { title: { from: 'A', to: 'B' } } },
@@ -110,8 +115,8 @@ describe('the task detail’s history', () => {
         { id: '5'.repeat(64), kind: 'task.move', author: MEMBER, authorName: 'mo', time: 5, change: { parent: { from: null, to: parent.id } } },
         { id: '6'.repeat(64), kind: 'task.close', author: MEMBER, authorName: 'mo', time: 6 },
       ],
-    });
-    const state = { summary: summary(), tasks: [parent, t], members: members(), roles: roles(), rules: cellRules() };
+    };
+    const state = { summary: summary(), tasks: [parent, t], histories, members: members(), roles: roles(), rules: cellRules() };
     const f = fakeFetch(pursuanceRoutes(state));
     const ctx = createAppContext({
       fetch: f.fetch,
@@ -150,5 +155,226 @@ describe('the task detail’s history', () => {
     expect(spanish[3]).toBe('mo asignó a mo y a cccccccc…cccc; quitó la asignación al rol Organizer');
     expect(spanish[4]).toBe('mo la movió del nivel superior a “Saturday”');
     expect(spanish[5]).toBe('mo cerró la tarea');
+  });
+});
+
+describe('the task detail reads the history apart from the list', () => {
+  // The language chosen is kept in the page's storage: each test starts in English.
+  beforeEach(() => localStorage.clear());
+  afterEach(unmountAll);
+
+  const A = 'a'.repeat(64);
+  const B = 'b'.repeat(64);
+  const entry = (id: string, kind: string, time: number): HistoryEntry => ({ id: id.repeat(64), kind, author: MEMBER, authorName: 'mo', time });
+  const historyLines = (w: VueWrapper) => w.findAll('[data-testid="history"] li').map((li) => li.text().replace(/\s*·.*$/, ''));
+  const taskReads = (calls: readonly Call[]) => calls.filter((c) => c.method === 'GET' && c.path.startsWith(`${P}/tasks/`)).map((c) => c.path.slice(-64));
+
+  /** GET …/tasks/:taskId held open: each read waits until the test answers it. */
+  function heldReads() {
+    const reads: { taskId: string; answer: (out: unknown) => void }[] = [];
+    const route = {
+      [`GET ${P}/tasks/:taskId`]: (call: Call) => new Promise((resolve) => reads.push({ taskId: call.path.slice(-64), answer: resolve })),
+    };
+    return { reads, route };
+  }
+
+  /** A change feed the test fills: each set after the first names the tasks pushed to `upserted`. */
+  function changeFeed() {
+    let version = 1;
+    const upserted: TaskListItem[] = [];
+    const route = {
+      [`GET ${P}/changes`]: (): PursuanceChanges => ({
+        version: ++version,
+        reset: false,
+        tasks: { upserted: upserted.splice(0), removed: [] },
+        members: null,
+        roles: null,
+        feed: { items: [], full: false },
+      }),
+    };
+    return { upserted, route };
+  }
+
+  it('shows the entries the single-task read answers; the list the store holds has none', async () => {
+    const { ctx, store, state, f } = await setupApp('founder');
+    state.histories[A] = [entry('1', 'task.create', 1), entry('2', 'task.comment', 2)];
+    const w = mountWith(TaskDetail, ctx, { store, taskId: A });
+    await flushPromises();
+    expect(store.taskById.value.get(A)).not.toHaveProperty('history');
+    expect(historyLines(w)).toEqual(['mo created the task', 'mo commented']);
+    expect(taskReads(f.calls)).toEqual([A]);
+    expect(w.find('[data-testid="history-pending"]').exists()).toBe(false);
+  });
+
+  it('reads it again when the change feed replaces the task, even with the same JSON; not on a refresh that leaves it', async () => {
+    const feed = changeFeed();
+    const { ctx, store, state, f } = await setupApp('founder', feed.route);
+    expect(store.version).not.toBeNull();
+    state.histories[A] = [entry('1', 'task.create', 1)];
+    const w = mountWith(TaskDetail, ctx, { store, taskId: A });
+    await flushPromises();
+    expect(historyLines(w)).toEqual(['mo created the task']);
+    const listed = store.taskById.value.get(A);
+
+    // Nothing about this task changed (another one did): its object stays, the history is not read again.
+    feed.upserted.push({ ...state.tasks[1]!, title: 'Flyers, folded' });
+    await store.refresh();
+    await flushPromises();
+    expect(store.taskById.value.get(A)).toBe(listed);
+    expect(taskReads(f.calls)).toEqual([A]);
+
+    // An edit this member could not read: only the history changed, and the feed names the task with the JSON held.
+    state.histories[A] = [entry('1', 'task.create', 1), entry('2', 'task.edit', 2)];
+    feed.upserted.push({ ...state.tasks[0]! });
+    await store.refresh();
+    await flushPromises();
+    expect(store.taskById.value.get(A)).not.toBe(listed);
+    expect(store.taskById.value.get(A)).toEqual(listed);
+    expect(taskReads(f.calls)).toEqual([A, A]);
+    expect(historyLines(w)).toEqual(['mo created the task', 'mo edited']);
+  });
+
+  it('drops an answer for the task it showed before, and an older answer for this task after a newer one', async () => {
+    const held = heldReads();
+    const { ctx, store, state } = await setupApp('founder', held.route);
+    const w = mountWith(TaskDetail, ctx, { store, taskId: A });
+    await flushPromises();
+    await w.setProps({ taskId: B });
+    await flushPromises();
+    expect(held.reads.map((r) => r.taskId)).toEqual([A, B]);
+
+    // Banner's answer arrives while Flyers is shown: ignored (Flyers is still loading).
+    held.reads[0]!.answer(whole(state.tasks[0]!, [entry('1', 'task.create', 1)]));
+    await flushPromises();
+    expect(historyLines(w)).toEqual([]);
+    expect(w.find('[data-testid="history-pending"]').exists()).toBe(true);
+    held.reads[1]!.answer(whole(state.tasks[1]!, [entry('2', 'task.comment', 2)]));
+    await flushPromises();
+    expect(historyLines(w)).toEqual(['mo commented']);
+
+    // Flyers is replaced twice (a whole refetch): two reads; the newer answers first, the older late.
+    await store.refresh();
+    await flushPromises();
+    await store.refresh();
+    await flushPromises();
+    expect(held.reads.map((r) => r.taskId)).toEqual([A, B, B, B]);
+    held.reads[3]!.answer(whole(state.tasks[1]!, [entry('2', 'task.comment', 2), entry('3', 'task.status', 3)]));
+    await flushPromises();
+    expect(historyLines(w)).toEqual(['mo commented', 'mo changed the status']);
+    held.reads[2]!.answer(whole(state.tasks[1]!, [entry('2', 'task.comment', 2)]));
+    await flushPromises();
+    expect(historyLines(w)).toEqual(['mo commented', 'mo changed the status']);
+
+    // Back to Banner: Flyers' history goes at once, and Banner's earlier (stale) read stays ignored.
+    await w.setProps({ taskId: A });
+    await flushPromises();
+    expect(historyLines(w)).toEqual([]);
+    expect(w.find('[data-testid="history-pending"]').exists()).toBe(true);
+  });
+
+  it('says "loading history…" in a status region until the first answer', async () => {
+    const held = heldReads();
+    const { ctx, store, state } = await setupApp('founder', held.route);
+    const w = mountWith(TaskDetail, ctx, { store, taskId: A });
+    await flushPromises();
+    const region = w.find('[data-testid="history-status"]');
+    expect(region.attributes('role')).toBe('status');
+    expect(region.find('[data-testid="history-pending"]').text()).toBe('Loading history…');
+    held.reads[0]!.answer(whole(state.tasks[0]!, [entry('1', 'task.create', 1)]));
+    await flushPromises();
+    expect(w.find('[data-testid="history-pending"]').exists()).toBe(false);
+    expect(historyLines(w)).toEqual(['mo created the task']);
+    // The region stays, empty: a screen reader hears that the words went.
+    expect(w.find('[data-testid="history-status"]').text()).toBe('');
+    // A later read (the task replaced) keeps the history shown meanwhile.
+    await store.refresh();
+    await flushPromises();
+    expect(held.reads).toHaveLength(2);
+    expect(w.find('[data-testid="history-pending"]').exists()).toBe(false);
+    expect(historyLines(w)).toEqual(['mo created the task']);
+  });
+
+  it('shows a failed read as the page shows refusals, and reads again on the store’s next refresh', async () => {
+    let fail = true;
+    // Versioned: a refresh replaces no task object here, so only the failure makes it read again.
+    const { ctx, store, state, f } = await setupApp('founder', {
+      ...changeFeed().route,
+      [`GET ${P}/tasks/:taskId`]: () =>
+        fail ? { status: 500, body: { code: 'INTERNAL', message: 'The history could not be read.' } } : whole(state.tasks[0]!, [entry('1', 'task.create', 1)]),
+    });
+    const w = mountWith(TaskDetail, ctx, { store, taskId: A });
+    await flushPromises();
+    const history = w.find('section[aria-labelledby="history-title"]');
+    const notice = history.find('[data-testid="error"]');
+    expect(notice.attributes('role')).toBe('alert');
+    expect(notice.find('.notice-title').text()).toBe('Could not load the history');
+    expect(notice.find('[data-testid="error-reason"]').text()).toBe('The history could not be read.');
+    expect(notice.find('[data-testid="error-code"]').text()).toBe('INTERNAL');
+    expect(history.find('[data-testid="history-pending"]').exists()).toBe(false);
+
+    // Dismissed, the notice is not put back by the retry on each refresh that fails again.
+    await notice.find('button').trigger('click');
+    expect(history.find('[data-testid="error"]').exists()).toBe(false);
+    const listed = store.taskById.value.get(A);
+    await store.refresh();
+    await flushPromises();
+    expect(store.taskById.value.get(A)).toBe(listed);
+    expect(taskReads(f.calls)).toEqual([A, A]);
+    expect(history.find('[data-testid="error"]').exists()).toBe(false);
+
+    fail = false;
+    await store.refresh();
+    await flushPromises();
+    expect(store.taskById.value.get(A)).toBe(listed);
+    expect(taskReads(f.calls)).toEqual([A, A, A]);
+    expect(history.find('[data-testid="error"]').exists()).toBe(false);
+    expect(historyLines(w)).toEqual(['mo created the task']);
+    // Once read, a refresh that leaves the task alone does not read it again.
+    await store.refresh();
+    await flushPromises();
+    expect(taskReads(f.calls)).toEqual([A, A, A]);
+  });
+
+  it('in Spanish: the loading line and the failure are worded from the catalogs', async () => {
+    const held = heldReads();
+    const { ctx, store } = await setupApp('founder', held.route);
+    ctx.setLocale('es');
+    const w = mountWith(TaskDetail, ctx, { store, taskId: A });
+    await flushPromises();
+    expect(w.find('[data-testid="history-pending"]').text()).toBe('Cargando el historial…');
+    held.reads[0]!.answer({ status: 500, body: { code: 'INTERNAL', message: 'The history could not be read.' } });
+    await flushPromises();
+    expect(w.find('section[aria-labelledby="history-title"] [data-testid="error"] .notice-title').text()).toBe('No se pudo cargar el historial');
+  });
+
+  it('while the node loads the pursuance (503 PURSUANCE_LOADING): says so as the store does, no alarm, and reads again on the next refresh', async () => {
+    let loading = true;
+    const { ctx, store, state, f } = await setupApp('founder', {
+      ...changeFeed().route,
+      [`GET ${P}/tasks/:taskId`]: () =>
+        loading
+          ? { status: 503, body: { code: PURSUANCE_LOADING, message: 'Still loading (the node’s own words).' } }
+          : whole(state.tasks[0]!, [entry('1', 'task.create', 1)]),
+    });
+    const w = mountWith(TaskDetail, ctx, { store, taskId: A });
+    await flushPromises();
+    // Answered at once (not waited out inside the client): one read so far.
+    expect(taskReads(f.calls)).toEqual([A]);
+    expect(w.find('[data-testid="history-status"] [data-testid="history-waiting"]').text()).toBe(LOADING_MESSAGE);
+    expect(w.find('[data-testid="history-pending"]').exists()).toBe(false);
+    expect(w.find('[data-testid="error"]').exists()).toBe(false);
+    ctx.setLocale('es');
+    await flushPromises();
+    expect(w.find('[data-testid="history-waiting"]').text()).toBe(english.t('errors.code.PURSUANCE_LOADING', {}, { locale: 'es' }));
+    expect(w.find('[data-testid="history-waiting"]').text()).not.toBe(LOADING_MESSAGE);
+
+    loading = false;
+    const listed = store.taskById.value.get(A);
+    await store.refresh();
+    expect(store.taskById.value.get(A)).toBe(listed);
+    await flushPromises();
+    expect(taskReads(f.calls)).toEqual([A, A]);
+    expect(w.find('[data-testid="history-waiting"]').exists()).toBe(false);
+    expect(historyLines(w)).toEqual(['mo creó la tarea']);
   });
 });

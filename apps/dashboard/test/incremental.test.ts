@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../src/lib/api.js';
 import { applyFeedChanges, applyTaskChanges, compareTasks } from '../src/lib/changes.js';
 import { PursuanceStore } from '../src/lib/pursuance-store.js';
-import type { FeedItem, PursuanceChanges, TaskModel } from '../src/lib/types.js';
+import type { FeedItem, PursuanceChanges, TaskListItem } from '../src/lib/types.js';
 import { FOUNDER, PID, cellRules, members, roles, summary, task } from './support/fakes.js';
 
 /**
@@ -24,7 +24,7 @@ const FEED = 200;
 
 class ScriptedNode {
   version = 7_000;
-  readonly tasks = new Map<string, TaskModel>();
+  readonly tasks = new Map<string, TaskListItem>();
   readonly changedAt = new Map<string, number>();
   readonly removedAt = new Map<string, number>();
   members = members();
@@ -34,7 +34,7 @@ class ScriptedNode {
   history = new Map<number, number>([[this.version, 0]]);
   #n = 0;
 
-  public list(): TaskModel[] {
+  public list(): TaskListItem[] {
     return [...this.tasks.values()].sort(compareTasks);
   }
 
@@ -139,7 +139,7 @@ describe('change sets', () => {
       fc.property(fc.array(fc.array(op, { minLength: 1, maxLength: 4 }), { maxLength: 8 }), script, (before, after) => {
         const node = new ScriptedNode();
         for (const b of before) node.apply(b);
-        let held: readonly TaskModel[] = node.list();
+        let held: readonly TaskListItem[] = node.list();
         let version = node.version;
         let feed: readonly FeedItem[] = node.feed.slice(0, FEED);
         for (const { batch, catchUp } of after) {

@@ -61,9 +61,10 @@ describe('names in the views', () => {
         createdByName: 'mo',
         assignees: { members: [MEMBER, OTHER], roles: ['member'] },
         comments: [{ id: 'c1', author: OTHER, authorName: 'cy', time: 1, body: 'hello' }],
-        history: [{ id: 'h1', kind: 'task.create', author: MEMBER, authorName: 'mo', time: 1 }],
       }),
     );
+    // The history comes with the task read whole, not with the list.
+    state.histories[tid] = [{ id: 'h1', kind: 'task.create', author: MEMBER, authorName: 'mo', time: 1 }];
     await store.refresh();
     const w = mountWith(TaskDetail, ctx, { store, taskId: tid });
     await flushPromises();

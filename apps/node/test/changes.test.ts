@@ -179,7 +179,10 @@ describe('GET …/changes', () => {
     const after = await changes(id, before.version);
     expect(after.version).toBe(event.version);
     expect(after.tasks.upserted.map((t) => t.title)).toEqual(['Second']);
-    expect(after.tasks.upserted).toEqual([await get(`/api/pursuances/${id}/tasks/${secondId}`)]);
+    // The task as the list holds it: all of GET …/tasks/:taskId but its history.
+    const { history, ...item } = await get<{ history: unknown[] }>(`/api/pursuances/${id}/tasks/${secondId}`);
+    expect(history.length).toBeGreaterThan(0);
+    expect(after.tasks.upserted).toEqual([item]);
     expect(after.tasks.removed).toEqual([]);
     expect(after.members).toBeNull();
     expect(after.feed).toEqual({ items: [expect.objectContaining({ id: (changed.body as { id: string }).id, kind: 'task.comment' })], full: false });
@@ -249,6 +252,11 @@ describe('GET …/changes', () => {
     await post([founder.comment(sealed.id, 'the hall is booked')]);
     const sealedComment = await mirror.catchUp();
     expect(JSON.stringify(sealedComment)).not.toContain('the hall is booked');
+    // Only its history changed (the list item, sealed, reads the same): it is listed all the same,
+    // so a client showing the task fetches it, and its history, again.
+    expect(sealedComment.tasks.upserted).toEqual([seen.get(sealed.id)]);
+    const detail = (await call('GET', `/api/pursuances/${id}/tasks/${sealed.id}`)).body as { history: { kind: string }[] };
+    expect(detail.history.map((h) => h.kind)).toEqual(['task.create', 'task.comment']);
     await mirror.expectCurrent();
 
     // Made an organizer: the key comes with the role, and the sealed task opens up in the next change set.

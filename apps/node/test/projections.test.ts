@@ -6,12 +6,12 @@ import sqlite3 from 'sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Identity, TEST_SCRYPT_PARAMS, toBase64 } from '@pursuance/crypto';
 import { PursuanceAuthor, RulesSchema, type Rules } from '@pursuance/pursuance';
-import { PART, Projector } from '../src/domain/projector.js';
+import { PART, Projector, historyPart, isHistoryPart, isTaskPart, taskIdOf } from '../src/domain/projector.js';
 import { tasksOf } from '../src/domain/read-models.js';
 import { PursuanceRegistry } from '../src/domain/registry.js';
 import { openNodeStore, startNode, type RunningNode } from '../src/index.js';
 import { EventStore } from '../src/store/event-store.js';
-import { ProjectionRows } from '../src/store/projection-store.js';
+import { LATER_PREFIX, ProjectionRows } from '../src/store/projection-store.js';
 import { commandArbitrary, runCommand } from './support/commands.js';
 import { http } from './support/http.js';
 
@@ -244,7 +244,94 @@ describe('start-up', () => {
       await again.close();
     }
   }, 120_000);
+
+  it('does not serve an older layout (histories inside the tasks), and the replay rewrites it without calling it a repair', async () => {
+    const dataDir = join(dir, 'layout-1');
+    const node = await start(dataDir);
+    let id: string;
+    try {
+      ({ id } = (await http(node.port, 'POST', '/api/pursuances', { token: node.token, body: { name: 'Old layout', rules } })).body as { id: string });
+      const task = (await http(node.port, 'POST', `/api/pursuances/${id}/tasks`, { token: node.token, body: { audience: ['member'], title: 'Kept' } }))
+        .body as { id: string; history: unknown[] };
+      expect(task.history).toHaveLength(1);
+      // The list carries no history; the task read does.
+      const listed = (await http(node.port, 'GET', `/api/pursuances/${id}/tasks`, { token: node.token })).body as Record<string, unknown>[];
+      expect(listed.map((t) => [t.title, Object.hasOwn(t, 'history')])).toEqual([['Kept', false]]);
+    } finally {
+      await node.close();
+    }
+
+    // Rewrite the rows as a node before PROJECTION_FORMAT 2 stored them: each task whole, no history parts, no format.
+    const opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
+    try {
+      const parts = (await opened.store.storedProjections()).get(id)!;
+      const upserts = new Map<string, string>();
+      const deletes: string[] = [];
+      for (const [name, json] of parts) {
+        if (isHistoryPart(name)) deletes.push(name);
+        else if (isTaskPart(name))
+          upserts.set(name, JSON.stringify({ ...(JSON.parse(json) as object), history: JSON.parse(parts.get(historyPart(taskIdOf(name)))!) as unknown }));
+      }
+      const { format, ...checkpoint } = JSON.parse(parts.get(PART.checkpoint)!) as { format: number };
+      expect(format).toBe(2);
+      upserts.set(PART.checkpoint, JSON.stringify(checkpoint));
+      expect(deletes).toHaveLength(1);
+      await opened.store.writeProjection({ pursuanceId: id, upserts, deletes });
+
+      const warnings: string[] = [];
+      const registry = new PursuanceRegistry(opened.store, opened.identity);
+      registry.warn = (line) => void warnings.push(line);
+      await registry.open();
+      expect(() => registry.readable(id)).toThrow(expect.objectContaining({ code: 'PURSUANCE_LOADING' }));
+      await registry.load();
+      registry.readable(id);
+      expect(warnings).toEqual([]);
+      expect(registry.projectionRepairs).toBe(0);
+      const stored = (await opened.store.storedProjections()).get(id)!;
+      expect([...stored.keys()].filter(isHistoryPart)).toHaveLength(1);
+      expect(registry.projections.tasks(id).map((t) => Object.hasOwn(t, 'history'))).toEqual([false]);
+      const [only] = registry.projections.tasks(id);
+      expect((await registry.task(id, only!.id))?.history.map((h) => h.kind)).toEqual(['task.create']);
+      await registry.idle();
+    } finally {
+      await opened.close();
+    }
+  }, 120_000);
 });
+
+/**
+ * Move the one row on a "later" shelf in the SQLite file: onto its pursuance's start-up shelf, or
+ * (the second time) under another pursuance's start-up shelf. Shelves are told apart by the one
+ * row each holds: the "later" row is the shelf with a single row whose tag no other row shares.
+ */
+async function moveLaterRow(path: string, where: 'onto the start-up shelf' | 'under another pursuance'): Promise<void> {
+  const db = new sqlite3.Database(path);
+  const all = <T>(sql: string, params: unknown[] = []) =>
+    new Promise<T[]>((resolve, reject) => db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
+  try {
+    const rows = await all<{ pursuance_tag: string; name_tag: string }>('SELECT pursuance_tag, name_tag FROM node_sealed_projections ORDER BY rowid');
+    if (where === 'onto the start-up shelf') {
+      // Written in order: a's summary, a's later row, b's summary.
+      const [summaryA, laterA] = rows as [(typeof rows)[0], (typeof rows)[0]];
+      expect(laterA.pursuance_tag).not.toBe(summaryA.pursuance_tag);
+      await all('UPDATE node_sealed_projections SET pursuance_tag = ? WHERE pursuance_tag = ? AND name_tag = ?', [
+        summaryA.pursuance_tag,
+        laterA.pursuance_tag,
+        laterA.name_tag,
+      ]);
+    } else {
+      const [summaryA, laterA, summaryB] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0]];
+      expect(laterA.pursuance_tag).toBe(summaryA.pursuance_tag);
+      await all('UPDATE node_sealed_projections SET pursuance_tag = ? WHERE pursuance_tag = ? AND name_tag = ?', [
+        summaryB.pursuance_tag,
+        laterA.pursuance_tag,
+        laterA.name_tag,
+      ]);
+    }
+  } finally {
+    await new Promise<void>((resolve) => db.close(() => resolve()));
+  }
+}
 
 /** Exchange the sealed blobs of two projection rows in the SQLite file (a tampered or damaged store). */
 async function swapTwoProjectionRows(path: string): Promise<void> {
@@ -286,6 +373,64 @@ describe('sealed read-model rows', () => {
       expect((await store.storedProjections()).get(id)).toEqual(new Map([['summary', '{}']]));
     } finally {
       await store.close();
+    }
+
+    // Parts named LATER_PREFIX… sit on a shelf of their own: start-up's read leaves them unopened.
+    const later = await EventStore.open(join(dir, 'later.sqlite'), Identity.generate());
+    try {
+      const [a, b] = ['c'.repeat(64), 'd'.repeat(64)];
+      const history = `${LATER_PREFIX}history:1`;
+      const now = new Map([
+        ['summary', '{"n":1}'],
+        ['task:1', '{"t":1}'],
+      ]);
+      await later.writeProjection({ pursuanceId: a, upserts: new Map([...now, [history, '[1]']]), deletes: [] });
+      await later.writeProjection({ pursuanceId: b, upserts: new Map([[history, '[2]']]), deletes: [] });
+      expect((await later.storedProjections([a, b])).get(a)).toEqual(now);
+      expect((await later.storedProjections([a, b])).has(b)).toBe(false);
+      expect((await later.storedProjections([b])).has(a)).toBe(false);
+      expect(await later.laterProjections(a)).toEqual(new Map([[history, '[1]']]));
+      expect(await later.projectionPart(a, history)).toBe('[1]');
+      expect(await later.projectionPart(a, 'task:1')).toBe('{"t":1}');
+      expect(await later.projectionPart(a, `${LATER_PREFIX}history:2`)).toBeUndefined();
+      for (const name of ['__proto__', 'constructor', `${LATER_PREFIX}__proto__`]) expect(await later.projectionPart(a, name)).toBeUndefined();
+      expect((await later.storedProjections()).get(a)).toEqual(new Map([...now, [history, '[1]']]));
+      // Dropped by name from its own shelf, and with everything else on replace.
+      await later.writeProjection({ pursuanceId: b, upserts: new Map(), deletes: [history] });
+      expect(await later.laterProjections(b)).toEqual(new Map());
+      await later.writeProjection({ pursuanceId: a, upserts: new Map([['summary', '{}']]), deletes: [] }, true);
+      expect((await later.storedProjections()).get(a)).toEqual(new Map([['summary', '{}']]));
+    } finally {
+      await later.close();
+    }
+    // A row moved onto the other shelf, or under another pursuance, does not open there.
+    const moved = join(dir, 'later-moved.sqlite');
+    const identity = Identity.generate();
+    const [a, b] = ['e'.repeat(64), 'f'.repeat(64)];
+    let shelves = await EventStore.open(moved, identity);
+    await shelves.writeProjection({
+      pursuanceId: a,
+      upserts: new Map([
+        ['summary', '{}'],
+        [`${LATER_PREFIX}x`, '[1]'],
+      ]),
+      deletes: [],
+    });
+    await shelves.writeProjection({ pursuanceId: b, upserts: new Map([['summary', '{}']]), deletes: [] });
+    await shelves.close();
+    await moveLaterRow(moved, 'onto the start-up shelf');
+    shelves = await EventStore.open(moved, identity);
+    try {
+      await expect(shelves.storedProjections([a])).rejects.toMatchObject({ code: 'STORE_CORRUPT' });
+    } finally {
+      await shelves.close();
+    }
+    await moveLaterRow(moved, 'under another pursuance');
+    shelves = await EventStore.open(moved, identity);
+    try {
+      await expect(shelves.storedProjections([b])).rejects.toMatchObject({ code: 'STORE_CORRUPT' });
+    } finally {
+      await shelves.close();
     }
 
     // A part left over in the store (a task no event gives) goes at the next replay, reported.

@@ -97,6 +97,8 @@ export const task = {
       children: 'Subtasks',
     },
     history: 'History',
+    historyLoading: 'Loading history…',
+    historyAction: 'load the history',
     audience: {
       visibleTo: 'Visible to:',
       people: '{n} person | {n} people',
@@ -202,6 +204,8 @@ export const task = {
       children: 'Subtareas',
     },
     history: 'Historial',
+    historyLoading: 'Cargando el historial…',
+    historyAction: 'cargar el historial',
     audience: {
       visibleTo: 'Visible para:',
       people: '{n} persona | {n} personas',

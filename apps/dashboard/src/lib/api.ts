@@ -41,6 +41,7 @@ import type {
   SuccessionModel,
   SyncStatus,
   TaskChange,
+  TaskListItem,
   TaskModel,
   VouchInput,
   VouchIssued,
@@ -341,11 +342,14 @@ export class ApiClient {
   public shareKeys = (id: string) => this.request<EventRef>('POST', this.#p(id, '/keys/share'));
   public rules = (id: string) => this.request<Rules>('GET', this.#p(id, '/rules'));
   public changeRules = (id: string, rules: Rules) => this.request<EventRef>('PUT', this.#p(id, '/rules'), { rules });
-  public tasks = (id: string) => this.request<TaskModel[]>('GET', this.#p(id, '/tasks'));
+  /** The task list: each task without its history (`task` reads one whole). */
+  public tasks = (id: string) => this.request<TaskListItem[]>('GET', this.#p(id, '/tasks'));
   /** What changed since a read-model version (without one: the current version, as a `reset`). */
   public changes = (id: string, since?: number, options?: RequestOptions) =>
     this.request<PursuanceChanges>('GET', this.#p(id, since === undefined ? '/changes' : `/changes?since=${since}`), undefined, options);
-  public task = (id: string, taskId: string) => this.request<TaskModel>('GET', this.#p(id, `/tasks/${encodeURIComponent(taskId)}`));
+  /** One task whole, with its history. */
+  public task = (id: string, taskId: string, options?: RequestOptions) =>
+    this.request<TaskModel>('GET', this.#p(id, `/tasks/${encodeURIComponent(taskId)}`), undefined, options);
   public createTask = (id: string, task: NewTaskInput) => this.request<TaskModel>('POST', this.#p(id, '/tasks'), task);
   /** A write-only submission (a tip) to one role: the node answers with the task it opens there. */
   public submit = (id: string, audience: string, tip: NewSubmissionInput) => this.request<TaskModel>('POST', this.#p(id, '/submissions'), { audience, ...tip });

@@ -1,5 +1,5 @@
 import { checkPlain, checkRole, checkTask, compileAbility, type Check, type Rules, type TaskAction } from './rules-engine.js';
-import type { RoleModel, TaskModel } from './types.js';
+import type { RoleModel, TaskListItem } from './types.js';
 import type { Translate } from './words.js';
 
 /**
@@ -102,7 +102,7 @@ export interface MoveTarget {
  * Where a task may go from its current status: open → open along a workflow transition
  * (`transition`), open → closed state (`close`), closed → open state (reopening needs `close`).
  */
-export function moveTargets(task: TaskModel, rules: Rules, caps: Capabilities, roles: readonly RoleModel[]): MoveTarget[] {
+export function moveTargets(task: TaskListItem, rules: Rules, caps: Capabilities, roles: readonly RoleModel[]): MoveTarget[] {
   if (!task.readable || task.status === null) return [];
   if (!keyCheck(task.audience, roles).ok) return [];
   const wf = rules.workflow;

@@ -1,24 +1,26 @@
-import type { FeedItem, PursuanceChanges, TaskModel } from './types.js';
+import type { FeedItem, PursuanceChanges, TaskListItem } from './types.js';
 
 /** How many feed items the dashboard keeps (GET …/feed's default, and what a change set carries at most). */
 export const FEED_LIMIT = 200;
 
 /** The node's order of the task list: oldest first, ties by id. */
-export function compareTasks(a: Pick<TaskModel, 'createdAt' | 'id'>, b: Pick<TaskModel, 'createdAt' | 'id'>): number {
+export function compareTasks(a: Pick<TaskListItem, 'createdAt' | 'id'>, b: Pick<TaskListItem, 'createdAt' | 'id'>): number {
   return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 /**
  * The task list after a change set, in the node's order. Tasks not named keep their very
  * objects (so a board re-renders only the cards that changed); a changed task replaces its
- * old self, a new one is put in its place, and a removed one is dropped. Applying a set twice
+ * old self (always, even with the same JSON: the set names a task whose history alone changed,
+ * and its new object tells the task page to read that history again), a new one is put in its
+ * place, and a removed one is dropped. Applying a set twice
  * gives the same list, so a set that overlaps what a full fetch already had is harmless.
  */
-export function applyTaskChanges(tasks: readonly TaskModel[], change: PursuanceChanges['tasks']): readonly TaskModel[] {
+export function applyTaskChanges(tasks: readonly TaskListItem[], change: PursuanceChanges['tasks']): readonly TaskListItem[] {
   if (change.upserted.length === 0 && change.removed.length === 0) return tasks;
   const gone = new Set(change.removed);
   const changed = new Map(change.upserted.map((t) => [t.id, t]));
-  const out: TaskModel[] = [];
+  const out: TaskListItem[] = [];
   for (const t of tasks) {
     if (gone.has(t.id)) continue;
     const next = changed.get(t.id);
@@ -38,7 +40,7 @@ export function applyTaskChanges(tasks: readonly TaskModel[], change: PursuanceC
 }
 
 /** Where `t` goes in `sorted` (binary search on the node's order). */
-function insertionPoint(sorted: readonly TaskModel[], t: TaskModel): number {
+function insertionPoint(sorted: readonly TaskListItem[], t: TaskListItem): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {

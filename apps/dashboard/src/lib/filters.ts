@@ -1,4 +1,4 @@
-import type { TaskModel } from './types.js';
+import type { TaskListItem } from './types.js';
 
 /** Local filters and search over the tasks this member can read (nothing leaves the browser). */
 export interface TaskFilters {
@@ -19,13 +19,13 @@ export function emptyFilters(): TaskFilters {
 
 const DAY = 86_400_000;
 
-export function isAssignedTo(task: TaskModel, me: string, myRoles: readonly string[]): boolean {
+export function isAssignedTo(task: TaskListItem, me: string, myRoles: readonly string[]): boolean {
   const a = task.assignees;
   if (!a) return false;
   return a.members.includes(me) || a.roles.some((r) => myRoles.includes(r));
 }
 
-export function matchesFilters(task: TaskModel, f: TaskFilters, ctx: { me: string; myRoles: readonly string[]; now: number }): boolean {
+export function matchesFilters(task: TaskListItem, f: TaskFilters, ctx: { me: string; myRoles: readonly string[]; now: number }): boolean {
   if (!task.readable) return false;
   if (!f.showClosed && task.closed) return false;
   if (f.label && !task.labels.includes(f.label)) return false;
@@ -51,25 +51,25 @@ export function matchesFilters(task: TaskModel, f: TaskFilters, ctx: { me: strin
   return true;
 }
 
-export function filterTasks(tasks: readonly TaskModel[], f: TaskFilters, ctx: { me: string; myRoles: readonly string[]; now: number }): TaskModel[] {
+export function filterTasks(tasks: readonly TaskListItem[], f: TaskFilters, ctx: { me: string; myRoles: readonly string[]; now: number }): TaskListItem[] {
   return tasks.filter((t) => matchesFilters(t, f, ctx));
 }
 
-export function allLabels(tasks: readonly TaskModel[]): string[] {
+export function allLabels(tasks: readonly TaskListItem[]): string[] {
   const set = new Set<string>();
   for (const t of tasks) for (const l of t.labels) set.add(l);
   return [...set].sort();
 }
 
 /** Group tasks by workflow status, in workflow order (unknown statuses are dropped). */
-export function groupByStatus(tasks: readonly TaskModel[], states: readonly string[]): Map<string, TaskModel[]> {
-  const out = new Map<string, TaskModel[]>(states.map((s) => [s, []]));
+export function groupByStatus(tasks: readonly TaskListItem[], states: readonly string[]): Map<string, TaskListItem[]> {
+  const out = new Map<string, TaskListItem[]>(states.map((s) => [s, []]));
   for (const t of tasks) if (t.status !== null) out.get(t.status)?.push(t);
   return out;
 }
 
 export interface TreeNode {
-  readonly task: TaskModel;
+  readonly task: TaskListItem;
   readonly children: TreeNode[];
 }
 
@@ -77,7 +77,7 @@ export interface TreeNode {
  * The task tree among readable tasks. A task whose parent this member cannot read is shown at
  * the top level, so nothing readable is hidden.
  */
-export function buildTree(tasks: readonly TaskModel[]): TreeNode[] {
+export function buildTree(tasks: readonly TaskListItem[]): TreeNode[] {
   const byId = new Map(tasks.filter((t) => t.readable).map((t) => [t.id, { task: t, children: [] as TreeNode[] }]));
   const roots: TreeNode[] = [];
   for (const node of byId.values()) {
@@ -88,7 +88,7 @@ export function buildTree(tasks: readonly TaskModel[]): TreeNode[] {
 }
 
 /** Ids of a task and everything below it (a task cannot move under these). */
-export function subtreeIds(tasks: readonly TaskModel[], id: string): Set<string> {
+export function subtreeIds(tasks: readonly TaskListItem[], id: string): Set<string> {
   const children = new Map<string, string[]>();
   for (const t of tasks) if (t.parent) children.set(t.parent, [...(children.get(t.parent) ?? []), t.id]);
   const out = new Set<string>();

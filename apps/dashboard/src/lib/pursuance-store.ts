@@ -18,6 +18,7 @@ import type {
   RoleModel,
   SyncStatus,
   TaskChange,
+  TaskListItem,
   TaskModel,
 } from './types.js';
 import type { Translate } from './words.js';
@@ -48,13 +49,15 @@ const VERSIONED: ReadonlySet<Part> = new Set(['tasks', 'members', 'roles', 'feed
  * and the summary alone is asked again (at the node's pace) until it says loaded; then the
  * store refreshes and is versioned again. Commands sent meanwhile wait in the API client.
  *
- * Lists are shallow refs holding the API's JSON as is (5,000 tasks with their comments and
- * history would be slow to make deeply reactive): a patch makes a new array that keeps every
- * unchanged task's object, so only the changed cards re-render.
+ * Lists are shallow refs holding the API's JSON as is (5,000 tasks with their comments would be
+ * slow to make deeply reactive): a patch makes a new array that keeps every unchanged task's
+ * object, so only the changed cards re-render. Tasks are held as the list carries them, without
+ * their history (the task page reads that whole, and again whenever its task's object is
+ * replaced: the change feed replaces it when only its history changed, too).
  */
 export class PursuanceStore {
   public readonly summary: ShallowRef<PursuanceSummary | null> = shallowRef(null);
-  public readonly tasks: ShallowRef<readonly TaskModel[]> = shallowRef([]);
+  public readonly tasks: ShallowRef<readonly TaskListItem[]> = shallowRef([]);
   public readonly members: ShallowRef<readonly MemberModel[]> = shallowRef([]);
   public readonly roles: ShallowRef<readonly RoleModel[]> = shallowRef([]);
   public readonly rules: ShallowRef<Rules | null> = shallowRef(null);
@@ -74,7 +77,7 @@ export class PursuanceStore {
   public readonly caps: ComputedRef<Capabilities>;
   /** Where this member may send a tip now, and where only once the role's keys are rotated. */
   public readonly tips: ComputedRef<TipAudiences>;
-  public readonly taskById: ComputedRef<Map<string, TaskModel>>;
+  public readonly taskById: ComputedRef<Map<string, TaskListItem>>;
   public readonly names: ComputedRef<Map<string, string | null>>;
 
   readonly #wanted = new Set<Part>(['summary', 'members', 'roles', 'rules']);
@@ -355,6 +358,15 @@ export class PursuanceStore {
       // The refresh brings the summary (status gone), a version, and whatever changed meanwhile.
       if (loaded && !this.#disposed) void this.refresh();
     })();
+  }
+
+  /**
+   * One task whole, with its history (the list holds none), as the node has it now. Answers at
+   * once while the pursuance is loading (503 PURSUANCE_LOADING): the caller asks again on the
+   * store's next refresh rather than waiting inside the client.
+   */
+  public readTask(taskId: string): Promise<TaskModel> {
+    return this.api.task(this.id, taskId, NO_WAIT);
   }
 
   /** Stop asking the node about this pursuance (the store is dropped: signed out). */

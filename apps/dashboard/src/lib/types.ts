@@ -108,7 +108,12 @@ export interface Assignees {
   readonly roles: readonly string[];
 }
 
-export interface TaskModel {
+/**
+ * A task as the list (GET …/tasks) and the change feed carry it: everything but its history,
+ * which the single-task read (GET …/tasks/:taskId) adds. What the store, the board, the cards
+ * and the filters hold.
+ */
+export interface TaskListItem {
   readonly id: string;
   readonly audience: readonly string[];
   readonly parent: string | null;
@@ -131,8 +136,10 @@ export interface TaskModel {
   readonly labels: readonly string[];
   readonly due: number | null;
   readonly comments: readonly CommentView[];
-  readonly history: readonly HistoryEntry[];
 }
+
+/** The whole task (GET …/tasks/:taskId, and what creating one answers): the list item with its history. */
+export type TaskModel = TaskListItem & { readonly history: readonly HistoryEntry[] };
 
 export interface Rejection {
   readonly eventId: string;
@@ -255,7 +262,11 @@ export interface ChangedEvent {
 export interface PursuanceChanges {
   readonly version: number;
   readonly reset: boolean;
-  readonly tasks: { readonly upserted: readonly TaskModel[]; readonly removed: readonly string[] };
+  /**
+   * Tasks as list items (no history). A task whose history alone changed is upserted too, maybe
+   * with the very JSON held already: its new object is the sign to read its history again.
+   */
+  readonly tasks: { readonly upserted: readonly TaskListItem[]; readonly removed: readonly string[] };
   readonly members: readonly MemberModel[] | null;
   readonly roles: readonly RoleModel[] | null;
   readonly feed: { readonly items: readonly FeedItem[]; readonly full: boolean };

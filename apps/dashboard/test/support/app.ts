@@ -2,6 +2,7 @@ import { mount } from '@vue/test-utils';
 import type { Component } from 'vue';
 import { createMemoryHistory } from 'vue-router';
 import { APP, createAppContext, type AppContext } from '../../src/lib/context.js';
+import type { HistoryEntry } from '../../src/lib/types.js';
 import { FakeEventSource, MemoryStorage, PID, cellRules, fakeFetch, members, pursuanceRoutes, roles, summary, task, type Call } from './fakes.js';
 
 export const TOKEN = 'T'.repeat(43);
@@ -11,6 +12,8 @@ export async function setupApp(me: 'founder' | 'member', extra: Record<string, (
   const state = {
     summary: me === 'founder' ? summary() : summary({ amFounder: false, myRoles: ['member'] }),
     tasks: [task({ id: 'a'.repeat(64), title: 'Banner', status: 'in-progress', labels: ['art'] }), task({ id: 'b'.repeat(64), title: 'Flyers' })],
+    /** What GET …/tasks/:taskId adds to a task: its history (none where unnamed). */
+    histories: {} as Record<string, readonly HistoryEntry[]>,
     members: members(),
     roles: roles(),
     rules: cellRules(),

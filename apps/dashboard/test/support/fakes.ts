@@ -1,6 +1,6 @@
 import { RulesSchema, type Rules } from '../../src/lib/rules-engine.js';
 import type { EventSourceLike } from '../../src/lib/live.js';
-import type { MemberModel, PursuanceSummary, RoleModel, TaskModel } from '../../src/lib/types.js';
+import type { HistoryEntry, MemberModel, PursuanceSummary, RoleModel, TaskListItem, TaskModel } from '../../src/lib/types.js';
 
 /**
  * Test doubles: rules documents of the shapes the templates use (kept here, so the shipped
@@ -170,7 +170,8 @@ export function roles(iHoldKey = true): RoleModel[] {
 }
 
 let n = 0;
-export function task(over: Partial<TaskModel> = {}): TaskModel {
+/** A task as the list and the change feed carry it: no history (`whole` adds one). */
+export function task(over: Partial<TaskListItem> = {}): TaskListItem {
   n += 1;
   const id = over.id ?? n.toString(16).padStart(64, '0');
   return {
@@ -190,9 +191,13 @@ export function task(over: Partial<TaskModel> = {}): TaskModel {
     labels: [],
     due: null,
     comments: [],
-    history: [],
     ...over,
   };
+}
+
+/** The task as GET …/tasks/:taskId answers it: the list item with its history. */
+export function whole(item: TaskListItem, history: readonly HistoryEntry[] = []): TaskModel {
+  return { ...item, history };
 }
 
 export interface Call {
@@ -207,6 +212,7 @@ type Handler = (call: Call) => unknown;
 /**
  * A scripted fetch: routes are "METHOD /path" (query strings ignored); a handler returns a
  * JSON body, or { status, body } for an error (or a promise of either, to hold a request open).
+ * A route's segment ":name" matches any one segment where no route names the path exactly.
  * Every call is recorded.
  */
 export function fakeFetch(routes: Record<string, Handler>): { fetch: (input: string, init?: RequestInit) => Promise<Response>; calls: Call[] } {
@@ -223,7 +229,7 @@ export function fakeFetch(routes: Record<string, Handler>): { fetch: (input: str
         headers: (init.headers ?? {}) as Record<string, string>,
       };
       calls.push(call);
-      const handler = routes[`${method} ${path}`];
+      const handler = routes[`${method} ${path}`] ?? patternRoute(routes, `${method} ${path}`);
       if (!handler) return new Response(JSON.stringify({ code: 'NOT_FOUND', message: `no route ${method} ${path}` }), { status: 404 });
       const out = (await handler(call)) as { status?: number; body?: unknown } | undefined;
       const isWrapped = out !== null && typeof out === 'object' && 'status' in out && typeof out.status === 'number';
@@ -234,10 +240,25 @@ export function fakeFetch(routes: Record<string, Handler>): { fetch: (input: str
   };
 }
 
-/** The routes of one pursuance, from mutable fixtures (tests change them between refreshes). */
+/** The handler of the first route with `:name` segments that matches `key` (one segment each). */
+function patternRoute(routes: Record<string, Handler>, key: string): Handler | undefined {
+  const parts = key.split('/');
+  const found = Object.keys(routes).find((route) => {
+    const want = route.split('/');
+    return route.includes('/:') && want.length === parts.length && want.every((w, i) => w.startsWith(':') || w === parts[i]);
+  });
+  return found === undefined ? undefined : routes[found];
+}
+
+/**
+ * The routes of one pursuance, from mutable fixtures (tests change them between refreshes). The
+ * list answers the tasks as they are (list items, no history); GET …/tasks/:taskId answers one
+ * whole, with its history from `histories` (none where it has no entry), or 404 as the node does.
+ */
 export function pursuanceRoutes(state: {
   summary: PursuanceSummary;
-  tasks: TaskModel[];
+  tasks: TaskListItem[];
+  histories?: Record<string, readonly HistoryEntry[]>;
   members: MemberModel[];
   roles: RoleModel[];
   rules: Rules;
@@ -248,6 +269,11 @@ export function pursuanceRoutes(state: {
     'GET /api/pursuances': () => [state.summary],
     [`GET ${p}`]: () => state.summary,
     [`GET ${p}/tasks`]: () => state.tasks,
+    [`GET ${p}/tasks/:taskId`]: (call) => {
+      const id = decodeURIComponent(call.path.slice(`${p}/tasks/`.length));
+      const item = state.tasks.find((t) => t.id === id);
+      return item ? whole(item, state.histories?.[id] ?? []) : { status: 404, body: { code: 'NOT_FOUND', message: `There is no task ${id}.` } };
+    },
     [`GET ${p}/members`]: () => state.members,
     [`GET ${p}/roles`]: () => state.roles,
     [`GET ${p}/rules`]: () => state.rules,

@@ -1,18 +1,19 @@
 import type { EventId } from '@pursuance/pursuance';
-import { PART, PERSISTED_FEED, isTaskPart, storedParent, taskIdOf, taskOf, taskPart } from './projector.js';
-import type { FeedItem, MemberModel, RoleModel, TaskModel } from './read-models.js';
+import { PART, PERSISTED_FEED, historyPart, isTaskPart, storedParent, taskIdOf, taskOf, taskPart } from './projector.js';
+import type { FeedItem, MemberModel, RoleModel, TaskListItem } from './read-models.js';
 import type { PursuanceEntry, PursuanceRegistry } from './registry.js';
 
 /**
  * What changed in one pursuance's read model since a version the client holds: the tasks
- * (each changed one whole, as GET …/tasks lists it, and the ids of those gone), and the
+ * (each changed one whole, as GET …/tasks lists it, and the ids of those gone; a task whose
+ * history alone changed is listed too, so a client showing it fetches it again), and the
  * members, roles and feed. `reset`: the node cannot say what changed since that version (it
  * never handed it out, has forgotten it, or restarted): the client fetches the lists again.
  */
 export interface PursuanceChanges {
   readonly version: number;
   readonly reset: boolean;
-  readonly tasks: { readonly upserted: readonly TaskModel[]; readonly removed: readonly string[] };
+  readonly tasks: { readonly upserted: readonly TaskListItem[]; readonly removed: readonly string[] };
   /** The whole member list when it changed, else null (lists of members and roles are short). */
   readonly members: readonly MemberModel[] | null;
   readonly roles: readonly RoleModel[] | null;
@@ -20,12 +21,22 @@ export interface PursuanceChanges {
   readonly feed: { readonly items: readonly FeedItem[]; readonly full: boolean };
 }
 
+/** A stored task's fingerprint (see TaskMark), or undefined when the task is not stored. */
+function fingerprintOf(parts: ReadonlyMap<string, string> | undefined, id: string): string | undefined {
+  const item = parts?.get(taskPart(id));
+  // Each part is one JSON value, which never holds a raw NUL: the join cannot be ambiguous.
+  return item === undefined ? undefined : `${item}\u0000${parts?.get(historyPart(id)) ?? ''}`;
+}
+
 /** The feed length the dashboard shows, and that a change set carries at most. */
 export const FEED_LIMIT = PERSISTED_FEED;
 /** Versions remembered per pursuance; a client further behind gets a reset. */
 export const VERSION_HISTORY = 1024;
 
-/** A fingerprint is a part's JSON as the read model stores it (what the API serves): comparing it is exact. */
+/**
+ * A task's fingerprint is its list item's and its history's JSON as the read model stores them
+ * (what the API serves): comparing it is exact.
+ */
 interface TaskMark {
   fingerprint: string;
   changedAt: number;
@@ -120,10 +131,10 @@ export class ChangeFeed {
     // Served from the persisted read model: what is committed, as of the last published change
     // (a change being stored is in the log already, and must not show before it is durable).
     const rows = this.registry.projections;
-    const upserted: TaskModel[] = [];
+    const upserted: TaskListItem[] = [];
     for (const [id, mark] of t.tasks) {
       if (mark.changedAt <= since) continue;
-      const model = rows.get<TaskModel>(pursuanceId, taskPart(id));
+      const model = rows.get<TaskListItem>(pursuanceId, taskPart(id));
       if (model) upserted.push(model);
     }
     upserted.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
@@ -214,7 +225,7 @@ export class ChangeFeed {
 
   /** Compare one task's stored part with its last fingerprint; true when it changed (or went). */
   #compareTask(t: Tracker, parts: ReadonlyMap<string, string> | undefined, id: string, version: number): boolean {
-    const print = parts?.get(taskPart(id));
+    const print = fingerprintOf(parts, id);
     const mark = t.tasks.get(id);
     if (print === undefined) {
       if (!mark) return false;
@@ -223,7 +234,7 @@ export class ChangeFeed {
       return true;
     }
     if (mark?.fingerprint === print) return false;
-    t.tasks.set(id, { fingerprint: print, changedAt: version, parent: storedParent(print) });
+    t.tasks.set(id, { fingerprint: print, changedAt: version, parent: storedParent(parts?.get(taskPart(id))) });
     t.removed.delete(id);
     return true;
   }
@@ -245,8 +256,11 @@ export class ChangeFeed {
     const tasks = new Map<string, TaskMark>();
     // Fingerprints of what is stored (committed), never of a change still being stored.
     const parts = this.registry.projections.parts(entry.id);
-    for (const [name, print] of parts ?? [])
-      if (isTaskPart(name)) tasks.set(taskIdOf(name), { fingerprint: print, changedAt: version, parent: storedParent(print) });
+    for (const [name, item] of parts ?? []) {
+      if (!isTaskPart(name)) continue;
+      const id = taskIdOf(name);
+      tasks.set(id, { fingerprint: fingerprintOf(parts, id)!, changedAt: version, parent: storedParent(item) });
+    }
     const t: Tracker = {
       entry,
       version,

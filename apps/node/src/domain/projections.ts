@@ -1,6 +1,6 @@
 import type { ProjectionWrite, StoredProjections } from '../store/projection-store.js';
-import { PART, isTaskPart, taskIdOf, type ProjectionCheckpoint } from './projector.js';
-import type { TaskModel } from './read-models.js';
+import { PART, historyPart, isTaskPart, taskIdOf, taskPart, type ProjectionCheckpoint } from './projector.js';
+import type { HistoryModel, TaskListItem, TaskModel } from './read-models.js';
 
 /**
  * A stored task's `createdAt` without parsing it: the first `"createdAt":` in the part is the
@@ -10,7 +10,7 @@ import type { TaskModel } from './read-models.js';
 const CREATED_AT = /"createdAt":(\d+)/;
 function createdAtOf(json: string): number {
   const found = CREATED_AT.exec(json);
-  return found ? Number(found[1]) : (JSON.parse(json) as TaskModel).createdAt;
+  return found ? Number(found[1]) : (JSON.parse(json) as TaskListItem).createdAt;
 }
 
 /**
@@ -22,12 +22,32 @@ export class ProjectionCache {
   readonly #parts = new Map<string, Map<string, string>>();
   readonly #parsed = new Map<string, Map<string, unknown>>();
   readonly #taskJson = new Map<string, string>();
+  /** Pursuances read at start-up whose parts named LATER_PREFIX… are not here yet (see takeLater). */
+  readonly #withoutLater = new Set<string>();
 
+  /** Take in what start-up read: every part but those named LATER_PREFIX… (takeLater adds them). */
   public load(stored: StoredProjections): void {
     this.#parts.clear();
     this.#parsed.clear();
     this.#taskJson.clear();
-    for (const [id, parts] of stored) this.#parts.set(id, parts);
+    this.#withoutLater.clear();
+    for (const [id, parts] of stored) {
+      this.#parts.set(id, parts);
+      this.#withoutLater.add(id);
+    }
+  }
+
+  /** Whether the pursuance's parts named LATER_PREFIX… are here (or, for a read model written here, were never left out). */
+  public hasLater(pursuanceId: string): boolean {
+    return !this.#withoutLater.has(pursuanceId);
+  }
+
+  /** Add the parts start-up left unread; nothing when they are here already or the read model was dropped. */
+  public takeLater(pursuanceId: string, later: ReadonlyMap<string, string>): void {
+    if (!this.#withoutLater.delete(pursuanceId)) return;
+    const parts = this.#parts.get(pursuanceId);
+    if (!parts) return;
+    for (const [name, json] of later) if (!parts.has(name)) parts.set(name, json);
   }
 
   public has(pursuanceId: string): boolean {
@@ -44,6 +64,7 @@ export class ProjectionCache {
   }
 
   public forget(pursuanceId: string): void {
+    this.#withoutLater.delete(pursuanceId);
     this.#parts.delete(pursuanceId);
     this.#parsed.delete(pursuanceId);
     this.#taskJson.delete(pursuanceId);
@@ -102,7 +123,25 @@ export class ProjectionCache {
   }
 
   /** Every task, parsed, in the order GET …/tasks lists them (tools and tests: the route sends tasksJson). */
-  public tasks(pursuanceId: string): TaskModel[] {
-    return JSON.parse(this.tasksJson(pursuanceId)) as TaskModel[];
+  public tasks(pursuanceId: string): TaskListItem[] {
+    return JSON.parse(this.tasksJson(pursuanceId)) as TaskListItem[];
+  }
+
+  /**
+   * One task with its history (GET …/tasks/:taskId); undefined when not stored. `readLater`
+   * reads the history part from the store while start-up has not taken it in.
+   */
+  public async task(pursuanceId: string, taskId: string, readLater: (name: string) => Promise<string | undefined>): Promise<TaskModel | undefined> {
+    const name = historyPart(taskId);
+    const stored = this.hasLater(pursuanceId) ? undefined : await readLater(name);
+    // Read after the store answered, so the item is as current as the history (or newer, never older).
+    const item = this.get<TaskListItem>(pursuanceId, taskPart(taskId));
+    if (item === undefined) return undefined;
+    const history = this.hasLater(pursuanceId)
+      ? this.get<HistoryModel[]>(pursuanceId, name)
+      : stored === undefined
+        ? undefined
+        : (JSON.parse(stored) as HistoryModel[]);
+    return { ...item, history: history ?? [] };
   }
 }

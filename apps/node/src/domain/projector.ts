@@ -1,8 +1,8 @@
 import type { OnionName } from '@pursuance/crypto';
 import { TASK_CONTENT_KINDS, opensTask, type EventId, type MemberViewResult, type SignedEvent } from '@pursuance/pursuance';
 import { toHex } from '@pursuance/crypto';
-import type { ProjectionWrite } from '../store/projection-store.js';
-import { feedOf, membersOf, rolesOf, summaryOf, taskModel, type TaskModel } from './read-models.js';
+import { LATER_PREFIX, type ProjectionWrite } from '../store/projection-store.js';
+import { feedOf, membersOf, rolesOf, splitTask, summaryOf, taskModel, type TaskListItem } from './read-models.js';
 import type { PursuanceEntry } from './registry.js';
 
 /**
@@ -19,10 +19,27 @@ export const PART = {
   rejections: 'rejections',
 } as const;
 const TASK_PREFIX = 'task:';
+/** A task as the list shows it (TaskListItem). */
 export const taskPart = (id: string): string => `${TASK_PREFIX}${id}`;
 export const isTaskPart = (name: string): boolean => name.startsWith(TASK_PREFIX);
 /** The task id a task part is named for. */
 export const taskIdOf = (name: string): string => name.slice(TASK_PREFIX.length);
+const HISTORY_PREFIX = `${LATER_PREFIX}history:`;
+/** A task's history, apart from its list item: only GET …/tasks/:taskId sends it, and start-up does not read it. */
+export const historyPart = (id: string): string => `${HISTORY_PREFIX}${id}`;
+export const isHistoryPart = (name: string): boolean => name.startsWith(HISTORY_PREFIX);
+/** The task id a task or history part is named for, or null for any other part. */
+function taskOfPart(name: string): string | null {
+  if (isTaskPart(name)) return taskIdOf(name);
+  return isHistoryPart(name) ? name.slice(HISTORY_PREFIX.length) : null;
+}
+
+/**
+ * The layout of the stored parts. A read model stored under another layout is not served at
+ * start-up and is written again by the replay, as if none were stored (1: each task with its
+ * history in one part; 2: the history in a part of its own).
+ */
+export const PROJECTION_FORMAT = 2;
 
 /** How many feed items the persisted feed keeps (the dashboard's feed length). */
 export const PERSISTED_FEED = 200;
@@ -33,6 +50,8 @@ export const PERSISTED_FEED = 200;
  * replay the fold's own checkpoint is compared with it (a difference is reported loudly).
  */
 export interface ProjectionCheckpoint {
+  /** PROJECTION_FORMAT when written; absent from read models stored before it was kept. */
+  readonly format?: number;
   readonly events: number;
   readonly heads: readonly string[];
   readonly pending: number;
@@ -60,7 +79,7 @@ export function taskOf(e: SignedEvent): EventId | null {
 /** The parent a stored task part names (to recompare the old parent after a move). */
 export function storedParent(json: string | undefined): string | null {
   if (json === undefined) return null;
-  const parent = (JSON.parse(json) as Partial<TaskModel>).parent;
+  const parent = (JSON.parse(json) as Partial<TaskListItem>).parent;
   return typeof parent === 'string' ? parent : null;
 }
 
@@ -97,7 +116,14 @@ export class Projector {
 
   #checkpoint(entry: PursuanceEntry, withHash: boolean): ProjectionCheckpoint {
     const log = entry.log;
-    return { events: log.size, heads: log.heads(), pending: log.pendingCount(), logHash: log.acceptedLogHash(), stateHash: withHash ? log.stateHash() : null };
+    return {
+      format: PROJECTION_FORMAT,
+      events: log.size,
+      heads: log.heads(),
+      pending: log.pendingCount(),
+      logHash: log.acceptedLogHash(),
+      stateHash: withHash ? log.stateHash() : null,
+    };
   }
 
   #diff(
@@ -137,13 +163,21 @@ export class Projector {
       candidates = set;
     } else {
       const set = new Set<string>(state.tasks.keys());
-      for (const name of parts.keys()) if (isTaskPart(name)) set.add(taskIdOf(name));
+      for (const name of parts.keys()) {
+        const task = taskOfPart(name);
+        if (task !== null) set.add(task);
+      }
       candidates = set;
     }
     for (const id of candidates) {
       const model = taskModel(entry, view, id as EventId);
-      if (model) put(taskPart(id), model);
-      else if (parts.has(taskPart(id))) deletes.push(taskPart(id));
+      if (model) {
+        const { item, history } = splitTask(model);
+        put(taskPart(id), item);
+        put(historyPart(id), history);
+      } else {
+        for (const name of [taskPart(id), historyPart(id)]) if (parts.has(name)) deletes.push(name);
+      }
     }
     put(PART.summary, summaryOf(entry, this.me, null, false));
     put(PART.members, membersOf(entry));

@@ -25,7 +25,8 @@ import { StoreCorruptError } from '../store/errors.js';
 import { PursuanceLoadingError, PursuanceQuarantinedError, SnapshotRefusedError, UnknownPursuanceError } from './errors.js';
 import type { SnapshotBundle, SnapshotRefusal, StartedFrom } from './snapshots.js';
 import { ProjectionCache } from './projections.js';
-import { PART, Projector } from './projector.js';
+import type { TaskModel } from './read-models.js';
+import { PART, PROJECTION_FORMAT, Projector } from './projector.js';
 import { OwnRaceTracker, type OwnRejection, type OwnRejectionOutcome } from './races.js';
 
 /** One of our removals refused after the fact, not re-signed yet (see PursuanceRegistry.lostRemovals). */
@@ -191,22 +192,23 @@ export class PursuanceRegistry {
   /**
    * Start-up, first half: read the persisted read models, so the read routes answer at once,
    * and note every stored pursuance as loading until load() has rebuilt it. A read model whose
-   * checkpoint does not count the events the store holds is not served (a store written before
-   * read models were persisted, or by something other than this registry).
+   * checkpoint does not count the events the store holds, or that is stored under another
+   * layout (PROJECTION_FORMAT), is not served (a store written before read models were
+   * persisted, by something other than this registry, or by an older node).
    */
   public async open(): Promise<void> {
     this.#started = new Map(
       Object.entries(JSON.parse((await this.store.sealedDocument('snapshots')) ?? '{}') as Record<string, StartedFrom & { snapshot: string }>),
     );
+    const ids = await this.store.pursuanceIds();
     try {
-      this.projections.load(await this.store.storedProjections());
+      this.projections.load(await this.store.storedProjections(ids));
     } catch (err) {
       // Derived data: a row that does not open costs a replay, never the start-up.
       if (!(err instanceof StoreCorruptError)) throw err;
       this.projections.load(new Map());
       this.warn(`the stored read models could not be read (${err.message}); they are rebuilt from the events`);
     }
-    const ids = await this.store.pursuanceIds();
     for (const id of ids) {
       this.#loading.add(id);
       let checkpoint;
@@ -215,9 +217,33 @@ export class PursuanceRegistry {
       } catch {
         checkpoint = undefined;
       }
-      if (!checkpoint || checkpoint.events !== (await this.store.count(id))) this.projections.forget(id);
+      if (!checkpoint || checkpoint.format !== PROJECTION_FORMAT || checkpoint.events !== (await this.store.count(id))) this.projections.forget(id);
     }
     for (const id of this.projections.ids()) if (!this.#loading.has(id)) this.projections.forget(id);
+  }
+
+  /**
+   * One task with its history, from the persisted read model (GET …/tasks/:taskId); the history
+   * comes from the store while start-up has not taken it in yet.
+   */
+  public task(id: string, taskId: string): Promise<TaskModel | undefined> {
+    return this.projections.task(id, taskId, (name) => this.store.projectionPart(id, name));
+  }
+
+  /**
+   * Take in the read-model parts start-up left unread, before the log is served (the projector
+   * compares every part with what is stored). Rows that do not open cost the read model: the
+   * replay writes it again, as at start-up.
+   */
+  async #takeLater(id: string): Promise<void> {
+    if (this.projections.hasLater(id)) return;
+    try {
+      this.projections.takeLater(id, await this.store.laterProjections(id));
+    } catch (err) {
+      if (!(err instanceof StoreCorruptError)) throw err;
+      this.projections.forget(id);
+      this.warn(`pursuance ${id}: the stored read model could not be read (${err.message}); it is rebuilt from the events`);
+    }
   }
 
   /** Whether the pursuance's log is rebuilt in memory (false while it loads: commands wait). */
@@ -274,6 +300,7 @@ export class PursuanceRegistry {
             await new Promise<void>((resolve) => setImmediate(resolve));
           }
           if (!log) continue;
+          await this.#takeLater(id);
           // No forced refold: events in store order fold incrementally, and the log refolds by
           // itself on first read if any came out of order (its state depends on the set alone).
           const author = new PursuanceAuthor(this.identity, log, undefined, this.clock, this.#authorOptions);

@@ -2,7 +2,7 @@ import { Inject } from '@nestjs/common';
 import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import type { Rejection, Rules } from '@pursuance/pursuance';
 import { UnknownTaskError } from '../domain/errors.js';
-import { PART, PERSISTED_FEED, taskPart } from '../domain/projector.js';
+import { PART, PERSISTED_FEED } from '../domain/projector.js';
 import { feedOf, stateHashOf, type FeedItem, type MemberModel, type PursuanceSummary, type RoleModel, type TaskModel } from '../domain/read-models.js';
 import type { OwnRejection } from '../domain/races.js';
 import { successionOf, type SuccessionModel } from '../domain/succession.js';
@@ -175,11 +175,11 @@ export class ListTasksHandler extends ReadModelQuery implements IQueryHandler<Li
 
 @QueryHandler(GetTaskQuery)
 export class GetTaskHandler extends ReadModelQuery implements IQueryHandler<GetTaskQuery> {
-  public execute(q: GetTaskQuery): Promise<TaskModel> {
+  public async execute(q: GetTaskQuery): Promise<TaskModel> {
     this.registry.readable(q.pursuanceId);
-    const task = this.registry.projections.get<TaskModel>(q.pursuanceId, taskPart(q.taskId));
+    const task = await this.registry.task(q.pursuanceId, q.taskId);
     if (!task) throw new UnknownTaskError(q.taskId);
-    return Promise.resolve(task);
+    return task;
   }
 }
 

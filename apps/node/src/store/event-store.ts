@@ -214,9 +214,22 @@ export class EventStore {
     });
   }
 
-  /** Every persisted read model, opened (start-up serves from these before any replay). */
-  public storedProjections(): Promise<StoredProjections> {
-    return this.#projections.readAll(this.dataSource);
+  /**
+   * Persisted read models, opened: every part of every pursuance, or (`pursuanceIds`) the parts
+   * of those that start-up reads (start-up serves from these before any replay).
+   */
+  public storedProjections(pursuanceIds?: readonly string[]): Promise<StoredProjections> {
+    return pursuanceIds === undefined ? this.#projections.readAll(this.dataSource) : this.#projections.readNow(this.dataSource, pursuanceIds);
+  }
+
+  /** One pursuance's read-model parts that start-up leaves unread (LATER_PREFIX). */
+  public laterProjections(pursuanceId: string): Promise<Map<string, string>> {
+    return this.#projections.readLater(this.dataSource, pursuanceId);
+  }
+
+  /** One read-model part, or undefined when it is not stored. */
+  public projectionPart(pursuanceId: string, name: string): Promise<string | undefined> {
+    return this.#projections.readOne(this.dataSource, pursuanceId, name);
   }
 
   /** Keep an input that never parsed, verified or belonged anywhere, with the reason. */
