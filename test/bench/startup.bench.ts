@@ -91,13 +91,21 @@ function startNode(dataDir: string, port: number): Spawned {
  * Refused connections (not listening yet) and 503 PURSUANCE_LOADING are "not yet"; anything else is
  * reported, as is the node exiting.
  */
-async function untilTasks(proc: Spawned, port: number, path: string, token: string, expected: number, since: number): Promise<number> {
+async function untilTasks(
+  proc: Spawned,
+  port: number,
+  path: string,
+  token: string,
+  expected: number,
+  since: number,
+): Promise<{ seconds: number; bytes: number }> {
   let last = 'no answer yet';
   while (performance.now() - since < READY_LIMIT_MS) {
     if (proc.child.exitCode !== null) throw new Error(`node exited (${proc.child.exitCode}) before the API was ready: ${proc.stderr()}`);
     try {
       const res = await http(port, 'GET', path, { token });
-      if (res.status === 200 && Array.isArray(res.body) && res.body.length === expected) return (performance.now() - since) / 1000;
+      if (res.status === 200 && Array.isArray(res.body) && res.body.length === expected)
+        return { seconds: (performance.now() - since) / 1000, bytes: Buffer.byteLength(res.text) };
       if (res.status === 200) last = `200 with ${Array.isArray(res.body) ? res.body.length : 'a non-list'} of ${expected} tasks`;
       else if (res.status === 503) last = `503 ${(res.body as { code?: string }).code ?? res.text.slice(0, 80)}`;
       else throw new Error(`GET ${path}: ${res.status} ${res.text.slice(0, 200)}`);
@@ -113,6 +121,8 @@ async function untilTasks(proc: Spawned, port: number, path: string, token: stri
 
 interface Restart {
   readonly apiReady: number;
+  /** The task list's size as the API sent it. */
+  readonly listBytes: number;
   readonly fullyStarted: number;
   readonly rssAtApi: number;
   readonly rssAtFull: number;
@@ -146,7 +156,7 @@ async function restart(dataDir: string, path: string, token: string, expected: n
   const proc = startNode(dataDir, port);
   try {
     const pid = proc.child.pid!;
-    const api = untilTasks(proc, port, path, token, expected, since).then(async (seconds) => ({ seconds, mem: await vm(pid) }));
+    const api = untilTasks(proc, port, path, token, expected, since).then(async (got) => ({ ...got, mem: await vm(pid) }));
     const full = proc.waitForLine(DASHBOARD_LINE).then(() => (performance.now() - since) / 1000);
     // While the logs load (after the API answers, until the dashboard line), a small read every 50 ms.
     let started = false;
@@ -168,6 +178,7 @@ async function restart(dataDir: string, path: string, token: string, expected: n
     const after = await vm(pid);
     return {
       apiReady: a.seconds,
+      listBytes: a.bytes,
       fullyStarted,
       rssAtApi: a.mem.rss,
       rssAtFull: after.rss,
@@ -335,6 +346,7 @@ async function startup(size: number, empty: readonly number[]): Promise<[string,
       ['events', fmt(backlog.events)],
       ['event bytes', `${fmt(eventBytes / 1e6, 1)} MB`],
       ['tasks in the log (the list the API must serve)', fmt(taskCount)],
+      ['the task list as served (GET …/tasks, without histories)', `${fmt(median(runs.map((r) => r.listBytes)) / 1e6, 1)} MB`],
       ['generation (in-process)', backlog.generated === undefined ? 'copied from BENCH_STORE_CACHE' : `${fmt(backlog.generated, 1)} s`],
       [
         'store written directly (EventStore.append, 5,000 per tx)',

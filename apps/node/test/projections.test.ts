@@ -300,9 +300,8 @@ describe('start-up', () => {
 });
 
 /**
- * Move the one row on a "later" shelf in the SQLite file: onto its pursuance's start-up shelf, or
- * (the second time) under another pursuance's start-up shelf. Shelves are told apart by the one
- * row each holds: the "later" row is the shelf with a single row whose tag no other row shares.
+ * Move pursuance a's one "later" row in the SQLite file: onto a's start-up shelf, or (the second
+ * time, from there) under pursuance b's. Rows are found by the order they were written in.
  */
 async function moveLaterRow(path: string, where: 'onto the start-up shelf' | 'under another pursuance'): Promise<void> {
   const db = new sqlite3.Database(path);
@@ -310,24 +309,16 @@ async function moveLaterRow(path: string, where: 'onto the start-up shelf' | 'un
     new Promise<T[]>((resolve, reject) => db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
   try {
     const rows = await all<{ pursuance_tag: string; name_tag: string }>('SELECT pursuance_tag, name_tag FROM node_sealed_projections ORDER BY rowid');
-    if (where === 'onto the start-up shelf') {
-      // Written in order: a's summary, a's later row, b's summary.
-      const [summaryA, laterA] = rows as [(typeof rows)[0], (typeof rows)[0]];
-      expect(laterA.pursuance_tag).not.toBe(summaryA.pursuance_tag);
-      await all('UPDATE node_sealed_projections SET pursuance_tag = ? WHERE pursuance_tag = ? AND name_tag = ?', [
-        summaryA.pursuance_tag,
-        laterA.pursuance_tag,
-        laterA.name_tag,
-      ]);
-    } else {
-      const [summaryA, laterA, summaryB] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0]];
-      expect(laterA.pursuance_tag).toBe(summaryA.pursuance_tag);
-      await all('UPDATE node_sealed_projections SET pursuance_tag = ? WHERE pursuance_tag = ? AND name_tag = ?', [
-        summaryB.pursuance_tag,
-        laterA.pursuance_tag,
-        laterA.name_tag,
-      ]);
-    }
+    // Written in order: a's summary, a's "later" row, b's summary.
+    const [summaryA, laterA, summaryB] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0]];
+    const first = where === 'onto the start-up shelf';
+    // The second move finds the row where the first put it.
+    expect(laterA.pursuance_tag === summaryA.pursuance_tag).toBe(!first);
+    await all('UPDATE node_sealed_projections SET pursuance_tag = ? WHERE pursuance_tag = ? AND name_tag = ?', [
+      (first ? summaryA : summaryB).pursuance_tag,
+      laterA.pursuance_tag,
+      laterA.name_tag,
+    ]);
   } finally {
     await new Promise<void>((resolve) => db.close(() => resolve()));
   }
@@ -407,7 +398,7 @@ describe('sealed read-model rows', () => {
     const moved = join(dir, 'later-moved.sqlite');
     const identity = Identity.generate();
     const [a, b] = ['e'.repeat(64), 'f'.repeat(64)];
-    let shelves = await EventStore.open(moved, identity);
+    const shelves = await EventStore.open(moved, identity);
     await shelves.writeProjection({
       pursuanceId: a,
       upserts: new Map([
@@ -418,19 +409,17 @@ describe('sealed read-model rows', () => {
     });
     await shelves.writeProjection({ pursuanceId: b, upserts: new Map([['summary', '{}']]), deletes: [] });
     await shelves.close();
-    await moveLaterRow(moved, 'onto the start-up shelf');
-    shelves = await EventStore.open(moved, identity);
-    try {
-      await expect(shelves.storedProjections([a])).rejects.toMatchObject({ code: 'STORE_CORRUPT' });
-    } finally {
-      await shelves.close();
-    }
-    await moveLaterRow(moved, 'under another pursuance');
-    shelves = await EventStore.open(moved, identity);
-    try {
-      await expect(shelves.storedProjections([b])).rejects.toMatchObject({ code: 'STORE_CORRUPT' });
-    } finally {
-      await shelves.close();
+    for (const [where, read] of [
+      ['onto the start-up shelf', a],
+      ['under another pursuance', b],
+    ] as const) {
+      await moveLaterRow(moved, where);
+      const reopened = await EventStore.open(moved, identity);
+      try {
+        await expect(reopened.storedProjections([read]), where).rejects.toMatchObject({ code: 'STORE_CORRUPT' });
+      } finally {
+        await reopened.close();
+      }
     }
 
     // A part left over in the store (a task no event gives) goes at the next replay, reported.
