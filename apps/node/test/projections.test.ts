@@ -245,6 +245,66 @@ describe('start-up', () => {
     }
   }, 120_000);
 
+  it('answers "loading" for a history whose row does not open, and the replay writes the shelf again', async () => {
+    const dataDir = join(dir, 'later-swapped');
+    const node = await start(dataDir);
+    let id: string;
+    let first: string;
+    try {
+      ({ id } = (await http(node.port, 'POST', '/api/pursuances', { token: node.token, body: { name: 'Swapped', template: 'activist-cell' } })).body as {
+        id: string;
+      });
+      const add = async (title: string) =>
+        ((await http(node.port, 'POST', `/api/pursuances/${id}/tasks`, { token: node.token, body: { audience: ['member'], title } })).body as { id: string })
+          .id;
+      first = await add('First');
+      await add('Second');
+    } finally {
+      await node.close();
+    }
+    // The pursuance's two history rows (its "later" shelf: the one tag with two rows) swap their sealed blobs.
+    const db = new sqlite3.Database(join(dataDir, 'node.sqlite'));
+    const all = <T>(sql: string, params: unknown[] = []) =>
+      new Promise<T[]>((resolve, reject) => db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
+    try {
+      const [shelf] = await all<{ pursuance_tag: string }>('SELECT pursuance_tag FROM node_sealed_projections GROUP BY pursuance_tag HAVING COUNT(*) = 2');
+      const rows = await all<{ name_tag: string; sealed: Buffer }>('SELECT name_tag, sealed FROM node_sealed_projections WHERE pursuance_tag = ?', [
+        shelf!.pursuance_tag,
+      ]);
+      const [x, y] = rows as [(typeof rows)[0], (typeof rows)[0]];
+      await all('UPDATE node_sealed_projections SET sealed = ? WHERE pursuance_tag = ? AND name_tag = ?', [y.sealed, shelf!.pursuance_tag, x.name_tag]);
+      await all('UPDATE node_sealed_projections SET sealed = ? WHERE pursuance_tag = ? AND name_tag = ?', [x.sealed, shelf!.pursuance_tag, y.name_tag]);
+    } finally {
+      await new Promise<void>((resolve) => db.close(() => resolve()));
+    }
+
+    const opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
+    try {
+      const warnings: string[] = [];
+      const registry = new PursuanceRegistry(opened.store, opened.identity);
+      registry.warn = (line) => void warnings.push(line);
+      await registry.open();
+      // The start-up read never opens the shelf; the list is served, the history answers "loading".
+      expect(registry.projections.tasks(id).map((t) => t.title)).toEqual(['First', 'Second']);
+      await expect(registry.task(id, first)).rejects.toMatchObject({ code: 'PURSUANCE_LOADING' });
+      await registry.load();
+      expect(warnings.join('\n')).toContain('could not be read');
+      expect((await registry.task(id, first))?.history.map((h) => h.kind)).toEqual(['task.create']);
+      await registry.idle();
+      // Written again: a second start takes the shelf in without a word.
+      const again = new PursuanceRegistry(opened.store, opened.identity);
+      const later: string[] = [];
+      again.warn = (line) => void later.push(line);
+      await again.open();
+      await again.load();
+      expect(later).toEqual([]);
+      expect(again.projectionRepairs).toBe(0);
+      await again.idle();
+    } finally {
+      await opened.close();
+    }
+  }, 120_000);
+
   it('does not serve an older layout (histories inside the tasks), and the replay rewrites it without calling it a repair', async () => {
     const dataDir = join(dir, 'layout-1');
     const node = await start(dataDir);

@@ -224,10 +224,18 @@ export class PursuanceRegistry {
 
   /**
    * One task with its history, from the persisted read model (GET …/tasks/:taskId); the history
-   * comes from the store while start-up has not taken it in yet.
+   * comes from the store while start-up has not taken it in yet. A stored history that does not
+   * open answers as "still loading" (PursuanceLoadingError): the replay writes it again.
    */
   public task(id: string, taskId: string): Promise<TaskModel | undefined> {
-    return this.projections.task(id, taskId, (name) => this.store.projectionPart(id, name));
+    return this.projections.task(id, taskId, async (name) => {
+      try {
+        return await this.store.projectionPart(id, name);
+      } catch (err) {
+        if (err instanceof StoreCorruptError) throw new PursuanceLoadingError(id);
+        throw err;
+      }
+    });
   }
 
   /**
