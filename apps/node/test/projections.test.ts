@@ -263,20 +263,10 @@ describe('start-up', () => {
       await node.close();
     }
     // The pursuance's two history rows (its "later" shelf: the one tag with two rows) swap their sealed blobs.
-    const db = new sqlite3.Database(join(dataDir, 'node.sqlite'));
-    const all = <T>(sql: string, params: unknown[] = []) =>
-      new Promise<T[]>((resolve, reject) => db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
-    try {
-      const [shelf] = await all<{ pursuance_tag: string }>('SELECT pursuance_tag FROM node_sealed_projections GROUP BY pursuance_tag HAVING COUNT(*) = 2');
-      const rows = await all<{ name_tag: string; sealed: Buffer }>('SELECT name_tag, sealed FROM node_sealed_projections WHERE pursuance_tag = ?', [
-        shelf!.pursuance_tag,
-      ]);
-      const [x, y] = rows as [(typeof rows)[0], (typeof rows)[0]];
-      await all('UPDATE node_sealed_projections SET sealed = ? WHERE pursuance_tag = ? AND name_tag = ?', [y.sealed, shelf!.pursuance_tag, x.name_tag]);
-      await all('UPDATE node_sealed_projections SET sealed = ? WHERE pursuance_tag = ? AND name_tag = ?', [x.sealed, shelf!.pursuance_tag, y.name_tag]);
-    } finally {
-      await new Promise<void>((resolve) => db.close(() => resolve()));
-    }
+    await swapTwoProjectionRows(
+      join(dataDir, 'node.sqlite'),
+      'WHERE pursuance_tag = (SELECT pursuance_tag FROM node_sealed_projections GROUP BY pursuance_tag HAVING COUNT(*) = 2)',
+    );
 
     const opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
     try {
@@ -364,10 +354,7 @@ describe('start-up', () => {
  * time, from there) under pursuance b's. Rows are found by the order they were written in.
  */
 async function moveLaterRow(path: string, where: 'onto the start-up shelf' | 'under another pursuance'): Promise<void> {
-  const db = new sqlite3.Database(path);
-  const all = <T>(sql: string, params: unknown[] = []) =>
-    new Promise<T[]>((resolve, reject) => db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
-  try {
+  await withSqlite(path, async (all) => {
     const rows = await all<{ pursuance_tag: string; name_tag: string }>('SELECT pursuance_tag, name_tag FROM node_sealed_projections ORDER BY rowid');
     // Written in order: a's summary, a's "later" row, b's summary.
     const [summaryA, laterA, summaryB] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0]];
@@ -379,27 +366,37 @@ async function moveLaterRow(path: string, where: 'onto the start-up shelf' | 'un
       laterA.pursuance_tag,
       laterA.name_tag,
     ]);
+  });
+}
+
+type All = <T>(sql: string, params?: unknown[]) => Promise<T[]>;
+
+/** Run `use` on the SQLite file opened directly (as someone with the disk, not the key, would). */
+async function withSqlite(path: string, use: (all: All) => Promise<void>): Promise<void> {
+  const db = new sqlite3.Database(path);
+  const all: All = <T>(sql: string, params: unknown[] = []) =>
+    new Promise<T[]>((resolve, reject) => db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
+  try {
+    await use(all);
   } finally {
     await new Promise<void>((resolve) => db.close(() => resolve()));
   }
 }
 
-/** Exchange the sealed blobs of two projection rows in the SQLite file (a tampered or damaged store). */
-async function swapTwoProjectionRows(path: string): Promise<void> {
-  const db = new sqlite3.Database(path);
-  const all = <T>(sql: string, params: unknown[] = []) =>
-    new Promise<T[]>((resolve, reject) => db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
-  try {
+/**
+ * Exchange the sealed blobs of two projection rows in the SQLite file (a tampered or damaged
+ * store): the first two, or the first two `where` picks.
+ */
+async function swapTwoProjectionRows(path: string, where = ''): Promise<void> {
+  await withSqlite(path, async (all) => {
     const rows = await all<{ pursuance_tag: string; name_tag: string; sealed: Buffer }>(
-      'SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections LIMIT 2',
+      `SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections ${where} LIMIT 2`,
     );
     expect(rows.length).toBe(2);
     const [a, b] = rows as [(typeof rows)[0], (typeof rows)[0]];
     await all('UPDATE node_sealed_projections SET sealed = ? WHERE pursuance_tag = ? AND name_tag = ?', [b.sealed, a.pursuance_tag, a.name_tag]);
     await all('UPDATE node_sealed_projections SET sealed = ? WHERE pursuance_tag = ? AND name_tag = ?', [a.sealed, b.pursuance_tag, b.name_tag]);
-  } finally {
-    await new Promise<void>((resolve) => db.close(() => resolve()));
-  }
+  });
 }
 
 describe('sealed read-model rows', () => {

@@ -22,10 +22,18 @@ export interface PursuanceChanges {
 }
 
 /** A stored task's fingerprint (see TaskMark), or undefined when the task is not stored. */
-function fingerprintOf(parts: ReadonlyMap<string, string> | undefined, id: string): string | undefined {
+function fingerprintOf(parts: ReadonlyMap<string, string> | undefined, id: string): TaskPrint | undefined {
   const item = parts?.get(taskPart(id));
-  // Each part is one JSON value, which never holds a raw NUL: the join cannot be ambiguous.
-  return item === undefined ? undefined : `${item}\u0000${parts?.get(historyPart(id)) ?? ''}`;
+  return item === undefined ? undefined : { item, history: parts?.get(historyPart(id)) };
+}
+
+/**
+ * The stored texts themselves, kept side by side rather than joined: a join would copy every
+ * task's history at each comparison, and equal parts are mostly the very same string.
+ */
+interface TaskPrint {
+  readonly item: string;
+  readonly history: string | undefined;
 }
 
 /** The feed length the dashboard shows, and that a change set carries at most. */
@@ -38,7 +46,7 @@ export const VERSION_HISTORY = 1024;
  * (what the API serves): comparing it is exact.
  */
 interface TaskMark {
-  fingerprint: string;
+  fingerprint: TaskPrint;
   changedAt: number;
   parent: string | null;
 }
@@ -233,8 +241,8 @@ export class ChangeFeed {
       t.removed.set(id, version);
       return true;
     }
-    if (mark?.fingerprint === print) return false;
-    t.tasks.set(id, { fingerprint: print, changedAt: version, parent: storedParent(parts?.get(taskPart(id))) });
+    if (mark?.fingerprint.item === print.item && mark.fingerprint.history === print.history) return false;
+    t.tasks.set(id, { fingerprint: print, changedAt: version, parent: storedParent(print.item) });
     t.removed.delete(id);
     return true;
   }

@@ -111,7 +111,7 @@ export class ProjectionRows {
     );
     const row = rows[0];
     if (row === undefined) return undefined;
-    const { p, n, v } = this.#openRow(row, (rowP) => (rowP === pursuanceId ? row.pursuance_tag : null));
+    const { p, n, v } = this.#openRow(row, (rowP, rowN) => this.#pursuanceTag(rowP, isLater(rowN)));
     if (p !== pursuanceId || n !== name) throw new StoreCorruptError('a stored read-model row is not where it belongs');
     return v;
   }
