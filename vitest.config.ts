@@ -22,6 +22,13 @@ export default defineConfig({
       // Test kits (subpath exports) before the bare packages they live in.
       { find: /^@pursuance\/cwtch\/testing$/, replacement: fileURLToPath(new URL('./packages/cwtch/src/testing/index.ts', import.meta.url)) },
       { find: /^@pursuance\/relay\/testing$/, replacement: fileURLToPath(new URL('./packages/relay/src/testing/index.ts', import.meta.url)) },
+      // Light entry points (loaded before the rest at start-up): the same modules the bare packages use.
+      { find: /^@pursuance\/crypto\/scrypt$/, replacement: fileURLToPath(new URL('./packages/crypto/src/scrypt.ts', import.meta.url)) },
+      { find: /^@pursuance\/cwtch\/vault-prime$/, replacement: fileURLToPath(new URL('./packages/cwtch/src/vault-prime.ts', import.meta.url)) },
+      {
+        find: /^@pursuance\/cwtch-store-sqlite\/early-unlock$/,
+        replacement: fileURLToPath(new URL('./packages/cwtch-store-sqlite/src/early-unlock.ts', import.meta.url)),
+      },
       { find: /^@pursuance\/crypto$/, replacement: pkg('crypto') },
       { find: /^@pursuance\/codec$/, replacement: pkg('codec') },
       { find: /^@pursuance\/password$/, replacement: pkg('password') },

@@ -11,7 +11,7 @@ import type { RulesTemplate } from './domain/templates.js';
 import { PursuanceChangedEvent } from './events.js';
 import { HttpBinding } from './http/binding.js';
 import { ErrorFilter } from './http/error.filter.js';
-import { OPENAPI_DOCUMENT, OpenApiController } from './http/openapi.controller.js';
+import { OPENAPI_DOCUMENT, OpenApiController, type OpenApiSource } from './http/openapi.controller.js';
 import { ChangesController } from './http/changes.controller.js';
 import { ContactsController } from './http/contacts.controller.js';
 import { ProfileController } from './http/profile.controller.js';
@@ -37,7 +37,7 @@ export interface NodeRuntime {
   readonly registry: PursuanceRegistry;
   readonly binding: HttpBinding;
   readonly templates: RulesTemplate[];
-  readonly openapi: { document: unknown };
+  readonly openapi: OpenApiSource;
   readonly sync: SyncService;
   /** Joining by link (invites made here, requests sent from here). */
   readonly joins: JoinService;

@@ -251,7 +251,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const binding = new HttpBinding(token);
     binding.starting = true;
     const templates = await loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR);
-    const openapi = { document: {} as unknown };
+    // createHttpApp gives it the controllers' description, generated when first asked for.
+    const openapi = { document: (): unknown => ({}) };
     const { createHttpApp } = await loadHttpSide();
     const nest = await createHttpApp(
       { registry, binding, templates, openapi, sync, joins, admission, links, network: acn, profile: peer, store, contacts: peer },

@@ -76,7 +76,7 @@ function raw(method: string, path: string, text: string, contentType = 'applicat
           } catch {
             // not JSON
           }
-          resolve({ status: res.statusCode ?? 0, body: parsed, text: body, headers: res.headers });
+          resolve({ status: res.statusCode ?? 0, body: parsed, text: body, headers: res.headers, receivedAt: performance.now() });
         });
       },
     );

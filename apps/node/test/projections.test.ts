@@ -6,12 +6,13 @@ import sqlite3 from 'sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Identity, TEST_SCRYPT_PARAMS, toBase64 } from '@pursuance/crypto';
 import { PursuanceAuthor, RulesSchema, type Rules } from '@pursuance/pursuance';
-import { PART, Projector, historyPart, isHistoryPart, isTaskPart, taskIdOf } from '../src/domain/projector.js';
+import { PART, PROJECTION_FORMAT, Projector, historyPart, isHistoryPart, isTaskPart, taskIdOf } from '../src/domain/projector.js';
 import { tasksOf } from '../src/domain/read-models.js';
 import { PursuanceRegistry } from '../src/domain/registry.js';
 import { openNodeStore, startNode, type RunningNode } from '../src/index.js';
 import { EventStore } from '../src/store/event-store.js';
-import { LATER_PREFIX, ProjectionRows } from '../src/store/projection-store.js';
+import { LATER_PREFIX, PROJECTION_BUCKETS, ProjectionRows } from '../src/store/projection-store.js';
+import { StoreKeys } from '../src/store/store-keys.js';
 import { commandArbitrary, runCommand } from './support/commands.js';
 import { http } from './support/http.js';
 
@@ -262,10 +263,12 @@ describe('start-up', () => {
     } finally {
       await node.close();
     }
-    // The pursuance's two history rows (its "later" shelf: the one tag with two rows) swap their sealed blobs.
-    await swapTwoProjectionRows(
+    // The rows of the pursuance's "later" shelf (two histories: the tag with the fewest rows; the
+    // start-up shelf holds at least summary, rules, members, roles, feed and checkpoint) no longer
+    // open where they are.
+    await scrambleProjectionRows(
       join(dataDir, 'node.sqlite'),
-      'WHERE pursuance_tag = (SELECT pursuance_tag FROM node_sealed_projections GROUP BY pursuance_tag HAVING COUNT(*) = 2)',
+      'WHERE pursuance_tag = (SELECT pursuance_tag FROM node_sealed_projections GROUP BY pursuance_tag ORDER BY COUNT(*) LIMIT 1)',
     );
 
     const opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
@@ -323,7 +326,7 @@ describe('start-up', () => {
           upserts.set(name, JSON.stringify({ ...(JSON.parse(json) as object), history: JSON.parse(parts.get(historyPart(taskIdOf(name)))!) as unknown }));
       }
       const { format, ...checkpoint } = JSON.parse(parts.get(PART.checkpoint)!) as { format: number };
-      expect(format).toBe(2);
+      expect(format).toBe(PROJECTION_FORMAT);
       upserts.set(PART.checkpoint, JSON.stringify(checkpoint));
       expect(deletes).toHaveLength(1);
       await opened.store.writeProjection({ pursuanceId: id, upserts, deletes });
@@ -343,6 +346,61 @@ describe('start-up', () => {
       const [only] = registry.projections.tasks(id);
       expect((await registry.task(id, only!.id))?.history.map((h) => h.kind)).toEqual(['task.create']);
       await registry.idle();
+    } finally {
+      await opened.close();
+    }
+  }, 120_000);
+  it('does not serve a read model stored one part per row (before buckets), and the replay rewrites it into buckets without a warning', async () => {
+    const dataDir = join(dir, 'layout-2');
+    const node = await start(dataDir);
+    let id: string;
+    try {
+      ({ id } = (await http(node.port, 'POST', '/api/pursuances', { token: node.token, body: { name: 'Part per row', rules } })).body as { id: string });
+      for (const title of ['One', 'Two', 'Three'])
+        expect((await http(node.port, 'POST', `/api/pursuances/${id}/tasks`, { token: node.token, body: { audience: ['member'], title } })).status).toBe(201);
+    } finally {
+      await node.close();
+    }
+    // The rows rewritten as format 2 kept them: one sealed { t: 'projection', p, n, v } per part,
+    // under the part's own tag, the checkpoint saying format 2.
+    let opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
+    const parts = (await opened.store.storedProjections()).get(id)!;
+    const keys = StoreKeys.forIdentity(opened.identity);
+    await opened.close();
+    const checkpoint = { ...(JSON.parse(parts.get(PART.checkpoint)!) as object), format: 2 };
+    parts.set(PART.checkpoint, JSON.stringify(checkpoint));
+    await withSqlite(join(dataDir, 'node.sqlite'), async (all) => {
+      await all('DELETE FROM node_sealed_projections');
+      for (const [name, json] of parts)
+        await all('INSERT INTO node_sealed_projections (pursuance_tag, name_tag, sealed) VALUES (?, ?, ?)', [
+          keys.tag('pursuance', name.startsWith(LATER_PREFIX) ? `${id}\u0000${LATER_PREFIX}` : id),
+          keys.tag('projection', `${id}\u0000${name}`),
+          keys.seal({ t: 'projection', p: id, n: name, v: json }),
+        ]);
+    });
+
+    opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
+    try {
+      await expect(opened.store.storedProjections()).rejects.toMatchObject({ code: 'STORE_CORRUPT', name: 'LegacyProjectionLayoutError' });
+      const warnings: string[] = [];
+      const registry = new PursuanceRegistry(opened.store, opened.identity);
+      registry.warn = (line) => void warnings.push(line);
+      await registry.open();
+      expect(() => registry.readable(id)).toThrow(expect.objectContaining({ code: 'PURSUANCE_LOADING' }));
+      await registry.load();
+      registry.readable(id);
+      expect(warnings).toEqual([]);
+      expect(registry.projectionRepairs).toBe(0);
+      expect(registry.projections.tasks(id).map((t) => t.title)).toEqual(['One', 'Two', 'Three']);
+      await registry.idle();
+      // Every old row is gone: a left-over one would not open as a bucket, and storedProjections would refuse it.
+      const stored = (await opened.store.storedProjections()).get(id)!;
+      expect(JSON.parse(stored.get(PART.checkpoint)!)).toMatchObject({ format: PROJECTION_FORMAT });
+      expect(new Set(stored.keys())).toEqual(new Set(parts.keys()));
+      await withSqlite(join(dataDir, 'node.sqlite'), async (all) => {
+        const [{ n }] = (await all<{ n: number }>('SELECT COUNT(*) AS n FROM node_sealed_projections')) as [{ n: number }];
+        expect(n).toBeLessThanOrEqual(Math.min(parts.size, 2 * PROJECTION_BUCKETS));
+      });
     } finally {
       await opened.close();
     }
@@ -384,6 +442,28 @@ async function withSqlite(path: string, use: (all: All) => Promise<void>): Promi
 }
 
 /**
+ * Give every projection row `where` picks a sealed blob that belongs elsewhere (a tampered or
+ * damaged store): rotated among them, or, for a single row, another row's.
+ */
+async function scrambleProjectionRows(path: string, where: string): Promise<void> {
+  await withSqlite(path, async (all) => {
+    const rows = await all<{ pursuance_tag: string; name_tag: string; sealed: Buffer }>(
+      `SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections ${where}`,
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    const donors =
+      rows.length > 1
+        ? [...rows.slice(1), rows[0]!]
+        : await all<{ sealed: Buffer }>('SELECT sealed FROM node_sealed_projections WHERE NOT (pursuance_tag = ? AND name_tag = ?) LIMIT 1', [
+            rows[0]!.pursuance_tag,
+            rows[0]!.name_tag,
+          ]);
+    for (const [i, row] of rows.entries())
+      await all('UPDATE node_sealed_projections SET sealed = ? WHERE pursuance_tag = ? AND name_tag = ?', [donors[i]!.sealed, row.pursuance_tag, row.name_tag]);
+  });
+}
+
+/**
  * Exchange the sealed blobs of two projection rows in the SQLite file (a tampered or damaged
  * store): the first two, or the first two `where` picks.
  */
@@ -408,17 +488,26 @@ describe('sealed read-model rows', () => {
       const many = new Map(Array.from({ length: 11_000 }, (_, i) => [`task:${i}`, JSON.stringify({ i })]));
       await store.writeProjection({ pursuanceId: id, upserts: many, deletes: [] });
       expect((await store.storedProjections()).get(id)).toEqual(many);
+      // Stored in keyed buckets: a row holds many parts, and the file does not count the tasks.
+      const rowCount = () => store.dataSource.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM node_sealed_projections').then((r) => r[0]!.n);
+      expect(await rowCount()).toBe(PROJECTION_BUCKETS);
       // Exactly two batches' worth dropped, the rest kept.
       const dropped = [...many.keys()].slice(0, 400);
       await store.writeProjection({ pursuanceId: id, upserts: new Map([['task:0', '"again"']]), deletes: dropped.slice(1) });
       const after = (await store.storedProjections()).get(id)!;
       expect(after.size).toBe(11_000 - 399);
+      expect(await rowCount()).toBe(PROJECTION_BUCKETS);
       expect(after.get('task:0')).toBe('"again"');
       for (const name of dropped.slice(1)) expect(after.has(name)).toBe(false);
       expect(after.get('task:400')).toBe(JSON.stringify({ i: 400 }));
       // Replacing drops everything of that pursuance first, in the same transaction.
       await store.writeProjection({ pursuanceId: id, upserts: new Map([['summary', '{}']]), deletes: [] }, true);
       expect((await store.storedProjections()).get(id)).toEqual(new Map([['summary', '{}']]));
+      // A bucket whose last part goes is no row at all.
+      expect(await rowCount()).toBe(1);
+      await store.writeProjection({ pursuanceId: id, upserts: new Map(), deletes: ['summary'] });
+      expect(await rowCount()).toBe(0);
+      expect((await store.storedProjections()).has(id)).toBe(false);
     } finally {
       await store.close();
     }

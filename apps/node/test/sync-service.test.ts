@@ -191,7 +191,7 @@ async function node(identity: Identity) {
       registry,
       binding: new HttpBinding('t'.repeat(43)),
       templates: [],
-      openapi: { document: {} },
+      openapi: { document: () => ({}) },
       sync,
       // Not started: these tests are about group sync, not joining by link.
       joins: new JoinService(peer as unknown as JoinPeer, registry, sync, store, () => null),

@@ -37,9 +37,10 @@ function taskOfPart(name: string): string | null {
 /**
  * The layout of the stored parts. A read model stored under another layout is not served at
  * start-up and is written again by the replay, as if none were stored (1: each task with its
- * history in one part; 2: the history in a part of its own).
+ * history in one part; 2: the history in a part of its own; 3: parts stored in keyed buckets,
+ * store/projection-store.ts).
  */
-export const PROJECTION_FORMAT = 2;
+export const PROJECTION_FORMAT = 3;
 
 /** How many feed items the persisted feed keeps (the dashboard's feed length). */
 export const PERSISTED_FEED = 200;

@@ -32,15 +32,17 @@ export async function createHttpApp(runtime: NodeRuntime, options: HttpAppOption
     serveDashboard(nest, options.dashboardDir);
     // No enableShutdownHooks(): Nest would re-raise SIGTERM after closing; the embedding
     // program (the CLI) owns signals and calls close(), which runs the destroy hooks.
-    runtime.openapi.document = SwaggerModule.createDocument(
-      nest,
-      new DocumentBuilder()
-        .setTitle('Pursuance node')
-        .setDescription('The local node API (127.0.0.1 only, per-node token)')
-        .setVersion('0.1.0')
-        .addBearerAuth()
-        .build(),
-    );
+    let document: unknown;
+    runtime.openapi.document = () =>
+      (document ??= SwaggerModule.createDocument(
+        nest,
+        new DocumentBuilder()
+          .setTitle('Pursuance node')
+          .setDescription('The local node API (127.0.0.1 only, per-node token)')
+          .setVersion('0.1.0')
+          .addBearerAuth()
+          .build(),
+      ));
     return nest;
   } catch (err) {
     await nest.close().catch(() => undefined);

@@ -53,9 +53,10 @@ export class StoreMetaRow {
 }
 
 /**
- * The persisted read models (projections): one sealed row per named part of a pursuance's read
- * model (its summary, members, roles, rules, feed, rejections, each task, and a checkpoint),
- * written in the same transaction as the events they come from. Both key columns are tags.
+ * The persisted read models (projections): the named parts of a pursuance's read model (its
+ * summary, members, roles, rules, feed, rejections, each task and its history, and a checkpoint),
+ * sealed in keyed buckets of parts (store/projection-store.ts), written in the same transaction
+ * as the events they come from. Both key columns are tags.
  */
 @Entity({ name: 'node_sealed_projections' })
 export class SealedProjectionRow {

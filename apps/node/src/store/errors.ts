@@ -17,6 +17,18 @@ export class StoreCorruptError extends Error {
 }
 
 /**
+ * A read-model row in the layout before parts were bucketed: not damage, only an older layout.
+ * Start-up's read leaves such a pursuance's read model out (the replay writes it again); any other
+ * read reports it as the unreadable row it is to this layout.
+ */
+export class LegacyProjectionLayoutError extends StoreCorruptError {
+  public constructor(public readonly pursuanceId: string) {
+    super(`pursuance ${pursuanceId}: the stored read model is in an older layout`);
+    this.name = 'LegacyProjectionLayoutError';
+  }
+}
+
+/**
  * An author asked for more new role keys than the vault holds at rest. Nothing was signed:
  * the action fails rather than create a key that would not survive a restart.
  */

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { StoreCorruptError } from './errors.js';
+import { LegacyProjectionLayoutError, StoreCorruptError } from './errors.js';
 import type { StoreKeys } from './store-keys.js';
 
 /**
@@ -26,51 +26,125 @@ const isLater = (name: string): boolean => name.startsWith(LATER_PREFIX);
 
 type Query = Pick<EntityManager, 'query'>;
 
-/** How many parts one statement writes (SQLite's default bound on variables is 32,766). */
+/**
+ * Parts are stored in this many sealed rows per pursuance and shelf, each row holding the parts
+ * whose keyed hash falls in it. A 12,000-task board is then 256 rows to open at start-up, not
+ * 24,000: what that costs is the bytes, not a secretbox, a keyed tag and a decode per part
+ * (which was most of the read). Writing a part rewrites its row (a board's 1/256th).
+ */
+export const PROJECTION_BUCKETS = 256;
+
+/** How many rows one statement reads or writes (SQLite's default bound on variables is 32,766). */
 const BATCH = 200;
+
+/** A row as the table holds it. */
+interface Row {
+  readonly pursuance_tag: string;
+  readonly name_tag: string;
+  readonly sealed: Buffer;
+}
+
+/** One bucket row opened: whose, which shelf, which bucket, and its parts (name → JSON text). */
+interface Bucket {
+  readonly p: string;
+  readonly later: boolean;
+  readonly b: number;
+  readonly parts: Map<string, string>;
+}
+
+/** The sealed record of a bucket row. Parts are [name, JSON] pairs, not a map: names are user-influenced (task ids). */
+const RECORD = 'projection-bucket';
+/** The record a row held before parts were bucketed (PROJECTION_FORMAT 2 and earlier): one part per row. */
+const LEGACY_RECORD = 'projection';
 
 /**
  * The sealed rows of the persisted read models (table node_sealed_projections). Rows are keyed
- * by tags, so the file does not show which pursuance or which task a row is about; a row
- * copied under another key is refused when opened (its sealed names must match its tags).
+ * by tags, so the file does not show which pursuance, which part or how many parts a row is
+ * about; each sealed row names its pursuance, shelf and bucket, and a row copied under another
+ * key is refused when opened (what it names must match its tags).
  */
 export class ProjectionRows {
   public constructor(private readonly keys: StoreKeys) {}
-
-  #nameTag(pursuanceId: string, name: string): string {
-    return this.keys.tag('projection', `${pursuanceId}\u0000${name}`);
-  }
 
   /** The tag of the pursuance's rows read at start-up, or of those read later. */
   #pursuanceTag(pursuanceId: string, later: boolean): string {
     return this.keys.tag('pursuance', later ? `${pursuanceId}\u0000${LATER_PREFIX}` : pursuanceId);
   }
 
-  /** Apply one write inside the caller's transaction. */
+  #bucketTag(pursuanceId: string, later: boolean, bucket: number): string {
+    return this.keys.tag('projection', `${pursuanceId}\u0000${later ? 1 : 0}\u0000${bucket}`);
+  }
+
+  /** Which bucket holds a part: keyed, so nobody choosing task ids can pile parts into one row. */
+  #bucketOf(pursuanceId: string, name: string): number {
+    return Number.parseInt(this.keys.tag('bucket', `${pursuanceId}\u0000${name}`).slice(0, 8), 16) % PROJECTION_BUCKETS;
+  }
+
+  /** Apply one write inside the caller's transaction: each touched bucket is read, changed and written back (or dropped when empty). */
   public async write(q: Query, w: ProjectionWrite): Promise<void> {
-    const tags = [this.#pursuanceTag(w.pursuanceId, false), this.#pursuanceTag(w.pursuanceId, true)] as const;
-    const upserts = [...w.upserts];
-    for (let i = 0; i < upserts.length; i += BATCH) {
-      const batch = upserts.slice(i, i + BATCH);
-      const params: unknown[] = [];
-      for (const [name, json] of batch)
-        params.push(tags[isLater(name) ? 1 : 0], this.#nameTag(w.pursuanceId, name), this.keys.seal({ t: 'projection', p: w.pursuanceId, n: name, v: json }));
-      await q.query(
-        `INSERT INTO node_sealed_projections (pursuance_tag, name_tag, sealed) VALUES ${batch.map(() => '(?, ?, ?)').join(', ')}
-         ON CONFLICT(pursuance_tag, name_tag) DO UPDATE SET sealed = excluded.sealed`,
-        params,
+    const touched = new Map<string, { later: boolean; b: number; upserts: [string, string][]; deletes: string[] }>();
+    const touch = (name: string) => {
+      const later = isLater(name);
+      const b = this.#bucketOf(w.pursuanceId, name);
+      const key = `${later ? 1 : 0}:${b}`;
+      let t = touched.get(key);
+      if (!t) touched.set(key, (t = { later, b, upserts: [], deletes: [] }));
+      return t;
+    };
+    for (const [name, json] of w.upserts) touch(name).upserts.push([name, json]);
+    for (const name of w.deletes) touch(name).deletes.push(name);
+    const changes = [...touched.values()];
+    for (let i = 0; i < changes.length; i += BATCH) {
+      const batch = changes.slice(i, i + BATCH);
+      const current = await this.#readBuckets(
+        q,
+        w.pursuanceId,
+        batch.map((c) => [c.later, c.b] as const),
       );
+      const keep: unknown[] = [];
+      const drop: [string, string][] = [];
+      for (const c of batch) {
+        const parts = current.get(`${c.later ? 1 : 0}:${c.b}`) ?? new Map<string, string>();
+        for (const name of c.deletes) parts.delete(name);
+        for (const [name, json] of c.upserts) parts.set(name, json);
+        const tags = [this.#pursuanceTag(w.pursuanceId, c.later), this.#bucketTag(w.pursuanceId, c.later, c.b)] as const;
+        if (parts.size === 0) {
+          drop.push([...tags]);
+          continue;
+        }
+        const pairs = [...parts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        keep.push(...tags, this.keys.seal({ t: RECORD, p: w.pursuanceId, s: c.later ? 1 : 0, b: c.b, parts: pairs }));
+      }
+      if (keep.length > 0)
+        await q.query(
+          `INSERT INTO node_sealed_projections (pursuance_tag, name_tag, sealed) VALUES ${Array.from({ length: keep.length / 3 }, () => '(?, ?, ?)').join(', ')}
+           ON CONFLICT(pursuance_tag, name_tag) DO UPDATE SET sealed = excluded.sealed`,
+          keep,
+        );
+      for (const [pursuanceTag, nameTag] of drop)
+        await q.query(`DELETE FROM node_sealed_projections WHERE pursuance_tag = ? AND name_tag = ?`, [pursuanceTag, nameTag]);
     }
+  }
+
+  /** The parts of these buckets of one pursuance as stored ("later:b" → parts); a bucket with no row is absent. */
+  async #readBuckets(q: Query, pursuanceId: string, buckets: readonly (readonly [boolean, number])[]): Promise<Map<string, Map<string, string>>> {
+    const out = new Map<string, Map<string, string>>();
     for (const later of [false, true]) {
-      const names = w.deletes.filter((name) => isLater(name) === later);
-      for (let i = 0; i < names.length; i += BATCH) {
-        const batch = names.slice(i, i + BATCH);
-        await q.query(`DELETE FROM node_sealed_projections WHERE pursuance_tag = ? AND name_tag IN (${batch.map(() => '?').join(', ')})`, [
-          tags[later ? 1 : 0],
-          ...batch.map((name) => this.#nameTag(w.pursuanceId, name)),
-        ]);
+      const wanted = buckets.filter(([l]) => l === later).map(([, b]) => b);
+      if (wanted.length === 0) continue;
+      const byTag = new Map(wanted.map((b) => [this.#bucketTag(pursuanceId, later, b), b]));
+      const rows = await q.query<Row[]>(
+        `SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections WHERE pursuance_tag = ? AND name_tag IN (${wanted.map(() => '?').join(', ')})`,
+        [this.#pursuanceTag(pursuanceId, later), ...byTag.keys()],
+      );
+      for (const row of rows) {
+        const bucket = this.#openRow(row, () => this.#pursuanceTag(pursuanceId, later));
+        if (bucket.p !== pursuanceId || bucket.later !== later || bucket.b !== byTag.get(row.name_tag))
+          throw new StoreCorruptError('a stored read-model row is not where it belongs');
+        out.set(`${later ? 1 : 0}:${bucket.b}`, bucket.parts);
       }
     }
+    return out;
   }
 
   /** Drop every part of one pursuance's read model (before it is written again from a replay). */
@@ -83,83 +157,102 @@ export class ProjectionRows {
 
   /** Every row, opened and checked against its tags: the parts read later included (tools and tests). */
   public readAll(q: Query): Promise<StoredProjections> {
-    return this.#read(q, null, (p, name) => this.#pursuanceTag(p, isLater(name)));
+    return this.#read(q, null, (p, later) => this.#pursuanceTag(p, later));
   }
 
-  /** The parts of these pursuances read at start-up (every part but those named LATER_PREFIX…). */
-  public readNow(q: Query, pursuanceIds: readonly string[]): Promise<StoredProjections> {
-    return this.#read(
-      q,
-      pursuanceIds.map((id) => this.#pursuanceTag(id, false)),
-      (p, name) => (isLater(name) ? null : this.#pursuanceTag(p, false)),
-    );
+  /**
+   * The parts of these pursuances read at start-up (every part but those named LATER_PREFIX…).
+   * A pursuance whose rows are in the older, unbucketed layout is left out (LegacyProjectionLayoutError
+   * is not thrown here: the caller sees no stored read model, and the replay rewrites it).
+   */
+  public async readNow(q: Query, pursuanceIds: readonly string[]): Promise<StoredProjections> {
+    const out: StoredProjections = new Map();
+    for (const id of pursuanceIds) {
+      try {
+        const one = await this.#read(q, [this.#pursuanceTag(id, false)], (p, later) => (later || p !== id ? null : this.#pursuanceTag(p, false)));
+        const parts = one.get(id);
+        if (parts) out.set(id, parts);
+      } catch (err) {
+        if (!(err instanceof LegacyProjectionLayoutError)) throw err;
+      }
+    }
+    return out;
   }
 
   /** One pursuance's parts named LATER_PREFIX…. */
   public async readLater(q: Query, pursuanceId: string): Promise<Map<string, string>> {
-    const out = await this.#read(q, [this.#pursuanceTag(pursuanceId, true)], (p, name) =>
-      p === pursuanceId && isLater(name) ? this.#pursuanceTag(p, true) : null,
-    );
+    const out = await this.#read(q, [this.#pursuanceTag(pursuanceId, true)], (p, later) => (p === pursuanceId && later ? this.#pursuanceTag(p, true) : null));
     return out.get(pursuanceId) ?? new Map<string, string>();
   }
 
   /** One part, or undefined when it is not stored. */
   public async readOne(q: Query, pursuanceId: string, name: string): Promise<string | undefined> {
-    const rows = await q.query<{ pursuance_tag: string; name_tag: string; sealed: Buffer }[]>(
-      `SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections WHERE pursuance_tag = ? AND name_tag = ?`,
-      [this.#pursuanceTag(pursuanceId, isLater(name)), this.#nameTag(pursuanceId, name)],
-    );
-    const row = rows[0];
-    if (row === undefined) return undefined;
-    const { p, n, v } = this.#openRow(row, (rowP, rowN) => this.#pursuanceTag(rowP, isLater(rowN)));
-    if (p !== pursuanceId || n !== name) throw new StoreCorruptError('a stored read-model row is not where it belongs');
-    return v;
+    const later = isLater(name);
+    const b = this.#bucketOf(pursuanceId, name);
+    const parts = (await this.#readBuckets(q, pursuanceId, [[later, b]])).get(`${later ? 1 : 0}:${b}`);
+    return parts?.get(name);
   }
 
   /**
    * Open and check rows: all of them (`tags` null) or those under these pursuance tags, in
-   * keyset pages over the primary key (memory stays flat on big read models). `expected` gives
-   * the pursuance tag a row of (pursuance, part) must sit under, or null when it may not be read here.
+   * keyset pages over the primary key (memory stays flat on big read models), the next page's
+   * query running while this one's rows are opened. `expected` gives the pursuance tag a row of
+   * (pursuance, shelf) must sit under, or null when it may not be read here.
    */
-  async #read(q: Query, tags: readonly string[] | null, expected: (p: string, name: string) => string | null): Promise<StoredProjections> {
+  async #read(q: Query, tags: readonly string[] | null, expected: (p: string, later: boolean) => string | null): Promise<StoredProjections> {
     const out: StoredProjections = new Map();
-    // One pursuance has thousands of rows: its tags are worked out once per pursuance and shelf.
+    // Many rows share a pursuance and shelf: their tags are worked out once.
     const known = new Map<string, string | null>();
-    const expectedTag = (p: string, name: string): string | null => {
-      const key = `${isLater(name) ? 1 : 0}${p}`;
-      if (!known.has(key)) known.set(key, expected(p, name));
+    const expectedTag = (p: string, later: boolean): string | null => {
+      const key = `${later ? 1 : 0}${p}`;
+      if (!known.has(key)) known.set(key, expected(p, later));
       return known.get(key)!;
     };
+    const page = (tag: string | null, after: readonly [string, string]) =>
+      q.query<Row[]>(
+        tag === null
+          ? `SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections WHERE (pursuance_tag, name_tag) > (?, ?) ORDER BY pursuance_tag, name_tag LIMIT 64`
+          : `SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections WHERE pursuance_tag = ? AND name_tag > ? ORDER BY name_tag LIMIT 64`,
+        [...after],
+      );
     for (const tag of tags ?? [null]) {
-      for (let after = [tag ?? '', '']; ;) {
-        const rows = await q.query<{ pursuance_tag: string; name_tag: string; sealed: Buffer }[]>(
-          tag === null
-            ? `SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections WHERE (pursuance_tag, name_tag) > (?, ?) ORDER BY pursuance_tag, name_tag LIMIT 2000`
-            : `SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections WHERE pursuance_tag = ? AND name_tag > ? ORDER BY name_tag LIMIT 2000`,
-          after,
-        );
+      let next = page(tag, [tag ?? '', '']);
+      for (;;) {
+        const rows = await next;
         if (rows.length === 0) break;
         const last = rows.at(-1)!;
-        after = [last.pursuance_tag, last.name_tag];
+        next = page(tag, [last.pursuance_tag, last.name_tag]);
+        // A failed read-ahead is the next iteration's to report; it must not go unhandled meanwhile.
+        next.catch(() => undefined);
         for (const row of rows) {
-          const { p, n, v } = this.#openRow(row, (rowP, rowN) => expectedTag(rowP, rowN));
-          let parts = out.get(p);
-          if (!parts) out.set(p, (parts = new Map<string, string>()));
-          parts.set(n, v);
+          const bucket = this.#openRow(row, expectedTag);
+          let parts = out.get(bucket.p);
+          if (!parts) out.set(bucket.p, (parts = new Map<string, string>()));
+          for (const [name, json] of bucket.parts) parts.set(name, json);
         }
       }
     }
     return out;
   }
 
-  #openRow(
-    row: { pursuance_tag: string; name_tag: string; sealed: Buffer },
-    expected: (p: string, name: string) => string | null,
-  ): { p: string; n: string; v: string } {
-    const { p, n, v } = this.keys.open(row.sealed, 'projection');
-    if (typeof p !== 'string' || typeof n !== 'string' || typeof v !== 'string') throw new StoreCorruptError('a stored read-model row is malformed');
-    if (expected(p, n) !== row.pursuance_tag || this.#nameTag(p, n) !== row.name_tag)
+  #openRow(row: Row, expected: (p: string, later: boolean) => string | null): Bucket {
+    const record = this.keys.open(row.sealed, [RECORD, LEGACY_RECORD]);
+    const { t, p, s, b, parts } = record;
+    if (typeof p !== 'string') throw new StoreCorruptError('a stored read-model row is malformed');
+    if (t === LEGACY_RECORD) throw new LegacyProjectionLayoutError(p);
+    if ((s !== 0 && s !== 1) || typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b >= PROJECTION_BUCKETS || !Array.isArray(parts))
+      throw new StoreCorruptError('a stored read-model row is malformed');
+    const later = s === 1;
+    if (expected(p, later) !== row.pursuance_tag || this.#bucketTag(p, later, b) !== row.name_tag)
       throw new StoreCorruptError('a stored read-model row is not where it belongs');
-    return { p, n, v };
+    const out = new Map<string, string>();
+    for (const pair of parts) {
+      if (!Array.isArray(pair) || pair.length !== 2) throw new StoreCorruptError('a stored read-model row is malformed');
+      const [name, json] = pair as readonly unknown[];
+      if (typeof name !== 'string' || typeof json !== 'string' || isLater(name) !== later || out.has(name))
+        throw new StoreCorruptError('a stored read-model row is malformed');
+      out.set(name, json);
+    }
+    return { p, later, b, parts: out };
   }
 }

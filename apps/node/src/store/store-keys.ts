@@ -41,7 +41,7 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array):
   }
 }
 
-export type TagKind = 'event' | 'pursuance' | 'input' | 'projection';
+export type TagKind = 'event' | 'pursuance' | 'input' | 'projection' | 'bucket';
 
 export class StoreKeys {
   readonly #sealKey: Uint8Array;
@@ -74,8 +74,8 @@ export class StoreKeys {
     return Buffer.from(secretboxSeal(this.#sealKey, padToSize(plain, size)));
   }
 
-  /** Open a sealed record; StoreCorruptError when it does not open, unpad or decode to a map of type `t`. */
-  public open(sealed: Uint8Array, t: string): Record<string, CanonicalValue> {
+  /** Open a sealed record; StoreCorruptError when it does not open, unpad or decode to a map of type `t` (or one of them). */
+  public open(sealed: Uint8Array, t: string | readonly string[]): Record<string, CanonicalValue> {
     let value: CanonicalValue;
     try {
       // No re-encode comparison (canonicalDecode): secretbox authenticated these bytes under a
@@ -90,7 +90,9 @@ export class StoreKeys {
     if (typeof value !== 'object' || value === null || value instanceof Uint8Array || Array.isArray(value))
       throw new StoreCorruptError('a stored row is not a record');
     const record = value as Record<string, CanonicalValue>;
-    if (!Object.hasOwn(record, 't') || record.t !== t) throw new StoreCorruptError(`a stored row is not a ${t} record`);
+    const types: readonly string[] = typeof t === 'string' ? [t] : t;
+    if (!Object.hasOwn(record, 't') || typeof record.t !== 'string' || !types.includes(record.t))
+      throw new StoreCorruptError(`a stored row is not a ${types.join(' or ')} record`);
     return record;
   }
 

@@ -5,6 +5,8 @@ export interface HttpResult {
   readonly body: unknown;
   readonly text: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** performance.now() when the whole response had arrived, before the client parsed it (benchmarks time the server, not the parse). */
+  readonly receivedAt: number;
 }
 
 /** A raw HTTP request (node:http, so tests control Host and Origin exactly). */
@@ -34,13 +36,14 @@ export function http(
         res.setEncoding('utf8');
         res.on('data', (d: string) => (text += d));
         res.on('end', () => {
+          const receivedAt = performance.now();
           let body: unknown = text;
           try {
             body = JSON.parse(text);
           } catch {
             // not JSON
           }
-          resolve({ status: res.statusCode ?? 0, body, text, headers: res.headers });
+          resolve({ status: res.statusCode ?? 0, body, text, headers: res.headers, receivedAt });
         });
       },
     );
