@@ -24,6 +24,7 @@ export default defineConfig({
       { find: /^@pursuance\/relay\/testing$/, replacement: fileURLToPath(new URL('./packages/relay/src/testing/index.ts', import.meta.url)) },
       // Light entry points (loaded before the rest at start-up): the same modules the bare packages use.
       { find: /^@pursuance\/crypto\/scrypt$/, replacement: fileURLToPath(new URL('./packages/crypto/src/scrypt.ts', import.meta.url)) },
+      { find: /^@pursuance\/tapir\/acn-settings$/, replacement: fileURLToPath(new URL('./packages/tapir/src/acn/acn-settings.ts', import.meta.url)) },
       { find: /^@pursuance\/cwtch\/vault-prime$/, replacement: fileURLToPath(new URL('./packages/cwtch/src/vault-prime.ts', import.meta.url)) },
       {
         find: /^@pursuance\/cwtch-store-sqlite\/early-unlock$/,

@@ -3,7 +3,7 @@
 // because every package imports crypto: `related` would pull in the whole suite.
 export const MODULES = {
   crypto: {
-    mutate: ['ed25519', 'x25519', 'nacl', 'anonymous-box', 'onion', 'canonical', 'padding', 'kdf'].map((f) => `packages/crypto/src/${f}.ts`),
+    mutate: ['ed25519', 'x25519', 'nacl', 'anonymous-box', 'onion', 'canonical', 'padding', 'kdf', 'scrypt'].map((f) => `packages/crypto/src/${f}.ts`),
     tests: ['packages/crypto/test/**/*.test.ts'],
   },
   tapir: {

@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../apps/cli/dist/main.js', import.meta.url));
+/** The `pursuance` everyone runs: the CLI bundled by apps/cli/bundle.mjs (`npm run build`; the system tests' global setup). */
+export const CLI = fileURLToPath(new URL('../../apps/cli/dist/bundle/pursuance.mjs', import.meta.url));
+/** tsc's output the bundle is made from: spawned only to compare it with the bundle. */
+export const UNBUNDLED_CLI = fileURLToPath(new URL('../../apps/cli/dist/main.js', import.meta.url));
 
 export interface Spawned {
   readonly child: ChildProcess;

@@ -1,35 +1,46 @@
 import { Option, type Command } from 'commander';
-import { isPasswordError, readOptionalPassword } from '@pursuance/password';
-import {
-  ACN_SETTINGS,
-  AcnConfigError,
-  TOR_CONTROL_PASSWORD_ENV,
-  TOR_CONTROL_PASSWORD_FILE_FLAG,
-  TorAbortedError,
-  TorBootstrapTimeoutError,
-  TorLaunchError,
-  TorNotFoundError,
-  acnConfigFromFlags,
-  openAcn,
-  type ACN,
-  type AcnConfig,
-  type TorBootstrapProgress,
-} from '@pursuance/tapir';
+import type { ACN, AcnConfig, TorBootstrapProgress } from '@pursuance/tapir';
 import { CliError, ExitCode } from './errors.js';
 
 /** The parsed network flags of a command (named after the flags; see tapir's flagAttribute). */
 export type AcnFlags = Readonly<Record<string, unknown>> & { readonly torControlPasswordFile?: string };
 
-/** Adds the network flags shared by every command that talks to peers (tapir's ACN_SETTINGS). */
+/** Commands that talk to peers, still waiting for their network flags (addAcnOptions). */
+const awaitingFlags = new WeakSet<Command>();
+
+/**
+ * Marks `command` as one that talks to peers: addAcnOptions gives it the network flags every
+ * such command shares (tapir's ACN_SETTINGS) before it parses its arguments.
+ */
 export function withAcnOptions(command: Command): Command {
-  for (const setting of ACN_SETTINGS) {
-    const option = new Option(setting.flag, setting.description).env(setting.env);
-    if (setting.kind === 'list') option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
-    command.addOption(option);
+  awaitingFlags.add(command);
+  return command;
+}
+
+/**
+ * Adds the network flags to `command` and to the marked commands under it. main.ts calls it as
+ * it dispatches a top-level command: the flag table comes from tapir's light entry
+ * (@pursuance/tapir/acn-settings), and `--help`, `identity`, `relay` or `demo` do not load even that.
+ * The rest of tapir (zod, the curves, the SOCKS client: about 0.15 s) loads only when a network opens.
+ */
+export async function addAcnOptions(command: Command): Promise<void> {
+  const marked = [...commandTree(command)].filter((c) => awaitingFlags.has(c));
+  if (marked.length === 0) return;
+  const { ACN_SETTINGS, TOR_CONTROL_PASSWORD_ENV, TOR_CONTROL_PASSWORD_FILE_FLAG } = await import('@pursuance/tapir/acn-settings');
+  for (const c of marked) {
+    awaitingFlags.delete(c);
+    for (const setting of ACN_SETTINGS) {
+      const option = new Option(setting.flag, setting.description).env(setting.env);
+      if (setting.kind === 'list') option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+      c.addOption(option);
+    }
+    c.addOption(new Option(TOR_CONTROL_PASSWORD_FILE_FLAG, `control password of a tor you run, read from a file (or set ${TOR_CONTROL_PASSWORD_ENV})`));
   }
-  return command.addOption(
-    new Option(TOR_CONTROL_PASSWORD_FILE_FLAG, `control password of a tor you run, read from a file (or set ${TOR_CONTROL_PASSWORD_ENV})`),
-  );
+}
+
+function* commandTree(command: Command): Generator<Command> {
+  yield command;
+  for (const sub of command.commands) yield* commandTree(sub);
 }
 
 export interface OpenNetworkOptions {
@@ -47,6 +58,8 @@ export interface OpenNetworkOptions {
  * tor not reaching the network in time 4.
  */
 export async function openNetwork(flags: AcnFlags, options: OpenNetworkOptions = {}): Promise<ACN> {
+  const { AcnConfigError, TorAbortedError, TorBootstrapTimeoutError, TorLaunchError, TorNotFoundError, acnConfigFromFlags, openAcn } =
+    await import('@pursuance/tapir');
   const config: AcnConfig = { ...acnConfigFromFlags(flags), torControlPassword: await controlPassword(flags) };
   const onProgress =
     options.onProgress ??
@@ -74,6 +87,8 @@ export async function openNetwork(flags: AcnFlags, options: OpenNetworkOptions =
 
 /** An external tor's control password: from --tor-control-password-file or its environment variable, never a flag value. */
 async function controlPassword(flags: AcnFlags): Promise<string | undefined> {
+  const { isPasswordError, readOptionalPassword } = await import('@pursuance/password');
+  const { TOR_CONTROL_PASSWORD_ENV } = await import('@pursuance/tapir/acn-settings');
   try {
     return await readOptionalPassword({ file: flags.torControlPasswordFile, fileFlag: '--tor-control-password-file', envName: TOR_CONTROL_PASSWORD_ENV });
   } catch (err) {

@@ -1,5 +1,10 @@
 #!/usr/bin/env node
+// Only commander and the command definitions load before a command runs: each command imports
+// what it needs (tapir, the node and Nest, the profile store…) in its action, so `--help` or
+// `relay start` load none of it, and `node start` can begin unlocking the profile while the node
+// loads. test/system/cli-bundle.test.ts checks the bundled entry imports nothing else.
 import { Command, CommanderError } from 'commander';
+import { addAcnOptions } from './acn-options.js';
 import { demoCommand } from './commands/demo.js';
 import { echoCommand } from './commands/echo.js';
 import { identityCommand } from './commands/identity.js';
@@ -13,6 +18,8 @@ const program = new Command('pursuance')
   .exitOverride()
   .showHelpAfterError();
 program.addCommand(identityCommand()).addCommand(nodeCommand()).addCommand(relayCommand()).addCommand(echoCommand()).addCommand(demoCommand());
+// The network flags (`node start`, `echo`) come from tapir: loaded once one of those is chosen.
+program.hook('preSubcommand', (_program, command) => addAcnOptions(command));
 
 try {
   await program.parseAsync(process.argv);

@@ -1,4 +1,3 @@
-import { PromptClosedError, isPasswordError, readPassword as readFromSources } from '@pursuance/password';
 import { CliError, ExitCode } from './errors.js';
 
 export interface PasswordOptions {
@@ -11,6 +10,8 @@ export interface PasswordOptions {
  * prompt stops it with one line and exit code 130.
  */
 export async function readPassword(options: PasswordOptions, purpose: 'unlock' | 'create'): Promise<string> {
+  // Loaded on use, like every library a command needs: the CLI's entry stays commander and the command definitions.
+  const { PromptClosedError, isPasswordError, readPassword: readFromSources } = await import('@pursuance/password');
   try {
     return await readFromSources({ file: options.passwordFile, envName: 'PURSUANCE_PASSWORD', interactive: true, subject: 'profile' }, purpose);
   } catch (err) {

@@ -1,6 +1,5 @@
 import type { Identity } from '@pursuance/crypto';
 import type * as IdentityStore from '@pursuance/node/identity';
-import { WeakPasswordError } from '@pursuance/password';
 import { CliError, ExitCode } from './errors.js';
 
 /**
@@ -10,6 +9,7 @@ import { CliError, ExitCode } from './errors.js';
  */
 async function cli<T>(action: (store: typeof IdentityStore) => Promise<T>): Promise<T> {
   const store = await import('@pursuance/node/identity');
+  const { WeakPasswordError } = await import('@pursuance/password');
   try {
     return await action(store);
   } catch (err) {

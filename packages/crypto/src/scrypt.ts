@@ -66,8 +66,8 @@ export function primeScrypt(password: string, salt: Uint8Array, params: ScryptPa
   const key = runScrypt(password, salt, params, length);
   // A failure is the taker's to report; an untaken one must not be an unhandled rejection.
   key.catch(() => undefined);
+  // Taking the prime clears this timer, so when it fires the entry is still this one.
   const timer = setTimeout(() => {
-    if (primed.get(id)?.key !== key) return;
     primed.delete(id);
     void key.then(
       (k) => k.fill(0),

@@ -90,9 +90,9 @@ export {
   launchTor,
 } from './acn/managed-tor.js';
 export { DEFAULT_RELAUNCH_POLICY, type ManagedTorACNOptions, type RelaunchEvent, ManagedTorACN } from './acn/managed-tor-acn.js';
+export { AcnConfigFileSchema } from './acn/acn-config-file.js';
 export {
   ACN_SETTINGS,
-  AcnConfigFileSchema,
   acnConfigFromFlags,
   flagAttribute,
   TOR_CONTROL_PASSWORD_ENV,

@@ -5,10 +5,8 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { publicKeyFromOnion } from '@pursuance/crypto';
-import { LoopbackACN } from '@pursuance/tapir';
 import type { startNode as startNodeFn } from '@pursuance/node';
-import { WeakPasswordError } from '@pursuance/password';
+import type { LoopbackACN } from '@pursuance/tapir';
 import { CliError, ExitCode } from '../errors.js';
 import { readPassword } from '../password.js';
 import { stopWithin } from '../signals.js';
@@ -140,6 +138,7 @@ function until(node: RunningNode, predicate: () => boolean): Promise<void> {
  */
 async function seed(nodes: RunningNode[], bundle: string): Promise<string> {
   const [founder, alice, bob] = nodes as [RunningNode, RunningNode, RunningNode];
+  const { publicKeyFromOnion } = await import('@pursuance/crypto');
   const { RulesSchema } = await import('@pursuance/pursuance');
   const { loadTemplates, DEFAULT_TEMPLATES_DIR } = await import('@pursuance/node');
   const template = (await loadTemplates(DEFAULT_TEMPLATES_DIR)).find((t) => t.id === 'activist-cell')!;
@@ -207,6 +206,8 @@ export function demoCommand(): Command {
       try {
         relay = await startRelay(join(root, 'relay'), registryDir, password);
         const { startNode, ProfilePasswordError } = await import('@pursuance/node');
+        const { WeakPasswordError } = await import('@pursuance/password');
+        const { LoopbackACN } = await import('@pursuance/tapir');
         for (const member of MEMBERS) {
           if (signals.requested()) break;
           const acn = new LoopbackACN({ registryDir });

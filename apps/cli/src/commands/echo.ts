@@ -1,10 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { Identity, InvalidOnionAddressError, parseOnionName } from '@pursuance/crypto';
-import { TapirError, TapirService } from '@pursuance/tapir';
 import { openNetwork, withAcnOptions, type AcnFlags } from '../acn-options.js';
-import { authOnly, echoServiceApp } from '../echo-app.js';
 import { dataDirOption } from '../data-dir.js';
 import { CliError, ExitCode } from '../errors.js';
 import { loadProfileIdentity as loadIdentity } from '../profile.js';
@@ -21,6 +18,8 @@ export function echoCommand(): Command {
       .option('--password-file <file>', 'read the password from this file'),
   ).action(async (opts: AcnFlags & { dataDir: string; passwordFile?: string }) => {
     const identity = await loadIdentity(opts.dataDir, await readPassword(opts, 'unlock'));
+    const { TapirService } = await import('@pursuance/tapir');
+    const { echoServiceApp } = await import('../echo-app.js');
     const acn = await openNetwork(opts, { dataDir: opts.dataDir });
     const service = new TapirService(acn, identity);
     service.on('established', (conn) => process.stderr.write(`peer connected: ${conn.remoteOnion ?? '?'}\n`));
@@ -39,6 +38,9 @@ export function echoCommand(): Command {
       .argument('<onion>', 'the service’s onion address')
       .argument('<message>', 'text to send'),
   ).action(async (onionArg: string, message: string, opts: AcnFlags) => {
+    const { Identity, InvalidOnionAddressError, parseOnionName } = await import('@pursuance/crypto');
+    const { TapirError, TapirService } = await import('@pursuance/tapir');
+    const { authOnly } = await import('../echo-app.js');
     let onion;
     try {
       onion = parseOnionName(onionArg);

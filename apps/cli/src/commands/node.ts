@@ -2,7 +2,6 @@ import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PortOutcome, StablePort } from '@pursuance/node';
-import { WeakPasswordError } from '@pursuance/password';
 import { openNetwork, withAcnOptions, type AcnFlags } from '../acn-options.js';
 import { dataDirNotices, dataDirOption, writeNotices } from '../data-dir.js';
 import { CliError, ExitCode } from '../errors.js';
@@ -86,8 +85,15 @@ export function nodeCommand(): Command {
     // A new profile's password is chosen here: asked twice on a terminal, and too short is refused.
     const fresh = !existsSync(join(opts.dataDir, 'profile.sqlite'));
     const password = await readPassword(opts, fresh ? 'create' : 'unlock');
+    // The unlock's scrypt (about 0.6 s) starts now, on the thread pool, while the node's modules
+    // load (about as long) on this thread: the profile's open then takes the key ready-made.
+    if (!fresh) {
+      const { primeProfileUnlock } = await import('@pursuance/cwtch-store-sqlite/early-unlock');
+      void primeProfileUnlock(join(opts.dataDir, 'profile.sqlite'), password);
+    }
     // NestJS loads only for this command, keeping the rest of the CLI quick to start.
     const { startNode, PortInUseError, ProfilePasswordError, relayBundleText } = await import('@pursuance/node');
+    const { WeakPasswordError } = await import('@pursuance/password');
     // Ctrl-C while tor bootstraps stops tor too (the launch is aborted, no tor is left running).
     const starting = new AbortController();
     void untilSignal().then(() => starting.abort());

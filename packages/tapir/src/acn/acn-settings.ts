@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { AcnConfig } from './acn-config.js';
 
 /**
@@ -6,6 +5,9 @@ import type { AcnConfig } from './acn-config.js';
  * environment variable and help text. The CLI and the relay daemon build their options from
  * this table (each with its own CLI library glue), and the relay's config file accepts the same
  * keys (AcnConfigFileSchema), so a setting cannot exist in one program and not the other.
+ *
+ * Nothing heavy is imported here (no zod): the CLI loads this module, as
+ * @pursuance/tapir/acn-settings, to parse `node start` before the rest of tapir has loaded.
  */
 export interface AcnSetting {
   readonly key: keyof AcnConfig;
@@ -99,20 +101,3 @@ export function acnConfigFromFlags(values: Readonly<Record<string, unknown>>): A
  */
 export const TOR_CONTROL_PASSWORD_ENV = 'PURSUANCE_TOR_CONTROL_PASSWORD';
 export const TOR_CONTROL_PASSWORD_FILE_FLAG = '--tor-control-password-file <file>';
-
-/** The network keys a JSON config file may hold (values are checked again by planAcn). */
-export const AcnConfigFileSchema = z.strictObject({
-  tor: z.boolean().optional(),
-  torPreset: z.enum(['system', 'tor-browser']).optional(),
-  torControl: z.string().min(1).optional(),
-  torSocks: z.string().min(1).optional(),
-  torCookie: z.string().min(1).optional(),
-  torControlPassword: z.string().min(1).optional(),
-  torDataDir: z.string().min(1).optional(),
-  torBinary: z.string().min(1).optional(),
-  torrcLines: z.array(z.string().min(1)).max(256).optional(),
-  torrcFile: z.string().min(1).optional(),
-  bridges: z.array(z.string().min(1)).max(64).optional(),
-  transportPlugin: z.string().min(1).optional(),
-  loopbackRegistry: z.string().min(1).optional(),
-});
