@@ -26,6 +26,13 @@ import { DropBoxFollows } from './sync/drop-box-follows.js';
 import { LinkService } from './sync/link.service.js';
 import { SyncService } from './sync/sync.service.js';
 
+/**
+ * How long start-up's background load waits, between two pages of a log, for responses being
+ * sent to finish. A read answers in milliseconds; the bound keeps a client that never stops
+ * asking from holding the load up for more than this per page.
+ */
+const READS_FIRST_MS = 100;
+
 export const DEFAULT_TEMPLATES_DIR = fileURLToPath(new URL('../../../rules/templates', import.meta.url));
 
 export interface StartNodeOptions {
@@ -273,6 +280,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const address = nest.getHttpServer().address() as AddressInfo;
     binding.port = address.port;
     options.onListening?.(`http://127.0.0.1:${address.port}`, { pursuances: registry.loadingIds().length, events: await store.count() });
+    // Reads first: the log's load pauses while a response is going out (at most READS_FIRST_MS a page).
+    registry.betweenPages = () => binding.untilQuiet(READS_FIRST_MS);
     await options.beforeLoad?.();
     await registry.load(options.onReplayProgress);
     await peer.start();

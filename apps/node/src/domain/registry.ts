@@ -144,6 +144,11 @@ export class PursuanceRegistry {
   readonly #dueSeen = new Map<string, number>();
   /** One timer per pursuance, for the next turn that comes up. */
   readonly #turnTimers = new Map<string, NodeJS.Timeout>();
+  /**
+   * What load() waits for between pages of a log, besides a turn of the event loop: start.ts
+   * has it wait while the API is sending responses (HttpBinding.untilQuiet).
+   */
+  public betweenPages: () => Promise<void> = () => Promise.resolve();
   /** Where quarantine warnings go (one line each, ids and reasons only, never key material). */
   public warn: (line: string) => void = (line) => void process.stderr.write(`node: warning: ${line}\n`);
 
@@ -305,6 +310,7 @@ export class PursuanceRegistry {
               told = done;
             }
             // Let the read routes answer between pages: they serve the stored read models meanwhile.
+            await this.betweenPages();
             await new Promise<void>((resolve) => setImmediate(resolve));
           }
           if (!log) continue;

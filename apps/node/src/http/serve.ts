@@ -29,6 +29,11 @@ export async function createHttpApp(runtime: NodeRuntime, options: HttpAppOption
     // Event imports carry many signed events: allow bodies well past Express's 100 kB default,
     // still bounded (the schemas cap counts and sizes per field).
     nest.useBodyParser('json', { limit: '32mb' });
+    // Responses in flight, for start-up's background load to let them out first (HttpBinding.untilQuiet).
+    nest.use((request: { path: string }, response: { once(event: 'close', listener: () => void): unknown }, next: () => void) => {
+      if (request.path !== '/api/stream') runtime.binding.serving(response);
+      next();
+    });
     serveDashboard(nest, options.dashboardDir);
     // No enableShutdownHooks(): Nest would re-raise SIGTERM after closing; the embedding
     // program (the CLI) owns signals and calls close(), which runs the destroy hooks.

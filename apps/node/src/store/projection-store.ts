@@ -29,10 +29,12 @@ type Query = Pick<EntityManager, 'query'>;
 /**
  * Parts are stored in this many sealed rows per pursuance and shelf, each row holding the parts
  * whose keyed hash falls in it. A 12,000-task board is then 256 rows to open at start-up, not
- * 24,000: what that costs is the bytes, not a secretbox, a keyed tag and a decode per part
- * (which was most of the read). Writing a part rewrites its row (a board's 1/256th).
+ * 12,000: what that costs is the bytes, not a secretbox, a keyed tag and a decode per part
+ * (which was most of the read). Writing a part rewrites its row: a 256th of a board's list, a
+ * 1,024th of its histories (four times the list's bytes, read only on demand, so more rows).
  */
-export const PROJECTION_BUCKETS = 256;
+export const PROJECTION_BUCKETS = { now: 256, later: 1024 } as const;
+const bucketsOf = (later: boolean): number => (later ? PROJECTION_BUCKETS.later : PROJECTION_BUCKETS.now);
 
 /** How many rows one statement reads or writes (SQLite's default bound on variables is 32,766). */
 const BATCH = 200;
@@ -77,7 +79,7 @@ export class ProjectionRows {
 
   /** Which bucket holds a part: keyed, so nobody choosing task ids can pile parts into one row. */
   #bucketOf(pursuanceId: string, name: string): number {
-    return Number.parseInt(this.keys.tag('bucket', `${pursuanceId}\u0000${name}`).slice(0, 8), 16) % PROJECTION_BUCKETS;
+    return Number.parseInt(this.keys.tag('bucket', `${pursuanceId}\u0000${name}`).slice(0, 8), 16) % bucketsOf(isLater(name));
   }
 
   /** Apply one write inside the caller's transaction: each touched bucket is read, changed and written back (or dropped when empty). */
@@ -240,9 +242,9 @@ export class ProjectionRows {
     const { t, p, s, b, parts } = record;
     if (typeof p !== 'string') throw new StoreCorruptError('a stored read-model row is malformed');
     if (t === LEGACY_RECORD) throw new LegacyProjectionLayoutError(p);
-    if ((s !== 0 && s !== 1) || typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b >= PROJECTION_BUCKETS || !Array.isArray(parts))
-      throw new StoreCorruptError('a stored read-model row is malformed');
     const later = s === 1;
+    if ((s !== 0 && s !== 1) || typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b >= bucketsOf(later) || !Array.isArray(parts))
+      throw new StoreCorruptError('a stored read-model row is malformed');
     if (expected(p, later) !== row.pursuance_tag || this.#bucketTag(p, later, b) !== row.name_tag)
       throw new StoreCorruptError('a stored read-model row is not where it belongs');
     const out = new Map<string, string>();
