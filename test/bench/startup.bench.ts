@@ -9,13 +9,15 @@
  *    process's RSS at both moments, and the time of a small read (GET /api/pursuances) every
  *    50 ms while the logs load, beside the same read once started;
  * beside same-run baselines: a bare Node process start, the raw SQLite open + one-row reads of the
- * same store in this process, the first start, and the same CLI start on an empty store.
+ * same store in this process, the first start, the same CLI start on an empty store, and the
+ * profile password's scrypt (the unlock every start waits for).
  * BENCH_STORE_CACHE (a directory) keeps each generated store there and copies it on later runs:
  * a million events take far longer to generate than to start. At a million events the first
  * start's replay needs a larger V8 heap than the default (NODE_OPTIONS=--max-old-space-size=…,
  * which the node process inherits).
  */
 import { spawn } from 'node:child_process';
+import { scrypt } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -339,6 +341,20 @@ async function startup(size: number, empty: readonly number[]): Promise<[string,
       projections = r.projections;
     }
 
+    // The unlock's floor: a new profile's password KDF (crypto's DEFAULT_SCRYPT_PARAMS), raw, in this process.
+    const kdf: number[] = [];
+    for (let i = 0; i < 3; i++)
+      kdf.push(
+        (
+          await timeAsync(
+            () =>
+              new Promise<Buffer>((resolve, reject) =>
+                scrypt(PASSWORD, Buffer.alloc(16), 32, { N: 2 ** 17, r: 8, p: 1, maxmem: 2 ** 28 }, (err, key) => (err ? reject(err) : resolve(key))),
+              ),
+          )
+        ).seconds,
+      );
+
     const apiMedian = median(runs.map((r) => r.apiReady));
     const rawMedian = median(raw);
     const apiFirst = runs.filter((r) => r.apiFirst).length;
@@ -372,6 +388,7 @@ async function startup(size: number, empty: readonly number[]): Promise<[string,
       ],
       ['baseline (c): start-up before persisted projections (= first start)', `${fmt(firstStart * 1000)} ms`],
       ['baseline (d): the same CLI start on an empty store (dashboard line, median of 3)', msSpread(empty)],
+      ["baseline (e): the profile password's scrypt (N = 2^17, r = 8, p = 1; raw, median of 3)", msSpread(kdf)],
       ['API ready / baseline (b)', `${fmt(apiMedian / rawMedian)}×`],
       ['API ready / baseline (a)', `${fmt(apiMedian / median(bare), 1)}×`],
       ['API ready / baseline (c)', `${fmt((apiMedian / firstStart) * 100, 1)} %`],
