@@ -570,6 +570,62 @@ describe('sealed read-model rows', () => {
       }
     }
 
+    // Rows sealed under the store's key, where their tags say, yet malformed: refused, each for its own reason.
+    {
+      const path = join(dir, 'malformed.sqlite');
+      const identity = Identity.generate();
+      const keys = StoreKeys.forIdentity(identity);
+      const p = '9'.repeat(64);
+      const good = { t: 'projection-bucket', p, s: 0, b: 3, parts: [['summary', '{}']] };
+      const malformed: [string, Record<string, unknown>][] = [
+        ['pursuance not a string', { ...good, p: 7 }],
+        ['no such shelf', { ...good, s: 2 }],
+        ['bucket not a number', { ...good, b: '3' }],
+        ['bucket below range', { ...good, b: -1 }],
+        ['bucket past the start-up shelf', { ...good, b: PROJECTION_BUCKETS.now }],
+        ['bucket past the later shelf', { ...good, s: 1, b: PROJECTION_BUCKETS.later, parts: [[`${LATER_PREFIX}x`, '1']] }],
+        ['parts not a list', { ...good, parts: { summary: '{}' } }],
+        ['a part not a pair', { ...good, parts: ['summary'] }],
+        ['a part of three', { ...good, parts: [['summary', '{}', 'x']] }],
+        ['a part of one', { ...good, parts: [['summary']] }],
+        ['a name not a string', { ...good, parts: [[1, '{}']] }],
+        ['a value not a string', { ...good, parts: [['summary', 1]] }],
+        ['a later part on the start-up shelf', { ...good, parts: [[`${LATER_PREFIX}x`, '1']] }],
+        ['a start-up part on the later shelf', { ...good, s: 1, parts: [['summary', '{}']] }],
+        [
+          'a name twice',
+          {
+            ...good,
+            parts: [
+              ['summary', '{}'],
+              ['summary', '{}'],
+            ],
+          },
+        ],
+      ];
+      const store = await EventStore.open(path, identity);
+      await store.close();
+      for (const [what, record] of [['well formed', good] as const, ...malformed]) {
+        const s = record.s === 1 ? 1 : 0;
+        await withSqlite(path, async (all) => {
+          await all('DELETE FROM node_sealed_projections');
+          await all('INSERT INTO node_sealed_projections (pursuance_tag, name_tag, sealed) VALUES (?, ?, ?)', [
+            keys.tag('pursuance', s === 1 ? `${p}\u0000${LATER_PREFIX}` : p),
+            keys.tag('projection', `${p}\u0000${s}\u0000${String(record.b)}`),
+            keys.seal(record as never),
+          ]);
+        });
+        const reopened = await EventStore.open(path, identity);
+        try {
+          if (what === 'well formed') expect((await reopened.storedProjections()).get(p)).toEqual(new Map([['summary', '{}']]));
+          else
+            await expect(reopened.storedProjections(), what).rejects.toMatchObject({ code: 'STORE_CORRUPT', message: 'a stored read-model row is malformed' });
+        } finally {
+          await reopened.close();
+        }
+      }
+    }
+
     // A part left over in the store (a task no event gives) goes at the next replay, reported.
     const dataDir = join(dir, 'leftover');
     const node = await start(dataDir);

@@ -114,8 +114,7 @@ export class ProjectionRows {
           drop.push([...tags]);
           continue;
         }
-        const pairs = [...parts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-        keep.push(...tags, this.keys.seal({ t: RECORD, p: w.pursuanceId, s: c.later ? 1 : 0, b: c.b, parts: pairs }));
+        keep.push(...tags, this.keys.seal({ t: RECORD, p: w.pursuanceId, s: c.later ? 1 : 0, b: c.b, parts: [...parts] }));
       }
       if (keep.length > 0)
         await q.query(
@@ -134,15 +133,14 @@ export class ProjectionRows {
     for (const later of [false, true]) {
       const wanted = buckets.filter(([l]) => l === later).map(([, b]) => b);
       if (wanted.length === 0) continue;
-      const byTag = new Map(wanted.map((b) => [this.#bucketTag(pursuanceId, later, b), b]));
       const rows = await q.query<Row[]>(
         `SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections WHERE pursuance_tag = ? AND name_tag IN (${wanted.map(() => '?').join(', ')})`,
-        [this.#pursuanceTag(pursuanceId, later), ...byTag.keys()],
+        [this.#pursuanceTag(pursuanceId, later), ...wanted.map((b) => this.#bucketTag(pursuanceId, later, b))],
       );
       for (const row of rows) {
-        const bucket = this.#openRow(row, () => this.#pursuanceTag(pursuanceId, later));
-        if (bucket.p !== pursuanceId || bucket.later !== later || bucket.b !== byTag.get(row.name_tag))
-          throw new StoreCorruptError('a stored read-model row is not where it belongs');
+        // The row's tags were worked out from (pursuanceId, later, b): a row that opens under
+        // them names exactly these (#openRow recomputes both tags from what the row names).
+        const bucket = this.#openRow(row, (p, l) => (l === later ? this.#pursuanceTag(p, l) : null));
         out.set(`${later ? 1 : 0}:${bucket.b}`, bucket.parts);
       }
     }
