@@ -12,7 +12,7 @@ import { LoopbackACN, type ACN } from '@pursuance/tapir';
 import { PortInUseError, loadOrCreateToken, readDashboardPort, writeDashboardPort } from './config.js';
 import { AUTO_VOUCH_EVERY, AutoVoucher } from './domain/auto-vouch.js';
 import { PursuanceRegistry, type ReplayProgress } from './domain/registry.js';
-import { loadTemplates } from './domain/templates.js';
+import { loadTemplates, type RulesTemplate } from './domain/templates.js';
 import { HttpBinding } from './http/binding.js';
 import type * as HttpSideModule from './http/serve.js';
 import { DEFAULT_DASHBOARD_DIR } from './http/static.js';
@@ -216,8 +216,19 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     httpSide.catch(() => undefined);
     return httpSide;
   };
+  // The rules templates are read and checked meanwhile too (they need no key).
+  let templatesRead: Promise<RulesTemplate[]> | undefined;
+  const readTemplates = (): Promise<RulesTemplate[]> => {
+    templatesRead ??= loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR);
+    templatesRead.catch(() => undefined);
+    return templatesRead;
+  };
+  const whileUnlocking = (): void => {
+    void loadHttpSide();
+    void readTemplates();
+  };
   try {
-    ({ peer, profileStore } = await openProfile({ ...options, whileUnlocking: () => void loadHttpSide() }, acn));
+    ({ peer, profileStore } = await openProfile({ ...options, whileUnlocking }, acn));
   } catch (err) {
     if (!options.acn) await acn.close().catch(() => undefined);
     throw err;
@@ -257,7 +268,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const token = await loadOrCreateToken(options.dataDir);
     const binding = new HttpBinding(token);
     binding.starting = true;
-    const templates = await loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR);
+    const templates = await readTemplates();
     // createHttpApp gives it the controllers' description, generated when first asked for.
     const openapi = { document: (): unknown => ({}) };
     const { createHttpApp } = await loadHttpSide();

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, TEST_SCRYPT_PARAMS } from '@pursuance/crypto';
 import { startNode, type RunningNode } from '../src/index.js';
 import { http, nextSse } from './support/http.js';
+import { settled } from './support/settled.js';
 
 let dir: string;
 let node: RunningNode;
@@ -44,6 +45,30 @@ describe('API security', () => {
     );
     // Nothing was created by the refused requests.
     expect((await http(p, 'GET', '/api/pursuances', { token: node.token })).body).toEqual([]);
+  });
+});
+
+describe('responses', () => {
+  it('tells the browser to keep no API answer (no-store, no ETag); the dashboard is not an API answer', async () => {
+    for (const path of ['/api/pursuances', '/api/nothing-here']) {
+      const r = await http(node.port, 'GET', path, { token: node.token });
+      expect(r.headers['cache-control'], path).toBe('no-store');
+      expect(r.headers.etag, path).toBeUndefined();
+    }
+    // Refused before any route: still not to be stored.
+    expect((await http(node.port, 'GET', '/api/pursuances')).headers['cache-control']).toBe('no-store');
+    expect((await http(node.port, 'GET', '/p/x/board')).headers['cache-control']).not.toBe('no-store');
+  });
+
+  it('does not hold start-up’s background load for an open live stream', async () => {
+    const stream = nextSse(node.port, node.token, 'none', () => false);
+    await stream.ready;
+    try {
+      // The load waits between pages for responses being sent; the stream never ends.
+      expect(await settled(node.registry.betweenPages())).toBe(true);
+    } finally {
+      stream.close();
+    }
   });
 });
 

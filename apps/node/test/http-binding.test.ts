@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HttpBinding } from '../src/http/binding.js';
+import { settled } from './support/settled.js';
 
 /** A response that closes when told to. */
 const response = (): EventEmitter & { close(): void } =>
@@ -9,15 +10,6 @@ const response = (): EventEmitter & { close(): void } =>
       this.emit('close');
     },
   });
-
-/** Whether `p` has settled after the microtasks queued so far have run. */
-async function settled(p: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  void p.then(() => (done = true));
-  await Promise.resolve();
-  await Promise.resolve();
-  return done;
-}
 
 describe('HttpBinding: responses in flight', () => {
   afterEach(() => {

@@ -1,9 +1,15 @@
 import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { NodeModule, type NodeRuntime } from '../app.module.js';
-import { serveDashboard } from './static.js';
+import { isApiPath, serveDashboard } from './static.js';
+import { LIVE_STREAM_PATH } from './stream.controller.js';
+
+function apiNotStored(request: { path: string }, response: { setHeader(name: string, value: string): unknown }, next: () => void): void {
+  if (isApiPath(request.path)) response.setHeader('Cache-Control', 'no-store');
+  next();
+}
 
 export interface HttpAppOptions {
   readonly logger?: LoggerService | false;
@@ -17,7 +23,9 @@ export interface HttpAppOptions {
  * loading on this project's machines — while the profile's scrypt runs on the thread pool.
  */
 export async function createHttpApp(runtime: NodeRuntime, options: HttpAppOptions): Promise<NestExpressApplication> {
-  const nest = await NestFactory.create<NestExpressApplication>(NodeModule.forRoot(runtime), {
+  // The adapter is given, not found: NestFactory would otherwise load Express on demand, after
+  // the unlock, where start-up waits for it; imported here it loads while scrypt runs.
+  const nest = await NestFactory.create<NestExpressApplication>(NodeModule.forRoot(runtime), new ExpressAdapter(), {
     logger: options.logger === undefined ? new Logger() : options.logger,
     abortOnError: false,
     bodyParser: false,
@@ -29,9 +37,15 @@ export async function createHttpApp(runtime: NodeRuntime, options: HttpAppOption
     // Event imports carry many signed events: allow bodies well past Express's 100 kB default,
     // still bounded (the schemas cap counts and sizes per field).
     nest.useBodyParser('json', { limit: '32mb' });
+    // API answers hold what the profile password protects at rest (decrypted tasks, members):
+    // the browser must not keep them in its disk cache. Nothing revalidates them either, so no
+    // ETag (a hash of every body: 4 MB for a big board's task list). The dashboard's files keep
+    // theirs (serve-static's own).
+    nest.set('etag', false);
+    nest.use(apiNotStored);
     // Responses in flight, for start-up's background load to let them out first (HttpBinding.untilQuiet).
     nest.use((request: { path: string }, response: { once(event: 'close', listener: () => void): unknown }, next: () => void) => {
-      if (request.path !== '/api/stream') runtime.binding.serving(response);
+      if (request.path !== LIVE_STREAM_PATH) runtime.binding.serving(response);
       next();
     });
     serveDashboard(nest, options.dashboardDir);

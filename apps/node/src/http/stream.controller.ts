@@ -21,12 +21,17 @@ import { InvitesChangedEvent, NetworkStatusEvent, ProgressEvent, PursuanceChange
  * nothing gets no say) until each response has been ended, before the server drops its
  * connections: the dashboard sees the stream end rather than a broken connection.
  */
+const API = 'api';
+const STREAM = 'stream';
+/** The live stream's path: it stays open for as long as the dashboard is, so it is never "a response being sent" (serve.ts). */
+export const LIVE_STREAM_PATH = `/${API}/${STREAM}`;
+
 /** How long a stopping node waits for its streams' last bytes to be handed to the OS. */
 const STREAM_END_PATIENCE_MS = 500;
 
 @ApiTags('live')
 @ApiBearerAuth()
-@Controller('api')
+@Controller(API)
 export class StreamController implements OnModuleDestroy {
   // Replays its one value: a stream asked for while the node is stopping ends at once.
   readonly #closing = new ReplaySubject<void>(1);
@@ -60,7 +65,7 @@ export class StreamController implements OnModuleDestroy {
     clearTimeout(timer);
   }
 
-  @Sse('stream')
+  @Sse(STREAM)
   public stream(@Req() request: Request): Observable<MessageEvent> {
     const response = request.res;
     if (response && !response.writableFinished && !response.destroyed) {
