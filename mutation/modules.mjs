@@ -228,6 +228,12 @@ export const MODULES = {
     // zod schemas at module level: each static mutant would rerun every test.
     ignoreStatic: true,
   },
+  // A decoded event's one allocation for its encoding and byte strings (issue 16, item 2): the
+  // views must hold the same bytes, apart, with no value written through a `__proto__` key.
+  'event-memory': {
+    mutate: ['packages/pursuance/src/pack-bytes.ts'],
+    tests: ['packages/pursuance/test/pack-bytes.test.ts', 'packages/pursuance/test/illegal-events.test.ts'],
+  },
 };
 
 export const ORDER = [
@@ -245,4 +251,5 @@ export const ORDER = [
   'projections',
   'join',
   'snapshots',
+  'event-memory',
 ];

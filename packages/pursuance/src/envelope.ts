@@ -16,6 +16,7 @@ import {
 import { z } from 'zod';
 import { BODY_SCHEMAS, EVENT_KINDS, type EventBody, type EventKind } from './bodies.js';
 import { EventRejectedError, RejectionCode } from './errors.js';
+import { packByteStrings } from './pack-bytes.js';
 import { RoleIdSchema } from './rules/schema.js';
 import { bytes } from '@pursuance/codec';
 
@@ -224,11 +225,13 @@ export function decodeEvent(bytesIn: Uint8Array, verifier: SignatureVerifier = d
     valid = false;
   }
   if (!valid) throw new EventRejectedError(RejectionCode.BAD_SIGNATURE, 'signature does not verify under the author key');
-  const eventHeader = { ...h, body: body.data } as EventHeader;
+  // Logs keep every event they fold: its encoding and byte strings share one allocation (see pack-bytes.ts).
+  const packed = { bytes: bytesIn, header: { ...h, body: body.data } as EventHeader };
+  packByteStrings(packed);
   return {
     id: toHex(sha256(bytesIn)) as EventId,
-    bytes: bytesIn,
-    header: eventHeader,
+    bytes: packed.bytes,
+    header: packed.header,
     author: authorOnion(h.author),
     parentIds: h.parents.map(eventIdFromBytes),
     pursuanceId: h.pursuance === null ? null : eventIdFromBytes(h.pursuance),
