@@ -106,8 +106,27 @@ export function roleKeyPair(k: RoleKey): RoleKeyPair {
   return pair;
 }
 
+/**
+ * rolePubProblem's verdicts, by everything it reads. A fold checks the genesis's role keys and
+ * every rotation's (a point decompression, an X25519 and a signature check: about half a
+ * millisecond each), and a log folds again whenever it changes, so the same keys were checked
+ * once per fold. The verdict is a pure function of these bytes. Bounded: the oldest go first.
+ */
+const PUB_VERDICTS_MAX = 4096;
+const pubVerdicts = new Map<string, string | null>();
+
 /** Why a rotation's published public keys are unacceptable to every replica (null when they are fine). */
 export function rolePubProblem(pub: RolePub, pursuance: string | null, role: string, keyId: Uint8Array): string | null {
+  const key = JSON.stringify([pursuance, role, toHex(keyId), toHex(pub.sig), toHex(pub.box), toHex(pub.pop)]);
+  const known = pubVerdicts.get(key);
+  if (known !== undefined) return known;
+  const verdict = checkRolePub(pub, pursuance, role, keyId);
+  if (pubVerdicts.size >= PUB_VERDICTS_MAX) pubVerdicts.delete(pubVerdicts.keys().next().value!);
+  pubVerdicts.set(key, verdict);
+  return verdict;
+}
+
+function checkRolePub(pub: RolePub, pursuance: string | null, role: string, keyId: Uint8Array): string | null {
   if (!isUsableSigningKey(pub.sig)) return 'the role signing key is not a usable ed25519 key';
   if (!isUsableBoxKey(pub.box)) return 'the role box key is low-order or not canonical';
   if (!verifySignature(popMessage(pursuance, role, keyId, pub.sig, pub.box), pub.pop, pub.sig)) {
