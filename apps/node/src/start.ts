@@ -12,7 +12,7 @@ import { LoopbackACN, type ACN } from '@pursuance/tapir';
 import { PortInUseError, loadOrCreateToken, readDashboardPort, writeDashboardPort } from './config.js';
 import { AUTO_VOUCH_EVERY, AutoVoucher } from './domain/auto-vouch.js';
 import { PursuanceRegistry, type ReplayProgress } from './domain/registry.js';
-import { loadTemplates, type RulesTemplate } from './domain/templates.js';
+import { loadTemplates } from './domain/templates.js';
 import { HttpBinding } from './http/binding.js';
 import type * as HttpSideModule from './http/serve.js';
 import { DEFAULT_DASHBOARD_DIR } from './http/static.js';
@@ -160,6 +160,22 @@ export async function openNodeStore(
 
 type HttpSide = typeof HttpSideModule;
 
+/**
+ * `load`, started by the first call and shared by the rest. Start-up begins some loads early,
+ * where they overlap the unlock, and awaits them later: a failure is the awaiter's to report,
+ * never an unhandled rejection meanwhile (the unlock may fail first).
+ */
+function startedOnce<T>(load: () => Promise<T>): () => Promise<T> {
+  let started: Promise<T> | undefined;
+  return () => {
+    if (started === undefined) {
+      started = load();
+      started.catch(() => undefined);
+    }
+    return started;
+  };
+}
+
 const PORT_TAKEN = new Set(['EADDRINUSE', 'EACCES']);
 
 /** Listen on `port`; false when it is taken (or a privileged port), any other failure thrown. */
@@ -210,19 +226,9 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let profileStore: TypeormProfileStore;
   // NestJS is most of the node's module loading (about a second here), and only the HTTP side
   // needs it: it loads while the profile's scrypt runs on the thread pool, not after it.
-  let httpSide: Promise<HttpSide> | undefined;
-  const loadHttpSide = (): Promise<HttpSide> => {
-    httpSide ??= import('./http/serve.js');
-    httpSide.catch(() => undefined);
-    return httpSide;
-  };
+  const loadHttpSide = startedOnce((): Promise<HttpSide> => import('./http/serve.js'));
   // The rules templates are read and checked meanwhile too (they need no key).
-  let templatesRead: Promise<RulesTemplate[]> | undefined;
-  const readTemplates = (): Promise<RulesTemplate[]> => {
-    templatesRead ??= loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR);
-    templatesRead.catch(() => undefined);
-    return templatesRead;
-  };
+  const readTemplates = startedOnce(() => loadTemplates(options.templatesDir ?? DEFAULT_TEMPLATES_DIR));
   const whileUnlocking = (): void => {
     void loadHttpSide();
     void readTemplates();

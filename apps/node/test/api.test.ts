@@ -50,7 +50,7 @@ describe('API security', () => {
 
 describe('responses', () => {
   it('tells the browser to keep no API answer (no-store, no ETag); the dashboard is not an API answer', async () => {
-    for (const path of ['/api/pursuances', '/api/nothing-here']) {
+    for (const path of ['/api/pursuances', '/api/nothing-here', '/api/__proto__']) {
       const r = await http(node.port, 'GET', path, { token: node.token });
       expect(r.headers['cache-control'], path).toBe('no-store');
       expect(r.headers.etag, path).toBeUndefined();

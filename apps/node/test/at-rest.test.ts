@@ -276,4 +276,21 @@ describe('profile passwords (finding 10)', () => {
     expect(await start('wrong').catch((e: unknown) => e)).toBeInstanceOf(ProfilePasswordError);
     expect((await start('old')).identity.onion).toBe(onion);
   });
+
+  it('says a wrong password before a broken rules template (read while scrypt runs), which still stops the start', async () => {
+    await (await start()).close();
+    node = undefined;
+    // A template whose roles are a prototype name, beside the shipped ones.
+    const templatesDir = join(dir, 'templates');
+    await mkdir(templatesDir);
+    for (const file of await readdir(DEFAULT_TEMPLATES_DIR)) await writeFile(join(templatesDir, file), await readFile(join(DEFAULT_TEMPLATES_DIR, file)));
+    await writeFile(join(templatesDir, '__proto__.json'), JSON.stringify({ name: '__proto__', roles: { __proto__: { title: 'x', can: [] } } }));
+    const startWith = (pw: string) => startNode({ dataDir: dir, password: pw, scrypt: TEST_SCRYPT_PARAMS, logger: false, dashboardDir: null, templatesDir });
+    expect(await startWith('wrong password').catch((e: unknown) => e)).toBeInstanceOf(ProfilePasswordError);
+    const broken = await startWith(password).catch((e: unknown) => e);
+    expect(broken).toBeInstanceOf(Error);
+    expect(broken).not.toBeInstanceOf(ProfilePasswordError);
+    // Nothing was left running: the data dir starts again with the shipped templates.
+    expect((await start()).identity.onion).toMatch(/^[a-z2-7]{56}$/);
+  });
 });

@@ -32,7 +32,7 @@ export { type OnionName, isOnionName, onionFromPublicKey, parseOnionName, public
 export { type SignatureVerifier, defaultVerifier, verifySignature } from './ed25519.js';
 export { x25519, x25519PublicFromEd25519, x25519SecretFromEd25519Seed } from './x25519.js';
 export { randomKey, secretboxOpen, secretboxSeal } from './nacl.js';
-export { type PasswordSealed, type ScryptParams, TEST_SCRYPT_PARAMS, openWithPassword, sealWithPassword } from './kdf.js';
+export { DEFAULT_SCRYPT_PARAMS, type PasswordSealed, type ScryptParams, TEST_SCRYPT_PARAMS, openWithPassword, sealWithPassword } from './kdf.js';
 export { padToSize, unpad } from './padding.js';
 export { type CanonicalValue, canonicalDecode, canonicalEncode, strictDecode } from './canonical.js';
 export { Identity } from './identity.js';

@@ -7,6 +7,14 @@ import { ChangeFeed } from '../domain/changes.js';
 import { PursuanceQuarantinedError, UnknownPursuanceError } from '../domain/errors.js';
 import { InvitesChangedEvent, NetworkStatusEvent, ProgressEvent, PursuanceChangedEvent, SyncHealthEvent } from '../events.js';
 
+const API = 'api';
+const STREAM = 'stream';
+/** The live stream's path: it stays open for as long as the dashboard is, so it is never "a response being sent" (serve.ts). */
+export const LIVE_STREAM_PATH = `/${API}/${STREAM}`;
+
+/** How long a stopping node waits for its streams' last bytes to be handed to the OS. */
+const STREAM_END_PATIENCE_MS = 500;
+
 /**
  * Server-sent events: `changed` when a pursuance gained events, with its new read-model version
  * (the dashboard asks GET …/changes for what changed since the version it holds),
@@ -21,14 +29,6 @@ import { InvitesChangedEvent, NetworkStatusEvent, ProgressEvent, PursuanceChange
  * nothing gets no say) until each response has been ended, before the server drops its
  * connections: the dashboard sees the stream end rather than a broken connection.
  */
-const API = 'api';
-const STREAM = 'stream';
-/** The live stream's path: it stays open for as long as the dashboard is, so it is never "a response being sent" (serve.ts). */
-export const LIVE_STREAM_PATH = `/${API}/${STREAM}`;
-
-/** How long a stopping node waits for its streams' last bytes to be handed to the OS. */
-const STREAM_END_PATIENCE_MS = 500;
-
 @ApiTags('live')
 @ApiBearerAuth()
 @Controller(API)
