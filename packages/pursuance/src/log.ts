@@ -1,5 +1,5 @@
 import { canonicalEncode, sha256, toHex, type OnionName, type SignatureVerifier } from '@pursuance/crypto';
-import { opensTask, type EventBody } from './bodies.js';
+import { isTaskKind, opensTask, type EventBody } from './bodies.js';
 import { decodeEvent, type EventId, type PursuanceId, type SignedEvent } from './envelope.js';
 import { EventRejectedError, RejectionCode, type Rejection } from './errors.js';
 import type { Applier } from './fold/applier.js';
@@ -7,7 +7,9 @@ import { fold, type FoldRun, type FoldSource } from './fold/run.js';
 import { stateFromGenesis } from './genesis.js';
 import { publicStateValue, stateHash, type Equivocation, type PublicState } from './state.js';
 import type { FoldBase, Snapshot } from './snapshot/base.js';
-import { stateForReading } from './snapshot/state-codec.js';
+import { encodeState, stateForReading } from './snapshot/state-codec.js';
+import { MAX_FRONTIER } from './snapshot/base.js';
+import { SnapshotError, SnapshotProblem } from './snapshot/errors.js';
 
 /**
  * A pursuance's log: the events this member holds, and its answers about them. The public
@@ -400,7 +402,9 @@ export class PursuanceLog {
   /** A tail event descends from every head and from nothing unprocessed: it is last in any refold. */
   #isTail(e: SignedEvent): boolean {
     const run = this.#run;
-    const outside = this.#base ? this.#historical.size + this.#concurrent.size : 1;
+    // Held but not processed: `e` itself, and from a snapshot, what is before or beside it (the
+    // genesis among them; without a snapshot the fold processes the genesis).
+    const outside = 1 + (this.#base ? this.#historical.size + this.#concurrent.size : 0);
     if (!run || run.processed.size + this.#pending.size !== this.#events.size - outside) return false;
     const parents = new Set(e.parentIds);
     if (parents.size === 0) return false;
@@ -541,6 +545,46 @@ export class PursuanceLog {
     return [...new Set(this.pending().flatMap((p) => p.missing))].sort();
   }
 
+  /**
+   * Where a fold can go on from this log's current state: a base at its heads (snapshot/base.ts).
+   * Unlike capture.ts, it folds nothing again and works on a log that itself starts from a
+   * snapshot, so a member can move its starting point forward without the history in memory.
+   * The heads are trivially a stable frontier of what this log holds, not of what others may
+   * still send (capture.ts's rule 2): whoever starts from it must treat events beside it as
+   * needing the full history. Throws SnapshotError (UNSTABLE) while anything waits for
+   * ancestors or stands beside the snapshot this log starts from, and past MAX_FRONTIER heads.
+   */
+  public baseAtHeads(): FoldBase {
+    if (this.#pending.size > 0) throw unstableBase('events are waiting for ancestors');
+    if (this.#concurrent.size > 0 || this.#contested.length > 0) throw unstableBase('events stand beside the snapshot this log starts from');
+    const run = this.#current();
+    const frontier = this.heads();
+    if (frontier.length > MAX_FRONTIER) throw unstableBase(`${frontier.length} heads: a base has at most ${MAX_FRONTIER}`);
+    const { clock, chain, pastTime } = run.clocksAt(frontier);
+    const acceptedTimes = new Map(this.#base?.acceptedTimes ?? []);
+    const history = [...(this.#base?.history ?? [])];
+    for (const id of run.order) {
+      if (!run.accepted.has(id)) continue;
+      const e = this.#events.get(id)!;
+      acceptedTimes.set(e.author, Math.max(acceptedTimes.get(e.author) ?? 0, e.header.time));
+      if (isTaskKind(e.header.kind) || e.header.kind === 'rules.change') history.push(id);
+    }
+    return {
+      frontier,
+      events: this.#base ? this.#base.events + this.#events.size - this.#historical.size : this.#events.size,
+      clock,
+      chain,
+      pastTime,
+      acceptedTimes,
+      logHash: run.logHash,
+      rejected: [...run.rejections.values()].map((r) => [r.eventId as EventId, r.code] as const).sort(([a], [b]) => (a < b ? -1 : 1)),
+      equivocations: this.#equivocations.map((q) => ({ author: q.author, seq: q.seq, events: [...q.events] })),
+      history,
+      state: encodeState(run.applier.state),
+      stateHash: this.stateHash(),
+    };
+  }
+
   /** Processed events no processed event names as a parent: the parents of the next event. */
   public heads(): EventId[] {
     this.#current();
@@ -628,3 +672,5 @@ function taskOf(e: SignedEvent): EventId | null {
 function pendingRefused(e: SignedEvent, reason: string): AddResult {
   return { status: 'invalid', id: e.id, rejection: { eventId: e.id, code: RejectionCode.PENDING_REFUSED, reason } };
 }
+
+const unstableBase = (why: string): SnapshotError => new SnapshotError(SnapshotProblem.UNSTABLE, `no base at the heads: ${why}`);

@@ -456,7 +456,6 @@ function closedUnderParents(events: Map<EventId, SignedEvent>, genesis: EventId)
   return new Set([...closed].filter(([id, ok]) => ok && id !== genesis).map(([id]) => id));
 }
 
-/** Every event `id` descends from (real parent edges), among those `log` holds. */
 /**
  * For every accepted expulsion: nothing the expelled signed without the remover having seen it
  * counts (until someone admits them again), and neither the expelled nor its puppets — members
