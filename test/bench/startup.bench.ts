@@ -26,7 +26,7 @@ import { DEFAULT_SCRYPT_PARAMS } from '@pursuance/crypto';
 import { deriveScrypt } from '@pursuance/crypto/scrypt';
 import { openNodeStore } from '@pursuance/node';
 import { http } from '../../apps/node/test/support/http.js';
-import { generateBacklog } from '../support/backlog.js';
+import { backlogChunks, type WrittenBacklog } from '../support/backlog.js';
 import { spawnCli, type Spawned } from '../support/processes.js';
 import { fmt, printTable, timeAsync } from './measure.js';
 import { vm, writeNodeStore } from './node-store.js';
@@ -37,17 +37,13 @@ const SIZES = (process.env.BENCH_STARTUP_SIZES ?? '100000')
   .filter((n) => Number.isFinite(n) && n > 0);
 const RUNS = Math.max(1, Number(process.env.BENCH_STARTUP_RUNS ?? 3));
 const PASSWORD = 'bench node password';
+// Up to here the generator keeps the whole log (100,000 events are one chunk, as before); beyond, it moves on from a base.
+const GENERATION_CHUNK = 200_000;
 // The resolution of "API ready": a refused connection costs the node nothing, so polls are close.
 const POLL_MS = 5;
 // Generous: the current code may only answer once the whole log is replayed, on a loaded 2-core machine.
 const READY_LIMIT_MS = 10 * 60_000;
 const DASHBOARD_LINE = /dashboard http:\/\/127\.0\.0\.1:(\d+)\/\n/;
-
-function timeSync<T>(fn: () => T): { value: T; seconds: number } {
-  const start = performance.now();
-  const value = fn();
-  return { value, seconds: (performance.now() - start) / 1000 };
-}
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -272,9 +268,9 @@ interface WrittenStore {
 
 /**
  * A node store holding a generated backlog of `size` events, in `dataDir`: generated and written
- * (and, with BENCH_STORE_CACHE, kept there for later runs), or copied from that cache. A
- * million-event store takes about twenty minutes to generate here; the generated log is dropped
- * before any node starts, so the bench process does not hold a second copy of the history.
+ * (and, with BENCH_STORE_CACHE, kept there for later runs), or copied from that cache. The
+ * generator hands over chunks and moves on from a base (backlogChunks), so the bench process
+ * never holds the whole history, and holds none of it once a node starts.
  */
 async function storeOf(size: number, dataDir: string): Promise<WrittenStore> {
   const cache = process.env.BENCH_STORE_CACHE ? join(process.env.BENCH_STORE_CACHE, `startup-${size}-seed42`) : undefined;
@@ -285,21 +281,35 @@ async function storeOf(size: number, dataDir: string): Promise<WrittenStore> {
       return JSON.parse(meta) as WrittenStore;
     }
   }
-  let bytes: Uint8Array[];
-  let written: Omit<WrittenStore, 'written'>;
-  {
-    const gen = timeSync(() => generateBacklog(size, { members: 50, rotations: 20, seed: 42 }));
-    bytes = gen.value.bytes;
-    written = {
-      id: gen.value.id,
-      events: bytes.length,
-      eventBytes: bytes.reduce((n, x) => n + x.length, 0),
-      tasks: gen.value.log.state().tasks.size,
-      generated: gen.seconds,
-    };
-  }
-  const write = await timeAsync(() => writeNodeStore(dataDir, PASSWORD, bytes));
-  const store = { ...written, written: write.seconds };
+  // Chunks of at most GENERATION_CHUNK events, written as they come: a million events are never all in memory.
+  const chunks = backlogChunks(size, { members: 50, rotations: 20, seed: 42 }, GENERATION_CHUNK);
+  let eventBytes = 0;
+  let events = 0;
+  let generation = 0;
+  let made: WrittenBacklog | undefined;
+  const taken = (function* (): Generator<Uint8Array[]> {
+    for (;;) {
+      const started = performance.now();
+      const next = chunks.next();
+      generation += (performance.now() - started) / 1000;
+      if (next.done) {
+        made = next.value;
+        return;
+      }
+      events += next.value.length;
+      eventBytes += next.value.reduce((n, x) => n + x.length, 0);
+      yield next.value;
+    }
+  })();
+  const write = await timeAsync(() => writeNodeStore(dataDir, PASSWORD, taken));
+  const store: WrittenStore = {
+    id: made!.log.id,
+    events,
+    eventBytes,
+    tasks: made!.log.state().tasks.size,
+    generated: generation,
+    written: write.seconds - generation,
+  };
   if (cache) {
     await cp(dataDir, join(cache, 'node'), { recursive: true });
     await writeFile(join(cache, 'meta.json'), JSON.stringify({ id: store.id, events: store.events, eventBytes: store.eventBytes, tasks: store.tasks }));

@@ -1,5 +1,5 @@
 import { Identity } from '@pursuance/crypto';
-import { ActionNotAllowedError, PursuanceAuthor, type EventId, type PursuanceLog, type Rules } from '@pursuance/pursuance';
+import { ActionNotAllowedError, PursuanceAuthor, PursuanceLog, makeSnapshot, type EventId, type Rules } from '@pursuance/pursuance';
 
 /**
  * A large signed pursuance log generated in-process (the same shape as the pursuance core
@@ -76,6 +76,29 @@ export interface BacklogOptions {
 }
 
 export function generateBacklog(target: number, options: BacklogOptions = {}): Backlog {
+  const chunks = backlogChunks(target, options);
+  for (let next = chunks.next(); ; next = chunks.next()) {
+    if (!next.done) continue;
+    const { log, members } = next.value;
+    const order = log.order();
+    return { log, id: log.id, bytes: order.map((e) => log.event(e)!.bytes), ids: [...order], members };
+  }
+}
+
+/** What backlogChunks leaves: the last log (from a base after the first chunk), the members, the task count. */
+export interface WrittenBacklog {
+  readonly log: PursuanceLog;
+  readonly members: Identity[];
+  readonly tasks: number;
+}
+
+/**
+ * The backlog generateBacklog makes, yielded in chunks of `chunk` events (genesis first, each
+ * chunk in an order a fresh log can take them in) instead of kept: after each chunk
+ * the authors move on to a log that starts from its base at the heads (log.baseAtHeads), so the
+ * generator holds one chunk of history, not all of it. A million events fit in a few hundred MB.
+ */
+export function* backlogChunks(target: number, options: BacklogOptions = {}, chunk = Infinity): Generator<Uint8Array[], WrittenBacklog> {
   const ROLES = ALL_ROLES.slice(0, Math.min(Math.max(options.roles ?? 4, 2), ALL_ROLES.length));
   const memberCount = options.members ?? 12;
   const maxRotations = options.rotations ?? 3;
@@ -83,22 +106,41 @@ export function generateBacklog(target: number, options: BacklogOptions = {}): B
   const now = (): number => (t += 1000);
   const rand = prng(options.seed ?? 7);
   const founderId = Identity.generate();
-  const founder = PursuanceAuthor.create(founderId, { name: 'backlog', rules: backlogRules(ROLES) }, now);
-  const log = founder.log;
+  let founder = PursuanceAuthor.create(founderId, { name: 'backlog', rules: backlogRules(ROLES) }, now);
+  let log = founder.log;
   const ids: Identity[] = [founderId];
   for (let i = 1; i < memberCount; i++) {
     const id = Identity.generate();
     founder.addMember(id.publicKey, { roles: ['everyone', ...ROLES.slice(1).filter(() => rand() < 0.35)] });
     ids.push(id);
   }
-  const authors = ids.map((id) => (id === founderId ? founder : new PursuanceAuthor(id, log, undefined, now)));
+  let authors = ids.map((id) => (id === founderId ? founder : new PursuanceAuthor(id, log, undefined, now)));
   const tasks: EventId[] = [];
   let rotations = 0;
-  while (log.size < target) {
+  // Events before the current log's base: handed over already.
+  let handed = 0;
+  let written = 0;
+  const size = (): number => handed + log.size - (log.base ? 1 : 0);
+  const flush = (): Uint8Array[] => {
+    const fresh = [...log.events()].filter((e) => !log.base || e.id !== log.genesis.id).map((e) => e.bytes);
+    const out = fresh.slice(written);
+    written = fresh.length;
+    return out;
+  };
+  while (size() < target) {
+    if (log.size - written >= chunk) {
+      yield flush();
+      handed = size();
+      written = 0;
+      const snapshot = makeSnapshot(log.id, log.baseAtHeads());
+      log = new PursuanceLog(log.genesis.bytes, { snapshot });
+      authors = authors.map((a) => new PursuanceAuthor(a.identity, log, a.keyring, now));
+      founder = authors[0]!;
+    }
     const a = authors[Math.floor(rand() * authors.length)]!;
     const roles = [...(log.state().members.get(a.identity.onion)?.roles ?? [])];
     const r = rand();
-    if (rotations < maxRotations && log.size > (rotations + 1) * (target / (maxRotations + 1))) {
+    if (rotations < maxRotations && size() > (rotations + 1) * (target / (maxRotations + 1))) {
       founder.rotateKeys([ROLES[rotations % ROLES.length]!]);
       for (const x of authors) x.refreshKeys();
       rotations++;
@@ -111,7 +153,7 @@ export function generateBacklog(target: number, options: BacklogOptions = {}): B
       const state = log.state().tasks.get(task)!;
       if (!state.audience.every((role) => roles.includes(role))) continue;
       if (state.closed) a.reopenTask(task);
-      else if (r < 0.7) a.comment(task, `comment ${log.size}`);
+      else if (r < 0.7) a.comment(task, `comment ${size()}`);
       else if (r < 0.85) {
         // The author refuses a status the workflow does not allow from here (e.g. open → open).
         try {
@@ -123,6 +165,7 @@ export function generateBacklog(target: number, options: BacklogOptions = {}): B
       else a.closeTask(task);
     }
   }
-  const order = log.order();
-  return { log, id: log.id, bytes: order.map((e) => log.event(e)!.bytes), ids: [...order], members: ids };
+  const last = flush();
+  if (last.length > 0) yield last;
+  return { log, members: ids, tasks: tasks.length };
 }
