@@ -234,6 +234,12 @@ export const MODULES = {
     mutate: ['packages/pursuance/src/pack-bytes.ts'],
     tests: ['packages/pursuance/test/pack-bytes.test.ts', 'packages/pursuance/test/illegal-events.test.ts'],
   },
+  // A log's base at its heads (what a member moves its starting point to) and the tail test that
+  // lets a log started from a snapshot fold incrementally: a wrong base is a wrong state.
+  'log-base': {
+    mutate: ['packages/pursuance/src/log.ts:402-413', 'packages/pursuance/src/log.ts:548-587', 'packages/pursuance/src/log.ts:676-676'],
+    tests: ['packages/pursuance/test/base-at-heads.test.ts', 'packages/pursuance/test/snapshot.test.ts', 'packages/pursuance/test/findings.test.ts'],
+  },
 };
 
 export const ORDER = [
@@ -252,4 +258,5 @@ export const ORDER = [
   'join',
   'snapshots',
   'event-memory',
+  'log-base',
 ];

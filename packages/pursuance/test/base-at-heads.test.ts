@@ -1,6 +1,19 @@
 import fc from 'fast-check';
+import { fromHex } from '@pursuance/crypto';
 import { describe, expect, it } from 'vitest';
-import { PursuanceLog, SnapshotError, SnapshotProblem, makeSnapshot, readSnapshot, snapshotAt, type EventId, type SignedEvent } from '../src/index.js';
+import {
+  PursuanceAuthor,
+  PursuanceLog,
+  SnapshotError,
+  SnapshotProblem,
+  makeSnapshot,
+  readSnapshot,
+  signEvent,
+  snapshotAt,
+  type EventId,
+  type SignedEvent,
+} from '../src/index.js';
+import { MAX_FRONTIER } from '../src/snapshot/base.js';
 import { collect, newWorld, play, step, syncAll } from './support/world.js';
 
 /**
@@ -86,6 +99,71 @@ describe('a base at the heads', () => {
       expect(moved.add(e.bytes).status, 'applied on the tail, not queued for a refold').toBe('accepted');
       expect(moved.stateHash()).toBe(founder.log.stateHash());
     }
+  });
+
+  it('at 32 heads (equivocations, refused, a rule change in its history) it is the full replay’s snapshot; at 33 it is refused', () => {
+    for (const width of [MAX_FRONTIER, MAX_FRONTIER + 1]) {
+      const world = newWorld();
+      syncAll(world);
+      const founder = world.actors[0]!;
+      founder.changeRules({ ...founder.log.state().rules, title: 'renamed by a rule change' });
+      // The founder's replica copied `width` times, each signing its next sequence number anew.
+      const forks = Array.from({ length: width }, (_, i) => {
+        const copy = fullLogOf(founder.log.genesis, [...founder.log.events()].slice(1));
+        return new PursuanceAuthor(founder.identity, copy, founder.keyring, world.now).createTask({ audience: ['member'], title: `fork ${i}` });
+      });
+      const log = fullLogOf(founder.log.genesis, [...founder.log.events(), ...forks].slice(1));
+      expect(log.heads()).toHaveLength(width);
+      expect(log.equivocations()).toHaveLength(1);
+      if (width > MAX_FRONTIER) {
+        expect(() => log.baseAtHeads()).toThrow(
+          expect.objectContaining({ code: SnapshotProblem.UNSTABLE, message: expect.stringContaining(`${width} heads`) }),
+        );
+        continue;
+      }
+      const base = log.baseAtHeads();
+      expect(base.history).toContain([...founder.log.events()].find((e) => e.header.kind === 'rules.change')!.id);
+      expect(base.rejected.length).toBe(width);
+      expect(makeSnapshot(log.id, base).bytes).toEqual(snapshotAt(log, log.heads()).bytes);
+      expect(movedOn(log).stateHash()).toBe(log.stateHash());
+    }
+  });
+
+  it('is refused while events stand beside the snapshot the log starts from, or reuse a sequence number from before it', () => {
+    const world = newWorld();
+    syncAll(world);
+    const [founder, organizer] = world.actors as [PursuanceAuthor, PursuanceAuthor];
+    founder.createTask({ audience: ['member'], title: 'the organizer has not seen this' });
+    const moved = movedOn(founder.log);
+    // It holds the history too (as a member who fetched it), so the next event's parents are here.
+    moved.addAll([...founder.log.events()].slice(1).map((e) => e.bytes));
+    // Built on the heads before the founder's task: beside the base, not after it.
+    const beside = organizer.createTask({ audience: ['member'], title: 'beside' });
+    expect(moved.add(beside.bytes).status).toBe('concurrent');
+    expect(() => moved.baseAtHeads()).toThrow(
+      expect.objectContaining({ code: SnapshotProblem.UNSTABLE, message: expect.stringContaining('beside the snapshot') }),
+    );
+    // What follows the base is still applied on the tail, the event beside it notwithstanding.
+    moved.stateHash();
+    const next = founder.createTask({ audience: ['member'], title: 'after the base' });
+    expect(moved.add(next.bytes).status).toBe('accepted');
+
+    // On the founder's heads, but signed with a sequence number the founder used before the base.
+    const reused = signEvent(founder.identity, {
+      pursuance: fromHex(founder.log.id),
+      seq: 2,
+      parents: founder.log.heads().map((h) => fromHex(h)),
+      time: world.now(),
+      kind: 'member.rename',
+      audience: [],
+      body: { name: 'twice' },
+    });
+    const contested = movedOn(founder.log);
+    expect(contested.add(reused.bytes).status).toBe('before-snapshot');
+    expect(contested.contested()).toEqual([reused.id]);
+    expect(() => contested.baseAtHeads()).toThrow(
+      expect.objectContaining({ code: SnapshotProblem.UNSTABLE, message: expect.stringContaining('beside the snapshot') }),
+    );
   });
 
   it('is refused, naming why, while events wait for ancestors', () => {
