@@ -128,7 +128,7 @@ export function* backlogChunks(target: number, options: BacklogOptions = {}, chu
     return out;
   };
   while (size() < target) {
-    if (log.size - written >= chunk) {
+    if (log.size - (log.base ? 1 : 0) - written >= chunk) {
       yield flush();
       handed = size();
       written = 0;
