@@ -96,7 +96,7 @@ export interface WrittenBacklog {
  * The backlog generateBacklog makes, yielded in chunks of `chunk` events (genesis first, each
  * chunk in an order a fresh log can take them in) instead of kept: after each chunk
  * the authors move on to a log that starts from its base at the heads (log.baseAtHeads), so the
- * generator holds one chunk of history, not all of it. A million events fit in a few hundred MB.
+ * generator holds one chunk of history, not all of it: its memory follows the chunk, not the target.
  */
 export function* backlogChunks(target: number, options: BacklogOptions = {}, chunk = Infinity): Generator<Uint8Array[], WrittenBacklog> {
   const ROLES = ALL_ROLES.slice(0, Math.min(Math.max(options.roles ?? 4, 2), ALL_ROLES.length));

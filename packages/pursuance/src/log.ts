@@ -6,9 +6,8 @@ import type { Applier } from './fold/applier.js';
 import { fold, type FoldRun, type FoldSource } from './fold/run.js';
 import { stateFromGenesis } from './genesis.js';
 import { publicStateValue, stateHash, type Equivocation, type PublicState } from './state.js';
-import type { FoldBase, Snapshot } from './snapshot/base.js';
+import { MAX_FRONTIER, type FoldBase, type Snapshot } from './snapshot/base.js';
 import { encodeState, stateForReading } from './snapshot/state-codec.js';
-import { MAX_FRONTIER } from './snapshot/base.js';
 import { SnapshotError, SnapshotProblem } from './snapshot/errors.js';
 
 /**
