@@ -114,6 +114,23 @@ describe('your name', () => {
     expect(refused).not.toContain('2222');
   });
 
+  it('keeps a name typed before the node answered with the current one', async () => {
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const { ctx } = await setupApp('founder', {
+      'GET /api/profile': async () => {
+        await answered;
+        return { onion: FOUNDER, name: 'ada' };
+      },
+    });
+    const w = mountWith(ProfileName, ctx);
+    await w.find('#profile-name-input').setValue('Fatima');
+    answer();
+    await flushPromises();
+    expect((w.find('#profile-name-input').element as HTMLInputElement).value).toBe('Fatima');
+    expect(w.find('button[type="submit"]').attributes('disabled')).toBeUndefined();
+  });
+
   it('shows a refusal beside the field and marks it', async () => {
     const { ctx } = await setupApp('founder', {
       'GET /api/profile': () => ({ onion: FOUNDER, name: 'ada' }),
