@@ -76,13 +76,13 @@ export interface BacklogOptions {
 }
 
 export function generateBacklog(target: number, options: BacklogOptions = {}): Backlog {
+  // One chunk (the whole history), kept by the log the generator returns.
   const chunks = backlogChunks(target, options);
-  for (let next = chunks.next(); ; next = chunks.next()) {
-    if (!next.done) continue;
-    const { log, members } = next.value;
-    const order = log.order();
-    return { log, id: log.id, bytes: order.map((e) => log.event(e)!.bytes), ids: [...order], members };
-  }
+  let next = chunks.next();
+  while (!next.done) next = chunks.next();
+  const { log, members } = next.value;
+  const order = log.order();
+  return { log, id: log.id, bytes: order.map((e) => log.event(e)!.bytes), ids: [...order], members };
 }
 
 /** What backlogChunks leaves: the last log (from a base after the first chunk), the members, the task count. */

@@ -1,12 +1,12 @@
 import { canonicalEncode, sha256, toHex, type OnionName, type SignatureVerifier } from '@pursuance/crypto';
-import { isTaskKind, opensTask, type EventBody } from './bodies.js';
+import { opensTask, type EventBody } from './bodies.js';
 import { decodeEvent, type EventId, type PursuanceId, type SignedEvent } from './envelope.js';
 import { EventRejectedError, RejectionCode, type Rejection } from './errors.js';
 import type { Applier } from './fold/applier.js';
 import { fold, type FoldRun, type FoldSource } from './fold/run.js';
 import { stateFromGenesis } from './genesis.js';
 import { publicStateValue, stateHash, type Equivocation, type PublicState } from './state.js';
-import { MAX_FRONTIER, type FoldBase, type Snapshot } from './snapshot/base.js';
+import { foldedHistory, MAX_FRONTIER, refusalCodes, type FoldBase, type Snapshot } from './snapshot/base.js';
 import { encodeState, stateForReading } from './snapshot/state-codec.js';
 import { SnapshotError, SnapshotProblem } from './snapshot/errors.js';
 
@@ -560,25 +560,16 @@ export class PursuanceLog {
     const frontier = this.heads();
     if (frontier.length > MAX_FRONTIER) throw unstableBase(`${frontier.length} heads: a base has at most ${MAX_FRONTIER}`);
     const { clock, chain, pastTime } = run.clocksAt(frontier);
-    const acceptedTimes = new Map(this.#base?.acceptedTimes ?? []);
-    const history = [...(this.#base?.history ?? [])];
-    for (const id of run.order) {
-      if (!run.accepted.has(id)) continue;
-      const e = this.#events.get(id)!;
-      acceptedTimes.set(e.author, Math.max(acceptedTimes.get(e.author) ?? 0, e.header.time));
-      if (isTaskKind(e.header.kind) || e.header.kind === 'rules.change') history.push(id);
-    }
     return {
       frontier,
       events: this.#base ? this.#base.events + this.#events.size - this.#historical.size : this.#events.size,
       clock,
       chain,
       pastTime,
-      acceptedTimes,
+      ...foldedHistory(run.order, run.accepted, (id) => this.#events.get(id)!, this.#base),
       logHash: run.logHash,
-      rejected: [...run.rejections.values()].map((r) => [r.eventId as EventId, r.code] as const).sort(([a], [b]) => (a < b ? -1 : 1)),
+      rejected: refusalCodes(run.rejections.values()),
       equivocations: this.#equivocations.map((q) => ({ author: q.author, seq: q.seq, events: [...q.events] })),
-      history,
       state: encodeState(run.applier.state),
       stateHash: this.stateHash(),
     };

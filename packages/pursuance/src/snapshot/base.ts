@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { canonicalEncode, sha256, strictDecode, toHex, fromHex, type CanonicalValue, type OnionName } from '@pursuance/crypto';
 import { bytes } from '@pursuance/codec';
-import type { EventId, PursuanceId } from '../envelope.js';
-import { RejectionCode } from '../errors.js';
+import { isTaskKind } from '../bodies.js';
+import type { EventId, PursuanceId, SignedEvent } from '../envelope.js';
+import { RejectionCode, type Rejection } from '../errors.js';
 import { publicStateValue, stateHash, type Equivocation } from '../state.js';
 import { SnapshotError, SnapshotInvalidError, SnapshotProblem } from './errors.js';
 import { stateForReading } from './state-codec.js';
@@ -56,6 +57,33 @@ const packIds = (ids: readonly EventId[]): Uint8Array => {
   ids.forEach((id, i) => out.set(fromHex(id), i * 32));
   return out;
 };
+
+/**
+ * What a base records of a fold's events (in fold order, `accepted` among them), on top of the
+ * base the fold started from if any: each author's latest accepted time, and the accepted task
+ * events and rule changes a reader needs (`history`).
+ */
+export function foldedHistory(
+  order: readonly EventId[],
+  accepted: ReadonlySet<EventId>,
+  event: (id: EventId) => SignedEvent,
+  from?: FoldBase,
+): Pick<FoldBase, 'acceptedTimes' | 'history'> {
+  const acceptedTimes = new Map(from?.acceptedTimes ?? []);
+  const history = [...(from?.history ?? [])];
+  for (const id of order) {
+    if (!accepted.has(id)) continue;
+    const e = event(id);
+    acceptedTimes.set(e.author, Math.max(acceptedTimes.get(e.author) ?? 0, e.header.time));
+    if (isTaskKind(e.header.kind) || e.header.kind === 'rules.change') history.push(id);
+  }
+  return { acceptedTimes, history };
+}
+
+/** A fold's refusals as a base keeps them: id and code, by id. */
+export function refusalCodes(rejections: Iterable<Rejection>): FoldBase['rejected'] {
+  return [...rejections].map((r) => [r.eventId as EventId, r.code] as const).sort(([a], [b]) => (a < b ? -1 : 1));
+}
 
 export function snapshotValue(pursuance: PursuanceId, base: FoldBase): CanonicalValue {
   return {

@@ -1,10 +1,9 @@
 import type { OnionName } from '@pursuance/crypto';
-import { isTaskKind } from '../bodies.js';
 import type { EventId, SignedEvent } from '../envelope.js';
 import { fold, type FoldSource } from '../fold/run.js';
 import type { PursuanceLog } from '../log.js';
 import { publicStateValue, stateHash } from '../state.js';
-import { makeSnapshot, MAX_FRONTIER, type FoldBase, type Snapshot } from './base.js';
+import { foldedHistory, makeSnapshot, MAX_FRONTIER, refusalCodes, type FoldBase, type Snapshot } from './base.js';
 import { SnapshotError, SnapshotProblem } from './errors.js';
 import { encodeState } from './state-codec.js';
 
@@ -145,14 +144,7 @@ export function snapshotAt(log: PursuanceLog, frontier: readonly EventId[]): Sna
   const { run } = fold(source);
   const sortedFrontier = [...frontier].sort();
   const { clock, chain, pastTime } = run.clocksAt(sortedFrontier);
-  const acceptedTimes = new Map<OnionName, number>();
-  const history: EventId[] = [];
-  for (const id of run.order) {
-    if (!run.accepted.has(id)) continue;
-    const e = log.event(id)!;
-    acceptedTimes.set(e.author, Math.max(acceptedTimes.get(e.author) ?? 0, e.header.time));
-    if (isTaskKind(e.header.kind) || e.header.kind === 'rules.change') history.push(id);
-  }
+  const { acceptedTimes, history } = foldedHistory(run.order, run.accepted, (id) => log.event(id)!);
   const equivocations = log.equivocations().filter((q) => q.events.some((id) => prior.has(id)));
   const rejections = [...run.rejections.values()];
   const base: FoldBase = {
@@ -163,7 +155,7 @@ export function snapshotAt(log: PursuanceLog, frontier: readonly EventId[]): Sna
     pastTime,
     acceptedTimes,
     logHash: run.logHash,
-    rejected: rejections.map((r) => [r.eventId as EventId, r.code] as const).sort(([a], [b]) => (a < b ? -1 : 1)),
+    rejected: refusalCodes(rejections),
     equivocations,
     history,
     state: encodeState(run.applier.state),
