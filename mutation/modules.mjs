@@ -237,7 +237,12 @@ export const MODULES = {
   // A log's base at its heads (what a member moves its starting point to) and the tail test that
   // lets a log started from a snapshot fold incrementally: a wrong base is a wrong state.
   'log-base': {
-    mutate: ['packages/pursuance/src/log.ts:402-413', 'packages/pursuance/src/log.ts:547-576', 'packages/pursuance/src/log.ts:666-666', 'packages/pursuance/src/snapshot/base.ts:60-86'],
+    mutate: [
+      'packages/pursuance/src/log.ts:402-413',
+      'packages/pursuance/src/log.ts:547-576',
+      'packages/pursuance/src/log.ts:666-666',
+      'packages/pursuance/src/snapshot/base.ts:60-86',
+    ],
     tests: ['packages/pursuance/test/base-at-heads.test.ts', 'packages/pursuance/test/snapshot.test.ts', 'packages/pursuance/test/findings.test.ts'],
   },
 };
