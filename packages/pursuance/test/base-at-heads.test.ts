@@ -13,7 +13,8 @@ import {
   type EventId,
   type SignedEvent,
 } from '../src/index.js';
-import { MAX_FRONTIER } from '../src/snapshot/base.js';
+import { MAX_FRONTIER, refusalCodes } from '../src/snapshot/base.js';
+import { RejectionCode } from '../src/errors.js';
 import { collect, newWorld, play, step, syncAll } from './support/world.js';
 
 /**
@@ -164,6 +165,15 @@ describe('a base at the heads', () => {
     expect(() => contested.baseAtHeads()).toThrow(
       expect.objectContaining({ code: SnapshotProblem.UNSTABLE, message: expect.stringContaining('beside the snapshot') }),
     );
+  });
+
+  it('keeps refusals by id, whatever order the fold met them in', () => {
+    const refusal = (c: string, code: RejectionCode) => ({ eventId: c.repeat(64), code, reason: 'any' });
+    expect(refusalCodes([refusal('b', RejectionCode.DENIED), refusal('a', RejectionCode.SEQUENCE_GAP), refusal('c', RejectionCode.DENIED)])).toEqual([
+      ['a'.repeat(64), RejectionCode.SEQUENCE_GAP],
+      ['b'.repeat(64), RejectionCode.DENIED],
+      ['c'.repeat(64), RejectionCode.DENIED],
+    ]);
   });
 
   it('is refused, naming why, while events wait for ancestors', () => {
