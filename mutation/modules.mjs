@@ -245,6 +245,17 @@ export const MODULES = {
     ],
     tests: ['packages/pursuance/test/base-at-heads.test.ts', 'packages/pursuance/test/snapshot.test.ts', 'packages/pursuance/test/findings.test.ts'],
   },
+  // The task list in pages (what a big board fetches first) and a start called off mid-load: a
+  // page that skips or repeats a task, or a load that runs on after Ctrl-C.
+  'task-pages': {
+    mutate: [
+      'apps/node/src/domain/projections.ts:26-33',
+      'apps/node/src/domain/projections.ts:133-185',
+      'apps/node/src/domain/registry.ts:306-306',
+      'apps/node/src/domain/registry.ts:322-322',
+    ],
+    tests: ['apps/node/test/task-pages.test.ts', 'apps/node/test/start-abort.test.ts', 'apps/node/test/projections.test.ts'],
+  },
 };
 
 export const ORDER = [
@@ -264,4 +275,5 @@ export const ORDER = [
   'snapshots',
   'event-memory',
   'log-base',
+  'task-pages',
 ];

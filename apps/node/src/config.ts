@@ -57,6 +57,15 @@ export async function writeDashboardPort(dataDir: string, port: number): Promise
   await chmod(path, 0o600);
 }
 
+/** The start was called off (StartNodeOptions.signal) before it finished: everything it opened is closed again. */
+export class StartAbortedError extends Error {
+  public readonly code = 'START_ABORTED';
+  public constructor() {
+    super('the node was stopped while it was starting');
+    this.name = 'StartAbortedError';
+  }
+}
+
 /** The port the node was told to serve on is taken (or not ours to take). */
 export class PortInUseError extends Error {
   public readonly code = 'PORT_IN_USE';

@@ -9,7 +9,7 @@ import type { CwtchPeer, CwtchPeerOptions } from '@pursuance/cwtch';
 import { displayNameProblem } from '@pursuance/pursuance';
 import type { TypeormProfileStore } from '@pursuance/cwtch-store-sqlite';
 import { LoopbackACN, type ACN } from '@pursuance/tapir';
-import { PortInUseError, loadOrCreateToken, readDashboardPort, writeDashboardPort } from './config.js';
+import { PortInUseError, StartAbortedError, loadOrCreateToken, readDashboardPort, writeDashboardPort } from './config.js';
 import { AUTO_VOUCH_EVERY, AutoVoucher } from './domain/auto-vouch.js';
 import { PursuanceRegistry, type ReplayProgress } from './domain/registry.js';
 import { loadTemplates } from './domain/templates.js';
@@ -55,6 +55,12 @@ export interface StartNodeOptions {
   readonly onListening?: (url: string, loading: { readonly pursuances: number; readonly events: number }) => void;
   /** Start-up waits for this before loading the logs (tests and tools: what the API serves meanwhile). */
   readonly beforeLoad?: () => Promise<void>;
+  /**
+   * Calls the start off: aborted while the logs load (minutes at a million events), the load
+   * ends at its next page, everything opened is closed again, and startNode throws
+   * StartAbortedError. What a Ctrl-C during a long start-up expects.
+   */
+  readonly signal?: AbortSignal;
   readonly clock?: () => number;
   /**
    * Whether joining asks the inviter for an attested snapshot to start from (default true);
@@ -300,7 +306,13 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     // Reads first: the log's load pauses while a response is going out (at most READS_FIRST_MS a page).
     registry.betweenPages = () => binding.untilQuiet(READS_FIRST_MS);
     await options.beforeLoad?.();
-    await registry.load(options.onReplayProgress);
+    await registry.load(options.onReplayProgress, options.signal);
+    if (options.signal?.aborted) {
+      // The rest is closed by the catch below, as for a start that failed.
+      registry.stop();
+      await registry.idle();
+      throw new StartAbortedError();
+    }
     await peer.start();
     await sync.start();
     snapshots.start();

@@ -177,7 +177,7 @@ const ROUTES: Record<string, () => RouteInput> = {
   'POST /api/pursuances/:id/keys/share': () => ({ params: { id: attached }, bodies: [undefined], schema: S.NoBody }),
   'GET /api/pursuances/:id/rules': () => ({ params: { id: attached } }),
   'PUT /api/pursuances/:id/rules': () => ({ params: { id: attached }, bodies: [{ rules }], schema: S.ChangeRulesBody }),
-  'GET /api/pursuances/:id/tasks': () => ({ params: { id: attached } }),
+  'GET /api/pursuances/:id/tasks': () => ({ params: { id: attached }, query: { limit: '10', after: `1.${'a'.repeat(64)}` } }),
   'POST /api/pursuances/:id/tasks': () => ({
     params: { id: attached },
     bodies: [
@@ -522,6 +522,20 @@ describe('the routes under test', () => {
 /** Per query field, values its schema must refuse (with 400, never a 200 or a 500). */
 const BAD_QUERY: Record<string, string[]> = {
   limit: ['abc', '0', '5001', '1.5', '-1', '', '1e999'],
+  after: [
+    '',
+    '__proto__',
+    'constructor',
+    `1.${'a'.repeat(63)}`,
+    `1.${'a'.repeat(65)}`,
+    `1.${'A'.repeat(64)}`,
+    `01.${'a'.repeat(64)}`,
+    `-1.${'a'.repeat(64)}`,
+    `1e3.${'a'.repeat(64)}`,
+    `9007199254740992.${'a'.repeat(64)}`,
+    `1.${'a'.repeat(64)}.`,
+    'a'.repeat(64),
+  ],
   since: ['abc', '1.5', '-1', '', '1e999', '01', '+1', '0x10', '9007199254740993', '99999999999999999999', '__proto__', 'constructor'],
 };
 
@@ -542,13 +556,15 @@ describe('malformed path parameters and query strings', () => {
         offenders.check(`${method} ${target}`, await call(method, target, body));
       }
     }
-    // Each route's one query field, with values that must be refused for it.
-    const [field] = Object.keys(input.query ?? {});
-    for (const bad of field === undefined ? [] : BAD_QUERY[field]!) {
-      const target = `${fill(path, input.params ?? {})}?${field}=${encodeURIComponent(bad)}`;
-      offenders.check(`${method} ${target}`, await call(method, target, body));
+    // Each query field, with values that must be refused for it (the others valid), and given twice.
+    for (const field of Object.keys(input.query ?? {})) {
+      for (const bad of BAD_QUERY[field]!) {
+        const target = withQuery(fill(path, input.params ?? {}), { ...input.query, [field]: bad });
+        offenders.check(`${method} ${target}`, await call(method, target, body));
+      }
+      const twice = `${withQuery(fill(path, input.params ?? {}), input.query)}&${field}=${encodeURIComponent(input.query![field]!)}`;
+      offenders.check(`${field} twice`, await call(method, twice, body));
     }
-    if (field !== undefined) offenders.check(`${field} twice`, await call(method, `${fill(path, input.params ?? {})}?${field}=1&${field}=2`, body));
     expect(offenders.list).toEqual([]);
     expect(await snapshot()).toEqual(before);
   });

@@ -92,7 +92,7 @@ export function nodeCommand(): Command {
       void primeProfileUnlock(join(opts.dataDir, 'profile.sqlite'), password);
     }
     // NestJS loads only for this command, keeping the rest of the CLI quick to start.
-    const { startNode, PortInUseError, ProfilePasswordError, relayBundleText } = await import('@pursuance/node');
+    const { startNode, PortInUseError, ProfilePasswordError, StartAbortedError, relayBundleText } = await import('@pursuance/node');
     const { WeakPasswordError } = await import('@pursuance/password');
     // Ctrl-C while tor bootstraps stops tor too (the launch is aborted, no tor is left running).
     const starting = new AbortController();
@@ -108,6 +108,8 @@ export function nodeCommand(): Command {
         ...(name ? { displayName: name, renameProfile: true } : {}),
         ...(opts.dashboardDir ? { dashboardDir: opts.dashboardDir } : {}),
         logger: false,
+        // Ctrl-C while the logs load ends the load at once, not when it would have finished.
+        signal: starting.signal,
         onReplayProgress: (p) => process.stderr.write(`replay ${p.pursuanceId.slice(0, 12)}… ${p.done}/${p.total}\n`),
         // Only worth a line when loading takes a while: a quiet start stays quiet.
         onListening: (url, loading) => {
@@ -116,6 +118,8 @@ export function nodeCommand(): Command {
       });
     } catch (err) {
       await acn.close();
+      // Stopped as asked (Ctrl-C): startNode closed what it opened; a clean exit.
+      if (err instanceof StartAbortedError) return;
       if (err instanceof ProfilePasswordError) throw new CliError(err.message, ExitCode.wrongPassword);
       if (err instanceof WeakPasswordError) throw new CliError(err.message, ExitCode.usage);
       if (err instanceof PortInUseError)

@@ -42,6 +42,7 @@ import type {
   SyncStatus,
   TaskChange,
   TaskListItem,
+  TaskPage,
   TaskModel,
   VouchInput,
   VouchIssued,
@@ -344,6 +345,9 @@ export class ApiClient {
   public changeRules = (id: string, rules: Rules) => this.request<EventRef>('PUT', this.#p(id, '/rules'), { rules });
   /** The task list: each task without its history (`task` reads one whole). */
   public tasks = (id: string) => this.request<TaskListItem[]>('GET', this.#p(id, '/tasks'));
+  /** One page of the task list, in its order: the first without `after`, then each after the previous page's `next` (an older node answers the whole list). */
+  public tasksPage = (id: string, limit: number, after?: string) =>
+    this.request<TaskPage | TaskListItem[]>('GET', this.#p(id, `/tasks?limit=${limit}${after === undefined ? '' : `&after=${encodeURIComponent(after)}`}`));
   /** What changed since a read-model version (without one: the current version, as a `reset`). */
   public changes = (id: string, since?: number, options?: RequestOptions) =>
     this.request<PursuanceChanges>('GET', this.#p(id, since === undefined ? '/changes' : `/changes?since=${since}`), undefined, options);

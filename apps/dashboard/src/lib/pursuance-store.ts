@@ -29,6 +29,13 @@ export type Part = 'summary' | 'tasks' | 'members' | 'roles' | 'rules' | 'feed' 
 /** A call that answers at once while the pursuance is loading, for a caller that can do without it. */
 const NO_WAIT = { waitWhileLoading: false } as const;
 
+/**
+ * The task list is fetched in pages, newest first: a small first one, so a big board shows the
+ * tops of its columns while the rest arrive, then pages as large as the node gives (its TASK_PAGE_MAX).
+ */
+export const FIRST_TASK_PAGE = 500;
+export const TASK_PAGE = 5000;
+
 /** Parts the node's change sets cover (GET …/changes): patched in place rather than refetched. */
 const VERSIONED: ReadonlySet<Part> = new Set(['tasks', 'members', 'roles', 'feed']);
 
@@ -69,6 +76,11 @@ export class PursuanceStore {
   public readonly sync: ShallowRef<SyncStatus | null> = shallowRef(null);
   /** True until the first load of the parts asked for has finished. */
   public readonly loading = ref(true);
+  /**
+   * True while the first load's task list is arriving page by page: `tasks` holds the pages
+   * so far (oldest tasks first) and the board shows them; false once the list is whole.
+   */
+  public readonly tasksArriving = ref(false);
   public readonly error: ShallowRef<ApiError | null> = shallowRef(null);
   /** How many refreshes have completed (tests and the benchmark wait on it). */
   public readonly generation = ref(0);
@@ -205,7 +217,7 @@ export class PursuanceStore {
       };
       get(
         'tasks',
-        () => this.api.tasks(this.id),
+        () => this.#tasksInPages(),
         (v) => (this.tasks.value = v),
       );
       get(
@@ -263,6 +275,36 @@ export class PursuanceStore {
       this.loading.value = false;
       this.generation.value += 1;
     }
+  }
+
+  /**
+   * The whole task list, fetched in pages, newest first (the tops of the board's columns come
+   * first), held in the list's own order (oldest first). On the first load each page is shown
+   * as it arrives (`tasksArriving`); a later whole fetch (after a reset) keeps the board as it
+   * was until the new list is complete, rather than shrink it to one page and grow it back.
+   */
+  async #tasksInPages(): Promise<readonly TaskListItem[]> {
+    const showPages = !this.#loaded.has('tasks');
+    const first = await this.api.tasksPage(this.id, FIRST_TASK_PAGE);
+    // A node without pages (older) ignores the limit and answers the whole list.
+    if (Array.isArray(first)) return first;
+    const newestFirst: TaskListItem[] = [...first.tasks];
+    let next = first.next;
+    try {
+      while (next !== null && !this.#disposed) {
+        if (showPages) {
+          this.tasks.value = [...newestFirst].reverse();
+          this.tasksArriving.value = true;
+        }
+        const page = await this.api.tasksPage(this.id, TASK_PAGE, next);
+        if (Array.isArray(page)) return page;
+        for (const t of page.tasks) newestFirst.push(t);
+        next = page.next;
+      }
+    } finally {
+      this.tasksArriving.value = false;
+    }
+    return newestFirst.reverse();
   }
 
   /** The node's current read-model version (null when it has no changes route). */

@@ -138,6 +138,12 @@ export interface TaskListItem {
   readonly comments: readonly CommentView[];
 }
 
+/** One page of the task list (GET …/tasks?limit=&after=): `next` is the cursor of the page after it, null on the last. */
+export interface TaskPage {
+  tasks: TaskListItem[];
+  next: string | null;
+}
+
 /** The whole task (GET …/tasks/:taskId, and what creating one answers): the list item with its history. */
 export type TaskModel = TaskListItem & { readonly history: readonly HistoryEntry[] };
 

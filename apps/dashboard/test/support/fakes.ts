@@ -203,6 +203,8 @@ export function whole(item: TaskListItem, history: readonly HistoryEntry[] = [])
 export interface Call {
   readonly method: string;
   readonly path: string;
+  /** The query string's parameters (routes match on the path alone). */
+  readonly query: Record<string, string>;
   readonly body: unknown;
   readonly headers: Record<string, string>;
 }
@@ -221,10 +223,11 @@ export function fakeFetch(routes: Record<string, Handler>): { fetch: (input: str
     calls,
     async fetch(input: string, init: RequestInit = {}) {
       const method = init.method ?? 'GET';
-      const path = input.split('?')[0]!;
+      const [path = '', search = ''] = input.split('?');
       const call: Call = {
         method,
         path,
+        query: Object.fromEntries(new URLSearchParams(search)),
         body: init.body ? JSON.parse(init.body as string) : undefined,
         headers: (init.headers ?? {}) as Record<string, string>,
       };
@@ -251,6 +254,18 @@ function patternRoute(routes: Record<string, Handler>, key: string): Handler | u
 }
 
 /**
+ * GET …/tasks as the node answers it: the whole list, or with `limit` one page of it, newest
+ * first (`after` the previous page's `next`). The fake's cursor is the index of the page's
+ * oldest task, not the node's (createdAt, id): the store passes it back unread, as it must.
+ */
+export function taskList(tasks: readonly TaskListItem[], call: Call): unknown {
+  if (call.query.limit === undefined) return tasks;
+  const end = call.query.after === undefined ? tasks.length : Number(call.query.after.slice('at-'.length));
+  const start = Math.max(0, end - Number(call.query.limit));
+  return { tasks: tasks.slice(start, end).reverse(), next: start > 0 ? `at-${start}` : null };
+}
+
+/**
  * The routes of one pursuance, from mutable fixtures (tests change them between refreshes). The
  * list answers the tasks as they are (list items, no history); GET …/tasks/:taskId answers one
  * whole, with its history from `histories` (none where it has no entry), or 404 as the node does.
@@ -268,7 +283,7 @@ export function pursuanceRoutes(state: {
     'GET /api/node': () => ({ onion: state.summary.amFounder ? FOUNDER : MEMBER }),
     'GET /api/pursuances': () => [state.summary],
     [`GET ${p}`]: () => state.summary,
-    [`GET ${p}/tasks`]: () => state.tasks,
+    [`GET ${p}/tasks`]: (call) => taskList(state.tasks, call),
     [`GET ${p}/tasks/:taskId`]: (call) => {
       const id = decodeURIComponent(call.path.slice(`${p}/tasks/`.length));
       const item = state.tasks.find((t) => t.id === id);

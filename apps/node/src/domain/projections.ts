@@ -13,6 +13,25 @@ function createdAtOf(json: string): number {
   return found ? Number(found[1]) : (JSON.parse(json) as TaskListItem).createdAt;
 }
 
+/** Where a task stands in the list's order: by `createdAt`, ties by id. */
+export interface TaskCursor {
+  readonly createdAt: number;
+  readonly id: string;
+}
+
+interface TaskRow extends TaskCursor {
+  readonly json: string;
+}
+
+function compareRows(a: TaskCursor, b: TaskCursor): number {
+  return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** A cursor as the API carries it: `createdAt.id` (parsed back by the route's schema). */
+export function taskCursorText(c: TaskCursor): string {
+  return `${c.createdAt}.${c.id}`;
+}
+
 /**
  * The persisted read models as the node holds them in memory: the JSON text of every stored
  * part (what is compared before a write) and, once asked for, its parsed value. Changed only
@@ -22,6 +41,7 @@ export class ProjectionCache {
   readonly #parts = new Map<string, Map<string, string>>();
   readonly #parsed = new Map<string, Map<string, unknown>>();
   readonly #taskJson = new Map<string, string>();
+  readonly #taskRowsOf = new Map<string, readonly TaskRow[]>();
   /** Pursuances read at start-up whose parts named LATER_PREFIX… are not here yet (see takeLater). */
   readonly #withoutLater = new Set<string>();
 
@@ -30,6 +50,7 @@ export class ProjectionCache {
     this.#parts.clear();
     this.#parsed.clear();
     this.#taskJson.clear();
+    this.#taskRowsOf.clear();
     this.#withoutLater.clear();
     for (const [id, parts] of stored) {
       this.#parts.set(id, parts);
@@ -68,6 +89,7 @@ export class ProjectionCache {
     this.#parts.delete(pursuanceId);
     this.#parsed.delete(pursuanceId);
     this.#taskJson.delete(pursuanceId);
+    this.#taskRowsOf.delete(pursuanceId);
   }
 
   /** Take a committed write in. */
@@ -87,7 +109,10 @@ export class ProjectionCache {
       parsed?.delete(name);
       tasksChanged ||= isTaskPart(name);
     }
-    if (tasksChanged) this.#taskJson.delete(w.pursuanceId);
+    if (tasksChanged) {
+      this.#taskJson.delete(w.pursuanceId);
+      this.#taskRowsOf.delete(w.pursuanceId);
+    }
   }
 
   /** One part, parsed (and kept parsed until it changes); undefined when not stored. */
@@ -104,6 +129,20 @@ export class ProjectionCache {
     return this.get<ProjectionCheckpoint>(pursuanceId, PART.checkpoint);
   }
 
+  /** The stored task parts in list order (oldest first, ties by id), kept until a task changes. */
+  #taskRows(pursuanceId: string): readonly TaskRow[] {
+    const known = this.#taskRowsOf.get(pursuanceId);
+    if (known !== undefined) return known;
+    const rows: TaskRow[] = [];
+    for (const [name, json] of this.#parts.get(pursuanceId) ?? []) {
+      if (!isTaskPart(name)) continue;
+      rows.push({ json, createdAt: createdAtOf(json), id: taskIdOf(name) });
+    }
+    rows.sort(compareRows);
+    this.#taskRowsOf.set(pursuanceId, rows);
+    return rows;
+  }
+
   /**
    * The task list as GET …/tasks sends it: the stored parts joined as they are, never parsed
    * and serialised again (on a 12,000-task board that is 25 MB of JSON). Kept until a task changes.
@@ -111,15 +150,37 @@ export class ProjectionCache {
   public tasksJson(pursuanceId: string): string {
     const known = this.#taskJson.get(pursuanceId);
     if (known !== undefined) return known;
-    const rows: { json: string; createdAt: number; id: string }[] = [];
-    for (const [name, json] of this.#parts.get(pursuanceId) ?? []) {
-      if (!isTaskPart(name)) continue;
-      rows.push({ json, createdAt: createdAtOf(json), id: taskIdOf(name) });
-    }
-    rows.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
-    const text = `[${rows.map((r) => r.json).join(',')}]`;
+    const text = `[${this.#taskRows(pursuanceId)
+      .map((r) => r.json)
+      .join(',')}]`;
     this.#taskJson.set(pursuanceId, text);
     return text;
+  }
+
+  /**
+   * One page of the task list, newest first (the end of the list a board shows at the top of
+   * its columns): at most `limit` tasks older than the cursor (the newest without one), as JSON
+   * text `{"tasks":[…],"next":cursor|null}`. The cursor names a position in the list's order,
+   * not a task, so a page asked for after that task changed or went still starts where the
+   * last one ended. Finding the page is a binary search, so a 100,000-task board's first page
+   * costs what a small board's does once the sorted list is held.
+   */
+  public tasksPageJson(pursuanceId: string, limit: number, before: TaskCursor | null): string {
+    const rows = this.#taskRows(pursuanceId);
+    let end = rows.length;
+    if (before !== null) {
+      let lo = 0;
+      while (lo < end) {
+        const mid = (lo + end) >>> 1;
+        if (compareRows(rows[mid]!, before) < 0) lo = mid + 1;
+        else end = mid;
+      }
+    }
+    const start = Math.max(0, end - limit);
+    const page: string[] = [];
+    for (let i = end - 1; i >= start; i--) page.push(rows[i]!.json);
+    const next = start > 0 ? JSON.stringify(taskCursorText(rows[start]!)) : 'null';
+    return `{"tasks":[${page.join(',')}],"next":${next}}`;
   }
 
   /** Every task, parsed, in the order GET …/tasks lists them (tools and tests: the route sends tasksJson). */

@@ -55,6 +55,8 @@ import {
   SubmitBody,
   EventsBody,
   FeedQueryString,
+  TASK_PAGE_MAX,
+  TasksQueryString,
   MemberParams,
   MemberRoleParams,
   NoBody,
@@ -70,6 +72,7 @@ import {
   type MemberRoleParamsDto,
   type TaskParamsDto,
   type FeedQueryStringDto,
+  type TasksQueryStringDto,
   type NoBodyDto,
   type CreatePursuanceBodyDto,
   type AddMemberBodyDto,
@@ -364,9 +367,17 @@ export class PursuancesController {
 
   @Get('pursuances/:id/tasks')
   @ServedWhileStarting()
-  @ApiInput({ params: PursuanceParams })
-  public async tasks(@Param(valid.params(PursuanceParams)) p: PursuanceParamsDto, @Res({ passthrough: true }) res: Response) {
-    const list = await this.queries.execute(new ListTasksQuery(p.id));
+  @ApiOperation({
+    summary: 'The task list (ordered by creation time, ties by id), without histories: whole, or in pages',
+    description: `Without \`limit\`: every task, as an array, oldest first. With \`limit\` (1–${TASK_PAGE_MAX}): one page, \`{ tasks, next }\`, newest first (what a board shows at the top of its columns): the newest tasks without \`after\`, else those older than the cursor; \`next\` is the cursor to pass as \`after\` for the page after it, null on the last page. A cursor is a position in the list's order, so a page is right even when the task it was taken from changed meanwhile; a board fetched in pages is kept current as a whole one is (GET …/changes since the version read before the first page).`,
+  })
+  @ApiInput({ params: PursuanceParams, query: TasksQueryString })
+  public async tasks(
+    @Param(valid.params(PursuanceParams)) p: PursuanceParamsDto,
+    @Query(valid.query(TasksQueryString)) q: TasksQueryStringDto,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    const list = await this.queries.execute(new ListTasksQuery(p.id, q.limit === undefined ? undefined : { limit: q.limit, after: q.after ?? null }));
     res.type('application/json');
     return list.text;
   }

@@ -68,6 +68,25 @@ const Version = z
   .transform(Number)
   .refine(Number.isSafeInteger, 'must be a version the node could have given (at most 9007199254740991)');
 export const ChangesQueryString = z.object({ since: Version.optional() });
+
+/** The most tasks one page of GET …/tasks?limit= carries. */
+export const TASK_PAGE_MAX = 5000;
+
+/**
+ * A task-list cursor as the node handed it out (`next`): `createdAt.taskId`, the time within
+ * what a JSON number carries exactly. Any such position is valid: a page starts after it.
+ */
+const TaskCursorText = z
+  .string()
+  .max(17 + 64)
+  .regex(/^(0|[1-9][0-9]{0,15})\.[0-9a-f]{64}$/, 'must be a cursor as the node gave it (next of the previous page)')
+  .transform((s) => ({ createdAt: Number(s.slice(0, s.indexOf('.'))), id: s.slice(s.indexOf('.') + 1) }))
+  .refine((c) => Number.isSafeInteger(c.createdAt), 'must be a cursor the node could have given');
+/** Without `limit`, the whole list (an array); with it, one page (`after` only with `limit`). */
+export const TasksQueryString = z
+  .object({ limit: z.coerce.number().int().min(1).max(TASK_PAGE_MAX).optional(), after: TaskCursorText.optional() })
+  .refine((q) => q.after === undefined || q.limit !== undefined, { message: 'after is only taken with limit (a page)', path: ['after'] });
+export type TasksQueryStringDto = z.output<typeof TasksQueryString>;
 export type ChangesQueryStringDto = z.output<typeof ChangesQueryString>;
 
 // --- bodies ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import type { Rejection, Rules } from '@pursuance/pursuance';
 import { UnknownTaskError } from '../domain/errors.js';
 import { PART, PERSISTED_FEED } from '../domain/projector.js';
+import type { TaskCursor } from '../domain/projections.js';
 import { feedOf, stateHashOf, type FeedItem, type MemberModel, type PursuanceSummary, type RoleModel, type TaskModel } from '../domain/read-models.js';
 import type { OwnRejection } from '../domain/races.js';
 import { successionOf, type SuccessionModel } from '../domain/succession.js';
@@ -36,8 +37,12 @@ export class JsonText {
   public constructor(public readonly text: string) {}
 }
 
+/** The whole task list, or with `page` one page of it (ProjectionCache.tasksPageJson). */
 export class ListTasksQuery extends Query<JsonText> {
-  public constructor(public readonly pursuanceId: string) {
+  public constructor(
+    public readonly pursuanceId: string,
+    public readonly page?: { readonly limit: number; readonly after: TaskCursor | null },
+  ) {
     super();
   }
 }
@@ -169,7 +174,8 @@ export class GetRulesHandler extends ReadModelQuery implements IQueryHandler<Get
 export class ListTasksHandler extends ReadModelQuery implements IQueryHandler<ListTasksQuery> {
   public execute(q: ListTasksQuery): Promise<JsonText> {
     this.registry.readable(q.pursuanceId);
-    return Promise.resolve(new JsonText(this.registry.projections.tasksJson(q.pursuanceId)));
+    const { projections } = this.registry;
+    return Promise.resolve(new JsonText(q.page ? projections.tasksPageJson(q.pursuanceId, q.page.limit, q.page.after) : projections.tasksJson(q.pursuanceId)));
   }
 }
 
