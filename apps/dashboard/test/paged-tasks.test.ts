@@ -1,61 +1,41 @@
 // @vitest-environment happy-dom
 import { flushPromises } from '@vue/test-utils';
 import { reactive } from 'vue';
-import { createMemoryHistory } from 'vue-router';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAppContext } from '../src/lib/context.js';
 import { emptyFilters } from '../src/lib/filters.js';
 import { FIRST_TASK_PAGE, TASK_PAGE } from '../src/lib/pursuance-store.js';
 import BoardView from '../src/views/BoardView.vue';
-import {
-  FakeEventSource,
-  MemoryStorage,
-  PID,
-  cellRules,
-  fakeFetch,
-  members,
-  pursuanceRoutes,
-  roles,
-  summary,
-  task,
-  taskList,
-  type Call,
-} from './support/fakes.js';
-import { TOKEN, mountWith, unmountAll } from './support/app.js';
+import { PID, cellRules, members, pursuanceRoutes, roles, summary, task, taskList, type Call } from './support/fakes.js';
+import { connectApp, mountWith, unmountAll } from './support/app.js';
 
 afterEach(() => unmountAll());
 
 const P = `/api/pursuances/${PID}`;
 const TOTAL = FIRST_TASK_PAGE + TASK_PAGE + 234;
 
+/** A pursuance of TOTAL tasks, oldest first. */
+const boardState = () => ({
+  summary: summary(),
+  tasks: Array.from({ length: TOTAL }, (_, i) => task({ title: `T${i}` })),
+  members: members(),
+  roles: roles(),
+  rules: cellRules(),
+});
+
 /**
  * A big board over a node whose task pages after the first are held until the test lets each
  * go: what the store and the board show while the list arrives, and once it is whole.
  */
 async function bigBoard() {
-  const state = {
-    summary: summary(),
-    tasks: Array.from({ length: TOTAL }, (_, i) => task({ title: `T${i}` })),
-    members: members(),
-    roles: roles(),
-    rules: cellRules(),
-  };
+  const state = boardState();
   const held: { call: Call; answer: () => void }[] = [];
-  const f = fakeFetch({
+  const { ctx, f } = await connectApp({
     ...pursuanceRoutes(state),
     [`GET ${P}/tasks`]: (call) =>
       call.query.after === undefined
         ? taskList(state.tasks, call)
         : new Promise((resolve) => held.push({ call, answer: () => resolve(taskList(state.tasks, call)) })),
   });
-  const ctx = createAppContext({
-    fetch: f.fetch,
-    eventSource: (url) => new FakeEventSource(url),
-    storage: new MemoryStorage(),
-    window,
-    history: createMemoryHistory(),
-  });
-  await ctx.connect(TOKEN);
   const store = ctx.store(PID);
   return { ctx, store, state, held, f };
 }
@@ -129,23 +109,9 @@ describe('the task list in pages', () => {
   });
 
   it('takes the whole list from a node that answers the first page with it (one without pages)', async () => {
-    const state = {
-      summary: summary(),
-      tasks: Array.from({ length: TOTAL }, (_, i) => task({ title: `T${i}` })),
-      members: members(),
-      roles: roles(),
-      rules: cellRules(),
-    };
+    const state = boardState();
     // Such a node ignores the query string: the first read is the list, and no second is made.
-    const older = fakeFetch({ ...pursuanceRoutes(state), [`GET ${P}/tasks`]: () => state.tasks });
-    const ctx = createAppContext({
-      fetch: older.fetch,
-      eventSource: (url) => new FakeEventSource(url),
-      storage: new MemoryStorage(),
-      window,
-      history: createMemoryHistory(),
-    });
-    await ctx.connect(TOKEN);
+    const { ctx, f: older } = await connectApp({ ...pursuanceRoutes(state), [`GET ${P}/tasks`]: () => state.tasks });
     const store = ctx.store(PID);
     await store.want('tasks', 'summary');
     expect(store.tasks.value.map((t) => t.id)).toEqual(state.tasks.map((t) => t.id));

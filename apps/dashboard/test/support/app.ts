@@ -7,6 +7,15 @@ import { FakeEventSource, MemoryStorage, PID, cellRules, fakeFetch, members, pur
 
 export const TOKEN = 'T'.repeat(43);
 
+/** The app context over a scripted node (`routes`), signed in with TOKEN. */
+export async function connectApp(routes: Record<string, (c: Call) => unknown>) {
+  const f = fakeFetch(routes);
+  const storage = new MemoryStorage();
+  const ctx = createAppContext({ fetch: f.fetch, eventSource: (url) => new FakeEventSource(url), storage, window, history: createMemoryHistory() });
+  await ctx.connect(TOKEN);
+  return { ctx, f, storage };
+}
+
 /** The app context over a scripted node: `me` is the founder or the member of the fixture pursuance. */
 export async function setupApp(me: 'founder' | 'member', extra: Record<string, (c: Call) => unknown> = {}) {
   const state = {
@@ -18,10 +27,7 @@ export async function setupApp(me: 'founder' | 'member', extra: Record<string, (
     roles: roles(),
     rules: cellRules(),
   };
-  const f = fakeFetch({ ...pursuanceRoutes(state), ...extra });
-  const storage = new MemoryStorage();
-  const ctx = createAppContext({ fetch: f.fetch, eventSource: (url) => new FakeEventSource(url), storage, window, history: createMemoryHistory() });
-  await ctx.connect(TOKEN);
+  const { ctx, f, storage } = await connectApp({ ...pursuanceRoutes(state), ...extra });
   const store = ctx.store(PID);
   await store.want('tasks', 'summary', 'members', 'roles', 'rules');
   return { ctx, store, state, f, storage };
