@@ -191,6 +191,9 @@ describe('GET …/tasks?limit=&after= over HTTP', () => {
       expect(r.status, query).toBe(400);
       expect((r.body as { code: string }).code, query).toBe('INVALID_REQUEST');
     }
+    // The limit's bounds themselves are taken.
+    expect(((await get('?limit=1')).body as Page).tasks).toHaveLength(1);
+    expect(((await get('?limit=5000')).body as Page).tasks).toHaveLength(titles.length);
     // The largest position a JSON number carries exactly is a valid cursor: past every task.
     const last = await get(`?limit=2&after=9007199254740991.${'f'.repeat(64)}`);
     expect((last.body as Page).tasks).toEqual(((await get('?limit=2')).body as Page).tasks);

@@ -3,7 +3,7 @@ export const board = {
   en: {
     title: 'Board',
     loading: 'Loading tasks…',
-    arriving: 'Loading more tasks… {n} so far, oldest first.',
+    arriving: 'Loading more tasks… {n} so far, newest first.',
     closed: 'closed',
     notAllowed: 'not allowed',
     showMore: 'Show {more} more ({hidden} hidden) | Show {more} more ({hidden} hidden)',
@@ -68,7 +68,7 @@ export const board = {
   es: {
     title: 'Tablero',
     loading: 'Cargando tareas…',
-    arriving: 'Cargando más tareas… {n} hasta ahora, las más antiguas primero.',
+    arriving: 'Cargando más tareas… {n} hasta ahora, las más recientes primero.',
     closed: 'cerrado',
     notAllowed: 'no permitido',
     showMore: 'Mostrar {more} más ({hidden} oculta) | Mostrar {more} más ({hidden} ocultas)',

@@ -78,7 +78,8 @@ export class PursuanceStore {
   public readonly loading = ref(true);
   /**
    * True while the first load's task list is arriving page by page: `tasks` holds the pages
-   * so far (oldest tasks first) and the board shows them; false once the list is whole.
+   * so far (the newest tasks, in the list's order) and the board shows them; false once the
+   * list is whole.
    */
   public readonly tasksArriving = ref(false);
   public readonly error: ShallowRef<ApiError | null> = shallowRef(null);

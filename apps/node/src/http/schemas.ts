@@ -61,27 +61,29 @@ export type FeedQueryStringDto = z.output<typeof FeedQueryString>;
  * no sign, exponent or leading zeros, and within what a JSON number carries exactly. A version
  * the node never gave or no longer remembers is no error: the answer says `reset`.
  */
-const Version = z
-  .string()
-  .max(16)
-  .regex(/^(0|[1-9][0-9]*)$/, 'must be a version: a whole number of at most 16 digits, as the node gave it')
-  .transform(Number)
-  .refine(Number.isSafeInteger, 'must be a version the node could have given (at most 9007199254740991)');
+const wholeNumber = (what: string) =>
+  z
+    .string()
+    .max(16)
+    .regex(/^(0|[1-9][0-9]*)$/, `must be ${what}: a whole number of at most 16 digits, as the node gave it`)
+    .transform(Number)
+    .refine(Number.isSafeInteger, `must be ${what} the node could have given (at most 9007199254740991)`);
+const Version = wholeNumber('a version');
 export const ChangesQueryString = z.object({ since: Version.optional() });
 
 /** The most tasks one page of GET …/tasks?limit= carries. */
 export const TASK_PAGE_MAX = 5000;
 
 /**
- * A task-list cursor as the node handed it out (`next`): `createdAt.taskId`, the time within
- * what a JSON number carries exactly. Any such position is valid: a page starts after it.
+ * A task-list cursor as the node handed it out (`next`): `createdAt.taskId`, the time a whole
+ * number as a version is, the id as any id. Any such position is valid: a page starts after it.
  */
 const TaskCursorText = z
   .string()
   .max(17 + 64)
-  .regex(/^(0|[1-9][0-9]{0,15})\.[0-9a-f]{64}$/, 'must be a cursor as the node gave it (next of the previous page)')
-  .transform((s) => ({ createdAt: Number(s.slice(0, s.indexOf('.'))), id: s.slice(s.indexOf('.') + 1) }))
-  .refine((c) => Number.isSafeInteger(c.createdAt), 'must be a cursor the node could have given');
+  .regex(/^[^.]+\.[^.]+$/, 'must be a cursor as the node gave it (next of the previous page)')
+  .transform((s) => ({ createdAt: s.slice(0, s.indexOf('.')), id: s.slice(s.indexOf('.') + 1) }))
+  .pipe(z.object({ createdAt: wholeNumber('a cursor time'), id: Hex64 }));
 /** Without `limit`, the whole list (an array); with it, one page (`after` only with `limit`). */
 export const TasksQueryString = z
   .object({ limit: z.coerce.number().int().min(1).max(TASK_PAGE_MAX).optional(), after: TaskCursorText.optional() })
