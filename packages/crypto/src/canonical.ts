@@ -85,6 +85,66 @@ export function canonicalEncode(value: CanonicalValue): Uint8Array {
 }
 
 /**
+ * canonicalEncode(value) in pieces whose concatenation is exactly its bytes: maps and arrays
+ * down to `split` levels come as their head and then their entries (a map's sorted by encoded
+ * key, as the whole encoding sorts them), deeper values whole. For hashing a value too big to
+ * encode between two turns of an event loop (a pursuance's public state at a million events:
+ * seconds): the caller hashes piece by piece and pauses between pieces. Checked as
+ * canonicalEncode checks, at each value's real depth.
+ */
+export function* canonicalPieces(value: CanonicalValue, split: number): Generator<Uint8Array> {
+  yield* piecesOf(value, split, 0);
+}
+
+function* piecesOf(value: CanonicalValue, split: number, depth: number): Generator<Uint8Array> {
+  if (split <= 0 || value === null || typeof value !== 'object' || value instanceof Uint8Array) {
+    check(value, depth);
+    yield encode(value, rfc8949EncodeOptions);
+    return;
+  }
+  if (depth > MAX_CANONICAL_DEPTH) throw new InvalidEncodingError('value nests too deeply');
+  if (Array.isArray(value)) {
+    yield head(MAJOR_ARRAY, value.length);
+    for (const v of value as readonly CanonicalValue[]) yield* piecesOf(v, split - 1, depth + 1);
+    return;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) throw new InvalidEncodingError('only plain objects are allowed');
+  const entries = Object.entries(value as Record<string, CanonicalValue>).map(([k, v]): [Uint8Array, CanonicalValue] => {
+    checkString(k);
+    if (v === undefined) throw new InvalidEncodingError('undefined is not encodable; omit the key instead');
+    return [encode(k, rfc8949EncodeOptions), v];
+  });
+  entries.sort(([a], [b]) => compareBytes(a, b));
+  yield head(MAJOR_MAP, entries.length);
+  for (const [key, v] of entries) {
+    yield key;
+    yield* piecesOf(v, split - 1, depth + 1);
+  }
+}
+
+const MAJOR_ARRAY = 4;
+const MAJOR_MAP = 5;
+
+/** The shortest head of a major type with argument `n` (RFC 8949 §3, §4.2.1). */
+function head(major: number, n: number): Uint8Array {
+  const m = major << 5;
+  if (n < 24) return Uint8Array.of(m | n);
+  if (n < 0x100) return Uint8Array.of(m | 24, n);
+  if (n < 0x10000) return Uint8Array.of(m | 25, n >>> 8, n & 0xff);
+  if (n < 0x100000000) return Uint8Array.of(m | 26, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+  // An array of 2^32 entries does not fit in memory: no longer head is ever needed.
+  throw new InvalidEncodingError('too many entries');
+}
+
+/** Bytewise lexicographic order, a prefix first: how deterministic encoding sorts map keys. */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/**
  * Strict decode and data-model check, WITHOUT the re-encode comparison. Only for bytes whose
  * exact form is pinned another way — e.g. covered byte for byte by a signature — where a
  * second encoding of the same value could only come from the signer and would be a different

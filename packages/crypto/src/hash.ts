@@ -9,6 +9,17 @@ export function sha256(...parts: readonly Uint8Array[]): Uint8Array {
   return new Uint8Array(h.digest());
 }
 
+/** A SHA-256 fed piece by piece: a big value hashed with pauses between its pieces (canonicalPieces). */
+export interface Sha256Stream {
+  update(part: Uint8Array): void;
+  digest(): Uint8Array;
+}
+
+export function sha256Stream(): Sha256Stream {
+  const h = createHash('sha256');
+  return { update: (part) => void h.update(part), digest: () => new Uint8Array(h.digest()) };
+}
+
 export function sha512(...parts: readonly Uint8Array[]): Uint8Array {
   const h = createHash('sha512');
   for (const p of parts) h.update(p);

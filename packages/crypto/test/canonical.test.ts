@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CryptoError, canonicalDecode, canonicalEncode, type CanonicalValue } from '../src/index.js';
+import { CryptoError, canonicalDecode, canonicalEncode, canonicalPieces, type CanonicalValue } from '../src/index.js';
 import { InvalidEncodingError, NonCanonicalEncodingError } from '../src/errors.js';
 import { MAX_CANONICAL_DEPTH } from '../src/canonical.js';
 import { hex, unhex } from './support/helpers.js';
@@ -439,5 +439,54 @@ describe('a string beginning with a byte order mark', () => {
     const forged = Uint8Array.from([0x68, 0xef, 0xbb, 0xbf, ...new TextEncoder().encode('title')]);
     expect(() => canonicalDecode(forged)).toThrow();
     expect(() => canonicalDecode(Uint8Array.from([0xa1, ...forged, 0x01]))).toThrow();
+  });
+});
+
+describe('canonicalPieces (a big value encoded piece by piece, for hashing with pauses)', () => {
+  const joined = (value: CanonicalValue, split: number): Uint8Array => Buffer.concat([...canonicalPieces(value, split)]);
+
+  it('concatenate to exactly the whole encoding, for any value and any split depth, however its keys were inserted (property)', () => {
+    fc.assert(
+      fc.property(canonicalValueArb, fc.nat(4), fc.integer(), (value, split, seed) => {
+        const whole = canonicalEncode(value);
+        expect(hex(joined(reorderKeys(value, mulberry32(seed)), split))).toBe(hex(whole));
+        expect(hex(whole)).toBe(hex(referenceEncode(value)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('split a map into its head, then each key and its value, in encoded-key order; lists of every length get the shortest head', () => {
+    const pieces = [...canonicalPieces({ bb: [1, 2], a: 'x', ccc: null }, 2)].map(hex);
+    // a3 (3 entries); "a" "x"; "bb" [2 entries] 1 2; "ccc" null.
+    expect(pieces).toEqual(['a3', '6161', '6178', '626262', '82', '01', '02', '63636363', 'f6']);
+    for (const n of [0, 23, 24, 255, 256, 65_535, 65_536]) {
+      const list = new Array<CanonicalValue>(n).fill(0);
+      expect(hex(joined(list, 1))).toBe(hex(canonicalEncode(list)));
+      expect(hex([...canonicalPieces(list, 1)][0]!)).toBe(hex(referenceEncode(list)).slice(0, n < 24 ? 2 : n < 256 ? 4 : n < 65_536 ? 6 : 10));
+    }
+  });
+
+  it('refuse what canonicalEncode refuses, at the same depth (nothing hashes that would not encode)', () => {
+    let deep: CanonicalValue = 1;
+    for (let i = 0; i <= MAX_CANONICAL_DEPTH; i++) deep = [deep];
+    const refused: unknown[] = [
+      deep,
+      { a: [1.5] },
+      { a: [{ b: undefined }] },
+      [new Map()],
+      { '\uFEFFk': 1 },
+      ['\uD800'],
+      Object.create({ inherited: 1 }) as CanonicalValue,
+      { a: Object.assign(Object.create({ x: 1 }) as object, { y: 2 }) },
+    ];
+    for (const value of refused) {
+      expect(() => canonicalEncode(value as CanonicalValue), String(value)).toThrow(InvalidEncodingError);
+      for (const split of [1, 2, 3, 70]) expect(() => joined(value as CanonicalValue, split), `${String(value)} split ${split}`).toThrow(InvalidEncodingError);
+    }
+    // Exactly at the limit: both encode.
+    let atLimit: CanonicalValue = 1;
+    for (let i = 0; i < MAX_CANONICAL_DEPTH; i++) atLimit = [atLimit];
+    expect(hex(joined(atLimit, 70))).toBe(hex(canonicalEncode(atLimit)));
   });
 });

@@ -1,11 +1,11 @@
-import { canonicalEncode, sha256, toHex, type OnionName, type SignatureVerifier } from '@pursuance/crypto';
+import { canonicalEncode, sha256, toHex, type CanonicalValue, type OnionName, type SignatureVerifier } from '@pursuance/crypto';
 import { opensTask, type EventBody } from './bodies.js';
 import { decodeEvent, type EventId, type PursuanceId, type SignedEvent } from './envelope.js';
 import { EventRejectedError, RejectionCode, type Rejection } from './errors.js';
 import type { Applier } from './fold/applier.js';
-import { fold, type FoldRun, type FoldSource } from './fold/run.js';
+import { fold, foldInSteps, type FoldRun, type FoldSource } from './fold/run.js';
 import { stateFromGenesis } from './genesis.js';
-import { publicStateValue, stateHash, type Equivocation, type PublicState } from './state.js';
+import { publicStateValue, stateHash, stateHashInSlices, type Equivocation, type PublicState } from './state.js';
 import { foldedHistory, MAX_FRONTIER, refusalCodes, type FoldBase, type Snapshot } from './snapshot/base.js';
 import { encodeState, stateForReading } from './snapshot/state-codec.js';
 import { SnapshotError, SnapshotProblem } from './snapshot/errors.js';
@@ -34,6 +34,19 @@ export interface PendingEvent {
   readonly id: EventId;
   readonly missing: readonly EventId[];
 }
+
+/** Events a refold in slices (PursuanceLog.refoldInSlices) takes between two pauses: a few milliseconds' work. */
+export const REFOLD_SLICE = 256;
+
+interface HashPoint {
+  readonly run: FoldRun;
+  readonly processed: number;
+  readonly equivocations: number;
+}
+const sameHashPoint = (a: HashPoint, b: HashPoint): boolean => a.run === b.run && a.processed === b.processed && a.equivocations === b.equivocations;
+
+/** Pieces of the state's encoding (a task, a member, a refusal…) hashed between two pauses of stateHashInSlices. */
+export const STATE_HASH_SLICE = 1000;
 
 /** Events one author may have waiting for missing ancestors; more are refused until some arrive. */
 export const MAX_PENDING_PER_AUTHOR = 1024;
@@ -87,7 +100,10 @@ export class PursuanceLog {
   readonly #cover = new Map<EventId, number>();
   readonly #refusedBefore = new Set<EventId>();
   #orderCache: { run: FoldRun; processed: number; held: number; order: EventId[] } | undefined;
+  #hashed: { readonly at: HashPoint; readonly hash: string } | undefined;
   #dirty = true;
+  /** Counts changes to the event set: a fold done in slices keeps its result only if none came meanwhile. */
+  #changes = 0;
   /** The log as the fold reads it; kept private so the fold's one callback is not public API. */
   readonly #source: FoldSource;
 
@@ -144,6 +160,7 @@ export class PursuanceLog {
   }
 
   #store(e: SignedEvent): void {
+    this.#changes += 1;
     this.#events.set(e.id, e);
     const list = this.#byAuthor.get(e.author) ?? [];
     list.push(e);
@@ -180,6 +197,7 @@ export class PursuanceLog {
 
   /** Undo #store for an event nothing else names (the author's own event it will not publish). */
   #unstore(e: SignedEvent): void {
+    this.#changes += 1;
     this.#events.delete(e.id);
     const list = this.#byAuthor.get(e.author);
     if (list) {
@@ -433,6 +451,34 @@ export class PursuanceLog {
     this.#current();
   }
 
+  /**
+   * Bring the fold up to date as the next read would, but in slices of `every` events with
+   * `await pause(folded)` between them (`folded`: events processed so far), so the caller's
+   * event loop keeps turning through a refold of a long log (a minute at a million events).
+   * Nothing is read from the log meanwhile that would see a half-done fold: the fold in
+   * progress is private until it is complete. If the event set changes during a pause, the
+   * finished fold describes a set the log no longer holds and is dropped: the log stays dirty
+   * and the next read folds what it holds then. Returns whether this call's fold is now the log's.
+   */
+  public async refoldInSlices(pause: (folded: number) => Promise<void>, every = REFOLD_SLICE): Promise<boolean> {
+    if (!this.#dirty && this.#run) return false;
+    const changes = this.#changes;
+    const steps = foldInSteps(this.#source, every);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) {
+        // A read during a pause may have folded synchronously meanwhile: same set, same result.
+        if (changes !== this.#changes || !this.#dirty) return false;
+        this.#run = step.value.run;
+        this.#heads = step.value.heads;
+        this.#dirty = false;
+        return true;
+      }
+      await pause(step.value);
+      if (changes !== this.#changes) return false;
+    }
+  }
+
   public state(): PublicState {
     return this.#current().applier.state;
   }
@@ -627,8 +673,37 @@ export class PursuanceLog {
 
   /** Hash of the public state: equal on every member that holds the same events. */
   public stateHash(): string {
+    const at = this.#hashPoint();
+    if (this.#hashed && sameHashPoint(this.#hashed.at, at)) return this.#hashed.hash;
+    const hash = stateHash(this.#publicValue());
+    this.#hashed = { at, hash };
+    return hash;
+  }
+
+  /** stateHash(), hashed in slices with `await pause()` between them (see state.ts stateHashInSlices). */
+  public async stateHashInSlices(pause: () => Promise<void>, every = STATE_HASH_SLICE): Promise<string> {
+    const at = this.#hashPoint();
+    if (this.#hashed && sameHashPoint(this.#hashed.at, at)) return this.#hashed.hash;
+    const hash = await stateHashInSlices(this.#publicValue(), pause, every);
+    // Kept only if the fold did not move on during a pause (the hash is of the state before it).
+    if (sameHashPoint(at, this.#hashPoint())) this.#hashed = { at, hash };
+    return hash;
+  }
+
+  /**
+   * Where the fold stands, for the state hash kept between calls: the state changes only when
+   * the fold processes an event (or is redone: another run) or an equivocation is found.
+   * Encoding the whole state takes seconds at a million events; a clean stop after an idle
+   * session needs the hash the start-up already worked out.
+   */
+  #hashPoint(): HashPoint {
     const run = this.#current();
-    return stateHash(publicStateValue(run.applier.state, run.logHash, [...run.rejections.values()], this.#equivocations));
+    return { run, processed: run.order.length, equivocations: this.#equivocations.length };
+  }
+
+  #publicValue(): CanonicalValue {
+    const run = this.#current();
+    return publicStateValue(run.applier.state, run.logHash, [...run.rejections.values()], this.#equivocations);
   }
 
   /** The canonical bytes the state hash covers (for debugging divergence between members). */

@@ -1,4 +1,4 @@
-import { canonicalEncode, sha256, toHex, type CanonicalValue, type OnionName } from '@pursuance/crypto';
+import { canonicalEncode, canonicalPieces, sha256, sha256Stream, toHex, type CanonicalValue, type OnionName } from '@pursuance/crypto';
 import type { EventId, PursuanceId } from './envelope.js';
 import type { Rejection } from './errors.js';
 import type { RoleId, Rules } from './rules/schema.js';
@@ -290,4 +290,23 @@ export function publicStateValue(
 
 export function stateHash(value: CanonicalValue): string {
   return toHex(sha256(canonicalEncode(value)));
+}
+
+/**
+ * stateHash(value), hashed piece by piece (the state's lists entry by entry) with `await
+ * pause()` after every `every` pieces: at a million events the state encodes to tens of
+ * megabytes, seconds of work that would otherwise hold the caller's event loop.
+ */
+export async function stateHashInSlices(value: CanonicalValue, pause: () => Promise<void>, every: number): Promise<string> {
+  const hash = sha256Stream();
+  let sincePause = 0;
+  // Two levels: the state's map, then its lists (tasks, members, refusals…), one entry a piece.
+  for (const piece of canonicalPieces(value, 2)) {
+    hash.update(piece);
+    if (++sincePause >= every) {
+      sincePause = 0;
+      await pause();
+    }
+  }
+  return toHex(hash.digest());
 }

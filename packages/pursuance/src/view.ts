@@ -193,7 +193,54 @@ export class MemberViewCache {
   ) {}
 
   public current(log: PursuanceLog): MemberViewResult {
-    const order = log.order();
+    const steps = this.#steps(log, Number.POSITIVE_INFINITY);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /**
+   * current(), with `await pause()` after every `every` events read: building the view of a
+   * long log from nothing (a node's start-up) decrypts every readable task event, seconds at a
+   * million events, and the caller's event loop keeps turning meanwhile. What was read before
+   * a pause stays read; if the log is refolded meanwhile, the next call notices and starts over.
+   */
+  public async currentInSlices(log: PursuanceLog, pause: () => Promise<void>, every: number): Promise<MemberViewResult> {
+    const steps = this.#steps(log, every);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+      await pause();
+    }
+  }
+
+  *#steps(log: PursuanceLog, every: number): Generator<void, MemberViewResult> {
+    let order = log.order();
+    this.#startOverUnlessRead(log, order);
+    let ctx = this.#ctx!;
+    let sincePause = 0;
+    while (this.#read.length < order.length) {
+      const id = order[this.#read.length]!;
+      this.#read.push({ id, accepted: log.isAccepted(id) });
+      readEvent(ctx, id);
+      if (++sincePause >= every && this.#read.length < order.length) {
+        sincePause = 0;
+        yield;
+        // Another call may have read on, a key come or the log refolded during the pause: look
+        // again (cheaply: an unchanged fold hands back the same order array).
+        const now = log.order();
+        if (now !== order || this.#ctx !== ctx || this.keyring.keyIds().join() !== this.#keyIds) {
+          order = now;
+          this.#startOverUnlessRead(log, order);
+          ctx = this.#ctx!;
+        }
+      }
+    }
+    return { keyring: this.keyring, tasks: ctx.tasks, contentRejections: ctx.contentRejections };
+  }
+
+  #startOverUnlessRead(log: PursuanceLog, order: readonly EventId[]): void {
     const keyIds = this.keyring.keyIds().join();
     if (this.#ctx === undefined || this.#ctx.log !== log || keyIds !== this.#keyIds || !this.#stillRead(log, order)) {
       this.rebuilds += 1;
@@ -201,13 +248,6 @@ export class MemberViewCache {
       this.#read = [];
       this.#keyIds = keyIds;
     }
-    const ctx = this.#ctx;
-    for (let i = this.#read.length; i < order.length; i++) {
-      const id = order[i]!;
-      this.#read.push({ id, accepted: log.isAccepted(id) });
-      readEvent(ctx, id);
-    }
-    return { keyring: this.keyring, tasks: ctx.tasks, contentRejections: ctx.contentRejections };
   }
 
   /** Whether what was read is still the start of the fold order, each event as accepted as it was. */

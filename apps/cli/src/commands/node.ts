@@ -110,7 +110,7 @@ export function nodeCommand(): Command {
         logger: false,
         // Ctrl-C while the logs load ends the load at once, not when it would have finished.
         signal: starting.signal,
-        onReplayProgress: (p) => process.stderr.write(`replay ${p.pursuanceId.slice(0, 12)}… ${p.done}/${p.total}\n`),
+        onReplayProgress: (p) => process.stderr.write(`${p.stage === 'read' ? 'replay' : 'fold'} ${p.pursuanceId.slice(0, 12)}… ${p.done}/${p.total}\n`),
         // Only worth a line when loading takes a while: a quiet start stays quiet.
         onListening: (url, loading) => {
           if (loading.events >= BIG_HISTORY) process.stderr.write(`reads served at ${url}/ while ${loading.events} events load\n`);

@@ -237,7 +237,8 @@ export class RebuildProjectionsHandler implements ICommandHandler<RebuildProject
     let events = 0;
     await this.registry.load((p) => {
       events = Math.max(events, p.done);
-      this.events.publish(new ProgressEvent('replay', p.pursuanceId, p.done, p.total));
+      // The dashboard's bar follows the read; a refold after it is told on the command line.
+      if (p.stage === 'read') this.events.publish(new ProgressEvent('replay', p.pursuanceId, p.done, p.total));
     });
     const total = this.registry.list().reduce((n, e) => n + e.log.size, 0);
     return { pursuances: this.registry.list().length, events: total, seconds: (performance.now() - started) / 1000 };

@@ -104,18 +104,45 @@ export class Projector {
     fresh: readonly SignedEvent[] | 'all',
     keysBefore?: string,
   ): ProjectionWrite {
-    return this.#diff(entry, view, stored, fresh, keysBefore, fresh === 'all');
+    const steps = this.#diff(entry, view, stored, fresh, keysBefore, fresh === 'all' ? entry.log.stateHash() : null, Number.POSITIVE_INFINITY);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /**
+   * diff(…, 'all') with `await pause()` after every `every` tasks: comparing every task of a
+   * big board (a replay's last step) takes seconds at a million events, and the caller's event
+   * loop keeps turning meanwhile. The log and view must not change until it resolves (the
+   * registry runs it inside its one writer queue).
+   */
+  public async diffAllInSlices(
+    entry: PursuanceEntry,
+    view: MemberViewResult,
+    stored: ReadonlyMap<string, string> | undefined,
+    pause: () => Promise<void>,
+    every: number,
+  ): Promise<ProjectionWrite> {
+    // The state hash too: encoding the whole public state takes seconds at a million events.
+    const hash = await entry.log.stateHashInSlices(pause);
+    const steps = this.#diff(entry, view, stored, 'all', undefined, hash, every);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+      await pause();
+    }
   }
 
   /** Only the checkpoint, with the state hash worked out (a clean stop). */
   public finalCheckpoint(entry: PursuanceEntry, stored: ReadonlyMap<string, string> | undefined): ProjectionWrite {
     const upserts = new Map<string, string>();
-    const json = JSON.stringify(this.#checkpoint(entry, true));
+    const json = JSON.stringify(this.#checkpoint(entry, entry.log.stateHash()));
     if (stored?.get(PART.checkpoint) !== json) upserts.set(PART.checkpoint, json);
     return { pursuanceId: entry.id, upserts, deletes: [] };
   }
 
-  #checkpoint(entry: PursuanceEntry, withHash: boolean): ProjectionCheckpoint {
+  #checkpoint(entry: PursuanceEntry, stateHash: string | null): ProjectionCheckpoint {
     const log = entry.log;
     return {
       format: PROJECTION_FORMAT,
@@ -123,18 +150,20 @@ export class Projector {
       heads: log.heads(),
       pending: log.pendingCount(),
       logHash: log.acceptedLogHash(),
-      stateHash: withHash ? log.stateHash() : null,
+      stateHash,
     };
   }
 
-  #diff(
+  *#diff(
     entry: PursuanceEntry,
     view: MemberViewResult,
     stored: ReadonlyMap<string, string> | undefined,
     fresh: readonly SignedEvent[] | 'all',
     keysBefore: string | undefined,
-    withHash: boolean,
-  ): ProjectionWrite {
+    /** The state hash the checkpoint records: null unless the whole read model is compared. */
+    stateHash: string | null,
+    every: number,
+  ): Generator<void, ProjectionWrite> {
     const parts = stored ?? new Map<string, string>();
     const upserts = new Map<string, string>();
     const deletes: string[] = [];
@@ -170,7 +199,12 @@ export class Projector {
       }
       candidates = set;
     }
+    let sincePause = 0;
     for (const id of candidates) {
+      if (++sincePause >= every) {
+        sincePause = 0;
+        yield;
+      }
       const model = taskModel(entry, view, id as EventId);
       if (model) {
         const { item, history } = splitTask(model);
@@ -186,7 +220,7 @@ export class Projector {
     put(PART.rules, state.rules);
     put(PART.feed, feedOf(entry, PERSISTED_FEED));
     put(PART.rejections, [...log.foldRejections(), ...view.contentRejections]);
-    put(PART.checkpoint, this.#checkpoint(entry, withHash));
+    put(PART.checkpoint, this.#checkpoint(entry, stateHash));
     return { pursuanceId: entry.id, upserts, deletes };
   }
 }

@@ -60,14 +60,27 @@ export interface IngestReport {
  * read route waits tens of milliseconds for its turn, not a 2,000-event page (about 0.4 s here).
  */
 const LOAD_PAGE = 250;
+/** Events the first view of a loaded log reads between two turns of the event loop (each may be decrypted). */
+const VIEW_SLICE = 500;
+/** Tasks the replay's comparison of the read model works out between two turns of the event loop. */
+const DIFF_SLICE = 100;
 /** Replay progress is told at most once per this many events (and at the end). */
 const PROGRESS_EVERY = 2000;
 
 export interface ReplayProgress {
   readonly pursuanceId: string;
+  /**
+   * 'read': events read from the store and taken into the log. 'fold': events folded again
+   * after the read, when some came out of order (concurrent authors), told as it goes since at
+   * a million events it takes about a minute; `total` is then the events the log holds.
+   */
+  readonly stage: 'read' | 'fold';
   readonly done: number;
   readonly total: number;
 }
+
+/** Ends a load between two of its slices once its signal is aborted (see load()); never leaves the registry. */
+class LoadAborted extends Error {}
 
 /** A pursuance set aside at load because rebuilding it threw (see load()). */
 export interface QuarantinedPursuance {
@@ -310,33 +323,63 @@ export class PursuanceRegistry {
             }
             done += page.length;
             if (done - told >= PROGRESS_EVERY || done === total) {
-              progress?.({ pursuanceId: id, done, total });
+              progress?.({ pursuanceId: id, stage: 'read', done, total });
               told = done;
             }
-            // Let the read routes answer between pages: they serve the stored read models meanwhile.
-            await this.betweenPages();
-            await new Promise<void>((resolve) => setImmediate(resolve));
+            await this.#yieldToReads(signal);
           }
           if (!log) continue;
           // Before the log is first read (its fold), the longest step of a big load.
           if (signal?.aborted) return;
           await this.#takeLater(id);
-          // No forced refold: events in store order fold incrementally, and the log refolds by
-          // itself on first read if any came out of order (its state depends on the set alone).
+          // Events in store order fold incrementally; any that came out of order (concurrent
+          // authors) left the fold to be redone, a minute's work at a million events: done in
+          // slices, so the read routes keep answering from the stored read models meanwhile.
+          const held = log.size;
+          let foldTold = 0;
+          const refolded = await log.refoldInSlices(async (folded) => {
+            if (folded - foldTold >= PROGRESS_EVERY) {
+              progress?.({ pursuanceId: id, stage: 'fold', done: folded, total: held });
+              foldTold = folded;
+            }
+            await this.#yieldToReads(signal);
+          });
+          if (refolded) progress?.({ pursuanceId: id, stage: 'fold', done: held, total: held });
+          if (signal?.aborted) return;
           const author = new PursuanceAuthor(this.identity, log, undefined, this.clock, this.#authorOptions);
           recoverKeysFromSecrets(log, keySecrets, author.keyring);
           this.#entries.set(id, { id, log, author, version: 1 });
           await this.#verifyWhenComplete(id);
         } catch (err) {
+          if (err instanceof LoadAborted) return;
           this.#loading.delete(id);
           this.#quarantine(id, err);
           continue;
         }
-        this.#loading.delete(id);
-        await this.#projectLoaded(id);
+        try {
+          await this.#projectLoaded(id, true, signal);
+        } catch (err) {
+          // Loaded, its read model not compared: the next start compares it.
+          if (err instanceof LoadAborted) return;
+          throw err;
+        } finally {
+          // Only now: until its read model is written, a read of a pursuance whose stored one
+          // was not served answers "loading" (503), not "unknown" (404).
+          this.#loading.delete(id);
+        }
         await this.#settleLoaded(id);
       }
     });
+  }
+
+  /**
+   * Let the read routes answer between two pieces of a load: they serve the stored read models
+   * meanwhile. An aborted `signal` ends the load here (LoadAborted), not minutes later.
+   */
+  async #yieldToReads(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw new LoadAborted();
+    await this.betweenPages();
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /**
@@ -344,10 +387,12 @@ export class PursuanceRegistry {
    * stored ones. A stored read model that counted the same events yet differs is reported: the
    * events are the truth, and the rows are rewritten from them.
    */
-  async #projectLoaded(id: string, repair = true): Promise<void> {
+  async #projectLoaded(id: string, repair = true, signal?: AbortSignal): Promise<void> {
     const entry = this.#entries.get(id)!;
     const before = this.projections.checkpoint(id);
-    const write = this.#projector.diff(entry, this.#viewOf(entry), this.projections.parts(id), 'all');
+    const turn = (): Promise<void> => this.#yieldToReads(signal);
+    const view = await this.#viewInSlices(entry, turn);
+    const write = await this.#projector.diffAllInSlices(entry, view, this.projections.parts(id), turn, DIFF_SLICE);
     if (write.upserts.size === 0 && write.deletes.length === 0) return;
     // Nothing of it was read (none stored, stale or unreadable): its old rows go, all in one transaction.
     await this.store.writeProjection(write, !this.projections.has(id));
@@ -421,11 +466,25 @@ export class PursuanceRegistry {
   #viewOf(entry: PursuanceEntry): MemberViewResult {
     const cached = this.#views.get(entry.id);
     if (cached && cached.version === entry.version && cached.cache.keyring === entry.author.keyring) return cached.view;
-    // A replaced author (a reload) brings another keyring: start a cache for it.
-    const cache = cached?.cache.keyring === entry.author.keyring ? cached.cache : new MemberViewCache(entry.author.keyring, this.identity);
+    const cache = this.#viewCache(entry);
     const view = cache.current(entry.log);
     this.#views.set(entry.id, { version: entry.version, view, cache });
     return view;
+  }
+
+  /** #viewOf, read in slices with `pause` between them (a load's first view reads the whole log). */
+  async #viewInSlices(entry: PursuanceEntry, pause: () => Promise<void>): Promise<MemberViewResult> {
+    const cache = this.#viewCache(entry);
+    const version = entry.version;
+    const view = await cache.currentInSlices(entry.log, pause, VIEW_SLICE);
+    if (entry.version === version) this.#views.set(entry.id, { version, view, cache });
+    return view;
+  }
+
+  /** The entry's view cache; a replaced author (a reload) brings another keyring, and a cache of its own. */
+  #viewCache(entry: PursuanceEntry): MemberViewCache {
+    const cached = this.#views.get(entry.id);
+    return cached?.cache.keyring === entry.author.keyring ? cached.cache : new MemberViewCache(entry.author.keyring, this.identity);
   }
 
   public create(spec: NewPursuance): Promise<PursuanceEntry> {

@@ -462,9 +462,25 @@ export interface Folded {
 
 /** Fold every event of `source` that is not pending, restarting while removals add virtual edges. */
 export function fold(source: FoldSource): Folded {
+  const steps = foldInSteps(source, Number.POSITIVE_INFINITY);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same fold, pausing after every `every` events it reads or processes (each pause yields
+ * how many events this pass has processed so far; a restart for removal precedence starts a
+ * new pass at 0), so a caller can give the event loop a turn: at a million events a fold takes
+ * about a minute, and a node loading its logs keeps answering meanwhile
+ * (PursuanceLog.refoldInSlices). The result is fold()'s: pausing changes when the work is
+ * done, never what it finds.
+ */
+export function* foldInSteps(source: FoldSource, every: number): Generator<number, Folded> {
   let precedence: Precedence = { virtual: new Map(), voided: new Set(), defeated: new Map() };
   for (;;) {
-    const folded = foldOnce(source, precedence);
+    const folded = yield* foldOnce(source, precedence, every);
     if (!folded.run.restartWith) return folded;
     precedence = folded.run.restartWith;
   }
@@ -489,7 +505,7 @@ function initialState(source: FoldSource): PublicState {
   return initial.state;
 }
 
-function foldOnce(source: FoldSource, precedence: Precedence): Folded {
+function* foldOnce(source: FoldSource, precedence: Precedence, every: number): Generator<number, Folded> {
   const genesis = source.genesis;
   const base = source.base;
   const run = new FoldRun(source, initialState(source), precedence);
@@ -497,7 +513,12 @@ function foldOnce(source: FoldSource, precedence: Precedence): Folded {
   // Parents before the snapshot that are not on its frontier are never processed: not waited for.
   const awaited = (p: EventId): boolean => !base || frontier.has(p) || !source.isBefore(p);
   const waiting = new Map<EventId, number>();
+  let sincePause = 0;
   for (const e of source.events()) {
+    if (++sincePause >= every) {
+      sincePause = 0;
+      yield run.order.length;
+    }
     if (e.id === genesis.id || source.isPending(e.id) || source.isBefore(e.id)) continue;
     const parents = run.parentsOf(e.id).filter(awaited);
     waiting.set(e.id, parents.length);
@@ -527,6 +548,10 @@ function foldOnce(source: FoldSource, precedence: Precedence): Folded {
     release(genesis.id);
   }
   for (let item = heap.pop(); item; item = heap.pop()) {
+    if (++sincePause >= every) {
+      sincePause = 0;
+      yield run.order.length;
+    }
     run.process(source.event(item.id)!);
     // Unfinished: fold() runs again with the new virtual edges, so no heads are worked out.
     if (run.restartWith) return { run, heads: new Set() };

@@ -1,0 +1,154 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Identity, TEST_SCRYPT_PARAMS } from '@pursuance/crypto';
+import { PursuanceAuthor, PursuanceLog, buildMemberView, type SignedEvent } from '@pursuance/pursuance';
+import { Projector } from '../src/domain/projector.js';
+import { PursuanceRegistry, type ReplayProgress } from '../src/domain/registry.js';
+import { loadTemplates } from '../src/domain/templates.js';
+import { DEFAULT_TEMPLATES_DIR, openNodeStore, startNode } from '../src/start.js';
+import type { EventStore } from '../src/store/event-store.js';
+
+/**
+ * A node's load at a million events spends minutes in a few long steps after reading the store
+ * (the refold when events came out of order, the first member view, the comparison of every
+ * task with the stored read model). Each gives the event loop a turn between slices, so the
+ * read routes keep answering from the stored read models meanwhile; and until the read model
+ * is written, a pursuance whose stored one was not served answers "loading", never "unknown".
+ */
+const PASSWORD = 'node test password';
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'node-load-slices-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A founder and a member each creating tasks on their own replica: every second event is concurrent with the one before. */
+async function concurrentHistory(me: Identity, tasksEach: number): Promise<{ id: string; events: SignedEvent[] }> {
+  const rules = (await loadTemplates(DEFAULT_TEMPLATES_DIR)).find((t) => t.id === 'activist-cell')!.rules;
+  let t = Date.UTC(2026, 0, 1);
+  const clock = (): number => (t += 1000);
+  const founder = PursuanceAuthor.create(Identity.generate(), { name: 'Side by side', rules }, clock);
+  const memberId = Identity.generate();
+  const events: SignedEvent[] = [
+    founder.log.genesis,
+    founder.addMember(memberId.publicKey, { roles: ['member'] }),
+    founder.addMember(me.publicKey, { roles: ['member'] }),
+  ];
+  const memberLog = new PursuanceLog(founder.log.genesis);
+  memberLog.addAll(events.slice(1));
+  const member = new PursuanceAuthor(memberId, memberLog, undefined, clock);
+  for (let i = 0; i < tasksEach; i++) {
+    events.push(founder.createTask({ audience: ['member'], title: `founder ${i}` }));
+    events.push(member.createTask({ audience: ['member'], title: `member ${i}` }));
+  }
+  return { id: founder.log.id, events };
+}
+
+/**
+ * A store holding that history, stored by an import rather than the registry (so no read model
+ * is stored and none is served), and a registry opened on it, not loaded yet.
+ */
+async function importedStore(name: string, use: (registry: PursuanceRegistry, history: { id: string; events: SignedEvent[] }) => Promise<void>): Promise<void> {
+  const dataDir = join(dir, name);
+  const node = await startNode({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS, logger: false, dashboardDir: null });
+  const me = node.registry.identity;
+  await node.close();
+  const history = await concurrentHistory(me, 300);
+  const opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
+  try {
+    await opened.store.append(history.events, 'import');
+    const registry = new PursuanceRegistry(opened.store, opened.identity);
+    registry.warn = () => undefined;
+    await registry.open();
+    await use(registry, history);
+    await registry.idle();
+  } finally {
+    await opened.close();
+  }
+}
+
+describe('a load in slices', () => {
+  it('refolds out-of-order events in slices and tells it, then reads the view and compares the read model in slices, answering "loading" until it is written', async () => {
+    await importedStore('concurrent', async (registry, { id, events }) => {
+      const store = (registry as unknown as { store: EventStore }).store;
+      const told: ReplayProgress[] = [];
+      const turns: { after: ReplayProgress | undefined; loaded: boolean }[] = [];
+      registry.betweenPages = () => {
+        turns.push({ after: told.at(-1), loaded: registry.isLoaded(id) });
+        return Promise.resolve();
+      };
+      const readableWhileWriting: string[] = [];
+      const write = store.writeProjection.bind(store);
+      store.writeProjection = async (...args) => {
+        try {
+          registry.readable(id);
+          readableWhileWriting.push('served');
+        } catch (err) {
+          readableWhileWriting.push((err as { code: string }).code);
+        }
+        return write(...args);
+      };
+
+      await registry.load((p) => void told.push(p));
+
+      const total = events.length;
+      // The read, then the refold (the store's order is not the fold's), each told to the end.
+      expect(told.filter((p) => p.stage === 'read').at(-1)).toEqual({ pursuanceId: id, stage: 'read', done: total, total });
+      expect(told.at(-1)).toEqual({ pursuanceId: id, stage: 'fold', done: total, total });
+      // Turns of the event loop inside the refold: after the read's last report, before the fold's.
+      const readDone = told.findIndex((p) => p.stage === 'read' && p.done === total);
+      const duringFold = turns.filter((turn) => turn.after === told[readDone]);
+      expect(duringFold.length - 1).toBeGreaterThanOrEqual(Math.floor(total / 256));
+      // And after it, while the view is read and every task compared: the log is in, the read model not yet.
+      const afterFold = turns.filter((turn) => turn.after === told.at(-1));
+      expect(afterFold.length).toBeGreaterThanOrEqual(Math.floor((2 * 300) / 100));
+      expect(afterFold.every((turn) => turn.loaded)).toBe(true);
+      // While the read model was written (once, after the replay), reads heard "loading", not "unknown".
+      expect(readableWhileWriting).toEqual(['PURSUANCE_LOADING']);
+      registry.readable(id);
+
+      // The result is the fold and read model done at once.
+      const entry = registry.get(id);
+      const reference = new PursuanceLog(events[0]!);
+      reference.addAll(events.slice(1));
+      expect(entry.log.stateHash()).toBe(reference.stateHash());
+      expect(entry.log.order()).toEqual(reference.order());
+      const atOnce = new Projector(registry.identity.onion).diff(entry, registry.view(id), undefined, 'all').upserts;
+      expect(new Map([...registry.projections.parts(id)!].filter(([name]) => atOnce.has(name)))).toEqual(atOnce);
+      expect(registry.projections.tasks(id)).toHaveLength(600);
+      // The view read in slices (kept by the registry) is the view read at once.
+      expect(registry.view(id)).toEqual(buildMemberView(entry.log, registry.identity, entry.author.keyring));
+      expect(registry.view(id).tasks.size).toBe(600);
+    });
+  }, 120_000);
+
+  it('ends at the next slice when stopped during the refold (Ctrl-C), loading nothing, and the next load completes', async () => {
+    await importedStore('stopped', async (registry, { id, events }) => {
+      const stop = new AbortController();
+      const told: ReplayProgress[] = [];
+      let turnsAfterStop = 0;
+      let turnsAfterRead = 0;
+      registry.betweenPages = () => {
+        if (stop.signal.aborted) turnsAfterStop += 1;
+        // The first turn after the read's last report ends its last page; the second is inside the refold.
+        if (told.at(-1)?.done === events.length && ++turnsAfterRead === 2) stop.abort();
+        return Promise.resolve();
+      };
+      await registry.load((p) => void told.push(p), stop.signal);
+      expect(stop.signal.aborted).toBe(true);
+      expect(told.filter((p) => p.stage === 'fold')).toEqual([]);
+      expect(turnsAfterStop).toBe(0);
+      expect(registry.isLoaded(id)).toBe(false);
+
+      registry.betweenPages = () => Promise.resolve();
+      await registry.load();
+      expect(registry.isLoaded(id)).toBe(true);
+      expect(registry.projections.tasks(id)).toHaveLength(600);
+    });
+  }, 120_000);
+});
