@@ -252,7 +252,7 @@ export const MODULES = {
       'apps/node/src/domain/projections.ts:26-33',
       'apps/node/src/domain/projections.ts:133-185',
       'apps/node/src/domain/registry.ts:319-319',
-      'apps/node/src/domain/registry.ts:333-333',
+      'apps/node/src/domain/registry.ts:337-337',
     ],
     tests: ['apps/node/test/task-pages.test.ts', 'apps/node/test/start-abort.test.ts', 'apps/node/test/projections.test.ts'],
   },
@@ -261,12 +261,12 @@ export const MODULES = {
   // the log outgrew during a pause, and stop at the next slice on Ctrl-C.
   'sliced-load': {
     mutate: [
-      'packages/pursuance/src/log.ts:463-480',
-      'packages/pursuance/src/log.ts:675-702',
+      'packages/pursuance/src/log.ts:463-481',
+      'packages/pursuance/src/log.ts:676-703',
       'packages/pursuance/src/fold/run.ts:464-487',
       'apps/node/src/domain/projector.ts:120-135',
-      'apps/node/src/domain/registry.ts:338-348',
-      'apps/node/src/domain/registry.ts:379-384',
+      'apps/node/src/domain/registry.ts:342-352',
+      'apps/node/src/domain/registry.ts:383-387',
     ],
     tests: ['packages/pursuance/test/sliced-work.test.ts', 'apps/node/test/load-in-slices.test.ts', 'apps/node/test/start-abort.test.ts'],
   },

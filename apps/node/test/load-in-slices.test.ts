@@ -18,6 +18,8 @@ import type { EventStore } from '../src/store/event-store.js';
  * is written, a pursuance whose stored one was not served answers "loading", never "unknown".
  */
 const PASSWORD = 'node test password';
+/** Tasks each author creates in the first test: over 2,000 events, so the refold is told midway too. */
+const TASKS_EACH = 1100;
 let dir: string;
 
 beforeAll(async () => {
@@ -28,7 +30,7 @@ afterAll(async () => {
 });
 
 /** A founder and a member each creating tasks on their own replica: every second event is concurrent with the one before. */
-async function concurrentHistory(me: Identity, tasksEach: number): Promise<{ id: string; events: SignedEvent[] }> {
+async function concurrentHistory(me: Identity, tasksEach: number, concurrent = true): Promise<{ id: string; events: SignedEvent[] }> {
   const rules = (await loadTemplates(DEFAULT_TEMPLATES_DIR)).find((t) => t.id === 'activist-cell')!.rules;
   let t = Date.UTC(2026, 0, 1);
   const clock = (): number => (t += 1000);
@@ -44,7 +46,8 @@ async function concurrentHistory(me: Identity, tasksEach: number): Promise<{ id:
   const member = new PursuanceAuthor(memberId, memberLog, undefined, clock);
   for (let i = 0; i < tasksEach; i++) {
     events.push(founder.createTask({ audience: ['member'], title: `founder ${i}` }));
-    events.push(member.createTask({ audience: ['member'], title: `member ${i}` }));
+    // Without concurrency the founder writes both: every event descends from the one before.
+    events.push((concurrent ? member : founder).createTask({ audience: ['member'], title: `member ${i}` }));
   }
   return { id: founder.log.id, events };
 }
@@ -53,12 +56,16 @@ async function concurrentHistory(me: Identity, tasksEach: number): Promise<{ id:
  * A store holding that history, stored by an import rather than the registry (so no read model
  * is stored and none is served), and a registry opened on it, not loaded yet.
  */
-async function importedStore(name: string, use: (registry: PursuanceRegistry, history: { id: string; events: SignedEvent[] }) => Promise<void>): Promise<void> {
+async function importedStore(
+  name: string,
+  use: (registry: PursuanceRegistry, history: { id: string; events: SignedEvent[] }) => Promise<void>,
+  { tasksEach = 300, concurrent = true } = {},
+): Promise<void> {
   const dataDir = join(dir, name);
   const node = await startNode({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS, logger: false, dashboardDir: null });
   const me = node.registry.identity;
   await node.close();
-  const history = await concurrentHistory(me, 300);
+  const history = await concurrentHistory(me, tasksEach, concurrent);
   const opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
   try {
     await opened.store.append(history.events, 'import');
@@ -74,81 +81,109 @@ async function importedStore(name: string, use: (registry: PursuanceRegistry, hi
 
 describe('a load in slices', () => {
   it('refolds out-of-order events in slices and tells it, then reads the view and compares the read model in slices, answering "loading" until it is written', async () => {
-    await importedStore('concurrent', async (registry, { id, events }) => {
-      const store = (registry as unknown as { store: EventStore }).store;
-      const told: ReplayProgress[] = [];
-      const turns: { after: ReplayProgress | undefined; loaded: boolean }[] = [];
-      registry.betweenPages = () => {
-        turns.push({ after: told.at(-1), loaded: registry.isLoaded(id) });
-        return Promise.resolve();
-      };
-      const readableWhileWriting: string[] = [];
-      const write = store.writeProjection.bind(store);
-      store.writeProjection = async (...args) => {
-        try {
-          registry.readable(id);
-          readableWhileWriting.push('served');
-        } catch (err) {
-          readableWhileWriting.push((err as { code: string }).code);
-        }
-        return write(...args);
-      };
+    await importedStore(
+      'concurrent',
+      async (registry, { id, events }) => {
+        const store = (registry as unknown as { store: EventStore }).store;
+        const told: ReplayProgress[] = [];
+        const turns: { after: ReplayProgress | undefined; loaded: boolean }[] = [];
+        registry.betweenPages = () => {
+          turns.push({ after: told.at(-1), loaded: registry.isLoaded(id) });
+          return Promise.resolve();
+        };
+        const readableWhileWriting: string[] = [];
+        const write = store.writeProjection.bind(store);
+        store.writeProjection = async (...args) => {
+          try {
+            registry.readable(id);
+            readableWhileWriting.push('served');
+          } catch (err) {
+            readableWhileWriting.push((err as { code: string }).code);
+          }
+          return write(...args);
+        };
 
-      await registry.load((p) => void told.push(p));
+        await registry.load((p) => void told.push(p));
 
-      const total = events.length;
-      // The read, then the refold (the store's order is not the fold's), each told to the end.
-      expect(told.filter((p) => p.stage === 'read').at(-1)).toEqual({ pursuanceId: id, stage: 'read', done: total, total });
-      expect(told.at(-1)).toEqual({ pursuanceId: id, stage: 'fold', done: total, total });
-      // Turns of the event loop inside the refold: after the read's last report, before the fold's.
-      const readDone = told.findIndex((p) => p.stage === 'read' && p.done === total);
-      const duringFold = turns.filter((turn) => turn.after === told[readDone]);
-      expect(duringFold.length - 1).toBeGreaterThanOrEqual(Math.floor(total / 256));
-      // And after it, while the view is read and every task compared: the log is in, the read model not yet.
-      const afterFold = turns.filter((turn) => turn.after === told.at(-1));
-      expect(afterFold.length).toBeGreaterThanOrEqual(Math.floor((2 * 300) / 100));
-      expect(afterFold.every((turn) => turn.loaded)).toBe(true);
-      // While the read model was written (once, after the replay), reads heard "loading", not "unknown".
-      expect(readableWhileWriting).toEqual(['PURSUANCE_LOADING']);
-      registry.readable(id);
+        const total = events.length;
+        // The read, then the refold (the store's order is not the fold's), each told to the end.
+        expect(told.filter((p) => p.stage === 'read').at(-1)).toEqual({ pursuanceId: id, stage: 'read', done: total, total });
+        expect(told.at(-1)).toEqual({ pursuanceId: id, stage: 'fold', done: total, total });
+        // Told as it goes too: every 2,000 events folded.
+        const midFold = told.filter((p) => p.stage === 'fold').slice(0, -1);
+        expect(midFold.map((p) => p.done)).toEqual([midFold[0]!.done]);
+        expect(midFold[0]!.done).toBeGreaterThanOrEqual(2000);
+        expect(midFold[0]!.done).toBeLessThan(2000 + 256);
+        // Turns of the event loop inside the refold: after the read's last report, before the fold's.
+        const readDone = told.findIndex((p) => p.stage === 'read' && p.done === total);
+        const duringFold = turns.filter((turn) => turn.after === told[readDone]);
+        expect(duringFold.length - 1).toBeGreaterThanOrEqual(Math.floor(total / 256));
+        // And after it, while the view is read and every task compared: the log is in, the read model not yet.
+        const afterFold = turns.filter((turn) => turn.after === told.at(-1));
+        expect(afterFold.length).toBeGreaterThanOrEqual(Math.floor((2 * TASKS_EACH) / 100));
+        expect(afterFold.every((turn) => turn.loaded)).toBe(true);
+        // While the read model was written (once, after the replay), reads heard "loading", not "unknown".
+        expect(readableWhileWriting).toEqual(['PURSUANCE_LOADING']);
+        registry.readable(id);
 
-      // The result is the fold and read model done at once.
-      const entry = registry.get(id);
-      const reference = new PursuanceLog(events[0]!);
-      reference.addAll(events.slice(1));
-      expect(entry.log.stateHash()).toBe(reference.stateHash());
-      expect(entry.log.order()).toEqual(reference.order());
-      const atOnce = new Projector(registry.identity.onion).diff(entry, registry.view(id), undefined, 'all').upserts;
-      expect(new Map([...registry.projections.parts(id)!].filter(([name]) => atOnce.has(name)))).toEqual(atOnce);
-      expect(registry.projections.tasks(id)).toHaveLength(600);
-      // The view read in slices (kept by the registry) is the view read at once.
-      expect(registry.view(id)).toEqual(buildMemberView(entry.log, registry.identity, entry.author.keyring));
-      expect(registry.view(id).tasks.size).toBe(600);
-    });
+        // The result is the fold and read model done at once.
+        const entry = registry.get(id);
+        const reference = new PursuanceLog(events[0]!);
+        reference.addAll(events.slice(1));
+        expect(entry.log.stateHash()).toBe(reference.stateHash());
+        expect(entry.log.order()).toEqual(reference.order());
+        const atOnce = new Projector(registry.identity.onion).diff(entry, registry.view(id), undefined, 'all').upserts;
+        expect(new Map([...registry.projections.parts(id)!].filter(([name]) => atOnce.has(name)))).toEqual(atOnce);
+        expect(registry.projections.tasks(id)).toHaveLength(2 * TASKS_EACH);
+        // The view read in slices (kept by the registry) is the view read at once.
+        expect(registry.view(id)).toEqual(buildMemberView(entry.log, registry.identity, entry.author.keyring));
+        expect(registry.view(id).tasks.size).toBe(2 * TASKS_EACH);
+      },
+      { tasksEach: TASKS_EACH },
+    );
+  }, 120_000);
+
+  it('tells no refold when the store holds the events in fold order (one writer)', async () => {
+    await importedStore(
+      'in-order',
+      async (registry, { id, events }) => {
+        const told: ReplayProgress[] = [];
+        await registry.load((p) => void told.push(p));
+        expect(told.filter((p) => p.stage === 'fold')).toEqual([]);
+        expect(told.at(-1)).toEqual({ pursuanceId: id, stage: 'read', done: events.length, total: events.length });
+        expect(registry.projections.tasks(id)).toHaveLength(600);
+      },
+      { concurrent: false },
+    );
   }, 120_000);
 
   it('ends at the next slice when stopped during the refold (Ctrl-C), loading nothing, and the next load completes', async () => {
-    await importedStore('stopped', async (registry, { id, events }) => {
-      const stop = new AbortController();
-      const told: ReplayProgress[] = [];
-      let turnsAfterStop = 0;
-      let turnsAfterRead = 0;
-      registry.betweenPages = () => {
-        if (stop.signal.aborted) turnsAfterStop += 1;
-        // The first turn after the read's last report ends its last page; the second is inside the refold.
-        if (told.at(-1)?.done === events.length && ++turnsAfterRead === 2) stop.abort();
-        return Promise.resolve();
-      };
-      await registry.load((p) => void told.push(p), stop.signal);
-      expect(stop.signal.aborted).toBe(true);
-      expect(told.filter((p) => p.stage === 'fold')).toEqual([]);
-      expect(turnsAfterStop).toBe(0);
-      expect(registry.isLoaded(id)).toBe(false);
+    await importedStore(
+      'stopped',
+      async (registry, { id, events }) => {
+        const stop = new AbortController();
+        const told: ReplayProgress[] = [];
+        let turnsAfterStop = 0;
+        let turnsAfterRead = 0;
+        registry.betweenPages = () => {
+          if (stop.signal.aborted) turnsAfterStop += 1;
+          // The first turn after the read's last report ends its last page; the second is inside the refold.
+          if (told.at(-1)?.done === events.length && ++turnsAfterRead === 2) stop.abort();
+          return Promise.resolve();
+        };
+        await registry.load((p) => void told.push(p), stop.signal);
+        expect(stop.signal.aborted).toBe(true);
+        expect(told.filter((p) => p.stage === 'fold')).toEqual([]);
+        expect(turnsAfterStop).toBe(0);
+        expect(registry.isLoaded(id)).toBe(false);
 
-      registry.betweenPages = () => Promise.resolve();
-      await registry.load();
-      expect(registry.isLoaded(id)).toBe(true);
-      expect(registry.projections.tasks(id)).toHaveLength(600);
-    });
+        // Without a progress listener (the refold tells none, and loads all the same).
+        registry.betweenPages = () => Promise.resolve();
+        await registry.load();
+        expect(registry.isLoaded(id)).toBe(true);
+        expect(registry.projections.tasks(id)).toHaveLength(2 * TASKS_EACH);
+      },
+      { tasksEach: TASKS_EACH },
+    );
   }, 120_000);
 });

@@ -467,8 +467,9 @@ export class PursuanceLog {
     for (;;) {
       const step = steps.next();
       if (step.done) {
-        // A read during a pause may have folded synchronously meanwhile: same set, same result.
-        if (changes !== this.#changes || !this.#dirty) return false;
+        // A change came only during a pause, and was checked right after it. A read during a
+        // pause may have folded synchronously meanwhile: same set, same result.
+        if (!this.#dirty) return false;
         this.#run = step.value.run;
         this.#heads = step.value.heads;
         this.#dirty = false;

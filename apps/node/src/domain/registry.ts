@@ -318,8 +318,12 @@ export class PursuanceRegistry {
           for await (const page of this.store.stream(id, LOAD_PAGE)) {
             if (signal?.aborted) return;
             for (const row of page) {
-              if (!log) log = new PursuanceLog(decodeEvent(row.bytes, SEALED_AT_REST), this.#snapshotOption(id));
-              else await this.#addStored(id, log, row);
+              if (!log) {
+                log = new PursuanceLog(decodeEvent(row.bytes, SEALED_AT_REST), this.#snapshotOption(id));
+                // Folded now (the genesis, or the snapshot's base: nothing to fold yet), so events
+                // read in fold order are folded as they come and no refold is left for the end.
+                log.replay();
+              } else await this.#addStored(id, log, row);
             }
             done += page.length;
             if (done - told >= PROGRESS_EVERY || done === total) {
