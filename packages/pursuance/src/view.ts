@@ -204,7 +204,8 @@ export class MemberViewCache {
    * current(), with `await pause()` after every `every` events read: building the view of a
    * long log from nothing (a node's start-up) decrypts every readable task event, seconds at a
    * million events, and the caller's event loop keeps turning meanwhile. What was read before
-   * a pause stays read; if the log is refolded meanwhile, the next call notices and starts over.
+   * a pause stays read; after each pause it looks again, and starts over if the log was
+   * refolded or a key came meanwhile (as current() would).
    */
   public async currentInSlices(log: PursuanceLog, pause: () => Promise<void>, every: number): Promise<MemberViewResult> {
     const steps = this.#steps(log, every);
