@@ -183,7 +183,7 @@ export const MODULES = {
   // The member view's incremental cache: a wrong "nothing changed" would show members stale or
   // unreadable content. Judged by the tests that compare it with the full rebuild.
   view: {
-    mutate: ['packages/pursuance/src/view.ts:172-262'],
+    mutate: ['packages/pursuance/src/view.ts:173-255'],
     tests: ['packages/pursuance/test/view-cache.test.ts', 'packages/pursuance/test/properties.test.ts'],
   },
   node: {
@@ -263,7 +263,7 @@ export const MODULES = {
     mutate: [
       'packages/pursuance/src/log.ts:463-481',
       'packages/pursuance/src/log.ts:676-703',
-      'packages/pursuance/src/fold/run.ts:464-487',
+      'packages/pursuance/src/fold/run.ts:465-484',
       'apps/node/src/domain/projector.ts:120-135',
       'apps/node/src/domain/registry.ts:342-352',
       'apps/node/src/domain/registry.ts:383-387',

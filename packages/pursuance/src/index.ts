@@ -134,3 +134,4 @@ export {
 } from './vouch.js';
 export type { RoleKey } from './keys.js';
 export { InvalidLinkPostError, LINK_POST_KEYS_MAX, decodeLinkPost, encodeLinkPost, splitAnnouncements, type LinkPost } from './link-post.js';
+export { runAtOnce, runInSlices } from './steps.js';

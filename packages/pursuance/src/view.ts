@@ -1,3 +1,4 @@
+import { runAtOnce, runInSlices } from './steps.js';
 import { onionFromPublicKey, toHex, type CanonicalValue, type Identity, type OnionName } from '@pursuance/crypto';
 import { CONTENT_SCHEMAS, SubmissionContentSchema, type EventBody, type Rotation, type Share, type TaskContentKind } from './bodies.js';
 import type { EventId, PursuanceId, SignedEvent } from './envelope.js';
@@ -193,11 +194,7 @@ export class MemberViewCache {
   ) {}
 
   public current(log: PursuanceLog): MemberViewResult {
-    const steps = this.#steps(log, Number.POSITIVE_INFINITY);
-    for (;;) {
-      const step = steps.next();
-      if (step.done) return step.value;
-    }
+    return runAtOnce(this.#steps(log, Number.POSITIVE_INFINITY));
   }
 
   /**
@@ -207,13 +204,8 @@ export class MemberViewCache {
    * a pause stays read; after each pause it looks again, and starts over if the log was
    * refolded or a key came meanwhile (as current() would).
    */
-  public async currentInSlices(log: PursuanceLog, pause: () => Promise<void>, every: number): Promise<MemberViewResult> {
-    const steps = this.#steps(log, every);
-    for (;;) {
-      const step = steps.next();
-      if (step.done) return step.value;
-      await pause();
-    }
+  public currentInSlices(log: PursuanceLog, pause: () => Promise<void>, every: number): Promise<MemberViewResult> {
+    return runInSlices(this.#steps(log, every), pause);
   }
 
   *#steps(log: PursuanceLog, every: number): Generator<void, MemberViewResult> {

@@ -1,5 +1,5 @@
 import type { OnionName } from '@pursuance/crypto';
-import { TASK_CONTENT_KINDS, opensTask, type EventId, type MemberViewResult, type SignedEvent } from '@pursuance/pursuance';
+import { TASK_CONTENT_KINDS, opensTask, runAtOnce, runInSlices, type EventId, type MemberViewResult, type SignedEvent } from '@pursuance/pursuance';
 import { toHex } from '@pursuance/crypto';
 import { LATER_PREFIX, type ProjectionWrite } from '../store/projection-store.js';
 import { feedOf, membersOf, rolesOf, splitTask, summaryOf, taskModel, type TaskListItem } from './read-models.js';
@@ -104,11 +104,7 @@ export class Projector {
     fresh: readonly SignedEvent[] | 'all',
     keysBefore?: string,
   ): ProjectionWrite {
-    const steps = this.#diff(entry, view, stored, fresh, keysBefore, fresh === 'all' ? entry.log.stateHash() : null, Number.POSITIVE_INFINITY);
-    for (;;) {
-      const step = steps.next();
-      if (step.done) return step.value;
-    }
+    return runAtOnce(this.#diff(entry, view, stored, fresh, keysBefore, fresh === 'all' ? entry.log.stateHash() : null, Number.POSITIVE_INFINITY));
   }
 
   /**
@@ -126,12 +122,7 @@ export class Projector {
   ): Promise<ProjectionWrite> {
     // The state hash too: encoding the whole public state takes seconds at a million events.
     const hash = await entry.log.stateHashInSlices(pause);
-    const steps = this.#diff(entry, view, stored, 'all', undefined, hash, every);
-    for (;;) {
-      const step = steps.next();
-      if (step.done) return step.value;
-      await pause();
-    }
+    return runInSlices(this.#diff(entry, view, stored, 'all', undefined, hash, every), pause);
   }
 
   /** Only the checkpoint, with the state hash worked out (a clean stop). */

@@ -4,6 +4,7 @@ import { isKind, type EventId, type SignedEvent } from '../envelope.js';
 import { EventRejectedError, RejectionCode, type Rejection } from '../errors.js';
 import { stateFromGenesis } from '../genesis.js';
 import { MinHeap } from '../heap.js';
+import { runAtOnce } from '../steps.js';
 import type { PublicState } from '../state.js';
 import { Applier } from './applier.js';
 import type { AcceptedAncestor, Causality, Outcome } from './context.js';
@@ -462,11 +463,7 @@ export interface Folded {
 
 /** Fold every event of `source` that is not pending, restarting while removals add virtual edges. */
 export function fold(source: FoldSource): Folded {
-  const steps = foldInSteps(source, Number.POSITIVE_INFINITY);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+  return runAtOnce(foldInSteps(source, Number.POSITIVE_INFINITY));
 }
 
 /**
