@@ -98,7 +98,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', '*.mjs', 'test/ci/*.mjs', 'apps/cli/bundle.mjs'] },
+        projectService: { allowDefaultProject: ['*.js', '*.mjs', 'test/ci/*.mjs', 'apps/cli/bundle.mjs', 'apps/cli/import-meta-url.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -15,6 +15,10 @@ const config: KnipConfig = {
       // src/lib/rules-engine.ts); they import CASL, which the bundle therefore needs.
       ignoreDependencies: ['@casl/ability'],
     },
+    'apps/cli': {
+      // `relay start` and `demo` run its program, found by require.resolve (src/relay-daemon.ts).
+      ignoreDependencies: ['@pursuance/relay-daemon'],
+    },
   },
 };
 

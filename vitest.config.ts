@@ -4,9 +4,20 @@ import { defineConfig } from 'vitest/config';
 
 const pkg = (name: string): string => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
 
+/** Projects whose tests use token keys without the relay's test kit (see test/support/load-voprf.ts). */
+const USES_VOPRF = new Set(['relay', 'relay-daemon']);
+
 /** `built`: the project spawns compiled programs (dist/), so `tsc -b` runs before it. */
 function project(name: string, include: string, built = false) {
-  return { extends: true as const, test: { name, include: [include], ...(built ? { globalSetup: ['test/support/global-setup.ts'] } : {}) } };
+  return {
+    extends: true as const,
+    test: {
+      name,
+      include: [include],
+      ...(built ? { globalSetup: ['test/support/global-setup.ts'] } : {}),
+      ...(USES_VOPRF.has(name) ? { setupFiles: ['test/support/load-voprf.ts'] } : {}),
+    },
+  };
 }
 
 // Tests run against package sources (no build needed); apps that are spawned as real

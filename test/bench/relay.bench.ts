@@ -31,6 +31,7 @@ import {
   evaluateBlindedBatch,
   finalizeBatch,
   generateVoprfKeyPair,
+  loadVoprf,
   newTokenInputs,
   spendToken,
   trustKeyBundle,
@@ -422,4 +423,5 @@ async function main(): Promise<void> {
   }
 }
 
+await loadVoprf();
 await main();

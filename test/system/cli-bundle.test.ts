@@ -1,20 +1,23 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { createRequire, isBuiltin } from 'node:module';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http } from '../../apps/node/test/support/http.js';
 import { DASHBOARD, ROOT, buildDashboard } from '../support/dashboard.js';
 import { CLI, UNBUNDLED_CLI, spawnCli } from '../support/processes.js';
 
 /**
- * The `pursuance` everyone runs is the bundle apps/cli/bundle.mjs makes of tsc's output (the
- * global setup builds it). Every system test spawns it (test/support/processes.ts); these check
- * what they would not: that its entry stays light, that it says what tsc's output says, and that
- * the paths the node finds from import.meta.url (the dashboard, the rule templates) resolve from
- * the bundle as they do unbundled. `import.meta.resolve('@pursuance/relay-daemon')` is exercised
- * by cli-relay.test.ts and loopback-processes.test.ts (`relay start`, `demo`).
+ * The `pursuance` everyone runs is apps/cli/bundle.mjs's build of tsc's output: one CommonJS
+ * script and the launcher that runs it with V8's code cache (the global setup builds both).
+ * Every system test spawns it (test/support/processes.ts); these check what they would not:
+ * that the launcher stays light and a command runs only its own code, that the bundle says
+ * what tsc's output says, that the code cache is made, kept, and remade only when it should
+ * be, and that the paths the node finds from import.meta.url (the dashboard, the rule
+ * templates) resolve from the bundle as they do unbundled. Finding the relay daemon's program
+ * is exercised by cli-relay.test.ts and loopback-processes.test.ts (`relay start`, `demo`).
  */
 
 interface Metafile {
@@ -22,43 +25,75 @@ interface Metafile {
 }
 const meta = JSON.parse(readFileSync(join(dirname(CLI), 'meta.json'), 'utf8')) as Metafile;
 const ENTRY = 'apps/cli/dist/bundle/pursuance.mjs';
-
-/** The outputs `from` loads, through static imports only or through dynamic imports too. */
-function reached(from: string, dynamic: boolean): Set<string> {
-  const seen = new Set<string>();
-  const visit = (output: string): void => {
-    if (seen.has(output)) return;
-    seen.add(output);
-    for (const i of meta.outputs[output]!.imports) if (!i.external && (i.kind === 'import-statement' || dynamic)) visit(i.path);
-  };
-  visit(from);
-  return seen;
-}
+const SCRIPT = Object.keys(meta.outputs).find((o) => /^apps\/cli\/dist\/bundle\/pursuance-[A-Z0-9]+\.cjs$/.test(o))!;
 
 /** Where an input file comes from: a package in node_modules, or a workspace (`apps/cli`). */
 function origin(input: string): string {
   return /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1] ?? input.split('/').slice(0, 2).join('/');
 }
 
-const inputsOf = (outputs: Set<string>): Set<string> => new Set([...outputs].flatMap((o) => Object.keys(meta.outputs[o]!.inputs).map(origin)));
+const inputsOf = (output: string): Set<string> => new Set(Object.keys(meta.outputs[output]!.inputs).map(origin));
 
-function run(file: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', timeout: 60_000 });
+function run(file: string, args: string[], nodeArgs: string[] = []): { code: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [...nodeArgs, file, ...args], { encoding: 'utf8', timeout: 60_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 describe('the bundled CLI', () => {
-  it('loads commander and the command definitions before a command runs; tapir, the node, Nest and TypeORM load on use', () => {
-    expect(meta.outputs[ENTRY], 'the entry is in the metafile').toBeDefined();
-    const eager = reached(ENTRY, false);
-    expect([...inputsOf(eager)].sort()).toEqual(['apps/cli', 'commander']);
-    // Before a command runs, nothing outside the bundle but Node's own modules (no native addon).
-    const externals = [...eager].flatMap((o) => meta.outputs[o]!.imports.filter((i) => i.external).map((i) => i.path));
-    expect(externals.filter((path) => !path.startsWith('node:'))).toEqual([]);
-    // ...and what a command loads is in the bundle, behind dynamic imports (not left out).
-    const onUse = inputsOf(reached(ENTRY, true));
-    for (const lazy of ['@nestjs/core', 'typeorm', 'express', 'packages/tapir', 'apps/node', 'packages/cwtch-store-sqlite'])
-      expect(onUse, lazy).toContain(lazy);
+  it('is a launcher that loads only Node’s own modules, and one script that holds every command', () => {
+    expect(meta.outputs[ENTRY], 'the launcher is in the metafile').toBeDefined();
+    expect(SCRIPT, 'the script is in the metafile').toBeDefined();
+    expect([...inputsOf(ENTRY)].sort()).toEqual(['apps/cli', 'launcher.js']);
+    expect(meta.outputs[ENTRY]!.imports.filter((i) => !i.path.startsWith('node:'))).toEqual([]);
+    const held = inputsOf(SCRIPT);
+    for (const lazy of ['commander', '@nestjs/core', 'typeorm', 'express', 'packages/tapir', 'apps/node', 'packages/cwtch-store-sqlite'])
+      expect(held, lazy).toContain(lazy);
+    // Left out, of what is installed: only the native addons, required from node_modules at run
+    // time. (The rest of what it leaves to require are Node's modules and packages that are not
+    // installed: TypeORM's other drivers, Nest's optional peers, each required inside a try.)
+    const resolve = createRequire(join(ROOT, 'package.json')).resolve;
+    const installed = (path: string): boolean => {
+      try {
+        resolve(path);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const leftOut = meta.outputs[SCRIPT]!.imports.filter((i) => i.external && !isBuiltin(i.path) && installed(i.path)).map((i) => i.path);
+    expect([...new Set(leftOut)].sort()).toEqual(['sodium-native', 'sqlite3']);
+  });
+
+  it('runs only commander and the command definitions for --help: nothing required from outside, no node, no Nest', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-bundle-hook-'));
+    try {
+      // A preload that records what the process requires from outside the bundle, and whether
+      // reflect-metadata (the node's first import) ever ran.
+      const hook = join(dir, 'hook.cjs');
+      writeFileSync(
+        hook,
+        `const Module = require('node:module'); const seen = new Set(); const load = Module._load;
+         Module._load = function (request, ...rest) { seen.add(request); return load.call(this, request, ...rest); };
+         process.on('exit', () => process.stderr.write('HOOK ' + JSON.stringify({ required: [...seen], metadata: typeof Reflect.getMetadata }) + '\\n'));`,
+      );
+      const reportOf = (stderr: string) => JSON.parse(/HOOK (.*)\n/.exec(stderr)![1]!) as { required: string[]; metadata: string };
+      const help = run(CLI, ['--help'], ['--require', hook]);
+      expect(help.code, help.stderr).toBe(0);
+      const report = reportOf(help.stderr);
+      expect(report.required.filter((r) => !r.startsWith('node:'))).toEqual([]);
+      expect(report.metadata).toBe('undefined');
+      // The same hook sees the profile store's side when a command runs it (the checks above can fail).
+      const show = spawnSync(process.execPath, ['--require', hook, CLI, 'identity', 'show', '--data-dir', join(dir, 'none')], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, PURSUANCE_PASSWORD: 'bundle test password' },
+      });
+      expect(show.stderr).toMatch(/no identity in/);
+      expect(reportOf(show.stderr).required).toContain('sqlite3');
+      expect(reportOf(show.stderr).metadata).toBe('function');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('prints its version and the same help as tsc’s output, the relay daemon’s included', () => {
@@ -79,6 +114,78 @@ describe('the bundled CLI', () => {
     // The network flags are there (added as `node` is dispatched), and so is the daemon's help.
     expect(run(CLI, ['node', 'start', '--help']).stdout).toContain('--tor-control <host:port>');
     expect(run(CLI, ['relay', 'start', '--help']).stdout).toContain('--pow-difficulty');
+  });
+});
+
+describe('the code cache', () => {
+  // A copy of the launcher and its script, so that no other test's runs write these caches.
+  let dir: string;
+  let launcher: string;
+  let script: string;
+  let cache: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cli-code-cache-'));
+    launcher = join(dir, basename(CLI));
+    script = join(dir, basename(SCRIPT));
+    copyFileSync(CLI, launcher);
+    copyFileSync(join(ROOT, SCRIPT), script);
+    cache = `${script}.other.cache`;
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const version = (): void => expect(run(launcher, ['--version'])).toMatchObject({ code: 0, stdout: '0.1.0\n' });
+  const headerOf = (file: string): unknown => JSON.parse(readFileSync(file).subarray(0, readFileSync(file).indexOf(0x0a)).toString());
+
+  it('is written by a run that ends well, for that script, and then kept as it is', () => {
+    // A run that fails writes none.
+    expect(run(launcher, ['no-such-command']).code).not.toBe(0);
+    expect(existsSync(cache)).toBe(false);
+    version();
+    expect(existsSync(cache)).toBe(true);
+    const { size, mtimeMs } = statSync(script);
+    expect(headerOf(cache)).toEqual({ size, mtimeMs: Math.trunc(mtimeMs) });
+    expect(readFileSync(cache).length).toBeGreaterThan(100_000);
+    // Taken by V8: not written again (a rewrite is a rename, a new inode).
+    const { ino } = statSync(cache);
+    version();
+    expect(statSync(cache).ino).toBe(ino);
+  });
+
+  it('is made again when V8 refuses it or it was made from another script, and the run is unharmed', () => {
+    const header = readFileSync(cache).subarray(0, readFileSync(cache).indexOf(0x0a) + 1);
+    const made = (): number => statSync(cache).ino;
+    for (const damaged of [
+      // V8 refuses bytes that are not a cache (its own checks), under the right header.
+      Buffer.concat([header, Buffer.alloc(4096, 0x5a)]),
+      // Another script's cache (same V8 bytes, another size): never offered to V8.
+      Buffer.concat([
+        Buffer.from(`${JSON.stringify({ size: statSync(script).size + 1, mtimeMs: Math.trunc(statSync(script).mtimeMs) })}\n`),
+        readFileSync(cache).subarray(header.length),
+      ]),
+      // No header at all.
+      Buffer.from('not a cache'),
+    ]) {
+      writeFileSync(cache, damaged);
+      const before = made();
+      version();
+      expect(made()).not.toBe(before);
+      expect(headerOf(cache)).toEqual({ size: statSync(script).size, mtimeMs: Math.trunc(statSync(script).mtimeMs) });
+      const kept = made();
+      version();
+      expect(made()).toBe(kept);
+    }
+  });
+
+  it('is one per command, named by words only', async () => {
+    const { cacheRole } = await import('../../apps/cli/src/code-cache.js');
+    expect(cacheRole(['node', 'pursuance', 'node', 'start', '--data-dir', '/x'])).toBe('node-start');
+    expect(cacheRole(['node', 'pursuance', '--help'])).toBe('other');
+    expect(cacheRole(['node', 'pursuance', 'node', '../../etc'])).toBe('other');
+    expect(cacheRole(['node', 'pursuance', '__proto__', 'constructor'])).toBe('other');
+    expect(cacheRole(['node', 'pursuance', 'node', 'start'.repeat(5)])).toBe('other');
+    expect(readdirSync(dir).filter((f) => f.endsWith('.cache'))).toEqual([basename(cache)]);
   });
 });
 

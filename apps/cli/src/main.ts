@@ -21,20 +21,25 @@ program.addCommand(identityCommand()).addCommand(nodeCommand()).addCommand(relay
 // The network flags (`node start`, `echo`) come from tapir: loaded once one of those is chosen.
 program.hook('preSubcommand', (_program, command) => addAcnOptions(command));
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-  } else if (err instanceof CliError) {
-    process.stderr.write(`pursuance: ${err.message}\n`);
-    process.exitCode = err.exitCode;
-  } else {
-    process.stderr.write(`pursuance: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = ExitCode.failure;
+// Not a top-level await: the bundle everyone runs is a CommonJS script (apps/cli/bundle.mjs).
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    } else if (err instanceof CliError) {
+      process.stderr.write(`pursuance: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+    } else {
+      process.stderr.write(`pursuance: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = ExitCode.failure;
+    }
   }
+  // Every command closes what it opened, in order, before it returns; a stray handle (a socket's
+  // linger timer, a peer's retry timer) must not keep a finished command alive after Ctrl-C.
+  // stdout/stderr are synchronous for files, pipes and terminals on Linux: nothing written is lost.
+  process.exit();
 }
-// Every command closes what it opened, in order, before it returns; a stray handle (a socket's
-// linger timer, a peer's retry timer) must not keep a finished command alive after Ctrl-C.
-// stdout/stderr are synchronous for files, pipes and terminals on Linux: nothing written is lost.
-process.exit();
+
+void main();

@@ -14,7 +14,7 @@ import {
   type OnionName,
   type ScryptParams,
 } from '@pursuance/crypto';
-import { TokenKeyring, checkSchedule, defaultSchedule, type TokenEpochSchedule } from '@pursuance/relay';
+import { TokenKeyring, checkSchedule, defaultSchedule, loadVoprf, type TokenEpochSchedule } from '@pursuance/relay';
 import { z } from 'zod';
 import { DaemonError, ExitCode } from './errors.js';
 import { WeakPasswordError, checkNewPassword } from '@pursuance/password';
@@ -67,6 +67,8 @@ export async function loadOrCreateRelayKeys(
   params?: ScryptParams,
   now: () => number = Date.now,
 ): Promise<{ keys: RelayKeys; created: boolean; upgraded: boolean }> {
+  // The token keyring derives every epoch's public key as it is built.
+  await loadVoprf();
   const path = keysPath(dataDir);
   let text: string | undefined;
   try {

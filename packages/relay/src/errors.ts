@@ -25,7 +25,8 @@ export type RelayErrorCode =
   | 'SESSION_CLOSED'
   | 'SESSION_UNRESPONSIVE'
   | 'RENEWAL_REFUSED'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'VOPRF_NOT_LOADED';
 
 export class RelayError extends Error {
   public readonly code: RelayErrorCode;
@@ -187,5 +188,12 @@ export class RenewalRefusedError extends RelayError {
 export class OperationAbortedError extends RelayError {
   public constructor(message = 'relay operation aborted', options?: { cause?: unknown }) {
     super('ABORTED', message, options);
+  }
+}
+
+/** A token operation ran before loadVoprf() had instantiated libsodium (a program's start-up skipped it). */
+export class VoprfNotLoadedError extends RelayError {
+  public constructor() {
+    super('VOPRF_NOT_LOADED', 'the VOPRF library is not loaded yet: await loadVoprf() before the first token operation');
   }
 }

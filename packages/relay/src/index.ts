@@ -33,6 +33,7 @@ export {
   StoreClosedError,
   StoreFailedError,
   TokenBatchInvalidError,
+  VoprfNotLoadedError,
   TokenInvalidError,
   TokenKeyUnprovenError,
   TokenProofInvalidError,
@@ -56,7 +57,7 @@ export {
   SESSION_RENEW_INTERVAL_MS,
 } from './protocol-profile.js';
 export type { EncryptedGroupMessage } from './group-message.js';
-export { type VoprfKeyPair, blindInputs, evaluateBlindedBatch, finalizeBatch, generateVoprfKeyPair, voprfKeyPairFromSecret } from './voprf.js';
+export { type VoprfKeyPair, blindInputs, loadVoprf, evaluateBlindedBatch, finalizeBatch, generateVoprfKeyPair, voprfKeyPairFromSecret } from './voprf.js';
 export { type SpentToken, newTokenInputs, spendToken, verifySpentToken } from './tokens.js';
 export {
   encodeBareMessage,

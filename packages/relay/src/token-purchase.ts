@@ -6,7 +6,7 @@ import { toTapirError } from './tapir-errors.js';
 import { isIssuable, verifyEpochKey } from './token-epochs.js';
 import { encodeTokenRequest, parseTokenResponse } from './token-protocol.js';
 import { newTokenInputs, type Token } from './tokens.js';
-import { blindInputs, finalizeBatch } from './voprf.js';
+import { blindInputs, finalizeBatch, loadVoprf } from './voprf.js';
 
 /**
  * Client side of the token service, run after proof of work: send a blinded batch; check that
@@ -33,6 +33,7 @@ export class TokenPurchaseApp implements Application {
 
   public async run(conn: Connection): Promise<void> {
     try {
+      await loadVoprf();
       const items = blindInputs(newTokenInputs(this.count));
       await conn.send(encodeTokenRequest(items.map((i) => i.blinded)));
       const { evaluated, proof, epoch } = parseTokenResponse(await conn.expect());

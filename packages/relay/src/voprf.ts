@@ -5,7 +5,7 @@ import { mapHashToField } from '@noble/curves/abstract/modular.js';
 import { sha512 as sha512Hasher } from '@noble/hashes/sha2.js';
 import sodium from 'libsodium-wrappers-sumo';
 import { concatBytes, equalBytes, sha512 } from '@pursuance/crypto';
-import { TokenBatchInvalidError, TokenProofInvalidError } from './errors.js';
+import { TokenBatchInvalidError, TokenProofInvalidError, VoprfNotLoadedError } from './errors.js';
 import { VOPRF_ELEMENT_SIZE, VOPRF_PROOF_SIZE, VOPRF_SCALAR_SIZE, VOPRF_SUITE } from './protocol-profile.js';
 
 /**
@@ -18,8 +18,28 @@ import { VOPRF_ELEMENT_SIZE, VOPRF_PROOF_SIZE, VOPRF_SCALAR_SIZE, VOPRF_SUITE } 
  * step for step; expand_message_xmd and the RandomScalar mapping are @noble's own functions.
  * @noble's `ristretto255_oprf` stays the reference: the tests pin the RFC appendix vectors and
  * check every function here against it on random inputs.
+ *
+ * libsodium's WASM instantiates asynchronously, and nothing here waits for it at import: a
+ * top-level await would keep this module out of the CLI's single-file bundle (apps/cli/bundle.mjs),
+ * and a node that starts without posting to a relay never needs it. Each program awaits
+ * loadVoprf() before its first token operation (the token flows do it themselves); until then
+ * every group operation throws VoprfNotLoadedError rather than reach an uninitialised library.
  */
-await sodium.ready;
+let loaded: Promise<void> | undefined;
+let ready = false;
+
+/** Instantiate libsodium (once; later calls share the first). */
+export function loadVoprf(): Promise<void> {
+  loaded ??= sodium.ready.then(() => {
+    ready = true;
+  });
+  return loaded;
+}
+
+function lib(): typeof sodium {
+  if (!ready) throw new VoprfNotLoadedError();
+  return sodium;
+}
 
 const { Fn } = ristretto255.Point;
 const encoder = new TextEncoder();
@@ -60,16 +80,16 @@ function isZero(bytes: Uint8Array): boolean {
 /** s·P. libsodium refuses an identity result; in a prime-order group that means s = 0 or P = identity. */
 function mul(scalar: Uint8Array, point: Uint8Array): Uint8Array {
   if (isZero(scalar) || isZero(point)) return new Uint8Array(IDENTITY);
-  return sodium.crypto_scalarmult_ristretto255(scalar, point);
+  return lib().crypto_scalarmult_ristretto255(scalar, point);
 }
 
 function mulBase(scalar: Uint8Array): Uint8Array {
   if (isZero(scalar)) return new Uint8Array(IDENTITY);
-  return sodium.crypto_scalarmult_ristretto255_base(scalar);
+  return lib().crypto_scalarmult_ristretto255_base(scalar);
 }
 
 function add(p: Uint8Array, q: Uint8Array): Uint8Array {
-  return sodium.crypto_core_ristretto255_add(p, q);
+  return lib().crypto_core_ristretto255_add(p, q);
 }
 
 /** Σ sᵢ·Pᵢ (every input public: the composites' weights and wire elements). */
@@ -84,17 +104,17 @@ function isCanonicalScalar(bytes: Uint8Array): boolean {
   if (bytes.length !== VOPRF_SCALAR_SIZE) return false;
   const wide = new Uint8Array(UNIFORM_BYTES);
   wide.set(bytes);
-  return equalBytes(sodium.crypto_core_ristretto255_scalar_reduce(wide), bytes);
+  return equalBytes(lib().crypto_core_ristretto255_scalar_reduce(wide), bytes);
 }
 
 /** RFC 9497 §4.1.1 HashToGroup: expand_message_xmd(SHA-512) to 64 bytes, then the one-way map. */
 function hashToGroup(input: Uint8Array): Uint8Array {
-  return sodium.crypto_core_ristretto255_from_hash(expand_message_xmd(input, HASH_TO_GROUP_DST, UNIFORM_BYTES, sha512Hasher));
+  return lib().crypto_core_ristretto255_from_hash(expand_message_xmd(input, HASH_TO_GROUP_DST, UNIFORM_BYTES, sha512Hasher));
 }
 
 /** RFC 9497 §4.1.1 HashToScalar: expand_message_xmd(SHA-512) to 64 bytes, reduced mod the group order. */
 function hashToScalar(message: Uint8Array, dst: Uint8Array = HASH_TO_SCALAR_DST): Uint8Array {
-  return sodium.crypto_core_ristretto255_scalar_reduce(expand_message_xmd(message, dst, UNIFORM_BYTES, sha512Hasher));
+  return lib().crypto_core_ristretto255_scalar_reduce(expand_message_xmd(message, dst, UNIFORM_BYTES, sha512Hasher));
 }
 
 /** RFC 9497 §2.1 RandomScalar, in [1, n−1], mapped from the RNG's bytes exactly as @noble does. */
@@ -136,7 +156,7 @@ function generateProof(key: VoprfKeyPair, c: readonly Uint8Array[], d: readonly 
   const z = mul(key.secretKey, m);
   const r = randomScalar(rng);
   const cScalar = challenge(key.publicKey, m, z, mulBase(r), mul(r, m));
-  const s = sodium.crypto_core_ristretto255_scalar_sub(r, sodium.crypto_core_ristretto255_scalar_mul(cScalar, key.secretKey));
+  const s = lib().crypto_core_ristretto255_scalar_sub(r, lib().crypto_core_ristretto255_scalar_mul(cScalar, key.secretKey));
   return concatBytes(cScalar, s);
 }
 
@@ -188,7 +208,7 @@ export function voprfKeyPairFromSecret(secretKey: Uint8Array): VoprfKeyPair {
 /** True when `bytes` is the canonical encoding of a ristretto255 element other than the identity. */
 export function isValidElement(bytes: Uint8Array): boolean {
   if (bytes.length !== VOPRF_ELEMENT_SIZE || isZero(bytes)) return false;
-  return sodium.crypto_core_ristretto255_is_valid_point(bytes);
+  return lib().crypto_core_ristretto255_is_valid_point(bytes);
 }
 
 export interface BlindedInput {
@@ -240,7 +260,7 @@ export function finalizeBatch(items: readonly BlindedInput[], evaluated: readonl
   if (!verifyProof(publicKey, blinded, evaluated, proof)) throw new TokenProofInvalidError();
   return items.map((item, i) => {
     if (!isCanonicalScalar(item.blind) || isZero(item.blind)) throw new TokenProofInvalidError('a blind is not a non-zero canonical scalar');
-    return finalizeHash(item.input, mul(sodium.crypto_core_ristretto255_scalar_invert(item.blind), evaluated[i]!));
+    return finalizeHash(item.input, mul(lib().crypto_core_ristretto255_scalar_invert(item.blind), evaluated[i]!));
   });
 }
 

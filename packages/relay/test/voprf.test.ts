@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { fromHex, toHex } from '@pursuance/crypto';
 import { blindInputs, evaluateBlindedBatch, finalizeBatch, generateVoprfKeyPair, voprfKeyPairFromSecret } from '../src/index.js';
 import { TokenBatchInvalidError, TokenProofInvalidError } from '../src/errors.js';
@@ -147,5 +147,27 @@ describe('VOPRF batch proofs protect the client', () => {
     expect(isValidElement(new Uint8Array(32).fill(0xff))).toBe(false);
     expect(() => evaluateBlindedBatch(key, [new Uint8Array(32)])).toThrow(TokenBatchInvalidError);
     expect(() => evaluateBlindedBatch(key, [])).toThrow(TokenBatchInvalidError);
+  });
+});
+
+describe('the VOPRF before libsodium is loaded', () => {
+  // The project's setup file loaded this module's first instance; a fresh one starts unloaded,
+  // as in a program that has not awaited loadVoprf() yet.
+  it('refuses every group operation with a typed error, and works once loadVoprf has resolved', async () => {
+    vi.resetModules();
+    const fresh = await import('../src/voprf.js');
+    const errors = await import('../src/errors.js');
+    const seed = new Uint8Array(32).fill(7);
+    expect(() => fresh.generateVoprfKeyPair()).toThrow(errors.VoprfNotLoadedError);
+    expect(() => fresh.deriveVoprfKeyPair(seed, new Uint8Array(0))).toThrow(errors.VoprfNotLoadedError);
+    expect(() => fresh.blindInputs([new Uint8Array(32)])).toThrow(errors.VoprfNotLoadedError);
+    expect(() => fresh.isValidElement(new Uint8Array(32).fill(1))).toThrow(errors.VoprfNotLoadedError);
+    // Two callers awaiting at once share one load.
+    const [a, b] = [fresh.loadVoprf(), fresh.loadVoprf()];
+    expect(a).toBe(b);
+    await a;
+    const pair = fresh.deriveVoprfKeyPair(seed, new Uint8Array(0));
+    // The same key as the instance every other test here uses.
+    expect(toHex(pair.publicKey)).toBe(toHex(deriveVoprfKeyPair(seed, new Uint8Array(0)).publicKey));
   });
 });

@@ -3,11 +3,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import type { startNode as startNodeFn } from '@pursuance/node';
 import type { LoopbackACN } from '@pursuance/tapir';
 import { CliError, ExitCode } from '../errors.js';
+import { relayDaemonMain } from '../relay-daemon.js';
 import { readPassword } from '../password.js';
 import { stopWithin } from '../signals.js';
 import { portNotice } from './node.js';
@@ -36,7 +36,7 @@ interface RelayChild {
  * own message and exit code.
  */
 async function startRelay(dataDir: string, registryDir: string, password: string): Promise<RelayChild> {
-  const main = fileURLToPath(new URL('./main.js', import.meta.resolve('@pursuance/relay-daemon')));
+  const main = relayDaemonMain();
   const child = spawn(process.execPath, [main, '--data-dir', dataDir, '--loopback-registry', registryDir, '--pow-difficulty', '8', '--no-metrics'], {
     env: { ...process.env, PURSUANCE_RELAY_PASSWORD: password },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -85,11 +85,13 @@ export function nodeCommand(): Command {
     // A new profile's password is chosen here: asked twice on a terminal, and too short is refused.
     const fresh = !existsSync(join(opts.dataDir, 'profile.sqlite'));
     const password = await readPassword(opts, fresh ? 'create' : 'unlock');
-    // The unlock's scrypt (about 0.6 s) starts now, on the thread pool, while the node's modules
-    // load (about as long) on this thread: the profile's open then takes the key ready-made.
+    // The unlock's scrypt (about 0.5 s) starts now, on the thread pool, while the node's modules
+    // load on this thread: the profile's open then takes the key ready-made. Awaited (the header's
+    // read, milliseconds): the node's modules then evaluate without a break in which the read's
+    // callback could start the scrypt, so the scrypt would start only after them.
     if (!fresh) {
       const { primeProfileUnlock } = await import('@pursuance/cwtch-store-sqlite/early-unlock');
-      void primeProfileUnlock(join(opts.dataDir, 'profile.sqlite'), password);
+      await primeProfileUnlock(join(opts.dataDir, 'profile.sqlite'), password);
     }
     // NestJS loads only for this command, keeping the rest of the CLI quick to start.
     const { startNode, PortInUseError, ProfilePasswordError, StartAbortedError, relayBundleText } = await import('@pursuance/node');

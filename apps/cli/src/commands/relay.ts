@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { relayDaemonMain } from '../relay-daemon.js';
 
 /**
  * `pursuance relay start …` runs the relay daemon (`pursuance-relay`) with the same arguments,
@@ -16,7 +16,7 @@ export function relayCommand(): Command {
     .allowExcessArguments()
     .argument('[options...]', 'passed to pursuance-relay')
     .action(async (args: string[]) => {
-      const main = fileURLToPath(new URL('./main.js', import.meta.resolve('@pursuance/relay-daemon')));
+      const main = relayDaemonMain();
       const child = spawn(process.execPath, [main, ...args], { stdio: 'inherit' });
       const forward = (signal: NodeJS.Signals): void => {
         child.kill(signal);
