@@ -182,10 +182,30 @@ describe('the code cache', () => {
     const { cacheRole } = await import('../../apps/cli/src/code-cache.js');
     expect(cacheRole(['node', 'pursuance', 'node', 'start', '--data-dir', '/x'])).toBe('node-start');
     expect(cacheRole(['node', 'pursuance', '--help'])).toBe('other');
+    // Help is not a run of the command: its cache would hold none of what `node start` compiles.
+    expect(cacheRole(['node', 'pursuance', 'node', 'start', '--help'])).toBe('other');
+    expect(cacheRole(['node', 'pursuance', 'node', 'help', 'start'])).toBe('other');
+    expect(cacheRole(['node', 'pursuance', 'relay', 'start', '-h'])).toBe('other');
     expect(cacheRole(['node', 'pursuance', 'node', '../../etc'])).toBe('other');
     expect(cacheRole(['node', 'pursuance', '__proto__', 'constructor'])).toBe('other');
     expect(cacheRole(['node', 'pursuance', 'node', 'start'.repeat(5)])).toBe('other');
     expect(readdirSync(dir).filter((f) => f.endsWith('.cache'))).toEqual([basename(cache)]);
+  });
+
+  it('is made again by a long run that compiled more than it holds, never by a short one', async () => {
+    const { makesCache, replacesCache } = await import('../../apps/cli/src/code-cache.js');
+    // Found none, a refused one or another script's: always made and written.
+    for (const outcome of ['absent', 'rejected', 'stale'] as const) {
+      expect(makesCache(outcome, 1)).toBe(true);
+      expect(replacesCache(outcome, 0, 1)).toBe(true);
+    }
+    // Taken: a short run keeps it without making one (about 0.1 s at a node's stop)...
+    expect(makesCache('used', 9_999)).toBe(false);
+    // ...a long one makes one, which replaces it only when at least a tenth larger.
+    expect(makesCache('used', 10_000)).toBe(true);
+    expect(replacesCache('used', 1_000_000, 1_100_000)).toBe(false);
+    expect(replacesCache('used', 1_000_000, 1_100_001)).toBe(true);
+    expect(replacesCache('used', 1_000_000, 900_000)).toBe(false);
   });
 });
 

@@ -14,7 +14,10 @@ import { Script } from 'node:vm';
  *
  * The cache sits beside the bundle, one file per command (`node start` compiles much that
  * `--help` never does), and is written when a run ends well (exit code 0) and found none, or
- * one V8 refused (another V8 version or flags). It is trusted as the bundle is: same folder,
+ * one V8 refused (another V8 version or flags), or ran long enough to have compiled more than
+ * the cache it found holds (a node's first start on an empty data dir compiles none of what
+ * loading a big store does; making a cache costs about 0.1 s, so short runs do not try). It
+ * is trusted as the bundle is: same folder,
  * same owner. V8 checks a cache against the source's length only, so each file starts with
  * the size and modification time of the bundle it was made from, and a cache for any other
  * file is not offered to V8. A folder the user cannot write (a system-wide install) only means
@@ -31,13 +34,33 @@ interface CacheHeader {
 }
 
 const NEWLINE = 0x0a;
+/** A run this long may have compiled more than its cache holds: it makes one to compare... */
+const LONG_RUN_MS = 10_000;
+/** ...and replaces the cache when its own is this much larger. */
+const GROWTH = 1.1;
+
+/** Whether a run that ended well makes a cache (the policy above). */
+export function makesCache(outcome: CacheOutcome, ranMs: number): boolean {
+  return outcome !== 'used' || ranMs >= LONG_RUN_MS;
+}
+
+/** Whether the cache a run made (`made` bytes) replaces the one it found (`found` bytes, or none). */
+export function replacesCache(outcome: CacheOutcome, found: number, made: number): boolean {
+  return outcome !== 'used' || made > found * GROWTH;
+}
+
+/** Arguments that make any command print its help and end instead of running. */
+const HELP = new Set(['-h', '--help', 'help']);
 
 /**
  * The cache's name for this command line: the command and subcommand (`node-start`), or `other`.
- * Only lower-case words count, so no user-given value (a path, a name) ever names a file.
+ * A cache is kept once made, so a run that only prints help (`node start --help`) must not make
+ * the one a real `node start` would use. Only lower-case words count, so no user-given value (a
+ * path, a name) ever names a file.
  */
 export function cacheRole(argv: readonly string[]): string {
   const words = argv.slice(2, 4);
+  if (argv.slice(2).some((a) => HELP.has(a))) return 'other';
   return words.length === 2 && words.every((w) => /^[a-z]{1,16}$/.test(w)) ? words.join('-') : 'other';
 }
 
@@ -109,11 +132,13 @@ export function runBundle(bundle: string, role: string = cacheRole(process.argv)
     importModuleDynamically: (specifier) => import(specifier) as Promise<never>,
   });
   const outcome: CacheOutcome = cached.outcome ?? (script.cachedDataRejected === true ? 'rejected' : 'used');
-  if (outcome !== 'used')
-    process.once('exit', (code) => {
-      // Made at the end of a run, the cache holds every function this command compiled.
-      if (code === 0) writeCache(cachePath, header, script.createCachedData());
-    });
+  const started = performance.now();
+  process.once('exit', (code) => {
+    if (code !== 0 || !makesCache(outcome, performance.now() - started)) return;
+    // Made at the end of a run, the cache holds every function this command compiled.
+    const data = script.createCachedData();
+    if (replacesCache(outcome, cached.data?.length ?? 0, data.length)) writeCache(cachePath, header, data);
+  });
   const module = { exports: {} };
   const run = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: object, filename: string, dirname: string) => void;
   run(module.exports, createRequire(bundle), module, bundle, dirname(bundle));

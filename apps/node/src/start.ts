@@ -264,7 +264,10 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   try {
     const registry = new PursuanceRegistry(store, identity, options.clock);
     // The persisted read models first: the API answers reads from them while the logs load.
-    await registry.open();
+    // Their read waits on SQLite between pages, and the HTTP side is built meanwhile (nothing
+    // below reads them before the API listens: the services only subscribe, Nest only wires).
+    const opened = registry.open();
+    opened.catch(() => undefined);
     sync = new SyncService(peer, registry);
     const profileName = (): string | null => {
       const name = peer.displayName.trim();
@@ -296,6 +299,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     // registry's publisher) are subscribed at bootstrap, so the application is initialised
     // before sync starts ingesting what the peer holds.
     await nest.init();
+    await opened;
     // Listen before the logs are loaded: reads are served from the persisted read models and
     // everything else answers 503 (NODE_STARTING, PURSUANCE_LOADING) with Retry-After until
     // the replay and the sync start below are done.
