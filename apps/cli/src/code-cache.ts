@@ -16,12 +16,13 @@ import { Script } from 'node:vm';
  * `--help` never does), and is written when a run ends well (exit code 0) and found none, or
  * one V8 refused (another V8 version or flags), or ran long enough to have compiled more than
  * the cache it found holds (a node's first start on an empty data dir compiles none of what
- * loading a big store does; making a cache costs about 0.1 s, so short runs do not try). It
- * is trusted as the bundle is: same folder,
- * same owner. V8 checks a cache against the source's length only, so each file starts with
- * the size and modification time of the bundle it was made from, and a cache for any other
- * file is not offered to V8. A folder the user cannot write (a system-wide install) only means
- * no cache; nothing here ever stops the CLI from running.
+ * loading a big store does; making a cache costs about 0.1 s, so short runs do not try).
+ *
+ * It is trusted as the bundle is: same folder, same owner. V8 checks a cache against the
+ * source's length only, so each file starts with the size and modification time of the bundle
+ * it was made from, and a cache for any other file is not offered to V8. A folder the user
+ * cannot write (a system-wide install) only means no cache; nothing here ever stops the CLI
+ * from running.
  */
 
 /** Where a run stood with its cache (what the tests observe through the files). */
