@@ -18,6 +18,10 @@ const ignoreStatic = process.env.MUTATE_IGNORE_STATIC === undefined ? (mod.ignor
 // own (Stryker needs a green initial run), e.g. regression tests written ahead of their fix.
 const skipped = (process.env.MUTATE_SKIP_TESTS ?? '').split(',').filter((g) => g !== '');
 
+// The relay's tests build token keyrings synchronously: the root config loads libsodium for their
+// projects (test/support/load-voprf.ts), which the flat project below does not inherit.
+const loadsVoprf = mod.tests.some((g) => /^(packages|apps)\/relay\//.test(g));
+
 // The root config's per-workspace projects would replace `include` below: one flat project here.
 const { projects: _projects, ...baseTest } = base.test ?? {};
 
@@ -29,6 +33,7 @@ export default defineConfig({
     globalSetup: [],
     setupFiles: [
       ...(base.test?.setupFiles === undefined ? [] : [base.test.setupFiles].flat()),
+      ...(loadsVoprf ? ['test/support/load-voprf.ts'] : []),
       ...(process.env.MUTATE_SKIP_TEST_NAMES ? ['mutation/skip-tests.setup.ts'] : []),
     ],
     // Instrumented code with per-test coverage runs several times slower on a loaded machine;
