@@ -15,8 +15,8 @@ import { Script } from 'node:vm';
  * The cache sits beside the bundle, one file per command (`node start` compiles much that
  * `--help` never does), and is written when a run ends well (exit code 0) and found none, or
  * one V8 refused (another V8 version or flags), or ran long enough to have compiled more than
- * the cache it found holds (a node's first start on an empty data dir compiles none of what
- * loading a big store does; making a cache costs about 0.1 s, so short runs do not try).
+ * the cache it found holds (the first run to end well may have been a small one; making a
+ * cache costs about 0.1 s, so short runs do not try).
  *
  * It is trusted as the bundle is: same folder, same owner. V8 checks a cache against the
  * source's length only, so each file starts with the size and modification time of the bundle
