@@ -47,6 +47,7 @@ const keepImportMetaUrl = {
 const started = performance.now();
 let result;
 let launcher;
+let script;
 try {
   result = await esbuild.build({
     // Paths in the metafile are relative to the repository, wherever this runs from.
@@ -87,12 +88,12 @@ try {
     inject: [join(root, 'apps/cli/import-meta-url.mjs')],
     plugins: [keepImportMetaUrl],
   });
-  const script = result.outputFiles.find((f) => f.path.endsWith('.cjs'));
+  script = result.outputFiles.find((f) => f.path.endsWith('.cjs'));
   if (!script) throw new Error('bundle: esbuild wrote no script');
   // main.js's hashbang is for running it unbundled; in a script compiled inside CommonJS's wrapper
-  // it is a syntax error (a comment keeps the line numbers).
-  // esbuild escapes every non-ASCII character in code (its default charset); what is left is in
-  // comments, and a comment loses nothing to a '?': an ASCII script is read faster at each start.
+  // it is a syntax error (a comment keeps the line numbers). esbuild escapes every non-ASCII
+  // character in code (its default charset); what is left is in comments, and a comment loses
+  // nothing to a '?': an ASCII script is read faster at each start.
   script.contents = Buffer.from(script.text.replace(/^#!/, '//').replace(/[\u0080-\uffff]/g, '?'));
   // The bin: runs the script through the code cache, and loads nothing else before it.
   launcher = await esbuild.build({
@@ -150,14 +151,13 @@ for (const { path, contents } of files) {
 }
 const current = new Set(files.map((f) => basename(f.path)));
 // The current script's code caches stay (a rebuild of unchanged sources makes the same script).
-const scriptName = basename(result.outputFiles.find((f) => f.path.endsWith('.cjs')).path);
+const scriptName = basename(script.path);
 const keep = (name) => current.has(name) || (name.startsWith(`${scriptName}.`) && name.endsWith('.cache'));
 for (const name of readdirSync(outdir)) if (!keep(name)) rmSync(join(outdir, name), { recursive: true, force: true });
 
 const outputs = metafile.outputs;
 const entry = outputs[`apps/cli/dist/bundle/${ENTRY}`];
-const script = outputs[`apps/cli/dist/bundle/${scriptName}`];
 process.stdout.write(
   `bundle: ${relative(root, join(outdir, ENTRY))} (${entry ? `${Math.round(entry.bytes / 1024)} KB` : '?'}) runs ${scriptName} ` +
-    `(${script ? `${(script.bytes / 1024 / 1024).toFixed(1)} MB` : '?'}), in ${Math.round(performance.now() - started)} ms\n`,
+    `(${(script.contents.length / 1024 / 1024).toFixed(1)} MB), in ${Math.round(performance.now() - started)} ms\n`,
 );

@@ -136,7 +136,10 @@ describe('the code cache', () => {
   });
 
   const version = (): void => expect(run(launcher, ['--version'])).toMatchObject({ code: 0, stdout: '0.1.0\n' });
-  const headerOf = (file: string): unknown => JSON.parse(readFileSync(file).subarray(0, readFileSync(file).indexOf(0x0a)).toString());
+  /** A cache file's header line, with the newline that ends it. */
+  const headerLine = (bytes: Buffer): Buffer => bytes.subarray(0, bytes.indexOf(0x0a) + 1);
+  const headerOf = (file: string): unknown => JSON.parse(headerLine(readFileSync(file)).toString());
+  const scriptHeader = (): { size: number; mtimeMs: number } => ({ size: statSync(script).size, mtimeMs: Math.trunc(statSync(script).mtimeMs) });
 
   it('is written by a run that ends well, for that script, and then kept as it is', () => {
     // A run that fails writes none.
@@ -154,24 +157,32 @@ describe('the code cache', () => {
   });
 
   it('is made again when V8 refuses it or it was made from another script, and the run is unharmed', () => {
-    const header = readFileSync(cache).subarray(0, readFileSync(cache).indexOf(0x0a) + 1);
+    const good = readFileSync(cache);
+    const header = headerLine(good);
+    const payload = good.subarray(header.length);
     const made = (): number => statSync(cache).ino;
+    const { size, mtimeMs } = scriptHeader();
+    const headed = (h: unknown): Buffer => Buffer.concat([Buffer.from(`${JSON.stringify(h)}\n`), payload]);
     for (const damaged of [
       // V8 refuses bytes that are not a cache (its own checks), under the right header.
       Buffer.concat([header, Buffer.alloc(4096, 0x5a)]),
       // Another script's cache (same V8 bytes, another size): never offered to V8.
-      Buffer.concat([
-        Buffer.from(`${JSON.stringify({ size: statSync(script).size + 1, mtimeMs: Math.trunc(statSync(script).mtimeMs) })}\n`),
-        readFileSync(cache).subarray(header.length),
-      ]),
-      // No header at all.
+      headed({ size: size + 1, mtimeMs }),
+      // ...or the same size, made at another time (a date in the future).
+      headed({ size, mtimeMs: mtimeMs + 365 * 86_400_000 }),
+      // Headers that are no header: the right values as strings, under a prototype name, null.
+      headed({ size: String(size), mtimeMs: String(mtimeMs) }),
+      Buffer.concat([Buffer.from(`{"__proto__":{"size":${size},"mtimeMs":${mtimeMs}}}\n`), payload]),
+      headed(null),
+      // No header at all, and an empty file.
       Buffer.from('not a cache'),
+      Buffer.alloc(0),
     ]) {
       writeFileSync(cache, damaged);
       const before = made();
       version();
       expect(made()).not.toBe(before);
-      expect(headerOf(cache)).toEqual({ size: statSync(script).size, mtimeMs: Math.trunc(statSync(script).mtimeMs) });
+      expect(headerOf(cache)).toEqual(scriptHeader());
       const kept = made();
       version();
       expect(made()).toBe(kept);
@@ -190,6 +201,16 @@ describe('the code cache', () => {
     expect(cacheRole(['node', 'pursuance', '__proto__', 'constructor'])).toBe('other');
     expect(cacheRole(['node', 'pursuance', 'node', 'start'.repeat(5)])).toBe('other');
     expect(readdirSync(dir).filter((f) => f.endsWith('.cache'))).toEqual([basename(cache)]);
+  });
+
+  it('reads a script that is not ASCII as UTF-8', () => {
+    // The build keeps the script ASCII and the launcher then reads it as Latin-1; a non-ASCII
+    // character must still come out as one character (as Latin-1 it would be two). Told on
+    // stderr, synchronously: the CLI's exit comes before a throw here would be reported.
+    writeFileSync(script, `${readFileSync(script, 'utf8')}\nprocess.stderr.write('é'.length === 1 ? 'UTF-8\\n' : 'Latin-1\\n');\n`);
+    const read = run(launcher, ['--version']);
+    expect(read).toMatchObject({ code: 0, stdout: '0.1.0\n', stderr: 'UTF-8\n' });
+    expect(headerOf(cache)).toEqual(scriptHeader());
   });
 
   it('is made again by a long run that compiled more than it holds, never by a short one', async () => {

@@ -65,7 +65,7 @@ export function cacheRole(argv: readonly string[]): string {
   return words.length === 2 && words.every((w) => /^[a-z]{1,16}$/.test(w)) ? words.join('-') : 'other';
 }
 
-export function cacheFileOf(bundle: string, role: string): string {
+function cacheFileOf(bundle: string, role: string): string {
   return `${bundle}.${role}.cache`;
 }
 

@@ -1,4 +1,3 @@
-import { runAtOnce, runInSlices } from './steps.js';
 import { onionFromPublicKey, toHex, type CanonicalValue, type Identity, type OnionName } from '@pursuance/crypto';
 import { CONTENT_SCHEMAS, SubmissionContentSchema, type EventBody, type Rotation, type Share, type TaskContentKind } from './bodies.js';
 import type { EventId, PursuanceId, SignedEvent } from './envelope.js';
@@ -8,6 +7,7 @@ import { ContentUnreadableError, RejectionCode, type Rejection } from './errors.
 import { Keyring, contentBindingProblem, newRoleKey, openContentIfHeld, openLockbox } from './keys.js';
 import type { PursuanceLog } from './log.js';
 import type { RoleId, Rules } from './rules/schema.js';
+import { runAtOnce, runInSlices } from './steps.js';
 import { openSubmission } from './submission.js';
 
 /**
