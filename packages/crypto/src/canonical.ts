@@ -92,20 +92,27 @@ export function canonicalEncode(value: CanonicalValue): Uint8Array {
  * seconds): the caller hashes piece by piece and pauses between pieces. Checked as
  * canonicalEncode checks, at each value's real depth.
  */
-export function* canonicalPieces(value: CanonicalValue, split: number): Generator<Uint8Array> {
-  yield* piecesOf(value, split, 0);
+export function* canonicalPieces(value: CanonicalValue, split: number, memo?: CanonicalMemo): Generator<Uint8Array> {
+  yield* piecesOf(value, split, 0, memo);
 }
 
-function* piecesOf(value: CanonicalValue, split: number, depth: number): Generator<Uint8Array> {
+function* piecesOf(value: CanonicalValue, split: number, depth: number, memo: CanonicalMemo | undefined): Generator<Uint8Array> {
   if (split <= 0 || value === null || typeof value !== 'object' || value instanceof Uint8Array) {
+    const kept = memo?.recall(value, depth);
+    if (kept) {
+      yield kept;
+      return;
+    }
     check(value, depth);
-    yield encode(value, rfc8949EncodeOptions);
+    const bytes = encode(value, rfc8949EncodeOptions);
+    memo?.remember(bytes);
+    yield bytes;
     return;
   }
   if (depth > MAX_CANONICAL_DEPTH) throw new InvalidEncodingError('value nests too deeply');
   if (Array.isArray(value)) {
     yield head(MAJOR_ARRAY, value.length);
-    for (const v of value as readonly CanonicalValue[]) yield* piecesOf(v, split - 1, depth + 1);
+    for (const v of value as readonly CanonicalValue[]) yield* piecesOf(v, split - 1, depth + 1, memo);
     return;
   }
   const proto = Object.getPrototypeOf(value) as unknown;
@@ -119,8 +126,56 @@ function* piecesOf(value: CanonicalValue, split: number, depth: number): Generat
   yield head(MAJOR_MAP, entries.length);
   for (const [key, v] of entries) {
     yield key;
-    yield* piecesOf(v, split - 1, depth + 1);
+    yield* piecesOf(v, split - 1, depth + 1, memo);
   }
+}
+
+/**
+ * The encodings of canonicalPieces' whole pieces, remembered by the piece itself: a
+ * pursuance's public state is hashed again after every change, and after one task changed all
+ * but one of its 5,000 task entries are the very objects they were (the state keeps them), so
+ * only the new one is encoded. Only a deeply frozen piece is remembered (plain objects and
+ * arrays, frozen all the way down, with data properties only): nothing can change it after its
+ * bytes were taken. Anything else is checked and encoded each time, as without a memo. The
+ * depth is kept with the bytes, since the depth limit depends on it. Entries go when their
+ * piece is collected (a WeakMap), so what is kept follows the live state.
+ */
+export class CanonicalMemo {
+  readonly #bytes = new WeakMap<object, { readonly depth: number; readonly bytes: Uint8Array }>();
+  #pending: object | null = null;
+  #pendingDepth = 0;
+
+  /** The remembered encoding of `value` at `depth`, else undefined (`remember` then stores the next encoding for it, if it is frozen). */
+  public recall(value: CanonicalValue, depth: number): Uint8Array | undefined {
+    this.#pending = null;
+    if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return undefined;
+    const known = this.#bytes.get(value);
+    if (known !== undefined && known.depth === depth) return known.bytes;
+    this.#pending = value;
+    this.#pendingDepth = depth;
+    return undefined;
+  }
+
+  /** The encoding of the value last asked for (after it passed the encoder's checks). */
+  public remember(bytes: Uint8Array): void {
+    const value = this.#pending;
+    this.#pending = null;
+    if (value !== null && deeplyFrozen(value)) this.#bytes.set(value, { depth: this.#pendingDepth, bytes });
+  }
+}
+
+/**
+ * Frozen all the way down, every property a data property: it cannot change. Asked only of a
+ * value the encoder's checks passed (plain objects, arrays, bytes, scalars). Bytes never count
+ * as frozen: a view on a resizable buffer can change length.
+ */
+function deeplyFrozen(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (ArrayBuffer.isView(value) || !Object.isFrozen(value)) return false;
+  for (const d of Object.values(Object.getOwnPropertyDescriptors(value))) {
+    if (!('value' in d) || !deeplyFrozen(d.value)) return false;
+  }
+  return true;
 }
 
 const MAJOR_ARRAY = 4;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CryptoError, canonicalDecode, canonicalEncode, canonicalPieces, type CanonicalValue } from '../src/index.js';
+import { CanonicalMemo, CryptoError, canonicalDecode, canonicalEncode, canonicalPieces, type CanonicalValue } from '../src/index.js';
 import { InvalidEncodingError, NonCanonicalEncodingError } from '../src/errors.js';
 import { MAX_CANONICAL_DEPTH } from '../src/canonical.js';
 import { hex, unhex } from './support/helpers.js';
@@ -488,5 +488,92 @@ describe('canonicalPieces (a big value encoded piece by piece, for hashing with 
     let atLimit: CanonicalValue = 1;
     for (let i = 0; i < MAX_CANONICAL_DEPTH; i++) atLimit = [atLimit];
     expect(hex(joined(atLimit, 70))).toBe(hex(canonicalEncode(atLimit)));
+  });
+});
+
+describe('CanonicalMemo (a frozen piece met again is not encoded again)', () => {
+  const joined = (value: CanonicalValue, split: number, memo: CanonicalMemo): Uint8Array => Buffer.concat([...canonicalPieces(value, split, memo)]);
+  /** Freeze every object and array in `value` (bytes cannot be frozen: they stay as they are). */
+  const deepFreeze = <T>(value: T): T => {
+    if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
+    for (const v of Object.values(value)) deepFreeze(v);
+    return Object.freeze(value);
+  };
+
+  it('give exactly the whole encoding through a run of values, frozen or not, sharing one memo, whatever the split (property)', () => {
+    fc.assert(
+      fc.property(fc.array(canonicalValueArb, { minLength: 1, maxLength: 8 }), fc.nat(3), (values, split) => {
+        const memo = new CanonicalMemo();
+        for (const value of values) {
+          const frozen = deepFreeze(structuredClone(value));
+          // Twice each: the second time from the memo where the piece is frozen.
+          for (const v of [value, frozen, frozen, value]) expect(hex(joined(v, split, memo))).toBe(hex(canonicalEncode(value)));
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('hand back the very bytes of the frozen entries met again, and encode the new one', () => {
+    const task = (i: number, closed: boolean) => deepFreeze({ id: `t${i}`, audience: ['crew'], closed, parent: null });
+    const tasks = Array.from({ length: 50 }, (_, i) => task(i, false));
+    const memo = new CanonicalMemo();
+    const first = [...canonicalPieces({ name: 'board', tasks }, 2, memo)];
+    const changed = tasks.map((t, i) => (i === 7 ? task(7, true) : t));
+    const second = [...canonicalPieces({ name: 'board', tasks: changed }, 2, memo)];
+    expect(second.length).toBe(first.length);
+    const taskPieces = (pieces: Uint8Array[]) => pieces.filter((p) => p.length > 20);
+    expect(taskPieces(first)).toHaveLength(50);
+    // 49 of the 50 task pieces are the very same arrays; only task 7's is new.
+    expect(taskPieces(second).filter((p) => !taskPieces(first).includes(p))).toHaveLength(1);
+    expect(hex(Buffer.concat(second))).toBe(hex(canonicalEncode({ name: 'board', tasks: changed })));
+  });
+
+  it('encode afresh what could have changed since: an unfrozen piece, one frozen only on top, one with a getter', () => {
+    const memo = new CanonicalMemo();
+    const open = { a: [1] };
+    const shallow = Object.freeze({ a: [1] });
+    let n = 1;
+    const getter = Object.freeze(
+      Object.defineProperty({}, 'a', {
+        get: () => n,
+        enumerable: true,
+      }),
+    ) as CanonicalValue;
+    for (const value of [open, shallow, getter] as CanonicalValue[]) expect(hex(joined([value], 1, memo))).toBe(hex(canonicalEncode([value])));
+    open.a.push(2);
+    shallow.a.push(2);
+    n = 2;
+    for (const value of [open, shallow, getter] as CanonicalValue[]) expect(hex(joined([value], 1, memo))).toBe(hex(canonicalEncode([value])));
+    expect(hex(joined([getter], 1, memo))).toBe(hex(canonicalEncode([{ a: 2 }])));
+    // Empty bytes can be frozen, yet a view on a resizable buffer grows with it.
+    // Resizable buffers are ES2024, past this project's lib: typed here.
+    const Resizable = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer & { resize(length: number): void };
+    const buffer = new Resizable(0, { maxByteLength: 4 });
+    const growing = Object.freeze({ b: new Uint8Array(buffer) });
+    expect(hex(joined([growing], 1, memo))).toBe(hex(canonicalEncode([{ b: new Uint8Array(0) }])));
+    buffer.resize(2);
+    expect(hex(joined([growing], 1, memo))).toBe(hex(canonicalEncode([{ b: new Uint8Array(2) }])));
+  });
+
+  it('refuse what the encoder refuses, frozen or not, and a remembered piece met deeper than the depth limit allows', () => {
+    const memo = new CanonicalMemo();
+    for (const bad of [Object.freeze(new Map()), Object.freeze(new Date(0)), Object.freeze([Number.NaN]), Object.freeze({ a: undefined })]) {
+      expect(() => joined([bad as unknown as CanonicalValue], 1, memo)).toThrow(InvalidEncodingError);
+      expect(() => joined([bad as unknown as CanonicalValue], 1, memo)).toThrow(InvalidEncodingError);
+    }
+    let deep: CanonicalValue = 1;
+    for (let i = 0; i < MAX_CANONICAL_DEPTH - 1; i++) deep = deepFreeze([deep]);
+    // At depth 1 it fits exactly; one level deeper it does not, memo or not.
+    expect(hex(joined([deep], 1, memo))).toBe(hex(canonicalEncode([deep])));
+    expect(() => joined([[deep]], 2, memo)).toThrow(InvalidEncodingError);
+    expect(() => canonicalEncode([[deep]])).toThrow(InvalidEncodingError);
+  });
+
+  it('refuse a cycle as the encoder does, without overflowing the stack', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    Object.freeze(cyclic);
+    expect(() => joined([cyclic as CanonicalValue], 1, new CanonicalMemo())).toThrow(InvalidEncodingError);
   });
 });
