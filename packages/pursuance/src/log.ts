@@ -1,11 +1,11 @@
-import { canonicalEncode, sha256, toHex, type CanonicalValue, type OnionName, type SignatureVerifier } from '@pursuance/crypto';
+import { CanonicalMemo, canonicalEncode, sha256, toHex, type CanonicalValue, type OnionName, type SignatureVerifier } from '@pursuance/crypto';
 import { opensTask, type EventBody } from './bodies.js';
 import { decodeEvent, type EventId, type PursuanceId, type SignedEvent } from './envelope.js';
 import { EventRejectedError, RejectionCode, type Rejection } from './errors.js';
 import type { Applier } from './fold/applier.js';
 import { fold, foldInSteps, type FoldRun, type FoldSource } from './fold/run.js';
 import { stateFromGenesis } from './genesis.js';
-import { publicStateValue, stateHash, stateHashInSlices, type Equivocation, type PublicState } from './state.js';
+import { PublicEntries, publicStateValue, stateHash, stateHashInSlices, type Equivocation, type PublicState } from './state.js';
 import { foldedHistory, MAX_FRONTIER, refusalCodes, type FoldBase, type Snapshot } from './snapshot/base.js';
 import { encodeState, stateForReading } from './snapshot/state-codec.js';
 import { SnapshotError, SnapshotProblem } from './snapshot/errors.js';
@@ -69,6 +69,8 @@ export class PursuanceLog {
   readonly #verifier: SignatureVerifier | undefined;
   readonly #events = new Map<EventId, SignedEvent>();
   readonly #byAuthor = new Map<OnionName, SignedEvent[]>();
+  /** Each author's highest sequence held (absent: work it out again), for lastSeq: asked at every event this member signs. */
+  readonly #maxSeq = new Map<OnionName, number>();
   readonly #bySeq = new Map<string, EventId>();
   readonly #equivocating = new Set<EventId>();
   readonly #equivocations: Equivocation[] = [];
@@ -101,6 +103,9 @@ export class PursuanceLog {
   readonly #refusedBefore = new Set<EventId>();
   #orderCache: { run: FoldRun; processed: number; held: number; order: EventId[] } | undefined;
   #hashed: { readonly at: HashPoint; readonly hash: string } | undefined;
+  /** The state's entries as last encoded for its hash: after a change, only those that changed are encoded again. */
+  readonly #hashMemo = new CanonicalMemo();
+  readonly #publicEntries = new PublicEntries();
   #dirty = true;
   /** Counts changes to the event set: a fold done in slices keeps its result only if none came meanwhile. */
   #changes = 0;
@@ -165,6 +170,8 @@ export class PursuanceLog {
     const list = this.#byAuthor.get(e.author) ?? [];
     list.push(e);
     this.#byAuthor.set(e.author, list);
+    const known = this.#maxSeq.get(e.author);
+    if (known !== undefined) this.#maxSeq.set(e.author, Math.max(known, e.header.seq));
     const task = taskOf(e);
     if (task !== null) {
       const events = this.#byTask.get(task) ?? [];
@@ -204,6 +211,7 @@ export class PursuanceLog {
       const i = list.findIndex((x) => x.id === e.id);
       if (i >= 0) list.splice(i, 1);
     }
+    this.#maxSeq.delete(e.author);
     const key = `${e.author}:${e.header.seq}`;
     if (this.#bySeq.get(key) === e.id) this.#bySeq.delete(key);
     const task = taskOf(e);
@@ -645,9 +653,13 @@ export class PursuanceLog {
   }
 
   public lastSeq(onion: OnionName): number {
-    let max = this.#base?.chain.get(onion) ?? 0;
-    for (const e of this.eventsBy(onion)) max = Math.max(max, e.header.seq);
-    return max;
+    let held = this.#maxSeq.get(onion);
+    if (held === undefined) {
+      held = 0;
+      for (const e of this.eventsBy(onion)) held = Math.max(held, e.header.seq);
+      this.#maxSeq.set(onion, held);
+    }
+    return Math.max(this.#base?.chain.get(onion) ?? 0, held);
   }
 
   /**
@@ -676,7 +688,7 @@ export class PursuanceLog {
   public stateHash(): string {
     const at = this.#hashPoint();
     if (this.#hashed && sameHashPoint(this.#hashed.at, at)) return this.#hashed.hash;
-    const hash = stateHash(this.#publicValue());
+    const hash = stateHash(this.#publicValue(), this.#hashMemo);
     this.#hashed = { at, hash };
     return hash;
   }
@@ -685,7 +697,7 @@ export class PursuanceLog {
   public async stateHashInSlices(pause: () => Promise<void>, every = STATE_HASH_SLICE): Promise<string> {
     const at = this.#hashPoint();
     if (this.#hashed && sameHashPoint(this.#hashed.at, at)) return this.#hashed.hash;
-    const hash = await stateHashInSlices(this.#publicValue(), pause, every);
+    const hash = await stateHashInSlices(this.#publicValue(), pause, every, this.#hashMemo);
     // Kept only if the fold did not move on during a pause (the hash is of the state before it).
     if (sameHashPoint(at, this.#hashPoint())) this.#hashed = { at, hash };
     return hash;
@@ -704,7 +716,7 @@ export class PursuanceLog {
 
   #publicValue(): CanonicalValue {
     const run = this.#current();
-    return publicStateValue(run.applier.state, run.logHash, [...run.rejections.values()], this.#equivocations);
+    return publicStateValue(run.applier.state, run.logHash, [...run.rejections.values()], this.#equivocations, this.#publicEntries);
   }
 
   /** The canonical bytes the state hash covers (for debugging divergence between members). */

@@ -1,4 +1,4 @@
-import { canonicalEncode, canonicalPieces, sha256, sha256Stream, toHex, type CanonicalValue, type OnionName } from '@pursuance/crypto';
+import { canonicalEncode, canonicalPieces, sha256, sha256Stream, toHex, type CanonicalMemo, type CanonicalValue, type OnionName } from '@pursuance/crypto';
 import type { EventId, PursuanceId } from './envelope.js';
 import type { Rejection } from './errors.js';
 import type { RoleId, Rules } from './rules/schema.js';
@@ -226,12 +226,121 @@ export function newRoleState(id: RoleId): RoleState {
 
 const sorted = <T>(values: Iterable<T>): T[] => [...values].sort();
 
-/** A canonical, order-independent rendering of the public state (what the state hash covers). */
+/** A task as the state hash covers it. */
+function taskValue(t: TaskState): TaskValue {
+  return {
+    id: t.id,
+    audience: [...t.audience],
+    parent: t.parent,
+    closed: t.closed,
+    createdBy: t.createdBy,
+    ...(t.staleKey ? { staleKey: true } : {}),
+    ...(t.origin ? { origin: { peer: t.origin.peer, role: t.origin.role } } : {}),
+  };
+}
+
+// A type, not an interface: it must fit CanonicalValue's index signature.
+type TaskValue = {
+  readonly id: EventId;
+  readonly audience: readonly RoleId[];
+  readonly parent: EventId | null;
+  readonly closed: boolean;
+  readonly createdBy: OnionName;
+  readonly staleKey?: true;
+  readonly origin?: { readonly peer: PursuanceId; readonly role: RoleId };
+};
+
+/** Does the entry made earlier still show `t` as it is? (The fold changes tasks in place.) */
+function showsTask(v: TaskValue, t: TaskState): boolean {
+  if (v.parent !== t.parent || v.closed !== t.closed || v.createdBy !== t.createdBy || (v.staleKey ?? false) !== (t.staleKey ?? false)) return false;
+  if (v.origin?.peer !== t.origin?.peer || v.origin?.role !== t.origin?.role) return false;
+  if (v.audience.length !== t.audience.length) return false;
+  for (let i = 0; i < v.audience.length; i++) if (v.audience[i] !== t.audience[i]) return false;
+  return true;
+}
+
+/** Freeze a plain value all the way down (CanonicalMemo remembers only what cannot change). */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * The public value's task entries kept from one state hash to the next, each frozen, so that a
+ * CanonicalMemo knows each by itself and encodes only those that changed: after one change on a
+ * 5,000-task board, the hash costs a fraction of encoding the whole state again. An entry is
+ * made again when any field it shows differs from the task's (compared field by field: the fold
+ * changes tasks in place); the entries of tasks gone are dropped when the order is worked out.
+ */
+export class PublicEntries {
+  #tasks = new Map<EventId, TaskValue>();
+  #sorted: readonly EventId[] | undefined;
+
+  public tasks(state: PublicState): readonly TaskValue[] {
+    const ids = this.#order(state);
+    const out: TaskValue[] = [];
+    for (const id of ids) {
+      const t = state.tasks.get(id)!;
+      let v = this.#tasks.get(id);
+      if (v === undefined || !showsTask(v, t)) {
+        v = deepFreeze(taskValue(t));
+        this.#tasks.set(id, v);
+      }
+      out.push(v);
+    }
+    return out;
+  }
+
+  /**
+   * The task ids in order. Tasks only come (a fold never drops one, though a refold may hold
+   * fewer): when every id of the last call is still there, the new ones (usually one) are sorted
+   * alone and merged in, rather than sorting the whole list again. Otherwise the entries of
+   * tasks gone are dropped with the old order.
+   */
+  #order(state: PublicState): readonly EventId[] {
+    const known = this.#sorted;
+    if (known !== undefined && known.length <= state.tasks.size && known.every((id) => state.tasks.has(id))) {
+      if (known.length === state.tasks.size) return known;
+      const added = sorted([...state.tasks.keys()].filter((id) => !this.#tasks.has(id)));
+      this.#sorted = mergeSorted(known, added);
+    } else {
+      this.#sorted = sorted(state.tasks.keys());
+      const kept = new Map<EventId, TaskValue>();
+      for (const id of this.#sorted) {
+        const v = this.#tasks.get(id);
+        if (v !== undefined) kept.set(id, v);
+      }
+      this.#tasks = kept;
+    }
+    return this.#sorted;
+  }
+}
+
+/** Two sorted lists as one sorted list (the order `sorted` gives). */
+function mergeSorted<T extends string>(a: readonly T[], b: readonly T[]): T[] {
+  const out: T[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) out.push(a[i]! <= b[j]! ? a[i++]! : b[j++]!);
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
+}
+
+/**
+ * A canonical, order-independent rendering of the public state (what the state hash covers).
+ * With `entries`, the tasks' entries are those kept since the last call wherever they still
+ * show their task (see PublicEntries): the same value, most of it the same objects.
+ */
 export function publicStateValue(
   state: PublicState,
   acceptedLogHash: Uint8Array,
   rejections: readonly Rejection[],
   equivocations: readonly Equivocation[],
+  entries?: PublicEntries,
 ): CanonicalValue {
   return {
     id: state.id,
@@ -259,18 +368,7 @@ export function publicStateValue(
         rotationDue: r.rotationDueSince,
       };
     }),
-    tasks: sorted(state.tasks.keys()).map((id) => {
-      const t = state.tasks.get(id)!;
-      return {
-        id,
-        audience: [...t.audience],
-        parent: t.parent,
-        closed: t.closed,
-        createdBy: t.createdBy,
-        ...(t.staleKey ? { staleKey: true } : {}),
-        ...(t.origin ? { origin: { peer: t.origin.peer, role: t.origin.role } } : {}),
-      };
-    }),
+    tasks: entries ? entries.tasks(state) : sorted(state.tasks.keys()).map((id) => taskValue(state.tasks.get(id)!)),
     relay: relayValue(state.relay),
     // Only while there is one: states from before profiles hash as they did.
     ...(state.profile ? { profile: { id: state.profile.profile.id, by: state.profile.by, keyId: state.profile.profile.keyId } } : {}),
@@ -288,8 +386,16 @@ export function publicStateValue(
   };
 }
 
-export function stateHash(value: CanonicalValue): string {
-  return toHex(sha256(canonicalEncode(value)));
+/**
+ * SHA-256 of the value's canonical encoding (hex). With a `memo`, the value is encoded piece by
+ * piece as stateHashInSlices does, and the pieces that encoded the same the last time are not
+ * encoded again (see CanonicalMemo): the same hash, from a fraction of the work after a change.
+ */
+export function stateHash(value: CanonicalValue, memo?: CanonicalMemo): string {
+  if (!memo) return toHex(sha256(canonicalEncode(value)));
+  const hash = sha256Stream();
+  for (const piece of canonicalPieces(value, 2, memo)) hash.update(piece);
+  return toHex(hash.digest());
 }
 
 /**
@@ -297,11 +403,11 @@ export function stateHash(value: CanonicalValue): string {
  * pause()` after every `every` pieces: at a million events the state encodes to tens of
  * megabytes, seconds of work that would otherwise hold the caller's event loop.
  */
-export async function stateHashInSlices(value: CanonicalValue, pause: () => Promise<void>, every: number): Promise<string> {
+export async function stateHashInSlices(value: CanonicalValue, pause: () => Promise<void>, every: number, memo?: CanonicalMemo): Promise<string> {
   const hash = sha256Stream();
   let sincePause = 0;
   // Two levels: the state's map, then its lists (tasks, members, refusals…), one entry a piece.
-  for (const piece of canonicalPieces(value, 2)) {
+  for (const piece of canonicalPieces(value, 2, memo)) {
     hash.update(piece);
     if (++sincePause >= every) {
       sincePause = 0;

@@ -183,6 +183,13 @@ export class MemberViewCache {
   #ctx: ViewContext | undefined;
   /** The fold order as last read, with each event's acceptance then. */
   #read: { readonly id: EventId; readonly accepted: boolean }[] = [];
+  /**
+   * The order array `#read` was read from. A fold run only appends to its order, judging each
+   * event as it appends it (acceptance never changes after), so while log.order() hands back
+   * this very array, what was read is still its start: no need to compare it event by event,
+   * which on a 12,000-task board was a tenth of every command's time.
+   */
+  #readFrom: readonly EventId[] | undefined;
   #keyIds = '';
   /** How many times `current()` rebuilt from the start (for tests and benchmarks). */
   public rebuilds = 0;
@@ -213,6 +220,7 @@ export class MemberViewCache {
     this.#startOverUnlessRead(log, order);
     let ctx = this.#ctx!;
     let sincePause = 0;
+    this.#readFrom = order;
     while (this.#read.length < order.length) {
       const id = order[this.#read.length]!;
       this.#read.push({ id, accepted: log.isAccepted(id) });
@@ -226,6 +234,7 @@ export class MemberViewCache {
         if (now !== order || this.#ctx !== ctx || this.keyring.keyIds().join() !== this.#keyIds) {
           order = now;
           this.#startOverUnlessRead(log, order);
+          this.#readFrom = order;
           ctx = this.#ctx!;
         }
       }
@@ -235,10 +244,11 @@ export class MemberViewCache {
 
   #startOverUnlessRead(log: PursuanceLog, order: readonly EventId[]): void {
     const keyIds = this.keyring.keyIds().join();
-    if (this.#ctx === undefined || this.#ctx.log !== log || keyIds !== this.#keyIds || !this.#stillRead(log, order)) {
+    if (this.#ctx === undefined || this.#ctx.log !== log || keyIds !== this.#keyIds || (order !== this.#readFrom && !this.#stillRead(log, order))) {
       this.rebuilds += 1;
       this.#ctx = newViewContext(log, this.keyring, this.me);
       this.#read = [];
+      this.#readFrom = undefined;
       this.#keyIds = keyIds;
     }
   }

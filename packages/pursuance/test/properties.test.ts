@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Identity } from '@pursuance/crypto';
+import { Identity, sha256, toHex } from '@pursuance/crypto';
 import {
   MAX_RELAY_MIRRORS,
   ActionNotAllowedError,
@@ -60,6 +60,22 @@ describe('deterministic fold (property-based)', () => {
         for (const [taskId, task] of full.tasks) expect(buildTaskView(founder.log, taskId, founder.keyring)).toEqual(task);
       }),
       { numRuns: 40 },
+    );
+  });
+
+  it("event by event, the state hash (re-encoding only what changed) equals one taken from scratch, and each author's last sequence is the highest held", () => {
+    fc.assert(
+      fc.property(script, fc.integer(), (steps, seed) => {
+        const world = run(steps);
+        const log = new PursuanceLog(world.actors[0]!.log.genesis.bytes);
+        const authors = world.ids.map((id) => id.onion);
+        for (const e of seededShuffle([...world.all.values()], seed)) {
+          log.add(e.bytes);
+          expect(log.stateHash()).toBe(toHex(sha256(log.stateBytes())));
+          for (const onion of authors) expect(log.lastSeq(onion)).toBe(Math.max(0, ...log.eventsBy(onion).map((x) => x.header.seq)));
+        }
+      }),
+      { numRuns: 25 },
     );
   });
 
