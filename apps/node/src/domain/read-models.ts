@@ -1,5 +1,6 @@
 import { onionFromPublicKey, type OnionName } from '@pursuance/crypto';
 import type { EventId, MemberViewResult, PublicState, Rejection, Rules, SignedEvent, TaskView } from '@pursuance/pursuance';
+import { acceptedInOrder } from './fold-scan.js';
 import type { PursuanceEntry } from './registry.js';
 
 /**
@@ -142,9 +143,7 @@ export function namesOf(entry: PursuanceEntry): ReadonlyMap<string, string> {
   const names = new Map<string, string>();
   const set = (onion: string, name: string | undefined) => (name === undefined ? names.delete(onion) : names.set(onion, name));
   for (const m of entry.log.genesis.header.body.members) set(onionFromPublicKey(m.member), m.name);
-  for (const id of entry.log.order()) {
-    if (!entry.log.isAccepted(id)) continue;
-    const e = entry.log.event(id)!;
+  for (const e of acceptedInOrder(entry.log, 'names', (x) => isAddition(x) || isRename(x))) {
     if (isAddition(e)) set(onionFromPublicKey(e.header.body.member), e.header.body.name);
     else if (isRename(e)) set(e.author, e.header.body.name);
   }

@@ -1,5 +1,6 @@
 import { onionFromPublicKey, type OnionName } from '@pursuance/crypto';
 import { RejectionCode, type InviteLockbox, type PursuanceLog, type SignedEvent } from '@pursuance/pursuance';
+import { acceptedInOrder } from '../domain/fold-scan.js';
 
 /**
  * Cwtch groups that carry a pursuance are named after it, so invitees can map them too. A
@@ -35,12 +36,7 @@ export function invitesOf(e: SignedEvent): readonly InviteLockbox[] {
  * handed to no one the fold had removed by then.
  */
 export function lastRekey(log: PursuanceLog): SignedEvent | null {
-  const order = log.order();
-  for (let i = order.length - 1; i >= 0; i--) {
-    const e = log.event(order[i]!);
-    if (e && invitesOf(e).length > 0 && log.isAccepted(e.id)) return e;
-  }
-  return null;
+  return acceptedInOrder(log, 'rekeys', (e) => invitesOf(e).length > 0).at(-1) ?? null;
 }
 
 /** Who a re-keying event hands the new group to. */
@@ -56,15 +52,14 @@ export function handedTo(e: SignedEvent): Set<OnionName> {
  * waiting for that. The same on every member holding the same events.
  */
 export function departuresSinceRekey(log: PursuanceLog): SignedEvent[] {
-  // One walk back from the newest event to the last re-keying (as lastRekey finds it).
-  const order = log.order();
+  // One walk back from the newest departure to the last re-keying (as lastRekey finds it).
+  const seen = acceptedInOrder(log, 'rekeys and departures', (e) => invitesOf(e).length > 0 || e.header.kind === 'member.leave');
   const members = log.state().members;
   const out: SignedEvent[] = [];
-  for (let i = order.length - 1; i >= 0; i--) {
-    const e = log.event(order[i]!)!;
-    if (!log.isAccepted(e.id)) continue;
+  for (let i = seen.length - 1; i >= 0; i--) {
+    const e = seen[i]!;
     if (invitesOf(e).length > 0) break;
-    if (e.header.kind === 'member.leave' && !members.has(e.author)) out.push(e);
+    if (!members.has(e.author)) out.push(e);
   }
   return out.reverse();
 }
