@@ -80,8 +80,7 @@ function check(value: unknown, depth: number): void {
 }
 
 export function canonicalEncode(value: CanonicalValue): Uint8Array {
-  check(value, 0);
-  return encode(value, rfc8949EncodeOptions);
+  return leafBytes(value, 0);
 }
 
 /**
@@ -98,15 +97,7 @@ export function* canonicalPieces(value: CanonicalValue, split: number, memo?: Ca
 
 function* piecesOf(value: CanonicalValue, split: number, depth: number, memo: CanonicalMemo | undefined): Generator<Uint8Array> {
   if (split <= 0 || value === null || typeof value !== 'object' || value instanceof Uint8Array) {
-    const kept = memo?.recall(value, depth);
-    if (kept) {
-      yield kept;
-      return;
-    }
-    check(value, depth);
-    const bytes = encode(value, rfc8949EncodeOptions);
-    memo?.remember(bytes);
-    yield bytes;
+    yield memo ? memo.encode(value, depth) : leafBytes(value, depth);
     return;
   }
   if (depth > MAX_CANONICAL_DEPTH) throw new InvalidEncodingError('value nests too deeply');
@@ -142,26 +133,22 @@ function* piecesOf(value: CanonicalValue, split: number, depth: number, memo: Ca
  */
 export class CanonicalMemo {
   readonly #bytes = new WeakMap<object, { readonly depth: number; readonly bytes: Uint8Array }>();
-  #pending: object | null = null;
-  #pendingDepth = 0;
 
-  /** The remembered encoding of `value` at `depth`, else undefined (`remember` then stores the next encoding for it, if it is frozen). */
-  public recall(value: CanonicalValue, depth: number): Uint8Array | undefined {
-    this.#pending = null;
-    if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return undefined;
+  /** The encoding of `value` at `depth`: the one remembered, else checked and encoded (and remembered if frozen). */
+  public encode(value: CanonicalValue, depth: number): Uint8Array {
+    if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return leafBytes(value, depth);
     const known = this.#bytes.get(value);
     if (known !== undefined && known.depth === depth) return known.bytes;
-    this.#pending = value;
-    this.#pendingDepth = depth;
-    return undefined;
+    const bytes = leafBytes(value, depth);
+    if (deeplyFrozen(value)) this.#bytes.set(value, { depth, bytes });
+    return bytes;
   }
+}
 
-  /** The encoding of the value last asked for (after it passed the encoder's checks). */
-  public remember(bytes: Uint8Array): void {
-    const value = this.#pending;
-    this.#pending = null;
-    if (value !== null && deeplyFrozen(value)) this.#bytes.set(value, { depth: this.#pendingDepth, bytes });
-  }
+/** A piece encoded whole, after the checks canonicalEncode makes (at the piece's real depth). */
+function leafBytes(value: CanonicalValue, depth: number): Uint8Array {
+  check(value, depth);
+  return encode(value, rfc8949EncodeOptions);
 }
 
 /**

@@ -570,6 +570,16 @@ describe('CanonicalMemo (a frozen piece met again is not encoded again)', () => 
     expect(() => canonicalEncode([[deep]])).toThrow(InvalidEncodingError);
   });
 
+  it('keep prototype names as plain keys, in a frozen piece met again as in one met once', () => {
+    const memo = new CanonicalMemo();
+    // Own properties named as the prototype's, as JSON.parse makes them (an object literal would not).
+    const named = deepFreeze(JSON.parse('{"__proto__":{"constructor":"x"},"constructor":{"toString":1},"hasOwnProperty":[]}') as CanonicalValue);
+    const expected = hex(canonicalEncode([named]));
+    expect(hex(joined([named], 1, memo))).toBe(expected);
+    expect(hex(joined([named], 1, memo))).toBe(expected);
+    expect(Object.keys(named as object)).toEqual(['__proto__', 'constructor', 'hasOwnProperty']);
+  });
+
   it('refuse a cycle as the encoder does, without overflowing the stack', () => {
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = cyclic;

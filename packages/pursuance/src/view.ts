@@ -220,7 +220,6 @@ export class MemberViewCache {
     this.#startOverUnlessRead(log, order);
     let ctx = this.#ctx!;
     let sincePause = 0;
-    this.#readFrom = order;
     while (this.#read.length < order.length) {
       const id = order[this.#read.length]!;
       this.#read.push({ id, accepted: log.isAccepted(id) });
@@ -234,7 +233,6 @@ export class MemberViewCache {
         if (now !== order || this.#ctx !== ctx || this.keyring.keyIds().join() !== this.#keyIds) {
           order = now;
           this.#startOverUnlessRead(log, order);
-          this.#readFrom = order;
           ctx = this.#ctx!;
         }
       }
@@ -248,9 +246,10 @@ export class MemberViewCache {
       this.rebuilds += 1;
       this.#ctx = newViewContext(log, this.keyring, this.me);
       this.#read = [];
-      this.#readFrom = undefined;
       this.#keyIds = keyIds;
     }
+    // Whether rebuilt or still read: what is read from here on is read from this array.
+    this.#readFrom = order;
   }
 
   /** Whether what was read is still the start of the fold order, each event as accepted as it was. */

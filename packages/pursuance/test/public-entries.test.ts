@@ -31,6 +31,11 @@ describe('the state hash from kept task entries (PublicEntries with a CanonicalM
     check('moved under another in place');
     tasks.set(ids[6]!, { ...tasks.get(ids[6]!)!, audience: ['member'] });
     check('replaced with another audience');
+    // Role names are checked by the rules, not here: a prototype's name is a name like any other.
+    for (const role of ['constructor', '__proto__']) {
+      tasks.set(ids[6]!, { ...tasks.get(ids[6]!)!, audience: [role] });
+      check(`replaced with the audience "${role}"`);
+    }
     tasks.set(ids[7]!, { ...tasks.get(ids[7]!)!, staleKey: true });
     check('marked as sealed to a stale key');
     tasks.set(ids[8]!, { ...tasks.get(ids[8]!)!, origin: { peer: 'ab'.repeat(32) as never, role: 'member' } });

@@ -143,7 +143,7 @@ export function namesOf(entry: PursuanceEntry): ReadonlyMap<string, string> {
   const names = new Map<string, string>();
   const set = (onion: string, name: string | undefined) => (name === undefined ? names.delete(onion) : names.set(onion, name));
   for (const m of entry.log.genesis.header.body.members) set(onionFromPublicKey(m.member), m.name);
-  for (const e of acceptedInOrder(entry.log, 'names', (x) => isAddition(x) || isRename(x))) {
+  for (const e of acceptedInOrder(entry.log, naming)) {
     if (isAddition(e)) set(onionFromPublicKey(e.header.body.member), e.header.body.name);
     else if (isRename(e)) set(e.author, e.header.body.name);
   }
@@ -155,6 +155,8 @@ export function namesOf(entry: PursuanceEntry): ReadonlyMap<string, string> {
 
 const isAddition = (e: SignedEvent): e is SignedEvent & { header: { body: { member: Uint8Array; name?: string } } } => e.header.kind === 'member.add';
 const isRename = (e: SignedEvent): e is SignedEvent & { header: { body: { name: string } } } => e.header.kind === 'member.rename';
+/** The events that name members (the scan's key: made once). */
+const naming = (e: SignedEvent): boolean => isAddition(e) || isRename(e);
 
 function myRoles(state: PublicState, me: OnionName): string[] {
   return [...(state.members.get(me)?.roles ?? [])].sort();

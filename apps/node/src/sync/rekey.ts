@@ -36,8 +36,14 @@ export function invitesOf(e: SignedEvent): readonly InviteLockbox[] {
  * handed to no one the fold had removed by then.
  */
 export function lastRekey(log: PursuanceLog): SignedEvent | null {
-  return acceptedInOrder(log, 'rekeys', (e) => invitesOf(e).length > 0).at(-1) ?? null;
+  // Back from the newest: past the departures since (few), to the last re-keying.
+  const seen = acceptedInOrder(log, rekeyingOrLeaving);
+  for (let i = seen.length - 1; i >= 0; i--) if (invitesOf(seen[i]!).length > 0) return seen[i]!;
+  return null;
 }
+
+/** Re-keyings and departures: the one scan of the fold order both lastRekey and departuresSinceRekey read. */
+const rekeyingOrLeaving = (e: SignedEvent): boolean => invitesOf(e).length > 0 || e.header.kind === 'member.leave';
 
 /** Who a re-keying event hands the new group to. */
 export function handedTo(e: SignedEvent): Set<OnionName> {
@@ -53,7 +59,7 @@ export function handedTo(e: SignedEvent): Set<OnionName> {
  */
 export function departuresSinceRekey(log: PursuanceLog): SignedEvent[] {
   // One walk back from the newest departure to the last re-keying (as lastRekey finds it).
-  const seen = acceptedInOrder(log, 'rekeys and departures', (e) => invitesOf(e).length > 0 || e.header.kind === 'member.leave');
+  const seen = acceptedInOrder(log, rekeyingOrLeaving);
   const members = log.state().members;
   const out: SignedEvent[] = [];
   for (let i = seen.length - 1; i >= 0; i--) {
