@@ -193,11 +193,14 @@ async function pingPong(a: Page, b: Page, base: string, n: number, openTasks: nu
   for (let i = 0; i < n; i++) {
     const title = `Ping ${Date.now()}-${i}`;
     if (i > 0) await a.getByRole('navigation', { name: 'Pursuance sections' }).getByRole('link', { name: 'New task', exact: true }).click();
-    // Every open task is a choice of parent: A's list is whole, its own earlier pings included.
+    // Every open task is a choice of parent (the picker counts them): A's list is whole, its own earlier pings included.
     await a.waitForFunction(
       (want) =>
-        (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('#t-parent option').length >
-        want,
+        Number(
+          (globalThis as unknown as { document: { querySelector(s: string): { getAttribute(a: string): string | null } | null } }).document
+            .querySelector('.task-picker')
+            ?.getAttribute('data-choices') ?? -1,
+        ) >= want,
       openTasks + i,
       { timeout: 120_000 },
     );

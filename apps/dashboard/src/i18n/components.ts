@@ -26,6 +26,12 @@ export const components = {
       connect: 'Connect',
       connecting: 'Connecting…',
     },
+    taskPicker: {
+      find: 'Find a task by title',
+      all: '{n} task to choose from | {n} tasks to choose from',
+      showing: 'Showing {shown} of {n} task: type part of a title to narrow. | Showing {shown} of {n} tasks: type part of a title to narrow.',
+      none: 'No task title holds “{query}”.',
+    },
   },
   es: {
     copy: {
@@ -52,6 +58,13 @@ export const components = {
       connected: 'Conectado a tu nodo.',
       connect: 'Conectar',
       connecting: 'Conectando…',
+    },
+    taskPicker: {
+      find: 'Buscar una tarea por título',
+      all: '{n} tarea para elegir | {n} tareas para elegir',
+      showing:
+        'Se muestran {shown} de {n} tarea: escribe parte de un título para acotar. | Se muestran {shown} de {n} tareas: escribe parte de un título para acotar.',
+      none: 'Ningún título de tarea contiene «{query}».',
     },
   },
 };
