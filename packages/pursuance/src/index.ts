@@ -34,7 +34,7 @@ export { type AuthorOptions, type NewPursuance, type NewTask, PursuanceAuthor } 
 export { type FoldBase, type Snapshot, MAX_FRONTIER, makeSnapshot, readSnapshot } from './snapshot/base.js';
 export { captureSnapshot, eventsAfter, instability, latestStableFrontier, snapshotAt } from './snapshot/capture.js';
 export { type Attested, attestationPolicy, checkAttestations, membershipProof } from './snapshot/attest.js';
-export { type FullHistoryResult, type HistoryCheck, checkAttestation, verifyFullHistory } from './snapshot/verify.js';
+export { type FullHistoryResult, type HistoryCheck, checkAttestation, verifyFullHistory, verifyFullHistoryInSlices } from './snapshot/verify.js';
 export { SnapshotError, SnapshotInvalidError, SnapshotProblem } from './snapshot/errors.js';
 export {
   type NewProfile,

@@ -5,7 +5,8 @@ import { EventRejectedError, RejectionCode, type Rejection } from './errors.js';
 import type { Applier } from './fold/applier.js';
 import { fold, foldInSteps, type FoldRun, type FoldSource } from './fold/run.js';
 import { stateFromGenesis } from './genesis.js';
-import { PublicEntries, publicStateValue, stateHash, stateHashInSlices, type Equivocation, type PublicState } from './state.js';
+import { PublicEntries, publicStateValue, stateHash, stateHashSteps, type Equivocation, type PublicState } from './state.js';
+import { runAtOnce, runInSlices } from './steps.js';
 import { foldedHistory, MAX_FRONTIER, refusalCodes, type FoldBase, type Snapshot } from './snapshot/base.js';
 import { encodeState, stateForReading } from './snapshot/state-codec.js';
 import { SnapshotError, SnapshotProblem } from './snapshot/errors.js';
@@ -379,8 +380,21 @@ export class PursuanceLog {
    * same log in any order.
    */
   public addAll(inputs: Iterable<Uint8Array | SignedEvent>): AddResult[] {
+    return runAtOnce(this.addSteps(inputs, Number.POSITIVE_INFINITY));
+  }
+
+  /** addAll's work as steps (steps.ts): yields the inputs added so far after every `every` (a second to add 100,000). */
+  public *addSteps(inputs: Iterable<Uint8Array | SignedEvent>, every = REFOLD_SLICE): Generator<number, AddResult[]> {
     const list = [...inputs];
-    const results = list.map((input) => this.add(input));
+    const results: AddResult[] = [];
+    let sincePause = 0;
+    for (const input of list) {
+      results.push(this.add(input));
+      if (++sincePause >= every) {
+        sincePause = 0;
+        yield results.length;
+      }
+    }
     for (let progress = true; progress;) {
       progress = false;
       for (let i = 0; i < list.length; i++) {
@@ -468,7 +482,12 @@ export class PursuanceLog {
    * finished fold describes a set the log no longer holds and is dropped: the log stays dirty
    * and the next read folds what it holds then. Returns whether this call's fold is now the log's.
    */
-  public async refoldInSlices(pause: (folded: number) => Promise<void>, every = REFOLD_SLICE): Promise<boolean> {
+  public refoldInSlices(pause: (folded: number) => Promise<void>, every = REFOLD_SLICE): Promise<boolean> {
+    return runInSlices(this.refoldSteps(every), pause);
+  }
+
+  /** refoldInSlices' work as steps (steps.ts): yields the events processed so far after every `every`. */
+  public *refoldSteps(every = REFOLD_SLICE): Generator<number, boolean> {
     if (!this.#dirty && this.#run) return false;
     const changes = this.#changes;
     const steps = foldInSteps(this.#source, every);
@@ -483,7 +502,7 @@ export class PursuanceLog {
         this.#dirty = false;
         return true;
       }
-      await pause(step.value);
+      yield step.value;
       if (changes !== this.#changes) return false;
     }
   }
@@ -694,10 +713,15 @@ export class PursuanceLog {
   }
 
   /** stateHash(), hashed in slices with `await pause()` between them (see state.ts stateHashInSlices). */
-  public async stateHashInSlices(pause: () => Promise<void>, every = STATE_HASH_SLICE): Promise<string> {
+  public stateHashInSlices(pause: () => Promise<void>, every = STATE_HASH_SLICE): Promise<string> {
+    return runInSlices(this.stateHashSteps(every), pause);
+  }
+
+  /** stateHashInSlices' work as steps (steps.ts). */
+  public *stateHashSteps(every = STATE_HASH_SLICE): Generator<void, string> {
     const at = this.#hashPoint();
     if (this.#hashed && sameHashPoint(this.#hashed.at, at)) return this.#hashed.hash;
-    const hash = await stateHashInSlices(this.#publicValue(), pause, every, this.#hashMemo);
+    const hash = yield* stateHashSteps(this.#publicValue(), every, this.#hashMemo);
     // Kept only if the fold did not move on during a pause (the hash is of the state before it).
     if (sameHashPoint(at, this.#hashPoint())) this.#hashed = { at, hash };
     return hash;

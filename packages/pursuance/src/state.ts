@@ -3,6 +3,7 @@ import type { EventId, PursuanceId } from './envelope.js';
 import type { Rejection } from './errors.js';
 import type { RoleId, Rules } from './rules/schema.js';
 import type { Profile } from './profile.js';
+import { runInSlices } from './steps.js';
 
 /**
  * The public state of a pursuance: everything every member can verify and must agree on.
@@ -399,11 +400,11 @@ export function stateHash(value: CanonicalValue, memo?: CanonicalMemo): string {
 }
 
 /**
- * stateHash(value), hashed piece by piece (the state's lists entry by entry) with `await
- * pause()` after every `every` pieces: at a million events the state encodes to tens of
- * megabytes, seconds of work that would otherwise hold the caller's event loop.
+ * stateHash(value), hashed piece by piece (the state's lists entry by entry), yielding after
+ * every `every` pieces: at a million events the state encodes to tens of megabytes, seconds of
+ * work that would otherwise hold the caller's event loop (stateHashInSlices, steps.ts).
  */
-export async function stateHashInSlices(value: CanonicalValue, pause: () => Promise<void>, every: number, memo?: CanonicalMemo): Promise<string> {
+export function* stateHashSteps(value: CanonicalValue, every: number, memo?: CanonicalMemo): Generator<void, string> {
   const hash = sha256Stream();
   let sincePause = 0;
   // Two levels: the state's map, then its lists (tasks, members, refusals…), one entry a piece.
@@ -411,8 +412,13 @@ export async function stateHashInSlices(value: CanonicalValue, pause: () => Prom
     hash.update(piece);
     if (++sincePause >= every) {
       sincePause = 0;
-      await pause();
+      yield;
     }
   }
   return toHex(hash.digest());
+}
+
+/** stateHashSteps with `await pause()` at each of its pauses. */
+export function stateHashInSlices(value: CanonicalValue, pause: () => Promise<void>, every: number, memo?: CanonicalMemo): Promise<string> {
+  return runInSlices(stateHashSteps(value, every, memo), pause);
 }

@@ -72,6 +72,27 @@ describe('the fold and the state hash in slices (PursuanceLog.refoldInSlices, st
     );
   });
 
+  it('takes events in slices (addSteps) exactly as addAll takes them, in any arrival order, pausing as often as the size says (property)', () => {
+    fc.assert(
+      fc.property(script, fc.integer(), fc.integer({ min: 1, max: 9 }), (steps, seed, every) => {
+        const world = run(steps);
+        const events = seededShuffle([...world.all.values()], seed).map((e) => e.bytes);
+        const reference = new PursuanceLog(world.actors[0]!.log.genesis.bytes);
+        const expected = reference.addAll(events);
+        const log = new PursuanceLog(world.actors[0]!.log.genesis.bytes);
+        const adding = log.addSteps(events, every);
+        const yielded: number[] = [];
+        let next = adding.next();
+        for (; !next.done; next = adding.next()) yielded.push(next.value);
+        // Every input's outcome as addAll gives it (a refused one taken on the retry included).
+        expect(next.value).toEqual(expected);
+        expect(yielded).toEqual(Array.from({ length: Math.floor(events.length / every) }, (_, i) => (i + 1) * every));
+        expect(verdicts(log)).toEqual(verdicts(reference));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('drops its result when an event arrives during a pause; the log then folds what it holds', async () => {
     await fc.assert(
       fc.asyncProperty(script, fc.integer(), fc.nat(40), async (steps, seed, at) => {

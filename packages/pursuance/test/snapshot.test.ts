@@ -21,6 +21,8 @@ import {
   signEvent,
   snapshotAt,
   verifyFullHistory,
+  verifyFullHistoryInSlices,
+  type FullHistoryResult,
   type EventId,
   type Snapshot,
   type SignedEvent,
@@ -76,36 +78,69 @@ function joinFrom(snapshot: Snapshot, genesis: SignedEvent, events: readonly Sig
   return log;
 }
 
-describe('snapshots: a joiner folds on from an attested state exactly as a full replay would', () => {
-  it('from a stable frontier, the events after it alone (or every event, in any order) give the full replay’s state, heads, refusals and task views', () => {
-    fc.assert(
-      fc.property(fc.array(step, { minLength: 3, maxLength: 30 }), fc.array(step, { maxLength: 30 }), fc.integer(), (beforeSteps, afterSteps, seed) => {
-        const { world, frontier, full } = historyAroundFrontier(beforeSteps, afterSteps);
-        expect(instability(full, frontier)).toBeNull();
-        const snapshot = captureSnapshot(full, frontier);
-        const prior = new Set(snapshotAncestry(full, frontier));
-        expect(snapshot.base.events).toBe(prior.size);
-        const genesis = full.genesis;
-        const after = [...world.all.values()].filter((e) => !prior.has(e.id));
+/** Slices the verification pauses between (small: many pauses even on a small history). */
+const VERIFY_SLICE = 4;
 
-        for (const offered of [seededShuffle(after, seed), seededShuffle([...world.all.values()], seed ^ 0x5bd1)]) {
-          const joiner = joinFrom(snapshot, genesis, offered);
-          expect(joiner.stateHash()).toBe(full.stateHash());
-          expect(joiner.heads()).toEqual(full.heads());
-          expect(codes(joiner)).toEqual(codes(full));
-          expect(joiner.concurrentWithSnapshot()).toEqual([]);
-          expect(joiner.contested()).toEqual([]);
-          expect(joiner.order().filter((id) => !prior.has(id))).toEqual(full.order().filter((id) => !prior.has(id)));
-        }
-        // Holding every event, the joiner reads every task as a member who replayed it all.
-        const joiner = joinFrom(snapshot, genesis, [...world.all.values()]);
-        const founder = world.actors[0]!;
-        expect(buildMemberView(joiner, founder.identity, founder.keyring).tasks).toEqual(buildMemberView(full, founder.identity, founder.keyring).tasks);
-        expect(joiner.historyMissing()).toEqual([]);
-        const verified = verifyFullHistory(joiner);
-        expect(verified.check).toEqual({ outcome: 'agrees' });
-        expect(verified.full!.stateHash()).toBe(full.stateHash());
-      }),
+/**
+ * Verify `joiner` at once and in slices: the same finding either way, and while it pauses the
+ * log it checks stays readable and unchanged (a node serves reads from it meanwhile).
+ */
+async function verified(joiner: PursuanceLog): Promise<FullHistoryResult> {
+  const atOnce = verifyFullHistory(joiner);
+  const hash = joiner.stateHash();
+  let pauses = 0;
+  const sliced = await verifyFullHistoryInSlices(
+    joiner,
+    () => {
+      pauses++;
+      expect(joiner.stateHash()).toBe(hash);
+      return Promise.resolve();
+    },
+    VERIFY_SLICE,
+  );
+  expect(sliced.check).toEqual(atOnce.check);
+  expect(sliced.note).toBe(atOnce.note);
+  expect(sliced.full?.stateHash()).toBe(atOnce.full?.stateHash());
+  // Once the history is all here, two folds and three hashes pause: at least once per slice of the full fold.
+  if (atOnce.full) expect(pauses).toBeGreaterThanOrEqual(Math.floor(joiner.size / VERIFY_SLICE) - 1);
+  return sliced;
+}
+
+describe('snapshots: a joiner folds on from an attested state exactly as a full replay would', () => {
+  it('from a stable frontier, the events after it alone (or every event, in any order) give the full replay’s state, heads, refusals and task views', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(step, { minLength: 3, maxLength: 30 }),
+        fc.array(step, { maxLength: 30 }),
+        fc.integer(),
+        async (beforeSteps, afterSteps, seed) => {
+          const { world, frontier, full } = historyAroundFrontier(beforeSteps, afterSteps);
+          expect(instability(full, frontier)).toBeNull();
+          const snapshot = captureSnapshot(full, frontier);
+          const prior = new Set(snapshotAncestry(full, frontier));
+          expect(snapshot.base.events).toBe(prior.size);
+          const genesis = full.genesis;
+          const after = [...world.all.values()].filter((e) => !prior.has(e.id));
+
+          for (const offered of [seededShuffle(after, seed), seededShuffle([...world.all.values()], seed ^ 0x5bd1)]) {
+            const joiner = joinFrom(snapshot, genesis, offered);
+            expect(joiner.stateHash()).toBe(full.stateHash());
+            expect(joiner.heads()).toEqual(full.heads());
+            expect(codes(joiner)).toEqual(codes(full));
+            expect(joiner.concurrentWithSnapshot()).toEqual([]);
+            expect(joiner.contested()).toEqual([]);
+            expect(joiner.order().filter((id) => !prior.has(id))).toEqual(full.order().filter((id) => !prior.has(id)));
+          }
+          // Holding every event, the joiner reads every task as a member who replayed it all.
+          const joiner = joinFrom(snapshot, genesis, [...world.all.values()]);
+          const founder = world.actors[0]!;
+          expect(buildMemberView(joiner, founder.identity, founder.keyring).tasks).toEqual(buildMemberView(full, founder.identity, founder.keyring).tasks);
+          expect(joiner.historyMissing()).toEqual([]);
+          const result = await verified(joiner);
+          expect(result.check).toEqual({ outcome: 'agrees' });
+          expect(result.full!.stateHash()).toBe(full.stateHash());
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -289,7 +324,7 @@ describe('snapshots: what is not stable, not attested or not true is refused wit
     expect([...snapshot.base.history].sort((a, b) => order.indexOf(a) - order.indexOf(b))).toEqual(snapshot.base.history);
   });
 
-  it('an event that does not descend from the whole frontier is set aside, and an equivocation against history before it is contested', () => {
+  it('an event that does not descend from the whole frontier is set aside, and an equivocation against history before it is contested', async () => {
     const world = newWorld();
     syncAll(world);
     const stale = new PursuanceLog(world.actors[1]!.log.genesis.bytes);
@@ -330,17 +365,17 @@ describe('snapshots: what is not stable, not attested or not true is refused wit
     expect(joiner.add(beside.bytes).status).toBe('concurrent');
     expect(joiner.concurrentWithSnapshot()).toEqual([beside.id]);
     // The snapshot was true; the full replay judges what was beside it and takes over.
-    const verified = verifyFullHistory(joiner);
-    expect(verified.check).toEqual({ outcome: 'agrees' });
-    expect(verified.note).toMatch(/1 events beside the snapshot/);
+    const result = await verified(joiner);
+    expect(result.check).toEqual({ outcome: 'agrees' });
+    expect(result.note).toMatch(/1 events beside the snapshot/);
     const everything = fullLog(world);
     everything.add(beside.bytes);
-    expect(verified.full!.stateHash()).toBe(everything.stateHash());
+    expect(result.full!.stateHash()).toBe(everything.stateHash());
 
     expect(joiner.add(reused.bytes).status).toBe('before-snapshot');
     expect(joiner.contested()).toEqual([reused.id]);
     // An equivocation rejects its twin before the frontier too: the history changed under the snapshot.
-    expect(verifyFullHistory(joiner).check).toMatchObject({ outcome: 'disagrees', reason: expect.stringMatching(/equivocation rewrote that history/) });
+    expect((await verified(joiner)).check).toMatchObject({ outcome: 'disagrees', reason: expect.stringMatching(/equivocation rewrote that history/) });
   });
 
   it('attested by two founders it is taken; by one, or by an invented member, it is refused naming why', () => {
@@ -522,7 +557,7 @@ describe('snapshots: what is not stable, not attested or not true is refused wit
     expect(checkAttestation(a.log, real)).toEqual({ outcome: 'agrees' });
   });
 
-  it('when attesters vouch for a state the history does not give, verifying the full history raises the alarm', () => {
+  it('when attesters vouch for a state the history does not give, verifying the full history raises the alarm', async () => {
     const { world, frontier, full } = historyAroundFrontier([], []);
     const honest = captureSnapshot(full, frontier);
     const state = decodeState(honest.base.state);
@@ -530,7 +565,7 @@ describe('snapshots: what is not stable, not attested or not true is refused wit
     const lieBase = { ...honest.base, state: encodeState(state) };
     const lie = makeSnapshot(honest.pursuance, { ...lieBase, stateHash: baseHash(lieBase) });
     const joiner = joinFrom(lie, full.genesis, [...world.all.values()]);
-    const result = verifyFullHistory(joiner);
+    const result = await verified(joiner);
     expect(result.check).toMatchObject({ outcome: 'disagrees', reason: expect.stringMatching(/the history gives state/) });
     // Missing history: the check waits rather than guessing.
     const prior = new Set(snapshotAncestry(full, frontier));
@@ -539,10 +574,10 @@ describe('snapshots: what is not stable, not attested or not true is refused wit
       full.genesis,
       [...world.all.values()].filter((e) => !prior.has(e.id)),
     );
-    expect(verifyFullHistory(partial).check.outcome).toBe('unknown');
+    expect((await verified(partial)).check.outcome).toBe('unknown');
   });
 
-  it('a document with the true state but other fold details (size, clocks) is still caught, by members and by the joiner', () => {
+  it('a document with the true state but other fold details (size, clocks) is still caught, by members and by the joiner', async () => {
     const { world, frontier, full } = historyAroundFrontier([], []);
     const honest = captureSnapshot(full, frontier);
     // Same state and state hash; a size that is not the history's.
@@ -555,12 +590,12 @@ describe('snapshots: what is not stable, not attested or not true is refused wit
       reason: expect.stringMatching(/the snapshot at that frontier is/),
     });
     const joiner = joinFrom(off, full.genesis, [...world.all.values()]);
-    expect(verifyFullHistory(joiner).check).toMatchObject({
+    expect((await verified(joiner)).check).toMatchObject({
       outcome: 'disagrees',
       reason: expect.stringMatching(/events before the frontier, the snapshot said/),
     });
     // A log that did not start from a snapshot has nothing to verify.
-    expect(verifyFullHistory(full).check).toEqual({ outcome: 'agrees' });
+    expect((await verified(full)).check).toEqual({ outcome: 'agrees' });
   });
 
   it('refusals from before the snapshot keep their codes and say where they come from', () => {

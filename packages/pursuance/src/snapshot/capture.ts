@@ -1,8 +1,9 @@
 import type { OnionName } from '@pursuance/crypto';
 import type { EventId, SignedEvent } from '../envelope.js';
-import { fold, type FoldSource } from '../fold/run.js';
+import { foldInSteps, type FoldSource } from '../fold/run.js';
 import type { PursuanceLog } from '../log.js';
-import { publicStateValue, stateHash } from '../state.js';
+import { publicStateValue, stateHashSteps } from '../state.js';
+import { runAtOnce } from '../steps.js';
 import { foldedHistory, makeSnapshot, MAX_FRONTIER, refusalCodes, type FoldBase, type Snapshot } from './base.js';
 import { SnapshotError, SnapshotProblem } from './errors.js';
 import { encodeState } from './state-codec.js';
@@ -129,6 +130,11 @@ export function captureSnapshot(log: PursuanceLog, frontier: readonly EventId[])
  * frontier's ancestry is not all here.
  */
 export function snapshotAt(log: PursuanceLog, frontier: readonly EventId[]): Snapshot {
+  return runAtOnce(snapshotSteps(log, frontier, Number.POSITIVE_INFINITY));
+}
+
+/** snapshotAt as steps (steps.ts): its fold and the hash of its state pause after every `every` events or pieces. */
+export function* snapshotSteps(log: PursuanceLog, frontier: readonly EventId[], every: number): Generator<unknown, Snapshot> {
   const prior = before(log, frontier);
   const inPrior = (e: SignedEvent): boolean => prior.has(e.id);
   const source: FoldSource = {
@@ -141,7 +147,7 @@ export function snapshotAt(log: PursuanceLog, frontier: readonly EventId[]): Sna
     noteMember: () => undefined,
     isBefore: () => false,
   };
-  const { run } = fold(source);
+  const { run } = yield* foldInSteps(source, every);
   const sortedFrontier = [...frontier].sort();
   const { clock, chain, pastTime } = run.clocksAt(sortedFrontier);
   const { acceptedTimes, history } = foldedHistory(run.order, run.accepted, (id) => log.event(id)!);
@@ -159,7 +165,7 @@ export function snapshotAt(log: PursuanceLog, frontier: readonly EventId[]): Sna
     equivocations,
     history,
     state: encodeState(run.applier.state),
-    stateHash: stateHash(publicStateValue(run.applier.state, run.logHash, rejections, equivocations)),
+    stateHash: yield* stateHashSteps(publicStateValue(run.applier.state, run.logHash, rejections, equivocations), every),
   };
   return makeSnapshot(log.id, base);
 }

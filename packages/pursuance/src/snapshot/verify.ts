@@ -1,7 +1,8 @@
 import { toHex } from '@pursuance/crypto';
 import type { EventId, SignedEvent } from '../envelope.js';
-import { PursuanceLog } from '../log.js';
-import { snapshotAt } from './capture.js';
+import { PursuanceLog, REFOLD_SLICE } from '../log.js';
+import { runAtOnce, runInSlices } from '../steps.js';
+import { snapshotAt, snapshotSteps } from './capture.js';
 import { SnapshotError } from './errors.js';
 
 /**
@@ -60,16 +61,33 @@ export interface FullHistoryResult {
  * changed what it would have been.
  */
 export function verifyFullHistory(based: PursuanceLog): FullHistoryResult {
+  return runAtOnce(verifySteps(based, Number.POSITIVE_INFINITY));
+}
+
+/**
+ * verifyFullHistory with `await pause()` after every `every` events folded or pieces hashed:
+ * the two folds and three state hashes take seconds at 100,000 events, and a node runs them
+ * beside its read routes. `based` must not change meanwhile (the node's one writer waits).
+ */
+export function verifyFullHistoryInSlices(based: PursuanceLog, pause: () => Promise<void>, every = REFOLD_SLICE): Promise<FullHistoryResult> {
+  return runInSlices(verifySteps(based, every), pause);
+}
+
+function* verifySteps(based: PursuanceLog, every: number): Generator<unknown, FullHistoryResult> {
   const base = based.base;
   if (!base) return { check: { outcome: 'agrees' } };
   const full = new PursuanceLog(based.genesis);
-  full.addAll([...based.events()].filter((e) => e.id !== based.genesis.id));
+  yield* full.addSteps(
+    [...based.events()].filter((e) => e.id !== based.genesis.id),
+    every,
+  );
   if (full.pendingCount() > 0) {
     return { check: { outcome: 'unknown', reason: `${full.missing().length} events of the history are not here yet` } };
   }
+  yield* full.refoldSteps(every);
   let at;
   try {
-    at = snapshotAt(full, base.frontier);
+    at = yield* snapshotSteps(full, base.frontier, every);
   } catch (err) {
     if (err instanceof SnapshotError) return { check: { outcome: 'unknown', reason: err.message } };
     throw err;
@@ -86,13 +104,14 @@ export function verifyFullHistory(based: PursuanceLog): FullHistoryResult {
   if (at.base.events !== base.events) {
     return { check: { outcome: 'disagrees', reason: `the history has ${at.base.events} events before the frontier, the snapshot said ${base.events}` }, full };
   }
-  const now = full.stateHash();
-  if (now !== based.stateHash()) {
+  const now = yield* full.stateHashSteps(every);
+  const was = yield* based.stateHashSteps(every);
+  if (now !== was) {
     // The snapshot was true; events beside it (written on a copy from before it, or reusing a
     // sequence number from before it) are judged only by the full replay, which now takes over.
     const beside = based.concurrentWithSnapshot().length + based.contested().length;
     if (beside > 0) return { check: { outcome: 'agrees' }, full, note: `${beside} events beside the snapshot were judged by the full replay` };
-    return { check: { outcome: 'disagrees', reason: `folded from the genesis the state is ${now}; from the snapshot it was ${based.stateHash()}` }, full };
+    return { check: { outcome: 'disagrees', reason: `folded from the genesis the state is ${now}; from the snapshot it was ${was}` }, full };
   }
   return { check: { outcome: 'agrees' }, full };
 }
