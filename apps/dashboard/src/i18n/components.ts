@@ -27,7 +27,7 @@ export const components = {
       connecting: 'Connecting…',
     },
     taskPicker: {
-      find: 'Find a task by title',
+      find: 'Find a task',
       all: '{n} task to choose from | {n} tasks to choose from',
       showing: 'Showing {shown} of {n} task: type part of a title to narrow. | Showing {shown} of {n} tasks: type part of a title to narrow.',
       none: 'No task title holds “{query}”.',
@@ -60,7 +60,7 @@ export const components = {
       connecting: 'Conectando…',
     },
     taskPicker: {
-      find: 'Buscar una tarea por título',
+      find: 'Buscar una tarea',
       all: '{n} tarea para elegir | {n} tareas para elegir',
       showing:
         'Se muestran {shown} de {n} tarea: escribe parte de un título para acotar. | Se muestran {shown} de {n} tareas: escribe parte de un título para acotar.',
