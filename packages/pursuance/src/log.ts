@@ -90,6 +90,7 @@ export class PursuanceLog {
   #heads = new Set<EventId>();
   /** Set when the log starts from a snapshot; everything below is empty otherwise. */
   readonly #base: FoldBase | undefined;
+  readonly #baseHash: string | undefined;
   readonly #frontier = new Set<EventId>();
   /** Events held from before the snapshot (the genesis among them): read, never folded. */
   readonly #historical = new Set<EventId>();
@@ -125,6 +126,7 @@ export class PursuanceLog {
     this.#noteSequence(g);
     const base = options.snapshot?.base;
     this.#base = base;
+    this.#baseHash = options.snapshot?.hash;
     if (base) this.#startFrom(options.snapshot);
     const foldable = (id: EventId): boolean => !this.#historical.has(id) && !this.#concurrent.has(id);
     this.#source = {
@@ -163,6 +165,11 @@ export class PursuanceLog {
   /** The snapshot this log starts from, if any. */
   public get base(): FoldBase | undefined {
     return this.#base;
+  }
+
+  /** The hash of the snapshot document this log started from (what its attesters signed), if any. */
+  public get baseHash(): string | undefined {
+    return this.#baseHash;
   }
 
   #store(e: SignedEvent): void {

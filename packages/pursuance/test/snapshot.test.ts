@@ -566,7 +566,10 @@ describe('snapshots: what is not stable, not attested or not true is refused wit
     const lie = makeSnapshot(honest.pursuance, { ...lieBase, stateHash: baseHash(lieBase) });
     const joiner = joinFrom(lie, full.genesis, [...world.all.values()]);
     const result = await verified(joiner);
-    expect(result.check).toMatchObject({ outcome: 'disagrees', reason: expect.stringMatching(/the history gives state/) });
+    expect(result.check).toMatchObject({
+      outcome: 'disagrees',
+      reason: expect.stringMatching(/the history gives state \w+ at the frontier, the snapshot said \w+$/),
+    });
     // Missing history: the check waits rather than guessing.
     const prior = new Set(snapshotAncestry(full, frontier));
     const partial = joinFrom(
@@ -574,7 +577,7 @@ describe('snapshots: what is not stable, not attested or not true is refused wit
       full.genesis,
       [...world.all.values()].filter((e) => !prior.has(e.id)),
     );
-    expect((await verified(partial)).check.outcome).toBe('unknown');
+    expect((await verified(partial)).check).toEqual({ outcome: 'unknown', reason: expect.stringMatching(/^\d+ events of the history are not here yet$/) });
   });
 
   it('a document with the true state but other fold details (size, clocks) is still caught, by members and by the joiner', async () => {
@@ -594,6 +597,22 @@ describe('snapshots: what is not stable, not attested or not true is refused wit
       outcome: 'disagrees',
       reason: expect.stringMatching(/events before the frontier, the snapshot said/),
     });
+    // The true state and size, other fold details (an author's latest accepted time, a sequence
+    // chain): members and the joiner compare the whole document, byte for byte.
+    for (const [what, base] of [
+      ['pastTime', { ...honest.base, pastTime: honest.base.pastTime + 1 }],
+      ['chain', { ...honest.base, chain: new Map([...honest.base.chain].map(([k, v]) => [k, v + 1])) }],
+    ] as const) {
+      const other = makeSnapshot(honest.pursuance, base);
+      expect(other.base.stateHash, what).toBe(honest.base.stateHash);
+      expect(other.hash, what).not.toBe(honest.hash);
+      expect(checkAttestation(full, founder.attestSnapshot(other)), what).toMatchObject({ outcome: 'disagrees' });
+      const misled = joinFrom(other, full.genesis, [...world.all.values()]);
+      expect((await verified(misled)).check, what).toEqual({
+        outcome: 'disagrees',
+        reason: `the history gives the snapshot ${honest.hash} at the frontier, not ${other.hash} as started from: the same state, other fold details`,
+      });
+    }
     // A log that did not start from a snapshot has nothing to verify.
     expect((await verified(full)).check).toEqual({ outcome: 'agrees' });
   });

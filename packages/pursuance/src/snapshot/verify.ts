@@ -104,6 +104,17 @@ function* verifySteps(based: PursuanceLog, every: number): Generator<unknown, Fu
   if (at.base.events !== base.events) {
     return { check: { outcome: 'disagrees', reason: `the history has ${at.base.events} events before the frontier, the snapshot said ${base.events}` }, full };
   }
+  // Byte for byte: the same state and size with other fold details (clocks, sequence chains,
+  // times, refusals, the history's order) would steer the joiner's fold after the frontier.
+  if (at.hash !== based.baseHash) {
+    return {
+      check: {
+        outcome: 'disagrees',
+        reason: `the history gives the snapshot ${at.hash} at the frontier, not ${based.baseHash ?? 'none'} as started from: the same state, other fold details`,
+      },
+      full,
+    };
+  }
   const now = yield* full.stateHashSteps(every);
   const was = yield* based.stateHashSteps(every);
   if (now !== was) {
