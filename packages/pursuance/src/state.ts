@@ -3,7 +3,6 @@ import type { EventId, PursuanceId } from './envelope.js';
 import type { Rejection } from './errors.js';
 import type { RoleId, Rules } from './rules/schema.js';
 import type { Profile } from './profile.js';
-import { runInSlices } from './steps.js';
 
 /**
  * The public state of a pursuance: everything every member can verify and must agree on.
@@ -402,7 +401,7 @@ export function stateHash(value: CanonicalValue, memo?: CanonicalMemo): string {
 /**
  * stateHash(value), hashed piece by piece (the state's lists entry by entry), yielding after
  * every `every` pieces: at a million events the state encodes to tens of megabytes, seconds of
- * work that would otherwise hold the caller's event loop (stateHashInSlices, steps.ts).
+ * work that would otherwise hold the caller's event loop (PursuanceLog.stateHashInSlices, steps.ts).
  */
 export function* stateHashSteps(value: CanonicalValue, every: number, memo?: CanonicalMemo): Generator<void, string> {
   const hash = sha256Stream();
@@ -416,9 +415,4 @@ export function* stateHashSteps(value: CanonicalValue, every: number, memo?: Can
     }
   }
   return toHex(hash.digest());
-}
-
-/** stateHashSteps with `await pause()` at each of its pauses. */
-export function stateHashInSlices(value: CanonicalValue, pause: () => Promise<void>, every: number, memo?: CanonicalMemo): Promise<string> {
-  return runInSlices(stateHashSteps(value, every, memo), pause);
 }
