@@ -3,6 +3,7 @@ import type { EventId, PursuanceId } from './envelope.js';
 import type { Rejection } from './errors.js';
 import type { RoleId, Rules } from './rules/schema.js';
 import type { Profile } from './profile.js';
+import { runAtOnce } from './steps.js';
 
 /**
  * The public state of a pursuance: everything every member can verify and must agree on.
@@ -388,14 +389,12 @@ export function publicStateValue(
 
 /**
  * SHA-256 of the value's canonical encoding (hex). With a `memo`, the value is encoded piece by
- * piece as stateHashInSlices does, and the pieces that encoded the same the last time are not
+ * piece as stateHashSteps does, and the pieces that encoded the same the last time are not
  * encoded again (see CanonicalMemo): the same hash, from a fraction of the work after a change.
  */
 export function stateHash(value: CanonicalValue, memo?: CanonicalMemo): string {
   if (!memo) return toHex(sha256(canonicalEncode(value)));
-  const hash = sha256Stream();
-  for (const piece of canonicalPieces(value, 2, memo)) hash.update(piece);
-  return toHex(hash.digest());
+  return runAtOnce(stateHashSteps(value, Number.POSITIVE_INFINITY, memo));
 }
 
 /**
