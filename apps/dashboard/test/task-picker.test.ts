@@ -124,6 +124,17 @@ describe('the task picker in forms', () => {
     expect(f.calls.find((c) => c.method === 'POST')?.body).toEqual({ audience: ['member'], title: 'Sub', parent: hexId(0x1000 + 1290) });
   });
 
+  it('says there is nothing to choose from yet on a pursuance without tasks, not that a search found nothing', async () => {
+    const { ctx, store } = await setupApp('member');
+    store.tasks.value = [];
+    const w = mountWith(NewTask, ctx, { store });
+    await flushPromises();
+    expect(w.findAll('#t-parent option').map((o) => o.text())).toEqual(['(none: a top-level task)']);
+    expect(w.find('[data-testid="task-picker-count"]').text()).toBe('No task to choose from yet.');
+    await w.find('#t-parent-find').setValue('__proto__');
+    expect(w.find('[data-testid="task-picker-count"]').text()).toBe('No task to choose from yet.');
+  });
+
   it('searches prototype-named titles as plain text', async () => {
     const { ctx, store } = await setupApp('member');
     store.tasks.value = HOSTILE_TITLES.map((title, i) => task({ id: hexId(0x2000 + i), title }));

@@ -31,6 +31,7 @@ export const components = {
       all: '{n} task to choose from | {n} tasks to choose from',
       showing: 'Showing {shown} of {n} task: type part of a title to narrow. | Showing {shown} of {n} tasks: type part of a title to narrow.',
       none: 'No task title holds “{query}”.',
+      empty: 'No task to choose from yet.',
     },
   },
   es: {
@@ -65,6 +66,7 @@ export const components = {
       showing:
         'Se muestran {shown} de {n} tarea: escribe parte de un título para acotar. | Se muestran {shown} de {n} tareas: escribe parte de un título para acotar.',
       none: 'Ningún título de tarea contiene «{query}».',
+      empty: 'Todavía no hay ninguna tarea para elegir.',
     },
   },
 };
