@@ -73,6 +73,11 @@ export interface BacklogOptions {
   readonly roles?: number;
   /** Longest task body, in characters. */
   readonly bodyLength?: number;
+  /**
+   * Members added with every role after the others, who never write: a reader's own node, or
+   * a member who went offline early and whose next event races the whole history.
+   */
+  readonly quiet?: readonly Identity[];
 }
 
 export function generateBacklog(target: number, options: BacklogOptions = {}): Backlog {
@@ -114,6 +119,7 @@ export function* backlogChunks(target: number, options: BacklogOptions = {}, chu
     founder.addMember(id.publicKey, { roles: ['everyone', ...ROLES.slice(1).filter(() => rand() < 0.35)] });
     ids.push(id);
   }
+  for (const id of options.quiet ?? []) founder.addMember(id.publicKey, { roles: ROLES });
   let authors = ids.map((id) => (id === founderId ? founder : new PursuanceAuthor(id, log, undefined, now)));
   const tasks: EventId[] = [];
   let rotations = 0;

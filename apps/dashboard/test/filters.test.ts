@@ -51,6 +51,18 @@ describe('local filters and search', () => {
     expect(titles({ search: 'nothing-like-this' })).toEqual([]);
   });
 
+  it('searches without regard to accents or case, in the words of the task and of the search alike (as the task picker does)', () => {
+    const fr = task({ title: 'Réunion publique', body: 'Salle de l’ÉCOLE', labels: ['café'], comments: [{ id: 'y', author: FOUNDER, authorName: 'ada', time: 1, body: 'Niño llega' }] });
+    const ts = (search: string) => filterTasks([...all, fr], { ...emptyFilters(), search }, ctx).map((t) => t.title);
+    for (const search of ['reunion', 'RÉUNION', 'réunion publique', 'ecole', 'école salle', 'cafe', 'CAFÉ', 'nino', 'niño llega']) expect(ts(search), search).toEqual(['Réunion publique']);
+    // Still every word: a folded word matching one task and another word another finds neither; a blank search finds everything.
+    expect(ts('réunion banner')).toEqual([]);
+    expect(ts('   ')).toEqual(['Banner', 'Book the hall', 'Leaflets', 'Réunion publique']);
+    // Prototype names are words like any other.
+    expect(ts('constructor')).toEqual([]);
+    expect(ts('__proto__ toString')).toEqual([]);
+  });
+
   it('groups by workflow status and lists labels', () => {
     const g = groupByStatus([a, b, c], ['open', 'in-progress', 'done']);
     expect([...g].map(([s, ts]) => [s, ts.length])).toEqual([

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity, TEST_SCRYPT_PARAMS } from '@pursuance/crypto';
 import { PursuanceAuthor, PursuanceLog, buildMemberView, type SignedEvent } from '@pursuance/pursuance';
-import { Projector } from '../src/domain/projector.js';
+import { PART, Projector } from '../src/domain/projector.js';
 import { PursuanceRegistry, type ReplayProgress } from '../src/domain/registry.js';
 import { loadTemplates } from '../src/domain/templates.js';
 import { DEFAULT_TEMPLATES_DIR, openNodeStore, startNode } from '../src/start.js';
@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 /** A founder and a member each creating tasks on their own replica: every second event is concurrent with the one before. */
-async function concurrentHistory(me: Identity, tasksEach: number, concurrent = true): Promise<{ id: string; events: SignedEvent[] }> {
+async function concurrentHistory(me: Identity, tasksEach: number, concurrent = true): Promise<History> {
   const rules = (await loadTemplates(DEFAULT_TEMPLATES_DIR)).find((t) => t.id === 'activist-cell')!.rules;
   let t = Date.UTC(2026, 0, 1);
   const clock = (): number => (t += 1000);
@@ -49,7 +49,14 @@ async function concurrentHistory(me: Identity, tasksEach: number, concurrent = t
     // Without concurrency the founder writes both: every event descends from the one before.
     events.push((concurrent ? member : founder).createTask({ audience: ['member'], title: `member ${i}` }));
   }
-  return { id: founder.log.id, events };
+  return { id: founder.log.id, events, member };
+}
+
+interface History {
+  readonly id: string;
+  readonly events: SignedEvent[];
+  /** The member's replica: without concurrency it stopped after the member.adds, so whatever it signs now is a late race. */
+  readonly member: PursuanceAuthor;
 }
 
 /**
@@ -58,7 +65,7 @@ async function concurrentHistory(me: Identity, tasksEach: number, concurrent = t
  */
 async function importedStore(
   name: string,
-  use: (registry: PursuanceRegistry, history: { id: string; events: SignedEvent[] }) => Promise<void>,
+  use: (registry: PursuanceRegistry, history: History) => Promise<void>,
   { tasksEach = 300, concurrent = true } = {},
 ): Promise<void> {
   const dataDir = join(dir, name);
@@ -184,6 +191,72 @@ describe('a load in slices', () => {
         expect(registry.projections.tasks(id)).toHaveLength(2 * TASKS_EACH);
       },
       { tasksEach: TASKS_EACH },
+    );
+  }, 120_000);
+});
+
+describe('a late race while the node runs', () => {
+  it('an event concurrent with the whole history is folded in and the view read again, in slices, the reads answered from the stored read model meanwhile', async () => {
+    await importedStore(
+      'late-race',
+      async (registry, { id, events, member }) => {
+        await registry.load();
+        const store = (registry as unknown as { store: EventStore }).store;
+        // Signed on a replica that saw only the first three events: every one of the others is
+        // concurrent with it, and the fold takes it before them (a rename goes before tasks), so
+        // everything after it moves: the member view reads all again.
+        const late = member.rename('renamed offline');
+        const turns: { tasks: number; stored: number }[] = [];
+        let refolding = false;
+        let duringRefold = 0;
+        const log = registry.get(id).log;
+        const refold = log.refoldInSlices.bind(log);
+        log.refoldInSlices = async (...args) => {
+          refolding = true;
+          try {
+            return await refold(...args);
+          } finally {
+            refolding = false;
+          }
+        };
+        // What start-up's load waits on between pages (start.ts: until no response is being sent,
+        // 100 ms at most). Work done while the node runs must not: the POST that brought the
+        // events, or a command queued behind them, counts as a response being sent.
+        let quietWaits = 0;
+        registry.betweenPages = () => {
+          quietWaits += 1;
+          return Promise.resolve();
+        };
+        registry.betweenSlices = async () => {
+          if (refolding) duringRefold += 1;
+          registry.readable(id);
+          turns.push({ tasks: registry.projections.tasks(id).length, stored: await store.count(id) });
+        };
+        const report = await registry.ingest(id, [late.bytes], 'peer');
+        registry.betweenSlices = () => Promise.resolve();
+
+        expect(report).toMatchObject({ stored: 1, accepted: 1, rejected: [], invalid: [] });
+        // A turn per slice of the refold (256 events) and of the view's new reading (500): the
+        // reads meanwhile see the read model as it was, and the event is stored only after.
+        const held = events.length + 1;
+        expect(duringRefold).toBeGreaterThanOrEqual(Math.floor(held / 256));
+        expect(quietWaits).toBe(0);
+        expect(turns.length - duringRefold).toBeGreaterThanOrEqual(Math.floor(held / 500));
+        expect(new Set(turns.map((t) => JSON.stringify(t)))).toEqual(new Set([JSON.stringify({ tasks: 600, stored: events.length })]));
+        expect(registry.get(id).log.order().indexOf(late.id)).toBeLessThan(10);
+        // The same as folding and reading everything at once.
+        const entry = registry.get(id);
+        const reference = new PursuanceLog(events[0]!);
+        reference.addAll([...events.slice(1), late]);
+        expect(entry.log.order()).toEqual(reference.order());
+        expect(entry.log.stateHash()).toBe(reference.stateHash());
+        expect(registry.view(id)).toEqual(buildMemberView(entry.log, registry.identity, entry.author.keyring));
+        expect(registry.projections.tasks(id)).toHaveLength(600);
+        const members = registry.projections.get<{ onion: string; name: string }[]>(id, PART.members)!;
+        expect(members.find((m) => m.onion === member.identity.onion)?.name).toBe('renamed offline');
+        expect(await store.count(id)).toBe(held);
+      },
+      { concurrent: false },
     );
   }, 120_000);
 });

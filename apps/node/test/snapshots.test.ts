@@ -207,10 +207,10 @@ describe('starting from a snapshot a member sent (the joiner’s side)', () => {
     const vouched = a.attestSnapshot(snapshot);
     await ada.registry.startFromSnapshot(bundleOf(a.log, snapshot, [vouched.bytes]));
     const id = a.log.id;
-    const betweenPages = ada.registry.betweenPages;
+    const betweenSlices = ada.registry.betweenSlices;
     // Turns the node gave its read routes while the snapshot-based log was still the one in use, unverified.
     const turns: number[] = [];
-    ada.registry.betweenPages = async () => {
+    ada.registry.betweenSlices = async () => {
       const pending = ada.registry.startedFrom(id)?.verified.outcome === 'pending' && ada.registry.get(id).log.base !== undefined;
       if (!pending) return;
       if (turns.length === 0) {
@@ -225,7 +225,7 @@ describe('starting from a snapshot a member sent (the joiner’s side)', () => {
         'group',
       );
     } finally {
-      ada.registry.betweenPages = betweenPages;
+      ada.registry.betweenSlices = betweenSlices;
     }
     expect(ada.registry.startedFrom(id)?.verified.outcome).toBe('agrees');
     expect(ada.registry.get(id).log.base).toBeUndefined();

@@ -162,6 +162,14 @@ export class PursuanceRegistry {
    * has it wait while the API is sending responses (HttpBinding.untilQuiet).
    */
   public betweenPages: () => Promise<void> = () => Promise.resolve();
+  /**
+   * What work done in slices while the node runs (a late race's refold, the full history's
+   * verification) waits for between slices besides a turn of the event loop: nothing, unless a
+   * test watches the turns here. Not betweenPages: a request waiting for the writer (a command
+   * queued behind this work, or the POST that brought the events) counts as a response being
+   * sent, so every slice would wait out untilQuiet's limit: minutes at 100,000 events.
+   */
+  public betweenSlices: () => Promise<void> = () => Promise.resolve();
   /** Where quarantine warnings go (one line each, ids and reasons only, never key material). */
   public warn: (line: string) => void = (line) => void process.stderr.write(`node: warning: ${line}\n`);
 
@@ -361,7 +369,7 @@ export class PursuanceRegistry {
           continue;
         }
         try {
-          await this.#projectLoaded(id, true, signal);
+          await this.#projectLoaded(id, true, () => this.#yieldToReads(signal));
         } catch (err) {
           // Loaded, its read model not compared: the next start compares it.
           if (err instanceof LoadAborted) return;
@@ -377,6 +385,23 @@ export class PursuanceRegistry {
   }
 
   /**
+   * Events that did not extend the fold's tail (an honest race that arrived late, an ancestor
+   * that released waiting events) leave the log to be folded again from the start: seconds at
+   * 100,000 events. Done here, in slices, before anything reads the log, so the read routes keep
+   * answering from the stored read models (the events are not stored yet) instead of the node
+   * stopping until the next read has refolded it at once. Within the writer's turn: nothing
+   * else adds events meanwhile, so the fold finished is the one the log keeps. A new fold order
+   * also makes the member view read (decrypt) everything again: done in slices as well, after
+   * the keys the events brought (`takeKeys`) are taken, so what #append reads is ready.
+   */
+  async #catchUpInSlices(entry: PursuanceEntry, takeKeys: boolean): Promise<void> {
+    const turn = (): Promise<void> => this.#turn();
+    const refolded = await entry.log.refoldInSlices(turn);
+    if (takeKeys) entry.author.refreshKeys();
+    if (refolded) await this.#viewInSlices(entry, turn);
+  }
+
+  /**
    * Let the read routes answer between two pieces of a load: they serve the stored read models
    * meanwhile. An aborted `signal` ends the load here (LoadAborted), not minutes later.
    */
@@ -386,15 +411,20 @@ export class PursuanceRegistry {
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
+  /** A turn between two slices of work done while the node runs (see betweenSlices). */
+  async #turn(): Promise<void> {
+    await this.betweenSlices();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
   /**
    * After a replay: write the read model from the log, only the parts that differ from the
    * stored ones. A stored read model that counted the same events yet differs is reported: the
    * events are the truth, and the rows are rewritten from them.
    */
-  async #projectLoaded(id: string, repair = true, signal?: AbortSignal): Promise<void> {
+  async #projectLoaded(id: string, repair: boolean, turn: () => Promise<void>): Promise<void> {
     const entry = this.#entries.get(id)!;
     const before = this.projections.checkpoint(id);
-    const turn = (): Promise<void> => this.#yieldToReads(signal);
     const view = await this.#viewInSlices(entry, turn);
     const write = await this.#projector.diffAllInSlices(entry, view, this.projections.parts(id), turn, DIFF_SLICE);
     if (write.upserts.size === 0 && write.deletes.length === 0) return;
@@ -567,7 +597,7 @@ export class PursuanceRegistry {
         }
       }
       // Keys shared to us by these events are taken before the read model is worked out.
-      if (fresh.length > 0) entry.author.refreshKeys();
+      await this.#catchUpInSlices(entry, fresh.length > 0);
       const stored = fresh.length > 0 ? await this.#append(entry, fresh, origin, keysBefore) : 0;
       if (!this.#entries.has(pursuanceId)) {
         this.#entries.set(pursuanceId, entry);
@@ -717,7 +747,7 @@ export class PursuanceRegistry {
     const record = this.#started.get(id);
     if (!entry || !base || !record || record.verified.outcome !== 'pending') return;
     if (entry.log.beforeSnapshotHeld() < base.events) return;
-    const result = await verifyFullHistoryInSlices(entry.log, () => this.#yieldToReads());
+    const result = await verifyFullHistoryInSlices(entry.log, () => this.#turn());
     if (result.check.outcome === 'unknown' || !result.full) return;
     const outcome = result.check.outcome;
     const reason = result.check.outcome === 'disagrees' ? result.check.reason : (result.note ?? null);
@@ -730,7 +760,7 @@ export class PursuanceRegistry {
     author.refreshKeys();
     this.#entries.set(id, { id, log: result.full, author, version: entry.version + 1 });
     // The full replay reads more than the snapshot did (old tasks, the whole feed): rewritten, not a repair.
-    await this.#projectLoaded(id, false);
+    await this.#projectLoaded(id, false, () => this.#turn());
     this.#notify(id, [], 'peer');
   }
 
@@ -874,8 +904,8 @@ export class PursuanceRegistry {
       }
     }
     if (settled.length === 0) return [];
+    await this.#catchUpInSlices(entry, taken.length > 0);
     const origins = [...new Set(taken.map((t) => t.origin))];
-    if (taken.length > 0) entry.author.refreshKeys();
     for (const origin of origins) {
       await this.#append(
         entry,
