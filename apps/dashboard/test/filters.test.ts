@@ -52,9 +52,15 @@ describe('local filters and search', () => {
   });
 
   it('searches without regard to accents or case, in the words of the task and of the search alike (as the task picker does)', () => {
-    const fr = task({ title: 'Réunion publique', body: 'Salle de l’ÉCOLE', labels: ['café'], comments: [{ id: 'y', author: FOUNDER, authorName: 'ada', time: 1, body: 'Niño llega' }] });
+    const fr = task({
+      title: 'Réunion publique',
+      body: 'Salle de l’ÉCOLE',
+      labels: ['café'],
+      comments: [{ id: 'y', author: FOUNDER, authorName: 'ada', time: 1, body: 'Niño llega' }],
+    });
     const ts = (search: string) => filterTasks([...all, fr], { ...emptyFilters(), search }, ctx).map((t) => t.title);
-    for (const search of ['reunion', 'RÉUNION', 'réunion publique', 'ecole', 'école salle', 'cafe', 'CAFÉ', 'nino', 'niño llega']) expect(ts(search), search).toEqual(['Réunion publique']);
+    for (const search of ['reunion', 'RÉUNION', 'réunion publique', 'ecole', 'école salle', 'cafe', 'CAFÉ', 'nino', 'niño llega'])
+      expect(ts(search), search).toEqual(['Réunion publique']);
     // Still every word: a folded word matching one task and another word another finds neither; a blank search finds everything.
     expect(ts('réunion banner')).toEqual([]);
     expect(ts('   ')).toEqual(['Banner', 'Book the hall', 'Leaflets', 'Réunion publique']);

@@ -1,3 +1,4 @@
+import { foldText, searchWords } from './search-text.js';
 import type { TaskListItem } from './types.js';
 
 /** Local filters and search over the tasks this member can read (nothing leaves the browser). */
@@ -18,6 +19,19 @@ export function emptyFilters(): TaskFilters {
 }
 
 const DAY = 86_400_000;
+
+// Folding a task's text costs more than searching it, and the search runs on every keystroke
+// over the whole board; the store replaces a task's item whenever it changes, so this never goes stale.
+const searched = new WeakMap<TaskListItem, string>();
+/** The text the board's search looks in (title, body, labels, comments), folded as the search's words are. */
+function searchedText(task: TaskListItem): string {
+  let text = searched.get(task);
+  if (text === undefined) {
+    text = foldText(`${task.title ?? ''}\n${task.body ?? ''}\n${task.labels.join(' ')}\n${task.comments.map((c) => c.body).join('\n')}`);
+    searched.set(task, text);
+  }
+  return text;
+}
 
 export function isAssignedTo(task: TaskListItem, me: string, myRoles: readonly string[]): boolean {
   const a = task.assignees;
@@ -43,9 +57,9 @@ export function matchesFilters(task: TaskListItem, f: TaskFilters, ctx: { me: st
     if (f.due === 'overdue' && (task.due === null || task.due >= ctx.now || task.closed)) return false;
     if (f.due === 'week' && (task.due === null || task.due < ctx.now || task.due > ctx.now + 7 * DAY)) return false;
   }
-  if (f.search.trim()) {
-    const words = f.search.toLowerCase().split(/\s+/).filter(Boolean);
-    const hay = `${task.title ?? ''}\n${task.body ?? ''}\n${task.labels.join(' ')}\n${task.comments.map((c) => c.body).join('\n')}`.toLowerCase();
+  const words = searchWords(f.search);
+  if (words.length > 0) {
+    const hay = searchedText(task);
     if (!words.every((w) => hay.includes(w))) return false;
   }
   return true;

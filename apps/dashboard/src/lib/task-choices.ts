@@ -1,3 +1,4 @@
+import { foldText, searchWords } from './search-text.js';
 import type { TaskListItem } from './types.js';
 
 /**
@@ -14,24 +15,12 @@ export interface TaskChoices {
   readonly matching: number;
 }
 
-/** Lower case, accents off: "Réunion" is found by "reunion". */
-function fold(text: string): string {
-  return text.normalize('NFD').replace(/\p{M}/gu, '').toLocaleLowerCase('und');
-}
-
-/** The search's words, folded; an empty or blank search has none and matches every task. */
-export function searchWords(query: string): string[] {
-  return fold(query)
-    .split(/\s+/u)
-    .filter((w) => w.length > 0);
-}
-
 // Folding a title costs more than comparing it; the store replaces a task's item whenever it changes, so an item's folded title never goes stale.
 const folded = new WeakMap<TaskListItem, string>();
 function foldedTitle(task: TaskListItem): string {
   let f = folded.get(task);
   if (f === undefined) {
-    f = fold(task.title ?? '');
+    f = foldText(task.title ?? '');
     folded.set(task, f);
   }
   return f;
