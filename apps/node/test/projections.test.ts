@@ -116,6 +116,57 @@ describe('persisted read models', () => {
   });
 });
 
+describe('a damaged read-model row while the node runs', () => {
+  it('keeps no event out: the command is stored, the read model written again from the events, and later writes go on', async () => {
+    const dataDir = join(dir, 'damaged-live');
+    const node = await start(dataDir);
+    const warnings: string[] = [];
+    node.registry.warn = (line) => void warnings.push(line);
+    const call = (method: string, path: string, body?: unknown) => http(node.port, method, path, { token: node.token, ...(body === undefined ? {} : { body }) });
+    let id = '';
+    try {
+      id = ((await call('POST', '/api/pursuances', { name: 'Damaged', template: 'activist-cell' })).body as { id: string }).id;
+      const add = (title: string) => call('POST', `/api/pursuances/${id}/tasks`, { audience: ['member'], title });
+      expect((await add('One')).status).toBe(201);
+      const events = await storeOf(node).count(id);
+      // Every stored row of its read model now holds another's sealed blob: none opens where it is.
+      await scrambleProjectionRows(join(dataDir, 'node.sqlite'), '');
+      await expect(storeOf(node).storedProjections()).rejects.toMatchObject({ name: 'StoreCorruptError' });
+
+      const two = await add('Two');
+      expect(two.status, two.text).toBe(201);
+      expect(await storeOf(node).count(id)).toBe(events + 1);
+      expect(warnings).toEqual([expect.stringMatching(/^pursuance [0-9a-f]{64}: a stored read-model row did not open \(.+\); the read model is written again from the events$/)]);
+      expect(node.registry.projectionRepairs).toBe(1);
+      // On disk and in memory: what a replay writes.
+      expect(await onDisk(storeOf(node), id)).toEqual(rebuilt(node, id));
+      expect(withoutHash(node.registry.projections.parts(id)!)).toEqual(rebuilt(node, id));
+      // Later writes touch the rewritten rows without a word.
+      expect((await add('Three')).status).toBe(201);
+      expect(warnings).toHaveLength(1);
+      expect(((await call('GET', `/api/pursuances/${id}/tasks`)).body as { title: string }[]).map((t) => t.title)).toEqual(['One', 'Two', 'Three']);
+    } finally {
+      await node.close();
+    }
+    // The next start serves the rows as stored and its replay finds nothing to repair.
+    const opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
+    try {
+      const registry = new PursuanceRegistry(opened.store, opened.identity);
+      const later: string[] = [];
+      registry.warn = (line) => void later.push(line);
+      await registry.open();
+      registry.readable(id);
+      expect(registry.projections.tasks(id).map((t) => t.title)).toEqual(['One', 'Two', 'Three']);
+      await registry.load();
+      expect(later).toEqual([]);
+      expect(registry.projectionRepairs).toBe(0);
+      await registry.idle();
+    } finally {
+      await opened.close();
+    }
+  }, 120_000);
+});
+
 describe('start-up', () => {
   it('serves the read routes from the stored rows before the logs load; everything else waits with Retry-After', async () => {
     const dataDir = join(dir, 'restart');

@@ -469,8 +469,34 @@ export class PursuanceRegistry {
   async #append(entry: PursuanceEntry, events: readonly SignedEvent[], origin: EventOrigin, keysBefore?: string): Promise<number> {
     entry.version += 1;
     const write = this.#projector.diff(entry, this.#viewOf(entry), this.projections.parts(entry.id), events, keysBefore);
-    const stored = await this.store.append(events, origin, this.clock(), write);
+    let stored: number;
+    try {
+      stored = await this.store.append(events, origin, this.clock(), write);
+    } catch (err) {
+      // Nothing was stored: the transaction rolled back.
+      if (!(err instanceof StoreCorruptError)) throw err;
+      return this.#appendPastDamagedReadModel(entry, events, origin, err);
+    }
     this.projections.apply(write);
+    return stored;
+  }
+
+  /**
+   * A stored read-model row the write had to change did not open (a damaged disk, a file edited
+   * by hand). The read model is derived data: it must not keep events out, nor fail every later
+   * write that touches the same row until a restart. The events are stored on their own first
+   * (the stored checkpoint then counts fewer events than the store, so a crash right after costs
+   * a replay at the next start, never the events: see open()), then the whole read model is
+   * written again from the log, replacing every row.
+   */
+  async #appendPastDamagedReadModel(entry: PursuanceEntry, events: readonly SignedEvent[], origin: EventOrigin, err: StoreCorruptError): Promise<number> {
+    const stored = await this.store.append(events, origin, this.clock());
+    this.warn(`pursuance ${entry.id}: a stored read-model row did not open (${err.message}); the read model is written again from the events`);
+    const full = this.#projector.diff(entry, this.#viewOf(entry), undefined, 'all');
+    await this.store.writeProjection(full, true);
+    this.projections.forget(entry.id);
+    this.projections.apply(full);
+    this.projectionRepairs += 1;
     return stored;
   }
 
