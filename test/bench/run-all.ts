@@ -14,3 +14,4 @@ await import('./link-service.bench.js');
 await import('./snapshot-join.bench.js');
 await import('./move.bench.js');
 await import('./bucket-fetch.bench.js');
+await import('./late-race.bench.js');

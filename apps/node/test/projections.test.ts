@@ -122,7 +122,8 @@ describe('a damaged read-model row while the node runs', () => {
     const node = await start(dataDir);
     const warnings: string[] = [];
     node.registry.warn = (line) => void warnings.push(line);
-    const call = (method: string, path: string, body?: unknown) => http(node.port, method, path, { token: node.token, ...(body === undefined ? {} : { body }) });
+    const call = (method: string, path: string, body?: unknown) =>
+      http(node.port, method, path, { token: node.token, ...(body === undefined ? {} : { body }) });
     let id = '';
     try {
       id = ((await call('POST', '/api/pursuances', { name: 'Damaged', template: 'activist-cell' })).body as { id: string }).id;
@@ -136,7 +137,9 @@ describe('a damaged read-model row while the node runs', () => {
       const two = await add('Two');
       expect(two.status, two.text).toBe(201);
       expect(await storeOf(node).count(id)).toBe(events + 1);
-      expect(warnings).toEqual([expect.stringMatching(/^pursuance [0-9a-f]{64}: a stored read-model row did not open \(.+\); the read model is written again from the events$/)]);
+      expect(warnings).toEqual([
+        expect.stringMatching(/^pursuance [0-9a-f]{64}: a stored read-model row did not open \(.+\); the read model is written again from the events$/),
+      ]);
       expect(node.registry.projectionRepairs).toBe(1);
       // On disk and in memory: what a replay writes.
       expect(await onDisk(storeOf(node), id)).toEqual(rebuilt(node, id));

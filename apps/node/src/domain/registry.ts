@@ -468,7 +468,15 @@ export class PursuanceRegistry {
    */
   async #append(entry: PursuanceEntry, events: readonly SignedEvent[], origin: EventOrigin, keysBefore?: string): Promise<number> {
     entry.version += 1;
-    const write = this.#projector.diff(entry, this.#viewOf(entry), this.projections.parts(entry.id), events, keysBefore);
+    const write = await this.#projector.diffInSlices(
+      entry,
+      this.#viewOf(entry),
+      this.projections.parts(entry.id),
+      events,
+      keysBefore,
+      () => this.#turn(),
+      DIFF_SLICE,
+    );
     let stored: number;
     try {
       stored = await this.store.append(events, origin, this.clock(), write);
