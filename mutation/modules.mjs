@@ -270,6 +270,19 @@ export const MODULES = {
     ],
     tests: ['packages/pursuance/test/sliced-work.test.ts', 'apps/node/test/load-in-slices.test.ts', 'apps/node/test/start-abort.test.ts'],
   },
+  // Work in slices while the node runs (a late race's refold, the view read again, the read
+  // model compared with every task) and a damaged read-model row met by a write: the events
+  // must be stored whatever the rows, and the reads answered between slices.
+  'runtime-slices': {
+    mutate: [
+      'apps/node/src/domain/registry.ts:397-402',
+      'apps/node/src/domain/registry.ts:415-418',
+      'apps/node/src/domain/registry.ts:469-495',
+      'apps/node/src/domain/registry.ts:500-509',
+      'apps/node/src/domain/projector.ts:116-126',
+    ],
+    tests: ['apps/node/test/load-in-slices.test.ts', 'apps/node/test/projections.test.ts'],
+  },
 };
 
 export const ORDER = [
@@ -291,4 +304,5 @@ export const ORDER = [
   'log-base',
   'task-pages',
   'sliced-load',
+  'runtime-slices',
 ];

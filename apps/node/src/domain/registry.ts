@@ -397,8 +397,15 @@ export class PursuanceRegistry {
   async #catchUpInSlices(entry: PursuanceEntry, takeKeys: boolean): Promise<void> {
     const turn = (): Promise<void> => this.#turn();
     const refolded = await entry.log.refoldInSlices(turn);
+    if (!refolded) {
+      if (takeKeys) entry.author.refreshKeys();
+      return;
+    }
+    // Each a walk of the whole log at 100,000 events: a turn between them.
+    await turn();
     if (takeKeys) entry.author.refreshKeys();
-    if (refolded) await this.#viewInSlices(entry, turn);
+    await turn();
+    await this.#viewInSlices(entry, turn);
   }
 
   /**
