@@ -275,10 +275,10 @@ export const MODULES = {
   // must be stored whatever the rows, and the reads answered between slices.
   'runtime-slices': {
     mutate: [
-      'apps/node/src/domain/registry.ts:397-402',
-      'apps/node/src/domain/registry.ts:415-418',
-      'apps/node/src/domain/registry.ts:469-495',
-      'apps/node/src/domain/registry.ts:500-509',
+      'apps/node/src/domain/registry.ts:397-409',
+      'apps/node/src/domain/registry.ts:422-425',
+      'apps/node/src/domain/registry.ts:476-502',
+      'apps/node/src/domain/registry.ts:507-516',
       'apps/node/src/domain/projector.ts:116-126',
     ],
     tests: ['apps/node/test/load-in-slices.test.ts', 'apps/node/test/projections.test.ts'],
