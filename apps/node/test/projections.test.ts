@@ -144,6 +144,8 @@ describe('a damaged read-model row while the node runs', () => {
       // On disk and in memory: what a replay writes.
       expect(await onDisk(storeOf(node), id)).toEqual(rebuilt(node, id));
       expect(withoutHash(node.registry.projections.parts(id)!)).toEqual(rebuilt(node, id));
+      // A whole read model written: its checkpoint names the state it was written from.
+      expect(JSON.parse(node.registry.projections.parts(id)!.get(PART.checkpoint)!)).toMatchObject({ stateHash: node.registry.get(id).log.stateHash() });
       // Later writes touch the rewritten rows without a word.
       expect((await add('Three')).status).toBe(201);
       expect(warnings).toHaveLength(1);
