@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Identity, canonicalEncode, fromHex, sha256, toHex, type CanonicalValue } from '@pursuance/crypto';
+import { Identity, canonicalEncode, canonicalPieces, fromHex, sha256, toHex, type CanonicalValue } from '@pursuance/crypto';
 import {
   MAX_RELAY_BUNDLE,
   MAX_RELAY_MIRRORS,
@@ -29,7 +29,7 @@ import {
 } from '../src/index.js';
 import { cloneState, decodeState, encodeState } from '../src/snapshot/state-codec.js';
 import { BEFORE_SNAPSHOT_REASON } from '../src/fold/run.js';
-import { baseStateHash, snapshotValue } from '../src/snapshot/base.js';
+import { baseStateHash, makeSnapshotSteps, snapshotValue } from '../src/snapshot/base.js';
 import { newRoleKey } from '../src/keys.js';
 import type { EventBody, EventKind } from '../src/bodies.js';
 import { forge } from './support/harness.js';
@@ -161,6 +161,28 @@ describe('snapshots: a joiner folds on from an attested state exactly as a full 
         for (const t of copy.tasks.values()) t.children.clear();
         copy.founders.clear();
         expect(canonicalEncode(encodeState(state))).toEqual(once);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('the document encoded and hashed in slices is the one encoded at once, byte for byte, pausing as the slice size says (property)', () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 3, maxLength: 40 }), fc.integer({ min: 1, max: 9 }), (steps, every) => {
+        const world = newWorld();
+        play(world, steps);
+        const log = world.actors[0]!.log;
+        const base = log.baseAtHeads();
+        const atOnce = makeSnapshot(log.id, base);
+        const slices = makeSnapshotSteps(log.id, base, every);
+        let pauses = 0;
+        let next = slices.next();
+        for (; !next.done; next = slices.next()) pauses++;
+        expect(next.value.bytes).toEqual(atOnce.bytes);
+        expect(next.value.hash).toBe(atOnce.hash);
+        expect(next.value.hash).toBe(toHex(sha256(atOnce.bytes)));
+        const pieces = [...canonicalPieces(snapshotValue(log.id, base), 3)].length;
+        expect(pauses).toBe(Math.floor(pieces / every));
       }),
       { numRuns: 40 },
     );

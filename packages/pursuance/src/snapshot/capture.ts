@@ -4,7 +4,7 @@ import { foldInSteps, type FoldSource } from '../fold/run.js';
 import type { PursuanceLog } from '../log.js';
 import { publicStateValue, stateHashSteps } from '../state.js';
 import { runAtOnce } from '../steps.js';
-import { foldedHistory, makeSnapshot, MAX_FRONTIER, refusalCodes, type FoldBase, type Snapshot } from './base.js';
+import { foldedHistory, makeSnapshotSteps, MAX_FRONTIER, refusalCodes, type FoldBase, type Snapshot } from './base.js';
 import { SnapshotError, SnapshotProblem } from './errors.js';
 import { encodeState } from './state-codec.js';
 
@@ -175,5 +175,5 @@ export function* snapshotSteps(log: PursuanceLog, frontier: readonly EventId[], 
     stateHash: yield* stateHashSteps(publicStateValue(run.applier.state, run.logHash, rejections, equivocations), every),
   };
   yield;
-  return makeSnapshot(log.id, base);
+  return yield* makeSnapshotSteps(log.id, base, every);
 }
