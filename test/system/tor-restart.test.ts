@@ -6,6 +6,7 @@
  * fresh stream to the same listener. Needs the Debian `tor` package; without it the test FAILS
  * (TorNotInstalledError from beforeAll), like test/system/tor-acn.test.ts, instead of skipping.
  */
+import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Identity } from '@pursuance/crypto';
@@ -29,6 +30,10 @@ async function echoThrough(from: TorACN, onion: Identity['onion'], text: string)
   } finally {
     socket.destroy();
   }
+}
+
+async function logTail(file: string, lines: number): Promise<string> {
+  return (await readFile(file, 'utf8').catch((err: Error) => `(not read: ${err.message})`)).split('\n').slice(-lines).join('\n');
 }
 
 /** The first status (current or later) that satisfies `pred`, within `limitMs`. */
@@ -123,7 +128,14 @@ describe('TorACN across a restart of its tor (private Tor network)', () => {
         break;
       } catch (err) {
         failedTries.push(err instanceof Error ? `${(err as { code?: string }).code ?? err.name}: ${err.message}` : String(err));
-        if (Date.now() - t0 > RECOVERY_LIMIT_MS) throw new Error(`the onion was not reachable again within ${RECOVERY_LIMIT_MS} ms`, { cause: err });
+        if (Date.now() - t0 > RECOVERY_LIMIT_MS) {
+          // Rare (once in many CI runs, never reproduced alone): say everything that helps find why.
+          const logs = await Promise.all(tornet.clients.slice(0, 2).map(async (c) => `--- ${c.name} (${c.log}), last 40 lines:\n${await logTail(c.log, 40)}`));
+          throw new Error(
+            `the onion was not reachable again within ${RECOVERY_LIMIT_MS} ms: ${tries} tries (${failedTries.join(' | ')}); descriptor refetches: ${refetches}\n${logs.join('\n')}`,
+            { cause: err },
+          );
+        }
         await delay(1000); // pace the retries; each open() already retries inside tor's limits
       }
     }
