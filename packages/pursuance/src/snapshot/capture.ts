@@ -25,11 +25,21 @@ import { encodeState } from './state-codec.js';
 
 /** The frontier events and all their ancestors, or why that set is no snapshot point. */
 function before(log: PursuanceLog, frontier: readonly EventId[]): Set<EventId> {
+  return runAtOnce(beforeSteps(log, frontier, Number.POSITIVE_INFINITY));
+}
+
+/** before() as steps (steps.ts), yielding after every `every` events walked: the whole history at a snapshot of an old pursuance. */
+function* beforeSteps(log: PursuanceLog, frontier: readonly EventId[], every: number): Generator<void, Set<EventId>> {
   if (frontier.length === 0 || frontier.length > MAX_FRONTIER) throw unstable(`a frontier has 1 to ${MAX_FRONTIER} events`);
   const seen = new Set<EventId>();
   const stack = [...frontier];
   const tops = new Set(frontier);
+  let sincePause = 0;
   while (stack.length) {
+    if (++sincePause >= every) {
+      sincePause = 0;
+      yield;
+    }
     const id = stack.pop()!;
     if (seen.has(id)) continue;
     const e = log.event(id);
@@ -135,7 +145,7 @@ export function snapshotAt(log: PursuanceLog, frontier: readonly EventId[]): Sna
 
 /** snapshotAt as steps (steps.ts): its fold and the hash of its state pause after every `every` events or pieces. */
 export function* snapshotSteps(log: PursuanceLog, frontier: readonly EventId[], every: number): Generator<unknown, Snapshot> {
-  const prior = before(log, frontier);
+  const prior = yield* beforeSteps(log, frontier, every);
   const inPrior = (e: SignedEvent): boolean => prior.has(e.id);
   const source: FoldSource = {
     genesis: log.genesis,
