@@ -39,7 +39,13 @@ export function isAssignedTo(task: TaskListItem, me: string, myRoles: readonly s
   return a.members.includes(me) || a.roles.some((r) => myRoles.includes(r));
 }
 
-export function matchesFilters(task: TaskListItem, f: TaskFilters, ctx: { me: string; myRoles: readonly string[]; now: number }): boolean {
+/** `words`: the search's words (searchWords), worked out once for a whole list rather than for every task. */
+export function matchesFilters(
+  task: TaskListItem,
+  f: TaskFilters,
+  ctx: { me: string; myRoles: readonly string[]; now: number },
+  words: readonly string[] = searchWords(f.search),
+): boolean {
   if (!task.readable) return false;
   if (!f.showClosed && task.closed) return false;
   if (f.label && !task.labels.includes(f.label)) return false;
@@ -57,7 +63,6 @@ export function matchesFilters(task: TaskListItem, f: TaskFilters, ctx: { me: st
     if (f.due === 'overdue' && (task.due === null || task.due >= ctx.now || task.closed)) return false;
     if (f.due === 'week' && (task.due === null || task.due < ctx.now || task.due > ctx.now + 7 * DAY)) return false;
   }
-  const words = searchWords(f.search);
   if (words.length > 0) {
     const hay = searchedText(task);
     if (!words.every((w) => hay.includes(w))) return false;
@@ -66,7 +71,8 @@ export function matchesFilters(task: TaskListItem, f: TaskFilters, ctx: { me: st
 }
 
 export function filterTasks(tasks: readonly TaskListItem[], f: TaskFilters, ctx: { me: string; myRoles: readonly string[]; now: number }): TaskListItem[] {
-  return tasks.filter((t) => matchesFilters(t, f, ctx));
+  const words = searchWords(f.search);
+  return tasks.filter((t) => matchesFilters(t, f, ctx, words));
 }
 
 export function allLabels(tasks: readonly TaskListItem[]): string[] {
