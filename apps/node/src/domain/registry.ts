@@ -145,7 +145,7 @@ export class PursuanceRegistry {
   /** The persisted read models (sealed rows, written with the events): what the read routes serve. */
   public readonly projections = new ProjectionCache();
   readonly #projector: Projector;
-  /** Read models a replay found different from what was stored (each rewritten from the events). */
+  /** Read models a replay found different from what was stored, or a write found unreadable (each rewritten from the events). */
   public projectionRepairs = 0;
   #queue: Promise<unknown> = Promise.resolve();
   /**
