@@ -278,7 +278,7 @@ export const MODULES = {
       'apps/node/src/domain/registry.ts:397-409',
       'apps/node/src/domain/registry.ts:422-425',
       'apps/node/src/domain/registry.ts:476-502',
-      'apps/node/src/domain/registry.ts:507-516',
+      'apps/node/src/domain/registry.ts:507-517',
       'apps/node/src/domain/projector.ts:116-126',
     ],
     tests: ['apps/node/test/load-in-slices.test.ts', 'apps/node/test/projections.test.ts'],
