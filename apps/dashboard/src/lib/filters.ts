@@ -39,12 +39,12 @@ export function isAssignedTo(task: TaskListItem, me: string, myRoles: readonly s
   return a.members.includes(me) || a.roles.some((r) => myRoles.includes(r));
 }
 
-/** `words`: the search's words (searchWords), worked out once for a whole list rather than for every task. */
+/** `words`: `f.search`'s words (searchWords), worked out once for a whole list, never per task. */
 export function matchesFilters(
   task: TaskListItem,
   f: TaskFilters,
   ctx: { me: string; myRoles: readonly string[]; now: number },
-  words: readonly string[] = searchWords(f.search),
+  words: readonly string[],
 ): boolean {
   if (!task.readable) return false;
   if (!f.showClosed && task.closed) return false;
