@@ -1,36 +1,8 @@
-import type { ProjectionWrite, StoredProjections } from '../store/projection-store.js';
+import { SHELF, type ProjectionWrite, type Shelf, type StoredProjections } from '../store/projection-store.js';
+import { firstPageAnswer, parseFirstPage } from './first-page.js';
 import { PART, historyPart, isTaskPart, taskIdOf, taskPart, type ProjectionCheckpoint } from './projector.js';
 import type { HistoryModel, TaskListItem, TaskModel } from './read-models.js';
-
-/**
- * A stored task's `createdAt` without parsing it: the first `"createdAt":` in the part is the
- * task's own (taskModel writes it before any user text or comment, and a quote inside a JSON
- * string is always escaped, so user text cannot forge the key).
- */
-const CREATED_AT = /"createdAt":(\d+)/;
-function createdAtOf(json: string): number {
-  const found = CREATED_AT.exec(json);
-  return found ? Number(found[1]) : (JSON.parse(json) as TaskListItem).createdAt;
-}
-
-/** Where a task stands in the list's order: by `createdAt`, ties by id. */
-export interface TaskCursor {
-  readonly createdAt: number;
-  readonly id: string;
-}
-
-interface TaskRow extends TaskCursor {
-  readonly json: string;
-}
-
-function compareRows(a: TaskCursor, b: TaskCursor): number {
-  return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
-
-/** A cursor as the API carries it: `createdAt.id` (parsed back by the route's schema). */
-export function taskCursorText(c: TaskCursor): string {
-  return `${c.createdAt}.${c.id}`;
-}
+import { compareRows, createdAtOf, taskCursorText, type TaskCursor, type TaskRow } from './task-order.js';
 
 /**
  * The persisted read models as the node holds them in memory: the JSON text of every stored
@@ -42,33 +14,37 @@ export class ProjectionCache {
   readonly #parsed = new Map<string, Map<string, unknown>>();
   readonly #taskJson = new Map<string, string>();
   readonly #taskRowsOf = new Map<string, readonly TaskRow[]>();
-  /** Pursuances read at start-up whose parts named LATER_PREFIX… are not here yet (see takeLater). */
-  readonly #withoutLater = new Set<string>();
+  /** Pursuances read at start-up whose parts on a shelf read afterwards are not here yet (see take). */
+  readonly #without = { [SHELF.later]: new Set<string>(), [SHELF.list]: new Set<string>() };
 
-  /** Take in what start-up read: every part but those named LATER_PREFIX… (takeLater adds them). */
+  /** Take in what start-up read: every part but those on the later and list shelves (take adds them). */
   public load(stored: StoredProjections): void {
     this.#parts.clear();
     this.#parsed.clear();
     this.#taskJson.clear();
     this.#taskRowsOf.clear();
-    this.#withoutLater.clear();
+    for (const without of Object.values(this.#without)) without.clear();
     for (const [id, parts] of stored) {
       this.#parts.set(id, parts);
-      this.#withoutLater.add(id);
+      for (const without of Object.values(this.#without)) without.add(id);
     }
   }
 
-  /** Whether the pursuance's parts named LATER_PREFIX… are here (or, for a read model written here, were never left out). */
-  public hasLater(pursuanceId: string): boolean {
-    return !this.#withoutLater.has(pursuanceId);
+  /** Whether the pursuance's parts on `shelf` are here (or, for a read model written here, were never left out). */
+  public hasShelf(pursuanceId: string, shelf: Exclude<Shelf, 0>): boolean {
+    return !this.#without[shelf].has(pursuanceId);
   }
 
-  /** Add the parts start-up left unread; nothing when they are here already or the read model was dropped. */
-  public takeLater(pursuanceId: string, later: ReadonlyMap<string, string>): void {
-    if (!this.#withoutLater.delete(pursuanceId)) return;
+  /** Add the parts of a shelf start-up left unread; nothing when they are here already or the read model was dropped. */
+  public take(pursuanceId: string, shelf: Exclude<Shelf, 0>, read: ReadonlyMap<string, string>): void {
+    if (!this.#without[shelf].delete(pursuanceId)) return;
     const parts = this.#parts.get(pursuanceId);
     if (!parts) return;
-    for (const [name, json] of later) if (!parts.has(name)) parts.set(name, json);
+    for (const [name, json] of read) if (!parts.has(name)) parts.set(name, json);
+    if (shelf === SHELF.list) {
+      this.#taskJson.delete(pursuanceId);
+      this.#taskRowsOf.delete(pursuanceId);
+    }
   }
 
   public has(pursuanceId: string): boolean {
@@ -85,7 +61,7 @@ export class ProjectionCache {
   }
 
   public forget(pursuanceId: string): void {
-    this.#withoutLater.delete(pursuanceId);
+    for (const without of Object.values(this.#without)) without.delete(pursuanceId);
     this.#parts.delete(pursuanceId);
     this.#parsed.delete(pursuanceId);
     this.#taskJson.delete(pursuanceId);
@@ -183,26 +159,37 @@ export class ProjectionCache {
     return `{"tasks":[${page.join(',')}],"next":${next}}`;
   }
 
+  /**
+   * tasksPageJson(…, limit, null) from the stored first page, while the list's own parts are
+   * not read yet (the first seconds of a big node's start-up); undefined when that page cannot
+   * answer it (a larger limit, or no page stored).
+   */
+  public firstPageJson(pursuanceId: string, limit: number): string | undefined {
+    const page = parseFirstPage(this.#parts.get(pursuanceId)?.get(PART.firstPage));
+    return page === null ? undefined : firstPageAnswer(page, limit);
+  }
+
   /** Every task, parsed, in the order GET …/tasks lists them (tools and tests: the route sends tasksJson). */
   public tasks(pursuanceId: string): TaskListItem[] {
     return JSON.parse(this.tasksJson(pursuanceId)) as TaskListItem[];
   }
 
   /**
-   * One task with its history (GET …/tasks/:taskId); undefined when not stored. `readLater`
-   * reads the history part from the store while start-up has not taken it in.
+   * One task with its history (GET …/tasks/:taskId); undefined when not stored. `readPart`
+   * reads a part from the store while start-up has not taken its shelf in.
    */
-  public async task(pursuanceId: string, taskId: string, readLater: (name: string) => Promise<string | undefined>): Promise<TaskModel | undefined> {
-    const name = historyPart(taskId);
-    const stored = this.hasLater(pursuanceId) ? undefined : await readLater(name);
-    // Read after the store answered, so the item is as current as the history (or newer, never older).
-    const item = this.get<TaskListItem>(pursuanceId, taskPart(taskId));
+  public async task(pursuanceId: string, taskId: string, readPart: (name: string) => Promise<string | undefined>): Promise<TaskModel | undefined> {
+    const read = async <T>(name: string, shelf: Exclude<Shelf, 0>): Promise<T | undefined> => {
+      if (this.hasShelf(pursuanceId, shelf)) return this.get<T>(pursuanceId, name);
+      const stored = await readPart(name);
+      // Taken in while the store answered: what is here now is as current, or newer.
+      if (this.hasShelf(pursuanceId, shelf)) return this.get<T>(pursuanceId, name);
+      return stored === undefined ? undefined : (JSON.parse(stored) as T);
+    };
+    const history = await read<HistoryModel[]>(historyPart(taskId), SHELF.later);
+    // Read after the history, so the item is as current as the history (or newer, never older).
+    const item = await read<TaskListItem>(taskPart(taskId), SHELF.list);
     if (item === undefined) return undefined;
-    const history = this.hasLater(pursuanceId)
-      ? this.get<HistoryModel[]>(pursuanceId, name)
-      : stored === undefined
-        ? undefined
-        : (JSON.parse(stored) as HistoryModel[]);
     return { ...item, history: history ?? [] };
   }
 }

@@ -1,7 +1,9 @@
 import type { OnionName } from '@pursuance/crypto';
 import { TASK_CONTENT_KINDS, opensTask, runAtOnce, runInSlices, type EventId, type MemberViewResult, type SignedEvent } from '@pursuance/pursuance';
 import { toHex } from '@pursuance/crypto';
-import { LATER_PREFIX, type ProjectionWrite } from '../store/projection-store.js';
+import { LATER_PREFIX, LIST_PREFIX, type ProjectionWrite } from '../store/projection-store.js';
+import { firstPageJson, firstPageOf, parseFirstPage, updatedFirstPage, type FirstPage } from './first-page.js';
+import { createdAtOf, type TaskRow } from './task-order.js';
 import { feedOf, membersOf, rolesOf, splitTask, summaryOf, taskModel, type TaskListItem } from './read-models.js';
 import type { PursuanceEntry } from './registry.js';
 
@@ -17,8 +19,11 @@ export const PART = {
   rules: 'rules',
   feed: 'feed',
   rejections: 'rejections',
+  /** The list's newest tasks (first-page.ts): the board's first page, served before the list is read. */
+  firstPage: 'first-page',
 } as const;
-const TASK_PREFIX = 'task:';
+/** On the list's shelf (LIST_PREFIX): start-up serves the first page before it opens these. */
+const TASK_PREFIX = `${LIST_PREFIX}task:`;
 /** A task as the list shows it (TaskListItem). */
 export const taskPart = (id: string): string => `${TASK_PREFIX}${id}`;
 export const isTaskPart = (name: string): boolean => name.startsWith(TASK_PREFIX);
@@ -38,9 +43,9 @@ function taskOfPart(name: string): string | null {
  * The layout of the stored parts. A read model stored under another layout is not served at
  * start-up and is written again by the replay, as if none were stored (1: each task with its
  * history in one part; 2: the history in a part of its own; 3: parts stored in keyed buckets,
- * store/projection-store.ts).
+ * store/projection-store.ts; 4: the list's items on a shelf of their own, and its first page).
  */
-export const PROJECTION_FORMAT = 3;
+export const PROJECTION_FORMAT = 4;
 
 /** How many feed items the persisted feed keeps (the dashboard's feed length). */
 export const PERSISTED_FEED = 200;
@@ -91,6 +96,9 @@ export function storedParent(json: string | undefined): string | null {
  * membership or rules change, a rename: names show in every task) recomputes every task.
  */
 export class Projector {
+  /** Each pursuance's first page as last written, so a write does not parse the stored one again. */
+  readonly #pages = new Map<string, { readonly json: string; readonly page: FirstPage }>();
+
   public constructor(private readonly me: OnionName) {}
 
   /**
@@ -163,6 +171,42 @@ export class Projector {
     };
   }
 
+  /**
+   * The list's first page after `changes` (first-page.ts): from the stored page when it can be
+   * told from it, else from every task (the stored items overlaid with the changes), pausing
+   * as the comparison does. `whole`: a replay's comparison, which works it out from every task
+   * anyway, so a wrong stored page is rewritten.
+   */
+  *#firstPage(
+    pursuanceId: string,
+    parts: ReadonlyMap<string, string>,
+    changes: ReadonlyMap<string, string | null>,
+    whole: boolean,
+    every: number,
+  ): Generator<void, FirstPage> {
+    const stored = parts.get(PART.firstPage);
+    if (!whole) {
+      const memo = this.#pages.get(pursuanceId);
+      const before = memo !== undefined && memo.json === stored ? memo.page : parseFirstPage(stored);
+      const after = before && updatedFirstPage(before, changes, (id) => parts.has(taskPart(id)));
+      if (after) return after;
+    }
+    const list: TaskRow[] = [];
+    let sincePause = 0;
+    const take = (id: string, json: string): void => void list.push({ id, createdAt: createdAtOf(json), json });
+    for (const [name, json] of parts) {
+      if (++sincePause >= every) {
+        sincePause = 0;
+        yield;
+      }
+      if (!isTaskPart(name)) continue;
+      const id = taskIdOf(name);
+      if (!changes.has(id)) take(id, json);
+    }
+    for (const [id, json] of changes) if (json !== null) take(id, json);
+    return firstPageOf(list);
+  }
+
   *#diff(
     entry: PursuanceEntry,
     view: MemberViewResult,
@@ -176,10 +220,13 @@ export class Projector {
     const parts = stored ?? new Map<string, string>();
     const upserts = new Map<string, string>();
     const deletes: string[] = [];
-    const put = (name: string, value: unknown): void => {
-      const json = JSON.stringify(value);
+    /** The parts this read model has, when every part is compared: any other stored part goes. */
+    const kept = new Set<string>();
+    const putText = (name: string, json: string): void => {
+      kept.add(name);
       if (parts.get(name) !== json) upserts.set(name, json);
     };
+    const put = (name: string, value: unknown): void => putText(name, JSON.stringify(value));
     const log = entry.log;
     const state = log.state();
     const order = log.order();
@@ -209,6 +256,7 @@ export class Projector {
       candidates = set;
     }
     let sincePause = 0;
+    const listChanges = new Map<string, string | null>();
     for (const id of candidates) {
       if (++sincePause >= every) {
         sincePause = 0;
@@ -217,12 +265,19 @@ export class Projector {
       const model = taskModel(entry, view, id as EventId);
       if (model) {
         const { item, history } = splitTask(model);
-        put(taskPart(id), item);
+        const json = JSON.stringify(item);
+        if (parts.get(taskPart(id)) !== json) listChanges.set(id, json);
+        putText(taskPart(id), json);
         put(historyPart(id), history);
       } else {
         for (const name of [taskPart(id), historyPart(id)]) if (parts.has(name)) deletes.push(name);
+        if (parts.has(taskPart(id))) listChanges.set(id, null);
       }
     }
+    const page = yield* this.#firstPage(entry.id, parts, listChanges, fresh === 'all', every);
+    const pageJson = firstPageJson(page);
+    putText(PART.firstPage, pageJson);
+    this.#pages.set(entry.id, { json: pageJson, page });
     put(PART.summary, summaryOf(entry, this.me, null, false));
     put(PART.members, membersOf(entry));
     put(PART.roles, rolesOf(entry, view));
@@ -230,6 +285,8 @@ export class Projector {
     put(PART.feed, feedOf(entry, PERSISTED_FEED));
     put(PART.rejections, [...log.foldRejections(), ...view.contentRejections]);
     put(PART.checkpoint, this.#checkpoint(entry, stateHash));
+    // A part no event gives (left by an older node, planted in the file) is not served again.
+    if (fresh === 'all') for (const name of parts.keys()) if (!kept.has(name) && !deletes.includes(name)) deletes.push(name);
     return { pursuanceId: entry.id, upserts, deletes };
   }
 }

@@ -22,10 +22,12 @@ import {
 import type { EventOrigin } from '../store/entities.js';
 import type { EventStore, RejectedInput, StoredEvent } from '../store/event-store.js';
 import { StoreCorruptError } from '../store/errors.js';
+import { SHELF, type Shelf } from '../store/projection-store.js';
 import { PursuanceLoadingError, PursuanceQuarantinedError, SnapshotRefusedError, UnknownPursuanceError } from './errors.js';
 import type { SnapshotBundle, SnapshotRefusal, StartedFrom } from './snapshots.js';
 import { ProjectionCache } from './projections.js';
 import type { TaskModel } from './read-models.js';
+import type { TaskCursor } from './task-order.js';
 import { PART, PROJECTION_FORMAT, Projector } from './projector.js';
 import { OwnRaceTracker, type OwnRejection, type OwnRejectionOutcome } from './races.js';
 
@@ -144,6 +146,10 @@ export class PursuanceRegistry {
   #started = new Map<string, StartedFrom & { readonly snapshot: string }>();
   /** The persisted read models (sealed rows, written with the events): what the read routes serve. */
   public readonly projections = new ProjectionCache();
+  /** Each pursuance's task list being read since open() (see listRead). */
+  readonly #lists = new Map<string, Promise<void>>();
+  /** Set by stop(): the lists' reads end at their next page. */
+  #stopping = false;
   readonly #projector: Projector;
   /** Read models a replay found different from what was stored, or a write found unreadable (each rewritten from the events). */
   public projectionRepairs = 0;
@@ -246,6 +252,43 @@ export class PursuanceRegistry {
       if (!checkpoint || checkpoint.format !== PROJECTION_FORMAT || checkpoint.events !== (await this.store.count(id))) this.projections.forget(id);
     }
     for (const id of this.projections.ids()) if (!this.#loading.has(id)) this.projections.forget(id);
+    // The task lists are read from here on, while the API answers: their first pages are here.
+    // Another failure leaves the list to the load, which reads it again. A node stopping while
+    // the lists are read (Ctrl-C in the first second) ends the read at its next page.
+    this.#stopping = false;
+    const pause = async (): Promise<void> => {
+      await this.#turn();
+      if (this.#stopping) throw new LoadAborted();
+    };
+    for (const id of this.projections.ids())
+      this.#lists.set(
+        id,
+        this.#readShelf(id, SHELF.list, pause).catch(() => undefined),
+      );
+  }
+
+  /**
+   * Take in one of the read model's shelves that start-up's first read left unread. Rows that
+   * do not open cost the read model: the replay writes it again, as at start-up.
+   */
+  async #readShelf(id: string, shelf: Exclude<Shelf, 0>, pause?: () => Promise<void>): Promise<void> {
+    if (this.projections.hasShelf(id, shelf)) return;
+    try {
+      this.projections.take(id, shelf, await this.store.shelfProjections(id, shelf, pause));
+    } catch (err) {
+      // A store closed under a stopping node does not open its rows: nothing is damaged.
+      if (!(err instanceof StoreCorruptError) || this.#stopping) throw err;
+      this.projections.forget(id);
+      this.warn(`pursuance ${id}: the stored read model could not be read (${err.message}); it is rebuilt from the events`);
+    }
+  }
+
+  /**
+   * Wait until the task list of `id` is read (start-up reads it in the background): the list
+   * routes answer from it, and the first page from its own part meanwhile.
+   */
+  public async listRead(id: string): Promise<void> {
+    await this.#lists.get(id);
   }
 
   /**
@@ -265,19 +308,32 @@ export class PursuanceRegistry {
   }
 
   /**
+   * The task list as GET …/tasks sends it, whole or one page (ProjectionCache.tasksJson,
+   * tasksPageJson). While start-up is still reading the list, the board's first page comes
+   * from its own part, and anything else waits for the list.
+   */
+  public async tasksText(id: string, page: { readonly limit: number; readonly after: TaskCursor | null } | undefined): Promise<string> {
+    this.readable(id);
+    const { projections } = this;
+    if (page && page.after === null && !projections.hasShelf(id, SHELF.list)) {
+      const first = projections.firstPageJson(id, page.limit);
+      if (first !== undefined) return first;
+    }
+    await this.listRead(id);
+    // The list did not open (the read model is rebuilt by the load), or was forgotten meanwhile.
+    this.readable(id);
+    if (!projections.hasShelf(id, SHELF.list)) throw new PursuanceLoadingError(id);
+    return page ? projections.tasksPageJson(id, page.limit, page.after) : projections.tasksJson(id);
+  }
+
+  /**
    * Take in the read-model parts start-up left unread, before the log is served (the projector
-   * compares every part with what is stored). Rows that do not open cost the read model: the
-   * replay writes it again, as at start-up.
+   * compares every part with what is stored): the list (read since open(), or now) and the histories.
    */
   async #takeLater(id: string): Promise<void> {
-    if (this.projections.hasLater(id)) return;
-    try {
-      this.projections.takeLater(id, await this.store.laterProjections(id));
-    } catch (err) {
-      if (!(err instanceof StoreCorruptError)) throw err;
-      this.projections.forget(id);
-      this.warn(`pursuance ${id}: the stored read model could not be read (${err.message}); it is rebuilt from the events`);
-    }
+    await this.listRead(id);
+    await this.#readShelf(id, SHELF.list);
+    await this.#readShelf(id, SHELF.later);
   }
 
   /** Whether the pursuance's log is rebuilt in memory (false while it loads: commands wait). */

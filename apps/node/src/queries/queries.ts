@@ -3,7 +3,7 @@ import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import type { Rejection, Rules } from '@pursuance/pursuance';
 import { UnknownTaskError } from '../domain/errors.js';
 import { PART, PERSISTED_FEED } from '../domain/projector.js';
-import type { TaskCursor } from '../domain/projections.js';
+import type { TaskCursor } from '../domain/task-order.js';
 import { feedOf, stateHashOf, type FeedItem, type MemberModel, type PursuanceSummary, type RoleModel, type TaskModel } from '../domain/read-models.js';
 import type { OwnRejection } from '../domain/races.js';
 import { successionOf, type SuccessionModel } from '../domain/succession.js';
@@ -172,10 +172,8 @@ export class GetRulesHandler extends ReadModelQuery implements IQueryHandler<Get
 /** The task list as JSON text, as stored (see ProjectionCache.tasksJson): the route sends it as it is. */
 @QueryHandler(ListTasksQuery)
 export class ListTasksHandler extends ReadModelQuery implements IQueryHandler<ListTasksQuery> {
-  public execute(q: ListTasksQuery): Promise<JsonText> {
-    this.registry.readable(q.pursuanceId);
-    const { projections } = this.registry;
-    return Promise.resolve(new JsonText(q.page ? projections.tasksPageJson(q.pursuanceId, q.page.limit, q.page.after) : projections.tasksJson(q.pursuanceId)));
+  public async execute(q: ListTasksQuery): Promise<JsonText> {
+    return new JsonText(await this.registry.tasksText(q.pursuanceId, q.page));
   }
 }
 

@@ -22,7 +22,19 @@ export type StoredProjections = Map<string, Map<string, string>>;
  * board's task histories are most of its read model, and no list shows them).
  */
 export const LATER_PREFIX = 'later:';
-const isLater = (name: string): boolean => name.startsWith(LATER_PREFIX);
+/**
+ * Parts named with this prefix (the task list's items) are read right after start-up's first
+ * read, while the API already answers: at a million events they are 42 MB, which start-up's
+ * first read would otherwise open before the board's first page could be served (that page has
+ * a part of its own, on the start-up shelf).
+ */
+export const LIST_PREFIX = 'list:';
+
+/** Where a part is stored: read at start-up (0), on demand (1, LATER_PREFIX), right after start-up (2, LIST_PREFIX). */
+export type Shelf = 0 | 1 | 2;
+export const SHELF = { now: 0, later: 1, list: 2 } as const satisfies Record<string, Shelf>;
+const SHELVES: readonly Shelf[] = [SHELF.now, SHELF.later, SHELF.list];
+export const shelfOf = (name: string): Shelf => (name.startsWith(LATER_PREFIX) ? SHELF.later : name.startsWith(LIST_PREFIX) ? SHELF.list : SHELF.now);
 
 type Query = Pick<EntityManager, 'query'>;
 
@@ -33,8 +45,14 @@ type Query = Pick<EntityManager, 'query'>;
  * (which was most of the read). Writing a part rewrites its row: a 256th of a board's list, a
  * 1,024th of its histories (four times the list's bytes, read only on demand, so more rows).
  */
-export const PROJECTION_BUCKETS = { now: 256, later: 1024 } as const;
-const bucketsOf = (later: boolean): number => (later ? PROJECTION_BUCKETS.later : PROJECTION_BUCKETS.now);
+export const PROJECTION_BUCKETS = { now: 256, later: 1024, list: 256 } as const;
+const bucketsOf = (shelf: Shelf): number =>
+  shelf === SHELF.later ? PROJECTION_BUCKETS.later : shelf === SHELF.list ? PROJECTION_BUCKETS.list : PROJECTION_BUCKETS.now;
+const SHELF_SUFFIX: Record<Shelf, string> = { 0: '', 1: LATER_PREFIX, 2: LIST_PREFIX };
+
+/** Rows one page of a read opens (#read), and with pauses between pages. */
+const PAGE_ROWS = 64;
+const PAUSED_PAGE_ROWS = 8;
 
 /** How many rows one statement reads or writes (SQLite's default bound on variables is 32,766). */
 const BATCH = 200;
@@ -49,10 +67,12 @@ interface Row {
 /** One bucket row opened: whose, which shelf, which bucket, and its parts (name → JSON text). */
 interface Bucket {
   readonly p: string;
-  readonly later: boolean;
+  readonly shelf: Shelf;
   readonly b: number;
   readonly parts: Map<string, string>;
 }
+
+const isShelf = (s: unknown): s is Shelf => s === SHELF.now || s === SHELF.later || s === SHELF.list;
 
 /** The sealed record of a bucket row. Parts are [name, JSON] pairs, not a map: names are user-influenced (task ids). */
 const RECORD = 'projection-bucket';
@@ -68,29 +88,29 @@ const LEGACY_RECORD = 'projection';
 export class ProjectionRows {
   public constructor(private readonly keys: StoreKeys) {}
 
-  /** The tag of the pursuance's rows read at start-up, or of those read later. */
-  #pursuanceTag(pursuanceId: string, later: boolean): string {
-    return this.keys.tag('pursuance', later ? `${pursuanceId}\u0000${LATER_PREFIX}` : pursuanceId);
+  /** The tag of the pursuance's rows on one shelf. */
+  #pursuanceTag(pursuanceId: string, shelf: Shelf): string {
+    return this.keys.tag('pursuance', shelf === SHELF.now ? pursuanceId : `${pursuanceId}\u0000${SHELF_SUFFIX[shelf]}`);
   }
 
-  #bucketTag(pursuanceId: string, later: boolean, bucket: number): string {
-    return this.keys.tag('projection', `${pursuanceId}\u0000${later ? 1 : 0}\u0000${bucket}`);
+  #bucketTag(pursuanceId: string, shelf: Shelf, bucket: number): string {
+    return this.keys.tag('projection', `${pursuanceId}\u0000${shelf}\u0000${bucket}`);
   }
 
   /** Which bucket holds a part: keyed, so nobody choosing task ids can pile parts into one row. */
   #bucketOf(pursuanceId: string, name: string): number {
-    return Number.parseInt(this.keys.tag('bucket', `${pursuanceId}\u0000${name}`).slice(0, 8), 16) % bucketsOf(isLater(name));
+    return Number.parseInt(this.keys.tag('bucket', `${pursuanceId}\u0000${name}`).slice(0, 8), 16) % bucketsOf(shelfOf(name));
   }
 
   /** Apply one write inside the caller's transaction: each touched bucket is read, changed and written back (or dropped when empty). */
   public async write(q: Query, w: ProjectionWrite): Promise<void> {
-    const touched = new Map<string, { later: boolean; b: number; upserts: [string, string][]; deletes: string[] }>();
+    const touched = new Map<string, { shelf: Shelf; b: number; upserts: [string, string][]; deletes: string[] }>();
     const touch = (name: string) => {
-      const later = isLater(name);
+      const shelf = shelfOf(name);
       const b = this.#bucketOf(w.pursuanceId, name);
-      const key = `${later ? 1 : 0}:${b}`;
+      const key = `${shelf}:${b}`;
       let t = touched.get(key);
-      if (!t) touched.set(key, (t = { later, b, upserts: [], deletes: [] }));
+      if (!t) touched.set(key, (t = { shelf, b, upserts: [], deletes: [] }));
       return t;
     };
     for (const [name, json] of w.upserts) touch(name).upserts.push([name, json]);
@@ -101,20 +121,20 @@ export class ProjectionRows {
       const current = await this.#readBuckets(
         q,
         w.pursuanceId,
-        batch.map((c) => [c.later, c.b] as const),
+        batch.map((c) => [c.shelf, c.b] as const),
       );
       const keep: unknown[] = [];
       const drop: [string, string][] = [];
       for (const c of batch) {
-        const parts = current.get(`${c.later ? 1 : 0}:${c.b}`) ?? new Map<string, string>();
+        const parts = current.get(`${c.shelf}:${c.b}`) ?? new Map<string, string>();
         for (const name of c.deletes) parts.delete(name);
         for (const [name, json] of c.upserts) parts.set(name, json);
-        const tags = [this.#pursuanceTag(w.pursuanceId, c.later), this.#bucketTag(w.pursuanceId, c.later, c.b)] as const;
+        const tags = [this.#pursuanceTag(w.pursuanceId, c.shelf), this.#bucketTag(w.pursuanceId, c.shelf, c.b)] as const;
         if (parts.size === 0) {
           drop.push([...tags]);
           continue;
         }
-        keep.push(...tags, this.keys.seal({ t: RECORD, p: w.pursuanceId, s: c.later ? 1 : 0, b: c.b, parts: [...parts] }));
+        keep.push(...tags, this.keys.seal({ t: RECORD, p: w.pursuanceId, s: c.shelf, b: c.b, parts: [...parts] }));
       }
       if (keep.length > 0)
         await q.query(
@@ -127,21 +147,21 @@ export class ProjectionRows {
     }
   }
 
-  /** The parts of these buckets of one pursuance as stored ("later:b" → parts); a bucket with no row is absent. */
-  async #readBuckets(q: Query, pursuanceId: string, buckets: readonly (readonly [boolean, number])[]): Promise<Map<string, Map<string, string>>> {
+  /** The parts of these buckets of one pursuance as stored ("shelf:b" → parts); a bucket with no row is absent. */
+  async #readBuckets(q: Query, pursuanceId: string, buckets: readonly (readonly [Shelf, number])[]): Promise<Map<string, Map<string, string>>> {
     const out = new Map<string, Map<string, string>>();
-    for (const later of [false, true]) {
-      const wanted = buckets.filter(([l]) => l === later).map(([, b]) => b);
+    for (const shelf of SHELVES) {
+      const wanted = buckets.filter(([s]) => s === shelf).map(([, b]) => b);
       if (wanted.length === 0) continue;
       const rows = await q.query<Row[]>(
         `SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections WHERE pursuance_tag = ? AND name_tag IN (${wanted.map(() => '?').join(', ')})`,
-        [this.#pursuanceTag(pursuanceId, later), ...wanted.map((b) => this.#bucketTag(pursuanceId, later, b))],
+        [this.#pursuanceTag(pursuanceId, shelf), ...wanted.map((b) => this.#bucketTag(pursuanceId, shelf, b))],
       );
       for (const row of rows) {
-        // The row's tags were worked out from (pursuanceId, later, b): a row that opens under
+        // The row's tags were worked out from (pursuanceId, shelf, b): a row that opens under
         // them names exactly these (#openRow recomputes both tags from what the row names).
-        const bucket = this.#openRow(row, (p, l) => (l === later ? this.#pursuanceTag(p, l) : null));
-        out.set(`${later ? 1 : 0}:${bucket.b}`, bucket.parts);
+        const bucket = this.#openRow(row, (p, s) => (s === shelf ? this.#pursuanceTag(p, s) : null));
+        out.set(`${shelf}:${bucket.b}`, bucket.parts);
       }
     }
     return out;
@@ -149,19 +169,19 @@ export class ProjectionRows {
 
   /** Drop every part of one pursuance's read model (before it is written again from a replay). */
   public async clear(q: Query, pursuanceId: string): Promise<void> {
-    await q.query(`DELETE FROM node_sealed_projections WHERE pursuance_tag IN (?, ?)`, [
-      this.#pursuanceTag(pursuanceId, false),
-      this.#pursuanceTag(pursuanceId, true),
-    ]);
+    await q.query(
+      `DELETE FROM node_sealed_projections WHERE pursuance_tag IN (?, ?, ?)`,
+      SHELVES.map((shelf) => this.#pursuanceTag(pursuanceId, shelf)),
+    );
   }
 
   /** Every row, opened and checked against its tags: the parts read later included (tools and tests). */
   public readAll(q: Query): Promise<StoredProjections> {
-    return this.#read(q, null, (p, later) => this.#pursuanceTag(p, later));
+    return this.#read(q, null, (p, shelf) => this.#pursuanceTag(p, shelf));
   }
 
   /**
-   * The parts of these pursuances read at start-up (every part but those named LATER_PREFIX…).
+   * The parts of these pursuances read at start-up (every part but those named LATER_PREFIX… or LIST_PREFIX…).
    * A pursuance whose rows are in the older, unbucketed layout is left out (LegacyProjectionLayoutError
    * is not thrown here: the caller sees no stored read model, and the replay rewrites it).
    */
@@ -169,7 +189,7 @@ export class ProjectionRows {
     const out: StoredProjections = new Map();
     for (const id of pursuanceIds) {
       try {
-        const one = await this.#read(q, [this.#pursuanceTag(id, false)], (p, later) => (later || p !== id ? null : this.#pursuanceTag(p, false)));
+        const one = await this.#read(q, [this.#pursuanceTag(id, SHELF.now)], (p, s) => (s !== SHELF.now || p !== id ? null : this.#pursuanceTag(p, s)));
         const parts = one.get(id);
         if (parts) out.set(id, parts);
       } catch (err) {
@@ -179,17 +199,25 @@ export class ProjectionRows {
     return out;
   }
 
-  /** One pursuance's parts named LATER_PREFIX…. */
-  public async readLater(q: Query, pursuanceId: string): Promise<Map<string, string>> {
-    const out = await this.#read(q, [this.#pursuanceTag(pursuanceId, true)], (p, later) => (p === pursuanceId && later ? this.#pursuanceTag(p, true) : null));
+  /**
+   * One pursuance's parts on one shelf (LATER_PREFIX…, LIST_PREFIX…); `pause` is awaited after
+   * each page of rows opened (a big board's list is tens of megabytes to open).
+   */
+  public async readShelf(q: Query, pursuanceId: string, shelf: Shelf, pause?: () => Promise<void>): Promise<Map<string, string>> {
+    const out = await this.#read(
+      q,
+      [this.#pursuanceTag(pursuanceId, shelf)],
+      (p, s) => (p === pursuanceId && s === shelf ? this.#pursuanceTag(p, s) : null),
+      pause,
+    );
     return out.get(pursuanceId) ?? new Map<string, string>();
   }
 
   /** One part, or undefined when it is not stored. */
   public async readOne(q: Query, pursuanceId: string, name: string): Promise<string | undefined> {
-    const later = isLater(name);
+    const shelf = shelfOf(name);
     const b = this.#bucketOf(pursuanceId, name);
-    const parts = (await this.#readBuckets(q, pursuanceId, [[later, b]])).get(`${later ? 1 : 0}:${b}`);
+    const parts = (await this.#readBuckets(q, pursuanceId, [[shelf, b]])).get(`${shelf}:${b}`);
     return parts?.get(name);
   }
 
@@ -197,22 +225,30 @@ export class ProjectionRows {
    * Open and check rows: all of them (`tags` null) or those under these pursuance tags, in
    * keyset pages over the primary key (memory stays flat on big read models), the next page's
    * query running while this one's rows are opened. `expected` gives the pursuance tag a row of
-   * (pursuance, shelf) must sit under, or null when it may not be read here.
+   * (pursuance, shelf) must sit under, or null when it may not be read here. `pause` is awaited
+   * after each page opened.
    */
-  async #read(q: Query, tags: readonly string[] | null, expected: (p: string, later: boolean) => string | null): Promise<StoredProjections> {
+  async #read(
+    q: Query,
+    tags: readonly string[] | null,
+    expected: (p: string, shelf: Shelf) => string | null,
+    pause?: () => Promise<void>,
+  ): Promise<StoredProjections> {
     const out: StoredProjections = new Map();
     // Many rows share a pursuance and shelf: their tags are worked out once.
     const known = new Map<string, string | null>();
-    const expectedTag = (p: string, later: boolean): string | null => {
-      const key = `${later ? 1 : 0}${p}`;
-      if (!known.has(key)) known.set(key, expected(p, later));
+    const expectedTag = (p: string, shelf: Shelf): string | null => {
+      const key = `${shelf}${p}`;
+      if (!known.has(key)) known.set(key, expected(p, shelf));
       return known.get(key)!;
     };
+    // With pauses, pages of a few rows: at a million events a list row is ~160 KB to open.
+    const limit = pause ? PAUSED_PAGE_ROWS : PAGE_ROWS;
     const page = (tag: string | null, after: readonly [string, string]) =>
       q.query<Row[]>(
         tag === null
-          ? `SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections WHERE (pursuance_tag, name_tag) > (?, ?) ORDER BY pursuance_tag, name_tag LIMIT 64`
-          : `SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections WHERE pursuance_tag = ? AND name_tag > ? ORDER BY name_tag LIMIT 64`,
+          ? `SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections WHERE (pursuance_tag, name_tag) > (?, ?) ORDER BY pursuance_tag, name_tag LIMIT ${limit}`
+          : `SELECT pursuance_tag, name_tag, sealed FROM node_sealed_projections WHERE pursuance_tag = ? AND name_tag > ? ORDER BY name_tag LIMIT ${limit}`,
         [...after],
       );
     for (const tag of tags ?? [null]) {
@@ -230,29 +266,30 @@ export class ProjectionRows {
           if (!parts) out.set(bucket.p, (parts = new Map<string, string>()));
           for (const [name, json] of bucket.parts) parts.set(name, json);
         }
+        await pause?.();
       }
     }
     return out;
   }
 
-  #openRow(row: Row, expected: (p: string, later: boolean) => string | null): Bucket {
+  #openRow(row: Row, expected: (p: string, shelf: Shelf) => string | null): Bucket {
     const record = this.keys.open(row.sealed, [RECORD, LEGACY_RECORD]);
     const { t, p, s, b, parts } = record;
     if (typeof p !== 'string') throw new StoreCorruptError('a stored read-model row is malformed');
     if (t === LEGACY_RECORD) throw new LegacyProjectionLayoutError(p);
-    const later = s === 1;
-    if ((s !== 0 && s !== 1) || typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b >= bucketsOf(later) || !Array.isArray(parts))
+    if (!isShelf(s) || typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b >= bucketsOf(s) || !Array.isArray(parts))
       throw new StoreCorruptError('a stored read-model row is malformed');
-    if (expected(p, later) !== row.pursuance_tag || this.#bucketTag(p, later, b) !== row.name_tag)
+    const shelf = s;
+    if (expected(p, shelf) !== row.pursuance_tag || this.#bucketTag(p, shelf, b) !== row.name_tag)
       throw new StoreCorruptError('a stored read-model row is not where it belongs');
     const out = new Map<string, string>();
     for (const pair of parts) {
       if (!Array.isArray(pair) || pair.length !== 2) throw new StoreCorruptError('a stored read-model row is malformed');
       const [name, json] = pair as readonly unknown[];
-      if (typeof name !== 'string' || typeof json !== 'string' || isLater(name) !== later || out.has(name))
+      if (typeof name !== 'string' || typeof json !== 'string' || shelfOf(name) !== shelf || out.has(name))
         throw new StoreCorruptError('a stored read-model row is malformed');
       out.set(name, json);
     }
-    return { p, later, b, parts: out };
+    return { p, shelf, b, parts: out };
   }
 }
