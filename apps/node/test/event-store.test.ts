@@ -108,6 +108,73 @@ describe('node event store: unique by event id', () => {
   });
 });
 
+describe('node event store: event counts', () => {
+  /** Three small pursuances' events, each list in order (a member added, then tasks). */
+  function threePursuances(): SignedEvent[][] {
+    return [0, 1, 2].map((i) => {
+      const author = PursuanceAuthor.create(me, { name: `Count ${i}`, rules });
+      const add = author.addMember(Identity.generate().publicKey, { name: 'mo', roles: ['member'] });
+      return [author.log.genesis, add, ...Array.from({ length: 4 }, (_, t) => author.createTask({ audience: ['member'], title: `T${t}` }))];
+    });
+  }
+  const rowsOf = async (store: EventStore, pursuanceId: string): Promise<number> => (await allEvents(store, pursuanceId)).length;
+
+  it('equal the rows stored, over any appends of new and repeated events across pursuances (property)', async () => {
+    const pursuances = threePursuances();
+    const all = pursuances.flat();
+    const batchArb = fc.array(fc.integer({ min: 0, max: all.length - 1 }), { maxLength: 6 });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(batchArb, { maxLength: 6 }), async (batches) => {
+        await withStore(join(dir, `count-${run++}.sqlite`), me, async (store) => {
+          for (const batch of batches)
+            await store.append(
+              [...new Set(batch)].map((i) => all[i]!),
+              'peer',
+            );
+          for (const events of pursuances) expect(await store.count(events[0]!.id)).toBe(await rowsOf(store, events[0]!.id));
+          expect(await store.count()).toBe(new Set(batches.flat()).size);
+        });
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it("are counted again when the counter is missing or is not this pursuance's, and kept from then on", async () => {
+    const [a, b] = threePursuances();
+    const path = join(dir, 'counters.sqlite');
+    const counters = (store: EventStore) =>
+      store.dataSource.query<{ name: string; value: Buffer }[]>(`SELECT name, value FROM node_store_meta WHERE name LIKE 'count:%' ORDER BY name`);
+    await withStore(path, me, async (store) => {
+      await store.append([...a!.slice(0, 3), ...b!.slice(0, 2)], 'peer');
+      const rows = await counters(store);
+      expect(rows).toHaveLength(2);
+      // Names that do not show the pursuance, within the column's 32 characters.
+      for (const { name } of rows) expect(name).toMatch(/^count:[0-9a-f]{26}$/);
+      // Swapped: each counter now opens, but as the other pursuance's.
+      await store.dataSource.query(`UPDATE node_store_meta SET value = ? WHERE name = ?`, [rows[1]!.value, rows[0]!.name]);
+      await store.dataSource.query(`UPDATE node_store_meta SET value = ? WHERE name = ?`, [rows[0]!.value, rows[1]!.name]);
+      expect(await store.count(a![0]!.id)).toBe(3);
+      expect(await store.count(b![0]!.id)).toBe(2);
+      // Garbage, then none at all (a store from before counters): counted from the rows.
+      await store.dataSource.query(`UPDATE node_store_meta SET value = ? WHERE name = ?`, [Buffer.from('not sealed'), rows[0]!.name]);
+      await store.dataSource.query(`DELETE FROM node_store_meta WHERE name = ?`, [rows[1]!.name]);
+      expect(await store.count(a![0]!.id)).toBe(3);
+      expect(await store.count(b![0]!.id)).toBe(2);
+      // The next append writes them right again, and counts on from there.
+      await store.append([a![3]!, b![2]!, b![3]!], 'peer');
+      expect(await store.count(a![0]!.id)).toBe(4);
+      expect(await store.count(b![0]!.id)).toBe(4);
+      expect(await counters(store)).toHaveLength(2);
+      // An empty or unknown pursuance counts nothing.
+      expect(await store.count('e'.repeat(64))).toBe(0);
+      expect(await store.count('__proto__')).toBe(0);
+    });
+    // Kept across a reopen.
+    await withStore(path, me, async (store) => expect(await store.count(a![0]!.id)).toBe(4));
+  });
+});
+
 describe('node event store: migrations', () => {
   it('create the schema on an empty database, are no-ops on restart, and match the entities', async () => {
     const path = join(dir, 'node.sqlite');

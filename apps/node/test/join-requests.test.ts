@@ -234,6 +234,8 @@ describe('publishing the public profile', () => {
 
   it('refuses a member without the right to invite (422), and a role the publisher holds no key of (409), storing nothing', async () => {
     await untilChange([mia], () => mia.registry.get(id).log.state().profile !== undefined, 'Mia to see the profile');
+    // Taken into the log before it is stored: the counts below are of what the nodes have stored.
+    await Promise.all([mia.registry.idle(), founder.registry.idle()]);
     const before = [await events(mia), await events(founder)];
     // Mia holds "member" (and its key) but may not invite: a profile is a standing invitation.
     const denied = await call(mia, 'POST', at(id, '/profile'), { role: 'member', about: 'Mine now.', effort: 8 });
