@@ -283,6 +283,12 @@ export const MODULES = {
     ],
     tests: ['apps/node/test/load-in-slices.test.ts', 'apps/node/test/projections.test.ts'],
   },
+  // The board's first page kept in a part of its own (served before the list is read), and the
+  // shelf checks on every read-model row opened (a row must sit under its own shelf's tags).
+  'first-page': {
+    mutate: ['apps/node/src/domain/first-page.ts', 'apps/node/src/store/projection-store.ts:275-293'],
+    tests: ['apps/node/test/first-page.test.ts', 'apps/node/test/task-pages.test.ts', 'apps/node/test/projections.test.ts'],
+  },
 };
 
 export const ORDER = [
@@ -305,4 +311,5 @@ export const ORDER = [
   'task-pages',
   'sliced-load',
   'runtime-slices',
+  'first-page',
 ];
