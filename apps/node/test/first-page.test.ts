@@ -59,6 +59,15 @@ describe('the first page (first-page.ts)', () => {
     expect(updatedFirstPage(page, new Map([['t8', itemJson('t8', 8, 'edited')]]), listed, 3)?.rows[1]?.json).toBe(itemJson('t8', 8, 'edited'));
     const under = updatedFirstPage(page, new Map([['t2', itemJson('t2', 2, 'edited')]]), listed, 3);
     expect(under).toEqual(page);
+    // A task under the page that goes changes only the count.
+    expect(updatedFirstPage(page, new Map([['t2', null]]), listed, 3)).toEqual({ total: 9, rows: page.rows });
+    // On a page that holds the whole list, a task that goes is just gone, down to none.
+    const whole = firstPageOf(list.slice(0, 2), 3);
+    expect(updatedFirstPage(whole, new Map([['t1', null]]), listed, 3)).toEqual(firstPageOf(list.slice(0, 1), 3));
+    expect(updatedFirstPage(firstPageOf(list.slice(0, 1), 3), new Map([['t0', null]]), listed, 3)).toEqual({ total: 0, rows: [] });
+    // A stored page that does not hold what its count says (damaged, or written wrong) is not trusted.
+    expect(updatedFirstPage({ total: 10, rows: page.rows.slice(0, 2) }, new Map(), listed, 3)).toBeNull();
+    expect(updatedFirstPage({ total: 0, rows: [] }, new Map([['t1', null]]), listed, 3)).toBeNull();
     // A task on the page that goes, or moves back, needs the whole list: the next one is not on the page.
     expect(updatedFirstPage(page, new Map([['t9', null]]), listed, 3)).toBeNull();
     expect(updatedFirstPage(page, new Map([['t9', itemJson('t9', 0, 'x')]]), listed, 3)).toBeNull();
