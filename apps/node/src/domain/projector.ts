@@ -188,6 +188,8 @@ export class Projector {
     if (!whole) {
       const memo = this.#pages.get(pursuanceId);
       const before = memo !== undefined && memo.json === stored ? memo.page : parseFirstPage(stored);
+      // No item changed (a key, a rule, the feed): the page as it is, not its 500 items copied and sorted again.
+      if (before && changes.size === 0) return before;
       const after = before && updatedFirstPage(before, changes, (id) => parts.has(taskPart(id)));
       if (after) return after;
     }
@@ -275,7 +277,9 @@ export class Projector {
       }
     }
     const page = yield* this.#firstPage(entry.id, parts, listChanges, fresh === 'all', every);
-    const pageJson = firstPageJson(page);
+    const memo = this.#pages.get(entry.id);
+    // The page's text (hundreds of kilobytes on a big board) is joined only when the page changed.
+    const pageJson = memo?.page === page ? memo.json : firstPageJson(page);
     putText(PART.firstPage, pageJson);
     this.#pages.set(entry.id, { json: pageJson, page });
     put(PART.summary, summaryOf(entry, this.me, null, false));
