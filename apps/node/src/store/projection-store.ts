@@ -46,9 +46,9 @@ type Query = Pick<EntityManager, 'query'>;
  * 1,024th of its histories (four times the list's bytes, read only on demand, so more rows).
  */
 export const PROJECTION_BUCKETS = { now: 256, later: 1024, list: 256 } as const;
-const bucketsOf = (shelf: Shelf): number =>
-  shelf === SHELF.later ? PROJECTION_BUCKETS.later : shelf === SHELF.list ? PROJECTION_BUCKETS.list : PROJECTION_BUCKETS.now;
-const SHELF_SUFFIX: Record<Shelf, string> = { 0: '', 1: LATER_PREFIX, 2: LIST_PREFIX };
+/** Per shelf: how many buckets, and what its pursuance tag adds to the pursuance id. */
+const BUCKETS: Record<Shelf, number> = { [SHELF.now]: PROJECTION_BUCKETS.now, [SHELF.later]: PROJECTION_BUCKETS.later, [SHELF.list]: PROJECTION_BUCKETS.list };
+const SHELF_SUFFIX: Record<Shelf, string> = { [SHELF.now]: '', [SHELF.later]: LATER_PREFIX, [SHELF.list]: LIST_PREFIX };
 
 /** Rows one page of a read opens (#read), and with pauses between pages. */
 const PAGE_ROWS = 64;
@@ -99,7 +99,7 @@ export class ProjectionRows {
 
   /** Which bucket holds a part: keyed, so nobody choosing task ids can pile parts into one row. */
   #bucketOf(pursuanceId: string, name: string): number {
-    return Number.parseInt(this.keys.tag('bucket', `${pursuanceId}\u0000${name}`).slice(0, 8), 16) % bucketsOf(shelfOf(name));
+    return Number.parseInt(this.keys.tag('bucket', `${pursuanceId}\u0000${name}`).slice(0, 8), 16) % BUCKETS[shelfOf(name)];
   }
 
   /** Apply one write inside the caller's transaction: each touched bucket is read, changed and written back (or dropped when empty). */
@@ -277,7 +277,7 @@ export class ProjectionRows {
     const { t, p, s, b, parts } = record;
     if (typeof p !== 'string') throw new StoreCorruptError('a stored read-model row is malformed');
     if (t === LEGACY_RECORD) throw new LegacyProjectionLayoutError(p);
-    if (!isShelf(s) || typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b >= bucketsOf(s) || !Array.isArray(parts))
+    if (!isShelf(s) || typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b >= BUCKETS[s] || !Array.isArray(parts))
       throw new StoreCorruptError('a stored read-model row is malformed');
     const shelf = s;
     if (expected(p, shelf) !== row.pursuance_tag || this.#bucketTag(p, shelf, b) !== row.name_tag)
