@@ -15,6 +15,7 @@ import { LATER_PREFIX, LIST_PREFIX, PROJECTION_BUCKETS, ProjectionRows, SHELF } 
 import { StoreKeys } from '../src/store/store-keys.js';
 import { commandArbitrary, runCommand } from './support/commands.js';
 import { http } from './support/http.js';
+import { cursorOf } from './support/task-cursor.js';
 
 /**
  * Persisted read models: the rows the read routes serve are written in the same transaction as
@@ -51,12 +52,6 @@ function withoutHash(parts: ReadonlyMap<string, string>): Map<string, string> {
 
 async function onDisk(store: EventStore, id: string): Promise<Map<string, string>> {
   return withoutHash((await store.storedProjections()).get(id) ?? new Map());
-}
-
-/** The route's cursor text back to the position it names. */
-function cursorOf(text: string): { createdAt: number; id: string } {
-  const dot = text.indexOf('.');
-  return { createdAt: Number(text.slice(0, dot)), id: text.slice(dot + 1) };
 }
 
 const storeOf = (node: RunningNode): EventStore => (node.registry as unknown as { store: EventStore }).store;

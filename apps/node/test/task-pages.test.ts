@@ -5,10 +5,11 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_SCRYPT_PARAMS } from '@pursuance/crypto';
 import { ProjectionCache } from '../src/domain/projections.js';
-import { taskCursorText, type TaskCursor } from '../src/domain/task-order.js';
+import { taskCursorText } from '../src/domain/task-order.js';
 import { taskPart } from '../src/domain/projector.js';
 import { startNode, type RunningNode } from '../src/index.js';
 import { http } from './support/http.js';
+import { cursorOf } from './support/task-cursor.js';
 
 const PID = '1'.repeat(64);
 
@@ -26,14 +27,8 @@ function cacheOf(tasks: readonly { id: string; createdAt: number; title: string 
   return cache;
 }
 
-/** The route's cursor text back to the position it names (the route's schema parses it so). */
-function cursor(text: string): TaskCursor {
-  const dot = text.indexOf('.');
-  return { createdAt: Number(text.slice(0, dot)), id: text.slice(dot + 1) };
-}
-
 function page(cache: ProjectionCache, limit: number, after: string | null): Page {
-  return JSON.parse(cache.tasksPageJson(PID, limit, after === null ? null : cursor(after))) as Page;
+  return JSON.parse(cache.tasksPageJson(PID, limit, after === null ? null : cursorOf(after))) as Page;
 }
 
 const hexId = fc.stringMatching(/^[0-9a-f]{64}$/);
@@ -75,7 +70,7 @@ describe('task list pages (ProjectionCache.tasksPageJson)', () => {
         const cache = cacheOf(tasks);
         const first = page(cache, limit, null);
         if (first.next === null) return;
-        const boundary = cursor(first.next);
+        const boundary = cursorOf(first.next);
         const current = new Map(tasks.map((t) => [t.id, t]));
         for (const c of changes) {
           const ids = [...current.keys()];
