@@ -113,11 +113,11 @@ export const MODULES = {
   submissions: {
     mutate: [
       'packages/crypto/src/role-keys.ts',
-      'packages/pursuance/src/keys.ts:73-131',
+      'packages/pursuance/src/keys.ts:73-150',
       'packages/pursuance/src/fold/submissions.ts',
       'packages/pursuance/src/submission.ts',
-      'packages/pursuance/src/author.ts:564-594',
-      'packages/pursuance/src/author.ts:678-689',
+      'packages/pursuance/src/author.ts:582-612',
+      'packages/pursuance/src/author.ts:881-892',
     ],
     tests: [
       'packages/crypto/test/role-keys.test.ts',
@@ -135,7 +135,7 @@ export const MODULES = {
   // Removal precedence: a removal's late events ordered after it, void removals, and events
   // defeated where they must come first (the judge's refusal and the reason it gives).
   'removal-precedence': {
-    mutate: ['packages/pursuance/src/fold/run.ts:259-260', 'packages/pursuance/src/fold/run.ts:393-450'],
+    mutate: ['packages/pursuance/src/fold/run.ts:260-261', 'packages/pursuance/src/fold/run.ts:393-450'],
     tests: ['packages/pursuance/test/fold.test.ts', 'packages/pursuance/test/malicious-property.test.ts'],
   },
   // Links between pursuances: the anchor pinned from an offer, its chain, other roles' keys,
@@ -149,8 +149,8 @@ export const MODULES = {
   vouch: {
     mutate: [
       'packages/pursuance/src/vouch.ts',
-      'packages/pursuance/src/fold/links.ts:246-266',
-      'packages/pursuance/src/author.ts:807-822',
+      'packages/pursuance/src/fold/links.ts:247-267',
+      'packages/pursuance/src/author.ts:808-823',
       'packages/pursuance/src/join-request.ts:149-153',
       'packages/pursuance/src/join-request.ts:179-189',
       'packages/pursuance/src/join-request.ts:287-290',
@@ -169,7 +169,7 @@ export const MODULES = {
       'apps/node/src/sync/admission.service.ts:676-679',
       'apps/node/src/sync/admission.service.ts:699-699',
       'apps/node/src/sync/admission.service.ts:743-745',
-      'apps/node/src/sync/link.service.ts:498-510',
+      'apps/node/src/sync/link.service.ts:499-511',
     ],
     tests: ['apps/node/test/vouch.test.ts'],
     ignoreStatic: true,
@@ -177,13 +177,13 @@ export const MODULES = {
   // Re-keying the group after a departure: which departures still wait for one, who may do it,
   // and the rendezvous order that picks one member (and the next, when it is offline).
   'departure-rekey': {
-    mutate: ['apps/node/src/sync/rekey.ts:58-70', 'apps/node/src/sync/relay-links.ts:58-71', 'packages/pursuance/src/author.ts:183-188'],
+    mutate: ['apps/node/src/sync/rekey.ts:60-71', 'apps/node/src/sync/relay-links.ts:58-71', 'packages/pursuance/src/author.ts:183-188'],
     tests: ['apps/node/test/rekey.test.ts', 'apps/node/test/relay-links.test.ts'],
   },
   // The member view's incremental cache: a wrong "nothing changed" would show members stale or
   // unreadable content. Judged by the tests that compare it with the full rebuild.
   view: {
-    mutate: ['packages/pursuance/src/view.ts:173-255'],
+    mutate: ['packages/pursuance/src/view.ts:173-264'],
     tests: ['packages/pursuance/test/view-cache.test.ts', 'packages/pursuance/test/properties.test.ts'],
   },
   node: {
@@ -197,7 +197,7 @@ export const MODULES = {
   // Links through the node: what a node carries in from an inbox (and skips), when it answers with
   // a receipt, which receipt stands, which node reads an inbox, and how sends and receipts match.
   'link-service': {
-    mutate: ['apps/node/src/sync/link.service.ts:439-476', 'apps/node/src/sync/link.service.ts:702-932'],
+    mutate: ['apps/node/src/sync/link.service.ts:440-477', 'apps/node/src/sync/link.service.ts:702-932'],
     tests: ['apps/node/test/links.test.ts'],
     ignoreStatic: true,
   },
@@ -238,9 +238,9 @@ export const MODULES = {
   // lets a log started from a snapshot fold incrementally: a wrong base is a wrong state.
   'log-base': {
     mutate: [
-      'packages/pursuance/src/log.ts:420-431',
-      'packages/pursuance/src/log.ts:593-622',
-      'packages/pursuance/src/log.ts:741-741',
+      'packages/pursuance/src/log.ts:449-460',
+      'packages/pursuance/src/log.ts:628-657',
+      'packages/pursuance/src/log.ts:785-785',
       'packages/pursuance/src/snapshot/base.ts:60-86',
     ],
     tests: ['packages/pursuance/test/base-at-heads.test.ts', 'packages/pursuance/test/snapshot.test.ts', 'packages/pursuance/test/findings.test.ts'],
@@ -249,10 +249,10 @@ export const MODULES = {
   // page that skips or repeats a task, or a load that runs on after Ctrl-C.
   'task-pages': {
     mutate: [
-      'apps/node/src/domain/projections.ts:26-33',
-      'apps/node/src/domain/projections.ts:133-185',
-      'apps/node/src/domain/registry.ts:319-319',
-      'apps/node/src/domain/registry.ts:337-337',
+      'apps/node/src/domain/task-order.ts:29-36',
+      'apps/node/src/domain/projections.ts:109-161',
+      'apps/node/src/domain/registry.ts:383-383',
+      'apps/node/src/domain/registry.ts:401-401',
     ],
     tests: ['apps/node/test/task-pages.test.ts', 'apps/node/test/start-abort.test.ts', 'apps/node/test/projections.test.ts'],
   },
@@ -261,12 +261,12 @@ export const MODULES = {
   // the log outgrew during a pause, and stop at the next slice on Ctrl-C.
   'sliced-load': {
     mutate: [
-      'packages/pursuance/src/log.ts:463-481',
-      'packages/pursuance/src/log.ts:676-703',
+      'packages/pursuance/src/log.ts:492-515',
+      'packages/pursuance/src/log.ts:714-746',
       'packages/pursuance/src/fold/run.ts:465-484',
-      'apps/node/src/domain/projector.ts:120-135',
-      'apps/node/src/domain/registry.ts:342-352',
-      'apps/node/src/domain/registry.ts:383-387',
+      'apps/node/src/domain/projector.ts:142-152',
+      'apps/node/src/domain/registry.ts:406-416',
+      'apps/node/src/domain/registry.ts:471-475',
     ],
     tests: ['packages/pursuance/test/sliced-work.test.ts', 'apps/node/test/load-in-slices.test.ts', 'apps/node/test/start-abort.test.ts'],
   },
@@ -275,11 +275,11 @@ export const MODULES = {
   // must be stored whatever the rows, and the reads answered between slices.
   'runtime-slices': {
     mutate: [
-      'apps/node/src/domain/registry.ts:397-409',
-      'apps/node/src/domain/registry.ts:422-425',
-      'apps/node/src/domain/registry.ts:476-502',
-      'apps/node/src/domain/registry.ts:507-517',
-      'apps/node/src/domain/projector.ts:116-126',
+      'apps/node/src/domain/registry.ts:453-465',
+      'apps/node/src/domain/registry.ts:478-481',
+      'apps/node/src/domain/registry.ts:532-558',
+      'apps/node/src/domain/registry.ts:563-573',
+      'apps/node/src/domain/projector.ts:124-134',
     ],
     tests: ['apps/node/test/load-in-slices.test.ts', 'apps/node/test/projections.test.ts'],
   },
