@@ -156,6 +156,12 @@ describe('node event store: event counts', () => {
       await store.dataSource.query(`UPDATE node_store_meta SET value = ? WHERE name = ?`, [rows[0]!.value, rows[1]!.name]);
       expect(await store.count(a![0]!.id)).toBe(3);
       expect(await store.count(b![0]!.id)).toBe(2);
+      // Sealed under this store's key and naming the right pursuance, yet no count (the encoding carries no fractions): each counted from the rows.
+      const keys = StoreKeys.forIdentity(me);
+      for (const n of [-1, '3', null, new Uint8Array([3]), [3]]) {
+        await store.dataSource.query(`UPDATE node_store_meta SET value = ? WHERE name = ?`, [keys.seal({ t: 'count', p: a![0]!.id, n }), rows[0]!.name]);
+        expect(await store.count(a![0]!.id), String(n)).toBe(3);
+      }
       // Garbage, then none at all (a store from before counters): counted from the rows.
       await store.dataSource.query(`UPDATE node_store_meta SET value = ? WHERE name = ?`, [Buffer.from('not sealed'), rows[0]!.name]);
       await store.dataSource.query(`DELETE FROM node_store_meta WHERE name = ?`, [rows[1]!.name]);

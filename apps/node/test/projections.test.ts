@@ -374,6 +374,55 @@ describe('start-up', () => {
     }
   }, 120_000);
 
+  it('serves the first page while a list whose rows do not open answers "loading", and the replay writes the list again', async () => {
+    const dataDir = join(dir, 'list-swapped');
+    const node = await start(dataDir);
+    let id: string;
+    try {
+      id = (
+        (await http(node.port, 'POST', '/api/pursuances', { token: node.token, body: { name: 'Swapped list', template: 'activist-cell' } })).body as {
+          id: string;
+        }
+      ).id;
+      for (const title of ['L0', 'L1', 'L2'])
+        await http(node.port, 'POST', `/api/pursuances/${id}/tasks`, { token: node.token, body: { audience: ['member'], title } });
+    } finally {
+      await node.close();
+    }
+    const opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
+    const listTag = StoreKeys.forIdentity(opened.identity).tag('pursuance', `${id}\u0000${LIST_PREFIX}`);
+    // Each list row holds another's sealed blob, or (one row) a start-up row's.
+    await scrambleProjectionRows(join(dataDir, 'node.sqlite'), `WHERE pursuance_tag = '${listTag}'`);
+    try {
+      const warnings: string[] = [];
+      const registry = new PursuanceRegistry(opened.store, opened.identity);
+      registry.warn = (line) => void warnings.push(line);
+      await registry.open();
+      const titles = (text: string): string[] => (JSON.parse(text) as { tasks: { title: string }[] }).tasks.map((t) => t.title);
+      // Before the list's read ends, the first page; after it, everything waits for the replay.
+      expect(titles(await registry.tasksText(id, { limit: 2, after: null }))).toEqual(['L2', 'L1']);
+      await expect(registry.tasksText(id, undefined)).rejects.toMatchObject({ code: 'PURSUANCE_LOADING' });
+      await expect(registry.tasksText(id, { limit: 2, after: null })).rejects.toMatchObject({ code: 'PURSUANCE_LOADING' });
+      expect(warnings).toEqual([expect.stringMatching(/the stored read model could not be read .*; it is rebuilt from the events$/)]);
+      await registry.load();
+      expect((JSON.parse(await registry.tasksText(id, undefined)) as { title: string }[]).map((t) => t.title)).toEqual(['L0', 'L1', 'L2']);
+      await registry.idle();
+      // Written again: a second start reads the list without a word.
+      const again = new PursuanceRegistry(opened.store, opened.identity);
+      const later: string[] = [];
+      again.warn = (line) => void later.push(line);
+      await again.open();
+      await again.listRead(id);
+      expect(again.projections.tasks(id).map((t) => t.title)).toEqual(['L0', 'L1', 'L2']);
+      await again.load();
+      expect(later).toEqual([]);
+      expect(again.projectionRepairs).toBe(0);
+      await again.idle();
+    } finally {
+      await opened.close();
+    }
+  }, 120_000);
+
   it('answers "loading" for a history whose row does not open, and the replay writes the shelf again', async () => {
     const dataDir = join(dir, 'later-swapped');
     const node = await start(dataDir);
