@@ -389,14 +389,9 @@ describe('start-up', () => {
     } finally {
       await node.close();
     }
-    const opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
-    const listTag = StoreKeys.forIdentity(opened.identity).tag('pursuance', `${id}\u0000${LIST_PREFIX}`);
-    // Each list row holds another's sealed blob, or (one row) a start-up row's.
-    await scrambleProjectionRows(join(dataDir, 'node.sqlite'), `WHERE pursuance_tag = '${listTag}'`);
+    const opened = await openWithShelfScrambled(dataDir, id, LIST_PREFIX);
     try {
-      const warnings: string[] = [];
-      const registry = new PursuanceRegistry(opened.store, opened.identity);
-      registry.warn = (line) => void warnings.push(line);
+      const { registry, warnings } = watched(opened);
       await registry.open();
       const titles = (text: string): string[] => (JSON.parse(text) as { tasks: { title: string }[] }).tasks.map((t) => t.title);
       // Before the list's read ends, the first page; after it, everything waits for the replay.
@@ -408,16 +403,8 @@ describe('start-up', () => {
       expect((JSON.parse(await registry.tasksText(id, undefined)) as { title: string }[]).map((t) => t.title)).toEqual(['L0', 'L1', 'L2']);
       await registry.idle();
       // Written again: a second start reads the list without a word.
-      const again = new PursuanceRegistry(opened.store, opened.identity);
-      const later: string[] = [];
-      again.warn = (line) => void later.push(line);
-      await again.open();
-      await again.listRead(id);
+      const again = await restartsQuietly(opened);
       expect(again.projections.tasks(id).map((t) => t.title)).toEqual(['L0', 'L1', 'L2']);
-      await again.load();
-      expect(later).toEqual([]);
-      expect(again.projectionRepairs).toBe(0);
-      await again.idle();
     } finally {
       await opened.close();
     }
@@ -441,14 +428,9 @@ describe('start-up', () => {
       await node.close();
     }
     // The rows of the pursuance's "later" shelf (two histories) no longer open where they are.
-    const opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
-    const laterTag = StoreKeys.forIdentity(opened.identity).tag('pursuance', `${id}\u0000${LATER_PREFIX}`);
-    await scrambleProjectionRows(join(dataDir, 'node.sqlite'), `WHERE pursuance_tag = '${laterTag}'`);
-
+    const opened = await openWithShelfScrambled(dataDir, id, LATER_PREFIX);
     try {
-      const warnings: string[] = [];
-      const registry = new PursuanceRegistry(opened.store, opened.identity);
-      registry.warn = (line) => void warnings.push(line);
+      const { registry, warnings } = watched(opened);
       await registry.open();
       // The start-up read never opens the shelf; the list is served, the history answers "loading".
       await registry.listRead(id);
@@ -459,14 +441,7 @@ describe('start-up', () => {
       expect((await registry.task(id, first))?.history.map((h) => h.kind)).toEqual(['task.create']);
       await registry.idle();
       // Written again: a second start takes the shelf in without a word.
-      const again = new PursuanceRegistry(opened.store, opened.identity);
-      const later: string[] = [];
-      again.warn = (line) => void later.push(line);
-      await again.open();
-      await again.load();
-      expect(later).toEqual([]);
-      expect(again.projectionRepairs).toBe(0);
-      await again.idle();
+      await restartsQuietly(opened);
     } finally {
       await opened.close();
     }
@@ -570,10 +545,44 @@ describe('start-up', () => {
  * "loading"), then replays it without a warning and without counting a repair: an older layout
  * is not damage.
  */
-async function replaysQuietly(opened: { store: EventStore; identity: Identity }, id: string): Promise<PursuanceRegistry> {
+type OpenedStore = { store: EventStore; identity: Identity };
+
+/** A registry over `opened` whose warnings are kept, not printed. */
+function watched(opened: OpenedStore): { registry: PursuanceRegistry; warnings: string[] } {
   const warnings: string[] = [];
   const registry = new PursuanceRegistry(opened.store, opened.identity);
   registry.warn = (line) => void warnings.push(line);
+  return { registry, warnings };
+}
+
+/**
+ * The node's store opened, with every row of one of `id`'s shelves read after start-up
+ * (LATER_PREFIX, LIST_PREFIX) holding another row's sealed blob: none opens where it is.
+ */
+async function openWithShelfScrambled(
+  dataDir: string,
+  id: string,
+  shelf: typeof LATER_PREFIX | typeof LIST_PREFIX,
+): Promise<OpenedStore & { close(): Promise<void> }> {
+  const opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
+  const tag = StoreKeys.forIdentity(opened.identity).tag('pursuance', `${id}\u0000${shelf}`);
+  await scrambleProjectionRows(join(dataDir, 'node.sqlite'), `WHERE pursuance_tag = '${tag}'`);
+  return opened;
+}
+
+/** A second start over a store a replay wrote again: it loads without a word and repairs nothing. */
+async function restartsQuietly(opened: OpenedStore): Promise<PursuanceRegistry> {
+  const { registry, warnings } = watched(opened);
+  await registry.open();
+  await registry.load();
+  expect(warnings).toEqual([]);
+  expect(registry.projectionRepairs).toBe(0);
+  await registry.idle();
+  return registry;
+}
+
+async function replaysQuietly(opened: OpenedStore, id: string): Promise<PursuanceRegistry> {
+  const { registry, warnings } = watched(opened);
   await registry.open();
   expect(() => registry.readable(id)).toThrow(expect.objectContaining({ code: 'PURSUANCE_LOADING' }));
   await registry.load();
