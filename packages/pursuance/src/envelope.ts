@@ -194,6 +194,38 @@ function authorOnion(key: Uint8Array): OnionName {
  */
 export function decodeEvent(bytesIn: Uint8Array, verifier: SignatureVerifier = defaultVerifier): SignedEvent {
   if (bytesIn.length > MAX_EVENT_BYTES) throw new EventRejectedError(RejectionCode.INVALID_ENCODING, `event exceeds ${MAX_EVENT_BYTES} bytes`);
+  const { header: h, sig, signedPart } = parseEnvelope(bytesIn);
+  if (!sortedUniqueBytes(h.parents)) throw new EventRejectedError(RejectionCode.INVALID_SCHEMA, 'parents must be sorted and unique');
+  if (!sortedUniqueStrings(h.audience)) throw new EventRejectedError(RejectionCode.INVALID_SCHEMA, 'audience must be sorted and unique');
+  if ((h.kind === 'genesis') !== (h.pursuance === null)) {
+    throw new EventRejectedError(RejectionCode.INVALID_GENESIS, 'only a genesis event has no pursuance id');
+  }
+  let valid: boolean;
+  try {
+    valid = verifier.verify(concatBytes(DOMAIN, signedPart), sig, h.author);
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new EventRejectedError(RejectionCode.BAD_SIGNATURE, 'signature does not verify under the author key');
+  // A decoded event's encoding and byte strings share one allocation (see pack-bytes.ts).
+  const packed = { bytes: bytesIn, header: h };
+  packByteStrings(packed);
+  return {
+    id: toHex(sha256(bytesIn)) as EventId,
+    bytes: packed.bytes,
+    header: packed.header,
+    author: authorOnion(h.author),
+    parentIds: h.parents.map(eventIdFromBytes),
+    pursuanceId: h.pursuance === null ? null : eventIdFromBytes(h.pursuance),
+  };
+}
+
+/**
+ * The encoding's header, schema-checked (the kind's body included), before anything about
+ * ordering or the signature is checked: what decodeEvent checks further, and what a held
+ * event decodes again from bytes that passed decodeEvent once (held-event.ts).
+ */
+function parseEnvelope(bytesIn: Uint8Array): { header: EventHeader; sig: Uint8Array; signedPart: Uint8Array } {
   let value: CanonicalValue;
   try {
     // With the fixed envelope prefix in place, the rest of the bytes is exactly the signed
@@ -212,30 +244,20 @@ export function decodeEvent(bytesIn: Uint8Array, verifier: SignatureVerifier = d
   const h = header.data;
   const body = BODY_SCHEMAS[h.kind].safeParse(h.body);
   if (!body.success) throw schemaError(`${h.kind} body`, body.error);
-  if (!sortedUniqueBytes(h.parents)) throw new EventRejectedError(RejectionCode.INVALID_SCHEMA, 'parents must be sorted and unique');
-  if (!sortedUniqueStrings(h.audience)) throw new EventRejectedError(RejectionCode.INVALID_SCHEMA, 'audience must be sorted and unique');
-  if ((h.kind === 'genesis') !== (h.pursuance === null)) {
-    throw new EventRejectedError(RejectionCode.INVALID_GENESIS, 'only a genesis event has no pursuance id');
-  }
-  const signedPart = signedHeaderBytes(bytesIn, envelope.data.event);
-  let valid: boolean;
-  try {
-    valid = verifier.verify(concatBytes(DOMAIN, signedPart), envelope.data.sig, h.author);
-  } catch {
-    valid = false;
-  }
-  if (!valid) throw new EventRejectedError(RejectionCode.BAD_SIGNATURE, 'signature does not verify under the author key');
-  // Logs keep every event they fold: its encoding and byte strings share one allocation (see pack-bytes.ts).
-  const packed = { bytes: bytesIn, header: { ...h, body: body.data } as EventHeader };
-  packByteStrings(packed);
   return {
-    id: toHex(sha256(bytesIn)) as EventId,
-    bytes: packed.bytes,
-    header: packed.header,
-    author: authorOnion(h.author),
-    parentIds: h.parents.map(eventIdFromBytes),
-    pursuanceId: h.pursuance === null ? null : eventIdFromBytes(h.pursuance),
+    header: { ...h, body: body.data } as EventHeader,
+    sig: envelope.data.sig,
+    signedPart: signedHeaderBytes(bytesIn, envelope.data.event),
   };
+}
+
+/**
+ * The header of an event decodeEvent already accepted, decoded again from its bytes: the same
+ * value, byte strings in allocations of their own. Only for bytes that passed decodeEvent in
+ * this process (a held event's): nothing here checks the signature.
+ */
+export function headerOfVerified(bytesIn: Uint8Array): EventHeader {
+  return parseEnvelope(bytesIn).header;
 }
 
 function schemaError(what: string, error: z.ZodError): EventRejectedError {

@@ -1,6 +1,7 @@
 import { CanonicalMemo, canonicalEncode, sha256, toHex, type CanonicalValue, type OnionName, type SignatureVerifier } from '@pursuance/crypto';
 import { opensTask, type EventBody } from './bodies.js';
 import { decodeEvent, type EventId, type PursuanceId, type SignedEvent } from './envelope.js';
+import { EncodingArena, heldEvent } from './held-event.js';
 import { EventRejectedError, RejectionCode, type Rejection } from './errors.js';
 import type { Applier } from './fold/applier.js';
 import { fold, foldInSteps, type FoldRun, type FoldSource } from './fold/run.js';
@@ -72,7 +73,8 @@ export class PursuanceLog {
   readonly #byAuthor = new Map<OnionName, SignedEvent[]>();
   /** Each author's highest sequence held (absent: work it out again), for lastSeq: asked at every event this member signs. */
   readonly #maxSeq = new Map<OnionName, number>();
-  readonly #bySeq = new Map<string, EventId>();
+  /** Author → sequence number → the event first held with it (numbers as keys: no string per event). */
+  readonly #bySeq = new Map<OnionName, Map<number, EventId>>();
   readonly #equivocating = new Set<EventId>();
   readonly #equivocations: Equivocation[] = [];
   readonly #invalid: Rejection[] = [];
@@ -111,6 +113,8 @@ export class PursuanceLog {
   #dirty = true;
   /** Counts changes to the event set: a fold done in slices keeps its result only if none came meanwhile. */
   #changes = 0;
+  readonly #arena = new EncodingArena();
+  readonly #knownId = (id: EventId): EventId | undefined => this.#events.get(id)?.id;
   /** The log as the fold reads it; kept private so the fold's one callback is not public API. */
   readonly #source: FoldSource;
 
@@ -157,7 +161,7 @@ export class PursuanceLog {
       this.#equivocations.push({ author: q.author, seq: q.seq, events: [...q.events] });
       for (const id of q.events) {
         this.#equivocating.add(id);
-        this.#bySeq.set(`${q.author}:${q.seq}`, id);
+        this.#seqSet(q.author, q.seq, id);
       }
     }
   }
@@ -172,8 +176,9 @@ export class PursuanceLog {
     return this.#baseHash;
   }
 
-  #store(e: SignedEvent): void {
+  #store(added: SignedEvent): void {
     this.#changes += 1;
+    const e = heldEvent(added, this.#knownId, this.#arena);
     this.#events.set(e.id, e);
     const list = this.#byAuthor.get(e.author) ?? [];
     list.push(e);
@@ -190,16 +195,28 @@ export class PursuanceLog {
     }
   }
 
+  #seqGet(author: OnionName, seq: number): EventId | undefined {
+    return this.#bySeq.get(author)?.get(seq);
+  }
+
+  #seqSet(author: OnionName, seq: number, id: EventId): void {
+    let bySeq = this.#bySeq.get(author);
+    if (!bySeq) {
+      bySeq = new Map();
+      this.#bySeq.set(author, bySeq);
+    }
+    bySeq.set(seq, id);
+  }
+
   /**
    * Sequence bookkeeping, for events the fold will judge (never for pending ones): which events
    * wait is a matter of arrival order (and of the per-author bound), so a pending event counted
    * as equivocation evidence would make replicas holding the same events disagree.
    */
   #noteSequence(e: SignedEvent): void {
-    const key = `${e.author}:${e.header.seq}`;
-    const other = this.#bySeq.get(key);
+    const other = this.#seqGet(e.author, e.header.seq);
     if (other === undefined) {
-      this.#bySeq.set(key, e.id);
+      this.#seqSet(e.author, e.header.seq, e.id);
     } else if (other !== e.id) {
       this.#equivocating.add(other);
       this.#equivocating.add(e.id);
@@ -220,8 +237,7 @@ export class PursuanceLog {
       if (i >= 0) list.splice(i, 1);
     }
     this.#maxSeq.delete(e.author);
-    const key = `${e.author}:${e.header.seq}`;
-    if (this.#bySeq.get(key) === e.id) this.#bySeq.delete(key);
+    if (this.#seqGet(e.author, e.header.seq) === e.id) this.#bySeq.get(e.author)!.delete(e.header.seq);
     const task = taskOf(e);
     const events = task === null ? this.#rulesChanges : this.#byTask.get(task);
     const at = events?.indexOf(e.id) ?? -1;
@@ -697,7 +713,7 @@ export class PursuanceLog {
     if (e.pursuanceId !== this.id) return { eventId: e.id, code: RejectionCode.WRONG_PURSUANCE, reason: 'another pursuance' };
     const missing = e.parentIds.filter((p) => !run.processed.has(p) && !this.#frontier.has(p));
     if (missing.length > 0) return { eventId: e.id, code: RejectionCode.SEQUENCE_GAP, reason: 'the event names parents that are not in the folded log' };
-    const other = this.#bySeq.get(`${e.author}:${e.header.seq}`);
+    const other = this.#seqGet(e.author, e.header.seq);
     if (other !== undefined && other !== e.id) {
       return { eventId: e.id, code: RejectionCode.EQUIVOCATION, reason: `${e.author} already signed an event with sequence number ${e.header.seq}` };
     }

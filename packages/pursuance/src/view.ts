@@ -141,23 +141,24 @@ export function recoverKeysFromSecrets(log: PursuanceLog, secrets: Iterable<Uint
 }
 
 function keyBearing(e: SignedEvent): (Rotation | Share)[] {
-  const b = e.header.body as Record<string, unknown>;
-  switch (e.header.kind) {
+  // The body only for the kinds that carry keys: a held event decodes it again when read (held-event.ts).
+  const h = e.header;
+  switch (h.kind) {
     case 'genesis':
-      return (b as EventBody<'genesis'>).keys;
+      return (h.body as EventBody<'genesis'>).keys;
     case 'member.add':
     case 'role.assign':
-      return (b as EventBody<'member.add'>).keys;
+      return (h.body as EventBody<'member.add'>).keys;
     case 'member.remove':
-      return (b as EventBody<'member.remove'>).rotations;
+      return (h.body as EventBody<'member.remove'>).rotations;
     case 'role.remove': {
-      const rot = (b as EventBody<'role.remove'>).rotation;
+      const rot = (h.body as EventBody<'role.remove'>).rotation;
       return rot ? [rot] : [];
     }
     case 'keys.rotate':
-      return (b as EventBody<'keys.rotate'>).rotations;
+      return (h.body as EventBody<'keys.rotate'>).rotations;
     case 'keys.share':
-      return (b as EventBody<'keys.share'>).shares;
+      return (h.body as EventBody<'keys.share'>).shares;
     default:
       return [];
   }

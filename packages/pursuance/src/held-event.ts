@@ -1,0 +1,189 @@
+import type { OnionName } from '@pursuance/crypto';
+import type { EventBody, EventKind } from './bodies.js';
+import { EVENT_FORMAT_VERSION, headerOfVerified, type EventHeader, type EventId, type PursuanceId, type SignedEvent } from './envelope.js';
+
+/**
+ * How events a log holds are kept. A decoded event is an object graph: the header, the body,
+ * a view per byte string (keys, ids, ciphertexts), arrays for parents and audience — about 2.8
+ * KB beyond its encoding, and two dozen heap objects the collector walks at every full mark. A
+ * log holds every event it has, but reads a header only while it folds or shows the event.
+ *
+ * So a held event keeps its encoding (one allocation of exactly its size), its id, author and
+ * parents, and decodes its header again when asked after a while. The decoded headers of the
+ * last RECENT events asked stay: a fold reads one event's header several times in a row, then
+ * moves on. Decoding again costs the schema checks without the signature (µs, not ms), and
+ * only bytes decodeEvent verified are ever held.
+ */
+export const RECENT_HEADERS = 4096;
+
+class RecentHeaders {
+  readonly #ring: (HeldEvent | undefined)[] = new Array<HeldEvent | undefined>(RECENT_HEADERS);
+  #next = 0;
+
+  /** `e` now keeps its header; whichever event kept one longest forgets its own. */
+  public keep(e: HeldEvent): void {
+    this.#ring[this.#next]?.forgetHeader();
+    this.#ring[this.#next] = e;
+    this.#next = (this.#next + 1) % RECENT_HEADERS;
+  }
+}
+
+// One ring for every log in the process: what bounds the decoded headers kept is the process's memory.
+const recent = new RecentHeaders();
+let decodes = 0;
+
+/** How many headers held events have decoded again since the process started (for tests and benchmarks). */
+export function heldHeaderDecodes(): number {
+  return decodes;
+}
+
+/**
+ * The encodings of one log's events, copied into shared chunks: a Uint8Array and an
+ * ArrayBuffer are ~200 bytes of heap and a native allocation each, a quarter of an event's
+ * encoding. A held event keeps its chunk and place and hands out a fresh view when asked.
+ * Chunks grow from small (a log of a few events stays small) to MAX_CHUNK; an encoding larger
+ * than that gets a chunk of its own. Nothing is freed until the log is: a log drops events
+ * only for its own author's refused event (log.addOwn), rare and small.
+ */
+export class EncodingArena {
+  #chunk = new Uint8Array(0);
+  #used = 0;
+  #next = FIRST_CHUNK;
+
+  public put(bytes: Uint8Array): { chunk: Uint8Array; offset: number } {
+    if (this.#used + bytes.length > this.#chunk.length) {
+      this.#chunk = new Uint8Array(Math.max(this.#next, bytes.length));
+      this.#used = 0;
+      this.#next = Math.min(this.#next * 2, MAX_CHUNK);
+    }
+    const offset = this.#used;
+    this.#chunk.set(bytes, offset);
+    this.#used += bytes.length;
+    return { chunk: this.#chunk, offset };
+  }
+}
+const FIRST_CHUNK = 4096;
+const MAX_CHUNK = 1 << 20;
+
+/**
+ * Audiences as one shared list each: every event names its audience (role ids), decoded as a
+ * new array of new strings per event, and a log holds a handful of distinct ones.
+ */
+const audiences = new Map<string, readonly string[]>();
+const MAX_AUDIENCES = 4096;
+function sharedAudience(audience: readonly string[]): readonly string[] {
+  // A role id is lowercase letters, digits and dashes (rules/schema.ts): the joined form names one list.
+  const key = audience.join('\n');
+  let shared = audiences.get(key);
+  if (shared === undefined) {
+    shared = Object.freeze([...audience]);
+    if (audiences.size >= MAX_AUDIENCES) audiences.clear();
+    audiences.set(key, shared);
+  }
+  return shared;
+}
+
+class HeldEvent implements SignedEvent {
+  public readonly id: EventId;
+  public readonly author: OnionName;
+  public readonly parentIds: readonly EventId[];
+  public readonly pursuanceId: PursuanceId | null;
+  // What scans of a whole log test (which kind, whose sequence number, for whom) without the rest.
+  public readonly kind: EventKind;
+  public readonly seq: number;
+  public readonly time: number;
+  public readonly audience: readonly string[];
+  readonly #chunk: Uint8Array;
+  readonly #offset: number;
+  readonly #length: number;
+  #full: EventHeader | undefined;
+
+  public constructor(e: SignedEvent, parentIds: readonly EventId[], pursuanceId: PursuanceId | null, arena: EncodingArena) {
+    this.id = e.id;
+    // A copy: a decoded event's bytes are a view into one buffer with its byte strings.
+    const { chunk, offset } = arena.put(e.bytes);
+    this.#chunk = chunk;
+    this.#offset = offset;
+    this.#length = e.bytes.length;
+    this.author = e.author;
+    this.parentIds = parentIds;
+    this.pursuanceId = pursuanceId;
+    this.kind = e.header.kind;
+    this.seq = e.header.seq;
+    this.time = e.header.time;
+    this.audience = sharedAudience(e.header.audience);
+    this.#full = e.header;
+    recent.keep(this);
+  }
+
+  /** A view of the encoding: a new one at every call, over bytes nobody may write. */
+  public get bytes(): Uint8Array {
+    return this.#chunk.subarray(this.#offset, this.#offset + this.#length);
+  }
+
+  /** The whole header while it is kept; else one that decodes the rest only if asked. */
+  public get header(): EventHeader {
+    return this.#full ?? new HeldHeader(this);
+  }
+
+  public full(): EventHeader {
+    let header = this.#full;
+    if (header === undefined) {
+      header = headerOfVerified(this.bytes);
+      decodes += 1;
+      this.#full = header;
+      recent.keep(this);
+    }
+    return header;
+  }
+
+  public forgetHeader(): void {
+    this.#full = undefined;
+  }
+}
+
+/** A held event's header: what the event keeps answered at once, the rest decoded when read. */
+class HeldHeader implements EventHeader {
+  public readonly v = EVENT_FORMAT_VERSION;
+  public readonly kind: EventKind;
+  public readonly seq: number;
+  public readonly time: number;
+  public readonly audience: readonly string[];
+  readonly #event: HeldEvent;
+
+  public constructor(event: HeldEvent) {
+    this.#event = event;
+    this.kind = event.kind;
+    this.seq = event.seq;
+    this.time = event.time;
+    this.audience = event.audience;
+  }
+
+  public get pursuance(): Uint8Array | null {
+    return this.#event.full().pursuance;
+  }
+
+  public get author(): Uint8Array {
+    return this.#event.full().author;
+  }
+
+  public get parents(): readonly Uint8Array[] {
+    return this.#event.full().parents;
+  }
+
+  public get body(): EventBody {
+    return this.#event.full().body;
+  }
+}
+
+/**
+ * The form a log keeps `e` in. `known` gives the string a log already holds for an id, so
+ * every event's parents and pursuance share their ids' strings (64 characters each) instead of
+ * holding copies of their own.
+ */
+export function heldEvent(e: SignedEvent, known: (id: EventId) => EventId | undefined, arena: EncodingArena): SignedEvent {
+  if (e instanceof HeldEvent) return e;
+  const parents = e.parentIds.map((p) => known(p) ?? p);
+  const pursuance = e.pursuanceId === null ? null : (known(e.pursuanceId) ?? e.pursuanceId);
+  return new HeldEvent(e, parents, pursuance, arena);
+}

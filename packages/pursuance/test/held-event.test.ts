@@ -1,0 +1,133 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalEncode, Identity } from '@pursuance/crypto';
+import { decodeEvent, PursuanceAuthor, PursuanceLog, type EventHeader, type SignedEvent } from '../src/index.js';
+import { headerValue } from '../src/envelope.js';
+import { EncodingArena, heldHeaderDecodes, RECENT_HEADERS } from '../src/held-event.js';
+import { clock, template } from './support/helpers.js';
+import { run, step } from './support/world.js';
+
+/** The header as its canonical bytes: compares every field, getters included (toEqual sees own fields only). */
+const encoded = (h: EventHeader): Uint8Array => canonicalEncode(headerValue(h));
+
+/** Everything a reader of `held` sees, against a fresh decode of the bytes it was made from. */
+function expectSameEvent(held: SignedEvent, sent: Uint8Array): void {
+  const fresh = decodeEvent(sent);
+  expect(held.bytes).toEqual(sent);
+  expect(held.id).toBe(fresh.id);
+  expect(held.author).toBe(fresh.author);
+  expect(held.parentIds).toEqual(fresh.parentIds);
+  expect(held.pursuanceId).toBe(fresh.pursuanceId);
+  const h = held.header;
+  expect([h.v, h.kind, h.seq, h.time, [...h.audience]]).toEqual([fresh.header.v, fresh.header.kind, fresh.header.seq, fresh.header.time, [...fresh.header.audience]]);
+  expect(encoded(h)).toEqual(encoded(fresh.header));
+}
+
+/** Push every header a log holds out of the recent ring: hold RECENT_HEADERS other events. */
+function evictAll(from: PursuanceLog): PursuanceLog[] {
+  // Decoded once and given as events: each log holds them anew without checking signatures again.
+  const decoded = [...from.events()].map((e) => decodeEvent(e.bytes));
+  const logs: PursuanceLog[] = [];
+  for (let held = 0; held <= RECENT_HEADERS; held += decoded.length) {
+    const other = new PursuanceLog(from.genesis.bytes);
+    for (const e of decoded) other.add(e);
+    logs.push(other);
+  }
+  return logs;
+}
+
+function smallLog(tasks: number): { log: PursuanceLog; founder: PursuanceAuthor } {
+  const founder = PursuanceAuthor.create(Identity.generate(), { name: 'Cell', rules: template('activist-cell') }, clock());
+  for (let i = 0; i < tasks; i++) founder.createTask({ audience: ['member'], title: `task ${i}`, description: 'x'.repeat(i) });
+  return { log: founder.log, founder };
+}
+
+describe('events a log holds (held-event.ts)', () => {
+  it('read back as their bytes decode, every kind, before and after their decoded headers are dropped (property)', () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 5, maxLength: 40 }), (steps) => {
+        const world = run(steps);
+        const sent = [...world.all.values()].map((e) => Uint8Array.from(e.bytes));
+        const genesis = sent.find((b) => decodeEvent(b).pursuanceId === null)!;
+        const log = new PursuanceLog(genesis);
+        log.addAll(sent);
+        const hash = log.stateHash();
+        const check = (): void => {
+          for (const bytes of sent) expectSameEvent(log.event(decodeEvent(bytes).id)!, bytes);
+        };
+        check();
+        evictAll(log);
+        check();
+        // A refold reads every header again, decoded from the bytes: the same state.
+        log.replay();
+        expect(log.stateHash()).toBe(hash);
+      }),
+      { numRuns: 10 },
+    );
+  });
+
+  it('answer kind, sequence, time and audience without decoding; decode the rest once when read, then keep it', () => {
+    const { log } = smallLog(20);
+    evictAll(log);
+    const events = [...log.events()];
+    const before = heldHeaderDecodes();
+    let light = 0;
+    for (const e of events) light += e.header.seq + e.header.time + e.header.audience.length + e.header.kind.length;
+    expect(light).toBeGreaterThan(0);
+    expect(heldHeaderDecodes()).toBe(before);
+    const task = events.find((e) => e.header.kind === 'task.create')!;
+    const body = task.header.body;
+    expect(heldHeaderDecodes()).toBe(before + 1);
+    // Kept now: the same decoded header, no second decode.
+    expect(task.header.body).toBe(body);
+    expect(task.header.author).toEqual(decodeEvent(task.bytes).header.author);
+    expect(heldHeaderDecodes()).toBe(before + 1);
+  });
+
+  it('hand out views of their own bytes: writing into the bytes an event came from, or into a view, changes no other event', () => {
+    const { log } = smallLog(30);
+    const sent = [...log.events()].map((e) => Uint8Array.from(e.bytes));
+    const replica = new PursuanceLog(sent[0]!);
+    const inputs = sent.slice(1).map((b) => Uint8Array.from(b));
+    replica.addAll(inputs);
+    for (const b of inputs) b.fill(0);
+    const views = [...replica.events()].map((e) => e.bytes);
+    views[3]!.fill(0xee);
+    for (const [i, bytes] of sent.entries()) {
+      if (i === 3) continue;
+      expect(replica.event(decodeEvent(bytes).id)!.bytes).toEqual(bytes);
+    }
+  });
+});
+
+describe('EncodingArena', () => {
+  it('keeps each encoding as it was put, whatever the sizes, and no two overlap (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 6_000 }), { maxLength: 40 }), (sizes) => {
+        const arena = new EncodingArena();
+        const put = sizes.map((n, i) => {
+          const bytes = new Uint8Array(n).fill(i % 251);
+          return { bytes, at: arena.put(bytes) };
+        });
+        for (const [i, { bytes, at }] of put.entries()) expect(at.chunk.subarray(at.offset, at.offset + bytes.length).every((x) => x === i % 251)).toBe(true);
+        // Regions in one chunk are apart: write each fully, then read each back.
+        for (const [i, { bytes, at }] of put.entries()) at.chunk.fill(255 - (i % 251), at.offset, at.offset + bytes.length);
+        for (const [i, { bytes, at }] of put.entries()) expect(at.chunk.subarray(at.offset, at.offset + bytes.length).every((x) => x === 255 - (i % 251))).toBe(true);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('gives an encoding larger than any chunk a chunk of its own, and goes on after it', () => {
+    const arena = new EncodingArena();
+    const small = arena.put(new Uint8Array([1, 2, 3]));
+    const big = new Uint8Array((1 << 20) + 7).fill(9);
+    const large = arena.put(big);
+    expect(large.offset).toBe(0);
+    expect(large.chunk.length).toBe(big.length);
+    const after = arena.put(new Uint8Array([4]));
+    expect(after.chunk).not.toBe(large.chunk);
+    expect(small.chunk.subarray(small.offset, small.offset + 3)).toEqual(new Uint8Array([1, 2, 3]));
+    expect(after.chunk[after.offset]).toBe(4);
+  });
+});
