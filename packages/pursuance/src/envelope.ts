@@ -34,6 +34,11 @@ const DOMAIN = new TextEncoder().encode('pursuance/event/v1\n');
 export type EventId = string & { readonly __eventId: true };
 export type PursuanceId = EventId;
 
+/** Which events belong to a set, without listing them. */
+export interface EventSet {
+  has(id: EventId): boolean;
+}
+
 const eventIdBytes = bytes(32);
 
 export const HeaderSchema = z.strictObject({
@@ -245,7 +250,7 @@ function parseEnvelope(bytesIn: Uint8Array): { header: EventHeader; sig: Uint8Ar
   const body = BODY_SCHEMAS[h.kind].safeParse(h.body);
   if (!body.success) throw schemaError(`${h.kind} body`, body.error);
   return {
-    header: { ...h, body: body.data } as EventHeader,
+    header: { ...h, body: body.data },
     sig: envelope.data.sig,
     signedPart: signedHeaderBytes(bytesIn, envelope.data.event),
   };

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalEncode, Identity } from '@pursuance/crypto';
-import { decodeEvent, PursuanceAuthor, PursuanceLog, type EventHeader, type SignedEvent } from '../src/index.js';
-import { headerValue } from '../src/envelope.js';
+import { decodeEvent, PursuanceAuthor, PursuanceLog, type SignedEvent } from '../src/index.js';
+import { headerValue, type EventHeader } from '../src/envelope.js';
 import { EncodingArena, heldHeaderDecodes, RECENT_HEADERS } from '../src/held-event.js';
 import { clock, template } from './support/helpers.js';
 import { run, step } from './support/world.js';
@@ -19,7 +19,13 @@ function expectSameEvent(held: SignedEvent, sent: Uint8Array): void {
   expect(held.parentIds).toEqual(fresh.parentIds);
   expect(held.pursuanceId).toBe(fresh.pursuanceId);
   const h = held.header;
-  expect([h.v, h.kind, h.seq, h.time, [...h.audience]]).toEqual([fresh.header.v, fresh.header.kind, fresh.header.seq, fresh.header.time, [...fresh.header.audience]]);
+  expect([h.v, h.kind, h.seq, h.time, [...h.audience]]).toEqual([
+    fresh.header.v,
+    fresh.header.kind,
+    fresh.header.seq,
+    fresh.header.time,
+    [...fresh.header.audience],
+  ]);
   expect(encoded(h)).toEqual(encoded(fresh.header));
 }
 
@@ -38,7 +44,7 @@ function evictAll(from: PursuanceLog): PursuanceLog[] {
 
 function smallLog(tasks: number): { log: PursuanceLog; founder: PursuanceAuthor } {
   const founder = PursuanceAuthor.create(Identity.generate(), { name: 'Cell', rules: template('activist-cell') }, clock());
-  for (let i = 0; i < tasks; i++) founder.createTask({ audience: ['member'], title: `task ${i}`, description: 'x'.repeat(i) });
+  for (let i = 0; i < tasks; i++) founder.createTask({ audience: ['member'], title: `task ${i}`, body: 'x'.repeat(i) });
   return { log: founder.log, founder };
 }
 
@@ -112,7 +118,8 @@ describe('EncodingArena', () => {
         for (const [i, { bytes, at }] of put.entries()) expect(at.chunk.subarray(at.offset, at.offset + bytes.length).every((x) => x === i % 251)).toBe(true);
         // Regions in one chunk are apart: write each fully, then read each back.
         for (const [i, { bytes, at }] of put.entries()) at.chunk.fill(255 - (i % 251), at.offset, at.offset + bytes.length);
-        for (const [i, { bytes, at }] of put.entries()) expect(at.chunk.subarray(at.offset, at.offset + bytes.length).every((x) => x === 255 - (i % 251))).toBe(true);
+        for (const [i, { bytes, at }] of put.entries())
+          expect(at.chunk.subarray(at.offset, at.offset + bytes.length).every((x) => x === 255 - (i % 251))).toBe(true);
       }),
       { numRuns: 100 },
     );
