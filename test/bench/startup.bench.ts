@@ -8,8 +8,9 @@
  *    tasks (what the dashboard asks for first: GET …/tasks?limit=FIRST_TASK_PAGE) has arrived
  *    ("API ready"; the client's own parse of it is not counted), then until the whole task list
  *    has, time until the CLI's dashboard line ("fully started"), and the node
- *    process's RSS at both moments, and the time of a small read (GET /api/pursuances) every
- *    50 ms while the logs load, beside the same read once started;
+ *    process's RSS at both moments and its lowest over BENCH_STARTUP_SETTLE (default 20) seconds
+ *    of idling after (the load's garbage returned), and the time of a small read (GET
+ *    /api/pursuances) every 50 ms while the logs load, beside the same read once started;
  * beside same-run baselines: a bare Node process start, the raw SQLite open + one-row reads of the
  * same store in this process, the first start, the same CLI start on an empty store, and the
  * profile password's scrypt (the unlock every start waits for).
@@ -136,6 +137,8 @@ interface Restart {
   readonly fullyStarted: number;
   readonly rssAtApi: number;
   readonly rssAtFull: number;
+  /** The lowest RSS over SETTLE_SAMPLES seconds of idling after the full start. */
+  readonly rssSettled: number;
   readonly hwm: number;
   /** Which came first: the full task list over HTTP, or the dashboard line. */
   readonly apiFirst: boolean;
@@ -159,6 +162,9 @@ async function timedRead(port: number, token: string): Promise<number | undefine
     throw err;
   }
 }
+
+/** Seconds of idling after the full start over which the settled RSS is sampled (once a second). */
+const SETTLE_SAMPLES = Number(process.env.BENCH_STARTUP_SETTLE ?? 20);
 
 async function restart(dataDir: string, path: string, token: string, expected: number): Promise<Restart> {
   const port = await freePort();
@@ -190,6 +196,13 @@ async function restart(dataDir: string, path: string, token: string, expected: n
     }
     // Read once both have happened, so "after full start" includes serving the whole list once.
     const after = await vm(pid);
+    // The load leaves garbage the collector returns once the node is idle (V8's memory reducer
+    // runs a few seconds after allocation stops): what the node holds while it sits idle.
+    let settled = after.rss;
+    for (let i = 0; i < SETTLE_SAMPLES; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      settled = Math.min(settled, (await vm(pid)).rss);
+    }
     return {
       apiReady: a.seconds,
       wholeList: a.whole.seconds,
@@ -197,6 +210,7 @@ async function restart(dataDir: string, path: string, token: string, expected: n
       fullyStarted,
       rssAtApi: a.mem.rss,
       rssAtFull: after.rss,
+      rssSettled: settled,
       hwm: after.hwm,
       apiFirst: a.seconds < fullyStarted,
       loadingReads,
@@ -398,6 +412,7 @@ async function startup(size: number, empty: readonly number[]): Promise<[string,
       ['baseline: the same read once started (20 per run)', readSpread(runs.flatMap((r) => r.idleReads))],
       ['RSS at API ready', mbSpread(runs.map((r) => r.rssAtApi))],
       ['RSS after full start', mbSpread(runs.map((r) => r.rssAtFull))],
+      [`RSS idle after full start (lowest over ${SETTLE_SAMPLES} s)`, mbSpread(runs.map((r) => r.rssSettled))],
       ['peak RSS (VmHWM, after full start)', mbSpread(runs.map((r) => r.hwm))],
       ['baseline (a): bare node process start (node -e "", median of 5)', msSpread(bare)],
       [

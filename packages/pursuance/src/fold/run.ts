@@ -1,6 +1,6 @@
 import { onionFromPublicKey, sha256, type OnionName } from '@pursuance/crypto';
 import type { EventKind } from '../bodies.js';
-import { isKind, type EventId, type SignedEvent } from '../envelope.js';
+import { isKind, type EventId, type EventSet, type SignedEvent } from '../envelope.js';
 import { EventRejectedError, RejectionCode, type Rejection } from '../errors.js';
 import { stateFromGenesis } from '../genesis.js';
 import { MinHeap } from '../heap.js';
@@ -137,11 +137,16 @@ function mergeInto(target: Clock, source: Clock): void {
 export class FoldRun implements Causality {
   public readonly applier: Applier;
   public readonly order: EventId[] = [];
-  public readonly accepted = new Set<EventId>();
   public readonly rejections = new Map<EventId, Rejection>();
-  public readonly processed = new Set<EventId>();
   /** Each processed event's index in `order`. */
   public readonly position = new Map<EventId, number>();
+  /**
+   * The processed events, and of them the accepted ones (every processed event is either that
+   * or refused): read from `position` and `rejections`, not kept as sets of their own, which
+   * were two more entries per event of a log held for good.
+   */
+  public readonly processed: ReadonlyMap<EventId, number> = this.position;
+  public readonly accepted: EventSet = { has: (id) => this.position.has(id) && !this.rejections.has(id) };
   public readonly children = new Map<EventId, EventId[]>();
   public logHash: Uint8Array = new Uint8Array(32);
   /** Set when a removal forces a constraint on an already processed event. */
@@ -380,7 +385,6 @@ export class FoldRun implements Causality {
   #finish(e: SignedEvent, outcome: Outcome): void {
     if (outcome.ok) {
       this.applier.noteAccepted(e);
-      this.accepted.add(e.id);
       if (isKind(e, 'member.add')) this.source.noteMember(onionFromPublicKey(e.header.body.member));
       this.logHash = sha256(this.logHash, Buffer.from(e.id, 'hex'));
     } else {
@@ -388,7 +392,6 @@ export class FoldRun implements Causality {
     }
     this.position.set(e.id, this.order.length);
     this.order.push(e.id);
-    this.processed.add(e.id);
   }
 
   #enforceRemovalPrecedence(e: SignedEvent, vc: Clock): void {
@@ -561,14 +564,14 @@ function* foldOnce(source: FoldSource, precedence: Precedence, every: number): G
   // virtual child must still build on it or its next event would skip its own sequence. A walk
   // of every processed event: paused in slices too (tens of milliseconds at 100,000 events).
   const heads = new Set(frontier);
-  for (const id of run.processed) {
+  for (const id of run.order) {
     if (++sincePause >= every) {
       sincePause = 0;
       yield run.order.length;
     }
     heads.add(id);
   }
-  for (const id of run.processed) {
+  for (const id of run.order) {
     if (++sincePause >= every) {
       sincePause = 0;
       yield run.order.length;

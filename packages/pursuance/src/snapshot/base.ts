@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { canonicalEncode, canonicalPieces, sha256, sha256Stream, strictDecode, toHex, fromHex, type CanonicalValue, type OnionName } from '@pursuance/crypto';
 import { bytes } from '@pursuance/codec';
 import { isTaskKind } from '../bodies.js';
-import type { EventId, PursuanceId, SignedEvent } from '../envelope.js';
+import type { EventId, EventSet, PursuanceId, SignedEvent } from '../envelope.js';
 import { RejectionCode, type Rejection } from '../errors.js';
 import { publicStateValue, stateHash, type Equivocation } from '../state.js';
 import { SnapshotError, SnapshotInvalidError, SnapshotProblem } from './errors.js';
@@ -65,7 +65,7 @@ const packIds = (ids: readonly EventId[]): Uint8Array => {
  */
 export function foldedHistory(
   order: readonly EventId[],
-  accepted: ReadonlySet<EventId>,
+  accepted: EventSet,
   event: (id: EventId) => SignedEvent,
   from?: FoldBase,
 ): Pick<FoldBase, 'acceptedTimes' | 'history'> {
