@@ -12,6 +12,7 @@ import { LoopbackACN, type ACN } from '@pursuance/tapir';
 import { PortInUseError, StartAbortedError, loadOrCreateToken, readDashboardPort, writeDashboardPort } from './config.js';
 import { AUTO_VOUCH_EVERY, AutoVoucher } from './domain/auto-vouch.js';
 import { PursuanceRegistry, type ReplayProgress } from './domain/registry.js';
+import { SealedSpill } from './store/encoding-spill.js';
 import { loadTemplates } from './domain/templates.js';
 import { HttpBinding } from './http/binding.js';
 import type * as HttpSideModule from './http/serve.js';
@@ -261,8 +262,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let snapshots: SnapshotTransfer | undefined;
   let voucher: AutoVoucher | undefined;
   let app: NestExpressApplication | undefined;
+  let spill: SealedSpill | undefined;
   try {
-    const registry = new PursuanceRegistry(store, identity, options.clock);
+    // The logs' event encodings out of memory, sealed, in a file that dies with the process.
+    const encodings = SealedSpill.open(options.dataDir);
+    spill = encodings;
+    const registry = new PursuanceRegistry(store, identity, options.clock, () => encodings.shelf());
     // The persisted read models first: the API answers reads from them while the logs load.
     // Their read waits on SQLite between pages, and the HTTP side is built meanwhile (nothing
     // below reads them before the API listens: the services only subscribe, Nest only wires).
@@ -353,6 +358,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         // A failure here costs only the state hash shown while the next start-up loads.
         await registry.settle().catch(() => undefined);
         await store.close();
+        encodings.close();
         await profileStore.close();
         if (!options.acn) await acn.close();
       },
@@ -367,6 +373,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     sync?.stop();
     await peer.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
+    spill?.close();
     await profileStore.close().catch(() => undefined);
     if (!options.acn) await acn.close().catch(() => undefined);
     throw err;

@@ -39,30 +39,90 @@ export function heldHeaderDecodes(): number {
 }
 
 /**
+ * Where a log may put the chunks of encodings it has filled, to read them back when asked
+ * (the node: a sealed file that dies with the process). Returning false from put keeps the
+ * chunk in memory, as a log without a shelf does.
+ */
+export interface EncodingShelf {
+  put(index: number, chunk: Uint8Array): boolean;
+  /** The bytes put under `index`; throws if it cannot give them back (a bug or a damaged disk). */
+  get(index: number): Uint8Array;
+}
+
+/**
  * The encodings of one log's events, copied into shared chunks: a Uint8Array and an
  * ArrayBuffer are ~200 bytes of heap and a native allocation each, a quarter of an event's
- * encoding. A held event keeps its chunk and place and hands out a fresh view when asked.
+ * encoding. A held event keeps its chunk's number and its place, and asks for a view when read.
  * Chunks grow from small (a log of a few events stays small) to MAX_CHUNK; an encoding larger
- * than that gets a chunk of its own. Nothing is freed until the log is: a log drops events
- * only for its own author's refused event (log.addOwn), rare and small.
+ * than that gets a chunk of its own. With a shelf, every filled chunk goes there and the
+ * arena keeps only the one it fills and the LOADED_CHUNKS last read back: a log's memory no
+ * longer holds its history's bytes. Readers go through the log in about the order it was
+ * written (a fold, a view), so a chunk read back serves many events in a row.
+ * Nothing is freed until the log is: a log drops events only for its own author's refused
+ * event (log.addOwn), rare and small.
  */
 export class EncodingArena {
-  #chunk = new Uint8Array(0);
+  readonly #shelf: EncodingShelf | undefined;
+  /** Chunks in memory by number; a chunk on the shelf is undefined here. */
+  readonly #chunks: (Uint8Array | undefined)[] = [];
   #used = 0;
   #next = FIRST_CHUNK;
+  /** Chunks read back from the shelf, least recently read first. */
+  readonly #loaded = new Map<number, Uint8Array>();
 
-  public put(bytes: Uint8Array): { chunk: Uint8Array; offset: number } {
-    if (this.#used + bytes.length > this.#chunk.length) {
-      this.#chunk = new Uint8Array(Math.max(this.#next, bytes.length));
+  public constructor(shelf?: EncodingShelf) {
+    this.#shelf = shelf;
+  }
+
+  /** Copy `bytes` in; returns where they are. */
+  public put(bytes: Uint8Array): { chunk: number; offset: number } {
+    let index = this.#chunks.length - 1;
+    let chunk = this.#chunks[index];
+    if (chunk === undefined || this.#used + bytes.length > chunk.length) {
+      if (chunk !== undefined) this.#shelve(index, chunk);
+      chunk = new Uint8Array(Math.max(this.#next, bytes.length));
+      this.#chunks.push(chunk);
+      index += 1;
       this.#used = 0;
       this.#next = Math.min(this.#next * 2, MAX_CHUNK);
     }
     const offset = this.#used;
-    this.#chunk.set(bytes, offset);
+    chunk.set(bytes, offset);
     this.#used += bytes.length;
-    return { chunk: this.#chunk, offset };
+    return { chunk: index, offset };
+  }
+
+  /** A view of `length` bytes at `offset` in chunk `index`. */
+  public view(index: number, offset: number, length: number): Uint8Array {
+    const chunk = this.#chunks[index] ?? this.#readBack(index);
+    return chunk.subarray(offset, offset + length);
+  }
+
+  /** How many chunks the arena holds in memory (filled, being filled, read back): for tests and benchmarks. */
+  public chunksInMemory(): number {
+    let n = this.#loaded.size;
+    for (const c of this.#chunks) if (c !== undefined) n += 1;
+    return n;
+  }
+
+  #shelve(index: number, chunk: Uint8Array): void {
+    if (this.#shelf?.put(index, chunk.subarray(0, this.#used))) this.#chunks[index] = undefined;
+  }
+
+  #readBack(index: number): Uint8Array {
+    let chunk = this.#loaded.get(index);
+    if (chunk !== undefined) {
+      this.#loaded.delete(index);
+    } else {
+      chunk = this.#shelf!.get(index);
+      if (this.#loaded.size >= LOADED_CHUNKS) this.#loaded.delete(this.#loaded.keys().next().value!);
+    }
+    this.#loaded.set(index, chunk);
+    return chunk;
   }
 }
+/** Chunks read back from a shelf that an arena keeps: 8 MB at most. */
+const LOADED_CHUNKS = 8;
 const FIRST_CHUNK = 4096;
 const MAX_CHUNK = 1 << 20;
 
@@ -94,7 +154,8 @@ class HeldEvent implements SignedEvent {
   public readonly seq: number;
   public readonly time: number;
   public readonly audience: readonly string[];
-  readonly #chunk: Uint8Array;
+  readonly #arena: EncodingArena;
+  readonly #chunk: number;
   readonly #offset: number;
   readonly #length: number;
   #full: EventHeader | undefined;
@@ -103,6 +164,7 @@ class HeldEvent implements SignedEvent {
     this.id = e.id;
     // A copy: a decoded event's bytes are a view into one buffer with its byte strings.
     const { chunk, offset } = arena.put(e.bytes);
+    this.#arena = arena;
     this.#chunk = chunk;
     this.#offset = offset;
     this.#length = e.bytes.length;
@@ -119,7 +181,7 @@ class HeldEvent implements SignedEvent {
 
   /** A view of the encoding: a new one at every call, over bytes nobody may write. */
   public get bytes(): Uint8Array {
-    return this.#chunk.subarray(this.#offset, this.#offset + this.#length);
+    return this.#arena.view(this.#chunk, this.#offset, this.#length);
   }
 
   /** The whole header while it is kept; else one that decodes the rest only if asked. */

@@ -1,7 +1,7 @@
 import { CanonicalMemo, canonicalEncode, sha256, toHex, type CanonicalValue, type OnionName, type SignatureVerifier } from '@pursuance/crypto';
 import { opensTask, type EventBody } from './bodies.js';
 import { decodeEvent, type EventId, type PursuanceId, type SignedEvent } from './envelope.js';
-import { EncodingArena, heldEvent } from './held-event.js';
+import { EncodingArena, heldEvent, type EncodingShelf } from './held-event.js';
 import { EventRejectedError, RejectionCode, type Rejection } from './errors.js';
 import type { Applier } from './fold/applier.js';
 import { fold, foldInSteps, type FoldRun, type FoldSource } from './fold/run.js';
@@ -63,6 +63,8 @@ export interface PursuanceLogOptions {
    * by concurrentWithSnapshot(), and only a full replay can judge them.
    */
   readonly snapshot?: Snapshot;
+  /** Where the log may keep its events' encodings while nobody reads them (held-event.ts); without one, in memory. */
+  readonly encodings?: EncodingShelf;
 }
 
 export class PursuanceLog {
@@ -113,13 +115,14 @@ export class PursuanceLog {
   #dirty = true;
   /** Counts changes to the event set: a fold done in slices keeps its result only if none came meanwhile. */
   #changes = 0;
-  readonly #arena = new EncodingArena();
+  readonly #arena: EncodingArena;
   readonly #knownId = (id: EventId): EventId | undefined => this.#events.get(id)?.id;
   /** The log as the fold reads it; kept private so the fold's one callback is not public API. */
   readonly #source: FoldSource;
 
   public constructor(genesis: SignedEvent | Uint8Array, options: PursuanceLogOptions = {}) {
     this.#verifier = options.verifier;
+    this.#arena = new EncodingArena(options.encodings);
     const g = genesis instanceof Uint8Array ? decodeEvent(genesis, this.#verifier) : genesis;
     const initial = stateFromGenesis(g);
     if (!initial.ok) throw new EventRejectedError(initial.code, initial.reason);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalEncode, Identity } from '@pursuance/crypto';
 import { decodeEvent, PursuanceAuthor, PursuanceLog, type SignedEvent } from '../src/index.js';
 import { headerValue, type EventHeader } from '../src/envelope.js';
-import { EncodingArena, heldHeaderDecodes, RECENT_HEADERS } from '../src/held-event.js';
+import { EncodingArena, heldHeaderDecodes, RECENT_HEADERS, type EncodingShelf } from '../src/held-event.js';
 import { clock, template } from './support/helpers.js';
 import { run, step } from './support/world.js';
 
@@ -106,21 +106,59 @@ describe('events a log holds (held-event.ts)', () => {
   });
 });
 
+/** Byte-equal (toEqual walks a megabyte element by element). */
+const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+
+/** A shelf in memory that keeps copies, refuses the chunks `refuse` names, and counts reads. */
+function memoryShelf(refuse: (index: number) => boolean = () => false): EncodingShelf & { reads: number; kept: Map<number, Uint8Array> } {
+  const kept = new Map<number, Uint8Array>();
+  return {
+    reads: 0,
+    kept,
+    put(index, chunk) {
+      if (refuse(index)) return false;
+      kept.set(index, Uint8Array.from(chunk));
+      return true;
+    },
+    get(index) {
+      this.reads += 1;
+      return kept.get(index)!;
+    },
+  };
+}
+
 describe('EncodingArena', () => {
-  it('keeps each encoding as it was put, whatever the sizes, and no two overlap (property)', () => {
+  it('gives back each encoding as it was put, whatever the sizes, with a shelf or without, and no two overlap (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 6_000 }), { maxLength: 40 }), (sizes) => {
-        const arena = new EncodingArena();
-        const put = sizes.map((n, i) => {
-          const bytes = new Uint8Array(n).fill(i % 251);
-          return { bytes, at: arena.put(bytes) };
-        });
-        for (const [i, { bytes, at }] of put.entries()) expect(at.chunk.subarray(at.offset, at.offset + bytes.length).every((x) => x === i % 251)).toBe(true);
-        // Regions in one chunk are apart: write each fully, then read each back.
-        for (const [i, { bytes, at }] of put.entries()) at.chunk.fill(255 - (i % 251), at.offset, at.offset + bytes.length);
-        for (const [i, { bytes, at }] of put.entries())
-          expect(at.chunk.subarray(at.offset, at.offset + bytes.length).every((x) => x === 255 - (i % 251))).toBe(true);
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 6_000 }), { maxLength: 60 }),
+        fc.option(fc.func(fc.boolean()), { nil: undefined }),
+        fc.array(fc.nat(), { maxLength: 80 }),
+        (sizes, refuse, reads) => {
+          const shelf = refuse && memoryShelf((i) => refuse(i));
+          const arena = new EncodingArena(shelf);
+          const put = sizes.map((n, i) => {
+            const bytes = new Uint8Array(n).fill(i % 251);
+            return { bytes, at: arena.put(bytes) };
+          });
+          const view = (k: number): Uint8Array => arena.view(put[k]!.at.chunk, put[k]!.at.offset, put[k]!.bytes.length);
+          // In any order, again and again: read back from the shelf or from memory.
+          for (const r of [...reads, ...put.keys()]) {
+            if (put.length === 0) break;
+            const k = r % put.length;
+            expect(same(view(k), put[k]!.bytes)).toBe(true);
+          }
+          // Regions in one chunk are apart: write each fully in memory, then read each back.
+          if (!shelf) {
+            for (const k of put.keys()) view(k).fill(255 - (k % 251));
+            for (const k of put.keys()) expect(view(k).every((x) => x === 255 - (k % 251))).toBe(true);
+          } else {
+            // What a shelf keeps: only the chunk being filled, the refused ones and the last few read back.
+            const refused = [...new Set(put.map((p) => p.at.chunk))].filter((c) => !shelf.kept.has(c)).length;
+            expect(arena.chunksInMemory()).toBeLessThanOrEqual(refused + 8);
+          }
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -131,10 +169,35 @@ describe('EncodingArena', () => {
     const big = new Uint8Array((1 << 20) + 7).fill(9);
     const large = arena.put(big);
     expect(large.offset).toBe(0);
-    expect(large.chunk.length).toBe(big.length);
+    expect(same(arena.view(large.chunk, 0, big.length), big)).toBe(true);
     const after = arena.put(new Uint8Array([4]));
-    expect(after.chunk).not.toBe(large.chunk);
-    expect(small.chunk.subarray(small.offset, small.offset + 3)).toEqual(new Uint8Array([1, 2, 3]));
-    expect(after.chunk[after.offset]).toBe(4);
+    expect(after.chunk).toBe(large.chunk + 1);
+    expect(same(arena.view(small.chunk, small.offset, 3), new Uint8Array([1, 2, 3]))).toBe(true);
+    expect(same(arena.view(after.chunk, after.offset, 1), new Uint8Array([4]))).toBe(true);
+  });
+
+  it('with a shelf, keeps in memory only the chunk it fills and the last ones read, and reads a chunk back once for a run of reads', () => {
+    const shelf = memoryShelf();
+    const arena = new EncodingArena(shelf);
+    const put = Array.from({ length: 4000 }, (_, i) => {
+      const bytes = new Uint8Array(1000).fill(i % 256);
+      return { bytes, at: arena.put(bytes) };
+    });
+    const chunks = new Set(put.map((p) => p.at.chunk)).size;
+    expect(shelf.kept.size).toBe(chunks - 1);
+    expect(arena.chunksInMemory()).toBe(1);
+    for (const p of put) expect(same(arena.view(p.at.chunk, p.at.offset, 1000), p.bytes)).toBe(true);
+    // In the order written: each shelved chunk read back once.
+    expect(shelf.reads).toBe(chunks - 1);
+    expect(arena.chunksInMemory()).toBe(1 + 8);
+  });
+
+  it('keeps a chunk the shelf refuses in memory and serves it from there', () => {
+    const shelf = memoryShelf(() => true);
+    const arena = new EncodingArena(shelf);
+    const put = Array.from({ length: 100 }, (_, i) => ({ bytes: new Uint8Array(500).fill(i), at: arena.put(new Uint8Array(500).fill(i)) }));
+    for (const p of put) expect(same(arena.view(p.at.chunk, p.at.offset, 500), p.bytes)).toBe(true);
+    expect(shelf.reads).toBe(0);
+    expect(arena.chunksInMemory()).toBe(new Set(put.map((p) => p.at.chunk)).size);
   });
 });

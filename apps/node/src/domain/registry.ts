@@ -12,6 +12,8 @@ import {
   recoverKeysFromSecrets,
   verifyFullHistoryInSlices,
   type AuthorOptions,
+  type EncodingShelf,
+  type PursuanceLogOptions,
   type EventId,
   type MemberViewResult,
   type NewPursuance,
@@ -186,10 +188,15 @@ export class PursuanceRegistry {
    */
   readonly #authorOptions: AuthorOptions;
 
+  /**
+   * `encodings` gives each log a place for its events' encodings out of memory (a SealedSpill's
+   * shelves); without it they stay in memory (tests, tools).
+   */
   public constructor(
     private readonly store: EventStore,
     public readonly identity: Identity,
     private readonly clock: () => number = Date.now,
+    private readonly encodings?: () => EncodingShelf,
   ) {
     this.#authorOptions = { keySecret: () => this.store.takeKeySecret() };
     this.#projector = new Projector(identity.onion);
@@ -198,6 +205,10 @@ export class PursuanceRegistry {
   /** The time this node signs with (its clock: tests pass their own). */
   public now(): number {
     return this.clock();
+  }
+
+  #logOptions(options: PursuanceLogOptions): PursuanceLogOptions {
+    return this.encodings ? { ...options, encodings: this.encodings() } : options;
   }
 
   /** Run `task` after every earlier mutation (one writer, in order). */
@@ -383,7 +394,7 @@ export class PursuanceRegistry {
             if (signal?.aborted) return;
             for (const row of page) {
               if (!log) {
-                log = new PursuanceLog(decodeEvent(row.bytes, SEALED_AT_REST), this.#snapshotOption(id));
+                log = new PursuanceLog(decodeEvent(row.bytes, SEALED_AT_REST), this.#logOptions(this.#snapshotOption(id)));
                 // Folded now (the genesis, or the snapshot's base: nothing to fold yet), so events
                 // read in fold order are folded as they come and no refold is left for the end.
                 log.replay();
@@ -675,7 +686,7 @@ export class PursuanceRegistry {
       if (!entry) {
         const genesis = decoded.find((e) => e.pursuanceId === null && e.id === pursuanceId);
         if (!genesis) throw new UnknownPursuanceError(pursuanceId);
-        const log = new PursuanceLog(genesis);
+        const log = new PursuanceLog(genesis, this.#logOptions({}));
         entry = { id: pursuanceId, log, author: new PursuanceAuthor(this.identity, log, undefined, this.clock, this.#authorOptions), version: 0 };
       }
       const fresh: SignedEvent[] = [];
@@ -782,7 +793,7 @@ export class PursuanceRegistry {
         const snapshot = readSnapshot(bundle.snapshot, bundle.hash, genesis.id);
         const signed = (list: readonly Uint8Array[]) => list.map(decode).filter((e): e is SignedEvent => e !== null);
         const attested = checkAttestations(genesis as SignedEvent<'genesis'>, snapshot, signed(bundle.attestations), signed(bundle.proofs));
-        const log = new PursuanceLog(genesis, { snapshot });
+        const log = new PursuanceLog(genesis, this.#logOptions({ snapshot }));
         log.addAll([...bundle.after, ...bundle.proofs]);
         // The attestations must also hold in the log as folded from the snapshot itself.
         const held = signed(bundle.attestations).filter((a) => log.isAccepted(a.id) && attested.attesters.includes(a.author));
