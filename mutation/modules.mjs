@@ -135,7 +135,7 @@ export const MODULES = {
   // Removal precedence: a removal's late events ordered after it, void removals, and events
   // defeated where they must come first (the judge's refusal and the reason it gives).
   'removal-precedence': {
-    mutate: ['packages/pursuance/src/fold/run.ts:260-261', 'packages/pursuance/src/fold/run.ts:393-450'],
+    mutate: ['packages/pursuance/src/fold/run.ts:265-266', 'packages/pursuance/src/fold/run.ts:393-450'],
     tests: ['packages/pursuance/test/fold.test.ts', 'packages/pursuance/test/malicious-property.test.ts'],
   },
   // Links between pursuances: the anchor pinned from an offer, its chain, other roles' keys,
@@ -183,7 +183,7 @@ export const MODULES = {
   // The member view's incremental cache: a wrong "nothing changed" would show members stale or
   // unreadable content. Judged by the tests that compare it with the full rebuild.
   view: {
-    mutate: ['packages/pursuance/src/view.ts:173-264'],
+    mutate: ['packages/pursuance/src/view.ts:174-265'],
     tests: ['packages/pursuance/test/view-cache.test.ts', 'packages/pursuance/test/properties.test.ts'],
   },
   node: {
@@ -234,14 +234,21 @@ export const MODULES = {
     mutate: ['packages/pursuance/src/pack-bytes.ts'],
     tests: ['packages/pursuance/test/pack-bytes.test.ts', 'packages/pursuance/test/illegal-events.test.ts'],
   },
+  // How a log holds its events: headers decoded again from the encoding (the same value, or the
+  // fold and every view read something else), the encodings' arena and its shelf, and the node's
+  // sealed spill file behind it (a chunk given back wrong is an event read wrong).
+  'held-events': {
+    mutate: ['packages/pursuance/src/held-event.ts', 'apps/node/src/store/encoding-spill.ts'],
+    tests: ['packages/pursuance/test/held-event.test.ts', 'apps/node/test/encoding-spill.test.ts'],
+  },
   // A log's base at its heads (what a member moves its starting point to) and the tail test that
   // lets a log started from a snapshot fold incrementally: a wrong base is a wrong state.
   'log-base': {
     mutate: [
-      'packages/pursuance/src/log.ts:449-460',
-      'packages/pursuance/src/log.ts:628-657',
-      'packages/pursuance/src/log.ts:785-785',
-      'packages/pursuance/src/snapshot/base.ts:60-86',
+      'packages/pursuance/src/log.ts:468-479',
+      'packages/pursuance/src/log.ts:647-676',
+      'packages/pursuance/src/log.ts:804-804',
+      'packages/pursuance/src/snapshot/base.ts:61-87',
     ],
     tests: ['packages/pursuance/test/base-at-heads.test.ts', 'packages/pursuance/test/snapshot.test.ts', 'packages/pursuance/test/findings.test.ts'],
   },
@@ -251,8 +258,8 @@ export const MODULES = {
     mutate: [
       'apps/node/src/domain/task-order.ts:29-36',
       'apps/node/src/domain/projections.ts:109-161',
-      'apps/node/src/domain/registry.ts:383-383',
-      'apps/node/src/domain/registry.ts:401-401',
+      'apps/node/src/domain/registry.ts:394-394',
+      'apps/node/src/domain/registry.ts:413-413',
     ],
     tests: ['apps/node/test/task-pages.test.ts', 'apps/node/test/start-abort.test.ts', 'apps/node/test/projections.test.ts'],
   },
@@ -261,12 +268,12 @@ export const MODULES = {
   // the log outgrew during a pause, and stop at the next slice on Ctrl-C.
   'sliced-load': {
     mutate: [
-      'packages/pursuance/src/log.ts:492-515',
-      'packages/pursuance/src/log.ts:714-746',
-      'packages/pursuance/src/fold/run.ts:465-484',
+      'packages/pursuance/src/log.ts:511-534',
+      'packages/pursuance/src/log.ts:733-765',
+      'packages/pursuance/src/fold/run.ts:468-487',
       'apps/node/src/domain/projector.ts:142-152',
-      'apps/node/src/domain/registry.ts:406-416',
-      'apps/node/src/domain/registry.ts:471-475',
+      'apps/node/src/domain/registry.ts:417-427',
+      'apps/node/src/domain/registry.ts:482-486',
     ],
     tests: ['packages/pursuance/test/sliced-work.test.ts', 'apps/node/test/load-in-slices.test.ts', 'apps/node/test/start-abort.test.ts'],
   },
@@ -275,10 +282,10 @@ export const MODULES = {
   // must be stored whatever the rows, and the reads answered between slices.
   'runtime-slices': {
     mutate: [
-      'apps/node/src/domain/registry.ts:453-465',
-      'apps/node/src/domain/registry.ts:478-481',
-      'apps/node/src/domain/registry.ts:532-558',
-      'apps/node/src/domain/registry.ts:563-573',
+      'apps/node/src/domain/registry.ts:464-476',
+      'apps/node/src/domain/registry.ts:489-492',
+      'apps/node/src/domain/registry.ts:543-569',
+      'apps/node/src/domain/registry.ts:574-584',
       'apps/node/src/domain/projector.ts:124-134',
     ],
     tests: ['apps/node/test/load-in-slices.test.ts', 'apps/node/test/projections.test.ts'],
@@ -312,4 +319,5 @@ export const ORDER = [
   'sliced-load',
   'runtime-slices',
   'first-page',
+  'held-events',
 ];
