@@ -2,12 +2,14 @@ import { SHELF, type ProjectionWrite, type Shelf, type StoredProjections } from 
 import { firstPageAnswer, parseFirstPage } from './first-page.js';
 import { PART, historyPart, isTaskPart, taskIdOf, taskPart, type ProjectionCheckpoint } from './projector.js';
 import type { HistoryModel, TaskListItem, TaskModel } from './read-models.js';
+import { heldText } from './part-digest.js';
 import { compareRows, createdAtOf, taskCursorText, type TaskCursor, type TaskRow } from './task-order.js';
 
 /**
  * The persisted read models as the node holds them in memory: the JSON text of every stored
- * part (what is compared before a write) and, once asked for, its parsed value. Changed only
- * after the transaction that stored a change has committed.
+ * part but the histories, whose digest it keeps (part-digest.ts; what is compared before a
+ * write) and, once asked for, a part's parsed value. Changed only after the transaction that
+ * stored a change has committed.
  */
 export class ProjectionCache {
   readonly #parts = new Map<string, Map<string, string>>();
@@ -40,7 +42,7 @@ export class ProjectionCache {
     if (!this.#without[shelf].delete(pursuanceId)) return;
     const parts = this.#parts.get(pursuanceId);
     if (!parts) return;
-    for (const [name, json] of read) if (!parts.has(name)) parts.set(name, json);
+    for (const [name, json] of read) if (!parts.has(name)) parts.set(name, heldText(name, json));
     if (shelf === SHELF.list) {
       this.#taskJson.delete(pursuanceId);
       this.#taskRowsOf.delete(pursuanceId);
@@ -76,7 +78,7 @@ export class ProjectionCache {
     const parsed = this.#parsed.get(w.pursuanceId);
     let tasksChanged = false;
     for (const [name, json] of w.upserts) {
-      parts.set(name, json);
+      parts.set(name, heldText(name, json));
       parsed?.delete(name);
       tasksChanged ||= isTaskPart(name);
     }
@@ -176,20 +178,21 @@ export class ProjectionCache {
 
   /**
    * One task with its history (GET …/tasks/:taskId); undefined when not stored. `readPart`
-   * reads a part from the store while start-up has not taken its shelf in.
+   * reads a part from the store: the history always (memory keeps its digest only, see
+   * part-digest.ts), the item while start-up has not taken its shelf in.
    */
   public async task(pursuanceId: string, taskId: string, readPart: (name: string) => Promise<string | undefined>): Promise<TaskModel | undefined> {
-    const read = async <T>(name: string, shelf: Exclude<Shelf, 0>): Promise<T | undefined> => {
-      if (this.hasShelf(pursuanceId, shelf)) return this.get<T>(pursuanceId, name);
-      const stored = await readPart(name);
-      // Taken in while the store answered: what is here now is as current, or newer.
-      if (this.hasShelf(pursuanceId, shelf)) return this.get<T>(pursuanceId, name);
-      return stored === undefined ? undefined : (JSON.parse(stored) as T);
-    };
-    const history = await read<HistoryModel[]>(historyPart(taskId), SHELF.later);
+    const history = await readPart(historyPart(taskId));
     // Read after the history, so the item is as current as the history (or newer, never older).
-    const item = await read<TaskListItem>(taskPart(taskId), SHELF.list);
+    let item: TaskListItem | undefined;
+    if (this.hasShelf(pursuanceId, SHELF.list)) item = this.get<TaskListItem>(pursuanceId, taskPart(taskId));
+    else {
+      const stored = await readPart(taskPart(taskId));
+      // Taken in while the store answered: what is here now is as current, or newer.
+      if (this.hasShelf(pursuanceId, SHELF.list)) item = this.get<TaskListItem>(pursuanceId, taskPart(taskId));
+      else item = stored === undefined ? undefined : (JSON.parse(stored) as TaskListItem);
+    }
     if (item === undefined) return undefined;
-    return { ...item, history: history ?? [] };
+    return { ...item, history: history === undefined ? [] : (JSON.parse(history) as HistoryModel[]) };
   }
 }

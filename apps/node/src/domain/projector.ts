@@ -3,6 +3,7 @@ import { TASK_CONTENT_KINDS, opensTask, runAtOnce, runInSlices, type EventId, ty
 import { toHex } from '@pursuance/crypto';
 import { LATER_PREFIX, LIST_PREFIX, type ProjectionWrite } from '../store/projection-store.js';
 import { firstPageJson, firstPageOf, parseFirstPage, updatedFirstPage, type FirstPage } from './first-page.js';
+import { heldText } from './part-digest.js';
 import { createdAtOf, type TaskRow } from './task-order.js';
 import { feedOf, membersOf, rolesOf, splitTask, summaryOf, taskModel, type TaskListItem } from './read-models.js';
 import type { PursuanceEntry } from './registry.js';
@@ -226,7 +227,8 @@ export class Projector {
     const kept = new Set<string>();
     const putText = (name: string, json: string): void => {
       kept.add(name);
-      if (parts.get(name) !== json) upserts.set(name, json);
+      // What the cache holds of the stored part: its text, or a history's digest.
+      if (parts.get(name) !== heldText(name, json)) upserts.set(name, json);
     };
     const put = (name: string, value: unknown): void => putText(name, JSON.stringify(value));
     const log = entry.log;
