@@ -1,4 +1,4 @@
-import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, truncateSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,9 +91,30 @@ describe('SealedSpill (the logs’ event encodings out of memory)', () => {
     const fd = openSync(spillPath(), 'r+');
     writeSync(fd, Uint8Array.of(0xff), 0, 1, 100);
     closeSync(fd);
-    expect(() => shelf.get(0)).toThrow(StoreCorruptError);
+    const damaged = (() => {
+      try {
+        shelf.get(0);
+      } catch (err) {
+        return err;
+      }
+      return null;
+    })();
+    expect(damaged).toBeInstanceOf(StoreCorruptError);
+    expect(damaged).toMatchObject({ message: 'a spilled chunk does not open', cause: expect.any(Error) });
     expect(shelf.get(1)).toEqual(new Uint8Array(500).fill(8));
-    for (const index of [2, -1, 2 ** 40, Number.NaN]) expect(() => shelf.get(index)).toThrow(StoreCorruptError);
+    for (const index of [2, -1, 2 ** 40, Number.NaN]) expect(() => shelf.get(index)).toThrow(new StoreCorruptError(`no spilled chunk ${index}`));
+    // A shelf that kept nothing yet has nothing, not even a first chunk.
+    expect(() => spill.shelf().get(0)).toThrow(new StoreCorruptError('no spilled chunk 0'));
+  });
+
+  it('refuses a chunk the file lost the end of (a truncated file)', () => {
+    const spill = spillIn(dir);
+    const shelf = spill.shelf();
+    shelf.put(0, new Uint8Array(300).fill(1));
+    shelf.put(1, new Uint8Array(300).fill(2));
+    truncateSync(spillPath(), 340 + 100);
+    expect(shelf.get(0)).toEqual(new Uint8Array(300).fill(1));
+    expect(() => shelf.get(1)).toThrow(new StoreCorruptError('a spilled chunk ends early'));
   });
 
   it('after close, keeps nothing more (the log keeps it in memory) and reads nothing', () => {
@@ -101,8 +122,19 @@ describe('SealedSpill (the logs’ event encodings out of memory)', () => {
     const shelf = spill.shelf();
     shelf.put(0, new Uint8Array([1, 2, 3]));
     spill.close();
-    expect(shelf.put(1, new Uint8Array([4]))).toBe(false);
-    expect(() => shelf.get(0)).toThrow(SpillClosedError);
+    // The lowest free descriptor: most likely the spill's own, now another file's.
+    const other = join(dir, 'other');
+    const fd = openSync(other, 'w+');
+    try {
+      expect(shelf.put(1, new Uint8Array([4]))).toBe(false);
+      expect(readFileSync(other).length).toBe(0);
+      expect(() => shelf.get(0)).toThrow(SpillClosedError);
+      expect(() => shelf.get(0)).toThrow(
+        expect.objectContaining({ code: 'SPILL_CLOSED', name: 'SpillClosedError', message: "the event encodings' spill file is closed" }),
+      );
+    } finally {
+      closeSync(fd);
+    }
     spill.close();
   });
 

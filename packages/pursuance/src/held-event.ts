@@ -131,8 +131,8 @@ const MAX_CHUNK = 1 << 20;
  * new array of new strings per event, and a log holds a handful of distinct ones.
  */
 const audiences = new Map<string, readonly string[]>();
-const MAX_AUDIENCES = 4096;
-function sharedAudience(audience: readonly string[]): readonly string[] {
+export const MAX_AUDIENCES = 4096;
+export function sharedAudience(audience: readonly string[]): readonly string[] {
   // A role id is lowercase letters, digits and dashes (rules/schema.ts): the joined form names one list.
   const key = audience.join('\n');
   let shared = audiences.get(key);

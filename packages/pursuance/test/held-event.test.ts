@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalEncode, Identity } from '@pursuance/crypto';
 import { decodeEvent, PursuanceAuthor, PursuanceLog, type SignedEvent } from '../src/index.js';
 import { headerValue, type EventHeader } from '../src/envelope.js';
-import { EncodingArena, heldHeaderDecodes, RECENT_HEADERS, type EncodingShelf } from '../src/held-event.js';
+import { EncodingArena, heldHeaderDecodes, MAX_AUDIENCES, RECENT_HEADERS, sharedAudience, type EncodingShelf } from '../src/held-event.js';
 import { clock, template } from './support/helpers.js';
 import { run, step } from './support/world.js';
 
@@ -81,13 +81,32 @@ describe('events a log holds (held-event.ts)', () => {
     for (const e of events) light += e.header.seq + e.header.time + e.header.audience.length + e.header.kind.length;
     expect(light).toBeGreaterThan(0);
     expect(heldHeaderDecodes()).toBe(before);
-    const task = events.find((e) => e.header.kind === 'task.create')!;
-    const body = task.header.body;
+    // Events of one audience share one list of it.
+    const [a, b] = events.filter((e) => e.header.kind === 'task.create');
+    expect(a!.header.audience).toBe(b!.header.audience);
+    // A header asked for before the rest was decoded decodes it once, whichever parts are read.
+    const lightA = a!.header;
+    const body = lightA.body;
+    expect([lightA.author, lightA.parents, lightA.pursuance, lightA.body]).toEqual([
+      decodeEvent(a!.bytes).header.author,
+      decodeEvent(a!.bytes).header.parents,
+      decodeEvent(a!.bytes).header.pursuance,
+      body,
+    ]);
     expect(heldHeaderDecodes()).toBe(before + 1);
-    // Kept now: the same decoded header, no second decode.
-    expect(task.header.body).toBe(body);
-    expect(task.header.author).toEqual(decodeEvent(task.bytes).header.author);
-    expect(heldHeaderDecodes()).toBe(before + 1);
+    // Kept now: the same decoded header, no second decode, also once another event's is decoded.
+    expect(a!.header.body).toBe(body);
+    void b!.header.body;
+    expect(heldHeaderDecodes()).toBe(before + 2);
+    expect(a!.header.body).toBe(body);
+    expect(heldHeaderDecodes()).toBe(before + 2);
+  });
+
+  it('stay the same objects when another log takes them in', () => {
+    const { log } = smallLog(3);
+    const replica = new PursuanceLog(log.genesis);
+    for (const e of log.events()) replica.add(e);
+    for (const e of log.events()) if (e.id !== log.genesis.id) expect(replica.event(e.id)).toBe(e);
   });
 
   it('hand out views of their own bytes: writing into the bytes an event came from, or into a view, changes no other event', () => {
@@ -184,6 +203,8 @@ describe('EncodingArena', () => {
       return { bytes, at: arena.put(bytes) };
     });
     const chunks = new Set(put.map((p) => p.at.chunk)).size;
+    // 4 MB in chunks growing from 4 KB to 1 MB: a dozen, not one per encoding.
+    expect(chunks).toBeLessThan(16);
     expect(shelf.kept.size).toBe(chunks - 1);
     expect(arena.chunksInMemory()).toBe(1);
     for (const p of put) expect(same(arena.view(p.at.chunk, p.at.offset, 1000), p.bytes)).toBe(true);
@@ -199,5 +220,19 @@ describe('EncodingArena', () => {
     for (const p of put) expect(same(arena.view(p.at.chunk, p.at.offset, 500), p.bytes)).toBe(true);
     expect(shelf.reads).toBe(0);
     expect(arena.chunksInMemory()).toBe(new Set(put.map((p) => p.at.chunk)).size);
+  });
+});
+
+describe('sharedAudience', () => {
+  it('gives one list per audience, tells apart audiences whose ids run together, and forgets them all past its bound', () => {
+    const first = sharedAudience(['member']);
+    expect(sharedAudience(['member'])).toBe(first);
+    expect(sharedAudience(['ab', 'c'])).not.toBe(sharedAudience(['a', 'bc']));
+    expect(sharedAudience(['ab', 'c'])).toEqual(['ab', 'c']);
+    expect(sharedAudience(['constructor'])).toEqual(['constructor']);
+    expect(sharedAudience([])).toEqual([]);
+    for (let i = 0; i < MAX_AUDIENCES; i++) sharedAudience([`r${i}`]);
+    expect(sharedAudience(['member'])).not.toBe(first);
+    expect(sharedAudience(['member'])).toEqual(['member']);
   });
 });

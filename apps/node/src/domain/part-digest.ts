@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256, toHex } from '@pursuance/crypto';
 import { SHELF, shelfOf } from '../store/projection-store.js';
 
 /**
@@ -14,5 +14,5 @@ export function heldText(name: string, json: string): string {
 
 /** 128 bits of SHA-256: a changed history that keeps its digest would take a second preimage. */
 export function textDigest(json: string): string {
-  return `#${createHash('sha256').update(json, 'utf8').digest('hex').slice(0, 32)}`;
+  return `#${toHex(sha256(Buffer.from(json, 'utf8'))).slice(0, 32)}`;
 }
