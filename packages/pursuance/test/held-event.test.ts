@@ -213,6 +213,24 @@ describe('EncodingArena', () => {
     expect(arena.chunksInMemory()).toBe(1 + 8);
   });
 
+  it('keeps the chunks read back most recently, not those read back first', () => {
+    const shelf = memoryShelf();
+    const arena = new EncodingArena(shelf);
+    // Chunks of 1 MB from the eighth on: one encoding of 1 MB each.
+    const put = Array.from({ length: 20 }, (_, i) => ({ i, at: arena.put(new Uint8Array(1 << 20).fill(i)) }));
+    const read = (k: number): number => arena.view(put[k]!.at.chunk, put[k]!.at.offset, 1)[0]!;
+    for (let k = 0; k < 8; k++) expect(read(k)).toBe(k);
+    expect(shelf.reads).toBe(8);
+    // The first read again: now the most recent, so the ninth pushes out the second, not it.
+    expect(read(0)).toBe(0);
+    expect(read(8)).toBe(8);
+    expect(shelf.reads).toBe(9);
+    expect(read(0)).toBe(0);
+    expect(shelf.reads).toBe(9);
+    expect(read(1)).toBe(1);
+    expect(shelf.reads).toBe(10);
+  });
+
   it('keeps a chunk the shelf refuses in memory and serves it from there', () => {
     const shelf = memoryShelf(() => true);
     const arena = new EncodingArena(shelf);
@@ -226,6 +244,8 @@ describe('EncodingArena', () => {
 describe('sharedAudience', () => {
   it('gives one list per audience, tells apart audiences whose ids run together, and forgets them all past its bound', () => {
     const first = sharedAudience(['member']);
+    expect(sharedAudience(['member'])).toBe(first);
+    sharedAudience(['a-new-one']);
     expect(sharedAudience(['member'])).toBe(first);
     expect(sharedAudience(['ab', 'c'])).not.toBe(sharedAudience(['a', 'bc']));
     expect(sharedAudience(['ab', 'c'])).toEqual(['ab', 'c']);
