@@ -257,7 +257,7 @@ export const MODULES = {
   'task-pages': {
     mutate: [
       'apps/node/src/domain/task-order.ts:29-36',
-      'apps/node/src/domain/projections.ts:109-161',
+      'apps/node/src/domain/projections.ts:111-163',
       'apps/node/src/domain/registry.ts:394-394',
       'apps/node/src/domain/registry.ts:413-413',
     ],
@@ -271,7 +271,7 @@ export const MODULES = {
       'packages/pursuance/src/log.ts:511-534',
       'packages/pursuance/src/log.ts:733-765',
       'packages/pursuance/src/fold/run.ts:468-487',
-      'apps/node/src/domain/projector.ts:142-152',
+      'apps/node/src/domain/projector.ts:143-153',
       'apps/node/src/domain/registry.ts:417-427',
       'apps/node/src/domain/registry.ts:482-486',
     ],
@@ -286,7 +286,7 @@ export const MODULES = {
       'apps/node/src/domain/registry.ts:489-492',
       'apps/node/src/domain/registry.ts:543-569',
       'apps/node/src/domain/registry.ts:574-584',
-      'apps/node/src/domain/projector.ts:124-134',
+      'apps/node/src/domain/projector.ts:125-135',
     ],
     tests: ['apps/node/test/load-in-slices.test.ts', 'apps/node/test/projections.test.ts'],
   },
