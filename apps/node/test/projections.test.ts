@@ -229,6 +229,11 @@ describe('start-up', () => {
       await registry.load();
       expect(registry.projectionRepairs).toBe(0);
       await registry.idle();
+      // Memory holds each history's digest; a task's history comes whole from the store.
+      expect(registry.projections.parts(id)!.get(`later:history:${ids[2]!}`)).toMatch(/^#[0-9a-f]{32}$/);
+      expect((await registry.task(id, ids[2]!))?.history.length).toBeGreaterThan(0);
+      // Ids nobody holds, prototype names among them, are no task: no history parsed from a digest or a prototype.
+      for (const taskId of ['0'.repeat(64), 'constructor', '__proto__', 'toString', '']) expect(await registry.task(id, taskId)).toBeUndefined();
 
       // A node stopped while its lists are read (Ctrl-C in the first second): the read ends at its next page, quietly.
       const stopped = new PursuanceRegistry(opened.store, opened.identity);
