@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalEncode, Identity } from '@pursuance/crypto';
+import { canonicalEncode, equalBytes, Identity } from '@pursuance/crypto';
 import { decodeEvent, PursuanceAuthor, PursuanceLog, type SignedEvent } from '../src/index.js';
 import { headerValue, type EventHeader } from '../src/envelope.js';
 import { EncodingArena, heldHeaderDecodes, MAX_AUDIENCES, RECENT_HEADERS, sharedAudience, type EncodingShelf } from '../src/held-event.js';
@@ -125,9 +125,6 @@ describe('events a log holds (held-event.ts)', () => {
   });
 });
 
-/** Byte-equal (toEqual walks a megabyte element by element). */
-const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
-
 /** A shelf in memory that keeps copies, refuses the chunks `refuse` names, and counts reads. */
 function memoryShelf(refuse: (index: number) => boolean = () => false): EncodingShelf & { reads: number; kept: Map<number, Uint8Array> } {
   const kept = new Map<number, Uint8Array>();
@@ -165,7 +162,7 @@ describe('EncodingArena', () => {
           for (const r of [...reads, ...put.keys()]) {
             if (put.length === 0) break;
             const k = r % put.length;
-            expect(same(view(k), put[k]!.bytes)).toBe(true);
+            expect(equalBytes(view(k), put[k]!.bytes)).toBe(true);
           }
           // Regions in one chunk are apart: write each fully in memory, then read each back.
           if (!shelf) {
@@ -188,11 +185,11 @@ describe('EncodingArena', () => {
     const big = new Uint8Array((1 << 20) + 7).fill(9);
     const large = arena.put(big);
     expect(large.offset).toBe(0);
-    expect(same(arena.view(large.chunk, 0, big.length), big)).toBe(true);
+    expect(equalBytes(arena.view(large.chunk, 0, big.length), big)).toBe(true);
     const after = arena.put(new Uint8Array([4]));
     expect(after.chunk).toBe(large.chunk + 1);
-    expect(same(arena.view(small.chunk, small.offset, 3), new Uint8Array([1, 2, 3]))).toBe(true);
-    expect(same(arena.view(after.chunk, after.offset, 1), new Uint8Array([4]))).toBe(true);
+    expect(equalBytes(arena.view(small.chunk, small.offset, 3), new Uint8Array([1, 2, 3]))).toBe(true);
+    expect(equalBytes(arena.view(after.chunk, after.offset, 1), new Uint8Array([4]))).toBe(true);
   });
 
   it('with a shelf, keeps in memory only the chunk it fills and the last ones read, and reads a chunk back once for a run of reads', () => {
@@ -207,7 +204,7 @@ describe('EncodingArena', () => {
     expect(chunks).toBeLessThan(16);
     expect(shelf.kept.size).toBe(chunks - 1);
     expect(arena.chunksInMemory()).toBe(1);
-    for (const p of put) expect(same(arena.view(p.at.chunk, p.at.offset, 1000), p.bytes)).toBe(true);
+    for (const p of put) expect(equalBytes(arena.view(p.at.chunk, p.at.offset, 1000), p.bytes)).toBe(true);
     // In the order written: each shelved chunk read back once.
     expect(shelf.reads).toBe(chunks - 1);
     expect(arena.chunksInMemory()).toBe(1 + 8);
@@ -235,7 +232,7 @@ describe('EncodingArena', () => {
     const shelf = memoryShelf(() => true);
     const arena = new EncodingArena(shelf);
     const put = Array.from({ length: 100 }, (_, i) => ({ bytes: new Uint8Array(500).fill(i), at: arena.put(new Uint8Array(500).fill(i)) }));
-    for (const p of put) expect(same(arena.view(p.at.chunk, p.at.offset, 500), p.bytes)).toBe(true);
+    for (const p of put) expect(equalBytes(arena.view(p.at.chunk, p.at.offset, 500), p.bytes)).toBe(true);
     expect(shelf.reads).toBe(0);
     expect(arena.chunksInMemory()).toBe(new Set(put.map((p) => p.at.chunk)).size);
   });
