@@ -3,7 +3,7 @@ import { buildMemberView, type EventId } from '@pursuance/pursuance';
 import type { RunningNode } from '../../apps/node/src/index.js';
 import { untilStream } from '../support/change-stream.js';
 import { api, relayNetwork, type Api, type RelayNetwork } from '../support/relay-network.js';
-import { untilChange } from '../support/until-change.js';
+import { untilAsync, untilChange } from '../support/until-change.js';
 
 /**
  * A newsroom's tip line over a relay process: two sources submit to the `tips` audience, which
@@ -73,16 +73,17 @@ describe('a tip line: write-only submissions between nodes', () => {
 
     const tasks = async (n: Api) => (await api(n, 'GET', p('/tasks'))).body as TaskJson[];
     const titles = async (n: Api) => new Map((await tasks(n)).map((t) => [t.id, t.readable ? t.title : null]));
-    await untilChange(
-      [editor],
-      () => editor.registry.get(id).log.isAccepted(samTip as EventId) && editor.registry.get(id).log.isAccepted(sueTip as EventId),
-      'the editor to get both tips',
-    );
+    // A node stores an event and writes its read model after the log took it in: waits are on what the API serves.
+    const serves = async (n: RunningNode, ...taskIds: string[]) => {
+      const seen = await titles(n);
+      return taskIds.every((t) => seen.has(t));
+    };
+    await untilAsync([editor.registry], () => serves(editor, samTip, sueTip), 'the editor to get both tips');
     const edSees = await titles(editor);
     expect([edSees.get(samTip), edSees.get(sueTip)]).toEqual(['Invoices', 'Warehouse']);
 
     // Each source sees that the other's tip exists (the log is public to members), never what it says.
-    await untilChange([sam], () => sam.registry.get(id).log.isAccepted(sueTip as EventId), 'sam to get sue’s tip');
+    await untilAsync([sam.registry], () => serves(sam, sueTip), 'sam to get sue’s tip');
     const samSees = await titles(sam);
     expect([samSees.get(samTip), samSees.get(sueTip)]).toEqual(['Invoices', null]);
     await untilStream(sue, async () => (await titles(sue)).has(samTip), 'sue to get sam’s tip');
@@ -95,7 +96,9 @@ describe('a tip line: write-only submissions between nodes', () => {
     const comment = await api(editor, 'POST', p(`/tasks/${samTip}/changes`), { op: 'comment', body: 'Who else has the invoices?' });
     expect(comment.status, JSON.stringify(comment.body)).toBeLessThan(300);
     const commentId = (comment.body as { id: EventId }).id;
-    await untilChange([sam], () => sam.registry.get(id).log.isAccepted(commentId), 'sam to get the comment event');
+    const inFeed = async (n: RunningNode, eventId: string) =>
+      ((await api(n, 'GET', p('/feed'))).body as { id: string; accepted: boolean }[]).some((i) => i.id === eventId && i.accepted);
+    await untilAsync([sam.registry], () => inFeed(sam, commentId), 'sam to get the comment event');
     expect(((await api(sam, 'GET', p(`/tasks/${samTip}`))).body as { comments: unknown[] }).comments).toEqual([]);
 
     // The masthead removes the editor: every role they held is re-keyed, the group too.
@@ -106,7 +109,7 @@ describe('a tip line: write-only submissions between nodes', () => {
 
     // A tip after the removal goes to the new tips key.
     const after = await tipOf(sam, 'After the removal', 'For the editors who stayed.');
-    await untilChange([founder], () => founder.registry.get(id).log.isAccepted(after as EventId), 'the masthead to get the new tip');
+    await untilAsync([founder.registry], () => serves(founder, after), 'the masthead to get the new tip');
     expect((await titles(founder)).get(after)).toBe('After the removal');
     // The removed editor's node never gets it (the group was re-keyed without it) ...
     expect((await titles(editor)).has(after)).toBe(false);
