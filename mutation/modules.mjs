@@ -228,12 +228,6 @@ export const MODULES = {
     // zod schemas at module level: each static mutant would rerun every test.
     ignoreStatic: true,
   },
-  // A decoded event's one allocation for its encoding and byte strings (issue 16, item 2): the
-  // views must hold the same bytes, apart, with no value written through a `__proto__` key.
-  'event-memory': {
-    mutate: ['packages/pursuance/src/pack-bytes.ts'],
-    tests: ['packages/pursuance/test/pack-bytes.test.ts', 'packages/pursuance/test/illegal-events.test.ts'],
-  },
   // How a log holds its events: headers decoded again from the encoding (the same value, or the
   // fold and every view read something else), the encodings' arena and its shelf, and the node's
   // sealed spill file behind it (a chunk given back wrong is an event read wrong).
@@ -313,7 +307,6 @@ export const ORDER = [
   'projections',
   'join',
   'snapshots',
-  'event-memory',
   'log-base',
   'task-pages',
   'sliced-load',

@@ -16,7 +16,6 @@ import {
 import { z } from 'zod';
 import { BODY_SCHEMAS, EVENT_KINDS, type EventBody, type EventKind } from './bodies.js';
 import { EventRejectedError, RejectionCode } from './errors.js';
-import { packByteStrings } from './pack-bytes.js';
 import { RoleIdSchema } from './rules/schema.js';
 import { bytes } from '@pursuance/codec';
 
@@ -212,13 +211,13 @@ export function decodeEvent(bytesIn: Uint8Array, verifier: SignatureVerifier = d
     valid = false;
   }
   if (!valid) throw new EventRejectedError(RejectionCode.BAD_SIGNATURE, 'signature does not verify under the author key');
-  // A decoded event's encoding and byte strings share one allocation (see pack-bytes.ts).
-  const packed = { bytes: bytesIn, header: h };
-  packByteStrings(packed);
+  // Nothing here is packed or copied for keeping: a log copies the encoding into its arena and
+  // keeps the decoded header only for a while (held-event.ts). The header's byte strings are
+  // the decoder's own copies, never views of `bytesIn`.
   return {
     id: toHex(sha256(bytesIn)) as EventId,
-    bytes: packed.bytes,
-    header: packed.header,
+    bytes: bytesIn,
+    header: h,
     author: authorOnion(h.author),
     parentIds: h.parents.map(eventIdFromBytes),
     pursuanceId: h.pursuance === null ? null : eventIdFromBytes(h.pursuance),
