@@ -721,6 +721,8 @@ describe('sealed read-model rows', () => {
       expect((await later.storedProjections([a, b])).has(b)).toBe(false);
       expect((await later.storedProjections([b])).has(a)).toBe(false);
       expect(await later.shelfProjections(a, SHELF.later)).toEqual(new Map([[history, '[1]']]));
+      // What the caller keeps of each part, given as each page is read (the node keeps a history's digest).
+      expect(await later.shelfProjections(a, SHELF.later, undefined, (name, json) => `${name}=${json}`)).toEqual(new Map([[history, `${history}=[1]`]]));
       expect(await later.shelfProjections(a, SHELF.list)).toEqual(new Map([[item, '{"i":1}']]));
       expect(await later.shelfProjections(b, SHELF.list)).toEqual(new Map());
       expect(await later.projectionPart(a, history)).toBe('[1]');

@@ -37,12 +37,15 @@ export class ProjectionCache {
     return !this.#without[shelf].has(pursuanceId);
   }
 
-  /** Add the parts of a shelf start-up left unread; nothing when they are here already or the read model was dropped. */
-  public take(pursuanceId: string, shelf: Exclude<Shelf, 0>, read: ReadonlyMap<string, string>): void {
+  /**
+   * Add the parts of a shelf start-up left unread, each already as held (heldText: the store's
+   * read applies it page by page); nothing when they are here already or the read model was dropped.
+   */
+  public take(pursuanceId: string, shelf: Exclude<Shelf, 0>, held: ReadonlyMap<string, string>): void {
     if (!this.#without[shelf].delete(pursuanceId)) return;
     const parts = this.#parts.get(pursuanceId);
     if (!parts) return;
-    for (const [name, json] of read) if (!parts.has(name)) parts.set(name, heldText(name, json));
+    for (const [name, text] of held) if (!parts.has(name)) parts.set(name, text);
     if (shelf === SHELF.list) {
       this.#taskJson.delete(pursuanceId);
       this.#taskRowsOf.delete(pursuanceId);

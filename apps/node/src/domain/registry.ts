@@ -30,6 +30,7 @@ import type { SnapshotBundle, SnapshotRefusal, StartedFrom } from './snapshots.j
 import { ProjectionCache } from './projections.js';
 import type { TaskModel } from './read-models.js';
 import type { TaskCursor } from './task-order.js';
+import { heldText } from './part-digest.js';
 import { PART, PROJECTION_FORMAT, Projector } from './projector.js';
 import { OwnRaceTracker, type OwnRejection, type OwnRejectionOutcome } from './races.js';
 
@@ -285,7 +286,8 @@ export class PursuanceRegistry {
   async #readShelf(id: string, shelf: Exclude<Shelf, 0>, pause?: () => Promise<void>): Promise<void> {
     if (this.projections.hasShelf(id, shelf)) return;
     try {
-      this.projections.take(id, shelf, await this.store.shelfProjections(id, shelf, pause));
+      // Each part as the cache holds it (part-digest.ts), page by page: a shelf of histories is never in memory whole.
+      this.projections.take(id, shelf, await this.store.shelfProjections(id, shelf, pause, heldText));
     } catch (err) {
       // A store closed under a stopping node does not open its rows: nothing is damaged.
       if (!(err instanceof StoreCorruptError) || this.#stopping) throw err;

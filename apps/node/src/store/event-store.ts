@@ -237,10 +237,16 @@ export class EventStore {
 
   /**
    * One pursuance's read-model parts that start-up's first read leaves unread: the histories
-   * (SHELF.later) or the task list (SHELF.list); `pause` is awaited between pages of rows.
+   * (SHELF.later) or the task list (SHELF.list); `pause` is awaited between pages of rows, and
+   * `keep` gives what is kept of each part's text as its page is read.
    */
-  public shelfProjections(pursuanceId: string, shelf: Exclude<Shelf, 0>, pause?: () => Promise<void>): Promise<Map<string, string>> {
-    return this.#projections.readShelf(this.dataSource, pursuanceId, shelf, pause);
+  public shelfProjections(
+    pursuanceId: string,
+    shelf: Exclude<Shelf, 0>,
+    pause?: () => Promise<void>,
+    keep?: (name: string, json: string) => string,
+  ): Promise<Map<string, string>> {
+    return this.#projections.readShelf(this.dataSource, pursuanceId, shelf, pause, keep);
   }
 
   /** One read-model part, or undefined when it is not stored. */
