@@ -182,15 +182,17 @@ export function buildMemberView(log: PursuanceLog, me: Identity, keyring: Keyrin
  */
 export class MemberViewCache {
   #ctx: ViewContext | undefined;
-  /** The fold order as last read, with each event's acceptance then. */
-  #read: { readonly id: EventId; readonly accepted: boolean }[] = [];
   /**
-   * The order array `#read` was read from. A fold run only appends to its order, judging each
-   * event as it appends it (acceptance never changes after), so while log.order() hands back
-   * this very array, what was read is still its start: no need to compare it event by event,
-   * which on a 12,000-task board was a tenth of every command's time.
+   * The order array read from: its first `#readCount` ids are what was read. A fold's order
+   * is only ever appended to (a refold makes a new array), so it keeps those ids as they were
+   * read. A fold run judges each event as it appends it (acceptance never changes after), so
+   * while log.order() hands back this very array, what was read is still its start: no need to
+   * compare it event by event, which on a 12,000-task board was a tenth of every command's time.
    */
   #readFrom: readonly EventId[] | undefined;
+  #readCount = 0;
+  /** Each read event's acceptance when read (1 or 0), by position: a byte an event, where an object an event held 40 MB at a million. */
+  #readAccepted = new Uint8Array(1024);
   #keyIds = '';
   /** How many times `current()` rebuilt from the start (for tests and benchmarks). */
   public rebuilds = 0;
@@ -221,11 +223,11 @@ export class MemberViewCache {
     this.#startOverUnlessRead(log, order);
     let ctx = this.#ctx!;
     let sincePause = 0;
-    while (this.#read.length < order.length) {
-      const id = order[this.#read.length]!;
-      this.#read.push({ id, accepted: log.isAccepted(id) });
+    while (this.#readCount < order.length) {
+      const id = order[this.#readCount]!;
+      this.#noteRead(log.isAccepted(id));
       readEvent(ctx, id);
-      if (++sincePause >= every && this.#read.length < order.length) {
+      if (++sincePause >= every && this.#readCount < order.length) {
         sincePause = 0;
         yield;
         // Another call may have read on, a key come or the log refolded during the pause: look
@@ -246,19 +248,29 @@ export class MemberViewCache {
     if (this.#ctx === undefined || this.#ctx.log !== log || keyIds !== this.#keyIds || (order !== this.#readFrom && !this.#stillRead(log, order))) {
       this.rebuilds += 1;
       this.#ctx = newViewContext(log, this.keyring, this.me);
-      this.#read = [];
+      this.#readCount = 0;
       this.#keyIds = keyIds;
     }
     // Whether rebuilt or still read: what is read from here on is read from this array.
     this.#readFrom = order;
   }
 
+  #noteRead(accepted: boolean): void {
+    if (this.#readCount === this.#readAccepted.length) {
+      const grown = new Uint8Array(this.#readAccepted.length * 2);
+      grown.set(this.#readAccepted);
+      this.#readAccepted = grown;
+    }
+    this.#readAccepted[this.#readCount++] = accepted ? 1 : 0;
+  }
+
   /** Whether what was read is still the start of the fold order, each event as accepted as it was. */
   #stillRead(log: PursuanceLog, order: readonly EventId[]): boolean {
-    if (order.length < this.#read.length) return false;
-    for (let i = 0; i < this.#read.length; i++) {
-      const r = this.#read[i]!;
-      if (order[i] !== r.id || log.isAccepted(r.id) !== r.accepted) return false;
+    const read = this.#readFrom;
+    if (read === undefined || order.length < this.#readCount) return false;
+    for (let i = 0; i < this.#readCount; i++) {
+      const id = read[i]!;
+      if (order[i] !== id || (log.isAccepted(id) ? 1 : 0) !== this.#readAccepted[i]) return false;
     }
     return true;
   }

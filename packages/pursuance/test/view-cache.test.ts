@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Identity } from '@pursuance/crypto';
-import { MemberViewCache, PursuanceAuthor, buildMemberView } from '../src/index.js';
+import { MemberViewCache, PursuanceAuthor, PursuanceLog, buildMemberView, readSnapshot, snapshotAt } from '../src/index.js';
 import { clock, joinAs, syncInto, template } from './support/helpers.js';
 
 /** The incremental member view on the cases a random history reaches only rarely (see also properties.test.ts). */
@@ -49,5 +49,27 @@ describe('MemberViewCache', () => {
     expect(cache.current(reloaded).tasks.size).toBe(1);
     expect(cache.current(founder.log).tasks.size).toBe(2);
     expect(cache.rebuilds).toBe(3);
+  });
+
+  it('keeps what it read, past its first thousand events, of a log started from a snapshot (whose order is a new array at every change)', () => {
+    const now = clock();
+    const founderId = Identity.generate();
+    const founder = PursuanceAuthor.create(founderId, { name: 'cell', rules: template('activist-cell') }, now);
+    founder.createTask({ audience: ['member'], title: 'before the snapshot' });
+    const snap = snapshotAt(founder.log, founder.log.heads());
+    const joined = new PursuanceLog(founder.log.genesis.bytes, { snapshot: readSnapshot(snap.bytes, snap.hash, snap.pursuance) });
+    const cache = new MemberViewCache(founder.keyring, founderId);
+    cache.current(joined);
+    const orders = new Set<readonly string[]>();
+    for (let i = 0; i < 1_100; i++) {
+      const task = founder.createTask({ audience: ['member'], title: `task ${i}` });
+      expect(joined.add(task.bytes).status).toBe('accepted');
+      orders.add(joined.order());
+      expect(cache.current(joined).tasks.get(task.id)?.title).toBe(`task ${i}`);
+    }
+    // Every change gave a new order array, and what was read was compared, never read again.
+    expect(orders.size).toBe(1_100);
+    expect(cache.rebuilds).toBe(1);
+    expect(cache.current(joined)).toEqual(buildMemberView(joined, founderId, founder.keyring));
   });
 });
