@@ -2,6 +2,7 @@ import { CanonicalMemo, canonicalEncode, sha256, toHex, type CanonicalValue, typ
 import { opensTask, type EventBody } from './bodies.js';
 import { decodeEvent, type EventId, type PursuanceId, type SignedEvent } from './envelope.js';
 import { EncodingArena, heldEvent, type EncodingShelf } from './held-event.js';
+import { SeqIndex } from './seq-index.js';
 import { EventRejectedError, RejectionCode, type Rejection } from './errors.js';
 import type { Applier } from './fold/applier.js';
 import { fold, foldInSteps, type FoldRun, type FoldSource } from './fold/run.js';
@@ -75,8 +76,8 @@ export class PursuanceLog {
   readonly #byAuthor = new Map<OnionName, SignedEvent[]>();
   /** Each author's highest sequence held (absent: work it out again), for lastSeq: asked at every event this member signs. */
   readonly #maxSeq = new Map<OnionName, number>();
-  /** Author → sequence number → the event first held with it (numbers as keys: no string per event). */
-  readonly #bySeq = new Map<OnionName, Map<number, EventId>>();
+  /** Author → sequence number → the event first held with it (seq-index.ts). */
+  readonly #bySeq = new SeqIndex();
   readonly #equivocating = new Set<EventId>();
   readonly #equivocations: Equivocation[] = [];
   readonly #invalid: Rejection[] = [];
@@ -164,7 +165,7 @@ export class PursuanceLog {
       this.#equivocations.push({ author: q.author, seq: q.seq, events: [...q.events] });
       for (const id of q.events) {
         this.#equivocating.add(id);
-        this.#seqSet(q.author, q.seq, id);
+        this.#bySeq.set(q.author, q.seq, id);
       }
     }
   }
@@ -198,28 +199,15 @@ export class PursuanceLog {
     }
   }
 
-  #seqGet(author: OnionName, seq: number): EventId | undefined {
-    return this.#bySeq.get(author)?.get(seq);
-  }
-
-  #seqSet(author: OnionName, seq: number, id: EventId): void {
-    let bySeq = this.#bySeq.get(author);
-    if (!bySeq) {
-      bySeq = new Map();
-      this.#bySeq.set(author, bySeq);
-    }
-    bySeq.set(seq, id);
-  }
-
   /**
    * Sequence bookkeeping, for events the fold will judge (never for pending ones): which events
    * wait is a matter of arrival order (and of the per-author bound), so a pending event counted
    * as equivocation evidence would make replicas holding the same events disagree.
    */
   #noteSequence(e: SignedEvent): void {
-    const other = this.#seqGet(e.author, e.header.seq);
+    const other = this.#bySeq.get(e.author, e.header.seq);
     if (other === undefined) {
-      this.#seqSet(e.author, e.header.seq, e.id);
+      this.#bySeq.set(e.author, e.header.seq, e.id);
     } else if (other !== e.id) {
       this.#equivocating.add(other);
       this.#equivocating.add(e.id);
@@ -240,7 +228,7 @@ export class PursuanceLog {
       if (i >= 0) list.splice(i, 1);
     }
     this.#maxSeq.delete(e.author);
-    if (this.#seqGet(e.author, e.header.seq) === e.id) this.#bySeq.get(e.author)!.delete(e.header.seq);
+    if (this.#bySeq.get(e.author, e.header.seq) === e.id) this.#bySeq.delete(e.author, e.header.seq);
     const task = taskOf(e);
     const events = task === null ? this.#rulesChanges : this.#byTask.get(task);
     const at = events?.indexOf(e.id) ?? -1;
@@ -716,7 +704,7 @@ export class PursuanceLog {
     if (e.pursuanceId !== this.id) return { eventId: e.id, code: RejectionCode.WRONG_PURSUANCE, reason: 'another pursuance' };
     const missing = e.parentIds.filter((p) => !run.processed.has(p) && !this.#frontier.has(p));
     if (missing.length > 0) return { eventId: e.id, code: RejectionCode.SEQUENCE_GAP, reason: 'the event names parents that are not in the folded log' };
-    const other = this.#seqGet(e.author, e.header.seq);
+    const other = this.#bySeq.get(e.author, e.header.seq);
     if (other !== undefined && other !== e.id) {
       return { eventId: e.id, code: RejectionCode.EQUIVOCATION, reason: `${e.author} already signed an event with sequence number ${e.header.seq}` };
     }
