@@ -183,7 +183,7 @@ export const MODULES = {
   // The member view's incremental cache: a wrong "nothing changed" would show members stale or
   // unreadable content. Judged by the tests that compare it with the full rebuild.
   view: {
-    mutate: ['packages/pursuance/src/view.ts:174-265'],
+    mutate: ['packages/pursuance/src/view.ts:173-277'],
     tests: ['packages/pursuance/test/view-cache.test.ts', 'packages/pursuance/test/properties.test.ts'],
   },
   node: {
@@ -232,16 +232,16 @@ export const MODULES = {
   // fold and every view read something else), the encodings' arena and its shelf, and the node's
   // sealed spill file behind it (a chunk given back wrong is an event read wrong).
   'held-events': {
-    mutate: ['packages/pursuance/src/held-event.ts', 'apps/node/src/store/encoding-spill.ts'],
-    tests: ['packages/pursuance/test/held-event.test.ts', 'apps/node/test/encoding-spill.test.ts'],
+    mutate: ['packages/pursuance/src/held-event.ts', 'packages/pursuance/src/seq-index.ts', 'apps/node/src/store/encoding-spill.ts'],
+    tests: ['packages/pursuance/test/held-event.test.ts', 'packages/pursuance/test/seq-index.test.ts', 'apps/node/test/encoding-spill.test.ts'],
   },
   // A log's base at its heads (what a member moves its starting point to) and the tail test that
   // lets a log started from a snapshot fold incrementally: a wrong base is a wrong state.
   'log-base': {
     mutate: [
-      'packages/pursuance/src/log.ts:468-479',
-      'packages/pursuance/src/log.ts:647-676',
-      'packages/pursuance/src/log.ts:804-804',
+      'packages/pursuance/src/log.ts:456-467',
+      'packages/pursuance/src/log.ts:635-664',
+      'packages/pursuance/src/log.ts:792-792',
       'packages/pursuance/src/snapshot/base.ts:61-87',
     ],
     tests: ['packages/pursuance/test/base-at-heads.test.ts', 'packages/pursuance/test/snapshot.test.ts', 'packages/pursuance/test/findings.test.ts'],
@@ -251,9 +251,9 @@ export const MODULES = {
   'task-pages': {
     mutate: [
       'apps/node/src/domain/task-order.ts:29-36',
-      'apps/node/src/domain/projections.ts:111-163',
-      'apps/node/src/domain/registry.ts:394-394',
-      'apps/node/src/domain/registry.ts:413-413',
+      'apps/node/src/domain/projections.ts:114-166',
+      'apps/node/src/domain/registry.ts:396-396',
+      'apps/node/src/domain/registry.ts:415-415',
     ],
     tests: ['apps/node/test/task-pages.test.ts', 'apps/node/test/start-abort.test.ts', 'apps/node/test/projections.test.ts'],
   },
@@ -262,12 +262,12 @@ export const MODULES = {
   // the log outgrew during a pause, and stop at the next slice on Ctrl-C.
   'sliced-load': {
     mutate: [
-      'packages/pursuance/src/log.ts:511-534',
-      'packages/pursuance/src/log.ts:733-765',
+      'packages/pursuance/src/log.ts:499-522',
+      'packages/pursuance/src/log.ts:721-753',
       'packages/pursuance/src/fold/run.ts:468-487',
       'apps/node/src/domain/projector.ts:143-153',
-      'apps/node/src/domain/registry.ts:417-427',
-      'apps/node/src/domain/registry.ts:482-486',
+      'apps/node/src/domain/registry.ts:419-429',
+      'apps/node/src/domain/registry.ts:484-488',
     ],
     tests: ['packages/pursuance/test/sliced-work.test.ts', 'apps/node/test/load-in-slices.test.ts', 'apps/node/test/start-abort.test.ts'],
   },
@@ -276,10 +276,10 @@ export const MODULES = {
   // must be stored whatever the rows, and the reads answered between slices.
   'runtime-slices': {
     mutate: [
-      'apps/node/src/domain/registry.ts:464-476',
-      'apps/node/src/domain/registry.ts:489-492',
-      'apps/node/src/domain/registry.ts:543-569',
-      'apps/node/src/domain/registry.ts:574-584',
+      'apps/node/src/domain/registry.ts:466-478',
+      'apps/node/src/domain/registry.ts:491-494',
+      'apps/node/src/domain/registry.ts:545-571',
+      'apps/node/src/domain/registry.ts:576-586',
       'apps/node/src/domain/projector.ts:125-135',
     ],
     tests: ['apps/node/test/load-in-slices.test.ts', 'apps/node/test/projections.test.ts'],
@@ -287,7 +287,7 @@ export const MODULES = {
   // The board's first page kept in a part of its own (served before the list is read), and the
   // shelf checks on every read-model row opened (a row must sit under its own shelf's tags).
   'first-page': {
-    mutate: ['apps/node/src/domain/first-page.ts', 'apps/node/src/store/projection-store.ts:275-293'],
+    mutate: ['apps/node/src/domain/first-page.ts', 'apps/node/src/store/projection-store.ts:285-304'],
     tests: ['apps/node/test/first-page.test.ts', 'apps/node/test/task-pages.test.ts', 'apps/node/test/projections.test.ts'],
   },
 };
