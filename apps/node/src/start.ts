@@ -334,7 +334,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     await admission.start();
     links.start();
     // What a big load left behind goes back to the system now, not whenever the heap next grows
-    // (a small one leaves too little to be worth the pause: ~50 ms at 100,000 events' heap, 1 s at a million).
+    // (a small one leaves too little to be worth the pause, 0.1–0.3 s at 100,000 events).
     if (storedEvents >= COLLECT_AFTER_LOADING) collectFully();
     binding.starting = false;
     const url = `http://127.0.0.1:${address.port}`;
