@@ -184,7 +184,7 @@ export const MODULES = {
   // unreadable content. Judged by the tests that compare it with the full rebuild.
   view: {
     mutate: ['packages/pursuance/src/view.ts:173-277'],
-    tests: ['packages/pursuance/test/view-cache.test.ts', 'packages/pursuance/test/properties.test.ts'],
+    tests: ['packages/pursuance/test/view-cache.test.ts', 'packages/pursuance/test/properties.test.ts', 'packages/pursuance/test/sliced-work.test.ts'],
   },
   node: {
     mutate: ['apps/node/src/http/security.guard.ts', 'apps/node/src/store/event-store.ts'],

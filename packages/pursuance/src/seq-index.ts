@@ -43,6 +43,12 @@ export class SeqIndex {
     }
   }
 
+  /** How one author's numbers are held: slots in the dense run (holes included), entries apart. */
+  public layout(author: OnionName): { dense: number; far: number } {
+    const a = this.#byAuthor.get(author);
+    return { dense: a?.ids.length ?? 0, far: a?.far?.size ?? 0 };
+  }
+
   public delete(author: OnionName, seq: number): void {
     const a = this.#byAuthor.get(author);
     if (!a) return;

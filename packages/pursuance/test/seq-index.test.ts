@@ -54,4 +54,33 @@ describe('SeqIndex', () => {
     expect(index.get(a, 2 ** 40 - 1)).toBeUndefined();
     expect(index.get('b' as OnionName, 1)).toBeUndefined();
   });
+
+  it('holds an honest run in its array, and what a hostile author signs far from it apart, so the array is neither sparse nor huge', () => {
+    const index = new SeqIndex();
+    const a = 'a' as OnionName;
+    const b = 'b' as OnionName;
+    for (let s = 1; s <= 1_000; s++) index.set(a, s, `e${s}` as EventId);
+    expect(index.layout(a)).toEqual({ dense: 1_000, far: 0 });
+    // Far ahead, the schema's bound, and below the run's start: apart.
+    for (const s of [1_000 + 64 + 2, 2 ** 31, 2 ** 40]) index.set(a, s, 'far' as EventId);
+    index.set(b, 500, 'b500' as EventId);
+    index.set(b, 499, 'below' as EventId);
+    expect(index.layout(a)).toEqual({ dense: 1_000, far: 3 });
+    expect(index.layout(b)).toEqual({ dense: 1, far: 1 });
+    // Within the slack past the run: joins it, holes and all (1,001 … 1,064 empty).
+    index.set(a, 1_000 + 64 + 1, 'at the slack' as EventId);
+    expect(index.layout(a)).toEqual({ dense: 1_065, far: 3 });
+    expect(index.get(a, 1_032)).toBeUndefined();
+    // Deleting leaves the run's length (a hole) and shrinks nothing else; numbers off the run touch no slot.
+    index.delete(a, 500);
+    index.delete(a, 2 ** 40);
+    index.delete(a, -1);
+    index.delete(a, 5_000);
+    expect(index.layout(a)).toEqual({ dense: 1_065, far: 2 });
+    expect([index.get(a, 500), index.get(a, 2 ** 40), index.get(a, 501)]).toEqual([undefined, undefined, 'e501']);
+    // The number just past the run's end (held apart): deleting it adds no slot.
+    index.delete(a, 1_066);
+    expect(index.layout(a)).toEqual({ dense: 1_065, far: 1 });
+    expect(index.layout('nobody' as OnionName)).toEqual({ dense: 0, far: 0 });
+  });
 });
