@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Identity } from '@pursuance/crypto';
 import { MemberViewCache, PursuanceAuthor, PursuanceLog, buildMemberView, readSnapshot, snapshotAt } from '../src/index.js';
+import { Keyring } from '../src/keys.js';
 import { clock, joinAs, syncInto, template } from './support/helpers.js';
 
 /** The incremental member view on the cases a random history reaches only rarely (see also properties.test.ts). */
@@ -49,6 +50,43 @@ describe('MemberViewCache', () => {
     expect(cache.current(reloaded).tasks.size).toBe(1);
     expect(cache.current(founder.log).tasks.size).toBe(2);
     expect(cache.rebuilds).toBe(3);
+  });
+
+  it('in slices, starts over when a key arrives during a pause, and returns what another call rebuilt meanwhile, never a view it left', async () => {
+    const now = clock();
+    const founderId = Identity.generate();
+    const founder = PursuanceAuthor.create(founderId, { name: 'cell', rules: template('activist-cell') }, now);
+    const secret = founder.createTask({ audience: ['organizer'], title: 'Meeting point' });
+    for (let i = 0; i < 10; i++) founder.createTask({ audience: ['member'], title: `task ${i}` });
+    const all = founder.keyring.keyIds().map((id) => founder.keyring.get(id)!);
+    const organizer = all.filter((k) => k.role === 'organizer');
+    expect(organizer.length).toBeGreaterThan(0);
+    for (const meanwhile of ['a key', 'a key and a rebuild by another call'] as const) {
+      const keyring = new Keyring();
+      for (const k of all) if (k.role !== 'organizer') keyring.add(k);
+      const cache = new MemberViewCache(keyring, founderId);
+      let pauses = 0;
+      const view = await cache.currentInSlices(
+        founder.log,
+        () => {
+          if (pauses++ === 0) {
+            for (const k of organizer) keyring.add(k);
+            if (meanwhile !== 'a key') cache.current(founder.log);
+          }
+          return Promise.resolve();
+        },
+        2,
+      );
+      expect(pauses, meanwhile).toBeGreaterThanOrEqual(1);
+      expect(view.tasks.get(secret.id), meanwhile).toMatchObject({ readable: true, title: 'Meeting point' });
+      expect(view, meanwhile).toEqual(buildMemberView(founder.log, founderId, keyring));
+      expect(cache.rebuilds, meanwhile).toBe(2);
+    }
+    // Nothing meanwhile: a pause after every second event read, none after the last.
+    const plain = new MemberViewCache(founder.keyring, founderId);
+    let count = 0;
+    await plain.currentInSlices(founder.log, () => Promise.resolve(void count++), 2);
+    expect(count).toBe(Math.ceil(founder.log.order().length / 2) - 1);
   });
 
   it('keeps what it read, past its first thousand events, of a log started from a snapshot (whose order is a new array at every change)', () => {
