@@ -82,6 +82,31 @@ describe('MemberViewCache', () => {
       expect(view, meanwhile).toEqual(buildMemberView(founder.log, founderId, keyring));
       expect(cache.rebuilds, meanwhile).toBe(2);
     }
+    // A refold during a pause (a member's event concurrent with most of the log arrives): the
+    // order is a new array, and what was read before the pause is compared with it, not trusted.
+    const memberId = Identity.generate();
+    founder.addMember(memberId.publicKey, { roles: ['member'] });
+    const member = joinAs(memberId, founder.log, now);
+    for (let i = 0; i < 10; i++) founder.createTask({ audience: ['member'], title: `later ${i}` });
+    const concurrent = member.createTask({ audience: ['member'], title: 'from an older copy' });
+    const refolding = new MemberViewCache(founder.keyring, founderId);
+    const before = founder.log.order();
+    let refolded = false;
+    const seen = await refolding.currentInSlices(
+      founder.log,
+      () => {
+        if (!refolded) {
+          refolded = true;
+          founder.log.add(concurrent.bytes);
+          expect(founder.log.order()).not.toBe(before);
+        }
+        return Promise.resolve();
+      },
+      2,
+    );
+    expect(seen.tasks.get(concurrent.id)?.title).toBe('from an older copy');
+    expect(seen).toEqual(buildMemberView(founder.log, founderId, founder.keyring));
+
     // Nothing meanwhile: a pause after every second event read, none after the last.
     const plain = new MemberViewCache(founder.keyring, founderId);
     let count = 0;
