@@ -4,6 +4,13 @@ import { MemberViewCache, PursuanceAuthor, PursuanceLog, buildMemberView, readSn
 import { Keyring } from '../src/keys.js';
 import { clock, joinAs, syncInto, template } from './support/helpers.js';
 
+/** A founder of a new activist cell, on a clock of its own. */
+function founded() {
+  const now = clock();
+  const founderId = Identity.generate();
+  return { now, founderId, founder: PursuanceAuthor.create(founderId, { name: 'cell', rules: template('activist-cell') }, now) };
+}
+
 /** The incremental member view on the cases a random history reaches only rarely (see also properties.test.ts). */
 describe('MemberViewCache', () => {
   it('re-reads what was sealed to a role once a key for it arrives later (a role granted after the task)', () => {
@@ -24,9 +31,7 @@ describe('MemberViewCache', () => {
   });
 
   it('reads only the new events when they come after everything already read', () => {
-    const now = clock();
-    const founderId = Identity.generate();
-    const founder = PursuanceAuthor.create(founderId, { name: 'cell', rules: template('activist-cell') }, now);
+    const { founderId, founder } = founded();
     const cache = new MemberViewCache(founder.keyring);
     cache.current(founder.log);
     for (let i = 0; i < 20; i++) {
@@ -38,9 +43,7 @@ describe('MemberViewCache', () => {
   });
 
   it('starts again for another log object (a pursuance reloaded from the store)', () => {
-    const now = clock();
-    const founderId = Identity.generate();
-    const founder = PursuanceAuthor.create(founderId, { name: 'cell', rules: template('activist-cell') }, now);
+    const { now, founderId, founder } = founded();
     founder.createTask({ audience: ['member'], title: 'one' });
     const cache = new MemberViewCache(founder.keyring);
     cache.current(founder.log);
@@ -53,9 +56,7 @@ describe('MemberViewCache', () => {
   });
 
   it('in slices, starts over when a key arrives during a pause, and returns what another call rebuilt meanwhile, never a view it left', async () => {
-    const now = clock();
-    const founderId = Identity.generate();
-    const founder = PursuanceAuthor.create(founderId, { name: 'cell', rules: template('activist-cell') }, now);
+    const { now, founderId, founder } = founded();
     const secret = founder.createTask({ audience: ['organizer'], title: 'Meeting point' });
     for (let i = 0; i < 10; i++) founder.createTask({ audience: ['member'], title: `task ${i}` });
     const all = founder.keyring.keyIds().map((id) => founder.keyring.get(id)!);
@@ -115,9 +116,7 @@ describe('MemberViewCache', () => {
   });
 
   it('keeps what it read, past its first thousand events, of a log started from a snapshot (whose order is a new array at every change)', () => {
-    const now = clock();
-    const founderId = Identity.generate();
-    const founder = PursuanceAuthor.create(founderId, { name: 'cell', rules: template('activist-cell') }, now);
+    const { founderId, founder } = founded();
     founder.createTask({ audience: ['member'], title: 'before the snapshot' });
     const snap = snapshotAt(founder.log, founder.log.heads());
     const joined = new PursuanceLog(founder.log.genesis.bytes, { snapshot: readSnapshot(snap.bytes, snap.hash, snap.pursuance) });
