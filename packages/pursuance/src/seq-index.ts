@@ -18,8 +18,11 @@ interface AuthorSeqs {
  * Which event an author signed with each sequence number, as a log holds it for good. An
  * honest author's numbers run 1, 2, 3…, so each author's are kept in an array from the first
  * number seen (8 bytes an event, where a map of numbers held ~40); a number far from that run
- * (an absurd 2^40, or one below the first) goes to a map of its own, so a hostile author can
- * make the array neither sparse nor huge. Setting a number already set replaces its event.
+ * (an absurd 2^40, or one below the first) goes to a map of its own. A hostile author who
+ * signs numbers spaced just within the slack (1, 66, 131…) makes their own array sparse, at
+ * most DENSE_SLACK + 1 slots (520 bytes) an event they sent, and nobody else's. An author
+ * whose first event seen is a late one keeps the numbers below it in the map: the same answers,
+ * at the map's cost. Setting a number already set replaces its event.
  */
 export class SeqIndex {
   readonly #byAuthor = new Map<OnionName, AuthorSeqs>();

@@ -83,4 +83,18 @@ describe('SeqIndex', () => {
     expect(index.layout(a)).toEqual({ dense: 1_065, far: 1 });
     expect(index.layout('nobody' as OnionName)).toEqual({ dense: 0, far: 0 });
   });
+
+  it('lets a hostile author spacing numbers just within the slack make only their own array sparse, at most 65 slots a number', () => {
+    const index = new SeqIndex();
+    const hostile = 'hostile' as OnionName;
+    const honest = 'honest' as OnionName;
+    for (let s = 1; s <= 100; s++) index.set(honest, s, `h${s}` as EventId);
+    const signed = 1_000;
+    for (let k = 0; k < signed; k++) index.set(hostile, 1 + k * 65, `x${k}` as EventId);
+    expect(index.layout(hostile).dense).toBeLessThanOrEqual(65 * signed);
+    expect(index.get(hostile, 1 + 999 * 65)).toBe('x999');
+    expect(index.get(hostile, 2)).toBeUndefined();
+    expect(index.layout(honest)).toEqual({ dense: 100, far: 0 });
+    expect(index.get(honest, 100)).toBe('h100');
+  });
 });
