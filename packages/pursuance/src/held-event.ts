@@ -78,7 +78,8 @@ export class EncodingArena {
   public put(bytes: Uint8Array): { chunk: number; offset: number } {
     let index = this.#chunks.length - 1;
     let chunk = this.#chunks[index];
-    if (chunk === undefined || this.#used + bytes.length > chunk.length) {
+    // A chunk past MAX_CHUNK holds one encoding only: every offset stays below MAX_CHUNK (HeldEvent packs it with the chunk's number).
+    if (chunk === undefined || this.#used + bytes.length > chunk.length || this.#used >= MAX_CHUNK) {
       if (chunk !== undefined) this.#shelve(index, chunk);
       chunk = new Uint8Array(Math.max(this.#next, bytes.length));
       this.#chunks.push(chunk);
@@ -144,33 +145,59 @@ export function sharedAudience(audience: readonly string[]): readonly string[] {
   return shared;
 }
 
+/**
+ * What every event one log holds shares: where their encodings are, and the pursuance they
+ * belong to (a log takes no event of another: only its genesis names none), so an event need
+ * not keep either itself.
+ */
+export class EventKeeper {
+  public constructor(
+    public readonly arena: EncodingArena,
+    public readonly pursuance: PursuanceId,
+  ) {}
+
+  /**
+   * The form a log keeps `e` in. `known` gives the string a log already holds for an id, so
+   * every event's parents share their ids' strings (64 characters each) instead of holding
+   * copies of their own.
+   */
+  public keep(e: SignedEvent, known: (id: EventId) => EventId | undefined): SignedEvent {
+    if (e instanceof HeldEvent) return e;
+    const genesis = e.id === this.pursuance;
+    if (e.pursuanceId !== (genesis ? null : this.pursuance)) throw new Error(`event ${e.id} is not of pursuance ${this.pursuance}`);
+    const parents = e.parentIds.map((p) => known(p) ?? p);
+    return new HeldEvent(e, parents.length === 1 ? parents[0]! : parents, this);
+  }
+}
+
 class HeldEvent implements SignedEvent {
   public readonly id: EventId;
   public readonly author: OnionName;
-  public readonly parentIds: readonly EventId[];
-  public readonly pursuanceId: PursuanceId | null;
   // What scans of a whole log test (which kind, whose sequence number, for whom) without the rest.
   public readonly kind: EventKind;
   public readonly seq: number;
   public readonly time: number;
   public readonly audience: readonly string[];
-  readonly #arena: EncodingArena;
-  readonly #chunk: number;
-  readonly #offset: number;
+  readonly #keeper: EventKeeper;
+  /**
+   * The parent's id when there is one (nearly every event: its author had seen everything), else
+   * the list: an array of one is 56 bytes an event, a quarter of what a log holds for it.
+   */
+  readonly #parents: EventId | readonly EventId[];
+  /** Where the encoding is: chunk × MAX_CHUNK + offset (an offset is always below MAX_CHUNK), one number instead of two. */
+  readonly #place: number;
   readonly #length: number;
   #full: EventHeader | undefined;
 
-  public constructor(e: SignedEvent, parentIds: readonly EventId[], pursuanceId: PursuanceId | null, arena: EncodingArena) {
+  public constructor(e: SignedEvent, parents: EventId | readonly EventId[], keeper: EventKeeper) {
     this.id = e.id;
     // A copy: a decoded event's bytes are a view into one buffer with its byte strings.
-    const { chunk, offset } = arena.put(e.bytes);
-    this.#arena = arena;
-    this.#chunk = chunk;
-    this.#offset = offset;
+    const { chunk, offset } = keeper.arena.put(e.bytes);
+    this.#keeper = keeper;
+    this.#place = chunk * MAX_CHUNK + offset;
     this.#length = e.bytes.length;
     this.author = e.author;
-    this.parentIds = parentIds;
-    this.pursuanceId = pursuanceId;
+    this.#parents = parents;
     this.kind = e.header.kind;
     this.seq = e.header.seq;
     this.time = e.header.time;
@@ -179,9 +206,20 @@ class HeldEvent implements SignedEvent {
     recent.keep(this);
   }
 
+  /** The parents' ids: a new array at every call when there is one parent (as cheap as a read, and nobody may keep it changed). */
+  public get parentIds(): readonly EventId[] {
+    const p = this.#parents;
+    return typeof p === 'string' ? [p] : p;
+  }
+
+  public get pursuanceId(): PursuanceId | null {
+    return this.id === this.#keeper.pursuance ? null : this.#keeper.pursuance;
+  }
+
   /** A view of the encoding: a new one at every call, over bytes nobody may write. */
   public get bytes(): Uint8Array {
-    return this.#arena.view(this.#chunk, this.#offset, this.#length);
+    const place = this.#place;
+    return this.#keeper.arena.view(Math.floor(place / MAX_CHUNK), place % MAX_CHUNK, this.#length);
   }
 
   /** The whole header while it is kept; else one that decodes the rest only if asked. */
@@ -203,6 +241,21 @@ class HeldEvent implements SignedEvent {
   public forgetHeader(): void {
     this.#full = undefined;
   }
+}
+
+/** What a log keeps of every event as plain fields (see HeldEvent). */
+export interface HeldFields {
+  readonly id: EventId;
+  readonly author: OnionName;
+  readonly kind: EventKind;
+  readonly seq: number;
+  readonly time: number;
+  readonly audience: readonly string[];
+}
+
+/** `e` as those fields, if a log holds it compactly: a record of it (a history entry) then needs no object of its own. */
+export function heldFields(e: SignedEvent): HeldFields | undefined {
+  return e instanceof HeldEvent ? e : undefined;
 }
 
 /** A held event's header: what the event keeps answered at once, the rest decoded when read. */
@@ -237,16 +290,4 @@ class HeldHeader implements EventHeader {
   public get body(): EventBody {
     return this.#event.full().body;
   }
-}
-
-/**
- * The form a log keeps `e` in. `known` gives the string a log already holds for an id, so
- * every event's parents and pursuance share their ids' strings (64 characters each) instead of
- * holding copies of their own.
- */
-export function heldEvent(e: SignedEvent, known: (id: EventId) => EventId | undefined, arena: EncodingArena): SignedEvent {
-  if (e instanceof HeldEvent) return e;
-  const parents = e.parentIds.map((p) => known(p) ?? p);
-  const pursuance = e.pursuanceId === null ? null : (known(e.pursuanceId) ?? e.pursuanceId);
-  return new HeldEvent(e, parents, pursuance, arena);
 }

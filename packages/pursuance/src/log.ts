@@ -1,7 +1,7 @@
 import { CanonicalMemo, canonicalEncode, sha256, toHex, type CanonicalValue, type OnionName, type SignatureVerifier } from '@pursuance/crypto';
 import { opensTask, type EventBody } from './bodies.js';
 import { decodeEvent, type EventId, type PursuanceId, type SignedEvent } from './envelope.js';
-import { EncodingArena, heldEvent, type EncodingShelf } from './held-event.js';
+import { EncodingArena, EventKeeper, type EncodingShelf } from './held-event.js';
 import { SeqIndex } from './seq-index.js';
 import { EventRejectedError, RejectionCode, type Rejection } from './errors.js';
 import type { Applier } from './fold/applier.js';
@@ -116,17 +116,17 @@ export class PursuanceLog {
   #dirty = true;
   /** Counts changes to the event set: a fold done in slices keeps its result only if none came meanwhile. */
   #changes = 0;
-  readonly #arena: EncodingArena;
+  readonly #keeper: EventKeeper;
   readonly #knownId = (id: EventId): EventId | undefined => this.#events.get(id)?.id;
   /** The log as the fold reads it; kept private so the fold's one callback is not public API. */
   readonly #source: FoldSource;
 
   public constructor(genesis: SignedEvent | Uint8Array, options: PursuanceLogOptions = {}) {
     this.#verifier = options.verifier;
-    this.#arena = new EncodingArena(options.encodings);
     const g = genesis instanceof Uint8Array ? decodeEvent(genesis, this.#verifier) : genesis;
     const initial = stateFromGenesis(g);
     if (!initial.ok) throw new EventRejectedError(initial.code, initial.reason);
+    this.#keeper = new EventKeeper(new EncodingArena(options.encodings), g.id);
     this.genesis = g as SignedEvent<'genesis'>;
     this.id = g.id;
     for (const onion of initial.state.members.keys()) this.#everNamed.add(onion);
@@ -182,7 +182,7 @@ export class PursuanceLog {
 
   #store(added: SignedEvent): void {
     this.#changes += 1;
-    const e = heldEvent(added, this.#knownId, this.#arena);
+    const e = this.#keeper.keep(added, this.#knownId);
     this.#events.set(e.id, e);
     const list = this.#byAuthor.get(e.author) ?? [];
     list.push(e);

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalEncode, equalBytes, Identity } from '@pursuance/crypto';
-import { decodeEvent, PursuanceAuthor, PursuanceLog, type SignedEvent } from '../src/index.js';
+import { decodeEvent, PursuanceAuthor, PursuanceLog, type EventId, type SignedEvent } from '../src/index.js';
 import { headerValue, type EventHeader } from '../src/envelope.js';
 import { EncodingArena, heldHeaderDecodes, MAX_AUDIENCES, RECENT_HEADERS, sharedAudience, type EncodingShelf } from '../src/held-event.js';
-import { clock, template } from './support/helpers.js';
+import { clock, joinAs, syncInto, template } from './support/helpers.js';
 import { run, step } from './support/world.js';
 
 /** The header as its canonical bytes: compares every field, getters included (toEqual sees own fields only). */
@@ -102,6 +102,31 @@ describe('events a log holds (held-event.ts)', () => {
     expect(heldHeaderDecodes()).toBe(before + 2);
   });
 
+  it('give their parents and pursuance as decoded: none for the genesis, one, or several after a merge', () => {
+    const now = clock();
+    const { log, founder } = smallLog(1);
+    const member = Identity.generate();
+    founder.addMember(member.publicKey, { roles: ['member'] });
+    const other = joinAs(member, log, now);
+    // Concurrent: each on their own copy, then both copies hold both.
+    const a = founder.createTask({ audience: ['member'], title: 'one' });
+    const b = other.createTask({ audience: ['member'], title: 'two' });
+    syncInto(founder, other.log);
+    const merge = founder.createTask({ audience: ['member'], title: 'after both' });
+    const held = new PursuanceLog(log.genesis.bytes);
+    const sent = [...log.events()].map((e) => Uint8Array.from(e.bytes));
+    held.addAll(sent);
+    expect(held.event(merge.id)!.parentIds).toEqual([a.id, b.id].sort());
+    for (const bytes of sent) expectSameEvent(held.event(decodeEvent(bytes).id)!, bytes);
+    expect(held.genesis.pursuanceId).toBeNull();
+    expect(held.event(log.genesis.id)!.pursuanceId).toBeNull();
+    expect(held.event(merge.id)!.pursuanceId).toBe(log.genesis.id);
+    // A list of one is a new array at every read: changing it changes nothing held.
+    const one = held.event(a.id)!.parentIds as EventId[];
+    one.push(b.id);
+    expect(held.event(a.id)!.parentIds).toHaveLength(1);
+  });
+
   it('stay the same objects when another log takes them in', () => {
     const { log } = smallLog(3);
     const replica = new PursuanceLog(log.genesis);
@@ -185,6 +210,9 @@ describe('EncodingArena', () => {
     const big = new Uint8Array((1 << 20) + 7).fill(9);
     const large = arena.put(big);
     expect(large.offset).toBe(0);
+    // Nothing more goes into a chunk past the largest size: every offset stays below it (a held event packs it with the chunk).
+    const empty = arena.put(new Uint8Array(0));
+    expect([empty.chunk, empty.offset]).toEqual([large.chunk + 1, 0]);
     expect(equalBytes(arena.view(large.chunk, 0, big.length), big)).toBe(true);
     const after = arena.put(new Uint8Array([4]));
     expect(after.chunk).toBe(large.chunk + 1);
