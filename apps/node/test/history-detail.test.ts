@@ -57,5 +57,11 @@ describe('task history over the API', () => {
       ['task.comment', undefined],
     ]);
     expect(detail.history.every((h) => h.authorName === null || typeof h.authorName === 'string')).toBe(true);
+    // An entry with no change is the held event in memory: what is served names only what a history tells.
+    expect(detail.history.map((h) => Object.keys(h).join())).toEqual([
+      'id,kind,author,time,authorName',
+      ...Array.from({ length: 5 }, () => 'id,kind,author,time,change,authorName'),
+      'id,kind,author,time,authorName',
+    ]);
   });
 });

@@ -4,6 +4,7 @@ import type { EventId, PursuanceId, SignedEvent } from './envelope.js';
 import { openLinkTask, type LinkTaskContent } from './link.js';
 import type { TaskOrigin } from './state.js';
 import { ContentUnreadableError, RejectionCode, type Rejection } from './errors.js';
+import { heldFields } from './held-event.js';
 import { Keyring, contentBindingProblem, newRoleKey, openContentIfHeld, openLockbox } from './keys.js';
 import type { PursuanceLog } from './log.js';
 import type { RoleId, Rules } from './rules/schema.js';
@@ -361,8 +362,7 @@ function viewEvent(ctx: ViewContext, e: SignedEvent): void {
     tasks.set(e.id, task);
   }
   if (!task) return;
-  const entry: HistoryEntry = { id: e.id, kind, author: e.author, time: e.header.time };
-  task.history.push(entry);
+  const at = task.history.push(bareEntry(e)) - 1;
   if (kind === 'task.close') task.closed = true;
   if (kind === 'task.reopen') task.closed = false;
   let content: CanonicalValue | null;
@@ -396,7 +396,21 @@ function viewEvent(ctx: ViewContext, e: SignedEvent): void {
   const problem = applyContent(task, kind as TaskContentKind, parsed.data, e, ctx.rules);
   if (problem) contentRejections.push({ eventId: e.id, code: RejectionCode.INVALID_STATE, reason: problem });
   // Creation and comments are their own record (the task, the comment): no old → new to tell.
-  if (kind !== 'task.create' && kind !== 'task.comment') entry.change = changeOf(before, task, parsed.data as ChangeData, problem);
+  if (kind !== 'task.create' && kind !== 'task.comment') {
+    task.history[at] = { id: e.id, kind, author: e.author, time: e.header.time, change: changeOf(before, task, parsed.data as ChangeData, problem) };
+  }
+}
+
+/**
+ * The history entry of an event that records no change (a creation, a comment, content this
+ * reader cannot open): the held event itself, which keeps id, kind, author and time as fields
+ * (held-event.ts) — 8 bytes of the history's array where an object of its own was 72, and a
+ * million task events held 70 MB of them. So an entry may have more fields than HistoryEntry
+ * names (the event's sequence number, audience): readers take its fields by name, never all
+ * of them (read-models.ts in the node).
+ */
+function bareEntry(e: SignedEvent): HistoryEntry {
+  return heldFields(e) ?? { id: e.id, kind: e.header.kind, author: e.author, time: e.header.time };
 }
 
 /**
@@ -439,7 +453,7 @@ function openedTask(ctx: ViewContext, e: SignedEvent, role: RoleId, extra: Pick<
     judged: false,
     ...extra,
     comments: [],
-    history: [{ id: e.id, kind: e.header.kind, author: e.author, time: e.header.time }],
+    history: [bareEntry(e)],
   };
   ctx.tasks.set(e.id, task);
   return task;

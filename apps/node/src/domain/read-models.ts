@@ -270,7 +270,15 @@ export function taskModel(entry: PursuanceEntry, view: MemberViewResult, id: Eve
     labels: t.labels ?? [],
     due: t.due ?? null,
     comments: t.comments.map((c) => ({ ...c, authorName: nameOf(c.author) })),
-    history: t.history.map((h) => ({ ...h, authorName: nameOf(h.author) })),
+    // By name: an entry may be the held event itself, with fields a history does not show (view.ts bareEntry).
+    history: t.history.map((h) => ({
+      id: h.id,
+      kind: h.kind,
+      author: h.author,
+      time: h.time,
+      ...(h.change !== undefined ? { change: h.change } : {}),
+      authorName: nameOf(h.author),
+    })),
   };
 }
 
