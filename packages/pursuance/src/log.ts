@@ -2,6 +2,7 @@ import { CanonicalMemo, canonicalEncode, sha256, toHex, type CanonicalValue, typ
 import { opensTask, type EventBody } from './bodies.js';
 import { decodeEvent, type EventId, type PursuanceId, type SignedEvent } from './envelope.js';
 import { EncodingArena, EventKeeper, type EncodingShelf } from './held-event.js';
+import { HeldSet } from './held-set.js';
 import { SeqIndex } from './seq-index.js';
 import { EventRejectedError, RejectionCode, type Rejection } from './errors.js';
 import type { Applier } from './fold/applier.js';
@@ -72,7 +73,7 @@ export class PursuanceLog {
   public readonly id: PursuanceId;
   public readonly genesis: SignedEvent<'genesis'>;
   readonly #verifier: SignatureVerifier | undefined;
-  readonly #events = new Map<EventId, SignedEvent>();
+  readonly #events = new HeldSet();
   readonly #byAuthor = new Map<OnionName, SignedEvent[]>();
   /** Each author's highest sequence held (absent: work it out again), for lastSeq: asked at every event this member signs. */
   readonly #maxSeq = new Map<OnionName, number>();
@@ -140,6 +141,7 @@ export class PursuanceLog {
     this.#source = {
       genesis: this.genesis,
       event: base ? (id) => (foldable(id) ? this.#events.get(id) : undefined) : (id) => this.#events.get(id),
+      slotOf: (id) => this.#events.slotOf(id),
       events: () => this.#events.values(),
       isPending: (id) => this.#pending.has(id),
       eventsBy: base ? (onion) => this.eventsBy(onion).filter((e) => foldable(e.id)) : (onion) => this.eventsBy(onion),
@@ -183,7 +185,7 @@ export class PursuanceLog {
   #store(added: SignedEvent): void {
     this.#changes += 1;
     const e = this.#keeper.keep(added, this.#knownId);
-    this.#events.set(e.id, e);
+    this.#events.add(e);
     const list = this.#byAuthor.get(e.author) ?? [];
     list.push(e);
     this.#byAuthor.set(e.author, list);
@@ -671,6 +673,11 @@ export class PursuanceLog {
 
   public event(id: EventId): SignedEvent | undefined {
     return this.#events.get(id);
+  }
+
+  /** The slot this log holds `id` under (held-set.ts), for a fold over some of its events (snapshot/capture.ts). */
+  public slotOf(id: EventId): number | undefined {
+    return this.#events.slotOf(id);
   }
 
   public events(): IterableIterator<SignedEvent> {

@@ -4,6 +4,7 @@ import { isKind, type EventId, type EventSet, type SignedEvent } from '../envelo
 import { EventRejectedError, RejectionCode, type Rejection } from '../errors.js';
 import { stateFromGenesis } from '../genesis.js';
 import { MinHeap } from '../heap.js';
+import { Positions, slotTable } from './positions.js';
 import { runAtOnce } from '../steps.js';
 import type { PublicState } from '../state.js';
 import { Applier } from './applier.js';
@@ -52,6 +53,8 @@ import { cloneState, stateForReading } from '../snapshot/state-codec.js';
 export interface FoldSource {
   readonly genesis: SignedEvent<'genesis'>;
   event(id: EventId): SignedEvent | undefined;
+  /** The slot the log holds `id` under (held-set.ts): a fold keeps its per-event tables as arrays by slot. */
+  slotOf(id: EventId): number | undefined;
   /** Every stored event (pending ones included). */
   events(): Iterable<SignedEvent>;
   /** Waiting for ancestors the log lacks: left out of the fold until they arrive. */
@@ -138,14 +141,14 @@ export class FoldRun implements Causality {
   public readonly applier: Applier;
   public readonly order: EventId[] = [];
   public readonly rejections = new Map<EventId, Rejection>();
-  /** Each processed event's index in `order`. */
-  public readonly position = new Map<EventId, number>();
+  /** Each processed event's index in `order` (by its slot in the log: positions.ts). */
+  public readonly position = new Positions((id) => this.source.slotOf(id));
   /**
    * The processed events, and of them the accepted ones (every processed event is either that
    * or refused): read from `position` and `rejections`, not kept as sets of their own, which
    * were two more entries per event of a log held for good.
    */
-  public readonly processed: ReadonlyMap<EventId, number> = this.position;
+  public readonly processed: Pick<Positions, 'has' | 'get' | 'size'> = this.position;
   public readonly accepted: EventSet = { has: (id) => this.position.has(id) && !this.rejections.has(id) };
   public readonly children = new Map<EventId, EventId[]>();
   public logHash: Uint8Array = new Uint8Array(32);
@@ -512,7 +515,8 @@ function* foldOnce(source: FoldSource, precedence: Precedence, every: number): G
   const frontier = new Set(base?.frontier ?? []);
   // Parents before the snapshot that are not on its frontier are never processed: not waited for.
   const awaited = (p: EventId): boolean => !base || frontier.has(p) || !source.isBefore(p);
-  const waiting = new Map<EventId, number>();
+  // How many parents each event still waits for, by its slot: an array, not a map of a million ids.
+  const waiting = slotTable();
   let sincePause = 0;
   for (const e of source.events()) {
     if (++sincePause >= every) {
@@ -521,7 +525,7 @@ function* foldOnce(source: FoldSource, precedence: Precedence, every: number): G
     }
     if (e.id === genesis.id || source.isPending(e.id) || source.isBefore(e.id)) continue;
     const parents = run.parentsOf(e.id).filter(awaited);
-    waiting.set(e.id, parents.length);
+    waiting.set(source.slotOf(e.id)!, parents.length);
     for (const p of new Set(e.parentIds)) run.countChild(p);
     for (const p of parents) {
       const list = run.children.get(p) ?? [];
@@ -532,8 +536,9 @@ function* foldOnce(source: FoldSource, precedence: Precedence, every: number): G
   const heap = new MinHeap<ReadyItem>(readyLess);
   const release = (id: EventId): void => {
     for (const child of run.children.get(id) ?? []) {
-      const left = waiting.get(child)! - 1;
-      waiting.set(child, left);
+      const slot = source.slotOf(child)!;
+      const left = waiting.get(slot) - 1;
+      waiting.set(slot, left);
       if (left === 0) {
         const c = source.event(child)!;
         heap.push({ cls: classOf(c.header.kind), rank: run.applier.rankOf(c.author), id: child });

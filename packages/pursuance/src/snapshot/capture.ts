@@ -150,6 +150,7 @@ export function* snapshotSteps(log: PursuanceLog, frontier: readonly EventId[], 
   const source: FoldSource = {
     genesis: log.genesis,
     event: (id) => (prior.has(id) ? log.event(id) : undefined),
+    slotOf: (id) => log.slotOf(id),
     events: () => [...prior].map((id) => log.event(id)!),
     isPending: () => false,
     eventsBy: (onion) => log.eventsBy(onion).filter(inPrior),
