@@ -135,7 +135,7 @@ export const MODULES = {
   // Removal precedence: a removal's late events ordered after it, void removals, and events
   // defeated where they must come first (the judge's refusal and the reason it gives).
   'removal-precedence': {
-    mutate: ['packages/pursuance/src/fold/run.ts:265-266', 'packages/pursuance/src/fold/run.ts:393-450'],
+    mutate: ['packages/pursuance/src/fold/run.ts:268-269', 'packages/pursuance/src/fold/run.ts:396-453'],
     tests: ['packages/pursuance/test/fold.test.ts', 'packages/pursuance/test/malicious-property.test.ts'],
   },
   // Links between pursuances: the anchor pinned from an offer, its chain, other roles' keys,
@@ -183,7 +183,7 @@ export const MODULES = {
   // The member view's incremental cache: a wrong "nothing changed" would show members stale or
   // unreadable content. Judged by the tests that compare it with the full rebuild.
   view: {
-    mutate: ['packages/pursuance/src/view.ts:173-277'],
+    mutate: ['packages/pursuance/src/view.ts:174-278'],
     tests: ['packages/pursuance/test/view-cache.test.ts', 'packages/pursuance/test/properties.test.ts', 'packages/pursuance/test/sliced-work.test.ts'],
   },
   node: {
@@ -232,16 +232,27 @@ export const MODULES = {
   // fold and every view read something else), the encodings' arena and its shelf, and the node's
   // sealed spill file behind it (a chunk given back wrong is an event read wrong).
   'held-events': {
-    mutate: ['packages/pursuance/src/held-event.ts', 'packages/pursuance/src/seq-index.ts', 'apps/node/src/store/encoding-spill.ts'],
-    tests: ['packages/pursuance/test/held-event.test.ts', 'packages/pursuance/test/seq-index.test.ts', 'apps/node/test/encoding-spill.test.ts'],
+    mutate: [
+      'packages/pursuance/src/held-event.ts',
+      'packages/pursuance/src/seq-index.ts',
+      'packages/pursuance/src/held-set.ts',
+      'packages/pursuance/src/fold/positions.ts',
+      'apps/node/src/store/encoding-spill.ts',
+    ],
+    tests: [
+      'packages/pursuance/test/held-event.test.ts',
+      'packages/pursuance/test/seq-index.test.ts',
+      'packages/pursuance/test/held-set.test.ts',
+      'apps/node/test/encoding-spill.test.ts',
+    ],
   },
   // A log's base at its heads (what a member moves its starting point to) and the tail test that
   // lets a log started from a snapshot fold incrementally: a wrong base is a wrong state.
   'log-base': {
     mutate: [
-      'packages/pursuance/src/log.ts:456-467',
-      'packages/pursuance/src/log.ts:635-664',
-      'packages/pursuance/src/log.ts:792-792',
+      'packages/pursuance/src/log.ts:458-469',
+      'packages/pursuance/src/log.ts:637-666',
+      'packages/pursuance/src/log.ts:799-799',
       'packages/pursuance/src/snapshot/base.ts:61-87',
     ],
     tests: ['packages/pursuance/test/base-at-heads.test.ts', 'packages/pursuance/test/snapshot.test.ts', 'packages/pursuance/test/findings.test.ts'],
@@ -262,9 +273,9 @@ export const MODULES = {
   // the log outgrew during a pause, and stop at the next slice on Ctrl-C.
   'sliced-load': {
     mutate: [
-      'packages/pursuance/src/log.ts:499-522',
-      'packages/pursuance/src/log.ts:721-753',
-      'packages/pursuance/src/fold/run.ts:468-487',
+      'packages/pursuance/src/log.ts:501-524',
+      'packages/pursuance/src/log.ts:728-760',
+      'packages/pursuance/src/fold/run.ts:471-490',
       'apps/node/src/domain/projector.ts:143-153',
       'apps/node/src/domain/registry.ts:419-429',
       'apps/node/src/domain/registry.ts:484-488',
