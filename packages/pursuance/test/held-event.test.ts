@@ -3,7 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { canonicalEncode, equalBytes, Identity } from '@pursuance/crypto';
 import { decodeEvent, PursuanceAuthor, PursuanceLog, type EventId, type SignedEvent } from '../src/index.js';
 import { headerValue, type EventHeader } from '../src/envelope.js';
-import { EncodingArena, heldHeaderDecodes, MAX_AUDIENCES, RECENT_HEADERS, sharedAudience, type EncodingShelf } from '../src/held-event.js';
+import { buildMemberView } from '../src/view.js';
+import {
+  EncodingArena,
+  EventKeeper,
+  heldFields,
+  heldHeaderDecodes,
+  MAX_AUDIENCES,
+  RECENT_HEADERS,
+  sharedAudience,
+  type EncodingShelf,
+} from '../src/held-event.js';
 import { clock, joinAs, syncInto, template } from './support/helpers.js';
 import { run, step } from './support/world.js';
 
@@ -127,6 +137,34 @@ describe('events a log holds (held-event.ts)', () => {
     expect(held.event(a.id)!.parentIds).toHaveLength(1);
   });
 
+  it('are their own history entries where the entry records no change (a creation, a comment)', () => {
+    const { log, founder } = smallLog(2);
+    const task = [...log.events()].find((e) => e.header.kind === 'task.create')!;
+    founder.comment(task.id, 'seen');
+    founder.editTask(task.id, { title: 'renamed' });
+    const held = (id: EventId): SignedEvent => log.event(id)!;
+    expect(heldFields(held(task.id))).toBe(held(task.id));
+    const history = buildMemberView(log, founder.identity).tasks.get(task.id)!.history;
+    expect(history.map((h) => h.kind)).toEqual(['task.create', 'task.comment', 'task.edit']);
+    expect(history[0]).toBe(held(task.id));
+    expect(history[1]).toBe(held(history[1]!.id));
+    // A change is an entry of its own: the event is never written to.
+    expect(history[2]).not.toBe(held(history[2]!.id));
+    expect(history[2]!.change).toEqual({ title: { from: 'task 0', to: 'renamed' } });
+    expect((held(history[2]!.id) as { change?: unknown }).change).toBeUndefined();
+  });
+
+  it("belong to their keeper's pursuance: the keeper refuses an event of another, or a second genesis", () => {
+    const { log } = smallLog(1);
+    const other = smallLog(1).log;
+    const keeper = new EventKeeper(new EncodingArena(), log.id);
+    const theirs = [...other.events()].find((e) => e.pursuanceId !== null)!;
+    expect(() => keeper.keep(decodeEvent(theirs.bytes), () => undefined)).toThrow(/is not of pursuance/);
+    expect(() => keeper.keep(decodeEvent(other.genesis.bytes), () => undefined)).toThrow(/is not of pursuance/);
+    const ours = keeper.keep(decodeEvent(log.genesis.bytes), () => undefined);
+    expect(ours.pursuanceId).toBeNull();
+  });
+
   it('stay the same objects when another log takes them in', () => {
     const { log } = smallLog(3);
     const replica = new PursuanceLog(log.genesis);
@@ -213,6 +251,11 @@ describe('EncodingArena', () => {
     // Nothing more goes into a chunk past the largest size: every offset stays below it (a held event packs it with the chunk).
     const empty = arena.put(new Uint8Array(0));
     expect([empty.chunk, empty.offset]).toEqual([large.chunk + 1, 0]);
+    // Nor into one filled to exactly that size.
+    const exact = new EncodingArena();
+    const full = exact.put(new Uint8Array(1 << 20));
+    const next = exact.put(new Uint8Array(0));
+    expect([next.chunk, next.offset]).toEqual([full.chunk + 1, 0]);
     expect(equalBytes(arena.view(large.chunk, 0, big.length), big)).toBe(true);
     const after = arena.put(new Uint8Array([4]));
     expect(after.chunk).toBe(large.chunk + 1);

@@ -80,6 +80,38 @@ describe("Positions (a fold's index of each processed event, by slot)", () => {
     );
   });
 
+  it('keeps what is set at the slots where its table grows (each power of two and either side)', () => {
+    const edges = [...new Set([1, 2, 3, 10, 11, 12, 13].flatMap((k) => [2 ** k - 1, 2 ** k, 2 ** k + 1]))];
+    const slots = new Map(edges.map((slot) => [`e${slot}` as EventId, slot]));
+    const positions = new Positions((i) => slots.get(i));
+    // Largest first too: a table grown from its first size straight to a far slot.
+    for (const [k, slot] of [...edges].reverse().entries()) positions.set(`e${slot}` as EventId, k);
+    for (const [k, slot] of [...edges].reverse().entries()) expect(positions.get(`e${slot}` as EventId)).toBe(k);
+    expect(positions.size).toBe(edges.length);
+    const grown = new Positions((i) => slots.get(i));
+    for (const slot of edges) {
+      grown.set(`e${slot}` as EventId, slot);
+      // Read at once, and at the first slot past what is set so far: nothing there yet.
+      expect(grown.get(`e${slot}` as EventId)).toBe(slot);
+    }
+    // Straight to twice the first size, and a read just past a table never grown.
+    const jump = new Positions((i) => slots.get(i));
+    expect(jump.get('e1024' as EventId)).toBeUndefined();
+    jump.set('e2048' as EventId, 7);
+    expect([jump.get('e2048' as EventId), jump.get('e4096' as EventId)]).toEqual([7, undefined]);
+    const far = slotTable();
+    far.set(4096, 5);
+    expect([far.get(4096), far.get(4097)]).toEqual([5, 0]);
+    const table = slotTable();
+    for (const slot of edges) {
+      expect(table.get(slot)).toBe(0);
+      table.set(slot, -slot);
+      expect(table.get(slot)).toBe(-slot);
+      expect(table.get(slot + 1)).toBe(0);
+    }
+    for (const slot of edges) expect(table.get(slot)).toBe(-slot);
+  });
+
   it('refuses an event its log does not hold: a fold that processed one would lose it', () => {
     const positions = new Positions(() => undefined);
     expect(() => positions.set('__proto__' as EventId, 0)).toThrow(/no slot/);
