@@ -1,5 +1,6 @@
 import type { OnionName } from '@pursuance/crypto';
 import type { EventBody, EventKind } from './bodies.js';
+import { EventRejectedError, RejectionCode } from './errors.js';
 import { EVENT_FORMAT_VERSION, headerOfVerified, type EventHeader, type EventId, type PursuanceId, type SignedEvent } from './envelope.js';
 
 /**
@@ -162,9 +163,11 @@ export class EventKeeper {
    * copies of their own.
    */
   public keep(e: SignedEvent, known: (id: EventId) => EventId | undefined): SignedEvent {
+    // The log refuses such events before keeping anything: reaching this is a bug, not a peer's doing.
+    if (e.pursuanceId !== (e.id === this.pursuance ? null : this.pursuance)) {
+      throw new EventRejectedError(RejectionCode.WRONG_PURSUANCE, `event ${e.id} is not of pursuance ${this.pursuance}`);
+    }
     if (e instanceof HeldEvent) return e;
-    const genesis = e.id === this.pursuance;
-    if (e.pursuanceId !== (genesis ? null : this.pursuance)) throw new Error(`event ${e.id} is not of pursuance ${this.pursuance}`);
     const parents = e.parentIds.map((p) => known(p) ?? p);
     return new HeldEvent(e, parents.length === 1 ? parents[0]! : parents, this);
   }
@@ -181,7 +184,7 @@ class HeldEvent implements SignedEvent {
   readonly #keeper: EventKeeper;
   /**
    * The parent's id when there is one (nearly every event: its author had seen everything), else
-   * the list: an array of one is 56 bytes an event, a quarter of what a log holds for it.
+   * the list: an array of one costs 56 bytes an event.
    */
   readonly #parents: EventId | readonly EventId[];
   /** Where the encoding is: chunk × MAX_CHUNK + offset (an offset is always below MAX_CHUNK), one number instead of two. */

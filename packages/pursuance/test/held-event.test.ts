@@ -163,6 +163,9 @@ describe('events a log holds (held-event.ts)', () => {
     expect(() => keeper.keep(decodeEvent(other.genesis.bytes), () => undefined)).toThrow(/is not of pursuance/);
     const ours = keeper.keep(decodeEvent(log.genesis.bytes), () => undefined);
     expect(ours.pursuanceId).toBeNull();
+    // An event another log already holds is checked as well before it is shared.
+    expect(() => keeper.keep(theirs, () => undefined)).toThrow(/is not of pursuance/);
+    expect(keeper.keep(ours, () => undefined)).toBe(ours);
   });
 
   it('stay the same objects when another log takes them in', () => {
