@@ -615,13 +615,22 @@ export class PursuanceLog {
    * workflow) — in fold order: a task's status without folding every other task.
    */
   public acceptedEventsOfTask(task: EventId): SignedEvent[] {
+    return this.acceptedInFoldOrder([...(this.#byTask.get(task) ?? []), ...this.#rulesChanges].map((id) => this.#events.get(id)!));
+  }
+
+  /**
+   * The accepted events among `candidates` (events this log holds), in fold order as order()
+   * has them: for a reader that picks a few events out of the whole log by walking events()
+   * — an array — instead of looking each id of order() up (a second at a million events).
+   */
+  public acceptedInFoldOrder(candidates: Iterable<SignedEvent>): SignedEvent[] {
     const run = this.#current();
     // History from before a snapshot comes first, in the snapshot's order.
     const before = this.#historyAt.size;
     const at = (id: EventId): number => run.position.get(id) ?? this.#historyAt.get(id)! - before;
-    const ids = [...(this.#byTask.get(task) ?? []), ...this.#rulesChanges].filter((id) => this.isAccepted(id));
-    ids.sort((a, b) => at(a) - at(b));
-    return ids.map((id) => this.#events.get(id)!);
+    const accepted: SignedEvent[] = [];
+    for (const e of candidates) if (this.isAccepted(e.id)) accepted.push(e);
+    return accepted.sort((a, b) => at(a.id) - at(b.id));
   }
 
   /** How many events wait for missing ancestors (the size of pending(), without building it). */
