@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Identity, fromHex } from '@pursuance/crypto';
-import { PursuanceAuthor, PursuanceLog, RulesSchema, signEvent, type SignedEvent } from '@pursuance/pursuance';
+import { Identity } from '@pursuance/crypto';
+import { PursuanceAuthor, PursuanceLog, RulesSchema, type SignedEvent } from '@pursuance/pursuance';
 import { acceptedInOrder, type EventPick } from '../src/domain/fold-scan.js';
+import { forgedRename } from './support/forged.js';
 
 const cell = () => {
   const json = JSON.parse(readFileSync(new URL('../../../rules/templates/activist-cell.json', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -54,15 +55,7 @@ describe('acceptedInOrder (a scan of the fold order read on from its last call)'
         let strangerSeq = 0;
         for (const s of steps) {
           if ('forge' in s) {
-            const forged = signEvent(stranger, {
-              pursuance: fromHex(log.id),
-              seq: ++strangerSeq,
-              parents: log.heads().map((id) => fromHex(id)),
-              time: now(),
-              kind: 'member.rename',
-              audience: [],
-              body: { name: 'constructor' },
-            });
+            const forged = forgedRename(stranger, log, ++strangerSeq, now(), 'constructor');
             log.add(forged.bytes);
             expect(log.rejectionOf(forged.id)).toBeDefined();
           } else if ('sync' in s) {

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Identity, fromHex } from '@pursuance/crypto';
-import { PursuanceAuthor, PursuanceLog, RulesSchema, signEvent } from '@pursuance/pursuance';
+import { Identity } from '@pursuance/crypto';
+import { PursuanceAuthor, PursuanceLog, RulesSchema } from '@pursuance/pursuance';
 import { namesOf } from '../src/domain/read-models.js';
 import type { PursuanceEntry } from '../src/domain/registry.js';
+import { forgedRename } from './support/forged.js';
 
 const cell = () => {
   const json = JSON.parse(readFileSync(new URL('../../../rules/templates/activist-cell.json', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -33,15 +34,7 @@ describe('display names, read on from the last change', () => {
     }
     // A stranger's rename, signed by them, after everything: refused, and no name for them.
     const stranger = Identity.generate();
-    const forged = signEvent(stranger, {
-      pursuance: fromHex(log.id),
-      seq: 1,
-      parents: log.heads().map((id) => fromHex(id)),
-      time: now(),
-      kind: 'member.rename',
-      audience: [],
-      body: { name: 'hasOwnProperty' },
-    });
+    const forged = forgedRename(stranger, log, 1, now(), 'hasOwnProperty');
     log.add(forged.bytes);
     expect(log.isAccepted(forged.id)).toBe(false);
     const after = names();
