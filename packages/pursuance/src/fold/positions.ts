@@ -1,22 +1,18 @@
 import type { EventId } from '../envelope.js';
 
-/** An Int32Array grown (doubled) so that `slot` fits. */
-function grownFor(a: Int32Array<ArrayBuffer>, slot: number): Int32Array<ArrayBuffer> {
-  if (slot < a.length) return a;
-  let length = a.length * 2;
-  while (length <= slot) length *= 2;
-  const grown = new Int32Array(length);
-  grown.set(a);
-  return grown;
-}
-
-/** A number per slot (0 until set), in an array that grows as slots come. */
+/** A number per slot (0 until set), in an Int32Array that doubles as slots come. */
 export function slotTable(): { get(slot: number): number; set(slot: number, value: number): void } {
   let at = new Int32Array(1024);
   return {
     get: (slot) => (slot < at.length ? at[slot]! : 0),
     set: (slot, value) => {
-      at = grownFor(at, slot);
+      if (slot >= at.length) {
+        let length = at.length * 2;
+        while (length <= slot) length *= 2;
+        const grown = new Int32Array(length);
+        grown.set(at);
+        at = grown;
+      }
       at[slot] = value;
     },
   };
@@ -30,15 +26,14 @@ export function slotTable(): { get(slot: number): number; set(slot: number, valu
  */
 export class Positions {
   /** Index + 1 by slot; 0: not processed. */
-  #at = new Int32Array(1024);
+  readonly #at = slotTable();
   #size = 0;
 
   public constructor(private readonly slotOf: (id: EventId) => number | undefined) {}
 
   public get(id: EventId): number | undefined {
     const slot = this.slotOf(id);
-    if (slot === undefined || slot >= this.#at.length) return undefined;
-    const v = this.#at[slot]!;
+    const v = slot === undefined ? 0 : this.#at.get(slot);
     return v === 0 ? undefined : v - 1;
   }
 
@@ -50,9 +45,8 @@ export class Positions {
   public set(id: EventId, index: number): void {
     const slot = this.slotOf(id);
     if (slot === undefined) throw new Error(`event ${id} has no slot in its log: a fold processes only events the log holds`);
-    this.#at = grownFor(this.#at, slot);
-    if (this.#at[slot] === 0) this.#size += 1;
-    this.#at[slot] = index + 1;
+    if (this.#at.get(slot) === 0) this.#size += 1;
+    this.#at.set(slot, index + 1);
   }
 
   /** How many events are processed. */
