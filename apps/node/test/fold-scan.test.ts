@@ -1,16 +1,10 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Identity } from '@pursuance/crypto';
-import { PursuanceAuthor, PursuanceLog, RulesSchema, type SignedEvent } from '@pursuance/pursuance';
+import { PursuanceAuthor, PursuanceLog, type SignedEvent } from '@pursuance/pursuance';
 import { acceptedInOrder, type EventPick } from '../src/domain/fold-scan.js';
 import { forgedRename } from './support/forged.js';
-
-const cell = () => {
-  const json = JSON.parse(readFileSync(new URL('../../../rules/templates/activist-cell.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-  delete json.$schema;
-  return RulesSchema.parse(json);
-};
+import { activistCellRules as cell } from './support/rules.js';
 
 /** What the scan must give: every accepted event of order() it picks, in that order. */
 const naive = (log: PursuanceLog, pick: EventPick): SignedEvent[] =>

@@ -1,16 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Identity } from '@pursuance/crypto';
-import { PursuanceAuthor, PursuanceLog, RulesSchema } from '@pursuance/pursuance';
+import { PursuanceAuthor, PursuanceLog } from '@pursuance/pursuance';
 import { namesOf } from '../src/domain/read-models.js';
 import type { PursuanceEntry } from '../src/domain/registry.js';
 import { forgedRename } from './support/forged.js';
-
-const cell = () => {
-  const json = JSON.parse(readFileSync(new URL('../../../rules/templates/activist-cell.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-  delete json.$schema;
-  return RulesSchema.parse(json);
-};
+import { activistCellRules as cell } from './support/rules.js';
 
 describe('display names, read on from the last change', () => {
   it("take a member's own renames, prototype names included, and never a stranger's forged one", () => {

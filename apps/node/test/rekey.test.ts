@@ -1,23 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Identity, TEST_SCRYPT_PARAMS, fromHex, onionFromPublicKey, type OnionName } from '@pursuance/crypto';
-import {
-  ActionNotAllowedError,
-  PursuanceAuthor,
-  PursuanceLog,
-  RejectionCode,
-  RulesSchema,
-  signEvent,
-  type Rules,
-  type SignedEvent,
-} from '@pursuance/pursuance';
+import { ActionNotAllowedError, PursuanceAuthor, PursuanceLog, RejectionCode, signEvent, type SignedEvent } from '@pursuance/pursuance';
 import { startNode } from '../src/index.js';
 import { departuresSinceRekey, handedTo, lastRekey, parseGroupName } from '../src/sync/rekey.js';
 import { http } from './support/http.js';
+import { activistCellRules as activistCell } from './support/rules.js';
 
 /**
  * Which group a pursuance lives in after re-keyings (removals and relay moves that hand the
@@ -25,12 +16,6 @@ import { http } from './support/http.js';
  * must pick the same one whatever order events reach it in, and that group must never have
  * been handed to anyone who is no longer a member.
  */
-function activistCell(): Rules {
-  const json = JSON.parse(readFileSync(new URL('../../../rules/templates/activist-cell.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-  delete json.$schema;
-  return RulesSchema.parse(json);
-}
-
 function clock(start = 1_800_000_000_000): () => number {
   let t = start;
   return () => (t += 1000);

@@ -2,11 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_PEER_MESSAGE_DATA, OVERLAY, encodeOverlay } from '@pursuance/cwtch';
 import { Identity, sha256, toHex } from '@pursuance/crypto';
-import { PursuanceAuthor, RulesSchema, captureSnapshot } from '@pursuance/pursuance';
+import { PursuanceAuthor, captureSnapshot } from '@pursuance/pursuance';
 import type { PursuanceEntry, PursuanceRegistry } from '../src/domain/registry.js';
 import { MAX_PARTS, PART_BYTES, SnapshotTransfer, SnapshotUnavailableError, decodeBundle, encodeBundle } from '../src/sync/snapshot-transfer.js';
 import { FakeNet, FakePeer } from './support/fake-join-peer.js';
-import { readFileSync } from 'node:fs';
+import { activistCellRules as rules } from './support/rules.js';
 
 /**
  * The snapshot hand-over's wire (sync/snapshot-transfer.ts), between two fake peers: who gets a
@@ -14,12 +14,6 @@ import { readFileSync } from 'node:fs';
  * joiner that takes only the parts of the answer it asked for, whole and hashing right. Every
  * part and bundle is bytes from the network: fuzzed.
  */
-const rules = () => {
-  const json = JSON.parse(readFileSync(new URL('../../../rules/templates/activist-cell.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-  delete json.$schema;
-  return RulesSchema.parse(json);
-};
-
 function world(attest: boolean, bodyLength = 0) {
   let t = 1_900_000_000_000;
   const now = () => (t += 1000);

@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +20,7 @@ import {
 } from '@pursuance/cwtch';
 import { Identity, sha256, toHex, type OnionName } from '@pursuance/crypto';
 import { LoopbackACN } from '@pursuance/tapir';
-import { PursuanceAuthor, PursuanceLog, RulesSchema, type Rules, type SignedEvent } from '@pursuance/pursuance';
+import { PursuanceAuthor, PursuanceLog, type SignedEvent } from '@pursuance/pursuance';
 import { NodeModule } from '../src/app.module.js';
 import { PursuanceRegistry } from '../src/domain/registry.js';
 import { PursuanceChangedEvent } from '../src/events.js';
@@ -34,6 +33,7 @@ import { LinkService } from '../src/sync/link.service.js';
 import { JoinService, type JoinPeer } from '../src/sync/join.service.js';
 import { eventsOfPayload, isBatch, packEvents } from '../src/sync/event-batch.js';
 import { SyncService } from '../src/sync/sync.service.js';
+import { activistCellRules as activistCell } from './support/rules.js';
 
 /**
  * The sync service against a fake Cwtch peer (its narrow SyncPeer interface), with a real
@@ -150,12 +150,6 @@ class FakePeer extends EventEmitter<CwtchPeerEvents> implements SyncPeer {
   public directMessages(): Promise<DirectMessage[]> {
     return Promise.resolve([]);
   }
-}
-
-function activistCell(): Rules {
-  const json = JSON.parse(readFileSync(new URL('../../../rules/templates/activist-cell.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-  delete json.$schema;
-  return RulesSchema.parse(json);
 }
 
 const idOf = (bytes: Uint8Array): string => toHex(sha256(bytes));
