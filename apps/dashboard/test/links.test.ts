@@ -272,6 +272,46 @@ describe('the links store', () => {
   });
 });
 
+describe('the links store, making an offer', () => {
+  it('shows a new offer once when a read started by a live notice brought it in before the answer to the offer', async () => {
+    const changed = new Set<(e: ChangedEvent) => void>();
+    const live = { onChanged: (l: (e: ChangedEvent) => void) => (changed.add(l), () => changed.delete(l)), onSync: () => () => undefined };
+    const made = offerModel({ to: OTHER, text: `pursuance-link:1:${'TkVX'.repeat(40)}` });
+    const older = offerModel();
+    let stored: LinkOfferModel[] = [older];
+    let answer: (o: LinkOfferModel) => void = () => undefined;
+    const api = {
+      links: vi.fn(() => Promise.resolve([])),
+      linkOffers: vi.fn(() => Promise.resolve(stored)),
+      // The node stores the offer (and tells the dashboard it changed) before its answer arrives.
+      makeLinkOffer: vi.fn(() => {
+        stored = [made, older];
+        changed.forEach((l) => l({ pursuanceId: PID, events: [], origin: 'local' }));
+        return new Promise<LinkOfferModel>((resolve) => (answer = resolve));
+      }),
+      openLink: vi.fn(),
+      closeLink: vi.fn(),
+      sendLinkTask: vi.fn(),
+      vouch: vi.fn(),
+    };
+    const s = createLinks({ api, live }, PID);
+    await s.load();
+    const offering = s.offer({ to: OTHER, anchor: 'organizer' });
+    await flushPromises();
+    expect(s.offers.value.map((o) => o.to)).toEqual([OTHER, PEER]);
+    // The read after the answer is slow: until it comes, the list is what the store made of it.
+    let reread: () => void = () => undefined;
+    api.linkOffers.mockImplementationOnce(() => new Promise((resolve) => (reread = () => resolve(stored))));
+    answer(made);
+    await flushPromises();
+    expect(s.offers.value.map((o) => o.to)).toEqual([OTHER, PEER]);
+    reread();
+    await offering;
+    expect(s.offers.value.map((o) => o.to)).toEqual([OTHER, PEER]);
+    s.stop();
+  });
+});
+
 describe('the list of links', () => {
   it('shows each link’s mapping in words, their keys (an expired one marked), what waits, and what was refused with the node’s reasons', async () => {
     const refused = [

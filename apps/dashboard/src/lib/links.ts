@@ -188,8 +188,9 @@ export function createLinks(deps: LinksDeps, pursuanceId: string): Links {
     },
     async offer(spec) {
       const made = await deps.api.makeLinkOffer(pursuanceId, spec);
-      // Shown at once, whatever the list's next read says.
-      offers.value = [made, ...offers.value];
+      // Shown at once, whatever the list's next read says — once: a read a live notice started
+      // may already have brought it in (the dashboard showed the offer twice until the next read).
+      offers.value = [made, ...offers.value.filter((o) => o.text !== made.text)];
       await load();
       return made;
     },
