@@ -13,6 +13,7 @@ import {
   type SignedEvent,
 } from '../src/index.js';
 import { Applier } from '../src/fold/applier.js';
+import { makeShare, newRoleKey } from '../src/keys.js';
 import { collectKeys } from '../src/view.js';
 import type { RulesInput } from '../src/rules/schema.js';
 import { Network, expectRefused, forge, loadTemplate, sealAs } from './support/harness.js';
@@ -170,6 +171,24 @@ describe('finding 1: rejected events never widen what later events have seen', (
     expect(log.add(third).rejection?.code, 'seq 3 does not follow the chain (nothing at 1 or 2)').toBe(RejectionCode.SEQUENCE_GAP);
     const first = forge(id.m, log, 'member.leave', {}, [], { seq: 1 });
     expect(log.add(first).status).toBe('accepted');
+  });
+
+  it('a key that reaches a member only through a keys.share is collected once the share is accepted, and not from a refused one', () => {
+    const id = people('f', 'm', 'x');
+    const f = PursuanceAuthor.create(id.f, { name: 'Shared', rules: RULES }, clock());
+    // An add that seals no key to its member (a client that left them out): m holds "writer" without its key.
+    const add = forge(id.f, f.log, 'member.add', { member: id.m.publicKey, roles: ['writer'], keys: [] });
+    expect(f.log.add(add).status).toBe('accepted');
+    const writerKey = f.log.state().roles.get('writer')!.epochs.at(-1)!.keyIdHex;
+    expect(collectKeys(f.log, id.m).has(writerKey)).toBe(false);
+    // A stranger's share of a key it made up, under the same role, is refused and opens nothing.
+    const stranger = forge(id.x, f.log, 'keys.share', { shares: [makeShare(newRoleKey('writer'), [id.m.publicKey])] });
+    expect(f.log.add(stranger).status).toBe('rejected');
+    expect(collectKeys(f.log, id.m).size).toBe(0);
+    const share = f.shareMissingKeys();
+    expect(share?.header.kind).toBe('keys.share');
+    expect(f.log.isAccepted(share!.id)).toBe(true);
+    expect(collectKeys(f.log, id.m).keyIds()).toEqual([writerKey]);
   });
 });
 
