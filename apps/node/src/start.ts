@@ -335,7 +335,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     links.start();
     // What a big load left behind goes back to the system now, not whenever the heap next grows
     // (a small one leaves too little to be worth the pause, 0.1–0.3 s at 100,000 events).
-    if (storedEvents >= COLLECT_AFTER_LOADING) collectFully();
+    if (storedEvents >= COLLECT_AFTER_LOADING)
+      await collectFully(async () => {
+        // Requests that came during the first pass are taken in, and answered before the second.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        await binding.untilQuiet(READS_FIRST_MS);
+      });
     binding.starting = false;
     const url = `http://127.0.0.1:${address.port}`;
     return {
