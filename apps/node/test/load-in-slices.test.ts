@@ -11,6 +11,8 @@ import { DEFAULT_TEMPLATES_DIR, openNodeStore, startNode } from '../src/start.js
 import { asHeld } from './support/held-parts.js';
 import type { EventStore } from '../src/store/event-store.js';
 import { SHELF } from '../src/store/projection-store.js';
+import { ListPursuancesHandler } from '../src/queries/queries.js';
+import type { SyncService } from '../src/sync/sync.service.js';
 
 /**
  * A node's load at a million events spends minutes in a few long steps after reading the store
@@ -183,6 +185,38 @@ describe('a load in slices', () => {
       expect(reads.map((r) => r.shelf).sort()).toEqual([SHELF.later, SHELF.list]);
       expect(reads.every((r) => r.paused)).toBe(true);
       expect(turnsInHistories).toBeGreaterThan(1);
+    });
+  });
+
+  it('a list of pursuances read while a restart compares the read model answers with the stored state hash, not one worked out at once (seconds at a million events)', async () => {
+    await importedStore('summary while loading', async (first, { id }) => {
+      await first.load();
+      await first.idle();
+      const store = (first as unknown as { store: EventStore }).store;
+      const registry = new PursuanceRegistry(store, first.identity);
+      registry.warn = () => undefined;
+      // Only linkOf is asked, and no relay is what an imported store has.
+      const handler = new ListPursuancesHandler(registry, { linkOf: () => null } as unknown as SyncService);
+      const stateHash = vi.spyOn(PursuanceLog.prototype, 'stateHash');
+      const seen: { hash: string; worked: number }[] = [];
+      registry.betweenPages = async () => {
+        if (!registry.isLoaded(id) || !registry.isLoading(id)) return;
+        const before = stateHash.mock.calls.length;
+        const [summary] = await handler.execute();
+        seen.push({ hash: summary!.stateHash, worked: stateHash.mock.calls.length - before });
+      };
+      try {
+        await registry.open();
+        await registry.load();
+        await registry.idle();
+      } finally {
+        stateHash.mockRestore();
+      }
+      const hash = registry.get(id).log.stateHash();
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.filter((s) => s.worked > 0 || s.hash !== hash)).toEqual([]);
+      const [after] = await handler.execute();
+      expect(after!.stateHash).toBe(hash);
     });
   });
 

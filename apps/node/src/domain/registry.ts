@@ -356,6 +356,15 @@ export class PursuanceRegistry {
     return this.#entries.has(id);
   }
 
+  /**
+   * Whether `id` is still loading: its log may be in (isLoaded) while its read model is compared
+   * with it, and the log's state hash is then being worked out in slices — a read that asked
+   * for it meanwhile would work it out at once (seconds at a million events, every read waiting).
+   */
+  public isLoading(id: string): boolean {
+    return this.#loading.has(id);
+  }
+
   /** Ids of the pursuances still loading. */
   public loadingIds(): string[] {
     return [...this.#loading].sort();

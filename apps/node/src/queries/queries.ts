@@ -121,8 +121,9 @@ abstract class SummaryQuery extends ReadModelQuery {
     const link = this.sync.linkOf(id);
     const loaded = this.registry.isLoaded(id);
     // The state hash is worked out on demand (and cached) once loaded; while loading, the one
-    // stored at the last clean stop or replay, if no event was stored since (else empty).
-    const stateHash = loaded ? stateHashOf(this.registry.get(id)) : (this.registry.projections.checkpoint(id)?.stateHash ?? '');
+    // stored at the last clean stop or replay, if no event was stored since (else empty) — also
+    // while the log is in but the load is still working its hash out in slices.
+    const stateHash = loaded && !this.registry.isLoading(id) ? stateHashOf(this.registry.get(id)) : (this.registry.projections.checkpoint(id)?.stateHash ?? '');
     return { ...stored, relay: link?.bundle ?? stored.relay, attached: link !== null, stateHash, loaded };
   }
 }
