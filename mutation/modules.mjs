@@ -274,8 +274,8 @@ export const MODULES = {
     mutate: [
       'apps/node/src/domain/task-order.ts:29-36',
       'apps/node/src/domain/projections.ts:114-166',
-      'apps/node/src/domain/registry.ts:398-398',
-      'apps/node/src/domain/registry.ts:417-417',
+      'apps/node/src/domain/registry.ts:407-407',
+      'apps/node/src/domain/registry.ts:426-426',
     ],
     tests: ['apps/node/test/task-pages.test.ts', 'apps/node/test/start-abort.test.ts', 'apps/node/test/projections.test.ts'],
   },
@@ -288,8 +288,8 @@ export const MODULES = {
       'packages/pursuance/src/log.ts:728-760',
       'packages/pursuance/src/fold/run.ts:471-490',
       'apps/node/src/domain/projector.ts:143-153',
-      'apps/node/src/domain/registry.ts:421-431',
-      'apps/node/src/domain/registry.ts:486-490',
+      'apps/node/src/domain/registry.ts:430-440',
+      'apps/node/src/domain/registry.ts:495-499',
       'apps/node/src/domain/registry.ts:346-352',
       'apps/node/src/full-collection.ts:17-37',
     ],
@@ -305,10 +305,10 @@ export const MODULES = {
   // must be stored whatever the rows, and the reads answered between slices.
   'runtime-slices': {
     mutate: [
-      'apps/node/src/domain/registry.ts:468-480',
-      'apps/node/src/domain/registry.ts:493-496',
-      'apps/node/src/domain/registry.ts:547-573',
-      'apps/node/src/domain/registry.ts:578-588',
+      'apps/node/src/domain/registry.ts:477-489',
+      'apps/node/src/domain/registry.ts:502-505',
+      'apps/node/src/domain/registry.ts:556-582',
+      'apps/node/src/domain/registry.ts:587-597',
       'apps/node/src/domain/projector.ts:125-135',
     ],
     tests: ['apps/node/test/load-in-slices.test.ts', 'apps/node/test/projections.test.ts'],
