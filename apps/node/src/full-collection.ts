@@ -4,11 +4,12 @@ import { runInNewContext } from 'node:vm';
 let collect: (() => void) | undefined;
 
 /**
- * Run a full garbage collection, and resolve to how long the collector held the thread (ms). A node's load reads,
- * decodes and folds every stored event, and leaves hundreds of megabytes of garbage behind:
- * V8 collects it only when the heap grows again, and a node that then sits idle keeps it
- * resident (measured: 1.4 GB resident at a million events where 1.05 GB are left after a
- * full collection). Asked for once, when the load is done, the pages go back to the system.
+ * Run a full garbage collection, and resolve to how long the collector held the thread (ms).
+ * A node's load reads, decodes and folds every stored event, and leaves hundreds of megabytes
+ * of garbage behind: V8 collects it only when the heap grows again, and a node that then sits
+ * idle keeps it resident (measured: 1.4 GB resident at a million events where 1.05 GB are left
+ * after a full collection). Asked for once, when the load is done, the pages go back to the
+ * system.
  *
  * V8 hands its `gc` function only to a context created after `--expose-gc` is set; the
  * function is taken from such a context once and nothing else of it is kept. A process
