@@ -186,7 +186,7 @@ describe('a load in slices', () => {
       expect(reads.every((r) => r.paused)).toBe(true);
       expect(turnsInHistories).toBeGreaterThan(1);
     });
-  });
+  }, 120_000);
 
   it('a list of pursuances read while a restart compares the read model answers with the stored state hash, not one worked out at once (seconds at a million events)', async () => {
     await importedStore('summary while loading', async (first, { id }) => {
@@ -218,7 +218,7 @@ describe('a load in slices', () => {
       const [after] = await handler.execute();
       expect(after!.stateHash).toBe(hash);
     });
-  });
+  }, 120_000);
 
   it('tells no refold when the store holds the events in fold order (one writer)', async () => {
     await importedStore(
