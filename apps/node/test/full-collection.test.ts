@@ -45,6 +45,22 @@ describe('collectFully', () => {
     expect(calls).toEqual(['pass', 'between', 'pass']);
   });
 
+  it('without a global gc (a node started without --expose-gc) takes one from a fresh context, and it frees as well', async () => {
+    vi.resetModules();
+    const had = Object.getOwnPropertyDescriptor(globalThis, 'gc');
+    delete (globalThis as { gc?: unknown }).gc;
+    try {
+      const fresh = await import('../src/full-collection.js');
+      const ref = new WeakRef(Array.from({ length: 1_000 }, (_, i) => ({ i })));
+      await nextTurn();
+      await fresh.collectFully(nextTurn);
+      expect(ref.deref()).toBeUndefined();
+      expect((globalThis as { gc?: unknown }).gc, 'nothing is put back on the global').toBeUndefined();
+    } finally {
+      if (had) Object.defineProperty(globalThis, 'gc', had);
+    }
+  });
+
   it('leaves what is still reached', async () => {
     const kept = { name: 'kept' };
     const ref = new WeakRef(kept);
