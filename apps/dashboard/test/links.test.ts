@@ -84,6 +84,20 @@ function preview(over: Partial<LinkOfferPreview> = {}): LinkOfferPreview {
 }
 
 /** The founder (may change the rules, holds both roles and their keys) with these links and offers. */
+/** The node calls the links store makes, each a spy: a test gives those it answers, the rest answer nothing. */
+function storeApi<T extends object>(answers: T) {
+  return {
+    links: vi.fn(),
+    linkOffers: vi.fn(),
+    makeLinkOffer: vi.fn(),
+    openLink: vi.fn(),
+    closeLink: vi.fn(),
+    sendLinkTask: vi.fn(),
+    vouch: vi.fn(),
+    ...answers,
+  };
+}
+
 async function linked(state: { links: LinkModel[]; offers: LinkOfferModel[] }, extra: Record<string, (c: Call) => unknown> = {}) {
   const app = await setupApp('founder', {
     [`GET ${P}/links`]: () => state.links,
@@ -241,15 +255,10 @@ describe('the links store', () => {
       onChanged: (l: (e: ChangedEvent) => void) => (changed.add(l), () => changed.delete(l)),
       onSync: (l: (e: SyncHealthEvent) => void) => (sync.add(l), () => sync.delete(l)),
     };
-    const api = {
+    const api = storeApi({
       links: vi.fn(() => Promise.resolve([link()])),
       linkOffers: vi.fn(() => Promise.resolve([offerModel()])),
-      makeLinkOffer: vi.fn(),
-      openLink: vi.fn(),
-      closeLink: vi.fn(),
-      sendLinkTask: vi.fn(),
-      vouch: vi.fn(),
-    };
+    });
     const s = createLinks({ api, live }, PID);
     await s.load();
     expect(s.links.value.map((l) => l.name)).toEqual(['Harbour Desk']);
@@ -280,7 +289,7 @@ describe('the links store, making an offer', () => {
     const older = offerModel();
     let stored: LinkOfferModel[] = [older];
     let answer: (o: LinkOfferModel) => void = () => undefined;
-    const api = {
+    const api = storeApi({
       links: vi.fn(() => Promise.resolve([])),
       linkOffers: vi.fn(() => Promise.resolve(stored)),
       // The node stores the offer (and tells the dashboard it changed) before its answer arrives.
@@ -289,11 +298,7 @@ describe('the links store, making an offer', () => {
         changed.forEach((l) => l({ pursuanceId: PID, events: [], origin: 'local' }));
         return new Promise<LinkOfferModel>((resolve) => (answer = resolve));
       }),
-      openLink: vi.fn(),
-      closeLink: vi.fn(),
-      sendLinkTask: vi.fn(),
-      vouch: vi.fn(),
-    };
+    });
     const s = createLinks({ api, live }, PID);
     await s.load();
     const offering = s.offer({ to: OTHER, anchor: 'organizer' });
