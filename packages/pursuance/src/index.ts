@@ -38,6 +38,15 @@ export { type Attested, attestationPolicy, checkAttestations, membershipProof } 
 export { type FullHistoryResult, type HistoryCheck, checkAttestation, verifyFullHistory, verifyFullHistoryInSlices } from './snapshot/verify.js';
 export { SnapshotError, SnapshotInvalidError, SnapshotProblem } from './snapshot/errors.js';
 export {
+  FOLD_VERSION,
+  FoldCheckpointError,
+  FoldCheckpointProblem,
+  encodeFoldCheckpoint,
+  readFoldCheckpoint,
+  type FoldCheckpoint,
+  type FoldRunState,
+} from './fold/checkpoint.js';
+export {
   type NewProfile,
   type Profile,
   DAY_MS,

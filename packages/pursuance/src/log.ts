@@ -6,7 +6,8 @@ import { HeldSet } from './held-set.js';
 import { SeqIndex } from './seq-index.js';
 import { EventRejectedError, RejectionCode, type Rejection } from './errors.js';
 import type { Applier } from './fold/applier.js';
-import { fold, foldInSteps, type FoldRun, type FoldSource } from './fold/run.js';
+import { fold, foldInSteps, FoldRun, type FoldSource } from './fold/run.js';
+import { FoldCheckpointError, FoldCheckpointProblem, type FoldCheckpoint } from './fold/checkpoint.js';
 import { stateFromGenesis } from './genesis.js';
 import { PublicEntries, publicStateValue, stateHash, stateHashSteps, type Equivocation, type PublicState } from './state.js';
 import { runAtOnce, runInSlices } from './steps.js';
@@ -65,6 +66,12 @@ export interface PursuanceLogOptions {
    * by concurrentWithSnapshot(), and only a full replay can judge them.
    */
   readonly snapshot?: Snapshot;
+  /**
+   * The fold checkpoint this log will resume (resumeFold) once it holds the events it was taken
+   * of: whoever it names as ever a member may park events that wait for ancestors meanwhile, as
+   * they could when it was taken, without the log folding to find out who that is.
+   */
+  readonly resuming?: FoldCheckpoint;
   /** Where the log may keep its events' encodings while nobody reads them (held-event.ts); without one, in memory. */
   readonly encodings?: EncodingShelf;
 }
@@ -131,6 +138,7 @@ export class PursuanceLog {
     this.genesis = g as SignedEvent<'genesis'>;
     this.id = g.id;
     for (const onion of initial.state.members.keys()) this.#everNamed.add(onion);
+    for (const onion of options.resuming?.everNamed ?? []) this.#everNamed.add(onion);
     this.#store(g);
     this.#noteSequence(g);
     const base = options.snapshot?.base;
@@ -487,6 +495,54 @@ export class PursuanceLog {
   public replay(): void {
     this.#dirty = true;
     this.#current();
+  }
+
+  /**
+   * The fold as it stands, to resume from after a restart instead of folding again
+   * (fold/checkpoint.ts): the holder stores it beside the events, somewhere only it writes.
+   * Folds first if events came since the last fold. Not for a log that starts from a snapshot.
+   */
+  public foldCheckpoint(): FoldCheckpoint {
+    if (this.#base) throw new FoldCheckpointError(FoldCheckpointProblem.UNSUPPORTED, 'a log that starts from a snapshot keeps no fold checkpoint');
+    const run = this.#current();
+    return {
+      pursuance: this.id,
+      held: this.#events.size,
+      pending: this.#pending.size,
+      heads: [...this.#heads],
+      everNamed: [...this.#everNamed],
+      stateHash: this.stateHash(),
+      run: run.checkpointState(),
+    };
+  }
+
+  /**
+   * Take `checkpoint` as this log's fold, instead of folding the events it holds: for a log that
+   * took its events back from storage WITHOUT folding them (no replay() or read before), every
+   * one the checkpoint was taken of and no other. Checked: the counts held and waiting, that every
+   * event it folded is held here and not waiting (so it folded exactly the events this log would
+   * fold: the fold is a function of that set), and what its heads, clocks and refusals name.
+   * Throws FoldCheckpointError and leaves the log as it was (to be folded as usual) when any of
+   * that fails. Events added afterwards fold on from it, as after any fold.
+   */
+  public resumeFold(checkpoint: FoldCheckpoint): void {
+    const mismatch = (why: string): FoldCheckpointError => new FoldCheckpointError(FoldCheckpointProblem.MISMATCH, `the fold checkpoint ${why}`);
+    if (this.#base) throw new FoldCheckpointError(FoldCheckpointProblem.UNSUPPORTED, 'a log that starts from a snapshot keeps no fold checkpoint');
+    if (checkpoint.pursuance !== this.id) throw mismatch('is of another pursuance');
+    if (checkpoint.held !== this.#events.size || checkpoint.pending !== this.#pending.size) {
+      throw mismatch(`is of ${checkpoint.held} events (${checkpoint.pending} waiting), this log holds ${this.#events.size} (${this.#pending.size} waiting)`);
+    }
+    const order = checkpoint.run.order;
+    if (order[0] !== this.genesis.id) throw mismatch("does not start at this log's genesis");
+    if (order.length + checkpoint.pending !== checkpoint.held) throw mismatch('did not fold every event that does not wait');
+    for (const id of order) if (this.#pending.has(id)) throw mismatch(`folded ${id}, which waits for ancestors here`);
+    const run = FoldRun.resumed(this.#source, checkpoint.run);
+    if (checkpoint.heads.length === 0 || checkpoint.heads.some((id) => !run.processed.has(id))) throw mismatch('names heads it did not fold');
+    this.#run = run;
+    this.#heads = new Set(checkpoint.heads);
+    this.#dirty = false;
+    for (const onion of checkpoint.everNamed) this.#everNamed.add(onion);
+    this.#hashed = { at: this.#hashPoint(), hash: checkpoint.stateHash };
   }
 
   /**

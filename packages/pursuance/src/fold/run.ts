@@ -10,7 +10,9 @@ import type { PublicState } from '../state.js';
 import { Applier } from './applier.js';
 import type { AcceptedAncestor, Causality, Outcome } from './context.js';
 import type { FoldBase } from '../snapshot/base.js';
-import { cloneState, stateForReading } from '../snapshot/state-codec.js';
+import { cloneState, decodeState, encodeState, stateForReading } from '../snapshot/state-codec.js';
+import { SnapshotError } from '../snapshot/errors.js';
+import { FoldCheckpointError, FoldCheckpointProblem, type FoldRunState } from './checkpoint.js';
 
 /**
  * The deterministic fold: the public state as a function of the SET of events, never of their
@@ -362,6 +364,67 @@ export class FoldRun implements Causality {
     }
     this.logHash = base.logHash;
     for (const [id, code] of base.rejected) this.rejections.set(id, { eventId: id, code, reason: BEFORE_SNAPSHOT_REASON });
+  }
+
+  /** What this finished run is, to go on from later without folding again (fold/checkpoint.ts). */
+  public checkpointState(): FoldRunState {
+    if (this.restartWith) throw new FoldCheckpointError(FoldCheckpointProblem.UNSUPPORTED, 'an unfinished fold run has no checkpoint');
+    return {
+      order: [...this.order],
+      rejections: [...this.rejections.values()],
+      logHash: this.logHash,
+      authors: [...this.#authorIndex.keys()],
+      clocks: [...this.#vc].map(([id, vc]) => ({ id, vc: [...vc], chain: [...this.#chain.get(id)!], pastTime: this.#pastTime.get(id)! })),
+      childrenLeft: [...this.#childrenLeft],
+      virtual: [...this.#virtualParents].map(([id, after]) => [id, [...after]] as const),
+      voided: [...this.#voided],
+      defeated: [...this.#defeated],
+      state: encodeState(this.applier.state),
+    };
+  }
+
+  /**
+   * A run as `saved` left it, over `source`, which must hold the events it processed (the log
+   * checks the rest: PursuanceLog.resumeFold). Throws FoldCheckpointError when an event it names
+   * is not held there, or is named twice, or its state does not decode.
+   */
+  public static resumed(source: FoldSource, saved: FoldRunState): FoldRun {
+    let state: PublicState;
+    try {
+      state = decodeState(saved.state);
+    } catch (err) {
+      if (err instanceof SnapshotError)
+        throw new FoldCheckpointError(FoldCheckpointProblem.INVALID, `the fold checkpoint's state does not decode: ${err.message}`);
+      throw err;
+    }
+    const precedence: Precedence = {
+      virtual: new Map(saved.virtual.map(([id, after]) => [id, new Set(after)])),
+      voided: new Set(saved.voided),
+      defeated: new Map(saved.defeated),
+    };
+    const run = new FoldRun(source, state, precedence);
+    const mismatch = (why: string): FoldCheckpointError => new FoldCheckpointError(FoldCheckpointProblem.MISMATCH, `the fold checkpoint ${why}`);
+    for (const [i, id] of saved.order.entries()) {
+      if (source.slotOf(id) === undefined) throw mismatch(`folded ${id}, which the log does not hold`);
+      if (run.position.has(id)) throw mismatch(`folds ${id} twice`);
+      run.position.set(id, i);
+      run.order.push(id);
+    }
+    const processed = (id: EventId, what: string): EventId => {
+      if (!run.position.has(id)) throw mismatch(`names ${id} (${what}), which it did not fold`);
+      return id;
+    };
+    for (const r of saved.rejections) run.rejections.set(processed(r.eventId as EventId, 'a refusal'), r);
+    run.logHash = saved.logHash;
+    for (const onion of saved.authors) run.#index(onion);
+    for (const c of saved.clocks) {
+      processed(c.id, 'a clock');
+      run.#vc.set(c.id, Float64Array.from(c.vc));
+      run.#chain.set(c.id, Float64Array.from(c.chain));
+      run.#pastTime.set(c.id, c.pastTime);
+    }
+    for (const [id, n] of saved.childrenLeft) run.#childrenLeft.set(processed(id, 'a parent'), n);
+    return run;
   }
 
   /** The merged causal and sequence clocks and latest causal time of `ids` (for a snapshot at them). */

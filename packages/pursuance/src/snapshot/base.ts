@@ -52,11 +52,18 @@ export interface Snapshot {
 export const MAX_FRONTIER = 32;
 
 const counters = (map: ReadonlyMap<OnionName, number>): CanonicalValue => [...map].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, v]);
-const packIds = (ids: readonly EventId[]): Uint8Array => {
+/** Ids as one byte string, 32 bytes each: half the size of the hex, and one CBOR item however many. */
+export const packIds = (ids: readonly EventId[]): Uint8Array => {
   const out = new Uint8Array(ids.length * 32);
   ids.forEach((id, i) => out.set(fromHex(id), i * 32));
   return out;
 };
+/** packIds' inverse, for a length its caller checked is a multiple of 32. */
+export function unpackIds(packed: Uint8Array): EventId[] {
+  const ids: EventId[] = [];
+  for (let i = 0; i < packed.length; i += 32) ids.push(toHex(packed.subarray(i, i + 32)) as EventId);
+  return ids;
+}
 
 /**
  * What a base records of a fold's events (in fold order, `accepted` among them), on top of the
@@ -192,8 +199,7 @@ export function readSnapshot(data: Uint8Array, expectedHash: string, pursuance: 
   const v = parsed.data;
   if (v.pursuance !== pursuance) throw new SnapshotInvalidError('the snapshot is of another pursuance');
   if (!strictlySorted(v.frontier)) throw new SnapshotInvalidError('the snapshot frontier is not a sorted list of distinct events');
-  const history: EventId[] = [];
-  for (let i = 0; i < v.history.length; i += 32) history.push(toHex(v.history.subarray(i, i + 32)) as EventId);
+  const history = unpackIds(v.history);
   if (new Set(history).size !== history.length) throw new SnapshotInvalidError('the snapshot history names an event twice');
   const base: FoldBase = {
     frontier: v.frontier as EventId[],

@@ -1,0 +1,254 @@
+import fc from 'fast-check';
+import { canonicalEncode, strictDecode, type CanonicalValue } from '@pursuance/crypto';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  FoldCheckpointError,
+  FoldCheckpointProblem,
+  PursuanceAuthor,
+  PursuanceLog,
+  encodeFoldCheckpoint,
+  makeSnapshot,
+  readFoldCheckpoint,
+  readSnapshot,
+  type FoldCheckpoint,
+  type SignedEvent,
+} from '../src/index.js';
+import { FoldRun } from '../src/fold/run.js';
+import { agreement } from './support/hostile-kit.js';
+import { collect, newWorld, play, step, syncAll } from './support/world.js';
+
+/**
+ * A fold checkpoint lets a log that took its stored events back resume the fold it had instead
+ * of judging every event again. Resumed, and then fed what came after, it must be the log a full
+ * replay of the same events is: same state hash, fold order, refusals and heads.
+ */
+const codes = (log: PursuanceLog): string[] =>
+  log
+    .foldRejections()
+    .map((r) => `${r.eventId}:${r.code}:${r.reason}`)
+    .sort();
+
+function logOf(genesis: SignedEvent, events: Iterable<SignedEvent>): PursuanceLog {
+  const log = new PursuanceLog(genesis.bytes);
+  log.addAll([...events].map((e) => e.bytes));
+  return log;
+}
+
+/** The checkpoint as a store would give it back: through its bytes. */
+function stored(log: PursuanceLog): FoldCheckpoint {
+  return readFoldCheckpoint(encodeFoldCheckpoint(log.foldCheckpoint()), log.id);
+}
+
+/** A log given `events` and then `checkpoint`, as a node's start-up does: nothing read in between. */
+function resumed(genesis: SignedEvent, events: Iterable<SignedEvent>, checkpoint: FoldCheckpoint): PursuanceLog {
+  const log = logOf(genesis, events);
+  log.resumeFold(checkpoint);
+  return log;
+}
+
+function expectSameLog(log: PursuanceLog, full: PursuanceLog): void {
+  expect(agreement(log)).toEqual(agreement(full));
+  expect(log.heads()).toEqual(full.heads());
+  expect(codes(log)).toEqual(codes(full));
+  expect(log.acceptedLogHash()).toBe(full.acceptedLogHash());
+}
+
+/** A shuffle driven by `seed`, so fast-check can shrink it. */
+function shuffled<T>(list: readonly T[], seed: number): T[] {
+  const out = [...list];
+  let s = seed >>> 0 || 1;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+describe('a fold checkpoint', () => {
+  it('resumed over the same events and fed the rest, gives the log a full replay gives (random worlds, any arrival order)', () => {
+    let onTail = 0;
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 25 }), fc.boolean(), fc.array(step, { maxLength: 25 }), fc.nat(), (one, sync, two, seed) => {
+        const world = newWorld();
+        const genesis = world.actors[0]!.log.genesis;
+        play(world, one);
+        // Synced, the next events build on every head: they fold on from the checkpoint.
+        if (sync) syncAll(world);
+        const first = new Map(collect(world).all);
+        play(world, two);
+        const all = collect(world).all;
+        const before = shuffled(
+          [...first.values()].filter((e) => e.id !== genesis.id),
+          seed,
+        );
+        const after = [...all.values()].filter((e) => !first.has(e.id));
+
+        const original = logOf(genesis, before);
+        const checkpoint = stored(original);
+        const log = resumed(genesis, before, checkpoint);
+        expectSameLog(log, logOf(genesis, first.values()));
+
+        log.addAll(after.map((e) => e.bytes));
+        expectSameLog(log, logOf(genesis, all.values()));
+        if (sync && after.length > 0) onTail++;
+      }),
+      { numRuns: 40 },
+    );
+    expect(onTail).toBeGreaterThan(5);
+  });
+
+  it('folds only what came after it: events on top of the checkpoint are each judged once, nothing before them again', () => {
+    const world = newWorld();
+    play(world, [
+      { t: 'act', actor: 0, op: 1, x: 1, y: 2 },
+      { t: 'act', actor: 1, op: 3, x: 4, y: 5 },
+      { t: 'act', actor: 0, op: 7, x: 2, y: 9 },
+    ]);
+    syncAll(world);
+    const founder = world.actors[0]!;
+    const genesis = founder.log.genesis;
+    const held = [...collect(world).all.values()].filter((e) => e.id !== genesis.id);
+    const checkpoint = stored(founder.log);
+    const later = [0, 1, 2].map((i) => founder.createTask({ audience: ['member'], title: `after ${i}` }));
+
+    const process = vi.spyOn(FoldRun.prototype, 'process');
+    try {
+      const log = resumed(genesis, held, checkpoint);
+      log.addAll(later.map((e) => e.bytes));
+      expect(log.heads()).toEqual([later[2]!.id]);
+      // Without the checkpoint the same start judges every event: the spy sees the difference.
+      expect(process.mock.calls.map(([e]) => e.id)).toEqual(later.map((e) => e.id));
+      process.mockClear();
+      const folded = logOf(genesis, [...held, ...later]);
+      expect(folded.stateHash()).toBe(log.stateHash());
+      expect(process.mock.calls.length).toBe(held.length + later.length);
+    } finally {
+      process.mockRestore();
+    }
+  });
+
+  it('remembers who was ever a member: their event whose parent is missing waits, as on a full replay', () => {
+    const world = newWorld();
+    syncAll(world);
+    const founder = world.actors[0]!;
+    const member = world.actors[1]!;
+    const genesis = founder.log.genesis;
+    const held = [...collect(world).all.values()].filter((e) => e.id !== genesis.id);
+    const checkpoint = stored(founder.log);
+    member.createTask({ audience: ['member'], title: 'first' });
+    const second = member.createTask({ audience: ['member'], title: 'second, arriving first' });
+    expect(logOf(genesis, held).add(second.bytes).status).toBe('pending');
+    expect(resumed(genesis, held, checkpoint).add(second.bytes).status).toBe('pending');
+  });
+
+  it('of other events is refused with a reason, and the log folds what it holds as if none was offered', () => {
+    const world = newWorld();
+    play(world, [
+      { t: 'act', actor: 0, op: 1, x: 1, y: 2 },
+      { t: 'act', actor: 0, op: 2, x: 3, y: 4 },
+      { t: 'act', actor: 1, op: 3, x: 4, y: 5 },
+    ]);
+    syncAll(world);
+    const founder = world.actors[0]!;
+    const genesis = founder.log.genesis;
+    const events = [...collect(world).all.values()].filter((e) => e.id !== genesis.id);
+    const checkpoint = stored(logOf(genesis, events));
+    const extra = founder.createTask({ audience: ['member'], title: 'not in the checkpoint' });
+    // Signed on a replica without the last event: held in its place, it waits for nothing.
+    const short = logOf(genesis, events.slice(0, -1));
+    const beside = new PursuanceAuthor(founder.identity, short, founder.keyring, world.now).createTask({ audience: ['member'], title: 'beside' });
+
+    const cases: [string, SignedEvent[], RegExp][] = [
+      ['one event fewer', events.slice(0, -1), /is of \d+ events/],
+      ['one event more', [...events, extra], /is of \d+ events/],
+      // As many events, one of them another: the checkpoint names one this log does not hold.
+      ['one event swapped', [...events.slice(0, -1), beside], /does not hold/],
+    ];
+    for (const [, held, reason] of cases) {
+      const log = logOf(genesis, held);
+      let thrown: unknown;
+      try {
+        log.resumeFold(checkpoint);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(FoldCheckpointError);
+      expect((thrown as FoldCheckpointError).code).toBe(FoldCheckpointProblem.MISMATCH);
+      expect((thrown as Error).message).toMatch(reason);
+      expectSameLog(log, logOf(genesis, held));
+    }
+
+    const other = newWorld().actors[0]!.log;
+    expect(() => other.resumeFold(checkpoint)).toThrow(/another pursuance/);
+    expect(() => readFoldCheckpoint(encodeFoldCheckpoint(checkpoint), other.id)).toThrow(FoldCheckpointError);
+  });
+
+  it('is neither taken nor resumed by a log that starts from a snapshot', () => {
+    const world = newWorld();
+    play(world, [{ t: 'act', actor: 0, op: 1, x: 1, y: 2 }]);
+    syncAll(world);
+    const full = world.actors[0]!.log;
+    const checkpoint = stored(full);
+    const snapshot = makeSnapshot(full.id, full.baseAtHeads());
+    const fromSnapshot = new PursuanceLog(full.genesis.bytes, { snapshot: readSnapshot(snapshot.bytes, snapshot.hash, full.id) });
+    for (const act of [() => fromSnapshot.foldCheckpoint(), () => fromSnapshot.resumeFold(checkpoint)]) {
+      expect(act).toThrow(expect.objectContaining({ code: FoldCheckpointProblem.UNSUPPORTED }));
+    }
+  });
+
+  it('of another fold version, or with fields changed or missing, is refused when read', () => {
+    const world = newWorld();
+    play(world, [{ t: 'act', actor: 0, op: 1, x: 1, y: 2 }]);
+    const log = world.actors[0]!.log;
+    const doc = strictDecode(encodeFoldCheckpoint(log.foldCheckpoint())) as Record<string, CanonicalValue>;
+    const variants: Record<string, CanonicalValue>[] = [
+      { ...doc, v: 2 },
+      { ...doc, held: -1 },
+      { ...doc, order: new Uint8Array(31) },
+      { ...doc, authors: ['__proto__'] },
+      { ...doc, constructor: 1 },
+      Object.fromEntries(Object.entries(doc).filter(([k]) => k !== 'state')),
+    ];
+    for (const variant of variants) expect(() => readFoldCheckpoint(canonicalEncode(variant), log.id)).toThrow(FoldCheckpointError);
+  });
+
+  it('bytes that are no checkpoint, or a checkpoint damaged anywhere, give a typed refusal or a checkpoint the log checks: nothing else', () => {
+    const world = newWorld();
+    play(world, [
+      { t: 'act', actor: 0, op: 1, x: 1, y: 2 },
+      { t: 'act', actor: 1, op: 3, x: 4, y: 5 },
+    ]);
+    syncAll(world);
+    const founder = world.actors[0]!;
+    const genesis = founder.log.genesis;
+    const events = [...collect(world).all.values()].filter((e) => e.id !== genesis.id);
+    const good = encodeFoldCheckpoint(founder.log.foldCheckpoint());
+    const typed = (act: () => void): void => {
+      try {
+        act();
+      } catch (err) {
+        expect(err).toBeInstanceOf(FoldCheckpointError);
+      }
+    };
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (junk) => typed(() => readFoldCheckpoint(junk, founder.log.id))),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.nat(good.length - 1), fc.integer({ min: 1, max: 255 }), (at, flip) => {
+        const damaged = Uint8Array.from(good);
+        damaged[at]! ^= flip;
+        typed(() => {
+          const checkpoint = readFoldCheckpoint(damaged, founder.log.id);
+          const log = logOf(genesis, events);
+          log.resumeFold(checkpoint);
+          // Resumed: whatever it says, the log answers its reads without throwing.
+          log.stateHash();
+          log.heads();
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
