@@ -191,6 +191,22 @@ export const MODULES = {
       'packages/pursuance/test/illegal-events.test.ts',
     ],
   },
+  // The fold kept at a clean stop and resumed at the next start: a checkpoint taken as the fold
+  // of events it is not the fold of would make this replica's state silently differ from every
+  // other's. Judged by the tests that resume one against a full replay, in the core and the node.
+  'fold-checkpoint': {
+    mutate: [
+      'packages/pursuance/src/fold/checkpoint.ts',
+      'packages/pursuance/src/fold/run.ts:369-428',
+      'packages/pursuance/src/log.ts:141-141',
+      'packages/pursuance/src/log.ts:500-546',
+      'apps/node/src/domain/registry.ts:407-437',
+      'apps/node/src/domain/registry.ts:480-522',
+      'apps/node/src/domain/registry.ts:600-613',
+      'apps/node/src/store/event-store.ts:357-386',
+    ],
+    tests: ['packages/pursuance/test/fold-checkpoint.test.ts', 'apps/node/test/fold-checkpoint.test.ts'],
+  },
   // The member view's incremental cache: a wrong "nothing changed" would show members stale or
   // unreadable content. Judged by the tests that compare it with the full rebuild.
   view: {
@@ -201,7 +217,7 @@ export const MODULES = {
     mutate: ['apps/node/src/http/security.guard.ts', 'apps/node/src/store/event-store.ts'],
     // The tests that exercise the guard (over HTTP) and the store; the other node tests start
     // whole nodes for unrelated behaviour and would only slow every mutant down.
-    tests: ['api', 'token-hostile', 'event-store', 'at-rest', 'key-vault', 'quarantine', 'pending-refused', 'node.mutants'].map(
+    tests: ['api', 'token-hostile', 'event-store', 'at-rest', 'key-vault', 'quarantine', 'pending-refused', 'node.mutants', 'fold-checkpoint'].map(
       (f) => `apps/node/test/${f}.test.ts`,
     ),
   },

@@ -320,7 +320,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     // Reads first: the log's load pauses while a response is going out (at most READS_FIRST_MS a page).
     registry.betweenPages = () => binding.untilQuiet(READS_FIRST_MS);
     await options.beforeLoad?.();
-    await registry.load(options.onReplayProgress, options.signal);
+    await registry.load(options.onReplayProgress, options.signal, { resume: true });
     if (options.signal?.aborted) {
       // The rest is closed by the catch below, as for a start that failed.
       registry.stop();

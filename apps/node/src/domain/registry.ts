@@ -2,12 +2,16 @@ import { onionFromPublicKey, sha256, toHex, type Identity, type OnionName, type 
 import {
   ActionNotAllowedError,
   EventRejectedError,
+  FoldCheckpointError,
+  type FoldCheckpoint,
   PursuanceAuthor,
   PursuanceLog,
   MemberViewCache,
   SnapshotError,
   checkAttestations,
   decodeEvent,
+  encodeFoldCheckpoint,
+  readFoldCheckpoint,
   readSnapshot,
   recoverKeysFromSecrets,
   verifyFullHistoryInSlices,
@@ -388,7 +392,7 @@ export class PursuanceRegistry {
    * events minutes before the load would end): what is loaded by then stays, nothing half-read
    * is kept or written.
    */
-  public load(progress?: (p: ReplayProgress) => void, signal?: AbortSignal): Promise<void> {
+  public load(progress?: (p: ReplayProgress) => void, signal?: AbortSignal, { resume = false }: { readonly resume?: boolean } = {}): Promise<void> {
     return this.#serial(async () => {
       this.#entries.clear();
       this.#views.clear();
@@ -400,17 +404,26 @@ export class PursuanceRegistry {
         // One pursuance that cannot be rebuilt must not keep the node (and the others) down.
         try {
           const total = await this.store.count(id);
+          const fromSnapshot = this.#snapshotOption(id);
+          // The fold kept at the last clean stop, of the rows up to `upTo`: those are taken back
+          // without folding, and the fold resumed from it once they are all in.
+          let saved = resume && !fromSnapshot.snapshot ? await this.#savedFold(id) : null;
+          const resuming = saved?.checkpoint ? { resuming: saved.checkpoint } : {};
           let log: PursuanceLog | undefined;
           let done = 0;
           let told = 0;
           for await (const page of this.store.stream(id, LOAD_PAGE)) {
             if (signal?.aborted) return;
             for (const row of page) {
+              if (log && saved && row.seq > saved.upTo) {
+                this.#resumeFold(log, saved);
+                saved = null;
+              }
               if (!log) {
-                log = new PursuanceLog(decodeEvent(row.bytes, SEALED_AT_REST), this.#logOptions(this.#snapshotOption(id)));
+                log = new PursuanceLog(decodeEvent(row.bytes, SEALED_AT_REST), this.#logOptions({ ...fromSnapshot, ...resuming }));
                 // Folded now (the genesis, or the snapshot's base: nothing to fold yet), so events
                 // read in fold order are folded as they come and no refold is left for the end.
-                log.replay();
+                if (!saved) log.replay();
               } else await this.#addStored(id, log, row);
             }
             done += page.length;
@@ -421,6 +434,7 @@ export class PursuanceRegistry {
             await this.#yieldToReads(signal);
           }
           if (!log) continue;
+          if (saved) this.#resumeFold(log, saved);
           // Before the log is first read (its fold), the longest step of a big load.
           if (signal?.aborted) return;
           await this.#takeLater(id, () => this.#yieldToReads(signal));
@@ -462,6 +476,49 @@ export class PursuanceRegistry {
         await this.#settleLoaded(id);
       }
     });
+  }
+
+  /**
+   * The fold checkpoint kept for `id` and the rows it covers, or null when there is none or it
+   * does not open; `checkpoint` is null when it opens but cannot be read (both warned of: the
+   * events are then folded from the start, as without one).
+   */
+  async #savedFold(id: string): Promise<{ readonly upTo: number; readonly checkpoint: FoldCheckpoint | null } | null> {
+    let saved;
+    try {
+      saved = await this.store.foldCheckpoint(id);
+    } catch (err) {
+      if (!(err instanceof StoreCorruptError)) throw err;
+      this.warn(`pursuance ${id}: its fold checkpoint does not open (${err.message}); its events are folded from the start`);
+      return null;
+    }
+    if (!saved) return null;
+    try {
+      return { upTo: saved.upTo, checkpoint: readFoldCheckpoint(saved.bytes, id as never) };
+    } catch (err) {
+      if (!(err instanceof FoldCheckpointError)) throw err;
+      this.#checkpointRefused(id, err);
+      return { upTo: saved.upTo, checkpoint: null };
+    }
+  }
+
+  /**
+   * Resume `log`'s fold from the checkpoint kept for it, which must be of exactly the events it
+   * holds now (PursuanceLog.resumeFold checks). One that is not is warned of, and the log folded
+   * from the start, as without one: the events are the truth.
+   */
+  #resumeFold(log: PursuanceLog, saved: { readonly checkpoint: FoldCheckpoint | null }): void {
+    if (!saved.checkpoint) return;
+    try {
+      log.resumeFold(saved.checkpoint);
+    } catch (err) {
+      if (!(err instanceof FoldCheckpointError)) throw err;
+      this.#checkpointRefused(log.id, err);
+    }
+  }
+
+  #checkpointRefused(id: string, err: FoldCheckpointError): void {
+    this.warn(`pursuance ${id}: its fold checkpoint was not used (${err.code}: ${err.message}); its events are folded from the start`);
   }
 
   /**
@@ -541,9 +598,18 @@ export class PursuanceRegistry {
     return this.#serial(async () => {
       for (const entry of this.#entries.values()) {
         const write = this.#projector.finalCheckpoint(entry, this.projections.parts(entry.id));
-        if (write.upserts.size === 0) continue;
-        await this.store.writeProjection(write);
-        this.projections.apply(write);
+        if (write.upserts.size > 0) {
+          await this.store.writeProjection(write);
+          this.projections.apply(write);
+        }
+        // A log started from a snapshot not yet verified starts from that snapshot again.
+        if (entry.log.base) continue;
+        try {
+          await this.store.writeFoldCheckpoint(entry.id, encodeFoldCheckpoint(entry.log.foldCheckpoint()));
+        } catch (err) {
+          // The next start folds everything since the checkpoint kept before, or from the start.
+          this.warn(`pursuance ${entry.id}: its fold checkpoint was not kept (${this.#describe(err).code})`);
+        }
       }
     });
   }

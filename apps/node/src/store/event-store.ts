@@ -70,6 +70,7 @@ export interface SafetyVerification {
 const SAFETY_ROW = 'safety-verified';
 /** The sealed record of a pursuance's event counter (see EventStore.count). */
 const COUNT_RECORD = 'count';
+const FOLD_RECORD = 'fold';
 /** Sealed documents the node keeps (see sealedDocument); each name is also the sealed value's type tag. */
 export type SealedDocumentName = 'join-invites' | 'join-requests' | 'snapshots' | 'admission-inbox' | 'admission-sent' | 'links';
 
@@ -351,6 +352,37 @@ export class EventStore {
       this.#countName(pursuanceId),
       this.#keys.seal({ t: COUNT_RECORD, p: pursuanceId, n }),
     ]);
+  }
+
+  /** The fold checkpoint row's name: a keyed tag, as the counter's. */
+  #foldName(pursuanceId: string): string {
+    return `fold:${this.#keys.tag('fold', pursuanceId).slice(0, 27)}`;
+  }
+
+  /**
+   * Keep `checkpoint` (the encoded fold of the pursuance's log, @pursuance/pursuance's
+   * encodeFoldCheckpoint) as the fold of every event stored for it so far: `upTo` is the arrival
+   * number of its last one, so a start-up knows which rows it covers even if more came after.
+   */
+  public async writeFoldCheckpoint(pursuanceId: string, checkpoint: Uint8Array): Promise<void> {
+    await this.dataSource.transaction(async (tx) => {
+      const [row] = await tx.query<{ upTo: number | null }[]>(`SELECT MAX(seq) AS upTo FROM node_sealed_events WHERE pursuance_tag = ?`, [
+        this.#keys.tag('pursuance', pursuanceId),
+      ]);
+      await tx.query(`INSERT INTO node_store_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, [
+        this.#foldName(pursuanceId),
+        this.#keys.seal({ t: FOLD_RECORD, p: pursuanceId, s: row?.upTo ?? 0, b: plainBytes(checkpoint) }),
+      ]);
+    });
+  }
+
+  /** The fold checkpoint kept for a pursuance and the arrival number it goes up to; null if none. StoreCorruptError if it does not open as this pursuance's. */
+  public async foldCheckpoint(pursuanceId: string): Promise<{ readonly upTo: number; readonly bytes: Uint8Array } | null> {
+    const [row] = await this.dataSource.query<{ value: Buffer }[]>(`SELECT value FROM node_store_meta WHERE name = ?`, [this.#foldName(pursuanceId)]);
+    if (!row) return null;
+    const { p, s, b } = this.#keys.open(row.value, FOLD_RECORD);
+    if (p !== pursuanceId) throw new StoreCorruptError('a fold checkpoint row is not where it belongs');
+    return { upTo: asNumber(s, 'arrival number'), bytes: asBuffer(b, 'fold checkpoint') };
   }
 
   /** Stream a pursuance's events in arrival order, in pages (keeps memory flat on big stores). */

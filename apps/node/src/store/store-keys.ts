@@ -41,7 +41,7 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array):
   }
 }
 
-export type TagKind = 'event' | 'pursuance' | 'input' | 'projection' | 'bucket' | 'count';
+export type TagKind = 'event' | 'pursuance' | 'input' | 'projection' | 'bucket' | 'count' | 'fold';
 
 export class StoreKeys {
   readonly #sealKey: Uint8Array;

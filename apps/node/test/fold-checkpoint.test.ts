@@ -1,0 +1,171 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { TEST_SCRYPT_PARAMS } from '@pursuance/crypto';
+import { PursuanceLog, RulesSchema, type Rules } from '@pursuance/pursuance';
+import { Projector, PART } from '../src/domain/projector.js';
+import { PursuanceRegistry } from '../src/domain/registry.js';
+import { loadTemplates } from '../src/domain/templates.js';
+import { DEFAULT_TEMPLATES_DIR, openNodeStore, startNode, type RunningNode } from '../src/index.js';
+import type { EventStore } from '../src/store/event-store.js';
+
+/**
+ * A clean stop keeps each log's fold (sealed, beside its events); the next start takes the
+ * events back without judging them again and resumes the fold from it, folding only what was
+ * stored after it (events a crash left after the last clean stop). Whatever the kept fold is —
+ * current, stale, of other events, damaged — the log and its read model must be those a full
+ * replay of the stored events gives.
+ */
+const PASSWORD = 'node test password';
+let dir: string;
+let dataDir: string;
+let rules: Rules;
+let id: string;
+
+const start = (): Promise<RunningNode> => startNode({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS, logger: false, dashboardDir: null });
+const storeOf = (node: RunningNode): EventStore => (node.registry as unknown as { store: EventStore }).store;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'node-fold-checkpoint-'));
+  dataDir = join(dir, 'node');
+  rules = RulesSchema.parse((await loadTemplates(DEFAULT_TEMPLATES_DIR)).find((t) => t.id === 'activist-cell')!.rules);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+async function addTasks(node: RunningNode, n: number, label: string): Promise<void> {
+  for (let i = 0; i < n; i++) await node.registry.act(id, (a) => a.createTask({ audience: ['member'], title: `${label} ${i}` }));
+}
+
+/** Start the node, recording how each log's fold began and what was warned. */
+async function startWatched(): Promise<{ node: RunningNode; resumed: string[]; replayed: number; warnings: string[] }> {
+  const resume = vi.spyOn(PursuanceLog.prototype, 'resumeFold');
+  const replay = vi.spyOn(PursuanceLog.prototype, 'replay');
+  const warnings: string[] = [];
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    warnings.push(String(chunk));
+    return true;
+  });
+  try {
+    const node = await start();
+    const resumed = resume.mock.results.map((r) => r.type);
+    return { node, resumed, replayed: replay.mock.calls.length, warnings };
+  } finally {
+    resume.mockRestore();
+    replay.mockRestore();
+    stderr.mockRestore();
+  }
+}
+
+/** The loaded log and its stored read model are what a full replay of the stored events gives. */
+async function expectFullReplayOf(node: RunningNode): Promise<void> {
+  const log = node.registry.get(id).log;
+  const full = new PursuanceLog(log.genesis.bytes);
+  full.addAll([...log.events()].map((e) => e.bytes));
+  expect(log.stateHash()).toBe(full.stateHash());
+  expect(log.order()).toEqual(full.order());
+  expect(log.heads()).toEqual(full.heads());
+  const stored = (await storeOf(node).storedProjections()).get(id)!;
+  const replayed = new Projector(node.registry.identity.onion).diff(node.registry.get(id), node.registry.view(id), undefined, 'all').upserts;
+  for (const [name, json] of replayed) if (name !== PART.checkpoint) expect(stored.get(name)).toBe(json);
+}
+
+describe('the fold kept at a clean stop', () => {
+  let first: Uint8Array;
+
+  it('is resumed by the next start, which judges no stored event again', async () => {
+    const node = await start();
+    ({ id } = await node.registry.create({ name: 'Kept fold', rules }));
+    await addTasks(node, 30, 'before');
+    await node.close();
+    first = (await withStore((store) => store.foldCheckpoint(id)))!.bytes;
+
+    const { node: again, resumed, replayed, warnings } = await startWatched();
+    try {
+      expect(resumed).toEqual(['return']);
+      expect(replayed).toBe(0);
+      expect(warnings.filter((w) => w.includes('fold checkpoint'))).toEqual([]);
+      expect(again.registry.get(id).log.size).toBe(31);
+      await expectFullReplayOf(again);
+      // A crash after these: they are stored, the fold kept is the one before them.
+      await addTasks(again, 5, 'after');
+      vi.spyOn(PursuanceRegistry.prototype, 'settle').mockResolvedValue();
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('after a crash, covers the events before it, and the ones stored after it are folded on', async () => {
+    expect((await withStore((store) => store.foldCheckpoint(id)))!.bytes).toEqual(first);
+    const { node, resumed, warnings } = await startWatched();
+    try {
+      expect(resumed).toEqual(['return']);
+      expect(warnings.filter((w) => w.includes('fold checkpoint'))).toEqual([]);
+      expect(node.registry.get(id).log.size).toBe(36);
+      await expectFullReplayOf(node);
+      // The node goes on from it: a command after the start is judged and stored as ever.
+      await addTasks(node, 1, 'next');
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('of other events, unreadable, or not opening is refused with a warning, and the events are folded from the start', async () => {
+    const cases: [string, (store: EventStore) => Promise<void>, RegExp][] = [
+      // Stored as covering every row so far, but taken when 31 events were held.
+      ['stale', (store) => store.writeFoldCheckpoint(id, first), /FOLD_CHECKPOINT_MISMATCH: the fold checkpoint is of 31 events/],
+      ['garbage', (store) => store.writeFoldCheckpoint(id, Uint8Array.of(0xa1, 0x61, 0x76, 0x02)), /FOLD_CHECKPOINT_INVALID/],
+      [
+        'not opening',
+        async (store) => void (await store.dataSource.query(`UPDATE node_store_meta SET value = randomblob(length(value)) WHERE name LIKE 'fold:%'`)),
+        /fold checkpoint does not open/,
+      ],
+    ];
+    for (const [, damage, warning] of cases) {
+      await withStore(damage);
+      const { node, resumed, warnings } = await startWatched();
+      try {
+        const told = warnings.filter((w) => w.includes('fold checkpoint'));
+        expect(told).toHaveLength(1);
+        expect(told[0]).toMatch(warning);
+        expect(resumed.filter((r) => r === 'return')).toEqual([]);
+        expect(node.registry.get(id).log.size).toBe(37);
+        await expectFullReplayOf(node);
+      } finally {
+        // The clean stop keeps a good one again.
+        await node.close();
+      }
+      const { node: next, resumed: thenResumed } = await startWatched();
+      await next.close();
+      expect(thenResumed).toEqual(['return']);
+    }
+  });
+
+  it('is not used by a rebuild, which replays every event', async () => {
+    const node = await start();
+    try {
+      const resume = vi.spyOn(PursuanceLog.prototype, 'resumeFold');
+      const replay = vi.spyOn(PursuanceLog.prototype, 'replay');
+      await node.registry.load();
+      expect(resume).not.toHaveBeenCalled();
+      expect(replay).toHaveBeenCalledTimes(1);
+      await expectFullReplayOf(node);
+    } finally {
+      await node.close();
+    }
+  });
+});
+
+async function withStore<T>(use: (store: EventStore) => Promise<T>): Promise<T> {
+  const opened = await openNodeStore({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS });
+  try {
+    return await use(opened.store);
+  } finally {
+    await opened.close();
+  }
+}
