@@ -246,6 +246,20 @@ describe('node event store: sealed rows', () => {
     });
   });
 
+  it("refuses a sealed row moved under another pursuance's tag when that pursuance is read", async () => {
+    const path = join(dir, 'node.sqlite');
+    const one = sampleEvents();
+    const two = sampleEvents();
+    await withStore(path, me, async (store) => {
+      await store.append([...one, ...two], 'local');
+      expect(await allEvents(store, two[0]!.id)).toHaveLength(3);
+      // The last event of the first pursuance, relabelled as the second's (its own tags kept otherwise).
+      await store.dataSource.query(`UPDATE node_sealed_events SET pursuance_tag = (SELECT pursuance_tag FROM node_sealed_events WHERE seq = 4) WHERE seq = 3`);
+      await expect(allEvents(store, two[0]!.id)).rejects.toThrow(/is not where it belongs/);
+      expect(await allEvents(store, one[0]!.id)).toHaveLength(2);
+    });
+  });
+
   it('derive the store key with HKDF-SHA256 (RFC 5869 test case 1, first block)', () => {
     const okm = hkdfSha256(
       new Uint8Array(22).fill(0x0b),
