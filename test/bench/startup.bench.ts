@@ -12,8 +12,9 @@
  *    of idling after (the load's garbage returned), and the time of a small read (GET
  *    /api/pursuances) every 50 ms while the logs load, beside the same read once started;
  * beside same-run baselines: a bare Node process start, the raw SQLite open + one-row reads of the
- * same store in this process, the first start, the same CLI start on an empty store, and the
- * profile password's scrypt (the unlock every start waits for).
+ * same store in this process, the first start, the same CLI start on an empty store, the
+ * profile password's scrypt (the unlock every start waits for), and one more restart with the
+ * folds the clean stops kept removed (every event folded again, as before they were kept).
  * BENCH_STORE_CACHE (a directory) keeps each generated store there and copies it on later runs:
  * a million events take far longer to generate than to start. At a million events the first
  * start's replay needs a larger V8 heap than the default (NODE_OPTIONS=--max-old-space-size=…,
@@ -260,6 +261,26 @@ async function rawSqliteRead(file: string): Promise<{ seconds: number; projectio
 }
 
 /**
+ * Baseline (f)'s store: the folds the last clean stop kept (node_store_meta rows `fold:…`)
+ * removed, so the next start folds every event again, as before they were kept.
+ */
+async function dropKeptFolds(file: string): Promise<number> {
+  const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+    const d = new sqlite3.Database(file, (err) => (err ? reject(err) : resolve(d)));
+  });
+  try {
+    return await new Promise<number>((resolve, reject) =>
+      db.run(`DELETE FROM node_store_meta WHERE name LIKE 'fold:%'`, function (this: sqlite3.RunResult, err: Error | null) {
+        if (err) reject(err);
+        else resolve(this.changes);
+      }),
+    );
+  } finally {
+    await new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())));
+  }
+}
+
+/**
  * Baseline (d): the same CLI start on a store with no events (profile unlock, module load, listen):
  * the fixed cost under "API ready" that no projection work can remove. Median of 3.
  */
@@ -370,6 +391,9 @@ async function startup(size: number, empty: readonly number[]): Promise<[string,
 
     const runs: Restart[] = [];
     for (let i = 0; i < RUNS; i++) runs.push(await restart(dataDir, tasksPath, token, taskCount));
+    // Baseline (f): one more restart with the kept folds removed (every event folded again).
+    const dropped = await dropKeptFolds(join(dataDir, 'node.sqlite'));
+    const unkept = await restart(dataDir, tasksPath, token, taskCount);
 
     // Baselines, with the node stopped (its WAL checkpointed), so the raw open sees the same file.
     const bare: number[] = [];
@@ -425,6 +449,11 @@ async function startup(size: number, empty: readonly number[]): Promise<[string,
         `baseline (e): the profile password's scrypt (N = 2^${Math.log2(DEFAULT_SCRYPT_PARAMS.N)}, r = ${DEFAULT_SCRYPT_PARAMS.r}, p = ${DEFAULT_SCRYPT_PARAMS.p}; raw, median of 3)`,
         msSpread(kdf),
       ],
+      [
+        `baseline (f): fully started with the kept fold removed (${dropped} row${dropped === 1 ? '' : 's'}: every event folded again; one restart)`,
+        `${fmt(unkept.fullyStarted * 1000)} ms, RSS after ${fmt(unkept.rssAtFull / 1e6)} MB`,
+      ],
+      ['fully started / baseline (f)', `${fmt((median(runs.map((r) => r.fullyStarted)) / unkept.fullyStarted) * 100, 1)} %`],
       ['API ready / baseline (b)', `${fmt(apiMedian / rawMedian)}×`],
       ['API ready / baseline (a)', `${fmt(apiMedian / median(bare), 1)}×`],
       ['API ready / baseline (c)', `${fmt((apiMedian / firstStart) * 100, 1)} %`],
