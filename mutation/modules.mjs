@@ -199,7 +199,7 @@ export const MODULES = {
       'packages/pursuance/src/fold/checkpoint.ts',
       'packages/pursuance/src/fold/run.ts:369-428',
       'packages/pursuance/src/log.ts:141-141',
-      'packages/pursuance/src/log.ts:500-546',
+      'packages/pursuance/src/log.ts:500-547',
       'apps/node/src/domain/registry.ts:407-437',
       'apps/node/src/domain/registry.ts:480-522',
       'apps/node/src/domain/registry.ts:600-613',

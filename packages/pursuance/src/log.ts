@@ -518,8 +518,9 @@ export class PursuanceLog {
 
   /**
    * Take `checkpoint` as this log's fold, instead of folding the events it holds: for a log that
-   * took its events back from storage WITHOUT folding them (no replay() or read before), every
-   * one the checkpoint was taken of and no other. Checked: the counts held and waiting, that every
+   * took its events back from storage, every one the checkpoint was taken of and no other, and
+   * has not folded them (that is the work it saves: the log folds only when read, or after
+   * replay()). Checked: the counts held and waiting, that every
    * event it folded is held here and not waiting (so it folded exactly the events this log would
    * fold: the fold is a function of that set), and what its heads, clocks and refusals name.
    * Throws FoldCheckpointError and leaves the log as it was (to be folded as usual) when any of
