@@ -15,7 +15,7 @@ import {
 } from '../src/index.js';
 import { FoldRun } from '../src/fold/run.js';
 import { agreement } from './support/hostile-kit.js';
-import { collect, newWorld, play, step, syncAll } from './support/world.js';
+import { collect, newWorld, play, step, syncAll, type Step } from './support/world.js';
 
 /**
  * A fold checkpoint lets a log that took its stored events back resume the fold it had instead
@@ -65,6 +65,16 @@ function shuffled<T>(list: readonly T[], seed: number): T[] {
   return out;
 }
 
+/** A world after `steps` and a full sync: its founder, genesis, and every event but the genesis. */
+function synced(steps: readonly Step[]): { world: ReturnType<typeof newWorld>; founder: PursuanceAuthor; genesis: SignedEvent; held: SignedEvent[] } {
+  const world = newWorld();
+  play(world, steps);
+  syncAll(world);
+  const founder = world.actors[0]!;
+  const genesis = founder.log.genesis;
+  return { world, founder, genesis, held: [...collect(world).all.values()].filter((e) => e.id !== genesis.id) };
+}
+
 describe('a fold checkpoint', () => {
   it('resumed over the same events and fed the rest, gives the log a full replay gives (random worlds, any arrival order)', () => {
     let onTail = 0;
@@ -99,16 +109,11 @@ describe('a fold checkpoint', () => {
   });
 
   it('folds only what came after it: events on top of the checkpoint are each judged once, nothing before them again', () => {
-    const world = newWorld();
-    play(world, [
+    const { founder, genesis, held } = synced([
       { t: 'act', actor: 0, op: 1, x: 1, y: 2 },
       { t: 'act', actor: 1, op: 3, x: 4, y: 5 },
       { t: 'act', actor: 0, op: 7, x: 2, y: 9 },
     ]);
-    syncAll(world);
-    const founder = world.actors[0]!;
-    const genesis = founder.log.genesis;
-    const held = [...collect(world).all.values()].filter((e) => e.id !== genesis.id);
     const checkpoint = stored(founder.log);
     const later = [0, 1, 2].map((i) => founder.createTask({ audience: ['member'], title: `after ${i}` }));
 
@@ -129,12 +134,8 @@ describe('a fold checkpoint', () => {
   });
 
   it('remembers who was ever a member: their event whose parent is missing waits, as on a full replay', () => {
-    const world = newWorld();
-    syncAll(world);
-    const founder = world.actors[0]!;
+    const { world, founder, genesis, held } = synced([]);
     const member = world.actors[1]!;
-    const genesis = founder.log.genesis;
-    const held = [...collect(world).all.values()].filter((e) => e.id !== genesis.id);
     const checkpoint = stored(founder.log);
     member.createTask({ audience: ['member'], title: 'first' });
     const second = member.createTask({ audience: ['member'], title: 'second, arriving first' });
@@ -143,16 +144,16 @@ describe('a fold checkpoint', () => {
   });
 
   it('of other events is refused with a reason, and the log folds what it holds as if none was offered', () => {
-    const world = newWorld();
-    play(world, [
+    const {
+      world,
+      founder,
+      genesis,
+      held: events,
+    } = synced([
       { t: 'act', actor: 0, op: 1, x: 1, y: 2 },
       { t: 'act', actor: 0, op: 2, x: 3, y: 4 },
       { t: 'act', actor: 1, op: 3, x: 4, y: 5 },
     ]);
-    syncAll(world);
-    const founder = world.actors[0]!;
-    const genesis = founder.log.genesis;
-    const events = [...collect(world).all.values()].filter((e) => e.id !== genesis.id);
     const checkpoint = stored(logOf(genesis, events));
     const extra = founder.createTask({ audience: ['member'], title: 'not in the checkpoint' });
     // Signed on a replica without the last event: held in its place, it waits for nothing.
@@ -185,10 +186,7 @@ describe('a fold checkpoint', () => {
   });
 
   it('is neither taken nor resumed by a log that starts from a snapshot', () => {
-    const world = newWorld();
-    play(world, [{ t: 'act', actor: 0, op: 1, x: 1, y: 2 }]);
-    syncAll(world);
-    const full = world.actors[0]!.log;
+    const full = synced([{ t: 'act', actor: 0, op: 1, x: 1, y: 2 }]).founder.log;
     const checkpoint = stored(full);
     const snapshot = makeSnapshot(full.id, full.baseAtHeads());
     const fromSnapshot = new PursuanceLog(full.genesis.bytes, { snapshot: readSnapshot(snapshot.bytes, snapshot.hash, full.id) });
@@ -214,15 +212,14 @@ describe('a fold checkpoint', () => {
   });
 
   it('bytes that are no checkpoint, or a checkpoint damaged anywhere, give a typed refusal or a checkpoint the log checks: nothing else', () => {
-    const world = newWorld();
-    play(world, [
+    const {
+      founder,
+      genesis,
+      held: events,
+    } = synced([
       { t: 'act', actor: 0, op: 1, x: 1, y: 2 },
       { t: 'act', actor: 1, op: 3, x: 4, y: 5 },
     ]);
-    syncAll(world);
-    const founder = world.actors[0]!;
-    const genesis = founder.log.genesis;
-    const events = [...collect(world).all.values()].filter((e) => e.id !== genesis.id);
     const good = encodeFoldCheckpoint(founder.log.foldCheckpoint());
     const typed = (act: () => void): void => {
       try {
