@@ -135,7 +135,7 @@ export const MODULES = {
   // Removal precedence: a removal's late events ordered after it, void removals, and events
   // defeated where they must come first (the judge's refusal and the reason it gives).
   'removal-precedence': {
-    mutate: ['packages/pursuance/src/fold/run.ts:268-269', 'packages/pursuance/src/fold/run.ts:396-453'],
+    mutate: ['packages/pursuance/src/fold/run.ts:270-271', 'packages/pursuance/src/fold/run.ts:458-515'],
     tests: ['packages/pursuance/test/fold.test.ts', 'packages/pursuance/test/malicious-property.test.ts'],
   },
   // Links between pursuances: the anchor pinned from an offer, its chain, other roles' keys,
@@ -197,13 +197,15 @@ export const MODULES = {
   'fold-checkpoint': {
     mutate: [
       'packages/pursuance/src/fold/checkpoint.ts',
-      'packages/pursuance/src/fold/run.ts:369-428',
+      'packages/pursuance/src/fold/run.ts:369-427',
       'packages/pursuance/src/log.ts:141-141',
       'packages/pursuance/src/log.ts:500-547',
-      'apps/node/src/domain/registry.ts:407-437',
-      'apps/node/src/domain/registry.ts:480-522',
-      'apps/node/src/domain/registry.ts:600-613',
-      'apps/node/src/store/event-store.ts:357-386',
+      'apps/node/src/domain/registry.ts:407-411',
+      'apps/node/src/domain/registry.ts:418-426',
+      'apps/node/src/domain/registry.ts:437-437',
+      'apps/node/src/domain/registry.ts:481-522',
+      'apps/node/src/domain/registry.ts:605-612',
+      'apps/node/src/store/event-store.ts:365-394',
     ],
     tests: ['packages/pursuance/test/fold-checkpoint.test.ts', 'apps/node/test/fold-checkpoint.test.ts'],
   },
@@ -277,10 +279,10 @@ export const MODULES = {
   // lets a log started from a snapshot fold incrementally: a wrong base is a wrong state.
   'log-base': {
     mutate: [
-      'packages/pursuance/src/log.ts:458-469',
-      'packages/pursuance/src/log.ts:637-666',
-      'packages/pursuance/src/log.ts:799-799',
-      'packages/pursuance/src/snapshot/base.ts:61-87',
+      'packages/pursuance/src/log.ts:466-477',
+      'packages/pursuance/src/log.ts:694-723',
+      'packages/pursuance/src/log.ts:856-856',
+      'packages/pursuance/src/snapshot/base.ts:68-94',
     ],
     tests: ['packages/pursuance/test/base-at-heads.test.ts', 'packages/pursuance/test/snapshot.test.ts', 'packages/pursuance/test/findings.test.ts'],
   },
@@ -290,8 +292,8 @@ export const MODULES = {
     mutate: [
       'apps/node/src/domain/task-order.ts:29-36',
       'apps/node/src/domain/projections.ts:114-166',
-      'apps/node/src/domain/registry.ts:407-407',
-      'apps/node/src/domain/registry.ts:426-426',
+      'apps/node/src/domain/registry.ts:416-416',
+      'apps/node/src/domain/registry.ts:440-440',
     ],
     tests: ['apps/node/test/task-pages.test.ts', 'apps/node/test/start-abort.test.ts', 'apps/node/test/projections.test.ts'],
   },
@@ -300,13 +302,13 @@ export const MODULES = {
   // the log outgrew during a pause, and stop at the next slice on Ctrl-C.
   'sliced-load': {
     mutate: [
-      'packages/pursuance/src/log.ts:501-524',
-      'packages/pursuance/src/log.ts:728-760',
-      'packages/pursuance/src/fold/run.ts:471-490',
+      'packages/pursuance/src/log.ts:558-581',
+      'packages/pursuance/src/log.ts:785-817',
+      'packages/pursuance/src/fold/run.ts:533-552',
       'apps/node/src/domain/projector.ts:143-153',
-      'apps/node/src/domain/registry.ts:430-440',
-      'apps/node/src/domain/registry.ts:495-499',
-      'apps/node/src/domain/registry.ts:346-352',
+      'apps/node/src/domain/registry.ts:444-454',
+      'apps/node/src/domain/registry.ts:552-556',
+      'apps/node/src/domain/registry.ts:350-356',
       'apps/node/src/full-collection.ts:17-37',
     ],
     tests: [
@@ -321,10 +323,10 @@ export const MODULES = {
   // must be stored whatever the rows, and the reads answered between slices.
   'runtime-slices': {
     mutate: [
-      'apps/node/src/domain/registry.ts:477-489',
-      'apps/node/src/domain/registry.ts:502-505',
-      'apps/node/src/domain/registry.ts:556-582',
-      'apps/node/src/domain/registry.ts:587-597',
+      'apps/node/src/domain/registry.ts:534-546',
+      'apps/node/src/domain/registry.ts:559-562',
+      'apps/node/src/domain/registry.ts:622-648',
+      'apps/node/src/domain/registry.ts:653-663',
       'apps/node/src/domain/projector.ts:125-135',
     ],
     tests: ['apps/node/test/load-in-slices.test.ts', 'apps/node/test/projections.test.ts'],

@@ -146,6 +146,20 @@ describe('the fold kept at a clean stop', () => {
     }
   });
 
+  it('absent (a store an older node kept), the events are folded from the start without a word, and the clean stop keeps one', async () => {
+    await withStore((store) => store.dataSource.query(`DELETE FROM node_store_meta WHERE name LIKE 'fold:%'`));
+    const { node, resumed, replayed, warnings } = await startWatched();
+    try {
+      expect(resumed).toEqual([]);
+      expect(replayed).toBe(1);
+      expect(warnings.filter((w) => w.includes('fold checkpoint'))).toEqual([]);
+      await expectFullReplayOf(node);
+    } finally {
+      await node.close();
+    }
+    expect(await withStore((store) => store.foldCheckpoint(id))).not.toBeNull();
+  });
+
   it('is not used by a rebuild, which replays every event', async () => {
     const node = await start();
     try {

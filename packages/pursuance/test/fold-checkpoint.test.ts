@@ -10,10 +10,12 @@ import {
   makeSnapshot,
   readFoldCheckpoint,
   readSnapshot,
+  type EventId,
   type FoldCheckpoint,
   type SignedEvent,
 } from '../src/index.js';
 import { FoldRun } from '../src/fold/run.js';
+import { RejectionCode } from '../src/errors.js';
 import { agreement } from './support/hostile-kit.js';
 import { collect, newWorld, play, step, syncAll, type Step } from './support/world.js';
 
@@ -108,6 +110,75 @@ describe('a fold checkpoint', () => {
     expect(onTail).toBeGreaterThan(5);
   });
 
+  it('round-trips through its bytes whole, removal precedence and rule refusals included, and a resumed log keeps it as it was (random worlds)', () => {
+    const seen = { virtual: 0, voided: 0, defeated: 0, rule: 0, clocks: 0 };
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 30 }), (steps) => {
+        const world = newWorld();
+        play(world, steps);
+        const all = collect(world).all;
+        const genesis = world.actors[0]!.log.genesis;
+        const log = logOf(genesis, all.values());
+        const checkpoint = log.foldCheckpoint();
+        expect(readFoldCheckpoint(encodeFoldCheckpoint(checkpoint), log.id)).toEqual(checkpoint);
+        const again = resumed(
+          genesis,
+          [...all.values()].filter((e) => e.id !== genesis.id),
+          checkpoint,
+        );
+        expect(again.foldCheckpoint()).toEqual(checkpoint);
+        const run = checkpoint.run;
+        if (run.virtual.length > 0) seen.virtual++;
+        if (run.voided.length > 0) seen.voided++;
+        if (run.defeated.length > 0) seen.defeated++;
+        if (run.rejections.some((r) => r.rule !== undefined)) seen.rule++;
+        if (run.clocks.length > 1) seen.clocks++;
+      }),
+      { numRuns: 150 },
+    );
+    // The generator must reach what an encoding could drop, not only empty lists (removal
+    // precedence and rule refusals it does not reach: the next test builds them).
+    expect(seen.clocks).toBeGreaterThan(0);
+  });
+
+  it('keeps removal precedence: a rename its author signed unaware of their removal stays after it, resumed and folded on', () => {
+    const { world, founder, genesis, held } = synced([]);
+    const member = world.actors[1]!;
+    // Governance (a rename) goes before task changes among ready events: the rename is folded
+    // before the founder's task, on which the removal builds, so the removal must order it after itself.
+    const task = founder.createTask({ audience: ['member'], title: 'before the removal' });
+    const removal = founder.removeMember(member.identity.onion);
+    const rename = member.rename('Ana on a stale replica');
+    const events = [...held, task, removal, rename];
+    const checkpoint = stored(logOf(genesis, events));
+    expect(checkpoint.run.virtual).toEqual([[rename.id, [removal.id]]]);
+    expect(checkpoint.run.voided).toEqual([rename.id]);
+    const log = resumed(genesis, events, checkpoint);
+    expect(log.rejectionOf(rename.id)?.code).toBe('NOT_A_MEMBER');
+    expect(log.foldCheckpoint()).toEqual(checkpoint);
+    const next = founder.createTask({ audience: ['member'], title: 'after' });
+    log.add(next.bytes);
+    expectSameLog(log, logOf(genesis, [...events, next]));
+  });
+
+  it('keeps the rule a refusal names, and what precedence voids and defeats, through its bytes', () => {
+    const world = newWorld();
+    play(world, [{ t: 'act', actor: 0, op: 1, x: 1, y: 2 }]);
+    const checkpoint = world.actors[0]!.log.foldCheckpoint();
+    const [a, b, c] = checkpoint.run.order.slice(-3) as [EventId, EventId, EventId];
+    const crafted: FoldCheckpoint = {
+      ...checkpoint,
+      run: {
+        ...checkpoint.run,
+        rejections: [{ eventId: a, code: RejectionCode.DENIED, reason: 'denied by rule: only editors publish', rule: 'only editors publish' }],
+        virtual: [[a, [b, c]]],
+        voided: [b],
+        defeated: [[c, a]],
+      },
+    };
+    expect(readFoldCheckpoint(encodeFoldCheckpoint(crafted), checkpoint.pursuance)).toEqual(crafted);
+  });
+
   it('folds only what came after it: events on top of the checkpoint are each judged once, nothing before them again', () => {
     const { founder, genesis, held } = synced([
       { t: 'act', actor: 0, op: 1, x: 1, y: 2 },
@@ -185,6 +256,66 @@ describe('a fold checkpoint', () => {
     expect(() => readFoldCheckpoint(encodeFoldCheckpoint(checkpoint), other.id)).toThrow(FoldCheckpointError);
   });
 
+  it('made to fit the counts but not the events, or naming what it did not fold, is refused with what is wrong', () => {
+    const { world, founder, genesis, held } = synced([
+      { t: 'act', actor: 0, op: 1, x: 1, y: 2 },
+      { t: 'act', actor: 1, op: 3, x: 4, y: 5 },
+    ]);
+    const checkpoint = founder.log.foldCheckpoint();
+    const run = checkpoint.run;
+    const order = run.order;
+    const stranger = 'ab'.repeat(32) as EventId;
+    const cases: [FoldCheckpoint, RegExp][] = [
+      // One event claimed to wait that does not here: the fold would leave a foldable event out.
+      [{ ...checkpoint, pending: 1, run: { ...run, order: order.slice(0, -1) } }, /is of \d+ events \(1 waiting\)/],
+      [{ ...checkpoint, run: { ...run, order: [order[1]!, order[0]!, ...order.slice(2)] } }, /does not start at this log's genesis/],
+      [{ ...checkpoint, run: { ...run, order: [...order.slice(0, -1), order[1]!] } }, /folds \w+ twice/],
+      [{ ...checkpoint, held: checkpoint.held - 1, pending: 0 }, /is of/],
+      [{ ...checkpoint, run: { ...run, rejections: [{ eventId: stranger, code: RejectionCode.DENIED, reason: 'x' }] } }, /names \w+ \(a refusal\)/],
+      [{ ...checkpoint, run: { ...run, clocks: [{ id: stranger, vc: [1], chain: [1], pastTime: 0 }] } }, /names \w+ \(a clock\)/],
+      [{ ...checkpoint, heads: [] }, /names heads it did not fold/],
+      [{ ...checkpoint, heads: [stranger] }, /names heads it did not fold/],
+      [{ ...checkpoint, run: { ...run, state: {} } }, /state does not decode/],
+    ];
+    for (const [crafted, reason] of cases) {
+      const log = logOf(genesis, held);
+      expect(() => log.resumeFold(crafted)).toThrow(reason);
+      expectSameLog(log, logOf(genesis, held));
+    }
+    // As many events held, one of them waiting here (its parent missing), and a checkpoint that
+    // claims to have folded it: the counts fit, the event does not.
+    const member = world.actors[1]!;
+    const first = member.createTask({ audience: ['member'], title: 'first' });
+    const second = member.createTask({ audience: ['member'], title: 'second' });
+    const withFirst = logOf(genesis, [...held, first]).foldCheckpoint();
+    const waiting = logOf(genesis, [...held, second]);
+    expect(waiting.pendingCount()).toBe(1);
+    const claimed = withFirst.run.order.filter((id) => id !== first.id && id !== order.at(-1)).concat(second.id);
+    expect(() => waiting.resumeFold({ ...withFirst, pending: 1, run: { ...withFirst.run, order: claimed } })).toThrow(
+      /folded \w+, which waits for ancestors here/,
+    );
+  });
+
+  it('given at construction, lets a member park an event that waits before the fold is resumed, without folding to learn who they are', () => {
+    const { world, genesis, held } = synced([]);
+    const member = world.actors[1]!;
+    member.createTask({ audience: ['member'], title: 'first' });
+    const second = member.createTask({ audience: ['member'], title: 'second, arriving first' });
+    // Kept while the second waited, as a node keeps it when such an event is stored.
+    const checkpoint = stored(logOf(genesis, [...held, second]));
+    const process = vi.spyOn(FoldRun.prototype, 'process');
+    try {
+      const log = new PursuanceLog(genesis.bytes, { resuming: checkpoint });
+      log.addAll(held.map((e) => e.bytes));
+      expect(log.add(second.bytes).status).toBe('pending');
+      expect(process).not.toHaveBeenCalled();
+      log.resumeFold(checkpoint);
+      expect(log.pendingCount()).toBe(1);
+    } finally {
+      process.mockRestore();
+    }
+  });
+
   it('is neither taken nor resumed by a log that starts from a snapshot', () => {
     const full = synced([{ t: 'act', actor: 0, op: 1, x: 1, y: 2 }]).founder.log;
     const checkpoint = stored(full);
@@ -209,6 +340,23 @@ describe('a fold checkpoint', () => {
       Object.fromEntries(Object.entries(doc).filter(([k]) => k !== 'state')),
     ];
     for (const variant of variants) expect(() => readFoldCheckpoint(canonicalEncode(variant), log.id)).toThrow(FoldCheckpointError);
+    // Each field's check, by the reason it gives.
+    const onion = (doc.authors as string[])[0]!;
+    const hash = doc.stateHash as string;
+    const long = 'x'.repeat(10_001);
+    const refusals = doc.rejections as CanonicalValue[];
+    const reasons: [Record<string, CanonicalValue>, RegExp][] = [
+      [{ ...doc, order: new Uint8Array(31) }, /whole number of 32-byte ids/],
+      [{ ...doc, authors: [`${onion}a`] }, /schema/],
+      [{ ...doc, authors: [`a${onion}`] }, /schema/],
+      [{ ...doc, stateHash: `${hash}0` }, /schema/],
+      [{ ...doc, stateHash: `0${hash}` }, /schema/],
+      [{ ...doc, rejections: [...refusals, [new Uint8Array(32), 'DENIED', long, null]] }, /schema/],
+      [{ ...doc, rejections: [...refusals, [new Uint8Array(32), 'DENIED', 'x', long]] }, /schema/],
+    ];
+    for (const [variant, reason] of reasons) expect(() => readFoldCheckpoint(canonicalEncode(variant), log.id)).toThrow(reason);
+    expect(() => readFoldCheckpoint(Uint8Array.of(0xff), log.id)).toThrow(/is not canonical CBOR/);
+    expect(() => readFoldCheckpoint(canonicalEncode(doc), 'cd'.repeat(32) as never)).toThrow(/is of another pursuance/);
   });
 
   it('bytes that are no checkpoint, or a checkpoint damaged anywhere, give a typed refusal or a checkpoint the log checks: nothing else', () => {

@@ -28,9 +28,8 @@ export interface FoldRunState {
   readonly logHash: Uint8Array;
   /** The clocks' authors, in the order of their index in a clock. */
   readonly authors: readonly OnionName[];
-  /** The clocks the run still keeps: its heads', and those of parents of events it has not processed. */
+  /** The clocks the finished run still keeps: its heads'. */
   readonly clocks: readonly RetainedClock[];
-  readonly childrenLeft: readonly (readonly [EventId, number])[];
   /** Removal precedence (fold/run.ts, Precedence). */
   readonly virtual: readonly (readonly [EventId, readonly EventId[]])[];
   readonly voided: readonly EventId[];
@@ -95,7 +94,6 @@ export function encodeFoldCheckpoint(cp: FoldCheckpoint): Uint8Array {
     logHash: r.logHash,
     authors: [...r.authors],
     clocks: r.clocks.map((c) => [fromHex(c.id), [...c.vc], [...c.chain], c.pastTime]),
-    childrenLeft: r.childrenLeft.map(([id, n]) => [fromHex(id), n]),
     virtual: r.virtual.map(([id, after]) => [fromHex(id), packIds(after)]),
     voided: packIds(r.voided),
     defeated: r.defeated.map(([id, by]) => [fromHex(id), fromHex(by)]),
@@ -123,7 +121,6 @@ const CheckpointSchema = z.strictObject({
   logHash: id32,
   authors: z.array(onion).max(1_000_000),
   clocks: z.array(z.tuple([id32, z.array(count).max(1_000_000), z.array(count).max(1_000_000), count])).max(10_000_000),
-  childrenLeft: z.array(z.tuple([id32, count])).max(10_000_000),
   virtual: z.array(z.tuple([id32, idList])).max(10_000_000),
   voided: idList,
   defeated: z.array(z.tuple([id32, id32])).max(10_000_000),
@@ -160,7 +157,6 @@ export function readFoldCheckpoint(data: Uint8Array, pursuance: PursuanceId): Fo
       logHash: v.logHash,
       authors: v.authors as OnionName[],
       clocks: v.clocks.map(([id, vc, chain, pastTime]) => ({ id: hex(id), vc, chain, pastTime })),
-      childrenLeft: v.childrenLeft.map(([id, n]) => [hex(id), n] as const),
       virtual: v.virtual.map(([id, after]) => [hex(id), unpackIds(after)] as const),
       voided: unpackIds(v.voided),
       defeated: v.defeated.map(([id, by]) => [hex(id), hex(by)] as const),

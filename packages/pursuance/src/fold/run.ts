@@ -368,14 +368,15 @@ export class FoldRun implements Causality {
 
   /** What this finished run is, to go on from later without folding again (fold/checkpoint.ts). */
   public checkpointState(): FoldRunState {
-    if (this.restartWith) throw new FoldCheckpointError(FoldCheckpointProblem.UNSUPPORTED, 'an unfinished fold run has no checkpoint');
+    // A finished run has processed every event it counted as a child (see #childrenLeft): none is left to keep.
+    if (this.restartWith || this.#childrenLeft.size > 0)
+      throw new FoldCheckpointError(FoldCheckpointProblem.UNSUPPORTED, 'only a finished fold run has a checkpoint');
     return {
       order: [...this.order],
       rejections: [...this.rejections.values()],
       logHash: this.logHash,
       authors: [...this.#authorIndex.keys()],
       clocks: [...this.#vc].map(([id, vc]) => ({ id, vc: [...vc], chain: [...this.#chain.get(id)!], pastTime: this.#pastTime.get(id)! })),
-      childrenLeft: [...this.#childrenLeft],
       virtual: [...this.#virtualParents].map(([id, after]) => [id, [...after]] as const),
       voided: [...this.#voided],
       defeated: [...this.#defeated],
@@ -423,7 +424,6 @@ export class FoldRun implements Causality {
       run.#chain.set(c.id, Float64Array.from(c.chain));
       run.#pastTime.set(c.id, c.pastTime);
     }
-    for (const [id, n] of saved.childrenLeft) run.#childrenLeft.set(processed(id, 'a parent'), n);
     return run;
   }
 
