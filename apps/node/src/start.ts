@@ -77,6 +77,8 @@ export interface StartNodeOptions {
    * quarter of growth, where the rules let this member vouch (default AUTO_VOUCH_EVERY; 0: never).
    */
   readonly autoVouchEvery?: number;
+  /** A load that folds this many events keeps its fold for the next start (default KEEP_FOLD_AFTER; tests lower it). */
+  readonly keepFoldAfter?: number;
   /** Built dashboard to serve at / (default: apps/dashboard/dist, if built; null: none). */
   readonly dashboardDir?: string | null;
   /** The network (default: LoopbackACN on the shared registry). */
@@ -272,6 +274,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const encodings = SealedSpill.open(options.dataDir);
     spill = encodings;
     const registry = new PursuanceRegistry(store, identity, options.clock, () => encodings.shelf());
+    if (options.keepFoldAfter !== undefined) registry.keepFoldAfter = options.keepFoldAfter;
     // The persisted read models first: the API answers reads from them while the logs load.
     // Their read waits on SQLite between pages, and the HTTP side is built meanwhile (nothing
     // below reads them before the API listens: the services only subscribe, Nest only wires).

@@ -11,11 +11,11 @@ import { DEFAULT_TEMPLATES_DIR, openNodeStore, startNode, type RunningNode } fro
 import type { EventStore } from '../src/store/event-store.js';
 
 /**
- * A clean stop keeps each log's fold (sealed, beside its events); the next start takes the
- * events back without judging them again and resumes the fold from it, folding only what was
- * stored after it (events a crash left after the last clean stop). Whatever the kept fold is —
- * current, stale, of other events, damaged — the log and its read model must be those a full
- * replay of the stored events gives.
+ * A load that folded enough events keeps the log's fold (sealed, beside its events); the next
+ * start takes the events back without judging them again and resumes the fold from it, folding
+ * only what was stored after it (whatever came while the node ran since, or before a crash).
+ * Whatever the kept fold is — current, stale, of other events, damaged — the log and its read
+ * model must be those a full replay of the stored events gives.
  */
 const PASSWORD = 'node test password';
 let dir: string;
@@ -23,7 +23,9 @@ let dataDir: string;
 let rules: Rules;
 let id: string;
 
-const start = (): Promise<RunningNode> => startNode({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS, logger: false, dashboardDir: null });
+/** Every load keeps its fold here (the default waits for 2,000 events folded). */
+const start = (keepFoldAfter = 1): Promise<RunningNode> =>
+  startNode({ dataDir, password: PASSWORD, scrypt: TEST_SCRYPT_PARAMS, logger: false, dashboardDir: null, keepFoldAfter });
 const storeOf = (node: RunningNode): EventStore => (node.registry as unknown as { store: EventStore }).store;
 
 beforeAll(async () => {
@@ -43,7 +45,7 @@ async function addTasks(node: RunningNode, n: number, label: string): Promise<vo
 }
 
 /** Start the node, recording how each log's fold began and what was warned. */
-async function startWatched(): Promise<{ node: RunningNode; resumed: string[]; replayed: number; warnings: string[] }> {
+async function startWatched(keepFoldAfter?: number): Promise<{ node: RunningNode; resumed: string[]; replayed: number; warnings: string[] }> {
   const resume = vi.spyOn(PursuanceLog.prototype, 'resumeFold');
   const replay = vi.spyOn(PursuanceLog.prototype, 'replay');
   const warnings: string[] = [];
@@ -52,7 +54,7 @@ async function startWatched(): Promise<{ node: RunningNode; resumed: string[]; r
     return true;
   });
   try {
-    const node = await start();
+    const node = await start(keepFoldAfter);
     const resumed = resume.mock.results.map((r) => r.type);
     return { node, resumed, replayed: replay.mock.calls.length, warnings };
   } finally {
@@ -75,14 +77,23 @@ async function expectFullReplayOf(node: RunningNode): Promise<void> {
   for (const [name, json] of replayed) if (name !== PART.checkpoint) expect(stored.get(name)).toBe(json);
 }
 
-describe('the fold kept at a clean stop', () => {
+describe('the fold a load keeps', () => {
   let first: Uint8Array;
 
-  it('is resumed by the next start, which judges no stored event again', async () => {
+  it('is kept by a load that folded enough events, and resumed by the next start, which judges no stored event again', async () => {
     const node = await start();
     ({ id } = await node.registry.create({ name: 'Kept fold', rules }));
     await addTasks(node, 30, 'before');
     await node.close();
+    // The first start loaded nothing: no fold kept yet.
+    expect(await withStore((store) => store.foldCheckpoint(id))).toBeNull();
+    // Below the threshold a load keeps none: 31 events are cheaper to fold again.
+    const small = await startWatched(32);
+    await small.node.close();
+    expect(small.replayed).toBe(1);
+    expect(await withStore((store) => store.foldCheckpoint(id))).toBeNull();
+    const keeping = await startWatched();
+    await keeping.node.close();
     first = (await withStore((store) => store.foldCheckpoint(id)))!.bytes;
 
     const { node: again, resumed, replayed, warnings } = await startWatched();
@@ -92,17 +103,19 @@ describe('the fold kept at a clean stop', () => {
       expect(warnings.filter((w) => w.includes('fold checkpoint'))).toEqual([]);
       expect(again.registry.get(id).log.size).toBe(31);
       await expectFullReplayOf(again);
-      // A crash after these: they are stored, the fold kept is the one before them.
+      // Stored after the kept fold; then a crash (no clean stop).
       await addTasks(again, 5, 'after');
       vi.spyOn(PursuanceRegistry.prototype, 'settle').mockResolvedValue();
     } finally {
       await again.close();
     }
+    // A load that resumed and folded nothing more keeps no new one.
+    expect((await withStore((store) => store.foldCheckpoint(id)))!.bytes).toEqual(first);
   });
 
-  it('after a crash, covers the events before it, and the ones stored after it are folded on', async () => {
-    expect((await withStore((store) => store.foldCheckpoint(id)))!.bytes).toEqual(first);
-    const { node, resumed, warnings } = await startWatched();
+  it('covers the events before it, and the ones stored after it are folded on', async () => {
+    // Five events folded on: below the threshold, the kept fold stays the one of 31.
+    const { node, resumed, warnings } = await startWatched(6);
     try {
       expect(resumed).toEqual(['return']);
       expect(warnings.filter((w) => w.includes('fold checkpoint'))).toEqual([]);
@@ -113,6 +126,7 @@ describe('the fold kept at a clean stop', () => {
     } finally {
       await node.close();
     }
+    expect((await withStore((store) => store.foldCheckpoint(id)))!.bytes).toEqual(first);
   });
 
   it('of other events, unreadable, or not opening is refused with a warning, and the events are folded from the start', async () => {
@@ -137,7 +151,7 @@ describe('the fold kept at a clean stop', () => {
         expect(node.registry.get(id).log.size).toBe(37);
         await expectFullReplayOf(node);
       } finally {
-        // The clean stop keeps a good one again.
+        // The load, which folded every event, kept a good one again.
         await node.close();
       }
       const { node: next, resumed: thenResumed } = await startWatched();
@@ -146,7 +160,7 @@ describe('the fold kept at a clean stop', () => {
     }
   });
 
-  it('absent (a store an older node kept), the events are folded from the start without a word, and the clean stop keeps one', async () => {
+  it('absent (a store an older node kept), the events are folded from the start without a word, and the load keeps one', async () => {
     await withStore((store) => store.dataSource.query(`DELETE FROM node_store_meta WHERE name LIKE 'fold:%'`));
     const { node, resumed, replayed, warnings } = await startWatched();
     try {

@@ -42,6 +42,7 @@ export {
   FoldCheckpointError,
   FoldCheckpointProblem,
   encodeFoldCheckpoint,
+  encodeFoldCheckpointSteps,
   readFoldCheckpoint,
   type FoldCheckpoint,
   type FoldRunState,

@@ -10,10 +10,11 @@ import {
   SnapshotError,
   checkAttestations,
   decodeEvent,
-  encodeFoldCheckpoint,
+  encodeFoldCheckpointSteps,
   readFoldCheckpoint,
   readSnapshot,
   recoverKeysFromSecrets,
+  runInSlices,
   verifyFullHistoryInSlices,
   type AuthorOptions,
   type EncodingShelf,
@@ -75,6 +76,14 @@ const VIEW_SLICE = 500;
 const DIFF_SLICE = 100;
 /** Replay progress is told at most once per this many events (and at the end). */
 const PROGRESS_EVERY = 2000;
+/**
+ * Keep a fold once a load folded this many events: a fold of 2,000 events takes tens of
+ * milliseconds, encoding a kept fold at a million events seconds (in slices), so a small
+ * difference is cheaper to fold again than to keep.
+ */
+export const KEEP_FOLD_AFTER = 2000;
+/** Pieces of a kept fold encoded between two turns. */
+const KEEP_SLICE = 2000;
 
 export interface ReplayProgress {
   readonly pursuanceId: string;
@@ -166,6 +175,8 @@ export class PursuanceRegistry {
    * (PursuanceAuthor.rotationTurns), in case those before it are offline.
    */
   public rotationStaggerMs = ROTATION_STAGGER_MS;
+  /** A load that folded at least this many events (beyond a fold it resumed) keeps its fold for the next start (#keepFold). */
+  public keepFoldAfter = KEEP_FOLD_AFTER;
   /** When this node first saw each due role it is in line for (`pursuance|role|departure`), by its clock. */
   readonly #dueSeen = new Map<string, number>();
   /** One timer per pursuance, for the next turn that comes up. */
@@ -401,6 +412,8 @@ export class PursuanceRegistry {
       const ids = await this.store.pursuanceIds();
       for (const id of ids) this.#loading.add(id);
       for (const id of ids) {
+        // How many events the fold resumed from covered (0: none, every event folded here).
+        let resumedAt = 0;
         // One pursuance that cannot be rebuilt must not keep the node (and the others) down.
         try {
           const total = await this.store.count(id);
@@ -416,7 +429,7 @@ export class PursuanceRegistry {
             if (signal?.aborted) return;
             for (const row of page) {
               if (log && saved && row.seq > saved.upTo) {
-                this.#resumeFold(log, saved);
+                resumedAt = this.#resumeFold(log, saved);
                 saved = null;
               }
               if (!log) {
@@ -434,7 +447,7 @@ export class PursuanceRegistry {
             await this.#yieldToReads(signal);
           }
           if (!log) continue;
-          if (saved) this.#resumeFold(log, saved);
+          if (saved) resumedAt = this.#resumeFold(log, saved);
           // Before the log is first read (its fold), the longest step of a big load.
           if (signal?.aborted) return;
           await this.#takeLater(id, () => this.#yieldToReads(signal));
@@ -474,6 +487,15 @@ export class PursuanceRegistry {
           this.#loading.delete(id);
         }
         await this.#settleLoaded(id);
+        const entry = this.#entries.get(id);
+        if (entry && entry.log.size - resumedAt >= this.keepFoldAfter) {
+          try {
+            await this.#keepFold(entry, () => this.#yieldToReads(signal));
+          } catch (err) {
+            if (err instanceof LoadAborted) return;
+            throw err;
+          }
+        }
       }
     });
   }
@@ -507,13 +529,32 @@ export class PursuanceRegistry {
    * holds now (PursuanceLog.resumeFold checks). One that is not is warned of, and the log folded
    * from the start, as without one: the events are the truth.
    */
-  #resumeFold(log: PursuanceLog, saved: { readonly checkpoint: FoldCheckpoint | null }): void {
-    if (!saved.checkpoint) return;
+  #resumeFold(log: PursuanceLog, saved: { readonly checkpoint: FoldCheckpoint | null }): number {
+    if (!saved.checkpoint) return 0;
     try {
       log.resumeFold(saved.checkpoint);
+      return saved.checkpoint.held;
     } catch (err) {
       if (!(err instanceof FoldCheckpointError)) throw err;
       this.#checkpointRefused(log.id, err);
+      return 0;
+    }
+  }
+
+  /**
+   * Keep `entry`'s fold (fold/checkpoint.ts) as the fold of every event stored for it, for the
+   * next start to resume: after a load, not at a clean stop, where encoding a million events'
+   * fold would hold the stop for seconds (and a crash never reaches the stop). Encoded in slices
+   * with `turn` between them. A failure costs only the next start's fold, and is warned of.
+   */
+  async #keepFold(entry: PursuanceEntry, turn: () => Promise<void>): Promise<void> {
+    if (entry.log.base) return;
+    try {
+      const bytes = await runInSlices(encodeFoldCheckpointSteps(entry.log.foldCheckpoint(), KEEP_SLICE), turn);
+      await this.store.writeFoldCheckpoint(entry.id, bytes);
+    } catch (err) {
+      if (err instanceof LoadAborted) throw err;
+      this.warn(`pursuance ${entry.id}: its fold was not kept for the next start (${this.#describe(err).code}); that start folds its events again`);
     }
   }
 
@@ -598,18 +639,9 @@ export class PursuanceRegistry {
     return this.#serial(async () => {
       for (const entry of this.#entries.values()) {
         const write = this.#projector.finalCheckpoint(entry, this.projections.parts(entry.id));
-        if (write.upserts.size > 0) {
-          await this.store.writeProjection(write);
-          this.projections.apply(write);
-        }
-        // A log started from a snapshot not yet verified starts from that snapshot again.
-        if (entry.log.base) continue;
-        try {
-          await this.store.writeFoldCheckpoint(entry.id, encodeFoldCheckpoint(entry.log.foldCheckpoint()));
-        } catch (err) {
-          // The next start folds everything since the checkpoint kept before, or from the start.
-          this.warn(`pursuance ${entry.id}: its fold checkpoint was not kept (${this.#describe(err).code})`);
-        }
+        if (write.upserts.size === 0) continue;
+        await this.store.writeProjection(write);
+        this.projections.apply(write);
       }
     });
   }

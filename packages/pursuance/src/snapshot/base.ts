@@ -124,13 +124,22 @@ export function makeSnapshot(pursuance: PursuanceId, base: FoldBase): Snapshot {
  */
 export function* makeSnapshotSteps(pursuance: PursuanceId, base: FoldBase, every: number): Generator<void, Snapshot> {
   const hash = sha256Stream();
+  const bytes = yield* encodeInSteps(snapshotValue(pursuance, base), 3, every, (piece) => hash.update(piece));
+  return { pursuance, base, bytes, hash: toHex(hash.digest()) };
+}
+
+/**
+ * canonicalEncode(value) as steps (steps.ts): the same bytes, piece by piece (canonicalPieces,
+ * `split` levels deep), yielding after every `every` pieces, each piece shown to `onPiece`.
+ */
+export function* encodeInSteps(value: CanonicalValue, split: number, every: number, onPiece?: (piece: Uint8Array) => void): Generator<void, Uint8Array> {
   const pieces: Uint8Array[] = [];
   let length = 0;
   let sincePause = 0;
-  for (const piece of canonicalPieces(snapshotValue(pursuance, base), 3)) {
+  for (const piece of canonicalPieces(value, split)) {
     pieces.push(piece);
     length += piece.length;
-    hash.update(piece);
+    onPiece?.(piece);
     if (++sincePause >= every) {
       sincePause = 0;
       yield;
@@ -143,7 +152,7 @@ export function* makeSnapshotSteps(pursuance: PursuanceId, base: FoldBase, every
     bytes.set(piece, at);
     at += piece.length;
   }
-  return { pursuance, base, bytes, hash: toHex(hash.digest()) };
+  return bytes;
 }
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
