@@ -8,7 +8,7 @@ import { Projector, PART } from '../src/domain/projector.js';
 import { PursuanceRegistry } from '../src/domain/registry.js';
 import { loadTemplates } from '../src/domain/templates.js';
 import { DEFAULT_TEMPLATES_DIR, openNodeStore, startNode, type RunningNode } from '../src/index.js';
-import type { EventStore } from '../src/store/event-store.js';
+import { EventStore } from '../src/store/event-store.js';
 
 /**
  * A load that folded enough events keeps the log's fold (sealed, beside its events); the next
@@ -172,6 +172,21 @@ describe('the fold a load keeps', () => {
       await node.close();
     }
     expect(await withStore((store) => store.foldCheckpoint(id))).not.toBeNull();
+  });
+
+  it('that cannot be written (a full disk) is warned of, and the start goes on without it', async () => {
+    await withStore((store) => store.dataSource.query(`DELETE FROM node_store_meta WHERE name LIKE 'fold:%'`));
+    const write = vi.spyOn(EventStore.prototype, 'writeFoldCheckpoint').mockRejectedValue(new Error('SQLITE_FULL: database or disk is full'));
+    const { node, warnings } = await startWatched();
+    try {
+      expect(write).toHaveBeenCalledTimes(1);
+      expect(warnings.filter((w) => w.includes('fold'))).toEqual([expect.stringContaining('its fold was not kept for the next start (UNEXPECTED)')]);
+      await expectFullReplayOf(node);
+      await addTasks(node, 1, 'still works');
+    } finally {
+      await node.close();
+    }
+    expect(await withStore((store) => store.foldCheckpoint(id))).toBeNull();
   });
 
   it('is not used by a rebuild, which replays every event', async () => {
