@@ -135,7 +135,7 @@ export const MODULES = {
   // Removal precedence: a removal's late events ordered after it, void removals, and events
   // defeated where they must come first (the judge's refusal and the reason it gives).
   'removal-precedence': {
-    mutate: ['packages/pursuance/src/fold/run.ts:270-271', 'packages/pursuance/src/fold/run.ts:459-516'],
+    mutate: ['packages/pursuance/src/fold/run.ts:270-271', 'packages/pursuance/src/fold/run.ts:461-518'],
     tests: ['packages/pursuance/test/fold.test.ts', 'packages/pursuance/test/malicious-property.test.ts'],
   },
   // Links between pursuances: the anchor pinned from an offer, its chain, other roles' keys,
@@ -197,7 +197,7 @@ export const MODULES = {
   'fold-checkpoint': {
     mutate: [
       'packages/pursuance/src/fold/checkpoint.ts',
-      'packages/pursuance/src/fold/run.ts:369-428',
+      'packages/pursuance/src/fold/run.ts:369-430',
       'packages/pursuance/src/log.ts:141-141',
       'packages/pursuance/src/log.ts:500-547',
       'apps/node/src/domain/registry.ts:416-416',
@@ -305,7 +305,7 @@ export const MODULES = {
     mutate: [
       'packages/pursuance/src/log.ts:558-581',
       'packages/pursuance/src/log.ts:785-817',
-      'packages/pursuance/src/fold/run.ts:534-553',
+      'packages/pursuance/src/fold/run.ts:536-555',
       'apps/node/src/domain/projector.ts:143-153',
       'apps/node/src/domain/registry.ts:457-467',
       'apps/node/src/domain/registry.ts:593-597',
