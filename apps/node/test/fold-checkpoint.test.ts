@@ -92,7 +92,8 @@ describe('the fold a load keeps', () => {
     await small.node.close();
     expect(small.replayed).toBe(1);
     expect(await withStore((store) => store.foldCheckpoint(id))).toBeNull();
-    const keeping = await startWatched();
+    // At the threshold it keeps one.
+    const keeping = await startWatched(31);
     await keeping.node.close();
     first = (await withStore((store) => store.foldCheckpoint(id)))!.bytes;
 

@@ -271,10 +271,13 @@ describe('a fold checkpoint', () => {
       [{ ...checkpoint, run: { ...run, order: [order[1]!, order[0]!, ...order.slice(2)] } }, /does not start at this log's genesis/],
       [{ ...checkpoint, run: { ...run, order: [...order.slice(0, -1), order[1]!] } }, /folds \w+ twice/],
       [{ ...checkpoint, held: checkpoint.held - 1, pending: 0 }, /is of/],
+      // As many events held and waiting, one of them not folded.
+      [{ ...checkpoint, run: { ...run, order: order.slice(0, -1) } }, /did not fold every event that does not wait/],
       [{ ...checkpoint, run: { ...run, rejections: [{ eventId: stranger, code: RejectionCode.DENIED, reason: 'x' }] } }, /names \w+ \(a refusal\)/],
       [{ ...checkpoint, run: { ...run, clocks: [{ id: stranger, vc: [1], chain: [1], pastTime: 0 }] } }, /names \w+ \(a clock\)/],
       [{ ...checkpoint, heads: [] }, /names heads it did not fold/],
       [{ ...checkpoint, heads: [stranger] }, /names heads it did not fold/],
+      [{ ...checkpoint, heads: [...checkpoint.heads, stranger] }, /names heads it did not fold/],
       [{ ...checkpoint, run: { ...run, state: {} } }, /state does not decode/],
     ];
     for (const [crafted, reason] of cases) {
