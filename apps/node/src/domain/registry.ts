@@ -418,8 +418,8 @@ export class PursuanceRegistry {
         try {
           const total = await this.store.count(id);
           const fromSnapshot = this.#snapshotOption(id);
-          // The fold kept at the last clean stop, of the rows up to `upTo`: those are taken back
-          // without folding, and the fold resumed from it once they are all in.
+          // The fold an earlier load kept, of the rows up to `upTo`: those are taken back without
+          // folding, and the fold resumed from it once they are all in.
           let saved = resume && !fromSnapshot.snapshot ? await this.#savedFold(id) : null;
           const resuming = saved?.checkpoint ? { resuming: saved.checkpoint } : {};
           let log: PursuanceLog | undefined;
