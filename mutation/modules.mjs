@@ -135,7 +135,7 @@ export const MODULES = {
   // Removal precedence: a removal's late events ordered after it, void removals, and events
   // defeated where they must come first (the judge's refusal and the reason it gives).
   'removal-precedence': {
-    mutate: ['packages/pursuance/src/fold/run.ts:270-271', 'packages/pursuance/src/fold/run.ts:461-518'],
+    mutate: ['packages/pursuance/src/fold/run.ts:270-271', 'packages/pursuance/src/fold/run.ts:463-520'],
     tests: ['packages/pursuance/test/fold.test.ts', 'packages/pursuance/test/malicious-property.test.ts'],
   },
   // Links between pursuances: the anchor pinned from an offer, its chain, other roles' keys,
@@ -197,16 +197,16 @@ export const MODULES = {
   'fold-checkpoint': {
     mutate: [
       'packages/pursuance/src/fold/checkpoint.ts',
-      'packages/pursuance/src/fold/run.ts:369-430',
+      'packages/pursuance/src/fold/run.ts:369-432',
       'packages/pursuance/src/log.ts:141-141',
-      'packages/pursuance/src/log.ts:500-547',
+      'packages/pursuance/src/log.ts:500-546',
       'apps/node/src/domain/registry.ts:416-416',
       'apps/node/src/domain/registry.ts:420-424',
       'apps/node/src/domain/registry.ts:431-439',
       'apps/node/src/domain/registry.ts:450-450',
       'apps/node/src/domain/registry.ts:490-498',
       'apps/node/src/domain/registry.ts:502-563',
-      'apps/node/src/store/event-store.ts:365-394',
+      'apps/node/src/store/event-store.ts:373-399',
     ],
     tests: ['packages/pursuance/test/fold-checkpoint.test.ts', 'apps/node/test/fold-checkpoint.test.ts'],
   },
@@ -281,8 +281,8 @@ export const MODULES = {
   'log-base': {
     mutate: [
       'packages/pursuance/src/log.ts:466-477',
-      'packages/pursuance/src/log.ts:694-723',
-      'packages/pursuance/src/log.ts:856-856',
+      'packages/pursuance/src/log.ts:693-722',
+      'packages/pursuance/src/log.ts:855-855',
       'packages/pursuance/src/snapshot/base.ts:68-94',
     ],
     tests: ['packages/pursuance/test/base-at-heads.test.ts', 'packages/pursuance/test/snapshot.test.ts', 'packages/pursuance/test/findings.test.ts'],
@@ -303,9 +303,9 @@ export const MODULES = {
   // the log outgrew during a pause, and stop at the next slice on Ctrl-C.
   'sliced-load': {
     mutate: [
-      'packages/pursuance/src/log.ts:558-581',
-      'packages/pursuance/src/log.ts:785-817',
-      'packages/pursuance/src/fold/run.ts:536-555',
+      'packages/pursuance/src/log.ts:557-580',
+      'packages/pursuance/src/log.ts:784-816',
+      'packages/pursuance/src/fold/run.ts:538-557',
       'apps/node/src/domain/projector.ts:143-153',
       'apps/node/src/domain/registry.ts:457-467',
       'apps/node/src/domain/registry.ts:593-597',

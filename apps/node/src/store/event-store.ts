@@ -335,6 +335,17 @@ export class EventStore {
     return rows[0]?.n ?? 0;
   }
 
+  /** One sealed row of node_store_meta, or undefined when there is none. */
+  async #metaValue(q: Pick<EntityManager, 'query'>, name: string): Promise<Buffer | undefined> {
+    const [row] = await q.query<{ value: Buffer }[]>(`SELECT value FROM node_store_meta WHERE name = ?`, [name]);
+    return row?.value;
+  }
+
+  /** Write (or replace) one sealed row of node_store_meta. */
+  async #putMeta(q: Pick<EntityManager, 'query'>, name: string, sealed: Buffer): Promise<void> {
+    await q.query(`INSERT INTO node_store_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, [name, sealed]);
+  }
+
   /** The counter row's name: a keyed tag, cut to the column's 32 characters (96 bits: no two pursuances meet). */
   #countName(pursuanceId: string): string {
     return `count:${this.#keys.tag('count', pursuanceId).slice(0, 26)}`;
@@ -342,11 +353,11 @@ export class EventStore {
 
   /** The pursuance's event counter; undefined when there is none, or it does not open as this pursuance's. */
   async #storedCount(q: Pick<EntityManager, 'query'>, pursuanceId: string): Promise<number | undefined> {
-    const [row] = await q.query<{ value: Buffer }[]>(`SELECT value FROM node_store_meta WHERE name = ?`, [this.#countName(pursuanceId)]);
-    if (!row) return undefined;
+    const value = await this.#metaValue(q, this.#countName(pursuanceId));
+    if (!value) return undefined;
     let record;
     try {
-      record = this.#keys.open(row.value, COUNT_RECORD);
+      record = this.#keys.open(value, COUNT_RECORD);
     } catch (err) {
       if (err instanceof StoreCorruptError) return undefined;
       throw err;
@@ -356,10 +367,7 @@ export class EventStore {
   }
 
   async #writeCount(q: Pick<EntityManager, 'query'>, pursuanceId: string, n: number): Promise<void> {
-    await q.query(`INSERT INTO node_store_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, [
-      this.#countName(pursuanceId),
-      this.#keys.seal({ t: COUNT_RECORD, p: pursuanceId, n }),
-    ]);
+    await this.#putMeta(q, this.#countName(pursuanceId), this.#keys.seal({ t: COUNT_RECORD, p: pursuanceId, n }));
   }
 
   /** The fold checkpoint row's name: a keyed tag, as the counter's. */
@@ -377,18 +385,15 @@ export class EventStore {
       const [row] = await tx.query<{ upTo: number | null }[]>(`SELECT MAX(seq) AS upTo FROM node_sealed_events WHERE pursuance_tag = ?`, [
         this.#keys.tag('pursuance', pursuanceId),
       ]);
-      await tx.query(`INSERT INTO node_store_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, [
-        this.#foldName(pursuanceId),
-        this.#keys.seal({ t: FOLD_RECORD, p: pursuanceId, s: row?.upTo ?? 0, b: plainBytes(checkpoint) }),
-      ]);
+      await this.#putMeta(tx, this.#foldName(pursuanceId), this.#keys.seal({ t: FOLD_RECORD, p: pursuanceId, s: row?.upTo ?? 0, b: plainBytes(checkpoint) }));
     });
   }
 
   /** The fold checkpoint kept for a pursuance and the arrival number it goes up to; null if none. StoreCorruptError if it does not open as this pursuance's. */
   public async foldCheckpoint(pursuanceId: string): Promise<{ readonly upTo: number; readonly bytes: Uint8Array } | null> {
-    const [row] = await this.dataSource.query<{ value: Buffer }[]>(`SELECT value FROM node_store_meta WHERE name = ?`, [this.#foldName(pursuanceId)]);
-    if (!row) return null;
-    const { p, s, b } = this.#keys.open(row.value, FOLD_RECORD);
+    const value = await this.#metaValue(this.dataSource, this.#foldName(pursuanceId));
+    if (!value) return null;
+    const { p, s, b } = this.#keys.open(value, FOLD_RECORD);
     if (p !== pursuanceId) throw new StoreCorruptError('a fold checkpoint row is not where it belongs');
     return { upTo: asNumber(s, 'arrival number'), bytes: asBuffer(b, 'fold checkpoint') };
   }
@@ -487,10 +492,10 @@ export class EventStore {
    * (its clear name says only that the row exists; the padding bucket hides how many it holds).
    */
   public async safetyVerifications(): Promise<Map<string, SafetyVerification>> {
-    const [row] = await this.dataSource.query<{ value: Buffer }[]>(`SELECT value FROM node_store_meta WHERE name = ?`, [SAFETY_ROW]);
+    const value = await this.#metaValue(this.dataSource, SAFETY_ROW);
     const out = new Map<string, SafetyVerification>();
-    if (!row) return out;
-    const entries = this.#keys.open(row.value, 'safety').contacts;
+    if (!value) return out;
+    const entries = this.#keys.open(value, 'safety').contacts;
     if (!Array.isArray(entries)) throw new StoreCorruptError('the safety-number row is not a list');
     for (const e of entries) {
       const { o, n, at } = (typeof e === 'object' && e !== null && !(e instanceof Uint8Array) && !Array.isArray(e) ? e : {}) as Record<string, CanonicalValue>;
@@ -505,9 +510,9 @@ export class EventStore {
    * invites and requests): read whole, written whole. Returns the JSON text, or null if none.
    */
   public async sealedDocument(name: SealedDocumentName): Promise<string | null> {
-    const [row] = await this.dataSource.query<{ value: Buffer }[]>(`SELECT value FROM node_store_meta WHERE name = ?`, [name]);
-    if (!row) return null;
-    const json = this.#keys.open(row.value, name).json;
+    const value = await this.#metaValue(this.dataSource, name);
+    if (!value) return null;
+    const json = this.#keys.open(value, name).json;
     if (typeof json !== 'string') throw new StoreCorruptError(`the ${name} row is not a sealed document`);
     return json;
   }
@@ -519,10 +524,7 @@ export class EventStore {
   public updateSealedDocument(name: SealedDocumentName, update: (json: string | null) => string): Promise<void> {
     const run = (this.#documentWrites.get(name) ?? Promise.resolve()).then(async () => {
       const next = update(await this.sealedDocument(name));
-      await this.dataSource.query(`INSERT INTO node_store_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, [
-        name,
-        this.#keys.seal({ t: name, json: next }),
-      ]);
+      await this.#putMeta(this.dataSource, name, this.#keys.seal({ t: name, json: next }));
     });
     this.#documentWrites.set(
       name,
@@ -539,10 +541,7 @@ export class EventStore {
       if (v === null) all.delete(onion);
       else all.set(onion, v);
       const contacts = [...all].map(([o, e]) => ({ o, n: e.safetyNumber, at: e.verifiedAt }));
-      await this.dataSource.query(`INSERT INTO node_store_meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, [
-        SAFETY_ROW,
-        this.#keys.seal({ t: 'safety', contacts }),
-      ]);
+      await this.#putMeta(this.dataSource, SAFETY_ROW, this.#keys.seal({ t: 'safety', contacts }));
     });
     this.#safetyWrites = run.catch(() => undefined);
     return run;
