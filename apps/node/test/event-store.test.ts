@@ -260,6 +260,23 @@ describe('node event store: sealed rows', () => {
     });
   });
 
+  it("refuses a pursuance's kept fold moved under another pursuance's row", async () => {
+    const path = join(dir, 'node.sqlite');
+    const one = sampleEvents();
+    const two = sampleEvents();
+    await withStore(path, me, async (store) => {
+      await store.append([...one, ...two], 'local');
+      await store.writeFoldCheckpoint(one[0]!.id, Uint8Array.of(1, 2, 3));
+      const [kept] = await store.dataSource.query<{ value: Buffer }[]>(`SELECT value FROM node_store_meta WHERE name LIKE 'fold:%'`);
+      await store.writeFoldCheckpoint(two[0]!.id, Uint8Array.of(4, 5, 6));
+      expect((await store.foldCheckpoint(two[0]!.id))?.bytes).toEqual(Buffer.from([4, 5, 6]));
+      // The first pursuance's sealed row copied over the second's, as someone editing the file could.
+      await store.dataSource.query(`UPDATE node_store_meta SET value = ? WHERE name LIKE 'fold:%' AND value != ?`, [kept!.value, kept!.value]);
+      await expect(store.foldCheckpoint(two[0]!.id)).rejects.toThrow(/a fold checkpoint row is not where it belongs/);
+      expect((await store.foldCheckpoint(one[0]!.id))?.bytes).toEqual(Buffer.from([1, 2, 3]));
+    });
+  });
+
   it('derive the store key with HKDF-SHA256 (RFC 5869 test case 1, first block)', () => {
     const okm = hkdfSha256(
       new Uint8Array(22).fill(0x0b),

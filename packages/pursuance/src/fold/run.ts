@@ -385,9 +385,10 @@ export class FoldRun implements Causality {
   }
 
   /**
-   * A run as `saved` left it, over `source`, which must hold the events it processed (the log
-   * checks the rest: PursuanceLog.resumeFold). Throws FoldCheckpointError when an event it names
-   * is not held there, or is named twice, or its state does not decode.
+   * A run as `saved` left it, over `source`, which must hold the events it processed, none of
+   * them waiting (the log checks the rest: PursuanceLog.resumeFold). Throws FoldCheckpointError
+   * when an event it names is not held there or waits, or is named twice, or its state does not
+   * decode.
    */
   public static resumed(source: FoldSource, saved: FoldRunState): FoldRun {
     let state: PublicState;
@@ -409,6 +410,7 @@ export class FoldRun implements Causality {
       // The log's own id string, not the checkpoint's copy: a resumed start at a million events held ~100 MB more with copies.
       const held = source.event(id)?.id;
       if (held === undefined) throw mismatch(`folded ${id}, which the log does not hold`);
+      if (source.isPending(held)) throw mismatch(`folded ${id}, which waits for ancestors here`);
       if (run.position.has(held)) throw mismatch(`folds ${id} twice`);
       run.position.set(held, i);
       run.order.push(held);
