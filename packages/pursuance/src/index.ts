@@ -44,6 +44,7 @@ export {
   encodeFoldCheckpoint,
   encodeFoldCheckpointSteps,
   readFoldCheckpoint,
+  readFoldCheckpointSteps,
   type FoldCheckpoint,
   type FoldRunState,
 } from './fold/checkpoint.js';

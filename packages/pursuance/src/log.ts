@@ -6,7 +6,7 @@ import { HeldSet } from './held-set.js';
 import { SeqIndex } from './seq-index.js';
 import { EventRejectedError, RejectionCode, type Rejection } from './errors.js';
 import type { Applier } from './fold/applier.js';
-import { fold, foldInSteps, FoldRun, type FoldSource } from './fold/run.js';
+import { fold, foldInSteps, FoldRun, RESUME_SLICE, type FoldSource } from './fold/run.js';
 import { FoldCheckpointError, FoldCheckpointProblem, type FoldCheckpoint } from './fold/checkpoint.js';
 import { stateFromGenesis } from './genesis.js';
 import { PublicEntries, publicStateValue, stateHash, stateHashSteps, type Equivocation, type PublicState } from './state.js';
@@ -527,6 +527,16 @@ export class PursuanceLog {
    * that fails. Events added afterwards fold on from it, as after any fold.
    */
   public resumeFold(checkpoint: FoldCheckpoint): void {
+    runAtOnce(this.resumeFoldSteps(checkpoint, Infinity));
+  }
+
+  /**
+   * resumeFold as steps (steps.ts), pausing while the state decodes and the order is looked up
+   * (FoldRun.resumedSteps): at a million events a second's work. The log is changed only by the
+   * last step, so one that is not run to its end leaves the log as it was; nothing may add events
+   * to the log meanwhile (the node resumes within its writer's turn).
+   */
+  public *resumeFoldSteps(checkpoint: FoldCheckpoint, every = RESUME_SLICE): Generator<void, void> {
     const mismatch = (why: string): FoldCheckpointError => new FoldCheckpointError(FoldCheckpointProblem.MISMATCH, `the fold checkpoint ${why}`);
     if (this.#base) throw new FoldCheckpointError(FoldCheckpointProblem.UNSUPPORTED, 'a log that starts from a snapshot keeps no fold checkpoint');
     if (checkpoint.pursuance !== this.id) throw mismatch('is of another pursuance');
@@ -536,7 +546,10 @@ export class PursuanceLog {
     const order = checkpoint.run.order;
     if (order[0] !== this.genesis.id) throw mismatch("does not start at this log's genesis");
     if (order.length + checkpoint.pending !== checkpoint.held) throw mismatch('did not fold every event that does not wait');
-    const run = FoldRun.resumed(this.#source, checkpoint.run);
+    const changes = this.#changes;
+    const run = yield* FoldRun.resumedSteps(this.#source, checkpoint.run, every);
+    // A caller that broke the rule above would get a fold of events the log no longer holds alone.
+    if (changes !== this.#changes) throw mismatch('was resumed while events were added');
     if (checkpoint.heads.length === 0 || checkpoint.heads.some((id) => !run.processed.has(id))) throw mismatch('names heads it did not fold');
     this.#run = run;
     this.#heads = new Set(checkpoint.heads);

@@ -6,15 +6,20 @@ import {
   FoldCheckpointProblem,
   PursuanceAuthor,
   PursuanceLog,
+  FOLD_VERSION,
   encodeFoldCheckpoint,
+  encodeFoldCheckpointSteps,
   makeSnapshot,
   readFoldCheckpoint,
+  readFoldCheckpointSteps,
+  runAtOnce,
   readSnapshot,
   type EventId,
   type FoldCheckpoint,
   type SignedEvent,
 } from '../src/index.js';
 import { FoldRun } from '../src/fold/run.js';
+import { decodeState, decodeStateSteps } from '../src/snapshot/state-codec.js';
 import { RejectionCode } from '../src/errors.js';
 import { agreement } from './support/hostile-kit.js';
 import { collect, newWorld, play, step, syncAll, type Step } from './support/world.js';
@@ -335,7 +340,7 @@ describe('a fold checkpoint', () => {
     const log = world.actors[0]!.log;
     const doc = strictDecode(encodeFoldCheckpoint(log.foldCheckpoint())) as Record<string, CanonicalValue>;
     const variants: Record<string, CanonicalValue>[] = [
-      { ...doc, v: 2 },
+      { ...doc, v: FOLD_VERSION + 1 },
       { ...doc, held: -1 },
       { ...doc, order: new Uint8Array(31) },
       { ...doc, authors: ['__proto__'] },
@@ -359,7 +364,87 @@ describe('a fold checkpoint', () => {
     ];
     for (const [variant, reason] of reasons) expect(() => readFoldCheckpoint(canonicalEncode(variant), log.id)).toThrow(reason);
     expect(() => readFoldCheckpoint(Uint8Array.of(0xff), log.id)).toThrow(/is not canonical CBOR/);
+    // One kept by the version before (its state in one piece) is refused by its version, not a schema detail.
+    expect(() => readFoldCheckpoint(canonicalEncode({ ...doc, v: 1 }), log.id)).toThrow(/is of fold version 1, this node's fold is version 2/);
+    // The state's pieces: the state without its tasks first, then lists of tasks, each canonical CBOR.
+    const [rest, ...tasks] = doc.state as Uint8Array[];
+    const withTasks = { ...(strictDecode(rest!) as Record<string, CanonicalValue>), tasks: [] };
+    const pieces: [CanonicalValue, RegExp][] = [
+      [[], /schema/],
+      [[canonicalEncode([]), ...tasks], /state does not start with the state without its tasks/],
+      [[canonicalEncode(withTasks), ...tasks], /state does not start with the state without its tasks/],
+      [[canonicalEncode(new Uint8Array(2)), ...tasks], /state does not start with the state without its tasks/],
+      [[Uint8Array.of(0xff), ...tasks], /state is not canonical CBOR/],
+      [[rest!, canonicalEncode({ id: 'x' })], /tasks are not in lists/],
+      [[rest!, Uint8Array.of(0x81)], /tasks are not canonical CBOR/],
+      [[rest!, 'x'], /schema/],
+    ];
+    for (const [state, reason] of pieces) expect(() => readFoldCheckpoint(canonicalEncode({ ...doc, state }), log.id)).toThrow(reason);
+    // A task that is no task reads (pieces are only split), and is refused where the state decodes.
+    const odd = readFoldCheckpoint(canonicalEncode({ ...doc, state: [rest!, canonicalEncode([{ id: 'x' }])] }), log.id);
+    const fresh = new PursuanceLog(log.genesis.bytes);
+    fresh.addAll([...log.events()].filter((e) => e.id !== log.id).map((e) => e.bytes));
+    expect(() => fresh.resumeFold(odd)).toThrow(/state does not decode: .*schema/);
     expect(() => readFoldCheckpoint(canonicalEncode(doc), 'cd'.repeat(32) as never)).toThrow(/is of another pursuance/);
+  });
+
+  it('is written, read and resumed in steps that pause as they go, to the same bytes, checkpoint and log as at once', () => {
+    const { founder, genesis } = synced([
+      { t: 'act', actor: 0, op: 1, x: 1, y: 2 },
+      { t: 'act', actor: 1, op: 3, x: 4, y: 5 },
+    ]);
+    for (let i = 0; i < 9; i++) founder.createTask({ audience: ['member'], title: `task ${i}` });
+    const events = [...founder.log.events()].filter((e) => e.id !== genesis.id);
+    const cp = founder.log.foldCheckpoint();
+    const tasks = founder.log.state().tasks.size;
+    expect(tasks).toBeGreaterThan(9);
+
+    const pauses = <T>(steps: Generator<void, T>): { value: T; pauses: number } => {
+      let n = 0;
+      for (;;) {
+        const step = steps.next();
+        if (step.done) return { value: step.value, pauses: n };
+        n += 1;
+      }
+    };
+    // Two tasks a piece: the state in 1 + ceil(tasks / 2) pieces, each encoded between two pauses.
+    const written = pauses(encodeFoldCheckpointSteps(cp, 1_000_000, 2));
+    expect(written.pauses).toBe(Math.ceil(tasks / 2));
+    const doc = strictDecode(written.value) as Record<string, CanonicalValue>;
+    expect((doc.state as Uint8Array[]).length).toBe(1 + Math.ceil(tasks / 2));
+    const atOnce = readFoldCheckpoint(encodeFoldCheckpoint(cp), founder.log.id);
+    const read = pauses(readFoldCheckpointSteps(written.value, founder.log.id, 3));
+    expect(read.value).toEqual(atOnce);
+    // One pause after the document's check, one per 3 ids of the order, one per piece of tasks.
+    expect(read.pauses).toBe(1 + Math.floor(cp.run.order.length / 3) + Math.ceil(tasks / 2));
+
+    // The state decodes in steps to what decodeState gives, pausing every `every` tasks.
+    const stateSteps = pauses(decodeStateSteps(atOnce.run.state, 4));
+    expect(stateSteps.value).toEqual(decodeState(atOnce.run.state));
+    expect(stateSteps.pauses).toBeGreaterThanOrEqual(Math.floor((3 * tasks) / 4));
+
+    const log = logOf(genesis, events);
+    const resumedInSteps = pauses(log.resumeFoldSteps(read.value, 5));
+    expect(resumedInSteps.pauses).toBeGreaterThanOrEqual(Math.floor(cp.run.order.length / 5));
+    expectSameLog(log, founder.log);
+    expect(log.stateHash()).toBe(founder.log.stateHash());
+
+    // Left half-way, a resume changed nothing: the log folds what it holds as if none was offered.
+    const abandoned = logOf(genesis, events);
+    const steps = abandoned.resumeFoldSteps(read.value, 5);
+    for (let i = 0; i < 3; i++) expect(steps.next().done).toBe(false);
+    expectSameLog(abandoned, founder.log);
+
+    // Events added while it pauses (the caller broke its rule) make the resumed fold refused, not kept.
+    const [last, ...others] = [...events].reverse();
+    const racing = logOf(genesis, others.reverse());
+    const partial = readFoldCheckpoint(encodeFoldCheckpoint(racing.foldCheckpoint()), racing.id);
+    const fresh = logOf(genesis, others);
+    const race = fresh.resumeFoldSteps(partial, 5);
+    expect(race.next().done).toBe(false);
+    fresh.add(last!.bytes);
+    expect(() => runAtOnce(race)).toThrow(/was resumed while events were added/);
+    expectSameLog(fresh, founder.log);
   });
 
   it('bytes that are no checkpoint, or a checkpoint damaged anywhere, give a typed refusal or a checkpoint the log checks: nothing else', () => {

@@ -4,6 +4,7 @@ import { bytes } from '@pursuance/codec';
 import type { EventId, PursuanceId } from '../envelope.js';
 import { RejectionCode, type Rejection } from '../errors.js';
 import { encodeInSteps, packIds, unpackIds } from '../snapshot/base.js';
+import { runAtOnce } from '../steps.js';
 
 /**
  * A fold checkpoint: a finished fold of the events a log holds, as the log's owner keeps it
@@ -18,7 +19,16 @@ import { encodeInSteps, packIds, unpackIds } from '../snapshot/base.js';
  * PursuanceLog.resumeFold). Any change to what the fold decides for some set of events must
  * raise FOLD_VERSION, so checkpoints of the old fold are refused and the events folded again.
  */
-export const FOLD_VERSION = 1;
+export const FOLD_VERSION = 2;
+
+/**
+ * A kept fold's state is stored in pieces, each its own canonical encoding: the state without
+ * its tasks, then the tasks this many at a time. Read back piece by piece (readFoldCheckpointSteps),
+ * a big board's state is not one pause of a second. (Version 1 stored it in one piece.)
+ */
+export const TASKS_PER_PIECE = 4096;
+/** Ids of a kept fold's order readFoldCheckpointSteps unpacks between two pauses. */
+export const READ_SLICE = 32_768;
 
 /** What one finished fold run (fold/run.ts) is, beyond the events it read. */
 export interface FoldRunState {
@@ -80,18 +90,26 @@ export class FoldCheckpointError extends Error {
 const invalid = (why: string): FoldCheckpointError => new FoldCheckpointError(FoldCheckpointProblem.INVALID, `the fold checkpoint ${why}`);
 
 export function encodeFoldCheckpoint(cp: FoldCheckpoint): Uint8Array {
-  return canonicalEncode(checkpointValue(cp));
+  return runAtOnce(encodeFoldCheckpointSteps(cp, Infinity));
 }
 
 /**
  * encodeFoldCheckpoint as steps (steps.ts), yielding after every `every` pieces: the same bytes.
  * At a million events the encoding is tens of megabytes, a second or two at once.
  */
-export function encodeFoldCheckpointSteps(cp: FoldCheckpoint, every: number): Generator<void, Uint8Array> {
-  return encodeInSteps(checkpointValue(cp), 3, every);
+export function* encodeFoldCheckpointSteps(cp: FoldCheckpoint, every: number, tasksPerPiece = TASKS_PER_PIECE): Generator<void, Uint8Array> {
+  const { tasks, ...rest } = cp.run.state as { readonly tasks?: readonly CanonicalValue[] };
+  // The run's state is encodeState's rendering, which always lists its tasks.
+  if (!Array.isArray(tasks)) throw new TypeError('a fold checkpoint state without a task list');
+  const state = [canonicalEncode(rest)];
+  for (let at = 0; at < tasks.length; at += tasksPerPiece) {
+    state.push(canonicalEncode(tasks.slice(at, at + tasksPerPiece)));
+    yield;
+  }
+  return yield* encodeInSteps(checkpointValue(cp, state), 3, every);
 }
 
-function checkpointValue(cp: FoldCheckpoint): CanonicalValue {
+function checkpointValue(cp: FoldCheckpoint, state: readonly Uint8Array[]): CanonicalValue {
   const r = cp.run;
   return {
     v: FOLD_VERSION,
@@ -109,7 +127,7 @@ function checkpointValue(cp: FoldCheckpoint): CanonicalValue {
     virtual: r.virtual.map(([id, after]) => [fromHex(id), packIds(after)]),
     voided: packIds(r.voided),
     defeated: r.defeated.map(([id, by]) => [fromHex(id), fromHex(by)]),
-    state: r.state,
+    state: [...state],
   };
 }
 
@@ -136,7 +154,8 @@ const CheckpointSchema = z.strictObject({
   virtual: z.array(z.tuple([id32, idList])).max(10_000_000),
   voided: idList,
   defeated: z.array(z.tuple([id32, id32])).max(10_000_000),
-  state: z.unknown(),
+  // The state without its tasks, then the tasks in pieces (TASKS_PER_PIECE); each decoded when read.
+  state: z.array(z.instanceof(Uint8Array)).min(1).max(10_000_000),
 });
 
 /**
@@ -145,16 +164,35 @@ const CheckpointSchema = z.strictObject({
  * PursuanceLog.resumeFold's to check (the state is decoded once, there).
  */
 export function readFoldCheckpoint(data: Uint8Array, pursuance: PursuanceId): FoldCheckpoint {
-  let raw: CanonicalValue;
-  try {
-    raw = strictDecode(data);
-  } catch (err) {
-    throw invalid(`is not canonical CBOR: ${(err as Error).message}`);
-  }
+  return runAtOnce(readFoldCheckpointSteps(data, pursuance, Infinity));
+}
+
+/** readFoldCheckpoint as steps (steps.ts): a pause after every `every` ids of the order, and after each piece of the state. */
+export function* readFoldCheckpointSteps(data: Uint8Array, pursuance: PursuanceId, every = READ_SLICE): Generator<void, FoldCheckpoint> {
+  const raw = decoded(data, 'is not canonical CBOR');
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && 'v' in raw && typeof raw.v === 'number' && raw.v !== FOLD_VERSION)
+    throw invalid(`is of fold version ${raw.v}, this node's fold is version ${FOLD_VERSION}`);
   const parsed = CheckpointSchema.safeParse(raw);
   if (!parsed.success) throw invalid(`does not match its schema: ${parsed.error.issues[0]?.message ?? ''}`);
   const v = parsed.data;
   if (v.pursuance !== pursuance) throw invalid('is of another pursuance');
+  yield;
+  const order: EventId[] = [];
+  for (let at = 0; at < v.order.length; at += 32) {
+    order.push(toHex(v.order.subarray(at, at + 32)) as EventId);
+    if (order.length % every === 0) yield;
+  }
+  const [first, ...pieces] = v.state;
+  const rest = decoded(first!, 'state is not canonical CBOR');
+  if (typeof rest !== 'object' || rest === null || Array.isArray(rest) || rest instanceof Uint8Array || Object.hasOwn(rest, 'tasks'))
+    throw invalid('state does not start with the state without its tasks');
+  const tasks: CanonicalValue[] = [];
+  for (const piece of pieces) {
+    const some = decoded(piece, 'tasks are not canonical CBOR');
+    if (!Array.isArray(some)) throw invalid('tasks are not in lists');
+    for (const task of some as CanonicalValue[]) tasks.push(task);
+    yield;
+  }
   const hex = (b: Uint8Array): EventId => toHex(b) as EventId;
   return {
     pursuance,
@@ -164,7 +202,7 @@ export function readFoldCheckpoint(data: Uint8Array, pursuance: PursuanceId): Fo
     everNamed: v.everNamed as OnionName[],
     stateHash: v.stateHash,
     run: {
-      order: unpackIds(v.order),
+      order,
       rejections: v.rejections.map(([id, code, reason, rule]) => ({ eventId: hex(id), code, reason, ...(rule === null ? {} : { rule }) })),
       logHash: v.logHash,
       authors: v.authors as OnionName[],
@@ -172,7 +210,15 @@ export function readFoldCheckpoint(data: Uint8Array, pursuance: PursuanceId): Fo
       virtual: v.virtual.map(([id, after]) => [hex(id), unpackIds(after)] as const),
       voided: unpackIds(v.voided),
       defeated: v.defeated.map(([id, by]) => [hex(id), hex(by)] as const),
-      state: v.state as CanonicalValue,
+      state: { ...rest, tasks },
     },
   };
+}
+
+function decoded(data: Uint8Array, what: string): CanonicalValue {
+  try {
+    return strictDecode(data);
+  } catch (err) {
+    throw invalid(`${what}: ${(err as Error).message}`);
+  }
 }

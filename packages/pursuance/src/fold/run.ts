@@ -10,7 +10,7 @@ import type { PublicState } from '../state.js';
 import { Applier } from './applier.js';
 import type { AcceptedAncestor, Causality, Outcome } from './context.js';
 import type { FoldBase } from '../snapshot/base.js';
-import { cloneState, decodeState, encodeState, stateForReading } from '../snapshot/state-codec.js';
+import { cloneState, decodeStateSteps, encodeState, stateForReading } from '../snapshot/state-codec.js';
 import { SnapshotError } from '../snapshot/errors.js';
 import { FoldCheckpointError, FoldCheckpointProblem, type FoldRunState } from './checkpoint.js';
 
@@ -80,6 +80,9 @@ export interface FoldSource {
  * action of the removed member is judged first on every replica. Typed over every kind: a new
  * kind must be placed here to compile.
  */
+/** Events of a kept fold's order resumedSteps looks up between two pauses (a few milliseconds' work). */
+export const RESUME_SLICE = 16_384;
+
 const ORDER_CLASS = {
   genesis: 0,
   'member.remove': 0,
@@ -388,12 +391,14 @@ export class FoldRun implements Causality {
    * A run as `saved` left it, over `source`, which must hold the events it processed, none of
    * them waiting (the log checks the rest: PursuanceLog.resumeFold). Throws FoldCheckpointError
    * when an event it names is not held there or waits, or is named twice, or its state does not
-   * decode.
+   * decode. As steps (steps.ts): it pauses while the state decodes (decodeStateSteps) and after
+   * every `every` events of the order it looks up, so a node resuming a million events' fold
+   * keeps answering. It builds a new run only: nothing else is changed.
    */
-  public static resumed(source: FoldSource, saved: FoldRunState): FoldRun {
+  public static *resumedSteps(source: FoldSource, saved: FoldRunState, every = RESUME_SLICE): Generator<void, FoldRun> {
     let state: PublicState;
     try {
-      state = decodeState(saved.state);
+      state = yield* decodeStateSteps(saved.state);
     } catch (err) {
       if (err instanceof SnapshotError)
         throw new FoldCheckpointError(FoldCheckpointProblem.INVALID, `the fold checkpoint's state does not decode: ${err.message}`);
@@ -407,6 +412,7 @@ export class FoldRun implements Causality {
     const run = new FoldRun(source, state, precedence);
     const mismatch = (why: string): FoldCheckpointError => new FoldCheckpointError(FoldCheckpointProblem.MISMATCH, `the fold checkpoint ${why}`);
     for (const [i, id] of saved.order.entries()) {
+      if (i % every === every - 1) yield;
       // The log's own id string, not the checkpoint's copy: a resumed start at a million events held ~100 MB more with copies.
       const held = source.event(id)?.id;
       if (held === undefined) throw mismatch(`folded ${id}, which the log does not hold`);

@@ -29,6 +29,7 @@ import {
   type TaskState,
 } from '../state.js';
 import { SnapshotInvalidError } from './errors.js';
+import { runAtOnce } from '../steps.js';
 
 /**
  * The WHOLE public state as canonical data, for a snapshot a joiner folds on from. The state
@@ -102,6 +103,16 @@ const onion = z.string().regex(/^[a-z2-7]{56}$/);
 const time = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const list = <T extends z.ZodType>(item: T, max: number) => z.array(item).max(max);
 
+const TaskSchema = z.strictObject({
+  id: hex64,
+  audience: list(RoleIdSchema, 16),
+  parent: hex64.nullable(),
+  createdBy: onion,
+  closed: z.boolean(),
+  staleKey: z.literal(true).optional(),
+  origin: z.strictObject({ peer: hex64, role: RoleIdSchema }).optional(),
+});
+
 const StateSchema = z.strictObject({
   id: hex64,
   name: z.string().max(120),
@@ -138,18 +149,8 @@ const StateSchema = z.strictObject({
     }),
     1000,
   ),
-  tasks: list(
-    z.strictObject({
-      id: hex64,
-      audience: list(RoleIdSchema, 16),
-      parent: hex64.nullable(),
-      createdBy: onion,
-      closed: z.boolean(),
-      staleKey: z.literal(true).optional(),
-      origin: z.strictObject({ peer: hex64, role: RoleIdSchema }).optional(),
-    }),
-    10_000_000,
-  ),
+  // Each task is checked on its own (TaskSchema), a slice at a time: a board of a hundred thousand tasks at once is a second's pause.
+  tasks: list(z.unknown(), 10_000_000),
   relay: z.strictObject({
     bundle: z.string().max(MAX_RELAY_BUNDLE).nullable(),
     movedBy: hex64.nullable(),
@@ -262,9 +263,29 @@ export function stateForReading(value: unknown): PublicState {
  * fold would trip over later.
  */
 export function decodeState(value: unknown): PublicState {
+  return runAtOnce(decodeStateSteps(value, Infinity));
+}
+
+/** Tasks decodeStateSteps checks between two pauses. */
+export const DECODE_TASKS_SLICE = 2000;
+
+const schemaProblem = (error: z.ZodError): SnapshotInvalidError =>
+  new SnapshotInvalidError(`the snapshot's state does not match its schema: ${error.issues[0]?.message ?? ''}`);
+
+/**
+ * decodeState as steps (steps.ts), pausing after every `every` tasks: a node resuming a kept fold
+ * decodes a million events' state while its API answers.
+ */
+export function* decodeStateSteps(value: unknown, every = DECODE_TASKS_SLICE): Generator<void, PublicState> {
   const parsed = StateSchema.safeParse(value);
-  if (!parsed.success) throw new SnapshotInvalidError(`the snapshot's state does not match its schema: ${parsed.error.issues[0]?.message ?? ''}`);
+  if (!parsed.success) throw schemaProblem(parsed.error);
   const v = parsed.data;
+  let sincePause = 0;
+  function* pace(): Generator<void, void> {
+    if (++sincePause < every) return;
+    sincePause = 0;
+    yield;
+  }
   const rules = RulesSchema.safeParse(v.rules);
   if (!rules.success) throw new SnapshotInvalidError('the snapshot holds invalid rules');
   const fail = (why: string): never => {
@@ -317,7 +338,11 @@ export function decodeState(value: unknown): PublicState {
   unique(v.founders, 'a founder');
 
   const tasks = new Map<EventId, TaskState>();
-  for (const t of v.tasks) {
+  for (const item of v.tasks) {
+    yield* pace();
+    const task = TaskSchema.safeParse(item);
+    if (!task.success) throw schemaProblem(task.error);
+    const t = task.data;
     if (tasks.has(t.id as EventId)) fail(`task ${t.id} listed twice`);
     for (const role of t.audience) if (!roles.has(role)) fail(`task ${t.id} is addressed to unknown role "${role}"`);
     tasks.set(t.id as EventId, {
@@ -332,6 +357,7 @@ export function decodeState(value: unknown): PublicState {
     });
   }
   for (const t of tasks.values()) {
+    yield* pace();
     if (t.parent === null) continue;
     const parent = tasks.get(t.parent);
     if (!parent) fail(`task ${t.id} names a parent that is not a task`);
@@ -339,6 +365,7 @@ export function decodeState(value: unknown): PublicState {
   }
   // A parent chain that loops would hang every walk up the tree; the fold never makes one.
   for (const t of tasks.values()) {
+    yield* pace();
     let steps = 0;
     for (let at: TaskState | undefined = t; at && at.parent !== null; at = tasks.get(at.parent)) {
       if (++steps > tasks.size) fail(`task ${t.id} is its own ancestor`);
