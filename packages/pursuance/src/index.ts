@@ -30,7 +30,7 @@ export { type EventId, type SignedEvent, decodeEvent, signEvent } from './envelo
 export type { PublicState, RelayState } from './state.js';
 export { PursuanceLog, type PursuanceLogOptions } from './log.js';
 export type { EncodingShelf } from './held-event.js';
-export { type MemberViewResult, type TaskView, MemberViewCache, buildMemberView, recoverKeysFromSecrets } from './view.js';
+export { type MemberViewResult, type TaskView, MemberViewCache, buildMemberView, collectKeysSteps, recoverKeysFromSecrets } from './view.js';
 export { type AuthorOptions, type NewPursuance, type NewTask, PursuanceAuthor } from './author.js';
 export { type FoldBase, type Snapshot, MAX_FRONTIER, makeSnapshot, readSnapshot } from './snapshot/base.js';
 export { captureSnapshot, eventsAfter, instability, latestStableFrontier, snapshotAt } from './snapshot/capture.js';

@@ -109,9 +109,27 @@ export interface MemberViewResult {
  * key that arrived.
  */
 export function collectKeys(log: PursuanceLog, me: Identity, keyring: Keyring = new Keyring()): Keyring {
+  return runAtOnce(collectKeysSteps(log, me, keyring, Infinity));
+}
+
+/** Events collectKeysSteps looks at between two pauses (most only by their kind). */
+export const KEYS_SLICE = 20_000;
+
+/**
+ * collectKeys as steps (steps.ts), pausing after every `every` events it looks at and every
+ * `every / 100` key-bearing events it opens: a walk of a million events, a second at once.
+ */
+export function* collectKeysSteps(log: PursuanceLog, me: Identity, keyring: Keyring = new Keyring(), every = KEYS_SLICE): Generator<void, Keyring> {
   const candidates: SignedEvent[] = [];
-  for (const e of log.events()) if (KEY_BEARING.has(e.header.kind)) candidates.push(e);
+  let looked = 0;
+  for (const e of log.events()) {
+    // The held kind, not e.header.kind: a held event makes a header object for that.
+    if (KEY_BEARING.has(heldFields(e)?.kind ?? e.header.kind)) candidates.push(e);
+    if (++looked % every === 0) yield;
+  }
+  let opened = 0;
   for (const e of log.acceptedInFoldOrder(candidates)) {
+    if (++opened % Math.ceil(every / 100) === 0) yield;
     for (const { role, keyId, lockboxes } of KEY_BEARING.get(e.header.kind)!(e.header)) {
       if (keyring.has(keyId)) continue;
       for (const lb of lockboxes) {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemberViewCache, PursuanceLog, RejectionCode, buildMemberView, type SignedEvent } from '../src/index.js';
 import { Keyring } from '../src/keys.js';
-import { collectKeys } from '../src/view.js';
+import { collectKeys, collectKeysSteps } from '../src/view.js';
 import { run, seededShuffle, step, type World } from './support/world.js';
 
 /**
@@ -241,5 +241,35 @@ describe('the member view in slices (MemberViewCache.currentInSlices)', () => {
       ),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('the keys addressed to a member, collected in slices (collectKeysSteps)', () => {
+  it('are the keys collectKeys finds, for every slice size, pausing as often as the size says (property)', () => {
+    let withKeys = 0;
+    fc.assert(
+      fc.property(script, fc.integer(), fc.nat(4), fc.integer({ min: 1, max: 7 }), (steps, seed, reader, every) => {
+        const world = run(steps);
+        const me = world.ids[reader]!;
+        const log = logOf(world, seededShuffle([...world.all.values()], seed));
+        const atOnce = collectKeys(log, me, new Keyring());
+        const sliced = collectKeysSteps(log, me, new Keyring(), every);
+        let pauses = 0;
+        for (let step = sliced.next(); ; step = sliced.next()) {
+          if (step.done) {
+            expect(step.value.keyIds().sort()).toEqual(atOnce.keyIds().sort());
+            for (const id of atOnce.keyIds()) expect(step.value.get(id)).toEqual(atOnce.get(id));
+            break;
+          }
+          pauses += 1;
+        }
+        // A pause after every `every` events looked at, at least.
+        expect(pauses).toBeGreaterThanOrEqual(Math.floor(log.size / every));
+        if (atOnce.size > 0) withKeys += 1;
+      }),
+      { numRuns: 40 },
+    );
+    // Readers who are members: their keys were found (an outsider's keyring is empty either way).
+    expect(withKeys).toBeGreaterThan(10);
   });
 });
