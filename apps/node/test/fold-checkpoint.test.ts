@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TEST_SCRYPT_PARAMS } from '@pursuance/crypto';
-import { PursuanceLog, RulesSchema, type Rules } from '@pursuance/pursuance';
+import { PursuanceLog, RulesSchema, readFoldCheckpoint, type Rules } from '@pursuance/pursuance';
 import { Projector, PART } from '../src/domain/projector.js';
 import { PursuanceRegistry } from '../src/domain/registry.js';
 import { loadTemplates } from '../src/domain/templates.js';
@@ -46,7 +46,18 @@ async function addTasks(node: RunningNode, n: number, label: string): Promise<vo
 
 /** Start the node, recording how each log's fold began and what was warned. */
 async function startWatched(keepFoldAfter?: number): Promise<{ node: RunningNode; resumed: string[]; replayed: number; warnings: string[] }> {
-  const resume = vi.spyOn(PursuanceLog.prototype, 'resumeFold');
+  // The node resumes in steps: how each resume ended is known once its steps have run out.
+  const resumed: string[] = [];
+  const original = PursuanceLog.prototype.resumeFoldSteps;
+  const resume = vi.spyOn(PursuanceLog.prototype, 'resumeFoldSteps').mockImplementation(function* (this: PursuanceLog, ...args) {
+    try {
+      yield* original.apply(this, args);
+    } catch (err) {
+      resumed.push('throw');
+      throw err;
+    }
+    resumed.push('return');
+  });
   const replay = vi.spyOn(PursuanceLog.prototype, 'replay');
   const warnings: string[] = [];
   const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -55,7 +66,6 @@ async function startWatched(keepFoldAfter?: number): Promise<{ node: RunningNode
   });
   try {
     const node = await start(keepFoldAfter);
-    const resumed = resume.mock.results.map((r) => r.type);
     return { node, resumed, replayed: replay.mock.calls.length, warnings };
   } finally {
     resume.mockRestore();
@@ -190,10 +200,45 @@ describe('the fold a load keeps', () => {
     expect(await withStore((store) => store.foldCheckpoint(id))).toBeNull();
   });
 
+  it('is read and resumed in slices, the read routes getting their turn between them', async () => {
+    const node = await start();
+    try {
+      const { registry } = node;
+      const kept = readFoldCheckpoint((await storeOf(node).foldCheckpoint(id))!.bytes, id as never);
+      const folded = kept.run.order.length;
+      expect(folded).toBeGreaterThan(30);
+      const marks: string[] = [];
+      const read = storeOf(node).foldCheckpoint.bind(storeOf(node));
+      vi.spyOn(storeOf(node), 'foldCheckpoint').mockImplementation(async (p) => {
+        marks.push('read');
+        return read(p);
+      });
+      const original = PursuanceLog.prototype.resumeFoldSteps;
+      vi.spyOn(PursuanceLog.prototype, 'resumeFoldSteps').mockImplementation(function* (this: PursuanceLog, ...args) {
+        marks.push('resume');
+        yield* original.apply(this, args);
+        marks.push('resumed');
+      });
+      registry.betweenPages = () => {
+        marks.push('turn');
+        return Promise.resolve();
+      };
+      registry.resumeSlice = 2;
+      await registry.load(undefined, undefined, { resume: true });
+      const between = (from: string, to: string): number => marks.slice(marks.indexOf(from), marks.indexOf(to)).filter((m) => m === 'turn').length;
+      // Reading: a turn after the document's check and every 2 ids; resuming: one every 2 ids.
+      expect(between('read', 'resume')).toBeGreaterThanOrEqual(1 + Math.floor(folded / 2));
+      expect(between('resume', 'resumed')).toBe(Math.floor(folded / 2));
+      await expectFullReplayOf(node);
+    } finally {
+      await node.close();
+    }
+  });
+
   it('is not used by a rebuild, which replays every event', async () => {
     const node = await start();
     try {
-      const resume = vi.spyOn(PursuanceLog.prototype, 'resumeFold');
+      const resume = vi.spyOn(PursuanceLog.prototype, 'resumeFoldSteps');
       const replay = vi.spyOn(PursuanceLog.prototype, 'replay');
       await node.registry.load();
       expect(resume).not.toHaveBeenCalled();

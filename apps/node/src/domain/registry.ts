@@ -9,9 +9,10 @@ import {
   MemberViewCache,
   SnapshotError,
   checkAttestations,
+  collectKeysSteps,
   decodeEvent,
   encodeFoldCheckpointSteps,
-  readFoldCheckpoint,
+  readFoldCheckpointSteps,
   readSnapshot,
   recoverKeysFromSecrets,
   runInSlices,
@@ -177,6 +178,8 @@ export class PursuanceRegistry {
   public rotationStaggerMs = ROTATION_STAGGER_MS;
   /** A load that folded at least this many events (beyond a fold it resumed) keeps its fold for the next start (#keepFold). */
   public keepFoldAfter = KEEP_FOLD_AFTER;
+  /** Ids of a kept fold read or resumed between two turns (undefined: the core's defaults; tests set it small). */
+  public resumeSlice: number | undefined;
   /** When this node first saw each due role it is in line for (`pursuance|role|departure`), by its clock. */
   readonly #dueSeen = new Map<string, number>();
   /** One timer per pursuance, for the next turn that comes up. */
@@ -420,7 +423,7 @@ export class PursuanceRegistry {
           const fromSnapshot = this.#snapshotOption(id);
           // The fold an earlier load kept, of the rows up to `upTo`: those are taken back without
           // folding, and the fold resumed from it once they are all in.
-          let saved = resume && !fromSnapshot.snapshot ? await this.#savedFold(id) : null;
+          let saved = resume && !fromSnapshot.snapshot ? await this.#savedFold(id, () => this.#yieldToReads(signal)) : null;
           const resuming = saved?.checkpoint ? { resuming: saved.checkpoint } : {};
           let log: PursuanceLog | undefined;
           let done = 0;
@@ -429,7 +432,7 @@ export class PursuanceRegistry {
             if (signal?.aborted) return;
             for (const row of page) {
               if (log && saved && row.seq > saved.upTo) {
-                resumedAt = this.#resumeFold(log, saved);
+                resumedAt = await this.#resumeFold(log, saved, () => this.#yieldToReads(signal));
                 saved = null;
               }
               if (!log) {
@@ -447,7 +450,7 @@ export class PursuanceRegistry {
             await this.#yieldToReads(signal);
           }
           if (!log) continue;
-          if (saved) resumedAt = this.#resumeFold(log, saved);
+          if (saved) resumedAt = await this.#resumeFold(log, saved, () => this.#yieldToReads(signal));
           // Before the log is first read (its fold), the longest step of a big load.
           if (signal?.aborted) return;
           await this.#takeLater(id, () => this.#yieldToReads(signal));
@@ -465,7 +468,9 @@ export class PursuanceRegistry {
           });
           if (refolded) progress?.({ pursuanceId: id, stage: 'fold', done: held, total: held });
           if (signal?.aborted) return;
-          const author = new PursuanceAuthor(this.identity, log, undefined, this.clock, this.#authorOptions);
+          // The keys addressed to us, in slices: a walk of every event (a second at a million).
+          const keyring = await runInSlices(collectKeysSteps(log, this.identity), () => this.#yieldToReads(signal));
+          const author = new PursuanceAuthor(this.identity, log, keyring, this.clock, this.#authorOptions);
           recoverKeysFromSecrets(log, keySecrets, author.keyring);
           this.#entries.set(id, { id, log, author, version: 1 });
           await this.#verifyWhenComplete(id);
@@ -505,7 +510,7 @@ export class PursuanceRegistry {
    * does not open; `checkpoint` is null when it opens but cannot be read (both warned of: the
    * events are then folded from the start, as without one).
    */
-  async #savedFold(id: string): Promise<{ readonly upTo: number; readonly checkpoint: FoldCheckpoint | null } | null> {
+  async #savedFold(id: string, turn: () => Promise<void>): Promise<{ readonly upTo: number; readonly checkpoint: FoldCheckpoint | null } | null> {
     let saved;
     try {
       saved = await this.store.foldCheckpoint(id);
@@ -516,7 +521,8 @@ export class PursuanceRegistry {
     }
     if (!saved) return null;
     try {
-      return { upTo: saved.upTo, checkpoint: readFoldCheckpoint(saved.bytes, id as never) };
+      // Read in slices: at a million events, decoding it at once held the API a second.
+      return { upTo: saved.upTo, checkpoint: await runInSlices(readFoldCheckpointSteps(saved.bytes, id as never, this.resumeSlice), turn) };
     } catch (err) {
       if (!(err instanceof FoldCheckpointError)) throw err;
       this.#checkpointRefused(id, err);
@@ -529,10 +535,11 @@ export class PursuanceRegistry {
    * holds now (PursuanceLog.resumeFold checks). One that is not is warned of, and the log folded
    * from the start, as without one: the events are the truth.
    */
-  #resumeFold(log: PursuanceLog, saved: { readonly checkpoint: FoldCheckpoint | null }): number {
+  async #resumeFold(log: PursuanceLog, saved: { readonly checkpoint: FoldCheckpoint | null }, turn: () => Promise<void>): Promise<number> {
     if (!saved.checkpoint) return 0;
     try {
-      log.resumeFold(saved.checkpoint);
+      // In slices (its state decoded, its order looked up), within the writer's turn: no event is added meanwhile.
+      await runInSlices(log.resumeFoldSteps(saved.checkpoint, this.resumeSlice), turn);
       return saved.checkpoint.held;
     } catch (err) {
       if (!(err instanceof FoldCheckpointError)) throw err;
