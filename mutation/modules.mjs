@@ -135,7 +135,7 @@ export const MODULES = {
   // Removal precedence: a removal's late events ordered after it, void removals, and events
   // defeated where they must come first (the judge's refusal and the reason it gives).
   'removal-precedence': {
-    mutate: ['packages/pursuance/src/fold/run.ts:270-271', 'packages/pursuance/src/fold/run.ts:463-520'],
+    mutate: ['packages/pursuance/src/fold/run.ts:273-274', 'packages/pursuance/src/fold/run.ts:469-526'],
     tests: ['packages/pursuance/test/fold.test.ts', 'packages/pursuance/test/malicious-property.test.ts'],
   },
   // Links between pursuances: the anchor pinned from an offer, its chain, other roles' keys,
@@ -183,29 +183,31 @@ export const MODULES = {
   // Which role keys a member collects (issue 16: picked by kind from the events held): a kind
   // left out, a refused event read, or a lockbox not opened changes what a member can read.
   'keys-collected': {
-    mutate: ['packages/pursuance/src/view.ts:111-124', 'packages/pursuance/src/view.ts:155-169'],
+    mutate: ['packages/pursuance/src/view.ts:111-142', 'packages/pursuance/src/view.ts:173-187'],
     tests: [
       'packages/pursuance/test/properties.test.ts',
       'packages/pursuance/test/findings.test.ts',
       'packages/pursuance/test/hostile-corpus.test.ts',
       'packages/pursuance/test/illegal-events.test.ts',
+      'packages/pursuance/test/sliced-work.test.ts',
     ],
   },
-  // The fold kept at a clean stop and resumed at the next start: a checkpoint taken as the fold
+  // The fold kept after a load and resumed (in slices) at the next start: a checkpoint taken as the fold
   // of events it is not the fold of would make this replica's state silently differ from every
   // other's. Judged by the tests that resume one against a full replay, in the core and the node.
   'fold-checkpoint': {
     mutate: [
       'packages/pursuance/src/fold/checkpoint.ts',
-      'packages/pursuance/src/fold/run.ts:369-432',
+      'packages/pursuance/src/fold/run.ts:372-438',
       'packages/pursuance/src/log.ts:141-141',
-      'packages/pursuance/src/log.ts:500-546',
-      'apps/node/src/domain/registry.ts:416-416',
-      'apps/node/src/domain/registry.ts:420-424',
-      'apps/node/src/domain/registry.ts:431-439',
-      'apps/node/src/domain/registry.ts:450-450',
-      'apps/node/src/domain/registry.ts:490-498',
-      'apps/node/src/domain/registry.ts:502-563',
+      'packages/pursuance/src/log.ts:500-559',
+      'apps/node/src/domain/registry.ts:419-419',
+      'apps/node/src/domain/registry.ts:423-427',
+      'apps/node/src/domain/registry.ts:434-442',
+      'apps/node/src/domain/registry.ts:453-453',
+      'apps/node/src/domain/registry.ts:495-503',
+      'apps/node/src/domain/registry.ts:472-472',
+      'apps/node/src/domain/registry.ts:507-570',
       'apps/node/src/store/event-store.ts:373-399',
     ],
     tests: ['packages/pursuance/test/fold-checkpoint.test.ts', 'apps/node/test/fold-checkpoint.test.ts'],
@@ -213,7 +215,7 @@ export const MODULES = {
   // The member view's incremental cache: a wrong "nothing changed" would show members stale or
   // unreadable content. Judged by the tests that compare it with the full rebuild.
   view: {
-    mutate: ['packages/pursuance/src/view.ts:177-281'],
+    mutate: ['packages/pursuance/src/view.ts:195-299'],
     tests: ['packages/pursuance/test/view-cache.test.ts', 'packages/pursuance/test/properties.test.ts', 'packages/pursuance/test/sliced-work.test.ts'],
   },
   node: {
@@ -281,8 +283,8 @@ export const MODULES = {
   'log-base': {
     mutate: [
       'packages/pursuance/src/log.ts:466-477',
-      'packages/pursuance/src/log.ts:693-722',
-      'packages/pursuance/src/log.ts:855-855',
+      'packages/pursuance/src/log.ts:706-735',
+      'packages/pursuance/src/log.ts:868-868',
       'packages/pursuance/src/snapshot/base.ts:68-94',
     ],
     tests: ['packages/pursuance/test/base-at-heads.test.ts', 'packages/pursuance/test/snapshot.test.ts', 'packages/pursuance/test/findings.test.ts'],
@@ -293,8 +295,8 @@ export const MODULES = {
     mutate: [
       'apps/node/src/domain/task-order.ts:29-36',
       'apps/node/src/domain/projections.ts:114-166',
-      'apps/node/src/domain/registry.ts:429-429',
-      'apps/node/src/domain/registry.ts:453-453',
+      'apps/node/src/domain/registry.ts:432-432',
+      'apps/node/src/domain/registry.ts:456-456',
     ],
     tests: ['apps/node/test/task-pages.test.ts', 'apps/node/test/start-abort.test.ts', 'apps/node/test/projections.test.ts'],
   },
@@ -303,13 +305,13 @@ export const MODULES = {
   // the log outgrew during a pause, and stop at the next slice on Ctrl-C.
   'sliced-load': {
     mutate: [
-      'packages/pursuance/src/log.ts:557-580',
-      'packages/pursuance/src/log.ts:784-816',
-      'packages/pursuance/src/fold/run.ts:538-557',
+      'packages/pursuance/src/log.ts:570-593',
+      'packages/pursuance/src/log.ts:797-829',
+      'packages/pursuance/src/fold/run.ts:544-563',
       'apps/node/src/domain/projector.ts:143-153',
-      'apps/node/src/domain/registry.ts:457-467',
-      'apps/node/src/domain/registry.ts:593-597',
-      'apps/node/src/domain/registry.ts:361-367',
+      'apps/node/src/domain/registry.ts:460-470',
+      'apps/node/src/domain/registry.ts:600-604',
+      'apps/node/src/domain/registry.ts:364-370',
       'apps/node/src/full-collection.ts:17-37',
     ],
     tests: [
@@ -324,10 +326,10 @@ export const MODULES = {
   // must be stored whatever the rows, and the reads answered between slices.
   'runtime-slices': {
     mutate: [
-      'apps/node/src/domain/registry.ts:575-587',
-      'apps/node/src/domain/registry.ts:600-603',
-      'apps/node/src/domain/registry.ts:654-680',
-      'apps/node/src/domain/registry.ts:685-695',
+      'apps/node/src/domain/registry.ts:582-594',
+      'apps/node/src/domain/registry.ts:607-610',
+      'apps/node/src/domain/registry.ts:661-687',
+      'apps/node/src/domain/registry.ts:692-702',
       'apps/node/src/domain/projector.ts:125-135',
     ],
     tests: ['apps/node/test/load-in-slices.test.ts', 'apps/node/test/projections.test.ts'],
