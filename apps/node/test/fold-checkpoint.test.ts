@@ -200,7 +200,7 @@ describe('the fold a load keeps', () => {
     expect(await withStore((store) => store.foldCheckpoint(id))).toBeNull();
   });
 
-  it('is read and resumed in slices, the read routes getting their turn between them', async () => {
+  it('is read and resumed, and the keys collected, in slices, the read routes getting their turn between them', async () => {
     const node = await start();
     try {
       const { registry } = node;
@@ -223,12 +223,29 @@ describe('the fold a load keeps', () => {
         marks.push('turn');
         return Promise.resolve();
       };
-      registry.resumeSlice = 2;
+      // The keys are collected after the refold: a walk of every event, then the key-bearing ones in fold order.
+      const refold = PursuanceLog.prototype.refoldInSlices;
+      vi.spyOn(PursuanceLog.prototype, 'refoldInSlices').mockImplementation(async function (this: PursuanceLog, ...args) {
+        const done = await refold.apply(this, args);
+        marks.push('refolded');
+        return done;
+      });
+      const inOrder = PursuanceLog.prototype.acceptedInFoldOrder;
+      vi.spyOn(PursuanceLog.prototype, 'acceptedInFoldOrder').mockImplementation(function (this: PursuanceLog, ...args) {
+        marks.push('keys walked');
+        return inOrder.apply(this, args);
+      });
+      registry.loadSlice = 2;
       await registry.load(undefined, undefined, { resume: true });
-      const between = (from: string, to: string): number => marks.slice(marks.indexOf(from), marks.indexOf(to)).filter((m) => m === 'turn').length;
+      const between = (from: string, to: string): number => {
+        const start = marks.indexOf(from);
+        return marks.slice(start, marks.indexOf(to, start)).filter((m) => m === 'turn').length;
+      };
       // Reading: a turn after the document's check and every 2 ids; resuming: one every 2 ids.
       expect(between('read', 'resume')).toBeGreaterThanOrEqual(1 + Math.floor(folded / 2));
       expect(between('resume', 'resumed')).toBe(Math.floor(folded / 2));
+      // Collecting the keys: a turn every 2 events of the log.
+      expect(between('refolded', 'keys walked')).toBe(Math.floor(registry.get(id).log.size / 2));
       await expectFullReplayOf(node);
     } finally {
       await node.close();

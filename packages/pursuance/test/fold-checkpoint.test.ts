@@ -366,6 +366,10 @@ describe('a fold checkpoint', () => {
     expect(() => readFoldCheckpoint(Uint8Array.of(0xff), log.id)).toThrow(/is not canonical CBOR/);
     // One kept by the version before (its state in one piece) is refused by its version, not a schema detail.
     expect(() => readFoldCheckpoint(canonicalEncode({ ...doc, v: 1 }), log.id)).toThrow(/is of fold version 1, this node's fold is version 2/);
+    // Only a map whose version is another number is named by its version; the rest is the schema's.
+    for (const other of [null, 5, [doc.v!], new Uint8Array(3), { ...doc, v: '1' }, { ...doc, v: null }]) {
+      expect(() => readFoldCheckpoint(canonicalEncode(other), log.id)).toThrow(/does not match its schema/);
+    }
     // The state's pieces: the state without its tasks first, then lists of tasks, each canonical CBOR.
     const [rest, ...tasks] = doc.state as Uint8Array[];
     const withTasks = { ...(strictDecode(rest!) as Record<string, CanonicalValue>), tasks: [] };
@@ -374,6 +378,9 @@ describe('a fold checkpoint', () => {
       [[canonicalEncode([]), ...tasks], /state does not start with the state without its tasks/],
       [[canonicalEncode(withTasks), ...tasks], /state does not start with the state without its tasks/],
       [[canonicalEncode(new Uint8Array(2)), ...tasks], /state does not start with the state without its tasks/],
+      [[canonicalEncode(null), ...tasks], /state does not start with the state without its tasks/],
+      [[canonicalEncode(7), ...tasks], /state does not start with the state without its tasks/],
+      [[canonicalEncode('tasks'), ...tasks], /state does not start with the state without its tasks/],
       [[Uint8Array.of(0xff), ...tasks], /state is not canonical CBOR/],
       [[rest!, canonicalEncode({ id: 'x' })], /tasks are not in lists/],
       [[rest!, Uint8Array.of(0x81)], /tasks are not canonical CBOR/],

@@ -178,8 +178,11 @@ export class PursuanceRegistry {
   public rotationStaggerMs = ROTATION_STAGGER_MS;
   /** A load that folded at least this many events (beyond a fold it resumed) keeps its fold for the next start (#keepFold). */
   public keepFoldAfter = KEEP_FOLD_AFTER;
-  /** Ids of a kept fold read or resumed between two turns (undefined: the core's defaults; tests set it small). */
-  public resumeSlice: number | undefined;
+  /**
+   * Items a load takes between two turns while it reads and resumes a kept fold (ids) and
+   * collects its keys (events): undefined for the core's defaults; tests set it small.
+   */
+  public loadSlice: number | undefined;
   /** When this node first saw each due role it is in line for (`pursuance|role|departure`), by its clock. */
   readonly #dueSeen = new Map<string, number>();
   /** One timer per pursuance, for the next turn that comes up. */
@@ -469,7 +472,7 @@ export class PursuanceRegistry {
           if (refolded) progress?.({ pursuanceId: id, stage: 'fold', done: held, total: held });
           if (signal?.aborted) return;
           // The keys addressed to us, in slices: a walk of every event (a second at a million).
-          const keyring = await runInSlices(collectKeysSteps(log, this.identity), () => this.#yieldToReads(signal));
+          const keyring = await runInSlices(collectKeysSteps(log, this.identity, undefined, this.loadSlice), () => this.#yieldToReads(signal));
           const author = new PursuanceAuthor(this.identity, log, keyring, this.clock, this.#authorOptions);
           recoverKeysFromSecrets(log, keySecrets, author.keyring);
           this.#entries.set(id, { id, log, author, version: 1 });
@@ -522,7 +525,7 @@ export class PursuanceRegistry {
     if (!saved) return null;
     try {
       // Read in slices: at a million events, decoding it at once held the API a second.
-      return { upTo: saved.upTo, checkpoint: await runInSlices(readFoldCheckpointSteps(saved.bytes, id as never, this.resumeSlice), turn) };
+      return { upTo: saved.upTo, checkpoint: await runInSlices(readFoldCheckpointSteps(saved.bytes, id as never, this.loadSlice), turn) };
     } catch (err) {
       if (!(err instanceof FoldCheckpointError)) throw err;
       this.#checkpointRefused(id, err);
@@ -539,7 +542,7 @@ export class PursuanceRegistry {
     if (!saved.checkpoint) return 0;
     try {
       // In slices (its state decoded, its order looked up), within the writer's turn: no event is added meanwhile.
-      await runInSlices(log.resumeFoldSteps(saved.checkpoint, this.resumeSlice), turn);
+      await runInSlices(log.resumeFoldSteps(saved.checkpoint, this.loadSlice), turn);
       return saved.checkpoint.held;
     } catch (err) {
       if (!(err instanceof FoldCheckpointError)) throw err;

@@ -170,8 +170,9 @@ export function readFoldCheckpoint(data: Uint8Array, pursuance: PursuanceId): Fo
 /** readFoldCheckpoint as steps (steps.ts): a pause after every `every` ids of the order, and after each piece of the state. */
 export function* readFoldCheckpointSteps(data: Uint8Array, pursuance: PursuanceId, every = READ_SLICE): Generator<void, FoldCheckpoint> {
   const raw = decoded(data, 'is not canonical CBOR');
-  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && 'v' in raw && typeof raw.v === 'number' && raw.v !== FOLD_VERSION)
-    throw invalid(`is of fold version ${raw.v}, this node's fold is version ${FOLD_VERSION}`);
+  // Another version's document is named as such; anything else is the schema's to refuse.
+  const version = isMap(raw) ? raw.v : undefined;
+  if (typeof version === 'number' && version !== FOLD_VERSION) throw invalid(`is of fold version ${version}, this node's fold is version ${FOLD_VERSION}`);
   const parsed = CheckpointSchema.safeParse(raw);
   if (!parsed.success) throw invalid(`does not match its schema: ${parsed.error.issues[0]?.message ?? ''}`);
   const v = parsed.data;
@@ -184,8 +185,7 @@ export function* readFoldCheckpointSteps(data: Uint8Array, pursuance: PursuanceI
   }
   const [first, ...pieces] = v.state;
   const rest = decoded(first!, 'state is not canonical CBOR');
-  if (typeof rest !== 'object' || rest === null || Array.isArray(rest) || rest instanceof Uint8Array || Object.hasOwn(rest, 'tasks'))
-    throw invalid('state does not start with the state without its tasks');
+  if (!isMap(rest) || Object.hasOwn(rest, 'tasks')) throw invalid('state does not start with the state without its tasks');
   const tasks: CanonicalValue[] = [];
   for (const piece of pieces) {
     const some = decoded(piece, 'tasks are not canonical CBOR');
@@ -213,6 +213,10 @@ export function* readFoldCheckpointSteps(data: Uint8Array, pursuance: PursuanceI
       state: { ...rest, tasks },
     },
   };
+}
+
+function isMap(value: CanonicalValue): value is { readonly [key: string]: CanonicalValue } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
 }
 
 function decoded(data: Uint8Array, what: string): CanonicalValue {
