@@ -94,8 +94,9 @@ export function encodeFoldCheckpoint(cp: FoldCheckpoint): Uint8Array {
 }
 
 /**
- * encodeFoldCheckpoint as steps (steps.ts), yielding after every `every` pieces: the same bytes.
- * At a million events the encoding is tens of megabytes, a second or two at once.
+ * encodeFoldCheckpoint as steps (steps.ts), yielding after each piece of the state it encodes
+ * (`tasksPerPiece` tasks) and after every `every` pieces of the document: the same bytes. At a
+ * million events the encoding is tens of megabytes, a second or two at once.
  */
 export function* encodeFoldCheckpointSteps(cp: FoldCheckpoint, every: number, tasksPerPiece = TASKS_PER_PIECE): Generator<void, Uint8Array> {
   const { tasks, ...rest } = cp.run.state as { readonly tasks?: readonly CanonicalValue[] };

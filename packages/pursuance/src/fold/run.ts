@@ -74,15 +74,15 @@ export interface FoldSource {
   isBefore(id: EventId): boolean;
 }
 
+/** Events of a kept fold's order resumedSteps looks up between two pauses (a few milliseconds' work). */
+export const RESUME_SLICE = 16_384;
+
 /**
  * Among events ready at once, who goes first: what takes rights or keys away (0) before what
  * uses them — governance and membership (1), then task changes (2) — so a removal racing an
  * action of the removed member is judged first on every replica. Typed over every kind: a new
  * kind must be placed here to compile.
  */
-/** Events of a kept fold's order resumedSteps looks up between two pauses (a few milliseconds' work). */
-export const RESUME_SLICE = 16_384;
-
 const ORDER_CLASS = {
   genesis: 0,
   'member.remove': 0,
