@@ -387,11 +387,28 @@ describe('a fold checkpoint', () => {
       [[rest!, 'x'], /schema/],
     ];
     for (const [state, reason] of pieces) expect(() => readFoldCheckpoint(canonicalEncode({ ...doc, state }), log.id)).toThrow(reason);
-    // A task that is no task reads (pieces are only split), and is refused where the state decodes.
-    const odd = readFoldCheckpoint(canonicalEncode({ ...doc, state: [rest!, canonicalEncode([{ id: 'x' }])] }), log.id);
+    // A task that is no task reads (pieces are only split), and is refused where the state decodes;
+    // so are prototype names as keys of the first piece or of a task (decoded as own keys, never as prototypes).
     const fresh = new PursuanceLog(log.genesis.bytes);
     fresh.addAll([...log.events()].filter((e) => e.id !== log.id).map((e) => e.bytes));
-    expect(() => fresh.resumeFold(odd)).toThrow(/state does not decode: .*schema/);
+    const restValue = strictDecode(rest!) as Record<string, CanonicalValue>;
+    const firstTask = (strictDecode(tasks[0]!) as Record<string, CanonicalValue>[])[0]!;
+    // An own data property, whatever its name (defineProperty never sets a prototype).
+    const withKey = (value: Record<string, CanonicalValue>, key: string): CanonicalValue =>
+      Object.defineProperty({ ...value }, key, { value: 1, enumerable: true, writable: true, configurable: true });
+    const odd: [CanonicalValue[], RegExp][] = [
+      [[rest!, canonicalEncode([{ id: 'x' }])], /must match pattern/],
+      ...['__proto__', 'constructor'].flatMap((key): [CanonicalValue[], RegExp][] => [
+        [[canonicalEncode(withKey(restValue, key)), ...tasks], new RegExp(`Unrecognized key: "${key}"`)],
+        [[rest!, canonicalEncode([withKey(firstTask, key)]), ...tasks.slice(1)], new RegExp(`Unrecognized key: "${key}"`)],
+      ]),
+    ];
+    for (const [state, reason] of odd) {
+      const checkpoint = readFoldCheckpoint(canonicalEncode({ ...doc, state }), log.id);
+      expect(Object.getPrototypeOf(checkpoint.run.state)).toBe(Object.prototype);
+      expect(() => fresh.resumeFold(checkpoint)).toThrow(reason);
+      expect(() => fresh.resumeFold(checkpoint)).toThrow(/state does not decode: .*schema/);
+    }
     expect(() => readFoldCheckpoint(canonicalEncode(doc), 'cd'.repeat(32) as never)).toThrow(/is of another pursuance/);
   });
 
