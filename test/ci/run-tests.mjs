@@ -3,7 +3,9 @@
 // every vitest test, and a closing line "N passed, N failed" computed from vitest's JSON report
 // (CI does not read vitest's own summary). Exits non-zero when anything failed, was skipped, or nothing ran.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { clearInterval, setInterval } from 'node:timers';
 
 const bin = (name) => `node_modules/.bin/${name}`;
@@ -29,18 +31,100 @@ if (!run('dependencies', bin('knip'), [])) stageFailures++;
 mkdirSync('.tsbuild', { recursive: true });
 const report = '.tsbuild/vitest-report.json';
 rmSync(report, { force: true });
-// The longest test file takes about 70 s here; vitest prints at least once per file. Silence this
-// long means a stuck run (once, a fork worker sat idle with no CPU for 17 minutes), not a slow one.
-const STALL_MS = 10 * 60_000;
+// The longest test file takes about 70 s here and the longest hook may wait 4 minutes (hookTimeout);
+// vitest prints at least once per file. Silence this long means a stuck run (fork workers have sat
+// idle with no CPU for 10 minutes and more), not a slow one. CI_STALL_MINUTES changes it (to try the
+// diagnostics on a run made to hang).
+const STALL_MS = Number(process.env.CI_STALL_MINUTES ?? 5) * 60_000;
+
+const progress = resolve('.tsbuild/vitest-progress.log');
+const reports = resolve('.tsbuild/stall-reports');
+
+/** What the progress reporter (test/ci/progress-reporter.mjs) saw start and not end, and its last lines. */
+function printProgress() {
+  if (!existsSync(progress)) return process.stdout.write('(no progress log)\n');
+  const lines = readFileSync(progress, 'utf8').trimEnd().split('\n');
+  const open = new Map();
+  const pairs = { queued: 'ended', 'test-start': 'test-end', 'hook-start': 'hook-end' };
+  for (const line of lines) {
+    const [, event, ...rest] = line.split(' ');
+    const what = rest.join(' ');
+    if (event in pairs) open.set(`${event} ${what}`, line);
+    for (const [start, end] of Object.entries(pairs)) if (event === end) open.delete(`${start} ${what}`);
+  }
+  process.stdout.write(`started and not ended (${open.size}):\n${[...open.values()].map((l) => `  ${l}`).join('\n')}\n`);
+  process.stdout.write(
+    `the progress log's last lines:\n${lines
+      .slice(-12)
+      .map((l) => `  ${l}`)
+      .join('\n')}\n`,
+  );
+}
+
+/** Where each stalled process's main thread waits in the kernel, then the Node report each writes on SIGUSR2. */
+async function printProcesses(pgid) {
+  const ps = spawnSync('ps', ['-eo', 'pgid,pid,ppid,stat,etime,time,rss,args'], { encoding: 'utf8' }).stdout ?? '';
+  const pids = [];
+  for (const line of ps.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[0] !== String(pgid)) continue;
+    // Only node processes write a report; the signal's default action would end anything else.
+    if (/(^|\/)node$/.test(cols[7] ?? '')) pids.push(Number(cols[1]));
+    const read = (f) => {
+      try {
+        return readFileSync(`/proc/${cols[1]}/${f}`, 'utf8').trim();
+      } catch {
+        return '?';
+      }
+    };
+    const syscall = read('syscall').split(' ')[0];
+    process.stdout.write(`${line.slice(0, 200)}\n    waits in ${read('wchan')} (syscall ${syscall})\n`);
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGUSR2');
+    } catch {
+      // Gone since ps.
+    }
+  }
+  await sleep(5_000);
+  for (const name of existsSync(reports) ? readdirSync(reports) : []) {
+    try {
+      const r = JSON.parse(readFileSync(`${reports}/${name}`, 'utf8'));
+      const args = r.header.commandLine.join(' ').slice(0, 160);
+      process.stdout.write(`report of pid ${r.header.processId} (${args}):\n`);
+      const stack = r.javascriptStack.stack?.slice(0, 6).join(' | ') ?? '(none: the event loop was idle)';
+      process.stdout.write(`  JS stack: ${r.javascriptStack.message} ${stack}\n`);
+      // The loop's own machinery (async, check, prepare, idle, signal) says nothing about what it waits for.
+      const telling = (h) => h.is_active && !['async', 'check', 'prepare', 'idle', 'signal'].includes(h.type);
+      for (const h of r.libuv.filter(telling))
+        process.stdout.write(
+          `  active ${h.type}${h.is_referenced ? '' : ' (unref)'} ${JSON.stringify({ ...h, type: undefined, is_active: undefined, is_referenced: undefined, address: undefined })}\n`,
+        );
+    } catch (err) {
+      process.stdout.write(`report ${name}: unreadable (${err.message})\n`);
+    }
+  }
+}
 
 /** Run vitest, passing its output through; 'stalled' when it printed nothing for STALL_MS (it is killed then). */
 function runVitest() {
-  const args = ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
+  const args = ['run', '--reporter=default', '--reporter=json', '--reporter=./test/ci/progress-reporter.mjs', `--outputFile.json=${report}`];
   process.stdout.write(`\n== tests: ${bin('vitest')} ${args.join(' ')}\n`);
+  rmSync(progress, { force: true });
+  rmSync(reports, { recursive: true, force: true });
+  mkdirSync(reports, { recursive: true });
   const started = Date.now();
+  // Every node process of the run writes a diagnostic report (its JS stack and libuv handles) on
+  // SIGUSR2, which a stall sends before the kill.
+  const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --report-on-signal --report-signal=SIGUSR2 --report-directory=${reports}`.trim();
   return new Promise((resolve) => {
     // Its own process group, so a stall kills its workers too.
-    const child = spawn(bin('vitest'), args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(bin('vitest'), args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...process.env, NODE_OPTIONS: nodeOptions, VITEST_PROGRESS_LOG: progress },
+    });
     let last = Date.now();
     const pass = (to) => (chunk) => {
       last = Date.now();
@@ -49,13 +133,14 @@ function runVitest() {
     child.stdout.on('data', pass(process.stdout));
     child.stderr.on('data', pass(process.stderr));
     let stalled = false;
-    const watch = setInterval(() => {
-      if (Date.now() - last < STALL_MS) return;
+    const watch = setInterval(async () => {
+      if (stalled || Date.now() - last < STALL_MS) return;
       stalled = true;
       clearInterval(watch);
-      process.stdout.write(`\n== tests: nothing printed for ${STALL_MS / 60_000} minutes; the processes as they were:\n`);
-      const ps = spawnSync('ps', ['-eo', 'pgid,pid,ppid,stat,etime,time,rss,args'], { encoding: 'utf8' }).stdout ?? '';
-      for (const line of ps.split('\n')) if (line.trim().split(/\s+/)[0] === String(child.pid)) process.stdout.write(`${line.slice(0, 200)}\n`);
+      process.stdout.write(`\n== tests: nothing printed for ${STALL_MS / 60_000} minutes; what had started:\n`);
+      printProgress();
+      process.stdout.write('the processes as they were:\n');
+      await printProcesses(child.pid);
       try {
         process.kill(-child.pid, 'SIGKILL');
       } catch {
