@@ -4,7 +4,7 @@
 // (CI does not read vitest's own summary). Exits non-zero when anything failed, was skipped, or nothing ran.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clearInterval, setInterval } from 'node:timers';
 
@@ -88,9 +88,11 @@ async function printProcesses(pgid) {
     }
   }
   await sleep(5_000);
+  const wrote = new Set();
   for (const name of existsSync(reports) ? readdirSync(reports) : []) {
     try {
       const r = JSON.parse(readFileSync(`${reports}/${name}`, 'utf8'));
+      wrote.add(r.header.processId);
       const args = r.header.commandLine.join(' ').slice(0, 160);
       process.stdout.write(`report of pid ${r.header.processId} (${args}):\n`);
       const stack = r.javascriptStack.stack?.slice(0, 6).join(' | ') ?? '(none: the event loop was idle)';
@@ -105,12 +107,34 @@ async function printProcesses(pgid) {
       process.stdout.write(`report ${name}: unreadable (${err.message})\n`);
     }
   }
+  for (const pid of pids.filter((p) => !wrote.has(p)))
+    process.stdout.write(`pid ${pid} wrote no report: its JS thread is busy or blocked (see where it waits, above)\n`);
 }
 
-/** Run vitest, passing its output through; 'stalled' when it printed nothing for STALL_MS (it is killed then). */
-function runVitest() {
-  const args = ['run', '--reporter=default', '--reporter=json', '--reporter=./test/ci/progress-reporter.mjs', `--outputFile.json=${report}`];
-  process.stdout.write(`\n== tests: ${bin('vitest')} ${args.join(' ')}\n`);
+/** The files the run planned to take, and the results of each that ended, from the progress log. */
+function readProgress() {
+  const planned = [];
+  const ended = new Map();
+  const lines = existsSync(progress) ? readFileSync(progress, 'utf8').trimEnd().split('\n') : [];
+  for (const line of lines) {
+    const [, event, ...rest] = line.split(' ');
+    if (event === 'planned') planned.push(rest.join(' '));
+    if (event === 'result') {
+      const result = JSON.parse(rest.join(' '));
+      ended.set(result.file, result);
+    }
+  }
+  return { planned, ended };
+}
+
+/**
+ * Run vitest on the given files (all when none), passing its output through; 'stalled' when it
+ * printed nothing for STALL_MS (it is killed then).
+ */
+function runVitest(files = []) {
+  const args = ['run', ...files, '--reporter=default', '--reporter=json', '--reporter=./test/ci/progress-reporter.mjs', `--outputFile.json=${report}`];
+  const shown = files.length > 0 ? ['run', `(${files.length} file${files.length === 1 ? '' : 's'})`, ...args.slice(1 + files.length)] : args;
+  process.stdout.write(`\n== tests: ${bin('vitest')} ${shown.join(' ')}\n`);
   rmSync(progress, { force: true });
   rmSync(reports, { recursive: true, force: true });
   mkdirSync(reports, { recursive: true });
@@ -155,21 +179,38 @@ function runVitest() {
   });
 }
 
+// A stall kills the run before vitest writes its report. The files that had ended keep the results
+// the progress log holds for them; the rest run again, up to ATTEMPTS runs in all. A failure in
+// any of them, or a last run that stalls too, fails CI.
+const ATTEMPTS = 3;
+const carried = new Map();
 let outcome = await runVitest();
-if (outcome === 'stalled') {
-  // Reported above with the processes' state; a second stall, or any failure, fails CI.
-  process.stdout.write('== tests: running the whole suite once more after the stall\n');
+for (let attempt = 2; outcome === 'stalled' && attempt <= ATTEMPTS; attempt++) {
+  const { planned, ended } = readProgress();
+  for (const [file, result] of ended) carried.set(file, result);
+  const rest = planned.filter((file) => !carried.has(file)).map((file) => relative(process.cwd(), file));
+  if (planned.length === 0) process.stdout.write('== tests: the stalled run had not planned its files yet; running them all again\n');
+  else process.stdout.write(`== tests: ${carried.size} files ended before the stall; running the other ${rest.length} again\n`);
   rmSync(report, { force: true });
-  outcome = await runVitest();
+  outcome = await runVitest(planned.length === 0 ? [] : rest);
 }
 const vitestOk = outcome === 'ok';
 
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+for (const result of carried.values()) {
+  passed += result.passed;
+  failed += result.failed;
+  skipped += result.skipped;
+  if (result.state === 'failed' && result.failed === 0) failed++;
+  if (result.failures.length > 0)
+    process.stdout.write(`failed before the stall, in ${relative(process.cwd(), result.file)}:\n${result.failures.map((f) => `  ${f}`).join('\n')}\n`);
+}
 try {
   const json = JSON.parse(readFileSync(report, 'utf8'));
-  for (const file of json.testResults) {
+  // vitest's filters match by substring: a file already counted from before a stall is not counted twice.
+  for (const file of json.testResults.filter((f) => !carried.has(f.name))) {
     for (const t of file.assertionResults) {
       if (t.status === 'passed') passed++;
       else if (t.status === 'failed') failed++;
