@@ -18,6 +18,14 @@ import { InvalidEncodingError, NonCanonicalEncodingError } from './errors.js';
  */
 export type CanonicalValue = null | boolean | number | string | Uint8Array | readonly CanonicalValue[] | { readonly [key: string]: CanonicalValue };
 
+/**
+ * Whether a decoded value is a map (the one kind of object that is neither a list nor bytes):
+ * what every reader of a canonical document asks before it reads fields.
+ */
+export function isCanonicalMap(value: unknown): value is { readonly [key: string]: CanonicalValue } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
 const DECODE_OPTIONS = {
   strict: true,
   rejectDuplicateMapKeys: true,

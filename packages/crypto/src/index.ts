@@ -34,7 +34,7 @@ export { x25519, x25519PublicFromEd25519, x25519SecretFromEd25519Seed } from './
 export { randomKey, secretboxOpen, secretboxSeal } from './nacl.js';
 export { DEFAULT_SCRYPT_PARAMS, type PasswordSealed, type ScryptParams, TEST_SCRYPT_PARAMS, openWithPassword, sealWithPassword } from './kdf.js';
 export { padToSize, unpad } from './padding.js';
-export { type CanonicalValue, CanonicalMemo, canonicalDecode, canonicalEncode, canonicalPieces, strictDecode } from './canonical.js';
+export { type CanonicalValue, CanonicalMemo, canonicalDecode, canonicalEncode, canonicalPieces, isCanonicalMap, strictDecode } from './canonical.js';
 export { Identity } from './identity.js';
 export { ANONYMOUS_BOX_OVERHEAD, openFromIdentity, sealToIdentity } from './anonymous-box.js';
 export { ROLE_BOX_OVERHEAD, RoleKeyPair, type RolePublicKeys, isUsableBoxKey, isUsableSigningKey, sealToRole } from './role-keys.js';

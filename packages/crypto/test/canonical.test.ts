@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CanonicalMemo, CryptoError, canonicalDecode, canonicalEncode, canonicalPieces, type CanonicalValue } from '../src/index.js';
+import { CanonicalMemo, CryptoError, canonicalDecode, canonicalEncode, canonicalPieces, isCanonicalMap, type CanonicalValue } from '../src/index.js';
 import { InvalidEncodingError, NonCanonicalEncodingError } from '../src/errors.js';
 import { MAX_CANONICAL_DEPTH } from '../src/canonical.js';
 import { hex, unhex } from './support/helpers.js';
@@ -585,5 +585,30 @@ describe('CanonicalMemo (a frozen piece met again is not encoded again)', () => 
     cyclic.self = cyclic;
     Object.freeze(cyclic);
     expect(() => joined([cyclic as CanonicalValue], 1, new CanonicalMemo())).toThrow(InvalidEncodingError);
+  });
+});
+
+describe('isCanonicalMap', () => {
+  it('is true of maps only: never of null, a list, bytes, or a scalar (property over decoded values)', () => {
+    fc.assert(
+      fc.property(canonicalValueArb, (v) => {
+        const decoded = canonicalDecode(canonicalEncode(v));
+        // Another way to tell a plain object from null, lists, bytes and scalars than the one under test.
+        expect(isCanonicalMap(decoded)).toBe(Object.prototype.toString.call(v) === '[object Object]');
+      }),
+      { numRuns: 300 },
+    );
+    for (const notMap of [null, [], [{}], new Uint8Array(0), new Uint8Array([1]), 0, 1, '', 'map', true, false, undefined])
+      expect(isCanonicalMap(notMap)).toBe(false);
+    expect(isCanonicalMap({})).toBe(true);
+  });
+
+  it('a decoded map whose keys are prototype names is a map, with those keys as its own', () => {
+    for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      const decoded = canonicalDecode(canonicalEncode(Object.fromEntries([[key, 1]])));
+      expect(isCanonicalMap(decoded)).toBe(true);
+      expect(Object.hasOwn(decoded as object, key)).toBe(true);
+      expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+    }
   });
 });

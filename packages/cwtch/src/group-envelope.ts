@@ -3,6 +3,7 @@ import {
   DecryptionError,
   canonicalDecode,
   canonicalEncode,
+  isCanonicalMap,
   concatBytes,
   padToSize,
   secretboxOpen,
@@ -87,7 +88,6 @@ export function encodeGroupPlaintext(message: GroupPlaintext): Uint8Array {
   return padToSize(canonicalEncode(map), GROUP_PADDED_PLAINTEXT_SIZE);
 }
 
-const isMap = (v: unknown): v is Record<string, CanonicalValue> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 function exactKeys(map: Record<string, unknown>, required: readonly string[], optional: readonly string[] = []): boolean {
@@ -107,7 +107,7 @@ export function decodeGroupPlaintext(padded: Uint8Array): GroupPlaintext {
     if (cause instanceof CryptoError) throw new GroupMessageInvalidError(`group plaintext does not decode (${cause.code})`, { cause });
     throw cause;
   }
-  if (!isMap(value) || !exactKeys(value, [F.version, F.sender, F.timestamp, F.previous, F.payload], [F.fragment])) {
+  if (!isCanonicalMap(value) || !exactKeys(value, [F.version, F.sender, F.timestamp, F.previous, F.payload], [F.fragment])) {
     throw new GroupMessageInvalidError('group plaintext has the wrong fields');
   }
   const { [F.version]: version, [F.sender]: sender, [F.timestamp]: timestamp, [F.previous]: previous, [F.payload]: payload } = value;
@@ -120,7 +120,7 @@ export function decodeGroupPlaintext(padded: Uint8Array): GroupPlaintext {
   let fragment: FragmentHeader | undefined;
   const f = value[F.fragment];
   if (f !== undefined) {
-    if (!isMap(f) || !exactKeys(f, [FF.id, FF.index, FF.count, FF.length])) throw new GroupMessageInvalidError('fragment header has the wrong fields');
+    if (!isCanonicalMap(f) || !exactKeys(f, [FF.id, FF.index, FF.count, FF.length])) throw new GroupMessageInvalidError('fragment header has the wrong fields');
     const { [FF.id]: id, [FF.index]: index, [FF.count]: count, [FF.length]: length } = f;
     if (!(id instanceof Uint8Array) || !isCount(index) || !isCount(count) || !isCount(length))
       throw new GroupMessageInvalidError('fragment header has the wrong types');

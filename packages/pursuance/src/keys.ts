@@ -2,6 +2,7 @@ import {
   CryptoError,
   canonicalDecode,
   canonicalEncode,
+  isCanonicalMap,
   equalBytes,
   openFromIdentity,
   padToSize,
@@ -232,8 +233,8 @@ export function boundContent(binding: ContentBinding, content: CanonicalValue): 
 
 /** Why opened content does not belong to `expected` (null when it does). */
 export function contentBindingProblem(opened: CanonicalValue, expected: ContentBinding): string | null {
-  if (opened === null || typeof opened !== 'object' || Array.isArray(opened) || opened instanceof Uint8Array) return 'sealed content is not a bound payload';
-  const w = opened as { readonly [k: string]: CanonicalValue };
+  if (!isCanonicalMap(opened)) return 'sealed content is not a bound payload';
+  const w = opened;
   const own = (k: string): CanonicalValue | undefined => (Object.hasOwn(w, k) ? w[k] : undefined);
   if (own('kind') !== expected.kind || own('task') !== expected.task) return 'sealed content is bound to another event kind or task';
   const author = own('author');

@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { randomKey, type CanonicalValue, type Identity } from '@pursuance/crypto';
+import { isCanonicalMap, randomKey, type Identity } from '@pursuance/crypto';
 import { nodeMigrations, openDurableSqlite } from '@pursuance/migrations';
 import type { Rejection, SignedEvent } from '@pursuance/pursuance';
 import { nodeEntities, type EventOrigin } from './entities.js';
@@ -498,7 +498,7 @@ export class EventStore {
     const entries = this.#keys.open(value, 'safety').contacts;
     if (!Array.isArray(entries)) throw new StoreCorruptError('the safety-number row is not a list');
     for (const e of entries) {
-      const { o, n, at } = (typeof e === 'object' && e !== null && !(e instanceof Uint8Array) && !Array.isArray(e) ? e : {}) as Record<string, CanonicalValue>;
+      const { o, n, at } = isCanonicalMap(e) ? e : {};
       if (typeof o !== 'string' || typeof n !== 'string' || typeof at !== 'number') throw new StoreCorruptError('a safety-number entry is malformed');
       out.set(o, { safetyNumber: n, verifiedAt: at });
     }

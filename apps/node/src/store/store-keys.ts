@@ -3,6 +3,7 @@ import {
   PaddingError,
   strictDecode,
   canonicalEncode,
+  isCanonicalMap,
   hmacSha256,
   hmacSha256Hex,
   padToSize,
@@ -87,9 +88,8 @@ export class StoreKeys {
       if (cause instanceof PaddingError) throw new StoreCorruptError('a stored row is badly padded', { cause });
       throw new StoreCorruptError('a stored row does not decode', { cause });
     }
-    if (typeof value !== 'object' || value === null || value instanceof Uint8Array || Array.isArray(value))
-      throw new StoreCorruptError('a stored row is not a record');
-    const record = value as Record<string, CanonicalValue>;
+    if (!isCanonicalMap(value)) throw new StoreCorruptError('a stored row is not a record');
+    const record = value;
     const types: readonly string[] = typeof t === 'string' ? [t] : t;
     if (!Object.hasOwn(record, 't') || typeof record.t !== 'string' || !types.includes(record.t))
       throw new StoreCorruptError(`a stored row is not a ${types.join(' or ')} record`);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { canonicalEncode, fromHex, strictDecode, toHex, type CanonicalValue, type OnionName } from '@pursuance/crypto';
+import { canonicalEncode, fromHex, isCanonicalMap, strictDecode, toHex, type CanonicalValue, type OnionName } from '@pursuance/crypto';
 import { bytes } from '@pursuance/codec';
 import type { EventId, PursuanceId } from '../envelope.js';
 import { RejectionCode, type Rejection } from '../errors.js';
@@ -172,7 +172,7 @@ export function readFoldCheckpoint(data: Uint8Array, pursuance: PursuanceId): Fo
 export function* readFoldCheckpointSteps(data: Uint8Array, pursuance: PursuanceId, every = READ_SLICE): Generator<void, FoldCheckpoint> {
   const raw = decoded(data, 'is not canonical CBOR');
   // Another version's document is named as such; anything else is the schema's to refuse.
-  const version = isMap(raw) ? raw.v : undefined;
+  const version = isCanonicalMap(raw) ? raw.v : undefined;
   if (typeof version === 'number' && version !== FOLD_VERSION) throw invalid(`is of fold version ${version}, this node's fold is version ${FOLD_VERSION}`);
   const parsed = CheckpointSchema.safeParse(raw);
   if (!parsed.success) throw invalid(`does not match its schema: ${parsed.error.issues[0]?.message ?? ''}`);
@@ -186,7 +186,7 @@ export function* readFoldCheckpointSteps(data: Uint8Array, pursuance: PursuanceI
   }
   const [first, ...pieces] = v.state;
   const rest = decoded(first!, 'state is not canonical CBOR');
-  if (!isMap(rest) || Object.hasOwn(rest, 'tasks')) throw invalid('state does not start with the state without its tasks');
+  if (!isCanonicalMap(rest) || Object.hasOwn(rest, 'tasks')) throw invalid('state does not start with the state without its tasks');
   const tasks: CanonicalValue[] = [];
   for (const piece of pieces) {
     const some = decoded(piece, 'tasks are not canonical CBOR');
@@ -214,10 +214,6 @@ export function* readFoldCheckpointSteps(data: Uint8Array, pursuance: PursuanceI
       state: { ...rest, tasks },
     },
   };
-}
-
-function isMap(value: CanonicalValue): value is { readonly [key: string]: CanonicalValue } {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
 }
 
 function decoded(data: Uint8Array, what: string): CanonicalValue {
