@@ -55,8 +55,8 @@ export default defineConfig({
     ],
   },
   test: {
-    // One project per workspace (`npx vitest run --project cwtch`), plus the system tests and
-    // the lint rules; every project shares this config (aliases, timeouts).
+    // One project per workspace (`npx vitest run --project cwtch`), plus the system tests, the
+    // lint rules and CI's tally; every project shares this config (aliases, timeouts).
     projects: [
       ...['crypto', 'codec', 'password', 'tapir', 'relay', 'cwtch', 'cwtch-store-sqlite', 'pursuance'].map((name) =>
         project(name, `packages/${name}/test/**/*.test.ts`),
@@ -67,6 +67,8 @@ export default defineConfig({
       project('dashboard', 'apps/dashboard/test/**/*.test.ts'),
       project('system', 'test/system/**/*.test.ts', true),
       project('eslint-rules', 'eslint-rules/**/*.test.ts'),
+      // CI's own tally of results (test/ci/tally.mjs).
+      project('ci', 'test/ci/**/*.test.mjs'),
     ],
     testTimeout: 30_000,
     hookTimeout: 240_000,

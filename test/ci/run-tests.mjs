@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { countResults, readProgressLog } from './tally.mjs';
 import { clearInterval, setInterval } from 'node:timers';
 
 const bin = (name) => `node_modules/.bin/${name}`;
@@ -40,19 +41,13 @@ const STALL_MS = Number(process.env.CI_STALL_MINUTES ?? 5) * 60_000;
 const progress = resolve('.tsbuild/vitest-progress.log');
 const reports = resolve('.tsbuild/stall-reports');
 
-/** What the progress reporter (test/ci/progress-reporter.mjs) saw start and not end, and its last lines. */
+/** The progress log (test/ci/progress-reporter.mjs) as read so far; empty when there is none. */
+const progressLog = () => readProgressLog(existsSync(progress) ? readFileSync(progress, 'utf8') : '');
+
+/** What the progress reporter saw start and not end, and its last lines. */
 function printProgress() {
-  if (!existsSync(progress)) return process.stdout.write('(no progress log)\n');
-  const lines = readFileSync(progress, 'utf8').trimEnd().split('\n');
-  const open = new Map();
-  const pairs = { queued: 'ended', 'test-start': 'test-end', 'hook-start': 'hook-end' };
-  for (const line of lines) {
-    const [, event, ...rest] = line.split(' ');
-    const what = rest.join(' ');
-    if (event in pairs) open.set(`${event} ${what}`, line);
-    for (const [start, end] of Object.entries(pairs)) if (event === end) open.delete(`${start} ${what}`);
-  }
-  process.stdout.write(`started and not ended (${open.size}):\n${[...open.values()].map((l) => `  ${l}`).join('\n')}\n`);
+  const { open, lines } = progressLog();
+  process.stdout.write(`started and not ended (${open.length}):\n${open.map((l) => `  ${l}`).join('\n')}\n`);
   process.stdout.write(
     `the progress log's last lines:\n${lines
       .slice(-12)
@@ -109,22 +104,6 @@ async function printProcesses(pgid) {
   }
   for (const pid of pids.filter((p) => !wrote.has(p)))
     process.stdout.write(`pid ${pid} wrote no report: its JS thread is busy or blocked (see where it waits, above)\n`);
-}
-
-/** The files the run planned to take, and the results of each that ended, from the progress log. */
-function readProgress() {
-  const planned = [];
-  const ended = new Map();
-  const lines = existsSync(progress) ? readFileSync(progress, 'utf8').trimEnd().split('\n') : [];
-  for (const line of lines) {
-    const [, event, ...rest] = line.split(' ');
-    if (event === 'planned') planned.push(rest.join(' '));
-    if (event === 'result') {
-      const result = JSON.parse(rest.join(' '));
-      ended.set(result.file, result);
-    }
-  }
-  return { planned, ended };
 }
 
 /**
@@ -186,7 +165,7 @@ const ATTEMPTS = 3;
 const carried = new Map();
 let outcome = await runVitest();
 for (let attempt = 2; outcome === 'stalled' && attempt <= ATTEMPTS; attempt++) {
-  const { planned, ended } = readProgress();
+  const { planned, ended } = progressLog();
   for (const [file, result] of ended) carried.set(file, result);
   const rest = planned.filter((file) => !carried.has(file)).map((file) => relative(process.cwd(), file));
   if (planned.length === 0) process.stdout.write('== tests: the stalled run had not planned its files yet; running them all again\n');
@@ -196,33 +175,19 @@ for (let attempt = 2; outcome === 'stalled' && attempt <= ATTEMPTS; attempt++) {
 }
 const vitestOk = outcome === 'ok';
 
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-for (const result of carried.values()) {
-  passed += result.passed;
-  failed += result.failed;
-  skipped += result.skipped;
-  if (result.state === 'failed' && result.failed === 0) failed++;
+for (const result of carried.values())
   if (result.failures.length > 0)
     process.stdout.write(`failed before the stall, in ${relative(process.cwd(), result.file)}:\n${result.failures.map((f) => `  ${f}`).join('\n')}\n`);
-}
+let vitestReport = { testResults: [] };
+let unreadable = false;
 try {
-  const json = JSON.parse(readFileSync(report, 'utf8'));
-  // vitest's filters match by substring: a file already counted from before a stall is not counted twice.
-  for (const file of json.testResults.filter((f) => !carried.has(f.name))) {
-    for (const t of file.assertionResults) {
-      if (t.status === 'passed') passed++;
-      else if (t.status === 'failed') failed++;
-      else skipped++;
-    }
-    // A file that failed to load (syntax error, failing hook) has no assertions but counts.
-    if (file.status === 'failed' && file.assertionResults.every((t) => t.status !== 'failed')) failed++;
-  }
+  vitestReport = JSON.parse(readFileSync(report, 'utf8'));
 } catch (err) {
   process.stdout.write(`could not read the vitest report: ${err.message}\n`);
-  failed++;
+  unreadable = true;
 }
+let { passed, failed, skipped } = countResults(carried, vitestReport);
+if (unreadable) failed++;
 if (!vitestOk && failed === 0) failed++;
 failed += stageFailures;
 if (passed === 0) process.stdout.write('no test passed: treating the run as failed\n');
