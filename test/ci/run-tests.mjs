@@ -119,8 +119,9 @@ function runVitest(files = []) {
   mkdirSync(reports, { recursive: true });
   const started = Date.now();
   // Every node process of the run writes a diagnostic report (its JS stack and libuv handles) on
-  // SIGUSR2, which a stall sends before the kill.
-  const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --report-on-signal --report-signal=SIGUSR2 --report-directory=${reports}`.trim();
+  // SIGUSR2, which a stall sends before the kill. The directory is quoted: NODE_OPTIONS splits on
+  // spaces outside double quotes, and a clone's path may have one.
+  const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --report-on-signal --report-signal=SIGUSR2 --report-directory=${JSON.stringify(reports)}`.trim();
   return new Promise((resolve) => {
     // Its own process group, so a stall kills its workers too.
     const child = spawn(bin('vitest'), args, {
