@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { DataSource } from 'typeorm';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Identity, equalBytes } from '@pursuance/crypto';
+import { Identity, equalBytes, type CanonicalValue } from '@pursuance/crypto';
 import { nodeMigrations } from '@pursuance/migrations';
 import { PursuanceAuthor, RejectionCode, type Rejection, type Rules, type SignedEvent } from '@pursuance/pursuance';
 import { DEFAULT_TEMPLATES_DIR } from '../src/start.js';
@@ -304,6 +304,43 @@ describe('node event store: sealed rows', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('node event store: hostile sealed values', () => {
+  /** An own data property whatever its name: a literal `__proto__` would set the prototype instead. */
+  const own = (key: string, value: CanonicalValue): Record<string, CanonicalValue> =>
+    Object.defineProperty({}, key, { value, enumerable: true, writable: true, configurable: true });
+
+  it('a sealed value that is not a map is no record; a map without its own type is not of that type', () => {
+    const keys = StoreKeys.forIdentity(me);
+    for (const notMap of [null, [], [{ t: 'event' }], new Uint8Array([1]), 7, 'event', true])
+      expect(() => keys.open(keys.seal(notMap as never), 'event')).toThrow('a stored row is not a record');
+    for (const noType of [{}, own('constructor', 'event'), own('__proto__', { t: 'event' }), { t: 1 }, { t: 'eventx' }])
+      expect(() => keys.open(keys.seal(noType), 'event')).toThrow('a stored row is not a event record');
+  });
+
+  it('the safety-number row: a malformed entry or list is refused as corrupt; prototype names as onions are plain keys', async () => {
+    const path = join(dir, 'node.sqlite');
+    const keys = StoreKeys.forIdentity(me);
+    await withStore(path, me, async (store) => {
+      const put = (contacts: CanonicalValue) =>
+        store.dataSource.query(
+          `INSERT INTO node_store_meta (name, value) VALUES ('safety-verified', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`,
+          [keys.seal({ t: 'safety', contacts })],
+        );
+      const good = { o: '__proto__', n: '12345', at: 1 };
+      for (const entry of [null, [], new Uint8Array(2), 7, 'x', { o: 'a', n: 'b' }, { o: 1, n: 'b', at: 1 }, own('__proto__', good), own('constructor', 'x')]) {
+        await put([good, entry]);
+        await expect(store.safetyVerifications()).rejects.toMatchObject({ code: 'STORE_CORRUPT', message: 'a safety-number entry is malformed' });
+      }
+      await put({ 0: good });
+      await expect(store.safetyVerifications()).rejects.toMatchObject({ code: 'STORE_CORRUPT', message: 'the safety-number row is not a list' });
+      await put([good, { ...good, o: 'constructor', at: 2 }]);
+      const read = await store.safetyVerifications();
+      expect([...read.keys()]).toEqual(['__proto__', 'constructor']);
+      expect(read.get('constructor')).toEqual({ safetyNumber: '12345', verifiedAt: 2 });
+    });
   });
 });
 

@@ -16,7 +16,7 @@ import {
 import { CLAIM_MAX_SKEW_MS } from '../src/fold/governance.js';
 import { MAX_EVENT_BYTES } from '../src/envelope.js';
 import { MAX_PENDING_PER_AUTHOR } from '../src/log.js';
-import { boundContent, makeRotation, makeShare, newRoleKey, sealContent, type RoleKey } from '../src/keys.js';
+import { boundContent, contentBindingProblem, makeRotation, makeShare, newRoleKey, sealContent, type RoleKey } from '../src/keys.js';
 import { collectKeys } from '../src/view.js';
 import { sealSubmission } from '../src/submission.js';
 import type { EventBody } from '../src/bodies.js';
@@ -1059,5 +1059,34 @@ describe('canonical CBOR and prototype keys (packages/crypto)', () => {
     expect(Object.getPrototypeOf(back.a[0])).toBe(Object.prototype);
     expect((back.a[0] as { polluted?: unknown }).polluted).toBeUndefined();
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+});
+
+describe('sealed content bound to its event: what opened content must be', () => {
+  const binding = { kind: 'task.create', task: null, pursuance: 'ab'.repeat(32), author: new Uint8Array(32).fill(7), seq: 3 };
+  /** An own data property whatever its name: a literal `__proto__` would set the prototype instead. */
+  const withOwn = (value: Record<string, CanonicalValue>, key: string, v: CanonicalValue): Record<string, CanonicalValue> =>
+    Object.defineProperty({ ...value }, key, { value: v, enumerable: true, writable: true, configurable: true });
+  const bound = boundContent(binding, { title: 'x' }) as Record<string, CanonicalValue>;
+
+  it('anything but a map is no bound payload; the bound payload itself passes, decoded or not', () => {
+    for (const notMap of [null, [], [bound], new Uint8Array(4), 0, 'task.create', false])
+      expect(contentBindingProblem(notMap, binding)).toBe('sealed content is not a bound payload');
+    expect(contentBindingProblem(bound, binding)).toBeNull();
+    expect(contentBindingProblem(canonicalDecode(canonicalEncode(bound)), binding)).toBeNull();
+  });
+
+  it('prototype names never stand in for the binding: fields are read as own keys only', () => {
+    const { kind: _k, ...noKind } = bound;
+    const { content: _c, ...noContent } = bound;
+    for (const key of ['__proto__', 'constructor', 'toString']) {
+      // The kind hidden behind a prototype-named key, or the payload named by one, count for nothing.
+      expect(contentBindingProblem(withOwn(noKind, key, { kind: 'task.create' }), binding)).toBe('sealed content is bound to another event kind or task');
+      expect(contentBindingProblem(withOwn(noContent, key, { title: 'x' }), binding)).toBe('sealed content has no payload');
+      // An extra prototype-named key beside a true binding changes nothing.
+      expect(contentBindingProblem(withOwn(bound, key, 1), binding)).toBeNull();
+    }
+    expect(contentBindingProblem({ ...bound, seq: binding.seq + 1 }, binding)).toBe('sealed content is bound to another author or event');
+    expect(contentBindingProblem({ ...bound, author: new Uint8Array(32) }, binding)).toBe('sealed content is bound to another author or event');
   });
 });
