@@ -234,8 +234,7 @@ export function boundContent(binding: ContentBinding, content: CanonicalValue): 
 /** Why opened content does not belong to `expected` (null when it does). */
 export function contentBindingProblem(opened: CanonicalValue, expected: ContentBinding): string | null {
   if (!isCanonicalMap(opened)) return 'sealed content is not a bound payload';
-  const w = opened;
-  const own = (k: string): CanonicalValue | undefined => (Object.hasOwn(w, k) ? w[k] : undefined);
+  const own = (k: string): CanonicalValue | undefined => (Object.hasOwn(opened, k) ? opened[k] : undefined);
   if (own('kind') !== expected.kind || own('task') !== expected.task) return 'sealed content is bound to another event kind or task';
   const author = own('author');
   if (own('pursuance') !== expected.pursuance || own('seq') !== expected.seq || !(author instanceof Uint8Array) || !equalBytes(author, expected.author)) {
